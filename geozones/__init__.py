@@ -1,0 +1,89 @@
+"""geozones: mobile-network counts per cell, apportioned to zones drawn by a city.
+
+The pipeline is a chain of plain functions over plain data:
+
+>>> import geozones as gz
+>>> zones = gz.read_zones("zones/")                       # GeoDataFrame, EPSG:4326
+>>> cells = gz.read_cellplan("examples/data/kortrijk_cellplan.csv")
+>>> cov = gz.build_coverage(cells, "wedge")               # polygons in a metric CRS
+>>> w = gz.compute_weights(cov, zones)                    # sparse cell x zone weights
+>>> gz.write_weights(w, "weights.parquet")                # cell_id, zone_id, weight
+
+The command line (``geozones --help``) calls the same functions.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .coverage import (
+    MODELS,
+    build_coverage,
+    read_cellplan,
+    read_coverage,
+    read_sites,
+    voronoi_coverage,
+    wedge_coverage,
+)
+from .crs import metric_crs
+from .errors import (
+    CellPlanError,
+    CoverageError,
+    CRSError,
+    GeozonesError,
+    InputError,
+    OutputError,
+    Problem,
+    WeightsError,
+    ZoneError,
+)
+from .weights import Weights, compute_weights, read_ancillary, read_weights, write_weights
+from .zones import (
+    OUTSIDE,
+    ZoneReport,
+    check_zones,
+    h3_grid,
+    read_zones,
+    square_grid,
+    write_zones,
+    zone_overlaps,
+)
+
+__all__ = [
+    "__version__",
+    # zones
+    "OUTSIDE",
+    "ZoneReport",
+    "check_zones",
+    "read_zones",
+    "zone_overlaps",
+    "square_grid",
+    "h3_grid",
+    "write_zones",
+    # coverage
+    "MODELS",
+    "read_cellplan",
+    "read_sites",
+    "read_coverage",
+    "wedge_coverage",
+    "voronoi_coverage",
+    "build_coverage",
+    # weights
+    "Weights",
+    "compute_weights",
+    "read_ancillary",
+    "read_weights",
+    "write_weights",
+    # crs
+    "metric_crs",
+    # errors
+    "GeozonesError",
+    "InputError",
+    "ZoneError",
+    "CellPlanError",
+    "CoverageError",
+    "WeightsError",
+    "CRSError",
+    "OutputError",
+    "Problem",
+]

@@ -1,0 +1,311 @@
+"""The ``geozones`` command line: verbs over the library, in the manner of rasterio's ``rio``.
+
+Every command calls the same public functions as a notebook user would. Errors that a
+user can cause come out as one line on stderr and a non-zero exit code:
+
+* 0: success (``zones check``: no problem that makes a zone unusable);
+* 1: a problem with an input (``zones check``: a zone file has a problem);
+* 2: a usage error (unknown option, missing argument);
+* 3: an internal error (a bug: set ``GEOZONES_DEBUG=1`` for the traceback, and report it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .coverage import MODELS, build_coverage, read_cellplan
+from .errors import GeozonesError, InputError
+from .weights import compute_weights, write_weights
+from .zones import check_zones, h3_grid, read_zones, square_grid, write_zones
+
+log = logging.getLogger("geozones")
+
+
+class _StderrHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        level = "warning" if record.levelno >= logging.WARNING else "note"
+        click.echo(f"{level}: {record.getMessage()}", err=True)
+
+
+def _setup_logging(verbosity: int) -> None:
+    log.handlers[:] = [_StderrHandler()]
+    log.propagate = False
+    log.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG))
+
+
+def _progress(message: str) -> "_Step":
+    return _Step(message)
+
+
+class _Step:
+    """Say what is being done and, at the end, how long it took (on stderr, not with -q)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __enter__(self) -> "_Step":
+        self.t0 = time.perf_counter()
+        if log.isEnabledFor(logging.INFO):
+            click.echo(f"{self.message}...", err=True)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None and log.isEnabledFor(logging.INFO):
+            click.echo(f"  done in {time.perf_counter() - self.t0:.2f} s", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="geozones")
+@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Print debugging notes on stderr.")
+def cli(quiet: bool, verbose: bool) -> None:
+    """Turn mobile-network counts per cell into visitor counts for zones.
+
+    Zones are GeoJSON polygons drawn by GIS staff; cells come from the operator's cell
+    plan. See 'geozones COMMAND --help'.
+    """
+    _setup_logging(-1 if quiet else (1 if verbose else 0))
+
+
+# --------------------------------------------------------------------------- zones
+@cli.group()
+def zones() -> None:
+    """Check zone files and generate zone grids."""
+
+
+@zones.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--repair", is_flag=True, help="Close unclosed rings and fix invalid geometries (make_valid); report the area change.")
+@click.option("--out", type=click.Path(dir_okay=False), help="With --repair: write the checked (repaired) zones to this GeoJSON file.")
+@click.option("--metric-crs", help="Metric CRS for areas (default: EPSG:3812 in Belgium, else the local UTM zone).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+def zones_check(paths: tuple[str, ...], repair: bool, out: str | None, metric_crs: str | None, as_json: bool) -> int:
+    """Check zone files (GeoJSON files or folders of them) and list their zones.
+
+    Lists every zone with its area in km² and every pair of overlapping zones (allowed),
+    and reports every problem with its file, feature and what to do. Exits with 0 when
+    the zones are usable, 1 when a zone file has a problem.
+    """
+    report = check_zones(list(paths), repair=repair, crs=metric_crs)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "crs": report.crs.to_string() if report.crs else None,
+                    "zones": report.zones[["zone_id", "name", "area_km2"]].to_dict(orient="records") if len(report.zones) else [],
+                    "overlaps": report.overlaps.to_dict(orient="records"),
+                    "problems": [p.__dict__ for p in report.problems],
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+    else:
+        z = report.zones
+        if len(z):
+            wid = max(7, int(z["zone_id"].str.len().max()))
+            wname = min(40, max(4, int(z["name"].astype(str).str.len().max())))
+            click.echo(f"{'zone_id':<{wid}}  {'name':<{wname}}  {'area_km2':>9}")
+            for zid, name, area in z[["zone_id", "name", "area_km2"]].itertuples(index=False):
+                click.echo(f"{zid:<{wid}}  {str(name)[:wname]:<{wname}}  {area:>9.3f}")
+            click.echo(f"{len(z)} zones, {z['area_km2'].sum():.3f} km² in all (areas in {report.crs.to_string()})")
+        else:
+            click.echo("no usable zone")
+        if len(report.overlaps):
+            click.echo(f"overlaps (allowed): {len(report.overlaps)} pairs")
+            for r in report.overlaps.itertuples(index=False):
+                click.echo(
+                    f"  {r.zone_a} and {r.zone_b}: {r.overlap_km2:.3f} km² "
+                    f"({r.share_of_a:.0%} of {r.zone_a}, {r.share_of_b:.0%} of {r.zone_b})"
+                )
+        else:
+            click.echo("overlaps: none")
+        n_err = len(report.errors)
+        n_warn = len(report.problems) - n_err
+        click.echo(f"problems: {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}")
+    for p in report.problems:
+        click.echo(f"{p.severity}: {p}", err=True)
+    if out:
+        if not repair:
+            raise click.UsageError("--out is for writing repaired zones: add --repair")
+        if not report.ok:
+            raise InputError("zones still have problems; nothing was written", path=out, hint="fix the errors listed above")
+        write_zones(report.zones.drop(columns=["area_km2"]), out)
+        click.echo(f"wrote {out}", err=True)
+    return 0 if report.ok else 1
+
+
+@zones.command("grid")
+@click.option("--area", required=True, type=click.Path(), help="The area to cover: any polygon file (GeoJSON, Shapefile...).")
+@click.option("--size", type=float, help="Square grid: the side of a square in metres.")
+@click.option("--h3", "h3_res", type=click.IntRange(0, 15), help="H3 grid: the resolution (0-15).")
+@click.option("--clip", is_flag=True, help="Square grid: clip the squares to the area.")
+@click.option("--metric-crs", help="Metric CRS the square grid is aligned to.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The zone file to write (GeoJSON).")
+def zones_grid(area: str, size: float | None, h3_res: int | None, clip: bool, metric_crs: str | None, out: str) -> int:
+    """Generate a zone set of squares (--size) or H3 cells (--h3) over an area."""
+    if (size is None) == (h3_res is None):
+        raise click.UsageError("give exactly one of --size METRES or --h3 RESOLUTION")
+    shape = _read_area(area)
+    grid = square_grid(shape, size, crs=metric_crs, clip=clip) if size is not None else h3_grid(shape, h3_res)
+    write_zones(grid.drop(columns=["area_km2"]), out)
+    click.echo(f"wrote {len(grid)} zones to {out}", err=True)
+    return 0
+
+
+def _read_area(path: str):
+    import geopandas as gpd
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", path=p, hint="check the path")
+    try:
+        gdf = gpd.read_file(p)
+    except Exception as exc:
+        raise InputError(f"cannot read the area: {exc}", path=p, hint="give a GeoJSON or Shapefile of polygons") from exc
+    gdf = gdf[gdf.geometry.notna() & gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if not len(gdf):
+        raise InputError("holds no polygon", path=p, hint="the area must be a polygon layer")
+    if gdf.crs is None:
+        gdf = gdf.set_crs("EPSG:4326")
+    return gdf
+
+
+# ------------------------------------------------------------------------ coverage
+def _load_cells(cells: str, model: str | None, cell_crs: str | None):
+    """Pick the model and read the cell plan; return (model, cell plan), the plan None for given coverage."""
+    if model is None:
+        model = "given" if _holds_polygons(cells) else "wedge"
+    if model == "given":
+        return model, None
+    return model, read_cellplan(cells, crs=cell_crs)
+
+
+def _holds_polygons(path: str) -> bool:
+    p = Path(path)
+    if p.suffix.lower() not in (".geojson", ".json", ".gpkg", ".shp") or not p.exists():
+        return False
+    with open(p, "rb") as fh:
+        head = fh.read(65536)
+    return b'"Polygon"' in head or b'"MultiPolygon"' in head or p.suffix.lower() in (".gpkg", ".shp")
+
+
+_MODEL_HELP = (
+    "Coverage model: wedge (sector wedges), voronoi (best-server areas split by sector) or "
+    "given (CELLPLAN is a file of coverage polygons with cell_id). "
+    "Default: given when the file holds polygons, else wedge."
+)
+
+
+@cli.command("coverage")
+@click.argument("cellplan", type=click.Path())
+@click.option("--model", type=click.Choice(MODELS), help=_MODEL_HELP)
+@click.option("--crs", "cell_crs", help="CRS of x, y columns in the cell plan, e.g. EPSG:31370.")
+@click.option("--metric-crs", help="Metric CRS to build in (default: EPSG:3812 in Belgium, else the local UTM zone).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The coverage areas to write (GeoJSON).")
+def coverage_cmd(cellplan: str, model: str | None, cell_crs: str | None, metric_crs: str | None, out: str) -> int:
+    """Build the coverage area of every cell of CELLPLAN and write them as GeoJSON."""
+    model, cells = _load_cells(cellplan, model, cell_crs)
+    with _progress(f"building {model} coverage"):
+        cov = build_coverage(cellplan if cells is None else cells, model, crs=metric_crs)
+    cov = cov.copy()
+    metric = cov if cov.crs is not None and cov.crs.is_projected else None
+    if metric is not None:
+        cov["area_km2"] = metric.area.to_numpy() / 1e6
+    from ._io import write_text_atomic
+
+    write_text_atomic(out, cov.to_crs("EPSG:4326").to_json(drop_id=True, na="drop"))
+    click.echo(f"wrote {len(cov)} coverage areas to {out}", err=True)
+    return 0
+
+
+# ------------------------------------------------------------------------- weights
+@cli.command("weights")
+@click.option("--zones", "zone_paths", required=True, multiple=True, type=click.Path(), help="Zone file or folder (repeatable).")
+@click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON, sites JSON) or coverage polygons.")
+@click.option("--model", type=click.Choice(MODELS), help=_MODEL_HELP)
+@click.option("--crs", "cell_crs", help="CRS of x, y columns in the cell plan, e.g. EPSG:31370.")
+@click.option("--metric-crs", help="Metric CRS for areas (default: EPSG:3812 in Belgium, else the local UTM zone).")
+@click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons.")
+@click.option("--ancillary-column", help="Value column of a polygon ancillary layer (default: polygon area).")
+@click.option("--repair", is_flag=True, help="Repair zone geometries instead of refusing them.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Weights to write: .parquet (or .csv).")
+def weights_cmd(
+    zone_paths: tuple[str, ...],
+    cells: str,
+    model: str | None,
+    cell_crs: str | None,
+    metric_crs: str | None,
+    ancillary: str | None,
+    ancillary_column: str | None,
+    repair: bool,
+    out: str,
+) -> int:
+    """Build cell x zone apportioning weights and write them (cell_id, zone_id, weight).
+
+    Each cell's row holds the share of its coverage area in each zone, and a row with
+    zone_id 'outside' for the share in no zone.
+    """
+    zs = read_zones(list(zone_paths), repair=repair)
+    model, plan = _load_cells(cells, model, cell_crs)
+    with _progress(f"building {model} coverage"):
+        cov = build_coverage(cells if plan is None else plan, model, crs=metric_crs)
+    with _progress(f"apportioning {len(cov)} cells over {len(zs)} zones"):
+        w = compute_weights(cov, zs, crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column)
+    w.meta["model"] = model
+    w.meta["cells"] = str(cells)
+    write_weights(w, out)
+    s = w.summary()
+    click.echo(
+        f"wrote {out}: {s['cells']} cells x {s['zones']} zones, {s['nonzero']} non-zero weights; "
+        f"{s['cells_in_no_zone']} cells in no zone; mean outside share {s['mean_outside']:.1%}; "
+        f"{s['zones_without_cells']} zones with no cell",
+        err=True,
+    )
+    return 0
+
+
+# -------------------------------------------------------------------------- entry
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; exit with 0, 1 (input problem), 2 (usage) or 3 (internal error)."""
+    try:
+        rv = cli.main(args=argv, prog_name="geozones", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("geozones: interrupted", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx else "geozones"
+        click.echo(f"{cmd}: usage error: {exc.format_message()} (see '{cmd} --help')", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"geozones: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except GeozonesError as exc:
+        click.echo("geozones: error: " + " ".join(str(exc).split()), err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("geozones: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line, unless asked for the traceback
+        if os.environ.get("GEOZONES_DEBUG"):
+            raise
+        click.echo(
+            f"geozones: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} "
+            "(set GEOZONES_DEBUG=1 for the traceback, and please report it)",
+            err=True,
+        )
+        sys.exit(3)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,651 @@
+"""Cell plans and coverage areas.
+
+A *cell plan* lists the operator's cells: where the antenna stands, where it points, how
+wide its beam is and how far it reaches. A *coverage area* is the polygon that a cell is
+taken to serve. Three models build one:
+
+``given``
+    The operator's own polygons, read from a file with a ``cell_id`` per polygon.
+``wedge``
+    A circular sector from the site, centred on the azimuth, ``beamwidth`` wide and
+    ``range_m`` deep; a full disc for an omnidirectional cell.
+``voronoi``
+    The best-server area: a Voronoi tessellation of the site positions, clipped to the
+    site's range and split between the site's sectors at the bisectors of their azimuths.
+
+Cell-plan columns (CSV, Parquet or GeoJSON points):
+
+============  ========================================================================
+``cell_id``   unique id of the cell (required)
+``site_id``   id of the mast; default: cells at the same position form one site
+``lon, lat``  WGS84 degrees; or ``x, y`` with a CRS given by the caller
+``azimuth``   degrees clockwise from north; empty for an omnidirectional cell
+``beamwidth`` horizontal beamwidth in degrees; default :data:`DEFAULT_BEAMWIDTH` for
+              directional cells (360 for omnidirectional ones)
+``range_m``   reach in metres; default: :data:`RANGE_FACTOR` times the distance to the
+              nearest other site, between :data:`MIN_RANGE_M` and :data:`MAX_RANGE_M`
+              (:data:`LONE_SITE_RANGE_M` when there is only one site)
+============  ========================================================================
+
+Every default that is applied is logged on the ``geozones`` logger and kept in
+``cells.attrs["defaults"]``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from ._io import file_format
+from .crs import WGS84, metric_crs
+from .errors import CellPlanError, CoverageError, CRSError
+
+__all__ = [
+    "MODELS",
+    "DEFAULT_BEAMWIDTH",
+    "RANGE_FACTOR",
+    "MIN_RANGE_M",
+    "MAX_RANGE_M",
+    "LONE_SITE_RANGE_M",
+    "read_cellplan",
+    "read_sites",
+    "read_coverage",
+    "wedge_coverage",
+    "voronoi_coverage",
+    "build_coverage",
+]
+
+log = logging.getLogger("geozones")
+
+#: The coverage models.
+MODELS = ("wedge", "voronoi", "given")
+#: Beamwidth (degrees) of a directional cell whose plan gives none.
+DEFAULT_BEAMWIDTH = 120.0
+#: Default range is this many times the distance to the nearest other site.
+RANGE_FACTOR = 1.5
+#: Bounds of the default range, in metres.
+MIN_RANGE_M = 500.0
+MAX_RANGE_M = 10_000.0
+#: Default range of a cell when the plan has a single site.
+LONE_SITE_RANGE_M = 2_000.0
+#: Segments used to draw a wedge's arc, and a full disc.
+_ARC_SEGMENTS = 32
+_DISC_SEGMENTS = 64
+
+
+def _row(i: int, fmt: str) -> str:
+    # CSV rows are counted as a spreadsheet shows them: the header is line 1.
+    return f"line {i + 2}" if fmt == "csv" else f"row {i}"
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
+    fmt = file_format(path)
+    try:
+        if fmt == "csv":
+            raw = path.read_bytes()
+            if not raw.strip():
+                raise CellPlanError("the file is empty", path=path, hint="export the cell plan again")
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = raw.decode("cp1252")
+                log.warning("%s: not UTF-8; read as Windows-1252 (Latin-1)", path)
+            df = pd.read_csv(io.StringIO(text), sep=None, engine="python", dtype=str, keep_default_na=False)
+        elif fmt == "parquet":
+            df = pd.read_parquet(path)
+        elif fmt in ("geojson", "json"):
+            with open(path, "rb") as fh:
+                head = fh.read(4096).lstrip()
+            if head.startswith(b"["):
+                return read_sites(path), "sites"
+            gdf = gpd.read_file(path)
+            if gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+                raise CellPlanError(
+                    "holds polygons, not cell positions",
+                    path=path,
+                    hint="polygons are coverage areas: use --model given",
+                )
+            if not gdf.geometry.geom_type.eq("Point").all():
+                bad = int(np.flatnonzero(~gdf.geometry.geom_type.eq("Point").to_numpy())[0])
+                raise CellPlanError(
+                    f"feature {bad} is not a Point", path=path, hint="a cell plan has one point per cell"
+                )
+            if gdf.crs is not None and not gdf.crs.equals(pyproj.CRS(WGS84)):
+                gdf = gdf.to_crs(WGS84)
+            df = pd.DataFrame(gdf.drop(columns="geometry"))
+            df["lon"], df["lat"] = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+        else:
+            raise CellPlanError(
+                f"unknown file type {path.suffix!r}", path=path, hint="give a .csv, .parquet or .geojson cell plan"
+            )
+    except CellPlanError:
+        raise
+    except FileNotFoundError as exc:
+        raise CellPlanError("no such file", path=path, hint="check the path") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError) as exc:
+        raise CellPlanError(f"cannot read the file: {exc}", path=path, hint="check that it is a valid " + (fmt or "table")) from exc
+    except Exception as exc:  # pyogrio and pyarrow raise their own classes
+        raise CellPlanError(f"cannot read the file: {exc}", path=path, hint="check that it is a valid " + (fmt or "table")) from exc
+    df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+    return df, fmt
+
+
+_MISSING = {"", "nan", "NaN", "None", "NA", "null"}
+
+
+def _numeric(df: pd.DataFrame, col: str, path: Path, fmt: str, *, required: bool) -> np.ndarray:
+    """A column as floats; empty cells become NaN; text that is not a number is an error."""
+    s = df[col]
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        vals = s.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.zeros(len(vals), dtype=bool)
+    else:
+        text = s.astype(str).str.strip()
+        missing = text.isin(_MISSING) | s.isna()
+        # a decimal comma, common in Belgian spreadsheets, when there is no dot
+        text = text.where(text.str.contains(".", regex=False), text.str.replace(",", ".", regex=False))
+        vals = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(dtype=float)
+        bad = np.isnan(vals) & ~missing.to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CellPlanError(
+            f"{col} {s.iloc[i]!r} is not a number",
+            path=path,
+            where=f"{_row(i, fmt)} (cell_id {df['cell_id'].iloc[i]!r})",
+            hint=f"give {col} as a number" + ("" if required else " or leave it empty"),
+        )
+    if np.isinf(vals).any():
+        i = int(np.flatnonzero(np.isinf(vals))[0])
+        raise CellPlanError(
+            f"{col} is infinite", path=path, where=f"{_row(i, fmt)} (cell_id {df['cell_id'].iloc[i]!r})", hint=f"give a finite {col}"
+        )
+    if required and np.isnan(vals).any():
+        i = int(np.flatnonzero(np.isnan(vals))[0])
+        raise CellPlanError(
+            f"{col} is missing",
+            path=path,
+            where=f"{_row(i, fmt)} (cell_id {df['cell_id'].iloc[i]!r})",
+            hint=f"every cell needs {col}",
+        )
+    return vals
+
+
+def read_cellplan(
+    path: str | os.PathLike[str],
+    *,
+    crs: str | pyproj.CRS | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a cell plan from CSV, Parquet, GeoJSON points, or a regulator sites file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The cell plan. CSV may use ``,``, ``;`` or tab as delimiter and may carry a
+        UTF-8 byte-order mark. A ``.json`` file holding a list of sites with
+        ``location`` and ``sectors`` is read with :func:`read_sites`.
+    crs : str or pyproj.CRS, optional
+        The CRS of ``x`` and ``y`` columns (required when the plan has ``x, y`` rather
+        than ``lon, lat``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per cell: ``cell_id``, ``site_id``, ``azimuth`` (NaN when
+        omnidirectional), ``beamwidth``, ``range_m``, any other columns, and a Point
+        geometry in EPSG:4326. ``attrs["defaults"]`` lists the defaults applied.
+
+    Raises
+    ------
+    CellPlanError
+        Missing columns, duplicate ``cell_id``, values out of range or not numeric
+        (naming the row), positions that are not longitude/latitude.
+    """
+    path = Path(path)
+    df, fmt = _read_table(path)
+    if fmt == "sites":
+        return df
+    return _cells_from_frame(df, path, fmt, crs)
+
+
+def _cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.CRS | None) -> gpd.GeoDataFrame:
+    lower = {c.lower(): c for c in df.columns}
+    df = df.rename(columns={lower[k]: k for k in ("cell_id", "site_id", "lon", "lat", "x", "y", "azimuth", "beamwidth", "range_m") if k in lower})
+    if "cell_id" not in df.columns:
+        raise CellPlanError(
+            f"has no cell_id column (columns: {', '.join(map(str, df.columns)) or 'none'})",
+            path=path,
+            hint="a cell plan needs cell_id and lon, lat (or x, y with --crs)",
+        )
+    if not len(df):
+        raise CellPlanError("has no cells", path=path, hint="export the cell plan again")
+    df = df.copy()
+    df["cell_id"] = df["cell_id"].astype(str).str.strip()
+    empty = (df["cell_id"] == "") | df["cell_id"].isin(["nan", "None"])
+    if empty.any():
+        i = int(np.flatnonzero(empty.to_numpy())[0])
+        raise CellPlanError("cell_id is empty", path=path, where=_row(i, fmt), hint="give every cell an id")
+    dup = df["cell_id"].duplicated(keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        first = df["cell_id"].iloc[rows[0]]
+        same = rows[df["cell_id"].to_numpy()[rows] == first]
+        raise CellPlanError(
+            f"cell_id {first!r} appears more than once ({', '.join(_row(int(r), fmt) for r in same[:5])})",
+            path=path,
+            hint="each cell must have a unique cell_id",
+        )
+    if {"lon", "lat"} <= set(df.columns):
+        x = _numeric(df, "lon", path, fmt, required=True)
+        y = _numeric(df, "lat", path, fmt, required=True)
+        bad = (np.abs(x) > 180) | (np.abs(y) > 90)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            swapped = (np.abs(x) <= 90).all() and (np.abs(y) <= 180).all()
+            raise CellPlanError(
+                f"lon {x[i]:g}, lat {y[i]:g} is not a longitude/latitude position"
+                + ("; the columns look swapped" if swapped else "; it looks projected"),
+                path=path,
+                where=f"{_row(i, fmt)} (cell_id {df['cell_id'].iloc[i]!r})",
+                hint="swap the lon and lat columns" if swapped else "name the columns x, y and give their CRS with --crs",
+            )
+        src = pyproj.CRS(WGS84)
+    elif {"x", "y"} <= set(df.columns):
+        if crs is None:
+            raise CellPlanError(
+                "has x, y columns but no CRS was given",
+                path=path,
+                hint="give their CRS, e.g. --crs EPSG:31370 for Belgian Lambert 72",
+            )
+        try:
+            src = pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError as exc:
+            raise CRSError(f"unknown CRS {crs!r}", hint="give an EPSG code such as EPSG:31370") from exc
+        x = _numeric(df, "x", path, fmt, required=True)
+        y = _numeric(df, "y", path, fmt, required=True)
+    else:
+        raise CellPlanError(
+            f"has no position columns (columns: {', '.join(map(str, df.columns))})",
+            path=path,
+            hint="give lon, lat in WGS84 degrees, or x, y with --crs",
+        )
+    defaults: list[str] = []
+    az = _numeric(df, "azimuth", path, fmt, required=False) if "azimuth" in df.columns else np.full(len(df), np.nan)
+    az = np.mod(az, 360.0)
+    bw = _numeric(df, "beamwidth", path, fmt, required=False) if "beamwidth" in df.columns else np.full(len(df), np.nan)
+    rng = _numeric(df, "range_m", path, fmt, required=False) if "range_m" in df.columns else np.full(len(df), np.nan)
+    for name, vals, ok, rule in (
+        ("beamwidth", bw, lambda v: (v > 0) & (v <= 360), "between 0 (excluded) and 360 degrees"),
+        ("range_m", rng, lambda v: v > 0, "a positive number of metres"),
+    ):
+        given = ~np.isnan(vals)
+        badv = given & ~ok(np.where(given, vals, 1.0))
+        if badv.any():
+            i = int(np.flatnonzero(badv)[0])
+            raise CellPlanError(
+                f"{name} {vals[i]:g} is out of range",
+                path=path,
+                where=f"{_row(i, fmt)} (cell_id {df['cell_id'].iloc[i]!r})",
+                hint=f"{name} must be {rule}",
+            )
+    omni = np.isnan(az)
+    fill_bw = np.isnan(bw)
+    if (fill_bw & ~omni).any():
+        defaults.append(f"{int((fill_bw & ~omni).sum())} directional cells had no beamwidth: used {DEFAULT_BEAMWIDTH:g} degrees")
+    bw = np.where(fill_bw, np.where(omni, 360.0, DEFAULT_BEAMWIDTH), bw)
+    geom = gpd.GeoSeries(shapely.points(x, y), crs=src).to_crs(WGS84)
+    if not src.equals(pyproj.CRS(WGS84)):
+        lon, lat = geom.x.to_numpy(), geom.y.to_numpy()
+        if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+            raise CellPlanError("some x, y positions cannot be converted from the given CRS", path=path, hint="check --crs")
+    if "site_id" not in df.columns:
+        key = np.round(np.c_[geom.x.to_numpy(), geom.y.to_numpy()], 6)
+        _, inv = np.unique(key, axis=0, return_inverse=True)
+        df["site_id"] = pd.Series(inv.ravel()).map(lambda k: f"site{k}").to_numpy()
+        defaults.append("no site_id column: cells at the same position were taken as one site")
+    else:
+        df["site_id"] = df["site_id"].astype(str).str.strip()
+    if np.isnan(rng).any():
+        auto, note = _default_range(geom, df["site_id"].to_numpy())
+        n = int(np.isnan(rng).sum())
+        rng = np.where(np.isnan(rng), auto, rng)
+        defaults.append(f"{n} cells had no range_m: {note}")
+    keep = [c for c in df.columns if c not in ("lon", "lat", "x", "y", "azimuth", "beamwidth", "range_m", "cell_id", "site_id")]
+    out = gpd.GeoDataFrame(
+        {
+            "cell_id": df["cell_id"].to_numpy(),
+            "site_id": df["site_id"].to_numpy(),
+            "azimuth": az,
+            "beamwidth": bw,
+            "range_m": rng,
+            **{c: df[c].to_numpy() for c in keep},
+        },
+        geometry=geom.values,
+        crs=WGS84,
+    )
+    for d in defaults:
+        log.info("%s: %s", path, d)
+    out.attrs["defaults"] = defaults
+    out.attrs["source"] = str(path)
+    return out
+
+
+def _default_range(points: gpd.GeoSeries, site_ids: np.ndarray) -> tuple[np.ndarray, str]:
+    """The default range of each cell from the spacing of the sites."""
+    from scipy.spatial import cKDTree
+
+    metric = points.to_crs(metric_crs(points.total_bounds))
+    xy = np.c_[metric.x.to_numpy(), metric.y.to_numpy()]
+    sites, inv = np.unique(np.round(xy, 1), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    if len(sites) < 2:
+        return np.full(len(xy), LONE_SITE_RANGE_M), f"one site only: used {LONE_SITE_RANGE_M:g} m"
+    d, _ = cKDTree(sites).query(sites, k=2)
+    r = np.clip(RANGE_FACTOR * d[:, 1], MIN_RANGE_M, MAX_RANGE_M)
+    return r[inv], (
+        f"used {RANGE_FACTOR:g} x the distance to the nearest other site, "
+        f"between {MIN_RANGE_M:g} and {MAX_RANGE_M:g} m (median {np.median(r[inv]):.0f} m)"
+    )
+
+
+_OPERATOR = re.compile(r"_(pxs|org|tnt|[a-z]{3})$", re.IGNORECASE)
+
+
+def read_sites(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> gpd.GeoDataFrame:
+    """Read regulator-style site/sector files into a cell plan.
+
+    Each file is a JSON list of sites, each with ``location`` ``{x, y}`` in Belgian
+    Lambert 72 (EPSG:31370), an id (``bipt_id`` or ``id``) and a list of ``sectors``
+    with ``Azimuth`` (degrees from north) and ``HAperture`` (horizontal beamwidth,
+    degrees). This is the form of the Belgian BIPT and Flemish permit registers.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        One file per operator, e.g. ``leuven_basestations_pxs.json``. When the file name
+        ends in ``_xyz`` (an operator code), ids are prefixed with it.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A cell plan as from :func:`read_cellplan`: one cell per sector, ``cell_id``
+        ``"{operator}-{site}-{k}"``, ``site_id`` ``"{operator}-{site}"``, plus ``frequency``,
+        ``agl`` and ``operator`` where the file gives them.
+
+    Raises
+    ------
+    CellPlanError
+        If a file is not such a list, or a site lacks a location.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    frames = []
+    for path in map(Path, paths):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError as exc:
+            raise CellPlanError("no such file", path=path, hint="check the path") from exc
+        except json.JSONDecodeError as exc:
+            raise CellPlanError(
+                f"not valid JSON: {exc.msg}", path=path, where=f"line {exc.lineno}, column {exc.colno}", hint="the file may be truncated"
+            ) from exc
+        if not isinstance(data, list):
+            raise CellPlanError("is not a list of sites", path=path, hint="expected [{location: {x, y}, sectors: [...]}, ...]")
+        m = _OPERATOR.search(path.stem)
+        op = m.group(1).lower() if m else path.stem
+        rows = []
+        for i, site in enumerate(data):
+            loc = site.get("location") if isinstance(site, dict) else None
+            if not isinstance(loc, dict) or "x" not in loc or "y" not in loc:
+                raise CellPlanError("site has no location {x, y}", path=path, where=f"site {i}", hint="every site needs a location")
+            sid = f"{op}-{site.get('bipt_id', site.get('id', i))}"
+            sectors = site.get("sectors") or []
+            if not isinstance(sectors, list):
+                raise CellPlanError("sectors is not a list", path=path, where=f"site {i} ({sid})")
+            if not sectors:
+                sectors = [{}]  # a site with no sector data: one omnidirectional cell
+            for k, sec in enumerate(sectors):
+                sec = sec if isinstance(sec, dict) else {}
+                rows.append(
+                    {
+                        "cell_id": f"{sid}-{k}",
+                        "site_id": sid,
+                        "x": loc["x"],
+                        "y": loc["y"],
+                        "azimuth": sec.get("Azimuth", sec.get("azimuth")),
+                        "beamwidth": sec.get("HAperture", sec.get("beamwidth")),
+                        "frequency": sec.get("Frequency"),
+                        "agl": sec.get("AGL"),
+                        "operator": op,
+                    }
+                )
+        if rows:
+            frames.append(pd.DataFrame(rows))
+    if not frames:
+        raise CellPlanError("the sites files hold no site", path=", ".join(map(str, paths)))
+    df = pd.concat(frames, ignore_index=True)
+    df["beamwidth"] = pd.to_numeric(df["beamwidth"], errors="coerce").where(lambda v: v > 0)
+    return _cells_from_frame(df, Path(", ".join(map(str, paths))), "sites", "EPSG:31370")
+
+
+def read_coverage(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
+    """Read given coverage polygons (GeoJSON, GeoPackage, GeoParquet...) with a ``cell_id`` each.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``cell_id`` and the other columns, polygon geometry in the file's CRS
+        (EPSG:4326 when the file states none).
+
+    Raises
+    ------
+    CoverageError
+        No ``cell_id``, duplicate ids, non-polygon or empty geometries, invalid polygons.
+    """
+    path = Path(path)
+    try:
+        if file_format(path) == "parquet":
+            gdf = gpd.read_parquet(path)
+        else:
+            gdf = gpd.read_file(path)
+    except FileNotFoundError as exc:
+        raise CoverageError("no such file", path=path, hint="check the path") from exc
+    except Exception as exc:
+        raise CoverageError(f"cannot read coverage areas: {exc}", path=path, hint="give a GeoJSON of polygons with cell_id") from exc
+    if "cell_id" not in gdf.columns:
+        raise CoverageError("has no cell_id property", path=path, hint="each coverage polygon needs the cell_id it belongs to")
+    if gdf.crs is None:
+        gdf = gdf.set_crs(WGS84)
+    gdf["cell_id"] = gdf["cell_id"].astype(str)
+    dup = gdf["cell_id"].duplicated().to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise CoverageError(f"cell_id {gdf['cell_id'].iloc[i]!r} appears more than once", path=path, where=f"feature {i}", hint="merge the polygons of a cell into one MultiPolygon")
+    types = gdf.geometry.geom_type
+    bad = ~types.isin(["Polygon", "MultiPolygon"]).to_numpy() | gdf.geometry.is_empty.to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CoverageError(
+            f"geometry of cell {gdf['cell_id'].iloc[i]!r} is {types.iloc[i] or 'empty'}, not a polygon",
+            path=path,
+            where=f"feature {i}",
+            hint="a given coverage area must be a Polygon or MultiPolygon",
+        )
+    invalid = ~gdf.geometry.is_valid.to_numpy()
+    if invalid.any():
+        i = int(np.flatnonzero(invalid)[0])
+        raise CoverageError(
+            f"coverage of cell {gdf['cell_id'].iloc[i]!r} is invalid: {shapely.is_valid_reason(gdf.geometry.iloc[i])}",
+            path=path,
+            where=f"feature {i}",
+            hint="fix the polygon (QGIS: Fix Geometries)",
+        )
+    return gdf
+
+
+def _sector_polygons(x, y, azimuth, beamwidth, radius, segments: int = _ARC_SEGMENTS) -> np.ndarray:
+    """Vectorised circular sectors: site, arc from azimuth - bw/2 to azimuth + bw/2, site."""
+    t = np.linspace(-0.5, 0.5, segments + 1)
+    theta = np.deg2rad(azimuth[:, None] + beamwidth[:, None] * t[None, :])
+    ax = x[:, None] + radius[:, None] * np.sin(theta)
+    ay = y[:, None] + radius[:, None] * np.cos(theta)
+    n = len(x)
+    coords = np.empty((n, segments + 3, 2))
+    coords[:, 0, 0], coords[:, 0, 1] = x, y
+    coords[:, 1:-1, 0], coords[:, 1:-1, 1] = ax, ay
+    coords[:, -1, 0], coords[:, -1, 1] = x, y
+    return shapely.polygons(coords)
+
+
+def _disc_polygons(x, y, radius, segments: int = _DISC_SEGMENTS) -> np.ndarray:
+    theta = np.linspace(0, 2 * np.pi, segments + 1)
+    coords = np.empty((len(x), segments + 1, 2))
+    coords[:, :, 0] = x[:, None] + radius[:, None] * np.sin(theta)[None, :]
+    coords[:, :, 1] = y[:, None] + radius[:, None] * np.cos(theta)[None, :]
+    coords[:, -1] = coords[:, 0]
+    return shapely.polygons(coords)
+
+
+def _metric_cells(cells: gpd.GeoDataFrame, crs: str | pyproj.CRS | None) -> gpd.GeoDataFrame:
+    missing = {"cell_id", "azimuth", "beamwidth", "range_m"} - set(cells.columns)
+    if missing:
+        raise CellPlanError(f"cell plan lacks {', '.join(sorted(missing))}", hint="read it with read_cellplan")
+    if cells.crs is None:
+        raise CellPlanError("cell plan has no CRS", hint="read it with read_cellplan")
+    bounds = cells.to_crs(WGS84).total_bounds
+    return cells.to_crs(metric_crs(bounds, crs))
+
+
+def wedge_coverage(cells: gpd.GeoDataFrame, *, crs: str | pyproj.CRS | None = None) -> gpd.GeoDataFrame:
+    """Sector wedges: one circular sector per cell, a disc for omnidirectional cells.
+
+    Parameters
+    ----------
+    cells : geopandas.GeoDataFrame
+        A cell plan from :func:`read_cellplan`.
+    crs : str or pyproj.CRS, optional
+        Metric CRS to build in; chosen automatically when not given.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``cell_id``, ``site_id`` and the polygon, in the metric CRS.
+    """
+    m = _metric_cells(cells, crs)
+    x, y = m.geometry.x.to_numpy(), m.geometry.y.to_numpy()
+    az, bw, r = (m[c].to_numpy(dtype=float) for c in ("azimuth", "beamwidth", "range_m"))
+    disc = np.isnan(az) | (bw >= 360)
+    geoms = np.empty(len(m), dtype=object)
+    if disc.any():
+        geoms[disc] = _disc_polygons(x[disc], y[disc], r[disc])
+    if (~disc).any():
+        d = ~disc
+        geoms[d] = _sector_polygons(x[d], y[d], az[d], bw[d], r[d])
+    return gpd.GeoDataFrame({"cell_id": m["cell_id"].to_numpy(), "site_id": m["site_id"].to_numpy()}, geometry=geoms, crs=m.crs)
+
+
+def voronoi_coverage(cells: gpd.GeoDataFrame, *, crs: str | pyproj.CRS | None = None) -> gpd.GeoDataFrame:
+    """Best-server areas: Voronoi cells of the sites, clipped to range, split by sector.
+
+    Each site position gets the part of the plane closer to it than to any other site,
+    clipped to a disc of the site's largest ``range_m``. A site's directional cells
+    share that area at the bisectors between neighbouring azimuths; omnidirectional
+    cells, and cells sharing an azimuth (other bands on the same antenna), get the
+    same area.
+
+    Parameters
+    ----------
+    cells : geopandas.GeoDataFrame
+        A cell plan from :func:`read_cellplan`.
+    crs : str or pyproj.CRS, optional
+        Metric CRS to build in; chosen automatically when not given.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``cell_id``, ``site_id`` and the polygon, in the metric CRS.
+    """
+    m = _metric_cells(cells, crs)
+    xy = np.c_[m.geometry.x.to_numpy(), m.geometry.y.to_numpy()]
+    pos, site = np.unique(np.round(xy, 1), axis=0, return_inverse=True)
+    site = site.ravel()
+    r = m["range_m"].to_numpy(dtype=float)
+    site_r = np.zeros(len(pos))
+    np.maximum.at(site_r, site, r)
+    pts = shapely.points(pos)
+    if len(pos) == 1:
+        site_polys = shapely.buffer(pts, site_r, quad_segs=16)
+    else:
+        extent = shapely.box(*(pos.min(0) - site_r.max() * 2), *(pos.max(0) + site_r.max() * 2))
+        vor = shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=extent, ordered=True)
+        site_polys = shapely.get_parts(vor)
+        if len(site_polys) != len(pos):  # pragma: no cover - GEOS guarantees one cell per distinct point
+            raise CoverageError("the Voronoi tessellation lost sites", hint="report this with the cell plan")
+        site_polys = shapely.intersection(site_polys, shapely.buffer(pts, site_r, quad_segs=16))
+    # split each site's area between its directional cells at the bisectors of their azimuths
+    az = m["azimuth"].to_numpy(dtype=float)
+    geoms = site_polys[site].copy()
+    directional = ~np.isnan(az)
+    if directional.any():
+        d = pd.DataFrame({"site": site[directional], "az": az[directional]}).drop_duplicates().sort_values(["site", "az"])
+        g = d.groupby("site")["az"]
+        prev = g.shift(1).fillna(g.transform("last") - 360.0)
+        nxt = g.shift(-1).fillna(g.transform("first") + 360.0)
+        d["lo"], d["hi"] = (prev + d["az"]) / 2, (d["az"] + nxt) / 2
+        split = d[g.transform("size") > 1]
+        if len(split):
+            s = split["site"].to_numpy()
+            span = (split["hi"] - split["lo"]).to_numpy()
+            # a wedge whose chords lie outside the clipping disc
+            big = site_r[s] * 1.2 / np.cos(np.pi / _ARC_SEGMENTS)
+            wedges = _sector_polygons(pos[s, 0], pos[s, 1], ((split["lo"] + split["hi"]) / 2).to_numpy(), span, big)
+            pieces = shapely.intersection(site_polys[s], wedges)
+            lookup = pd.Series(np.arange(len(split)), index=pd.MultiIndex.from_arrays([s, split["az"].to_numpy()]))
+            idx = np.flatnonzero(directional)
+            key = pd.MultiIndex.from_arrays([site[idx], az[idx]])
+            hit = lookup.reindex(key).to_numpy()
+            ok = ~np.isnan(hit)
+            geoms[idx[ok]] = pieces[hit[ok].astype(int)]
+    return gpd.GeoDataFrame({"cell_id": m["cell_id"].to_numpy(), "site_id": m["site_id"].to_numpy()}, geometry=geoms, crs=m.crs)
+
+
+def build_coverage(
+    cells: gpd.GeoDataFrame | str | os.PathLike[str],
+    model: str = "wedge",
+    *,
+    crs: str | pyproj.CRS | None = None,
+) -> gpd.GeoDataFrame:
+    """Coverage areas of a cell plan by one of :data:`MODELS`.
+
+    Parameters
+    ----------
+    cells : geopandas.GeoDataFrame or path
+        A cell plan (for ``wedge`` and ``voronoi``) or, for ``given``, the coverage
+        polygons or the file that holds them.
+    model : {"wedge", "voronoi", "given"}
+        The coverage model.
+    crs : str or pyproj.CRS, optional
+        The metric CRS for ``wedge`` and ``voronoi``; chosen automatically when not given.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``cell_id`` (and ``site_id`` when known) with a coverage polygon per cell.
+    """
+    if model not in MODELS:
+        raise CoverageError(f"unknown coverage model {model!r}", hint=f"choose one of {', '.join(MODELS)}")
+    if model == "given":
+        return read_coverage(cells) if isinstance(cells, (str, os.PathLike)) else cells
+    if isinstance(cells, (str, os.PathLike)):
+        cells = read_cellplan(cells)
+    return wedge_coverage(cells, crs=crs) if model == "wedge" else voronoi_coverage(cells, crs=crs)

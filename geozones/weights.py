@@ -1,0 +1,529 @@
+"""Apportioning weights: how much of each cell's count belongs to each zone.
+
+For a cell ``c`` with coverage area ``C`` and a zone ``Z``::
+
+    weight(c, Z) = m(C ∩ Z) / m(C)
+
+where ``m`` is area measured in a metric CRS or, with an ancillary layer (dasymetric
+weighting), the ancillary quantity (population, floor area...) inside the area, taken
+as spread evenly over each ancillary polygon or raster pixel. The share of the cell
+in no zone is kept as ``outside``::
+
+    outside(c) = 1 - m(C ∩ (Z_1 ∪ ... ∪ Z_n)) / m(C)
+
+so that for zones that do not overlap the weights of a cell plus its outside share
+sum to 1 and apportioning loses nothing. Counts are *extensive* (people add up), in
+tobler's sense: this is tobler's ``area_interpolate`` for extensive variables, with
+the cell as source and the zone as target.
+
+Candidate pairs come from an R-tree (the ``rtree`` package, bulk-loaded) over the
+coverage bounding boxes; pairs where a zone holds the whole coverage area, or the
+coverage the whole zone, skip the intersection; the others are intersected with
+shapely's vectorised functions on several threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyproj
+import shapely
+from rtree import index as rtree_index
+from scipy import sparse
+
+from ._io import atomic_path, file_format
+from .crs import WGS84, metric_crs
+from .errors import CoverageError, InputError, WeightsError
+from .zones import OUTSIDE
+
+__all__ = [
+    "Weights",
+    "compute_weights",
+    "read_ancillary",
+    "write_weights",
+    "read_weights",
+]
+
+log = logging.getLogger("geozones")
+
+#: Weights smaller than this are noise from boundaries that touch, and are dropped.
+_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A sparse cell x zone weights matrix with its labels.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_array
+        Shape ``(len(cell_ids), len(zone_ids))``; entry ``(i, j)`` is the share of cell
+        ``i``'s count that belongs to zone ``j``.
+    cell_ids, zone_ids : numpy.ndarray of str
+        Row and column labels.
+    outside : numpy.ndarray of float
+        Per cell, the share that falls in no zone.
+    meta : dict
+        How the weights were made: ``crs``, ``model``, ``measure`` ("area" or the
+        ancillary layer) and anything else worth keeping with them.
+    """
+
+    matrix: sparse.csr_array
+    cell_ids: np.ndarray
+    zone_ids: np.ndarray
+    outside: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n, m = self.matrix.shape
+        if n != len(self.cell_ids) or m != len(self.zone_ids) or len(self.outside) != n:
+            raise WeightsError(
+                f"weights matrix {self.matrix.shape} does not match {len(self.cell_ids)} cells, "
+                f"{len(self.zone_ids)} zones and {len(self.outside)} outside shares"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(cells, zones)``."""
+        return self.matrix.shape
+
+    def to_frame(self) -> pd.DataFrame:
+        """The weights as a long table: ``cell_id``, ``zone_id``, ``weight``.
+
+        Every non-zero weight is a row, and every cell has one more row with ``zone_id``
+        ``"outside"`` holding its outside share (0 when the cell lies wholly in zones),
+        so that the table names every cell. Rows are in cell order, zones in zone order,
+        ``outside`` last.
+        """
+        coo = self.matrix.tocoo()
+        inside = pd.DataFrame({"row": coo.row.astype(np.int64), "col": coo.col.astype(np.int64), "weight": coo.data})
+        inside = inside.sort_values(["row", "col"], kind="stable")
+        out = pd.DataFrame({"row": np.arange(self.shape[0]), "col": np.full(self.shape[0], self.shape[1]), "weight": self.outside})
+        both = pd.concat([inside, out], ignore_index=True).sort_values(["row", "col"], kind="stable")
+        zone_labels = np.append(self.zone_ids.astype(object), OUTSIDE)
+        return pd.DataFrame(
+            {
+                "cell_id": pd.array(self.cell_ids[both["row"].to_numpy()], dtype="string"),
+                "zone_id": pd.array(zone_labels[both["col"].to_numpy()], dtype="string"),
+                "weight": both["weight"].to_numpy(dtype=float),
+            }
+        )
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, *, source: str | None = None, meta: dict | None = None) -> "Weights":
+        """Build weights from a long ``cell_id, zone_id, weight`` table (see :meth:`to_frame`).
+
+        Cells with no ``outside`` row get ``max(0, 1 - sum of their weights)``.
+
+        Raises
+        ------
+        WeightsError
+            Missing columns, weights that are not numbers in [0, 1], a pair given twice.
+        """
+        missing = {"cell_id", "zone_id", "weight"} - set(df.columns)
+        if missing:
+            raise WeightsError(
+                f"has no {', '.join(sorted(missing))} column", path=source, hint="a weights table has cell_id, zone_id, weight"
+            )
+        w = pd.to_numeric(df["weight"], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(w) | (w < -1e-9) | (w > 1 + 1e-9)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise WeightsError(
+                f"weight {df['weight'].iloc[i]!r} is not a number between 0 and 1", path=source, where=f"row {i}",
+                hint="rebuild the weights with 'geozones weights'",
+            )
+        cells = df["cell_id"].astype(str).to_numpy()
+        zones = df["zone_id"].astype(str).to_numpy()
+        dup = pd.DataFrame({"c": cells, "z": zones}).duplicated().to_numpy()
+        if dup.any():
+            i = int(np.flatnonzero(dup)[0])
+            raise WeightsError(f"cell {cells[i]!r} and zone {zones[i]!r} appear twice", path=source, where=f"row {i}")
+        cell_ids, ci = np.unique(cells, return_inverse=True)
+        is_out = zones == OUTSIDE
+        zone_ids, zi = np.unique(zones[~is_out], return_inverse=True)
+        matrix = sparse.csr_array(
+            (np.clip(w[~is_out], 0, 1), (ci[~is_out], zi)), shape=(len(cell_ids), len(zone_ids))
+        )
+        outside = np.full(len(cell_ids), np.nan)
+        outside[ci[is_out]] = np.clip(w[is_out], 0, 1)
+        fill = np.isnan(outside)
+        if fill.any():
+            outside[fill] = np.clip(1 - np.asarray(matrix.sum(axis=1)).ravel()[fill], 0, 1)
+        return cls(matrix, cell_ids.astype(object), zone_ids.astype(object), outside, dict(meta or {}))
+
+    def summary(self) -> dict:
+        """Figures worth printing: counts of cells, zones, non-zero weights and outside shares."""
+        in_none = int((np.diff(self.matrix.indptr) == 0).sum())
+        return {
+            "cells": int(self.shape[0]),
+            "zones": int(self.shape[1]),
+            "nonzero": int(self.matrix.nnz),
+            "cells_in_no_zone": in_none,
+            "mean_outside": float(self.outside.mean()) if len(self.outside) else 0.0,
+            "zones_without_cells": int((np.diff(self.matrix.tocsc().indptr) == 0).sum()),
+        }
+
+
+def _geoms(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    return np.asarray(gdf.geometry.values, dtype=object)
+
+
+def _candidate_pairs(cov: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cell index, zone index) of every pair whose bounding boxes intersect, from an R-tree."""
+    if not len(cov) or not len(zones):
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    cb = shapely.bounds(cov)
+    zb = shapely.bounds(zones)
+    tree = rtree_index.Index((np.arange(len(cov), dtype=np.int64), cb[:, :2].copy(), cb[:, 2:].copy()))
+    ids, counts = tree.intersection_v(zb[:, :2].copy(), zb[:, 2:].copy())
+    zone_idx = np.repeat(np.arange(len(zones), dtype=np.int64), counts.astype(np.int64))
+    order = np.lexsort((zone_idx, ids))
+    return ids.astype(np.int64)[order], zone_idx[order]
+
+
+def _chunks(n: int, workers: int) -> list[slice]:
+    if n == 0:
+        return []
+    k = max(1, min(workers * 4, n // 2000 or 1))
+    edges = np.linspace(0, n, k + 1).astype(int)
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def _pair_pieces(cov: np.ndarray, zones: np.ndarray, ci: np.ndarray, zi: np.ndarray, workers: int, want_geoms: bool):
+    """Area (and, if asked, geometry) of coverage ∩ zone for every candidate pair."""
+    shapely.prepare(cov)
+    shapely.prepare(zones)
+
+    def work(sl: slice):
+        c, z = cov[ci[sl]], zones[zi[sl]]
+        z_holds_c = shapely.contains_properly(z, c)
+        c_holds_z = ~z_holds_c & shapely.contains_properly(c, z)
+        rest = ~(z_holds_c | c_holds_z)
+        pieces = np.empty(len(c), dtype=object)
+        pieces[z_holds_c] = c[z_holds_c]
+        pieces[c_holds_z] = z[c_holds_z]
+        pieces[rest] = shapely.intersection(c[rest], z[rest])
+        return shapely.area(pieces), (pieces if want_geoms else None), int(rest.sum())
+
+    parts = _chunks(len(ci), workers)
+    if workers > 1 and len(parts) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(work, parts))
+    else:
+        results = [work(sl) for sl in parts]
+    if not results:
+        return np.array([]), (np.array([], dtype=object) if want_geoms else None), 0
+    areas = np.concatenate([r[0] for r in results])
+    geoms = np.concatenate([r[1] for r in results]) if want_geoms else None
+    return areas, geoms, sum(r[2] for r in results)
+
+
+class _Measure:
+    """Area, or the amount of an ancillary quantity, inside geometries."""
+
+    def __init__(self, anc_geoms: np.ndarray | None = None, anc_values: np.ndarray | None = None) -> None:
+        self.dasymetric = anc_geoms is not None
+        if self.dasymetric:
+            keep = np.asarray(anc_values, dtype=float) > 0
+            self.geoms = anc_geoms[keep]
+            self.density = np.asarray(anc_values, dtype=float)[keep] / shapely.area(self.geoms)
+            self.tree = shapely.STRtree(self.geoms)
+            shapely.prepare(self.geoms)
+
+    def __call__(self, geoms: np.ndarray) -> np.ndarray:
+        if not self.dasymetric:
+            return shapely.area(geoms)
+        gi, ai = self.tree.query(geoms, predicate="intersects")
+        if not len(gi):
+            return np.zeros(len(geoms))
+        amount = shapely.area(shapely.intersection(geoms[gi], self.geoms[ai])) * self.density[ai]
+        return np.bincount(gi, weights=amount, minlength=len(geoms))
+
+
+def read_ancillary(
+    source: str | os.PathLike[str] | gpd.GeoDataFrame,
+    *,
+    column: str | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
+    bounds_crs: str | pyproj.CRS = WGS84,
+) -> gpd.GeoDataFrame:
+    """An ancillary layer for dasymetric weighting, as polygons with a ``value``.
+
+    Parameters
+    ----------
+    source : path or geopandas.GeoDataFrame
+        A raster (GeoTIFF: each pixel a square holding its value, e.g. a population
+        grid) or a polygon layer (e.g. buildings), or a GeoDataFrame of polygons.
+    column : str, optional
+        The polygon layer's value column; without it, each polygon's area is its value
+        (buildings weigh by footprint).
+    bounds : tuple, optional
+        Only the part within these bounds (in ``bounds_crs``) is read.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Polygons with a ``value`` column (non-negative), in the source's CRS.
+    """
+    if isinstance(source, gpd.GeoDataFrame):
+        gdf = source
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise InputError("no such file", path=path, hint="check the ancillary layer's path")
+        if path.suffix.lower() in (".tif", ".tiff", ".vrt", ".img"):
+            return _raster_polygons(path, bounds, bounds_crs)
+        try:
+            gdf = gpd.read_file(path)
+        except Exception as exc:
+            raise InputError(f"cannot read the ancillary layer: {exc}", path=path) from exc
+        source = str(path)
+    if gdf.crs is None:
+        raise InputError("the ancillary layer has no CRS", path=None if isinstance(source, gpd.GeoDataFrame) else source)
+    polys = gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    gdf = gdf[polys]
+    if column is None:
+        values = gdf.geometry.area.to_numpy() if gdf.crs.is_projected else gdf.to_crs(metric_crs(gdf.to_crs(WGS84).total_bounds)).area.to_numpy()
+    else:
+        if column not in gdf.columns:
+            raise InputError(f"the ancillary layer has no column {column!r}", hint=f"columns: {', '.join(map(str, gdf.columns))}")
+        values = pd.to_numeric(gdf[column], errors="coerce").fillna(0).clip(lower=0).to_numpy(dtype=float)
+    return gpd.GeoDataFrame({"value": values}, geometry=gdf.geometry.values, crs=gdf.crs)
+
+
+def _raster_polygons(path: Path, bounds, bounds_crs) -> gpd.GeoDataFrame:
+    import rasterio
+    from rasterio.windows import from_bounds
+
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"cannot read the raster: {exc}", path=path) from exc
+    with src:
+        if src.crs is None:
+            raise InputError("the raster has no CRS", path=path)
+        window = None
+        if bounds is not None:
+            tb = pyproj.Transformer.from_crs(bounds_crs, src.crs, always_xy=True).transform_bounds(*bounds, densify_pts=21)
+            window = from_bounds(*tb, transform=src.transform).round_offsets().round_lengths()
+            window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+        data = src.read(1, window=window, masked=True)
+        transform = src.window_transform(window) if window is not None else src.transform
+        crs = src.crs
+    vals = np.ma.filled(data.astype(float), 0.0)
+    vals[~np.isfinite(vals)] = 0.0
+    rows, cols = np.nonzero(vals > 0)
+    x0, y0 = transform * (cols, rows)
+    x1, y1 = transform * (cols + 1, rows + 1)
+    boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
+    return gpd.GeoDataFrame({"value": vals[rows, cols]}, geometry=boxes, crs=crs.to_wkt())
+
+
+def compute_weights(
+    coverage: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    *,
+    crs: str | pyproj.CRS | None = None,
+    ancillary: gpd.GeoDataFrame | str | os.PathLike[str] | None = None,
+    ancillary_column: str | None = None,
+    workers: int | None = None,
+) -> Weights:
+    """Apportioning weights of coverage areas over zones.
+
+    Parameters
+    ----------
+    coverage : geopandas.GeoDataFrame
+        One polygon per cell with a ``cell_id`` column (see :mod:`geozones.coverage`).
+    zones : geopandas.GeoDataFrame
+        The zone set, with ``zone_id`` (see :func:`geozones.read_zones`). Zones may overlap.
+    crs : str or pyproj.CRS, optional
+        Metric CRS to measure in; by default EPSG:3812 inside Belgium, else the local UTM zone.
+    ancillary : GeoDataFrame or path, optional
+        Dasymetric layer (see :func:`read_ancillary`): a population raster or polygons.
+        A cell whose coverage holds none of the ancillary quantity falls back to area.
+    ancillary_column : str, optional
+        Value column of a polygon ancillary layer.
+    workers : int, optional
+        Threads for the intersections; default: the number of CPUs.
+
+    Returns
+    -------
+    Weights
+        Rows in the order of ``coverage``, columns in the order of ``zones``.
+
+    Raises
+    ------
+    CoverageError
+        Coverage areas that are empty, invalid or have duplicate ``cell_id``.
+    WeightsError
+        If no coverage area overlaps any zone (the hint says when the zones' latitude
+        and longitude look swapped).
+    """
+    for name, gdf, key in (("coverage", coverage, "cell_id"), ("zones", zones, "zone_id")):
+        if key not in gdf.columns:
+            raise WeightsError(f"{name} has no {key} column")
+        if gdf.crs is None:
+            raise WeightsError(f"{name} has no CRS", hint="set it with GeoDataFrame.set_crs")
+    cell_ids = coverage["cell_id"].astype(str).to_numpy()
+    zone_ids = zones["zone_id"].astype(str).to_numpy()
+    for name, ids in (("cell_id", cell_ids), ("zone_id", zone_ids)):
+        u, c = np.unique(ids, return_counts=True)
+        if (c > 1).any():
+            raise WeightsError(f"{name} {u[c > 1][0]!r} appears more than once", hint=f"each {name} must be unique")
+    if (zone_ids == OUTSIDE).any():
+        raise WeightsError(f"zone_id {OUTSIDE!r} is reserved for the outside share", hint="rename that zone")
+    workers = workers or os.cpu_count() or 1
+    zb = zones.to_crs(WGS84).total_bounds
+    metric = metric_crs(zb, crs)
+    cov = _geoms(coverage.to_crs(metric))
+    zg = _geoms(zones.to_crs(metric))
+    area = shapely.area(cov)
+    bad = shapely.is_empty(cov) | ~(area > 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CoverageError(
+            f"coverage area of cell {cell_ids[i]!r} is empty ({int(bad.sum())} cells in all)",
+            hint="check its range_m and beamwidth, or its given polygon",
+        )
+    invalid = ~shapely.is_valid(cov)
+    if invalid.any():
+        cov = cov.copy()
+        cov[invalid] = shapely.make_valid(cov[invalid])
+        log.warning("%d coverage areas were invalid and were repaired with make_valid", int(invalid.sum()))
+    zinvalid = ~shapely.is_valid(zg)
+    if zinvalid.any():
+        raise WeightsError(
+            f"zone {zone_ids[np.flatnonzero(zinvalid)[0]]!r} has an invalid geometry",
+            hint="run 'geozones zones check --repair'",
+        )
+
+    measure = _Measure()
+    measure_name = "area"
+    if ancillary is not None:
+        cb = coverage.to_crs(WGS84).total_bounds
+        anc = read_ancillary(ancillary, column=ancillary_column, bounds=tuple(cb), bounds_crs=WGS84).to_crs(metric)
+        measure = _Measure(_geoms(anc), anc["value"].to_numpy())
+        measure_name = "ancillary:" + (str(ancillary) if not isinstance(ancillary, gpd.GeoDataFrame) else "layer")
+
+    ci, zi = _candidate_pairs(cov, zg)
+    inter_area, pieces, intersected = _pair_pieces(cov, zg, ci, zi, workers, measure.dasymetric)
+    keep = inter_area > _EPS * area[ci]
+    ci, zi, inter_area = ci[keep], zi[keep], inter_area[keep]
+    if measure.dasymetric:
+        pieces = pieces[keep]
+    if not len(ci):
+        hint = "check that zones and cells cover the same area"
+        swapped = shapely.transform(zones.to_crs(WGS84).geometry.values, lambda xy: xy[:, ::-1])
+        cov_ll = coverage.to_crs(WGS84).geometry.values
+        if shapely.intersects(shapely.union_all(swapped), shapely.union_all(cov_ll)):
+            hint = "the zones' latitude and longitude look swapped: GeoJSON positions are [longitude, latitude]"
+        raise WeightsError("no coverage area overlaps any zone", hint=hint)
+
+    if measure.dasymetric:
+        total = measure(cov)
+        part = measure(pieces)
+        empty = total[ci] <= 0
+        # cells whose coverage holds none of the ancillary quantity: fall back to area
+        num = np.where(empty, inter_area, part)
+        den = np.where(total > 0, total, area)
+        n_empty = int((total <= 0).sum())
+        if n_empty:
+            log.info("%d cells cover none of the ancillary quantity; their weights use area", n_empty)
+    else:
+        num, den = inter_area, area
+    w = np.clip(num / den[ci], 0.0, 1.0)
+    nz = w > _EPS
+    matrix = sparse.csr_array((w[nz], (ci[nz], zi[nz])), shape=(len(cov), len(zg)))
+    matrix.sum_duplicates()
+
+    overlapping = _zones_overlap(zg)
+    if overlapping:
+        union = shapely.union_all(zg)
+        shapely.prepare(union)
+        touched = np.unique(ci)
+        covered = np.zeros(len(cov))
+        inside_geoms = shapely.intersection(cov[touched], union)
+        if measure.dasymetric:
+            tot = measure(cov)
+            inside = measure(inside_geoms)
+            covered[touched] = np.where(tot[touched] > 0, inside / np.where(tot[touched] > 0, tot[touched], 1), shapely.area(inside_geoms) / area[touched])
+        else:
+            covered[touched] = shapely.area(inside_geoms) / area[touched]
+        outside = np.clip(1.0 - covered, 0.0, 1.0)
+    else:
+        outside = np.clip(1.0 - np.asarray(matrix.sum(axis=1)).ravel(), 0.0, 1.0)
+    outside[outside < 1e-9] = 0.0
+    meta = {
+        "crs": metric.to_string(),
+        "measure": measure_name,
+        "pairs": int(len(keep)),
+        "intersected": int(intersected),
+        "zones_overlap": bool(overlapping),
+    }
+    return Weights(matrix, cell_ids.astype(object), zone_ids.astype(object), outside, meta)
+
+
+def _zones_overlap(zg: np.ndarray) -> bool:
+    if len(zg) < 2:
+        return False
+    tree = shapely.STRtree(zg)
+    a, b = tree.query(zg, predicate="intersects")
+    sel = a < b
+    if not sel.any():
+        return False
+    inter = shapely.area(shapely.intersection(zg[a[sel]], zg[b[sel]]))
+    return bool((inter > 0.01).any())
+
+
+def write_weights(weights: Weights, path: str | os.PathLike[str]) -> Path:
+    """Write weights as Parquet (``cell_id``, ``zone_id``, ``weight``), atomically.
+
+    The ``meta`` dict is kept in the file's schema metadata under ``geozones``.
+    A ``.csv`` path writes CSV instead (without the metadata).
+    """
+    df = weights.to_frame()
+    with atomic_path(path) as tmp:
+        if file_format(path) == "csv":
+            df.to_csv(tmp, index=False, float_format="%.17g")
+        else:
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            md = dict(table.schema.metadata or {})
+            md[b"geozones"] = json.dumps(weights.meta, sort_keys=True).encode()
+            pq.write_table(table.replace_schema_metadata(md), tmp)
+    return Path(path)
+
+
+def read_weights(path: str | os.PathLike[str]) -> Weights:
+    """Read weights written by :func:`write_weights` (Parquet or CSV).
+
+    Raises
+    ------
+    WeightsError
+        If the file cannot be read or is not a weights table.
+    """
+    path = Path(path)
+    try:
+        if file_format(path) == "csv":
+            df = pd.read_csv(path, dtype={"cell_id": str, "zone_id": str}, keep_default_na=False)
+            meta = {}
+        else:
+            table = pq.read_table(path)
+            raw = (table.schema.metadata or {}).get(b"geozones")
+            meta = json.loads(raw) if raw else {}
+            df = table.to_pandas()
+    except FileNotFoundError as exc:
+        raise WeightsError("no such file", path=path, hint="check the path") from exc
+    except Exception as exc:
+        raise WeightsError(f"cannot read weights: {exc}", path=path, hint="give a weights.parquet written by 'geozones weights'") from exc
+    return Weights.from_frame(df, source=str(path), meta=meta)
