@@ -19,6 +19,7 @@ import shapely
 
 from .crs import WGS84, metric_crs
 from .errors import InputError
+from .weights import _apply
 
 __all__ = ["synthetic_cellplan"]
 
@@ -79,7 +80,7 @@ def synthetic_cellplan(
         transform = src.window_transform(window)
         crs = src.crs
     rows, cols = np.nonzero(np.isfinite(data) & (data > 0))
-    cx, cy = transform * (cols + 0.5, rows + 0.5)
+    cx, cy = _apply(transform, cols + 0.5, rows + 0.5)
     inside = shapely.contains_xy(shape, cx, cy)
     rows, cols, cx, cy = rows[inside], cols[inside], cx[inside], cy[inside]
     if not len(rows):
