@@ -25,13 +25,22 @@ from .coverage import (
     voronoi_coverage,
     wedge_coverage,
 )
+from . import origins
+from .aggregate import add_totals, apportion, rollup_counts, rollup_origins, rollup_time
+from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
 from .crs import metric_crs
+from .extrapolate import extrapolate, market_share_factors, read_market_share
+from .pipeline import RunConfig, RunResult, load_config, run
+from .privacy import DEFAULT_K, disclosure_control, publish
 from .errors import (
     CellPlanError,
+    ConfigError,
+    CountsError,
     CoverageError,
     CRSError,
     GeozonesError,
     InputError,
+    MarketShareError,
     OutputError,
     Problem,
     WeightsError,
@@ -74,6 +83,33 @@ __all__ = [
     "read_ancillary",
     "read_weights",
     "write_weights",
+    # counts
+    "KINDS",
+    "parse_period",
+    "read_counts",
+    "read_events",
+    "read_optout",
+    "events_to_counts",
+    # aggregate
+    "apportion",
+    "rollup_counts",
+    "rollup_time",
+    "rollup_origins",
+    "add_totals",
+    "origins",
+    # extrapolate
+    "read_market_share",
+    "market_share_factors",
+    "extrapolate",
+    # privacy
+    "DEFAULT_K",
+    "disclosure_control",
+    "publish",
+    # pipeline
+    "RunConfig",
+    "RunResult",
+    "load_config",
+    "run",
     # crs
     "metric_crs",
     # errors
@@ -81,6 +117,9 @@ __all__ = [
     "InputError",
     "ZoneError",
     "CellPlanError",
+    "CountsError",
+    "ConfigError",
+    "MarketShareError",
     "CoverageError",
     "WeightsError",
     "CRSError",

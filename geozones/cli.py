@@ -274,6 +274,156 @@ def weights_cmd(
     return 0
 
 
+# --------------------------------------------------------------------- the pipeline
+def _report_run(result, out: str) -> None:
+    m = result.manifest
+    dc = m["disclosure_control"]
+    click.echo(
+        f"wrote {len(m['outputs'])} files to {out}: {dc['published']} figures published, "
+        f"{dc['suppressed']} suppressed (k = {dc['k']:g})",
+        err=True,
+    )
+
+
+def _pipeline_options(f):
+    """The options shared by 'apportion' and 'run' overrides."""
+    opts = [
+        click.option("--model", type=click.Choice(MODELS), help=_MODEL_HELP),
+        click.option("--kind", type=click.Choice(["presence", "unique", "events"]), default="presence", show_default=True,
+                     help="What the counts count: presence (devices attached), unique (distinct devices), events."),
+        click.option("--stat", type=click.Choice(["mean", "max"]), default="mean", show_default=True,
+                     help="Presence counts: a longer period is the mean or the maximum of the shorter ones."),
+        click.option("--dedup-factor", type=float, help="Unique counts: share of the per-cell sum that is distinct people (0-1)."),
+        click.option("--k", "k", type=float, default=30, show_default=True, help="Disclosure threshold: least observed people behind a published figure."),
+        click.option("--market-share", type=click.Path(), help="CSV with columns origin, share: the operator's share per origin (for the estimate)."),
+        click.option("--period", default="1d", show_default=True, help="Period of the published figures: 1h, 1d, 1w..."),
+        click.option("--summary-period", default="1q", show_default=True, help="Also publish this longer period (the zones' summary); 'none' for none."),
+        click.option("--origin-level", type=click.Choice(["municipality", "province", "country", "none"]), default="province", show_default=True,
+                     help="Origins are rolled up to this level."),
+        click.option("--residents/--no-residents", default=True, show_default=True,
+                     help="Set apart people whose home is the zone's own municipality (zone property 'municipality')."),
+        click.option("--unknown-cells", type=click.Choice(["error", "drop"]), default="error", show_default=True,
+                     help="Counts for cells that are not in the cell plan: refuse them, or drop them and report it."),
+        click.option("--heat-grid", "heat_grid_m", type=float, default=250, show_default=True, help="Side in metres of the grid behind the heat layer; 0 for none."),
+        click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html."),
+        click.option("--crs", "cell_crs", help="CRS of x, y columns in the cell plan, e.g. EPSG:31370."),
+        click.option("--metric-crs", help="Metric CRS for areas (default: EPSG:3812 in Belgium, else the local UTM zone)."),
+        click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons."),
+        click.option("--ancillary-column", help="Value column of a polygon ancillary layer."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+@cli.command("apportion")
+@click.option("--zones", "zone_paths", required=True, multiple=True, type=click.Path(), help="Zone file or folder (repeatable).")
+@click.option("--cells", type=click.Path(), help="Cell plan, or coverage polygons (with --model given).")
+@click.option("--weights", "weights_path", type=click.Path(), help="Prebuilt weights (from 'geozones weights') instead of --cells.")
+@click.option("--counts", type=click.Path(), help="Counts per cell: CSV or Parquet with cell_id, period_start, period, count[, origin].")
+@click.option("--events", type=click.Path(), help="Subscriber-level events (subscriber_id, cell_id, timestamp, origin) instead of --counts.")
+@click.option("--optout", type=click.Path(), help="Opt-out list of subscriber ids, removed from --events before counting.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@_pipeline_options
+def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, model, kind, stat, dedup_factor, k, market_share,
+                  period, summary_period, origin_level, residents, unknown_cells, heat_grid_m, make_map, cell_crs, metric_crs,
+                  ancillary, ancillary_column) -> int:
+    """Apportion counts per cell to zones and publish privacy-safe figures into a folder.
+
+    Writes zone_counts.csv and .parquet, zones.geojson, weights.parquet, map.html and
+    manifest.json. Only figures resting on at least k observed people are published.
+    """
+    from .pipeline import RunConfig, run
+
+    if cells is None and weights_path is None:
+        raise click.UsageError("give --cells CELLPLAN or --weights WEIGHTS")
+    if (counts is None) == (events is None):
+        raise click.UsageError("give --counts COUNTS or --events EVENTS (one of them)")
+    cfg = RunConfig(
+        zones=list(zone_paths), out=out, cells=cells, weights=weights_path, counts=counts, events=events, optout=optout,
+        model=model, kind=kind, stat=stat, dedup_factor=dedup_factor, k=k, market_share=market_share, period=period,
+        summary_period=None if summary_period.lower() == "none" else summary_period, origin_level=origin_level,
+        residents=residents, unknown_cells=unknown_cells, heat_grid_m=heat_grid_m or None, map=make_map,
+        cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column,
+    )
+    with _progress("running the pipeline"):
+        result = run(cfg)
+    _report_run(result, out)
+    return 0
+
+
+@cli.command("run")
+@click.argument("config", type=click.Path())
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (overrides the config's 'out').")
+def run_cmd(config: str, out: str | None) -> int:
+    """Run the pipeline as CONFIG.toml describes: zones -> weights -> counts -> figures -> outputs.
+
+    The TOML file has the keys of 'geozones apportion' at its top level, e.g.
+
+    \b
+        zones = ["zones/"]
+        cells = "cells.csv"
+        counts = "counts.parquet"
+        market_share = "market_share.csv"
+        out = "out"
+        model = "voronoi"
+        period = "1d"
+        k = 30
+
+    Paths are relative to the config file's folder.
+    """
+    from .pipeline import load_config, run
+
+    cfg = load_config(config)
+    if out:
+        cfg.out = out
+    with _progress("running the pipeline"):
+        result = run(cfg)
+    _report_run(result, cfg.out)
+    return 0
+
+
+@cli.command("demo")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the scenario.")
+@click.option("--days", type=click.IntRange(1, 366), default=92, show_default=True, help="Days from 1 July 2026.")
+def demo_cmd(out: str, seed: int, days: int) -> int:
+    """Make a seeded Kortrijk scenario and run the pipeline on it.
+
+    A synthetic cell plan whose sites follow the population grid, hourly counts for a
+    summer quarter (about 20,000 visitors a day in the centre, a braderie and a festival
+    weekend), and the operator's market shares are written to OUT/inputs/, with a
+    run.toml that repeats the run; the published figures and the map go to OUT/.
+    """
+    from .pipeline import load_config, run
+    from .synth import demo_scenario
+
+    inputs = Path(out) / "inputs"
+    with _progress(f"making the Kortrijk scenario ({days} days, seed {seed})"):
+        made = demo_scenario(inputs, seed=seed, days=days)
+    toml = (
+        "# geozones demo: repeat with 'geozones run " + str(inputs / "run.toml") + "'\n"
+        f"zones = [{json.dumps(str(Path(made['zones']).resolve()))}]\n"
+        'cells = "cellplan.csv"\ncounts = "counts.parquet"\nmarket_share = "market_share.csv"\n'
+        'out = ".."\nmodel = "voronoi"\nkind = "presence"\nperiod = "1d"\nk = 30\norigin_level = "province"\n'
+    )
+    from ._io import write_text_atomic
+
+    write_text_atomic(inputs / "run.toml", toml)
+    cfg = load_config(inputs / "run.toml")
+    with _progress("running the pipeline"):
+        result = run(cfg)
+    _report_run(result, out)
+    t = result.table
+    q = t[(t["period"] == t["period"].iloc[-1]) & t["zone_id"].str.startswith("centre-")]
+    for zid, g in q.groupby("zone_id", sort=False):
+        g = g.set_index("origin")
+        if "all" in g.index and g.loc["all", "status"] == "published":
+            vis = g.loc["all", "estimate"] - (g.loc["resident", "estimate"] if "resident" in g.index and g.loc["resident", "status"] == "published" else 0)
+            click.echo(f"{zid}: {vis:,.0f} visitors and {g.loc['all', 'estimate']:,.0f} people in all per day (mean over the quarter)")
+    return 0
+
+
 # -------------------------------------------------------------------------- entry
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; exit with 0, 1 (input problem), 2 (usage) or 3 (internal error)."""

@@ -18,6 +18,9 @@ __all__ = [
     "GeozonesError",
     "InputError",
     "ZoneError",
+    "CountsError",
+    "ConfigError",
+    "MarketShareError",
     "CellPlanError",
     "CoverageError",
     "WeightsError",
@@ -77,6 +80,18 @@ class ZoneError(InputError):
     def __init__(self, message: str, *, problems: list["Problem"] | None = None, **kwargs) -> None:
         self.problems = list(problems or [])
         super().__init__(message, **kwargs)
+
+
+class CountsError(InputError):
+    """A counts, events or opt-out file is unusable."""
+
+
+class MarketShareError(InputError):
+    """A market-share table is unusable or lacks a share for an origin."""
+
+
+class ConfigError(GeozonesError):
+    """A run configuration has unknown keys, wrong types or unsafe paths."""
 
 
 class CellPlanError(InputError):

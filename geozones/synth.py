@@ -10,6 +10,7 @@ densest places, some omnidirectional small cells.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -138,3 +139,203 @@ def synthetic_cellplan(
     plan.insert(0, "cell_id", plan["site_id"] + "-" + plan["sector"].astype(str))
     plan["lon"], plan["lat"] = plan["lon"].round(6), plan["lat"].round(6)
     return plan.drop(columns="sector")
+
+
+# ------------------------------------------------------------------------- the demo
+#: The demo's quarter and its event days (fictional dates, realistic shape).
+DEMO_START = "2026-07-01"
+DEMO_DAYS = 92
+BRADERIE = ("2026-07-03", "2026-07-04", "2026-07-05")
+FESTIVAL = ("2026-08-21", "2026-08-22", "2026-08-23")
+#: Visitors to the centre on an ordinary day, before weekday variation.
+CENTRE_VISITORS = 20_000
+#: Hourly profile of visitors present (local hours 0-23), scaled to a mean of 1.
+_PROFILE = np.array([0.15, 0.1, 0.08, 0.08, 0.1, 0.2, 0.4, 0.7, 1.0, 1.4, 1.8, 2.1,
+                     2.2, 2.1, 2.1, 2.0, 1.9, 1.7, 1.5, 1.3, 1.0, 0.7, 0.45, 0.25])
+_PROFILE = _PROFILE / _PROFILE.mean()
+_WEEKDAY = np.array([0.9, 0.9, 1.0, 1.0, 1.05, 1.3, 0.85])  # Monday first
+_WEEKDAY = _WEEKDAY / _WEEKDAY.mean()
+#: Visitors' origins outside West Flanders: share of all visitors.
+_OTHER_BE = {"40000": 0.06, "50000": 0.04, "10000": 0.015, "20001": 0.015, "04000": 0.015, "70000": 0.005,
+             "60000": 0.005, "90000": 0.005, "20002": 0.005, "80000": 0.005}
+_ABROAD = {"208": 0.05, "204": 0.015, "262": 0.006, "234": 0.004, "214": 0.002, "222": 0.0015, "310": 0.0015}
+#: The operator's market share per origin in the demo (the market-share table it writes).
+_SHARES = {"30000": 0.42, "40000": 0.40, "10000": 0.38, "20001": 0.39, "04000": 0.35, "50000": 0.33, "60000": 0.33,
+           "70000": 0.41, "80000": 0.32, "90000": 0.33, "20002": 0.34, "BE": 0.40, "FR": 0.30, "NL": 0.25,
+           "DE": 0.28, "GB": 0.27, "*": 0.25}
+
+
+def _data(*parts: str):
+    from importlib import resources
+
+    return resources.files("geozones").joinpath("data", *parts)
+
+
+def _assign_cells(points: np.ndarray, coverage: gpd.GeoDataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Share of points served by each cell: a point picks one of the cells whose area holds it."""
+    geoms = np.asarray(coverage.geometry.values, dtype=object)
+    tree = shapely.STRtree(geoms)
+    pi, ci = tree.query(points, predicate="intersects")
+    order = rng.permutation(len(pi))
+    pi, ci = pi[order], ci[order]
+    _, first = np.unique(pi, return_index=True)
+    served = np.bincount(ci[first], minlength=len(geoms)).astype(float)
+    return served / served.sum()
+
+
+def _points_in(shape: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndarray:
+    minx, miny, maxx, maxy = shape.bounds
+    out = []
+    shapely.prepare(shape)
+    while sum(len(o) for o in out) < n:
+        p = shapely.points(rng.uniform(minx, maxx, n), rng.uniform(miny, maxy, n))
+        out.append(p[shapely.contains(shape, p)])
+    return np.concatenate(out)[:n]
+
+
+def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = DEMO_DAYS, sites: int = 60) -> dict:
+    """Write a seeded, realistic Kortrijk scenario: cell plan, hourly counts, market shares.
+
+    People are placed where they would be (visitors in the city centre and the shopping
+    areas, residents following the population grid), each served by the best-server
+    (Voronoi) cell of a synthetic network whose sites follow population. Counts are the
+    operator's own subscribers: Poisson draws of the expected people x market share.
+
+    * about 20,000 visitors a day in the centre on an ordinary day (more on Saturdays),
+      peaks on a braderie (:data:`BRADERIE`) and a festival weekend (:data:`FESTIVAL`);
+    * three quarters of visitors from West-Vlaanderen (by a gravity model over its
+      municipalities), about 1.5% from Antwerp, France first abroad, and three times the
+      Dutch share on festival days;
+    * residents of Kortrijk (origin 34022) all the time.
+
+    Parameters
+    ----------
+    folder : path
+        Where to write ``cellplan.csv``, ``counts.parquet`` and ``market_share.csv``.
+    seed : int
+        Random seed: the same seed writes the same files.
+    days : int, default 92
+        Length of the scenario from :data:`DEMO_START` (a summer quarter).
+    sites : int, default 60
+        Sites of the synthetic network.
+
+    Returns
+    -------
+    dict
+        Paths of the files written (``cells``, ``counts``, ``market_share``, ``zones``) and
+        the true numbers behind them (``true_centre_visitors`` per day).
+    """
+    from .coverage import read_cellplan, voronoi_coverage
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    zones_dir = _data("kortrijk", "zones")
+    muni = gpd.read_file(str(_data("kortrijk", "municipality.geojson")))
+    pop_path = str(_data("kortrijk", "population_100m.tif"))
+    plan = synthetic_cellplan(pop_path, muni, sites, seed=seed, prefix="kor")
+    cells_path = folder / "cellplan.csv"
+    plan.to_csv(cells_path, index=False)
+    cells = read_cellplan(cells_path)
+    cov = voronoi_coverage(cells)
+    metric = cov.crs
+
+    import geozones.zones as gzz
+
+    zones = gzz.read_zones(str(zones_dir)).to_crs(metric)
+    centre = shapely.union_all(zones.loc[zones["zone_id"].str.startswith("centre-"), "geometry"].values)
+    shops = shapely.union_all(zones.loc[zones["zone_id"].str.startswith("shop-"), "geometry"].values)
+    p_centre = _assign_cells(_points_in(centre, 20_000, rng), cov, rng)
+    p_shops = _assign_cells(_points_in(shops, 20_000, rng), cov, rng)
+    # residents: points drawn from the population grid inside the municipality
+    import rasterio
+
+    with rasterio.open(pop_path) as src:
+        data = np.nan_to_num(src.read(1).astype(float))
+        t = src.transform
+        src_crs = src.crs
+    rows, cols = np.nonzero(data > 0)
+    from .weights import _apply
+
+    x, y = _apply(t, cols + 0.5, rows + 0.5)
+    pts = gpd.GeoSeries(shapely.points(x, y), crs=src_crs).to_crs(metric).values
+    area = shapely.union_all(muni.to_crs(metric).geometry.values)
+    shapely.prepare(area)
+    inside = shapely.contains(area, pts)
+    pop = data[rows, cols][inside]
+    pick = rng.choice(int(inside.sum()), size=30_000, p=pop / pop.sum())
+    home = np.asarray(pts[inside])[pick] 
+    p_res = _assign_cells(home, cov, rng)
+    residents = float(pop.sum())
+
+    # visitors' origins
+    wv = pd.read_csv(str(_data("kortrijk", "westvlaanderen_municipalities.csv")), dtype={"code": str})
+    wv = wv[wv["code"] != "34022"]
+    gravity = wv["population"].to_numpy() / (wv["distance_km"].to_numpy() + 5.0) ** 2
+    top = np.argsort(gravity)[::-1][:25]
+    wv_codes = list(wv["code"].to_numpy()[top]) + ["30000"]
+    wv_w = np.r_[gravity[top], gravity.sum() - gravity[top].sum()]
+    wv_w = 0.75 * wv_w / wv_w.sum()
+    origins = wv_codes + list(_OTHER_BE) + list(_ABROAD)
+    mix = np.r_[wv_w, list(_OTHER_BE.values()), list(_ABROAD.values())]
+    mix = mix / mix.sum()
+    nl = origins.index("204")
+    share = np.array([_SHARES.get(_share_key(o), _SHARES["*"]) for o in origins])
+
+    start = pd.Timestamp(DEMO_START, tz="Europe/Brussels")
+    frames = []
+    true_centre = []
+    for d in range(days):
+        day = start + pd.Timedelta(days=d)
+        hours = pd.date_range(day, periods=24, freq="h")
+        date = day.strftime("%Y-%m-%d")
+        factor = _WEEKDAY[day.dayofweek] * rng.lognormal(0, 0.05)
+        m = mix.copy()
+        if date in BRADERIE:
+            factor *= 2.4
+        if date in FESTIVAL:
+            factor *= 1.9
+            m[nl] *= 3
+            m = m / m.sum()
+        visitors = CENTRE_VISITORS * factor
+        true_centre.append((date, visitors))
+        presence = visitors * _PROFILE  # (24,)
+        shop_presence = 0.35 * CENTRE_VISITORS * _WEEKDAY[day.dayofweek] * _PROFILE
+        vis = np.outer(p_centre, presence) + np.outer(p_shops, shop_presence)  # (cells, 24)
+        lam = vis[:, :, None] * (m * share)[None, None, :]  # (cells, 24, origins)
+        res = np.outer(p_res, np.full(24, residents)) * _SHARES["30000"]
+        n = rng.poisson(lam)
+        r = rng.poisson(res)
+        ci, hi, oi = np.nonzero(n)
+        frames.append(pd.DataFrame({"c": ci, "h": hours[hi], "o": np.asarray(origins, dtype=object)[oi], "count": n[ci, hi, oi]}))
+        cr, hr = np.nonzero(r)
+        frames.append(pd.DataFrame({"c": cr, "h": hours[hr], "o": "34022", "count": r[cr, hr]}))
+    allc = pd.concat(frames, ignore_index=True)
+    counts = pd.DataFrame(
+        {
+            "cell_id": pd.Categorical(cov["cell_id"].to_numpy()[allc["c"].to_numpy()]),
+            "period_start": allc["h"].dt.tz_convert("UTC"),
+            "period": "1h",
+            "origin": pd.Categorical(allc["o"]),
+            "count": allc["count"].astype("int32"),
+        }
+    ).sort_values(["period_start", "cell_id", "origin"], kind="stable")
+    counts_path = folder / "counts.parquet"
+    counts.to_parquet(counts_path, index=False)
+    shares_path = folder / "market_share.csv"
+    pd.DataFrame({"origin": list(_SHARES), "share": list(_SHARES.values())}).to_csv(shares_path, index=False)
+    return {
+        "cells": str(cells_path),
+        "counts": str(counts_path),
+        "market_share": str(shares_path),
+        "zones": str(zones_dir),
+        "rows": int(len(counts)),
+        "true_centre_visitors": dict(true_centre),
+    }
+
+
+def _share_key(origin: str) -> str:
+    from .origins import normalize_origins, province_of
+
+    code = normalize_origins(pd.Series([origin])).__getitem__(0).iloc[0]
+    return province_of(code) or code

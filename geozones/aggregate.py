@@ -1,0 +1,245 @@
+"""Aggregation: counts per cell through the weights to zones, then roll-ups over time and origin.
+
+The zone table has one row per zone, period and origin, with the columns ``zone_id``,
+``period_start`` (UTC), ``period``, ``origin``, ``observed`` and, after extrapolation,
+``estimate``. The cube is complete: every zone has a row for every period and origin
+that occurs in the counts (zero where nobody was seen), so that a missing row never
+stands for a hidden figure. The zone ``outside`` holds the share of counts that fell in
+no zone: for zones that do not overlap, the sum over zones plus outside equals the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from .counts import KINDS, parse_period, period_floor
+from .errors import CountsError, InputError
+from .origins import ALL, RESIDENT, rollup_codes
+from .weights import Weights
+from .zones import OUTSIDE
+
+__all__ = ["apportion", "rollup_time", "rollup_counts", "rollup_origins", "add_totals", "STATS"]
+
+#: How presence counts roll up over time.
+STATS = ("mean", "max")
+_VALUES = ("observed", "estimate")
+
+
+def apportion(
+    counts: pd.DataFrame,
+    weights: Weights,
+    *,
+    kind: str = "presence",
+    dedup_factor: float | None = None,
+    unknown_cells: str = "error",
+) -> tuple[pd.DataFrame, dict]:
+    """Share each cell's counts among zones: the zone table at the counts' own period.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        From :func:`geozones.read_counts` (``cell_id``, ``period_start``, ``period``,
+        ``origin``, ``count``).
+    weights : Weights
+        From :func:`geozones.compute_weights` or :func:`geozones.read_weights`.
+    kind : {"presence", "unique", "events"}
+        The kind of count. ``unique`` needs ``dedup_factor``.
+    dedup_factor : float, optional
+        For unique counts: the share of the per-cell sum that is distinct people (people
+        seen on several cells are counted once). Multiplies every zone figure.
+    unknown_cells : {"error", "drop"}
+        Counts for cells that the weights do not know: refuse them, or drop them and
+        report how many rows and how much count were dropped.
+
+    Returns
+    -------
+    (table, info)
+        ``table``: ``zone_id``, ``period_start``, ``period``, ``origin``, ``observed``,
+        including the zone ``outside``. ``info``: ``input_total``, ``dropped_rows``,
+        ``dropped_count``, ``unknown_cells``, ``dedup_factor``.
+    """
+    if kind not in KINDS:
+        raise InputError(f"unknown count kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
+    factor = 1.0
+    if kind == "unique":
+        if dedup_factor is None:
+            raise CountsError(
+                "unique counts do not add up over cells: a person seen on several cells would be counted several times",
+                path=counts.attrs.get("source"),
+                hint="state a deduplication factor (--dedup-factor, 0 to 1) or give subscriber-level events",
+            )
+        if not 0 < dedup_factor <= 1:
+            raise InputError(f"dedup factor {dedup_factor!r} is not in (0, 1]")
+        factor = float(dedup_factor)
+    rows = pd.Index(weights.cell_ids).get_indexer(counts["cell_id"].to_numpy())
+    unknown = rows < 0
+    info = {"input_total": float(counts["count"].sum()), "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0, "dedup_factor": factor}
+    if unknown.any():
+        cells = pd.unique(counts.loc[unknown, "cell_id"])
+        if unknown_cells != "drop":
+            raise CountsError(
+                f"{len(cells)} cell ids are not in the cell plan, e.g. {cells[0]!r} ({int(unknown.sum())} rows)",
+                path=counts.attrs.get("source"),
+                where=f"row {int(np.flatnonzero(unknown)[0])}",
+                hint="check that counts and cell plan belong together, or drop them with --unknown-cells drop",
+            )
+        info.update(dropped_rows=int(unknown.sum()), dropped_count=float(counts.loc[unknown, "count"].sum()), unknown_cells=len(cells))
+        counts, rows = counts.loc[~unknown], rows[~unknown]
+    periods = pd.unique(counts["period"])
+    if len(periods) != 1:
+        raise CountsError("the counts mix several period lengths", hint="apportion one period length at a time")
+    t_codes, t_values = pd.factorize(counts["period_start"], sort=True)
+    o_codes, o_values = pd.factorize(counts["origin"], sort=True)
+    n_t, n_o, n_z = len(t_values), len(o_values), len(weights.zone_ids)
+    key = t_codes.astype(np.int64) * n_o + o_codes
+    zone_ids = np.append(np.asarray(weights.zone_ids, dtype=object), OUTSIDE)
+    k = np.arange(n_t * n_o)
+    table = pd.DataFrame(
+        {
+            "zone_id": np.tile(zone_ids, len(k)),
+            "period_start": np.repeat(np.asarray(t_values)[k // n_o], n_z + 1),
+            "period": periods[0],
+            "origin": np.repeat(np.asarray(o_values, dtype=object)[k % n_o], n_z + 1),
+        }
+    )
+    for src, dst in (("count", "observed"), ("estimate", "estimate")):
+        if src not in counts.columns:
+            continue
+        c = sparse.csr_array((counts[src].to_numpy(dtype=float), (key, rows)), shape=(n_t * n_o, len(weights.cell_ids)))
+        c.sum_duplicates()
+        inside = (c @ weights.matrix).toarray() if n_z else np.zeros((n_t * n_o, 0))
+        table[dst] = (np.column_stack([inside, c @ weights.outside]) * factor).ravel()
+    table["period_start"] = pd.to_datetime(table["period_start"], utc=True)
+    return table, info
+
+
+def rollup_counts(counts: pd.DataFrame, period: str, *, kind: str = "presence") -> pd.DataFrame:
+    """Roll counts per cell up to a longer period before apportioning.
+
+    Apportioning is linear, so for events (sums) and presence means this gives the same
+    zone figures as apportioning first, for a fraction of the work. A presence mean is
+    the sum over the shorter periods divided by how many of them the counts hold in the
+    longer period (a cell with no row in an hour had nobody). Not for maxima, nor for
+    unique counts (see :func:`rollup_time`).
+    """
+    period = parse_period(period)
+    current = pd.unique(counts["period"])
+    if len(current) == 1 and current[0] == period:
+        return counts
+    if kind == "unique":
+        raise CountsError(
+            f"unique counts per {current[0]} cannot be rolled up to {period}: people seen in several periods would be counted again",
+            hint=f"give unique counts per {period}, or subscriber-level events",
+        )
+    starts = pd.Series(pd.unique(counts["period_start"]))
+    bucket_of = pd.Series(period_floor(starts, period).to_numpy(), index=starts.to_numpy())
+    n_inside = bucket_of.groupby(bucket_of.to_numpy()).size()
+    values = [c for c in ("count", "estimate") if c in counts.columns]
+    b = counts["period_start"].map(bucket_of)
+    out = counts.assign(period_start=b.to_numpy()).groupby(["cell_id", "period_start", "origin"], sort=True, observed=True)[values].sum().reset_index()
+    if kind == "presence":
+        n = out["period_start"].map(n_inside).to_numpy(dtype=float)
+        for v in values:
+            out[v] = out[v].to_numpy() / n
+    out["period_start"] = pd.to_datetime(out["period_start"], utc=True)
+    out.insert(2, "period", period)
+    out.attrs = dict(counts.attrs)
+    return out
+
+
+def rollup_origins(
+    table: pd.DataFrame,
+    level: str,
+    *,
+    residents: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Roll origins up to ``level`` (see :func:`geozones.origins.rollup_codes`).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A zone table.
+    level : {"municipality", "province", "country", "none"}
+    residents : mapping of zone_id to NIS municipality code, optional
+        People whose origin is the zone's own municipality get the origin ``"resident"``,
+        so that residents are kept apart from visitors.
+    """
+    origin = table["origin"]
+    if residents:
+        own = table["zone_id"].map(residents)
+        origin = origin.where(~(own.notna() & (origin == own)).to_numpy(), RESIDENT)
+    mapped = rollup_codes(origin, level)
+    values = [c for c in _VALUES if c in table.columns]
+    out = table.assign(origin=mapped.to_numpy())
+    return out.groupby(["zone_id", "period_start", "period", "origin"], sort=True, observed=True)[values].sum().reset_index()
+
+
+def add_totals(table: pd.DataFrame) -> pd.DataFrame:
+    """Add a row with origin ``"all"`` per zone and period: the sum over origins.
+
+    Nothing is added when the only origin is already ``"all"``.
+    """
+    if set(pd.unique(table["origin"])) <= {ALL}:
+        return table
+    values = [c for c in _VALUES if c in table.columns]
+    parts = table[table["origin"] != ALL]
+    totals = parts.groupby(["zone_id", "period_start", "period"], sort=True, observed=True)[values].sum().reset_index()
+    totals["origin"] = ALL
+    both = pd.concat([parts, totals[parts.columns]], ignore_index=True)
+    return both.sort_values(["zone_id", "period_start", "period", "origin"], kind="stable").reset_index(drop=True)
+
+
+def rollup_time(table: pd.DataFrame, period: str, *, kind: str = "presence", stat: str = "mean") -> pd.DataFrame:
+    """Roll a zone table up to a longer period, by the rules of its kind of count.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A zone table with one period length.
+    period : str
+        The longer period (``1d``, ``1w``, ``1q``...).
+    kind : {"presence", "unique", "events"}
+        ``events`` are summed; ``presence`` takes ``stat`` over the periods inside;
+        ``unique`` counts cannot be rolled up over time (a person seen in two hours is
+        one visitor of the day) and raise.
+    stat : {"mean", "max"}
+        For presence counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The zone table at ``period``; for ``mean``, each longer period is the mean over
+        the shorter periods of the counts that fall in it.
+    """
+    period = parse_period(period)
+    current = pd.unique(table["period"])
+    if len(current) != 1:
+        raise InputError("the zone table mixes period lengths")
+    if current[0] == period:
+        return table
+    if kind == "unique":
+        raise CountsError(
+            f"unique counts per {current[0]} cannot be rolled up to {period}: people seen in several periods would be counted again",
+            hint=f"give unique counts per {period}, or subscriber-level events",
+        )
+    if stat not in STATS:
+        raise InputError(f"unknown statistic {stat!r}", hint="choose mean or max")
+    starts = pd.Series(pd.unique(table["period_start"]))
+    bucket = pd.Series(period_floor(starts, period).to_numpy(), index=starts.to_numpy())
+    b = table["period_start"].map(bucket)
+    values = [c for c in _VALUES if c in table.columns]
+    g = table.assign(period_start=b.to_numpy()).groupby(["zone_id", "period_start", "origin"], sort=True, observed=True)[values]
+    if kind == "events":
+        out = g.sum()
+    elif stat == "mean":
+        out = g.mean()
+    else:
+        out = g.max()
+    out = out.reset_index()
+    out["period"] = period
+    out["period_start"] = pd.to_datetime(out["period_start"], utc=True)
+    return out[["zone_id", "period_start", "period", "origin", *values]]

@@ -1,0 +1,433 @@
+"""Counts per cell: reading, validating, and building them from subscriber-level events.
+
+A counts table has one row per cell, period and origin:
+
+================  ===================================================================
+``cell_id``       the cell (as in the cell plan)
+``period_start``  ISO 8601; a time without an offset is Europe/Brussels local time,
+                  daylight saving included
+``period``        the length of the period: ``15min``, ``1h``, ``1d``, ``1w``...
+``count``         a non-negative number
+``origin``        optional: NIS code, mobile country code, ISO country (see :mod:`geozones.origins`)
+================  ===================================================================
+
+The *kind* of count is declared by the caller, and every roll-up follows it:
+
+``presence``
+    devices attached at an instant or on average during the period: adds up over cells,
+    not over time (a day is the mean or the maximum of its hours);
+``unique``
+    distinct devices seen during the period: adds up neither over cells (a person is
+    seen on several cells) nor over time, unless a deduplication factor is stated;
+``events``
+    things that happened (calls, sessions, transactions): adds up over cells and time.
+
+In memory, ``period_start`` is a UTC timestamp and ``origin`` a normalised code.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._io import file_format
+from .errors import CountsError, InputError
+from .origins import ALL, normalize_origins
+
+__all__ = [
+    "KINDS",
+    "TIMEZONE",
+    "parse_period",
+    "read_counts",
+    "read_events",
+    "read_optout",
+    "events_to_counts",
+    "period_floor",
+    "parse_times",
+]
+
+log = logging.getLogger("geozones")
+
+KINDS = ("presence", "unique", "events")
+#: Local time of counts without an offset.
+TIMEZONE = "Europe/Brussels"
+
+_PERIOD = re.compile(r"^\s*(\d+)\s*(min|t|h|d|w|q)\s*$", re.IGNORECASE)
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$")
+
+
+def parse_period(label: str) -> str:
+    """Canonical form of a period label: ``"60min"`` -> ``"1h"``, ``"24h"`` -> ``"1d"``.
+
+    Accepted units: ``min``, ``h``, ``d``, ``w`` (a week from Monday) and ``q`` (a calendar
+    quarter, only as ``1q``). Days, weeks and quarters are in Europe/Brussels local time.
+
+    Raises
+    ------
+    InputError
+        For anything else.
+    """
+    m = _PERIOD.match(str(label))
+    if not m or int(m.group(1)) == 0:
+        raise InputError(f"period {label!r} is not a period such as 15min, 1h, 1d, 1w or 1q")
+    n, unit = int(m.group(1)), m.group(2).lower()
+    unit = "min" if unit == "t" else unit
+    if unit == "min" and n % 60 == 0:
+        n, unit = n // 60, "h"
+    if unit == "h" and n % 24 == 0 and n // 24 == 1:
+        n, unit = 1, "d"
+    if unit == "d" and n == 7:
+        n, unit = 1, "w"
+    if unit in ("d", "w", "q") and n != 1:
+        raise InputError(f"period {label!r}: days, weeks and quarters are supported one at a time (1d, 1w, 1q)")
+    if unit == "min" and 60 % n:
+        raise InputError(f"period {label!r}: minutes must divide an hour")
+    if unit == "h" and 24 % n:
+        raise InputError(f"period {label!r}: hours must divide a day")
+    return f"{n}{unit}"
+
+
+def _row(i: int, fmt: str) -> str:
+    return f"line {i + 2}" if fmt == "csv" else f"row {i}"
+
+
+def _read_frame(path: Path, what: str) -> tuple[pd.DataFrame, str]:
+    fmt = file_format(path)
+    if not path.exists():
+        raise CountsError("no such file", path=path, hint="check the path")
+    try:
+        if fmt == "csv":
+            raw = path.read_bytes()
+            if not raw.strip():
+                raise CountsError("the file is empty", path=path, hint=f"export the {what} again")
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = raw.decode("cp1252")
+                log.warning("%s: not UTF-8; read as Windows-1252 (Latin-1)", path)
+            first = text.split("\n", 1)[0]
+            sep = max([",", ";", "\t", "|"], key=first.count)
+            df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+        elif fmt == "parquet":
+            df = pd.read_parquet(path)
+        else:
+            raise CountsError(f"unknown file type {path.suffix!r}", path=path, hint=f"give the {what} as .csv or .parquet")
+    except CountsError:
+        raise
+    except Exception as exc:  # pandas and pyarrow raise many classes
+        raise CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path, hint=f"check that it is a valid {fmt or 'table'}") from exc
+    df.columns = [str(c).strip().lstrip("\ufeff").lower() for c in df.columns]
+    if not len(df):
+        raise CountsError(f"has no rows", path=path, hint=f"export the {what} again")
+    return df, fmt
+
+
+def _require(df: pd.DataFrame, cols: tuple[str, ...], path: Path, what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise CountsError(
+            f"has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''} (columns: {', '.join(df.columns)})",
+            path=path,
+            hint=f"a {what} file needs the columns {', '.join(cols)}",
+        )
+
+
+def parse_times(values: pd.Series, path: Path, fmt: str, column: str) -> pd.Series:
+    """Parse ISO 8601 times to UTC; times without an offset are Europe/Brussels local time."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        s = values
+        if getattr(s.dt, "tz", None) is None:
+            return _localize(s, path, fmt, column, values)
+        return s.dt.tz_convert("UTC")
+    cat = pd.Categorical(values.astype(str).str.strip())
+    uniq = pd.Series(cat.categories)
+    has_off = uniq.str.contains(_OFFSET)
+    parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[ns, UTC]")
+    try:
+        if has_off.any():
+            parsed[has_off] = pd.to_datetime(uniq[has_off], format="ISO8601", utc=True, errors="coerce")
+        if (~has_off).any():
+            naive = pd.to_datetime(uniq[~has_off], format="ISO8601", errors="coerce")
+            parsed[~has_off] = _localize(naive, path, fmt, column, uniq[~has_off], cat=cat, uniq_index=uniq.index[~has_off])
+    except (ValueError, OverflowError):
+        parsed[:] = pd.NaT
+    bad_u = parsed.isna().to_numpy()
+    codes = cat.codes
+    if bad_u.any() or (codes < 0).any():
+        bad_rows = np.flatnonzero((codes < 0) | bad_u[np.maximum(codes, 0)])
+        i = int(bad_rows[0])
+        raise CountsError(
+            f"{column} {values.iloc[i]!r} is not an ISO 8601 time",
+            path=path,
+            where=_row(i, fmt),
+            hint="write times as 2026-07-01T14:00 (Europe/Brussels) or 2026-07-01T12:00Z",
+        )
+    return pd.Series(parsed.to_numpy()[codes], index=values.index).dt.tz_convert("UTC")
+
+
+def _localize(naive: pd.Series, path: Path, fmt: str, column: str, raw: pd.Series, cat=None, uniq_index=None) -> pd.Series:
+    """Localise naive times to Europe/Brussels, refusing times that are ambiguous or do not exist."""
+    loc = naive.dt.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="NaT")
+    bad = loc.isna() & naive.notna()
+    if bad.any():
+        j = int(np.flatnonzero(bad.to_numpy())[0])
+        value = raw.iloc[j]
+        if cat is not None:  # point at the first row that has this value
+            code = int(uniq_index[j])
+            row = int(np.flatnonzero(cat.codes == code)[0])
+        else:
+            row = j
+        t = naive.iloc[j]
+        dst = pd.Timestamp(t).tz_localize(TIMEZONE, ambiguous=True, nonexistent="NaT")
+        why = "does not exist (clocks go forward)" if pd.isna(dst) else "happens twice (clocks go back)"
+        raise CountsError(
+            f"{column} {value!r} {why} in Europe/Brussels",
+            path=path,
+            where=_row(row, fmt),
+            hint="give times around the daylight-saving change with an offset, e.g. 2026-10-25T02:00+02:00",
+        )
+    return loc
+
+
+def _counts_column(df: pd.DataFrame, path: Path, fmt: str, column: str = "count") -> np.ndarray:
+    s = df[column]
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        vals = s.to_numpy(dtype=float, na_value=np.nan)
+        bad_text = np.zeros(len(s), dtype=bool)
+    else:
+        text = s.astype(str).str.strip()
+        vals = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+        lowered = text.str.lower()
+        bad_text = np.isnan(vals) & ~lowered.isin(["nan", "inf", "-inf", "infinity"]).to_numpy()
+    problems = [
+        (bad_text, "is not a number"),
+        (np.isnan(vals) & ~bad_text, "is NaN (missing)"),
+        (np.isinf(vals), "is infinite"),
+        (vals < 0, "is negative"),
+    ]
+    for mask, why in problems:
+        if mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            raise CountsError(
+                f"{column} {s.iloc[i]!r} {why} ({int(mask.sum())} rows in all)",
+                path=path,
+                where=f"{_row(i, fmt)} (cell_id {df['cell_id'].iloc[i]!r})" if "cell_id" in df.columns else _row(i, fmt),
+                hint="counts must be non-negative numbers; fix or remove these rows",
+            )
+    return vals
+
+
+def _origins(df: pd.DataFrame, path: Path, fmt: str) -> pd.Series:
+    if "origin" not in df.columns:
+        return pd.Series(ALL, index=df.index, dtype=object)
+    codes, levels = normalize_origins(df["origin"])
+    bad = (levels == "invalid").to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CountsError(
+            f"origin {df['origin'].iloc[i]!r} is not a NIS code, a mobile country code or an ISO country code",
+            path=path,
+            where=_row(i, fmt),
+            hint="use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known",
+        )
+    return codes
+
+
+def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read and validate a counts table (CSV or Parquet).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cell_id`` (str), ``period_start`` (UTC), ``period`` (canonical label, one per
+        file), ``origin`` (normalised code; ``"all"`` without an origin column) and
+        ``count`` (float). Exact duplicate rows are dropped and reported in
+        ``attrs["notes"]``.
+
+    Raises
+    ------
+    InputError
+        Missing columns; counts that are not numbers, negative, NaN or infinite; times
+        that are not ISO 8601 or do not exist or are ambiguous in local time; unknown
+        origin codes; rows for the same cell, period and origin with different counts;
+        several period lengths in one file. Each names the file and the first row.
+    """
+    path = Path(path)
+    df, fmt = _read_frame(path, "counts")
+    _require(df, ("cell_id", "period_start", "period", "count"), path, "counts")
+    df = df.reset_index(drop=True)
+    df["cell_id"] = df["cell_id"].astype(str).str.strip()
+    periods = pd.Series(df["period"].astype(str).str.strip())
+    distinct = pd.unique(periods)
+    canon = {}
+    for p in distinct:
+        try:
+            canon[p] = parse_period(p)
+        except InputError as exc:
+            i = int(np.flatnonzero((periods == p).to_numpy())[0])
+            raise CountsError(exc.message, path=path, where=_row(i, fmt), hint="use 15min, 1h, 1d, 1w or 1q") from None
+    if len(set(canon.values())) > 1:
+        first, other = distinct[0], next(p for p in distinct if canon[p] != canon[distinct[0]])
+        i = int(np.flatnonzero((periods == other).to_numpy())[0])
+        raise CountsError(
+            f"period {other!r} differs from {first!r} on earlier rows",
+            path=path,
+            where=_row(i, fmt),
+            hint="give one period length per counts file",
+        )
+    count = _counts_column(df, path, fmt)
+    start = parse_times(df["period_start"], path, fmt, "period_start")
+    out = pd.DataFrame(
+        {
+            "cell_id": df["cell_id"].to_numpy(dtype=object),
+            "period_start": start,
+            "period": canon[distinct[0]],
+            "origin": _origins(df, path, fmt).to_numpy(dtype=object),
+            "count": count,
+        }
+    )
+    notes = []
+    key = ["cell_id", "period_start", "origin"]
+    dup = out.duplicated(key, keep=False).to_numpy()
+    if dup.any():
+        same = out[dup].duplicated(key + ["count"], keep=False)
+        conflict = out[dup][~same.to_numpy()]
+        if len(conflict):
+            r = conflict.iloc[0]
+            rows = np.flatnonzero(((out["cell_id"] == r["cell_id"]) & (out["period_start"] == r["period_start"]) & (out["origin"] == r["origin"])).to_numpy())
+            raise CountsError(
+                f"cell {r['cell_id']!r}, period {df['period_start'].iloc[rows[0]]!r}, origin {r['origin']!r} "
+                f"has different counts on {', '.join(_row(int(x), fmt) for x in rows[:3])}",
+                path=path,
+                hint="each cell, period and origin must appear once; remove or merge the duplicates",
+            )
+        n = int(out.duplicated(key).sum())
+        out = out.drop_duplicates(key).reset_index(drop=True)
+        notes.append(f"{n} exact duplicate rows were dropped")
+        log.warning("%s: %d exact duplicate rows were dropped", path, n)
+    out.attrs["notes"] = notes
+    out.attrs["source"] = str(path)
+    return out
+
+
+def read_optout(path: str | os.PathLike[str]) -> set[str]:
+    """Read an opt-out list: one (hashed) subscriber id a line, or a CSV with ``subscriber_id``.
+
+    Blank lines and lines starting with ``#`` are ignored.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CountsError("no such file", path=path, hint="check the opt-out list's path")
+    if file_format(path) == "parquet":
+        df, _ = _read_frame(path, "opt-out list")
+        _require(df, ("subscriber_id",), path, "opt-out")
+        return set(df["subscriber_id"].astype(str).str.strip())
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8-sig").splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
+    if lines and lines[0].lower().split(",")[0] == "subscriber_id":
+        lines = [ln.split(",")[0].strip() for ln in lines[1:]]
+    return set(lines)
+
+
+def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read subscriber-level events: ``subscriber_id`` (hashed), ``cell_id``, ``timestamp``, ``origin``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same columns, ``timestamp`` in UTC and ``origin`` normalised.
+    """
+    path = Path(path)
+    df, fmt = _read_frame(path, "events")
+    _require(df, ("subscriber_id", "cell_id", "timestamp"), path, "events")
+    df = df.reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "subscriber_id": df["subscriber_id"].astype(str).str.strip().to_numpy(dtype=object),
+            "cell_id": df["cell_id"].astype(str).str.strip().to_numpy(dtype=object),
+            "timestamp": parse_times(df["timestamp"], path, fmt, "timestamp"),
+            "origin": _origins(df, path, fmt).to_numpy(dtype=object),
+        }
+    )
+
+
+def period_floor(times: pd.Series, period: str) -> pd.Series:
+    """The start (UTC) of the ``period`` that holds each UTC time.
+
+    Minutes and single hours are the same in UTC and in Belgian local time (its offsets
+    are whole hours); several hours, days, weeks (from Monday) and quarters are counted
+    in Europe/Brussels local time.
+    """
+    period = parse_period(period)
+    n, unit = int(re.match(r"\d+", period).group()), re.sub(r"\d+", "", period)
+    if unit == "min" or period == "1h":
+        return times.dt.floor(f"{n}min" if unit == "min" else "1h")
+    local = times.dt.tz_convert(TIMEZONE).dt.tz_localize(None)
+    if unit == "h":
+        naive = local.dt.floor(f"{n}h")
+    elif unit == "d":
+        naive = local.dt.floor("1D")
+    elif unit == "w":
+        naive = local.dt.floor("1D") - pd.to_timedelta(local.dt.dayofweek, unit="D")
+    else:
+        naive = local.dt.to_period("Q").dt.start_time
+    return naive.dt.tz_localize(TIMEZONE, ambiguous=True, nonexistent="shift_forward").dt.tz_convert("UTC")
+
+
+def events_to_counts(
+    events: pd.DataFrame,
+    period: str = "1h",
+    *,
+    optout: set[str] | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Aggregate subscriber-level events to unique counts per cell, period and origin.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        From :func:`read_events`.
+    period : str, default "1h"
+        The period of the counts.
+    optout : set of str, optional
+        Subscriber ids to remove before anything is counted.
+
+    Returns
+    -------
+    (counts, info)
+        ``counts`` as from :func:`read_counts`, kind ``unique``; ``info`` has
+        ``removed_events``, ``removed_subscribers`` (opt-outs seen in the data) and
+        ``dedup_factor``: distinct subscribers per period divided by the sum over cells of
+        distinct subscribers per cell and period, over the whole run. Apportioning unique
+        counts to zones multiplies by it, so that a person seen on several cells in a
+        period is not counted several times over the area as a whole.
+    """
+    period = parse_period(period)
+    ev = events
+    removed_events = removed_people = 0
+    if optout:
+        drop = ev["subscriber_id"].isin(optout).to_numpy()
+        removed_events = int(drop.sum())
+        removed_people = int(ev.loc[drop, "subscriber_id"].nunique())
+        ev = ev.loc[~drop]
+    start = period_floor(ev["timestamp"], period)
+    frame = pd.DataFrame({"cell_id": ev["cell_id"].to_numpy(), "period_start": start.to_numpy(), "origin": ev["origin"].to_numpy(), "subscriber_id": ev["subscriber_id"].to_numpy()})
+    counts = frame.groupby(["cell_id", "period_start", "origin"], sort=True, observed=True)["subscriber_id"].nunique().rename("count").reset_index()
+    per_period = frame.groupby(["period_start", "origin"], observed=True)["subscriber_id"].nunique().sum()
+    per_cell = counts["count"].sum()
+    counts["count"] = counts["count"].astype(float)
+    counts.insert(2, "period", period)
+    counts["period_start"] = pd.to_datetime(counts["period_start"], utc=True)
+    info = {
+        "removed_events": removed_events,
+        "removed_subscribers": removed_people,
+        "dedup_factor": float(per_period / per_cell) if per_cell else 1.0,
+        "subscribers": int(frame["subscriber_id"].nunique()),
+    }
+    counts.attrs["notes"] = []
+    return counts[["cell_id", "period_start", "period", "origin", "count"]], info

@@ -1,0 +1,123 @@
+"""Extrapolation: from the operator's own subscribers to the whole population.
+
+The operator sees only its subscribers. Each observed figure is divided by the
+operator's share of the people of that origin::
+
+    estimate = observed / share(origin)
+
+A market-share table (CSV with columns ``origin`` and ``share``) gives the share per
+Belgian province or municipality and, for roaming phones, per country. An origin is
+looked up as itself, then its province, then ``BE`` for any Belgian origin, then the
+default row ``*``. Every factor used is reported with the figures.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import MarketShareError
+from .origins import ALL, normalize_origins, origin_names, province_of
+
+__all__ = ["read_market_share", "market_share_factors", "extrapolate", "DEFAULT"]
+
+#: The origin of the default row of a market-share table.
+DEFAULT = "*"
+
+
+def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a market-share table: ``origin`` (code or ``*``) and ``share`` in (0, 1].
+
+    Shares written as percentages (``40`` or ``40%``) are refused rather than guessed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``origin`` (normalised code, or ``*``) and ``share`` (float).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MarketShareError("no such file", path=path, hint="check the market-share table's path")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python", encoding="utf-8-sig")
+    except Exception as exc:
+        raise MarketShareError(f"cannot read the table: {exc}", path=path, hint="give a CSV with columns origin, share") from exc
+    df.columns = [c.strip().lower() for c in df.columns]
+    if not {"origin", "share"} <= set(df.columns):
+        raise MarketShareError(
+            f"has no origin and share columns (columns: {', '.join(df.columns)})", path=path, hint="give a CSV with columns origin, share"
+        )
+    share = pd.to_numeric(df["share"].str.strip().str.replace(",", ".", regex=False), errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(share) | (share <= 0) | (share > 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise MarketShareError(
+            f"share {df['share'].iloc[i]!r} for origin {df['origin'].iloc[i]!r} is not a fraction in (0, 1]",
+            path=path,
+            where=f"line {i + 2}",
+            hint="write 40% as 0.40",
+        )
+    raw = df["origin"].str.strip()
+    is_default = raw == DEFAULT
+    codes, levels = normalize_origins(raw.where(~is_default, ALL))
+    invalid = (levels == "invalid").to_numpy() & ~is_default.to_numpy()
+    if invalid.any():
+        i = int(np.flatnonzero(invalid)[0])
+        raise MarketShareError(f"origin {raw.iloc[i]!r} is not a known code", path=path, where=f"line {i + 2}", hint="use NIS, MCC or ISO codes, or * for the default")
+    codes = codes.where(~is_default.to_numpy(), DEFAULT)
+    dup = codes.duplicated().to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise MarketShareError(f"origin {raw.iloc[i]!r} is given twice", path=path, where=f"line {i + 2}")
+    out = pd.DataFrame({"origin": codes.to_numpy(), "share": share})
+    out.attrs["source"] = str(path)
+    return out
+
+
+def market_share_factors(origins, shares: pd.DataFrame | None) -> dict[str, float]:
+    """The share used for each origin code.
+
+    Without a table every share is 1 (no extrapolation).
+
+    Raises
+    ------
+    MarketShareError
+        If an origin has no share and the table has no default row ``*``.
+    """
+    codes = [str(c) for c in pd.unique(pd.Series(list(origins), dtype=object))]
+    if shares is None:
+        return {c: 1.0 for c in codes}
+    table = dict(zip(shares["origin"], shares["share"]))
+    out = {}
+    for c in codes:
+        chain = [c]
+        p = province_of(c)
+        if p:
+            chain += [p, "BE"]
+        chain.append(DEFAULT)
+        hit = next((table[x] for x in chain if x in table), None)
+        if hit is None:
+            name = origin_names([c])[c]
+            raise MarketShareError(
+                f"no market share for origin {c!r} ({name})",
+                path=shares.attrs.get("source"),
+                hint=f"add a row for {c}" + (f" or its province {p}" if p and p != c else "") + f", or a default row '{DEFAULT}'",
+            )
+        out[c] = float(hit)
+    return out
+
+
+def extrapolate(table: pd.DataFrame, shares: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Add ``estimate = observed / share(origin)`` to a zone table.
+
+    Returns
+    -------
+    (table, factors)
+        The table with an ``estimate`` column, and the share used per origin.
+    """
+    factors = market_share_factors(table["origin"], shares)
+    share = table["origin"].map(factors).to_numpy(dtype=float)
+    return table.assign(estimate=table["observed"].to_numpy() / share), factors

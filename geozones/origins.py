@@ -1,0 +1,169 @@
+"""Origins: where the people counted come from.
+
+An origin code in a counts file is one of:
+
+* a Belgian NIS code of five digits: a municipality (``"34022"`` Kortrijk) or a province
+  (``"30000"`` West-Vlaanderen; ``"04000"`` stands for the Brussels-Capital Region);
+* a mobile country code of three digits, for roaming phones (``"208"`` France,
+  ``"204"`` Netherlands; ``"206"`` is Belgium with no known home region);
+* an ISO 3166 alpha-2 country code (``"FR"``);
+* ``"all"`` when the counts have no origin breakdown, or ``"unknown"``.
+
+Origins roll up from municipality to province to country (:func:`rollup_codes`). Names
+come from bundled tables: the Flemish and Brussels municipalities and all provinces
+(Statbel codes, via provinciesincijfers, Modellicentie Gratis Hergebruik) and the mobile
+country codes (musalbas/mcc-mnc-table, MIT).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "LEVELS",
+    "ALL",
+    "UNKNOWN",
+    "RESIDENT",
+    "province_of",
+    "normalize_origins",
+    "rollup_codes",
+    "origin_names",
+]
+
+#: Origin levels, finest first.
+LEVELS = ("municipality", "province", "country", "none")
+#: Origin of counts without a breakdown, and of totals over origins.
+ALL = "all"
+UNKNOWN = "unknown"
+#: Origin of people whose home municipality is the zone's own (see ``residents``).
+RESIDENT = "resident"
+
+_PROVINCE_BY_PREFIX = {
+    "11": "10000", "12": "10000", "13": "10000",
+    "21": "04000",
+    "23": "20001", "24": "20001",
+    "25": "20002",
+}
+_PROVINCE_BY_FIRST = {"3": "30000", "4": "40000", "5": "50000", "6": "60000", "7": "70000", "8": "80000", "9": "90000"}
+_PROVINCES = {"10000", "04000", "20001", "20002", "30000", "40000", "50000", "60000", "70000", "80000", "90000"}
+
+
+def province_of(nis: str) -> str | None:
+    """The province code of a five-digit Belgian NIS code, or None if it is not one.
+
+    >>> province_of("34022")
+    '30000'
+    >>> province_of("21004")
+    '04000'
+    """
+    if len(nis) != 5 or not nis.isdigit():
+        return None
+    if nis in _PROVINCES:
+        return nis
+    return _PROVINCE_BY_PREFIX.get(nis[:2]) or _PROVINCE_BY_FIRST.get(nis[0])
+
+
+@lru_cache(maxsize=1)
+def _countries() -> pd.DataFrame:
+    with resources.files("geozones").joinpath("data", "countries.csv").open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+@lru_cache(maxsize=1)
+def _belgian() -> pd.DataFrame:
+    with resources.files("geozones").joinpath("data", "be_origins.csv").open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+def _classify(code: str) -> tuple[str, str]:
+    """(level, normalised code) of one distinct origin code."""
+    c = code.strip()
+    if c.lower() in ("", "nan", "none", "null", UNKNOWN):
+        return "unknown", UNKNOWN
+    if c.lower() == ALL:
+        return "none", ALL
+    if c.isdigit() and len(c) == 4:  # "4000": a NIS code that lost its leading zero
+        c = "0" + c
+    if c.isdigit() and len(c) == 5:
+        p = province_of(c)
+        if p is None:
+            return "invalid", c
+        return ("province", c) if c == p else ("municipality", c)
+    if c.isdigit() and len(c) == 3:
+        iso = dict(zip(_countries()["mcc"], _countries()["iso"])).get(c)
+        return ("country", iso) if iso else ("invalid", c)
+    if len(c) == 2 and c.isalpha():
+        return "country", c.upper()
+    return "invalid", c
+
+
+def normalize_origins(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Normalise origin codes and say the level of each.
+
+    Parameters
+    ----------
+    codes : pandas.Series of str
+        Origin codes as read from a counts file.
+
+    Returns
+    -------
+    (codes, levels) : two pandas.Series
+        Normalised codes (NIS5, ISO alpha-2 country, ``"all"`` or ``"unknown"``; MCCs become
+        ISO codes and ``"206"`` becomes ``"BE"``), and their level: ``"municipality"``,
+        ``"province"``, ``"country"``, ``"none"``, ``"unknown"`` or ``"invalid"``.
+    """
+    cat = pd.Categorical(codes.astype(str))
+    pairs = [_classify(c) for c in cat.categories]  # one per distinct code, not per row
+    levels = np.array([p[0] for p in pairs] + ["unknown"], dtype=object)
+    norm = np.array([p[1] for p in pairs] + [UNKNOWN], dtype=object)
+    idx = np.where(cat.codes < 0, len(pairs), cat.codes)
+    return pd.Series(norm[idx], index=codes.index), pd.Series(levels[idx], index=codes.index)
+
+
+def rollup_codes(codes: pd.Series, level: str, *, keep: frozenset[str] = frozenset()) -> pd.Series:
+    """Map normalised origin codes to a coarser level.
+
+    ``municipality`` keeps codes as they are; ``province`` maps municipalities to their
+    province; ``country`` maps every Belgian code to ``"BE"``; ``none`` maps everything to
+    ``"all"``. Countries, ``"unknown"`` and ``"resident"`` stay as they are (below ``none``).
+    Codes in ``keep`` are left as they are (municipalities whose residents are set apart later).
+    """
+    if level not in LEVELS:
+        from .errors import InputError
+
+        raise InputError(f"unknown origin level {level!r}", hint=f"choose one of {', '.join(LEVELS)}")
+    cat = pd.Categorical(codes.astype(str))
+    mapped = []
+    for c in cat.categories:
+        if c in keep:
+            mapped.append(c)
+        elif level == "none":
+            mapped.append(ALL)
+        elif level == "municipality" or not (c.isdigit() and len(c) == 5):
+            mapped.append(c)
+        elif level == "province":
+            mapped.append(province_of(c) or c)
+        else:
+            mapped.append("BE")
+    arr = np.array(mapped + [UNKNOWN], dtype=object)
+    return pd.Series(arr[np.where(cat.codes < 0, len(mapped), cat.codes)], index=codes.index)
+
+
+def origin_names(codes) -> dict[str, str]:
+    """Readable names of origin codes: ``{"30000": "West-Vlaanderen", "FR": "France", ...}``.
+
+    Codes without a known name (e.g. Walloon municipalities) are named by their code.
+    """
+    be = dict(zip(_belgian()["code"], _belgian()["name"]))
+    countries = _countries().drop_duplicates("iso")
+    world = dict(zip(countries["iso"], countries["name"]))
+    world["BE"] = "Belgium (region unknown)"
+    special = {ALL: "all origins", UNKNOWN: "unknown", RESIDENT: "residents"}
+    out = {}
+    for c in pd.unique(pd.Series(list(codes), dtype=object).astype(str)):
+        out[c] = special.get(c) or be.get(c) or world.get(c) or c
+    return out

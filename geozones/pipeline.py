@@ -1,0 +1,540 @@
+"""The main job: zones -> weights -> counts -> published figures -> outputs, into one folder.
+
+:func:`run` takes a :class:`RunConfig` (from flags, or from a TOML file with
+:func:`load_config`) and writes into the output folder:
+
+``zone_counts.csv``, ``zone_counts.parquet``
+    ``zone_id``, ``zone_name``, ``period_start`` (ISO 8601, Europe/Brussels local time with
+    its offset), ``period``, ``origin``, ``observed``, ``estimate``, ``status``
+    (``published`` | ``suppressed``; the values of suppressed figures are empty).
+``zones.geojson``
+    The zones with summary attributes for QGIS (published figures only).
+``weights.parquet``
+    The apportioning weights used.
+``grid_counts.csv``
+    With a heat grid: the published figures of the grid squares behind the heat layer.
+``map.html``
+    Zones coloured by visitors per day, and the heat layer.
+``manifest.json``
+    Inputs with their SHA-256, parameters, the market-share factors used, and how many
+    figures were suppressed and why.
+
+All files are written to a staging folder inside the output folder and moved into place
+only when the whole run has succeeded: a failed run leaves the previous outputs as they were.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .aggregate import STATS, add_totals, apportion, rollup_counts, rollup_origins, rollup_time
+from .counts import KINDS, TIMEZONE, events_to_counts, parse_period, read_counts, read_events, read_optout
+from .coverage import MODELS, build_coverage, read_cellplan
+from .errors import ConfigError, InputError, WeightsError
+from .extrapolate import market_share_factors, read_market_share
+from .origins import ALL, LEVELS, origin_names, rollup_codes
+from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
+from .weights import Weights, compute_weights, read_weights, write_weights
+from .zones import OUTSIDE, read_zones, square_grid, write_zones
+
+__all__ = ["RunConfig", "RunResult", "load_config", "run", "ZONE_COUNT_COLUMNS"]
+
+log = logging.getLogger("geozones")
+
+#: The columns of the published zone table, in order.
+ZONE_COUNT_COLUMNS = ["zone_id", "zone_name", "period_start", "period", "origin", "observed", "estimate", "status"]
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs. Paths are strings; see ``geozones run --help`` for each key."""
+
+    zones: list[str]
+    out: str
+    cells: str | None = None
+    counts: str | None = None
+    events: str | None = None
+    optout: str | None = None
+    weights: str | None = None
+    model: str | None = None
+    cell_crs: str | None = None
+    metric_crs: str | None = None
+    ancillary: str | None = None
+    ancillary_column: str | None = None
+    kind: str = "presence"
+    stat: str = "mean"
+    dedup_factor: float | None = None
+    period: str = "1d"
+    summary_period: str | None = "1q"
+    k: float = DEFAULT_K
+    market_share: str | None = None
+    origin_level: str = "province"
+    residents: bool = True
+    unknown_cells: str = "error"
+    heat_grid_m: float | None = 250.0
+    map: bool = True
+    repair: bool = False
+
+    def validate(self) -> None:
+        """Check values and combinations; raise ConfigError naming the setting."""
+        def bad(key: str, why: str, hint: str = "") -> None:
+            raise ConfigError(f"setting {key!r}: {why}", hint=hint or None)
+
+        if not self.zones:
+            bad("zones", "no zone file given")
+        if self.weights is None and self.cells is None:
+            bad("cells", "give a cell plan (or prebuilt weights)")
+        if (self.counts is None) == (self.events is None):
+            bad("counts", "give either counts or subscriber-level events, not both or neither")
+        if self.optout and not self.events:
+            bad("optout", "an opt-out list needs subscriber-level events", "opt-outs must be removed before counting: give events")
+        if self.model is not None and self.model not in MODELS:
+            bad("model", f"{self.model!r} is not one of {', '.join(MODELS)}")
+        if self.kind not in KINDS:
+            bad("kind", f"{self.kind!r} is not one of {', '.join(KINDS)}")
+        if self.events and self.kind != "unique":
+            self.kind = "unique"
+        if self.stat not in STATS:
+            bad("stat", f"{self.stat!r} is not one of {', '.join(STATS)}")
+        if self.origin_level not in LEVELS:
+            bad("origin_level", f"{self.origin_level!r} is not one of {', '.join(LEVELS)}")
+        if self.unknown_cells not in ("error", "drop"):
+            bad("unknown_cells", f"{self.unknown_cells!r} is not error or drop")
+        if not (isinstance(self.k, (int, float)) and self.k > 0):
+            bad("k", f"{self.k!r} is not a positive number")
+        if self.dedup_factor is not None and not 0 < self.dedup_factor <= 1:
+            bad("dedup_factor", f"{self.dedup_factor!r} is not in (0, 1]")
+        if self.heat_grid_m is not None and not self.heat_grid_m > 0:
+            bad("heat_grid_m", f"{self.heat_grid_m!r} is not a positive number of metres")
+        for key in ("period", "summary_period"):
+            value = getattr(self, key)
+            if value is not None:
+                try:
+                    setattr(self, key, parse_period(value))
+                except InputError as exc:
+                    bad(key, exc.message)
+
+
+_TYPES = {f.name: f.type for f in dataclasses.fields(RunConfig)}
+_PATH_KEYS = ("zones", "cells", "counts", "events", "optout", "weights", "ancillary", "market_share")
+
+
+def load_config(path: str | os.PathLike[str], **overrides: Any) -> RunConfig:
+    """Read a run configuration from TOML.
+
+    Keys are the fields of :class:`RunConfig` at the top level (``zones`` a path or a list
+    of paths). Relative paths are taken from the config file's folder. ``out`` must be
+    a folder; unknown keys and wrong types are refused.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable TOML (with line and column), unknown keys, wrong types, bad values.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError as exc:
+        raise ConfigError("no such file", path=path, hint="check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("not UTF-8 text", path=path) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=path, hint="see https://toml.io for the syntax") from exc
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = sorted(set(data) - set(_TYPES))
+    if unknown:
+        raise ConfigError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}",
+            path=path,
+            hint=f"known keys: {', '.join(_TYPES)}",
+        )
+    if "zones" in data and isinstance(data["zones"], str):
+        data["zones"] = [data["zones"]]
+    for key, value in data.items():
+        if not _type_ok(_TYPES[key], value):
+            raise ConfigError(f"key {key!r} has the wrong type ({type(value).__name__})", path=path, hint=f"expected {_TYPES[key]}")
+    for key in ("zones", "out"):
+        if key not in data:
+            raise ConfigError(f"missing key {key!r}", path=path)
+    base = path.parent
+    for key in _PATH_KEYS + ("out",):
+        if key in data and data[key] is not None:
+            if isinstance(data[key], list):
+                data[key] = [str(base / p) for p in data[key]]
+            else:
+                data[key] = str(base / data[key])
+    if "k" in data:
+        data["k"] = float(data["k"])
+    cfg = RunConfig(**data)
+    try:
+        cfg.validate()
+    except ConfigError as exc:
+        exc.path = str(path)
+        raise ConfigError(exc.message, path=path, hint=exc.hint) from None
+    return cfg
+
+
+def _type_ok(annotation: str, value: Any) -> bool:
+    ann = str(annotation)
+    if value is None:
+        return "None" in ann
+    if ann.startswith("list"):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if "bool" in ann:
+        return isinstance(value, bool)
+    if "float" in ann:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if "str" in ann:
+        return isinstance(value, str)
+    return True
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` produced: the published table, the manifest, the files written."""
+
+    table: pd.DataFrame
+    manifest: dict
+    files: list[Path] = field(default_factory=list)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
+    out = {}
+    for key, value in paths.items():
+        if value is None:
+            continue
+        items = value if isinstance(value, list) else [value]
+        files = []
+        for item in items:
+            p = Path(item)
+            for f in sorted(p.glob("*.geojson")) if p.is_dir() else [p]:
+                files.append({"path": str(f), "sha256": _sha256(f)})
+        out[key] = files
+    return out
+
+
+def _safe(value: float, k: float) -> float | str:
+    """A figure about people for a log or manifest: the figure only if it rests on k or more."""
+    return round(float(value), 3) if value >= k else f"fewer than {k:g}"
+
+
+def _local_iso(ts: pd.Series) -> pd.Series:
+    local = ts.dt.tz_convert(TIMEZONE)
+    text = local.dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return text.str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
+
+
+def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, residents, periods: list[str]):
+    """counts -> zone table at every published period, before disclosure control.
+
+    Extrapolation and the roll-up of origins are linear, and so is a roll-up over time by
+    sum or mean: they are done on the counts per cell, before apportioning, which keeps
+    the zone table small. Residents' municipalities are kept apart until the zones are
+    known. A maximum over time is taken after apportioning, from the counts' own periods.
+    """
+    factors = market_share_factors(counts["origin"], shares)
+    keep = frozenset(residents.values()) if residents else frozenset()
+    values = counts.assign(
+        estimate=counts["count"].to_numpy(dtype=float) / counts["origin"].map(factors).to_numpy(dtype=float),
+        origin=rollup_codes(counts["origin"], cfg.origin_level, keep=keep).to_numpy(),
+    )
+    values = values.groupby(["cell_id", "period_start", "period", "origin"], sort=True, observed=True)[["count", "estimate"]].sum().reset_index()
+    values.attrs = dict(counts.attrs)
+    base_period = values["period"].iloc[0] if len(values) else cfg.period
+    for p in periods:
+        if _period_seconds(p) < _period_seconds(base_period):
+            raise InputError(
+                f"the counts are per {base_period}; they cannot be split into periods of {p}",
+                hint=f"choose --period {base_period} or longer",
+            )
+    linear = cfg.kind == "events" or (cfg.kind == "presence" and cfg.stat == "mean")
+    if linear:
+        values = rollup_counts(values, periods[0], kind=cfg.kind)
+    table, info = apportion(values, weights, kind=cfg.kind, dedup_factor=cfg.dedup_factor, unknown_cells=cfg.unknown_cells)
+    conservation = None
+    if not weights.meta.get("zones_overlap", True) and len(table):
+        kept = values[values["cell_id"].isin(set(weights.cell_ids))]
+        got = table.groupby(["period_start", "origin"])["observed"].sum()
+        want = kept.groupby(["period_start", "origin"], observed=True)["count"].sum() * info["dedup_factor"]
+        conservation = float(np.max(np.abs(got.reindex(want.index).to_numpy() - want.to_numpy()))) if len(want) else 0.0
+    table = table[table["zone_id"] != OUTSIDE]
+    table = rollup_origins(table, cfg.origin_level, residents=residents)
+    table = add_totals(table)
+    levels = []
+    current = table
+    for p in periods:
+        current = rollup_time(current, p, kind=cfg.kind, stat=cfg.stat)
+        levels.append(current)
+    return pd.concat(levels, ignore_index=True), info, factors, conservation
+
+
+def _period_seconds(p: str) -> float:
+    n, unit = int(p.rstrip("minhdwq")), p.lstrip("0123456789")
+    return n * {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "q": 92 * 86400}[unit]
+
+
+def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None:
+    if not cfg.residents:
+        return None
+    for col in ("municipality", "nis", "gemeente"):
+        if col in zones.columns:
+            codes = zones[col].astype(str).str.strip().str.zfill(5)
+            return {z: c for z, c in zip(zones["zone_id"], codes) if c.isdigit()}
+    log.info("zones have no 'municipality' property: residents are not separated from visitors")
+    return None
+
+
+def run(cfg: RunConfig) -> RunResult:
+    """Run the whole pipeline and write its outputs into ``cfg.out``.
+
+    Returns
+    -------
+    RunResult
+        The published zone table (suppressed values empty), the manifest, the files.
+
+    Raises
+    ------
+    GeozonesError
+        Any problem with an input or a setting; nothing is written then.
+    """
+    cfg.validate()
+    zones = read_zones(cfg.zones, repair=cfg.repair)
+    model = cfg.model
+    coverage = None
+    if cfg.weights:
+        weights = read_weights(cfg.weights)
+        missing = sorted(set(zones["zone_id"]) - set(weights.zone_ids))
+        extra = sorted(set(weights.zone_ids) - set(zones["zone_id"]))
+        if extra:
+            raise WeightsError(f"the weights name zones that are not in the zone files, e.g. {extra[0]!r}", path=cfg.weights, hint="rebuild the weights for these zones")
+        if missing:
+            log.warning("%d zones have no weights (no cell reaches them): %s", len(missing), ", ".join(missing[:5]))
+        model = weights.meta.get("model", model)
+    else:
+        if model is None:
+            from .cli import _holds_polygons  # the same rule as the command line
+
+            model = "given" if _holds_polygons(cfg.cells) else "wedge"
+        cells = None if model == "given" else read_cellplan(cfg.cells, crs=cfg.cell_crs)
+        coverage = build_coverage(cfg.cells if cells is None else cells, model, crs=cfg.metric_crs)
+        weights = compute_weights(coverage, zones, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
+        weights.meta["model"] = model
+
+    optout_info = None
+    if cfg.events:
+        events = read_events(cfg.events)
+        optout = read_optout(cfg.optout) if cfg.optout else None
+        counts, optout_info = events_to_counts(events, cfg.period, optout=optout)
+        counts.attrs["source"] = cfg.events
+        if cfg.dedup_factor is None:
+            cfg.dedup_factor = optout_info["dedup_factor"]
+    else:
+        counts = read_counts(cfg.counts)
+    shares = read_market_share(cfg.market_share) if cfg.market_share else None
+    residents = _residents(zones, cfg)
+
+    periods = [cfg.period]
+    if cfg.summary_period and cfg.kind != "unique" and _period_seconds(cfg.summary_period) > _period_seconds(cfg.period):
+        periods.append(cfg.summary_period)
+    figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
+    checked = disclosure_control(figures, cfg.k)
+    published = publish(checked)
+    names = dict(zip(zones["zone_id"], zones["name"]))
+    zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
+    published = published.assign(
+        _z=published["zone_id"].map(zone_order),
+        _p=published["period"].map(_period_seconds),
+        _o=(published["origin"] != ALL).astype(int),
+    ).sort_values(["_z", "_p", "period_start", "_o", "origin"], kind="stable")
+    table = pd.DataFrame(
+        {
+            "zone_id": published["zone_id"].to_numpy(),
+            "zone_name": published["zone_id"].map(names).to_numpy(),
+            "period_start": _local_iso(published["period_start"]).to_numpy(),
+            "period": published["period"].to_numpy(),
+            "origin": published["origin"].to_numpy(),
+            "observed": published["observed"].to_numpy(),
+            "estimate": published["estimate"].to_numpy(),
+            "status": published["status"].to_numpy(),
+        }
+    ).reset_index(drop=True)
+
+    summary = _zone_summary(zones, published, periods[-1])
+    heat = None
+    grid_table = None
+    if cfg.heat_grid_m and coverage is not None:
+        heat, grid_table = _heat(zones, coverage, counts, cfg, shares, periods[-1])
+
+    by_reason = checked.loc[checked["status"] == SUPPRESSED, "reason"].value_counts().to_dict()
+    manifest = {
+        "geozones_version": __version__,
+        "inputs": _describe_inputs(
+            {"zones": cfg.zones, "cells": cfg.cells, "weights": cfg.weights, "counts": cfg.counts, "events": cfg.events,
+             "optout": cfg.optout, "market_share": cfg.market_share, "ancillary": cfg.ancillary}
+        ),
+        "parameters": {
+            "kind": cfg.kind, "stat": cfg.stat if cfg.kind == "presence" else None, "period": cfg.period, "periods": periods,
+            "k": cfg.k, "model": model, "metric_crs": weights.meta.get("crs"), "measure": weights.meta.get("measure"),
+            "origin_level": cfg.origin_level, "residents_separated": residents is not None,
+            "unknown_cells": cfg.unknown_cells, "dedup_factor": info["dedup_factor"] if cfg.kind == "unique" else None,
+            "heat_grid_m": cfg.heat_grid_m,
+        },
+        "market_share": {
+            "table": cfg.market_share,
+            "note": "estimate = observed / share(origin)" if shares is not None else "no market-share table: estimate = observed",
+            "factors": {k: factors[k] for k in sorted(factors)},
+        },
+        "weights": weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))},
+        "counts": {
+            "rows": int(len(counts)),
+            "period": counts["period"].iloc[0] if len(counts) else None,
+            "first_period_start": _local_iso(pd.Series([counts["period_start"].min()])).iloc[0] if len(counts) else None,
+            "last_period_start": _local_iso(pd.Series([counts["period_start"].max()])).iloc[0] if len(counts) else None,
+            "notes": list(counts.attrs.get("notes", [])),
+            "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
+                               "count": _safe(info["dropped_count"], cfg.k) if info["dropped_rows"] else 0},
+            "conservation_max_abs_error": conservation,
+        },
+        "optout": None if optout_info is None else {
+            "listed_subscribers_removed": optout_info["removed_subscribers"] if optout_info["removed_subscribers"] >= cfg.k or optout_info["removed_subscribers"] == 0 else f"fewer than {cfg.k:g}",
+            "events_removed": optout_info["removed_events"],
+        },
+        "disclosure_control": {
+            "k": cfg.k,
+            "rule": "a figure is published only if its observed number of people is at least k; complementary suppression over origins and time",
+            "figures": int(len(checked)),
+            "published": int((checked["status"] == PUBLISHED).sum()),
+            "suppressed": int((checked["status"] == SUPPRESSED).sum()),
+            "suppressed_by_reason": {k: int(v) for k, v in sorted(by_reason.items())},
+            "rounding": "published figures are rounded to whole numbers",
+        },
+    }
+    if grid_table is not None:
+        manifest["heat_grid"] = {
+            "squares": int(len(grid_table)),
+            "published": int((grid_table["status"] == PUBLISHED).sum()),
+            "suppressed": int((grid_table["status"] == SUPPRESSED).sum()),
+        }
+    files = _write_outputs(Path(cfg.out), table, summary, weights, manifest, heat, grid_table, cfg)
+    manifest["outputs"] = [f.name for f in files]
+    return RunResult(table=table, manifest=manifest, files=files)
+
+
+def _zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) -> gpd.GeoDataFrame:
+    """Zones with the published figures of the summary period (origin 'all') and top origins."""
+    level = published[published["period"] == period]
+    if level["period_start"].nunique() > 1:  # several quarters: summarise the last
+        level = level[level["period_start"] == level["period_start"].max()]
+    tot = level[level["origin"] == ALL].set_index("zone_id")
+    if not len(tot):  # no origin breakdown: the only origin is the total
+        tot = level.set_index("zone_id")
+    z = zones[["zone_id", "name", "area_km2", "geometry"]].copy() if "area_km2" in zones.columns else zones[["zone_id", "name", "geometry"]].copy()
+    z["visitors"] = z["zone_id"].map(tot["estimate"]).to_numpy(dtype=float)
+    z["observed"] = z["zone_id"].map(tot["observed"]).to_numpy(dtype=float)
+    z["status"] = z["zone_id"].map(tot["status"]).fillna(SUPPRESSED).to_numpy()
+    z["period"] = period
+    parts = level[(level["origin"] != ALL) & (level["status"] == PUBLISHED)]
+    names = origin_names(parts["origin"]) if len(parts) else {}
+    tops = {}
+    for zid, grp in parts.groupby("zone_id", sort=False):
+        total = tot["estimate"].get(zid, np.nan)
+        g = grp.nlargest(3, "estimate")
+        if np.isfinite(total) and total > 0:
+            tops[zid] = ", ".join(f"{names.get(o, o)} {e / total:.0%}" for o, e in zip(g["origin"], g["estimate"]))
+    z["top_origins"] = z["zone_id"].map(tops)
+    return z
+
+
+def _heat(zones, coverage, counts, cfg: RunConfig, shares, period: str):
+    """Published figures of a square grid over the zones, for the heat layer."""
+    grid = square_grid(zones, cfg.heat_grid_m, crs=cfg.metric_crs)
+    try:
+        gw = compute_weights(coverage, grid, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
+    except WeightsError:
+        return None, None
+    gcfg = dataclasses.replace(cfg, origin_level="none", residents=False, unknown_cells="drop")
+    figures, *_ = _figures(counts, gw, gcfg, shares, None, [period])
+    checked = disclosure_control(figures, cfg.k)
+    pub = publish(checked)
+    if pub["period_start"].nunique() > 1:
+        pub = pub[pub["period_start"] == pub["period_start"].max()]
+    cent = grid.set_index("zone_id").geometry.to_crs(grid.estimate_utm_crs()).centroid.to_crs("EPSG:4326")
+    pub = pub.assign(lon=pub["zone_id"].map(cent.x).to_numpy(), lat=pub["zone_id"].map(cent.y).to_numpy())
+    ok = pub[(pub["status"] == PUBLISHED) & (pub["estimate"] > 0)]
+    heat = pd.DataFrame({"lat": ok["lat"].round(6), "lon": ok["lon"].round(6), "weight": ok["estimate"]})
+    grid_table = pd.DataFrame(
+        {
+            "zone_id": pub["zone_id"].to_numpy(),
+            "lon": pub["lon"].round(6).to_numpy(),
+            "lat": pub["lat"].round(6).to_numpy(),
+            "period_start": _local_iso(pub["period_start"]).to_numpy(),
+            "period": pub["period"].to_numpy(),
+            "observed": pub["observed"].to_numpy(),
+            "estimate": pub["estimate"].to_numpy(),
+            "status": pub["status"].to_numpy(),
+        }
+    )
+    return heat, grid_table
+
+
+def _write_outputs(out: Path, table, summary, weights, manifest, heat, grid_table, cfg) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".geozones-staging-", dir=out))
+    try:
+        names = []
+        table.to_csv(stage / "zone_counts.csv", index=False, float_format="%.0f")
+        names.append("zone_counts.csv")
+        table.to_parquet(stage / "zone_counts.parquet", index=False)
+        names.append("zone_counts.parquet")
+        write_zones(summary, stage / "zones.geojson")
+        names.append("zones.geojson")
+        write_weights(weights, stage / "weights.parquet")
+        names.append("weights.parquet")
+        if grid_table is not None:
+            grid_table.to_csv(stage / "grid_counts.csv", index=False, float_format="%.0f")
+            names.append("grid_counts.csv")
+        if cfg.map:
+            from .maps import save_map, visitor_map
+
+            m = visitor_map(summary, heat=heat, title=_title(cfg, manifest))
+            save_map(m, stage / "map.html")
+            names.append("map.html")
+        names.append("manifest.json")
+        manifest["outputs"] = names
+        (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        files = []
+        for name in names:
+            os.replace(stage / name, out / name)
+            files.append(out / name)
+        return files
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _title(cfg: RunConfig, manifest: dict) -> str:
+    what = {"presence": "people present", "unique": "visitors", "events": "events"}[cfg.kind]
+    per = {"1q": "per day, mean over the quarter", "1w": "per day, mean over the week", "1d": "per day"}.get(manifest["parameters"]["periods"][-1], "")
+    return f"Estimated {what} {per}".strip()

@@ -1,0 +1,174 @@
+"""Disclosure control: no published figure rests on fewer than k people.
+
+Rules, applied to a zone table that may hold several period lengths (hours, days, the
+quarter) and an ``"all"`` origin per zone and period:
+
+1. **Threshold.** A figure whose *observed* number of people (the operator's own
+   subscribers, before extrapolation) is below ``k`` is suppressed. ``k`` defaults
+   to 30, the operator's published rule.
+2. **Complementary suppression.** A suppressed figure must not be recoverable by
+   subtraction. For every relation *total = sum of parts*:
+
+   * the origins of a zone and period against its ``"all"`` row;
+   * the shorter periods against a longer one that holds them (hours in a day, days in
+     a week or a quarter; for presence counts the longer figure is the mean of the
+     shorter ones, which is the same relation up to a known factor);
+
+   if any part is suppressed while the total is published, at least two parts must be
+   suppressed and together they must hold at least ``k`` people; otherwise the
+   smallest published part is suppressed too, and when no part is left, the total.
+   The rules are applied again until nothing changes, since one suppression can open
+   another relation.
+
+A suppressed figure keeps its row, with ``status`` ``"suppressed"``, a ``reason``, and
+empty ``observed`` and ``estimate`` in every published output (:func:`publish`).
+
+What this does not protect (see the docs): differences between overlapping zones
+(a zone and the same zone plus a small strip), which is checked when zones are authored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .counts import period_floor
+from .origins import ALL
+from .zones import OUTSIDE
+
+__all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "disclosure_control", "publish"]
+
+DEFAULT_K = 30
+PUBLISHED = "published"
+SUPPRESSED = "suppressed"
+_BELOW_K = "below k"
+_COMP_ORIGINS = "complementary: origins"
+_COMP_TIME = "complementary: time"
+
+
+def _rank(period: str) -> int:
+    unit = period.lstrip("0123456789")
+    return {"min": 0, "h": 1, "d": 2, "w": 3, "q": 3}[unit]
+
+
+def _origin_relation(table: pd.DataFrame):
+    if set(pd.unique(table["origin"])) <= {ALL}:
+        return None
+    gid = table.groupby(["zone_id", "period_start", "period"], sort=False, observed=True).ngroup().to_numpy()
+    return np.arange(len(table)), gid, (table["origin"] == ALL).to_numpy(), _COMP_ORIGINS
+
+
+def _time_relations(table: pd.DataFrame) -> list:
+    periods = sorted(pd.unique(table["period"]), key=_rank)
+    rels = []
+    for child in periods:
+        for parent in periods:
+            rc, rp = _rank(child), _rank(parent)
+            if not rc < rp or (parent == child):
+                continue
+            ci = np.flatnonzero((table["period"] == child).to_numpy())
+            pi = np.flatnonzero((table["period"] == parent).to_numpy())
+            starts = pd.Series(pd.unique(table["period_start"].iloc[ci]))
+            bucket = pd.Series(period_floor(starts, parent).to_numpy(), index=starts.to_numpy())
+            c = table.iloc[ci]
+            p = table.iloc[pi]
+            keys = pd.concat(
+                [
+                    pd.DataFrame({"z": c["zone_id"].to_numpy(), "o": c["origin"].to_numpy(), "b": c["period_start"].map(bucket).to_numpy()}),
+                    pd.DataFrame({"z": p["zone_id"].to_numpy(), "o": p["origin"].to_numpy(), "b": p["period_start"].to_numpy()}),
+                ],
+                ignore_index=True,
+            )
+            gid = keys.groupby(["z", "o", "b"], sort=False).ngroup().to_numpy()
+            rows = np.concatenate([ci, pi])
+            is_total = np.concatenate([np.zeros(len(ci), bool), np.ones(len(pi), bool)])
+            rels.append((rows, gid, is_total, _COMP_TIME))
+    return rels
+
+
+def disclosure_control(table: pd.DataFrame, k: float = DEFAULT_K) -> pd.DataFrame:
+    """Mark every figure of a zone table as published or suppressed.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Zone table(s) with ``zone_id``, ``period_start``, ``period``, ``origin`` and
+        ``observed`` (several period lengths may be stacked). Rows of the zone
+        ``outside`` are not published and are removed.
+    k : float, default 30
+        The smallest observed number of people a published figure may rest on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with ``status`` (``"published"`` or ``"suppressed"``) and ``reason``
+        (``""``, ``"below k"``, ``"complementary: origins"``, ``"complementary: time"``).
+        Values are still present: use :func:`publish` before anything leaves.
+    """
+    if not k > 0:
+        raise ValueError(f"k must be positive, not {k!r}")
+    t = table[table["zone_id"] != OUTSIDE].reset_index(drop=True)
+    obs = t["observed"].to_numpy(dtype=float)
+    sup = obs < k
+    reason = np.where(sup, _BELOW_K, "").astype(object)
+    relations = [r for r in [_origin_relation(t)] if r is not None] + _time_relations(t)
+    for _ in range(1000):
+        changed = False
+        for rows, gid, is_total, label in relations:
+            n = int(gid.max()) + 1 if len(gid) else 0
+            s = sup[rows]
+            v = obs[rows]
+            part_sup = s & ~is_total
+            n_sup = np.bincount(gid, weights=part_sup, minlength=n)
+            sum_sup = np.bincount(gid, weights=np.where(part_sup, v, 0.0), minlength=n)
+            has_total = np.bincount(gid, weights=is_total, minlength=n) > 0
+            total_sup = np.bincount(gid, weights=s & is_total, minlength=n) > 0
+            need = has_total & ~total_sup & (n_sup >= 1) & ((n_sup < 2) | (sum_sup < k))
+            if not need.any():
+                continue
+            cand = np.flatnonzero(need[gid] & ~is_total & ~s)
+            chosen = np.array([], dtype=int)
+            if len(cand):
+                order = np.lexsort((v[cand], gid[cand]))
+                cand = cand[order]
+                first = np.r_[True, gid[cand][1:] != gid[cand][:-1]]
+                chosen = cand[first]
+            served = np.zeros(n, bool)
+            served[gid[chosen]] = True
+            totals = np.flatnonzero(is_total & need[gid] & ~served[gid])
+            hit = rows[np.concatenate([chosen, totals])]
+            if len(hit):
+                sup[hit] = True
+                reason[hit] = label
+                changed = True
+        if not changed:
+            break
+    else:  # pragma: no cover - each pass suppresses at least one figure, so this ends
+        raise RuntimeError("disclosure control did not converge")
+    return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
+
+
+def publish(table: pd.DataFrame, *, decimals: int = 0) -> pd.DataFrame:
+    """Empty the values of suppressed figures and round the others.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`disclosure_control`.
+    decimals : int, default 0
+        Published figures are rounded to this many decimals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows; ``observed`` and ``estimate`` are NaN (empty in CSV) where
+        ``status`` is ``"suppressed"``. The ``reason`` column is kept.
+    """
+    out = table.copy()
+    hide = (out["status"] == SUPPRESSED).to_numpy()
+    for col in ("observed", "estimate"):
+        if col in out.columns:
+            vals = np.round(out[col].to_numpy(dtype=float), decimals)
+            vals[hide] = np.nan
+            out[col] = vals
+    return out

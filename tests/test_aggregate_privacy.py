@@ -1,0 +1,197 @@
+"""Apportioning counts, roll-ups, and disclosure control, on hand-made cases and by property."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+import geozones as gz
+from geozones.errors import CountsError
+from geozones.privacy import PUBLISHED, SUPPRESSED
+
+T0 = pd.Timestamp("2026-07-01 08:00", tz="UTC")  # 10:00 in Brussels
+
+
+def weights(matrix, outside, cells=("A", "B"), zones=("z1", "z2")):
+    return gz.Weights(sparse.csr_array(np.asarray(matrix, float)), np.array(cells, object), np.array(zones, object), np.asarray(outside, float))
+
+
+def counts(rows, period="1h"):
+    df = pd.DataFrame(rows, columns=["cell_id", "hour", "origin", "count"])
+    return pd.DataFrame(
+        {
+            "cell_id": df["cell_id"],
+            "period_start": T0 + pd.to_timedelta(df["hour"], unit="h"),
+            "period": period,
+            "origin": df["origin"],
+            "count": df["count"].astype(float),
+        }
+    )
+
+
+W = weights([[0.5, 0.25], [0.0, 1.0]], [0.25, 0.0])
+
+
+def test_apportion_exact_answers_and_outside():
+    table, info = gz.apportion(counts([("A", 0, "all", 100), ("B", 0, "all", 40)]), W)
+    got = dict(zip(table["zone_id"], table["observed"]))
+    assert got == {"z1": 50.0, "z2": 65.0, gz.OUTSIDE: 25.0}
+    assert info["input_total"] == 140.0
+
+
+def test_apportion_unknown_cells():
+    c = counts([("A", 0, "all", 100), ("X", 0, "all", 7)])
+    with pytest.raises(CountsError, match="not in the cell plan"):
+        gz.apportion(c, W)
+    table, info = gz.apportion(c, W, unknown_cells="drop")
+    assert info["dropped_rows"] == 1 and info["unknown_cells"] == 1
+    assert table["observed"].sum() == pytest.approx(100.0)
+
+
+def test_complete_cube_has_zero_rows():
+    table, _ = gz.apportion(counts([("B", 0, "FR", 10), ("B", 1, "NL", 10)]), W)
+    # 2 hours x 2 origins x (2 zones + outside): a zero is a row, not a missing row
+    assert len(table) == 12
+    assert (table["observed"] == 0).sum() == 10  # B lies wholly in z2: one non-zero row per input row
+
+
+def test_presence_day_is_mean_or_max_of_hours():
+    c = counts([("B", h, "all", v) for h, v in enumerate([10, 20, 60])])
+    table, _ = gz.apportion(c, W)
+    z2 = table[table.zone_id == "z2"]
+    mean = gz.rollup_time(z2, "1d", kind="presence", stat="mean")
+    assert mean["observed"].tolist() == [30.0]
+    assert gz.rollup_time(z2, "1d", kind="presence", stat="max")["observed"].tolist() == [60.0]
+    assert gz.rollup_time(z2, "1d", kind="events")["observed"].tolist() == [90.0]
+    # the same mean when the roll-up is done on the cells before apportioning
+    pre = gz.apportion(gz.rollup_counts(c, "1d", kind="presence"), W)[0]
+    assert pre.loc[pre.zone_id == "z2", "observed"].tolist() == [30.0]
+
+
+def test_unique_counts_need_a_dedup_factor_and_do_not_roll_up():
+    c = counts([("A", 0, "all", 100)])
+    with pytest.raises(CountsError, match="do not add up over cells"):
+        gz.apportion(c, W, kind="unique")
+    table, _ = gz.apportion(c, W, kind="unique", dedup_factor=0.8)
+    assert table.loc[table.zone_id == "z1", "observed"].tolist() == [40.0]
+    with pytest.raises(CountsError, match="cannot be rolled up"):
+        gz.rollup_time(table, "1d", kind="unique")
+
+
+def test_residents_and_origin_rollup():
+    c = counts([("B", 0, "34022", 50), ("B", 0, "34002", 30), ("B", 0, "FR", 20)])  # codes as read_counts gives them
+    table, _ = gz.apportion(c, W)
+    z2 = table[table.zone_id == "z2"]
+    out = gz.rollup_origins(z2, "province", residents={"z2": "34022"})
+    assert dict(zip(out["origin"], out["observed"])) == {"resident": 50.0, "30000": 30.0, "FR": 20.0}
+    tot = gz.add_totals(out)
+    assert tot.loc[tot.origin == "all", "observed"].tolist() == [100.0]
+
+
+# ---------------------------------------------------------------- conservation
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(2, 8), st.integers(1, 5), st.integers(0, 2**31 - 1),
+)
+def test_conservation_over_a_tiling_zone_set(n_cells, n_zones, seed):
+    """For zones that do not overlap: sum over zones + outside = input, per period and origin."""
+    rng = np.random.default_rng(seed)
+    m = rng.random((n_cells, n_zones)) * (rng.random((n_cells, n_zones)) > 0.3)
+    inside = rng.random(n_cells)
+    m = m / np.where(m.sum(1, keepdims=True) > 0, m.sum(1, keepdims=True), 1) * inside[:, None]
+    outside = 1 - m.sum(1)
+    cells = [f"c{i}" for i in range(n_cells)]
+    w = weights(m, outside, cells, [f"z{j}" for j in range(n_zones)])
+    rows = [(c, h, o, float(rng.integers(0, 500))) for c in cells for h in range(3) for o in ("30000", "FR") if rng.random() > 0.2]
+    if not rows:
+        return
+    c = counts(rows)
+    table, _ = gz.apportion(c, w)
+    got = table.groupby(["period_start", "origin"])["observed"].sum()
+    want = c.groupby(["period_start", "origin"])["count"].sum()
+    np.testing.assert_allclose(got.reindex(want.index).to_numpy(), want.to_numpy(), rtol=1e-12, atol=1e-9)
+
+
+# ------------------------------------------------------------ disclosure control
+def zone_table(values: dict) -> pd.DataFrame:
+    """{(zone, hour, period, origin): observed} -> zone table."""
+    rows = [
+        {"zone_id": z, "period_start": T0 + pd.Timedelta(hours=h), "period": p, "origin": o, "observed": float(v), "estimate": float(v) * 2.5}
+        for (z, h, p, o), v in values.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_threshold_and_single_suppression_gets_a_partner():
+    t = zone_table({("z", 0, "1h", "all"): 200, ("z", 0, "1h", "30000"): 150, ("z", 0, "1h", "FR"): 40, ("z", 0, "1h", "NL"): 10})
+    out = gz.disclosure_control(t, k=30).set_index("origin")
+    assert out.loc["NL", "status"] == SUPPRESSED and out.loc["NL", "reason"] == "below k"
+    # NL alone could be recovered as all - 30000 - FR: the smallest other part goes too
+    assert out.loc["FR", "status"] == SUPPRESSED and out.loc["FR", "reason"] == "complementary: origins"
+    assert out.loc["30000", "status"] == PUBLISHED and out.loc["all", "status"] == PUBLISHED
+
+
+def test_two_small_suppressed_parts_need_k_together():
+    t = zone_table({("z", 0, "1h", "all"): 300, ("z", 0, "1h", "30000"): 250, ("z", 0, "1h", "FR"): 35,
+                    ("z", 0, "1h", "NL"): 10, ("z", 0, "1h", "DE"): 5})
+    out = gz.disclosure_control(t, k=30).set_index("origin")
+    # NL + DE = 15 < k: their sum would reveal fewer than k people, so FR is suppressed too
+    assert out.loc[["NL", "DE", "FR"], "status"].eq(SUPPRESSED).all()
+    assert out.loc["30000", "status"] == PUBLISHED
+
+
+def test_total_suppressed_when_no_part_is_left():
+    t = zone_table({("z", 0, "1h", "all"): 40, ("z", 0, "1h", "FR"): 20, ("z", 0, "1h", "NL"): 5})
+    # FR + NL = 25 < k and no other part: the total itself is withheld although 40 >= k
+    out = gz.disclosure_control(t, k=30).set_index("origin")
+    assert (out["status"] == SUPPRESSED).all()
+
+
+def test_time_relation_protects_an_hour_against_its_day():
+    day = zone_table({("z", 0, "1d", "all"): 100})
+    day["period_start"] = pd.Timestamp("2026-06-30 22:00", tz="UTC")  # local midnight
+    hours = zone_table({("z", h, "1h", "all"): v for h, v in enumerate([150, 100, 12, 138])})
+    out = gz.disclosure_control(pd.concat([hours, day], ignore_index=True), k=30)
+    h = out[out.period == "1h"].sort_values("period_start")
+    assert h["status"].tolist() == [PUBLISHED, SUPPRESSED, SUPPRESSED, PUBLISHED]
+    assert h["reason"].tolist()[1:3] == ["complementary: time", "below k"]
+
+
+def test_publish_empties_suppressed_values():
+    t = zone_table({("z", 0, "1h", "all"): 40, ("z", 0, "1h", "FR"): 20, ("z", 0, "1h", "NL"): 20})
+    pub = gz.publish(gz.disclosure_control(t, k=30))
+    hidden = pub["status"] == SUPPRESSED
+    assert hidden.tolist() == [False, True, True]  # FR + NL = 40 >= k: the total may stand
+    assert pub.loc[hidden, ["observed", "estimate"]].isna().all().all()
+    assert pub.loc[~hidden, ["observed", "estimate"]].notna().all().all()
+
+
+def _recoverable(out: pd.DataFrame, k: float) -> list:
+    """Suppressed figures an attacker recovers by subtraction, or groups of suppressed parts below k."""
+    leaks = []
+    for keys, g in out.groupby(["zone_id", "period_start", "period"]):
+        tot = g[g.origin == "all"]
+        parts = g[g.origin != "all"]
+        if len(tot) and (tot.status == PUBLISHED).all():
+            hidden = parts[parts.status == SUPPRESSED]
+            if len(hidden) == 1 or (len(hidden) > 1 and hidden.observed.sum() < k):
+                leaks.append(keys)
+    return leaks
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.integers(0, 200), min_size=2, max_size=6), min_size=1, max_size=6), st.integers(5, 60))
+def test_no_published_figure_below_k_and_nothing_recoverable(groups, k):
+    values = {}
+    for h, parts in enumerate(groups):
+        for i, v in enumerate(parts):
+            values[("z", h, "1h", f"{10000 * (i + 1):05d}")] = v
+        values[("z", h, "1h", "all")] = sum(parts)
+    out = gz.disclosure_control(zone_table(values), k=k)
+    pub = out[out.status == PUBLISHED]
+    assert (pub["observed"] >= k).all()
+    assert _recoverable(out, k) == []

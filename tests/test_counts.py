@@ -1,0 +1,118 @@
+"""Reading counts, events and opt-outs; origins; extrapolation factors."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import geozones as gz
+from geozones.errors import CountsError, MarketShareError
+
+
+def write(tmp_path, text, name="counts.csv"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+HEAD = "cell_id,period_start,period,count,origin\n"
+
+
+def test_local_times_and_offsets(tmp_path):
+    p = write(tmp_path, HEAD + "A,2026-07-01T10:00,1h,5,34022\nB,2026-07-01T08:00Z,60min,3,208\nC,2026-01-15 10:00,1h,1,FR\n")
+    c = gz.read_counts(p)
+    # 10:00 in Brussels summer time is 08:00 UTC; winter time is UTC+1
+    assert c["period_start"].dt.strftime("%H:%M").tolist() == ["08:00", "08:00", "09:00"]
+    assert c["period"].unique().tolist() == ["1h"]
+    assert c["origin"].tolist() == ["34022", "FR", "FR"]
+
+
+@pytest.mark.parametrize(
+    "row, match",
+    [
+        ("A,2026-07-01T10:00,1h,-1,34022", "is negative"),
+        ("A,2026-07-01T10:00,1h,many,34022", "is not a number"),
+        ("A,2026-07-01T10:00,1h,nan,34022", "NaN"),
+        ("A,2026-07-01T10:00,1h,inf,34022", "infinite"),
+        ("A,yesterday,1h,1,34022", "not an ISO 8601 time"),
+        ("A,2026-10-25T02:30,1h,1,34022", "happens twice"),
+        ("A,2026-03-29T02:30,1h,1,34022", "does not exist"),
+        ("A,2026-07-01T10:00,1h,1,Narnia", "is not a NIS code"),
+        ("A,2026-07-01T10:00,7min,1,34022", "minutes must divide an hour"),
+    ],
+)
+def test_bad_count_rows_name_the_line(tmp_path, row, match):
+    p = write(tmp_path, HEAD + "A,2026-07-01T09:00,1h,1,34022\n" + row + "\n")
+    with pytest.raises(CountsError, match=match) as exc:
+        gz.read_counts(p)
+    assert "line 3" in str(exc.value) and str(p) in str(exc.value)
+
+
+def test_missing_columns_empty_file_and_mixed_periods(tmp_path):
+    with pytest.raises(CountsError, match="no count column"):
+        gz.read_counts(write(tmp_path, "cell_id,period_start,period\nA,2026-07-01T10:00,1h\n"))
+    with pytest.raises(CountsError, match="empty"):
+        gz.read_counts(write(tmp_path, ""))
+    with pytest.raises(CountsError, match="differs"):
+        gz.read_counts(write(tmp_path, HEAD + "A,2026-07-01T10:00,1h,1,34022\nA,2026-07-01,1d,1,34022\n"))
+
+
+def test_duplicates_exact_dropped_conflicting_refused(tmp_path):
+    c = gz.read_counts(write(tmp_path, HEAD + "A,2026-07-01T10:00,1h,5,34022\nA,2026-07-01T10:00,1h,5,34022\n"))
+    assert len(c) == 1 and "duplicate" in c.attrs["notes"][0]
+    with pytest.raises(CountsError, match="different counts on line 2, line 3"):
+        gz.read_counts(write(tmp_path, HEAD + "A,2026-07-01T10:00,1h,5,34022\nA,2026-07-01T10:00,1h,6,34022\n"))
+
+
+def test_semicolons_bom_and_parquet(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_bytes("\ufeffcell_id;period_start;period;count\nA;2026-07-01T10:00;1h;5\n".encode())
+    c = gz.read_counts(p)
+    assert c["origin"].tolist() == ["all"] and c["count"].tolist() == [5.0]
+    df = pd.DataFrame({"cell_id": ["A"], "period_start": pd.to_datetime(["2026-07-01 10:00"]), "period": ["1h"], "count": [2]})
+    df.to_parquet(tmp_path / "c.parquet")
+    c = gz.read_counts(tmp_path / "c.parquet")  # naive timestamps are Brussels local time
+    assert c["period_start"].iloc[0] == pd.Timestamp("2026-07-01 08:00", tz="UTC")
+
+
+def test_events_to_unique_counts_and_optout(tmp_path):
+    p = write(
+        tmp_path,
+        "subscriber_id,cell_id,timestamp,origin\n"
+        "s1,A,2026-07-01T10:05,34022\ns1,A,2026-07-01T10:40,34022\ns1,B,2026-07-01T10:50,34022\n"
+        "s2,A,2026-07-01T10:10,208\ns3,A,2026-07-01T11:10,34022\n",
+        "events.csv",
+    )
+    ev = gz.read_events(p)
+    counts, info = gz.events_to_counts(ev, "1h")
+    got = {(r.cell_id, r.period_start.hour, r.origin): r.count for r in counts.itertuples()}
+    assert got == {("A", 8, "34022"): 1, ("A", 8, "FR"): 1, ("B", 8, "34022"): 1, ("A", 9, "34022"): 1}
+    # 3 distinct people per (hour, origin) against 4 per-cell uniques: s1 was on two cells
+    assert info["dedup_factor"] == pytest.approx(3 / 4)
+    optout = write(tmp_path, "# people who opted out\ns1\n\n", "optout.txt")
+    counts, info = gz.events_to_counts(ev, "1h", optout=gz.read_optout(optout))
+    assert info["removed_subscribers"] == 1 and info["removed_events"] == 3
+    got = {(r.cell_id, r.period_start.hour, r.origin): r.count for r in counts.itertuples()}
+    assert got == {("A", 8, "FR"): 1, ("A", 9, "34022"): 1}
+
+
+def test_origins_roll_up():
+    codes, levels = gz.origins.normalize_origins(pd.Series(["34022", "30000", "208", "fr", "", "21004", "4000"]))
+    assert codes.tolist() == ["34022", "30000", "FR", "FR", "unknown", "21004", "04000"]
+    assert levels.tolist()[:3] == ["municipality", "province", "country"]
+    assert gz.origins.rollup_codes(codes, "province").tolist() == ["30000", "30000", "FR", "FR", "unknown", "04000", "04000"]
+    assert gz.origins.rollup_codes(codes, "country").tolist() == ["BE", "BE", "FR", "FR", "unknown", "BE", "BE"]
+    assert gz.origins.origin_names(["30000", "FR", "34022"]) == {"30000": "West-Vlaanderen", "FR": "France", "34022": "Kortrijk"}
+
+
+def test_market_share_lookup(tmp_path):
+    p = write(tmp_path, "origin,share\n30000,0.42\nBE,0.4\n208,0.3\n*,0.25\n", "ms.csv")
+    ms = gz.read_market_share(p)
+    f = gz.market_share_factors(["34022", "30000", "10000", "FR", "NL"], ms)
+    assert f == {"34022": 0.42, "30000": 0.42, "10000": 0.4, "FR": 0.3, "NL": 0.25}
+    strict = gz.read_market_share(write(tmp_path, "origin,share\n30000,0.42\n", "strict.csv"))
+    with pytest.raises(MarketShareError, match="no market share for origin 'FR'"):
+        gz.market_share_factors(["FR"], strict)
+    with pytest.raises(MarketShareError, match="fraction"):
+        gz.read_market_share(write(tmp_path, "origin,share\n30000,40\n", "pct.csv"))
+    assert gz.market_share_factors(["FR"], None) == {"FR": 1.0}

@@ -1,0 +1,237 @@
+"""The main job end to end: `geozones apportion`, `run` and `demo`, through the command line."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+import shapely
+
+from geozones.pipeline import ZONE_COUNT_COLUMNS
+
+K = 30
+
+
+def geozones(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "geozones.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def assert_one_line_error(r, code=1):
+    assert r.returncode == code, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("geozones")]
+    assert len(lines) == 1, r.stderr
+
+
+@pytest.fixture
+def small_case(tmp_path):
+    """Two square zones side by side, two omnidirectional cells, hourly counts."""
+    to_ll = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
+    x0, y0 = 668_000.0, 667_000.0
+
+    def ll(geom):
+        return shapely.transform(geom, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+
+    zones = gpd.GeoDataFrame(
+        {"zone_id": ["west", "east"], "name": ["West <b>side</b>", "East"], "municipality": ["34022", "34022"]},
+        geometry=[ll(shapely.box(x0 - 2000, y0 - 2000, x0, y0 + 2000)), ll(shapely.box(x0, y0 - 2000, x0 + 2000, y0 + 2000))],
+        crs="EPSG:4326",
+    )
+    zpath = tmp_path / "zones.geojson"
+    import geozones as gz
+
+    gz.write_zones(zones, zpath)
+    # cell A sits on the border (half in each zone), cell B in the east zone
+    (ax, ay), (bx, by) = to_ll.transform(x0, y0), to_ll.transform(x0 + 1000, y0)
+    cells = tmp_path / "cells.csv"
+    cells.write_text(f"cell_id,site_id,lon,lat,azimuth,beamwidth,range_m\nA,S1,{ax},{ay},,,500\nB,S2,{bx},{by},,,500\n")
+    rows = ["cell_id,period_start,period,count,origin"]
+    for h in range(24):
+        rows.append(f"A,2026-07-01T{h:02d}:00,1h,200,30000")
+        rows.append(f"A,2026-07-01T{h:02d}:00,1h,80,208")
+        rows.append(f"B,2026-07-01T{h:02d}:00,1h,100,34022")
+        rows.append(f"B,2026-07-01T{h:02d}:00,1h,60,10000")
+    counts = tmp_path / "counts.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    shares = tmp_path / "shares.csv"
+    shares.write_text("origin,share\n30000,0.4\nFR,0.25\n*,0.5\n")
+    return {"zones": zpath, "cells": cells, "counts": counts, "shares": shares, "tmp": tmp_path}
+
+
+def test_apportion_exact_figures(small_case):
+    c = small_case
+    out = c["tmp"] / "out"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", out,
+                 "--market-share", c["shares"], "--period", "1d", "--heat-grid", 0)
+    assert r.returncode == 0, r.stderr
+    t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
+    assert list(t.columns) == ZONE_COUNT_COLUMNS
+    day = t[t.period == "1d"].set_index(["zone_id", "origin"])
+    # cell A (a disc on the border) is half in each zone: 100 from 30000 and 40 French in each;
+    # cell B lies in the east zone: 100 residents of Kortrijk (the zones' municipality), 60 from Antwerp
+    assert day.loc[("west", "30000"), ["observed", "estimate"]].tolist() == [100, 250]  # 100 / 0.4
+    assert day.loc[("east", "resident"), ["observed", "estimate"]].tolist() == [100, 250]  # 34022 -> its province
+    assert day.loc[("east", "10000"), ["observed", "estimate"]].tolist() == [60, 120]  # no share: the default row
+    assert day.loc[("east", "FR"), ["observed", "estimate"]].tolist() == [40, 160]
+    assert day.loc[("east", "all"), ["observed", "estimate"]].tolist() == [300, 780]
+    # in the west zone nobody is resident or from Antwerp: two zeros, suppressed (below k) and
+    # together below k, so the smallest published part (FR, 40) is suppressed too
+    assert day.loc[("west", "resident"), "status"] == "suppressed" and np.isnan(day.loc[("west", "resident"), "observed"])
+    assert day.loc[("west", "FR"), "status"] == "suppressed"
+    assert day.loc[("west", "all"), ["observed", "status"]].tolist() == [140, "published"]
+    assert t.loc[t.period_start.str.len() > 0, "period_start"].iloc[0] == "2026-07-01T00:00:00+02:00"
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["market_share"]["factors"]["30000"] == 0.4 and m["disclosure_control"]["k"] == 30
+    assert m["inputs"]["counts"][0]["sha256"] and m["parameters"]["kind"] == "presence"
+    assert set(m["outputs"]) >= {"zone_counts.csv", "zone_counts.parquet", "zones.geojson", "manifest.json", "map.html"}
+    pq = pd.read_parquet(out / "zone_counts.parquet")
+    assert list(pq.columns) == ZONE_COUNT_COLUMNS and len(pq) == len(t)
+
+
+def test_run_from_toml_equals_apportion(small_case):
+    c = small_case
+    cfg = c["tmp"] / "run.toml"
+    cfg.write_text(
+        f'zones = ["{c["zones"].name}"]\ncells = "{c["cells"].name}"\ncounts = "{c["counts"].name}"\n'
+        f'market_share = "{c["shares"].name}"\nout = "out_toml"\nheat_grid_m = 250.0\nk = 30\n'
+    )
+    r = geozones("run", cfg)
+    assert r.returncode == 0, r.stderr
+    r2 = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "out_flags",
+                  "--market-share", c["shares"])
+    assert r2.returncode == 0, r2.stderr
+    a = (c["tmp"] / "out_toml" / "zone_counts.csv").read_bytes()
+    b = (c["tmp"] / "out_flags" / "zone_counts.csv").read_bytes()
+    assert a == b  # the same run, byte for byte
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ('zones = ["z.geojson"]\nout = "o"\ncells = "c.csv"\ncounts = "n.csv"\ncolour = "red"\n', "unknown key 'colour'"),
+        ('zones = ["z.geojson"]\nout = "o"\ncells = "c.csv"\ncounts = "n.csv"\nk = "thirty"\n', "key 'k' has the wrong type"),
+        ('zones = ["z.geojson"]\nout = "o"\ncells = "c.csv"\ncounts = "n.csv"\nkind = "people"\n', "setting 'kind'"),
+        ('zones = ["z.geojson"\n', "not valid TOML"),
+    ],
+)
+def test_bad_configs_are_one_line_errors(tmp_path, text, match):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(text)
+    r = geozones("run", cfg)
+    assert_one_line_error(r)
+    assert match in r.stderr and str(cfg) in r.stderr
+
+
+def test_usage_errors_exit_2(small_case):
+    c = small_case
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--out", c["tmp"] / "o")
+    assert_one_line_error(r, 2)
+    assert "--counts" in r.stderr
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "o", "--kind", "people")
+    assert_one_line_error(r, 2)
+
+
+def test_a_failed_run_writes_nothing_and_keeps_previous_outputs(small_case):
+    c = small_case
+    out = c["tmp"] / "out"
+    ok = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", out)
+    assert ok.returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = c["tmp"] / "bad.csv"
+    bad.write_text("cell_id,period_start,period,count\nA,2026-07-01T10:00,1h,-3\n")
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", bad, "--out", out)
+    assert_one_line_error(r)
+    assert "is negative" in r.stderr and "line 2" in r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    fresh = c["tmp"] / "fresh"
+    geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", bad, "--out", fresh)
+    assert not fresh.exists() or not any(fresh.iterdir())
+
+
+def test_unique_counts_need_dedup_factor(small_case):
+    c = small_case
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "u", "--kind", "unique")
+    assert_one_line_error(r)
+    assert "dedup" in r.stderr
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "u",
+                 "--kind", "unique", "--dedup-factor", "0.9")
+    assert_one_line_error(r)
+    assert "cannot be rolled up" in r.stderr
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "u",
+                 "--kind", "unique", "--dedup-factor", "0.9", "--period", "1h")
+    assert r.returncode == 0, r.stderr
+
+
+def test_events_with_optout_through_the_cli(small_case, tmp_path):
+    c = small_case
+    rows = ["subscriber_id,cell_id,timestamp,origin"]
+    # 40 people on cell B in one hour; the first 15 opt out
+    rows += [f"h{i:03d},B,2026-07-01T10:{i % 60:02d},34022" for i in range(40)]
+    ev = tmp_path / "events.csv"
+    ev.write_text("\n".join(rows) + "\n")
+    opt = tmp_path / "optout.txt"
+    opt.write_text("\n".join(f"h{i:03d}" for i in range(15)) + "\n")
+    out = tmp_path / "ev_out"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--events", ev, "--optout", opt, "--out", out,
+                 "--period", "1h", "--no-residents", "--heat-grid", 0)
+    assert r.returncode == 0, r.stderr
+    t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
+    east = t[(t.zone_id == "east") & (t.origin == "all")]
+    assert east["status"].tolist() == ["suppressed"]  # 25 people left: below k
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["optout"]["events_removed"] == 15
+    assert m["parameters"]["kind"] == "unique"
+
+
+# --------------------------------------------------------------------- the demo
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    r = geozones("demo", "--out", out, "--days", 7)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_demo_outputs(demo):
+    t = pd.read_csv(demo / "zone_counts.csv", dtype={"origin": str})
+    assert list(t.columns) == ZONE_COUNT_COLUMNS
+    assert set(t["status"]) == {"published", "suppressed"}
+    pub = t[t.status == "published"]
+    assert (pub["observed"] >= K).all()
+    sup = t[t.status == "suppressed"]
+    assert sup[["observed", "estimate"]].isna().all().all()
+    # the scenario: about 20,000 visitors a day in the centre, 3/4 of visitors from West-Vlaanderen
+    q = t[(t.zone_id == "centre-core-shopping") & (t.period == "1q")].set_index("origin")
+    visitors = q.loc["all", "estimate"] - q.loc["resident", "estimate"]
+    assert 12_000 < visitors < 40_000
+    assert 0.6 < q.loc["30000", "estimate"] / visitors < 0.9
+    assert q.loc["FR", "estimate"] > q.loc["NL", "estimate"]
+    m = json.loads((demo / "manifest.json").read_text())
+    assert m["disclosure_control"]["suppressed"] == len(sup)
+    assert m["counts"]["conservation_max_abs_error"] is None or m["counts"]["conservation_max_abs_error"] < 1e-6
+
+
+def test_demo_geojson_and_map_carry_no_suppressed_figure(demo):
+    z = gpd.read_file(demo / "zones.geojson")
+    assert z.loc[z["status"] == "suppressed", "visitors"].isna().all()
+    assert (z.loc[z["status"] == "published", "observed"] >= K).all()
+    html = (demo / "map.html").read_text()
+    # every zone's tooltip figure is a published figure or the word "suppressed"
+    figures = re.findall(r'"figure": "([^"]*)"', html)
+    assert len(figures) == len(z)
+    published = {f"{v:,.0f}".replace(",", " ") for v in z["visitors"].dropna()}
+    for f in figures:
+        assert f in published or f.startswith("suppressed")
+    # the heat layer holds exactly the published grid squares with people
+    g = pd.read_csv(demo / "grid_counts.csv")
+    n_heat = int(((g.status == "published") & (g.estimate > 0)).sum())
+    heat = re.search(r"L\.heatLayer\(\s*(\[\[.*?\]\])", html, re.S)
+    assert heat is not None and len(json.loads(heat.group(1))) == n_heat
+    assert (g.loc[g.status == "suppressed", ["observed", "estimate"]].isna()).all().all()
