@@ -41,7 +41,7 @@ def _setup_logging(verbosity: int) -> None:
     log.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG))
 
 
-def _progress(message: str) -> "_Step":
+def _progress(message: str) -> _Step:
     return _Step(message)
 
 
@@ -51,7 +51,7 @@ class _Step:
     def __init__(self, message: str) -> None:
         self.message = message
 
-    def __enter__(self) -> "_Step":
+    def __enter__(self) -> _Step:
         self.t0 = time.perf_counter()
         if log.isEnabledFor(logging.INFO):
             click.echo(f"{self.message}...", err=True)

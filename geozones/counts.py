@@ -124,7 +124,7 @@ def _read_frame(path: Path, what: str) -> tuple[pd.DataFrame, str]:
         raise CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path, hint=f"check that it is a valid {fmt or 'table'}") from exc
     df.columns = [str(c).strip().lstrip("\ufeff").lower() for c in df.columns]
     if not len(df):
-        raise CountsError(f"has no rows", path=path, hint=f"export the {what} again")
+        raise CountsError("has no rows", path=path, hint=f"export the {what} again")
     return df, fmt
 
 

@@ -77,7 +77,7 @@ class ZoneError(InputError):
     The ``problems`` attribute lists every :class:`Problem` found, not only the first.
     """
 
-    def __init__(self, message: str, *, problems: list["Problem"] | None = None, **kwargs) -> None:
+    def __init__(self, message: str, *, problems: list[Problem] | None = None, **kwargs) -> None:
         self.problems = list(problems or [])
         super().__init__(message, **kwargs)
 

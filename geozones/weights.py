@@ -120,7 +120,7 @@ class Weights:
         )
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, *, source: str | None = None, meta: dict | None = None) -> "Weights":
+    def from_frame(cls, df: pd.DataFrame, *, source: str | None = None, meta: dict | None = None) -> Weights:
         """Build weights from a long ``cell_id, zone_id, weight`` table (see :meth:`to_frame`).
 
         Cells with no ``outside`` row get ``max(0, 1 - sum of their weights)``.
