@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import geozones as gz
 from geozones.errors import CountsError, MarketShareError
@@ -116,3 +118,29 @@ def test_market_share_lookup(tmp_path):
     with pytest.raises(MarketShareError, match="fraction"):
         gz.read_market_share(write(tmp_path, "origin,share\n30000,40\n", "pct.csv"))
     assert gz.market_share_factors(["FR"], None) == {"FR": 1.0}
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.sampled_from("ABC"), st.integers(0, 179), st.sampled_from(["34022", "FR"])), min_size=1, max_size=80),
+    st.sets(st.integers(0, 30)),
+)
+def test_optout_removes_exactly_the_listed_people(rows, optout):
+    ev = pd.DataFrame(
+        {
+            "subscriber_id": [f"s{s}" for s, *_ in rows],
+            "cell_id": [c for _, c, _, _ in rows],
+            "timestamp": [pd.Timestamp("2026-07-01 08:00", tz="UTC") + pd.Timedelta(minutes=m) for *_, m, _ in rows],
+            "origin": [o for *_, o in rows],
+        }
+    )
+    listed = {f"s{i}" for i in optout}
+    counts, info = gz.events_to_counts(ev, "1h", optout=listed)
+    kept = ev[~ev["subscriber_id"].isin(listed)]
+    # the same counts as if the listed people had never been in the data
+    expect = kept.assign(period_start=kept["timestamp"].dt.floor("1h")).groupby(["cell_id", "period_start", "origin"])["subscriber_id"].nunique()
+    got = counts.set_index(["cell_id", "period_start", "origin"])["count"]
+    assert got.to_dict() == expect.astype(float).to_dict()
+    assert info["removed_subscribers"] == len(listed & set(ev["subscriber_id"]))
+    assert info["removed_events"] == int(ev["subscriber_id"].isin(listed).sum())

@@ -112,6 +112,16 @@ def test_run_from_toml_equals_apportion(small_case):
     assert a == b  # the same run, byte for byte
 
 
+def test_apportion_with_prebuilt_weights(small_case):
+    c = small_case
+    w = c["tmp"] / "w.parquet"
+    assert geozones("weights", "--zones", c["zones"], "--cells", c["cells"], "--out", w).returncode == 0
+    a = geozones("apportion", "--zones", c["zones"], "--weights", w, "--counts", c["counts"], "--out", c["tmp"] / "a", "--heat-grid", 0)
+    b = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "b", "--heat-grid", 0)
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    assert (c["tmp"] / "a" / "zone_counts.csv").read_bytes() == (c["tmp"] / "b" / "zone_counts.csv").read_bytes()
+
+
 @pytest.mark.parametrize(
     "text, match",
     [
