@@ -306,6 +306,7 @@ def _pipeline_options(f):
                      help="Counts for cells that are not in the cell plan: refuse them, or drop them and report it."),
         click.option("--heat-grid", "heat_grid_m", type=float, default=250, show_default=True, help="Side in metres of the grid behind the heat layer; 0 for none."),
         click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html."),
+        click.option("--self-contained", is_flag=True, help="Make map.html one file that loads nothing from other hosts (no basemap tiles)."),
         click.option("--crs", "cell_crs", help="CRS of x, y columns in the cell plan, e.g. EPSG:31370."),
         click.option("--metric-crs", help="Metric CRS for areas (default: EPSG:3812 in Belgium, else the local UTM zone)."),
         click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons."),
@@ -326,8 +327,8 @@ def _pipeline_options(f):
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @_pipeline_options
 def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, model, kind, stat, dedup_factor, k, market_share,
-                  period, summary_period, origin_level, residents, unknown_cells, heat_grid_m, make_map, cell_crs, metric_crs,
-                  ancillary, ancillary_column) -> int:
+                  period, summary_period, origin_level, residents, unknown_cells, heat_grid_m, make_map, self_contained,
+                  cell_crs, metric_crs, ancillary, ancillary_column) -> int:
     """Apportion counts per cell to zones and publish privacy-safe figures into a folder.
 
     Writes zone_counts.csv and .parquet, zones.geojson, weights.parquet, map.html and
@@ -343,7 +344,7 @@ def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, 
         zones=list(zone_paths), out=out, cells=cells, weights=weights_path, counts=counts, events=events, optout=optout,
         model=model, kind=kind, stat=stat, dedup_factor=dedup_factor, k=k, market_share=market_share, period=period,
         summary_period=None if summary_period.lower() == "none" else summary_period, origin_level=origin_level,
-        residents=residents, unknown_cells=unknown_cells, heat_grid_m=heat_grid_m or None, map=make_map,
+        residents=residents, unknown_cells=unknown_cells, heat_grid_m=heat_grid_m or None, map=make_map, self_contained=self_contained,
         cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column,
     )
     with _progress("running the pipeline"):
@@ -387,13 +388,15 @@ def run_cmd(config: str, out: str | None) -> int:
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the scenario.")
 @click.option("--days", type=click.IntRange(1, 366), default=92, show_default=True, help="Days from 1 July 2026.")
-def demo_cmd(out: str, seed: int, days: int) -> int:
+@click.option("--self-contained", is_flag=True, help="Make map.html one file that loads nothing from other hosts (no basemap tiles).")
+def demo_cmd(out: str, seed: int, days: int, self_contained: bool) -> int:
     """Make a seeded Kortrijk scenario and run the pipeline on it.
 
     A synthetic cell plan whose sites follow the population grid, hourly counts for a
     summer quarter (about 20,000 visitors a day in the centre, a braderie and a festival
-    weekend), and the operator's market shares are written to OUT/inputs/, with a
-    run.toml that repeats the run; the published figures and the map go to OUT/.
+    weekend), the operator's market shares, event days and card spending are written to
+    OUT/inputs/, with a run.toml that repeats the run; the published figures, the map and
+    the visitor report (report.html) go to OUT/.
     """
     from .pipeline import load_config, run
     from .synth import demo_scenario
@@ -406,6 +409,7 @@ def demo_cmd(out: str, seed: int, days: int) -> int:
         f"zones = [{json.dumps(str(Path(made['zones']).resolve()))}]\n"
         'cells = "cellplan.csv"\ncounts = "counts.parquet"\nmarket_share = "market_share.csv"\n'
         'out = ".."\nmodel = "voronoi"\nkind = "presence"\nperiod = "1d"\nk = 30\norigin_level = "province"\n'
+        f"self_contained = {'true' if self_contained else 'false'}\n"
     )
     from ._io import write_text_atomic
 
@@ -414,6 +418,10 @@ def demo_cmd(out: str, seed: int, days: int) -> int:
     with _progress("running the pipeline"):
         result = run(cfg)
     _report_run(result, out)
+    from .report import build_report, write_report
+
+    write_report(build_report(out, spend=made["spend"], events=made["events"]), Path(out) / "report.html")
+    click.echo(f"wrote {Path(out) / 'report.html'}", err=True)
     t = result.table
     q = t[(t["period"] == t["period"].iloc[-1]) & t["zone_id"].str.startswith("centre-")]
     for zid, g in q.groupby("zone_id", sort=False):
@@ -421,6 +429,48 @@ def demo_cmd(out: str, seed: int, days: int) -> int:
         if "all" in g.index and g.loc["all", "status"] == "published":
             vis = g.loc["all", "estimate"] - (g.loc["resident", "estimate"] if "resident" in g.index and g.loc["resident", "status"] == "published" else 0)
             click.echo(f"{zid}: {vis:,.0f} visitors and {g.loc['all', 'estimate']:,.0f} people in all per day (mean over the quarter)")
+    return 0
+
+
+@cli.command("map")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="The HTML file to write (default: RUN_DIR/map.html).")
+@click.option("--self-contained", is_flag=True, help="One file that loads nothing from other hosts; basemap tiles off, reference outlines on.")
+@click.option("--tiles", default="default", show_default=True, help="Basemap tiles (a folium tiles name), or 'none'.")
+def map_cmd(run_dir: str, out: str | None, self_contained: bool, tiles: str) -> int:
+    """Draw the map of a run's output folder: zones coloured by visitors, heat layers, legend.
+
+    Only published figures are drawn; suppressed zones are grey and say so.
+    """
+    from .maps import map_from_run, save_map
+
+    m = map_from_run(run_dir, self_contained=self_contained, tiles=None if tiles.lower() == "none" else tiles)
+    target = out or str(Path(run_dir) / "map.html")
+    save_map(m, target, self_contained=self_contained)
+    click.echo(f"wrote {target}", err=True)
+    return 0
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="The HTML file to write (default: RUN_DIR/report.html).")
+@click.option("--zone", help="The zone the report is about (default: the zone with the most visitors).")
+@click.option("--spend", type=click.Path(), help="Payment-terminal aggregates: zone_id, date, origin, transactions, amount.")
+@click.option("--events", "events_path", type=click.Path(), help="Event days: CSV with name, date (one row per day).")
+@click.option("--period-start", help="Which summary period to report on, as in zone_counts (default: the last).")
+def report_cmd(run_dir: str, out: str | None, zone: str | None, spend: str | None, events_path: str | None, period_start: str | None) -> int:
+    """Write the visitor report of a run's output folder: one self-contained HTML page.
+
+    Average daily visitors, a daily chart, peak days, origin shares, event days against
+    ordinary days, all zones, spending per visitor, and how the figures were made. Only
+    published figures are used.
+    """
+    from .report import build_report, write_report
+
+    page = build_report(run_dir, zone=zone, spend=spend, events=events_path, period_start=period_start)
+    target = out or str(Path(run_dir) / "report.html")
+    write_report(page, target)
+    click.echo(f"wrote {target}", err=True)
     return 0
 
 

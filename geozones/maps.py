@@ -1,64 +1,123 @@
-"""Folium maps of published figures: zones coloured by visitors, and a heat layer.
+"""Folium maps of published figures: zone choropleth, heat layer, heat over time.
 
 Only published figures reach a map. A suppressed zone is drawn grey with the word
-"suppressed" in its tooltip; a suppressed grid square is left out of the heat layer.
-Every user string (zone names, origins) is HTML-escaped before it reaches the page.
+"suppressed" in its tooltip; a suppressed grid square is left out of the heat layers
+(the grid's own disclosure control decides, as for any zone set). Every user string
+(zone names, ids, origins) is HTML-escaped before it reaches the page, because folium
+puts tooltip values into the page as HTML.
+
+With ``self_contained=True`` the page makes no request to any other host: scripts and
+stylesheets are inlined from copies bundled with geozones (see ``geozones/assets``),
+basemap tiles are off, and a light reference layer of municipality and neighbourhood
+outlines (bundled for Flanders and Brussels) shows where things are.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from branca.colormap import LinearColormap
-from folium.plugins import HeatMap
+from folium.plugins import HeatMap, HeatMapWithTime
 
 from ._io import write_text_atomic
-from .crs import WGS84
+from .crs import WGS84, metric_crs
+from .errors import InputError
 
-__all__ = ["visitor_map", "save_map"]
+__all__ = ["visitor_map", "save_map", "map_from_run", "reference_outlines"]
 
 _SUPPRESSED_FILL = "#bdbdbd"
+#: Display simplification of zone outlines, in metres (the figures are not affected).
+SIMPLIFY_M = 5.0
 
 
 def _fmt(v: float) -> str:
     return f"{v:,.0f}".replace(",", " ")
 
 
+@lru_cache(maxsize=1)
+def _bundled_outlines() -> gpd.GeoDataFrame | None:
+    parts = []
+    for name, kind in (("be_municipalities.geojson", "municipality"), ("be_neighbourhoods.geojson", "neighbourhood")):
+        f = resources.files("geozones").joinpath("data", name)
+        if f.is_file():
+            g = gpd.read_file(str(f))
+            parts.append(g.assign(kind=kind))
+    if not parts:
+        return None
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=WGS84)
+
+
+def reference_outlines(bounds, margin: float = 0.02) -> gpd.GeoDataFrame | None:
+    """Bundled municipality and neighbourhood outlines near ``bounds`` (lon/lat), or None."""
+    ref = _bundled_outlines()
+    if ref is None:
+        return None
+    minx, miny, maxx, maxy = bounds
+    box = shapely.box(minx - margin, miny - margin, maxx + margin, maxy + margin)
+    near = ref[shapely.intersects(ref.geometry.values, box)]
+    return near if len(near) else None
+
+
+def _display(geo: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """Zone outlines simplified for display in a metric CRS, back in lon/lat."""
+    m = geo.geometry.to_crs(metric_crs(geo.total_bounds))
+    simple = shapely.simplify(m.values, SIMPLIFY_M, preserve_topology=True)
+    return gpd.GeoSeries(simple, crs=m.crs).to_crs(WGS84).set_precision(1e-6)
+
+
 def visitor_map(
     zones: gpd.GeoDataFrame,
     *,
     value: str = "visitors",
-    heat: pd.DataFrame | None = None,
+    grid: pd.DataFrame | None = None,
     title: str = "Visitors per day",
-    tiles: str | None = "OpenStreetMap",
+    self_contained: bool = False,
+    tiles: str | None = "default",
+    reference: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
-    """A Folium map of zones coloured by a published figure, with an optional heat layer.
+    """A Folium map of zones coloured by a published figure, with heat layers.
 
     Parameters
     ----------
     zones : geopandas.GeoDataFrame
-        Zones with ``zone_id``, ``name``, the column ``value`` (NaN where suppressed),
-        ``status`` and optionally ``top_origins`` (text).
+        Zones with ``zone_id``, ``name``, the column ``value`` (NaN where suppressed) and
+        optionally ``top_origins`` (text) and ``period``.
     value : str, default "visitors"
         The column that colours the zones.
-    heat : pandas.DataFrame, optional
-        ``lat``, ``lon``, ``weight`` of published grid figures: the heat layer.
+    grid : pandas.DataFrame, optional
+        Published grid figures (``grid_counts.csv`` of a run: ``lon``, ``lat``,
+        ``period_start``, ``period``, ``estimate``, ``status``). The longest period
+        makes the heat layer; a shorter one, the heat layer over time with a slider.
     title : str
         Legend caption.
-    tiles : str or None
-        Basemap tiles; None for none.
+    self_contained : bool, default False
+        Draw no basemap tiles (unless ``tiles`` names some) and add the reference outlines;
+        :func:`save_map` then inlines every script and stylesheet.
+    tiles : str or None, default "default"
+        Basemap tiles: ``"default"`` is OpenStreetMap, or none when self-contained.
+    reference : geopandas.GeoDataFrame, optional
+        Outlines to draw as a light reference layer (default: the bundled outlines near
+        the zones, when self-contained).
 
     Returns
     -------
     folium.Map
     """
-    z = zones.to_crs(WGS84).copy()
+    z = zones.to_crs(WGS84).reset_index(drop=True)
+    if not len(z):
+        raise InputError("there are no zones to map")
+    if tiles == "default":
+        tiles = None if self_contained else "OpenStreetMap"
     vals = z[value].to_numpy(dtype=float)
     finite = vals[np.isfinite(vals)]
     lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
@@ -66,9 +125,25 @@ def visitor_map(
         hi = lo + 1.0
     cmap = LinearColormap(["#ffffcc", "#fd8d3c", "#bd0026"], vmin=lo, vmax=hi, caption=html.escape(title))
     minx, miny, maxx, maxy = z.total_bounds
-    m = folium.Map(tiles=tiles, control_scale=True)
+    m = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=False)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
-    label = np.where(np.isfinite(vals), [_fmt(v) if np.isfinite(v) else "" for v in vals], "suppressed (fewer than k people)")
+
+    if reference is None and self_contained:
+        reference = reference_outlines(z.total_bounds)
+    if reference is not None and len(reference):
+        ref = gpd.GeoDataFrame(
+            {"label": reference.get("name", pd.Series([""] * len(reference))).astype(str).map(html.escape).to_numpy()},
+            geometry=_display(reference.to_crs(WGS84)).values,
+            crs=WGS84,
+        )
+        folium.GeoJson(
+            ref.to_json(drop_id=True),
+            name="Reference outlines",
+            style_function=lambda f: {"fill": False, "color": "#7a7a7a", "weight": 1, "dashArray": "4 3"},
+            interactive=False,
+        ).add_to(m)
+
+    label = ["suppressed (fewer than k people)" if not np.isfinite(v) else _fmt(v) for v in vals]
     props = pd.DataFrame(
         {
             "zone_id": z["zone_id"].astype(str).map(html.escape),
@@ -82,25 +157,89 @@ def visitor_map(
         props["top_origins"] = z["top_origins"].fillna("").astype(str).map(html.escape)
         fields.append("top_origins")
         aliases.append("Top origins")
-    layer = gpd.GeoDataFrame(props, geometry=z.geometry.values, crs=WGS84)
-    # larger zones first, so that small zones inside them stay clickable
-    layer = layer.iloc[np.argsort(-z.to_crs(z.estimate_utm_crs()).area.to_numpy(), kind="stable")]
+    layer = gpd.GeoDataFrame(props, geometry=_display(z).values, crs=WGS84)
+    # larger zones first, so that small zones drawn over them stay clickable
+    area = z.geometry.to_crs(metric_crs(z.total_bounds)).area.to_numpy()
+    layer = layer.iloc[np.argsort(-area, kind="stable")]
     folium.GeoJson(
         layer.to_json(drop_id=True),
         name="Zones",
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": "#333333", "weight": 1, "fillOpacity": 0.6},
-        highlight_function=lambda f: {"weight": 3},
+        highlight_function=lambda _f: {"weight": 3},
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
     ).add_to(m)
     cmap.add_to(m)
-    if heat is not None and len(heat):
-        w = heat["weight"].to_numpy(dtype=float)
-        norm = w / w.max() if w.max() > 0 else w
-        HeatMap(np.column_stack([heat["lat"], heat["lon"], norm]).tolist(), name="Heat (published grid figures)", radius=18, blur=15).add_to(m)
+
+    if grid is not None and len(grid):
+        _add_heat(m, grid)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 
 
-def save_map(m: folium.Map, path: str | os.PathLike[str]) -> Path:
-    """Render a map to a standalone HTML file, atomically."""
-    return write_text_atomic(path, m.get_root().render())
+def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
+    from .pipeline import _period_seconds
+
+    ok = grid[(grid["status"] == "published") & (grid["estimate"] > 0)]
+    if not len(ok):
+        return
+    periods = sorted(pd.unique(grid["period"]), key=_period_seconds)
+    longest = ok[ok["period"] == periods[-1]]
+    if longest["period_start"].nunique() > 1:
+        longest = longest[longest["period_start"] == longest["period_start"].max()]
+    if len(longest):
+        w = longest["estimate"].to_numpy(dtype=float)
+        pts = np.column_stack([longest["lat"], longest["lon"], np.round(w / w.max(), 4)])
+        HeatMap(pts.tolist(), name=f"Heat ({html.escape(periods[-1])}, published grid figures)", radius=18, blur=15).add_to(m)
+    if len(periods) > 1:
+        frames = ok[ok["period"] == periods[0]]
+        starts = sorted(pd.unique(frames["period_start"]))
+        if len(starts) > 1:
+            top = float(frames["estimate"].max())
+            data = []
+            for s in starts:
+                f = frames[frames["period_start"] == s]
+                data.append(np.column_stack([f["lat"], f["lon"], np.round(f["estimate"].to_numpy() / top, 4)]).tolist())
+            labels = [html.escape(str(s)[:16].replace("T", " ")) for s in starts]
+            HeatMapWithTime(data, index=labels, name=f"Heat per {html.escape(periods[0])} (slider)", radius=18,
+                            auto_play=False, max_opacity=0.8, show=False).add_to(m)
+
+
+def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: bool = False) -> Path:
+    """Render a map to one HTML file, atomically; with ``self_contained`` every asset is inlined.
+
+    Raises
+    ------
+    OutputError
+        If a self-contained page would still need an asset from another host.
+    """
+    page = m.get_root().render()
+    if self_contained:
+        from ._assets import inline_assets
+
+        page = inline_assets(page)
+    return write_text_atomic(path, page)
+
+
+def map_from_run(run_dir: str | os.PathLike[str], *, self_contained: bool = False, tiles: str | None = "default") -> folium.Map:
+    """The map of a run's output folder (``zones.geojson``, ``grid_counts.csv``, ``manifest.json``).
+
+    Raises
+    ------
+    InputError
+        If the folder is not the output of ``geozones run``, ``apportion`` or ``demo``.
+    """
+    run_dir = Path(run_dir)
+    zones_path = run_dir / "zones.geojson"
+    if not zones_path.is_file():
+        raise InputError("no zones.geojson here", path=run_dir, hint="give the output folder of 'geozones apportion', 'run' or 'demo'")
+    zones = gpd.read_file(zones_path)
+    for col in ("zone_id", "name", "visitors"):
+        if col not in zones.columns:
+            raise InputError(f"zones.geojson has no {col!r} property", path=zones_path, hint="make it again with this version of geozones")
+    grid = None
+    if (run_dir / "grid_counts.csv").is_file():
+        grid = pd.read_csv(run_dir / "grid_counts.csv", dtype={"zone_id": str, "period_start": str, "period": str})
+    title = "Visitors per day"
+    if (run_dir / "manifest.json").is_file():
+        title = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("title", title)
+    return visitor_map(zones, grid=grid, title=title, self_contained=self_contained, tiles=tiles)

@@ -88,6 +88,7 @@ class RunConfig:
     unknown_cells: str = "error"
     heat_grid_m: float | None = 250.0
     map: bool = True
+    self_contained: bool = False
     repair: bool = False
 
     def validate(self) -> None:
@@ -383,10 +384,9 @@ def run(cfg: RunConfig) -> RunResult:
     ).reset_index(drop=True)
 
     summary = _zone_summary(zones, published, periods[-1])
-    heat = None
     grid_table = None
     if cfg.heat_grid_m and coverage is not None:
-        heat, grid_table = _heat(zones, coverage, counts, cfg, shares, periods[-1])
+        grid_table = _heat(zones, coverage, counts, cfg, shares, periods)
 
     by_reason = checked.loc[checked["status"] == SUPPRESSED, "reason"].value_counts().to_dict()
     manifest = {
@@ -432,13 +432,14 @@ def run(cfg: RunConfig) -> RunResult:
             "rounding": "published figures are rounded to whole numbers",
         },
     }
+    manifest["title"] = _title(cfg, periods)
     if grid_table is not None:
         manifest["heat_grid"] = {
-            "squares": int(len(grid_table)),
+            "figures": int(len(grid_table)),
             "published": int((grid_table["status"] == PUBLISHED).sum()),
             "suppressed": int((grid_table["status"] == SUPPRESSED).sum()),
         }
-    files = _write_outputs(Path(cfg.out), table, summary, weights, manifest, heat, grid_table, cfg)
+    files = _write_outputs(Path(cfg.out), table, summary, weights, manifest, grid_table, cfg)
     manifest["outputs"] = [f.name for f in files]
     return RunResult(table=table, manifest=manifest, files=files)
 
@@ -468,28 +469,29 @@ def _zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str)
     return z
 
 
-def _heat(zones, coverage, counts, cfg: RunConfig, shares, period: str):
-    """Published figures of a square grid over the zones, for the heat layer."""
+def _heat(zones, coverage, counts, cfg: RunConfig, shares, periods: list[str]) -> pd.DataFrame | None:
+    """Published figures of a square grid over the zones: what the heat layers are drawn from.
+
+    The grid is a zone set like any other: apportioned, extrapolated and put through
+    disclosure control (with its own time relations), at every published period.
+    """
     grid = square_grid(zones, cfg.heat_grid_m, crs=cfg.metric_crs)
     try:
         gw = compute_weights(coverage, grid, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
     except WeightsError:
-        return None, None
+        log.warning("no cell covers the heat grid: the map has no heat layer")
+        return None
     gcfg = dataclasses.replace(cfg, origin_level="none", residents=False, unknown_cells="drop")
-    figures, *_ = _figures(counts, gw, gcfg, shares, None, [period])
-    checked = disclosure_control(figures, cfg.k)
-    pub = publish(checked)
-    if pub["period_start"].nunique() > 1:
-        pub = pub[pub["period_start"] == pub["period_start"].max()]
+    figures, *_ = _figures(counts, gw, gcfg, shares, None, periods)
+    pub = publish(disclosure_control(figures, cfg.k))
     cent = grid.set_index("zone_id").geometry.to_crs(grid.estimate_utm_crs()).centroid.to_crs("EPSG:4326")
-    pub = pub.assign(lon=pub["zone_id"].map(cent.x).to_numpy(), lat=pub["zone_id"].map(cent.y).to_numpy())
-    ok = pub[(pub["status"] == PUBLISHED) & (pub["estimate"] > 0)]
-    heat = pd.DataFrame({"lat": ok["lat"].round(6), "lon": ok["lon"].round(6), "weight": ok["estimate"]})
-    grid_table = pd.DataFrame(
+    order = {z: i for i, z in enumerate(grid["zone_id"])}
+    pub = pub.assign(_p=pub["period"].map(_period_seconds), _z=pub["zone_id"].map(order)).sort_values(["_p", "period_start", "_z"], kind="stable")
+    return pd.DataFrame(
         {
             "zone_id": pub["zone_id"].to_numpy(),
-            "lon": pub["lon"].round(6).to_numpy(),
-            "lat": pub["lat"].round(6).to_numpy(),
+            "lon": pub["zone_id"].map(cent.x).round(6).to_numpy(),
+            "lat": pub["zone_id"].map(cent.y).round(6).to_numpy(),
             "period_start": _local_iso(pub["period_start"]).to_numpy(),
             "period": pub["period"].to_numpy(),
             "observed": pub["observed"].to_numpy(),
@@ -497,10 +499,9 @@ def _heat(zones, coverage, counts, cfg: RunConfig, shares, period: str):
             "status": pub["status"].to_numpy(),
         }
     )
-    return heat, grid_table
 
 
-def _write_outputs(out: Path, table, summary, weights, manifest, heat, grid_table, cfg) -> list[Path]:
+def _write_outputs(out: Path, table, summary, weights, manifest, grid_table, cfg) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".geozones-staging-", dir=out))
     try:
@@ -519,8 +520,8 @@ def _write_outputs(out: Path, table, summary, weights, manifest, heat, grid_tabl
         if cfg.map:
             from .maps import save_map, visitor_map
 
-            m = visitor_map(summary, heat=heat, title=_title(cfg, manifest))
-            save_map(m, stage / "map.html")
+            m = visitor_map(summary, grid=grid_table, title=manifest["title"], self_contained=cfg.self_contained)
+            save_map(m, stage / "map.html", self_contained=cfg.self_contained)
             names.append("map.html")
         names.append("manifest.json")
         manifest["outputs"] = names
@@ -534,7 +535,12 @@ def _write_outputs(out: Path, table, summary, weights, manifest, heat, grid_tabl
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _title(cfg: RunConfig, manifest: dict) -> str:
-    what = {"presence": "people present", "unique": "visitors", "events": "events"}[cfg.kind]
-    per = {"1q": "per day, mean over the quarter", "1w": "per day, mean over the week", "1d": "per day"}.get(manifest["parameters"]["periods"][-1], "")
-    return f"Estimated {what} {per}".strip()
+def _title(cfg: RunConfig, periods: list[str]) -> str:
+    """What the map's colours mean, in words."""
+    longest = periods[-1]
+    if cfg.kind == "events":
+        return f"Estimated events per {longest}"
+    what = "people present" if cfg.kind == "presence" else "visitors"
+    if cfg.kind == "presence" and longest != periods[0]:
+        return f"Estimated {what} per {periods[0]} ({cfg.stat} over the {longest})"
+    return f"Estimated {what} per {longest}"

@@ -322,16 +322,43 @@ def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = 
     ).sort_values(["period_start", "cell_id", "origin"], kind="stable")
     counts_path = folder / "counts.parquet"
     counts.to_parquet(counts_path, index=False)
+    events_path = folder / "events.csv"
+    pd.DataFrame(
+        [{"name": "Braderie", "date": d} for d in BRADERIE] + [{"name": "Festival", "date": d} for d in FESTIVAL]
+    ).to_csv(events_path, index=False)
+    spend_path = folder / "spend.csv"
+    _demo_spend(true_centre, rng).to_csv(spend_path, index=False)
     shares_path = folder / "market_share.csv"
     pd.DataFrame({"origin": list(_SHARES), "share": list(_SHARES.values())}).to_csv(shares_path, index=False)
     return {
         "cells": str(cells_path),
         "counts": str(counts_path),
         "market_share": str(shares_path),
+        "events": str(events_path),
+        "spend": str(spend_path),
         "zones": str(zones_dir),
         "rows": int(len(counts)),
         "true_centre_visitors": dict(true_centre),
     }
+
+
+#: Card spending in the demo: share of people who pay by card per day, and the mean ticket (euro).
+_SPEND_GROUPS = {"resident": (0.20, 22.0), "30000": (0.30, 31.0), "40000": (0.30, 35.0), "FR": (0.35, 44.0), "NL": (0.35, 39.0)}
+_SPEND_ZONES = {"centre-core-shopping": 1.0, "centre-shopping": 0.75, "centre-wijk": 0.7}
+
+
+def _demo_spend(true_centre: list[tuple[str, float]], rng: np.random.Generator) -> pd.DataFrame:
+    """Payment-terminal aggregates per centre zone, day and origin group, from the true visitors."""
+    mix = {"resident": 0.45, "30000": 0.40, "40000": 0.03, "FR": 0.03, "NL": 0.01}
+    rows = []
+    for date, visitors in true_centre:
+        for zone, frac in _SPEND_ZONES.items():
+            for origin, (rate, ticket) in _SPEND_GROUPS.items():
+                people = visitors * frac * mix[origin] * (3 if origin == "NL" and date in FESTIVAL else 1)
+                n = int(rng.poisson(people * rate))
+                amount = float(np.round(n * ticket * rng.lognormal(0, 0.08), 2))
+                rows.append({"zone_id": zone, "date": date, "origin": origin, "transactions": n, "amount": amount})
+    return pd.DataFrame(rows)
 
 
 def _share_key(origin: str) -> str:

@@ -1,0 +1,338 @@
+"""The visitor report: one self-contained HTML page per period, as a city receives it.
+
+Built only from what a run published (``zone_counts.parquet``, ``zones.geojson``,
+``manifest.json``), so that no suppressed figure can reach it: a figure that disclosure
+control withheld is simply not in the inputs of this module. Derived figures (shares,
+means over days, spend per visitor) are computed from published figures only, and spend
+figures pass the same threshold on the number of transactions behind them.
+
+The page holds: average daily visitors, a daily series chart, the top peak days, origin
+shares (provinces or municipalities, and countries), an event-day comparison, a per-zone
+table, spending per visitor when payment data are given, and how the figures were made.
+Charts are inline SVG (matplotlib); the page loads nothing from anywhere else. Every user
+string is escaped by the template engine (Jinja2 with autoescape).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ._io import file_format, write_text_atomic
+from .errors import InputError
+from .origins import ALL, RESIDENT, origin_names
+
+__all__ = ["read_spend", "read_event_days", "build_report", "write_report"]
+
+_PUBLISHED = "published"
+
+
+def read_spend(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read payment-terminal aggregates: ``zone_id``, ``date``, ``origin``, ``transactions``, ``amount``.
+
+    ``origin`` uses the codes of the published figures (``all``, ``resident``, a province
+    code, an ISO country code); ``date`` is a local date (YYYY-MM-DD); ``amount`` in euro.
+
+    Raises
+    ------
+    InputError
+        Missing columns, dates that are not dates, negative or non-numeric values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path=path, hint="check the spending file's path")
+    try:
+        df = pd.read_parquet(path) if file_format(path) == "parquet" else pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:
+        raise InputError(f"cannot read the spending file: {exc}", path=path) from exc
+    df.columns = [c.strip().lower() for c in df.columns]
+    need = ["zone_id", "date", "origin", "transactions", "amount"]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise InputError(f"has no {', '.join(missing)} column", path=path, hint=f"a spending file has the columns {', '.join(need)}")
+    out = pd.DataFrame({"zone_id": df["zone_id"].astype(str), "origin": df["origin"].astype(str)})
+    dates = pd.to_datetime(df["date"].astype(str), format="%Y-%m-%d", errors="coerce")
+    if dates.isna().any():
+        i = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        raise InputError(f"date {df['date'].iloc[i]!r} is not a date (YYYY-MM-DD)", path=path, where=f"line {i + 2}")
+    out["date"] = dates.dt.strftime("%Y-%m-%d")
+    for col in ("transactions", "amount"):
+        v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(v) | (v < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{col} {df[col].iloc[i]!r} is not a non-negative number", path=path, where=f"line {i + 2}")
+        out[col] = v
+    return out
+
+
+def read_event_days(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """Read event days: a CSV with ``name`` and ``date`` (one row per day of an event)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path=path, hint="check the event days file's path")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    df.columns = [c.strip().lower() for c in df.columns]
+    if not {"name", "date"} <= set(df.columns):
+        raise InputError("has no name and date columns", path=path, hint="one row per event day: name,date")
+    days: dict[str, list[str]] = {}
+    for name, date in zip(df["name"], df["date"]):
+        d = pd.to_datetime(date, format="%Y-%m-%d", errors="coerce")
+        if pd.isna(d):
+            raise InputError(f"date {date!r} is not a date (YYYY-MM-DD)", path=path)
+        days.setdefault(name, []).append(d.strftime("%Y-%m-%d"))
+    return days
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _series_chart(days: pd.DataFrame, events: dict[str, list[str]], title: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "geozones", "font.size": 9})
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    x = pd.to_datetime(days["date"])
+    for col, label, colour in (("people", "people in all", "#9e9e9e"), ("visitors", "visitors", "#bd0026")):
+        if col in days and days[col].notna().any():
+            ax.plot(x, days[col], label=label, color=colour, linewidth=1.6 if col == "visitors" else 1.0, marker=".", markersize=3)
+    for name, dates in events.items():
+        for d in dates:
+            ax.axvspan(pd.Timestamp(d), pd.Timestamp(d) + pd.Timedelta(days=1), color="#fdd49e", alpha=0.6, linewidth=0)
+    ax.set_title(title, loc="left")
+    ax.set_ylabel("per day (estimate)")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, loc="upper left")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: f"{v:,.0f}".replace(",", " ")))
+    fig.autofmt_xdate()
+    return _svg(fig)
+
+
+def _bar_chart(shares: pd.DataFrame, title: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "geozones", "font.size": 9})
+    s = shares.iloc[:10][::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(s) + 0.8))
+    ax.barh(s["name"], s["share"] * 100, color="#fd8d3c")
+    ax.set_xlabel("% of visitors")
+    ax.set_title(title, loc="left")
+    ax.grid(axis="x", alpha=0.3)
+    return _svg(fig)
+
+
+def _n(v: float) -> str:
+    return "" if not np.isfinite(v) else f"{v:,.0f}".replace(",", " ")
+
+
+def _pct(v: float) -> str:
+    return "" if not np.isfinite(v) else f"{v:.1%}"
+
+
+def build_report(
+    run_dir: str | os.PathLike[str],
+    *,
+    zone: str | None = None,
+    spend: pd.DataFrame | str | os.PathLike[str] | None = None,
+    events: dict[str, list[str]] | str | os.PathLike[str] | None = None,
+    period_start: str | None = None,
+) -> str:
+    """The visitor report of a run's output folder, as an HTML string.
+
+    Parameters
+    ----------
+    run_dir : path
+        The output folder of ``geozones run``, ``apportion`` or ``demo``.
+    zone : str, optional
+        The zone the report is about (default: the zone with the most visitors).
+    spend : DataFrame or path, optional
+        Payment-terminal aggregates (see :func:`read_spend`).
+    events : dict or path, optional
+        Event days, ``{name: [dates]}`` or a CSV (see :func:`read_event_days`).
+    period_start : str, optional
+        Which period of the summary length to report on (default: the last one).
+
+    Returns
+    -------
+    str
+        A self-contained HTML page.
+    """
+    run_dir = Path(run_dir)
+    table_path = run_dir / "zone_counts.parquet"
+    if not table_path.is_file():
+        raise InputError("no zone_counts.parquet here", path=run_dir, hint="give the output folder of 'geozones apportion', 'run' or 'demo'")
+    table = pd.read_parquet(table_path)
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")) if (run_dir / "manifest.json").is_file() else {}
+    zones = gpd.read_file(run_dir / "zones.geojson") if (run_dir / "zones.geojson").is_file() else None
+    if isinstance(spend, (str, os.PathLike)):
+        spend = read_spend(spend)
+    if isinstance(events, (str, os.PathLike)):
+        events = read_event_days(events)
+    events = events or {}
+    k = manifest.get("disclosure_control", {}).get("k", 30)
+    k = int(k) if float(k).is_integer() else k
+
+    from .pipeline import _period_seconds
+
+    periods = sorted(pd.unique(table["period"]), key=_period_seconds)
+    summary_p, day_p = periods[-1], periods[0]
+    summ = table[table["period"] == summary_p]
+    starts = sorted(pd.unique(summ["period_start"]))
+    if period_start is None:
+        period_start = starts[-1]
+    elif period_start not in starts:
+        raise InputError(f"no {summary_p} period starts at {period_start!r}", hint=f"periods: {', '.join(starts)}")
+    summ = summ[summ["period_start"] == period_start]
+    pub = summ[summ["status"] == _PUBLISHED]
+    has_res = (summ["origin"] == RESIDENT).any()
+
+    def visitors_of(frame: pd.DataFrame) -> pd.Series:
+        """Visitors per zone: all minus residents, where both are published."""
+        piv = frame[frame["status"] == _PUBLISHED].pivot_table(index="zone_id", columns="origin", values="estimate", aggfunc="first")
+        tot = piv[ALL] if ALL in piv else pd.Series(dtype=float)
+        if has_res and RESIDENT in piv:
+            return tot - piv[RESIDENT]
+        return tot if not has_res else pd.Series(np.nan, index=piv.index)
+
+    vis = visitors_of(summ)
+    if zone is None:
+        zone = vis.idxmax() if len(vis.dropna()) else summ["zone_id"].iloc[0]
+    if zone not in set(table["zone_id"]):
+        raise InputError(f"zone {zone!r} is not in this run", hint="give a zone_id of zone_counts.csv")
+    names = dict(zip(table["zone_id"], table["zone_name"]))
+    zname = names.get(zone, zone)
+
+    # days of the report's period, for the focus zone
+    start_ts = pd.Timestamp(period_start)
+    end_ts = start_ts + pd.Timedelta(seconds=_period_seconds(summary_p)) if summary_p != "1q" else (start_ts + pd.offsets.QuarterBegin(startingMonth=1))
+    daily = table[(table["period"] == day_p) & (table["zone_id"] == zone)].copy()
+    ts = pd.to_datetime(daily["period_start"].str.slice(0, 19))
+    daily = daily[(ts >= start_ts.tz_localize(None)) & (ts < end_ts.tz_localize(None))] if summary_p != day_p else daily
+    daily["date"] = daily["period_start"].str.slice(0, 10)
+    dp = daily[daily["status"] == _PUBLISHED].pivot_table(index="date", columns="origin", values="estimate", aggfunc="first")
+    days = pd.DataFrame({"date": sorted(pd.unique(daily["date"]))})
+    days["people"] = days["date"].map(dp[ALL]) if ALL in dp else np.nan
+    days["visitors"] = days["people"] - days["date"].map(dp[RESIDENT]) if (has_res and RESIDENT in dp) else (days["people"] if not has_res else np.nan)
+    event_of = {d: n for n, ds in events.items() for d in ds}
+    days["event"] = days["date"].map(event_of).fillna("")
+    days["weekday"] = pd.to_datetime(days["date"]).dt.day_name()
+    peaks = days.dropna(subset=["visitors"]).nlargest(5, "visitors")
+
+    # origin shares of the focus zone's visitors over the period
+    zrow = pub[pub["zone_id"] == zone].set_index("origin")["estimate"]
+    visitors_total = vis.get(zone, np.nan)
+    parts = zrow.drop([o for o in (ALL, RESIDENT) if o in zrow.index])
+    onames = origin_names(list(parts.index) + list(summ["origin"].unique()))
+    shares = pd.DataFrame({"origin": parts.index, "name": [onames.get(o, o) for o in parts.index], "estimate": parts.to_numpy()})
+    shares["share"] = shares["estimate"] / visitors_total if np.isfinite(visitors_total) and visitors_total > 0 else np.nan
+    is_country = shares["origin"].str.fullmatch(r"[A-Z]{2}") & (shares["origin"] != "BE")
+    be_shares = shares[~is_country].sort_values("estimate", ascending=False)
+    abroad = shares[is_country].sort_values("estimate", ascending=False)
+    hidden_share = 1 - shares["share"].sum() if shares["share"].notna().any() else np.nan
+    level = manifest.get("parameters", {}).get("origin_level", "province")
+
+    # event days against ordinary days: which origins rise
+    comparison = []
+    if events:
+        dorig = daily[daily["status"] == _PUBLISHED].pivot_table(index="date", columns="origin", values="estimate", aggfunc="first")
+        ordinary = [d for d in dorig.index if d not in event_of]
+        for name, ds in events.items():
+            on = [d for d in ds if d in dorig.index]
+            if not on or not ordinary:
+                continue
+            rows = []
+            for o in dorig.columns:
+                if o in (ALL,):
+                    continue
+                a, b = dorig.loc[on, o].mean(), dorig.loc[ordinary, o].mean()
+                if np.isfinite(a) and np.isfinite(b) and b > 0:
+                    rows.append({"name": onames.get(o, o), "event": _n(a), "ordinary": _n(b), "ratio": a / b})
+            rows.sort(key=lambda r: -r["ratio"])
+            comparison.append({"name": name, "days": ", ".join(on), "rows": [r | {"ratio": f"x{r['ratio']:.2f}"} for r in rows[:8]]})
+
+    # per-zone table
+    ztab = []
+    zarea = dict(zip(zones["zone_id"], zones["area_km2"])) if zones is not None and "area_km2" in zones.columns else {}
+    ztop = dict(zip(zones["zone_id"], zones["top_origins"].fillna(""))) if zones is not None and "top_origins" in zones.columns else {}
+    tot_all = summ[summ["origin"] == ALL].set_index("zone_id")
+    for zid in pd.unique(summ["zone_id"]):
+        st = tot_all["status"].get(zid, "suppressed")
+        ztab.append({
+            "zone_id": zid, "name": names.get(zid, zid), "area": f"{zarea[zid]:.2f}" if zid in zarea else "",
+            "people": _n(tot_all["estimate"].get(zid, np.nan)) if st == _PUBLISHED else "suppressed",
+            "visitors": _n(vis.get(zid, np.nan)) if np.isfinite(vis.get(zid, np.nan)) else ("suppressed" if st != _PUBLISHED else ""),
+            "top": ztop.get(zid, ""),
+        })
+
+    spend_rows, spend_note = _spend_table(spend, table, day_p, k, onames, names) if spend is not None else ([], "")
+
+    p = manifest.get("parameters", {})
+    dc = manifest.get("disclosure_control", {})
+    ms = manifest.get("market_share", {})
+    factors = ms.get("factors", {})
+    fnames = origin_names(list(factors))
+    env = Environment(loader=PackageLoader("geozones", "templates"), autoescape=select_autoescape(default=True, default_for_string=True))
+    tpl = env.get_template("report.html")
+    return tpl.render(
+        zone=zone, zone_name=zname, period=summary_p, period_start=period_start[:10], day_period=day_p,
+        avg_visitors=_n(visitors_total), avg_people=_n(tot_all["estimate"].get(zone, np.nan)) if tot_all["status"].get(zone) == _PUBLISHED else "suppressed",
+        n_days=len(days), n_days_published=int(days["visitors"].notna().sum()), has_residents=has_res,
+        series_svg=_series_chart(days, events, f"{zname}: per day") if len(days) else "",
+        peaks=[{"date": r.date, "weekday": r.weekday, "visitors": _n(r.visitors), "event": r.event} for r in peaks.itertuples()],
+        be_shares=[{"name": r.name, "estimate": _n(r.estimate), "share": _pct(r.share)} for r in be_shares.itertuples()],
+        abroad=[{"name": r.name, "estimate": _n(r.estimate), "share": _pct(r.share)} for r in abroad.itertuples()],
+        hidden_share=_pct(hidden_share) if np.isfinite(hidden_share) and hidden_share > 0.0005 else "",
+        shares_svg=_bar_chart(shares.sort_values("estimate", ascending=False), "Where visitors come from") if shares["share"].notna().any() else "",
+        level=level, comparison=comparison, zones=ztab, spend=spend_rows, spend_note=spend_note,
+        model=p.get("model"), crs=p.get("metric_crs"), measure=p.get("measure"), kind=p.get("kind"), stat=p.get("stat"),
+        k=k, suppressed=dc.get("suppressed"), published=dc.get("published"), reasons=dc.get("suppressed_by_reason", {}),
+        factors=[{"origin": o, "name": fnames.get(o, o), "share": f"{v:.0%}" if v < 1 else "1 (none)"} for o, v in factors.items()],
+        ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""),
+    )
+
+
+def _spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, onames: dict, names: dict):
+    """Spend per visitor per zone and origin, from published daily figures and transactions >= k."""
+    daily = table[(table["period"] == day_p) & (table["status"] == _PUBLISHED)].copy()
+    daily["date"] = daily["period_start"].str.slice(0, 10)
+    joined = spend.merge(daily[["zone_id", "date", "origin", "estimate"]], on=["zone_id", "date", "origin"], how="left")
+    usable = joined["estimate"].notna() & (joined["estimate"] > 0)
+    g = joined[usable].groupby(["zone_id", "origin"], sort=False).agg(transactions=("transactions", "sum"), amount=("amount", "sum"), visitors=("estimate", "sum"), days=("date", "nunique"))
+    rows = []
+    for (zid, o), r in g.iterrows():
+        ok = r["transactions"] >= k
+        rows.append({
+            "zone": names.get(zid, zid), "origin": onames.get(o, o), "days": int(r["days"]),
+            "transactions": _n(r["transactions"]) if ok else "suppressed",
+            "per_visitor": f"€ {r['amount'] / r['visitors']:.2f}" if ok else "suppressed",
+        })
+    note = (
+        f"{int((~usable).sum())} of {len(joined)} spending rows have no published visitor figure for their zone, day and origin "
+        "and are left out." if (~usable).any() else ""
+    )
+    return rows, note
+
+
+def write_report(html: str, path: str | os.PathLike[str]) -> Path:
+    """Write a report atomically."""
+    return write_text_atomic(path, html)
