@@ -199,7 +199,8 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
             for s in starts:
                 f = frames[frames["period_start"] == s]
                 data.append(np.column_stack([f["lat"], f["lon"], np.round(f["estimate"].to_numpy() / top, 4)]).tolist())
-            labels = [html.escape(str(s)[:16].replace("T", " ")) for s in starts]
+            cut = 10 if periods[0] in ("1d", "1w", "1q") else 16
+            labels = [html.escape(str(s)[:cut].replace("T", " ")) for s in starts]
             HeatMapWithTime(data, index=labels, name=f"Heat per {html.escape(periods[0])} (slider)", radius=18,
                             auto_play=False, max_opacity=0.8, show=False).add_to(m)
 

@@ -239,9 +239,15 @@ def test_demo_geojson_and_map_carry_no_suppressed_figure(demo):
     published = {f"{v:,.0f}".replace(",", " ") for v in z["visitors"].dropna()}
     for f in figures:
         assert f in published or f.startswith("suppressed")
-    # the heat layer holds exactly the published grid squares with people
+    # the heat layer holds exactly the published grid squares with people, at the summary period
     g = pd.read_csv(demo / "grid_counts.csv")
-    n_heat = int(((g.status == "published") & (g.estimate > 0)).sum())
+    q = g[g.period == "1q"]
+    n_heat = int(((q.status == "published") & (q.estimate > 0)).sum())
     heat = re.search(r"L\.heatLayer\(\s*(\[\[.*?\]\])", html, re.S)
     assert heat is not None and len(json.loads(heat.group(1))) == n_heat
     assert (g.loc[g.status == "suppressed", ["observed", "estimate"]].isna()).all().all()
+    # the heat over time: one frame per day, each with exactly that day's published squares
+    d = g[(g.period == "1d") & (g.status == "published") & (g.estimate > 0)]
+    at = html.index("new TDHeatmap(") + len("new TDHeatmap(")
+    frames, _ = json.JSONDecoder().raw_decode(html[at:])
+    assert [len(f) for f in frames] == d.groupby("period_start").size().sort_index().tolist()
