@@ -142,6 +142,17 @@ def package_data(shared: Path, zones_dir: Path, out: Path) -> None:
         {"code": wv["gemeente"].astype(str), "name": wv["naam"], "population": np.round(pops), "distance_km": dist.round(2)}
     ).sort_values("code").to_csv(out / "kortrijk" / "westvlaanderen_municipalities.csv", index=False)
 
+    # reference outlines for self-contained maps: municipalities and neighbourhoods, simplified
+    import shapely
+
+    for src, name, idc, tol in (("gemeente2024", "be_municipalities", "gemeente", 40), ("ggw7", "be_neighbourhoods", "geoitem", 30)):
+        g = gpd.read_file(shared / "flanders" / f"{src}.shp").to_crs(3812)
+        g["geometry"] = shapely.simplify(g.geometry.values, tol, preserve_topology=True)
+        g = g.to_crs(4326)
+        g["geometry"] = shapely.set_precision(g.geometry.values, 1e-5)
+        ref = gpd.GeoDataFrame({"code": g[idc].astype(str), "name": g["naam"]}, geometry=g.geometry.values, crs=4326)
+        (out / f"{name}.geojson").write_text(ref.to_json(drop_id=True), encoding="utf-8")
+
     # Belgian origins: municipalities (Flanders and Brussels, with names) and provinces
     gem = gpd.read_file(shared / "flanders" / "gemeente2024.shp")
     codes = gem["gemeente"].astype(int).map(lambda c: f"{c:05d}")
