@@ -10,9 +10,7 @@ import sys
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import pytest
-import shapely
 
 from geozones.pipeline import ZONE_COUNT_COLUMNS
 
@@ -28,41 +26,6 @@ def assert_one_line_error(r, code=1):
     assert "Traceback" not in r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("geozones")]
     assert len(lines) == 1, r.stderr
-
-
-@pytest.fixture
-def small_case(tmp_path):
-    """Two square zones side by side, two omnidirectional cells, hourly counts."""
-    to_ll = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
-    x0, y0 = 668_000.0, 667_000.0
-
-    def ll(geom):
-        return shapely.transform(geom, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
-
-    zones = gpd.GeoDataFrame(
-        {"zone_id": ["west", "east"], "name": ["West <b>side</b>", "East"], "municipality": ["34022", "34022"]},
-        geometry=[ll(shapely.box(x0 - 2000, y0 - 2000, x0, y0 + 2000)), ll(shapely.box(x0, y0 - 2000, x0 + 2000, y0 + 2000))],
-        crs="EPSG:4326",
-    )
-    zpath = tmp_path / "zones.geojson"
-    import geozones as gz
-
-    gz.write_zones(zones, zpath)
-    # cell A sits on the border (half in each zone), cell B in the east zone
-    (ax, ay), (bx, by) = to_ll.transform(x0, y0), to_ll.transform(x0 + 1000, y0)
-    cells = tmp_path / "cells.csv"
-    cells.write_text(f"cell_id,site_id,lon,lat,azimuth,beamwidth,range_m\nA,S1,{ax},{ay},,,500\nB,S2,{bx},{by},,,500\n")
-    rows = ["cell_id,period_start,period,count,origin"]
-    for h in range(24):
-        rows.append(f"A,2026-07-01T{h:02d}:00,1h,200,30000")
-        rows.append(f"A,2026-07-01T{h:02d}:00,1h,80,208")
-        rows.append(f"B,2026-07-01T{h:02d}:00,1h,100,34022")
-        rows.append(f"B,2026-07-01T{h:02d}:00,1h,60,10000")
-    counts = tmp_path / "counts.csv"
-    counts.write_text("\n".join(rows) + "\n")
-    shares = tmp_path / "shares.csv"
-    shares.write_text("origin,share\n30000,0.4\nFR,0.25\n*,0.5\n")
-    return {"zones": zpath, "cells": cells, "counts": counts, "shares": shares, "tmp": tmp_path}
 
 
 def test_apportion_exact_figures(small_case):

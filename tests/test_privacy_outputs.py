@@ -1,0 +1,90 @@
+"""No output of any kind carries a figure that disclosure control suppressed; user strings are escaped.
+
+The canary: a handful of French visitors (17 observed, below k) with a made-up market share
+so small that their estimate is a number seen nowhere else (17 / 0.00001234 = 1 377 634).
+If that number, in any spelling, turns up in a table, the GeoJSON, the map, the report, the
+manifest or the log, a suppressed figure has leaked.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+CANARY = round(17 / 0.00001234)  # 1377634
+
+
+def spellings(v: int) -> list[str]:
+    return [str(v), f"{v:,}", f"{v:,}".replace(",", " "), f"{v:,}".replace(",", "."), f"{v:,}".replace(",", "\u202f")]
+
+
+@pytest.fixture
+def canary_run(small_case, tmp_path):
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    for h in range(24):
+        rows += [f"A,2026-07-01T{h:02d}:00,1h,200,30000", f"B,2026-07-01T{h:02d}:00,1h,300,34022",
+                 f"B,2026-07-01T{h:02d}:00,1h,90,10000", f"B,2026-07-01T{h:02d}:00,1h,17,FR"]
+    counts = tmp_path / "canary.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    shares = tmp_path / "ms.csv"
+    shares.write_text("origin,share\nFR,0.00001234\n*,0.4\n")
+    out = tmp_path / "out"
+    r = subprocess.run(
+        [sys.executable, "-m", "geozones.cli", "-v", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts,
+         "--market-share", shares, "--out", out, "--heat-grid", "500"],
+        capture_output=True, text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    rep = subprocess.run([sys.executable, "-m", "geozones.cli", "report", out], capture_output=True, text=True)
+    assert rep.returncode == 0, rep.stderr
+    mp = subprocess.run([sys.executable, "-m", "geozones.cli", "map", out, "--out", out / "map2.html"], capture_output=True, text=True)
+    assert mp.returncode == 0, mp.stderr
+    return out, r.stdout + r.stderr + rep.stdout + rep.stderr
+
+
+def test_the_canary_is_suppressed(canary_run):
+    out, _ = canary_run
+    t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
+    fr = t[(t.zone_id == "east") & (t.origin == "FR")]
+    assert (fr["status"] == "suppressed").all() and fr["estimate"].isna().all()
+
+
+def test_no_output_carries_a_suppressed_figure(canary_run):
+    out, log = canary_run
+    texts = {"log": log}
+    for f in sorted(out.iterdir()):
+        if f.is_file():
+            texts[f.name] = f.read_bytes().decode("utf-8", errors="replace") if f.suffix != ".parquet" else pd.read_parquet(f).to_csv()
+    assert {"zone_counts.csv", "zone_counts.parquet", "zones.geojson", "map.html", "map2.html", "report.html", "manifest.json", "grid_counts.csv"} <= set(texts)
+    for name, text in texts.items():
+        for s in spellings(CANARY):
+            assert s not in text, f"suppressed figure {s} appears in {name}"
+
+
+def test_user_strings_are_escaped_in_every_html(small_case, tmp_path):
+    import geopandas as gpd
+
+    import geozones as gz
+
+    c = small_case
+    z = gpd.read_file(c["zones"])
+    evil = "<img src=x onerror=alert(1)>"
+    z.loc[0, "name"] = evil
+    z.loc[0, "zone_id"] = "w<script>alert(2)</script>"
+    zp = tmp_path / "evil.geojson"
+    gz.write_zones(z, zp)
+    out = tmp_path / "evil_out"
+    r = subprocess.run([sys.executable, "-m", "geozones.cli", "apportion", "--zones", zp, "--cells", c["cells"], "--counts", c["counts"], "--out", out],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert subprocess.run([sys.executable, "-m", "geozones.cli", "report", out], capture_output=True).returncode == 0
+    for page in ("map.html", "report.html"):
+        html = (out / page).read_text()
+        assert evil not in html and "<script>alert(2)" not in html, page
+        # the name is there, as HTML entities (written \u0026 inside the map's JSON)
+        assert re.search(r"(&|\\u0026)(amp;)?lt;img src=x onerror=alert\(1\)(&|\\u0026)(amp;)?gt;", html), page
