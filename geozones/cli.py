@@ -41,6 +41,12 @@ def _setup_logging(verbosity: int) -> None:
     log.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG))
 
 
+def _say(message: str) -> None:
+    """A status line on stderr, silenced by -q."""
+    if log.isEnabledFor(logging.INFO):
+        click.echo(message, err=True)
+
+
 def _progress(message: str) -> _Step:
     return _Step(message)
 
@@ -140,7 +146,7 @@ def zones_check(paths: tuple[str, ...], repair: bool, out: str | None, metric_cr
         if not report.ok:
             raise InputError("zones still have problems; nothing was written", path=out, hint="fix the errors listed above")
         write_zones(report.zones.drop(columns=["area_km2"]), out)
-        click.echo(f"wrote {out}", err=True)
+        _say(f"wrote {out}")
     return 0 if report.ok else 1
 
 
@@ -158,7 +164,7 @@ def zones_grid(area: str, size: float | None, h3_res: int | None, clip: bool, me
     shape = _read_area(area)
     grid = square_grid(shape, size, crs=metric_crs, clip=clip) if size is not None else h3_grid(shape, h3_res)
     write_zones(grid.drop(columns=["area_km2"]), out)
-    click.echo(f"wrote {len(grid)} zones to {out}", err=True)
+    _say(f"wrote {len(grid)} zones to {out}")
     return 0
 
 
@@ -224,7 +230,7 @@ def coverage_cmd(cellplan: str, model: str | None, cell_crs: str | None, metric_
     from ._io import write_text_atomic
 
     write_text_atomic(out, cov.to_crs("EPSG:4326").to_json(drop_id=True, na="drop"))
-    click.echo(f"wrote {len(cov)} coverage areas to {out}", err=True)
+    _say(f"wrote {len(cov)} coverage areas to {out}")
     return 0
 
 
@@ -265,11 +271,10 @@ def weights_cmd(
     w.meta["cells"] = str(cells)
     write_weights(w, out)
     s = w.summary()
-    click.echo(
+    _say(
         f"wrote {out}: {s['cells']} cells x {s['zones']} zones, {s['nonzero']} non-zero weights; "
         f"{s['cells_in_no_zone']} cells in no zone; mean outside share {s['mean_outside']:.1%}; "
-        f"{s['zones_without_cells']} zones with no cell",
-        err=True,
+        f"{s['zones_without_cells']} zones with no cell"
     )
     return 0
 
@@ -278,11 +283,7 @@ def weights_cmd(
 def _report_run(result, out: str) -> None:
     m = result.manifest
     dc = m["disclosure_control"]
-    click.echo(
-        f"wrote {len(m['outputs'])} files to {out}: {dc['published']} figures published, "
-        f"{dc['suppressed']} suppressed (k = {dc['k']:g})",
-        err=True,
-    )
+    _say(f"wrote {len(m['outputs'])} files to {out}: {dc['published']} figures published, {dc['suppressed']} suppressed (k = {dc['k']:g})")
 
 
 def _pipeline_options(f):
@@ -421,7 +422,7 @@ def demo_cmd(out: str, seed: int, days: int, self_contained: bool) -> int:
     from .report import build_report, write_report
 
     write_report(build_report(out, spend=made["spend"], events=made["events"]), Path(out) / "report.html")
-    click.echo(f"wrote {Path(out) / 'report.html'}", err=True)
+    _say(f"wrote {Path(out) / 'report.html'}")
     t = result.table
     q = t[(t["period"] == t["period"].iloc[-1]) & t["zone_id"].str.startswith("centre-")]
     for zid, g in q.groupby("zone_id", sort=False):
@@ -447,7 +448,7 @@ def map_cmd(run_dir: str, out: str | None, self_contained: bool, tiles: str) -> 
     m = map_from_run(run_dir, self_contained=self_contained, tiles=None if tiles.lower() == "none" else tiles)
     target = out or str(Path(run_dir) / "map.html")
     save_map(m, target, self_contained=self_contained)
-    click.echo(f"wrote {target}", err=True)
+    _say(f"wrote {target}")
     return 0
 
 
@@ -470,7 +471,7 @@ def report_cmd(run_dir: str, out: str | None, zone: str | None, spend: str | Non
     page = build_report(run_dir, zone=zone, spend=spend, events=events_path, period_start=period_start)
     target = out or str(Path(run_dir) / "report.html")
     write_report(page, target)
-    click.echo(f"wrote {target}", err=True)
+    _say(f"wrote {target}")
     return 0
 
 
