@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import GeozonesError, InputError, OutputError
 
-__all__ = ["atomic_path", "write_text_atomic", "file_format"]
+log = logging.getLogger("geozones")
+
+__all__ = ["atomic_path", "write_text_atomic", "file_format", "read_csv_text", "row_label"]
 
 
 @contextlib.contextmanager
@@ -63,3 +67,42 @@ def file_format(path: str | os.PathLike[str]) -> str:
         ".geojson": "geojson",
         ".json": "json",
     }.get(suffix, "")
+
+
+def row_label(i: int, fmt: str) -> str:
+    """Where row ``i`` (from 0) is, as a user sees it: a CSV line (the header is line 1) or a row."""
+    return f"line {i + 2}" if fmt == "csv" else f"row {i}"
+
+
+def read_csv_text(path: Path, *, error: type[GeozonesError] = InputError, what: str = "table"):
+    """Read a CSV as text columns, whatever its delimiter (``,`` ``;`` tab ``|``) and encoding.
+
+    UTF-8 with or without a byte-order mark is read as such; anything else as
+    Windows-1252 (Latin-1), with a warning. Column names are stripped and lower-cased.
+
+    Raises
+    ------
+    GeozonesError
+        Of class ``error``: the file is missing, empty or not CSV.
+    """
+    import pandas as pd
+
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise error("no such file", path=path, hint="check the path") from exc
+    if not raw.strip():
+        raise error("the file is empty", path=path, hint=f"export the {what} again")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+        log.warning("%s: not UTF-8; read as Windows-1252 (Latin-1)", path)
+    header = text.split("\n", 1)[0]
+    sep = max([",", ";", "\t", "|"], key=header.count)
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise error(f"not a readable CSV: {' '.join(str(exc).split())}", path=path, hint=f"export the {what} again as CSV") from exc
+    df.columns = [str(c).strip().lstrip("\ufeff").lower() for c in df.columns]
+    return df

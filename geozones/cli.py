@@ -496,6 +496,10 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("geozones: interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:  # a file we could not read or write: the user's to fix, not a bug
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        click.echo(f"geozones: error: {where}{exc.strerror or exc} (check the path and its permissions)", err=True)
+        sys.exit(1)
     except Exception as exc:  # a bug: one line, unless asked for the traceback
         if os.environ.get("GEOZONES_DEBUG"):
             raise

@@ -27,7 +27,6 @@ In memory, ``period_start`` is a UTC timestamp and ``origin`` a normalised code.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
@@ -36,7 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import file_format
+from ._io import file_format, read_csv_text
+from ._io import row_label as _row
 from .errors import CountsError, InputError
 from .origins import ALL, normalize_origins
 
@@ -93,27 +93,13 @@ def parse_period(label: str) -> str:
     return f"{n}{unit}"
 
 
-def _row(i: int, fmt: str) -> str:
-    return f"line {i + 2}" if fmt == "csv" else f"row {i}"
-
-
 def _read_frame(path: Path, what: str) -> tuple[pd.DataFrame, str]:
     fmt = file_format(path)
     if not path.exists():
         raise CountsError("no such file", path=path, hint="check the path")
     try:
         if fmt == "csv":
-            raw = path.read_bytes()
-            if not raw.strip():
-                raise CountsError("the file is empty", path=path, hint=f"export the {what} again")
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                text = raw.decode("cp1252")
-                log.warning("%s: not UTF-8; read as Windows-1252 (Latin-1)", path)
-            first = text.split("\n", 1)[0]
-            sep = max([",", ";", "\t", "|"], key=first.count)
-            df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+            df = read_csv_text(path, error=CountsError, what=what)
         elif fmt == "parquet":
             df = pd.read_parquet(path)
         else:

@@ -33,7 +33,6 @@ Every default that is applied is logged on the ``geozones`` logger and kept in
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -47,7 +46,8 @@ import pandas as pd
 import pyproj
 import shapely
 
-from ._io import file_format
+from ._io import file_format, read_csv_text
+from ._io import row_label as _row
 from .crs import WGS84, metric_crs
 from .errors import CellPlanError, CoverageError, CRSError
 
@@ -84,24 +84,11 @@ _ARC_SEGMENTS = 32
 _DISC_SEGMENTS = 64
 
 
-def _row(i: int, fmt: str) -> str:
-    # CSV rows are counted as a spreadsheet shows them: the header is line 1.
-    return f"line {i + 2}" if fmt == "csv" else f"row {i}"
-
-
 def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
     fmt = file_format(path)
     try:
         if fmt == "csv":
-            raw = path.read_bytes()
-            if not raw.strip():
-                raise CellPlanError("the file is empty", path=path, hint="export the cell plan again")
-            try:
-                text = raw.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                text = raw.decode("cp1252")
-                log.warning("%s: not UTF-8; read as Windows-1252 (Latin-1)", path)
-            df = pd.read_csv(io.StringIO(text), sep=None, engine="python", dtype=str, keep_default_na=False)
+            df = read_csv_text(path, error=CellPlanError, what="cell plan")
         elif fmt == "parquet":
             df = pd.read_parquet(path)
         elif fmt in ("geojson", "json"):

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._io import read_csv_text
 from .errors import MarketShareError
 from .origins import ALL, normalize_origins, origin_names, province_of
 
@@ -39,13 +40,7 @@ def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
         ``origin`` (normalised code, or ``*``) and ``share`` (float).
     """
     path = Path(path)
-    if not path.exists():
-        raise MarketShareError("no such file", path=path, hint="check the market-share table's path")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python", encoding="utf-8-sig")
-    except Exception as exc:
-        raise MarketShareError(f"cannot read the table: {exc}", path=path, hint="give a CSV with columns origin, share") from exc
-    df.columns = [c.strip().lower() for c in df.columns]
+    df = read_csv_text(path, error=MarketShareError, what="market-share table")
     if not {"origin", "share"} <= set(df.columns):
         raise MarketShareError(
             f"has no origin and share columns (columns: {', '.join(df.columns)})", path=path, hint="give a CSV with columns origin, share"

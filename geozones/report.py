@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ._io import file_format, write_text_atomic
+from ._io import file_format, read_csv_text, write_text_atomic
 from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
 
@@ -48,11 +48,14 @@ def read_spend(path: str | os.PathLike[str]) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", path=path, hint="check the spending file's path")
-    try:
-        df = pd.read_parquet(path) if file_format(path) == "parquet" else pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:
-        raise InputError(f"cannot read the spending file: {exc}", path=path) from exc
-    df.columns = [c.strip().lower() for c in df.columns]
+    if file_format(path) == "parquet":
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:
+            raise InputError(f"cannot read the spending file: {exc}", path=path) from exc
+        df.columns = [str(c).strip().lower() for c in df.columns]
+    else:
+        df = read_csv_text(path, what="spending file")
     need = ["zone_id", "date", "origin", "transactions", "amount"]
     missing = [c for c in need if c not in df.columns]
     if missing:
@@ -78,8 +81,7 @@ def read_event_days(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", path=path, hint="check the event days file's path")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    df.columns = [c.strip().lower() for c in df.columns]
+    df = read_csv_text(path, what="event days file")
     if not {"name", "date"} <= set(df.columns):
         raise InputError("has no name and date columns", path=path, hint="one row per event day: name,date")
     days: dict[str, list[str]] = {}
