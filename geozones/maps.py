@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -205,6 +206,23 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
                             auto_play=False, max_opacity=0.8, show=False).add_to(m)
 
 
+_FOLIUM_ID = re.compile(r"\b([a-z]+(?:_[a-z]+)*)_([0-9a-f]{32})(?![0-9a-f])")
+
+
+def _stable_ids(page: str) -> str:
+    """Replace folium's random element ids by ids numbered in order of appearance.
+
+    The same map then renders to the same bytes on every run.
+    """
+    seen: dict[str, str] = {}
+
+    def sub(m: re.Match) -> str:
+        new = seen.setdefault(m.group(2), f"{len(seen) + 1:032x}")
+        return f"{m.group(1)}_{new}"
+
+    return _FOLIUM_ID.sub(sub, page)
+
+
 def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: bool = False) -> Path:
     """Render a map to one HTML file, atomically; with ``self_contained`` every asset is inlined.
 
@@ -213,7 +231,7 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: boo
     OutputError
         If a self-contained page would still need an asset from another host.
     """
-    page = m.get_root().render()
+    page = _stable_ids(m.get_root().render())
     if self_contained:
         from ._assets import inline_assets
 

@@ -214,3 +214,18 @@ def test_demo_geojson_and_map_carry_no_suppressed_figure(demo):
     at = html.index("new TDHeatmap(") + len("new TDHeatmap(")
     frames, _ = json.JSONDecoder().raw_decode(html[at:])
     assert [len(f) for f in frames] == d.groupby("period_start").size().sort_index().tolist()
+
+
+def test_reruns_are_byte_identical(small_case):
+    c = small_case
+    outs = []
+    for name in ("r1", "r2"):
+        out = c["tmp"] / name
+        r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", out, "--market-share", c["shares"])
+        assert r.returncode == 0, r.stderr
+        assert geozones("report", out).returncode == 0
+        outs.append(out)
+    names = sorted(p.name for p in outs[0].iterdir())
+    assert names == sorted(p.name for p in outs[1].iterdir())
+    for n in names:
+        assert (outs[0] / n).read_bytes() == (outs[1] / n).read_bytes(), n
