@@ -82,7 +82,8 @@ def market_share_factors(origins, shares: pd.DataFrame | None) -> dict[str, floa
     MarketShareError
         If an origin has no share and the table has no default row ``*``.
     """
-    codes = [str(c) for c in pd.unique(pd.Series(list(origins), dtype=object))]
+    values = origins if isinstance(origins, pd.Series) else pd.Series(list(origins), dtype=object)
+    codes = [str(c) for c in pd.unique(values)]
     if shares is None:
         return {c: 1.0 for c in codes}
     table = dict(zip(shares["origin"], shares["share"]))

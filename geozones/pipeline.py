@@ -243,9 +243,11 @@ def _safe(value: float, k: float) -> float | str:
 
 
 def _local_iso(ts: pd.Series) -> pd.Series:
-    local = ts.dt.tz_convert(TIMEZONE)
-    text = local.dt.strftime("%Y-%m-%dT%H:%M:%S%z")
-    return text.str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
+    """UTC timestamps as ISO 8601 Europe/Brussels local time with offset (formatted once per distinct time)."""
+    codes, uniq = pd.factorize(ts)
+    local = pd.Series(pd.DatetimeIndex(uniq).tz_convert(TIMEZONE))
+    text = local.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True).to_numpy(dtype=object)
+    return pd.Series(np.append(text, None)[codes], index=ts.index)
 
 
 def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, residents, periods: list[str]):
