@@ -193,9 +193,10 @@ def _candidate_pairs(cov: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _chunks(n: int, workers: int) -> list[slice]:
+    """Slices of the candidate pairs for the worker threads: a few per thread, none tiny."""
     if n == 0:
         return []
-    k = max(1, min(workers * 4, n // 2000 or 1))
+    k = max(1, min(workers * 4, n // 250))
     edges = np.linspace(0, n, k + 1).astype(int)
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
@@ -389,8 +390,7 @@ def compute_weights(
     if (zone_ids == OUTSIDE).any():
         raise WeightsError(f"zone_id {OUTSIDE!r} is reserved for the outside share", hint="rename that zone")
     workers = workers or os.cpu_count() or 1
-    zb = zones.to_crs(WGS84).total_bounds
-    metric = metric_crs(zb, crs)
+    metric = metric_crs(_wgs84_bounds(zones), crs)
     cov = _geoms(coverage.to_crs(metric))
     zg = _geoms(zones.to_crs(metric))
     area = shapely.area(cov)
@@ -406,22 +406,22 @@ def compute_weights(
         cov = cov.copy()
         cov[invalid] = shapely.make_valid(cov[invalid])
         log.warning("%d coverage areas were invalid and were repaired with make_valid", int(invalid.sum()))
-    zinvalid = ~shapely.is_valid(zg)
-    if zinvalid.any():
-        raise WeightsError(
-            f"zone {zone_ids[np.flatnonzero(zinvalid)[0]]!r} has an invalid geometry",
-            hint="run 'geozones zones check --repair'",
-        )
 
     measure = _Measure()
     measure_name = "area"
     if ancillary is not None:
-        cb = coverage.to_crs(WGS84).total_bounds
-        anc = read_ancillary(ancillary, column=ancillary_column, bounds=tuple(cb), bounds_crs=WGS84).to_crs(metric)
+        anc = read_ancillary(ancillary, column=ancillary_column, bounds=_wgs84_bounds(coverage), bounds_crs=WGS84).to_crs(metric)
         measure = _Measure(_geoms(anc), anc["value"].to_numpy())
         measure_name = "ancillary:" + (str(ancillary) if not isinstance(ancillary, gpd.GeoDataFrame) else "layer")
 
     ci, zi = _candidate_pairs(cov, zg)
+    near = np.unique(zi)  # only zones that some coverage may reach need to be valid here
+    zinvalid = near[~shapely.is_valid(zg[near])]
+    if len(zinvalid):
+        raise WeightsError(
+            f"zone {zone_ids[zinvalid[0]]!r} has an invalid geometry: {shapely.is_valid_reason(zg[zinvalid[0]])}",
+            hint="run 'geozones zones check --repair'",
+        )
     inter_area, pieces, intersected = _pair_pieces(cov, zg, ci, zi, workers, measure.dasymetric)
     keep = inter_area > _EPS * area[ci]
     ci, zi, inter_area = ci[keep], zi[keep], inter_area[keep]
@@ -435,8 +435,8 @@ def compute_weights(
             hint = "the zones' latitude and longitude look swapped: GeoJSON positions are [longitude, latitude]"
         raise WeightsError("no coverage area overlaps any zone", hint=hint)
 
+    total = measure(cov) if measure.dasymetric else area
     if measure.dasymetric:
-        total = measure(cov)
         part = measure(pieces)
         empty = total[ci] <= 0
         # cells whose coverage holds none of the ancillary quantity: fall back to area
@@ -452,43 +452,63 @@ def compute_weights(
     matrix = sparse.csr_array((w[nz], (ci[nz], zi[nz])), shape=(len(cov), len(zg)))
     matrix.sum_duplicates()
 
-    overlapping = _zones_overlap(zg)
-    if overlapping:
-        union = shapely.union_all(zg)
-        shapely.prepare(union)
-        touched = np.unique(ci)
-        covered = np.zeros(len(cov))
-        inside_geoms = shapely.intersection(cov[touched], union)
+    outside = np.clip(1.0 - np.asarray(matrix.sum(axis=1)).ravel(), 0.0, 1.0)
+    # where a cell reaches two zones that overlap each other, the sum of its weights
+    # counts the overlap twice: measure the union of its pieces instead
+    oa, ob = _overlap_pairs(zg, np.unique(zi))
+    shared = _cells_in_overlaps(oa, ob, ci, zi, len(cov), len(zg))
+    if len(shared):
+        sel = np.isin(ci, shared)
+        pc, pz = ci[sel], zi[sel]
+        geoms = shapely.intersection(cov[pc], zg[pz])
+        rank = np.arange(len(pc)) - np.searchsorted(pc, pc)  # position of each piece within its cell
+        grid = np.full((len(shared), int(rank.max()) + 1), None, dtype=object)
+        grid[np.searchsorted(shared, pc), rank] = geoms
+        inside = shapely.union_all(grid, axis=1)
+        m_in = measure(inside) if measure.dasymetric else shapely.area(inside)
+        den_shared = np.where(total[shared] > 0, total[shared], area[shared])
         if measure.dasymetric:
-            tot = measure(cov)
-            inside = measure(inside_geoms)
-            covered[touched] = np.where(tot[touched] > 0, inside / np.where(tot[touched] > 0, tot[touched], 1), shapely.area(inside_geoms) / area[touched])
-        else:
-            covered[touched] = shapely.area(inside_geoms) / area[touched]
-        outside = np.clip(1.0 - covered, 0.0, 1.0)
-    else:
-        outside = np.clip(1.0 - np.asarray(matrix.sum(axis=1)).ravel(), 0.0, 1.0)
+            m_in = np.where(total[shared] > 0, m_in, shapely.area(inside))
+        outside[shared] = np.clip(1.0 - m_in / den_shared, 0.0, 1.0)
     outside[outside < 1e-9] = 0.0
     meta = {
         "crs": metric.to_string(),
         "measure": measure_name,
         "pairs": int(len(keep)),
         "intersected": int(intersected),
-        "zones_overlap": bool(overlapping),
+        "zones_overlap": bool(len(oa)),
     }
     return Weights(matrix, cell_ids.astype(object), zone_ids.astype(object), outside, meta)
 
 
-def _zones_overlap(zg: np.ndarray) -> bool:
-    if len(zg) < 2:
-        return False
-    tree = shapely.STRtree(zg)
-    a, b = tree.query(zg, predicate="intersects")
+def _wgs84_bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    """Longitude/latitude bounds of a layer, without reprojecting every geometry."""
+    b = gdf.total_bounds
+    if gdf.crs is None or gdf.crs.equals(pyproj.CRS(WGS84)):
+        return tuple(b)
+    t = pyproj.Transformer.from_crs(gdf.crs, WGS84, always_xy=True)
+    return tuple(t.transform_bounds(*b, densify_pts=21))
+
+
+def _overlap_pairs(zg: np.ndarray, among: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (zone index, zone index) among ``among`` whose interiors intersect."""
+    if len(among) < 2:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    sub = zg[among]
+    a, b = shapely.STRtree(sub).query(sub, predicate="intersects")
     sel = a < b
-    if not sel.any():
-        return False
-    inter = shapely.area(shapely.intersection(zg[a[sel]], zg[b[sel]]))
-    return bool((inter > 0.01).any())
+    a, b = a[sel], b[sel]
+    inner = shapely.relate_pattern(sub[a], sub[b], "T********")
+    return among[a[inner]], among[b[inner]]
+
+
+def _cells_in_overlaps(oa, ob, ci: np.ndarray, zi: np.ndarray, n_cells: int, n_zones: int) -> np.ndarray:
+    """Sorted indices of the cells that reach both zones of some overlapping pair (oa[i], ob[i])."""
+    if not len(oa):
+        return np.array([], dtype=np.int64)
+    reach = sparse.csc_array((np.ones(len(ci)), (ci, zi)), shape=(n_cells, n_zones))
+    both = reach[:, oa].multiply(reach[:, ob]).tocsr()
+    return np.flatnonzero(np.diff(both.indptr) > 0).astype(np.int64)
 
 
 def write_weights(weights: Weights, path: str | os.PathLike[str]) -> Path:
