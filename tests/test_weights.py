@@ -252,3 +252,16 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         gz.write_weights(w, tmp_path / "w.parquet")
     assert list(tmp_path.iterdir()) == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(rects, min_size=1, max_size=12), st.lists(rects, min_size=2, max_size=8))
+def test_outside_share_is_exact_with_overlapping_zones(cov, zones):
+    """outside = 1 - area(coverage ∩ union of zones) / area(coverage), whatever the overlaps."""
+    try:
+        w = weights_of(cov, zones)
+    except WeightsError:
+        return
+    union = shapely.union_all(zones)
+    want = [1 - shapely.intersection(c, union).area / c.area for c in cov]
+    np.testing.assert_allclose(w.outside, want, atol=1e-9)
