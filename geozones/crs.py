@@ -14,12 +14,36 @@ from pyproj.database import query_utm_crs_info
 
 from .errors import CRSError
 
-__all__ = ["metric_crs", "BELGIUM_CRS", "WGS84"]
+__all__ = ["metric_crs", "suits", "BELGIUM_CRS", "WGS84"]
 
 #: Belgian Lambert 2008, the metric CRS used for data inside Belgium.
 BELGIUM_CRS = "EPSG:3812"
 #: Longitude/latitude on WGS84, the CRS of GeoJSON (RFC 7946).
 WGS84 = "EPSG:4326"
+
+
+#: How far (degrees) data may reach beyond a CRS's area of use and still be measured in it.
+_MARGIN = 0.1
+
+
+def suits(crs: pyproj.CRS | None, bounds: Sequence[float]) -> bool:
+    """True if ``crs`` is projected in metres and its area of use holds ``bounds`` (lon/lat).
+
+    A margin of 0.1 degree is allowed, so that a grid reaching a little beyond a
+    national border is still measured in that country's CRS.
+    """
+    if crs is None or not crs.is_projected or not crs.axis_info or crs.axis_info[0].unit_name not in ("metre", "meter"):
+        return False
+    aou = crs.area_of_use
+    if aou is None:
+        return False
+    minx, miny, maxx, maxy = bounds
+    return (
+        minx >= aou.west - _MARGIN
+        and maxx <= aou.east + _MARGIN
+        and miny >= aou.south - _MARGIN
+        and maxy <= aou.north + _MARGIN
+    )
 
 
 def metric_crs(bounds: Sequence[float], crs: str | pyproj.CRS | None = None) -> pyproj.CRS:
@@ -58,15 +82,9 @@ def metric_crs(bounds: Sequence[float], crs: str | pyproj.CRS | None = None) -> 
     minx, miny, maxx, maxy = (float(b) for b in bounds)
     if not all(abs(v) < 1e300 for v in (minx, miny, maxx, maxy)) or minx > maxx or miny > maxy:
         raise CRSError(f"cannot choose a metric CRS for empty or invalid bounds {tuple(bounds)}")
-    belgium = pyproj.CRS.from_user_input(BELGIUM_CRS).area_of_use
-    if (
-        belgium is not None
-        and minx >= belgium.west
-        and maxx <= belgium.east
-        and miny >= belgium.south
-        and maxy <= belgium.north
-    ):
-        return pyproj.CRS.from_user_input(BELGIUM_CRS)
+    belgian = pyproj.CRS.from_user_input(BELGIUM_CRS)
+    if suits(belgian, (minx, miny, maxx, maxy)):
+        return belgian
     lon = (minx + maxx) / 2
     lat = (miny + maxy) / 2
     infos = query_utm_crs_info(

@@ -42,7 +42,7 @@ from rtree import index as rtree_index
 from scipy import sparse
 
 from ._io import atomic_path, file_format
-from .crs import WGS84, metric_crs
+from .crs import WGS84, metric_crs, suits
 from .errors import CoverageError, InputError, WeightsError
 from .zones import OUTSIDE
 
@@ -202,32 +202,37 @@ def _chunks(n: int, workers: int) -> list[slice]:
 
 
 def _pair_pieces(cov: np.ndarray, zones: np.ndarray, ci: np.ndarray, zi: np.ndarray, workers: int, want_geoms: bool):
-    """Area (and, if asked, geometry) of coverage ∩ zone for every candidate pair."""
+    """Area (and, if asked, geometry) of coverage ∩ zone for every candidate pair.
+
+    Containment is tested first, on prepared geometries, in this thread: GEOS builds a
+    prepared geometry's index lazily and is not safe to share between threads. Only the
+    intersections of the remaining pairs, which need no prepared geometry, run on
+    ``workers`` threads (shapely releases the GIL).
+    """
+    c, z = cov[ci], zones[zi]
     shapely.prepare(cov)
     shapely.prepare(zones)
+    z_holds_c = shapely.contains_properly(z, c)
+    c_holds_z = ~z_holds_c & shapely.contains_properly(c, z)
+    shapely.destroy_prepared(cov)
+    shapely.destroy_prepared(zones)
+    rest = np.flatnonzero(~(z_holds_c | c_holds_z))
+    pieces = np.empty(len(ci), dtype=object)
+    pieces[z_holds_c] = c[z_holds_c]
+    pieces[c_holds_z] = z[c_holds_z]
 
-    def work(sl: slice):
-        c, z = cov[ci[sl]], zones[zi[sl]]
-        z_holds_c = shapely.contains_properly(z, c)
-        c_holds_z = ~z_holds_c & shapely.contains_properly(c, z)
-        rest = ~(z_holds_c | c_holds_z)
-        pieces = np.empty(len(c), dtype=object)
-        pieces[z_holds_c] = c[z_holds_c]
-        pieces[c_holds_z] = z[c_holds_z]
-        pieces[rest] = shapely.intersection(c[rest], z[rest])
-        return shapely.area(pieces), (pieces if want_geoms else None), int(rest.sum())
+    def work(sl: slice) -> np.ndarray:
+        return shapely.intersection(c[rest[sl]], z[rest[sl]])
 
-    parts = _chunks(len(ci), workers)
+    parts = _chunks(len(rest), workers)
     if workers > 1 and len(parts) > 1:
         with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(work, parts))
+            done = list(pool.map(work, parts))
     else:
-        results = [work(sl) for sl in parts]
-    if not results:
-        return np.array([]), (np.array([], dtype=object) if want_geoms else None), 0
-    areas = np.concatenate([r[0] for r in results])
-    geoms = np.concatenate([r[1] for r in results]) if want_geoms else None
-    return areas, geoms, sum(r[2] for r in results)
+        done = [work(sl) for sl in parts]
+    if done:
+        pieces[rest] = np.concatenate(done)
+    return shapely.area(pieces), (pieces if want_geoms else None), int(len(rest))
 
 
 class _Measure:
@@ -390,7 +395,11 @@ def compute_weights(
     if (zone_ids == OUTSIDE).any():
         raise WeightsError(f"zone_id {OUTSIDE!r} is reserved for the outside share", hint="rename that zone")
     workers = workers or os.cpu_count() or 1
-    metric = metric_crs(_wgs84_bounds(zones), crs)
+    zb = _wgs84_bounds(zones)
+    if crs is None and suits(coverage.crs, zb) and suits(coverage.crs, _wgs84_bounds(coverage)):
+        metric = coverage.crs  # coverage built by a model is already metric: do not reproject it
+    else:
+        metric = metric_crs(zb, crs)
     cov = _geoms(coverage.to_crs(metric))
     zg = _geoms(zones.to_crs(metric))
     area = shapely.area(cov)
