@@ -460,18 +460,27 @@ def map_cmd(run_dir: str, out: str | None, self_contained: bool, tiles: str) -> 
 @click.option("--events", "events_path", type=click.Path(), help="Event days: CSV with name, date (one row per day).")
 @click.option("--period-start", help="Which summary period to report on, as in zone_counts (default: the last).")
 def report_cmd(run_dir: str, out: str | None, zone: str | None, spend: str | None, events_path: str | None, period_start: str | None) -> int:
-    """Write the visitor report of a run's output folder: one self-contained HTML page.
+    """Write the visitor report of a run's output folder: a self-contained HTML page per period.
 
     Average daily visitors, a daily chart, peak days, origin shares, event days against
     ordinary days, all zones, spending per visitor, and how the figures were made. Only
-    published figures are used.
+    published figures are used. When the run covers several summary periods (quarters),
+    each gets its own page, report-YYYY-MM-DD.html, unless --period-start picks one.
     """
-    from .report import build_report, write_report
+    from .report import build_report, report_periods, write_report
 
-    page = build_report(run_dir, zone=zone, spend=spend, events=events_path, period_start=period_start)
-    target = out or str(Path(run_dir) / "report.html")
-    write_report(page, target)
-    _say(f"wrote {target}")
+    starts = [period_start] if period_start else report_periods(run_dir)
+    for start in starts:
+        page = build_report(run_dir, zone=zone, spend=spend, events=events_path, period_start=start)
+        if out and len(starts) == 1:
+            target = out
+        elif len(starts) == 1:
+            target = str(Path(run_dir) / "report.html")
+        else:
+            base = Path(out) if out else Path(run_dir) / "report.html"
+            target = str(base.with_name(f"{base.stem}-{start[:10]}{base.suffix}"))
+        write_report(page, target)
+        _say(f"wrote {target}")
     return 0
 
 

@@ -29,7 +29,7 @@ from ._io import file_format, read_csv_text, write_text_atomic
 from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
 
-__all__ = ["read_spend", "read_event_days", "build_report", "write_report"]
+__all__ = ["read_spend", "read_event_days", "report_periods", "build_report", "write_report"]
 
 _PUBLISHED = "published"
 
@@ -149,6 +149,18 @@ def _n(v: float) -> str:
 
 def _pct(v: float) -> str:
     return "" if not np.isfinite(v) else f"{v:.1%}"
+
+
+def report_periods(run_dir: str | os.PathLike[str]) -> list[str]:
+    """The starts of the summary periods (the longest period) of a run: one report each."""
+    from .pipeline import _period_seconds
+
+    path = Path(run_dir) / "zone_counts.parquet"
+    if not path.is_file():
+        raise InputError("no zone_counts.parquet here", path=run_dir, hint="give the output folder of 'geozones apportion', 'run' or 'demo'")
+    t = pd.read_parquet(path, columns=["period_start", "period"])
+    longest = max(pd.unique(t["period"]), key=_period_seconds)
+    return sorted(pd.unique(t.loc[t["period"] == longest, "period_start"]))
 
 
 def build_report(

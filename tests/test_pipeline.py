@@ -229,3 +229,19 @@ def test_reruns_are_byte_identical(small_case):
     assert names == sorted(p.name for p in outs[1].iterdir())
     for n in names:
         assert (outs[0] / n).read_bytes() == (outs[1] / n).read_bytes(), n
+
+
+def test_one_report_per_quarter(small_case, tmp_path):
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    for day in ("2026-09-30", "2026-10-01"):
+        rows += [f"B,{day}T{h:02d}:00,1h,120,30000" for h in range(24)]
+    counts = tmp_path / "two_quarters.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "q"
+    assert geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out).returncode == 0
+    r = geozones("report", out)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.glob("report*.html")) == ["report-2026-07-01.html", "report-2026-10-01.html"]
+    q3 = (out / "report-2026-07-01.html").read_text()
+    assert "2026-09-30" in q3 and "2026-10-01" not in q3.split("All zones")[0]
