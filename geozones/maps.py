@@ -233,7 +233,7 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: boo
     """
     page = _stable_ids(m.get_root().render())
     if self_contained:
-        from ._assets import inline_assets
+        from .offline import inline_assets
 
         page = inline_assets(page)
     return write_text_atomic(path, page)

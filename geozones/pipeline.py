@@ -503,12 +503,18 @@ def _heat(zones, coverage, counts, cfg: RunConfig, shares, periods: list[str]) -
     )
 
 
+def _whole(table: pd.DataFrame) -> pd.DataFrame:
+    """Published figures as whole numbers (nullable: a suppressed figure stays empty)."""
+    return table.assign(**{c: table[c].round().astype("Int64") for c in ("observed", "estimate") if c in table.columns})
+
+
 def _write_outputs(out: Path, table, summary, weights, manifest, grid_table, cfg) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".geozones-staging-", dir=out))
     try:
         names = []
-        table.to_csv(stage / "zone_counts.csv", index=False, float_format="%.0f")
+        table = _whole(table)
+        table.to_csv(stage / "zone_counts.csv", index=False)
         names.append("zone_counts.csv")
         table.to_parquet(stage / "zone_counts.parquet", index=False)
         names.append("zone_counts.parquet")
@@ -517,7 +523,7 @@ def _write_outputs(out: Path, table, summary, weights, manifest, grid_table, cfg
         write_weights(weights, stage / "weights.parquet")
         names.append("weights.parquet")
         if grid_table is not None:
-            grid_table.to_csv(stage / "grid_counts.csv", index=False, float_format="%.0f")
+            _whole(grid_table).to_csv(stage / "grid_counts.csv", index=False)
             names.append("grid_counts.csv")
         if cfg.map:
             from .maps import save_map, visitor_map
@@ -537,12 +543,15 @@ def _write_outputs(out: Path, table, summary, weights, manifest, grid_table, cfg
         shutil.rmtree(stage, ignore_errors=True)
 
 
+_WORDS = {"1h": "hour", "1d": "day", "1w": "week", "1q": "quarter"}
+
+
 def _title(cfg: RunConfig, periods: list[str]) -> str:
     """What the map's colours mean, in words."""
-    longest = periods[-1]
+    first, longest = (_WORDS.get(p, p) for p in (periods[0], periods[-1]))
     if cfg.kind == "events":
         return f"Estimated events per {longest}"
     what = "people present" if cfg.kind == "presence" else "visitors"
-    if cfg.kind == "presence" and longest != periods[0]:
-        return f"Estimated {what} per {periods[0]} ({cfg.stat} over the {longest})"
+    if cfg.kind == "presence" and longest != first:
+        return f"Estimated {what} per {first} ({cfg.stat} over the {longest})"
     return f"Estimated {what} per {longest}"

@@ -196,6 +196,8 @@ def build_report(
     if not table_path.is_file():
         raise InputError("no zone_counts.parquet here", path=run_dir, hint="give the output folder of 'geozones apportion', 'run' or 'demo'")
     table = pd.read_parquet(table_path)
+    for col in ("observed", "estimate"):  # whole numbers with gaps for suppressed figures
+        table[col] = table[col].to_numpy(dtype=float, na_value=np.nan)
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")) if (run_dir / "manifest.json").is_file() else {}
     zones = gpd.read_file(run_dir / "zones.geojson") if (run_dir / "zones.geojson").is_file() else None
     if isinstance(spend, (str, os.PathLike)):

@@ -204,6 +204,9 @@ def test_demo_geojson_and_map_carry_no_suppressed_figure(demo):
         assert f in published or f.startswith("suppressed")
     # the heat layer holds exactly the published grid squares with people, at the summary period
     g = pd.read_csv(demo / "grid_counts.csv")
+    minx, miny, maxx, maxy = z.total_bounds
+    assert g["lon"].between(minx - 0.01, maxx + 0.01).all() and g["lat"].between(miny - 0.01, maxy + 0.01).all()
+    assert g["lon"].nunique() > 10  # squares keep their own positions (they were once rounded to whole degrees)
     q = g[g.period == "1q"]
     n_heat = int(((q.status == "published") & (q.estimate > 0)).sum())
     heat = re.search(r"L\.heatLayer\(\s*(\[\[.*?\]\])", html, re.S)
