@@ -477,6 +477,7 @@ def read_coverage(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
             where=f"feature {i}",
             hint="fix the polygon (QGIS: Fix Geometries)",
         )
+    gdf.attrs["valid"] = True
     return gdf
 
 
@@ -538,7 +539,14 @@ def wedge_coverage(cells: gpd.GeoDataFrame, *, crs: str | pyproj.CRS | None = No
     if (~disc).any():
         d = ~disc
         geoms[d] = _sector_polygons(x[d], y[d], az[d], bw[d], r[d])
-    return gpd.GeoDataFrame({"cell_id": m["cell_id"].to_numpy(), "site_id": m["site_id"].to_numpy()}, geometry=geoms, crs=m.crs)
+    return _valid(gpd.GeoDataFrame({"cell_id": m["cell_id"].to_numpy(), "site_id": m["site_id"].to_numpy()}, geometry=geoms, crs=m.crs))
+
+
+def _valid(cov: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Mark model-built coverage as valid (simple wedges and discs, GEOS intersections),
+    so that :func:`geozones.compute_weights` need not check every polygon again."""
+    cov.attrs["valid"] = True
+    return cov
 
 
 def voronoi_coverage(cells: gpd.GeoDataFrame, *, crs: str | pyproj.CRS | None = None) -> gpd.GeoDataFrame:
@@ -603,7 +611,7 @@ def voronoi_coverage(cells: gpd.GeoDataFrame, *, crs: str | pyproj.CRS | None = 
             hit = lookup.reindex(key).to_numpy()
             ok = ~np.isnan(hit)
             geoms[idx[ok]] = pieces[hit[ok].astype(int)]
-    return gpd.GeoDataFrame({"cell_id": m["cell_id"].to_numpy(), "site_id": m["site_id"].to_numpy()}, geometry=geoms, crs=m.crs)
+    return _valid(gpd.GeoDataFrame({"cell_id": m["cell_id"].to_numpy(), "site_id": m["site_id"].to_numpy()}, geometry=geoms, crs=m.crs))
 
 
 def build_coverage(

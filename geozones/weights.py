@@ -389,9 +389,9 @@ def compute_weights(
     cell_ids = coverage["cell_id"].astype(str).to_numpy()
     zone_ids = zones["zone_id"].astype(str).to_numpy()
     for name, ids in (("cell_id", cell_ids), ("zone_id", zone_ids)):
-        u, c = np.unique(ids, return_counts=True)
-        if (c > 1).any():
-            raise WeightsError(f"{name} {u[c > 1][0]!r} appears more than once", hint=f"each {name} must be unique")
+        dup = pd.Series(ids).duplicated().to_numpy()
+        if dup.any():
+            raise WeightsError(f"{name} {ids[np.flatnonzero(dup)[0]]!r} appears more than once", hint=f"each {name} must be unique")
     if (zone_ids == OUTSIDE).any():
         raise WeightsError(f"zone_id {OUTSIDE!r} is reserved for the outside share", hint="rename that zone")
     workers = workers or os.cpu_count() or 1
@@ -410,7 +410,8 @@ def compute_weights(
             f"coverage area of cell {cell_ids[i]!r} is empty ({int(bad.sum())} cells in all)",
             hint="check its range_m and beamwidth, or its given polygon",
         )
-    invalid = ~shapely.is_valid(cov)
+    # coverage built by a model, or read by read_coverage, is valid by construction
+    invalid = np.zeros(len(cov), bool) if coverage.attrs.get("valid") else ~shapely.is_valid(cov)
     if invalid.any():
         cov = cov.copy()
         cov[invalid] = shapely.make_valid(cov[invalid])
@@ -464,7 +465,8 @@ def compute_weights(
     outside = np.clip(1.0 - np.asarray(matrix.sum(axis=1)).ravel(), 0.0, 1.0)
     # where a cell reaches two zones that overlap each other, the sum of its weights
     # counts the overlap twice: measure the union of its pieces instead
-    oa, ob = _overlap_pairs(zg, np.unique(zi))
+    # a generated grid cannot overlap itself
+    oa, ob = (np.array([], dtype=np.int64),) * 2 if zones.attrs.get("tiling") else _overlap_pairs(zg, np.unique(zi))
     shared = _cells_in_overlaps(oa, ob, ci, zi, len(cov), len(zg))
     if len(shared):
         sel = np.isin(ci, shared)

@@ -680,7 +680,9 @@ def square_grid(
         geometry=boxes,
         crs=metric.crs,
     )
-    return grid.to_crs(WGS84)
+    grid = grid.to_crs(WGS84)
+    grid.attrs["tiling"] = True  # squares never overlap: weights skip the overlap check
+    return grid
 
 
 def h3_grid(area: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry, resolution: int) -> gpd.GeoDataFrame:
@@ -719,6 +721,7 @@ def h3_grid(area: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry, resolutio
     shapely.prepare(shape)
     grid = grid[shapely.intersects(shape, grid.geometry.values)].reset_index(drop=True)
     grid["area_km2"] = grid.to_crs(metric).area.to_numpy() / 1e6
+    grid.attrs["tiling"] = True  # H3 cells never overlap
     return grid
 
 

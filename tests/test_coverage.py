@@ -223,3 +223,22 @@ def test_metric_crs_choice():
         gz.metric_crs((0, 0, 0, 0), "EPSG:4326")
     with pytest.raises(CRSError, match="unknown CRS"):
         gz.metric_crs((0, 0, 0, 0), "EPSG:999999")
+
+
+def test_model_coverage_is_valid_as_marked():
+    """Weights skip the validity check for model-built coverage: it must really be valid."""
+    import shapely as sh
+
+    rng = np.random.default_rng(3)
+    n = 300
+    lon, lat = LON + rng.normal(0, 0.02, n), LAT + rng.normal(0, 0.01, n)
+    az = np.where(rng.random(n) < 0.1, np.nan, rng.uniform(0, 360, n))
+    df = pd.DataFrame({"cell_id": [f"c{i}" for i in range(n)], "site_id": [f"s{i // 3}" for i in range(n)], "lon": lon, "lat": lat,
+                       "azimuth": az, "beamwidth": rng.uniform(1, 360, n), "range_m": rng.uniform(50, 3000, n)})
+    import geopandas as gpd
+
+    cells = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df.lon, df.lat), crs="EPSG:4326")
+    for build in (gz.wedge_coverage, gz.voronoi_coverage):
+        cov = build(cells)
+        assert cov.attrs["valid"] is True
+        assert sh.is_valid(cov.geometry.values).all() and (cov.area > 0).all()
