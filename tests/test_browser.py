@@ -1,0 +1,181 @@
+"""The HTML exports in a real browser: Debian's Chromium, headless, with the network cut.
+
+Every request that is not a local file or a data: URI is refused and recorded; the pages
+must load with no console error and no such request, and screenshots are checked by their
+pixels. The browser is driven by Playwright's Python API, pointed at /usr/bin/chromium
+(never a browser that Playwright downloads).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+playwright = pytest.importorskip("playwright.sync_api", reason="the test extra installs playwright")
+if not shutil.which("chromium"):
+    pytest.skip("Debian's chromium is not installed (CI installs it)", allow_module_level=True)
+
+
+def geozones(*args):
+    r = subprocess.run([sys.executable, "-m", "geozones.cli", *map(str, args)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page opened with the network cut: console errors and refused requests are kept."""
+
+    def __init__(self, browser, path, size=(1200, 900)):
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+
+        def route(r):
+            if r.request.url.startswith(("file:", "data:", "blob:")):
+                r.continue_()
+            else:
+                self.outside.append(r.request.url)
+                r.abort()
+
+        self.context.route("**/*", route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(path.as_uri())
+        self.page.wait_for_load_state("load")
+        self.page.wait_for_timeout(400)
+
+    def pixels(self) -> np.ndarray:
+        from PIL import Image
+
+        return np.asarray(Image.open(io.BytesIO(self.page.screenshot())).convert("RGB")).astype(int)
+
+    def close(self):
+        self.context.close()
+
+
+def heat_pixels(img: np.ndarray) -> int:
+    """Green and cyan pixels: the heat layer's gradient, in no colour of the zones' palette."""
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    return int(((g > 170) & (r < 140) & (b < 200)).sum())
+
+
+def fill_pixels(img: np.ndarray) -> int:
+    """Orange and red pixels of the zones' choropleth."""
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    return int(((r > 200) & (g > 80) & (g < 200) & (b < 120)).sum())
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("browser_demo")
+    geozones("demo", "--out", out, "--days", 7, "--self-contained")
+    return out
+
+
+def test_self_contained_map_loads_offline_and_draws_zones_and_heat(browser, demo):
+    from geozones.offline import external_references
+
+    html = (demo / "map.html").read_text()
+    assert external_references(html) == []
+    p = Page(browser, demo / "map.html")
+    try:
+        assert p.errors == [] and p.outside == []
+        img = p.pixels()
+        zones, heat = fill_pixels(img), heat_pixels(img)
+        assert zones > 2000, zones
+        assert heat > 200, heat
+        # the green is the heat layer's: switch it off in the layer control and it is gone
+        p.page.locator(".leaflet-control-layers-overlays label", has_text="Heat (").first.click()
+        p.page.wait_for_timeout(200)
+        without = p.pixels()
+        assert heat_pixels(without) < heat / 10
+        assert fill_pixels(without) > 1000  # the zones keep their own colours
+        # the day slider exists and steps
+        assert p.page.locator(".timecontrol-date").count() == 1
+    finally:
+        p.close()
+
+
+def test_report_loads_offline_with_its_chart(browser, demo):
+    from geozones.offline import external_references
+
+    html = (demo / "report.html").read_text()
+    assert external_references(html) == []
+    p = Page(browser, demo / "report.html", size=(1000, 1400))
+    try:
+        assert p.errors == [] and p.outside == []
+        assert p.page.locator("svg").count() >= 2  # the daily series and the origin bars
+        img = p.pixels()
+        red = ((img[..., 0] > 160) & (img[..., 1] < 60) & (img[..., 2] < 80)).sum()  # the visitors line, #bd0026
+        assert red > 200, red
+        assert "Visitors to" in p.page.locator("h1").inner_text()
+    finally:
+        p.close()
+
+
+def test_hostile_zone_names_show_as_text_and_run_nothing(browser, small_case, tmp_path):
+    import geopandas as gpd
+
+    import geozones as gz
+
+    c = small_case
+    z = gpd.read_file(c["zones"])
+    payload = "<img src=x onerror=\"window.__pwned=1\">"
+    z.loc[0, "name"] = payload
+    zp = tmp_path / "evil.geojson"
+    gz.write_zones(z, zp)
+    out = tmp_path / "evil"
+    geozones("apportion", "--zones", zp, "--cells", c["cells"], "--counts", c["counts"], "--out", out, "--self-contained")
+    geozones("report", out)
+
+    p = Page(browser, out / "map.html")
+    try:
+        # hover over every zone, as a reader would, and read its tooltip
+        points = p.page.evaluate(
+            """() => {
+              const out = [];
+              for (const k of Object.keys(window)) {
+                const group = window[k];
+                if (!k.startsWith('geo_json_') || !group || !group.eachLayer || !group.getTooltip()) continue;
+                group.eachLayer(l => { const pt = group._map.latLngToContainerPoint(l.getCenter()); out.push([pt.x, pt.y]); });
+              }
+              return out;
+            }"""
+        )
+        assert len(points) == 2
+        texts = []
+        for x, y in points:
+            p.page.mouse.move(x, y)
+            p.page.wait_for_timeout(100)
+            texts.append(p.page.locator(".leaflet-tooltip").inner_text())
+        assert any(payload in t for t in texts), texts
+        assert p.page.evaluate("() => window.__pwned === undefined")
+        assert p.page.locator(".leaflet-tooltip img").count() == 0
+        assert p.errors == [] and p.outside == []
+    finally:
+        p.close()
+    p = Page(browser, out / "report.html")
+    try:
+        assert payload in p.page.locator("body").inner_text()
+        assert p.page.evaluate("() => window.__pwned === undefined")
+        assert p.outside == []  # the <img src=x> was never created, so never requested
+    finally:
+        p.close()
