@@ -306,6 +306,7 @@ def _pipeline_options(f):
         click.option("--unknown-cells", type=click.Choice(["error", "drop"]), default="error", show_default=True,
                      help="Counts for cells that are not in the cell plan: refuse them, or drop them and report it."),
         click.option("--heat-grid", "heat_grid_m", type=float, default=250, show_default=True, help="Side in metres of the grid behind the heat layer; 0 for none."),
+        click.option("--heat-h3", type=click.IntRange(0, 15), help="Draw the heat layer from H3 cells of this resolution instead of squares."),
         click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html."),
         click.option("--self-contained", is_flag=True, help="Make map.html one file that loads nothing from other hosts (no basemap tiles)."),
         click.option("--crs", "cell_crs", help="CRS of x, y columns in the cell plan, e.g. EPSG:31370."),
@@ -328,7 +329,7 @@ def _pipeline_options(f):
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @_pipeline_options
 def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, model, kind, stat, dedup_factor, k, market_share,
-                  period, summary_period, origin_level, residents, unknown_cells, heat_grid_m, make_map, self_contained,
+                  period, summary_period, origin_level, residents, unknown_cells, heat_grid_m, heat_h3, make_map, self_contained,
                   cell_crs, metric_crs, ancillary, ancillary_column) -> int:
     """Apportion counts per cell to zones and publish privacy-safe figures into a folder.
 
@@ -345,7 +346,7 @@ def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, 
         zones=list(zone_paths), out=out, cells=cells, weights=weights_path, counts=counts, events=events, optout=optout,
         model=model, kind=kind, stat=stat, dedup_factor=dedup_factor, k=k, market_share=market_share, period=period,
         summary_period=None if summary_period.lower() == "none" else summary_period, origin_level=origin_level,
-        residents=residents, unknown_cells=unknown_cells, heat_grid_m=heat_grid_m or None, map=make_map, self_contained=self_contained,
+        residents=residents, unknown_cells=unknown_cells, heat_grid_m=heat_grid_m or None, heat_h3=heat_h3, map=make_map, self_contained=self_contained,
         cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column,
     )
     with _progress("running the pipeline"):

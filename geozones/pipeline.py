@@ -50,7 +50,7 @@ from .extrapolate import market_share_factors, read_market_share
 from .origins import ALL, LEVELS, origin_names, rollup_codes
 from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
 from .weights import Weights, compute_weights, read_weights, write_weights
-from .zones import OUTSIDE, read_zones, square_grid, write_zones
+from .zones import OUTSIDE, h3_grid, read_zones, square_grid, write_zones
 
 __all__ = ["RunConfig", "RunResult", "load_config", "run", "ZONE_COUNT_COLUMNS"]
 
@@ -87,6 +87,7 @@ class RunConfig:
     residents: bool = True
     unknown_cells: str = "error"
     heat_grid_m: float | None = 250.0
+    heat_h3: int | None = None
     map: bool = True
     self_contained: bool = False
     repair: bool = False
@@ -122,6 +123,8 @@ class RunConfig:
             bad("dedup_factor", f"{self.dedup_factor!r} is not in (0, 1]")
         if self.heat_grid_m is not None and not self.heat_grid_m > 0:
             bad("heat_grid_m", f"{self.heat_grid_m!r} is not a positive number of metres")
+        if self.heat_h3 is not None and not (isinstance(self.heat_h3, int) and 0 <= self.heat_h3 <= 15):
+            bad("heat_h3", f"{self.heat_h3!r} is not an H3 resolution from 0 to 15")
         for key in ("period", "summary_period"):
             value = getattr(self, key)
             if value is not None:
@@ -198,6 +201,8 @@ def _type_ok(annotation: str, value: Any) -> bool:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if "bool" in ann:
         return isinstance(value, bool)
+    if ann.startswith("int"):
+        return isinstance(value, int) and not isinstance(value, bool)
     if "float" in ann:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if "str" in ann:
@@ -387,7 +392,7 @@ def run(cfg: RunConfig) -> RunResult:
 
     summary = _zone_summary(zones, published, periods[-1])
     grid_table = None
-    if cfg.heat_grid_m and coverage is not None:
+    if (cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None:
         grid_table = _heat(zones, coverage, counts, cfg, shares, periods)
 
     by_reason = checked.loc[checked["status"] == SUPPRESSED, "reason"].value_counts().to_dict()
@@ -402,7 +407,7 @@ def run(cfg: RunConfig) -> RunResult:
             "k": cfg.k, "model": model, "metric_crs": weights.meta.get("crs"), "measure": weights.meta.get("measure"),
             "origin_level": cfg.origin_level, "residents_separated": residents is not None,
             "unknown_cells": cfg.unknown_cells, "dedup_factor": info["dedup_factor"] if cfg.kind == "unique" else None,
-            "heat_grid_m": cfg.heat_grid_m,
+            "heat_grid": f"h3 resolution {cfg.heat_h3}" if cfg.heat_h3 is not None else (f"{cfg.heat_grid_m:g} m squares" if cfg.heat_grid_m else None),
         },
         "market_share": {
             "table": cfg.market_share,
@@ -472,12 +477,12 @@ def _zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str)
 
 
 def _heat(zones, coverage, counts, cfg: RunConfig, shares, periods: list[str]) -> pd.DataFrame | None:
-    """Published figures of a square grid over the zones: what the heat layers are drawn from.
+    """Published figures of a square (or H3) grid over the zones: what the heat layers are drawn from.
 
     The grid is a zone set like any other: apportioned, extrapolated and put through
     disclosure control (with its own time relations), at every published period.
     """
-    grid = square_grid(zones, cfg.heat_grid_m, crs=cfg.metric_crs)
+    grid = h3_grid(zones, cfg.heat_h3) if cfg.heat_h3 is not None else square_grid(zones, cfg.heat_grid_m, crs=cfg.metric_crs)
     try:
         gw = compute_weights(coverage, grid, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
     except WeightsError:

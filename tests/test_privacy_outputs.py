@@ -88,3 +88,20 @@ def test_user_strings_are_escaped_in_every_html(small_case, tmp_path):
         assert evil not in html and "<script>alert(2)" not in html, page
         # the name is there, as HTML entities (written \u0026 inside the map's JSON)
         assert re.search(r"(&|\\u0026)(amp;)?lt;img src=x onerror=alert\(1\)(&|\\u0026)(amp;)?gt;", html), page
+
+
+def test_event_names_and_spend_rows_are_escaped_in_the_report(small_case, tmp_path):
+    c = small_case
+    out = tmp_path / "ev"
+    r = subprocess.run([sys.executable, "-m", "geozones.cli", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", out],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    events = tmp_path / "events.csv"
+    events.write_text('name,date\n"<script>alert(3)</script>Braderie",2026-07-01\n')
+    spend = tmp_path / "spend.csv"
+    spend.write_text("zone_id,date,origin,transactions,amount\neast,2026-07-01,resident,40,900\n")
+    rep = subprocess.run([sys.executable, "-m", "geozones.cli", "report", out, "--events", events, "--spend", spend], capture_output=True, text=True)
+    assert rep.returncode == 0, rep.stderr
+    html = (out / "report.html").read_text()
+    assert "<script>alert(3)" not in html
+    assert "&lt;script&gt;alert(3)&lt;/script&gt;Braderie" in html
