@@ -1,0 +1,208 @@
+"""Zone files: every problem reported with its file, feature and a hint; grids; the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyproj
+import pytest
+import shapely
+
+import geozones as gz
+from geozones.errors import ZoneError
+
+TO_M = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3812", always_xy=True)
+
+
+def square(x, y, d=0.01):
+    return [[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]
+
+
+def feature(zid, coords, gtype="Polygon", name="zone", **props):
+    p = {"zone_id": zid, "name": name, **props}
+    if zid is None:
+        del p["zone_id"]
+    return {"type": "Feature", "properties": p, "geometry": None if coords is None else {"type": gtype, "coordinates": coords}}
+
+
+def write(tmp_path, features, name="zones.geojson", **extra):
+    p = tmp_path / name
+    p.write_text(json.dumps({"type": "FeatureCollection", **extra, "features": features}))
+    return p
+
+
+def codes(report):
+    return [p.code for p in report.problems]
+
+
+def test_clean_file_with_other_properties(tmp_path):
+    p = write(tmp_path, [feature("a", square(3.25, 50.82), kind="centre"), feature("b", square(3.27, 50.82))])
+    r = gz.check_zones(p)
+    assert r.ok and r.problems == []
+    assert r.zones["zone_id"].tolist() == ["a", "b"] and r.zones["kind"].tolist()[0] == "centre"
+    # a 0.01 x 0.01 degree square near Kortrijk, measured in Lambert 2008
+    x, y = TO_M.transform([3.25, 3.26, 3.26, 3.25], [50.82, 50.82, 50.83, 50.83])
+    assert r.zones["area_km2"].iloc[0] == pytest.approx(shapely.Polygon(list(zip(x, y))).area / 1e6, rel=1e-3)
+    assert r.crs.to_epsg() == 3812
+
+
+@pytest.mark.parametrize(
+    "feat, code",
+    [
+        (feature(None, square(3.25, 50.82)), "missing-zone-id"),
+        (feature("outside", square(3.25, 50.82)), "reserved-zone-id"),
+        (feature("p", [3.25, 50.82], "Point"), "not-polygon"),
+        (feature("e", None), "empty-geometry"),
+        (feature("e2", []), "empty-geometry"),
+        (feature("u", [[[3.25, 50.82], [3.26, 50.82], [3.26, 50.83], [3.25, 50.83]]]), "unclosed-ring"),
+        (feature("bow", [[[3.25, 50.82], [3.26, 50.83], [3.26, 50.82], [3.25, 50.83], [3.25, 50.82]]]), "invalid-geometry"),
+        (feature("proj", square(173000, 174000, 500)), "projected-coordinates"),
+        (feature("swap", square(50.82, 93.25)), "swapped-lat-lon"),
+        (feature("speck", square(3.25, 50.82, 1e-9)), "zero-area"),  # a valid polygon of about 1e-8 m²
+    ],
+)
+def test_each_problem_names_file_feature_and_what_to_do(tmp_path, feat, code):
+    p = write(tmp_path, [feature("ok", square(3.27, 50.82)), feat])
+    r = gz.check_zones(p)
+    assert code in codes(r)
+    prob = next(x for x in r.problems if x.code == code)
+    assert prob.path == str(p) and prob.where.startswith("features[1]") and prob.hint
+    assert str(p) in str(prob) and "features[1]" in str(prob)
+    assert not r.ok
+    with pytest.raises(ZoneError) as exc:
+        gz.read_zones(p)
+    assert exc.value.problems and str(p) in str(exc.value)
+
+
+def test_self_intersection_says_where_and_repair_reports_area_change(tmp_path):
+    bow = [[[3.25, 50.82], [3.26, 50.83], [3.26, 50.82], [3.25, 50.83], [3.25, 50.82]]]
+    p = write(tmp_path, [feature("bow", bow)])
+    msg = str(gz.check_zones(p).problems[0])
+    assert "self-intersection at (3.255 50.825)" in msg
+    r = gz.check_zones(p, repair=True)
+    assert r.ok and r.zones["geometry"].iloc[0].is_valid
+    assert len(r.repairs) == 1 and np.isfinite(r.repairs["change_pct"].iloc[0])
+    assert any(x.code == "repaired" and x.severity == "warning" for x in r.problems)
+
+
+def test_unclosed_ring_is_closed_by_repair(tmp_path):
+    p = write(tmp_path, [feature("u", [[[3.25, 50.82], [3.26, 50.82], [3.26, 50.83], [3.25, 50.83]]])])
+    assert gz.check_zones(p, repair=True).ok
+
+
+def test_every_problem_is_reported_not_only_the_first(tmp_path):
+    p = write(tmp_path, [feature(None, square(3.25, 50.82)), feature("p", [3.0, 50.0], "Point"), feature("a", square(3.27, 50.82)),
+                         feature("a", square(3.29, 50.82))])
+    assert codes(gz.check_zones(p)) == ["missing-zone-id", "not-polygon", "duplicate-zone-id"]
+
+
+def test_duplicates_across_files_and_folders(tmp_path):
+    d = tmp_path / "cat"
+    d.mkdir()
+    write(d, [feature("a", square(3.25, 50.82))], "1.geojson")
+    write(d, [feature("a", square(3.27, 50.82))], "2.geojson")
+    (d / "README.md").write_text("not a zone file")
+    r = gz.check_zones(d)
+    dup = [x for x in r.problems if x.code == "duplicate-zone-id"]
+    assert len(dup) == 1 and dup[0].path.endswith("2.geojson") and "1.geojson" in dup[0].message
+
+
+@pytest.mark.parametrize(
+    "text, code, where",
+    [
+        ('{"type": "FeatureCollection", "features": [\n{"type": "Feature",', "not-json", "line 2"),
+        ("", "empty-file", ""),
+        ('{"type": "Feature", "properties": {}, "geometry": null}', "not-feature-collection", ""),
+        ('{"type": "FeatureCollection", "features": []}', "no-features", "features"),
+    ],
+)
+def test_file_level_problems(tmp_path, text, code, where):
+    p = tmp_path / "z.geojson"
+    p.write_text(text)
+    r = gz.check_zones(p)
+    assert codes(r) == [code] and where in r.problems[0].where
+
+
+def test_foreign_crs_member_is_refused_but_crs84_accepted(tmp_path):
+    f = [feature("a", square(3.25, 50.82))]
+    bad = write(tmp_path, f, "l72.geojson", crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::31370"}})
+    assert codes(gz.check_zones(bad)) == ["foreign-crs"]
+    ok = write(tmp_path, f, "crs84.geojson", crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}})
+    assert gz.check_zones(ok).ok
+
+
+def test_a_swapped_zone_far_from_the_others_is_caught(tmp_path):
+    """Swapped positions that stay within the valid ranges are caught only against other zones."""
+    fs = [feature(f"z{i}", square(3.25 + 0.02 * i, 50.82)) for i in range(4)]
+    fs.append(feature("swapped", [[[y, x] for x, y in square(3.25, 50.84)[0]]]))
+    r = gz.check_zones(write(tmp_path, fs))
+    assert codes(r) == ["swapped-lat-lon"] and "features[4]" in r.problems[0].where
+
+
+def test_overlaps_are_listed_with_their_areas(tmp_path):
+    p = write(tmp_path, [feature("big", square(3.25, 50.82, 0.02)), feature("small", square(3.255, 50.825, 0.01)),
+                         feature("apart", square(3.30, 50.82))])
+    r = gz.check_zones(p)
+    assert r.ok
+    ov = r.overlaps
+    assert ov[["zone_a", "zone_b"]].values.tolist() == [["big", "small"]]
+    assert ov["share_of_b"].iloc[0] == pytest.approx(1.0, abs=1e-9)  # small lies inside big
+    assert ov["overlap_km2"].iloc[0] == pytest.approx(r.zones.set_index("zone_id").loc["small", "area_km2"], rel=1e-9)
+
+
+def test_write_zones_round_trip_is_rfc7946(tmp_path):
+    p = write(tmp_path, [feature("a", square(3.25, 50.82), kind="x")])
+    z = gz.read_zones(p)
+    out = gz.write_zones(z, tmp_path / "out.geojson")
+    data = json.loads(out.read_text())
+    assert "crs" not in data and data["features"][0]["properties"]["zone_id"] == "a"
+    assert gz.check_zones(out).ok
+
+
+def test_square_and_h3_grids_cover_the_area():
+    area = shapely.box(3.25, 50.82, 3.28, 50.84)
+    sq = gz.square_grid(area, 500)
+    assert sq["zone_id"].is_unique
+    m = sq.to_crs(3812)
+    np.testing.assert_allclose(m.area, 250_000, rtol=1e-6)
+    a = shapely.transform(area, lambda xy: np.column_stack(TO_M.transform(xy[:, 0], xy[:, 1])))
+    assert shapely.union_all(m.geometry.values).contains(a)
+    import h3
+
+    hx = gz.h3_grid(area, 9)
+    assert hx["zone_id"].is_unique and all(h3.get_resolution(c) == 9 for c in hx["zone_id"])
+    assert shapely.union_all(hx.geometry.values).buffer(1e-9).contains(area)
+
+
+def geozones(*args):
+    return subprocess.run([sys.executable, "-m", "geozones.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def test_cli_exit_codes_and_one_line_errors(tmp_path):
+    good = write(tmp_path, [feature("a", square(3.25, 50.82))], "good.geojson")
+    bad = write(tmp_path, [feature(None, square(3.25, 50.82))], "bad.geojson")
+    r = geozones("zones", "check", good)
+    assert r.returncode == 0 and "a " in r.stdout and "km²" in r.stdout
+    r = geozones("zones", "check", bad)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and f"{bad}: features[0]" in r.stderr
+    r = geozones("zones", "check")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = geozones("zones", "check", tmp_path / "missing.geojson")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+    r = geozones("zones", "check", good, "--json")
+    assert json.loads(r.stdout)["ok"] is True
+
+
+def test_cli_grid_writes_a_zone_file_that_checks(tmp_path):
+    area = write(tmp_path, [feature("a", square(3.25, 50.82, 0.02))], "area.geojson")
+    out = tmp_path / "grid.geojson"
+    assert geozones("zones", "grid", "--area", area, "--size", 250, "--out", out).returncode == 0
+    assert geozones("zones", "check", out).returncode == 0
+    out_h3 = tmp_path / "h3.geojson"
+    assert geozones("zones", "grid", "--area", area, "--h3", 9, "--out", out_h3).returncode == 0
+    assert gz.check_zones(out_h3).ok
+    r = geozones("zones", "grid", "--area", area, "--out", tmp_path / "none.geojson")
+    assert r.returncode == 2 and not (tmp_path / "none.geojson").exists()
