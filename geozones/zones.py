@@ -244,6 +244,9 @@ def _check_feature(
     shapes = []
     all_xy = []
     for pi, poly in enumerate(polys):
+        if not poly:
+            err("empty-geometry", f"polygon {pi} of the {gtype} has no rings", "remove the empty part or draw it again", zid)
+            return None, problems, None
         rings = []
         for ri, ring in enumerate(poly):
             arr = _ring_array(ring)

@@ -57,6 +57,7 @@ def test_clean_file_with_other_properties(tmp_path):
         (feature("p", [3.25, 50.82], "Point"), "not-polygon"),
         (feature("e", None), "empty-geometry"),
         (feature("e2", []), "empty-geometry"),
+        (feature("mp", [[], square(3.25, 50.82)], "MultiPolygon"), "empty-geometry"),  # found by tests/test_fuzz.py
         (feature("u", [[[3.25, 50.82], [3.26, 50.82], [3.26, 50.83], [3.25, 50.83]]]), "unclosed-ring"),
         (feature("bow", [[[3.25, 50.82], [3.26, 50.83], [3.26, 50.82], [3.25, 50.83], [3.25, 50.82]]]), "invalid-geometry"),
         (feature("proj", square(173000, 174000, 500)), "projected-coordinates"),
