@@ -23,8 +23,13 @@ quarter) and an ``"all"`` origin per zone and period:
 A suppressed figure keeps its row, with ``status`` ``"suppressed"``, a ``reason``, and
 empty ``observed`` and ``estimate`` in every published output (:func:`publish`).
 
-What this does not protect (see the docs): differences between overlapping zones
-(a zone and the same zone plus a small strip), which is checked when zones are authored.
+3. **Nested zones.** For a zone B inside a zone A (a shopping street inside the centre, a
+   zone and the same zone plus a small strip), the people in A but not in B are a figure
+   that is never published; the relation A = B + (A minus B) is protected like the others,
+   so that subtracting B from A cannot reveal fewer than k people.
+
+What this does not protect: partial overlaps (neither zone inside the other), and the
+heat grid's figures against the zones' (the grid is suppressed on its own).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ SUPPRESSED = "suppressed"
 _BELOW_K = "below k"
 _COMP_ORIGINS = "complementary: origins"
 _COMP_TIME = "complementary: time"
+_COMP_NESTED = "complementary: nested zones"
 
 
 def _rank(period: str) -> int:
@@ -86,7 +92,40 @@ def _time_relations(table: pd.DataFrame) -> list:
     return rels
 
 
-def disclosure_control(table: pd.DataFrame, k: float = DEFAULT_K) -> pd.DataFrame:
+def _nested_relation(t: pd.DataFrame, nested: list[tuple[str, str]], n_real: int):
+    """Relations ``A = B + (A minus B)`` for zones B inside A; the difference is a hidden part.
+
+    Returns the relation and the observed values of the difference rows, which are
+    appended after the ``n_real`` real rows and are never published.
+    """
+    key = ["period_start", "period", "origin"]
+    rows_a, rows_b, diffs = [], [], []
+    idx = t.reset_index()[["index", "zone_id", *key]]
+    for a, b in nested:
+        ra = idx[idx["zone_id"] == a].drop(columns="zone_id")
+        rb = idx[idx["zone_id"] == b].drop(columns="zone_id")
+        m = ra.merge(rb, on=key, suffixes=("_a", "_b"))
+        rows_a.append(m["index_a"].to_numpy())
+        rows_b.append(m["index_b"].to_numpy())
+    if not rows_a or not sum(len(r) for r in rows_a):
+        return None, np.array([])
+    ra, rb = np.concatenate(rows_a), np.concatenate(rows_b)
+    obs = t["observed"].to_numpy(dtype=float)
+    diffs = np.clip(obs[ra] - obs[rb], 0.0, None)
+    n = len(ra)
+    virtual = n_real + np.arange(n)
+    rows = np.concatenate([ra, rb, virtual])
+    gid = np.tile(np.arange(n), 3)
+    is_total = np.concatenate([np.ones(n, bool), np.zeros(2 * n, bool)])
+    return (rows, gid, is_total, _COMP_NESTED), diffs
+
+
+def disclosure_control(
+    table: pd.DataFrame,
+    k: float = DEFAULT_K,
+    *,
+    nested: list[tuple[str, str]] | None = None,
+) -> pd.DataFrame:
     """Mark every figure of a zone table as published or suppressed.
 
     Parameters
@@ -97,6 +136,11 @@ def disclosure_control(table: pd.DataFrame, k: float = DEFAULT_K) -> pd.DataFram
         ``outside`` are not published and are removed.
     k : float, default 30
         The smallest observed number of people a published figure may rest on.
+    nested : list of (zone_a, zone_b), optional
+        Pairs of zones where ``zone_b`` lies inside ``zone_a`` and the difference is a real
+        area (see :func:`geozones.zones.nested_pairs`). The people in ``zone_a`` but not in
+        ``zone_b`` are a figure too, never published: publishing both zones must not
+        reveal it when it holds fewer than ``k`` people.
 
     Returns
     -------
@@ -112,6 +156,14 @@ def disclosure_control(table: pd.DataFrame, k: float = DEFAULT_K) -> pd.DataFram
     sup = obs < k
     reason = np.where(sup, _BELOW_K, "").astype(object)
     relations = [r for r in [_origin_relation(t)] if r is not None] + _time_relations(t)
+    n_real = len(t)
+    if nested:
+        rel, diffs = _nested_relation(t, nested, n_real)
+        if rel is not None:
+            relations.append(rel)
+            obs = np.concatenate([obs, diffs])
+            sup = np.concatenate([sup, np.ones(len(diffs), bool)])  # a difference is never published
+            reason = np.concatenate([reason, np.full(len(diffs), "difference", dtype=object)])
     for _ in range(1000):
         changed = False
         for rows, gid, is_total, label in relations:
@@ -145,6 +197,7 @@ def disclosure_control(table: pd.DataFrame, k: float = DEFAULT_K) -> pd.DataFram
             break
     else:  # pragma: no cover - each pass suppresses at least one figure, so this ends
         raise RuntimeError("disclosure control did not converge")
+    sup, reason = sup[:n_real], reason[:n_real]
     return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
 
 

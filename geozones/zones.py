@@ -35,6 +35,7 @@ __all__ = [
     "check_zones",
     "read_zones",
     "zone_overlaps",
+    "nested_pairs",
     "square_grid",
     "h3_grid",
     "write_zones",
@@ -617,6 +618,22 @@ def zone_overlaps(zones: gpd.GeoDataFrame, crs: str | pyproj.CRS | None = None) 
         }
     )
     return out.sort_values("overlap_km2", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def nested_pairs(overlaps: pd.DataFrame, *, inside: float = 0.99, remainder: float = 0.001) -> list[tuple[str, str]]:
+    """Pairs (outer, inner) of zones where the inner lies inside the outer, from :func:`zone_overlaps`.
+
+    A zone counts as inside another when at least ``inside`` of its area is; pairs whose
+    difference is less than ``remainder`` of the outer zone's area (the same zone twice)
+    are left out: nobody can be in an empty difference.
+    """
+    out = []
+    for r in overlaps.itertuples(index=False):
+        if r.share_of_b >= inside and 1 - r.share_of_a >= remainder:
+            out.append((r.zone_a, r.zone_b))
+        elif r.share_of_a >= inside and 1 - r.share_of_b >= remainder:
+            out.append((r.zone_b, r.zone_a))
+    return out
 
 
 def _area_geometry(area: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry) -> gpd.GeoSeries:

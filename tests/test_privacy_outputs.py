@@ -8,6 +8,7 @@ manifest or the log, a suppressed figure has leaked.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -105,3 +106,47 @@ def test_event_names_and_spend_rows_are_escaped_in_the_report(small_case, tmp_pa
     html = (out / "report.html").read_text()
     assert "<script>alert(3)" not in html
     assert "&lt;script&gt;alert(3)&lt;/script&gt;Braderie" in html
+
+
+def test_a_zone_and_the_same_zone_plus_a_strip_do_not_reveal_the_strip(small_case, tmp_path):
+    """The differencing attack: publish 'west' and 'west plus a 50 m strip'; the strip holds
+    about 18 people a day (below k), which subtraction must not reveal."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    import geozones as gz
+
+    c = small_case
+    z = gpd.read_file(c["zones"])
+    west = z.to_crs(3812).geometry.iloc[0]
+    minx, miny, maxx, maxy = west.bounds
+    plus = shapely.union_all([west, shapely.box(maxx, miny, maxx + 50, maxy)])
+    extra = gpd.GeoDataFrame({"zone_id": ["west_plus"], "name": ["West and a strip"], "municipality": ["34022"]}, geometry=[plus], crs=3812).to_crs(4326)
+    zones = gpd.GeoDataFrame(pd.concat([z, extra], ignore_index=True), crs=4326)
+    zp = tmp_path / "nested.geojson"
+    gz.write_zones(zones, zp)
+    out = tmp_path / "nested"
+    r = subprocess.run([sys.executable, "-m", "geozones.cli", "apportion", "--zones", zp, "--cells", c["cells"], "--counts", c["counts"], "--out", out],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    # the true difference, from the unpublished pipeline: below k, and not zero
+    w = gz.compute_weights(gz.build_coverage(gz.read_cellplan(c["cells"]), "wedge"), gz.read_zones(zp))
+    col = {zid: i for i, zid in enumerate(w.zone_ids)}
+    counts = gz.read_counts(c["counts"])
+    per_cell = counts.groupby("cell_id")["count"].sum() / 24
+    v = per_cell.reindex(w.cell_ids).fillna(0).to_numpy()
+    strip = float(v @ (w.matrix[:, [col["west_plus"]]].toarray().ravel() - w.matrix[:, [col["west"]]].toarray().ravel()))
+    assert 0 < strip < 30
+    t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
+    key = ["period", "period_start", "origin"]
+    pairs = t[t.zone_id == "west"][key + ["observed"]].merge(t[t.zone_id == "west_plus"][key + ["observed"]], on=key, suffixes=("_w", "_wp"))
+    pairs = pairs.rename(columns={"observed_w": "west", "observed_wp": "west_plus"})
+    both = pairs.dropna()
+    diff = both["west_plus"] - both["west"]
+    # wherever both are published, their difference holds no small group
+    assert ((diff >= 30) | (diff.abs() < 0.5)).all(), both[(diff < 30) & (diff.abs() >= 0.5)]
+    assert len(pairs) > len(both)  # something had to be withheld
+    m = json.loads((out / "manifest.json").read_text())
+    assert ["west_plus", "west"] in m["disclosure_control"]["nested_zone_pairs"]
+    assert np.isfinite(strip)
