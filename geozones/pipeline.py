@@ -515,9 +515,22 @@ def _whole(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(**{c: table[c].round().astype("Int64") for c in ("observed", "estimate") if c in table.columns})
 
 
+def _clear_stale_stages(out: Path) -> None:
+    """Remove staging folders left by runs that were killed (their process is gone)."""
+    for d in out.glob(".geozones-staging-*"):
+        try:
+            pid = int(d.name.split("-")[2])
+            os.kill(pid, 0)  # still running: leave it alone
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
+
+
 def _write_outputs(out: Path, table, summary, weights, manifest, grid_table, cfg) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".geozones-staging-", dir=out))
+    _clear_stale_stages(out)
+    stage = Path(tempfile.mkdtemp(prefix=f".geozones-staging-{os.getpid()}-", dir=out))
     try:
         names = []
         table = _whole(table)

@@ -248,3 +248,42 @@ def test_one_report_per_quarter(small_case, tmp_path):
     assert sorted(p.name for p in out.glob("report*.html")) == ["report-2026-07-01.html", "report-2026-10-01.html"]
     q3 = (out / "report-2026-07-01.html").read_text()
     assert "2026-09-30" in q3 and "2026-10-01" not in q3.split("All zones")[0]
+
+
+def test_a_run_killed_at_any_moment_leaves_whole_outputs(small_case):
+    """SIGKILL a real run at several moments: every output file stays whole and readable."""
+    import os
+    import signal
+    import time
+
+    c = small_case
+    out = c["tmp"] / "killed"
+    args = [sys.executable, "-m", "geozones.cli", "apportion", "--zones", str(c["zones"]), "--cells", str(c["cells"]),
+            "--counts", str(c["counts"]), "--out", str(out), "--market-share", str(c["shares"])]
+    assert subprocess.run(args, capture_output=True).returncode == 0
+    names = sorted(p.name for p in out.iterdir())
+
+    def whole():
+        for name in names:
+            f = out / name
+            if name.endswith(".parquet"):
+                pd.read_parquet(f)
+            elif name.endswith(".csv"):
+                assert len(pd.read_csv(f)) > 0
+            elif name.endswith((".json", ".geojson")):
+                json.loads(f.read_text())
+            elif name.endswith(".html"):
+                assert f.read_text().rstrip().endswith("</html>")
+
+    for delay in (0.3, 0.9, 1.5, 1.8, 2.1, 2.4, 2.7, 3.0):
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == names
+        whole()
+    # the next run clears the staging folders of killed runs
+    assert subprocess.run(args, capture_output=True).returncode == 0
+    assert not list(out.glob(".geozones-staging-*"))
+    whole()
