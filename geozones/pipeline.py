@@ -50,7 +50,7 @@ from .extrapolate import market_share_factors, read_market_share
 from .origins import ALL, LEVELS, origin_names, rollup_codes
 from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
 from .weights import Weights, compute_weights, read_weights, write_weights
-from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_overlaps
+from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
 
 __all__ = ["RunConfig", "RunResult", "load_config", "run", "ZONE_COUNT_COLUMNS"]
 
@@ -368,7 +368,8 @@ def run(cfg: RunConfig) -> RunResult:
     if cfg.summary_period and cfg.kind != "unique" and _period_seconds(cfg.summary_period) > _period_seconds(cfg.period):
         periods.append(cfg.summary_period)
     figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
-    nested = nested_pairs(zone_overlaps(zones, cfg.metric_crs))
+    overlaps = zone_overlaps(zones, cfg.metric_crs)
+    nested = nested_pairs(overlaps) + zone_families(zones, overlaps)
     checked = disclosure_control(figures, cfg.k, nested=nested)
     published = publish(checked)
     names = dict(zip(zones["zone_id"], zones["name"]))
@@ -433,7 +434,7 @@ def run(cfg: RunConfig) -> RunResult:
         "disclosure_control": {
             "k": cfg.k,
             "rule": "a figure is published only if its observed number of people is at least k; complementary suppression over origins, time and nested zones",
-            "nested_zone_pairs": [list(p) for p in nested],
+            "nested_zones": [[p[0], p[1]] if len(p) == 2 else [p[0], *p[1]] for p in nested],
             "figures": int(len(checked)),
             "published": int((checked["status"] == PUBLISHED).sum()),
             "suppressed": int((checked["status"] == SUPPRESSED).sum()),

@@ -17,6 +17,7 @@ quarter) and an ``"all"`` origin per zone and period:
    if any part is suppressed while the total is published, at least two parts must be
    suppressed and together they must hold at least ``k`` people; otherwise the
    smallest published part is suppressed too, and when no part is left, the total.
+   (A hidden difference of nested zones may stand alone when it holds ``k`` or more.)
    The rules are applied again until nothing changes, since one suppression can open
    another relation.
 
@@ -92,32 +93,43 @@ def _time_relations(table: pd.DataFrame) -> list:
     return rels
 
 
-def _nested_relation(t: pd.DataFrame, nested: list[tuple[str, str]], n_real: int):
-    """Relations ``A = B + (A minus B)`` for zones B inside A; the difference is a hidden part.
+def _nested_relation(t: pd.DataFrame, nested, n_real: int):
+    """Relations ``A = B1 + ... + Bn (+ rest)`` for zones B inside a zone A.
 
-    Returns the relation and the observed values of the difference rows, which are
-    appended after the ``n_real`` real rows and are never published.
+    ``nested`` holds ``(outer, [inner, ...], rest)``; a bare pair ``(outer, inner)`` means
+    ``(outer, [inner], True)``. The rest, the people in A but in none of the B (never
+    published), is a hidden part whose rows are appended after the ``n_real`` real rows.
     """
     key = ["period_start", "period", "origin"]
-    rows_a, rows_b, diffs = [], [], []
     idx = t.reset_index()[["index", "zone_id", *key]]
-    for a, b in nested:
-        ra = idx[idx["zone_id"] == a].drop(columns="zone_id")
-        rb = idx[idx["zone_id"] == b].drop(columns="zone_id")
-        m = ra.merge(rb, on=key, suffixes=("_a", "_b"))
-        rows_a.append(m["index_a"].to_numpy())
-        rows_b.append(m["index_b"].to_numpy())
-    if not rows_a or not sum(len(r) for r in rows_a):
-        return None, np.array([])
-    ra, rb = np.concatenate(rows_a), np.concatenate(rows_b)
     obs = t["observed"].to_numpy(dtype=float)
-    diffs = np.clip(obs[ra] - obs[rb], 0.0, None)
-    n = len(ra)
-    virtual = n_real + np.arange(n)
-    rows = np.concatenate([ra, rb, virtual])
-    gid = np.tile(np.arange(n), 3)
-    is_total = np.concatenate([np.ones(n, bool), np.zeros(2 * n, bool)])
-    return (rows, gid, is_total, _COMP_NESTED), diffs
+    rows, gids, totals, rests = [], [], [], []
+    n_groups = 0
+    for item in nested:
+        outer, inners, rest = (item[0], [item[1]], True) if len(item) == 2 else item
+        m = idx[idx["zone_id"] == outer].drop(columns="zone_id").rename(columns={"index": "outer"})
+        for i, b in enumerate(inners):
+            rb = idx[idx["zone_id"] == b].drop(columns="zone_id").rename(columns={"index": f"in{i}"})
+            m = m.merge(rb, on=key)
+        if not len(m):
+            continue
+        g = n_groups + np.arange(len(m))
+        n_groups += len(m)
+        parts = [m[f"in{i}"].to_numpy() for i in range(len(inners))]
+        rows += [m["outer"].to_numpy(), *parts]
+        gids += [g] * (1 + len(parts))
+        totals += [np.ones(len(m), bool)] + [np.zeros(len(m), bool)] * len(parts)
+        if rest:
+            rests.append((g, np.clip(obs[m["outer"].to_numpy()] - sum(obs[p] for p in parts), 0.0, None)))
+    if not rows:
+        return None, np.array([])
+    diffs = np.concatenate([d for _, d in rests]) if rests else np.array([])
+    virtual = n_real + np.arange(len(diffs))
+    rows.append(virtual)
+    gids.append(np.concatenate([g for g, _ in rests]) if rests else np.array([], dtype=int))
+    totals.append(np.zeros(len(diffs), bool))
+    rel = (np.concatenate(rows).astype(np.int64), np.concatenate(gids).astype(np.int64), np.concatenate(totals), _COMP_NESTED)
+    return rel, diffs
 
 
 def disclosure_control(
@@ -136,11 +148,14 @@ def disclosure_control(
         ``outside`` are not published and are removed.
     k : float, default 30
         The smallest observed number of people a published figure may rest on.
-    nested : list of (zone_a, zone_b), optional
-        Pairs of zones where ``zone_b`` lies inside ``zone_a`` and the difference is a real
-        area (see :func:`geozones.zones.nested_pairs`). The people in ``zone_a`` but not in
-        ``zone_b`` are a figure too, never published: publishing both zones must not
-        reveal it when it holds fewer than ``k`` people.
+    nested : list, optional
+        Zones inside other zones (see :func:`geozones.zones.nested_pairs` and
+        :func:`geozones.zones.zone_families`): pairs ``(outer, inner)``, or
+        ``(outer, [inner, ...], rest)`` for non-overlapping inner zones, ``rest`` saying
+        whether the outer zone has area outside them. The people in the outer zone but in
+        none of the inner ones are a figure too, never published: publishing the zones must
+        not reveal it when it holds fewer than ``k`` people, nor one inner zone by
+        subtracting the others.
 
     Returns
     -------
@@ -175,7 +190,11 @@ def disclosure_control(
             sum_sup = np.bincount(gid, weights=np.where(part_sup, v, 0.0), minlength=n)
             has_total = np.bincount(gid, weights=is_total, minlength=n) > 0
             total_sup = np.bincount(gid, weights=s & is_total, minlength=n) > 0
-            need = has_total & ~total_sup & (n_sup >= 1) & ((n_sup < 2) | (sum_sup < k))
+            real_sup = np.bincount(gid, weights=part_sup & (rows < n_real), minlength=n)
+            # one hidden part is recoverable exactly: fine only for a never-published
+            # difference that holds at least k people; several hidden parts must hold k together
+            lone = (n_sup == 1) & ((real_sup == 1) | (sum_sup < k))
+            need = has_total & ~total_sup & (lone | ((n_sup >= 2) & (sum_sup < k)))
             if not need.any():
                 continue
             cand = np.flatnonzero(need[gid] & ~is_total & ~s)

@@ -36,6 +36,7 @@ __all__ = [
     "read_zones",
     "zone_overlaps",
     "nested_pairs",
+    "zone_families",
     "square_grid",
     "h3_grid",
     "write_zones",
@@ -634,6 +635,34 @@ def nested_pairs(overlaps: pd.DataFrame, *, inside: float = 0.99, remainder: flo
         elif r.share_of_a >= inside and 1 - r.share_of_b >= remainder:
             out.append((r.zone_b, r.zone_a))
     return out
+
+
+def zone_families(zones: gpd.GeoDataFrame, overlaps: pd.DataFrame, *, inside: float = 0.99, remainder: float = 0.001) -> list:
+    """Zones that hold several others: ``(outer, [inner, ...], rest)`` for :func:`geozones.disclosure_control`.
+
+    The inner zones lie inside the outer one (``inside`` of their area) and do not overlap
+    each other (chosen largest first); ``rest`` says whether they leave more than
+    ``remainder`` of the outer zone uncovered. Only outer zones with two or more inner
+    zones are listed (one inner zone is a pair: :func:`nested_pairs`).
+    """
+    pairs = nested_pairs(overlaps, inside=inside, remainder=0.0)
+    area = dict(zip(zones["zone_id"], zones["area_km2"])) if "area_km2" in zones.columns else {}
+    touching = {(r.zone_a, r.zone_b) for r in overlaps.itertuples(index=False) if r.overlap_km2 > 1e-6}
+    touching |= {(b, a) for a, b in touching}
+    inter = {(r.zone_a, r.zone_b): r.overlap_km2 for r in overlaps.itertuples(index=False)}
+    families = []
+    for outer in dict.fromkeys(a for a, _ in pairs):
+        inners = sorted((b for a, b in pairs if a == outer), key=lambda b: -area.get(b, 0.0))
+        chosen: list[str] = []
+        for b in inners:
+            if all((b, c) not in touching for c in chosen):
+                chosen.append(b)
+        if len(chosen) < 2:
+            continue
+        covered = sum(inter.get((outer, b), inter.get((b, outer), 0.0)) for b in chosen)
+        rest = (1 - covered / area[outer]) >= remainder if area.get(outer) else True
+        families.append((outer, chosen, bool(rest)))
+    return families
 
 
 def _area_geometry(area: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry) -> gpd.GeoSeries:

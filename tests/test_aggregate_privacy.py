@@ -195,3 +195,36 @@ def test_no_published_figure_below_k_and_nothing_recoverable(groups, k):
     pub = out[out.status == PUBLISHED]
     assert (pub["observed"] >= k).all()
     assert _recoverable(out, k) == []
+
+
+def test_a_zone_against_the_sum_of_its_parts():
+    """A = B1 + B2 + B3 exactly; B3 holds 12 people: A - B1 - B2 must not reveal it."""
+    t = zone_table({("A", 0, "1h", "all"): 312, ("B1", 0, "1h", "all"): 150, ("B2", 0, "1h", "all"): 150, ("B3", 0, "1h", "all"): 12})
+    # pairwise relations alone leave a hole: each difference A - Bi is large
+    pairwise = [("A", "B1"), ("A", "B2"), ("A", "B3")]
+    out = gz.disclosure_control(t, k=30, nested=pairwise).set_index("zone_id")["status"]
+    assert out["B3"] == SUPPRESSED and (out[["A", "B1", "B2"]] == PUBLISHED).all()  # A - B1 - B2 = 12 leaks
+    # with the family relation the leak is closed
+    family = pairwise + [("A", ["B1", "B2", "B3"], False)]
+    out = gz.disclosure_control(t, k=30, nested=family).set_index("zone_id")["status"]
+    assert out["B3"] == SUPPRESSED
+    assert (out[["A", "B1", "B2"]] == SUPPRESSED).sum() >= 1
+
+
+def test_zone_families_from_geometry():
+    import geopandas as gpd
+    import shapely
+
+    boxes = {"A": shapely.box(0, 0, 300, 100), "B1": shapely.box(0, 0, 100, 100), "B2": shapely.box(100, 0, 200, 100),
+             "B3": shapely.box(200, 0, 300, 100), "C": shapely.box(0, 0, 150, 100)}
+    zones = gpd.GeoDataFrame({"zone_id": list(boxes), "name": list(boxes)}, geometry=list(boxes.values()), crs=3812)
+    zones["area_km2"] = zones.area / 1e6
+    ov = gz.zones.zone_overlaps(zones, "EPSG:3812")
+    fam = gz.zones.zone_families(zones, ov)
+    assert len(fam) == 1
+    outer, inners, rest = fam[0]
+    # largest first: C (half of A), then B3; B1 and B2 overlap C. C and B3 leave 50 m uncovered
+    assert (outer, inners, rest) == ("A", ["C", "B3"], True)
+    without_c = zones[zones.zone_id != "C"]
+    fam = gz.zones.zone_families(without_c, gz.zones.zone_overlaps(without_c, "EPSG:3812"))
+    assert fam == [("A", ["B1", "B2", "B3"], False)]  # they tile A: no rest

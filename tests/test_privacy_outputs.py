@@ -148,5 +148,5 @@ def test_a_zone_and_the_same_zone_plus_a_strip_do_not_reveal_the_strip(small_cas
     assert ((diff >= 30) | (diff.abs() < 0.5)).all(), both[(diff < 30) & (diff.abs() >= 0.5)]
     assert len(pairs) > len(both)  # something had to be withheld
     m = json.loads((out / "manifest.json").read_text())
-    assert ["west_plus", "west"] in m["disclosure_control"]["nested_zone_pairs"]
+    assert ["west_plus", "west"] in m["disclosure_control"]["nested_zones"]
     assert np.isfinite(strip)
