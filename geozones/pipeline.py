@@ -368,10 +368,25 @@ def run(cfg: RunConfig) -> RunResult:
     if cfg.summary_period and cfg.kind != "unique" and _period_seconds(cfg.summary_period) > _period_seconds(cfg.period):
         periods.append(cfg.summary_period)
     figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
-    overlaps = zone_overlaps(zones, cfg.metric_crs)
-    nested = nested_pairs(overlaps) + zone_families(zones, overlaps)
-    checked = disclosure_control(figures, cfg.k, nested=nested)
+    grid = grid_figures = None
+    if (cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None:
+        grid, grid_figures = _heat_figures(zones, coverage, counts, cfg, shares, periods)
+    # zones and heat grid go through disclosure control together, with every zone or
+    # square that lies inside another in a relation, so neither can be differenced
+    shapes = zones[["zone_id", "geometry"]]
+    if grid is not None:
+        shapes = gpd.GeoDataFrame(pd.concat([shapes, grid[["zone_id", "geometry"]]], ignore_index=True), crs=zones.crs)
+        shapes["area_km2"] = np.concatenate([zones["area_km2"].to_numpy(), grid["area_km2"].to_numpy()])
+    else:
+        shapes = zones[["zone_id", "area_km2", "geometry"]]
+    overlaps = zone_overlaps(shapes, cfg.metric_crs)
+    nested = nested_pairs(overlaps) + zone_families(shapes, overlaps)
+    both = figures if grid_figures is None else pd.concat([figures, grid_figures], ignore_index=True)
+    checked_all = disclosure_control(both, cfg.k, nested=nested)
+    on_grid = checked_all["zone_id"].str.startswith(_GRID).to_numpy()
+    checked = checked_all[~on_grid].reset_index(drop=True)
     published = publish(checked)
+    grid_table = _grid_table(grid, publish(checked_all[on_grid].reset_index(drop=True))) if grid is not None else None
     names = dict(zip(zones["zone_id"], zones["name"]))
     zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
     published = published.assign(
@@ -393,9 +408,6 @@ def run(cfg: RunConfig) -> RunResult:
     ).reset_index(drop=True)
 
     summary = _zone_summary(zones, published, periods[-1])
-    grid_table = None
-    if (cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None:
-        grid_table = _heat(zones, coverage, counts, cfg, shares, periods)
 
     by_reason = checked.loc[checked["status"] == SUPPRESSED, "reason"].value_counts().to_dict()
     manifest = {
@@ -434,7 +446,8 @@ def run(cfg: RunConfig) -> RunResult:
         "disclosure_control": {
             "k": cfg.k,
             "rule": "a figure is published only if its observed number of people is at least k; complementary suppression over origins, time and nested zones",
-            "nested_zones": [[p[0], p[1]] if len(p) == 2 else [p[0], *p[1]] for p in nested],
+            "nested_zones": [[p[0], p[1]] if len(p) == 2 else [p[0], *p[1]] for p in nested if not str(p[0]).startswith(_GRID) and not any(str(x).startswith(_GRID) for x in ([p[1]] if len(p) == 2 else p[1]))],
+            "nested_with_heat_grid": sum(1 for p in nested if any(str(x).startswith(_GRID) for x in ([p[0], p[1]] if len(p) == 2 else [p[0], *p[1]]))),
             "figures": int(len(checked)),
             "published": int((checked["status"] == PUBLISHED).sum()),
             "suppressed": int((checked["status"] == SUPPRESSED).sum()),
@@ -479,27 +492,37 @@ def _zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str)
     return z
 
 
-def _heat(zones, coverage, counts, cfg: RunConfig, shares, periods: list[str]) -> pd.DataFrame | None:
-    """Published figures of a square (or H3) grid over the zones: what the heat layers are drawn from.
+_GRID = "grid:"  # prefix of heat-grid ids while grid and zones go through disclosure control together
 
-    The grid is a zone set like any other: apportioned, extrapolated and put through
-    disclosure control (with its own time relations), at every published period.
+
+def _heat_figures(zones, coverage, counts, cfg: RunConfig, shares, periods: list[str]):
+    """Figures of a square (or H3) grid over the zones, what the heat layers are drawn from.
+
+    The grid is a zone set like any other: apportioned and extrapolated at every published
+    period. Its figures go through disclosure control together with the zones' (see
+    :func:`run`), so that a zone cannot be differenced against the squares inside it.
+    Returns ``(grid, figures)`` with grid ids prefixed, or ``(None, None)``.
     """
     grid = h3_grid(zones, cfg.heat_h3) if cfg.heat_h3 is not None else square_grid(zones, cfg.heat_grid_m, crs=cfg.metric_crs)
     try:
         gw = compute_weights(coverage, grid, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
     except WeightsError:
         log.warning("no cell covers the heat grid: the map has no heat layer")
-        return None
+        return None, None
     gcfg = dataclasses.replace(cfg, origin_level="none", residents=False, unknown_cells="drop")
     figures, *_ = _figures(counts, gw, gcfg, shares, None, periods)
-    pub = publish(disclosure_control(figures, cfg.k))
+    grid = grid.assign(zone_id=_GRID + grid["zone_id"].astype(str))
+    return grid, figures.assign(zone_id=_GRID + figures["zone_id"].astype(str))
+
+
+def _grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame) -> pd.DataFrame:
+    """The published grid figures as grid_counts.csv has them (ids without the prefix)."""
     cent = grid.set_index("zone_id").geometry.to_crs(grid.estimate_utm_crs()).centroid.to_crs("EPSG:4326")
     order = {z: i for i, z in enumerate(grid["zone_id"])}
     pub = pub.assign(_p=pub["period"].map(_period_seconds), _z=pub["zone_id"].map(order)).sort_values(["_p", "period_start", "_z"], kind="stable")
     return pd.DataFrame(
         {
-            "zone_id": pub["zone_id"].to_numpy(),
+            "zone_id": pub["zone_id"].str.slice(len(_GRID)).to_numpy(),
             "lon": pub["zone_id"].map(cent.x).round(6).to_numpy(),
             "lat": pub["zone_id"].map(cent.y).round(6).to_numpy(),
             "period_start": _local_iso(pub["period_start"]).to_numpy(),

@@ -150,3 +150,30 @@ def test_a_zone_and_the_same_zone_plus_a_strip_do_not_reveal_the_strip(small_cas
     m = json.loads((out / "manifest.json").read_text())
     assert ["west_plus", "west"] in m["disclosure_control"]["nested_zones"]
     assert np.isfinite(strip)
+
+
+def test_zones_cannot_be_differenced_against_the_heat_grid(small_case, tmp_path):
+    """A zone tiled by heat-grid squares: zone minus the published squares never reveals a small group."""
+    import geopandas as gpd
+    import shapely
+
+    c = small_case
+    out = tmp_path / "grid"
+    r = subprocess.run([sys.executable, "-m", "geozones.cli", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"],
+                        "--out", out, "--heat-grid", "250"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    zones = gpd.read_file(c["zones"]).to_crs(3812)
+    t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
+    g = pd.read_csv(out / "grid_counts.csv")
+    pts = gpd.GeoSeries(gpd.points_from_xy(g["lon"], g["lat"]), crs=4326).to_crs(3812)
+    checked = 0
+    for zid, shape in zip(zones["zone_id"], zones.geometry):
+        inside = g[shapely.contains(shape.buffer(-100), pts.values)]  # squares wholly inside (250 m squares, centre 100 m in)
+        for (period, start), sq in inside.groupby(["period", "period_start"]):
+            row = t[(t.zone_id == zid) & (t.origin == "all") & (t.period == period) & (t.period_start == start)]
+            if row.empty or row["status"].iloc[0] != "published":
+                continue
+            rest = row["observed"].iloc[0] - sq.loc[sq.status == "published", "observed"].sum()
+            assert rest >= 30 or abs(rest) < 0.5 * len(sq), (zid, period, start, rest)
+            checked += 1
+    assert checked > 0
