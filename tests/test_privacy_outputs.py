@@ -177,3 +177,6 @@ def test_zones_cannot_be_differenced_against_the_heat_grid(small_case, tmp_path)
             assert rest >= 30 or abs(rest) < 0.5 * len(sq), (zid, period, start, rest)
             checked += 1
     assert checked > 0
+    # the squares inside each zone are in a family relation with it
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["disclosure_control"]["nested_with_heat_grid"] >= 2
