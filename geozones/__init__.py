@@ -46,7 +46,7 @@ from .errors import (
     WeightsError,
     ZoneError,
 )
-from .weights import Weights, compute_weights, read_ancillary, read_weights, write_weights
+from .weights import Weights, compute_weights, read_ancillary, read_weights, write_weights, zone_fit
 from .zones import (
     OUTSIDE,
     ZoneReport,
@@ -83,6 +83,7 @@ __all__ = [
     "read_ancillary",
     "read_weights",
     "write_weights",
+    "zone_fit",
     # counts
     "KINDS",
     "parse_period",

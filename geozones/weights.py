@@ -52,6 +52,7 @@ __all__ = [
     "read_ancillary",
     "write_weights",
     "read_weights",
+    "zone_fit",
 ]
 
 log = logging.getLogger("geozones")
@@ -490,6 +491,75 @@ def compute_weights(
         "zones_overlap": bool(len(oa)),
     }
     return Weights(matrix, cell_ids.astype(object), zone_ids.astype(object), outside, meta)
+
+
+#: A cell whose weight for a zone is below this lies mostly (more than half) outside it.
+FIT_INSIDE = 0.5
+
+
+def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFrame:
+    """How well the cells fit each zone: quality indicators that hold no people counts.
+
+    A cell whose coverage lies mostly inside a zone brings the zone people who are
+    really there; a cell that only grazes a zone brings a slice of its count that is
+    right only if its people are spread evenly (by area, or by the ancillary layer).
+    With ``w`` the zone's column of weights (the share of each cell's coverage, as the
+    weights measure it, that lies in the zone)::
+
+        n_cells      = #{c : w_c > 0}
+        cells_inside = #{c : w_c >= 0.5}                  (cells mostly inside the zone)
+        cell_share   = sum_c w_c                          (the zone's size in cells)
+        fit          = sum_{c : w_c >= 0.5} w_c / sum_c w_c
+
+    ``fit`` is the share of the zone's figure that comes from cells whose coverage
+    lies at least half inside the zone, when every cell carries the same count (networks
+    are dimensioned so that cells carry similar loads); ``1 - fit`` is the share from
+    cells mostly (more than half) outside it. 1 is a zone made of whole cells, 0 a zone
+    that only gets slices of cells centred elsewhere. A zone that no cell reaches has
+    ``n_cells`` 0 and ``fit`` and ``cell_share`` NaN.
+
+    The indicators are computed from the weights alone, never from counts, so they
+    reveal nothing about the people behind a suppressed figure.
+
+    Parameters
+    ----------
+    weights : Weights
+        From :func:`compute_weights` or :func:`read_weights`.
+    zone_areas : pandas.Series, optional
+        Zone areas in km² indexed by ``zone_id``; copied to an ``area_km2`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``zone_id`` in the order of ``weights.zone_ids``, with columns
+        ``n_cells``, ``cells_inside``, ``cell_share``, ``fit`` (and ``area_km2``).
+    """
+    csc = sparse.csc_array(weights.matrix)
+    csc.sum_duplicates()
+    w = csc.data
+    col = np.repeat(np.arange(csc.shape[1]), np.diff(csc.indptr))
+    pos = w > 0
+    inside = w >= FIT_INSIDE
+    m = csc.shape[1]
+    n_cells = np.bincount(col[pos], minlength=m)
+    total = np.bincount(col, weights=w, minlength=m)
+    good = np.bincount(col[inside], weights=w[inside], minlength=m)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fit = np.where(n_cells > 0, good / total, np.nan)
+    out = pd.DataFrame(
+        {
+            "n_cells": n_cells.astype(np.int64),
+            "cells_inside": np.bincount(col[inside], minlength=m).astype(np.int64),
+            "cell_share": np.where(n_cells > 0, total, np.nan),
+            "fit": fit,
+        },
+        index=pd.Index(weights.zone_ids.astype(str), name="zone_id"),
+    )
+    if zone_areas is not None:
+        areas = pd.Series(zone_areas)
+        areas.index = areas.index.astype(str)
+        out["area_km2"] = areas.reindex(out.index).to_numpy(dtype=float)
+    return out
 
 
 def _wgs84_bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
