@@ -34,6 +34,8 @@ ASSETS: list[tuple[str, tuple[str, str] | None]] = [
     (r"/leaflet-timedimension@1\.1\.1/dist/leaflet\.timedimension\.min\.js$", ("vendor", "leaflet.timedimension.min.js")),
     (r"/leaflet-timedimension@1\.1\.1/dist/leaflet\.timedimension\.control\.css$", ("vendor", "leaflet.timedimension.control.css")),
     (r"/iso8601-js-period@0\.2\.1/iso8601(\.min)?\.js$", ("vendor", "iso8601.js")),
+    (r"/leaflet\.draw/1\.0\.\d+/leaflet\.draw\.js$", ("vendor", "leaflet.draw.js")),
+    (r"/leaflet\.draw/1\.0\.\d+/leaflet\.draw\.css$", ("vendor", "leaflet.draw.css")),
     (r"/folium(@[\w.]+)?/folium/templates/leaflet_heat\.min\.js$", ("folium", "leaflet_heat.min.js")),
     (r"/folium(@[\w.]+)?/folium/templates/pa7_hm\.min\.js$", ("folium", "pa7_hm.min.js")),
     (r"/folium(@[\w.]+)?/folium/templates/pa7_leaflet_hm\.min\.js$", ("folium", "pa7_leaflet_hm.min.js")),

@@ -15,6 +15,7 @@ at once when a folium upgrade asks for a new asset (add it to ``FILES`` and to
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -32,9 +33,25 @@ FILES = {
         ("dist/leaflet.timedimension.control.css", "leaflet.timedimension.control.css"),
     ],
     "iso8601-js-period@0.2.1": [("iso8601.js", "iso8601.js")],
+    "leaflet-draw@1.0.4": [("dist/leaflet.draw.js", "leaflet.draw.js"), ("dist/leaflet.draw.css", "leaflet.draw.css")],
 }
 LICENCE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "license")
 VENDOR = Path(__file__).resolve().parents[1] / "geozones" / "vendor"
+_MIT = """Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+associated documentation files (the "Software"), to deal in the Software without restriction, including
+without limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is furnished to do so, subject to the
+following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or substantial
+portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT
+LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO
+EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER
+IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE
+USE OR OTHER DEALINGS IN THE SOFTWARE.
+"""
 
 
 def _inline_images(css: str, root: Path) -> str:
@@ -43,7 +60,8 @@ def _inline_images(css: str, root: Path) -> str:
         f = root / ref
         if ref.startswith(("data:", "#")) or not f.is_file():
             return m.group(0)
-        return f"url(data:image/png;base64,{base64.b64encode(f.read_bytes()).decode()})"
+        mime = "image/svg+xml" if f.suffix == ".svg" else "image/png"
+        return f"url(data:{mime};base64,{base64.b64encode(f.read_bytes()).decode()})"
 
     return re.sub(r"url\(([^)]+)\)", sub, css)
 
@@ -68,6 +86,15 @@ def main() -> None:
             lic = next((pkg / f for f in LICENCE_FILES if (pkg / f).is_file()), None)
             if lic:
                 shutil.copyfile(lic, VENDOR / "LICENSES" / f"{name}.txt")
+            elif json.loads((pkg / "package.json").read_text(encoding="utf-8")).get("license") == "MIT":
+                # no licence text in the package (leaflet-draw): MIT asks for the notice, so
+                # write the MIT text with the copyright line of the first file's header
+                head = (pkg / files[0][0]).read_text(encoding="utf-8")[:400]
+                holder = next((ln.strip() for ln in head.splitlines() if ln.strip().startswith("(c)")), "")
+                (VENDOR / "LICENSES" / f"{name}.txt").write_text(
+                    f"{spec}: MIT, as its package.json declares (the package ships no licence text).\n"
+                    f"Copyright {holder}\n\n{_MIT}", encoding="utf-8"
+                )
             print(f"vendored {spec}")
     _print_folium_urls()
 
@@ -75,13 +102,14 @@ def main() -> None:
 def _print_folium_urls() -> None:
     import folium
     from branca.colormap import LinearColormap
-    from folium.plugins import HeatMap, HeatMapWithTime
+    from folium.plugins import Draw, HeatMap, HeatMapWithTime
 
     m = folium.Map(tiles=None)
     folium.GeoJson({"type": "FeatureCollection", "features": []}, tooltip=folium.GeoJsonTooltip(fields=[])).add_to(m)
     LinearColormap(["#ffffff", "#ff0000"], vmin=0, vmax=1).add_to(m)
     HeatMap([[50.8, 3.2, 1]]).add_to(m)
     HeatMapWithTime([[[50.8, 3.2, 1]], [[50.8, 3.2, 1]]]).add_to(m)
+    Draw().add_to(m)
     folium.LayerControl().add_to(m)
     html = m.get_root().render()
     print("external URLs the installed folium emits:")
