@@ -49,3 +49,193 @@ def test_zone_fit_is_one_when_cells_and_zones_coincide_and_half_is_inside():
     assert f["fit"].tolist() == pytest.approx([1.0, 1.0])
     assert f["n_cells"].tolist() == [1, 1]
     assert "area_km2" not in f.columns
+
+
+# ---------------------------------------------------------------- simulation
+def _raster(path, x0, y0, nx, ny, size, rng):
+    rasterio = pytest.importorskip("rasterio")
+    from affine import Affine
+
+    data = rng.gamma(1.0, 30.0, (ny, nx)).astype("float32")
+    with rasterio.open(
+        path, "w", driver="GTiff", width=nx, height=ny, count=1, dtype="float32", crs="EPSG:3812",
+        transform=Affine(size, 0, x0, 0, -size, y0 + ny * size),
+    ) as dst:
+        dst.write(data, 1)
+    return path
+
+
+@pytest.fixture
+def voronoi_case(tmp_path):
+    """Nine omnidirectional sites; the zones are their Voronoi cells (the coverage itself)."""
+    import pyproj
+
+    from geozones import simulate as S
+
+    rng = np.random.default_rng(4)
+    gx, gy = np.meshgrid(np.arange(3) * 1000.0, np.arange(3) * 1000.0)
+    x = X0 + gx.ravel() + rng.uniform(-200, 200, 9)
+    y = Y0 + gy.ravel() + rng.uniform(-200, 200, 9)
+    lon, lat = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True).transform(x, y)
+    plan = tmp_path / "cells.csv"
+    pd.DataFrame({"cell_id": [f"c{i}" for i in range(9)], "lon": lon, "lat": lat, "range_m": 1200.0}).to_csv(plan, index=False)
+    cells = gz.read_cellplan(plan)
+    cov = gz.voronoi_coverage(cells, crs="EPSG:3812")
+    zones = metric_gdf(cov.geometry.values, ["z-" + c for c in cov["cell_id"]], "zone_id")
+    zones["name"] = zones["zone_id"]
+    zones["zone_set"] = "voronoi"
+    zones["area_km2"] = zones.area / 1e6
+    area = shapely.union_all(zones.geometry.values)
+    x0, y0, x1, y1 = area.bounds
+    pop = _raster(tmp_path / "pop.tif", x0 - 100, y0 - 100, int((x1 - x0) // 100) + 3, int((y1 - y0) // 100) + 3, 100.0, rng)
+    return S.Case(
+        "test", cells, zones, area, pyproj.CRS("EPSG:3812"), pop, pop, box(800, 800, 1200, 1200),
+        {"square": shapely.Point(X0 + 1500, Y0 + 500)}, visitors=3000, event_people=800,
+    )
+
+
+def test_simulation_is_deterministic_for_a_seed(voronoi_case):
+    from geozones import simulate as S
+
+    a = S.simulate(voronoi_case, seed=5, residents=4000)
+    b = S.simulate(voronoi_case, seed=5, residents=4000)
+    pd.testing.assert_frame_equal(a.counts, b.counts)
+    pd.testing.assert_frame_equal(a.truth, b.truth)
+    pd.testing.assert_frame_equal(a.people, b.people)
+    c = S.simulate(voronoi_case, seed=6, residents=4000)
+    assert not a.people[["x", "y"]].equals(c.people[["x", "y"]])
+    # the counts are in the format geozones reads, and every phone is counted once
+    assert a.counts.columns.tolist() == ["cell_id", "period_start", "period", "count"]
+    assert str(a.counts["period_start"].dt.tz) == "UTC"
+    per_step = a.people.groupby("step").size().to_numpy()
+    np.testing.assert_array_equal(a.counts.groupby("period_start")["count"].sum().to_numpy(), per_step)
+    # events draw people only at the steps they are on
+    on = [i for i, s in enumerate(S.STEPS) if s[4]]
+    assert set(a.people.loc[a.people["kind"] == "event", "step"]) == set(on)
+
+
+def test_counts_round_trip_through_read_counts(voronoi_case, tmp_path):
+    from geozones import simulate as S
+
+    sim = S.simulate(voronoi_case, seed=1, residents=1000)
+    path = tmp_path / "counts.csv"
+    sim.counts.to_csv(path, index=False)
+    back = gz.read_counts(path)
+    assert back["count"].sum() == sim.counts["count"].sum()
+
+
+@pytest.mark.parametrize("method", ["voronoi", "tower"])
+def test_truth_recovered_exactly_when_cells_and_zones_coincide(voronoi_case, method):
+    """Zones = the sites' Voronoi cells and phones attach to the nearest site: no error at all."""
+    from geozones import simulate as S
+
+    sim = S.simulate(voronoi_case, seed=2, attach="sector", residents=5000)
+    est = S.estimate_counts(sim, S.method_weights(voronoi_case, method))
+    both = sim.truth.merge(est, on=["zone_id", "period_start"])
+    assert len(both) == len(sim.truth) and both["count"].sum() > 5000
+    np.testing.assert_allclose(both["estimate"], both["count"], rtol=1e-9, atol=1e-9)
+    err = S.zone_errors(est, sim.truth, voronoi_case.zones.set_index("zone_id")["area_km2"])
+    assert len(err) > 0 and err["rel_error"].abs().max() < 1e-9
+    # the wedge model (discs for omnidirectional cells) does not coincide: it errs
+    wedge = S.zone_errors(S.estimate_counts(sim, S.method_weights(voronoi_case, "wedge")), sim.truth, voronoi_case.zones.set_index("zone_id")["area_km2"])
+    assert wedge["rel_error"].abs().max() > 0.05
+
+
+def test_signal_model_without_shadowing_is_the_nearest_site(voronoi_case, monkeypatch):
+    from geozones import simulate as S
+
+    rng = np.random.default_rng(0)
+    x, y = X0 + rng.uniform(0, 2000, 3000), Y0 + rng.uniform(0, 2000, 3000)
+    monkeypatch.setattr(S, "SHADOWING_DB", 0.0)
+    monkeypatch.setattr(S, "SHADOWING_IID_DB", 0.0)
+    signal = S.attach_cells(x, y, voronoi_case.cells, voronoi_case.crs, model="signal")
+    sector = S.attach_cells(x, y, voronoi_case.cells, voronoi_case.crs, model="sector")
+    np.testing.assert_array_equal(signal, sector)
+    monkeypatch.setattr(S, "SHADOWING_DB", 8.0)
+    assert (S.attach_cells(x, y, voronoi_case.cells, voronoi_case.crs, model="signal") != sector).mean() > 0.05
+
+
+def test_sector_model_picks_the_sector_that_faces_the_phone(tmp_path):
+    import pyproj
+
+    from geozones import simulate as S
+
+    lon, lat = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True).transform(X0, Y0)
+    plan = tmp_path / "cells.csv"
+    plan.write_text("cell_id,site_id,lon,lat,azimuth,beamwidth\n" + "".join(f"s{a},S,{lon},{lat},{a},65\n" for a in (0, 120, 240)))
+    cells = gz.read_cellplan(plan)
+    # bearings 10, 100, 170, 250, 350 degrees from the site, 300 m away
+    b = np.radians([10, 100, 170, 250, 350])
+    x, y = X0 + 300 * np.sin(b), Y0 + 300 * np.cos(b)
+    got = S.attach_cells(x, y, cells, pyproj.CRS("EPSG:3812"), model="sector")
+    assert cells["cell_id"].to_numpy()[got].tolist() == ["s0", "s120", "s120", "s240", "s0"]
+
+
+def test_errors_are_measured_against_the_truth(voronoi_case):
+    """A method whose weights are known to be off gives the error computed by hand."""
+    from geozones import simulate as S
+
+    sim = S.simulate(voronoi_case, seed=3, attach="sector", residents=5000)
+    exact = S.method_weights(voronoi_case, "voronoi")
+    areas = voronoi_case.zones.set_index("zone_id")["area_km2"]
+    # every weight 10% too high: every figure is 10% too high
+    high = gz.Weights(exact.matrix * 1.1, exact.cell_ids, exact.zone_ids, exact.outside)
+    err = S.zone_errors(S.estimate_counts(sim, high), sim.truth, areas)
+    np.testing.assert_allclose(err["rel_error"], 0.1, atol=1e-9)
+    table = S.accuracy_table(err)
+    np.testing.assert_allclose(table[["median_abs", "p90_abs", "bias"]].to_numpy(), 0.1, atol=1e-9)
+    # cell c0 sends half its count to its zone and half to z-c1
+    m = exact.matrix.toarray()
+    i0, i1 = list(exact.zone_ids).index("z-c0"), list(exact.zone_ids).index("z-c1")
+    r0 = list(exact.cell_ids).index("c0")
+    m[r0, i0], m[r0, i1] = 0.5, 0.5
+    from scipy import sparse
+
+    moved = gz.Weights(sparse.csr_array(m), exact.cell_ids, exact.zone_ids, exact.outside)
+    err = S.zone_errors(S.estimate_counts(sim, moved), sim.truth, areas).set_index(["zone_id", "period_start"])
+    truth = sim.truth.set_index(["zone_id", "period_start"])["count"]
+    for t in sim.truth["period_start"].unique():
+        t0, t1 = truth[("z-c0", t)], truth[("z-c1", t)]
+        if t0 >= S.MIN_TRUE:
+            assert err.loc[("z-c0", t), "rel_error"] == pytest.approx(-0.5, abs=1e-9)
+        if t1 >= S.MIN_TRUE:
+            assert err.loc[("z-c1", t), "rel_error"] == pytest.approx(0.5 * t0 / t1, abs=1e-9)
+    others = err.drop(index=["z-c0", "z-c1"], level=0)
+    assert others["rel_error"].abs().max() < 1e-9
+
+
+def test_zone_errors_skip_small_truths_and_class_sizes():
+    from geozones import simulate as S
+
+    t = pd.Timestamp("2026-07-04T08:00Z")
+    truth = pd.DataFrame({"zone_id": ["a", "b", "c", "d", "e"], "period_start": t, "count": [100, 40, 200, 29, 50]})
+    est = pd.DataFrame({"zone_id": ["a", "b", "c", "d"], "period_start": t, "estimate": [150.0, 30.0, 200.0, 0.0]})
+    areas = pd.Series({"a": 0.1, "b": 0.25, "c": 1.0, "d": 3.0, "e": 7.0})
+    err = S.zone_errors(est, truth, areas).set_index("zone_id")
+    assert err.index.tolist() == ["a", "b", "c", "e"]  # d: truth below 30
+    assert err["rel_error"].tolist() == pytest.approx([0.5, -0.25, 0.0, -1.0])  # e: no estimate at all is -100%
+    assert err["size_class"].tolist() == ["< 0.25 km²", "0.25-1 km²", "1-5 km²", "> 5 km²"]
+    table = S.accuracy_table(err.reset_index().assign(all="all"), "all")
+    assert table.loc["all", "median_abs"] == pytest.approx(0.375)
+    assert table.loc["all", "bias"] == pytest.approx((0.5 - 0.25 + 0 - 1) / 4)
+    assert table.loc["all", "n_zones"] == 4
+
+
+def test_real_cases_load_and_every_method_scores():
+    from .conftest import shared_path
+
+    from geozones import simulate as S
+
+    shared_path("sites", "leuven_basestations_pxs.json")
+    case = S.load_case("leuven")
+    assert len(case.cells) == 64 and case.cells["site_id"].nunique() == 21
+    inside = shapely.area(shapely.intersection(case.zones.geometry.values, case.area)) / case.zones.area.to_numpy()
+    assert (inside >= 0.99).all()
+    assert {"neighbourhood", "shopping-area", "grid250"} <= set(case.zones["zone_set"])
+    assert set(case.events) == {"Grote Markt", "Ladeuzeplein"}
+    sim = S.simulate(case, seed=0)
+    err = S.evaluate(case, sim)
+    assert set(err["method"]) == set(S.METHODS)
+    assert np.isfinite(err["rel_error"]).all() and (err["true"] >= S.MIN_TRUE).all()
+    # residents follow the population grid: the study area's grid sum, within rounding of the clusters
+    assert sim.people.groupby("step")["kind"].apply(lambda k: (k == "resident").sum()).nunique() == 1
