@@ -26,6 +26,14 @@ from .coverage import (
     wedge_coverage,
 )
 from . import origins
+from .authoring import (
+    authoring_problems,
+    draw_map,
+    preview_map,
+    thin_differences,
+    zone_contributions,
+    zone_resolution,
+)
 from .aggregate import add_totals, apportion, rollup_counts, rollup_origins, rollup_time
 from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
 from .crs import metric_crs
@@ -69,6 +77,13 @@ __all__ = [
     "square_grid",
     "h3_grid",
     "write_zones",
+    # authoring
+    "zone_resolution",
+    "zone_contributions",
+    "thin_differences",
+    "authoring_problems",
+    "preview_map",
+    "draw_map",
     # coverage
     "MODELS",
     "read_cellplan",

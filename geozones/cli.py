@@ -84,7 +84,7 @@ def cli(quiet: bool, verbose: bool) -> None:
 # --------------------------------------------------------------------------- zones
 @cli.group()
 def zones() -> None:
-    """Check zone files and generate zone grids."""
+    """Check, preview and draw zone files; generate zone grids."""
 
 
 @zones.command("check")
@@ -93,14 +93,32 @@ def zones() -> None:
 @click.option("--out", type=click.Path(dir_okay=False), help="With --repair: write the checked (repaired) zones to this GeoJSON file.")
 @click.option("--metric-crs", help="Metric CRS for areas (default: EPSG:3812 in Belgium, else the local UTM zone).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-def zones_check(paths: tuple[str, ...], repair: bool, out: str | None, metric_crs: str | None, as_json: bool) -> int:
+@click.option("--cells", type=click.Path(), help="Cell plan: also warn about zones and zone differences the cells cannot resolve.")
+@click.option("--model", type=click.Choice(["wedge", "voronoi"]), default="wedge", show_default=True, help="With --cells: the coverage model.")
+@click.option("--k", type=click.IntRange(1), default=30, show_default=True, help="With --cells: the disclosure threshold (subscribers).")
+@click.option("--share", type=click.FloatRange(0, 1, min_open=True), default=0.4, show_default=True, help="With --cells: the operator's market share.")
+@click.option("--strict", is_flag=True, help="Exit with 1 when there is any warning too.")
+def zones_check(
+    paths: tuple[str, ...], repair: bool, out: str | None, metric_crs: str | None, as_json: bool,
+    cells: str | None, model: str, k: int, share: float, strict: bool,
+) -> int:
     """Check zone files (GeoJSON files or folders of them) and list their zones.
 
     Lists every zone with its area in km² and every pair of overlapping zones (allowed),
     and reports every problem with its file, feature and what to do. Exits with 0 when
-    the zones are usable, 1 when a zone file has a problem.
+    the zones are usable, 1 when a zone file has a problem. With --cells, also warns
+    about zones the cells cannot resolve and about pairs of overlapping zones whose
+    difference is so small that publishing both could reveal fewer than k people
+    (warnings: exit 0 unless --strict).
     """
     report = check_zones(list(paths), repair=repair, crs=metric_crs)
+    if cells and len(report.zones):
+        from .authoring import authoring_problems
+
+        cov = build_coverage(read_cellplan(cells), model, crs=metric_crs)
+        report.problems.extend(
+            authoring_problems(report.zones, cov, list(paths), k=k, share=share, crs=metric_crs, overlaps=report.overlaps)
+        )
     if as_json:
         click.echo(
             json.dumps(
@@ -147,7 +165,72 @@ def zones_check(paths: tuple[str, ...], repair: bool, out: str | None, metric_cr
             raise InputError("zones still have problems; nothing was written", path=out, hint="fix the errors listed above")
         write_zones(report.zones.drop(columns=["area_km2"]), out)
         _say(f"wrote {out}")
+    if strict and report.problems:
+        return 1
     return 0 if report.ok else 1
+
+
+@zones.command("preview")
+@click.option("--zones", "zone_paths", required=True, multiple=True, type=click.Path(), help="Zone file or folder (repeatable).")
+@click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON).")
+@click.option("--model", type=click.Choice(["wedge", "voronoi"]), default="wedge", show_default=True, help="Coverage model of the fit figures (both are drawn).")
+@click.option("--k", type=click.IntRange(1), default=30, show_default=True, help="Disclosure threshold (subscribers).")
+@click.option("--share", type=click.FloatRange(0, 1, min_open=True), default=0.4, show_default=True, help="The operator's market share.")
+@click.option("--crs", "cell_crs", help="CRS of x, y columns in the cell plan, e.g. EPSG:31370.")
+@click.option("--metric-crs", help="Metric CRS for areas (default: EPSG:3812 in Belgium, else the local UTM zone).")
+@click.option("--self-contained", is_flag=True, help="One HTML file that requests nothing from other hosts (no basemap tiles).")
+@click.option("--strict", is_flag=True, help="Exit with 1 when a zone is flagged.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The page to write (HTML).")
+def zones_preview(
+    zone_paths: tuple[str, ...], cells: str, model: str, k: int, share: float, cell_crs: str | None,
+    metric_crs: str | None, self_contained: bool, strict: bool, out: str,
+) -> int:
+    """A map page of the zones over the cell layout, with each zone's fit to the cells.
+
+    Click a zone for its area, the cells that feed it with their weights, its fit (the
+    share of its expected figure from cells lying mostly outside it) and the smallest
+    population it can publish at threshold k. Zones the cells cannot resolve are drawn
+    red and listed on stderr.
+    """
+    from .authoring import preview_map
+    from .maps import save_map
+
+    zs = read_zones(list(zone_paths))
+    plan = read_cellplan(cells, crs=cell_crs)
+    m, fit = preview_map(zs, plan, model=model, k=k, share=share, crs=metric_crs, self_contained=self_contained)
+    save_map(m, out, self_contained=self_contained)
+    bad = fit[fit["flagged"]]
+    for r in bad.itertuples(index=False):
+        click.echo(
+            f"warning: zone {r.zone_id!r} ({r.name}): {r.status}: {r.area_km2:.3f} km², {r.n_cells} cells, "
+            f"{r.cell_share:.2f} of a cell's count, fit {r.fit:.2f}",
+            err=True,
+        )
+    _say(f"wrote {out}: {len(fit)} zones, {len(bad)} the cells cannot resolve (model {model}, k {k}, share {share:g})")
+    return 1 if strict and len(bad) else 0
+
+
+@zones.command("draw")
+@click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON).")
+@click.option("--zones", "zone_paths", multiple=True, type=click.Path(), help="Zone file or folder to edit (repeatable).")
+@click.option("--model", type=click.Choice(["wedge", "voronoi"]), default="wedge", show_default=True, help="Coverage model drawn under the zones.")
+@click.option("--crs", "cell_crs", help="CRS of x, y columns in the cell plan, e.g. EPSG:31370.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The page to write (HTML).")
+def zones_draw(cells: str, zone_paths: tuple[str, ...], model: str, cell_crs: str | None, out: str) -> int:
+    """A self-contained page to draw or edit zones over the cell layout and export a zone file.
+
+    Draw with the polygon or rectangle tool, give each zone a zone_id and a name in the
+    form, and press 'Export zone file'; check the download with 'geozones zones check'.
+    """
+    from .authoring import draw_map
+    from .maps import save_map
+
+    plan = read_cellplan(cells, crs=cell_crs)
+    zs = read_zones(list(zone_paths)) if zone_paths else None
+    m = draw_map(plan, zs, model=model)
+    save_map(m, out, self_contained=True)
+    _say(f"wrote {out}" + (f" with {len(zs)} zones to edit" if zs is not None else ""))
+    return 0
 
 
 @zones.command("grid")
@@ -313,6 +396,11 @@ def _pipeline_options(f):
         click.option("--metric-crs", help="Metric CRS for areas (default: EPSG:3812 in Belgium, else the local UTM zone)."),
         click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons."),
         click.option("--ancillary-column", help="Value column of a polygon ancillary layer."),
+        click.option("--engine", type=click.Choice(["memory", "stream", "dask"]), default="memory", show_default=True,
+                     help="How counts are read: in memory; streamed from Parquet in bounded memory; or on Dask."),
+        click.option("--memory-budget", default="2GB", show_default=True,
+                     help="stream/dask engines: most memory for the sums per period, origin and cell (e.g. 500MB, 4GB)."),
+        click.option("--scheduler", help="dask engine: address of a distributed scheduler (tcp://host:8786); default: threads in process."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -327,10 +415,12 @@ def _pipeline_options(f):
 @click.option("--events", type=click.Path(), help="Subscriber-level events (subscriber_id, cell_id, timestamp, origin) instead of --counts.")
 @click.option("--optout", type=click.Path(), help="Opt-out list of subscriber ids, removed from --events before counting.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--start", help="First time of the run (ISO 8601 date or time, Europe/Brussels): earlier counts are an error.")
+@click.option("--end", help="End of the run, excluded (ISO 8601): counts at or after it are an error.")
 @_pipeline_options
-def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, model, kind, stat, dedup_factor, k, market_share,
+def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, model, kind, stat, dedup_factor, k, market_share,
                   period, summary_period, origin_level, residents, unknown_cells, heat_grid_m, heat_h3, make_map, self_contained,
-                  cell_crs, metric_crs, ancillary, ancillary_column) -> int:
+                  cell_crs, metric_crs, ancillary, ancillary_column, engine, memory_budget, scheduler) -> int:
     """Apportion counts per cell to zones and publish privacy-safe figures into a folder.
 
     Writes zone_counts.csv and .parquet, zones.geojson, weights.parquet, map.html and
@@ -343,11 +433,12 @@ def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, 
     if (counts is None) == (events is None):
         raise click.UsageError("give --counts COUNTS or --events EVENTS (one of them)")
     cfg = RunConfig(
-        zones=list(zone_paths), out=out, cells=cells, weights=weights_path, counts=counts, events=events, optout=optout,
+        zones=list(zone_paths), out=out, cells=cells, weights=weights_path, counts=counts, events=events, optout=optout, start=start, end=end,
         model=model, kind=kind, stat=stat, dedup_factor=dedup_factor, k=k, market_share=market_share, period=period,
         summary_period=None if summary_period.lower() == "none" else summary_period, origin_level=origin_level,
         residents=residents, unknown_cells=unknown_cells, heat_grid_m=heat_grid_m or None, heat_h3=heat_h3, map=make_map, self_contained=self_contained,
         cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column,
+        engine=engine, memory_budget=memory_budget, scheduler=scheduler,
     )
     with _progress("running the pipeline"):
         result = run(cfg)

@@ -1,0 +1,780 @@
+"""Zone authoring: judge zones against the cell layout before any count exists.
+
+GIS staff draw zones; the network measures cells. A zone is only as sharp as the cells
+that feed it: its figure is ``sum_i weight(i, zone) * count_i`` (see
+:mod:`geozones.weights`), so a zone much smaller than its cells gets a figure that mostly
+comes from around it. This module says, from the zones and the coverage areas alone,
+how well each zone fits the cells, and which zones or pairs of zones the network cannot
+resolve.
+
+No count is read here, so no figure that disclosure control could suppress reaches any
+output of this module (tables, pages, popups): only geometry, weights and thresholds.
+
+**Assumption.** Without counts, every cell is assumed to carry the same count ``n``
+(operators dimension cells to carry similar loads: cells are small where people are
+dense). A zone's expected figure is then ``n * W`` with ``W = sum_i weight(i, zone)``,
+its ``cell_share``: how many whole cells' counts the zone receives.
+
+Figures per zone (:func:`zone_resolution`, built on :func:`geozones.weights.zone_fit`):
+
+* ``n_cells``: the cells with a non-zero weight in the zone (its *feeding* cells);
+* ``outside_share``: the share of the zone's expected figure that comes from cells lying
+  mostly outside it, i.e. with less than half (:data:`geozones.weights.FIT_INSIDE`) of
+  their coverage in the zone; ``fit = 1 - outside_share`` (1: every contributing cell
+  lies mostly in the zone; 0: all of the figure comes from cells that lie mostly elsewhere);
+* ``min_population``: the smallest population the zone can publish at threshold k. A
+  figure is published when at least ``k`` subscribers lie behind it; with market share
+  ``s`` that is about ``k / s`` people (30 / 0.4 = 75);
+* ``people_per_cell``: how many people each feeding cell must see in a period for the
+  zone's figure to reach ``k`` subscribers: ``k / (s * W)``. A zone equal to one cell's
+  coverage needs ``k / s``; a zone that receives a hundredth of one cell needs a hundred
+  times more.
+
+A zone is flagged as one the network cannot resolve when
+
+* ``too small``: ``W`` < :data:`MIN_CELL_SHARE` (0.5): the zone receives less than
+  half of one cell's count, so its figure is mostly a slice of people who are elsewhere;
+* ``coarse``: even the smallest feeding cell's coverage is more than
+  :data:`MAX_CELL_ZONE_RATIO` (10) times the zone's area;
+* ``no cell``: no coverage area reaches the zone.
+
+Pairs of overlapping zones (:func:`thin_differences`): publishing a zone A and a zone B
+inside it publishes ``A - B``, the people in the difference. The pair is flagged when
+that difference is below the cells' resolution in the same sense (its cell share
+below :data:`MIN_CELL_SHARE`): the difference then holds fewer than k subscribers
+unless the cells around it each see more than ``k / (s * W_diff)`` people, at least twice
+what a cell needs to publish anything. For a partial overlap (neither inside the other)
+the pair is flagged when both one-sided differences are that small (the two zones are
+nearly the same). At run time :func:`geozones.disclosure_control` suppresses nested
+pairs whose difference is small; this warns before, so that staff merge or drop a zone
+instead of losing figures.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from branca.element import Element, MacroElement
+from folium.elements import JSCSSMixin
+from jinja2 import Template
+from scipy import sparse
+
+from .coverage import build_coverage
+from .crs import WGS84, metric_crs
+from .errors import InputError, Problem, WeightsError
+from .privacy import DEFAULT_K
+from .weights import FIT_INSIDE, Weights, compute_weights, zone_fit
+from .zones import _MIN_AREA_M2, zone_overlaps, zone_paths
+
+__all__ = [
+    "MIN_CELL_SHARE",
+    "MAX_CELL_ZONE_RATIO",
+    "DEFAULT_SHARE",
+    "zone_resolution",
+    "zone_contributions",
+    "thin_differences",
+    "authoring_problems",
+    "preview_map",
+    "draw_map",
+]
+
+#: A zone (or a difference of zones) receiving less than this many cells' counts is too small.
+MIN_CELL_SHARE = 0.5
+#: A zone whose smallest feeding cell is more than this many times its area is coarse.
+MAX_CELL_ZONE_RATIO = 10.0
+#: The operator's market share assumed when none is given (about 40% in Belgium).
+DEFAULT_SHARE = 0.4
+#: A zone counts as inside another when this share of its area is (as zones.nested_pairs).
+_INSIDE = 0.99
+
+_OK, _FLAG, _NONE = "#2b8cbe", "#e31a1c", "#969696"
+
+
+def _check_k_share(k: int, share: float) -> None:
+    if not (isinstance(k, (int, np.integer)) and k >= 1):
+        raise InputError(f"threshold k {k!r} is not a whole number of at least 1")
+    if not (0 < share <= 1):
+        raise InputError(f"market share {share!r} is not a fraction in (0, 1]", hint="give e.g. 0.4 for 40%")
+
+
+def _cell_areas(weights: Weights, coverage: gpd.GeoDataFrame | None, crs) -> np.ndarray:
+    """Coverage area (km²) per cell of ``weights``, NaN where unknown."""
+    if coverage is None:
+        return np.full(len(weights.cell_ids), np.nan)
+    cov = coverage
+    if crs is not None:
+        cov = cov.to_crs(crs)
+    elif cov.crs is None or not cov.crs.is_projected:
+        cov = cov.to_crs(metric_crs(cov.to_crs(WGS84).total_bounds))
+    area = pd.Series(shapely.area(np.asarray(cov.geometry.values, dtype=object)) / 1e6, index=cov["cell_id"].astype(str).to_numpy())
+    return area.reindex(weights.cell_ids.astype(str)).to_numpy(dtype=float)
+
+
+def zone_resolution(
+    weights: Weights,
+    zones: gpd.GeoDataFrame,
+    coverage: gpd.GeoDataFrame | None = None,
+    *,
+    k: int = DEFAULT_K,
+    share: float = DEFAULT_SHARE,
+    crs: str | pyproj.CRS | None = None,
+) -> pd.DataFrame:
+    """Whether the cells can resolve each zone, and the smallest population it can publish.
+
+    Adds to :func:`geozones.weights.zone_fit` (``n_cells``, ``cells_inside``,
+    ``cell_share``, ``fit``) the zone's area, the size of its cells, the people behind
+    threshold k, and a flag (see the module's docstring for the definitions).
+
+    Parameters
+    ----------
+    weights : Weights
+        Cell x zone weights of ``zones`` (:func:`geozones.compute_weights`).
+    zones : geopandas.GeoDataFrame
+        The zone set, with ``zone_id`` and ``name``.
+    coverage : geopandas.GeoDataFrame, optional
+        The coverage areas the weights were built from; needed for the cell sizes
+        (``cell_km2_min``, ``cell_km2``, the ``coarse`` flag). Without it those are NaN.
+    k : int, default 30
+        Disclosure threshold: the fewest subscribers behind a published figure.
+    share : float, default 0.4
+        The operator's market share, to turn ``k`` subscribers into people.
+    crs : str or pyproj.CRS, optional
+        Metric CRS for areas; by default the coverage's (when metric) or an automatic one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per zone in the order of ``zones``: ``zone_id``, ``name``, ``area_km2``,
+        ``n_cells``, ``cells_inside``, ``cell_share``, ``fit``, ``outside_share``, ``cell_km2_min``
+        (smallest feeding cell), ``cell_km2`` (feeding cells' mean area, weighted by
+        their contribution), ``min_population`` (k / share), ``people_per_cell``
+        (k / (share x cell_share); inf for a zone no cell reaches), ``status``
+        (``"ok"``, ``"too small"``, ``"coarse"``, ``"too small, coarse"``, ``"no cell"``)
+        and ``flagged``.
+    """
+    _check_k_share(k, share)
+    zid = zones["zone_id"].astype(str).to_numpy()
+    col = pd.Series(np.arange(len(weights.zone_ids)), index=weights.zone_ids.astype(str))
+    missing = ~np.isin(zid, col.index)
+    if missing.any():
+        raise WeightsError(f"zone {zid[missing][0]!r} is not in the weights", hint="compute the weights of these zones")
+    base = zone_fit(weights).reindex(zid)
+    m = sparse.csc_array(weights.matrix)[:, col.reindex(zid).to_numpy()]
+    m.sort_indices()
+    n_cells = base["n_cells"].to_numpy()
+    w_sum = base["cell_share"].fillna(0.0).to_numpy()
+    if crs is None and coverage is not None and coverage.crs is not None and coverage.crs.is_projected:
+        crs = coverage.crs
+    if crs is None:
+        crs = metric_crs(zones.to_crs(WGS84).total_bounds)
+    area = shapely.area(np.asarray(zones.to_crs(crs).geometry.values, dtype=object)) / 1e6
+    cell_area = _cell_areas(weights, coverage, crs)
+    ca = cell_area[m.indices] if len(m.indices) else np.array([])
+    has = n_cells > 0
+    cell_min = np.full(len(zid), np.nan)
+    if has.any() and np.isfinite(ca).any():
+        cell_min[has] = np.minimum.reduceat(np.where(np.isfinite(ca), ca, np.inf), m.indptr[:-1][has])
+        cell_min[~np.isfinite(cell_min)] = np.nan
+    weighted = sparse.csc_array((m.data * ca, m.indices, m.indptr), shape=m.shape) if len(ca) else m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cell_mean = np.where(w_sum > 0, np.asarray(weighted.sum(axis=0)).ravel() / w_sum, np.nan)
+        people = np.where(w_sum > 0, k / (share * w_sum), np.inf)
+        ratio = cell_min / area
+    small = has & (w_sum < MIN_CELL_SHARE)
+    coarse = has & (ratio > MAX_CELL_ZONE_RATIO)
+    status = np.where(small & coarse, "too small, coarse", np.where(small, "too small", np.where(coarse, "coarse", "ok")))
+    status = np.where(has, status, "no cell")
+    return pd.DataFrame(
+        {
+            "zone_id": zid,
+            "name": zones["name"].astype(str).to_numpy() if "name" in zones.columns else zid,
+            "area_km2": area,
+            "n_cells": n_cells.astype(int),
+            "cells_inside": base["cells_inside"].to_numpy().astype(int),
+            "cell_share": w_sum,
+            "fit": base["fit"].to_numpy(),
+            "outside_share": 1 - base["fit"].to_numpy(),
+            "cell_km2_min": cell_min,
+            "cell_km2": cell_mean,
+            "min_population": np.full(len(zid), k / share),
+            "people_per_cell": people,
+            "status": status,
+            "flagged": status != "ok",
+        }
+    )
+
+
+def zone_contributions(weights: Weights) -> pd.DataFrame:
+    """The cells that feed each zone: ``zone_id``, ``cell_id``, ``weight``, ``share_of_figure``, ``mostly_outside``.
+
+    ``share_of_figure`` is the cell's part of the zone's expected figure when every cell
+    carries the same count (``weight / sum of the zone's weights``). Rows are grouped by
+    zone, largest share first.
+    """
+    coo = weights.matrix.tocoo()
+    col_sum = np.asarray(weights.matrix.sum(axis=0)).ravel()
+    out = pd.DataFrame(
+        {
+            "zone_id": weights.zone_ids.astype(str)[coo.col],
+            "cell_id": weights.cell_ids.astype(str)[coo.row],
+            "weight": coo.data,
+            "share_of_figure": coo.data / col_sum[coo.col],
+            "mostly_outside": coo.data < FIT_INSIDE,
+            "_col": coo.col,
+        }
+    )
+    out = out.sort_values(["_col", "share_of_figure"], ascending=[True, False], kind="stable")
+    return out.drop(columns="_col").reset_index(drop=True)
+
+
+def thin_differences(
+    zones: gpd.GeoDataFrame,
+    coverage: gpd.GeoDataFrame,
+    *,
+    k: int = DEFAULT_K,
+    share: float = DEFAULT_SHARE,
+    crs: str | pyproj.CRS | None = None,
+    overlaps: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Pairs of overlapping zones whose difference the cells cannot resolve.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        The zone set.
+    coverage : geopandas.GeoDataFrame
+        Coverage areas with ``cell_id`` (:func:`geozones.build_coverage`).
+    k, share : int, float
+        Threshold and market share, for ``people_per_cell``.
+    crs : str or pyproj.CRS, optional
+        Metric CRS; by default the coverage's.
+    overlaps : pandas.DataFrame, optional
+        :func:`geozones.zone_overlaps` of ``zones``, when already computed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per flagged pair: ``zone_a``, ``zone_b``, ``relation`` (``"nested"``: b
+        inside a; ``"same"``: the same area twice; ``"partial"``), ``diff_km2`` (area of
+        a minus b; for a partial overlap, the larger of the two one-sided differences),
+        ``diff_cell_share``, ``people_per_cell`` (k / (share x that); the people
+        each surrounding cell must see for the difference to hold k subscribers) and
+        ``advice``.
+    """
+    _check_k_share(k, share)
+    cols = ["zone_a", "zone_b", "relation", "diff_km2", "diff_cell_share", "people_per_cell", "advice"]
+    if crs is None:
+        crs = coverage.crs if coverage.crs is not None and coverage.crs.is_projected else metric_crs(zones.to_crs(WGS84).total_bounds)
+    if overlaps is None:
+        overlaps = zone_overlaps(zones, crs)
+    if not len(overlaps):
+        return pd.DataFrame({c: [] for c in cols})
+    ov = overlaps.copy()
+    # orient nested pairs as (outer, inner): b is the zone with more of its area inside the other
+    flip = (ov["share_of_a"] >= _INSIDE) & (ov["share_of_a"] > ov["share_of_b"])
+    ov.loc[flip, ["zone_a", "zone_b", "share_of_a", "share_of_b"]] = ov.loc[flip, ["zone_b", "zone_a", "share_of_b", "share_of_a"]].to_numpy()
+    geo = pd.Series(np.asarray(zones.to_crs(crs).geometry.values, dtype=object), index=zones["zone_id"].astype(str).to_numpy())
+    ga = geo.reindex(ov["zone_a"].astype(str)).to_numpy()
+    gb = geo.reindex(ov["zone_b"].astype(str)).to_numpy()
+    a_b, b_a = shapely.difference(ga, gb), shapely.difference(gb, ga)
+    area_ab, area_ba = shapely.area(a_b), shapely.area(b_a)
+    n = len(ov)
+    diffs = np.concatenate([a_b, b_a])
+    keep = shapely.area(diffs) > _MIN_AREA_M2
+    equiv = np.zeros(2 * n)
+    if keep.any():
+        dz = gpd.GeoDataFrame({"zone_id": np.flatnonzero(keep).astype(str)}, geometry=diffs[keep], crs=crs)
+        try:
+            w = compute_weights(coverage, dz, crs=crs)
+            equiv[keep] = pd.Series(np.asarray(w.matrix.sum(axis=0)).ravel(), index=w.zone_ids.astype(str)).reindex(dz["zone_id"]).to_numpy()
+        except WeightsError:  # no cell reaches any difference: they hold nothing the network sees
+            pass
+    e_ab, e_ba = equiv[:n], equiv[n:]
+    inner = ov["share_of_b"].to_numpy() >= _INSIDE
+    same = inner & (ov["share_of_a"].to_numpy() >= _INSIDE) & (area_ab <= _MIN_AREA_M2) & (area_ba <= _MIN_AREA_M2)
+    nested = inner & ~same & (area_ab > _MIN_AREA_M2) & (e_ab < MIN_CELL_SHARE)
+    partial = ~inner & (np.maximum(e_ab, e_ba) < MIN_CELL_SHARE)
+    rows = []
+    for i in np.flatnonzero(same | nested | partial):
+        a, b = str(ov["zone_a"].iloc[i]), str(ov["zone_b"].iloc[i])
+        if same[i]:
+            rel, d_km2, d_eq = "same", 0.0, 0.0
+            advice = f"{a!r} and {b!r} cover the same area and will get the same figures: drop one of them"
+        elif nested[i]:
+            rel, d_km2, d_eq = "nested", area_ab[i] / 1e6, e_ab[i]
+            advice = (
+                f"{b!r} lies inside {a!r} and differs from it by {d_km2:.3f} km² ({d_eq:.2f} of a cell): "
+                f"merge {b!r} into {a!r} (publish only {a!r}), drop {b!r}, or make the difference larger"
+            )
+        else:
+            j = int(np.argmax([e_ab[i], e_ba[i]]))
+            rel, d_eq = "partial", max(e_ab[i], e_ba[i])
+            d_km2 = (area_ab[i] if j == 0 else area_ba[i]) / 1e6
+            advice = f"{a!r} and {b!r} are nearly the same zone (each differs from the other by at most {d_eq:.2f} of a cell): merge them or drop one"
+        rows.append((a, b, rel, d_km2, d_eq, k / (share * d_eq) if d_eq > 0 else np.inf, advice))
+    return pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame({c: [] for c in cols})
+
+
+def _locate(paths) -> dict[str, tuple[str, int]]:
+    """zone_id -> (file, feature index), for naming the feature in a warning."""
+    out: dict[str, tuple[str, int]] = {}
+    for p in zone_paths(paths):
+        try:
+            feats = json.loads(p.read_text(encoding="utf-8-sig")).get("features") or []
+        except (OSError, ValueError, AttributeError):
+            continue
+        for i, f in enumerate(feats):
+            zid = ((f or {}).get("properties") or {}).get("zone_id") if isinstance(f, dict) else None
+            if zid is not None:
+                out.setdefault(str(zid).strip(), (str(p), i))
+    return out
+
+
+def authoring_problems(
+    zones: gpd.GeoDataFrame,
+    coverage: gpd.GeoDataFrame,
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    k: int = DEFAULT_K,
+    share: float = DEFAULT_SHARE,
+    crs: str | pyproj.CRS | None = None,
+    overlaps: pd.DataFrame | None = None,
+) -> list[Problem]:
+    """Warnings for ``geozones zones check --cells``: unresolvable zones and thin differences.
+
+    Each warning names the file and feature of the zone (for a pair, the inner or first
+    zone) and says what to do. Codes: ``"unresolvable-zone"``, ``"thin-difference"``,
+    ``"same-zone"``.
+    """
+    where = _locate(paths)
+    first = str(zone_paths(paths)[0])
+
+    def place(zid: str) -> tuple[str, str]:
+        path, i = where.get(zid, (first, -1))
+        return path, (f"features[{i}] (zone_id {zid!r})" if i >= 0 else f"zone_id {zid!r}")
+
+    problems = []
+    w = compute_weights(coverage, zones, crs=crs)
+    fit = zone_resolution(w, zones, coverage, k=k, share=share, crs=crs)
+    for r in fit[fit["flagged"]].itertuples(index=False):
+        path, at = place(r.zone_id)
+        if r.status == "no cell":
+            msg = "no cell's coverage reaches this zone: its figure would always be 0"
+        else:
+            msg = (
+                f"the cells cannot resolve this zone ({r.status}): {r.area_km2:.3f} km² fed by {r.n_cells} cell(s) "
+                f"of at least {r.cell_km2_min:.3f} km², {r.cell_share:.2f} of a cell's count, fit {r.fit:.2f}; "
+                f"published only when its cells each see at least {r.people_per_cell:,.0f} people"
+            )
+        problems.append(Problem(path, at, "unresolvable-zone", msg, "enlarge the zone or merge it with a neighbour; 'geozones zones preview' shows its cells", "warning"))
+    for r in thin_differences(zones, coverage, k=k, share=share, crs=crs, overlaps=overlaps).itertuples(index=False):
+        path, at = place(r.zone_b)
+        if r.relation == "same":
+            problems.append(Problem(path, at, "same-zone", f"covers the same area as {r.zone_a!r}", r.advice, "warning"))
+            continue
+        what = f"{r.zone_a!r} minus {r.zone_b!r}" if r.relation == "nested" else f"the difference of {r.zone_a!r} and {r.zone_b!r}"
+        msg = (
+            f"publishing both {r.zone_a!r} and {r.zone_b!r} could reveal fewer than k={k} people: {what} is "
+            f"{r.diff_km2:.3f} km², {r.diff_cell_share:.2f} of a cell's count, below k unless the cells around it "
+            f"each see {r.people_per_cell:,.0f} people"
+        )
+        problems.append(Problem(path, at, "thin-difference", msg, r.advice, "warning"))
+    return problems
+
+
+# ----------------------------------------------------------------------------- pages
+def _esc(v) -> str:
+    return html.escape(str(v))
+
+
+def _popup_html(row, cells: pd.DataFrame, k: int, share: float, top: int = 15) -> str:
+    status = "" if row.status == "ok" else f"<p style='color:{_FLAG}'><b>Not resolvable: {_esc(row.status)}</b></p>"
+    if row.n_cells:
+        lines = "".join(
+            f"<tr><td>{_esc(c.cell_id)}</td><td style='text-align:right'>{c.weight:.3f}</td>"
+            f"<td style='text-align:right'>{c.share_of_figure:.0%}</td><td>{'mostly outside' if c.mostly_outside else ''}</td></tr>"
+            for c in cells.head(top).itertuples(index=False)
+        )
+        more = f"<tr><td colspan=4>and {len(cells) - top} more cells</td></tr>" if len(cells) > top else ""
+        table = (
+            "<table class='gz-cells'><tr><th>cell</th><th>weight</th><th>share</th><th></th></tr>" + lines + more + "</table>"
+        )
+        fit = (
+            f"Fit: <b>{row.fit:.2f}</b> ({row.outside_share:.0%} of its expected figure comes from cells lying mostly outside it)<br>"
+            f"Cells: {row.n_cells}, together {row.cell_share:.2f} of a cell's count; smallest cell {row.cell_km2_min:.3f} km²<br>"
+        )
+    else:
+        table, fit = "", "No cell reaches this zone.<br>"
+    people = (
+        f"Smallest population it can publish: <b>{row.min_population:,.0f}</b> people "
+        f"(k = {k} subscribers at market share {share:.0%}); its cells must each see "
+        f"{row.people_per_cell:,.0f} people for that" if np.isfinite(row.people_per_cell) else "It can publish nothing."
+    )
+    return (
+        f"<div class='gz-popup'><b>{_esc(row.name)}</b> ({_esc(row.zone_id)})<br>Area: {row.area_km2:.3f} km²<br>"
+        f"{status}{fit}{people}{table}</div>"
+    )
+
+
+def _legend(items: list[tuple[str, str]], title: str) -> Element:
+    rows = "".join(
+        f"<div><span style='display:inline-block;width:12px;height:12px;background:{c};margin-right:4px'></span>{_esc(t)}</div>"
+        for c, t in items
+    )
+    return Element(
+        "<div id='gz-legend' style='position:absolute;bottom:24px;right:10px;z-index:1000;background:white;padding:6px 8px;"
+        f"font:12px sans-serif;border-radius:4px;box-shadow:0 0 4px #888'><b>{_esc(title)}</b>{rows}</div>"
+    )
+
+
+def _base_map(bounds, self_contained: bool, tiles: str | None) -> folium.Map:
+    if tiles == "default":
+        tiles = None if self_contained else "OpenStreetMap"
+    m = folium.Map(tiles=tiles, control_scale=True)
+    minx, miny, maxx, maxy = bounds
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    return m
+
+
+def _add_reference(m: folium.Map, bounds, reference) -> None:
+    from .maps import _display, reference_outlines
+
+    if reference is None:
+        reference = reference_outlines(bounds)
+    if reference is None or not len(reference):
+        return
+    ref = gpd.GeoDataFrame(
+        {"label": reference.get("name", pd.Series([""] * len(reference))).astype(str).map(html.escape).to_numpy()},
+        geometry=_display(reference.to_crs(WGS84)).values,
+        crs=WGS84,
+    )
+    folium.GeoJson(
+        ref.to_json(drop_id=True),
+        name="Reference outlines",
+        style_function=lambda f: {"fill": False, "color": "#7a7a7a", "weight": 1, "dashArray": "4 3"},
+        interactive=False,
+    ).add_to(m)
+
+
+def _add_coverage(m: folium.Map, cov: gpd.GeoDataFrame, name: str, color: str, show: bool) -> None:
+    g = gpd.GeoDataFrame({"cell_id": cov["cell_id"].astype(str).map(html.escape).to_numpy()}, geometry=cov.geometry.values, crs=cov.crs)
+    g = g.to_crs(WGS84)
+    g["geometry"] = g.geometry.set_precision(1e-6)
+    folium.GeoJson(
+        g.to_json(drop_id=True),
+        name=name,
+        show=show,
+        interactive=False,
+        style_function=lambda f, c=color: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.04},
+    ).add_to(m)
+
+
+def _add_sites(m: folium.Map, cells: gpd.GeoDataFrame) -> None:
+    c = cells.to_crs(WGS84)
+    site = c["site_id"].astype(str) if "site_id" in c.columns else c["cell_id"].astype(str)
+    per_site = c.assign(_site=site.to_numpy()).groupby("_site", sort=True)
+    first = per_site.geometry.first()
+    n = per_site.size()
+    ids = per_site["cell_id"].apply(lambda s: ", ".join(map(str, s)))
+    sites = gpd.GeoDataFrame(
+        {"site": [html.escape(s) for s in first.index], "cells": [html.escape(t) for t in ids.to_numpy()], "n": n.to_numpy()},
+        geometry=first.to_numpy(),
+        crs=WGS84,
+    )
+    folium.GeoJson(
+        sites.to_json(drop_id=True),
+        name="Sites",
+        marker=folium.CircleMarker(radius=4, fill=True, fill_opacity=1),
+        style_function=lambda f: {"color": "#111111", "fillColor": "#ffffff", "weight": 2},
+        tooltip=folium.GeoJsonTooltip(fields=["site", "cells"], aliases=["Site", "Cells"]),
+    ).add_to(m)
+
+
+def preview_map(
+    zones: gpd.GeoDataFrame,
+    cells: gpd.GeoDataFrame,
+    *,
+    model: str = "wedge",
+    k: int = DEFAULT_K,
+    share: float = DEFAULT_SHARE,
+    crs: str | pyproj.CRS | None = None,
+    self_contained: bool = False,
+    tiles: str | None = "default",
+    reference: gpd.GeoDataFrame | None = None,
+) -> tuple[folium.Map, pd.DataFrame]:
+    """A page to judge zones against the cell layout, and the fit table behind it.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        The zone set (:func:`geozones.read_zones`).
+    cells : geopandas.GeoDataFrame
+        The cell plan (:func:`geozones.read_cellplan`).
+    model : {"wedge", "voronoi"}
+        The coverage model the fit figures use; both are drawn, each as its own layer
+        (the other one starts hidden).
+    k, share : int, float
+        Threshold and market share (see :func:`zone_resolution`).
+    crs : str or pyproj.CRS, optional
+        Metric CRS for the coverage and areas.
+    self_contained : bool
+        No basemap tiles, reference outlines instead; save with
+        ``geozones.maps.save_map(m, path, self_contained=True)``.
+    tiles : str or None
+        Basemap tiles (``"default"``: OpenStreetMap, none when self-contained).
+    reference : geopandas.GeoDataFrame, optional
+        Outlines to draw (default: the bundled outlines near the zones, when self-contained).
+
+    Returns
+    -------
+    (folium.Map, pandas.DataFrame)
+        The page, with layers "Zones", "Coverage: wedges", "Coverage: Voronoi", "Sites"
+        (and "Reference outlines"), a popup per zone with its area, fit, feeding cells with
+        their weights and the smallest population it can publish; and :func:`zone_resolution`.
+    """
+    if model not in ("wedge", "voronoi"):
+        raise InputError(f"the preview draws the wedge and voronoi models, not {model!r}", hint="choose --model wedge or voronoi")
+    z = zones.to_crs(WGS84).reset_index(drop=True)
+    if not len(z):
+        raise InputError("there are no zones to preview")
+    covs = {mod: build_coverage(cells, mod, crs=crs) for mod in ("wedge", "voronoi")}
+    cov = covs[model]
+    w = compute_weights(cov, z, crs=crs)
+    fit = zone_resolution(w, z, cov, k=k, share=share, crs=crs)
+    contrib = zone_contributions(w)
+    by_zone = dict(tuple(contrib.groupby("zone_id", sort=False)))
+    empty = contrib.iloc[:0]
+
+    bounds = np.array(z.total_bounds)
+    m = _base_map(bounds, self_contained, tiles)
+    if reference is not None or self_contained:
+        _add_reference(m, bounds, reference)
+    _add_coverage(m, covs["wedge"], "Coverage: wedges", "#6a51a3", model == "wedge")
+    _add_coverage(m, covs["voronoi"], "Coverage: Voronoi", "#238b45", model == "voronoi")
+
+    from .maps import _display
+
+    fill = np.where(fit["status"] == "ok", _OK, np.where(fit["status"] == "no cell", _NONE, _FLAG))
+    layer = gpd.GeoDataFrame(
+        {
+            "zone_id": fit["zone_id"].map(html.escape).to_numpy(),
+            "name": fit["name"].map(html.escape).to_numpy(),
+            "status": fit["status"].to_numpy(),
+            "fill": fill,
+            "popup": [_popup_html(r, by_zone.get(r.zone_id, empty), k, share) for r in fit.itertuples(index=False)],
+        },
+        geometry=_display(z).values,
+        crs=WGS84,
+    )
+    layer = layer.iloc[np.argsort(-fit["area_km2"].to_numpy(), kind="stable")]  # small zones on top, clickable
+    folium.GeoJson(
+        layer.to_json(drop_id=True),
+        name="Zones",
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "color": f["properties"]["fill"], "weight": 2, "fillOpacity": 0.3},
+        highlight_function=lambda _f: {"weight": 4},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "zone_id", "status"], aliases=["Zone", "Id", "Cells"], sticky=True),
+        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=460),
+    ).add_to(m)
+    _add_sites(m, cells)
+    m.get_root().html.add_child(
+        _legend(
+            [(_OK, "zone the cells resolve"), (_FLAG, "not resolvable (too small or coarse)"), (_NONE, "no cell reaches it")],
+            f"Zones against {model} coverage",
+        )
+    )
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m, fit
+
+
+class _ZoneEditor(JSCSSMixin, MacroElement):
+    """leaflet.draw with a form for zone_id and name, and export as a zone file (a Blob download)."""
+
+    # the URLs folium's Draw plugin uses; geozones.offline inlines the vendored copies
+    default_js = [("leaflet_draw_js", "https://cdnjs.cloudflare.com/ajax/libs/leaflet.draw/1.0.2/leaflet.draw.js")]
+    default_css = [("leaflet_draw_css", "https://cdnjs.cloudflare.com/ajax/libs/leaflet.draw/1.0.2/leaflet.draw.css")]
+
+    _template = Template(
+        """
+{% macro header(this, kwargs) %}
+<style>
+.gz-panel { position: absolute; z-index: 1000; background: white; padding: 8px 10px; font: 13px sans-serif;
+            border-radius: 4px; box-shadow: 0 0 5px #777; }
+#gz-tools { top: 10px; right: 10px; }
+#gz-form { top: 60px; right: 10px; width: 250px; }
+.gz-panel label { display: block; margin: 4px 0; }
+.gz-panel input { width: 100%; box-sizing: border-box; }
+#gz-msg, #gz-export-msg { color: #b00; margin-top: 4px; }
+</style>
+{% endmacro %}
+{% macro html(this, kwargs) %}
+<div id="gz-tools" class="gz-panel"><span id="gz-count">0 zones</span>
+  <button id="gz-export" type="button">Export zone file</button>
+  <div id="gz-export-msg"></div></div>
+<div id="gz-form" class="gz-panel" style="display:none">
+  <b>Zone</b>
+  <label>zone_id <input id="gz-zone-id" autocomplete="off"></label>
+  <label>name <input id="gz-zone-name" autocomplete="off"></label>
+  <div id="gz-zone-area"></div>
+  <button id="gz-save" type="button">Save</button> <button id="gz-close" type="button">Close</button>
+  <div id="gz-msg"></div></div>
+{% endmacro %}
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var filename = {{ this.filename|tojson }};
+  var drawn = new L.FeatureGroup().addTo(map);
+  window.gzDrawn = drawn;
+  function esc(s) { return String(s).replace(/[&<>"']/g, function (c) { return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; }); }
+  var style = {color: "#d95f0e", weight: 2, fillOpacity: 0.25};
+  function label(layer) {
+    var p = layer.feature.properties;
+    layer.unbindTooltip();
+    layer.bindTooltip(esc(p.name || p.zone_id || "(no zone_id yet)"), {sticky: true});
+  }
+  function count() { document.getElementById("gz-count").textContent = drawn.getLayers().length + " zones"; }
+  function add(layer, props) {
+    layer.feature = {type: "Feature", properties: Object.assign({}, props || {})};
+    if (layer.setStyle) layer.setStyle(style);
+    drawn.addLayer(layer);
+    label(layer);
+    layer.on("click", function () { open(layer); });
+    count();
+  }
+  var initial = {{ this.zones_json }};
+  if (initial) {
+    L.geoJSON(initial).eachLayer(function (l) { add(l, l.feature.properties); });
+  }
+  map.addControl(new L.Control.Draw({
+    position: "topleft",
+    draw: {polygon: {allowIntersection: false, showArea: false, shapeOptions: style},
+           rectangle: {showArea: false, shapeOptions: style},
+           polyline: false, circle: false, marker: false, circlemarker: false},
+    edit: {featureGroup: drawn, poly: {allowIntersection: false}}
+  }));
+  var form = document.getElementById("gz-form"), current = null;
+  [form, document.getElementById("gz-tools")].forEach(function (el) {
+    L.DomEvent.disableClickPropagation(el); L.DomEvent.disableScrollPropagation(el);
+  });
+  function open(layer) {
+    current = layer;
+    var p = layer.feature.properties;
+    document.getElementById("gz-zone-id").value = p.zone_id || "";
+    document.getElementById("gz-zone-name").value = p.name || "";
+    var ll = layer.getLatLngs(), rings = (ll.length && Array.isArray(ll[0]) && Array.isArray(ll[0][0])) ? ll.map(function (q) { return q[0]; }) : [ll[0]];
+    var a = rings.reduce(function (s, r) { return s + L.GeometryUtil.geodesicArea(r); }, 0);
+    document.getElementById("gz-zone-area").textContent = "about " + (a / 1e6).toFixed(3) + " km²";
+    document.getElementById("gz-msg").textContent = "";
+    form.style.display = "block";
+    document.getElementById("gz-zone-id").focus();
+  }
+  function save() {
+    var id = document.getElementById("gz-zone-id").value.trim();
+    var name = document.getElementById("gz-zone-name").value.trim();
+    var msg = document.getElementById("gz-msg");
+    if (!id) { msg.textContent = "give the zone a zone_id"; return false; }
+    if (id === "outside") { msg.textContent = "zone_id 'outside' is reserved"; return false; }
+    var clash = drawn.getLayers().some(function (l) { return l !== current && l.feature.properties.zone_id === id; });
+    if (clash) { msg.textContent = "another zone has zone_id '" + id + "'"; return false; }
+    current.feature.properties.zone_id = id;
+    current.feature.properties.name = name || id;
+    label(current);
+    form.style.display = "none";
+    current = null;
+    return true;
+  }
+  document.getElementById("gz-save").onclick = save;
+  document.getElementById("gz-close").onclick = function () { form.style.display = "none"; current = null; };
+  map.on(L.Draw.Event.CREATED, function (e) { add(e.layer, {}); open(e.layer); });
+  map.on(L.Draw.Event.DELETED, count);
+  document.getElementById("gz-export").onclick = function () {
+    var out = document.getElementById("gz-export-msg"), features = [], missing = null;
+    drawn.eachLayer(function (l) {
+      var f = l.toGeoJSON(6);
+      f.properties = Object.assign({}, l.feature.properties);
+      if (!f.properties.zone_id && !missing) missing = l;
+      features.push(f);
+    });
+    if (!features.length) { out.textContent = "draw a zone first"; return; }
+    if (missing) { out.textContent = "a zone has no zone_id yet"; open(missing); return; }
+    var text = '{"type": "FeatureCollection", "features": [\\n' + features.map(function (f) { return JSON.stringify(f); }).join(",\\n") + "\\n]}\\n";
+    var blob = new Blob([text], {type: "application/geo+json"});
+    var a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = filename;
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    out.textContent = "";
+  };
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(self, zones_json: str, filename: str) -> None:
+        super().__init__()
+        self._name = "ZoneEditor"
+        self.zones_json = zones_json
+        self.filename = filename
+
+
+def draw_map(
+    cells: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame | None = None,
+    *,
+    model: str = "wedge",
+    crs: str | pyproj.CRS | None = None,
+    filename: str = "zones.geojson",
+    reference: gpd.GeoDataFrame | None = None,
+) -> folium.Map:
+    """A page to draw and edit zones over the cell layout and export them as a zone file.
+
+    The page has leaflet.draw's polygon and rectangle tools, edit and delete; a form asks
+    for each new zone's ``zone_id`` and ``name`` (click a zone to change them), and
+    *Export zone file* downloads a FeatureCollection in WGS84 longitude/latitude with
+    ``zone_id`` and ``name`` (and the other properties of edited zones), which
+    ``geozones zones check`` reads. It is meant to be saved self-contained
+    (``geozones.maps.save_map(m, path, self_contained=True)``): no basemap tiles; the
+    coverage areas, the sites and the bundled municipality and neighbourhood outlines
+    show where things are.
+
+    Parameters
+    ----------
+    cells : geopandas.GeoDataFrame
+        The cell plan (:func:`geozones.read_cellplan`).
+    zones : geopandas.GeoDataFrame, optional
+        Zones to edit; they are loaded as editable polygons.
+    model : {"wedge", "voronoi"}
+        The coverage model drawn under the zones.
+    crs : str or pyproj.CRS, optional
+        Metric CRS for the coverage.
+    filename : str
+        The name the export is saved under.
+    reference : geopandas.GeoDataFrame, optional
+        Outlines to draw (default: the bundled ones near the cells).
+    """
+    if model not in ("wedge", "voronoi"):
+        raise InputError(f"the drawing page draws the wedge or voronoi model, not {model!r}", hint="choose --model wedge or voronoi")
+    cov = build_coverage(cells, model, crs=crs)
+    bounds = np.array((zones if zones is not None and len(zones) else cells).to_crs(WGS84).total_bounds)
+    m = _base_map(bounds, True, None)
+    _add_reference(m, bounds, reference)
+    _add_coverage(m, cov, f"Coverage: {'wedges' if model == 'wedge' else 'Voronoi'}", "#6a51a3", True)
+    _add_sites(m, cells)
+    data = "null"
+    if zones is not None and len(zones):
+        z = zones.to_crs(WGS84).drop(columns=["area_km2"], errors="ignore")
+        data = z.to_json(drop_id=True, na="drop")
+    _ZoneEditor(data.replace("</", "<\\/"), filename).add_to(m)
+    folium.LayerControl(collapsed=False, position="bottomright").add_to(m)
+    return m

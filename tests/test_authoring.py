@@ -1,0 +1,387 @@
+"""Zone authoring: fit figures on hand-made geometry, thin differences, the preview and drawing pages.
+
+The pages are opened in Debian's Chromium, headless, with the network cut (as in
+tests/test_browser.py); the drawing page is driven through its own controls and its
+download is checked with 'geozones zones check'.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import pytest
+import shapely
+
+import geozones as gz
+from geozones.authoring import MAX_CELL_ZONE_RATIO, MIN_CELL_SHARE
+
+from .conftest import X0, Y0
+
+M = "EPSG:3812"
+TO_LL = pyproj.Transformer.from_crs(M, "EPSG:4326", always_xy=True)
+TO_M = pyproj.Transformer.from_crs("EPSG:4326", M, always_xy=True)
+
+
+def ll(geom):
+    return shapely.transform(geom, lambda xy: np.column_stack(TO_LL.transform(xy[:, 0], xy[:, 1])))
+
+
+def box(x0, y0, x1, y1):
+    return shapely.box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "geozones.cli", *map(str, args)], capture_output=True, text=True)
+
+
+# ----------------------------------------------------------------------------- fit figures
+@pytest.fixture
+def hand_made():
+    """Given coverage in metres: A and B side by side (1 km² each), C a 4 km² cell further east."""
+    cov = gpd.GeoDataFrame(
+        {"cell_id": ["A", "B", "C"]},
+        geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000), box(5000, 0, 7000, 2000)],
+        crs=M,
+    )
+    zones = gpd.GeoDataFrame(
+        {"zone_id": ["equal", "tiny", "straddle", "nowhere"], "name": ["Equal to A", "Tiny in C", "Straddles", "No cell"]},
+        geometry=[
+            box(0, 0, 1000, 1000),  # exactly cell A's coverage
+            box(6000, 1000, 6050, 1050),  # 50 m x 50 m inside C
+            box(750, 0, 1750, 1000),  # a quarter of A, three quarters of B
+            box(20000, 0, 21000, 1000),  # no cell reaches it
+        ],
+        crs=M,
+    )
+    return cov, zones
+
+
+def test_fit_exact_on_hand_made_geometry(hand_made):
+    cov, zones = hand_made
+    w = gz.compute_weights(cov, zones)
+    fit = gz.zone_resolution(w, zones, cov, k=30, share=0.4).set_index("zone_id")
+
+    eq = fit.loc["equal"]
+    assert eq.n_cells == 1
+    assert eq.cell_share == pytest.approx(1.0)
+    assert eq.fit == pytest.approx(1.0) and eq.outside_share == pytest.approx(0.0)
+    assert eq.area_km2 == pytest.approx(1.0) and eq.cell_km2_min == pytest.approx(1.0)
+    assert eq.min_population == pytest.approx(75.0)  # 30 subscribers at 40%
+    assert eq.people_per_cell == pytest.approx(75.0)
+    assert eq.status == "ok" and not eq.flagged
+
+    tiny = fit.loc["tiny"]
+    share_of_c = 50 * 50 / 4e6
+    assert tiny.n_cells == 1
+    assert tiny.cell_share == pytest.approx(share_of_c)
+    assert tiny.fit == pytest.approx(0.0)  # all of its figure comes from a cell lying mostly outside it
+    assert tiny.cell_km2_min / tiny.area_km2 == pytest.approx(4 / 0.0025)
+    assert tiny.people_per_cell == pytest.approx(30 / (0.4 * share_of_c))
+    assert tiny.status == "too small, coarse" and tiny.flagged
+
+    st = fit.loc["straddle"]
+    assert st.n_cells == 2
+    assert st.cell_share == pytest.approx(1.0)
+    assert st.outside_share == pytest.approx(0.25)  # A gives a quarter of it and lies mostly outside
+    assert st.fit == pytest.approx(0.75)
+    assert st.cell_km2 == pytest.approx(1.0)
+    assert st.status == "ok"
+
+    no = fit.loc["nowhere"]
+    assert no.n_cells == 0 and no.status == "no cell" and no.flagged and math.isinf(no.people_per_cell)
+
+    c = gz.zone_contributions(w)
+    s = c[c["zone_id"] == "straddle"]
+    assert s["cell_id"].tolist() == ["B", "A"]
+    assert s["share_of_figure"].to_numpy() == pytest.approx([0.75, 0.25])
+    assert s["mostly_outside"].tolist() == [False, True]
+
+
+def test_fit_thresholds_are_the_documented_ones(hand_made):
+    cov, _ = hand_made
+    # a zone of exactly MIN_CELL_SHARE of cell A is not too small; a little less is
+    edge = MIN_CELL_SHARE * 1000
+    zones = gpd.GeoDataFrame(
+        {"zone_id": ["at", "below", "coarse"], "name": ["at", "below", "coarse"]},
+        geometry=[box(0, 0, edge, 1000), box(1000, 0, 1000 + edge - 10, 1000), box(5000, 0, 7000, 2000 / (MAX_CELL_ZONE_RATIO + 1))],
+        crs=M,
+    )
+    w = gz.compute_weights(cov, zones)
+    fit = gz.zone_resolution(w, zones, cov).set_index("zone_id")
+    assert fit.loc["at", "status"] == "ok"
+    assert fit.loc["below", "status"] == "too small"
+    # 4 km² against 4/11 km²: the cell is 11 times the zone, but the zone gets 1/11 of it: too small too
+    assert fit.loc["coarse", "status"] == "too small, coarse"
+
+
+def test_fit_refuses_zones_missing_from_the_weights(hand_made):
+    cov, zones = hand_made
+    w = gz.compute_weights(cov, zones.iloc[:2])
+    with pytest.raises(gz.WeightsError, match="straddle"):
+        gz.zone_resolution(w, zones, cov)
+
+
+# ------------------------------------------------------------------- thin differences
+def _grid_cells(tmp_path, step=250, reach=200):
+    """Omnidirectional cells every ``step`` metres over a 2 x 2 km square around the zones."""
+    rows = ["cell_id,site_id,lon,lat,azimuth,beamwidth,range_m"]
+    for i, x in enumerate(range(-500, 1501, step)):
+        for j, y in enumerate(range(-500, 1501, step)):
+            lon, lat = TO_LL.transform(X0 + x, Y0 + y)
+            rows.append(f"c{i}_{j},s{i}_{j},{lon:.7f},{lat:.7f},,,{reach}")
+    p = tmp_path / "cells.csv"
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+def _zone_file(tmp_path, name, zones):
+    gdf = gpd.GeoDataFrame(
+        {"zone_id": [z for z, _ in zones], "name": [z.title() for z, _ in zones]},
+        geometry=[ll(g) for _, g in zones],
+        crs="EPSG:4326",
+    )
+    p = tmp_path / name
+    gz.write_zones(gdf, p)
+    return p
+
+
+def test_check_warns_about_a_zone_and_the_same_zone_plus_a_thin_strip(tmp_path):
+    cells = _grid_cells(tmp_path)
+    square = box(0, 0, 1000, 1000)
+    thin = _zone_file(tmp_path, "thin.geojson", [("core", square), ("core-plus", box(0, 0, 1000, 1010))])
+    wide = _zone_file(tmp_path, "wide.geojson", [("core", square), ("core-plus", box(0, 0, 1000, 1500))])
+    alone = _zone_file(tmp_path, "alone.geojson", [("core", square)])
+
+    r = run_cli("zones", "check", thin, "--cells", cells)
+    assert r.returncode == 0, r.stderr  # a warning, not an error
+    lines = [ln for ln in r.stderr.splitlines() if "could reveal fewer than k=30 people" in ln]
+    assert len(lines) == 1, r.stderr
+    assert str(thin) in lines[0] and "features[0] (zone_id 'core')" in lines[0]
+    assert "'core-plus' minus 'core'" in lines[0] and "0.010 km²" in lines[0]
+    assert "merge 'core' into 'core-plus'" in lines[0] and "drop 'core'" in lines[0]
+    assert "unresolvable-zone" not in r.stderr and "cannot resolve" not in r.stderr  # both zones are large enough
+
+    assert run_cli("zones", "check", thin, "--cells", cells, "--strict").returncode == 1
+    assert run_cli("zones", "check", thin).returncode == 0 and "could reveal" not in run_cli("zones", "check", thin).stderr
+    for ok in (wide, alone):
+        r = run_cli("zones", "check", ok, "--cells", cells, "--strict")
+        assert r.returncode == 0 and "could reveal" not in r.stderr, r.stderr
+
+    # JSON output carries the warning with its code
+    r = run_cli("zones", "check", thin, "--cells", cells, "--json")
+    codes = [p["code"] for p in json.loads(r.stdout)["problems"]]
+    assert codes == ["thin-difference"]
+
+
+def test_thin_differences_api_nested_partial_and_same(tmp_path):
+    cov = gz.build_coverage(gz.read_cellplan(_grid_cells(tmp_path)), "wedge")
+    zones = gpd.GeoDataFrame(
+        {"zone_id": ["a", "a-strip", "b", "b-shifted", "c", "c-again"], "name": list("123456")},
+        geometry=[ll(g) for g in (
+            box(0, 0, 600, 600), box(-8, 0, 600, 600),  # nested: a inside a-strip, differ by an 8 m strip
+            box(700, 0, 1300, 600), box(720, 0, 1320, 600),  # partial (97% inside each other): 20 m strips
+            box(0, 700, 600, 1300), box(0, 700, 600, 1300),  # the same area twice
+        )],
+        crs="EPSG:4326",
+    )
+    d = gz.thin_differences(zones, cov, k=30, share=0.4).set_index(["zone_a", "zone_b"])
+    assert set(d.index) == {("a-strip", "a"), ("b", "b-shifted"), ("c", "c-again")}
+    assert d.loc[("a-strip", "a"), "relation"] == "nested"
+    assert d.loc[("a-strip", "a"), "diff_km2"] == pytest.approx(8 * 600 / 1e6, rel=0.02)
+    eq = d.loc[("a-strip", "a"), "diff_cell_share"]
+    assert 0 < eq < MIN_CELL_SHARE
+    assert d.loc[("a-strip", "a"), "people_per_cell"] == pytest.approx(30 / (0.4 * eq))
+    assert d.loc[("b", "b-shifted"), "relation"] == "partial"
+    assert d.loc[("c", "c-again"), "relation"] == "same"
+
+
+# ------------------------------------------------------------------------- the pages
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api", reason="the test extra installs playwright")
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (CI installs it)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page opened with the network cut: console errors and refused requests are kept."""
+
+    def __init__(self, browser, path, size=(1200, 900)):
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]}, accept_downloads=True)
+
+        def route(r):
+            if r.request.url.startswith(("file:", "data:", "blob:")):
+                r.continue_()
+            else:
+                self.outside.append(r.request.url)
+                r.abort()
+
+        self.context.route("**/*", route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(path.as_uri())
+        self.page.wait_for_load_state("load")
+        self.page.wait_for_timeout(400)
+
+    def close(self):
+        self.context.close()
+
+
+def _preview_case(small_case):
+    """small_case's two zones, and a 30 m zone inside cell B's disc: flagged."""
+    c = small_case
+    z = gpd.read_file(c["zones"])
+    tiny = gpd.GeoDataFrame({"zone_id": ["kiosk"], "name": ["Kiosk"]}, geometry=[ll(box(1150, 50, 1180, 80))], crs="EPSG:4326")
+    zp = c["tmp"] / "zones_preview.geojson"
+    gz.write_zones(gpd.GeoDataFrame(__import__("pandas").concat([z, tiny], ignore_index=True), crs="EPSG:4326"), zp)
+    return zp
+
+
+def test_preview_cli_lists_flagged_zones_and_strict_fails(small_case):
+    c = small_case
+    zp = _preview_case(small_case)
+    out = c["tmp"] / "p.html"
+    r = run_cli("zones", "preview", "--zones", zp, "--cells", c["cells"], "--out", out)
+    assert r.returncode == 0, r.stderr
+    flagged = [ln for ln in r.stderr.splitlines() if ln.startswith("warning: zone")]
+    assert len(flagged) == 1 and "'kiosk'" in flagged[0] and "too small" in flagged[0], r.stderr
+    assert out.is_file()
+    assert run_cli("zones", "preview", "--zones", zp, "--cells", c["cells"], "--out", out, "--strict").returncode == 1
+    assert run_cli("zones", "preview", "--zones", c["zones"], "--cells", c["cells"], "--out", out, "--strict").returncode == 0
+
+
+def test_preview_page_offline_layers_and_popup(browser, small_case):
+    from geozones.offline import external_references
+
+    c = small_case
+    zp = _preview_case(small_case)
+    out = c["tmp"] / "preview.html"
+    r = run_cli("zones", "preview", "--zones", zp, "--cells", c["cells"], "--out", out, "--self-contained")
+    assert r.returncode == 0, r.stderr
+    assert external_references(out.read_text()) == []
+    p = Page(browser, out)
+    try:
+        assert p.errors == [] and p.outside == []
+        labels = p.page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+        labels = [t.strip() for t in labels]
+        for name in ("Coverage: wedges", "Coverage: Voronoi", "Zones", "Sites"):
+            assert name in labels, labels
+        # wedges shown (the model of the figures), Voronoi hidden until switched on
+        checked = p.page.evaluate(
+            "() => [...document.querySelectorAll('.leaflet-control-layers-overlays label')]"
+            ".map(l => [l.innerText.trim(), l.querySelector('input').checked])"
+        )
+        assert dict(checked)["Coverage: wedges"] and not dict(checked)["Coverage: Voronoi"]
+        # click each zone in the middle of its drawn shape, as a person would, and read the popup
+        points = p.page.evaluate(
+            """() => {
+              const out = {};
+              for (const k of Object.keys(window)) {
+                const g = window[k];
+                if (!k.startsWith('geo_json_') || !g || !g.eachLayer) continue;
+                g.eachLayer(l => { if (l.feature && l.feature.properties.popup) {
+                  const pt = g._map.latLngToContainerPoint(l.getBounds().getCenter());
+                  out[l.feature.properties.zone_id] = [pt.x, pt.y, l.options.fillColor]; } });
+              }
+              return out;
+            }"""
+        )
+        assert set(points) == {"west", "east", "kiosk"}
+        assert points["kiosk"][2] != points["west"][2]  # flagged in another colour
+        x, y, _ = points["west"]
+        p.page.mouse.click(x, y)
+        p.page.wait_for_timeout(300)
+        text = p.page.locator(".leaflet-popup-content").inner_text()
+        assert "West <b>side</b>" in text  # the name as text, not markup
+        assert "Area: 8.000 km²" in text
+        assert "Fit: 1.00" in text and "Cells: 1," in text
+        assert "Smallest population it can publish: 75 people" in text
+        assert "A\t0.500" in text or "A 0.500" in text, text  # cell A feeds it with half its coverage
+        p.page.keyboard.press("Escape")
+        p.page.locator(".leaflet-popup-close-button").click()
+        x, y, _ = points["kiosk"]
+        p.page.mouse.click(x, y)
+        p.page.wait_for_timeout(300)
+        text = p.page.locator(".leaflet-popup-content").inner_text()
+        assert "Kiosk" in text and "Not resolvable: too small" in text
+        assert p.errors == []
+    finally:
+        p.close()
+
+
+def test_draw_page_round_trip(browser, small_case, tmp_path):
+    c = small_case
+    out = tmp_path / "draw.html"
+    r = run_cli("zones", "draw", "--cells", c["cells"], "--zones", c["zones"], "--out", out)
+    assert r.returncode == 0, r.stderr
+    p = Page(browser, out)
+    try:
+        assert p.errors == [] and p.outside == []
+        assert p.page.locator("#gz-count").inner_text() == "2 zones"  # the zones to edit are loaded
+        p.page.locator(".leaflet-draw-draw-polygon").click()
+        corners = [(300, 250), (520, 250), (520, 420), (300, 420)]
+        for x, y in corners:
+            p.page.mouse.click(x, y)
+            p.page.wait_for_timeout(120)
+        p.page.mouse.click(*corners[0])  # close the ring on its first point
+        p.page.wait_for_timeout(300)
+        assert p.page.locator("#gz-form").is_visible()
+        # where the clicked points are on the ground, to check the area of the file
+        lonlat = p.page.evaluate(
+            "(pts) => pts.map(([x, y]) => { const q = window.gzDrawn._map.containerPointToLatLng([x, y]); return [q.lng, q.lat]; })",
+            corners,
+        )
+        # exporting a zone without a zone_id is refused, and says so
+        p.page.locator("#gz-close").click()
+        p.page.locator("#gz-export").click()
+        assert "no zone_id" in p.page.locator("#gz-export-msg").inner_text()
+        p.page.fill("#gz-zone-id", "station")
+        p.page.fill("#gz-zone-name", "Station <area>")
+        p.page.locator("#gz-save").click()
+        assert p.page.locator("#gz-count").inner_text() == "3 zones"
+        with p.page.expect_download() as dl:
+            p.page.locator("#gz-export").click()
+        target = tmp_path / "drawn.geojson"
+        assert dl.value.suggested_filename == "zones.geojson"
+        dl.value.save_as(target)
+        assert p.errors == [] and p.outside == []
+    finally:
+        p.close()
+
+    r = run_cli("zones", "check", target, "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    areas = {z["zone_id"]: z for z in report["zones"]}
+    assert set(areas) == {"west", "east", "station"}
+    assert areas["station"]["name"] == "Station <area>"
+    assert areas["west"]["name"] == "West <b>side</b>"  # edited zones keep their names as they were
+    xy = np.column_stack(TO_M.transform(*np.array(lonlat).T))
+    expected = shapely.Polygon(xy).area / 1e6
+    assert areas["station"]["area_km2"] == pytest.approx(expected, rel=0.01)
+    assert areas["west"]["area_km2"] == pytest.approx(8.0, rel=1e-3)
+    data = json.loads(target.read_text())
+    assert data["type"] == "FeatureCollection" and "crs" not in data
+    station = next(f for f in data["features"] if f["properties"]["zone_id"] == "station")
+    assert station["geometry"]["type"] == "Polygon"
+    assert station["properties"] == {"zone_id": "station", "name": "Station <area>"}
+    west = next(f for f in data["features"] if f["properties"]["zone_id"] == "west")
+    assert west["properties"]["municipality"] == "34022"  # other properties of edited zones are kept
