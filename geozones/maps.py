@@ -37,8 +37,16 @@ from .errors import InputError
 __all__ = ["visitor_map", "save_map", "map_from_run", "reference_outlines"]
 
 _SUPPRESSED_FILL = "#bdbdbd"
-#: Display simplification of zone outlines, in metres (the figures are not affected).
-SIMPLIFY_M = 5.0
+#: Display simplification of outlines (the figures are not affected): a tolerance of this
+#: share of a zone's size (the side of a square of its area), kept between these metres.
+#: See docs/benchmarks.md, "Maps at scale".
+SIMPLIFY_SHARE = 0.01
+SIMPLIFY_M = (0.0, 25.0)
+#: Coordinates of outlines on the page are snapped to this grid, in degrees (1e-5: about 1 m).
+DISPLAY_PRECISION = 1e-5
+#: Decimals of a heat point's latitude and longitude (5: about 1 m), and of its weight
+#: relative to the largest (a published weight never rounds to nothing).
+HEAT_DECIMALS = (5, 3)
 
 
 def _fmt(v: float) -> str:
@@ -70,10 +78,21 @@ def reference_outlines(bounds, margin: float = 0.02) -> gpd.GeoDataFrame | None:
 
 
 def _display(geo: gpd.GeoDataFrame) -> gpd.GeoSeries:
-    """Zone outlines simplified for display in a metric CRS, back in lon/lat."""
+    """Zone outlines simplified for display in a metric CRS, back in lon/lat.
+
+    Each outline is simplified (topology preserved) with a tolerance tied to its size
+    (:data:`SIMPLIFY_SHARE`, :data:`SIMPLIFY_M`), then snapped to :data:`DISPLAY_PRECISION`;
+    an outline that snapping would empty keeps its unsnapped coordinates.
+    """
     m = geo.geometry.to_crs(metric_crs(geo.total_bounds))
-    simple = shapely.simplify(m.values, SIMPLIFY_M, preserve_topology=True)
-    return gpd.GeoSeries(simple, crs=m.crs).to_crs(WGS84).set_precision(1e-6)
+    tol = np.clip(SIMPLIFY_SHARE * np.sqrt(m.area.to_numpy()), *SIMPLIFY_M)
+    simple = shapely.simplify(m.values, tol, preserve_topology=True) if tol.any() else m.values
+    out = gpd.GeoSeries(simple, crs=m.crs).to_crs(WGS84)
+    if not DISPLAY_PRECISION:
+        return out
+    snapped = out.set_precision(DISPLAY_PRECISION)
+    lost = snapped.is_empty.to_numpy() & ~out.is_empty.to_numpy()
+    return snapped.where(~lost, out) if lost.any() else snapped
 
 
 def visitor_map(
@@ -177,19 +196,26 @@ def visitor_map(
     return m
 
 
+def _relative(values: np.ndarray, top: float, decimals: int) -> np.ndarray:
+    """Heat weights: published figures over the largest, rounded, and never rounded to zero."""
+    return np.maximum(np.round(np.asarray(values, dtype=float) / top, decimals), 10.0**-decimals)
+
+
 def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
     from .pipeline import _period_seconds
 
     ok = grid[(grid["status"] == "published") & (grid["estimate"] > 0)]
     if not len(ok):
         return
+    pos, dec = HEAT_DECIMALS
+    ok = ok.assign(lat=ok["lat"].round(pos), lon=ok["lon"].round(pos))
     periods = sorted(pd.unique(grid["period"]), key=_period_seconds)
     longest = ok[ok["period"] == periods[-1]]
     if longest["period_start"].nunique() > 1:
         longest = longest[longest["period_start"] == longest["period_start"].max()]
     if len(longest):
         w = longest["estimate"].to_numpy(dtype=float)
-        pts = np.column_stack([longest["lat"], longest["lon"], np.round(w / w.max(), 4)])
+        pts = np.column_stack([longest["lat"], longest["lon"], _relative(w, w.max(), dec)])
         HeatMap(pts.tolist(), name=f"Heat ({html.escape(periods[-1])}, published grid figures)", radius=18, blur=15).add_to(m)
     if len(periods) > 1:
         frames = ok[ok["period"] == periods[0]]
@@ -199,7 +225,7 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
             data = []
             for s in starts:
                 f = frames[frames["period_start"] == s]
-                data.append(np.column_stack([f["lat"], f["lon"], np.round(f["estimate"].to_numpy() / top, 4)]).tolist())
+                data.append(np.column_stack([f["lat"], f["lon"], _relative(f["estimate"].to_numpy(), top, dec)]).tolist())
             cut = 10 if periods[0] in ("1d", "1w", "1q") else 16
             labels = [html.escape(str(s)[:cut].replace("T", " ")) for s in starts]
             HeatMapWithTime(data, index=labels, name=f"Heat per {html.escape(periods[0])} (slider)", radius=18,

@@ -1,0 +1,151 @@
+"""Maps at scale: outlines simplified for display and heat weights trimmed, figures untouched.
+
+The map draws outlines simplified with a tolerance tied to each zone's size and snapped to
+about a metre, and heat points with fewer decimals (see docs/benchmarks.md, "Maps at
+scale"). None of that may lose a zone, move its area by more than a few percent, or change
+a figure: the tooltips and the heat layers must still show the published tables.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+import shapely
+
+import geozones as gz
+from geozones import maps
+from geozones.crs import metric_crs
+
+from .conftest import ROOT, X0, Y0
+
+_DEC = json.JSONDecoder()
+
+
+def _calls(page: str, opening: str) -> list:
+    """The JSON argument of every ``opening(`` call in a rendered page."""
+    return [_DEC.raw_decode(page, m.end())[0] for m in re.finditer(re.escape(opening) + r"\(\s*", page)]
+
+
+def _zone_features(page: str) -> list[dict]:
+    layers = [g for g in _calls(page, "_add") if g.get("features") and "figure" in g["features"][0]["properties"]]
+    assert len(layers) == 1
+    return layers[0]["features"]
+
+
+def _ll(geom):
+    t = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
+    return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
+@pytest.fixture
+def zones():
+    """The Kortrijk catalogue, a tiny zone, a thin strip and a zone far smaller than a metre."""
+    cat = gz.read_zones(ROOT / "zones")
+    extra = gpd.GeoDataFrame(
+        {"zone_id": ["tiny", "strip", "speck"], "name": ["a 20 m square", "a 6 m x 400 m strip", "a 0.3 m square"]},
+        geometry=[_ll(shapely.box(X0, Y0, X0 + 20, Y0 + 20)), _ll(shapely.box(X0 + 100, Y0, X0 + 106, Y0 + 400)),
+                  _ll(shapely.box(X0 + 50.2, Y0 + 50.2, X0 + 50.5, Y0 + 50.5))],
+        crs="EPSG:4326",
+    )
+    return gpd.GeoDataFrame(pd.concat([cat[["zone_id", "name", "geometry"]], extra], ignore_index=True), crs="EPSG:4326")
+
+
+def test_display_outlines_keep_every_zone_and_its_area(zones):
+    shown = maps._display(zones)
+    crs = metric_crs(zones.total_bounds)
+    before = zones.geometry.to_crs(crs).area.to_numpy()
+    after = shown.to_crs(crs).area.to_numpy()
+    assert len(shown) == len(zones)
+    assert not shown.is_empty.any() and shown.is_valid.all()
+    change = np.abs(after / before - 1)
+    small = zones["zone_id"].isin(["tiny", "strip", "speck"]).to_numpy()
+    assert change[~small].max() < 0.03, zones.loc[~small, "zone_id"].iloc[int(np.argmax(change[~small]))]
+    assert change[zones["zone_id"].to_numpy() == "tiny"][0] < 0.15  # snapping to ~1 m moves a 20 m square's sides
+    assert change[zones["zone_id"].to_numpy() == "speck"][0] < 0.01  # snapping would empty it: kept unsnapped
+    # every shown outline still overlaps mostly its own zone
+    inter = shapely.area(shapely.intersection(shown.to_crs(crs).values, zones.geometry.to_crs(crs).values))
+    assert (inter / before).min() > 0.8
+    # and the simplification does something: fewer vertices, coordinates on the ~1 m grid
+    n0 = shapely.get_num_coordinates(zones.geometry.values).sum()
+    n1 = shapely.get_num_coordinates(shown.values).sum()
+    assert n1 < 0.85 * n0, (n0, n1)
+    xy = shapely.get_coordinates(shown.values[~small])
+    assert np.abs(xy / maps.DISPLAY_PRECISION - np.round(xy / maps.DISPLAY_PRECISION)).max() < 1e-6
+
+
+def test_tolerance_follows_zone_size(zones):
+    """A large zone may lose more detail than a small one: the tolerance is a share of its size."""
+    crs = metric_crs(zones.total_bounds)
+    m = zones.geometry.to_crs(crs)
+    shown = maps._display(zones).to_crs(crs)
+    side = np.sqrt(m.area.to_numpy())
+    # the display outline stays within the tolerance (plus the ~1 m snapping) of the true one
+    gap = shapely.hausdorff_distance(shown.values, m.values)
+    allowed = np.clip(maps.SIMPLIFY_SHARE * side, *maps.SIMPLIFY_M) + 1.5
+    assert (gap <= allowed).all(), zones["zone_id"].to_numpy()[gap > allowed]
+
+
+def test_zone_figures_on_the_map_are_the_published_table(small_case, tmp_path):
+    c = small_case
+    out = tmp_path / "out"
+    gz.run(gz.RunConfig(zones=[str(c["zones"])], cells=str(c["cells"]), counts=str(c["counts"]), market_share=str(c["shares"]),
+                        out=str(out), heat_grid_m=500.0))
+    page = (out / "map.html").read_text(encoding="utf-8")
+    table = pd.read_csv(out / "zone_counts.csv", dtype={"zone_id": str})
+    q = table[(table["period"] == "1q") & (table["origin"] == "all")].set_index("zone_id")
+    feats = _zone_features(page)
+    assert {f["properties"]["zone_id"] for f in feats} == set(q.index)
+    for f in feats:
+        est = q.loc[f["properties"]["zone_id"], "estimate"]
+        want = "suppressed (fewer than k people)" if pd.isna(est) else f"{est:,.0f}".replace(",", " ")
+        assert f["properties"]["figure"] == want
+    # the quarter's heat layer: one point per published square, weights in proportion to its figure
+    grid = pd.read_csv(out / "grid_counts.csv", dtype={"zone_id": str})
+    pub = grid[(grid["period"] == "1q") & (grid["status"] == "published") & (grid["estimate"] > 0)]
+    (heat,) = _calls(page, "L.heatLayer")
+    assert len(heat) == len(pub) > 0
+    got = sorted((round(p[0], 5), round(p[1], 5), p[2]) for p in heat)
+    top = pub["estimate"].max()
+    want = sorted(zip(pub["lat"].round(5), pub["lon"].round(5), pub["estimate"] / top))
+    for (la, lo, w), (la2, lo2, w2) in zip(got, want):
+        assert (la, lo) == (la2, lo2)
+        assert abs(w - w2) <= 0.5 * 10.0 ** -maps.HEAT_DECIMALS[1] + 1e-12
+
+
+def test_heat_frames_are_the_published_grid_figures():
+    """Per-day frames hold each published square once, at its figure over the largest, and no other square."""
+    rng = np.random.default_rng(3)
+    lon, lat = np.meshgrid(3.25 + 0.0036 * np.arange(6), 50.82 + 0.00225 * np.arange(5))
+    squares = pd.DataFrame({"zone_id": [f"sq{i}" for i in range(lon.size)], "lon": lon.ravel().round(6), "lat": lat.ravel().round(6)})
+    days = pd.date_range("2026-07-01", periods=4, freq="D").strftime("%Y-%m-%dT00:00:00+02:00")
+    rows = squares.merge(pd.DataFrame({"period_start": days}), how="cross").assign(period="1d")
+    rows["estimate"] = rng.integers(40, 90_000, len(rows)).astype(float)
+    rows.loc[3, "estimate"] = 31.0  # far below the largest: must not round away
+    rows["status"] = np.where(rng.random(len(rows)) < 0.3, "suppressed", "published")
+    rows.loc[3, "status"] = "published"
+    rows.loc[rows["status"] == "suppressed", "estimate"] = np.nan
+    quarter = squares.assign(period_start=days[0], period="1q", estimate=1000.0, status="published")
+    grid = pd.concat([rows, quarter], ignore_index=True)
+    zone = gpd.GeoDataFrame({"zone_id": ["z"], "name": ["Z"], "visitors": [100.0]},
+                            geometry=[shapely.box(3.25, 50.82, 3.27, 50.83)], crs="EPSG:4326")
+    page = maps.visitor_map(zone, grid=grid).get_root().render()
+    (frames,) = _calls(page, "new TDHeatmap")
+    assert len(frames) == len(days)
+    pub = rows[rows["status"] == "published"]
+    top = pub["estimate"].max()
+    step = 10.0 ** -maps.HEAT_DECIMALS[1]
+    for day, frame in zip(days, frames):
+        want = pub[pub["period_start"] == day]
+        assert len(frame) == len(want)
+        shown = {(round(p[0], 5), round(p[1], 5)): p[2] for p in frame}
+        for r in want.itertuples():
+            w = shown[(round(r.lat, 5), round(r.lon, 5))]
+            assert w > 0 and abs(w - r.estimate / top) <= step / 2 + 1e-12 or (w == step and r.estimate / top < step)
+        hidden = rows[(rows["period_start"] == day) & (rows["status"] == "suppressed")]
+        assert not {(round(a, 5), round(b, 5)) for a, b in zip(hidden["lat"], hidden["lon"])} & set(shown)
