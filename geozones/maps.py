@@ -49,6 +49,14 @@ DISPLAY_PRECISION = 1e-5
 HEAT_DECIMALS = (5, 3)
 
 
+def _fit_text(n_cells, fit) -> str:
+    """How well the cells fit a zone, for its tooltip (see :func:`geozones.zone_fit`)."""
+    n = int(n_cells) if pd.notna(n_cells) else 0
+    if n == 0 or pd.isna(fit):
+        return "no cell reaches this zone"
+    return f"{n} cell{'s' if n != 1 else ''}, fit {float(fit):.2f}"
+
+
 def _fmt(v: float) -> str:
     return f"{v:,.0f}".replace(",", " ")
 
@@ -177,6 +185,10 @@ def visitor_map(
         props["top_origins"] = z["top_origins"].fillna("").astype(str).map(html.escape)
         fields.append("top_origins")
         aliases.append("Top origins")
+    if "n_cells" in z.columns and "fit" in z.columns:
+        props["cells"] = [_fit_text(n, f) for n, f in zip(z["n_cells"], z["fit"])]
+        fields.append("cells")
+        aliases.append("Cells (fit)")
     layer = gpd.GeoDataFrame(props, geometry=_display(z).values, crs=WGS84)
     # larger zones first, so that small zones drawn over them stay clickable
     area = z.geometry.to_crs(metric_crs(z.total_bounds)).area.to_numpy()

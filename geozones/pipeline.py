@@ -6,7 +6,8 @@
 ``zone_counts.csv``, ``zone_counts.parquet``
     ``zone_id``, ``zone_name``, ``period_start`` (ISO 8601, Europe/Brussels local time with
     its offset), ``period``, ``origin``, ``observed``, ``estimate``, ``status``
-    (``published`` | ``suppressed``; the values of suppressed figures are empty).
+    (``published`` | ``suppressed``; the values of suppressed figures are empty), then
+    how well the cells fit the zone: ``n_cells`` and ``fit`` (see :func:`geozones.zone_fit`).
 ``zones.geojson``
     The zones with summary attributes for QGIS (published figures only).
 ``weights.parquet``
@@ -49,7 +50,7 @@ from .errors import ConfigError, InputError, WeightsError
 from .extrapolate import market_share_factors, read_market_share
 from .origins import ALL, LEVELS, origin_names, rollup_codes
 from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
-from .weights import Weights, compute_weights, read_weights, write_weights
+from .weights import Weights, compute_weights, read_weights, write_weights, zone_fit
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
 
 __all__ = ["RunConfig", "RunResult", "load_config", "run", "ZONE_COUNT_COLUMNS"]
@@ -57,7 +58,7 @@ __all__ = ["RunConfig", "RunResult", "load_config", "run", "ZONE_COUNT_COLUMNS"]
 log = logging.getLogger("geozones")
 
 #: The columns of the published zone table, in order.
-ZONE_COUNT_COLUMNS = ["zone_id", "zone_name", "period_start", "period", "origin", "observed", "estimate", "status"]
+ZONE_COUNT_COLUMNS = ["zone_id", "zone_name", "period_start", "period", "origin", "observed", "estimate", "status", "n_cells", "fit"]
 
 
 @dataclass
@@ -406,8 +407,16 @@ def run(cfg: RunConfig) -> RunResult:
             "status": published["status"].to_numpy(),
         }
     ).reset_index(drop=True)
+    # how well the cells fit each zone: from the weights alone, no people count behind it
+    fit = zone_fit(weights).reindex(zones["zone_id"].astype(str))
+    fit["n_cells"] = fit["n_cells"].fillna(0).astype("int64")
+    fit["fit"] = fit["fit"].round(3)
+    table["n_cells"] = table["zone_id"].map(fit["n_cells"]).to_numpy(dtype="int64")
+    table["fit"] = table["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
 
     summary = _zone_summary(zones, published, periods[-1])
+    summary["n_cells"] = summary["zone_id"].map(fit["n_cells"]).to_numpy(dtype="int64")
+    summary["fit"] = summary["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
 
     by_reason = checked.loc[checked["status"] == SUPPRESSED, "reason"].value_counts().to_dict()
     manifest = {

@@ -239,3 +239,48 @@ def test_real_cases_load_and_every_method_scores():
     assert np.isfinite(err["rel_error"]).all() and (err["true"] >= S.MIN_TRUE).all()
     # residents follow the population grid: the study area's grid sum, within rounding of the clusters
     assert sim.people.groupby("step")["kind"].apply(lambda k: (k == "resident").sum()).nunique() == 1
+
+
+# ------------------------------------------------------- fit in the outputs
+def _run(case, out, counts):
+    cfg = gz.RunConfig(
+        zones=[str(case["zones"])], cells=str(case["cells"]), counts=str(counts), out=str(out),
+        market_share=str(case["shares"]), period="1d", heat_grid_m=None, self_contained=True,
+    )
+    return gz.run(cfg)
+
+
+def test_fit_columns_in_every_output_and_independent_of_counts(small_case):
+    import json
+
+    from geozones.pipeline import ZONE_COUNT_COLUMNS
+
+    c = small_case
+    _run(c, c["tmp"] / "a", c["counts"])
+    a = pd.read_csv(c["tmp"] / "a" / "zone_counts.csv", dtype={"origin": str})
+    assert ZONE_COUNT_COLUMNS[:8] == ["zone_id", "zone_name", "period_start", "period", "origin", "observed", "estimate", "status"]
+    assert list(a.columns) == ZONE_COUNT_COLUMNS and ZONE_COUNT_COLUMNS[8:] == ["n_cells", "fit"]
+    assert list(pd.read_parquet(c["tmp"] / "a" / "zone_counts.parquet").columns) == ZONE_COUNT_COLUMNS
+    # the columns are zone_fit of the weights the run used, on every row of the zone (suppressed ones too)
+    want = gz.zone_fit(gz.read_weights(c["tmp"] / "a" / "weights.parquet"))
+    for zid, g in a.groupby("zone_id"):
+        assert (g["n_cells"] == want.loc[zid, "n_cells"]).all()
+        np.testing.assert_allclose(g["fit"], round(want.loc[zid, "fit"], 3))
+    assert (a["status"] == "suppressed").any() and a.loc[a["status"] == "suppressed", "fit"].notna().all()
+    assert a.loc[a["status"] == "suppressed", ["observed", "estimate"]].isna().all().all()
+    assert a.groupby("zone_id")["n_cells"].first().to_dict() == {"east": 2, "west": 1}
+    gj = json.loads((c["tmp"] / "a" / "zones.geojson").read_text())
+    props = {f["properties"]["zone_id"]: f["properties"] for f in gj["features"]}
+    assert props["east"]["n_cells"] == 2 and props["west"]["n_cells"] == 1
+    assert props["east"]["fit"] == pytest.approx(round(want.loc["east", "fit"], 3))
+    page = (c["tmp"] / "a" / "map.html").read_text()
+    assert "Cells (fit)" in page and "2 cells, fit" in page and "1 cell, fit" in page
+    # other counts, the same indicators: they carry nothing of the people behind a figure
+    other = c["tmp"] / "counts2.csv"
+    rows = pd.read_csv(c["counts"], dtype=str)
+    rows["count"] = (pd.to_numeric(rows["count"]) // 7).astype(str)
+    rows.to_csv(other, index=False)
+    _run(c, c["tmp"] / "b", other)
+    b = pd.read_csv(c["tmp"] / "b" / "zone_counts.csv", dtype={"origin": str})
+    assert not a["observed"].equals(b["observed"])
+    pd.testing.assert_frame_equal(a.groupby("zone_id")[["n_cells", "fit"]].first(), b.groupby("zone_id")[["n_cells", "fit"]].first())
