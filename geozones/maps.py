@@ -33,6 +33,7 @@ from folium.plugins import HeatMap, HeatMapWithTime
 from ._io import write_text_atomic
 from .crs import WGS84, metric_crs
 from .errors import InputError
+from .weights import LOW_FIT
 
 __all__ = ["visitor_map", "save_map", "map_from_run", "reference_outlines"]
 
@@ -54,7 +55,8 @@ def _fit_text(n_cells, fit) -> str:
     n = int(n_cells) if pd.notna(n_cells) else 0
     if n == 0 or pd.isna(fit):
         return "no cell reaches this zone"
-    return f"{n} cell{'s' if n != 1 else ''}, fit {float(fit):.2f}"
+    low = " (low: figures unreliable)" if float(fit) < LOW_FIT else ""
+    return f"{n} cell{'s' if n != 1 else ''}, fit {float(fit):.2f}{low}"
 
 
 def _fmt(v: float) -> str:

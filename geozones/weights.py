@@ -495,6 +495,10 @@ def compute_weights(
 
 #: A cell whose weight for a zone is below this lies mostly (more than half) outside it.
 FIT_INSIDE = 0.5
+#: Below this fit, or under :data:`MIN_ZONE_KM2`, a zone's figures should not be used
+#: (docs/accuracy.md: a median error of about 40% and one figure in ten off by 100%).
+LOW_FIT = 0.5
+MIN_ZONE_KM2 = 0.25
 
 
 def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFrame:
@@ -526,13 +530,15 @@ def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFr
     weights : Weights
         From :func:`compute_weights` or :func:`read_weights`.
     zone_areas : pandas.Series, optional
-        Zone areas in km² indexed by ``zone_id``; copied to an ``area_km2`` column.
+        Zone areas in km² indexed by ``zone_id``; copied to an ``area_km2`` column, and
+        ``usable`` says whether the zone is at least :data:`MIN_ZONE_KM2` with a fit of
+        at least :data:`LOW_FIT` (the rule of docs/accuracy.md).
 
     Returns
     -------
     pandas.DataFrame
         Indexed by ``zone_id`` in the order of ``weights.zone_ids``, with columns
-        ``n_cells``, ``cells_inside``, ``cell_share``, ``fit`` (and ``area_km2``).
+        ``n_cells``, ``cells_inside``, ``cell_share``, ``fit`` (and ``area_km2``, ``usable``).
     """
     csc = sparse.csc_array(weights.matrix)
     csc.sum_duplicates()
@@ -559,6 +565,7 @@ def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFr
         areas = pd.Series(zone_areas)
         areas.index = areas.index.astype(str)
         out["area_km2"] = areas.reindex(out.index).to_numpy(dtype=float)
+        out["usable"] = ((out["fit"] >= LOW_FIT) & (out["area_km2"] >= MIN_ZONE_KM2)).to_numpy()
     return out
 
 

@@ -38,6 +38,17 @@ def test_zone_fit_on_hand_made_geometry():
     assert f.loc["z1", "fit"] == pytest.approx(0.0, abs=1e-12)
     assert np.isnan(f.loc["z2", "fit"]) and np.isnan(f.loc["z2", "cell_share"])
     assert f["area_km2"].tolist() == pytest.approx([0.02625, 0.02, 0.01])
+    assert f["usable"].tolist() == [False, False, False]  # all under 0.25 km²
+    big = gz.zone_fit(w, pd.Series({"z0": 1.0, "z1": 1.0, "z2": 1.0}))
+    assert big["usable"].tolist() == [True, False, False]  # z1: fit 0; z2: no cell
+
+
+def test_fit_text_in_tooltips():
+    from geozones.maps import _fit_text
+
+    assert _fit_text(3, 0.8) == "3 cells, fit 0.80"
+    assert _fit_text(1, 0.42) == "1 cell, fit 0.42 (low: figures unreliable)"
+    assert _fit_text(0, float("nan")) == "no cell reaches this zone"
 
 
 def test_zone_fit_is_one_when_cells_and_zones_coincide_and_half_is_inside():
