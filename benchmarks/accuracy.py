@@ -156,16 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         "commit": commit,
         "seconds": round(elapsed, 1),
         "setup": setup,
-        "size_class": st.to_dict(orient="records"),
-        "fit_bin": fb.to_dict(orient="records"),
-        "zone_set": zs.to_dict(orient="records"),
-        "pooled": pooled.to_dict(orient="records"),
-        "size_x_fit": cross.to_dict(orient="records"),
+        "size_class": st.round(4).to_dict(orient="records"),
+        "fit_bin": fb.round(4).to_dict(orient="records"),
+        "zone_set": zs.round(4).to_dict(orient="records"),
+        "pooled": pooled.round(4).to_dict(orient="records"),
+        "size_x_fit": cross.round(4).to_dict(orient="records"),
     }
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=str))
+    tmp.write_text(json.dumps(record, default=str))
     os.replace(tmp, path)
     return 0
 
