@@ -7,7 +7,7 @@ Only published figures reach a map. A suppressed zone is drawn grey with the wor
 puts tooltip values into the page as HTML.
 
 With ``self_contained=True`` the page makes no request to any other host: scripts and
-stylesheets are inlined from copies bundled with geozones (see ``geozones/assets``),
+stylesheets are inlined from copies bundled with geozones (see ``geozones/vendor``),
 basemap tiles are off, and a light reference layer of municipality and neighbourhood
 outlines (bundled for Flanders and Brussels) shows where things are.
 """
@@ -183,8 +183,8 @@ def visitor_map(
         }
     )
     fields, aliases = ["name", "zone_id", "figure"], ["Zone", "Id", html.escape(title)]
-    if "top_origins" in z.columns:
-        props["top_origins"] = z["top_origins"].fillna("").astype(str).map(html.escape)
+    if "top_origins" in z.columns and z["top_origins"].notna().any():
+        props["top_origins"] = z["top_origins"].fillna("none published").astype(str).map(html.escape)
         fields.append("top_origins")
         aliases.append("Top origins")
     if "n_cells" in z.columns and "fit" in z.columns:

@@ -149,3 +149,16 @@ def test_heat_frames_are_the_published_grid_figures():
             assert w > 0 and abs(w - r.estimate / top) <= step / 2 + 1e-12 or (w == step and r.estimate / top < step)
         hidden = rows[(rows["period_start"] == day) & (rows["status"] == "suppressed")]
         assert not {(round(a, 5), round(b, 5)) for a, b in zip(hidden["lat"], hidden["lon"])} & set(shown)
+
+
+def test_tooltip_says_when_no_origin_is_published():
+    """A zone whose origins are all suppressed says so, instead of an empty row; no origins at all: no row."""
+    geom = [shapely.box(3.25, 50.82, 3.26, 50.83), shapely.box(3.26, 50.82, 3.27, 50.83)]
+    z = gpd.GeoDataFrame({"zone_id": ["a", "b"], "name": ["A", "B"], "visitors": [500.0, 90.0],
+                          "top_origins": ["West-Vlaanderen 60%", np.nan]}, geometry=geom, crs="EPSG:4326")
+    page = maps.visitor_map(z).get_root().render()
+    shown = {f["properties"]["zone_id"]: f["properties"]["top_origins"] for f in _zone_features(page)}
+    assert shown == {"a": "West-Vlaanderen 60%", "b": "none published"}
+    page = maps.visitor_map(z.assign(top_origins=np.nan)).get_root().render()
+    assert all("top_origins" not in f["properties"] for f in _zone_features(page))
+    assert "Top origins" not in page
