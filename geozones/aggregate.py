@@ -22,7 +22,7 @@ from .origins import ALL, RESIDENT, rollup_codes
 from .weights import Weights
 from .zones import OUTSIDE
 
-__all__ = ["apportion", "rollup_time", "rollup_counts", "rollup_origins", "add_totals", "STATS"]
+__all__ = ["apportion", "zone_table", "rollup_time", "rollup_counts", "rollup_origins", "add_totals", "STATS"]
 
 #: How presence counts roll up over time.
 STATS = ("mean", "max")
@@ -94,27 +94,56 @@ def apportion(
         raise CountsError("the counts mix several period lengths", hint="apportion one period length at a time")
     t_codes, t_values = pd.factorize(counts["period_start"], sort=True)
     o_codes, o_values = pd.factorize(counts["origin"], sort=True)
-    n_t, n_o, n_z = len(t_values), len(o_values), len(weights.zone_ids)
+    n_t, n_o = len(t_values), len(o_values)
     key = t_codes.astype(np.int64) * n_o + o_codes
+    values = {}
+    for src, dst in (("count", "observed"), ("estimate", "estimate")):
+        if src in counts.columns:
+            c = sparse.csr_array((counts[src].to_numpy(dtype=float), (key, rows)), shape=(n_t * n_o, len(weights.cell_ids)))
+            c.sum_duplicates()
+            values[dst] = c
+    table = zone_table(values, t_values, o_values, periods[0], weights, factor=factor)
+    return table, info
+
+
+def zone_table(values: Mapping[str, sparse.csr_array | np.ndarray], period_starts, origins, period: str, weights: Weights, *, factor: float = 1.0) -> pd.DataFrame:
+    """The complete zone table from sums per (period, origin) x cell.
+
+    Parameters
+    ----------
+    values : mapping of column name to matrix
+        Each of shape ``(len(period_starts) * len(origins), cells)``: row ``t * len(origins) + o``
+        holds the sums per cell (in weights order) for period ``t`` and origin ``o``.
+    period_starts, origins : array-like
+        The row labels, periods first.
+    period : str
+    weights : Weights
+    factor : float
+        Multiplies every figure (the deduplication factor of unique counts).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone_id``, ``period_start``, ``period``, ``origin`` and a column per value, a row
+        for every zone (``outside`` last), period and origin.
+    """
+    n_t, n_o, n_z = len(period_starts), len(origins), len(weights.zone_ids)
     zone_ids = np.append(np.asarray(weights.zone_ids, dtype=object), OUTSIDE)
     k = np.arange(n_t * n_o)
     table = pd.DataFrame(
         {
             "zone_id": np.tile(zone_ids, len(k)),
-            "period_start": np.repeat(np.asarray(t_values)[k // n_o], n_z + 1),
-            "period": periods[0],
-            "origin": np.repeat(np.asarray(o_values, dtype=object)[k % n_o], n_z + 1),
+            "period_start": np.repeat(np.asarray(period_starts)[k // n_o], n_z + 1),
+            "period": period,
+            "origin": np.repeat(np.asarray(origins, dtype=object)[k % n_o], n_z + 1),
         }
     )
-    for src, dst in (("count", "observed"), ("estimate", "estimate")):
-        if src not in counts.columns:
-            continue
-        c = sparse.csr_array((counts[src].to_numpy(dtype=float), (key, rows)), shape=(n_t * n_o, len(weights.cell_ids)))
-        c.sum_duplicates()
+    for name, c in values.items():
+        c = c if sparse.issparse(c) else sparse.csr_array(c)
         inside = (c @ weights.matrix).toarray() if n_z else np.zeros((n_t * n_o, 0))
-        table[dst] = (np.column_stack([inside, c @ weights.outside]) * factor).ravel()
+        table[name] = (np.column_stack([inside, c @ weights.outside]) * factor).ravel()
     table["period_start"] = pd.to_datetime(table["period_start"], utc=True)
-    return table, info
+    return table
 
 
 def rollup_counts(counts: pd.DataFrame, period: str, *, kind: str = "presence") -> pd.DataFrame:

@@ -396,6 +396,11 @@ def _pipeline_options(f):
         click.option("--metric-crs", help="Metric CRS for areas (default: EPSG:3812 in Belgium, else the local UTM zone)."),
         click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons."),
         click.option("--ancillary-column", help="Value column of a polygon ancillary layer."),
+        click.option("--engine", type=click.Choice(["memory", "stream", "dask"]), default="memory", show_default=True,
+                     help="How counts are read: in memory; streamed from Parquet in bounded memory; or on Dask."),
+        click.option("--memory-budget", default="2GB", show_default=True,
+                     help="stream/dask engines: most memory for the sums per period, origin and cell (e.g. 500MB, 4GB)."),
+        click.option("--scheduler", help="dask engine: address of a distributed scheduler (tcp://host:8786); default: threads in process."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -410,10 +415,12 @@ def _pipeline_options(f):
 @click.option("--events", type=click.Path(), help="Subscriber-level events (subscriber_id, cell_id, timestamp, origin) instead of --counts.")
 @click.option("--optout", type=click.Path(), help="Opt-out list of subscriber ids, removed from --events before counting.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--start", help="First time of the run (ISO 8601 date or time, Europe/Brussels): earlier counts are an error.")
+@click.option("--end", help="End of the run, excluded (ISO 8601): counts at or after it are an error.")
 @_pipeline_options
-def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, model, kind, stat, dedup_factor, k, market_share,
+def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, model, kind, stat, dedup_factor, k, market_share,
                   period, summary_period, origin_level, residents, unknown_cells, heat_grid_m, heat_h3, make_map, self_contained,
-                  cell_crs, metric_crs, ancillary, ancillary_column) -> int:
+                  cell_crs, metric_crs, ancillary, ancillary_column, engine, memory_budget, scheduler) -> int:
     """Apportion counts per cell to zones and publish privacy-safe figures into a folder.
 
     Writes zone_counts.csv and .parquet, zones.geojson, weights.parquet, map.html and
@@ -426,11 +433,12 @@ def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, 
     if (counts is None) == (events is None):
         raise click.UsageError("give --counts COUNTS or --events EVENTS (one of them)")
     cfg = RunConfig(
-        zones=list(zone_paths), out=out, cells=cells, weights=weights_path, counts=counts, events=events, optout=optout,
+        zones=list(zone_paths), out=out, cells=cells, weights=weights_path, counts=counts, events=events, optout=optout, start=start, end=end,
         model=model, kind=kind, stat=stat, dedup_factor=dedup_factor, k=k, market_share=market_share, period=period,
         summary_period=None if summary_period.lower() == "none" else summary_period, origin_level=origin_level,
         residents=residents, unknown_cells=unknown_cells, heat_grid_m=heat_grid_m or None, heat_h3=heat_h3, map=make_map, self_contained=self_contained,
         cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column,
+        engine=engine, memory_budget=memory_budget, scheduler=scheduler,
     )
     with _progress("running the pipeline"):
         result = run(cfg)

@@ -27,6 +27,7 @@ only when the whole run has succeeded: a failed run leaves the previous outputs 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import json
 import logging
@@ -41,14 +42,17 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from . import __version__
+from ._io import file_format, row_label
 from .aggregate import STATS, add_totals, apportion, rollup_counts, rollup_origins, rollup_time
 from .counts import KINDS, TIMEZONE, events_to_counts, parse_period, read_counts, read_events, read_optout
 from .coverage import MODELS, build_coverage, read_cellplan
-from .errors import ConfigError, InputError, WeightsError
+from .errors import ConfigError, CountsError, CoverageError, InputError, WeightsError, ZoneError
 from .extrapolate import market_share_factors, read_market_share
 from .origins import ALL, LEVELS, origin_names, rollup_codes
+from .stream import DEFAULT_BUDGET, ENGINES, CellBins, apportion_bins, parse_size, stream_counts
 from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
 from .weights import Weights, compute_weights, read_weights, write_weights, zone_fit
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
@@ -82,6 +86,8 @@ class RunConfig:
     dedup_factor: float | None = None
     period: str = "1d"
     summary_period: str | None = "1q"
+    start: str | None = None
+    end: str | None = None
     k: float = DEFAULT_K
     market_share: str | None = None
     origin_level: str = "province"
@@ -92,6 +98,9 @@ class RunConfig:
     map: bool = True
     self_contained: bool = False
     repair: bool = False
+    engine: str = "memory"
+    memory_budget: str = "2GB"
+    scheduler: str | None = None
 
     def validate(self) -> None:
         """Check values and combinations; raise ConfigError naming the setting."""
@@ -112,6 +121,14 @@ class RunConfig:
             bad("kind", f"{self.kind!r} is not one of {', '.join(KINDS)}")
         if self.events and self.kind != "unique":
             self.kind = "unique"
+        if self.engine not in ENGINES:
+            bad("engine", f"{self.engine!r} is not one of {', '.join(ENGINES)}")
+        if self.engine != "memory" and self.events:
+            bad("engine", f"subscriber-level events are counted in memory, not with the {self.engine} engine", "use --engine memory with --events")
+        try:
+            parse_size(self.memory_budget)
+        except InputError as exc:
+            bad("memory_budget", exc.message)
         if self.stat not in STATS:
             bad("stat", f"{self.stat!r} is not one of {', '.join(STATS)}")
         if self.origin_level not in LEVELS:
@@ -133,6 +150,23 @@ class RunConfig:
                     setattr(self, key, parse_period(value))
                 except InputError as exc:
                     bad(key, exc.message)
+        for key in ("start", "end"):
+            value = getattr(self, key)
+            if value is not None and _range_bound(value) is None:
+                bad(key, f"{value!r} is not an ISO 8601 date or time", "e.g. 2026-07-01 or 2026-07-01T06:00 (Europe/Brussels), or with an offset")
+        if self.start is not None and self.end is not None and not _range_bound(self.start) < _range_bound(self.end):
+            bad("end", f"{self.end!r} is not after start {self.start!r}", "the range is start <= period_start < end")
+
+
+def _range_bound(value: str) -> pd.Timestamp | None:
+    """``start`` or ``end`` as a UTC time (a date is local midnight in Europe/Brussels); None if unreadable."""
+    try:
+        t = pd.Timestamp(str(value).strip())
+        if t.tzinfo is None:
+            t = t.tz_localize(TIMEZONE, ambiguous="raise", nonexistent="raise")
+        return t.tz_convert("UTC")
+    except Exception:  # noqa: BLE001 - pandas and pytz raise several classes for a bad time
+        return None
 
 
 _TYPES = {f.name: f.type for f in dataclasses.fields(RunConfig)}
@@ -170,6 +204,9 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> RunConfig:
         )
     if "zones" in data and isinstance(data["zones"], str):
         data["zones"] = [data["zones"]]
+    for key in ("start", "end"):  # TOML dates and times are accepted as well as text
+        if isinstance(data.get(key), (datetime.date, datetime.datetime)):
+            data[key] = data[key].isoformat()
     for key, value in data.items():
         if not _type_ok(_TYPES[key], value):
             raise ConfigError(f"key {key!r} has the wrong type ({type(value).__name__})", path=path, hint=f"expected {_TYPES[key]}")
@@ -277,6 +314,7 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
         if _period_seconds(p) < _period_seconds(base_period):
             raise InputError(
                 f"the counts are per {base_period}; they cannot be split into periods of {p}",
+                path=counts.attrs.get("source"),
                 hint=f"choose --period {base_period} or longer",
             )
     linear = cfg.kind == "events" or (cfg.kind == "presence" and cfg.stat == "mean")
@@ -286,9 +324,64 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     conservation = None
     if not weights.meta.get("zones_overlap", True) and len(table):
         kept = values[values["cell_id"].isin(set(weights.cell_ids))]
-        got = table.groupby(["period_start", "origin"])["observed"].sum()
         want = kept.groupby(["period_start", "origin"], observed=True)["count"].sum() * info["dedup_factor"]
-        conservation = float(np.max(np.abs(got.reindex(want.index).to_numpy() - want.to_numpy()))) if len(want) else 0.0
+        conservation = _conservation(table, want)
+    return _levels(table, cfg, residents, periods), info, factors, conservation
+
+
+def _conservation(table: pd.DataFrame, want: pd.Series) -> float:
+    """Largest difference between the zones plus outside and the input, per period and origin."""
+    got = table.groupby(["period_start", "origin"])["observed"].sum()
+    return float(np.max(np.abs(got.reindex(want.index).to_numpy() - want.to_numpy()))) if len(want) else 0.0
+
+
+def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[str]) -> CellBins:
+    """Counts per cell added up per published period, origin and cell by the stream or dask engine."""
+    linear = cfg.kind == "events" or (cfg.kind == "presence" and cfg.stat == "mean")
+    return stream_counts(
+        cfg.counts, weights, period=periods[0] if linear else None, kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level,
+        keep=frozenset(residents.values()) if residents else frozenset(), shares=shares, unknown_cells=cfg.unknown_cells,
+        memory_budget=cfg.memory_budget, engine=cfg.engine, scheduler=cfg.scheduler, progress=None,
+    )
+
+
+def _figures_from_bins(bins: CellBins, weights: Weights, cfg: RunConfig, residents, periods: list[str]):
+    """:func:`_figures` for counts that the stream or dask engine has added up per cell."""
+    for p in periods:
+        if _period_seconds(p) < _period_seconds(bins.info["base_period"]):
+            raise InputError(f"the counts are per {bins.info['base_period']}; they cannot be split into periods of {p}",
+                             path=cfg.counts, hint=f"choose --period {bins.info['base_period']} or longer")
+    if cfg.kind == "unique" and cfg.dedup_factor is None:
+        apportion(pd.DataFrame(columns=["cell_id", "period_start", "period", "origin", "count"]), weights, kind="unique")  # the same error
+    factor = float(cfg.dedup_factor) if cfg.kind == "unique" else 1.0
+    table = apportion_bins(bins, weights, dedup_factor=factor)
+    info = {k: bins.info[k] for k in ("input_total", "dropped_rows", "dropped_count", "unknown_cells")} | {"dedup_factor": factor}
+    conservation = None
+    if not weights.meta.get("zones_overlap", True) and len(table):
+        sums = bins.observed.sum(axis=2)
+        t, o = np.nonzero(bins.present)
+        idx = pd.MultiIndex.from_arrays([pd.to_datetime(bins.period_start[t], utc=True), bins.origins[o]], names=["period_start", "origin"])
+        conservation = _conservation(table, pd.Series(sums[t, o] * factor, index=idx))
+    return _levels(table, cfg, residents, periods), info, bins.info["factors"], conservation
+
+
+def _counts_summary(counts: pd.DataFrame | None, bins: CellBins | None) -> dict:
+    """What the manifest says of the counts read."""
+    if counts is None:
+        return {"rows": int(bins.info["rows"]), "period": bins.info["base_period"], "engine": bins.info.get("engine", "stream"),
+                "first_period_start": _local_iso(pd.Series(pd.to_datetime([bins.info["first"]], utc=True))).iloc[0],
+                "last_period_start": _local_iso(pd.Series(pd.to_datetime([bins.info["last"]], utc=True))).iloc[0], "notes": []}
+    return {
+        "rows": int(len(counts)),
+        "period": counts["period"].iloc[0] if len(counts) else None,
+        "first_period_start": _local_iso(pd.Series([counts["period_start"].min()])).iloc[0] if len(counts) else None,
+        "last_period_start": _local_iso(pd.Series([counts["period_start"].max()])).iloc[0] if len(counts) else None,
+        "notes": list(counts.attrs.get("notes", [])),
+    }
+
+
+def _levels(table: pd.DataFrame, cfg: RunConfig, residents, periods: list[str]) -> pd.DataFrame:
+    """The zone table without outside, origins rolled up, totals added, at every published period."""
     table = table[table["zone_id"] != OUTSIDE]
     table = rollup_origins(table, cfg.origin_level, residents=residents)
     table = add_totals(table)
@@ -297,7 +390,7 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     for p in periods:
         current = rollup_time(current, p, kind=cfg.kind, stat=cfg.stat)
         levels.append(current)
-    return pd.concat(levels, ignore_index=True), info, factors, conservation
+    return pd.concat(levels, ignore_index=True)
 
 
 def _period_seconds(p: str) -> float:
@@ -330,6 +423,7 @@ def run(cfg: RunConfig) -> RunResult:
         Any problem with an input or a setting; nothing is written then.
     """
     cfg.validate()
+    _check_inputs_are_not_outputs(cfg)
     zones = read_zones(cfg.zones, repair=cfg.repair)
     model = cfg.model
     coverage = None
@@ -349,29 +443,42 @@ def run(cfg: RunConfig) -> RunResult:
             model = "given" if _holds_polygons(cfg.cells) else "wedge"
         cells = None if model == "given" else read_cellplan(cfg.cells, crs=cfg.cell_crs)
         coverage = build_coverage(cfg.cells if cells is None else cells, model, crs=cfg.metric_crs)
-        weights = compute_weights(coverage, zones, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
+        try:
+            weights = compute_weights(coverage, zones, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
+        except (WeightsError, CoverageError) as exc:
+            raise _naming_inputs(exc, cfg) from None
         weights.meta["model"] = model
+        _check_unreached(zones, weights, coverage, cfg)
 
     optout_info = None
     if cfg.events:
         events = read_events(cfg.events)
+        _check_rows(events, "timestamp", weights, cfg, cfg.events)
         optout = read_optout(cfg.optout) if cfg.optout else None
         counts, optout_info = events_to_counts(events, cfg.period, optout=optout)
         counts.attrs["source"] = cfg.events
         if cfg.dedup_factor is None:
             cfg.dedup_factor = optout_info["dedup_factor"]
+    elif cfg.engine != "memory":
+        counts = None  # streamed below, in bounded memory
     else:
         counts = read_counts(cfg.counts)
+        _check_rows(counts, "period_start", weights, cfg, cfg.counts)
     shares = read_market_share(cfg.market_share) if cfg.market_share else None
     residents = _residents(zones, cfg)
 
     periods = [cfg.period]
     if cfg.summary_period and cfg.kind != "unique" and _period_seconds(cfg.summary_period) > _period_seconds(cfg.period):
         periods.append(cfg.summary_period)
-    figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
+    bins = None
+    if counts is None:
+        bins = _stream(cfg, weights, shares, residents, periods)
+        figures, info, factors, conservation = _figures_from_bins(bins, weights, cfg, residents, periods)
+    else:
+        figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
     grid = grid_figures = None
     if (cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None:
-        grid, grid_figures = _heat_figures(zones, coverage, counts, cfg, shares, periods)
+        grid, grid_figures = _heat_figures(zones, coverage, counts if bins is None else bins, cfg, shares, periods)
     # zones and heat grid go through disclosure control together, with every zone or
     # square that lies inside another in a relation, so neither can be differenced
     shapes = zones[["zone_id", "geometry"]]
@@ -430,6 +537,7 @@ def run(cfg: RunConfig) -> RunResult:
             "k": cfg.k, "model": model, "metric_crs": weights.meta.get("crs"), "measure": weights.meta.get("measure"),
             "origin_level": cfg.origin_level, "residents_separated": residents is not None,
             "unknown_cells": cfg.unknown_cells, "dedup_factor": info["dedup_factor"] if cfg.kind == "unique" else None,
+            "start": cfg.start, "end": cfg.end,
             "heat_grid": f"h3 resolution {cfg.heat_h3}" if cfg.heat_h3 is not None else (f"{cfg.heat_grid_m:g} m squares" if cfg.heat_grid_m else None),
         },
         "market_share": {
@@ -439,11 +547,7 @@ def run(cfg: RunConfig) -> RunResult:
         },
         "weights": weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))},
         "counts": {
-            "rows": int(len(counts)),
-            "period": counts["period"].iloc[0] if len(counts) else None,
-            "first_period_start": _local_iso(pd.Series([counts["period_start"].min()])).iloc[0] if len(counts) else None,
-            "last_period_start": _local_iso(pd.Series([counts["period_start"].max()])).iloc[0] if len(counts) else None,
-            "notes": list(counts.attrs.get("notes", [])),
+            **_counts_summary(counts, bins),
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
                                "count": _safe(info["dropped_count"], cfg.k) if info["dropped_rows"] else 0},
             "conservation_max_abs_error": conservation,
@@ -474,6 +578,103 @@ def run(cfg: RunConfig) -> RunResult:
     files = _write_outputs(Path(cfg.out), table, summary, weights, manifest, grid_table, cfg)
     manifest["outputs"] = [f.name for f in files]
     return RunResult(table=table, manifest=manifest, files=files)
+
+
+_OUTPUT_NAMES = ("zone_counts.csv", "zone_counts.parquet", "zones.geojson", "weights.parquet", "grid_counts.csv", "map.html", "manifest.json")
+
+
+def _check_inputs_are_not_outputs(cfg: RunConfig) -> None:
+    """Refuse a run whose output folder holds one of its inputs under an output's name: it would overwrite it."""
+    targets = {(Path(cfg.out) / name).resolve() for name in _OUTPUT_NAMES}
+    for key in _PATH_KEYS:
+        value = getattr(cfg, key)
+        for item in value if isinstance(value, list) else [value] if value else []:
+            p = Path(item)
+            for f in sorted(p.glob("*.geojson")) if p.is_dir() else [p]:
+                if f.resolve() in targets:
+                    raise ConfigError(
+                        f"setting {key!r}: this file is also an output of the run (out {cfg.out!r}); the run would overwrite it",
+                        path=f,
+                        hint="choose another output folder, or move the input out of it",
+                    )
+
+
+def _naming_inputs(exc: WeightsError | CoverageError, cfg: RunConfig) -> WeightsError | CoverageError:
+    """An error about zones and cells together, named by both files (compute_weights sees only geometries)."""
+    if exc.path is not None:
+        return exc
+    hint = exc.hint
+    if hint and "swapped" in hint:  # either layer may be the swapped one
+        hint = (
+            "latitude and longitude look swapped in the zones or in the cell plan: GeoJSON positions are "
+            "[longitude, latitude]; check the cell plan's lon and lat columns"
+        )
+    if cfg.cell_crs and hint and "swapped" not in hint:
+        hint = f"{hint}; is {cfg.cell_crs} the CRS of the cell plan's x, y?"
+    return type(exc)(exc.message, path=f"{', '.join(cfg.zones)} and {cfg.cells}", hint=hint)
+
+
+def _check_unreached(zones: gpd.GeoDataFrame, weights: Weights, coverage: gpd.GeoDataFrame, cfg: RunConfig) -> None:
+    """Refuse a zone that no cell reaches but that would lie among the cells with latitude and longitude swapped.
+
+    Other zones that no cell reaches are allowed (their figures are zero) and reported.
+    """
+    reached = pd.Index(weights.zone_ids)[np.diff(weights.matrix.tocsc().indptr) > 0]
+    lonely = zones[~zones["zone_id"].isin(reached)]
+    if not len(lonely):
+        return
+    swapped = shapely.transform(lonely.geometry.to_crs("EPSG:4326").values, lambda xy: xy[:, ::-1])
+    tree = shapely.STRtree(np.asarray(coverage.to_crs("EPSG:4326").geometry.values, dtype=object))
+    hit = np.unique(tree.query(swapped, predicate="intersects")[0])
+    if len(hit):
+        raise ZoneError(
+            f"zone_id {lonely['zone_id'].iloc[hit[0]]!r} is reached by no cell, but would lie among the cells "
+            "if its latitude and longitude were swapped",
+            path=", ".join(cfg.zones),
+            hint="GeoJSON positions are [longitude, latitude]: swap the two numbers of every position of that zone",
+        )
+    log.warning("%d zones are reached by no cell (their figures are zero): %s", len(lonely), ", ".join(map(str, lonely["zone_id"][:5])))
+
+
+def _n(n: int, noun: str) -> str:
+    return f"{int(n)} {noun}{'s' if n != 1 else ''}"
+
+
+def _check_rows(frame: pd.DataFrame, column: str, weights: Weights, cfg: RunConfig, path: str) -> None:
+    """Refuse counts or events for unknown cells (unless dropped) or outside start..end, naming the first row.
+
+    ``frame`` is indexed by the row's place in its file, as read_counts and read_events return it.
+    """
+    fmt = file_format(path)
+    if cfg.unknown_cells == "error":
+        unknown = ~frame["cell_id"].isin(pd.Index(weights.cell_ids)).to_numpy()
+        if unknown.any():
+            i = int(np.flatnonzero(unknown)[0])
+            source = Path(cfg.cells or cfg.weights).name
+            raise CountsError(
+                f"cell_id {frame['cell_id'].iloc[i]!r} is not in {source} "
+                f"({_n(frame.loc[unknown, 'cell_id'].nunique(), 'unknown cell id')}, {_n(unknown.sum(), 'row')} in all)",
+                path=path,
+                where=row_label(int(frame.index[i]), fmt),
+                hint="check that counts and cell plan belong together, or drop them with --unknown-cells drop",
+            )
+    if cfg.start is None and cfg.end is None:
+        return
+    t = frame[column]
+    outside = np.zeros(len(frame), dtype=bool)
+    if cfg.start is not None:
+        outside |= (t < _range_bound(cfg.start)).to_numpy()
+    if cfg.end is not None:
+        outside |= (t >= _range_bound(cfg.end)).to_numpy()
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise CountsError(
+            f"{column} {_local_iso(t.iloc[[i]]).iloc[0]} is outside the requested range "
+            f"start {cfg.start or '(none)'} to end {cfg.end or '(none)'} ({_n(outside.sum(), 'row')} in all)",
+            path=path,
+            where=row_label(int(frame.index[i]), fmt),
+            hint="the range is start <= period_start < end: widen --start/--end, or remove these rows",
+        )
 
 
 def _zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) -> gpd.GeoDataFrame:
@@ -519,9 +720,20 @@ def _heat_figures(zones, coverage, counts, cfg: RunConfig, shares, periods: list
         log.warning("no cell covers the heat grid: the map has no heat layer")
         return None, None
     gcfg = dataclasses.replace(cfg, origin_level="none", residents=False, unknown_cells="drop")
-    figures, *_ = _figures(counts, gw, gcfg, shares, None, periods)
+    if isinstance(counts, CellBins):  # streamed: the same sums per cell, all origins together
+        figures, *_ = _figures_from_bins(_bins_for(counts, gw), gw, gcfg, None, periods)
+    else:
+        figures, *_ = _figures(counts, gw, gcfg, shares, None, periods)
     grid = grid.assign(zone_id=_GRID + grid["zone_id"].astype(str))
     return grid, figures.assign(zone_id=_GRID + figures["zone_id"].astype(str))
+
+
+def _bins_for(bins: CellBins, weights: Weights) -> CellBins:
+    """The bins summed over origins, with cells in the order of other weights of the same cells."""
+    rows = pd.Index(bins.cell_ids).get_indexer(weights.cell_ids)
+    take = lambda a: np.where(rows >= 0, a.sum(axis=1, keepdims=True)[..., np.maximum(rows, 0)], 0.0)  # noqa: E731
+    return dataclasses.replace(bins, origins=np.array([ALL], dtype=object), observed=take(bins.observed), estimate=take(bins.estimate),
+                               present=bins.present.any(axis=1, keepdims=True))
 
 
 def _grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame) -> pd.DataFrame:

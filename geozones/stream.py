@@ -1,0 +1,784 @@
+"""Counts larger than memory: stream them through the weights in bounded memory.
+
+A national run (about 50,000 cells, hourly counts with an origin breakdown, a quarter:
+hundreds of millions of rows) does not fit in memory as a table, but what it adds up to
+does: one number per published period, origin and cell. :func:`stream_counts` reads a
+Parquet file (or a folder of Parquet files) in Arrow record batches and adds each batch
+into dense accumulators of that shape; nothing per row is kept. It then shares the sums
+among zones exactly as :func:`geozones.apportion` does.
+
+Per batch, the work is done once per *distinct* value wherever it can be: ``cell_id``,
+``origin``, ``period`` and text times are read as Arrow dictionaries, so a cell id is
+looked up in the weights once per dictionary entry, not once per row; timestamps become
+minute numbers, and a minute's published period comes from a lookup table. The checks
+are those of :func:`geozones.read_counts` (numbers, negatives, NaN, infinities, times,
+clock changes, origin codes, one period length, unknown cells), each naming the row.
+
+The result equals the in-memory path: observed figures exactly for whole-number counts
+(sums of integers in float64 do not depend on their order), estimates to rounding (about
+1e-15 relatively), as ``tests/test_stream.py`` checks. Rows are fastest in time order
+(as an operator exports them); any order gives the same result, more slowly.
+
+Engines
+-------
+``memory``
+    :func:`geozones.read_counts` and :func:`geozones.apportion`: the counts in a DataFrame.
+``stream``
+    This module: bounded memory on one machine, Parquet in Arrow batches.
+``dask``
+    The same per-batch binning on each partition of a ``dask.dataframe``, summed by Dask
+    on its scheduler (threads by default, or a ``distributed`` cluster at an address).
+
+Not streamed: exact duplicate rows (the in-memory reader drops them) are added twice
+here, as nothing per row is kept; ``--stat max`` needs the zone figures of every hour and
+is refused when they do not fit in the budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._io import row_label
+from .aggregate import zone_table
+from .counts import KINDS, parse_period, parse_times, period_floor
+from .errors import CountsError, GeozonesError, InputError
+from .extrapolate import market_share_factors
+from .origins import ALL, normalize_origins, rollup_codes
+from .weights import Weights
+
+__all__ = ["ENGINES", "DEFAULT_BUDGET", "BudgetError", "CellBins", "stream_counts", "apportion_bins", "parse_size"]
+
+log = logging.getLogger("geozones")
+
+ENGINES = ("memory", "stream", "dask")
+#: Default memory budget of the stream engine, in bytes.
+DEFAULT_BUDGET = 2 * 10**9
+_COLUMNS = ("cell_id", "period_start", "period", "count", "origin")
+_MINUTE = 60 * 10**9
+_BATCH_ROWS = 1 << 21
+
+
+class BudgetError(GeozonesError):
+    """The sums per period, origin and cell would not fit in the memory budget."""
+
+
+def parse_size(text: str | int | float) -> int:
+    """Bytes from ``"2GB"``, ``"500MB"``, ``"1.5G"`` or a number of bytes."""
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        s = str(text).strip().upper().removesuffix("B").removesuffix("I")
+        units = {"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+        try:
+            value = float(s[:-1]) * units[s[-1]] if s and s[-1] in units else float(s)
+        except (ValueError, KeyError):
+            raise InputError(f"memory budget {text!r} is not a size such as 2GB or 500MB") from None
+    if not value > 0:
+        raise InputError(f"memory budget {text!r} is not a positive size")
+    return int(value)
+
+
+@dataclass
+class CellBins:
+    """Counts added up per (period, origin, cell): what a counts table reduces to.
+
+    Attributes
+    ----------
+    period : str
+        The period of ``period_start`` (canonical label).
+    period_start : numpy.ndarray of datetime64[ns]
+        UTC start of each period, ascending.
+    origins : numpy.ndarray of str
+        Origin codes, ascending.
+    observed, estimate : numpy.ndarray of float, shape (periods, origins, cells)
+        Sums of the observed counts and of their extrapolated values; cells in weights order.
+    present : numpy.ndarray of bool, shape (periods, origins)
+        Whether any row fell in that period and origin.
+    cell_ids : numpy.ndarray of str
+        The cells, in the order of the last axis.
+    info : dict
+        ``rows``, ``input_total``, ``dropped_rows``, ``dropped_count``, ``unknown_cells``,
+        ``factors`` (the market share used per raw origin code), ``base_period``, ``first``
+        and ``last`` (the first and last ``period_start`` read, UTC nanoseconds).
+    """
+
+    period: str
+    period_start: np.ndarray
+    origins: np.ndarray
+    observed: np.ndarray
+    estimate: np.ndarray
+    present: np.ndarray
+    cell_ids: np.ndarray
+    info: dict = field(default_factory=dict)
+
+
+class _Minutes:
+    """Minute number (UTC) -> ordinal of its published period, computed once per minute range.
+
+    ``starts[i]`` is the start (UTC ns) of the period with ordinal ``i``; ordinals are given
+    in order of first appearance and never change, so a batch's rows map to them by one
+    lookup each.
+    """
+
+    def __init__(self, period: str) -> None:
+        self.period = period
+        self.m0 = 0
+        self.code = np.empty(0, dtype=np.int64)
+        self.seen = np.empty(0, dtype=bool)
+        self.starts: list[int] = []
+        self._ordinal: dict[int, int] = {}
+
+    def cover(self, lo: int, hi: int) -> None:
+        if len(self.code) and lo >= self.m0 and hi < self.m0 + len(self.code):
+            return
+        if len(self.code):
+            lo, hi = min(lo, self.m0), max(hi, self.m0 + len(self.code) - 1)
+            # grow by a quarter in both directions, so that a stream in time order rebuilds
+            # the table a few times only
+            span = hi - lo + 1
+            lo, hi = lo - span // 4, hi + span // 4
+        minutes = np.arange(lo, hi + 1, dtype=np.int64)
+        times = pd.Series(pd.DatetimeIndex((minutes * _MINUTE).astype("datetime64[ns]")).tz_localize("UTC"))
+        start = _ns(period_floor(times, self.period))
+        uniq, inverse = np.unique(start, return_inverse=True)
+        ordinals = np.array([self._ordinal.setdefault(int(u), len(self._ordinal)) for u in uniq], dtype=np.int64)
+        self.starts = list(self._ordinal)
+        seen = np.zeros(len(minutes), dtype=bool)
+        if len(self.seen):
+            seen[self.m0 - lo : self.m0 - lo + len(self.seen)] = self.seen
+        self.m0, self.code, self.seen = lo, ordinals[inverse], seen
+
+    def map(self, minutes: np.ndarray) -> np.ndarray:
+        """Ordinal of the published period of each minute; the minutes are marked as seen."""
+        self.cover(int(minutes.min()), int(minutes.max()))
+        i = minutes - self.m0
+        self.seen[i] = True
+        return self.code[i]
+
+    def periods_inside(self) -> pd.Series:
+        """Per ordinal: how many distinct minutes (counts periods) hold rows."""
+        return pd.Series(self.code[self.seen]).value_counts()
+
+
+@dataclass
+class _Context:
+    """What every batch needs to know: the run's settings and the lookups built so far."""
+
+    weights: Weights
+    period: str | None
+    kind: str
+    origin_level: str
+    keep: frozenset[str]
+    shares: pd.DataFrame | None
+    unknown_cells: str
+    source: str
+    fmt: str = "parquet"
+    base_period: str | None = None
+    minutes: _Minutes | None = None
+    factors: dict[str, float] = field(default_factory=dict)
+    _cells: tuple | None = None
+    _origins: tuple | None = None
+
+
+@dataclass
+class _Batch:
+    """One batch, validated and mapped: a row per input row that is kept."""
+
+    bucket: np.ndarray  # int, index into starts
+    starts: np.ndarray  # int64 ns: start (UTC) of each published period
+    group: np.ndarray  # int, index into groups
+    groups: np.ndarray  # origin codes after roll-up
+    factors: np.ndarray  # per group: its share, or NaN where its raw origins have several
+    cell: np.ndarray  # row in the weights
+    count: np.ndarray
+    estimate: np.ndarray
+    rows: int
+    total: float
+    first: int = np.iinfo(np.int64).max
+    last: int = np.iinfo(np.int64).min
+    dropped_rows: int = 0
+    dropped_count: float = 0.0
+    unknown: frozenset = frozenset()
+
+
+def _dictionary(arr):
+    """(codes per row, distinct values as a pandas Series) of an Arrow array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    codes = arr.indices.to_numpy(zero_copy_only=False)
+    return codes, arr.dictionary
+
+
+def _ns(times: pd.Series) -> np.ndarray:
+    """UTC nanoseconds of a tz-aware datetime Series."""
+    return pd.DatetimeIndex(times).as_unit("ns").asi8
+
+
+def _first_row(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _fail(ctx: _Context, row0: int, i: int, message: str, hint: str, cell=None) -> CountsError:
+    where = row_label(row0 + i, ctx.fmt)
+    if cell is not None:
+        where = f"{where} (cell_id {cell!r})"
+    return CountsError(message, path=ctx.source, where=where, hint=hint)
+
+
+def _null_check(ctx, arr, name: str, row0: int) -> None:
+    if arr.null_count:
+        i = _first_row(~np.asarray(arr.is_valid()))
+        raise _fail(ctx, row0, i, f"{name} is empty", f"every row needs a {name}")
+
+
+def _cells(ctx: _Context, arr, row0: int) -> np.ndarray:
+    _null_check(ctx, arr, "cell_id", row0)
+    codes, values = _dictionary(arr)
+    cached = ctx._cells
+    if cached is not None and cached[0].equals(values):
+        lookup = cached[1]
+    else:
+        ids = pd.Series(values.to_pandas()).astype(str).str.strip().to_numpy()
+        lookup = pd.Index(ctx.weights.cell_ids).get_indexer(ids)
+        ctx._cells = (values, lookup, ids)
+    return lookup[codes]
+
+
+def _times(ctx: _Context, arr, row0: int) -> np.ndarray:
+    """UTC nanoseconds per row."""
+    import pyarrow as pa
+
+    _null_check(ctx, arr, "period_start", row0)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    t = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
+    if pa.types.is_timestamp(t):
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary.take(arr.indices)
+        ns = arr.cast(pa.timestamp("ns", tz=t.tz)).to_numpy(zero_copy_only=False).view(np.int64)
+        if t.tz is None:  # naive: Europe/Brussels local time, once per distinct minute
+            minutes = ns // _MINUTE
+            lo = int(minutes.min())
+            span = minutes - lo
+            uniq = np.flatnonzero(np.bincount(span))
+            local = pd.Series(pd.to_datetime((uniq + lo) * _MINUTE))
+            try:
+                utc = parse_times(local, Path(ctx.source), ctx.fmt, "period_start")
+            except CountsError as exc:
+                bad = pd.Timestamp(exc.message.split("'")[1]) if "'" in exc.message else None
+                i = _first_row(ns == bad.value) if bad is not None else 0
+                raise _fail(ctx, row0, i, exc.message, exc.hint or "") from None
+            table = np.zeros(int(span.max()) + 1, dtype=np.int64)
+            table[uniq] = _ns(utc) - (uniq + lo) * _MINUTE
+            return ns + table[span]
+        return ns
+    codes, values = _dictionary(arr)
+    text = pd.Series(values.to_pandas()).astype(str)
+    try:
+        utc = parse_times(text, Path(ctx.source), ctx.fmt, "period_start")
+    except CountsError as exc:
+        # the reader names the position in the dictionary: name the row instead
+        for j, value in enumerate(text):
+            try:
+                parse_times(text.iloc[j : j + 1].reset_index(drop=True), Path(ctx.source), ctx.fmt, "period_start")
+            except CountsError as one:
+                raise _fail(ctx, row0, _first_row(codes == j), one.message, one.hint or "") from None
+        raise exc  # pragma: no cover - every failure above is per value
+    return _ns(utc)[codes]
+
+
+def _period(ctx: _Context, arr, row0: int) -> None:
+    _null_check(ctx, arr, "period", row0)
+    codes, values = _dictionary(arr)
+    labels = pd.Series(values.to_pandas()).astype(str).str.strip()
+    used = np.flatnonzero(np.bincount(codes, minlength=len(labels)))
+    for j in used:
+        try:
+            p = parse_period(labels.iloc[j])
+        except InputError as exc:
+            raise _fail(ctx, row0, _first_row(codes == j), exc.message, "use 15min, 1h, 1d, 1w or 1q") from None
+        if ctx.base_period is None:
+            ctx.base_period = p
+        elif p != ctx.base_period:
+            raise _fail(ctx, row0, _first_row(codes == j), f"period {labels.iloc[j]!r} differs from {ctx.base_period!r} on earlier rows",
+                        "give one period length per counts file")
+
+
+def _counts(ctx: _Context, arr, row0: int, cell_ids) -> np.ndarray:
+    import pyarrow as pa
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
+        vals = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        bad_text = None
+    else:
+        text = pd.Series(arr.to_pandas()).astype(str).str.strip()
+        vals = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+        bad_text = np.isnan(vals) & ~text.str.lower().isin(["nan", "inf", "-inf", "infinity"]).to_numpy()
+    if arr.null_count:
+        vals = np.where(np.asarray(arr.is_valid()), vals, np.nan)
+    if not np.isfinite(vals).all() or (vals < 0).any() or (bad_text is not None and bad_text.any()):
+        problems = [
+            (bad_text if bad_text is not None else np.zeros(len(vals), bool), "is not a number"),
+            (np.isnan(vals), "is NaN (missing)"),
+            (np.isinf(vals), "is infinite"),
+            (vals < 0, "is negative"),
+        ]
+        for mask, why in problems:
+            if mask.any():
+                i = _first_row(mask)
+                raise _fail(ctx, row0, i, f"count {arr[i].as_py()!r} {why}", "counts must be non-negative numbers; fix or remove these rows",
+                            cell=cell_ids(i))
+    return vals
+
+
+def _origin_groups(ctx: _Context, arr, row0: int, n: int):
+    """(group index per row, group codes, factor per row)."""
+    if arr is None:
+        f = _factor_of(ctx, np.array([ALL], dtype=object))
+        return np.zeros(n, dtype=np.int64), np.array([ALL], dtype=object), np.full(n, f[0]), f
+    codes, values = _dictionary(arr)
+    cached = ctx._origins
+    if cached is not None and cached[0].equals(values):
+        _, group_of, groups, factor, group_factor = cached
+    else:
+        raw = pd.Series(values.to_pandas(), dtype=object)
+        raw = raw.where(raw.notna(), "")
+        norm, levels = normalize_origins(raw)
+        bad = (levels == "invalid").to_numpy()
+        present = np.bincount(codes[codes >= 0], minlength=len(raw)) > 0 if len(codes) else np.zeros(len(raw), bool)
+        if (bad & present).any():
+            j = _first_row(bad & present)
+            raise _fail(ctx, row0, _first_row(codes == j), f"origin {raw.iloc[j]!r} is not a NIS code, a mobile country code or an ISO country code",
+                        "use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known")
+        norm = norm.where(~bad, "unknown")
+        factor = _factor_of(ctx, norm.to_numpy(dtype=object))
+        rolled = rollup_codes(norm, ctx.origin_level, keep=ctx.keep)
+        group_of, groups = pd.factorize(rolled)
+        groups = np.asarray(groups, dtype=object)
+        per = pd.Series(factor).groupby(group_of)
+        group_factor = np.where(per.nunique().to_numpy() == 1, per.first().to_numpy(), np.nan)
+        ctx._origins = (values, group_of, groups, factor, group_factor)
+    if (codes < 0).any():  # null origins read as missing: as the reader does, 'unknown'
+        raise _fail(ctx, row0, _first_row(codes < 0), "origin is empty", "write 'unknown' when the origin is not known")
+    return group_of[codes], groups, factor[codes], group_factor
+
+
+def _factor_of(ctx: _Context, codes: np.ndarray) -> np.ndarray:
+    new = [c for c in pd.unique(codes) if c not in ctx.factors]
+    if new:
+        ctx.factors.update(market_share_factors(pd.Series(new, dtype=object), ctx.shares))
+    return np.array([ctx.factors[c] for c in codes], dtype=float)
+
+
+def _bin_batch(ctx: _Context, batch, row0: int) -> _Batch:
+    """Validate one Arrow record batch and map it to periods, origin groups and weight rows."""
+    names = batch.schema.names
+    col = {n: batch.column(i) for i, n in enumerate(names)}
+    n = batch.num_rows
+    _period(ctx, col["period"], row0)
+    if ctx.minutes is None:
+        target = ctx.period or ctx.base_period
+        ctx.minutes = _Minutes(target)
+    cell = _cells(ctx, col["cell_id"], row0)
+    ids = ctx._cells[2]
+    cell_codes = _dictionary(col["cell_id"])[0]
+    count = _counts(ctx, col["count"], row0, lambda i: ids[cell_codes[i]])
+    ns = _times(ctx, col["period_start"], row0)
+    group, groups, factor, group_factor = _origin_groups(ctx, col.get("origin"), row0, n)
+    out = _Batch(bucket=np.empty(0, np.int64), starts=np.empty(0, np.int64), group=group, groups=groups, factors=group_factor,
+                 cell=cell, count=count, estimate=np.empty(0), rows=n, total=float(count.sum()))
+    unknown = cell < 0
+    if unknown.any():
+        if ctx.unknown_cells != "drop":
+            i = _first_row(unknown)
+            bad = pd.unique(ids[cell_codes[unknown]])
+            raise _fail(ctx, row0, i, f"cell id {ids[cell_codes[i]]!r} is not in the cell plan ({len(bad)} unknown in this batch)",
+                        "check that counts and cell plan belong together, or drop them with --unknown-cells drop")
+        keep = ~unknown
+        out.dropped_rows, out.dropped_count = int(unknown.sum()), float(count[unknown].sum())
+        out.unknown = frozenset(ids[cell_codes[unknown]])
+        cell, count, ns, group, factor = cell[keep], count[keep], ns[keep], group[keep], factor[keep]
+    out.cell, out.count, out.group = cell, count, group
+    if len(ns):
+        out.first, out.last = int(ns.min()), int(ns.max())
+    out.estimate = count / factor
+    out.bucket = ctx.minutes.map(ns // _MINUTE) if len(ns) else np.empty(0, np.int64)
+    out.starts = np.asarray(ctx.minutes.starts, dtype=np.int64)
+    return out
+
+
+class _Accumulator:
+    """Sums per (period, origin group, cell), grown as periods and origins appear.
+
+    The observed sums are one dense array. Estimates are the observed sums divided by the
+    group's share when every raw origin of the group has the same share (the usual case:
+    one share per province or country), so they need no memory of their own; a group
+    whose raw origins have different shares gets its own estimate array.
+    """
+
+    def __init__(self, n_cells: int, budget: int, periods: int = 0) -> None:
+        self.n_cells = n_cells
+        self.budget = budget
+        self.starts: dict[int, int] = {}  # period start (ns) -> index
+        self.groups: dict[str, int] = {}  # origin code -> index
+        self.factor: dict[int, float] = {}  # group index -> share (NaN: several)
+        self.obs = np.zeros((periods, 0, n_cells))
+        self.est: dict[int, np.ndarray] = {}  # group index -> (periods, cells)
+        self.present = np.zeros((periods, 0), dtype=bool)
+
+    def nbytes(self) -> int:
+        return self.obs.nbytes + sum(a.nbytes for a in self.est.values())
+
+    def _need(self, nb: int, ng: int, extra_est: int = 0) -> int:
+        return (nb * ng + (len(self.est) + extra_est) * nb) * self.n_cells * 8
+
+    def _over(self, nb: int, ng: int) -> BudgetError:
+        return BudgetError(
+            f"adding up the counts per period, origin and cell needs {self._need(nb, ng) / 1e9:.2f} GB "
+            f"({nb} periods x {ng} origins x {self.n_cells} cells), more than the memory budget of {self.budget / 1e9:.2f} GB",
+            hint="raise --memory-budget, choose a coarser --origin-level or a longer --period, or split the counts by time",
+        )
+
+    def _grow(self, nb: int, ng: int) -> None:
+        b, g, _ = self.obs.shape
+        if nb <= b and ng <= g:
+            return
+        if self._need(nb, ng) > self.budget:
+            raise self._over(nb, ng)
+        # room to grow, within the budget
+        nb, ng = max(nb, b), max(ng, g)
+        nb2 = nb if nb == b else max(nb, b + b // 4, 4)
+        ng2 = ng if ng == g else max(ng, g + 4)
+        while self._need(nb2, ng2) > self.budget and (nb2 > nb or ng2 > ng):
+            nb2, ng2 = max(nb, nb2 - 1), max(ng, ng2 - 1)
+        new = np.zeros((nb2, ng2, self.n_cells))
+        new[:b, :g] = self.obs
+        self.obs = new
+        p = np.zeros((nb2, ng2), dtype=bool)
+        p[:b, :g] = self.present
+        self.present = p
+        for gi, arr in self.est.items():
+            e = np.zeros((nb2, self.n_cells))
+            e[:b] = arr
+            self.est[gi] = e
+
+    def add(self, batch: _Batch) -> None:
+        if not len(batch.cell):
+            return
+        used_b = np.flatnonzero(np.bincount(batch.bucket, minlength=len(batch.starts)))
+        bmap = np.full(len(batch.starts), -1, dtype=np.int64)
+        bmap[used_b] = [self.starts.setdefault(int(batch.starts[i]), len(self.starts)) for i in used_b]
+        gmap = np.array([self.groups.setdefault(str(g), len(self.groups)) for g in batch.groups], dtype=np.int64)
+        self._grow(len(self.starts), len(self.groups))
+        mixed = []
+        for local, gi in enumerate(gmap):
+            f = float(batch.factors[local])
+            old = self.factor.setdefault(int(gi), f)
+            if gi not in self.est and not (old == f):  # NaN != NaN: a mixed group
+                mixed.append(int(gi))
+        for gi in mixed:  # from now on this group's estimates are summed row by row
+            if self._need(*self.obs.shape[:2], extra_est=1) > self.budget:
+                raise self._over(*self.obs.shape[:2])
+            f = self.factor[gi]
+            self.est[gi] = self.obs[:, gi, :] / f if np.isfinite(f) and f > 0 else np.zeros(self.obs.shape[::2])
+            self.factor[gi] = np.nan
+        bidx, g = bmap[batch.bucket], gmap[batch.group]
+        _, ng, nc = self.obs.shape
+        flat = (bidx * ng + g) * nc + batch.cell
+        np.add.at(self.obs.reshape(-1), flat, batch.count)
+        self.present.reshape(-1)[np.flatnonzero(np.bincount(bidx * ng + g, minlength=self.present.size))] = True
+        for gi in self.est:
+            rows = g == gi
+            if rows.any():
+                np.add.at(self.est[gi].reshape(-1), bidx[rows] * nc + batch.cell[rows], batch.estimate[rows])
+
+    def bins(self, period: str, info: dict, cell_ids: np.ndarray) -> CellBins:
+        nb, ng = len(self.starts), len(self.groups)
+        starts = np.asarray(list(self.starts), dtype=np.int64)
+        names = np.array(list(self.groups), dtype=object)
+        t_order = np.argsort(starts, kind="stable")
+        g_order = np.argsort(names.astype(str), kind="stable")
+        obs = self.obs[:nb, :ng][t_order][:, g_order]
+        est = np.empty_like(obs)
+        for j, gi in enumerate(g_order):
+            est[:, j, :] = self.est[gi][:nb][t_order] if gi in self.est else obs[:, j, :] / self.factor[gi]
+        present = self.present[:nb, :ng][t_order][:, g_order]
+        return CellBins(period, starts[t_order].astype("datetime64[ns]"), names[g_order], obs, est, present, np.asarray(cell_ids), info)
+
+
+def _batches(path: Path, batch_rows: int) -> tuple[Iterator, int]:
+    """Arrow record batches of the counts' columns, and the number of rows."""
+    import pyarrow.dataset as ds
+
+    try:
+        dataset = ds.dataset(path, format="parquet")
+        names = [n.lower() for n in dataset.schema.names]
+    except Exception as exc:  # pyarrow raises several classes for a bad file
+        raise CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path,
+                          hint="the stream and dask engines read Parquet (a file or a folder of files)") from exc
+    schema_names = dataset.schema.names
+    wanted = [c for c in _COLUMNS if c in names]
+    missing = [c for c in _COLUMNS[:4] if c not in names]
+    if missing:
+        raise CountsError(f"has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''} (columns: {', '.join(schema_names)})",
+                          path=path, hint="a counts file needs the columns cell_id, period_start, period, count")
+    cols = [schema_names[names.index(c)] for c in wanted]
+    total = dataset.count_rows()
+    if not total:
+        raise CountsError("has no rows", path=path, hint="export the counts again")
+
+    def gen():
+        import pyarrow as pa
+
+        for b in dataset.to_batches(columns=cols, batch_size=batch_rows, use_threads=True):
+            if b.num_rows:
+                yield pa.RecordBatch.from_arrays(b.columns, names=wanted)
+
+    return gen(), total
+
+
+def _progress(total: int, enabled: bool | None):
+    from tqdm import tqdm
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return tqdm(total=total, unit=" rows", unit_scale=True, disable=not enabled, file=sys.stderr, desc="counts", leave=False)
+
+
+def _check(kind: str, period: str | None, stat: str) -> None:
+    if kind not in KINDS:
+        raise InputError(f"unknown count kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
+    if stat not in ("mean", "max"):
+        raise InputError(f"unknown statistic {stat!r}", hint="choose mean or max")
+
+
+def _finish(acc: _Accumulator, ctx: _Context, info: dict, kind: str, stat: str) -> CellBins:
+    if not acc.starts:
+        raise CountsError("no row is left after dropping unknown cells", path=ctx.source, hint="check that counts and cell plan belong together")
+    target = ctx.minutes.period
+    if ctx.period is not None and _seconds(ctx.period) < _seconds(ctx.base_period):
+        raise InputError(f"the counts are per {ctx.base_period}; they cannot be split into periods of {ctx.period}",
+                         hint=f"choose --period {ctx.base_period} or longer")
+    if kind == "unique" and target != ctx.base_period:
+        raise CountsError(f"unique counts per {ctx.base_period} cannot be rolled up to {target}: people seen in several periods would be counted again",
+                          path=ctx.source, hint=f"give unique counts per {target}, or subscriber-level events")
+    info.update(factors=dict(sorted(ctx.factors.items())), base_period=ctx.base_period)
+    bins = acc.bins(target, info, ctx.weights.cell_ids)
+    if kind == "presence" and target != ctx.base_period:
+        n = ctx.minutes.periods_inside()
+        n.index = np.asarray(ctx.minutes.starts, dtype=np.int64)[n.index.to_numpy()]
+        div = n.reindex(bins.period_start.view(np.int64)).to_numpy(dtype=float)
+        bins.observed /= div[:, None, None]
+        bins.estimate /= div[:, None, None]
+    return bins
+
+
+def _seconds(p: str) -> float:
+    n, unit = int(p.rstrip("minhdwq")), p.lstrip("0123456789")
+    return n * {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "q": 92 * 86400}[unit]
+
+
+def stream_counts(
+    source: str | os.PathLike[str],
+    weights: Weights,
+    *,
+    period: str | None = "1d",
+    kind: str = "presence",
+    stat: str = "mean",
+    origin_level: str = "province",
+    keep: Iterable[str] = (),
+    shares: pd.DataFrame | None = None,
+    unknown_cells: str = "error",
+    memory_budget: int | str = DEFAULT_BUDGET,
+    engine: str = "stream",
+    scheduler: str | None = None,
+    batch_rows: int = _BATCH_ROWS,
+    progress: bool | None = None,
+) -> CellBins:
+    """Add counts per cell up per period, origin and cell, reading them in batches.
+
+    Parameters
+    ----------
+    source : path
+        Counts as Parquet (a file, or a folder of files): ``cell_id``, ``period_start``,
+        ``period``, ``count`` and optionally ``origin``, as for :func:`geozones.read_counts`.
+    weights : Weights
+        Gives the cells (rows of the result, in its order).
+    period : str or None, default "1d"
+        The period to add up to; ``None`` keeps the counts' own period. Presence counts
+        become the mean over the counts' periods inside (as :func:`geozones.rollup_counts`),
+        events the sum; unique counts are refused unless already at this period.
+    kind : {"presence", "unique", "events"}
+    stat : {"mean", "max"}
+        For presence counts; ``max`` keeps the counts' own period (the maximum is taken
+        after apportioning), so it needs a budget for every period of the counts.
+    origin_level : {"municipality", "province", "country", "none"}
+        Origins are rolled up to this level while reading.
+    keep : iterable of str
+        Municipality codes left as they are (residents, set apart later).
+    shares : pandas.DataFrame, optional
+        Market shares (:func:`geozones.read_market_share`); the estimate of a row is its
+        count divided by its origin's share.
+    unknown_cells : {"error", "drop"}
+    memory_budget : int or str, default 2 GB
+        Largest size of the sums kept in memory (periods x origins x cells x 16 bytes);
+        a run that needs more stops with an error that says how much it needs.
+    engine : {"stream", "dask"}
+    scheduler : str, optional
+        With ``engine="dask"``: the address of a ``distributed`` scheduler
+        (``tcp://host:8786``); without it Dask's threaded scheduler runs in process.
+    batch_rows : int
+        Rows per Arrow batch (stream engine).
+    progress : bool, optional
+        Show a progress bar on stderr (default: when stderr is a terminal).
+
+    Returns
+    -------
+    CellBins
+    """
+    _check(kind, period, stat)
+    if engine not in ("stream", "dask"):
+        raise InputError(f"unknown engine {engine!r}", hint="choose stream or dask (or memory, in geozones.run)")
+    budget = parse_size(memory_budget)
+    path = Path(source)
+    if not path.exists():
+        raise CountsError("no such file", path=path, hint="check the path")
+    if path.is_file() and path.suffix.lower() not in (".parquet", ".pq"):
+        raise CountsError(f"the {engine} engine reads Parquet, not {path.suffix or 'this file'}", path=path,
+                          hint="convert the counts to Parquet, or use --engine memory")
+    linear = kind == "events" or (kind == "presence" and stat == "mean")
+    ctx = _Context(weights=weights, period=parse_period(period) if (period and linear) else None, kind=kind,
+                   origin_level=origin_level, keep=frozenset(keep), shares=shares, unknown_cells=unknown_cells, source=str(path))
+    if engine == "dask":
+        return _dask_bins(path, ctx, budget, scheduler, kind, stat)
+    batches, total = _batches(path, batch_rows)
+    acc = _Accumulator(len(weights.cell_ids), budget)
+    info = {"rows": 0, "input_total": 0.0, "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0,
+            "first": np.iinfo(np.int64).max, "last": np.iinfo(np.int64).min}
+    unknown: set = set()
+    with _progress(total, progress) as bar:
+        row0 = 0
+        for batch in batches:
+            b = _bin_batch(ctx, batch, row0)
+            acc.add(b)
+            _tally(info, b, unknown)
+            row0 += batch.num_rows
+            bar.update(batch.num_rows)
+    info["unknown_cells"] = len(unknown)
+    info["engine"] = "stream"
+    return _finish(acc, ctx, info, kind, stat)
+
+
+def _tally(info: dict, b: _Batch, unknown: set) -> None:
+    info["rows"] += b.rows
+    info["input_total"] += b.total
+    info["dropped_rows"] += b.dropped_rows
+    info["dropped_count"] += b.dropped_count
+    info["first"], info["last"] = min(info["first"], b.first), max(info["last"], b.last)
+    unknown |= b.unknown
+
+
+def _dask_partition(frame: pd.DataFrame, ctx: _Context, offset: int) -> tuple:
+    """Bin one Dask partition into sparse sums: the stream engine's batch step."""
+    import pyarrow as pa
+
+    batch = pa.RecordBatch.from_pandas(frame.rename(columns=str.lower), preserve_index=False)
+    b = _bin_batch(ctx, batch, offset)
+    keys = pd.DataFrame({"t": b.starts[b.bucket], "g": b.groups[b.group] if len(b.group) else np.empty(0, object), "c": b.cell})
+    sums = pd.DataFrame({"obs": b.count, "est": b.estimate}).groupby([keys["t"], keys["g"], keys["c"]], sort=False).sum()
+    seen = None
+    minutes = (np.flatnonzero(ctx.minutes.seen) + ctx.minutes.m0) if ctx.minutes is not None else np.empty(0, np.int64)
+    info = {"rows": b.rows, "input_total": b.total, "dropped_rows": b.dropped_rows, "dropped_count": b.dropped_count,
+            "first": b.first, "last": b.last}
+    return sums, minutes, seen, ctx.factors, ctx.base_period, b.unknown, info
+
+
+def _dask_combine(a: tuple, b: tuple) -> tuple:
+    sums = pd.concat([a[0], b[0]]).groupby(level=[0, 1, 2], sort=False).sum()
+    minutes = np.union1d(a[1], b[1])
+    if a[4] and b[4] and a[4] != b[4]:
+        raise CountsError(f"period {b[4]!r} differs from {a[4]!r} in another part of the counts", hint="give one period length per counts file")
+    info = {k: a[6][k] + b[6][k] for k in ("rows", "input_total", "dropped_rows", "dropped_count")}
+    info.update(first=min(a[6]["first"], b[6]["first"]), last=max(a[6]["last"], b[6]["last"]))
+    return sums, minutes, None, {**a[3], **b[3]}, a[4] or b[4], a[5] | b[5], info
+
+
+def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, kind: str, stat: str) -> CellBins:
+    try:
+        import dask
+        import dask.dataframe as dd
+    except ImportError as exc:  # pragma: no cover - an install without the extra
+        raise InputError("the dask engine needs dask", hint="pip install 'geozones[dask]'") from exc
+    import pyarrow.parquet as pq
+
+    _batches(path, _BATCH_ROWS)  # the same checks of columns and rows as the stream engine
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    ddf = dd.read_parquet([str(f) for f in files], split_row_groups=False)
+    if ddf.npartitions == len(files):
+        offsets = np.cumsum([0] + sizes[:-1]).tolist()
+    else:  # rows of a partition can only be named within it
+        offsets = [0] * ddf.npartitions
+    parts = ddf.to_delayed()
+    light = _Context(weights=ctx.weights, period=ctx.period, kind=ctx.kind, origin_level=ctx.origin_level, keep=ctx.keep,
+                     shares=ctx.shares, unknown_cells=ctx.unknown_cells, source=ctx.source)
+    partials = [dask.delayed(_dask_partition)(p, light, off) for p, off in zip(parts, offsets)]
+    while len(partials) > 1:
+        partials = [dask.delayed(_dask_combine)(*partials[i : i + 2]) if i + 1 < len(partials) else partials[i]
+                    for i in range(0, len(partials), 2)]
+    if scheduler:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            (result,) = dask.compute(partials[0], scheduler=client)
+    else:
+        (result,) = dask.compute(partials[0], scheduler="threads")
+    sums, minutes, _, factors, base_period, unknown, info = result
+    if unknown and ctx.unknown_cells != "drop":  # pragma: no cover - raised inside the partition
+        raise CountsError("cell ids are not in the cell plan", path=ctx.source)
+    ctx.factors, ctx.base_period = factors, base_period
+    ctx.minutes = _Minutes(ctx.period or base_period)
+    if len(minutes):
+        ctx.minutes.map(np.asarray(minutes, dtype=np.int64))
+    acc = _Accumulator(len(ctx.weights.cell_ids), budget)
+    if len(sums):
+        idx = sums.index
+        t_codes, t_values = pd.factorize(np.asarray(idx.get_level_values(0), dtype=np.int64))
+        g_codes, g_values = pd.factorize(np.asarray(idx.get_level_values(1), dtype=object))
+        # estimates were summed row by row in the partitions: keep them as they are
+        batch = _Batch(bucket=t_codes, starts=np.asarray(t_values, dtype=np.int64), group=g_codes, groups=np.asarray(g_values, dtype=object),
+                       factors=np.full(len(g_values), np.nan), cell=np.asarray(idx.get_level_values(2), dtype=np.int64),
+                       count=sums["obs"].to_numpy(), estimate=sums["est"].to_numpy(), rows=0, total=0.0)
+        acc.add(batch)
+    info["unknown_cells"] = len(unknown)
+    info["engine"] = "dask"
+    return _finish(acc, ctx, info, kind, stat)
+
+
+def apportion_bins(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0) -> pd.DataFrame:
+    """Share the sums of :class:`CellBins` among zones: the zone table, ``outside`` included.
+
+    The same table as :func:`geozones.apportion` on the counts the bins were made from:
+    a row for every zone, every period that holds counts and every origin that occurs.
+    """
+    nb, ng, nc = bins.observed.shape
+    t_used = np.flatnonzero(bins.present.any(axis=1))
+    o_used = np.flatnonzero(bins.present.any(axis=0))
+    values = {name: arr[np.ix_(t_used, o_used)].reshape(len(t_used) * len(o_used), nc)
+              for name, arr in (("observed", bins.observed), ("estimate", bins.estimate))}
+    return zone_table(values, bins.period_start[t_used], bins.origins[o_used], bins.period, weights, factor=dedup_factor)

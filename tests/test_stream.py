@@ -1,0 +1,224 @@
+"""The stream and dask engines give the in-memory path's figures, in bounded memory.
+
+Observed figures must be equal to the last bit for whole-number counts (sums of integers
+in float64 do not depend on their order); estimates to rounding. Errors name the row of
+the whole file, whichever batch it falls in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+import geozones as gz
+from geozones.aggregate import apportion, rollup_counts
+from geozones.errors import CountsError
+from geozones.extrapolate import market_share_factors
+from geozones.origins import rollup_codes
+from geozones.pipeline import RunConfig, run
+from geozones.stream import BudgetError, apportion_bins, parse_size, stream_counts
+
+
+def toy_weights(n_cells: int, n_zones: int, seed: int = 0) -> gz.Weights:
+    """Random weights whose rows sum to at most 1, the rest outside."""
+    rng = np.random.default_rng(seed)
+    w = rng.random((n_cells, n_zones)) * (rng.random((n_cells, n_zones)) < 0.5)
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-9) * rng.uniform(0.5, 1.0, (n_cells, 1))
+    return gz.Weights(sparse.csr_array(w), np.array([f"c{i}" for i in range(n_cells)]), np.array([f"z{j}" for j in range(n_zones)]),
+                      1 - w.sum(axis=1))
+
+
+def toy_counts(n_cells: int, hours: int, origins: list[str], seed: int = 0, start: str = "2026-03-28T00:00") -> pd.DataFrame:
+    """Hourly counts in Europe/Brussels local time (across the spring clock change by default)."""
+    rng = np.random.default_rng(seed)
+    times = pd.date_range(start, periods=hours, freq="1h", tz="Europe/Brussels").tz_convert("UTC")
+    idx = pd.MultiIndex.from_product([[f"c{i}" for i in range(n_cells)], times, origins], names=["cell_id", "period_start", "origin"])
+    df = idx.to_frame(index=False)
+    df["period"] = "1h"
+    df["count"] = rng.integers(0, 200, len(df)).astype("int64")
+    keep = rng.random(len(df)) < 0.7  # missing rows are zeros
+    return df[keep].reset_index(drop=True)[["cell_id", "period_start", "period", "count", "origin"]]
+
+
+def write_parquet(df: pd.DataFrame, path, row_group_size: int | None = None) -> str:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, path, row_group_size=row_group_size)
+    return str(path)
+
+
+def memory_path(source, weights: gz.Weights, period: str, kind: str = "presence", shares=None, level="province") -> pd.DataFrame:
+    """What the pipeline does in memory: read_counts, then as geozones.pipeline._figures before apportioning."""
+    counts = gz.read_counts(source)
+    factors = market_share_factors(counts["origin"], shares)
+    values = counts.assign(
+        estimate=counts["count"].to_numpy(dtype=float) / counts["origin"].map(factors).to_numpy(dtype=float),
+        origin=rollup_codes(counts["origin"], level).to_numpy(),
+    )
+    values = values.groupby(["cell_id", "period_start", "period", "origin"], sort=True, observed=True)[["count", "estimate"]].sum().reset_index()
+    table, _ = apportion(rollup_counts(values, period, kind=kind), weights, kind=kind)
+    return table
+
+
+def assert_same(mem: pd.DataFrame, got: pd.DataFrame) -> None:
+    assert mem.shape == got.shape
+    for c in ("zone_id", "period", "origin"):
+        assert (mem[c].to_numpy() == got[c].to_numpy()).all(), c
+    assert (mem["period_start"].to_numpy() == got["period_start"].to_numpy()).all()
+    assert np.array_equal(mem["observed"].to_numpy(), got["observed"].to_numpy())  # to the last bit
+    np.testing.assert_allclose(got["estimate"].to_numpy(), mem["estimate"].to_numpy(), rtol=1e-13, atol=1e-9)
+
+
+@pytest.mark.parametrize("period, kind", [("1d", "presence"), ("1h", "presence"), ("1w", "presence"), ("1d", "events")])
+def test_stream_equals_memory(tmp_path, period, kind):
+    w = toy_weights(40, 7)
+    counts = toy_counts(40, 72, ["30000", "34022", "10000", "262", "FR", "NL"])
+    shares = pd.DataFrame({"origin": ["30000", "10000", "FR", "*"], "share": [0.42, 0.38, 0.3, 0.4]})
+    src = write_parquet(counts, tmp_path / "c.parquet", row_group_size=999)
+    bins = stream_counts(src, w, period=period, kind=kind, shares=shares, batch_rows=1234, progress=False)
+    assert bins.info["rows"] == len(counts) and bins.info["input_total"] == counts["count"].sum()
+    assert_same(memory_path(src, w, period, kind, shares), apportion_bins(bins, w))
+
+
+def test_any_row_order_gives_the_same_figures(tmp_path):
+    w = toy_weights(30, 5, seed=1)
+    counts = toy_counts(30, 50, ["30000", "208", "unknown"], seed=1)
+    shuffled = counts.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    a = apportion_bins(stream_counts(write_parquet(counts, tmp_path / "a.parquet"), w, progress=False), w)
+    b = apportion_bins(stream_counts(write_parquet(shuffled, tmp_path / "b.parquet", 500), w, batch_rows=777, progress=False), w)
+    assert_same(a, b)
+
+
+def test_text_times_and_plain_strings_are_read_like_the_reader(tmp_path):
+    """ISO text without an offset is local time (as read_counts has it), across the autumn change."""
+    w = toy_weights(6, 3, seed=2)
+    counts = toy_counts(6, 30, ["30000", "FR"], seed=2, start="2026-10-24T12:00")
+    local = counts["period_start"].dt.tz_convert("Europe/Brussels").dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"(\d\d)$", r":\1", regex=True)
+    text = counts.assign(period_start=local, cell_id=counts["cell_id"].astype(str))
+    path = tmp_path / "text.parquet"
+    pq.write_table(pa.Table.from_pandas(text, preserve_index=False), path, use_dictionary=False)
+    got = apportion_bins(stream_counts(path, w, period="1d", progress=False), w)
+    assert_same(memory_path(path, w, "1d"), got)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n_cells=st.integers(1, 12),
+    hours=st.integers(1, 60),
+    n_origins=st.integers(1, 4),
+    batch=st.integers(1, 400),
+    seed=st.integers(0, 10_000),
+    period=st.sampled_from(["1h", "3h", "1d", "1w"]),
+)
+def test_property_stream_equals_memory(tmp_path_factory, n_cells, hours, n_origins, batch, seed, period):
+    origins = ["30000", "10000", "208", "NL"][:n_origins]
+    counts = toy_counts(n_cells, hours, origins, seed=seed, start="2026-10-23T05:00")
+    if not len(counts):
+        return
+    w = toy_weights(n_cells, 3, seed=seed)
+    src = write_parquet(counts, tmp_path_factory.mktemp("p") / "c.parquet", row_group_size=max(batch // 2, 1))
+    assert_same(memory_path(src, w, period), apportion_bins(stream_counts(src, w, period=period, batch_rows=batch, progress=False), w))
+
+
+def test_the_whole_run_publishes_the_same_files(small_case, tmp_path):
+    """apportion --engine stream writes what --engine memory writes (the counts as Parquet)."""
+    counts = gz.read_counts(small_case["counts"])
+    src = write_parquet(counts.assign(count=counts["count"].astype("int64")), tmp_path / "counts.parquet")
+    base = RunConfig(zones=[str(small_case["zones"])], cells=str(small_case["cells"]), counts=src, out="",
+                     market_share=str(small_case["shares"]), k=5)
+    out = {}
+    for engine in ("memory", "stream"):
+        out[engine] = tmp_path / engine
+        run(dataclasses.replace(base, out=str(out[engine]), engine=engine))
+    for name in ("zone_counts.csv", "grid_counts.csv", "zones.geojson"):
+        assert (out["memory"] / name).read_bytes() == (out["stream"] / name).read_bytes(), name
+
+
+def test_errors_name_the_row_in_the_whole_file(tmp_path):
+    w = toy_weights(5, 2)
+    counts = toy_counts(5, 40, ["30000"])
+    bad = counts.copy()
+    bad.loc[len(bad) - 3, "count"] = -4  # in the last batch
+    src = write_parquet(bad, tmp_path / "neg.parquet", 50)
+    with pytest.raises(CountsError, match=rf"row {len(bad) - 3} \(cell_id 'c4'\): count -4 is negative"):
+        stream_counts(src, w, batch_rows=64, progress=False)
+    unknown = counts.copy()
+    unknown.loc[100, "cell_id"] = "nope"
+    with pytest.raises(CountsError, match=r"row 100: cell id 'nope' is not in the cell plan"):
+        stream_counts(write_parquet(unknown, tmp_path / "unk.parquet"), w, batch_rows=64, progress=False)
+    bins = stream_counts(write_parquet(unknown, tmp_path / "unk2.parquet"), w, unknown_cells="drop", progress=False)
+    assert bins.info["dropped_rows"] == 1 and bins.info["unknown_cells"] == 1
+    origin = counts.copy()
+    origin.loc[77, "origin"] = "Atlantis"
+    with pytest.raises(CountsError, match=r"row 77: origin 'Atlantis' is not"):
+        stream_counts(write_parquet(origin, tmp_path / "o.parquet"), w, batch_rows=64, progress=False)
+    mixed = counts.copy()
+    mixed.loc[110:, "period"] = "15min"
+    with pytest.raises(CountsError, match=r"row 110: period '15min' differs from '1h'"):
+        stream_counts(write_parquet(mixed, tmp_path / "m.parquet"), w, batch_rows=64, progress=False)
+
+
+def test_a_local_time_that_does_not_exist_is_refused(tmp_path):
+    w = toy_weights(2, 1)
+    df = pd.DataFrame({"cell_id": ["c0", "c1"], "period_start": pd.to_datetime(["2026-03-29T01:00", "2026-03-29T02:00"]),
+                       "period": "1h", "count": [3, 4], "origin": ["30000", "30000"]})
+    with pytest.raises(CountsError, match=r"row 1: period_start .* does not exist \(clocks go forward\)"):
+        stream_counts(write_parquet(df, tmp_path / "dst.parquet"), w, progress=False)
+
+
+def test_the_memory_budget_is_kept(tmp_path):
+    w = toy_weights(50, 2)
+    src = write_parquet(toy_counts(50, 72, ["30000", "208"]), tmp_path / "c.parquet")
+    # 3 days x 2 origins x 50 cells x 8 bytes = 2,400 bytes of sums
+    with pytest.raises(BudgetError, match=r"needs 0\.00 GB \(\d+ periods x \d origins x 50 cells\), more than the memory budget"):
+        stream_counts(src, w, memory_budget=1000, progress=False)
+    stream_counts(src, w, memory_budget=4000, progress=False)
+    assert parse_size("2GB") == 2 * 10**9 and parse_size("500 MB") == 5 * 10**8 and parse_size(1024) == 1024
+
+
+def test_dask_engine_on_a_local_cluster_equals_the_stream_engine(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    w = toy_weights(25, 4, seed=5)
+    counts = toy_counts(25, 96, ["30000", "10000", "208"], seed=5)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    cut = np.linspace(0, len(counts), 5).astype(int)
+    for i in range(4):  # a dataset of four files
+        write_parquet(counts.iloc[cut[i] : cut[i + 1]], folder / f"part-{i}.parquet")
+    want = apportion_bins(stream_counts(folder, w, progress=False), w)
+    threads = apportion_bins(stream_counts(folder, w, engine="dask", progress=False), w)
+    assert_same(want, threads)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        got = stream_counts(folder, w, engine="dask", scheduler=cluster.scheduler_address, progress=False)
+    assert got.info["engine"] == "dask" and got.info["rows"] == len(counts)
+    assert_same(want, apportion_bins(got, w))
+    bad = counts.copy()
+    bad.loc[len(bad) - 1, "count"] = np.nan
+    write_parquet(bad.iloc[cut[3] :], folder / "part-3.parquet")
+    with pytest.raises(CountsError, match="is NaN"):
+        stream_counts(folder, w, engine="dask", progress=False)
+
+
+def test_cli_engine_flag_and_one_line_errors(small_case, tmp_path):
+    counts = gz.read_counts(small_case["counts"])
+    src = write_parquet(counts.assign(count=counts["count"].astype("int64")), tmp_path / "counts.parquet")
+    cmd = [sys.executable, "-m", "geozones.cli", "-q", "apportion", "--zones", str(small_case["zones"]), "--cells", str(small_case["cells"]),
+           "--counts", src, "--k", "5", "--no-map"]
+    ok = subprocess.run([*cmd, "--out", str(tmp_path / "out"), "--engine", "stream"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "out" / "zone_counts.csv").exists()
+    small = subprocess.run([*cmd, "--out", str(tmp_path / "out2"), "--engine", "stream", "--memory-budget", "10"], capture_output=True, text=True)
+    assert small.returncode == 1 and len(small.stderr.strip().splitlines()) == 1 and "memory budget" in small.stderr
+    assert "Traceback" not in small.stderr and not (tmp_path / "out2" / "zone_counts.csv").exists()
+    csv = subprocess.run([*cmd[:-3], "--counts", str(small_case["counts"]), "--out", str(tmp_path / "out3"), "--engine", "stream"],
+                         capture_output=True, text=True)
+    assert csv.returncode == 1 and "reads Parquet" in csv.stderr
