@@ -25,7 +25,7 @@ from .coverage import (
     voronoi_coverage,
     wedge_coverage,
 )
-from . import origins
+from . import origins, simulate
 from .authoring import (
     authoring_problems,
     draw_map,
@@ -113,6 +113,8 @@ __all__ = [
     "rollup_origins",
     "add_totals",
     "origins",
+    # accuracy: simulation with ground truth
+    "simulate",
     # extrapolate
     "read_market_share",
     "market_share_factors",
