@@ -40,7 +40,10 @@ from .crs import metric_crs
 from .extrapolate import extrapolate, market_share_factors, read_market_share
 from .pipeline import RunConfig, RunResult, load_config, run
 from .privacy import DEFAULT_K, disclosure_control, publish
+from .stream import CellBins, apportion_bins, stream_counts, write_zone_table
+from .synth import national_case
 from .errors import (
+    BudgetError,
     CellPlanError,
     ConfigError,
     CountsError,
@@ -108,6 +111,12 @@ __all__ = [
     "events_to_counts",
     # aggregate
     "apportion",
+    "stream_counts",
+    "apportion_bins",
+    "write_zone_table",
+    "CellBins",
+    "national_case",
+    "BudgetError",
     "rollup_counts",
     "rollup_time",
     "rollup_origins",

@@ -26,6 +26,7 @@ __all__ = [
     "WeightsError",
     "CRSError",
     "OutputError",
+    "BudgetError",
     "Problem",
 ]
 
@@ -112,6 +113,10 @@ class CRSError(GeozonesError):
 
 class OutputError(GeozonesError):
     """An output cannot be written."""
+
+
+class BudgetError(GeozonesError):
+    """A run would need more memory than its budget (``--memory-budget``)."""
 
 
 @dataclass(frozen=True)

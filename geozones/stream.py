@@ -45,16 +45,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ._io import row_label
 from .aggregate import zone_table
 from .counts import KINDS, parse_period, parse_times, period_floor
-from .errors import CountsError, GeozonesError, InputError
+from .errors import BudgetError, CountsError, InputError
 from .extrapolate import market_share_factors
 from .origins import ALL, normalize_origins, rollup_codes
 from .weights import Weights
 
-__all__ = ["ENGINES", "DEFAULT_BUDGET", "BudgetError", "CellBins", "stream_counts", "apportion_bins", "parse_size"]
+__all__ = ["ENGINES", "DEFAULT_BUDGET", "CellBins", "stream_counts", "apportion_bins", "write_zone_table", "parse_size"]
 
 log = logging.getLogger("geozones")
 
@@ -64,10 +65,6 @@ DEFAULT_BUDGET = 2 * 10**9
 _COLUMNS = ("cell_id", "period_start", "period", "count", "origin")
 _MINUTE = 60 * 10**9
 _BATCH_ROWS = 1 << 21
-
-
-class BudgetError(GeozonesError):
-    """The sums per period, origin and cell would not fit in the memory budget."""
 
 
 def parse_size(text: str | int | float) -> int:
@@ -782,3 +779,48 @@ def apportion_bins(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.
     values = {name: arr[np.ix_(t_used, o_used)].reshape(len(t_used) * len(o_used), nc)
               for name, arr in (("observed", bins.observed), ("estimate", bins.estimate))}
     return zone_table(values, bins.period_start[t_used], bins.origins[o_used], bins.period, weights, factor=dedup_factor)
+
+
+def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[str], *, dedup_factor: float = 1.0) -> dict:
+    """Write the zone table of :class:`CellBins` to Parquet one period at a time.
+
+    The same rows as :func:`apportion_bins` (``zone_id`` and ``origin`` dictionary-encoded),
+    for zone tables too large to hold in memory at once: a national run's zones times
+    periods times origins. Written to a temporary file and renamed into place.
+
+    Returns
+    -------
+    dict
+        ``path``, ``rows``, ``periods``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ._io import atomic_path
+
+    nb, ng, nc = bins.observed.shape
+    t_used = np.flatnonzero(bins.present.any(axis=1))
+    o_used = np.flatnonzero(bins.present.any(axis=0))
+    zones = pa.array(np.append(np.asarray(weights.zone_ids, dtype=object), "outside").astype(str))
+    origins = pa.array(bins.origins[o_used].astype(str))
+    nz = len(zones)
+    zone_idx = pa.array(np.tile(np.arange(nz, dtype=np.int32), len(o_used)))
+    origin_idx = pa.array(np.repeat(np.arange(len(o_used), dtype=np.int32), nz))
+    schema = pa.schema([("zone_id", pa.dictionary(pa.int32(), pa.string())), ("period_start", pa.timestamp("ns", tz="UTC")),
+                        ("period", pa.string()), ("origin", pa.dictionary(pa.int32(), pa.string())),
+                        ("observed", pa.float64()), ("estimate", pa.float64())])
+    rows = 0
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for t in t_used:
+            cols = []
+            for arr in (bins.observed, bins.estimate):
+                c = sparse.csr_array(arr[t, o_used, :])
+                inside = (c @ weights.matrix).toarray() if len(weights.zone_ids) else np.zeros((len(o_used), 0))
+                cols.append((np.column_stack([inside, c @ weights.outside]) * dedup_factor).ravel())
+            n = len(cols[0])
+            writer.write_table(pa.Table.from_arrays(
+                [pa.DictionaryArray.from_arrays(zone_idx, zones), pa.array(np.full(n, bins.period_start[t].astype("datetime64[ns]")), pa.timestamp("ns", tz="UTC")),
+                 pa.array(np.full(n, bins.period), pa.string()), pa.DictionaryArray.from_arrays(origin_idx, origins), pa.array(cols[0]), pa.array(cols[1])],
+                schema=schema))
+            rows += n
+    return {"path": str(path), "rows": rows, "periods": len(t_used)}

@@ -10,6 +10,7 @@ densest places, some omnidirectional small cells.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -18,11 +19,12 @@ import pandas as pd
 import pyproj
 import shapely
 
+from .counts import TIMEZONE
 from .crs import WGS84, metric_crs
 from .errors import InputError
 from .weights import _apply
 
-__all__ = ["synthetic_cellplan"]
+__all__ = ["synthetic_cellplan", "demo_scenario", "national_case", "national_counts"]
 
 
 def synthetic_cellplan(
@@ -366,3 +368,168 @@ def _share_key(origin: str) -> str:
 
     code = normalize_origins(pd.Series([origin])).__getitem__(0).iloc[0]
     return province_of(code) or code
+
+
+# --- a national-size case, for the scale benchmarks ---------------------------------
+
+#: Origins of the national case: Belgian provinces (NIS) and roaming countries (MCC), with
+#: their weight among people away from home.
+_NATIONAL_ORIGINS = {
+    "10000": 0.17, "04000": 0.11, "20001": 0.10, "20002": 0.04, "30000": 0.11, "40000": 0.14, "50000": 0.07,
+    "60000": 0.06, "70000": 0.08, "80000": 0.02, "90000": 0.03, "208": 0.02, "204": 0.02, "262": 0.008,
+    "234": 0.004, "222": 0.002, "214": 0.002, "310": 0.001, "unknown": 0.01,
+}
+
+
+def national_counts(
+    path: str | os.PathLike[str],
+    cellplan: pd.DataFrame,
+    *,
+    rows: int = 100_000_000,
+    days: int = 92,
+    start: str = DEMO_START,
+    provinces: gpd.GeoDataFrame | None = None,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> dict:
+    """Write hourly presence counts per cell and origin for a whole network, as Parquet.
+
+    About ``rows`` rows (cell x hour x origin, zeros left out) in time order, one row
+    group per day: ``cell_id`` and ``origin`` dictionary-encoded, ``period_start`` a UTC
+    timestamp, ``period`` ``1h``, ``count`` int32. A cell's people come mostly from the
+    province it lies in (when ``provinces`` with a NIS ``provincie`` column are given),
+    the rest from the other provinces and abroad; busier cells and busier hours hold
+    more rows. Memory stays at one day of rows whatever ``rows`` is.
+
+    Returns
+    -------
+    dict
+        ``path``, ``rows`` written, ``cells``, ``days``, ``origins``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm import tqdm
+
+    if rows < 1 or days < 1:
+        raise InputError(f"rows ({rows}) and days ({days}) must be positive")
+    rng = np.random.default_rng(seed)
+    n = len(cellplan)
+    origins = np.array(list(_NATIONAL_ORIGINS), dtype=object)
+    away = np.array(list(_NATIONAL_ORIGINS.values()))
+    away = away / away.sum()
+    home = np.full(n, -1)
+    if provinces is not None:
+        pts = gpd.GeoSeries(gpd.points_from_xy(cellplan["lon"], cellplan["lat"]), crs=WGS84).to_crs(provinces.crs)
+        hit = gpd.sjoin(gpd.GeoDataFrame(geometry=pts), provinces[["provincie", "geometry"]], predicate="within", how="left")
+        code = hit.groupby(level=0)["provincie"].first().reindex(range(n)).astype("Int64").astype("string").str.zfill(5)
+        lookup = {c: i for i, c in enumerate(origins)}
+        home = code.map(lookup).fillna(-1).astype(int).to_numpy()
+    busy = rng.lognormal(0.0, 0.8, n)
+    cdf_cell = np.cumsum(busy / busy.sum())
+    cdf_away = np.cumsum(away)
+    hour_w = np.tile(_PROFILE, days) * np.repeat(np.resize(_WEEKDAY, days + 7)[pd.Timestamp(start).dayofweek:][:days], 24)
+    per_hour = rows * hour_w / hour_w.sum()
+    times = pd.date_range(start, periods=24 * days, freq="1h", tz=TIMEZONE).tz_convert("UTC")
+    ids = pa.array(cellplan["cell_id"].astype(str).to_numpy())
+    origin_dict = pa.array(origins.astype(str))
+    schema = pa.schema([("cell_id", pa.dictionary(pa.int32(), pa.string())), ("period_start", pa.timestamp("us", tz="UTC")),
+                        ("period", pa.dictionary(pa.int8(), pa.string())), ("count", pa.int32()), ("origin", pa.dictionary(pa.int8(), pa.string()))])
+    written, over = 0, 1.2
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    with pq.ParquetWriter(tmp, schema, compression="snappy") as writer, tqdm(total=days, unit=" days", disable=not (sys.stderr.isatty() if progress is None else progress), file=sys.stderr, leave=False) as bar:
+        for d in range(days):
+            want = per_hour[24 * d : 24 * d + 24]
+            # carry what earlier days fell short of (or went over) into this one
+            want = np.maximum(want * (per_hour[: 24 * d + 24].sum() - written) / want.sum(), 0.0)
+            # more than wanted: duplicates of (cell, origin) in an hour are merged, at a rate
+            # learnt from the days before
+            k = rng.poisson(want * over)
+            hour = np.repeat(np.arange(24), k)
+            cell = np.searchsorted(cdf_cell, rng.random(len(hour)))
+            stay = rng.random(len(hour)) < 0.7
+            org = np.searchsorted(cdf_away, rng.random(len(hour)))
+            org = np.where(stay & (home[cell] >= 0), home[cell], org)
+            key = (hour.astype(np.int64) * n + cell) * len(origins) + org
+            key, mult = np.unique(key, return_counts=True)
+            hour, rest = np.divmod(key, n * len(origins))
+            cell, org = np.divmod(rest, len(origins))
+            count = (mult + rng.poisson(2.0 + 3.0 * busy[cell] * _PROFILE[hour])).astype(np.int32)
+            table = pa.Table.from_arrays(
+                [
+                    pa.DictionaryArray.from_arrays(pa.array(cell.astype(np.int32)), ids),
+                    pa.array(times[24 * d + hour].as_unit("us")),
+                    pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(cell), np.int8)), pa.array(["1h"])),
+                    pa.array(count),
+                    pa.DictionaryArray.from_arrays(pa.array(org.astype(np.int8)), origin_dict),
+                ],
+                schema=schema,
+            )
+            writer.write_table(table, row_group_size=len(cell) + 1)
+            written += len(cell)
+            over = float(np.clip(over * want.sum() / max(len(cell), 1), 1.0, 4.0))
+            bar.update(1)
+    os.replace(tmp, path)
+    return {"path": str(path), "rows": written, "cells": n, "days": days, "origins": len(origins)}
+
+
+def national_case(
+    folder: str | os.PathLike[str],
+    shared: str | os.PathLike[str],
+    *,
+    rows: int = 100_000_000,
+    cells: int = 50_000,
+    days: int = 92,
+    grid_m: float | None = 500.0,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> dict:
+    """A seeded national-size case: cell plan, zones and hourly counts for a quarter.
+
+    Sites follow the 1 km population grid (``population/POP.tif``) over Flanders and
+    Brussels (``flanders/provincie2024.shp``), three 65° sectors each; the zones are the
+    2,767 neighbourhoods of ``flanders/ggw7.shp`` and, with ``grid_m``, a square grid over
+    the same area; the counts are :func:`national_counts`.
+
+    Parameters
+    ----------
+    folder : path
+        Where to write ``cellplan.csv``, ``zones/neighbourhoods.geojson``,
+        ``zones/grid.geojson`` and ``counts.parquet``.
+    shared : path
+        The shared data folder (``../shared/data``).
+    rows, cells, days : int
+        Size of the case: about ``rows`` count rows, ``cells`` cells (a multiple of 3 is
+        exact), ``days`` days from 1 July 2026.
+    grid_m : float or None
+        Side of the grid squares in metres; ``None`` for no grid.
+    seed : int
+
+    Returns
+    -------
+    dict
+        Paths and sizes.
+    """
+    from .zones import square_grid, write_zones
+
+    folder, shared = Path(folder), Path(shared)
+    for need in ("population/POP.tif", "flanders/provincie2024.shp", "flanders/ggw7.shp"):
+        if not (shared / need).exists():
+            raise InputError("missing shared data file", path=shared / need, hint="give the shared data folder (../shared/data)")
+    (folder / "zones").mkdir(parents=True, exist_ok=True)
+    provinces = gpd.read_file(shared / "flanders/provincie2024.shp")
+    plan = synthetic_cellplan(shared / "population/POP.tif", provinces.to_crs(WGS84), -(-cells // 3), seed=seed, small_cell_share=0)
+    plan = plan.iloc[:cells].reset_index(drop=True)
+    plan.to_csv(folder / "cellplan.csv", index=False)
+    hoods = gpd.read_file(shared / "flanders/ggw7.shp").to_crs(WGS84)
+    hoods = gpd.GeoDataFrame({"zone_id": hoods["geoitem"].astype(str), "name": hoods["naam"].astype(str)}, geometry=hoods.geometry.values, crs=WGS84)
+    write_zones(hoods, folder / "zones/neighbourhoods.geojson")
+    out = {"cellplan": str(folder / "cellplan.csv"), "zones": [str(folder / "zones/neighbourhoods.geojson")], "cells": len(plan),
+           "neighbourhoods": len(hoods)}
+    if grid_m:
+        grid = square_grid(provinces.to_crs(WGS84), grid_m)
+        write_zones(grid, folder / "zones/grid.geojson")
+        out["zones"].append(str(folder / "zones/grid.geojson"))
+        out["grid_squares"] = len(grid)
+    out["counts"] = national_counts(folder / "counts.parquet", plan, rows=rows, days=days, provinces=provinces, seed=seed, progress=progress)
+    return out

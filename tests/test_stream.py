@@ -22,11 +22,11 @@ from scipy import sparse
 
 import geozones as gz
 from geozones.aggregate import apportion, rollup_counts
-from geozones.errors import CountsError
+from geozones.errors import BudgetError, CountsError
 from geozones.extrapolate import market_share_factors
 from geozones.origins import rollup_codes
 from geozones.pipeline import RunConfig, run
-from geozones.stream import BudgetError, apportion_bins, parse_size, stream_counts
+from geozones.stream import apportion_bins, parse_size, stream_counts
 
 
 def toy_weights(n_cells: int, n_zones: int, seed: int = 0) -> gz.Weights:
@@ -222,3 +222,34 @@ def test_cli_engine_flag_and_one_line_errors(small_case, tmp_path):
     csv = subprocess.run([*cmd[:-3], "--counts", str(small_case["counts"]), "--out", str(tmp_path / "out3"), "--engine", "stream"],
                          capture_output=True, text=True)
     assert csv.returncode == 1 and "reads Parquet" in csv.stderr
+
+
+def test_write_zone_table_equals_apportion_bins(tmp_path):
+    w = toy_weights(20, 6, seed=7)
+    bins = stream_counts(write_parquet(toy_counts(20, 80, ["30000", "FR", "NL"], seed=7), tmp_path / "c.parquet"), w, progress=False)
+    info = gz.write_zone_table(bins, w, tmp_path / "zones.parquet")
+    got = pd.read_parquet(tmp_path / "zones.parquet")
+    got = got.assign(zone_id=got["zone_id"].astype(str), origin=got["origin"].astype(str))
+    want = apportion_bins(bins, w)
+    assert info["rows"] == len(want) == len(got) and not list(tmp_path.glob("*.tmp*"))
+    got = got.sort_values(["period_start", "origin", "zone_id"], kind="stable").reset_index(drop=True)
+    want = want.sort_values(["period_start", "origin", "zone_id"], kind="stable").reset_index(drop=True)
+    for c in ("zone_id", "origin", "period"):
+        assert (got[c].astype(str).to_numpy() == want[c].to_numpy()).all()
+    assert (got["period_start"].to_numpy() == want["period_start"].to_numpy()).all()
+    assert np.array_equal(got["observed"].to_numpy(), want["observed"].to_numpy())
+
+
+def test_national_case_small_is_seeded_and_sized(tmp_path):
+    from .conftest import shared_path
+
+    shared = shared_path("population", "POP.tif").parents[1]
+    a = gz.national_case(tmp_path / "a", shared, rows=20_000, cells=300, days=3, grid_m=5000, seed=4, progress=False)
+    b = gz.national_case(tmp_path / "b", shared, rows=20_000, cells=300, days=3, grid_m=5000, seed=4, progress=False)
+    assert a["cells"] == 300 and a["neighbourhoods"] == 2767 and abs(a["counts"]["rows"] - 20_000) < 2_000
+    ca, cb = pd.read_parquet(a["counts"]["path"]), pd.read_parquet(b["counts"]["path"])
+    assert ca.equals(cb)
+    assert ca["period_start"].is_monotonic_increasing and ca["period"].astype(str).eq("1h").all()
+    # people come mostly from the province their cell lies in: the five Flemish provinces lead
+    top = set(ca.groupby("origin", observed=True)["count"].sum().nlargest(5).index.astype(str))
+    assert top <= {"10000", "20001", "30000", "40000", "70000", "04000"}
