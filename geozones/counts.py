@@ -120,7 +120,7 @@ def _require(df: pd.DataFrame, cols: tuple[str, ...], path: Path, what: str) -> 
         raise CountsError(
             f"has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''} (columns: {', '.join(df.columns)})",
             path=path,
-            hint=f"a {what} file needs the columns {', '.join(cols)}",
+            hint=f"{'an' if what[0] in 'aeiou' else 'a'} {what} file needs the columns {', '.join(cols)}",
         )
 
 
@@ -201,7 +201,7 @@ def _counts_column(df: pd.DataFrame, path: Path, fmt: str, column: str = "count"
         if mask.any():
             i = int(np.flatnonzero(mask)[0])
             raise CountsError(
-                f"{column} {s.iloc[i]!r} {why} ({int(mask.sum())} rows in all)",
+                f"{column} {s.iloc[i]!r} {why} ({int(mask.sum())} row{'s' if mask.sum() > 1 else ''} in all)",
                 path=path,
                 where=f"{_row(i, fmt)} (cell_id {df['cell_id'].iloc[i]!r})" if "cell_id" in df.columns else _row(i, fmt),
                 hint="counts must be non-negative numbers; fix or remove these rows",
@@ -234,7 +234,8 @@ def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame:
         ``cell_id`` (str), ``period_start`` (UTC), ``period`` (canonical label, one per
         file), ``origin`` (normalised code; ``"all"`` without an origin column) and
         ``count`` (float). Exact duplicate rows are dropped and reported in
-        ``attrs["notes"]``.
+        ``attrs["notes"]``. The index is the row's place in the file (0 for the first data
+        row), so that later checks can name the line.
 
     Raises
     ------
@@ -294,7 +295,7 @@ def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame:
                 hint="each cell, period and origin must appear once; remove or merge the duplicates",
             )
         n = int(out.duplicated(key).sum())
-        out = out.drop_duplicates(key).reset_index(drop=True)
+        out = out.drop_duplicates(key)  # the index stays the file's row number (0 = first data row)
         notes.append(f"{n} exact duplicate rows were dropped")
         log.warning("%s: %d exact duplicate rows were dropped", path, n)
     out.attrs["notes"] = notes

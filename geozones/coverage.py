@@ -257,7 +257,7 @@ def _cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.
         try:
             src = pyproj.CRS.from_user_input(crs)
         except pyproj.exceptions.CRSError as exc:
-            raise CRSError(f"unknown CRS {crs!r}", hint="give an EPSG code such as EPSG:31370") from exc
+            raise CRSError(f"unknown CRS {crs!r} for the x, y columns", path=path, hint="give an EPSG code such as EPSG:31370") from exc
         x = _numeric(df, "x", path, fmt, required=True)
         y = _numeric(df, "y", path, fmt, required=True)
     else:

@@ -125,6 +125,8 @@ class RunConfig:
             bad("engine", f"{self.engine!r} is not one of {', '.join(ENGINES)}")
         if self.engine != "memory" and self.events:
             bad("engine", f"subscriber-level events are counted in memory, not with the {self.engine} engine", "use --engine memory with --events")
+        if self.engine != "memory" and (self.start or self.end):
+            bad("start" if self.start else "end", f"a range is checked by the memory engine, not by the {self.engine} engine", "use --engine memory with --start/--end")
         try:
             parse_size(self.memory_budget)
         except InputError as exc:

@@ -446,7 +446,7 @@ def check_zones(
         zid = rec["zone_id"]
         if zid in seen:
             first = seen[zid]
-            where = "here" if first[0] == rec["_path"] else first[0]
+            where = "this file" if first[0] == rec["_path"] else first[0]
             problems.append(
                 Problem(
                     rec["_path"],
