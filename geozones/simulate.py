@@ -74,10 +74,12 @@ __all__ = [
     "attach_cells",
     "true_counts",
     "simulate",
+    "tower_weights",
     "method_weights",
     "estimate_counts",
     "zone_errors",
     "accuracy_table",
+    "evaluate",
 ]
 
 #: The cases on real geography.
@@ -205,7 +207,9 @@ def _grids(area: shapely.Geometry, crs, sizes=GRIDS) -> gpd.GeoDataFrame:
         gx, gy = np.meshgrid(xs, ys)
         sq = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + s, gy.ravel() + s)
         keep = shapely.contains(area, sq)
-        ids = [f"sq{s}_{int(a // s)}_{int(b // s)}" for a, b in zip(gx.ravel()[keep], gy.ravel()[keep])]
+        col = pd.Series((gx.ravel()[keep] // s).astype(np.int64)).astype(str)
+        row = pd.Series((gy.ravel()[keep] // s).astype(np.int64)).astype(str)
+        ids = (f"sq{s}_" + col + "_" + row).to_numpy()
         frames.append(gpd.GeoDataFrame({"zone_id": ids, "name": ids, "zone_set": f"grid{s}"}, geometry=sq[keep], crs=crs))
     return pd.concat(frames, ignore_index=True)
 
@@ -518,7 +522,22 @@ def _period_starts(steps) -> pd.DatetimeIndex:
 def simulate(case: Case, *, seed: int = 0, attach: str = "signal", steps=STEPS, residents: int | None = None) -> Simulation:
     """Simulate a day on a case: people, their cells, per-cell counts and true zone counts.
 
-    Deterministic for a seed.
+    Parameters
+    ----------
+    case : Case
+        From :func:`load_case`, or built by hand.
+    seed : int
+        The same seed gives the same people, cells and counts.
+    attach : {"signal", "sector"}
+        How a phone picks its cell (:func:`attach_cells`).
+    steps : sequence
+        Time steps as in :data:`STEPS`.
+    residents : int, optional
+        How many residents; default: the population grid's sum over the study area.
+
+    Returns
+    -------
+    Simulation
     """
     people = simulate_people(case, seed=seed, steps=steps, residents=residents)
     people["cell"] = attach_cells(people["x"].to_numpy(), people["y"].to_numpy(), case.cells, case.crs, model=attach, seed=seed + 1)
@@ -548,7 +567,20 @@ def simulate(case: Case, *, seed: int = 0, attach: str = "signal", steps=STEPS, 
 
 # ---------------------------------------------------------------------------- methods
 def tower_weights(cells: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> Weights:
-    """Point in polygon: a cell counts wholly for every zone that holds its site."""
+    """Point in polygon: a cell counts wholly for every zone that holds its site (as FlowKit does).
+
+    Parameters
+    ----------
+    cells : geopandas.GeoDataFrame
+        A cell plan.
+    zones : geopandas.GeoDataFrame
+        Zones with ``zone_id``, in a metric CRS.
+
+    Returns
+    -------
+    Weights
+        Weight 1 for every (cell, zone holding its site); outside 1 for a cell in no zone.
+    """
     m = cells.to_crs(zones.crs)
     zg = np.asarray(zones.geometry.values, dtype=object)
     ci, zi = shapely.STRtree(zg).query(np.asarray(m.geometry.values, dtype=object), predicate="intersects")
@@ -655,7 +687,23 @@ def accuracy_table(errors: pd.DataFrame, by: str | list[str] = "size_class") -> 
 
 
 def evaluate(case: Case, sim: Simulation, methods=METHODS, weights: dict | None = None) -> pd.DataFrame:
-    """Errors of every method on one simulation, with each zone's fit indicators under that method."""
+    """Errors of every method on one simulation, with each zone's fit under that method.
+
+    Parameters
+    ----------
+    case : Case
+    sim : Simulation
+        From :func:`simulate` on ``case``.
+    methods : sequence of str
+        Some of :data:`METHODS`.
+    weights : dict, optional
+        Weights already built, by method (they do not depend on the seed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`zone_errors` with ``method``, ``zone_set``, ``fit`` and ``n_cells`` added.
+    """
     areas = case.zones.set_index("zone_id")["area_km2"]
     sets = case.zones.set_index("zone_id")["zone_set"]
     frames = []
