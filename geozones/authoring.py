@@ -364,7 +364,11 @@ def authoring_problems(
         return path, (f"features[{i}] (zone_id {zid!r})" if i >= 0 else f"zone_id {zid!r}")
 
     problems = []
-    w = compute_weights(coverage, zones, crs=crs)
+    try:
+        w = compute_weights(coverage, zones, crs=crs)
+    except WeightsError as exc:  # no cell reaches any zone: say so, as a warning on the file
+        return [Problem(first, "", "no-cell-reaches", f"no cell of the cell plan reaches any zone ({exc.message})",
+                        "is it the cell plan of this area? (check the cell plan's coordinates)", "warning")]
     fit = zone_resolution(w, zones, coverage, k=k, share=share, crs=crs)
     for r in fit[fit["flagged"]].itertuples(index=False):
         path, at = place(r.zone_id)
@@ -633,7 +637,10 @@ class _ZoneEditor(JSCSSMixin, MacroElement):
   var map = {{ this._parent.get_name() }};
   var filename = {{ this.filename|tojson }};
   var drawn = new L.FeatureGroup().addTo(map);
+  // leaflet.draw cannot edit multi-part polygons: they keep their shape (id and name can change)
+  var fixed = new L.FeatureGroup().addTo(map);
   window.gzDrawn = drawn;
+  function all() { return drawn.getLayers().concat(fixed.getLayers()); }
   function esc(s) { return String(s).replace(/[&<>"']/g, function (c) { return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]; }); }
   var style = {color: "#d95f0e", weight: 2, fillOpacity: 0.25};
   function label(layer) {
@@ -641,18 +648,18 @@ class _ZoneEditor(JSCSSMixin, MacroElement):
     layer.unbindTooltip();
     layer.bindTooltip(esc(p.name || p.zone_id || "(no zone_id yet)"), {sticky: true});
   }
-  function count() { document.getElementById("gz-count").textContent = drawn.getLayers().length + " zones"; }
-  function add(layer, props) {
+  function count() { document.getElementById("gz-count").textContent = all().length + " zones"; }
+  function add(layer, props, multi) {
     layer.feature = {type: "Feature", properties: Object.assign({}, props || {})};
     if (layer.setStyle) layer.setStyle(style);
-    drawn.addLayer(layer);
+    (multi ? fixed : drawn).addLayer(layer);
     label(layer);
     layer.on("click", function () { open(layer); });
     count();
   }
   var initial = {{ this.zones_json }};
   if (initial) {
-    L.geoJSON(initial).eachLayer(function (l) { add(l, l.feature.properties); });
+    L.geoJSON(initial).eachLayer(function (l) { add(l, l.feature.properties, l.feature.geometry.type === "MultiPolygon"); });
   }
   map.addControl(new L.Control.Draw({
     position: "topleft",
@@ -683,7 +690,7 @@ class _ZoneEditor(JSCSSMixin, MacroElement):
     var msg = document.getElementById("gz-msg");
     if (!id) { msg.textContent = "give the zone a zone_id"; return false; }
     if (id === "outside") { msg.textContent = "zone_id 'outside' is reserved"; return false; }
-    var clash = drawn.getLayers().some(function (l) { return l !== current && l.feature.properties.zone_id === id; });
+    var clash = all().some(function (l) { return l !== current && l.feature.properties.zone_id === id; });
     if (clash) { msg.textContent = "another zone has zone_id '" + id + "'"; return false; }
     current.feature.properties.zone_id = id;
     current.feature.properties.name = name || id;
@@ -698,7 +705,7 @@ class _ZoneEditor(JSCSSMixin, MacroElement):
   map.on(L.Draw.Event.DELETED, count);
   document.getElementById("gz-export").onclick = function () {
     var out = document.getElementById("gz-export-msg"), features = [], missing = null;
-    drawn.eachLayer(function (l) {
+    all().forEach(function (l) {
       var f = l.toGeoJSON(6);
       f.properties = Object.assign({}, l.feature.properties);
       if (!f.properties.zone_id && !missing) missing = l;
@@ -743,7 +750,8 @@ def draw_map(
     for each new zone's ``zone_id`` and ``name`` (click a zone to change them), and
     *Export zone file* downloads a FeatureCollection in WGS84 longitude/latitude with
     ``zone_id`` and ``name`` (and the other properties of edited zones), which
-    ``geozones zones check`` reads. It is meant to be saved self-contained
+    ``geozones zones check`` reads. Multi-part zones of an edited file keep their shape
+    (leaflet.draw cannot edit them; their id and name can change). It is meant to be saved self-contained
     (``geozones.maps.save_map(m, path, self_contained=True)``): no basemap tiles; the
     coverage areas, the sites and the bundled municipality and neighbourhood outlines
     show where things are.

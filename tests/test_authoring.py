@@ -193,6 +193,15 @@ def test_check_warns_about_a_zone_and_the_same_zone_plus_a_thin_strip(tmp_path, 
     assert codes == ["thin-difference"]
 
 
+def test_check_with_cells_that_reach_no_zone_warns_once(tmp_path, capsys):
+    cells = _grid_cells(tmp_path)
+    far = _zone_file(tmp_path, "far.geojson", [("far", box(50_000, 0, 51_000, 1000))])
+    code, _, err = cli_here(capsys, "zones", "check", far, "--cells", cells)
+    assert code == 0, err
+    assert err.count("warning:") == 1 and "no cell of the cell plan reaches any zone" in err, err
+    assert cli_here(capsys, "zones", "check", far, "--cells", cells, "--strict")[0] == 1
+
+
 def test_thin_differences_api_nested_partial_and_same(tmp_path):
     cov = gz.build_coverage(gz.read_cellplan(_grid_cells(tmp_path)), "wedge")
     zones = gpd.GeoDataFrame(
@@ -398,3 +407,35 @@ def test_draw_page_round_trip(browser, small_case, tmp_path):
     assert station["properties"] == {"zone_id": "station", "name": "Station <area>"}
     west = next(f for f in data["features"] if f["properties"]["zone_id"] == "west")
     assert west["properties"]["municipality"] == "34022"  # other properties of edited zones are kept
+
+
+def test_draw_page_keeps_multipolygons_and_renames_them(browser, small_case, tmp_path):
+    c = small_case
+    parts = shapely.MultiPolygon([ll(box(-1500, -500, -1000, 0)), ll(box(-800, -500, -300, 0))])
+    z = gpd.GeoDataFrame({"zone_id": ["two-parts"], "name": ["Two parts"], "kind": ["test"]}, geometry=[parts], crs="EPSG:4326")
+    zp = tmp_path / "multi.geojson"
+    gz.write_zones(z, zp)
+    out = tmp_path / "draw.html"
+    assert run_cli("zones", "draw", "--cells", c["cells"], "--zones", zp, "--out", out).returncode == 0
+    p = Page(browser, out)
+    try:
+        assert p.page.locator("#gz-count").inner_text() == "1 zones"
+        lon, lat = TO_LL.transform(X0 - 1250, Y0 - 250)  # inside the first part
+        x, y = p.page.evaluate(f"() => {{ const q = window.gzDrawn._map.latLngToContainerPoint([{lat}, {lon}]); return [q.x, q.y]; }}")
+        p.page.mouse.click(x, y)
+        assert p.page.locator("#gz-zone-id").input_value() == "two-parts"
+        shown = float(p.page.locator("#gz-zone-area").inner_text().split()[1])
+        assert shown == pytest.approx(0.5, rel=0.01)  # both parts, 0.25 km² each (geodesic area)
+        p.page.fill("#gz-zone-name", "Renamed")
+        p.page.locator("#gz-save").click()
+        with p.page.expect_download() as dl:
+            p.page.locator("#gz-export").click()
+        target = tmp_path / "out.geojson"
+        dl.value.save_as(target)
+        assert p.errors == [] and p.outside == []
+    finally:
+        p.close()
+    f = json.loads(target.read_text())["features"][0]
+    assert f["properties"] == {"zone_id": "two-parts", "name": "Renamed", "kind": "test"}
+    assert f["geometry"]["type"] == "MultiPolygon" and len(f["geometry"]["coordinates"]) == 2
+    assert run_cli("zones", "check", target).returncode == 0
