@@ -675,7 +675,7 @@ def _check_rows(frame: pd.DataFrame, column: str, weights: Weights, cfg: RunConf
             f"start {cfg.start or '(none)'} to end {cfg.end or '(none)'} ({_n(outside.sum(), 'row')} in all)",
             path=path,
             where=row_label(int(frame.index[i]), fmt),
-            hint="the range is start <= period_start < end: widen --start/--end, or remove these rows",
+            hint=f"the range is start <= {column} < end: widen --start/--end, or remove these rows",
         )
 
 

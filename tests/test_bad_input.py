@@ -194,6 +194,7 @@ _LINE = [[4.6, 50.8], [4.61, 50.81], [4.6, 50.8], [4.6, 50.8]]
 _BOWTIE = [[[4.6, 50.8], [4.62, 50.82], [4.62, 50.8], [4.6, 50.82], [4.6, 50.8]]]
 _SPECK = [[[4.61, 50.81], [4.61 + 1e-9, 50.81], [4.61 + 1e-9, 50.81 + 1e-9], [4.61, 50.81 + 1e-9], [4.61, 50.81]]]
 _ZJ = json.dumps(_zones(), indent=1)
+_EVENTS = "subscriber_id,cell_id,timestamp,origin\ns1,A,2026-07-01T10:00,30000\ns2,B,2026-07-01T10:40,30000\n"
 _BAD_WEIGHTS = "cell_id,zone_id,weight\nA,west,0.5\nA,east,0.5\nA,outside,0\nB,oost,1\nB,outside,0\n"
 
 CASES: list[Case] = [
@@ -285,6 +286,10 @@ CASES: list[Case] = [
     Case("optout-without-events", "an opt-out list with counts instead of events", write("optout.txt", "abc123\n"), cmd=AP + " --optout optout.txt", names=("setting 'optout'",)),
     Case("events-missing-column", "events without a subscriber_id column", write("events.csv", "cell_id,timestamp\nA,2026-07-01T10:00\n"),
          cmd=AP.replace("--counts counts.csv", "--events events.csv"), names=("events.csv", "subscriber_id")),
+    Case("events-unknown-cell", "subscriber-level events on a cell that is not in the cell plan", write("events.csv", _EVENTS + "s3,Z9,2026-07-01T11:00,30000\n"),
+         cmd=AP.replace("--counts counts.csv", "--events events.csv"), names=("events.csv", "line 4", "'Z9'")),
+    Case("events-outside-range", "subscriber-level events after the requested --end", write("events.csv", _EVENTS),
+         cmd=AP.replace("--counts counts.csv", "--events events.csv") + " --end 2026-07-01T10:30", names=("events.csv", "line 3")),
     Case("weights-other-zones", "prebuilt weights for other zones (--weights)", write("weights.csv", _BAD_WEIGHTS),
          cmd=AP.replace("--cells cells.csv", "--weights weights.csv"), names=("weights.csv", "'oost'")),
     Case("weights-corrupt", "a weights file that is not Parquet", write("weights.parquet", b"not parquet"), cmd=AP.replace("--cells cells.csv", "--weights weights.parquet"), names=("weights.parquet",)),
