@@ -411,7 +411,7 @@ def _popup_html(row, cells: pd.DataFrame, k: int, share: float, top: int = 15) -
         )
         more = f"<tr><td colspan=4>and {len(cells) - top} more cells</td></tr>" if len(cells) > top else ""
         table = (
-            "<table class='gz-cells'><tr><th>cell</th><th>weight</th><th>share</th><th></th></tr>" + lines + more + "</table>"
+            "<table class='gz-cells'><tr><th>cell</th><th title='share of the cell in the zone'>weight</th><th title='share of the zone figure'>of figure</th><th></th></tr>" + lines + more + "</table>"
         )
         fit = (
             f"Fit: <b>{row.fit:.2f}</b> ({row.outside_share:.0%} of its expected figure comes from cells lying mostly outside it)<br>"
