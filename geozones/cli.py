@@ -22,7 +22,7 @@ import click
 
 from . import __version__
 from .coverage import MODELS, build_coverage, read_cellplan
-from .errors import GeozonesError, InputError
+from .errors import CoverageError, GeozonesError, InputError, WeightsError
 from .weights import compute_weights, write_weights
 from .zones import check_zones, h3_grid, read_zones, square_grid, write_zones
 
@@ -349,7 +349,12 @@ def weights_cmd(
     with _progress(f"building {model} coverage"):
         cov = build_coverage(cells if plan is None else plan, model, crs=metric_crs)
     with _progress(f"apportioning {len(cov)} cells over {len(zs)} zones"):
-        w = compute_weights(cov, zs, crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column)
+        try:
+            w = compute_weights(cov, zs, crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column)
+        except (WeightsError, CoverageError) as exc:
+            from .pipeline import _naming_inputs
+
+            raise _naming_inputs(exc, list(zone_paths), cells, cell_crs) from None
     w.meta["model"] = model
     w.meta["cells"] = str(cells)
     write_weights(w, out)

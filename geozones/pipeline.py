@@ -448,7 +448,7 @@ def run(cfg: RunConfig) -> RunResult:
         try:
             weights = compute_weights(coverage, zones, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
         except (WeightsError, CoverageError) as exc:
-            raise _naming_inputs(exc, cfg) from None
+            raise _naming_inputs(exc, cfg.zones, cfg.cells, cfg.cell_crs) from None
         weights.meta["model"] = model
         _check_unreached(zones, weights, coverage, cfg)
 
@@ -601,7 +601,7 @@ def _check_inputs_are_not_outputs(cfg: RunConfig) -> None:
                     )
 
 
-def _naming_inputs(exc: WeightsError | CoverageError, cfg: RunConfig) -> WeightsError | CoverageError:
+def _naming_inputs(exc: WeightsError | CoverageError, zones: list[str], cells: str | None, cell_crs: str | None) -> WeightsError | CoverageError:
     """An error about zones and cells together, named by both files (compute_weights sees only geometries)."""
     if exc.path is not None:
         return exc
@@ -611,9 +611,9 @@ def _naming_inputs(exc: WeightsError | CoverageError, cfg: RunConfig) -> Weights
             "latitude and longitude look swapped in the zones or in the cell plan: GeoJSON positions are "
             "[longitude, latitude]; check the cell plan's lon and lat columns"
         )
-    if cfg.cell_crs and hint and "swapped" not in hint:
-        hint = f"{hint}; is {cfg.cell_crs} the CRS of the cell plan's x, y?"
-    return type(exc)(exc.message, path=f"{', '.join(cfg.zones)} and {cfg.cells}", hint=hint)
+    if cell_crs and hint and "swapped" not in hint:
+        hint = f"{hint}; is {cell_crs} the CRS of the cell plan's x, y?"
+    return type(exc)(exc.message, path=f"{', '.join(map(str, zones))} and {cells}", hint=hint)
 
 
 def _check_unreached(zones: gpd.GeoDataFrame, weights: Weights, coverage: gpd.GeoDataFrame, cfg: RunConfig) -> None:
@@ -734,8 +734,8 @@ def _bins_for(bins: CellBins, weights: Weights) -> CellBins:
     """The bins summed over origins, with cells in the order of other weights of the same cells."""
     rows = pd.Index(bins.cell_ids).get_indexer(weights.cell_ids)
     take = lambda a: np.where(rows >= 0, a.sum(axis=1, keepdims=True)[..., np.maximum(rows, 0)], 0.0)  # noqa: E731
-    return dataclasses.replace(bins, origins=np.array([ALL], dtype=object), observed=take(bins.observed), estimate=take(bins.estimate),
-                               present=bins.present.any(axis=1, keepdims=True))
+    return dataclasses.replace(bins, origins=np.array([ALL], dtype=object), observed=take(bins.observed), factors=np.array([np.nan]),
+                               estimates={0: take(bins.estimate)[:, 0, :]}, present=bins.present.any(axis=1, keepdims=True))
 
 
 def _grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame) -> pd.DataFrame:

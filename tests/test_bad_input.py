@@ -228,6 +228,8 @@ CASES: list[Case] = [
     Case("cells-projected", "projected metres in the lon and lat columns", write("cells.csv", _cells(lonlat=((X0, Y0), (X0 + 1000, Y0)))), names=("cells.csv", "line 2 (cell_id 'A')")),
     Case("cells-swapped", "a cell plan with lat in the lon column and lon in the lat column",
          write("cells.csv", _cells(lonlat=tuple(_TO_LL.transform(x, Y0)[::-1] for x in (X0, X0 + 1000)))), names=("zones.geojson", "cells.csv", "swapped")),
+    Case("weights-cells-swapped", "the same cell plan given to geozones weights", write("cells.csv", _cells(lonlat=tuple(_TO_LL.transform(x, Y0)[::-1] for x in (X0, X0 + 1000)))),
+         cmd="geozones -q weights --zones zones.geojson --cells cells.csv --out weights.parquet", names=("zones.geojson", "cells.csv", "swapped")),
     Case("cells-crs-mismatch", "cell positions in Lambert 2008 declared as Lambert 72 (--crs EPSG:31370)",
          write("cells.csv", f"cell_id,x,y,range_m\nA,{X0},{Y0},500\nB,{X0 + 1000},{Y0},500\n"), cmd=AP + " --crs EPSG:31370", names=("zones.geojson", "cells.csv")),
     Case("cells-unknown-crs", "a CRS that does not exist (--crs EPSG:999999)",
