@@ -37,13 +37,19 @@ the run's outputs by :func:`geozones.map_from_run` and :func:`geozones.save_map`
     the display settings of maps.py before this benchmark (outlines simplified by 5 m,
     snapped to 1e-6 degrees; heat points at 6 decimals, weights at 4);
 ``after``
-    the current settings of :mod:`geozones.maps`.
+    the current settings of :mod:`geozones.maps` (a tolerance of 1% of each zone's size,
+    at most 25 m; 1e-5 degrees; heat points at 5 decimals, weights at 3).
 
-Each page is opened ``--repeat`` times in headless Chromium (Playwright, a fresh context
-each time, every request that is not a local file or data: URI refused): time to the
-``load`` event, time until every zone has its SVG path and the next frame is painted,
-JS heap and DOM nodes (Chrome DevTools ``Performance.getMetrics``), the number of SVG
-paths and of heat frames. Times are medians; ratios are against ``before`` in the same run.
+Every page is written ``--repeat`` times (best time kept), then opened ``--repeat`` times in
+headless Chromium (Playwright, a fresh context each time), the variants taking turns: time
+to the ``load`` event, time until every zone has its SVG path and the next frame is
+painted, JS heap and DOM nodes (Chrome DevTools ``Performance.getMetrics``), the number of
+SVG paths and of heat frames, and the time of one step of the day slider (its layer
+switched on; median of ten steps, each until the next paint). The network is cut: a
+self-contained page must request nothing; a default page's CDN scripts are served from
+geozones' own copies (``geozones.offline``), as from a warm cache, and its basemap tiles
+are refused, so its times leave out the network. Times are medians; ratios are against
+``before`` in the same run. Each page's zone figures are checked against ``zone_counts.csv``.
 """
 
 from __future__ import annotations
@@ -137,7 +143,7 @@ def case_wijken(work: Path, n_zones: int, days: int, shared: Path, seed: int = 0
     starts = pd.date_range("2026-07-01", periods=days, freq="D", tz="Europe/Brussels")
     origins = {"30000": 0.70, "40000": 0.12, "10000": 0.06, "70000": 0.04, "208": 0.05, "204": 0.03}
     mix = np.array(list(origins.values()))
-    lam = level[:, None, None] * weekday[starts.dayofweek][None, :, None] * rng.lognormal(0, 0.05, days)[None, :, None] * mix[None, None, :]
+    lam = level[:, None, None] * weekday[starts.day_of_week][None, :, None] * rng.lognormal(0, 0.05, days)[None, :, None] * mix[None, None, :]
     n = rng.poisson(lam)
     ci, di, oi = np.nonzero(n)
     counts = pd.DataFrame({
@@ -186,6 +192,19 @@ def composition(page: str) -> dict:
     parts["inlined_assets"] = inline
     parts["rest"] = len(page.encode()) - sum(parts.values())
     return {"bytes": parts, **counts}
+
+
+_STEP_JS = """async () => {
+  const map = Object.keys(window).filter(k => k.startsWith('map_') && window[k] && window[k].timeDimension).map(k => window[k])[0];
+  const td = map.timeDimension, out = [];
+  for (let i = 0; i < 10; i++) {
+    const t0 = performance.now();
+    await new Promise(done => { td.once('timeload', done); td.nextTime(1); });
+    await new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
+    out.push(performance.now() - t0);
+  }
+  return out;
+}"""
 
 
 def open_page(browser, path: Path, n_zones: int, timeout_ms: int = 120_000) -> dict:
@@ -237,8 +256,15 @@ def open_page(browser, path: Path, n_zones: int, timeout_ms: int = 120_000) -> d
         frames: (() => { for (const k of Object.keys(window)) {
             if (k.startsWith('heat_map_') && window[k] && Array.isArray(window[k].data)) return window[k].data.length; }
             return 0; })() })""")
+    # the heat per day: switch its layer on and step the slider ten days, each to its next paint
+    steps = []
+    slider = page.locator(".leaflet-control-layers-overlays label", has_text="slider")
+    if slider.count():
+        slider.first.click()
+        steps = page.evaluate(_STEP_JS)
     ctx.close()
     return {
+        "slider_step_ms": statistics.median(steps) if steps else float("nan"), "slider_steps_ms": steps,
         "dcl_ms": nav["dcl"], "load_ms": nav["load"], "zones_drawn_ms": nav["paths"], "painted_ms": nav["painted"],
         "wall_ms": wall, "js_heap_mb": metrics.get("JSHeapUsedSize", float("nan")) / 2**20,
         "dom_nodes": int(metrics.get("Nodes", 0)), "script_s": metrics.get("ScriptDuration"), "layout_s": metrics.get("LayoutDuration"),
@@ -317,27 +343,39 @@ def run_case(name: str, work: Path, args, browser) -> dict:
     setup["heat_grid"] = manifest.get("heat_grid")
     run_dir = Path(cfg.out)
     print(f"\n== case {name}: {setup}", flush=True)
+    # the variants take turns (write, then load in the browser), so that the machine's other
+    # load falls on all of them alike
+    pages = [(sc, variant, work / f"map_{variant}{'_sc' if sc else ''}.html") for sc in (False, True) for variant in SETTINGS]
+    timings = {key: [] for key in pages}
+    loads = {key: [] for key in pages}
+    for _ in range(args.repeat):
+        for key in pages:
+            timings[key].append(render(run_dir, key[2], SETTINGS[key[1]], key[0], 1))
+    for _ in range(args.repeat):
+        for key in pages:
+            loads[key].append(open_page(browser, key[2], setup["zones"]))
     rows = []
-    for sc in (False, True):
-        for variant, settings in SETTINGS.items():
-            dest = work / f"map_{variant}{'_sc' if sc else ''}.html"
-            r = render(run_dir, dest, settings, sc, args.repeat)
-            page = dest.read_text(encoding="utf-8")
-            r.update(variant=variant, self_contained=sc, settings={k: v for k, v in settings.items()},
-                     html_bytes=dest.stat().st_size, composition=composition(page), figures=check_figures(run_dir, page))
-            loads = [open_page(browser, dest, setup["zones"]) for _ in range(args.repeat)]
-            r["browser_all"] = loads
-            r["browser"] = {k: statistics.median(x[k] for x in loads)
-                            for k in ("dcl_ms", "load_ms", "zones_drawn_ms", "painted_ms", "wall_ms", "js_heap_mb", "dom_nodes")}
-            r["browser"].update({k: loads[0][k] for k in ("zone_paths", "svg_paths", "frames")})
-            r["browser"]["errors"] = sorted({e for x in loads for e in x["errors"]})
-            r["browser"]["refused"] = sorted({u for x in loads for u in x["refused"]}) if sc else len({u for x in loads for u in x["refused"]})
-            rows.append(r)
-            b = r["browser"]
-            print(f"{variant:7s} {'self-contained' if sc else 'default       '} {r['html_bytes'] / 1e6:7.2f} MB  write {r['write_s']:.2f} s  "
-                  f"load {b['load_ms']:7.0f} ms  zones drawn {b['zones_drawn_ms']:7.0f} ms  painted {b['painted_ms']:7.0f} ms  "
-                  f"heap {b['js_heap_mb']:6.1f} MB  paths {b['zone_paths']}/{b['svg_paths']}  frames {b['frames']}  "
-                  f"figures ok {r['figures']['n_mismatches'] == 0}", flush=True)
+    for (sc, variant, dest) in pages:
+        t = timings[(sc, variant, dest)]
+        r = {"build_s": min(x["build_s"] for x in t), "save_s": min(x["save_s"] for x in t), "write_s": min(x["write_s"] for x in t),
+             "write_all_s": [x["write_s"] for x in t]}
+        page = dest.read_text(encoding="utf-8")
+        r.update(variant=variant, self_contained=sc, settings=dict(SETTINGS[variant]),
+                 html_bytes=dest.stat().st_size, composition=composition(page), figures=check_figures(run_dir, page))
+        ld = loads[(sc, variant, dest)]
+        r["browser_all"] = ld
+        r["browser"] = {k: statistics.median(x[k] for x in ld)
+                        for k in ("dcl_ms", "load_ms", "zones_drawn_ms", "painted_ms", "wall_ms", "js_heap_mb", "dom_nodes", "slider_step_ms")}
+        r["browser"].update({k: ld[0][k] for k in ("zone_paths", "svg_paths", "frames")})
+        r["browser"]["errors"] = sorted({e for x in ld for e in x["errors"]})
+        r["browser"]["refused"] = sorted({u for x in ld for u in x["refused"]}) if sc else len({u for x in ld for u in x["refused"]})
+        r["browser"]["served_from_copies"] = ld[0]["served_from_copies"]
+        rows.append(r)
+        b = r["browser"]
+        print(f"{variant:7s} {'self-contained' if sc else 'default       '} {r['html_bytes'] / 1e6:7.2f} MB  write {r['write_s']:.2f} s  "
+              f"load {b['load_ms']:7.0f} ms  zones drawn {b['zones_drawn_ms']:7.0f} ms  painted {b['painted_ms']:7.0f} ms  "
+              f"heap {b['js_heap_mb']:6.1f} MB  slider step {b['slider_step_ms']:4.0f} ms  paths {b['zone_paths']}/{b['svg_paths']}  frames {b['frames']}  "
+              f"figures ok {r['figures']['n_mismatches'] == 0}", flush=True)
     base = {(r["self_contained"]): r for r in rows if r["variant"] == "before"}
     for r in rows:
         b0 = base[r["self_contained"]]
