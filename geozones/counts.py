@@ -361,7 +361,7 @@ def period_floor(times: pd.Series, period: str) -> pd.Series:
     elif unit == "d":
         naive = local.dt.floor("1D")
     elif unit == "w":
-        naive = local.dt.floor("1D") - pd.to_timedelta(local.dt.dayofweek, unit="D")
+        naive = local.dt.floor("1D") - pd.to_timedelta(local.dt.day_of_week, unit="D")
     else:
         naive = local.dt.to_period("Q").dt.start_time
     return naive.dt.tz_localize(TIMEZONE, ambiguous=True, nonexistent="shift_forward").dt.tz_convert("UTC")

@@ -64,7 +64,7 @@ ENGINES = ("memory", "stream", "dask")
 DEFAULT_BUDGET = 2 * 10**9
 _COLUMNS = ("cell_id", "period_start", "period", "count", "origin")
 _MINUTE = 60 * 10**9
-_BATCH_ROWS = 1 << 21
+_BATCH_ROWS = 1 << 20
 
 
 def parse_size(text: str | int | float) -> int:
@@ -87,16 +87,25 @@ def parse_size(text: str | int | float) -> int:
 class CellBins:
     """Counts added up per (period, origin, cell): what a counts table reduces to.
 
+    The arrays are kept in the order the periods and origins were met (no copy of the
+    sums is made); :meth:`order` gives them in ascending order.
+
     Attributes
     ----------
     period : str
         The period of ``period_start`` (canonical label).
     period_start : numpy.ndarray of datetime64[ns]
-        UTC start of each period, ascending.
+        UTC start of each period (first axis).
     origins : numpy.ndarray of str
-        Origin codes, ascending.
-    observed, estimate : numpy.ndarray of float, shape (periods, origins, cells)
-        Sums of the observed counts and of their extrapolated values; cells in weights order.
+        Origin codes (second axis).
+    observed : numpy.ndarray of float, shape (periods, origins, cells)
+        Sums of the observed counts; cells in weights order.
+    factors : numpy.ndarray of float
+        Per origin, the market share that turns its observed sums into estimates; NaN
+        where the origin's raw codes have different shares and its estimates are summed
+        in ``estimates``.
+    estimates : dict of int to numpy.ndarray
+        Origin index -> estimate sums, shape (periods, cells), for those origins.
     present : numpy.ndarray of bool, shape (periods, origins)
         Whether any row fell in that period and origin.
     cell_ids : numpy.ndarray of str
@@ -104,17 +113,34 @@ class CellBins:
     info : dict
         ``rows``, ``input_total``, ``dropped_rows``, ``dropped_count``, ``unknown_cells``,
         ``factors`` (the market share used per raw origin code), ``base_period``, ``first``
-        and ``last`` (the first and last ``period_start`` read, UTC nanoseconds).
+        and ``last`` (the first and last ``period_start`` read, UTC nanoseconds), ``engine``.
     """
 
     period: str
     period_start: np.ndarray
     origins: np.ndarray
     observed: np.ndarray
-    estimate: np.ndarray
+    factors: np.ndarray
+    estimates: dict
     present: np.ndarray
     cell_ids: np.ndarray
     info: dict = field(default_factory=dict)
+
+    def order(self) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the periods and of the origins in ascending order."""
+        return (np.argsort(self.period_start, kind="stable"), np.argsort(self.origins.astype(str), kind="stable"))
+
+    def estimate_at(self, t: int) -> np.ndarray:
+        """The estimate sums of period ``t``, shape (origins, cells)."""
+        est = self.observed[t] / self.factors[:, None]
+        for g, arr in self.estimates.items():
+            est[g] = arr[t]
+        return est
+
+    @property
+    def estimate(self) -> np.ndarray:
+        """All estimate sums, shape (periods, origins, cells) (a new array: for small runs)."""
+        return np.stack([self.estimate_at(t) for t in range(len(self.period_start))]) if len(self.period_start) else self.observed.copy()
 
 
 class _Minutes:
@@ -244,14 +270,19 @@ def _null_check(ctx, arr, name: str, row0: int) -> None:
 def _cells(ctx: _Context, arr, row0: int) -> np.ndarray:
     _null_check(ctx, arr, "cell_id", row0)
     codes, values = _dictionary(arr)
+    return _cell_lookup(ctx, values)[codes]
+
+
+def _cell_lookup(ctx: _Context, values) -> np.ndarray:
+    """Row in the weights of each entry of a cell_id dictionary (-1: unknown), kept while
+    the next batches bring the same dictionary."""
     cached = ctx._cells
     if cached is not None and cached[0].equals(values):
-        lookup = cached[1]
-    else:
-        ids = pd.Series(values.to_pandas()).astype(str).str.strip().to_numpy()
-        lookup = pd.Index(ctx.weights.cell_ids).get_indexer(ids)
-        ctx._cells = (values, lookup, ids)
-    return lookup[codes]
+        return cached[1]
+    ids = pd.Series(values.to_pandas()).astype(str).str.strip().to_numpy()
+    lookup = pd.Index(ctx.weights.cell_ids).get_indexer(ids)
+    ctx._cells = (values, lookup, ids)
+    return lookup
 
 
 def _times(ctx: _Context, arr, row0: int) -> np.ndarray:
@@ -344,10 +375,16 @@ def _counts(ctx: _Context, arr, row0: int, cell_ids) -> np.ndarray:
 
 
 def _origin_groups(ctx: _Context, arr, row0: int, n: int):
-    """(group index per row, group codes, factor per row)."""
+    """(group index per row, group codes, factor per row, factor per group)."""
     if arr is None:
         f = _factor_of(ctx, np.array([ALL], dtype=object))
         return np.zeros(n, dtype=np.int64), np.array([ALL], dtype=object), np.full(n, f[0]), f
+    codes, group_of, groups, factor, group_factor = _origin_table(ctx, arr, row0)
+    return group_of[codes], groups, factor[codes], group_factor
+
+
+def _origin_table(ctx: _Context, arr, row0: int):
+    """(code per row, group per dictionary entry, group codes, factor per entry, factor per group)."""
     codes, values = _dictionary(arr)
     cached = ctx._origins
     if cached is not None and cached[0].equals(values):
@@ -372,7 +409,7 @@ def _origin_groups(ctx: _Context, arr, row0: int, n: int):
         ctx._origins = (values, group_of, groups, factor, group_factor)
     if (codes < 0).any():  # null origins read as missing: as the reader does, 'unknown'
         raise _fail(ctx, row0, _first_row(codes < 0), "origin is empty", "write 'unknown' when the origin is not known")
-    return group_of[codes], groups, factor[codes], group_factor
+    return codes, group_of, groups, factor, group_factor
 
 
 def _factor_of(ctx: _Context, codes: np.ndarray) -> np.ndarray:
@@ -419,10 +456,119 @@ def _bin_batch(ctx: _Context, batch, row0: int) -> _Batch:
     return out
 
 
+_UNITS = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+_KERNEL: list = []
+
+
+def _kernel():
+    """The compiled per-row loop (numba), or None where numba is not installed."""
+    if not _KERNEL:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba is a dependency; the NumPy path still works
+            _KERNEL.append(None)
+            return None
+
+        @numba.njit(nogil=True, cache=True)
+        def accumulate(ccodes, cell_of, ocodes, group_of, times, per_minute, m0, period_of, acc_of, counts, obs, ng, nc, seen, present, drop):
+            # one pass per row: weight row, origin group, published period, validity, sum
+            total = 0.0
+            dropped = 0
+            dropped_count = 0.0
+            last, m = -1, 0
+            for i in range(len(ccodes)):
+                v = float(counts[i])
+                if not (v >= 0.0) or v == np.inf:
+                    return 2, i, dropped, dropped_count, total
+                total += v
+                c = cell_of[ccodes[i]]
+                if c < 0:
+                    if not drop:
+                        return 1, i, dropped, dropped_count, total
+                    dropped += 1
+                    dropped_count += v
+                    continue
+                t = times[i]
+                if t != last:  # rows in time order repeat their time: divide once per time
+                    last, m = t, t // per_minute - m0
+                    seen[m] = True
+                    b = acc_of[period_of[m]]
+                g = group_of[ocodes[i]]
+                obs[(b * nc + c) * ng + g] += v
+                present[b * ng + g] = True
+            return 0, -1, dropped, dropped_count, total
+
+        _KERNEL.append(accumulate)
+    return _KERNEL[0]
+
+
+def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict, unknown: set) -> bool:
+    """Add one batch with the compiled loop; False (nothing added) where it needs the general
+    path: no numba, text or local times, text counts, nulls, or origins with several shares."""
+    import pyarrow as pa
+
+    kernel = _kernel()
+    if kernel is None:
+        return False
+    col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
+    cells, times, counts = col["cell_id"], col["period_start"], col["count"]
+    if not (pa.types.is_dictionary(cells.type) and pa.types.is_timestamp(times.type) and times.type.tz is not None
+            and (pa.types.is_integer(counts.type) or pa.types.is_floating(counts.type))):
+        return False
+    if cells.null_count or times.null_count or counts.null_count or ("origin" in col and col["origin"].null_count):
+        return False
+    _period(ctx, col["period"], row0)
+    if ctx.minutes is None:
+        ctx.minutes = _Minutes(ctx.period or ctx.base_period)
+    ccodes = cells.indices.to_numpy(zero_copy_only=False)
+    cell_of = _cell_lookup(ctx, cells.dictionary)
+    if "origin" in col:
+        ocodes, group_of, groups, _, group_factor = _origin_table(ctx, col["origin"], row0)
+    else:
+        ocodes, group_of, groups = np.zeros(1, np.int8), np.zeros(1, np.int64), np.array([ALL], dtype=object)
+        group_factor = _factor_of(ctx, groups)
+        ocodes = np.zeros(len(ccodes), np.int8)
+    if np.isnan(group_factor).any():
+        return False
+    raw = times.to_numpy(zero_copy_only=False).view(np.int64)
+    per_minute = 60 * _UNITS[times.type.unit]
+    lo, hi = int(raw.min()), int(raw.max())
+    mlo, mhi = lo // per_minute, hi // per_minute
+    ctx.minutes.cover(mlo, mhi)
+    ordinals = np.unique(ctx.minutes.code[mlo - ctx.minutes.m0 : mhi - ctx.minutes.m0 + 1])
+    starts = np.asarray(ctx.minutes.starts, dtype=np.int64)[ordinals]
+    bmap, gmap = acc.register(starts, groups, group_factor)
+    if any(int(g) in acc.est for g in gmap):
+        return False  # registered, but nothing added: the general path sums estimates row by row
+    acc_of = np.full(len(ctx.minutes.starts), -1, dtype=np.int64)
+    acc_of[ordinals] = bmap
+    _, ng, nc = acc.shape
+    args = (ccodes, cell_of, ocodes, gmap[group_of], raw, per_minute, ctx.minutes.m0, ctx.minutes.code, acc_of,
+            counts.to_numpy(zero_copy_only=False), acc.obs.reshape(-1), ng, nc, ctx.minutes.seen, acc.present.reshape(-1),
+            ctx.unknown_cells == "drop")
+    # one thread: the loop is bound by memory traffic (a cache line per row), and a second
+    # thread over half the cells measured slower, the other core decoding Parquet
+    status, i, dropped, dropped_count, total = kernel(*args)
+    if status:
+        _bin_batch(ctx, batch, row0)  # names the row as the general path does, and raises
+        raise CountsError("a row of this batch is not valid", path=ctx.source, where=row_label(row0 + int(i), ctx.fmt))  # pragma: no cover
+    info["rows"] += batch.num_rows
+    info["input_total"] += total
+    info["dropped_rows"] += dropped
+    info["dropped_count"] += dropped_count
+    scale = 10**9 // _UNITS[times.type.unit]
+    info["first"], info["last"] = min(info["first"], lo * scale), max(info["last"], hi * scale)
+    if dropped:
+        bad = np.unique(ccodes[cell_of[ccodes] < 0])
+        unknown.update(str(ctx._cells[2][j]) for j in bad)
+    return True
+
+
 class _Accumulator:
     """Sums per (period, origin group, cell), grown as periods and origins appear.
 
-    The observed sums are one dense array. Estimates are the observed sums divided by the
+    The observed sums are one dense array laid out (period, cell, origin) in memory, so
+    that one cell's origins share a cache line (exposed as (period, origin, cell)). Estimates are the observed sums divided by the
     group's share when every raw origin of the group has the same share (the usual case:
     one share per province or country), so they need no memory of their own; a group
     whose raw origins have different shares gets its own estimate array.
@@ -434,9 +580,15 @@ class _Accumulator:
         self.starts: dict[int, int] = {}  # period start (ns) -> index
         self.groups: dict[str, int] = {}  # origin code -> index
         self.factor: dict[int, float] = {}  # group index -> share (NaN: several)
-        self.obs = np.zeros((periods, 0, n_cells))
+        self.obs = np.zeros((periods, n_cells, 0))  # (period, cell, origin)
         self.est: dict[int, np.ndarray] = {}  # group index -> (periods, cells)
         self.present = np.zeros((periods, 0), dtype=bool)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(periods, origins, cells) of room."""
+        b, c, g = self.obs.shape
+        return b, g, c
 
     def nbytes(self) -> int:
         return self.obs.nbytes + sum(a.nbytes for a in self.est.values())
@@ -451,20 +603,26 @@ class _Accumulator:
             hint="raise --memory-budget, choose a coarser --origin-level or a longer --period, or split the counts by time",
         )
 
-    def _grow(self, nb: int, ng: int) -> None:
-        b, g, _ = self.obs.shape
+    def reserve(self, nb: int, ng: int) -> None:
+        """Make room for ``nb`` periods and ``ng`` origins at once (no copies later), within the budget."""
+        nb, ng = max(nb, self.shape[0]), max(ng, self.shape[1])
+        if self._need(nb, ng) <= self.budget:
+            self._grow(nb, ng, exact=True)
+
+    def _grow(self, nb: int, ng: int, exact: bool = False) -> None:
+        b, g, _ = self.shape
         if nb <= b and ng <= g:
             return
         if self._need(nb, ng) > self.budget:
             raise self._over(nb, ng)
         # room to grow, within the budget
         nb, ng = max(nb, b), max(ng, g)
-        nb2 = nb if nb == b else max(nb, b + b // 4, 4)
-        ng2 = ng if ng == g else max(ng, g + 4)
+        nb2 = nb if (nb == b or exact) else max(nb, b + b // 4, 4)
+        ng2 = ng if (ng == g or exact) else max(ng, g + 4)
         while self._need(nb2, ng2) > self.budget and (nb2 > nb or ng2 > ng):
             nb2, ng2 = max(nb, nb2 - 1), max(ng, ng2 - 1)
-        new = np.zeros((nb2, ng2, self.n_cells))
-        new[:b, :g] = self.obs
+        new = np.zeros((nb2, self.n_cells, ng2))
+        new[:b, :, :g] = self.obs
         self.obs = new
         p = np.zeros((nb2, ng2), dtype=bool)
         p[:b, :g] = self.present
@@ -474,29 +632,36 @@ class _Accumulator:
             e[:b] = arr
             self.est[gi] = e
 
+    def register(self, starts: np.ndarray, groups: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of these periods (UTC ns) and origin groups (with their shares) in the
+        accumulators, which grow to hold them; a group met with another share gets its own
+        estimate sums from now on."""
+        bmap = np.array([self.starts.setdefault(int(s), len(self.starts)) for s in starts], dtype=np.int64)
+        gmap = np.array([self.groups.setdefault(str(g), len(self.groups)) for g in groups], dtype=np.int64)
+        self._grow(len(self.starts), len(self.groups))
+        mixed = []
+        for local, gi in enumerate(gmap):
+            f = float(factors[local])
+            old = self.factor.setdefault(int(gi), f)
+            if gi not in self.est and not (old == f):  # NaN != NaN: a mixed group
+                mixed.append(int(gi))
+        for gi in mixed:  # from now on this group's estimates are summed row by row
+            if self._need(*self.shape[:2], extra_est=1) > self.budget:
+                raise self._over(*self.shape[:2])
+            f = self.factor[gi]
+            self.est[gi] = self.obs[:, :, gi] / f if np.isfinite(f) and f > 0 else np.zeros(self.obs.shape[:2])
+            self.factor[gi] = np.nan
+        return bmap, gmap
+
     def add(self, batch: _Batch) -> None:
         if not len(batch.cell):
             return
         used_b = np.flatnonzero(np.bincount(batch.bucket, minlength=len(batch.starts)))
         bmap = np.full(len(batch.starts), -1, dtype=np.int64)
-        bmap[used_b] = [self.starts.setdefault(int(batch.starts[i]), len(self.starts)) for i in used_b]
-        gmap = np.array([self.groups.setdefault(str(g), len(self.groups)) for g in batch.groups], dtype=np.int64)
-        self._grow(len(self.starts), len(self.groups))
-        mixed = []
-        for local, gi in enumerate(gmap):
-            f = float(batch.factors[local])
-            old = self.factor.setdefault(int(gi), f)
-            if gi not in self.est and not (old == f):  # NaN != NaN: a mixed group
-                mixed.append(int(gi))
-        for gi in mixed:  # from now on this group's estimates are summed row by row
-            if self._need(*self.obs.shape[:2], extra_est=1) > self.budget:
-                raise self._over(*self.obs.shape[:2])
-            f = self.factor[gi]
-            self.est[gi] = self.obs[:, gi, :] / f if np.isfinite(f) and f > 0 else np.zeros(self.obs.shape[::2])
-            self.factor[gi] = np.nan
+        bmap[used_b], gmap = self.register(batch.starts[used_b], batch.groups, batch.factors)
         bidx, g = bmap[batch.bucket], gmap[batch.group]
-        _, ng, nc = self.obs.shape
-        flat = (bidx * ng + g) * nc + batch.cell
+        _, ng, nc = self.shape
+        flat = (bidx * nc + batch.cell) * ng + g
         np.add.at(self.obs.reshape(-1), flat, batch.count)
         self.present.reshape(-1)[np.flatnonzero(np.bincount(bidx * ng + g, minlength=self.present.size))] = True
         for gi in self.est:
@@ -505,17 +670,14 @@ class _Accumulator:
                 np.add.at(self.est[gi].reshape(-1), bidx[rows] * nc + batch.cell[rows], batch.estimate[rows])
 
     def bins(self, period: str, info: dict, cell_ids: np.ndarray) -> CellBins:
+        """The sums as :class:`CellBins`: views of the accumulators, not copies."""
         nb, ng = len(self.starts), len(self.groups)
-        starts = np.asarray(list(self.starts), dtype=np.int64)
+        starts = np.asarray(list(self.starts), dtype=np.int64).astype("datetime64[ns]")
         names = np.array(list(self.groups), dtype=object)
-        t_order = np.argsort(starts, kind="stable")
-        g_order = np.argsort(names.astype(str), kind="stable")
-        obs = self.obs[:nb, :ng][t_order][:, g_order]
-        est = np.empty_like(obs)
-        for j, gi in enumerate(g_order):
-            est[:, j, :] = self.est[gi][:nb][t_order] if gi in self.est else obs[:, j, :] / self.factor[gi]
-        present = self.present[:nb, :ng][t_order][:, g_order]
-        return CellBins(period, starts[t_order].astype("datetime64[ns]"), names[g_order], obs, est, present, np.asarray(cell_ids), info)
+        factors = np.array([self.factor.get(g, np.nan) if g not in self.est else np.nan for g in range(ng)], dtype=float)
+        estimates = {g: arr[:nb] for g, arr in self.est.items()}
+        observed = self.obs[:nb, :, :ng].transpose(0, 2, 1)  # a view, (period, origin, cell)
+        return CellBins(period, starts, names, observed, factors, estimates, self.present[:nb, :ng], np.asarray(cell_ids), info)
 
 
 def _batches(path: Path, batch_rows: int) -> tuple[Iterator, int]:
@@ -542,7 +704,8 @@ def _batches(path: Path, batch_rows: int) -> tuple[Iterator, int]:
     def gen():
         import pyarrow as pa
 
-        for b in dataset.to_batches(columns=cols, batch_size=batch_rows, use_threads=True):
+        # little read-ahead: a batch or two being decoded while one is added (memory stays small)
+        for b in dataset.to_batches(columns=cols, batch_size=batch_rows, batch_readahead=2, fragment_readahead=1, use_threads=True):
             if b.num_rows:
                 yield pa.RecordBatch.from_arrays(b.columns, names=wanted)
 
@@ -581,7 +744,8 @@ def _finish(acc: _Accumulator, ctx: _Context, info: dict, kind: str, stat: str) 
         n.index = np.asarray(ctx.minutes.starts, dtype=np.int64)[n.index.to_numpy()]
         div = n.reindex(bins.period_start.view(np.int64)).to_numpy(dtype=float)
         bins.observed /= div[:, None, None]
-        bins.estimate /= div[:, None, None]
+        for arr in bins.estimates.values():
+            arr /= div[:, None]
     return bins
 
 
@@ -606,6 +770,7 @@ def stream_counts(
     scheduler: str | None = None,
     batch_rows: int = _BATCH_ROWS,
     progress: bool | None = None,
+    compiled: bool = True,
 ) -> CellBins:
     """Add counts per cell up per period, origin and cell, reading them in batches.
 
@@ -643,6 +808,9 @@ def stream_counts(
         Rows per Arrow batch (stream engine).
     progress : bool, optional
         Show a progress bar on stderr (default: when stderr is a terminal).
+    compiled : bool, default True
+        Add batches with the compiled loop (numba) where it applies; ``False`` uses NumPy
+        only (the same sums, more slowly: the tests compare the two).
 
     Returns
     -------
@@ -665,20 +833,58 @@ def stream_counts(
         return _dask_bins(path, ctx, budget, scheduler, kind, stat)
     batches, total = _batches(path, batch_rows)
     acc = _Accumulator(len(weights.cell_ids), budget)
+    fast = compiled
     info = {"rows": 0, "input_total": 0.0, "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0,
             "first": np.iinfo(np.int64).max, "last": np.iinfo(np.int64).min}
     unknown: set = set()
     with _progress(total, progress) as bar:
         row0 = 0
         for batch in batches:
-            b = _bin_batch(ctx, batch, row0)
-            acc.add(b)
-            _tally(info, b, unknown)
+            if row0 == 0:  # the first batch tells the origins; the files' statistics the periods
+                b = _bin_batch(ctx, batch, row0)
+                acc.reserve(_periods_hint(path, ctx.minutes), len(b.groups) + 2)
+                acc.add(b)
+                _tally(info, b, unknown)
+            elif not (fast and _fast_batch(ctx, acc, batch, row0, info, unknown)):
+                b = _bin_batch(ctx, batch, row0)
+                acc.add(b)
+                _tally(info, b, unknown)
             row0 += batch.num_rows
             bar.update(batch.num_rows)
     info["unknown_cells"] = len(unknown)
     info["engine"] = "stream"
     return _finish(acc, ctx, info, kind, stat)
+
+
+def _periods_hint(path: Path, minutes: _Minutes) -> int:
+    """How many published periods the counts span, from the Parquet statistics of
+    ``period_start`` (0 when they do not tell: text times, local times, no statistics)."""
+    import pyarrow.parquet as pq
+
+    lo, hi = None, None
+    try:
+        for f in (sorted(path.glob("*.parquet")) if path.is_dir() else [path]):
+            meta = pq.ParquetFile(f).metadata
+            names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
+            j = names.index("period_start")
+            if "timestamp" not in str(meta.schema.column(j).logical_type).lower() or "isAdjustedToUTC=true" not in str(meta.schema.column(j).logical_type):
+                return 0
+            for r in range(meta.num_row_groups):
+                st = meta.row_group(r).column(j).statistics
+                if st is None or not st.has_min_max:
+                    return 0
+                a, b = pd.Timestamp(st.min), pd.Timestamp(st.max)
+                lo, hi = (a if lo is None else min(lo, a)), (b if hi is None else max(hi, b))
+    except (ValueError, OSError, TypeError):
+        return 0
+    if lo is None:
+        return 0
+    to_min = lambda t: (t.tz_localize("UTC") if t.tzinfo is None else t).value // _MINUTE  # noqa: E731
+    first, last = to_min(lo), to_min(hi)
+    if last - first > 60 * 24 * 3660:  # more than ten years: not worth a table
+        return 0
+    minutes.cover(first, last)
+    return len(np.unique(minutes.code[first - minutes.m0 : last - minutes.m0 + 1]))
 
 
 def _tally(info: dict, b: _Batch, unknown: set) -> None:
@@ -773,12 +979,17 @@ def apportion_bins(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.
     The same table as :func:`geozones.apportion` on the counts the bins were made from:
     a row for every zone, every period that holds counts and every origin that occurs.
     """
-    nb, ng, nc = bins.observed.shape
-    t_used = np.flatnonzero(bins.present.any(axis=1))
-    o_used = np.flatnonzero(bins.present.any(axis=0))
-    values = {name: arr[np.ix_(t_used, o_used)].reshape(len(t_used) * len(o_used), nc)
-              for name, arr in (("observed", bins.observed), ("estimate", bins.estimate))}
-    return zone_table(values, bins.period_start[t_used], bins.origins[o_used], bins.period, weights, factor=dedup_factor)
+    t_used, o_used = _used(bins)
+    nc = bins.observed.shape[2]
+    obs = bins.observed[np.ix_(t_used, o_used)].reshape(len(t_used) * len(o_used), nc)
+    est = np.concatenate([bins.estimate_at(t)[o_used] for t in t_used]) if len(t_used) else obs.copy()
+    return zone_table({"observed": obs, "estimate": est}, bins.period_start[t_used], bins.origins[o_used], bins.period, weights, factor=dedup_factor)
+
+
+def _used(bins: CellBins) -> tuple[np.ndarray, np.ndarray]:
+    """Periods and origins that hold counts, each in ascending order."""
+    t_order, o_order = bins.order()
+    return t_order[bins.present.any(axis=1)[t_order]], o_order[bins.present.any(axis=0)[o_order]]
 
 
 def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[str], *, dedup_factor: float = 1.0) -> dict:
@@ -798,9 +1009,7 @@ def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[s
 
     from ._io import atomic_path
 
-    nb, ng, nc = bins.observed.shape
-    t_used = np.flatnonzero(bins.present.any(axis=1))
-    o_used = np.flatnonzero(bins.present.any(axis=0))
+    t_used, o_used = _used(bins)
     zones = pa.array(np.append(np.asarray(weights.zone_ids, dtype=object), "outside").astype(str))
     origins = pa.array(bins.origins[o_used].astype(str))
     nz = len(zones)
@@ -813,8 +1022,8 @@ def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[s
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for t in t_used:
             cols = []
-            for arr in (bins.observed, bins.estimate):
-                c = sparse.csr_array(arr[t, o_used, :])
+            for arr in (bins.observed[t, o_used, :], bins.estimate_at(t)[o_used]):
+                c = sparse.csr_array(arr)
                 inside = (c @ weights.matrix).toarray() if len(weights.zone_ids) else np.zeros((len(o_used), 0))
                 cols.append((np.column_stack([inside, c @ weights.outside]) * dedup_factor).ravel())
             n = len(cols[0])

@@ -253,3 +253,20 @@ def test_national_case_small_is_seeded_and_sized(tmp_path):
     # people come mostly from the province their cell lies in: the five Flemish provinces lead
     top = set(ca.groupby("origin", observed=True)["count"].sum().nlargest(5).index.astype(str))
     assert top <= {"10000", "20001", "30000", "40000", "70000", "04000"}
+
+
+@pytest.mark.parametrize("policy", ["error", "drop"])
+def test_compiled_loop_equals_numpy_path(tmp_path, policy):
+    """The numba loop and the NumPy path give the same sums, unknown cells dropped alike."""
+    w = toy_weights(60, 5, seed=11)
+    counts = toy_counts(60, 120, ["30000", "10000", "FR", "NL"], seed=11).sample(frac=1.0, random_state=2).reset_index(drop=True)
+    if policy == "drop":
+        counts.loc[counts.index[::97], "cell_id"] = "gone"
+    src = write_parquet(counts, tmp_path / "c.parquet", 1000)
+    shares = pd.DataFrame({"origin": ["30000", "*"], "share": [0.42, 0.3]})
+    a = stream_counts(src, w, shares=shares, unknown_cells=policy, batch_rows=700, progress=False, compiled=True)
+    b = stream_counts(src, w, shares=shares, unknown_cells=policy, batch_rows=700, progress=False, compiled=False)
+    assert a.info["rows"] == b.info["rows"] == len(counts)
+    for key in ("input_total", "dropped_rows", "dropped_count", "unknown_cells", "first", "last"):
+        assert a.info[key] == b.info[key], key
+    assert_same(apportion_bins(b, w), apportion_bins(a, w))
