@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .coverage import MODELS, build_coverage, read_cellplan
+from .coverage import DEFAULT_MODEL, MODELS, build_coverage, read_cellplan
 from .errors import CoverageError, GeozonesError, InputError, WeightsError
 from .weights import compute_weights, write_weights
 from .zones import check_zones, h3_grid, read_zones, square_grid, write_zones
@@ -94,7 +94,7 @@ def zones() -> None:
 @click.option("--metric-crs", help="Metric CRS for areas (default: EPSG:3812 in Belgium, else the local UTM zone).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--cells", type=click.Path(), help="Cell plan: also warn about zones and zone differences the cells cannot resolve.")
-@click.option("--model", type=click.Choice(["wedge", "voronoi"]), default="wedge", show_default=True, help="With --cells: the coverage model.")
+@click.option("--model", type=click.Choice(["wedge", "voronoi"]), default="voronoi", show_default=True, help="With --cells: the coverage model.")
 @click.option("--k", type=click.IntRange(1), default=30, show_default=True, help="With --cells: the disclosure threshold (subscribers).")
 @click.option("--share", type=click.FloatRange(0, 1, min_open=True), default=0.4, show_default=True, help="With --cells: the operator's market share.")
 @click.option("--strict", is_flag=True, help="Exit with 1 when there is any warning too.")
@@ -173,7 +173,7 @@ def zones_check(
 @zones.command("preview")
 @click.option("--zones", "zone_paths", required=True, multiple=True, type=click.Path(), help="Zone file or folder (repeatable).")
 @click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON).")
-@click.option("--model", type=click.Choice(["wedge", "voronoi"]), default="wedge", show_default=True, help="Coverage model of the fit figures (both are drawn).")
+@click.option("--model", type=click.Choice(["wedge", "voronoi"]), default="voronoi", show_default=True, help="Coverage model of the fit figures (both are drawn).")
 @click.option("--k", type=click.IntRange(1), default=30, show_default=True, help="Disclosure threshold (subscribers).")
 @click.option("--share", type=click.FloatRange(0, 1, min_open=True), default=0.4, show_default=True, help="The operator's market share.")
 @click.option("--crs", "cell_crs", help="CRS of x, y columns in the cell plan, e.g. EPSG:31370.")
@@ -213,7 +213,7 @@ def zones_preview(
 @zones.command("draw")
 @click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON).")
 @click.option("--zones", "zone_paths", multiple=True, type=click.Path(), help="Zone file or folder to edit (repeatable).")
-@click.option("--model", type=click.Choice(["wedge", "voronoi"]), default="wedge", show_default=True, help="Coverage model drawn under the zones.")
+@click.option("--model", type=click.Choice(["wedge", "voronoi"]), default="voronoi", show_default=True, help="Coverage model drawn under the zones.")
 @click.option("--crs", "cell_crs", help="CRS of x, y columns in the cell plan, e.g. EPSG:31370.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The page to write (HTML).")
 def zones_draw(cells: str, zone_paths: tuple[str, ...], model: str, cell_crs: str | None, out: str) -> int:
@@ -273,7 +273,7 @@ def _read_area(path: str):
 def _load_cells(cells: str, model: str | None, cell_crs: str | None):
     """Pick the model and read the cell plan; return (model, cell plan), the plan None for given coverage."""
     if model is None:
-        model = "given" if _holds_polygons(cells) else "wedge"
+        model = "given" if _holds_polygons(cells) else DEFAULT_MODEL
     if model == "given":
         return model, None
     return model, read_cellplan(cells, crs=cell_crs)
@@ -291,7 +291,7 @@ def _holds_polygons(path: str) -> bool:
 _MODEL_HELP = (
     "Coverage model: wedge (sector wedges), voronoi (best-server areas split by sector) or "
     "given (CELLPLAN is a file of coverage polygons with cell_id). "
-    "Default: given when the file holds polygons, else wedge."
+    "Default: given when the file holds polygons, else voronoi (the most accurate: docs/accuracy.md)."
 )
 
 

@@ -297,7 +297,7 @@ def test_preview_page_offline_layers_and_popup(browser, small_case):
     c = small_case
     zp = _preview_case(small_case)
     out = c["tmp"] / "preview.html"
-    r = run_cli("zones", "preview", "--zones", zp, "--cells", c["cells"], "--out", out, "--self-contained")
+    r = run_cli("zones", "preview", "--zones", zp, "--cells", c["cells"], "--out", out, "--self-contained", "--model", "wedge")
     assert r.returncode == 0, r.stderr
     assert external_references(out.read_text()) == []
     p = Page(browser, out)
