@@ -136,16 +136,8 @@ def run_geozones(path: Path, w: gz.Weights, write: Path | None = None) -> tuple[
     if write is not None:
         gz.write_zone_table(bins, w, write)
         out = None
-    else:
-        # the zone table as numbers: (days, origins, zones + outside), one day at a time
-        from scipy import sparse
-
-        nb, ng, _ = bins.observed.shape
-        out = np.empty((nb, ng, len(w.zone_ids) + 1))
-        for t in range(nb):
-            c = sparse.csr_array(bins.observed[t])
-            out[t, :, :-1] = (c @ w.matrix).toarray()
-            out[t, :, -1] = c @ w.outside
+    else:  # the zone table as numbers: (days, origins, zones + outside), one day at a time
+        out = gz.zone_sums(bins, w)[0]
     t2 = time.perf_counter()
     return out, bins, {"stream_s": t1 - t0, "apportion_s": t2 - t1}
 
@@ -183,14 +175,15 @@ def timed(fn, *args, repeat: int = 1):
 
 def compare(matrix: np.ndarray, bins: gz.CellBins, w: gz.Weights, pandas_result: pd.Series) -> float:
     """Largest relative difference between geozones' and pandas' figures (figures > 1)."""
-    zones = np.append(w.zone_ids.astype(str), "outside")
-    days = pd.to_datetime(bins.period_start, utc=True).tz_convert("Europe/Brussels")
+    _, starts, origins, zones = gz.zone_sums(bins, w)  # the labels of matrix
+    zones = zones.astype(str)
+    days = pd.to_datetime(starts, utc=True).tz_convert("Europe/Brussels")
     idx = pandas_result.index
     zi = pd.Index(zones).get_indexer(idx.get_level_values(0).astype(str))
     di = pd.Index(days).get_indexer(idx.get_level_values(1))
     # geozones reads mobile country codes as countries (208 -> FR), as read_counts does
     codes, _ = gz.origins.normalize_origins(pd.Series(idx.get_level_values(2).astype(str)))
-    oi = pd.Index(bins.origins.astype(str)).get_indexer(codes.astype(str))
+    oi = pd.Index(origins.astype(str)).get_indexer(codes.astype(str))
     ok = (zi >= 0) & (di >= 0) & (oi >= 0)
     assert ok.all(), "pandas has figures that geozones does not"
     ours = matrix[di, oi, zi]

@@ -40,7 +40,7 @@ from .crs import metric_crs
 from .extrapolate import extrapolate, market_share_factors, read_market_share
 from .pipeline import RunConfig, RunResult, load_config, run
 from .privacy import DEFAULT_K, disclosure_control, publish
-from .stream import CellBins, apportion_bins, stream_counts, write_zone_table
+from .stream import CellBins, apportion_bins, stream_counts, write_zone_table, zone_sums
 from .synth import national_case
 from .errors import (
     BudgetError,
@@ -57,7 +57,7 @@ from .errors import (
     WeightsError,
     ZoneError,
 )
-from .weights import Weights, compute_weights, read_ancillary, read_weights, write_weights, zone_fit
+from .weights import Weights, compute_weights, compute_weights_dask, read_ancillary, read_weights, write_weights, zone_fit
 from .zones import (
     OUTSIDE,
     ZoneReport,
@@ -112,8 +112,10 @@ __all__ = [
     # aggregate
     "apportion",
     "stream_counts",
+    "compute_weights_dask",
     "apportion_bins",
     "write_zone_table",
+    "zone_sums",
     "CellBins",
     "national_case",
     "BudgetError",

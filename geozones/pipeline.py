@@ -48,13 +48,13 @@ from . import __version__
 from ._io import file_format, row_label
 from .aggregate import STATS, add_totals, apportion, rollup_counts, rollup_origins, rollup_time
 from .counts import KINDS, TIMEZONE, events_to_counts, parse_period, read_counts, read_events, read_optout
-from .coverage import MODELS, build_coverage, read_cellplan
+from .coverage import DEFAULT_MODEL, MODELS, build_coverage, read_cellplan
 from .errors import ConfigError, CountsError, CoverageError, InputError, WeightsError, ZoneError
 from .extrapolate import market_share_factors, read_market_share
 from .origins import ALL, LEVELS, origin_names, rollup_codes
 from .stream import DEFAULT_BUDGET, ENGINES, CellBins, apportion_bins, parse_size, stream_counts
 from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
-from .weights import Weights, compute_weights, read_weights, write_weights, zone_fit
+from .weights import Weights, compute_weights, compute_weights_dask, read_weights, write_weights, zone_fit
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
 
 __all__ = ["RunConfig", "RunResult", "load_config", "run", "ZONE_COUNT_COLUMNS"]
@@ -442,11 +442,15 @@ def run(cfg: RunConfig) -> RunResult:
         if model is None:
             from .cli import _holds_polygons  # the same rule as the command line
 
-            model = "given" if _holds_polygons(cfg.cells) else "wedge"
+            model = "given" if _holds_polygons(cfg.cells) else DEFAULT_MODEL
         cells = None if model == "given" else read_cellplan(cfg.cells, crs=cfg.cell_crs)
         coverage = build_coverage(cfg.cells if cells is None else cells, model, crs=cfg.metric_crs)
         try:
-            weights = compute_weights(coverage, zones, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
+            if cfg.engine == "dask":  # the cell plan partitioned on Dask too (the same weights)
+                weights = compute_weights_dask(coverage, zones, scheduler=cfg.scheduler, crs=cfg.metric_crs, ancillary=cfg.ancillary,
+                                               ancillary_column=cfg.ancillary_column)
+            else:
+                weights = compute_weights(coverage, zones, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
         except (WeightsError, CoverageError) as exc:
             raise _naming_inputs(exc, cfg.zones, cfg.cells, cfg.cell_crs) from None
         weights.meta["model"] = model

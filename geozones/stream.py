@@ -55,7 +55,7 @@ from .extrapolate import market_share_factors
 from .origins import ALL, normalize_origins, rollup_codes
 from .weights import Weights
 
-__all__ = ["ENGINES", "DEFAULT_BUDGET", "CellBins", "stream_counts", "apportion_bins", "write_zone_table", "parse_size"]
+__all__ = ["ENGINES", "DEFAULT_BUDGET", "CellBins", "stream_counts", "apportion_bins", "zone_sums", "write_zone_table", "parse_size"]
 
 log = logging.getLogger("geozones")
 
@@ -992,10 +992,46 @@ def _used(bins: CellBins) -> tuple[np.ndarray, np.ndarray]:
     return t_order[bins.present.any(axis=1)[t_order]], o_order[bins.present.any(axis=0)[o_order]]
 
 
+def zone_sums(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0, estimate: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The zone figures of :class:`CellBins` as one dense array, computed period by period.
+
+    The figures of :func:`apportion_bins`, to rounding (a sparse x dense product per
+    period, about 1e-16 relatively; the zone table's is sparse x sparse), at a fraction of
+    its memory and time for a national zone set.
+
+    Parameters
+    ----------
+    bins : CellBins
+    weights : Weights
+        The weights the bins were made with (the same cells, in the same order).
+    dedup_factor : float
+        Multiplies every figure (unique counts).
+    estimate : bool, default False
+        The estimates instead of the observed figures.
+
+    Returns
+    -------
+    (values, period_start, origins, zone_ids)
+        ``values`` of shape (periods, origins, zones + 1), ``outside`` last; periods and
+        origins that hold counts, in ascending order.
+    """
+    t_used, o_used = _used(bins)
+    wt = weights.matrix.T.tocsr()  # zones x cells: each zone's sum runs over its cells in order
+    out = np.empty((len(t_used), len(o_used), len(weights.zone_ids) + 1))
+    for i, t in enumerate(t_used):
+        cells = (bins.estimate_at(t) if estimate else bins.observed[t])[o_used]  # (origins, cells)
+        out[i, :, :-1] = (wt @ cells.T).T
+        out[i, :, -1] = cells @ weights.outside
+    if dedup_factor != 1.0:
+        out *= dedup_factor
+    return out, bins.period_start[t_used], bins.origins[o_used], np.append(np.asarray(weights.zone_ids, dtype=object), "outside")
+
+
 def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[str], *, dedup_factor: float = 1.0) -> dict:
     """Write the zone table of :class:`CellBins` to Parquet one period at a time.
 
-    The same rows as :func:`apportion_bins` (``zone_id`` and ``origin`` dictionary-encoded),
+    The rows of :func:`apportion_bins` (``zone_id`` and ``origin`` dictionary-encoded; the
+    figures computed as :func:`zone_sums` does, equal to rounding),
     for zone tables too large to hold in memory at once: a national run's zones times
     periods times origins. Written to a temporary file and renamed into place.
 
@@ -1019,13 +1055,12 @@ def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[s
                         ("period", pa.string()), ("origin", pa.dictionary(pa.int32(), pa.string())),
                         ("observed", pa.float64()), ("estimate", pa.float64())])
     rows = 0
+    wt = weights.matrix.T.tocsr()
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for t in t_used:
             cols = []
             for arr in (bins.observed[t, o_used, :], bins.estimate_at(t)[o_used]):
-                c = sparse.csr_array(arr)
-                inside = (c @ weights.matrix).toarray() if len(weights.zone_ids) else np.zeros((len(o_used), 0))
-                cols.append((np.column_stack([inside, c @ weights.outside]) * dedup_factor).ravel())
+                cols.append((np.column_stack([(wt @ arr.T).T, arr @ weights.outside]) * dedup_factor).ravel())
             n = len(cols[0])
             writer.write_table(pa.Table.from_arrays(
                 [pa.DictionaryArray.from_arrays(zone_idx, zones), pa.array(np.full(n, bins.period_start[t].astype("datetime64[ns]")), pa.timestamp("ns", tz="UTC")),

@@ -47,6 +47,7 @@ from .errors import CoverageError, InputError, WeightsError
 from .zones import OUTSIDE
 
 __all__ = [
+    "compute_weights_dask",
     "Weights",
     "compute_weights",
     "read_ancillary",
@@ -350,6 +351,7 @@ def compute_weights(
     ancillary: gpd.GeoDataFrame | str | os.PathLike[str] | None = None,
     ancillary_column: str | None = None,
     workers: int | None = None,
+    allow_empty: bool = False,
 ) -> Weights:
     """Apportioning weights of coverage areas over zones.
 
@@ -368,6 +370,10 @@ def compute_weights(
         Value column of a polygon ancillary layer.
     workers : int, optional
         Threads for the intersections; default: the number of CPUs.
+    allow_empty : bool, default False
+        Where no coverage area overlaps any zone, return weights with every cell wholly
+        outside instead of raising (for one part of a cell plan, see
+        :func:`compute_weights_dask`).
 
     Returns
     -------
@@ -438,6 +444,9 @@ def compute_weights(
     ci, zi, inter_area = ci[keep], zi[keep], inter_area[keep]
     if measure.dasymetric:
         pieces = pieces[keep]
+    if not len(ci) and allow_empty:
+        meta = {"crs": metric.to_string(), "measure": measure_name, "pairs": int(len(keep)), "intersected": int(intersected), "zones_overlap": False}
+        return Weights(sparse.csr_array((len(cov), len(zg))), cell_ids.astype(object), zone_ids.astype(object), np.ones(len(cov)), meta)
     if not len(ci):
         hint = "check that zones and cells cover the same area"
         swapped = shapely.transform(zones.to_crs(WGS84).geometry.values, lambda xy: xy[:, ::-1])
@@ -491,6 +500,62 @@ def compute_weights(
         "zones_overlap": bool(len(oa)),
     }
     return Weights(matrix, cell_ids.astype(object), zone_ids.astype(object), outside, meta)
+
+
+def compute_weights_dask(
+    coverage: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    *,
+    npartitions: int | None = None,
+    scheduler: str | None = None,
+    crs: str | pyproj.CRS | None = None,
+    ancillary: gpd.GeoDataFrame | str | os.PathLike[str] | None = None,
+    ancillary_column: str | None = None,
+) -> Weights:
+    """:func:`compute_weights` on Dask, the coverage partitioned by cells (dask-geopandas).
+
+    A cell's weights depend on its own coverage area and the zones only, so every part of
+    the cell plan is weighted on its own (each against all zones, in one metric CRS chosen
+    for the zones) and the rows are stacked: the result equals :func:`compute_weights`.
+
+    Parameters
+    ----------
+    coverage, zones, crs, ancillary, ancillary_column
+        As for :func:`compute_weights`.
+    npartitions : int, optional
+        Parts of the cell plan (default: two per CPU).
+    scheduler : str, optional
+        Address of a ``distributed`` scheduler (``tcp://host:8786``); without it Dask's
+        threads run in this process.
+
+    Returns
+    -------
+    Weights
+    """
+    try:
+        import dask
+        import dask_geopandas
+    except ImportError as exc:  # pragma: no cover - an install without the extra
+        raise WeightsError("weights on Dask need dask-geopandas", hint="pip install 'geozones[dask]'") from exc
+    metric = metric_crs(_wgs84_bounds(zones), crs)
+    parts = dask_geopandas.from_geopandas(coverage.to_crs(metric), npartitions=npartitions or 2 * (os.cpu_count() or 1))
+    tasks = [dask.delayed(compute_weights)(p, zones, crs=metric, ancillary=ancillary, ancillary_column=ancillary_column, workers=1,
+                                           allow_empty=True) for p in parts.to_delayed()]
+    if scheduler:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            done = dask.compute(*tasks, scheduler=client)
+    else:
+        done = dask.compute(*tasks, scheduler="threads")
+    done = [w for w in done if len(w.cell_ids)]
+    if not any(w.matrix.nnz for w in done):  # nothing overlaps: the whole plan raises the error that says why
+        compute_weights(coverage, zones, crs=metric, ancillary=ancillary, ancillary_column=ancillary_column)
+    meta = dict(done[0].meta)
+    meta.update(pairs=sum(w.meta["pairs"] for w in done), intersected=sum(w.meta["intersected"] for w in done),
+                zones_overlap=any(w.meta["zones_overlap"] for w in done), engine="dask")
+    return Weights(sparse.csr_array(sparse.vstack([w.matrix for w in done])), np.concatenate([w.cell_ids for w in done]),
+                   done[0].zone_ids, np.concatenate([w.outside for w in done]), meta)
 
 
 #: A cell whose weight for a zone is below this lies mostly (more than half) outside it.
