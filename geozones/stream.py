@@ -704,8 +704,12 @@ def _batches(path: Path, batch_rows: int) -> tuple[Iterator, int]:
     def gen():
         import pyarrow as pa
 
-        # little read-ahead: a batch or two being decoded while one is added (memory stays small)
-        for b in dataset.to_batches(columns=cols, batch_size=batch_rows, batch_readahead=2, fragment_readahead=1, use_threads=True):
+        # little read-ahead: a batch or two being decoded while one is added, and no
+        # pre-buffering of whole column chunks (measured: 110 MB of Arrow buffers at most
+        # instead of 435 MB, and faster)
+        opts = ds.ParquetFragmentScanOptions(pre_buffer=False)
+        for b in dataset.to_batches(columns=cols, batch_size=batch_rows, batch_readahead=2, fragment_readahead=1,
+                                    fragment_scan_options=opts, use_threads=True):
             if b.num_rows:
                 yield pa.RecordBatch.from_arrays(b.columns, names=wanted)
 
@@ -840,12 +844,9 @@ def stream_counts(
     with _progress(total, progress) as bar:
         row0 = 0
         for batch in batches:
-            if row0 == 0:  # the first batch tells the origins; the files' statistics the periods
-                b = _bin_batch(ctx, batch, row0)
-                acc.reserve(_periods_hint(path, ctx.minutes), len(b.groups) + 2)
-                acc.add(b)
-                _tally(info, b, unknown)
-            elif not (fast and _fast_batch(ctx, acc, batch, row0, info, unknown)):
+            if row0 == 0:  # the first batch's dictionary tells the origins; the files' statistics the periods
+                acc.reserve(_periods_hint(path, _prepare(ctx, batch, row0)), _origins_hint(ctx, batch, row0) + 2)
+            if not (fast and _fast_batch(ctx, acc, batch, row0, info, unknown)):
                 b = _bin_batch(ctx, batch, row0)
                 acc.add(b)
                 _tally(info, b, unknown)
@@ -854,6 +855,22 @@ def stream_counts(
     info["unknown_cells"] = len(unknown)
     info["engine"] = "stream"
     return _finish(acc, ctx, info, kind, stat)
+
+
+def _prepare(ctx: _Context, batch, row0: int) -> _Minutes:
+    """Check the first batch's period column and set up the table of published periods."""
+    _period(ctx, batch.column(batch.schema.names.index("period")), row0)
+    if ctx.minutes is None:
+        ctx.minutes = _Minutes(ctx.period or ctx.base_period)
+    return ctx.minutes
+
+
+def _origins_hint(ctx: _Context, batch, row0: int) -> int:
+    """How many origin groups the first batch's origin dictionary holds (1 without origins)."""
+    names = batch.schema.names
+    if "origin" not in names or batch.column(names.index("origin")).null_count:
+        return 1
+    return len(_origin_table(ctx, batch.column(names.index("origin")), row0)[2])
 
 
 def _periods_hint(path: Path, minutes: _Minutes) -> int:
