@@ -38,6 +38,8 @@ from .aggregate import add_totals, apportion, rollup_counts, rollup_origins, rol
 from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
 from .crs import metric_crs
 from .extrapolate import extrapolate, market_share_factors, read_market_share
+from .maps import map_from_run, save_map, visitor_map
+from .report import build_report, read_event_days, read_spend, write_report
 from .pipeline import RunConfig, RunResult, load_config, run
 from .privacy import DEFAULT_K, disclosure_control, publish
 from .stream import CellBins, apportion_bins, stream_counts, write_zone_table, zone_sums
@@ -135,6 +137,13 @@ __all__ = [
     "disclosure_control",
     "publish",
     # pipeline
+    "visitor_map",
+    "save_map",
+    "map_from_run",
+    "build_report",
+    "write_report",
+    "read_spend",
+    "read_event_days",
     "RunConfig",
     "RunResult",
     "load_config",

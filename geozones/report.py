@@ -296,7 +296,8 @@ def build_report(
         ztab.append({
             "zone_id": zid, "name": names.get(zid, zid), "area": f"{zarea[zid]:.2f}" if zid in zarea else "",
             "people": _n(tot_all["estimate"].get(zid, np.nan)) if st == _PUBLISHED else "suppressed",
-            "visitors": _n(vis.get(zid, np.nan)) if np.isfinite(vis.get(zid, np.nan)) else ("suppressed" if st != _PUBLISHED else ""),
+            # visitors = all minus residents: not shown when either is withheld
+            "visitors": _n(vis.get(zid, np.nan)) if np.isfinite(vis.get(zid, np.nan)) else "suppressed",
             "top": ztop.get(zid, ""),
         })
 
