@@ -451,23 +451,9 @@ def _base_map(bounds, self_contained: bool, tiles: str | None) -> folium.Map:
 
 
 def _add_reference(m: folium.Map, bounds, reference) -> None:
-    from .maps import _display, reference_outlines
+    from .maps import add_reference_layer, reference_outlines
 
-    if reference is None:
-        reference = reference_outlines(bounds)
-    if reference is None or not len(reference):
-        return
-    ref = gpd.GeoDataFrame(
-        {"label": reference.get("name", pd.Series([""] * len(reference))).astype(str).map(html.escape).to_numpy()},
-        geometry=_display(reference.to_crs(WGS84)).values,
-        crs=WGS84,
-    )
-    folium.GeoJson(
-        ref.to_json(drop_id=True),
-        name="Reference outlines",
-        style_function=lambda f: {"fill": False, "color": "#7a7a7a", "weight": 1, "dashArray": "4 3"},
-        interactive=False,
-    ).add_to(m)
+    add_reference_layer(m, reference_outlines(bounds) if reference is None else reference)
 
 
 def _add_coverage(m: folium.Map, cov: gpd.GeoDataFrame, name: str, color: str, show: bool) -> None:

@@ -87,6 +87,23 @@ def reference_outlines(bounds, margin: float = 0.02) -> gpd.GeoDataFrame | None:
     return near if len(near) else None
 
 
+def add_reference_layer(m: folium.Map, reference: gpd.GeoDataFrame | None) -> None:
+    """Draw reference outlines (municipalities, neighbourhoods) on ``m``: grey dashes, no popups."""
+    if reference is None or not len(reference):
+        return
+    ref = gpd.GeoDataFrame(
+        {"label": reference.get("name", pd.Series([""] * len(reference))).astype(str).map(html.escape).to_numpy()},
+        geometry=_display(reference.to_crs(WGS84)).values,
+        crs=WGS84,
+    )
+    folium.GeoJson(
+        ref.to_json(drop_id=True),
+        name="Reference outlines",
+        style_function=lambda f: {"fill": False, "color": "#7a7a7a", "weight": 1, "dashArray": "4 3"},
+        interactive=False,
+    ).add_to(m)
+
+
 def _display(geo: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """Zone outlines simplified for display in a metric CRS, back in lon/lat.
 
@@ -160,18 +177,7 @@ def visitor_map(
 
     if reference is None and self_contained:
         reference = reference_outlines(z.total_bounds)
-    if reference is not None and len(reference):
-        ref = gpd.GeoDataFrame(
-            {"label": reference.get("name", pd.Series([""] * len(reference))).astype(str).map(html.escape).to_numpy()},
-            geometry=_display(reference.to_crs(WGS84)).values,
-            crs=WGS84,
-        )
-        folium.GeoJson(
-            ref.to_json(drop_id=True),
-            name="Reference outlines",
-            style_function=lambda f: {"fill": False, "color": "#7a7a7a", "weight": 1, "dashArray": "4 3"},
-            interactive=False,
-        ).add_to(m)
+    add_reference_layer(m, reference)
 
     label = ["suppressed (fewer than k people)" if not np.isfinite(v) else _fmt(v) for v in vals]
     props = pd.DataFrame(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 import sys
 
@@ -225,47 +224,7 @@ def test_thin_differences_api_nested_partial_and_same(tmp_path):
 
 
 # ------------------------------------------------------------------------- the pages
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api", reason="the test extra installs playwright")
-    if not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed (CI installs it)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-class Page:
-    """A page opened with the network cut: console errors and refused requests are kept."""
-
-    def __init__(self, browser, path, size=(1200, 900)):
-        self.errors: list[str] = []
-        self.outside: list[str] = []
-        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]}, accept_downloads=True)
-
-        def route(r):
-            if r.request.url.startswith(("file:", "data:", "blob:")):
-                r.continue_()
-            else:
-                self.outside.append(r.request.url)
-                r.abort()
-
-        self.context.route("**/*", route)
-        self.page = self.context.new_page()
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(path.as_uri())
-        self.page.wait_for_load_state("load")
-        self.page.wait_for_timeout(400)
-
-    def close(self):
-        self.context.close()
+from .browser import Page, browser  # noqa: E402,F401 - the fixture is used by name
 
 
 def _preview_case(small_case):
@@ -300,7 +259,7 @@ def test_preview_page_offline_layers_and_popup(browser, small_case):
     r = run_cli("zones", "preview", "--zones", zp, "--cells", c["cells"], "--out", out, "--self-contained", "--model", "wedge")
     assert r.returncode == 0, r.stderr
     assert external_references(out.read_text()) == []
-    p = Page(browser, out)
+    p = Page(browser, out, accept_downloads=True)
     try:
         assert p.errors == [] and p.outside == []
         labels = p.page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
@@ -355,7 +314,7 @@ def test_draw_page_round_trip(browser, small_case, tmp_path):
     out = tmp_path / "draw.html"
     r = run_cli("zones", "draw", "--cells", c["cells"], "--zones", c["zones"], "--out", out)
     assert r.returncode == 0, r.stderr
-    p = Page(browser, out)
+    p = Page(browser, out, accept_downloads=True)
     try:
         assert p.errors == [] and p.outside == []
         assert p.page.locator("#gz-count").inner_text() == "2 zones"  # the zones to edit are loaded
@@ -417,7 +376,7 @@ def test_draw_page_keeps_multipolygons_and_renames_them(browser, small_case, tmp
     gz.write_zones(z, zp)
     out = tmp_path / "draw.html"
     assert run_cli("zones", "draw", "--cells", c["cells"], "--zones", zp, "--out", out).returncode == 0
-    p = Page(browser, out)
+    p = Page(browser, out, accept_downloads=True)
     try:
         assert p.page.locator("#gz-count").inner_text() == "1 zones"
         lon, lat = TO_LL.transform(X0 - 1250, Y0 - 250)  # inside the first part

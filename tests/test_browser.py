@@ -8,7 +8,6 @@ pixels. The browser is driven by Playwright's Python API, pointed at /usr/bin/ch
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 import sys
@@ -16,59 +15,17 @@ import sys
 import numpy as np
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
 playwright = pytest.importorskip("playwright.sync_api", reason="the test extra installs playwright")
 if not shutil.which("chromium"):
     pytest.skip("Debian's chromium is not installed (CI installs it)", allow_module_level=True)
+
+from .browser import Page, browser  # noqa: E402,F401 - the fixture is used by name
 
 
 def geozones(*args):
     r = subprocess.run([sys.executable, "-m", "geozones.cli", *map(str, args)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return r
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-class Page:
-    """A page opened with the network cut: console errors and refused requests are kept."""
-
-    def __init__(self, browser, path, size=(1200, 900)):
-        self.errors: list[str] = []
-        self.outside: list[str] = []
-        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]})
-
-        def route(r):
-            if r.request.url.startswith(("file:", "data:", "blob:")):
-                r.continue_()
-            else:
-                self.outside.append(r.request.url)
-                r.abort()
-
-        self.context.route("**/*", route)
-        self.page = self.context.new_page()
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(path.as_uri())
-        self.page.wait_for_load_state("load")
-        self.page.wait_for_timeout(400)
-
-    def pixels(self) -> np.ndarray:
-        from PIL import Image
-
-        return np.asarray(Image.open(io.BytesIO(self.page.screenshot())).convert("RGB")).astype(int)
-
-    def close(self):
-        self.context.close()
 
 
 def heat_pixels(img: np.ndarray) -> int:
