@@ -36,7 +36,12 @@ A zone is flagged as one the network cannot resolve when
   half of one cell's count, so its figure is mostly a slice of people who are elsewhere;
 * ``coarse``: even the smallest feeding cell's coverage is more than
   :data:`MAX_CELL_ZONE_RATIO` (10) times the zone's area;
+* ``unreliable``: the zone is under :data:`geozones.weights.MIN_ZONE_KM2` (0.25 km²) or
+  its fit is below :data:`geozones.weights.LOW_FIT` (0.5), the rule measured in
+  docs/accuracy.md (such zones' figures are off by 38% to 54% at the median);
 * ``no cell``: no coverage area reaches the zone.
+
+A zone may have several of these; its ``status`` lists them (``"too small, unreliable"``).
 
 Pairs of overlapping zones (:func:`thin_differences`): publishing a zone A and a zone B
 inside it publishes ``A - B``, the people in the difference. The pair is flagged when
@@ -73,7 +78,7 @@ from .coverage import build_coverage
 from .crs import WGS84, metric_crs
 from .errors import InputError, Problem, WeightsError
 from .privacy import DEFAULT_K
-from .weights import FIT_INSIDE, Weights, compute_weights, zone_fit
+from .weights import FIT_INSIDE, LOW_FIT, MIN_ZONE_KM2, Weights, compute_weights, zone_fit
 from .zones import _MIN_AREA_M2, zone_overlaps, zone_paths
 
 __all__ = [
@@ -192,7 +197,9 @@ def zone_resolution(
         ratio = cell_min / area
     small = has & (w_sum < MIN_CELL_SHARE)
     coarse = has & (ratio > MAX_CELL_ZONE_RATIO)
-    status = np.where(small & coarse, "too small, coarse", np.where(small, "too small", np.where(coarse, "coarse", "ok")))
+    unreliable = has & ((area < MIN_ZONE_KM2) | (base["fit"].to_numpy() < LOW_FIT))
+    reasons = pd.DataFrame({"too small": small, "coarse": coarse, "unreliable": unreliable})
+    status = reasons.apply(lambda r: ", ".join(r.index[r.to_numpy()]) or "ok", axis=1).to_numpy(dtype=object) if len(reasons) else np.array([], dtype=object)
     status = np.where(has, status, "no cell")
     return pd.DataFrame(
         {

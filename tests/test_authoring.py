@@ -94,7 +94,7 @@ def test_fit_exact_on_hand_made_geometry(hand_made):
     assert tiny.fit == pytest.approx(0.0)  # all of its figure comes from a cell lying mostly outside it
     assert tiny.cell_km2_min / tiny.area_km2 == pytest.approx(4 / 0.0025)
     assert tiny.people_per_cell == pytest.approx(30 / (0.4 * share_of_c))
-    assert tiny.status == "too small, coarse" and tiny.flagged
+    assert tiny.status == "too small, coarse, unreliable" and tiny.flagged  # and under 0.25 km² with fit 0
 
     st = fit.loc["straddle"]
     assert st.n_cells == 2
@@ -119,16 +119,21 @@ def test_fit_thresholds_are_the_documented_ones(hand_made):
     # a zone of exactly MIN_CELL_SHARE of cell A is not too small; a little less is
     edge = MIN_CELL_SHARE * 1000
     zones = gpd.GeoDataFrame(
-        {"zone_id": ["at", "below", "coarse"], "name": ["at", "below", "coarse"]},
-        geometry=[box(0, 0, edge, 1000), box(1000, 0, 1000 + edge - 10, 1000), box(5000, 0, 7000, 2000 / (MAX_CELL_ZONE_RATIO + 1))],
+        {"zone_id": ["at", "below", "coarse", "spread"], "name": ["at", "below", "coarse", "spread"]},
+        geometry=[box(0, 0, edge, 1000), box(1000, 0, 1000 + edge - 10, 1000), box(5000, 0, 7000, 2000 / (MAX_CELL_ZONE_RATIO + 1)),
+                  box(600, 0, 1400, 1000)],  # 0.4 of A and 0.4 of B: enough of the cells, but both lie mostly outside it
         crs=M,
     )
     w = gz.compute_weights(cov, zones)
     fit = gz.zone_resolution(w, zones, cov).set_index("zone_id")
-    assert fit.loc["at", "status"] == "ok"
-    assert fit.loc["below", "status"] == "too small"
+    assert fit.loc["at", "status"] == "ok"  # half of A, which counts as inside: fit 1, 0.5 km²
+    # half a cell less 10 m, which lies mostly outside: fit 0, so unreliable too (docs/accuracy.md)
+    assert fit.loc["below", "status"] == "too small, unreliable"
     # 4 km² against 4/11 km²: the cell is 11 times the zone, but the zone gets 1/11 of it: too small too
-    assert fit.loc["coarse", "status"] == "too small, coarse"
+    assert fit.loc["coarse", "status"] == "too small, coarse, unreliable"
+    # the accuracy rule alone: 0.8 of a cell and no coarse cell, but fit 0
+    assert fit.loc["spread", "cell_share"] == pytest.approx(0.8) and fit.loc["spread", "fit"] == pytest.approx(0.0)
+    assert fit.loc["spread", "status"] == "unreliable"
 
 
 def test_fit_refuses_zones_missing_from_the_weights(hand_made):
