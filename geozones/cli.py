@@ -504,7 +504,7 @@ def demo_cmd(out: str, seed: int, days: int, self_contained: bool) -> int:
         made = demo_scenario(inputs, seed=seed, days=days)
     toml = (
         "# geozones demo: repeat with 'geozones run " + str(inputs / "run.toml") + "'\n"
-        f"zones = [{json.dumps(str(Path(made['zones']).resolve()))}]\n"
+        'zones = ["zones"]\n'
         'cells = "cellplan.csv"\ncounts = "counts.parquet"\nmarket_share = "market_share.csv"\n'
         'out = ".."\nmodel = "voronoi"\nkind = "presence"\nperiod = "1d"\nk = 30\norigin_level = "province"\n'
         f"self_contained = {'true' if self_contained else 'false'}\n"

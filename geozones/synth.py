@@ -10,6 +10,7 @@ densest places, some omnidirectional small cells.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -232,7 +233,12 @@ def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    zones_dir = _data("kortrijk", "zones")
+    # a copy of the catalogue beside the other inputs, so that the scenario's run.toml
+    # still runs after geozones is upgraded or reinstalled elsewhere
+    zones_dir = folder / "zones"
+    zones_dir.mkdir(exist_ok=True)
+    for f in sorted(Path(str(_data("kortrijk", "zones"))).glob("*.geojson")):
+        shutil.copyfile(f, zones_dir / f.name)
     muni = gpd.read_file(str(_data("kortrijk", "municipality.geojson")))
     pop_path = str(_data("kortrijk", "population_100m.tif"))
     plan = synthetic_cellplan(pop_path, muni, sites, seed=seed, prefix="kor")
