@@ -738,8 +738,9 @@ def _bins_for(bins: CellBins, weights: Weights) -> CellBins:
     """The bins summed over origins, with cells in the order of other weights of the same cells."""
     rows = pd.Index(bins.cell_ids).get_indexer(weights.cell_ids)
     take = lambda a: np.where(rows >= 0, a.sum(axis=1, keepdims=True)[..., np.maximum(rows, 0)], 0.0)  # noqa: E731
-    return dataclasses.replace(bins, origins=np.array([ALL], dtype=object), observed=take(bins.observed), factors=np.array([np.nan]),
-                               estimates={0: take(bins.estimate)[:, 0, :]}, present=bins.present.any(axis=1, keepdims=True))
+    return dataclasses.replace(bins, origins=np.array([ALL], dtype=object), sums=take(bins.observed), factors=np.array([np.nan]),
+                               estimates={0: take(bins.estimate)[:, 0, :]}, present=bins.present.any(axis=1, keepdims=True),
+                               divisor=np.ones(len(bins.period_start)))
 
 
 def _grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame) -> pd.DataFrame:

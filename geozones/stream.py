@@ -98,8 +98,10 @@ class CellBins:
         UTC start of each period (first axis).
     origins : numpy.ndarray of str
         Origin codes (second axis).
-    observed : numpy.ndarray of float, shape (periods, origins, cells)
-        Sums of the observed counts; cells in weights order.
+    sums : numpy.ndarray, shape (periods, origins, cells)
+        Sums of the observed counts, cells in weights order: int32 where the counts are
+        whole numbers that cannot overflow it (half the memory), else float64. The
+        observed figure of a period is its sum divided by ``divisor`` (:meth:`observed_at`).
     factors : numpy.ndarray of float
         Per origin, the market share that turns its observed sums into estimates; NaN
         where the origin's raw codes have different shares and its estimates are summed
@@ -110,6 +112,8 @@ class CellBins:
         Whether any row fell in that period and origin.
     cell_ids : numpy.ndarray of str
         The cells, in the order of the last axis.
+    divisor : numpy.ndarray of float
+        Per period: how many of the counts' own periods it holds (presence means), else 1.
     info : dict
         ``rows``, ``input_total``, ``dropped_rows``, ``dropped_count``, ``unknown_cells``,
         ``factors`` (the market share used per raw origin code), ``base_period``, ``first``
@@ -119,28 +123,38 @@ class CellBins:
     period: str
     period_start: np.ndarray
     origins: np.ndarray
-    observed: np.ndarray
+    sums: np.ndarray
     factors: np.ndarray
     estimates: dict
     present: np.ndarray
     cell_ids: np.ndarray
+    divisor: np.ndarray
     info: dict = field(default_factory=dict)
 
     def order(self) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the periods and of the origins in ascending order."""
         return (np.argsort(self.period_start, kind="stable"), np.argsort(self.origins.astype(str), kind="stable"))
 
+    def observed_at(self, t: int) -> np.ndarray:
+        """The observed figures of period ``t`` per origin and cell, shape (origins, cells)."""
+        return self.sums[t] / self.divisor[t]
+
     def estimate_at(self, t: int) -> np.ndarray:
-        """The estimate sums of period ``t``, shape (origins, cells)."""
-        est = self.observed[t] / self.factors[:, None]
+        """The estimated figures of period ``t``, shape (origins, cells)."""
+        est = self.observed_at(t) / self.factors[:, None]
         for g, arr in self.estimates.items():
-            est[g] = arr[t]
+            est[g] = arr[t] / self.divisor[t]
         return est
 
     @property
+    def observed(self) -> np.ndarray:
+        """All observed figures, shape (periods, origins, cells) (a new array: for small runs)."""
+        return self.sums / self.divisor[:, None, None]
+
+    @property
     def estimate(self) -> np.ndarray:
-        """All estimate sums, shape (periods, origins, cells) (a new array: for small runs)."""
-        return np.stack([self.estimate_at(t) for t in range(len(self.period_start))]) if len(self.period_start) else self.observed.copy()
+        """All estimated figures, shape (periods, origins, cells) (a new array: for small runs)."""
+        return np.stack([self.estimate_at(t) for t in range(len(self.period_start))]) if len(self.period_start) else self.observed
 
 
 class _Minutes:
@@ -494,7 +508,7 @@ def _kernel():
                     seen[m] = True
                     b = acc_of[period_of[m]]
                 g = group_of[ocodes[i]]
-                obs[(b * nc + c) * ng + g] += v
+                obs[(b * nc + c) * ng + g] += counts[i]
                 present[b * ng + g] = True
             return 0, -1, dropped, dropped_count, total
 
@@ -542,9 +556,13 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
         return False  # registered, but nothing added: the general path sums estimates row by row
     acc_of = np.full(len(ctx.minutes.starts), -1, dtype=np.int64)
     acc_of[ordinals] = bmap
+    values = counts.to_numpy(zero_copy_only=False)
+    if acc.obs.dtype == np.int32 and not np.issubdtype(values.dtype, np.integer):
+        return False  # (a file of the dataset with other types: the general path converts)
+    acc.guard(bmap, float(values.max()) if len(values) else 0.0, len(values))
     _, ng, nc = acc.shape
     args = (ccodes, cell_of, ocodes, gmap[group_of], raw, per_minute, ctx.minutes.m0, ctx.minutes.code, acc_of,
-            counts.to_numpy(zero_copy_only=False), acc.obs.reshape(-1), ng, nc, ctx.minutes.seen, acc.present.reshape(-1),
+            values, acc.obs.reshape(-1), ng, nc, ctx.minutes.seen, acc.present.reshape(-1),
             ctx.unknown_cells == "drop")
     # one thread: the loop is bound by memory traffic (a cache line per row), and a second
     # thread over half the cells measured slower, the other core decoding Parquet
@@ -574,13 +592,16 @@ class _Accumulator:
     whose raw origins have different shares gets its own estimate array.
     """
 
-    def __init__(self, n_cells: int, budget: int, periods: int = 0) -> None:
+    def __init__(self, n_cells: int, budget: int, periods: int = 0, integral: bool = False) -> None:
         self.n_cells = n_cells
         self.budget = budget
+        # whole-number counts are summed in int32 (exact, half the memory and traffic) while
+        # an upper bound per period shows that no sum can overflow; then in float64
+        self.bound = np.zeros(periods)
         self.starts: dict[int, int] = {}  # period start (ns) -> index
         self.groups: dict[str, int] = {}  # origin code -> index
         self.factor: dict[int, float] = {}  # group index -> share (NaN: several)
-        self.obs = np.zeros((periods, n_cells, 0))  # (period, cell, origin)
+        self.obs = np.zeros((periods, n_cells, 0), dtype=np.int32 if integral else np.float64)  # (period, cell, origin)
         self.est: dict[int, np.ndarray] = {}  # group index -> (periods, cells)
         self.present = np.zeros((periods, 0), dtype=bool)
 
@@ -593,8 +614,29 @@ class _Accumulator:
     def nbytes(self) -> int:
         return self.obs.nbytes + sum(a.nbytes for a in self.est.values())
 
-    def _need(self, nb: int, ng: int, extra_est: int = 0) -> int:
-        return (nb * ng + (len(self.est) + extra_est) * nb) * self.n_cells * 8
+    def _need(self, nb: int, ng: int, extra_est: int = 0, itemsize: int | None = None) -> int:
+        size = self.obs.itemsize if itemsize is None else itemsize
+        return (nb * ng * size + (len(self.est) + extra_est) * nb * 8) * self.n_cells
+
+    def guard(self, periods: np.ndarray, max_count: float, rows: int) -> None:
+        """Before adding ``rows`` counts of at most ``max_count`` to these periods: keep the
+        int32 sums only while no sum can reach 2**31 (each is at most the period's bound)."""
+        if self.obs.dtype != np.int32 or not len(periods):
+            return
+        new = self.bound[periods] + float(max_count) * rows
+        if new.max() < np.iinfo(np.int32).max:
+            self.bound[periods] = new
+            return
+        self.to_float()
+
+    def to_float(self) -> None:
+        """Sum in float64 from now on (exact: the int32 sums are whole numbers below 2**31)."""
+        if self.obs.dtype == np.float64:
+            return
+        b, g, _ = self.shape
+        if self._need(b, g, itemsize=8) > self.budget:
+            raise self._over(b, g)
+        self.obs = self.obs.astype(np.float64)
 
     def _over(self, nb: int, ng: int) -> BudgetError:
         return BudgetError(
@@ -621,9 +663,12 @@ class _Accumulator:
         ng2 = ng if (ng == g or exact) else max(ng, g + 4)
         while self._need(nb2, ng2) > self.budget and (nb2 > nb or ng2 > ng):
             nb2, ng2 = max(nb, nb2 - 1), max(ng, ng2 - 1)
-        new = np.zeros((nb2, self.n_cells, ng2))
+        new = np.zeros((nb2, self.n_cells, ng2), dtype=self.obs.dtype)
         new[:b, :, :g] = self.obs
         self.obs = new
+        bound = np.zeros(nb2)
+        bound[:b] = self.bound[:b]
+        self.bound = bound
         p = np.zeros((nb2, ng2), dtype=bool)
         p[:b, :g] = self.present
         self.present = p
@@ -660,9 +705,12 @@ class _Accumulator:
         bmap = np.full(len(batch.starts), -1, dtype=np.int64)
         bmap[used_b], gmap = self.register(batch.starts[used_b], batch.groups, batch.factors)
         bidx, g = bmap[batch.bucket], gmap[batch.group]
+        if self.obs.dtype == np.int32 and not np.array_equal(batch.count, np.floor(batch.count)):
+            self.to_float()  # counts that are not whole numbers
+        self.guard(bmap[used_b], float(batch.count.max()), len(batch.count))
         _, ng, nc = self.shape
         flat = (bidx * nc + batch.cell) * ng + g
-        np.add.at(self.obs.reshape(-1), flat, batch.count)
+        np.add.at(self.obs.reshape(-1), flat, batch.count.astype(self.obs.dtype))
         self.present.reshape(-1)[np.flatnonzero(np.bincount(bidx * ng + g, minlength=self.present.size))] = True
         for gi in self.est:
             rows = g == gi
@@ -676,8 +724,8 @@ class _Accumulator:
         names = np.array(list(self.groups), dtype=object)
         factors = np.array([self.factor.get(g, np.nan) if g not in self.est else np.nan for g in range(ng)], dtype=float)
         estimates = {g: arr[:nb] for g, arr in self.est.items()}
-        observed = self.obs[:nb, :, :ng].transpose(0, 2, 1)  # a view, (period, origin, cell)
-        return CellBins(period, starts, names, observed, factors, estimates, self.present[:nb, :ng], np.asarray(cell_ids), info)
+        sums = self.obs[:nb, :, :ng].transpose(0, 2, 1)  # a view, (period, origin, cell)
+        return CellBins(period, starts, names, sums, factors, estimates, self.present[:nb, :ng], np.asarray(cell_ids), np.ones(nb), info)
 
 
 def _batches(path: Path, batch_rows: int) -> tuple[Iterator, int]:
@@ -746,10 +794,7 @@ def _finish(acc: _Accumulator, ctx: _Context, info: dict, kind: str, stat: str) 
     if kind == "presence" and target != ctx.base_period:
         n = ctx.minutes.periods_inside()
         n.index = np.asarray(ctx.minutes.starts, dtype=np.int64)[n.index.to_numpy()]
-        div = n.reindex(bins.period_start.view(np.int64)).to_numpy(dtype=float)
-        bins.observed /= div[:, None, None]
-        for arr in bins.estimates.values():
-            arr /= div[:, None]
+        bins.divisor = n.reindex(bins.period_start.view(np.int64)).to_numpy(dtype=float)
     return bins
 
 
@@ -836,7 +881,7 @@ def stream_counts(
     if engine == "dask":
         return _dask_bins(path, ctx, budget, scheduler, kind, stat)
     batches, total = _batches(path, batch_rows)
-    acc = _Accumulator(len(weights.cell_ids), budget)
+    acc = None
     fast = compiled
     info = {"rows": 0, "input_total": 0.0, "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0,
             "first": np.iinfo(np.int64).max, "last": np.iinfo(np.int64).min}
@@ -844,7 +889,11 @@ def stream_counts(
     with _progress(total, progress) as bar:
         row0 = 0
         for batch in batches:
-            if row0 == 0:  # the first batch's dictionary tells the origins; the files' statistics the periods
+            if acc is None:  # the first batch's types and dictionary tell the origins; the files' statistics the periods
+                import pyarrow as pa
+
+                count_type = batch.schema.field(batch.schema.names.index("count")).type
+                acc = _Accumulator(len(weights.cell_ids), budget, integral=pa.types.is_integer(count_type))
                 acc.reserve(_periods_hint(path, _prepare(ctx, batch, row0)), _origins_hint(ctx, batch, row0) + 2)
             if not (fast and _fast_batch(ctx, acc, batch, row0, info, unknown)):
                 b = _bin_batch(ctx, batch, row0)
@@ -997,8 +1046,8 @@ def apportion_bins(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.
     a row for every zone, every period that holds counts and every origin that occurs.
     """
     t_used, o_used = _used(bins)
-    nc = bins.observed.shape[2]
-    obs = bins.observed[np.ix_(t_used, o_used)].reshape(len(t_used) * len(o_used), nc)
+    nc = bins.sums.shape[2]
+    obs = np.concatenate([bins.observed_at(t)[o_used] for t in t_used]) if len(t_used) else np.zeros((0, nc))
     est = np.concatenate([bins.estimate_at(t)[o_used] for t in t_used]) if len(t_used) else obs.copy()
     return zone_table({"observed": obs, "estimate": est}, bins.period_start[t_used], bins.origins[o_used], bins.period, weights, factor=dedup_factor)
 
@@ -1036,7 +1085,7 @@ def zone_sums(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0, es
     wt = weights.matrix.T.tocsr()  # zones x cells: each zone's sum runs over its cells in order
     out = np.empty((len(t_used), len(o_used), len(weights.zone_ids) + 1))
     for i, t in enumerate(t_used):
-        cells = (bins.estimate_at(t) if estimate else bins.observed[t])[o_used]  # (origins, cells)
+        cells = (bins.estimate_at(t) if estimate else bins.observed_at(t))[o_used]  # (origins, cells)
         out[i, :, :-1] = (wt @ cells.T).T
         out[i, :, -1] = cells @ weights.outside
     if dedup_factor != 1.0:
@@ -1076,7 +1125,7 @@ def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[s
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for t in t_used:
             cols = []
-            for arr in (bins.observed[t, o_used, :], bins.estimate_at(t)[o_used]):
+            for arr in (bins.observed_at(t)[o_used], bins.estimate_at(t)[o_used]):
                 cols.append((np.column_stack([(wt @ arr.T).T, arr @ weights.outside]) * dedup_factor).ravel())
             n = len(cols[0])
             writer.write_table(pa.Table.from_arrays(

@@ -307,3 +307,24 @@ def test_zone_sums_equal_the_zone_table():
         assert values.shape == (len(starts), len(origins), len(zones))
         # the table's rows are periods, then origins, then zones (outside last)
         np.testing.assert_allclose(values.ravel(), table[col].to_numpy(), rtol=1e-14, atol=0)
+
+
+def test_whole_counts_sum_in_int32_until_they_could_overflow(tmp_path):
+    """Sums are int32 for whole counts, and turn float64 (exactly) before any could pass 2**31."""
+    w = toy_weights(4, 2, seed=3)
+    small = toy_counts(4, 48, ["30000"], seed=3)
+    bins = stream_counts(write_parquet(small, tmp_path / "small.parquet"), w, progress=False)
+    assert bins.sums.dtype == np.int32
+    assert_same(memory_path(tmp_path / "small.parquet", w, "1d"), apportion_bins(bins, w))
+    # two hours of 1.5e9 in the same cell and day: their sum (3e9) does not fit in int32
+    big = small.copy()
+    big.loc[big.index[:2], "count"] = 1_500_000_000
+    big.loc[big.index[:2], "cell_id"] = "c0"
+    big.loc[big.index[:2], "period_start"] = big["period_start"].iloc[0] + pd.to_timedelta([0, 1], unit="h")
+    big = big.drop_duplicates(["cell_id", "period_start", "origin"]).reset_index(drop=True)
+    last = pd.concat([big.iloc[2:], big.iloc[:2]], ignore_index=True)  # the int32 sums already hold the rest
+    for compiled, frame in ((True, big), (False, big), (True, last), (False, last)):
+        src = write_parquet(frame, tmp_path / f"big-{compiled}-{frame is last}.parquet", 10)
+        got = stream_counts(src, w, batch_rows=10, progress=False, compiled=compiled)
+        assert got.sums.dtype == np.float64
+        assert_same(memory_path(src, w, "1d"), apportion_bins(got, w))
