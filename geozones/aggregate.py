@@ -62,19 +62,7 @@ def apportion(
         including the zone ``outside``. ``info``: ``input_total``, ``dropped_rows``,
         ``dropped_count``, ``unknown_cells``, ``dedup_factor``.
     """
-    if kind not in KINDS:
-        raise InputError(f"unknown count kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
-    factor = 1.0
-    if kind == "unique":
-        if dedup_factor is None:
-            raise CountsError(
-                "unique counts do not add up over cells: a person seen on several cells would be counted several times",
-                path=counts.attrs.get("source"),
-                hint="state a deduplication factor (--dedup-factor, 0 to 1) or give subscriber-level events",
-            )
-        if not 0 < dedup_factor <= 1:
-            raise InputError(f"dedup factor {dedup_factor!r} is not in (0, 1]")
-        factor = float(dedup_factor)
+    factor = dedup_factor_for(kind, dedup_factor, source=counts.attrs.get("source"))
     rows = pd.Index(weights.cell_ids).get_indexer(counts["cell_id"].to_numpy())
     unknown = rows < 0
     info = {"input_total": float(counts["count"].sum()), "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0, "dedup_factor": factor}
@@ -104,6 +92,31 @@ def apportion(
             values[dst] = c
     table = zone_table(values, t_values, o_values, periods[0], weights, factor=factor)
     return table, info
+
+
+def dedup_factor_for(kind: str, dedup_factor: float | None, *, source: str | None = None) -> float:
+    """The factor that multiplies every zone figure: ``dedup_factor`` for unique counts, else 1.
+
+    Raises
+    ------
+    InputError
+        An unknown kind, or a factor outside (0, 1].
+    CountsError
+        Unique counts without a factor: they do not add up over cells.
+    """
+    if kind not in KINDS:
+        raise InputError(f"unknown count kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
+    if kind != "unique":
+        return 1.0
+    if dedup_factor is None:
+        raise CountsError(
+            "unique counts do not add up over cells: a person seen on several cells would be counted several times",
+            path=source,
+            hint="state a deduplication factor (--dedup-factor, 0 to 1) or give subscriber-level events",
+        )
+    if not 0 < dedup_factor <= 1:
+        raise InputError(f"dedup factor {dedup_factor!r} is not in (0, 1]")
+    return float(dedup_factor)
 
 
 def zone_table(values: Mapping[str, sparse.csr_array | np.ndarray], period_starts, origins, period: str, weights: Weights, *, factor: float = 1.0) -> pd.DataFrame:

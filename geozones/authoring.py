@@ -61,7 +61,6 @@ import html
 import json
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 import folium
 import geopandas as gpd

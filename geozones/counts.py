@@ -49,6 +49,7 @@ __all__ = [
     "read_optout",
     "events_to_counts",
     "period_floor",
+    "period_seconds",
     "parse_times",
 ]
 
@@ -91,6 +92,12 @@ def parse_period(label: str) -> str:
     if unit == "h" and 24 % n:
         raise InputError(f"period {label!r}: hours must divide a day")
     return f"{n}{unit}"
+
+
+def period_seconds(period: str) -> float:
+    """Length of a canonical period label in seconds (a quarter counted as 92 days), for ordering and comparing periods."""
+    n, unit = int(period.rstrip("minhdwq")), period.lstrip("0123456789")
+    return n * {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "q": 92 * 86400}[unit]
 
 
 def _read_frame(path: Path, what: str) -> tuple[pd.DataFrame, str]:

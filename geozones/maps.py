@@ -222,14 +222,14 @@ def _relative(values: np.ndarray, top: float, decimals: int) -> np.ndarray:
 
 
 def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
-    from .pipeline import _period_seconds
+    from .counts import period_seconds
 
     ok = grid[(grid["status"] == "published") & (grid["estimate"] > 0)]
     if not len(ok):
         return
     pos, dec = HEAT_DECIMALS
     ok = ok.assign(lat=ok["lat"].round(pos), lon=ok["lon"].round(pos))
-    periods = sorted(pd.unique(grid["period"]), key=_period_seconds)
+    periods = sorted(pd.unique(grid["period"]), key=period_seconds)
     longest = ok[ok["period"] == periods[-1]]
     if longest["period_start"].nunique() > 1:
         longest = longest[longest["period_start"] == longest["period_start"].max()]

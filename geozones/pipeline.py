@@ -46,13 +46,13 @@ import shapely
 
 from . import __version__
 from ._io import file_format, row_label
-from .aggregate import STATS, add_totals, apportion, rollup_counts, rollup_origins, rollup_time
-from .counts import KINDS, TIMEZONE, events_to_counts, parse_period, read_counts, read_events, read_optout
+from .aggregate import STATS, add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
+from .counts import KINDS, TIMEZONE, events_to_counts, parse_period, period_seconds, read_counts, read_events, read_optout
 from .coverage import DEFAULT_MODEL, MODELS, build_coverage, read_cellplan
 from .errors import ConfigError, CountsError, CoverageError, InputError, WeightsError, ZoneError
 from .extrapolate import market_share_factors, read_market_share
 from .origins import ALL, LEVELS, origin_names, rollup_codes
-from .stream import DEFAULT_BUDGET, ENGINES, CellBins, apportion_bins, parse_size, stream_counts
+from .stream import ENGINES, CellBins, apportion_bins, parse_size, stream_counts
 from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
 from .weights import Weights, compute_weights, compute_weights_dask, read_weights, write_weights, zone_fit
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
@@ -311,14 +311,7 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     )
     values = values.groupby(["cell_id", "period_start", "period", "origin"], sort=True, observed=True)[["count", "estimate"]].sum().reset_index()
     values.attrs = dict(counts.attrs)
-    base_period = values["period"].iloc[0] if len(values) else cfg.period
-    for p in periods:
-        if _period_seconds(p) < _period_seconds(base_period):
-            raise InputError(
-                f"the counts are per {base_period}; they cannot be split into periods of {p}",
-                path=counts.attrs.get("source"),
-                hint=f"choose --period {base_period} or longer",
-            )
+    _check_split(periods, values["period"].iloc[0] if len(values) else cfg.period, counts.attrs.get("source"))
     linear = cfg.kind == "events" or (cfg.kind == "presence" and cfg.stat == "mean")
     if linear:
         values = rollup_counts(values, periods[0], kind=cfg.kind)
@@ -331,6 +324,14 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     return _levels(table, cfg, residents, periods), info, factors, conservation
 
 
+def _check_split(periods: list[str], base_period: str, source: str | None) -> None:
+    """Refuse published periods shorter than the counts' own."""
+    for p in periods:
+        if period_seconds(p) < period_seconds(base_period):
+            raise InputError(f"the counts are per {base_period}; they cannot be split into periods of {p}",
+                             path=source, hint=f"choose --period {base_period} or longer")
+
+
 def _conservation(table: pd.DataFrame, want: pd.Series) -> float:
     """Largest difference between the zones plus outside and the input, per period and origin."""
     got = table.groupby(["period_start", "origin"])["observed"].sum()
@@ -338,10 +339,10 @@ def _conservation(table: pd.DataFrame, want: pd.Series) -> float:
 
 
 def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[str]) -> CellBins:
-    """Counts per cell added up per published period, origin and cell by the stream or dask engine."""
-    linear = cfg.kind == "events" or (cfg.kind == "presence" and cfg.stat == "mean")
+    """Counts per cell added up per published period, origin and cell by the stream or dask engine
+    (which keeps the counts' own period where the roll-up over time is not a sum or a mean)."""
     return stream_counts(
-        cfg.counts, weights, period=periods[0] if linear else None, kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level,
+        cfg.counts, weights, period=periods[0], kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level,
         keep=frozenset(residents.values()) if residents else frozenset(), shares=shares, unknown_cells=cfg.unknown_cells,
         memory_budget=cfg.memory_budget, engine=cfg.engine, scheduler=cfg.scheduler, progress=None,
     )
@@ -349,13 +350,8 @@ def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[s
 
 def _figures_from_bins(bins: CellBins, weights: Weights, cfg: RunConfig, residents, periods: list[str]):
     """:func:`_figures` for counts that the stream or dask engine has added up per cell."""
-    for p in periods:
-        if _period_seconds(p) < _period_seconds(bins.info["base_period"]):
-            raise InputError(f"the counts are per {bins.info['base_period']}; they cannot be split into periods of {p}",
-                             path=cfg.counts, hint=f"choose --period {bins.info['base_period']} or longer")
-    if cfg.kind == "unique" and cfg.dedup_factor is None:
-        apportion(pd.DataFrame(columns=["cell_id", "period_start", "period", "origin", "count"]), weights, kind="unique")  # the same error
-    factor = float(cfg.dedup_factor) if cfg.kind == "unique" else 1.0
+    _check_split(periods, bins.info["base_period"], cfg.counts)
+    factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
     table = apportion_bins(bins, weights, dedup_factor=factor)
     info = {k: bins.info[k] for k in ("input_total", "dropped_rows", "dropped_count", "unknown_cells")} | {"dedup_factor": factor}
     conservation = None
@@ -369,15 +365,17 @@ def _figures_from_bins(bins: CellBins, weights: Weights, cfg: RunConfig, residen
 
 def _counts_summary(counts: pd.DataFrame | None, bins: CellBins | None) -> dict:
     """What the manifest says of the counts read."""
+    def iso(t) -> str:
+        return _local_iso(pd.Series(pd.to_datetime([t], utc=True))).iloc[0]
+
     if counts is None:
         return {"rows": int(bins.info["rows"]), "period": bins.info["base_period"], "engine": bins.info.get("engine", "stream"),
-                "first_period_start": _local_iso(pd.Series(pd.to_datetime([bins.info["first"]], utc=True))).iloc[0],
-                "last_period_start": _local_iso(pd.Series(pd.to_datetime([bins.info["last"]], utc=True))).iloc[0], "notes": []}
+                "first_period_start": iso(bins.info["first"]), "last_period_start": iso(bins.info["last"]), "notes": []}
     return {
         "rows": int(len(counts)),
         "period": counts["period"].iloc[0] if len(counts) else None,
-        "first_period_start": _local_iso(pd.Series([counts["period_start"].min()])).iloc[0] if len(counts) else None,
-        "last_period_start": _local_iso(pd.Series([counts["period_start"].max()])).iloc[0] if len(counts) else None,
+        "first_period_start": iso(counts["period_start"].min()) if len(counts) else None,
+        "last_period_start": iso(counts["period_start"].max()) if len(counts) else None,
         "notes": list(counts.attrs.get("notes", [])),
     }
 
@@ -395,9 +393,6 @@ def _levels(table: pd.DataFrame, cfg: RunConfig, residents, periods: list[str]) 
     return pd.concat(levels, ignore_index=True)
 
 
-def _period_seconds(p: str) -> float:
-    n, unit = int(p.rstrip("minhdwq")), p.lstrip("0123456789")
-    return n * {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "q": 92 * 86400}[unit]
 
 
 def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None:
@@ -474,7 +469,7 @@ def run(cfg: RunConfig) -> RunResult:
     residents = _residents(zones, cfg)
 
     periods = [cfg.period]
-    if cfg.summary_period and cfg.kind != "unique" and _period_seconds(cfg.summary_period) > _period_seconds(cfg.period):
+    if cfg.summary_period and cfg.kind != "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
         periods.append(cfg.summary_period)
     bins = None
     if counts is None:
@@ -505,7 +500,7 @@ def run(cfg: RunConfig) -> RunResult:
     zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
     published = published.assign(
         _z=published["zone_id"].map(zone_order),
-        _p=published["period"].map(_period_seconds),
+        _p=published["period"].map(period_seconds),
         _o=(published["origin"] != ALL).astype(int),
     ).sort_values(["_z", "_p", "period_start", "_o", "origin"], kind="stable")
     table = pd.DataFrame(
@@ -747,7 +742,7 @@ def _grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame) -> pd.DataFrame:
     """The published grid figures as grid_counts.csv has them (ids without the prefix)."""
     cent = grid.set_index("zone_id").geometry.to_crs(grid.estimate_utm_crs()).centroid.to_crs("EPSG:4326")
     order = {z: i for i, z in enumerate(grid["zone_id"])}
-    pub = pub.assign(_p=pub["period"].map(_period_seconds), _z=pub["zone_id"].map(order)).sort_values(["_p", "period_start", "_z"], kind="stable")
+    pub = pub.assign(_p=pub["period"].map(period_seconds), _z=pub["zone_id"].map(order)).sort_values(["_p", "period_start", "_z"], kind="stable")
     return pd.DataFrame(
         {
             "zone_id": pub["zone_id"].str.slice(len(_GRID)).to_numpy(),

@@ -153,13 +153,13 @@ def _pct(v: float) -> str:
 
 def report_periods(run_dir: str | os.PathLike[str]) -> list[str]:
     """The starts of the summary periods (the longest period) of a run: one report each."""
-    from .pipeline import _period_seconds
+    from .counts import period_seconds
 
     path = Path(run_dir) / "zone_counts.parquet"
     if not path.is_file():
         raise InputError("no zone_counts.parquet here", path=run_dir, hint="give the output folder of 'geozones apportion', 'run' or 'demo'")
     t = pd.read_parquet(path, columns=["period_start", "period"])
-    longest = max(pd.unique(t["period"]), key=_period_seconds)
+    longest = max(pd.unique(t["period"]), key=period_seconds)
     return sorted(pd.unique(t.loc[t["period"] == longest, "period_start"]))
 
 
@@ -208,9 +208,9 @@ def build_report(
     k = manifest.get("disclosure_control", {}).get("k", 30)
     k = int(k) if float(k).is_integer() else k
 
-    from .pipeline import _period_seconds
+    from .counts import period_seconds
 
-    periods = sorted(pd.unique(table["period"]), key=_period_seconds)
+    periods = sorted(pd.unique(table["period"]), key=period_seconds)
     summary_p, day_p = periods[-1], periods[0]
     summ = table[table["period"] == summary_p]
     starts = sorted(pd.unique(summ["period_start"]))
@@ -240,7 +240,7 @@ def build_report(
 
     # days of the report's period, for the focus zone
     start_ts = pd.Timestamp(period_start)
-    end_ts = start_ts + pd.Timedelta(seconds=_period_seconds(summary_p)) if summary_p != "1q" else (start_ts + pd.offsets.QuarterBegin(startingMonth=1))
+    end_ts = start_ts + pd.Timedelta(seconds=period_seconds(summary_p)) if summary_p != "1q" else (start_ts + pd.offsets.QuarterBegin(startingMonth=1))
     daily = table[(table["period"] == day_p) & (table["zone_id"] == zone)].copy()
     ts = pd.to_datetime(daily["period_start"].str.slice(0, 19))
     daily = daily[(ts >= start_ts.tz_localize(None)) & (ts < end_ts.tz_localize(None))] if summary_p != day_p else daily

@@ -36,20 +36,20 @@ is refused when they do not fit in the budget.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from ._io import row_label
 from .aggregate import zone_table
-from .counts import KINDS, parse_period, parse_times, period_floor
+from .counts import KINDS, parse_period, parse_times, period_floor, period_seconds
 from .errors import BudgetError, CountsError, InputError
 from .extrapolate import market_share_factors
 from .origins import ALL, normalize_origins, rollup_codes
@@ -281,10 +281,11 @@ def _null_check(ctx, arr, name: str, row0: int) -> None:
         raise _fail(ctx, row0, i, f"{name} is empty", f"every row needs a {name}")
 
 
-def _cells(ctx: _Context, arr, row0: int) -> np.ndarray:
+def _cells(ctx: _Context, arr, row0: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row in the weights, dictionary code) of each row's cell."""
     _null_check(ctx, arr, "cell_id", row0)
     codes, values = _dictionary(arr)
-    return _cell_lookup(ctx, values)[codes]
+    return _cell_lookup(ctx, values)[codes], codes
 
 
 def _cell_lookup(ctx: _Context, values) -> np.ndarray:
@@ -438,13 +439,9 @@ def _bin_batch(ctx: _Context, batch, row0: int) -> _Batch:
     names = batch.schema.names
     col = {n: batch.column(i) for i, n in enumerate(names)}
     n = batch.num_rows
-    _period(ctx, col["period"], row0)
-    if ctx.minutes is None:
-        target = ctx.period or ctx.base_period
-        ctx.minutes = _Minutes(target)
-    cell = _cells(ctx, col["cell_id"], row0)
+    _prepare(ctx, batch, row0)
+    cell, cell_codes = _cells(ctx, col["cell_id"], row0)
     ids = ctx._cells[2]
-    cell_codes = _dictionary(col["cell_id"])[0]
     count = _counts(ctx, col["count"], row0, lambda i: ids[cell_codes[i]])
     ns = _times(ctx, col["period_start"], row0)
     group, groups, factor, group_factor = _origin_groups(ctx, col.get("origin"), row0, n)
@@ -471,49 +468,46 @@ def _bin_batch(ctx: _Context, batch, row0: int) -> _Batch:
 
 
 _UNITS = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
-_KERNEL: list = []
 
 
+@functools.cache
 def _kernel():
     """The compiled per-row loop (numba), or None where numba is not installed."""
-    if not _KERNEL:
-        try:
-            import numba
-        except ImportError:  # pragma: no cover - numba is a dependency; the NumPy path still works
-            _KERNEL.append(None)
-            return None
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency; the NumPy path still works
+        return None
 
-        @numba.njit(nogil=True, cache=True)
-        def accumulate(ccodes, cell_of, ocodes, group_of, times, per_minute, m0, period_of, acc_of, counts, obs, ng, nc, seen, present, drop):
-            # one pass per row: weight row, origin group, published period, validity, sum
-            total = 0.0
-            dropped = 0
-            dropped_count = 0.0
-            last, m = -1, 0
-            for i in range(len(ccodes)):
-                v = float(counts[i])
-                if not (v >= 0.0) or v == np.inf:
-                    return 2, i, dropped, dropped_count, total
-                total += v
-                c = cell_of[ccodes[i]]
-                if c < 0:
-                    if not drop:
-                        return 1, i, dropped, dropped_count, total
-                    dropped += 1
-                    dropped_count += v
-                    continue
-                t = times[i]
-                if t != last:  # rows in time order repeat their time: divide once per time
-                    last, m = t, t // per_minute - m0
-                    seen[m] = True
-                    b = acc_of[period_of[m]]
-                g = group_of[ocodes[i]]
-                obs[(b * nc + c) * ng + g] += counts[i]
-                present[b * ng + g] = True
-            return 0, -1, dropped, dropped_count, total
+    @numba.njit(nogil=True, cache=True)
+    def accumulate(ccodes, cell_of, ocodes, group_of, times, per_minute, m0, period_of, acc_of, counts, obs, ng, nc, seen, present, drop):
+        # one pass per row: weight row, origin group, published period, validity, sum
+        total = 0.0
+        dropped = 0
+        dropped_count = 0.0
+        last, m = -1, 0
+        for i in range(len(ccodes)):
+            v = float(counts[i])
+            if not (v >= 0.0) or v == np.inf:
+                return 2, i, dropped, dropped_count, total
+            total += v
+            c = cell_of[ccodes[i]]
+            if c < 0:
+                if not drop:
+                    return 1, i, dropped, dropped_count, total
+                dropped += 1
+                dropped_count += v
+                continue
+            t = times[i]
+            if t != last:  # rows in time order repeat their time: divide once per time
+                last, m = t, t // per_minute - m0
+                seen[m] = True
+                b = acc_of[period_of[m]]
+            g = group_of[ocodes[i]]
+            obs[(b * nc + c) * ng + g] += counts[i]
+            present[b * ng + g] = True
+        return 0, -1, dropped, dropped_count, total
 
-        _KERNEL.append(accumulate)
-    return _KERNEL[0]
+    return accumulate
 
 
 def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict, unknown: set) -> bool:
@@ -531,17 +525,14 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
         return False
     if cells.null_count or times.null_count or counts.null_count or ("origin" in col and col["origin"].null_count):
         return False
-    _period(ctx, col["period"], row0)
-    if ctx.minutes is None:
-        ctx.minutes = _Minutes(ctx.period or ctx.base_period)
+    _prepare(ctx, batch, row0)
     ccodes = cells.indices.to_numpy(zero_copy_only=False)
     cell_of = _cell_lookup(ctx, cells.dictionary)
     if "origin" in col:
         ocodes, group_of, groups, _, group_factor = _origin_table(ctx, col["origin"], row0)
     else:
-        ocodes, group_of, groups = np.zeros(1, np.int8), np.zeros(1, np.int64), np.array([ALL], dtype=object)
+        ocodes, group_of, groups = np.zeros(len(ccodes), np.int8), np.zeros(1, np.int64), np.array([ALL], dtype=object)
         group_factor = _factor_of(ctx, groups)
-        ocodes = np.zeros(len(ccodes), np.int8)
     if np.isnan(group_factor).any():
         return False
     raw = times.to_numpy(zero_copy_only=False).view(np.int64)
@@ -610,9 +601,6 @@ class _Accumulator:
         """(periods, origins, cells) of room."""
         b, c, g = self.obs.shape
         return b, g, c
-
-    def nbytes(self) -> int:
-        return self.obs.nbytes + sum(a.nbytes for a in self.est.values())
 
     def _need(self, nb: int, ng: int, extra_est: int = 0, itemsize: int | None = None) -> int:
         size = self.obs.itemsize if itemsize is None else itemsize
@@ -772,7 +760,7 @@ def _progress(total: int, enabled: bool | None):
     return tqdm(total=total, unit=" rows", unit_scale=True, disable=not enabled, file=sys.stderr, desc="counts", leave=False)
 
 
-def _check(kind: str, period: str | None, stat: str) -> None:
+def _check(kind: str, stat: str) -> None:
     if kind not in KINDS:
         raise InputError(f"unknown count kind {kind!r}", hint=f"choose one of {', '.join(KINDS)}")
     if stat not in ("mean", "max"):
@@ -783,7 +771,7 @@ def _finish(acc: _Accumulator, ctx: _Context, info: dict, kind: str, stat: str) 
     if not acc.starts:
         raise CountsError("no row is left after dropping unknown cells", path=ctx.source, hint="check that counts and cell plan belong together")
     target = ctx.minutes.period
-    if ctx.period is not None and _seconds(ctx.period) < _seconds(ctx.base_period):
+    if ctx.period is not None and period_seconds(ctx.period) < period_seconds(ctx.base_period):
         raise InputError(f"the counts are per {ctx.base_period}; they cannot be split into periods of {ctx.period}",
                          hint=f"choose --period {ctx.base_period} or longer")
     if kind == "unique" and target != ctx.base_period:
@@ -796,11 +784,6 @@ def _finish(acc: _Accumulator, ctx: _Context, info: dict, kind: str, stat: str) 
         n.index = np.asarray(ctx.minutes.starts, dtype=np.int64)[n.index.to_numpy()]
         bins.divisor = n.reindex(bins.period_start.view(np.int64)).to_numpy(dtype=float)
     return bins
-
-
-def _seconds(p: str) -> float:
-    n, unit = int(p.rstrip("minhdwq")), p.lstrip("0123456789")
-    return n * {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "q": 92 * 86400}[unit]
 
 
 def stream_counts(
@@ -865,7 +848,7 @@ def stream_counts(
     -------
     CellBins
     """
-    _check(kind, period, stat)
+    _check(kind, stat)
     if engine not in ("stream", "dask"):
         raise InputError(f"unknown engine {engine!r}", hint="choose stream or dask (or memory, in geozones.run)")
     budget = parse_size(memory_budget)
@@ -880,22 +863,19 @@ def stream_counts(
                    origin_level=origin_level, keep=frozenset(keep), shares=shares, unknown_cells=unknown_cells, source=str(path))
     if engine == "dask":
         return _dask_bins(path, ctx, budget, scheduler, kind, stat)
+    import pyarrow as pa
+
     batches, total = _batches(path, batch_rows)
     acc = None
-    fast = compiled
-    info = {"rows": 0, "input_total": 0.0, "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0,
-            "first": np.iinfo(np.int64).max, "last": np.iinfo(np.int64).min}
-    unknown: set = set()
+    info, unknown = _new_info(), set()
     with _progress(total, progress) as bar:
         row0 = 0
         for batch in batches:
             if acc is None:  # the first batch's types and dictionary tell the origins; the files' statistics the periods
-                import pyarrow as pa
-
                 count_type = batch.schema.field(batch.schema.names.index("count")).type
                 acc = _Accumulator(len(weights.cell_ids), budget, integral=pa.types.is_integer(count_type))
                 acc.reserve(_periods_hint(path, _prepare(ctx, batch, row0)), _origins_hint(ctx, batch, row0) + 2)
-            if not (fast and _fast_batch(ctx, acc, batch, row0, info, unknown)):
+            if not (compiled and _fast_batch(ctx, acc, batch, row0, info, unknown)):
                 b = _bin_batch(ctx, batch, row0)
                 acc.add(b)
                 _tally(info, b, unknown)
@@ -907,7 +887,7 @@ def stream_counts(
 
 
 def _prepare(ctx: _Context, batch, row0: int) -> _Minutes:
-    """Check the first batch's period column and set up the table of published periods."""
+    """Check a batch's period column, and set up the table of published periods at the first."""
     _period(ctx, batch.column(batch.schema.names.index("period")), row0)
     if ctx.minutes is None:
         ctx.minutes = _Minutes(ctx.period or ctx.base_period)
@@ -953,6 +933,12 @@ def _periods_hint(path: Path, minutes: _Minutes) -> int:
     return len(np.unique(minutes.code[first - minutes.m0 : last - minutes.m0 + 1]))
 
 
+def _new_info() -> dict:
+    """What a run has read so far, before any batch (see :func:`_tally`)."""
+    return {"rows": 0, "input_total": 0.0, "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0,
+            "first": np.iinfo(np.int64).max, "last": np.iinfo(np.int64).min}
+
+
 def _tally(info: dict, b: _Batch, unknown: set) -> None:
     info["rows"] += b.rows
     info["input_total"] += b.total
@@ -970,21 +956,21 @@ def _dask_partition(frame: pd.DataFrame, ctx: _Context, offset: int) -> tuple:
     b = _bin_batch(ctx, batch, offset)
     keys = pd.DataFrame({"t": b.starts[b.bucket], "g": b.groups[b.group] if len(b.group) else np.empty(0, object), "c": b.cell})
     sums = pd.DataFrame({"obs": b.count, "est": b.estimate}).groupby([keys["t"], keys["g"], keys["c"]], sort=False).sum()
-    seen = None
     minutes = (np.flatnonzero(ctx.minutes.seen) + ctx.minutes.m0) if ctx.minutes is not None else np.empty(0, np.int64)
-    info = {"rows": b.rows, "input_total": b.total, "dropped_rows": b.dropped_rows, "dropped_count": b.dropped_count,
-            "first": b.first, "last": b.last}
-    return sums, minutes, seen, ctx.factors, ctx.base_period, b.unknown, info
+    info, unknown = _new_info(), set()
+    _tally(info, b, unknown)
+    return sums, minutes, ctx.factors, ctx.base_period, frozenset(unknown), info
 
 
 def _dask_combine(a: tuple, b: tuple) -> tuple:
+    """Two partitions' partial results as one: (sums, minutes seen, factors, base period, unknown cells, info)."""
     sums = pd.concat([a[0], b[0]]).groupby(level=[0, 1, 2], sort=False).sum()
     minutes = np.union1d(a[1], b[1])
-    if a[4] and b[4] and a[4] != b[4]:
-        raise CountsError(f"period {b[4]!r} differs from {a[4]!r} in another part of the counts", hint="give one period length per counts file")
-    info = {k: a[6][k] + b[6][k] for k in ("rows", "input_total", "dropped_rows", "dropped_count")}
-    info.update(first=min(a[6]["first"], b[6]["first"]), last=max(a[6]["last"], b[6]["last"]))
-    return sums, minutes, None, {**a[3], **b[3]}, a[4] or b[4], a[5] | b[5], info
+    if a[3] and b[3] and a[3] != b[3]:
+        raise CountsError(f"period {b[3]!r} differs from {a[3]!r} in another part of the counts", hint="give one period length per counts file")
+    info = {k: a[5][k] + b[5][k] for k in ("rows", "input_total", "dropped_rows", "dropped_count")}
+    info.update(first=min(a[5]["first"], b[5]["first"]), last=max(a[5]["last"], b[5]["last"]))
+    return sums, minutes, {**a[2], **b[2]}, a[3] or b[3], a[4] | b[4], info
 
 
 def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, kind: str, stat: str) -> CellBins:
@@ -1017,7 +1003,7 @@ def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, ki
             (result,) = dask.compute(partials[0], scheduler=client)
     else:
         (result,) = dask.compute(partials[0], scheduler="threads")
-    sums, minutes, _, factors, base_period, unknown, info = result
+    sums, minutes, factors, base_period, unknown, info = result
     if unknown and ctx.unknown_cells != "drop":  # pragma: no cover - raised inside the partition
         raise CountsError("cell ids are not in the cell plan", path=ctx.source)
     ctx.factors, ctx.base_period = factors, base_period
@@ -1058,6 +1044,12 @@ def _used(bins: CellBins) -> tuple[np.ndarray, np.ndarray]:
     return t_order[bins.present.any(axis=1)[t_order]], o_order[bins.present.any(axis=0)[o_order]]
 
 
+def _zone_figures(cells: np.ndarray, wt, outside: np.ndarray, factor: float) -> np.ndarray:
+    """Zone figures (origins, zones + outside) of one period's figures per origin and cell;
+    ``wt`` is the weights transposed (zones x cells), so each zone sums its cells in order."""
+    return np.column_stack([(wt @ cells.T).T, cells @ outside]) * factor
+
+
 def zone_sums(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0, estimate: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The zone figures of :class:`CellBins` as one dense array, computed period by period.
 
@@ -1082,14 +1074,10 @@ def zone_sums(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0, es
         origins that hold counts, in ascending order.
     """
     t_used, o_used = _used(bins)
-    wt = weights.matrix.T.tocsr()  # zones x cells: each zone's sum runs over its cells in order
+    wt = weights.matrix.T.tocsr()
     out = np.empty((len(t_used), len(o_used), len(weights.zone_ids) + 1))
     for i, t in enumerate(t_used):
-        cells = (bins.estimate_at(t) if estimate else bins.observed_at(t))[o_used]  # (origins, cells)
-        out[i, :, :-1] = (wt @ cells.T).T
-        out[i, :, -1] = cells @ weights.outside
-    if dedup_factor != 1.0:
-        out *= dedup_factor
+        out[i] = _zone_figures((bins.estimate_at(t) if estimate else bins.observed_at(t))[o_used], wt, weights.outside, dedup_factor)
     return out, bins.period_start[t_used], bins.origins[o_used], np.append(np.asarray(weights.zone_ids, dtype=object), "outside")
 
 
@@ -1124,9 +1112,7 @@ def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[s
     wt = weights.matrix.T.tocsr()
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for t in t_used:
-            cols = []
-            for arr in (bins.observed_at(t)[o_used], bins.estimate_at(t)[o_used]):
-                cols.append((np.column_stack([(wt @ arr.T).T, arr @ weights.outside]) * dedup_factor).ravel())
+            cols = [_zone_figures(arr[o_used], wt, weights.outside, dedup_factor).ravel() for arr in (bins.observed_at(t), bins.estimate_at(t))]
             n = len(cols[0])
             writer.write_table(pa.Table.from_arrays(
                 [pa.DictionaryArray.from_arrays(zone_idx, zones), pa.array(np.full(n, bins.period_start[t].astype("datetime64[ns]")), pa.timestamp("ns", tz="UTC")),

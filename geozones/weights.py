@@ -444,10 +444,7 @@ def compute_weights(
     ci, zi, inter_area = ci[keep], zi[keep], inter_area[keep]
     if measure.dasymetric:
         pieces = pieces[keep]
-    if not len(ci) and allow_empty:
-        meta = {"crs": metric.to_string(), "measure": measure_name, "pairs": int(len(keep)), "intersected": int(intersected), "zones_overlap": False}
-        return Weights(sparse.csr_array((len(cov), len(zg))), cell_ids.astype(object), zone_ids.astype(object), np.ones(len(cov)), meta)
-    if not len(ci):
+    if not len(ci) and not allow_empty:
         hint = "check that zones and cells cover the same area"
         swapped = shapely.transform(zones.to_crs(WGS84).geometry.values, lambda xy: xy[:, ::-1])
         cov_ll = coverage.to_crs(WGS84).geometry.values
