@@ -1055,7 +1055,8 @@ def zone_sums(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0, es
 
     The figures of :func:`apportion_bins`, to rounding (a sparse x dense product per
     period, about 1e-16 relatively; the zone table's is sparse x sparse), at a fraction of
-    its memory and time for a national zone set.
+    its memory and time for a national zone set. Like them, figures before disclosure
+    control: not for publication.
 
     Parameters
     ----------
@@ -1088,6 +1089,10 @@ def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[s
     figures computed as :func:`zone_sums` does, equal to rounding),
     for zone tables too large to hold in memory at once: a national run's zones times
     periods times origins. Written to a temporary file and renamed into place.
+
+    These are figures before disclosure control, like :func:`geozones.apportion`'s: not
+    for publication. Published figures come from :func:`geozones.disclosure_control` and
+    :func:`geozones.publish` (as ``geozones apportion`` runs them).
 
     Returns
     -------
