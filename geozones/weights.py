@@ -147,13 +147,17 @@ class Weights:
             )
         cells = df["cell_id"].astype(str).to_numpy()
         zones = df["zone_id"].astype(str).to_numpy()
-        dup = pd.DataFrame({"c": cells, "z": zones}).duplicated().to_numpy()
+        # ids as codes into their sorted distinct values (hashing: sorting 10^5 strings is slow)
+        ci, cell_ids = pd.factorize(cells, sort=True)
+        zc, zone_all = pd.factorize(zones, sort=True)
+        dup = pd.Series(ci.astype(np.int64) * max(len(zone_all), 1) + zc).duplicated().to_numpy()
         if dup.any():
             i = int(np.flatnonzero(dup)[0])
             raise WeightsError(f"cell {cells[i]!r} and zone {zones[i]!r} appear twice", path=source, where=f"row {i}")
-        cell_ids, ci = np.unique(cells, return_inverse=True)
         is_out = zones == OUTSIDE
-        zone_ids, zi = np.unique(zones[~is_out], return_inverse=True)
+        inside = zone_all != OUTSIDE
+        zone_ids = zone_all[inside]
+        zi = (np.cumsum(inside) - 1)[zc[~is_out]]
         matrix = sparse.csr_array(
             (np.clip(w[~is_out], 0, 1), (ci[~is_out], zi)), shape=(len(cell_ids), len(zone_ids))
         )
