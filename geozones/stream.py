@@ -223,6 +223,7 @@ class _Context:
     factors: dict[str, float] = field(default_factory=dict)
     _cells: tuple | None = None
     _origins: tuple | None = None
+    _periods: object = None  # a period dictionary whose entries are all checked
 
 
 @dataclass
@@ -345,6 +346,12 @@ def _times(ctx: _Context, arr, row0: int) -> np.ndarray:
 
 def _period(ctx: _Context, arr, row0: int) -> None:
     _null_check(ctx, arr, "period", row0)
+    import pyarrow as pa
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if ctx._periods is not None and pa.types.is_dictionary(arr.type) and ctx._periods.equals(arr.dictionary):
+        return  # every entry of this dictionary was checked on an earlier batch
     codes, values = _dictionary(arr)
     labels = pd.Series(values.to_pandas()).astype(str).str.strip()
     used = np.flatnonzero(np.bincount(codes, minlength=len(labels)))
@@ -358,6 +365,37 @@ def _period(ctx: _Context, arr, row0: int) -> None:
         elif p != ctx.base_period:
             raise _fail(ctx, row0, _first_row(codes == j), f"period {labels.iloc[j]!r} differs from {ctx.base_period!r} on earlier rows",
                         "give one period length per counts file")
+    if len(used) == len(labels):
+        ctx._periods = values
+
+
+def _constant_period(path: Path) -> str | None:
+    """The period of every row, when the Parquet statistics prove it: in every row group of
+    every file, ``period`` has no nulls and its smallest and largest value are one valid
+    label. The column then need not be read at all (None: read and check it row by row)."""
+    import pyarrow.parquet as pq
+
+    labels = set()
+    try:
+        for f in (sorted(path.glob("*.parquet")) if path.is_dir() else [path]):
+            meta = pq.ParquetFile(f).metadata
+            names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
+            j = names.index("period")
+            for r in range(meta.num_row_groups):
+                st = meta.row_group(r).column(j).statistics
+                if st is None or not st.has_min_max or not st.has_null_count or st.null_count or st.min != st.max:
+                    return None
+                if not (getattr(st, "is_min_value_exact", True) and getattr(st, "is_max_value_exact", True)):
+                    return None
+                labels.add(st.min.decode() if isinstance(st.min, bytes) else str(st.min))
+    except (ValueError, OSError, TypeError, UnicodeDecodeError):
+        return None
+    if len(labels) != 1:
+        return None
+    try:
+        return parse_period(labels.pop().strip())
+    except InputError:
+        return None  # named with its row by the check of the column
 
 
 def _counts(ctx: _Context, arr, row0: int, cell_ids) -> np.ndarray:
@@ -472,7 +510,7 @@ _UNITS = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
 @functools.cache
 def _kernel():
-    """The compiled per-row loop (numba), or None where numba is not installed."""
+    """The compiled per-row loops (numba), or None where numba is not installed."""
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency; the NumPy path still works
@@ -480,34 +518,48 @@ def _kernel():
 
     @numba.njit(nogil=True, cache=True)
     def accumulate(ccodes, cell_of, ocodes, group_of, times, per_minute, m0, period_of, acc_of, counts, obs, ng, nc, seen, present, drop):
-        # one pass per row: weight row, origin group, published period, validity, sum
-        total = 0.0
+        # one pass per row: published period (once per distinct time: rows in time order
+        # repeat it), weight row, origin group, sum, and which origins each period holds.
+        # The counts were checked before (NumPy reductions), so the loop only adds
         dropped = 0
-        dropped_count = 0.0
-        last, m = -1, 0
+        last, base, pbase = -1, 0, 0
+        total = counts[:1].sum() * 0  # (of the counts' type: integers are summed exactly)
         for i in range(len(ccodes)):
-            v = float(counts[i])
-            if not (v >= 0.0) or v == np.inf:
-                return 2, i, dropped, dropped_count, total
+            t = times[i]
+            if t != last:
+                last = t
+                m = t // per_minute - m0
+                seen[m] = True
+                b = acc_of[period_of[m]]
+                base, pbase = b * nc * ng, b * ng
+            v = counts[i]
             total += v
             c = cell_of[ccodes[i]]
             if c < 0:
                 if not drop:
-                    return 1, i, dropped, dropped_count, total
+                    return i, dropped, total
                 dropped += 1
-                dropped_count += v
                 continue
-            t = times[i]
-            if t != last:  # rows in time order repeat their time: divide once per time
-                last, m = t, t // per_minute - m0
-                seen[m] = True
-                b = acc_of[period_of[m]]
             g = group_of[ocodes[i]]
-            obs[(b * nc + c) * ng + g] += counts[i]
-            present[b * ng + g] = True
-        return 0, -1, dropped, dropped_count, total
+            obs[base + c * ng + g] += v
+            present[pbase + g] = True
+        return -1, dropped, total
 
-    return accumulate
+    @numba.njit(nogil=True, cache=True)
+    def extremes(counts, times):
+        # smallest and largest count (NaN shows as a failed comparison) and time, in one pass
+        lo, hi = counts[0], counts[0]
+        tlo, thi = times[0], times[0]
+        for i in range(len(counts)):
+            v, t = counts[i], times[i]
+            if not (v >= lo):
+                lo = v
+            if not (v <= hi):
+                hi = v
+            tlo, thi = min(tlo, t), max(thi, t)
+        return lo, hi, tlo, thi
+
+    return accumulate, extremes
 
 
 def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict, unknown: set) -> bool:
@@ -515,9 +567,9 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
     path: no numba, text or local times, text counts, nulls, or origins with several shares."""
     import pyarrow as pa
 
-    kernel = _kernel()
-    if kernel is None:
+    if _kernel() is None:
         return False
+    kernel, extremes = _kernel()
     col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
     cells, times, counts = col["cell_id"], col["period_start"], col["count"]
     if not (pa.types.is_dictionary(cells.type) and pa.types.is_timestamp(times.type) and times.type.tz is not None
@@ -536,8 +588,14 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
     if np.isnan(group_factor).any():
         return False
     raw = times.to_numpy(zero_copy_only=False).view(np.int64)
+    values = counts.to_numpy(zero_copy_only=False)
+    if acc.obs.dtype == np.int32 and not np.issubdtype(values.dtype, np.integer):
+        return False  # (a file of the dataset with other types: the general path converts)
+    lowest, highest, lo, hi = extremes(values, raw)
+    if not (lowest >= 0 and np.isfinite(highest)):
+        _bin_batch(ctx, batch, row0)  # names the first bad row, and raises
     per_minute = 60 * _UNITS[times.type.unit]
-    lo, hi = int(raw.min()), int(raw.max())
+    lo, hi = int(lo), int(hi)
     mlo, mhi = lo // per_minute, hi // per_minute
     ctx.minutes.cover(mlo, mhi)
     ordinals = np.unique(ctx.minutes.code[mlo - ctx.minutes.m0 : mhi - ctx.minutes.m0 + 1])
@@ -547,29 +605,28 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
         return False  # registered, but nothing added: the general path sums estimates row by row
     acc_of = np.full(len(ctx.minutes.starts), -1, dtype=np.int64)
     acc_of[ordinals] = bmap
-    values = counts.to_numpy(zero_copy_only=False)
-    if acc.obs.dtype == np.int32 and not np.issubdtype(values.dtype, np.integer):
-        return False  # (a file of the dataset with other types: the general path converts)
-    acc.guard(bmap, float(values.max()) if len(values) else 0.0, len(values))
+    acc.guard(bmap, float(highest), len(values))
     _, ng, nc = acc.shape
+    drop = ctx.unknown_cells == "drop"
     args = (ccodes, cell_of, ocodes, gmap[group_of], raw, per_minute, ctx.minutes.m0, ctx.minutes.code, acc_of,
-            values, acc.obs.reshape(-1), ng, nc, ctx.minutes.seen, acc.present.reshape(-1),
-            ctx.unknown_cells == "drop")
+            values, acc.obs.reshape(-1), ng, nc, ctx.minutes.seen, acc.present.reshape(-1), drop)
     # one thread: the loop is bound by memory traffic (a cache line per row), and a second
     # thread over half the cells measured slower, the other core decoding Parquet
-    status, i, dropped, dropped_count, total = kernel(*args)
-    if status:
+    i, dropped, total = kernel(*args)
+    if i >= 0:
         _bin_batch(ctx, batch, row0)  # names the row as the general path does, and raises
         raise CountsError("a row of this batch is not valid", path=ctx.source, where=row_label(row0 + int(i), ctx.fmt))  # pragma: no cover
+    dropped_count = 0.0
+    if dropped:
+        gone = cell_of[ccodes] < 0
+        dropped_count = float(values[gone].sum(dtype=np.float64))
+        unknown.update(str(ctx._cells[2][j]) for j in np.unique(ccodes[gone]))
     info["rows"] += batch.num_rows
-    info["input_total"] += total
+    info["input_total"] += float(total)
     info["dropped_rows"] += dropped
     info["dropped_count"] += dropped_count
     scale = 10**9 // _UNITS[times.type.unit]
     info["first"], info["last"] = min(info["first"], lo * scale), max(info["last"], hi * scale)
-    if dropped:
-        bad = np.unique(ccodes[cell_of[ccodes] < 0])
-        unknown.update(str(ctx._cells[2][j]) for j in bad)
     return True
 
 
@@ -716,8 +773,8 @@ class _Accumulator:
         return CellBins(period, starts, names, sums, factors, estimates, self.present[:nb, :ng], np.asarray(cell_ids), np.ones(nb), info)
 
 
-def _batches(path: Path, batch_rows: int) -> tuple[Iterator, int]:
-    """Arrow record batches of the counts' columns, and the number of rows."""
+def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = ()) -> tuple[Iterator, int]:
+    """Arrow record batches of the counts' columns (but those in ``skip``), and the number of rows."""
     import pyarrow.dataset as ds
 
     try:
@@ -732,6 +789,7 @@ def _batches(path: Path, batch_rows: int) -> tuple[Iterator, int]:
     if missing:
         raise CountsError(f"has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''} (columns: {', '.join(schema_names)})",
                           path=path, hint="a counts file needs the columns cell_id, period_start, period, count")
+    wanted = [c for c in wanted if c not in skip]
     cols = [schema_names[names.index(c)] for c in wanted]
     total = dataset.count_rows()
     if not total:
@@ -865,7 +923,9 @@ def stream_counts(
         return _dask_bins(path, ctx, budget, scheduler, kind, stat)
     import pyarrow as pa
 
-    batches, total = _batches(path, batch_rows)
+    # a period proved by the statistics is not read: a tenth of the decoding
+    ctx.base_period = _constant_period(path)
+    batches, total = _batches(path, batch_rows, skip=("period",) if ctx.base_period else ())
     acc = None
     info, unknown = _new_info(), set()
     with _progress(total, progress) as bar:
@@ -874,7 +934,7 @@ def stream_counts(
             if acc is None:  # the first batch's types and dictionary tell the origins; the files' statistics the periods
                 count_type = batch.schema.field(batch.schema.names.index("count")).type
                 acc = _Accumulator(len(weights.cell_ids), budget, integral=pa.types.is_integer(count_type))
-                acc.reserve(_periods_hint(path, _prepare(ctx, batch, row0)), _origins_hint(ctx, batch, row0) + 2)
+                acc.reserve(_periods_hint(path, _prepare(ctx, batch, row0)), _origins_hint(ctx, batch, row0))
             if not (compiled and _fast_batch(ctx, acc, batch, row0, info, unknown)):
                 b = _bin_batch(ctx, batch, row0)
                 acc.add(b)
@@ -887,8 +947,10 @@ def stream_counts(
 
 
 def _prepare(ctx: _Context, batch, row0: int) -> _Minutes:
-    """Check a batch's period column, and set up the table of published periods at the first."""
-    _period(ctx, batch.column(batch.schema.names.index("period")), row0)
+    """Check a batch's period column (unless the file's statistics proved it and it was not
+    read), and set up the table of published periods at the first."""
+    if "period" in batch.schema.names:
+        _period(ctx, batch.column(batch.schema.names.index("period")), row0)
     if ctx.minutes is None:
         ctx.minutes = _Minutes(ctx.period or ctx.base_period)
     return ctx.minutes
@@ -1046,17 +1108,90 @@ def _used(bins: CellBins) -> tuple[np.ndarray, np.ndarray]:
 
 def _zone_figures(cells: np.ndarray, wt, outside: np.ndarray, factor: float) -> np.ndarray:
     """Zone figures (origins, zones + outside) of one period's figures per origin and cell;
-    ``wt`` is the weights transposed (zones x cells), so each zone sums its cells in order."""
+    ``wt`` is the weights transposed (zones x cells), so each zone sums its cells in order.
+    The NumPy path; :class:`_Spread` does the same with a compiled loop on both cores."""
     return np.column_stack([(wt @ cells.T).T, cells @ outside]) * factor
+
+
+@functools.cache
+def _spread_kernel():
+    """The compiled zone product (numba, threads over zones), or None without numba."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+
+    @numba.njit(parallel=True, nogil=True, cache=True)
+    def spread(bounds, indptr, indices, data, cells, origins, scale, out):
+        # out[z, j] = scale[j] * sum over the zone's cells c of weight * cells[c, origins[j]].
+        # A cell's origins lie side by side (cells is (cell, origin)), and so do a zone's
+        # (out is (zone, origin)): the innermost loop runs over contiguous memory, in SIMD.
+        # Zones are split into chunks of equal work, one chunk per task
+        ng, no = cells.shape[1], len(origins)
+        for ch in numba.prange(len(bounds) - 1):
+            acc = np.empty(ng)
+            for z in range(bounds[ch], bounds[ch + 1]):
+                acc[:] = 0.0
+                for k in range(indptr[z], indptr[z + 1]):
+                    c, w = indices[k], data[k]
+                    for j in range(ng):
+                        acc[j] += w * cells[c, j]
+                for j in range(no):
+                    out[z, j] = acc[origins[j]] * scale[j]
+
+    return spread
+
+
+class _Spread:
+    """Zone figures of one period at a time: each zone's weights times its cells' sums.
+
+    The weights are taken once as rows of zones (``outside`` as a last row) and cut into
+    chunks of equal work for the threads; each period then costs one pass over them.
+    """
+
+    def __init__(self, weights: Weights) -> None:
+        import scipy.sparse as sp
+
+        self.weights = weights
+        self.wt = weights.matrix.T.tocsr()
+        self.kernel = _spread_kernel()
+        if self.kernel is not None:
+            rows = sp.vstack([self.wt, sp.csr_matrix(np.asarray(weights.outside, dtype=float)[None, :])]).tocsr()
+            rows.sort_indices()
+            self.indptr, self.indices, self.data = rows.indptr.astype(np.int64), rows.indices.astype(np.int32), rows.data.astype(np.float64)
+            chunks = max(1, min(len(rows.indptr) - 1, 32 * (os.cpu_count() or 1)))
+            bounds = np.searchsorted(self.indptr, np.linspace(0, self.indptr[-1], chunks + 1)[1:-1])
+            self.bounds = np.unique(np.concatenate([[0], bounds, [len(self.indptr) - 1]])).astype(np.int64)
+
+    def __call__(self, bins: CellBins, t: int, origins: np.ndarray, estimate: bool, factor: float, out: np.ndarray | None = None) -> np.ndarray:
+        """Figures of period ``t`` for these origin indices, into ``out`` of shape
+        (zones + 1, origins) (a new array if None); returns ``out``."""
+        if out is None:
+            out = np.empty((len(self.weights.zone_ids) + 1, len(origins)))
+        if self.kernel is None:
+            cells = (bins.estimate_at(t) if estimate else bins.observed_at(t))[origins]
+            out[:] = _zone_figures(cells, self.wt, self.weights.outside, factor).T
+            return out
+        idx = np.asarray(origins, dtype=np.int64)
+        scale = np.full(len(origins), factor / bins.divisor[t])
+        if estimate and bins.estimates:  # origins with several shares: their own estimate sums
+            cells = bins.estimate_at(t).T
+            scale[:] = factor
+        else:
+            cells = bins.sums[t].T
+            if estimate:
+                scale /= bins.factors[origins]
+        self.kernel(self.bounds, self.indptr, self.indices, self.data, cells, idx, scale, out)
+        return out
 
 
 def zone_sums(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0, estimate: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The zone figures of :class:`CellBins` as one dense array, computed period by period.
 
-    The figures of :func:`apportion_bins`, to rounding (a sparse x dense product per
-    period, about 1e-16 relatively; the zone table's is sparse x sparse), at a fraction of
-    its memory and time for a national zone set. Like them, figures before disclosure
-    control: not for publication.
+    The figures of :func:`apportion_bins`, to rounding (about 1e-15 relatively: each
+    zone's weighted sum of its cells, then one division per period and origin), at a
+    fraction of its memory and time for a national zone set. Like them, figures before
+    disclosure control: not for publication.
 
     Parameters
     ----------
@@ -1071,15 +1206,18 @@ def zone_sums(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0, es
     Returns
     -------
     (values, period_start, origins, zone_ids)
-        ``values`` of shape (periods, origins, zones + 1), ``outside`` last; periods and
-        origins that hold counts, in ascending order.
+        ``values`` of shape (periods, origins, zones + 1), ``outside`` last: a view of an
+        array laid out (period, zone, origin) in memory (``np.ascontiguousarray`` copies it
+        into the order shown). Periods and origins that hold counts, in ascending order.
     """
     t_used, o_used = _used(bins)
-    wt = weights.matrix.T.tocsr()
-    out = np.empty((len(t_used), len(o_used), len(weights.zone_ids) + 1))
+    spread = _Spread(weights)
+    # laid out (period, zone, origin) in memory, as the product writes it; shown as
+    # (period, origin, zone)
+    out = np.empty((len(t_used), len(weights.zone_ids) + 1, len(o_used)))
     for i, t in enumerate(t_used):
-        out[i] = _zone_figures((bins.estimate_at(t) if estimate else bins.observed_at(t))[o_used], wt, weights.outside, dedup_factor)
-    return out, bins.period_start[t_used], bins.origins[o_used], np.append(np.asarray(weights.zone_ids, dtype=object), "outside")
+        spread(bins, t, o_used, estimate, dedup_factor, out=out[i])
+    return out.transpose(0, 2, 1), bins.period_start[t_used], bins.origins[o_used], np.append(np.asarray(weights.zone_ids, dtype=object), "outside")
 
 
 def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[str], *, dedup_factor: float = 1.0) -> dict:
@@ -1114,10 +1252,10 @@ def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[s
                         ("period", pa.string()), ("origin", pa.dictionary(pa.int32(), pa.string())),
                         ("observed", pa.float64()), ("estimate", pa.float64())])
     rows = 0
-    wt = weights.matrix.T.tocsr()
+    spread = _Spread(weights)
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for t in t_used:
-            cols = [_zone_figures(arr[o_used], wt, weights.outside, dedup_factor).ravel() for arr in (bins.observed_at(t), bins.estimate_at(t))]
+            cols = [spread(bins, t, o_used, est, dedup_factor).T.ravel() for est in (False, True)]
             n = len(cols[0])
             writer.write_table(pa.Table.from_arrays(
                 [pa.DictionaryArray.from_arrays(zone_idx, zones), pa.array(np.full(n, bins.period_start[t].astype("datetime64[ns]")), pa.timestamp("ns", tz="UTC")),
