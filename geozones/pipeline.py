@@ -370,7 +370,7 @@ def _counts_summary(counts: pd.DataFrame | None, bins: CellBins | None) -> dict:
 
     if counts is None:
         return {"rows": int(bins.info["rows"]), "period": bins.info["base_period"], "engine": bins.info.get("engine", "stream"),
-                "first_period_start": iso(bins.info["first"]), "last_period_start": iso(bins.info["last"]), "notes": []}
+                "first_period_start": iso(bins.info["first"]), "last_period_start": iso(bins.info["last"]), "notes": list(bins.info.get("notes", []))}
     return {
         "rows": int(len(counts)),
         "period": counts["period"].iloc[0] if len(counts) else None,

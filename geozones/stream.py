@@ -29,9 +29,13 @@ Engines
     The same per-batch binning on each partition of a ``dask.dataframe``, summed by Dask
     on its scheduler (threads by default, or a ``distributed`` cluster at an address).
 
-Not streamed: exact duplicate rows (the in-memory reader drops them) are added twice
-here, as nothing per row is kept; ``--stat max`` needs the zone figures of every hour and
-is refused when they do not fit in the budget.
+Exact duplicate rows are dropped and a key (cell, period, origin) with different counts
+is an error, as the in-memory reader has it, without keeping the rows: a bit per cell and
+origin marks the keys of the newest period (rows in time order), or of every period when
+the rows are not in time order (the counts are then read again, and the bits count
+against the memory budget); the dask engine finds duplicates within a partition, not
+across partitions. ``--stat max`` needs the zone figures of every hour and is refused
+when they do not fit in the budget.
 """
 
 from __future__ import annotations
@@ -224,6 +228,8 @@ class _Context:
     _cells: tuple | None = None
     _origins: tuple | None = None
     _periods: object = None  # a period dictionary whose entries are all checked
+    norm_index: dict[str, int] = field(default_factory=dict)  # normalised origin code -> index (duplicate keys)
+    seen: "_Seen | None" = None
 
 
 @dataclass
@@ -245,6 +251,9 @@ class _Batch:
     dropped_rows: int = 0
     dropped_count: float = 0.0
     unknown: frozenset = frozenset()
+    ns: np.ndarray | None = None  # UTC ns of each kept row (duplicate keys)
+    norm: np.ndarray | None = None  # normalised origin index of each kept row
+    index: np.ndarray | None = None  # position in the batch of each kept row
 
 
 def _dictionary(arr):
@@ -428,12 +437,21 @@ def _counts(ctx: _Context, arr, row0: int, cell_ids) -> np.ndarray:
 
 
 def _origin_groups(ctx: _Context, arr, row0: int, n: int):
-    """(group index per row, group codes, factor per row, factor per group)."""
+    """(group index per row, group codes, factor per row, factor per group, normalised origin per row)."""
     if arr is None:
         f = _factor_of(ctx, np.array([ALL], dtype=object))
-        return np.zeros(n, dtype=np.int64), np.array([ALL], dtype=object), np.full(n, f[0]), f
+        ctx.norm_index.setdefault(ALL, 0)
+        return np.zeros(n, dtype=np.int64), np.array([ALL], dtype=object), np.full(n, f[0]), f, np.zeros(n, dtype=np.int64)
     codes, group_of, groups, factor, group_factor = _origin_table(ctx, arr, row0)
-    return group_of[codes], groups, factor[codes], group_factor
+    return group_of[codes], groups, factor[codes], group_factor, ctx._origins[5][codes]
+
+
+def _norm_of(ctx: _Context, col: dict) -> np.ndarray:
+    """Normalised origin index per entry of the batch's origin dictionary (after _origin_table)."""
+    if "origin" in col:
+        return ctx._origins[5]
+    ctx.norm_index.setdefault(ALL, 0)
+    return np.zeros(1, dtype=np.int64)
 
 
 def _origin_table(ctx: _Context, arr, row0: int):
@@ -441,7 +459,7 @@ def _origin_table(ctx: _Context, arr, row0: int):
     codes, values = _dictionary(arr)
     cached = ctx._origins
     if cached is not None and cached[0].equals(values):
-        _, group_of, groups, factor, group_factor = cached
+        _, group_of, groups, factor, group_factor, _ = cached
     else:
         raw = pd.Series(values.to_pandas(), dtype=object)
         raw = raw.where(raw.notna(), "")
@@ -459,7 +477,8 @@ def _origin_table(ctx: _Context, arr, row0: int):
         groups = np.asarray(groups, dtype=object)
         per = pd.Series(factor).groupby(group_of)
         group_factor = np.where(per.nunique().to_numpy() == 1, per.first().to_numpy(), np.nan)
-        ctx._origins = (values, group_of, groups, factor, group_factor)
+        norm_of = np.array([ctx.norm_index.setdefault(str(c), len(ctx.norm_index)) for c in norm], dtype=np.int64)
+        ctx._origins = (values, group_of, groups, factor, group_factor, norm_of)
     if (codes < 0).any():  # null origins read as missing: as the reader does, 'unknown'
         raise _fail(ctx, row0, _first_row(codes < 0), "origin is empty", "write 'unknown' when the origin is not known")
     return codes, group_of, groups, factor, group_factor
@@ -482,7 +501,8 @@ def _bin_batch(ctx: _Context, batch, row0: int) -> _Batch:
     ids = ctx._cells[2]
     count = _counts(ctx, col["count"], row0, lambda i: ids[cell_codes[i]])
     ns = _times(ctx, col["period_start"], row0)
-    group, groups, factor, group_factor = _origin_groups(ctx, col.get("origin"), row0, n)
+    group, groups, factor, group_factor, norm = _origin_groups(ctx, col.get("origin"), row0, n)
+    index = np.arange(n)
     out = _Batch(bucket=np.empty(0, np.int64), starts=np.empty(0, np.int64), group=group, groups=groups, factors=group_factor,
                  cell=cell, count=count, estimate=np.empty(0), rows=n, total=float(count.sum()))
     unknown = cell < 0
@@ -495,8 +515,8 @@ def _bin_batch(ctx: _Context, batch, row0: int) -> _Batch:
         keep = ~unknown
         out.dropped_rows, out.dropped_count = int(unknown.sum()), float(count[unknown].sum())
         out.unknown = frozenset(ids[cell_codes[unknown]])
-        cell, count, ns, group, factor = cell[keep], count[keep], ns[keep], group[keep], factor[keep]
-    out.cell, out.count, out.group = cell, count, group
+        cell, count, ns, group, factor, norm, index = cell[keep], count[keep], ns[keep], group[keep], factor[keep], norm[keep], index[keep]
+    out.cell, out.count, out.group, out.ns, out.norm, out.index = cell, count, group, ns, norm, index
     if len(ns):
         out.first, out.last = int(ns.min()), int(ns.max())
     out.estimate = count / factor
@@ -517,14 +537,18 @@ def _kernel():
         return None
 
     @numba.njit(nogil=True, cache=True)
-    def accumulate(ccodes, cell_of, ocodes, group_of, times, per_minute, m0, period_of, acc_of, counts, obs, ng, nc, seen, present, drop):
+    def accumulate(ccodes, cell_of, ocodes, group_of, norm_of, times, to_ns, per_minute, m0, period_of, acc_of, counts, obs, ng, nc,
+                   seen, present, drop, bits, nbytes, ordered, utimes, uslot, state, buf, start):
         # one pass per row: published period (once per distinct time: rows in time order
-        # repeat it), weight row, origin group, sum, and which origins each period holds.
-        # The counts were checked before (NumPy reductions), so the loop only adds
+        # repeat it), weight row, origin group, whether its key (time, cell, origin) came
+        # before (one bit each: see _Seen), sum, and which origins each period holds. The
+        # counts were checked before (NumPy reductions), so the loop only adds. Returns
+        # (status, row, dropped rows, total): 0 done, 1 an unknown cell, 2 a row back in
+        # time (ordered), 3 the buffer of duplicate rows is full (call again from row)
         dropped = 0
-        last, base, pbase = -1, 0, 0
+        last, base, pbase, sbase = -1, 0, 0, 0
         total = counts[:1].sum() * 0  # (of the counts' type: integers are summed exactly)
-        for i in range(len(ccodes)):
+        for i in range(start, len(ccodes)):
             t = times[i]
             if t != last:
                 last = t
@@ -532,18 +556,38 @@ def _kernel():
                 seen[m] = True
                 b = acc_of[period_of[m]]
                 base, pbase = b * nc * ng, b * ng
+                if ordered:  # the bits of the newest time only
+                    tn = t * to_ns
+                    if tn < state[0]:
+                        return 2, i, dropped, total
+                    if tn > state[0]:
+                        bits[:] = 0
+                        state[0] = tn
+                else:
+                    sbase = uslot[np.searchsorted(utimes, t)] * nc * nbytes
             v = counts[i]
-            total += v
             c = cell_of[ccodes[i]]
             if c < 0:
+                total += v
                 if not drop:
-                    return i, dropped, total
+                    return 1, i, dropped, total
                 dropped += 1
                 continue
+            gn = norm_of[ocodes[i]]
+            k = sbase + c * nbytes + (gn >> 3)
+            bit = np.uint8(1 << (gn & 7))
+            if bits[k] & bit:  # the same time, cell and origin as an earlier row
+                if state[1] == len(buf):
+                    return 3, i, dropped, total
+                buf[state[1]] = i
+                state[1] += 1
+                continue
+            bits[k] |= bit
+            total += v
             g = group_of[ocodes[i]]
             obs[base + c * ng + g] += v
             present[pbase + g] = True
-        return -1, dropped, total
+        return 0, -1, dropped, total
 
     @numba.njit(nogil=True, cache=True)
     def extremes(counts, times):
@@ -608,12 +652,38 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
     acc.guard(bmap, float(highest), len(values))
     _, ng, nc = acc.shape
     drop = ctx.unknown_cells == "drop"
-    args = (ccodes, cell_of, ocodes, gmap[group_of], raw, per_minute, ctx.minutes.m0, ctx.minutes.code, acc_of,
-            values, acc.obs.reshape(-1), ng, nc, ctx.minutes.seen, acc.present.reshape(-1), drop)
-    # one thread: the loop is bound by memory traffic (a cache line per row), and a second
-    # thread over half the cells measured slower, the other core decoding Parquet
-    i, dropped, total = kernel(*args)
-    if i >= 0:
+    seen = ctx.seen
+    norm_of = _norm_of(ctx, col)
+    seen.fit(len(ctx.norm_index))
+    scale = 10**9 // _UNITS[times.type.unit]
+    if seen.ordered:
+        utimes, uslot = np.empty(0, np.int64), np.empty(0, np.int64)
+    else:
+        import pyarrow.compute as pc
+
+        utimes = np.sort(pc.unique(times).to_numpy(zero_copy_only=False).view(np.int64))
+        uslot = seen.slots_of(utimes * scale)
+    args = (ccodes, cell_of, ocodes, gmap[group_of], norm_of, raw, scale, per_minute, ctx.minutes.m0, ctx.minutes.code, acc_of,
+            values, acc.obs.reshape(-1), ng, nc, ctx.minutes.seen, acc.present.reshape(-1), drop, seen.bits.reshape(-1), seen.nbytes,
+            seen.ordered, utimes, uslot, seen.state, seen.buffer)
+    # one thread: the loop is bound by memory traffic, and a second thread over half the
+    # cells measured slower, the other core decoding Parquet
+    dropped, total, start = 0, 0, 0
+    while True:
+        status, i, d, tot = kernel(*args, start)
+        dropped, total = dropped + d, total + tot
+        if status == 3 or (status == 0 and seen.state[1]):  # rows whose key came before: left out, checked at the end
+            seen.record(row0, seen.buffer[: seen.state[1]], cells=ctx._cells[2][ccodes[seen.buffer[: seen.state[1]]]],
+                        ns=raw[seen.buffer[: seen.state[1]]] * scale, norm=norm_of[ocodes[seen.buffer[: seen.state[1]]]],
+                        counts=values[seen.buffer[: seen.state[1]]])
+            seen.state[1] = 0
+        if status == 3:
+            start = i
+            continue
+        break
+    if status == 2:
+        raise _Unordered(row0 + int(i))
+    if status == 1:
         _bin_batch(ctx, batch, row0)  # names the row as the general path does, and raises
         raise CountsError("a row of this batch is not valid", path=ctx.source, where=row_label(row0 + int(i), ctx.fmt))  # pragma: no cover
     dropped_count = 0.0
@@ -625,9 +695,111 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
     info["input_total"] += float(total)
     info["dropped_rows"] += dropped
     info["dropped_count"] += dropped_count
-    scale = 10**9 // _UNITS[times.type.unit]
     info["first"], info["last"] = min(info["first"], lo * scale), max(info["last"], hi * scale)
     return True
+
+
+class _Unordered(Exception):
+    """A row earlier in time than the rows before it (the run starts again keeping the keys
+    of every counts period: see :class:`_Seen`)."""
+
+
+class _Seen:
+    """Which keys (counts period, cell, origin) the rows read so far hold, a bit each, so
+    that exact duplicate rows are found as the memory engine finds them without keeping
+    the rows.
+
+    Rows in time order (as operators export them) need the bits of the newest period
+    only (``ordered``: 1 bit per cell and origin, 150 kB for 50,000 cells x 19 origins);
+    a row that goes back in time raises :class:`_Unordered`, and the run starts again with
+    the bits of every period (within the memory budget). A row whose key came before is
+    left out; at the end its count is compared with the first row of that key
+    (:func:`_check_duplicates`): the same count is an exact duplicate, dropped as the
+    memory engine drops it, another count an error.
+    """
+
+    def __init__(self, n_cells: int, n_origins: int, *, ordered: bool = True, room=lambda: DEFAULT_BUDGET) -> None:
+        self.nc = n_cells
+        self.nbytes = -(-n_origins // 8)
+        self.ordered = ordered
+        self.room = room  # bytes of the memory budget left for the bits
+        self.slots: dict[int, int] = {}  # (not ordered) UTC ns of a counts period -> its bits
+        self.bits = np.zeros((1 if ordered else 4, n_cells, self.nbytes), dtype=np.uint8)
+        self.state = np.array([np.iinfo(np.int64).min, 0], dtype=np.int64)  # newest time (UTC ns), rows in buffer
+        self.buffer = np.empty(4096, dtype=np.int64)
+        self.dups: list[pd.DataFrame] = []
+
+    def fit(self, n_origins: int) -> None:
+        """Room for ``n_origins`` normalised origins (a later dictionary may bring new ones)."""
+        if n_origins <= 8 * self.nbytes:
+            return
+        nbytes = -(-n_origins // 8)
+        bits = np.zeros((len(self.bits), self.nc, nbytes), dtype=np.uint8)
+        bits[:, :, : self.nbytes] = self.bits
+        self.bits, self.nbytes = bits, nbytes
+
+    def slots_of(self, ns: np.ndarray) -> np.ndarray:
+        """(Not ordered) the bits' index of each of these counts periods (UTC ns), made room for."""
+        out = np.array([self.slots.setdefault(int(t), len(self.slots)) for t in ns], dtype=np.int64)
+        if len(self.slots) > len(self.bits):
+            n = max(len(self.slots), 2 * len(self.bits))
+            room = self.room() + self.bits.nbytes
+            if n * self.nc * self.nbytes > room:
+                n = len(self.slots)
+            if n * self.nc * self.nbytes > room:
+                raise BudgetError(
+                    f"finding duplicate rows in counts that are not in time order needs {n * self.nc * self.nbytes / 1e9:.2f} GB "
+                    f"({n} periods x {self.nc} cells) besides the sums, more than the memory budget leaves ({room / 1e9:.2f} GB)",
+                    hint="sort the counts by period_start (rows in time order need almost no memory for it), or raise --memory-budget")
+            bits = np.zeros((n, self.nc, self.nbytes), dtype=np.uint8)
+            bits[: len(self.bits)] = self.bits
+            self.bits = bits
+        return out
+
+    def record(self, row0: int, rows: np.ndarray, *, cells, ns, norm, counts) -> None:
+        """Rows (of the batch at ``row0``) left out because their key came before."""
+        self.dups.append(pd.DataFrame({"row": row0 + np.asarray(rows, dtype=np.int64), "cell_id": np.asarray(cells, dtype=object),
+                                       "ns": np.asarray(ns, dtype=np.int64), "norm": np.asarray(norm, dtype=np.int64),
+                                       "count": np.asarray(counts, dtype=float)}))
+
+    def filter(self, b: _Batch, row0: int, cell_ids: np.ndarray) -> None:
+        """Leave out of a batch (the NumPy path) the rows whose key came before."""
+        if not len(b.cell):
+            return
+        ns, c, gn = b.ns, b.cell.astype(np.int64), b.norm.astype(np.int64)
+        self.fit(int(gn.max()) + 1)
+        byte, mask = c * self.nbytes + (gn >> 3), (1 << (gn & 7)).astype(np.uint8)
+        flat = self.bits.reshape(-1)
+        if self.ordered:
+            if ns[0] < self.state[0] or (np.diff(ns) < 0).any():
+                raise _Unordered(row0 + int(b.index[0]))
+            u, run = np.unique(ns, return_inverse=True)
+            key = (run * self.nc + c) * (8 * self.nbytes) + gn
+            old = (ns == self.state[0]) & ((flat[byte] & mask) != 0)
+        else:
+            u, run = np.unique(ns, return_inverse=True)
+            slot = self.slots_of(u)[run]
+            flat = self.bits.reshape(-1)
+            byte = slot * (self.nc * self.nbytes) + byte
+            key = byte * 8 + (gn & 7)
+            old = (flat[byte] & mask) != 0
+        first = np.zeros(len(key), dtype=bool)
+        first[np.unique(key, return_index=True)[1]] = True
+        dup = old | ~first
+        if self.ordered:
+            if u[-1] != self.state[0]:
+                flat[:] = 0
+                self.state[0] = u[-1]
+            new = (ns == u[-1]) & ~dup
+        else:
+            new = ~dup
+        np.bitwise_or.at(flat, byte[new], mask[new])
+        if dup.any():
+            self.record(row0, b.index[dup], cells=cell_ids[c[dup]], ns=ns[dup], norm=gn[dup], counts=b.count[dup])
+            keep = ~dup
+            b.total -= float(b.count[dup].sum())
+            for name in ("bucket", "group", "cell", "count", "estimate", "ns", "norm", "index"):
+                setattr(b, name, getattr(b, name)[keep])
 
 
 class _Accumulator:
@@ -743,12 +915,18 @@ class _Accumulator:
             self.factor[gi] = np.nan
         return bmap, gmap
 
-    def add(self, batch: _Batch) -> None:
+    def add(self, batch: _Batch, before=None) -> None:
+        """Add a batch; ``before`` (if given) is called once the sums have room for it, and
+        may leave rows out of it (duplicates: :meth:`_Seen.filter`)."""
         if not len(batch.cell):
             return
         used_b = np.flatnonzero(np.bincount(batch.bucket, minlength=len(batch.starts)))
         bmap = np.full(len(batch.starts), -1, dtype=np.int64)
         bmap[used_b], gmap = self.register(batch.starts[used_b], batch.groups, batch.factors)
+        if before is not None:
+            before()
+            if not len(batch.cell):
+                return
         bidx, g = bmap[batch.bucket], gmap[batch.group]
         if self.obs.dtype == np.int32 and not np.array_equal(batch.count, np.floor(batch.count)):
             self.to_float()  # counts that are not whole numbers
@@ -923,9 +1101,30 @@ def stream_counts(
         return _dask_bins(path, ctx, budget, scheduler, kind, stat)
     import pyarrow as pa
 
-    # a period proved by the statistics is not read: a tenth of the decoding
+    # a period proved by the statistics is not read: a third of the decoding
     ctx.base_period = _constant_period(path)
-    batches, total = _batches(path, batch_rows, skip=("period",) if ctx.base_period else ())
+    skip = ("period",) if ctx.base_period else ()
+    try:
+        acc, info, unknown = _stream_pass(path, ctx, budget, batch_rows, skip, progress, compiled, ordered=True)
+    except _Unordered as back:  # rows out of time order: again, keeping the keys of every period
+        log.info("%s: row %d is earlier than the rows before it; reading again to find duplicate rows in any order", path, back.args[0])
+        acc, info, unknown = _stream_pass(path, ctx, budget, batch_rows, skip, progress, compiled, ordered=False)
+    if ctx.seen.dups:
+        dups = _check_duplicates(path, ctx, pd.concat(ctx.seen.dups, ignore_index=True), batch_rows, skip)
+        info["rows"] -= dups
+        info["duplicate_rows"] = dups
+        info["notes"] = [f"{dups} exact duplicate rows were dropped"]
+        log.warning("%s: %d exact duplicate rows were dropped", path, dups)
+    info["unknown_cells"] = len(unknown)
+    info["engine"] = "stream"
+    return _finish(acc, ctx, info, kind, stat)
+
+
+def _stream_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: tuple, progress, compiled: bool, *, ordered: bool):
+    """One read of the counts into sums: (accumulator, info, unknown cells)."""
+    import pyarrow as pa
+
+    batches, total = _batches(path, batch_rows, skip=skip)
     acc = None
     info, unknown = _new_info(), set()
     with _progress(total, progress) as bar:
@@ -933,17 +1132,79 @@ def stream_counts(
         for batch in batches:
             if acc is None:  # the first batch's types and dictionary tell the origins; the files' statistics the periods
                 count_type = batch.schema.field(batch.schema.names.index("count")).type
-                acc = _Accumulator(len(weights.cell_ids), budget, integral=pa.types.is_integer(count_type))
+                acc = _Accumulator(len(ctx.weights.cell_ids), budget, integral=pa.types.is_integer(count_type))
                 acc.reserve(_periods_hint(path, _prepare(ctx, batch, row0)), _origins_hint(ctx, batch, row0))
+                ctx.seen = _Seen(len(ctx.weights.cell_ids), max(len(ctx.norm_index), 1), ordered=ordered,
+                                 room=lambda: budget - acc._need(*acc.shape[:2]) - ctx.seen.bits.nbytes)
             if not (compiled and _fast_batch(ctx, acc, batch, row0, info, unknown)):
                 b = _bin_batch(ctx, batch, row0)
-                acc.add(b)
+                acc.add(b, lambda: ctx.seen.filter(b, row0, np.asarray(ctx.weights.cell_ids)))
                 _tally(info, b, unknown)
             row0 += batch.num_rows
             bar.update(batch.num_rows)
-    info["unknown_cells"] = len(unknown)
-    info["engine"] = "stream"
-    return _finish(acc, ctx, info, kind, stat)
+    return acc, info, unknown
+
+
+def _check_duplicates(path: Path, ctx: _Context, dups: pd.DataFrame, batch_rows: int, skip: tuple) -> int:
+    """How many rows were exact duplicates (the same count as the first row of their key);
+    a key with different counts is an error, as in the memory engine. Reads the counts
+    again, for the rows of the duplicates' cells only."""
+    names = {v: k for k, v in ctx.norm_index.items()}
+    want = set(dups["cell_id"])
+    firsts = []
+    batches, _ = _batches(path, batch_rows, skip=skip)
+    row0 = 0
+    for batch in batches:
+        col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
+        codes, values = _dictionary(col["cell_id"])
+        ids = pd.Series(values.to_pandas()).astype(str).str.strip()
+        rows = np.flatnonzero(ids.isin(want).to_numpy()[codes]) if len(codes) else np.empty(0, np.int64)
+        if len(rows):
+            sub = batch.take(rows)
+            scol = {n: sub.column(i) for i, n in enumerate(sub.schema.names)}
+            norm = _origin_groups(ctx, scol.get("origin"), row0, len(rows))[4]
+            firsts.append(pd.DataFrame({"row": row0 + rows, "cell_id": ids.to_numpy()[codes[rows]], "ns": _times(ctx, scol["period_start"], row0),
+                                        "norm": norm, "count": _counts(ctx, scol["count"], row0, lambda i: "")}))
+        row0 += batch.num_rows
+    rows = pd.concat(firsts, ignore_index=True)
+    rows = rows[~rows["row"].isin(dups["row"])]  # the first row of each key
+    both = dups.merge(rows, on=["cell_id", "ns", "norm"], suffixes=("", "_first"), how="left")
+    bad = both[~(both["count"] == both["count_first"])]
+    if len(bad):
+        r = bad.iloc[0]
+        same = [int(r["row_first"])] + both.loc[(both["cell_id"] == r["cell_id"]) & (both["ns"] == r["ns"]) & (both["norm"] == r["norm"]), "row"].astype(int).tolist()
+        raise _duplicate_error(ctx, r["cell_id"], int(r["ns"]), names[int(r["norm"])], same)
+    return len(dups)
+
+
+def _duplicate_error(ctx: _Context, cell: str, ns: int, origin: str, rows: list[int]) -> CountsError:
+    when = pd.Timestamp(ns, tz="UTC").isoformat()
+    return CountsError(f"cell {cell!r}, period {when!r}, origin {origin!r} has different counts on "
+                       f"{', '.join(row_label(x, ctx.fmt) for x in sorted(rows)[:3])}", path=ctx.source,
+                       hint="each cell, period and origin must appear once; remove or merge the duplicates")
+
+
+def _drop_duplicates_in(ctx: _Context, b: _Batch, row0: int) -> int:
+    """Leave out the exact duplicate rows of one batch held whole (a Dask partition): how
+    many; different counts for one key are an error, as in the memory engine."""
+    if not len(b.cell):
+        return 0
+    key = pd.DataFrame({"ns": b.ns, "c": b.cell, "g": b.norm, "count": b.count})
+    again = key.duplicated(["ns", "c", "g"]).to_numpy()
+    if not again.any():
+        return 0
+    differ = key.groupby(["ns", "c", "g"])["count"].transform("nunique").to_numpy() > 1
+    if differ.any():
+        i = int(np.flatnonzero(differ)[0])
+        same = np.flatnonzero(differ & (b.ns == b.ns[i]) & (b.cell == b.cell[i]) & (b.norm == b.norm[i]))
+        names = {v: k for k, v in ctx.norm_index.items()}
+        raise _duplicate_error(ctx, str(ctx.weights.cell_ids[b.cell[i]]), int(b.ns[i]), names[int(b.norm[i])],
+                               (row0 + b.index[same]).tolist())
+    keep = ~again
+    b.total -= float(b.count[again].sum())
+    for name in ("bucket", "group", "cell", "count", "estimate", "ns", "norm", "index"):
+        setattr(b, name, getattr(b, name)[keep])
+    return int(again.sum())
 
 
 def _prepare(ctx: _Context, batch, row0: int) -> _Minutes:
@@ -997,7 +1258,7 @@ def _periods_hint(path: Path, minutes: _Minutes) -> int:
 
 def _new_info() -> dict:
     """What a run has read so far, before any batch (see :func:`_tally`)."""
-    return {"rows": 0, "input_total": 0.0, "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0,
+    return {"rows": 0, "input_total": 0.0, "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0, "duplicate_rows": 0,
             "first": np.iinfo(np.int64).max, "last": np.iinfo(np.int64).min}
 
 
@@ -1016,11 +1277,14 @@ def _dask_partition(frame: pd.DataFrame, ctx: _Context, offset: int) -> tuple:
 
     batch = pa.RecordBatch.from_pandas(frame.rename(columns=str.lower), preserve_index=False)
     b = _bin_batch(ctx, batch, offset)
+    dups = _drop_duplicates_in(ctx, b, offset)
     keys = pd.DataFrame({"t": b.starts[b.bucket], "g": b.groups[b.group] if len(b.group) else np.empty(0, object), "c": b.cell})
     sums = pd.DataFrame({"obs": b.count, "est": b.estimate}).groupby([keys["t"], keys["g"], keys["c"]], sort=False).sum()
     minutes = (np.flatnonzero(ctx.minutes.seen) + ctx.minutes.m0) if ctx.minutes is not None else np.empty(0, np.int64)
     info, unknown = _new_info(), set()
     _tally(info, b, unknown)
+    info["rows"] -= dups
+    info["duplicate_rows"] = dups
     return sums, minutes, ctx.factors, ctx.base_period, frozenset(unknown), info
 
 
@@ -1030,7 +1294,7 @@ def _dask_combine(a: tuple, b: tuple) -> tuple:
     minutes = np.union1d(a[1], b[1])
     if a[3] and b[3] and a[3] != b[3]:
         raise CountsError(f"period {b[3]!r} differs from {a[3]!r} in another part of the counts", hint="give one period length per counts file")
-    info = {k: a[5][k] + b[5][k] for k in ("rows", "input_total", "dropped_rows", "dropped_count")}
+    info = {k: a[5][k] + b[5][k] for k in ("rows", "input_total", "dropped_rows", "dropped_count", "duplicate_rows")}
     info.update(first=min(a[5]["first"], b[5]["first"]), last=max(a[5]["last"], b[5]["last"]))
     return sums, minutes, {**a[2], **b[2]}, a[3] or b[3], a[4] | b[4], info
 
@@ -1082,6 +1346,9 @@ def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, ki
                        factors=np.full(len(g_values), np.nan), cell=np.asarray(idx.get_level_values(2), dtype=np.int64),
                        count=sums["obs"].to_numpy(), estimate=sums["est"].to_numpy(), rows=0, total=0.0)
         acc.add(batch)
+    if info["duplicate_rows"]:
+        info["notes"] = [f"{info['duplicate_rows']} exact duplicate rows were dropped"]
+        log.warning("%s: %d exact duplicate rows were dropped", path, info["duplicate_rows"])
     info["unknown_cells"] = len(unknown)
     info["engine"] = "dask"
     return _finish(acc, ctx, info, kind, stat)

@@ -112,6 +112,15 @@ def projected(z: dict) -> None:
         f["geometry"]["coordinates"] = [[[round(v) for v in t.transform(x, y)] for x, y in ring] for ring in f["geometry"]["coordinates"]]
 
 
+def parquet_counts(text: str) -> Callable[[Path], None]:
+    """Counts given as CSV text, written as ``counts.parquet`` (local times, origins as text)."""
+    def setup(tmp: Path) -> None:
+        df = pd.read_csv(io.StringIO(text), dtype={"origin": str})
+        df["period_start"] = pd.to_datetime(df["period_start"]).dt.tz_localize("Europe/Brussels").dt.tz_convert("UTC")
+        df.to_parquet(tmp / "counts.parquet", index=False)
+    return setup
+
+
 def counts_rows(*rows: str, header: str = "cell_id,period_start,period,count,origin") -> Callable[[Path], None]:
     return write("counts.csv", header + "\n" + "\n".join(rows) + "\n")
 
@@ -254,6 +263,12 @@ CASES: list[Case] = [
     Case("counts-duplicate-rows", "rows repeated exactly: dropped, with a warning", write("counts.csv", _counts() + "\n".join(_counts().splitlines()[1:4]) + "\n"), code=0, check=same_table),
     Case("counts-duplicate-conflict", "the same cell, period and origin twice with different counts",
          counts_rows("A,2026-07-01T00:00,1h,200,30000", "A,2026-07-01T00:00,1h,210,30000"), names=("counts.csv", "line 2, line 3")),
+    Case("counts-duplicate-rows-streamed", "rows repeated exactly, with the stream engine: dropped, with a warning, as in memory",
+         parquet_counts(_counts() + "\n".join(_counts().splitlines()[1:4]) + "\n"), cmd=AP.replace("counts.csv", "counts.parquet") + " --engine stream",
+         code=0, check=same_table),
+    Case("counts-duplicate-conflict-streamed", "the same cell, period and origin twice with different counts, with the stream engine",
+         parquet_counts("cell_id,period_start,period,count,origin\nA,2026-07-01T00:00,1h,200,30000\nB,2026-07-01T00:00,1h,20,30000\nA,2026-07-01T00:00,1h,210,30000\n"),
+         cmd=AP.replace("counts.csv", "counts.parquet") + " --engine stream", names=("counts.parquet", "row 0, row 2")),
     Case("counts-unknown-cell", "counts for a cell that is not in the cell plan", write("counts.csv", _counts() + "Z9,2026-07-01T05:00,1h,10,30000\n"), names=("counts.csv", "line 98", "'Z9'")),
     Case("counts-unknown-cell-drop", "the same with --unknown-cells drop: dropped and reported in the manifest",
          write("counts.csv", _counts() + "Z9,2026-07-01T05:00,1h,10,30000\n"), cmd=AP + " --unknown-cells drop", code=0, check=dropped_unknown),

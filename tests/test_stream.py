@@ -178,11 +178,18 @@ def test_a_local_time_that_does_not_exist_is_refused(tmp_path):
 
 def test_the_memory_budget_is_kept(tmp_path):
     w = toy_weights(50, 2)
-    src = write_parquet(toy_counts(50, 72, ["30000", "208"]), tmp_path / "c.parquet")
+    counts = toy_counts(50, 72, ["30000", "208"]).sort_values("period_start", kind="stable")
+    src = write_parquet(counts, tmp_path / "c.parquet")
     # 3 days x 2 origins x 50 cells x 8 bytes = 2,400 bytes of sums
     with pytest.raises(BudgetError, match=r"needs 0\.00 GB \(\d+ periods x \d origins x 50 cells\), more than the memory budget"):
         stream_counts(src, w, memory_budget=1000, progress=False)
     stream_counts(src, w, memory_budget=4000, progress=False)
+    # rows out of time order: finding duplicates keeps a bit per hour, cell and origin
+    # (72 x 50 x 1 byte) besides the sums
+    shuffled = write_parquet(counts.sample(frac=1, random_state=1), tmp_path / "shuffled.parquet")
+    with pytest.raises(BudgetError, match=r"duplicate rows in counts that are not in time order needs 0\.00 GB \(72 periods x 50 cells\)"):
+        stream_counts(shuffled, w, memory_budget=4000, progress=False)
+    stream_counts(shuffled, w, memory_budget=7000, progress=False)
     assert parse_size("2GB") == 2 * 10**9 and parse_size("500 MB") == 5 * 10**8 and parse_size(1024) == 1024
 
 
@@ -328,3 +335,92 @@ def test_whole_counts_sum_in_int32_until_they_could_overflow(tmp_path):
         got = stream_counts(src, w, batch_rows=10, progress=False, compiled=compiled)
         assert got.sums.dtype == np.float64
         assert_same(memory_path(src, w, "1d"), apportion_bins(got, w))
+
+
+def with_duplicates(counts: pd.DataFrame, n: int, seed: int, *, conflict: bool = False, in_time_order: bool = False) -> tuple[pd.DataFrame, int, int]:
+    """``counts`` with copies of ``n`` of its rows put back at random places (one copy with
+    another count if ``conflict``; among the rows of their hour if ``in_time_order``): the
+    frame, and the file rows of the first original and its copy."""
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(counts), n, replace=False)
+    copies = counts.iloc[picks].copy()
+    if conflict:
+        copies.iloc[0, copies.columns.get_loc("count")] += 1
+    out = counts.copy()
+    out["_k"] = np.arange(len(out), dtype=float)
+    copies["_k"] = rng.uniform(-0.5, len(counts) - 0.5, n)
+    out = pd.concat([out, copies]).sort_values("_k", kind="stable")
+    if in_time_order:
+        out = out.sort_values("period_start", kind="stable")
+    out = out.reset_index()
+    rows = np.flatnonzero(out["index"].to_numpy() == picks[0])
+    return out.drop(columns=["_k", "index"]), int(rows.min()), int(rows.max())
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("order", ["time", "shuffled"])
+def test_exact_duplicate_rows_are_dropped_as_the_memory_engine_drops_them(tmp_path, caplog, compiled, order):
+    w = toy_weights(20, 4, seed=11)
+    counts = toy_counts(20, 48, ["30000", "10000", "208"], seed=11)
+    counts = counts.sample(frac=1.0, random_state=2) if order == "shuffled" else counts.sort_values("period_start", kind="stable")
+    counts = counts.reset_index(drop=True)
+    dup, _, _ = with_duplicates(counts, 25, seed=4, in_time_order=order == "time")
+    src = write_parquet(dup, tmp_path / "dup.parquet", row_group_size=300)
+    with caplog.at_level("INFO", logger="geozones"):
+        bins = stream_counts(src, w, batch_rows=257, progress=False, compiled=compiled)
+    # rows in time order are read once, keeping the keys of the newest hour only
+    assert ("reading again" in caplog.text) == (order == "shuffled")
+    assert bins.info["duplicate_rows"] == 25 and bins.info["rows"] == len(counts)
+    assert bins.info["input_total"] == counts["count"].sum()
+    assert bins.info["notes"] == ["25 exact duplicate rows were dropped"]
+    assert_same(memory_path(src, w, "1d"), apportion_bins(bins, w))
+    # and the same figures as without the duplicates
+    assert_same(apportion_bins(stream_counts(write_parquet(counts, tmp_path / "c.parquet"), w, progress=False), w), apportion_bins(bins, w))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("order", ["time", "shuffled"])
+def test_duplicate_rows_with_different_counts_are_an_error_naming_both_rows(tmp_path, compiled, order):
+    w = toy_weights(20, 4, seed=12)
+    counts = toy_counts(20, 48, ["30000", "208"], seed=12)
+    counts = counts.sample(frac=1.0, random_state=5) if order == "shuffled" else counts.sort_values("period_start", kind="stable")
+    counts = counts.reset_index(drop=True)
+    bad, first, second = with_duplicates(counts, 3, seed=6, conflict=True, in_time_order=order == "time")
+    src = write_parquet(bad, tmp_path / "bad.parquet", row_group_size=300)
+    with pytest.raises(CountsError) as mem:
+        gz.read_counts(src)
+    with pytest.raises(CountsError) as got:
+        stream_counts(src, w, batch_rows=211, progress=False, compiled=compiled)
+    assert f"row {first}, row {second}" in got.value.message and "has different counts on" in got.value.message
+    assert f"row {first}, row {second}" in mem.value.message and str(got.value.path) == str(mem.value.path)
+
+
+def test_dask_drops_exact_duplicates_within_a_partition(tmp_path):
+    w = toy_weights(15, 3, seed=13)
+    counts = toy_counts(15, 30, ["30000", "NL"], seed=13)
+    dup, _, _ = with_duplicates(counts, 10, seed=7)
+    src = write_parquet(dup, tmp_path / "dup.parquet")
+    got = stream_counts(src, w, engine="dask", progress=False)
+    assert got.info["duplicate_rows"] == 10 and got.info["rows"] == len(counts)
+    assert_same(memory_path(src, w, "1d"), apportion_bins(got, w))
+    bad, first, second = with_duplicates(counts, 2, seed=8, conflict=True)
+    with pytest.raises(CountsError, match=f"has different counts on row {first}, row {second}"):
+        stream_counts(write_parquet(bad, tmp_path / "bad.parquet"), w, engine="dask", progress=False)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_cells=st.integers(1, 8), hours=st.integers(1, 40), n_dup=st.integers(1, 20), batch=st.integers(1, 300),
+       seed=st.integers(0, 10_000), order=st.sampled_from(["time", "cell", "shuffled"]), compiled=st.booleans())
+def test_property_duplicates_anywhere_give_the_memory_engines_figures(tmp_path_factory, n_cells, hours, n_dup, batch, seed, order, compiled):
+    counts = toy_counts(n_cells, hours, ["30000", "208", "NL"], seed=seed)  # (in cell order)
+    if len(counts) < n_dup:
+        return
+    if order != "cell":
+        counts = counts.sample(frac=1.0, random_state=seed) if order == "shuffled" else counts.sort_values("period_start", kind="stable")
+        counts = counts.reset_index(drop=True)
+    dup, _, _ = with_duplicates(counts, n_dup, seed=seed, in_time_order=order == "time")
+    w = toy_weights(n_cells, 3, seed=seed)
+    src = write_parquet(dup, tmp_path_factory.mktemp("d") / "c.parquet", row_group_size=max(batch // 2, 1))
+    bins = stream_counts(src, w, batch_rows=batch, progress=False, compiled=compiled)
+    assert bins.info["duplicate_rows"] == n_dup
+    assert_same(memory_path(src, w, "1d"), apportion_bins(bins, w))
