@@ -541,12 +541,14 @@ def _kernel():
                    seen, present, drop, bits, nbytes, ordered, utimes, uslot, state, buf, start):
         # one pass per row: published period (once per distinct time: rows in time order
         # repeat it), weight row, origin group, whether its key (time, cell, origin) came
-        # before (one bit each: see _Seen), sum, and which origins each period holds. The
-        # counts were checked before (NumPy reductions), so the loop only adds. Returns
-        # (status, row, dropped rows, total): 0 done, 1 an unknown cell, 2 a row back in
-        # time (ordered), 3 the buffer of duplicate rows is full (call again from row)
+        # before (see _Seen), sum, and which origins each period holds. The counts were
+        # checked before (NumPy reductions), so the loop only adds. Returns (status, row,
+        # dropped rows, total): 0 done, 1 an unknown cell, 2 a row back in time (ordered),
+        # 3 the buffer of duplicate rows is full, 4 the keys of this period stop rising and
+        # it needs its bits (for 3 and 4: call again from row, the row not yet read)
         dropped = 0
         last, base, pbase, sbase = -1, 0, 0, 0
+        prev, rising = state[2], state[3] == 0
         total = counts[:1].sum() * 0  # (of the counts' type: integers are summed exactly)
         for i in range(start, len(ccodes)):
             t = times[i]
@@ -556,13 +558,14 @@ def _kernel():
                 seen[m] = True
                 b = acc_of[period_of[m]]
                 base, pbase = b * nc * ng, b * ng
-                if ordered:  # the bits of the newest time only
+                if ordered:  # a new period: its keys are rising until one is not
                     tn = t * to_ns
                     if tn < state[0]:
+                        state[2] = prev
                         return 2, i, dropped, total
                     if tn > state[0]:
-                        bits[:] = 0
-                        state[0] = tn
+                        state[0], state[3], state[4] = tn, 0, i
+                        prev, rising = -1, True
                 else:
                     sbase = uslot[np.searchsorted(utimes, t)] * nc * nbytes
             v = counts[i]
@@ -570,23 +573,32 @@ def _kernel():
             if c < 0:
                 total += v
                 if not drop:
+                    state[2] = prev
                     return 1, i, dropped, total
                 dropped += 1
                 continue
             gn = norm_of[ocodes[i]]
-            k = sbase + c * nbytes + (gn >> 3)
-            bit = np.uint8(1 << (gn & 7))
-            if bits[k] & bit:  # the same time, cell and origin as an earlier row
-                if state[1] == len(buf):
-                    return 3, i, dropped, total
-                buf[state[1]] = i
-                state[1] += 1
-                continue
-            bits[k] |= bit
+            if rising:  # (cell, origin) above the row before's: no key can have come before
+                key = (c << 20) | gn
+                if key <= prev:
+                    state[2] = prev
+                    return 4, i, dropped, total
+                prev = key
+            else:
+                k = sbase + c * nbytes + (gn >> 3)
+                bit = np.uint8(1 << (gn & 7))
+                if bits[k] & bit:  # the same time, cell and origin as an earlier row
+                    if state[1] == len(buf):
+                        return 3, i, dropped, total
+                    buf[state[1]] = i
+                    state[1] += 1
+                    continue
+                bits[k] |= bit
             total += v
             g = group_of[ocodes[i]]
             obs[base + c * ng + g] += v
             present[pbase + g] = True
+        state[2] = prev
         return 0, -1, dropped, total
 
     @numba.njit(nogil=True, cache=True)
@@ -604,6 +616,13 @@ def _kernel():
         return lo, hi, tlo, thi
 
     return accumulate, extremes
+
+
+def _keys(cell_of: np.ndarray, norm_of: np.ndarray, ccodes: np.ndarray, ocodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(weights row, normalised origin) of these rows, but for unknown cells."""
+    c = cell_of[ccodes]
+    known = c >= 0
+    return c[known], norm_of[ocodes[known]]
 
 
 def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict, unknown: set) -> bool:
@@ -669,6 +688,7 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
     # one thread: the loop is bound by memory traffic, and a second thread over half the
     # cells measured slower, the other core decoding Parquet
     dropped, total, start = 0, 0, 0
+    seen.state[4] = -1  # where the newest period starts in this batch (-1: before it)
     while True:
         status, i, d, tot = kernel(*args, start)
         dropped, total = dropped + d, total + tot
@@ -677,10 +697,16 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
                         ns=raw[seen.buffer[: seen.state[1]]] * scale, norm=norm_of[ocodes[seen.buffer[: seen.state[1]]]],
                         counts=values[seen.buffer[: seen.state[1]]])
             seen.state[1] = 0
-        if status == 3:
+        if status == 4:  # the newest period's keys stopped rising: mark those so far in its bits
+            s = max(int(seen.state[4]), 0)
+            seen.to_bits(*_keys(cell_of, norm_of, ccodes[s:i], ocodes[s:i]), earlier=seen.state[4] < 0)
+        if status in (3, 4):
             start = i
             continue
         break
+    if seen.ordered and status == 0 and seen.state[3] == 0:  # keep the newest period's keys, rising, for the next batch
+        s = max(int(seen.state[4]), 0)
+        seen.hold(*_keys(cell_of, norm_of, ccodes[s:], ocodes[s:]), earlier=seen.state[4] < 0)
     if status == 2:
         raise _Unordered(row0 + int(i))
     if status == 1:
@@ -709,10 +735,14 @@ class _Seen:
     that exact duplicate rows are found as the memory engine finds them without keeping
     the rows.
 
-    Rows in time order (as operators export them) need the bits of the newest period
-    only (``ordered``: 1 bit per cell and origin, 150 kB for 50,000 cells x 19 origins);
-    a row that goes back in time raises :class:`_Unordered`, and the run starts again with
-    the bits of every period (within the memory budget). A row whose key came before is
+    Rows in time order (as operators export them) need the keys of the newest period
+    only (``ordered``). While that period's keys rise from row to row (cell, then origin,
+    as an export sorted by time, cell and origin has them) none can repeat one before, and
+    one comparison a row proves it; the keys so far are held (:meth:`hold`). When a key
+    does not rise, they become bits (:meth:`to_bits`: 1 bit per cell and origin, 150 kB
+    for 50,000 cells x 19 origins) and each row is looked up. A row that goes back in time
+    raises :class:`_Unordered`, and the run starts again with the bits of every period
+    (within the memory budget). A row whose key came before is
     left out; at the end its count is compared with the first row of that key
     (:func:`_check_duplicates`): the same count is an exact duplicate, dropped as the
     memory engine drops it, another count an error.
@@ -725,9 +755,32 @@ class _Seen:
         self.room = room  # bytes of the memory budget left for the bits
         self.slots: dict[int, int] = {}  # (not ordered) UTC ns of a counts period -> its bits
         self.bits = np.zeros((1 if ordered else 4, n_cells, self.nbytes), dtype=np.uint8)
-        self.state = np.array([np.iinfo(np.int64).min, 0], dtype=np.int64)  # newest time (UTC ns), rows in buffer
+        # newest time (UTC ns), rows in buffer, last key, 0 while keys rise (1: in the bits),
+        # where the newest period starts in the batch
+        self.state = np.array([np.iinfo(np.int64).min, 0, -1, 0 if ordered else 1, -1], dtype=np.int64)
         self.buffer = np.empty(4096, dtype=np.int64)
+        self.held: list[tuple[np.ndarray, np.ndarray]] = []  # (ordered, keys rising) the newest period's keys
         self.dups: list[pd.DataFrame] = []
+
+    #: Rows of the newest period held as keys at most; past that they become bits.
+    HOLD = 1 << 22
+
+    def hold(self, c: np.ndarray, gn: np.ndarray, *, earlier: bool) -> None:
+        """Hold the newest period's keys of a batch (``earlier``: the period began in an
+        earlier batch, whose keys are held too)."""
+        self.held = (self.held if earlier else []) + [(c, gn)]
+        if sum(len(k[0]) for k in self.held) > self.HOLD:
+            self.to_bits(np.empty(0, np.int64), np.empty(0, np.int64), earlier=True)
+
+    def to_bits(self, c: np.ndarray, gn: np.ndarray, *, earlier: bool) -> None:
+        """The newest period's keys from now on in its bits: these and (``earlier``) those held."""
+        keys = (self.held if earlier else []) + [(c, gn)]
+        c, gn = np.concatenate([k[0] for k in keys]), np.concatenate([k[1] for k in keys])
+        flat = self.bits[0].reshape(-1)
+        flat[:] = 0
+        np.bitwise_or.at(flat, c * self.nbytes + (gn >> 3), (1 << (gn & 7)).astype(np.uint8))
+        self.held = []
+        self.state[3] = 1
 
     def fit(self, n_origins: int) -> None:
         """Room for ``n_origins`` normalised origins (a later dictionary may bring new ones)."""
@@ -773,6 +826,8 @@ class _Seen:
         if self.ordered:
             if ns[0] < self.state[0] or (np.diff(ns) < 0).any():
                 raise _Unordered(row0 + int(b.index[0]))
+            if self.state[3] == 0:  # the newest period's keys were held: in its bits now
+                self.to_bits(np.empty(0, np.int64), np.empty(0, np.int64), earlier=ns[0] == self.state[0])
             u, run = np.unique(ns, return_inverse=True)
             key = (run * self.nc + c) * (8 * self.nbytes) + gn
             old = (ns == self.state[0]) & ((flat[byte] & mask) != 0)
@@ -790,6 +845,7 @@ class _Seen:
             if u[-1] != self.state[0]:
                 flat[:] = 0
                 self.state[0] = u[-1]
+            self.state[2], self.state[3] = -1, 1  # (the newest period's keys are in the bits)
             new = (ns == u[-1]) & ~dup
         else:
             new = ~dup

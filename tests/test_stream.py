@@ -357,6 +357,12 @@ def with_duplicates(counts: pd.DataFrame, n: int, seed: int, *, conflict: bool =
     return out.drop(columns=["_k", "index"]), int(rows.min()), int(rows.max())
 
 
+def as_read_by(counts: pd.DataFrame, compiled: bool) -> pd.DataFrame:
+    """Dictionary-encoded cell and origin columns (as operators' Parquet has them) for the
+    compiled loop, which reads them; plain strings for the NumPy path."""
+    return counts.astype({"cell_id": "category", "origin": "category"}) if compiled else counts
+
+
 @pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("order", ["time", "shuffled"])
 def test_exact_duplicate_rows_are_dropped_as_the_memory_engine_drops_them(tmp_path, caplog, compiled, order):
@@ -365,7 +371,7 @@ def test_exact_duplicate_rows_are_dropped_as_the_memory_engine_drops_them(tmp_pa
     counts = counts.sample(frac=1.0, random_state=2) if order == "shuffled" else counts.sort_values("period_start", kind="stable")
     counts = counts.reset_index(drop=True)
     dup, _, _ = with_duplicates(counts, 25, seed=4, in_time_order=order == "time")
-    src = write_parquet(dup, tmp_path / "dup.parquet", row_group_size=300)
+    src = write_parquet(as_read_by(dup, compiled), tmp_path / "dup.parquet", row_group_size=300)
     with caplog.at_level("INFO", logger="geozones"):
         bins = stream_counts(src, w, batch_rows=257, progress=False, compiled=compiled)
     # rows in time order are read once, keeping the keys of the newest hour only
@@ -386,7 +392,7 @@ def test_duplicate_rows_with_different_counts_are_an_error_naming_both_rows(tmp_
     counts = counts.sample(frac=1.0, random_state=5) if order == "shuffled" else counts.sort_values("period_start", kind="stable")
     counts = counts.reset_index(drop=True)
     bad, first, second = with_duplicates(counts, 3, seed=6, conflict=True, in_time_order=order == "time")
-    src = write_parquet(bad, tmp_path / "bad.parquet", row_group_size=300)
+    src = write_parquet(as_read_by(bad, compiled), tmp_path / "bad.parquet", row_group_size=300)
     with pytest.raises(CountsError) as mem:
         gz.read_counts(src)
     with pytest.raises(CountsError) as got:
@@ -420,7 +426,29 @@ def test_property_duplicates_anywhere_give_the_memory_engines_figures(tmp_path_f
         counts = counts.reset_index(drop=True)
     dup, _, _ = with_duplicates(counts, n_dup, seed=seed, in_time_order=order == "time")
     w = toy_weights(n_cells, 3, seed=seed)
-    src = write_parquet(dup, tmp_path_factory.mktemp("d") / "c.parquet", row_group_size=max(batch // 2, 1))
+    src = write_parquet(as_read_by(dup, compiled), tmp_path_factory.mktemp("d") / "c.parquet", row_group_size=max(batch // 2, 1))
     bins = stream_counts(src, w, batch_rows=batch, progress=False, compiled=compiled)
     assert bins.info["duplicate_rows"] == n_dup
     assert_same(memory_path(src, w, "1d"), apportion_bins(bins, w))
+
+
+@pytest.mark.parametrize("hold", [None, 5])
+def test_a_duplicate_of_a_row_batches_before_in_a_long_period_is_found(tmp_path, monkeypatch, hold):
+    """Rows in time, cell and origin order: the keys of a period are held while they rise,
+    across batches (or as bits past ``_Seen.HOLD`` rows), and a copy of the period's first
+    row many batches later is still found."""
+    if hold:
+        monkeypatch.setattr(gz.stream._Seen, "HOLD", hold)
+    w = toy_weights(40, 3, seed=14)
+    counts = toy_counts(40, 3, ["30000", "208"], seed=14).sort_values(["period_start", "cell_id"], kind="stable")
+    counts["cell_id"] = pd.Categorical(counts["cell_id"], categories=[f"c{i}" for i in range(40)])
+    counts = counts.sort_values(["period_start", "cell_id"], kind="stable").reset_index(drop=True)
+    counts["origin"] = pd.Categorical(counts["origin"], categories=["30000", "208"])  # (dictionary columns: the compiled loop)
+    hour = counts[counts["period_start"] == counts["period_start"].iloc[0]]
+    copy = hour.iloc[[0]]
+    dup = pd.concat([hour, copy, counts.iloc[len(hour):]], ignore_index=True)  # the copy closes the first hour
+    src = write_parquet(dup, tmp_path / "d.parquet", row_group_size=7)
+    for compiled in (True, False):
+        bins = stream_counts(src, w, batch_rows=7, progress=False, compiled=compiled)
+        assert bins.info["duplicate_rows"] == 1
+        assert_same(memory_path(src, w, "1d"), apportion_bins(bins, w))
