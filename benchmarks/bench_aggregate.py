@@ -21,10 +21,14 @@ and origin, ``outside`` included (what ``geozones apportion --period 1d`` comput
 before disclosure control).
 
 ``scan``
-    The floor: read the same five columns of the same Parquet file in Arrow batches, as
-    the stream engine reads them (``pyarrow.dataset``, threads on, 2^20 rows a batch, two
+    The floor: read the five columns of the counts (``cell_id``, ``period_start``,
+    ``period``, ``count``, ``origin``) from the same Parquet file in Arrow batches, as the
+    stream engine reads them (``pyarrow.dataset``, threads on, 2^20 rows a batch, two
     batches of read-ahead, no pre-buffering: the fastest and leanest settings measured
-    here), and sum the counts. Nothing can be faster than reading the data once.
+    here), and sum the counts. Nothing that reads the data can be faster.
+``scan4``
+    The same without the ``period`` column: what geozones decodes when the Parquet
+    statistics prove that every row has one period (as here), so that column is not read.
 ``geozones``
     :func:`geozones.stream_counts` (sums per day, origin and cell, validated, in bounded
     memory) then the product with the weights: the zone table as a dense matrix, one day
@@ -123,14 +127,17 @@ def subset(data: Path, rows: int | None) -> Path:
 
 # --- the methods -----------------------------------------------------------------------
 
-def run_scan(path: Path) -> float:
-    """Read the five columns as geozones' stream engine reads them, and sum the counts."""
+def run_scan(path: Path, columns: list[str] = COLUMNS) -> float:
+    """Read these columns as geozones' stream engine reads them, and sum the counts."""
     total = 0
     opts = ds.ParquetFragmentScanOptions(pre_buffer=False)
-    for b in ds.dataset(path, format="parquet").to_batches(columns=COLUMNS, batch_size=1 << 20, batch_readahead=2, fragment_readahead=1,
+    for b in ds.dataset(path, format="parquet").to_batches(columns=columns, batch_size=1 << 20, batch_readahead=2, fragment_readahead=1,
                                                            fragment_scan_options=opts, use_threads=True):
-        total += pa.compute.sum(b.column(3)).as_py() or 0
+        total += pa.compute.sum(b.column(columns.index("count"))).as_py() or 0
     return float(total)
+
+
+SCAN4 = [c for c in COLUMNS if c != "period"]
 
 
 def run_geozones(path: Path, w: gz.Weights, write: Path | None = None) -> tuple[np.ndarray, gz.CellBins, dict]:
@@ -201,6 +208,7 @@ def compare(matrix: np.ndarray, bins: gz.CellBins, w: gz.Weights, pandas_result:
 
 CHILD = {
     "scan": "from benchmarks.bench_aggregate import run_scan; run_scan(P)",
+    "scan4": "from benchmarks.bench_aggregate import run_scan, SCAN4; run_scan(P, SCAN4)",
     "geozones": "from benchmarks.bench_aggregate import run_geozones; import geozones as gz; run_geozones(P, gz.read_weights(W))",
     "geozones+write": "from benchmarks.bench_aggregate import run_geozones; import geozones as gz; "
                       "run_geozones(P, gz.read_weights(W), write=__import__('pathlib').Path(O))",
@@ -262,13 +270,14 @@ def main(argv=None) -> int:
         have_duckdb = False
 
     record["sizes"] = []
-    print(f"{'rows':>12} {'scan':>8} {'geozones':>9} {'(stream':>8} {'apport.)':>9} {'pandas':>8} {'duckdb':>8}  "
-          f"{'gz/scan':>7} {'pandas/gz':>9} {'duck/gz':>7}  max rel diff")
+    print(f"{'rows':>12} {'scan':>8} {'scan4':>8} {'geozones':>9} {'(stream':>8} {'apport.)':>9} {'pandas':>8} {'duckdb':>8}  "
+          f"{'gz/scan':>7} {'gz/scan4':>8} {'pandas/gz':>9} {'duck/gz':>7}  max rel diff")
     for label in args.sizes.split(","):
         path = subset(args.data, None if label == "all" else size(label))
         rows = pq.ParquetFile(path).metadata.num_rows
         entry: dict = {"rows": rows, "file_mb": path.stat().st_size / 1e6}
         entry["scan_s"], entry["scan_all"], _ = timed(run_scan, path, repeat=args.repeat)
+        entry["scan4_s"], entry["scan4_all"], _ = timed(run_scan, path, SCAN4, repeat=args.repeat)
         entry["geozones_s"], entry["geozones_all"], (matrix, bins, split) = timed(run_geozones, path, w, repeat=args.repeat)
         entry.update(split)
         if label != "all" and size(label) <= args.pandas_rows:
@@ -279,19 +288,20 @@ def main(argv=None) -> int:
                 entry["duckdb_s"], entry["duckdb_all"], _ = timed(run_duckdb, path, w, repeat=args.repeat)
         del matrix, bins
         entry["geozones_over_scan"] = entry["geozones_s"] / entry["scan_s"]
+        entry["geozones_over_scan4"] = entry["geozones_s"] / entry["scan4_s"]
         if "pandas_s" in entry:
             entry["pandas_over_geozones"] = entry["pandas_s"] / entry["geozones_s"]
         if "duckdb_s" in entry:
             entry["duckdb_over_geozones"] = entry["duckdb_s"] / entry["geozones_s"]
         record["sizes"].append(entry)
         f = lambda k, fmt="{:8.2f}": fmt.format(entry[k]) if k in entry else " " * 8  # noqa: E731
-        print(f"{rows:>12,} {f('scan_s')} {f('geozones_s', '{:9.2f}')} {f('stream_s')} {f('apportion_s', '{:9.2f}')} {f('pandas_s')} "
-              f"{f('duckdb_s')}  {f('geozones_over_scan', '{:7.2f}')} {f('pandas_over_geozones', '{:9.1f}')} "
+        print(f"{rows:>12,} {f('scan_s')} {f('scan4_s')} {f('geozones_s', '{:9.2f}')} {f('stream_s')} {f('apportion_s', '{:9.2f}')} {f('pandas_s')} "
+              f"{f('duckdb_s')}  {f('geozones_over_scan', '{:7.2f}')} {f('geozones_over_scan4', '{:8.2f}')} {f('pandas_over_geozones', '{:9.1f}')} "
               f"{f('duckdb_over_geozones', '{:7.1f}')}  {entry.get('max_rel_diff_pandas', '')}")
 
     if not args.no_processes:
         path = subset(args.data, None)
-        record["processes"] = [whole_process(m, path, args.data) for m in ("scan", "geozones", "geozones+write")]
+        record["processes"] = [whole_process(m, path, args.data) for m in ("scan", "scan4", "geozones", "geozones+write")]
         small = subset(args.data, args.pandas_rows)  # the same file as the in-process size of that label
         record["processes_small"] = [whole_process(m, small, args.data) for m in ("scan", "geozones", "pandas")]
         for group in ("processes", "processes_small"):
