@@ -99,36 +99,45 @@ def _nested_relation(t: pd.DataFrame, nested, n_real: int):
     ``nested`` holds ``(outer, [inner, ...], rest)``; a bare pair ``(outer, inner)`` means
     ``(outer, [inner], True)``. The rest, the people in A but in none of the B (never
     published), is a hidden part whose rows are appended after the ``n_real`` real rows.
+    One relation for every item and every period and origin that all its zones hold,
+    found by joins over the whole table (not a pass over the table per item: a national
+    zone set has thousands of families).
     """
     key = ["period_start", "period", "origin"]
-    idx = t.reset_index()[["index", "zone_id", *key]]
-    obs = t["observed"].to_numpy(dtype=float)
-    rows, gids, totals, rests = [], [], [], []
-    n_groups = 0
-    for item in nested:
-        outer, inners, rest = (item[0], [item[1]], True) if len(item) == 2 else item
-        m = idx[idx["zone_id"] == outer].drop(columns="zone_id").rename(columns={"index": "outer"})
-        for i, b in enumerate(inners):
-            rb = idx[idx["zone_id"] == b].drop(columns="zone_id").rename(columns={"index": f"in{i}"})
-            m = m.merge(rb, on=key)
-        if not len(m):
-            continue
-        g = n_groups + np.arange(len(m))
-        n_groups += len(m)
-        parts = [m[f"in{i}"].to_numpy() for i in range(len(inners))]
-        rows += [m["outer"].to_numpy(), *parts]
-        gids += [g] * (1 + len(parts))
-        totals += [np.ones(len(m), bool)] + [np.zeros(len(m), bool)] * len(parts)
-        if rest:
-            rests.append((g, np.clip(obs[m["outer"].to_numpy()] - sum(obs[p] for p in parts), 0.0, None)))
-    if not rows:
+    items = [(it[0], [it[1]], True) if len(it) == 2 else (it[0], list(it[1]), bool(it[2])) for it in nested]
+    if not items or not len(t):
         return None, np.array([])
-    diffs = np.concatenate([d for _, d in rests]) if rests else np.array([])
-    virtual = n_real + np.arange(len(diffs))
-    rows.append(virtual)
-    gids.append(np.concatenate([g for g, _ in rests]) if rests else np.array([], dtype=int))
-    totals.append(np.zeros(len(diffs), bool))
-    rel = (np.concatenate(rows).astype(np.int64), np.concatenate(gids).astype(np.int64), np.concatenate(totals), _COMP_NESTED)
+    size = np.array([1 + len(inners) for _, inners, _ in items])
+    member = pd.DataFrame({
+        "item": np.repeat(np.arange(len(items)), size),
+        "place": np.concatenate([np.arange(n) for n in size]),  # 0: the outer zone, then the inner ones
+        "zone_id": np.concatenate([[outer, *inners] for outer, inners, _ in items]).astype(str),
+    })
+    rows = pd.DataFrame({"row": np.arange(len(t)), "zone_id": t["zone_id"].astype(str).to_numpy(),
+                         "kid": t.groupby(key, sort=False, observed=True).ngroup().to_numpy()})
+    m = member.merge(rows, on="zone_id")
+    # a group is an item at one period and origin, where every zone of the item has a row
+    whole = m.groupby(["item", "kid"], sort=False)["place"].transform("size").to_numpy() == size[m["item"].to_numpy()]
+    m = m[whole]
+    if not len(m):
+        return None, np.array([])
+    # order as the outer zone's rows: groups by item, then by the outer row (so ties in
+    # disclosure control break the same way whatever the join's order)
+    outer_row = m.loc[m["place"] == 0].set_index(["item", "kid"])["row"]
+    m = m.assign(orow=outer_row.reindex(pd.MultiIndex.from_frame(m[["item", "kid"]])).to_numpy())
+    m = m.sort_values(["item", "place", "orow"], kind="stable")
+    gid = m.groupby(["item", "orow"], sort=True).ngroup().to_numpy()
+    r, place = m["row"].to_numpy(), m["place"].to_numpy()
+    obs = t["observed"].to_numpy(dtype=float)
+    n = int(gid.max()) + 1
+    outer_obs = np.bincount(gid, weights=np.where(place == 0, obs[r], 0.0), minlength=n)
+    inner_obs = np.bincount(gid, weights=np.where(place > 0, obs[r], 0.0), minlength=n)
+    item_of = np.zeros(n, dtype=np.int64)
+    item_of[gid] = m["item"].to_numpy()
+    with_rest = np.flatnonzero(np.array([rest for _, _, rest in items])[item_of])
+    diffs = np.clip(outer_obs[with_rest] - inner_obs[with_rest], 0.0, None)
+    rel = (np.concatenate([r, n_real + np.arange(len(diffs))]).astype(np.int64), np.concatenate([gid, with_rest]).astype(np.int64),
+           np.concatenate([place == 0, np.zeros(len(diffs), bool)]), _COMP_NESTED)
     return rel, diffs
 
 

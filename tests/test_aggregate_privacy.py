@@ -228,3 +228,58 @@ def test_zone_families_from_geometry():
     without_c = zones[zones.zone_id != "C"]
     fam = gz.zones.zone_families(without_c, gz.zones.zone_overlaps(without_c, "EPSG:3812"))
     assert fam == [("A", ["B1", "B2", "B3"], False)]  # they tile A: no rest
+
+
+def _nested_reference(t: pd.DataFrame, nested, n_real: int):
+    """The nested relations item by item (a pass over the table per item): what the joins
+    of privacy._nested_relation must give, row for row and in the same order."""
+    key = ["period_start", "period", "origin"]
+    idx = t.reset_index()[["index", "zone_id", *key]]
+    obs = t["observed"].to_numpy(dtype=float)
+    rows, gids, totals, rests, n_groups = [], [], [], [], 0
+    for item in nested:
+        outer, inners, rest = (item[0], [item[1]], True) if len(item) == 2 else item
+        m = idx[idx["zone_id"] == outer].drop(columns="zone_id").rename(columns={"index": "outer"})
+        for i, b in enumerate(inners):
+            m = m.merge(idx[idx["zone_id"] == b].drop(columns="zone_id").rename(columns={"index": f"in{i}"}), on=key)
+        if not len(m):
+            continue
+        g = n_groups + np.arange(len(m))
+        n_groups += len(m)
+        parts = [m[f"in{i}"].to_numpy() for i in range(len(inners))]
+        rows += [m["outer"].to_numpy(), *parts]
+        gids += [g] * (1 + len(parts))
+        totals += [np.ones(len(m), bool)] + [np.zeros(len(m), bool)] * len(parts)
+        if rest:
+            rests.append((g, np.clip(obs[m["outer"].to_numpy()] - sum(obs[p] for p in parts), 0.0, None)))
+    if not rows:
+        return None
+    diffs = np.concatenate([d for _, d in rests]) if rests else np.array([])
+    return (np.concatenate(rows + [n_real + np.arange(len(diffs))]), np.concatenate(gids + [np.concatenate([g for g, _ in rests]) if rests else np.array([], int)]),
+            np.concatenate(totals + [np.zeros(len(diffs), bool)]), diffs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), n_zones=st.integers(3, 10), n_items=st.integers(1, 5))
+def test_nested_relations_by_joins_equal_the_item_by_item_reference(seed, n_zones, n_items):
+    from geozones.privacy import _nested_relation
+
+    rng = np.random.default_rng(seed)
+    zones = [f"z{i}" for i in range(n_zones)]
+    t = pd.MultiIndex.from_product([zones, pd.date_range("2026-07-01", periods=3, freq="1D", tz="UTC"), ["1d"], ["30000", "FR"]],
+                                   names=["zone_id", "period_start", "period", "origin"]).to_frame(index=False)
+    t = t.sample(frac=rng.uniform(0.5, 1.0), random_state=seed).reset_index(drop=True)  # some zones miss some periods
+    t["observed"] = rng.integers(0, 80, len(t)).astype(float)
+    nested = []
+    for _ in range(n_items):
+        outer = str(rng.choice(zones))
+        inners = [str(z) for z in rng.choice([z for z in zones if z != outer], int(rng.integers(1, 3)), replace=False)]
+        nested.append((outer, inners[0]) if rng.random() < 0.3 else (outer, inners, bool(rng.random() < 0.5)))
+    want = _nested_reference(t, nested, len(t))
+    rel, diffs = _nested_relation(t, nested, len(t))
+    if want is None:  # no period and origin that all zones of an item hold
+        assert rel is None
+        return
+    rows, gid, is_total, _ = rel
+    for got, ref in zip((rows, gid, is_total, diffs), want):
+        assert np.array_equal(got, ref)
