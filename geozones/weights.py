@@ -16,8 +16,8 @@ sum to 1 and apportioning loses nothing. Counts are *extensive* (people add up),
 tobler's sense: this is tobler's ``area_interpolate`` for extensive variables, with
 the cell as source and the zone as target.
 
-Candidate pairs come from an R-tree (the ``rtree`` package, bulk-loaded) over the
-coverage bounding boxes; pairs where a zone holds the whole coverage area, or the
+Candidate pairs come from an R-tree (shapely's STRtree, sort-tile-recursive) over the
+coverage bounding boxes, queried with all zones at once; pairs where a zone holds the whole coverage area, or the
 coverage the whole zone, skip the intersection; the others are intersected with
 shapely's vectorised functions on several threads.
 """
@@ -38,7 +38,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pyproj
 import shapely
-from rtree import index as rtree_index
 from scipy import sparse
 
 from ._io import atomic_path, file_format
@@ -186,16 +185,16 @@ def _geoms(gdf: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _candidate_pairs(cov: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(cell index, zone index) of every pair whose bounding boxes intersect, from an R-tree."""
+    """(cell index, zone index) of every pair whose bounding boxes intersect, sorted by cell.
+
+    The coverage bounding boxes go into shapely's STRtree (a sort-tile-recursive R-tree),
+    queried with all zones at once.
+    """
     if not len(cov) or not len(zones):
         return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    cb = shapely.bounds(cov)
-    zb = shapely.bounds(zones)
-    tree = rtree_index.Index((np.arange(len(cov), dtype=np.int64), cb[:, :2].copy(), cb[:, 2:].copy()))
-    ids, counts = tree.intersection_v(zb[:, :2].copy(), zb[:, 2:].copy())
-    zone_idx = np.repeat(np.arange(len(zones), dtype=np.int64), counts.astype(np.int64))
-    order = np.lexsort((zone_idx, ids))
-    return ids.astype(np.int64)[order], zone_idx[order]
+    zone_idx, cell_idx = shapely.STRtree(cov).query(zones)
+    order = np.lexsort((zone_idx, cell_idx))
+    return cell_idx.astype(np.int64)[order], zone_idx.astype(np.int64)[order]
 
 
 def _chunks(n: int, workers: int) -> list[slice]:
