@@ -24,6 +24,7 @@ shapely's vectorised functions on several threads.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -206,8 +207,230 @@ def _chunks(n: int, workers: int) -> list[slice]:
     return [slice(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
-def _pair_pieces(cov: np.ndarray, zones: np.ndarray, ci: np.ndarray, zi: np.ndarray, workers: int, want_geoms: bool):
-    """Area (and, if asked, geometry) of coverage ∩ zone for every candidate pair.
+def _on_threads(work, n: int, workers: int) -> list:
+    """``work(slice)`` over :func:`_chunks` of ``range(n)``, on ``workers`` threads, in order."""
+    parts = _chunks(n, workers)
+    if workers > 1 and len(parts) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(work, parts))
+    return [work(sl) for sl in parts]
+
+
+@functools.cache
+def _clipper():
+    """The compiled convex clipper (numba): ``(convex, clip_areas)``, or None without numba.
+
+    ``convex(xy, ring, part, geom)`` says which geometries of a :func:`_rings` layout are
+    convex polygons (one part, no hole, every turn the same way). ``clip_areas(subject...,
+    clip..., si, ki, cap)`` gives, for each pair ``j``, the area of subject ``si[j]`` (any
+    polygon or multipolygon, with holes) inside convex clip polygon ``ki[j]``: each ring
+    is clipped by the clip polygon's half-planes one after the other (Sutherland-Hodgman)
+    and measured by the shoelace formula, holes subtracted. Against a convex polygon the
+    clipped ring may run back and forth along the clip boundary, but such runs enclose no
+    area, so the area is exact for any simple subject ring. Coordinates are taken relative
+    to the clip polygon's first vertex, so that no precision is lost to the large
+    coordinates of a projected CRS. Also returned, per pair: ``state`` 1 where every
+    subject vertex lies inside the clip polygon (the subject is wholly inside it), -1 where
+    the work buffers (``cap`` vertices) were too small, else 0.
+    """
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency; GEOS does every pair then
+        return None
+
+    @numba.njit(nogil=True, cache=True)
+    def convex(xy, ring, part, geom):
+        n_geoms = len(geom) - 1
+        out = np.zeros(n_geoms, np.bool_)
+        for g in range(n_geoms):
+            if geom[g + 1] - geom[g] != 1 or part[geom[g] + 1] - part[geom[g]] != 1:
+                continue
+            r = part[geom[g]]
+            a, n = ring[r], ring[r + 1] - ring[r] - 1  # the last vertex closes the ring
+            if n < 3:
+                continue
+            turn = 0
+            ok = True
+            for i in range(n):
+                i0, i1, i2 = a + (i - 1) % n, a + i, a + (i + 1) % n
+                ux, uy = xy[i1, 0] - xy[i0, 0], xy[i1, 1] - xy[i0, 1]
+                vx, vy = xy[i2, 0] - xy[i1, 0], xy[i2, 1] - xy[i1, 1]
+                cross = ux * vy - uy * vx
+                # collinear within rounding: a straight run, unless the ring turns back
+                tol = 1e-12 * np.sqrt((ux * ux + uy * uy) * (vx * vx + vy * vy))
+                if cross > tol:
+                    ok = turn >= 0
+                    turn = 1
+                elif cross < -tol:
+                    ok = turn <= 0
+                    turn = -1
+                elif ux * vx + uy * vy < 0:
+                    ok = False
+                if not ok:
+                    break
+            out[g] = ok and turn != 0
+        return out
+
+    @numba.njit(nogil=True, cache=True)
+    def clip_areas(s_xy, s_ring, s_part, s_geom, k_xy, k_ring, k_part, k_geom, si, ki, cap):
+        n_pairs = len(si)
+        area = np.zeros(n_pairs)
+        state = np.zeros(n_pairs, np.int8)
+        buf = np.empty((2, cap, 2))
+        for j in range(n_pairs):
+            r = k_part[k_geom[ki[j]]]
+            ka, m = k_ring[r], k_ring[r + 1] - k_ring[r] - 1
+            ox, oy = k_xy[ka, 0], k_xy[ka, 1]
+            twice, xmin, ymin, xmax, ymax = 0.0, np.inf, np.inf, -np.inf, -np.inf
+            for i in range(m):
+                x0, y0 = k_xy[ka + i, 0] - ox, k_xy[ka + i, 1] - oy
+                x1, y1 = k_xy[ka + (i + 1) % m, 0] - ox, k_xy[ka + (i + 1) % m, 1] - oy
+                twice += x0 * y1 - x1 * y0
+                xmin, xmax, ymin, ymax = min(xmin, x0), max(xmax, x0), min(ymin, y0), max(ymax, y0)
+            orient = 1.0 if twice > 0 else -1.0  # inside is on the left of a counter-clockwise ring
+            total = 0.0
+            inside = True
+            g = si[j]
+            for p in range(s_geom[g], s_geom[g + 1]):
+                for rr in range(s_part[p], s_part[p + 1]):
+                    a, n = s_ring[rr], s_ring[rr + 1] - s_ring[rr] - 1
+                    if n + 2 > cap:
+                        state[j] = -1
+                        break
+                    cur = 0
+                    rx0, ry0, rx1, ry1 = np.inf, np.inf, -np.inf, -np.inf
+                    for i in range(n):
+                        x, y = s_xy[a + i, 0] - ox, s_xy[a + i, 1] - oy
+                        buf[0, i, 0], buf[0, i, 1] = x, y
+                        rx0, rx1, ry0, ry1 = min(rx0, x), max(rx1, x), min(ry0, y), max(ry1, y)
+                    if rx1 < xmin or rx0 > xmax or ry1 < ymin or ry0 > ymax:
+                        inside = False  # a ring beside the clip polygon holds none of it
+                        continue
+                    for e in range(m):
+                        ex, ey = k_xy[ka + e, 0] - ox, k_xy[ka + e, 1] - oy
+                        dx, dy = k_xy[ka + (e + 1) % m, 0] - ox - ex, k_xy[ka + (e + 1) % m, 1] - oy - ey
+                        src, dst = buf[cur], buf[1 - cur]
+                        out = 0
+                        lx, ly = src[n - 1, 0], src[n - 1, 1]
+                        sl = orient * (dx * (ly - ey) - dy * (lx - ex))
+                        for i in range(n):
+                            if out + 2 > cap:
+                                state[j] = -1
+                                break
+                            tx, ty = src[i, 0], src[i, 1]
+                            st = orient * (dx * (ty - ey) - dy * (tx - ex))
+                            if (st >= 0) != (sl >= 0):  # the edge crosses the clip line
+                                f = sl / (sl - st)
+                                dst[out, 0], dst[out, 1] = lx + f * (tx - lx), ly + f * (ty - ly)
+                                out += 1
+                            if st >= 0:
+                                dst[out, 0], dst[out, 1] = tx, ty
+                                out += 1
+                            else:
+                                inside = False
+                            lx, ly, sl = tx, ty, st
+                        if state[j] < 0:
+                            break
+                        cur, n = 1 - cur, out
+                        if n == 0:
+                            break
+                    if state[j] < 0:
+                        break
+                    twice = 0.0
+                    v = buf[cur]
+                    for i in range(n):
+                        twice += v[i, 0] * v[(i + 1) % n, 1] - v[(i + 1) % n, 0] * v[i, 1]
+                    total += abs(twice) / 2 if rr == s_part[p] else -abs(twice) / 2  # holes subtract
+                if state[j] < 0:
+                    break
+            if state[j] == 0:
+                area[j] = max(total, 0.0)
+                state[j] = 1 if inside else 0
+        return area, state
+
+    return convex, clip_areas
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Polygons and multipolygons as flat arrays, GeoArrow's layout: ``(xy, ring, part, geom)``.
+
+    Ring ``r`` is ``xy[ring[r]:ring[r + 1]]`` (closed), polygon ``p`` has rings
+    ``part[p]:part[p + 1]`` (the exterior first), geometry ``g`` polygons ``geom[g]:geom[g + 1]``.
+    """
+    every = np.arange(len(geoms) + 1, dtype=np.int64)
+    if (shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON).all() and not shapely.get_num_interior_rings(geoms).any():
+        return shapely.get_coordinates(geoms), _offsets(shapely.get_num_coordinates(geoms)), every, every
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    return (
+        shapely.get_coordinates(rings),
+        _offsets(shapely.get_num_coordinates(rings)),
+        _offsets(np.bincount(ring_of, minlength=len(parts))),
+        _offsets(np.bincount(part_of, minlength=len(geoms))),
+    )
+
+
+def _used(idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``idx`` (sorted), and each value's position among them."""
+    hit = np.zeros(n, bool)
+    hit[idx] = True
+    return np.flatnonzero(hit), (np.cumsum(hit) - 1)[idx]
+
+
+def _convex_areas(cov, zones, ci, zi, cov_area, workers, clipper) -> tuple[np.ndarray, int]:
+    """Area of coverage ∩ zone for the pairs where either is a convex polygon, by the clipper.
+
+    Wedges and Voronoi cells are convex, and so are grid squares and hexagons. The convex
+    side clips the other (the one with fewer vertices where both are convex). Where the
+    subject lies wholly inside the clip polygon its own area is the answer, with no
+    intersection. Returns the areas, NaN for the pairs left to GEOS (neither side convex,
+    a side that is not polygonal, a ring too long for the buffers), and how many pairs
+    were clipped.
+    """
+    convex, clip_areas = clipper
+    sides = []
+    for geoms, idx in ((cov, ci), (zones, zi)):
+        sel, local = _used(idx, len(geoms))
+        g = geoms[sel]
+        poly = np.isin(shapely.get_type_id(g), [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])
+        if not poly.all():
+            g = np.where(poly, g, shapely.Polygon())
+        layout = _rings(g)
+        vertices = np.diff(layout[1][layout[2][layout[3]]])
+        sides.append((layout, local, poly[local], convex(*layout) & poly, vertices))
+    (lc, pc, poly_c, cvx_c, nc), (lz, pz, poly_z, cvx_z, nz) = sides
+    by_zone = cvx_z[pz] & poly_c & (~cvx_c[pc] | (nz[pz] <= nc[pc]))
+    by_cell = cvx_c[pc] & poly_z & ~by_zone
+    area = np.full(len(ci), np.nan)
+    clipped = 0
+    for pick, subject, clip, si, ki, whole in (
+        (by_zone, lc, lz, pc, pz, lambda at: cov_area[ci[at]]),
+        (by_cell, lz, lc, pz, pc, lambda at: shapely.area(zones[zi[at]])),
+    ):
+        at = np.flatnonzero(pick)
+        if not len(at):
+            continue
+        cap = 4 * int(np.diff(subject[1]).max()) + 2 * int(np.diff(clip[1]).max()) + 16
+        s, k = si[at], ki[at]
+        done = _on_threads(lambda sl: clip_areas(*subject, *clip, s[sl], k[sl], cap), len(at), workers)
+        a = np.concatenate([d[0] for d in done])
+        state = np.concatenate([d[1] for d in done])
+        a[state < 0] = np.nan
+        inside = state == 1
+        a[inside] = whole(at[inside])
+        area[at] = a
+        clipped += int((state == 0).sum())
+    return area, clipped
+
+
+def _geos_pieces(cov: np.ndarray, zones: np.ndarray, ci: np.ndarray, zi: np.ndarray, workers: int):
+    """Geometry of coverage ∩ zone for every pair, and how many pairs were intersected.
 
     Containment is tested first, on prepared geometries, in this thread: GEOS builds a
     prepared geometry's index lazily and is not safe to share between threads. Only the
@@ -215,29 +438,51 @@ def _pair_pieces(cov: np.ndarray, zones: np.ndarray, ci: np.ndarray, zi: np.ndar
     ``workers`` threads (shapely releases the GIL).
     """
     c, z = cov[ci], zones[zi]
-    shapely.prepare(cov)
-    shapely.prepare(zones)
+    shapely.prepare(c)
+    shapely.prepare(z)
     z_holds_c = shapely.contains_properly(z, c)
     c_holds_z = ~z_holds_c & shapely.contains_properly(c, z)
-    shapely.destroy_prepared(cov)
-    shapely.destroy_prepared(zones)
+    shapely.destroy_prepared(c)
+    shapely.destroy_prepared(z)
     rest = np.flatnonzero(~(z_holds_c | c_holds_z))
     pieces = np.empty(len(ci), dtype=object)
     pieces[z_holds_c] = c[z_holds_c]
     pieces[c_holds_z] = z[c_holds_z]
-
-    def work(sl: slice) -> np.ndarray:
-        return shapely.intersection(c[rest[sl]], z[rest[sl]])
-
-    parts = _chunks(len(rest), workers)
-    if workers > 1 and len(parts) > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            done = list(pool.map(work, parts))
-    else:
-        done = [work(sl) for sl in parts]
+    done = _on_threads(lambda sl: shapely.intersection(c[rest[sl]], z[rest[sl]]), len(rest), workers)
     if done:
         pieces[rest] = np.concatenate(done)
-    return shapely.area(pieces), (pieces if want_geoms else None), int(len(rest))
+    return pieces, int(len(rest))
+
+
+def _pair_pieces(cov: np.ndarray, zones: np.ndarray, ci: np.ndarray, zi: np.ndarray, workers: int, want_geoms: bool,
+                 cov_area: np.ndarray):
+    """Area (and, if asked, geometry) of coverage ∩ zone for every candidate pair.
+
+    Without ``want_geoms``, the pairs where either side is convex are measured by the
+    compiled clipper (:func:`_convex_areas`) and only the others are intersected by GEOS
+    (:func:`_geos_pieces`); with it, GEOS makes every piece.
+
+    Returns
+    -------
+    area : numpy.ndarray
+        Per pair.
+    pieces : numpy.ndarray of geometries or None
+        Per pair, with ``want_geoms``.
+    intersected : int
+        Pairs whose intersection was computed (by either), the others being skipped
+        because one side holds the other.
+    clipped : int
+        Of those, the pairs done by the clipper.
+    """
+    clipper = None if want_geoms or not len(ci) else _clipper()
+    if clipper is None:
+        pieces, intersected = _geos_pieces(cov, zones, ci, zi, workers)
+        return shapely.area(pieces), (pieces if want_geoms else None), intersected, 0
+    area, clipped = _convex_areas(cov, zones, ci, zi, cov_area, workers, clipper)
+    rest = np.flatnonzero(np.isnan(area))
+    pieces, intersected = _geos_pieces(cov, zones, ci[rest], zi[rest], workers)
+    area[rest] = shapely.area(pieces)
+    return area, None, intersected + clipped, clipped
 
 
 class _Measure:
@@ -399,19 +644,19 @@ def compute_weights(
     cell_ids = coverage["cell_id"].astype(str).to_numpy()
     zone_ids = zones["zone_id"].astype(str).to_numpy()
     for name, ids in (("cell_id", cell_ids), ("zone_id", zone_ids)):
-        dup = pd.Series(ids).duplicated().to_numpy()
-        if dup.any():
-            raise WeightsError(f"{name} {ids[np.flatnonzero(dup)[0]]!r} appears more than once", hint=f"each {name} must be unique")
+        index = pd.Index(ids, dtype=object)
+        if index.has_duplicates:
+            raise WeightsError(f"{name} {ids[index.duplicated()][0]!r} appears more than once", hint=f"each {name} must be unique")
     if (zone_ids == OUTSIDE).any():
         raise WeightsError(f"zone_id {OUTSIDE!r} is reserved for the outside share", hint="rename that zone")
     workers = workers or os.cpu_count() or 1
-    zb = _wgs84_bounds(zones)
+    zb = None if crs is not None else _wgs84_bounds(zones)  # a CRS given needs no bounds
     if crs is None and suits(coverage.crs, zb) and suits(coverage.crs, _wgs84_bounds(coverage)):
         metric = coverage.crs  # coverage built by a model is already metric: do not reproject it
     else:
         metric = metric_crs(zb, crs)
-    cov = _geoms(coverage.to_crs(metric))
-    zg = _geoms(zones.to_crs(metric))
+    cov = _geoms(coverage if coverage.crs.is_exact_same(metric) else coverage.to_crs(metric))
+    zg = _geoms(zones if zones.crs.is_exact_same(metric) else zones.to_crs(metric))
     area = shapely.area(cov)
     bad = shapely.is_empty(cov) | ~(area > 0)
     if bad.any():
@@ -442,7 +687,7 @@ def compute_weights(
             f"zone {zone_ids[zinvalid[0]]!r} has an invalid geometry: {shapely.is_valid_reason(zg[zinvalid[0]])}",
             hint="run 'geozones zones check --repair'",
         )
-    inter_area, pieces, intersected = _pair_pieces(cov, zg, ci, zi, workers, measure.dasymetric)
+    inter_area, pieces, intersected, clipped = _pair_pieces(cov, zg, ci, zi, workers, measure.dasymetric, area)
     keep = inter_area > _EPS * area[ci]
     ci, zi, inter_area = ci[keep], zi[keep], inter_area[keep]
     if measure.dasymetric:
@@ -497,6 +742,7 @@ def compute_weights(
         "measure": measure_name,
         "pairs": int(len(keep)),
         "intersected": int(intersected),
+        "clipped": int(clipped),
         "zones_overlap": bool(len(oa)),
     }
     return Weights(matrix, cell_ids.astype(object), zone_ids.astype(object), outside, meta)
@@ -553,7 +799,7 @@ def compute_weights_dask(
         compute_weights(coverage, zones, crs=metric, ancillary=ancillary, ancillary_column=ancillary_column)
     meta = dict(done[0].meta)
     meta.update(pairs=sum(w.meta["pairs"] for w in done), intersected=sum(w.meta["intersected"] for w in done),
-                zones_overlap=any(w.meta["zones_overlap"] for w in done), engine="dask")
+                clipped=sum(w.meta["clipped"] for w in done), zones_overlap=any(w.meta["zones_overlap"] for w in done), engine="dask")
     return Weights(sparse.csr_array(sparse.vstack([w.matrix for w in done])), np.concatenate([w.cell_ids for w in done]),
                    done[0].zone_ids, np.concatenate([w.outside for w in done]), meta)
 
