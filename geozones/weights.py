@@ -251,10 +251,16 @@ def _clipper():
                 continue
             turn = 0
             ok = True
+            half = first = changes = -1  # edge direction in [0, pi) (0) or [pi, 2 pi) (1)
             for i in range(n):
                 i0, i1, i2 = a + (i - 1) % n, a + i, a + (i + 1) % n
                 ux, uy = xy[i1, 0] - xy[i0, 0], xy[i1, 1] - xy[i0, 1]
                 vx, vy = xy[i2, 0] - xy[i1, 0], xy[i2, 1] - xy[i1, 1]
+                if vx != 0 or vy != 0:
+                    h = 0 if vy > 0 or (vy == 0 and vx > 0) else 1
+                    changes += h != half
+                    half = h
+                    first = h if first < 0 else first
                 cross = ux * vy - uy * vx
                 # collinear within rounding: a straight run, unless the ring turns back
                 tol = 1e-12 * np.sqrt((ux * ux + uy * uy) * (vx * vx + vy * vy))
@@ -268,7 +274,9 @@ def _clipper():
                     ok = False
                 if not ok:
                     break
-            out[g] = ok and turn != 0
+            # turning one way, a ring that winds once (its edges' direction goes round once,
+            # changing half twice) is convex and simple; a pentagram winds twice
+            out[g] = ok and turn != 0 and changes + (first != half) == 2
         return out
 
     @numba.njit(nogil=True, cache=True)
@@ -288,6 +296,8 @@ def _clipper():
                 twice += x0 * y1 - x1 * y0
                 xmin, xmax, ymin, ymax = min(xmin, x0), max(xmax, x0), min(ymin, y0), max(ymax, y0)
             orient = 1.0 if twice > 0 else -1.0  # inside is on the left of a counter-clockwise ring
+            bx = (xmin, xmax, xmax, xmin, xmin)  # the bounding box, counter-clockwise
+            by = (ymin, ymin, ymax, ymax, ymin)
             total = 0.0
             inside = True
             g = si[j]
@@ -306,9 +316,13 @@ def _clipper():
                     if rx1 < xmin or rx0 > xmax or ry1 < ymin or ry0 > ymax:
                         inside = False  # a ring beside the clip polygon holds none of it
                         continue
-                    for e in range(m):
-                        ex, ey = k_xy[ka + e, 0] - ox, k_xy[ka + e, 1] - oy
-                        dx, dy = k_xy[ka + (e + 1) % m, 0] - ox - ex, k_xy[ka + (e + 1) % m, 1] - oy - ey
+                    for e in range(-4 if m > 4 else 0, m):
+                        if e < 0:  # first the clip polygon's bounding box: cheap cuts of a large ring
+                            ex, ey = bx[e + 4], by[e + 4]
+                            dx, dy = orient * (bx[e + 5] - ex), orient * (by[e + 5] - ey)
+                        else:
+                            ex, ey = k_xy[ka + e, 0] - ox, k_xy[ka + e, 1] - oy
+                            dx, dy = k_xy[ka + (e + 1) % m, 0] - ox - ex, k_xy[ka + (e + 1) % m, 1] - oy - ey
                         src, dst = buf[cur], buf[1 - cur]
                         out = 0
                         lx, ly = src[n - 1, 0], src[n - 1, 1]
@@ -336,10 +350,12 @@ def _clipper():
                             break
                     if state[j] < 0:
                         break
+                    # shoelace about the piece's first vertex: terms the size of the piece, not of
+                    # the clip polygon, so that a sliver keeps its relative precision
                     twice = 0.0
                     v = buf[cur]
-                    for i in range(n):
-                        twice += v[i, 0] * v[(i + 1) % n, 1] - v[(i + 1) % n, 0] * v[i, 1]
+                    for i in range(1, n - 1):
+                        twice += (v[i, 0] - v[0, 0]) * (v[i + 1, 1] - v[0, 1]) - (v[i + 1, 0] - v[0, 0]) * (v[i, 1] - v[0, 1])
                     total += abs(twice) / 2 if rr == s_part[p] else -abs(twice) / 2  # holes subtract
                 if state[j] < 0:
                     break
