@@ -403,11 +403,13 @@ def _convex_areas(cov, zones, ci, zi, cov_area, workers, clipper) -> tuple[np.nd
     """Area of coverage ∩ zone for the pairs where either is a convex polygon, by the clipper.
 
     Wedges and Voronoi cells are convex, and so are grid squares and hexagons. The convex
-    side clips the other (the one with fewer vertices where both are convex). Where the
-    subject lies wholly inside the clip polygon its own area is the answer, with no
-    intersection. Returns the areas, NaN for the pairs left to GEOS (neither side convex,
-    a side that is not polygonal, a ring too long for the buffers), and how many pairs
-    were clipped.
+    side clips the other (the one with fewer vertices where both are convex). Where one
+    side holds the other, the held side's own shapely area is the answer, as on the GEOS
+    path: the clipper tells when the subject lies inside the clip polygon; GEOS
+    (``contains_properly``, in this thread) is asked the other way round only for the
+    few pairs whose piece is as large as the clip polygon to 1e-9. Returns the areas, NaN
+    for the pairs left to GEOS (neither side convex, a side that is not polygonal, a ring
+    too long for the buffers), and how many pairs were clipped.
     """
     convex, clip_areas = clipper
     sides = []
@@ -423,11 +425,13 @@ def _convex_areas(cov, zones, ci, zi, cov_area, workers, clipper) -> tuple[np.nd
     (lc, pc, poly_c, cvx_c, nc), (lz, pz, poly_z, cvx_z, nz) = sides
     by_zone = cvx_z[pz] & poly_c & (~cvx_c[pc] | (nz[pz] <= nc[pc]))
     by_cell = cvx_c[pc] & poly_z & ~by_zone
+    cells = (cov, ci, lambda i: cov_area[i])
+    zone_side = (zones, zi, lambda i: shapely.area(zones[i]))
     area = np.full(len(ci), np.nan)
     clipped = 0
-    for pick, subject, clip, si, ki, whole in (
-        (by_zone, lc, lz, pc, pz, lambda at: cov_area[ci[at]]),
-        (by_cell, lz, lc, pz, pc, lambda at: shapely.area(zones[zi[at]])),
+    for pick, subject, clip, si, ki, (s_geoms, s_of, s_area), (k_geoms, k_of, k_area) in (
+        (by_zone, lc, lz, pc, pz, cells, zone_side),
+        (by_cell, lz, lc, pz, pc, zone_side, cells),
     ):
         at = np.flatnonzero(pick)
         if not len(at):
@@ -439,9 +443,15 @@ def _convex_areas(cov, zones, ci, zi, cov_area, workers, clipper) -> tuple[np.nd
         state = np.concatenate([d[1] for d in done])
         a[state < 0] = np.nan
         inside = state == 1
-        a[inside] = whole(at[inside])
+        a[inside] = s_area(s_of[at[inside]])
+        near = np.flatnonzero(state == 0)
+        whole = k_area(k_of[at[near]])
+        full = a[near] >= (1 - 1e-9) * whole
+        near, whole = near[full], whole[full]
+        held = shapely.contains_properly(s_geoms[s_of[at[near]]], k_geoms[k_of[at[near]]])
+        a[near[held]] = whole[held]
         area[at] = a
-        clipped += int((state == 0).sum())
+        clipped += int((state == 0).sum()) - int(held.sum())
     return area, clipped
 
 

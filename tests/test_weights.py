@@ -265,3 +265,162 @@ def test_outside_share_is_exact_with_overlapping_zones(cov, zones):
     union = shapely.union_all(zones)
     want = [1 - shapely.intersection(c, union).area / c.area for c in cov]
     np.testing.assert_allclose(w.outside, want, atol=1e-9)
+
+
+# ------------------------------------------------- the compiled convex clipper
+from fractions import Fraction  # noqa: E402
+
+from geozones import weights as gw  # noqa: E402
+
+
+def wedge(x, y, r, azimuth, beam, n=24):
+    """A sector of a disc (convex while ``beam`` <= 180 degrees), as the wedge model draws it."""
+    a = np.radians(np.linspace(azimuth - beam / 2, azimuth + beam / 2, n))
+    return shapely.Polygon([(X0 + x, Y0 + y)] + list(zip(X0 + x + r * np.sin(a), Y0 + y + r * np.cos(a))))
+
+
+def poly(*xy):
+    return shapely.Polygon([(X0 + x, Y0 + y) for x, y in xy])
+
+
+def clipper_areas(cov, zones):
+    """Per candidate pair: (cell, zone, the clipper's area or NaN where it leaves the pair to GEOS, GEOS's area)."""
+    cov, zones = np.array(cov, dtype=object), np.array(zones, dtype=object)
+    ci, zi = gw._candidate_pairs(cov, zones)
+    area, _ = gw._convex_areas(cov, zones, ci, zi, shapely.area(cov), 1, gw._clipper())
+    return ci, zi, area, shapely.area(shapely.intersection(cov[ci], zones[zi]))
+
+
+def test_convex_polygons_are_told_from_the_others():
+    star = shapely.Polygon([(np.cos(a), np.sin(a)) for a in np.arange(5) * 4 * np.pi / 5])  # winds twice
+    cases = {
+        "square": (box(0, 0, 10, 10), True),
+        "square, clockwise": (shapely.box(X0, Y0, X0 + 10, Y0 + 10, ccw=False), True),
+        "wedge of 65 degrees": (wedge(0, 0, 500, 30, 65), True),
+        "wedge of 270 degrees": (wedge(0, 0, 500, 30, 270), False),
+        "disc": (shapely.Point(X0, Y0).buffer(100), True),
+        "L": (poly((0, 0), (20, 0), (20, 10), (10, 10), (10, 20), (0, 20)), False),
+        "pentagram": (star, False),
+        "square with a hole": (box(0, 0, 10, 10).difference(box(2, 2, 4, 4)), False),
+        "two squares": (shapely.MultiPolygon([box(0, 0, 1, 1), box(2, 2, 3, 3)]), False),
+        "repeated vertex": (poly((0, 0), (10, 0), (10, 0), (10, 10), (0, 10)), True),
+        "collinear vertex": (poly((0, 0), (5, 0), (10, 0), (10, 10), (0, 10)), True),
+        "notch of a micrometre": (poly((0, 0), (5, 1e-6), (10, 0), (10, 10), (0, 10)), False),
+    }
+    geoms = np.array([g for g, _ in cases.values()], dtype=object)
+    got = gw._clipper()[0](*gw._rings(geoms))
+    assert dict(zip(cases, got.tolist())) == {k: want for k, (_, want) in cases.items()}
+
+
+def test_clipper_equals_geos_on_hand_made_pairs():
+    cov = [
+        wedge(0, 0, 800, 45, 65),  # convex: clips the zones
+        box(5000, 5000, 5100, 5100),  # inside the square zone: its own area, exactly
+        poly((9000, 0), (9400, 0), (9400, 100), (9100, 100), (9100, 400), (9000, 400)),  # an L, over a square
+        poly((20000, 0), (20400, 0), (20400, 400), (20300, 400), (20300, 100), (20100, 100), (20100, 400), (20000, 400)),  # a U
+    ]
+    zones = [
+        # a concave zone with a hole, crossed by the wedge
+        shapely.Polygon(
+            [(X0 - 200, Y0 - 200), (X0 + 900, Y0 - 200), (X0 + 900, Y0 + 300), (X0 + 300, Y0 + 300), (X0 + 300, Y0 + 900), (X0 - 200, Y0 + 900)],
+            [[(X0 + 50, Y0 + 50), (X0 + 200, Y0 + 50), (X0 + 200, Y0 + 200), (X0 + 50, Y0 + 200)]],
+        ),
+        # two parts, one beside the wedge's bounding box
+        shapely.MultiPolygon([box(400, 100, 700, 400), box(-600, 700, -500, 800)]),
+        box(4900, 4900, 5200, 5200),
+        box(9050, 50, 9300, 300),  # the L clipped by a square: the clipped ring runs back along the square's edge
+        box(20050, 200, 20350, 300),  # the U's notch crossed: two pieces from one ring
+        box(20390, -10, 20500, 500),  # a sliver of the U
+        shapely.Point(X0 + 20200, Y0 + 250).buffer(40),  # a disc in the U's notch: no area at all
+    ]
+    ci, zi, area, geos = clipper_areas(cov, zones)
+    assert not np.isnan(area).any()  # every pair has a convex side
+    np.testing.assert_allclose(area, geos, rtol=1e-9, atol=1e-9 * shapely.area(np.array(cov))[ci].max())
+    inside = (ci == 1) & (zi == 2)
+    assert area[inside] == shapely.area(cov[1])  # a cell inside a zone: no clipping, its own area
+    assert (area > 0).sum() >= 6
+
+
+def test_pairs_with_no_convex_side_go_to_geos():
+    l_cell = poly((0, 0), (400, 0), (400, 100), (100, 100), (100, 400), (0, 400))
+    l_zone = poly((50, 50), (500, 50), (500, 500), (300, 500), (300, 200), (50, 200))
+    _, _, area, geos = clipper_areas([l_cell], [l_zone])
+    assert np.isnan(area).all() and geos[0] > 0
+
+
+def exact_area(subject_rings, clip_ring) -> Fraction:
+    """Area of polygon ∩ convex polygon in rational arithmetic: the true area of the float inputs."""
+    pts = [(Fraction(x), Fraction(y)) for x, y in clip_ring[:-1]]
+    twice = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(pts, pts[1:] + pts[:1]))
+    sign = 1 if twice > 0 else -1
+    total = Fraction(0)
+    for k, ring in enumerate(subject_rings):
+        cur = [(Fraction(x), Fraction(y)) for x, y in ring[:-1]]
+        for (ex, ey), (fx, fy) in zip(pts, pts[1:] + pts[:1]):
+            side = [sign * ((fx - ex) * (y - ey) - (fy - ey) * (x - ex)) for x, y in cur]
+            nxt = []
+            for i in range(len(cur)):
+                (px, py), (qx, qy), sp, sq = cur[i - 1], cur[i], side[i - 1], side[i]
+                if (sq >= 0) != (sp >= 0):
+                    t = sp / (sp - sq)
+                    nxt.append((px + t * (qx - px), py + t * (qy - py)))
+                if sq >= 0:
+                    nxt.append((qx, qy))
+            cur = nxt
+        a = abs(sum(p[0] * q[1] - q[0] * p[1] for p, q in zip(cur, cur[1:] + cur[:1]))) / 2
+        total += a if k == 0 else -a
+    return total
+
+
+star_rings = st.tuples(
+    st.floats(-300, 300), st.floats(-300, 300), st.lists(st.floats(20, 400), min_size=5, max_size=14), st.floats(0, 6.28)
+).map(lambda t: poly(*[(t[0] + r * np.cos(t[3] + 2 * np.pi * i / len(t[2])), t[1] + r * np.sin(t[3] + 2 * np.pi * i / len(t[2])))
+                      for i, r in enumerate(t[2])]))
+convex_shapes = st.one_of(
+    st.tuples(st.floats(-400, 400), st.floats(-400, 400), st.floats(50, 1500), st.floats(0, 360), st.floats(10, 180)).map(
+        lambda t: wedge(*t)
+    ),
+    rects,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(convex_shapes, star_rings, st.booleans(), st.booleans())
+def test_clipper_equals_exact_arithmetic_and_geos(clip, subject, hole, swap):
+    """A convex side against a star-shaped polygon (with a hole, or not), either way round:
+    the clipper agrees with rational arithmetic to 1e-12 and with GEOS to 1e-9 of the cell's area."""
+    if hole:
+        subject = subject.difference(shapely.Point(*subject.centroid.coords[0]).buffer(15, 4))
+    if subject.geom_type != "Polygon" or not subject.is_valid:
+        return
+    cov, zone = (subject, clip) if swap else (clip, subject)
+    ci, _, area, geos = clipper_areas([cov], [zone])
+    if not len(ci):
+        return  # bounding boxes apart: not a candidate pair
+    if np.isnan(area[0]):
+        assert not shapely.is_valid(clip) or shapely.get_num_coordinates(clip) > shapely.get_num_coordinates(subject)
+        return
+    rings = [np.asarray(subject.exterior.coords)] + [np.asarray(r.coords) for r in subject.interiors]
+    want = float(exact_area(rings, np.asarray(clip.exterior.coords)))
+    assert area[0] == pytest.approx(want, rel=1e-12, abs=1e-12 * cov.area)
+    assert area[0] == pytest.approx(geos[0], rel=1e-9, abs=1e-9 * cov.area)
+
+
+def test_compute_weights_fast_path_equals_the_geos_path(monkeypatch):
+    """The same weights with the clipper and with GEOS for every pair (numba unavailable)."""
+    rng = np.random.default_rng(7)
+    cov = [wedge(x, y, r, az, bw) for x, y, r, az, bw in zip(
+        rng.uniform(0, 4000, 60), rng.uniform(0, 4000, 60), rng.uniform(200, 900, 60), rng.uniform(0, 360, 60), rng.uniform(30, 120, 60))]
+    cov += [poly((x, y), (x + 400, y), (x + 400, y + 100), (x + 100, y + 100), (x + 100, y + 400), (x, y + 400))
+            for x, y in rng.uniform(0, 4000, (20, 2))]  # L-shaped cells
+    squares = grid_zones(6, 4200)
+    blob = box(1000, 1000, 3000, 3000).difference(box(1500, 1500, 2500, 2500)).union(box(2900, 0, 3600, 3800))
+    fast = weights_of(cov, squares + [blob])
+    assert fast.meta["clipped"] > 0 and fast.meta["intersected"] > fast.meta["clipped"]  # the L cells x the blob: GEOS
+    monkeypatch.setattr(gw, "_clipper", lambda: None)
+    slow = weights_of(cov, squares + [blob])
+    assert slow.meta["clipped"] == 0
+    np.testing.assert_allclose(dense(fast), dense(slow), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fast.outside, slow.outside, rtol=0, atol=1e-12)
+    whole = dense(slow) == 1.0
+    assert whole.any() and (dense(fast)[whole] == 1.0).all()  # a cell inside a square: exactly 1
