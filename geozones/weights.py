@@ -17,9 +17,12 @@ tobler's sense: this is tobler's ``area_interpolate`` for extensive variables, w
 the cell as source and the zone as target.
 
 Candidate pairs come from an R-tree (shapely's STRtree, sort-tile-recursive) over the
-coverage bounding boxes, queried with all zones at once; pairs where a zone holds the whole coverage area, or the
-coverage the whole zone, skip the intersection; the others are intersected with
-shapely's vectorised functions on several threads.
+coverage bounding boxes, queried with all zones at once. Where either side of a pair is
+a convex polygon (wedges, Voronoi cells, grid squares) a compiled clipper (numba, on
+several threads) measures the piece without building it; the other pairs go to GEOS,
+with shapely's vectorised functions on several threads. On both paths, a pair where one
+side holds the other skips the intersection: the piece is the held side. Dasymetric
+weights need the pieces themselves, and take the GEOS path for every pair.
 """
 
 from __future__ import annotations
