@@ -56,6 +56,15 @@ geozones shared prepared geometries between threads, which GEOS does not allow, 
 one call in two crashed on case b. A ``geozones w=1 fk`` row then shows what the fork
 itself costs.
 
+First call
+----------
+The timed calls above run in a process that has already imported everything and, after
+the first repetition, loaded geozones' compiled clipper. Each case therefore also runs
+geozones (``workers=2``) and tobler (``n_jobs=1``) in a new Python process, on the same
+layers read from GeoParquet, and reports the import, the first call and the second call
+apart; ``geozones, cold cache`` does it with an empty ``NUMBA_CACHE_DIR``, so that the
+clipper is compiled as on the first run after installing or changing geozones.
+
 Checks
 ------
 * geozones ``workers=1`` and ``workers=2`` give the same matrix;
@@ -444,6 +453,56 @@ def profile_geozones(case: Case, top: int = 20) -> list[dict]:
     return rows[:top]
 
 
+# ---------------------------------------------------------------- first call
+_FIRST_CALL = """
+import json, sys, time
+t0 = time.perf_counter()
+import geopandas as gpd
+cov, zones = gpd.read_parquet(sys.argv[1]), gpd.read_parquet(sys.argv[2])
+out = {"read_s": time.perf_counter() - t0}
+if sys.argv[3] == "geozones":
+    t0 = time.perf_counter()
+    import geozones
+    out["import_s"] = time.perf_counter() - t0
+    call = lambda: geozones.compute_weights(cov, zones, crs=sys.argv[4], workers=2)
+else:
+    t0 = time.perf_counter()
+    from tobler.area_weighted import area_interpolate
+    out["import_s"] = time.perf_counter() - t0
+    call = lambda: area_interpolate(source_df=cov, target_df=zones, extensive_variables=["count"], allocate_total=False, n_jobs=1)
+for key in ("first_s", "second_s"):
+    t0 = time.perf_counter()
+    call()
+    out[key] = time.perf_counter() - t0
+print(json.dumps(out))
+"""
+
+
+def first_calls(case: Case) -> dict:
+    """The first and second call in a new process (imports timed apart), geozones and tobler.
+
+    geozones' first call loads its compiled clipper (numba) from numba's cache;
+    ``geozones, cold cache`` points ``NUMBA_CACHE_DIR`` at an empty folder, so that the
+    clipper is compiled, as on the first run after installing or changing geozones.
+    """
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cov, zones = Path(tmp) / "cov.parquet", Path(tmp) / "zones.parquet"
+        case.coverage.to_parquet(cov)
+        case.zones.to_parquet(zones)
+        for label, tool, env in (
+            ("geozones", "geozones", {}),
+            ("geozones, cold cache", "geozones", {"NUMBA_CACHE_DIR": str(Path(tmp) / "numba")}),
+            ("tobler n=1", "tobler", {}),
+        ):
+            run = subprocess.run(
+                [sys.executable, "-c", _FIRST_CALL, str(cov), str(zones), tool, case.crs],
+                capture_output=True, text=True, check=True, env={**os.environ, **env},
+            )
+            out[label] = json.loads(run.stdout.strip().splitlines()[-1])
+    return out
+
+
 # --------------------------------------------------------------------------- report
 def environment() -> dict:
     """Machine, library versions and the geozones revision measured."""
@@ -584,6 +643,10 @@ def run_case(case: Case, repeat: int, fork: bool, max_attempts: int, profile: bo
         "ratios": rat,
         "checks": checks,
     }
+    out["first_calls"] = firsts = first_calls(case)
+    print("  in a new process (s): import, first call, second call")
+    for label, f in firsts.items():
+        print(f"    {label:<22} {f['import_s']:7.3f} {f['first_s']:7.3f} {f['second_s']:7.3f}")
     if profile:
         out["profile_geozones_w1"] = prof = profile_geozones(case)
         print("  geozones w=1, functions with the most own time (cProfile):")
