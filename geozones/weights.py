@@ -684,8 +684,10 @@ def compute_weights(
         metric = coverage.crs  # coverage built by a model is already metric: do not reproject it
     else:
         metric = metric_crs(zb, crs)
-    cov = _geoms(coverage if coverage.crs.is_exact_same(metric) else coverage.to_crs(metric))
-    zg = _geoms(zones if zones.crs.is_exact_same(metric) else zones.to_crs(metric))
+    # an equivalent CRS (e.g. EPSG:3812 as a file's PROJJSON) needs no reprojection; to_crs
+    # skips only the exact same CRS object, and reprojects the rest point by point
+    cov = _geoms(coverage if coverage.crs == metric else coverage.to_crs(metric))
+    zg = _geoms(zones if zones.crs == metric else zones.to_crs(metric))
     area = shapely.area(cov)
     bad = shapely.is_empty(cov) | ~(area > 0)
     if bad.any():
