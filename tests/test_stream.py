@@ -227,6 +227,10 @@ def test_cli_engine_flag_and_one_line_errors(small_case, tmp_path):
     small = subprocess.run([*cmd, "--out", str(tmp_path / "out2"), "--engine", "stream", "--memory-budget", "10"], capture_output=True, text=True)
     assert small.returncode == 1 and len(small.stderr.strip().splitlines()) == 1 and "memory budget" in small.stderr
     assert "Traceback" not in small.stderr and not (tmp_path / "out2" / "zone_counts.csv").exists()
+    # the sums fit in 5 kB, the published zone table (about 1 kB a figure) does not: refused before it is built
+    table = subprocess.run([*cmd, "--out", str(tmp_path / "out4"), "--engine", "stream", "--memory-budget", "5kB"], capture_output=True, text=True)
+    assert table.returncode == 1 and len(table.stderr.strip().splitlines()) == 1, table.stderr
+    assert "publishing the zone table needs about" in table.stderr and not (tmp_path / "out4" / "zone_counts.csv").exists()
     csv = subprocess.run([*cmd[:-3], "--counts", str(small_case["counts"]), "--out", str(tmp_path / "out3"), "--engine", "stream"],
                          capture_output=True, text=True)
     assert csv.returncode == 1 and "reads Parquet" in csv.stderr
