@@ -508,7 +508,6 @@ def environment() -> dict:
     """Machine, library versions and the geozones revision measured."""
     import geopandas
     import pyproj
-    import rtree
     import scipy
     import tobler
 
@@ -551,7 +550,6 @@ def environment() -> dict:
         "scipy": scipy.__version__,
         "pandas": pd.__version__,
         "pyproj": pyproj.__version__,
-        "rtree": rtree.__version__,
         "joblib": joblib_version,
         "geozones": gz.__version__,
         "geozones_commit": git("rev-parse", "HEAD"),

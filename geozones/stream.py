@@ -119,9 +119,11 @@ class CellBins:
     divisor : numpy.ndarray of float
         Per period: how many of the counts' own periods it holds (presence means), else 1.
     info : dict
-        ``rows``, ``input_total``, ``dropped_rows``, ``dropped_count``, ``unknown_cells``,
-        ``factors`` (the market share used per raw origin code), ``base_period``, ``first``
-        and ``last`` (the first and last ``period_start`` read, UTC nanoseconds), ``engine``.
+        ``rows`` (kept: exact duplicates not counted), ``input_total``, ``dropped_rows``,
+        ``dropped_count``, ``unknown_cells``, ``duplicate_rows`` (exact duplicates left out),
+        ``notes`` (what the run should say, as the memory reader's notes), ``factors`` (the
+        market share used per raw origin code), ``base_period``, ``first`` and ``last`` (the
+        first and last ``period_start`` read, UTC nanoseconds), ``engine``.
     """
 
     period: str
