@@ -40,6 +40,7 @@ when they do not fit in the budget.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -1178,8 +1179,32 @@ def stream_counts(
     return _finish(acc, ctx, info, kind, stat)
 
 
+@contextlib.contextmanager
+def _decoding_threads(n: int):
+    """Arrow's CPU thread pool at ``n`` threads (at least 1) for the block, then as it was.
+
+    The compiled loop adds one batch while Arrow decodes the next ones: with as many
+    decoding threads as cores, the loop shares a core with one of them. Measured on the
+    2-core machine, 100 M rows: 2.6 to 2.9 s of streaming with one decoding thread against
+    3.1 to 3.5 s with two.
+    """
+    import pyarrow as pa
+
+    before = pa.cpu_count()
+    pa.set_cpu_count(max(1, min(n, before)))
+    try:
+        yield
+    finally:
+        pa.set_cpu_count(before)
+
+
 def _stream_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: tuple, progress, compiled: bool, *, ordered: bool):
     """One read of the counts into sums: (accumulator, info, unknown cells)."""
+    with _decoding_threads((os.cpu_count() or 2) - 1 if compiled else (os.cpu_count() or 1)):
+        return _read_pass(path, ctx, budget, batch_rows, skip, progress, compiled, ordered=ordered)
+
+
+def _read_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: tuple, progress, compiled: bool, *, ordered: bool):
     import pyarrow as pa
 
     batches, total = _batches(path, batch_rows, skip=skip)

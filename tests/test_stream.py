@@ -458,3 +458,19 @@ def test_a_duplicate_of_a_row_batches_before_in_a_long_period_is_found(tmp_path,
         bins = stream_counts(src, w, batch_rows=7, progress=False, compiled=compiled)
         assert bins.info["duplicate_rows"] == 1
         assert_same(memory_path(src, w, "1d"), apportion_bins(bins, w))
+
+
+def test_arrow_threads_are_given_back_after_a_run_and_after_an_error(tmp_path):
+    """The stream engine decodes on one thread fewer than the cores while its loop adds;
+    Arrow's pool is as it was afterwards, whether the run ends or fails."""
+    before = pa.cpu_count()
+    w = toy_weights(5, 2)
+    counts = toy_counts(5, 10, ["30000"]).astype({"cell_id": "category", "origin": "category"})
+    src = write_parquet(counts, tmp_path / "c.parquet")
+    stream_counts(src, w, progress=False)
+    assert pa.cpu_count() == before
+    bad = counts.copy()
+    bad.loc[bad.index[3], "count"] = -1
+    with pytest.raises(CountsError, match="is negative"):
+        stream_counts(write_parquet(bad, tmp_path / "bad.parquet"), w, progress=False)
+    assert pa.cpu_count() == before
