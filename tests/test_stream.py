@@ -305,6 +305,28 @@ def test_weights_on_dask_equal_compute_weights():
         assert got.meta["zones_overlap"] and got.meta["engine"] == "dask"
 
 
+def test_zone_sums_in_a_memory_map_equal_those_in_an_array(monkeypatch):
+    """A large result is an anonymous memory map (ordinary pages): the same figures."""
+    w = toy_weights(30, 6, seed=9)
+    import pathlib
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        bins = stream_counts(write_parquet(toy_counts(30, 100, ["30000", "FR", "NL"], seed=9), pathlib.Path(d) / "c.parquet"), w, progress=False)
+    want = gz.zone_sums(bins, w)[0]
+    monkeypatch.setattr(gz.stream, "_SMALL_RESULT", 0)
+    got = gz.zone_sums(bins, w)[0]
+    def memory(a):  # what holds an array's memory
+        while isinstance(a, np.ndarray) and a.base is not None:
+            a = a.base
+        return a
+
+    import mmap
+
+    assert isinstance(memory(got), mmap.mmap) and not isinstance(memory(want), mmap.mmap)
+    assert np.array_equal(got, want) and got.flags.writeable
+
+
 def test_zone_sums_equal_the_zone_table():
     w = toy_weights(30, 6, seed=9)
     import tempfile, pathlib
