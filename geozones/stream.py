@@ -745,10 +745,10 @@ class _Seen:
     does not rise, they become bits (:meth:`to_bits`: 1 bit per cell and origin, 150 kB
     for 50,000 cells x 19 origins) and each row is looked up. A row that goes back in time
     raises :class:`_Unordered`, and the run starts again with the bits of every period
-    (within the memory budget). A row whose key came before is
-    left out; at the end its count is compared with the first row of that key
-    (:func:`_check_duplicates`): the same count is an exact duplicate, dropped as the
-    memory engine drops it, another count an error.
+    (within the memory budget). A row whose key came before is left out; at the end its
+    count is compared with the first row of that key (:func:`_check_duplicates`): the
+    same count is an exact duplicate, dropped as the memory engine drops it, another
+    count an error.
     """
 
     def __init__(self, n_cells: int, n_origins: int, *, ordered: bool = True, room=lambda: DEFAULT_BUDGET) -> None:
