@@ -52,7 +52,7 @@ from .coverage import DEFAULT_MODEL, MODELS, build_coverage, read_cellplan
 from .errors import BudgetError, ConfigError, CountsError, CoverageError, InputError, WeightsError, ZoneError
 from .extrapolate import market_share_factors, read_market_share
 from .origins import ALL, LEVELS, origin_names, rollup_codes
-from .stream import ENGINES, CellBins, apportion_bins, parse_size, stream_counts
+from .stream import ENGINES, CellBins, _used, apportion_bins, parse_size, stream_counts
 from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
 from .weights import Weights, compute_weights, compute_weights_dask, read_weights, write_weights, zone_fit
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
@@ -358,8 +358,7 @@ def _check_table_budget(bins: CellBins, weights: Weights, cfg: RunConfig, period
     """Stop before the zone table is built when publishing it would not fit in the memory
     budget: the stream and dask engines bound the sums, and the run must not then grow
     past the budget on the figures."""
-    t_used = int(bins.present.any(axis=1).sum())
-    o_used = int(bins.present.any(axis=0).sum())
+    t_used, o_used = (len(a) for a in _used(bins))
     zones = len(weights.zone_ids) + 1
     # the summary period's figures: as many periods of it as the published ones span
     summary = [min(t_used, -(-t_used * period_seconds(periods[0]) // period_seconds(p)) + 1) for p in periods[1:]]

@@ -258,6 +258,13 @@ class _Batch:
     norm: np.ndarray | None = None  # normalised origin index of each kept row
     index: np.ndarray | None = None  # position in the batch of each kept row
 
+    def drop(self, rows: np.ndarray) -> None:
+        """Leave out these rows (a mask): duplicates of earlier rows, not in the total."""
+        self.total -= float(self.count[rows].sum())
+        keep = ~rows
+        for name in ("bucket", "group", "cell", "count", "estimate", "ns", "norm", "index"):
+            setattr(self, name, getattr(self, name)[keep])
+
 
 def _dictionary(arr):
     """(codes per row, distinct values as a pandas Series) of an Arrow array."""
@@ -696,9 +703,8 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
         status, i, d, tot = kernel(*args, start)
         dropped, total = dropped + d, total + tot
         if status == 3 or (status == 0 and seen.state[1]):  # rows whose key came before: left out, checked at the end
-            seen.record(row0, seen.buffer[: seen.state[1]], cells=ctx._cells[2][ccodes[seen.buffer[: seen.state[1]]]],
-                        ns=raw[seen.buffer[: seen.state[1]]] * scale, norm=norm_of[ocodes[seen.buffer[: seen.state[1]]]],
-                        counts=values[seen.buffer[: seen.state[1]]])
+            r = seen.buffer[: seen.state[1]]
+            seen.record(row0, r, cells=ctx._cells[2][ccodes[r]], ns=raw[r] * scale, norm=norm_of[ocodes[r]], counts=values[r])
             seen.state[1] = 0
         if status == 4:  # the newest period's keys stopped rising: mark those so far in its bits
             s = max(int(seen.state[4]), 0)
@@ -755,7 +761,7 @@ class _Seen:
         self.nc = n_cells
         self.nbytes = -(-n_origins // 8)
         self.ordered = ordered
-        self.room = room  # bytes of the memory budget left for the bits
+        self.room = room  # bytes of the memory budget the sums leave for the bits
         self.slots: dict[int, int] = {}  # (not ordered) UTC ns of a counts period -> its bits
         self.bits = np.zeros((1 if ordered else 4, n_cells, self.nbytes), dtype=np.uint8)
         # newest time (UTC ns), rows in buffer, last key, 0 while keys rise (1: in the bits),
@@ -799,7 +805,7 @@ class _Seen:
         out = np.array([self.slots.setdefault(int(t), len(self.slots)) for t in ns], dtype=np.int64)
         if len(self.slots) > len(self.bits):
             n = max(len(self.slots), 2 * len(self.bits))
-            room = self.room() + self.bits.nbytes
+            room = self.room()
             if n * self.nc * self.nbytes > room:
                 n = len(self.slots)
             if n * self.nc * self.nbytes > room:
@@ -855,10 +861,7 @@ class _Seen:
         np.bitwise_or.at(flat, byte[new], mask[new])
         if dup.any():
             self.record(row0, b.index[dup], cells=cell_ids[c[dup]], ns=ns[dup], norm=gn[dup], counts=b.count[dup])
-            keep = ~dup
-            b.total -= float(b.count[dup].sum())
-            for name in ("bucket", "group", "cell", "count", "estimate", "ns", "norm", "index"):
-                setattr(b, name, getattr(b, name)[keep])
+            b.drop(dup)
 
 
 class _Accumulator:
@@ -1172,8 +1175,7 @@ def stream_counts(
         dups = _check_duplicates(path, ctx, pd.concat(ctx.seen.dups, ignore_index=True), batch_rows, skip)
         info["rows"] -= dups
         info["duplicate_rows"] = dups
-        info["notes"] = [f"{dups} exact duplicate rows were dropped"]
-        log.warning("%s: %d exact duplicate rows were dropped", path, dups)
+    _note_duplicates(info, path)
     info["unknown_cells"] = len(unknown)
     info["engine"] = "stream"
     return _finish(acc, ctx, info, kind, stat)
@@ -1200,17 +1202,13 @@ def _decoding_threads(n: int):
 
 def _stream_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: tuple, progress, compiled: bool, *, ordered: bool):
     """One read of the counts into sums: (accumulator, info, unknown cells)."""
-    with _decoding_threads((os.cpu_count() or 2) - 1 if compiled else (os.cpu_count() or 1)):
-        return _read_pass(path, ctx, budget, batch_rows, skip, progress, compiled, ordered=ordered)
-
-
-def _read_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: tuple, progress, compiled: bool, *, ordered: bool):
     import pyarrow as pa
 
     batches, total = _batches(path, batch_rows, skip=skip)
     acc = None
     info, unknown = _new_info(), set()
-    with _progress(total, progress) as bar:
+    threads = (os.cpu_count() or 2) - 1 if compiled else (os.cpu_count() or 1)
+    with _decoding_threads(threads), _progress(total, progress) as bar:
         row0 = 0
         for batch in batches:
             if acc is None:  # the first batch's types and dictionary tell the origins; the files' statistics the periods
@@ -1218,7 +1216,7 @@ def _read_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: tu
                 acc = _Accumulator(len(ctx.weights.cell_ids), budget, integral=pa.types.is_integer(count_type))
                 acc.reserve(_periods_hint(path, _prepare(ctx, batch, row0)), _origins_hint(ctx, batch, row0))
                 ctx.seen = _Seen(len(ctx.weights.cell_ids), max(len(ctx.norm_index), 1), ordered=ordered,
-                                 room=lambda: budget - acc._need(*acc.shape[:2]) - ctx.seen.bits.nbytes)
+                                 room=lambda: budget - acc._need(*acc.shape[:2]))
             if not (compiled and _fast_batch(ctx, acc, batch, row0, info, unknown)):
                 b = _bin_batch(ctx, batch, row0)
                 acc.add(b, lambda: ctx.seen.filter(b, row0, np.asarray(ctx.weights.cell_ids)))
@@ -1232,7 +1230,6 @@ def _check_duplicates(path: Path, ctx: _Context, dups: pd.DataFrame, batch_rows:
     """How many rows were exact duplicates (the same count as the first row of their key);
     a key with different counts is an error, as in the memory engine. Reads the counts
     again, for the rows of the duplicates' cells only."""
-    names = {v: k for k, v in ctx.norm_index.items()}
     want = set(dups["cell_id"])
     firsts = []
     batches, _ = _batches(path, batch_rows, skip=skip)
@@ -1256,12 +1253,21 @@ def _check_duplicates(path: Path, ctx: _Context, dups: pd.DataFrame, batch_rows:
     if len(bad):
         r = bad.iloc[0]
         same = [int(r["row_first"])] + both.loc[(both["cell_id"] == r["cell_id"]) & (both["ns"] == r["ns"]) & (both["norm"] == r["norm"]), "row"].astype(int).tolist()
-        raise _duplicate_error(ctx, r["cell_id"], int(r["ns"]), names[int(r["norm"])], same)
+        raise _duplicate_error(ctx, r["cell_id"], int(r["ns"]), int(r["norm"]), same)
     return len(dups)
 
 
-def _duplicate_error(ctx: _Context, cell: str, ns: int, origin: str, rows: list[int]) -> CountsError:
+def _note_duplicates(info: dict, path: Path) -> None:
+    """Say, as the memory reader does, how many exact duplicate rows were dropped."""
+    if info["duplicate_rows"]:
+        info["notes"] = [f"{info['duplicate_rows']} exact duplicate rows were dropped"]
+        log.warning("%s: %d exact duplicate rows were dropped", path, info["duplicate_rows"])
+
+
+def _duplicate_error(ctx: _Context, cell: str, ns: int, norm: int, rows: list[int]) -> CountsError:
+    """The memory engine's error for one key (cell, period, normalised origin) with different counts on these rows."""
     when = pd.Timestamp(ns, tz="UTC").isoformat()
+    origin = next(code for code, i in ctx.norm_index.items() if i == norm)
     return CountsError(f"cell {cell!r}, period {when!r}, origin {origin!r} has different counts on "
                        f"{', '.join(row_label(x, ctx.fmt) for x in sorted(rows)[:3])}", path=ctx.source,
                        hint="each cell, period and origin must appear once; remove or merge the duplicates")
@@ -1280,13 +1286,8 @@ def _drop_duplicates_in(ctx: _Context, b: _Batch, row0: int) -> int:
     if differ.any():
         i = int(np.flatnonzero(differ)[0])
         same = np.flatnonzero(differ & (b.ns == b.ns[i]) & (b.cell == b.cell[i]) & (b.norm == b.norm[i]))
-        names = {v: k for k, v in ctx.norm_index.items()}
-        raise _duplicate_error(ctx, str(ctx.weights.cell_ids[b.cell[i]]), int(b.ns[i]), names[int(b.norm[i])],
-                               (row0 + b.index[same]).tolist())
-    keep = ~again
-    b.total -= float(b.count[again].sum())
-    for name in ("bucket", "group", "cell", "count", "estimate", "ns", "norm", "index"):
-        setattr(b, name, getattr(b, name)[keep])
+        raise _duplicate_error(ctx, str(ctx.weights.cell_ids[b.cell[i]]), int(b.ns[i]), int(b.norm[i]), (row0 + b.index[same]).tolist())
+    b.drop(again)
     return int(again.sum())
 
 
@@ -1429,9 +1430,7 @@ def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, ki
                        factors=np.full(len(g_values), np.nan), cell=np.asarray(idx.get_level_values(2), dtype=np.int64),
                        count=sums["obs"].to_numpy(), estimate=sums["est"].to_numpy(), rows=0, total=0.0)
         acc.add(batch)
-    if info["duplicate_rows"]:
-        info["notes"] = [f"{info['duplicate_rows']} exact duplicate rows were dropped"]
-        log.warning("%s: %d exact duplicate rows were dropped", path, info["duplicate_rows"])
+    _note_duplicates(info, path)
     info["unknown_cells"] = len(unknown)
     info["engine"] = "dask"
     return _finish(acc, ctx, info, kind, stat)
@@ -1538,8 +1537,8 @@ class _Spread:
 _SMALL_RESULT = 64 * 2**20  # bytes: a result below this is an ordinary NumPy array
 
 
-def _big_array(shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
-    """A zeroed array for a large result, in ordinary (4 kB) pages.
+def _big_array(shape: tuple[int, ...]) -> np.ndarray:
+    """A zeroed float64 array for a large result, in ordinary (4 kB) pages.
 
     NumPy asks the kernel for transparent huge pages for large arrays. On this project's
     virtual machine the first write to fresh huge pages was slow in two of three new
@@ -1549,13 +1548,12 @@ def _big_array(shape: tuple[int, ...], dtype=np.float64) -> np.ndarray:
     sums that the zone product reads at random: in ordinary pages they made it 1.3x
     slower, from missed address translations.)
     """
-    dtype = np.dtype(dtype)
-    n = int(np.prod(shape)) * dtype.itemsize
+    n = int(np.prod(shape)) * 8
     if n < _SMALL_RESULT:
-        return np.zeros(shape, dtype=dtype)
+        return np.zeros(shape)
     import mmap
 
-    return np.frombuffer(mmap.mmap(-1, n), dtype=dtype).reshape(shape)
+    return np.frombuffer(mmap.mmap(-1, n), dtype=np.float64).reshape(shape)
 
 
 def zone_sums(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0, estimate: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
