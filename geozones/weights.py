@@ -395,13 +395,6 @@ def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     )
 
 
-def _used(idx: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct values of ``idx`` (sorted), and each value's position among them."""
-    hit = np.zeros(n, bool)
-    hit[idx] = True
-    return np.flatnonzero(hit), (np.cumsum(hit) - 1)[idx]
-
-
 def _convex_areas(cov, zones, ci, zi, cov_area, workers, clipper) -> tuple[np.ndarray, int]:
     """Area of coverage ∩ zone for the pairs where either is a convex polygon, by the clipper.
 
@@ -417,7 +410,7 @@ def _convex_areas(cov, zones, ci, zi, cov_area, workers, clipper) -> tuple[np.nd
     convex, clip_areas = clipper
     sides = []
     for geoms, idx in ((cov, ci), (zones, zi)):
-        sel, local = _used(idx, len(geoms))
+        sel, local = np.unique(idx, return_inverse=True)  # the geometries the pairs use, and each pair's among them
         g = geoms[sel]
         poly = np.isin(shapely.get_type_id(g), [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])
         if not poly.all():
