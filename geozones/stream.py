@@ -33,8 +33,9 @@ Exact duplicate rows are dropped and a key (cell, period, origin) with different
 is an error, as the in-memory reader has it, without keeping the rows: a bit per cell and
 origin marks the keys of the newest period (rows in time order), or of every period when
 the rows are not in time order (the counts are then read again, and the bits count
-against the memory budget); the dask engine finds duplicates within a partition, not
-across partitions. ``--stat max`` needs the zone figures of every hour and is refused
+against the memory budget). The dask engine finds them within each partition (a file),
+and across partitions among the rows at times that more than one file holds (from the
+files' Parquet statistics: none when the files follow each other in time). ``--stat max`` needs the zone figures of every hour and is refused
 when they do not fit in the budget.
 """
 
@@ -46,7 +47,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -1264,10 +1265,11 @@ def _note_duplicates(info: dict, path: Path) -> None:
         log.warning("%s: %d exact duplicate rows were dropped", path, info["duplicate_rows"])
 
 
-def _duplicate_error(ctx: _Context, cell: str, ns: int, norm: int, rows: list[int]) -> CountsError:
-    """The memory engine's error for one key (cell, period, normalised origin) with different counts on these rows."""
+def _duplicate_error(ctx: _Context, cell: str, ns: int, norm: int | str, rows: list[int]) -> CountsError:
+    """The memory engine's error for one key (cell, period, normalised origin: its index
+    in ``ctx.norm_index`` or its code) with different counts on these rows."""
     when = pd.Timestamp(ns, tz="UTC").isoformat()
-    origin = next(code for code, i in ctx.norm_index.items() if i == norm)
+    origin = norm if isinstance(norm, str) else next(code for code, i in ctx.norm_index.items() if i == norm)
     return CountsError(f"cell {cell!r}, period {when!r}, origin {origin!r} has different counts on "
                        f"{', '.join(row_label(x, ctx.fmt) for x in sorted(rows)[:3])}", path=ctx.source,
                        hint="each cell, period and origin must appear once; remove or merge the duplicates")
@@ -1355,32 +1357,117 @@ def _tally(info: dict, b: _Batch, unknown: set) -> None:
     unknown |= b.unknown
 
 
-def _dask_partition(frame: pd.DataFrame, ctx: _Context, offset: int) -> tuple:
-    """Bin one Dask partition into sparse sums: the stream engine's batch step."""
+def _dask_partition(frame: pd.DataFrame, ctx: _Context, offset: int, window: tuple[int, int] | None) -> tuple:
+    """Bin one Dask partition into sparse sums: the stream engine's batch step. The keys of
+    its rows inside ``window`` (UTC ns, both ends included: the times another partition
+    also holds) go with them, so that :func:`_dask_combine` finds duplicates across
+    partitions."""
     import pyarrow as pa
 
+    # lookups of its own: on Dask's threads the partitions share one context object
+    ctx = replace(ctx, minutes=None, factors={}, _cells=None, _origins=None, _periods=None, norm_index={}, seen=None)
     batch = pa.RecordBatch.from_pandas(frame.rename(columns=str.lower), preserve_index=False)
     b = _bin_batch(ctx, batch, offset)
     dups = _drop_duplicates_in(ctx, b, offset)
     keys = pd.DataFrame({"t": b.starts[b.bucket], "g": b.groups[b.group] if len(b.group) else np.empty(0, object), "c": b.cell})
     sums = pd.DataFrame({"obs": b.count, "est": b.estimate}).groupby([keys["t"], keys["g"], keys["c"]], sort=False).sum()
+    exposed = None
+    if window is not None and len(b.cell):
+        inside = np.flatnonzero((b.ns >= window[0]) & (b.ns <= window[1]))
+        if len(inside):
+            codes = np.empty(len(ctx.norm_index), dtype=object)
+            codes[list(ctx.norm_index.values())] = list(ctx.norm_index)
+            # the normalised origin as its code: each partition numbers origins its own way
+            exposed = keys.iloc[inside].reset_index(drop=True).assign(
+                ns=b.ns[inside], o=codes[b.norm[inside]], count=b.count[inside], est=b.estimate[inside], row=offset + b.index[inside])
     minutes = (np.flatnonzero(ctx.minutes.seen) + ctx.minutes.m0) if ctx.minutes is not None else np.empty(0, np.int64)
     info, unknown = _new_info(), set()
     _tally(info, b, unknown)
     info["rows"] -= dups
     info["duplicate_rows"] = dups
-    return sums, minutes, ctx.factors, ctx.base_period, frozenset(unknown), info
+    return sums, minutes, ctx.factors, ctx.base_period, frozenset(unknown), info, exposed
 
 
-def _dask_combine(a: tuple, b: tuple) -> tuple:
-    """Two partitions' partial results as one: (sums, minutes seen, factors, base period, unknown cells, info)."""
-    sums = pd.concat([a[0], b[0]]).groupby(level=[0, 1, 2], sort=False).sum()
+#: Bytes a row held for the duplicate check across Dask partitions: 71 in its frame, and
+#: 129 more at the peak of a combine (measured with tracemalloc, a million rows a side).
+_EXPOSED_ROW_BYTES = 200
+
+
+def _dask_combine(a: tuple, b: tuple, ctx: _Context, budget: int) -> tuple:
+    """Two partitions' partial results as one, ``a`` before ``b`` in the counts: (sums,
+    minutes seen, factors, base period, unknown cells, info, keys held). A row of ``b``
+    whose key (time, cell, origin) a row of ``a`` holds is an exact duplicate, taken out of
+    the sums, when its count is the same; another count is an error naming both rows."""
+    parts = [a[0], b[0]]
+    info = {k: a[5][k] + b[5][k] for k in ("rows", "input_total", "dropped_rows", "dropped_count", "duplicate_rows")}
+    exposed = a[6] if b[6] is None else b[6] if a[6] is None else pd.concat([a[6], b[6]], ignore_index=True)
+    if a[6] is not None and b[6] is not None:
+        if len(exposed) * _EXPOSED_ROW_BYTES > budget:
+            raise BudgetError(
+                f"finding duplicate rows across the files of the counts needs about {len(exposed) * _EXPOSED_ROW_BYTES / 1e9:.2f} GB "
+                f"({len(exposed)} rows whose times other files hold too), more than the memory budget of {budget / 1e9:.2f} GB",
+                path=ctx.source, hint="write each period's counts to one file (files that do not overlap in time are not checked "
+                                      "against each other), use --engine stream, or raise --memory-budget")
+        again = exposed.duplicated(["ns", "c", "o"]).to_numpy()
+        if again.any():
+            later = exposed[again]
+            first = exposed[~again].set_index(["ns", "c", "o"]).loc[pd.MultiIndex.from_frame(later[["ns", "c", "o"]])]
+            differ = np.flatnonzero(later["count"].to_numpy() != first["count"].to_numpy())
+            if len(differ):
+                i = differ[0]
+                r = later.iloc[i]
+                raise _duplicate_error(ctx, str(ctx.weights.cell_ids[int(r["c"])]), int(r["ns"]), str(r["o"]),
+                                       [int(first["row"].iloc[i]), int(r["row"])])
+            parts.append(pd.DataFrame({"obs": -later["count"].to_numpy(), "est": -later["est"].to_numpy()},
+                                      index=pd.MultiIndex.from_frame(later[["t", "g", "c"]])))
+            info["rows"] -= int(again.sum())
+            info["duplicate_rows"] += int(again.sum())
+            exposed = exposed[~again].reset_index(drop=True)
+    sums = pd.concat(parts).groupby(level=[0, 1, 2], sort=False).sum()
     minutes = np.union1d(a[1], b[1])
     if a[3] and b[3] and a[3] != b[3]:
         raise CountsError(f"period {b[3]!r} differs from {a[3]!r} in another part of the counts", hint="give one period length per counts file")
-    info = {k: a[5][k] + b[5][k] for k in ("rows", "input_total", "dropped_rows", "dropped_count", "duplicate_rows")}
     info.update(first=min(a[5]["first"], b[5]["first"]), last=max(a[5]["last"], b[5]["last"]))
-    return sums, minutes, {**a[2], **b[2]}, a[3] or b[3], a[4] | b[4], info
+    return sums, minutes, {**a[2], **b[2]}, a[3] or b[3], a[4] | b[4], info, exposed
+
+
+def _time_ranges(files: list[Path]) -> list[tuple[int, int] | None]:
+    """The first and last ``period_start`` (UTC ns) of each file, from its Parquet
+    statistics (None where they do not tell)."""
+    import pyarrow.parquet as pq
+
+    out: list[tuple[int, int] | None] = []
+    for f in files:
+        lo = hi = None
+        try:
+            meta = pq.ParquetFile(f).metadata
+            names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
+            j = names.index("period_start")
+            utc = "isAdjustedToUTC=true" in str(meta.schema.column(j).logical_type)
+            for r in range(meta.num_row_groups):
+                st = meta.row_group(r).column(j).statistics
+                if not utc or st is None or not st.has_min_max:
+                    lo = None
+                    break
+                a, b = (pd.Timestamp(x) for x in (st.min, st.max))
+                a, b = ((t.tz_localize("UTC") if t.tzinfo is None else t).value for t in (a, b))
+                lo, hi = (a if lo is None else min(lo, a)), (b if hi is None else max(hi, b))
+        except (ValueError, OSError, TypeError):
+            lo = None
+        out.append(None if lo is None else (lo, hi))
+    return out
+
+
+def _overlap_windows(ranges: list[tuple[int, int] | None]) -> list[tuple[int, int] | None]:
+    """Per partition, the times (UTC ns) in which another partition may hold rows too (None:
+    none, so its rows need no check against the others); all times where a range is unknown."""
+    if any(r is None for r in ranges):
+        return [(np.iinfo(np.int64).min, np.iinfo(np.int64).max)] * len(ranges)
+    out: list[tuple[int, int] | None] = []
+    for i, (lo, hi) in enumerate(ranges):
+        both = [(max(lo, a), min(hi, b)) for j, (a, b) in enumerate(ranges) if j != i and max(lo, a) <= min(hi, b)]
+        out.append((min(x[0] for x in both), max(x[1] for x in both)) if both else None)
+    return out
 
 
 def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, kind: str, stat: str) -> CellBins:
@@ -1402,9 +1489,13 @@ def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, ki
     parts = ddf.to_delayed()
     light = _Context(weights=ctx.weights, period=ctx.period, kind=ctx.kind, origin_level=ctx.origin_level, keep=ctx.keep,
                      shares=ctx.shares, unknown_cells=ctx.unknown_cells, source=ctx.source)
-    partials = [dask.delayed(_dask_partition)(p, light, off) for p, off in zip(parts, offsets)]
-    while len(partials) > 1:
-        partials = [dask.delayed(_dask_combine)(*partials[i : i + 2]) if i + 1 < len(partials) else partials[i]
+    # duplicates across partitions: only rows at times that another partition holds too
+    # are checked (none where the files follow each other in time, as exports do)
+    ranges = _time_ranges(files) if ddf.npartitions == len(files) else [None] * ddf.npartitions
+    windows = _overlap_windows(ranges) if len(ranges) > 1 else [None]
+    partials = [dask.delayed(_dask_partition)(p, light, off, win) for p, off, win in zip(parts, offsets, windows)]
+    while len(partials) > 1:  # in pairs, each the earlier rows first
+        partials = [dask.delayed(_dask_combine)(*partials[i : i + 2], light, budget) if i + 1 < len(partials) else partials[i]
                     for i in range(0, len(partials), 2)]
     if scheduler:
         from distributed import Client
@@ -1413,7 +1504,7 @@ def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, ki
             (result,) = dask.compute(partials[0], scheduler=client)
     else:
         (result,) = dask.compute(partials[0], scheduler="threads")
-    sums, minutes, factors, base_period, unknown, info = result
+    sums, minutes, factors, base_period, unknown, info, _ = result
     if unknown and ctx.unknown_cells != "drop":  # pragma: no cover - raised inside the partition
         raise CountsError("cell ids are not in the cell plan", path=ctx.source)
     ctx.factors, ctx.base_period = factors, base_period

@@ -121,6 +121,17 @@ def parquet_counts(text: str) -> Callable[[Path], None]:
     return setup
 
 
+def parquet_parts(*texts: str) -> Callable[[Path], None]:
+    """Counts given as CSV texts, written as the files of a folder ``parts`` (as :func:`parquet_counts`)."""
+    def setup(tmp: Path) -> None:
+        (tmp / "parts").mkdir()
+        for i, text in enumerate(texts):
+            df = pd.read_csv(io.StringIO(text), dtype={"origin": str})
+            df["period_start"] = pd.to_datetime(df["period_start"]).dt.tz_localize("Europe/Brussels").dt.tz_convert("UTC")
+            df.to_parquet(tmp / "parts" / f"part-{i}.parquet", index=False)
+    return setup
+
+
 def counts_rows(*rows: str, header: str = "cell_id,period_start,period,count,origin") -> Callable[[Path], None]:
     return write("counts.csv", header + "\n" + "\n".join(rows) + "\n")
 
@@ -269,6 +280,10 @@ CASES: list[Case] = [
     Case("counts-duplicate-conflict-streamed", "the same cell, period and origin twice with different counts, with the stream engine",
          parquet_counts("cell_id,period_start,period,count,origin\nA,2026-07-01T00:00,1h,200,30000\nB,2026-07-01T00:00,1h,20,30000\nA,2026-07-01T00:00,1h,210,30000\n"),
          cmd=AP.replace("counts.csv", "counts.parquet") + " --engine stream", names=("counts.parquet", "row 0, row 2")),
+    Case("counts-duplicate-conflict-dask-files", "the same cell, period and origin with different counts in two files of a folder, with the dask engine",
+         parquet_parts("cell_id,period_start,period,count,origin\nA,2026-07-01T00:00,1h,200,30000\nB,2026-07-01T00:00,1h,20,30000\n",
+                       "cell_id,period_start,period,count,origin\nA,2026-07-01T00:00,1h,210,30000\nA,2026-07-01T01:00,1h,20,30000\n"),
+         cmd=AP.replace("counts.csv", "parts") + " --engine dask", names=("parts", "row 0, row 2")),
     Case("counts-unknown-cell", "counts for a cell that is not in the cell plan", write("counts.csv", _counts() + "Z9,2026-07-01T05:00,1h,10,30000\n"), names=("counts.csv", "line 98", "'Z9'")),
     Case("counts-unknown-cell-drop", "the same with --unknown-cells drop: dropped and reported in the manifest",
          write("counts.csv", _counts() + "Z9,2026-07-01T05:00,1h,10,30000\n"), cmd=AP + " --unknown-cells drop", code=0, check=dropped_unknown),

@@ -205,10 +205,14 @@ def test_dask_engine_on_a_local_cluster_equals_the_stream_engine(tmp_path):
     want = apportion_bins(stream_counts(folder, w, progress=False), w)
     threads = apportion_bins(stream_counts(folder, w, engine="dask", progress=False), w)
     assert_same(want, threads)
+    # a fifth file repeating rows of the first: duplicates across partitions, found on the
+    # cluster's worker processes as on threads
+    write_parquet(counts.iloc[cut[0] : cut[0] + 40], folder / "part-4.parquet")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         got = stream_counts(folder, w, engine="dask", scheduler=cluster.scheduler_address, progress=False)
-    assert got.info["engine"] == "dask" and got.info["rows"] == len(counts)
+    assert got.info["engine"] == "dask" and got.info["rows"] == len(counts) and got.info["duplicate_rows"] == 40
     assert_same(want, apportion_bins(got, w))
+    (folder / "part-4.parquet").unlink()
     bad = counts.copy()
     bad.loc[len(bad) - 1, "count"] = np.nan
     write_parquet(bad.iloc[cut[3] :], folder / "part-3.parquet")
@@ -440,6 +444,46 @@ def test_dask_drops_exact_duplicates_within_a_partition(tmp_path):
     bad, first, second = with_duplicates(counts, 2, seed=8, conflict=True)
     with pytest.raises(CountsError, match=f"has different counts on row {first}, row {second}"):
         stream_counts(write_parquet(bad, tmp_path / "bad.parquet"), w, engine="dask", progress=False)
+
+
+def test_dask_finds_duplicates_across_files_where_their_times_overlap(tmp_path, monkeypatch):
+    """Files that share hours: their rows at those hours are checked against each other
+    (exact duplicates dropped, other counts an error naming both rows, as the stream engine
+    names them); a file whose hours no other file holds is not checked."""
+    w = toy_weights(15, 3, seed=21)
+    counts = toy_counts(15, 48, ["30000", "208", "NL"], seed=21).sort_values(["period_start", "cell_id"], kind="stable")
+    hours = (counts["period_start"] - counts["period_start"].min()) // pd.Timedelta("1h")
+    parts = [counts[hours < 18], counts[(hours >= 16) & (hours < 34)], counts[hours >= 34]]  # hours 16 and 17 twice
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, part in enumerate(parts):
+        write_parquet(part, folder / f"part-{i}.parquet")
+    windows = []
+    real = gz.stream._dask_partition
+    monkeypatch.setattr(gz.stream, "_dask_partition", lambda frame, ctx, off, win: windows.append(win) or real(frame, ctx, off, win))
+    got = stream_counts(folder, w, engine="dask", progress=False)
+    repeated = int(((hours >= 16) & (hours < 18)).sum())
+    assert got.info["duplicate_rows"] == repeated and got.info["rows"] == len(counts)
+    assert got.info["notes"] == [f"{repeated} exact duplicate rows were dropped"]
+    want = stream_counts(folder, w, progress=False)
+    assert want.info["duplicate_rows"] == repeated
+    assert_same(apportion_bins(want, w), apportion_bins(got, w))
+    assert_same(apportion_bins(stream_counts(write_parquet(counts, tmp_path / "once.parquet"), w, progress=False), w), apportion_bins(got, w))
+    t16, t17 = (counts["period_start"].min() + pd.Timedelta(h, "h") for h in (16, 17))
+    assert sorted(windows, key=str) == sorted([(t16.value, t17.value)] * 2 + [None], key=str)
+    # the same key with another count in the second file: the error of the stream engine
+    bad = parts[1].copy()
+    bad.iloc[0, bad.columns.get_loc("count")] += 1
+    write_parquet(bad, folder / "part-1.parquet")
+    with pytest.raises(CountsError, match="has different counts on row") as dask_error:
+        stream_counts(folder, w, engine="dask", progress=False)
+    with pytest.raises(CountsError) as stream_error:
+        stream_counts(folder, w, progress=False)
+    assert dask_error.value.message == stream_error.value.message
+    # the rows held for the check count against the memory budget (the sums need 1 kB)
+    write_parquet(parts[1], folder / "part-1.parquet")
+    with pytest.raises(BudgetError, match="finding duplicate rows across the files of the counts needs"):
+        stream_counts(folder, w, engine="dask", memory_budget=5000, progress=False)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
