@@ -14,62 +14,112 @@ The command line (``geozones --help``) calls the same functions.
 
 from __future__ import annotations
 
+from pathlib import Path as _Path
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-from .coverage import (
-    MODELS,
-    build_coverage,
-    read_cellplan,
-    read_coverage,
-    read_sites,
-    voronoi_coverage,
-    wedge_coverage,
-)
-from . import origins, simulate
-from .authoring import (
-    authoring_problems,
-    draw_map,
-    preview_map,
-    thin_differences,
-    zone_contributions,
-    zone_resolution,
-)
-from .aggregate import add_totals, apportion, rollup_counts, rollup_origins, rollup_time
-from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
-from .crs import metric_crs
-from .extrapolate import extrapolate, market_share_factors, read_market_share
-from .maps import map_from_run, save_map, visitor_map
-from .report import build_report, read_event_days, read_spend, write_report
-from .pipeline import RunConfig, RunResult, load_config, run
-from .privacy import DEFAULT_K, disclosure_control, publish
-from .stream import CellBins, apportion_bins, stream_counts, write_zone_table, zone_sums
-from .synth import national_case
-from .errors import (
-    BudgetError,
-    CellPlanError,
-    ConfigError,
-    CountsError,
-    CoverageError,
-    CRSError,
-    GeozonesError,
-    InputError,
-    MarketShareError,
-    OutputError,
-    Problem,
-    WeightsError,
-    ZoneError,
-)
-from .weights import Weights, compute_weights, compute_weights_dask, read_ancillary, read_weights, write_weights, zone_fit
-from .zones import (
-    OUTSIDE,
-    ZoneReport,
-    check_zones,
-    h3_grid,
-    read_zones,
-    square_grid,
-    write_zones,
-    zone_overlaps,
-)
+# The public names are imported on first use (PEP 562), so that a program that needs a
+# part of geozones (the stream engine, the errors) does not load geopandas, shapely and
+# folium: ``import geozones`` took 1.4 s with every module loaded.
+_SUBMODULES = {
+    "coverage": ("MODELS", "build_coverage", "read_cellplan", "read_coverage", "read_sites", "voronoi_coverage", "wedge_coverage"),
+    "authoring": ("authoring_problems", "draw_map", "preview_map", "thin_differences", "zone_contributions", "zone_resolution"),
+    "aggregate": ("add_totals", "apportion", "rollup_counts", "rollup_origins", "rollup_time"),
+    "counts": ("KINDS", "events_to_counts", "parse_period", "read_counts", "read_events", "read_optout"),
+    "crs": ("metric_crs",),
+    "extrapolate": ("extrapolate", "market_share_factors", "read_market_share"),
+    "maps": ("map_from_run", "save_map", "visitor_map"),
+    "report": ("build_report", "read_event_days", "read_spend", "write_report"),
+    "pipeline": ("RunConfig", "RunResult", "load_config", "run"),
+    "privacy": ("DEFAULT_K", "disclosure_control", "publish"),
+    "stream": ("CellBins", "apportion_bins", "stream_counts", "write_zone_table", "zone_sums"),
+    "synth": ("national_case",),
+    "errors": ("BudgetError", "CellPlanError", "ConfigError", "CountsError", "CoverageError", "CRSError", "GeozonesError", "InputError", "MarketShareError", "OutputError", "Problem", "WeightsError", "ZoneError"),
+    "weights": ("Weights", "compute_weights", "compute_weights_dask", "read_ancillary", "read_weights", "write_weights", "zone_fit"),
+    "zones": ("OUTSIDE", "ZoneReport", "check_zones", "h3_grid", "read_zones", "square_grid", "write_zones", "zone_overlaps"),
+}
+_WHERE = {name: module for module, names in _SUBMODULES.items() for name in names}
+# submodules reached as attributes (gz.origins, gz.stream), as when every one was imported
+_MODULES = {p.stem for p in _Path(__file__).parent.glob("*.py")} - {"__init__"}
+
+# ``extrapolate`` is both a module and its function: imported now, so that importing the
+# module later (the stream engine does) cannot put the module in the function's place
+from .extrapolate import extrapolate  # noqa: E402
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
+    from .coverage import (
+        MODELS,
+        build_coverage,
+        read_cellplan,
+        read_coverage,
+        read_sites,
+        voronoi_coverage,
+        wedge_coverage,
+    )
+    from . import origins, simulate
+    from .authoring import (
+        authoring_problems,
+        draw_map,
+        preview_map,
+        thin_differences,
+        zone_contributions,
+        zone_resolution,
+    )
+    from .aggregate import add_totals, apportion, rollup_counts, rollup_origins, rollup_time
+    from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
+    from .crs import metric_crs
+    from .extrapolate import extrapolate, market_share_factors, read_market_share
+    from .maps import map_from_run, save_map, visitor_map
+    from .report import build_report, read_event_days, read_spend, write_report
+    from .pipeline import RunConfig, RunResult, load_config, run
+    from .privacy import DEFAULT_K, disclosure_control, publish
+    from .stream import CellBins, apportion_bins, stream_counts, write_zone_table, zone_sums
+    from .synth import national_case
+    from .errors import (
+        BudgetError,
+        CellPlanError,
+        ConfigError,
+        CountsError,
+        CoverageError,
+        CRSError,
+        GeozonesError,
+        InputError,
+        MarketShareError,
+        OutputError,
+        Problem,
+        WeightsError,
+        ZoneError,
+    )
+    from .weights import Weights, compute_weights, compute_weights_dask, read_ancillary, read_weights, write_weights, zone_fit
+    from .zones import (
+        OUTSIDE,
+        ZoneReport,
+        check_zones,
+        h3_grid,
+        read_zones,
+        square_grid,
+        write_zones,
+        zone_overlaps,
+    )
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "__version__",

@@ -1,0 +1,41 @@
+"""The public API: every name of ``geozones.__all__`` is there, loaded on first use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def _run(code: str) -> str:
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_every_public_name_resolves_and_is_documented():
+    code = """
+import inspect, geozones as gz
+for name in gz.__all__:
+    obj = getattr(gz, name)
+    if callable(obj) and not inspect.isclass(obj) and not name.isupper():
+        assert inspect.getdoc(obj), name
+assert sorted(set(gz.__all__) - set(dir(gz))) == []
+# each name has its place in the lazy table (or is a module, or bound at import)
+print(sorted(n for n in gz.__all__ if n not in gz._WHERE and n not in gz._MODULES and n not in ("__version__",)))
+"""
+    assert _run(code) == "[]"
+
+
+def test_import_loads_no_geometry_or_map_library_until_asked():
+    """``import geozones`` (and the errors) stays light: geopandas, shapely and folium are
+    loaded by the functions that need them."""
+    out = _run("import sys, geozones as gz; gz.CountsError; print(sorted(m for m in ('geopandas', 'shapely', 'folium') if m in sys.modules))")
+    assert out == "[]"
+    out = _run("import sys, geozones as gz; gz.visitor_map; print('folium' in sys.modules)")
+    assert out == "True"
+
+
+def test_a_module_and_a_function_of_one_name_stay_the_function():
+    """``geozones.extrapolate`` is the function, also after its module was imported by another."""
+    out = _run("import geozones as gz, geozones.stream, geozones.pipeline; print(callable(gz.extrapolate), type(gz.extrapolate).__name__)")
+    assert out == "True function"
