@@ -43,8 +43,9 @@ before disclosure control).
     The same join and group-by in SQL on the Parquet file (if duckdb is installed).
 
 All methods run in this one process on each size (best of ``--repeat``); ratios are
-taken within a size. Then each method runs once more as a whole process (``python -c``)
-on the largest size, for wall time and peak memory (``ru_maxrss`` from ``os.wait4``).
+taken within a size. Then each method runs once more as a whole process (``python -c``;
+the scans import pyarrow only, from ``benchmarks/floor.py``, the others geozones)
+on the largest size, for wall time and peak memory (the child's ``VmHWM``).
 """
 
 from __future__ import annotations
@@ -66,9 +67,11 @@ import pyarrow.parquet as pq
 
 import geozones as gz
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from floor import COLUMNS, SCAN4, run_scan  # noqa: E402 - the scan, in a module of its own (see floor.py)
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "aggregate.json"
-COLUMNS = ["cell_id", "period_start", "period", "count", "origin"]
 
 
 def size(text: str) -> int:
@@ -126,18 +129,6 @@ def subset(data: Path, rows: int | None) -> Path:
 
 
 # --- the methods -----------------------------------------------------------------------
-
-def run_scan(path: Path, columns: list[str] = COLUMNS) -> float:
-    """Read these columns as geozones' stream engine reads them, and sum the counts."""
-    total = 0
-    opts = ds.ParquetFragmentScanOptions(pre_buffer=False)
-    for b in ds.dataset(path, format="parquet").to_batches(columns=columns, batch_size=1 << 20, batch_readahead=2, fragment_readahead=1,
-                                                           fragment_scan_options=opts, use_threads=True):
-        total += pa.compute.sum(b.column(columns.index("count"))).as_py() or 0
-    return float(total)
-
-
-SCAN4 = [c for c in COLUMNS if c != "period"]
 
 
 def run_geozones(path: Path, w: gz.Weights, write: Path | None = None) -> tuple[np.ndarray, gz.CellBins, dict]:
@@ -209,9 +200,9 @@ def compare(matrix: np.ndarray, bins: gz.CellBins, w: gz.Weights, pandas_result:
 
 # --- whole processes ---------------------------------------------------------------------
 
-CHILD = {
-    "scan": "from benchmarks.bench_aggregate import run_scan; run_scan(P)",
-    "scan4": "from benchmarks.bench_aggregate import run_scan, SCAN4; run_scan(P, SCAN4)",
+CHILD = {  # (the scans import pyarrow only: benchmarks/floor.py)
+    "scan": "import sys; sys.path.insert(0, 'benchmarks'); from floor import run_scan; run_scan(P)",
+    "scan4": "import sys; sys.path.insert(0, 'benchmarks'); from floor import run_scan, SCAN4; run_scan(P, SCAN4)",
     "geozones": "from benchmarks.bench_aggregate import run_geozones; import geozones as gz; run_geozones(P, gz.read_weights(W))",
     "geozones+write": "from benchmarks.bench_aggregate import run_geozones; import geozones as gz; "
                       "run_geozones(P, gz.read_weights(W), write=__import__('pathlib').Path(O))",
