@@ -69,7 +69,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from .aggregate import add_totals, apportion, rollup_counts, rollup_origins, rollup_time
     from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
     from .crs import metric_crs
-    from .extrapolate import extrapolate, market_share_factors, read_market_share
+    from .extrapolate import market_share_factors, read_market_share
     from .maps import map_from_run, save_map, visitor_map
     from .report import build_report, read_event_days, read_spend, write_report
     from .pipeline import RunConfig, RunResult, load_config, run

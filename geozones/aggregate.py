@@ -19,8 +19,7 @@ from scipy import sparse
 from .counts import KINDS, parse_period, period_floor
 from .errors import CountsError, InputError
 from .origins import ALL, RESIDENT, rollup_codes
-from .weights import Weights
-from .zones import OUTSIDE
+from .weights import OUTSIDE, Weights
 
 __all__ = ["apportion", "zone_table", "rollup_time", "rollup_counts", "rollup_origins", "add_totals", "STATS"]
 

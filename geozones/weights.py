@@ -34,20 +34,25 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pyproj
-import shapely
 from scipy import sparse
 
 from ._io import atomic_path, file_format
 from .crs import WGS84, metric_crs, suits
 from .errors import CoverageError, InputError, WeightsError
-from .zones import OUTSIDE
+
+if TYPE_CHECKING:  # geopandas and shapely are imported by the functions that use them:
+    import geopandas as gpd  # reading and writing weights (the stream engine) needs neither
+    import pyproj
+
+#: The zone id of the share of a cell outside every zone (the weights' last column in
+#: tables; reserved in zone files).
+OUTSIDE = "outside"
 
 __all__ = [
     "compute_weights_dask",
@@ -194,6 +199,8 @@ def _candidate_pairs(cov: np.ndarray, zones: np.ndarray) -> tuple[np.ndarray, np
     The coverage bounding boxes go into shapely's STRtree (a sort-tile-recursive R-tree),
     queried with all zones at once.
     """
+    import shapely
+
     if not len(cov) or not len(zones):
         return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
     zone_idx, cell_idx = shapely.STRtree(cov).query(zones)
@@ -382,6 +389,8 @@ def _rings(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     Ring ``r`` is ``xy[ring[r]:ring[r + 1]]`` (closed), polygon ``p`` has rings
     ``part[p]:part[p + 1]`` (the exterior first), geometry ``g`` polygons ``geom[g]:geom[g + 1]``.
     """
+    import shapely
+
     every = np.arange(len(geoms) + 1, dtype=np.int64)
     if (shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON).all() and not shapely.get_num_interior_rings(geoms).any():
         return shapely.get_coordinates(geoms), _offsets(shapely.get_num_coordinates(geoms)), every, every
@@ -407,6 +416,8 @@ def _convex_areas(cov, zones, ci, zi, cov_area, workers, clipper) -> tuple[np.nd
     for the pairs left to GEOS (neither side convex, a side that is not polygonal, a ring
     too long for the buffers), and how many pairs were clipped.
     """
+    import shapely
+
     convex, clip_areas = clipper
     sides = []
     for geoms, idx in ((cov, ci), (zones, zi)):
@@ -459,6 +470,8 @@ def _geos_pieces(cov: np.ndarray, zones: np.ndarray, ci: np.ndarray, zi: np.ndar
     intersections of the remaining pairs, which need no prepared geometry, run on
     ``workers`` threads (shapely releases the GIL).
     """
+    import shapely
+
     c, z = cov[ci], zones[zi]
     shapely.prepare(c)
     shapely.prepare(z)
@@ -496,6 +509,8 @@ def _pair_pieces(cov: np.ndarray, zones: np.ndarray, ci: np.ndarray, zi: np.ndar
     clipped : int
         Of those, the pairs done by the clipper.
     """
+    import shapely
+
     clipper = None if want_geoms or not len(ci) else _clipper()
     if clipper is None:
         pieces, intersected = _geos_pieces(cov, zones, ci, zi, workers)
@@ -511,6 +526,8 @@ class _Measure:
     """Area, or the amount of an ancillary quantity, inside geometries."""
 
     def __init__(self, anc_geoms: np.ndarray | None = None, anc_values: np.ndarray | None = None) -> None:
+        import shapely
+
         self.dasymetric = anc_geoms is not None
         if self.dasymetric:
             keep = np.asarray(anc_values, dtype=float) > 0
@@ -520,6 +537,8 @@ class _Measure:
             shapely.prepare(self.geoms)
 
     def __call__(self, geoms: np.ndarray) -> np.ndarray:
+        import shapely
+
         if not self.dasymetric:
             return shapely.area(geoms)
         gi, ai = self.tree.query(geoms, predicate="intersects")
@@ -554,6 +573,8 @@ def read_ancillary(
     geopandas.GeoDataFrame
         Polygons with a ``value`` column (non-negative), in the source's CRS.
     """
+    import geopandas as gpd
+
     if isinstance(source, gpd.GeoDataFrame):
         gdf = source
     else:
@@ -586,6 +607,10 @@ def _apply(t, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _raster_polygons(path: Path, bounds, bounds_crs) -> gpd.GeoDataFrame:
+    import geopandas as gpd
+    import pyproj
+    import shapely
+
     import rasterio
     from rasterio.windows import from_bounds
 
@@ -658,6 +683,9 @@ def compute_weights(
         If no coverage area overlaps any zone (the hint says when the zones' latitude
         and longitude look swapped).
     """
+    import geopandas as gpd
+    import shapely
+
     for name, gdf, key in (("coverage", coverage, "cell_id"), ("zones", zones, "zone_id")):
         if key not in gdf.columns:
             raise WeightsError(f"{name} has no {key} column")
@@ -802,6 +830,7 @@ def compute_weights_dask(
     -------
     Weights
     """
+
     try:
         import dask
         import dask_geopandas
@@ -906,6 +935,8 @@ def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFr
 
 def _wgs84_bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
     """Longitude/latitude bounds of a layer, without reprojecting every geometry."""
+    import pyproj
+
     b = gdf.total_bounds
     if gdf.crs is None or gdf.crs.equals(pyproj.CRS(WGS84)):
         return tuple(b)
@@ -915,6 +946,8 @@ def _wgs84_bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
 
 def _overlap_pairs(zg: np.ndarray, among: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (zone index, zone index) among ``among`` whose interiors intersect."""
+    import shapely
+
     if len(among) < 2:
         return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
     sub = zg[among]

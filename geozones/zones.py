@@ -27,6 +27,7 @@ import shapely
 from ._io import write_text_atomic
 from .crs import WGS84, metric_crs
 from .errors import InputError, Problem, ZoneError
+from .weights import OUTSIDE  # (defined with the weights, whose outside share it names)
 
 __all__ = [
     "OUTSIDE",
@@ -42,9 +43,6 @@ __all__ = [
     "write_zones",
     "to_metric",
 ]
-
-#: The reserved zone_id under which the share of a cell that falls in no zone is kept.
-OUTSIDE = "outside"
 
 _WGS84_NAMES = {
     "urn:ogc:def:crs:ogc:1.3:crs84",

@@ -27,9 +27,13 @@ print(sorted(n for n in gz.__all__ if n not in gz._WHERE and n not in gz._MODULE
 
 
 def test_import_loads_no_geometry_or_map_library_until_asked():
-    """``import geozones`` (and the errors) stays light: geopandas, shapely and folium are
-    loaded by the functions that need them."""
+    """``import geozones`` (the errors, the stream engine) stays light: geopandas, shapely
+    and folium are loaded by the functions that need them."""
     out = _run("import sys, geozones as gz; gz.CountsError; print(sorted(m for m in ('geopandas', 'shapely', 'folium') if m in sys.modules))")
+    assert out == "[]"
+    # the stream engine reads weights and counts without geometry
+    out = _run("import sys, geozones as gz; gz.stream_counts, gz.read_weights, gz.zone_sums; "
+               "print(sorted(m for m in ('geopandas', 'shapely', 'folium') if m in sys.modules))")
     assert out == "[]"
     out = _run("import sys, geozones as gz; gz.visitor_map; print('folium' in sys.modules)")
     assert out == "True"
