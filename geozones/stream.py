@@ -1014,8 +1014,9 @@ class _Accumulator:
         return CellBins(period, starts, names, sums, factors, estimates, self.present[:nb, :ng], np.asarray(cell_ids), np.ones(nb), info)
 
 
-def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = ()) -> tuple[Iterator, int]:
-    """Arrow record batches of the counts' columns (but those in ``skip``), and the number of rows."""
+def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = (), workers: int | None = None) -> tuple[Iterator, int]:
+    """Arrow record batches of the counts' columns (but those in ``skip``), in order, and
+    the number of rows (see :func:`_read_ahead` for ``workers``)."""
     import pyarrow.dataset as ds
 
     try:
@@ -1036,19 +1037,71 @@ def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = ()) -> tuple[I
     if not total:
         raise CountsError("has no rows", path=path, hint="export the counts again")
 
-    def gen():
-        import pyarrow as pa
+    pieces = [rg for f in dataset.get_fragments() for rg in f.split_by_row_group()]
+    return _read_ahead(pieces, dataset.schema, cols, wanted, batch_rows, workers), total
 
-        # little read-ahead: a batch or two being decoded while one is added, and no
-        # pre-buffering of whole column chunks (measured: 110 MB of Arrow buffers at most
-        # instead of 435 MB, and faster)
-        opts = ds.ParquetFragmentScanOptions(pre_buffer=False)
-        for b in dataset.to_batches(columns=cols, batch_size=batch_rows, batch_readahead=2, fragment_readahead=1,
-                                    fragment_scan_options=opts, use_threads=True):
-            if b.num_rows:
-                yield pa.RecordBatch.from_arrays(b.columns, names=wanted)
 
-    return gen(), total
+#: Batches a reading thread may hold decoded before the loop takes them.
+_READ_AHEAD = 2
+
+
+def _read_ahead(pieces: list, schema, cols: list[str], names: list[str], batch_rows: int, workers: int | None = None) -> Iterator:
+    """The batches of these row groups, in order, decoded by ``workers`` threads (default:
+    one fewer than the cores, at least one) while the caller adds the batches before.
+
+    Each thread takes every ``workers``-th row group and holds at most ``_READ_AHEAD``
+    batches decoded: at most ``workers x (_READ_AHEAD + 1)`` batches are in memory,
+    whatever the size of the file and however slow the caller. (Arrow's dataset scanner
+    read further and further ahead of a slow caller: 142, 221 and 700 MB of buffers for
+    10, 30 and 100 M rows.) The threads end with the generator, also when it is not read
+    to the end.
+    """
+    import queue
+    import threading
+
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    workers = max(1, min(workers or (os.cpu_count() or 2) - 1, len(pieces)))
+    queues = [queue.Queue(_READ_AHEAD) for _ in range(workers)]
+    stop = threading.Event()
+    end = object()
+    opts = ds.ParquetFragmentScanOptions(pre_buffer=False)
+
+    def put(q, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work(k: int) -> None:
+        try:
+            for i in range(k, len(pieces), workers):
+                for b in pieces[i].to_batches(schema=schema, columns=cols, batch_size=batch_rows, fragment_scan_options=opts, use_threads=False):
+                    if b.num_rows and not put(queues[k], pa.RecordBatch.from_arrays(b.columns, names=names)):
+                        return
+                if not put(queues[k], end):
+                    return
+        except BaseException as exc:  # raised in the caller's thread, at its turn
+            put(queues[k], exc)
+
+    threads = [threading.Thread(target=work, args=(k,), name=f"geozones-read-{k}", daemon=True) for k in range(workers)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(len(pieces)):
+            q = queues[i % workers]
+            while (item := q.get()) is not end:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
 
 
 def _progress(total: int, enabled: bool | None):
@@ -1182,34 +1235,17 @@ def stream_counts(
     return _finish(acc, ctx, info, kind, stat)
 
 
-@contextlib.contextmanager
-def _decoding_threads(n: int):
-    """Arrow's CPU thread pool at ``n`` threads (at least 1) for the block, then as it was.
-
-    The compiled loop adds one batch while Arrow decodes the next ones: with as many
-    decoding threads as cores, the loop shares a core with one of them. Measured on the
-    2-core machine, 100 M rows: 2.6 to 2.9 s of streaming with one decoding thread against
-    3.1 to 3.5 s with two.
-    """
-    import pyarrow as pa
-
-    before = pa.cpu_count()
-    pa.set_cpu_count(max(1, min(n, before)))
-    try:
-        yield
-    finally:
-        pa.set_cpu_count(before)
-
-
 def _stream_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: tuple, progress, compiled: bool, *, ordered: bool):
     """One read of the counts into sums: (accumulator, info, unknown cells)."""
     import pyarrow as pa
 
-    batches, total = _batches(path, batch_rows, skip=skip)
+    # the compiled loop adds one batch while the threads decode the next ones, on one core
+    # fewer than there are (measured on 2 cores, 100 M rows: 2.6 to 2.9 s of streaming
+    # with one decoding thread, 3.1 to 3.5 s with two)
+    batches, total = _batches(path, batch_rows, skip=skip, workers=(os.cpu_count() or 2) - 1 if compiled else os.cpu_count())
     acc = None
     info, unknown = _new_info(), set()
-    threads = (os.cpu_count() or 2) - 1 if compiled else (os.cpu_count() or 1)
-    with _decoding_threads(threads), _progress(total, progress) as bar:
+    with contextlib.closing(batches), _progress(total, progress) as bar:
         row0 = 0
         for batch in batches:
             if acc is None:  # the first batch's types and dictionary tell the origins; the files' statistics the periods
@@ -1235,18 +1271,19 @@ def _check_duplicates(path: Path, ctx: _Context, dups: pd.DataFrame, batch_rows:
     firsts = []
     batches, _ = _batches(path, batch_rows, skip=skip)
     row0 = 0
-    for batch in batches:
-        col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
-        codes, values = _dictionary(col["cell_id"])
-        ids = pd.Series(values.to_pandas()).astype(str).str.strip()
-        rows = np.flatnonzero(ids.isin(want).to_numpy()[codes]) if len(codes) else np.empty(0, np.int64)
-        if len(rows):
-            sub = batch.take(rows)
-            scol = {n: sub.column(i) for i, n in enumerate(sub.schema.names)}
-            norm = _origin_groups(ctx, scol.get("origin"), row0, len(rows))[4]
-            firsts.append(pd.DataFrame({"row": row0 + rows, "cell_id": ids.to_numpy()[codes[rows]], "ns": _times(ctx, scol["period_start"], row0),
-                                        "norm": norm, "count": _counts(ctx, scol["count"], row0, lambda i: "")}))
-        row0 += batch.num_rows
+    with contextlib.closing(batches):
+        for batch in batches:
+            col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
+            codes, values = _dictionary(col["cell_id"])
+            ids = pd.Series(values.to_pandas()).astype(str).str.strip()
+            rows = np.flatnonzero(ids.isin(want).to_numpy()[codes]) if len(codes) else np.empty(0, np.int64)
+            if len(rows):
+                sub = batch.take(rows)
+                scol = {n: sub.column(i) for i, n in enumerate(sub.schema.names)}
+                norm = _origin_groups(ctx, scol.get("origin"), row0, len(rows))[4]
+                firsts.append(pd.DataFrame({"row": row0 + rows, "cell_id": ids.to_numpy()[codes[rows]], "ns": _times(ctx, scol["period_start"], row0),
+                                            "norm": norm, "count": _counts(ctx, scol["count"], row0, lambda i: "")}))
+            row0 += batch.num_rows
     rows = pd.concat(firsts, ignore_index=True)
     rows = rows[~rows["row"].isin(dups["row"])]  # the first row of each key
     both = dups.merge(rows, on=["cell_id", "ns", "norm"], suffixes=("", "_first"), how="left")
