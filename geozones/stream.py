@@ -1351,28 +1351,10 @@ def _origins_hint(ctx: _Context, batch, row0: int) -> int:
 def _periods_hint(path: Path, minutes: _Minutes) -> int:
     """How many published periods the counts span, from the Parquet statistics of
     ``period_start`` (0 when they do not tell: text times, local times, no statistics)."""
-    import pyarrow.parquet as pq
-
-    lo, hi = None, None
-    try:
-        for f in (sorted(path.glob("*.parquet")) if path.is_dir() else [path]):
-            meta = pq.ParquetFile(f).metadata
-            names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
-            j = names.index("period_start")
-            if "timestamp" not in str(meta.schema.column(j).logical_type).lower() or "isAdjustedToUTC=true" not in str(meta.schema.column(j).logical_type):
-                return 0
-            for r in range(meta.num_row_groups):
-                st = meta.row_group(r).column(j).statistics
-                if st is None or not st.has_min_max:
-                    return 0
-                a, b = pd.Timestamp(st.min), pd.Timestamp(st.max)
-                lo, hi = (a if lo is None else min(lo, a)), (b if hi is None else max(hi, b))
-    except (ValueError, OSError, TypeError):
+    ranges = _time_ranges(sorted(path.glob("*.parquet")) if path.is_dir() else [path])
+    if not ranges or any(r is None for r in ranges):
         return 0
-    if lo is None:
-        return 0
-    to_min = lambda t: (t.tz_localize("UTC") if t.tzinfo is None else t).value // _MINUTE  # noqa: E731
-    first, last = to_min(lo), to_min(hi)
+    first, last = min(r[0] for r in ranges) // _MINUTE, max(r[1] for r in ranges) // _MINUTE
     if last - first > 60 * 24 * 3660:  # more than ten years: not worth a table
         return 0
     minutes.cover(first, last)
