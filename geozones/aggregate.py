@@ -19,7 +19,7 @@ from scipy import sparse
 from .counts import KINDS, parse_period, period_floor
 from .errors import CountsError, InputError
 from .origins import ALL, RESIDENT, rollup_codes
-from .weights import OUTSIDE, Weights
+from .weights import Weights
 
 __all__ = ["apportion", "zone_table", "rollup_time", "rollup_counts", "rollup_origins", "add_totals", "STATS"]
 
@@ -140,7 +140,7 @@ def zone_table(values: Mapping[str, sparse.csr_array | np.ndarray], period_start
         for every zone (``outside`` last), period and origin.
     """
     n_t, n_o, n_z = len(period_starts), len(origins), len(weights.zone_ids)
-    zone_ids = np.append(np.asarray(weights.zone_ids, dtype=object), OUTSIDE)
+    zone_ids = weights.zone_labels
     k = np.arange(n_t * n_o)
     table = pd.DataFrame(
         {

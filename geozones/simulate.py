@@ -59,7 +59,7 @@ from scipy import sparse
 from .crs import WGS84
 from .errors import InputError
 from .origins import ALL
-from .weights import Weights, _apply, compute_weights, zone_fit
+from .weights import OUTSIDE, Weights, _apply, compute_weights, zone_fit
 
 __all__ = [
     "CASES",
@@ -614,7 +614,7 @@ def estimate_counts(sim: Simulation, weights: Weights) -> pd.DataFrame:
 
     counts = sim.counts.assign(origin=ALL)
     table, _ = apportion(counts, weights)
-    table = table[table["zone_id"] != "outside"]
+    table = table[table["zone_id"] != OUTSIDE]
     return table[["zone_id", "period_start", "observed"]].rename(columns={"observed": "estimate"}).reset_index(drop=True)
 
 

@@ -35,8 +35,9 @@ origin marks the keys of the newest period (rows in time order), or of every per
 the rows are not in time order (the counts are then read again, and the bits count
 against the memory budget). The dask engine finds them within each partition (a file),
 and across partitions among the rows at times that more than one file holds (from the
-files' Parquet statistics: none when the files follow each other in time). ``--stat max`` needs the zone figures of every hour and is refused
-when they do not fit in the budget.
+files' Parquet statistics: none when the files follow each other in time). ``--stat
+max`` needs the zone figures of every hour and is refused when they do not fit in the
+budget.
 """
 
 from __future__ import annotations
@@ -1014,9 +1015,9 @@ class _Accumulator:
         return CellBins(period, starts, names, sums, factors, estimates, self.present[:nb, :ng], np.asarray(cell_ids), np.ones(nb), info)
 
 
-def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = (), workers: int | None = None) -> tuple[Iterator, int]:
-    """Arrow record batches of the counts' columns (but those in ``skip``), in order, and
-    the number of rows (see :func:`_read_ahead` for ``workers``)."""
+def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = ()) -> tuple[Iterator, int]:
+    """Arrow record batches of the counts' columns (but those in ``skip``), in order
+    (:func:`_read_ahead`), and the number of rows."""
     import pyarrow.dataset as ds
 
     try:
@@ -1038,7 +1039,7 @@ def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = (), workers: i
         raise CountsError("has no rows", path=path, hint="export the counts again")
 
     pieces = [rg for f in dataset.get_fragments() for rg in f.split_by_row_group()]
-    return _read_ahead(pieces, dataset.schema, cols, wanted, batch_rows, workers), total
+    return _read_ahead(pieces, dataset.schema, cols, wanted, batch_rows), total
 
 
 #: Batches a reading thread may hold decoded before the loop takes them.
@@ -1215,8 +1216,6 @@ def stream_counts(
                    origin_level=origin_level, keep=frozenset(keep), shares=shares, unknown_cells=unknown_cells, source=str(path))
     if engine == "dask":
         return _dask_bins(path, ctx, budget, scheduler, kind, stat)
-    import pyarrow as pa
-
     # a period proved by the statistics is not read: a third of the decoding
     ctx.base_period = _constant_period(path)
     skip = ("period",) if ctx.base_period else ()
@@ -1462,7 +1461,8 @@ def _time_ranges(files: list[Path]) -> list[tuple[int, int] | None]:
             meta = pq.ParquetFile(f).metadata
             names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
             j = names.index("period_start")
-            utc = "isAdjustedToUTC=true" in str(meta.schema.column(j).logical_type)
+            kind = str(meta.schema.column(j).logical_type)
+            utc = "timestamp" in kind.lower() and "isAdjustedToUTC=true" in kind
             for r in range(meta.num_row_groups):
                 st = meta.row_group(r).column(j).statistics
                 if not utc or st is None or not st.has_min_max:
@@ -1480,6 +1480,8 @@ def _time_ranges(files: list[Path]) -> list[tuple[int, int] | None]:
 def _overlap_windows(ranges: list[tuple[int, int] | None]) -> list[tuple[int, int] | None]:
     """Per partition, the times (UTC ns) in which another partition may hold rows too (None:
     none, so its rows need no check against the others); all times where a range is unknown."""
+    if len(ranges) < 2:
+        return [None] * len(ranges)
     if any(r is None for r in ranges):
         return [(np.iinfo(np.int64).min, np.iinfo(np.int64).max)] * len(ranges)
     out: list[tuple[int, int] | None] = []
@@ -1511,8 +1513,7 @@ def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, ki
     # duplicates across partitions: only rows at times that another partition holds too
     # are checked (none where the files follow each other in time, as exports do)
     ranges = _time_ranges(files) if ddf.npartitions == len(files) else [None] * ddf.npartitions
-    windows = _overlap_windows(ranges) if len(ranges) > 1 else [None]
-    partials = [dask.delayed(_dask_partition)(p, light, off, win) for p, off, win in zip(parts, offsets, windows)]
+    partials = [dask.delayed(_dask_partition)(p, light, off, win) for p, off, win in zip(parts, offsets, _overlap_windows(ranges))]
     while len(partials) > 1:  # in pairs, each the earlier rows first
         partials = [dask.delayed(_dask_combine)(*partials[i : i + 2], light, budget) if i + 1 < len(partials) else partials[i]
                     for i in range(0, len(partials), 2)]
@@ -1698,7 +1699,7 @@ def zone_sums(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0, es
     out = _big_array((len(t_used), len(weights.zone_ids) + 1, len(o_used)))
     for i, t in enumerate(t_used):
         spread(bins, t, o_used, estimate, dedup_factor, out=out[i])
-    return out.transpose(0, 2, 1), bins.period_start[t_used], bins.origins[o_used], np.append(np.asarray(weights.zone_ids, dtype=object), "outside")
+    return out.transpose(0, 2, 1), bins.period_start[t_used], bins.origins[o_used], weights.zone_labels
 
 
 def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[str], *, dedup_factor: float = 1.0) -> dict:
@@ -1724,7 +1725,7 @@ def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[s
     from ._io import atomic_path
 
     t_used, o_used = _used(bins)
-    zones = pa.array(np.append(np.asarray(weights.zone_ids, dtype=object), "outside").astype(str))
+    zones = pa.array(weights.zone_labels.astype(str))
     origins = pa.array(bins.origins[o_used].astype(str))
     nz = len(zones)
     zone_idx = pa.array(np.tile(np.arange(nz, dtype=np.int32), len(o_used)))

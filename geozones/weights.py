@@ -107,6 +107,11 @@ class Weights:
         """``(cells, zones)``."""
         return self.matrix.shape
 
+    @property
+    def zone_labels(self) -> np.ndarray:
+        """The zone ids and ``"outside"`` last: the zone axis of every zone table."""
+        return np.append(np.asarray(self.zone_ids, dtype=object), OUTSIDE)
+
     def to_frame(self) -> pd.DataFrame:
         """The weights as a long table: ``cell_id``, ``zone_id``, ``weight``.
 
@@ -120,7 +125,7 @@ class Weights:
         inside = inside.sort_values(["row", "col"], kind="stable")
         out = pd.DataFrame({"row": np.arange(self.shape[0]), "col": np.full(self.shape[0], self.shape[1]), "weight": self.outside})
         both = pd.concat([inside, out], ignore_index=True).sort_values(["row", "col"], kind="stable")
-        zone_labels = np.append(self.zone_ids.astype(object), OUTSIDE)
+        zone_labels = self.zone_labels
         return pd.DataFrame(
             {
                 "cell_id": pd.array(self.cell_ids[both["row"].to_numpy()], dtype="string"),
