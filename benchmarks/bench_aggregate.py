@@ -62,13 +62,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 import geozones as gz
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from floor import COLUMNS, SCAN4, run_scan  # noqa: E402 - the scan, in a module of its own (see floor.py)
+from floor import SCAN4, run_scan  # noqa: E402 - the scan, in a module of its own (see floor.py)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "aggregate.json"

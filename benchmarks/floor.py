@@ -7,7 +7,6 @@ geopandas, and its time is what reading costs.
 
 from __future__ import annotations
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
