@@ -30,10 +30,13 @@ before disclosure control).
     The same without the ``period`` column: what geozones decodes when the Parquet
     statistics prove that every row has one period (as here), so that column is not read.
 ``geozones``
-    :func:`geozones.stream_counts` (sums per day, origin and cell, validated, in bounded
-    memory) then the product with the weights: the zone table as a dense matrix, one day
-    at a time (``geozones+write`` also writes it to Parquet with
-    :func:`geozones.write_zone_table`).
+    :func:`geozones.stream_zone_sums`: the counts read once, validated, summed per day,
+    origin and cell, and each day's product with the weights computed as soon as its last
+    row has been read: the zone table as a dense matrix (days, origins, zones + outside).
+``2-step``
+    The same in two steps: :func:`geozones.stream_counts` (the sums of every day kept,
+    in bounded memory), then :func:`geozones.zone_sums` (``geozones+write`` writes the
+    table to Parquet instead, with :func:`geozones.write_zone_table`).
 ``pandas``
     ``read_parquet``, local day of each row, ``merge`` with the long weights table
     (``cell_id, zone_id, weight``), then ``groupby([zone_id, day, origin]).sum() / 24``:
@@ -42,8 +45,8 @@ before disclosure control).
 ``duckdb``
     The same join and group-by in SQL on the Parquet file (if duckdb is installed).
 
-All methods run in this one process on each size (best of ``--repeat``); ratios are
-taken within a size. Then each method runs once more as a whole process (``python -c``;
+All methods run in this one process on each size, taking turns (``--repeat`` rounds of
+scan, scan4, geozones, 2-step; best of each); ratios are taken within a size. Then each method runs once more as a whole process (``python -c``;
 the scans import pyarrow only, from ``benchmarks/floor.py``, the others geozones)
 on the largest size, for wall time and peak memory (the child's ``VmHWM``).
 """
@@ -130,17 +133,22 @@ def subset(data: Path, rows: int | None) -> Path:
 # --- the methods -----------------------------------------------------------------------
 
 
-def run_geozones(path: Path, w: gz.Weights, write: Path | None = None) -> tuple[np.ndarray, gz.CellBins, dict]:
+def run_geozones(path: Path, w: gz.Weights) -> tuple:
+    """The zone table as numbers, (days, origins, zones + outside), and its labels."""
+    return gz.stream_zone_sums(path, w, period="1d", kind="presence", progress=False)[:4]
+
+
+def run_two_steps(path: Path, w: gz.Weights, write: Path | None = None) -> tuple[tuple | None, dict]:
     t0 = time.perf_counter()
     bins = gz.stream_counts(path, w, period="1d", kind="presence", progress=False)
     t1 = time.perf_counter()
     if write is not None:
         gz.write_zone_table(bins, w, write)
         out = None
-    else:  # the zone table as numbers: (days, origins, zones + outside), one day at a time
-        out = gz.zone_sums(bins, w)[0]
+    else:
+        out = gz.zone_sums(bins, w)
     t2 = time.perf_counter()
-    return out, bins, {"stream_s": t1 - t0, "apportion_s": t2 - t1}
+    return out, {"stream_s": t1 - t0, "zone_sums_s": t2 - t1}
 
 
 def run_pandas(path: Path, w: gz.Weights) -> pd.Series:
@@ -166,20 +174,30 @@ def run_duckdb(path: Path, w: gz.Weights):
 
 def timed(fn, *args, repeat: int = 1):
     """(best time, every time, the result of the best call)."""
-    best, result, times = None, None, []
+    return interleaved({"": lambda: fn(*args)}, repeat)[""]
+
+
+def interleaved(methods: dict, repeat: int) -> dict:
+    """Each method once per round, ``repeat`` rounds (on this machine, runs drift from one
+    minute to the next: taking turns keeps that drift out of the ratios): per method, (best
+    time, every time, the result of the best call)."""
+    out = {name: [None, [], None] for name in methods}
     for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn(*args)
-        times.append(time.perf_counter() - t)
-        if best is None or times[-1] < best:
-            best, result = times[-1], out
-        del out
-    return best, times, result
+        for name, fn in methods.items():
+            t = time.perf_counter()
+            res = fn()
+            took = time.perf_counter() - t
+            best = out[name]
+            best[1].append(took)
+            if best[0] is None or took < best[0]:
+                best[0], best[2] = took, res
+            del res
+    return {name: tuple(v) for name, v in out.items()}
 
 
-def compare(matrix: np.ndarray, bins: gz.CellBins, w: gz.Weights, pandas_result: pd.Series) -> float:
+def compare(result: tuple, pandas_result: pd.Series) -> float:
     """Largest relative difference between geozones' and pandas' figures (figures > 1)."""
-    _, starts, origins, zones = gz.zone_sums(bins, w)  # the labels of matrix
+    matrix, starts, origins, zones = result
     zones = zones.astype(str)
     days = pd.to_datetime(starts, utc=True).tz_convert("Europe/Brussels")
     idx = pandas_result.index
@@ -203,8 +221,9 @@ CHILD = {  # (the scans import pyarrow only: benchmarks/floor.py)
     "scan": "import sys; sys.path.insert(0, 'benchmarks'); from floor import run_scan; run_scan(P)",
     "scan4": "import sys; sys.path.insert(0, 'benchmarks'); from floor import run_scan, SCAN4; run_scan(P, SCAN4)",
     "geozones": "from benchmarks.bench_aggregate import run_geozones; import geozones as gz; run_geozones(P, gz.read_weights(W))",
-    "geozones+write": "from benchmarks.bench_aggregate import run_geozones; import geozones as gz; "
-                      "run_geozones(P, gz.read_weights(W), write=__import__('pathlib').Path(O))",
+    "2-step": "from benchmarks.bench_aggregate import run_two_steps; import geozones as gz; run_two_steps(P, gz.read_weights(W))",
+    "geozones+write": "from benchmarks.bench_aggregate import run_two_steps; import geozones as gz; "
+                      "run_two_steps(P, gz.read_weights(W), write=__import__('pathlib').Path(O))",
     "pandas": "from benchmarks.bench_aggregate import run_pandas; import geozones as gz; run_pandas(P, gz.read_weights(W))",
 }
 
@@ -263,38 +282,45 @@ def main(argv=None) -> int:
         have_duckdb = False
 
     record["sizes"] = []
-    print(f"{'rows':>12} {'scan':>8} {'scan4':>8} {'geozones':>9} {'(stream':>8} {'apport.)':>9} {'pandas':>8} {'duckdb':>8}  "
-          f"{'gz/scan':>7} {'gz/scan4':>8} {'pandas/gz':>9} {'duck/gz':>7}  max rel diff")
+    print(f"{'rows':>12} {'scan':>8} {'scan4':>8} {'geozones':>9} {'2-step':>8} {'(stream':>8} {'sums)':>8} {'pandas':>8} {'duckdb':>8}  "
+          f"{'gz/scan':>7} {'gz/scan4':>8} {'2st/scan':>8} {'pandas/gz':>9} {'duck/gz':>7}  max rel diff")
     for label in args.sizes.split(","):
         path = subset(args.data, None if label == "all" else size(label))
         rows = pq.ParquetFile(path).metadata.num_rows
         entry: dict = {"rows": rows, "file_mb": path.stat().st_size / 1e6}
-        entry["scan_s"], entry["scan_all"], _ = timed(run_scan, path, repeat=args.repeat)
-        entry["scan4_s"], entry["scan4_all"], _ = timed(run_scan, path, SCAN4, repeat=args.repeat)
-        entry["geozones_s"], entry["geozones_all"], (matrix, bins, split) = timed(run_geozones, path, w, repeat=args.repeat)
+        runs = interleaved({"scan": lambda: run_scan(path), "scan4": lambda: run_scan(path, SCAN4), "geozones": lambda: run_geozones(path, w),
+                            "two_step": lambda: run_two_steps(path, w)}, args.repeat)
+        for name, (best, every, _) in runs.items():
+            entry[f"{name}_s"], entry[f"{name}_all"] = best, every
+        result, (two, split) = runs["geozones"][2], runs["two_step"][2]
+        del runs
         entry.update(split)
+        assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(result, two)), "the one-pass and two-step figures differ"
+        del two
         if label != "all" and size(label) <= args.pandas_rows:
             entry["pandas_s"], entry["pandas_all"], res = timed(run_pandas, path, w, repeat=args.repeat)
-            entry["max_rel_diff_pandas"] = compare(matrix, bins, w, res)
+            entry["max_rel_diff_pandas"] = compare(result, res)
             del res
             if have_duckdb:
                 entry["duckdb_s"], entry["duckdb_all"], _ = timed(run_duckdb, path, w, repeat=args.repeat)
-        del matrix, bins
+        del result
         entry["geozones_over_scan"] = entry["geozones_s"] / entry["scan_s"]
         entry["geozones_over_scan4"] = entry["geozones_s"] / entry["scan4_s"]
+        entry["two_step_over_scan"] = entry["two_step_s"] / entry["scan_s"]
         if "pandas_s" in entry:
             entry["pandas_over_geozones"] = entry["pandas_s"] / entry["geozones_s"]
         if "duckdb_s" in entry:
             entry["duckdb_over_geozones"] = entry["duckdb_s"] / entry["geozones_s"]
         record["sizes"].append(entry)
         f = lambda k, fmt="{:8.2f}": fmt.format(entry[k]) if k in entry else " " * 8  # noqa: E731
-        print(f"{rows:>12,} {f('scan_s')} {f('scan4_s')} {f('geozones_s', '{:9.2f}')} {f('stream_s')} {f('apportion_s', '{:9.2f}')} {f('pandas_s')} "
-              f"{f('duckdb_s')}  {f('geozones_over_scan', '{:7.2f}')} {f('geozones_over_scan4', '{:8.2f}')} {f('pandas_over_geozones', '{:9.1f}')} "
+        print(f"{rows:>12,} {f('scan_s')} {f('scan4_s')} {f('geozones_s', '{:9.2f}')} {f('two_step_s')} {f('stream_s')} {f('zone_sums_s')} {f('pandas_s')} "
+              f"{f('duckdb_s')}  {f('geozones_over_scan', '{:7.2f}')} {f('geozones_over_scan4', '{:8.2f}')} {f('two_step_over_scan')} "
+              f"{f('pandas_over_geozones', '{:9.1f}')} "
               f"{f('duckdb_over_geozones', '{:7.1f}')}  {entry.get('max_rel_diff_pandas', '')}")
 
     if not args.no_processes:
         path = subset(args.data, None)
-        record["processes"] = [whole_process(m, path, args.data) for m in ("scan", "scan4", "geozones", "geozones+write")]
+        record["processes"] = [whole_process(m, path, args.data) for m in ("scan", "scan4", "geozones", "2-step", "geozones+write")]
         small = subset(args.data, args.pandas_rows)  # the same file as the in-process size of that label
         record["processes_small"] = [whole_process(m, small, args.data) for m in ("scan", "geozones", "pandas")]
         for group in ("processes", "processes_small"):

@@ -882,7 +882,9 @@ class _Accumulator:
         # whole-number counts are summed in int32 (exact, half the memory and traffic) while
         # an upper bound per period shows that no sum can overflow; then in float64
         self.bound = np.zeros(periods)
-        self.starts: dict[int, int] = {}  # period start (ns) -> index
+        self.starts: dict[int, int] = {}  # period start (ns) -> index (its slot in the sums)
+        self.free: list[int] = []  # slots given back by :meth:`release`, for new periods
+        self.slots = 0  # slots handed out so far
         self.groups: dict[str, int] = {}  # origin code -> index
         self.factor: dict[int, float] = {}  # group index -> share (NaN: several)
         self.obs = np.zeros((periods, n_cells, 0), dtype=np.int32 if integral else np.float64)  # (period, cell, origin)
@@ -962,9 +964,17 @@ class _Accumulator:
         """Indices of these periods (UTC ns) and origin groups (with their shares) in the
         accumulators, which grow to hold them; a group met with another share gets its own
         estimate sums from now on."""
-        bmap = np.array([self.starts.setdefault(int(s), len(self.starts)) for s in starts], dtype=np.int64)
-        gmap = np.array([self.groups.setdefault(str(g), len(self.groups)) for g in groups], dtype=np.int64)
-        self._grow(len(self.starts), len(self.groups))
+        for s in map(int, starts):
+            if s not in self.starts:
+                if self.free:
+                    self.starts[s] = self.free.pop()
+                else:
+                    self.starts[s], self.slots = self.slots, self.slots + 1
+        bmap = np.array([self.starts[int(s)] for s in starts], dtype=np.int64)
+        for g in sorted(set(map(str, groups)) - self.groups.keys()):  # new groups in order (a first batch: all in order)
+            self.groups[g] = len(self.groups)
+        gmap = np.array([self.groups[str(g)] for g in groups], dtype=np.int64)
+        self._grow(self.slots, len(self.groups))
         mixed = []
         for local, gi in enumerate(gmap):
             f = float(factors[local])
@@ -1004,12 +1014,32 @@ class _Accumulator:
             if rows.any():
                 np.add.at(self.est[gi].reshape(-1), bidx[rows] * nc + batch.cell[rows], batch.estimate[rows])
 
+    def release(self, start: int) -> None:
+        """Give back the slot of a finished period (its sums read): zeroed, for a new period."""
+        i = self.starts.pop(start)
+        self.obs[i] = 0
+        self.present[i] = False
+        self.bound[i] = 0
+        for arr in self.est.values():
+            arr[i] = 0
+        self.free.append(i)
+
+    def view(self, start: int, period: str, divisor: float, cell_ids: np.ndarray) -> CellBins:
+        """One period's sums as :class:`CellBins` (views, not copies)."""
+        i, ng = self.starts[start], len(self.groups)
+        return CellBins(period, np.array([start], dtype="datetime64[ns]"), np.array(list(self.groups), dtype=object),
+                        self.obs[i : i + 1, :, :ng].transpose(0, 2, 1), self._factors(), {g: arr[i : i + 1] for g, arr in self.est.items()},
+                        self.present[i : i + 1, :ng], np.asarray(cell_ids), np.array([divisor], dtype=float), {})
+
+    def _factors(self) -> np.ndarray:
+        return np.array([self.factor.get(g, np.nan) if g not in self.est else np.nan for g in range(len(self.groups))], dtype=float)
+
     def bins(self, period: str, info: dict, cell_ids: np.ndarray) -> CellBins:
         """The sums as :class:`CellBins`: views of the accumulators, not copies."""
         nb, ng = len(self.starts), len(self.groups)
         starts = np.asarray(list(self.starts), dtype=np.int64).astype("datetime64[ns]")
         names = np.array(list(self.groups), dtype=object)
-        factors = np.array([self.factor.get(g, np.nan) if g not in self.est else np.nan for g in range(ng)], dtype=float)
+        factors = self._factors()
         estimates = {g: arr[:nb] for g, arr in self.est.items()}
         sums = self.obs[:nb, :, :ng].transpose(0, 2, 1)  # a view, (period, origin, cell)
         return CellBins(period, starts, names, sums, factors, estimates, self.present[:nb, :ng], np.asarray(cell_ids), np.ones(nb), info)
@@ -1120,9 +1150,8 @@ def _check(kind: str, stat: str) -> None:
         raise InputError(f"unknown statistic {stat!r}", hint="choose mean or max")
 
 
-def _finish(acc: _Accumulator, ctx: _Context, info: dict, kind: str, stat: str) -> CellBins:
-    if not acc.starts:
-        raise CountsError("no row is left after dropping unknown cells", path=ctx.source, hint="check that counts and cell plan belong together")
+def _period_checks(ctx: _Context, kind: str) -> None:
+    """The published period can be made from the counts' own (once the counts' period is known)."""
     target = ctx.minutes.period
     if ctx.period is not None and period_seconds(ctx.period) < period_seconds(ctx.base_period):
         raise InputError(f"the counts are per {ctx.base_period}; they cannot be split into periods of {ctx.period}",
@@ -1130,6 +1159,17 @@ def _finish(acc: _Accumulator, ctx: _Context, info: dict, kind: str, stat: str) 
     if kind == "unique" and target != ctx.base_period:
         raise CountsError(f"unique counts per {ctx.base_period} cannot be rolled up to {target}: people seen in several periods would be counted again",
                           path=ctx.source, hint=f"give unique counts per {target}, or subscriber-level events")
+
+
+def _no_rows(ctx: _Context) -> CountsError:
+    return CountsError("no row is left after dropping unknown cells", path=ctx.source, hint="check that counts and cell plan belong together")
+
+
+def _finish(acc: _Accumulator, ctx: _Context, info: dict, kind: str, stat: str) -> CellBins:
+    if not acc.starts:
+        raise _no_rows(ctx)
+    _period_checks(ctx, kind)
+    target = ctx.minutes.period
     info.update(factors=dict(sorted(ctx.factors.items())), base_period=ctx.base_period)
     bins = acc.bins(target, info, ctx.weights.cell_ids)
     if kind == "presence" and target != ctx.base_period:
@@ -1205,24 +1245,46 @@ def stream_counts(
     if engine not in ("stream", "dask"):
         raise InputError(f"unknown engine {engine!r}", hint="choose stream or dask (or memory, in geozones.run)")
     budget = parse_size(memory_budget)
+    path = _parquet_source(source, engine)
+    linear = kind == "events" or (kind == "presence" and stat == "mean")
+    ctx = _Context(weights=weights, period=parse_period(period) if (period and linear) else None, kind=kind,
+                   origin_level=origin_level, keep=frozenset(keep), shares=shares, unknown_cells=unknown_cells, source=str(path))
+    if engine == "dask":
+        return _dask_bins(path, ctx, budget, scheduler, kind, stat)
+    acc, info = _read_sums(path, ctx, budget, batch_rows, progress, compiled)
+    return _finish(acc, ctx, info, kind, stat)
+
+
+def _parquet_source(source: str | os.PathLike[str], engine: str) -> Path:
     path = Path(source)
     if not path.exists():
         raise CountsError("no such file", path=path, hint="check the path")
     if path.is_file() and path.suffix.lower() not in (".parquet", ".pq"):
         raise CountsError(f"the {engine} engine reads Parquet, not {path.suffix or 'this file'}", path=path,
                           hint="convert the counts to Parquet, or use --engine memory")
-    linear = kind == "events" or (kind == "presence" and stat == "mean")
-    ctx = _Context(weights=weights, period=parse_period(period) if (period and linear) else None, kind=kind,
-                   origin_level=origin_level, keep=frozenset(keep), shares=shares, unknown_cells=unknown_cells, source=str(path))
-    if engine == "dask":
-        return _dask_bins(path, ctx, budget, scheduler, kind, stat)
+    return path
+
+
+def _read_sums(path: Path, ctx: _Context, budget: int, batch_rows: int, progress, compiled: bool, periods=None,
+               ordered: bool = True) -> tuple[_Accumulator, dict]:
+    """Read the counts into sums, duplicates checked: (accumulator, info).
+
+    With ``periods`` (a :class:`_Periods`), rows in time order are handed over period by
+    period as each one ends, and the sums are kept a few periods at a time; rows out of
+    time order raise :class:`_Unordered` (the caller reads again without ``periods``).
+    """
     # a period proved by the statistics is not read: a third of the decoding
     ctx.base_period = _constant_period(path)
     skip = ("period",) if ctx.base_period else ()
     try:
-        acc, info, unknown = _stream_pass(path, ctx, budget, batch_rows, skip, progress, compiled, ordered=True)
+        if not ordered:
+            raise _Unordered(-1)
+        acc, info, unknown = _stream_pass(path, ctx, budget, batch_rows, skip, progress, compiled, ordered=True, periods=periods)
     except _Unordered as back:  # rows out of time order: again, keeping the keys of every period
-        log.info("%s: row %d is earlier than the rows before it; reading again to find duplicate rows in any order", path, back.args[0])
+        if periods is not None:
+            raise
+        if ordered:
+            log.info("%s: row %d is earlier than the rows before it; reading again to find duplicate rows in any order", path, back.args[0])
         acc, info, unknown = _stream_pass(path, ctx, budget, batch_rows, skip, progress, compiled, ordered=False)
     if ctx.seen.dups:
         dups = _check_duplicates(path, ctx, pd.concat(ctx.seen.dups, ignore_index=True), batch_rows, skip)
@@ -1231,11 +1293,14 @@ def stream_counts(
     _note_duplicates(info, path)
     info["unknown_cells"] = len(unknown)
     info["engine"] = "stream"
-    return _finish(acc, ctx, info, kind, stat)
+    return acc, info
 
 
-def _stream_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: tuple, progress, compiled: bool, *, ordered: bool):
-    """One read of the counts into sums: (accumulator, info, unknown cells)."""
+def _stream_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: tuple, progress, compiled: bool, *, ordered: bool,
+                 periods=None):
+    """One read of the counts into sums: (accumulator, info, unknown cells); ``periods``
+    (a :class:`_Periods`) is handed each period that has ended after each batch, and the
+    rest at the end."""
     import pyarrow as pa
 
     # the loop adds one batch while as many threads as cores decode the next ones (on 2
@@ -1250,7 +1315,11 @@ def _stream_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: 
             if acc is None:  # the first batch's types and dictionary tell the origins; the files' statistics the periods
                 count_type = batch.schema.field(batch.schema.names.index("count")).type
                 acc = _Accumulator(len(ctx.weights.cell_ids), budget, integral=pa.types.is_integer(count_type))
-                acc.reserve(_periods_hint(path, _prepare(ctx, batch, row0)), _origins_hint(ctx, batch, row0))
+                hint = _periods_hint(path, _prepare(ctx, batch, row0))
+                if periods is not None:
+                    periods.start(hint)
+                    hint = min(hint, 4)  # (sums for a few periods at a time)
+                acc.reserve(hint, _origins_hint(ctx, batch, row0))
                 ctx.seen = _Seen(len(ctx.weights.cell_ids), max(len(ctx.norm_index), 1), ordered=ordered,
                                  room=lambda: budget - acc._need(*acc.shape[:2]))
             if not (compiled and _fast_batch(ctx, acc, batch, row0, info, unknown)):
@@ -1259,6 +1328,10 @@ def _stream_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: 
                 _tally(info, b, unknown)
             row0 += batch.num_rows
             bar.update(batch.num_rows)
+            if periods is not None:
+                periods.ended(acc, ctx)
+    if periods is not None and acc is not None:
+        periods.ended(acc, ctx, last=True)
     return acc, info, unknown
 
 
@@ -1574,14 +1647,15 @@ def _zone_figures(cells: np.ndarray, wt, outside: np.ndarray, factor: float) -> 
 
 
 @functools.cache
-def _spread_kernel():
-    """The compiled zone product (numba, threads over zones), or None without numba."""
+def _spread_kernel(parallel: bool = True):
+    """The compiled zone product (numba, threads over zones unless not ``parallel``), or
+    None without numba."""
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency
         return None
 
-    @numba.njit(parallel=True, nogil=True, cache=True)
+    @numba.njit(parallel=parallel, nogil=True, cache=True)
     def spread(bounds, indptr, indices, data, cells, origins, scale, out):
         # out[z, j] = scale[j] * sum over the zone's cells c of weight * cells[c, origins[j]].
         # A cell's origins lie side by side (cells is (cell, origin)), and so do a zone's
@@ -1609,12 +1683,12 @@ class _Spread:
     chunks of equal work for the threads; each period then costs one pass over them.
     """
 
-    def __init__(self, weights: Weights) -> None:
+    def __init__(self, weights: Weights, parallel: bool = True) -> None:
         import scipy.sparse as sp
 
         self.weights = weights
         self.wt = weights.matrix.T.tocsr()
-        self.kernel = _spread_kernel()
+        self.kernel = _spread_kernel(parallel)
         if self.kernel is not None:
             rows = sp.vstack([self.wt, sp.csr_matrix(np.asarray(weights.outside, dtype=float)[None, :])]).tocsr()
             rows.sort_indices()
@@ -1745,3 +1819,155 @@ def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[s
                 schema=schema))
             rows += n
     return {"path": str(path), "rows": rows, "periods": len(t_used)}
+
+
+class _Periods:
+    """The zone figures of each period as soon as its last row has been read (rows in time
+    order), into one dense result; the sums of the period are given back for the next.
+
+    See :func:`stream_zone_sums`.
+    """
+
+    def __init__(self, weights: Weights, kind: str, estimate: bool, factor: float) -> None:
+        self.weights, self.kind, self.estimate, self.factor = weights, kind, estimate, factor
+        # on one thread: the other cores are decoding the next rows (OpenMP's threads, which
+        # wait for work spinning, took their time)
+        self.spread = _Spread(weights, parallel=False)
+        self.hint = 0
+        self.out: np.ndarray | None = None  # (periods, zones + 1, origins) of room
+        self.starts: list[int] = []  # (UTC ns) the periods written, in order
+        self.present = np.zeros(0, dtype=bool)  # per origin group: it holds counts in a period written
+        self.names: list[str] = []
+
+    def start(self, hint: int) -> None:
+        """The counts span ``hint`` periods (0: unknown), from their statistics."""
+        self.hint = hint
+
+    def ended(self, acc: _Accumulator, ctx: _Context, last: bool = False) -> None:
+        """Write the periods that have ended: those before the newest row's (every period
+        if ``last``), and give their sums back."""
+        if not acc.starts:
+            return
+        minutes = ctx.minutes
+        if last:
+            done = sorted(acc.starts)
+        else:
+            newest = int(ctx.seen.state[0])  # UTC ns of the newest row (rows in time order: no earlier row comes)
+            if newest == np.iinfo(np.int64).min:
+                return
+            current = minutes.starts[minutes.code[newest // _MINUTE - minutes.m0]]
+            done = sorted(s for s in acc.starts if s < current)
+        if not done:
+            return
+        if not self.starts:
+            _period_checks(ctx, self.kind)
+        inside = None
+        if self.kind == "presence" and minutes.period != ctx.base_period:  # means over the counts' periods inside
+            inside = np.bincount(minutes.code[minutes.seen], minlength=len(minutes.starts))
+        self.names = list(acc.groups)
+        ng = len(self.names)
+        for s in done:
+            i = acc.starts[s]
+            present = acc.present[i, :ng]
+            if present.any():
+                divisor = 1.0 if inside is None else float(inside[minutes._ordinal[s]])
+                self._room(ng)
+                out = self.out[len(self.starts), :, :ng]
+                self.spread(acc.view(s, minutes.period, divisor, ctx.weights.cell_ids), 0, np.arange(ng), self.estimate, self.factor, out=out)
+                self.starts.append(s)
+                self.present[:ng] |= present
+            acc.release(s)
+
+    def _room(self, ng: int) -> None:
+        """Room in the result for one more period and ``ng`` origins (grown by copying where
+        the statistics did not tell how many periods, or new origins appear)."""
+        n, old = len(self.starts), self.out
+        if old is not None and n < old.shape[0] and ng <= old.shape[2]:
+            return
+        if old is None:
+            nb = max(self.hint, 1)
+        else:
+            nb = old.shape[0] if n < old.shape[0] else n + max(1, n // 4)
+            ng = max(ng, old.shape[2])
+        self.out = _big_array((nb, len(self.weights.zone_ids) + 1, ng))
+        if old is not None:
+            self.out[:n, :, : old.shape[2]] = old[:n]
+        present = np.zeros(ng, dtype=bool)
+        present[: len(self.present)] = self.present
+        self.present = present
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(values, period_start, origins) as :func:`zone_sums` gives them."""
+        n = len(self.starts)
+        names = np.array(self.names, dtype=object)
+        order = np.argsort(names.astype(str), kind="stable")
+        used = order[self.present[order]]
+        values = self.out[:n, :, : len(names)]
+        if not np.array_equal(used, np.arange(values.shape[2])):  # origins met out of order, or without counts
+            values = values[:, :, used]
+        return values.transpose(0, 2, 1), np.array(self.starts, dtype=np.int64).astype("datetime64[ns]"), names[used]
+
+
+def stream_zone_sums(
+    source: str | os.PathLike[str],
+    weights: Weights,
+    *,
+    period: str | None = "1d",
+    kind: str = "presence",
+    origin_level: str = "province",
+    keep: Iterable[str] = (),
+    shares: pd.DataFrame | None = None,
+    unknown_cells: str = "error",
+    memory_budget: int | str = DEFAULT_BUDGET,
+    estimate: bool = False,
+    dedup_factor: float = 1.0,
+    batch_rows: int = _BATCH_ROWS,
+    progress: bool | None = None,
+    compiled: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+    """The zone figures of counts in Parquet, read once: :func:`stream_counts` then
+    :func:`zone_sums` in one pass.
+
+    Where the rows are in time order (as operators export them), each period's zone
+    figures are computed as soon as its last row has been read, and its sums per cell are
+    given back for the next period: the sums take a few periods of memory instead of the
+    whole quarter's, and the product runs while the next rows are being decoded. Rows out
+    of time order are read again as :func:`stream_counts` reads them, then given to
+    :func:`zone_sums`: the same figures either way. Like those of :func:`zone_sums`, these
+    are figures before disclosure control: not for publication.
+
+    Parameters
+    ----------
+    source, weights, period, kind, origin_level, keep, shares, unknown_cells, memory_budget, batch_rows, progress, compiled
+        As for :func:`stream_counts` (means of presence counts only: ``stat="mean"``; the
+        stream engine).
+    estimate : bool, default False
+        The estimates instead of the observed figures.
+    dedup_factor : float
+        Multiplies every figure (unique counts).
+
+    Returns
+    -------
+    (values, period_start, origins, zone_ids, info)
+        The first four as :func:`zone_sums` returns them (``values`` of shape (periods,
+        origins, zones + 1), ``outside`` last; periods and origins that hold counts, in
+        ascending order); ``info`` as :attr:`CellBins.info`.
+    """
+    _check(kind, "mean")
+    budget = parse_size(memory_budget)
+    path = _parquet_source(source, "stream")
+    ctx = _Context(weights=weights, period=parse_period(period) if period else None, kind=kind, origin_level=origin_level,
+                   keep=frozenset(keep), shares=shares, unknown_cells=unknown_cells, source=str(path))
+    periods = _Periods(weights, kind, estimate, dedup_factor)
+    try:
+        acc, info = _read_sums(path, ctx, budget, batch_rows, progress, compiled, periods=periods)
+    except _Unordered as back:  # read again, all the sums kept, then their product
+        log.info("%s: row %d is earlier than the rows before it; reading again, every period's sums kept", path, back.args[0])
+        del periods
+        acc, info = _read_sums(path, ctx, budget, batch_rows, progress, compiled, ordered=False)
+        bins = _finish(acc, ctx, info, kind, "mean")
+        return (*zone_sums(bins, weights, dedup_factor=dedup_factor, estimate=estimate), bins.info)
+    if not periods.starts:
+        raise _no_rows(ctx)
+    info.update(factors=dict(sorted(ctx.factors.items())), base_period=ctx.base_period)
+    return (*periods.result(), weights.zone_labels, info)

@@ -564,3 +564,111 @@ def test_read_ahead_holds_a_few_batches_however_slow_the_loop(tmp_path):
 
     small, large = peak_mb(1_000_000), peak_mb(4_000_000)
     assert large < 1.5 * small + 1 and large < 10, (small, large)  # 2.4 and 2.4 MB when written
+
+
+# --- stream_zone_sums: stream_counts and zone_sums in one pass ----------------------------
+
+
+def two_steps(src, w, *, estimate: bool = False, **kw):
+    bins = stream_counts(src, w, progress=False, **kw)
+    return (*gz.zone_sums(bins, w, estimate=estimate), bins.info)
+
+
+def assert_same_sums(want: tuple, got: tuple, exact: bool = True, info: bool = True) -> None:
+    for a, b in zip(want[1:4], got[1:4]):  # periods, origins, zones
+        assert np.array_equal(np.asarray(a).astype(str), np.asarray(b).astype(str))
+    assert want[0].shape == got[0].shape
+    if exact:
+        assert np.array_equal(want[0], got[0])
+    else:
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-13, atol=1e-9)
+    for key in ("rows", "input_total", "dropped_rows", "dropped_count", "unknown_cells", "duplicate_rows", "first", "last", "factors",
+                "base_period") if info else ():
+        assert want[4][key] == got[4][key], key
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n_cells=st.integers(1, 10),
+    hours=st.integers(1, 80),
+    n_origins=st.integers(1, 5),
+    batch=st.integers(1, 300),
+    seed=st.integers(0, 10_000),
+    period=st.sampled_from([None, "1h", "3h", "1d", "1w"]),
+    kind=st.sampled_from(["presence", "events"]),
+    order=st.sampled_from(["time", "shuffled"]),
+    compiled=st.booleans(),
+    estimate=st.booleans(),
+)
+def test_property_stream_zone_sums_equal_the_two_steps(tmp_path_factory, n_cells, hours, n_origins, batch, seed, period, kind, order,
+                                                        compiled, estimate):
+    # 34022 rolls up to 30000 with another share: that province's estimates are summed row by row
+    origins = ["30000", "34022", "10000", "208", "NL"][:n_origins]
+    counts = toy_counts(n_cells, hours, origins, seed=seed, start="2026-10-23T05:00")
+    if not len(counts):
+        return
+    counts = counts.sample(frac=1.0, random_state=seed) if order == "shuffled" else counts.sort_values("period_start", kind="stable")
+    w = toy_weights(n_cells, 3, seed=seed)
+    src = write_parquet(as_read_by(counts.reset_index(drop=True), compiled), tmp_path_factory.mktemp("z") / "c.parquet",
+                        row_group_size=max(batch // 2, 1))
+    shares = pd.DataFrame({"origin": ["30000", "34022", "FR", "*"], "share": [0.42, 0.35, 0.3, 0.4]})
+    kw = dict(period=period, kind=kind, shares=shares, batch_rows=batch, compiled=compiled)
+    got = gz.stream_zone_sums(src, w, estimate=estimate, progress=False, **kw)
+    assert_same_sums(two_steps(src, w, estimate=estimate, **kw), got, exact=not estimate)
+
+
+def test_stream_zone_sums_keep_a_few_periods_of_sums_when_rows_are_in_time_order(tmp_path, monkeypatch):
+    """Rows in time order: one read, and sums for a few days at a time however many days
+    there are; rows out of order: a second read keeping every day, the same figures."""
+    w = toy_weights(25, 4, seed=21)
+    counts = toy_counts(25, 24 * 20, ["30000", "10000", "FR"], seed=21).sort_values("period_start", kind="stable").reset_index(drop=True)
+    src = write_parquet(as_read_by(counts, True), tmp_path / "c.parquet", row_group_size=500)
+    passes, slots = [], []
+    real_pass, real_release = gz.stream._stream_pass, gz.stream._Accumulator.release
+    monkeypatch.setattr(gz.stream, "_stream_pass", lambda *a, **k: passes.append(k["ordered"]) or real_pass(*a, **k))
+    monkeypatch.setattr(gz.stream._Accumulator, "release", lambda self, s: slots.append(self.obs.shape[0]) or real_release(self, s))
+    got = gz.stream_zone_sums(src, w, batch_rows=700, progress=False)
+    assert passes == [True] and len(got[1]) == 21  # 20 days from 00:00 local, across the clock change: 21 local days
+    assert len(slots) == 21 and max(slots) <= 4
+    want = two_steps(src, w, batch_rows=700)
+    assert_same_sums(want, got)
+    passes.clear()
+    shuffled = write_parquet(as_read_by(counts.sample(frac=1.0, random_state=1).reset_index(drop=True), True), tmp_path / "s.parquet", 500)
+    assert_same_sums(want, gz.stream_zone_sums(shuffled, w, batch_rows=700, progress=False))
+    assert passes == [True, False]
+
+
+def test_stream_zone_sums_errors_are_those_of_stream_counts(tmp_path):
+    w = toy_weights(10, 3, seed=22)
+    counts = toy_counts(10, 48, ["30000", "208"], seed=22).sort_values("period_start", kind="stable").reset_index(drop=True)
+    bad, first, second = with_duplicates(counts, 3, seed=6, conflict=True, in_time_order=True)
+    src = write_parquet(as_read_by(bad, True), tmp_path / "bad.parquet", 100)
+    with pytest.raises(CountsError, match=f"row {first}, row {second}"):
+        gz.stream_zone_sums(src, w, batch_rows=97, progress=False)
+    dup, _, _ = with_duplicates(counts, 4, seed=7, in_time_order=True)
+    got = gz.stream_zone_sums(write_parquet(as_read_by(dup, True), tmp_path / "dup.parquet", 100), w, batch_rows=97, progress=False)
+    assert got[4]["duplicate_rows"] == 4 and got[4]["rows"] == len(counts)
+    assert_same_sums(two_steps(write_parquet(counts, tmp_path / "c.parquet"), w), got, info=False)
+    src = write_parquet(counts, tmp_path / "c.parquet")
+    with pytest.raises(gz.errors.InputError, match="cannot be split into periods of 15min"):
+        gz.stream_zone_sums(src, w, period="15min", progress=False)
+    with pytest.raises(CountsError, match="cannot be rolled up to 1d"):
+        gz.stream_zone_sums(src, w, kind="unique", progress=False)
+    gone = counts.assign(cell_id="elsewhere")
+    with pytest.raises(CountsError, match="no row is left"):
+        gz.stream_zone_sums(write_parquet(gone, tmp_path / "g.parquet"), w, unknown_cells="drop", progress=False)
+
+
+def test_stream_zone_sums_without_statistics_and_with_origins_met_late(tmp_path):
+    """No Parquet statistics (the result grows as periods come), an origin met in the last
+    days only and another one in the dictionary with no rows: the two steps' figures."""
+    w = toy_weights(12, 3, seed=23)
+    counts = toy_counts(12, 24 * 9, ["30000", "10000", "NL"], seed=23).sort_values("period_start", kind="stable").reset_index(drop=True)
+    late = counts["period_start"] >= counts["period_start"].iloc[-1] - pd.Timedelta("2D")
+    counts = counts[late | (counts["origin"] != "NL")].reset_index(drop=True)
+    counts["origin"] = pd.Categorical(counts["origin"], categories=["NL", "30000", "FR", "10000"])  # FR: no rows
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.Table.from_pandas(counts, preserve_index=False), path, row_group_size=300, write_statistics=False)
+    got = gz.stream_zone_sums(path, w, batch_rows=250, progress=False)
+    assert list(got[2]) == ["10000", "30000", "NL"]
+    assert_same_sums(two_steps(path, w, batch_rows=250), got)
