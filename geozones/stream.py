@@ -1963,7 +1963,7 @@ def stream_zone_sums(
         acc, info = _read_sums(path, ctx, budget, batch_rows, progress, compiled, periods=periods)
     except _Unordered as back:  # read again, all the sums kept, then their product
         log.info("%s: row %d is earlier than the rows before it; reading again, every period's sums kept", path, back.args[0])
-        del periods
+        periods.out = None  # (its memory back before the second read)
         acc, info = _read_sums(path, ctx, budget, batch_rows, progress, compiled, ordered=False)
         bins = _finish(acc, ctx, info, kind, "mean")
         return (*zone_sums(bins, weights, dedup_factor=dedup_factor, estimate=estimate), bins.info)
