@@ -33,7 +33,7 @@ _SUBMODULES = {
     "report": ("build_report", "read_event_days", "read_spend", "write_report"),
     "pipeline": ("RunConfig", "RunResult", "load_config", "run"),
     "privacy": ("DEFAULT_K", "disclosure_control", "publish"),
-    "stream": ("CellBins", "apportion_bins", "stream_counts", "stream_zone_sums", "write_zone_table", "zone_sums"),
+    "stream": ("CellBins", "apportion_bins", "stream_counts", "stream_zone_sums", "stream_zone_table", "write_zone_table", "zone_sums"),
     "synth": ("national_case",),
     "errors": ("BudgetError", "CellPlanError", "ConfigError", "CountsError", "CoverageError", "CRSError", "GeozonesError", "InputError", "MarketShareError", "OutputError", "Problem", "WeightsError", "ZoneError"),
     "weights": ("Weights", "compute_weights", "compute_weights_dask", "read_ancillary", "read_weights", "write_weights", "zone_fit"),
@@ -74,7 +74,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from .report import build_report, read_event_days, read_spend, write_report
     from .pipeline import RunConfig, RunResult, load_config, run
     from .privacy import DEFAULT_K, disclosure_control, publish
-    from .stream import CellBins, apportion_bins, stream_counts, stream_zone_sums, write_zone_table, zone_sums
+    from .stream import CellBins, apportion_bins, stream_counts, stream_zone_sums, stream_zone_table, write_zone_table, zone_sums
     from .synth import national_case
     from .errors import (
         BudgetError,
@@ -165,6 +165,7 @@ __all__ = [
     "apportion",
     "stream_counts",
     "stream_zone_sums",
+    "stream_zone_table",
     "compute_weights_dask",
     "apportion_bins",
     "write_zone_table",

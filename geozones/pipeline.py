@@ -52,7 +52,7 @@ from .coverage import DEFAULT_MODEL, MODELS, build_coverage, read_cellplan
 from .errors import BudgetError, ConfigError, CountsError, CoverageError, InputError, WeightsError, ZoneError
 from .extrapolate import market_share_factors, read_market_share
 from .origins import ALL, LEVELS, origin_names, rollup_codes
-from .stream import ENGINES, CellBins, _used, apportion_bins, parse_size, stream_counts
+from .stream import ENGINES, CellBins, _used, apportion_bins, format_size, parse_size, stream_counts
 from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
 from .weights import Weights, compute_weights, compute_weights_dask, read_weights, write_weights, zone_fit
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
@@ -366,9 +366,9 @@ def _check_table_budget(bins: CellBins, weights: Weights, cfg: RunConfig, period
     budget = parse_size(cfg.memory_budget)
     if n * BYTES_PER_FIGURE > budget:
         raise BudgetError(
-            f"publishing the zone table needs about {n * BYTES_PER_FIGURE / 1e9:.1f} GB ({n:,} figures: {t_used + sum(summary)} periods x "
+            f"publishing the zone table needs about {format_size(n * BYTES_PER_FIGURE)} ({n:,} figures: {t_used + sum(summary)} periods x "
             f"{o_used} origins x {zones} zones, about {BYTES_PER_FIGURE} bytes a figure through disclosure control), more than the "
-            f"memory budget of {budget / 1e9:.2f} GB",
+            f"memory budget of {format_size(budget)}",
             hint="publish fewer zones, a longer --period, a coarser --origin-level or --summary-period none, split the counts by "
                  "time, or raise --memory-budget (geozones.write_zone_table writes figures before disclosure control in bounded memory)",
         )

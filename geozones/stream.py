@@ -90,6 +90,14 @@ def parse_size(text: str | int | float) -> int:
     return int(value)
 
 
+def format_size(n: float) -> str:
+    """``"1.23 GB"``, ``"4.6 MB"``, ``"512 bytes"``: a size as :func:`parse_size` reads it."""
+    for unit, scale, fmt in (("GB", 1e9, "{:.2f}"), ("MB", 1e6, "{:.1f}"), ("kB", 1e3, "{:.1f}")):
+        if n >= scale:
+            return f"{fmt.format(n / scale)} {unit}"
+    return f"{int(n)} bytes"
+
+
 @dataclass
 class CellBins:
     """Counts added up per (period, origin, cell): what a counts table reduces to.
@@ -812,8 +820,8 @@ class _Seen:
                 n = len(self.slots)
             if n * self.nc * self.nbytes > room:
                 raise BudgetError(
-                    f"finding duplicate rows in counts that are not in time order needs {n * self.nc * self.nbytes / 1e9:.2f} GB "
-                    f"({n} periods x {self.nc} cells) besides the sums, more than the memory budget leaves ({room / 1e9:.2f} GB)",
+                    f"finding duplicate rows in counts that are not in time order needs {format_size(n * self.nc * self.nbytes)} "
+                    f"({n} periods x {self.nc} cells) besides the sums, more than the memory budget leaves ({format_size(room)})",
                     hint="sort the counts by period_start (rows in time order need almost no memory for it), or raise --memory-budget")
             bits = np.zeros((n, self.nc, self.nbytes), dtype=np.uint8)
             bits[: len(self.bits)] = self.bits
@@ -923,8 +931,8 @@ class _Accumulator:
 
     def _over(self, nb: int, ng: int) -> BudgetError:
         return BudgetError(
-            f"adding up the counts per period, origin and cell needs {self._need(nb, ng) / 1e9:.2f} GB "
-            f"({nb} periods x {ng} origins x {self.n_cells} cells), more than the memory budget of {self.budget / 1e9:.2f} GB",
+            f"adding up the counts per period, origin and cell needs {format_size(self._need(nb, ng))} "
+            f"({nb} periods x {ng} origins x {self.n_cells} cells), more than the memory budget of {format_size(self.budget)}",
             hint="raise --memory-budget, choose a coarser --origin-level or a longer --period, or split the counts by time",
         )
 
@@ -1495,8 +1503,8 @@ def _dask_combine(a: tuple, b: tuple, ctx: _Context, budget: int) -> tuple:
     if a[6] is not None and b[6] is not None:
         if len(exposed) * _EXPOSED_ROW_BYTES > budget:
             raise BudgetError(
-                f"finding duplicate rows across the files of the counts needs about {len(exposed) * _EXPOSED_ROW_BYTES / 1e9:.2f} GB "
-                f"({len(exposed)} rows whose times other files hold too), more than the memory budget of {budget / 1e9:.2f} GB",
+                f"finding duplicate rows across the files of the counts needs about {format_size(len(exposed) * _EXPOSED_ROW_BYTES)} "
+                f"({len(exposed)} rows whose times other files hold too), more than the memory budget of {format_size(budget)}",
                 path=ctx.source, hint="write each period's counts to one file (files that do not overlap in time are not checked "
                                       "against each other), use --engine stream, or raise --memory-budget")
         again = exposed.duplicated(["ns", "c", "o"]).to_numpy()
@@ -1776,13 +1784,37 @@ def zone_sums(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0, es
     return out.transpose(0, 2, 1), bins.period_start[t_used], bins.origins[o_used], weights.zone_labels
 
 
+def _table_schema():
+    import pyarrow as pa
+
+    return pa.schema([("zone_id", pa.dictionary(pa.int32(), pa.string())), ("period_start", pa.timestamp("ns", tz="UTC")),
+                      ("period", pa.string()), ("origin", pa.dictionary(pa.int32(), pa.string())),
+                      ("observed", pa.float64()), ("estimate", pa.float64())])
+
+
+def _period_rows(zones, start: int, period: str, origins: np.ndarray, observed: np.ndarray, estimate: np.ndarray):
+    """One period of the zone table as Arrow: a row per origin and zone (zones inner), the
+    figures given as (origins, zones) raveled."""
+    import pyarrow as pa
+
+    nz, no = len(zones), len(origins)
+    n = nz * no
+    return pa.Table.from_arrays(
+        [pa.DictionaryArray.from_arrays(pa.array(np.tile(np.arange(nz, dtype=np.int32), no)), zones),
+         pa.array(np.full(n, np.datetime64(int(start), "ns")), pa.timestamp("ns", tz="UTC")), pa.array(np.full(n, period), pa.string()),
+         pa.DictionaryArray.from_arrays(pa.array(np.repeat(np.arange(no, dtype=np.int32), nz)), pa.array(np.asarray(origins).astype(str))),
+         pa.array(observed), pa.array(estimate)],
+        schema=_table_schema())
+
+
 def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[str], *, dedup_factor: float = 1.0) -> dict:
     """Write the zone table of :class:`CellBins` to Parquet one period at a time.
 
     The rows of :func:`apportion_bins` (``zone_id`` and ``origin`` dictionary-encoded; the
     figures computed as :func:`zone_sums` does, equal to rounding),
     for zone tables too large to hold in memory at once: a national run's zones times
-    periods times origins. Written to a temporary file and renamed into place.
+    periods times origins. Written to a temporary file and renamed into place (one row
+    group per period). :func:`stream_zone_table` does the same from the counts, in one read.
 
     These are figures before disclosure control, like :func:`geozones.apportion`'s: not
     for publication. Published figures come from :func:`geozones.disclosure_control` and
@@ -1800,52 +1832,42 @@ def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[s
 
     t_used, o_used = _used(bins)
     zones = pa.array(weights.zone_labels.astype(str))
-    origins = pa.array(bins.origins[o_used].astype(str))
-    nz = len(zones)
-    zone_idx = pa.array(np.tile(np.arange(nz, dtype=np.int32), len(o_used)))
-    origin_idx = pa.array(np.repeat(np.arange(len(o_used), dtype=np.int32), nz))
-    schema = pa.schema([("zone_id", pa.dictionary(pa.int32(), pa.string())), ("period_start", pa.timestamp("ns", tz="UTC")),
-                        ("period", pa.string()), ("origin", pa.dictionary(pa.int32(), pa.string())),
-                        ("observed", pa.float64()), ("estimate", pa.float64())])
     rows = 0
     spread = _Spread(weights)
-    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, _table_schema()) as writer:
         for t in t_used:
             cols = [spread(bins, t, o_used, est, dedup_factor).T.ravel() for est in (False, True)]
-            n = len(cols[0])
-            writer.write_table(pa.Table.from_arrays(
-                [pa.DictionaryArray.from_arrays(zone_idx, zones), pa.array(np.full(n, bins.period_start[t].astype("datetime64[ns]")), pa.timestamp("ns", tz="UTC")),
-                 pa.array(np.full(n, bins.period), pa.string()), pa.DictionaryArray.from_arrays(origin_idx, origins), pa.array(cols[0]), pa.array(cols[1])],
-                schema=schema))
-            rows += n
+            table = _period_rows(zones, int(bins.period_start[t].astype("datetime64[ns]").astype(np.int64)), bins.period, bins.origins[o_used], *cols)
+            writer.write_table(table, row_group_size=max(len(table), 1))
+            rows += len(table)
     return {"path": str(path), "rows": rows, "periods": len(t_used)}
 
 
 class _Periods:
-    """The zone figures of each period as soon as its last row has been read (rows in time
-    order), into one dense result; the sums of the period are given back for the next.
+    """Each period handed over (:meth:`emit`) as soon as its last row has been read (rows
+    in time order), then its sums given back to the accumulator for the next periods.
 
-    See :func:`stream_zone_sums`.
+    See :func:`stream_zone_sums` and :func:`stream_zone_table`.
     """
 
-    def __init__(self, weights: Weights, kind: str, estimate: bool, factor: float) -> None:
-        self.weights, self.kind, self.estimate, self.factor = weights, kind, estimate, factor
+    def __init__(self, weights: Weights, kind: str, factor: float) -> None:
+        self.weights, self.kind, self.factor = weights, kind, factor
         # on one thread: the other cores are decoding the next rows (OpenMP's threads, which
         # wait for work spinning, took their time)
         self.spread = _Spread(weights, parallel=False)
         self.hint = 0
-        self.out: np.ndarray | None = None  # (periods, zones + 1, origins) of room
-        self.starts: list[int] = []  # (UTC ns) the periods written, in order
-        self.present = np.zeros(0, dtype=bool)  # per origin group: it holds counts in a period written
-        self.names: list[str] = []
+        self.starts: list[int] = []  # (UTC ns) the periods handed over, in order
+        self.present = np.zeros(0, dtype=bool)  # per origin group: it holds counts in a period handed over
+        self.names: list[str] = []  # the origin groups so far
+        self.period = ""
 
     def start(self, hint: int) -> None:
         """The counts span ``hint`` periods (0: unknown), from their statistics."""
         self.hint = hint
 
     def ended(self, acc: _Accumulator, ctx: _Context, last: bool = False) -> None:
-        """Write the periods that have ended: those before the newest row's (every period
-        if ``last``), and give their sums back."""
+        """Hand over the periods that have ended: those before the newest row's (every
+        period if ``last``), and give their sums back."""
         if not acc.starts:
             return
         minutes = ctx.minutes
@@ -1864,19 +1886,40 @@ class _Periods:
         inside = None
         if self.kind == "presence" and minutes.period != ctx.base_period:  # means over the counts' periods inside
             inside = np.bincount(minutes.code[minutes.seen], minlength=len(minutes.starts))
-        self.names = list(acc.groups)
+        self.names, self.period = list(acc.groups), minutes.period
         ng = len(self.names)
+        if len(self.present) < ng:
+            self.present = np.concatenate([self.present, np.zeros(ng - len(self.present), dtype=bool)])
         for s in done:
-            i = acc.starts[s]
-            present = acc.present[i, :ng]
+            present = acc.present[acc.starts[s], :ng]
             if present.any():
                 divisor = 1.0 if inside is None else float(inside[minutes._ordinal[s]])
-                self._room(ng)
-                out = self.out[len(self.starts), :, :ng]
-                self.spread(acc.view(s, minutes.period, divisor, ctx.weights.cell_ids), 0, np.arange(ng), self.estimate, self.factor, out=out)
+                self.emit(acc.view(s, minutes.period, divisor, ctx.weights.cell_ids), s, ng)
                 self.starts.append(s)
                 self.present[:ng] |= present
             acc.release(s)
+
+    def emit(self, bins: CellBins, start: int, ng: int) -> None:  # pragma: no cover - see the subclasses
+        raise NotImplementedError
+
+    def used(self) -> np.ndarray:
+        """Indices of the origin groups that hold counts, in ascending order of their codes."""
+        names = np.array(self.names, dtype=object)
+        order = np.argsort(names.astype(str), kind="stable")
+        return order[self.present[order]]
+
+
+class _DenseSums(_Periods):
+    """The zone figures of every period into one dense result (:func:`stream_zone_sums`)."""
+
+    def __init__(self, weights: Weights, kind: str, factor: float, estimate: bool) -> None:
+        super().__init__(weights, kind, factor)
+        self.estimate = estimate
+        self.out: np.ndarray | None = None  # (periods, zones + 1, origins) of room
+
+    def emit(self, bins: CellBins, start: int, ng: int) -> None:
+        self._room(ng)
+        self.spread(bins, 0, np.arange(ng), self.estimate, self.factor, out=self.out[len(self.starts), :, :ng])
 
     def _room(self, ng: int) -> None:
         """Room in the result for one more period and ``ng`` origins (grown by copying where
@@ -1892,20 +1935,105 @@ class _Periods:
         self.out = _big_array((nb, len(self.weights.zone_ids) + 1, ng))
         if old is not None:
             self.out[:n, :, : old.shape[2]] = old[:n]
-        present = np.zeros(ng, dtype=bool)
-        present[: len(self.present)] = self.present
-        self.present = present
 
     def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values, period_start, origins) as :func:`zone_sums` gives them."""
-        n = len(self.starts)
-        names = np.array(self.names, dtype=object)
-        order = np.argsort(names.astype(str), kind="stable")
-        used = order[self.present[order]]
-        values = self.out[:n, :, : len(names)]
+        used = self.used()
+        values = self.out[: len(self.starts), :, : len(self.names)]
         if not np.array_equal(used, np.arange(values.shape[2])):  # origins met out of order, or without counts
             values = values[:, :, used]
-        return values.transpose(0, 2, 1), np.array(self.starts, dtype=np.int64).astype("datetime64[ns]"), names[used]
+        return values.transpose(0, 2, 1), np.array(self.starts, dtype=np.int64).astype("datetime64[ns]"), np.array(self.names, dtype=object)[used]
+
+
+class _TableWriter(_Periods):
+    """The zone table of every period into Parquet, a row group per period (:func:`stream_zone_table`).
+
+    Each period gets the rows of the origins met so far. Where the origins that hold
+    counts turn out to be others (an origin met in a later period, or one that a
+    dictionary lists but no row has), the file is written again, a period at a time,
+    with rows for those origins only: the rows of :func:`write_zone_table`.
+    """
+
+    def __init__(self, weights: Weights, kind: str, factor: float, path: Path) -> None:
+        import pyarrow as pa
+
+        super().__init__(weights, kind, factor)
+        self.path = path
+        self.zones = pa.array(weights.zone_labels.astype(str))
+        self.writer = None
+        self.written: list[tuple[str, ...]] = []  # the origins of each period written
+        self.rows = 0
+
+    def emit(self, bins: CellBins, start: int, ng: int) -> None:
+        import pyarrow.parquet as pq
+
+        names = np.array(self.names[:ng], dtype=object)
+        order = np.argsort(names.astype(str), kind="stable")
+        cols = [self.spread(bins, 0, order, est, self.factor).T.ravel() for est in (False, True)]
+        table = _period_rows(self.zones, start, self.period, names[order], *cols)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, _table_schema())
+        self.writer.write_table(table, row_group_size=len(table))
+        self.written.append(tuple(names[order]))
+        self.rows += len(table)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def finish(self) -> None:
+        """Rows for the origins that hold counts in every period (written again if needed)."""
+        import pyarrow.parquet as pq
+
+        from ._io import atomic_path
+
+        self.close()
+        want = tuple(np.array(self.names, dtype=object)[self.used()])
+        if all(w == want for w in self.written):
+            return
+        nz = len(self.zones)
+        src = pq.ParquetFile(self.path)
+        self.rows = 0
+        with atomic_path(self.path) as tmp, pq.ParquetWriter(tmp, _table_schema()) as writer:
+            for k, had in enumerate(self.written):
+                got = src.read_row_group(k, columns=["observed", "estimate"])
+                where = {o: j for j, o in enumerate(had)}
+                cols = []
+                for name in ("observed", "estimate"):
+                    old = got.column(name).to_numpy().reshape(len(had), nz)
+                    new = np.zeros((len(want), nz))
+                    for j, o in enumerate(want):
+                        if o in where:
+                            new[j] = old[where[o]]
+                    cols.append(new.ravel())
+                table = _period_rows(self.zones, self.starts[k], self.period, np.array(want, dtype=object), *cols)
+                writer.write_table(table, row_group_size=len(table))
+                self.rows += len(table)
+        self.written = [want] * len(self.written)
+
+
+def _stream_periods(source, weights: Weights, sink: _Periods, *, period, kind, origin_level, keep, shares, unknown_cells, memory_budget,
+                    batch_rows, progress, compiled, fallback):
+    """Read the counts handing each period to ``sink`` as it ends; rows out of time order
+    are read again keeping every period, and ``fallback(bins)`` gives the result. Returns
+    (info, None) or (info, what ``fallback`` returned)."""
+    _check(kind, "mean")
+    budget = parse_size(memory_budget)
+    path = _parquet_source(source, "stream")
+    ctx = _Context(weights=weights, period=parse_period(period) if period else None, kind=kind, origin_level=origin_level,
+                   keep=frozenset(keep), shares=shares, unknown_cells=unknown_cells, source=str(path))
+    try:
+        _, info = _read_sums(path, ctx, budget, batch_rows, progress, compiled, periods=sink)
+    except _Unordered as back:  # read again, all the sums kept, then their product
+        log.info("%s: row %d is earlier than the rows before it; reading again, every period's sums kept", path, back.args[0])
+        acc, info = _read_sums(path, ctx, budget, batch_rows, progress, compiled, ordered=False)
+        bins = _finish(acc, ctx, info, kind, "mean")
+        return bins.info, fallback(bins)
+    if not sink.starts:
+        raise _no_rows(ctx)
+    info.update(factors=dict(sorted(ctx.factors.items())), base_period=ctx.base_period)
+    return info, None
 
 
 def stream_zone_sums(
@@ -1953,21 +2081,73 @@ def stream_zone_sums(
         origins, zones + 1), ``outside`` last; periods and origins that hold counts, in
         ascending order); ``info`` as :attr:`CellBins.info`.
     """
-    _check(kind, "mean")
-    budget = parse_size(memory_budget)
-    path = _parquet_source(source, "stream")
-    ctx = _Context(weights=weights, period=parse_period(period) if period else None, kind=kind, origin_level=origin_level,
-                   keep=frozenset(keep), shares=shares, unknown_cells=unknown_cells, source=str(path))
-    periods = _Periods(weights, kind, estimate, dedup_factor)
-    try:
-        acc, info = _read_sums(path, ctx, budget, batch_rows, progress, compiled, periods=periods)
-    except _Unordered as back:  # read again, all the sums kept, then their product
-        log.info("%s: row %d is earlier than the rows before it; reading again, every period's sums kept", path, back.args[0])
-        periods.out = None  # (its memory back before the second read)
-        acc, info = _read_sums(path, ctx, budget, batch_rows, progress, compiled, ordered=False)
-        bins = _finish(acc, ctx, info, kind, "mean")
-        return (*zone_sums(bins, weights, dedup_factor=dedup_factor, estimate=estimate), bins.info)
-    if not periods.starts:
-        raise _no_rows(ctx)
-    info.update(factors=dict(sorted(ctx.factors.items())), base_period=ctx.base_period)
-    return (*periods.result(), weights.zone_labels, info)
+    sink = _DenseSums(weights, kind, dedup_factor, estimate)
+
+    def fallback(bins):
+        sink.out = None  # (its memory back first)
+        return zone_sums(bins, weights, dedup_factor=dedup_factor, estimate=estimate)
+
+    info, other = _stream_periods(source, weights, sink, period=period, kind=kind, origin_level=origin_level, keep=keep, shares=shares,
+                                  unknown_cells=unknown_cells, memory_budget=memory_budget, batch_rows=batch_rows, progress=progress,
+                                  compiled=compiled, fallback=fallback)
+    return (*(other if other is not None else (*sink.result(), weights.zone_labels)), info)
+
+
+def stream_zone_table(
+    source: str | os.PathLike[str],
+    weights: Weights,
+    path: str | os.PathLike[str],
+    *,
+    period: str | None = "1d",
+    kind: str = "presence",
+    origin_level: str = "province",
+    keep: Iterable[str] = (),
+    shares: pd.DataFrame | None = None,
+    unknown_cells: str = "error",
+    memory_budget: int | str = DEFAULT_BUDGET,
+    dedup_factor: float = 1.0,
+    batch_rows: int = _BATCH_ROWS,
+    progress: bool | None = None,
+    compiled: bool = True,
+) -> dict:
+    """Write the zone table of counts in Parquet to Parquet, reading them once:
+    :func:`stream_counts` then :func:`write_zone_table` in one pass.
+
+    Where the rows are in time order, each period is written as soon as its last row has
+    been read, and the memory holds the sums of a few periods, whatever the span of the
+    counts: an hourly table of a national quarter (2,208 periods, whose sums
+    :func:`stream_counts` would keep all at once) is written within the default budget.
+    Rows out of time order are read again as :func:`stream_counts` reads them (every
+    period's sums within ``memory_budget``), then written by :func:`write_zone_table`.
+    The rows are those of :func:`write_zone_table`; the file is written to a temporary
+    file and renamed into place, and a failed run leaves nothing. Figures before
+    disclosure control: not for publication.
+
+    Parameters
+    ----------
+    source, weights, period, kind, origin_level, keep, shares, unknown_cells, memory_budget, batch_rows, progress, compiled
+        As for :func:`stream_zone_sums`.
+    path : path
+        The Parquet file to write.
+    dedup_factor : float
+        Multiplies every figure (unique counts).
+
+    Returns
+    -------
+    dict
+        ``path``, ``rows``, ``periods``, and ``info`` as :attr:`CellBins.info`.
+    """
+    from ._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        sink = _TableWriter(weights, kind, dedup_factor, tmp)
+        try:
+            info, other = _stream_periods(source, weights, sink, period=period, kind=kind, origin_level=origin_level, keep=keep, shares=shares,
+                                          unknown_cells=unknown_cells, memory_budget=memory_budget, batch_rows=batch_rows, progress=progress,
+                                          compiled=compiled, fallback=lambda bins: write_zone_table(bins, weights, tmp, dedup_factor=dedup_factor))
+        finally:
+            sink.close()
+        if other is not None:
+            return {**other, "path": str(path), "info": info}
+        sink.finish()
+    return {"path": str(path), "rows": sink.rows, "periods": len(sink.starts), "info": info}

@@ -182,16 +182,17 @@ def test_the_memory_budget_is_kept(tmp_path):
     counts = toy_counts(50, 72, ["30000", "208"]).sort_values("period_start", kind="stable")
     src = write_parquet(counts, tmp_path / "c.parquet")
     # 3 days x 2 origins x 50 cells x 8 bytes = 2,400 bytes of sums
-    with pytest.raises(BudgetError, match=r"needs 0\.00 GB \(\d+ periods x \d origins x 50 cells\), more than the memory budget"):
+    with pytest.raises(BudgetError, match=r"needs 1\.6 kB \(4 periods x 2 origins x 50 cells\), more than the memory budget of 1\.0 kB"):
         stream_counts(src, w, memory_budget=1000, progress=False)
     stream_counts(src, w, memory_budget=4000, progress=False)
     # rows out of time order: finding duplicates keeps a bit per hour, cell and origin
     # (72 x 50 x 1 byte) besides the sums
     shuffled = write_parquet(counts.sample(frac=1, random_state=1), tmp_path / "shuffled.parquet")
-    with pytest.raises(BudgetError, match=r"duplicate rows in counts that are not in time order needs 0\.00 GB \(72 periods x 50 cells\)"):
+    with pytest.raises(BudgetError, match=r"duplicate rows in counts that are not in time order needs \d+\.\d kB \(72 periods x 50 cells\)"):
         stream_counts(shuffled, w, memory_budget=4000, progress=False)
     stream_counts(shuffled, w, memory_budget=7000, progress=False)
     assert parse_size("2GB") == 2 * 10**9 and parse_size("500 MB") == 5 * 10**8 and parse_size(1024) == 1024
+    assert [gz.stream.format_size(n) for n in (512, 4600, 2.5e6, 2e9)] == ["512 bytes", "4.6 kB", "2.5 MB", "2.00 GB"]
 
 
 def test_dask_engine_on_a_local_cluster_equals_the_stream_engine(tmp_path):
@@ -672,3 +673,55 @@ def test_stream_zone_sums_without_statistics_and_with_origins_met_late(tmp_path)
     got = gz.stream_zone_sums(path, w, batch_rows=250, progress=False)
     assert list(got[2]) == ["10000", "30000", "NL"]
     assert_same_sums(two_steps(path, w, batch_rows=250), got)
+
+
+def read_table(path) -> pd.DataFrame:
+    return pq.read_table(path).to_pandas().astype({"zone_id": str, "origin": str})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_cells=st.integers(1, 8), hours=st.integers(1, 80), batch=st.integers(1, 300), seed=st.integers(0, 10_000),
+       period=st.sampled_from([None, "3h", "1d"]), order=st.sampled_from(["time", "shuffled"]), late=st.booleans(), unused=st.booleans())
+def test_property_stream_zone_table_writes_the_rows_of_write_zone_table(tmp_path_factory, n_cells, hours, batch, seed, period, order, late,
+                                                                        unused):
+    counts = toy_counts(n_cells, hours, ["30000", "208", "NL"], seed=seed).sort_values("period_start", kind="stable").reset_index(drop=True)
+    if late:  # NL only in the last hours: met after periods were written
+        counts = counts[(counts["origin"] != "NL") | (counts["period_start"] >= counts["period_start"].iloc[-1] - pd.Timedelta("5h"))]
+    if not len(counts):
+        return
+    if order == "shuffled":
+        counts = counts.sample(frac=1.0, random_state=seed)
+    counts = counts.reset_index(drop=True)
+    if unused:  # a dictionary of every origin, FR without rows; else each batch's own (NL new in the last ones)
+        counts["origin"] = pd.Categorical(counts["origin"], categories=["NL", "208", "30000", "FR"])
+    d = tmp_path_factory.mktemp("t")
+    w = toy_weights(n_cells, 3, seed=seed)
+    src = write_parquet(counts, d / "c.parquet", row_group_size=max(batch // 2, 1))
+    shares = pd.DataFrame({"origin": ["30000", "*"], "share": [0.42, 0.35]})
+    kw = dict(period=period, shares=shares, batch_rows=batch, progress=False)
+    got = gz.stream_zone_table(src, w, d / "one.parquet", **kw)
+    want = gz.write_zone_table(stream_counts(src, w, **kw), w, d / "two.parquet")
+    assert (got["rows"], got["periods"]) == (want["rows"], want["periods"])
+    a, b = read_table(d / "two.parquet"), read_table(d / "one.parquet")
+    pd.testing.assert_frame_equal(a, b)
+    assert sorted(p.name for p in d.iterdir()) == ["c.parquet", "one.parquet", "two.parquet"]  # no temporary file left
+
+
+def test_stream_zone_table_is_bounded_by_a_few_periods_whatever_the_span(tmp_path):
+    """Hourly figures of 30 days: the sums of every hour do not fit the budget, those of a
+    few hours do. A run that fails leaves no file."""
+    w = toy_weights(30, 4, seed=24)
+    counts = toy_counts(30, 24 * 30, ["30000", "10000", "FR"], seed=24).sort_values("period_start", kind="stable").reset_index(drop=True)
+    src = write_parquet(as_read_by(counts, True), tmp_path / "c.parquet", row_group_size=2000)
+    budget = 30 * 3 * 4 * 24  # bytes: the int32 sums of 24 hours
+    with pytest.raises(BudgetError):
+        stream_counts(src, w, period=None, memory_budget=budget, progress=False)
+    got = gz.stream_zone_table(src, w, tmp_path / "hourly.parquet", period=None, memory_budget=budget, batch_rows=400, progress=False)
+    assert got["periods"] == 24 * 30 and got["rows"] == 24 * 30 * 3 * 5
+    want = gz.write_zone_table(stream_counts(src, w, period=None, progress=False), w, tmp_path / "want.parquet")
+    assert want["rows"] == got["rows"]
+    pd.testing.assert_frame_equal(read_table(tmp_path / "want.parquet"), read_table(tmp_path / "hourly.parquet"))
+    bad, _, _ = with_duplicates(counts, 2, seed=3, conflict=True, in_time_order=True)
+    with pytest.raises(CountsError, match="has different counts"):
+        gz.stream_zone_table(write_parquet(as_read_by(bad, True), tmp_path / "bad.parquet", 2000), w, tmp_path / "out.parquet", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet", "c.parquet", "hourly.parquet", "want.parquet"]
