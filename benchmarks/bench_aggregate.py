@@ -35,8 +35,11 @@ before disclosure control).
     row has been read: the zone table as a dense matrix (days, origins, zones + outside).
 ``2-step``
     The same in two steps: :func:`geozones.stream_counts` (the sums of every day kept,
-    in bounded memory), then :func:`geozones.zone_sums` (``geozones+write`` writes the
-    table to Parquet instead, with :func:`geozones.write_zone_table`).
+    in bounded memory), then :func:`geozones.zone_sums`.
+``geozones+write``, ``2-step+write`` (whole processes only)
+    The zone table written to Parquet instead (``zone_table.parquet`` in ``--data``):
+    :func:`geozones.stream_zone_table` in one read, or :func:`geozones.stream_counts`
+    then :func:`geozones.write_zone_table`.
 ``pandas``
     ``read_parquet``, local day of each row, ``merge`` with the long weights table
     (``cell_id, zone_id, weight``), then ``groupby([zone_id, day, origin]).sum() / 24``:
@@ -222,8 +225,9 @@ CHILD = {  # (the scans import pyarrow only: benchmarks/floor.py)
     "scan4": "import sys; sys.path.insert(0, 'benchmarks'); from floor import run_scan, SCAN4; run_scan(P, SCAN4)",
     "geozones": "from benchmarks.bench_aggregate import run_geozones; import geozones as gz; run_geozones(P, gz.read_weights(W))",
     "2-step": "from benchmarks.bench_aggregate import run_two_steps; import geozones as gz; run_two_steps(P, gz.read_weights(W))",
-    "geozones+write": "from benchmarks.bench_aggregate import run_two_steps; import geozones as gz; "
-                      "run_two_steps(P, gz.read_weights(W), write=__import__('pathlib').Path(O))",
+    "geozones+write": "import geozones as gz; gz.stream_zone_table(P, gz.read_weights(W), O, period='1d', kind='presence', progress=False)",
+    "2-step+write": "from benchmarks.bench_aggregate import run_two_steps; import geozones as gz; "
+                    "run_two_steps(P, gz.read_weights(W), write=__import__('pathlib').Path(O))",
     "pandas": "from benchmarks.bench_aggregate import run_pandas; import geozones as gz; run_pandas(P, gz.read_weights(W))",
 }
 
@@ -320,7 +324,7 @@ def main(argv=None) -> int:
 
     if not args.no_processes:
         path = subset(args.data, None)
-        record["processes"] = [whole_process(m, path, args.data) for m in ("scan", "scan4", "geozones", "2-step", "geozones+write")]
+        record["processes"] = [whole_process(m, path, args.data) for m in ("scan", "scan4", "geozones", "2-step", "geozones+write", "2-step+write")]
         small = subset(args.data, args.pandas_rows)  # the same file as the in-process size of that label
         record["processes_small"] = [whole_process(m, small, args.data) for m in ("scan", "geozones", "pandas")]
         for group in ("processes", "processes_small"):

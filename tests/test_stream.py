@@ -725,3 +725,6 @@ def test_stream_zone_table_is_bounded_by_a_few_periods_whatever_the_span(tmp_pat
     with pytest.raises(CountsError, match="has different counts"):
         gz.stream_zone_table(write_parquet(as_read_by(bad, True), tmp_path / "bad.parquet", 2000), w, tmp_path / "out.parquet", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet", "c.parquet", "hourly.parquet", "want.parquet"]
+    import threading
+
+    assert not [t.name for t in threading.enumerate() if t.name.startswith(("geozones-write", "geozones-read"))]
