@@ -422,7 +422,7 @@ def check_results(case: Case, results: dict[str, Timing]) -> list[dict]:
     if "overlay" in results and results["overlay"].result is not None:
         ov = results["overlay"].result.groupby(["cell_id", "zone_id"], as_index=False)["weight"].sum()
         mine = w1.to_frame()
-        mine = mine[mine["zone_id"] != gz.OUTSIDE]
+        mine = mine[(mine["zone_id"] != gz.OUTSIDE) & (mine["weight"] > 0)]
         both = mine.astype({"cell_id": str, "zone_id": str}).merge(
             ov.astype({"cell_id": str, "zone_id": str}), on=["cell_id", "zone_id"], how="outer", suffixes=("_gz", "_ov")
         )

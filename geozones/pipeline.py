@@ -457,8 +457,9 @@ def run(cfg: RunConfig) -> RunResult:
         extra = sorted(set(weights.zone_ids) - set(zones["zone_id"]))
         if extra:
             raise WeightsError(f"the weights name zones that are not in the zone files, e.g. {extra[0]!r}", path=cfg.weights, hint="rebuild the weights for these zones")
-        if missing:
+        if missing:  # (weights tables from elsewhere, or written before 0.1.0 named only the zones cells reach): zero figures
             log.warning("%d zones have no weights (no cell reaches them): %s", len(missing), ", ".join(missing[:5]))
+            weights = weights.with_zones(zones["zone_id"].astype(str))
         model = weights.meta.get("model", model)
     else:
         if model is None:

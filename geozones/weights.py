@@ -34,7 +34,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
@@ -117,11 +117,18 @@ class Weights:
 
         Every non-zero weight is a row, and every cell has one more row with ``zone_id``
         ``"outside"`` holding its outside share (0 when the cell lies wholly in zones),
-        so that the table names every cell. Rows are in cell order, zones in zone order,
-        ``outside`` last.
+        so that the table names every cell. A zone that no cell reaches has one row of
+        weight 0 (with the smallest ``cell_id``), so that the table names every zone too.
+        Rows are in cell order, zones in zone order, ``outside`` last.
         """
         coo = self.matrix.tocoo()
-        inside = pd.DataFrame({"row": coo.row.astype(np.int64), "col": coo.col.astype(np.int64), "weight": coo.data})
+        rows, cols, data = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data
+        unreached = np.flatnonzero(np.diff(self.matrix.tocsc().indptr) == 0) if self.shape[0] else np.empty(0, np.int64)
+        if len(unreached):
+            first = int(np.argmin(np.asarray(self.cell_ids).astype(str)))
+            rows, cols = np.concatenate([rows, np.full(len(unreached), first, np.int64)]), np.concatenate([cols, unreached])
+            data = np.concatenate([data, np.zeros(len(unreached))])
+        inside = pd.DataFrame({"row": rows, "col": cols, "weight": data})
         inside = inside.sort_values(["row", "col"], kind="stable")
         out = pd.DataFrame({"row": np.arange(self.shape[0]), "col": np.full(self.shape[0], self.shape[1]), "weight": self.outside})
         both = pd.concat([inside, out], ignore_index=True).sort_values(["row", "col"], kind="stable")
@@ -174,12 +181,24 @@ class Weights:
         matrix = sparse.csr_array(
             (np.clip(w[~is_out], 0, 1), (ci[~is_out], zi)), shape=(len(cell_ids), len(zone_ids))
         )
+        matrix.eliminate_zeros()  # (the rows of weight 0 that name zones no cell reaches)
         outside = np.full(len(cell_ids), np.nan)
         outside[ci[is_out]] = np.clip(w[is_out], 0, 1)
         fill = np.isnan(outside)
         if fill.any():
             outside[fill] = np.clip(1 - np.asarray(matrix.sum(axis=1)).ravel()[fill], 0, 1)
         return cls(matrix, cell_ids.astype(object), zone_ids.astype(object), outside, dict(meta or {}))
+
+    def with_zones(self, zone_ids: Iterable[str]) -> Weights:
+        """These weights with a column of zeros for each of ``zone_ids`` they do not have
+        (zones no cell reaches, left out of a weights table), after their own."""
+        have = set(map(str, self.zone_ids))
+        new = [z for z in dict.fromkeys(map(str, zone_ids)) if z not in have]
+        if not new:
+            return self
+        matrix = sparse.hstack([self.matrix, sparse.csr_array((self.shape[0], len(new)))], format="csr")
+        ids = np.concatenate([np.asarray(self.zone_ids, dtype=object), np.array(new, dtype=object)])
+        return Weights(sparse.csr_array(matrix), self.cell_ids, ids, self.outside, dict(self.meta))
 
     def summary(self) -> dict:
         """Figures worth printing: counts of cells, zones, non-zero weights and outside shares."""

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import geozones as gz
 from geozones.pipeline import ZONE_COUNT_COLUMNS
 
 K = 30
@@ -83,6 +84,25 @@ def test_apportion_with_prebuilt_weights(small_case):
     b = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "b", "--heat-grid", 0)
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     assert (c["tmp"] / "a" / "zone_counts.csv").read_bytes() == (c["tmp"] / "b" / "zone_counts.csv").read_bytes()
+
+
+def test_prebuilt_weights_keep_the_zones_no_cell_reaches(small_case):
+    """A zone far from every cell: in the weights file, and in the outputs of a run that
+    reads them, as in a run that computes them (before, such a zone was left out)."""
+    c = small_case
+    zones = gz.read_zones(c["zones"])
+    far = zones.iloc[[1]].assign(zone_id="far", geometry=zones.geometry.iloc[[1]].translate(0.3, 0.0).values)
+    zpath = c["tmp"] / "zones3.geojson"
+    gz.write_zones(pd.concat([zones, far], ignore_index=True), zpath)
+    w = c["tmp"] / "w3.parquet"
+    assert geozones("weights", "--zones", zpath, "--cells", c["cells"], "--out", w).returncode == 0
+    assert "far" in set(gz.read_weights(w).zone_ids)
+    a = geozones("apportion", "--zones", zpath, "--weights", w, "--counts", c["counts"], "--out", c["tmp"] / "a3", "--heat-grid", 0)
+    b = geozones("apportion", "--zones", zpath, "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "b3", "--heat-grid", 0)
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    for name in ("zone_counts.csv", "zones.geojson"):
+        assert (c["tmp"] / "a3" / name).read_bytes() == (c["tmp"] / "b3" / name).read_bytes(), name
+    assert "far" in pd.read_csv(c["tmp"] / "a3" / "zone_counts.csv")["zone_id"].tolist()
 
 
 @pytest.mark.parametrize(

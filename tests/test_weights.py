@@ -203,7 +203,7 @@ def test_leuven_cell_plan_against_leuven_neighbourhoods():
         ov["w"] = ov.area.to_numpy() / ov["cell_id"].map(cov.set_index("cell_id").area).to_numpy()
         ov = ov[ov["w"] > 1e-12]
         frame = w.to_frame()
-        frame = frame[frame.zone_id != gz.OUTSIDE]
+        frame = frame[(frame.zone_id != gz.OUTSIDE) & (frame.weight > 0)]  # (not the rows of weight 0 naming zones no cell reaches)
         merged = frame.merge(ov[["cell_id", "zone_id", "w"]], on=["cell_id", "zone_id"], how="outer")
         assert not merged[["weight", "w"]].isna().any().any()
         np.testing.assert_allclose(merged["weight"], merged["w"], atol=1e-9)
@@ -224,6 +224,23 @@ def test_parquet_round_trip(tmp_path):
     assert r.meta["crs"] == "EPSG:3812"
     csv = gz.read_weights(gz.write_weights(w, tmp_path / "w.csv"))
     np.testing.assert_allclose(csv.outside, w.outside, atol=1e-15)
+
+
+def test_a_zone_no_cell_reaches_survives_the_round_trip(tmp_path):
+    """The long table names every zone: one that no cell reaches has a row of weight 0."""
+    w = weights_of([box(0, 0, 100, 100)], [box(50, 0, 200, 100), box(9000, 9000, 9100, 9100), box(0, 0, 50, 50)])
+    assert w.summary()["zones_without_cells"] == 1
+    for name in ("w.parquet", "w.csv"):
+        r = gz.read_weights(gz.write_weights(w, tmp_path / name))
+        assert sorted(r.zone_ids) == sorted(w.zone_ids) and r.matrix.nnz == w.matrix.nnz
+        order = [list(r.zone_ids).index(z) for z in w.zone_ids]
+        np.testing.assert_allclose(dense(r)[:, order], dense(w), atol=1e-15)
+    # a table without that row (from elsewhere, or an older geozones) gets the zone back from the zone files
+    old = gz.Weights.from_frame(w.to_frame().query("weight > 0"))
+    assert len(old.zone_ids) == 2
+    back = old.with_zones(["z1", "z0", "z2"])
+    assert list(back.zone_ids)[:2] == list(old.zone_ids) and set(back.zone_ids) == {"z0", "z1", "z2"}
+    assert back.matrix.shape == (1, 3) and back.matrix.nnz == old.matrix.nnz and back.with_zones(["z0"]) is back
 
 
 def test_bad_weights_tables_are_refused(tmp_path):
