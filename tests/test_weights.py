@@ -441,3 +441,24 @@ def test_compute_weights_fast_path_equals_the_geos_path(monkeypatch):
     np.testing.assert_allclose(fast.outside, slow.outside, rtol=0, atol=1e-12)
     whole = dense(slow) == 1.0
     assert whole.any() and (dense(fast)[whole] == 1.0).all()  # a cell inside a square: exactly 1
+
+
+def test_parquet_weights_read_by_arrow_equal_those_read_through_pandas(tmp_path, monkeypatch):
+    """read_weights encodes the ids of a Parquet table with Arrow; the same weights, the same errors."""
+    w = weights_of([box(0, 0, 100, 100), box(80, 0, 180, 100), box(5000, 0, 5010, 10)], [box(50, 0, 200, 100), box(0, 0, 50, 50)])
+    path = gz.write_weights(w, tmp_path / "w.parquet")
+    fast = gz.read_weights(path)
+    monkeypatch.setattr(gz.weights, "_from_arrow", lambda *a: None)
+    slow = gz.read_weights(path)
+    assert list(fast.cell_ids) == list(slow.cell_ids) and list(fast.zone_ids) == list(slow.zone_ids)
+    assert (fast.matrix != slow.matrix).nnz == 0 and np.array_equal(fast.outside, slow.outside) and fast.meta == slow.meta
+    monkeypatch.undo()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for rows, match in (({"cell_id": ["a", "b"], "zone_id": ["z", "z"], "weight": [0.5, 1.5]}, "weight 1.5 is not a number between 0 and 1"),
+                        ({"cell_id": ["a", "a"], "zone_id": ["z", "z"], "weight": [0.5, 0.5]}, "cell 'a' and zone 'z' appear twice")):
+        pq.write_table(pa.table(rows), tmp_path / "bad.parquet")
+        with pytest.raises(WeightsError, match=match) as err:
+            gz.read_weights(tmp_path / "bad.parquet")
+        assert err.value.where == "row 1"
