@@ -359,10 +359,12 @@ def weights_cmd(
     w.meta["cells"] = str(cells)
     write_weights(w, out)
     s = w.summary()
+    from .pipeline import _n
+
     _say(
-        f"wrote {out}: {s['cells']} cells x {s['zones']} zones, {s['nonzero']} non-zero weights; "
-        f"{s['cells_in_no_zone']} cells in no zone; mean outside share {s['mean_outside']:.1%}; "
-        f"{s['zones_without_cells']} zones with no cell"
+        f"wrote {out}: {_n(s['cells'], 'cell')} x {_n(s['zones'], 'zone')}, {_n(s['nonzero'], 'non-zero weight')}; "
+        f"{_n(s['cells_in_no_zone'], 'cell')} in no zone; mean outside share {s['mean_outside']:.1%}; "
+        f"{_n(s['zones_without_cells'], 'zone')} that no cell reaches"
     )
     return 0
 
