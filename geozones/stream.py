@@ -1284,15 +1284,15 @@ def _read_sums(path: Path, ctx: _Context, budget: int, batch_rows: int, progress
     # a period proved by the statistics is not read: a third of the decoding
     ctx.base_period = _constant_period(path)
     skip = ("period",) if ctx.base_period else ()
-    try:
-        if not ordered:
-            raise _Unordered(-1)
-        acc, info, unknown = _stream_pass(path, ctx, budget, batch_rows, skip, progress, compiled, ordered=True, periods=periods)
-    except _Unordered as back:  # rows out of time order: again, keeping the keys of every period
-        if periods is not None:
-            raise
-        if ordered:
+    if ordered:
+        try:
+            acc, info, unknown = _stream_pass(path, ctx, budget, batch_rows, skip, progress, compiled, ordered=True, periods=periods)
+        except _Unordered as back:  # rows out of time order: again, keeping the keys of every period
+            if periods is not None:
+                raise
             log.info("%s: row %d is earlier than the rows before it; reading again to find duplicate rows in any order", path, back.args[0])
+            ordered = False
+    if not ordered:
         acc, info, unknown = _stream_pass(path, ctx, budget, batch_rows, skip, progress, compiled, ordered=False)
     if ctx.seen.dups:
         dups = _check_duplicates(path, ctx, pd.concat(ctx.seen.dups, ignore_index=True), batch_rows, skip)

@@ -158,13 +158,7 @@ class Weights:
                 f"has no {', '.join(sorted(missing))} column", path=source, hint="a weights table has cell_id, zone_id, weight"
             )
         w = pd.to_numeric(df["weight"], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(w) | (w < -1e-9) | (w > 1 + 1e-9)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise WeightsError(
-                f"weight {df['weight'].iloc[i]!r} is not a number between 0 and 1", path=source, where=f"row {i}",
-                hint="rebuild the weights with 'geozones weights'",
-            )
+        _check_weight_range(w, source, shown=lambda i: df["weight"].iloc[i])
         cells = df["cell_id"].astype(str).to_numpy()
         zones = df["zone_id"].astype(str).to_numpy()
         # ids as codes into their sorted distinct values (hashing: sorting 10^5 strings is slow)
@@ -175,7 +169,8 @@ class Weights:
     @classmethod
     def _from_codes(cls, ci: np.ndarray, cell_ids: np.ndarray, zc: np.ndarray, zone_all: np.ndarray, w: np.ndarray, *,
                     source: str | None, meta: dict | None) -> Weights:
-        """:meth:`from_frame` once the ids are codes into their sorted distinct values."""
+        """:meth:`from_frame` once the weights are checked and the ids are codes into their
+        sorted distinct values."""
         dup = pd.Series(ci.astype(np.int64) * max(len(zone_all), 1) + zc).duplicated().to_numpy()
         if dup.any():
             i = int(np.flatnonzero(dup)[0])
@@ -1045,6 +1040,15 @@ def read_weights(path: str | os.PathLike[str]) -> Weights:
     return Weights.from_frame(df, source=str(path), meta=meta)
 
 
+def _check_weight_range(w: np.ndarray, source: str | None, shown) -> None:
+    """Every weight a number in [0, 1] (to 1e-9); ``shown(i)``: row i's weight as written."""
+    bad = ~np.isfinite(w) | (w < -1e-9) | (w > 1 + 1e-9)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise WeightsError(f"weight {shown(i)!r} is not a number between 0 and 1", path=source, where=f"row {i}",
+                           hint="rebuild the weights with 'geozones weights'")
+
+
 def _from_arrow(table, source: str, meta: dict) -> Weights | None:
     """Weights from an Arrow table of string ids and float weights, with the ids encoded by
     Arrow (3x faster than through pandas for the national case's 381,189 rows: a whole
@@ -1070,11 +1074,7 @@ def _from_arrow(table, source: str, meta: dict) -> Weights | None:
         return rank[enc.indices.to_numpy()], np.asarray(values.take(pa.array(order)).to_pylist(), dtype=object)
 
     w = cols["weight"].to_numpy()
-    bad = ~np.isfinite(w) | (w < -1e-9) | (w > 1 + 1e-9)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise WeightsError(f"weight {float(w[i])!r} is not a number between 0 and 1", path=source, where=f"row {i}",
-                           hint="rebuild the weights with 'geozones weights'")
+    _check_weight_range(w, source, shown=lambda i: float(w[i]))
     ci, cell_ids = codes(cols["cell_id"])
     zc, zone_all = codes(cols["zone_id"])
     return Weights._from_codes(ci, cell_ids, zc, zone_all, w, source=source, meta=meta)
