@@ -68,26 +68,28 @@ def _origin_relation(table: pd.DataFrame):
 def _time_relations(table: pd.DataFrame) -> list:
     periods = sorted(pd.unique(table["period"]), key=_rank)
     rels = []
+    if len(periods) < 2:
+        return rels
+    period = table["period"].to_numpy()
+    z_code = pd.factorize(table["zone_id"])[0].astype(np.int64)
+    o_code, o_uniq = pd.factorize(table["origin"])
+    o_code, n_o = o_code.astype(np.int64), max(len(o_uniq), 1)
+    t_code, t_uniq = pd.factorize(table["period_start"])
+    t_ns = pd.DatetimeIndex(t_uniq).as_unit("ns").asi8  # (UTC nanoseconds)
     for child in periods:
         for parent in periods:
             rc, rp = _rank(child), _rank(parent)
             if not rc < rp or (parent == child):
                 continue
-            ci = np.flatnonzero((table["period"] == child).to_numpy())
-            pi = np.flatnonzero((table["period"] == parent).to_numpy())
-            starts = pd.Series(pd.unique(table["period_start"].iloc[ci]))
-            bucket = pd.Series(period_floor(starts, parent).to_numpy(), index=starts.to_numpy())
-            c = table.iloc[ci]
-            p = table.iloc[pi]
-            keys = pd.concat(
-                [
-                    pd.DataFrame({"z": c["zone_id"].to_numpy(), "o": c["origin"].to_numpy(), "b": c["period_start"].map(bucket).to_numpy()}),
-                    pd.DataFrame({"z": p["zone_id"].to_numpy(), "o": p["origin"].to_numpy(), "b": p["period_start"].to_numpy()}),
-                ],
-                ignore_index=True,
-            )
-            gid = keys.groupby(["z", "o", "b"], sort=False).ngroup().to_numpy()
+            ci = np.flatnonzero(period == child)
+            pi = np.flatnonzero(period == parent)
+            # the parent period that holds each child row: floored once per distinct start
+            bucket = pd.DatetimeIndex(period_floor(pd.Series(t_uniq), parent)).as_unit("ns").asi8
+            b = np.concatenate([bucket[t_code[ci]], t_ns[t_code[pi]]])
             rows = np.concatenate([ci, pi])
+            b_code = np.unique(b, return_inverse=True)[1].reshape(-1)
+            key = (z_code[rows] * n_o + o_code[rows]) * (int(b_code.max()) + 1 if len(b_code) else 1) + b_code
+            gid = np.unique(key, return_inverse=True)[1].reshape(-1)  # one group per zone, origin and parent period
             is_total = np.concatenate([np.zeros(len(ci), bool), np.ones(len(pi), bool)])
             rels.append((rows, gid, is_total, _COMP_TIME))
     return rels
