@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
 
 from . import __version__
 from ._io import file_format, row_label
@@ -52,7 +54,7 @@ from .coverage import DEFAULT_MODEL, MODELS, build_coverage, read_cellplan
 from .errors import BudgetError, ConfigError, CountsError, CoverageError, InputError, WeightsError, ZoneError
 from .extrapolate import market_share_factors, read_market_share
 from .origins import ALL, LEVELS, origin_names, rollup_codes
-from .stream import ENGINES, CellBins, _used, apportion_bins, format_size, parse_size, stream_counts
+from .stream import ENGINES, CellBins, _used, apportion_bins, format_size, parse_size, stream_counts, zone_sums
 from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
 from .weights import Weights, compute_weights, compute_weights_dask, read_weights, write_weights, zone_fit
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
@@ -252,9 +254,14 @@ def _type_ok(annotation: str, value: Any) -> bool:
 
 @dataclass
 class RunResult:
-    """What :func:`run` produced: the published table, the manifest, the files written."""
+    """What :func:`run` produced: the published table, the manifest, the files written.
 
-    table: pd.DataFrame
+    ``table`` is None for a table published in parts (too large for the memory budget
+    whole: ``manifest["disclosure_control"]["parts"]`` says in how many); it is then in
+    the files only.
+    """
+
+    table: pd.DataFrame | None
     manifest: dict
     files: list[Path] = field(default_factory=list)
 
@@ -354,30 +361,44 @@ def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[s
 BYTES_PER_FIGURE = 1000
 
 
-def _check_table_budget(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[str]) -> None:
-    """Stop before the zone table is built when publishing it would not fit in the memory
-    budget: the stream and dask engines bound the sums, and the run must not then grow
-    past the budget on the figures."""
+def _figures_per_zone(bins: CellBins, periods: list[str]) -> tuple[int, int, int]:
+    """(figures, periods, origins) that publishing makes for one zone: every published
+    period (the summary period's: as many as the published ones span) times every origin."""
     t_used, o_used = (len(a) for a in _used(bins))
-    zones = len(weights.zone_ids) + 1
-    # the summary period's figures: as many periods of it as the published ones span
     summary = [min(t_used, -(-t_used * period_seconds(periods[0]) // period_seconds(p)) + 1) for p in periods[1:]]
-    n = (t_used + sum(summary)) * o_used * zones
+    n_t = t_used + sum(summary)
+    return n_t * o_used, n_t, o_used
+
+
+def _table_fits(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[str]) -> bool:
+    """Whether the whole zone table fits through disclosure control in what the memory
+    budget leaves beside what the process holds now."""
+    figures = _figures_per_zone(bins, periods)[0] * (len(weights.zone_ids) + 1)
+    return _resident_bytes(bins) + figures * BYTES_PER_FIGURE <= parse_size(cfg.memory_budget)
+
+
+def _check_table_budget(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[str], why: str = "") -> None:
+    """Stop before the zone table is built when publishing it whole would not fit in the
+    memory budget and it cannot be published in parts (``why`` says why not)."""
+    if _figures_per_zone(bins, periods)[0] * (len(weights.zone_ids) + 1) * BYTES_PER_FIGURE <= parse_size(cfg.memory_budget):
+        return
+    per_zone, n_t, o_used = _figures_per_zone(bins, periods)
+    zones = len(weights.zone_ids) + 1
+    n = per_zone * zones
     budget = parse_size(cfg.memory_budget)
-    if n * BYTES_PER_FIGURE > budget:
-        raise BudgetError(
-            f"publishing the zone table needs about {format_size(n * BYTES_PER_FIGURE)} ({n:,} figures: {t_used + sum(summary)} periods x "
-            f"{o_used} origins x {zones} zones, about {BYTES_PER_FIGURE} bytes a figure through disclosure control), more than the "
-            f"memory budget of {format_size(budget)}",
-            hint="publish fewer zones, a longer --period, a coarser --origin-level or --summary-period none, split the counts by "
-                 "time, or raise --memory-budget (geozones.write_zone_table writes figures before disclosure control in bounded memory)",
-        )
+    raise BudgetError(
+        f"publishing the zone table needs about {format_size(n * BYTES_PER_FIGURE)} ({n:,} figures: {n_t} periods x "
+        f"{o_used} origins x {zones} zones, about {BYTES_PER_FIGURE} bytes a figure through disclosure control), more than the "
+        f"memory budget of {format_size(budget)}{why}",
+        hint="publish fewer zones, a longer --period, a coarser --origin-level or --summary-period none, split the counts by "
+             "time, or raise --memory-budget (geozones.write_zone_table writes figures before disclosure control in bounded memory)",
+    )
 
 
-def _figures_from_bins(bins: CellBins, weights: Weights, cfg: RunConfig, residents, periods: list[str]):
+def _figures_from_bins(bins: CellBins, weights: Weights, cfg: RunConfig, residents, periods: list[str], why: str = ""):
     """:func:`_figures` for counts that the stream or dask engine has added up per cell."""
     _check_split(periods, bins.info["base_period"], cfg.counts)
-    _check_table_budget(bins, weights, cfg, periods)
+    _check_table_budget(bins, weights, cfg, periods, why=why)
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
     table = apportion_bins(bins, weights, dedup_factor=factor)
     info = {k: bins.info[k] for k in ("input_total", "dropped_rows", "dropped_count", "unknown_cells")} | {"dedup_factor": factor}
@@ -388,6 +409,212 @@ def _figures_from_bins(bins: CellBins, weights: Weights, cfg: RunConfig, residen
         idx = pd.MultiIndex.from_arrays([pd.to_datetime(bins.period_start[t], utc=True), bins.origins[o]], names=["period_start", "origin"])
         conservation = _conservation(table, pd.Series(sums[t, o] * factor, index=idx))
     return _levels(table, cfg, residents, periods), info, bins.info["factors"], conservation
+
+
+def _resident_bytes(bins: CellBins) -> int:
+    """The memory this process holds now (Linux), or at least what the sums take."""
+    held = bins.sums.nbytes + sum(a.nbytes for a in bins.estimates.values())
+    try:
+        with open("/proc/self/statm") as f:
+            return max(held, int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, IndexError, AttributeError):  # pragma: no cover - not Linux
+        return held
+
+
+def _zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> list[np.ndarray]:
+    """The zones (column indices of the weights) cut into parts that disclosure control can
+    take one at a time: each part's figures fit in ``room`` bytes, and no relation crosses
+    parts. Relations over origins and time stay within a zone; nested zones (and a zone
+    family's members) are kept in one part. Parts follow the order of their first zone.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    ids = np.asarray(weights.zone_ids).astype(str)
+    index = pd.Index(ids)
+    outer, inner = [], []
+    for pair in nested:
+        members = [pair[1]] if len(pair) == 2 else list(pair[1])
+        pos = index.get_indexer([str(pair[0]), *map(str, members)])
+        pos = pos[pos >= 0]
+        outer += [pos[0]] * (len(pos) - 1) if len(pos) else []
+        inner += list(pos[1:])
+    n = len(ids)
+    graph = sparse.coo_array((np.ones(len(outer)), (np.asarray(outer, dtype=np.int64), np.asarray(inner, dtype=np.int64))), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    order = np.argsort(label, kind="stable")  # zones by component, in their order within it
+    first = np.full(label.max() + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(first, label, np.arange(n))
+    comps = np.split(order, np.cumsum(np.bincount(label))[:-1]) if n else []
+    cap = max(1, room // max(1, per_zone * BYTES_PER_FIGURE))  # zones a part may hold
+    parts, current = [], []
+    for c in np.argsort(first, kind="stable"):
+        zones = comps[c]
+        if len(zones) > cap:
+            raise BudgetError(
+                f"zone {str(ids[zones[0]])!r} and the {len(zones) - 1} zones nested with it must go through disclosure control together, "
+                f"and their {len(zones) * per_zone:,} figures need about {format_size(len(zones) * per_zone * BYTES_PER_FIGURE)}, "
+                f"more than the {format_size(room)} the memory budget leaves",
+                hint="raise --memory-budget, publish a longer --period or a coarser --origin-level, or split that zone set",
+            )
+        if sum(map(len, current)) + len(zones) > cap:
+            parts.append(np.concatenate(current))
+            current = []
+        current.append(zones)
+    if current:
+        parts.append(np.concatenate(current))
+    return parts
+
+
+def _part_table(bins: CellBins, weights: Weights, cols: np.ndarray, factor: float, first: bool) -> tuple[pd.DataFrame, np.ndarray]:
+    """The zone table (before the roll-ups) of these zones, ``outside`` last with its
+    figures in the ``first`` part only; and its observed figures per period and origin,
+    summed over the zones and outside."""
+    outside = np.asarray(weights.outside, dtype=float) if first else np.zeros(len(weights.cell_ids))
+    w = Weights(sparse.csr_array(weights.matrix[:, cols]), weights.cell_ids, np.asarray(weights.zone_ids)[cols], outside, dict(weights.meta))
+    obs, starts, origins, labels = zone_sums(bins, w, dedup_factor=factor)
+    est = zone_sums(bins, w, dedup_factor=factor, estimate=True)[0]
+    n_t, n_o, n_z = obs.shape
+    table = pd.DataFrame(
+        {
+            "zone_id": np.tile(labels, n_t * n_o),
+            "period_start": pd.to_datetime(np.repeat(starts, n_o * n_z), utc=True),
+            "period": bins.period,
+            "origin": np.tile(np.repeat(np.asarray(origins, dtype=object), n_z), n_t),
+            "observed": obs.ravel(),
+            "estimate": est.ravel(),
+        }
+    )
+    return table, obs.sum(axis=2)
+
+
+def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, nested: list, cfg: RunConfig, residents,
+                      periods: list[str], fit: pd.DataFrame, stage: Path) -> dict:
+    """Disclosure control one part of the zones at a time, for a zone table that does not
+    fit in the memory budget whole: the figures equal those of the whole table (no
+    relation crosses parts), and memory holds one part's. Each part's published rows go
+    to a file in ``stage``; :func:`_merge_parts` then writes ``zone_counts.csv`` and
+    ``.parquet`` from it in the order of the whole table. Returns the zones' summary and
+    what the manifest says."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm import tqdm
+
+    _check_split(periods, bins.info["base_period"], cfg.counts)
+    factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
+    _, n_t, n_o = _figures_per_zone(bins, periods)
+    per_zone = n_t * (n_o + 1)  # (the origins' total too)
+    # (a tenth kept back: 1 kB a figure is a measured mean, not a bound)
+    room = int(0.9 * (parse_size(cfg.memory_budget) - _resident_bytes(bins)))
+    parts = _zone_parts(weights, nested, per_zone, room)
+    log.info("the zone table does not fit in the memory budget whole: published in %d parts of up to %d zones", len(parts), max(map(len, parts)))
+    names = dict(zip(zones["zone_id"], zones["name"]))
+    zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
+    stats = {"figures": 0, "published": 0, "suppressed": 0}
+    by_reason: dict[str, int] = {}
+    summaries, got, writer, schema = [], 0.0, None, None
+    blocks = []  # per part: (zone rank, rows) of its zones, in the order written
+    rows_in = stage / ".parts.parquet"
+    bar = tqdm(total=len(weights.zone_ids), unit=" zones", disable=not sys.stderr.isatty(), file=sys.stderr, desc="publishing", leave=False)
+    try:
+        for i, cols in enumerate(parts):
+            table, sums = _part_table(bins, weights, cols, factor, first=i == 0)
+            got = got + sums
+            ids = set(np.asarray(weights.zone_ids)[cols].astype(str))
+            checked = disclosure_control(_levels(table, cfg, residents, periods), cfg.k, nested=[p for p in nested if str(p[0]) in ids])
+            del table
+            stats["figures"] += len(checked)
+            stats["published"] += int((checked["status"] == PUBLISHED).sum())
+            stats["suppressed"] += int((checked["status"] == SUPPRESSED).sum())
+            for reason, n in checked.loc[checked["status"] == SUPPRESSED, "reason"].value_counts().items():
+                by_reason[reason] = by_reason.get(reason, 0) + int(n)
+            published = publish(checked)
+            del checked
+            summaries.append(_zone_summary(zones[zones["zone_id"].isin(ids)], published, periods[-1]))
+            out = _whole(_output_table(published, names, zone_order, fit))
+            del published
+            rank = out["zone_id"].map(zone_order).to_numpy()
+            starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]]) if len(rank) else np.empty(0, np.int64)
+            blocks.append((rank[starts], np.diff(np.r_[starts, len(rank)])))
+            arrow = pa.Table.from_pandas(out, preserve_index=False)
+            del out
+            if writer is None:
+                schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in arrow.schema], metadata=arrow.schema.metadata)
+                writer = pq.ParquetWriter(rows_in, schema)
+            writer.write_table(arrow.cast(schema), row_group_size=_MERGE_ROWS)
+            bar.update(len(cols))
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+    _merge_parts(rows_in, blocks, stage, batch=max(1024, min(_MERGE_ROWS, room // (400 * len(parts)))))
+    rows_in.unlink()
+    summary = pd.concat(summaries, ignore_index=True)
+    summary = summary.iloc[np.argsort(summary["zone_id"].map(zone_order).to_numpy(), kind="stable")].reset_index(drop=True)
+    conservation = None
+    if not weights.meta.get("zones_overlap", True):
+        want = bins.observed.sum(axis=2)[np.ix_(*_used(bins))] * factor
+        conservation = float(np.max(np.abs(got - want))) if np.size(want) else 0.0
+    return {"summary": gpd.GeoDataFrame(summary, geometry="geometry", crs=zones.crs), "stats": stats, "by_reason": by_reason,
+            "conservation": conservation, "parts": len(parts), "factor": factor}
+
+
+#: Rows of a row group of the parts' file, and at most of a batch of the merge.
+_MERGE_ROWS = 1 << 16
+
+
+def _merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage: Path, batch: int) -> None:
+    """Write ``zone_counts.csv`` and ``.parquet`` into ``stage`` from the parts' rows in
+    ``path``, zones in the order of the whole table: each part's rows are read in turn
+    (a batch of each part at a time), so memory holds one batch a part.
+
+    ``blocks``: per part, the rank of each of its zones in the zone files and its rows.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(path)
+    groups, n = [], 0  # the row groups of each part, in order
+    sizes = [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)]
+    g = 0
+    for ranks, rows in blocks:
+        total, mine = int(rows.sum()), []
+        while total > 0:
+            mine.append(g)
+            total -= sizes[g]
+            g += 1
+        groups.append(mine)
+    readers = [f.iter_batches(batch_size=batch, row_groups=mine) if mine else iter(()) for mine in groups]
+    held = [None] * len(blocks)  # per part: (batch, offset)
+    part = np.concatenate([np.full(len(r), i) for i, (r, _) in enumerate(blocks)]) if blocks else np.empty(0, np.int64)
+    ranks = np.concatenate([r for r, _ in blocks]) if blocks else np.empty(0, np.int64)
+    rows = np.concatenate([c for _, c in blocks]) if blocks else np.empty(0, np.int64)
+    order = np.argsort(ranks, kind="stable")
+    with pq.ParquetWriter(stage / "zone_counts.parquet", f.schema_arrow) as out, open(stage / "zone_counts.csv", "w", encoding="utf-8", newline="") as csv:
+        pending, count, first = [], 0, True
+
+        def flush() -> None:
+            nonlocal pending, count, first
+            table = pa.Table.from_batches(pending, schema=f.schema_arrow)
+            out.write_table(table)
+            table.to_pandas().to_csv(csv, index=False, header=first)
+            pending, count, first = [], 0, False
+
+        for p, need in zip(part[order], rows[order]):
+            while need:
+                if held[p] is None or held[p][1] == held[p][0].num_rows:
+                    held[p] = (next(readers[p]), 0)
+                b, at = held[p]
+                take = min(int(need), b.num_rows - at)
+                pending.append(b.slice(at, take))
+                held[p] = (b, at + take)
+                need -= take
+                count += take
+            if count >= batch:
+                flush()
+        if pending or first:
+            if not pending:
+                pending = [pa.RecordBatch.from_pylist([], schema=f.schema_arrow)]
+            flush()
 
 
 def _counts_summary(counts: pd.DataFrame | None, bins: CellBins | None) -> dict:
@@ -500,13 +727,20 @@ def run(cfg: RunConfig) -> RunResult:
     if cfg.summary_period and cfg.kind != "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
         periods.append(cfg.summary_period)
     bins = None
+    in_parts = False
     if counts is None:
         bins = _stream(cfg, weights, shares, residents, periods)
-        figures, info, factors, conservation = _figures_from_bins(bins, weights, cfg, residents, periods)
+        heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None
+        # (a table too large for the budget is published in parts, but not with a heat grid:
+        # its squares go through disclosure control with every zone they lie in)
+        in_parts = not heat and not _table_fits(bins, weights, cfg, periods)
+        if not in_parts:
+            why = " (a table too large for the budget is published in parts, but not with a heat grid: add --heat-grid 0)" if heat else ""
+            figures, info, factors, conservation = _figures_from_bins(bins, weights, cfg, residents, periods, why=why)
     else:
         figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
     grid = grid_figures = None
-    if (cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None:
+    if not in_parts and (cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None:
         grid, grid_figures = _heat_figures(zones, coverage, counts if bins is None else bins, cfg, shares, periods)
     # zones and heat grid go through disclosure control together, with every zone or
     # square that lies inside another in a relation, so neither can be differenced
@@ -518,43 +752,38 @@ def run(cfg: RunConfig) -> RunResult:
         shapes = zones[["zone_id", "area_km2", "geometry"]]
     overlaps = zone_overlaps(shapes, cfg.metric_crs)
     nested = nested_pairs(overlaps) + zone_families(shapes, overlaps)
-    both = figures if grid_figures is None else pd.concat([figures, grid_figures], ignore_index=True)
-    checked_all = disclosure_control(both, cfg.k, nested=nested)
-    on_grid = checked_all["zone_id"].str.startswith(_GRID).to_numpy()
-    checked = checked_all[~on_grid].reset_index(drop=True)
-    published = publish(checked)
-    grid_table = _grid_table(grid, publish(checked_all[on_grid].reset_index(drop=True))) if grid is not None else None
-    names = dict(zip(zones["zone_id"], zones["name"]))
-    zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
-    published = published.assign(
-        _z=published["zone_id"].map(zone_order),
-        _p=published["period"].map(period_seconds),
-        _o=(published["origin"] != ALL).astype(int),
-    ).sort_values(["_z", "_p", "period_start", "_o", "origin"], kind="stable")
-    table = pd.DataFrame(
-        {
-            "zone_id": published["zone_id"].to_numpy(),
-            "zone_name": published["zone_id"].map(names).to_numpy(),
-            "period_start": _local_iso(published["period_start"]).to_numpy(),
-            "period": published["period"].to_numpy(),
-            "origin": published["origin"].to_numpy(),
-            "observed": published["observed"].to_numpy(),
-            "estimate": published["estimate"].to_numpy(),
-            "status": published["status"].to_numpy(),
-        }
-    ).reset_index(drop=True)
     # how well the cells fit each zone: from the weights alone, no people count behind it
     fit = zone_fit(weights).reindex(zones["zone_id"].astype(str))
     fit["n_cells"] = fit["n_cells"].fillna(0).astype("int64")
     fit["fit"] = fit["fit"].round(3)
-    table["n_cells"] = table["zone_id"].map(fit["n_cells"]).to_numpy(dtype="int64")
-    table["fit"] = table["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
-
-    summary = _zone_summary(zones, published, periods[-1])
+    names = dict(zip(zones["zone_id"], zones["name"]))
+    zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
+    stage = parts = None
+    grid_table = None
+    if in_parts:
+        stage = _new_stage(Path(cfg.out))
+        try:
+            done = _publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, stage)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        table, summary, stats, by_reason, conservation, parts = None, done["summary"], done["stats"], done["by_reason"], done["conservation"], done["parts"]
+        info = {k: bins.info[k] for k in ("input_total", "dropped_rows", "dropped_count", "unknown_cells")} | {"dedup_factor": done["factor"]}
+        factors = bins.info["factors"]
+    else:
+        both = figures if grid_figures is None else pd.concat([figures, grid_figures], ignore_index=True)
+        checked_all = disclosure_control(both, cfg.k, nested=nested)
+        on_grid = checked_all["zone_id"].str.startswith(_GRID).to_numpy()
+        checked = checked_all[~on_grid].reset_index(drop=True)
+        published = publish(checked)
+        grid_table = _grid_table(grid, publish(checked_all[on_grid].reset_index(drop=True))) if grid is not None else None
+        table = _output_table(published, names, zone_order, fit)
+        summary = _zone_summary(zones, published, periods[-1])
+        stats = {"figures": int(len(checked)), "published": int((checked["status"] == PUBLISHED).sum()),
+                 "suppressed": int((checked["status"] == SUPPRESSED).sum())}
+        by_reason = checked.loc[checked["status"] == SUPPRESSED, "reason"].value_counts().to_dict()
     summary["n_cells"] = summary["zone_id"].map(fit["n_cells"]).to_numpy(dtype="int64")
     summary["fit"] = summary["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
-
-    by_reason = checked.loc[checked["status"] == SUPPRESSED, "reason"].value_counts().to_dict()
     manifest = {
         "geozones_version": __version__,
         "inputs": _describe_inputs(
@@ -590,11 +819,10 @@ def run(cfg: RunConfig) -> RunResult:
             "rule": "a figure is published only if its observed number of people is at least k; complementary suppression over origins, time and nested zones",
             "nested_zones": [[p[0], p[1]] if len(p) == 2 else [p[0], *p[1]] for p in nested if not str(p[0]).startswith(_GRID) and not any(str(x).startswith(_GRID) for x in ([p[1]] if len(p) == 2 else p[1]))],
             "nested_with_heat_grid": sum(1 for p in nested if any(str(x).startswith(_GRID) for x in ([p[0], p[1]] if len(p) == 2 else [p[0], *p[1]]))),
-            "figures": int(len(checked)),
-            "published": int((checked["status"] == PUBLISHED).sum()),
-            "suppressed": int((checked["status"] == SUPPRESSED).sum()),
+            **stats,
             "suppressed_by_reason": {k: int(v) for k, v in sorted(by_reason.items())},
             "rounding": "published figures are rounded to whole numbers",
+            "parts": parts or 1,
         },
     }
     manifest["title"] = _title(cfg, periods)
@@ -604,9 +832,35 @@ def run(cfg: RunConfig) -> RunResult:
             "published": int((grid_table["status"] == PUBLISHED).sum()),
             "suppressed": int((grid_table["status"] == SUPPRESSED).sum()),
         }
-    files = _write_outputs(Path(cfg.out), table, summary, weights, manifest, grid_table, cfg)
+    files = _write_outputs(Path(cfg.out), table, summary, weights, manifest, grid_table, cfg, stage=stage)
     manifest["outputs"] = [f.name for f in files]
     return RunResult(table=table, manifest=manifest, files=files)
+
+
+def _output_table(published: pd.DataFrame, names: dict, zone_order: dict, fit: pd.DataFrame) -> pd.DataFrame:
+    """The published figures as ``zone_counts`` has them: columns :data:`ZONE_COUNT_COLUMNS`,
+    rows by zone (in the zone files' order), period length, period start and origin
+    (``all`` first)."""
+    published = published.assign(
+        _z=published["zone_id"].map(zone_order),
+        _p=published["period"].map(period_seconds),
+        _o=(published["origin"] != ALL).astype(int),
+    ).sort_values(["_z", "_p", "period_start", "_o", "origin"], kind="stable")
+    table = pd.DataFrame(
+        {
+            "zone_id": published["zone_id"].to_numpy(),
+            "zone_name": published["zone_id"].map(names).to_numpy(),
+            "period_start": _local_iso(published["period_start"]).to_numpy(),
+            "period": published["period"].to_numpy(),
+            "origin": published["origin"].to_numpy(),
+            "observed": published["observed"].to_numpy(),
+            "estimate": published["estimate"].to_numpy(),
+            "status": published["status"].to_numpy(),
+        }
+    ).reset_index(drop=True)
+    table["n_cells"] = table["zone_id"].map(fit["n_cells"]).to_numpy(dtype="int64")
+    table["fit"] = table["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
+    return table
 
 
 _OUTPUT_NAMES = ("zone_counts.csv", "zone_counts.parquet", "zones.geojson", "weights.parquet", "grid_counts.csv", "map.html", "manifest.json")
@@ -802,17 +1056,25 @@ def _clear_stale_stages(out: Path) -> None:
             continue
 
 
-def _write_outputs(out: Path, table, summary, weights, manifest, grid_table, cfg) -> list[Path]:
+def _new_stage(out: Path) -> Path:
+    """A new staging folder inside ``out``: outputs are written there, then moved in."""
     out.mkdir(parents=True, exist_ok=True)
     _clear_stale_stages(out)
-    stage = Path(tempfile.mkdtemp(prefix=f".geozones-staging-{os.getpid()}-", dir=out))
+    return Path(tempfile.mkdtemp(prefix=f".geozones-staging-{os.getpid()}-", dir=out))
+
+
+def _write_outputs(out: Path, table, summary, weights, manifest, grid_table, cfg, stage: Path | None = None) -> list[Path]:
+    """Write the outputs into a staging folder, then move them into ``out``. ``table`` None:
+    ``stage`` holds the zone tables already (a table published in parts)."""
+    if stage is None:
+        stage = _new_stage(out)
     try:
         names = []
-        table = _whole(table)
-        table.to_csv(stage / "zone_counts.csv", index=False)
-        names.append("zone_counts.csv")
-        table.to_parquet(stage / "zone_counts.parquet", index=False)
-        names.append("zone_counts.parquet")
+        if table is not None:
+            table = _whole(table)
+            table.to_csv(stage / "zone_counts.csv", index=False)
+            table.to_parquet(stage / "zone_counts.parquet", index=False)
+        names += ["zone_counts.csv", "zone_counts.parquet"]
         write_zones(summary, stage / "zones.geojson")
         names.append("zones.geojson")
         write_weights(weights, stage / "weights.parquet")

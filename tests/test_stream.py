@@ -237,6 +237,7 @@ def test_cli_engine_flag_and_one_line_errors(small_case, tmp_path):
     table = subprocess.run([*cmd, "--out", str(tmp_path / "out4"), "--engine", "stream", "--memory-budget", "5kB"], capture_output=True, text=True)
     assert table.returncode == 1 and len(table.stderr.strip().splitlines()) == 1, table.stderr
     assert "publishing the zone table needs about" in table.stderr and not (tmp_path / "out4" / "zone_counts.csv").exists()
+    assert "add --heat-grid 0" in table.stderr  # (without a heat grid it is published in parts)
     csv = subprocess.run([*cmd[:-3], "--counts", str(small_case["counts"]), "--out", str(tmp_path / "out3"), "--engine", "stream"],
                          capture_output=True, text=True)
     assert csv.returncode == 1 and "reads Parquet" in csv.stderr
@@ -728,3 +729,56 @@ def test_stream_zone_table_is_bounded_by_a_few_periods_whatever_the_span(tmp_pat
     import threading
 
     assert not [t.name for t in threading.enumerate() if t.name.startswith(("geozones-write", "geozones-read"))]
+
+
+def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_same_figures(tmp_path, monkeypatch):
+    """Kortrijk's zones (nested: shopping areas inside the centre, the centre inside its
+    neighbourhoods) with a budget that holds only part of the zone table: disclosure control
+    runs part by part and every output says what the whole table says, nested zones kept
+    together."""
+    import geopandas as gpd
+
+    from geozones import pipeline
+    from geozones.pipeline import ZONE_COUNT_COLUMNS
+    from geozones.synth import demo_scenario
+
+    case = demo_scenario(tmp_path / "in", days=6, sites=30)
+    base = dict(zones=[case["zones"]], cells=case["cells"], counts=case["counts"], market_share=case["market_share"], model="voronoi",
+                engine="stream", heat_grid_m=None, map=False, summary_period="1w")
+    whole = run(RunConfig(out=str(tmp_path / "whole"), **base))
+    figures = whole.manifest["disclosure_control"]["figures"]
+    # a figure made to take 1 MB: the table (GBs) then dwarfs what the process holds (< 2 GB)
+    monkeypatch.setattr(pipeline, "BYTES_PER_FIGURE", 10**6)
+    monkeypatch.setattr(pipeline, "_MERGE_ROWS", 1500)  # row groups and batches smaller than a part: merged across them
+    budget = 2 * 10**9 + figures * 10**6 // 3
+    parts = run(RunConfig(out=str(tmp_path / "parts"), memory_budget=str(budget), **base))
+    assert whole.manifest["disclosure_control"]["parts"] == 1 and parts.manifest["disclosure_control"]["parts"] >= 2
+    assert parts.table is None and whole.table is not None
+    a, b = whole.manifest["disclosure_control"], parts.manifest["disclosure_control"]
+    assert {k: v for k, v in a.items() if k != "parts"} == {k: v for k, v in b.items() if k != "parts"}
+    assert len(a["nested_zones"]) >= 3  # (the shopping areas in the centre: relations across zone files)
+    # the same files: rows in the whole table's order (each part's rows merged back in)
+    assert (tmp_path / "whole" / "zone_counts.csv").read_bytes() == (tmp_path / "parts" / "zone_counts.csv").read_bytes()
+    for name, read in (("zone_counts.csv", pd.read_csv), ("zone_counts.parquet", pd.read_parquet)):
+        x, y = read(tmp_path / "whole" / name), read(tmp_path / "parts" / name)
+        assert list(y.columns) == ZONE_COUNT_COLUMNS
+        pd.testing.assert_frame_equal(x, y)
+        assert y[y["status"] == "suppressed"][["observed", "estimate"]].isna().all().all()  # nothing suppressed leaves
+    g, h = gpd.read_file(tmp_path / "whole" / "zones.geojson"), gpd.read_file(tmp_path / "parts" / "zones.geojson")
+    pd.testing.assert_frame_equal(g.drop(columns="geometry"), h.drop(columns="geometry"))
+    assert not list((tmp_path / "parts").glob(".geozones-staging-*")) and not list((tmp_path / "parts").glob(".parts*"))
+
+
+def test_zone_parts_keep_nested_zones_together_and_stay_within_the_room():
+    from geozones import pipeline
+
+    w = toy_weights(10, 8, seed=3)
+    ids = list(map(str, w.zone_ids))
+    nested = [(ids[0], ids[5]), (ids[2], [ids[3], ids[7]], True)]
+    parts = pipeline._zone_parts(w, nested, per_zone=10, room=3 * 10 * pipeline.BYTES_PER_FIGURE)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(8)) and max(map(len, parts)) <= 3
+    where = {int(z): i for i, p in enumerate(parts) for z in p}
+    assert where[0] == where[5] and where[2] == where[3] == where[7]
+    assert [int(p.min()) for p in parts] == sorted(int(p.min()) for p in parts)  # in the order of their first zone
+    with pytest.raises(BudgetError, match=r"zone '.+' and the 2 zones nested with it must go through disclosure control together"):
+        pipeline._zone_parts(w, nested, per_zone=10, room=2 * 10 * pipeline.BYTES_PER_FIGURE)
