@@ -176,14 +176,15 @@ def rollup_counts(counts: pd.DataFrame, period: str, *, kind: str = "presence") 
             f"unique counts per {current[0]} cannot be rolled up to {period}: people seen in several periods would be counted again",
             hint=f"give unique counts per {period}, or subscriber-level events",
         )
-    starts = pd.Series(pd.unique(counts["period_start"]))
-    bucket_of = pd.Series(period_floor(starts, period).to_numpy(), index=starts.to_numpy())
-    n_inside = bucket_of.groupby(bucket_of.to_numpy()).size()
+    # the longer period of each row, floored once per distinct start; and how many of
+    # the counts' periods each holds
+    codes, starts = pd.factorize(counts["period_start"])
+    floor = pd.DatetimeIndex(period_floor(pd.Series(starts), period))
+    n_inside = floor.value_counts()
     values = [c for c in ("count", "estimate") if c in counts.columns]
-    b = counts["period_start"].map(bucket_of)
-    out = counts.assign(period_start=b.to_numpy()).groupby(["cell_id", "period_start", "origin"], sort=True, observed=True)[values].sum().reset_index()
+    out = counts.assign(period_start=floor[codes]).groupby(["cell_id", "period_start", "origin"], sort=True, observed=True)[values].sum().reset_index()
     if kind == "presence":
-        n = out["period_start"].map(n_inside).to_numpy(dtype=float)
+        n = n_inside.reindex(pd.DatetimeIndex(out["period_start"])).to_numpy(dtype=float)
         for v in values:
             out[v] = out[v].to_numpy() / n
     out["period_start"] = pd.to_datetime(out["period_start"], utc=True)
@@ -269,11 +270,12 @@ def rollup_time(table: pd.DataFrame, period: str, *, kind: str = "presence", sta
         )
     if stat not in STATS:
         raise InputError(f"unknown statistic {stat!r}", hint="choose mean or max")
-    starts = pd.Series(pd.unique(table["period_start"]))
-    bucket = pd.Series(period_floor(starts, period).to_numpy(), index=starts.to_numpy())
-    b = table["period_start"].map(bucket)
+    # the longer period of each row, floored once per distinct start (mapping the rows'
+    # tz-aware times through a Series made a Timestamp a row)
+    codes, starts = pd.factorize(table["period_start"])
+    b = pd.DatetimeIndex(period_floor(pd.Series(starts), period))[codes]
     values = [c for c in _VALUES if c in table.columns]
-    g = table.assign(period_start=b.to_numpy()).groupby(["zone_id", "period_start", "origin"], sort=True, observed=True)[values]
+    g = table.assign(period_start=b).groupby(["zone_id", "period_start", "origin"], sort=True, observed=True)[values]
     if kind == "events":
         out = g.sum()
     elif stat == "mean":
