@@ -649,9 +649,12 @@ def zone_families(zones: gpd.GeoDataFrame, overlaps: pd.DataFrame, *, inside: fl
     touching = {(r.zone_a, r.zone_b) for r in overlaps.itertuples(index=False) if r.overlap_km2 > 1e-6}
     touching |= {(b, a) for a, b in touching}
     inter = {(r.zone_a, r.zone_b): r.overlap_km2 for r in overlaps.itertuples(index=False)}
+    by_outer: dict[str, list[str]] = {}
+    for a, b in pairs:
+        by_outer.setdefault(a, []).append(b)
     families = []
-    for outer in dict.fromkeys(a for a, _ in pairs):
-        inners = sorted((b for a, b in pairs if a == outer), key=lambda b: -area.get(b, 0.0))
+    for outer, inside_it in by_outer.items():
+        inners = sorted(inside_it, key=lambda b: -area.get(b, 0.0))
         chosen: list[str] = []
         for b in inners:
             if all((b, c) not in touching for c in chosen):
