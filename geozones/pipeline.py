@@ -430,14 +430,13 @@ def _zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> lis
     from scipy.sparse.csgraph import connected_components
 
     ids = np.asarray(weights.zone_ids).astype(str)
-    index = pd.Index(ids)
+    index = {z: i for i, z in enumerate(ids)}
     outer, inner = [], []
     for pair in nested:
-        members = [pair[1]] if len(pair) == 2 else list(pair[1])
-        pos = index.get_indexer([str(pair[0]), *map(str, members)])
-        pos = pos[pos >= 0]
-        outer += [pos[0]] * (len(pos) - 1) if len(pos) else []
-        inner += list(pos[1:])
+        members = [pair[1]] if len(pair) == 2 else pair[1]
+        pos = [i for i in (index.get(str(z)) for z in (pair[0], *members)) if i is not None]
+        outer += pos[:1] * (len(pos) - 1)
+        inner += pos[1:]
     n = len(ids)
     graph = sparse.coo_array((np.ones(len(outer)), (np.asarray(outer, dtype=np.int64), np.asarray(inner, dtype=np.int64))), shape=(n, n))
     _, label = connected_components(graph, directed=False)
@@ -446,7 +445,7 @@ def _zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> lis
     np.minimum.at(first, label, np.arange(n))
     comps = np.split(order, np.cumsum(np.bincount(label))[:-1]) if n else []
     cap = max(1, room // max(1, per_zone * BYTES_PER_FIGURE))  # zones a part may hold
-    parts, current = [], []
+    parts, current, held = [], [], 0
     for c in np.argsort(first, kind="stable"):
         zones = comps[c]
         if len(zones) > cap:
@@ -456,10 +455,11 @@ def _zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> lis
                 f"more than the {format_size(room)} the memory budget leaves",
                 hint="raise --memory-budget, publish a longer --period or a coarser --origin-level, or split that zone set",
             )
-        if sum(map(len, current)) + len(zones) > cap:
+        if held + len(zones) > cap:
             parts.append(np.concatenate(current))
-            current = []
+            current, held = [], 0
         current.append(zones)
+        held += len(zones)
     if current:
         parts.append(np.concatenate(current))
     return parts
@@ -513,6 +513,11 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
     by_reason: dict[str, int] = {}
     summaries, got, writer, schema = [], 0.0, None, None
     blocks = []  # per part: (zone rank, rows) of its zones, in the order written
+    part_of = {str(z): i for i, cols in enumerate(parts) for z in np.asarray(weights.zone_ids)[cols]}
+    relations: list[list] = [[] for _ in parts]  # each part's nested zones (all of a relation's zones are in one part)
+    for pair in nested:
+        if str(pair[0]) in part_of:
+            relations[part_of[str(pair[0])]].append(pair)
     rows_in = stage / ".parts.parquet"
     bar = tqdm(total=len(weights.zone_ids), unit=" zones", disable=not sys.stderr.isatty(), file=sys.stderr, desc="publishing", leave=False)
     try:
@@ -520,7 +525,7 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
             table, sums = _part_table(bins, weights, cols, factor, first=i == 0)
             got = got + sums
             ids = set(np.asarray(weights.zone_ids)[cols].astype(str))
-            checked = disclosure_control(_levels(table, cfg, residents, periods), cfg.k, nested=[p for p in nested if str(p[0]) in ids])
+            checked = disclosure_control(_levels(table, cfg, residents, periods), cfg.k, nested=relations[i])
             del table
             stats["figures"] += len(checked)
             stats["published"] += int((checked["status"] == PUBLISHED).sum())
@@ -841,15 +846,20 @@ def _output_table(published: pd.DataFrame, names: dict, zone_order: dict, fit: p
     """The published figures as ``zone_counts`` has them: columns :data:`ZONE_COUNT_COLUMNS`,
     rows by zone (in the zone files' order), period length, period start and origin
     (``all`` first)."""
+    # (positions through an index: Series.map over Arrow strings went row by row)
+    ids = pd.Index(list(zone_order))
+    z = ids.get_indexer(published["zone_id"])
+    p_code, p_uniq = pd.factorize(published["period"])
     published = published.assign(
-        _z=published["zone_id"].map(zone_order),
-        _p=published["period"].map(period_seconds),
+        _z=z,
+        _p=np.array([period_seconds(q) for q in p_uniq], dtype=np.int64)[p_code],
         _o=(published["origin"] != ALL).astype(int),
     ).sort_values(["_z", "_p", "period_start", "_o", "origin"], kind="stable")
+    z = published["_z"].to_numpy()
     table = pd.DataFrame(
         {
             "zone_id": published["zone_id"].to_numpy(),
-            "zone_name": published["zone_id"].map(names).to_numpy(),
+            "zone_name": np.array([names.get(i) for i in ids], dtype=object)[z],
             "period_start": _local_iso(published["period_start"]).to_numpy(),
             "period": published["period"].to_numpy(),
             "origin": published["origin"].to_numpy(),
@@ -858,8 +868,9 @@ def _output_table(published: pd.DataFrame, names: dict, zone_order: dict, fit: p
             "status": published["status"].to_numpy(),
         }
     ).reset_index(drop=True)
-    table["n_cells"] = table["zone_id"].map(fit["n_cells"]).to_numpy(dtype="int64")
-    table["fit"] = table["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
+    at = fit.index.get_indexer(ids)[z]  # (fit has a row per zone)
+    table["n_cells"] = fit["n_cells"].to_numpy(dtype="int64")[at]
+    table["fit"] = fit["fit"].to_numpy(dtype=float)[at]
     return table
 
 
