@@ -406,7 +406,8 @@ def _pipeline_options(f):
         click.option("--engine", type=click.Choice(["memory", "stream", "dask"]), default="memory", show_default=True,
                      help="How counts are read: in memory; streamed from Parquet in bounded memory; or on Dask."),
         click.option("--memory-budget", default="2GB", show_default=True,
-                     help="stream/dask engines: most memory for the sums per period, origin and cell (e.g. 500MB, 4GB)."),
+                     help="stream/dask engines: most memory for the sums per period, origin and cell (e.g. 500MB, 4GB); a zone table "
+                          "too large for it is published in parts (not with a heat grid)."),
         click.option("--scheduler", help="dask engine: address of a distributed scheduler (tcp://host:8786); default: threads in process."),
     ]
     for o in reversed(opts):
