@@ -503,8 +503,9 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
     _, n_t, n_o = _figures_per_zone(bins, periods)
     per_zone = n_t * (n_o + 1)  # (the origins' total too)
-    # (a tenth kept back: 1 kB a figure is a measured mean, not a bound)
-    room = int(0.9 * (parse_size(cfg.memory_budget) - _resident_bytes(bins)))
+    # (a fifth kept back: 1 kB a figure is a measured mean, not a bound; with a tenth the
+    # national quarter peaked at 2.13 GB for a 2 GB budget)
+    room = int(0.8 * (parse_size(cfg.memory_budget) - _resident_bytes(bins)))
     parts = _zone_parts(weights, nested, per_zone, room)
     log.info("the zone table does not fit in the memory budget whole: published in %d parts of up to %d zones", len(parts), max(map(len, parts)))
     names = dict(zip(zones["zone_id"], zones["name"]))
@@ -546,6 +547,8 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
                 schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in arrow.schema], metadata=arrow.schema.metadata)
                 writer = pq.ParquetWriter(rows_in, schema)
             writer.write_table(arrow.cast(schema), row_group_size=_MERGE_ROWS)
+            del arrow
+            _give_back_memory()
             bar.update(len(cols))
     finally:
         bar.close()
@@ -563,8 +566,24 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
             "conservation": conservation, "parts": len(parts), "factor": factor}
 
 
-#: Rows of a row group of the parts' file, and at most of a batch of the merge.
-_MERGE_ROWS = 1 << 16
+#: Rows of a row group of the parts' file, and at most of a batch of the merge (the merge
+#: holds a row group of every part).
+_MERGE_ROWS = 1 << 14
+
+
+#: Rows the merge writes at a time: a row group of ``zone_counts.parquet``.
+_FLUSH_ROWS = 1 << 18
+
+
+def _give_back_memory() -> None:
+    """Return the memory freed by a part to the system (glibc keeps it otherwise, and the
+    process would grow part after part)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 def _merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage: Path, batch: int) -> None:
@@ -614,7 +633,7 @@ def _merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage:
                 held[p] = (b, at + take)
                 need -= take
                 count += take
-            if count >= batch:
+            if count >= max(batch, _FLUSH_ROWS):
                 flush()
         if pending or first:
             if not pending:

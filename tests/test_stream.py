@@ -750,6 +750,7 @@ def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_sa
     # a figure made to take 1 MB: the table (GBs) then dwarfs what the process holds (< 2 GB)
     monkeypatch.setattr(pipeline, "BYTES_PER_FIGURE", 10**6)
     monkeypatch.setattr(pipeline, "_MERGE_ROWS", 1500)  # row groups and batches smaller than a part: merged across them
+    monkeypatch.setattr(pipeline, "_FLUSH_ROWS", 2000)  # and written in several pieces
     budget = 2 * 10**9 + figures * 10**6 // 3
     parts = run(RunConfig(out=str(tmp_path / "parts"), memory_budget=str(budget), **base))
     assert whole.manifest["disclosure_control"]["parts"] == 1 and parts.manifest["disclosure_control"]["parts"] >= 2
