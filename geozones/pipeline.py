@@ -26,6 +26,7 @@ only when the whole run has succeeded: a failed run leaves the previous outputs 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -505,7 +506,14 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
     per_zone = n_t * (n_o + 1)  # (the origins' total too)
     # (a fifth kept back: 1 kB a figure is a measured mean, not a bound; with a tenth the
     # national quarter peaked at 2.13 GB for a 2 GB budget)
-    room = int(0.8 * (parse_size(cfg.memory_budget) - _resident_bytes(bins)))
+    budget, held = parse_size(cfg.memory_budget), _resident_bytes(bins)
+    room = int(0.8 * (budget - held))
+    if room < per_zone * BYTES_PER_FIGURE:
+        raise BudgetError(
+            f"publishing the zone table needs about {format_size(per_zone * BYTES_PER_FIGURE)} a zone ({per_zone:,} figures) beside "
+            f"the {format_size(held)} this run holds, more than the memory budget of {format_size(budget)} leaves",
+            hint="raise --memory-budget, or publish a longer --period or a coarser --origin-level",
+        )
     parts = _zone_parts(weights, nested, per_zone, room)
     log.info("the zone table does not fit in the memory budget whole: published in %d parts of up to %d zones", len(parts), max(map(len, parts)))
     names = dict(zip(zones["zone_id"], zones["name"]))
@@ -785,11 +793,15 @@ def run(cfg: RunConfig) -> RunResult:
     stage = parts = None
     grid_table = None
     if in_parts:
+        made = not Path(cfg.out).exists()
         stage = _new_stage(Path(cfg.out))
         try:
             done = _publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, stage)
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
+            if made:  # (a folder made for this run goes too)
+                with contextlib.suppress(OSError):
+                    Path(cfg.out).rmdir()
             raise
         table, summary, stats, by_reason, conservation, parts = None, done["summary"], done["stats"], done["by_reason"], done["conservation"], done["parts"]
         info = {k: bins.info[k] for k in ("input_total", "dropped_rows", "dropped_count", "unknown_cells")} | {"dedup_factor": done["factor"]}

@@ -238,6 +238,12 @@ def test_cli_engine_flag_and_one_line_errors(small_case, tmp_path):
     assert table.returncode == 1 and len(table.stderr.strip().splitlines()) == 1, table.stderr
     assert "publishing the zone table needs about" in table.stderr and not (tmp_path / "out4" / "zone_counts.csv").exists()
     assert "add --heat-grid 0" in table.stderr  # (without a heat grid it is published in parts)
+    # without a heat grid: parts, but 5 kB leaves no room for one zone beside the process
+    parts = subprocess.run([*cmd, "--out", str(tmp_path / "out5"), "--engine", "stream", "--memory-budget", "5kB", "--heat-grid", "0"],
+                           capture_output=True, text=True)
+    assert parts.returncode == 1 and len(parts.stderr.strip().splitlines()) == 1, parts.stderr
+    assert "a zone" in parts.stderr and "beside the" in parts.stderr and "Traceback" not in parts.stderr
+    assert not (tmp_path / "out5").exists()  # (nothing left: the folder was made for the run)
     csv = subprocess.run([*cmd[:-3], "--counts", str(small_case["counts"]), "--out", str(tmp_path / "out3"), "--engine", "stream"],
                          capture_output=True, text=True)
     assert csv.returncode == 1 and "reads Parquet" in csv.stderr
