@@ -381,12 +381,12 @@ def _table_fits(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[
 def _check_table_budget(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[str], why: str = "") -> None:
     """Stop before the zone table is built when publishing it whole would not fit in the
     memory budget and it cannot be published in parts (``why`` says why not)."""
-    if _figures_per_zone(bins, periods)[0] * (len(weights.zone_ids) + 1) * BYTES_PER_FIGURE <= parse_size(cfg.memory_budget):
-        return
     per_zone, n_t, o_used = _figures_per_zone(bins, periods)
     zones = len(weights.zone_ids) + 1
     n = per_zone * zones
     budget = parse_size(cfg.memory_budget)
+    if n * BYTES_PER_FIGURE <= budget:
+        return
     raise BudgetError(
         f"publishing the zone table needs about {format_size(n * BYTES_PER_FIGURE)} ({n:,} figures: {n_t} periods x "
         f"{o_used} origins x {zones} zones, about {BYTES_PER_FIGURE} bytes a figure through disclosure control), more than the "
@@ -402,7 +402,7 @@ def _figures_from_bins(bins: CellBins, weights: Weights, cfg: RunConfig, residen
     _check_table_budget(bins, weights, cfg, periods, why=why)
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
     table = apportion_bins(bins, weights, dedup_factor=factor)
-    info = {k: bins.info[k] for k in ("input_total", "dropped_rows", "dropped_count", "unknown_cells")} | {"dedup_factor": factor}
+    info = _bins_info(bins, factor)
     conservation = None
     if not weights.meta.get("zones_overlap", True) and len(table):
         sums = bins.observed.sum(axis=2)
@@ -410,6 +410,22 @@ def _figures_from_bins(bins: CellBins, weights: Weights, cfg: RunConfig, residen
         idx = pd.MultiIndex.from_arrays([pd.to_datetime(bins.period_start[t], utc=True), bins.origins[o]], names=["period_start", "origin"])
         conservation = _conservation(table, pd.Series(sums[t, o] * factor, index=idx))
     return _levels(table, cfg, residents, periods), info, bins.info["factors"], conservation
+
+
+def _bins_info(bins: CellBins, factor: float) -> dict:
+    """What the manifest says of the counts that the stream or dask engine read."""
+    return {k: bins.info[k] for k in ("input_total", "dropped_rows", "dropped_count", "unknown_cells")} | {"dedup_factor": factor}
+
+
+def _tally(checked: pd.DataFrame, stats: dict, by_reason: dict) -> None:
+    """Add a checked table's figures, published and suppressed, and the suppressed ones
+    per reason, to ``stats`` and ``by_reason``."""
+    suppressed = checked["status"] == SUPPRESSED
+    stats["figures"] = stats.get("figures", 0) + len(checked)
+    stats["published"] = stats.get("published", 0) + int((checked["status"] == PUBLISHED).sum())
+    stats["suppressed"] = stats.get("suppressed", 0) + int(suppressed.sum())
+    for reason, n in checked.loc[suppressed, "reason"].value_counts().items():
+        by_reason[reason] = by_reason.get(reason, 0) + int(n)
 
 
 def _resident_bytes(bins: CellBins) -> int:
@@ -489,7 +505,7 @@ def _part_table(bins: CellBins, weights: Weights, cols: np.ndarray, factor: floa
 
 
 def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, nested: list, cfg: RunConfig, residents,
-                      periods: list[str], fit: pd.DataFrame, stage: Path) -> dict:
+                      periods: list[str], fit: pd.DataFrame, names: dict, zone_order: dict, stage: Path) -> dict:
     """Disclosure control one part of the zones at a time, for a zone table that does not
     fit in the memory budget whole: the figures equal those of the whole table (no
     relation crosses parts), and memory holds one part's. Each part's published rows go
@@ -516,8 +532,7 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
         )
     parts = _zone_parts(weights, nested, per_zone, room)
     log.info("the zone table does not fit in the memory budget whole: published in %d parts of up to %d zones", len(parts), max(map(len, parts)))
-    names = dict(zip(zones["zone_id"], zones["name"]))
-    zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
+    in_order = pd.Index(list(zone_order))  # (zone ranks through an index: Series.map over Arrow strings went row by row)
     stats = {"figures": 0, "published": 0, "suppressed": 0}
     by_reason: dict[str, int] = {}
     summaries, got, writer, schema = [], 0.0, None, None
@@ -536,17 +551,13 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
             ids = set(np.asarray(weights.zone_ids)[cols].astype(str))
             checked = disclosure_control(_levels(table, cfg, residents, periods), cfg.k, nested=relations[i])
             del table
-            stats["figures"] += len(checked)
-            stats["published"] += int((checked["status"] == PUBLISHED).sum())
-            stats["suppressed"] += int((checked["status"] == SUPPRESSED).sum())
-            for reason, n in checked.loc[checked["status"] == SUPPRESSED, "reason"].value_counts().items():
-                by_reason[reason] = by_reason.get(reason, 0) + int(n)
+            _tally(checked, stats, by_reason)
             published = publish(checked)
             del checked
             summaries.append(_zone_summary(zones[zones["zone_id"].isin(ids)], published, periods[-1]))
             out = _whole(_output_table(published, names, zone_order, fit))
             del published
-            rank = out["zone_id"].map(zone_order).to_numpy()
+            rank = in_order.get_indexer(out["zone_id"])
             starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]]) if len(rank) else np.empty(0, np.int64)
             blocks.append((rank[starts], np.diff(np.r_[starts, len(rank)])))
             arrow = pa.Table.from_pandas(out, preserve_index=False)
@@ -565,7 +576,7 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
     _merge_parts(rows_in, blocks, stage, batch=max(1024, min(_MERGE_ROWS, room // (400 * len(parts)))))
     rows_in.unlink()
     summary = pd.concat(summaries, ignore_index=True)
-    summary = summary.iloc[np.argsort(summary["zone_id"].map(zone_order).to_numpy(), kind="stable")].reset_index(drop=True)
+    summary = summary.iloc[np.argsort(in_order.get_indexer(summary["zone_id"]), kind="stable")].reset_index(drop=True)
     conservation = None
     if not weights.meta.get("zones_overlap", True):
         want = bins.observed.sum(axis=2)[np.ix_(*_used(bins))] * factor
@@ -796,7 +807,7 @@ def run(cfg: RunConfig) -> RunResult:
         made = not Path(cfg.out).exists()
         stage = _new_stage(Path(cfg.out))
         try:
-            done = _publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, stage)
+            done = _publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage)
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             if made:  # (a folder made for this run goes too)
@@ -804,7 +815,7 @@ def run(cfg: RunConfig) -> RunResult:
                     Path(cfg.out).rmdir()
             raise
         table, summary, stats, by_reason, conservation, parts = None, done["summary"], done["stats"], done["by_reason"], done["conservation"], done["parts"]
-        info = {k: bins.info[k] for k in ("input_total", "dropped_rows", "dropped_count", "unknown_cells")} | {"dedup_factor": done["factor"]}
+        info = _bins_info(bins, done["factor"])
         factors = bins.info["factors"]
     else:
         both = figures if grid_figures is None else pd.concat([figures, grid_figures], ignore_index=True)
@@ -815,9 +826,8 @@ def run(cfg: RunConfig) -> RunResult:
         grid_table = _grid_table(grid, publish(checked_all[on_grid].reset_index(drop=True))) if grid is not None else None
         table = _output_table(published, names, zone_order, fit)
         summary = _zone_summary(zones, published, periods[-1])
-        stats = {"figures": int(len(checked)), "published": int((checked["status"] == PUBLISHED).sum()),
-                 "suppressed": int((checked["status"] == SUPPRESSED).sum())}
-        by_reason = checked.loc[checked["status"] == SUPPRESSED, "reason"].value_counts().to_dict()
+        stats, by_reason = {}, {}
+        _tally(checked, stats, by_reason)
     summary["n_cells"] = summary["zone_id"].map(fit["n_cells"]).to_numpy(dtype="int64")
     summary["fit"] = summary["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
     manifest = {
