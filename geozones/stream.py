@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import _parquet
 from ._io import row_label
 from .aggregate import zone_table
 from .counts import KINDS, parse_period, parse_times, period_floor, period_seconds
@@ -1082,6 +1083,8 @@ def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = ()) -> tuple[I
 
 #: Batches a reading thread may hold decoded before the loop takes them.
 _READ_AHEAD = 2
+#: Read row groups with geozones' own Parquet decoder where it can (``_parquet``).
+_OWN_DECODER = True
 
 
 def _read_ahead(pieces: list, schema, cols: list[str], names: list[str], batch_rows: int, workers: int | None = None) -> Iterator:
@@ -1116,14 +1119,44 @@ def _read_ahead(pieces: list, schema, cols: list[str], names: list[str], batch_r
                 continue
         return False
 
+    types = [schema.field(c).type for c in cols]
+
+    def own(piece):
+        """The row group through geozones' own decoder (see ``_parquet``), or None where it
+        leaves the row group to Arrow (also where it cannot make sense of a page: Arrow
+        then says what is wrong)."""
+        if not _OWN_DECODER:
+            return None
+        rg = piece.row_groups[0]
+        if rg.num_rows > 2 * batch_rows:  # (decoded whole: a big row group stays with Arrow's batches)
+            return None
+        try:
+            arrays = _parquet.reader(piece.path, cols, types).read(rg.id)
+        except _parquet.ParquetDecodeError as exc:
+            log.debug("%s, row group %d: %s; read with Arrow", piece.path, rg.id, exc)
+            return None
+        return None if arrays is None else pa.RecordBatch.from_arrays(arrays, names=names)
+
     def work(k: int) -> None:
+        i = k
         try:
             for i in range(k, len(pieces), workers):
+                b = own(pieces[i])
+                if b is not None:
+                    if b.num_rows and not put(queues[k], b):
+                        return
+                    if not put(queues[k], end):
+                        return
+                    continue
                 for b in pieces[i].to_batches(schema=schema, columns=cols, batch_size=batch_rows, fragment_scan_options=opts, use_threads=False):
                     if b.num_rows and not put(queues[k], pa.RecordBatch.from_arrays(b.columns, names=names)):
                         return
                 if not put(queues[k], end):
                     return
+        except (pa.ArrowException, OSError) as exc:  # a damaged file: one line naming it
+            piece = pieces[i]
+            put(queues[k], CountsError(f"cannot read row group {piece.row_groups[0].id}: {' '.join(str(exc).split())}", path=Path(piece.path),
+                                       hint="the Parquet file is damaged: export it again"))
         except BaseException as exc:  # raised in the caller's thread, at its turn
             put(queues[k], exc)
 
