@@ -128,7 +128,8 @@ class RowGroupReader:
                 logical = {"Type": "?"}
             col = _Column(i, c.physical_type, logical, c.max_definition_level, c.max_repetition_level, target)
             self.columns.append(col if col.kind else None)
-        self._buf = None
+        self._fh = None
+        self._raw = np.empty(0, np.uint8)
         self._scratch = np.empty(1 << 20, np.uint8)
         self._dictionaries: dict[int, tuple] = {}  # column -> (dictionary page as stored, its values)
 
@@ -136,10 +137,33 @@ class RowGroupReader:
         """Whether every column asked can be read here (else Arrow reads the file)."""
         return all(c is not None for c in self.columns)
 
-    def _bytes(self) -> np.ndarray:
-        if self._buf is None:
-            self._buf = np.memmap(self.path, dtype=np.uint8, mode="r") if self.path.stat().st_size else np.empty(0, np.uint8)
-        return self._buf
+    def _chunk(self, start: int, size: int) -> np.ndarray:
+        """The bytes of a column chunk, read into a buffer reused from one chunk to the next.
+        (Not a memory map of the file: its pages would count in the process's resident
+        memory, which the memory budget watches.)"""
+        if start < 0 or size < 0:
+            raise ParquetDecodeError(f"a column chunk at byte {start} of {size} bytes: not in the file")
+        if len(self._raw) < size + 64:
+            self._raw = np.empty(max(size + 64, 2 * len(self._raw)), np.uint8)
+        if self._fh is None:
+            self._fh = open(self.path, "rb")
+        self._fh.seek(start)
+        got = self._fh.readinto(memoryview(self._raw)[:size])
+        if got != size:
+            raise ParquetDecodeError(f"a column chunk at byte {start} of {size} bytes ends with the file")
+        return self._raw
+
+    def __enter__(self) -> RowGroupReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the file (the reader opens it again if asked for more)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
     def read(self, row_group: int) -> list | None:
         """The row group's columns as Arrow arrays, or None where this reader cannot read it
@@ -175,11 +199,8 @@ class RowGroupReader:
         start = meta.data_page_offset
         if meta.has_dictionary_page and meta.dictionary_page_offset is not None and 0 < meta.dictionary_page_offset < start:
             start = meta.dictionary_page_offset
-        buf = self._bytes()
-        end = start + meta.total_compressed_size
-        if start < 0 or end > len(buf):
-            raise ParquetDecodeError(f"row group {rg} column {col.index}: the column chunk lies outside the file")
-        heads = pages(buf, start, end)
+        buf = self._chunk(start, meta.total_compressed_size)  # (offsets from here on are within the chunk)
+        heads = pages(buf, 0, meta.total_compressed_size)
         if not len(heads):
             raise ParquetDecodeError(f"column chunk at byte {start}: a page header does not parse")
         # decompress the pages' values one after another into the scratch buffer
@@ -216,9 +237,9 @@ class RowGroupReader:
                 try:
                     got = _decompress(cramjam, codec, src, scratch[o : o + usize])
                 except Exception as exc:
-                    raise ParquetDecodeError(f"page at byte {body}: {codec} data does not decompress ({exc})") from exc
+                    raise ParquetDecodeError(f"page at byte {start + body}: {codec} data does not decompress ({exc})") from exc
                 if got != usize:
-                    raise ParquetDecodeError(f"page at byte {body}: {got} bytes decompressed, the header says {usize}")
+                    raise ParquetDecodeError(f"page at byte {start + body}: {got} bytes decompressed, the header says {usize}")
                 page = scratch
                 p0, p1 = o, o + usize
             else:
@@ -234,14 +255,14 @@ class RowGroupReader:
             if ptype == _DATA_PAGE:
                 if col.max_def:  # v1: the levels are in the page: a 4-byte length, then RLE
                     if p1 - p0 < 4:
-                        raise ParquetDecodeError(f"page at byte {body}: too short for its definition levels")
+                        raise ParquetDecodeError(f"page at byte {start + body}: too short for its definition levels")
                     ln = int.from_bytes(bytes(page[p0 : p0 + 4]), "little")
                     if not all_defined(page, p0 + 4, min(p0 + 4 + ln, p1), nvalues):
                         return None
                     p0 += 4 + ln
             if enc in (_PLAIN_DICTIONARY, _RLE_DICTIONARY):
                 if dictionary is None:
-                    raise ParquetDecodeError(f"page at byte {body}: dictionary indices but no dictionary page")
+                    raise ParquetDecodeError(f"page at byte {start + body}: dictionary indices but no dictionary page")
                 kinds.append(1)
             elif enc == _PLAIN and col.kind == "fixed":
                 kinds.append(0)
@@ -323,6 +344,13 @@ def reader(path: str | Path, columns: list[str], types: list) -> RowGroupReader:
     r = cached.get(key)
     if r is None:
         if len(cached) > 8:
-            cached.clear()
+            close_readers()
         r = cached[key] = RowGroupReader(path, columns, types)
     return r
+
+
+def close_readers() -> None:
+    """Close the files of this thread's readers, and forget them."""
+    for r in getattr(_local, "readers", {}).values():
+        r.close()
+    _local.readers = {}

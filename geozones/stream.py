@@ -1159,6 +1159,8 @@ def _read_ahead(pieces: list, schema, cols: list[str], names: list[str], batch_r
                                        hint="the Parquet file is damaged: export it again"))
         except BaseException as exc:  # raised in the caller's thread, at its turn
             put(queues[k], exc)
+        finally:
+            _parquet.close_readers()
 
     threads = [threading.Thread(target=work, args=(k,), name=f"geozones-read-{k}", daemon=True) for k in range(workers)]
     for t in threads:

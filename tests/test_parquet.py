@@ -62,7 +62,11 @@ def _compare(path, columns=COLUMNS) -> int:
     how many row groups ours read."""
     f = pq.ParquetFile(path)
     types = [f.schema_arrow.field(c).type for c in columns]
-    reader = _parquet.RowGroupReader(path, columns, types)
+    with _parquet.RowGroupReader(path, columns, types) as reader:
+        return _compare_with(f, reader, columns)
+
+
+def _compare_with(f, reader, columns) -> int:
     read = 0
     for i in range(f.num_row_groups):
         ours = reader.read(i)
@@ -125,15 +129,18 @@ def test_what_it_does_not_understand_is_left_to_arrow(tmp_path):
     t = _table(5000, 50, 2)
     pq.write_table(t, path, use_dictionary=False, column_encoding={"count": "DELTA_BINARY_PACKED", "cell_id": "PLAIN"})
     f = pq.ParquetFile(path)
-    assert _parquet.RowGroupReader(path, ["count"], [pa.int32()]).read(0) is None
-    assert _parquet.RowGroupReader(path, ["cell_id"], [pa.string()]).read(0) is None  # text in the pages
+    with _parquet.RowGroupReader(path, ["count"], [pa.int32()]) as r:
+        assert r.read(0) is None
+    with _parquet.RowGroupReader(path, ["cell_id"], [pa.string()]) as r:
+        assert r.read(0) is None  # text in the pages
     # an Arrow type that needs a cast, or a column that is not there
     assert not _parquet.RowGroupReader(path, ["count"], [pa.int64()]).usable()
     assert not _parquet.RowGroupReader(path, ["nope"], [pa.int32()]).usable()
     assert f.num_row_groups == 1
     # nulls
     pq.write_table(_table(5000, 50, 2, nulls=True), path)
-    assert _parquet.RowGroupReader(path, ["cell_id"], [pa.string()]).read(0) is None
+    with _parquet.RowGroupReader(path, ["cell_id"], [pa.string()]) as r:
+        assert r.read(0) is None
 
 
 def test_a_damaged_page_is_never_read_as_numbers(tmp_path):
@@ -157,7 +164,8 @@ def test_a_damaged_page_is_never_read_as_numbers(tmp_path):
         f = pq.ParquetFile(path)
         types = [f.schema_arrow.field(c).type for c in COLUMNS]
         try:
-            ours = _parquet.RowGroupReader(path, COLUMNS, types).read(0)
+            with _parquet.RowGroupReader(path, COLUMNS, types) as r:
+                ours = r.read(0)
         except _parquet.ParquetDecodeError:
             outcomes.add("error")
             continue
