@@ -43,6 +43,40 @@ def skip_value(buf, pos, t):
     return -1
 
 
+#: Where :func:`header` keeps an integer field: by struct (0 PageHeader, 1 DataPageHeader or
+#: DictionaryPageHeader, 2 DataPageHeaderV2) and field id (parquet.thrift); -1: not kept.
+_SLOTS = np.full((3, 8), -1, np.int64)
+_SLOTS[0, 1], _SLOTS[0, 2], _SLOTS[0, 3] = _H_TYPE, _H_USIZE, _H_CSIZE
+_SLOTS[1, 1], _SLOTS[1, 2] = _H_NVALUES, _H_ENCODING
+_SLOTS[2, 1], _SLOTS[2, 2], _SLOTS[2, 4], _SLOTS[2, 5], _SLOTS[2, 6] = _H_NVALUES, _H_NULLS, _H_ENCODING, _H_DEF_LEN, _H_REP_LEN
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def open_container(buf, pos, t, depth, kind, last, etype, vtype):
+    """Open a struct (t 12), list or set (9, 10) or map (11) at ``depth`` of the stack of
+    :func:`header`: its kind, and its elements' types and number; returns the position of
+    its first field or element."""
+    last[depth] = 0
+    if t == 12:
+        kind[depth] = 0
+    elif t == 11:
+        n, pos = varint(buf, pos)
+        kind[depth] = 2
+        if n:
+            kt = np.int64(buf[pos])
+            pos += 1
+            etype[depth], vtype[depth] = kt >> 4, kt & 0x0F
+        last[depth] = 2 * n
+    else:
+        h = np.int64(buf[pos])
+        pos += 1
+        n = h >> 4
+        if n == 15:
+            n, pos = varint(buf, pos)
+        kind[depth], etype[depth], last[depth] = 1, h & 0x0F, n
+    return pos
+
+
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def header(buf, pos, end, out):
     """Parse the PageHeader at pos into out (see _H_*); returns the body's offset, or -1."""
@@ -79,29 +113,9 @@ def header(buf, pos, end, out):
             if t == 4 or t == 5 or t == 6:  # an integer: keep the ones we need
                 v, pos = varint(buf, pos)
                 v = zigzag(v)
-                if depth == 0:
-                    if fid == 1:
-                        out[_H_TYPE] = v
-                    elif fid == 2:
-                        out[_H_USIZE] = v
-                    elif fid == 3:
-                        out[_H_CSIZE] = v
-                elif depth == 1 and (f == 5 or f == 7):  # DataPageHeader, DictionaryPageHeader
-                    if fid == 1:
-                        out[_H_NVALUES] = v
-                    elif fid == 2:
-                        out[_H_ENCODING] = v
-                elif depth == 1 and f == 8:  # DataPageHeaderV2
-                    if fid == 1:
-                        out[_H_NVALUES] = v
-                    elif fid == 2:
-                        out[_H_NULLS] = v
-                    elif fid == 4:
-                        out[_H_ENCODING] = v
-                    elif fid == 5:
-                        out[_H_DEF_LEN] = v
-                    elif fid == 6:
-                        out[_H_REP_LEN] = v
+                g = 0 if depth == 0 else (1 if depth == 1 and (f == 5 or f == 7) else (2 if depth == 1 and f == 8 else -1))
+                if g >= 0 and 0 <= fid < _SLOTS.shape[1] and _SLOTS[g, fid] >= 0:
+                    out[_SLOTS[g, fid]] = v
                 continue
             if t == 2 and depth == 1 and f == 8 and fid == 7:
                 out[_H_COMPRESSED] = 0  # DataPageHeaderV2.is_compressed = false
@@ -110,24 +124,7 @@ def header(buf, pos, end, out):
                     return -1
                 depth += 1
                 owner[depth] = f
-                last[depth] = 0
-                if t == 12:
-                    kind[depth] = 0
-                elif t == 11:
-                    n, pos = varint(buf, pos)
-                    kind[depth] = 2
-                    if n:
-                        kt = np.int64(buf[pos])
-                        pos += 1
-                        etype[depth], vtype[depth] = kt >> 4, kt & 0x0F
-                    last[depth] = 2 * n
-                else:
-                    h = np.int64(buf[pos])
-                    pos += 1
-                    n = h >> 4
-                    if n == 15:
-                        n, pos = varint(buf, pos)
-                    kind[depth], etype[depth], last[depth] = 1, h & 0x0F, n
+                pos = open_container(buf, pos, t, depth, kind, last, etype, vtype)
                 continue
             pos = skip_value(buf, pos, t)
             if pos < 0:
@@ -145,27 +142,9 @@ def header(buf, pos, end, out):
             elif t == 12 or t == 9 or t == 10 or t == 11:
                 if depth == 31:
                     return -1
-                f = owner[depth]
                 depth += 1
-                owner[depth] = f
-                last[depth] = 0
-                if t == 12:
-                    kind[depth] = 0
-                elif t == 11:
-                    n, pos = varint(buf, pos)
-                    kind[depth] = 2
-                    if n:
-                        kt = np.int64(buf[pos])
-                        pos += 1
-                        etype[depth], vtype[depth] = kt >> 4, kt & 0x0F
-                    last[depth] = 2 * n
-                else:
-                    h = np.int64(buf[pos])
-                    pos += 1
-                    n = h >> 4
-                    if n == 15:
-                        n, pos = varint(buf, pos)
-                    kind[depth], etype[depth], last[depth] = 1, h & 0x0F, n
+                owner[depth] = owner[depth - 1]
+                pos = open_container(buf, pos, t, depth, kind, last, etype, vtype)
             else:
                 pos = skip_value(buf, pos, t)
                 if pos < 0:

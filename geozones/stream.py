@@ -14,6 +14,10 @@ minute numbers, and a minute's published period comes from a lookup table. The c
 are those of :func:`geozones.read_counts` (numbers, negatives, NaN, infinities, times,
 clock changes, origin codes, one period length, unknown cells), each naming the row.
 
+Row groups of flat columns without nulls are decoded by geozones' own Parquet reader
+(:mod:`geozones._parquet`: the cell ids stay dictionary indices, no string is built),
+anything else by Arrow's; both give the same batches.
+
 The result equals the in-memory path: observed figures exactly for whole-number counts
 (sums of integers in float64 do not depend on their order), estimates to rounding (about
 1e-15 relatively), as ``tests/test_stream.py`` checks. Rows are fastest in time order
