@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import sys
@@ -679,7 +680,8 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
     values = counts.to_numpy(zero_copy_only=False)
     if acc.obs.dtype == np.int32 and not np.issubdtype(values.dtype, np.integer):
         return False  # (a file of the dataset with other types: the general path converts)
-    lowest, highest, lo, hi = extremes(values, raw)
+    known = (batch.schema.metadata or {}).get(_EXTREMES)
+    lowest, highest, lo, hi = json.loads(known) if known else extremes(values, raw)
     if not (lowest >= 0 and np.isfinite(highest)):
         _bin_batch(ctx, batch, row0)  # names the first bad row, and raises
     per_minute = 60 * _UNITS[times.type.unit]
@@ -1091,6 +1093,30 @@ _READ_AHEAD = 2
 _OWN_DECODER = True
 
 
+#: Schema metadata of a batch from ``_read_ahead``: its counts' and times' extremes, found
+#: by the reading thread (the cores' spare time) instead of the loop's.
+_EXTREMES = b"geozones.extremes"
+
+
+def _extremes_of(batch) -> bytes | None:
+    """JSON of (smallest count, largest count, earliest time, latest time) of a batch of
+    integer or float counts and timestamps without nulls, as ``_fast_batch`` needs them."""
+    import pyarrow as pa
+
+    if _kernel() is None or not batch.num_rows:
+        return None
+    names = batch.schema.names
+    if "count" not in names or "period_start" not in names:
+        return None
+    counts, times = batch.column(names.index("count")), batch.column(names.index("period_start"))
+    if counts.null_count or times.null_count or not pa.types.is_timestamp(times.type):
+        return None
+    if not (pa.types.is_integer(counts.type) or pa.types.is_floating(counts.type)):
+        return None
+    ext = _kernel()[1](counts.to_numpy(zero_copy_only=False), times.to_numpy(zero_copy_only=False).view(np.int64))
+    return json.dumps([x.item() if hasattr(x, "item") else x for x in ext]).encode()
+
+
 def _read_ahead(pieces: list, schema, cols: list[str], names: list[str], batch_rows: int, workers: int | None = None) -> Iterator:
     """The batches of these row groups, in order, decoded by ``workers`` threads (default:
     as many as cores) while the caller adds the batches before.
@@ -1139,7 +1165,11 @@ def _read_ahead(pieces: list, schema, cols: list[str], names: list[str], batch_r
         except _parquet.ParquetDecodeError as exc:
             log.debug("%s, row group %d: %s; read with Arrow", piece.path, rg.id, exc)
             return None
-        return None if arrays is None else pa.RecordBatch.from_arrays(arrays, names=names)
+        if arrays is None:
+            return None
+        b = pa.RecordBatch.from_arrays(arrays, names=names)
+        known = _extremes_of(b)
+        return b if known is None else b.replace_schema_metadata({_EXTREMES: known})
 
     def work(k: int) -> None:
         i = k
