@@ -11,14 +11,18 @@ from ._parquet import _FIELDS, _H_BODY, _H_COMPRESSED, _H_CSIZE, _H_DEF_LEN, _H_
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def varint(buf, pos):
+    """A ULEB128 integer at pos: (value, the position after it). On damaged data it stops at
+    the buffer's end (the position then says so to the caller, which checks it against
+    the data's end) or after 63 bits, never reading past the buffer."""
     v, s = 0, 0
-    while True:
+    while pos < len(buf) and s < 63:
         b = np.int64(buf[pos])
         pos += 1
         v |= (b & 0x7F) << s
         s += 7
         if b < 0x80:
             return v, pos
+    return v, len(buf)
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -39,7 +43,7 @@ def skip_value(buf, pos, t):
         return pos + 8
     if t == 8:
         n, pos = varint(buf, pos)
-        return pos + n
+        return pos + n if n <= len(buf) else -1
     return -1
 
 
@@ -241,6 +245,8 @@ def all_defined(buf, pos, end, n):
         if h & 1:
             cnt = (h >> 1) * 8
             take = min(cnt, n - seen)
+            if pos + (take + 7) // 8 > end:
+                return False
             full = take // 8
             for j in range(full):
                 if buf[pos + j] != 0xFF:

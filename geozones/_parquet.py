@@ -12,8 +12,8 @@ code) and hands back the same Arrow arrays: ``dictionary<string>`` for text,
 
 It reads only what it fully understands: flat columns without nulls; data pages v1 or v2
 in the PLAIN, PLAIN_DICTIONARY or RLE_DICTIONARY encodings; the codecs UNCOMPRESSED,
-SNAPPY, GZIP, BROTLI, ZSTD and LZ4_RAW (not Hadoop's LZ4 framing); and only where the Arrow type the dataset asks for
-is one it can give without a cast. For anything else :meth:`RowGroupReader.read` returns
+SNAPPY, GZIP, BROTLI, ZSTD and LZ4_RAW (not Hadoop's LZ4 framing); and only where the
+Arrow type the dataset asks for is one it can give without a cast. For anything else :meth:`RowGroupReader.read` returns
 None and the caller reads the row group with Arrow, so a file is never read differently,
 only faster (``tests/test_parquet.py`` compares both readers on files written with every
 combination of these options).
@@ -32,17 +32,17 @@ import numpy as np
 
 # page types and encodings of parquet.thrift
 _DATA_PAGE, _DICTIONARY_PAGE, _DATA_PAGE_V2 = 0, 2, 3
-_PLAIN, _PLAIN_DICTIONARY, _RLE, _RLE_DICTIONARY = 0, 2, 3, 8
+_PLAIN, _PLAIN_DICTIONARY, _RLE_DICTIONARY = 0, 2, 8
 _CODECS = ("UNCOMPRESSED", "SNAPPY", "GZIP", "BROTLI", "ZSTD", "LZ4", "LZ4_RAW")  # (Arrow names LZ4_RAW "LZ4", Hadoop's framing "LZ4_HADOOP")
 _WIDTH = {"INT32": 4, "INT64": 8, "FLOAT": 4, "DOUBLE": 8}
 _UNITS = {"milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}
 
-#: What :func:`_pages` keeps of each page header (one row a page).
+#: What ``_decode.pages`` keeps of each page header (one row a page).
 _H_TYPE, _H_USIZE, _H_CSIZE, _H_NVALUES, _H_ENCODING, _H_DEF_LEN, _H_REP_LEN, _H_COMPRESSED, _H_NULLS, _H_BODY = range(10)
 _FIELDS = 10
 
-#: Status of a decoding call: read, not readable here (Arrow reads it), or not valid.
-OK, UNSUPPORTED, CORRUPT = 0, 1, 2
+#: Status of a decoding call: read, or not valid.
+OK, CORRUPT = 0, 2
 
 
 class ParquetDecodeError(Exception):
@@ -61,7 +61,7 @@ class _Column:
     def __init__(self, index: int, physical: str, logical: dict, max_def: int, max_rep: int, target) -> None:
         import pyarrow as pa
 
-        self.index, self.physical, self.max_def = index, physical, max_def
+        self.index, self.max_def = index, max_def
         self.kind = None  # "text" | "fixed"
         self.dtype = None
         self.type = None
@@ -110,10 +110,8 @@ class RowGroupReader:
         import pyarrow.parquet as pq
 
         self.path = Path(path)
-        self._file = pq.ParquetFile(self.path)
-        md = self._file.metadata
-        self._md = md
-        schema = self._file.schema
+        self._md = pq.read_metadata(self.path)  # (the footer only: the reader opens the file itself)
+        schema = self._md.schema
         names = [schema.column(i).path for i in range(len(schema))]
         self.columns: list[_Column | None] = []
         for name, target in zip(columns, types):
@@ -345,6 +343,7 @@ def reader(path: str | Path, columns: list[str], types: list) -> RowGroupReader:
     if r is None:
         if len(cached) > 8:
             close_readers()
+            cached = _local.readers
         r = cached[key] = RowGroupReader(path, columns, types)
     return r
 

@@ -1103,7 +1103,8 @@ def _extremes_of(batch) -> bytes | None:
     integer or float counts and timestamps without nulls, as ``_fast_batch`` needs them."""
     import pyarrow as pa
 
-    if _kernel() is None or not batch.num_rows:
+    kernels = _kernel()
+    if kernels is None or not batch.num_rows:
         return None
     names = batch.schema.names
     if "count" not in names or "period_start" not in names:
@@ -1113,7 +1114,7 @@ def _extremes_of(batch) -> bytes | None:
         return None
     if not (pa.types.is_integer(counts.type) or pa.types.is_floating(counts.type)):
         return None
-    ext = _kernel()[1](counts.to_numpy(zero_copy_only=False), times.to_numpy(zero_copy_only=False).view(np.int64))
+    ext = kernels[1](counts.to_numpy(zero_copy_only=False), times.to_numpy(zero_copy_only=False).view(np.int64))
     return json.dumps([x.item() if hasattr(x, "item") else x for x in ext]).encode()
 
 

@@ -229,3 +229,33 @@ def test_times_and_dates_stay_exact(tmp_path):
     pq.write_table(t, path)
     assert _compare(path, ["period_start", "count"]) == 1
     assert str(pq.ParquetFile(path).schema_arrow.field("period_start").type.tz) == "Europe/Brussels"
+
+
+def test_a_thread_keeps_its_readers_past_its_ninth_file(tmp_path):
+    paths = []
+    for i in range(11):
+        paths.append(tmp_path / f"f{i}.parquet")
+        pq.write_table(_table(100, 10, i), paths[-1])
+    types = [pq.ParquetFile(paths[0]).schema_arrow.field(c).type for c in COLUMNS]
+    try:
+        for p in paths:
+            first = _parquet.reader(p, COLUMNS, types)
+            assert _parquet.reader(p, COLUMNS, types) is first  # (kept: a row group after the first does not open the file again)
+    finally:
+        _parquet.close_readers()
+
+
+def test_a_chunk_of_garbage_is_an_error_not_a_crash(tmp_path):
+    """Bytes that never end a varint, or claim lengths past the chunk, stop at the chunk's
+    end: the reader says the chunk does not parse."""
+    path = tmp_path / "g.parquet"
+    pq.write_table(_table(5000, 50, 7), path, compression="NONE")
+    md = pq.ParquetFile(path).metadata.row_group(0).column(0)
+    good = path.read_bytes()
+    for fill in (b"\xff", b"\x18\xff\xff\xff\xff\xff\xff\xff\x7f"):  # continuation bits; a binary field of a huge length
+        data = bytearray(good)
+        lo, hi = md.dictionary_page_offset, md.dictionary_page_offset + md.total_compressed_size
+        data[lo:hi] = (fill * (hi - lo))[: hi - lo]
+        path.write_bytes(bytes(data))
+        with _parquet.RowGroupReader(path, ["cell_id"], [pa.string()]) as r, pytest.raises(_parquet.ParquetDecodeError):
+            r.read(0)
