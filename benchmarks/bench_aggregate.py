@@ -33,9 +33,6 @@ before disclosure control).
     :func:`geozones.stream_zone_sums`: the counts read once, validated, summed per day,
     origin and cell, and each day's product with the weights computed as soon as its last
     row has been read: the zone table as a dense matrix (days, origins, zones + outside).
-``arrow reader``
-    ``geozones`` with Arrow's Parquet reader instead of geozones' own decoder
-    (``geozones._parquet``), in the same rounds: what the decoder changes.
 ``2-step``
     The same in two steps: :func:`geozones.stream_counts` (the sums of every day kept,
     in bounded memory), then :func:`geozones.zone_sums`.
@@ -144,17 +141,6 @@ def run_geozones(path: Path, w: gz.Weights) -> tuple:
     return gz.stream_zone_sums(path, w, period="1d", kind="presence", progress=False)[:4]
 
 
-def run_geozones_arrow(path: Path, w: gz.Weights) -> tuple:
-    """The same with Arrow's Parquet reader instead of geozones' own decoder."""
-    import geozones.stream as stream
-
-    stream._OWN_DECODER = False
-    try:
-        return run_geozones(path, w)
-    finally:
-        stream._OWN_DECODER = True
-
-
 def run_two_steps(path: Path, w: gz.Weights, write: Path | None = None) -> tuple[tuple | None, dict]:
     t0 = time.perf_counter()
     bins = gz.stream_counts(path, w, period="1d", kind="presence", progress=False)
@@ -257,7 +243,6 @@ CHILD = {  # (the scans import pyarrow only: benchmarks/floor.py)
     "scan": "import sys; sys.path.insert(0, 'benchmarks'); from floor import run_scan; run_scan(P)",
     "scan4": "import sys; sys.path.insert(0, 'benchmarks'); from floor import run_scan, SCAN4; run_scan(P, SCAN4)",
     "geozones": "from benchmarks.bench_aggregate import run_geozones; import geozones as gz; run_geozones(P, gz.read_weights(W))",
-    "geozones-arrow": "from benchmarks.bench_aggregate import run_geozones_arrow; import geozones as gz; run_geozones_arrow(P, gz.read_weights(W))",
     "2-step": "from benchmarks.bench_aggregate import run_two_steps; import geozones as gz; run_two_steps(P, gz.read_weights(W))",
     "geozones+write": "import geozones as gz; gz.stream_zone_table(P, gz.read_weights(W), O, period='1d', kind='presence', progress=False)",
     "2-step+write": "from benchmarks.bench_aggregate import run_two_steps; import geozones as gz; "
@@ -321,20 +306,17 @@ def main(argv=None) -> int:
 
     record["sizes"] = []
     print(f"{'rows':>12} {'scan':>8} {'scan4':>8} {'geozones':>9} {'2-step':>8} {'(stream':>8} {'sums)':>8} {'pandas':>8} {'duckdb':>8}  "
-          f"{'gz/scan':>7} {'gz/scan4':>8} {'arrow/scan':>10} {'2st/scan':>8} {'pandas/gz':>9} {'duck/gz':>7}  max rel diff")
+          f"{'gz/scan':>7} {'gz/scan4':>8} {'2st/scan':>8} {'pandas/gz':>9} {'duck/gz':>7}  max rel diff")
     for label in args.sizes.split(","):
         path = subset(args.data, None if label == "all" else size(label))
         rows = pq.ParquetFile(path).metadata.num_rows
         entry: dict = {"rows": rows, "file_mb": path.stat().st_size / 1e6}
-        runs = interleaved({"scan": lambda: run_scan(path), "scan4": lambda: run_scan(path, SCAN4), "geozones": lambda: run_geozones(path, w),
-                            "arrow_reader": lambda: run_geozones_arrow(path, w), "two_step": lambda: run_two_steps(path, w)}, args.repeat,
+        runs = interleaved({"scan": lambda: run_scan(path), "scan4": lambda: run_scan(path, SCAN4), "geozones": lambda: run_geozones(path, w), "two_step": lambda: run_two_steps(path, w)}, args.repeat,
                            keep=digest)
         for name, (best, every, _) in runs.items():
             entry[f"{name}_s"], entry[f"{name}_all"] = best, every
-        result, (two, split), arrow = runs["geozones"][2], runs["two_step"][2], runs["arrow_reader"][2]
+        result, (two, split) = runs["geozones"][2], runs["two_step"][2]
         del runs
-        assert result == arrow, "the two Parquet readers' figures differ"
-        del arrow
         entry.update(split)
         assert result == two, "the one-pass and two-step figures differ"
         del two
@@ -348,7 +330,6 @@ def main(argv=None) -> int:
         entry["geozones_over_scan"] = entry["geozones_s"] / entry["scan_s"]
         entry["geozones_over_scan4"] = entry["geozones_s"] / entry["scan4_s"]
         entry["two_step_over_scan"] = entry["two_step_s"] / entry["scan_s"]
-        entry["arrow_reader_over_scan"] = entry["arrow_reader_s"] / entry["scan_s"]
         if "pandas_s" in entry:
             entry["pandas_over_geozones"] = entry["pandas_s"] / entry["geozones_s"]
         if "duckdb_s" in entry:
@@ -356,13 +337,13 @@ def main(argv=None) -> int:
         record["sizes"].append(entry)
         f = lambda k, fmt="{:8.2f}": fmt.format(entry[k]) if k in entry else " " * 8  # noqa: E731
         print(f"{rows:>12,} {f('scan_s')} {f('scan4_s')} {f('geozones_s', '{:9.2f}')} {f('two_step_s')} {f('stream_s')} {f('zone_sums_s')} {f('pandas_s')} "
-              f"{f('duckdb_s')}  {f('geozones_over_scan', '{:7.2f}')} {f('geozones_over_scan4', '{:8.2f}')} {f('arrow_reader_over_scan', '{:10.2f}')} {f('two_step_over_scan')} "
+              f"{f('duckdb_s')}  {f('geozones_over_scan', '{:7.2f}')} {f('geozones_over_scan4', '{:8.2f}')} {f('two_step_over_scan')} "
               f"{f('pandas_over_geozones', '{:9.1f}')} "
               f"{f('duckdb_over_geozones', '{:7.1f}')}  {entry.get('max_rel_diff_pandas', '')}")
 
     if not args.no_processes:
         path = subset(args.data, None)
-        record["processes"] = [whole_process(m, path, args.data) for m in ("scan", "scan4", "geozones", "geozones-arrow", "2-step", "geozones+write", "2-step+write")]
+        record["processes"] = [whole_process(m, path, args.data) for m in ("scan", "scan4", "geozones", "2-step", "geozones+write", "2-step+write")]
         small = subset(args.data, args.pandas_rows)  # the same file as the in-process size of that label
         record["processes_small"] = [whole_process(m, small, args.data) for m in ("scan", "geozones", "pandas")]
         for group in ("processes", "processes_small"):

@@ -14,7 +14,7 @@ from .errors import GeozonesError, InputError, OutputError
 
 log = logging.getLogger("geozones")
 
-__all__ = ["atomic_path", "write_text_atomic", "file_format", "read_csv_text", "row_label"]
+__all__ = ["atomic_path", "write_text_atomic", "file_format", "read_csv_text", "read_parquet_table", "row_label"]
 
 
 @contextlib.contextmanager
@@ -106,3 +106,31 @@ def read_csv_text(path: Path, *, error: type[GeozonesError] = InputError, what: 
         raise error(f"not a readable CSV: {' '.join(str(exc).split())}", path=path, hint=f"export the {what} again as CSV") from exc
     df.columns = [str(c).strip().lstrip("\ufeff").lower() for c in df.columns]
     return df
+
+
+def read_parquet_table(path: str | os.PathLike[str], *, text: tuple[str, ...] = (), error: type[GeozonesError] = InputError):
+    """Read a Parquet file with Arrow, row group by row group, into one ``pyarrow.Table``.
+
+    Columns whose lower-case name is in ``text`` are read as dictionaries. A damaged file
+    is one ``error`` naming the file, and the row group where a page cannot be read.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    damaged = "the Parquet file is damaged: export it again"
+    try:
+        names = pq.read_schema(path).names
+        f = pq.ParquetFile(path, read_dictionary=[n for n in names if n.lower() in text] or None)
+        groups = f.metadata.num_row_groups
+    except Exception as exc:  # Arrow raises several classes for a damaged footer
+        raise error(f"cannot read the file: {' '.join(str(exc).split())}", path=path, hint=damaged) from exc
+    tables = []
+    for i in range(groups):
+        try:
+            tables.append(f.read_row_group(i))
+        except Exception as exc:  # (Arrow's classes, OSError, and the codecs' own)
+            raise error(f"cannot read row group {i}: {' '.join(str(exc).split())}", path=path, hint=damaged) from exc
+    try:
+        return pa.concat_tables(tables) if tables else f.schema_arrow.empty_table()
+    except Exception as exc:  # row groups whose types disagree
+        raise error(f"cannot read the file: {' '.join(str(exc).split())}", path=path, hint=damaged) from exc

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import file_format, read_csv_text
+from ._io import file_format, read_csv_text, read_parquet_table
 from ._io import row_label as _row
 from .errors import CountsError, InputError
 from .origins import ALL, normalize_origins
@@ -108,7 +108,7 @@ def _read_frame(path: Path, what: str) -> tuple[pd.DataFrame, str]:
         if fmt == "csv":
             df = read_csv_text(path, error=CountsError, what=what)
         elif fmt == "parquet":
-            df = pd.read_parquet(path)
+            df = read_parquet_table(path, error=CountsError).to_pandas()
         else:
             raise CountsError(f"unknown file type {path.suffix!r}", path=path, hint=f"give the {what} as .csv or .parquet")
     except CountsError:
@@ -131,10 +131,32 @@ def _require(df: pd.DataFrame, cols: tuple[str, ...], path: Path, what: str) -> 
         )
 
 
+#: The times a counts file may hold (UTC, the end excluded): a time outside them comes from a
+#: damaged file or a wrong unit, and is refused with its row.
+TIME_RANGE = (pd.Timestamp("1990-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC"))
+
+
+def time_range_error(value, path: Path | str | None, where: str | None, column: str = "period_start") -> CountsError:
+    """The error for a time outside :data:`TIME_RANGE`."""
+    return CountsError(f"{column} {value} lies outside {TIME_RANGE[0].year} to {TIME_RANGE[1].year - 1}", path=path, where=where,
+                       hint="the file is damaged, or its times are in another unit: export it again")
+
+
+def _check_range(values: pd.Series, path: Path, fmt: str, column: str) -> None:
+    """Refuse the first time outside :data:`TIME_RANGE` (tz-aware or naive, any unit)."""
+    lo, hi = TIME_RANGE if values.dt.tz is not None else (t.tz_localize(None) for t in TIME_RANGE)
+    out = ((values < lo) | (values >= hi)).to_numpy()
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        naive = values.dt.tz_convert(None) if values.dt.tz is not None else values
+        raise time_range_error(np.datetime_as_string(naive.to_numpy()[i : i + 1])[0], path, _row(i, fmt), column)
+
+
 def parse_times(values: pd.Series, path: Path, fmt: str, column: str) -> pd.Series:
     """Parse ISO 8601 times to UTC; times without an offset are Europe/Brussels local time."""
     if pd.api.types.is_datetime64_any_dtype(values):
         s = values
+        _check_range(s, path, fmt, column)
         if getattr(s.dt, "tz", None) is None:
             return _localize(s, path, fmt, column, values)
         return s.dt.tz_convert("UTC")
@@ -161,6 +183,10 @@ def parse_times(values: pd.Series, path: Path, fmt: str, column: str) -> pd.Seri
             where=_row(i, fmt),
             hint="write times as 2026-07-01T14:00 (Europe/Brussels) or 2026-07-01T12:00Z",
         )
+    uniq_out = ((parsed < TIME_RANGE[0]) | (parsed >= TIME_RANGE[1])).to_numpy()
+    if uniq_out.any():
+        i = int(np.flatnonzero(uniq_out[codes])[0])
+        raise time_range_error(repr(values.iloc[i]), path, _row(i, fmt), column)
     return pd.Series(parsed.to_numpy()[codes], index=values.index).dt.tz_convert("UTC")
 
 

@@ -14,9 +14,9 @@ minute numbers, and a minute's published period comes from a lookup table. The c
 are those of :func:`geozones.read_counts` (numbers, negatives, NaN, infinities, times,
 clock changes, origin codes, one period length, unknown cells), each naming the row.
 
-Row groups of flat columns without nulls are decoded by geozones' own Parquet reader
-(:mod:`geozones._parquet`: the cell ids stay dictionary indices, no string is built),
-anything else by Arrow's; both give the same batches.
+Parquet is read by Arrow (``cell_id`` and ``origin`` as dictionaries, so no string is
+built per row); a damaged file is one :class:`~geozones.errors.CountsError` naming the file
+and the row group.
 
 The result equals the in-memory path: observed figures exactly for whole-number counts
 (sums of integers in float64 do not depend on their order), estimates to rounding (about
@@ -59,10 +59,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import _parquet
-from ._io import row_label
+from ._io import read_parquet_table, row_label
 from .aggregate import zone_table
-from .counts import KINDS, parse_period, parse_times, period_floor, period_seconds
+from .counts import KINDS, TIME_RANGE, parse_period, parse_times, period_floor, period_seconds, time_range_error
 from .errors import BudgetError, CountsError, InputError
 from .extrapolate import market_share_factors
 from .origins import ALL, normalize_origins, rollup_codes
@@ -249,6 +248,7 @@ class _Context:
     _periods: object = None  # a period dictionary whose entries are all checked
     norm_index: dict[str, int] = field(default_factory=dict)  # normalised origin code -> index (duplicate keys)
     seen: "_Seen | None" = None
+    span: tuple[int, int] | None = None  # first and last time (UTC ns) of the rows so far
 
 
 @dataclass
@@ -336,6 +336,33 @@ def _cell_lookup(ctx: _Context, values) -> np.ndarray:
     return lookup
 
 
+#: The longest time the counts of one run may span: the stream engine keeps a table of the
+#: minutes between the first and the last time (about 9 bytes a minute, 1.5 x this span).
+MAX_SPAN_DAYS = 20 * 366
+
+
+def _check_time_range(ctx: _Context, raw: np.ndarray, unit: str, row0: int, lo: int, hi: int) -> None:
+    """Refuse times outside ``counts.TIME_RANGE``, and counts spanning more than
+    ``MAX_SPAN_DAYS`` with the rows before, naming the first row at fault. ``raw`` are the
+    batch's times in ``unit``, ``lo`` and ``hi`` their extremes."""
+    scale = 10**9 // _UNITS[unit]  # nanoseconds a unit
+    first, end = (t.value // scale for t in TIME_RANGE)
+    if lo < first or hi >= end:
+        i = _first_row((raw < first) | (raw >= end))
+        raise time_range_error(np.datetime_as_string(raw[i : i + 1].astype(f"datetime64[{unit}]"))[0], ctx.source, row_label(row0 + i, ctx.fmt))
+    a, b = lo * scale, hi * scale
+    if ctx.span is not None:
+        a, b = min(a, ctx.span[0]), max(b, ctx.span[1])
+    limit = MAX_SPAN_DAYS * 86400 * 10**9
+    if b - a > limit:
+        ns = raw * scale
+        i = _first_row((ns < b - limit) | (ns > a + limit))
+        raise CountsError(f"period_start {np.datetime_as_string(raw[i : i + 1].astype(f'datetime64[{unit}]'))[0]} makes the counts span more "
+                          f"than {MAX_SPAN_DAYS // 366} years", path=ctx.source, where=row_label(row0 + i, ctx.fmt),
+                          hint="the file is damaged, or split the counts into runs of fewer years")
+    ctx.span = (a, b)
+
+
 def _times(ctx: _Context, arr, row0: int) -> np.ndarray:
     """UTC nanoseconds per row."""
     import pyarrow as pa
@@ -347,6 +374,9 @@ def _times(ctx: _Context, arr, row0: int) -> np.ndarray:
     if pa.types.is_timestamp(t):
         if pa.types.is_dictionary(arr.type):
             arr = arr.dictionary.take(arr.indices)
+        raw = arr.to_numpy(zero_copy_only=False).view(np.int64)
+        if len(raw):
+            _check_time_range(ctx, raw, t.unit, row0, int(raw.min()), int(raw.max()))
         ns = arr.cast(pa.timestamp("ns", tz=t.tz)).to_numpy(zero_copy_only=False).view(np.int64)
         if t.tz is None:  # naive: Europe/Brussels local time, once per distinct minute
             minutes = ns // _MINUTE
@@ -485,17 +515,12 @@ def _origin_table(ctx: _Context, arr, row0: int):
     codes, values = _dictionary(arr)
     cached = ctx._origins
     if cached is not None and cached[0].equals(values):
-        _, group_of, groups, factor, group_factor, _ = cached
+        _, group_of, groups, factor, group_factor, _, raw, bad = cached
     else:
         raw = pd.Series(values.to_pandas(), dtype=object)
         raw = raw.where(raw.notna(), "")
         norm, levels = normalize_origins(raw)
         bad = (levels == "invalid").to_numpy()
-        present = np.bincount(codes[codes >= 0], minlength=len(raw)) > 0 if len(codes) else np.zeros(len(raw), bool)
-        if (bad & present).any():
-            j = _first_row(bad & present)
-            raise _fail(ctx, row0, _first_row(codes == j), f"origin {raw.iloc[j]!r} is not a NIS code, a mobile country code or an ISO country code",
-                        "use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known")
         norm = norm.where(~bad, "unknown")
         factor = _factor_of(ctx, norm.to_numpy(dtype=object))
         rolled = rollup_codes(norm, ctx.origin_level, keep=ctx.keep)
@@ -504,7 +529,13 @@ def _origin_table(ctx: _Context, arr, row0: int):
         per = pd.Series(factor).groupby(group_of)
         group_factor = np.where(per.nunique().to_numpy() == 1, per.first().to_numpy(), np.nan)
         norm_of = np.array([ctx.norm_index.setdefault(str(c), len(ctx.norm_index)) for c in norm], dtype=np.int64)
-        ctx._origins = (values, group_of, groups, factor, group_factor, norm_of)
+        ctx._origins = (values, group_of, groups, factor, group_factor, norm_of, raw, bad)
+    if bad.any():  # (a dictionary may hold entries this batch does not use: only the rows' own count)
+        present = np.bincount(codes[codes >= 0], minlength=len(raw)) > 0 if len(codes) else np.zeros(len(raw), bool)
+        if (bad & present).any():
+            j = _first_row(bad & present)
+            raise _fail(ctx, row0, _first_row(codes == j), f"origin {raw.iloc[j]!r} is not a NIS code, a mobile country code or an ISO country code",
+                        "use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known")
     if (codes < 0).any():  # null origins read as missing: as the reader does, 'unknown'
         raise _fail(ctx, row0, _first_row(codes < 0), "origin is empty", "write 'unknown' when the origin is not known")
     return codes, group_of, groups, factor, group_factor
@@ -651,6 +682,17 @@ def _keys(cell_of: np.ndarray, norm_of: np.ndarray, ccodes: np.ndarray, ocodes: 
     return c[known], norm_of[ocodes[known]]
 
 
+def _within(codes: np.ndarray, n: int) -> bool:
+    """Whether every code indexes an array of ``n`` entries."""
+    return not len(codes) or (int(codes.min()) >= 0 and int(codes.max()) < n)
+
+
+def _within_dictionary(arr) -> bool:
+    import pyarrow as pa
+
+    return not pa.types.is_dictionary(arr.type) or _within(arr.indices.to_numpy(zero_copy_only=False), len(arr.dictionary))
+
+
 def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict, unknown: set) -> bool:
     """Add one batch with the compiled loop; False (nothing added) where it needs the general
     path: no numba, text or local times, text counts, nulls, or origins with several shares."""
@@ -668,6 +710,10 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
         return False
     _prepare(ctx, batch, row0)
     ccodes = cells.indices.to_numpy(zero_copy_only=False)
+    if not _within(ccodes, len(cells.dictionary)) or ("origin" in col and not _within_dictionary(col["origin"])):
+        # (Arrow checks a Parquet file's indices; checked again so the compiled loop never meets one out of bounds)
+        raise CountsError("holds a text code out of its dictionary's range", path=ctx.source, where=row_label(row0, ctx.fmt),
+                          hint="the file is damaged: export it again")
     cell_of = _cell_lookup(ctx, cells.dictionary)
     if "origin" in col:
         ocodes, group_of, groups, _, group_factor = _origin_table(ctx, col["origin"], row0)
@@ -686,6 +732,7 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
         _bin_batch(ctx, batch, row0)  # names the first bad row, and raises
     per_minute = 60 * _UNITS[times.type.unit]
     lo, hi = int(lo), int(hi)
+    _check_time_range(ctx, raw, times.type.unit, row0, lo, hi)
     mlo, mhi = lo // per_minute, hi // per_minute
     ctx.minutes.cover(mlo, mhi)
     ordinals = np.unique(ctx.minutes.code[mlo - ctx.minutes.m0 : mhi - ctx.minutes.m0 + 1])
@@ -1068,6 +1115,10 @@ def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = ()) -> tuple[I
     try:
         dataset = ds.dataset(path, format="parquet")
         names = [n.lower() for n in dataset.schema.names]
+        text = [n for n in dataset.schema.names if n.lower() in ("cell_id", "origin", "period")]
+        if text:  # text columns as dictionaries: a cell id is looked up once per entry, not per row
+            fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=text))
+            dataset = ds.dataset(path, format=fmt)
     except Exception as exc:  # pyarrow raises several classes for a bad file
         raise CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path,
                           hint="the stream and dask engines read Parquet (a file or a folder of files)") from exc
@@ -1089,8 +1140,6 @@ def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = ()) -> tuple[I
 
 #: Batches a reading thread may hold decoded before the loop takes them.
 _READ_AHEAD = 2
-#: Read row groups with geozones' own Parquet decoder where it can (``_parquet``).
-_OWN_DECODER = True
 
 
 #: Schema metadata of a batch from ``_read_ahead``: its counts' and times' extremes, found
@@ -1150,41 +1199,18 @@ def _read_ahead(pieces: list, schema, cols: list[str], names: list[str], batch_r
                 continue
         return False
 
-    types = [schema.field(c).type for c in cols]
-
-    def own(piece):
-        """The row group through geozones' own decoder (see ``_parquet``), or None where it
-        leaves the row group to Arrow (also where it cannot make sense of a page: Arrow
-        then says what is wrong)."""
-        if not _OWN_DECODER:
-            return None
-        rg = piece.row_groups[0]
-        if rg.num_rows > 2 * batch_rows:  # (decoded whole: a big row group stays with Arrow's batches)
-            return None
-        try:
-            arrays = _parquet.reader(piece.path, cols, types).read(rg.id)
-        except _parquet.ParquetDecodeError as exc:
-            log.debug("%s, row group %d: %s; read with Arrow", piece.path, rg.id, exc)
-            return None
-        if arrays is None:
-            return None
-        b = pa.RecordBatch.from_arrays(arrays, names=names)
-        known = _extremes_of(b)
-        return b if known is None else b.replace_schema_metadata({_EXTREMES: known})
-
     def work(k: int) -> None:
         i = k
         try:
             for i in range(k, len(pieces), workers):
-                b = own(pieces[i])
-                if b is not None:
-                    if b.num_rows and not put(queues[k], b):
-                        return
-                    if not put(queues[k], end):
-                        return
-                    continue
                 for b in pieces[i].to_batches(schema=schema, columns=cols, batch_size=batch_rows, fragment_scan_options=opts, use_threads=False):
-                    if b.num_rows and not put(queues[k], pa.RecordBatch.from_arrays(b.columns, names=names)):
+                    if not b.num_rows:
+                        continue
+                    b = pa.RecordBatch.from_arrays(b.columns, names=names)
+                    known = _extremes_of(b)
+                    if known is not None:
+                        b = b.replace_schema_metadata({_EXTREMES: known})
+                    if not put(queues[k], b):
                         return
                 if not put(queues[k], end):
                     return
@@ -1194,8 +1220,6 @@ def _read_ahead(pieces: list, schema, cols: list[str], names: list[str], batch_r
                                        hint="the Parquet file is damaged: export it again"))
         except BaseException as exc:  # raised in the caller's thread, at its turn
             put(queues[k], exc)
-        finally:
-            _parquet.close_readers()
 
     threads = [threading.Thread(target=work, args=(k,), name=f"geozones-read-{k}", daemon=True) for k in range(workers)]
     for t in threads:
@@ -1526,16 +1550,34 @@ def _tally(info: dict, b: _Batch, unknown: set) -> None:
     unknown |= b.unknown
 
 
-def _dask_partition(frame: pd.DataFrame, ctx: _Context, offset: int, window: tuple[int, int] | None) -> tuple:
+def _parquet_file(path: Path, **kwargs):
+    """``pyarrow.parquet.ParquetFile`` of a counts file, or one line saying it is damaged."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path, **kwargs)
+    except Exception as exc:  # Arrow raises several classes for a damaged footer
+        raise CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path, hint="the Parquet file is damaged: export it again") from exc
+
+
+def _file_batch(path: Path):
+    """One counts file as one Arrow record batch of the counts' columns (lower-case names),
+    read by Arrow row group by row group, so that a damaged one is named."""
+    import pyarrow as pa
+
+    table = read_parquet_table(path, text=("cell_id", "origin", "period"), error=CountsError)
+    cols = [n for n in table.column_names if n.lower() in _COLUMNS]
+    table = table.select(cols).rename_columns([c.lower() for c in cols]).combine_chunks()
+    return table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], schema=table.schema)
+
+
+def _dask_partition(batch, ctx: _Context, offset: int, window: tuple[int, int] | None) -> tuple:
     """Bin one Dask partition into sparse sums: the stream engine's batch step. The keys of
     its rows inside ``window`` (UTC ns, both ends included: the times another partition
     also holds) go with them, so that :func:`_dask_combine` finds duplicates across
     partitions."""
-    import pyarrow as pa
-
     # lookups of its own: on Dask's threads the partitions share one context object
     ctx = replace(ctx, minutes=None, factors={}, _cells=None, _origins=None, _periods=None, norm_index={}, seen=None)
-    batch = pa.RecordBatch.from_pandas(frame.rename(columns=str.lower), preserve_index=False)
     b = _bin_batch(ctx, batch, offset)
     dups = _drop_duplicates_in(ctx, b, offset)
     keys = pd.DataFrame({"t": b.starts[b.bucket], "g": b.groups[b.group] if len(b.group) else np.empty(0, object), "c": b.cell})
@@ -1645,25 +1687,19 @@ def _overlap_windows(ranges: list[tuple[int, int] | None]) -> list[tuple[int, in
 def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, kind: str, stat: str) -> CellBins:
     try:
         import dask
-        import dask.dataframe as dd
     except ImportError as exc:  # pragma: no cover - an install without the extra
         raise InputError("the dask engine needs dask", hint="pip install 'geozones[dask]'") from exc
-    import pyarrow.parquet as pq
 
     _batches(path, _BATCH_ROWS)  # the same checks of columns and rows as the stream engine
     files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
-    sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
-    ddf = dd.read_parquet([str(f) for f in files], split_row_groups=False)
-    if ddf.npartitions == len(files):
-        offsets = np.cumsum([0] + sizes[:-1]).tolist()
-    else:  # rows of a partition can only be named within it
-        offsets = [0] * ddf.npartitions
-    parts = ddf.to_delayed()
+    sizes = [_parquet_file(f).metadata.num_rows for f in files]
+    offsets = np.cumsum([0] + sizes[:-1]).tolist()
+    parts = [dask.delayed(_file_batch)(f) for f in files]  # a partition a file, read by Arrow
     light = _Context(weights=ctx.weights, period=ctx.period, kind=ctx.kind, origin_level=ctx.origin_level, keep=ctx.keep,
                      shares=ctx.shares, unknown_cells=ctx.unknown_cells, source=ctx.source)
     # duplicates across partitions: only rows at times that another partition holds too
     # are checked (none where the files follow each other in time, as exports do)
-    ranges = _time_ranges(files) if ddf.npartitions == len(files) else [None] * ddf.npartitions
+    ranges = _time_ranges(files)
     partials = [dask.delayed(_dask_partition)(p, light, off, win) for p, off, win in zip(parts, offsets, _overlap_windows(ranges))]
     while len(partials) > 1:  # in pairs, each the earlier rows first
         partials = [dask.delayed(_dask_combine)(*partials[i : i + 2], light, budget) if i + 1 < len(partials) else partials[i]
