@@ -33,15 +33,15 @@ _SUBMODULES = {
     "report": ("build_report", "read_event_days", "read_spend", "write_report"),
     "pipeline": ("RunConfig", "RunResult", "load_config", "run"),
     "privacy": ("DEFAULT_K", "disclosure_control", "publish"),
-    "stream": ("CellBins", "apportion_bins", "stream_counts", "stream_zone_sums", "stream_zone_table", "write_zone_table", "zone_sums"),
+    "engine": ("CellBins", "apportion_bins", "stream_counts", "stream_zone_sums", "stream_zone_table", "write_zone_table", "zone_sums"),
     "synth": ("national_case",),
     "errors": ("BudgetError", "CellPlanError", "ConfigError", "CountsError", "CoverageError", "CRSError", "GeozonesError", "InputError", "MarketShareError", "OutputError", "Problem", "WeightsError", "ZoneError"),
     "weights": ("Weights", "compute_weights", "compute_weights_dask", "read_ancillary", "read_weights", "write_weights", "zone_fit"),
     "zones": ("OUTSIDE", "ZoneReport", "check_zones", "h3_grid", "read_zones", "square_grid", "write_zones", "zone_overlaps"),
 }
 _WHERE = {name: module for module, names in _SUBMODULES.items() for name in names}
-# submodules reached as attributes (gz.origins, gz.stream), as when every one was imported
-_MODULES = {p.stem for p in _Path(__file__).parent.glob("*.py")} - {"__init__"}
+# submodules reached as attributes (gz.origins, gz.engine), as when every one was imported
+_MODULES = {p.stem for p in _Path(__file__).parent.glob("*.py")} - {"__init__"} | {"engine"}
 
 # ``extrapolate`` is both a module and its function: imported now, so that importing the
 # module later (the stream engine does) cannot put the module in the function's place
@@ -74,7 +74,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from .report import build_report, read_event_days, read_spend, write_report
     from .pipeline import RunConfig, RunResult, load_config, run
     from .privacy import DEFAULT_K, disclosure_control, publish
-    from .stream import CellBins, apportion_bins, stream_counts, stream_zone_sums, stream_zone_table, write_zone_table, zone_sums
+    from .engine import CellBins, apportion_bins, stream_counts, stream_zone_sums, stream_zone_table, write_zone_table, zone_sums
     from .synth import national_case
     from .errors import (
         BudgetError,

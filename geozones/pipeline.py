@@ -55,7 +55,7 @@ from .coverage import DEFAULT_MODEL, MODELS, build_coverage, read_cellplan
 from .errors import BudgetError, ConfigError, CountsError, CoverageError, InputError, WeightsError, ZoneError
 from .extrapolate import market_share_factors, read_market_share
 from .origins import ALL, LEVELS, origin_names, rollup_codes
-from .stream import ENGINES, CellBins, _used, apportion_bins, format_size, parse_size, stream_counts, zone_sums
+from .engine import ENGINES, CellBins, apportion_bins, format_size, parse_size, stream_counts, used_cells, zone_sums
 from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
 from .weights import Weights, compute_weights, compute_weights_dask, read_weights, write_weights, zone_fit
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
@@ -365,7 +365,7 @@ BYTES_PER_FIGURE = 1000
 def _figures_per_zone(bins: CellBins, periods: list[str]) -> tuple[int, int, int]:
     """(figures, periods, origins) that publishing makes for one zone: every published
     period (the summary period's: as many as the published ones span) times every origin."""
-    t_used, o_used = (len(a) for a in _used(bins))
+    t_used, o_used = (len(a) for a in used_cells(bins))
     summary = [min(t_used, -(-t_used * period_seconds(periods[0]) // period_seconds(p)) + 1) for p in periods[1:]]
     n_t = t_used + sum(summary)
     return n_t * o_used, n_t, o_used
@@ -579,7 +579,7 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
     summary = summary.iloc[np.argsort(in_order.get_indexer(summary["zone_id"]), kind="stable")].reset_index(drop=True)
     conservation = None
     if not weights.meta.get("zones_overlap", True):
-        want = bins.observed.sum(axis=2)[np.ix_(*_used(bins))] * factor
+        want = bins.observed.sum(axis=2)[np.ix_(*used_cells(bins))] * factor
         conservation = float(np.max(np.abs(got - want))) if np.size(want) else 0.0
     return {"summary": gpd.GeoDataFrame(summary, geometry="geometry", crs=zones.crs), "stats": stats, "by_reason": by_reason,
             "conservation": conservation, "parts": len(parts), "factor": factor}

@@ -41,5 +41,5 @@ def test_import_loads_no_geometry_or_map_library_until_asked():
 
 def test_a_module_and_a_function_of_one_name_stay_the_function():
     """``geozones.extrapolate`` is the function, also after its module was imported by another."""
-    out = _run("import geozones as gz, geozones.stream, geozones.pipeline; print(callable(gz.extrapolate), type(gz.extrapolate).__name__)")
+    out = _run("import geozones as gz, geozones.engine, geozones.pipeline; print(callable(gz.extrapolate), type(gz.extrapolate).__name__)")
     assert out == "True function"

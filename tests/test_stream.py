@@ -27,7 +27,8 @@ from geozones.errors import BudgetError, CountsError
 from geozones.extrapolate import market_share_factors
 from geozones.origins import rollup_codes
 from geozones.pipeline import RunConfig, run
-from geozones.stream import apportion_bins, parse_size, stream_counts
+from geozones.engine import _dask, _passes, _reading, _seen, _spread, format_size
+from geozones.engine import apportion_bins, parse_size, stream_counts
 
 
 def toy_weights(n_cells: int, n_zones: int, seed: int = 0) -> gz.Weights:
@@ -192,7 +193,7 @@ def test_the_memory_budget_is_kept(tmp_path):
         stream_counts(shuffled, w, memory_budget=4000, progress=False)
     stream_counts(shuffled, w, memory_budget=7000, progress=False)
     assert parse_size("2GB") == 2 * 10**9 and parse_size("500 MB") == 5 * 10**8 and parse_size(1024) == 1024
-    assert [gz.stream.format_size(n) for n in (512, 4600, 2.5e6, 2e9)] == ["512 bytes", "4.6 kB", "2.5 MB", "2.00 GB"]
+    assert [format_size(n) for n in (512, 4600, 2.5e6, 2e9)] == ["512 bytes", "4.6 kB", "2.5 MB", "2.00 GB"]
 
 
 def test_dask_engine_on_a_local_cluster_equals_the_stream_engine(tmp_path):
@@ -327,7 +328,7 @@ def test_zone_sums_in_a_memory_map_equal_those_in_an_array(monkeypatch):
     with tempfile.TemporaryDirectory() as d:
         bins = stream_counts(write_parquet(toy_counts(30, 100, ["30000", "FR", "NL"], seed=9), pathlib.Path(d) / "c.parquet"), w, progress=False)
     want = gz.zone_sums(bins, w)[0]
-    monkeypatch.setattr(gz.stream, "_SMALL_RESULT", 0)
+    monkeypatch.setattr(_spread, "_SMALL_RESULT", 0)
     got = gz.zone_sums(bins, w)[0]
     def memory(a):  # what holds an array's memory
         while isinstance(a, np.ndarray) and a.base is not None:
@@ -412,8 +413,8 @@ def test_exact_duplicate_rows_are_dropped_as_the_memory_engine_drops_them(tmp_pa
     dup, _, _ = with_duplicates(counts, 25, seed=4, in_time_order=order == "time")
     src = write_parquet(as_read_by(dup, compiled), tmp_path / "dup.parquet", row_group_size=300)
     passes = []
-    real = gz.stream._stream_pass
-    monkeypatch.setattr(gz.stream, "_stream_pass", lambda *a, **k: passes.append(k["ordered"]) or real(*a, **k))
+    real = _passes._stream_pass
+    monkeypatch.setattr(_passes, "_stream_pass", lambda *a, **k: passes.append(k["ordered"]) or real(*a, **k))
     bins = stream_counts(src, w, batch_rows=257, progress=False, compiled=compiled)
     # rows in time order are read once, keeping the keys of the newest hour only
     assert passes == ([True] if order == "time" else [True, False])
@@ -468,8 +469,8 @@ def test_dask_finds_duplicates_across_files_where_their_times_overlap(tmp_path, 
     for i, part in enumerate(parts):
         write_parquet(part, folder / f"part-{i}.parquet")
     windows = []
-    real = gz.stream._dask_partition
-    monkeypatch.setattr(gz.stream, "_dask_partition", lambda frame, ctx, off, win: windows.append(win) or real(frame, ctx, off, win))
+    real = _dask._dask_partition
+    monkeypatch.setattr(_dask, "_dask_partition", lambda batch, ctx, off, win: windows.append(win) or real(batch, ctx, off, win))
     got = stream_counts(folder, w, engine="dask", progress=False)
     repeated = int(((hours >= 16) & (hours < 18)).sum())
     assert got.info["duplicate_rows"] == repeated and got.info["rows"] == len(counts)
@@ -519,7 +520,7 @@ def test_a_duplicate_of_a_row_batches_before_in_a_long_period_is_found(tmp_path,
     across batches (or as bits past ``_Seen.HOLD`` rows), and a copy of the period's first
     row many batches later is still found."""
     if hold:
-        monkeypatch.setattr(gz.stream._Seen, "HOLD", hold)
+        monkeypatch.setattr(_seen._Seen, "HOLD", hold)
     w = toy_weights(40, 3, seed=14)
     counts = toy_counts(40, 3, ["30000", "208"], seed=14).sort_values(["period_start", "cell_id"], kind="stable")
     counts["cell_id"] = pd.Categorical(counts["cell_id"], categories=[f"c{i}" for i in range(40)])
@@ -563,7 +564,7 @@ def test_read_ahead_holds_a_few_batches_however_slow_the_loop(tmp_path):
         dataset = pa.dataset.dataset(write_parquet(df, tmp_path / f"c{n}.parquet", row_group_size=50_000), format="parquet")
         pieces = [rg for f in dataset.get_fragments() for rg in f.split_by_row_group()]
         got, peak, before = [], 0, pa.total_allocated_bytes()
-        for b in gz.stream._read_ahead(pieces, dataset.schema, ["cell_id", "count"], ["cell_id", "count"], 50_000, workers=2):
+        for b in _reading._read_ahead(pieces, dataset.schema, ["cell_id", "count"], ["cell_id", "count"], 50_000, workers=2):
             peak = max(peak, pa.total_allocated_bytes() - before)
             got.append(b.column(1).to_numpy().copy())  # (a view would keep Arrow's buffer)
             time.sleep(0.01)  # a loop slower than decoding
@@ -632,9 +633,9 @@ def test_stream_zone_sums_keep_a_few_periods_of_sums_when_rows_are_in_time_order
     counts = toy_counts(25, 24 * 20, ["30000", "10000", "FR"], seed=21).sort_values("period_start", kind="stable").reset_index(drop=True)
     src = write_parquet(as_read_by(counts, True), tmp_path / "c.parquet", row_group_size=500)
     passes, slots = [], []
-    real_pass, real_release = gz.stream._stream_pass, gz.stream._Accumulator.release
-    monkeypatch.setattr(gz.stream, "_stream_pass", lambda *a, **k: passes.append(k["ordered"]) or real_pass(*a, **k))
-    monkeypatch.setattr(gz.stream._Accumulator, "release", lambda self, s: slots.append(self.obs.shape[0]) or real_release(self, s))
+    real_pass, real_release = _passes._stream_pass, _seen._Accumulator.release
+    monkeypatch.setattr(_passes, "_stream_pass", lambda *a, **k: passes.append(k["ordered"]) or real_pass(*a, **k))
+    monkeypatch.setattr(_seen._Accumulator, "release", lambda self, s: slots.append(self.obs.shape[0]) or real_release(self, s))
     got = gz.stream_zone_sums(src, w, batch_rows=700, progress=False)
     assert passes == [True] and len(got[1]) == 21  # 20 days from 00:00 local, across the clock change: 21 local days
     assert len(slots) == 21 and max(slots) <= 4
