@@ -76,6 +76,7 @@ from scipy import sparse
 from .coverage import build_coverage
 from .crs import WGS84, metric_crs
 from .errors import InputError, Problem, WeightsError
+from .extrapolate import DEFAULT_SHARE
 from .privacy import DEFAULT_K
 from .weights import FIT_INSIDE, LOW_FIT, MIN_ZONE_KM2, Weights, compute_weights, zone_fit
 from .zones import _MIN_AREA_M2, zone_overlaps, zone_paths
@@ -96,8 +97,6 @@ __all__ = [
 MIN_CELL_SHARE = 0.5
 #: A zone whose smallest feeding cell is more than this many times its area is coarse.
 MAX_CELL_ZONE_RATIO = 10.0
-#: The operator's market share assumed when none is given (about 40% in Belgium).
-DEFAULT_SHARE = 0.4
 #: A zone counts as inside another when this share of its area is (as zones.nested_pairs).
 _INSIDE = 0.99
 

@@ -23,10 +23,13 @@ from ._io import read_csv_text
 from .errors import MarketShareError
 from .origins import ALL, normalize_origins, origin_names, province_of
 
-__all__ = ["read_market_share", "market_share_factors", "extrapolate", "DEFAULT"]
+__all__ = ["read_market_share", "market_share_factors", "extrapolate", "DEFAULT", "DEFAULT_SHARE"]
 
 #: The origin of the default row of a market-share table.
 DEFAULT = "*"
+#: The operator's market share assumed where a figure needs one and none is given (about
+#: 40% in Belgium): the authoring checks' smallest publishable population.
+DEFAULT_SHARE = 0.4
 
 
 def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import hashlib
 import json
 import logging
@@ -36,28 +35,26 @@ import os
 import shutil
 import sys
 import tempfile
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from scipy import sparse
 
 from . import __version__
 from ._io import file_format, row_label
-from .aggregate import STATS, add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
-from .counts import KINDS, TIMEZONE, events_to_counts, parse_period, period_seconds, read_counts, read_events, read_optout
-from .coverage import DEFAULT_MODEL, MODELS, build_coverage, read_cellplan
-from .errors import BudgetError, ConfigError, CountsError, CoverageError, InputError, WeightsError, ZoneError
+from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
+from .counts import TIMEZONE, events_to_counts, period_seconds, read_counts, read_events, read_optout
+from .config import PATH_KEYS, RunConfig, load_config, pick_engine, range_bound
+from .inputs import build_weights, check_unreached
+from .errors import BudgetError, ConfigError, CountsError, InputError, WeightsError
 from .extrapolate import market_share_factors, read_market_share
-from .origins import ALL, LEVELS, origin_names, rollup_codes
-from .engine import ENGINES, CellBins, apportion_bins, format_size, parse_size, stream_counts, used_cells, zone_sums
-from .privacy import DEFAULT_K, PUBLISHED, SUPPRESSED, disclosure_control, publish
-from .weights import Weights, compute_weights, compute_weights_dask, read_weights, write_weights, zone_fit
+from .origins import ALL, origin_names, rollup_codes
+from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts, used_cells, zone_sums
+from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, publish
+from .weights import Weights, compute_weights, read_weights, write_weights, zone_fit
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
 
 __all__ = ["RunConfig", "RunResult", "load_config", "run", "ZONE_COUNT_COLUMNS"]
@@ -66,191 +63,6 @@ log = logging.getLogger("geozones")
 
 #: The columns of the published zone table, in order.
 ZONE_COUNT_COLUMNS = ["zone_id", "zone_name", "period_start", "period", "origin", "observed", "estimate", "status", "n_cells", "fit"]
-
-
-@dataclass
-class RunConfig:
-    """Everything a run needs. Paths are strings; see ``geozones run --help`` for each key."""
-
-    zones: list[str]
-    out: str
-    cells: str | None = None
-    counts: str | None = None
-    events: str | None = None
-    optout: str | None = None
-    weights: str | None = None
-    model: str | None = None
-    cell_crs: str | None = None
-    metric_crs: str | None = None
-    ancillary: str | None = None
-    ancillary_column: str | None = None
-    kind: str = "presence"
-    stat: str = "mean"
-    dedup_factor: float | None = None
-    period: str = "1d"
-    summary_period: str | None = "1q"
-    start: str | None = None
-    end: str | None = None
-    k: float = DEFAULT_K
-    market_share: str | None = None
-    origin_level: str = "province"
-    residents: bool = True
-    unknown_cells: str = "error"
-    heat_grid_m: float | None = 250.0
-    heat_h3: int | None = None
-    map: bool = True
-    self_contained: bool = False
-    repair: bool = False
-    engine: str = "memory"
-    memory_budget: str = "2GB"
-    scheduler: str | None = None
-
-    def validate(self) -> None:
-        """Check values and combinations; raise ConfigError naming the setting."""
-        def bad(key: str, why: str, hint: str = "") -> None:
-            raise ConfigError(f"setting {key!r}: {why}", hint=hint or None)
-
-        if not self.zones:
-            bad("zones", "no zone file given")
-        if self.weights is None and self.cells is None:
-            bad("cells", "give a cell plan (or prebuilt weights)")
-        if (self.counts is None) == (self.events is None):
-            bad("counts", "give either counts or subscriber-level events, not both or neither")
-        if self.optout and not self.events:
-            bad("optout", "an opt-out list needs subscriber-level events", "opt-outs must be removed before counting: give events")
-        if self.model is not None and self.model not in MODELS:
-            bad("model", f"{self.model!r} is not one of {', '.join(MODELS)}")
-        if self.kind not in KINDS:
-            bad("kind", f"{self.kind!r} is not one of {', '.join(KINDS)}")
-        if self.events and self.kind != "unique":
-            self.kind = "unique"
-        if self.engine not in ENGINES:
-            bad("engine", f"{self.engine!r} is not one of {', '.join(ENGINES)}")
-        if self.engine != "memory" and self.events:
-            bad("engine", f"subscriber-level events are counted in memory, not with the {self.engine} engine", "use --engine memory with --events")
-        if self.engine != "memory" and (self.start or self.end):
-            bad("start" if self.start else "end", f"a range is checked by the memory engine, not by the {self.engine} engine", "use --engine memory with --start/--end")
-        try:
-            parse_size(self.memory_budget)
-        except InputError as exc:
-            bad("memory_budget", exc.message)
-        if self.stat not in STATS:
-            bad("stat", f"{self.stat!r} is not one of {', '.join(STATS)}")
-        if self.origin_level not in LEVELS:
-            bad("origin_level", f"{self.origin_level!r} is not one of {', '.join(LEVELS)}")
-        if self.unknown_cells not in ("error", "drop"):
-            bad("unknown_cells", f"{self.unknown_cells!r} is not error or drop")
-        if not (isinstance(self.k, (int, float)) and self.k > 0):
-            bad("k", f"{self.k!r} is not a positive number")
-        if self.dedup_factor is not None and not 0 < self.dedup_factor <= 1:
-            bad("dedup_factor", f"{self.dedup_factor!r} is not in (0, 1]")
-        if self.heat_grid_m is not None and not self.heat_grid_m > 0:
-            bad("heat_grid_m", f"{self.heat_grid_m!r} is not a positive number of metres")
-        if self.heat_h3 is not None and not (isinstance(self.heat_h3, int) and 0 <= self.heat_h3 <= 15):
-            bad("heat_h3", f"{self.heat_h3!r} is not an H3 resolution from 0 to 15")
-        for key in ("period", "summary_period"):
-            value = getattr(self, key)
-            if value is not None:
-                try:
-                    setattr(self, key, parse_period(value))
-                except InputError as exc:
-                    bad(key, exc.message)
-        for key in ("start", "end"):
-            value = getattr(self, key)
-            if value is not None and _range_bound(value) is None:
-                bad(key, f"{value!r} is not an ISO 8601 date or time", "e.g. 2026-07-01 or 2026-07-01T06:00 (Europe/Brussels), or with an offset")
-        if self.start is not None and self.end is not None and not _range_bound(self.start) < _range_bound(self.end):
-            bad("end", f"{self.end!r} is not after start {self.start!r}", "the range is start <= period_start < end")
-
-
-def _range_bound(value: str) -> pd.Timestamp | None:
-    """``start`` or ``end`` as a UTC time (a date is local midnight in Europe/Brussels); None if unreadable."""
-    try:
-        t = pd.Timestamp(str(value).strip())
-        if t.tzinfo is None:
-            t = t.tz_localize(TIMEZONE, ambiguous="raise", nonexistent="raise")
-        return t.tz_convert("UTC")
-    except Exception:  # noqa: BLE001 - pandas and pytz raise several classes for a bad time
-        return None
-
-
-_TYPES = {f.name: f.type for f in dataclasses.fields(RunConfig)}
-_PATH_KEYS = ("zones", "cells", "counts", "events", "optout", "weights", "ancillary", "market_share")
-
-
-def load_config(path: str | os.PathLike[str], **overrides: Any) -> RunConfig:
-    """Read a run configuration from TOML.
-
-    Keys are the fields of :class:`RunConfig` at the top level (``zones`` a path or a list
-    of paths). Relative paths are taken from the config file's folder. ``out`` must be
-    a folder; unknown keys and wrong types are refused.
-
-    Raises
-    ------
-    ConfigError
-        Unreadable TOML (with line and column), unknown keys, wrong types, bad values.
-    """
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise ConfigError("no such file", path=path, hint="check the path") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError("not UTF-8 text", path=path) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path=path, hint="see https://toml.io for the syntax") from exc
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = sorted(set(data) - set(_TYPES))
-    if unknown:
-        raise ConfigError(
-            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}",
-            path=path,
-            hint=f"known keys: {', '.join(_TYPES)}",
-        )
-    if "zones" in data and isinstance(data["zones"], str):
-        data["zones"] = [data["zones"]]
-    for key in ("start", "end"):  # TOML dates and times are accepted as well as text
-        if isinstance(data.get(key), (datetime.date, datetime.datetime)):
-            data[key] = data[key].isoformat()
-    for key, value in data.items():
-        if not _type_ok(_TYPES[key], value):
-            raise ConfigError(f"key {key!r} has the wrong type ({type(value).__name__})", path=path, hint=f"expected {_TYPES[key]}")
-    for key in ("zones", "out"):
-        if key not in data:
-            raise ConfigError(f"missing key {key!r}", path=path)
-    base = path.parent
-    for key in _PATH_KEYS + ("out",):
-        if key in data and data[key] is not None:
-            if isinstance(data[key], list):
-                data[key] = [str(base / p) for p in data[key]]
-            else:
-                data[key] = str(base / data[key])
-    if "k" in data:
-        data["k"] = float(data["k"])
-    cfg = RunConfig(**data)
-    try:
-        cfg.validate()
-    except ConfigError as exc:
-        exc.path = str(path)
-        raise ConfigError(exc.message, path=path, hint=exc.hint) from None
-    return cfg
-
-
-def _type_ok(annotation: str, value: Any) -> bool:
-    ann = str(annotation)
-    if value is None:
-        return "None" in ann
-    if ann.startswith("list"):
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if "bool" in ann:
-        return isinstance(value, bool)
-    if ann.startswith("int"):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if "float" in ann:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if "str" in ann:
-        return isinstance(value, str)
-    return True
 
 
 @dataclass
@@ -616,7 +428,7 @@ def _merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage:
     import pyarrow.parquet as pq
 
     f = pq.ParquetFile(path)
-    groups, n = [], 0  # the row groups of each part, in order
+    groups = []  # the row groups of each part, in order
     sizes = [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)]
     g = 0
     for ranks, rows in blocks:
@@ -718,6 +530,10 @@ def run(cfg: RunConfig) -> RunResult:
     """
     cfg.validate()
     _check_inputs_are_not_outputs(cfg)
+    engine, why = pick_engine(cfg)
+    if cfg.engine == "auto":
+        log.info(why)
+        cfg = dataclasses.replace(cfg, engine=engine)
     zones = read_zones(cfg.zones, repair=cfg.repair)
     model = cfg.model
     coverage = None
@@ -732,22 +548,10 @@ def run(cfg: RunConfig) -> RunResult:
             weights = weights.with_zones(zones["zone_id"].astype(str))
         model = weights.meta.get("model", model)
     else:
-        if model is None:
-            from .cli import _holds_polygons  # the same rule as the command line
-
-            model = "given" if _holds_polygons(cfg.cells) else DEFAULT_MODEL
-        cells = None if model == "given" else read_cellplan(cfg.cells, crs=cfg.cell_crs)
-        coverage = build_coverage(cfg.cells if cells is None else cells, model, crs=cfg.metric_crs)
-        try:
-            if cfg.engine == "dask":  # the cell plan partitioned on Dask too (the same weights)
-                weights = compute_weights_dask(coverage, zones, scheduler=cfg.scheduler, crs=cfg.metric_crs, ancillary=cfg.ancillary,
-                                               ancillary_column=cfg.ancillary_column)
-            else:
-                weights = compute_weights(coverage, zones, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
-        except (WeightsError, CoverageError) as exc:
-            raise _naming_inputs(exc, cfg.zones, cfg.cells, cfg.cell_crs) from None
-        weights.meta["model"] = model
-        _check_unreached(zones, weights, coverage, cfg)
+        weights, coverage, model = build_weights(zones, cfg.zones, cfg.cells, model=model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs,
+                                                 ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column,
+                                                 scheduler=cfg.scheduler if cfg.engine == "dask" else None, on_dask=cfg.engine == "dask")
+        check_unreached(zones, weights, coverage, cfg.zones)
 
     optout_info = None
     if cfg.events:
@@ -921,7 +725,7 @@ _OUTPUT_NAMES = ("zone_counts.csv", "zone_counts.parquet", "zones.geojson", "wei
 def _check_inputs_are_not_outputs(cfg: RunConfig) -> None:
     """Refuse a run whose output folder holds one of its inputs under an output's name: it would overwrite it."""
     targets = {(Path(cfg.out) / name).resolve() for name in _OUTPUT_NAMES}
-    for key in _PATH_KEYS:
+    for key in PATH_KEYS:
         value = getattr(cfg, key)
         for item in value if isinstance(value, list) else [value] if value else []:
             p = Path(item)
@@ -932,43 +736,6 @@ def _check_inputs_are_not_outputs(cfg: RunConfig) -> None:
                         path=f,
                         hint="choose another output folder, or move the input out of it",
                     )
-
-
-def _naming_inputs(exc: WeightsError | CoverageError, zones: list[str], cells: str | None, cell_crs: str | None) -> WeightsError | CoverageError:
-    """An error about zones and cells together, named by both files (compute_weights sees only geometries)."""
-    if exc.path is not None:
-        return exc
-    hint = exc.hint
-    if hint and "swapped" in hint:  # either layer may be the swapped one
-        hint = (
-            "latitude and longitude look swapped in the zones or in the cell plan: GeoJSON positions are "
-            "[longitude, latitude]; check the cell plan's lon and lat columns"
-        )
-    if cell_crs and hint and "swapped" not in hint:
-        hint = f"{hint}; is {cell_crs} the CRS of the cell plan's x, y?"
-    return type(exc)(exc.message, path=f"{', '.join(map(str, zones))} and {cells}", hint=hint)
-
-
-def _check_unreached(zones: gpd.GeoDataFrame, weights: Weights, coverage: gpd.GeoDataFrame, cfg: RunConfig) -> None:
-    """Refuse a zone that no cell reaches but that would lie among the cells with latitude and longitude swapped.
-
-    Other zones that no cell reaches are allowed (their figures are zero) and reported.
-    """
-    reached = pd.Index(weights.zone_ids)[np.diff(weights.matrix.tocsc().indptr) > 0]
-    lonely = zones[~zones["zone_id"].isin(reached)]
-    if not len(lonely):
-        return
-    swapped = shapely.transform(lonely.geometry.to_crs("EPSG:4326").values, lambda xy: xy[:, ::-1])
-    tree = shapely.STRtree(np.asarray(coverage.to_crs("EPSG:4326").geometry.values, dtype=object))
-    hit = np.unique(tree.query(swapped, predicate="intersects")[0])
-    if len(hit):
-        raise ZoneError(
-            f"zone_id {lonely['zone_id'].iloc[hit[0]]!r} is reached by no cell, but would lie among the cells "
-            "if its latitude and longitude were swapped",
-            path=", ".join(cfg.zones),
-            hint="GeoJSON positions are [longitude, latitude]: swap the two numbers of every position of that zone",
-        )
-    log.warning("%d zones are reached by no cell (their figures are zero): %s", len(lonely), ", ".join(map(str, lonely["zone_id"][:5])))
 
 
 def _n(n: int, noun: str) -> str:
@@ -998,9 +765,9 @@ def _check_rows(frame: pd.DataFrame, column: str, weights: Weights, cfg: RunConf
     t = frame[column]
     outside = np.zeros(len(frame), dtype=bool)
     if cfg.start is not None:
-        outside |= (t < _range_bound(cfg.start)).to_numpy()
+        outside |= (t < range_bound(cfg.start)).to_numpy()
     if cfg.end is not None:
-        outside |= (t >= _range_bound(cfg.end)).to_numpy()
+        outside |= (t >= range_bound(cfg.end)).to_numpy()
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
         raise CountsError(

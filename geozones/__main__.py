@@ -1,0 +1,5 @@
+"""``python -m geozones``: the command line."""
+
+from .cli import main
+
+main()

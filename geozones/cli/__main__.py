@@ -1,0 +1,5 @@
+"""``python -m geozones.cli``: the command line."""
+
+from .main import main
+
+main()

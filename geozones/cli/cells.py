@@ -1,0 +1,73 @@
+"""``geozones coverage`` and ``geozones weights``: cell coverage areas and cell x zone weights."""
+
+from __future__ import annotations
+
+import click
+
+from .._io import write_text_atomic
+from ..coverage import build_coverage, read_cellplan
+from ..inputs import build_weights, coverage_model
+from ..weights import write_weights
+from ..zones import read_zones
+from . import options
+from .options import plural, say, step
+
+
+@click.command("coverage")
+@click.argument("cellplan", type=click.Path())
+@options.coverage_model
+@options.cell_crs
+@options.metric_crs("Metric CRS to build in (default: EPSG:3812 in Belgium, else the local UTM zone).")
+@options.out_file("The coverage areas to write (GeoJSON).")
+def coverage_cmd(cellplan: str, model: str | None, cell_crs: str | None, metric_crs: str | None, out: str) -> int:
+    """Build the coverage area of every cell of CELLPLAN and write them as GeoJSON."""
+    model = coverage_model(cellplan, model)
+    with step(f"building {model} coverage"):
+        source = cellplan if model == "given" else read_cellplan(cellplan, crs=cell_crs)
+        cov = build_coverage(source, model, crs=metric_crs).copy()
+    if cov.crs is not None and cov.crs.is_projected:
+        cov["area_km2"] = cov.area.to_numpy() / 1e6
+    write_text_atomic(out, cov.to_crs("EPSG:4326").to_json(drop_id=True, na="drop"))
+    say(f"wrote {len(cov)} coverage areas to {out}")
+    return 0
+
+
+@click.command("weights")
+@options.zone_files()
+@click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON, sites JSON) or coverage polygons.")
+@options.coverage_model
+@options.cell_crs
+@options.metric_crs()
+@click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons.")
+@click.option("--ancillary-column", help="Value column of a polygon ancillary layer (default: polygon area).")
+@click.option("--repair", is_flag=True, help="Repair zone geometries instead of refusing them.")
+@options.out_file("Weights to write: .parquet (or .csv).")
+def weights_cmd(
+    zone_paths: tuple[str, ...],
+    cells: str,
+    model: str | None,
+    cell_crs: str | None,
+    metric_crs: str | None,
+    ancillary: str | None,
+    ancillary_column: str | None,
+    repair: bool,
+    out: str,
+) -> int:
+    """Build cell x zone apportioning weights and write them (cell_id, zone_id, weight).
+
+    Each cell's row holds the share of its coverage area in each zone, and a row with
+    zone_id 'outside' for the share in no zone.
+    """
+    zs = read_zones(list(zone_paths), repair=repair)
+    with step(f"building {coverage_model(cells, model)} coverage and apportioning it over {len(zs)} zones"):
+        w, _, _ = build_weights(zs, list(zone_paths), cells, model=model, cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary,
+                                ancillary_column=ancillary_column)
+    w.meta["cells"] = str(cells)
+    write_weights(w, out)
+    s = w.summary()
+    say(
+        f"wrote {out}: {plural(s['cells'], 'cell')} x {plural(s['zones'], 'zone')}, {plural(s['nonzero'], 'non-zero weight')}; "
+        f"{plural(s['cells_in_no_zone'], 'cell')} in no zone; mean outside share {s['mean_outside']:.1%}; "
+        f"{plural(s['zones_without_cells'], 'zone')} that no cell reaches"
+    )
+    return 0

@@ -1,0 +1,152 @@
+"""Options shared by the verbs, with choices and defaults taken from the API, and the
+status lines every verb prints (in the manner of rasterio's ``rio/options.py``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import click
+
+from ..aggregate import STATS
+from ..config import DEFAULTS, ENGINE_CHOICES, UNKNOWN_CELLS
+from ..counts import KINDS
+from ..coverage import MODELS
+from ..extrapolate import DEFAULT_SHARE
+from ..origins import LEVELS
+from ..privacy import DEFAULT_K
+
+log = logging.getLogger("geozones")
+
+#: Coverage models that build areas from a cell plan (``given`` reads them).
+BUILT_MODELS = tuple(m for m in MODELS if m != "given")
+_METRIC_CRS = "Metric CRS for areas (default: EPSG:3812 in Belgium, else the local UTM zone)."
+MODEL_HELP = (
+    "Coverage model: wedge (sector wedges), voronoi (best-server areas split by sector) or "
+    "given (the cell file holds coverage polygons with cell_id). "
+    "Default: given when the file holds polygons, else voronoi (the most accurate: docs/accuracy.md)."
+)
+
+
+def metric_crs(help: str = _METRIC_CRS):
+    """``--metric-crs``: the metric CRS areas are measured in."""
+    return click.option("--metric-crs", help=help)
+
+
+def cell_crs(f):
+    """``--crs``: the CRS of x, y columns in a cell plan."""
+    return click.option("--crs", "cell_crs", help="CRS of x, y columns in the cell plan, e.g. EPSG:31370.")(f)
+
+
+def zone_files(required: bool = True, help: str = "Zone file or folder (repeatable)."):
+    """``--zones``, repeatable."""
+    return click.option("--zones", "zone_paths", required=required, multiple=True, type=click.Path(), help=help)
+
+
+def out_file(help: str, required: bool = True):
+    """``--out``: a file to write."""
+    return click.option("--out", required=required, type=click.Path(dir_okay=False), help=help)
+
+
+def out_folder(help: str = "Output folder.", required: bool = True):
+    """``--out``: a folder to write into."""
+    return click.option("--out", required=required, type=click.Path(file_okay=False), help=help)
+
+
+def coverage_model(f):
+    """``--model`` of commands that build weights (any model; default from the cell file)."""
+    return click.option("--model", type=click.Choice(MODELS), help=MODEL_HELP)(f)
+
+
+def drawn_model(help: str):
+    """``--model`` of the authoring pages (models built from a cell plan)."""
+    return click.option("--model", type=click.Choice(BUILT_MODELS), default="voronoi", show_default=True, help=help)
+
+
+def authoring_k(help: str = "Disclosure threshold (subscribers)."):
+    """``--k`` of the authoring checks (whole subscribers)."""
+    return click.option("--k", type=click.IntRange(1), default=int(DEFAULT_K), show_default=True, help=help)
+
+
+def market_share(help: str = "The operator's market share."):
+    """``--share`` of the authoring checks."""
+    return click.option("--share", type=click.FloatRange(0, 1, min_open=True), default=DEFAULT_SHARE, show_default=True, help=help)
+
+
+def self_contained(help: str = "Make map.html one file that loads nothing from other hosts (no basemap tiles)."):
+    """``--self-contained``: HTML that requests nothing from other hosts."""
+    return click.option("--self-contained", is_flag=True, help=help)
+
+
+def strict(help: str):
+    """``--strict``: exit with 1 on warnings."""
+    return click.option("--strict", is_flag=True, help=help)
+
+
+def pipeline_options(f):
+    """The options shared by ``apportion`` and ``run`` (RunConfig's keys), with its defaults."""
+    d = DEFAULTS
+    opts = [
+        coverage_model,
+        click.option("--kind", type=click.Choice(KINDS), default=d["kind"], show_default=True,
+                     help="What the counts count: presence (devices attached), unique (distinct devices), events."),
+        click.option("--stat", type=click.Choice(STATS), default=d["stat"], show_default=True,
+                     help="Presence counts: a longer period is the mean or the maximum of the shorter ones."),
+        click.option("--dedup-factor", type=float, help="Unique counts: share of the per-cell sum that is distinct people (0-1)."),
+        click.option("--k", "k", type=float, default=d["k"], show_default=True, help="Disclosure threshold: least observed people behind a published figure."),
+        click.option("--market-share", type=click.Path(), help="CSV with columns origin, share: the operator's share per origin (for the estimate)."),
+        click.option("--period", default=d["period"], show_default=True, help="Period of the published figures: 1h, 1d, 1w..."),
+        click.option("--summary-period", default=d["summary_period"], show_default=True,
+                     help="Also publish this longer period (the zones' summary); 'none' for none."),
+        click.option("--origin-level", type=click.Choice(LEVELS), default=d["origin_level"], show_default=True, help="Origins are rolled up to this level."),
+        click.option("--residents/--no-residents", default=d["residents"], show_default=True,
+                     help="Set apart people whose home is the zone's own municipality (zone property 'municipality')."),
+        click.option("--unknown-cells", type=click.Choice(UNKNOWN_CELLS), default=d["unknown_cells"], show_default=True,
+                     help="Counts for cells that are not in the cell plan: refuse them, or drop them and report it."),
+        click.option("--heat-grid", "heat_grid_m", type=float, default=d["heat_grid_m"], show_default=True,
+                     help="Side in metres of the grid behind the heat layer; 0 for none."),
+        click.option("--heat-h3", type=click.IntRange(0, 15), help="Draw the heat layer from H3 cells of this resolution instead of squares."),
+        click.option("--map/--no-map", "make_map", default=d["map"], show_default=True, help="Write map.html."),
+        self_contained(),
+        cell_crs,
+        metric_crs(),
+        click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons."),
+        click.option("--ancillary-column", help="Value column of a polygon ancillary layer."),
+        click.option("--engine", type=click.Choice(ENGINE_CHOICES), default=d["engine"], show_default=True,
+                     help="How counts are read: auto (stream for Parquet, memory for CSV, events or --start/--end); in memory; "
+                          "streamed from Parquet in bounded memory; or on Dask."),
+        click.option("--memory-budget", default=d["memory_budget"], show_default=True,
+                     help="stream/dask engines: most memory for the sums per period, origin and cell (e.g. 500MB, 4GB); a zone table "
+                          "too large for it is published in parts (not with a heat grid)."),
+        click.option("--scheduler", help="dask engine: address of a distributed scheduler (tcp://host:8786); default: threads in process."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def say(message: str) -> None:
+    """A status line on stderr, silenced by -q."""
+    if log.isEnabledFor(logging.INFO):
+        click.echo(message, err=True)
+
+
+class step:
+    """Say what is being done and, at the end, how long it took (on stderr, not with -q)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __enter__(self) -> step:
+        self.t0 = time.perf_counter()
+        say(f"{self.message}...")
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            say(f"  done in {time.perf_counter() - self.t0:.2f} s")
+
+
+def plural(n: int, noun: str) -> str:
+    """``"1 cell"``, ``"2 cells"``."""
+    return f"{int(n)} {noun}{'s' if n != 1 else ''}"

@@ -1,0 +1,60 @@
+"""``geozones map`` and ``geozones report``: the map and the visitor report of a run's output folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .options import say
+
+
+@click.command("map")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="The HTML file to write (default: RUN_DIR/map.html).")
+@click.option("--self-contained", is_flag=True, help="One file that loads nothing from other hosts; basemap tiles off, reference outlines on.")
+@click.option("--tiles", default="default", show_default=True, help="Basemap tiles (a folium tiles name), or 'none'.")
+def map_cmd(run_dir: str, out: str | None, self_contained: bool, tiles: str) -> int:
+    """Draw the map of a run's output folder: zones coloured by visitors, heat layers, legend.
+
+    Only published figures are drawn; suppressed zones are grey and say so.
+    """
+    from ..maps import map_from_run, save_map
+
+    m = map_from_run(run_dir, self_contained=self_contained, tiles=None if tiles.lower() == "none" else tiles)
+    target = out or str(Path(run_dir) / "map.html")
+    save_map(m, target, self_contained=self_contained)
+    say(f"wrote {target}")
+    return 0
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="The HTML file to write (default: RUN_DIR/report.html).")
+@click.option("--zone", help="The zone the report is about (default: the zone with the most visitors).")
+@click.option("--spend", type=click.Path(), help="Payment-terminal aggregates: zone_id, date, origin, transactions, amount.")
+@click.option("--events", "events_path", type=click.Path(), help="Event days: CSV with name, date (one row per day).")
+@click.option("--period-start", help="Which summary period to report on, as in zone_counts (default: the last).")
+def report_cmd(run_dir: str, out: str | None, zone: str | None, spend: str | None, events_path: str | None, period_start: str | None) -> int:
+    """Write the visitor report of a run's output folder: a self-contained HTML page per period.
+
+    Average daily visitors, a daily chart, peak days, origin shares, event days against
+    ordinary days, all zones, spending per visitor, and how the figures were made. Only
+    published figures are used. When the run covers several summary periods (quarters),
+    each gets its own page, report-YYYY-MM-DD.html, unless --period-start picks one.
+    """
+    from ..report import build_report, report_periods, write_report
+
+    starts = [period_start] if period_start else report_periods(run_dir)
+    for start in starts:
+        page = build_report(run_dir, zone=zone, spend=spend, events=events_path, period_start=start)
+        if out and len(starts) == 1:
+            target = out
+        elif len(starts) == 1:
+            target = str(Path(run_dir) / "report.html")
+        else:
+            base = Path(out) if out else Path(run_dir) / "report.html"
+            target = str(base.with_name(f"{base.stem}-{start[:10]}{base.suffix}"))
+        write_report(page, target)
+        say(f"wrote {target}")
+    return 0

@@ -1,0 +1,201 @@
+"""``geozones zones``: check, preview and draw zone files; generate zone grids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..coverage import build_coverage, read_cellplan
+from ..errors import InputError
+from ..zones import check_zones, h3_grid, read_zones, square_grid, write_zones
+from . import options
+from .options import say
+
+
+@click.group()
+def zones() -> None:
+    """Check, preview and draw zone files; generate zone grids."""
+
+
+@zones.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--repair", is_flag=True, help="Close unclosed rings and fix invalid geometries (make_valid); report the area change.")
+@options.out_file("With --repair: write the checked (repaired) zones to this GeoJSON file.", required=False)
+@options.metric_crs()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--cells", type=click.Path(), help="Cell plan: also warn about zones and zone differences the cells cannot resolve.")
+@options.drawn_model("With --cells: the coverage model.")
+@options.authoring_k("With --cells: the disclosure threshold (subscribers).")
+@options.market_share("With --cells: the operator's market share.")
+@options.strict("Exit with 1 when there is any warning too.")
+def zones_check(
+    paths: tuple[str, ...], repair: bool, out: str | None, metric_crs: str | None, as_json: bool,
+    cells: str | None, model: str, k: int, share: float, strict: bool,
+) -> int:
+    """Check zone files (GeoJSON files or folders of them) and list their zones.
+
+    Lists every zone with its area in km² and every pair of overlapping zones (allowed),
+    and reports every problem with its file, feature and what to do. Exits with 0 when
+    the zones are usable, 1 when a zone file has a problem. With --cells, also warns
+    about zones the cells cannot resolve and about pairs of overlapping zones whose
+    difference is so small that publishing both could reveal fewer than k people
+    (warnings: exit 0 unless --strict).
+    """
+    report = check_zones(list(paths), repair=repair, crs=metric_crs)
+    if cells and len(report.zones):
+        from ..authoring import authoring_problems
+
+        cov = build_coverage(read_cellplan(cells), model, crs=metric_crs)
+        report.problems.extend(
+            authoring_problems(report.zones, cov, list(paths), k=k, share=share, crs=metric_crs, overlaps=report.overlaps)
+        )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "crs": report.crs.to_string() if report.crs else None,
+                    "zones": report.zones[["zone_id", "name", "area_km2"]].to_dict(orient="records") if len(report.zones) else [],
+                    "overlaps": report.overlaps.to_dict(orient="records"),
+                    "problems": [p.__dict__ for p in report.problems],
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+    else:
+        z = report.zones
+        if len(z):
+            wid = max(7, int(z["zone_id"].str.len().max()))
+            wname = min(40, max(4, int(z["name"].astype(str).str.len().max())))
+            click.echo(f"{'zone_id':<{wid}}  {'name':<{wname}}  {'area_km2':>9}")
+            for zid, name, area in z[["zone_id", "name", "area_km2"]].itertuples(index=False):
+                click.echo(f"{zid:<{wid}}  {str(name)[:wname]:<{wname}}  {area:>9.3f}")
+            click.echo(f"{len(z)} zones, {z['area_km2'].sum():.3f} km² in all (areas in {report.crs.to_string()})")
+        else:
+            click.echo("no usable zone")
+        if len(report.overlaps):
+            click.echo(f"overlaps (allowed): {len(report.overlaps)} pairs")
+            for r in report.overlaps.itertuples(index=False):
+                click.echo(
+                    f"  {r.zone_a} and {r.zone_b}: {r.overlap_km2:.3f} km² "
+                    f"({r.share_of_a:.0%} of {r.zone_a}, {r.share_of_b:.0%} of {r.zone_b})"
+                )
+        else:
+            click.echo("overlaps: none")
+        n_err = len(report.errors)
+        n_warn = len(report.problems) - n_err
+        click.echo(f"problems: {n_err} error{'s' if n_err != 1 else ''}, {n_warn} warning{'s' if n_warn != 1 else ''}")
+    for p in report.problems:
+        click.echo(f"{p.severity}: {p}", err=True)
+    if out:
+        if not repair:
+            raise click.UsageError("--out is for writing repaired zones: add --repair")
+        if not report.ok:
+            raise InputError("zones still have problems; nothing was written", path=out, hint="fix the errors listed above")
+        write_zones(report.zones.drop(columns=["area_km2"]), out)
+        say(f"wrote {out}")
+    if strict and report.problems:
+        return 1
+    return 0 if report.ok else 1
+
+
+@zones.command("preview")
+@options.zone_files()
+@click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON).")
+@options.drawn_model("Coverage model of the fit figures (both are drawn).")
+@options.authoring_k()
+@options.market_share()
+@options.cell_crs
+@options.metric_crs()
+@options.self_contained("One HTML file that requests nothing from other hosts (no basemap tiles).")
+@options.strict("Exit with 1 when a zone is flagged.")
+@options.out_file("The page to write (HTML).")
+def zones_preview(
+    zone_paths: tuple[str, ...], cells: str, model: str, k: int, share: float, cell_crs: str | None,
+    metric_crs: str | None, self_contained: bool, strict: bool, out: str,
+) -> int:
+    """A map page of the zones over the cell layout, with each zone's fit to the cells.
+
+    Click a zone for its area, the cells that feed it with their weights, its fit (the
+    share of its expected figure from cells lying mostly outside it) and the smallest
+    population it can publish at threshold k. Zones the cells cannot resolve are drawn
+    red and listed on stderr.
+    """
+    from ..authoring import preview_map
+    from ..maps import save_map
+
+    zs = read_zones(list(zone_paths))
+    plan = read_cellplan(cells, crs=cell_crs)
+    m, fit = preview_map(zs, plan, model=model, k=k, share=share, crs=metric_crs, self_contained=self_contained)
+    save_map(m, out, self_contained=self_contained)
+    bad = fit[fit["flagged"]]
+    for r in bad.itertuples(index=False):
+        click.echo(
+            f"warning: zone {r.zone_id!r} ({r.name}): {r.status}: {r.area_km2:.3f} km², {r.n_cells} cells, "
+            f"{r.cell_share:.2f} of a cell's count, fit {r.fit:.2f}",
+            err=True,
+        )
+    say(f"wrote {out}: {len(fit)} zones, {len(bad)} the cells cannot resolve (model {model}, k {k}, share {share:g})")
+    return 1 if strict and len(bad) else 0
+
+
+@zones.command("draw")
+@click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON).")
+@options.zone_files(required=False, help="Zone file or folder to edit (repeatable).")
+@options.drawn_model("Coverage model drawn under the zones.")
+@options.cell_crs
+@options.out_file("The page to write (HTML).")
+def zones_draw(cells: str, zone_paths: tuple[str, ...], model: str, cell_crs: str | None, out: str) -> int:
+    """A self-contained page to draw or edit zones over the cell layout and export a zone file.
+
+    Draw with the polygon or rectangle tool, give each zone a zone_id and a name in the
+    form, and press 'Export zone file'; check the download with 'geozones zones check'.
+    """
+    from ..authoring import draw_map
+    from ..maps import save_map
+
+    plan = read_cellplan(cells, crs=cell_crs)
+    zs = read_zones(list(zone_paths)) if zone_paths else None
+    m = draw_map(plan, zs, model=model)
+    save_map(m, out, self_contained=True)
+    say(f"wrote {out}" + (f" with {len(zs)} zones to edit" if zs is not None else ""))
+    return 0
+
+
+@zones.command("grid")
+@click.option("--area", required=True, type=click.Path(), help="The area to cover: any polygon file (GeoJSON, Shapefile...).")
+@click.option("--size", type=float, help="Square grid: the side of a square in metres.")
+@click.option("--h3", "h3_res", type=click.IntRange(0, 15), help="H3 grid: the resolution (0-15).")
+@click.option("--clip", is_flag=True, help="Square grid: clip the squares to the area.")
+@options.metric_crs("Metric CRS the square grid is aligned to.")
+@options.out_file("The zone file to write (GeoJSON).")
+def zones_grid(area: str, size: float | None, h3_res: int | None, clip: bool, metric_crs: str | None, out: str) -> int:
+    """Generate a zone set of squares (--size) or H3 cells (--h3) over an area."""
+    if (size is None) == (h3_res is None):
+        raise click.UsageError("give exactly one of --size METRES or --h3 RESOLUTION")
+    shape = _read_area(area)
+    grid = square_grid(shape, size, crs=metric_crs, clip=clip) if size is not None else h3_grid(shape, h3_res)
+    write_zones(grid.drop(columns=["area_km2"]), out)
+    say(f"wrote {len(grid)} zones to {out}")
+    return 0
+
+
+def _read_area(path: str):
+    import geopandas as gpd
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", path=p, hint="check the path")
+    try:
+        gdf = gpd.read_file(p)
+    except Exception as exc:
+        raise InputError(f"cannot read the area: {exc}", path=p, hint="give a GeoJSON or Shapefile of polygons") from exc
+    gdf = gdf[gdf.geometry.notna() & gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if not len(gdf):
+        raise InputError("holds no polygon", path=p, hint="the area must be a polygon layer")
+    if gdf.crs is None:
+        gdf = gdf.set_crs("EPSG:4326")
+    return gdf

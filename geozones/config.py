@@ -1,0 +1,267 @@
+"""A run's settings: :class:`RunConfig`, from flags or from a TOML file (:func:`load_config`).
+
+The command line takes its defaults and choices from here, so that a flag and a TOML key
+always mean the same thing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .aggregate import STATS
+from .counts import KINDS, TIMEZONE, parse_period
+from .coverage import MODELS
+from .engine import ENGINES, parse_size
+from .errors import ConfigError, InputError
+from .origins import LEVELS
+from .privacy import DEFAULT_K
+
+__all__ = ["RunConfig", "load_config", "pick_engine", "range_bound", "DEFAULTS", "ENGINE_CHOICES", "UNKNOWN_CELLS", "PATH_KEYS"]
+
+#: ``engine`` may also be ``auto``: the stream engine for Parquet counts, the memory engine
+#: for CSV counts, subscriber-level events or a ``start``/``end`` range (see :func:`pick_engine`).
+ENGINE_CHOICES = ("auto", *ENGINES)
+#: What to do with counts for cells that are not in the cell plan.
+UNKNOWN_CELLS = ("error", "drop")
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs. Paths are strings; see ``geozones run --help`` for each key."""
+
+    zones: list[str]
+    out: str
+    cells: str | None = None
+    counts: str | None = None
+    events: str | None = None
+    optout: str | None = None
+    weights: str | None = None
+    model: str | None = None
+    cell_crs: str | None = None
+    metric_crs: str | None = None
+    ancillary: str | None = None
+    ancillary_column: str | None = None
+    kind: str = "presence"
+    stat: str = "mean"
+    dedup_factor: float | None = None
+    period: str = "1d"
+    summary_period: str | None = "1q"
+    start: str | None = None
+    end: str | None = None
+    k: float = DEFAULT_K
+    market_share: str | None = None
+    origin_level: str = "province"
+    residents: bool = True
+    unknown_cells: str = "error"
+    heat_grid_m: float | None = 250.0
+    heat_h3: int | None = None
+    map: bool = True
+    self_contained: bool = False
+    repair: bool = False
+    engine: str = "auto"
+    memory_budget: str = "2GB"
+    scheduler: str | None = None
+
+    def validate(self) -> None:
+        """Check values and combinations; raise ConfigError naming the setting."""
+        def bad(key: str, why: str, hint: str = "") -> None:
+            raise ConfigError(f"setting {key!r}: {why}", hint=hint or None)
+
+        if not self.zones:
+            bad("zones", "no zone file given")
+        if self.weights is None and self.cells is None:
+            bad("cells", "give a cell plan (or prebuilt weights)")
+        if (self.counts is None) == (self.events is None):
+            bad("counts", "give either counts or subscriber-level events, not both or neither")
+        if self.optout and not self.events:
+            bad("optout", "an opt-out list needs subscriber-level events", "opt-outs must be removed before counting: give events")
+        if self.model is not None and self.model not in MODELS:
+            bad("model", f"{self.model!r} is not one of {', '.join(MODELS)}")
+        if self.kind not in KINDS:
+            bad("kind", f"{self.kind!r} is not one of {', '.join(KINDS)}")
+        if self.events and self.kind != "unique":
+            self.kind = "unique"
+        if self.engine not in ENGINE_CHOICES:
+            bad("engine", f"{self.engine!r} is not one of {', '.join(ENGINE_CHOICES)}")
+        if self.engine not in ("memory", "auto") and self.events:
+            bad("engine", f"subscriber-level events are counted in memory, not with the {self.engine} engine", "use --engine memory with --events")
+        if self.engine not in ("memory", "auto") and (self.start or self.end):
+            bad("start" if self.start else "end", f"a range is checked by the memory engine, not by the {self.engine} engine", "use --engine memory with --start/--end")
+        try:
+            parse_size(self.memory_budget)
+        except InputError as exc:
+            bad("memory_budget", exc.message)
+        if self.stat not in STATS:
+            bad("stat", f"{self.stat!r} is not one of {', '.join(STATS)}")
+        if self.origin_level not in LEVELS:
+            bad("origin_level", f"{self.origin_level!r} is not one of {', '.join(LEVELS)}")
+        if self.unknown_cells not in UNKNOWN_CELLS:
+            bad("unknown_cells", f"{self.unknown_cells!r} is not error or drop")
+        if not (isinstance(self.k, (int, float)) and self.k > 0):
+            bad("k", f"{self.k!r} is not a positive number")
+        if self.dedup_factor is not None and not 0 < self.dedup_factor <= 1:
+            bad("dedup_factor", f"{self.dedup_factor!r} is not in (0, 1]")
+        if self.heat_grid_m is not None and not self.heat_grid_m > 0:
+            bad("heat_grid_m", f"{self.heat_grid_m!r} is not a positive number of metres")
+        if self.heat_h3 is not None and not (isinstance(self.heat_h3, int) and 0 <= self.heat_h3 <= 15):
+            bad("heat_h3", f"{self.heat_h3!r} is not an H3 resolution from 0 to 15")
+        for key in ("period", "summary_period"):
+            value = getattr(self, key)
+            if value is not None:
+                try:
+                    setattr(self, key, parse_period(value))
+                except InputError as exc:
+                    bad(key, exc.message)
+        for key in ("start", "end"):
+            value = getattr(self, key)
+            if value is not None and range_bound(value) is None:
+                bad(key, f"{value!r} is not an ISO 8601 date or time", "e.g. 2026-07-01 or 2026-07-01T06:00 (Europe/Brussels), or with an offset")
+        if self.start is not None and self.end is not None and not range_bound(self.start) < range_bound(self.end):
+            bad("end", f"{self.end!r} is not after start {self.start!r}", "the range is start <= period_start < end")
+
+
+def range_bound(value: str) -> pd.Timestamp | None:
+    """``start`` or ``end`` as a UTC time (a date is local midnight in Europe/Brussels); None if unreadable."""
+    try:
+        t = pd.Timestamp(str(value).strip())
+        if t.tzinfo is None:
+            t = t.tz_localize(TIMEZONE, ambiguous="raise", nonexistent="raise")
+        return t.tz_convert("UTC")
+    except Exception:  # noqa: BLE001 - pandas and pytz raise several classes for a bad time
+        return None
+
+
+_TYPES = {f.name: f.type for f in dataclasses.fields(RunConfig)}
+PATH_KEYS = ("zones", "cells", "counts", "events", "optout", "weights", "ancillary", "market_share")
+
+
+def load_config(path: str | os.PathLike[str], **overrides: Any) -> RunConfig:
+    """Read a run configuration from TOML.
+
+    Keys are the fields of :class:`RunConfig` at the top level (``zones`` a path or a list
+    of paths). Relative paths are taken from the config file's folder. ``out`` must be
+    a folder; unknown keys and wrong types are refused.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable TOML (with line and column), unknown keys, wrong types, bad values.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError as exc:
+        raise ConfigError("no such file", path=path, hint="check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError("not UTF-8 text", path=path) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=path, hint="see https://toml.io for the syntax") from exc
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = sorted(set(data) - set(_TYPES))
+    if unknown:
+        raise ConfigError(
+            f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}",
+            path=path,
+            hint=f"known keys: {', '.join(_TYPES)}",
+        )
+    if "zones" in data and isinstance(data["zones"], str):
+        data["zones"] = [data["zones"]]
+    for key in ("start", "end"):  # TOML dates and times are accepted as well as text
+        if isinstance(data.get(key), (datetime.date, datetime.datetime)):
+            data[key] = data[key].isoformat()
+    for key, value in data.items():
+        if not _type_ok(_TYPES[key], value):
+            raise ConfigError(f"key {key!r} has the wrong type ({type(value).__name__})", path=path, hint=f"expected {_TYPES[key]}")
+    for key in ("zones", "out"):
+        if key not in data:
+            raise ConfigError(f"missing key {key!r}", path=path)
+    base = path.parent
+    for key in PATH_KEYS + ("out",):
+        if key in data and data[key] is not None:
+            if isinstance(data[key], list):
+                data[key] = [str(base / p) for p in data[key]]
+            else:
+                data[key] = str(base / data[key])
+    if "k" in data:
+        data["k"] = float(data["k"])
+    cfg = RunConfig(**data)
+    try:
+        cfg.validate()
+    except ConfigError as exc:
+        exc.path = str(path)
+        raise ConfigError(exc.message, path=path, hint=exc.hint) from None
+    return cfg
+
+
+def _type_ok(annotation: str, value: Any) -> bool:
+    ann = str(annotation)
+    if value is None:
+        return "None" in ann
+    if ann.startswith("list"):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if "bool" in ann:
+        return isinstance(value, bool)
+    if ann.startswith("int"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if "float" in ann:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if "str" in ann:
+        return isinstance(value, str)
+    return True
+
+
+
+#: The default of every setting that has one, for the command line's options.
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING}
+
+
+def pick_engine(cfg: RunConfig) -> tuple[str, str]:
+    """The engine a run with ``engine = "auto"`` uses, and why, in words for the user.
+
+    The stream engine for Parquet counts (a file or a folder of files: bounded memory,
+    whatever their size); the memory engine for CSV counts, for subscriber-level events
+    and for a ``start``/``end`` range, which only it checks. A setting other than ``auto``
+    is kept as it is.
+    """
+    if cfg.engine != "auto":
+        return cfg.engine, f"engine {cfg.engine} (as asked)"
+    if cfg.events:
+        return "memory", "engine memory: subscriber-level events are counted in memory"
+    if cfg.start or cfg.end:
+        return "memory", "engine memory: only it checks a start/end range"
+    p = Path(cfg.counts)
+    if p.is_dir() or p.suffix.lower() in (".parquet", ".pq"):
+        return "stream", "engine stream: Parquet counts are read in bounded memory (--engine memory to read them whole)"
+    why = "engine memory: CSV counts are read whole"
+    size, free = _size(p), _available_memory()
+    if size and free and 10 * size > free:  # (a CSV takes about 5 to 10 times its size in memory)
+        why += (f"; this one ({size / 1e9:.1f} GB) may not fit in the {free / 1e9:.1f} GB of free memory: "
+                "convert it to Parquet and the stream engine reads it in bounded memory")
+    return "memory", why
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _available_memory() -> int:
+    """Bytes of memory available to a new allocation (Linux; 0 where unknown)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0

@@ -1,0 +1,164 @@
+"""A run's geometry inputs: zones and cells to weights, the same way for every command.
+
+``geozones weights`` and :func:`geozones.run` build their weights with :func:`build_weights`:
+the coverage model picked from the cell file, the coverage areas, and the cell x zone
+weights, with errors that name both the zone files and the cell plan.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .coverage import DEFAULT_MODEL, build_coverage, read_cellplan
+from .errors import CoverageError, WeightsError, ZoneError
+from .weights import Weights, compute_weights, compute_weights_dask
+
+__all__ = ["holds_polygons", "coverage_model", "build_weights", "naming_inputs", "check_unreached"]
+
+log = logging.getLogger("geozones")
+
+
+def holds_polygons(path: str | Path) -> bool:
+    """Whether a cell file holds coverage polygons (GeoJSON, GeoPackage, Shapefile) rather than cells.
+
+    Parameters
+    ----------
+    path : str or Path
+        The cell plan or coverage file.
+
+    Returns
+    -------
+    bool
+        True for a GeoPackage or Shapefile, or a GeoJSON whose first 64 kB name a polygon.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in (".geojson", ".json", ".gpkg", ".shp") or not p.exists():
+        return False
+    with open(p, "rb") as fh:
+        head = fh.read(65536)
+    return b'"Polygon"' in head or b'"MultiPolygon"' in head or p.suffix.lower() in (".gpkg", ".shp")
+
+
+def coverage_model(cells: str | Path, model: str | None = None) -> str:
+    """The coverage model of a run: ``model`` if given, else ``given`` for a file of polygons, else the default.
+
+    Parameters
+    ----------
+    cells : str or Path
+        The cell plan or coverage file.
+    model : str, optional
+        The model asked for (``wedge``, ``voronoi``, ``given``).
+
+    Returns
+    -------
+    str
+        The model to use.
+    """
+    if model is not None:
+        return model
+    return "given" if holds_polygons(cells) else DEFAULT_MODEL
+
+
+def build_weights(
+    zones: gpd.GeoDataFrame,
+    zone_paths: list[str],
+    cells: str | Path,
+    *,
+    model: str | None = None,
+    cell_crs: str | None = None,
+    metric_crs: str | None = None,
+    ancillary: str | None = None,
+    ancillary_column: str | None = None,
+    on_dask: bool = False,
+    scheduler: str | None = None,
+) -> tuple[Weights, gpd.GeoDataFrame, str]:
+    """Weights of the cells in ``cells`` over ``zones``: model, coverage, weights.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        The zones, as :func:`geozones.read_zones` returns them.
+    zone_paths : list of str
+        The zone files, to name them in errors.
+    cells : str or Path
+        The cell plan, or a file of coverage polygons (model ``given``).
+    model : str, optional
+        Coverage model; default: :func:`coverage_model`.
+    cell_crs : str, optional
+        CRS of x, y columns in the cell plan.
+    metric_crs : str, optional
+        Metric CRS for areas.
+    ancillary, ancillary_column : str, optional
+        Dasymetric layer (raster or polygons) and its value column.
+    on_dask : bool
+        Compute the weights on Dask (:func:`geozones.compute_weights_dask`).
+    scheduler : str, optional
+        With ``on_dask``: a distributed scheduler's address.
+
+    Returns
+    -------
+    tuple
+        (:class:`~geozones.Weights` with ``meta["model"]`` set, the coverage areas, the model).
+
+    Raises
+    ------
+    WeightsError, CoverageError
+        Named by both the zone files and the cell file.
+    """
+    model = coverage_model(cells, model)
+    plan = None if model == "given" else read_cellplan(cells, crs=cell_crs)
+    coverage = build_coverage(cells if plan is None else plan, model, crs=metric_crs)
+    try:
+        if on_dask:  # the cell plan partitioned on Dask too (the same weights)
+            weights = compute_weights_dask(coverage, zones, scheduler=scheduler, crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column)
+        else:
+            weights = compute_weights(coverage, zones, crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column)
+    except (WeightsError, CoverageError) as exc:
+        raise naming_inputs(exc, zone_paths, str(cells), cell_crs) from None
+    weights.meta["model"] = model
+    return weights, coverage, model
+
+
+def naming_inputs(exc: WeightsError | CoverageError, zones: list[str], cells: str | None, cell_crs: str | None) -> WeightsError | CoverageError:
+    """An error about zones and cells together, named by both files (compute_weights sees only geometries)."""
+    if exc.path is not None:
+        return exc
+    hint = exc.hint
+    if hint and "swapped" in hint:  # either layer may be the swapped one
+        hint = (
+            "latitude and longitude look swapped in the zones or in the cell plan: GeoJSON positions are "
+            "[longitude, latitude]; check the cell plan's lon and lat columns"
+        )
+    if cell_crs and hint and "swapped" not in hint:
+        hint = f"{hint}; is {cell_crs} the CRS of the cell plan's x, y?"
+    return type(exc)(exc.message, path=f"{', '.join(map(str, zones))} and {cells}", hint=hint)
+
+
+def check_unreached(zones: gpd.GeoDataFrame, weights: Weights, coverage: gpd.GeoDataFrame, zone_paths: list[str]) -> None:
+    """Refuse a zone that no cell reaches but that would lie among the cells with latitude and longitude swapped.
+
+    Other zones that no cell reaches are allowed (their figures are zero) and reported.
+    """
+    reached = pd.Index(weights.zone_ids)[np.diff(weights.matrix.tocsc().indptr) > 0]
+    lonely = zones[~zones["zone_id"].isin(reached)]
+    if not len(lonely):
+        return
+    swapped = shapely.transform(lonely.geometry.to_crs("EPSG:4326").values, lambda xy: xy[:, ::-1])
+    tree = shapely.STRtree(np.asarray(coverage.to_crs("EPSG:4326").geometry.values, dtype=object))
+    hit = np.unique(tree.query(swapped, predicate="intersects")[0])
+    if len(hit):
+        raise ZoneError(
+            f"zone_id {lonely['zone_id'].iloc[hit[0]]!r} is reached by no cell, but would lie among the cells "
+            "if its latitude and longitude were swapped",
+            path=", ".join(map(str, zone_paths)),
+            hint="GeoJSON positions are [longitude, latitude]: swap the two numbers of every position of that zone",
+        )
+    log.warning("%d zones are reached by no cell (their figures are zero): %s", len(lonely), ", ".join(map(str, lonely["zone_id"][:5])))
+
+
