@@ -48,6 +48,17 @@ _MODULES = {p.stem for p in _Path(__file__).parent.glob("*.py")} - {"__init__"} 
 from .extrapolate import extrapolate  # noqa: E402
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
+    from . import origins, simulate
+    from .aggregate import add_totals, apportion, rollup_counts, rollup_origins, rollup_time
+    from .authoring import (
+        authoring_problems,
+        draw_map,
+        preview_map,
+        thin_differences,
+        zone_contributions,
+        zone_resolution,
+    )
+    from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
     from .coverage import (
         MODELS,
         build_coverage,
@@ -57,25 +68,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
         voronoi_coverage,
         wedge_coverage,
     )
-    from . import origins, simulate
-    from .authoring import (
-        authoring_problems,
-        draw_map,
-        preview_map,
-        thin_differences,
-        zone_contributions,
-        zone_resolution,
-    )
-    from .aggregate import add_totals, apportion, rollup_counts, rollup_origins, rollup_time
-    from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
     from .crs import metric_crs
-    from .extrapolate import market_share_factors, read_market_share
-    from .maps import map_from_run, save_map, visitor_map
-    from .report import build_report, read_event_days, read_spend, write_report
-    from .pipeline import RunConfig, RunResult, load_config, run
-    from .privacy import DEFAULT_K, disclosure_control, publish
     from .engine import CellBins, apportion_bins, stream_counts, stream_zone_sums, stream_zone_table, write_zone_table, zone_sums
-    from .synth import national_case
     from .errors import (
         BudgetError,
         CellPlanError,
@@ -91,6 +85,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
         WeightsError,
         ZoneError,
     )
+    from .extrapolate import market_share_factors, read_market_share
+    from .maps import map_from_run, save_map, visitor_map
+    from .pipeline import RunConfig, RunResult, load_config, run
+    from .privacy import DEFAULT_K, disclosure_control, publish
+    from .report import build_report, read_event_days, read_spend, write_report
+    from .synth import national_case
     from .weights import Weights, compute_weights, compute_weights_dask, read_ancillary, read_weights, write_weights, zone_fit
     from .zones import (
         OUTSIDE,

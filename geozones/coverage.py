@@ -548,7 +548,8 @@ def wedge_coverage(cells: gpd.GeoDataFrame, *, crs: str | pyproj.CRS | None = No
 
 def _valid(cov: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Mark model-built coverage as valid (simple wedges and discs, GEOS intersections),
-    so that :func:`geozones.compute_weights` need not check every polygon again."""
+    so that :func:`geozones.compute_weights` need not check every polygon again.
+    """
     cov.attrs["valid"] = True
     return cov
 

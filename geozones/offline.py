@@ -118,7 +118,6 @@ def inline_assets(html: str) -> str:
         If the page refers to an asset geozones has no copy of, or still refers to
         another host afterwards (a tile layer, an image).
     """
-
     blocks: list[str] = []
 
     def hold(text: str) -> str:

@@ -46,13 +46,13 @@ from scipy import sparse
 from . import __version__
 from ._io import file_format, row_label
 from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
-from .counts import TIMEZONE, events_to_counts, period_seconds, read_counts, read_events, read_optout
 from .config import PATH_KEYS, RunConfig, load_config, pick_engine, range_bound
-from .inputs import build_weights, check_unreached
+from .counts import TIMEZONE, events_to_counts, period_seconds, read_counts, read_events, read_optout
+from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts, used_cells, zone_sums
 from .errors import BudgetError, ConfigError, CountsError, InputError, WeightsError
 from .extrapolate import market_share_factors, read_market_share
+from .inputs import build_weights, check_unreached
 from .origins import ALL, origin_names, rollup_codes
-from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts, used_cells, zone_sums
 from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, publish
 from .weights import Weights, compute_weights, read_weights, write_weights, zone_fit
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
@@ -116,7 +116,7 @@ def _local_iso(ts: pd.Series) -> pd.Series:
 
 
 def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, residents, periods: list[str]):
-    """counts -> zone table at every published period, before disclosure control.
+    """Counts -> zone table at every published period, before disclosure control.
 
     Extrapolation and the roll-up of origins are linear, and so is a roll-up over time by
     sum or mean: they are done on the counts per cell, before apportioning, which keeps
@@ -160,7 +160,8 @@ def _conservation(table: pd.DataFrame, want: pd.Series) -> float:
 
 def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[str]) -> CellBins:
     """Counts per cell added up per published period, origin and cell by the stream or dask engine
-    (which keeps the counts' own period where the roll-up over time is not a sum or a mean)."""
+    (which keeps the counts' own period where the roll-up over time is not a sum or a mean).
+    """
     return stream_counts(
         cfg.counts, weights, period=periods[0], kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level,
         keep=frozenset(residents.values()) if residents else frozenset(), shares=shares, unknown_cells=cfg.unknown_cells,
@@ -176,7 +177,8 @@ BYTES_PER_FIGURE = 1000
 
 def _figures_per_zone(bins: CellBins, periods: list[str]) -> tuple[int, int, int]:
     """(figures, periods, origins) that publishing makes for one zone: every published
-    period (the summary period's: as many as the published ones span) times every origin."""
+    period (the summary period's: as many as the published ones span) times every origin.
+    """
     t_used, o_used = (len(a) for a in used_cells(bins))
     summary = [min(t_used, -(-t_used * period_seconds(periods[0]) // period_seconds(p)) + 1) for p in periods[1:]]
     n_t = t_used + sum(summary)
@@ -185,14 +187,16 @@ def _figures_per_zone(bins: CellBins, periods: list[str]) -> tuple[int, int, int
 
 def _table_fits(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[str]) -> bool:
     """Whether the whole zone table fits through disclosure control in what the memory
-    budget leaves beside what the process holds now."""
+    budget leaves beside what the process holds now.
+    """
     figures = _figures_per_zone(bins, periods)[0] * (len(weights.zone_ids) + 1)
     return _resident_bytes(bins) + figures * BYTES_PER_FIGURE <= parse_size(cfg.memory_budget)
 
 
 def _check_table_budget(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[str], why: str = "") -> None:
     """Stop before the zone table is built when publishing it whole would not fit in the
-    memory budget and it cannot be published in parts (``why`` says why not)."""
+    memory budget and it cannot be published in parts (``why`` says why not).
+    """
     per_zone, n_t, o_used = _figures_per_zone(bins, periods)
     zones = len(weights.zone_ids) + 1
     n = per_zone * zones
@@ -231,7 +235,8 @@ def _bins_info(bins: CellBins, factor: float) -> dict:
 
 def _tally(checked: pd.DataFrame, stats: dict, by_reason: dict) -> None:
     """Add a checked table's figures, published and suppressed, and the suppressed ones
-    per reason, to ``stats`` and ``by_reason``."""
+    per reason, to ``stats`` and ``by_reason``.
+    """
     suppressed = checked["status"] == SUPPRESSED
     stats["figures"] = stats.get("figures", 0) + len(checked)
     stats["published"] = stats.get("published", 0) + int((checked["status"] == PUBLISHED).sum())
@@ -297,7 +302,8 @@ def _zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> lis
 def _part_table(bins: CellBins, weights: Weights, cols: np.ndarray, factor: float, first: bool) -> tuple[pd.DataFrame, np.ndarray]:
     """The zone table (before the roll-ups) of these zones, ``outside`` last with its
     figures in the ``first`` part only; and its observed figures per period and origin,
-    summed over the zones and outside."""
+    summed over the zones and outside.
+    """
     outside = np.asarray(weights.outside, dtype=float) if first else np.zeros(len(weights.cell_ids))
     w = Weights(sparse.csr_array(weights.matrix[:, cols]), weights.cell_ids, np.asarray(weights.zone_ids)[cols], outside, dict(weights.meta))
     obs, starts, origins, labels = zone_sums(bins, w, dedup_factor=factor)
@@ -323,7 +329,8 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
     relation crosses parts), and memory holds one part's. Each part's published rows go
     to a file in ``stage``; :func:`_merge_parts` then writes ``zone_counts.csv`` and
     ``.parquet`` from it in the order of the whole table. Returns the zones' summary and
-    what the manifest says."""
+    what the manifest says.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
     from tqdm import tqdm
@@ -408,7 +415,8 @@ _FLUSH_ROWS = 1 << 18
 
 def _give_back_memory() -> None:
     """Return the memory freed by a part to the system (glibc keeps it otherwise, and the
-    process would grow part after part)."""
+    process would grow part after part).
+    """
     try:
         import ctypes
 
@@ -690,7 +698,8 @@ def run(cfg: RunConfig) -> RunResult:
 def _output_table(published: pd.DataFrame, names: dict, zone_order: dict, fit: pd.DataFrame) -> pd.DataFrame:
     """The published figures as ``zone_counts`` has them: columns :data:`ZONE_COUNT_COLUMNS`,
     rows by zone (in the zone files' order), period length, period start and origin
-    (``all`` first)."""
+    (``all`` first).
+    """
     # (positions through an index: Series.map over Arrow strings went row by row)
     ids = pd.Index(list(zone_order))
     z = ids.get_indexer(published["zone_id"])
@@ -884,7 +893,8 @@ def _new_stage(out: Path) -> Path:
 
 def _write_outputs(out: Path, table, summary, weights, manifest, grid_table, cfg, stage: Path | None = None) -> list[Path]:
     """Write the outputs into a staging folder, then move them into ``out``. ``table`` None:
-    ``stage`` holds the zone tables already (a table published in parts)."""
+    ``stage`` holds the zone tables already (a table published in parts).
+    """
     if stage is None:
         stage = _new_stage(out)
     try:

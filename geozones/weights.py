@@ -170,7 +170,8 @@ class Weights:
     def _from_codes(cls, ci: np.ndarray, cell_ids: np.ndarray, zc: np.ndarray, zone_all: np.ndarray, w: np.ndarray, *,
                     source: str | None, meta: dict | None) -> Weights:
         """:meth:`from_frame` once the weights are checked and the ids are codes into their
-        sorted distinct values."""
+        sorted distinct values.
+        """
         dup = pd.Series(ci.astype(np.int64) * max(len(zone_all), 1) + zc).duplicated().to_numpy()
         if dup.any():
             i = int(np.flatnonzero(dup)[0])
@@ -192,7 +193,8 @@ class Weights:
 
     def with_zones(self, zone_ids: Iterable[str]) -> Weights:
         """These weights with a column of zeros for each of ``zone_ids`` they do not have
-        (zones no cell reaches, left out of a weights table), after their own."""
+        (zones no cell reaches, left out of a weights table), after their own.
+        """
         have = set(map(str, self.zone_ids))
         new = [z for z in dict.fromkeys(map(str, zone_ids)) if z not in have]
         if not new:
@@ -634,9 +636,8 @@ def _apply(t, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def _raster_polygons(path: Path, bounds, bounds_crs) -> gpd.GeoDataFrame:
     import geopandas as gpd
     import pyproj
-    import shapely
-
     import rasterio
+    import shapely
     from rasterio.windows import from_bounds
 
     try:
@@ -855,7 +856,6 @@ def compute_weights_dask(
     -------
     Weights
     """
-
     try:
         import dask
         import dask_geopandas
@@ -1052,7 +1052,8 @@ def _check_weight_range(w: np.ndarray, source: str | None, shown) -> None:
 def _from_arrow(table, source: str, meta: dict) -> Weights | None:
     """Weights from an Arrow table of string ids and float weights, with the ids encoded by
     Arrow (3x faster than through pandas for the national case's 381,189 rows: a whole
-    process reads them); None for other column types (:meth:`Weights.from_frame` reads those)."""
+    process reads them); None for other column types (:meth:`Weights.from_frame` reads those).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 

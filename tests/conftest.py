@@ -13,6 +13,8 @@ import shapely
 
 import geozones as gz
 
+from .browser import browser  # noqa: F401 - the headless Chromium fixture of the browser tests
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GEOZONES_SHARED", ROOT.parent / "shared" / "data"))
 

@@ -233,9 +233,9 @@ def test_zone_errors_skip_small_truths_and_class_sizes():
 
 
 def test_real_cases_load_and_every_method_scores():
-    from .conftest import shared_path
-
     from geozones import simulate as S
+
+    from .conftest import shared_path
 
     shared_path("sites", "leuven_basestations_pxs.json")
     case = S.load_case("leuven")

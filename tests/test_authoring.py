@@ -229,7 +229,7 @@ def test_thin_differences_api_nested_partial_and_same(tmp_path):
 
 
 # ------------------------------------------------------------------------- the pages
-from .browser import Page, browser  # noqa: E402,F401 - the fixture is used by name
+from .browser import Page  # noqa: E402 - (the browser fixture is in conftest.py)
 
 
 def _preview_case(small_case):

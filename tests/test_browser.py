@@ -19,7 +19,7 @@ playwright = pytest.importorskip("playwright.sync_api", reason="the test extra i
 if not shutil.which("chromium"):
     pytest.skip("Debian's chromium is not installed (CI installs it)", allow_module_level=True)
 
-from .browser import Page, browser  # noqa: E402,F401 - the fixture is used by name
+from .browser import Page  # noqa: E402 - (the browser fixture is in conftest.py)
 
 
 def geozones(*args):

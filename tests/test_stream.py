@@ -23,12 +23,11 @@ from scipy import sparse
 
 import geozones as gz
 from geozones.aggregate import apportion, rollup_counts
+from geozones.engine import _dask, _passes, _reading, _seen, _spread, apportion_bins, format_size, parse_size, stream_counts
 from geozones.errors import BudgetError, CountsError
 from geozones.extrapolate import market_share_factors
 from geozones.origins import rollup_codes
 from geozones.pipeline import RunConfig, run
-from geozones.engine import _dask, _passes, _reading, _seen, _spread, format_size
-from geozones.engine import apportion_bins, parse_size, stream_counts
 
 
 def toy_weights(n_cells: int, n_zones: int, seed: int = 0) -> gz.Weights:
@@ -343,7 +342,8 @@ def test_zone_sums_in_a_memory_map_equal_those_in_an_array(monkeypatch):
 
 def test_zone_sums_equal_the_zone_table():
     w = toy_weights(30, 6, seed=9)
-    import tempfile, pathlib
+    import pathlib
+    import tempfile
 
     with tempfile.TemporaryDirectory() as d:
         bins = stream_counts(write_parquet(toy_counts(30, 100, ["30000", "FR", "NL"], seed=9), pathlib.Path(d) / "c.parquet"), w,

@@ -1,5 +1,6 @@
 """Options shared by the verbs, with choices and defaults taken from the API, and the
-status lines every verb prints (in the manner of rasterio's ``rio/options.py``)."""
+status lines every verb prints (in the manner of rasterio's ``rio/options.py``).
+"""
 
 from __future__ import annotations
 

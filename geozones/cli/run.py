@@ -13,6 +13,7 @@ from .options import say, step
 
 
 def report_run(result, out: str) -> None:
+    """Say what a run wrote and how many figures it published."""
     m = result.manifest
     dc = m["disclosure_control"]
     say(f"wrote {len(m['outputs'])} files to {out}: {dc['published']} figures published, {dc['suppressed']} suppressed (k = {dc['k']:g})")
@@ -76,7 +77,7 @@ def run_cmd(config: str, out: str | None) -> int:
         k = 30
 
     Paths are relative to the config file's folder.
-    """
+    """  # noqa: D301 - click's \b keeps the example's lines as they are
     from ..pipeline import run
 
     cfg = load_config(config)

@@ -1,0 +1,1 @@
+"""Public geography bundled with geozones (see ATTRIBUTION.md): municipalities, neighbourhoods, origins, the Kortrijk demo."""

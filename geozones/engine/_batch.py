@@ -184,7 +184,8 @@ def _cells(ctx: _Context, arr, row0: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _cell_lookup(ctx: _Context, values) -> np.ndarray:
     """Row in the weights of each entry of a cell_id dictionary (-1: unknown), kept while
-    the next batches bring the same dictionary."""
+    the next batches bring the same dictionary.
+    """
     cached = ctx._cells
     if cached is not None and cached[0].equals(values):
         return cached[1]
@@ -202,7 +203,8 @@ MAX_SPAN_DAYS = 20 * 366
 def _check_time_range(ctx: _Context, raw: np.ndarray, unit: str, row0: int, lo: int, hi: int) -> None:
     """Refuse times outside ``counts.TIME_RANGE``, and counts spanning more than
     ``MAX_SPAN_DAYS`` with the rows before, naming the first row at fault. ``raw`` are the
-    batch's times in ``unit``, ``lo`` and ``hi`` their extremes."""
+    batch's times in ``unit``, ``lo`` and ``hi`` their extremes.
+    """
     scale = 10**9 // _UNITS[unit]  # nanoseconds a unit
     first, end = (t.value // scale for t in TIME_RANGE)
     if lo < first or hi >= end:
@@ -413,7 +415,8 @@ def _bin_batch(ctx: _Context, batch, row0: int) -> _Batch:
 
 def _prepare(ctx: _Context, batch, row0: int) -> _Minutes:
     """Check a batch's period column (unless the file's statistics proved it and it was not
-    read), and set up the table of published periods at the first."""
+    read), and set up the table of published periods at the first.
+    """
     if "period" in batch.schema.names:
         _period(ctx, batch.column(batch.schema.names.index("period")), row0)
     if ctx.minutes is None:

@@ -28,7 +28,8 @@ def _dask_partition(batch, ctx: _Context, offset: int, window: tuple[int, int] |
     """Bin one Dask partition into sparse sums: the stream engine's batch step. The keys of
     its rows inside ``window`` (UTC ns, both ends included: the times another partition
     also holds) go with them, so that :func:`_dask_combine` finds duplicates across
-    partitions."""
+    partitions.
+    """
     # lookups of its own: on Dask's threads the partitions share one context object
     ctx = replace(ctx, minutes=None, factors={}, _cells=None, _origins=None, _periods=None, norm_index={}, seen=None)
     b = _bin_batch(ctx, batch, offset)
@@ -61,7 +62,8 @@ def _dask_combine(a: tuple, b: tuple, ctx: _Context, budget: int) -> tuple:
     """Two partitions' partial results as one, ``a`` before ``b`` in the counts: (sums,
     minutes seen, factors, base period, unknown cells, info, keys held). A row of ``b``
     whose key (time, cell, origin) a row of ``a`` holds is an exact duplicate, taken out of
-    the sums, when its count is the same; another count is an error naming both rows."""
+    the sums, when its count is the same; another count is an error naming both rows.
+    """
     parts = [a[0], b[0]]
     info = {k: a[5][k] + b[5][k] for k in ("rows", "input_total", "dropped_rows", "dropped_count", "duplicate_rows")}
     exposed = a[6] if b[6] is None else b[6] if a[6] is None else pd.concat([a[6], b[6]], ignore_index=True)
@@ -97,7 +99,8 @@ def _dask_combine(a: tuple, b: tuple, ctx: _Context, budget: int) -> tuple:
 
 def _overlap_windows(ranges: list[tuple[int, int] | None]) -> list[tuple[int, int] | None]:
     """Per partition, the times (UTC ns) in which another partition may hold rows too (None:
-    none, so its rows need no check against the others); all times where a range is unknown."""
+    none, so its rows need no check against the others); all times where a range is unknown.
+    """
     if len(ranges) < 2:
         return [None] * len(ranges)
     if any(r is None for r in ranges):

@@ -45,7 +45,8 @@ def _within_dictionary(arr) -> bool:
 
 def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict, unknown: set) -> bool:
     """Add one batch with the compiled loop; False (nothing added) where it needs the general
-    path: no numba, text or local times, text counts, nulls, or origins with several shares."""
+    path: no numba, text or local times, text counts, nulls, or origins with several shares.
+    """
     import pyarrow as pa
 
     col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}

@@ -105,7 +105,8 @@ def _stream_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: 
                  periods=None):
     """One read of the counts into sums: (accumulator, info, unknown cells); ``periods``
     (a :class:`_Periods`) is handed each period that has ended after each batch, and the
-    rest at the end."""
+    rest at the end.
+    """
     import pyarrow as pa
 
     # the loop adds one batch while as many threads as cores decode the next ones (on 2
@@ -143,7 +144,8 @@ def _stream_pass(path: Path, ctx: _Context, budget: int, batch_rows: int, skip: 
 def _check_duplicates(path: Path, ctx: _Context, dups: pd.DataFrame, batch_rows: int, skip: tuple) -> int:
     """How many rows were exact duplicates (the same count as the first row of their key);
     a key with different counts is an error, as in the memory engine. Reads the counts
-    again, for the rows of the duplicates' cells only."""
+    again, for the rows of the duplicates' cells only.
+    """
     want = set(dups["cell_id"])
     firsts = []
     batches, _ = _batches(path, batch_rows, skip=skip)

@@ -22,7 +22,8 @@ from ._kernels import extremes
 
 def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = ()) -> tuple[Iterator, int]:
     """Arrow record batches of the counts' columns (but those in ``skip``), in order
-    (:func:`_read_ahead`), and the number of rows."""
+    (:func:`_read_ahead`), and the number of rows.
+    """
     import pyarrow.dataset as ds
 
     try:
@@ -62,7 +63,8 @@ _EXTREMES = b"geozones.extremes"
 
 def _extremes_of(batch) -> bytes | None:
     """JSON of (smallest count, largest count, earliest time, latest time) of a batch of
-    integer or float counts and timestamps without nulls, as ``_fast_batch`` needs them."""
+    integer or float counts and timestamps without nulls, as ``_fast_batch`` needs them.
+    """
     import pyarrow as pa
 
     if not batch.num_rows:
@@ -170,7 +172,8 @@ def _parquet_source(source: str | os.PathLike[str], engine: str) -> Path:
 def _constant_period(path: Path) -> str | None:
     """The period of every row, when the Parquet statistics prove it: in every row group of
     every file, ``period`` has no nulls and its smallest and largest value are one valid
-    label. The column then need not be read at all (None: read and check it row by row)."""
+    label. The column then need not be read at all (None: read and check it row by row).
+    """
     import pyarrow.parquet as pq
 
     labels = set()
@@ -208,7 +211,8 @@ def _parquet_file(path: Path, **kwargs):
 
 def _file_batch(path: Path):
     """One counts file as one Arrow record batch of the counts' columns (lower-case names),
-    read by Arrow row group by row group, so that a damaged one is named."""
+    read by Arrow row group by row group, so that a damaged one is named.
+    """
     import pyarrow as pa
 
     table = read_parquet_table(path, text=("cell_id", "origin", "period"), error=CountsError)
@@ -219,7 +223,8 @@ def _file_batch(path: Path):
 
 def _time_ranges(files: list[Path]) -> list[tuple[int, int] | None]:
     """The first and last ``period_start`` (UTC ns) of each file, from its Parquet
-    statistics (None where they do not tell)."""
+    statistics (None where they do not tell).
+    """
     import pyarrow.parquet as pq
 
     out: list[tuple[int, int] | None] = []
@@ -247,7 +252,8 @@ def _time_ranges(files: list[Path]) -> list[tuple[int, int] | None]:
 
 def _periods_hint(path: Path, minutes: _Minutes) -> int:
     """How many published periods the counts span, from the Parquet statistics of
-    ``period_start`` (0 when they do not tell: text times, local times, no statistics)."""
+    ``period_start`` (0 when they do not tell: text times, local times, no statistics).
+    """
     ranges = _time_ranges(sorted(path.glob("*.parquet")) if path.is_dir() else [path])
     if not ranges or any(r is None for r in ranges):
         return 0

@@ -13,7 +13,8 @@ from .bins import DEFAULT_BUDGET, CellBins, format_size
 
 class _Unordered(Exception):
     """A row earlier in time than the rows before it (the run starts again keeping the keys
-    of every counts period: see :class:`_Seen`)."""
+    of every counts period: see :class:`_Seen`).
+    """
 
 
 class _Seen:
@@ -53,7 +54,8 @@ class _Seen:
 
     def hold(self, c: np.ndarray, gn: np.ndarray, *, earlier: bool) -> None:
         """Hold the newest period's keys of a batch (``earlier``: the period began in an
-        earlier batch, whose keys are held too)."""
+        earlier batch, whose keys are held too).
+        """
         self.held = (self.held if earlier else []) + [(c, gn)]
         if sum(len(k[0]) for k in self.held) > self.HOLD:
             self.to_bits(np.empty(0, np.int64), np.empty(0, np.int64), earlier=True)
@@ -178,7 +180,8 @@ class _Accumulator:
 
     def guard(self, periods: np.ndarray, max_count: float, rows: int) -> None:
         """Before adding ``rows`` counts of at most ``max_count`` to these periods: keep the
-        int32 sums only while no sum can reach 2**31 (each is at most the period's bound)."""
+        int32 sums only while no sum can reach 2**31 (each is at most the period's bound).
+        """
         if self.obs.dtype != np.int32 or not len(periods):
             return
         new = self.bound[periods] + float(max_count) * rows
@@ -238,7 +241,8 @@ class _Accumulator:
     def register(self, starts: np.ndarray, groups: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Indices of these periods (UTC ns) and origin groups (with their shares) in the
         accumulators, which grow to hold them; a group met with another share gets its own
-        estimate sums from now on."""
+        estimate sums from now on.
+        """
         for s in map(int, starts):
             if s not in self.starts:
                 if self.free:
@@ -266,7 +270,8 @@ class _Accumulator:
 
     def add(self, batch: _Batch, before=None) -> None:
         """Add a batch; ``before`` (if given) is called once the sums have room for it, and
-        may leave rows out of it (duplicates: :meth:`_Seen.filter`)."""
+        may leave rows out of it (duplicates: :meth:`_Seen.filter`).
+        """
         if not len(batch.cell):
             return
         used_b = np.flatnonzero(np.bincount(batch.bucket, minlength=len(batch.starts)))
@@ -322,7 +327,8 @@ class _Accumulator:
 
 def _duplicate_error(ctx: _Context, cell: str, ns: int, norm: int | str, rows: list[int]) -> CountsError:
     """The memory engine's error for one key (cell, period, normalised origin: its index
-    in ``ctx.norm_index`` or its code) with different counts on these rows."""
+    in ``ctx.norm_index`` or its code) with different counts on these rows.
+    """
     when = pd.Timestamp(ns, tz="UTC").isoformat()
     origin = norm if isinstance(norm, str) else next(code for code, i in ctx.norm_index.items() if i == norm)
     return CountsError(f"cell {cell!r}, period {when!r}, origin {origin!r} has different counts on "
@@ -332,7 +338,8 @@ def _duplicate_error(ctx: _Context, cell: str, ns: int, norm: int | str, rows: l
 
 def _drop_duplicates_in(ctx: _Context, b: _Batch, row0: int) -> int:
     """Leave out the exact duplicate rows of one batch held whole (a Dask partition): how
-    many; different counts for one key are an error, as in the memory engine."""
+    many; different counts for one key are an error, as in the memory engine.
+    """
     if not len(b.cell):
         return 0
     key = pd.DataFrame({"ns": b.ns, "c": b.cell, "g": b.norm, "count": b.count})

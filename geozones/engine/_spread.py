@@ -33,7 +33,8 @@ class _Spread:
 
     def __call__(self, bins: CellBins, t: int, origins: np.ndarray, estimate: bool, factor: float, out: np.ndarray | None = None) -> np.ndarray:
         """Figures of period ``t`` for these origin indices, into ``out`` of shape
-        (zones + 1, origins) (a new array if None); returns ``out``."""
+        (zones + 1, origins) (a new array if None); returns ``out``.
+        """
         if out is None:
             out = np.empty((len(self.weights.zone_ids) + 1, len(origins)))
         idx = np.asarray(origins, dtype=np.int64)

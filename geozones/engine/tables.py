@@ -38,7 +38,8 @@ def _table_schema():
 class _PeriodRows:
     """One period of the zone table as Arrow: a row per origin and zone (zones inner), the
     figures given as (origins, zones) raveled. The columns that only depend on the zones,
-    the origins and the period label are built once."""
+    the origins and the period label are built once.
+    """
 
     #: How the table is written: the labels dictionary-encoded, not the figures (their
     #: dictionary would be as large as the column); statistics for the times and figures,
@@ -126,7 +127,8 @@ class _Periods:
 
     def ended(self, acc: _Accumulator, ctx: _Context, last: bool = False) -> None:
         """Hand over the periods that have ended: those before the newest row's (every
-        period if ``last``), and give their sums back."""
+        period if ``last``), and give their sums back.
+        """
         if not acc.starts:
             return
         minutes = ctx.minutes
@@ -188,7 +190,8 @@ class _DenseSums(_Periods):
 
     def _room(self, ng: int) -> None:
         """Room in the result for one more period and ``ng`` origins (grown by copying where
-        the statistics did not tell how many periods, or new origins appear)."""
+        the statistics did not tell how many periods, or new origins appear).
+        """
         n, old = len(self.starts), self.out
         if old is not None and n < old.shape[0] and ng <= old.shape[2]:
             return
@@ -305,7 +308,8 @@ def _stream_periods(source, weights: Weights, sink: _Periods, *, period, kind, o
                     batch_rows, progress, compiled, fallback):
     """Read the counts handing each period to ``sink`` as it ends; rows out of time order
     are read again keeping every period, and ``fallback(bins)`` gives the result. Returns
-    (info, None) or (info, what ``fallback`` returned)."""
+    (info, None) or (info, what ``fallback`` returned).
+    """
     _check(kind, "mean")
     budget = parse_size(memory_budget)
     path = _parquet_source(source, "stream")
