@@ -79,7 +79,7 @@ from .errors import InputError, Problem, WeightsError
 from .extrapolate import DEFAULT_SHARE
 from .privacy import DEFAULT_K
 from .weights import FIT_INSIDE, LOW_FIT, MIN_ZONE_KM2, Weights, compute_weights, zone_fit
-from .zones import _MIN_AREA_M2, zone_overlaps, zone_paths
+from .zones import MIN_AREA_M2, zone_overlaps, zone_paths
 
 __all__ = [
     "MIN_CELL_SHARE",
@@ -295,7 +295,7 @@ def thin_differences(
     area_ab, area_ba = shapely.area(a_b), shapely.area(b_a)
     n = len(ov)
     diffs = np.concatenate([a_b, b_a])
-    keep = shapely.area(diffs) > _MIN_AREA_M2
+    keep = shapely.area(diffs) > MIN_AREA_M2
     equiv = np.zeros(2 * n)
     if keep.any():
         dz = gpd.GeoDataFrame({"zone_id": np.flatnonzero(keep).astype(str)}, geometry=diffs[keep], crs=crs)
@@ -306,8 +306,8 @@ def thin_differences(
             pass
     e_ab, e_ba = equiv[:n], equiv[n:]
     inner = ov["share_of_b"].to_numpy() >= _INSIDE
-    same = inner & (ov["share_of_a"].to_numpy() >= _INSIDE) & (area_ab <= _MIN_AREA_M2) & (area_ba <= _MIN_AREA_M2)
-    nested = inner & ~same & (area_ab > _MIN_AREA_M2) & (e_ab < MIN_CELL_SHARE)
+    same = inner & (ov["share_of_a"].to_numpy() >= _INSIDE) & (area_ab <= MIN_AREA_M2) & (area_ba <= MIN_AREA_M2)
+    nested = inner & ~same & (area_ab > MIN_AREA_M2) & (e_ab < MIN_CELL_SHARE)
     partial = ~inner & (np.maximum(e_ab, e_ba) < MIN_CELL_SHARE)
     rows = []
     for i in np.flatnonzero(same | nested | partial):
@@ -557,7 +557,7 @@ def preview_map(
     _add_coverage(m, covs["wedge"], "Coverage: wedges", "#6a51a3", model == "wedge")
     _add_coverage(m, covs["voronoi"], "Coverage: Voronoi", "#238b45", model == "voronoi")
 
-    from .maps import _display
+    from .maps import display_outlines
 
     fill = np.where(fit["status"] == "ok", _OK, np.where(fit["status"] == "no cell", _NONE, _FLAG))
     layer = gpd.GeoDataFrame(
@@ -568,7 +568,7 @@ def preview_map(
             "fill": fill,
             "popup": [_popup_html(r, by_zone.get(r.zone_id, empty), k, share) for r in fit.itertuples(index=False)],
         },
-        geometry=_display(z).values,
+        geometry=display_outlines(z).values,
         crs=WGS84,
     )
     layer = layer.iloc[np.argsort(-fit["area_km2"].to_numpy(), kind="stable")]  # small zones on top, clickable

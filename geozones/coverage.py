@@ -65,6 +65,7 @@ __all__ = [
     "wedge_coverage",
     "voronoi_coverage",
     "build_coverage",
+    "cells_from_frame",
 ]
 
 log = logging.getLogger("geozones")
@@ -206,10 +207,29 @@ def read_cellplan(
     df, fmt = _read_table(path)
     if fmt == "sites":
         return df
-    return _cells_from_frame(df, path, fmt, crs)
+    return cells_from_frame(df, path, fmt, crs)
 
 
-def _cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.CRS | None) -> gpd.GeoDataFrame:
+def cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.CRS | None) -> gpd.GeoDataFrame:
+    """A cell plan from a table's rows, checked as :func:`read_cellplan` checks a file.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The rows: ``cell_id``, ``site_id``, ``lon``/``lat`` or ``x``/``y``, and optionally
+        ``azimuth``, ``beamwidth``, ``range_m`` (column names in any case).
+    path : Path
+        The file the rows come from, to name it in errors.
+    fmt : str
+        ``csv`` or another format, for how rows are named in errors (line or row).
+    crs : str or pyproj.CRS, optional
+        The CRS of ``x``/``y`` columns.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One point per cell, with the cell plan's columns.
+    """
     lower = {c.lower(): c for c in df.columns}
     df = df.rename(columns={lower[k]: k for k in ("cell_id", "site_id", "lon", "lat", "x", "y", "azimuth", "beamwidth", "range_m") if k in lower})
     if "cell_id" not in df.columns:
@@ -426,7 +446,7 @@ def read_sites(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
         raise CellPlanError("the sites files hold no site", path=", ".join(map(str, paths)))
     df = pd.concat(frames, ignore_index=True)
     df["beamwidth"] = pd.to_numeric(df["beamwidth"], errors="coerce").where(lambda v: v > 0)
-    return _cells_from_frame(df, Path(", ".join(map(str, paths))), "sites", "EPSG:31370")
+    return cells_from_frame(df, Path(", ".join(map(str, paths))), "sites", "EPSG:31370")
 
 
 def read_coverage(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pyproj
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
 from .errors import CRSError
 
-__all__ = ["metric_crs", "suits", "BELGIUM_CRS", "WGS84"]
+__all__ = ["metric_crs", "suits", "pixel_to_map", "BELGIUM_CRS", "WGS84"]
 
 #: Belgian Lambert 2008, the metric CRS used for data inside Belgium.
 BELGIUM_CRS = "EPSG:3812"
@@ -97,3 +98,21 @@ def metric_crs(bounds: Sequence[float], crs: str | pyproj.CRS | None = None) -> 
             hint="give a metric CRS explicitly with --metric-crs",
         )
     return pyproj.CRS.from_epsg(int(infos[0].code))
+
+
+def pixel_to_map(t, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel corners (col, row) to map coordinates through an affine transform.
+
+    Parameters
+    ----------
+    t : affine.Affine
+        A raster's transform.
+    cols, rows : numpy.ndarray
+        Pixel corner columns and rows (may be fractional).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        x and y in the raster's CRS.
+    """
+    return t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f

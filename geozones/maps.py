@@ -35,7 +35,7 @@ from .crs import WGS84, metric_crs
 from .errors import InputError
 from .weights import LOW_FIT
 
-__all__ = ["visitor_map", "save_map", "map_from_run", "reference_outlines"]
+__all__ = ["visitor_map", "save_map", "map_from_run", "reference_outlines", "display_outlines"]
 
 _SUPPRESSED_FILL = "#bdbdbd"
 #: Display simplification of outlines (the figures are not affected): a tolerance of this
@@ -93,7 +93,7 @@ def add_reference_layer(m: folium.Map, reference: gpd.GeoDataFrame | None) -> No
         return
     ref = gpd.GeoDataFrame(
         {"label": reference.get("name", pd.Series([""] * len(reference))).astype(str).map(html.escape).to_numpy()},
-        geometry=_display(reference.to_crs(WGS84)).values,
+        geometry=display_outlines(reference.to_crs(WGS84)).values,
         crs=WGS84,
     )
     folium.GeoJson(
@@ -104,7 +104,7 @@ def add_reference_layer(m: folium.Map, reference: gpd.GeoDataFrame | None) -> No
     ).add_to(m)
 
 
-def _display(geo: gpd.GeoDataFrame) -> gpd.GeoSeries:
+def display_outlines(geo: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """Zone outlines simplified for display in a metric CRS, back in lon/lat.
 
     Each outline is simplified (topology preserved) with a tolerance tied to its size
@@ -197,7 +197,7 @@ def visitor_map(
         props["cells"] = [_fit_text(n, f) for n, f in zip(z["n_cells"], z["fit"])]
         fields.append("cells")
         aliases.append("Cells (fit)")
-    layer = gpd.GeoDataFrame(props, geometry=_display(z).values, crs=WGS84)
+    layer = gpd.GeoDataFrame(props, geometry=display_outlines(z).values, crs=WGS84)
     # larger zones first, so that small zones drawn over them stay clickable
     area = z.geometry.to_crs(metric_crs(z.total_bounds)).area.to_numpy()
     layer = layer.iloc[np.argsort(-area, kind="stable")]

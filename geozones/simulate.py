@@ -56,10 +56,10 @@ import pyproj
 import shapely
 from scipy import sparse
 
-from .crs import WGS84
+from .crs import WGS84, pixel_to_map
 from .errors import InputError
 from .origins import ALL
-from .weights import OUTSIDE, Weights, _apply, compute_weights, zone_fit
+from .weights import OUTSIDE, Weights, compute_weights, zone_fit
 
 __all__ = [
     "CASES",
@@ -232,7 +232,7 @@ def load_case(name: str, *, operator: str = "pxs", shared: str | os.PathLike[str
     InputError
         An unknown case, or shared data that is not there.
     """
-    from .coverage import _cells_from_frame, read_sites
+    from .coverage import cells_from_frame, read_sites
     from .crs import metric_crs
     from .zones import read_zones
 
@@ -249,7 +249,7 @@ def load_case(name: str, *, operator: str = "pxs", shared: str | os.PathLike[str
 
         muni = gpd.read_file(str(_data("kortrijk", "municipality.geojson")))
         plan = synthetic_cellplan(str(_data("kortrijk", "population_100m.tif")), muni, 60, seed=7, prefix="kor")
-        cells = _cells_from_frame(plan, Path("synthetic Kortrijk plan"), "csv", None)
+        cells = cells_from_frame(plan, Path("synthetic Kortrijk plan"), "csv", None)
         area = shapely.union_all(muni.to_crs(crs).geometry.values)
         zones = read_zones(str(_data("kortrijk", "zones"))).to_crs(crs)
         zones = gpd.GeoDataFrame(
@@ -310,7 +310,7 @@ def _raster_points(path: Path, area: shapely.Geometry, crs, power: float = 1.0):
         src_crs = src.crs
     data[~np.isfinite(data)] = 0.0
     rows, cols = np.nonzero(data > 0)
-    corners = [_apply(t, cols + dc, rows + dr) for dc, dr in ((0, 0), (1, 0), (0, 1), (1, 1))]
+    corners = [pixel_to_map(t, cols + dc, rows + dr) for dc, dr in ((0, 0), (1, 0), (0, 1), (1, 1))]
     back = pyproj.Transformer.from_crs(src_crs, crs, always_xy=True)
     xs, ys = zip(*(back.transform(cx, cy) for cx, cy in corners))
     xs, ys = np.array(xs), np.array(ys)

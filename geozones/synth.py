@@ -21,9 +21,8 @@ import pyproj
 import shapely
 
 from .counts import TIMEZONE
-from .crs import WGS84, metric_crs
+from .crs import WGS84, metric_crs, pixel_to_map
 from .errors import InputError
-from .weights import _apply
 
 __all__ = ["synthetic_cellplan", "demo_scenario", "national_case", "national_counts"]
 
@@ -84,7 +83,7 @@ def synthetic_cellplan(
         transform = src.window_transform(window)
         crs = src.crs
     rows, cols = np.nonzero(np.isfinite(data) & (data > 0))
-    cx, cy = _apply(transform, cols + 0.5, rows + 0.5)
+    cx, cy = pixel_to_map(transform, cols + 0.5, rows + 0.5)
     inside = shapely.contains_xy(shape, cx, cy)
     rows, cols, cx, cy = rows[inside], cols[inside], cx[inside], cy[inside]
     if not len(rows):
@@ -263,9 +262,9 @@ def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = 
         t = src.transform
         src_crs = src.crs
     rows, cols = np.nonzero(data > 0)
-    from .weights import _apply
+    from .crs import pixel_to_map
 
-    x, y = _apply(t, cols + 0.5, rows + 0.5)
+    x, y = pixel_to_map(t, cols + 0.5, rows + 0.5)
     pts = gpd.GeoSeries(shapely.points(x, y), crs=src_crs).to_crs(metric).values
     area = shapely.union_all(muni.to_crs(metric).geometry.values)
     shapely.prepare(area)

@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 from scipy import sparse
 
 from ._io import atomic_path, file_format
-from .crs import WGS84, metric_crs, suits
+from .crs import WGS84, metric_crs, pixel_to_map, suits
 from .errors import CoverageError, InputError, WeightsError
 
 if TYPE_CHECKING:  # geopandas and shapely are imported by the functions that use them:
@@ -628,11 +628,6 @@ def read_ancillary(
     return gpd.GeoDataFrame({"value": values}, geometry=gdf.geometry.values, crs=gdf.crs)
 
 
-def _apply(t, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel corner (col, row) to map coordinates through an affine transform."""
-    return t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f
-
-
 def _raster_polygons(path: Path, bounds, bounds_crs) -> gpd.GeoDataFrame:
     import geopandas as gpd
     import pyproj
@@ -658,8 +653,8 @@ def _raster_polygons(path: Path, bounds, bounds_crs) -> gpd.GeoDataFrame:
     vals = np.ma.filled(data.astype(float), 0.0)
     vals[~np.isfinite(vals)] = 0.0
     rows, cols = np.nonzero(vals > 0)
-    x0, y0 = _apply(transform, cols, rows)
-    x1, y1 = _apply(transform, cols + 1, rows + 1)
+    x0, y0 = pixel_to_map(transform, cols, rows)
+    x1, y1 = pixel_to_map(transform, cols + 1, rows + 1)
     boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
     return gpd.GeoDataFrame({"value": vals[rows, cols]}, geometry=boxes, crs=crs.to_wkt())
 

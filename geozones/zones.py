@@ -42,6 +42,7 @@ __all__ = [
     "h3_grid",
     "write_zones",
     "to_metric",
+    "MIN_AREA_M2",
 ]
 
 _WGS84_NAMES = {
@@ -55,7 +56,7 @@ _WGS84_NAMES = {
 }
 _POLYGONAL = ("Polygon", "MultiPolygon")
 #: A zone smaller than this (in m²) is treated as having zero area.
-_MIN_AREA_M2 = 0.01
+MIN_AREA_M2 = 0.01
 
 
 @dataclass
@@ -477,7 +478,7 @@ def check_zones(
     if len(zones):
         metric = metric_crs(zones.total_bounds, crs)
         area = zones.geometry.to_crs(metric).area.to_numpy()
-        zero = area <= _MIN_AREA_M2
+        zero = area <= MIN_AREA_M2
         for rec_path, idx, zid in zones.loc[zero, ["_path", "_index", "zone_id"]].itertuples(index=False):
             problems.append(
                 Problem(rec_path, _where(idx, zid), "zero-area", "has zero area", "draw the zone as a polygon with an inside")
@@ -604,7 +605,7 @@ def zone_overlaps(zones: gpd.GeoDataFrame, crs: str | pyproj.CRS | None = None) 
         return _empty_overlaps()
     inter = shapely.area(shapely.intersection(geoms[a], geoms[b]))
     areas = shapely.area(geoms)
-    keep = inter > _MIN_AREA_M2
+    keep = inter > MIN_AREA_M2
     a, b, inter = a[keep], b[keep], inter[keep]
     ids = m["zone_id"].to_numpy()
     out = pd.DataFrame(
@@ -722,7 +723,7 @@ def square_grid(
     boxes, cols, rows = boxes[hit], cols[hit], rows[hit]
     if clip:
         boxes = shapely.intersection(boxes, shape)
-        ok = shapely.area(boxes) > _MIN_AREA_M2
+        ok = shapely.area(boxes) > MIN_AREA_M2
         boxes, cols, rows = boxes[ok], cols[ok], rows[ok]
     size_txt = f"{size_m:g}"
     ids = [f"sq{size_txt}_{c}_{r}" for c, r in zip(cols.tolist(), rows.tolist())]

@@ -57,7 +57,7 @@ def zones():
 
 
 def test_display_outlines_keep_every_zone_and_its_area(zones):
-    shown = maps._display(zones)
+    shown = maps.display_outlines(zones)
     crs = metric_crs(zones.total_bounds)
     before = zones.geometry.to_crs(crs).area.to_numpy()
     after = shown.to_crs(crs).area.to_numpy()
@@ -83,7 +83,7 @@ def test_tolerance_follows_zone_size(zones):
     """A large zone may lose more detail than a small one: the tolerance is a share of its size."""
     crs = metric_crs(zones.total_bounds)
     m = zones.geometry.to_crs(crs)
-    shown = maps._display(zones).to_crs(crs)
+    shown = maps.display_outlines(zones).to_crs(crs)
     side = np.sqrt(m.area.to_numpy())
     # the display outline stays within the tolerance (plus the ~1 m snapping) of the true one
     gap = shapely.hausdorff_distance(shown.values, m.values)

@@ -9,16 +9,15 @@ from ..coverage import build_coverage, read_cellplan
 from ..inputs import build_weights, coverage_model
 from ..weights import write_weights
 from ..zones import read_zones
-from . import options
-from .options import plural, say, step
+from .options import cell_crs, metric_crs, model_option, out_file, plural, say, step, zone_files
 
 
 @click.command("coverage")
 @click.argument("cellplan", type=click.Path())
-@options.coverage_model
-@options.cell_crs
-@options.metric_crs("Metric CRS to build in (default: EPSG:3812 in Belgium, else the local UTM zone).")
-@options.out_file("The coverage areas to write (GeoJSON).")
+@model_option
+@cell_crs
+@metric_crs("Metric CRS to build in (default: EPSG:3812 in Belgium, else the local UTM zone).")
+@out_file("The coverage areas to write (GeoJSON).")
 def coverage_cmd(cellplan: str, model: str | None, cell_crs: str | None, metric_crs: str | None, out: str) -> int:
     """Build the coverage area of every cell of CELLPLAN and write them as GeoJSON."""
     model = coverage_model(cellplan, model)
@@ -33,15 +32,15 @@ def coverage_cmd(cellplan: str, model: str | None, cell_crs: str | None, metric_
 
 
 @click.command("weights")
-@options.zone_files()
+@zone_files()
 @click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON, sites JSON) or coverage polygons.")
-@options.coverage_model
-@options.cell_crs
-@options.metric_crs()
+@model_option
+@cell_crs
+@metric_crs()
 @click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons.")
 @click.option("--ancillary-column", help="Value column of a polygon ancillary layer (default: polygon area).")
 @click.option("--repair", is_flag=True, help="Repair zone geometries instead of refusing them.")
-@options.out_file("Weights to write: .parquet (or .csv).")
+@out_file("Weights to write: .parquet (or .csv).")
 def weights_cmd(
     zone_paths: tuple[str, ...],
     cells: str,

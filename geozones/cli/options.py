@@ -54,7 +54,7 @@ def out_folder(help: str = "Output folder.", required: bool = True):
     return click.option("--out", required=required, type=click.Path(file_okay=False), help=help)
 
 
-def coverage_model(f):
+def model_option(f):
     """``--model`` of commands that build weights (any model; default from the cell file)."""
     return click.option("--model", type=click.Choice(MODELS), help=MODEL_HELP)(f)
 
@@ -88,7 +88,7 @@ def pipeline_options(f):
     """The options shared by ``apportion`` and ``run`` (RunConfig's keys), with its defaults."""
     d = DEFAULTS
     opts = [
-        coverage_model,
+        model_option,
         click.option("--kind", type=click.Choice(KINDS), default=d["kind"], show_default=True,
                      help="What the counts count: presence (devices attached), unique (distinct devices), events."),
         click.option("--stat", type=click.Choice(STATS), default=d["stat"], show_default=True,

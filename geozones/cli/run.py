@@ -8,8 +8,7 @@ import click
 
 from .._io import write_text_atomic
 from ..config import RunConfig, load_config
-from . import options
-from .options import say, step
+from .options import out_folder, pipeline_options, say, self_contained, step, zone_files
 
 
 def report_run(result, out: str) -> None:
@@ -20,16 +19,16 @@ def report_run(result, out: str) -> None:
 
 
 @click.command("apportion")
-@options.zone_files()
+@zone_files()
 @click.option("--cells", type=click.Path(), help="Cell plan, or coverage polygons (with --model given).")
 @click.option("--weights", "weights_path", type=click.Path(), help="Prebuilt weights (from 'geozones weights') instead of --cells.")
 @click.option("--counts", type=click.Path(), help="Counts per cell: CSV or Parquet with cell_id, period_start, period, count[, origin].")
 @click.option("--events", type=click.Path(), help="Subscriber-level events (subscriber_id, cell_id, timestamp, origin) instead of --counts.")
 @click.option("--optout", type=click.Path(), help="Opt-out list of subscriber ids, removed from --events before counting.")
-@options.out_folder()
+@out_folder()
 @click.option("--start", help="First time of the run (ISO 8601 date or time, Europe/Brussels): earlier counts are an error.")
 @click.option("--end", help="End of the run, excluded (ISO 8601): counts at or after it are an error.")
-@options.pipeline_options
+@pipeline_options
 def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, model, kind, stat, dedup_factor, k, market_share,
                   period, summary_period, origin_level, residents, unknown_cells, heat_grid_m, heat_h3, make_map, self_contained,
                   cell_crs, metric_crs, ancillary, ancillary_column, engine, memory_budget, scheduler) -> int:
@@ -60,7 +59,7 @@ def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, 
 
 @click.command("run")
 @click.argument("config", type=click.Path())
-@options.out_folder("Output folder (overrides the config's 'out').", required=False)
+@out_folder("Output folder (overrides the config's 'out').", required=False)
 def run_cmd(config: str, out: str | None) -> int:
     """Run the pipeline as CONFIG.toml describes: zones -> weights -> counts -> figures -> outputs.
 
@@ -90,10 +89,10 @@ def run_cmd(config: str, out: str | None) -> int:
 
 
 @click.command("demo")
-@options.out_folder()
+@out_folder()
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the scenario.")
 @click.option("--days", type=click.IntRange(1, 366), default=92, show_default=True, help="Days from 1 July 2026.")
-@options.self_contained()
+@self_contained()
 def demo_cmd(out: str, seed: int, days: int, self_contained: bool) -> int:
     """Make a seeded Kortrijk scenario and run the pipeline on it.
 

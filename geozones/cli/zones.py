@@ -10,8 +10,7 @@ import click
 from ..coverage import build_coverage, read_cellplan
 from ..errors import InputError
 from ..zones import check_zones, h3_grid, read_zones, square_grid, write_zones
-from . import options
-from .options import say
+from .options import authoring_k, cell_crs, drawn_model, market_share, metric_crs, out_file, say, self_contained, strict, zone_files
 
 
 @click.group()
@@ -22,14 +21,14 @@ def zones() -> None:
 @zones.command("check")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--repair", is_flag=True, help="Close unclosed rings and fix invalid geometries (make_valid); report the area change.")
-@options.out_file("With --repair: write the checked (repaired) zones to this GeoJSON file.", required=False)
-@options.metric_crs()
+@out_file("With --repair: write the checked (repaired) zones to this GeoJSON file.", required=False)
+@metric_crs()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--cells", type=click.Path(), help="Cell plan: also warn about zones and zone differences the cells cannot resolve.")
-@options.drawn_model("With --cells: the coverage model.")
-@options.authoring_k("With --cells: the disclosure threshold (subscribers).")
-@options.market_share("With --cells: the operator's market share.")
-@options.strict("Exit with 1 when there is any warning too.")
+@drawn_model("With --cells: the coverage model.")
+@authoring_k("With --cells: the disclosure threshold (subscribers).")
+@market_share("With --cells: the operator's market share.")
+@strict("Exit with 1 when there is any warning too.")
 def zones_check(
     paths: tuple[str, ...], repair: bool, out: str | None, metric_crs: str | None, as_json: bool,
     cells: str | None, model: str, k: int, share: float, strict: bool,
@@ -103,16 +102,16 @@ def zones_check(
 
 
 @zones.command("preview")
-@options.zone_files()
+@zone_files()
 @click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON).")
-@options.drawn_model("Coverage model of the fit figures (both are drawn).")
-@options.authoring_k()
-@options.market_share()
-@options.cell_crs
-@options.metric_crs()
-@options.self_contained("One HTML file that requests nothing from other hosts (no basemap tiles).")
-@options.strict("Exit with 1 when a zone is flagged.")
-@options.out_file("The page to write (HTML).")
+@drawn_model("Coverage model of the fit figures (both are drawn).")
+@authoring_k()
+@market_share()
+@cell_crs
+@metric_crs()
+@self_contained("One HTML file that requests nothing from other hosts (no basemap tiles).")
+@strict("Exit with 1 when a zone is flagged.")
+@out_file("The page to write (HTML).")
 def zones_preview(
     zone_paths: tuple[str, ...], cells: str, model: str, k: int, share: float, cell_crs: str | None,
     metric_crs: str | None, self_contained: bool, strict: bool, out: str,
@@ -144,10 +143,10 @@ def zones_preview(
 
 @zones.command("draw")
 @click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON).")
-@options.zone_files(required=False, help="Zone file or folder to edit (repeatable).")
-@options.drawn_model("Coverage model drawn under the zones.")
-@options.cell_crs
-@options.out_file("The page to write (HTML).")
+@zone_files(required=False, help="Zone file or folder to edit (repeatable).")
+@drawn_model("Coverage model drawn under the zones.")
+@cell_crs
+@out_file("The page to write (HTML).")
 def zones_draw(cells: str, zone_paths: tuple[str, ...], model: str, cell_crs: str | None, out: str) -> int:
     """A self-contained page to draw or edit zones over the cell layout and export a zone file.
 
@@ -170,8 +169,8 @@ def zones_draw(cells: str, zone_paths: tuple[str, ...], model: str, cell_crs: st
 @click.option("--size", type=float, help="Square grid: the side of a square in metres.")
 @click.option("--h3", "h3_res", type=click.IntRange(0, 15), help="H3 grid: the resolution (0-15).")
 @click.option("--clip", is_flag=True, help="Square grid: clip the squares to the area.")
-@options.metric_crs("Metric CRS the square grid is aligned to.")
-@options.out_file("The zone file to write (GeoJSON).")
+@metric_crs("Metric CRS the square grid is aligned to.")
+@out_file("The zone file to write (GeoJSON).")
 def zones_grid(area: str, size: float | None, h3_res: int | None, clip: bool, metric_crs: str | None, out: str) -> int:
     """Generate a zone set of squares (--size) or H3 cells (--h3) over an area."""
     if (size is None) == (h3_res is None):
