@@ -71,7 +71,7 @@ driver imports the standard library only, so the child inherits no large peak th
 ``exec``). Best wall time per method; ratio = that / the best ``scan``. The load average
 before each run is kept, since other work on the machine slows runs down. ``--profile``
 also runs the default apportion once under ``cProfile`` (not timed in the table) and keeps
-its top 15 by cumulative time.
+its top 15 by cumulative time (all functions, then geozones' own) and by own time.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def check_weights_job(coverage: str, zones: str, gz_weights: str, tobler_npz: st
 def profile_job(prof: str, n: str = "15") -> None:
     """Print the top ``n`` functions of a cProfile file by cumulative time, below the
     command line's own wrappers (runpy, click, the CLI: anything over 97% of the run),
-    then the top ``n`` by own time."""
+    then geozones' own functions alone, then the top ``n`` by own time."""
     import pstats
 
     st = pstats.Stats(prof).stats  # {(file, line, name): (cc, nc, tottime, cumtime, callers)}
@@ -192,6 +192,9 @@ def profile_job(prof: str, n: str = "15") -> None:
     rows = sorted(st.items(), key=lambda kv: -kv[1][3])
     print(f"total {total:.1f} s; by cumulative time (below the wrappers):")
     for k, v in [kv for kv in rows if kv[1][3] < 0.97 * total][: int(n)]:
+        print(f"  {v[3]:8.2f} s {100 * v[3] / total:5.1f}%  calls {v[1]:>8}  {name(k)}")
+    print("geozones' functions by cumulative time (below the wrappers):")
+    for k, v in [kv for kv in rows if kv[1][3] < 0.97 * total and f"{os.sep}geozones{os.sep}" in kv[0][0]][: int(n)]:
         print(f"  {v[3]:8.2f} s {100 * v[3] / total:5.1f}%  calls {v[1]:>8}  {name(k)}")
     print("by own time:")
     for k, v in sorted(st.items(), key=lambda kv: -kv[1][2])[: int(n)]:
