@@ -26,15 +26,12 @@ only when the whole run has succeeded: a failed run leaves the previous outputs 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,12 +44,26 @@ from . import __version__
 from ._io import file_format, row_label
 from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
 from .config import PATH_KEYS, RunConfig, load_config, pick_engine, range_bound
-from .counts import TIMEZONE, events_to_counts, period_seconds, read_counts, read_events, read_optout
+from .counts import events_to_counts, period_seconds, read_counts, read_events, read_optout
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts, used_cells, zone_sums
 from .errors import BudgetError, ConfigError, CountsError, InputError, WeightsError
 from .extrapolate import market_share_factors, read_market_share
 from .inputs import build_weights, check_unreached
-from .origins import ALL, origin_names, rollup_codes
+from .origins import ALL, rollup_codes
+from .outputs import (
+    OUTPUT_NAMES,
+    ZONE_COUNT_COLUMNS,
+    discard_folder,
+    grid_table,
+    local_iso,
+    new_folder,
+    output_table,
+    replace_folder,
+    table_frame,
+    whole_numbers,
+    write_table,
+    zone_summary,
+)
 from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, publish
 from .weights import Weights, compute_weights, read_weights, write_weights, zone_fit
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
@@ -61,22 +72,27 @@ __all__ = ["RunConfig", "RunResult", "load_config", "run", "ZONE_COUNT_COLUMNS"]
 
 log = logging.getLogger("geozones")
 
-#: The columns of the published zone table, in order.
-ZONE_COUNT_COLUMNS = ["zone_id", "zone_name", "period_start", "period", "origin", "observed", "estimate", "status", "n_cells", "fit"]
-
-
 @dataclass
 class RunResult:
     """What :func:`run` produced: the published table, the manifest, the files written.
 
-    ``table`` is None for a table published in parts (too large for the memory budget
-    whole: ``manifest["disclosure_control"]["parts"]`` says in how many); it is then in
-    the files only.
+    ``arrow`` is the published zone table as written (:func:`geozones.outputs.output_table`),
+    ``table`` the same as a pandas DataFrame, made on first use. Both are None for a table
+    published in parts (too large for the memory budget whole:
+    ``manifest["disclosure_control"]["parts"]`` says in how many); it is then in the files only.
     """
 
-    table: pd.DataFrame | None
+    arrow: object | None
     manifest: dict
     files: list[Path] = field(default_factory=list)
+    _frame: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def table(self) -> pd.DataFrame | None:
+        """The published zone table as a pandas DataFrame (None for a table published in parts)."""
+        if self._frame is None and self.arrow is not None:
+            self._frame = table_frame(self.arrow)
+        return self._frame
 
 
 def _sha256(path: Path) -> str:
@@ -105,14 +121,6 @@ def _describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
 def _safe(value: float, k: float) -> float | str:
     """A figure about people for a log or manifest: the figure only if it rests on k or more."""
     return round(float(value), 3) if value >= k else f"fewer than {k:g}"
-
-
-def _local_iso(ts: pd.Series) -> pd.Series:
-    """UTC timestamps as ISO 8601 Europe/Brussels local time with offset (formatted once per distinct time)."""
-    codes, uniq = pd.factorize(ts)
-    local = pd.Series(pd.DatetimeIndex(uniq).tz_convert(TIMEZONE))
-    text = local.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True).to_numpy(dtype=object)
-    return pd.Series(np.append(text, None)[codes], index=ts.index)
 
 
 def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, residents, periods: list[str]):
@@ -373,16 +381,14 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
             _tally(checked, stats, by_reason)
             published = publish(checked)
             del checked
-            summaries.append(_zone_summary(zones[zones["zone_id"].isin(ids)], published, periods[-1]))
-            out = _whole(_output_table(published, names, zone_order, fit))
+            summaries.append(zone_summary(zones[zones["zone_id"].isin(ids)], published, periods[-1]))
+            arrow = whole_numbers(output_table(published, names, zone_order, fit))
             del published
-            rank = in_order.get_indexer(out["zone_id"])
+            rank = in_order.get_indexer(arrow.column("zone_id").to_numpy(zero_copy_only=False))
             starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]]) if len(rank) else np.empty(0, np.int64)
             blocks.append((rank[starts], np.diff(np.r_[starts, len(rank)])))
-            arrow = pa.Table.from_pandas(out, preserve_index=False)
-            del out
             if writer is None:
-                schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in arrow.schema], metadata=arrow.schema.metadata)
+                schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in arrow.schema])
                 writer = pq.ParquetWriter(rows_in, schema)
             writer.write_table(arrow.cast(schema), row_group_size=_MERGE_ROWS)
             del arrow
@@ -433,6 +439,7 @@ def _merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage:
     ``blocks``: per part, the rank of each of its zones in the zone files and its rows.
     """
     import pyarrow as pa
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     f = pq.ParquetFile(path)
@@ -452,14 +459,15 @@ def _merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage:
     ranks = np.concatenate([r for r, _ in blocks]) if blocks else np.empty(0, np.int64)
     rows = np.concatenate([c for _, c in blocks]) if blocks else np.empty(0, np.int64)
     order = np.argsort(ranks, kind="stable")
-    with pq.ParquetWriter(stage / "zone_counts.parquet", f.schema_arrow) as out, open(stage / "zone_counts.csv", "w", encoding="utf-8", newline="") as csv:
+    options = pacsv.WriteOptions(quoting_style="needed")
+    with pq.ParquetWriter(stage / "zone_counts.parquet", f.schema_arrow) as out, pacsv.CSVWriter(stage / "zone_counts.csv", f.schema_arrow, write_options=options) as csv:
         pending, count, first = [], 0, True
 
         def flush() -> None:
             nonlocal pending, count, first
             table = pa.Table.from_batches(pending, schema=f.schema_arrow)
             out.write_table(table)
-            table.to_pandas().to_csv(csv, index=False, header=first)
+            csv.write_table(table)
             pending, count, first = [], 0, False
 
         for p, need in zip(part[order], rows[order]):
@@ -483,7 +491,7 @@ def _merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage:
 def _counts_summary(counts: pd.DataFrame | None, bins: CellBins | None) -> dict:
     """What the manifest says of the counts read."""
     def iso(t) -> str:
-        return _local_iso(pd.Series(pd.to_datetime([t], utc=True))).iloc[0]
+        return local_iso(pd.Series(pd.to_datetime([t], utc=True))).iloc[0]
 
     if counts is None:
         return {"rows": int(bins.info["rows"]), "period": bins.info["base_period"], "engine": bins.info.get("engine", "stream"),
@@ -614,17 +622,12 @@ def run(cfg: RunConfig) -> RunResult:
     names = dict(zip(zones["zone_id"], zones["name"]))
     zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
     stage = parts = None
-    grid_table = None
     if in_parts:
-        made = not Path(cfg.out).exists()
-        stage = _new_stage(Path(cfg.out))
+        stage = new_folder(cfg.out)
         try:
             done = _publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage)
         except BaseException:
-            shutil.rmtree(stage, ignore_errors=True)
-            if made:  # (a folder made for this run goes too)
-                with contextlib.suppress(OSError):
-                    Path(cfg.out).rmdir()
+            discard_folder(stage)
             raise
         table, summary, stats, by_reason, conservation, parts = None, done["summary"], done["stats"], done["by_reason"], done["conservation"], done["parts"]
         info = _bins_info(bins, done["factor"])
@@ -635,9 +638,9 @@ def run(cfg: RunConfig) -> RunResult:
         on_grid = checked_all["zone_id"].str.startswith(_GRID).to_numpy()
         checked = checked_all[~on_grid].reset_index(drop=True)
         published = publish(checked)
-        grid_table = _grid_table(grid, publish(checked_all[on_grid].reset_index(drop=True))) if grid is not None else None
-        table = _output_table(published, names, zone_order, fit)
-        summary = _zone_summary(zones, published, periods[-1])
+        grid = grid_table(grid, publish(checked_all[on_grid].reset_index(drop=True)), _GRID) if grid is not None else None
+        table = output_table(published, names, zone_order, fit)
+        summary = zone_summary(zones, published, periods[-1])
         stats, by_reason = {}, {}
         _tally(checked, stats, by_reason)
     summary["n_cells"] = summary["zone_id"].map(fit["n_cells"]).to_numpy(dtype="int64")
@@ -684,56 +687,20 @@ def run(cfg: RunConfig) -> RunResult:
         },
     }
     manifest["title"] = _title(cfg, periods)
-    if grid_table is not None:
+    if grid is not None:
         manifest["heat_grid"] = {
-            "figures": int(len(grid_table)),
-            "published": int((grid_table["status"] == PUBLISHED).sum()),
-            "suppressed": int((grid_table["status"] == SUPPRESSED).sum()),
+            "figures": int(len(grid)),
+            "published": int((grid["status"] == PUBLISHED).sum()),
+            "suppressed": int((grid["status"] == SUPPRESSED).sum()),
         }
-    files = _write_outputs(Path(cfg.out), table, summary, weights, manifest, grid_table, cfg, stage=stage)
+    files = _write_outputs(Path(cfg.out), table, summary, weights, manifest, grid, cfg, stage=stage)
     manifest["outputs"] = [f.name for f in files]
-    return RunResult(table=table, manifest=manifest, files=files)
-
-
-def _output_table(published: pd.DataFrame, names: dict, zone_order: dict, fit: pd.DataFrame) -> pd.DataFrame:
-    """The published figures as ``zone_counts`` has them: columns :data:`ZONE_COUNT_COLUMNS`,
-    rows by zone (in the zone files' order), period length, period start and origin
-    (``all`` first).
-    """
-    # (positions through an index: Series.map over Arrow strings went row by row)
-    ids = pd.Index(list(zone_order))
-    z = ids.get_indexer(published["zone_id"])
-    p_code, p_uniq = pd.factorize(published["period"])
-    published = published.assign(
-        _z=z,
-        _p=np.array([period_seconds(q) for q in p_uniq], dtype=np.int64)[p_code],
-        _o=(published["origin"] != ALL).astype(int),
-    ).sort_values(["_z", "_p", "period_start", "_o", "origin"], kind="stable")
-    z = published["_z"].to_numpy()
-    table = pd.DataFrame(
-        {
-            "zone_id": published["zone_id"].to_numpy(),
-            "zone_name": np.array([names.get(i) for i in ids], dtype=object)[z],
-            "period_start": _local_iso(published["period_start"]).to_numpy(),
-            "period": published["period"].to_numpy(),
-            "origin": published["origin"].to_numpy(),
-            "observed": published["observed"].to_numpy(),
-            "estimate": published["estimate"].to_numpy(),
-            "status": published["status"].to_numpy(),
-        }
-    ).reset_index(drop=True)
-    at = fit.index.get_indexer(ids)[z]  # (fit has a row per zone)
-    table["n_cells"] = fit["n_cells"].to_numpy(dtype="int64")[at]
-    table["fit"] = fit["fit"].to_numpy(dtype=float)[at]
-    return table
-
-
-_OUTPUT_NAMES = ("zone_counts.csv", "zone_counts.parquet", "zones.geojson", "weights.parquet", "grid_counts.csv", "map.html", "manifest.json")
+    return RunResult(arrow=table, manifest=manifest, files=files)
 
 
 def _check_inputs_are_not_outputs(cfg: RunConfig) -> None:
     """Refuse a run whose output folder holds one of its inputs under an output's name: it would overwrite it."""
-    targets = {(Path(cfg.out) / name).resolve() for name in _OUTPUT_NAMES}
+    targets = {(Path(cfg.out) / name).resolve() for name in OUTPUT_NAMES}
     for key in PATH_KEYS:
         value = getattr(cfg, key)
         for item in value if isinstance(value, list) else [value] if value else []:
@@ -780,37 +747,12 @@ def _check_rows(frame: pd.DataFrame, column: str, weights: Weights, cfg: RunConf
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
         raise CountsError(
-            f"{column} {_local_iso(t.iloc[[i]]).iloc[0]} is outside the requested range "
+            f"{column} {local_iso(t.iloc[[i]]).iloc[0]} is outside the requested range "
             f"start {cfg.start or '(none)'} to end {cfg.end or '(none)'} ({_n(outside.sum(), 'row')} in all)",
             path=path,
             where=row_label(int(frame.index[i]), fmt),
             hint=f"the range is start <= {column} < end: widen --start/--end, or remove these rows",
         )
-
-
-def _zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) -> gpd.GeoDataFrame:
-    """Zones with the published figures of the summary period (origin 'all') and top origins."""
-    level = published[published["period"] == period]
-    if level["period_start"].nunique() > 1:  # several quarters: summarise the last
-        level = level[level["period_start"] == level["period_start"].max()]
-    tot = level[level["origin"] == ALL].set_index("zone_id")
-    if not len(tot):  # no origin breakdown: the only origin is the total
-        tot = level.set_index("zone_id")
-    z = zones[["zone_id", "name", "area_km2", "geometry"]].copy() if "area_km2" in zones.columns else zones[["zone_id", "name", "geometry"]].copy()
-    z["visitors"] = z["zone_id"].map(tot["estimate"]).to_numpy(dtype=float)
-    z["observed"] = z["zone_id"].map(tot["observed"]).to_numpy(dtype=float)
-    z["status"] = z["zone_id"].map(tot["status"]).fillna(SUPPRESSED).to_numpy()
-    z["period"] = period
-    parts = level[(level["origin"] != ALL) & (level["status"] == PUBLISHED)]
-    names = origin_names(parts["origin"]) if len(parts) else {}
-    tops = {}
-    for zid, grp in parts.groupby("zone_id", sort=False):
-        total = tot["estimate"].get(zid, np.nan)
-        g = grp.nlargest(3, "estimate")
-        if np.isfinite(total) and total > 0:
-            tops[zid] = ", ".join(f"{names.get(o, o)} {e / total:.0%}" for o, e in zip(g["origin"], g["estimate"]))
-    z["top_origins"] = z["zone_id"].map(tops)
-    return z
 
 
 _GRID = "grid:"  # prefix of heat-grid ids while grid and zones go through disclosure control together
@@ -848,85 +790,44 @@ def _bins_for(bins: CellBins, weights: Weights) -> CellBins:
                                divisor=np.ones(len(bins.period_start)))
 
 
-def _grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame) -> pd.DataFrame:
-    """The published grid figures as grid_counts.csv has them (ids without the prefix)."""
-    cent = grid.set_index("zone_id").geometry.to_crs(grid.estimate_utm_crs()).centroid.to_crs("EPSG:4326")
-    order = {z: i for i, z in enumerate(grid["zone_id"])}
-    pub = pub.assign(_p=pub["period"].map(period_seconds), _z=pub["zone_id"].map(order)).sort_values(["_p", "period_start", "_z"], kind="stable")
-    return pd.DataFrame(
-        {
-            "zone_id": pub["zone_id"].str.slice(len(_GRID)).to_numpy(),
-            "lon": pub["zone_id"].map(cent.x).round(6).to_numpy(),
-            "lat": pub["zone_id"].map(cent.y).round(6).to_numpy(),
-            "period_start": _local_iso(pub["period_start"]).to_numpy(),
-            "period": pub["period"].to_numpy(),
-            "observed": pub["observed"].to_numpy(),
-            "estimate": pub["estimate"].to_numpy(),
-            "status": pub["status"].to_numpy(),
-        }
-    )
-
-
-def _whole(table: pd.DataFrame) -> pd.DataFrame:
-    """Published figures as whole numbers (nullable: a suppressed figure stays empty)."""
-    return table.assign(**{c: table[c].round().astype("Int64") for c in ("observed", "estimate") if c in table.columns})
-
-
-def _clear_stale_stages(out: Path) -> None:
-    """Remove staging folders left by runs that were killed (their process is gone)."""
-    for d in out.glob(".geozones-staging-*"):
-        try:
-            pid = int(d.name.split("-")[2])
-            os.kill(pid, 0)  # still running: leave it alone
-        except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
-        except (ValueError, IndexError, PermissionError):
-            continue
-
-
-def _new_stage(out: Path) -> Path:
-    """A new staging folder inside ``out``: outputs are written there, then moved in."""
-    out.mkdir(parents=True, exist_ok=True)
-    _clear_stale_stages(out)
-    return Path(tempfile.mkdtemp(prefix=f".geozones-staging-{os.getpid()}-", dir=out))
-
-
-def _write_outputs(out: Path, table, summary, weights, manifest, grid_table, cfg, stage: Path | None = None) -> list[Path]:
-    """Write the outputs into a staging folder, then move them into ``out``. ``table`` None:
-    ``stage`` holds the zone tables already (a table published in parts).
+def _write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stage: Path | None = None) -> list[Path]:
+    """Write the outputs into a new folder, which then takes the place of ``out`` whole
+    (:func:`geozones.outputs.replace_folder`). ``table`` None: ``stage`` holds the zone
+    tables already (a table published in parts).
     """
     if stage is None:
-        stage = _new_stage(out)
+        stage = new_folder(out)
     try:
         names = []
         if table is not None:
-            table = _whole(table)
-            table.to_csv(stage / "zone_counts.csv", index=False)
-            table.to_parquet(stage / "zone_counts.parquet", index=False)
+            write_table(table, stage, "zone_counts")
         names += ["zone_counts.csv", "zone_counts.parquet"]
         write_zones(summary, stage / "zones.geojson")
         names.append("zones.geojson")
         write_weights(weights, stage / "weights.parquet")
         names.append("weights.parquet")
-        if grid_table is not None:
-            _whole(grid_table).to_csv(stage / "grid_counts.csv", index=False)
+        if grid is not None:
+            write_table(grid, stage, "grid_counts", parquet=False)
             names.append("grid_counts.csv")
         if cfg.map:
             from .maps import save_map, visitor_map
 
-            m = visitor_map(summary, grid=grid_table, title=manifest["title"], self_contained=cfg.self_contained)
+            m = visitor_map(summary, grid=grid, title=manifest["title"], self_contained=cfg.self_contained)
             save_map(m, stage / "map.html", self_contained=cfg.self_contained)
             names.append("map.html")
         names.append("manifest.json")
         manifest["outputs"] = names
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        files = []
-        for name in names:
-            os.replace(stage / name, out / name)
-            files.append(out / name)
-        return files
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        _before_replace(stage, out)
+        replace_folder(stage, out)
+    except BaseException:
+        discard_folder(stage)
+        raise
+    return [out / name for name in names]
+
+
+def _before_replace(stage: Path, out: Path) -> None:
+    """Nothing: where a test injects a failure after every file is written, before the folder is replaced."""
 
 
 _WORDS = {"1h": "hour", "1d": "day", "1w": "week", "1q": "quarter"}

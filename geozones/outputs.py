@@ -1,0 +1,408 @@
+"""A run's published files: the zone table in Arrow, its CSV and Parquet, and the output
+folder replaced as a whole.
+
+The zone table is built on integer codes (zones, periods, origins) and written by Arrow
+(``pyarrow.csv`` and Parquet): whole numbers, empty where a figure is suppressed, text in
+double quotes. The files of a run are written into a new folder beside the output folder,
+which then takes the old one's place in one step (Linux ``renameat2`` with
+``RENAME_EXCHANGE``): a run that fails or is killed at any moment leaves the old set of
+files or the new one, never a mix. Files in the output folder that are not outputs of a
+run (the demo's ``inputs/``, a report) are kept: they are linked into the new folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .counts import TIMEZONE, period_seconds
+from .errors import OutputError
+from .origins import ALL, origin_names
+from .privacy import PUBLISHED, SUPPRESSED
+
+__all__ = ["ZONE_COUNT_COLUMNS", "OUTPUT_NAMES", "local_iso", "output_table", "table_frame", "write_table", "whole_numbers", "zone_summary", "grid_table",
+           "new_folder", "replace_folder", "discard_folder"]
+
+log = logging.getLogger("geozones")
+
+#: The columns of the published zone table, in order.
+ZONE_COUNT_COLUMNS = ["zone_id", "zone_name", "period_start", "period", "origin", "observed", "estimate", "status", "n_cells", "fit"]
+#: The files a run writes (the output folder may hold others: they are kept).
+OUTPUT_NAMES = ("zone_counts.csv", "zone_counts.parquet", "zones.geojson", "weights.parquet", "grid_counts.csv", "map.html", "manifest.json")
+#: Prefix of the folders a run writes before they take the output folder's place.
+_NEW = ".geozones-new-"
+_OLD = ".geozones-old-"
+
+
+def local_iso(ts: pd.Series) -> pd.Series:
+    """UTC times as ISO 8601 text in Europe/Brussels local time with its offset.
+
+    Parameters
+    ----------
+    ts : pandas.Series
+        tz-aware times (missing ones allowed).
+
+    Returns
+    -------
+    pandas.Series
+        Text such as ``2026-07-01T00:00:00+02:00`` (None where a time is missing),
+        formatted once per distinct time.
+    """
+    codes, uniq = pd.factorize(ts)
+    return pd.Series(np.append(_iso(uniq), None)[codes], index=ts.index)
+
+
+def _iso(times) -> np.ndarray:
+    local = pd.Series(pd.DatetimeIndex(times).tz_convert(TIMEZONE))
+    return local.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True).to_numpy(dtype=object)
+
+
+def _codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """(code per row, distinct values) of a column, Arrow-backed or not."""
+    codes, uniq = pd.factorize(values)
+    return codes.astype(np.int64), np.asarray(uniq, dtype=object)
+
+
+def output_table(published: pd.DataFrame, names: Mapping[str, str], zone_order: Mapping[str, int], fit: pd.DataFrame):
+    """The published figures as ``zone_counts`` has them, as an Arrow table.
+
+    Parameters
+    ----------
+    published : pandas.DataFrame
+        Output of :func:`geozones.publish`: ``zone_id``, ``period_start`` (UTC),
+        ``period``, ``origin``, ``observed``, ``estimate``, ``status``.
+    names : mapping
+        Zone name per zone id.
+    zone_order : mapping
+        Rank of each zone id in the zone files (the table's zone order).
+    fit : pandas.DataFrame
+        ``n_cells`` and ``fit`` per zone id (:func:`geozones.zone_fit`).
+
+    Returns
+    -------
+    pyarrow.Table
+        Columns :data:`ZONE_COUNT_COLUMNS`; rows by zone (in the zone files' order),
+        period length, period start and origin (``all`` first, then by code).
+        ``observed`` and ``estimate`` are float (null where suppressed).
+    """
+    import pyarrow as pa
+
+    ids = np.asarray(list(zone_order), dtype=object)
+    z = pd.Index(ids).get_indexer(published["zone_id"])
+    p_code, p_uniq = _codes(published["period"])
+    t_code, t_uniq = _codes(published["period_start"])
+    o_code, o_uniq = _codes(published["origin"])
+    s_code, s_uniq = _codes(published["status"])
+    o_rank = np.empty(len(o_uniq), np.int64)
+    o_rank[np.lexsort((o_uniq.astype(str), o_uniq != ALL))] = np.arange(len(o_uniq))
+    t_ns = pd.DatetimeIndex(t_uniq).as_unit("ns").asi8 if len(t_uniq) else np.empty(0, np.int64)
+    p_sec = np.array([period_seconds(p) for p in p_uniq], dtype=np.float64)
+    order = np.lexsort((o_rank[o_code], t_ns[t_code], p_sec[p_code], z))
+    z = z[order]
+    at = fit.index.get_indexer(ids)
+
+    def text(codes, values):
+        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(list(values), pa.string())).cast(pa.string())
+
+    name_of = [None if (n := names.get(i)) is None else str(n) for i in ids]
+    return pa.table({
+        "zone_id": text(z, ids.astype(str)),
+        "zone_name": text(z, name_of),
+        "period_start": text(t_code[order], _iso(t_uniq) if len(t_uniq) else []),
+        "period": text(p_code[order], p_uniq.astype(str)),
+        "origin": text(o_code[order], o_uniq.astype(str)),
+        "observed": pa.array(published["observed"].to_numpy(dtype=float)[order], pa.float64(), from_pandas=True),
+        "estimate": pa.array(published["estimate"].to_numpy(dtype=float)[order], pa.float64(), from_pandas=True),
+        "status": text(s_code[order], s_uniq.astype(str)),
+        "n_cells": pa.array(fit["n_cells"].to_numpy(dtype="int64")[at][z]),
+        "fit": pa.array(fit["fit"].to_numpy(dtype=float)[at][z], pa.float64(), from_pandas=True),
+    })
+
+
+def table_frame(table) -> pd.DataFrame:
+    """An Arrow zone table as a pandas DataFrame (figures as floats, NaN where suppressed).
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        From :func:`output_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same columns.
+    """
+    return table.to_pandas()
+
+
+def whole_numbers(table):
+    """Figures as whole numbers, null where suppressed.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        With ``observed`` and ``estimate`` as floats.
+
+    Returns
+    -------
+    pyarrow.Table
+        The same with those columns as int64.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name in ("observed", "estimate"):
+        if name in table.column_names:
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, pc.round(table.column(i)).cast(pa.int64()))
+    return table
+
+
+def write_table(table, folder: Path, stem: str, *, parquet: bool = True) -> list[Path]:
+    """Write a published table as ``stem.csv`` (and ``stem.parquet``) into ``folder``.
+
+    Parameters
+    ----------
+    table : pyarrow.Table or pandas.DataFrame
+        Columns as :func:`output_table` makes them; ``observed`` and ``estimate`` are
+        written as whole numbers, empty where suppressed.
+    folder : Path
+        A folder of the run's new files (see :func:`new_folder`).
+    stem : str
+        The files' name without suffix.
+    parquet : bool
+        Also write Parquet.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    table = whole_numbers(table)
+    files = [folder / f"{stem}.csv"]
+    pacsv.write_csv(table, files[0], pacsv.WriteOptions(quoting_style="needed"))
+    if parquet:
+        files.append(folder / f"{stem}.parquet")
+        pq.write_table(table.replace_schema_metadata(None), files[1])
+    return files
+
+
+def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) -> gpd.GeoDataFrame:
+    """Zones with the published figures of the summary period (origin ``all``) and top origins.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        The zones (``zone_id``, ``name``, ``area_km2`` if known, geometry).
+    published : pandas.DataFrame
+        Output of :func:`geozones.publish`.
+    period : str
+        The summary period (the table's longest).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A row per zone: ``visitors`` (estimate), ``observed``, ``status``, ``period``,
+        ``top_origins`` (the three largest published origins with their shares).
+    """
+    level = published[published["period"] == period]
+    if level["period_start"].nunique() > 1:  # several quarters: summarise the last
+        level = level[level["period_start"] == level["period_start"].max()]
+    tot = level[level["origin"] == ALL].set_index("zone_id")
+    if not len(tot):  # no origin breakdown: the only origin is the total
+        tot = level.set_index("zone_id")
+    z = zones[["zone_id", "name", "area_km2", "geometry"]].copy() if "area_km2" in zones.columns else zones[["zone_id", "name", "geometry"]].copy()
+    z["visitors"] = z["zone_id"].map(tot["estimate"]).to_numpy(dtype=float)
+    z["observed"] = z["zone_id"].map(tot["observed"]).to_numpy(dtype=float)
+    z["status"] = z["zone_id"].map(tot["status"]).fillna(SUPPRESSED).to_numpy()
+    z["period"] = period
+    parts = level[(level["origin"] != ALL) & (level["status"] == PUBLISHED)]
+    names = origin_names(parts["origin"]) if len(parts) else {}
+    tops = {}
+    if len(parts):  # the three largest origins of each zone, in one sort
+        parts = parts.sort_values(["zone_id", "estimate"], ascending=[True, False], kind="stable")
+        parts = parts[parts.groupby("zone_id", sort=False).cumcount().to_numpy() < 3]
+        total = tot["estimate"].reindex(parts["zone_id"]).to_numpy(dtype=float)
+        label = [f"{names.get(o, o)} {e / t:.0%}" if np.isfinite(t) and t > 0 else None
+                 for o, e, t in zip(parts["origin"], parts["estimate"], total)]
+        tops = pd.Series(label, index=parts["zone_id"].to_numpy()).dropna().groupby(level=0, sort=False).agg(", ".join).to_dict()
+    z["top_origins"] = z["zone_id"].map(tops)
+    return z
+
+
+def grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """The published grid figures as ``grid_counts.csv`` has them.
+
+    Parameters
+    ----------
+    grid : geopandas.GeoDataFrame
+        The heat grid, ids with ``prefix``.
+    pub : pandas.DataFrame
+        The grid's published figures (:func:`geozones.publish`).
+    prefix : str
+        The prefix of the grid's ids, taken off in the table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone_id``, ``lon``, ``lat`` (the square's centroid), ``period_start``,
+        ``period``, ``observed``, ``estimate``, ``status``.
+    """
+    cent = grid.set_index("zone_id").geometry.to_crs(grid.estimate_utm_crs()).centroid.to_crs("EPSG:4326")
+    order = {z: i for i, z in enumerate(grid["zone_id"])}
+    pub = pub.assign(_p=pub["period"].map(period_seconds), _z=pub["zone_id"].map(order)).sort_values(["_p", "period_start", "_z"], kind="stable")
+    return pd.DataFrame(
+        {
+            "zone_id": pub["zone_id"].str.slice(len(prefix)).to_numpy(),
+            "lon": pub["zone_id"].map(cent.x).round(6).to_numpy(),
+            "lat": pub["zone_id"].map(cent.y).round(6).to_numpy(),
+            "period_start": local_iso(pub["period_start"]).to_numpy(),
+            "period": pub["period"].to_numpy(),
+            "observed": pub["observed"].to_numpy(),
+            "estimate": pub["estimate"].to_numpy(),
+            "status": pub["status"].to_numpy(),
+        }
+    )
+
+
+# ------------------------------------------------------------ the output folder, whole
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the file system cannot swap
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _clear_stale(out: Path) -> None:
+    """Remove folders left beside ``out`` by runs that were killed (their process is gone)."""
+    for d in list(out.parent.glob(f".{out.name}{_NEW}*")) + list(out.parent.glob(f".{out.name}{_OLD}*")):
+        try:
+            pid = int(d.name.rsplit("-", 2)[-2])
+            os.kill(pid, 0)  # still running: leave it alone
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
+
+
+def new_folder(out: str | os.PathLike[str]) -> Path:
+    """A new, empty folder beside ``out`` for a run's files (see :func:`replace_folder`).
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The output folder (it may not exist yet).
+
+    Returns
+    -------
+    Path
+        ``.OUT.geozones-new-PID-XXXX`` in the same parent folder.
+
+    Raises
+    ------
+    OutputError
+        When the parent folder cannot be written.
+    """
+    out = Path(out).resolve()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _clear_stale(out)
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}{_NEW}{os.getpid()}-", dir=out.parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write beside the output folder: {exc.strerror}", path=out,
+                          hint="the run's files are written next to the output folder, then take its place: choose a folder whose parent you can write") from exc
+
+
+def _link_others(old: Path, new: Path) -> None:
+    """Link (or copy) into ``new`` what ``old`` holds beside a run's outputs."""
+    for entry in old.iterdir():
+        if entry.name in OUTPUT_NAMES or (new / entry.name).exists():
+            continue
+        target = new / entry.name
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry), target)
+        elif entry.is_dir():
+            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, target)
+
+
+def _link_or_copy(src, dst) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def replace_folder(new: Path, out: str | os.PathLike[str]) -> None:
+    """Put the folder ``new`` in the place of ``out``, in one step.
+
+    What ``out`` holds besides a run's outputs (:data:`OUTPUT_NAMES`) is linked into
+    ``new`` first; then the two folders are swapped by one system call, and the old one is
+    removed. A process killed before the swap leaves ``out`` as it was, after it the new
+    files (and a stale folder beside, removed by the next run).
+
+    Parameters
+    ----------
+    new : Path
+        From :func:`new_folder`, holding the run's files.
+    out : str or os.PathLike
+        The output folder.
+    """
+    out = Path(out).resolve()
+    if not out.exists():
+        os.rename(new, out)
+        return
+    if not out.is_dir():
+        raise OutputError("is a file, not a folder", path=out, hint="choose a folder for --out")
+    _link_others(out, new)
+    if _exchange(new, out):
+        shutil.rmtree(new, ignore_errors=True)  # (the old files, now at the new folder's name)
+        return
+    # a file system that cannot swap: two renames, the old folder kept aside until the end
+    old = out.parent / f".{out.name}{_OLD}{os.getpid()}-{new.name[-8:]}"
+    os.rename(out, old)
+    try:
+        os.rename(new, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def discard_folder(new: Path) -> None:
+    """Remove a run's new folder after a failure (``out`` is left as it was).
+
+    Parameters
+    ----------
+    new : Path
+        From :func:`new_folder`.
+    """
+    with contextlib.suppress(OSError):
+        shutil.rmtree(new)
