@@ -30,7 +30,7 @@ from .errors import OutputError
 from .origins import ALL, origin_names
 from .privacy import PUBLISHED, SUPPRESSED
 
-__all__ = ["ZONE_COUNT_COLUMNS", "OUTPUT_NAMES", "local_iso", "output_table", "table_frame", "write_table", "whole_numbers", "zone_summary", "grid_table",
+__all__ = ["ZONE_COUNT_COLUMNS", "OUTPUT_NAMES", "local_iso", "iso_times", "output_table", "table_frame", "write_table", "whole_numbers", "zone_summary", "grid_table",
            "new_folder", "replace_folder", "discard_folder"]
 
 log = logging.getLogger("geozones")
@@ -59,10 +59,11 @@ def local_iso(ts: pd.Series) -> pd.Series:
         formatted once per distinct time.
     """
     codes, uniq = pd.factorize(ts)
-    return pd.Series(np.append(_iso(uniq), None)[codes], index=ts.index)
+    return pd.Series(np.append(iso_times(uniq), None)[codes], index=ts.index)
 
 
-def _iso(times) -> np.ndarray:
+def iso_times(times) -> np.ndarray:
+    """ISO 8601 Europe/Brussels local text of tz-aware times (see :func:`local_iso`)."""
     local = pd.Series(pd.DatetimeIndex(times).tz_convert(TIMEZONE))
     return local.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True).to_numpy(dtype=object)
 
@@ -112,13 +113,13 @@ def output_table(published: pd.DataFrame, names: Mapping[str, str], zone_order: 
     at = fit.index.get_indexer(ids)
 
     def text(codes, values):
-        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(list(values), pa.string())).cast(pa.string())
+        return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(list(values), pa.string()))
 
     name_of = [None if (n := names.get(i)) is None else str(n) for i in ids]
     return pa.table({
         "zone_id": text(z, ids.astype(str)),
         "zone_name": text(z, name_of),
-        "period_start": text(t_code[order], _iso(t_uniq) if len(t_uniq) else []),
+        "period_start": text(t_code[order], iso_times(t_uniq) if len(t_uniq) else []),
         "period": text(p_code[order], p_uniq.astype(str)),
         "origin": text(o_code[order], o_uniq.astype(str)),
         "observed": pa.array(published["observed"].to_numpy(dtype=float)[order], pa.float64(), from_pandas=True),
@@ -142,7 +143,9 @@ def table_frame(table) -> pd.DataFrame:
     pandas.DataFrame
         The same columns.
     """
-    return table.to_pandas()
+    import pyarrow as pa
+
+    return pa.table({n: c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for n, c in zip(table.column_names, table.columns)}).to_pandas()
 
 
 def whole_numbers(table):
@@ -199,7 +202,7 @@ def write_table(table, folder: Path, stem: str, *, parquet: bool = True) -> list
     pacsv.write_csv(table, files[0], pacsv.WriteOptions(quoting_style="needed"))
     if parquet:
         files.append(folder / f"{stem}.parquet")
-        pq.write_table(table.replace_schema_metadata(None), files[1])
+        pq.write_table(table.replace_schema_metadata(None), files[1], store_schema=False)  # (text read back as text, not categories)
     return files
 
 

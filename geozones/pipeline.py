@@ -46,6 +46,8 @@ from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, r
 from .config import PATH_KEYS, RunConfig, load_config, pick_engine, range_bound
 from .counts import events_to_counts, period_seconds, read_counts, read_events, read_optout
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts, used_cells, zone_sums
+from .engine.publish import BYTES_PER_FIGURE as PUBLISH_BYTES_PER_FIGURE
+from .engine.publish import Published, publish_cube
 from .errors import BudgetError, ConfigError, CountsError, InputError, WeightsError
 from .extrapolate import market_share_factors, read_market_share
 from .inputs import build_weights, check_unreached
@@ -177,10 +179,12 @@ def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[s
     )
 
 
-#: Memory a published figure takes on its way through disclosure control and the writers
-#: (measured: 2.5 GB at the peak for the 2.2 million figures of one day of the national case,
-#: 59,108 zones x 19 origins, the day and its quarter).
-BYTES_PER_FIGURE = 1000
+#: Memory a published figure takes on its way through disclosure control and the writers,
+#: in arrays (stream and dask engines, :func:`geozones.engine.publish.publish_cube`; see
+#: there) and in a pandas table (a run with a heat grid: measured 2.5 GB at the peak for
+#: the 2.2 million figures of one day of the national case).
+BYTES_PER_FIGURE = PUBLISH_BYTES_PER_FIGURE
+PANDAS_BYTES_PER_FIGURE = 1000
 
 
 def _figures_per_zone(bins: CellBins, periods: list[str]) -> tuple[int, int, int]:
@@ -209,11 +213,11 @@ def _check_table_budget(bins: CellBins, weights: Weights, cfg: RunConfig, period
     zones = len(weights.zone_ids) + 1
     n = per_zone * zones
     budget = parse_size(cfg.memory_budget)
-    if n * BYTES_PER_FIGURE <= budget:
+    if n * PANDAS_BYTES_PER_FIGURE <= budget:
         return
     raise BudgetError(
-        f"publishing the zone table needs about {format_size(n * BYTES_PER_FIGURE)} ({n:,} figures: {n_t} periods x "
-        f"{o_used} origins x {zones} zones, about {BYTES_PER_FIGURE} bytes a figure through disclosure control), more than the "
+        f"publishing the zone table needs about {format_size(n * PANDAS_BYTES_PER_FIGURE)} ({n:,} figures: {n_t} periods x "
+        f"{o_used} origins x {zones} zones, about {PANDAS_BYTES_PER_FIGURE} bytes a figure through disclosure control), more than the "
         f"memory budget of {format_size(budget)}{why}",
         hint="publish fewer zones, a longer --period, a coarser --origin-level or --summary-period none, split the counts by "
              "time, or raise --memory-budget (geozones.write_zone_table writes figures before disclosure control in bounded memory)",
@@ -307,27 +311,34 @@ def _zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> lis
     return parts
 
 
-def _part_table(bins: CellBins, weights: Weights, cols: np.ndarray, factor: float, first: bool) -> tuple[pd.DataFrame, np.ndarray]:
-    """The zone table (before the roll-ups) of these zones, ``outside`` last with its
-    figures in the ``first`` part only; and its observed figures per period and origin,
-    summed over the zones and outside.
+def _publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunConfig, residents, periods: list[str], nested: list, names: dict,
+                   zone_order: dict, fit: pd.DataFrame, first: bool) -> tuple[Published, np.ndarray, float]:
+    """Publish the zones ``cols`` (column indices of the weights) from the bins, in arrays
+    (:func:`geozones.engine.publish.publish_cube`); and the conservation check of their
+    figures with ``outside`` (``first``: outside's figures go with these zones).
     """
+    _check_split(periods, bins.info["base_period"], cfg.counts)
+    factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
     outside = np.asarray(weights.outside, dtype=float) if first else np.zeros(len(weights.cell_ids))
     w = Weights(sparse.csr_array(weights.matrix[:, cols]), weights.cell_ids, np.asarray(weights.zone_ids)[cols], outside, dict(weights.meta))
     obs, starts, origins, labels = zone_sums(bins, w, dedup_factor=factor)
     est = zone_sums(bins, w, dedup_factor=factor, estimate=True)[0]
-    n_t, n_o, n_z = obs.shape
-    table = pd.DataFrame(
-        {
-            "zone_id": np.tile(labels, n_t * n_o),
-            "period_start": pd.to_datetime(np.repeat(starts, n_o * n_z), utc=True),
-            "period": bins.period,
-            "origin": np.tile(np.repeat(np.asarray(origins, dtype=object), n_z), n_t),
-            "observed": obs.ravel(),
-            "estimate": est.ravel(),
-        }
-    )
-    return table, obs.sum(axis=2)
+    sums = obs.sum(axis=2)
+    keep = np.asarray(labels) != OUTSIDE
+    done = publish_cube(obs[:, :, keep], est[:, :, keep], starts, origins, np.asarray(labels)[keep], period=bins.period, periods=periods,
+                        kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level, residents=residents, k=cfg.k, nested=nested, names=names,
+                        zone_order=zone_order, fit=fit)
+    return done, sums, factor
+
+
+def _conservation_of(bins: CellBins, weights: Weights, sums: np.ndarray, factor: float) -> float | None:
+    """Largest difference between the zones plus outside and the counts, per period and
+    origin (None where zones overlap: their figures add up to more than the counts).
+    """
+    if weights.meta.get("zones_overlap", True):
+        return None
+    want = bins.observed.sum(axis=2)[np.ix_(*used_cells(bins))] * factor
+    return float(np.max(np.abs(sums - want))) if np.size(want) else 0.0
 
 
 def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, nested: list, cfg: RunConfig, residents,
@@ -373,22 +384,21 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
     bar = tqdm(total=len(weights.zone_ids), unit=" zones", disable=not sys.stderr.isatty(), file=sys.stderr, desc="publishing", leave=False)
     try:
         for i, cols in enumerate(parts):
-            table, sums = _part_table(bins, weights, cols, factor, first=i == 0)
+            done, sums, _ = _publish_dense(bins, weights, cols, cfg, residents, periods, relations[i], names, zone_order, fit, first=i == 0)
             got = got + sums
+            for key, n in done.stats.items():
+                stats[key] += n
+            for key, n in done.by_reason.items():
+                by_reason[key] = by_reason.get(key, 0) + n
             ids = set(np.asarray(weights.zone_ids)[cols].astype(str))
-            checked = disclosure_control(_levels(table, cfg, residents, periods), cfg.k, nested=relations[i])
-            del table
-            _tally(checked, stats, by_reason)
-            published = publish(checked)
-            del checked
-            summaries.append(zone_summary(zones[zones["zone_id"].isin(ids)], published, periods[-1]))
-            arrow = whole_numbers(output_table(published, names, zone_order, fit))
-            del published
+            summaries.append(zone_summary(zones[zones["zone_id"].isin(ids)], done.last, periods[-1]))
+            arrow = whole_numbers(done.table)
+            del done
             rank = in_order.get_indexer(arrow.column("zone_id").to_numpy(zero_copy_only=False))
             starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]]) if len(rank) else np.empty(0, np.int64)
             blocks.append((rank[starts], np.diff(np.r_[starts, len(rank)])))
             if writer is None:
-                schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in arrow.schema])
+                schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) or pa.types.is_dictionary(f.type) else f for f in arrow.schema])
                 writer = pq.ParquetWriter(rows_in, schema)
             writer.write_table(arrow.cast(schema), row_group_size=_MERGE_ROWS)
             del arrow
@@ -402,10 +412,7 @@ def _publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame,
     rows_in.unlink()
     summary = pd.concat(summaries, ignore_index=True)
     summary = summary.iloc[np.argsort(in_order.get_indexer(summary["zone_id"]), kind="stable")].reset_index(drop=True)
-    conservation = None
-    if not weights.meta.get("zones_overlap", True):
-        want = bins.observed.sum(axis=2)[np.ix_(*used_cells(bins))] * factor
-        conservation = float(np.max(np.abs(got - want))) if np.size(want) else 0.0
+    conservation = _conservation_of(bins, weights, got, factor)
     return {"summary": gpd.GeoDataFrame(summary, geometry="geometry", crs=zones.crs), "stats": stats, "by_reason": by_reason,
             "conservation": conservation, "parts": len(parts), "factor": factor}
 
@@ -590,20 +597,21 @@ def run(cfg: RunConfig) -> RunResult:
     if cfg.summary_period and cfg.kind != "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
         periods.append(cfg.summary_period)
     bins = None
-    in_parts = False
+    in_parts = dense = False
     if counts is None:
         bins = _stream(cfg, weights, shares, residents, periods)
         heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None
         # (a table too large for the budget is published in parts, but not with a heat grid:
         # its squares go through disclosure control with every zone they lie in)
         in_parts = not heat and not _table_fits(bins, weights, cfg, periods)
-        if not in_parts:
-            why = " (a table too large for the budget is published in parts, but not with a heat grid: add --heat-grid 0)" if heat else ""
+        dense = not heat and not in_parts  # (figures in arrays from end to end: publish_cube)
+        if heat:
+            why = " (a table too large for the budget is published in parts, but not with a heat grid: add --heat-grid 0)"
             figures, info, factors, conservation = _figures_from_bins(bins, weights, cfg, residents, periods, why=why)
     else:
         figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
     grid = grid_figures = None
-    if not in_parts and (cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None:
+    if not (in_parts or dense) and (cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None:
         grid, grid_figures = _heat_figures(zones, coverage, counts if bins is None else bins, cfg, shares, periods)
     # zones and heat grid go through disclosure control together, with every zone or
     # square that lies inside another in a relation, so neither can be differenced
@@ -631,6 +639,14 @@ def run(cfg: RunConfig) -> RunResult:
             raise
         table, summary, stats, by_reason, conservation, parts = None, done["summary"], done["stats"], done["by_reason"], done["conservation"], done["parts"]
         info = _bins_info(bins, done["factor"])
+        factors = bins.info["factors"]
+    elif dense:
+        done, sums, factor = _publish_dense(bins, weights, np.arange(len(weights.zone_ids)), cfg, residents, periods, nested, names,
+                                            zone_order, fit, first=True)
+        conservation = _conservation_of(bins, weights, sums, factor)
+        table, stats, by_reason = done.table, done.stats, done.by_reason
+        summary = zone_summary(zones, done.last, periods[-1])
+        info = _bins_info(bins, factor)
         factors = bins.info["factors"]
     else:
         both = figures if grid_figures is None else pd.concat([figures, grid_figures], ignore_index=True)

@@ -42,18 +42,22 @@ from .counts import period_floor
 from .origins import ALL
 from .zones import OUTSIDE
 
-__all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "disclosure_control", "publish"]
+__all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "disclosure_control", "publish", "suppress_complements", "nested_relation",
+           "period_rank"]
 
 DEFAULT_K = 30
 PUBLISHED = "published"
 SUPPRESSED = "suppressed"
-_BELOW_K = "below k"
-_COMP_ORIGINS = "complementary: origins"
-_COMP_TIME = "complementary: time"
-_COMP_NESTED = "complementary: nested zones"
+BELOW_K = "below k"
+COMP_ORIGINS = "complementary: origins"
+COMP_TIME = "complementary: time"
+COMP_NESTED = "complementary: nested zones"
 
 
-def _rank(period: str) -> int:
+def period_rank(period: str) -> int:
+    """Coarseness of a period label: minutes 0, hours 1, days 2, weeks and quarters 3 (a
+    time relation joins a finer period to a coarser one).
+    """
     unit = period.lstrip("0123456789")
     return {"min": 0, "h": 1, "d": 2, "w": 3, "q": 3}[unit]
 
@@ -62,11 +66,11 @@ def _origin_relation(table: pd.DataFrame):
     if set(pd.unique(table["origin"])) <= {ALL}:
         return None
     gid = table.groupby(["zone_id", "period_start", "period"], sort=False, observed=True).ngroup().to_numpy()
-    return np.arange(len(table)), gid, (table["origin"] == ALL).to_numpy(), _COMP_ORIGINS
+    return np.arange(len(table)), gid, (table["origin"] == ALL).to_numpy(), COMP_ORIGINS
 
 
 def _time_relations(table: pd.DataFrame) -> list:
-    periods = sorted(pd.unique(table["period"]), key=_rank)
+    periods = sorted(pd.unique(table["period"]), key=period_rank)
     rels = []
     if len(periods) < 2:
         return rels
@@ -78,7 +82,7 @@ def _time_relations(table: pd.DataFrame) -> list:
     t_ns = pd.DatetimeIndex(t_uniq).as_unit("ns").asi8  # (UTC nanoseconds)
     for child in periods:
         for parent in periods:
-            rc, rp = _rank(child), _rank(parent)
+            rc, rp = period_rank(child), period_rank(parent)
             if not rc < rp or (parent == child):
                 continue
             ci = np.flatnonzero(period == child)
@@ -91,11 +95,11 @@ def _time_relations(table: pd.DataFrame) -> list:
             key = (z_code[rows] * n_o + o_code[rows]) * (int(b_code.max()) + 1 if len(b_code) else 1) + b_code
             gid = np.unique(key, return_inverse=True)[1].reshape(-1)  # one group per zone, origin and parent period
             is_total = np.concatenate([np.zeros(len(ci), bool), np.ones(len(pi), bool)])
-            rels.append((rows, gid, is_total, _COMP_TIME))
+            rels.append((rows, gid, is_total, COMP_TIME))
     return rels
 
 
-def _nested_relation(t: pd.DataFrame, nested, n_real: int):
+def nested_relation(t: pd.DataFrame, nested, n_real: int):
     """Relations ``A = B1 + ... + Bn (+ rest)`` for zones B inside a zone A.
 
     ``nested`` holds ``(outer, [inner, ...], rest)``; a bare pair ``(outer, inner)`` means
@@ -139,7 +143,7 @@ def _nested_relation(t: pd.DataFrame, nested, n_real: int):
     with_rest = np.flatnonzero(np.array([rest for _, _, rest in items])[item_of])
     diffs = np.clip(outer_obs[with_rest] - inner_obs[with_rest], 0.0, None)
     rel = (np.concatenate([r, n_real + np.arange(len(diffs))]).astype(np.int64), np.concatenate([gid, with_rest]).astype(np.int64),
-           np.concatenate([place == 0, np.zeros(len(diffs), bool)]), _COMP_NESTED)
+           np.concatenate([place == 0, np.zeros(len(diffs), bool)]), COMP_NESTED)
     return rel, diffs
 
 
@@ -180,16 +184,72 @@ def disclosure_control(
     t = table[table["zone_id"] != OUTSIDE].reset_index(drop=True)
     obs = t["observed"].to_numpy(dtype=float)
     sup = obs < k
-    reason = np.where(sup, _BELOW_K, "").astype(object)
+    reason = np.where(sup, BELOW_K, "").astype(object)
     relations = [r for r in [_origin_relation(t)] if r is not None] + _time_relations(t)
     n_real = len(t)
     if nested:
-        rel, diffs = _nested_relation(t, nested, n_real)
+        rel, diffs = nested_relation(t, nested, n_real)
         if rel is not None:
             relations.append(rel)
             obs = np.concatenate([obs, diffs])
             sup = np.concatenate([sup, np.ones(len(diffs), bool)])  # a difference is never published
             reason = np.concatenate([reason, np.full(len(diffs), "difference", dtype=object)])
+    sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real)
+    sup, reason = sup[:n_real], reason[:n_real]
+    return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
+
+
+def publish(table: pd.DataFrame, *, decimals: int = 0) -> pd.DataFrame:
+    """Empty the values of suppressed figures and round the others.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`disclosure_control`.
+    decimals : int, default 0
+        Published figures are rounded to this many decimals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows; ``observed`` and ``estimate`` are NaN (empty in CSV) where
+        ``status`` is ``"suppressed"``. The ``reason`` column is kept.
+    """
+    out = table.copy()
+    hide = (out["status"] == SUPPRESSED).to_numpy()
+    for col in ("observed", "estimate"):
+        if col in out.columns:
+            vals = np.round(out[col].to_numpy(dtype=float), decimals)
+            vals[hide] = np.nan
+            out[col] = vals
+    return out
+
+
+def suppress_complements(obs: np.ndarray, sup: np.ndarray, reason: np.ndarray, relations: list, k: float, n_real: int) -> tuple[np.ndarray, np.ndarray]:
+    """Complementary suppression over additive relations, until nothing changes (rule 2).
+
+    Parameters
+    ----------
+    obs : numpy.ndarray
+        Observed figure of every row (real rows first, then hidden differences).
+    sup : numpy.ndarray of bool
+        Rows suppressed so far (every hidden difference is).
+    reason : numpy.ndarray of object
+        Why each row is suppressed (``""`` where it is not).
+    relations : list
+        ``(rows, group, is_total, label)``: per relation, the rows it holds, the group
+        (one total and its parts) of each, whether it is the group's total, and the reason
+        given to a row it suppresses.
+    k : float
+        The threshold.
+    n_real : int
+        Rows below this index are figures; the others are never-published differences.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``sup`` and ``reason``, updated in place and returned.
+    """
     for _ in range(1000):
         changed = False
         for rows, gid, is_total, label in relations:
@@ -227,31 +287,4 @@ def disclosure_control(
             break
     else:  # pragma: no cover - each pass suppresses at least one figure, so this ends
         raise RuntimeError("disclosure control did not converge")
-    sup, reason = sup[:n_real], reason[:n_real]
-    return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
-
-
-def publish(table: pd.DataFrame, *, decimals: int = 0) -> pd.DataFrame:
-    """Empty the values of suppressed figures and round the others.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Output of :func:`disclosure_control`.
-    decimals : int, default 0
-        Published figures are rounded to this many decimals.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The same rows; ``observed`` and ``estimate`` are NaN (empty in CSV) where
-        ``status`` is ``"suppressed"``. The ``reason`` column is kept.
-    """
-    out = table.copy()
-    hide = (out["status"] == SUPPRESSED).to_numpy()
-    for col in ("observed", "estimate"):
-        if col in out.columns:
-            vals = np.round(out[col].to_numpy(dtype=float), decimals)
-            vals[hide] = np.nan
-            out[col] = vals
-    return out
+    return sup, reason

@@ -232,7 +232,7 @@ def test_zone_families_from_geometry():
 
 def _nested_reference(t: pd.DataFrame, nested, n_real: int):
     """The nested relations item by item (a pass over the table per item): what the joins
-    of privacy._nested_relation must give, row for row and in the same order."""
+    of privacy.nested_relation must give, row for row and in the same order."""
     key = ["period_start", "period", "origin"]
     idx = t.reset_index()[["index", "zone_id", *key]]
     obs = t["observed"].to_numpy(dtype=float)
@@ -261,8 +261,8 @@ def _nested_reference(t: pd.DataFrame, nested, n_real: int):
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10_000), n_zones=st.integers(3, 10), n_items=st.integers(1, 5))
-def test_nested_relations_by_joins_equal_the_item_by_item_reference(seed, n_zones, n_items):
-    from geozones.privacy import _nested_relation
+def testnested_relations_by_joins_equal_the_item_by_item_reference(seed, n_zones, n_items):
+    from geozones.privacy import nested_relation
 
     rng = np.random.default_rng(seed)
     zones = [f"z{i}" for i in range(n_zones)]
@@ -276,7 +276,7 @@ def test_nested_relations_by_joins_equal_the_item_by_item_reference(seed, n_zone
         inners = [str(z) for z in rng.choice([z for z in zones if z != outer], int(rng.integers(1, 3)), replace=False)]
         nested.append((outer, inners[0]) if rng.random() < 0.3 else (outer, inners, bool(rng.random() < 0.5)))
     want = _nested_reference(t, nested, len(t))
-    rel, diffs = _nested_relation(t, nested, len(t))
+    rel, diffs = nested_relation(t, nested, len(t))
     if want is None:  # no period and origin that all zones of an item hold
         assert rel is None
         return

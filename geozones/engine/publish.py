@@ -1,0 +1,311 @@
+"""Publishing zone figures held as dense arrays: origin levels, totals, longer periods,
+disclosure control and the output table, on integer codes and NumPy arrays.
+
+The stream and dask engines hold a run's zone figures as arrays of shape (periods,
+origins, zones) (:func:`geozones.zone_sums`). :func:`publish_cube` takes them to the
+published table without a DataFrame per figure: the same figures, the same rows in the
+same order and the same suppressions as the pandas path of the memory engine
+(:func:`geozones.rollup_origins`, :func:`geozones.add_totals`, :func:`geozones.rollup_time`,
+:func:`geozones.disclosure_control`), which ``tests/test_stream.py`` checks file for file.
+Sums are compensated (Kahan) in the order pandas adds the rows, so that the figures are
+the same to the last bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..counts import period_floor, period_seconds
+from ..origins import ALL, RESIDENT, rollup_codes
+from ..privacy import BELOW_K, COMP_ORIGINS, COMP_TIME, PUBLISHED, SUPPRESSED, nested_relation, period_rank, suppress_complements
+
+__all__ = ["Published", "publish_cube"]
+
+#: Memory a figure takes at the peak of :func:`publish_cube` (its rows' codes, values,
+#: relations and the output table; measured: about 150 bytes, with room to spare).
+BYTES_PER_FIGURE = 300
+
+
+@dataclass
+class Published:
+    """What :func:`publish_cube` made.
+
+    Attributes
+    ----------
+    table : pyarrow.Table
+        The published zone table (:func:`geozones.outputs.output_table`'s columns and order).
+    last : pandas.DataFrame
+        The published rows of the longest period (for :func:`geozones.outputs.zone_summary`).
+    stats : dict
+        ``figures``, ``published``, ``suppressed``.
+    by_reason : dict
+        Suppressed figures per reason.
+    """
+
+    table: object
+    last: pd.DataFrame
+    stats: dict
+    by_reason: dict
+
+
+def _labels(origins: np.ndarray, zone_ids: np.ndarray, level: str, residents: Mapping[str, str] | None):
+    """The origins' labels at ``level``: (labels in string order, label index per origin,
+    the residents' label index, per zone the origin that is its residents' (-1: none)).
+    """
+    base = rollup_codes(pd.Series(origins, dtype=object), level).to_numpy(dtype=object)
+    own = np.full(len(zone_ids), -1, dtype=np.int64)
+    if residents:
+        at = {str(o): i for i, o in enumerate(origins)}
+        own = np.array([at.get(str(residents[z]), -1) if residents.get(z) is not None else -1 for z in zone_ids], dtype=np.int64)
+    res_name = rollup_codes(pd.Series([RESIDENT], dtype=object), level).iloc[0]
+    names = set(base.tolist()) | ({res_name} if (own >= 0).any() else set())
+    labels = np.array(sorted(names), dtype=object)
+    return labels, np.searchsorted(labels, base), int(np.searchsorted(labels, res_name)), own
+
+
+def _to_labels(cube: np.ndarray, label_of: np.ndarray, res: int, own: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(periods, zones, labels) sums of a (periods, origins, zones) cube, in origin order,
+    and which labels each zone has (the rows of the pandas path: those an origin maps to).
+    A zone's own municipality goes to the residents' label ``res``.
+    """
+    n_t, n_o, n_z = cube.shape
+    out = np.zeros((n_t, n_z, n_labels))
+    has = np.zeros((n_z, n_labels), dtype=bool)
+    for lab in range(n_labels):
+        terms, masks = [], []
+        for o in range(n_o):
+            m = ((label_of[o] == lab) & (own != o)) | ((res == lab) & (own == o))
+            if m.any():
+                terms.append(cube[:, o, :])
+                masks.append(m)
+        if terms:
+            out[:, :, lab] = _kahan_masked(terms, masks)
+            has[:, lab] = np.any(masks, axis=0)
+    return out, has
+
+
+def _kahan_masked(terms: list, masks: list) -> np.ndarray:
+    """Compensated sum of ``terms`` in order, each taking part only where its mask holds
+    (a row of the pandas path exists there).
+    """
+    total = np.zeros(terms[0].shape)
+    comp = np.zeros(terms[0].shape)
+    started = np.zeros(terms[0].shape[-1], dtype=bool)
+    for x, m in zip(terms, masks):
+        first = m & ~started
+        y = x - comp
+        t = total + y
+        new_comp = t - total - y
+        total = np.where(m, np.where(first, x, t), total)
+        comp = np.where(m, np.where(first, 0.0, new_comp), comp)
+        started |= m
+    return total
+
+
+def _rollup_time(values: np.ndarray, starts_ns: np.ndarray, period: str, kind: str, stat: str) -> tuple[np.ndarray, np.ndarray]:
+    """(longer periods, zones, labels) figures of (periods, zones, labels) ones, and the
+    longer periods' starts, by the rule of the kind of count (as :func:`geozones.rollup_time`).
+    """
+    floor = pd.DatetimeIndex(period_floor(pd.Series(pd.to_datetime(starts_ns, utc=True)), period)).as_unit("ns").asi8
+    buckets, inverse = np.unique(floor, return_inverse=True)
+    out = np.empty((len(buckets),) + values.shape[1:])
+    for b in range(len(buckets)):
+        inside = values[inverse.reshape(-1) == b]
+        if kind == "events":
+            out[b] = _kahan_masked(list(inside), [True] * len(inside))
+        elif stat == "mean":
+            out[b] = _kahan_masked(list(inside), [True] * len(inside)) / len(inside)
+        else:
+            out[b] = inside.max(axis=0)
+    return out, buckets
+
+
+def publish_cube(
+    observed: np.ndarray,
+    estimate: np.ndarray,
+    starts: np.ndarray,
+    origins: np.ndarray,
+    zone_ids: Sequence[str],
+    *,
+    period: str,
+    periods: Sequence[str],
+    kind: str,
+    stat: str,
+    origin_level: str,
+    residents: Mapping[str, str] | None,
+    k: float,
+    nested: list | None,
+    names: Mapping[str, str],
+    zone_order: Mapping[str, int],
+    fit: pd.DataFrame,
+) -> Published:
+    """Publish the zone figures of dense arrays, as the pandas path does for a zone table.
+
+    Parameters
+    ----------
+    observed, estimate : numpy.ndarray
+        Figures of shape (periods, origins, zones), ``outside`` left out (from
+        :func:`geozones.zone_sums`).
+    starts : numpy.ndarray
+        The periods' starts, UTC nanoseconds, ascending.
+    origins : numpy.ndarray
+        The origins' codes, ascending.
+    zone_ids : sequence of str
+        The zones, in the arrays' order.
+    period : str
+        The arrays' period (``periods[0]``).
+    periods : sequence of str
+        The published periods, shortest first.
+    kind, stat : str
+        The kind of count and, for presence, the statistic of a longer period.
+    origin_level : str
+        The level origins are rolled up to.
+    residents : mapping, optional
+        Zone id to its municipality's NIS code: people from it are ``resident``.
+    k : float
+        The disclosure threshold.
+    nested : list, optional
+        Nested zones (see :func:`geozones.disclosure_control`).
+    names, zone_order : mapping
+        Zone names, and the zones' order in the zone files.
+    fit : pandas.DataFrame
+        ``n_cells`` and ``fit`` per zone id.
+
+    Returns
+    -------
+    Published
+        The table, the longest period's published rows, and the tally.
+    """
+    import pyarrow as pa
+
+    from ..outputs import iso_times
+
+    zone_ids = np.asarray(zone_ids, dtype=object).astype(str)
+    zorder = np.argsort(zone_ids, kind="stable")  # rows by zone id, as the pandas path sorts them
+    zsorted = zone_ids[zorder]
+    labels, label_of, res, own = _labels(np.asarray(origins, dtype=object), zsorted, origin_level, residents)
+    obs_c, est_c = observed[:, :, zorder], estimate[:, :, zorder]
+    vals = [_to_labels(c, label_of, res, own, len(labels)) for c in (obs_c, est_c)]
+    (obs_l, has), (est_l, _) = vals
+    totals = not set(labels.tolist()) <= {ALL}
+    if totals:  # 'all': the sum over the zone's labels, in their order
+        obs_all = _kahan_masked([obs_l[:, :, j] for j in range(len(labels))], [has[:, j] for j in range(len(labels))])
+        est_all = _kahan_masked([est_l[:, :, j] for j in range(len(labels))], [has[:, j] for j in range(len(labels))])
+        labels = np.append(labels, ALL)
+        order = np.argsort(labels, kind="stable")
+        labels = labels[order]
+        obs_l = np.concatenate([obs_l, obs_all[:, :, None]], axis=2)[:, :, order]
+        est_l = np.concatenate([est_l, est_all[:, :, None]], axis=2)[:, :, order]
+        has = np.concatenate([has, np.ones((len(zsorted), 1), bool)], axis=1)[:, order]
+    all_code = int(np.flatnonzero(labels == ALL)[0]) if ALL in set(labels.tolist()) else -1
+
+    # the levels: (zones, periods, labels) in row order, rows only where the zone has the label
+    levels = [(period, np.asarray(starts, dtype=np.int64), obs_l, est_l)]
+    for p in periods[1:]:
+        prev = levels[-1]
+        o2, b = _rollup_time(prev[2], prev[1], p, kind, stat)
+        e2, _ = _rollup_time(prev[3], prev[1], p, kind, stat)
+        levels.append((p, b, o2, e2))
+    rows = []
+    offset = 0
+    for li, (p, t_ns, o, e) in enumerate(levels):
+        n_t = len(t_ns)
+        mask = np.broadcast_to(has[:, None, :], (len(zsorted), n_t, len(labels)))
+        flat = np.flatnonzero(mask)
+        z, t, lab = np.unravel_index(flat, mask.shape)
+        rows.append({"level": np.full(len(flat), li, np.int64), "z": z, "t": t, "lab": lab, "obs": o[t, z, lab], "est": e[t, z, lab],
+                     "offset": offset, "n_t": n_t, "t_ns": t_ns})
+        offset += len(flat)
+    n_real = offset
+    cat = {key: np.concatenate([r[key] for r in rows]) for key in ("level", "z", "t", "lab", "obs", "est")}
+    obs = cat["obs"]
+    sup = obs < k
+    reason = np.where(sup, BELOW_K, "").astype(object)
+
+    relations = []
+    if totals:  # origins against 'all', per zone and period of every level
+        # rows of a zone and period lie together: a group a run of rows
+        key = (cat["level"] * len(zsorted) + cat["z"]) * (max(r["n_t"] for r in rows) or 1) + cat["t"]
+        gid = np.concatenate([[0], np.cumsum(key[1:] != key[:-1])]) if n_real else np.empty(0, np.int64)
+        relations.append((np.arange(n_real), gid, cat["lab"] == all_code, COMP_ORIGINS))
+    for ci, child in enumerate(levels):
+        for pi, parent in enumerate(levels):
+            if not period_rank(child[0]) < period_rank(parent[0]):
+                continue
+            c, par = rows[ci], rows[pi]
+            floor = pd.DatetimeIndex(period_floor(pd.Series(pd.to_datetime(child[1], utc=True)), parent[0])).as_unit("ns").asi8
+            bucket_of_child = np.searchsorted(par["t_ns"], floor)
+            cz, cl, cb = c["z"], c["lab"], bucket_of_child[c["t"]]
+            pz, pl, pb = par["z"], par["lab"], par["t"]
+            # a group per zone, label and longer period (ids need not be consecutive)
+            gid = np.concatenate([(cz * len(labels) + cl) * len(par["t_ns"]) + cb, (pz * len(labels) + pl) * len(par["t_ns"]) + pb])
+            r = np.concatenate([c["offset"] + np.arange(len(cz)), par["offset"] + np.arange(len(pz))])
+            relations.append((r, gid, np.concatenate([np.zeros(len(cz), bool), np.ones(len(pz), bool)]), COMP_TIME))
+    if nested:
+        frame = pd.DataFrame({
+            "zone_id": zsorted[cat["z"]],
+            "period_start": np.concatenate([r["t_ns"][r["t"]] for r in rows]),
+            "period": np.array([lv[0] for lv in levels], dtype=object)[cat["level"]],
+            "origin": labels[cat["lab"]],
+            "observed": obs,
+        })
+        rel, diffs = nested_relation(frame, nested, n_real)
+        if rel is not None:
+            relations.append(rel)
+            obs = np.concatenate([obs, diffs])
+            sup = np.concatenate([sup, np.ones(len(diffs), bool)])
+            reason = np.concatenate([reason, np.full(len(diffs), "difference", dtype=object)])
+    sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real)
+    sup, reason = sup[:n_real], reason[:n_real]
+
+    stats = {"figures": int(n_real), "published": int(n_real - sup.sum()), "suppressed": int(sup.sum())}
+    r_code, r_uniq = pd.factorize(reason[sup])
+    by_reason = {str(u): int(n) for u, n in zip(r_uniq, np.bincount(r_code, minlength=len(r_uniq)))}
+
+    # publish: rounded, empty where suppressed; rows in the output table's order
+    pub_obs = np.where(sup, np.nan, np.round(cat["obs"]))
+    pub_est = np.where(sup, np.nan, np.round(cat["est"]))
+    ids = np.asarray(list(zone_order), dtype=object).astype(str)
+    rank = pd.Index(ids).get_indexer(zsorted)
+    t_ns = np.concatenate([r["t_ns"][r["t"]] for r in rows])
+    u_t = np.concatenate([r["t_ns"] for r in rows])  # (the periods' starts, level after level)
+    t_code = np.concatenate([r["t"] + sum(len(q["t_ns"]) for q in rows[:i]) for i, r in enumerate(rows)])
+    p_sec = np.array([period_seconds(lv[0]) for lv in levels])
+    lab_rank = np.lexsort((labels.astype(str), labels != ALL))
+    lab_pos = np.empty(len(labels), np.int64)
+    lab_pos[lab_rank] = np.arange(len(labels))
+    order = np.lexsort((lab_pos[cat["lab"]], t_ns, p_sec[cat["level"]], rank[cat["z"]]))
+    zr = rank[cat["z"]][order]
+    at = fit.index.get_indexer(ids)
+
+    def text(codes, values):
+        return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes), pa.int32()), pa.array(list(values), pa.string()))
+
+    name_of = [None if (n := names.get(i)) is None else str(n) for i in ids]
+    table = pa.table({
+        "zone_id": text(zr, ids),
+        "zone_name": text(zr, name_of),
+        "period_start": text(t_code[order], iso_times(pd.to_datetime(u_t, utc=True))),
+        "period": text(cat["level"][order], [lv[0] for lv in levels]),
+        "origin": text(cat["lab"][order], labels.astype(str)),
+        "observed": pa.array(pub_obs[order], pa.float64(), from_pandas=True),
+        "estimate": pa.array(pub_est[order], pa.float64(), from_pandas=True),
+        "status": text(sup[order].astype(np.int64), [PUBLISHED, SUPPRESSED]),
+        "n_cells": pa.array(fit["n_cells"].to_numpy(dtype="int64")[at][zr]),
+        "fit": pa.array(fit["fit"].to_numpy(dtype=float)[at][zr], pa.float64(), from_pandas=True),
+    })
+    last = cat["level"] == len(levels) - 1
+    summary_rows = pd.DataFrame({
+        "zone_id": zsorted[cat["z"][last]],
+        "period_start": pd.to_datetime(t_ns[last], utc=True),
+        "period": levels[-1][0],
+        "origin": labels[cat["lab"][last]],
+        "observed": pub_obs[last],
+        "estimate": pub_est[last],
+        "status": np.where(sup[last], SUPPRESSED, PUBLISHED),
+    })
+    return Published(table=table, last=summary_rows, stats=stats, by_reason=by_reason)
