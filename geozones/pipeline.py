@@ -811,12 +811,16 @@ def _write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stag
     (:func:`geozones.outputs.replace_folder`). ``table`` None: ``stage`` holds the zone
     tables already (a table published in parts).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     if stage is None:
         stage = new_folder(out)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="geozones-write")
     try:
         names = []
-        if table is not None:
-            write_table(table, stage, "zone_counts")
+        # the zone table by Arrow on a thread of its own (it lets go of the GIL), while
+        # this one writes the zones, the weights and the map
+        tables = pool.submit(write_table, table, stage, "zone_counts") if table is not None else None
         names += ["zone_counts.csv", "zone_counts.parquet"]
         write_zones(summary, stage / "zones.geojson")
         names.append("zones.geojson")
@@ -831,14 +835,19 @@ def _write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stag
             m = visitor_map(summary, grid=grid, title=manifest["title"], self_contained=cfg.self_contained)
             save_map(m, stage / "map.html", self_contained=cfg.self_contained)
             names.append("map.html")
+        if tables is not None:
+            tables.result()
         names.append("manifest.json")
         manifest["outputs"] = names
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
         _before_replace(stage, out)
         replace_folder(stage, out)
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
         discard_folder(stage)
         raise
+    finally:
+        pool.shutdown(wait=True)
     return [out / name for name in names]
 
 

@@ -19,11 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..counts import period_floor, period_seconds
+from ..counts import period_floor
 from ..origins import ALL, RESIDENT, rollup_codes
-from ..privacy import BELOW_K, COMP_ORIGINS, COMP_TIME, PUBLISHED, SUPPRESSED, nested_relation, period_rank, suppress_complements
+from ..privacy import BELOW_K, COMP_NESTED, COMP_ORIGINS, COMP_TIME, PUBLISHED, SUPPRESSED, nested_relation, period_rank, suppress_complements
 
 __all__ = ["Published", "publish_cube"]
+
+#: Why a figure is suppressed, as codes (the arrays hold int8).
+_REASONS = ["", BELOW_K, COMP_ORIGINS, COMP_TIME, COMP_NESTED, "difference"]
+_CODE = {r: i for i, r in enumerate(_REASONS)}
 
 #: Memory a figure takes at the peak of :func:`publish_cube` (its rows' codes, values,
 #: relations and the output table; measured: about 150 bytes, with room to spare).
@@ -211,27 +215,35 @@ def publish_cube(
         e2, _ = _rollup_time(prev[3], prev[1], p, kind, stat)
         levels.append((p, b, o2, e2))
     rows = []
-    offset = 0
+    offset = t_offset = 0
+    n_z, n_l = len(zsorted), len(labels)
+    full = bool(has.all())
     for li, (p, t_ns, o, e) in enumerate(levels):
         n_t = len(t_ns)
-        mask = np.broadcast_to(has[:, None, :], (len(zsorted), n_t, len(labels)))
-        flat = np.flatnonzero(mask)
-        z, t, lab = np.unravel_index(flat, mask.shape)
-        rows.append({"level": np.full(len(flat), li, np.int64), "z": z, "t": t, "lab": lab, "obs": o[t, z, lab], "est": e[t, z, lab],
-                     "offset": offset, "n_t": n_t, "t_ns": t_ns})
+        size = n_z * n_t * n_l
+        # rows in (zone, period, label) order: a flat index into that grid, then its parts
+        flat = np.arange(size, dtype=np.int64) if full else np.flatnonzero(np.broadcast_to(has[:, None, :], (n_z, n_t, n_l)))
+        rows.append({"level": np.full(len(flat), li, np.int32), "z": (flat // (n_t * n_l)).astype(np.int32),
+                     "t": (flat // n_l % n_t).astype(np.int32), "lab": (flat % n_l).astype(np.int32),
+                     "obs": o.transpose(1, 0, 2).reshape(-1)[flat], "est": e.transpose(1, 0, 2).reshape(-1)[flat],
+                     "offset": offset, "n_t": n_t, "t_ns": t_ns, "t_offset": t_offset})
         offset += len(flat)
+        t_offset += n_t
     n_real = offset
-    cat = {key: np.concatenate([r[key] for r in rows]) for key in ("level", "z", "t", "lab", "obs", "est")}
+    cat = {key: np.concatenate([r.pop(key) for r in rows]) for key in ("level", "z", "t", "lab", "obs", "est")}
     obs = cat["obs"]
     sup = obs < k
-    reason = np.where(sup, BELOW_K, "").astype(object)
+    reason = np.where(sup, _CODE[BELOW_K], 0).astype(np.int8)
 
     relations = []
     if totals:  # origins against 'all', per zone and period of every level
         # rows of a zone and period lie together: a group a run of rows
-        key = (cat["level"] * len(zsorted) + cat["z"]) * (max(r["n_t"] for r in rows) or 1) + cat["t"]
+        key = (cat["level"].astype(np.int64) * len(zsorted) + cat["z"]) * (max(r["n_t"] for r in rows) or 1) + cat["t"]
         gid = np.concatenate([[0], np.cumsum(key[1:] != key[:-1])]) if n_real else np.empty(0, np.int64)
-        relations.append((np.arange(n_real), gid, cat["lab"] == all_code, COMP_ORIGINS))
+        relations.append((np.arange(n_real), gid, cat["lab"] == all_code, _CODE[COMP_ORIGINS]))
+    def len_of(i: int) -> int:
+        return (rows[i + 1]["offset"] if i + 1 < len(rows) else n_real) - rows[i]["offset"]
+
     for ci, child in enumerate(levels):
         for pi, parent in enumerate(levels):
             if not period_rank(child[0]) < period_rank(parent[0]):
@@ -239,46 +251,49 @@ def publish_cube(
             c, par = rows[ci], rows[pi]
             floor = pd.DatetimeIndex(period_floor(pd.Series(pd.to_datetime(child[1], utc=True)), parent[0])).as_unit("ns").asi8
             bucket_of_child = np.searchsorted(par["t_ns"], floor)
-            cz, cl, cb = c["z"], c["lab"], bucket_of_child[c["t"]]
-            pz, pl, pb = par["z"], par["lab"], par["t"]
+            cs, ps = slice(c["offset"], c["offset"] + len_of(ci)), slice(par["offset"], par["offset"] + len_of(pi))
+            cz, cl, cb = cat["z"][cs].astype(np.int64), cat["lab"][cs], bucket_of_child[cat["t"][cs]]
+            pz, pl, pb = cat["z"][ps].astype(np.int64), cat["lab"][ps], cat["t"][ps]
             # a group per zone, label and longer period (ids need not be consecutive)
             gid = np.concatenate([(cz * len(labels) + cl) * len(par["t_ns"]) + cb, (pz * len(labels) + pl) * len(par["t_ns"]) + pb])
             r = np.concatenate([c["offset"] + np.arange(len(cz)), par["offset"] + np.arange(len(pz))])
-            relations.append((r, gid, np.concatenate([np.zeros(len(cz), bool), np.ones(len(pz), bool)]), COMP_TIME))
+            del cz, cl, cb
+            relations.append((r, gid, np.concatenate([np.zeros(len(gid) - len(pz), bool), np.ones(len(pz), bool)]), _CODE[COMP_TIME]))
     if nested:
         frame = pd.DataFrame({
             "zone_id": zsorted[cat["z"]],
-            "period_start": np.concatenate([r["t_ns"][r["t"]] for r in rows]),
+            "period_start": np.concatenate([r["t_ns"] for r in rows])[cat["t"] + np.array([r["t_offset"] for r in rows])[cat["level"]]],
             "period": np.array([lv[0] for lv in levels], dtype=object)[cat["level"]],
             "origin": labels[cat["lab"]],
             "observed": obs,
         })
         rel, diffs = nested_relation(frame, nested, n_real)
         if rel is not None:
-            relations.append(rel)
+            relations.append((*rel[:3], _CODE[rel[3]]))
             obs = np.concatenate([obs, diffs])
             sup = np.concatenate([sup, np.ones(len(diffs), bool)])
-            reason = np.concatenate([reason, np.full(len(diffs), "difference", dtype=object)])
+            reason = np.concatenate([reason, np.full(len(diffs), _CODE["difference"], dtype=np.int8)])
     sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real)
     sup, reason = sup[:n_real], reason[:n_real]
 
     stats = {"figures": int(n_real), "published": int(n_real - sup.sum()), "suppressed": int(sup.sum())}
-    r_code, r_uniq = pd.factorize(reason[sup])
-    by_reason = {str(u): int(n) for u, n in zip(r_uniq, np.bincount(r_code, minlength=len(r_uniq)))}
+    n_by = np.bincount(reason[sup], minlength=len(_REASONS))
+    by_reason = {_REASONS[c]: int(n_by[c]) for c in np.flatnonzero(n_by)}
 
     # publish: rounded, empty where suppressed; rows in the output table's order
     pub_obs = np.where(sup, np.nan, np.round(cat["obs"]))
     pub_est = np.where(sup, np.nan, np.round(cat["est"]))
     ids = np.asarray(list(zone_order), dtype=object).astype(str)
     rank = pd.Index(ids).get_indexer(zsorted)
-    t_ns = np.concatenate([r["t_ns"][r["t"]] for r in rows])
     u_t = np.concatenate([r["t_ns"] for r in rows])  # (the periods' starts, level after level)
-    t_code = np.concatenate([r["t"] + sum(len(q["t_ns"]) for q in rows[:i]) for i, r in enumerate(rows)])
-    p_sec = np.array([period_seconds(lv[0]) for lv in levels])
+    t_code = cat["t"] + np.array([r["t_offset"] for r in rows], dtype=np.int32)[cat["level"]]
     lab_rank = np.lexsort((labels.astype(str), labels != ALL))
     lab_pos = np.empty(len(labels), np.int64)
     lab_pos[lab_rank] = np.arange(len(labels))
-    order = np.lexsort((lab_pos[cat["lab"]], t_ns, p_sec[cat["level"]], rank[cat["z"]]))
+    # by zone (files' order), period length (levels are shortest first), start, 'all' first, origin
+    key = ((rank[cat["z"]].astype(np.int64) * len(levels) + cat["level"]) * (max(r["n_t"] for r in rows) or 1) + cat["t"]) * n_l + lab_pos[cat["lab"]]
+    order = np.argsort(key, kind="stable")
+    del key
     zr = rank[cat["z"]][order]
     at = fit.index.get_indexer(ids)
 
@@ -301,7 +316,7 @@ def publish_cube(
     last = cat["level"] == len(levels) - 1
     summary_rows = pd.DataFrame({
         "zone_id": zsorted[cat["z"][last]],
-        "period_start": pd.to_datetime(t_ns[last], utc=True),
+        "period_start": pd.to_datetime(u_t[t_code[last]], utc=True),
         "period": levels[-1][0],
         "origin": labels[cat["lab"][last]],
         "observed": pub_obs[last],
