@@ -166,6 +166,26 @@ def rollup_counts(counts: pd.DataFrame, period: str, *, kind: str = "presence") 
     the sum over the shorter periods divided by how many of them the counts hold in the
     longer period (a cell with no row in an hour had nobody). Not for maxima, nor for
     unique counts (see :func:`rollup_time`).
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        Counts per cell (:func:`geozones.read_counts`): ``cell_id``, ``period_start``,
+        ``period``, ``origin``, ``count`` and optionally ``estimate``.
+    period : str
+        The longer period (``1d``, ``1w``, ``1q``...; see :func:`geozones.parse_period`).
+    kind : {"presence", "unique", "events"}
+        ``presence`` takes the mean over the shorter periods (the sum divided by how many
+        of them the counts hold, over all cells); ``events`` are summed; ``unique`` counts
+        raise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cell_id``, ``period_start`` (UTC start of the longer period), ``period``,
+        ``origin``, ``count`` (and ``estimate``): a row per cell, period and origin with
+        counts, sorted by them, with a new index and the ``attrs`` of ``counts``.
+        ``counts`` itself when it is already at ``period``.
     """
     period = parse_period(period)
     current = pd.unique(counts["period"])
@@ -209,6 +229,13 @@ def rollup_origins(
     residents : mapping of zone_id to NIS municipality code, optional
         People whose origin is the zone's own municipality get the origin ``"resident"``,
         so that residents are kept apart from visitors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone_id``, ``period_start``, ``period``, ``origin`` (the rolled-up code) and
+        ``observed`` (and ``estimate``), summed over the codes that map to one origin;
+        sorted by the first four, with a new index. Other columns are dropped.
     """
     origin = table["origin"]
     if residents:
@@ -224,6 +251,20 @@ def add_totals(table: pd.DataFrame) -> pd.DataFrame:
     """Add a row with origin ``"all"`` per zone and period: the sum over origins.
 
     Nothing is added when the only origin is already ``"all"``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A zone table with no other columns than ``zone_id``, ``period_start``, ``period``,
+        ``origin``, ``observed`` and optionally ``estimate``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of the other origins and, per zone and period, one of origin ``"all"``
+        holding their sum (``"all"`` rows already there are replaced); sorted by
+        ``zone_id``, ``period_start``, ``period``, ``origin``, with a new index.
+        ``table`` itself when its only origin is ``"all"``.
     """
     if set(pd.unique(table["origin"])) <= {ALL}:
         return table

@@ -225,6 +225,21 @@ def zone_contributions(weights: Weights) -> pd.DataFrame:
     ``share_of_figure`` is the cell's part of the zone's expected figure when every cell
     carries the same count (``weight / sum of the zone's weights``). Rows are grouped by
     zone, largest share first.
+
+    Parameters
+    ----------
+    weights : Weights
+        Cell x zone weights (:func:`geozones.compute_weights` or :func:`geozones.read_weights`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per entry of ``weights.matrix`` (a cell that reaches a zone): ``zone_id``
+        and ``cell_id`` (str), ``weight`` (float, the share of the cell's count that falls
+        in the zone), ``share_of_figure`` (float; a zone's rows sum to 1) and
+        ``mostly_outside`` (bool: ``weight`` below 0.5, most of the cell's count falls
+        outside the zone). Zones in the order of ``weights.zone_ids``; a zone that no cell
+        reaches has no row, and the cells' ``outside`` shares have none.
     """
     coo = weights.matrix.tocoo()
     col_sum = np.asarray(weights.matrix.sum(axis=0)).ravel()
@@ -360,6 +375,33 @@ def authoring_problems(
     Each warning names the file and feature of the zone (for a pair, the inner or first
     zone) and says what to do. Codes: ``"unresolvable-zone"``, ``"thin-difference"``,
     ``"same-zone"``.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        The zone set (:func:`geozones.read_zones`), with ``zone_id`` and ``name``.
+    coverage : geopandas.GeoDataFrame
+        Coverage areas with ``cell_id`` (:func:`geozones.build_coverage`).
+    paths : path or iterable of paths
+        The zone files, or folders of them, that ``zones`` was read from: each warning
+        names the file and feature of its zone (the first file when a zone is not found).
+    k : int, default 30
+        Disclosure threshold: the fewest subscribers behind a published figure.
+    share : float, default 0.4
+        The operator's market share, to turn ``k`` subscribers into people.
+    crs : str or pyproj.CRS, optional
+        Metric CRS for the weights and areas; by default the coverage's (when metric) or
+        one chosen for the zones' location.
+    overlaps : pandas.DataFrame, optional
+        :func:`geozones.zone_overlaps` of ``zones``, when already computed.
+
+    Returns
+    -------
+    list of Problem
+        Each of severity ``"warning"``: the unresolvable zones (in the order of
+        ``zones``), then the pairs of :func:`thin_differences`; empty when there is nothing
+        to say. When no cell reaches any zone, only one warning, ``"no-cell-reaches"``, on
+        the first zone file.
     """
     where = _locate(paths)
     first = str(zone_paths(paths)[0])
@@ -761,6 +803,13 @@ def draw_map(
         The name the export is saved under.
     reference : geopandas.GeoDataFrame, optional
         Outlines to draw (default: the bundled ones near the cells).
+
+    Returns
+    -------
+    folium.Map
+        The page, without basemap tiles: layers for the reference outlines, the coverage
+        and the sites, and the zone editor; write it with :func:`geozones.save_map`
+        (``self_contained=True``).
     """
     if model not in ("wedge", "voronoi"):
         raise InputError(f"the drawing page draws the wedge or voronoi model, not {model!r}", hint="choose --model wedge or voronoi")

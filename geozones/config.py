@@ -150,6 +150,21 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> RunConfig:
     of paths). Relative paths are taken from the config file's folder. ``out`` must be
     a folder; unknown keys and wrong types are refused.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The TOML file (UTF-8).
+    **overrides
+        Settings that replace the file's (the command line's flags); those that are None
+        are ignored. Their relative paths are taken from the config file's folder too.
+
+    Returns
+    -------
+    RunConfig
+        Validated (:meth:`RunConfig.validate`): paths joined to the config file's folder,
+        ``zones`` a list, ``start`` and ``end`` text, ``k`` a float, period labels
+        canonical.
+
     Raises
     ------
     ConfigError

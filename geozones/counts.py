@@ -69,6 +69,19 @@ def parse_period(label: str) -> str:
     Accepted units: ``min``, ``h``, ``d``, ``w`` (a week from Monday) and ``q`` (a calendar
     quarter, only as ``1q``). Days, weeks and quarters are in Europe/Brussels local time.
 
+    Parameters
+    ----------
+    label : str
+        A whole number and a unit, in any case, spaces allowed: ``"15min"`` (or pandas'
+        ``"15T"``), ``"2h"``, ``"24h"``, ``"7d"``, ``"1w"``, ``"1q"``.
+
+    Returns
+    -------
+    str
+        The canonical label: minutes that make whole hours as hours (``"120min"`` ->
+        ``"2h"``), one day as ``"1d"``, seven days as ``"1w"``; minutes divide an hour and
+        hours divide a day.
+
     Raises
     ------
     InputError
@@ -261,6 +274,14 @@ def _origins(df: pd.DataFrame, path: Path, fmt: str) -> pd.Series:
 def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read and validate a counts table (CSV or Parquet).
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.csv`` (delimiter ``,`` ``;`` tab or ``|``) or ``.parquet`` file with the
+        columns ``cell_id``, ``period_start`` (ISO 8601; without an offset, Europe/Brussels
+        local time), ``period`` (see :func:`parse_period`), ``count`` and optionally
+        ``origin``. Column names are stripped and lower-cased.
+
     Returns
     -------
     pandas.DataFrame
@@ -340,6 +361,17 @@ def read_optout(path: str | os.PathLike[str]) -> set[str]:
     """Read an opt-out list: one (hashed) subscriber id a line, or a CSV with ``subscriber_id``.
 
     Blank lines and lines starting with ``#`` are ignored.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A UTF-8 text file (a CSV whose first line starts with the header ``subscriber_id``
+        is read by its first column), or a Parquet file with a ``subscriber_id`` column.
+
+    Returns
+    -------
+    set of str
+        The subscriber ids, stripped of surrounding spaces.
     """
     path = Path(path)
     if not path.exists():
@@ -357,6 +389,12 @@ def read_optout(path: str | os.PathLike[str]) -> set[str]:
 
 def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read subscriber-level events: ``subscriber_id`` (hashed), ``cell_id``, ``timestamp``, ``origin``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.csv`` or ``.parquet`` file with those columns, ``origin`` optional (``"all"``
+        without it); ``timestamp`` is ISO 8601, Europe/Brussels local time without an offset.
 
     Returns
     -------

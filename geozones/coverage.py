@@ -452,6 +452,12 @@ def read_sites(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
 def read_coverage(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
     """Read given coverage polygons (GeoJSON, GeoPackage, GeoParquet...) with a ``cell_id`` each.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file of polygons or multipolygons, one per cell: GeoParquet for a ``.parquet``
+        or ``.pq`` name, else any format geopandas reads (GeoJSON, GeoPackage, Shapefile).
+
     Returns
     -------
     geopandas.GeoDataFrame

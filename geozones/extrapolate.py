@@ -37,6 +37,13 @@ def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     Shares written as percentages (``40`` or ``40%``) are refused rather than guessed.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A CSV (delimiter ``,`` ``;`` tab or ``|``) with the columns ``origin`` (a NIS, MCC
+        or ISO code, or ``*`` for the default row, each once) and ``share`` (a fraction;
+        ``0.4`` or ``0,4``).
+
     Returns
     -------
     pandas.DataFrame
@@ -80,6 +87,21 @@ def market_share_factors(origins, shares: pd.DataFrame | None) -> dict[str, floa
 
     Without a table every share is 1 (no extrapolation).
 
+    Parameters
+    ----------
+    origins : pandas.Series or iterable of str
+        Normalised origin codes, e.g. the ``origin`` column of a zone table; repeats are
+        looked up once.
+    shares : pandas.DataFrame or None
+        A market-share table (:func:`read_market_share`), or None.
+
+    Returns
+    -------
+    dict of str to float
+        Per distinct origin, in order of first appearance: the share of the origin itself,
+        else of its province, else of ``BE`` (for a Belgian NIS code), else of the default
+        row ``*``.
+
     Raises
     ------
     MarketShareError
@@ -111,6 +133,14 @@ def market_share_factors(origins, shares: pd.DataFrame | None) -> dict[str, floa
 
 def extrapolate(table: pd.DataFrame, shares: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, float]]:
     """Add ``estimate = observed / share(origin)`` to a zone table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A zone table with ``origin`` and ``observed`` (:func:`geozones.apportion`).
+    shares : pandas.DataFrame or None
+        A market-share table (:func:`read_market_share`); None divides by 1, so that
+        ``estimate`` equals ``observed``.
 
     Returns
     -------

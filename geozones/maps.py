@@ -272,6 +272,23 @@ def _stable_ids(page: str) -> str:
 def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: bool = False) -> Path:
     """Render a map to one HTML file, atomically; with ``self_contained`` every asset is inlined.
 
+    Parameters
+    ----------
+    m : folium.Map
+        The map (:func:`visitor_map`, :func:`map_from_run`, :func:`geozones.preview_map`,
+        :func:`geozones.draw_map`).
+    path : str or os.PathLike
+        The HTML file to write (UTF-8).
+    self_contained : bool, default False
+        Inline every script and stylesheet (:func:`geozones.offline.inline_assets`), so
+        that the page opens without a network; for a map drawn without basemap tiles.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``. Folium's random element ids are numbered in order, so that the same map
+        writes the same bytes.
+
     Raises
     ------
     OutputError
@@ -287,6 +304,24 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: boo
 
 def map_from_run(run_dir: str | os.PathLike[str], *, self_contained: bool = False, tiles: str | None = "default") -> folium.Map:
     """The map of a run's output folder (``zones.geojson``, ``grid_counts.csv``, ``manifest.json``).
+
+    Parameters
+    ----------
+    run_dir : str or os.PathLike
+        The output folder: ``zones.geojson`` (with ``zone_id``, ``name`` and ``visitors``)
+        is needed; ``grid_counts.csv``, when there, makes the heat layers and
+        ``manifest.json`` gives the title.
+    self_contained : bool, default False
+        As for :func:`visitor_map`: no basemap tiles, and the reference outlines; for
+        :func:`save_map` with ``self_contained=True``.
+    tiles : str or None, default "default"
+        Basemap tiles: ``"default"`` is OpenStreetMap, or none when self-contained.
+
+    Returns
+    -------
+    folium.Map
+        :func:`visitor_map` of the zones coloured by ``visitors``, with the manifest's
+        ``title`` (default "Visitors per day") as legend caption.
 
     Raises
     ------

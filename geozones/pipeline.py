@@ -541,6 +541,13 @@ def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None
 def run(cfg: RunConfig) -> RunResult:
     """Run the whole pipeline and write its outputs into ``cfg.out``.
 
+    Parameters
+    ----------
+    cfg : RunConfig
+        The settings (:func:`load_config`, or made directly). Validated first, which
+        changes it in place: period labels made canonical, ``kind`` ``"unique"`` for
+        subscriber-level events.
+
     Returns
     -------
     RunResult

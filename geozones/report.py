@@ -40,6 +40,18 @@ def read_spend(path: str | os.PathLike[str]) -> pd.DataFrame:
     ``origin`` uses the codes of the published figures (``all``, ``resident``, a province
     code, an ISO country code); ``date`` is a local date (YYYY-MM-DD); ``amount`` in euro.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A CSV or Parquet (``.parquet``) file with those columns; names are stripped and
+        lower-cased.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone_id`` and ``origin`` (str), ``date`` (str, YYYY-MM-DD), ``transactions`` and
+        ``amount`` (float, not negative): a row per row of the file, other columns dropped.
+
     Raises
     ------
     InputError
@@ -77,7 +89,18 @@ def read_spend(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def read_event_days(path: str | os.PathLike[str]) -> dict[str, list[str]]:
-    """Read event days: a CSV with ``name`` and ``date`` (one row per day of an event)."""
+    """Read event days: a CSV with ``name`` and ``date`` (one row per day of an event).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The CSV; ``date`` as YYYY-MM-DD, other columns ignored.
+
+    Returns
+    -------
+    dict of str to list of str
+        Event name -> its dates (YYYY-MM-DD), both in the order of the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError("no such file", path=path, hint="check the event days file's path")
@@ -351,5 +374,18 @@ def _spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float,
 
 
 def write_report(html: str, path: str | os.PathLike[str]) -> Path:
-    """Write a report atomically."""
+    """Write a report atomically.
+
+    Parameters
+    ----------
+    html : str
+        The page (:func:`build_report`).
+    path : str or os.PathLike
+        The file to write, as UTF-8.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     return write_text_atomic(path, html)

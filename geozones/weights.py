@@ -992,6 +992,21 @@ def write_weights(weights: Weights, path: str | os.PathLike[str]) -> Path:
 
     The ``meta`` dict is kept in the file's schema metadata under ``geozones``.
     A ``.csv`` path writes CSV instead (without the metadata).
+
+    Parameters
+    ----------
+    weights : Weights
+        The weights to write, as the rows of :meth:`Weights.to_frame`: every non-zero
+        weight, a ``zone_id`` ``"outside"`` row per cell, a row of weight 0 per zone that
+        no cell reaches.
+    path : str or os.PathLike
+        The output file: Parquet, or CSV (weights with 17 significant digits, so that they
+        read back exactly) for a ``.csv`` name.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     df = weights.to_frame()
     with atomic_path(path) as tmp:
@@ -1007,6 +1022,20 @@ def write_weights(weights: Weights, path: str | os.PathLike[str]) -> Path:
 
 def read_weights(path: str | os.PathLike[str]) -> Weights:
     """Read weights written by :func:`write_weights` (Parquet or CSV).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A table with ``cell_id``, ``zone_id`` and ``weight`` (a number in [0, 1]): Parquet,
+        or CSV for a ``.csv`` name.
+
+    Returns
+    -------
+    Weights
+        Cells and zones sorted by id. The ``"outside"`` rows give :attr:`Weights.outside`
+        (a cell without one gets ``max(0, 1 - sum of its weights)``); a zone named only by
+        a row of weight 0 is an empty column. ``meta`` is the Parquet file's ``geozones``
+        metadata; empty for CSV.
 
     Raises
     ------

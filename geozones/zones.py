@@ -792,6 +792,12 @@ def write_zones(zones: gpd.GeoDataFrame, path: str | os.PathLike[str], *, precis
         The output file.
     precision : int, default 7
         Decimals kept in coordinates (7 decimals is about 1 cm).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, holding a FeatureCollection with one feature a line: ``zone_id`` and
+        ``name`` first among the properties, missing (NaN) properties left out.
     """
     out = zones.to_crs(WGS84) if zones.crs is not None else zones.set_crs(WGS84)
     out = out.copy()

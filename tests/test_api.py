@@ -43,3 +43,28 @@ def test_a_module_and_a_function_of_one_name_stay_the_function():
     """``geozones.extrapolate`` is the function, also after its module was imported by another."""
     out = _run("import geozones as gz, geozones.engine, geozones.pipeline; print(callable(gz.extrapolate), type(gz.extrapolate).__name__)")
     assert out == "True function"
+
+
+def test_every_public_function_has_numpydoc_parameters_and_returns():
+    """Each function of ``geozones.__all__`` documents its parameters and what it returns
+    in numpydoc sections (annotations are strings: ``from __future__ import annotations``).
+    """
+    import inspect
+
+    import geozones as gz
+
+    offenders = []
+    for name in gz.__all__:
+        obj = getattr(gz, name)
+        if not inspect.isfunction(obj):
+            continue
+        sig = inspect.signature(obj)
+        doc = inspect.getdoc(obj) or ""
+        missing = []
+        if sig.parameters and "Parameters\n----------" not in doc:
+            missing.append("Parameters")
+        if sig.return_annotation not in (None, "None", inspect.Signature.empty) and "Returns\n-------" not in doc:
+            missing.append("Returns")
+        if missing:
+            offenders.append(f"{obj.__module__}.{name} ({', '.join(missing)})")
+    assert not offenders, "public functions without numpydoc sections: " + "; ".join(offenders)

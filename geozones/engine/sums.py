@@ -18,6 +18,23 @@ def apportion_bins(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.
 
     The same table as :func:`geozones.apportion` on the counts the bins were made from:
     a row for every zone, every period that holds counts and every origin that occurs.
+
+    Parameters
+    ----------
+    bins : CellBins
+        Sums per period, origin and cell (:func:`geozones.stream_counts`).
+    weights : Weights
+        The weights the bins were made with (the same cells, in the same order).
+    dedup_factor : float, default 1.0
+        Multiplies every figure (unique counts).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone_id``, ``period_start`` (UTC), ``period``, ``origin``, ``observed`` and
+        ``estimate`` (observed divided by the origin's market share, as the bins hold it).
+        Zones vary fastest (``outside`` last), then origins, then periods, both ascending.
+        Figures before disclosure control: not for publication.
     """
     t_used, o_used = used_cells(bins)
     nc = bins.sums.shape[2]

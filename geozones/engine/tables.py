@@ -80,6 +80,17 @@ def write_zone_table(bins: CellBins, weights: Weights, path: str | os.PathLike[s
     for publication. Published figures come from :func:`geozones.disclosure_control` and
     :func:`geozones.publish` (as ``geozones apportion`` runs them).
 
+    Parameters
+    ----------
+    bins : CellBins
+        Sums per period, origin and cell (:func:`geozones.stream_counts`).
+    weights : Weights
+        The weights the bins were made with (the same cells, in the same order).
+    path : str or os.PathLike
+        The Parquet file to write.
+    dedup_factor : float, default 1.0
+        Multiplies every figure (unique counts).
+
     Returns
     -------
     dict
