@@ -263,7 +263,7 @@ def _origins(df: pd.DataFrame, path: Path, fmt: str) -> pd.Series:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise CountsError(
-            f"origin {df['origin'].iloc[i]!r} is not a NIS code, a mobile country code or an ISO country code",
+            f"origin {df['origin'].iloc[i]!r} is not a known NIS code, a mobile country code or an ISO country code",
             path=path,
             where=_row(i, fmt),
             hint="use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known",

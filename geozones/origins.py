@@ -29,6 +29,9 @@ __all__ = [
     "UNKNOWN",
     "RESIDENT",
     "province_of",
+    "successor",
+    "SUCCESSORS",
+    "MERGED_2025",
     "normalize_origins",
     "rollup_codes",
     "origin_names",
@@ -73,6 +76,48 @@ def _countries() -> pd.DataFrame:
         return pd.read_csv(fh, dtype=str, keep_default_na=False)
 
 
+#: Municipalities merged on 1 January 2019, by the code of their successor (Statbel).
+#: Their old codes are taken as the successor's.
+SUCCESSORS = {
+    "44001": "44084", "44029": "44084",  # Aalter, Knesselare -> Aalter
+    "44011": "44083", "44049": "44083",  # Deinze, Nevele -> Deinze
+    "45017": "45068", "45057": "45068",  # Kruishoutem, Zingem -> Kruisem
+    "72040": "72042", "71047": "72042",  # Meeuwen-Gruitrode, Opglabbeek -> Oudsbergen
+    "72025": "72043", "72029": "72043",  # Neerpelt, Overpelt -> Pelt
+    "12030": "12041", "12034": "12041",  # Puurs, Sint-Amands -> Puurs-Sint-Amands
+    "44036": "44085", "44072": "44085", "44080": "44085",  # Lovendegem, Waarschoot, Zomergem -> Lievegem
+}
+#: Municipalities made on 1 January 2025 by mergers in Flanders. Their predecessors' codes
+#: (in ``be_origins.csv``) stay valid: operators and statistics use both for a while.
+MERGED_2025 = frozenset({"23106", "37021", "37022", "44086", "44087", "44088", "46029", "46030", "71071", "71072", "73110", "73111"})
+#: The first digits of NIS codes whose municipalities geozones knows all of (Flanders and
+#: Brussels): a code there that is not a municipality is refused. Walloon codes are taken
+#: as their province (the bundled list does not hold their municipalities).
+_CHECKED = ("1", "21", "23", "24", "3", "4", "7")
+
+
+@lru_cache(maxsize=1)
+def _known_municipalities() -> frozenset[str]:
+    b = _belgian()
+    return frozenset(b["code"]) | MERGED_2025
+
+
+def successor(nis: str) -> str:
+    """The code a municipality has now: merged municipalities' old codes become their successor's.
+
+    Parameters
+    ----------
+    nis : str
+        A five-digit NIS code.
+
+    Returns
+    -------
+    str
+        The successor's code (see :data:`SUCCESSORS`), or ``nis`` itself.
+    """
+    return SUCCESSORS.get(nis, nis)
+
+
 @lru_cache(maxsize=1)
 def _belgian() -> pd.DataFrame:
     with resources.files("geozones").joinpath("data", "be_origins.csv").open("r", encoding="utf-8") as fh:
@@ -89,10 +134,15 @@ def _classify(code: str) -> tuple[str, str]:
     if c.isdigit() and len(c) == 4:  # "4000": a NIS code that lost its leading zero
         c = "0" + c
     if c.isdigit() and len(c) == 5:
+        c = successor(c)
         p = province_of(c)
         if p is None:
             return "invalid", c
-        return ("province", c) if c == p else ("municipality", c)
+        if c == p:
+            return "province", c
+        if c.startswith(_CHECKED) and not c.startswith("25") and c not in _known_municipalities():
+            return "invalid", c  # (no Belgian municipality has this code)
+        return "municipality", c
     if c.isdigit() and len(c) == 3:
         iso = dict(zip(_countries()["mcc"], _countries()["iso"])).get(c)
         return ("country", iso) if iso else ("invalid", c)

@@ -51,7 +51,7 @@ from .engine.publish import Published, publish_cube
 from .errors import BudgetError, ConfigError, CountsError, InputError, WeightsError
 from .extrapolate import market_share_factors, read_market_share
 from .inputs import build_weights, check_unreached
-from .origins import ALL, rollup_codes
+from .origins import ALL, rollup_codes, successor
 from .outputs import (
     OUTPUT_NAMES,
     ZONE_COUNT_COLUMNS,
@@ -533,7 +533,7 @@ def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None
     for col in ("municipality", "nis", "gemeente"):
         if col in zones.columns:
             codes = zones[col].astype(str).str.strip().str.zfill(5)
-            return {z: c for z, c in zip(zones["zone_id"], codes) if c.isdigit()}
+            return {z: successor(c) for z, c in zip(zones["zone_id"], codes) if c.isdigit()}
     log.info("zones have no 'municipality' property: residents are not separated from visitors")
     return None
 

@@ -39,7 +39,7 @@ def test_local_times_and_offsets(tmp_path):
         ("A,yesterday,1h,1,34022", "not an ISO 8601 time"),
         ("A,2026-10-25T02:30,1h,1,34022", "happens twice"),
         ("A,2026-03-29T02:30,1h,1,34022", "does not exist"),
-        ("A,2026-07-01T10:00,1h,1,Narnia", "is not a NIS code"),
+        ("A,2026-07-01T10:00,1h,1,Narnia", "is not a known NIS code"),
         ("A,2026-07-01T10:00,7min,1,34022", "minutes must divide an hour"),
     ],
 )
@@ -144,3 +144,16 @@ def test_optout_removes_exactly_the_listed_people(rows, optout):
     assert got.to_dict() == expect.astype(float).to_dict()
     assert info["removed_subscribers"] == len(listed & set(ev["subscriber_id"]))
     assert info["removed_events"] == int(ev["subscriber_id"].isin(listed).sum())
+
+
+def test_merged_municipalities_take_their_successors_code_and_unknown_codes_are_refused(tmp_path):
+    from geozones.origins import normalize_origins
+
+    norm, levels = normalize_origins(pd.Series(["44001", "44029", "34022", "73111", "4000", "57081", "34999"]))
+    assert list(norm[:4]) == ["44084", "44084", "34022", "73111"]  # Aalter and Knesselare are Aalter since 2019; 2025's codes are known
+    assert list(levels[:6]) == ["municipality"] * 4 + ["province", "municipality"]  # (a Walloon code: its province is known)
+    assert levels.iloc[6] == "invalid"  # no municipality of West Flanders has code 34999
+    p = tmp_path / "c.csv"
+    p.write_text("cell_id,period_start,period,count,origin\nA,2026-07-01T10:00,1h,40,34022\nA,2026-07-01T10:00,1h,40,34999\n")
+    with pytest.raises(CountsError, match=r"line 3: origin '34999' is not a known NIS code"):
+        gz.read_counts(p)
