@@ -105,8 +105,9 @@ class RunConfig:
             bad("origin_level", f"{self.origin_level!r} is not one of {', '.join(LEVELS)}")
         if self.unknown_cells not in UNKNOWN_CELLS:
             bad("unknown_cells", f"{self.unknown_cells!r} is not error or drop")
-        if not (isinstance(self.k, (int, float)) and self.k > 0):
+        if not (isinstance(self.k, (int, float)) and not isinstance(self.k, bool) and self.k > 0):
             bad("k", f"{self.k!r} is not a positive number")
+        self.k = float(self.k)  # (30 and 30.0 are one setting: the manifest says 30.0 for both)
         if self.dedup_factor is not None and not 0 < self.dedup_factor <= 1:
             bad("dedup_factor", f"{self.dedup_factor!r} is not in (0, 1]")
         if self.heat_grid_m is not None and not self.heat_grid_m > 0:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 from pathlib import Path
 
+import click
 import geopandas as gpd
 import numpy as np
 import pyproj
@@ -74,3 +77,31 @@ def small_case(tmp_path):
     shares = tmp_path / "shares.csv"
     shares.write_text("origin,share\n30000,0.4\nFR,0.25\n*,0.5\n")
     return {"zones": zpath, "cells": cells, "counts": counts, "shares": shares, "tmp": tmp_path}
+
+
+# ------------------------------------------------------------------ the command line
+@click.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def _entry(args: tuple[str, ...]) -> None:
+    """``geozones ARGS`` through the console script's entry point, with its exit codes."""
+    from geozones.cli import main
+
+    main(list(args))
+
+
+def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
+    """Run ``geozones ARGS`` in this process with click's ``CliRunner`` (stdout and stderr
+    apart), in ``cwd`` if given: the exit code, stdout and stderr a process would give.
+    An exception the command line lets through is raised here, with its traceback."""
+    from click.testing import CliRunner
+
+    argv = [str(a) for a in args]
+    with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+        result = CliRunner().invoke(_entry, argv, catch_exceptions=False)
+    return subprocess.CompletedProcess(["geozones", *argv], result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def cli():
+    """The command line in this process (:func:`run_cli`)."""
+    return run_cli

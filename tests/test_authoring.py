@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import geopandas as gpd
 import numpy as np
@@ -36,8 +34,7 @@ def box(x0, y0, x1, y1):
     return shapely.box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "geozones.cli", *map(str, args)], capture_output=True, text=True)
+from .conftest import run_cli  # noqa: E402
 
 
 def cli_here(capsys, *args):

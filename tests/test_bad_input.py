@@ -11,7 +11,6 @@ input that is accepted, what the run made of it. The doc's table is generated fr
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -29,6 +28,8 @@ from pathlib import Path
 import pandas as pd
 import pyproj
 import pytest
+
+from .conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "bad_input.md"
@@ -350,45 +351,34 @@ def geozones_process(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def geozones(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run ``cmd`` through the command line's entry point (geozones.cli.main) in this process.
+    """Run ``cmd`` through the command line's entry point in this process (``run_cli``).
 
     Five times faster than a fresh process for 90 cases. What a process would also show is
     kept: Python warnings become stderr lines, and anything written to file descriptors 1
     and 2 (by GDAL, say) is captured. test_in_process_equals_a_process checks the two agree.
     """
-    from geozones.cli import main
-
     args = shlex.split(cmd)
     assert args[0] == "geozones"
-    out, err = io.StringIO(), io.StringIO()
     saved = [os.dup(1), os.dup(2)]
-    code = 0
     with tempfile.TemporaryFile() as fd_out, tempfile.TemporaryFile() as fd_err, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # a warning seen in an earlier case must show again
         for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
             warnings.simplefilter("ignore", category)  # as Python's default filters do for a user
-        old = os.getcwd()
         os.dup2(fd_out.fileno(), 1)
         os.dup2(fd_err.fileno(), 2)
         try:
-            os.chdir(cwd)
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                try:
-                    main(args[1:])
-                except SystemExit as exc:
-                    code = exc.code if isinstance(exc.code, int) else 1
+            r = run_cli(*args[1:], cwd=cwd)
         finally:
-            os.chdir(old)
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             for fd in saved:
                 os.close(fd)
         fd_out.seek(0)
         fd_err.seek(0)
-        stdout = out.getvalue() + fd_out.read().decode(errors="replace")
-        stderr = err.getvalue() + fd_err.read().decode(errors="replace")
+        stdout = r.stdout + fd_out.read().decode(errors="replace")
+        stderr = r.stderr + fd_err.read().decode(errors="replace")
     stderr += "".join(f"{w.category.__name__}: {w.message}\n" for w in caught)
-    return subprocess.CompletedProcess(args, code, stdout, stderr)
+    return subprocess.CompletedProcess(args, r.returncode, stdout, stderr)
 
 
 def snapshot(folder: Path) -> dict[str, str]:

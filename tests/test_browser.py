@@ -9,8 +9,6 @@ pixels. The browser is driven by Playwright's Python API, pointed at /usr/bin/ch
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,10 +18,11 @@ if not shutil.which("chromium"):
     pytest.skip("Debian's chromium is not installed (CI installs it)", allow_module_level=True)
 
 from .browser import Page  # noqa: E402 - (the browser fixture is in conftest.py)
+from .conftest import run_cli  # noqa: E402
 
 
 def geozones(*args):
-    r = subprocess.run([sys.executable, "-m", "geozones.cli", *map(str, args)], capture_output=True, text=True)
+    r = run_cli(*args)
     assert r.returncode == 0, r.stderr
     return r
 

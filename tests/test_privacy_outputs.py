@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+
+from .conftest import run_cli
 
 CANARY = round(17 / 0.00001234)  # 1377634
 
@@ -35,15 +35,12 @@ def canary_run(small_case, tmp_path):
     shares = tmp_path / "ms.csv"
     shares.write_text("origin,share\nFR,0.00001234\n*,0.4\n")
     out = tmp_path / "out"
-    r = subprocess.run(
-        [sys.executable, "-m", "geozones.cli", "-v", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts,
-         "--market-share", shares, "--out", out, "--heat-grid", "500"],
-        capture_output=True, text=True,
-    )
+    r = run_cli("-v", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts,
+         "--market-share", shares, "--out", out, "--heat-grid", "500")
     assert r.returncode == 0, r.stderr
-    rep = subprocess.run([sys.executable, "-m", "geozones.cli", "report", out], capture_output=True, text=True)
+    rep = run_cli("report", out)
     assert rep.returncode == 0, rep.stderr
-    mp = subprocess.run([sys.executable, "-m", "geozones.cli", "map", out, "--out", out / "map2.html"], capture_output=True, text=True)
+    mp = run_cli("map", out, "--out", out / "map2.html")
     assert mp.returncode == 0, mp.stderr
     return out, r.stdout + r.stderr + rep.stdout + rep.stderr
 
@@ -80,10 +77,9 @@ def test_user_strings_are_escaped_in_every_html(small_case, tmp_path):
     zp = tmp_path / "evil.geojson"
     gz.write_zones(z, zp)
     out = tmp_path / "evil_out"
-    r = subprocess.run([sys.executable, "-m", "geozones.cli", "apportion", "--zones", zp, "--cells", c["cells"], "--counts", c["counts"], "--out", out],
-                       capture_output=True, text=True)
+    r = run_cli("apportion", "--zones", zp, "--cells", c["cells"], "--counts", c["counts"], "--out", out)
     assert r.returncode == 0, r.stderr
-    assert subprocess.run([sys.executable, "-m", "geozones.cli", "report", out], capture_output=True).returncode == 0
+    assert run_cli("report", out).returncode == 0
     for page in ("map.html", "report.html"):
         html = (out / page).read_text()
         assert evil not in html and "<script>alert(2)" not in html, page
@@ -94,14 +90,13 @@ def test_user_strings_are_escaped_in_every_html(small_case, tmp_path):
 def test_event_names_and_spend_rows_are_escaped_in_the_report(small_case, tmp_path):
     c = small_case
     out = tmp_path / "ev"
-    r = subprocess.run([sys.executable, "-m", "geozones.cli", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", out],
-                       capture_output=True, text=True)
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", out)
     assert r.returncode == 0, r.stderr
     events = tmp_path / "events.csv"
     events.write_text('name,date\n"<script>alert(3)</script>Braderie",2026-07-01\n')
     spend = tmp_path / "spend.csv"
     spend.write_text("zone_id,date,origin,transactions,amount\neast,2026-07-01,resident,40,900\n")
-    rep = subprocess.run([sys.executable, "-m", "geozones.cli", "report", out, "--events", events, "--spend", spend], capture_output=True, text=True)
+    rep = run_cli("report", out, "--events", events, "--spend", spend)
     assert rep.returncode == 0, rep.stderr
     html = (out / "report.html").read_text()
     assert "<script>alert(3)" not in html
@@ -134,8 +129,7 @@ def test_a_zone_and_the_same_zone_plus_a_strip_do_not_reveal_the_strip(small_cas
     zp = tmp_path / "nested.geojson"
     gz.write_zones(zones, zp)
     out = tmp_path / "nested"
-    r = subprocess.run([sys.executable, "-m", "geozones.cli", "apportion", "--zones", zp, "--cells", c["cells"], "--counts", counts_path, "--out", out],
-                       capture_output=True, text=True)
+    r = run_cli("apportion", "--zones", zp, "--cells", c["cells"], "--counts", counts_path, "--out", out)
     assert r.returncode == 0, r.stderr
     # the true difference, from the unpublished pipeline (the run's default model): below k, and not zero
     w = gz.compute_weights(gz.build_coverage(gz.read_cellplan(c["cells"])), gz.read_zones(zp))
@@ -166,8 +160,8 @@ def test_zones_cannot_be_differenced_against_the_heat_grid(small_case, tmp_path)
 
     c = small_case
     out = tmp_path / "grid"
-    r = subprocess.run([sys.executable, "-m", "geozones.cli", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"],
-                        "--out", out, "--heat-grid", "250"], capture_output=True, text=True)
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"],
+                        "--out", out, "--heat-grid", "250")
     assert r.returncode == 0, r.stderr
     zones = gpd.read_file(c["zones"]).to_crs(3812)
     t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})

@@ -8,8 +8,6 @@ the whole file, whichever batch it falls in.
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -28,6 +26,8 @@ from geozones.errors import BudgetError, CountsError
 from geozones.extrapolate import market_share_factors
 from geozones.origins import rollup_codes
 from geozones.pipeline import RunConfig, run
+
+from .conftest import run_cli
 
 
 def toy_weights(n_cells: int, n_zones: int, seed: int = 0) -> gz.Weights:
@@ -225,27 +225,25 @@ def test_dask_engine_on_a_local_cluster_equals_the_stream_engine(tmp_path):
 def test_cli_engine_flag_and_one_line_errors(small_case, tmp_path):
     counts = gz.read_counts(small_case["counts"])
     src = write_parquet(counts.assign(count=counts["count"].astype("int64")), tmp_path / "counts.parquet")
-    cmd = [sys.executable, "-m", "geozones.cli", "-q", "apportion", "--zones", str(small_case["zones"]), "--cells", str(small_case["cells"]),
+    cmd = ["-q", "apportion", "--zones", str(small_case["zones"]), "--cells", str(small_case["cells"]),
            "--counts", src, "--k", "5", "--no-map"]
-    ok = subprocess.run([*cmd, "--out", str(tmp_path / "out"), "--engine", "stream"], capture_output=True, text=True)
+    ok = run_cli(*cmd, "--out", str(tmp_path / "out"), "--engine", "stream")
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "out" / "zone_counts.csv").exists()
-    small = subprocess.run([*cmd, "--out", str(tmp_path / "out2"), "--engine", "stream", "--memory-budget", "10"], capture_output=True, text=True)
+    small = run_cli(*cmd, "--out", str(tmp_path / "out2"), "--engine", "stream", "--memory-budget", "10")
     assert small.returncode == 1 and len(small.stderr.strip().splitlines()) == 1 and "memory budget" in small.stderr
     assert "Traceback" not in small.stderr and not (tmp_path / "out2" / "zone_counts.csv").exists()
     # the sums fit in 5 kB, the published zone table (about 1 kB a figure) does not: refused before it is built
-    table = subprocess.run([*cmd, "--out", str(tmp_path / "out4"), "--engine", "stream", "--memory-budget", "5kB"], capture_output=True, text=True)
+    table = run_cli(*cmd, "--out", str(tmp_path / "out4"), "--engine", "stream", "--memory-budget", "5kB")
     assert table.returncode == 1 and len(table.stderr.strip().splitlines()) == 1, table.stderr
     assert "publishing the zone table needs about" in table.stderr and not (tmp_path / "out4" / "zone_counts.csv").exists()
     assert "add --heat-grid 0" in table.stderr  # (without a heat grid it is published in parts)
     # without a heat grid: parts, but 5 kB leaves no room for one zone beside the process
-    parts = subprocess.run([*cmd, "--out", str(tmp_path / "out5"), "--engine", "stream", "--memory-budget", "5kB", "--heat-grid", "0"],
-                           capture_output=True, text=True)
+    parts = run_cli(*cmd, "--out", str(tmp_path / "out5"), "--engine", "stream", "--memory-budget", "5kB", "--heat-grid", "0")
     assert parts.returncode == 1 and len(parts.stderr.strip().splitlines()) == 1, parts.stderr
     assert "a zone" in parts.stderr and "beside the" in parts.stderr and "Traceback" not in parts.stderr
     assert not (tmp_path / "out5").exists()  # (nothing left: the folder was made for the run)
-    csv = subprocess.run([*cmd[:-3], "--counts", str(small_case["counts"]), "--out", str(tmp_path / "out3"), "--engine", "stream"],
-                         capture_output=True, text=True)
+    csv = run_cli(*cmd[:-3], "--counts", str(small_case["counts"]), "--out", str(tmp_path / "out3"), "--engine", "stream")
     assert csv.returncode == 1 and "reads Parquet" in csv.stderr
 
 

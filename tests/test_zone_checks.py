@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pyproj
@@ -178,8 +176,11 @@ def test_square_and_h3_grids_cover_the_area():
     assert shapely.union_all(hx.geometry.values).buffer(1e-9).contains(area)
 
 
+from .conftest import run_cli  # noqa: E402
+
+
 def geozones(*args):
-    return subprocess.run([sys.executable, "-m", "geozones.cli", *map(str, args)], capture_output=True, text=True)
+    return run_cli(*args)
 
 
 def test_cli_exit_codes_and_one_line_errors(tmp_path):

@@ -1,0 +1,134 @@
+"""The output folder is replaced as a whole: a run that fails or is killed at any moment
+leaves the old set of files or the new one, never a mix.
+
+Two runs with different counts make two different sets (A, then B into the same folder).
+Failures are injected at each step of the replacement, and real processes are killed at
+moments spread over a run; after each, the folder must hold exactly set A or set B,
+byte for byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from geozones import outputs, pipeline
+from geozones.config import RunConfig
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every entry of ``folder`` (recursively) with the SHA-256 of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture
+def two_sets(small_case):
+    """Set A (the small case's counts) in ``out``, and set B (other counts) made in ``ref``."""
+    c = small_case
+    counts_b = c["tmp"] / "counts_b.csv"
+    lines = c["counts"].read_text().splitlines()
+    counts_b.write_text("\n".join([lines[0]] + [",".join(r.split(",")[:3] + [str(int(r.split(",")[3]) * 3)] + r.split(",")[4:]) for r in lines[1:]]) + "\n")
+    base = RunConfig(zones=[str(c["zones"])], cells=str(c["cells"]), counts=str(c["counts"]), out=str(c["tmp"] / "out"),
+                     market_share=str(c["shares"]), map=False, engine="memory")
+    out = Path(base.out)
+    pipeline.run(dataclasses.replace(base))
+    (out / "notes.txt").write_text("the analyst's own file, kept\n")
+    a = snapshot(out)
+    pipeline.run(dataclasses.replace(base, counts=str(counts_b), out=str(c["tmp"] / "ref")))
+    ref = c["tmp"] / "ref"
+    (ref / "notes.txt").write_text("the analyst's own file, kept\n")
+    b = snapshot(ref)
+    assert a != b and a.keys() == b.keys()
+    keep = c["tmp"] / "a_copy"
+    shutil.copytree(out, keep)
+    return {"base": base, "out": out, "counts_b": counts_b, "a": a, "b": b, "a_copy": keep}
+
+
+def restore(s) -> None:
+    shutil.rmtree(s["out"])
+    shutil.copytree(s["a_copy"], s["out"])
+
+
+def leftovers(out: Path) -> list[Path]:
+    return sorted(out.parent.glob(f".{out.name}.geozones-*"))
+
+
+def test_a_second_run_replaces_the_set_and_keeps_other_files(two_sets):
+    s = two_sets
+    pipeline.run(dataclasses.replace(s["base"], counts=str(s["counts_b"])))
+    assert snapshot(s["out"]) == s["b"] and not leftovers(s["out"])
+
+
+@pytest.mark.parametrize("where", ["after the files", "before the swap", "fallback: between the two renames"])
+def test_a_failure_at_each_step_leaves_the_old_set(two_sets, monkeypatch, where):
+    s = two_sets
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("injected")
+
+    if where == "after the files":
+        monkeypatch.setattr(pipeline, "_before_replace", boom)
+    elif where == "before the swap":
+        monkeypatch.setattr(outputs, "_exchange", boom)
+    else:  # a file system that cannot swap: out is moved aside, then the new folder fails to move in
+        monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
+        real = os.rename
+        calls = []
+
+        def rename(src, dst):
+            calls.append(src)
+            if len(calls) == 2:
+                raise OSError(28, "No space left on device")
+            return real(src, dst)
+
+        monkeypatch.setattr(outputs.os, "rename", rename)
+    with pytest.raises((RuntimeError, OSError)):
+        pipeline.run(dataclasses.replace(s["base"], counts=str(s["counts_b"])))
+    assert snapshot(s["out"]) == s["a"] and not leftovers(s["out"])
+
+
+def test_on_a_file_system_that_cannot_swap_two_renames_give_the_new_set(two_sets, monkeypatch):
+    s = two_sets
+    monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
+    pipeline.run(dataclasses.replace(s["base"], counts=str(s["counts_b"])))
+    assert snapshot(s["out"]) == s["b"] and not leftovers(s["out"])
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_any_moment_leaves_the_old_set_or_the_new_one(two_sets):
+    """SIGKILL real processes at moments spread over a run (from its measured length)."""
+    s = two_sets
+    b = s["base"]
+    args = [sys.executable, "-m", "geozones", "-q", "apportion", "--zones", *b.zones, "--cells", b.cells, "--counts", str(s["counts_b"]),
+            "--market-share", b.market_share, "--no-map", "--engine", "memory", "--out", str(s["out"])]
+    t0 = time.perf_counter()
+    assert subprocess.run(args, capture_output=True).returncode == 0
+    length = time.perf_counter() - t0
+    assert snapshot(s["out"]) == s["b"]
+    seen, killed = set(), 0
+    for share in (0.3, 0.45, 0.6, 0.7, 0.78, 0.85, 0.9, 0.93, 0.96, 0.98):
+        restore(s)
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(share * length)
+        if proc.poll() is None:  # (still running: the kill lands inside the run)
+            os.kill(proc.pid, signal.SIGKILL)
+            killed += 1
+        proc.wait()
+        state = snapshot(s["out"])
+        assert state in (s["a"], s["b"]), f"a mix after a kill at {share:.0%} of the run"
+        seen.add("a" if state == s["a"] else "b")
+    assert killed >= 5, f"only {killed} kills landed inside a run of {length:.2f} s"
+    assert "a" in seen  # (killed before the swap at least once)
+    # the next run removes what killed runs left beside the folder
+    assert subprocess.run(args, capture_output=True).returncode == 0
+    assert snapshot(s["out"]) == s["b"] and not leftovers(s["out"])
