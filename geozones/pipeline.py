@@ -538,6 +538,29 @@ def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None
     return None
 
 
+class _Stages:
+    """Each stage's time and the process's peak memory so far, as notes (``geozones -v``)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._now = time.perf_counter
+        self.t = self._now()
+
+    def done(self, name: str) -> None:
+        now = self._now()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("stage %s: %.2f s, peak memory %s", name, now - self.t, format_size(_peak_bytes()))
+        self.t = now
+
+
+def _peak_bytes() -> int:
+    """The most memory this process has held (resident), in bytes."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def run(cfg: RunConfig) -> RunResult:
     """Run the whole pipeline and write its outputs into ``cfg.out``.
 
@@ -558,6 +581,7 @@ def run(cfg: RunConfig) -> RunResult:
     GeozonesError
         Any problem with an input or a setting; nothing is written then.
     """
+    clock = _Stages()
     cfg.validate()
     _check_inputs_are_not_outputs(cfg)
     engine, why = pick_engine(cfg)
@@ -565,6 +589,7 @@ def run(cfg: RunConfig) -> RunResult:
         log.info(why)
         cfg = dataclasses.replace(cfg, engine=engine)
     zones = read_zones(cfg.zones, repair=cfg.repair)
+    clock.done("zones")
     model = cfg.model
     coverage = None
     if cfg.weights:
@@ -583,6 +608,7 @@ def run(cfg: RunConfig) -> RunResult:
                                                  scheduler=cfg.scheduler if cfg.engine == "dask" else None, on_dask=cfg.engine == "dask")
         check_unreached(zones, weights, coverage, cfg.zones)
 
+    clock.done("weights")
     optout_info = None
     if cfg.events:
         events = read_events(cfg.events)
@@ -596,6 +622,7 @@ def run(cfg: RunConfig) -> RunResult:
         counts = None  # streamed below, in bounded memory
     else:
         counts = read_counts(cfg.counts)
+        clock.done("read counts")
         _check_rows(counts, "period_start", weights, cfg, cfg.counts)
     shares = read_market_share(cfg.market_share) if cfg.market_share else None
     residents = _residents(zones, cfg)
@@ -607,6 +634,7 @@ def run(cfg: RunConfig) -> RunResult:
     in_parts = dense = False
     if counts is None:
         bins = _stream(cfg, weights, shares, residents, periods)
+        clock.done("read and sum")
         heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None
         # (a table too large for the budget is published in parts, but not with a heat grid:
         # its squares go through disclosure control with every zone they lie in)
@@ -617,6 +645,7 @@ def run(cfg: RunConfig) -> RunResult:
             figures, info, factors, conservation = _figures_from_bins(bins, weights, cfg, residents, periods, why=why)
     else:
         figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
+        clock.done("zone figures")
     grid = grid_figures = None
     if not (in_parts or dense) and (cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None:
         grid, grid_figures = _heat_figures(zones, coverage, counts if bins is None else bins, cfg, shares, periods)
@@ -630,6 +659,7 @@ def run(cfg: RunConfig) -> RunResult:
         shapes = zones[["zone_id", "area_km2", "geometry"]]
     overlaps = zone_overlaps(shapes, cfg.metric_crs)
     nested = nested_pairs(overlaps) + zone_families(shapes, overlaps)
+    clock.done("nested zones")
     # how well the cells fit each zone: from the weights alone, no people count behind it
     fit = zone_fit(weights).reindex(zones["zone_id"].astype(str))
     fit["n_cells"] = fit["n_cells"].fillna(0).astype("int64")
@@ -641,6 +671,7 @@ def run(cfg: RunConfig) -> RunResult:
         stage = new_folder(cfg.out)
         try:
             done = _publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage)
+            clock.done("figures, disclosure control, tables (in parts)")
         except BaseException:
             discard_folder(stage)
             raise
@@ -650,6 +681,7 @@ def run(cfg: RunConfig) -> RunResult:
     elif dense:
         done, sums, factor = _publish_dense(bins, weights, np.arange(len(weights.zone_ids)), cfg, residents, periods, nested, names,
                                             zone_order, fit, first=True)
+        clock.done("zone figures and disclosure control")
         conservation = _conservation_of(bins, weights, sums, factor)
         table, stats, by_reason = done.table, done.stats, done.by_reason
         summary = zone_summary(zones, done.last, periods[-1])
@@ -658,6 +690,7 @@ def run(cfg: RunConfig) -> RunResult:
     else:
         both = figures if grid_figures is None else pd.concat([figures, grid_figures], ignore_index=True)
         checked_all = disclosure_control(both, cfg.k, nested=nested)
+        clock.done("disclosure control")
         on_grid = checked_all["zone_id"].str.startswith(_GRID).to_numpy()
         checked = checked_all[~on_grid].reset_index(drop=True)
         published = publish(checked)
@@ -717,6 +750,7 @@ def run(cfg: RunConfig) -> RunResult:
             "suppressed": int((grid["status"] == SUPPRESSED).sum()),
         }
     files = _write_outputs(Path(cfg.out), table, summary, weights, manifest, grid, cfg, stage=stage)
+    clock.done("writing")
     manifest["outputs"] = [f.name for f in files]
     return RunResult(arrow=table, manifest=manifest, files=files)
 
