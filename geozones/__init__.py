@@ -36,7 +36,8 @@ _SUBMODULES = {
     "engine": ("CellBins", "apportion_bins", "stream_counts", "stream_zone_sums", "stream_zone_table", "write_zone_table", "zone_sums"),
     "synth": ("national_case",),
     "errors": ("BudgetError", "CellPlanError", "ConfigError", "CountsError", "CoverageError", "CRSError", "GeozonesError", "InputError", "MarketShareError", "OutputError", "Problem", "WeightsError", "ZoneError"),
-    "weights": ("Weights", "compute_weights", "compute_weights_dask", "read_ancillary", "read_weights", "write_weights", "zone_fit"),
+    "weights": ("Weights", "compute_weights", "compute_weights_dask", "read_ancillary", "zone_fit"),
+    "weights_io": ("read_weights", "write_weights"),
     "zones": ("OUTSIDE", "ZoneReport", "check_zones", "h3_grid", "read_zones", "square_grid", "write_zones", "zone_overlaps"),
 }
 _WHERE = {name: module for module, names in _SUBMODULES.items() for name in names}
@@ -91,7 +92,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from .privacy import DEFAULT_K, disclosure_control, publish
     from .report import build_report, read_event_days, read_spend, write_report
     from .synth import national_case
-    from .weights import Weights, compute_weights, compute_weights_dask, read_ancillary, read_weights, write_weights, zone_fit
+    from .weights import Weights, compute_weights, compute_weights_dask, read_ancillary, zone_fit
+    from .weights_io import read_weights, write_weights
     from .zones import (
         OUTSIDE,
         ZoneReport,

@@ -22,6 +22,7 @@ from scipy import sparse
 import geozones as gz
 from geozones.aggregate import apportion, rollup_counts
 from geozones.engine import _dask, _passes, _reading, _seen, _spread, apportion_bins, format_size, parse_size, stream_counts
+from geozones.engine import parts as parts_module
 from geozones.errors import BudgetError, CountsError
 from geozones.extrapolate import market_share_factors
 from geozones.origins import rollup_codes
@@ -743,7 +744,6 @@ def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_sa
     together."""
     import geopandas as gpd
 
-    from geozones import pipeline
     from geozones.pipeline import ZONE_COUNT_COLUMNS
     from geozones.synth import demo_scenario
 
@@ -753,9 +753,9 @@ def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_sa
     whole = run(RunConfig(out=str(tmp_path / "whole"), **base))
     figures = whole.manifest["disclosure_control"]["figures"]
     # a figure made to take 1 MB: the table (GBs) then dwarfs what the process holds (< 2 GB)
-    monkeypatch.setattr(pipeline, "BYTES_PER_FIGURE", 10**6)
-    monkeypatch.setattr(pipeline, "_MERGE_ROWS", 1500)  # row groups and batches smaller than a part: merged across them
-    monkeypatch.setattr(pipeline, "_FLUSH_ROWS", 2000)  # and written in several pieces
+    monkeypatch.setattr(parts_module, "BYTES_PER_FIGURE", 10**6)
+    monkeypatch.setattr(parts_module, "MERGE_ROWS", 1500)  # row groups and batches smaller than a part: merged across them
+    monkeypatch.setattr(parts_module, "FLUSH_ROWS", 2000)  # and written in several pieces
     budget = 2 * 10**9 + figures * 10**6 // 3
     parts = run(RunConfig(out=str(tmp_path / "parts"), memory_budget=str(budget), **base))
     assert whole.manifest["disclosure_control"]["parts"] == 1 and parts.manifest["disclosure_control"]["parts"] >= 2
@@ -779,15 +779,14 @@ def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_sa
 
 
 def test_zone_parts_keep_nested_zones_together_and_stay_within_the_room():
-    from geozones import pipeline
 
     w = toy_weights(10, 8, seed=3)
     ids = list(map(str, w.zone_ids))
     nested = [(ids[0], ids[5]), (ids[2], [ids[3], ids[7]], True)]
-    parts = pipeline._zone_parts(w, nested, per_zone=10, room=3 * 10 * pipeline.BYTES_PER_FIGURE)
+    parts = parts_module.zone_parts(w, nested, per_zone=10, room=3 * 10 * parts_module.BYTES_PER_FIGURE)
     assert sorted(np.concatenate(parts).tolist()) == list(range(8)) and max(map(len, parts)) <= 3
     where = {int(z): i for i, p in enumerate(parts) for z in p}
     assert where[0] == where[5] and where[2] == where[3] == where[7]
     assert [int(p.min()) for p in parts] == sorted(int(p.min()) for p in parts)  # in the order of their first zone
     with pytest.raises(BudgetError, match=r"zone '.+' and the 2 zones nested with it must go through disclosure control together"):
-        pipeline._zone_parts(w, nested, per_zone=10, room=2 * 10 * pipeline.BYTES_PER_FIGURE)
+        parts_module.zone_parts(w, nested, per_zone=10, room=2 * 10 * parts_module.BYTES_PER_FIGURE)

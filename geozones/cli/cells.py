@@ -7,7 +7,7 @@ import click
 from .._io import write_text_atomic
 from ..coverage import build_coverage, read_cellplan
 from ..inputs import build_weights, coverage_model
-from ..weights import write_weights
+from ..weights_io import write_weights
 from ..zones import read_zones
 from .options import cell_crs, metric_crs, model_option, out_file, plural, say, step, zone_files
 

@@ -1,0 +1,325 @@
+"""Publishing the zone figures of the stream and dask engines: whole, from arrays, or in
+parts when the zone table does not fit in the memory budget.
+
+A table in parts: the zones are cut into parts that each fit, keeping together the zones
+nested in one another (disclosure control relates them; origins and periods relate
+within a zone); each part goes through :func:`publish_cube` on its own, and the parts'
+rows are merged back into the whole table's order. The figures and the files are those
+of a run in one piece.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from ..aggregate import dedup_factor_for
+from ..counts import period_seconds
+from ..errors import BudgetError, InputError
+from ..outputs import whole_numbers, zone_summary
+from ..weights import Weights
+from ..zones import OUTSIDE
+from .bins import CellBins, format_size, parse_size
+from .publish import BYTES_PER_FIGURE as PUBLISH_BYTES_PER_FIGURE
+from .publish import Published, publish_cube
+from .sums import used_cells, zone_sums
+
+if TYPE_CHECKING:
+    from ..config import RunConfig
+
+__all__ = ["BYTES_PER_FIGURE", "PANDAS_BYTES_PER_FIGURE", "table_fits", "figures_per_zone", "zone_parts", "publish_dense", "publish_in_parts", "conservation_of",
+           "merge_parts", "check_split"]
+
+log = logging.getLogger("geozones")
+
+
+def check_split(periods: list[str], base_period: str, source: str | None) -> None:
+    """Refuse published periods shorter than the counts' own.
+
+    Parameters
+    ----------
+    periods : list of str
+        The published periods.
+    base_period : str
+        The counts' own period.
+    source : str, optional
+        The counts file, to name it.
+    """
+    for p in periods:
+        if period_seconds(p) < period_seconds(base_period):
+            raise InputError(f"the counts are per {base_period}; they cannot be split into periods of {p}",
+                             path=source, hint=f"choose --period {base_period} or longer")
+
+
+#: Memory a published figure takes on its way through disclosure control and the writers,
+#: in arrays (stream and dask engines, :func:`geozones.engine.publish.publish_cube`; see
+#: there) and in a pandas table (a run with a heat grid: measured 2.5 GB at the peak for
+#: the 2.2 million figures of one day of the national case).
+BYTES_PER_FIGURE = PUBLISH_BYTES_PER_FIGURE
+
+
+PANDAS_BYTES_PER_FIGURE = 1000
+
+
+def figures_per_zone(bins: CellBins, periods: list[str]) -> tuple[int, int, int]:
+    """(figures, periods, origins) that publishing makes for one zone: every published
+    period (the summary period's: as many as the published ones span) times every origin.
+    """
+    t_used, o_used = (len(a) for a in used_cells(bins))
+    summary = [min(t_used, -(-t_used * period_seconds(periods[0]) // period_seconds(p)) + 1) for p in periods[1:]]
+    n_t = t_used + sum(summary)
+    return n_t * o_used, n_t, o_used
+
+
+def table_fits(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[str]) -> bool:
+    """Whether the whole zone table fits through disclosure control in what the memory
+    budget leaves beside what the process holds now.
+    """
+    figures = figures_per_zone(bins, periods)[0] * (len(weights.zone_ids) + 1)
+    return resident_bytes(bins) + figures * BYTES_PER_FIGURE <= parse_size(cfg.memory_budget)
+
+
+def resident_bytes(bins: CellBins) -> int:
+    """The memory this process holds now (Linux), or at least what the sums take."""
+    held = bins.sums.nbytes + sum(a.nbytes for a in bins.estimates.values())
+    try:
+        with open("/proc/self/statm") as f:
+            return max(held, int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, IndexError, AttributeError):  # pragma: no cover - not Linux
+        return held
+
+
+def zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> list[np.ndarray]:
+    """The zones (column indices of the weights) cut into parts that disclosure control can
+    take one at a time: each part's figures fit in ``room`` bytes, and no relation crosses
+    parts. Relations over origins and time stay within a zone; nested zones (and a zone
+    family's members) are kept in one part. Parts follow the order of their first zone.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    ids = np.asarray(weights.zone_ids).astype(str)
+    index = {z: i for i, z in enumerate(ids)}
+    outer, inner = [], []
+    for pair in nested:
+        members = [pair[1]] if len(pair) == 2 else pair[1]
+        pos = [i for i in (index.get(str(z)) for z in (pair[0], *members)) if i is not None]
+        outer += pos[:1] * (len(pos) - 1)
+        inner += pos[1:]
+    n = len(ids)
+    graph = sparse.coo_array((np.ones(len(outer)), (np.asarray(outer, dtype=np.int64), np.asarray(inner, dtype=np.int64))), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    order = np.argsort(label, kind="stable")  # zones by component, in their order within it
+    first = np.full(label.max() + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(first, label, np.arange(n))
+    comps = np.split(order, np.cumsum(np.bincount(label))[:-1]) if n else []
+    cap = max(1, room // max(1, per_zone * BYTES_PER_FIGURE))  # zones a part may hold
+    parts, current, held = [], [], 0
+    for c in np.argsort(first, kind="stable"):
+        zones = comps[c]
+        if len(zones) > cap:
+            raise BudgetError(
+                f"zone {str(ids[zones[0]])!r} and the {len(zones) - 1} zones nested with it must go through disclosure control together, "
+                f"and their {len(zones) * per_zone:,} figures need about {format_size(len(zones) * per_zone * BYTES_PER_FIGURE)}, "
+                f"more than the {format_size(room)} the memory budget leaves",
+                hint="raise --memory-budget, publish a longer --period or a coarser --origin-level, or split that zone set",
+            )
+        if held + len(zones) > cap:
+            parts.append(np.concatenate(current))
+            current, held = [], 0
+        current.append(zones)
+        held += len(zones)
+    if current:
+        parts.append(np.concatenate(current))
+    return parts
+
+
+def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunConfig, residents, periods: list[str], nested: list, names: dict,
+                   zone_order: dict, fit: pd.DataFrame, first: bool) -> tuple[Published, np.ndarray, float]:
+    """Publish the zones ``cols`` (column indices of the weights) from the bins, in arrays
+    (:func:`geozones.engine.publish.publish_cube`); and the conservation check of their
+    figures with ``outside`` (``first``: outside's figures go with these zones).
+    """
+    check_split(periods, bins.info["base_period"], cfg.counts)
+    factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
+    outside = np.asarray(weights.outside, dtype=float) if first else np.zeros(len(weights.cell_ids))
+    w = Weights(sparse.csr_array(weights.matrix[:, cols]), weights.cell_ids, np.asarray(weights.zone_ids)[cols], outside, dict(weights.meta))
+    obs, starts, origins, labels = zone_sums(bins, w, dedup_factor=factor)
+    est = zone_sums(bins, w, dedup_factor=factor, estimate=True)[0]
+    sums = obs.sum(axis=2)
+    keep = np.asarray(labels) != OUTSIDE
+    done = publish_cube(obs[:, :, keep], est[:, :, keep], starts, origins, np.asarray(labels)[keep], period=bins.period, periods=periods,
+                        kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level, residents=residents, k=cfg.k, nested=nested, names=names,
+                        zone_order=zone_order, fit=fit)
+    return done, sums, factor
+
+
+def conservation_of(bins: CellBins, weights: Weights, sums: np.ndarray, factor: float) -> float | None:
+    """Largest difference between the zones plus outside and the counts, per period and
+    origin (None where zones overlap: their figures add up to more than the counts).
+    """
+    if weights.meta.get("zones_overlap", True):
+        return None
+    want = bins.observed.sum(axis=2)[np.ix_(*used_cells(bins))] * factor
+    return float(np.max(np.abs(sums - want))) if np.size(want) else 0.0
+
+
+def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, nested: list, cfg: RunConfig, residents,
+                      periods: list[str], fit: pd.DataFrame, names: dict, zone_order: dict, stage: Path) -> dict:
+    """Disclosure control one part of the zones at a time, for a zone table that does not
+    fit in the memory budget whole: the figures equal those of the whole table (no
+    relation crosses parts), and memory holds one part's. Each part's published rows go
+    to a file in ``stage``; :func:`merge_parts` then writes ``zone_counts.csv`` and
+    ``.parquet`` from it in the order of the whole table. Returns the zones' summary and
+    what the manifest says.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm import tqdm
+
+    check_split(periods, bins.info["base_period"], cfg.counts)
+    factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
+    _, n_t, n_o = figures_per_zone(bins, periods)
+    per_zone = n_t * (n_o + 1)  # (the origins' total too)
+    # (a fifth kept back: 1 kB a figure is a measured mean, not a bound; with a tenth the
+    # national quarter peaked at 2.13 GB for a 2 GB budget)
+    budget, held = parse_size(cfg.memory_budget), resident_bytes(bins)
+    room = int(0.8 * (budget - held))
+    if room < per_zone * BYTES_PER_FIGURE:
+        raise BudgetError(
+            f"publishing the zone table needs about {format_size(per_zone * BYTES_PER_FIGURE)} a zone ({per_zone:,} figures) beside "
+            f"the {format_size(held)} this run holds, more than the memory budget of {format_size(budget)} leaves",
+            hint="raise --memory-budget, or publish a longer --period or a coarser --origin-level",
+        )
+    parts = zone_parts(weights, nested, per_zone, room)
+    log.info("the zone table does not fit in the memory budget whole: published in %d parts of up to %d zones", len(parts), max(map(len, parts)))
+    in_order = pd.Index(list(zone_order))  # (zone ranks through an index: Series.map over Arrow strings went row by row)
+    stats = {"figures": 0, "published": 0, "suppressed": 0}
+    by_reason: dict[str, int] = {}
+    summaries, got, writer, schema = [], 0.0, None, None
+    blocks = []  # per part: (zone rank, rows) of its zones, in the order written
+    part_of = {str(z): i for i, cols in enumerate(parts) for z in np.asarray(weights.zone_ids)[cols]}
+    relations: list[list] = [[] for _ in parts]  # each part's nested zones (all of a relation's zones are in one part)
+    for pair in nested:
+        if str(pair[0]) in part_of:
+            relations[part_of[str(pair[0])]].append(pair)
+    rows_in = stage / ".parts.parquet"
+    bar = tqdm(total=len(weights.zone_ids), unit=" zones", disable=not sys.stderr.isatty(), file=sys.stderr, desc="publishing", leave=False)
+    try:
+        for i, cols in enumerate(parts):
+            done, sums, _ = publish_dense(bins, weights, cols, cfg, residents, periods, relations[i], names, zone_order, fit, first=i == 0)
+            got = got + sums
+            for key, n in done.stats.items():
+                stats[key] += n
+            for key, n in done.by_reason.items():
+                by_reason[key] = by_reason.get(key, 0) + n
+            ids = set(np.asarray(weights.zone_ids)[cols].astype(str))
+            summaries.append(zone_summary(zones[zones["zone_id"].isin(ids)], done.last, periods[-1]))
+            arrow = whole_numbers(done.table)
+            del done
+            rank = in_order.get_indexer(arrow.column("zone_id").to_numpy(zero_copy_only=False))
+            starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]]) if len(rank) else np.empty(0, np.int64)
+            blocks.append((rank[starts], np.diff(np.r_[starts, len(rank)])))
+            if writer is None:
+                schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) or pa.types.is_dictionary(f.type) else f for f in arrow.schema])
+                writer = pq.ParquetWriter(rows_in, schema)
+            writer.write_table(arrow.cast(schema), row_group_size=MERGE_ROWS)
+            del arrow
+            give_back_memory()
+            bar.update(len(cols))
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+    merge_parts(rows_in, blocks, stage, batch=max(1024, min(MERGE_ROWS, room // (400 * len(parts)))))
+    rows_in.unlink()
+    summary = pd.concat(summaries, ignore_index=True)
+    summary = summary.iloc[np.argsort(in_order.get_indexer(summary["zone_id"]), kind="stable")].reset_index(drop=True)
+    conservation = conservation_of(bins, weights, got, factor)
+    return {"summary": gpd.GeoDataFrame(summary, geometry="geometry", crs=zones.crs), "stats": stats, "by_reason": by_reason,
+            "conservation": conservation, "parts": len(parts), "factor": factor}
+
+
+#: Rows of a row group of the parts' file, and at most of a batch of the merge (the merge
+#: holds a row group of every part).
+MERGE_ROWS = 1 << 14
+
+
+#: Rows the merge writes at a time: a row group of ``zone_counts.parquet``.
+FLUSH_ROWS = 1 << 18
+
+
+def give_back_memory() -> None:
+    """Return the memory freed by a part to the system (glibc keeps it otherwise, and the
+    process would grow part after part).
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
+def merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage: Path, batch: int) -> None:
+    """Write ``zone_counts.csv`` and ``.parquet`` into ``stage`` from the parts' rows in
+    ``path``, zones in the order of the whole table: each part's rows are read in turn
+    (a batch of each part at a time), so memory holds one batch a part.
+
+    ``blocks``: per part, the rank of each of its zones in the zone files and its rows.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(path)
+    groups = []  # the row groups of each part, in order
+    sizes = [f.metadata.row_group(g).num_rows for g in range(f.num_row_groups)]
+    g = 0
+    for ranks, rows in blocks:
+        total, mine = int(rows.sum()), []
+        while total > 0:
+            mine.append(g)
+            total -= sizes[g]
+            g += 1
+        groups.append(mine)
+    readers = [f.iter_batches(batch_size=batch, row_groups=mine) if mine else iter(()) for mine in groups]
+    held = [None] * len(blocks)  # per part: (batch, offset)
+    part = np.concatenate([np.full(len(r), i) for i, (r, _) in enumerate(blocks)]) if blocks else np.empty(0, np.int64)
+    ranks = np.concatenate([r for r, _ in blocks]) if blocks else np.empty(0, np.int64)
+    rows = np.concatenate([c for _, c in blocks]) if blocks else np.empty(0, np.int64)
+    order = np.argsort(ranks, kind="stable")
+    options = pacsv.WriteOptions(quoting_style="needed")
+    with pq.ParquetWriter(stage / "zone_counts.parquet", f.schema_arrow) as out, pacsv.CSVWriter(stage / "zone_counts.csv", f.schema_arrow, write_options=options) as csv:
+        pending, count, first = [], 0, True
+
+        def flush() -> None:
+            nonlocal pending, count, first
+            table = pa.Table.from_batches(pending, schema=f.schema_arrow)
+            out.write_table(table)
+            csv.write_table(table)
+            pending, count, first = [], 0, False
+
+        for p, need in zip(part[order], rows[order]):
+            while need:
+                if held[p] is None or held[p][1] == held[p][0].num_rows:
+                    held[p] = (next(readers[p]), 0)
+                b, at = held[p]
+                take = min(int(need), b.num_rows - at)
+                pending.append(b.slice(at, take))
+                held[p] = (b, at + take)
+                need -= take
+                count += take
+            if count >= max(batch, FLUSH_ROWS):
+                flush()
+        if pending or first:
+            if not pending:
+                pending = [pa.RecordBatch.from_pylist([], schema=f.schema_arrow)]
+            flush()
