@@ -42,11 +42,11 @@ Methods (each one whole process, started from this lean driver)
     ``count``: the plainest whole-file read.
 ``geozones``
     ``geozones apportion --zones Z --weights W --counts C --kind presence --k 30 --period 1d
-    --out D`` at default flags (at this commit the default engine is ``memory``): every
+    --out D`` at default flags (the engine geozones picks: ``stream`` for Parquet since issue 16): every
     output written; the files and their sizes are recorded.
 ``gz stream``, ``gz memory``
     The same command with ``--engine stream`` / ``--engine memory`` (skip the latter with
-    ``--skip-memory``; it is the default engine again, named explicitly).
+    ``--skip-memory``; it reads the counts whole).
 ``pandas``
     The naive comparison: ``read_parquet`` of the counts (four columns) and of the weights
     (long table ``cell_id, zone_id, weight``), local day, ``merge`` on ``cell_id``,
