@@ -30,7 +30,8 @@ _REASONS = ["", BELOW_K, COMP_ORIGINS, COMP_TIME, COMP_NESTED, "difference"]
 _CODE = {r: i for i, r in enumerate(_REASONS)}
 
 #: Memory a figure takes at the peak of :func:`publish_cube` (its rows' codes, values,
-#: relations and the output table; measured: about 150 bytes, with room to spare).
+#: relations and the output table; measured: about 210 bytes on the 3.35 M figures of
+#: benchmarks/bench_job.py, 550 MB before publishing and 1.26 GB at the peak).
 BYTES_PER_FIGURE = 300
 
 
