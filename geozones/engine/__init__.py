@@ -58,9 +58,25 @@ budget.
 """
 
 from .bins import DEFAULT_BUDGET, ENGINES, CellBins, format_size, parse_size
-from .stream import stream_counts
-from .sums import apportion_bins, used_cells, zone_sums
-from .tables import stream_zone_sums, stream_zone_table, write_zone_table
 
 __all__ = ["ENGINES", "DEFAULT_BUDGET", "CellBins", "parse_size", "format_size", "stream_counts", "apportion_bins", "used_cells", "zone_sums",
            "write_zone_table", "stream_zone_sums", "stream_zone_table"]
+
+# The rest on first use (PEP 562): a command that only needs the engines' names (every
+# command's options) does not load the numba kernels and the readers.
+_WHERE = {"stream_counts": "stream", "apportion_bins": "sums", "used_cells": "sums", "zone_sums": "sums", "write_zone_table": "tables",
+          "stream_zone_sums": "tables", "stream_zone_table": "tables"}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
