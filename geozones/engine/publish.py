@@ -162,7 +162,8 @@ def publish_cube(
     zone_ids : sequence of str
         The zones, in the arrays' order.
     period : str
-        The arrays' period (``periods[0]``).
+        The arrays' period: ``periods[0]``, or the counts' own when a longer period is
+        their maximum (``stat="max"``).
     periods : sequence of str
         The published periods, shortest first.
     kind, stat : str
@@ -209,12 +210,16 @@ def publish_cube(
     all_code = int(np.flatnonzero(labels == ALL)[0]) if ALL in set(labels.tolist()) else -1
 
     # the levels: (zones, periods, labels) in row order, rows only where the zone has the label
-    levels = [(period, np.asarray(starts, dtype=np.int64), obs_l, est_l)]
-    for p in periods[1:]:
-        prev = levels[-1]
-        o2, b = _rollup_time(prev[2], prev[1], p, kind, stat)
-        e2, _ = _rollup_time(prev[3], prev[1], p, kind, stat)
-        levels.append((p, b, o2, e2))
+    # each published period from the one before, the first from the arrays' own (which
+    # are the counts' periods where the roll-up is a maximum), as rollup_time chains them
+    levels = []
+    current = (period, np.asarray(starts, dtype=np.int64), obs_l, est_l)
+    for p in periods:
+        if p != current[0]:
+            o2, b = _rollup_time(current[2], current[1], p, kind, stat)
+            e2, _ = _rollup_time(current[3], current[1], p, kind, stat)
+            current = (p, b, o2, e2)
+        levels.append(current)
     rows = []
     offset = t_offset = 0
     n_z, n_l = len(zsorted), len(labels)
