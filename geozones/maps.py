@@ -1,8 +1,8 @@
 """Folium maps of published figures: zone choropleth, heat layer, heat over time.
 
 Only published figures reach a map. A suppressed zone is drawn grey with the word
-"suppressed" in its tooltip; a suppressed grid square is left out of the heat layers
-(the grid's own disclosure control decides, as for any zone set). Every user string
+"suppressed" in its tooltip; a grid square under no published zone is left out of the
+heat layers (the grid is drawn from published zone figures: :mod:`geozones.heat`). Every user string
 (zone names, ids, origins) is HTML-escaped before it reaches the page, because folium
 puts tooltip values into the page as HTML.
 

@@ -62,7 +62,7 @@ from .outputs import (
     zone_summary,
 )
 from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, publish
-from .weights import Weights, compute_weights, zone_fit
+from .weights import Weights, zone_fit
 from .weights_io import read_weights, write_weights
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
 
@@ -354,33 +354,20 @@ def run(cfg: RunConfig) -> RunResult:
         periods.append(cfg.summary_period)
     bins = None
     in_parts = dense = False
+    heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None)
+    linear_time = not (cfg.kind == "presence" and cfg.stat == "max")
     if counts is None:
         bins = _stream(cfg, weights, shares, residents, periods)
         clock.done("read and sum")
-        heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None
-        # (a table too large for the budget is published in parts, but not with a heat grid:
-        # its squares go through disclosure control with every zone they lie in)
-        in_parts = not heat and not table_fits(bins, weights, cfg, periods)
-        dense = not heat and not in_parts  # (figures in arrays from end to end: publish_cube)
-        if heat:
-            why = " (a table too large for the budget is published in parts, but not with a heat grid: add --heat-grid 0)"
-            figures, info, factors, conservation = _figures_from_bins(bins, weights, cfg, residents, periods, why=why)
+        in_parts = not table_fits(bins, weights, cfg, periods)
+        dense = not in_parts  # (figures in arrays from end to end: publish_cube)
+        heat_dropped = in_parts and heat
+        heat = heat and not in_parts
     else:
         figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
         clock.done("zone figures")
-    grid = grid_figures = None
-    if not (in_parts or dense) and (cfg.heat_grid_m or cfg.heat_h3 is not None) and coverage is not None:
-        grid, grid_figures = _heat_figures(zones, coverage, counts if bins is None else bins, cfg, shares, periods)
-    # zones and heat grid go through disclosure control together, with every zone or
-    # square that lies inside another in a relation, so neither can be differenced
-    shapes = zones[["zone_id", "geometry"]]
-    if grid is not None:
-        shapes = gpd.GeoDataFrame(pd.concat([shapes, grid[["zone_id", "geometry"]]], ignore_index=True), crs=zones.crs)
-        shapes["area_km2"] = np.concatenate([zones["area_km2"].to_numpy(), grid["area_km2"].to_numpy()])
-    else:
-        shapes = zones[["zone_id", "area_km2", "geometry"]]
-    overlaps = zone_overlaps(shapes, cfg.metric_crs)
-    nested = nested_pairs(overlaps) + zone_families(shapes, overlaps)
+    overlaps = zone_overlaps(zones[["zone_id", "area_km2", "geometry"]], cfg.metric_crs)
+    nested = nested_pairs(overlaps) + zone_families(zones[["zone_id", "area_km2", "geometry"]], overlaps)
     clock.done("nested zones")
     # how well the cells fit each zone: from the weights alone, no people count behind it
     fit = zone_fit(weights).reindex(zones["zone_id"].astype(str))
@@ -394,12 +381,15 @@ def run(cfg: RunConfig) -> RunResult:
         try:
             done = publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage)
             clock.done("figures, disclosure control, tables (in parts)")
+            if heat_dropped:
+                log.warning("the zone table was published in parts: the map has no heat layer (add --heat-grid 0 to say so)")
         except BaseException:
             discard_folder(stage)
             raise
         table, summary, stats, by_reason, conservation, parts = None, done["summary"], done["stats"], done["by_reason"], done["conservation"], done["parts"]
         info = _bins_info(bins, done["factor"])
         factors = bins.info["factors"]
+        published_all = None
     elif dense:
         done, sums, factor = publish_dense(bins, weights, np.arange(len(weights.zone_ids)), cfg, residents, periods, nested, names,
                                             zone_order, fit, first=True)
@@ -409,18 +399,20 @@ def run(cfg: RunConfig) -> RunResult:
         summary = zone_summary(zones, done.last, periods[-1])
         info = _bins_info(bins, factor)
         factors = bins.info["factors"]
+        published_all = _all_rows(table) if heat else None
     else:
-        both = figures if grid_figures is None else pd.concat([figures, grid_figures], ignore_index=True)
-        checked_all = disclosure_control(both, cfg.k, nested=nested)
+        checked = disclosure_control(figures, cfg.k, nested=nested, weights=weights, linear_time=linear_time)
         clock.done("disclosure control")
-        on_grid = checked_all["zone_id"].str.startswith(_GRID).to_numpy()
-        checked = checked_all[~on_grid].reset_index(drop=True)
         published = publish(checked)
-        grid = grid_table(grid, publish(checked_all[on_grid].reset_index(drop=True)), _GRID) if grid is not None else None
         table = output_table(published, names, zone_order, fit)
         summary = zone_summary(zones, published, periods[-1])
         stats, by_reason = {}, {}
         _tally(checked, stats, by_reason)
+        published_all = published[published["origin"] == ALL] if heat else None
+    grid = None
+    if published_all is not None:
+        grid = _heat(zones, published_all, cfg, cfg.metric_crs or weights.meta.get("crs") or "EPSG:3812")
+        clock.done("heat layer")
     summary["n_cells"] = summary["zone_id"].map(fit["n_cells"]).to_numpy(dtype="int64")
     summary["fit"] = summary["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
     manifest = {
@@ -455,9 +447,10 @@ def run(cfg: RunConfig) -> RunResult:
         },
         "disclosure_control": {
             "k": cfg.k,
-            "rule": "a figure is published only if its observed number of people is at least k; complementary suppression over origins, time and nested zones",
-            "nested_zones": [[p[0], p[1]] if len(p) == 2 else [p[0], *p[1]] for p in nested if not str(p[0]).startswith(_GRID) and not any(str(x).startswith(_GRID) for x in ([p[1]] if len(p) == 2 else p[1]))],
-            "nested_with_heat_grid": sum(1 for p in nested if any(str(x).startswith(_GRID) for x in ([p[0], p[1]] if len(p) == 2 else [p[0], *p[1]]))),
+            "rule": "a figure is published only if its observed number of people is at least k; complementary suppression over origins, "
+                    "time and nested zones; then an audit suppresses further figures until no cell, pair of cells, rest of a zone, suppressed "
+                    "figure or part of a relation under k follows from all published figures together (docs/privacy.md)",
+            "nested_zones": [[p[0], p[1]] if len(p) == 2 else [p[0], *p[1]] for p in nested],
             **stats,
             "suppressed_by_reason": {k: int(v) for k, v in sorted(by_reason.items())},
             "rounding": "published figures are rounded to whole numbers",
@@ -467,6 +460,7 @@ def run(cfg: RunConfig) -> RunResult:
     manifest["title"] = _title(cfg, periods)
     if grid is not None:
         manifest["heat_grid"] = {
+            "drawn_from": "published zone figures only: each square takes the density of the smallest published zone under its centre",
             "figures": int(len(grid)),
             "published": int((grid["status"] == PUBLISHED).sum()),
             "suppressed": int((grid["status"] == SUPPRESSED).sum()),
@@ -534,39 +528,24 @@ def _check_rows(frame: pd.DataFrame, column: str, weights: Weights, cfg: RunConf
         )
 
 
-_GRID = "grid:"  # prefix of heat-grid ids while grid and zones go through disclosure control together
+def _all_rows(table) -> pd.DataFrame:
+    """The rows of origin ``all`` of a published Arrow zone table, as the heat layer takes them."""
+    import pyarrow.compute as pc
+
+    t = table.filter(pc.equal(table["origin"].cast("string"), ALL)).select(["zone_id", "period_start", "period", "origin", "observed", "estimate", "status"])
+    frame = table_frame(t)
+    return frame.assign(period_start=pd.to_datetime(frame["period_start"], utc=True))
 
 
-def _heat_figures(zones, coverage, counts, cfg: RunConfig, shares, periods: list[str]):
-    """Figures of a square (or H3) grid over the zones, what the heat layers are drawn from.
+def _heat(zones, published_all: pd.DataFrame, cfg: RunConfig, crs: str) -> pd.DataFrame:
+    """The heat grid's figures, drawn from the published zone figures alone (:mod:`geozones.heat`)."""
+    from .heat import heat_from_zones
 
-    The grid is a zone set like any other: apportioned and extrapolated at every published
-    period. Its figures go through disclosure control together with the zones' (see
-    :func:`run`), so that a zone cannot be differenced against the squares inside it.
-    Returns ``(grid, figures)`` with grid ids prefixed, or ``(None, None)``.
-    """
     grid = h3_grid(zones, cfg.heat_h3) if cfg.heat_h3 is not None else square_grid(zones, cfg.heat_grid_m, crs=cfg.metric_crs)
-    try:
-        gw = compute_weights(coverage, grid, crs=cfg.metric_crs, ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
-    except WeightsError:
-        log.warning("no cell covers the heat grid: the map has no heat layer")
-        return None, None
-    gcfg = dataclasses.replace(cfg, origin_level="none", residents=False, unknown_cells="drop")
-    if isinstance(counts, CellBins):  # streamed: the same sums per cell, all origins together
-        figures, *_ = _figures_from_bins(_bins_for(counts, gw), gw, gcfg, None, periods)
-    else:
-        figures, *_ = _figures(counts, gw, gcfg, shares, None, periods)
-    grid = grid.assign(zone_id=_GRID + grid["zone_id"].astype(str))
-    return grid, figures.assign(zone_id=_GRID + figures["zone_id"].astype(str))
-
-
-def _bins_for(bins: CellBins, weights: Weights) -> CellBins:
-    """The bins summed over origins, with cells in the order of other weights of the same cells."""
-    rows = pd.Index(bins.cell_ids).get_indexer(weights.cell_ids)
-    take = lambda a: np.where(rows >= 0, a.sum(axis=1, keepdims=True)[..., np.maximum(rows, 0)], 0.0)  # noqa: E731
-    return dataclasses.replace(bins, origins=np.array([ALL], dtype=object), sums=take(bins.observed), factors=np.array([np.nan]),
-                               estimates={0: take(bins.estimate)[:, 0, :]}, present=bins.present.any(axis=1, keepdims=True),
-                               divisor=np.ones(len(bins.period_start)))
+    figures = heat_from_zones(grid, zones, published_all, crs=crs)
+    figures["observed"] = figures["observed"].round()
+    figures["estimate"] = figures["estimate"].round()
+    return grid_table(grid, figures, "")
 
 
 def _write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stage: Path | None = None) -> list[Path]:

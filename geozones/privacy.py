@@ -29,8 +29,10 @@ empty ``observed`` and ``estimate`` in every published output (:func:`publish`).
    that is never published; the relation A = B + (A minus B) is protected like the others,
    so that subtracting B from A cannot reveal fewer than k people.
 
-What this does not protect: partial overlaps (neither zone inside the other), and the
-heat grid's figures against the zones' (the grid is suppressed on its own).
+4. **The audit** (:mod:`geozones.audit`, :func:`audit_frame`): everything about to be
+   published, as equations over the cells' counts, against an attacker who knows the cell
+   plan; further figures are suppressed (reason ``"audit: recoverable"``) until nothing
+   under k follows (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from .counts import period_floor
 from .origins import ALL
 from .zones import OUTSIDE
 
-__all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "disclosure_control", "publish", "suppress_complements", "nested_relation",
+__all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "AUDITED", "disclosure_control", "audit_frame", "publish", "suppress_complements", "nested_relation",
            "period_rank"]
 
 DEFAULT_K = 30
@@ -52,6 +54,7 @@ BELOW_K = "below k"
 COMP_ORIGINS = "complementary: origins"
 COMP_TIME = "complementary: time"
 COMP_NESTED = "complementary: nested zones"
+AUDITED = "audit: recoverable"
 
 
 def period_rank(period: str) -> int:
@@ -152,6 +155,9 @@ def disclosure_control(
     k: float = DEFAULT_K,
     *,
     nested: list[tuple[str, str]] | None = None,
+    weights=None,
+    linear_time: bool = True,
+    audit: bool = True,
 ) -> pd.DataFrame:
     """Mark every figure of a zone table as published or suppressed.
 
@@ -171,6 +177,13 @@ def disclosure_control(
         none of the inner ones are a figure too, never published: publishing the zones must
         not reveal it when it holds fewer than ``k`` people, nor one inner zone by
         subtracting the others.
+    weights : geozones.Weights, optional
+        The weights the figures were apportioned with: the audit then also looks across
+        zones (cells, pairs of cells and rests of zones that follow from several zones).
+    linear_time : bool, default True
+        Whether a longer period is the sum or mean of the shorter ones (not for a maximum).
+    audit : bool, default True
+        Run the attacker's audit (:func:`geozones.audit.audit`) after the rules above.
 
     Returns
     -------
@@ -196,7 +209,54 @@ def disclosure_control(
             reason = np.concatenate([reason, np.full(len(diffs), "difference", dtype=object)])
     sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real)
     sup, reason = sup[:n_real], reason[:n_real]
+    if audit and n_real:
+        found = audit_frame(t, sup, k, nested=nested, weights=weights, linear_time=linear_time)
+        reason[found & ~sup] = AUDITED
+        sup = sup | found
     return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
+
+
+def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weights=None, linear_time: bool = True) -> np.ndarray:
+    """The attacker's audit (:func:`geozones.audit.audit`) over a zone table.
+
+    Parameters
+    ----------
+    t : pandas.DataFrame
+        ``zone_id``, ``period_start``, ``period``, ``origin``, ``observed`` and optionally
+        ``estimate``.
+    sup : numpy.ndarray of bool
+        Figures suppressed so far.
+    k : float
+        The threshold.
+    nested, weights, linear_time
+        As for :func:`disclosure_control`.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        The suppression after the audit.
+    """
+    from .audit import AuditInput, audit, nested_codes, parents, zone_cells
+
+    periods = sorted(pd.unique(t["period"]), key=period_rank)
+    level = pd.Index(periods).get_indexer(t["period"]).astype(np.int64)
+    starts = pd.DatetimeIndex(pd.to_datetime(t["period_start"], utc=True)).as_unit("ns").asi8
+    tcode = np.zeros(len(t), np.int64)
+    level_starts = []
+    for lv in range(len(periods)):
+        rows = level == lv
+        u, inv = np.unique(starts[rows], return_inverse=True)
+        tcode[rows] = inv.reshape(-1)
+        level_starts.append(u)
+    z_code, z_ids = pd.factorize(t["zone_id"].astype(str))
+    lab, labels = pd.factorize(t["origin"])
+    all_label = int(list(labels).index(ALL)) if ALL in set(labels) and len(labels) > 1 else -1
+    obs = t["observed"].to_numpy(dtype=float)
+    est = t["estimate"].to_numpy(dtype=float) if "estimate" in t.columns else obs
+    a = AuditInput(zone=z_code.astype(np.int64), level=level, t=tcode, lab=lab.astype(np.int64), obs=obs, est=est,
+                   parent=parents(level_starts, periods), all_label=all_label, linear_time=linear_time,
+                   cells=zone_cells(weights, z_ids), nested=nested_codes(nested, z_ids))
+    return audit(a, sup, k)[0]
 
 
 def publish(table: pd.DataFrame, *, decimals: int = 0) -> pd.DataFrame:

@@ -105,3 +105,15 @@ def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
 def cli():
     """The command line in this process (:func:`run_cli`)."""
     return run_cli
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under CI=true a skipped test fails the run: a skip is not a pass (the chromium
+    and shared data that tests need are CI's to install)."""
+    if os.environ.get("CI") != "true":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped and session.exitstatus == 0:
+        reporter.write_line(f"CI: {len(skipped)} test(s) skipped under CI=true: failing the run (see the skip summary above)", red=True)
+        session.exitstatus = 1

@@ -283,3 +283,36 @@ def test_one_report_per_quarter(small_case, tmp_path):
     assert sorted(p.name for p in out.glob("report*.html")) == ["report-2026-07-01.html", "report-2026-10-01.html"]
     q3 = (out / "report-2026-07-01.html").read_text()
     assert "2026-09-30" in q3 and "2026-10-01" not in q3.split("All zones")[0]
+
+
+def test_the_demo_day_discloses_no_cell(demo):
+    """The issue's attack on the demo: every published zone figure of one day (origin 'all')
+    is a row over the cells' daily counts, with the published weights; no cell and no pair
+    of cells sharing a zone under k follows from them (least squares, tests/attacker.py)."""
+    import numpy as np
+
+    import geozones as gz
+
+    from .attacker import follows
+
+    w = gz.read_weights(demo / "weights.parquet")
+    t = pd.read_csv(demo / "zone_counts.csv", dtype={"origin": str})
+    counts = gz.read_counts(demo / "inputs" / "counts.parquet")
+    starts = sorted(t.loc[t.period == "1d", "period_start"].unique())
+    day_checked = 0
+    for start in starts[:3]:
+        rows = t[(t.period == "1d") & (t.origin == "all") & (t.period_start == start) & (t.status == "published")]
+        day = pd.Timestamp(start).tz_convert("UTC")
+        c = counts[(counts.period_start >= day) & (counts.period_start < day + pd.Timedelta(days=1))]
+        x = (c.groupby("cell_id", observed=True)["count"].sum() / 24).reindex(w.cell_ids).fillna(0).to_numpy()
+        zi = pd.Index(w.zone_ids).get_indexer(rows["zone_id"])
+        a = w.matrix.toarray()[:, zi].T
+        assert np.allclose(a @ x, rows["observed"], atol=0.51)  # the attacker's rows reproduce the published figures
+        targets = [np.eye(len(x))[i] for i in np.flatnonzero((x > 0) & (x < 30))]
+        m = w.matrix.toarray()
+        for j in range(m.shape[1]):
+            cs = np.flatnonzero(m[:, j] > 0)
+            targets += [np.eye(len(x))[p] + np.eye(len(x))[q] for i, p in enumerate(cs) for q in cs[i + 1:] if 0 < x[p] + x[q] < 30]
+        assert not follows(a, np.array(targets)).any() if targets else True
+        day_checked += len(rows)
+    assert day_checked > 0

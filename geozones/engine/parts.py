@@ -157,7 +157,7 @@ def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunCo
     keep = np.asarray(labels) != OUTSIDE
     done = publish_cube(obs[:, :, keep], est[:, :, keep], starts, origins, np.asarray(labels)[keep], period=bins.period, periods=periods,
                         kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level, residents=residents, k=cfg.k, nested=nested, names=names,
-                        zone_order=zone_order, fit=fit)
+                        zone_order=zone_order, fit=fit, weights=w)
     return done, sums, factor
 
 

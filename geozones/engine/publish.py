@@ -21,12 +21,12 @@ import pandas as pd
 
 from ..counts import period_floor
 from ..origins import ALL, RESIDENT, rollup_codes
-from ..privacy import BELOW_K, COMP_NESTED, COMP_ORIGINS, COMP_TIME, PUBLISHED, SUPPRESSED, nested_relation, period_rank, suppress_complements
+from ..privacy import AUDITED, BELOW_K, COMP_NESTED, COMP_ORIGINS, COMP_TIME, PUBLISHED, SUPPRESSED, nested_relation, period_rank, suppress_complements
 
 __all__ = ["Published", "publish_cube"]
 
 #: Why a figure is suppressed, as codes (the arrays hold int8).
-_REASONS = ["", BELOW_K, COMP_ORIGINS, COMP_TIME, COMP_NESTED, "difference"]
+_REASONS = ["", BELOW_K, COMP_ORIGINS, COMP_TIME, COMP_NESTED, "difference", AUDITED]
 _CODE = {r: i for i, r in enumerate(_REASONS)}
 
 #: Memory a figure takes at the peak of :func:`publish_cube` (its rows' codes, values,
@@ -147,6 +147,7 @@ def publish_cube(
     names: Mapping[str, str],
     zone_order: Mapping[str, int],
     fit: pd.DataFrame,
+    weights=None,
 ) -> Published:
     """Publish the zone figures of dense arrays, as the pandas path does for a zone table.
 
@@ -180,6 +181,8 @@ def publish_cube(
         Zone names, and the zones' order in the zone files.
     fit : pandas.DataFrame
         ``n_cells`` and ``fit`` per zone id.
+    weights : geozones.Weights, optional
+        The weights the figures come from, for the audit across zones.
 
     Returns
     -------
@@ -281,6 +284,17 @@ def publish_cube(
             reason = np.concatenate([reason, np.full(len(diffs), _CODE["difference"], dtype=np.int8)])
     sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real)
     sup, reason = sup[:n_real], reason[:n_real]
+    if n_real:  # the attacker's audit over everything about to be published
+        from ..audit import AuditInput, audit, nested_codes, parents, zone_cells
+
+        a = AuditInput(zone=cat["z"].astype(np.int64), level=cat["level"].astype(np.int64), t=cat["t"].astype(np.int64),
+                       lab=cat["lab"].astype(np.int64), obs=cat["obs"], est=cat["est"],
+                       parent=parents([lv[1] for lv in levels], [lv[0] for lv in levels]), all_label=all_code if totals else -1,
+                       linear_time=not (kind == "presence" and stat == "max"), cells=zone_cells(weights, zsorted),
+                       nested=nested_codes(nested, zsorted))
+        found = audit(a, sup, k)[0]
+        reason[found & ~sup] = _CODE[AUDITED]
+        sup = found
 
     stats = {"figures": int(n_real), "published": int(n_real - sup.sum()), "suppressed": int(sup.sum())}
     n_by = np.bincount(reason[sup], minlength=len(_REASONS))

@@ -1,0 +1,511 @@
+"""The attacker's audit: nothing under k follows from everything a run publishes.
+
+Complementary suppression (:mod:`geozones.privacy`) protects one additive relation at a
+time. An attacker who knows the cell plan and the coverage model (both public) holds every
+published figure as a linear equation over the cells' counts, and combines them all at
+once: hours with their day and origins with their total in closed blocks, the estimate
+column with the published market-share factors, zones against the zones that overlap
+them. :func:`audit` finds what such an attacker recovers and suppresses more figures until
+nothing under ``k`` is left to recover. docs/privacy.md states the attacker model.
+
+The unknowns are each zone's figures at the shortest period and finest origin (its
+*table*); a published figure is a row over them (a longer period sums or averages its
+periods, ``all`` its origins, and its estimate weighs each origin by its factor). A zone's
+table is audited on its own: published rows that leave one unknown open determine it; the
+other rows span a space, and a target (a vector over the unknowns) follows from the
+published figures exactly when its open part lies in that space (an orthonormal basis by
+SVD, per zone). Zones meet through the cells: a figure of a slice (period and origin) that
+follows in several zones makes their combinations known, and a cell, a pair of cells
+sharing a zone, the rest of a zone outside the zones inside it, or another zone follows
+when its weights lie in the span of those zones' weights (per connected group of zones, per
+pattern of zones that follow). Targets under ``k`` people (and above none) are exposures;
+each is closed by suppressing the published figure that loses the fewest people among
+those that feed it, and the audit runs again until none is left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+__all__ = ["AuditInput", "audit"]
+
+_TOL = 1e-7
+
+
+@dataclass
+class AuditInput:
+    """A zone table as arrays, for :func:`audit`.
+
+    Attributes
+    ----------
+    zone, level, t, lab : numpy.ndarray of int
+        Per figure: its zone, its period length (0 the shortest), its period's index within
+        that length, and its origin label.
+    obs, est : numpy.ndarray of float
+        Observed and estimated figure (before rounding; the truth the audit protects).
+    parent : list of numpy.ndarray
+        Per period length, the index of the period that holds each shortest period
+        (``parent[0]`` is the identity; -1 where no such period is published).
+    all_label : int
+        The label of the origin ``all`` (-1 when there is no other origin).
+    linear_time : bool
+        Whether a longer period is a sum or mean of the shorter ones (not for a maximum: its
+        figures are then unknowns of their own).
+    cells : scipy.sparse matrix, optional
+        Weights, cells x zones in the zones' code order, for the audit across zones.
+    nested : list of tuple, optional
+        ``(outer, [inner, ...])`` zone codes whose rest (outer minus inners) is a group.
+    """
+
+    zone: np.ndarray
+    level: np.ndarray
+    t: np.ndarray
+    lab: np.ndarray
+    obs: np.ndarray
+    est: np.ndarray
+    parent: list
+    all_label: int
+    linear_time: bool = True
+    cells: object = None
+    nested: list = field(default_factory=list)
+
+
+def _unknowns(a: AuditInput) -> tuple[np.ndarray, sparse.csr_array]:
+    """The unknowns (figures at the finest level) and every figure's row over them (obs)."""
+    n = len(a.zone)
+    finest = (a.level == 0) if a.linear_time else np.ones(n, bool)
+    if a.all_label >= 0 and (a.lab != a.all_label).any():
+        finest &= a.lab != a.all_label
+    unk = np.flatnonzero(finest)
+    n_lab = int(a.lab.max()) + 1 if n else 1
+    n_lv = int(a.level.max()) + 1 if n else 1
+    n_tmax = int(a.t.max()) + 1 if n else 1
+
+    def key(z, lv, t, lab):
+        return ((z.astype(np.int64) * n_lv + lv) * n_tmax + t) * n_lab + lab
+
+    fkey = key(a.zone, a.level, a.t, a.lab)
+    order = np.argsort(fkey, kind="stable")
+    sorted_keys = fkey[order]
+
+    def find(k):
+        pos = np.searchsorted(sorted_keys, k)
+        pos = np.minimum(pos, len(sorted_keys) - 1)
+        return np.where(sorted_keys[pos] == k, order[pos], -1)
+
+    rows, cols = [np.arange(len(unk))], [np.arange(len(unk))]
+    rows[0] = unk
+    u_z, u_lv, u_t, u_lab = a.zone[unk], a.level[unk], a.t[unk], a.lab[unk]
+    levels = range(1, n_lv) if a.linear_time else []
+    for lv in [0, *levels]:
+        pt = a.parent[lv][u_t] if lv else u_t
+        ok = pt >= 0
+        cands = []
+        if lv:  # the same origin at the longer period
+            cands.append(find(key(u_z, np.full_like(u_lv, lv), np.maximum(pt, 0), u_lab)))
+        if a.all_label >= 0:  # 'all' at this period
+            cands.append(find(key(u_z, np.full_like(u_lv, lv) if lv else u_lv, np.maximum(pt, 0), np.full_like(u_lab, a.all_label))))
+        for f in cands:
+            f = np.where(ok, f, -1)
+            hit = (f >= 0) & (f != unk)
+            rows.append(f[hit])
+            cols.append(np.flatnonzero(hit))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    m = sparse.csr_array((np.ones(len(r)), (r, c)), shape=(n, len(unk)))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return unk, m
+
+
+def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) -> tuple[np.ndarray, dict]:
+    """Suppress further figures until nothing under ``k`` follows from the published ones.
+
+    Parameters
+    ----------
+    a : AuditInput
+        The figures, as arrays.
+    sup : numpy.ndarray of bool
+        Figures suppressed so far (by the threshold and complementary suppression).
+    k : float
+        The threshold: no cell, pair of cells, rest of a zone, suppressed figure or part of
+        a relation under ``k`` people may follow from the published figures.
+    max_rounds : int, default 200
+        Rounds of audit and suppression before giving up (an error: it has not happened).
+
+    Returns
+    -------
+    tuple
+        The new suppression mask (a copy) and a report: ``suppressed`` (figures the audit
+        added), ``rounds``, ``exposures`` (found before the last round, per kind).
+    """
+    sup = np.asarray(sup, bool).copy()
+    before = sup.copy()
+    seen: dict[str, int] = {}
+
+    def report(rounds: int) -> dict:
+        return {"suppressed": int((sup & ~before).sum()), "rounds": rounds, "exposures": seen}
+
+    if not len(a.zone):
+        return sup, report(0)
+    unk, member = _unknowns(a)
+    u_obs = a.obs[unk]
+    ratio = np.divide(a.est[unk], u_obs, out=np.full(len(unk), np.nan), where=u_obs > 0)
+    # a figure of none: its origin's factor (the manifest publishes it), from the other figures
+    labs = a.lab[unk]
+    for lab in np.unique(labs[np.isnan(ratio)]):
+        known_r = ratio[(labs == lab) & ~np.isnan(ratio)]
+        ratio[(labs == lab) & np.isnan(ratio)] = np.median(known_r) if len(known_r) else np.nan
+    # (an origin with no one anywhere: its factor is not in the figures; the attacker may
+    # know it, so its figures count as known, the worst case whatever the factor)
+    zero_known = np.isnan(ratio)
+    ratio[zero_known] = 1.0
+    fig_by_zone = _split(a.zone)
+    unk_by_zone = _split(a.zone[unk], n=len(fig_by_zone))
+    extra: dict[int, frozenset] = {}  # zone -> its figures that follow from other zones
+    must: dict[int, set] = {}  # zone -> its figures that must not follow
+    breaks: set = set()  # figures that must not follow from other zones
+    derivable = np.zeros(len(a.zone), bool)
+    dirty = set(np.unique(a.zone).tolist())
+    for rnd in range(max_rounds):
+        stuck_any = False
+        n_sup = int(sup.sum())
+        for z in sorted(dirty):
+            figs, cols = fig_by_zone[z], unk_by_zone[z]
+            while True:
+                d, hits, stuck = _zone_pass(a, member, figs, cols, u_obs, ratio, sup, k, extra.get(z, frozenset()), must.get(z, set()),
+                                            zero_known[cols])
+                derivable[figs] = d
+                if stuck:  # they follow only with figures known from other zones: those must not follow
+                    new = set(extra.get(z, ())) - breaks
+                    if new:
+                        breaks |= new
+                        stuck_any = True
+                    elif not hits:  # (nothing left to do inside: hide the zone's smallest published figure)
+                        open_ = figs[~sup[figs]]
+                        if len(open_):
+                            hits = [("suppressed figure", int(open_[np.argmin(a.obs[open_])]))]
+                if not hits:
+                    break
+                for kind, f in hits:
+                    seen[kind] = seen.get(kind, 0) + 1
+                    sup[f] = True
+        if a.cells is None:
+            return sup, report(rnd + 1)
+        follows: dict[int, set] = {}
+        dirty = set()
+        for kind, z, f in _spatial(a, derivable, sup, k, breaks):
+            if kind == "follows":
+                follows.setdefault(z, set()).add(f)
+                continue
+            if kind == "must":
+                if f not in must.setdefault(z, set()):
+                    must[z].add(f)
+                    dirty.add(z)
+                continue
+            seen[kind] = seen.get(kind, 0) + 1
+            sup[f] = True
+            dirty.add(z)
+        if int(sup.sum()) != n_sup:  # figures known from other zones, again from none
+            extra.clear()
+            dirty = set(np.unique(a.zone).tolist())
+        else:  # (between suppressions they only grow, so this ends)
+            for z, fs in follows.items():
+                if not fs <= extra.get(z, frozenset()):
+                    extra[z] = extra.get(z, frozenset()) | fs
+                    dirty.add(z)
+        if not dirty and not stuck_any:
+            return sup, report(rnd + 1)
+    raise RuntimeError("the disclosure audit did not converge")
+
+
+def _split(codes: np.ndarray, n: int | None = None) -> list[np.ndarray]:
+    """Indices per code (codes 0..n-1)."""
+    n = (int(codes.max()) + 1 if len(codes) else 0) if n is None else n
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n + 1))
+    return [order[bounds[i]:bounds[i + 1]] for i in range(n)]
+
+
+def _zone_pass(a, member, figs, cols, u_obs, ratio, sup, k, extra, must, preknown):
+    """One zone's table: which of its figures follow from the published ones, and the
+    exposures, each with the figure to suppress (the one losing fewest people).
+    """
+    sub = member[figs][:, cols].tocsr()  # figures x unknowns of this zone
+    n_f, n_u = sub.shape
+    pub = ~sup[figs]
+    known_row = pub | np.isin(figs, list(extra)) if extra else pub.copy()
+    rows = [sub[known_row]]
+    multi = np.diff(sub.indptr) > 1
+    est_rows = known_row & multi & (a.obs[figs] > 0)
+    if est_rows.any():  # the estimate of a figure over several unknowns weighs them by their factors
+        rows.append(sub[est_rows] @ sparse.diags_array(ratio[cols]))
+    eq = sparse.vstack(rows).tocsr()
+    known = np.asarray(preknown, bool).copy()
+    while True:  # a row with one open unknown determines it
+        open_ = eq[:, ~known] if (~known).any() else None
+        if open_ is None:
+            break
+        cnt = np.diff(open_.tocsr().indptr)
+        single = np.flatnonzero(cnt == 1)
+        if not len(single):
+            break
+        newly = np.flatnonzero(~known)[np.unique(open_[single].tocoo().col)]
+        known[newly] = True
+    hidden = np.flatnonzero(~known)
+    basis = None
+    if len(hidden):
+        h = eq[:, hidden].tocsr()
+        h = h[np.diff(h.indptr) > 0]
+        if h.shape[0]:
+            # an orthonormal basis of the rows' span, from their Gram matrix (rows are few)
+            w, u = np.linalg.eigh((h @ h.T).toarray())
+            big = w > max(w.max(), 0.0) * 1e-12
+            basis = (h.T @ (u[:, big] / np.sqrt(w[big]))) if big.any() else None  # hidden x r
+    open_part = sub[:, hidden].tocsr() if len(hidden) else None
+    if open_part is None:
+        d = np.ones(n_f, bool)
+    else:
+        vv = np.asarray(open_part.multiply(open_part).sum(axis=1)).ravel()
+        proj = (open_part @ basis) if basis is not None else np.zeros((n_f, 0))
+        d = vv - (proj * proj).sum(axis=1) <= 1e-9 * (1.0 + vv)
+    val = a.obs[figs]
+    hits = []
+    fig_pub_val = np.where(pub, val, np.inf)
+    u_val = u_obs[cols]
+
+    n_members = np.diff(sub.indptr)
+
+    def cheapest(cand: np.ndarray, within: bool = False) -> int | None:
+        """The published figure with the fewest people among those that feed the unknowns
+        ``cand``: with ``within``, the figures made of them alone (a relation's own parts
+        and total); else every figure sharing a relation with them.
+        """
+        col = np.zeros(n_u)
+        col[cand] = 1.0
+        inside = sub @ col
+        if within:
+            touch = (inside > 0) & (inside == n_members)
+        else:
+            near = np.asarray((sub[inside > 0].T @ np.ones(int((inside > 0).sum())))).ravel() > 0
+            touch = (sub @ near.astype(float)) > 0
+        cost = np.where(touch, fig_pub_val, np.inf)
+        i = int(np.argmin(cost)) if len(cost) else 0
+        return int(figs[i]) if len(cost) and np.isfinite(cost[i]) else None
+
+    # 1. a suppressed figure under k that follows
+    bad = np.flatnonzero(~pub & d & (val > _TOL) & (val < k))
+    must_idx = np.flatnonzero(np.isin(figs, list(must)) & d) if must else np.array([], int)
+    stuck = []
+    for i in np.unique(np.concatenate([bad, must_idx])):
+        support = sub[[i]].indices
+        f = cheapest(support)
+        if f is not None:
+            hits.append(("suppressed figure", f))
+        else:
+            stuck.append(int(figs[i]))
+    # 2. the open part of a published row under k (each of its unknowns is then under k)
+    if len(hidden):
+        ob = eq[: rows[0].shape[0]][:, hidden]
+        rem = ob @ u_val[hidden]
+        has = np.diff(ob.tocsr().indptr) > 0
+        low = np.flatnonzero(has & (rem > _TOL) & (rem < k))
+        for i in low:
+            row_members = hidden[ob.indices[ob.indptr[i]:ob.indptr[i + 1]]]
+            full = eq[[i]].indices  # the relation's parts, open and known
+            f = cheapest(full, within=True) if len(full) else None
+            if f is None:
+                f = cheapest(row_members)
+            if f is not None:
+                hits.append(("open part of a relation", f))
+        # 3. pairs of open unknowns of one row under k that follow: e_i + e_j lies in the
+        # span when |B_i + B_j|^2 = 2 (B: the basis' coordinates), so |B_i| + |B_j| >= sqrt 2
+        if basis is not None and basis.shape[1]:
+            norm2 = (basis * basis).sum(axis=1)
+            val_h = u_val[hidden]
+            cand = (val_h < k) & (np.sqrt(norm2) >= np.sqrt(2.0) - 1.0 - 1e-9)
+            found = set()
+            for r in np.flatnonzero(np.diff(ob.indptr) >= 3):
+                js = ob.indices[ob.indptr[r]:ob.indptr[r + 1]]
+                js = js[cand[js]]
+                if len(js) < 2:
+                    continue
+                bs = basis[js]
+                gram = norm2[js][:, None] + norm2[js][None, :] + 2.0 * (bs @ bs.T)
+                sv = val_h[js][:, None] + val_h[js][None, :]
+                x, y = np.nonzero(np.triu((np.abs(gram - 2.0) <= 1e-6) & (sv > _TOL) & (sv < k), 1))
+                found.update(zip(js[x].tolist(), js[y].tolist()))
+            for x, y in sorted(found):
+                f = cheapest(hidden[[x, y]])
+                if f is not None:
+                    hits.append(("pair of figures", f))
+    if hits:  # one suppression per exposure, the cheapest first; the pass runs again
+        uniq = {}
+        for kind, f in hits:
+            uniq.setdefault(f, kind)
+        hits = [(kind, f) for f, kind in uniq.items()]
+    return d, hits, stuck
+
+
+def _spatial(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: float, breaks: set):
+    """Targets across zones: per slice (period and origin), the zones whose figure
+    follows; cells, pairs of cells sharing a zone, rests of nested zones and other zones
+    whose weights lie in the span of those zones' weights. Yields ``("follows", zone,
+    figure)`` for a zone's figure known through the others, and ``(kind, zone, figure)``
+    for an exposure, with the figure to suppress.
+    """
+    w = sparse.csc_array(a.cells)
+    n_cells, n_z = w.shape
+    slice_key = (a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t) * (int(a.lab.max()) + 1) + a.lab
+    s_code, s_inv = np.unique(slice_key, return_inverse=True)
+    n_s = len(s_code)
+    fig = np.full((n_s, n_z), -1, np.int64)
+    fig[s_inv, a.zone] = np.arange(len(a.zone))
+    known = np.where(fig >= 0, derivable[np.maximum(fig, 0)], True)  # no figure: none there
+    y = np.where(fig >= 0, a.obs[np.maximum(fig, 0)], 0.0)
+    # groups of zones that share cells
+    adj = (w.T @ w) != 0
+    n_comp, comp = sparse.csgraph.connected_components(adj, directed=False)
+    for c in range(n_comp):
+        zs = np.flatnonzero(comp == c)
+        cells = np.unique(w[:, zs].tocoo().row)
+        if not len(cells) or len(cells) > 4000 or len(zs) > 4000:
+            continue  # (a national group: only the nested rests, by complementary suppression)
+        wz = w[cells][:, zs].toarray()
+        pairs = _pairs(wz)
+        rests = [(zs.tolist().index(o), [zs.tolist().index(i) for i in inn]) for o, inn in a.nested if o in zs and all(i in zs for i in inn)]
+        patterns, p_inv = np.unique(known[:, zs], axis=0, return_inverse=True)
+        p_inv = p_inv.reshape(-1)
+        for p, pat in enumerate(patterns):
+            on = np.flatnonzero(pat)
+            if not len(on):
+                continue
+            slices = np.flatnonzero(p_inv == p)
+            u, s, _ = np.linalg.svd(wz[:, on], full_matrices=False)
+            q = u[:, : int((s > s[0] * 1e-9).sum())] if s[0] > 0 else u[:, :0]
+            pinv = np.linalg.pinv(wz[:, on])
+            yy = y[np.ix_(slices, zs[on])]  # slices x zones on
+            # other zones that follow from these
+            off = np.flatnonzero(~pat)
+            if len(off):
+                coef = pinv @ wz[:, off]
+                res = wz[:, off] - wz[:, on] @ coef
+                ok_ = np.linalg.norm(res, axis=0) <= _TOL * (1 + np.linalg.norm(wz[:, off], axis=0))
+                for jj in np.flatnonzero(ok_):
+                    j = off[jj]
+                    for si, sl in enumerate(slices):
+                        f = fig[sl, zs[j]]
+                        if f < 0:
+                            continue
+                        small = sup[f] and _TOL < a.obs[f] < k
+                        if small or f in breaks:
+                            yield from _fix(a, sup, fig, sl, zs[on][np.abs(coef[:, jj]) > 1e-9], zs[on], "zone", derivable)
+                        else:
+                            yield "follows", int(zs[j]), int(f)
+            targets = []
+            norms = (q * q).sum(axis=1)
+            for ci in np.flatnonzero(np.abs(norms - 1.0) <= 1e-6):
+                e = np.zeros(len(cells))
+                e[ci] = 1.0
+                targets.append(("cell", e))
+            if len(pairs):
+                qq = q[pairs[:, 0]] + q[pairs[:, 1]]
+                for pi in np.flatnonzero(np.abs((qq * qq).sum(axis=1) - 2.0) <= 1e-6):
+                    e = np.zeros(len(cells))
+                    e[pairs[pi]] = 1.0
+                    targets.append(("pair of cells", e))
+            for o, inn in rests:
+                if pat[o] and all(pat[i] for i in inn):
+                    targets.append(("rest of a zone", wz[:, o] - wz[:, inn].sum(axis=1)))
+            for kind, e in targets:
+                beta = pinv @ e
+                if np.linalg.norm(wz[:, on] @ beta - e) > 1e-6 * (1 + np.linalg.norm(e)):
+                    continue
+                vals = yy @ beta
+                for si in np.flatnonzero((vals > 1e-6) & (vals < k)):
+                    yield from _fix(a, sup, fig, slices[si], zs[on][np.abs(beta) > 1e-9], zs[on], kind, derivable)
+
+
+def _fix(a: AuditInput, sup, fig, sl, support, zones_on, kind, derivable):
+    """What closes an exposure at slice ``sl`` that follows from the zones ``support``:
+    their published figure with the fewest people, else any published figure there of the
+    zones that follow, else (all follow through their own tables) a must for the smallest.
+    """
+    for zz in (support, zones_on):
+        fs = fig[sl, zz]
+        fs = fs[fs >= 0]
+        open_ = fs[~sup[fs]]
+        if len(open_):
+            f = int(open_[np.argmin(a.obs[open_])])
+            yield kind, int(a.zone[f]), f
+            return
+    fs = fig[sl, support]
+    fs = fs[fs >= 0]
+    if len(fs):
+        f = int(fs[np.argmin(a.obs[fs])])
+        yield "must", int(a.zone[f]), f
+
+
+def _pairs(wz: np.ndarray) -> np.ndarray:
+    """Pairs of cells (rows) that share a zone (column)."""
+    out = set()
+    for j in range(wz.shape[1]):
+        cs = np.flatnonzero(wz[:, j] > 0)
+        for x in range(len(cs)):
+            for y in range(x + 1, len(cs)):
+                out.add((cs[x], cs[y]))
+    return np.array(sorted(out), dtype=np.int64).reshape(-1, 2)
+
+
+def parents(level_starts: list[np.ndarray], periods: list[str]) -> list[np.ndarray]:
+    """Per period length, the index of the period holding each shortest period (-1: none).
+
+    Parameters
+    ----------
+    level_starts : list of numpy.ndarray
+        Per period length, its periods' starts (UTC nanoseconds, ascending).
+    periods : list of str
+        The period labels, shortest first.
+
+    Returns
+    -------
+    list of numpy.ndarray
+    """
+    import pandas as pd
+
+    from .counts import period_floor
+
+    first = level_starts[0]
+    out = [np.arange(len(first))]
+    for starts, p in zip(level_starts[1:], periods[1:]):
+        floor = pd.DatetimeIndex(period_floor(pd.Series(pd.to_datetime(first, utc=True)), p)).as_unit("ns").asi8
+        pos = np.minimum(np.searchsorted(starts, floor), max(len(starts) - 1, 0))
+        out.append(np.where(len(starts) and (starts[pos] == floor), pos, -1) if len(starts) else np.full(len(first), -1))
+    return out
+
+
+def zone_cells(weights, zone_ids) -> sparse.csc_array | None:
+    """The weights' columns for ``zone_ids`` (cells x zones; a zone without weights: zeros)."""
+    if weights is None:
+        return None
+    import pandas as pd
+
+    at = pd.Index(np.asarray(weights.zone_ids, dtype=object).astype(str)).get_indexer(np.asarray(zone_ids, dtype=object).astype(str))
+    m = sparse.csc_array(weights.matrix)
+    cols = m[:, np.maximum(at, 0)].tocsc()
+    if (at < 0).any():
+        cols = cols @ sparse.diags_array((at >= 0).astype(float))
+    return sparse.csc_array(cols)
+
+
+def nested_codes(nested, zone_ids) -> list:
+    """Nested zones with a rest, as ``(outer, [inner, ...])`` codes among ``zone_ids``."""
+    at = {str(z): i for i, z in enumerate(zone_ids)}
+    out = []
+    for item in nested or []:
+        outer, inners, rest = (item[0], [item[1]], True) if len(item) == 2 else (item[0], list(item[1]), bool(item[2]))
+        if rest and str(outer) in at and all(str(i) in at for i in inners):
+            out.append((at[str(outer)], [at[str(i)] for i in inners]))
+    return out

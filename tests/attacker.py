@@ -1,0 +1,85 @@
+"""The attacker of docs/privacy.md, written apart from geozones' audit: least squares
+over everything published, in the cells' own unknowns.
+
+The attacker knows the weights (cells x zones, public: the cell plan and the coverage
+model rebuild them) and every published figure, observed and estimate, with the factor
+of every origin. Each published figure is a row over the unknowns ``x[cell, hour,
+origin]``; a quantity follows when its vector lies in the rows' span (``lstsq`` leaves no
+residual).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def rows_of(table: pd.DataFrame, w: np.ndarray, hours: list, origins: list, factors: dict, mean: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Every row of ``table`` as vectors over x (observed) and over x weighted by the
+    origins' factors (estimate). ``table`` rows: zone index ``z``, ``period`` ("1h"/"1d"),
+    ``hour`` (index, or -1 for the day), ``origin``."""
+    n_c, n_z = w.shape
+    n_h, n_o = len(hours), len(origins)
+    fac = np.array([factors[o] for o in origins])
+    obs_rows, est_rows = [], []
+    for r in table.itertuples():
+        v = np.zeros((n_c, n_h, n_o))
+        hs = range(n_h) if r.hour < 0 else [r.hour]
+        os_ = range(n_o) if r.origin == "all" else [origins.index(r.origin)]
+        for h in hs:
+            for o in os_:
+                v[:, h, o] = w[:, r.z] / (n_h if (mean and r.hour < 0) else 1)
+        obs_rows.append(v.reshape(-1))
+        est_rows.append((v * fac[None, None, :]).reshape(-1))
+    return np.array(obs_rows), np.array(est_rows)
+
+
+def follows(a: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Which targets (rows) lie in the span of the rows of ``a``."""
+    if not len(targets):
+        return np.zeros(0, bool)
+    if not len(a):
+        return np.linalg.norm(targets, axis=1) < 1e-9
+    sol = np.linalg.lstsq(a.T, targets.T, rcond=None)[0]
+    res = np.linalg.norm(a.T @ sol - targets.T, axis=0)
+    return res <= 1e-6 * (1 + np.linalg.norm(targets, axis=1))
+
+
+def exposures(table: pd.DataFrame, w: np.ndarray, x: np.ndarray, hours: list, origins: list, factors: dict, k: float, mean: bool) -> list:
+    """Everything under k people (and above none) that follows from the published rows:
+    a cell at any published period and origin, a pair of cells sharing a zone, a
+    suppressed figure."""
+    obs_rows, est_rows = rows_of(table, w, hours, origins, factors, mean)
+    pub = (table["status"] == "published").to_numpy()
+    a = np.vstack([obs_rows[pub], est_rows[pub]])
+    n_c, n_h, n_o = x.shape
+    found = []
+    # suppressed figures
+    vals = obs_rows @ x.reshape(-1)
+    cand = np.flatnonzero(~pub & (vals > 1e-6) & (vals < k))
+    for i in cand[follows(a, obs_rows[cand])]:
+        found.append(("suppressed figure", table.iloc[i].to_dict(), vals[i]))
+    # cells and pairs of cells sharing a zone, at every hour and the day, each origin and all
+    groups = [[c] for c in range(n_c)]
+    for z in range(w.shape[1]):
+        cs = np.flatnonzero(w[:, z] > 0)
+        groups += [[cs[i], cs[j]] for i in range(len(cs)) for j in range(i + 1, len(cs))]
+    targets, what = [], []
+    for g in groups:
+        for h in [*range(n_h), -1]:
+            for o in [*range(n_o), -1]:
+                v = np.zeros((n_c, n_h, n_o))
+                hs = range(n_h) if h < 0 else [h]
+                os_ = range(n_o) if o < 0 else [o]
+                for hh in hs:
+                    for oo in os_:
+                        v[g, hh, oo] = 1.0 / (n_h if (mean and h < 0) else 1)
+                val = float(v.reshape(-1) @ x.reshape(-1))
+                if 1e-6 < val < k:
+                    targets.append(v.reshape(-1))
+                    what.append((tuple(int(c) for c in g), h, o, val))
+    if targets:
+        t = np.array(targets)
+        for i in np.flatnonzero(follows(a, t)):
+            found.append(("cells",) + what[i])
+    return found

@@ -1,0 +1,137 @@
+"""The attacker's audit, checked by an attacker written apart from it (tests/attacker.py:
+least squares over every published figure, in the cells' own unknowns)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+import geozones as gz
+
+from .attacker import exposures
+
+T0 = pd.Timestamp("2026-07-15 00:00", tz="Europe/Brussels").tz_convert("UTC")
+
+
+def make_table(w: np.ndarray, x: np.ndarray, origins: list, factors: dict, mean: bool) -> pd.DataFrame:
+    """The zone table a run publishes: per zone, hour and origin, the hours' day, and 'all'."""
+    n_c, n_h, n_o = x.shape
+    y = np.einsum("cz,cho->zho", w, x)
+    rows = []
+    for z in range(w.shape[1]):
+        for h in [*range(n_h), -1]:
+            vals = y[z, h] if h >= 0 else (y[z].mean(axis=0) if mean else y[z].sum(axis=0))
+            for o in [*range(n_o), -1]:
+                obs = float(vals.sum()) if o < 0 else float(vals[o])
+                est = float((vals * np.array([factors[v] for v in origins])).sum()) if o < 0 else float(vals[o] * factors[origins[o]])
+                rows.append({"zone_id": f"z{z}", "z": z, "hour": h, "period": "1h" if h >= 0 else "1d",
+                             "period_start": T0 + pd.Timedelta(hours=max(h, 0)), "origin": "all" if o < 0 else origins[o],
+                             "observed": obs, "estimate": est})
+    return pd.DataFrame(rows)
+
+
+def weights_of(w: np.ndarray) -> gz.Weights:
+    n_c, n_z = w.shape
+    return gz.Weights(sparse.csr_array(w), np.array([f"c{i}" for i in range(n_c)]), np.array([f"z{j}" for j in range(n_z)]),
+                      1.0 - w.sum(axis=1), {"crs": "EPSG:3812"})
+
+
+def checked(table: pd.DataFrame, w: np.ndarray, k: float, **kw) -> pd.DataFrame:
+    out = gz.disclosure_control(table.drop(columns=["z", "hour"]), k, weights=weights_of(w), **kw)
+    key = ["zone_id", "period", "period_start", "origin"]
+    return table.merge(out[key + ["status", "reason"]], on=key, how="left", validate="1:1")
+
+
+@st.composite
+def cases(draw):
+    n_c = draw(st.integers(2, 5))
+    n_z = draw(st.integers(1, 4))
+    n_h = draw(st.integers(2, 4))
+    n_o = draw(st.integers(1, 3))
+    share = draw(st.lists(st.sampled_from([0.0, 0.0, 0.25, 0.5, 1.0]), min_size=n_c * n_z, max_size=n_c * n_z))
+    w = np.array(share, float).reshape(n_c, n_z)
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1.0)  # a cell's shares add up to at most 1
+    x = np.array(draw(st.lists(st.integers(0, 45), min_size=n_c * n_h * n_o, max_size=n_c * n_h * n_o)), float).reshape(n_c, n_h, n_o)
+    origins = ["10000", "FR", "NL"][:n_o]
+    factors = dict(zip(origins, draw(st.lists(st.sampled_from([2.5, 2.5, 4.0, 10.0]), min_size=n_o, max_size=n_o))))
+    mean = draw(st.booleans())
+    return w, x, origins, factors, mean
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_nothing_under_k_follows_from_the_published_figures(case):
+    """Random cells, zones, hours with their day, origins with their total and factors:
+    no cell, pair of cells sharing a zone, or suppressed figure under k follows from the
+    published observed and estimate figures together."""
+    w, x, origins, factors, mean = case
+    t = checked(make_table(w, x, origins, factors, mean), w, 30)
+    hours = list(range(x.shape[1]))
+    assert exposures(t, w, x, hours, origins, factors, 30, mean) == []
+
+
+def test_the_attacker_finds_what_complementary_suppression_leaves():
+    """The same attacker on the same kind of tables without the audit finds exposures:
+    the test above can fail."""
+    rng = np.random.default_rng(5)
+    found = 0
+    for _ in range(40):
+        n_c, n_z = 4, 3
+        w = rng.choice([0.0, 0.5, 1.0], size=(n_c, n_z))
+        w = w / np.maximum(w.sum(axis=1, keepdims=True), 1.0)
+        x = rng.integers(0, 45, size=(n_c, 3, 2)).astype(float)
+        origins, factors = ["10000", "FR"], {"10000": 2.5, "FR": 10.0}
+        t = checked(make_table(w, x, origins, factors, False), w, 30, audit=False)
+        found += bool(exposures(t, w, x, [0, 1, 2], origins, factors, 30, False))
+    assert found >= 3
+
+
+def test_a_block_and_a_strip():
+    """The issue's hand case: a zone = a block served by cell A (400 people) plus a strip
+    served by cell B (10 people); the block's four squares published as zones too. Zone
+    minus squares is B's 10 people: the audit hides a square."""
+    w = np.array([[0.0, 0.25, 0.25, 0.25, 0.25], [1.0, 0, 0, 0, 0]])
+    w[0, 0] = 1.0
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1.0)
+    x = np.array([[[400.0]], [[10.0]]])
+    t = checked(make_table(w, x, ["10000"], {"10000": 2.5}, False), w, 30)
+    assert exposures(t, w, x, [0], ["10000"], {"10000": 2.5}, 30, False) == []
+    assert (t["reason"] == gz.privacy.AUDITED).any()
+    plain = checked(make_table(w, x, ["10000"], {"10000": 2.5}, False), w, 30, audit=False)
+    assert exposures(plain, w, x, [0], ["10000"], {"10000": 2.5}, 30, False)
+
+
+def test_the_estimate_column_is_an_equation():
+    """The canary of the issue: 'all' published, two origins published, two suppressed with
+    different factors. Observed and estimate of 'all' together give both hidden origins."""
+    origins = ["A", "B", "10000", "FR"]
+    factors = {"A": 2.5, "B": 2.5, "10000": 2.5, "FR": 80.0}
+    x = np.array([[[200.0, 200.0, 90.0, 17.0]]])
+    w = np.array([[1.0]])
+    plain = checked(make_table(w, x, origins, factors, False), w, 30, audit=False)
+    assert plain.set_index(["hour", "origin"]).loc[(0, "FR"), "status"] == "suppressed"
+    assert exposures(plain, w, x, [0], origins, factors, 30, False)  # FR = 17 follows
+    t = checked(make_table(w, x, origins, factors, False), w, 30)
+    assert exposures(t, w, x, [0], origins, factors, 30, False) == []
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_hours_and_origins_in_closed_blocks(seed):
+    """5 hours x 4 origins with their day: tables where each relation has two hidden
+    parts, yet a hidden figure follows across hours and the day."""
+    rng = np.random.default_rng(seed)
+    origins = ["10000", "20000", "30000", "FR"]
+    factors = dict.fromkeys(origins, 2.5)
+    w = np.array([[1.0]])
+    leaks = 0
+    for _ in range(60):
+        x = rng.integers(0, 80, size=(1, 5, 4)).astype(float)
+        t = checked(make_table(w, x, origins, factors, False), w, 30)
+        assert exposures(t, w, x, list(range(5)), origins, factors, 30, False) == []
+        plain = checked(make_table(w, x, origins, factors, False), w, 30, audit=False)
+        leaks += bool(exposures(plain, w, x, list(range(5)), origins, factors, 30, False))
+    print(f"seed {seed}: {leaks} of 60 tables leak without the audit")
