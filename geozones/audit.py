@@ -58,6 +58,9 @@ class AuditInput:
         Weights, cells x zones in the zones' code order, for the audit across zones.
     nested : list of tuple, optional
         ``(outer, [inner, ...])`` zone codes whose rest (outer minus inners) is a group.
+    estimates : bool
+        Whether each estimate is an equation of its own (weighing the origins by their
+        factors); False when the estimates are a function of the published counts.
     """
 
     zone: np.ndarray
@@ -71,6 +74,7 @@ class AuditInput:
     linear_time: bool = True
     cells: object = None
     nested: list = field(default_factory=list)
+    estimates: bool = True
 
 
 def _unknowns(a: AuditInput) -> tuple[np.ndarray, sparse.csr_array]:
@@ -141,6 +145,13 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
         The new suppression mask (a copy) and a report: ``suppressed`` (figures the audit
         added), ``rounds``, ``exposures`` (found before the last round, per kind).
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):  # (small matrices: threads cost more than they give)
+        return _audit(a, sup, k, max_rounds)
+
+
+def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[np.ndarray, dict]:
     sup = np.asarray(sup, bool).copy()
     before = sup.copy()
     seen: dict[str, int] = {}
@@ -194,6 +205,12 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
                     sup[f] = True
         if a.cells is None:
             return sup, report(rnd + 1)
+        if int(sup.sum()) != n_sup and any(extra.values()):
+            # figures known from other zones may rest on figures now hidden: again from none
+            dirty = {z for z, fs in extra.items() if fs}
+            extra.clear()
+            continue
+        n_sup = int(sup.sum())
         follows: dict[int, set] = {}
         dirty = set()
         for kind, z, f in _spatial(a, derivable, sup, k, breaks):
@@ -208,9 +225,9 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
             seen[kind] = seen.get(kind, 0) + 1
             sup[f] = True
             dirty.add(z)
-        if int(sup.sum()) != n_sup:  # figures known from other zones, again from none
+        if int(sup.sum()) != n_sup:
+            dirty |= {z for z, fs in extra.items() if fs}
             extra.clear()
-            dirty = set(np.unique(a.zone).tolist())
         else:  # (between suppressions they only grow, so this ends)
             for z, fs in follows.items():
                 if not fs <= extra.get(z, frozenset()):
@@ -239,7 +256,13 @@ def _zone_pass(a, member, figs, cols, u_obs, ratio, sup, k, extra, must, preknow
     known_row = pub | np.isin(figs, list(extra)) if extra else pub.copy()
     rows = [sub[known_row]]
     multi = np.diff(sub.indptr) > 1
-    est_rows = known_row & multi & (a.obs[figs] > 0)
+    est_rows = known_row & multi & (a.obs[figs] > 0) & a.estimates
+    if est_rows.any():  # (a row whose parts share one factor: its estimate is its count times it)
+        r_vals = ratio[cols][sub.indices]
+        starts = sub.indptr[:-1][multi]
+        spread = np.zeros(n_f)
+        spread[multi] = np.maximum.reduceat(r_vals, starts) - np.minimum.reduceat(r_vals, starts)
+        est_rows &= spread > 1e-12 * np.maximum(1.0, np.abs(ratio[cols]).max())
     if est_rows.any():  # the estimate of a figure over several unknowns weighs them by their factors
         rows.append(sub[est_rows] @ sparse.diags_array(ratio[cols]))
     eq = sparse.vstack(rows).tocsr()
@@ -320,27 +343,34 @@ def _zone_pass(a, member, figs, cols, u_obs, ratio, sup, k, extra, must, preknow
                 f = cheapest(row_members)
             if f is not None:
                 hits.append(("open part of a relation", f))
-        # 3. pairs of open unknowns of one row under k that follow: e_i + e_j lies in the
-        # span when |B_i + B_j|^2 = 2 (B: the basis' coordinates), so |B_i| + |B_j| >= sqrt 2
+        # 3. pairs of open unknowns under k that follow together: e_i + e_j lies in the span
+        # when their residuals off the span are opposite; found through random signatures
+        # of the residuals (sorted, matched, then checked exactly), over all pairs at once
         if basis is not None and basis.shape[1]:
-            norm2 = (basis * basis).sum(axis=1)
             val_h = u_val[hidden]
-            cand = (val_h < k) & (np.sqrt(norm2) >= np.sqrt(2.0) - 1.0 - 1e-9)
-            found = set()
-            for r in np.flatnonzero(np.diff(ob.indptr) >= 3):
-                js = ob.indices[ob.indptr[r]:ob.indptr[r + 1]]
-                js = js[cand[js]]
-                if len(js) < 2:
-                    continue
-                bs = basis[js]
-                gram = norm2[js][:, None] + norm2[js][None, :] + 2.0 * (bs @ bs.T)
-                sv = val_h[js][:, None] + val_h[js][None, :]
-                x, y = np.nonzero(np.triu((np.abs(gram - 2.0) <= 1e-6) & (sv > _TOL) & (sv < k), 1))
-                found.update(zip(js[x].tolist(), js[y].tolist()))
-            for x, y in sorted(found):
-                f = cheapest(hidden[[x, y]])
-                if f is not None:
-                    hits.append(("pair of figures", f))
+            rng = np.random.default_rng(0)
+            g = rng.standard_normal((len(hidden), 3))
+            sig = g - basis @ (basis.T @ g)
+            alone = np.abs(sig).max(axis=1) <= 1e-7
+            cand = np.flatnonzero((val_h < k) & ~alone)
+            if len(cand) >= 2:
+                order = cand[np.argsort(sig[cand, 0], kind="stable")]
+                first = sig[order, 0]
+                lo = np.searchsorted(first, -sig[order, 0] - 1e-7)
+                hi = np.searchsorted(first, -sig[order, 0] + 1e-7)
+                n_m = hi - lo
+                xi = np.repeat(np.arange(len(order)), n_m)
+                yj = lo[xi] + (np.arange(len(xi)) - np.repeat(np.cumsum(n_m) - n_m, n_m))
+                x, y = order[xi], order[yj]
+                keep = (x < y) & (np.abs(sig[x] + sig[y]).max(axis=1) <= 1e-6)
+                x, y = x[keep], y[keep]
+                sv = val_h[x] + val_h[y]
+                v = basis[x] + basis[y]
+                ok = (sv > _TOL) & (sv < k) & (np.abs((v * v).sum(axis=1) - 2.0) <= 1e-6)
+                for xx, yy in zip(x[ok].tolist(), y[ok].tolist()):
+                    f = cheapest(hidden[[xx, yy]])
+                    if f is not None:
+                        hits.append(("pair of figures", f))
     if hits:  # one suppression per exposure, the cheapest first; the pass runs again
         uniq = {}
         for kind, f in hits:

@@ -23,7 +23,7 @@ from ._io import read_csv_text
 from .errors import MarketShareError
 from .origins import ALL, normalize_origins, origin_names, province_of
 
-__all__ = ["read_market_share", "market_share_factors", "extrapolate", "DEFAULT", "DEFAULT_SHARE"]
+__all__ = ["read_market_share", "market_share_factors", "extrapolate", "rest_share", "DEFAULT", "DEFAULT_SHARE"]
 
 #: The origin of the default row of a market-share table.
 DEFAULT = "*"
@@ -129,6 +129,32 @@ def market_share_factors(origins, shares: pd.DataFrame | None) -> dict[str, floa
             )
         out[c] = float(hit)
     return out
+
+
+def rest_share(shares: pd.DataFrame | None) -> float:
+    """The one share a total applies to its hidden origins (docs/privacy.md).
+
+    A total's estimate is the sum of its published origins' estimates plus the rest of its
+    observed count divided by this share: a constant of the market-share table (its default
+    row ``*``, else ``BE``, else the median share; 1 without a table), so that the estimate
+    column adds no equation over the hidden origins to the observed one.
+
+    Parameters
+    ----------
+    shares : pandas.DataFrame or None
+        A market-share table (:func:`read_market_share`), or None.
+
+    Returns
+    -------
+    float
+    """
+    if shares is None or not len(shares):
+        return 1.0
+    table = dict(zip(shares["origin"], shares["share"]))
+    for key in (DEFAULT, "BE"):
+        if key in table:
+            return float(table[key])
+    return float(np.median(shares["share"].to_numpy(dtype=float)))
 
 
 def extrapolate(table: pd.DataFrame, shares: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, float]]:

@@ -45,7 +45,7 @@ from .counts import events_to_counts, period_seconds, read_counts, read_events, 
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, publish_dense, publish_in_parts, table_fits
 from .errors import BudgetError, ConfigError, CountsError, WeightsError
-from .extrapolate import market_share_factors, read_market_share
+from .extrapolate import market_share_factors, read_market_share, rest_share
 from .inputs import build_weights, check_unreached
 from .origins import ALL, rollup_codes, successor
 from .outputs import (
@@ -401,7 +401,7 @@ def run(cfg: RunConfig) -> RunResult:
         factors = bins.info["factors"]
         published_all = _all_rows(table) if heat else None
     else:
-        checked = disclosure_control(figures, cfg.k, nested=nested, weights=weights, linear_time=linear_time)
+        checked = disclosure_control(figures, cfg.k, nested=nested, weights=weights, linear_time=linear_time, rest_share=rest_share(shares))
         clock.done("disclosure control")
         published = publish(checked)
         table = output_table(published, names, zone_order, fit)
@@ -433,6 +433,8 @@ def run(cfg: RunConfig) -> RunResult:
             "table": cfg.market_share,
             "note": "estimate = observed / share(origin)" if shares is not None else "no market-share table: estimate = observed",
             "factors": {k: factors[k] for k in sorted(factors)},
+            "rest_share": rest_share(shares),
+            "rest_note": "the estimate of 'all' is its published origins' estimates plus the rest of its observed count divided by rest_share",
         },
         "weights": weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))},
         "counts": {

@@ -44,7 +44,7 @@ from .counts import period_floor
 from .origins import ALL
 from .zones import OUTSIDE
 
-__all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "AUDITED", "disclosure_control", "audit_frame", "publish", "suppress_complements", "nested_relation",
+__all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "AUDITED", "disclosure_control", "audit_frame", "pooled_totals", "publish", "suppress_complements", "nested_relation",
            "period_rank"]
 
 DEFAULT_K = 30
@@ -158,6 +158,7 @@ def disclosure_control(
     weights=None,
     linear_time: bool = True,
     audit: bool = True,
+    rest_share: float | None = None,
 ) -> pd.DataFrame:
     """Mark every figure of a zone table as published or suppressed.
 
@@ -184,6 +185,12 @@ def disclosure_control(
         Whether a longer period is the sum or mean of the shorter ones (not for a maximum).
     audit : bool, default True
         Run the attacker's audit (:func:`geozones.audit.audit`) after the rules above.
+    rest_share : float, optional
+        With it, the estimate of each ``all`` row becomes its published origins' estimates
+        plus the rest of its observed count divided by this share
+        (:func:`geozones.extrapolate.rest_share`), so that the estimates add no equation
+        over the hidden origins; the audit then reads the observed figures only. Without
+        it, estimates are kept and audited as equations with the true factors.
 
     Returns
     -------
@@ -210,13 +217,50 @@ def disclosure_control(
     sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real)
     sup, reason = sup[:n_real], reason[:n_real]
     if audit and n_real:
-        found = audit_frame(t, sup, k, nested=nested, weights=weights, linear_time=linear_time)
+        found = audit_frame(t, sup, k, nested=nested, weights=weights, linear_time=linear_time, estimates=rest_share is None)
         reason[found & ~sup] = AUDITED
         sup = sup | found
+    if rest_share is not None and "estimate" in t.columns and n_real:
+        rel = _origin_relation(t)
+        if rel is not None:
+            t = t.assign(estimate=pooled_totals(rel[1], rel[2], t["observed"].to_numpy(dtype=float), t["estimate"].to_numpy(dtype=float), sup, rest_share))
     return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
 
 
-def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weights=None, linear_time: bool = True) -> np.ndarray:
+def pooled_totals(group: np.ndarray, is_total: np.ndarray, obs: np.ndarray, est: np.ndarray, sup: np.ndarray, share: float) -> np.ndarray:
+    """Estimates where each total is its published parts' estimates plus the rest of its
+    observed count divided by ``share`` (its hidden parts' own shares add no equation).
+
+    Parameters
+    ----------
+    group : numpy.ndarray of int
+        Per row, its group (one total and its parts).
+    is_total : numpy.ndarray of bool
+        Whether the row is its group's total.
+    obs, est : numpy.ndarray of float
+        Observed and estimate per row.
+    sup : numpy.ndarray of bool
+        Suppressed rows.
+    share : float
+        The share for the rest (:func:`geozones.extrapolate.rest_share`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``est`` with the totals' estimates replaced.
+    """
+    n = int(group.max()) + 1 if len(group) else 0
+    part = ~is_total & ~sup
+    pub_est = np.bincount(group, weights=np.where(part, est, 0.0), minlength=n)
+    pub_obs = np.bincount(group, weights=np.where(part, obs, 0.0), minlength=n)
+    out = est.copy()
+    g = group[is_total]
+    out[is_total] = pub_est[g] + np.maximum(obs[is_total] - pub_obs[g], 0.0) / share
+    return out
+
+
+def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weights=None, linear_time: bool = True,
+                estimates: bool = True) -> np.ndarray:
     """The attacker's audit (:func:`geozones.audit.audit`) over a zone table.
 
     Parameters
@@ -230,6 +274,9 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
         The threshold.
     nested, weights, linear_time
         As for :func:`disclosure_control`.
+    estimates : bool, default True
+        Whether the estimate column is an equation of its own (False when the totals'
+        estimates are pooled: see ``rest_share``).
 
     Returns
     -------
@@ -255,7 +302,7 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     est = t["estimate"].to_numpy(dtype=float) if "estimate" in t.columns else obs
     a = AuditInput(zone=z_code.astype(np.int64), level=level, t=tcode, lab=lab.astype(np.int64), obs=obs, est=est,
                    parent=parents(level_starts, periods), all_label=all_label, linear_time=linear_time,
-                   cells=zone_cells(weights, z_ids), nested=nested_codes(nested, z_ids))
+                   cells=zone_cells(weights, z_ids), nested=nested_codes(nested, z_ids), estimates=estimates)
     return audit(a, sup, k)[0]
 
 

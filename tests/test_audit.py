@@ -135,3 +135,21 @@ def test_hours_and_origins_in_closed_blocks(seed):
         plain = checked(make_table(w, x, origins, factors, False), w, 30, audit=False)
         leaks += bool(exposures(plain, w, x, list(range(5)), origins, factors, 30, False))
     print(f"seed {seed}: {leaks} of 60 tables leak without the audit")
+
+
+def test_the_estimate_of_a_total_adds_no_equation():
+    """With the rest's share (as every run uses), the estimate of 'all' is its published
+    origins' estimates plus the rest of its observed count at that one share: a function of
+    published figures, so the canary's FR = 17 no longer follows from the two columns."""
+    origins = ["A", "B", "10000", "FR"]
+    factors = {"A": 2.5, "B": 2.5, "10000": 2.5, "FR": 80.0}
+    x = np.array([[[200.0, 200.0, 90.0, 17.0]]])
+    w = np.array([[1.0]])
+    table = make_table(w, x, origins, factors, False)
+    out = gz.disclosure_control(table.drop(columns=["z", "hour"]), 30, weights=weights_of(w), rest_share=0.4)
+    for _, g in out.groupby(["period", "period_start"]):
+        parts = g[(g.origin != "all") & (g.status == "published")]
+        total = g[g.origin == "all"].iloc[0]
+        want = parts["estimate"].sum() + (total["observed"] - parts["observed"].sum()) / 0.4
+        assert total["estimate"] == pytest.approx(want)
+        assert set(g.loc[g.status == "suppressed", "origin"]) == {"10000", "FR"}

@@ -157,8 +157,15 @@ def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunCo
     keep = np.asarray(labels) != OUTSIDE
     done = publish_cube(obs[:, :, keep], est[:, :, keep], starts, origins, np.asarray(labels)[keep], period=bins.period, periods=periods,
                         kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level, residents=residents, k=cfg.k, nested=nested, names=names,
-                        zone_order=zone_order, fit=fit, weights=w)
+                        zone_order=zone_order, fit=fit, weights=w, rest_share=_rest_share(cfg))
     return done, sums, factor
+
+
+def _rest_share(cfg: RunConfig) -> float:
+    """The share of a total's hidden origins (:func:`geozones.extrapolate.rest_share`)."""
+    from ..extrapolate import read_market_share, rest_share
+
+    return rest_share(read_market_share(cfg.market_share) if cfg.market_share else None)
 
 
 def conservation_of(bins: CellBins, weights: Weights, sums: np.ndarray, factor: float) -> float | None:

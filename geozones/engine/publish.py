@@ -21,7 +21,19 @@ import pandas as pd
 
 from ..counts import period_floor
 from ..origins import ALL, RESIDENT, rollup_codes
-from ..privacy import AUDITED, BELOW_K, COMP_NESTED, COMP_ORIGINS, COMP_TIME, PUBLISHED, SUPPRESSED, nested_relation, period_rank, suppress_complements
+from ..privacy import (
+    AUDITED,
+    BELOW_K,
+    COMP_NESTED,
+    COMP_ORIGINS,
+    COMP_TIME,
+    PUBLISHED,
+    SUPPRESSED,
+    nested_relation,
+    period_rank,
+    pooled_totals,
+    suppress_complements,
+)
 
 __all__ = ["Published", "publish_cube"]
 
@@ -148,6 +160,7 @@ def publish_cube(
     zone_order: Mapping[str, int],
     fit: pd.DataFrame,
     weights=None,
+    rest_share: float | None = None,
 ) -> Published:
     """Publish the zone figures of dense arrays, as the pandas path does for a zone table.
 
@@ -183,6 +196,8 @@ def publish_cube(
         ``n_cells`` and ``fit`` per zone id.
     weights : geozones.Weights, optional
         The weights the figures come from, for the audit across zones.
+    rest_share : float, optional
+        The share for a total's hidden origins (see :func:`geozones.disclosure_control`).
 
     Returns
     -------
@@ -291,10 +306,14 @@ def publish_cube(
                        lab=cat["lab"].astype(np.int64), obs=cat["obs"], est=cat["est"],
                        parent=parents([lv[1] for lv in levels], [lv[0] for lv in levels]), all_label=all_code if totals else -1,
                        linear_time=not (kind == "presence" and stat == "max"), cells=zone_cells(weights, zsorted),
-                       nested=nested_codes(nested, zsorted))
+                       nested=nested_codes(nested, zsorted), estimates=rest_share is None)
         found = audit(a, sup, k)[0]
         reason[found & ~sup] = _CODE[AUDITED]
         sup = found
+    if rest_share is not None and totals and n_real:  # a total's hidden origins at one share: no equation
+        key = (cat["level"].astype(np.int64) * len(zsorted) + cat["z"]) * (max(r["n_t"] for r in rows) or 1) + cat["t"]
+        gid = np.concatenate([[0], np.cumsum(key[1:] != key[:-1])])
+        cat["est"] = pooled_totals(gid, cat["lab"] == all_code, cat["obs"], cat["est"], sup, rest_share)
 
     stats = {"figures": int(n_real), "published": int(n_real - sup.sum()), "suppressed": int(sup.sum())}
     n_by = np.bincount(reason[sup], minlength=len(_REASONS))
