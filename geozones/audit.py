@@ -77,13 +77,24 @@ class AuditInput:
     estimates: bool = True
 
 
-def _unknowns(a: AuditInput) -> tuple[np.ndarray, sparse.csr_array]:
-    """The unknowns (figures at the finest level) and every figure's row over them (obs)."""
+def _unknowns(a: AuditInput):
+    """The unknowns (figures at the finest level) and every figure's row over them, per
+    zone: ``(unk, blocks, fig_order, r_off, c_off)`` with the figures (rows, in
+    ``fig_order``) and the unknowns (columns, ``unk``) sorted by zone, zone ``z`` holding
+    rows ``r_off[z]:r_off[z+1]`` and columns ``c_off[z]:c_off[z+1]``.
+    """
     n = len(a.zone)
     finest = (a.level == 0) if a.linear_time else np.ones(n, bool)
     if a.all_label >= 0 and (a.lab != a.all_label).any():
         finest &= a.lab != a.all_label
     unk = np.flatnonzero(finest)
+    unk = unk[np.argsort(a.zone[unk], kind="stable")]
+    fig_order = np.argsort(a.zone, kind="stable")
+    fig_pos = np.empty(n, np.int64)
+    fig_pos[fig_order] = np.arange(n)
+    n_z = int(a.zone.max()) + 1 if n else 0
+    r_off = np.searchsorted(a.zone[fig_order], np.arange(n_z + 1))
+    c_off = np.searchsorted(a.zone[unk], np.arange(n_z + 1))
     n_lab = int(a.lab.max()) + 1 if n else 1
     n_lv = int(a.level.max()) + 1 if n else 1
     n_tmax = int(a.t.max()) + 1 if n else 1
@@ -91,37 +102,33 @@ def _unknowns(a: AuditInput) -> tuple[np.ndarray, sparse.csr_array]:
     def key(z, lv, t, lab):
         return ((z.astype(np.int64) * n_lv + lv) * n_tmax + t) * n_lab + lab
 
-    fkey = key(a.zone, a.level, a.t, a.lab)
-    order = np.argsort(fkey, kind="stable")
-    sorted_keys = fkey[order]
+    sorted_keys = key(a.zone, a.level, a.t, a.lab)
+    order = np.argsort(sorted_keys, kind="stable")
+    sorted_keys = sorted_keys[order]
 
     def find(k):
-        pos = np.searchsorted(sorted_keys, k)
-        pos = np.minimum(pos, len(sorted_keys) - 1)
+        pos = np.minimum(np.searchsorted(sorted_keys, k), len(sorted_keys) - 1)
         return np.where(sorted_keys[pos] == k, order[pos], -1)
 
-    rows, cols = [np.arange(len(unk))], [np.arange(len(unk))]
-    rows[0] = unk
+    rows, cols = [fig_pos[unk].astype(np.int32)], [np.arange(len(unk), dtype=np.int32)]
     u_z, u_lv, u_t, u_lab = a.zone[unk], a.level[unk], a.t[unk], a.lab[unk]
-    levels = range(1, n_lv) if a.linear_time else []
-    for lv in [0, *levels]:
+    for lv in [0, *(range(1, n_lv) if a.linear_time else [])]:
         pt = a.parent[lv][u_t] if lv else u_t
         ok = pt >= 0
         cands = []
         if lv:  # the same origin at the longer period
-            cands.append(find(key(u_z, np.full_like(u_lv, lv), np.maximum(pt, 0), u_lab)))
+            cands.append(find(key(u_z, lv, np.maximum(pt, 0), u_lab)))
         if a.all_label >= 0:  # 'all' at this period
-            cands.append(find(key(u_z, np.full_like(u_lv, lv) if lv else u_lv, np.maximum(pt, 0), np.full_like(u_lab, a.all_label))))
+            cands.append(find(key(u_z, lv if lv else u_lv, np.maximum(pt, 0), a.all_label)))
         for f in cands:
-            f = np.where(ok, f, -1)
-            hit = (f >= 0) & (f != unk)
-            rows.append(f[hit])
-            cols.append(np.flatnonzero(hit))
+            hit = ok & (f >= 0) & (f != unk)
+            rows.append(fig_pos[f[hit]].astype(np.int32))
+            cols.append(np.flatnonzero(hit).astype(np.int32))
+            del f, hit
     r, c = np.concatenate(rows), np.concatenate(cols)
-    m = sparse.csr_array((np.ones(len(r)), (r, c)), shape=(n, len(unk)))
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return unk, m
+    del rows, cols
+    blocks = sparse.coo_array((np.ones(len(r)), (r, c)), shape=(n, len(unk))).tocsr()
+    return unk, blocks, fig_order, r_off, c_off
 
 
 def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) -> tuple[np.ndarray, dict]:
@@ -161,7 +168,7 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
 
     if not len(a.zone):
         return sup, report(0)
-    unk, member = _unknowns(a)
+    unk, blocks, fig_order, r_off, c_off = _unknowns(a)
     u_obs = a.obs[unk]
     ratio = np.divide(a.est[unk], u_obs, out=np.full(len(unk), np.nan), where=u_obs > 0)
     # a figure of none: its origin's factor (the manifest publishes it), from the other figures
@@ -173,8 +180,12 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
     # know it, so its figures count as known, the worst case whatever the factor)
     zero_known = np.isnan(ratio)
     ratio[zero_known] = 1.0
-    fig_by_zone = _split(a.zone)
-    unk_by_zone = _split(a.zone[unk], n=len(fig_by_zone))
+    fig_by_zone = [fig_order[r_off[z]:r_off[z + 1]] for z in range(len(r_off) - 1)]
+    unk_by_zone = [np.arange(c_off[z], c_off[z + 1]) for z in range(len(c_off) - 1)]
+
+    def block(z: int) -> sparse.csr_array:
+        return blocks[r_off[z]:r_off[z + 1], c_off[z]:c_off[z + 1]].tocsr()
+
     extra: dict[int, frozenset] = {}  # zone -> its figures that follow from other zones
     must: dict[int, set] = {}  # zone -> its figures that must not follow
     breaks: set = set()  # figures that must not follow from other zones
@@ -186,7 +197,7 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
         for z in sorted(dirty):
             figs, cols = fig_by_zone[z], unk_by_zone[z]
             while True:
-                d, hits, stuck = _zone_pass(a, member, figs, cols, u_obs, ratio, sup, k, extra.get(z, frozenset()), must.get(z, set()),
+                d, hits, stuck = _zone_pass(a, block(z), figs, cols, u_obs, ratio, sup, k, extra.get(z, frozenset()), must.get(z, set()),
                                             zero_known[cols])
                 derivable[figs] = d
                 if stuck:  # they follow only with figures known from other zones: those must not follow
@@ -238,21 +249,16 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
     raise RuntimeError("the disclosure audit did not converge")
 
 
-def _split(codes: np.ndarray, n: int | None = None) -> list[np.ndarray]:
-    """Indices per code (codes 0..n-1)."""
-    n = (int(codes.max()) + 1 if len(codes) else 0) if n is None else n
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(n + 1))
-    return [order[bounds[i]:bounds[i + 1]] for i in range(n)]
-
-
-def _zone_pass(a, member, figs, cols, u_obs, ratio, sup, k, extra, must, preknown):
-    """One zone's table: which of its figures follow from the published ones, and the
-    exposures, each with the figure to suppress (the one losing fewest people).
+def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown):
+    """One zone's table (``sub``: its figures x its unknowns): which of its figures follow
+    from the published ones, and the exposures, each with the figure to suppress (the one
+    losing fewest people).
     """
-    sub = member[figs][:, cols].tocsr()  # figures x unknowns of this zone
     n_f, n_u = sub.shape
     pub = ~sup[figs]
+    if not pub.any() and not extra:  # nothing published: only what is known already follows
+        inside = sub @ (~np.asarray(preknown, bool)).astype(float)
+        return inside == 0, [], []
     known_row = pub | np.isin(figs, list(extra)) if extra else pub.copy()
     rows = [sub[known_row]]
     multi = np.diff(sub.indptr) > 1

@@ -354,7 +354,7 @@ def run(cfg: RunConfig) -> RunResult:
         periods.append(cfg.summary_period)
     bins = None
     in_parts = dense = False
-    heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None)
+    heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None) and _heat_fits(zones, cfg)
     linear_time = not (cfg.kind == "presence" and cfg.stat == "max")
     if counts is None:
         bins = _stream(cfg, weights, shares, residents, periods)
@@ -537,6 +537,28 @@ def _all_rows(table) -> pd.DataFrame:
     t = table.filter(pc.equal(table["origin"].cast("string"), ALL)).select(["zone_id", "period_start", "period", "origin", "observed", "estimate", "status"])
     frame = table_frame(t)
     return frame.assign(period_start=pd.to_datetime(frame["period_start"], utc=True))
+
+
+#: The most squares a heat layer draws (a map of more is too heavy to open, and the grid
+#: table grows with squares x periods).
+MAX_HEAT_SQUARES = 20_000
+
+
+def _heat_fits(zones, cfg: RunConfig) -> bool:
+    """Whether the heat grid stays within :data:`MAX_HEAT_SQUARES`; else a warning, no heat layer."""
+    if cfg.heat_h3 is not None:
+        import h3
+
+        n = float(zones["area_km2"].sum()) / h3.average_hexagon_area(cfg.heat_h3, "km^2")
+        what = f"H3 resolution {cfg.heat_h3}"
+    else:
+        n = float(zones["area_km2"].sum()) * 1e6 / cfg.heat_grid_m ** 2
+        what = f"{cfg.heat_grid_m:g} m squares"
+    if n <= MAX_HEAT_SQUARES:
+        return True
+    log.warning("the zones' %.0f km2 need about %s heat-grid cells of %s, more than %s: the map has no heat layer "
+                "(choose a larger --heat-grid, or --heat-grid 0)", zones["area_km2"].sum(), f"{n:,.0f}", what, f"{MAX_HEAT_SQUARES:,}")
+    return False
 
 
 def _heat(zones, published_all: pd.DataFrame, cfg: RunConfig, crs: str) -> pd.DataFrame:
