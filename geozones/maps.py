@@ -236,7 +236,7 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
     if len(longest):
         w = longest["estimate"].to_numpy(dtype=float)
         pts = np.column_stack([longest["lat"], longest["lon"], _relative(w, w.max(), dec)])
-        HeatMap(pts.tolist(), name=f"Heat ({html.escape(periods[-1])}, published grid figures)", radius=18, blur=15).add_to(m)
+        HeatMap(pts.tolist(), name=f"Heat ({html.escape(periods[-1])}, drawn from published zone figures)", radius=18, blur=15).add_to(m)
     if len(periods) > 1:
         frames = ok[ok["period"] == periods[0]]
         starts = sorted(pd.unique(frames["period_start"]))
