@@ -191,8 +191,10 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
     breaks: set = set()  # figures that must not follow from other zones
     derivable = np.zeros(len(a.zone), bool)
     dirty = set(np.unique(a.zone).tolist())
+    gauss = np.random.default_rng(0).standard_normal((len(unk), 3))  # (signatures of residuals, for pairs)
+    peeled = None
     if not a.estimates:  # zones where no two hidden figures share a published row: done here, all at once
-        d_rows, need = _fast_pass(a, blocks, fig_order, zero_known, sup, k)
+        d_rows, need, peeled = _fast_pass(a, blocks, fig_order, zero_known, sup, k)
         derivable[fig_order] = d_rows
         dirty = set(np.flatnonzero(need).tolist())
     for rnd in range(max_rounds):
@@ -200,9 +202,11 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
         n_sup = int(sup.sum())
         for z in sorted(dirty):
             figs, cols = fig_by_zone[z], unk_by_zone[z]
+            first = peeled is not None and rnd == 0  # (the pass over all zones has peeled this table already)
             while True:
                 d, hits, stuck = _zone_pass(a, block(z), figs, cols, u_obs, ratio, sup, k, extra.get(z, frozenset()), must.get(z, set()),
-                                            zero_known[cols])
+                                            zero_known[cols], gauss[cols], peeled[cols] if first else None)
+                first = False
                 derivable[figs] = d
                 if stuck:  # they follow only with figures known from other zones: those must not follow
                     new = set(extra.get(z, ())) - breaks
@@ -277,10 +281,10 @@ def _fast_pass(a: AuditInput, blocks, fig_order, zero_known, sup, k):
     d = (blocks @ open_) == 0
     val = a.obs[fig_order]
     need[zone_r[~pub & d & (val > _TOL) & (val < k)]] = True
-    return d, need
+    return d, need, known
 
 
-def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown):
+def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown, gauss, peeled=None):
     """One zone's table (``sub``: its figures x its unknowns): which of its figures follow
     from the published ones, and the exposures, each with the figure to suppress (the one
     losing fewest people).
@@ -303,8 +307,8 @@ def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown):
     if est_rows.any():  # the estimate of a figure over several unknowns weighs them by their factors
         rows.append(sub[est_rows] @ sparse.diags_array(ratio[cols]))
     eq = sparse.vstack(rows).tocsr()
-    known = np.asarray(preknown, bool).copy()
-    while True:  # a row with one open unknown determines it
+    known = np.asarray(preknown if peeled is None else peeled, bool).copy()
+    while peeled is None:  # a row with one open unknown determines it
         open_ = eq[:, ~known] if (~known).any() else None
         if open_ is None:
             break
@@ -328,7 +332,7 @@ def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown):
     if open_part is None:
         d = np.ones(n_f, bool)
     else:
-        vv = np.asarray(open_part.multiply(open_part).sum(axis=1)).ravel()
+        vv = np.bincount(np.repeat(np.arange(n_f), np.diff(open_part.indptr)), weights=open_part.data ** 2, minlength=n_f)
         proj = (open_part @ basis) if basis is not None else np.zeros((n_f, 0))
         d = vv - (proj * proj).sum(axis=1) <= 1e-9 * (1.0 + vv)
     val = a.obs[figs]
@@ -385,8 +389,7 @@ def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown):
         # of the residuals (sorted, matched, then checked exactly), over all pairs at once
         if basis is not None and basis.shape[1]:
             val_h = u_val[hidden]
-            rng = np.random.default_rng(0)
-            g = rng.standard_normal((len(hidden), 3))
+            g = gauss[hidden]
             sig = g - basis @ (basis.T @ g)
             alone = np.abs(sig).max(axis=1) <= 1e-7
             cand = np.flatnonzero((val_h < k) & ~alone)
