@@ -111,9 +111,12 @@ def test_a_run_killed_at_any_moment_leaves_the_old_set_or_the_new_one(two_sets):
     b = s["base"]
     args = [sys.executable, "-m", "geozones", "-q", "apportion", "--zones", *b.zones, "--cells", b.cells, "--counts", str(s["counts_b"]),
             "--market-share", b.market_share, "--no-map", "--engine", "memory", "--out", str(s["out"])]
-    t0 = time.perf_counter()
-    assert subprocess.run(args, capture_output=True).returncode == 0
-    length = time.perf_counter() - t0
+    lengths = []
+    for _ in range(2):  # (the first run may be slower: caches, compiled kernels; the kills time the warm one)
+        t0 = time.perf_counter()
+        assert subprocess.run(args, capture_output=True).returncode == 0
+        lengths.append(time.perf_counter() - t0)
+    length = min(lengths)
     assert snapshot(s["out"]) == s["b"]
     seen, killed = set(), 0
     for share in (0.3, 0.45, 0.6, 0.7, 0.78, 0.85, 0.9, 0.93, 0.96, 0.98):
