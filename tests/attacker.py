@@ -45,13 +45,15 @@ def follows(a: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return res <= 1e-6 * (1 + np.linalg.norm(targets, axis=1))
 
 
-def exposures(table: pd.DataFrame, w: np.ndarray, x: np.ndarray, hours: list, origins: list, factors: dict, k: float, mean: bool) -> list:
+def exposures(table: pd.DataFrame, w: np.ndarray, x: np.ndarray, hours: list, origins: list, factors: dict, k: float, mean: bool,
+              estimates: bool = True) -> list:
     """Everything under k people (and above none) that follows from the published rows:
     a cell at any published period and origin, a pair of cells sharing a zone, a
-    suppressed figure."""
+    suppressed figure. ``estimates``: the estimates are equations with the origins' true
+    factors (else they are a function of the published counts and add nothing)."""
     obs_rows, est_rows = rows_of(table, w, hours, origins, factors, mean)
     pub = (table["status"] == "published").to_numpy()
-    a = np.vstack([obs_rows[pub], est_rows[pub]])
+    a = np.vstack([obs_rows[pub], est_rows[pub]]) if estimates else obs_rows[pub]
     n_c, n_h, n_o = x.shape
     found = []
     # suppressed figures
