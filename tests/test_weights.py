@@ -287,7 +287,7 @@ def test_outside_share_is_exact_with_overlapping_zones(cov, zones):
 # ------------------------------------------------- the compiled convex clipper
 from fractions import Fraction  # noqa: E402
 
-from geozones import weights as gw  # noqa: E402
+from geozones import overlay as gw  # noqa: E402
 
 
 def wedge(x, y, r, azimuth, beam, n=24):
@@ -303,7 +303,7 @@ def poly(*xy):
 def clipper_areas(cov, zones):
     """Per candidate pair: (cell, zone, the clipper's area or NaN where it leaves the pair to GEOS, GEOS's area)."""
     cov, zones = np.array(cov, dtype=object), np.array(zones, dtype=object)
-    ci, zi = gw._candidate_pairs(cov, zones)
+    ci, zi = gw.candidate_pairs(cov, zones)
     area, _ = gw._convex_areas(cov, zones, ci, zi, shapely.area(cov), 1, gw._clipper())
     return ci, zi, area, shapely.area(shapely.intersection(cov[ci], zones[zi]))
 
