@@ -13,8 +13,8 @@ The unknowns are each zone's figures at the shortest period and finest origin (i
 periods, ``all`` its origins, and its estimate weighs each origin by its factor). A zone's
 table is audited on its own: published rows that leave one unknown open determine it; the
 other rows span a space, and a target (a vector over the unknowns) follows from the
-published figures exactly when its open part lies in that space (an orthonormal basis by
-SVD, per zone). Zones meet through the cells: a figure of a slice (period and origin) that
+published figures exactly when its open part lies in that space (an orthonormal basis from
+the rows' Gram matrix, per zone). Zones meet through the cells: a figure of a slice (period and origin) that
 follows in several zones makes their combinations known, and a cell, a pair of cells
 sharing a zone, the rest of a zone outside the zones inside it, or another zone follows
 when its weights lie in the span of those zones' weights (per connected group of zones, per
@@ -520,13 +520,12 @@ def _fix(a: AuditInput, sup, fig, sl, support, zones_on, kind, derivable):
 
 def _pairs(wz: np.ndarray) -> np.ndarray:
     """Pairs of cells (rows) that share a zone (column)."""
-    out = set()
+    out = [np.empty((0, 2), np.int64)]
     for j in range(wz.shape[1]):
         cs = np.flatnonzero(wz[:, j] > 0)
-        for x in range(len(cs)):
-            for y in range(x + 1, len(cs)):
-                out.add((cs[x], cs[y]))
-    return np.array(sorted(out), dtype=np.int64).reshape(-1, 2)
+        x, y = np.triu_indices(len(cs), 1)
+        out.append(np.stack([cs[x], cs[y]], axis=1))
+    return np.unique(np.concatenate(out), axis=0)
 
 
 def parents(level_starts: list[np.ndarray], periods: list[str]) -> list[np.ndarray]:
@@ -572,10 +571,11 @@ def zone_cells(weights, zone_ids) -> sparse.csc_array | None:
 
 def nested_codes(nested, zone_ids) -> list:
     """Nested zones with a rest, as ``(outer, [inner, ...])`` codes among ``zone_ids``."""
+    from .privacy import nested_items
+
     at = {str(z): i for i, z in enumerate(zone_ids)}
     out = []
-    for item in nested or []:
-        outer, inners, rest = (item[0], [item[1]], True) if len(item) == 2 else (item[0], list(item[1]), bool(item[2]))
+    for outer, inners, rest in nested_items(nested):
         if rest and str(outer) in at and all(str(i) in at for i in inners):
             out.append((at[str(outer)], [at[str(i)] for i in inners]))
     return out

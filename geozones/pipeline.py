@@ -61,7 +61,7 @@ from .outputs import (
     write_table,
     zone_summary,
 )
-from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, publish
+from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, nested_items, publish
 from .weights import Weights, zone_fit
 from .weights_io import read_weights, write_weights
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
@@ -347,6 +347,7 @@ def run(cfg: RunConfig) -> RunResult:
         clock.done("read counts")
         _check_rows(counts, "period_start", weights, cfg, cfg.counts)
     shares = read_market_share(cfg.market_share) if cfg.market_share else None
+    rest = rest_share(shares)  # (the share of a total's hidden origins: its estimate adds no equation)
     residents = _residents(zones, cfg)
 
     periods = [cfg.period]
@@ -366,8 +367,9 @@ def run(cfg: RunConfig) -> RunResult:
     else:
         figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
         clock.done("zone figures")
-    overlaps = zone_overlaps(zones[["zone_id", "area_km2", "geometry"]], cfg.metric_crs)
-    nested = nested_pairs(overlaps) + zone_families(zones[["zone_id", "area_km2", "geometry"]], overlaps)
+    shapes = zones[["zone_id", "area_km2", "geometry"]]
+    overlaps = zone_overlaps(shapes, cfg.metric_crs)
+    nested = nested_pairs(overlaps) + zone_families(shapes, overlaps)
     clock.done("nested zones")
     # how well the cells fit each zone: from the weights alone, no people count behind it
     fit = zone_fit(weights).reindex(zones["zone_id"].astype(str))
@@ -379,7 +381,7 @@ def run(cfg: RunConfig) -> RunResult:
     if in_parts:
         stage = new_folder(cfg.out)
         try:
-            done = publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage)
+            done = publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage, rest_share=rest)
             clock.done("figures, disclosure control, tables (in parts)")
             if heat_dropped:
                 log.warning("the zone table was published in parts: the map has no heat layer (add --heat-grid 0 to say so)")
@@ -392,7 +394,7 @@ def run(cfg: RunConfig) -> RunResult:
         published_all = None
     elif dense:
         done, sums, factor = publish_dense(bins, weights, np.arange(len(weights.zone_ids)), cfg, residents, periods, nested, names,
-                                            zone_order, fit, first=True)
+                                            zone_order, fit, first=True, rest_share=rest)
         clock.done("zone figures and disclosure control")
         conservation = conservation_of(bins, weights, sums, factor)
         table, stats, by_reason = done.table, done.stats, done.by_reason
@@ -401,7 +403,7 @@ def run(cfg: RunConfig) -> RunResult:
         factors = bins.info["factors"]
         published_all = _all_rows(table) if heat else None
     else:
-        checked = disclosure_control(figures, cfg.k, nested=nested, weights=weights, linear_time=linear_time, rest_share=rest_share(shares))
+        checked = disclosure_control(figures, cfg.k, nested=nested, weights=weights, linear_time=linear_time, rest_share=rest)
         clock.done("disclosure control")
         published = publish(checked)
         table = output_table(published, names, zone_order, fit)
@@ -433,7 +435,7 @@ def run(cfg: RunConfig) -> RunResult:
             "table": cfg.market_share,
             "note": "estimate = observed / share(origin)" if shares is not None else "no market-share table: estimate = observed",
             "factors": {k: factors[k] for k in sorted(factors)},
-            "rest_share": rest_share(shares),
+            "rest_share": rest,
             "rest_note": "the estimate of 'all' is its published origins' estimates plus the rest of its observed count divided by rest_share",
         },
         "weights": weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))},
@@ -452,7 +454,7 @@ def run(cfg: RunConfig) -> RunResult:
             "rule": "a figure is published only if its observed number of people is at least k; complementary suppression over origins, "
                     "time and nested zones; then an audit suppresses further figures until no cell, pair of cells, rest of a zone, suppressed "
                     "figure or part of a relation under k follows from all published figures together (docs/privacy.md)",
-            "nested_zones": [[p[0], p[1]] if len(p) == 2 else [p[0], *p[1]] for p in nested],
+            "nested_zones": [[outer, *inners] for outer, inners, _ in nested_items(nested)],
             **stats,
             "suppressed_by_reason": {k: int(v) for k, v in sorted(by_reason.items())},
             "rounding": "published figures are rounded to whole numbers",

@@ -45,7 +45,7 @@ from .origins import ALL
 from .zones import OUTSIDE
 
 __all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "AUDITED", "disclosure_control", "audit_frame", "pooled_totals", "publish", "suppress_complements", "nested_relation",
-           "period_rank"]
+           "nested_items", "period_rank"]
 
 DEFAULT_K = 30
 PUBLISHED = "published"
@@ -102,6 +102,22 @@ def _time_relations(table: pd.DataFrame) -> list:
     return rels
 
 
+def nested_items(nested) -> list[tuple[str, list[str], bool]]:
+    """Nested zones as ``(outer, [inner, ...], rest)``: a bare pair ``(outer, inner)`` is
+    ``(outer, [inner], True)``.
+
+    Parameters
+    ----------
+    nested : list
+        Pairs and families (see :func:`disclosure_control`).
+
+    Returns
+    -------
+    list of tuple
+    """
+    return [(it[0], [it[1]], True) if len(it) == 2 else (it[0], list(it[1]), bool(it[2])) for it in nested or []]
+
+
 def nested_relation(t: pd.DataFrame, nested, n_real: int):
     """Relations ``A = B1 + ... + Bn (+ rest)`` for zones B inside a zone A.
 
@@ -113,7 +129,7 @@ def nested_relation(t: pd.DataFrame, nested, n_real: int):
     zone set has thousands of families).
     """
     key = ["period_start", "period", "origin"]
-    items = [(it[0], [it[1]], True) if len(it) == 2 else (it[0], list(it[1]), bool(it[2])) for it in nested]
+    items = nested_items(nested)
     if not items or not len(t):
         return None, np.array([])
     size = np.array([1 + len(inners) for _, inners, _ in items])
@@ -205,7 +221,8 @@ def disclosure_control(
     obs = t["observed"].to_numpy(dtype=float)
     sup = obs < k
     reason = np.where(sup, BELOW_K, "").astype(object)
-    relations = [r for r in [_origin_relation(t)] if r is not None] + _time_relations(t)
+    by_origin = _origin_relation(t)
+    relations = [r for r in [by_origin] if r is not None] + _time_relations(t)
     n_real = len(t)
     if nested:
         rel, diffs = nested_relation(t, nested, n_real)
@@ -220,10 +237,8 @@ def disclosure_control(
         found = audit_frame(t, sup, k, nested=nested, weights=weights, linear_time=linear_time, estimates=rest_share is None)
         reason[found & ~sup] = AUDITED
         sup = sup | found
-    if rest_share is not None and "estimate" in t.columns and n_real:
-        rel = _origin_relation(t)
-        if rel is not None:
-            t = t.assign(estimate=pooled_totals(rel[1], rel[2], t["observed"].to_numpy(dtype=float), t["estimate"].to_numpy(dtype=float), sup, rest_share))
+    if rest_share is not None and "estimate" in t.columns and by_origin is not None:
+        t = t.assign(estimate=pooled_totals(by_origin[1], by_origin[2], t["observed"].to_numpy(dtype=float), t["estimate"].to_numpy(dtype=float), sup, rest_share))
     return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
 
 

@@ -142,10 +142,11 @@ def zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> list
 
 
 def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunConfig, residents, periods: list[str], nested: list, names: dict,
-                   zone_order: dict, fit: pd.DataFrame, first: bool) -> tuple[Published, np.ndarray, float]:
+                   zone_order: dict, fit: pd.DataFrame, first: bool, rest_share: float | None = None) -> tuple[Published, np.ndarray, float]:
     """Publish the zones ``cols`` (column indices of the weights) from the bins, in arrays
     (:func:`geozones.engine.publish.publish_cube`); and the conservation check of their
     figures with ``outside`` (``first``: outside's figures go with these zones).
+    ``rest_share``: the share of a total's hidden origins (:func:`geozones.extrapolate.rest_share`).
     """
     check_split(periods, bins.info["base_period"], cfg.counts)
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
@@ -157,15 +158,8 @@ def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunCo
     keep = np.asarray(labels) != OUTSIDE
     done = publish_cube(obs[:, :, keep], est[:, :, keep], starts, origins, np.asarray(labels)[keep], period=bins.period, periods=periods,
                         kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level, residents=residents, k=cfg.k, nested=nested, names=names,
-                        zone_order=zone_order, fit=fit, weights=w, rest_share=_rest_share(cfg))
+                        zone_order=zone_order, fit=fit, weights=w, rest_share=rest_share)
     return done, sums, factor
-
-
-def _rest_share(cfg: RunConfig) -> float:
-    """The share of a total's hidden origins (:func:`geozones.extrapolate.rest_share`)."""
-    from ..extrapolate import read_market_share, rest_share
-
-    return rest_share(read_market_share(cfg.market_share) if cfg.market_share else None)
 
 
 def conservation_of(bins: CellBins, weights: Weights, sums: np.ndarray, factor: float) -> float | None:
@@ -179,7 +173,7 @@ def conservation_of(bins: CellBins, weights: Weights, sums: np.ndarray, factor: 
 
 
 def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, nested: list, cfg: RunConfig, residents,
-                      periods: list[str], fit: pd.DataFrame, names: dict, zone_order: dict, stage: Path) -> dict:
+                      periods: list[str], fit: pd.DataFrame, names: dict, zone_order: dict, stage: Path, rest_share: float | None = None) -> dict:
     """Disclosure control one part of the zones at a time, for a zone table that does not
     fit in the memory budget whole: the figures equal those of the whole table (no
     relation crosses parts), and memory holds one part's. Each part's published rows go
@@ -221,7 +215,8 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     bar = tqdm(total=len(weights.zone_ids), unit=" zones", disable=not sys.stderr.isatty(), file=sys.stderr, desc="publishing", leave=False)
     try:
         for i, cols in enumerate(parts):
-            done, sums, _ = publish_dense(bins, weights, cols, cfg, residents, periods, relations[i], names, zone_order, fit, first=i == 0)
+            done, sums, _ = publish_dense(bins, weights, cols, cfg, residents, periods, relations[i], names, zone_order, fit, first=i == 0,
+                                          rest_share=rest_share)
             got = got + sums
             for key, n in done.stats.items():
                 stats[key] += n

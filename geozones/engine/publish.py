@@ -260,11 +260,12 @@ def publish_cube(
     reason = np.where(sup, _CODE[BELOW_K], 0).astype(np.int8)
 
     relations = []
+    origin_gid = None
     if totals:  # origins against 'all', per zone and period of every level
         # rows of a zone and period lie together: a group a run of rows
         key = (cat["level"].astype(np.int64) * len(zsorted) + cat["z"]) * (max(r["n_t"] for r in rows) or 1) + cat["t"]
-        gid = np.concatenate([[0], np.cumsum(key[1:] != key[:-1])]) if n_real else np.empty(0, np.int64)
-        relations.append((np.arange(n_real), gid, cat["lab"] == all_code, _CODE[COMP_ORIGINS]))
+        origin_gid = np.concatenate([[0], np.cumsum(key[1:] != key[:-1])]) if n_real else np.empty(0, np.int64)
+        relations.append((np.arange(n_real), origin_gid, cat["lab"] == all_code, _CODE[COMP_ORIGINS]))
     def len_of(i: int) -> int:
         return (rows[i + 1]["offset"] if i + 1 < len(rows) else n_real) - rows[i]["offset"]
 
@@ -310,10 +311,8 @@ def publish_cube(
         found = audit(a, sup, k)[0]
         reason[found & ~sup] = _CODE[AUDITED]
         sup = found
-    if rest_share is not None and totals and n_real:  # a total's hidden origins at one share: no equation
-        key = (cat["level"].astype(np.int64) * len(zsorted) + cat["z"]) * (max(r["n_t"] for r in rows) or 1) + cat["t"]
-        gid = np.concatenate([[0], np.cumsum(key[1:] != key[:-1])])
-        cat["est"] = pooled_totals(gid, cat["lab"] == all_code, cat["obs"], cat["est"], sup, rest_share)
+    if rest_share is not None and origin_gid is not None and n_real:  # a total's hidden origins at one share: no equation
+        cat["est"] = pooled_totals(origin_gid, cat["lab"] == all_code, cat["obs"], cat["est"], sup, rest_share)
 
     stats = {"figures": int(n_real), "published": int(n_real - sup.sum()), "suppressed": int(sup.sum())}
     n_by = np.bincount(reason[sup], minlength=len(_REASONS))
