@@ -71,7 +71,7 @@ __all__ = [
 log = logging.getLogger("geozones")
 
 #: The coverage models.
-MODELS = ("wedge", "voronoi", "given")
+MODELS = ("wedge", "voronoi", "given", "footprint")
 #: The model used when none is named: the most accurate in docs/accuracy.md (median error
 #: 42% against the wedge's 58% for zones under 0.25 km², 23% against 40% from 0.25 to 1 km²).
 DEFAULT_MODEL = "voronoi"
@@ -658,8 +658,10 @@ def build_coverage(
     cells : geopandas.GeoDataFrame or path
         A cell plan (for ``wedge`` and ``voronoi``) or, for ``given``, the coverage
         polygons or the file that holds them.
-    model : {"voronoi", "wedge", "given"}, default "voronoi"
-        The coverage model (Voronoi: the most accurate in the accuracy study, docs/accuracy.md).
+    model : {"voronoi", "wedge", "given", "footprint"}, default "voronoi"
+        The coverage model. ``footprint`` apportions by probabilistic footprints over a
+        grid (:mod:`geozones.footprint`); its areas here are the best-server (Voronoi)
+        areas, used for checks and drawing.
     crs : str or pyproj.CRS, optional
         The metric CRS for ``wedge`` and ``voronoi``; chosen automatically when not given.
 
@@ -674,4 +676,4 @@ def build_coverage(
         return read_coverage(cells) if isinstance(cells, (str, os.PathLike)) else cells
     if isinstance(cells, (str, os.PathLike)):
         cells = read_cellplan(cells)
-    return wedge_coverage(cells, crs=crs) if model == "wedge" else voronoi_coverage(cells, crs=crs)
+    return wedge_coverage(cells, crs=crs) if model == "wedge" else voronoi_coverage(cells, crs=crs)  # (footprint: best-server areas)

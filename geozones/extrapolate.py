@@ -23,7 +23,7 @@ from ._io import read_csv_text
 from .errors import MarketShareError
 from .origins import ALL, normalize_origins, origin_names, province_of
 
-__all__ = ["read_market_share", "market_share_factors", "extrapolate", "rest_share", "DEFAULT", "DEFAULT_SHARE"]
+__all__ = ["read_market_share", "market_share_factors", "share_bands", "extrapolate", "rest_share", "DEFAULT", "DEFAULT_SHARE"]
 
 #: The origin of the default row of a market-share table.
 DEFAULT = "*"
@@ -33,7 +33,8 @@ DEFAULT_SHARE = 0.4
 
 
 def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a market-share table: ``origin`` (code or ``*``) and ``share`` in (0, 1].
+    """Read a market-share table: ``origin`` (code or ``*``), ``share`` in (0, 1] and
+    optionally its bounds ``share_low`` and ``share_high`` (for the estimates' intervals).
 
     Shares written as percentages (``40`` or ``40%``) are refused rather than guessed.
 
@@ -47,7 +48,8 @@ def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``origin`` (normalised code, or ``*``) and ``share`` (float).
+        ``origin`` (normalised code, or ``*``) and ``share`` (float); ``share_low`` and
+        ``share_high`` (NaN where empty) when the table has them.
     """
     path = Path(path)
     df = read_csv_text(path, error=MarketShareError, what="market-share table")
@@ -78,6 +80,24 @@ def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
         i = int(np.flatnonzero(dup)[0])
         raise MarketShareError(f"origin {raw.iloc[i]!r} is given twice", path=path, where=f"line {i + 2}")
     out = pd.DataFrame({"origin": codes.to_numpy(), "share": share})
+    for name in ("share_low", "share_high"):  # optional bounds of the share (the estimates' intervals)
+        if name not in df.columns:
+            continue
+        text = df[name].fillna("").astype(str).str.strip()
+        vals = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce").to_numpy(dtype=float)
+        given = text.to_numpy() != ""
+        low = name == "share_low"
+        wrong = given & (~np.isfinite(vals) | (vals <= 0) | (vals > 1) | ((vals > share) if low else (vals < share)))
+        if wrong.any():
+            i = int(np.flatnonzero(wrong)[0])
+            raise MarketShareError(
+                f"{name} {df[name].iloc[i]!r} for origin {df['origin'].iloc[i]!r} is not a fraction in (0, 1] "
+                f"{'at most' if low else 'at least'} the share {share[i]:g}",
+                path=path,
+                where=f"line {i + 2}",
+                hint=f"{name} bounds the share from {'below' if low else 'above'}; leave it empty when unknown",
+            )
+        out[name] = np.where(given, vals, np.nan)
     out.attrs["source"] = str(path)
     return out
 
@@ -128,6 +148,45 @@ def market_share_factors(origins, shares: pd.DataFrame | None) -> dict[str, floa
                 hint=f"add a row for {c}" + (f" or its province {p}" if p and p != c else "") + f", or a default row '{DEFAULT}'",
             )
         out[c] = float(hit)
+    return out
+
+
+def share_bands(origins, shares: pd.DataFrame | None) -> dict[str, tuple[float, float, float]]:
+    """Per origin, ``(share, share_low, share_high)`` where the table bounds the share.
+
+    Origins are looked up as :func:`market_share_factors` does; ``all`` takes the row of
+    :func:`rest_share`. An origin whose row has no bounds is left out (no share term in
+    its interval).
+
+    Parameters
+    ----------
+    origins : iterable of str
+        Origin codes of a zone table.
+    shares : pandas.DataFrame or None
+        A market-share table (:func:`read_market_share`).
+
+    Returns
+    -------
+    dict
+    """
+    if shares is None or not ({"share_low", "share_high"} & set(shares.columns)):
+        return {}
+    rows = shares.set_index("origin")
+    low = rows["share_low"] if "share_low" in rows else pd.Series(np.nan, index=rows.index)
+    high = rows["share_high"] if "share_high" in rows else pd.Series(np.nan, index=rows.index)
+    out = {}
+    codes = [str(c) for c in pd.unique(pd.Series(list(origins), dtype=object))]
+    for c in codes:
+        if c == ALL:
+            key = next((k for k in (DEFAULT, "BE") if k in rows.index), None)
+        else:
+            p = province_of(c)
+            chain = [c] + ([p, "BE"] if p else []) + [DEFAULT]
+            key = next((k for k in chain if k in rows.index), None)
+        if key is None or (np.isnan(low[key]) and np.isnan(high[key])):
+            continue
+        sh = float(rows.loc[key, "share"])
+        out[c] = (sh, float(low[key]) if not np.isnan(low[key]) else sh, float(high[key]) if not np.isnan(high[key]) else sh)
     return out
 
 

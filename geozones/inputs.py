@@ -17,9 +17,10 @@ import shapely
 
 from .coverage import DEFAULT_MODEL, build_coverage, read_cellplan
 from .errors import CoverageError, WeightsError, ZoneError
+from .footprint import Footprints, footprint_weights, footprints
 from .weights import Weights, compute_weights, compute_weights_dask
 
-__all__ = ["holds_polygons", "coverage_model", "build_weights", "naming_inputs", "check_unreached"]
+__all__ = ["holds_polygons", "coverage_model", "build_weights", "build_footprint_weights", "naming_inputs", "check_unreached"]
 
 log = logging.getLogger("geozones")
 
@@ -112,6 +113,10 @@ def build_weights(
         Named by both the zone files and the cell file.
     """
     model = coverage_model(cells, model)
+    if model == "footprint":
+        weights, coverage, _ = build_footprint_weights(zones, zone_paths, cells, cell_crs=cell_crs, metric_crs=metric_crs,
+                                                       ancillary=ancillary, ancillary_column=ancillary_column)
+        return weights, coverage, model
     plan = None if model == "given" else read_cellplan(cells, crs=cell_crs)
     coverage = build_coverage(cells if plan is None else plan, model, crs=metric_crs)
     try:
@@ -123,6 +128,42 @@ def build_weights(
         raise naming_inputs(exc, zone_paths, str(cells), cell_crs) from None
     weights.meta["model"] = model
     return weights, coverage, model
+
+
+def build_footprint_weights(
+    zones: gpd.GeoDataFrame,
+    zone_paths: list[str],
+    cells: str | Path,
+    *,
+    cell_crs: str | None = None,
+    metric_crs: str | None = None,
+    ancillary: str | None = None,
+    ancillary_column: str | None = None,
+) -> tuple[Weights, gpd.GeoDataFrame, Footprints]:
+    """The footprint model's inputs: weights under the prior, best-server areas, footprints.
+
+    Parameters
+    ----------
+    zones, zone_paths, cells, cell_crs, metric_crs, ancillary, ancillary_column
+        As for :func:`build_weights` (the ancillary layer is the density's prior).
+
+    Returns
+    -------
+    tuple
+        (:class:`~geozones.Weights` of the prior density, the best-server (Voronoi) areas
+        for checks, the :class:`~geozones.footprint.Footprints` a run refines with its counts).
+    """
+    plan = read_cellplan(cells, crs=cell_crs)
+    try:
+        coverage = build_coverage(plan, "voronoi", crs=metric_crs)
+        crs = metric_crs or coverage.crs
+        fp = footprints(plan, zones, crs=crs, ancillary=ancillary, ancillary_column=ancillary_column)
+    except (WeightsError, CoverageError) as exc:
+        raise naming_inputs(exc, zone_paths, str(cells), cell_crs) from None
+    if not fp.zone_shares.nnz:
+        raise naming_inputs(WeightsError("no zone lies where the cells reach", hint="check that zones and cells cover the same place"),
+                            zone_paths, str(cells), cell_crs)
+    return footprint_weights(fp), coverage, fp
 
 
 def naming_inputs(exc: WeightsError | CoverageError, zones: list[str], cells: str | None, cell_crs: str | None) -> WeightsError | CoverageError:

@@ -138,7 +138,8 @@ def visitor_map(
     ----------
     zones : geopandas.GeoDataFrame
         Zones with ``zone_id``, ``name``, the column ``value`` (NaN where suppressed) and
-        optionally ``top_origins`` (text) and ``period``.
+        optionally ``top_origins`` (text), ``period`` and, for ``visitors``, its 90% interval
+        ``estimate_low`` and ``estimate_high`` (shown in the tooltip).
     value : str, default "visitors"
         The column that colours the zones.
     grid : pandas.DataFrame, optional
@@ -180,6 +181,10 @@ def visitor_map(
     add_reference_layer(m, reference)
 
     label = ["suppressed (fewer than k people)" if not np.isfinite(v) else _fmt(v) for v in vals]
+    if value == "visitors" and {"estimate_low", "estimate_high"} <= set(z.columns):  # the 90% interval
+        lows, highs = z["estimate_low"].to_numpy(dtype=float), z["estimate_high"].to_numpy(dtype=float)
+        label = [t if not (np.isfinite(v) and np.isfinite(a) and np.isfinite(b)) else f"{t} ({_fmt(a)}-{_fmt(b)})"
+                 for t, v, a, b in zip(label, vals, lows, highs)]
     props = pd.DataFrame(
         {
             "zone_id": z["zone_id"].astype(str).map(html.escape),

@@ -36,7 +36,8 @@ __all__ = ["ZONE_COUNT_COLUMNS", "OUTPUT_NAMES", "local_iso", "iso_times", "outp
 log = logging.getLogger("geozones")
 
 #: The columns of the published zone table, in order.
-ZONE_COUNT_COLUMNS = ["zone_id", "zone_name", "period_start", "period", "origin", "observed", "estimate", "status", "n_cells", "fit"]
+ZONE_COUNT_COLUMNS = ["zone_id", "zone_name", "period_start", "period", "origin", "observed", "estimate", "estimate_low", "estimate_high",
+                      "status", "n_cells", "fit"]
 #: The files a run writes (the output folder may hold others: they are kept).
 OUTPUT_NAMES = ("zone_counts.csv", "zone_counts.parquet", "zones.geojson", "weights.parquet", "grid_counts.csv", "map.html", "manifest.json")
 #: Prefix of the folders a run writes before they take the output folder's place.
@@ -164,7 +165,7 @@ def whole_numbers(table):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    for name in ("observed", "estimate"):
+    for name in ("observed", "estimate", "estimate_low", "estimate_high"):
         if name in table.column_names:
             i = table.column_names.index(name)
             table = table.set_column(i, name, pc.round(table.column(i)).cast(pa.int64()))

@@ -46,7 +46,9 @@ from .engine import CellBins, apportion_bins, format_size, parse_size, stream_co
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, publish_dense, publish_in_parts, table_fits
 from .errors import BudgetError, ConfigError, CountsError, WeightsError
 from .extrapolate import market_share_factors, read_market_share, rest_share
-from .inputs import build_weights, check_unreached
+from .footprint import footprint_weights
+from .inputs import build_footprint_weights, build_weights, check_unreached, coverage_model
+from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
 from .origins import ALL, rollup_codes, successor
 from .outputs import (
     OUTPUT_NAMES,
@@ -313,7 +315,7 @@ def run(cfg: RunConfig) -> RunResult:
     zones = read_zones(cfg.zones, repair=cfg.repair)
     clock.done("zones")
     model = cfg.model
-    coverage = None
+    coverage = fp = None
     if cfg.weights:
         weights = read_weights(cfg.weights)
         missing = sorted(set(zones["zone_id"]) - set(weights.zone_ids))
@@ -324,11 +326,18 @@ def run(cfg: RunConfig) -> RunResult:
             log.warning("%d zones have no weights (no cell reaches them): %s", len(missing), ", ".join(missing[:5]))
             weights = weights.with_zones(zones["zone_id"].astype(str))
         model = weights.meta.get("model", model)
+    elif coverage_model(cfg.cells, model) == "footprint":  # the density comes from the counts, below
+        weights, coverage, fp = build_footprint_weights(zones, cfg.zones, cfg.cells, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs,
+                                                        ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
+        model = "footprint"
+        check_unreached(zones, weights, coverage, cfg.zones)
     else:
         weights, coverage, model = build_weights(zones, cfg.zones, cfg.cells, model=model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs,
                                                  ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column,
                                                  scheduler=cfg.scheduler if cfg.engine == "dask" else None, on_dask=cfg.engine == "dask")
         check_unreached(zones, weights, coverage, cfg.zones)
+    # what is published about the weights (weights.parquet, the fit): never the counts' density
+    public_weights = weights
 
     clock.done("weights")
     optout_info = None
@@ -360,11 +369,18 @@ def run(cfg: RunConfig) -> RunResult:
     if counts is None:
         bins = _stream(cfg, weights, shares, residents, periods)
         clock.done("read and sum")
+        if fp is not None:
+            weights = footprint_weights(fp, bins.sums.sum(axis=(0, 1)))
+            clock.done("density")
         in_parts = not table_fits(bins, weights, cfg, periods)
         dense = not in_parts  # (figures in arrays from end to end: publish_cube)
         heat_dropped = in_parts and heat
         heat = heat and not in_parts
     else:
+        if fp is not None:
+            totals = counts.groupby("cell_id", observed=True)["count"].sum()
+            weights = footprint_weights(fp, totals.reindex(pd.Index(fp.cell_ids)).fillna(0.0).to_numpy(dtype=float))
+            clock.done("density")
         figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
         clock.done("zone figures")
     shapes = zones[["zone_id", "area_km2", "geometry"]]
@@ -372,16 +388,19 @@ def run(cfg: RunConfig) -> RunResult:
     nested = nested_pairs(overlaps) + zone_families(shapes, overlaps)
     clock.done("nested zones")
     # how well the cells fit each zone: from the weights alone, no people count behind it
-    fit = zone_fit(weights).reindex(zones["zone_id"].astype(str))
+    fit = zone_fit(public_weights).reindex(zones["zone_id"].astype(str))
     fit["n_cells"] = fit["n_cells"].fillna(0).astype("int64")
     fit["fit"] = fit["fit"].round(3)
     names = dict(zip(zones["zone_id"], zones["name"]))
     zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
+    # the apportioning part of each zone's interval: from its size and fit (public), never counts
+    h_zone = dict(zip(fit.index, apportioning_halfwidth(zones["area_km2"].to_numpy(), fit["fit"].to_numpy(), model)))
     stage = parts = None
     if in_parts:
         stage = new_folder(cfg.out)
         try:
-            done = publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage, rest_share=rest)
+            done = publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage, rest_share=rest,
+                                    intervals=lambda t: add_intervals(t, h_zone, shares))
             clock.done("figures, disclosure control, tables (in parts)")
             if heat_dropped:
                 log.warning("the zone table was published in parts: the map has no heat layer (add --heat-grid 0 to say so)")
@@ -411,6 +430,9 @@ def run(cfg: RunConfig) -> RunResult:
         stats, by_reason = {}, {}
         _tally(checked, stats, by_reason)
         published_all = published[published["origin"] == ALL] if heat else None
+    if table is not None:
+        table = add_intervals(table, h_zone, shares)
+    summary = summary_intervals(summary, h_zone, shares)
     grid = None
     if published_all is not None:
         grid = _heat(zones, published_all, cfg, cfg.metric_crs or weights.meta.get("crs") or "EPSG:3812")
@@ -438,7 +460,7 @@ def run(cfg: RunConfig) -> RunResult:
             "rest_share": rest,
             "rest_note": "the estimate of 'all' is its published origins' estimates plus the rest of its observed count divided by rest_share",
         },
-        "weights": weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))},
+        "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | _density_note(fp, weights),
         "counts": {
             **_counts_summary(counts, bins),
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
@@ -469,10 +491,22 @@ def run(cfg: RunConfig) -> RunResult:
             "published": int((grid["status"] == PUBLISHED).sum()),
             "suppressed": int((grid["status"] == SUPPRESSED).sum()),
         }
-    files = _write_outputs(Path(cfg.out), table, summary, weights, manifest, grid, cfg, stage=stage)
+    files = _write_outputs(Path(cfg.out), table, summary, public_weights, manifest, grid, cfg, stage=stage)
     clock.done("writing")
     manifest["outputs"] = [f.name for f in files]
     return RunResult(arrow=table, manifest=manifest, files=files)
+
+
+def _density_note(fp, weights: Weights) -> dict:
+    """What the manifest says of the footprint model's density (nothing about people)."""
+    if fp is None:
+        return {}
+    keys = ("tile_m", "path_loss_exponent", "softness_db", "reach_factor", "prior", "tiles", "iterations")
+    return {
+        "footprint": {k: weights.meta.get(k) for k in keys}
+        | {"density": "estimated from this run's counts, summed over its periods and origins; weights.parquet holds the "
+                      "weights under the prior density (the run's own weights carry the counts and are not written)"}
+    }
 
 
 def _check_inputs_are_not_outputs(cfg: RunConfig) -> None:

@@ -170,6 +170,23 @@ def _n(v: float) -> str:
     return "" if not np.isfinite(v) else f"{v:,.0f}".replace(",", " ")
 
 
+def _iv(v: float, low: float, high: float) -> str:
+    """A figure with its 90% interval: "18 400 (16 900-20 100)"; the figure alone without one."""
+    if not np.isfinite(v):
+        return ""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return _n(v)
+    return f"{_n(v)} ({_n(low)}-{_n(high)})"
+
+
+def _row(frame: pd.DataFrame, key) -> tuple[float, float, float]:
+    """(estimate, low, high) of one row of :func:`build_report`'s visitor frames, NaN when absent."""
+    if key not in frame.index:
+        return np.nan, np.nan, np.nan
+    r = frame.loc[key]
+    return float(r["estimate"]), float(r["low"]), float(r["high"])
+
+
 def _pct(v: float) -> str:
     return "" if not np.isfinite(v) else f"{v:.1%}"
 
@@ -219,7 +236,10 @@ def build_report(
     if not table_path.is_file():
         raise InputError("no zone_counts.parquet here", path=run_dir, hint="give the output folder of 'geozones apportion', 'run' or 'demo'")
     table = pd.read_parquet(table_path)
-    for col in ("observed", "estimate"):  # whole numbers with gaps for suppressed figures
+    for col in ("estimate_low", "estimate_high"):  # (runs before the intervals have none)
+        if col not in table.columns:
+            table[col] = np.nan
+    for col in ("observed", "estimate", "estimate_low", "estimate_high"):  # whole numbers with gaps for suppressed figures
         table[col] = table[col].to_numpy(dtype=float, na_value=np.nan)
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")) if (run_dir / "manifest.json").is_file() else {}
     zones = gpd.read_file(run_dir / "zones.geojson") if (run_dir / "zones.geojson").is_file() else None
@@ -245,15 +265,30 @@ def build_report(
     pub = summ[summ["status"] == _PUBLISHED]
     has_res = (summ["origin"] == RESIDENT).any()
 
-    def visitors_of(frame: pd.DataFrame) -> pd.Series:
-        """Visitors per zone: all minus residents, where both are published."""
-        piv = frame[frame["status"] == _PUBLISHED].pivot_table(index="zone_id", columns="origin", values="estimate", aggfunc="first")
-        tot = piv[ALL] if ALL in piv else pd.Series(dtype=float)
-        if has_res and RESIDENT in piv:
-            return tot - piv[RESIDENT]
-        return tot if not has_res else pd.Series(np.nan, index=piv.index)
+    def visitors_of(frame: pd.DataFrame, index: str = "zone_id") -> pd.DataFrame:
+        """Visitors per zone (or day): all minus residents, where both are published; with a
+        90% interval whose sides add the two figures' in quadrature (their errors share the
+        apportioning, so this errs wide).
+        """
+        pub_rows = frame[frame["status"] == _PUBLISHED]
+        piv = {c: pub_rows.pivot_table(index=index, columns="origin", values=c, aggfunc="first")
+               for c in ("estimate", "estimate_low", "estimate_high")}
+        est = piv["estimate"]
+        if ALL not in est:
+            return pd.DataFrame(columns=["estimate", "low", "high"], dtype=float)
+        out = pd.DataFrame({"estimate": est[ALL], "low": piv["estimate_low"].get(ALL), "high": piv["estimate_high"].get(ALL)})
+        if has_res and RESIDENT in est:
+            r, r_lo, r_hi = est[RESIDENT], piv["estimate_low"].get(RESIDENT), piv["estimate_high"].get(RESIDENT)
+            v = out["estimate"] - r
+            lo = v - np.hypot(out["estimate"] - out["low"], r_hi - r)
+            hi = v + np.hypot(out["high"] - out["estimate"], r - r_lo)
+            return pd.DataFrame({"estimate": v, "low": np.maximum(lo, 0.0), "high": hi})
+        if has_res:
+            return pd.DataFrame({"estimate": np.nan, "low": np.nan, "high": np.nan}, index=out.index)
+        return out
 
-    vis = visitors_of(summ)
+    vis_iv = visitors_of(summ)
+    vis = vis_iv["estimate"]
     if zone is None:
         zone = vis.idxmax() if len(vis.dropna()) else summ["zone_id"].iloc[0]
     if zone not in set(table["zone_id"]):
@@ -272,6 +307,7 @@ def build_report(
     days = pd.DataFrame({"date": sorted(pd.unique(daily["date"]))})
     days["people"] = days["date"].map(dp[ALL]) if ALL in dp else np.nan
     days["visitors"] = days["people"] - days["date"].map(dp[RESIDENT]) if (has_res and RESIDENT in dp) else (days["people"] if not has_res else np.nan)
+    day_iv = visitors_of(daily[daily["status"] == _PUBLISHED], index="date")
     event_of = {d: n for n, ds in events.items() for d in ds}
     days["event"] = days["date"].map(event_of).fillna("")
     days["weekday"] = pd.to_datetime(days["date"]).dt.day_name()
@@ -282,7 +318,9 @@ def build_report(
     visitors_total = vis.get(zone, np.nan)
     parts = zrow.drop([o for o in (ALL, RESIDENT) if o in zrow.index])
     onames = origin_names(list(parts.index) + list(summ["origin"].unique()))
-    shares = pd.DataFrame({"origin": parts.index, "name": [onames.get(o, o) for o in parts.index], "estimate": parts.to_numpy()})
+    zb = pub[pub["zone_id"] == zone].set_index("origin")
+    shares = pd.DataFrame({"origin": parts.index, "name": [onames.get(o, o) for o in parts.index], "estimate": parts.to_numpy(),
+                           "low": zb["estimate_low"].reindex(parts.index).to_numpy(), "high": zb["estimate_high"].reindex(parts.index).to_numpy()})
     shares["share"] = shares["estimate"] / visitors_total if np.isfinite(visitors_total) and visitors_total > 0 else np.nan
     is_country = shares["origin"].str.fullmatch(r"[A-Z]{2}") & (shares["origin"] != "BE")
     be_shares = shares[~is_country].sort_values("estimate", ascending=False)
@@ -318,9 +356,10 @@ def build_report(
         st = tot_all["status"].get(zid, "suppressed")
         ztab.append({
             "zone_id": zid, "name": names.get(zid, zid), "area": f"{zarea[zid]:.2f}" if zid in zarea else "",
-            "people": _n(tot_all["estimate"].get(zid, np.nan)) if st == _PUBLISHED else "suppressed",
+            "people": _iv(tot_all["estimate"].get(zid, np.nan), tot_all["estimate_low"].get(zid, np.nan), tot_all["estimate_high"].get(zid, np.nan))
+            if st == _PUBLISHED else "suppressed",
             # visitors = all minus residents: not shown when either is withheld
-            "visitors": _n(vis.get(zid, np.nan)) if np.isfinite(vis.get(zid, np.nan)) else "suppressed",
+            "visitors": _iv(*_row(vis_iv, zid)) if np.isfinite(vis.get(zid, np.nan)) else "suppressed",
             "top": ztop.get(zid, ""),
         })
 
@@ -335,12 +374,14 @@ def build_report(
     tpl = env.get_template("report.html")
     return tpl.render(
         zone=zone, zone_name=zname, period=summary_p, period_start=period_start[:10], day_period=day_p,
-        avg_visitors=_n(visitors_total), avg_people=_n(tot_all["estimate"].get(zone, np.nan)) if tot_all["status"].get(zone) == _PUBLISHED else "suppressed",
+        avg_visitors=_iv(*_row(vis_iv, zone)) if np.isfinite(visitors_total) else "",
+        avg_people=_iv(tot_all["estimate"].get(zone, np.nan), tot_all["estimate_low"].get(zone, np.nan), tot_all["estimate_high"].get(zone, np.nan))
+        if tot_all["status"].get(zone) == _PUBLISHED else "suppressed",
         n_days=len(days), n_days_published=int(days["visitors"].notna().sum()), has_residents=has_res,
         series_svg=_series_chart(days, events, f"{zname}: per day") if len(days) else "",
-        peaks=[{"date": r.date, "weekday": r.weekday, "visitors": _n(r.visitors), "event": r.event} for r in peaks.itertuples()],
-        be_shares=[{"name": r.name, "estimate": _n(r.estimate), "share": _pct(r.share)} for r in be_shares.itertuples()],
-        abroad=[{"name": r.name, "estimate": _n(r.estimate), "share": _pct(r.share)} for r in abroad.itertuples()],
+        peaks=[{"date": r.date, "weekday": r.weekday, "visitors": _iv(*_row(day_iv, r.date)), "event": r.event} for r in peaks.itertuples()],
+        be_shares=[{"name": r.name, "estimate": _iv(r.estimate, r.low, r.high), "share": _pct(r.share)} for r in be_shares.itertuples()],
+        abroad=[{"name": r.name, "estimate": _iv(r.estimate, r.low, r.high), "share": _pct(r.share)} for r in abroad.itertuples()],
         hidden_share=_pct(hidden_share) if np.isfinite(hidden_share) and hidden_share > 0.0005 else "",
         shares_svg=_bar_chart(shares.sort_values("estimate", ascending=False), "Where visitors come from") if shares["share"].notna().any() else "",
         level=level, comparison=comparison, zones=ztab, spend=spend_rows, spend_note=spend_note,

@@ -85,7 +85,7 @@ __all__ = [
 #: The cases on real geography.
 CASES = ("kortrijk", "leuven", "antwerpen")
 #: Apportioning methods compared.
-METHODS = ("tower", "voronoi", "wedge", "voronoi-dasymetric", "wedge-dasymetric")
+METHODS = ("tower", "voronoi", "wedge", "voronoi-dasymetric", "wedge-dasymetric", "footprint")
 #: How a phone picks its cell.
 ATTACH_MODELS = ("sector", "signal")
 #: Zone size classes (km²): lower bound, upper bound, label.
@@ -191,7 +191,8 @@ def _shared() -> Path:
     return Path(os.environ.get("GEOZONES_SHARED", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-def _data(*parts: str) -> Path:
+def package_data(*parts: str) -> Path:
+    """A file of the package's bundled data (``geozones/data``)."""
     from importlib import resources
 
     return Path(str(resources.files("geozones").joinpath("data", *parts)))
@@ -247,17 +248,17 @@ def load_case(name: str, *, operator: str = "pxs", shared: str | os.PathLike[str
     if name == "kortrijk":
         from .synth import synthetic_cellplan
 
-        muni = gpd.read_file(str(_data("kortrijk", "municipality.geojson")))
-        plan = synthetic_cellplan(str(_data("kortrijk", "population_100m.tif")), muni, 60, seed=7, prefix="kor")
+        muni = gpd.read_file(str(package_data("kortrijk", "municipality.geojson")))
+        plan = synthetic_cellplan(str(package_data("kortrijk", "population_100m.tif")), muni, 60, seed=7, prefix="kor")
         cells = cells_from_frame(plan, Path("synthetic Kortrijk plan"), "csv", None)
         area = shapely.union_all(muni.to_crs(crs).geometry.values)
-        zones = read_zones(str(_data("kortrijk", "zones"))).to_crs(crs)
+        zones = read_zones(str(package_data("kortrijk", "zones"))).to_crs(crs)
         zones = gpd.GeoDataFrame(
             {"zone_id": zones["zone_id"], "name": zones["name"], "zone_set": zones["kind"].astype(str)},
             geometry=zones.geometry.values, crs=crs,
         )
         centre = shapely.union_all(zones.loc[zones["zone_id"].str.startswith("centre-"), "geometry"].values)
-        population = _data("kortrijk", "population_100m.tif")
+        population = package_data("kortrijk", "population_100m.tif")
     else:
         path = shared / "sites" / spec["sites"].format(op=operator)
         cells = read_sites(path)
@@ -296,7 +297,7 @@ def load_case(name: str, *, operator: str = "pxs", shared: str | os.PathLike[str
 
 
 # ----------------------------------------------------------------------------- people
-def _raster_points(path: Path, area: shapely.Geometry, crs, power: float = 1.0):
+def raster_points(path: Path, area: shapely.Geometry, crs, power: float = 1.0):
     """Pixel centres (in ``crs``), pixel size and population of a raster inside ``area``."""
     import rasterio
     from rasterio.windows import Window, from_bounds
@@ -317,7 +318,7 @@ def _raster_points(path: Path, area: shapely.Geometry, crs, power: float = 1.0):
     return xs.min(0), ys.min(0), xs.max(0), ys.max(0), data[rows, cols] ** power
 
 
-def _cluster_points(n: int, pixels, area: shapely.Geometry, rng: np.random.Generator) -> np.ndarray:
+def cluster_points(n: int, pixels, area: shapely.Geometry, rng: np.random.Generator) -> np.ndarray:
     """``n`` points of a cluster process over the pixels' weights, inside ``area``."""
     x0, y0, x1, y1, w = pixels
     keep = np.zeros((0, 2))
@@ -335,7 +336,7 @@ def _cluster_points(n: int, pixels, area: shapely.Geometry, rng: np.random.Gener
     return keep[:n]
 
 
-def _uniform_in(shape: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndarray:
+def uniform_in(shape: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndarray:
     x0, y0, x1, y1 = shape.bounds
     out = np.zeros((0, 2))
     while len(out) < n:
@@ -376,12 +377,12 @@ def simulate_people(case: Case, *, seed: int = 0, steps=STEPS, residents: int | 
     """
     rng = np.random.default_rng(seed)
     shapely.prepare(case.area)
-    homes_px = _raster_points(case.population, case.area, case.crs)
+    homes_px = raster_points(case.population, case.area, case.crs)
     inside = shapely.contains_xy(case.area, (homes_px[0] + homes_px[2]) / 2, (homes_px[1] + homes_px[3]) / 2)
     n_res = int(round(homes_px[4][inside].sum())) if residents is None else int(residents)
-    home = _cluster_points(n_res, homes_px, case.area, rng)
+    home = cluster_points(n_res, homes_px, case.area, rng)
     jobs_px = homes_px[:4] + (homes_px[4] ** 1.5,)
-    work = _cluster_points(n_res, jobs_px, case.area, rng)
+    work = cluster_points(n_res, jobs_px, case.area, rng)
     order = rng.permutation(n_res)  # who works when: the first share of this order
     centre = shapely.intersection(case.centre, case.area)
     shapely.prepare(centre)
@@ -393,7 +394,7 @@ def simulate_people(case: Case, *, seed: int = 0, steps=STEPS, residents: int | 
         res = np.where(working[:, None], work, home)
         n_vis = int(round(vis * case.visitors))
         n_uni = int(round(0.7 * n_vis))
-        v = np.concatenate([_uniform_in(centre, n_uni, rng), _scatter((cxy.x, cxy.y), 500.0, n_vis - n_uni, case.area, rng)])
+        v = np.concatenate([uniform_in(centre, n_uni, rng), _scatter((cxy.x, cxy.y), 500.0, n_vis - n_uni, case.area, rng)])
         parts = [(res, "resident"), (v, "visitor")]
         if events_on:
             for p in case.events.values():
@@ -421,11 +422,11 @@ def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs((a - b + 180.0) % 360.0 - 180.0)
 
 
-def _shadowing(px: np.ndarray, py: np.ndarray, near: np.ndarray, field) -> np.ndarray:
+def _shadowing(px: np.ndarray, py: np.ndarray, near: np.ndarray, field, db: float = SHADOWING_DB) -> np.ndarray:
     """Spatially correlated shadowing (dB) of each phone towards each of its near sites."""
     k, phase = field
     arg = k[near, :, 0] * px[:, None, None] + k[near, :, 1] * py[:, None, None] + phase[near]
-    return SHADOWING_DB * np.sqrt(2.0 / _FEATURES) * np.cos(arg).sum(axis=2)
+    return db * np.sqrt(2.0 / _FEATURES) * np.cos(arg).sum(axis=2)
 
 
 def attach_cells(
@@ -437,6 +438,9 @@ def attach_cells(
     model: str = "signal",
     seed: int = 0,
     chunk: int = 200_000,
+    exponent: float = PATH_LOSS_EXPONENT,
+    shadowing_db: float | None = None,
+    iid_db: float | None = None,
 ) -> np.ndarray:
     """The cell each phone attaches to (row of ``cells``), by one of :data:`ATTACH_MODELS`.
 
@@ -452,6 +456,9 @@ def attach_cells(
         See the module docstring.
     seed : int
         Seeds ties between cells with the same azimuth, and shadowing.
+    exponent, shadowing_db, iid_db : float
+        The ``signal`` model's path-loss exponent, correlated shadowing and independent
+        shadowing per phone and site (dB).
 
     Returns
     -------
@@ -462,6 +469,8 @@ def attach_cells(
     if model not in ATTACH_MODELS:
         raise InputError(f"unknown attach model {model!r}", hint=f"choose one of {', '.join(ATTACH_MODELS)}")
     rng = np.random.default_rng(seed)
+    shadowing_db = SHADOWING_DB if shadowing_db is None else shadowing_db  # (read at call time: tests set them)
+    iid_db = SHADOWING_IID_DB if iid_db is None else iid_db
     pos, site, az, bw = _cell_table(cells, crs)
     # cells of each site as a padded table (sites x max cells), -1 where none
     order = np.argsort(site, kind="stable")
@@ -495,8 +504,8 @@ def attach_cells(
         else:
             d = np.maximum(np.hypot(dx, dy), 10.0)
             gain = np.where(omni, 0.0, -np.minimum(12.0 * (off / bw[ci]) ** 2, 20.0))
-            shadow = _shadowing(px, py, near, field) + rng.normal(0.0, SHADOWING_IID_DB, (n, k))
-            score = (-10.0 * PATH_LOSS_EXPONENT * np.log10(d) + shadow)[:, :, None] + gain
+            shadow = _shadowing(px, py, near, field, shadowing_db) + rng.normal(0.0, iid_db, (n, k))
+            score = (-10.0 * exponent * np.log10(d) + shadow)[:, :, None] + gain
         score = np.where(valid, score, -np.inf).reshape(n, -1)
         # ties (bands on one azimuth, omni cells of one site) are broken at random
         score = score + rng.uniform(0, 1e-9, score.shape)
@@ -514,7 +523,7 @@ def true_counts(people: pd.DataFrame, zones: gpd.GeoDataFrame, n_steps: int) -> 
     return np.bincount(step * len(geoms) + zi, minlength=n_steps * len(geoms)).reshape(n_steps, len(geoms))
 
 
-def _period_starts(steps) -> pd.DatetimeIndex:
+def period_starts(steps) -> pd.DatetimeIndex:
     local = pd.to_datetime([f"{DAY} {t}" for _, t, *_ in steps]).tz_localize("Europe/Brussels")
     return local.tz_convert("UTC")
 
@@ -541,7 +550,7 @@ def simulate(case: Case, *, seed: int = 0, attach: str = "signal", steps=STEPS, 
     """
     people = simulate_people(case, seed=seed, steps=steps, residents=residents)
     people["cell"] = attach_cells(people["x"].to_numpy(), people["y"].to_numpy(), case.cells, case.crs, model=attach, seed=seed + 1)
-    starts = _period_starts(steps)
+    starts = period_starts(steps)
     n_cells = len(case.cells)
     c = np.bincount(people["step"].to_numpy() * n_cells + people["cell"].to_numpy(), minlength=len(steps) * n_cells)
     s, ci = np.divmod(np.arange(len(c)), n_cells)
@@ -589,14 +598,20 @@ def tower_weights(cells: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> Weights:
     return Weights(matrix, m["cell_id"].astype(str).to_numpy(dtype=object), zones["zone_id"].astype(str).to_numpy(dtype=object), outside, {"model": "tower"})
 
 
-def method_weights(case: Case, method: str) -> Weights:
-    """The weights of one of :data:`METHODS` for a case's cells and zones."""
+def method_weights(case: Case, method: str):
+    """The weights of one of :data:`METHODS` for a case's cells and zones (``footprint``:
+    the :class:`~geozones.footprint.Footprints`, which a simulation's counts turn into weights).
+    """
     from .coverage import build_coverage
 
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}", hint=f"choose one of {', '.join(METHODS)}")
     if method == "tower":
         return tower_weights(case.cells, case.zones)
+    if method == "footprint":  # weights follow from each simulation's counts (estimate_counts)
+        from .footprint import footprints
+
+        return footprints(case.cells, case.zones[["zone_id", "geometry"]], crs=case.crs)
     model = method.split("-")[0]
     cov = build_coverage(case.cells, model, crs=case.crs)
     anc = case.ancillary if method.endswith("dasymetric") else None
@@ -605,13 +620,19 @@ def method_weights(case: Case, method: str) -> Weights:
     return w
 
 
-def estimate_counts(sim: Simulation, weights: Weights) -> pd.DataFrame:
+def estimate_counts(sim: Simulation, weights) -> pd.DataFrame:
     """The zone figures a method gives: ``zone_id``, ``period_start``, ``estimate``.
 
-    The counts go through :func:`geozones.apportion`, as in a real run.
+    The counts go through :func:`geozones.apportion`, as in a real run. ``weights`` may be
+    :class:`~geozones.footprint.Footprints`: the density comes from the simulation's counts
+    summed over its periods, as in a run.
     """
     from .aggregate import apportion
+    from .footprint import Footprints, footprint_weights
 
+    if isinstance(weights, Footprints):  # the density from the counts summed over the day, as a run does
+        totals = sim.counts.groupby("cell_id")["count"].sum().reindex(pd.Index(weights.cell_ids)).fillna(0.0)
+        weights = footprint_weights(weights, totals.to_numpy(dtype=float))
     counts = sim.counts.assign(origin=ALL)
     table, _ = apportion(counts, weights)
     table = table[table["zone_id"] != OUTSIDE]
@@ -704,13 +725,15 @@ def evaluate(case: Case, sim: Simulation, methods=METHODS, weights: dict | None 
     pandas.DataFrame
         :func:`zone_errors` with ``method``, ``zone_set``, ``fit`` and ``n_cells`` added.
     """
+    from .footprint import Footprints, footprint_weights
+
     areas = case.zones.set_index("zone_id")["area_km2"]
     sets = case.zones.set_index("zone_id")["zone_set"]
     frames = []
     for method in methods:
         w = (weights or {}).get(method) or method_weights(case, method)
         err = zone_errors(estimate_counts(sim, w), sim.truth, areas)
-        fit = zone_fit(w)
+        fit = zone_fit(footprint_weights(w) if isinstance(w, Footprints) else w)
         err["method"] = method
         err["zone_set"] = err["zone_id"].map(sets).to_numpy()
         err["fit"] = err["zone_id"].map(fit["fit"]).to_numpy()

@@ -269,8 +269,9 @@ def test_fit_columns_in_every_output_and_independent_of_counts(small_case):
     c = small_case
     _run(c, c["tmp"] / "a", c["counts"])
     a = pd.read_csv(c["tmp"] / "a" / "zone_counts.csv", dtype={"origin": str})
-    assert ZONE_COUNT_COLUMNS[:8] == ["zone_id", "zone_name", "period_start", "period", "origin", "observed", "estimate", "status"]
-    assert list(a.columns) == ZONE_COUNT_COLUMNS and ZONE_COUNT_COLUMNS[8:] == ["n_cells", "fit"]
+    assert ZONE_COUNT_COLUMNS[:10] == ["zone_id", "zone_name", "period_start", "period", "origin", "observed", "estimate",
+                                       "estimate_low", "estimate_high", "status"]
+    assert list(a.columns) == ZONE_COUNT_COLUMNS and ZONE_COUNT_COLUMNS[10:] == ["n_cells", "fit"]
     assert list(pd.read_parquet(c["tmp"] / "a" / "zone_counts.parquet").columns) == ZONE_COUNT_COLUMNS
     # the columns are zone_fit of the weights the run used, on every row of the zone (suppressed ones too)
     want = gz.zone_fit(gz.read_weights(c["tmp"] / "a" / "weights.parquet"))

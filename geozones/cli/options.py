@@ -20,10 +20,11 @@ from ..privacy import DEFAULT_K
 log = logging.getLogger("geozones")
 
 #: Coverage models that build areas from a cell plan (``given`` reads them).
-BUILT_MODELS = tuple(m for m in MODELS if m != "given")
+BUILT_MODELS = tuple(m for m in MODELS if m not in ("given", "footprint"))
 _METRIC_CRS = "Metric CRS for areas (default: EPSG:3812 in Belgium, else the local UTM zone)."
 MODEL_HELP = (
-    "Coverage model: wedge (sector wedges), voronoi (best-server areas split by sector) or "
+    "Coverage model: wedge (sector wedges), voronoi (best-server areas split by sector), "
+    "footprint (signal footprints over a 100 m grid and the density the counts imply) or "
     "given (the cell file holds coverage polygons with cell_id). "
     "Default: given when the file holds polygons, else voronoi (the most accurate: docs/accuracy.md)."
 )

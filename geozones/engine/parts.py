@@ -173,13 +173,15 @@ def conservation_of(bins: CellBins, weights: Weights, sums: np.ndarray, factor: 
 
 
 def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, nested: list, cfg: RunConfig, residents,
-                      periods: list[str], fit: pd.DataFrame, names: dict, zone_order: dict, stage: Path, rest_share: float | None = None) -> dict:
+                      periods: list[str], fit: pd.DataFrame, names: dict, zone_order: dict, stage: Path, rest_share: float | None = None,
+                      intervals=None) -> dict:
     """Disclosure control one part of the zones at a time, for a zone table that does not
     fit in the memory budget whole: the figures equal those of the whole table (no
     relation crosses parts), and memory holds one part's. Each part's published rows go
     to a file in ``stage``; :func:`merge_parts` then writes ``zone_counts.csv`` and
     ``.parquet`` from it in the order of the whole table. Returns the zones' summary and
-    what the manifest says.
+    what the manifest says. ``intervals``: a function adding the estimates' intervals to
+    a part's published table (:func:`geozones.intervals.add_intervals`).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -224,7 +226,7 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
                 by_reason[key] = by_reason.get(key, 0) + n
             ids = set(np.asarray(weights.zone_ids)[cols].astype(str))
             summaries.append(zone_summary(zones[zones["zone_id"].isin(ids)], done.last, periods[-1]))
-            arrow = whole_numbers(done.table)
+            arrow = whole_numbers(intervals(done.table) if intervals is not None else done.table)
             del done
             rank = in_order.get_indexer(arrow.column("zone_id").to_numpy(zero_copy_only=False))
             starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]]) if len(rank) else np.empty(0, np.int64)

@@ -1,0 +1,142 @@
+"""Accuracy where visitors crowd, and the coverage of the 90% intervals (issue 18).
+
+Usage
+-----
+From the repository root::
+
+    python3.11 benchmarks/crowds.py [--case kortrijk ...] [--seeds 0 1 2] [--scenario shopping ...]
+        [--mismatch flat ...] [--share 0.4]
+
+For every case (Kortrijk with a synthetic network of 260 irregular sites; Leuven and
+Antwerpen with a real operator's plan), crowd scenario (:mod:`geozones.scenarios`), signal
+model unlike the estimator's and seed, it simulates one hour, counts the operator's
+subscribers (each person one with probability ``--share``) per cell, apportions them by
+every method, scales by the share and scores each zone figure against everybody really
+inside it. It prints Markdown tables (docs/accuracy.md) and writes them with the raw
+errors' summary to ``benchmarks/results/crowds.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from geozones import scenarios as C  # noqa: E402
+from geozones import simulate as S  # noqa: E402
+from geozones.footprint import Footprints, footprint_weights  # noqa: E402
+from geozones.intervals import apportioning_halfwidth, interval_factors  # noqa: E402
+from geozones.weights import zone_fit  # noqa: E402
+
+METHODS = ("voronoi", "wedge", "voronoi-dasymetric", "footprint")
+CLASSES = (">= 1 km²", "0.25-1 km²", "< 0.25 km²")
+
+
+def size_class(a: np.ndarray) -> np.ndarray:
+    return np.where(a >= 1.0, CLASSES[0], np.where(a >= 0.25, CLASSES[1], CLASSES[2]))
+
+
+def run_case(name: str, seeds, scenarios, mismatches, share: float, shared=None, free_azimuths: bool = False) -> pd.DataFrame:
+    frames = []
+    for seed in seeds:
+        case = C.crowd_case(name, seed=seed, shared=shared, free_azimuths=free_azimuths)  # (Kortrijk: a new network per seed)
+        z = case.zones.set_index("zone_id")
+        centre = (z["zone_set"] == "city-centre") | (z["name"].astype(str) == "Binnenstad")
+        weights = {m: S.method_weights(case, m) for m in METHODS}
+        fits = {m: zone_fit(footprint_weights(w) if isinstance(w, Footprints) else w)["fit"] for m, w in weights.items()}
+        for scen in scenarios:
+            for mis in mismatches:
+                sim = C.simulate_crowd(case, scen, seed=seed, mismatch=mis, share=share)
+                truth = sim.truth.set_index("zone_id")["count"]
+                for m, w in weights.items():
+                    est = S.estimate_counts(sim, w).set_index("zone_id")["estimate"].reindex(truth.index).fillna(0.0)
+                    obs = est.to_numpy()
+                    e = pd.DataFrame({"zone_id": truth.index, "true": truth.to_numpy(), "observed": obs, "estimate": obs / share})
+                    e["area_km2"] = z["area_km2"].reindex(e["zone_id"]).to_numpy()
+                    e["fit"] = fits[m].reindex(e["zone_id"]).to_numpy()
+                    e["centre"] = centre.reindex(e["zone_id"]).to_numpy()
+                    e["zone_set"] = z["zone_set"].reindex(e["zone_id"]).to_numpy()
+                    h = apportioning_halfwidth(e["area_km2"], e["fit"], m.split("-")[0])
+                    e["low"], e["high"] = interval_factors(e["observed"], e["estimate"], h, share=np.full(len(e), share))
+                    e = e.assign(case=name, scenario=scen, mismatch=mis, seed=seed, method=m)
+                    frames.append(e)
+    out = pd.concat(frames, ignore_index=True)
+    out = out[out["true"] >= S.MIN_TRUE].copy()
+    out["rel_error"] = (out["estimate"] - out["true"]) / out["true"]
+    out["log_error"] = np.log(np.maximum(out["estimate"], 0.5) / out["true"])
+    out["inside"] = (out["true"] >= out["low"]) & (out["true"] <= out["high"])
+    out["size_class"] = size_class(out["area_km2"].to_numpy())
+    return out
+
+
+def tables(raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    a = raw.assign(abs_error=raw["rel_error"].abs())
+    by_size = a.groupby(["method", "size_class"], sort=False).agg(
+        zones=("zone_id", "nunique"), median_abs=("abs_error", "median"), p90_abs=("abs_error", lambda v: v.quantile(0.9)),
+        bias=("rel_error", "mean"), coverage=("inside", "mean"))
+    c = a[a["centre"]]
+    centre = c.groupby(["case", "method"], sort=False).agg(
+        zones=("zone_id", "nunique"), median_abs=("abs_error", "median"), max_abs=("abs_error", "max"), bias=("rel_error", "mean"),
+        coverage=("inside", "mean"))
+    scen = a[a["area_km2"] >= 1].groupby(["scenario", "mismatch", "method"], sort=False).agg(median_abs=("abs_error", "median"))
+    calib = a.assign(fit_class=np.where(a["fit"].fillna(0) >= 0.5, "good", "poor")).groupby(
+        ["method", "size_class", "fit_class"]).agg(n=("zone_id", "size"), q90_log=("log_error", lambda v: v.abs().quantile(0.9)),
+                                                   coverage=("inside", "mean"))
+    return {"size class": by_size, "centre zones": centre, "zones >= 1 km² by scenario": scen, "calibration": calib}
+
+
+def markdown(df: pd.DataFrame) -> str:
+    d = df.reset_index()
+    head = list(d.columns)
+    fmt = lambda v: f"{100 * v:.1f}%" if isinstance(v, float) and abs(v) < 5 else (f"{v:,.0f}" if isinstance(v, (int, float, np.integer)) else str(v))  # noqa: E731
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in d.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--case", action="append", choices=S.CASES)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--scenario", action="append", choices=C.SCENARIOS)
+    ap.add_argument("--mismatch", action="append", choices=list(C.MISMATCH))
+    ap.add_argument("--share", type=float, default=0.4)
+    ap.add_argument("--free-azimuths", action="store_true", help="Kortrijk's synthetic sectors point each their own random way")
+    ap.add_argument("--shared", default=None)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "crowds.json"))
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    raw = pd.concat([run_case(c, args.seeds, args.scenario or list(C.SCENARIOS), args.mismatch or list(C.MISMATCH), args.share, args.shared,
+                              args.free_azimuths)
+                     for c in (args.case or ["kortrijk"])], ignore_index=True)
+    elapsed = time.perf_counter() - t0
+    out = tables(raw)
+    text = [f"Cases: {', '.join(args.case or ['kortrijk'])}; seeds {' '.join(map(str, args.seeds))}; market share {args.share:g}; "
+            f"{raw['zone_id'].nunique()} zones, {len(raw):,} zone figures; {elapsed:.0f} s."]
+    for name, t in out.items():
+        text.append(f"\n### {name}\n\n{markdown(t)}")
+    print("\n".join(text))
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    record = {"command": " ".join(["python3.11", "benchmarks/crowds.py"] + (argv if argv is not None else sys.argv[1:])),
+              "commit": commit, "seconds": round(elapsed, 1),
+              **{k: v.reset_index().round(4).to_dict(orient="records") for k, v in out.items()}}
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, default=str))
+    os.replace(tmp, path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,435 @@
+"""Probabilistic footprints and the density estimator behind ``--model footprint``.
+
+Area weights share a cell's count evenly over its coverage area: where a crowd stands in
+the middle of a cell, most of it lands in the neighbours' zones. The footprint model
+places people on a grid of square tiles instead:
+
+1. **Footprints.** For every tile ``t`` (100 m by default) and every cell ``c`` that can
+   reach it, the probability ``P[c, t]`` that a phone in ``t`` is counted by ``c``: a
+   received-signal score from the cell plan, softened into a best-server probability::
+
+       S[c, t] = power_c - 10 * PATH_LOSS_EXPONENT * log10(d)
+                 - min(12 (dθ / beamwidth)² + 12 ((φ - tilt) / 10°)², 25)
+       P[c, t] = exp(S[c, t] / softness) / sum_c' exp(S[c', t] / softness)
+
+   with ``d`` the distance (at least 10 m), ``dθ`` the angle between the azimuth and the
+   bearing to the tile, ``φ`` the elevation angle seen from the antenna's height (the 3GPP
+   antenna pattern; the vertical term only for cells whose plan gives ``height_m``). The softness stands for shadowing and everything the plan does not
+   say: the phone is not always on the strongest cell. Every tile's probabilities add up
+   to 1 over the cells that reach it.
+2. **Density.** From all cells' counts ``n``, the density ``λ`` over the tiles that
+   explains them: the EM (Richardson-Lucy) iteration of the ESSnet / MultiMNO
+   present-population method, started from a prior (uniform, or an ancillary raster)::
+
+       λ <- λ * Pᵀ (n / (P λ))
+
+   Each step keeps the total (``sum λ = sum n``); stopping after :data:`ITERATIONS`
+   steps keeps the prior's smoothness where the counts say little.
+3. **Weights.** Each cell's count is shared over tiles in proportion to ``P[c, t] λ[t]``
+   (the posterior of where its people are) and each tile over zones by the share of its
+   area inside them. The result is an ordinary :class:`~geozones.weights.Weights`
+   matrix, so counts still add up, every engine and the privacy audit work unchanged,
+   and the run's figures are linear in the counts once the density is set.
+
+The parameters the plan cannot give were chosen by the accuracy study (docs/accuracy.md)
+on simulations whose signal model differs from this one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from scipy import sparse
+
+from .crs import metric_crs
+from .errors import CellPlanError, WeightsError
+from .weights import Weights
+
+__all__ = [
+    "TILE_M",
+    "PATH_LOSS_EXPONENT",
+    "SOFTNESS_DB",
+    "REACH_FACTOR",
+    "ITERATIONS",
+    "DEFAULT_TILT",
+    "Footprints",
+    "footprints",
+    "estimate_density",
+    "footprint_weights",
+]
+
+log = logging.getLogger("geozones")
+
+#: Tile side in metres.
+TILE_M = 100.0
+#: Log-distance path-loss exponent (urban macro cells).
+PATH_LOSS_EXPONENT = 3.5
+#: Softness of the best-server choice in dB (the scale of a Gumbel perturbation of every
+#: cell's score). 4 dB was the most accurate across the accuracy study's signal models
+#: (shadowing of 6 to 10 dB, path-loss exponents 3 to 4; docs/accuracy.md).
+SOFTNESS_DB = 4.0
+#: A cell reaches tiles up to this many times its ``range_m`` (plan or default).
+REACH_FACTOR = 2.0
+#: EM steps (100 and 300 were within a point of each other in the study; 30 blurred crowds).
+ITERATIONS = 100
+#: Downtilt (degrees) of a cell whose plan row gives ``height_m`` but no ``tilt``. Without a
+#: height the vertical pattern is left out (it made figures worse in the study when guessed).
+DEFAULT_TILT = 4.0
+#: Probabilities below this are dropped (and the tile's others scaled back to 1).
+_MIN_P = 1e-4
+_MAX_LOSS_DB = 25.0
+_VERTICAL_BEAM = 10.0
+#: Tile x cell pairs handled at once.
+_CHUNK = 2_000_000
+
+
+@dataclass(frozen=True)
+class Footprints:
+    """Cells' footprints over a grid of tiles, and the tiles' shares of the zones.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_array
+        ``P``, shape (cells, tiles): the probability that a phone in the tile is counted
+        by the cell; every column adds up to 1.
+    cell_ids : numpy.ndarray of str
+    x, y : numpy.ndarray
+        Tile centres in ``crs``.
+    zone_shares : scipy.sparse.csr_array
+        Shape (tiles, zones): the share of each tile's area inside each zone.
+    in_zones : numpy.ndarray
+        Per tile, the share of its area inside any zone (zones may overlap).
+    zone_ids : numpy.ndarray of str
+    prior : numpy.ndarray
+        The density the estimator starts from, per tile (any scale).
+    meta : dict
+        The parameters and the CRS.
+    """
+
+    matrix: sparse.csr_array
+    cell_ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    zone_shares: sparse.csr_array
+    in_zones: np.ndarray
+    zone_ids: np.ndarray
+    prior: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_tiles(self) -> int:
+        """Number of tiles."""
+        return len(self.x)
+
+
+def _column(cells: pd.DataFrame, names: tuple[str, ...], default: float, lo: float, hi: float) -> np.ndarray:
+    """A numeric optional column of the cell plan, checked, with ``default`` where empty."""
+    lower = {str(c).lower(): c for c in cells.columns}
+    name = next((lower[n] for n in names if n in lower), None)
+    if name is None:
+        return np.full(len(cells), default)
+    vals = pd.to_numeric(cells[name], errors="coerce").to_numpy(dtype=float)
+    raw = cells[name].astype(str).str.strip()
+    bad = np.isnan(vals) & ~raw.isin(["", "nan", "None", "NaN", "<NA>"]).to_numpy()
+    bad |= ~np.isnan(vals) & ((vals < lo) | (vals > hi))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CellPlanError(
+            f"{name} {cells[name].iloc[i]!r} is not a number between {lo:g} and {hi:g}",
+            path=cells.attrs.get("source"),
+            where=f"cell_id {cells['cell_id'].iloc[i]!r}",
+            hint=f"give {name} in its unit or leave it empty for the default {default:g}",
+        )
+    return np.where(np.isnan(vals), default, vals)
+
+
+def _tiles(x: np.ndarray, y: np.ndarray, reach: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the grid's tiles within some site's reach (a grid aligned on multiples of ``size``)."""
+    from scipy.spatial import cKDTree
+
+    x0 = np.floor((x - reach).min() / size) * size
+    y0 = np.floor((y - reach).min() / size) * size
+    nx = int(np.ceil(((x + reach).max() - x0) / size))
+    ny = int(np.ceil(((y + reach).max() - y0) / size))
+    if nx * ny > 200_000_000:
+        raise WeightsError(f"the footprint grid would have {nx * ny:,} tiles", hint="give a coarser tile or a smaller cell plan")
+    tree = cKDTree(np.c_[x, y])
+    keep_x, keep_y = [], []
+    rmax = float(reach.max())
+    for r0 in range(0, ny, max(1, 2_000_000 // max(nx, 1))):  # a band of rows at a time
+        rows = np.arange(r0, min(ny, r0 + max(1, 2_000_000 // max(nx, 1))))
+        gx, gy = np.meshgrid(x0 + (np.arange(nx) + 0.5) * size, y0 + (rows + 0.5) * size)
+        gx, gy = gx.ravel(), gy.ravel()
+        k = min(8, len(x))
+        d, i = tree.query(np.c_[gx, gy], k=k, distance_upper_bound=rmax)
+        d, i = d.reshape(len(gx), k), i.reshape(len(gx), k)
+        found = np.isfinite(d)
+        ok = (found & (d <= np.where(found, reach[np.where(found, i, 0)], -1.0))).any(axis=1)
+        keep_x.append(gx[ok])
+        keep_y.append(gy[ok])
+    return np.concatenate(keep_x), np.concatenate(keep_y)
+
+
+def _probabilities(cx, cy, az, bw, height, tilt, power, reach, tx, ty, *, exponent: float, softness: float) -> sparse.csr_array:
+    """``P`` (cells x tiles) from the cells' parameters and the tiles' centres."""
+    from scipy.spatial import cKDTree
+
+    sites, site_of = np.unique(np.round(np.c_[cx, cy], 1), axis=0, return_inverse=True)
+    site_of = site_of.ravel()
+    site_reach = np.zeros(len(sites))
+    np.maximum.at(site_reach, site_of, reach)
+    order = np.argsort(site_of, kind="stable")
+    start = np.searchsorted(site_of[order], np.arange(len(sites) + 1))
+    per_site = np.diff(start)
+    site_tree, tile_tree = cKDTree(sites), cKDTree(np.c_[tx, ty])
+    rows, cols, vals = [], [], []
+    # tiles in bands, so that the pairs of one band fit in memory
+    per_tile = max(1.0, len(cx) / max(len(sites), 1) * np.pi * np.median(site_reach) ** 2 / max(_area_per_site(sites), 1.0))
+    band = max(1, int(_CHUNK / per_tile))
+    for a in range(0, len(tx), band):
+        b = min(len(tx), a + band)
+        sub = cKDTree(np.c_[tx[a:b], ty[a:b]]) if (a, b) != (0, len(tx)) else tile_tree
+        pairs = site_tree.sparse_distance_matrix(sub, float(site_reach.max()), output_type="ndarray")
+        si, ti = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+        # every cell of each site
+        reps = per_site[si]
+        ci = order[np.repeat(start[si], reps) + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))]
+        ti = np.repeat(ti, reps) + a
+        dx, dy = tx[ti] - cx[ci], ty[ti] - cy[ci]
+        d = np.maximum(np.hypot(dx, dy), 10.0)
+        near = d <= reach[ci]
+        ci, ti, dx, dy, d = ci[near], ti[near], dx[near], dy[near], d[near]
+        bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
+        off = np.abs((bearing - az[ci] + 180.0) % 360.0 - 180.0)
+        horizontal = np.where(np.isnan(az[ci]), 0.0, 12.0 * (off / bw[ci]) ** 2)
+        elevation = np.degrees(np.arctan2(height[ci], d))
+        vertical = np.where(np.isnan(height[ci]), 0.0, 12.0 * ((elevation - tilt[ci]) / _VERTICAL_BEAM) ** 2)
+        score = power[ci] - 10.0 * exponent * np.log10(d) - np.minimum(horizontal + vertical, _MAX_LOSS_DB)
+        # a softmax per tile: sort by tile, subtract the tile's best
+        o = np.lexsort((ci, ti))
+        ci, ti, score = ci[o], ti[o], score[o]
+        first = np.flatnonzero(np.r_[True, ti[1:] != ti[:-1]])
+        best = np.maximum.reduceat(score, first) if len(first) else np.empty(0)
+        counts = np.diff(np.r_[first, len(ti)])
+        e = np.exp((score - np.repeat(best, counts)) / softness)
+        p = e / np.repeat(np.add.reduceat(e, first), counts)
+        keep = p >= _MIN_P
+        ci, ti, p = ci[keep], ti[keep], p[keep]
+        rows.append(ci)
+        cols.append(ti)
+        vals.append(p)
+    P = sparse.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(cx), len(tx)))
+    colsum = np.asarray(P.sum(axis=0)).ravel()
+    P = P @ sparse.diags_array(np.where(colsum > 0, 1.0 / np.where(colsum > 0, colsum, 1.0), 0.0))
+    return sparse.csr_array(P)
+
+
+def _area_per_site(sites: np.ndarray) -> float:
+    if len(sites) < 2:
+        return 1.0
+    span = np.ptp(sites, axis=0)
+    return float(max(span[0], 1.0) * max(span[1], 1.0) / len(sites))
+
+
+def _zone_shares(tx, ty, size: float, zones: gpd.GeoDataFrame) -> tuple[sparse.csr_array, np.ndarray, bool]:
+    """Shares of each tile's area in each zone, and in any zone; whether zones overlap (on some tile)."""
+    half = size / 2.0
+    boxes = shapely.box(tx - half, ty - half, tx + half, ty + half)
+    geoms = np.asarray(zones.geometry.values, dtype=object)
+    tree = shapely.STRtree(boxes)
+    zi, ti = tree.query(geoms, predicate="intersects")
+    shapely.prepare(geoms)
+    whole = shapely.contains_properly(geoms[zi], boxes[ti])
+    share = np.ones(len(ti))
+    part = ~whole
+    share[part] = shapely.area(shapely.intersection(boxes[ti[part]], geoms[zi[part]])) / (size * size)
+    keep = share > 1e-9
+    A = sparse.csr_array((np.clip(share[keep], 0, 1), (ti[keep], zi[keep])), shape=(len(tx), len(geoms)))
+    in_zones = np.asarray(A.sum(axis=1)).ravel()
+    overlap = bool((in_zones > 1 + 1e-9).any())
+    if overlap:  # overlapping zones: the union's share
+        union = shapely.union_all(geoms)
+        hit = np.flatnonzero(in_zones > 0)
+        in_zones = np.zeros(len(tx))
+        in_zones[hit] = shapely.area(shapely.intersection(boxes[hit], union)) / (size * size)
+    return A, np.clip(in_zones, 0, 1), overlap
+
+
+def _prior(tx, ty, size: float, crs, ancillary, ancillary_column) -> tuple[np.ndarray, str]:
+    """The estimator's starting density per tile: uniform, or an ancillary layer's density."""
+    if ancillary is None:
+        return np.ones(len(tx)), "uniform"
+    from .weights import read_ancillary
+
+    half = size / 2.0
+    bounds = (tx.min() - half, ty.min() - half, tx.max() + half, ty.max() + half)
+    layer = read_ancillary(ancillary, column=ancillary_column, bounds=bounds, bounds_crs=crs)
+    layer = layer.to_crs(crs)
+    area = shapely.area(np.asarray(layer.geometry.values))
+    density = np.where(area > 0, layer["value"].to_numpy(dtype=float) / np.where(area > 0, area, 1.0), 0.0)
+    pts = shapely.points(tx, ty)
+    tree = shapely.STRtree(np.asarray(layer.geometry.values))
+    pi, li = tree.query(pts, predicate="within")
+    prior = np.zeros(len(tx))
+    np.maximum.at(prior, pi, density[li])
+    # a floor, so that people the layer does not foresee (visitors) can still be placed
+    floor = 0.05 * (prior[prior > 0].mean() if (prior > 0).any() else 1.0)
+    return np.maximum(prior, floor), f"ancillary ({getattr(ancillary, 'name', ancillary)})"
+
+
+def footprints(
+    cells: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    *,
+    crs: str | pyproj.CRS | None = None,
+    tile_m: float = TILE_M,
+    exponent: float = PATH_LOSS_EXPONENT,
+    softness: float = SOFTNESS_DB,
+    reach_factor: float = REACH_FACTOR,
+    ancillary=None,
+    ancillary_column: str | None = None,
+) -> Footprints:
+    """The footprints of a cell plan over a grid, and the grid's shares of the zones.
+
+    Parameters
+    ----------
+    cells : geopandas.GeoDataFrame
+        A cell plan (:func:`geozones.read_cellplan`): positions, ``azimuth`` (NaN: omni),
+        ``beamwidth``, ``range_m``; optional ``height_m`` (with it, the vertical pattern
+        counts: ``tilt`` in degrees of downtilt, default :data:`DEFAULT_TILT`) and
+        ``power_dbm`` (transmit power; default equal for every cell).
+    zones : geopandas.GeoDataFrame
+        The zones, with ``zone_id``.
+    crs : str or pyproj.CRS, optional
+        Metric CRS of the grid; by default EPSG:3812 inside Belgium, else the local UTM zone.
+    tile_m : float, default :data:`TILE_M`
+        Tile side in metres.
+    exponent, softness, reach_factor : float
+        Path-loss exponent, best-server softness (dB) and reach (times ``range_m``).
+    ancillary : path or GeoDataFrame, optional
+        A raster or polygon layer whose density is the estimator's prior (population,
+        buildings); default: uniform.
+    ancillary_column : str, optional
+        The polygon layer's value column.
+
+    Returns
+    -------
+    Footprints
+    """
+    if tile_m <= 0 or softness <= 0 or exponent <= 0 or reach_factor <= 0:
+        raise WeightsError("footprint parameters must be positive", hint="check the tile size, softness, exponent and reach")
+    if crs is None:
+        crs = metric_crs(cells.to_crs("EPSG:4326").total_bounds)
+    crs = pyproj.CRS.from_user_input(crs)
+    m = cells.to_crs(crs)
+    cx, cy = m.geometry.x.to_numpy(), m.geometry.y.to_numpy()
+    az = m["azimuth"].to_numpy(dtype=float) if "azimuth" in m.columns else np.full(len(m), np.nan)
+    bw = m["beamwidth"].to_numpy(dtype=float) if "beamwidth" in m.columns else np.full(len(m), 360.0)
+    bw = np.where(np.isnan(bw), 360.0, bw)
+    reach = reach_factor * m["range_m"].to_numpy(dtype=float)
+    height = _column(m, ("height_m", "height"), np.nan, 0.0, 1000.0)
+    tilt = _column(m, ("tilt", "downtilt"), DEFAULT_TILT, -20.0, 90.0)
+    power = _column(m, ("power_dbm", "power"), 0.0, -50.0, 100.0)
+    tx, ty = _tiles(cx, cy, reach, tile_m)
+    P = _probabilities(cx, cy, az, bw, height, tilt, power, reach, tx, ty, exponent=exponent, softness=softness)
+    zm = zones.to_crs(crs)
+    A, in_zones, overlap = _zone_shares(tx, ty, tile_m, zm)
+    prior, prior_name = _prior(tx, ty, tile_m, crs, ancillary, ancillary_column)
+    meta = {
+        "crs": crs.to_string(),
+        "tile_m": tile_m,
+        "path_loss_exponent": exponent,
+        "softness_db": softness,
+        "reach_factor": reach_factor,
+        "prior": prior_name,
+        "tiles": int(len(tx)),
+        "zones_overlap": overlap,
+    }
+    return Footprints(P, m["cell_id"].astype(str).to_numpy(dtype=object), tx, ty, A, in_zones,
+                      zones["zone_id"].astype(str).to_numpy(dtype=object), prior, meta)
+
+
+def estimate_density(P: sparse.csr_array, counts: np.ndarray, prior: np.ndarray, *, iterations: int = ITERATIONS) -> np.ndarray:
+    """The density over tiles that explains the cells' counts (EM, Richardson-Lucy).
+
+    Parameters
+    ----------
+    P : scipy.sparse.csr_array
+        Footprints, shape (cells, tiles), columns adding up to 1 (or 0 for a tile no cell reaches).
+    counts : numpy.ndarray
+        Per cell, the people it counted (any non-negative numbers).
+    prior : numpy.ndarray
+        Per tile, the starting density (any positive scale).
+    iterations : int, default :data:`ITERATIONS`
+
+    Returns
+    -------
+    numpy.ndarray
+        Per tile, people; they add up to the counts of the cells whose footprint holds
+        some prior.
+    """
+    counts = np.asarray(counts, dtype=float)
+    if counts.shape != (P.shape[0],) or (counts < 0).any() or not np.isfinite(counts).all():
+        raise WeightsError("counts for the density must be one finite, non-negative number per cell")
+    reached = np.asarray(P.sum(axis=0)).ravel() > 0
+    lam = np.where(reached, np.asarray(prior, dtype=float), 0.0)
+    q = P @ lam
+    if lam.sum() <= 0:
+        return lam
+    lam = lam * (counts[q > 0].sum() / lam.sum())
+    PT = sparse.csr_array(P.T)
+    for _ in range(iterations):
+        q = P @ lam
+        ratio = np.divide(counts, q, out=np.zeros_like(counts), where=q > 0)
+        lam = lam * (PT @ ratio)
+    return lam
+
+
+def footprint_weights(fp: Footprints, cell_counts: np.ndarray | None = None, *, iterations: int = ITERATIONS) -> Weights:
+    """Cell x zone weights from footprints and, given counts, the density they imply.
+
+    Parameters
+    ----------
+    fp : Footprints
+    cell_counts : numpy.ndarray, optional
+        Per cell of ``fp.cell_ids``, the people counted (for example a run's counts summed
+        over periods and origins). Without them the prior stands for the density.
+    iterations : int, default :data:`ITERATIONS`
+
+    Returns
+    -------
+    Weights
+        ``W[c, z] = sum_t P[c, t] λ[t] A[t, z] / sum_t P[c, t] λ[t]``; a cell whose
+        footprint holds no density keeps the prior's weights.
+    """
+    P = fp.matrix
+    prior = np.where(np.asarray(P.sum(axis=0)).ravel() > 0, fp.prior, 0.0)
+    lam = prior if cell_counts is None else estimate_density(P, cell_counts, fp.prior, iterations=iterations)
+
+    def shares(density: np.ndarray) -> tuple[sparse.csr_array, np.ndarray, np.ndarray]:
+        M = P @ sparse.diags_array(density)
+        q = np.asarray(M.sum(axis=1)).ravel()
+        inv = sparse.diags_array(np.divide(1.0, q, out=np.zeros_like(q), where=q > 0))
+        W = sparse.csr_array(inv @ (M @ fp.zone_shares))
+        inside = inv @ (M @ fp.in_zones)
+        return W, np.clip(1.0 - inside, 0.0, 1.0), q
+
+    W, outside, q = shares(lam)
+    if cell_counts is not None:
+        empty = q <= 1e-12 * max(q.max(initial=0.0), 1.0)
+        if empty.any():
+            W0, out0, _ = shares(prior)
+            W = sparse.csr_array(sparse.diags_array((~empty).astype(float)) @ W + sparse.diags_array(empty.astype(float)) @ W0)
+            outside = np.where(empty, out0, outside)
+    W.data = np.clip(W.data, 0.0, 1.0)
+    W.data[W.data < 1e-12] = 0.0
+    W.eliminate_zeros()
+    meta = dict(fp.meta, model="footprint", measure="footprint", density="counts" if cell_counts is not None else "prior",
+                iterations=iterations if cell_counts is not None else 0)
+    return Weights(W, fp.cell_ids, fp.zone_ids, outside, meta)

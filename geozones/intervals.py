@@ -1,0 +1,185 @@
+"""A 90% interval on every published estimate: ``estimate_low`` and ``estimate_high``.
+
+An estimate is ``observed / share``: a sample of the operator's subscribers, apportioned
+to a zone, scaled to the population. Three things make it uncertain, and the interval
+combines them on the log scale (half-widths add in quadrature)::
+
+    h_apportion  the zone's apportioning error: the 90th percentile of |log(estimate/true)|
+                 that the accuracy study measured for zones of its size class and fit under
+                 the run's model (:data:`APPORTIONING`; docs/accuracy.md), crowd scenarios
+                 included
+    h_count      counting noise of a sample of ``observed`` subscribers drawn at rate
+                 ``share``: 1.645 * sqrt((1 - share) / observed)
+    h_share      the market share's own uncertainty: from the optional ``share_low`` and
+                 ``share_high`` columns of the market-share table
+
+    estimate_low  = estimate * exp(-sqrt(h_apportion² + h_count² + h_low²))
+    estimate_high = estimate * exp(+sqrt(h_apportion² + h_count² + h_high²))
+
+with ``h_low = log(share_high / share)`` and ``h_high = log(share / share_low)``.
+
+Privacy: the interval is a function of the published estimate and observed figure and of
+what is public (the zone's size, its fit from the cell plan, the market-share table); it
+adds no equation about the counts. A suppressed figure has no interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .extrapolate import share_bands
+
+__all__ = ["APPORTIONING", "Z90", "apportioning_halfwidth", "interval_factors", "add_intervals", "summary_intervals"]
+
+#: The normal quantile of a two-sided 90% interval.
+Z90 = 1.645
+
+#: Per model, the 90th percentile of |log(estimate / true)| in the accuracy study, by size
+#: class (area km²: >= 1, 0.25-1, < 0.25) for zones of fit >= 0.5 and < 0.5 (see
+#: ``benchmarks/crowds.py`` and docs/accuracy.md: Kortrijk crowd and day simulations,
+#: seeds 0-2, every signal model). Models not listed use ``voronoi``'s.
+APPORTIONING: dict[str, dict[tuple[str, str], float]] = {
+    "footprint": {(">= 1", "good"): 0.10, (">= 1", "poor"): 0.15, ("0.25-1", "good"): 0.30, ("0.25-1", "poor"): 0.45,
+                  ("< 0.25", "good"): 0.70, ("< 0.25", "poor"): 0.90},
+    "voronoi": {(">= 1", "good"): 0.12, (">= 1", "poor"): 0.20, ("0.25-1", "good"): 0.40, ("0.25-1", "poor"): 0.60,
+                ("< 0.25", "good"): 0.90, ("< 0.25", "poor"): 1.10},
+}
+_GOOD_FIT = 0.5
+
+
+def _size_class(area_km2: np.ndarray) -> np.ndarray:
+    a = np.asarray(area_km2, dtype=float)
+    return np.where(a >= 1.0, ">= 1", np.where(a >= 0.25, "0.25-1", "< 0.25"))
+
+
+def apportioning_halfwidth(area_km2, fit, model: str | None) -> np.ndarray:
+    """Per zone, the apportioning part of the interval (a log half-width).
+
+    Parameters
+    ----------
+    area_km2, fit : array-like
+        Each zone's area and fit (:func:`geozones.zone_fit`; NaN: no cell reaches it).
+    model : str
+        The run's coverage model (a key of :data:`APPORTIONING`; others use ``voronoi``'s).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    table = APPORTIONING.get(model or "voronoi", APPORTIONING["voronoi"])
+    size = _size_class(area_km2)
+    f = np.asarray(fit, dtype=float)
+    quality = np.where(np.nan_to_num(f, nan=0.0) >= _GOOD_FIT, "good", "poor")
+    return np.array([table[(s, q)] for s, q in zip(size, quality)], dtype=float)
+
+
+def interval_factors(observed, estimate, h_apportion, share=None, share_low=None, share_high=None) -> tuple[np.ndarray, np.ndarray]:
+    """The interval's lower and upper bounds for arrays of figures.
+
+    Parameters
+    ----------
+    observed, estimate : array-like
+        Published figures (NaN where suppressed: NaN bounds).
+    h_apportion : array-like
+        :func:`apportioning_halfwidth` per figure.
+    share, share_low, share_high : array-like, optional
+        The market share per figure and its bounds; without ``share``, ``observed /
+        estimate`` (1 when they are equal: counting noise as for a census).
+
+    Returns
+    -------
+    (low, high) : numpy.ndarray
+    """
+    obs = np.asarray(observed, dtype=float)
+    est = np.asarray(estimate, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.clip(np.where(est > 0, obs / est, 1.0), 1e-6, 1.0) if share is None else np.clip(np.asarray(share, dtype=float), 1e-6, 1.0)
+        h_count = Z90 * np.sqrt(np.where(obs > 0, (1.0 - s) / np.maximum(obs, 1e-9), 0.0))
+        lo_share = np.zeros_like(est) if share_high is None else np.log(np.maximum(np.asarray(share_high, dtype=float), s) / s)
+        hi_share = np.zeros_like(est) if share_low is None else np.log(s / np.clip(np.asarray(share_low, dtype=float), 1e-6, s))
+    base = np.asarray(h_apportion, dtype=float) ** 2 + h_count ** 2
+    low = est * np.exp(-np.sqrt(base + np.nan_to_num(lo_share) ** 2))
+    high = est * np.exp(np.sqrt(base + np.nan_to_num(hi_share) ** 2))
+    return low, high
+
+
+def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | None = None):
+    """``estimate_low`` and ``estimate_high`` after ``estimate`` in a published zone table.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        With ``zone_id``, ``origin``, ``observed``, ``estimate`` (null where suppressed).
+    h_zone : mapping
+        Zone id -> :func:`apportioning_halfwidth`.
+    shares : pandas.DataFrame, optional
+        The market-share table (:func:`geozones.read_market_share`); its ``share_low`` and
+        ``share_high`` columns, where given, widen the interval.
+
+    Returns
+    -------
+    pyarrow.Table
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def plain(name):
+        col = table.column(name)
+        return pc.cast(col, col.type.value_type) if pa.types.is_dictionary(col.type) else col
+
+    zones = pd.Series(plain("zone_id").to_numpy(zero_copy_only=False))
+    obs = table.column("observed").to_numpy(zero_copy_only=False).astype(float)
+    est = table.column("estimate").to_numpy(zero_copy_only=False).astype(float)
+    h = zones.map(h_zone).to_numpy(dtype=float)
+    share = lo = hi = None
+    origins = pd.Series(plain("origin").to_numpy(zero_copy_only=False)) if "origin" in table.column_names else None
+    bands = share_bands(origins.unique(), shares) if origins is not None else {}
+    if bands:
+        b = pd.DataFrame.from_dict(dict(bands), orient="index", columns=["share", "low", "high"])
+        share = origins.map(b["share"]).to_numpy(dtype=float)
+        lo = origins.map(b["low"]).to_numpy(dtype=float)
+        hi = origins.map(b["high"]).to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            own = np.where(est > 0, obs / est, np.nan)
+        share = np.where(np.isnan(share), own, share)
+        lo = np.where(np.isnan(lo), share, lo)
+        hi = np.where(np.isnan(hi), share, hi)
+        share = np.where(np.isnan(share), 1.0, share)
+    low, high = interval_factors(obs, est, np.nan_to_num(h, nan=APPORTIONING["voronoi"][("< 0.25", "poor")]), share, lo, hi)
+    at = table.column_names.index("estimate") + 1
+    table = table.add_column(at, "estimate_low", pa.array(low, pa.float64(), from_pandas=True))
+    return table.add_column(at + 1, "estimate_high", pa.array(high, pa.float64(), from_pandas=True))
+
+
+def summary_intervals(summary: pd.DataFrame, h_zone: Mapping[str, float], shares: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``estimate_low`` and ``estimate_high`` of the zones' summary (``visitors``, ``observed``).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`geozones.outputs.zone_summary`'s table.
+    h_zone : mapping
+        Zone id -> :func:`apportioning_halfwidth`.
+    shares : pandas.DataFrame, optional
+        The market-share table (its bounds for the total, ``all``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same with the two columns after ``visitors``.
+    """
+    bands = share_bands(["all"], shares).get("all")
+    h = summary["zone_id"].map(h_zone).to_numpy(dtype=float)
+    n = len(summary)
+    share = lo = hi = None
+    if bands is not None:
+        share, lo, hi = (np.full(n, v) for v in bands)
+    low, high = interval_factors(summary["observed"], summary["visitors"], np.nan_to_num(h, nan=1.0), share, lo, hi)
+    out = summary.copy()
+    at = list(out.columns).index("visitors") + 1
+    out.insert(at, "estimate_low", np.round(low))
+    out.insert(at + 1, "estimate_high", np.round(high))
+    return out
