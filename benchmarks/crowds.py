@@ -46,10 +46,11 @@ def size_class(a: np.ndarray) -> np.ndarray:
     return np.where(a >= 1.0, CLASSES[0], np.where(a >= 0.25, CLASSES[1], CLASSES[2]))
 
 
-def run_case(name: str, seeds, scenarios, mismatches, share: float, shared=None, free_azimuths: bool = False) -> pd.DataFrame:
+def run_case(name: str, seeds, scenarios, mismatches, share: float, shared=None, free_azimuths: bool = False,
+             small_cells: float = 0.1) -> pd.DataFrame:
     frames = []
     for seed in seeds:
-        case = C.crowd_case(name, seed=seed, shared=shared, free_azimuths=free_azimuths)  # (Kortrijk: a new network per seed)
+        case = C.crowd_case(name, seed=seed, shared=shared, free_azimuths=free_azimuths, small_cells=small_cells)  # (Kortrijk: a new network per seed)
         z = case.zones.set_index("zone_id")
         centre = (z["zone_set"] == "city-centre") | (z["name"].astype(str) == "Binnenstad")
         weights = {m: S.method_weights(case, m) for m in METHODS}
@@ -112,12 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mismatch", action="append", choices=list(C.MISMATCH))
     ap.add_argument("--share", type=float, default=0.4)
     ap.add_argument("--free-azimuths", action="store_true", help="Kortrijk's synthetic sectors point each their own random way")
+    ap.add_argument("--small-cells", type=float, default=0.1, help="share of Kortrijk's synthetic sites that are small cells in the densest pixels")
     ap.add_argument("--shared", default=None)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "crowds.json"))
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     raw = pd.concat([run_case(c, args.seeds, args.scenario or list(C.SCENARIOS), args.mismatch or list(C.MISMATCH), args.share, args.shared,
-                              args.free_azimuths)
+                              args.free_azimuths, args.small_cells)
                      for c in (args.case or ["kortrijk"])], ignore_index=True)
     elapsed = time.perf_counter() - t0
     out = tables(raw)

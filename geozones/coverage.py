@@ -72,9 +72,10 @@ log = logging.getLogger("geozones")
 
 #: The coverage models.
 MODELS = ("wedge", "voronoi", "given", "footprint")
-#: The model used when none is named: the most accurate in docs/accuracy.md (median error
-#: 42% against the wedge's 58% for zones under 0.25 km², 23% against 40% from 0.25 to 1 km²).
-DEFAULT_MODEL = "voronoi"
+#: The model used when none is named: the most accurate in docs/accuracy.md across the
+#: crowd scenarios (zones of 0.25-1 km²: a median error of 10-11% against Voronoi's 14-15%;
+#: under 0.25 km² 36-40% against 41-42%; above 1 km² within a point of Voronoi).
+DEFAULT_MODEL = "footprint"
 #: Beamwidth (degrees) of a directional cell whose plan gives none.
 DEFAULT_BEAMWIDTH = 120.0
 #: Default range is this many times the distance to the nearest other site.
@@ -658,7 +659,7 @@ def build_coverage(
     cells : geopandas.GeoDataFrame or path
         A cell plan (for ``wedge`` and ``voronoi``) or, for ``given``, the coverage
         polygons or the file that holds them.
-    model : {"voronoi", "wedge", "given", "footprint"}, default "voronoi"
+    model : {"footprint", "voronoi", "wedge", "given"}, default "footprint"
         The coverage model. ``footprint`` apportions by probabilistic footprints over a
         grid (:mod:`geozones.footprint`); its areas here are the best-server (Voronoi)
         areas, used for checks and drawing.

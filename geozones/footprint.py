@@ -38,7 +38,9 @@ on simulations whose signal model differs from this one.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
+from itertools import chain
 
 import geopandas as gpd
 import numpy as np
@@ -49,6 +51,7 @@ from scipy import sparse
 
 from .crs import metric_crs
 from .errors import CellPlanError, WeightsError
+from .overlay import pair_pieces
 from .weights import Weights
 
 __all__ = [
@@ -136,7 +139,8 @@ def _column(cells: pd.DataFrame, names: tuple[str, ...], default: float, lo: flo
         return np.full(len(cells), default)
     vals = pd.to_numeric(cells[name], errors="coerce").to_numpy(dtype=float)
     raw = cells[name].astype(str).str.strip()
-    bad = np.isnan(vals) & ~raw.isin(["", "nan", "None", "NaN", "<NA>"]).to_numpy()
+    empty = cells[name].isna().to_numpy() | raw.isin(["", "nan", "None", "NaN", "<NA>"]).fillna(True).to_numpy(dtype=bool)
+    bad = np.isnan(vals) & ~empty
     bad |= ~np.isnan(vals) & ((vals < lo) | (vals > hi))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -144,7 +148,7 @@ def _column(cells: pd.DataFrame, names: tuple[str, ...], default: float, lo: flo
             f"{name} {cells[name].iloc[i]!r} is not a number between {lo:g} and {hi:g}",
             path=cells.attrs.get("source"),
             where=f"cell_id {cells['cell_id'].iloc[i]!r}",
-            hint=f"give {name} in its unit or leave it empty for the default {default:g}",
+            hint=f"give {name} in its unit, or leave it empty" + ("" if np.isnan(default) else f" for the default {default:g}"),
         )
     return np.where(np.isnan(vals), default, vals)
 
@@ -187,20 +191,29 @@ def _probabilities(cx, cy, az, bw, height, tilt, power, reach, tx, ty, *, expone
     order = np.argsort(site_of, kind="stable")
     start = np.searchsorted(site_of[order], np.arange(len(sites) + 1))
     per_site = np.diff(start)
-    site_tree, tile_tree = cKDTree(sites), cKDTree(np.c_[tx, ty])
     rows, cols, vals = [], [], []
-    # tiles in bands, so that the pairs of one band fit in memory
-    per_tile = max(1.0, len(cx) / max(len(sites), 1) * np.pi * np.median(site_reach) ** 2 / max(_area_per_site(sites), 1.0))
+    # tiles in bands (rows of the grid), so that one band's tile x cell pairs fit in memory
+    tile_area = max(float(np.min(np.diff(np.unique(ty)))) if len(np.unique(ty)) > 1 else 100.0, 1.0) ** 2
+    per_tile = max(1.0, float((np.pi * reach ** 2).sum()) / (max(len(tx), 1) * tile_area))
     band = max(1, int(_CHUNK / per_tile))
     for a in range(0, len(tx), band):
         b = min(len(tx), a + band)
-        sub = cKDTree(np.c_[tx[a:b], ty[a:b]]) if (a, b) != (0, len(tx)) else tile_tree
-        pairs = site_tree.sparse_distance_matrix(sub, float(site_reach.max()), output_type="ndarray")
-        si, ti = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+        y0, y1 = ty[a:b].min(), ty[a:b].max()
+        near_band = np.flatnonzero((sites[:, 1] + site_reach >= y0) & (sites[:, 1] - site_reach <= y1))
+        if not len(near_band):
+            continue
+        tree = cKDTree(np.c_[tx[a:b], ty[a:b]])
+        lengths = tree.query_ball_point(sites[near_band], r=site_reach[near_band], return_length=True)
+        if not lengths.sum():
+            continue
+        hits = tree.query_ball_point(sites[near_band], r=site_reach[near_band])
+        si = np.repeat(near_band, lengths)
+        ti = np.fromiter(chain.from_iterable(hits), np.int64, int(lengths.sum()))
         # every cell of each site
         reps = per_site[si]
         ci = order[np.repeat(start[si], reps) + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))]
         ti = np.repeat(ti, reps) + a
+        del si
         dx, dy = tx[ti] - cx[ci], ty[ti] - cy[ci]
         d = np.maximum(np.hypot(dx, dy), 10.0)
         near = d <= reach[ci]
@@ -230,13 +243,6 @@ def _probabilities(cx, cy, az, bw, height, tilt, power, reach, tx, ty, *, expone
     return sparse.csr_array(P)
 
 
-def _area_per_site(sites: np.ndarray) -> float:
-    if len(sites) < 2:
-        return 1.0
-    span = np.ptp(sites, axis=0)
-    return float(max(span[0], 1.0) * max(span[1], 1.0) / len(sites))
-
-
 def _zone_shares(tx, ty, size: float, zones: gpd.GeoDataFrame) -> tuple[sparse.csr_array, np.ndarray, bool]:
     """Shares of each tile's area in each zone, and in any zone; whether zones overlap (on some tile)."""
     half = size / 2.0
@@ -247,8 +253,10 @@ def _zone_shares(tx, ty, size: float, zones: gpd.GeoDataFrame) -> tuple[sparse.c
     shapely.prepare(geoms)
     whole = shapely.contains_properly(geoms[zi], boxes[ti])
     share = np.ones(len(ti))
-    part = ~whole
-    share[part] = shapely.area(shapely.intersection(boxes[ti[part]], geoms[zi[part]])) / (size * size)
+    part = np.flatnonzero(~whole)
+    if len(part):  # tiles are convex: the compiled clipper measures them (GEOS for what it cannot)
+        area, *_ = pair_pieces(boxes, geoms, ti[part], zi[part], os.cpu_count() or 1, False, np.full(len(boxes), size * size))
+        share[part] = area / (size * size)
     keep = share > 1e-9
     A = sparse.csr_array((np.clip(share[keep], 0, 1), (ti[keep], zi[keep])), shape=(len(tx), len(geoms)))
     in_zones = np.asarray(A.sum(axis=1)).ravel()

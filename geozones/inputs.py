@@ -18,6 +18,7 @@ import shapely
 from .coverage import DEFAULT_MODEL, build_coverage, read_cellplan
 from .errors import CoverageError, WeightsError, ZoneError
 from .footprint import Footprints, footprint_weights, footprints
+from .overlay import no_overlap
 from .weights import Weights, compute_weights, compute_weights_dask
 
 __all__ = ["holds_polygons", "coverage_model", "build_weights", "build_footprint_weights", "naming_inputs", "check_unreached"]
@@ -161,8 +162,7 @@ def build_footprint_weights(
     except (WeightsError, CoverageError) as exc:
         raise naming_inputs(exc, zone_paths, str(cells), cell_crs) from None
     if not fp.zone_shares.nnz:
-        raise naming_inputs(WeightsError("no zone lies where the cells reach", hint="check that zones and cells cover the same place"),
-                            zone_paths, str(cells), cell_crs)
+        raise naming_inputs(no_overlap(coverage, zones), zone_paths, str(cells), cell_crs)
     return footprint_weights(fp), coverage, fp
 
 

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import WeightsError
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["geoms_of", "candidate_pairs", "pair_pieces", "Measure"]
+__all__ = ["geoms_of", "candidate_pairs", "pair_pieces", "Measure", "no_overlap"]
 
 
 def geoms_of(gdf: gpd.GeoDataFrame) -> np.ndarray:
@@ -382,3 +384,27 @@ class Measure:
             return np.zeros(len(geoms))
         amount = shapely.area(shapely.intersection(geoms[gi], self.geoms[ai])) * self.density[ai]
         return np.bincount(gi, weights=amount, minlength=len(geoms))
+
+
+def no_overlap(coverage: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> WeightsError:
+    """The error for zones that no coverage area overlaps: swapped coordinates, or elsewhere.
+
+    Parameters
+    ----------
+    coverage, zones : geopandas.GeoDataFrame
+        The coverage areas and the zones, in any CRS.
+
+    Returns
+    -------
+    WeightsError
+    """
+    import shapely
+
+    from .crs import WGS84
+
+    hint = "check that zones and cells cover the same area"
+    swapped = shapely.transform(zones.to_crs(WGS84).geometry.values, lambda xy: xy[:, ::-1])
+    cov_ll = coverage.to_crs(WGS84).geometry.values
+    if shapely.intersects(shapely.union_all(swapped), shapely.union_all(cov_ll)):
+        hint = "the zones' latitude and longitude look swapped: GeoJSON positions are [longitude, latitude]"
+    return WeightsError("no coverage area overlaps any zone", hint=hint)

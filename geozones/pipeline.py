@@ -326,6 +326,8 @@ def run(cfg: RunConfig) -> RunResult:
             log.warning("%d zones have no weights (no cell reaches them): %s", len(missing), ", ".join(missing[:5]))
             weights = weights.with_zones(zones["zone_id"].astype(str))
         model = weights.meta.get("model", model)
+        if model == "footprint":
+            fp = _prebuilt_footprints(cfg.weights, weights)
     elif coverage_model(cfg.cells, model) == "footprint":  # the density comes from the counts, below
         weights, coverage, fp = build_footprint_weights(zones, cfg.zones, cfg.cells, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs,
                                                         ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
@@ -370,7 +372,7 @@ def run(cfg: RunConfig) -> RunResult:
         bins = _stream(cfg, weights, shares, residents, periods)
         clock.done("read and sum")
         if fp is not None:
-            weights = footprint_weights(fp, bins.sums.sum(axis=(0, 1)))
+            weights = _refined(fp, weights, bins.sums.sum(axis=(0, 1)))
             clock.done("density")
         in_parts = not table_fits(bins, weights, cfg, periods)
         dense = not in_parts  # (figures in arrays from end to end: publish_cube)
@@ -379,7 +381,7 @@ def run(cfg: RunConfig) -> RunResult:
     else:
         if fp is not None:
             totals = counts.groupby("cell_id", observed=True)["count"].sum()
-            weights = footprint_weights(fp, totals.reindex(pd.Index(fp.cell_ids)).fillna(0.0).to_numpy(dtype=float))
+            weights = _refined(fp, weights, totals.reindex(pd.Index(weights.cell_ids)).fillna(0.0).to_numpy(dtype=float))
             clock.done("density")
         figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
         clock.done("zone figures")
@@ -495,6 +497,40 @@ def run(cfg: RunConfig) -> RunResult:
     clock.done("writing")
     manifest["outputs"] = [f.name for f in files]
     return RunResult(arrow=table, manifest=manifest, files=files)
+
+
+def _prebuilt_footprints(path: str, weights: Weights):
+    """The footprints beside a prebuilt footprint weights file, or None (with a warning: the prior's weights are then used as they are)."""
+    from .weights_io import footprints_path, read_footprints
+
+    side = Path(path).with_name(weights.meta.get("footprints") or footprints_path(path).name)
+    if not side.is_file():
+        log.warning("%s: no footprints beside these footprint weights (%s): the prior's weights are used as they are, "
+                    "without the density of this run's counts", path, side.name)
+        return None
+    fp = read_footprints(side)
+    if set(map(str, fp.cell_ids)) != set(map(str, weights.cell_ids)) or not set(map(str, fp.zone_ids)) <= set(map(str, weights.zone_ids)):
+        raise WeightsError("the footprints beside the weights name other cells or zones", path=side,
+                           hint="write both again with 'geozones weights --model footprint'")
+    return fp
+
+
+def _refined(fp, weights: Weights, totals: np.ndarray) -> Weights:
+    """The footprint weights of the density that ``totals`` (per cell of ``weights``) imply, in ``weights``' cell and zone order."""
+    from scipy import sparse
+
+    at = pd.Index(fp.cell_ids.astype(str)).get_indexer(np.asarray(weights.cell_ids).astype(str))
+    counts = np.zeros(len(fp.cell_ids))
+    counts[at] = totals
+    w = footprint_weights(fp, counts)
+    cols = pd.Index(w.zone_ids.astype(str)).get_indexer(np.asarray(weights.zone_ids).astype(str))
+    m = sparse.csr_array(w.matrix[at])
+    full = sparse.csr_array((m.shape[0], len(weights.zone_ids)))
+    if (cols >= 0).any():
+        pick = np.flatnonzero(cols >= 0)
+        full = sparse.csr_array(sparse.csc_array(m)[:, cols[pick]] @ sparse.csr_array(
+            (np.ones(len(pick)), (np.arange(len(pick)), pick)), shape=(len(pick), len(weights.zone_ids))))
+    return Weights(full, weights.cell_ids, weights.zone_ids, w.outside[at], w.meta)
 
 
 def _density_note(fp, weights: Weights) -> dict:

@@ -51,7 +51,8 @@ MISMATCH = {"matched": (3.5, 8.0, 3.0), "flat": (3.0, 6.0, 3.0), "steep": (4.0, 
 _STEP = (("peak", "15:00", 0.5, 1.0, False),)
 
 
-def crowd_case(name: str = "kortrijk", *, sites: int | None = 260, seed: int = 0, shared=None, free_azimuths: bool = False) -> Case:
+def crowd_case(name: str = "kortrijk", *, sites: int | None = 260, seed: int = 0, shared=None, free_azimuths: bool = False,
+               small_cells: float = 0.1) -> Case:
     """A case for crowd scenarios: only the named zones (no squares).
 
     Parameters
@@ -68,6 +69,9 @@ def crowd_case(name: str = "kortrijk", *, sites: int | None = 260, seed: int = 0
     free_azimuths : bool, default False
         For the synthetic network: each sector points its own random way (real sites are
         often not three sectors 120° apart), instead of a random orientation per site.
+    small_cells : float, default 0.1
+        For the synthetic network: the share of sites that are omnidirectional small cells
+        in the densest pixels (0: macro sites only, sparser in the centre).
 
     Returns
     -------
@@ -81,7 +85,8 @@ def crowd_case(name: str = "kortrijk", *, sites: int | None = 260, seed: int = 0
     from .synth import synthetic_cellplan
 
     muni = gpd.read_file(str(package_data("kortrijk", "municipality.geojson")))
-    plan = synthetic_cellplan(str(package_data("kortrijk", "population_100m.tif")), muni, sites, seed=seed, prefix="crowd")
+    plan = synthetic_cellplan(str(package_data("kortrijk", "population_100m.tif")), muni, sites, seed=seed, prefix="crowd",
+                              small_cell_share=small_cells)
     plan = plan.drop(columns=["range_m"])
     if free_azimuths:
         rng = np.random.default_rng(seed + 1000)

@@ -39,7 +39,7 @@ from scipy import sparse
 
 from .crs import WGS84, metric_crs, pixel_to_map, suits
 from .errors import CoverageError, InputError, WeightsError
-from .overlay import Measure, candidate_pairs, geoms_of, pair_pieces
+from .overlay import Measure, candidate_pairs, geoms_of, no_overlap, pair_pieces
 
 if TYPE_CHECKING:  # geopandas and shapely are imported by the functions that use them:
     import geopandas as gpd  # reading and writing weights (the stream engine) needs neither
@@ -401,12 +401,7 @@ def compute_weights(
     if measure.dasymetric:
         pieces = pieces[keep]
     if not len(ci) and not allow_empty:
-        hint = "check that zones and cells cover the same area"
-        swapped = shapely.transform(zones.to_crs(WGS84).geometry.values, lambda xy: xy[:, ::-1])
-        cov_ll = coverage.to_crs(WGS84).geometry.values
-        if shapely.intersects(shapely.union_all(swapped), shapely.union_all(cov_ll)):
-            hint = "the zones' latitude and longitude look swapped: GeoJSON positions are [longitude, latitude]"
-        raise WeightsError("no coverage area overlaps any zone", hint=hint)
+        raise no_overlap(coverage, zones)
 
     total = measure(cov) if measure.dasymetric else area
     if measure.dasymetric:
@@ -550,8 +545,10 @@ def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFr
         From :func:`compute_weights` or :func:`read_weights`.
     zone_areas : pandas.Series, optional
         Zone areas in km² indexed by ``zone_id``; copied to an ``area_km2`` column, and
-        ``usable`` says whether the zone is at least :data:`MIN_ZONE_KM2` with a fit of
-        at least :data:`LOW_FIT` (the rule of docs/accuracy.md).
+        ``error_90`` is the error the accuracy study measured for zones of its size and fit
+        under the weights' model (90% of figures within it, crowd scenarios included:
+        :data:`geozones.intervals.APPORTIONING`), and ``usable`` says whether its log is at
+        most :data:`geozones.intervals.USABLE_HALFWIDTH` (docs/accuracy.md).
 
     Returns
     -------
@@ -581,10 +578,14 @@ def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFr
         index=pd.Index(weights.zone_ids.astype(str), name="zone_id"),
     )
     if zone_areas is not None:
+        from .intervals import USABLE_HALFWIDTH, apportioning_halfwidth
+
         areas = pd.Series(zone_areas)
         areas.index = areas.index.astype(str)
         out["area_km2"] = areas.reindex(out.index).to_numpy(dtype=float)
-        out["usable"] = ((out["fit"] >= LOW_FIT) & (out["area_km2"] >= MIN_ZONE_KM2)).to_numpy()
+        h = apportioning_halfwidth(out["area_km2"].to_numpy(), out["fit"].to_numpy(), weights.meta.get("model"))
+        out["error_90"] = np.where(n_cells > 0, np.expm1(h), np.nan)
+        out["usable"] = (n_cells > 0) & (h <= USABLE_HALFWIDTH)
     return out
 
 

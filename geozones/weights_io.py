@@ -17,7 +17,7 @@ from ._io import atomic_path, file_format
 from .errors import WeightsError
 from .weights import Weights, check_weight_range
 
-__all__ = ["write_weights", "read_weights"]
+__all__ = ["write_weights", "read_weights", "footprints_path", "write_footprints", "read_footprints"]
 
 
 def write_weights(weights: Weights, path: str | os.PathLike[str]) -> Path:
@@ -127,3 +127,127 @@ def _from_arrow(table, source: str, meta: dict) -> Weights | None:
     ci, cell_ids = codes(cols["cell_id"])
     zc, zone_all = codes(cols["zone_id"])
     return Weights._from_codes(ci, cell_ids, zc, zone_all, w, source=source, meta=meta)
+
+
+# ------------------------------------------------------------------------------ footprints
+#: The parts of a footprints file: the footprints P (cell, tile), the tiles' zone shares A
+#: (tile, zone) and the tiles' own columns (tile, 0: x, 1: y, 2: share in any zone, 3: prior).
+_PARTS = ("P", "A", "tile")
+
+
+def footprints_path(weights_path: str | os.PathLike[str]) -> Path:
+    """The footprints file beside a weights file: ``w.parquet`` -> ``w.footprints.parquet``.
+
+    Parameters
+    ----------
+    weights_path : str or os.PathLike
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    p = Path(weights_path)
+    return p.with_name(p.name.rsplit(".", 1)[0] + ".footprints.parquet")
+
+
+def write_footprints(fp, path: str | os.PathLike[str]) -> Path:
+    """Write :class:`~geozones.footprint.Footprints` as one Parquet table, atomically.
+
+    Rows ``part``, ``row``, ``col``, ``value``: the non-zero entries of the footprints
+    (``P``: cell, tile), of the tiles' zone shares (``A``: tile, zone) and the tiles' columns
+    (``tile``: tile, 0 x, 1 y, 2 share in any zone, 3 prior). Cell and zone ids and the
+    parameters are in the schema metadata under ``geozones``.
+
+    Parameters
+    ----------
+    fp : Footprints
+    path : str or os.PathLike
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from scipy import sparse
+
+    parts, rows, cols, vals = [], [], [], []
+    for name, m in (("P", fp.matrix), ("A", fp.zone_shares)):
+        coo = sparse.coo_array(m)
+        parts.append(np.full(coo.nnz, _PARTS.index(name), np.int8))
+        rows.append(coo.row.astype(np.int64))
+        cols.append(coo.col.astype(np.int64))
+        vals.append(coo.data.astype(np.float64))
+    n = fp.n_tiles
+    tiles = np.stack([fp.x, fp.y, fp.in_zones, fp.prior])
+    parts.append(np.full(4 * n, 2, np.int8))
+    rows.append(np.tile(np.arange(n, dtype=np.int64), 4))
+    cols.append(np.repeat(np.arange(4, dtype=np.int64), n))
+    vals.append(tiles.ravel().astype(np.float64))
+    part = pa.DictionaryArray.from_arrays(pa.array(np.concatenate(parts)), pa.array(list(_PARTS)))
+    table = pa.table({"part": part, "row": np.concatenate(rows), "col": np.concatenate(cols), "value": np.concatenate(vals)})
+    md = {b"geozones": json.dumps({"kind": "footprints", "cell_ids": [str(c) for c in fp.cell_ids],
+                                   "zone_ids": [str(z) for z in fp.zone_ids], "meta": fp.meta}, sort_keys=True).encode()}
+    with atomic_path(path) as tmp:
+        pq.write_table(table.replace_schema_metadata(md), tmp)
+    return Path(path)
+
+
+def read_footprints(path: str | os.PathLike[str]):
+    """Read a footprints file written by :func:`write_footprints`, checked.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    Footprints
+
+    Raises
+    ------
+    WeightsError
+        If the file cannot be read, is not a footprints file, or holds an index out of
+        range or a value that is not a probability or a share.
+    """
+    from scipy import sparse
+
+    from .footprint import Footprints
+
+    path = Path(path)
+    hint = "write it again with 'geozones weights --model footprint'"
+    try:
+        table = pq.read_table(path)
+        head = json.loads((table.schema.metadata or {}).get(b"geozones", b"{}"))
+    except FileNotFoundError as exc:
+        raise WeightsError("no such file", path=path, hint=hint) from exc
+    except Exception as exc:
+        raise WeightsError(f"cannot read footprints: {exc}", path=path, hint=hint) from exc
+    if head.get("kind") != "footprints" or not {"part", "row", "col", "value"} <= set(table.schema.names):
+        raise WeightsError("is not a footprints file", path=path, hint=hint)
+    cells = np.asarray(head.get("cell_ids", []), dtype=object)
+    zones = np.asarray(head.get("zone_ids", []), dtype=object)
+    part = table.column("part").combine_chunks()
+    names = part.dictionary.to_pylist() if pa.types.is_dictionary(part.type) else None
+    codes = part.indices.to_numpy(zero_copy_only=False) if names else None
+    if names is None or not set(names) <= set(_PARTS):
+        raise WeightsError("has an unknown part", path=path, hint=hint)
+    which = np.asarray([_PARTS.index(n) for n in names], dtype=np.int8)[codes]
+    row = table.column("row").to_numpy().astype(np.int64)
+    col = table.column("col").to_numpy().astype(np.int64)
+    val = table.column("value").to_numpy().astype(np.float64)
+    t = which == 2
+    n = int(row[t].max()) + 1 if t.any() else 0
+    bounds = {0: (len(cells), n), 1: (n, len(zones)), 2: (n, 4)}
+    for k, (nr, nc) in bounds.items():
+        m = which == k
+        if m.any() and ((row[m] < 0).any() or (row[m] >= nr).any() or (col[m] < 0).any() or (col[m] >= nc).any()):
+            raise WeightsError(f"part {_PARTS[k]} holds an index out of range", path=path, hint=hint)
+    bad = ~np.isfinite(val) | ((which < 2) & ((val < 0) | (val > 1 + 1e-9)))
+    if bad.any():
+        raise WeightsError(f"row {int(np.flatnonzero(bad)[0])} holds {val[bad][0]!r}, not a probability or share", path=path, hint=hint)
+    if np.bincount(col[t], minlength=4).tolist() != [n] * 4:
+        raise WeightsError("the tiles' columns are incomplete", path=path, hint=hint)
+    cols4 = np.zeros((4, n))
+    cols4[col[t], row[t]] = val[t]
+    P = sparse.csr_array((val[which == 0], (row[which == 0], col[which == 0])), shape=(len(cells), n))
+    A = sparse.csr_array((val[which == 1], (row[which == 1], col[which == 1])), shape=(n, len(zones)))
+    return Footprints(P, cells, cols4[0], cols4[1], A, cols4[2], zones, cols4[3], dict(head.get("meta", {})))

@@ -6,8 +6,8 @@ import click
 
 from .._io import write_text_atomic
 from ..coverage import build_coverage, read_cellplan
-from ..inputs import build_weights, coverage_model
-from ..weights_io import write_weights
+from ..inputs import build_footprint_weights, build_weights, coverage_model
+from ..weights_io import footprints_path, write_footprints, write_weights
 from ..zones import read_zones
 from .options import cell_crs, metric_crs, model_option, out_file, plural, say, step, zone_files
 
@@ -55,13 +55,24 @@ def weights_cmd(
     """Build cell x zone apportioning weights and write them (cell_id, zone_id, weight).
 
     Each cell's row holds the share of its coverage area in each zone, and a row with
-    zone_id 'outside' for the share in no zone.
+    zone_id 'outside' for the share in no zone. With --model footprint the rows are the
+    weights under the prior density, and the footprints go beside them (OUT with
+    .footprints.parquet): a run with --weights reads both and lets its counts set the density.
     """
     zs = read_zones(list(zone_paths), repair=repair)
-    with step(f"building {coverage_model(cells, model)} coverage and apportioning it over {len(zs)} zones"):
-        w, _, _ = build_weights(zs, list(zone_paths), cells, model=model, cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary,
-                                ancillary_column=ancillary_column)
+    model = coverage_model(cells, model)
+    fp = None
+    with step(f"building {model} coverage and apportioning it over {len(zs)} zones"):
+        if model == "footprint":
+            w, _, fp = build_footprint_weights(zs, list(zone_paths), cells, cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary,
+                                               ancillary_column=ancillary_column)
+        else:
+            w, _, _ = build_weights(zs, list(zone_paths), cells, model=model, cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary,
+                                    ancillary_column=ancillary_column)
     w.meta["cells"] = str(cells)
+    if fp is not None:  # the footprints beside, so that runs with --weights let the counts place people too
+        w.meta["footprints"] = footprints_path(out).name
+        write_footprints(fp, footprints_path(out))
     write_weights(w, out)
     s = w.summary()
     say(

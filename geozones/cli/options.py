@@ -26,7 +26,7 @@ MODEL_HELP = (
     "Coverage model: wedge (sector wedges), voronoi (best-server areas split by sector), "
     "footprint (signal footprints over a 100 m grid and the density the counts imply) or "
     "given (the cell file holds coverage polygons with cell_id). "
-    "Default: given when the file holds polygons, else voronoi (the most accurate: docs/accuracy.md)."
+    "Default: given when the file holds polygons, else footprint (the most accurate: docs/accuracy.md)."
 )
 
 

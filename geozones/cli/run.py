@@ -71,7 +71,7 @@ def run_cmd(config: str, out: str | None) -> int:
         counts = "counts.parquet"
         market_share = "market_share.csv"
         out = "out"
-        model = "voronoi"
+        model = "footprint"
         period = "1d"
         k = 30
 
@@ -112,7 +112,7 @@ def demo_cmd(out: str, seed: int, days: int, self_contained: bool) -> int:
         "# geozones demo: repeat with 'geozones run " + str(inputs / "run.toml") + "'\n"
         'zones = ["zones"]\n'
         'cells = "cellplan.csv"\ncounts = "counts.parquet"\nmarket_share = "market_share.csv"\n'
-        'out = ".."\nmodel = "voronoi"\nkind = "presence"\nperiod = "1d"\nk = 30\norigin_level = "province"\n'
+        'out = ".."\nmodel = "footprint"\nkind = "presence"\nperiod = "1d"\nk = 30\norigin_level = "province"\n'
         f"self_contained = {'true' if self_contained else 'false'}\n"
     )
     write_text_atomic(inputs / "run.toml", toml)

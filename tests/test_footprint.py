@@ -1,0 +1,215 @@
+"""The footprint model (geozones.footprint) and the estimates' intervals (geozones.intervals)."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+import geozones as gz
+from geozones.footprint import estimate_density, footprint_weights, footprints
+from geozones.intervals import Z90, add_intervals, apportioning_halfwidth, interval_factors
+
+from .conftest import X0, Y0, metric_gdf, run_cli
+
+_LL = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
+
+
+def plan(xy, azimuth=None, extra: dict | None = None) -> gpd.GeoDataFrame:
+    """A cell plan (read_cellplan's columns) of cells at metric positions (an omni cell per site)."""
+    xy = np.asarray(xy, dtype=float)
+    lon, lat = _LL.transform(X0 + xy[:, 0], Y0 + xy[:, 1])
+    ids = [f"c{i}" for i in range(len(xy))]
+    df = pd.DataFrame({"cell_id": ids, "lon": lon, "lat": lat,
+                       "azimuth": np.full(len(xy), np.nan) if azimuth is None else azimuth, **(extra or {})})
+    from pathlib import Path
+
+    from geozones.coverage import cells_from_frame
+
+    return cells_from_frame(df, Path("plan.csv"), "csv", None)
+
+
+def lattice(n: int = 4, step: float = 600.0) -> np.ndarray:
+    g = np.arange(n) * step
+    return np.array([(x, y) for x in g for y in g])
+
+
+def zone_grid(n: int, size: float, origin=(0.0, 0.0)) -> gpd.GeoDataFrame:
+    boxes = [shapely.box(X0 + origin[0] + i * size, Y0 + origin[1] + j * size, X0 + origin[0] + (i + 1) * size, Y0 + origin[1] + (j + 1) * size)
+             for i in range(n) for j in range(n)]
+    return metric_gdf(boxes, [f"z{i}" for i in range(len(boxes))], "zone_id")
+
+
+@pytest.fixture(scope="module")
+def fp():
+    cells = plan(lattice(), azimuth=None)
+    return footprints(cells, zone_grid(6, 300.0, (0.0, 0.0)), crs="EPSG:3812")
+
+
+def test_every_tile_is_shared_among_the_cells_that_reach_it(fp):
+    colsum = np.asarray(fp.matrix.sum(axis=0)).ravel()
+    assert fp.n_tiles > 100 and fp.matrix.shape == (16, fp.n_tiles)
+    assert np.allclose(colsum, 1.0)  # (tiles out of every cell's reach are not in the grid)
+    assert (fp.matrix.data > 0).all() and (fp.matrix.data <= 1).all()
+    # the zones' shares of each tile: 36 zones of 300 m cover 9 tiles each, tiles on the grid's lines
+    assert np.allclose(fp.zone_shares.sum(axis=0), 9.0)
+    assert fp.in_zones.max() == pytest.approx(1.0) and fp.meta["zones_overlap"] is False
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(0, 500), min_size=16, max_size=16), st.integers(1, 60))
+def test_the_density_keeps_every_count_and_the_weights_share_each_cell_whole(fp, counts, iterations):
+    n = np.array(counts, dtype=float)
+    lam = estimate_density(fp.matrix, n, fp.prior, iterations=iterations)
+    assert (lam >= 0).all()
+    assert lam.sum() == pytest.approx(n.sum(), rel=1e-9, abs=1e-9)
+    w = footprint_weights(fp, n, iterations=iterations)
+    rows = np.asarray(w.matrix.sum(axis=1)).ravel() + w.outside
+    assert np.allclose(rows, 1.0, atol=1e-9)  # each cell's count is shared whole (zones + outside)
+    # zone figures: each cell's people placed on tiles by the density (one more EM step), tiles shared by zones
+    q = fp.matrix @ lam
+    placed = lam * (fp.matrix.T @ np.divide(n, q, out=np.zeros_like(n), where=q > 0))
+    figures = n @ w.matrix.toarray()
+    assert np.allclose(figures, placed @ fp.zone_shares.toarray(), rtol=1e-6, atol=1e-6)
+    assert figures.sum() + n @ w.outside == pytest.approx(n.sum())
+
+
+def test_a_crowd_in_one_zone_is_found_where_area_weights_spread_it():
+    """People on one 300 m square among 16 omni cells 600 m apart: the footprint model puts
+    more of them in their square than area weights over best-server (Voronoi) areas. (Far
+    from all of them: 16 counts cannot place a crowd within a cell's footprint; the
+    neighbours' share of it is what tells where it stands.)"""
+    cells = plan(lattice())
+    zones = zone_grid(6, 300.0)
+    fpr = footprints(cells, zones, crs="EPSG:3812")
+    # a crowd of 5,000 on z14 (the square [600,900] x [600,900] m around cell c5's site), 100 people elsewhere
+    # per tile; each person counted by a cell drawn from the footprint of their tile
+    rng = np.random.default_rng(1)
+    P = fpr.matrix.toarray()
+    crowd_tiles = np.flatnonzero((fpr.x > X0 + 600) & (fpr.x < X0 + 900) & (fpr.y > Y0 + 600) & (fpr.y < Y0 + 900))
+    people = np.full(fpr.n_tiles, 2)
+    people[crowd_tiles] += 5000 // len(crowd_tiles)
+    n = np.zeros(len(cells))
+    for t in np.flatnonzero(people):
+        n += rng.multinomial(people[t], P[:, t] / P[:, t].sum())
+    truth = people @ fpr.zone_shares.toarray()
+    by_fp = n @ footprint_weights(fpr, n).matrix.toarray()
+    area = gz.compute_weights(gz.build_coverage(cells, "voronoi", crs="EPSG:3812"), zones, crs="EPSG:3812")
+    by_area = n @ area.matrix.toarray()
+    z = list(zones["zone_id"]).index("z14")
+    assert abs(by_fp[z] - truth[z]) < 0.95 * abs(by_area[z] - truth[z])
+    assert by_fp[z] == by_fp.max()  # the crowd's square is the busiest (area weights tie it with its cell's others)
+
+
+def test_plan_columns_height_tilt_power_are_checked():
+    cells = plan(lattice(2), azimuth=np.array([0.0, 90.0, 180.0, 270.0]), extra={"height_m": ["30", "25", "abc", ""]})
+    with pytest.raises(gz.CellPlanError, match="c2.*height_m 'abc' is not a number"):
+        footprints(cells, zone_grid(2, 300.0), crs="EPSG:3812")
+    ok = plan(lattice(2), azimuth=np.array([0.0, 90.0, 180.0, 270.0]), extra={"height_m": [30, 25, 20, None], "power_dbm": [43, 43, 40, 46]})
+    f = footprints(ok, zone_grid(2, 300.0), crs="EPSG:3812")
+    assert np.allclose(f.matrix.sum(axis=0), 1.0)
+
+
+def test_a_stronger_cell_takes_more_of_the_tiles_between_two_sites():
+    xy = np.array([(0.0, 0.0), (1000.0, 0.0)])
+    zones = zone_grid(1, 1000.0)
+    weak = footprints(plan(xy, extra={"power_dbm": [40, 40]}), zones, crs="EPSG:3812")
+    strong = footprints(plan(xy, extra={"power_dbm": [46, 40]}), zones, crs="EPSG:3812")
+    assert strong.matrix[[0]].sum() > weak.matrix[[0]].sum()
+
+
+# ------------------------------------------------------------------ intervals
+def test_interval_factors_combine_apportioning_counting_and_share():
+    low, high = interval_factors([400.0], [1000.0], [0.1])
+    h = np.sqrt(0.1 ** 2 + (Z90 * np.sqrt(0.6 / 400)) ** 2)
+    assert low[0] == pytest.approx(1000 * np.exp(-h)) and high[0] == pytest.approx(1000 * np.exp(h))
+    lo2, hi2 = interval_factors([400.0], [1000.0], [0.1], share=[0.4], share_low=[0.35], share_high=[0.45])
+    assert lo2[0] < low[0] and hi2[0] > high[0]
+    assert hi2[0] == pytest.approx(1000 * np.exp(np.sqrt(h ** 2 + np.log(0.4 / 0.35) ** 2)))
+    nan_lo, nan_hi = interval_factors([np.nan], [np.nan], [0.1])
+    assert np.isnan(nan_lo[0]) and np.isnan(nan_hi[0])
+    # a census (no market share) has no counting noise
+    c_lo, _ = interval_factors([1000.0], [1000.0], [0.0])
+    assert c_lo[0] == pytest.approx(1000.0)
+
+
+def test_the_apportioning_part_grows_as_zones_shrink_and_fit_worsens():
+    h = apportioning_halfwidth([2.0, 0.5, 0.1, 2.0], [0.8, 0.8, 0.8, 0.2], "footprint")
+    assert h[0] <= h[1] < h[2] and h[3] > h[0]
+    assert apportioning_halfwidth([2.0], [np.nan], "wedge")[0] > 0
+
+
+def test_add_intervals_on_an_arrow_table():
+    import pyarrow as pa
+
+    t = pa.table({"zone_id": ["a", "a", "b"], "origin": ["all", "FR", "all"], "observed": [400.0, None, 50.0],
+                  "estimate": [1000.0, None, 125.0], "status": ["published", "suppressed", "published"]})
+    shares = pd.DataFrame({"origin": ["FR", "*"], "share": [0.3, 0.4], "share_low": [np.nan, 0.35], "share_high": [np.nan, 0.45]})
+    out = add_intervals(t, {"a": 0.1, "b": 0.3}, shares)
+    assert out.column_names == ["zone_id", "origin", "observed", "estimate", "estimate_low", "estimate_high", "status"]
+    lo, hi = out.column("estimate_low").to_pylist(), out.column("estimate_high").to_pylist()
+    assert lo[1] is None and hi[1] is None  # a suppressed figure has no interval
+    assert lo[0] < 1000 < hi[0] and lo[2] < 125 < hi[2] and (hi[2] - lo[2]) / 125 > (hi[0] - lo[0]) / 1000
+
+
+def test_market_share_bounds_are_read_and_checked(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("origin,share,share_low,share_high\n*,0.4,0.35,0.45\nFR,0.3,,\n")
+    s = gz.read_market_share(p)
+    assert s["share_low"].iloc[0] == 0.35 and np.isnan(s["share_low"].iloc[1])
+    p.write_text("origin,share,share_low,share_high\n*,0.4,0.45,0.5\n")
+    with pytest.raises(gz.MarketShareError, match="share_low '0.45'.*at most the share"):
+        gz.read_market_share(p)
+
+
+# ------------------------------------------------------------------ a run
+def test_a_footprint_run_publishes_intervals_and_keeps_the_density_to_itself(small_case):
+    c = small_case
+    out = c["tmp"] / "fp"
+    shares = c["tmp"] / "shares_b.csv"
+    shares.write_text("origin,share,share_low,share_high\n30000,0.4,0.36,0.44\nFR,0.25,,\n*,0.5,0.45,0.55\n")
+    res = gz.run(gz.RunConfig(zones=[str(c["zones"])], cells=str(c["cells"]), counts=str(c["counts"]), out=str(out), model="footprint",
+                              market_share=str(shares), period="1d", heat_grid_m=None, self_contained=True))
+    t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
+    assert list(t.columns[5:9]) == ["observed", "estimate", "estimate_low", "estimate_high"]
+    pub = t[t["status"] == "published"]
+    assert len(pub) and (pub["estimate_low"] <= pub["estimate"]).all() and (pub["estimate"] <= pub["estimate_high"]).all()
+    assert t.loc[t["status"] != "published", ["estimate_low", "estimate_high"]].isna().all().all()
+    assert list(pd.read_parquet(out / "zone_counts.parquet").columns) == list(t.columns)
+    # each interval follows from the published row and public facts alone
+    fit = t.groupby("zone_id")["fit"].first()
+    areas = gz.read_zones([str(c["zones"])]).set_index("zone_id")["area_km2"]
+    h = dict(zip(fit.index, apportioning_halfwidth(areas.reindex(fit.index), fit, "footprint")))
+    import pyarrow as pa
+
+    again = add_intervals(pa.Table.from_pandas(pub[["zone_id", "origin", "observed", "estimate"]], preserve_index=False), h,
+                          gz.read_market_share(shares))
+    assert np.allclose(np.round(again.column("estimate_low").to_numpy()), pub["estimate_low"], atol=1)
+    geo = json.loads((out / "zones.geojson").read_text())
+    props = geo["features"][0]["properties"]
+    assert {"visitors", "estimate_low", "estimate_high"} <= set(props)
+    m = res.manifest
+    assert m["parameters"]["model"] == "footprint" and m["weights"]["footprint"]["tiles"] > 0
+    # weights.parquet holds the prior's weights, not the counts' density
+    w = gz.read_weights(out / "weights.parquet")
+    assert w.meta["density"] == "prior" and w.meta["model"] == "footprint"
+    html = (out / "map.html").read_text()
+    assert f"{int(props['estimate_low']):,}".replace(",", " ") in html or props["status"] != "published"
+
+
+def test_weights_command_builds_footprint_weights(small_case, tmp_path):
+    c = small_case
+    out = tmp_path / "w.parquet"
+    r = run_cli("weights", "--zones", c["zones"], "--cells", c["cells"], "--model", "footprint", "--out", out)
+    assert r.returncode == 0, r.stderr
+    w = gz.read_weights(out)
+    assert w.meta["model"] == "footprint" and np.allclose(np.asarray(w.matrix.sum(axis=1)).ravel() + w.outside, 1.0)
+    assert sparse.issparse(w.matrix)
