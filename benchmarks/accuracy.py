@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                     t = S.accuracy_table(err, by).reset_index()
                     t["case"], t["attach"], t["seed"] = name, att, seed
                     out.append(t)
-                raws.append(err[["method", "size_class", "fit", "n_cells", "rel_error", "zone_id"]].assign(case=name, attach=att, seed=seed))
+                raws.append(err[["method", "size_class", "fit", "n_cells", "rel_error", "zone_id", "area_km2", "true", "estimate"]]
+                            .assign(case=name, attach=att, seed=seed))
     elapsed = time.perf_counter() - t0
     st = pd.concat(stats, ignore_index=True)
     raw = pd.concat(raws, ignore_index=True)
@@ -128,6 +129,19 @@ def main(argv: list[str] | None = None) -> int:
         cross.append(t)
     cross = pd.concat(cross, ignore_index=True)
 
+    # the 90% intervals (issue 18): the apportioning part only (every person counted: no sampling, no share)
+    from geozones.intervals import apportioning_halfwidth
+
+    raw["h"] = np.nan
+    for m, idx in raw.groupby("method", sort=False).groups.items():
+        g = raw.loc[idx]
+        raw.loc[idx, "h"] = apportioning_halfwidth(g["area_km2"].to_numpy(), g["fit"].to_numpy(), m.split("-")[0])
+    raw["log_error"] = np.log(np.maximum(raw["estimate"], 0.5) / raw["true"])
+    raw["inside"] = raw["log_error"].abs() <= raw["h"]
+    raw["fit_class"] = np.where(raw["fit"].fillna(0) >= 0.5, "good", "poor")
+    coverage = (raw[raw["attach"] == "signal"].groupby(["method", "size_class", "fit_class"])
+                .agg(n=("inside", "size"), coverage=("inside", "mean"), q90_log=("log_error", lambda v: v.abs().quantile(0.9))).reset_index())
+
     out = []
     out.append(f"Cases: {', '.join(cases)}; attach models: {', '.join(attach)}; seeds: {' '.join(map(str, args.seeds))}; "
                f"operator {args.operator}; {elapsed:.0f} s.\n")
@@ -148,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         z = _order(zs[(zs["attach"] == att) & zs["method"].isin(["tower", "wedge", "voronoi", "voronoi-dasymetric"])])
         z = z.sort_values(["case", "zone_set"], kind="stable")
         out.append(f"\n### By zone set, attach model `{att}`\n\n" + _markdown(z, ["case", "zone_set", "method"]))
+    lines = ["| method | size_class | fit | figures | coverage | q90 abs. log error |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r.method} | {r.size_class} | {r.fit_class} | {r.n} | {100 * r.coverage:.0f}% | {r.q90_log:.2f} |" for r in coverage.itertuples()]
+    out.append("\n### 90% intervals: share of figures whose truth lies inside, attachment `signal`\n\n" + "\n".join(lines))
     text = "\n".join(out)
     print(text)
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -161,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "zone_set": zs.round(4).to_dict(orient="records"),
         "pooled": pooled.round(4).to_dict(orient="records"),
         "size_x_fit": cross.round(4).to_dict(orient="records"),
+        "interval_coverage": coverage.round(4).to_dict(orient="records"),
     }
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)

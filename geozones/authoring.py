@@ -39,8 +39,8 @@ A zone is flagged as one the network cannot resolve when
 * ``unreliable``: the error the accuracy study measured for zones of its size and fit under
   the model (``error_90``: 90% of figures within it, crowd scenarios included;
   :data:`geozones.intervals.APPORTIONING`) is wider than
-  :data:`geozones.intervals.USABLE_HALFWIDTH` (-26% / +35%): under the footprint model,
-  zones under 0.25 km² or with a fit below 0.5 (docs/accuracy.md);
+  :data:`geozones.intervals.USABLE_HALFWIDTH` (-30% / +42%): under the footprint and
+  Voronoi models, zones under 0.25 km² or with a fit below 0.5 (docs/accuracy.md);
 * ``no cell``: no coverage area reaches the zone.
 
 A zone may have several of these; its ``status`` lists them (``"too small, unreliable"``).

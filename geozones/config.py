@@ -61,6 +61,7 @@ class RunConfig:
     origin_level: str = "province"
     residents: bool = True
     unknown_cells: str = "error"
+    strict_quality: bool = False
     heat_grid_m: float | None = 250.0
     heat_h3: int | None = None
     map: bool = True

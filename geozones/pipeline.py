@@ -64,6 +64,7 @@ from .outputs import (
     zone_summary,
 )
 from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, nested_items, publish
+from .quality import check_strict, quality_of_bins, quality_of_counts
 from .weights import Weights, zone_fit
 from .weights_io import read_weights, write_weights
 from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
@@ -371,6 +372,7 @@ def run(cfg: RunConfig) -> RunResult:
     if counts is None:
         bins = _stream(cfg, weights, shares, residents, periods)
         clock.done("read and sum")
+        quality = quality_of_bins(bins, weights)
         if fp is not None:
             weights = _refined(fp, weights, bins.sums.sum(axis=(0, 1)))
             clock.done("density")
@@ -379,12 +381,16 @@ def run(cfg: RunConfig) -> RunResult:
         heat_dropped = in_parts and heat
         heat = heat and not in_parts
     else:
+        base = counts["period"].iloc[0] if len(counts) and "period" in counts else cfg.period
+        quality = quality_of_counts(counts, weights, period_seconds(base))
         if fp is not None:
             totals = counts.groupby("cell_id", observed=True)["count"].sum()
             weights = _refined(fp, weights, totals.reindex(pd.Index(weights.cell_ids)).fillna(0.0).to_numpy(dtype=float))
             clock.done("density")
         figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
         clock.done("zone figures")
+    if cfg.strict_quality:
+        check_strict(quality, cfg.counts or cfg.events)
     shapes = zones[["zone_id", "area_km2", "geometry"]]
     overlaps = zone_overlaps(shapes, cfg.metric_crs)
     nested = nested_pairs(overlaps) + zone_families(shapes, overlaps)
@@ -469,6 +475,7 @@ def run(cfg: RunConfig) -> RunResult:
                                "count": _safe(info["dropped_count"], cfg.k) if info["dropped_rows"] else 0},
             "conservation_max_abs_error": conservation,
         },
+        "data_quality": quality,
         "optout": None if optout_info is None else {
             "listed_subscribers_removed": optout_info["removed_subscribers"] if optout_info["removed_subscribers"] >= cfg.k or optout_info["removed_subscribers"] == 0 else f"fewer than {cfg.k:g}",
             "events_removed": optout_info["removed_events"],

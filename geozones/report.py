@@ -170,6 +170,27 @@ def _n(v: float) -> str:
     return "" if not np.isfinite(v) else f"{v:,.0f}".replace(",", " ")
 
 
+def _quality_lines(q: dict | None) -> list[str] | None:
+    """The report's "Data quality" lines from the manifest's ``data_quality`` (None: not checked)."""
+    if not q:
+        return None
+    lines = []
+    for item in q.get("missing_periods", {}).get("listed", []):
+        lines.append(f"No counts at all from {item['start'][:16].replace('T', ' ')} to {item['end'][:16].replace('T', ' ')} "
+                     f"({item['periods']} periods missing on the whole network).")
+    for item in q.get("partial_days", {}).get("listed", []):
+        lines.append(f"{item['date']}: counts for {item['periods']} of its {item['expected']} periods only (a partial day).")
+    for item in q.get("drops", {}).get("listed", []):
+        lines.append(f"{item['start'][:16].replace('T', ' ')}: the network counted {item['share_of_usual']:.0%} of its usual for that hour (a sudden drop).")
+    for item in q.get("silent_cells", {}).get("listed", []):
+        lines.append(f"{item['date']}: {item['cells']} cell{'s' if item['cells'] != 1 else ''} silent all day while the cells around counted.")
+    shown = sum(len(v.get("listed", [])) for k, v in q.items() if isinstance(v, dict))
+    total = sum(v.get("count", 0) for k, v in q.items() if isinstance(v, dict))
+    if total > shown:
+        lines.append(f"... and {total - shown} more (manifest.json, data_quality).")
+    return lines
+
+
 def _iv(v: float, low: float, high: float) -> str:
     """A figure with its 90% interval: "18 400 (16 900-20 100)"; the figure alone without one."""
     if not np.isfinite(v):
@@ -388,7 +409,7 @@ def build_report(
         model=p.get("model"), crs=p.get("metric_crs"), measure=p.get("measure"), kind=p.get("kind"), stat=p.get("stat"),
         k=k, suppressed=dc.get("suppressed"), published=dc.get("published"), reasons=dc.get("suppressed_by_reason", {}),
         factors=[{"origin": o, "name": fnames.get(o, o), "share": f"{v:.0%}" if v < 1 else "1 (none)"} for o, v in factors.items()],
-        ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""),
+        ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality")),
     )
 
 

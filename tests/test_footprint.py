@@ -213,3 +213,34 @@ def test_weights_command_builds_footprint_weights(small_case, tmp_path):
     w = gz.read_weights(out)
     assert w.meta["model"] == "footprint" and np.allclose(np.asarray(w.matrix.sum(axis=1)).ravel() + w.outside, 1.0)
     assert sparse.issparse(w.matrix)
+
+
+def test_prebuilt_footprint_weights_run_as_the_cells_do_and_a_damaged_sidecar_is_a_clean_error(small_case, tmp_path, caplog):
+    import pyarrow.parquet as pq
+
+    from geozones.weights_io import footprints_path, read_footprints
+
+    c = small_case
+    w = tmp_path / "w.parquet"
+    assert run_cli("weights", "--zones", c["zones"], "--cells", c["cells"], "--out", w).returncode == 0  # (the default model)
+    side = footprints_path(w)
+    assert side.name == "w.footprints.parquet" and side.is_file()
+    fp = read_footprints(side)
+    assert fp.matrix.shape[0] == 2 and np.allclose(fp.matrix.sum(axis=0), 1.0)
+    args = ["apportion", "--zones", c["zones"], "--counts", c["counts"], "--heat-grid", 0]
+    assert run_cli(*args, "--weights", w, "--out", tmp_path / "a").returncode == 0
+    assert run_cli(*args, "--cells", c["cells"], "--out", tmp_path / "b").returncode == 0
+    assert (tmp_path / "a" / "zone_counts.csv").read_bytes() == (tmp_path / "b" / "zone_counts.csv").read_bytes()
+    # a damaged sidecar: an index out of range, then a probability above 1: one clean line each
+    t = pq.read_table(side)
+    for column, value in (("row", 10**9), ("value", 7.5)):
+        bad = t.set_column(t.column_names.index(column), column,
+                           __import__("pyarrow").array(np.r_[[value], t.column(column).to_numpy()[1:]].astype(t.column(column).type.to_pandas_dtype())))
+        pq.write_table(bad.replace_schema_metadata(t.schema.metadata), side)
+        r = run_cli(*args, "--weights", w, "--out", tmp_path / "c")
+        errors = [ln for ln in r.stderr.splitlines() if ln.startswith("geozones: error")]
+        assert r.returncode != 0 and len(errors) == 1 and "w.footprints.parquet" in errors[0] and "Traceback" not in r.stderr, r.stderr
+    # no sidecar: the prior's weights, with a warning
+    side.unlink()
+    r = run_cli(*args, "--weights", w, "--out", tmp_path / "d")
+    assert r.returncode == 0 and "no footprints beside" in r.stderr

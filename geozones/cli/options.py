@@ -105,6 +105,8 @@ def pipeline_options(f):
                      help="Set apart people whose home is the zone's own municipality (zone property 'municipality')."),
         click.option("--unknown-cells", type=click.Choice(UNKNOWN_CELLS), default=d["unknown_cells"], show_default=True,
                      help="Counts for cells that are not in the cell plan: refuse them, or drop them and report it."),
+        click.option("--strict-quality", is_flag=True, default=d["strict_quality"],
+                     help="Refuse counts with missing periods, partial days, drops or silent cells (listed in the manifest otherwise)."),
         click.option("--heat-grid", "heat_grid_m", type=float, default=d["heat_grid_m"], show_default=True,
                      help="Side in metres of the grid behind the heat layer; 0 for none."),
         click.option("--heat-h3", type=click.IntRange(0, 15), help="Draw the heat layer from H3 cells of this resolution instead of squares."),

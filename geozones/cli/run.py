@@ -30,7 +30,7 @@ def report_run(result, out: str) -> None:
 @click.option("--end", help="End of the run, excluded (ISO 8601): counts at or after it are an error.")
 @pipeline_options
 def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, model, kind, stat, dedup_factor, k, market_share,
-                  period, summary_period, origin_level, residents, unknown_cells, heat_grid_m, heat_h3, make_map, self_contained,
+                  period, summary_period, origin_level, residents, unknown_cells, strict_quality, heat_grid_m, heat_h3, make_map, self_contained,
                   cell_crs, metric_crs, ancillary, ancillary_column, engine, memory_budget, scheduler) -> int:
     """Apportion counts per cell to zones and publish privacy-safe figures into a folder.
 
@@ -47,7 +47,7 @@ def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, 
         zones=list(zone_paths), out=out, cells=cells, weights=weights_path, counts=counts, events=events, optout=optout, start=start, end=end,
         model=model, kind=kind, stat=stat, dedup_factor=dedup_factor, k=k, market_share=market_share, period=period,
         summary_period=None if summary_period.lower() == "none" else summary_period, origin_level=origin_level,
-        residents=residents, unknown_cells=unknown_cells, heat_grid_m=heat_grid_m or None, heat_h3=heat_h3, map=make_map, self_contained=self_contained,
+        residents=residents, unknown_cells=unknown_cells, strict_quality=strict_quality, heat_grid_m=heat_grid_m or None, heat_h3=heat_h3, map=make_map, self_contained=self_contained,
         cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column,
         engine=engine, memory_budget=memory_budget, scheduler=scheduler,
     )

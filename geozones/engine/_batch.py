@@ -432,6 +432,13 @@ def _origins_hint(ctx: _Context, batch, row0: int) -> int:
     return len(_origin_table(ctx, batch.column(names.index("origin")), row0)[2])
 
 
+def add_totals(into: dict, more: dict) -> dict:
+    """Add one dict of network totals per period start (ns) into another."""
+    for key, value in more.items():
+        into[key] = into.get(key, 0.0) + value
+    return into
+
+
 def _new_info() -> dict:
     """What a run has read so far, before any batch (see :func:`_tally`)."""
     return {"rows": 0, "input_total": 0.0, "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0, "duplicate_rows": 0,
@@ -439,6 +446,9 @@ def _new_info() -> dict:
 
 
 def _tally(info: dict, b: _Batch, unknown: set) -> None:
+    if b.ns is not None and len(b.ns):  # the network total per period of the counts' own (data quality)
+        u, inv = np.unique(b.ns, return_inverse=True)
+        add_totals(info.setdefault("raw_totals", {}), dict(zip(u.tolist(), np.bincount(inv, weights=b.count).tolist())))
     info["rows"] += b.rows
     info["input_total"] += b.total
     info["dropped_rows"] += b.dropped_rows

@@ -17,6 +17,7 @@ from ._batch import (
     _Minutes,
     _new_info,
     _tally,
+    add_totals,
 )
 from ._passes import _finish, _note_duplicates
 from ._reading import _batches, _file_batch, _parquet_file, _time_ranges
@@ -66,6 +67,7 @@ def _dask_combine(a: tuple, b: tuple, ctx: _Context, budget: int) -> tuple:
     """
     parts = [a[0], b[0]]
     info = {k: a[5][k] + b[5][k] for k in ("rows", "input_total", "dropped_rows", "dropped_count", "duplicate_rows")}
+    info["raw_totals"] = add_totals(dict(a[5].get("raw_totals", {})), b[5].get("raw_totals", {}))
     exposed = a[6] if b[6] is None else b[6] if a[6] is None else pd.concat([a[6], b[6]], ignore_index=True)
     if a[6] is not None and b[6] is not None:
         if len(exposed) * _EXPOSED_ROW_BYTES > budget:

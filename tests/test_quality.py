@@ -1,0 +1,105 @@
+"""Data quality: missing hours, partial days, drops and silent cells (geozones.quality)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+import geozones as gz
+from geozones.quality import network_checks, silent_cells
+
+from .conftest import run_cli
+
+
+def hours(start: str, n: int) -> pd.DatetimeIndex:
+    return pd.date_range(pd.Timestamp(start, tz="Europe/Brussels"), periods=n, freq="1h").tz_convert("UTC")
+
+
+def test_network_checks_find_missing_hours_partial_days_and_drops():
+    t = hours("2026-07-01 00:00", 24 * 21)
+    total = pd.Series(1000.0, index=t)
+    total = total.drop(t[24 * 3 + 5: 24 * 3 + 8])  # 3 hours missing on 4 July, 05:00-08:00
+    total[t[24 * 10 + 14]] = 200.0  # a drop on 11 July at 14:00
+    total = total.drop(t[-6:])  # the last day ends at 18:00
+    out = network_checks(total, 3600)
+    assert out["missing_periods"] == [{"start": "2026-07-04T05:00:00+02:00", "end": "2026-07-04T08:00:00+02:00", "periods": 3}]
+    assert [d["date"] for d in out["partial_days"]] == ["2026-07-04", "2026-07-21"]
+    assert out["partial_days"][0] == {"date": "2026-07-04", "periods": 21, "expected": 24}
+    assert out["drops"] == [{"start": "2026-07-11T14:00:00+02:00", "share_of_usual": 0.2}]
+
+
+def test_a_clock_change_day_is_not_partial():
+    t = hours("2026-10-24 00:00", 24 * 3)  # 25 October has 25 hours
+    out = network_checks(pd.Series(500.0, index=t[:-1]).drop(t[-1:], errors="ignore"), 3600)
+    assert out["missing_periods"] == [] and out["drops"] == []
+    assert [d["date"] for d in out["partial_days"]] == ["2026-10-26"]  # (the series ends an hour early)
+
+
+def test_a_silent_cell_is_counted_not_named_and_a_quiet_area_is_not_silent():
+    days = pd.date_range("2026-07-01", periods=10, freq="1D", tz="Europe/Brussels").tz_convert("UTC")
+    x = np.full((10, 4), 100.0)
+    x[4, 1] = 0.0  # cell 1 silent on 5 July while cells 0 and 2 (its zone) count
+    x[7, 2] = x[7, 3] = 0.0  # cells 2 and 3 (alone in their zone) both quiet on 8 July: an empty area, not an outage
+    nb = sparse.csr_array(np.array([[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 1], [0, 0, 1, 1]]))
+    nb2 = sparse.csr_array(np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1]]))
+    assert silent_cells(days, x, nb2) == [{"date": "2026-07-05", "cells": 1}]
+    got = silent_cells(days, x, nb)
+    assert got[0] == {"date": "2026-07-05", "cells": 1} and all("cell" not in str(k) or k == "cells" for g in got for k in g)
+
+
+@pytest.fixture
+def gappy(small_case):
+    """The small case's counts over a week, with a missing hour and a silent cell B on day 3."""
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    for d in range(7):
+        for h in range(24):
+            if d == 1 and h == 9:
+                continue
+            t = f"2026-07-{d + 1:02d}T{h:02d}:00"
+            rows.append(f"A,{t},1h,200,30000")
+            if d != 2:
+                rows.append(f"B,{t},1h,100,34022")
+    p = c["tmp"] / "gappy.csv"
+    p.write_text("\n".join(rows) + "\n")
+    return c, p
+
+
+def test_a_run_lists_the_findings_and_strict_quality_refuses_them(gappy):
+    c, counts = gappy
+    out = c["tmp"] / "q"
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out, "--heat-grid", 0)
+    assert r.returncode == 0, r.stderr
+    q = json.loads((out / "manifest.json").read_text())["data_quality"]
+    assert q["ok"] is False
+    assert q["missing_periods"]["listed"] == [{"start": "2026-07-02T09:00:00+02:00", "end": "2026-07-02T10:00:00+02:00", "periods": 1}]
+    assert q["partial_days"]["listed"][0]["date"] == "2026-07-02"
+    assert q["silent_cells"]["listed"] == [{"date": "2026-07-03", "cells": 1}]
+    assert "B" not in json.dumps(q)  # no cell is named
+    report = (out / "report.html").read_text() if (out / "report.html").exists() else ""
+    r2 = run_cli("report", out, "--out", c["tmp"] / "r.html")
+    assert r2.returncode == 0, r2.stderr
+    page = (c["tmp"] / "r.html").read_text()
+    assert "Data quality" in page and "2026-07-02" in page and "silent" in page
+    del report
+    strict = c["tmp"] / "strict"
+    r3 = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", strict, "--heat-grid", 0,
+                 "--strict-quality")
+    assert r3.returncode != 0 and "data quality: 1 missing periods" in r3.stderr and not strict.exists()
+
+
+def test_the_stream_engine_finds_the_same(gappy, tmp_path):
+    c, counts = gappy
+    pq = tmp_path / "gappy.parquet"
+    pd.read_csv(counts, dtype=str).to_parquet(pq)
+    out = tmp_path / "s"
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", pq, "--out", out, "--heat-grid", 0,
+                "--engine", "stream")
+    assert r.returncode == 0, r.stderr
+    a = json.loads((out / "manifest.json").read_text())["data_quality"]
+    assert a["missing_periods"]["count"] == 1 and a["silent_cells"]["listed"] == [{"date": "2026-07-03", "cells": 1}]
+    assert gz.read_counts(pq) is not None
