@@ -36,11 +36,11 @@ A zone is flagged as one the network cannot resolve when
   half of one cell's count, so its figure is mostly a slice of people who are elsewhere;
 * ``coarse``: even the smallest feeding cell's coverage is more than
   :data:`MAX_CELL_ZONE_RATIO` (10) times the zone's area;
-* ``unreliable``: the error the accuracy study measured for zones of its size and fit under
-  the model (``error_90``: 90% of figures within it, crowd scenarios included;
-  :data:`geozones.intervals.APPORTIONING`) is wider than
-  :data:`geozones.intervals.USABLE_HALFWIDTH` (-30% / +42%): under the footprint and
-  Voronoi models, zones under 0.25 km² or with a fit below 0.5 (docs/accuracy.md);
+* ``unreliable``: the zone is under :data:`geozones.weights.MIN_ZONE_KM2` (0.25 km²) or
+  its fit is below :data:`geozones.weights.LOW_FIT` (0.5): the zones whose figures the
+  accuracy studies found beyond -32% / +46% (90% of figures) under the footprint model,
+  crowd scenarios included; ``error_90`` gives the measured bound for the zone's size, fit
+  and model (:data:`geozones.intervals.APPORTIONING`, docs/accuracy.md);
 * ``no cell``: no coverage area reaches the zone.
 
 A zone may have several of these; its ``status`` lists them (``"too small, unreliable"``).
@@ -79,9 +79,9 @@ from .coverage import build_coverage
 from .crs import WGS84, metric_crs
 from .errors import InputError, Problem, WeightsError
 from .extrapolate import DEFAULT_SHARE
-from .intervals import USABLE_HALFWIDTH, apportioning_halfwidth
+from .intervals import apportioning_halfwidth
 from .privacy import DEFAULT_K
-from .weights import FIT_INSIDE, Weights, compute_weights, zone_fit
+from .weights import FIT_INSIDE, LOW_FIT, MIN_ZONE_KM2, Weights, compute_weights, zone_fit
 from .zones import MIN_AREA_M2, zone_overlaps, zone_paths
 
 __all__ = [
@@ -199,7 +199,7 @@ def zone_resolution(
     small = has & (w_sum < MIN_CELL_SHARE)
     coarse = has & (ratio > MAX_CELL_ZONE_RATIO)
     error = apportioning_halfwidth(area, base["fit"].to_numpy(), weights.meta.get("model"))
-    unreliable = has & (error > USABLE_HALFWIDTH)
+    unreliable = has & ((area < MIN_ZONE_KM2) | (base["fit"].to_numpy() < LOW_FIT))
     reasons = pd.DataFrame({"too small": small, "coarse": coarse, "unreliable": unreliable})
     status = reasons.apply(lambda r: ", ".join(r.index[r.to_numpy()]) or "ok", axis=1).to_numpy(dtype=object) if len(reasons) else np.array([], dtype=object)
     status = np.where(has, status, "no cell")

@@ -545,10 +545,12 @@ def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFr
         From :func:`compute_weights` or :func:`read_weights`.
     zone_areas : pandas.Series, optional
         Zone areas in km² indexed by ``zone_id``; copied to an ``area_km2`` column, and
-        ``error_90`` is the error the accuracy study measured for zones of its size and fit
+        ``error_90`` is the error the accuracy studies measured for zones of its size and fit
         under the weights' model (90% of figures within it, crowd scenarios included:
-        :data:`geozones.intervals.APPORTIONING`), and ``usable`` says whether its log is at
-        most :data:`geozones.intervals.USABLE_HALFWIDTH` (docs/accuracy.md).
+        :data:`geozones.intervals.APPORTIONING`), and ``usable`` says whether the zone is at
+        least :data:`MIN_ZONE_KM2` with a fit of at least :data:`LOW_FIT`: the zones whose
+        figures stay within -32% / +46% under the footprint model, the default
+        (docs/accuracy.md; area models measured wider for the same zones).
 
     Returns
     -------
@@ -578,14 +580,14 @@ def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFr
         index=pd.Index(weights.zone_ids.astype(str), name="zone_id"),
     )
     if zone_areas is not None:
-        from .intervals import USABLE_HALFWIDTH, apportioning_halfwidth
+        from .intervals import apportioning_halfwidth
 
         areas = pd.Series(zone_areas)
         areas.index = areas.index.astype(str)
         out["area_km2"] = areas.reindex(out.index).to_numpy(dtype=float)
         h = apportioning_halfwidth(out["area_km2"].to_numpy(), out["fit"].to_numpy(), weights.meta.get("model"))
         out["error_90"] = np.where(n_cells > 0, np.expm1(h), np.nan)
-        out["usable"] = (n_cells > 0) & (h <= USABLE_HALFWIDTH)
+        out["usable"] = ((out["fit"] >= LOW_FIT) & (out["area_km2"] >= MIN_ZONE_KM2)).to_numpy()
     return out
 
 
