@@ -183,11 +183,14 @@ def write_footprints(fp, path: str | os.PathLike[str]) -> Path:
     cols.append(np.repeat(np.arange(4, dtype=np.int64), n))
     vals.append(tiles.ravel().astype(np.float64))
     part = pa.DictionaryArray.from_arrays(pa.array(np.concatenate(parts)), pa.array(list(_PARTS)))
-    table = pa.table({"part": part, "row": np.concatenate(rows), "col": np.concatenate(cols), "value": np.concatenate(vals)})
+    row, col = np.concatenate(rows), np.concatenate(cols)
+    small = max(row.max(initial=0), col.max(initial=0)) < 2**31  # (int32 indices: a third smaller national files)
+    table = pa.table({"part": part, "row": row.astype(np.int32) if small else row, "col": col.astype(np.int32) if small else col,
+                      "value": np.concatenate(vals)})
     md = {b"geozones": json.dumps({"kind": "footprints", "cell_ids": [str(c) for c in fp.cell_ids],
                                    "zone_ids": [str(z) for z in fp.zone_ids], "meta": fp.meta}, sort_keys=True).encode()}
     with atomic_path(path) as tmp:
-        pq.write_table(table.replace_schema_metadata(md), tmp)
+        pq.write_table(table.replace_schema_metadata(md), tmp, compression="zstd")
     return Path(path)
 
 
