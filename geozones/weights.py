@@ -281,7 +281,11 @@ def _raster_polygons(path: Path, bounds, bounds_crs) -> gpd.GeoDataFrame:
         if bounds is not None:
             tb = pyproj.Transformer.from_crs(bounds_crs, src.crs, always_xy=True).transform_bounds(*bounds, densify_pts=21)
             window = from_bounds(*tb, transform=src.transform).round_offsets().round_lengths()
-            window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+            try:
+                window = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+            except rasterio.errors.WindowError:
+                raise InputError("the raster does not cover the cells and zones", path=path,
+                                 hint="give a raster of the same place (check its CRS)") from None
         data = src.read(1, window=window, masked=True)
         transform = src.window_transform(window) if window is not None else src.transform
         crs = src.crs

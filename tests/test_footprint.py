@@ -244,3 +244,42 @@ def test_prebuilt_footprint_weights_run_as_the_cells_do_and_a_damaged_sidecar_is
     side.unlink()
     r = run_cli(*args, "--weights", w, "--out", tmp_path / "d")
     assert r.returncode == 0 and "no footprints beside" in r.stderr
+
+
+def test_an_ancillary_raster_is_the_prior_and_the_counts_still_add_up(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    cells = plan(lattice())
+    zones = zone_grid(6, 300.0)
+    raster = tmp_path / "pop.tif"  # 100 m pixels over the lattice, people rising to the east, none in the first column
+    values = np.tile(np.arange(40, dtype="float32"), (40, 1))
+    with rasterio.open(raster, "w", driver="GTiff", width=40, height=40, count=1, dtype="float32", crs="EPSG:3812",
+                       transform=from_origin(X0 - 1000, Y0 + 3000, 100, 100)) as dst:
+        dst.write(values, 1)
+    uniform = footprints(cells, zones, crs="EPSG:3812")
+    pop = footprints(cells, zones, crs="EPSG:3812", ancillary=raster)
+    with pytest.raises(gz.InputError, match="does not cover"):
+        far = plan(lattice() + 50_000)
+        footprints(far, zone_grid(2, 300.0, (50_000, 50_000)), crs="EPSG:3812", ancillary=raster)
+    assert uniform.meta["prior"] == "uniform" and pop.meta["prior"].startswith("ancillary")
+    assert np.ptp(pop.prior) > 0 and (pop.prior > 0).all()  # (a floor where the raster holds nobody: visitors may be there)
+    n = np.arange(16, dtype=float) * 10
+    a, b = footprint_weights(uniform, n), footprint_weights(pop, n)
+    assert not np.allclose(a.matrix.toarray(), b.matrix.toarray())
+    for w in (a, b):
+        assert np.allclose(np.asarray(w.matrix.sum(axis=1)).ravel() + w.outside, 1.0)
+
+
+def test_the_dask_engine_places_people_as_the_stream_engine(small_case, tmp_path):
+    c = small_case
+    pq = tmp_path / "counts.parquet"
+    pd.read_csv(c["counts"], dtype=str).to_parquet(pq)
+    outs = {}
+    for engine in ("stream", "dask"):
+        outs[engine] = tmp_path / engine
+        r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", pq, "--out", outs[engine], "--heat-grid", 0,
+                    "--engine", engine)
+        assert r.returncode == 0, r.stderr
+    assert (outs["stream"] / "zone_counts.csv").read_bytes() == (outs["dask"] / "zone_counts.csv").read_bytes()
+    assert json.loads((outs["dask"] / "manifest.json").read_text())["parameters"]["model"] == "footprint"
