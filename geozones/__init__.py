@@ -37,7 +37,9 @@ _SUBMODULES = {
     "synth": ("national_case",),
     "errors": ("BudgetError", "CellPlanError", "ConfigError", "CountsError", "CoverageError", "CRSError", "GeozonesError", "InputError", "MarketShareError", "OutputError", "Problem", "WeightsError", "ZoneError"),
     "weights": ("Weights", "compute_weights", "compute_weights_dask", "read_ancillary", "zone_fit"),
-    "weights_io": ("read_weights", "write_weights"),
+    "weights_io": ("read_footprints", "read_weights", "write_footprints", "write_weights"),
+    "footprint": ("Footprints", "estimate_density", "footprint_weights", "footprints"),
+    "intervals": ("add_intervals",),
     "zones": ("OUTSIDE", "ZoneReport", "check_zones", "h3_grid", "read_zones", "square_grid", "write_zones", "zone_overlaps"),
 }
 _WHERE = {name: module for module, names in _SUBMODULES.items() for name in names}
@@ -87,13 +89,15 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
         ZoneError,
     )
     from .extrapolate import market_share_factors, read_market_share
+    from .footprint import Footprints, estimate_density, footprint_weights, footprints
+    from .intervals import add_intervals
     from .maps import map_from_run, save_map, visitor_map
     from .pipeline import RunConfig, RunResult, load_config, run
     from .privacy import DEFAULT_K, disclosure_control, publish
     from .report import build_report, read_event_days, read_spend, write_report
     from .synth import national_case
     from .weights import Weights, compute_weights, compute_weights_dask, read_ancillary, zone_fit
-    from .weights_io import read_weights, write_weights
+    from .weights_io import read_footprints, read_weights, write_footprints, write_weights
     from .zones import (
         OUTSIDE,
         ZoneReport,
@@ -156,6 +160,14 @@ __all__ = [
     "read_weights",
     "write_weights",
     "zone_fit",
+    # the footprint model and intervals
+    "Footprints",
+    "footprints",
+    "estimate_density",
+    "footprint_weights",
+    "read_footprints",
+    "write_footprints",
+    "add_intervals",
     # counts
     "KINDS",
     "parse_period",

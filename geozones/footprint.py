@@ -65,6 +65,7 @@ __all__ = [
     "footprints",
     "estimate_density",
     "footprint_weights",
+    "refined_weights",
 ]
 
 log = logging.getLogger("geozones")
@@ -441,3 +442,35 @@ def footprint_weights(fp: Footprints, cell_counts: np.ndarray | None = None, *, 
     meta = dict(fp.meta, model="footprint", measure="footprint", density="counts" if cell_counts is not None else "prior",
                 iterations=iterations if cell_counts is not None else 0)
     return Weights(W, fp.cell_ids, fp.zone_ids, outside, meta)
+
+
+def refined_weights(fp: Footprints, weights: Weights, totals: np.ndarray) -> Weights:
+    """:func:`footprint_weights` of the density ``totals`` imply, in the cell and zone order of ``weights``.
+
+    Parameters
+    ----------
+    fp : Footprints
+        The footprints of the cells of ``weights`` (any order).
+    weights : Weights
+        The run's weights so far (the prior's, from :func:`footprint_weights` or a file):
+        their cells, zones and order are kept; zones the footprints do not know get zeros.
+    totals : numpy.ndarray
+        Per cell of ``weights``, its count (summed over the run's periods and origins).
+
+    Returns
+    -------
+    Weights
+    """
+    at = pd.Index(fp.cell_ids.astype(str)).get_indexer(np.asarray(weights.cell_ids).astype(str))
+    if (at < 0).any():
+        raise WeightsError("the footprints lack some of the weights' cells", hint="build the weights and footprints together")
+    counts = np.zeros(len(fp.cell_ids))
+    counts[at] = totals
+    w = footprint_weights(fp, counts)
+    cols = pd.Index(w.zone_ids.astype(str)).get_indexer(np.asarray(weights.zone_ids).astype(str))
+    m = sparse.csc_array(sparse.csr_array(w.matrix[at]))
+    pick = np.flatnonzero(cols >= 0)
+    place = sparse.csr_array((np.ones(len(pick)), (np.arange(len(pick)), pick)), shape=(len(pick), len(weights.zone_ids)))
+    full = sparse.csr_array(m[:, cols[pick]] @ place)
+    return Weights(full, weights.cell_ids, weights.zone_ids, w.outside[at], w.meta)
+

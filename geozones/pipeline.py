@@ -46,7 +46,7 @@ from .engine import CellBins, apportion_bins, format_size, parse_size, stream_co
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, publish_dense, publish_in_parts, table_fits
 from .errors import BudgetError, ConfigError, CountsError, WeightsError
 from .extrapolate import market_share_factors, read_market_share, rest_share
-from .footprint import footprint_weights
+from .footprint import refined_weights
 from .inputs import build_footprint_weights, build_weights, check_unreached, coverage_model
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
 from .origins import ALL, rollup_codes, successor
@@ -374,7 +374,7 @@ def run(cfg: RunConfig) -> RunResult:
         clock.done("read and sum")
         quality = quality_of_bins(bins, weights)
         if fp is not None:
-            weights = _refined(fp, weights, bins.sums.sum(axis=(0, 1)))
+            weights = refined_weights(fp, weights, bins.sums.sum(axis=(0, 1)))
             clock.done("density")
         in_parts = not table_fits(bins, weights, cfg, periods)
         dense = not in_parts  # (figures in arrays from end to end: publish_cube)
@@ -385,7 +385,7 @@ def run(cfg: RunConfig) -> RunResult:
         quality = quality_of_counts(counts, weights, period_seconds(base))
         if fp is not None:
             totals = counts.groupby("cell_id", observed=True)["count"].sum()
-            weights = _refined(fp, weights, totals.reindex(pd.Index(weights.cell_ids)).fillna(0.0).to_numpy(dtype=float))
+            weights = refined_weights(fp, weights, totals.reindex(pd.Index(weights.cell_ids)).fillna(0.0).to_numpy(dtype=float))
             clock.done("density")
         figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
         clock.done("zone figures")
@@ -520,24 +520,6 @@ def _prebuilt_footprints(path: str, weights: Weights):
         raise WeightsError("the footprints beside the weights name other cells or zones", path=side,
                            hint="write both again with 'geozones weights --model footprint'")
     return fp
-
-
-def _refined(fp, weights: Weights, totals: np.ndarray) -> Weights:
-    """The footprint weights of the density that ``totals`` (per cell of ``weights``) imply, in ``weights``' cell and zone order."""
-    from scipy import sparse
-
-    at = pd.Index(fp.cell_ids.astype(str)).get_indexer(np.asarray(weights.cell_ids).astype(str))
-    counts = np.zeros(len(fp.cell_ids))
-    counts[at] = totals
-    w = footprint_weights(fp, counts)
-    cols = pd.Index(w.zone_ids.astype(str)).get_indexer(np.asarray(weights.zone_ids).astype(str))
-    m = sparse.csr_array(w.matrix[at])
-    full = sparse.csr_array((m.shape[0], len(weights.zone_ids)))
-    if (cols >= 0).any():
-        pick = np.flatnonzero(cols >= 0)
-        full = sparse.csr_array(sparse.csc_array(m)[:, cols[pick]] @ sparse.csr_array(
-            (np.ones(len(pick)), (np.arange(len(pick)), pick)), shape=(len(pick), len(weights.zone_ids))))
-    return Weights(full, weights.cell_ids, weights.zone_ids, w.outside[at], w.meta)
 
 
 def _density_note(fp, weights: Weights) -> dict:
