@@ -79,7 +79,7 @@ from .coverage import build_coverage
 from .crs import WGS84, metric_crs
 from .errors import InputError, Problem, WeightsError
 from .extrapolate import DEFAULT_SHARE
-from .intervals import apportioning_halfwidth
+from .intervals import apportioning_halfwidth, error_words
 from .privacy import DEFAULT_K
 from .weights import FIT_INSIDE, LOW_FIT, MIN_ZONE_KM2, Weights, compute_weights, zone_fit
 from .zones import MIN_AREA_M2, zone_overlaps, zone_paths
@@ -431,7 +431,7 @@ def authoring_problems(
                 f"the cells cannot resolve this zone ({r.status}): {r.area_km2:.3f} km² fed by {r.n_cells} cell(s) "
                 f"of at least {r.cell_km2_min:.3f} km², {r.cell_share:.2f} of a cell's count, fit {r.fit:.2f}; "
                 f"published only when its cells each see at least {r.people_per_cell:,.0f} people"
-                + (f"; zones like it were off by up to {r.error_90:.0%} in 9 figures of 10 in the accuracy study"
+                + (f"; zones like it were within {error_words(r.error_90)} of the truth in 9 figures of 10 in the accuracy study"
                    if np.isfinite(r.error_90) else "")
             )
         problems.append(Problem(path, at, "unresolvable-zone", msg, "enlarge the zone or merge it with a neighbour; 'geozones zones preview' shows its cells", "warning"))
@@ -470,7 +470,7 @@ def _popup_html(row, cells: pd.DataFrame, k: int, share: float, top: int = 15) -
         fit = (
             f"Fit: <b>{row.fit:.2f}</b> ({row.outside_share:.0%} of its expected figure comes from cells lying mostly outside it)<br>"
             f"Cells: {row.n_cells}, together {row.cell_share:.2f} of a cell's count; smallest cell {row.cell_km2_min:.3f} km²<br>"
-            + (f"Zones of its size and fit were within <b>{row.error_90:.0%}</b> in 9 figures of 10 in the accuracy study<br>"
+            + (f"Zones of its size and fit were within <b>{error_words(row.error_90)}</b> of the truth in 9 figures of 10 in the accuracy study<br>"
                if np.isfinite(getattr(row, "error_90", np.nan)) else "")
         )
     else:

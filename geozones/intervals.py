@@ -32,7 +32,7 @@ import pandas as pd
 
 from .extrapolate import share_bands
 
-__all__ = ["APPORTIONING", "Z90", "USABLE_HALFWIDTH", "apportioning_halfwidth", "interval_factors", "add_intervals", "summary_intervals"]
+__all__ = ["APPORTIONING", "Z90", "USABLE_HALFWIDTH", "apportioning_halfwidth", "error_words", "interval_factors", "add_intervals", "summary_intervals"]
 
 #: The normal quantile of a two-sided 90% interval.
 Z90 = 1.645
@@ -83,6 +83,24 @@ def apportioning_halfwidth(area_km2, fit, model: str | None) -> np.ndarray:
     f = np.asarray(fit, dtype=float)
     quality = np.where(np.nan_to_num(f, nan=0.0) >= _GOOD_FIT, "good", "poor")
     return np.array([table[(s, q)] for s, q in zip(size, quality)], dtype=float)
+
+
+def error_words(error_90: float) -> str:
+    """An ``error_90`` (``exp(h) - 1`` of a log half-width ``h``) in words: "-32% / +46%" or
+    "a factor of 8 either way".
+
+    Parameters
+    ----------
+    error_90 : float
+
+    Returns
+    -------
+    str
+    """
+    h = float(np.log1p(error_90))
+    if h <= 0.7:
+        return f"-{-np.expm1(-h):.0%} / +{np.expm1(h):.0%}"
+    return f"a factor of {np.exp(h):.1f} either way"
 
 
 def interval_factors(observed, estimate, h_apportion, share=None, share_low=None, share_high=None) -> tuple[np.ndarray, np.ndarray]:
