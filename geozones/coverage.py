@@ -677,4 +677,6 @@ def build_coverage(
         return read_coverage(cells) if isinstance(cells, (str, os.PathLike)) else cells
     if isinstance(cells, (str, os.PathLike)):
         cells = read_cellplan(cells)
-    return wedge_coverage(cells, crs=crs) if model == "wedge" else voronoi_coverage(cells, crs=crs)  # (footprint: best-server areas)
+    cov = wedge_coverage(cells, crs=crs) if model == "wedge" else voronoi_coverage(cells, crs=crs)  # (footprint: best-server areas)
+    cov.attrs["model"] = "wedge" if model == "wedge" else "voronoi"
+    return cov

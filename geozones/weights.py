@@ -452,6 +452,7 @@ def compute_weights(
         "clipped": int(clipped),
         "zones_overlap": bool(len(oa)),
     }
+    meta.update({"model": coverage.attrs["model"]} if coverage.attrs.get("model") else {})  # (build_coverage's model: its errors apply)
     return Weights(matrix, cell_ids.astype(object), zone_ids.astype(object), outside, meta)
 
 
