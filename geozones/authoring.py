@@ -374,6 +374,7 @@ def authoring_problems(
     share: float = DEFAULT_SHARE,
     crs: str | pyproj.CRS | None = None,
     overlaps: pd.DataFrame | None = None,
+    weights: Weights | None = None,
 ) -> list[Problem]:
     """Warnings for ``geozones zones check --cells``: unresolvable zones and thin differences.
 
@@ -399,6 +400,9 @@ def authoring_problems(
         one chosen for the zones' location.
     overlaps : pandas.DataFrame, optional
         :func:`geozones.zone_overlaps` of ``zones``, when already computed.
+    weights : Weights, optional
+        The zones' weights (for example the footprint model's, :func:`geozones.inputs.build_footprint_weights`);
+        default: area weights over ``coverage``. Thin differences are judged on ``coverage``.
 
     Returns
     -------
@@ -417,7 +421,7 @@ def authoring_problems(
 
     problems = []
     try:
-        w = compute_weights(coverage, zones, crs=crs)
+        w = weights if weights is not None else compute_weights(coverage, zones, crs=crs)
     except WeightsError as exc:  # no cell reaches any zone: say so, as a warning on the file
         return [Problem(first, "", "no-cell-reaches", f"no cell of the cell plan reaches any zone ({exc.message})",
                         "is it the cell plan of this area? (check the cell plan's coordinates)", "warning")]

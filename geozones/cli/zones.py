@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 
 from ..coverage import build_coverage, read_cellplan
-from ..errors import InputError
+from ..errors import InputError, WeightsError
+from ..inputs import build_footprint_weights
 from ..zones import check_zones, h3_grid, read_zones, square_grid, write_zones
-from .options import authoring_k, cell_crs, drawn_model, market_share, metric_crs, out_file, say, self_contained, strict, zone_files
+from .options import authoring_k, cell_crs, check_model, drawn_model, market_share, metric_crs, out_file, say, self_contained, strict, zone_files
 
 
 @click.group()
@@ -25,7 +26,7 @@ def zones() -> None:
 @metric_crs()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--cells", type=click.Path(), help="Cell plan: also warn about zones and zone differences the cells cannot resolve.")
-@drawn_model("With --cells: the coverage model.")
+@check_model
 @authoring_k("With --cells: the disclosure threshold (subscribers).")
 @market_share("With --cells: the operator's market share.")
 @strict("Exit with 1 when there is any warning too.")
@@ -46,9 +47,16 @@ def zones_check(
     if cells and len(report.zones):
         from ..authoring import authoring_problems
 
-        cov = build_coverage(read_cellplan(cells), model, crs=metric_crs)
+        weights = None
+        try:  # footprint, the run's default: judged by its weights, thin differences by the best-server areas
+            weights, cov, _ = build_footprint_weights(report.zones, list(paths), cells, metric_crs=metric_crs) if model == "footprint" else (None, None, None)
+        except WeightsError:  # (no cell reaches any zone: the area check below says so, as a warning)
+            weights = None
+        if weights is None:
+            cov = build_coverage(read_cellplan(cells), "voronoi" if model == "footprint" else model, crs=metric_crs)
         report.problems.extend(
-            authoring_problems(report.zones, cov, list(paths), k=k, share=share, crs=metric_crs, overlaps=report.overlaps)
+            authoring_problems(report.zones, cov, list(paths), k=k, share=share, crs=metric_crs, overlaps=report.overlaps,
+                               weights=weights)
         )
     if as_json:
         click.echo(
