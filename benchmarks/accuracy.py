@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from geozones import simulate as S  # noqa: E402
+from geozones._io import write_text_atomic  # noqa: E402
 
 FIT_BINS = (0.0, 0.25, 0.5, 0.75, 1.0 + 1e-9)
 FIT_LABELS = ("< 0.25", "0.25-0.5", "0.5-0.75", ">= 0.75")
@@ -180,11 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         "size_x_fit": cross.round(4).to_dict(orient="records"),
         "interval_coverage": coverage.round(4).to_dict(orient="records"),
     }
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, default=str))
-    os.replace(tmp, path)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.out, json.dumps(record, default=str))
     return 0
 
 

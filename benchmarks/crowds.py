@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from geozones import scenarios as C  # noqa: E402
 from geozones import simulate as S  # noqa: E402
+from geozones._io import write_text_atomic  # noqa: E402
 from geozones.footprint import Footprints, footprint_weights  # noqa: E402
 from geozones.intervals import apportioning_halfwidth, interval_factors  # noqa: E402
 from geozones.weights import zone_fit  # noqa: E402
@@ -132,11 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     record = {"command": " ".join(["python3.11", "benchmarks/crowds.py"] + (argv if argv is not None else sys.argv[1:])),
               "commit": commit, "seconds": round(elapsed, 1),
               **{k: v.reset_index().round(4).to_dict(orient="records") for k, v in out.items()}}
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, default=str))
-    os.replace(tmp, path)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.out, json.dumps(record, default=str))
     return 0
 
 

@@ -181,7 +181,7 @@ def _tiles(x: np.ndarray, y: np.ndarray, reach: np.ndarray, size: float) -> tupl
     return np.concatenate(keep_x), np.concatenate(keep_y)
 
 
-def _probabilities(cx, cy, az, bw, height, tilt, power, reach, tx, ty, *, exponent: float, softness: float) -> sparse.csr_array:
+def _probabilities(cx, cy, az, bw, height, tilt, power, reach, tx, ty, size: float, *, exponent: float, softness: float) -> sparse.csr_array:
     """``P`` (cells x tiles) from the cells' parameters and the tiles' centres."""
     from scipy.spatial import cKDTree
 
@@ -194,8 +194,7 @@ def _probabilities(cx, cy, az, bw, height, tilt, power, reach, tx, ty, *, expone
     per_site = np.diff(start)
     rows, cols, vals = [], [], []
     # tiles in bands (rows of the grid), so that one band's tile x cell pairs fit in memory
-    tile_area = max(float(np.min(np.diff(np.unique(ty)))) if len(np.unique(ty)) > 1 else 100.0, 1.0) ** 2
-    per_tile = max(1.0, float((np.pi * reach ** 2).sum()) / (max(len(tx), 1) * tile_area))
+    per_tile = max(1.0, float((np.pi * reach ** 2).sum()) / (max(len(tx), 1) * size * size))
     band = max(1, int(_CHUNK / per_tile))
     for a in range(0, len(tx), band):
         b = min(len(tx), a + band)
@@ -203,11 +202,10 @@ def _probabilities(cx, cy, az, bw, height, tilt, power, reach, tx, ty, *, expone
         near_band = np.flatnonzero((sites[:, 1] + site_reach >= y0) & (sites[:, 1] - site_reach <= y1))
         if not len(near_band):
             continue
-        tree = cKDTree(np.c_[tx[a:b], ty[a:b]])
-        lengths = tree.query_ball_point(sites[near_band], r=site_reach[near_band], return_length=True)
+        hits = cKDTree(np.c_[tx[a:b], ty[a:b]]).query_ball_point(sites[near_band], r=site_reach[near_band])
+        lengths = np.fromiter(map(len, hits), np.int64, len(hits))
         if not lengths.sum():
             continue
-        hits = tree.query_ball_point(sites[near_band], r=site_reach[near_band])
         si = np.repeat(near_band, lengths)
         ti = np.fromiter(chain.from_iterable(hits), np.int64, int(lengths.sum()))
         # every cell of each site
@@ -346,7 +344,7 @@ def footprints(
     tilt = _column(m, ("tilt", "downtilt"), DEFAULT_TILT, -20.0, 90.0)
     power = _column(m, ("power_dbm", "power"), 0.0, -50.0, 100.0)
     tx, ty = _tiles(cx, cy, reach, tile_m)
-    P = _probabilities(cx, cy, az, bw, height, tilt, power, reach, tx, ty, exponent=exponent, softness=softness)
+    P = _probabilities(cx, cy, az, bw, height, tilt, power, reach, tx, ty, tile_m, exponent=exponent, softness=softness)
     zm = zones.to_crs(crs)
     A, in_zones, overlap = _zone_shares(tx, ty, tile_m, zm)
     prior, prior_name = _prior(tx, ty, tile_m, crs, ancillary, ancillary_column)

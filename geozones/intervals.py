@@ -58,9 +58,7 @@ _GOOD_FIT = 0.5
 USABLE_HALFWIDTH = 0.38
 
 
-def _size_class(area_km2: np.ndarray) -> np.ndarray:
-    a = np.asarray(area_km2, dtype=float)
-    return np.where(a >= 1.0, ">= 1", np.where(a >= 0.25, "0.25-1", "< 0.25"))
+_CLASSES = (">= 1", "0.25-1", "< 0.25")
 
 
 def apportioning_halfwidth(area_km2, fit, model: str | None) -> np.ndarray:
@@ -79,10 +77,11 @@ def apportioning_halfwidth(area_km2, fit, model: str | None) -> np.ndarray:
     numpy.ndarray
     """
     table = APPORTIONING.get(model or "voronoi", APPORTIONING["voronoi"])
-    size = _size_class(area_km2)
-    f = np.asarray(fit, dtype=float)
-    quality = np.where(np.nan_to_num(f, nan=0.0) >= _GOOD_FIT, "good", "poor")
-    return np.array([table[(s, q)] for s, q in zip(size, quality)], dtype=float)
+    a = np.asarray(area_km2, dtype=float)
+    size = np.where(a >= 1.0, 0, np.where(a >= 0.25, 1, 2))
+    good = np.nan_to_num(np.asarray(fit, dtype=float), nan=0.0) >= _GOOD_FIT
+    by = np.array([[table[(c, q)] for q in ("good", "poor")] for c in _CLASSES])  # (size class, fit class)
+    return by[size, np.where(good, 0, 1)]
 
 
 def error_words(error_90: float) -> str:
@@ -153,22 +152,28 @@ def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | Non
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    def plain(name):
-        col = table.column(name)
-        return pc.cast(col, col.type.value_type) if pa.types.is_dictionary(col.type) else col
+    def per_row(name: str, lookup) -> np.ndarray:
+        """``lookup`` (distinct values -> float array) per row; a dictionary column is looked
+        up once per entry (national tables: millions of rows, thousands of zones).
+        """
+        col = table.column(name).combine_chunks()
+        if pa.types.is_dictionary(col.type):
+            return lookup(pd.Series(col.dictionary.to_pylist(), dtype=object))[col.indices.to_numpy(zero_copy_only=False)]
+        codes, uniq = pd.factorize(pd.Series(col.to_numpy(zero_copy_only=False), dtype=object))
+        return lookup(pd.Series(uniq, dtype=object))[codes]
 
-    zones = pd.Series(plain("zone_id").to_numpy(zero_copy_only=False))
     obs = table.column("observed").to_numpy(zero_copy_only=False).astype(float)
     est = table.column("estimate").to_numpy(zero_copy_only=False).astype(float)
-    h = zones.map(h_zone).to_numpy(dtype=float)
+    h = per_row("zone_id", lambda ids: ids.map(h_zone).to_numpy(dtype=float))
     share = lo = hi = None
-    origins = pd.Series(plain("origin").to_numpy(zero_copy_only=False)) if "origin" in table.column_names else None
-    bands = share_bands(origins.unique(), shares) if origins is not None else {}
+    bands = {}
+    if "origin" in table.column_names and shares is not None:
+        values = table.column("origin").combine_chunks()
+        values = values.dictionary if pa.types.is_dictionary(values.type) else pc.unique(values)
+        bands = share_bands(values.to_pylist(), shares)
     if bands:
         b = pd.DataFrame.from_dict(dict(bands), orient="index", columns=["share", "low", "high"])
-        share = origins.map(b["share"]).to_numpy(dtype=float)
-        lo = origins.map(b["low"]).to_numpy(dtype=float)
-        hi = origins.map(b["high"]).to_numpy(dtype=float)
+        share, lo, hi = (per_row("origin", lambda o, c=c: o.map(b[c]).to_numpy(dtype=float)) for c in ("share", "low", "high"))
         with np.errstate(divide="ignore", invalid="ignore"):
             own = np.where(est > 0, obs / est, np.nan)
         share = np.where(np.isnan(share), own, share)

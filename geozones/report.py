@@ -327,8 +327,8 @@ def build_report(
     dp = daily[daily["status"] == _PUBLISHED].pivot_table(index="date", columns="origin", values="estimate", aggfunc="first")
     days = pd.DataFrame({"date": sorted(pd.unique(daily["date"]))})
     days["people"] = days["date"].map(dp[ALL]) if ALL in dp else np.nan
-    days["visitors"] = days["people"] - days["date"].map(dp[RESIDENT]) if (has_res and RESIDENT in dp) else (days["people"] if not has_res else np.nan)
-    day_iv = visitors_of(daily[daily["status"] == _PUBLISHED], index="date")
+    day_iv = visitors_of(daily, index="date")
+    days["visitors"] = days["date"].map(day_iv["estimate"])
     event_of = {d: n for n, ds in events.items() for d in ds}
     days["event"] = days["date"].map(event_of).fillna("")
     days["weekday"] = pd.to_datetime(days["date"]).dt.day_name()

@@ -48,10 +48,11 @@ def zones_check(
         from ..authoring import authoring_problems
 
         weights = None
-        try:  # footprint, the run's default: judged by its weights, thin differences by the best-server areas
-            weights, cov, _ = build_footprint_weights(report.zones, list(paths), cells, metric_crs=metric_crs) if model == "footprint" else (None, None, None)
-        except WeightsError:  # (no cell reaches any zone: the area check below says so, as a warning)
-            weights = None
+        if model == "footprint":  # the run's default: judged by its weights, thin differences by the best-server areas
+            try:
+                weights, cov, _ = build_footprint_weights(report.zones, list(paths), cells, metric_crs=metric_crs)
+            except WeightsError:  # (no cell reaches any zone: the area check below says so, as a warning)
+                weights = None
         if weights is None:
             cov = build_coverage(read_cellplan(cells), "voronoi" if model == "footprint" else model, crs=metric_crs)
         report.problems.extend(
