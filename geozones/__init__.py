@@ -40,6 +40,8 @@ _SUBMODULES = {
     "weights_io": ("read_footprints", "read_weights", "write_footprints", "write_weights"),
     "footprint": ("Footprints", "estimate_density", "footprint_weights", "footprints"),
     "intervals": ("add_intervals",),
+    "visitors": ("device_sums", "visitor_tables"),
+    "visits": ("VisitorsConfig", "run_visitors"),
     "zones": ("OUTSIDE", "ZoneReport", "check_zones", "h3_grid", "read_zones", "square_grid", "write_zones", "zone_overlaps"),
 }
 _WHERE = {name: module for module, names in _SUBMODULES.items() for name in names}
@@ -96,6 +98,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from .privacy import DEFAULT_K, disclosure_control, publish
     from .report import build_report, read_event_days, read_spend, write_report
     from .synth import national_case
+    from .visitors import device_sums, visitor_tables
+    from .visits import VisitorsConfig, run_visitors
     from .weights import Weights, compute_weights, compute_weights_dask, read_ancillary, zone_fit
     from .weights_io import read_footprints, read_weights, write_footprints, write_weights
     from .zones import (
@@ -214,6 +218,11 @@ __all__ = [
     "RunResult",
     "load_config",
     "run",
+    # device-level indicators (geozones visitors)
+    "VisitorsConfig",
+    "run_visitors",
+    "device_sums",
+    "visitor_tables",
     # crs
     "metric_crs",
     # errors

@@ -46,6 +46,7 @@ __all__ = [
     "parse_period",
     "read_counts",
     "read_events",
+    "normalize_events",
     "read_optout",
     "events_to_counts",
     "period_floor",
@@ -403,8 +404,28 @@ def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
     """
     path = Path(path)
     df, fmt = _read_frame(path, "events")
+    return normalize_events(df.reset_index(drop=True), path, fmt)
+
+
+def normalize_events(df: pd.DataFrame, path: str | os.PathLike[str], fmt: str) -> pd.DataFrame:
+    """Check and normalise a frame of events as :func:`read_events` does (a file, or a batch of one).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Columns with lower-case names, indexed from 0 (errors name the row by its place).
+    path : str or os.PathLike
+        The file, named in errors.
+    fmt : str
+        ``"csv"`` or ``"parquet"`` (how rows are named).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``subscriber_id``, ``cell_id``, ``timestamp`` (UTC), ``origin``.
+    """
+    path = Path(path)
     _require(df, ("subscriber_id", "cell_id", "timestamp"), path, "events")
-    df = df.reset_index(drop=True)
     return pd.DataFrame(
         {
             "subscriber_id": df["subscriber_id"].astype(str).str.strip().to_numpy(dtype=object),

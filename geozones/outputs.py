@@ -343,10 +343,10 @@ def new_folder(out: str | os.PathLike[str]) -> Path:
                           hint="the run's files are written next to the output folder, then take its place: choose a folder whose parent you can write") from exc
 
 
-def _link_others(old: Path, new: Path) -> None:
-    """Link (or copy) into ``new`` what ``old`` holds beside a run's outputs."""
+def _link_others(old: Path, new: Path, own: tuple[str, ...]) -> None:
+    """Link (or copy) into ``new`` what ``old`` holds beside a run's outputs ``own``."""
     for entry in old.iterdir():
-        if entry.name in OUTPUT_NAMES or (new / entry.name).exists():
+        if entry.name in own or (new / entry.name).exists():
             continue
         target = new / entry.name
         if entry.is_symlink():
@@ -364,7 +364,7 @@ def _link_or_copy(src, dst) -> None:
         shutil.copy2(src, dst)
 
 
-def replace_folder(new: Path, out: str | os.PathLike[str]) -> None:
+def replace_folder(new: Path, out: str | os.PathLike[str], own: tuple[str, ...] = OUTPUT_NAMES) -> None:
     """Put the folder ``new`` in the place of ``out``, in one step.
 
     What ``out`` holds besides a run's outputs (:data:`OUTPUT_NAMES`) is linked into
@@ -378,6 +378,9 @@ def replace_folder(new: Path, out: str | os.PathLike[str]) -> None:
         From :func:`new_folder`, holding the run's files.
     out : str or os.PathLike
         The output folder.
+    own : tuple of str
+        The names of the command's own outputs: an old one that the new folder lacks is not
+        kept (the default: a run's, :data:`OUTPUT_NAMES`).
     """
     out = Path(out).resolve()
     if not out.exists():
@@ -385,7 +388,7 @@ def replace_folder(new: Path, out: str | os.PathLike[str]) -> None:
         return
     if not out.is_dir():
         raise OutputError("is a file, not a folder", path=out, hint="choose a folder for --out")
-    _link_others(out, new)
+    _link_others(out, new, own)
     if _exchange(new, out):
         shutil.rmtree(new, ignore_errors=True)  # (the old files, now at the new folder's name)
         return

@@ -195,7 +195,7 @@ def _points_in(shape: shapely.Geometry, n: int, rng: np.random.Generator) -> np.
     return np.concatenate(out)[:n]
 
 
-def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = DEMO_DAYS, sites: int = 60) -> dict:
+def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = DEMO_DAYS, sites: int = 60, devices: int = 10_000) -> dict:
     """Write a seeded, realistic Kortrijk scenario: cell plan, hourly counts, market shares.
 
     People are placed where they would be (visitors in the city centre and the shopping
@@ -220,11 +220,14 @@ def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = 
         Length of the scenario from :data:`DEMO_START` (a summer quarter).
     sites : int, default 60
         Sites of the synthetic network.
+    devices : int, default 10,000
+        Devices in the sample of subscriber-level events (``device_events.parquet``,
+        :func:`geozones.synth_devices.demo_device_events`).
 
     Returns
     -------
     dict
-        Paths of the files written (``cells``, ``counts``, ``market_share``, ``zones``) and
+        Paths of the files written (``cells``, ``counts``, ``market_share``, ``zones``, ``device_events``) and
         the true numbers behind them (``true_centre_visitors`` per day).
     """
     from .coverage import read_cellplan, voronoi_coverage
@@ -337,6 +340,11 @@ def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = 
     _demo_spend(true_centre, rng).to_csv(spend_path, index=False)
     shares_path = folder / "market_share.csv"
     pd.DataFrame({"origin": list(_SHARES), "share": list(_SHARES.values())}).to_csv(shares_path, index=False)
+    from .synth_devices import demo_device_events
+
+    busy = {**{d: 2.4 for d in BRADERIE}, **{d: 1.9 for d in FESTIVAL}}
+    devices = demo_device_events(folder / "device_events.parquet", cov["cell_id"].to_numpy(), p_centre, p_shops, p_res, origins, mix,
+                                 start=DEMO_START, days=days, busy_days=busy, devices=devices, seed=seed)
     return {
         "cells": str(cells_path),
         "counts": str(counts_path),
@@ -344,6 +352,7 @@ def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = 
         "events": str(events_path),
         "spend": str(spend_path),
         "zones": str(zones_dir),
+        "device_events": devices["path"],
         "rows": int(len(counts)),
         "true_centre_visitors": dict(true_centre),
     }

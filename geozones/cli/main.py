@@ -23,6 +23,7 @@ from ..errors import GeozonesError
 from .cells import coverage_cmd, weights_cmd
 from .outputs import map_cmd, report_cmd
 from .run import apportion_cmd, demo_cmd, run_cmd
+from .visitors import visitors_cmd
 from .zones import zones
 
 log = logging.getLogger("geozones")
@@ -53,7 +54,7 @@ def cli(quiet: bool, verbose: bool) -> None:
     _setup_logging(-1 if quiet else (1 if verbose else 0))
 
 
-for _command in (zones, coverage_cmd, weights_cmd, apportion_cmd, run_cmd, demo_cmd, map_cmd, report_cmd):
+for _command in (zones, coverage_cmd, weights_cmd, apportion_cmd, run_cmd, demo_cmd, map_cmd, report_cmd, visitors_cmd):
     cli.add_command(_command)
 
 

@@ -98,9 +98,10 @@ def demo_cmd(out: str, seed: int, days: int, self_contained: bool) -> int:
 
     A synthetic cell plan whose sites follow the population grid, hourly counts for a
     summer quarter (about 20,000 visitors a day in the centre, a braderie and a festival
-    weekend), the operator's market shares, event days and card spending are written to
-    OUT/inputs/, with a run.toml that repeats the run; the published figures, the map and
-    the visitor report (report.html) go to OUT/.
+    weekend), the operator's market shares, event days, card spending and the events of a
+    sample of 10,000 subscribers are written to OUT/inputs/, with a run.toml that repeats the
+    run; the published figures, the visitors, dwell and returning tables (geozones
+    visitors), the map and the visitor report (report.html) go to OUT/.
     """
     from ..pipeline import run
     from ..synth import demo_scenario
@@ -120,6 +121,11 @@ def demo_cmd(out: str, seed: int, days: int, self_contained: bool) -> int:
     with step("running the pipeline"):
         result = run(cfg)
     report_run(result, out)
+    from ..visits import VisitorsConfig, run_visitors
+
+    with step("counting residents, regulars and visitors from the sample of subscriber-level events"):
+        run_visitors(VisitorsConfig(zones=[str(inputs / "zones")], cells=str(inputs / "cellplan.csv"), events=made["device_events"], out=out,
+                                    market_share=str(inputs / "market_share.csv")))
     from ..report import build_report, write_report
 
     write_report(build_report(out, spend=made["spend"], events=made["events"]), Path(out) / "report.html")

@@ -1,0 +1,642 @@
+"""Device-level indicators: who visits a zone (resident, regular, overnight or day visitor),
+how long they stay and how often they come back, from subscriber-level events.
+
+The rules (docs/tourism.md):
+
+* **Home.** A device's home municipality is the municipality of the cells it is seen in on
+  the most distinct nights (``night``, by default 22:00-06:00 local time; a night belongs to
+  the evening's date), with at least :data:`HOME_NIGHTS` nights; otherwise it is unknown.
+  Ties go to the municipality with more night events, then the lower code.
+* **Presence.** A device is in zone Z on a day when one of its events falls in a cell that
+  reaches Z; it counts for Z with the largest weight ``W[cell, Z]`` among those cells that
+  day (at least that likely to have been in Z). Over a longer period, the largest of its days.
+* **Dwell.** A stay runs from the first to the last event of a run of consecutive events
+  (in the device's time order, within one local day) in cells that reach Z; the dwell on a
+  day is the sum of the day's stays. Over a period longer than a day: the mean over the days
+  present.
+* **Classes** per zone and period, in this order: ``resident`` (home is the zone's
+  municipality), ``regular`` (in Z on at least ``regular_days`` distinct days of the calendar
+  month), ``overnight_visitor`` (seen in the zone's municipality during the night before or
+  after the day), ``day_visitor`` (the rest). Over a period longer than a day a device takes
+  the first class of its days in that order.
+* **Returning**, per summary period: non-residents by distinct days present (1, 2-3, 4+).
+
+Every figure is a weighted count of distinct devices (``observed``); the estimate divides
+it by the zone's market share (:func:`zone_factors`), and disclosure control
+(:func:`protect`) keeps every figure under ``k``, and every difference that would reveal
+one, out of all three tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .counts import TIMEZONE, parse_period, period_floor, period_seconds
+from .errors import InputError
+from .extrapolate import market_share_factors, rest_share
+from .privacy import BELOW_K, PUBLISHED, SUPPRESSED, suppress_complements
+from .weights import Weights
+
+__all__ = ["CLASSES", "DWELL_BANDS", "RETURN_BANDS", "HOME_NIGHTS", "DeviceSums", "device_sums", "device_sums_arrays", "parse_night", "zone_factors", "protect",
+           "visitor_tables"]
+
+log = logging.getLogger("geozones")
+
+#: The classes of the ``visitors`` table, in the order a device is put in the first that holds.
+CLASSES = ("resident", "regular", "overnight_visitor", "day_visitor")
+#: Dwell bands of the ``dwell`` table (non-residents), with their upper bounds in seconds.
+DWELL_BANDS = ("<30m", "30m-1h", "1h-2h", "2h-4h", "4h+")
+_DWELL_EDGES = np.array([1800, 3600, 7200, 14400], dtype=np.int64)
+#: Bands of distinct days present in the ``returning`` table (non-residents).
+RETURN_BANDS = ("1", "2-3", "4+")
+#: Least nights in a municipality for it to be a device's home.
+HOME_NIGHTS = 3
+ALL = "all"
+_DAY_NS = 86_400 * 10**9
+_NIGHT_SHIFT_NS = 12 * 3600 * 10**9  # a night (evening to morning) is the date of its time minus 12 h
+KEY_OF = {"visitors": "class", "dwell": "dwell", "returning": "days_present"}
+CATEGORIES = {"visitors": CLASSES, "dwell": DWELL_BANDS, "returning": RETURN_BANDS}
+
+
+def parse_night(text: str) -> tuple[int, int]:
+    """``"22:00-06:00"`` as (start, end) in seconds after midnight.
+
+    Parameters
+    ----------
+    text : str
+        Two local times ``HH:MM-HH:MM``; the window may run over midnight, and must lie
+        within noon to noon (a night belongs to the evening's date).
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    InputError
+        If the text is not two times, or the window is empty.
+    """
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", str(text))
+    if not m or int(m[1]) > 23 or int(m[3]) > 24 or int(m[2]) > 59 or int(m[4]) > 59:
+        raise InputError(f"night window {text!r} is not HH:MM-HH:MM", hint="give e.g. --night 22:00-06:00")
+    start, end = int(m[1]) * 3600 + int(m[2]) * 60, int(m[3]) * 3600 + int(m[4]) * 60
+    if start == end:
+        raise InputError(f"night window {text!r} is empty", hint="give e.g. --night 22:00-06:00")
+    span = (end - start) % 86_400
+    # noon to noon: the evening's date is the date of (time - 12 h) for every time in the window
+    if not (start >= 43_200 or start + span <= 43_200) or (start >= 43_200 and (start + span) - 86_400 > 43_200):
+        raise InputError(f"night window {text!r} crosses noon", hint="a night runs between noon and the next noon, e.g. 22:00-06:00")
+    return start, end
+
+
+@dataclass
+class DeviceSums:
+    """Weighted device counts of one batch of devices; batches of other devices add up.
+
+    Attributes
+    ----------
+    visitors, dwell, returning : pandas.DataFrame
+        ``zone`` (index into the weights' zones), ``period_start`` (UTC), the category
+        code and ``observed`` (the sum of the devices' weights).
+    zone_origin : pandas.DataFrame
+        ``zone``, ``origin``, ``observed`` over the whole run (for :func:`zone_factors`).
+    stats : dict
+        ``devices``, ``events``, ``events_unknown_cells``, ``homes``, ``devices_in_zones``.
+    """
+
+    visitors: pd.DataFrame
+    dwell: pd.DataFrame
+    returning: pd.DataFrame
+    zone_origin: pd.DataFrame
+    stats: dict = field(default_factory=dict)
+
+    def add(self, other: DeviceSums) -> DeviceSums:
+        """These sums and ``other``'s, for disjoint sets of devices."""
+        def cat(a, b):
+            keys = [c for c in a.columns if c != "observed"]
+            both = pd.concat([a, b], ignore_index=True)
+            return both.groupby(keys, as_index=False, sort=True)["observed"].sum() if len(both) else both
+
+        stats = {k: self.stats.get(k, 0) + other.stats.get(k, 0) for k in set(self.stats) | set(other.stats)}
+        return DeviceSums(cat(self.visitors, other.visitors), cat(self.dwell, other.dwell), cat(self.returning, other.returning),
+                          cat(self.zone_origin, other.zone_origin), stats)
+
+
+def _codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """(code per value, distinct values) of an array, or of an Arrow array (encoded by Arrow)."""
+    if hasattr(values, "type"):  # pyarrow
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        enc = pc.dictionary_encode(values)
+        enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+        return enc.indices.to_numpy(zero_copy_only=False).astype(np.int64), np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    codes, uniq = pd.factorize(np.asarray(values))
+    return codes.astype(np.int64), np.asarray(uniq, dtype=object)
+
+
+def _group_ends(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of the runs of equal values in a sorted key."""
+    if not len(key):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    return starts, np.r_[starts[1:], len(key)]
+
+
+def device_sums(
+    events: pd.DataFrame,
+    weights: Weights,
+    cell_municipality: np.ndarray,
+    zone_municipality: np.ndarray,
+    *,
+    period: str = "1d",
+    summary_period: str | None = "1q",
+    regular_days: int = 12,
+    night: tuple[int, int] = (22 * 3600, 6 * 3600),
+) -> DeviceSums:
+    """Weighted counts of distinct devices per zone, period and category.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        ``subscriber_id``, ``cell_id``, ``timestamp`` (UTC), ``origin``, as
+        :func:`geozones.read_events` returns them (opt-outs already removed). All the
+        events of a device must be in the same call.
+    weights : Weights
+        Cells x zones.
+    cell_municipality : numpy.ndarray of int
+        Per cell of ``weights``, a municipality number (``-1``: unknown).
+    zone_municipality : numpy.ndarray of int
+        Per zone of ``weights``, its municipality number (``-1``: unknown: no resident).
+    period, summary_period : str
+        Period of the visitors and dwell tables (a day or longer), and of the returning table.
+    regular_days : int
+        Least distinct days in a zone in a calendar month for a ``regular``.
+    night : tuple of int
+        Night window, seconds after local midnight (:func:`parse_night`).
+
+    Returns
+    -------
+    DeviceSums
+    """
+    cell = pd.Index(np.asarray(weights.cell_ids).astype(str)).get_indexer(events["cell_id"].to_numpy())
+    utc = pd.DatetimeIndex(events["timestamp"]).as_unit("ns").asi8
+    return device_sums_arrays(events["subscriber_id"].to_numpy(), cell, utc, events["origin"].to_numpy(), weights, cell_municipality,
+                              zone_municipality, period=period, summary_period=summary_period, regular_days=regular_days, night=night)
+
+
+def device_sums_arrays(
+    subscriber: np.ndarray,
+    cell: np.ndarray,
+    utc: np.ndarray,
+    origin: np.ndarray,
+    weights: Weights,
+    cell_municipality: np.ndarray,
+    zone_municipality: np.ndarray,
+    *,
+    period: str = "1d",
+    summary_period: str | None = "1q",
+    regular_days: int = 12,
+    night: tuple[int, int] = (22 * 3600, 6 * 3600),
+) -> DeviceSums:
+    """:func:`device_sums` over arrays: per event its subscriber id, cell (an index into the
+    weights' cells, checked: ``-1`` for unknown), time (UTC, ns) and origin (ids and
+    origins as NumPy or Arrow arrays).
+
+    Returns
+    -------
+    DeviceSums
+    """
+    cell = np.asarray(cell, dtype=np.int64)
+    if len(cell) and (cell.max() >= weights.shape[0] or cell.min() < -1):
+        raise ValueError("cell index out of range")
+    n_ev = len(cell)
+    dev, dev_ids = _codes(subscriber)
+    utc = np.asarray(utc, dtype=np.int64)
+    local = pd.DatetimeIndex(utc, tz="UTC").tz_convert(TIMEZONE).tz_localize(None).as_unit("ns").asi8
+    order = np.lexsort((utc, dev))
+    dev, cell, utc, local = dev[order], cell[order], utc[order], local[order]
+    org_codes, org_names = _codes(origin)
+    org_codes = org_codes[order]
+    n_dev = len(dev_ids)
+    stats = {"devices": n_dev, "events": n_ev, "events_unknown_cells": int((cell < 0).sum())}
+
+    # --- home: the municipality of the most distinct nights (at least HOME_NIGHTS)
+    n_muni = int(max(cell_municipality.max(initial=-1), zone_municipality.max(initial=-1))) + 1
+    tod = local % _DAY_NS // 10**9
+    start, end = night
+    in_night = ((tod >= start) | (tod < end)) if start > end else ((tod >= start) & (tod < end))
+    muni = np.where(cell >= 0, cell_municipality[np.maximum(cell, 0)], -1)
+    at_night = in_night & (muni >= 0)
+    night_day = (local - _NIGHT_SHIFT_NS) // _DAY_NS
+    day = local // _DAY_NS
+    day0 = int(min(day.min(initial=0), night_day.min(initial=0))) - 1
+    n_days = int(day.max(initial=0)) - day0 + 2
+    nd, nm, nn = dev[at_night], muni[at_night], night_day[at_night] - day0
+    night_keys = np.unique((nd.astype(np.int64) * max(n_muni, 1) + nm) * n_days + nn)  # (device, municipality, night)
+    dm = night_keys // n_days
+    nights = pd.Series(1, index=dm).groupby(level=0).sum()  # distinct nights per (device, municipality)
+    events_n = pd.Series(1, index=nd.astype(np.int64) * max(n_muni, 1) + nm).groupby(level=0).sum()
+    cand = pd.DataFrame({"dm": nights.index.to_numpy(), "nights": nights.to_numpy()})
+    cand["events"] = events_n.reindex(cand["dm"]).to_numpy()
+    cand["dev"], cand["muni"] = np.divmod(cand["dm"].to_numpy(), max(n_muni, 1))
+    cand = cand[cand["nights"] >= HOME_NIGHTS].sort_values(["dev", "nights", "events", "muni"], ascending=[True, False, False, True])
+    cand = cand.drop_duplicates("dev")
+    home = np.full(n_dev, -1, np.int64)
+    home[cand["dev"].to_numpy()] = cand["muni"].to_numpy()
+    stats["homes"] = int((home >= 0).sum())
+
+    # --- per chunk of devices: runs of consecutive events in cells that reach a zone, per
+    # (device, zone, day), their classes and the chunk's sums (devices are independent)
+    n_zone = len(weights.zone_ids)
+    seg = np.flatnonzero(np.r_[True, (dev[1:] != dev[:-1]) | (cell[1:] != cell[:-1]) | (day[1:] != day[:-1])]) if n_ev else np.zeros(0, np.int64)
+    seg_end = np.r_[seg[1:], n_ev] - 1  # (consecutive events in one cell on one day: one segment)
+    first_origin = np.zeros(n_dev, np.int64)
+    first_origin[dev[::-1]] = org_codes[::-1]  # each device's first event's origin
+    ctx = dict(home=home, night_keys=night_keys, zone_municipality=zone_municipality, n_muni=max(n_muni, 1), n_days=n_days, day0=day0,
+               n_zone=n_zone, period=period, summary_period=summary_period, regular_days=regular_days, first_origin=first_origin,
+               n_origins=max(len(org_names), 1))
+    sums = {"visitors": [], "dwell": [], "returning": [], "zone_origin": []}
+    stats["devices_in_zones"] = 0
+    dev_start = np.flatnonzero(np.r_[True, dev[seg][1:] != dev[seg][:-1]]) if len(seg) else np.zeros(0, np.int64)
+    for lo, hi in _chunks(dev_start, len(seg), _CHUNK_SEGMENTS):
+        s0, s1 = seg[lo:hi], seg_end[lo:hi]
+        d = _zone_days(dev[s0], cell[s0], day[s0], utc[s0], utc[s1], weights.matrix, n_zone, n_days, day0)
+        stats["devices_in_zones"] += int(np.count_nonzero(np.diff(d[0]))) + int(len(d[0]) > 0)  # (rows sorted by device)
+        for name, part in _chunk_sums(*d, **ctx).items():
+            sums[name].append(part)
+    out = {name: _frame(tuple(np.concatenate([p[i] for p in parts]) if parts else np.zeros(0) for i in range(4)), key)
+           for (name, parts), key in zip(sums.items(), ("class", "dwell", "days_present", "origin"))}
+    zo = out["zone_origin"]
+    zo["origin"] = np.asarray(org_names, dtype=object)[zo["origin"].to_numpy(dtype=np.int64)] if len(zo) else zo["origin"].astype(object)
+    zo = zo.drop(columns="period_start")
+    return DeviceSums(out["visitors"], out["dwell"], out["returning"], zo, stats)
+
+
+def _chunk_sums(d_dev, d_zone, d_day, d_w, d_dwell, *, home, night_keys, zone_municipality, n_muni, n_days, day0, n_zone, period, summary_period,
+                regular_days, first_origin, n_origins) -> dict:
+    """The sums of one chunk of devices from its (device, zone, day) rows: classes, dwell bands, days present."""
+    # --- classes per (device, zone, day)
+    month = d_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    m0, m1 = _group_ends((d_dev * n_zone + d_zone) * (month.max(initial=0) + 1) + month)  # (sorted)
+    in_month = np.repeat(m1 - m0, m1 - m0)
+    zm = zone_municipality[d_zone]
+    resident = (zm >= 0) & (home[d_dev] == zm)
+    regular = in_month >= regular_days
+    base = (d_dev * n_muni + np.maximum(zm, 0)) * n_days
+    overnight = (zm >= 0) & (_isin_sorted(base + (d_day - 1 - day0), night_keys) | _isin_sorted(base + (d_day - day0), night_keys))
+    cls = np.select([resident, regular, overnight], [0, 1, 2], 3)
+    # --- per period: the largest weight, the first class, the mean daily dwell
+    starts = _period_starts(d_day, period)
+    p_dev, p_zone, p_start, p_w, p_cls, p_dwell = _per_period(d_dev, d_zone, starts, d_w, cls, d_dwell)
+    band = np.searchsorted(_DWELL_EDGES, p_dwell, side="right")
+    nonres = p_cls > 0
+    out = {"visitors": _agg(p_zone, p_start, p_cls, p_w), "dwell": _agg(p_zone[nonres], p_start[nonres], band[nonres], p_w[nonres])}
+    if summary_period:
+        s_starts = _period_starts(d_day, summary_period)
+        s_dev, s_zone, s_start, s_w, _, _ = _per_period(d_dev, d_zone, s_starts, d_w, cls, d_dwell)
+        n_present = _per_period_days(d_dev, d_zone, s_starts)
+        rb = np.where(n_present >= 4, 2, np.where(n_present >= 2, 1, 0))
+        zm_s = zone_municipality[s_zone]
+        nr = (zm_s < 0) | (home[s_dev] != zm_s)
+        out["returning"] = _agg(s_zone[nr], s_start[nr], rb[nr], s_w[nr])
+    else:
+        out["returning"] = _agg(*(np.zeros(0, np.int64),) * 3, np.zeros(0))
+    # --- per (zone, origin) over the run, for the market share
+    r_dev, r_zone, _, r_w, _, _ = _per_period(d_dev, d_zone, np.zeros(len(d_day), np.int64), d_w, cls, d_dwell)
+    out["zone_origin"] = _agg(r_zone, np.zeros(len(r_zone), np.int64), first_origin[r_dev], r_w)
+    return out
+
+
+def _agg(zone, start, cat, w) -> tuple:
+    """Sums of ``w`` per (zone, start, cat), as four arrays."""
+    zone, start, cat, w = (np.asarray(zone, np.int64), np.asarray(start, np.int64), np.asarray(cat, np.int64), np.asarray(w, float))
+    if not len(zone):
+        return zone, start, cat, w
+    s_code, s_uniq = pd.factorize(start)
+    n_s, n_c = len(s_uniq), int(cat.max()) + 1
+    code, key = pd.factorize((zone * n_s + s_code) * n_c + cat)
+    z, rest = np.divmod(key, n_s * n_c)
+    sc, c = np.divmod(rest, n_c)
+    return z, np.asarray(s_uniq, np.int64)[sc], c, np.bincount(code, weights=w, minlength=len(key))
+
+
+#: Segments of events expanded to their zones at a time (bounds the memory of a batch).
+_CHUNK_SEGMENTS = 400_000
+
+
+def _chunks(starts: np.ndarray, n: int, size: int):
+    """Ranges ``[lo, hi)`` of ``n`` rows, about ``size`` each, that begin at one of ``starts`` (a device's first row)."""
+    lo = 0
+    while lo < n:
+        j = int(np.searchsorted(starts, lo + size))
+        hi = int(starts[j]) if j < len(starts) else n
+        yield lo, hi
+        lo = hi
+
+
+def _zone_days(dev, cell, day, t0, t1, matrix, n_zone: int, n_days: int, day0: int):
+    """Per (device, zone, day) reached: the largest weight and the summed stays (s), sorted.
+
+    The segments (one or more consecutive events of a device in one cell on one day, from
+    ``t0`` to ``t1``) come in (device, time) order; a stay is a run of consecutive segments
+    in cells that reach the zone.
+    """
+    W = matrix.tocsr()
+    indptr, indices, data = W.indptr.astype(np.int64), W.indices, W.data
+    n = len(dev)
+    c = np.maximum(cell, 0)
+    nz = np.where(cell >= 0, indptr[c + 1] - indptr[c], 0)
+    total = int(nz.sum())
+    sg = np.repeat(np.arange(n, dtype=np.int64), nz)
+    pos = np.repeat(indptr[c] - (np.cumsum(nz) - nz), nz) + np.arange(total, dtype=np.int64)
+    zone, w = indices[pos].astype(np.int64), data[pos]
+    del pos
+    if (w <= 0).any():
+        keep = w > 0
+        sg, zone, w = sg[keep], zone[keep], w[keep]
+    # segments are in (device, time) order: a stable sort by (device, zone) keeps it within
+    o = np.argsort(dev[sg] * n_zone + zone, kind="stable")
+    sg, zone, w = sg[o], zone[o], w[o]
+    del o
+    key = (dev[sg] * n_zone + zone) * n_days + (day[sg] - day0)  # sorted: device, zone, day
+    r0 = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]) | (sg[1:] != sg[:-1] + 1)]) if len(sg) else np.zeros(0, np.int64)
+    r1 = np.r_[r0[1:], len(sg)] - 1
+    stay = (t1[sg[r1]] - t0[sg[r0]]) / 1e9
+    g0 = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(sg) else np.zeros(0, np.int64)
+    run_group = np.searchsorted(g0, r0, side="right") - 1
+    if not len(g0):
+        z = np.zeros(0, np.int64)
+        return z, z, z, np.zeros(0), np.zeros(0)
+    return (dev[sg[g0]], zone[g0], day[sg[g0]], np.maximum.reduceat(w, g0), np.bincount(run_group, weights=stay, minlength=len(g0)))
+
+
+def _isin_sorted(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    if not len(sorted_keys):
+        return np.zeros(len(keys), bool)
+    i = np.searchsorted(sorted_keys, keys)
+    return sorted_keys[np.minimum(i, len(sorted_keys) - 1)] == keys
+
+
+def _period_starts(days: np.ndarray, period: str) -> np.ndarray:
+    """Start (UTC, ns) of the period holding each local day (days since 1970 in local time)."""
+    if not len(days):
+        return np.zeros(0, np.int64)
+    first = int(days.min())
+    span = np.arange(first, int(days.max()) + 1)  # a lookup over the run's days
+    local = pd.DatetimeIndex(span.astype("datetime64[D]")).tz_localize(TIMEZONE, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
+    starts = pd.DatetimeIndex(period_floor(pd.Series(local), period)).as_unit("ns").asi8
+    return starts[days - first]
+
+
+def _per_period(dev, zone, start, w, cls, dwell):
+    """Rows (device, zone, day), sorted by device, zone, day, folded to (device, zone, period)."""
+    if not len(dev):
+        z = np.zeros(0, np.int64)
+        return z, z, z, np.zeros(0), z, np.zeros(0)
+    key_change = np.r_[True, (dev[1:] != dev[:-1]) | (zone[1:] != zone[:-1]) | (start[1:] != start[:-1])]
+    g0 = np.flatnonzero(key_change)
+    n = np.diff(np.r_[g0, len(dev)])
+    return (dev[g0], zone[g0], start[g0], np.maximum.reduceat(w, g0), np.minimum.reduceat(cls, g0),
+            np.add.reduceat(dwell, g0) / n)
+
+
+def _per_period_days(dev, zone, start) -> np.ndarray:
+    key_change = np.r_[True, (dev[1:] != dev[:-1]) | (zone[1:] != zone[:-1]) | (start[1:] != start[:-1])] if len(dev) else np.zeros(0, bool)
+    g0 = np.flatnonzero(key_change)
+    return np.diff(np.r_[g0, len(dev)])
+
+
+def _frame(s: tuple, key: str) -> pd.DataFrame:
+    zone, start, cat, w = s
+    df = pd.DataFrame({"zone": zone, "period_start": start, key: cat, "observed": w})
+    return df.groupby(["zone", "period_start", key], as_index=False, sort=True)["observed"].sum()
+
+
+def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame | None, k: float) -> np.ndarray:
+    """Per zone, the factor from observed devices to people: ``sum(w / share) / sum(w)``
+    over the run's devices in the zone, by their origin's market share.
+
+    An origin with fewer than ``k`` devices in the zone over the whole run takes the share
+    of the rest (:func:`geozones.extrapolate.rest_share`), so that the factor, which anyone
+    can read off the published figures, holds no small group's own share. One factor per
+    zone and run (not per row): the estimate column adds no equation per figure.
+
+    Parameters
+    ----------
+    zone_origin : pandas.DataFrame
+        ``zone``, ``origin``, ``observed`` (:attr:`DeviceSums.zone_origin`).
+    n_zones : int
+    shares : pandas.DataFrame or None
+        The market-share table (:func:`geozones.read_market_share`); None: factor 1.
+    k : float
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    if shares is None or not len(zone_origin):
+        return np.ones(n_zones)
+    rest = rest_share(shares)
+    share = zone_origin["origin"].map(market_share_factors(zone_origin["origin"], shares)).to_numpy(dtype=float)
+    obs = zone_origin["observed"].to_numpy(dtype=float)
+    share = np.where(obs >= k, share, rest)
+    z = zone_origin["zone"].to_numpy(dtype=np.int64)
+    people = np.bincount(z, weights=obs / share, minlength=n_zones)
+    seen = np.bincount(z, weights=obs, minlength=n_zones)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(seen > 0, people / seen, 1.0 / rest)
+
+
+def _complete(sums: pd.DataFrame, key: str, n_cat: int, groups: pd.DataFrame) -> pd.DataFrame:
+    """Every category of every (zone, period) group present, zeros where no device, and ``all``
+    (code ``n_cat``).
+    """
+    grid = groups.loc[groups.index.repeat(n_cat + 1)].reset_index(drop=True)
+    grid[key] = np.tile(np.arange(n_cat + 1), len(groups))
+    s = sums.set_index(["zone", "period_start", key])["observed"]
+    idx = pd.MultiIndex.from_frame(grid[["zone", "period_start", key]])
+    obs = s.reindex(idx).fillna(0.0).to_numpy().copy().reshape(len(groups), n_cat + 1)
+    obs[:, n_cat] = obs[:, :n_cat].sum(axis=1)
+    grid["observed"] = obs.reshape(-1)
+    return grid
+
+
+def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool) -> dict[str, pd.DataFrame]:
+    """Disclosure control of the three tables together: ``status`` and ``reason`` per row.
+
+    Rules (docs/tourism.md): every figure under ``k`` is suppressed; then, per zone and
+    period, complementary suppression over the relations
+
+    * ``all = resident + regular + overnight_visitor + day_visitor`` (visitors);
+    * ``all = resident + non-residents`` and ``non-residents = regular + overnight + day``,
+      where the dwell table's ``all`` *is* the non-residents;
+    * ``non-residents = the dwell bands`` (dwell) and ``all = the day bands`` (returning);
+
+    so that no suppressed figure follows from the published ones, and the suppressed parts
+    of a relation hold at least ``k`` together (no bound under ``k`` either). A dwell or
+    returning table whose ``all`` is suppressed is suppressed whole, and with
+    ``same_period`` (the returning table's period is the visitors' period) the returning
+    ``all``, the same devices as the dwell ``all``, shares its status.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        ``visitors``, ``dwell``, ``returning`` from :func:`_complete`: ``zone``,
+        ``period_start``, the category code (``all`` last) and ``observed``.
+    k : float
+    same_period : bool
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        The same frames with ``status`` and ``reason``.
+    """
+    names = ("visitors", "dwell", "returning")
+    frames = [tables[n] for n in names]
+    offsets = np.cumsum([0] + [len(f) for f in frames])
+    obs = np.concatenate([f["observed"].to_numpy(dtype=float) for f in frames])
+    sup = obs < k
+    reason = np.where(sup, BELOW_K, "").astype(object)
+    n_real = len(obs)
+    rel = []
+
+    def gid_of(f):
+        return f.groupby(["zone", "period_start"], sort=False).ngroup().to_numpy()
+
+    v, d, r = frames
+    vcat, dcat, rcat = v["class"].to_numpy(), d["dwell"].to_numpy(), r["days_present"].to_numpy()
+    v_rows = np.arange(len(v)) + offsets[0]
+    v_gid = gid_of(v)
+    n_c = len(CLASSES)
+    rel.append((v_rows, v_gid, vcat == n_c, "complementary: classes"))
+    # the dwell table's all is the visitors' non-residents (same zone and period)
+    dkey = pd.MultiIndex.from_frame(d.loc[d["dwell"] == len(DWELL_BANDS), ["zone", "period_start"]])
+    vkey = pd.MultiIndex.from_frame(v[["zone", "period_start"]])
+    d_all_rows = np.flatnonzero(d["dwell"].to_numpy() == len(DWELL_BANDS)) + offsets[1]
+    at = dkey.get_indexer(vkey)  # per visitors row, its group's dwell all row (-1: none)
+    linked = at >= 0
+    # all = resident + non-residents
+    pick = linked & ((vcat == 0) | (vcat == n_c))
+    rows2 = np.r_[v_rows[pick], d_all_rows[np.unique(at[linked])]]
+    g_v = v_gid[pick]
+    dgroups = np.unique(at[linked])
+    g_d = v_gid[linked][np.unique(at[linked], return_index=True)[1]]
+    rel.append((rows2, np.r_[g_v, g_d], np.r_[vcat[pick] == n_c, np.zeros(len(dgroups), bool)], "complementary: non-residents"))
+    # non-residents = regular + overnight + day
+    pick3 = linked & (vcat >= 1) & (vcat < n_c)
+    rel.append((np.r_[v_rows[pick3], d_all_rows[dgroups]], np.r_[v_gid[pick3], g_d], np.r_[np.zeros(pick3.sum(), bool), np.ones(len(dgroups), bool)],
+                "complementary: non-residents"))
+    d_rows = np.arange(len(d)) + offsets[1]
+    rel.append((d_rows, gid_of(d), dcat == len(DWELL_BANDS), "complementary: dwell"))
+    r_rows = np.arange(len(r)) + offsets[2]
+    rel.append((r_rows, gid_of(r), rcat == len(RETURN_BANDS), "complementary: returning"))
+    # relations need dense group numbers per relation
+    rel = [(rows, pd.factorize(g)[0], tot, label) for rows, g, tot, label in rel]
+    for _ in range(10):
+        before = sup.copy()
+        suppress_complements(obs, sup, reason, rel, k, n_real)
+        # a suppressed all takes its table's group with it (the parts would add up to it)
+        for f, off, key, n in ((d, offsets[1], "dwell", len(DWELL_BANDS)), (r, offsets[2], "days_present", len(RETURN_BANDS))):
+            if not len(f):
+                continue
+            gid = gid_of(f)
+            rows = np.arange(len(f)) + off
+            hidden_all = np.zeros(gid.max() + 1, bool)
+            is_all = f[key].to_numpy() == n
+            hidden_all[gid[is_all & sup[rows]]] = True
+            new = hidden_all[gid] & ~sup[rows]
+            sup[rows[new]] = True
+            reason[rows[new]] = "complementary: table total suppressed"
+        if same_period and len(r) and len(d):
+            rk = pd.MultiIndex.from_frame(r.loc[r["days_present"] == len(RETURN_BANDS), ["zone", "period_start"]])
+            r_all_rows = np.flatnonzero(r["days_present"].to_numpy() == len(RETURN_BANDS)) + offsets[2]
+            j = dkey.get_indexer(rk)
+            ok = j >= 0
+            both = sup[r_all_rows[ok]] | sup[d_all_rows[j[ok]]]
+            for rows in (r_all_rows[ok], d_all_rows[j[ok]]):
+                new = both & ~sup[rows]
+                sup[rows[new]] = True
+                reason[rows[new]] = "complementary: same devices"
+        if np.array_equal(before, sup):
+            break
+    out = {}
+    for name, f, a, b in zip(names, frames, offsets[:-1], offsets[1:]):
+        s = sup[a:b]
+        out[name] = f.assign(status=np.where(s, SUPPRESSED, PUBLISHED), reason=reason[a:b])
+    return out
+
+
+def visitor_tables(
+    sums: DeviceSums,
+    weights: Weights,
+    names: dict[str, str],
+    *,
+    period: str,
+    summary_period: str | None,
+    k: float,
+    shares: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The published ``visitors``, ``dwell`` and ``returning`` tables.
+
+    Parameters
+    ----------
+    sums : DeviceSums
+        From :func:`device_sums` (added up over batches of devices).
+    weights : Weights
+    names : dict
+        Zone name per zone id.
+    period, summary_period : str
+    k : float
+        Disclosure threshold on observed devices.
+    shares : pandas.DataFrame, optional
+        Market shares by origin.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Columns ``zone_id, zone_name, period_start, period, <category>, observed,
+        estimate, status`` (``class``, ``dwell``, ``days_present``); ``period_start`` is
+        local ISO 8601 text; ``observed`` and ``estimate`` empty (NaN) where suppressed.
+    """
+    from .outputs import iso_times
+
+    zone_ids = np.asarray(weights.zone_ids, dtype=object)
+    factor = zone_factors(sums.zone_origin, len(zone_ids), shares, k)
+    groups = sums.visitors[["zone", "period_start"]].drop_duplicates().reset_index(drop=True)
+    s_groups = sums.returning[["zone", "period_start"]].drop_duplicates().reset_index(drop=True)
+    full = {
+        "visitors": _complete(sums.visitors, "class", len(CLASSES), groups),
+        "dwell": _complete(sums.dwell, "dwell", len(DWELL_BANDS), groups),
+        "returning": _complete(sums.returning, "days_present", len(RETURN_BANDS), s_groups),
+    }
+    same = bool(summary_period) and period_seconds(parse_period(summary_period)) == period_seconds(parse_period(period))
+    done = protect(full, k, same_period=same)
+    out = {}
+    for name, f in done.items():
+        key = KEY_OF[name]
+        labels = np.array(list(CATEGORIES[name]) + [ALL], dtype=object)
+        f = f.sort_values(["zone", "period_start", key], kind="stable")
+        hide = f["status"].to_numpy() == SUPPRESSED
+        obs = f["observed"].to_numpy(dtype=float)
+        est = obs * factor[f["zone"].to_numpy()]
+        starts = f["period_start"].to_numpy()
+        uniq, inv = np.unique(starts, return_inverse=True)
+        text = iso_times(pd.to_datetime(uniq, utc=True)) if len(uniq) else np.zeros(0, object)
+        zid = zone_ids[f["zone"].to_numpy()]
+        out[name] = pd.DataFrame({
+            "zone_id": zid,
+            "zone_name": [names.get(z, z) for z in zid],
+            "period_start": text[inv] if len(inv) else np.zeros(0, object),
+            "period": summary_period if name == "returning" else period,
+            key: labels[f[key].to_numpy()],
+            "observed": np.where(hide, np.nan, np.round(obs)),
+            "estimate": np.where(hide, np.nan, np.round(est)),
+            "status": f["status"].to_numpy(),
+        })
+    return out

@@ -1,0 +1,287 @@
+"""The ``geozones visitors`` job: zones, cells and subscriber-level events in, the
+``visitors``, ``dwell`` and ``returning`` tables out (:mod:`geozones.visitors` has the rules).
+
+Devices are independent of each other, so the events are taken in batches of devices
+(by a hash of the subscriber id) and the batches' weighted counts add up: memory grows with
+one batch, not with the quarter (docs/tourism.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ._io import write_text_atomic
+from .counts import parse_period, period_seconds, read_optout
+from .engine.events import EventBuckets
+from .errors import ConfigError, InputError
+from .extrapolate import read_market_share
+from .inputs import build_footprint_weights, build_weights, check_unreached, coverage_model
+from .origins import successor
+from .outputs import discard_folder, new_folder, replace_folder, write_table
+from .privacy import DEFAULT_K, PUBLISHED
+from .visitors import DeviceSums, device_sums_arrays, parse_night, visitor_tables
+from .weights import Weights
+from .zones import read_zones
+
+__all__ = ["VisitorsConfig", "run_visitors", "municipality_codes", "VISITOR_OUTPUTS"]
+
+log = logging.getLogger("geozones")
+
+#: The files ``geozones visitors`` writes into its folder (others there are kept).
+VISITOR_OUTPUTS = ("visitors.csv", "visitors.parquet", "dwell.csv", "dwell.parquet", "returning.csv", "returning.parquet", "visitors_manifest.json")
+#: Events per batch of devices (about 1 GB of working memory per 2 million events where cells reach several zones).
+BATCH_EVENTS = 2_000_000
+_ZONE_MUNI_COLUMNS = ("municipality", "nis", "gemeente")
+
+
+@dataclass
+class VisitorsConfig:
+    """Settings of ``geozones visitors`` (its flags, with their defaults)."""
+
+    zones: list
+    cells: str
+    events: str
+    out: str
+    model: str | None = None
+    municipalities: str | None = None
+    regular_days: int = 12
+    night: str = "22:00-06:00"
+    k: float = DEFAULT_K
+    market_share: str | None = None
+    period: str = "1d"
+    summary_period: str | None = "1q"
+    optout: str | None = None
+    cell_crs: str | None = None
+    metric_crs: str | None = None
+
+    def validate(self) -> None:
+        """Refuse settings that cannot work, naming the flag."""
+        self.period = parse_period(self.period)
+        if period_seconds(self.period) < 86_400:
+            raise ConfigError(f"--period {self.period} is shorter than a day", hint="classes and dwell are per day: give 1d, 1w or 1q")
+        if self.summary_period:
+            self.summary_period = parse_period(self.summary_period)
+            if period_seconds(self.summary_period) < period_seconds(self.period):
+                raise ConfigError(f"--summary-period {self.summary_period} is shorter than --period {self.period}", hint="give e.g. 1q")
+        if not (1 <= int(self.regular_days) <= 31):
+            raise ConfigError(f"--regular-days {self.regular_days} is not a number of days in a month (1-31)")
+        if not self.k > 0:
+            raise ConfigError(f"--k {self.k:g} must be above 0")
+        parse_night(self.night)
+
+
+def _code(values) -> np.ndarray:
+    """Municipality codes as text: NIS codes of digits padded to five and mapped to today's."""
+    s = pd.Series(values, dtype=object).astype(str).str.strip()
+    digits = s.str.fullmatch(r"\d{1,5}")
+    s[digits] = [successor(c) for c in s[digits].str.zfill(5)]
+    s[s.isin(["", "nan", "None", "<NA>"])] = ""
+    return s.to_numpy(dtype=object)
+
+
+def _read_municipalities(path: str) -> gpd.GeoDataFrame:
+    try:
+        g = gpd.read_file(path)
+    except Exception as exc:  # (pyogrio's errors: a file it cannot read)
+        raise InputError(f"cannot read municipalities: {exc}", path=path, hint="give a GeoJSON, GeoPackage or shapefile of polygons with nis and name") from None
+    cols = {c.lower(): c for c in g.columns}
+    key = next((cols[c] for c in ("nis", "niscode", "nis_code", "code") if c in cols), None)
+    if key is None:
+        raise InputError(f"municipalities have no 'nis' column (columns: {', '.join(map(str, g.columns))})", path=path,
+                         hint="each polygon needs its NIS code in 'nis' and its name in 'name'")
+    if g.crs is None:
+        g = g.set_crs("EPSG:4326")
+    bad = ~g.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if bad.any():
+        raise InputError(f"municipality {g[key].iloc[int(np.flatnonzero(bad)[0])]!r} is not a polygon", path=path, hint="give polygons")
+    name = g[cols["name"]] if "name" in cols else g[key]
+    codes = _code(g[key])
+    out = gpd.GeoDataFrame({"zone_id": codes, "name": name.astype(str).to_numpy()}, geometry=g.geometry.to_crs("EPSG:4326").values, crs="EPSG:4326")
+    out = out[out["zone_id"] != ""].dissolve(by="zone_id", as_index=False, aggfunc="first")
+    return out
+
+
+def municipality_codes(zones: gpd.GeoDataFrame, weights: Weights, cfg: VisitorsConfig) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Each cell's and each zone's municipality, as numbers into a list of codes.
+
+    A cell's municipality holds the largest share of its coverage: from ``--municipalities``
+    (weights of the cells over them, with the run's model), else the ``municipality``
+    property of the zone holding the largest share of the cell. A zone's is its own
+    ``municipality`` property, else the municipality holding the largest part of its area.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+    weights : Weights
+        Cells x zones, in the zones' order.
+    cfg : VisitorsConfig
+
+    Returns
+    -------
+    (cell_municipality, zone_municipality, codes)
+        Numbers into ``codes`` (``-1``: unknown).
+    """
+    prop = next((c for c in _ZONE_MUNI_COLUMNS if c in zones.columns), None)
+    zone_code = _code(zones[prop]) if prop else np.full(len(zones), "", dtype=object)
+    zone_code = pd.Series(zone_code, index=zones["zone_id"].astype(str)).reindex(np.asarray(weights.zone_ids).astype(str)).fillna("").to_numpy(dtype=object)
+    if cfg.municipalities:
+        munis = _read_municipalities(cfg.municipalities)
+        mw, _, _ = build_weights(munis, [cfg.municipalities], cfg.cells, model=cfg.model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs)
+        mw_codes = np.asarray(mw.zone_ids, dtype=object)
+        cell_code = _argmax_label(mw.matrix, mw_codes)
+        cell_code = pd.Series(cell_code, index=np.asarray(mw.cell_ids).astype(str)).reindex(np.asarray(weights.cell_ids).astype(str)).fillna("").to_numpy(dtype=object)
+        if (zone_code == "").any():  # zones without the property: the municipality holding most of the zone
+            from .crs import metric_crs
+
+            crs = metric_crs(zones.total_bounds, cfg.metric_crs)
+            zm = zones.set_index(zones["zone_id"].astype(str)).reindex(np.asarray(weights.zone_ids).astype(str)).to_crs(crs)
+            mm = munis.to_crs(crs)
+            pieces = gpd.overlay(gpd.GeoDataFrame({"z": np.arange(len(zm))}, geometry=zm.geometry.values, crs=crs),
+                                 gpd.GeoDataFrame({"m": mm["zone_id"].to_numpy()}, geometry=mm.geometry.values, crs=crs), how="intersection")
+            pieces["a"] = pieces.geometry.area
+            best = pieces.sort_values(["z", "a"], ascending=[True, False]).drop_duplicates("z")
+            fill = pd.Series(best["m"].to_numpy(), index=best["z"].to_numpy()).reindex(np.arange(len(zm))).fillna("").to_numpy(dtype=object)
+            zone_code = np.where(zone_code == "", fill, zone_code)
+    else:
+        cell_code = _argmax_label(weights.matrix, zone_code)
+    codes = sorted(set(cell_code) | set(zone_code) - {""})
+    codes = [c for c in codes if c != ""]
+    at = {c: i for i, c in enumerate(codes)}
+    return (np.array([at.get(c, -1) for c in cell_code], dtype=np.int64), np.array([at.get(c, -1) for c in zone_code], dtype=np.int64), codes)
+
+
+def _argmax_label(matrix, labels: np.ndarray) -> np.ndarray:
+    """Per row of a sparse matrix, the label of its largest entry (``""`` for an empty row)."""
+    from scipy import sparse
+
+    m = sparse.csr_array(matrix)
+    out = np.full(m.shape[0], "", dtype=object)
+    if not m.nnz:
+        return out
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    order = np.lexsort((m.indices, -m.data, rows))
+    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+    out[rows[first]] = np.asarray(labels, dtype=object)[m.indices[first]]
+    return out
+
+
+class _Presence:
+    """Devices present per cell and hour, batch by batch: the footprint model's density."""
+
+    def __init__(self, cell_ids) -> None:
+        self.index = pd.Index(np.asarray(cell_ids).astype(str))
+        self.totals = np.zeros(len(self.index))
+
+    def __call__(self, subscriber, cell: np.ndarray, utc: np.ndarray) -> None:
+        import pyarrow.compute as pc
+
+        sub = pc.dictionary_encode(subscriber).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        ok = cell >= 0
+        hour = utc[ok] // 3_600_000_000_000
+        if not len(hour):
+            return
+        h0, span, n = int(hour.min()), int(hour.max() - hour.min()) + 1, len(self.index)
+        key = np.unique((sub[ok] * n + cell[ok]) * span + (hour - h0))  # distinct (device, cell, hour)
+        c = (key // span) % n
+        self.totals += np.bincount(c, minlength=len(self.totals))
+
+
+def _prior_weights(zones, cfg: VisitorsConfig):
+    """The run's weights before the events (the footprint model's under its prior), and the footprints."""
+    if coverage_model(cfg.cells, cfg.model) == "footprint":
+        weights, coverage, fp = build_footprint_weights(zones, cfg.zones, cfg.cells, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs)
+    else:
+        weights, coverage, _ = build_weights(zones, cfg.zones, cfg.cells, model=cfg.model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs)
+        fp = None
+    check_unreached(zones, weights, coverage, cfg.zones)
+    return weights, fp
+
+
+def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
+    """Run ``geozones visitors``: write the three tables and ``visitors_manifest.json`` into ``cfg.out``.
+
+    Parameters
+    ----------
+    cfg : VisitorsConfig
+    progress : bool
+        Show a progress bar over the batches of devices.
+
+    Returns
+    -------
+    dict
+        The manifest; ``manifest["tables"]`` holds the published tables (pandas).
+
+    Raises
+    ------
+    GeozonesError
+        Any problem with an input or a setting; nothing is written then.
+    """
+    cfg.validate()
+    night = parse_night(cfg.night)
+    zones = read_zones(cfg.zones)
+    shares = read_market_share(cfg.market_share) if cfg.market_share else None
+    optout = read_optout(cfg.optout) if cfg.optout else None
+    weights, fp = _prior_weights(zones, cfg)
+    presence = _Presence(weights.cell_ids) if fp is not None else None
+    buckets = EventBuckets(cfg.events, weights.cell_ids, optout=optout, bucket_rows=BATCH_EVENTS, on_batch=presence)
+    try:
+        if fp is not None:  # the density the events imply (as a run's counts refine the footprint weights)
+            from .footprint import refined_weights
+
+            weights = refined_weights(fp, weights, presence.totals)
+        cell_m, zone_m, codes = municipality_codes(zones, weights, cfg)
+        if (zone_m < 0).all():
+            log.warning("no zone has a municipality (zone property 'municipality', or --municipalities): nobody is counted as a resident")
+        from tqdm import tqdm
+
+        sums: DeviceSums | None = None
+        for sub, cell, utc, origin in tqdm(buckets, total=len(buckets), disable=not progress or len(buckets) == 1, unit=" buckets", leave=False):
+            s = device_sums_arrays(sub, cell, utc, origin, weights, cell_m, zone_m, period=cfg.period, summary_period=cfg.summary_period,
+                                   regular_days=int(cfg.regular_days), night=night)
+            sums = s if sums is None else sums.add(s)
+    finally:
+        buckets.close()
+    removed, removed_events = len(buckets.removed_ids), buckets.removed_events
+    unknown = sums.stats.get("events_unknown_cells", 0)
+    if unknown:
+        log.warning("%d events are in cells that are not in %s: they count for no zone and no home", unknown, Path(cfg.cells).name)
+    names = dict(zip(zones["zone_id"].astype(str), zones["name"].astype(str)))
+    tables = visitor_tables(sums, weights, names, period=cfg.period, summary_period=cfg.summary_period, k=cfg.k, shares=shares)
+    k = cfg.k
+    stats = sums.stats
+
+    def safe(n: int):  # a count of people in the manifest: itself under the rule
+        return int(n) if (n >= k or n == 0) else f"fewer than {k:g}"
+
+    manifest = {
+        "command": "visitors",
+        "settings": {key: v for key, v in asdict(cfg).items()},
+        "model": weights.meta.get("model"),
+        "municipalities": len(codes),
+        "devices": {"seen": safe(stats.get("devices", 0)), "in_zones": safe(stats.get("devices_in_zones", 0)), "with_a_home": safe(stats.get("homes", 0))},
+        "events": {"read": int(stats.get("events", 0)), "in_unknown_cells": int(unknown)},
+        "optout": None if not cfg.optout else {"listed_subscribers_removed": safe(removed), "events_removed": removed_events},
+        "disclosure_control": {
+            "k": k,
+            **{name: {"published": int((t["status"] == PUBLISHED).sum()), "suppressed": int((t["status"] != PUBLISHED).sum())} for name, t in tables.items()},
+        },
+        "outputs": list(VISITOR_OUTPUTS),
+    }
+    stage = new_folder(cfg.out)
+    try:
+        for name, t in tables.items():
+            write_table(t, stage, name)
+        write_text_atomic(stage / "visitors_manifest.json", json.dumps(manifest, indent=2, default=str))
+        replace_folder(stage, cfg.out, own=VISITOR_OUTPUTS)
+    except BaseException:
+        discard_folder(stage)
+        raise
+    manifest["tables"] = tables
+    return manifest

@@ -1,0 +1,243 @@
+"""geozones visitors: a hand-made month gives exact tables; no suppressed figure of the three
+tables can be bounded under k by an attacker's linear programme over everything published."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from geozones import read_events, read_zones
+from geozones.errors import ConfigError, InputError
+from geozones.inputs import build_weights
+from geozones.visitors import CLASSES, DWELL_BANDS, RETURN_BANDS, device_sums, parse_night, protect
+from geozones.visits import VisitorsConfig, municipality_codes, run_visitors
+
+from .visitor_world import write_world
+
+DAY10 = "2026-07-10T00:00:00+02:00"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return write_world(tmp_path_factory.mktemp("visitors"))
+
+
+def _sums(world, **kw):
+    cfg = VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out="unused", municipalities=world["municipalities"])
+    zones = read_zones(cfg.zones)
+    w, _, _ = build_weights(zones, cfg.zones, cfg.cells)
+    cell_m, zone_m, codes = municipality_codes(zones, w, cfg)
+    ev = read_events(world["events"])
+    ev = ev[ev["subscriber_id"] != "x1"]
+    return device_sums(ev, w, cell_m, zone_m, **kw), w, codes
+
+
+def _table(frame, key, labels, w):
+    out = frame.assign(zone=np.asarray(w.zone_ids)[frame["zone"]], day=pd.to_datetime(frame["period_start"], utc=True).dt.tz_convert("Europe/Brussels").dt.day)
+    out[key] = np.asarray(labels)[out[key]]
+    return out.set_index(["zone", "day", key])["observed"]
+
+
+def test_hand_made_month_gives_exact_tables(world):
+    s, w, codes = _sums(world)
+    assert codes == ["34013", "34022"]
+    assert s.stats["homes"] == 5 and s.stats["devices"] == 7
+    v = _table(s.visitors, "class", CLASSES, w)
+    # day 1: the two residents and the regular; day 10: regular, overnight, three day visitors
+    assert v[("A", 1)].to_dict() == {"resident": 2.0, "regular": 1.0}
+    assert v[("A", 10)].to_dict() == {"regular": 1.0, "overnight_visitor": 1.0, "day_visitor": 3.0}
+    assert v[("A", 11)].to_dict() == {"regular": 1.0, "day_visitor": 1.0}
+    assert v[("B", 10)].to_dict() == {"day_visitor": 1.0}
+    assert ("A", 13) not in v.index.droplevel(2)
+    d = _table(s.dwell, "dwell", DWELL_BANDS, w)
+    # g1 one event (0 s), d1 20 min, d2 one event, d3 two stays of 0 s: < 30 min; o1 1 h
+    assert d[("A", 10)].to_dict() == {"<30m": 4.0, "1h-2h": 1.0}
+    assert "2h-4h" not in d[("A", 1)]  # the residents' 2 h stays are not in the dwell table
+    assert d[("A", 1)].to_dict() == {"<30m": 1.0}
+    r = _table(s.returning, "days_present", RETURN_BANDS, w)
+    assert r[("A", 1)].to_dict() == {"1": 3.0, "2-3": 1.0, "4+": 1.0}
+
+
+def test_regular_days_and_night_window_are_used(world):
+    s, w, _ = _sums(world, regular_days=13)
+    v = _table(s.visitors, "class", CLASSES, w)
+    assert v[("A", 10)].to_dict() == {"overnight_visitor": 1.0, "day_visitor": 4.0}  # g1 is no longer a regular
+    s, w, _ = _sums(world, night=parse_night("00:00-05:00"))  # the 23:00 events are not at night: no home, no overnight stay
+    assert s.stats["homes"] == 0
+    v = _table(s.visitors, "class", CLASSES, w)
+    assert v[("A", 1)].to_dict() == {"regular": 1.0, "day_visitor": 2.0}
+
+
+def test_weekly_period_takes_first_class_and_largest_weight(world):
+    s, w, _ = _sums(world, period="1w")
+    v = s.visitors.assign(zone=np.asarray(w.zone_ids)[s.visitors["zone"]])
+    week = v[(v["zone"] == "A")].groupby("period_start")["observed"].sum()
+    assert week.iloc[0] == 3.0  # 29 June - 5 July: r1, r2, g1 (each once, not once a day)
+
+
+@pytest.mark.parametrize("text", ["22-06", "25:00-06:00", "10:00-14:00", "06:00-06:00"])
+def test_bad_night_window_is_refused(text):
+    with pytest.raises(InputError):
+        parse_night(text)
+
+
+def test_cli_writes_tables_keeps_other_files_and_never_publishes_under_k(world, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "zone_counts.csv").write_text("kept\n")
+    cmd = [sys.executable, "-m", "geozones", "visitors", "--zones", world["zones"], "--cells", world["cells"], "--events", world["events"],
+           "--optout", world["optout"], "--municipalities", world["municipalities"], "--k", "2", "--out", str(out)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert (out / "zone_counts.csv").read_text() == "kept\n"
+    v = pd.read_csv(out / "visitors.csv")
+    assert list(v.columns) == ["zone_id", "zone_name", "period_start", "period", "class", "observed", "estimate", "status"]
+    assert list(pd.read_csv(out / "dwell.csv").columns)[4] == "dwell"
+    assert list(pd.read_csv(out / "returning.csv").columns)[4] == "days_present"
+    pub = v[v["status"] == "published"]
+    assert (pub["observed"] >= 2).all() and v.loc[v["status"] != "published", "observed"].isna().all()
+    a10 = v[(v["zone_id"] == "A") & (v["period_start"] == DAY10)].set_index("class")
+    assert a10.loc["all", "observed"] == 5 and a10.loc["day_visitor", "observed"] == 3
+    r = pd.read_csv(out / "returning.csv").set_index(["zone_id", "days_present"])
+    assert r.loc[("A", "all"), "observed"] == 5 and r.loc[("A", "1"), "observed"] == 3
+    m = json.loads((out / "visitors_manifest.json").read_text())
+    assert m["optout"]["events_removed"] == 2 and m["devices"]["seen"] == 7
+    # the opted-out device is in no figure: zone A on day 10 would have 6 people in all
+    assert "x1" not in (out / "visitors.csv").read_text()
+
+
+def test_cli_refuses_bad_settings_in_one_line(world, tmp_path):
+    base = [sys.executable, "-m", "geozones", "visitors", "--zones", world["zones"], "--cells", world["cells"], "--events", world["events"],
+            "--out", str(tmp_path / "o")]
+    for extra, word in ((["--period", "1h"], "shorter than a day"), (["--night", "late"], "HH:MM-HH:MM"), (["--summary-period", "1d", "--period", "1w"], "shorter")):
+        p = subprocess.run(base + extra, capture_output=True, text=True)
+        assert p.returncode == 1 and word in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not (tmp_path / "o").exists()
+
+
+def test_no_municipality_anywhere_warns_and_counts_no_resident(tmp_path):
+    w = write_world(tmp_path / "w", zone_municipality=False)
+    m = run_visitors(VisitorsConfig(zones=[w["zones"]], cells=w["cells"], events=w["events"], out=str(tmp_path / "o"), k=1))
+    v = m["tables"]["visitors"]
+    assert not (v.loc[v["class"] == "resident", "observed"].fillna(0) > 0).any()
+
+
+def test_config_checks():
+    with pytest.raises(ConfigError):
+        VisitorsConfig(zones=[], cells="c", events="e", out="o", regular_days=40).validate()
+
+
+def test_market_share_estimate_is_one_factor_per_zone(world, tmp_path):
+    shares = tmp_path / "ms.csv"
+    shares.write_text("origin,share\n*,0.4\nBE,0.5\n34013,0.25\n")
+    m = run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out=str(tmp_path / "o"), k=1,
+                                    municipalities=world["municipalities"], optout=world["optout"], market_share=str(shares)))
+    v = m["tables"]["visitors"]
+    pub = v[(v["status"] == "published") & (v["observed"] > 0)]
+    ratio = (pub["estimate"] / pub["observed"]).groupby(pub["zone_id"]).agg(["min", "max"])
+    # k = 1: every origin holds k devices, so the factor mixes the origins' own shares; one per zone
+    assert (ratio["max"] - ratio["min"] < 0.6).all() and (ratio["min"] > 1.9).all()
+
+
+# ----------------------------------------------------------------------- the attacker
+def _group(draw, k):
+    small = st.one_of(st.just(0.0), st.floats(0.1, k - 0.1), st.floats(k, 4 * k))
+    vals = [round(draw(small), 1) for _ in range(4)]
+    n = sum(vals[1:])
+
+    def split(total, parts):
+        if total == 0:
+            return [0.0] * parts
+        cuts = sorted(draw(st.lists(st.floats(0, 1), min_size=parts - 1, max_size=parts - 1)))
+        edges = [0.0] + [c * total for c in cuts] + [total]
+        return [edges[i + 1] - edges[i] for i in range(parts)]
+
+    return vals, split(n, len(DWELL_BANDS)), split
+
+
+@st.composite
+def cases(draw):
+    k = draw(st.sampled_from([3.0, 10.0, 30.0]))
+    same = draw(st.booleans())
+    n_groups = draw(st.integers(1, 3))
+    groups = []
+    for _ in range(n_groups):
+        vals, bands, split = _group(draw, k)
+        total_r = sum(vals[1:]) if same else round(draw(st.one_of(st.just(0.0), st.floats(0.1, 3 * k))), 1)
+        groups.append((vals, bands, split(total_r, len(RETURN_BANDS))))
+    return k, same, groups
+
+
+def _frames(groups):
+    v, d, r = [], [], []
+    for g, (vals, bands, ret) in enumerate(groups):
+        for i, x in enumerate(vals + [sum(vals)]):
+            v.append((g, 0, i, x))
+        for i, x in enumerate(bands + [sum(bands)]):
+            d.append((g, 0, i, x))
+        for i, x in enumerate(ret + [sum(ret)]):
+            r.append((g, 0, i, x))
+    return {"visitors": pd.DataFrame(v, columns=["zone", "period_start", "class", "observed"]),
+            "dwell": pd.DataFrame(d, columns=["zone", "period_start", "dwell", "observed"]),
+            "returning": pd.DataFrame(r, columns=["zone", "period_start", "days_present", "observed"])}
+
+
+def _attack(vals, bands, ret, st_v, st_d, st_r, same, k) -> list[str]:
+    """Per suppressed figure under k, the attacker's largest value for it, over the LP of
+    every published figure of the group (rounded: +-0.5) and the tables' relations."""
+    nv, nd, nr = 4, len(DWELL_BANDS), len(RETURN_BANDS)
+    n = nv + nd + nr
+    figures, truth, status = [], [], []
+
+    def row(idx):
+        a = np.zeros(n)
+        a[list(idx)] = 1.0
+        return a
+
+    for i in range(nv):
+        figures.append(row([i])), truth.append(vals[i]), status.append(st_v[i])
+    figures.append(row(range(nv))), truth.append(sum(vals)), status.append(st_v[nv])
+    for i in range(nd):
+        figures.append(row([nv + i])), truth.append(bands[i]), status.append(st_d[i])
+    figures.append(row(range(nv, nv + nd))), truth.append(sum(bands)), status.append(st_d[nd])
+    for i in range(nr):
+        figures.append(row([nv + nd + i])), truth.append(ret[i]), status.append(st_r[i])
+    figures.append(row(range(nv + nd, n))), truth.append(sum(ret)), status.append(st_r[nr])
+    eq = [row([1, 2, 3]) - row(range(nv, nv + nd))]  # non-residents = the dwell bands
+    if same:
+        eq.append(row([1, 2, 3]) - row(range(nv + nd, n)))
+    a_ub, b_ub = [], []
+    for f, t, s in zip(figures, truth, status):
+        if s == "published":
+            a_ub += [f, -f]
+            b_ub += [round(t) + 0.5, -(round(t) - 0.5)]
+    leaks = []
+    for f, t, s in zip(figures, truth, status):
+        if s == "published" or t >= k:
+            continue
+        res = linprog(-f, A_ub=np.array(a_ub) if a_ub else None, b_ub=np.array(b_ub) if b_ub else None, A_eq=np.array(eq), b_eq=np.zeros(len(eq)),
+                      bounds=[(0, None)] * n, method="highs")
+        if res.status == 0 and -res.fun < k - 1e-6:
+            leaks.append(f"figure {f} true {t:.1f} bounded by {-res.fun:.2f} < k={k}")
+    return leaks
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_no_suppressed_figure_is_bounded_under_k(case):
+    k, same, groups = case
+    done = protect(_frames(groups), k, same_period=same)
+    for g, (vals, bands, ret) in enumerate(groups):
+        sts = [done[name].loc[done[name]["zone"] == g, "status"].tolist() for name in ("visitors", "dwell", "returning")]
+        leaks = _attack(vals, bands, ret, *sts, same, k)
+        assert not leaks, leaks
+    for name, t in done.items():  # and nothing under k is published
+        assert not ((t["status"] == "published") & (t["observed"] < k)).any()
