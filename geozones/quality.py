@@ -98,7 +98,7 @@ def network_checks(totals: pd.Series, period_seconds: float) -> dict:
                                for d, n, e in zip(per_day.index[part], per_day["sum"].to_numpy()[part], np.asarray(expected)[part])]
     # drops: against the median of the same hour of the week (the same period of the day for longer periods)
     local = totals.index.tz_convert(_TZ)
-    key = local.dayofweek * 24 + local.hour if period_seconds < 86400 else local.dayofweek
+    key = local.day_of_week * 24 + local.hour if period_seconds < 86400 else local.day_of_week
     usual = totals.groupby(np.asarray(key)).transform("median")
     enough = totals.groupby(np.asarray(key)).transform("size") >= 3
     low = (totals < DROP_SHARE * usual) & enough & (usual > 0)

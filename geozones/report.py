@@ -231,6 +231,11 @@ def build_report(
     spend: pd.DataFrame | str | os.PathLike[str] | None = None,
     events: dict[str, list[str]] | str | os.PathLike[str] | None = None,
     period_start: str | None = None,
+    campaigns: dict[str, tuple[str, str]] | str | os.PathLike[str] | None = None,
+    compare: list[str | os.PathLike[str]] | None = None,
+    target: str | float | None = None,
+    by: int | None = None,
+    base: str | None = None,
 ) -> str:
     """The visitor report of a run's output folder, as an HTML string.
 
@@ -246,6 +251,14 @@ def build_report(
         Event days, ``{name: [dates]}`` or a CSV (see :func:`read_event_days`).
     period_start : str, optional
         Which period of the summary length to report on (default: the last one).
+    campaigns : dict or path, optional
+        Campaign periods, ``{name: (start, end)}`` or a CSV (see
+        :func:`geozones.effects.read_campaigns`): what each added over its baseline.
+    compare : list of path, optional
+        Output folders of runs over other quarters: the trend per quarter (with this run's).
+    target, by, base : optional
+        A growth target (``"2x"``), the year to reach it, the base quarter's start (default
+        the first quarter): the trend section says how far the zone is on its way.
 
     Returns
     -------
@@ -269,6 +282,10 @@ def build_report(
     if isinstance(events, (str, os.PathLike)):
         events = read_event_days(events)
     events = events or {}
+    if isinstance(campaigns, (str, os.PathLike)):
+        from .effects import read_campaigns
+
+        campaigns = read_campaigns(campaigns)
     k = manifest.get("disclosure_control", {}).get("k", 30)
     k = int(k) if float(k).is_integer() else k
 
@@ -330,7 +347,7 @@ def build_report(
     day_iv = visitors_of(daily, index="date")
     days["visitors"] = days["date"].map(day_iv["estimate"])
     event_of = {d: n for n, ds in events.items() for d in ds}
-    days["event"] = days["date"].map(event_of).fillna("")
+    days["event"] = [event_of.get(d, "") for d in days["date"]]
     days["weekday"] = pd.to_datetime(days["date"]).dt.day_name()
     peaks = days.dropna(subset=["visitors"]).nlargest(5, "visitors")
 
@@ -368,6 +385,26 @@ def build_report(
             rows.sort(key=lambda r: -r["ratio"])
             comparison.append({"name": name, "days": ", ".join(on), "rows": [r | {"ratio": f"x{r['ratio']:.2f}"} for r in rows[:8]]})
 
+    # what each event and campaign added over its baseline (the same weekdays around it)
+    from .effects import effect_rows
+
+    pub_daily = daily[daily["status"] == _PUBLISHED]
+    by_origin = {o: g.set_index("date")[["estimate", "estimate_low", "estimate_high"]].rename(columns={"estimate_low": "low", "estimate_high": "high"})
+                 for o, g in pub_daily.groupby("origin") if o not in (ALL, RESIDENT)}
+    effects = effect_rows(day_iv, by_origin, onames, events, campaigns) if (events or campaigns) else []
+
+    # the trend per quarter, over this run and the runs compared with it
+    trend = None
+    if compare or target or len(pd.unique(table.loc[table["period"] == "1q", "period_start"])) > 1:
+        from .intervals import apportioning_halfwidth
+        from .trend import parse_target, quarter_series, trend_rows
+
+        zt = table[table["zone_id"] == zone]
+        fit = float(zt["fit"].iloc[0]) if "fit" in zt and len(zt) else np.nan
+        h = float(apportioning_halfwidth([zarea_of(zones, zone)], [fit], manifest.get("parameters", {}).get("model"))[0])
+        trend = trend_rows(quarter_series([run_dir, *(compare or [])], zone), halfwidth=h,
+                           target=parse_target(target) if isinstance(target, str) else target, by=by, base=base)
+
     # per-zone table
     ztab = []
     zarea = dict(zip(zones["zone_id"], zones["area_km2"])) if zones is not None and "area_km2" in zones.columns else {}
@@ -385,6 +422,9 @@ def build_report(
         })
 
     spend_rows, spend_note = _spend_table(spend, table, day_p, k, onames, names) if spend is not None else ([], "")
+    from .tourism import device_sections
+
+    devices = device_sections(run_dir, zone, period_start, end_ts.isoformat())
 
     p = manifest.get("parameters", {})
     dc = manifest.get("disclosure_control", {})
@@ -409,8 +449,16 @@ def build_report(
         model=p.get("model"), crs=p.get("metric_crs"), measure=p.get("measure"), kind=p.get("kind"), stat=p.get("stat"),
         k=k, suppressed=dc.get("suppressed"), published=dc.get("published"), reasons=dc.get("suppressed_by_reason", {}),
         factors=[{"origin": o, "name": fnames.get(o, o), "share": f"{v:.0%}" if v < 1 else "1 (none)"} for o, v in factors.items()],
-        ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality")),
+        devices=devices, effects=effects, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality")),
     )
+
+
+def zarea_of(zones: gpd.GeoDataFrame | None, zone: str) -> float:
+    """A zone's area (km²) from a run's zones.geojson, NaN when not known."""
+    if zones is None or "area_km2" not in zones.columns:
+        return np.nan
+    a = zones.loc[zones["zone_id"] == zone, "area_km2"]
+    return float(a.iloc[0]) if len(a) else np.nan
 
 
 def _spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, onames: dict, names: dict):

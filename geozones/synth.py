@@ -299,7 +299,7 @@ def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = 
         day = start + pd.Timedelta(days=d)
         hours = pd.date_range(day, periods=24, freq="h")
         date = day.strftime("%Y-%m-%d")
-        factor = _WEEKDAY[day.dayofweek] * rng.lognormal(0, 0.05)
+        factor = _WEEKDAY[day.day_of_week] * rng.lognormal(0, 0.05)
         m = mix.copy()
         if date in BRADERIE:
             factor *= 2.4
@@ -310,7 +310,7 @@ def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = 
         visitors = CENTRE_VISITORS * factor
         true_centre.append((date, visitors))
         presence = visitors * _PROFILE  # (24,)
-        shop_presence = 0.35 * CENTRE_VISITORS * _WEEKDAY[day.dayofweek] * _PROFILE
+        shop_presence = 0.35 * CENTRE_VISITORS * _WEEKDAY[day.day_of_week] * _PROFILE
         vis = np.outer(p_centre, presence) + np.outer(p_shops, shop_presence)  # (cells, 24)
         lam = vis[:, :, None] * (m * share)[None, None, :]  # (cells, 24, origins)
         res = np.outer(p_res, np.full(24, residents)) * _SHARES["30000"]
@@ -441,7 +441,7 @@ def national_counts(
     busy = rng.lognormal(0.0, 0.8, n)
     cdf_cell = np.cumsum(busy / busy.sum())
     cdf_away = np.cumsum(away)
-    hour_w = np.tile(_PROFILE, days) * np.repeat(np.resize(_WEEKDAY, days + 7)[pd.Timestamp(start).dayofweek:][:days], 24)
+    hour_w = np.tile(_PROFILE, days) * np.repeat(np.resize(_WEEKDAY, days + 7)[pd.Timestamp(start).day_of_week:][:days], 24)
     per_hour = rows * hour_w / hour_w.sum()
     times = pd.date_range(start, periods=24 * days, freq="1h", tz=TIMEZONE).tz_convert("UTC")
     ids = pa.array(cellplan["cell_id"].astype(str).to_numpy())

@@ -83,6 +83,14 @@ def test_report_loads_offline_with_its_chart(browser, demo):
         red = ((img[..., 0] > 160) & (img[..., 1] < 60) & (img[..., 2] < 80)).sum()  # the visitors line, #bd0026
         assert red > 200, red
         assert "Visitors to" in p.page.locator("h1").inner_text()
+        # the device-level sections (geozones visitors on the demo's sample of subscribers)
+        heads = p.page.locator("h2").all_inner_texts()
+        for h in ("Who visits", "How long they stay", "How often they come back"):
+            assert h in heads, heads
+        who = p.page.locator("h2:text('Who visits') + table").inner_text()
+        assert "Residents" in who and "Day visitors" in who
+        resident_row = p.page.locator("h2:text('Who visits') + table tr", has_text="Residents").inner_text()
+        assert any(ch.isdigit() for ch in resident_row.split("\t")[1]), resident_row  # a published figure
     finally:
         p.close()
 

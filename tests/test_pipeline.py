@@ -194,6 +194,11 @@ def demo(tmp_path_factory):
 
 
 def test_demo_outputs(demo):
+    # the device-level tables of the demo's sample of subscribers, and their report sections
+    v = pd.read_csv(demo / "visitors.csv")
+    assert set(v["class"]) == {"resident", "regular", "overnight_visitor", "day_visitor", "all"} and (v["status"] == "published").any()
+    html = (demo / "report.html").read_text()
+    assert "Who visits" in html and "How long they stay" in html and "How often they come back" in html and "What events add" in html
     t = pd.read_csv(demo / "zone_counts.csv", dtype={"origin": str})
     assert list(t.columns) == ZONE_COUNT_COLUMNS
     assert set(t["status"]) == {"published", "suppressed"}
@@ -284,6 +289,28 @@ def test_one_report_per_quarter(small_case, tmp_path):
     assert sorted(p.name for p in out.glob("report*.html")) == ["report-2026-07-01.html", "report-2026-10-01.html"]
     q3 = (out / "report-2026-07-01.html").read_text()
     assert "2026-09-30" in q3 and "2026-10-01" not in q3.split("All zones")[0]
+
+
+def test_report_trend_over_compared_runs_with_a_target_and_a_campaign(small_case, tmp_path):
+    c = small_case
+    runs = {}
+    for name, days, level in (("q3", ("2026-09-29", "2026-09-30"), 100), ("q4", ("2026-10-01", "2026-10-02"), 150)):
+        rows = ["cell_id,period_start,period,count,origin"] + [f"B,{d}T{h:02d}:00,1h,{level},30000" for d in days for h in range(24)]
+        counts = tmp_path / f"{name}.csv"
+        counts.write_text("\n".join(rows) + "\n")
+        runs[name] = tmp_path / name
+        assert geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--k", "5", "--out", runs[name]).returncode == 0
+    camp = tmp_path / "campaigns.csv"
+    camp.write_text("name,start,end\nAutumn,2026-10-02,2026-10-02\n")
+    r = geozones("report", runs["q4"], "--compare", runs["q3"], "--target", "2x", "--by", "2031", "--zone", "east", "--campaigns", camp)
+    assert r.returncode == 0, r.stderr
+    html = (runs["q4"] / "report.html").read_text()
+    trend = html.split("Quarter on quarter")[1].split("</table>")[0]
+    assert "2026 Q3" in trend and "2026 Q4" in trend and "+50.0%" in trend
+    assert "Target: 2x the 2026 Q3 level" in html
+    assert "What events add" in html and "Autumn" in html
+    bad = geozones("report", runs["q4"], "--target", "double")
+    assert bad.returncode == 1 and "--target" in bad.stderr
 
 
 def test_the_demo_day_discloses_no_cell(demo):

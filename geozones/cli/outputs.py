@@ -34,8 +34,14 @@ def map_cmd(run_dir: str, out: str | None, self_contained: bool, tiles: str) -> 
 @click.option("--zone", help="The zone the report is about (default: the zone with the most visitors).")
 @click.option("--spend", type=click.Path(), help="Payment-terminal aggregates: zone_id, date, origin, transactions, amount.")
 @click.option("--events", "events_path", type=click.Path(), help="Event days: CSV with name, date (one row per day).")
+@click.option("--campaigns", type=click.Path(), help="Campaign periods: CSV with name, start, end (dates, both included).")
+@click.option("--compare", multiple=True, type=click.Path(file_okay=False), help="Output folder of a run over other quarters (repeatable): the trend.")
+@click.option("--target", help="Growth target on the base quarter, e.g. 2x or +50%: the trend says how far along the zone is.")
+@click.option("--by", type=click.IntRange(2000, 2200), help="Year by which to reach --target (default: five years after the base quarter).")
+@click.option("--base", help="Start of the base quarter of --target (YYYY-MM-DD; default: the first quarter).")
 @click.option("--period-start", help="Which summary period to report on, as in zone_counts (default: the last).")
-def report_cmd(run_dir: str, out: str | None, zone: str | None, spend: str | None, events_path: str | None, period_start: str | None) -> int:
+def report_cmd(run_dir: str, out: str | None, zone: str | None, spend: str | None, events_path: str | None, campaigns: str | None,
+               compare: tuple[str, ...], target: str | None, by: int | None, base: str | None, period_start: str | None) -> int:
     """Write the visitor report of a run's output folder: a self-contained HTML page per period.
 
     Average daily visitors, a daily chart, peak days, origin shares, event days against
@@ -47,14 +53,15 @@ def report_cmd(run_dir: str, out: str | None, zone: str | None, spend: str | Non
 
     starts = [period_start] if period_start else report_periods(run_dir)
     for start in starts:
-        page = build_report(run_dir, zone=zone, spend=spend, events=events_path, period_start=start)
+        page = build_report(run_dir, zone=zone, spend=spend, events=events_path, period_start=start, campaigns=campaigns,
+                            compare=list(compare), target=target, by=by, base=base)
         if out and len(starts) == 1:
-            target = out
+            page_path = out
         elif len(starts) == 1:
-            target = str(Path(run_dir) / "report.html")
+            page_path = str(Path(run_dir) / "report.html")
         else:
-            base = Path(out) if out else Path(run_dir) / "report.html"
-            target = str(base.with_name(f"{base.stem}-{start[:10]}{base.suffix}"))
-        write_report(page, target)
-        say(f"wrote {target}")
+            first = Path(out) if out else Path(run_dir) / "report.html"
+            page_path = str(first.with_name(f"{first.stem}-{start[:10]}{first.suffix}"))
+        write_report(page, page_path)
+        say(f"wrote {page_path}")
     return 0

@@ -1,0 +1,113 @@
+"""The report's device-level sections ("Who visits", "How long they stay", "How often they
+come back"), from the published ``visitors``, ``dwell`` and ``returning`` tables of a run
+folder (``geozones visitors``). Only published figures are read: a suppressed one is empty
+in the tables and is never shown or used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .visitors import CATEGORIES, KEY_OF
+
+__all__ = ["device_sections"]
+
+_LABELS = {
+    "resident": "Residents (home in the zone's municipality)",
+    "regular": "Regulars (12 days a month or more)",
+    "overnight_visitor": "Overnight visitors",
+    "day_visitor": "Day visitors",
+    "<30m": "under 30 minutes", "30m-1h": "30 minutes to 1 hour", "1h-2h": "1 to 2 hours", "2h-4h": "2 to 4 hours", "4h+": "4 hours or more",
+    "1": "once", "2-3": "2 or 3 days", "4+": "4 days or more",
+}
+
+
+def _read(run_dir: Path, name: str) -> pd.DataFrame | None:
+    for suffix, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
+        p = run_dir / f"{name}{suffix}"
+        if p.is_file():
+            t = reader(p)
+            t[KEY_OF[name]] = t[KEY_OF[name]].astype(str)
+            for c in ("observed", "estimate"):
+                t[c] = pd.to_numeric(t[c], errors="coerce")
+            return t
+    return None
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if np.isfinite(v) else "suppressed"
+
+
+def _per_day(t: pd.DataFrame, zone: str, start: str, end: str, labels, key: str, regular_days: int) -> list[dict]:
+    """Mean estimate per day over the days a figure was published, per category, and its share of ``all``."""
+    z = t[(t["zone_id"] == zone) & (t["period_start"].str.slice(0, 10) >= start[:10]) & (t["period_start"].str.slice(0, 10) < end[:10])]
+    z = z[z["status"] == "published"]
+    piv = z.pivot_table(index="period_start", columns=key, values="estimate", aggfunc="first")
+    rows = []
+    for c in labels:
+        if c not in piv:
+            rows.append({"name": _label(c, regular_days), "per_day": "suppressed", "days": 0, "share": ""})
+            continue
+        share = np.nan
+        if "all" in piv and c != "all":
+            both = piv[[c, "all"]].dropna()
+            share = both[c].sum() / both["all"].sum() if len(both) and both["all"].sum() > 0 else np.nan
+        rows.append({"name": _label(c, regular_days), "per_day": _fmt(piv[c].mean()), "days": int(piv[c].notna().sum()),
+                     "share": f"{share:.0%}" if np.isfinite(share) else ""})
+    return rows
+
+
+def _label(c: str, regular_days: int) -> str:
+    return _LABELS.get(c, c).replace("12 days", f"{regular_days} days")
+
+
+def device_sections(run_dir: str | os.PathLike[str], zone: str, start: str, end: str) -> dict | None:
+    """The three sections for ``zone`` over the days from ``start`` to ``end`` (excluded), or None.
+
+    Parameters
+    ----------
+    run_dir : path
+        A folder holding ``visitors`` (and ``dwell``, ``returning``) tables.
+    zone : str
+        The report's zone.
+    start, end : str
+        Local ISO dates (or times) of the report's period.
+
+    Returns
+    -------
+    dict or None
+        ``classes``, ``dwell`` (rows of name, per_day, days, share), ``returning`` (rows of
+        name, estimate, share) and ``period``; None when the folder has no visitors table.
+    """
+    run_dir = Path(run_dir)
+    vis = _read(run_dir, "visitors")
+    if vis is None:
+        return None
+    import json
+
+    man = run_dir / "visitors_manifest.json"
+    settings = json.loads(man.read_text(encoding="utf-8")).get("settings", {}) if man.is_file() else {}
+    rd = int(settings.get("regular_days", 12))
+    out = {"classes": _per_day(vis, zone, start, end, list(CATEGORIES["visitors"]) + ["all"], "class", rd), "dwell": [], "returning": [],
+           "period": str(vis["period"].iloc[0]) if len(vis) else "1d", "in_tables": bool((vis["zone_id"] == zone).any())}
+    dw = _read(run_dir, "dwell")
+    if dw is not None:
+        out["dwell"] = _per_day(dw, zone, start, end, list(CATEGORIES["dwell"]) + ["all"], "dwell", rd)
+    ret = _read(run_dir, "returning")
+    if ret is not None:
+        r = ret[(ret["zone_id"] == zone) & (ret["period_start"].str.slice(0, 10) >= start[:10]) & (ret["period_start"].str.slice(0, 10) < end[:10])]
+        if len(r):
+            first = r["period_start"].min()
+            r = r[r["period_start"] == first].set_index("days_present")
+            total = r["estimate"].get("all", np.nan) if r["status"].get("all") == "published" else np.nan
+            for c in list(CATEGORIES["returning"]) + ["all"]:
+                pub = c in r.index and r.loc[c, "status"] == "published"
+                v = float(r.loc[c, "estimate"]) if pub else np.nan
+                out["returning"].append({"name": _label(c, rd) if c != "all" else "all non-residents", "estimate": _fmt(v),
+                                         "share": f"{v / total:.0%}" if pub and np.isfinite(total) and total > 0 else ""})
+            out["returning_period"] = f"{r['period'].iloc[0]} from {first[:10]}"
+    return out

@@ -1,0 +1,168 @@
+"""Visitors per day per quarter across runs, the change on the previous quarter and on the
+same quarter a year before, and progress to a target (``geozones report --compare``).
+
+A quarter's figure is the mean of its published daily visitor figures (all minus
+residents, or all people where residents are not set apart) for the zone. Its interval
+for a change is the day-to-day spread (1.645 standard errors of each mean): the zone's
+apportioning error is the same factor in both quarters when the cells and the model are the
+same, so it cancels in a ratio; when the runs' coverage models differ it does not, and the
+zone's apportioning half-width is added in quadrature (docs/accuracy.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .origins import ALL, RESIDENT
+
+__all__ = ["quarter_series", "trend_rows", "parse_target"]
+
+_Z90 = 1.645
+
+
+def parse_target(text: str) -> float:
+    """``"2x"`` (or ``"2"``, ``"+100%"``) as a factor on the base quarter.
+
+    Raises
+    ------
+    InputError
+        If the text is not a factor above 0.
+    """
+    t = str(text).strip().lower()
+    m = re.fullmatch(r"\+?(\d+(?:\.\d+)?)\s*%", t)
+    if m:
+        return 1.0 + float(m[1]) / 100
+    m = re.fullmatch(r"x?(\d+(?:\.\d+)?)\s*x?", t)
+    if not m or float(m[1]) <= 0:
+        raise InputError(f"--target {text!r} is not a factor", hint="give e.g. --target 2x (double) or --target +50%")
+    return float(m[1])
+
+
+def _daily_visitors(run_dir: Path, zone: str) -> tuple[pd.Series, str | None]:
+    t = pd.read_parquet(run_dir / "zone_counts.parquet", columns=["zone_id", "period_start", "period", "origin", "estimate", "status"])
+    t = t[(t["zone_id"] == zone) & (t["period"] == "1d") & (t["status"] == "published")]
+    piv = t.pivot_table(index="period_start", columns="origin", values="estimate", aggfunc="first")
+    if ALL not in piv:
+        return pd.Series(dtype=float), None
+    has_res = RESIDENT in piv or (pd.read_parquet(run_dir / "zone_counts.parquet", columns=["origin"])["origin"] == RESIDENT).any()
+    v = piv[ALL] - piv[RESIDENT] if has_res and RESIDENT in piv else (piv[ALL] if not has_res else pd.Series(np.nan, index=piv.index))
+    man = run_dir / "manifest.json"
+    model = json.loads(man.read_text(encoding="utf-8")).get("parameters", {}).get("model") if man.is_file() else None
+    v.index = pd.to_datetime(v.index.str.slice(0, 10))
+    return v.dropna(), model
+
+
+def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.DataFrame:
+    """Per quarter, the zone's mean daily visitors over the runs (the first run holding a day wins).
+
+    Parameters
+    ----------
+    run_dirs : list of path
+        Run output folders (with ``zone_counts.parquet``), the report's own first.
+    zone : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by quarter start (Timestamp): ``mean``, ``se`` (standard error of the mean),
+        ``days`` (published days), ``model``.
+    """
+    parts = []
+    for d in run_dirs:
+        d = Path(d)
+        if not (d / "zone_counts.parquet").is_file():
+            raise InputError("no zone_counts.parquet here", path=d, hint="give --compare the output folders of earlier runs")
+        v, model = _daily_visitors(d, zone)
+        parts.append(pd.DataFrame({"v": v.to_numpy(), "model": model}, index=v.index))
+    days = pd.concat(parts)
+    days = days[~days.index.duplicated(keep="first")].sort_index()
+    q = days.index.to_period("Q").start_time
+    g = days.groupby(q)
+    out = pd.DataFrame({"mean": g["v"].mean(), "se": g["v"].std(ddof=1) / np.sqrt(g["v"].count()), "days": g["v"].count(),
+                        "model": g["model"].first()})
+    out["se"] = out["se"].fillna(0.0)
+    return out
+
+
+def _change(a: pd.Series, b: pd.Series, h: float) -> tuple[float, float, float]:
+    """Relative change from quarter ``b`` to ``a`` and its 90% interval."""
+    if not (b["mean"] > 0 and a["mean"] > 0):
+        return np.nan, np.nan, np.nan
+    r = a["mean"] / b["mean"]
+    s = np.hypot(a["se"] / a["mean"], b["se"] / b["mean"])
+    if a["model"] != b["model"]:  # different models: their apportioning errors do not cancel
+        s = np.hypot(s, np.sqrt(2) * h / _Z90)
+    return r - 1, r * np.exp(-_Z90 * s) - 1, r * np.exp(_Z90 * s) - 1
+
+
+def _label(q: pd.Timestamp) -> str:
+    return f"{q.year} Q{q.quarter}"
+
+
+def trend_rows(series: pd.DataFrame, *, halfwidth: float = 0.0, target: float | None = None, by: int | None = None,
+               base: str | None = None) -> dict:
+    """The report's trend: a row per quarter and, with ``target``, the progress to it.
+
+    Parameters
+    ----------
+    series : pandas.DataFrame
+        From :func:`quarter_series`.
+    halfwidth : float
+        The zone's apportioning half-width (log), added when two quarters' models differ.
+    target : float, optional
+        Factor on the base quarter to reach (2.0: double).
+    by : int, optional
+        The year by which to reach it: the base quarter's season in that year.
+    base : str, optional
+        The base quarter's start (YYYY-MM-DD); default the first quarter.
+
+    Returns
+    -------
+    dict
+        ``rows`` (quarter, visitors, days, on the previous quarter, on a year before) and
+        ``target`` (a sentence, or None).
+    """
+    rows = []
+    qs = list(series.index)
+    for i, q in enumerate(qs):
+        a = series.loc[q]
+        prev = series.loc[qs[i - 1]] if i and (q - qs[i - 1]).days < 100 else None
+        year = q - pd.DateOffset(years=1)
+        ago = series.loc[year] if year in series.index else None
+
+        def words(c):
+            return "" if c is None or not np.isfinite(c[0]) else f"{c[0]:+.1%} ({c[1]:+.1%} to {c[2]:+.1%})"
+
+        rows.append({"quarter": _label(q), "visitors": f"{a['mean']:,.0f} ± {_Z90 * a['se']:,.0f}", "days": int(a["days"]),
+                     "previous": words(_change(a, prev, halfwidth) if prev is not None else None),
+                     "year": words(_change(a, ago, halfwidth) if ago is not None else None)})
+    out = {"rows": rows, "target": None}
+    if target and len(qs):
+        b = pd.Timestamp(base) if base else qs[0]
+        b = b.to_period("Q").start_time
+        if b not in series.index:
+            raise InputError(f"base quarter {_label(b)} has no published figure for this zone", hint="give --base a quarter the runs hold")
+        by = by or b.year + 5
+        years = by - b.year
+        goal = series.loc[b, "mean"] * target
+        need = target ** (1 / years) - 1 if years > 0 else np.nan
+        same = [q for q in qs if q.quarter == b.quarter and q > b]
+        so_far = ""
+        if same:
+            last = same[-1]
+            c = _change(series.loc[last], series.loc[b], halfwidth)
+            n = last.year - b.year
+            yearly = (1 + c[0]) ** (1 / n) - 1
+            lo, hi = (1 + c[1]) ** (1 / n) - 1, (1 + c[2]) ** (1 / n) - 1
+            verdict = "on track" if lo >= need else ("behind" if hi < need else "too early to tell")
+            so_far = f" So far ({_label(b)} to {_label(last)}): {yearly:+.1%} a year ({lo:+.1%} to {hi:+.1%}): {verdict}."
+        out["target"] = (f"Target: {target:g}x the {_label(b)} level ({series.loc[b, 'mean']:,.0f} to {goal:,.0f} visitors a day) by "
+                         f"{by} Q{b.quarter}: {need:+.1%} a year.{so_far}")
+    return out

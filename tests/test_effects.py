@@ -1,0 +1,58 @@
+"""What an event or a campaign adds over its baseline (the report's "What events add")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geozones.effects import added_by, effect_rows, read_campaigns
+from geozones.errors import InputError
+
+
+def series(days: pd.DatetimeIndex, values, rel: float = 0.1) -> pd.DataFrame:
+    v = np.asarray(values, dtype=float)
+    return pd.DataFrame({"estimate": v, "low": v * (1 - rel), "high": v * (1 + rel)}, index=days.strftime("%Y-%m-%d"))
+
+
+def test_event_adds_its_rise_over_the_same_weekdays():
+    days = pd.date_range("2026-07-01", "2026-09-30", freq="D")
+    base = np.where(days.day_of_week >= 5, 3000.0, 1000.0)  # weekends busier: the baseline must be the same weekdays
+    v = base.copy()
+    event = ["2026-08-22", "2026-08-23"]  # Saturday and Sunday
+    v[days.strftime("%Y-%m-%d").isin(event)] = 7500.0
+    r = added_by(series(days, v), event, set(event))
+    assert r["added"] == pytest.approx(4500.0) and r["ratio"] == pytest.approx(2.5)
+    assert r["low"] < 4500.0 < r["high"] and r["low"] == pytest.approx(4500 * 0.9) and r["high"] == pytest.approx(4500 * 1.1)
+    assert r["weekdays"] == ["Saturday", "Sunday"] and r["baseline_days"] == 16  # 8 weekends within 4 weeks either side
+
+
+def test_noisy_baseline_widens_the_interval_and_suppressed_days_are_skipped():
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2026-07-01", "2026-09-30", freq="D")
+    v = 1000 + rng.normal(0, 100, len(days))
+    s = series(days, v, rel=0.0)
+    s.loc["2026-08-14", "estimate"] = np.nan  # a suppressed day: neither event nor baseline
+    r = added_by(s, ["2026-08-21"], {"2026-08-21"})
+    assert r["high"] - r["low"] > 2 * 1.645 * 100 / np.sqrt(r["baseline_days"]) * 0.5
+    assert r["baseline_days"] == 7  # 8 Fridays within 4 weeks, one suppressed
+    assert added_by(s, ["2026-12-25"], set()) is None  # no published day: nothing said
+
+
+def test_campaign_baseline_lies_before_and_after(tmp_path):
+    days = pd.date_range("2026-07-01", "2026-09-30", freq="D")
+    in_campaign = (days >= "2026-08-01") & (days <= "2026-08-14")
+    v = np.where(in_campaign, 1200.0, 1000.0)
+    p = tmp_path / "campaigns.csv"
+    p.write_text("name,start,end\nSummer sales,2026-08-01,2026-08-14\n")
+    camp = read_campaigns(p)
+    rows = effect_rows(series(days, v), {}, {}, {}, camp)
+    assert rows[0]["kind"] == "campaign" and "added 200 visitors a day" in rows[0]["sentence"] and "1.2x" in rows[0]["sentence"]
+
+
+@pytest.mark.parametrize("text", ["name,start\nx,2026-01-01\n", "name,start,end\nx,2026-13-01,2026-12-01\n", "name,start,end\nx,2026-02-01,2026-01-01\n"])
+def test_bad_campaigns_file(tmp_path, text):
+    p = tmp_path / "c.csv"
+    p.write_text(text)
+    with pytest.raises(InputError):
+        read_campaigns(p)

@@ -1,0 +1,69 @@
+"""The report's trend across runs: per quarter, change on the previous quarter and on a year
+before with intervals, and progress to a target."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geozones.errors import InputError
+from geozones.trend import parse_target, quarter_series, trend_rows
+
+
+def write_run(folder, start, end, level, *, model="footprint", noise=0.0, seed=0):
+    """A run folder whose zone Z has ``level`` visitors a day (all minus 500 residents)."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range(start, end, freq="D", tz="Europe/Brussels")
+    v = level + rng.normal(0, noise, len(days)) if noise else np.full(len(days), float(level))
+    iso = days.strftime("%Y-%m-%dT%H:%M:%S+02:00")
+    rows = [("Z", s, "1d", "all", x + 500, "published") for s, x in zip(iso, v)] + [("Z", s, "1d", "resident", 500.0, "published") for s in iso]
+    folder.mkdir(parents=True)
+    pd.DataFrame(rows, columns=["zone_id", "period_start", "period", "origin", "estimate", "status"]).to_parquet(folder / "zone_counts.parquet")
+    (folder / "manifest.json").write_text(json.dumps({"parameters": {"model": model}}))
+    return folder
+
+
+def test_quarters_changes_and_target(tmp_path):
+    a = write_run(tmp_path / "a", "2025-07-01", "2025-09-30", 1000)
+    b = write_run(tmp_path / "b", "2025-10-01", "2026-09-30", 1100)
+    s = quarter_series([b, a], "Z")
+    assert [q.strftime("%Y-%m-%d") for q in s.index] == ["2025-07-01", "2025-10-01", "2026-01-01", "2026-04-01", "2026-07-01"]
+    assert s["mean"].iloc[0] == pytest.approx(1000) and s["mean"].iloc[-1] == pytest.approx(1100)
+    t = trend_rows(s, target=2.0, by=2030)
+    assert t["rows"][1]["previous"].startswith("+10.0%") and t["rows"][-1]["year"].startswith("+10.0%")
+    assert "1,000 to 2,000" in t["target"] and "+14.9% a year" in t["target"]  # 2 ** (1/5) - 1
+    assert t["target"].endswith("behind.")  # +10% in a year, exactly (no day-to-day spread)
+    assert "on track" in trend_rows(s, target=1.5, by=2030)["target"]  # 1.5 ** (1/5) - 1 = 8.4% a year
+
+
+def test_day_to_day_spread_and_a_change_of_model_widen_the_interval(tmp_path):
+    a = write_run(tmp_path / "a", "2025-07-01", "2025-09-30", 1000, noise=150, seed=1)
+    b = write_run(tmp_path / "b", "2025-10-01", "2025-12-31", 1000, noise=150, seed=2)
+    c = write_run(tmp_path / "c", "2025-10-01", "2025-12-31", 1000, noise=150, seed=2, model="voronoi")
+
+    def width(row):
+        lo, hi = row["previous"].split("(")[1].rstrip(")").split(" to ")
+        return float(hi.rstrip("%")) - float(lo.rstrip("%"))
+
+    same = trend_rows(quarter_series([b, a], "Z"), halfwidth=0.3)["rows"][1]
+    other = trend_rows(quarter_series([c, a], "Z"), halfwidth=0.3)["rows"][1]
+    assert 2.0 < width(same) < 15.0  # about 2 x 1.645 x sqrt(2) x 150 / sqrt(92) / 1000
+    assert width(other) > 3 * width(same)  # the apportioning error no longer cancels
+
+
+@pytest.mark.parametrize("text,factor", [("2x", 2.0), ("2", 2.0), ("+50%", 1.5), ("x1.5", 1.5)])
+def test_parse_target(text, factor):
+    assert parse_target(text) == pytest.approx(factor)
+
+
+def test_bad_target_and_base(tmp_path):
+    with pytest.raises(InputError):
+        parse_target("double")
+    s = quarter_series([write_run(tmp_path / "a", "2025-07-01", "2025-09-30", 1000)], "Z")
+    with pytest.raises(InputError):
+        trend_rows(s, target=2.0, base="2024-01-01")
+    with pytest.raises(InputError):
+        quarter_series([tmp_path / "nothing"], "Z")
