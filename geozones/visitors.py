@@ -140,6 +140,12 @@ def _codes(values) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), np.asarray(uniq, dtype=object)
 
 
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique`` of an int array by a sort (NumPy 2.3's own ``unique`` hashes: 17x slower here)."""
+    a = np.sort(a)
+    return a[np.r_[True, a[1:] != a[:-1]]] if len(a) else a
+
+
 def _group_ends(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Starts and ends of the runs of equal values in a sorted key."""
     if not len(key):
@@ -238,7 +244,7 @@ def device_sums_arrays(
     day0 = int(min(day.min(initial=0), night_day.min(initial=0))) - 1
     n_days = int(day.max(initial=0)) - day0 + 2
     nd, nm, nn = dev[at_night], muni[at_night], night_day[at_night] - day0
-    night_keys = np.unique((nd.astype(np.int64) * max(n_muni, 1) + nm) * n_days + nn)  # (device, municipality, night)
+    night_keys = _sorted_unique((nd.astype(np.int64) * max(n_muni, 1) + nm) * n_days + nn)  # (device, municipality, night)
     dm = night_keys // n_days
     nights = pd.Series(1, index=dm).groupby(level=0).sum()  # distinct nights per (device, municipality)
     events_n = pd.Series(1, index=nd.astype(np.int64) * max(n_muni, 1) + nm).groupby(level=0).sum()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -188,7 +189,7 @@ class _Presence:
         if not len(hour):
             return
         h0, span, n = int(hour.min()), int(hour.max() - hour.min()) + 1, len(self.index)
-        key = np.unique((sub[ok] * n + cell[ok]) * span + (hour - h0))  # distinct (device, cell, hour)
+        key = pd.unique((sub[ok] * n + cell[ok]) * span + (hour - h0))  # distinct (device, cell, hour)
         c = (key // span) % n
         self.totals += np.bincount(c, minlength=len(self.totals))
 
@@ -242,7 +243,7 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         from tqdm import tqdm
 
         sums: DeviceSums | None = None
-        for sub, cell, utc, origin in tqdm(buckets, total=len(buckets), disable=not progress or len(buckets) == 1, unit=" buckets", leave=False):
+        for sub, cell, utc, origin in tqdm(buckets, total=len(buckets), disable=not progress or len(buckets) == 1, unit=" buckets", leave=False, file=sys.stderr):
             s = device_sums_arrays(sub, cell, utc, origin, weights, cell_m, zone_m, period=cfg.period, summary_period=cfg.summary_period,
                                    regular_days=int(cfg.regular_days), night=night)
             sums = s if sums is None else sums.add(s)

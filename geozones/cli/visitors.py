@@ -41,8 +41,11 @@ def visitors_cmd(zone_paths, cells, model, events, out, municipalities, regular_
                          summary_period=None if str(summary_period).lower() == "none" else summary_period, optout=optout,
                          cell_crs=cell_crs, metric_crs=metric_crs)
     cfg.validate()  # (a bad setting: one line, before any work is announced)
-    with step("counting visitors"):
-        m = run_visitors(cfg, progress=True)
+    import logging
+    import sys
+
+    with step("counting visitors"):  # (a progress bar on a terminal, not with -q)
+        m = run_visitors(cfg, progress=sys.stderr.isatty() and logging.getLogger("geozones").isEnabledFor(logging.INFO))
     dc = m["disclosure_control"]
     pub = sum(v["published"] for n, v in dc.items() if n != "k")
     sup = sum(v["suppressed"] for n, v in dc.items() if n != "k")
