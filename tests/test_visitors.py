@@ -241,3 +241,28 @@ def test_no_suppressed_figure_is_bounded_under_k(case):
         assert not leaks, leaks
     for name, t in done.items():  # and nothing under k is published
         assert not ((t["status"] == "published") & (t["observed"] < k)).any()
+
+
+def test_buckets_on_disk_give_the_same_tables_and_errors_name_the_file_line(world, tmp_path, monkeypatch):
+    import geozones.engine.events as E
+    import geozones.visits as VS
+
+    def tables(out):
+        cfg = VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out=str(out), k=1,
+                             municipalities=world["municipalities"], optout=world["optout"])
+        return run_visitors(cfg)
+
+    whole = tables(tmp_path / "a")
+    monkeypatch.setattr(VS, "BATCH_EVENTS", 15)  # 71 events: five buckets spilled to disk
+    monkeypatch.setattr(E, "READ_ROWS", 7)  # and read 7 rows at a time
+    spilled = tables(tmp_path / "b")
+    assert spilled["events"]["read"] == whole["events"]["read"] and spilled["optout"] == whole["optout"]
+    for name in ("visitors", "dwell", "returning"):
+        pd.testing.assert_frame_equal(spilled["tables"][name], whole["tables"][name])
+    ev = pd.read_csv(world["events"])
+    ev.loc[40, "timestamp"] = "soon"
+    bad = tmp_path / "bad.csv"
+    ev.to_csv(bad, index=False)
+    with pytest.raises(InputError, match="line 42"):  # header line 1, row 0 on line 2
+        run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=str(bad), out=str(tmp_path / "c")))
+    assert not (tmp_path / "c").exists()
