@@ -289,6 +289,9 @@ def test_one_report_per_quarter(small_case, tmp_path):
     assert sorted(p.name for p in out.glob("report*.html")) == ["report-2026-07-01.html", "report-2026-10-01.html"]
     q3 = (out / "report-2026-07-01.html").read_text()
     assert "2026-09-30" in q3 and "2026-10-01" not in q3.split("All zones")[0]
+    # one run spanning two quarters: the trend over both, without --compare
+    trend = (out / "report-2026-10-01.html").read_text().split("Quarter on quarter")[1].split("</table>")[0]
+    assert "2026 Q3" in trend and "2026 Q4" in trend
 
 
 def test_report_trend_over_compared_runs_with_a_target_and_a_campaign(small_case, tmp_path):
