@@ -266,3 +266,34 @@ def test_buckets_on_disk_give_the_same_tables_and_errors_name_the_file_line(worl
     with pytest.raises(InputError, match="line 42"):  # header line 1, row 0 on line 2
         run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=str(bad), out=str(tmp_path / "c")))
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("change,where,words", [
+    (lambda e: e.assign(origin=e["origin"].where(e.index != 3, "XX9")), "line 5", "origin 'XX9'"),
+    (lambda e: e.assign(subscriber_id=e["subscriber_id"].where(e.index != 4, "")), "line 6", "subscriber_id is empty"),
+    (lambda e: e.drop(columns="cell_id"), "", "has no cell_id column"),
+    (lambda e: e.assign(timestamp=e["timestamp"].where(e.index != 10, "2026-03-29T02:30:00")), "line 12", "does not exist"),
+])
+def test_bad_events_are_one_line_naming_the_row(world, tmp_path, change, where, words):
+    ev = change(pd.read_csv(world["events"], dtype=str))
+    bad = tmp_path / "bad.csv"
+    ev.to_csv(bad, index=False)
+    p = subprocess.run([sys.executable, "-m", "geozones", "-q", "visitors", "--zones", world["zones"], "--cells", world["cells"], "--events", str(bad),
+                        "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert words in p.stderr and where in p.stderr and "bad.csv" in p.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_damaged_parquet_events_are_a_clean_error(world, tmp_path):
+    ev = pd.read_csv(world["events"], dtype=str)
+    good = tmp_path / "ev.parquet"
+    ev.to_parquet(good)
+    raw = bytearray(good.read_bytes())
+    for i in range(200, 400):
+        raw[i] ^= 0x5A
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(bytes(raw))
+    p = subprocess.run([sys.executable, "-m", "geozones", "visitors", "--zones", world["zones"], "--cells", world["cells"], "--events", str(bad),
+                        "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert p.returncode == 1 and "bad.parquet" in p.stderr and "cannot read the file" in p.stderr, p.stderr

@@ -1,5 +1,6 @@
 """Subscriber-level events larger than memory: read in Arrow batches, checked as
-:func:`geozones.read_events` checks them, and spilled into buckets of whole devices (by a
+:func:`geozones.read_events` checks them (in Arrow: ids trimmed, cells looked up, origins
+normalised once per distinct code), and spilled into buckets of whole devices (by a
 hash of the subscriber id), so that ``geozones visitors`` holds one bucket at a time.
 
 A bucket keeps what the indicators need: the device (its id), the cell (a checked index
@@ -9,20 +10,19 @@ the origin.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .._io import file_format
-from ..counts import normalize_events
+from .._io import file_format, row_label
+from ..counts import parse_times
 from ..errors import CountsError
+from ..origins import ALL, UNKNOWN, normalize_origins
 
-__all__ = ["event_batches", "EventBuckets"]
+__all__ = ["EventBuckets"]
 
 #: Rows per batch read from an events file.
 READ_ROWS = 500_000
@@ -63,32 +63,10 @@ def _parquet_batches(path: Path, rows: int):
     yield from f.iter_batches(batch_size=rows, columns=names)
 
 
-def event_batches(path: str | os.PathLike[str], rows: int = READ_ROWS) -> Iterator[pd.DataFrame]:
-    """The events of a CSV or Parquet file in batches, each checked and normalised.
+def _raw_batches(path: Path, fmt: str, rows: int):
+    """(first row, Arrow batch with lower-case column names) of a file; a damaged file is one CountsError."""
+    import pyarrow as pa
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-    rows : int
-        Rows per batch (about).
-
-    Yields
-    ------
-    pandas.DataFrame
-        As :func:`geozones.read_events` returns them; errors name the row in the file.
-
-    Raises
-    ------
-    CountsError
-        A file that cannot be read (damaged, not CSV or Parquet), a missing column, a bad
-        value: one error naming the file and the row.
-    """
-    path = Path(path)
-    fmt = file_format(path)
-    if not path.exists():
-        raise CountsError("no such file", path=path, hint="check the path")
-    if fmt not in ("csv", "parquet"):
-        raise CountsError(f"unknown file type {path.suffix!r}", path=path, hint="give the events as .csv or .parquet")
     source = _csv_batches(path, rows) if fmt == "csv" else _parquet_batches(path, rows)
     row0 = 0
     while True:
@@ -96,21 +74,79 @@ def event_batches(path: str | os.PathLike[str], rows: int = READ_ROWS) -> Iterat
             batch = next(source)
         except StopIteration:
             break
-        except CountsError:
-            raise
         except Exception as exc:  # Arrow's classes for a damaged or malformed file
             raise CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path,
                               hint=f"check that it is a valid {fmt} file of events, or export it again") from None
-        df = batch.to_pandas()
-        df.columns = [str(c).strip().lstrip("\ufeff").lower() for c in df.columns]
-        try:
-            out = normalize_events(df, path, fmt)
-        except CountsError as exc:
-            raise _shifted(exc, row0) from None
-        row0 += len(df)
-        yield out
+        names = [str(c).strip().lstrip("\ufeff").lower() for c in batch.schema.names]
+        yield row0, pa.RecordBatch.from_arrays(batch.columns, names=names)
+        row0 += batch.num_rows
     if row0 == 0:
         raise CountsError("has no rows", path=path, hint="export the events again")
+
+
+def _text(col, name: str, path: Path, fmt: str, row0: int):
+    """A column as trimmed Arrow text; an empty or missing value is an error naming its row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    text = pc.utf8_trim_whitespace(col.cast(pa.string()))
+    bad = pc.fill_null(pc.equal(pc.utf8_length(text), 0), True)
+    if pc.any(bad).as_py():
+        i = int(pc.index(bad, True).as_py())
+        raise CountsError(f"{name} is empty", path=path, where=row_label(row0 + i, fmt), hint=f"every event needs its {name}")
+    return text
+
+
+def _batch(batch, path: Path, fmt: str, row0: int, cells) -> tuple:
+    """One batch checked as :func:`geozones.read_events` checks a file, mostly in Arrow.
+
+    Returns (subscriber ids, cell indices, UTC ns, origins).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = batch.schema.names
+    missing = [c for c in ("subscriber_id", "cell_id", "timestamp") if c not in names]
+    if missing:
+        raise CountsError(f"has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''} (columns: {', '.join(names)})", path=path,
+                          hint="an events file needs the columns subscriber_id, cell_id, timestamp")
+    sub = _text(batch.column("subscriber_id"), "subscriber_id", path, fmt, row0)
+    cell_text = _text(batch.column("cell_id"), "cell_id", path, fmt, row0)
+    cell = pc.fill_null(pc.index_in(cell_text, value_set=cells), -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    ts = batch.column("timestamp")
+    try:
+        times = parse_times(pd.Series(ts.to_pandas() if not pa.types.is_dictionary(ts.type) else ts.cast(ts.type.value_type).to_pandas()), path, fmt,
+                            "timestamp")
+    except CountsError as exc:
+        raise _shifted(exc, row0) from None
+    utc = pd.DatetimeIndex(times).as_unit("ns").asi8
+    if "origin" in names:
+        enc = pc.dictionary_encode(batch.column("origin").cast(pa.string()) if not pa.types.is_dictionary(batch.column("origin").type)
+                                   else batch.column("origin").cast(batch.column("origin").type.value_type))
+        values = pd.Series(enc.dictionary.to_pylist(), dtype=object)
+        codes, levels = normalize_origins(values.fillna(""))
+        if (levels == "invalid").any():
+            j = int(np.flatnonzero((levels == "invalid").to_numpy())[0])
+            i = int(np.flatnonzero(enc.indices.to_numpy(zero_copy_only=False) == j)[0])
+            raise CountsError(f"origin {values.iloc[j]!r} is not a known NIS code, a mobile country code or an ISO country code", path=path,
+                              where=row_label(row0 + i, fmt),
+                              hint="use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known")
+        idx = pc.fill_null(enc.indices, len(codes)).to_numpy(zero_copy_only=False)
+        origin = pa.array(np.append(codes.to_numpy(dtype=object), UNKNOWN)[idx], pa.string())
+    else:
+        origin = pa.array(np.full(batch.num_rows, ALL, dtype=object), pa.string())
+    return sub, cell, utc, origin
+
+
+def _checked(path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise CountsError("no such file", path=path, hint="check the path")
+    if file_format(path) not in ("csv", "parquet"):
+        raise CountsError(f"unknown file type {path.suffix!r}", path=path, hint="give the events as .csv or .parquet")
+    return path
 
 
 def _n_rows(path: Path) -> int:
@@ -149,38 +185,41 @@ class EventBuckets:
 
     def __init__(self, path, cell_ids, *, optout=None, bucket_rows: int = 2_000_000, on_batch=None, tmpdir=None) -> None:
         import pyarrow as pa
+        import pyarrow.compute as pc
 
-        path = Path(path)
+        path = _checked(path)
+        fmt = file_format(path)
         self.n_buckets = max(1, -(-_n_rows(path) // bucket_rows))
+        optout_ids = pa.array(sorted(optout), pa.string()) if optout else None
         self.removed_events = 0
         self.removed_ids: set[str] = set()
         self.rows = 0
         self._dir = None
         self._tables: list = []
         writers = {}
-        index = pd.Index(np.asarray(cell_ids).astype(str))
         if self.n_buckets > 1:
             self._dir = tempfile.TemporaryDirectory(prefix="geozones-events-", dir=tmpdir)
+        cells = pa.array(np.asarray(cell_ids).astype(str), pa.string())
         try:
-            for ev in event_batches(path, min(READ_ROWS, bucket_rows)):
+            for row0, raw in _raw_batches(path, fmt, min(READ_ROWS, bucket_rows)):
+                sub, cell, utc, origin = _batch(raw, path, fmt, row0, cells)
                 if optout:
-                    drop = ev["subscriber_id"].isin(optout).to_numpy()
+                    drop = pc.is_in(sub, value_set=optout_ids).to_numpy(zero_copy_only=False)
                     if drop.any():
                         self.removed_events += int(drop.sum())
-                        self.removed_ids.update(ev.loc[drop, "subscriber_id"].unique())
-                        ev = ev.loc[~drop]
-                self.rows += len(ev)
-                cell = index.get_indexer(ev["cell_id"].to_numpy()).astype(np.int32)
-                utc = pd.DatetimeIndex(ev["timestamp"]).as_unit("ns").asi8
-                sub = pa.array(ev["subscriber_id"].to_numpy(dtype=object), pa.string())
+                        self.removed_ids.update(pc.unique(sub.filter(pa.array(drop))).to_pylist())
+                        keep = pa.array(~drop)
+                        sub, origin, cell, utc = sub.filter(keep), origin.filter(keep), cell[~drop], utc[~drop]
+                self.rows += len(cell)
                 if on_batch is not None:
                     on_batch(sub, cell, utc)
-                table = pa.table({"subscriber_id": sub, "cell": pa.array(cell), "utc": pa.array(utc),
-                                  "origin": pa.array(ev["origin"].to_numpy(dtype=object), pa.string())})
+                table = pa.table({"subscriber_id": sub, "cell": pa.array(cell), "utc": pa.array(utc), "origin": origin})
                 if self.n_buckets == 1:
                     self._tables.append(table)
                     continue
-                bucket = pd.util.hash_pandas_object(ev["subscriber_id"], index=False).to_numpy() % np.uint64(self.n_buckets)
+                enc = pc.dictionary_encode(sub)  # (each id hashed once a batch)
+                h = pd.util.hash_array(np.asarray(enc.dictionary.to_pylist(), dtype=object)) % np.uint64(self.n_buckets)
+                bucket = h[enc.indices.to_numpy(zero_copy_only=False)]
                 order = np.argsort(bucket, kind="stable")
                 bounds = np.searchsorted(bucket[order], np.arange(self.n_buckets + 1))
                 table = table.take(pa.array(order))
