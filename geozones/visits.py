@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from ._io import write_text_atomic
+from .config import ENGINE_CHOICES
 from .counts import parse_period, period_seconds, read_optout
-from .engine.events import EventBuckets
+from .engine.events import EventBuckets, bucket_arrays
 from .errors import ConfigError, InputError
 from .extrapolate import read_market_share
 from .inputs import build_footprint_weights, build_weights, check_unreached, coverage_model
@@ -61,9 +62,13 @@ class VisitorsConfig:
     optout: str | None = None
     cell_crs: str | None = None
     metric_crs: str | None = None
+    engine: str = "auto"
+    scheduler: str | None = None
 
     def validate(self) -> None:
         """Refuse settings that cannot work, naming the flag."""
+        if self.engine not in ENGINE_CHOICES:
+            raise ConfigError(f"--engine {self.engine!r} is not one of {', '.join(ENGINE_CHOICES)}")
         self.period = parse_period(self.period)
         if period_seconds(self.period) < 86_400:
             raise ConfigError(f"--period {self.period} is shorter than a day", hint="classes and dwell are per day: give 1d, 1w or 1q")
@@ -205,6 +210,25 @@ def _prior_weights(zones, cfg: VisitorsConfig):
     return weights, fp
 
 
+def _bucket_sums(path, weights, cell_m, zone_m, kw) -> DeviceSums:
+    return device_sums_arrays(*bucket_arrays(path), weights, cell_m, zone_m, **kw)
+
+
+def _on_dask(files, weights, cell_m, zone_m, kw, scheduler: str | None) -> list[DeviceSums]:
+    """Each spilled bucket counted as a Dask task: threads here, or the workers of ``scheduler``
+    (which must see this machine's temporary folder).
+    """
+    import dask
+
+    tasks = [dask.delayed(_bucket_sums)(str(f), weights, cell_m, zone_m, kw) for f in files]
+    if scheduler:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            return list(client.compute(tasks, sync=True))
+    return list(dask.compute(*tasks, scheduler="threads"))
+
+
 def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
     """Run ``geozones visitors``: write the three tables and ``visitors_manifest.json`` into ``cfg.out``.
 
@@ -231,7 +255,10 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
     optout = read_optout(cfg.optout) if cfg.optout else None
     weights, fp = _prior_weights(zones, cfg)
     presence = _Presence(weights.cell_ids) if fp is not None else None
-    buckets = EventBuckets(cfg.events, weights.cell_ids, optout=optout, bucket_rows=BATCH_EVENTS, on_batch=presence)
+    # memory: the events in one piece; stream (auto): buckets of whole devices spilled to disk
+    # when the file is large; dask: those buckets counted on Dask
+    bucket_rows = 2**62 if cfg.engine == "memory" else BATCH_EVENTS
+    buckets = EventBuckets(cfg.events, weights.cell_ids, optout=optout, bucket_rows=bucket_rows, on_batch=presence)
     try:
         if fp is not None:  # the density the events imply (as a run's counts refine the footprint weights)
             from .footprint import refined_weights
@@ -242,11 +269,17 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
             log.warning("no zone has a municipality (zone property 'municipality', or --municipalities): nobody is counted as a resident")
         from tqdm import tqdm
 
+        kw = dict(period=cfg.period, summary_period=cfg.summary_period, regular_days=int(cfg.regular_days), night=night)
+        if cfg.engine == "dask" and buckets.files:
+            parts = _on_dask(buckets.files, weights, cell_m, zone_m, kw, cfg.scheduler)
+        else:
+            parts = (device_sums_arrays(*arrays, weights, cell_m, zone_m, **kw)
+                     for arrays in tqdm(buckets, total=len(buckets), disable=not progress or len(buckets) == 1, unit=" buckets", leave=False, file=sys.stderr))
         sums: DeviceSums | None = None
-        for sub, cell, utc, origin in tqdm(buckets, total=len(buckets), disable=not progress or len(buckets) == 1, unit=" buckets", leave=False, file=sys.stderr):
-            s = device_sums_arrays(sub, cell, utc, origin, weights, cell_m, zone_m, period=cfg.period, summary_period=cfg.summary_period,
-                                   regular_days=int(cfg.regular_days), night=night)
+        for s in parts:
             sums = s if sums is None else sums.add(s)
+        if sums is None:  # (every event opted out)
+            sums = device_sums_arrays(np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object), weights, cell_m, zone_m, **kw)
     finally:
         buckets.close()
     removed, removed_events = len(buckets.removed_ids), buckets.removed_events

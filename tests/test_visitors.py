@@ -243,22 +243,23 @@ def test_no_suppressed_figure_is_bounded_under_k(case):
         assert not ((t["status"] == "published") & (t["observed"] < k)).any()
 
 
-def test_buckets_on_disk_give_the_same_tables_and_errors_name_the_file_line(world, tmp_path, monkeypatch):
+def test_buckets_on_disk_give_the_same_tables_on_every_engine_and_errors_name_the_file_line(world, tmp_path, monkeypatch):
     import geozones.engine.events as E
     import geozones.visits as VS
 
-    def tables(out):
+    def tables(out, engine="auto"):
         cfg = VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out=str(out), k=1,
-                             municipalities=world["municipalities"], optout=world["optout"])
+                             municipalities=world["municipalities"], optout=world["optout"], engine=engine)
         return run_visitors(cfg)
 
     whole = tables(tmp_path / "a")
     monkeypatch.setattr(VS, "BATCH_EVENTS", 15)  # 71 events: five buckets spilled to disk
     monkeypatch.setattr(E, "READ_ROWS", 7)  # and read 7 rows at a time
-    spilled = tables(tmp_path / "b")
-    assert spilled["events"]["read"] == whole["events"]["read"] and spilled["optout"] == whole["optout"]
-    for name in ("visitors", "dwell", "returning"):
-        pd.testing.assert_frame_equal(spilled["tables"][name], whole["tables"][name])
+    for engine in ("stream", "dask", "memory"):
+        spilled = tables(tmp_path / engine, engine)
+        assert spilled["events"]["read"] == whole["events"]["read"] and spilled["optout"] == whole["optout"]
+        for name in ("visitors", "dwell", "returning"):
+            pd.testing.assert_frame_equal(spilled["tables"][name], whole["tables"][name])
     ev = pd.read_csv(world["events"])
     ev.loc[40, "timestamp"] = "soon"
     bad = tmp_path / "bad.csv"

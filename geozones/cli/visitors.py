@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..config import ENGINE_CHOICES
 from ..privacy import DEFAULT_K
 from .options import cell_crs, metric_crs, model_option, out_folder, say, step, zone_files
 
@@ -23,10 +24,14 @@ from .options import cell_crs, metric_crs, model_option, out_folder, say, step, 
 @click.option("--period", default="1d", show_default=True, help="Period of the visitors and dwell tables: 1d, 1w, 1q.")
 @click.option("--summary-period", default="1q", show_default=True, help="Period of the returning table; 'none' for none.")
 @click.option("--optout", type=click.Path(), help="Opt-out list of subscriber ids, removed before anything is counted.")
+@click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="auto", show_default=True,
+              help="memory: the events in one piece; stream (auto): buckets of whole devices spilled to disk when the file is large; "
+                   "dask: those buckets counted on Dask.")
+@click.option("--scheduler", help="dask engine: address of a distributed scheduler whose workers see this machine's temporary folder; default: threads.")
 @cell_crs
 @metric_crs()
 def visitors_cmd(zone_paths, cells, model, events, out, municipalities, regular_days, night, k, market_share, period, summary_period, optout,
-                 cell_crs, metric_crs) -> int:
+                 engine, scheduler, cell_crs, metric_crs) -> int:
     """Count residents, regulars, overnight and day visitors per zone, their dwell and how often they return.
 
     From subscriber-level events (the operator's data team): a device's home is the
@@ -39,7 +44,7 @@ def visitors_cmd(zone_paths, cells, model, events, out, municipalities, regular_
     cfg = VisitorsConfig(zones=list(zone_paths), cells=cells, events=events, out=out, model=model, municipalities=municipalities,
                          regular_days=regular_days, night=night, k=k, market_share=market_share, period=period,
                          summary_period=None if str(summary_period).lower() == "none" else summary_period, optout=optout,
-                         cell_crs=cell_crs, metric_crs=metric_crs)
+                         cell_crs=cell_crs, metric_crs=metric_crs, engine=engine, scheduler=scheduler)
     cfg.validate()  # (a bad setting: one line, before any work is announced)
     import logging
     import sys

@@ -22,7 +22,7 @@ from ..counts import parse_times
 from ..errors import CountsError
 from ..origins import ALL, UNKNOWN, normalize_origins
 
-__all__ = ["EventBuckets"]
+__all__ = ["EventBuckets", "bucket_arrays"]
 
 #: Rows per batch read from an events file.
 READ_ROWS = 500_000
@@ -242,19 +242,33 @@ class EventBuckets:
     def __len__(self) -> int:
         return self.n_buckets if self._dir is not None else 1
 
+    @property
+    def files(self) -> list[Path] | None:
+        """The spilled buckets' Parquet files (None when the events stayed in memory)."""
+        return None if self._dir is None else [Path(self._dir.name) / f"bucket-{b:05d}.parquet" for b in self._written]
+
     def __iter__(self):
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         if self._dir is None:
-            tables = [pa.concat_tables(self._tables)] if self._tables else []
-        else:
-            tables = (pq.read_table(Path(self._dir.name) / f"bucket-{b:05d}.parquet") for b in self._written)
-        for t in tables:
-            yield t.column("subscriber_id"), t.column("cell").to_numpy(), t.column("utc").to_numpy(), t.column("origin")
+            if self._tables:
+                yield bucket_arrays(pa.concat_tables(self._tables))
+            return
+        for f in self.files:
+            yield bucket_arrays(f)
 
     def close(self) -> None:
         """Remove the spilled buckets."""
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
+
+
+def bucket_arrays(source) -> tuple:
+    """A bucket (an Arrow table, or the Parquet file of a spilled one) as the arrays
+    :func:`geozones.visitors.device_sums_arrays` takes: ids, cells, UTC ns, origins.
+    """
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(source) if isinstance(source, (str, Path)) else source
+    return t.column("subscriber_id"), t.column("cell").to_numpy(), t.column("utc").to_numpy(), t.column("origin")
