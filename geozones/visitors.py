@@ -630,17 +630,17 @@ def visitor_tables(
         f = f.sort_values(["zone", "period_start", key], kind="stable")
         hide = f["status"].to_numpy() == SUPPRESSED
         obs = f["observed"].to_numpy(dtype=float)
-        est = obs * factor[f["zone"].to_numpy()]
+        est = obs * factor[f["zone"].to_numpy(dtype=np.int64)]
         starts = f["period_start"].to_numpy()
         uniq, inv = np.unique(starts, return_inverse=True)
         text = iso_times(pd.to_datetime(uniq, utc=True)) if len(uniq) else np.zeros(0, object)
-        zid = zone_ids[f["zone"].to_numpy()]
+        zid = zone_ids[f["zone"].to_numpy(dtype=np.int64)]
         out[name] = pd.DataFrame({
             "zone_id": zid,
             "zone_name": [names.get(z, z) for z in zid],
             "period_start": text[inv] if len(inv) else np.zeros(0, object),
             "period": summary_period if name == "returning" else period,
-            key: labels[f[key].to_numpy()],
+            key: labels[f[key].to_numpy(dtype=np.int64)],
             "observed": np.where(hide, np.nan, np.round(obs)),
             "estimate": np.where(hide, np.nan, np.round(est)),
             "status": f["status"].to_numpy(),

@@ -298,3 +298,13 @@ def test_damaged_parquet_events_are_a_clean_error(world, tmp_path):
     p = subprocess.run([sys.executable, "-m", "geozones", "visitors", "--zones", world["zones"], "--cells", world["cells"], "--events", str(bad),
                         "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert p.returncode == 1 and "bad.parquet" in p.stderr and "cannot read the file" in p.stderr, p.stderr
+
+
+def test_everyone_opted_out_gives_empty_tables(world, tmp_path):
+    ids = pd.read_csv(world["events"], dtype=str)["subscriber_id"].unique()
+    opt = tmp_path / "all.txt"
+    opt.write_text("\n".join(ids) + "\n")
+    m = run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out=str(tmp_path / "o"), optout=str(opt)))
+    assert all(len(t) == 0 for t in m["tables"].values())
+    assert m["optout"]["events_removed"] == 73 and m["optout"]["listed_subscribers_removed"] == "fewer than 30"
+    assert pd.read_csv(tmp_path / "o" / "visitors.csv").empty
