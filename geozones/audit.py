@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
+from .bounds import capped_figures
+
 __all__ = ["AuditInput", "audit"]
 
 _TOL = 1e-7
@@ -193,6 +195,7 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
     dirty = set(np.unique(a.zone).tolist())
     gauss = np.random.default_rng(0).standard_normal((len(unk), 3))  # (signatures of residuals, for pairs)
     peeled = None
+    capped = False
     if not a.estimates:  # zones where no two hidden figures share a published row: done here, all at once
         d_rows, need, peeled = _fast_pass(a, blocks, fig_order, zero_known, sup, k)
         derivable[fig_order] = d_rows
@@ -232,6 +235,12 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
         n_sup = int(sup.sum())
         follows: dict[int, set] = {}
         dirty = set()
+        if not capped:  # bounds, not only exact recovery (once: later suppressions only loosen them)
+            capped = True
+            for kind, z, f in capped_figures(a, sup, k):
+                seen[kind] = seen.get(kind, 0) + 1
+                sup[f] = True
+                dirty.add(z)
         for kind, z, f in _spatial(a, derivable, sup, k, breaks):
             if kind == "follows":
                 follows.setdefault(z, set()).add(f)
