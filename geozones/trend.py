@@ -45,18 +45,35 @@ def parse_target(text: str) -> float:
     return float(m[1])
 
 
-def _daily_visitors(run_dir: Path, zone: str) -> tuple[pd.Series, str | None]:
-    t = pd.read_parquet(run_dir / "zone_counts.parquet", columns=["zone_id", "period_start", "period", "origin", "estimate", "status"])
+def _daily_visitors(run_dir: Path, zone: str) -> tuple[pd.DataFrame, str | None]:
+    """Per day, the zone's published visitors with their 90% interval (``v``, ``low``, ``high``), and the run's model."""
+    path = run_dir / "zone_counts.parquet"
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    cols = ["zone_id", "period_start", "period", "origin", "estimate", "status"] + [c for c in ("estimate_low", "estimate_high") if c in names]
+    t = pd.read_parquet(path, columns=cols)
+    has_res = (t["origin"] == RESIDENT).any()
     t = t[(t["zone_id"] == zone) & (t["period"] == "1d") & (t["status"] == "published")]
-    piv = t.pivot_table(index="period_start", columns="origin", values="estimate", aggfunc="first")
-    if ALL not in piv:
-        return pd.Series(dtype=float), None
-    has_res = RESIDENT in piv or (pd.read_parquet(run_dir / "zone_counts.parquet", columns=["origin"])["origin"] == RESIDENT).any()
-    v = piv[ALL] - piv[RESIDENT] if has_res and RESIDENT in piv else (piv[ALL] if not has_res else pd.Series(np.nan, index=piv.index))
+    for c in ("estimate", "estimate_low", "estimate_high"):
+        t[c] = t[c].to_numpy(dtype=float, na_value=np.nan) if c in t else t["estimate"].to_numpy(dtype=float, na_value=np.nan)
+    piv = {c: t.pivot_table(index="period_start", columns="origin", values=c, aggfunc="first") for c in ("estimate", "estimate_low", "estimate_high")}
+    est, lo, hi = piv["estimate"], piv["estimate_low"], piv["estimate_high"]
+    if ALL not in est:
+        return pd.DataFrame(columns=["v", "low", "high"], dtype=float), None
+    if has_res:  # visitors = all minus residents, where both are published (interval sides in quadrature, as the report)
+        if RESIDENT not in est:
+            return pd.DataFrame(columns=["v", "low", "high"], dtype=float), None
+        v = est[ALL] - est[RESIDENT]
+        low = v - np.hypot(est[ALL] - lo[ALL], hi[RESIDENT] - est[RESIDENT])
+        high = v + np.hypot(hi[ALL] - est[ALL], est[RESIDENT] - lo[RESIDENT])
+    else:
+        v, low, high = est[ALL], lo[ALL], hi[ALL]
+    out = pd.DataFrame({"v": v, "low": np.maximum(low, 0.0), "high": high}).dropna(subset=["v"])
+    out.index = pd.to_datetime(out.index.str.slice(0, 10))
     man = run_dir / "manifest.json"
     model = json.loads(man.read_text(encoding="utf-8")).get("parameters", {}).get("model") if man.is_file() else None
-    v.index = pd.to_datetime(v.index.str.slice(0, 10))
-    return v.dropna(), model
+    return out, model
 
 
 def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.DataFrame:
@@ -71,8 +88,10 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
     Returns
     -------
     pandas.DataFrame
-        Indexed by quarter start (Timestamp): ``mean``, ``se`` (standard error of the mean),
-        ``days`` (published days), ``model``.
+        Indexed by quarter start (Timestamp): ``mean`` and its 90% interval ``low``,
+        ``high`` (the means of the days' intervals: a zone's apportioning error is shared by
+        its days), ``se`` (standard error of the mean, the day-to-day spread), ``days``
+        (published days), ``model``.
     """
     parts = []
     for d in run_dirs:
@@ -80,13 +99,13 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
         if not (d / "zone_counts.parquet").is_file():
             raise InputError("no zone_counts.parquet here", path=d, hint="give --compare the output folders of earlier runs")
         v, model = _daily_visitors(d, zone)
-        parts.append(pd.DataFrame({"v": v.to_numpy(), "model": model}, index=v.index))
+        parts.append(v.assign(model=model))
     days = pd.concat(parts)
     days = days[~days.index.duplicated(keep="first")].sort_index()
     q = days.index.to_period("Q").start_time
     g = days.groupby(q)
-    out = pd.DataFrame({"mean": g["v"].mean(), "se": g["v"].std(ddof=1) / np.sqrt(g["v"].count()), "days": g["v"].count(),
-                        "model": g["model"].first()})
+    out = pd.DataFrame({"mean": g["v"].mean(), "low": g["low"].mean(), "high": g["high"].mean(),
+                        "se": g["v"].std(ddof=1) / np.sqrt(g["v"].count()), "days": g["v"].count(), "model": g["model"].first()})
     out["se"] = out["se"].fillna(0.0)
     return out
 
@@ -140,7 +159,8 @@ def trend_rows(series: pd.DataFrame, *, halfwidth: float = 0.0, target: float | 
         def words(c):
             return "" if c is None or not np.isfinite(c[0]) else f"{c[0]:+.1%} ({c[1]:+.1%} to {c[2]:+.1%})"
 
-        rows.append({"quarter": _label(q), "visitors": f"{a['mean']:,.0f} ± {_Z90 * a['se']:,.0f}", "days": int(a["days"]),
+        level = f" ({a['low']:,.0f}-{a['high']:,.0f})" if np.isfinite(a["low"]) and np.isfinite(a["high"]) else ""
+        rows.append({"quarter": _label(q), "visitors": f"{a['mean']:,.0f}{level}", "days": int(a["days"]),
                      "previous": words(_change(a, prev, halfwidth) if prev is not None else None),
                      "year": words(_change(a, ago, halfwidth) if ago is not None else None)})
     out = {"rows": rows, "target": None}

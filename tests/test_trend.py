@@ -13,15 +13,19 @@ from geozones.errors import InputError
 from geozones.trend import parse_target, quarter_series, trend_rows
 
 
-def write_run(folder, start, end, level, *, model="footprint", noise=0.0, seed=0):
-    """A run folder whose zone Z has ``level`` visitors a day (all minus 500 residents)."""
+def write_run(folder, start, end, level, *, model="footprint", noise=0.0, seed=0, rel=None):
+    """A run folder whose zone Z has ``level`` visitors a day (all minus 500 residents);
+    with ``rel``, every figure has the 90% interval (1 - rel, 1 + rel) x itself."""
     rng = np.random.default_rng(seed)
     days = pd.date_range(start, end, freq="D", tz="Europe/Brussels")
     v = level + rng.normal(0, noise, len(days)) if noise else np.full(len(days), float(level))
     iso = days.strftime("%Y-%m-%dT%H:%M:%S+02:00")
     rows = [("Z", s, "1d", "all", x + 500, "published") for s, x in zip(iso, v)] + [("Z", s, "1d", "resident", 500.0, "published") for s in iso]
     folder.mkdir(parents=True)
-    pd.DataFrame(rows, columns=["zone_id", "period_start", "period", "origin", "estimate", "status"]).to_parquet(folder / "zone_counts.parquet")
+    t = pd.DataFrame(rows, columns=["zone_id", "period_start", "period", "origin", "estimate", "status"])
+    if rel is not None:
+        t["estimate_low"], t["estimate_high"] = t["estimate"] * (1 - rel), t["estimate"] * (1 + rel)
+    t.to_parquet(folder / "zone_counts.parquet")
     (folder / "manifest.json").write_text(json.dumps({"parameters": {"model": model}}))
     return folder
 
@@ -67,3 +71,9 @@ def test_bad_target_and_base(tmp_path):
         trend_rows(s, target=2.0, base="2024-01-01")
     with pytest.raises(InputError):
         quarter_series([tmp_path / "nothing"], "Z")
+
+
+def test_a_quarter_level_carries_the_days_intervals(tmp_path):
+    a = write_run(tmp_path / "a", "2025-07-01", "2025-09-30", 1000, rel=0.2)  # all 1,500 (1,200-1,800), residents 500 (400-600)
+    row = trend_rows(quarter_series([a], "Z"))["rows"][0]
+    assert row["visitors"] == "1,000 (684-1,316)"  # 1,000 -+ hypot(300, 100), as the report's visitors
