@@ -63,36 +63,101 @@ def capped_figures(a, sup: np.ndarray, k: float):
     s_code, s_inv = np.unique(slice_key, return_inverse=True)
     fig = np.full((len(s_code), n_z), -1, np.int64)
     fig[s_inv, a.zone] = np.arange(len(a.zone))
-    for sl in np.unique(s_inv[small]):
+    # the weights' entries by cell and by zone, and the pairs by their held zone: gathered per slice
+    by_cell = np.argsort(wc, kind="stable")
+    cell_start = np.searchsorted(wc[by_cell], np.arange(n_cells + 1))
+    by_zone = np.argsort(wz, kind="stable")
+    zone_start = np.searchsorted(wz[by_zone], np.arange(n_z + 1))
+    by_s = np.argsort(ps, kind="stable")
+    ps, pg, pr = ps[by_s], pg[by_s], pr[by_s]
+    pair_start = np.searchsorted(ps, np.arange(n_z + 1))
+    for sl in _leaking_slices(a, fig, small, sup, np.unique(s_inv[small]), k, wc, wz, wv, by_cell, cell_start, ps, pg, pr, pair_start):
         f_of = fig[sl]
         has = f_of >= 0
         targets = np.flatnonzero(has & small[np.maximum(f_of, 0)])
+        t_ent = by_zone[_ranges(zone_start, targets)]  # the targets' entries
+        cells, t_cell = np.unique(wc[t_ent], return_inverse=True)  # (the sorting path of np.unique: its plain one hashes, slowly)
+        t_cell = t_cell.reshape(-1)  # each target entry's cell, in ``cells``
+        c_ent = by_cell[_ranges(cell_start, cells)]  # every entry of those cells
+        c_first = np.r_[0, np.cumsum(cell_start[cells + 1] - cell_start[cells])[:-1]]
+        p_idx = _ranges(pair_start, targets)
+        p_first = np.r_[0, np.cumsum(pair_start[targets + 1] - pair_start[targets])[:-1]]
+        t_of = np.repeat(np.arange(len(targets)), zone_start[targets + 1] - zone_start[targets])
+        n_pairs = pair_start[targets + 1] - pair_start[targets]
+        c_zone, c_w, t_w = wz[c_ent], wv[c_ent], wv[t_ent]
+        p_g, p_r = pg[p_idx], pr[p_idx]
         while True:
             pub = has & ~sup[np.maximum(f_of, 0)]
+            if not pub.any():
+                break
             v = np.where(pub, np.round(a.obs[np.maximum(f_of, 0)]) + 0.5, np.inf)
-            cap = np.full(n_cells, np.inf)
-            on = pub[wz]
-            vals = v[wz[on]] / wv[on]
-            np.minimum.at(cap, wc[on], vals)
-            src = np.full(n_cells, -1, np.int64)
-            hit = vals == cap[wc[on]]
-            src[wc[on][hit]] = wz[on][hit]
-            terms = wv * cap[wc]
-            by_sum = np.bincount(wz, weights=np.where(np.isfinite(terms), terms, 1e300), minlength=n_z)
-            pair_b = np.where(pub[pg], pr * v[pg], np.inf)
-            by_one = np.full(n_z, np.inf)
-            np.minimum.at(by_one, ps, pair_b)
-            bound = np.minimum(by_sum, by_one)[targets]
-            leak = np.flatnonzero(bound < k)
+            cap = np.minimum.reduceat(v[c_zone] / c_w, c_first) if len(c_ent) else np.zeros(0)
+            terms = t_w * cap[t_cell]
+            by_sum = np.bincount(t_of, weights=np.where(np.isfinite(terms), terms, 1e300), minlength=len(targets))
+            pair_b = np.where(pub[p_g], p_r * v[p_g], np.inf)
+            by_one = np.full(len(targets), np.inf)
+            if len(p_idx):
+                red = np.minimum.reduceat(pair_b, p_first[n_pairs > 0])
+                by_one[n_pairs > 0] = red
+            leak = np.flatnonzero(np.minimum(by_sum, by_one) < k)
             if not len(leak):
                 break
-            t = int(targets[leak[0]])
-            if by_one[t] <= by_sum[t]:
-                cand = np.flatnonzero((ps == t) & pub[pg])
-                g = int(pg[cand[np.argmin(pair_b[cand])]])
-            else:
-                mine = np.flatnonzero(wz == t)
-                g = int(src[wc[mine[np.argmax(terms[mine])]]])
-            f = int(f_of[g])
-            sup[f] = True  # (the audit marks it too; here so that the slice is checked again)
-            yield "bounded by others", g, f
+            chosen = set()  # every leaking target's culprit at once (one pass per slice, mostly)
+            for i in leak.tolist():
+                if by_one[i] <= by_sum[i]:
+                    lo = p_first[i]
+                    g = int(p_g[lo + int(np.argmin(pair_b[lo:lo + n_pairs[i]]))])
+                else:
+                    mine = np.flatnonzero(t_of == i)
+                    c = int(wc[t_ent[mine[np.argmax(terms[mine])]]])  # the cell behind the largest term
+                    ent = by_cell[cell_start[c]:cell_start[c + 1]]
+                    g = int(wz[ent[np.argmin(v[wz[ent]] / wv[ent])]])  # the published figure that caps it
+                chosen.add(g)
+            for g in sorted(chosen):
+                f = int(f_of[g])
+                sup[f] = True  # (the audit marks it too; here so that the slice is checked again)
+                yield "bounded by others", g, f
+
+
+def _leaking_slices(a, fig, small, sup, slices, k, wc, wz, wv, by_cell, cell_start, ps, pg, pr, pair_start, block: int = 64):
+    """The slices where some target is bounded under ``k``: both bounds for blocks of slices
+    at once (a screen, so that the loop above runs only where it has work).
+    """
+    n_z = fig.shape[1]
+    n_cells = len(cell_start) - 1
+    has_cell = np.diff(cell_start) > 0
+    cells_on = np.flatnonzero(has_cell)
+    ent = by_cell  # entries sorted by cell
+    first = cell_start[cells_on]
+    w_mat = sparse.csr_array((wv, (wc, wz)), shape=(n_cells, n_z))
+    s_first = pair_start[:-1][np.diff(pair_start) > 0]
+    s_zones = np.flatnonzero(np.diff(pair_start) > 0)
+    out = []
+    for lo in range(0, len(slices), block):
+        sl = slices[lo:lo + block]
+        f = fig[sl]
+        has = f >= 0
+        fi = np.maximum(f, 0)
+        pub = has & ~sup[fi]
+        v = np.where(pub, np.round(a.obs[fi]) + 0.5, np.inf)  # slices x zones
+        cap = np.full((len(sl), n_cells), 1e300)
+        if len(ent):
+            cap[:, cells_on] = np.minimum(np.minimum.reduceat(v[:, wz[ent]] / wv[ent], first, axis=1), 1e300)
+        by_sum = np.asarray(w_mat.T @ cap.T).T  # slices x zones: sum of the caps of each zone's cells
+        bound = by_sum
+        if len(ps):
+            by_one = np.full((len(sl), n_z), np.inf)
+            by_one[:, s_zones] = np.minimum.reduceat(pr[None, :] * v[:, pg], s_first, axis=1)
+            bound = np.minimum(bound, by_one)
+        target = has & small[fi]
+        hit = (target & (bound < k)).any(axis=1)
+        out.extend(sl[hit].tolist())
+    return out
+
+
+def _ranges(start: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The positions ``start[k]:start[k + 1]`` of every key, concatenated."""
+    n = start[keys + 1] - start[keys]
+    if not n.sum():
+        return np.zeros(0, np.int64)
+    return np.repeat(start[keys] - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(int(n.sum()))
