@@ -265,8 +265,7 @@ def device_sums_arrays(
     first_origin = np.zeros(n_dev, np.int64)
     first_origin[dev[::-1]] = org_codes[::-1]  # each device's first event's origin
     ctx = dict(home=home, night_keys=night_keys, zone_municipality=zone_municipality, n_muni=max(n_muni, 1), n_days=n_days, day0=day0,
-               n_zone=n_zone, period=period, summary_period=summary_period, regular_days=regular_days, first_origin=first_origin,
-               n_origins=max(len(org_names), 1))
+               n_zone=n_zone, period=period, summary_period=summary_period, regular_days=regular_days, first_origin=first_origin)
     sums = {"visitors": [], "dwell": [], "returning": [], "zone_origin": []}
     stats["devices_in_zones"] = 0
     dev_start = np.flatnonzero(np.r_[True, dev[seg][1:] != dev[seg][:-1]]) if len(seg) else np.zeros(0, np.int64)
@@ -285,7 +284,7 @@ def device_sums_arrays(
 
 
 def _chunk_sums(d_dev, d_zone, d_day, d_w, d_dwell, *, home, night_keys, zone_municipality, n_muni, n_days, day0, n_zone, period, summary_period,
-                regular_days, first_origin, n_origins) -> dict:
+                regular_days, first_origin) -> dict:
     """The sums of one chunk of devices from its (device, zone, day) rows: classes, dwell bands, days present."""
     # --- classes per (device, zone, day)
     month = d_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
@@ -299,14 +298,13 @@ def _chunk_sums(d_dev, d_zone, d_day, d_w, d_dwell, *, home, night_keys, zone_mu
     cls = np.select([resident, regular, overnight], [0, 1, 2], 3)
     # --- per period: the largest weight, the first class, the mean daily dwell
     starts = _period_starts(d_day, period)
-    p_dev, p_zone, p_start, p_w, p_cls, p_dwell = _per_period(d_dev, d_zone, starts, d_w, cls, d_dwell)
+    p_dev, p_zone, p_start, p_w, p_cls, p_dwell, _ = _per_period(d_dev, d_zone, starts, d_w, cls, d_dwell)
     band = np.searchsorted(_DWELL_EDGES, p_dwell, side="right")
     nonres = p_cls > 0
     out = {"visitors": _agg(p_zone, p_start, p_cls, p_w), "dwell": _agg(p_zone[nonres], p_start[nonres], band[nonres], p_w[nonres])}
     if summary_period:
         s_starts = _period_starts(d_day, summary_period)
-        s_dev, s_zone, s_start, s_w, _, _ = _per_period(d_dev, d_zone, s_starts, d_w, cls, d_dwell)
-        n_present = _per_period_days(d_dev, d_zone, s_starts)
+        s_dev, s_zone, s_start, s_w, _, _, n_present = _per_period(d_dev, d_zone, s_starts, d_w, cls, d_dwell)
         rb = np.where(n_present >= 4, 2, np.where(n_present >= 2, 1, 0))
         zm_s = zone_municipality[s_zone]
         nr = (zm_s < 0) | (home[s_dev] != zm_s)
@@ -314,7 +312,7 @@ def _chunk_sums(d_dev, d_zone, d_day, d_w, d_dwell, *, home, night_keys, zone_mu
     else:
         out["returning"] = _agg(*(np.zeros(0, np.int64),) * 3, np.zeros(0))
     # --- per (zone, origin) over the run, for the market share
-    r_dev, r_zone, _, r_w, _, _ = _per_period(d_dev, d_zone, np.zeros(len(d_day), np.int64), d_w, cls, d_dwell)
+    r_dev, r_zone, _, r_w, _, _, _ = _per_period(d_dev, d_zone, np.zeros(len(d_day), np.int64), d_w, cls, d_dwell)
     out["zone_origin"] = _agg(r_zone, np.zeros(len(r_zone), np.int64), first_origin[r_dev], r_w)
     return out
 
@@ -401,21 +399,17 @@ def _period_starts(days: np.ndarray, period: str) -> np.ndarray:
 
 
 def _per_period(dev, zone, start, w, cls, dwell):
-    """Rows (device, zone, day), sorted by device, zone, day, folded to (device, zone, period)."""
+    """Rows (device, zone, day), sorted by device, zone, day, folded to (device, zone, period):
+    its largest weight, first class, mean daily dwell and number of days.
+    """
     if not len(dev):
         z = np.zeros(0, np.int64)
-        return z, z, z, np.zeros(0), z, np.zeros(0)
+        return z, z, z, np.zeros(0), z, np.zeros(0), z
     key_change = np.r_[True, (dev[1:] != dev[:-1]) | (zone[1:] != zone[:-1]) | (start[1:] != start[:-1])]
     g0 = np.flatnonzero(key_change)
     n = np.diff(np.r_[g0, len(dev)])
     return (dev[g0], zone[g0], start[g0], np.maximum.reduceat(w, g0), np.minimum.reduceat(cls, g0),
-            np.add.reduceat(dwell, g0) / n)
-
-
-def _per_period_days(dev, zone, start) -> np.ndarray:
-    key_change = np.r_[True, (dev[1:] != dev[:-1]) | (zone[1:] != zone[:-1]) | (start[1:] != start[:-1])] if len(dev) else np.zeros(0, bool)
-    g0 = np.flatnonzero(key_change)
-    return np.diff(np.r_[g0, len(dev)])
+            np.add.reduceat(dwell, g0) / n, n)
 
 
 def _frame(s: tuple, key: str) -> pd.DataFrame:
@@ -529,29 +523,26 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool) -> 
     linked = at >= 0
     # all = resident + non-residents
     pick = linked & ((vcat == 0) | (vcat == n_c))
-    rows2 = np.r_[v_rows[pick], d_all_rows[np.unique(at[linked])]]
-    g_v = v_gid[pick]
-    dgroups = np.unique(at[linked])
-    g_d = v_gid[linked][np.unique(at[linked], return_index=True)[1]]
-    rel.append((rows2, np.r_[g_v, g_d], np.r_[vcat[pick] == n_c, np.zeros(len(dgroups), bool)], "complementary: non-residents"))
+    dgroups, first_v = np.unique(at[linked], return_index=True)  # the dwell groups, and a visitors row of each
+    g_d = v_gid[linked][first_v]
+    rel.append((np.r_[v_rows[pick], d_all_rows[dgroups]], np.r_[v_gid[pick], g_d], np.r_[vcat[pick] == n_c, np.zeros(len(dgroups), bool)],
+                "complementary: non-residents"))
     # non-residents = regular + overnight + day
     pick3 = linked & (vcat >= 1) & (vcat < n_c)
     rel.append((np.r_[v_rows[pick3], d_all_rows[dgroups]], np.r_[v_gid[pick3], g_d], np.r_[np.zeros(pick3.sum(), bool), np.ones(len(dgroups), bool)],
                 "complementary: non-residents"))
-    d_rows = np.arange(len(d)) + offsets[1]
-    rel.append((d_rows, gid_of(d), dcat == len(DWELL_BANDS), "complementary: dwell"))
-    r_rows = np.arange(len(r)) + offsets[2]
-    rel.append((r_rows, gid_of(r), rcat == len(RETURN_BANDS), "complementary: returning"))
+    d_gid, r_gid = gid_of(d), gid_of(r)
+    rel.append((np.arange(len(d)) + offsets[1], d_gid, dcat == len(DWELL_BANDS), "complementary: dwell"))
+    rel.append((np.arange(len(r)) + offsets[2], r_gid, rcat == len(RETURN_BANDS), "complementary: returning"))
     # relations need dense group numbers per relation
     rel = [(rows, pd.factorize(g)[0], tot, label) for rows, g, tot, label in rel]
     for _ in range(10):
         before = sup.copy()
         suppress_complements(obs, sup, reason, rel, k, n_real)
         # a suppressed all takes its table's group with it (the parts would add up to it)
-        for f, off, key, n in ((d, offsets[1], "dwell", len(DWELL_BANDS)), (r, offsets[2], "days_present", len(RETURN_BANDS))):
+        for f, gid, off, key, n in ((d, d_gid, offsets[1], "dwell", len(DWELL_BANDS)), (r, r_gid, offsets[2], "days_present", len(RETURN_BANDS))):
             if not len(f):
                 continue
-            gid = gid_of(f)
             rows = np.arange(len(f)) + off
             hidden_all = np.zeros(gid.max() + 1, bool)
             is_all = f[key].to_numpy() == n
@@ -610,7 +601,7 @@ def visitor_tables(
         estimate, status`` (``class``, ``dwell``, ``days_present``); ``period_start`` is
         local ISO 8601 text; ``observed`` and ``estimate`` empty (NaN) where suppressed.
     """
-    from .outputs import iso_times
+    from .outputs import local_iso
 
     zone_ids = np.asarray(weights.zone_ids, dtype=object)
     factor = zone_factors(sums.zone_origin, len(zone_ids), shares, k)
@@ -631,14 +622,11 @@ def visitor_tables(
         hide = f["status"].to_numpy() == SUPPRESSED
         obs = f["observed"].to_numpy(dtype=float)
         est = obs * factor[f["zone"].to_numpy(dtype=np.int64)]
-        starts = f["period_start"].to_numpy()
-        uniq, inv = np.unique(starts, return_inverse=True)
-        text = iso_times(pd.to_datetime(uniq, utc=True)) if len(uniq) else np.zeros(0, object)
         zid = zone_ids[f["zone"].to_numpy(dtype=np.int64)]
         out[name] = pd.DataFrame({
             "zone_id": zid,
             "zone_name": [names.get(z, z) for z in zid],
-            "period_start": text[inv] if len(inv) else np.zeros(0, object),
+            "period_start": local_iso(pd.Series(pd.to_datetime(f["period_start"].to_numpy(), utc=True))).to_numpy(dtype=object),
             "period": summary_period if name == "returning" else period,
             key: labels[f[key].to_numpy(dtype=np.int64)],
             "observed": np.where(hide, np.nan, np.round(obs)),

@@ -157,8 +157,7 @@ def municipality_codes(zones: gpd.GeoDataFrame, weights: Weights, cfg: VisitorsC
             zone_code = np.where(zone_code == "", fill, zone_code)
     else:
         cell_code = _argmax_label(weights.matrix, zone_code)
-    codes = sorted(set(cell_code) | set(zone_code) - {""})
-    codes = [c for c in codes if c != ""]
+    codes = sorted((set(cell_code) | set(zone_code)) - {""})
     at = {c: i for i, c in enumerate(codes)}
     return (np.array([at.get(c, -1) for c in cell_code], dtype=np.int64), np.array([at.get(c, -1) for c in zone_code], dtype=np.int64), codes)
 
@@ -182,8 +181,7 @@ class _Presence:
     """Devices present per cell and hour, batch by batch: the footprint model's density."""
 
     def __init__(self, cell_ids) -> None:
-        self.index = pd.Index(np.asarray(cell_ids).astype(str))
-        self.totals = np.zeros(len(self.index))
+        self.totals = np.zeros(len(cell_ids))
 
     def __call__(self, subscriber, cell: np.ndarray, utc: np.ndarray) -> None:
         import pyarrow.compute as pc
@@ -193,7 +191,7 @@ class _Presence:
         hour = utc[ok] // 3_600_000_000_000
         if not len(hour):
             return
-        h0, span, n = int(hour.min()), int(hour.max() - hour.min()) + 1, len(self.index)
+        h0, span, n = int(hour.min()), int(hour.max() - hour.min()) + 1, len(self.totals)
         key = pd.unique((sub[ok] * n + cell[ok]) * span + (hour - h0))  # distinct (device, cell, hour)
         c = (key // span) % n
         self.totals += np.bincount(c, minlength=len(self.totals))

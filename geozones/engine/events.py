@@ -157,7 +157,7 @@ def _n_rows(path: Path) -> int:
             return int(pq.ParquetFile(path).metadata.num_rows)
         except Exception as exc:  # a damaged footer
             raise CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path, hint="export it again") from None
-    return max(1, path.stat().st_size // CSV_ROW_BYTES) if path.exists() else 1
+    return max(1, path.stat().st_size // CSV_ROW_BYTES)
 
 
 class EventBuckets:
