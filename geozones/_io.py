@@ -74,6 +74,11 @@ def row_label(i: int, fmt: str) -> str:
     return f"line {i + 2}" if fmt == "csv" else f"row {i}"
 
 
+def csv_delimiter(header: str) -> str:
+    """The delimiter of a CSV file from its header line: ``,`` ``;`` tab or ``|``, the most frequent."""
+    return max([",", ";", "\t", "|"], key=header.count)
+
+
 def read_csv_text(path: Path, *, error: type[GeozonesError] = InputError, what: str = "table"):
     """Read a CSV as text columns, whatever its delimiter (``,`` ``;`` tab ``|``) and encoding.
 
@@ -98,8 +103,7 @@ def read_csv_text(path: Path, *, error: type[GeozonesError] = InputError, what: 
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
         log.warning("%s: not UTF-8; read as Windows-1252 (Latin-1)", path)
-    header = text.split("\n", 1)[0]
-    sep = max([",", ";", "\t", "|"], key=header.count)
+    sep = csv_delimiter(text.split("\n", 1)[0])
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

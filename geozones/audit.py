@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from .bounds import capped_figures
+from .bounds import capped_figures, slice_table
 
 __all__ = ["AuditInput", "audit"]
 
@@ -437,11 +437,7 @@ def _spatial(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: float, br
     """
     w = sparse.csc_array(a.cells)
     n_cells, n_z = w.shape
-    slice_key = (a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t) * (int(a.lab.max()) + 1) + a.lab
-    s_code, s_inv = np.unique(slice_key, return_inverse=True)
-    n_s = len(s_code)
-    fig = np.full((n_s, n_z), -1, np.int64)
-    fig[s_inv, a.zone] = np.arange(len(a.zone))
+    _, fig = slice_table(a, n_z)
     known = np.where(fig >= 0, derivable[np.maximum(fig, 0)], True)  # no figure: none there
     y = np.where(fig >= 0, a.obs[np.maximum(fig, 0)], 0.0)
     # groups of zones that share cells

@@ -14,9 +14,24 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["capped_figures"]
+__all__ = ["capped_figures", "slice_table"]
 
 _TOL = 1e-7
+
+
+def slice_table(a, n_zones: int) -> tuple[np.ndarray, np.ndarray]:
+    """Figures by slice (period length, period and origin) and zone.
+
+    Returns
+    -------
+    (slice of each figure, figure index per slice and zone, ``-1`` where none)
+    """
+    slice_key = (a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t) * (int(a.lab.max()) + 1) + a.lab
+    s_code, s_inv = np.unique(slice_key, return_inverse=True)
+    s_inv = s_inv.reshape(-1)
+    fig = np.full((len(s_code), n_zones), -1, np.int64)
+    fig[s_inv, a.zone] = np.arange(len(a.zone))
+    return s_inv, fig
 
 
 def capped_figures(a, sup: np.ndarray, k: float):
@@ -59,10 +74,7 @@ def capped_figures(a, sup: np.ndarray, k: float):
     n_cells_of = np.bincount(wz, minlength=n_z)
     m = m[m["n"].to_numpy() == n_cells_of[m["z_s"].to_numpy()]]
     ps, pg, pr = m["z_s"].to_numpy(np.int64), m["z_g"].to_numpy(np.int64), m["r"].to_numpy(float)
-    slice_key = (a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t) * (int(a.lab.max()) + 1) + a.lab
-    s_code, s_inv = np.unique(slice_key, return_inverse=True)
-    fig = np.full((len(s_code), n_z), -1, np.int64)
-    fig[s_inv, a.zone] = np.arange(len(a.zone))
+    s_inv, fig = slice_table(a, n_z)
     # the weights' entries by cell and by zone, and the pairs by their held zone: gathered per slice
     by_cell = np.argsort(wc, kind="stable")
     cell_start = np.searchsorted(wc[by_cell], np.arange(n_cells + 1))

@@ -135,14 +135,24 @@ def _read_frame(path: Path, what: str) -> tuple[pd.DataFrame, str]:
     return df, fmt
 
 
-def _require(df: pd.DataFrame, cols: tuple[str, ...], path: Path, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
+#: What an origin code that is neither a NIS code, an MCC nor an ISO code is, and what to do.
+BAD_ORIGIN = "is not a known NIS code, a mobile country code or an ISO country code"
+BAD_ORIGIN_HINT = "use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known"
+
+
+def require_columns(names, cols: tuple[str, ...], path: Path, what: str) -> None:
+    """Refuse a table (``names``: its column names) without the columns ``cols``, naming the file."""
+    missing = [c for c in cols if c not in names]
     if missing:
         raise CountsError(
-            f"has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''} (columns: {', '.join(df.columns)})",
+            f"has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''} (columns: {', '.join(names)})",
             path=path,
             hint=f"{'an' if what[0] in 'aeiou' else 'a'} {what} file needs the columns {', '.join(cols)}",
         )
+
+
+def _require(df: pd.DataFrame, cols: tuple[str, ...], path: Path, what: str) -> None:
+    require_columns(list(df.columns), cols, path, what)
 
 
 #: The times a counts file may hold (UTC, the end excluded): a time outside them comes from a
@@ -264,10 +274,10 @@ def _origins(df: pd.DataFrame, path: Path, fmt: str) -> pd.Series:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise CountsError(
-            f"origin {df['origin'].iloc[i]!r} is not a known NIS code, a mobile country code or an ISO country code",
+            f"origin {df['origin'].iloc[i]!r} {BAD_ORIGIN}",
             path=path,
             where=_row(i, fmt),
-            hint="use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known",
+            hint=BAD_ORIGIN_HINT,
         )
     return codes
 

@@ -166,6 +166,44 @@ def build_footprint_weights(
     return footprint_weights(fp), coverage, fp
 
 
+def run_weights(
+    zones: gpd.GeoDataFrame,
+    zone_paths: list[str],
+    cells: str | Path,
+    *,
+    model: str | None = None,
+    cell_crs: str | None = None,
+    metric_crs: str | None = None,
+    ancillary: str | None = None,
+    ancillary_column: str | None = None,
+    on_dask: bool = False,
+    scheduler: str | None = None,
+) -> tuple[Weights, str, Footprints | None]:
+    """The weights a run starts from, with a zone that only swapped coordinates leave unreached refused.
+
+    Parameters
+    ----------
+    zones, zone_paths, cells, model, cell_crs, metric_crs, ancillary, ancillary_column, on_dask, scheduler
+        As for :func:`build_weights`.
+
+    Returns
+    -------
+    tuple
+        (:class:`~geozones.Weights`, the model, the footprints: for the footprint model the
+        weights are its prior's and the run refines them with its counts; else None).
+    """
+    if coverage_model(cells, model) == "footprint":
+        weights, coverage, fp = build_footprint_weights(zones, zone_paths, cells, cell_crs=cell_crs, metric_crs=metric_crs,
+                                                        ancillary=ancillary, ancillary_column=ancillary_column)
+        model = "footprint"
+    else:
+        weights, coverage, model = build_weights(zones, zone_paths, cells, model=model, cell_crs=cell_crs, metric_crs=metric_crs,
+                                                 ancillary=ancillary, ancillary_column=ancillary_column, on_dask=on_dask, scheduler=scheduler)
+        fp = None
+    check_unreached(zones, weights, coverage, zone_paths)
+    return weights, model, fp
+
+
 def naming_inputs(exc: WeightsError | CoverageError, zones: list[str], cells: str | None, cell_crs: str | None) -> WeightsError | CoverageError:
     """An error about zones and cells together, named by both files (compute_weights sees only geometries)."""
     if exc.path is not None:

@@ -47,7 +47,7 @@ from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of,
 from .errors import BudgetError, ConfigError, CountsError, WeightsError
 from .extrapolate import market_share_factors, read_market_share, rest_share
 from .footprint import refined_weights
-from .inputs import build_footprint_weights, build_weights, check_unreached, coverage_model
+from .inputs import run_weights
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
 from .origins import ALL, rollup_codes, successor
 from .outputs import (
@@ -316,7 +316,7 @@ def run(cfg: RunConfig) -> RunResult:
     zones = read_zones(cfg.zones, repair=cfg.repair)
     clock.done("zones")
     model = cfg.model
-    coverage = fp = None
+    fp = None
     if cfg.weights:
         weights = read_weights(cfg.weights)
         missing = sorted(set(zones["zone_id"]) - set(weights.zone_ids))
@@ -329,16 +329,10 @@ def run(cfg: RunConfig) -> RunResult:
         model = weights.meta.get("model", model)
         if model == "footprint":
             fp = _prebuilt_footprints(cfg.weights, weights)
-    elif coverage_model(cfg.cells, model) == "footprint":  # the density comes from the counts, below
-        weights, coverage, fp = build_footprint_weights(zones, cfg.zones, cfg.cells, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs,
-                                                        ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
-        model = "footprint"
-        check_unreached(zones, weights, coverage, cfg.zones)
-    else:
-        weights, coverage, model = build_weights(zones, cfg.zones, cfg.cells, model=model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs,
-                                                 ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column,
-                                                 scheduler=cfg.scheduler if cfg.engine == "dask" else None, on_dask=cfg.engine == "dask")
-        check_unreached(zones, weights, coverage, cfg.zones)
+    else:  # (footprint: the density comes from the counts, below)
+        weights, model, fp = run_weights(zones, cfg.zones, cfg.cells, model=model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs,
+                                         ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column,
+                                         scheduler=cfg.scheduler if cfg.engine == "dask" else None, on_dask=cfg.engine == "dask")
     # what is published about the weights (weights.parquet, the fit): never the counts' density
     public_weights = weights
 

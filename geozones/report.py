@@ -29,7 +29,7 @@ from ._io import file_format, read_csv_text, write_text_atomic
 from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
 
-__all__ = ["read_spend", "read_event_days", "report_periods", "build_report", "write_report"]
+__all__ = ["read_spend", "read_event_days", "report_periods", "build_report", "write_report", "visitors_of"]
 
 _PUBLISHED = "published"
 
@@ -303,29 +303,7 @@ def build_report(
     pub = summ[summ["status"] == _PUBLISHED]
     has_res = (summ["origin"] == RESIDENT).any()
 
-    def visitors_of(frame: pd.DataFrame, index: str = "zone_id") -> pd.DataFrame:
-        """Visitors per zone (or day): all minus residents, where both are published; with a
-        90% interval whose sides add the two figures' in quadrature (their errors share the
-        apportioning, so this errs wide).
-        """
-        pub_rows = frame[frame["status"] == _PUBLISHED]
-        piv = {c: pub_rows.pivot_table(index=index, columns="origin", values=c, aggfunc="first")
-               for c in ("estimate", "estimate_low", "estimate_high")}
-        est = piv["estimate"]
-        if ALL not in est:
-            return pd.DataFrame(columns=["estimate", "low", "high"], dtype=float)
-        out = pd.DataFrame({"estimate": est[ALL], "low": piv["estimate_low"].get(ALL), "high": piv["estimate_high"].get(ALL)})
-        if has_res and RESIDENT in est:
-            r, r_lo, r_hi = est[RESIDENT], piv["estimate_low"].get(RESIDENT), piv["estimate_high"].get(RESIDENT)
-            v = out["estimate"] - r
-            lo = v - np.hypot(out["estimate"] - out["low"], r_hi - r)
-            hi = v + np.hypot(out["high"] - out["estimate"], r - r_lo)
-            return pd.DataFrame({"estimate": v, "low": np.maximum(lo, 0.0), "high": hi})
-        if has_res:
-            return pd.DataFrame({"estimate": np.nan, "low": np.nan, "high": np.nan}, index=out.index)
-        return out
-
-    vis_iv = visitors_of(summ)
+    vis_iv = visitors_of(summ, has_residents=has_res)
     vis = vis_iv["estimate"]
     if zone is None:
         zone = vis.idxmax() if len(vis.dropna()) else summ["zone_id"].iloc[0]
@@ -344,7 +322,7 @@ def build_report(
     dp = daily[daily["status"] == _PUBLISHED].pivot_table(index="date", columns="origin", values="estimate", aggfunc="first")
     days = pd.DataFrame({"date": sorted(pd.unique(daily["date"]))})
     days["people"] = days["date"].map(dp[ALL]) if ALL in dp else np.nan
-    day_iv = visitors_of(daily, index="date")
+    day_iv = visitors_of(daily, index="date", has_residents=has_res)
     days["visitors"] = days["date"].map(day_iv["estimate"])
     event_of = {d: n for n, ds in events.items() for d in ds}
     days["event"] = [event_of.get(d, "") for d in days["date"]]
@@ -459,6 +437,36 @@ def zarea_of(zones: gpd.GeoDataFrame | None, zone: str) -> float:
         return np.nan
     a = zones.loc[zones["zone_id"] == zone, "area_km2"]
     return float(a.iloc[0]) if len(a) else np.nan
+
+
+def visitors_of(frame: pd.DataFrame, index: str = "zone_id", *, has_residents: bool = True) -> pd.DataFrame:
+    """Visitors per zone (or day): all minus residents, where both are published; with a
+    90% interval whose sides add the two figures' in quadrature (their errors share the
+    apportioning, so this errs wide). ``frame`` is a published zone table (``status``,
+    ``origin``, ``estimate``, ``estimate_low``, ``estimate_high``); ``has_residents``: the run
+    set residents apart (without it, visitors are all people).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``estimate``, ``low``, ``high`` per ``index``.
+    """
+    pub_rows = frame[frame["status"] == _PUBLISHED]
+    piv = {c: pub_rows.pivot_table(index=index, columns="origin", values=c, aggfunc="first")
+           for c in ("estimate", "estimate_low", "estimate_high")}
+    est = piv["estimate"]
+    if ALL not in est:
+        return pd.DataFrame(columns=["estimate", "low", "high"], dtype=float)
+    out = pd.DataFrame({"estimate": est[ALL], "low": piv["estimate_low"].get(ALL), "high": piv["estimate_high"].get(ALL)})
+    if has_residents and RESIDENT in est:
+        r, r_lo, r_hi = est[RESIDENT], piv["estimate_low"].get(RESIDENT), piv["estimate_high"].get(RESIDENT)
+        v = out["estimate"] - r
+        lo = v - np.hypot(out["estimate"] - out["low"], r_hi - r)
+        hi = v + np.hypot(out["high"] - out["estimate"], r - r_lo)
+        return pd.DataFrame({"estimate": v, "low": np.maximum(lo, 0.0), "high": hi})
+    if has_residents:
+        return pd.DataFrame({"estimate": np.nan, "low": np.nan, "high": np.nan}, index=out.index)
+    return out
 
 
 def _spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, onames: dict, names: dict):

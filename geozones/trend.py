@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .origins import ALL, RESIDENT
+from .origins import RESIDENT
 
 __all__ = ["quarter_series", "trend_rows", "parse_target"]
 
@@ -46,31 +46,24 @@ def parse_target(text: str) -> float:
 
 
 def _daily_visitors(run_dir: Path, zone: str) -> tuple[pd.DataFrame, str | None]:
-    """Per day, the zone's published visitors with their 90% interval (``v``, ``low``, ``high``), and the run's model."""
-    path = run_dir / "zone_counts.parquet"
+    """Per day, the zone's published visitors with their 90% interval (``v``, ``low``, ``high``,
+    as the report computes them: :func:`geozones.report.visitors_of`), and the run's model.
+    """
     import pyarrow.parquet as pq
 
+    from .report import visitors_of
+
+    path = run_dir / "zone_counts.parquet"
     names = pq.read_schema(path).names
     cols = ["zone_id", "period_start", "period", "origin", "estimate", "status"] + [c for c in ("estimate_low", "estimate_high") if c in names]
     t = pd.read_parquet(path, columns=cols)
-    has_res = (t["origin"] == RESIDENT).any()
-    t = t[(t["zone_id"] == zone) & (t["period"] == "1d") & (t["status"] == "published")]
-    for c in ("estimate", "estimate_low", "estimate_high"):
+    has_res = bool((t["origin"] == RESIDENT).any())
+    t = t[(t["zone_id"] == zone) & (t["period"] == "1d")]
+    for c in ("estimate", "estimate_low", "estimate_high"):  # (a run without intervals: the figure itself at both ends)
         t[c] = t[c].to_numpy(dtype=float, na_value=np.nan) if c in t else t["estimate"].to_numpy(dtype=float, na_value=np.nan)
-    piv = {c: t.pivot_table(index="period_start", columns="origin", values=c, aggfunc="first") for c in ("estimate", "estimate_low", "estimate_high")}
-    est, lo, hi = piv["estimate"], piv["estimate_low"], piv["estimate_high"]
-    if ALL not in est:
-        return pd.DataFrame(columns=["v", "low", "high"], dtype=float), None
-    if has_res:  # visitors = all minus residents, where both are published (interval sides in quadrature, as the report)
-        if RESIDENT not in est:
-            return pd.DataFrame(columns=["v", "low", "high"], dtype=float), None
-        v = est[ALL] - est[RESIDENT]
-        low = v - np.hypot(est[ALL] - lo[ALL], hi[RESIDENT] - est[RESIDENT])
-        high = v + np.hypot(hi[ALL] - est[ALL], est[RESIDENT] - lo[RESIDENT])
-    else:
-        v, low, high = est[ALL], lo[ALL], hi[ALL]
-    out = pd.DataFrame({"v": v, "low": np.maximum(low, 0.0), "high": high}).dropna(subset=["v"])
-    out.index = pd.to_datetime(out.index.str.slice(0, 10))
+    v = visitors_of(t, index="period_start", has_residents=has_res).rename(columns={"estimate": "v"})
+    out = v.dropna(subset=["v"])
+    out.index = pd.to_datetime(pd.Index(out.index).str.slice(0, 10))
     man = run_dir / "manifest.json"
     model = json.loads(man.read_text(encoding="utf-8")).get("parameters", {}).get("model") if man.is_file() else None
     return out, model

@@ -24,7 +24,7 @@ from .counts import parse_period, period_seconds, read_optout
 from .engine.events import EventBuckets, bucket_arrays
 from .errors import ConfigError, InputError
 from .extrapolate import read_market_share
-from .inputs import build_footprint_weights, build_weights, check_unreached, coverage_model
+from .inputs import build_weights, run_weights
 from .origins import successor
 from .outputs import discard_folder, new_folder, replace_folder, write_table
 from .privacy import DEFAULT_K, PUBLISHED
@@ -197,17 +197,6 @@ class _Presence:
         self.totals += np.bincount(c, minlength=len(self.totals))
 
 
-def _prior_weights(zones, cfg: VisitorsConfig):
-    """The run's weights before the events (the footprint model's under its prior), and the footprints."""
-    if coverage_model(cfg.cells, cfg.model) == "footprint":
-        weights, coverage, fp = build_footprint_weights(zones, cfg.zones, cfg.cells, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs)
-    else:
-        weights, coverage, _ = build_weights(zones, cfg.zones, cfg.cells, model=cfg.model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs)
-        fp = None
-    check_unreached(zones, weights, coverage, cfg.zones)
-    return weights, fp
-
-
 def _bucket_sums(path, weights, cell_m, zone_m, kw) -> DeviceSums:
     return device_sums_arrays(*bucket_arrays(path), weights, cell_m, zone_m, **kw)
 
@@ -251,7 +240,7 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
     zones = read_zones(cfg.zones)
     shares = read_market_share(cfg.market_share) if cfg.market_share else None
     optout = read_optout(cfg.optout) if cfg.optout else None
-    weights, fp = _prior_weights(zones, cfg)
+    weights, _, fp = run_weights(zones, cfg.zones, cfg.cells, model=cfg.model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs)
     presence = _Presence(weights.cell_ids) if fp is not None else None
     # memory: the events in one piece; stream (auto): buckets of whole devices spilled to disk
     # when the file is large; dask: those buckets counted on Dask

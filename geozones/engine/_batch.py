@@ -11,6 +11,8 @@ import pandas as pd
 
 from .._io import row_label
 from ..counts import (
+    BAD_ORIGIN,
+    BAD_ORIGIN_HINT,
     TIME_RANGE,
     parse_period,
     parse_times,
@@ -365,8 +367,7 @@ def _origin_table(ctx: _Context, arr, row0: int):
         present = np.bincount(codes[codes >= 0], minlength=len(raw)) > 0 if len(codes) else np.zeros(len(raw), bool)
         if (bad & present).any():
             j = _first_row(bad & present)
-            raise _fail(ctx, row0, _first_row(codes == j), f"origin {raw.iloc[j]!r} is not a known NIS code, a mobile country code or an ISO country code",
-                        "use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known")
+            raise _fail(ctx, row0, _first_row(codes == j), f"origin {raw.iloc[j]!r} {BAD_ORIGIN}", BAD_ORIGIN_HINT)
     if (codes < 0).any():  # null origins read as missing: as the reader does, 'unknown'
         raise _fail(ctx, row0, _first_row(codes < 0), "origin is empty", "write 'unknown' when the origin is not known")
     return codes, group_of, groups, factor, group_factor

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._io import file_format, row_label
-from ..counts import parse_times
+from .._io import csv_delimiter, file_format, row_label
+from ..counts import BAD_ORIGIN, BAD_ORIGIN_HINT, parse_times, require_columns
 from ..errors import CountsError
 from ..origins import ALL, UNKNOWN, normalize_origins
 
@@ -43,7 +43,7 @@ def _csv_batches(path: Path, rows: int):
 
     with open(path, "rb") as f:
         head = f.read(65536).decode("utf-8-sig", errors="replace").split("\n", 1)[0]
-    sep = max([",", ";", "\t", "|"], key=head.count)
+    sep = csv_delimiter(head)
     names = [c.strip().lstrip("\ufeff").lower() for c in head.split(sep)]
     reader = pacsv.open_csv(
         path,
@@ -108,10 +108,7 @@ def _batch(batch, path: Path, fmt: str, row0: int, cells) -> tuple:
     import pyarrow.compute as pc
 
     names = batch.schema.names
-    missing = [c for c in ("subscriber_id", "cell_id", "timestamp") if c not in names]
-    if missing:
-        raise CountsError(f"has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''} (columns: {', '.join(names)})", path=path,
-                          hint="an events file needs the columns subscriber_id, cell_id, timestamp")
+    require_columns(names, ("subscriber_id", "cell_id", "timestamp"), path, "events")
     sub = _text(batch.column("subscriber_id"), "subscriber_id", path, fmt, row0)
     cell_text = _text(batch.column("cell_id"), "cell_id", path, fmt, row0)
     cell = pc.fill_null(pc.index_in(cell_text, value_set=cells), -1).to_numpy(zero_copy_only=False).astype(np.int32)
@@ -130,9 +127,7 @@ def _batch(batch, path: Path, fmt: str, row0: int, cells) -> tuple:
         if (levels == "invalid").any():
             j = int(np.flatnonzero((levels == "invalid").to_numpy())[0])
             i = int(np.flatnonzero(enc.indices.to_numpy(zero_copy_only=False) == j)[0])
-            raise CountsError(f"origin {values.iloc[j]!r} is not a known NIS code, a mobile country code or an ISO country code", path=path,
-                              where=row_label(row0 + i, fmt),
-                              hint="use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known")
+            raise CountsError(f"origin {values.iloc[j]!r} {BAD_ORIGIN}", path=path, where=row_label(row0 + i, fmt), hint=BAD_ORIGIN_HINT)
         idx = pc.fill_null(enc.indices, len(codes)).to_numpy(zero_copy_only=False)
         origin = pa.array(np.append(codes.to_numpy(dtype=object), UNKNOWN)[idx], pa.string())
     else:
