@@ -23,7 +23,8 @@ __version__ = "0.1.0"
 # part of geozones (the stream engine, the errors) does not load geopandas, shapely and
 # folium: ``import geozones`` took 1.4 s with every module loaded.
 _SUBMODULES = {
-    "coverage": ("MODELS", "build_coverage", "read_cellplan", "read_coverage", "read_sites", "voronoi_coverage", "wedge_coverage"),
+    "cellplan": ("read_cellplan", "read_sites"),
+    "coverage": ("MODELS", "build_coverage", "read_coverage", "voronoi_coverage", "wedge_coverage"),
     "authoring": ("authoring_problems", "draw_map", "preview_map", "thin_differences", "zone_contributions", "zone_resolution"),
     "aggregate": ("add_totals", "apportion", "rollup_counts", "rollup_origins", "rollup_time"),
     "counts": ("KINDS", "events_to_counts", "parse_period", "read_counts", "read_events", "read_optout"),
@@ -63,16 +64,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
         zone_contributions,
         zone_resolution,
     )
+    from .cellplan import read_cellplan, read_sites
     from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
-    from .coverage import (
-        MODELS,
-        build_coverage,
-        read_cellplan,
-        read_coverage,
-        read_sites,
-        voronoi_coverage,
-        wedge_coverage,
-    )
+    from .coverage import MODELS, build_coverage, read_coverage, voronoi_coverage, wedge_coverage
     from .crs import metric_crs
     from .engine import CellBins, apportion_bins, stream_counts, stream_zone_sums, stream_zone_table, write_zone_table, zone_sums
     from .errors import (

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .coverage import DEFAULT_MODEL, build_coverage, read_cellplan
+from .cellplan import read_cellplan
+from .coverage import DEFAULT_MODEL, build_coverage
 from .errors import CoverageError, WeightsError, ZoneError
 from .footprint import Footprints, footprint_weights, footprints
 from .overlay import no_overlap

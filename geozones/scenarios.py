@@ -80,7 +80,7 @@ def crowd_case(name: str = "kortrijk", *, sites: int | None = 260, seed: int = 0
     case = load_case(name, shared=shared, grids=())
     if name != "kortrijk" or sites is None:
         return case
-    from .coverage import cells_from_frame
+    from .cellplan import cells_from_frame
     from .simulate import package_data
     from .synth import synthetic_cellplan
 

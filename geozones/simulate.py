@@ -233,7 +233,7 @@ def load_case(name: str, *, operator: str = "pxs", shared: str | os.PathLike[str
     InputError
         An unknown case, or shared data that is not there.
     """
-    from .coverage import cells_from_frame, read_sites
+    from .cellplan import cells_from_frame, read_sites
     from .crs import metric_crs
     from .zones import read_zones
 

@@ -230,7 +230,8 @@ def demo_scenario(folder: str | os.PathLike[str], *, seed: int = 7, days: int = 
         Paths of the files written (``cells``, ``counts``, ``market_share``, ``zones``, ``device_events``) and
         the true numbers behind them (``true_centre_visitors`` per day).
     """
-    from .coverage import read_cellplan, voronoi_coverage
+    from .cellplan import read_cellplan
+    from .coverage import voronoi_coverage
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -48,7 +48,7 @@ def test_defaults_are_applied_and_reported(tmp_path):
     lon2, lat2 = offset(LON, LAT, 1000, 0)
     p = plan_csv(tmp_path, [["A", "S1", LON, LAT, 0, "", ""], ["B", "S2", lon2, lat2, 180, "", ""]])
     cells = gz.read_cellplan(p)
-    assert cells["beamwidth"].tolist() == [gz.coverage.DEFAULT_BEAMWIDTH] * 2
+    assert cells["beamwidth"].tolist() == [gz.cellplan.DEFAULT_BEAMWIDTH] * 2
     assert cells["range_m"].tolist() == pytest.approx([1500.0, 1500.0], rel=1e-3)  # 1.5 x 1 km spacing
     notes = " ".join(cells.attrs["defaults"])
     assert "beamwidth" in notes and "range_m" in notes

@@ -32,7 +32,7 @@ def plan(xy, azimuth=None, extra: dict | None = None) -> gpd.GeoDataFrame:
                        "azimuth": np.full(len(xy), np.nan) if azimuth is None else azimuth, **(extra or {})})
     from pathlib import Path
 
-    from geozones.coverage import cells_from_frame
+    from geozones.cellplan import cells_from_frame
 
     return cells_from_frame(df, Path("plan.csv"), "csv", None)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from .._io import write_text_atomic
-from ..coverage import build_coverage, read_cellplan
+from ..cellplan import read_cellplan
+from ..coverage import build_coverage
 from ..inputs import build_footprint_weights, build_weights, coverage_model
 from ..weights_io import footprints_path, write_footprints, write_weights
 from ..zones import read_zones

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..coverage import build_coverage, read_cellplan
+from ..cellplan import read_cellplan
+from ..coverage import build_coverage
 from ..errors import InputError, WeightsError
 from ..inputs import build_footprint_weights
 from ..zones import check_zones, h3_grid, read_zones, square_grid, write_zones
