@@ -25,7 +25,8 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "cellplan": ("read_cellplan", "read_sites"),
     "coverage": ("MODELS", "build_coverage", "read_coverage", "voronoi_coverage", "wedge_coverage"),
-    "authoring": ("authoring_problems", "draw_map", "preview_map", "thin_differences", "zone_contributions", "zone_resolution"),
+    "authoring": ("draw_map", "preview_map"),
+    "authoring_checks": ("authoring_problems", "thin_differences", "zone_contributions", "zone_resolution"),
     "aggregate": ("add_totals", "apportion", "rollup_counts", "rollup_origins", "rollup_time"),
     "counts": ("KINDS", "events_to_counts", "parse_period", "read_counts", "read_events", "read_optout"),
     "crs": ("metric_crs",),
@@ -56,14 +57,8 @@ from .extrapolate import extrapolate  # noqa: E402
 if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from . import origins, simulate
     from .aggregate import add_totals, apportion, rollup_counts, rollup_origins, rollup_time
-    from .authoring import (
-        authoring_problems,
-        draw_map,
-        preview_map,
-        thin_differences,
-        zone_contributions,
-        zone_resolution,
-    )
+    from .authoring import draw_map, preview_map
+    from .authoring_checks import authoring_problems, thin_differences, zone_contributions, zone_resolution
     from .cellplan import read_cellplan, read_sites
     from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
     from .coverage import MODELS, build_coverage, read_coverage, voronoi_coverage, wedge_coverage

@@ -17,7 +17,7 @@ import pytest
 import shapely
 
 import geozones as gz
-from geozones.authoring import MAX_CELL_ZONE_RATIO, MIN_CELL_SHARE
+from geozones.authoring_checks import MAX_CELL_ZONE_RATIO, MIN_CELL_SHARE
 
 from .conftest import X0, Y0
 

@@ -46,7 +46,7 @@ def zones_check(
     """
     report = check_zones(list(paths), repair=repair, crs=metric_crs)
     if cells and len(report.zones):
-        from ..authoring import authoring_problems
+        from ..authoring_checks import authoring_problems
 
         weights = None
         if model == "footprint":  # the run's default: judged by its weights, thin differences by the best-server areas

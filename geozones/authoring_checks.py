@@ -1,0 +1,444 @@
+"""Zone authoring checks: judge zones against the cell layout before any count exists.
+
+GIS staff draw zones; the network measures cells. A zone is only as sharp as the cells
+that feed it: its figure is ``sum_i weight(i, zone) * count_i`` (see
+:mod:`geozones.weights`), so a zone much smaller than its cells gets a figure that mostly
+comes from around it. This module says, from the zones and the coverage areas alone,
+how well each zone fits the cells, and which zones or pairs of zones the network cannot
+resolve.
+
+No count is read here, so no figure that disclosure control could suppress reaches any
+output of this module or of the pages built on it (:mod:`geozones.authoring`: tables,
+pages, popups): only geometry, weights and thresholds.
+
+**Assumption.** Without counts, every cell is assumed to carry the same count ``n``
+(operators dimension cells to carry similar loads: cells are small where people are
+dense). A zone's expected figure is then ``n * W`` with ``W = sum_i weight(i, zone)``,
+its ``cell_share``: how many whole cells' counts the zone receives.
+
+Figures per zone (:func:`zone_resolution`, built on :func:`geozones.weights.zone_fit`):
+
+* ``n_cells``: the cells with a non-zero weight in the zone (its *feeding* cells);
+* ``outside_share``: the share of the zone's expected figure that comes from cells lying
+  mostly outside it, i.e. with less than half (:data:`geozones.weights.FIT_INSIDE`) of
+  their coverage in the zone; ``fit = 1 - outside_share`` (1: every contributing cell
+  lies mostly in the zone; 0: all of the figure comes from cells that lie mostly elsewhere);
+* ``min_population``: the smallest population the zone can publish at threshold k. A
+  figure is published when at least ``k`` subscribers lie behind it; with market share
+  ``s`` that is about ``k / s`` people (30 / 0.4 = 75);
+* ``people_per_cell``: how many people each feeding cell must see in a period for the
+  zone's figure to reach ``k`` subscribers: ``k / (s * W)``. A zone equal to one cell's
+  coverage needs ``k / s``; a zone that receives a hundredth of one cell needs a hundred
+  times more.
+
+A zone is flagged as one the network cannot resolve when
+
+* ``too small``: ``W`` < :data:`MIN_CELL_SHARE` (0.5): the zone receives less than
+  half of one cell's count, so its figure is mostly a slice of people who are elsewhere;
+* ``coarse``: even the smallest feeding cell's coverage is more than
+  :data:`MAX_CELL_ZONE_RATIO` (10) times the zone's area;
+* ``unreliable``: the zone is under :data:`geozones.weights.MIN_ZONE_KM2` (0.25 km²) or
+  its fit is below :data:`geozones.weights.LOW_FIT` (0.5): the zones whose figures the
+  accuracy studies found beyond -32% / +46% (90% of figures) under the footprint model,
+  crowd scenarios included; ``error_90`` gives the measured bound for the zone's size, fit
+  and model (:data:`geozones.intervals.APPORTIONING`, docs/accuracy.md);
+* ``no cell``: no coverage area reaches the zone.
+
+A zone may have several of these; its ``status`` lists them (``"too small, unreliable"``).
+
+Pairs of overlapping zones (:func:`thin_differences`): publishing a zone A and a zone B
+inside it publishes ``A - B``, the people in the difference. The pair is flagged when
+that difference is below the cells' resolution in the same sense (its cell share
+below :data:`MIN_CELL_SHARE`): the difference then holds fewer than k subscribers
+unless the cells around it each see more than ``k / (s * W_diff)`` people, at least twice
+what a cell needs to publish anything. For a partial overlap (neither inside the other)
+the pair is flagged when both one-sided differences are that small (the two zones are
+nearly the same). At run time :func:`geozones.disclosure_control` suppresses nested
+pairs whose difference is small; this warns before, so that staff merge or drop a zone
+instead of losing figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from scipy import sparse
+
+from .crs import WGS84, metric_crs
+from .errors import InputError, Problem, WeightsError
+from .extrapolate import DEFAULT_SHARE
+from .intervals import apportioning_halfwidth, error_words
+from .privacy import DEFAULT_K
+from .weights import FIT_INSIDE, LOW_FIT, MIN_ZONE_KM2, Weights, compute_weights, zone_fit
+from .zones import MIN_AREA_M2, zone_overlaps, zone_paths
+
+__all__ = [
+    "MIN_CELL_SHARE",
+    "MAX_CELL_ZONE_RATIO",
+    "zone_resolution",
+    "zone_contributions",
+    "thin_differences",
+    "authoring_problems",
+]
+
+#: A zone (or a difference of zones) receiving less than this many cells' counts is too small.
+MIN_CELL_SHARE = 0.5
+#: A zone whose smallest feeding cell is more than this many times its area is coarse.
+MAX_CELL_ZONE_RATIO = 10.0
+#: A zone counts as inside another when this share of its area is (as zones.nested_pairs).
+_INSIDE = 0.99
+
+
+def _check_k_share(k: int, share: float) -> None:
+    if not (isinstance(k, (int, np.integer)) and k >= 1):
+        raise InputError(f"threshold k {k!r} is not a whole number of at least 1")
+    if not (0 < share <= 1):
+        raise InputError(f"market share {share!r} is not a fraction in (0, 1]", hint="give e.g. 0.4 for 40%")
+
+
+def _cell_areas(weights: Weights, coverage: gpd.GeoDataFrame | None, crs) -> np.ndarray:
+    """Coverage area (km²) per cell of ``weights``, NaN where unknown."""
+    if coverage is None:
+        return np.full(len(weights.cell_ids), np.nan)
+    cov = coverage
+    if crs is not None:
+        cov = cov.to_crs(crs)
+    elif cov.crs is None or not cov.crs.is_projected:
+        cov = cov.to_crs(metric_crs(cov.to_crs(WGS84).total_bounds))
+    area = pd.Series(shapely.area(np.asarray(cov.geometry.values, dtype=object)) / 1e6, index=cov["cell_id"].astype(str).to_numpy())
+    return area.reindex(weights.cell_ids.astype(str)).to_numpy(dtype=float)
+
+
+def zone_resolution(
+    weights: Weights,
+    zones: gpd.GeoDataFrame,
+    coverage: gpd.GeoDataFrame | None = None,
+    *,
+    k: int = DEFAULT_K,
+    share: float = DEFAULT_SHARE,
+    crs: str | pyproj.CRS | None = None,
+) -> pd.DataFrame:
+    """Whether the cells can resolve each zone, and the smallest population it can publish.
+
+    Adds to :func:`geozones.weights.zone_fit` (``n_cells``, ``cells_inside``,
+    ``cell_share``, ``fit``) the zone's area, the size of its cells, the people behind
+    threshold k, and a flag (see the module's docstring for the definitions).
+
+    Parameters
+    ----------
+    weights : Weights
+        Cell x zone weights of ``zones`` (:func:`geozones.compute_weights`).
+    zones : geopandas.GeoDataFrame
+        The zone set, with ``zone_id`` and ``name``.
+    coverage : geopandas.GeoDataFrame, optional
+        The coverage areas the weights were built from; needed for the cell sizes
+        (``cell_km2_min``, ``cell_km2``, the ``coarse`` flag). Without it those are NaN.
+    k : int, default 30
+        Disclosure threshold: the fewest subscribers behind a published figure.
+    share : float, default 0.4
+        The operator's market share, to turn ``k`` subscribers into people.
+    crs : str or pyproj.CRS, optional
+        Metric CRS for areas; by default the coverage's (when metric) or an automatic one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per zone in the order of ``zones``: ``zone_id``, ``name``, ``area_km2``,
+        ``n_cells``, ``cells_inside``, ``cell_share``, ``fit``, ``outside_share``, ``cell_km2_min``
+        (smallest feeding cell), ``cell_km2`` (feeding cells' mean area, weighted by
+        their contribution), ``min_population`` (k / share), ``people_per_cell``
+        (k / (share x cell_share); inf for a zone no cell reaches), ``status``
+        (``"ok"``, ``"too small"``, ``"coarse"``, ``"too small, coarse"``, ``"no cell"``)
+        and ``flagged``.
+    """
+    _check_k_share(k, share)
+    zid = zones["zone_id"].astype(str).to_numpy()
+    col = pd.Series(np.arange(len(weights.zone_ids)), index=weights.zone_ids.astype(str))
+    missing = ~np.isin(zid, col.index)
+    if missing.any():
+        raise WeightsError(f"zone {zid[missing][0]!r} is not in the weights", hint="compute the weights of these zones")
+    base = zone_fit(weights).reindex(zid)
+    m = sparse.csc_array(weights.matrix)[:, col.reindex(zid).to_numpy()]
+    m.sort_indices()
+    n_cells = base["n_cells"].to_numpy()
+    w_sum = base["cell_share"].fillna(0.0).to_numpy()
+    if crs is None and coverage is not None and coverage.crs is not None and coverage.crs.is_projected:
+        crs = coverage.crs
+    if crs is None:
+        crs = metric_crs(zones.to_crs(WGS84).total_bounds)
+    area = shapely.area(np.asarray(zones.to_crs(crs).geometry.values, dtype=object)) / 1e6
+    cell_area = _cell_areas(weights, coverage, crs)
+    ca = cell_area[m.indices] if len(m.indices) else np.array([])
+    has = n_cells > 0
+    cell_min = np.full(len(zid), np.nan)
+    if has.any() and np.isfinite(ca).any():
+        cell_min[has] = np.minimum.reduceat(np.where(np.isfinite(ca), ca, np.inf), m.indptr[:-1][has])
+        cell_min[~np.isfinite(cell_min)] = np.nan
+    weighted = sparse.csc_array((m.data * ca, m.indices, m.indptr), shape=m.shape) if len(ca) else m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cell_mean = np.where(w_sum > 0, np.asarray(weighted.sum(axis=0)).ravel() / w_sum, np.nan)
+        people = np.where(w_sum > 0, k / (share * w_sum), np.inf)
+        ratio = cell_min / area
+    small = has & (w_sum < MIN_CELL_SHARE)
+    coarse = has & (ratio > MAX_CELL_ZONE_RATIO)
+    error = apportioning_halfwidth(area, base["fit"].to_numpy(), weights.meta.get("model"))
+    unreliable = has & ((area < MIN_ZONE_KM2) | (base["fit"].to_numpy() < LOW_FIT))
+    reasons = pd.DataFrame({"too small": small, "coarse": coarse, "unreliable": unreliable})
+    status = reasons.apply(lambda r: ", ".join(r.index[r.to_numpy()]) or "ok", axis=1).to_numpy(dtype=object) if len(reasons) else np.array([], dtype=object)
+    status = np.where(has, status, "no cell")
+    return pd.DataFrame(
+        {
+            "zone_id": zid,
+            "name": zones["name"].astype(str).to_numpy() if "name" in zones.columns else zid,
+            "area_km2": area,
+            "n_cells": n_cells.astype(int),
+            "cells_inside": base["cells_inside"].to_numpy().astype(int),
+            "cell_share": w_sum,
+            "fit": base["fit"].to_numpy(),
+            "outside_share": 1 - base["fit"].to_numpy(),
+            "error_90": np.where(has, np.expm1(error), np.nan),
+            "cell_km2_min": cell_min,
+            "cell_km2": cell_mean,
+            "min_population": np.full(len(zid), k / share),
+            "people_per_cell": people,
+            "status": status,
+            "flagged": status != "ok",
+        }
+    )
+
+
+def zone_contributions(weights: Weights) -> pd.DataFrame:
+    """The cells that feed each zone: ``zone_id``, ``cell_id``, ``weight``, ``share_of_figure``, ``mostly_outside``.
+
+    ``share_of_figure`` is the cell's part of the zone's expected figure when every cell
+    carries the same count (``weight / sum of the zone's weights``). Rows are grouped by
+    zone, largest share first.
+
+    Parameters
+    ----------
+    weights : Weights
+        Cell x zone weights (:func:`geozones.compute_weights` or :func:`geozones.read_weights`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per entry of ``weights.matrix`` (a cell that reaches a zone): ``zone_id``
+        and ``cell_id`` (str), ``weight`` (float, the share of the cell's count that falls
+        in the zone), ``share_of_figure`` (float; a zone's rows sum to 1) and
+        ``mostly_outside`` (bool: ``weight`` below 0.5, most of the cell's count falls
+        outside the zone). Zones in the order of ``weights.zone_ids``; a zone that no cell
+        reaches has no row, and the cells' ``outside`` shares have none.
+    """
+    coo = weights.matrix.tocoo()
+    col_sum = np.asarray(weights.matrix.sum(axis=0)).ravel()
+    out = pd.DataFrame(
+        {
+            "zone_id": weights.zone_ids.astype(str)[coo.col],
+            "cell_id": weights.cell_ids.astype(str)[coo.row],
+            "weight": coo.data,
+            "share_of_figure": coo.data / col_sum[coo.col],
+            "mostly_outside": coo.data < FIT_INSIDE,
+            "_col": coo.col,
+        }
+    )
+    out = out.sort_values(["_col", "share_of_figure"], ascending=[True, False], kind="stable")
+    return out.drop(columns="_col").reset_index(drop=True)
+
+
+def thin_differences(
+    zones: gpd.GeoDataFrame,
+    coverage: gpd.GeoDataFrame,
+    *,
+    k: int = DEFAULT_K,
+    share: float = DEFAULT_SHARE,
+    crs: str | pyproj.CRS | None = None,
+    overlaps: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Pairs of overlapping zones whose difference the cells cannot resolve.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        The zone set.
+    coverage : geopandas.GeoDataFrame
+        Coverage areas with ``cell_id`` (:func:`geozones.build_coverage`).
+    k, share : int, float
+        Threshold and market share, for ``people_per_cell``.
+    crs : str or pyproj.CRS, optional
+        Metric CRS; by default the coverage's.
+    overlaps : pandas.DataFrame, optional
+        :func:`geozones.zone_overlaps` of ``zones``, when already computed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per flagged pair: ``zone_a``, ``zone_b``, ``relation`` (``"nested"``: b
+        inside a; ``"same"``: the same area twice; ``"partial"``), ``diff_km2`` (area of
+        a minus b; for a partial overlap, the larger of the two one-sided differences),
+        ``diff_cell_share``, ``people_per_cell`` (k / (share x that); the people
+        each surrounding cell must see for the difference to hold k subscribers) and
+        ``advice``.
+    """
+    _check_k_share(k, share)
+    cols = ["zone_a", "zone_b", "relation", "diff_km2", "diff_cell_share", "people_per_cell", "advice"]
+    if crs is None:
+        crs = coverage.crs if coverage.crs is not None and coverage.crs.is_projected else metric_crs(zones.to_crs(WGS84).total_bounds)
+    if overlaps is None:
+        overlaps = zone_overlaps(zones, crs)
+    if not len(overlaps):
+        return pd.DataFrame({c: [] for c in cols})
+    ov = overlaps.copy()
+    # orient nested pairs as (outer, inner): b is the zone with more of its area inside the other
+    flip = (ov["share_of_a"] >= _INSIDE) & (ov["share_of_a"] > ov["share_of_b"])
+    ov.loc[flip, ["zone_a", "zone_b", "share_of_a", "share_of_b"]] = ov.loc[flip, ["zone_b", "zone_a", "share_of_b", "share_of_a"]].to_numpy()
+    geo = pd.Series(np.asarray(zones.to_crs(crs).geometry.values, dtype=object), index=zones["zone_id"].astype(str).to_numpy())
+    ga = geo.reindex(ov["zone_a"].astype(str)).to_numpy()
+    gb = geo.reindex(ov["zone_b"].astype(str)).to_numpy()
+    a_b, b_a = shapely.difference(ga, gb), shapely.difference(gb, ga)
+    area_ab, area_ba = shapely.area(a_b), shapely.area(b_a)
+    n = len(ov)
+    diffs = np.concatenate([a_b, b_a])
+    keep = shapely.area(diffs) > MIN_AREA_M2
+    equiv = np.zeros(2 * n)
+    if keep.any():
+        dz = gpd.GeoDataFrame({"zone_id": np.flatnonzero(keep).astype(str)}, geometry=diffs[keep], crs=crs)
+        try:
+            w = compute_weights(coverage, dz, crs=crs)
+            equiv[keep] = pd.Series(np.asarray(w.matrix.sum(axis=0)).ravel(), index=w.zone_ids.astype(str)).reindex(dz["zone_id"]).to_numpy()
+        except WeightsError:  # no cell reaches any difference: they hold nothing the network sees
+            pass
+    e_ab, e_ba = equiv[:n], equiv[n:]
+    inner = ov["share_of_b"].to_numpy() >= _INSIDE
+    same = inner & (ov["share_of_a"].to_numpy() >= _INSIDE) & (area_ab <= MIN_AREA_M2) & (area_ba <= MIN_AREA_M2)
+    nested = inner & ~same & (area_ab > MIN_AREA_M2) & (e_ab < MIN_CELL_SHARE)
+    partial = ~inner & (np.maximum(e_ab, e_ba) < MIN_CELL_SHARE)
+    rows = []
+    for i in np.flatnonzero(same | nested | partial):
+        a, b = str(ov["zone_a"].iloc[i]), str(ov["zone_b"].iloc[i])
+        if same[i]:
+            rel, d_km2, d_eq = "same", 0.0, 0.0
+            advice = f"{a!r} and {b!r} cover the same area and will get the same figures: drop one of them"
+        elif nested[i]:
+            rel, d_km2, d_eq = "nested", area_ab[i] / 1e6, e_ab[i]
+            advice = (
+                f"{b!r} lies inside {a!r} and differs from it by {d_km2:.3f} km² ({d_eq:.2f} of a cell): "
+                f"merge {b!r} into {a!r} (publish only {a!r}), drop {b!r}, or make the difference larger"
+            )
+        else:
+            j = int(np.argmax([e_ab[i], e_ba[i]]))
+            rel, d_eq = "partial", max(e_ab[i], e_ba[i])
+            d_km2 = (area_ab[i] if j == 0 else area_ba[i]) / 1e6
+            advice = f"{a!r} and {b!r} are nearly the same zone (each differs from the other by at most {d_eq:.2f} of a cell): merge them or drop one"
+        rows.append((a, b, rel, d_km2, d_eq, k / (share * d_eq) if d_eq > 0 else np.inf, advice))
+    return pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame({c: [] for c in cols})
+
+
+def _locate(paths) -> dict[str, tuple[str, int]]:
+    """zone_id -> (file, feature index), for naming the feature in a warning."""
+    out: dict[str, tuple[str, int]] = {}
+    for p in zone_paths(paths):
+        try:
+            feats = json.loads(p.read_text(encoding="utf-8-sig")).get("features") or []
+        except (OSError, ValueError, AttributeError):
+            continue
+        for i, f in enumerate(feats):
+            zid = ((f or {}).get("properties") or {}).get("zone_id") if isinstance(f, dict) else None
+            if zid is not None:
+                out.setdefault(str(zid).strip(), (str(p), i))
+    return out
+
+
+def authoring_problems(
+    zones: gpd.GeoDataFrame,
+    coverage: gpd.GeoDataFrame,
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    k: int = DEFAULT_K,
+    share: float = DEFAULT_SHARE,
+    crs: str | pyproj.CRS | None = None,
+    overlaps: pd.DataFrame | None = None,
+    weights: Weights | None = None,
+) -> list[Problem]:
+    """Warnings for ``geozones zones check --cells``: unresolvable zones and thin differences.
+
+    Each warning names the file and feature of the zone (for a pair, the inner or first
+    zone) and says what to do. Codes: ``"unresolvable-zone"``, ``"thin-difference"``,
+    ``"same-zone"``.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        The zone set (:func:`geozones.read_zones`), with ``zone_id`` and ``name``.
+    coverage : geopandas.GeoDataFrame
+        Coverage areas with ``cell_id`` (:func:`geozones.build_coverage`).
+    paths : path or iterable of paths
+        The zone files, or folders of them, that ``zones`` was read from: each warning
+        names the file and feature of its zone (the first file when a zone is not found).
+    k : int, default 30
+        Disclosure threshold: the fewest subscribers behind a published figure.
+    share : float, default 0.4
+        The operator's market share, to turn ``k`` subscribers into people.
+    crs : str or pyproj.CRS, optional
+        Metric CRS for the weights and areas; by default the coverage's (when metric) or
+        one chosen for the zones' location.
+    overlaps : pandas.DataFrame, optional
+        :func:`geozones.zone_overlaps` of ``zones``, when already computed.
+    weights : Weights, optional
+        The zones' weights (for example the footprint model's, :func:`geozones.inputs.build_footprint_weights`);
+        default: area weights over ``coverage``. Thin differences are judged on ``coverage``.
+
+    Returns
+    -------
+    list of Problem
+        Each of severity ``"warning"``: the unresolvable zones (in the order of
+        ``zones``), then the pairs of :func:`thin_differences`; empty when there is nothing
+        to say. When no cell reaches any zone, only one warning, ``"no-cell-reaches"``, on
+        the first zone file.
+    """
+    where = _locate(paths)
+    first = str(zone_paths(paths)[0])
+
+    def place(zid: str) -> tuple[str, str]:
+        path, i = where.get(zid, (first, -1))
+        return path, (f"features[{i}] (zone_id {zid!r})" if i >= 0 else f"zone_id {zid!r}")
+
+    problems = []
+    try:
+        w = weights if weights is not None else compute_weights(coverage, zones, crs=crs)
+    except WeightsError as exc:  # no cell reaches any zone: say so, as a warning on the file
+        return [Problem(first, "", "no-cell-reaches", f"no cell of the cell plan reaches any zone ({exc.message})",
+                        "is it the cell plan of this area? (check the cell plan's coordinates)", "warning")]
+    fit = zone_resolution(w, zones, coverage, k=k, share=share, crs=crs)
+    for r in fit[fit["flagged"]].itertuples(index=False):
+        path, at = place(r.zone_id)
+        if r.status == "no cell":
+            msg = "no cell's coverage reaches this zone: its figure would always be 0"
+        else:
+            msg = (
+                f"the cells cannot resolve this zone ({r.status}): {r.area_km2:.3f} km² fed by {r.n_cells} cell(s) "
+                f"of at least {r.cell_km2_min:.3f} km², {r.cell_share:.2f} of a cell's count, fit {r.fit:.2f}; "
+                f"published only when its cells each see at least {r.people_per_cell:,.0f} people"
+                + (f"; zones like it were within {error_words(r.error_90)} of the truth in 9 figures of 10 in the accuracy study"
+                   if np.isfinite(r.error_90) else "")
+            )
+        problems.append(Problem(path, at, "unresolvable-zone", msg, "enlarge the zone or merge it with a neighbour; 'geozones zones preview' shows its cells", "warning"))
+    for r in thin_differences(zones, coverage, k=k, share=share, crs=crs, overlaps=overlaps).itertuples(index=False):
+        path, at = place(r.zone_b)
+        if r.relation == "same":
+            problems.append(Problem(path, at, "same-zone", f"covers the same area as {r.zone_a!r}", r.advice, "warning"))
+            continue
+        what = f"{r.zone_a!r} minus {r.zone_b!r}" if r.relation == "nested" else f"the difference of {r.zone_a!r} and {r.zone_b!r}"
+        msg = (
+            f"publishing both {r.zone_a!r} and {r.zone_b!r} could reveal fewer than k={k} people: {what} is "
+            f"{r.diff_km2:.3f} km², {r.diff_cell_share:.2f} of a cell's count, below k unless the cells around it "
+            f"each see {r.people_per_cell:,.0f} people"
+        )
+        problems.append(Problem(path, at, "thin-difference", msg, r.advice, "warning"))
+    return problems
