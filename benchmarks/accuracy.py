@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from geozones import simulate as S  # noqa: E402
+from geozones import simworld as W  # noqa: E402
 from geozones._io import write_text_atomic  # noqa: E402
 
 FIT_BINS = (0.0, 0.25, 0.5, 0.75, 1.0 + 1e-9)
@@ -71,14 +72,14 @@ def _order(df: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--case", action="append", choices=S.CASES)
+    ap.add_argument("--case", action="append", choices=W.CASES)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--attach", action="append", choices=S.ATTACH_MODELS)
+    ap.add_argument("--attach", action="append", choices=W.ATTACH_MODELS)
     ap.add_argument("--operator", default="pxs", help="operator of the Leuven and Antwerpen plans: pxs, org or tnt")
     ap.add_argument("--shared", default=None, help="the shared data folder (default ../shared/data)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "accuracy.json"))
     args = ap.parse_args(argv)
-    cases = args.case or list(S.CASES)
+    cases = args.case or list(W.CASES)
     attach = args.attach or ["signal", "sector"]
     t0 = time.perf_counter()
     stats, fits, zone_sets, raws = [], [], [], []

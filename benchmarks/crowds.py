@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from geozones import scenarios as C  # noqa: E402
 from geozones import simulate as S  # noqa: E402
+from geozones import simworld as W  # noqa: E402
 from geozones._io import write_text_atomic  # noqa: E402
 from geozones.footprint import Footprints, footprint_weights  # noqa: E402
 from geozones.intervals import apportioning_halfwidth, interval_factors  # noqa: E402
@@ -107,7 +108,7 @@ def markdown(df: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--case", action="append", choices=S.CASES)
+    ap.add_argument("--case", action="append", choices=W.CASES)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--scenario", action="append", choices=C.SCENARIOS)
     ap.add_argument("--mismatch", action="append", choices=list(C.MISMATCH))

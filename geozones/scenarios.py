@@ -27,12 +27,13 @@ import pandas as pd
 import shapely
 
 from .errors import InputError
-from .simulate import (
+from .simulate import Simulation
+from .simworld import (
     Case,
-    Simulation,
     attach_cells,
     cluster_points,
     load_case,
+    package_data,
     period_starts,
     raster_points,
     true_counts,
@@ -58,7 +59,7 @@ def crowd_case(name: str = "kortrijk", *, sites: int | None = 260, seed: int = 0
     Parameters
     ----------
     name : str
-        One of :data:`geozones.simulate.CASES`.
+        One of :data:`geozones.simworld.CASES`.
     sites : int, optional
         For ``kortrijk``: a synthetic network of this many irregular sites (three 65°
         sectors each, random orientations, 10% small cells) following the population,
@@ -81,7 +82,6 @@ def crowd_case(name: str = "kortrijk", *, sites: int | None = 260, seed: int = 0
     if name != "kortrijk" or sites is None:
         return case
     from .cellplan import cells_from_frame
-    from .simulate import package_data
     from .synth import synthetic_cellplan
 
     muni = gpd.read_file(str(package_data("kortrijk", "municipality.geojson")))

@@ -87,7 +87,7 @@ def voronoi_case(tmp_path):
     """Nine omnidirectional sites; the zones are their Voronoi cells (the coverage itself)."""
     import pyproj
 
-    from geozones import simulate as S
+    from geozones import simworld as W
 
     rng = np.random.default_rng(4)
     gx, gy = np.meshgrid(np.arange(3) * 1000.0, np.arange(3) * 1000.0)
@@ -105,7 +105,7 @@ def voronoi_case(tmp_path):
     area = shapely.union_all(zones.geometry.values)
     x0, y0, x1, y1 = area.bounds
     pop = _raster(tmp_path / "pop.tif", x0 - 100, y0 - 100, int((x1 - x0) // 100) + 3, int((y1 - y0) // 100) + 3, 100.0, rng)
-    return S.Case(
+    return W.Case(
         "test", cells, zones, area, pyproj.CRS("EPSG:3812"), pop, pop, box(800, 800, 1200, 1200),
         {"square": shapely.Point(X0 + 1500, Y0 + 500)}, visitors=3000, event_people=800,
     )
@@ -113,6 +113,7 @@ def voronoi_case(tmp_path):
 
 def test_simulation_is_deterministic_for_a_seed(voronoi_case):
     from geozones import simulate as S
+    from geozones import simworld as W
 
     a = S.simulate(voronoi_case, seed=5, residents=4000)
     b = S.simulate(voronoi_case, seed=5, residents=4000)
@@ -127,7 +128,7 @@ def test_simulation_is_deterministic_for_a_seed(voronoi_case):
     per_step = a.people.groupby("step").size().to_numpy()
     np.testing.assert_array_equal(a.counts.groupby("period_start")["count"].sum().to_numpy(), per_step)
     # events draw people only at the steps they are on
-    on = [i for i, s in enumerate(S.STEPS) if s[4]]
+    on = [i for i, s in enumerate(W.STEPS) if s[4]]
     assert set(a.people.loc[a.people["kind"] == "event", "step"]) == set(on)
 
 
@@ -159,17 +160,17 @@ def test_truth_recovered_exactly_when_cells_and_zones_coincide(voronoi_case, met
 
 
 def test_signal_model_without_shadowing_is_the_nearest_site(voronoi_case, monkeypatch):
-    from geozones import simulate as S
+    from geozones import simworld as W
 
     rng = np.random.default_rng(0)
     x, y = X0 + rng.uniform(0, 2000, 3000), Y0 + rng.uniform(0, 2000, 3000)
-    monkeypatch.setattr(S, "SHADOWING_DB", 0.0)
-    monkeypatch.setattr(S, "SHADOWING_IID_DB", 0.0)
-    signal = S.attach_cells(x, y, voronoi_case.cells, voronoi_case.crs, model="signal")
-    sector = S.attach_cells(x, y, voronoi_case.cells, voronoi_case.crs, model="sector")
+    monkeypatch.setattr(W, "SHADOWING_DB", 0.0)
+    monkeypatch.setattr(W, "SHADOWING_IID_DB", 0.0)
+    signal = W.attach_cells(x, y, voronoi_case.cells, voronoi_case.crs, model="signal")
+    sector = W.attach_cells(x, y, voronoi_case.cells, voronoi_case.crs, model="sector")
     np.testing.assert_array_equal(signal, sector)
-    monkeypatch.setattr(S, "SHADOWING_DB", 8.0)
-    assert (S.attach_cells(x, y, voronoi_case.cells, voronoi_case.crs, model="signal") != sector).mean() > 0.05
+    monkeypatch.setattr(W, "SHADOWING_DB", 8.0)
+    assert (W.attach_cells(x, y, voronoi_case.cells, voronoi_case.crs, model="signal") != sector).mean() > 0.05
 
 
 def test_sector_model_picks_the_sector_that_faces_the_phone(tmp_path):
