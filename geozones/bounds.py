@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-__all__ = ["capped_figures", "slice_table"]
+__all__ = ["capped_figures", "programme_bounded_figures", "slice_table"]
 
 _TOL = 1e-7
 
@@ -88,8 +88,7 @@ def capped_figures(a, sup: np.ndarray, k: float):
         has = f_of >= 0
         targets = np.flatnonzero(has & small[np.maximum(f_of, 0)])
         t_ent = by_zone[_ranges(zone_start, targets)]  # the targets' entries
-        cells, t_cell = np.unique(wc[t_ent], return_inverse=True)  # (the sorting path of np.unique: its plain one hashes, slowly)
-        t_cell = t_cell.reshape(-1)  # each target entry's cell, in ``cells``
+        cells, t_cell = _distinct(wc[t_ent], n_cells)  # each target entry's cell, in ``cells``
         c_ent = by_cell[_ranges(cell_start, cells)]  # every entry of those cells
         c_first = np.r_[0, np.cumsum(cell_start[cells + 1] - cell_start[cells])[:-1]]
         p_idx = _ranges(pair_start, targets)
@@ -165,6 +164,193 @@ def _leaking_slices(a, fig, small, sup, slices, k, wc, wz, wv, by_cell, cell_sta
         hit = (target & (bound < k)).any(axis=1)
         out.extend(sl[hit].tolist())
     return out
+
+
+def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_000, block_cells: int = 20_000, hops: int = 1):
+    """Suppressed figures that the attacker's linear programme bounds under ``k``, per slice.
+
+    For each period and origin, the attacker knows every published figure ``v_r`` of the
+    slice to its rounding (``|W[:, r] . x - v_r| <= 0.5``) and that counts are not negative,
+    and maximises a hidden figure ``W[:, s] . x``. A hidden figure above none and under
+    ``k`` whose maximum is under ``k`` is exposed: the binding published figure with the
+    fewest people is suppressed (yields ``("bounded by a programme", zone, figure)``) and the
+    programme solved again, until the maximum reaches ``k``. This combines any number of
+    published figures (what :func:`capped_figures` cannot); the audit runs it last, on what
+    is left. Only where needed: a hidden figure with a cell that no published figure of its
+    slice holds is unbounded; a first programme per slice lifts every target at once (each
+    counted up to ``k``) and clears those it lifts to ``k``; the rest are maximised one per
+    slice at a time. Slices are independent, so many are solved as one block-diagonal
+    programme. Suppressing more only loosens the bounds, so one call is enough.
+
+    Parameters
+    ----------
+    a : geozones.audit.AuditInput
+        The figures, with ``cells`` (the weights) set.
+    sup : numpy.ndarray of bool
+        Suppressed so far; updated as figures are yielded.
+    k : float
+    max_cells : int, default 20,000
+        Slices whose programme would hold more cells are left unchecked (yielded as
+        ``("programme too large", -1, -1)``, counted in the audit's report).
+    block_cells : int, default 20,000
+        Cells per block-diagonal programme.
+
+    Yields
+    ------
+    tuple
+        ``("bounded by a programme", zone, figure)``: the published figure to suppress.
+    """
+    small = sup & (a.obs > _TOL) & (a.obs < k)
+    if not small.any():
+        return
+    w = sparse.csc_array(a.cells, dtype=float)
+    n_z = w.shape[1]
+    held = sparse.csc_array((np.ones(w.nnz), w.indices, w.indptr), shape=w.shape)
+    s_inv, fig = slice_table(a, n_z)
+    work = []  # per slice: [published figures x cells, targets x cells, values, zones, open, targets left]
+    for sl in np.unique(s_inv[small]).tolist():
+        f_of = fig[sl]
+        has = f_of >= 0
+        fi = np.maximum(f_of, 0)
+        pub = np.flatnonzero(has & ~sup[fi])
+        targets = np.flatnonzero(has & small[fi])
+        if not len(pub) or not len(targets):
+            continue
+        covered = (held[:, pub] @ np.ones(len(pub))) > 0
+        targets = targets[(held[:, targets].T @ (~covered).astype(float)) == 0]  # (a cell no published figure holds: unbounded)
+        if not len(targets):
+            continue
+        cells = np.flatnonzero(covered)
+        if len(cells) > max_cells:
+            yield "programme too large", -1, -1
+            continue
+        p_w, t_w = w[cells][:, pub].T.tocsr(), w[cells][:, targets].T.tocsr()
+        work.append(_Slice(p_w, t_w, np.round(a.obs[f_of[pub]]), f_of[pub], pub))
+    # every target of a slice at once: those lifted to k are safe, and the solution is a
+    # count of every cell that agrees with the published figures (a witness)
+    pending = []
+    for block in _blocks(work, block_cells):
+        for s, reached, x in zip(block, *_joint(block, k), strict=True):
+            s.x = x
+            pending.extend((s, int(i)) for i in np.flatnonzero(reached < k - 1e-6))
+    # the rest one at a time, around the target: the cells its published figures hold may
+    # move, every other cell stays at the witness (a value reached there is reached by a
+    # count that agrees with everything published; one under k suppresses a binding figure)
+    while pending:
+        nxt = []
+        for block in _blocks([(s, i, _local(s, i, hops)) for s, i in pending], block_cells, size=lambda item: item[2][0].shape[1]):
+            for (s, i, loc), reached, tight in zip(block, *_solve_local([loc for _, _, loc in block], k), strict=True):
+                if reached >= k - 1e-6:
+                    continue
+                rows = loc[4][tight] if len(tight) else loc[4]  # (no binding figure reported: every figure near it)
+                culprit = rows[np.argmin(s.v[rows])]
+                s.open[culprit] = False
+                sup[int(s.figs[culprit])] = True
+                yield "bounded by a programme", int(s.zones[culprit]), int(s.figs[culprit])
+                nxt.append((s, i))
+        pending = nxt
+
+
+class _Slice:
+    """One slice's programme: published figures and targets over the cells they hold."""
+
+    def __init__(self, pub, tgt, v, figs, zones):
+        self.pub, self.tgt, self.v, self.figs, self.zones = pub, tgt, v, figs, zones
+        self.pub_c = pub.tocsc()
+        self.open = np.ones(len(v), bool)
+        self.x = None
+
+
+def _blocks(items, block_cells, size=lambda s: s.pub.shape[1]):
+    """``items`` in runs of about ``block_cells`` cells."""
+    out, n = [], 0
+    for item in items:
+        out.append(item)
+        n += size(item)
+        if n >= block_cells:
+            yield out
+            out, n = [], 0
+    if out:
+        yield out
+
+
+def _joint(block, k):
+    """One block-diagonal programme lifting every target of each slice (each counted up
+    to ``k``): per slice, the targets' values at the optimum and the cells' counts there.
+    """
+    from scipy.optimize import linprog
+
+    p = sparse.block_diag([s.pub for s in block], format="csr")
+    t = sparse.block_diag([s.tgt for s in block], format="csr")
+    v = np.concatenate([s.v for s in block])
+    x = _lp(p, v - 0.5, v + 0.5, t, k, linprog)[0]
+    reached = t @ x
+    c_off = np.cumsum([0] + [s.pub.shape[1] for s in block])
+    t_off = np.cumsum([0] + [s.tgt.shape[0] for s in block])
+    return ([reached[t_off[j]:t_off[j + 1]] for j in range(len(block))],
+            [x[c_off[j]:c_off[j + 1]] for j in range(len(block))])
+
+
+def _local(s: _Slice, i: int, hops: int):
+    """Target ``i``'s programme around it: the cells within ``hops`` published figures of
+    its own, the open figures holding them with the other cells fixed at the witness.
+    Returns (figures x cells, lower, upper, the target's weights, the figures' positions).
+    """
+    cells = s.tgt[[i]].indices
+    for _ in range(hops):
+        rows = s.pub_c[:, cells].indices
+        rows = np.unique(rows[s.open[rows]])
+        cells = np.union1d(cells, s.pub[rows].indices)
+    rows = s.pub_c[:, cells].indices
+    rows = np.unique(rows[s.open[rows]])
+    a = s.pub[rows][:, cells]
+    fixed = s.pub[rows] @ s.x - a @ s.x[cells]
+    return a, s.v[rows] - 0.5 - fixed, s.v[rows] + 0.5 - fixed, s.tgt[[i]][:, cells], rows
+
+
+def _solve_local(locs, k):
+    """Many targets' own programmes as one block-diagonal programme: per target, the value
+    reached and the positions (in its own figures) of the binding ones.
+    """
+    from scipy.optimize import linprog
+
+    p = sparse.block_diag([loc[0] for loc in locs], format="csr")
+    t = sparse.block_diag([loc[3] for loc in locs], format="csr")
+    x, bind = _lp(p, np.concatenate([loc[1] for loc in locs]), np.concatenate([loc[2] for loc in locs]), t, k, linprog)
+    reached = t @ x
+    r_off = np.cumsum([0] + [loc[0].shape[0] for loc in locs])
+    return list(reached), [np.flatnonzero(bind[r_off[j]:r_off[j + 1]]) for j in range(len(locs))]
+
+
+def _lp(p, lo, hi, t, k, linprog):
+    """``max sum(min(t @ x, k))`` over ``x >= 0`` with ``lo <= p @ x <= hi`` (HiGHS): the
+    cells' counts at the optimum and which rows of ``p`` bind.
+    """
+    n_c, n_p, n_t = p.shape[1], p.shape[0], t.shape[0]
+    # variables: cells, each row's offset within its bounds, each target's part up to k
+    mid = (lo + hi) / 2
+    a_eq = sparse.hstack([p, -sparse.eye_array(n_p), sparse.csr_array((n_p, n_t))], format="csc")
+    a_ub = sparse.hstack([-t, sparse.csr_array((n_t, n_p)), sparse.eye_array(n_t)], format="csc")
+    bounds = np.zeros((n_c + n_p + n_t, 2))
+    bounds[:n_c, 1] = np.inf
+    bounds[n_c:n_c + n_p, 0], bounds[n_c:n_c + n_p, 1] = lo - mid, hi - mid
+    bounds[n_c + n_p:, 1] = k
+    r = linprog(np.r_[np.zeros(n_c + n_p), -np.ones(n_t)], A_ub=a_ub, b_ub=np.zeros(n_t), A_eq=a_eq, b_eq=mid,
+                bounds=bounds, method="highs")
+    if r.status != 0:
+        raise RuntimeError(f"the disclosure audit's linear programme failed: {r.message}")
+    return r.x[:n_c], np.abs(r.eqlin.marginals) > 1e-9
+
+
+def _distinct(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``x`` (integers in ``[0, n)``), sorted, and each value's
+    position among them: ``np.unique(x, return_inverse=True)`` by counting, which is much
+    faster than NumPy's paths for a few thousand values out of a known small range.
+    """
+    seen = np.bincount(x, minlength=n) > 0
+    values = np.flatnonzero(seen)
+    pos = np.cumsum(seen) - 1
+    return values, pos[x]
 
 
 def _ranges(start: np.ndarray, keys: np.ndarray) -> np.ndarray:

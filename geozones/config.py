@@ -158,7 +158,7 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> RunConfig:
         The TOML file (UTF-8).
     **overrides
         Settings that replace the file's (the command line's flags); those that are None
-        are ignored. Their relative paths are taken from the config file's folder too.
+        are ignored; paths may be text or path objects. Their relative paths are taken from the config file's folder too.
 
     Returns
     -------
@@ -181,7 +181,12 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> RunConfig:
         raise ConfigError("not UTF-8 text", path=path) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=path, hint="see https://toml.io for the syntax") from exc
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    def plain(v: Any) -> Any:  # (paths given as path objects, as the API's other functions take them)
+        if isinstance(v, os.PathLike):
+            return os.fspath(v)
+        return [plain(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+    data.update({k: plain(v) for k, v in overrides.items() if v is not None})
     unknown = sorted(set(data) - set(_TYPES))
     if unknown:
         raise ConfigError(

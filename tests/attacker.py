@@ -1,5 +1,6 @@
 """The attacker of docs/privacy.md, written apart from geozones' audit: least squares
-over everything published, in the cells' own unknowns.
+over everything published, in the cells' own unknowns, and the linear programme that
+bounds a quantity by the published figures (counts are not negative).
 
 The attacker knows the weights (cells x zones, public: the cell plan and the coverage
 model rebuild them) and every published figure, observed and estimate, with the factor
@@ -85,3 +86,17 @@ def exposures(table: pd.DataFrame, w: np.ndarray, x: np.ndarray, hours: list, or
         for i in np.flatnonzero(follows(a, t)):
             found.append(("cells",) + what[i])
     return found
+
+
+def lp_max(rows: np.ndarray, vals: np.ndarray, target: np.ndarray) -> float:
+    """The attacker's largest value for ``target @ x`` given the published ``rows @ x``
+    (rounded: +-0.5) and ``x >= 0`` (scipy's HiGHS); ``inf`` when nothing bounds it."""
+    from scipy.optimize import linprog
+
+    a_ub = np.vstack([rows, -rows]) if len(rows) else None
+    b_ub = np.concatenate([np.round(vals) + 0.5, -(np.round(vals) - 0.5)]) if len(rows) else None
+    res = linprog(-target, A_ub=a_ub, b_ub=b_ub, bounds=[(0, None)] * len(target), method="highs")
+    if res.status == 3:
+        return float("inf")
+    assert res.status == 0, res.message
+    return -res.fun

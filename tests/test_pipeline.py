@@ -316,6 +316,40 @@ def test_report_trend_over_compared_runs_with_a_target_and_a_campaign(small_case
     assert bad.returncode == 1 and "--target" in bad.stderr
 
 
+def test_no_hidden_demo_figure_is_bounded_under_k_by_a_linear_programme(demo, tmp_path, monkeypatch):
+    """The attacker's linear programme on the demo's week, per period and origin: the
+    published figures (to their rounding) over the cells' counts with the run's weights,
+    counts >= 0; every hidden figure above none and under k must be able to reach k. The
+    truth of the hidden figures and the weights are taken from the run as it audits them
+    (the attack is tests/attacker.py's, not the audit's)."""
+    import numpy as np
+
+    import geozones as gz
+    import geozones.audit as audit
+
+    from .attacker import lp_max
+
+    seen, real = [], audit.audit
+    monkeypatch.setattr(audit, "audit", lambda a, sup, k, **kw: seen.append((a, r := real(a, sup, k, **kw))) or r)
+    gz.run(gz.load_config(demo / "inputs" / "run.toml", out=tmp_path / "run"))
+    assert seen
+    checked = 0
+    for a, (sup, _) in seen:
+        w = a.cells.toarray()
+        for key in {(lv, t, lab) for lv, t, lab in zip(a.level, a.t, a.lab)}:
+            f = np.flatnonzero((a.level == key[0]) & (a.t == key[1]) & (a.lab == key[2]))
+            pub, hid = f[~sup[f]], f[sup[f] & (a.obs[f] > 1e-7) & (a.obs[f] < 30)]
+            if not len(pub):
+                continue
+            rows = w[:, a.zone[pub]].T
+            for j in hid:
+                if (w[:, a.zone[j]] > 0)[rows.sum(axis=0) == 0].any():
+                    continue  # (a cell no published figure holds: unbounded)
+                assert lp_max(rows, a.obs[pub], w[:, a.zone[j]]) >= 30 - 1e-6, (key, a.zone[j], a.obs[j])
+                checked += 1
+    assert checked > 100
+
+
 def test_the_demo_day_discloses_no_cell(demo):
     """The issue's attack on the demo: every published zone figure of one day (origin 'all')
     is a row over the cells' daily counts, with the published weights; no cell and no pair
