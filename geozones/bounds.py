@@ -277,18 +277,40 @@ def _blocks(items, block_cells, size=lambda s: s.pub.shape[1]):
 def _joint(block, k):
     """One block-diagonal programme lifting every target of each slice (each counted up
     to ``k``): per slice, the targets' values at the optimum and the cells' counts there.
+
+    A cell that one published figure holds and no target is left out: it can make up any
+    shortfall of its figure, so the figure only bounds the others from above; its count is
+    set afterwards to what its figure lacks.
     """
     from scipy.optimize import linprog
 
-    p = sparse.block_diag([s.pub for s in block], format="csr")
-    t = sparse.block_diag([s.tgt for s in block], format="csr")
-    v = np.concatenate([s.v for s in block])
-    x = _lp(p, v - 0.5, v + 0.5, t, k, linprog)[0]
-    reached = t @ x
-    c_off = np.cumsum([0] + [s.pub.shape[1] for s in block])
-    t_off = np.cumsum([0] + [s.tgt.shape[0] for s in block])
-    return ([reached[t_off[j]:t_off[j + 1]] for j in range(len(block))],
-            [x[c_off[j]:c_off[j + 1]] for j in range(len(block))])
+    parts = []
+    for s in block:
+        c = s.pub.tocsc()
+        single = (np.diff(c.indptr) == 1) & (np.diff(s.tgt.tocsc().indptr) == 0)
+        row_of = c.indices[c.indptr[:-1][single]]
+        lo = s.v - 0.5
+        lo[row_of] = -np.inf
+        parts.append((s.pub[:, ~single], s.tgt[:, ~single], lo, single, row_of))
+    p = sparse.block_diag([q[0] for q in parts], format="csr")
+    t = sparse.block_diag([q[1] for q in parts], format="csr")
+    x = _lp(p, np.concatenate([q[2] for q in parts]), np.concatenate([s.v + 0.5 for s in block]), t, k, linprog)[0]
+    reached, xs = [], []
+    c0 = t0 = 0
+    for s, (ps, ts, _, single, row_of) in zip(block, parts, strict=True):
+        xk = x[c0:c0 + ps.shape[1]]
+        reached.append(ts @ xk)
+        full = np.zeros(len(single))
+        full[~single] = xk
+        short = np.maximum(s.v - 0.5 - ps @ xk, 0.0)  # (what each figure lacks: one of its own cells makes it up)
+        rows, first = np.unique(row_of, return_index=True)
+        cells = np.flatnonzero(single)[first]
+        if len(rows):
+            full[cells] = short[rows] / np.asarray(s.pub[rows, cells]).ravel()
+        xs.append(full)
+        c0 += ps.shape[1]
+        t0 += ts.shape[0]
+    return reached, xs
 
 
 def _local(s: _Slice, i: int, hops: int):
@@ -327,15 +349,14 @@ def _lp(p, lo, hi, t, k, linprog):
     cells' counts at the optimum and which rows of ``p`` bind.
     """
     n_c, n_p, n_t = p.shape[1], p.shape[0], t.shape[0]
-    # variables: cells, each row's offset within its bounds, each target's part up to k
-    mid = (lo + hi) / 2
+    # variables: cells, each row's value (within its bounds), each target's part up to k
     a_eq = sparse.hstack([p, -sparse.eye_array(n_p), sparse.csr_array((n_p, n_t))], format="csc")
     a_ub = sparse.hstack([-t, sparse.csr_array((n_t, n_p)), sparse.eye_array(n_t)], format="csc")
     bounds = np.zeros((n_c + n_p + n_t, 2))
     bounds[:n_c, 1] = np.inf
-    bounds[n_c:n_c + n_p, 0], bounds[n_c:n_c + n_p, 1] = lo - mid, hi - mid
+    bounds[n_c:n_c + n_p, 0], bounds[n_c:n_c + n_p, 1] = lo, hi
     bounds[n_c + n_p:, 1] = k
-    r = linprog(np.r_[np.zeros(n_c + n_p), -np.ones(n_t)], A_ub=a_ub, b_ub=np.zeros(n_t), A_eq=a_eq, b_eq=mid,
+    r = linprog(np.r_[np.zeros(n_c + n_p), -np.ones(n_t)], A_ub=a_ub, b_ub=np.zeros(n_t), A_eq=a_eq, b_eq=np.zeros(n_p),
                 bounds=bounds, method="highs")
     if r.status != 0:
         raise RuntimeError(f"the disclosure audit's linear programme failed: {r.message}")
