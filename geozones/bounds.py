@@ -259,6 +259,7 @@ class _Slice:
         self.pub_c = pub.tocsc()
         self.open = np.ones(len(v), bool)
         self.x = None
+        self.around = {}  # target -> its neighbourhood (see _local)
 
 
 def _blocks(items, block_cells, size=lambda s: s.pub.shape[1]):
@@ -317,17 +318,23 @@ def _local(s: _Slice, i: int, hops: int):
     """Target ``i``'s programme around it: the cells within ``hops`` published figures of
     its own, the open figures holding them with the other cells fixed at the witness.
     Returns (figures x cells, lower, upper, the target's weights, the figures' positions).
+    The neighbourhood is found once (figures only close later, so the first one holds
+    every later one: a larger neighbourhood only gives the attacker more room).
     """
-    cells = s.tgt[[i]].indices
-    for _ in range(hops):
-        rows = s.pub_c[:, cells].indices
-        rows = np.unique(rows[s.open[rows]])
-        cells = np.union1d(cells, s.pub[rows].indices)
-    rows = s.pub_c[:, cells].indices
-    rows = np.unique(rows[s.open[rows]])
-    a = s.pub[rows][:, cells]
-    fixed = s.pub[rows] @ s.x - a @ s.x[cells]
-    return a, s.v[rows] - 0.5 - fixed, s.v[rows] + 0.5 - fixed, s.tgt[[i]][:, cells], rows
+    if i not in s.around:
+        cells = s.tgt[[i]].indices
+        for _ in range(hops):
+            rows = s.pub_c[:, cells].indices
+            cells = np.union1d(cells, s.pub[np.unique(rows[s.open[rows]])].indices)
+        rows = np.unique(s.pub_c[:, cells].indices)
+        s.around[i] = (cells, rows, s.pub[rows].tocsr(), s.tgt[[i]][:, cells])
+    cells, rows, sub, tgt = s.around[i]
+    keep = s.open[rows]
+    sub = sub[keep]
+    a = sub[:, cells]
+    fixed = sub @ s.x - a @ s.x[cells]
+    v = s.v[rows[keep]]
+    return a, v - 0.5 - fixed, v + 0.5 - fixed, tgt, rows[keep]
 
 
 def _solve_local(locs, k):
