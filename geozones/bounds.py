@@ -203,36 +203,15 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
     small = sup & (a.obs > _TOL) & (a.obs < k)
     if not small.any():
         return
-    w = sparse.csc_array(a.cells, dtype=float)
-    n_z = w.shape[1]
-    held = sparse.csc_array((np.ones(w.nnz), w.indices, w.indptr), shape=w.shape)
-    s_inv, fig = slice_table(a, n_z)
-    work = []  # per slice: [published figures x cells, targets x cells, values, zones, open, targets left]
-    for sl in np.unique(s_inv[small]).tolist():
-        f_of = fig[sl]
-        has = f_of >= 0
-        fi = np.maximum(f_of, 0)
-        pub = np.flatnonzero(has & ~sup[fi])
-        targets = np.flatnonzero(has & small[fi])
-        if not len(pub) or not len(targets):
-            continue
-        covered = (held[:, pub] @ np.ones(len(pub))) > 0
-        targets = targets[(held[:, targets].T @ (~covered).astype(float)) == 0]  # (a cell no published figure holds: unbounded)
-        if not len(targets):
-            continue
-        cells = np.flatnonzero(covered)
-        if len(cells) > max_cells:
-            yield "programme too large", -1, -1
-            continue
-        p_w, t_w = w[cells][:, pub].T.tocsr(), w[cells][:, targets].T.tocsr()
-        work.append(_Slice(p_w, t_w, np.round(a.obs[f_of[pub]]), f_of[pub], pub))
+    prog = _Programmes(a, sup, small, max_cells)
+    for _ in range(prog.too_large):
+        yield "programme too large", -1, -1
     # every target of a slice at once: those lifted to k are safe, and the solution is a
     # count of every cell that agrees with the published figures (a witness)
     pending = []
-    for block in _blocks(work, block_cells):
-        for s, reached, x in zip(block, *_joint(block, k), strict=True):
-            s.x = x
-            pending.extend((s, int(i)) for i in np.flatnonzero(reached < k - 1e-6))
+    for lo, hi in prog.blocks(block_cells):
+        reached = prog.joint(lo, hi, k)
+        pending.extend(prog.slice_of(j) for j in np.flatnonzero(reached < k - 1e-6) + prog.t_start[lo])
     # the rest one at a time, around the target: the cells its published figures hold may
     # move, every other cell stays at the witness (a value reached there is reached by a
     # count that agrees with everything published; one under k suppresses a binding figure)
@@ -275,43 +254,115 @@ def _blocks(items, block_cells, size=lambda s: s.pub.shape[1]):
         yield out
 
 
-def _joint(block, k):
-    """One block-diagonal programme lifting every target of each slice (each counted up
-    to ``k``): per slice, the targets' values at the optimum and the cells' counts there.
-
-    A cell that one published figure holds and no target is left out: it can make up any
-    shortfall of its figure, so the figure only bounds the others from above; its count is
-    set afterwards to what its figure lacks.
+class _Programmes:
+    """Every slice's programme over the cells its published figures hold, built at once:
+    published figures (rows of ``p``) and targets (rows of ``t``) over the slices' cells
+    (columns), slice after slice, so a run of slices is a block-diagonal programme.
     """
-    from scipy.optimize import linprog
 
-    parts = []
-    for s in block:
-        c = s.pub.tocsc()
-        single = (np.diff(c.indptr) == 1) & (np.diff(s.tgt.tocsc().indptr) == 0)
-        row_of = c.indices[c.indptr[:-1][single]]
-        lo = s.v - 0.5
-        lo[row_of] = -np.inf
-        parts.append((s.pub[:, ~single], s.tgt[:, ~single], lo, single, row_of))
-    p = sparse.block_diag([q[0] for q in parts], format="csr")
-    t = sparse.block_diag([q[1] for q in parts], format="csr")
-    x = _lp(p, np.concatenate([q[2] for q in parts]), np.concatenate([s.v + 0.5 for s in block]), t, k, linprog)[0]
-    reached, xs = [], []
-    c0 = t0 = 0
-    for s, (ps, ts, _, single, row_of) in zip(block, parts, strict=True):
-        xk = x[c0:c0 + ps.shape[1]]
-        reached.append(ts @ xk)
-        full = np.zeros(len(single))
-        full[~single] = xk
-        short = np.maximum(s.v - 0.5 - ps @ xk, 0.0)  # (what each figure lacks: one of its own cells makes it up)
-        rows, first = np.unique(row_of, return_index=True)
-        cells = np.flatnonzero(single)[first]
+    def __init__(self, a, sup, small, max_cells):
+        w = sparse.csc_array(a.cells, dtype=float)
+        n_cells, n_z = w.shape
+        s_inv, fig = slice_table(a, n_z)
+        f = fig[np.unique(s_inv[small])]
+        fi = np.maximum(f, 0)
+        pj, pz = np.nonzero((f >= 0) & ~sup[fi])  # published (slice, zone), slice after slice
+        tj, tz = np.nonzero((f >= 0) & small[fi])  # targets
+        count = np.diff(w.indptr)
+        pe = _ranges(w.indptr, pz) if len(pz) else np.zeros(0, np.int64)
+        p_row = np.repeat(np.arange(len(pz)), count[pz])
+        p_key = pj[p_row].astype(np.int64) * n_cells + w.indices[pe]
+        cov = np.sort(p_key)
+        cov = cov[np.r_[True, cov[1:] != cov[:-1]]] if len(cov) else cov  # (slice, cell) pairs held: the variables
+        # a target is unbounded when a cell of its zone is held by no published figure
+        held = sparse.csc_array((np.ones(w.nnz), w.indices, w.indptr), shape=w.shape)
+        c_j, c_cell = np.divmod(cov, n_cells)
+        covered = sparse.csr_array((np.ones(len(cov)), (c_j, c_cell)), shape=(len(f), n_cells))
+        n_held = (covered @ held).tocsr()  # (slice, zone): how many of its cells are held
+        keep_t = np.asarray(n_held[tj, tz]).ravel() >= count[tz] - 0.5
+        n_sl = len(f)
+        n_var = np.bincount((cov // n_cells).astype(np.int64), minlength=n_sl)
+        big = n_var > max_cells
+        active = np.zeros(n_sl, bool)
+        active[tj[keep_t]] = True
+        self.too_large = int((active & big).sum())
+        active &= ~big
+        # only the active slices from here on
+        keep_p = active[pj]
+        keep_t &= active[tj]
+        keep_v = active[(cov // n_cells).astype(np.int64)]
+        cov = cov[keep_v]
+        p_new = np.full(len(pz), -1, np.int64)
+        p_new[keep_p] = np.arange(int(keep_p.sum()))
+        ent = keep_p[p_row]
+        self.p = sparse.csr_array((w.data[pe[ent]], (p_new[p_row[ent]], np.searchsorted(cov, p_key[ent]))), shape=(int(keep_p.sum()), len(cov)))
+        pj, pz, tj, tz = pj[keep_p], pz[keep_p], tj[keep_t], tz[keep_t]
+        te = _ranges(w.indptr, tz) if len(tz) else np.zeros(0, np.int64)
+        t_row = np.repeat(np.arange(len(tz)), count[tz])
+        t_key = tj[t_row].astype(np.int64) * n_cells + w.indices[te]
+        self.t = sparse.csr_array((w.data[te], (t_row, np.searchsorted(cov, t_key))), shape=(len(tz), len(cov)))
+        self.figs = f[pj, pz]
+        self.zones = pz
+        self.v = np.round(a.obs[self.figs])
+        self.slices = np.flatnonzero(active)
+        idx = np.searchsorted(self.slices, np.arange(n_sl))  # (slice -> its position among the active ones)
+        n_act = len(self.slices)
+        self.r_start = np.r_[0, np.cumsum(np.bincount(idx[pj], minlength=n_act))]
+        self.c_start = np.r_[0, np.cumsum(n_var[self.slices])]
+        self.t_start = np.r_[0, np.cumsum(np.bincount(idx[tj], minlength=n_act))]
+        self.x = np.zeros(len(cov))
+        pc = self.p.tocsc()
+        self.single = (np.diff(pc.indptr) == 1) & (np.diff(self.t.tocsc().indptr) == 0)
+        self.single_vars = np.flatnonzero(self.single)
+        self.single_row = pc.indices[pc.indptr[:-1][self.single]]  # (each one's figure)
+        self._slices: dict[int, _Slice] = {}
+
+    def blocks(self, block_cells: int):
+        """Runs of slices ``(first, end)`` holding about ``block_cells`` cells."""
+        lo = 0
+        for j in range(1, len(self.slices) + 1):
+            if self.c_start[j] - self.c_start[lo] >= block_cells or j == len(self.slices):
+                yield lo, j
+                lo = j
+
+    def joint(self, lo: int, hi: int, k: float) -> np.ndarray:
+        """The programme lifting every target of slices ``lo:hi`` at once (each counted up
+        to ``k``): sets the witness of their cells and returns the targets' values there.
+
+        A cell that one published figure holds and no target is left out: it can make up
+        any shortfall of its figure, so the figure only bounds the others from above; its
+        count is set afterwards to what its figure lacks.
+        """
+        from scipy.optimize import linprog
+
+        r0, r1, c0, c1, t0, t1 = self.r_start[lo], self.r_start[hi], self.c_start[lo], self.c_start[hi], self.t_start[lo], self.t_start[hi]
+        p, t = self.p[r0:r1, c0:c1], self.t[t0:t1, c0:c1]
+        single = self.single[c0:c1]
+        v = self.v[r0:r1]
+        sel = (self.single_vars >= c0) & (self.single_vars < c1)
+        s_cells, s_rows = self.single_vars[sel] - c0, self.single_row[sel] - r0
+        low = v - 0.5
+        low[s_rows] = -np.inf
+        xk = _lp(p[:, ~single], low, v + 0.5, t[:, ~single], k, linprog)[0]
+        x = np.zeros(c1 - c0)
+        x[~single] = xk
+        short = np.maximum(v - 0.5 - p @ x, 0.0)  # (what each figure lacks: one of its own cells makes it up)
+        rows, first = np.unique(s_rows, return_index=True)
         if len(rows):
-            full[cells] = short[rows] / np.asarray(s.pub[rows, cells]).ravel()
-        xs.append(full)
-        c0 += ps.shape[1]
-        t0 += ts.shape[0]
-    return reached, xs
+            cells = s_cells[first]
+            x[cells] = short[rows] / np.asarray(p[rows, cells]).ravel()
+        self.x[c0:c1] = x
+        return t @ x
+
+    def slice_of(self, target: int):
+        """``(slice programme, its target)`` for a target's position in ``t``."""
+        j = int(np.searchsorted(self.t_start, target, side="right") - 1)
+        if j not in self._slices:
+            r0, r1, c0, c1, t0, t1 = self.r_start[j], self.r_start[j + 1], self.c_start[j], self.c_start[j + 1], self.t_start[j], self.t_start[j + 1]
+            s = _Slice(self.p[r0:r1, c0:c1], self.t[t0:t1, c0:c1], self.v[r0:r1], self.figs[r0:r1], self.zones[r0:r1])
+            s.x = self.x[c0:c1]
+            self._slices[j] = s
+        return self._slices[j], int(target - self.t_start[j])
 
 
 def _local(s: _Slice, i: int, hops: int):
