@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from .errors import GeozonesError, InputError, OutputError
 
 log = logging.getLogger("geozones")
@@ -138,3 +140,18 @@ def read_parquet_table(path: str | os.PathLike[str], *, text: tuple[str, ...] = 
         return pa.concat_tables(tables) if tables else f.schema_arrow.empty_table()
     except Exception as exc:  # row groups whose types disagree
         raise error(f"cannot read the file: {' '.join(str(exc).split())}", path=path, hint=damaged) from exc
+
+
+def people_text(v: float) -> str:
+    """A count of people as the pages and maps write it: whole, thousands apart by a space
+    (``18 400``), empty when not a number.
+
+    Parameters
+    ----------
+    v : float
+
+    Returns
+    -------
+    str
+    """
+    return f"{v:,.0f}".replace(",", " ") if np.isfinite(v) else ""

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import read_csv_text
+from ._io import people_text, read_csv_text
 from .errors import InputError
 
 __all__ = ["read_campaigns", "added_by", "effect_rows", "WINDOW_DAYS"]
@@ -120,7 +120,7 @@ def _words(name: str, r: dict, what: str) -> str:
     wd = r["weekdays"]
     ordinary = f"an ordinary {wd[0]}" if len(wd) == 1 else "an ordinary day of the same weekdays"
     ratio = f", {r['ratio']:.1f}x {ordinary}" if np.isfinite(r["ratio"]) else ""
-    return f"{name} added {r['added']:,.0f} {what} a day ({r['low']:,.0f} to {r['high']:,.0f}, 90% interval){ratio}"
+    return f"{name} added {people_text(r['added'])} {what} a day ({people_text(r['low'])} to {people_text(r['high'])}, 90% interval){ratio}"
 
 
 def effect_rows(visitors: pd.DataFrame, by_origin: dict[str, pd.DataFrame], names: dict[str, str], events: dict[str, list[str]],
@@ -161,7 +161,7 @@ def effect_rows(visitors: pd.DataFrame, by_origin: dict[str, pd.DataFrame], name
             for o, s in by_origin.items():
                 ro = added_by(s, days, excluded, around)
                 if ro is not None:
-                    rows.append({"name": names.get(o, o), "added": f"{ro['added']:,.0f}", "low": f"{ro['low']:,.0f}", "high": f"{ro['high']:,.0f}",
+                    rows.append({"name": names.get(o, o), "added": f"{people_text(ro['added'])}", "low": f"{people_text(ro['low'])}", "high": f"{people_text(ro['high'])}",
                                  "ratio": f"{ro['ratio']:.2f}x" if np.isfinite(ro["ratio"]) else "", "_sort": -ro["added"]})
             rows.sort(key=lambda x: x["_sort"])
             out.append({"name": name, "kind": kind, "sentence": _words(name, r, "visitors"), "days": ", ".join(r["days"]),

@@ -30,7 +30,7 @@ import shapely
 from branca.colormap import LinearColormap
 from folium.plugins import HeatMap, HeatMapWithTime
 
-from ._io import write_text_atomic
+from ._io import people_text, write_text_atomic
 from .crs import WGS84, metric_crs
 from .errors import InputError
 from .weights import LOW_FIT
@@ -60,7 +60,7 @@ def _fit_text(n_cells, fit) -> str:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:,.0f}".replace(",", " ")
+    return people_text(v)
 
 
 @lru_cache(maxsize=1)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ._io import file_format, read_csv_text, write_text_atomic
+from ._io import file_format, people_text, read_csv_text, write_text_atomic
 from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
 
@@ -145,7 +145,7 @@ def _series_chart(days: pd.DataFrame, events: dict[str, list[str]], title: str) 
     ax.set_ylabel("per day (estimate)")
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, loc="upper left")
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: f"{v:,.0f}".replace(",", " ")))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: people_text(v)))
     fig.autofmt_xdate()
     return _svg(fig)
 
@@ -167,7 +167,7 @@ def _bar_chart(shares: pd.DataFrame, title: str) -> str:
 
 
 def _n(v: float) -> str:
-    return "" if not np.isfinite(v) else f"{v:,.0f}".replace(",", " ")
+    return people_text(v)
 
 
 def _quality_lines(q: dict | None) -> list[str] | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._io import people_text
 from .visitors import CATEGORIES, KEY_OF
 
 __all__ = ["device_sections"]
@@ -39,7 +40,7 @@ def _read(run_dir: Path, name: str) -> pd.DataFrame | None:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:,.0f}" if np.isfinite(v) else "suppressed"
+    return people_text(v) if np.isfinite(v) else "suppressed"
 
 
 def _per_day(t: pd.DataFrame, zone: str, start: str, end: str, labels, key: str, regular_days: int) -> list[dict]:

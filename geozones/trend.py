@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._io import people_text
 from .errors import InputError
 from .origins import RESIDENT
 
@@ -152,8 +153,8 @@ def trend_rows(series: pd.DataFrame, *, halfwidth: float = 0.0, target: float | 
         def words(c):
             return "" if c is None or not np.isfinite(c[0]) else f"{c[0]:+.1%} ({c[1]:+.1%} to {c[2]:+.1%})"
 
-        level = f" ({a['low']:,.0f}-{a['high']:,.0f})" if np.isfinite(a["low"]) and np.isfinite(a["high"]) else ""
-        rows.append({"quarter": _label(q), "visitors": f"{a['mean']:,.0f}{level}", "days": int(a["days"]),
+        level = f" ({people_text(a['low'])}-{people_text(a['high'])})" if np.isfinite(a["low"]) and np.isfinite(a["high"]) else ""
+        rows.append({"quarter": _label(q), "visitors": f"{people_text(a['mean'])}{level}", "days": int(a["days"]),
                      "previous": words(_change(a, prev, halfwidth) if prev is not None else None),
                      "year": words(_change(a, ago, halfwidth) if ago is not None else None)})
     out = {"rows": rows, "target": None}
@@ -176,6 +177,6 @@ def trend_rows(series: pd.DataFrame, *, halfwidth: float = 0.0, target: float | 
             lo, hi = (1 + c[1]) ** (1 / n) - 1, (1 + c[2]) ** (1 / n) - 1
             verdict = "on track" if lo >= need else ("behind" if hi < need else "too early to tell")
             so_far = f" So far ({_label(b)} to {_label(last)}): {yearly:+.1%} a year ({lo:+.1%} to {hi:+.1%}): {verdict}."
-        out["target"] = (f"Target: {target:g}x the {_label(b)} level ({series.loc[b, 'mean']:,.0f} to {goal:,.0f} visitors a day) by "
+        out["target"] = (f"Target: {target:g}x the {_label(b)} level ({people_text(series.loc[b, 'mean'])} to {people_text(goal)} visitors a day) by "
                          f"{by} Q{b.quarter}: {need:+.1%} a year.{so_far}")
     return out
