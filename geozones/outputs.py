@@ -172,6 +172,10 @@ def whole_numbers(table):
     return table
 
 
+#: Rows per Parquet row group of an output table (and per piece cast to plain text).
+ROW_GROUP = 1 << 20
+
+
 def write_table(table, folder: Path, stem: str, *, parquet: bool = True) -> list[Path]:
     """Write a published table as ``stem.csv`` (and ``stem.parquet``) into ``folder``.
 
@@ -203,7 +207,13 @@ def write_table(table, folder: Path, stem: str, *, parquet: bool = True) -> list
     pacsv.write_csv(table, files[0], pacsv.WriteOptions(quoting_style="needed"))
     if parquet:
         files.append(folder / f"{stem}.parquet")
-        pq.write_table(table.replace_schema_metadata(None), files[1], store_schema=False)  # (text read back as text, not categories)
+        # text as plain strings, a million rows at a time: Arrow writes dictionary columns
+        # with bytes that can differ from run to run for the same values (the period_start
+        # column, seen with pyarrow 26), and plain text read back is text, not categories
+        plain = pa.schema([pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema])
+        with pq.ParquetWriter(files[1], plain, store_schema=False) as writer:
+            for lo in range(0, max(table.num_rows, 1), ROW_GROUP):
+                writer.write_table(table.slice(lo, ROW_GROUP).cast(plain), row_group_size=ROW_GROUP)
     return files
 
 
