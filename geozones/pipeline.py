@@ -27,8 +27,6 @@ only when the whole run has succeeded: a failed run leaves the previous outputs 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,36 +36,41 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from ._io import file_format, row_label
 from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
-from .config import PATH_KEYS, RunConfig, load_config, pick_engine, range_bound
+from .config import RunConfig, load_config, pick_engine
 from .counts import events_to_counts, period_seconds, read_counts, read_events, read_optout
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, publish_dense, publish_in_parts, table_fits
-from .errors import BudgetError, ConfigError, CountsError, WeightsError
+from .errors import BudgetError, WeightsError
 from .extrapolate import market_share_factors, read_market_share, rest_share
 from .footprint import refined_weights
 from .inputs import run_weights
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
 from .origins import ALL, rollup_codes, successor
 from .outputs import (
-    OUTPUT_NAMES,
     ZONE_COUNT_COLUMNS,
     discard_folder,
-    grid_table,
     local_iso,
     new_folder,
     output_table,
-    replace_folder,
     table_frame,
-    write_table,
     zone_summary,
 )
 from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, nested_items, publish
 from .quality import check_strict, quality_of_bins, quality_of_counts
+from .runfiles import (
+    check_inputs_are_not_outputs,
+    check_rows,
+    describe_inputs,
+    heat_fits,
+    heat_table,
+    map_title,
+    published_all_rows,
+    write_outputs,
+)
 from .weights import Weights, zone_fit
-from .weights_io import read_weights, write_weights
-from .zones import OUTSIDE, h3_grid, nested_pairs, read_zones, square_grid, write_zones, zone_families, zone_overlaps
+from .weights_io import read_weights
+from .zones import OUTSIDE, nested_pairs, read_zones, zone_families, zone_overlaps
 
 __all__ = ["RunConfig", "RunResult", "load_config", "run", "ZONE_COUNT_COLUMNS"]
 
@@ -94,29 +97,6 @@ class RunResult:
         if self._frame is None and self.arrow is not None:
             self._frame = table_frame(self.arrow)
         return self._frame
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
-    out = {}
-    for key, value in paths.items():
-        if value is None:
-            continue
-        items = value if isinstance(value, list) else [value]
-        files = []
-        for item in items:
-            p = Path(item)
-            for f in sorted(p.glob("*.geojson")) if p.is_dir() else [p]:
-                files.append({"path": str(f), "sha256": _sha256(f)})
-        out[key] = files
-    return out
 
 
 def _safe(value: float, k: float) -> float | str:
@@ -308,7 +288,7 @@ def run(cfg: RunConfig) -> RunResult:
     """
     clock = _Stages()
     cfg.validate()
-    _check_inputs_are_not_outputs(cfg)
+    check_inputs_are_not_outputs(cfg)
     engine, why = pick_engine(cfg)
     if cfg.engine == "auto":
         log.info(why)
@@ -340,7 +320,7 @@ def run(cfg: RunConfig) -> RunResult:
     optout_info = None
     if cfg.events:
         events = read_events(cfg.events)
-        _check_rows(events, "timestamp", weights, cfg, cfg.events)
+        check_rows(events, "timestamp", weights, cfg, cfg.events)
         optout = read_optout(cfg.optout) if cfg.optout else None
         counts, optout_info = events_to_counts(events, cfg.period, optout=optout)
         counts.attrs["source"] = cfg.events
@@ -351,7 +331,7 @@ def run(cfg: RunConfig) -> RunResult:
     else:
         counts = read_counts(cfg.counts)
         clock.done("read counts")
-        _check_rows(counts, "period_start", weights, cfg, cfg.counts)
+        check_rows(counts, "period_start", weights, cfg, cfg.counts)
     shares = read_market_share(cfg.market_share) if cfg.market_share else None
     rest = rest_share(shares)  # (the share of a total's hidden origins: its estimate adds no equation)
     residents = _residents(zones, cfg)
@@ -361,7 +341,7 @@ def run(cfg: RunConfig) -> RunResult:
         periods.append(cfg.summary_period)
     bins = None
     in_parts = dense = False
-    heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None) and _heat_fits(zones, cfg)
+    heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None) and heat_fits(zones, cfg)
     linear_time = not (cfg.kind == "presence" and cfg.stat == "max")
     if counts is None:
         bins = _stream(cfg, weights, shares, residents, periods)
@@ -422,7 +402,7 @@ def run(cfg: RunConfig) -> RunResult:
         summary = zone_summary(zones, done.last, periods[-1])
         info = _bins_info(bins, factor)
         factors = bins.info["factors"]
-        published_all = _all_rows(table) if heat else None
+        published_all = published_all_rows(table) if heat else None
     else:
         checked = disclosure_control(figures, cfg.k, nested=nested, weights=weights, linear_time=linear_time, rest_share=rest)
         clock.done("disclosure control")
@@ -437,13 +417,13 @@ def run(cfg: RunConfig) -> RunResult:
     summary = summary_intervals(summary, h_zone, shares)
     grid = None
     if published_all is not None:
-        grid = _heat(zones, published_all, cfg, cfg.metric_crs or weights.meta.get("crs") or "EPSG:3812")
+        grid = heat_table(zones, published_all, cfg, cfg.metric_crs or weights.meta.get("crs") or "EPSG:3812")
         clock.done("heat layer")
     summary["n_cells"] = summary["zone_id"].map(fit["n_cells"]).to_numpy(dtype="int64")
     summary["fit"] = summary["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
     manifest = {
         "geozones_version": __version__,
-        "inputs": _describe_inputs(
+        "inputs": describe_inputs(
             {"zones": cfg.zones, "cells": cfg.cells, "weights": cfg.weights, "counts": cfg.counts, "events": cfg.events,
              "optout": cfg.optout, "market_share": cfg.market_share, "ancillary": cfg.ancillary}
         ),
@@ -486,7 +466,7 @@ def run(cfg: RunConfig) -> RunResult:
             "parts": parts or 1,
         },
     }
-    manifest["title"] = _title(cfg, periods)
+    manifest["title"] = map_title(cfg, periods)
     if grid is not None:
         manifest["heat_grid"] = {
             "drawn_from": "published zone figures only: each square takes the density of the smallest published zone under its centre",
@@ -494,7 +474,7 @@ def run(cfg: RunConfig) -> RunResult:
             "published": int((grid["status"] == PUBLISHED).sum()),
             "suppressed": int((grid["status"] == SUPPRESSED).sum()),
         }
-    files = _write_outputs(Path(cfg.out), table, summary, public_weights, manifest, grid, cfg, stage=stage)
+    files = write_outputs(Path(cfg.out), table, summary, public_weights, manifest, grid, cfg, stage=stage)
     clock.done("writing")
     manifest["outputs"] = [f.name for f in files]
     return RunResult(arrow=table, manifest=manifest, files=files)
@@ -528,163 +508,3 @@ def _density_note(fp, weights: Weights) -> dict:
     }
 
 
-def _check_inputs_are_not_outputs(cfg: RunConfig) -> None:
-    """Refuse a run whose output folder holds one of its inputs under an output's name: it would overwrite it."""
-    targets = {(Path(cfg.out) / name).resolve() for name in OUTPUT_NAMES}
-    for key in PATH_KEYS:
-        value = getattr(cfg, key)
-        for item in value if isinstance(value, list) else [value] if value else []:
-            p = Path(item)
-            for f in sorted(p.glob("*.geojson")) if p.is_dir() else [p]:
-                if f.resolve() in targets:
-                    raise ConfigError(
-                        f"setting {key!r}: this file is also an output of the run (out {cfg.out!r}); the run would overwrite it",
-                        path=f,
-                        hint="choose another output folder, or move the input out of it",
-                    )
-
-
-def _n(n: int, noun: str) -> str:
-    return f"{int(n)} {noun}{'s' if n != 1 else ''}"
-
-
-def _check_rows(frame: pd.DataFrame, column: str, weights: Weights, cfg: RunConfig, path: str) -> None:
-    """Refuse counts or events for unknown cells (unless dropped) or outside start..end, naming the first row.
-
-    ``frame`` is indexed by the row's place in its file, as read_counts and read_events return it.
-    """
-    fmt = file_format(path)
-    if cfg.unknown_cells == "error":
-        unknown = ~frame["cell_id"].isin(pd.Index(weights.cell_ids)).to_numpy()
-        if unknown.any():
-            i = int(np.flatnonzero(unknown)[0])
-            source = Path(cfg.cells or cfg.weights).name
-            raise CountsError(
-                f"cell_id {frame['cell_id'].iloc[i]!r} is not in {source} "
-                f"({_n(frame.loc[unknown, 'cell_id'].nunique(), 'unknown cell id')}, {_n(unknown.sum(), 'row')} in all)",
-                path=path,
-                where=row_label(int(frame.index[i]), fmt),
-                hint="check that counts and cell plan belong together, or drop them with --unknown-cells drop",
-            )
-    if cfg.start is None and cfg.end is None:
-        return
-    t = frame[column]
-    outside = np.zeros(len(frame), dtype=bool)
-    if cfg.start is not None:
-        outside |= (t < range_bound(cfg.start)).to_numpy()
-    if cfg.end is not None:
-        outside |= (t >= range_bound(cfg.end)).to_numpy()
-    if outside.any():
-        i = int(np.flatnonzero(outside)[0])
-        raise CountsError(
-            f"{column} {local_iso(t.iloc[[i]]).iloc[0]} is outside the requested range "
-            f"start {cfg.start or '(none)'} to end {cfg.end or '(none)'} ({_n(outside.sum(), 'row')} in all)",
-            path=path,
-            where=row_label(int(frame.index[i]), fmt),
-            hint=f"the range is start <= {column} < end: widen --start/--end, or remove these rows",
-        )
-
-
-def _all_rows(table) -> pd.DataFrame:
-    """The rows of origin ``all`` of a published Arrow zone table, as the heat layer takes them."""
-    import pyarrow.compute as pc
-
-    t = table.filter(pc.equal(table["origin"].cast("string"), ALL)).select(["zone_id", "period_start", "period", "origin", "observed", "estimate", "status"])
-    frame = table_frame(t)
-    return frame.assign(period_start=pd.to_datetime(frame["period_start"], utc=True))
-
-
-#: The most squares a heat layer draws (a map of more is too heavy to open, and the grid
-#: table grows with squares x periods).
-MAX_HEAT_SQUARES = 20_000
-
-
-def _heat_fits(zones, cfg: RunConfig) -> bool:
-    """Whether the heat grid stays within :data:`MAX_HEAT_SQUARES`; else a warning, no heat layer."""
-    if cfg.heat_h3 is not None:
-        import h3
-
-        n = float(zones["area_km2"].sum()) / h3.average_hexagon_area(cfg.heat_h3, "km^2")
-        what = f"H3 resolution {cfg.heat_h3}"
-    else:
-        n = float(zones["area_km2"].sum()) * 1e6 / cfg.heat_grid_m ** 2
-        what = f"{cfg.heat_grid_m:g} m squares"
-    if n <= MAX_HEAT_SQUARES:
-        return True
-    log.warning("the zones' %.0f km2 need about %s heat-grid cells of %s, more than %s: the map has no heat layer "
-                "(choose a larger --heat-grid, or --heat-grid 0)", zones["area_km2"].sum(), f"{n:,.0f}", what, f"{MAX_HEAT_SQUARES:,}")
-    return False
-
-
-def _heat(zones, published_all: pd.DataFrame, cfg: RunConfig, crs: str) -> pd.DataFrame:
-    """The heat grid's figures, drawn from the published zone figures alone (:mod:`geozones.heat`)."""
-    from .heat import heat_from_zones
-
-    grid = h3_grid(zones, cfg.heat_h3) if cfg.heat_h3 is not None else square_grid(zones, cfg.heat_grid_m, crs=cfg.metric_crs)
-    figures = heat_from_zones(grid, zones, published_all, crs=crs)
-    figures["observed"] = figures["observed"].round()
-    figures["estimate"] = figures["estimate"].round()
-    return grid_table(grid, figures, "")
-
-
-def _write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stage: Path | None = None) -> list[Path]:
-    """Write the outputs into a new folder, which then takes the place of ``out`` whole
-    (:func:`geozones.outputs.replace_folder`). ``table`` None: ``stage`` holds the zone
-    tables already (a table published in parts).
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    if stage is None:
-        stage = new_folder(out)
-    pool = ThreadPoolExecutor(1, thread_name_prefix="geozones-write")
-    try:
-        names = []
-        # the zone table by Arrow on a thread of its own (it lets go of the GIL), while
-        # this one writes the zones, the weights and the map
-        tables = pool.submit(write_table, table, stage, "zone_counts") if table is not None else None
-        names += ["zone_counts.csv", "zone_counts.parquet"]
-        write_zones(summary, stage / "zones.geojson")
-        names.append("zones.geojson")
-        write_weights(weights, stage / "weights.parquet")
-        names.append("weights.parquet")
-        if grid is not None:
-            write_table(grid, stage, "grid_counts", parquet=False)
-            names.append("grid_counts.csv")
-        if cfg.map:
-            from .maps import save_map, visitor_map
-
-            m = visitor_map(summary, grid=grid, title=manifest["title"], self_contained=cfg.self_contained)
-            save_map(m, stage / "map.html", self_contained=cfg.self_contained)
-            names.append("map.html")
-        if tables is not None:
-            tables.result()
-        names.append("manifest.json")
-        manifest["outputs"] = names
-        (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        _before_replace(stage, out)
-        replace_folder(stage, out)
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        discard_folder(stage)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-    return [out / name for name in names]
-
-
-def _before_replace(stage: Path, out: Path) -> None:
-    """Nothing: where a test injects a failure after every file is written, before the folder is replaced."""
-
-
-_WORDS = {"1h": "hour", "1d": "day", "1w": "week", "1q": "quarter"}
-
-
-def _title(cfg: RunConfig, periods: list[str]) -> str:
-    """What the map's colours mean, in words."""
-    first, longest = (_WORDS.get(p, p) for p in (periods[0], periods[-1]))
-    if cfg.kind == "events":
-        return f"Estimated events per {longest}"
-    what = "people present" if cfg.kind == "presence" else "visitors"
-    if cfg.kind == "presence" and longest != first:
-        return f"Estimated {what} per {first} ({cfg.stat} over the {longest})"
-    return f"Estimated {what} per {longest}"

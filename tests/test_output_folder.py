@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from geozones import outputs, pipeline
+from geozones import outputs, pipeline, runfiles
 from geozones.config import RunConfig
 
 
@@ -77,7 +77,7 @@ def test_a_failure_at_each_step_leaves_the_old_set(two_sets, monkeypatch, where)
         raise RuntimeError("injected")
 
     if where == "after the files":
-        monkeypatch.setattr(pipeline, "_before_replace", boom)
+        monkeypatch.setattr(runfiles, "_before_replace", boom)
     elif where == "before the swap":
         monkeypatch.setattr(outputs, "_exchange", boom)
     else:  # a file system that cannot swap: out is moved aside, then the new folder fails to move in

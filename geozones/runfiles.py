@@ -1,0 +1,325 @@
+"""What a run reads and writes around its figures: the inputs checked against the weights
+and described (with their hashes) for the manifest, the heat layer drawn from the published
+figures, and the output folder written whole (:func:`geozones.pipeline.run` calls these).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._io import file_format, row_label
+from .config import PATH_KEYS, RunConfig, range_bound
+from .errors import ConfigError, CountsError
+from .origins import ALL
+from .outputs import OUTPUT_NAMES, discard_folder, grid_table, local_iso, new_folder, replace_folder, table_frame, write_table
+from .weights import Weights
+from .weights_io import write_weights
+from .zones import h3_grid, square_grid, write_zones
+
+__all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_rows", "describe_inputs", "heat_fits", "heat_table", "map_title",
+           "published_all_rows", "write_outputs"]
+
+log = logging.getLogger("geozones")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
+    """Every input file of a run with its SHA-256, for the manifest.
+
+    Parameters
+    ----------
+    paths : dict
+        Setting name -> a path or a list of paths (a folder stands for its GeoJSON files);
+        None is left out.
+
+    Returns
+    -------
+    dict
+        Setting name -> list of ``{"path", "sha256"}``.
+    """
+    out = {}
+    for key, value in paths.items():
+        if value is None:
+            continue
+        items = value if isinstance(value, list) else [value]
+        files = []
+        for item in items:
+            p = Path(item)
+            for f in sorted(p.glob("*.geojson")) if p.is_dir() else [p]:
+                files.append({"path": str(f), "sha256": _sha256(f)})
+        out[key] = files
+    return out
+
+
+def check_inputs_are_not_outputs(cfg: RunConfig) -> None:
+    """Refuse a run whose output folder holds one of its inputs under an output's name: it
+    would overwrite it.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+
+    Raises
+    ------
+    ConfigError
+        Naming the input and the setting.
+    """
+    targets = {(Path(cfg.out) / name).resolve() for name in OUTPUT_NAMES}
+    for key in PATH_KEYS:
+        value = getattr(cfg, key)
+        for item in value if isinstance(value, list) else [value] if value else []:
+            p = Path(item)
+            for f in sorted(p.glob("*.geojson")) if p.is_dir() else [p]:
+                if f.resolve() in targets:
+                    raise ConfigError(
+                        f"setting {key!r}: this file is also an output of the run (out {cfg.out!r}); the run would overwrite it",
+                        path=f,
+                        hint="choose another output folder, or move the input out of it",
+                    )
+
+
+def _n(n: int, noun: str) -> str:
+    return f"{int(n)} {noun}{'s' if n != 1 else ''}"
+
+
+def check_rows(frame: pd.DataFrame, column: str, weights: Weights, cfg: RunConfig, path: str) -> None:
+    """Refuse counts or events for unknown cells (unless dropped) or outside start..end,
+    naming the first row.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Indexed by the row's place in its file, as read_counts and read_events return it.
+    column : str
+        The time column (``period_start`` or ``timestamp``).
+    weights : Weights
+    cfg : RunConfig
+    path : str
+        The file, for the message.
+
+    Raises
+    ------
+    CountsError
+        Naming the file and the row.
+    """
+    fmt = file_format(path)
+    if cfg.unknown_cells == "error":
+        unknown = ~frame["cell_id"].isin(pd.Index(weights.cell_ids)).to_numpy()
+        if unknown.any():
+            i = int(np.flatnonzero(unknown)[0])
+            source = Path(cfg.cells or cfg.weights).name
+            raise CountsError(
+                f"cell_id {frame['cell_id'].iloc[i]!r} is not in {source} "
+                f"({_n(frame.loc[unknown, 'cell_id'].nunique(), 'unknown cell id')}, {_n(unknown.sum(), 'row')} in all)",
+                path=path,
+                where=row_label(int(frame.index[i]), fmt),
+                hint="check that counts and cell plan belong together, or drop them with --unknown-cells drop",
+            )
+    if cfg.start is None and cfg.end is None:
+        return
+    t = frame[column]
+    outside = np.zeros(len(frame), dtype=bool)
+    if cfg.start is not None:
+        outside |= (t < range_bound(cfg.start)).to_numpy()
+    if cfg.end is not None:
+        outside |= (t >= range_bound(cfg.end)).to_numpy()
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise CountsError(
+            f"{column} {local_iso(t.iloc[[i]]).iloc[0]} is outside the requested range "
+            f"start {cfg.start or '(none)'} to end {cfg.end or '(none)'} ({_n(outside.sum(), 'row')} in all)",
+            path=path,
+            where=row_label(int(frame.index[i]), fmt),
+            hint=f"the range is start <= {column} < end: widen --start/--end, or remove these rows",
+        )
+
+
+def published_all_rows(table) -> pd.DataFrame:
+    """The rows of origin ``all`` of a published Arrow zone table, as the heat layer takes them.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        As :func:`geozones.outputs.output_table` makes it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone_id, period_start`` (UTC), ``period, origin, observed, estimate, status``.
+    """
+    import pyarrow.compute as pc
+
+    t = table.filter(pc.equal(table["origin"].cast("string"), ALL)).select(["zone_id", "period_start", "period", "origin", "observed", "estimate", "status"])
+    frame = table_frame(t)
+    return frame.assign(period_start=pd.to_datetime(frame["period_start"], utc=True))
+
+
+#: The most squares a heat layer draws (a map of more is too heavy to open, and the grid
+#: table grows with squares x periods).
+MAX_HEAT_SQUARES = 20_000
+
+
+def heat_fits(zones, cfg: RunConfig) -> bool:
+    """Whether the heat grid stays within :data:`MAX_HEAT_SQUARES`; else a warning, no
+    heat layer.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        With ``area_km2``.
+    cfg : RunConfig
+        Its ``heat_grid_m`` or ``heat_h3``.
+
+    Returns
+    -------
+    bool
+    """
+    if cfg.heat_h3 is not None:
+        import h3
+
+        n = float(zones["area_km2"].sum()) / h3.average_hexagon_area(cfg.heat_h3, "km^2")
+        what = f"H3 resolution {cfg.heat_h3}"
+    else:
+        n = float(zones["area_km2"].sum()) * 1e6 / cfg.heat_grid_m ** 2
+        what = f"{cfg.heat_grid_m:g} m squares"
+    if n <= MAX_HEAT_SQUARES:
+        return True
+    log.warning("the zones' %.0f km2 need about %s heat-grid cells of %s, more than %s: the map has no heat layer "
+                "(choose a larger --heat-grid, or --heat-grid 0)", zones["area_km2"].sum(), f"{n:,.0f}", what, f"{MAX_HEAT_SQUARES:,}")
+    return False
+
+
+def heat_table(zones, published_all: pd.DataFrame, cfg: RunConfig, crs: str) -> pd.DataFrame:
+    """The heat grid's figures, drawn from the published zone figures alone
+    (:mod:`geozones.heat`).
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+    published_all : pandas.DataFrame
+        As :func:`published_all_rows` gives them.
+    cfg : RunConfig
+    crs : str
+        The metric CRS of the squares.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``grid_counts`` table.
+    """
+    from .heat import heat_from_zones
+
+    grid = h3_grid(zones, cfg.heat_h3) if cfg.heat_h3 is not None else square_grid(zones, cfg.heat_grid_m, crs=cfg.metric_crs)
+    figures = heat_from_zones(grid, zones, published_all, crs=crs)
+    figures["observed"] = figures["observed"].round()
+    figures["estimate"] = figures["estimate"].round()
+    return grid_table(grid, figures, "")
+
+
+def write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stage: Path | None = None) -> list[Path]:
+    """Write the outputs into a new folder, which then takes the place of ``out`` whole
+    (:func:`geozones.outputs.replace_folder`); a failure leaves ``out`` as it was.
+
+    Parameters
+    ----------
+    out : Path
+    table : pyarrow.Table or None
+        The zone table; None when ``stage`` holds the zone tables already (a table
+        published in parts).
+    summary : geopandas.GeoDataFrame
+        The zones with their summary figures (``zones.geojson``, the map).
+    weights : Weights
+        As published (``weights.parquet``).
+    manifest : dict
+        Written last, with the list of outputs.
+    grid : pandas.DataFrame or None
+        The heat grid's table.
+    cfg : RunConfig
+    stage : Path, optional
+        The new folder, when already made.
+
+    Returns
+    -------
+    list of Path
+        The files, in ``out``.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    if stage is None:
+        stage = new_folder(out)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="geozones-write")
+    try:
+        names = []
+        # the zone table by Arrow on a thread of its own (it lets go of the GIL), while
+        # this one writes the zones, the weights and the map
+        tables = pool.submit(write_table, table, stage, "zone_counts") if table is not None else None
+        names += ["zone_counts.csv", "zone_counts.parquet"]
+        write_zones(summary, stage / "zones.geojson")
+        names.append("zones.geojson")
+        write_weights(weights, stage / "weights.parquet")
+        names.append("weights.parquet")
+        if grid is not None:
+            write_table(grid, stage, "grid_counts", parquet=False)
+            names.append("grid_counts.csv")
+        if cfg.map:
+            from .maps import save_map, visitor_map
+
+            m = visitor_map(summary, grid=grid, title=manifest["title"], self_contained=cfg.self_contained)
+            save_map(m, stage / "map.html", self_contained=cfg.self_contained)
+            names.append("map.html")
+        if tables is not None:
+            tables.result()
+        names.append("manifest.json")
+        manifest["outputs"] = names
+        (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        _before_replace(stage, out)
+        replace_folder(stage, out)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        discard_folder(stage)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    return [out / name for name in names]
+
+
+def _before_replace(stage: Path, out: Path) -> None:
+    """Nothing: where a test injects a failure after every file is written, before the folder is replaced."""
+
+
+_WORDS = {"1h": "hour", "1d": "day", "1w": "week", "1q": "quarter"}
+
+
+def map_title(cfg: RunConfig, periods: list[str]) -> str:
+    """What the map's colours mean, in words.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+    periods : list of str
+        The run's period labels, shortest first.
+
+    Returns
+    -------
+    str
+    """
+    first, longest = (_WORDS.get(p, p) for p in (periods[0], periods[-1]))
+    if cfg.kind == "events":
+        return f"Estimated events per {longest}"
+    what = "people present" if cfg.kind == "presence" else "visitors"
+    if cfg.kind == "presence" and longest != first:
+        return f"Estimated {what} per {first} ({cfg.stat} over the {longest})"
+    return f"Estimated {what} per {longest}"
