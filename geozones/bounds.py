@@ -233,16 +233,15 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
 class _Slice:
     """One slice's programme: published figures and targets over the cells they hold."""
 
-    def __init__(self, pub, tgt, v, figs, zones):
-        self.pub, self.tgt, self.v, self.figs, self.zones = pub, tgt, v, figs, zones
+    def __init__(self, pub, tgt, v, figs, zones, x):
+        self.pub, self.tgt, self.v, self.figs, self.zones, self.x = pub, tgt, v, figs, zones, x
         self.pub_c = pub.tocsc()
         self.open = np.ones(len(v), bool)
-        self.x = None
         self.around = {}  # target -> its neighbourhood (see _local)
 
 
-def _blocks(items, block_cells, size=lambda s: s.pub.shape[1]):
-    """``items`` in runs of about ``block_cells`` cells."""
+def _blocks(items, block_cells, size):
+    """``items`` in runs of about ``block_cells`` cells (``size(item)``: its cells)."""
     out, n = [], 0
     for item in items:
         out.append(item)
@@ -269,7 +268,7 @@ class _Programmes:
         pj, pz = np.nonzero((f >= 0) & ~sup[fi])  # published (slice, zone), slice after slice
         tj, tz = np.nonzero((f >= 0) & small[fi])  # targets
         count = np.diff(w.indptr)
-        pe = _ranges(w.indptr, pz) if len(pz) else np.zeros(0, np.int64)
+        pe = _ranges(w.indptr, pz)
         p_row = np.repeat(np.arange(len(pz)), count[pz])
         p_key = pj[p_row].astype(np.int64) * n_cells + w.indices[pe]
         cov = np.sort(p_key)
@@ -281,7 +280,7 @@ class _Programmes:
         n_held = (covered @ held).tocsr()  # (slice, zone): how many of its cells are held
         keep_t = np.asarray(n_held[tj, tz]).ravel() >= count[tz] - 0.5
         n_sl = len(f)
-        n_var = np.bincount((cov // n_cells).astype(np.int64), minlength=n_sl)
+        n_var = np.bincount(c_j, minlength=n_sl)
         big = n_var > max_cells
         active = np.zeros(n_sl, bool)
         active[tj[keep_t]] = True
@@ -290,14 +289,13 @@ class _Programmes:
         # only the active slices from here on
         keep_p = active[pj]
         keep_t &= active[tj]
-        keep_v = active[(cov // n_cells).astype(np.int64)]
-        cov = cov[keep_v]
+        cov = cov[active[c_j]]
         p_new = np.full(len(pz), -1, np.int64)
         p_new[keep_p] = np.arange(int(keep_p.sum()))
         ent = keep_p[p_row]
         self.p = sparse.csr_array((w.data[pe[ent]], (p_new[p_row[ent]], np.searchsorted(cov, p_key[ent]))), shape=(int(keep_p.sum()), len(cov)))
         pj, pz, tj, tz = pj[keep_p], pz[keep_p], tj[keep_t], tz[keep_t]
-        te = _ranges(w.indptr, tz) if len(tz) else np.zeros(0, np.int64)
+        te = _ranges(w.indptr, tz)
         t_row = np.repeat(np.arange(len(tz)), count[tz])
         t_key = tj[t_row].astype(np.int64) * n_cells + w.indices[te]
         self.t = sparse.csr_array((w.data[te], (t_row, np.searchsorted(cov, t_key))), shape=(len(tz), len(cov)))
@@ -333,8 +331,6 @@ class _Programmes:
         any shortfall of its figure, so the figure only bounds the others from above; its
         count is set afterwards to what its figure lacks.
         """
-        from scipy.optimize import linprog
-
         r0, r1, c0, c1, t0, t1 = self.r_start[lo], self.r_start[hi], self.c_start[lo], self.c_start[hi], self.t_start[lo], self.t_start[hi]
         p, t = self.p[r0:r1, c0:c1], self.t[t0:t1, c0:c1]
         single = self.single[c0:c1]
@@ -343,7 +339,7 @@ class _Programmes:
         s_cells, s_rows = self.single_vars[sel] - c0, self.single_row[sel] - r0
         low = v - 0.5
         low[s_rows] = -np.inf
-        xk = _lp(p[:, ~single], low, v + 0.5, t[:, ~single], k, linprog)[0]
+        xk = _lp(p[:, ~single], low, v + 0.5, t[:, ~single], k)[0]
         x = np.zeros(c1 - c0)
         x[~single] = xk
         short = np.maximum(v - 0.5 - p @ x, 0.0)  # (what each figure lacks: one of its own cells makes it up)
@@ -359,9 +355,8 @@ class _Programmes:
         j = int(np.searchsorted(self.t_start, target, side="right") - 1)
         if j not in self._slices:
             r0, r1, c0, c1, t0, t1 = self.r_start[j], self.r_start[j + 1], self.c_start[j], self.c_start[j + 1], self.t_start[j], self.t_start[j + 1]
-            s = _Slice(self.p[r0:r1, c0:c1], self.t[t0:t1, c0:c1], self.v[r0:r1], self.figs[r0:r1], self.zones[r0:r1])
-            s.x = self.x[c0:c1]
-            self._slices[j] = s
+            self._slices[j] = _Slice(self.p[r0:r1, c0:c1], self.t[t0:t1, c0:c1], self.v[r0:r1], self.figs[r0:r1], self.zones[r0:r1],
+                                     self.x[c0:c1])
         return self._slices[j], int(target - self.t_start[j])
 
 
@@ -392,20 +387,20 @@ def _solve_local(locs, k):
     """Many targets' own programmes as one block-diagonal programme: per target, the value
     reached and the positions (in its own figures) of the binding ones.
     """
-    from scipy.optimize import linprog
-
     p = sparse.block_diag([loc[0] for loc in locs], format="csr")
     t = sparse.block_diag([loc[3] for loc in locs], format="csr")
-    x, bind = _lp(p, np.concatenate([loc[1] for loc in locs]), np.concatenate([loc[2] for loc in locs]), t, k, linprog)
+    x, bind = _lp(p, np.concatenate([loc[1] for loc in locs]), np.concatenate([loc[2] for loc in locs]), t, k)
     reached = t @ x
     r_off = np.cumsum([0] + [loc[0].shape[0] for loc in locs])
     return list(reached), [np.flatnonzero(bind[r_off[j]:r_off[j + 1]]) for j in range(len(locs))]
 
 
-def _lp(p, lo, hi, t, k, linprog):
+def _lp(p, lo, hi, t, k):
     """``max sum(min(t @ x, k))`` over ``x >= 0`` with ``lo <= p @ x <= hi`` (HiGHS): the
     cells' counts at the optimum and which rows of ``p`` bind.
     """
+    from scipy.optimize import linprog
+
     n_c, n_p, n_t = p.shape[1], p.shape[0], t.shape[0]
     # variables: cells, each row's value (within its bounds), each target's part up to k
     a_eq = sparse.hstack([p, -sparse.eye_array(n_p), sparse.csr_array((n_p, n_t))], format="csc")

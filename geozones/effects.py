@@ -161,7 +161,7 @@ def effect_rows(visitors: pd.DataFrame, by_origin: dict[str, pd.DataFrame], name
             for o, s in by_origin.items():
                 ro = added_by(s, days, excluded, around)
                 if ro is not None:
-                    rows.append({"name": names.get(o, o), "added": f"{people_text(ro['added'])}", "low": f"{people_text(ro['low'])}", "high": f"{people_text(ro['high'])}",
+                    rows.append({"name": names.get(o, o), "added": people_text(ro['added']), "low": people_text(ro['low']), "high": people_text(ro['high']),
                                  "ratio": f"{ro['ratio']:.2f}x" if np.isfinite(ro["ratio"]) else "", "_sort": -ro["added"]})
             rows.sort(key=lambda x: x["_sort"])
             out.append({"name": name, "kind": kind, "sentence": _words(name, r, "visitors"), "days": ", ".join(r["days"]),

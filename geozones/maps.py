@@ -59,10 +59,6 @@ def _fit_text(n_cells, fit) -> str:
     return f"{n} cell{'s' if n != 1 else ''}, fit {float(fit):.2f}{low}"
 
 
-def _fmt(v: float) -> str:
-    return people_text(v)
-
-
 @lru_cache(maxsize=1)
 def _bundled_outlines() -> gpd.GeoDataFrame | None:
     parts = []
@@ -180,10 +176,10 @@ def visitor_map(
         reference = reference_outlines(z.total_bounds)
     add_reference_layer(m, reference)
 
-    label = ["suppressed (fewer than k people)" if not np.isfinite(v) else _fmt(v) for v in vals]
+    label = ["suppressed (fewer than k people)" if not np.isfinite(v) else people_text(v) for v in vals]
     if value == "visitors" and {"estimate_low", "estimate_high"} <= set(z.columns):  # the 90% interval
         lows, highs = z["estimate_low"].to_numpy(dtype=float), z["estimate_high"].to_numpy(dtype=float)
-        label = [t if not (np.isfinite(v) and np.isfinite(a) and np.isfinite(b)) else f"{t} ({_fmt(a)}-{_fmt(b)})"
+        label = [t if not (np.isfinite(v) and np.isfinite(a) and np.isfinite(b)) else f"{t} ({people_text(a)}-{people_text(b)})"
                  for t, v, a, b in zip(label, vals, lows, highs)]
     props = pd.DataFrame(
         {

@@ -166,10 +166,6 @@ def _bar_chart(shares: pd.DataFrame, title: str) -> str:
     return _svg(fig)
 
 
-def _n(v: float) -> str:
-    return people_text(v)
-
-
 def _quality_lines(q: dict | None) -> list[str] | None:
     """The report's "Data quality" lines from the manifest's ``data_quality`` (None: not checked)."""
     if not q:
@@ -196,8 +192,8 @@ def _iv(v: float, low: float, high: float) -> str:
     if not np.isfinite(v):
         return ""
     if not (np.isfinite(low) and np.isfinite(high)):
-        return _n(v)
-    return f"{_n(v)} ({_n(low)}-{_n(high)})"
+        return people_text(v)
+    return f"{people_text(v)} ({people_text(low)}-{people_text(high)})"
 
 
 def _row(frame: pd.DataFrame, key) -> tuple[float, float, float]:
@@ -359,7 +355,7 @@ def build_report(
                     continue
                 a, b = dorig.loc[on, o].mean(), dorig.loc[ordinary, o].mean()
                 if np.isfinite(a) and np.isfinite(b) and b > 0:
-                    rows.append({"name": onames.get(o, o), "event": _n(a), "ordinary": _n(b), "ratio": a / b})
+                    rows.append({"name": onames.get(o, o), "event": people_text(a), "ordinary": people_text(b), "ratio": a / b})
             rows.sort(key=lambda r: -r["ratio"])
             comparison.append({"name": name, "days": ", ".join(on), "rows": [r | {"ratio": f"x{r['ratio']:.2f}"} for r in rows[:8]]})
 
@@ -481,7 +477,7 @@ def _spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float,
         ok = r["transactions"] >= k
         rows.append({
             "zone": names.get(zid, zid), "origin": onames.get(o, o), "days": int(r["days"]),
-            "transactions": _n(r["transactions"]) if ok else "suppressed",
+            "transactions": people_text(r["transactions"]) if ok else "suppressed",
             "per_visitor": f"€ {r['amount'] / r['visitors']:.2f}" if ok else "suppressed",
         })
     note = (
