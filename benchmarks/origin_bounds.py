@@ -6,8 +6,8 @@ the demo's ``out/inputs/run.toml``. The run is made into a temporary folder with
 audit's input captured; then, per period (all its origins at once), the attacker's linear
 programme over counts per origin and cell (>= 0), every published observed figure to its
 rounding (+-0.5; an ``all`` figure sums the origins), maximises each hidden figure above
-none and under k whose counts some published figure holds (scipy's HiGHS, apart from the
-audit's own code). Prints each figure bounded under k and the count.
+none and under k whose counts some published figure holds (``tests/attacker.py``,
+apart from the audit's own code). Prints each figure bounded under k and the count.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linprog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import geozones.audit as au  # noqa: E402
 from geozones.cli.main import main as cli  # noqa: E402
+from tests.attacker import lp_max, period_rows  # noqa: E402  (the attacker of the tests, apart from the audit)
 
 
 def captured_audits(config: str) -> list:
@@ -56,20 +55,7 @@ def bounded(a, sup: np.ndarray, k: float, periods: int) -> tuple[list, int]:
     first ``periods`` periods: ``[(period, zone, label, observed, maximum)]`` and the
     number of programmes solved.
     """
-    w = sparse.csc_array(a.cells, dtype=float)
-    n_c = w.shape[0]
-    origins = [lab for lab in np.unique(a.lab) if lab != a.all_label]
-    o_pos = {lab: i for i, lab in enumerate(origins)}
-    n_o = len(origins)
     key = a.level * (int(a.t.max()) + 1) + a.t
-
-    def row(i):
-        r = sparse.lil_array((n_o, n_c))
-        col = w[:, [int(a.zone[i])]].toarray().ravel()
-        for o in (range(n_o) if a.lab[i] == a.all_label else [o_pos[a.lab[i]]]):
-            r[o] = col
-        return sparse.csr_array(r.reshape((1, n_o * n_c)))
-
     found, n_lp = [], 0
     for s in np.unique(key)[:periods]:
         f = np.flatnonzero(key == s)
@@ -77,18 +63,16 @@ def bounded(a, sup: np.ndarray, k: float, periods: int) -> tuple[list, int]:
         targets = f[sup[f] & (a.obs[f] > 1e-7) & (a.obs[f] < k)]
         if not len(targets) or not len(pub):
             continue
-        p = sparse.vstack([row(i) for i in pub]).tocsr()
-        held = np.asarray((p != 0).sum(axis=0)).ravel() > 0
-        v = np.round(a.obs[pub])
-        a_ub, b_ub = sparse.vstack([p, -p]).tocsr(), np.r_[v + 0.5, -(v - 0.5)]
+        p = period_rows(a, pub)
+        held = np.asarray(p.sum(axis=0)).ravel() > 0
         for i in targets:
-            t = row(i).toarray().ravel()
+            t = period_rows(a, [i]).toarray().ravel()
             if (t[~held] > 0).any():
                 continue  # (a count no published figure holds: unbounded)
             n_lp += 1
-            r = linprog(-t, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
-            if r.status == 0 and -r.fun < k - 1e-6:
-                found.append((int(s), int(a.zone[i]), int(a.lab[i]), float(a.obs[i]), float(-r.fun)))
+            m = lp_max(p, a.obs[pub], t)
+            if m < k - 1e-6:
+                found.append((int(s), int(a.zone[i]), int(a.lab[i]), float(a.obs[i]), m))
     return found, n_lp
 
 

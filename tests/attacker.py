@@ -88,15 +88,35 @@ def exposures(table: pd.DataFrame, w: np.ndarray, x: np.ndarray, hours: list, or
     return found
 
 
-def lp_max(rows: np.ndarray, vals: np.ndarray, target: np.ndarray) -> float:
+def lp_max(rows, vals: np.ndarray, target: np.ndarray) -> float:
     """The attacker's largest value for ``target @ x`` given the published ``rows @ x``
-    (rounded: +-0.5) and ``x >= 0`` (scipy's HiGHS); ``inf`` when nothing bounds it."""
+    (rounded: +-0.5; rows dense or sparse) and ``x >= 0`` (scipy's HiGHS); ``inf`` when
+    nothing bounds it."""
+    from scipy import sparse
     from scipy.optimize import linprog
 
-    a_ub = np.vstack([rows, -rows]) if len(rows) else None
-    b_ub = np.concatenate([np.round(vals) + 0.5, -(np.round(vals) - 0.5)]) if len(rows) else None
+    n = rows.shape[0]
+    a_ub = sparse.vstack([sparse.csr_array(rows), -sparse.csr_array(rows)]) if n else None
+    b_ub = np.concatenate([np.round(vals) + 0.5, -(np.round(vals) - 0.5)]) if n else None
     res = linprog(-target, A_ub=a_ub, b_ub=b_ub, bounds=[(0, None)] * len(target), method="highs")
     if res.status == 3:
         return float("inf")
     assert res.status == 0, res.message
     return -res.fun
+
+
+def period_rows(a, figs: np.ndarray):
+    """Figures of one period as rows over its counts per origin and cell (``x[origin,
+    cell]``, origin-major; an ``all`` figure sums the origins), from an audit's input
+    ``a`` (:class:`geozones.audit.AuditInput`: the run's weights and labels). Sparse."""
+    from scipy import sparse
+
+    w = sparse.csc_array(a.cells, dtype=float)
+    n_c = w.shape[0]
+    origins = np.array([lab for lab in np.unique(a.lab) if lab != a.all_label])
+    blocks = []
+    for i in figs:
+        col = w[:, [int(a.zone[i])]]
+        on = origins == a.lab[i] if a.lab[i] != a.all_label else np.ones(len(origins), bool)
+        blocks.append(sparse.vstack([col if o else sparse.csc_array((n_c, 1)) for o in on]).T)
+    return sparse.vstack(blocks).tocsr() if blocks else sparse.csr_array((0, len(origins) * n_c))
