@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ._arrays import ranges
+
 __all__ = ["capped_figures", "programme_bounded_figures", "slice_table"]
 
 _TOL = 1e-7
@@ -87,11 +89,11 @@ def capped_figures(a, sup: np.ndarray, k: float):
         f_of = fig[sl]
         has = f_of >= 0
         targets = np.flatnonzero(has & small[np.maximum(f_of, 0)])
-        t_ent = by_zone[_ranges(zone_start, targets)]  # the targets' entries
+        t_ent = by_zone[ranges(zone_start, targets)]  # the targets' entries
         cells, t_cell = _distinct(wc[t_ent], n_cells)  # each target entry's cell, in ``cells``
-        c_ent = by_cell[_ranges(cell_start, cells)]  # every entry of those cells
+        c_ent = by_cell[ranges(cell_start, cells)]  # every entry of those cells
         c_first = np.r_[0, np.cumsum(cell_start[cells + 1] - cell_start[cells])[:-1]]
-        p_idx = _ranges(pair_start, targets)
+        p_idx = ranges(pair_start, targets)
         p_first = np.r_[0, np.cumsum(pair_start[targets + 1] - pair_start[targets])[:-1]]
         t_of = np.repeat(np.arange(len(targets)), zone_start[targets + 1] - zone_start[targets])
         n_pairs = pair_start[targets + 1] - pair_start[targets]
@@ -268,7 +270,7 @@ class _Programmes:
         pj, pz = np.nonzero((f >= 0) & ~sup[fi])  # published (slice, zone), slice after slice
         tj, tz = np.nonzero((f >= 0) & small[fi])  # targets
         count = np.diff(w.indptr)
-        pe = _ranges(w.indptr, pz)
+        pe = ranges(w.indptr, pz)
         p_row = np.repeat(np.arange(len(pz)), count[pz])
         p_key = pj[p_row].astype(np.int64) * n_cells + w.indices[pe]
         cov = np.sort(p_key)
@@ -295,7 +297,7 @@ class _Programmes:
         ent = keep_p[p_row]
         self.p = sparse.csr_array((w.data[pe[ent]], (p_new[p_row[ent]], np.searchsorted(cov, p_key[ent]))), shape=(int(keep_p.sum()), len(cov)))
         pj, pz, tj, tz = pj[keep_p], pz[keep_p], tj[keep_t], tz[keep_t]
-        te = _ranges(w.indptr, tz)
+        te = ranges(w.indptr, tz)
         t_row = np.repeat(np.arange(len(tz)), count[tz])
         t_key = tj[t_row].astype(np.int64) * n_cells + w.indices[te]
         self.t = sparse.csr_array((w.data[te], (t_row, np.searchsorted(cov, t_key))), shape=(len(tz), len(cov)))
@@ -425,11 +427,3 @@ def _distinct(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     values = np.flatnonzero(seen)
     pos = np.cumsum(seen) - 1
     return values, pos[x]
-
-
-def _ranges(start: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """The positions ``start[k]:start[k + 1]`` of every key, concatenated."""
-    n = start[keys + 1] - start[keys]
-    if not n.sum():
-        return np.zeros(0, np.int64)
-    return np.repeat(start[keys] - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(int(n.sum()))
