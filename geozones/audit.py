@@ -25,18 +25,21 @@ those that feed it, and the audit runs again until none is left.
 Bounds, not only exact recovery (:mod:`geozones.bounds`): counts are not negative, so
 published figures bound hidden ones. The cap test (one published figure capping each cell)
 runs inside the rounds; the attacker's linear programme over every published figure of a
-slice runs last, on what is left.
+slice runs last, on what is left, and then the programme over a period's origins and its
+``all`` together (:mod:`geozones.crossorigin`).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 from scipy import sparse
 
 from .bounds import capped_figures, programme_bounded_figures, slice_table
+from .crossorigin import origin_bounded_figures
 
 __all__ = ["AuditInput", "audit"]
 
@@ -166,7 +169,7 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
         sup, rep = _audit(a, sup, k, max_rounds)
     if a.cells is not None:  # bounds combining any published figures of a slice (last: more suppression only loosens)
         seen = rep["exposures"]
-        for kind, _z, f in programme_bounded_figures(a, sup, k):
+        for kind, _z, f in chain(programme_bounded_figures(a, sup, k), origin_bounded_figures(a, sup, k)):
             seen[kind] = seen.get(kind, 0) + 1
             if f >= 0:
                 rep["suppressed"] += 1
@@ -175,6 +178,11 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
                 "the disclosure audit's linear programme was not run for %d periods and origins whose published figures "
                 "hold more cells than it takes: their hidden figures are checked for exact recovery and single-figure "
                 "bounds only (docs/privacy.md)", seen["programme too large"])
+        if seen.get("programme across origins too large"):
+            logging.getLogger("geozones").warning(
+                "the disclosure audit's linear programme across origins was not run for %d periods whose published figures "
+                "hold more weights than it takes: their hidden figures are checked one origin at a time only "
+                "(docs/privacy.md)", seen["programme across origins too large"])
     return sup, rep
 
 

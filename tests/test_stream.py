@@ -754,11 +754,12 @@ def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_sa
     case = demo_scenario(tmp_path / "in", days=6, sites=30)
     base = dict(zones=[case["zones"]], cells=case["cells"], counts=case["counts"], market_share=case["market_share"], model="voronoi",
                 engine="stream", heat_grid_m=None, map=False, summary_period="1w")
-    # the audit's bounds (cap test, programme) bound a zone through the published zones that
+    # the audit's bounds (cap test, programmes) bound a zone through the published zones that
     # share its cells: a part sees only its own zones (docs/privacy.md), so the parts are
     # compared without them
     monkeypatch.setattr(audit_module, "capped_figures", lambda a, sup, k: iter(()))
     monkeypatch.setattr(audit_module, "programme_bounded_figures", lambda a, sup, k: iter(()))
+    monkeypatch.setattr(audit_module, "origin_bounded_figures", lambda a, sup, k: iter(()))
     whole = run(RunConfig(out=str(tmp_path / "whole"), **base))
     figures = whole.manifest["disclosure_control"]["figures"]
     # a figure made to take 1 MB: the table (GBs) then dwarfs what the process holds (< 2 GB)

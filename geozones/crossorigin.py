@@ -1,0 +1,353 @@
+"""Bounds across a period's origins and its ``all`` (part of the attacker's audit,
+:mod:`geozones.audit`).
+
+An ``all`` figure sums its zone's origins, so the origins of a period meet through it: a
+zone's residents bounded from below by the zones around it (their ``all`` and residents
+published) leave at most ``all`` minus that bound for every other origin of the zone, each
+hidden and each under ``k``. :func:`geozones.bounds.programme_bounded_figures` takes one
+origin at a time and cannot see this; here one programme per period holds all its origins.
+
+The programme's unknowns are the counts of a cell per origin where a published figure of
+that origin holds the cell, and the *rest* of a cell: the people of every origin that no
+published figure of its own holds there. Those appear only through ``all``, so their counts
+move freely among them and one unknown holds them exactly (not a relaxation); a hidden
+figure of such an origin reads the rest of its cells (all of them could be its people).
+Hidden figures reading the same unknowns are one target.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from ._arrays import ranges
+
+__all__ = ["origin_bounded_figures"]
+
+_TOL = 1e-7
+_EPS = 1e-6  # (weights under this share of their figure's largest leave the programme, soundly: _Fold._tidy)
+
+
+def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 20_000, workers: int = 2):
+    """Suppressed figures that the programme over a period's origins bounds under ``k``.
+
+    Per period, the attacker knows every published figure to its rounding (``+-0.5``),
+    each a row over the counts per origin and cell (an ``all`` figure over every origin's),
+    and that counts are not negative; a hidden figure above none and under ``k`` whose
+    largest value there is under ``k`` is exposed. Then the published figure that the
+    bound leans on most (the largest dual value) is suppressed and the period's programme
+    solved again, until every such figure can reach ``k`` (an ``all`` is suppressed only
+    when no other figure binds: it is the figure a city buys). A first programme lifts
+    every target at once (each counted up to ``k``) and clears those it lifts; the rest
+    are maximised one at a time, the lowest there first, on a model that keeps its basis
+    between solves; each solution clears every target it lifts to ``k``. Suppressing more
+    only loosens the bounds, so one call is enough.
+
+    Parameters
+    ----------
+    a : geozones.audit.AuditInput
+        The figures, with ``cells`` (the weights) set and ``all_label`` >= 0; otherwise
+        nothing is done.
+    sup : numpy.ndarray of bool
+        Suppressed so far; updated as figures are yielded.
+    k : float
+    max_entries : int, default 20,000
+        Periods whose published figures hold more weights (cells, over all of them) are left
+        unchecked (yielded as ``("programme across origins too large", -1, -1)``): the demo's
+        days hold about 5,000 and take half a second each; a national day about 45,000.
+    workers : int, default 2
+        Processes sharing the periods (each period's programme is its own); 1 for none.
+
+    Yields
+    ------
+    tuple
+        ``("bounded across origins", zone, figure)``: the published figure to suppress.
+    """
+    if a.cells is None or int(a.all_label) < 0:
+        return
+    small = sup & (a.obs > _TOL) & (a.obs < k)
+    if not small.any():
+        return
+    # a period's size before anything is built: its published figures' weights (the unknowns are fewer)
+    w = sparse.csc_array(a.cells)
+    period = _period(a)
+    pub = ~sup
+    size = np.bincount(period[pub], weights=np.diff(w.indptr)[a.zone[pub]], minlength=int(period.max()) + 1)
+    big = np.zeros(len(size), bool)
+    big[np.unique(period[small])] = size[np.unique(period[small])] > max_entries
+    for _ in range(int(big.sum())):
+        yield "programme across origins too large", -1, -1
+    small = small & ~big[period]
+    if not small.any():
+        return
+    fold = _Fold(a, sup, small)
+    todo = [j for j in range(fold.n_slices) if fold.t_start[j] < fold.t_start[j + 1]]
+    for j, rows in zip(todo, _map(_settle, [fold.period(j, k) for j in todo], workers), strict=True):
+        for r in fold.r_start[j] + np.asarray(rows, np.int64):
+            sup[int(fold.figs[r])] = True
+            yield "bounded across origins", int(fold.zones[r]), int(fold.figs[r])
+
+
+def _period(a) -> np.ndarray:
+    """Each figure's period (its length and start) as a code from 0."""
+    return np.unique(a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t, return_inverse=True)[1].reshape(-1)
+
+
+def _map(fn, items: list, workers: int) -> list:
+    """``[fn(*item) for item in items]``, on ``workers`` processes when there is enough to share."""
+    if workers <= 1 or len(items) < 8:
+        return [fn(*item) for item in items]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, *zip(*items, strict=True), chunksize=max(1, len(items) // (4 * workers))))
+
+
+def _settle(p, t, lo, hi, is_all, k: float) -> list[int]:
+    """One period's programme (published figures ``lo <= p @ x <= hi``, targets ``t``),
+    until each target reaches ``k``: the positions of the figures to suppress, in order.
+    """
+    reach = k - 1e-6
+    is_open = np.ones(p.shape[0], bool)
+    pending = np.ones(t.shape[0], bool)
+    out = []
+    x = _Model(p, lo, hi, t, k).solve()[1]  # every target at once
+    val = t @ x if x is not None else np.zeros(t.shape[0])
+    pending[val >= reach] = False
+    model = _Model(p, lo, hi)
+    for i in np.flatnonzero(pending)[np.argsort(val[pending], kind="stable")]:  # the lowest first
+        ti = t[[i]].toarray().ravel()
+        model.objective(ti)
+        while pending[i]:
+            done, xi, dual = model.solve()
+            if done is None:  # unbounded
+                pending[i] = False
+            elif done >= reach:
+                pending &= ~(t @ xi >= reach)
+            else:
+                cand = np.flatnonzero(is_open & (np.abs(dual) > 1e-9))
+                if not len(cand):  # (no binding figure reported: the open figures holding its counts)
+                    cand = np.flatnonzero(is_open & (abs(p) @ (ti > 0).astype(float) > 0))
+                if not len(cand):
+                    pending[i] = False  # (nothing left to suppress: nothing published holds it)
+                    continue
+                c = cand[np.lexsort((-np.abs(dual[cand]), is_all[cand]))[0]]  # (an 'all' last: the figure a city buys)
+                is_open[c] = False
+                model.free(c)
+                out.append(int(c))
+    return out
+
+
+class _Model:
+    """A period's programme in HiGHS, kept between solves (its basis starts the next).
+
+    Rows are the published figures (``lo <= p @ x <= hi``); with targets ``t``, each also
+    has a part ``u_i <= t_i @ x`` up to ``k``, and the objective is the sum of the parts
+    of the targets still open (:meth:`only`): the programme lifting them all at once.
+    """
+
+    def __init__(self, p, lo, hi, t=None, k: float = 0.0):
+        import highspy
+
+        self.inf = inf = highspy.kHighsInf
+        h = _quiet(highspy.Highs)
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("time_limit", 10.0)
+        h.setOptionValue("simplex_strategy", 4)  # (primal: a new objective keeps the last basis feasible)
+        n_r, n_c = p.shape
+        h.addVars(n_c, np.zeros(n_c), np.full(n_c, inf))
+        h.addRows(n_r, lo, hi, p.nnz, p.indptr[:-1].astype(np.int32), p.indices.astype(np.int32), p.data)
+        self.n_c, self.n_r = n_c, n_r
+        if t is not None:
+            n_t = t.shape[0]
+            h.addVars(n_t, np.zeros(n_t), np.full(n_t, float(k)))
+            rows = sparse.hstack([-t, sparse.eye_array(n_t)], format="csr")  # u_i - t_i @ x <= 0
+            h.addRows(n_t, np.full(n_t, -inf), np.zeros(n_t), rows.nnz, rows.indptr[:-1].astype(np.int32),
+                      rows.indices.astype(np.int32), rows.data)
+            self.u = np.arange(n_c, n_c + n_t, dtype=np.int32)
+            h.setOptionValue("simplex_strategy", 1)  # (dual: solved once, from no basis)
+            h.changeColsCost(n_t, self.u, np.ones(n_t))
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        self.t = None
+        self.h, self.cols = h, np.arange(n_c, dtype=np.int32)
+        self.ok, self.unbounded = highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded
+
+    def objective(self, t: np.ndarray):
+        """Maximise ``t @ x``."""
+        self.h.changeColsCost(self.n_c, self.cols, t)
+        self.t = t
+
+    def only(self, open_targets: np.ndarray):
+        """Maximise the parts of the open targets (their sum)."""
+        self.h.changeColsCost(len(self.u), self.u, open_targets.astype(float))
+        self.t = None
+
+    def solve(self):
+        """``(value or None when unbounded, the counts, the rows' duals)``; a value of
+        ``-inf`` when HiGHS gives no answer (taken as bounded; no counts).
+        """
+        h = self.h
+        h.run()
+        status = h.getModelStatus()
+        if status == self.unbounded:
+            return None, None, None
+        if status != self.ok:
+            h.clearSolver()
+            return -np.inf, None, np.zeros(self.n_r)
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value)[:self.n_c]
+        return (float(self.t @ x) if self.t is not None else np.nan), x, np.asarray(sol.row_dual)[:self.n_r]
+
+    def free(self, r: int):
+        """Figure ``r`` suppressed: it bounds nothing."""
+        self.h.changeRowBounds(int(r), -self.inf, self.inf)
+
+
+def _quiet(make):
+    """``make()`` with the process's standard output closed: HiGHS prints its banner there
+    when its first model is made, whatever its options (the CLI's output is ours).
+    """
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        return make()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+
+
+class _Fold:
+    """Every period's programme, built at once: published figures (rows of ``p``) and
+    targets (rows of ``t``) over the periods' unknowns (columns), period after period.
+    Unknowns are keyed ``(period * labels + label) * cells + cell``; the rest of a cell
+    takes the label of ``all``.
+    """
+
+    def __init__(self, a, sup, small):
+        w = sparse.csc_array(a.cells, dtype=float)
+        n_cells, n_z = w.shape
+        n_lab = int(a.lab.max()) + 1
+        rest = int(a.all_label)
+        g_inv = _period(a)
+        n_g = int(g_inv.max()) + 1
+        with_t = np.zeros(n_g, bool)
+        with_t[g_inv[small]] = True
+        pf = np.flatnonzero(~sup & with_t[g_inv])
+        pf = pf[np.argsort(g_inv[pf], kind="stable")]  # published figures, period after period
+        tf = np.flatnonzero(small)
+        tf = tf[np.argsort(g_inv[tf], kind="stable")]
+        count = np.diff(w.indptr)
+        span = n_lab * n_cells
+
+        def entries(figs):  # every figure's weights: (its row, period, label, cell, weight)
+            e = ranges(w.indptr, a.zone[figs])
+            row = np.repeat(np.arange(len(figs)), count[a.zone[figs]])
+            return row, g_inv[figs][row].astype(np.int64), a.lab[figs][row].astype(np.int64), w.indices[e].astype(np.int64), w.data[e]
+
+        p_row, p_g, p_lab, p_cell, p_w = entries(pf)
+        t_row, t_g, t_lab, t_cell, t_w = entries(tf)
+        p_all, t_all = p_lab == rest, t_lab == rest
+        held = np.unique(p_g[~p_all] * span + p_lab[~p_all] * n_cells + p_cell[~p_all])  # (period, origin, cell) a figure holds
+        # per (period, cell): the origins held there, and whether any origin is left for the rest
+        h_jc = held // span * n_cells + held % n_cells
+        by_jc = np.argsort(h_jc, kind="stable")
+        h_jc, h_lab = h_jc[by_jc], (held // n_cells % n_lab)[by_jc]
+        g_lab = np.unique(g_inv[a.lab != rest].astype(np.int64) * n_lab + a.lab[a.lab != rest])
+        n_origins = np.bincount(g_lab // n_lab, minlength=n_g)
+
+        def expand(row, g, cell, wt):  # an 'all' entry: every held origin of its cell, and the rest
+            jc = g * n_cells + cell
+            lo, hi = np.searchsorted(h_jc, jc), np.searchsorted(h_jc, jc, side="right")
+            has_rest = (hi - lo) < n_origins[g]
+            n = hi - lo
+            pos = ranges(np.stack([lo, hi], 1).ravel(), np.arange(len(jc)) * 2)
+            keys = np.concatenate([np.repeat(g * span + cell, n) + h_lab[pos] * n_cells, (g * span + rest * n_cells + cell)[has_rest]])
+            return np.concatenate([np.repeat(row, n), row[has_rest]]), keys, np.concatenate([np.repeat(wt, n), wt[has_rest]])
+
+        def keyed(row, g, lab, cell, wt, is_all, unheld_to_rest):
+            own = g * span + lab * n_cells + cell
+            if unheld_to_rest and len(held):  # an origin's cell no figure of it holds: the rest of the cell
+                pos = np.minimum(np.searchsorted(held, own), len(held) - 1)
+                own = np.where(~is_all & (held[pos] != own), g * span + rest * n_cells + cell, own)
+            elif unheld_to_rest:
+                own = np.where(~is_all, g * span + rest * n_cells + cell, own)
+            r2, k2, w2 = expand(row[is_all], g[is_all], cell[is_all], wt[is_all])
+            return np.r_[row[~is_all], r2], np.r_[own[~is_all], k2], np.r_[wt[~is_all], w2]
+
+        p_row, p_key, p_w = keyed(p_row, p_g, p_lab, p_cell, p_w, p_all, False)
+        t_row, t_key, t_w = keyed(t_row, t_g, t_lab, t_cell, t_w, t_all, True)
+        cov = np.unique(p_key)  # the unknowns: what some published figure holds
+        # a target reading an unknown that no published figure holds is unbounded
+        pos = np.minimum(np.searchsorted(cov, t_key), max(len(cov) - 1, 0))
+        miss = ~(cov[pos] == t_key) if len(cov) else np.ones(len(t_key), bool)
+        keep_t = np.bincount(t_row, weights=miss, minlength=len(tf)) == 0
+        # the same target twice (an origin's figure reading only the rest of its cells is
+        # the rest's figure of its zone): once
+        reads_own = np.bincount(t_row, weights=(t_key // n_cells % n_lab) != rest, minlength=len(tf)) > 0
+        t_id = (g_inv[tf].astype(np.int64) * n_z + a.zone[tf]) * (n_lab + 1) + np.where(reads_own, a.lab[tf], n_lab)
+        first = np.zeros(len(tf), bool)
+        first[np.unique(t_id, return_index=True)[1]] = True
+        keep_t &= first
+        self.p = self._matrix(p_row, p_key, p_w, np.ones(len(pf), bool), cov)
+        self.t = self._matrix(t_row, t_key, t_w, keep_t, cov)
+        tf = tf[keep_t]
+        self.figs, self.zones, self.is_all = pf, a.zone[pf], a.lab[pf] == rest
+        v = np.round(a.obs[pf])
+        self.lo, self.hi = v - 0.5, v + 0.5
+        self.n_slices = n_g
+        self.r_start = np.r_[0, np.cumsum(np.bincount(g_inv[pf], minlength=n_g))]
+        self.t_start = np.r_[0, np.cumsum(np.bincount(g_inv[tf], minlength=n_g))]
+        self.c_start = np.r_[0, np.cumsum(np.bincount(cov // span, minlength=n_g))]
+        self._tidy(_EPS)
+
+    def period(self, j: int, k: float) -> tuple:
+        """Period ``j``'s programme: ``(p, t, lo, hi, is_all, k)`` for :func:`_settle`."""
+        r0, r1, c0, c1, t0, t1 = (self.r_start[j], self.r_start[j + 1], self.c_start[j], self.c_start[j + 1],
+                                  self.t_start[j], self.t_start[j + 1])
+        return (self.p[r0:r1, c0:c1].tocsr(), self.t[t0:t1, c0:c1].tocsr(), self.lo[r0:r1], self.hi[r0:r1],
+                self.is_all[r0:r1], k)
+
+    @staticmethod
+    def _matrix(row, key, wt, keep, cov):
+        new = np.full(len(keep), -1, np.int64)
+        new[keep] = np.arange(int(keep.sum()))
+        ent = keep[row]
+        m = sparse.csr_array((wt[ent], (new[row[ent]], np.searchsorted(cov, key[ent]))), shape=(int(keep.sum()), len(cov)))
+        m.sum_duplicates()
+        return m
+
+    def _tidy(self, eps: float):
+        """Drop weights under ``eps`` of their figure's largest, soundly: the solver stalls
+        on them, and they carry a few people at most. A published figure's dropped terms
+        are bounded by their counts' caps from the figures' other weights and taken off its
+        upper bound; a count that no figure holds with a larger weight is held at none; a
+        target reads less. Each change only narrows what the programme allows, so a value
+        it reaches is still one the attacker must allow.
+        """
+        p = self.p
+        row_of = np.repeat(np.arange(p.shape[0]), np.diff(p.indptr))
+        r_max = np.zeros(p.shape[0])
+        np.maximum.at(r_max, row_of, p.data)
+        big = p.data >= eps * r_max[row_of]
+        if big.all():
+            return
+        cap = np.full(p.shape[1], np.inf)
+        np.minimum.at(cap, p.indices[big], self.hi[row_of[big]] / p.data[big])
+        held = np.isfinite(cap)
+        tiny = ~big & held[p.indices]
+        self.hi = self.hi - np.bincount(row_of[tiny], weights=p.data[tiny] * cap[p.indices[tiny]], minlength=p.shape[0])
+        self.p = sparse.csr_array((np.where(big, p.data, 0.0), p.indices, p.indptr), shape=p.shape)
+        self.p.eliminate_zeros()
+        t = self.t
+        t_row = np.repeat(np.arange(t.shape[0]), np.diff(t.indptr))
+        t_max = np.zeros(t.shape[0])
+        np.maximum.at(t_max, t_row, t.data)
+        keep = (t.data >= eps * t_max[t_row]) & held[t.indices]
+        self.t = sparse.csr_array((np.where(keep, t.data, 0.0), t.indices, t.indptr), shape=t.shape)
+        self.t.eliminate_zeros()
