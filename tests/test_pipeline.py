@@ -397,6 +397,36 @@ def test_no_hidden_demo_figure_is_bounded_under_k_across_a_days_origins(demo, tm
     assert checked > 100
 
 
+def test_no_cell_count_of_a_demo_day_is_bounded_under_k_across_its_origins(demo, tmp_path, monkeypatch):
+    """The same attacker aims at the cells: every cell's count over all origins, and 200
+    counts of one origin in one cell (seeded sample of those some published figure holds),
+    on the demo's first day with all its origins at once; each must be able to reach k (a
+    maximum under k tells the attacker a group under k, whatever its truth)."""
+    import geozones.audit as audit
+
+    from .attacker import lp_max, period_rows
+
+    seen, real = [], audit.audit
+    monkeypatch.setattr(audit, "audit", lambda a, sup, k, **kw: seen.append((a, r := real(a, sup, k, **kw))) or r)
+    gz.run(gz.load_config(demo / "inputs" / "run.toml", out=tmp_path / "run"))
+    a, (sup, _) = seen[0]
+    day = np.flatnonzero((a.level == 0) & (a.t == 0))
+    pub = day[~sup[day]]
+    rows = period_rows(a, pub)
+    n_c = a.cells.shape[0]
+    n_o = rows.shape[1] // n_c
+    held = np.asarray(abs(rows).sum(axis=0)).ravel() > 0
+    for c in range(n_c):
+        t = np.zeros(rows.shape[1])
+        t[np.arange(n_o) * n_c + c] = 1.0
+        if held[t > 0].all():
+            assert lp_max(rows, a.obs[pub], t) >= 30 - 1e-6, ("cell", c)
+    for i in np.random.default_rng(0).choice(np.flatnonzero(held), 200, replace=False):
+        t = np.zeros(rows.shape[1])
+        t[i] = 1.0
+        assert lp_max(rows, a.obs[pub], t) >= 30 - 1e-6, ("origin", i // n_c, "cell", i % n_c)
+
+
 def test_the_demo_day_discloses_no_cell(demo):
     """The issue's attack on the demo: every published zone figure of one day (origin 'all')
     is a row over the cells' daily counts, with the published weights; no cell and no pair
