@@ -82,10 +82,17 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 20_0
         return
     fold = _Fold(a, sup, small)
     todo = [j for j in range(fold.n_slices) if fold.t_start[j] < fold.t_start[j + 1]]
-    for j, rows in zip(todo, _map(_settle, [fold.period(j, k) for j in todo], workers), strict=True):
-        for r in fold.r_start[j] + np.asarray(rows, np.int64):
-            sup[int(fold.figs[r])] = True
-            yield "bounded across origins", int(fold.zones[r]), int(fold.figs[r])
+    import sys
+
+    from tqdm import tqdm
+
+    with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
+              leave=False) as bar:
+        for j, rows in zip(todo, _map(_settle, (fold.period(j, k) for j in todo), len(todo), workers), strict=True):
+            bar.update()
+            for r in fold.r_start[j] + np.asarray(rows, np.int64):
+                sup[int(fold.figs[r])] = True
+                yield "bounded across origins", int(fold.zones[r]), int(fold.figs[r])
 
 
 def _period(a) -> np.ndarray:
@@ -93,15 +100,18 @@ def _period(a) -> np.ndarray:
     return np.unique(a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t, return_inverse=True)[1].reshape(-1)
 
 
-def _map(fn, items: list, workers: int) -> list:
-    """``[fn(*item) for item in items]``, on ``workers`` processes when there is enough to share."""
-    if workers <= 1 or len(items) < 8:
-        return [fn(*item) for item in items]
+def _map(fn, items, n: int, workers: int):
+    """``fn(*item)`` for each of the ``n`` items, in order, on ``workers`` processes when
+    there is enough to share.
+    """
+    if workers <= 1 or n < 8:
+        yield from (fn(*item) for item in items)
+        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(fn, *zip(*items, strict=True), chunksize=max(1, len(items) // (4 * workers))))
+        yield from pool.map(fn, *zip(*items, strict=True), chunksize=max(1, min(8, n // (4 * workers))))
 
 
 def _settle(p, t, lo, hi, is_all, k: float) -> list[int]:
@@ -125,6 +135,7 @@ def _settle(p, t, lo, hi, is_all, k: float) -> list[int]:
                 pending[i] = False
             elif done >= reach:
                 pending &= ~(t @ xi >= reach)
+                pending[i] = False
             else:
                 cand = np.flatnonzero(is_open & (np.abs(dual) > 1e-9))
                 if not len(cand):  # (no binding figure reported: the open figures holding its counts)
