@@ -17,6 +17,8 @@ Hidden figures reading the same unknowns are one target.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from scipy import sparse
 
@@ -102,16 +104,25 @@ def _period(a) -> np.ndarray:
 
 def _map(fn, items, n: int, workers: int):
     """``fn(*item)`` for each of the ``n`` items, in order, on ``workers`` processes when
-    there is enough to share.
+    there is enough to share (on one when processes cannot be started).
     """
-    if workers <= 1 or n < 8:
-        yield from (fn(*item) for item in items)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    items = list(items)
+    done = 0
+    if workers > 1 and n >= 8:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(fn, *zip(*items, strict=True), chunksize=max(1, min(8, n // (4 * workers))))
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                for out in pool.map(fn, *zip(*items, strict=True), chunksize=max(1, min(8, n // (4 * workers)))):
+                    yield out
+                    done += 1
+            return
+        except (OSError, BrokenProcessPool) as e:
+            logging.getLogger("geozones").warning("the audit across origins runs on one process: %s", e)
+    for item in items[done:]:
+        yield fn(*item)
 
 
 def _settle(p, t, lo, hi, is_all, k: float) -> list[int]:

@@ -274,3 +274,23 @@ def test_no_hidden_figure_is_bounded_under_k_across_a_days_origins(case):
     w, x = case
     t, eq = origin_table(w, x, ["resident", "BE", "FR"][:x.shape[1]])
     assert lowest_hidden_maximum(t, eq, gz.disclosure_control(t, 30, weights=weights_of(w))) >= 30 - 1e-6
+
+
+def test_the_audit_across_origins_runs_on_one_process_when_no_other_starts(monkeypatch, caplog):
+    """Its periods share two processes; where processes cannot be started (a sandbox, a
+    broken pool), the same results come from one, with a warning."""
+    import concurrent.futures
+    import operator
+
+    from geozones import crossorigin
+
+    items = [(i, 10 * i) for i in range(12)]
+    assert list(crossorigin._map(operator.add, iter(items), len(items), 2)) == [11 * i for i in range(12)]
+
+    def refuse(*args, **kwargs):
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", refuse)
+    with caplog.at_level("WARNING", logger="geozones"):
+        assert list(crossorigin._map(operator.add, iter(items), len(items), 2)) == [11 * i for i in range(12)]
+    assert "runs on one process: no processes here" in caplog.text
