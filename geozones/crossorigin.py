@@ -18,6 +18,7 @@ Hidden figures reading the same unknowns are one target.
 from __future__ import annotations
 
 import logging
+import sys
 
 import numpy as np
 from scipy import sparse
@@ -76,7 +77,8 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 20_0
     pub = ~sup
     size = np.bincount(period[pub], weights=np.diff(w.indptr)[a.zone[pub]], minlength=int(period.max()) + 1)
     big = np.zeros(len(size), bool)
-    big[np.unique(period[small])] = size[np.unique(period[small])] > max_entries
+    with_t = np.unique(period[small])
+    big[with_t] = size[with_t] > max_entries
     for _ in range(int(big.sum())):
         yield "programme across origins too large", -1, -1
     small = small & ~big[period]
@@ -84,13 +86,11 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 20_0
         return
     fold = _Fold(a, sup, small)
     todo = [j for j in range(fold.n_slices) if fold.t_start[j] < fold.t_start[j + 1]]
-    import sys
-
     from tqdm import tqdm
 
     with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
               leave=False) as bar:
-        for j, rows in zip(todo, _map(_settle, (fold.period(j, k) for j in todo), len(todo), workers), strict=True):
+        for j, rows in zip(todo, _map(_settle, [fold.period(j, k) for j in todo], workers), strict=True):
             bar.update()
             for r in fold.r_start[j] + np.asarray(rows, np.int64):
                 sup[int(fold.figs[r])] = True
@@ -102,12 +102,11 @@ def _period(a) -> np.ndarray:
     return np.unique(a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t, return_inverse=True)[1].reshape(-1)
 
 
-def _map(fn, items, n: int, workers: int):
-    """``fn(*item)`` for each of the ``n`` items, in order, on ``workers`` processes when
-    there is enough to share (on one when processes cannot be started).
+def _map(fn, items: list, workers: int):
+    """``fn(*item)`` for each item, in order, on ``workers`` processes when there is enough
+    to share (on one when processes cannot be started).
     """
-    items = list(items)
-    done = 0
+    n, done = len(items), 0
     if workers > 1 and n >= 8:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
