@@ -1,5 +1,6 @@
 """How many hidden figures an attacker bounds under k through a period's origins and its
-``all`` together (the gap of docs/privacy.md, "Not yet covered"), on a run's own audit.
+``all`` together, on a run's own audit (docs/privacy.md: 393 of 1,636 in the demo's first
+3 days before ``geozones.crossorigin``, 0 with it).
 
 Usage: ``python3.11 benchmarks/origin_bounds.py RUN.toml [--periods 3]``, for example on
 the demo's ``out/inputs/run.toml``. The run is made into a temporary folder with the
