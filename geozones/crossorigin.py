@@ -31,7 +31,7 @@ _TOL = 1e-7
 _EPS = 1e-6  # (weights under this share of their figure's largest leave the programme, soundly: _Fold._tidy)
 
 
-def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 20_000, workers: int = 2):
+def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_000, workers: int = 2):
     """Suppressed figures that the programme over a period's origins bounds under ``k``.
 
     Per period, the attacker knows every published figure to its rounding (``+-0.5``),
@@ -54,10 +54,11 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 20_0
     sup : numpy.ndarray of bool
         Suppressed so far; updated as figures are yielded.
     k : float
-    max_entries : int, default 20,000
+    max_entries : int, default 200,000
         Periods whose published figures hold more weights (cells, over all of them) are left
         unchecked (yielded as ``("programme across origins too large", -1, -1)``): the demo's
-        days hold about 5,000 and take half a second each; a national day about 45,000.
+        days hold about 5,000 (~0.4 s each), the issue-16 national case's 38,000-53,000
+        (~30,000 unknowns, 1-2.5 s each).
     workers : int, default 2
         Processes sharing the periods (each period's programme is its own); 1 for none.
 
@@ -84,17 +85,49 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 20_0
     small = small & ~big[period]
     if not small.any():
         return
-    fold = _Fold(a, sup, small)
-    todo = [j for j in range(fold.n_slices) if fold.t_start[j] < fold.t_start[j + 1]]
+    # each period's programme is built and solved on its own (bounded memory; the periods
+    # share the processes), from its figures and the weights every process holds once
+    by = np.argsort(period, kind="stable")
+    start = np.r_[0, np.cumsum(np.bincount(period, minlength=len(size)))]
+    todo = [by[start[j]:start[j + 1]] for j in np.unique(period[small])]
+    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k) for f in todo]
     from tqdm import tqdm
 
     with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
               leave=False) as bar:
-        for j, rows in zip(todo, _map(_settle, [fold.period(j, k) for j in todo], workers), strict=True):
+        for f, local in zip(todo, _map(_period_culprits, items, workers, (w, int(a.all_label))), strict=True):
             bar.update()
-            for r in fold.r_start[j] + np.asarray(rows, np.int64):
-                sup[int(fold.figs[r])] = True
-                yield "bounded across origins", int(fold.zones[r]), int(fold.figs[r])
+            for i in f[np.asarray(local, np.int64)]:
+                sup[i] = True
+                yield "bounded across origins", int(a.zone[i]), int(i)
+
+
+_WEIGHTS: tuple = ()  # (the weights and the label of 'all', set once per process: _hold)
+
+
+def _hold(w, all_label: int):
+    global _WEIGHTS
+    _WEIGHTS = (w, all_label)
+
+
+def _period_culprits(zone, lab, obs, sup, k: float) -> np.ndarray:
+    """One period's figures (and what is suppressed so far): the positions, among them, of
+    the published figures to suppress, in order.
+    """
+    w, all_label = _WEIGHTS
+    n = len(zone)
+    a = _Figures(zone, np.zeros(n, np.int64), np.zeros(n, np.int64), lab, obs, w, all_label)
+    fold = _Fold(a, sup, sup & (obs > _TOL) & (obs < k))
+    if fold.t.shape[0] == 0:
+        return np.zeros(0, np.int64)
+    return fold.figs[np.asarray(_settle(*fold.period(0, k)), np.int64)]
+
+
+class _Figures:
+    """The fields of :class:`geozones.audit.AuditInput` that :class:`_Fold` reads."""
+
+    def __init__(self, zone, level, t, lab, obs, cells, all_label):
+        self.zone, self.level, self.t, self.lab, self.obs, self.cells, self.all_label = zone, level, t, lab, obs, cells, all_label
 
 
 def _period(a) -> np.ndarray:
@@ -102,9 +135,10 @@ def _period(a) -> np.ndarray:
     return np.unique(a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t, return_inverse=True)[1].reshape(-1)
 
 
-def _map(fn, items: list, workers: int):
+def _map(fn, items: list, workers: int, held: tuple):
     """``fn(*item)`` for each item, in order, on ``workers`` processes when there is enough
-    to share (on one when processes cannot be started).
+    to share (on one when processes cannot be started); each process first holds ``held``
+    (:func:`_hold`).
     """
     n, done = len(items), 0
     if workers > 1 and n >= 8:
@@ -113,13 +147,15 @@ def _map(fn, items: list, workers: int):
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_hold,
+                                     initargs=held) as pool:
                 for out in pool.map(fn, *zip(*items, strict=True), chunksize=max(1, min(8, n // (4 * workers)))):
                     yield out
                     done += 1
             return
         except (OSError, BrokenProcessPool) as e:
             logging.getLogger("geozones").warning("the audit across origins runs on one process: %s", e)
+    _hold(*held)
     for item in items[done:]:
         yield fn(*item)
 

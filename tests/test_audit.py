@@ -285,12 +285,12 @@ def test_the_audit_across_origins_runs_on_one_process_when_no_other_starts(monke
     from geozones import crossorigin
 
     items = [(i, 10 * i) for i in range(12)]
-    assert list(crossorigin._map(operator.add, items, 2)) == [11 * i for i in range(12)]
+    assert list(crossorigin._map(operator.add, items, 2, (None, -1))) == [11 * i for i in range(12)]
 
     def refuse(*args, **kwargs):
         raise OSError("no processes here")
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", refuse)
     with caplog.at_level("WARNING", logger="geozones"):
-        assert list(crossorigin._map(operator.add, items, 2)) == [11 * i for i in range(12)]
+        assert list(crossorigin._map(operator.add, items, 2, (None, -1))) == [11 * i for i in range(12)]
     assert "runs on one process: no processes here" in caplog.text
