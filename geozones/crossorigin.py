@@ -28,7 +28,7 @@ from ._arrays import ranges
 __all__ = ["origin_bounded_figures"]
 
 _TOL = 1e-7
-_EPS = 1e-6  # (weights under this share of their figure's largest leave the programme, soundly: _Fold._tidy)
+_EPS = 1e-6  # (weights under this share of their figure's largest leave the programme, soundly: _Programme._tidy)
 
 
 def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_000, workers: int = 2):
@@ -115,19 +115,10 @@ def _period_culprits(zone, lab, obs, sup, k: float) -> np.ndarray:
     the published figures to suppress, in order.
     """
     w, all_label = _WEIGHTS
-    n = len(zone)
-    a = _Figures(zone, np.zeros(n, np.int64), np.zeros(n, np.int64), lab, obs, w, all_label)
-    fold = _Fold(a, sup, sup & (obs > _TOL) & (obs < k))
-    if fold.t.shape[0] == 0:
+    prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label)
+    if prog.t.shape[0] == 0:
         return np.zeros(0, np.int64)
-    return fold.figs[np.asarray(_settle(*fold.period(0, k)), np.int64)]
-
-
-class _Figures:
-    """The fields of :class:`geozones.audit.AuditInput` that :class:`_Fold` reads."""
-
-    def __init__(self, zone, level, t, lab, obs, cells, all_label):
-        self.zone, self.level, self.t, self.lab, self.obs, self.cells, self.all_label = zone, level, t, lab, obs, cells, all_label
+    return prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k), np.int64)]
 
 
 def _period(a) -> np.ndarray:
@@ -279,66 +270,53 @@ def _quiet(make):
         os.close(null)
 
 
-class _Fold:
-    """Every period's programme, built at once: published figures (rows of ``p``) and
-    targets (rows of ``t``) over the periods' unknowns (columns), period after period.
-    Unknowns are keyed ``(period * labels + label) * cells + cell``; the rest of a cell
-    takes the label of ``all``.
+class _Programme:
+    """One period's programme: published figures (rows of ``p``, between ``lo`` and ``hi``)
+    and targets (rows of ``t``) over its unknowns (columns), keyed ``label * cells + cell``;
+    the rest of a cell takes the label of ``all``. ``figs``: each row's figure (a position
+    among the period's).
     """
 
-    def __init__(self, a, sup, small):
-        w = sparse.csc_array(a.cells, dtype=float)
-        n_cells, n_z = w.shape
-        n_lab = int(a.lab.max()) + 1
-        rest = int(a.all_label)
-        g_inv = _period(a)
-        n_g = int(g_inv.max()) + 1
-        with_t = np.zeros(n_g, bool)
-        with_t[g_inv[small]] = True
-        pf = np.flatnonzero(~sup & with_t[g_inv])
-        pf = pf[np.argsort(g_inv[pf], kind="stable")]  # published figures, period after period
-        tf = np.flatnonzero(small)
-        tf = tf[np.argsort(g_inv[tf], kind="stable")]
+    def __init__(self, zone, lab, obs, sup, small, cells, rest: int):
+        w = sparse.csc_array(cells, dtype=float)
+        n_cells = w.shape[0]
+        n_lab = int(lab.max()) + 1
+        pf, tf = np.flatnonzero(~sup), np.flatnonzero(small)
         count = np.diff(w.indptr)
-        span = n_lab * n_cells
 
-        def entries(figs):  # every figure's weights: (its row, period, label, cell, weight)
-            e = ranges(w.indptr, a.zone[figs])
-            row = np.repeat(np.arange(len(figs)), count[a.zone[figs]])
-            return row, g_inv[figs][row].astype(np.int64), a.lab[figs][row].astype(np.int64), w.indices[e].astype(np.int64), w.data[e]
+        def entries(figs):  # every figure's weights: (its row, label, cell, weight)
+            e = ranges(w.indptr, zone[figs])
+            row = np.repeat(np.arange(len(figs)), count[zone[figs]])
+            return row, lab[figs][row].astype(np.int64), w.indices[e].astype(np.int64), w.data[e]
 
-        p_row, p_g, p_lab, p_cell, p_w = entries(pf)
-        t_row, t_g, t_lab, t_cell, t_w = entries(tf)
+        p_row, p_lab, p_cell, p_w = entries(pf)
+        t_row, t_lab, t_cell, t_w = entries(tf)
         p_all, t_all = p_lab == rest, t_lab == rest
-        held = np.unique(p_g[~p_all] * span + p_lab[~p_all] * n_cells + p_cell[~p_all])  # (period, origin, cell) a figure holds
-        # per (period, cell): the origins held there, and whether any origin is left for the rest
-        h_jc = held // span * n_cells + held % n_cells
-        by_jc = np.argsort(h_jc, kind="stable")
-        h_jc, h_lab = h_jc[by_jc], (held // n_cells % n_lab)[by_jc]
-        g_lab = np.unique(g_inv[a.lab != rest].astype(np.int64) * n_lab + a.lab[a.lab != rest])
-        n_origins = np.bincount(g_lab // n_lab, minlength=n_g)
+        held = np.unique(p_lab[~p_all] * n_cells + p_cell[~p_all])  # (origin, cell) a figure holds
+        # per cell: the origins held there, and whether any origin is left for the rest
+        by_cell = np.argsort(held % n_cells, kind="stable")
+        h_cell, h_lab = (held % n_cells)[by_cell], (held // n_cells)[by_cell]
+        n_origins = len(np.unique(lab[lab != rest]))
 
-        def expand(row, g, cell, wt):  # an 'all' entry: every held origin of its cell, and the rest
-            jc = g * n_cells + cell
-            lo, hi = np.searchsorted(h_jc, jc), np.searchsorted(h_jc, jc, side="right")
-            has_rest = (hi - lo) < n_origins[g]
+        def expand(row, cell, wt):  # an 'all' entry: every held origin of its cell, and the rest
+            lo, hi = np.searchsorted(h_cell, cell), np.searchsorted(h_cell, cell, side="right")
+            has_rest = (hi - lo) < n_origins
             n = hi - lo
-            pos = ranges(np.stack([lo, hi], 1).ravel(), np.arange(len(jc)) * 2)
-            keys = np.concatenate([np.repeat(g * span + cell, n) + h_lab[pos] * n_cells, (g * span + rest * n_cells + cell)[has_rest]])
+            pos = ranges(np.stack([lo, hi], 1).ravel(), np.arange(len(cell)) * 2)
+            keys = np.concatenate([np.repeat(cell, n) + h_lab[pos] * n_cells, (rest * n_cells + cell)[has_rest]])
             return np.concatenate([np.repeat(row, n), row[has_rest]]), keys, np.concatenate([np.repeat(wt, n), wt[has_rest]])
 
-        def keyed(row, g, lab, cell, wt, is_all, unheld_to_rest):
-            own = g * span + lab * n_cells + cell
-            if unheld_to_rest and len(held):  # an origin's cell no figure of it holds: the rest of the cell
-                pos = np.minimum(np.searchsorted(held, own), len(held) - 1)
-                own = np.where(~is_all & (held[pos] != own), g * span + rest * n_cells + cell, own)
-            elif unheld_to_rest:
-                own = np.where(~is_all, g * span + rest * n_cells + cell, own)
-            r2, k2, w2 = expand(row[is_all], g[is_all], cell[is_all], wt[is_all])
+        def keyed(row, lab_, cell, wt, is_all, unheld_to_rest):
+            own = lab_ * n_cells + cell
+            if unheld_to_rest:  # an origin's cell no figure of it holds: the rest of the cell
+                pos = np.minimum(np.searchsorted(held, own), max(len(held) - 1, 0))
+                unheld = (held[pos] != own) if len(held) else np.ones(len(own), bool)
+                own = np.where(~is_all & unheld, rest * n_cells + cell, own)
+            r2, k2, w2 = expand(row[is_all], cell[is_all], wt[is_all])
             return np.r_[row[~is_all], r2], np.r_[own[~is_all], k2], np.r_[wt[~is_all], w2]
 
-        p_row, p_key, p_w = keyed(p_row, p_g, p_lab, p_cell, p_w, p_all, False)
-        t_row, t_key, t_w = keyed(t_row, t_g, t_lab, t_cell, t_w, t_all, True)
+        p_row, p_key, p_w = keyed(p_row, p_lab, p_cell, p_w, p_all, False)
+        t_row, t_key, t_w = keyed(t_row, t_lab, t_cell, t_w, t_all, True)
         cov = np.unique(p_key)  # the unknowns: what some published figure holds
         # a target reading an unknown that no published figure holds is unbounded
         pos = np.minimum(np.searchsorted(cov, t_key), max(len(cov) - 1, 0))
@@ -346,29 +324,17 @@ class _Fold:
         keep_t = np.bincount(t_row, weights=miss, minlength=len(tf)) == 0
         # the same target twice (an origin's figure reading only the rest of its cells is
         # the rest's figure of its zone): once
-        reads_own = np.bincount(t_row, weights=(t_key // n_cells % n_lab) != rest, minlength=len(tf)) > 0
-        t_id = (g_inv[tf].astype(np.int64) * n_z + a.zone[tf]) * (n_lab + 1) + np.where(reads_own, a.lab[tf], n_lab)
+        reads_own = np.bincount(t_row, weights=(t_key // n_cells) != rest, minlength=len(tf)) > 0
+        t_id = zone[tf].astype(np.int64) * (n_lab + 1) + np.where(reads_own, lab[tf], n_lab)
         first = np.zeros(len(tf), bool)
         first[np.unique(t_id, return_index=True)[1]] = True
         keep_t &= first
         self.p = self._matrix(p_row, p_key, p_w, np.ones(len(pf), bool), cov)
         self.t = self._matrix(t_row, t_key, t_w, keep_t, cov)
-        tf = tf[keep_t]
-        self.figs, self.zones, self.is_all = pf, a.zone[pf], a.lab[pf] == rest
-        v = np.round(a.obs[pf])
+        self.figs, self.is_all = pf, lab[pf] == rest
+        v = np.round(obs[pf])
         self.lo, self.hi = v - 0.5, v + 0.5
-        self.n_slices = n_g
-        self.r_start = np.r_[0, np.cumsum(np.bincount(g_inv[pf], minlength=n_g))]
-        self.t_start = np.r_[0, np.cumsum(np.bincount(g_inv[tf], minlength=n_g))]
-        self.c_start = np.r_[0, np.cumsum(np.bincount(cov // span, minlength=n_g))]
         self._tidy(_EPS)
-
-    def period(self, j: int, k: float) -> tuple:
-        """Period ``j``'s programme: ``(p, t, lo, hi, is_all, k)`` for :func:`_settle`."""
-        r0, r1, c0, c1, t0, t1 = (self.r_start[j], self.r_start[j + 1], self.c_start[j], self.c_start[j + 1],
-                                  self.t_start[j], self.t_start[j + 1])
-        return (self.p[r0:r1, c0:c1].tocsr(), self.t[t0:t1, c0:c1].tocsr(), self.lo[r0:r1], self.hi[r0:r1],
-                self.is_all[r0:r1], k)
 
     @staticmethod
     def _matrix(row, key, wt, keep, cov):
