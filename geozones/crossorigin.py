@@ -18,6 +18,7 @@ Hidden figures reading the same unknowns are one target.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import numpy as np
@@ -73,7 +74,7 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
     if not small.any():
         return
     # a period's size before anything is built: its published figures' weights (the unknowns are fewer)
-    w = sparse.csc_array(a.cells)
+    w = sparse.csc_array(a.cells, dtype=float)  # (held once by every process: _hold)
     period = _period(a)
     pub = ~sup
     size = np.bincount(period[pub], weights=np.diff(w.indptr)[a.zone[pub]], minlength=int(period.max()) + 1)
@@ -191,8 +192,8 @@ class _Model:
     """A period's programme in HiGHS, kept between solves (its basis starts the next).
 
     Rows are the published figures (``lo <= p @ x <= hi``); with targets ``t``, each also
-    has a part ``u_i <= t_i @ x`` up to ``k``, and the objective is the sum of the parts
-    of the targets still open (:meth:`only`): the programme lifting them all at once.
+    has a part ``u_i <= t_i @ x`` up to ``k``, and the objective is the sum of the parts:
+    the programme lifting every target at once. Without, :meth:`objective` sets one.
     """
 
     def __init__(self, p, lo, hi, t=None, k: float = 0.0):
@@ -213,9 +214,8 @@ class _Model:
             rows = sparse.hstack([-t, sparse.eye_array(n_t)], format="csr")  # u_i - t_i @ x <= 0
             h.addRows(n_t, np.full(n_t, -inf), np.zeros(n_t), rows.nnz, rows.indptr[:-1].astype(np.int32),
                       rows.indices.astype(np.int32), rows.data)
-            self.u = np.arange(n_c, n_c + n_t, dtype=np.int32)
             h.setOptionValue("simplex_strategy", 1)  # (dual: solved once, from no basis)
-            h.changeColsCost(n_t, self.u, np.ones(n_t))
+            h.changeColsCost(n_t, np.arange(n_c, n_c + n_t, dtype=np.int32), np.ones(n_t))
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         self.t = None
         self.h, self.cols = h, np.arange(n_c, dtype=np.int32)
@@ -225,11 +225,6 @@ class _Model:
         """Maximise ``t @ x``."""
         self.h.changeColsCost(self.n_c, self.cols, t)
         self.t = t
-
-    def only(self, open_targets: np.ndarray):
-        """Maximise the parts of the open targets (their sum)."""
-        self.h.changeColsCost(len(self.u), self.u, open_targets.astype(float))
-        self.t = None
 
     def solve(self):
         """``(value or None when unbounded, the counts, the rows' duals)``; a value of
@@ -256,9 +251,6 @@ def _quiet(make):
     """``make()`` with the process's standard output closed: HiGHS prints its banner there
     when its first model is made, whatever its options (the CLI's output is ours).
     """
-    import os
-    import sys
-
     sys.stdout.flush()
     saved, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
     try:
@@ -274,11 +266,10 @@ class _Programme:
     """One period's programme: published figures (rows of ``p``, between ``lo`` and ``hi``)
     and targets (rows of ``t``) over its unknowns (columns), keyed ``label * cells + cell``;
     the rest of a cell takes the label of ``all``. ``figs``: each row's figure (a position
-    among the period's).
+    among the period's). ``w``: the weights, cells x zones, CSC of floats.
     """
 
-    def __init__(self, zone, lab, obs, sup, small, cells, rest: int):
-        w = sparse.csc_array(cells, dtype=float)
+    def __init__(self, zone, lab, obs, sup, small, w, rest: int):
         n_cells = w.shape[0]
         n_lab = int(lab.max()) + 1
         pf, tf = np.flatnonzero(~sup), np.flatnonzero(small)
