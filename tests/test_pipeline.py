@@ -193,6 +193,21 @@ def demo(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def demo_audits(demo, tmp_path_factory):
+    """The demo's run made once more with its audit captured: ``[(input, (mask, report))]``
+    (the run's weights and the truth of its hidden figures, as the audit sees them), for
+    the attacker's tests below."""
+    import geozones.audit as audit
+
+    seen, real = [], audit.audit
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(audit, "audit", lambda a, sup, k, **kw: seen.append((a, r := real(a, sup, k, **kw))) or r)
+        gz.run(gz.load_config(demo / "inputs" / "run.toml", out=tmp_path_factory.mktemp("audited")))
+    assert seen
+    return seen
+
+
 def test_demo_outputs(demo):
     # the device-level tables of the demo's sample of subscribers, and their report sections
     v = pd.read_csv(demo / "visitors.csv")
@@ -336,25 +351,16 @@ def test_report_trend_over_compared_runs_with_a_target_and_a_campaign(small_case
     assert bad.returncode == 1 and "--target" in bad.stderr
 
 
-def test_no_hidden_demo_figure_is_bounded_under_k_by_a_linear_programme(demo, tmp_path, monkeypatch):
+def test_no_hidden_demo_figure_is_bounded_under_k_by_a_linear_programme(demo_audits):
     """The attacker's linear programme on the demo's week, per period and origin: the
     published figures (to their rounding) over the cells' counts with the run's weights,
     counts >= 0; every hidden figure above none and under k must be able to reach k. The
     truth of the hidden figures and the weights are taken from the run as it audits them
     (the attack is tests/attacker.py's, not the audit's)."""
-    import numpy as np
-
-    import geozones as gz
-    import geozones.audit as audit
-
     from .attacker import lp_max
 
-    seen, real = [], audit.audit
-    monkeypatch.setattr(audit, "audit", lambda a, sup, k, **kw: seen.append((a, r := real(a, sup, k, **kw))) or r)
-    gz.run(gz.load_config(demo / "inputs" / "run.toml", out=tmp_path / "run"))
-    assert seen
     checked = 0
-    for a, (sup, _) in seen:
+    for a, (sup, _) in demo_audits:
         w = a.cells.toarray()
         for key in {(lv, t, lab) for lv, t, lab in zip(a.level, a.t, a.lab)}:
             f = np.flatnonzero((a.level == key[0]) & (a.t == key[1]) & (a.lab == key[2]))
@@ -370,19 +376,14 @@ def test_no_hidden_demo_figure_is_bounded_under_k_by_a_linear_programme(demo, tm
     assert checked > 100
 
 
-def test_no_hidden_demo_figure_is_bounded_under_k_across_a_days_origins(demo, tmp_path, monkeypatch):
+def test_no_hidden_demo_figure_is_bounded_under_k_across_a_days_origins(demo_audits):
     """The attacker's linear programme over one demo day with all its origins at once:
     counts per origin and cell (>= 0), every published figure of the day to its rounding,
     an ``all`` figure summing the origins; every hidden figure above none and under k must
     be able to reach k (geozones.crossorigin; before it, 0.17 people were bounded at 23.4)."""
-    import geozones.audit as audit
-
     from .attacker import lp_max, period_rows
 
-    seen, real = [], audit.audit
-    monkeypatch.setattr(audit, "audit", lambda a, sup, k, **kw: seen.append((a, r := real(a, sup, k, **kw))) or r)
-    gz.run(gz.load_config(demo / "inputs" / "run.toml", out=tmp_path / "run"))
-    a, (sup, _) = seen[0]
+    a, (sup, _) = demo_audits[0]
     day = np.flatnonzero((a.level == 0) & (a.t == 0))
     pub, hid = day[~sup[day]], day[sup[day] & (a.obs[day] > 1e-7) & (a.obs[day] < 30)]
     rows = period_rows(a, pub)
@@ -397,19 +398,14 @@ def test_no_hidden_demo_figure_is_bounded_under_k_across_a_days_origins(demo, tm
     assert checked > 100
 
 
-def test_no_cell_count_of_a_demo_day_is_bounded_under_k_across_its_origins(demo, tmp_path, monkeypatch):
+def test_no_cell_count_of_a_demo_day_is_bounded_under_k_across_its_origins(demo_audits):
     """The same attacker aims at the cells: every cell's count over all origins, and 200
     counts of one origin in one cell (seeded sample of those some published figure holds),
     on the demo's first day with all its origins at once; each must be able to reach k (a
     maximum under k tells the attacker a group under k, whatever its truth)."""
-    import geozones.audit as audit
-
     from .attacker import lp_max, period_rows
 
-    seen, real = [], audit.audit
-    monkeypatch.setattr(audit, "audit", lambda a, sup, k, **kw: seen.append((a, r := real(a, sup, k, **kw))) or r)
-    gz.run(gz.load_config(demo / "inputs" / "run.toml", out=tmp_path / "run"))
-    a, (sup, _) = seen[0]
+    a, (sup, _) = demo_audits[0]
     day = np.flatnonzero((a.level == 0) & (a.t == 0))
     pub = day[~sup[day]]
     rows = period_rows(a, pub)
