@@ -39,7 +39,7 @@ from scipy import sparse
 
 from .crs import WGS84, metric_crs, pixel_to_map, suits
 from .errors import CoverageError, InputError, WeightsError
-from .overlay import Measure, candidate_pairs, geoms_of, no_overlap, pair_pieces
+from .overlay import Measure, candidate_pairs, geoms_of, no_overlap, overlapping_pairs, pair_pieces, union_areas
 
 if TYPE_CHECKING:  # geopandas and shapely are imported by the functions that use them:
     import geopandas as gpd  # reading and writing weights (the stream engine) needs neither
@@ -426,11 +426,14 @@ def compute_weights(
 
     outside = np.clip(1.0 - np.asarray(matrix.sum(axis=1)).ravel(), 0.0, 1.0)
     # where a cell reaches two zones that overlap each other, the sum of its weights
-    # counts the overlap twice: measure the union of its pieces instead
+    # counts the overlap twice: correct it by inclusion-exclusion over the overlaps
+    # (by area), or measure the union of its pieces (dasymetric)
     # a generated grid cannot overlap itself
-    oa, ob = (np.array([], dtype=np.int64),) * 2 if zones.attrs.get("tiling") else _overlap_pairs(zg, np.unique(zi))
+    oa, ob = (np.array([], dtype=np.int64),) * 2 if zones.attrs.get("tiling") else _overlap_pairs(zg, np.unique(zi), workers)
     shared = _cells_in_overlaps(oa, ob, ci, zi, len(cov), len(zg))
-    if len(shared):
+    if len(shared) and not measure.dasymetric:
+        outside[shared] = np.clip(1.0 - union_areas(cov, zg, ci, zi, inter_area, shared, oa, ob, area, workers) / area[shared], 0.0, 1.0)
+    elif len(shared):
         sel = np.isin(ci, shared)
         pc, pz = ci[sel], zi[sel]
         geoms = shapely.intersection(cov[pc], zg[pz])
@@ -607,18 +610,10 @@ def _wgs84_bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
     return tuple(t.transform_bounds(*b, densify_pts=21))
 
 
-def _overlap_pairs(zg: np.ndarray, among: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (zone index, zone index) among ``among`` whose interiors intersect."""
-    import shapely
-
-    if len(among) < 2:
-        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    sub = zg[among]
-    a, b = shapely.STRtree(sub).query(sub, predicate="intersects")
-    sel = a < b
-    a, b = a[sel], b[sel]
-    inner = shapely.relate_pattern(sub[a], sub[b], "T********")
-    return among[a[inner]], among[b[inner]]
+def _overlap_pairs(zg: np.ndarray, among: np.ndarray, workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (zone index, zone index) among ``among`` whose interiors overlap by an area."""
+    a, b, _ = overlapping_pairs(zg[among], workers)
+    return among[a], among[b]
 
 
 def _cells_in_overlaps(oa, ob, ci: np.ndarray, zi: np.ndarray, n_cells: int, n_zones: int) -> np.ndarray:

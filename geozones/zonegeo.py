@@ -6,6 +6,7 @@ lie inside others (nesting, for disclosure control), and square and H3 grids ove
 from __future__ import annotations
 
 import math
+import os
 
 import geopandas as gpd
 import numpy as np
@@ -15,6 +16,7 @@ import shapely
 
 from .crs import WGS84, metric_crs
 from .errors import InputError
+from .overlay import overlapping_pairs
 
 __all__ = ["MIN_AREA_M2", "to_metric", "zone_overlaps", "nested_pairs", "zone_families", "square_grid", "h3_grid"]
 
@@ -66,20 +68,12 @@ def zone_overlaps(zones: gpd.GeoDataFrame, crs: str | pyproj.CRS | None = None) 
         return _empty_overlaps()
     m = to_metric(zones[["zone_id", "geometry"]], crs)
     geoms = m.geometry.values._data if hasattr(m.geometry.values, "_data") else np.asarray(m.geometry.values)
-    tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms, predicate="intersects")
-    sel = a < b
-    a, b = a[sel], b[sel]
-    if not len(a):
-        return _empty_overlaps()
-    # only pairs whose interiors meet can overlap by an area: most neighbours just touch,
-    # and a relate costs a third of an intersection
-    inside = shapely.relate_pattern(geoms[a], geoms[b], "T********")
-    a, b = a[inside], b[inside]
-    inter = shapely.area(shapely.intersection(geoms[a], geoms[b]))
+    a, b, inter = overlapping_pairs(geoms, os.cpu_count() or 1)
     areas = shapely.area(geoms)
     keep = inter > MIN_AREA_M2
     a, b, inter = a[keep], b[keep], inter[keep]
+    if not len(a):
+        return _empty_overlaps()
     ids = m["zone_id"].to_numpy()
     out = pd.DataFrame(
         {

@@ -284,6 +284,44 @@ def test_outside_share_is_exact_with_overlapping_zones(cov, zones):
     np.testing.assert_allclose(w.outside, want, atol=1e-9)
 
 
+# non-convex zones (two rectangles joined, or one with a hole) and convex wedges: every
+# kind of pair, and cliques of three or more zones (inclusion-exclusion past the pairs)
+ells = st.tuples(rects, rects).map(lambda t: shapely.union_all(t)).filter(lambda g: g.geom_type == "Polygon")
+holed = rects.map(lambda r: r.difference(shapely.affinity.scale(r, 0.4, 0.4)))
+wedges = st.tuples(st.floats(0, 900), st.floats(0, 900), st.floats(50, 500), st.floats(0, 360), st.floats(30, 120)).map(
+    lambda t: shapely.Polygon([(t[0], t[1])] + [(t[0] + t[2] * np.sin(a), t[1] + t[2] * np.cos(a))
+                                                for a in np.radians(np.linspace(t[3] - t[4] / 2, t[3] + t[4] / 2, 12))]))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(wedges, rects), min_size=1, max_size=10), st.lists(st.one_of(ells, holed, rects), min_size=2, max_size=9))
+def test_outside_share_is_exact_with_overlapping_nonconvex_zones(cov, zones):
+    """The inclusion-exclusion over overlap pieces equals GEOS's union, for any overlaps of any zones."""
+    try:
+        w = weights_of(cov, zones)
+    except WeightsError:
+        return
+    union = shapely.union_all(zones)
+    want = [1 - shapely.intersection(c, union).area / c.area for c in cov]
+    np.testing.assert_allclose(w.outside, want, atol=1e-9)
+
+
+def test_overlap_pieces_of_three_stacked_zones():
+    """Three copies of a square and a fourth overlapping all: cliques up to four zones, signs alternating."""
+    sq = box(0, 0, 10, 10)
+    zones = np.array([sq, sq, sq, box(5, 0, 15, 10)], dtype=object)
+    a, b, area = gw.overlapping_pairs(zones)
+    assert sorted(zip(a.tolist(), b.tolist())) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    pieces, sign = gw.overlap_pieces(zones, a, b)
+    # pairs: 3 x 100 + 3 x 50; triples: 1 x 100 + 3 x 50; the quadruple: 50
+    assert np.isclose(np.sum(sign * shapely.area(pieces)), -450 + 250 - 50)
+    cell = np.array([box(-5, 0, 20, 10)], dtype=object)
+    ci, zi = np.repeat(0, 4), np.arange(4)
+    inter = shapely.area(shapely.intersection(cell[ci], zones[zi]))
+    got = gw.union_areas(cell, zones, ci, zi, inter, np.array([0]), a, b, shapely.area(cell))
+    assert np.isclose(got[0], 150.0)
+
+
 # ------------------------------------------------- the compiled convex clipper
 from fractions import Fraction  # noqa: E402
 
