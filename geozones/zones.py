@@ -24,6 +24,8 @@ import pyproj
 import shapely
 
 from ._io import write_text_atomic
+from ._zonefile import POLYGONAL as _POLYGONAL
+from ._zonefile import clean_features
 from .crs import WGS84, metric_crs
 from .errors import InputError, Problem, ZoneError
 from .weights import OUTSIDE  # (defined with the weights, whose outside share it names)
@@ -54,7 +56,6 @@ _WGS84_NAMES = {
     "crs84",
     "ogc:crs84",
 }
-_POLYGONAL = ("Polygon", "MultiPolygon")
 
 
 @dataclass
@@ -367,6 +368,11 @@ def _check_file(path: Path, repair: bool) -> tuple[list[dict[str, Any]], list[Pr
         return [], [Problem(p, "features", "no-features", '"features" is missing or not a list', "export the file again")], []
     if not features:
         return [], [Problem(p, "features", "no-features", "the FeatureCollection has no features", "draw at least one zone")], []
+    clean = clean_features(features)
+    if clean is not None:
+        for i, rec in enumerate(clean):
+            rec["_path"], rec["_index"] = p, i
+        return clean, problems, []
     records, repairs = [], []
     for i, feat in enumerate(features):
         rec, probs, fixed = _check_feature(p, i, feat, repair)

@@ -208,3 +208,36 @@ def test_cli_grid_writes_a_zone_file_that_checks(tmp_path):
     assert gz.check_zones(out_h3).ok
     r = geozones("zones", "grid", "--area", area, "--out", tmp_path / "none.geojson")
     assert r.returncode == 2 and not (tmp_path / "none.geojson").exists()
+
+
+def test_clean_files_are_read_in_bulk_as_feature_by_feature():
+    """A clean file takes the bulk path; its records equal the checker's, feature by feature."""
+    from geozones import _zonefile as Z
+    from geozones import zones as ZZ
+
+    sq = [[4.0, 50.0], [4.01, 50.0], [4.01, 50.01], [4.0, 50.01], [4.0, 50.0]]
+    hole = [[4.002, 50.002], [4.004, 50.002], [4.004, 50.004], [4.002, 50.002]]
+    far = [[[4.1, 50.1], [4.11, 50.1], [4.11, 50.11], [4.1, 50.1]]]
+    feats = [
+        {"type": "Feature", "properties": {"zone_id": " a ", "name": "A", "x": 1}, "geometry": {"type": "Polygon", "coordinates": [sq, hole]}},
+        {"type": "Feature", "properties": {"name": 7, "zone_id": 12}, "geometry": {"type": "MultiPolygon", "coordinates": [[sq, hole], far]}},
+        {"type": "Feature", "properties": {"zone_id": "c", "name": "C"}, "geometry": {"type": "MultiPolygon", "coordinates": [far]}},
+        {"type": "Feature", "properties": {"zone_id": "d", "name": "D"}, "geometry": {"type": "Polygon", "coordinates": [["4.2", 50.2], [4.21, 50.2], [4.21, 50.21], ["4.2", 50.2]]}},
+    ]
+    feats[3]["geometry"]["coordinates"] = [feats[3]["geometry"]["coordinates"]]
+    bulk = Z.clean_features(feats)
+    assert bulk is not None
+    for i, (feat, rec) in enumerate(zip(feats, bulk)):
+        one, problems, _ = ZZ._check_feature("f", i, feat, False)
+        assert problems == []
+        assert list(rec) == list(one) and {k: v for k, v in rec.items() if k != "geometry"} == {k: v for k, v in one.items() if k != "geometry"}
+        assert shapely.to_wkb(rec["geometry"]) == shapely.to_wkb(one["geometry"])
+    assert [shapely.get_type_id(r["geometry"]) for r in bulk] == [3, 6, 6, 3]
+    # anything the checker would say something about leaves the bulk path
+    for bad in ({"zone_id": "a"}, {"zone_id": 1.0, "name": "x"}, {"zone_id": True, "name": "x"}, {"zone_id": "outside", "name": "x"}):
+        assert Z.clean_features([dict(feats[0], properties=bad)]) is None
+    open_ring = dict(feats[2], geometry={"type": "Polygon", "coordinates": [sq[:-1]]})
+    bow = dict(feats[2], geometry={"type": "Polygon", "coordinates": [[[4, 50], [4.01, 50.01], [4.01, 50], [4, 50.01], [4, 50]]]})
+    z3 = dict(feats[2], geometry={"type": "Polygon", "coordinates": [[p + [0.0] for p in sq]]})
+    for bad in (open_ring, bow, z3, dict(feats[2], geometry=None), dict(feats[2], geometry={"type": "Point", "coordinates": [4, 50]})):
+        assert Z.clean_features([feats[0], bad]) is None
