@@ -201,6 +201,18 @@ def profile_job(prof: str, n: str = "15") -> None:
         print(f"  {v[2]:8.2f} s {100 * v[2] / total:5.1f}%  calls {v[1]:>8}  {name(k)}")
 
 
+def national_job(data: str, shared: str) -> None:
+    """The national case's 50,000 cells and 59,108 zones (neighbourhoods and a 500 m grid) in ``data``,
+    with a token counts file, and its zones in one file ``zones_all.geojson`` (for weights_vs_tobler.py)."""
+    import pandas as pd
+
+    import geozones as gz
+
+    info = gz.national_case(data, shared, rows=20_000, days=1, progress=False)
+    zones = pd.concat([gz.read_zones(p) for p in info["zones"]], ignore_index=True)
+    gz.write_zones(zones, Path(data) / "zones_all.geojson")
+
+
 def environment_job(out: str) -> None:
     """Versions of the packages the job uses, as this checkout's children import them."""
     import importlib.metadata as md
