@@ -22,7 +22,7 @@ Cases
 
 Methods, taking turns in each round
 -----------------------------------
-``geozones``
+``weights given``
     ``geozones weights --model given --cells coverage.geojson --zones Z --out W``: read and
     check both files, the weights and each cell's outside share, written atomically.
 ``tobler``
@@ -90,12 +90,12 @@ def main(argv=None) -> int:
     record: dict = {"environment": bj.environment(args), "cases": {}}
     for name, (d, zones) in cases(args).items():
         cov = d / "coverage.geojson"
-        cmds = {"geozones": bj.GEOZONES + ["weights", "--model", "given", "--cells", str(cov), "--zones", str(zones),
+        cmds = {"weights given": bj.GEOZONES + ["weights", "--model", "given", "--cells", str(cov), "--zones", str(zones),
                                            "--out", str(d / "weights_given.parquet")],
                 "tobler": bj.job("tobler_job", cov, zones, d / "tobler_table.npz")}
         runs = bj.rounds(cmds, args.repeat, d, {})
-        summ = bj.summary(runs, "geozones")
-        bj.print_table(f"{name}: weights on given polygons, whole processes", summ, "geozones")
+        summ = bj.summary(runs, "weights given")
+        bj.print_table(f"{name}: weights on given polygons, whole processes", summ, "weights given")
         check = d / "weights_check.json"
         check.unlink(missing_ok=True)
         done = subprocess.run(bj.job("check_weights_job", cov, zones, d / "weights_given.parquet", d / "tobler_table.npz", check),
