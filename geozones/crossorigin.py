@@ -43,8 +43,9 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
     solved again, until every such figure can reach ``k`` (an ``all`` is suppressed only
     when no other figure binds: it is the figure a city buys). A first programme lifts
     every target at once (each counted up to ``k``) and clears those it lifts; the rest
-    are maximised one at a time, the lowest there first, on a model that keeps its basis
-    between solves; each solution clears every target it lifts to ``k``. Suppressing more
+    are maximised together, then in batches that share no unknown, then one at a time,
+    the lowest there first, on a model that keeps its basis between solves; each
+    solution clears every target it lifts to ``k`` (:func:`_settle`). Suppressing more
     only loosens the bounds, so one call is enough.
 
     Parameters
@@ -155,6 +156,12 @@ def _map(fn, items: list, workers: int, held: tuple):
 def _settle(p, t, lo, hi, is_all, k: float) -> list[int]:
     """One period's programme (published figures ``lo <= p @ x <= hi``, targets ``t``),
     until each target reaches ``k``: the positions of the figures to suppress, in order.
+
+    Every solution is a witness (counts that agree with everything published): it clears
+    each pending target it lifts to ``k``. First every target at once, each counted up to
+    ``k``; then the sum of those left; then, lowest first, batches of targets that share no
+    unknown (their sum's maximum lifts each about as far as it can go alone), each member
+    not cleared by its batch maximised on its own, suppressing what bounds it.
     """
     reach = k - 1e-6
     is_open = np.ones(p.shape[0], bool)
@@ -164,15 +171,19 @@ def _settle(p, t, lo, hi, is_all, k: float) -> list[int]:
     val = t @ x if x is not None else np.zeros(t.shape[0])
     pending[val >= reach] = False
     model = _Model(p, lo, hi)
-    for i in np.flatnonzero(pending)[np.argsort(val[pending], kind="stable")]:  # the lowest first
+
+    def lift(obj) -> tuple:
+        model.objective(obj)
+        done, xs, dual = model.solve()
+        if xs is not None:
+            pending[:] &= ~(t @ xs >= reach)
+        return done, xs, dual
+
+    def alone(i: int) -> None:
         ti = t[[i]].toarray().ravel()
-        model.objective(ti)
         while pending[i]:
-            done, xi, dual = model.solve()
-            if done is None:  # unbounded
-                pending[i] = False
-            elif done >= reach:
-                pending &= ~(t @ xi >= reach)
+            done, _, dual = lift(ti)
+            if done is None or done >= reach or not pending[i]:  # (None: unbounded)
                 pending[i] = False
             else:
                 cand = np.flatnonzero(is_open & (np.abs(dual) > 1e-9))
@@ -185,6 +196,30 @@ def _settle(p, t, lo, hi, is_all, k: float) -> list[int]:
                 is_open[c] = False
                 model.free(c)
                 out.append(int(c))
+
+    shares = sparse.csr_array(abs(t) @ abs(t).T > 0)  # targets reading a common unknown compete
+    for rivals, then_alone in ((None, False), (shares, True)):
+        tried = np.zeros(t.shape[0], bool)
+        while True:
+            todo = np.flatnonzero(pending & ~tried)
+            if not len(todo):
+                break
+            todo = todo[np.argsort(val[todo], kind="stable")]
+            if rivals is None:
+                batch = todo
+            else:
+                batch, taken = [], np.zeros(t.shape[0], bool)
+                for i in todo:
+                    if not taken[i]:
+                        batch.append(i)
+                        taken[rivals.indices[rivals.indptr[i]:rivals.indptr[i + 1]]] = True
+                batch = np.asarray(batch)
+            tried[batch] = True
+            if len(batch) > 1:
+                lift(np.asarray(t[batch].sum(axis=0)).ravel())
+            if then_alone:
+                for i in batch[pending[batch]]:
+                    alone(int(i))
     return out
 
 
