@@ -5,7 +5,7 @@ Usage
 From the repository root::
 
     python benchmarks/bench_job.py [--data /tmp/job20k] [--make] [--repeat 1]
-        [--skip-memory] [--skip-pandas] [--weights-bench] [--profile]
+        [--skip-memory] [--skip-pandas] [--weights-bench] [--profile] [--also CHECKOUT]
 
 ``--make`` writes the case into ``--data`` (also done when the folder lacks it); later runs
 reuse it. Every child process gets ``PYTHONPATH`` = this checkout, so the ``geozones`` timed
@@ -44,6 +44,9 @@ Methods (each one whole process, started from this lean driver)
     ``geozones apportion --zones Z --weights W --counts C --kind presence --k 30 --period 1d
     --out D`` at default flags (the engine geozones picks: ``stream`` for Parquet since issue 16): every
     output written; the files and their sizes are recorded.
+``gz at NAME`` (``--also CHECKOUT``, repeatable)
+    The default job with another checkout's ``geozones`` first on ``sys.path`` (e.g. ``git
+    worktree add /tmp/old COMMIT``): a before/after in the same rounds.
 ``gz stream``, ``gz memory``
     The same command with ``--engine stream`` / ``--engine memory`` (skip the latter with
     ``--skip-memory``; it reads the counts whole).
@@ -303,6 +306,9 @@ def methods(args) -> dict[str, list[str]]:
         "geozones": apportion + [str(d / "out_default")],
         "gz stream": apportion + [str(d / "out_stream"), "--engine", "stream"],
     }
+    for other in args.also:  # the same command with another checkout's geozones first on the path
+        gz_other = [PY, "-c", f"import sys; sys.path.insert(0, {str(Path(other).resolve())!r}); from geozones.cli import main; sys.exit(main())"]
+        out[f"gz at {Path(other).name}"] = gz_other + apportion[len(GEOZONES):] + [str(d / f"out_{Path(other).name}")]
     if not args.skip_memory:
         out["gz memory"] = apportion + [str(d / "out_memory"), "--engine", "memory"]
     if not args.skip_pandas:
@@ -402,6 +408,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-pandas", action="store_true", help="skip the pandas job")
     ap.add_argument("--pandas-limit-gb", type=float, default=20.0, help="kill the pandas job above this resident memory (default 20)")
     ap.add_argument("--weights-bench", action="store_true", help="also time geozones weights --model given vs tobler")
+    ap.add_argument("--also", action="append", default=[], metavar="CHECKOUT",
+                    help="also time the default job with the geozones of another checkout (a git worktree of an older commit), in the same rounds")
     ap.add_argument("--profile", action="store_true", help="also profile the default apportion once (cProfile)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
