@@ -410,7 +410,8 @@ def no_overlap(coverage: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> WeightsEr
     return WeightsError("no coverage area overlaps any zone", hint=hint)
 
 
-def overlap_pieces(zones: np.ndarray, oa: np.ndarray, ob: np.ndarray, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def overlap_pieces(zones: np.ndarray, oa: np.ndarray, ob: np.ndarray, workers: int = 1,
+                   max_pieces: int | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Every area where two or more zones overlap, with its sign for inclusion–exclusion.
 
     For zones whose interiors overlap in the pairs ``(oa[i], ob[i])``, the pieces are the
@@ -422,13 +423,14 @@ def overlap_pieces(zones: np.ndarray, oa: np.ndarray, ob: np.ndarray, workers: i
 
     over the pieces ``p``, with sign −1 for pairs, +1 for triples... Zones that only touch
     give no piece. Two zone sets that each tile the plane without overlaps (neighbourhoods
-    and a grid, say) give pairs only.
+    and a grid, say) give pairs only. Zones that all overlap each other (nested bands around
+    one place, say) give a piece for every subset of them: past ``max_pieces`` (default
+    four per pair and 10,000) the answer is None.
 
     Returns
     -------
-    pieces : numpy.ndarray of geometries
-    sign : numpy.ndarray of float
-        −1 or +1 per piece.
+    tuple or None
+        ``pieces`` (geometries) and ``sign`` (−1 or +1 per piece); None past ``max_pieces``.
     """
     import shapely
     from scipy import sparse
@@ -443,7 +445,11 @@ def overlap_pieces(zones: np.ndarray, oa: np.ndarray, ob: np.ndarray, workers: i
     members = np.stack([lo, hi], axis=1)  # the zones of each piece, ascending
     geoms = np.concatenate(_on_threads(lambda sl: shapely.intersection(zones[lo[sl]], zones[hi[sl]]), len(lo), workers))
     out, signs, sign = [], [], -1.0
+    budget = 4 * len(oa) + 10_000 if max_pieces is None else max_pieces
     while len(members):
+        budget -= len(members)
+        if budget < 0:
+            return None
         keep = shapely.area(geoms) > 0
         members, geoms = members[keep], geoms[keep]
         out.append(geoms)
@@ -490,13 +496,17 @@ def union_areas(cov: np.ndarray, zones: np.ndarray, ci: np.ndarray, zi: np.ndarr
 
     Returns
     -------
-    numpy.ndarray
-        Per cell of ``cells``, in that order.
+    numpy.ndarray or None
+        Per cell of ``cells``, in that order; None when the zones overlap in too many ways
+        (:func:`overlap_pieces`): measure the union of each cell's pieces instead.
     """
     import shapely
 
     inside = np.bincount(ci, weights=inter_area, minlength=len(cov))[cells]
-    pieces, sign = overlap_pieces(zones, oa, ob, workers)
+    found = overlap_pieces(zones, oa, ob, workers)
+    if found is None:
+        return None
+    pieces, sign = found
     if not len(pieces):
         return inside
     sub = cov[cells]

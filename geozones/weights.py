@@ -427,12 +427,13 @@ def compute_weights(
     outside = np.clip(1.0 - np.asarray(matrix.sum(axis=1)).ravel(), 0.0, 1.0)
     # where a cell reaches two zones that overlap each other, the sum of its weights
     # counts the overlap twice: correct it by inclusion-exclusion over the overlaps
-    # (by area), or measure the union of its pieces (dasymetric)
+    # (by area), or measure the union of its pieces (dasymetric, or overlaps too tangled)
     # a generated grid cannot overlap itself
     oa, ob = (np.array([], dtype=np.int64),) * 2 if zones.attrs.get("tiling") else _overlap_pairs(zg, np.unique(zi), workers)
     shared = _cells_in_overlaps(oa, ob, ci, zi, len(cov), len(zg))
-    if len(shared) and not measure.dasymetric:
-        outside[shared] = np.clip(1.0 - union_areas(cov, zg, ci, zi, inter_area, shared, oa, ob, area, workers) / area[shared], 0.0, 1.0)
+    inside = union_areas(cov, zg, ci, zi, inter_area, shared, oa, ob, area, workers) if len(shared) and not measure.dasymetric else None
+    if inside is not None:
+        outside[shared] = np.clip(1.0 - inside / area[shared], 0.0, 1.0)
     elif len(shared):
         sel = np.isin(ci, shared)
         pc, pz = ci[sel], zi[sel]

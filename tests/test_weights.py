@@ -322,6 +322,19 @@ def test_overlap_pieces_of_three_stacked_zones():
     assert np.isclose(got[0], 150.0)
 
 
+def test_nested_bands_fall_back_to_the_union():
+    """Twenty discs around one place all overlap: 2^20 cliques. The pieces give up past their
+    budget and the cell's outside share is measured on the union of its pieces, still exact."""
+    discs = [shapely.Point(X0 + 500, Y0 + 500).buffer(30.0 * (i + 1), 16) for i in range(20)]
+    zones = np.array(discs, dtype=object)
+    a, b, _ = gw.overlapping_pairs(zones)
+    assert len(a) == 190 and gw.overlap_pieces(zones, a, b) is None
+    cov = [box(300, 300, 1400, 700), box(480, 480, 520, 520)]
+    w = weights_of(cov, discs)
+    union = shapely.union_all(discs)
+    np.testing.assert_allclose(w.outside, [1 - shapely.intersection(c, union).area / c.area for c in cov], atol=1e-9)
+
+
 # ------------------------------------------------- the compiled convex clipper
 from fractions import Fraction  # noqa: E402
 
