@@ -142,6 +142,17 @@ def _unknowns(a: AuditInput):
     return unk, blocks, fig_order, r_off, c_off
 
 
+#: What the run says when a programme was too large to run (per kind of exposure counted).
+_NOT_RUN = {
+    "programme too large": "the disclosure audit's linear programme was not run for %d periods and origins whose published "
+    "figures hold more cells than it takes: their hidden figures are checked for exact recovery and single-figure bounds "
+    "only (docs/privacy.md)",
+    "programme across origins too large": "the disclosure audit's linear programme across origins was not run for %d "
+    "periods whose published figures hold more weights than it takes: their hidden figures are checked one origin at a "
+    "time only (docs/privacy.md)",
+}
+
+
 def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) -> tuple[np.ndarray, dict]:
     """Suppress further figures until nothing under ``k`` follows from the published ones.
 
@@ -173,16 +184,9 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
             seen[kind] = seen.get(kind, 0) + 1
             if f >= 0:
                 rep["suppressed"] += 1
-        if seen.get("programme too large"):
-            logging.getLogger("geozones").warning(
-                "the disclosure audit's linear programme was not run for %d periods and origins whose published figures "
-                "hold more cells than it takes: their hidden figures are checked for exact recovery and single-figure "
-                "bounds only (docs/privacy.md)", seen["programme too large"])
-        if seen.get("programme across origins too large"):
-            logging.getLogger("geozones").warning(
-                "the disclosure audit's linear programme across origins was not run for %d periods whose published figures "
-                "hold more weights than it takes: their hidden figures are checked one origin at a time only "
-                "(docs/privacy.md)", seen["programme across origins too large"])
+        for kind, message in _NOT_RUN.items():
+            if seen.get(kind):
+                logging.getLogger("geozones").warning(message, seen[kind])
     return sup, rep
 
 

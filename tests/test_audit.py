@@ -255,6 +255,24 @@ def test_a_hidden_origin_bounded_through_all_and_the_other_origins_is_closed(mon
     assert lowest_hidden_maximum(t, eq, gz.disclosure_control(t, 30, weights=weights_of(w))) < 30 - 1e-6
 
 
+def test_a_programme_too_large_to_run_is_said_and_left_open(monkeypatch, caplog):
+    """Periods over the guard are not run: the run says how many, and the leak the
+    programme would have closed stays open (nothing is claimed that was not checked)."""
+    import functools
+
+    import geozones.audit as au
+    from geozones import crossorigin
+
+    w = np.array([[0.2, 0.8], [1 / 3, 2 / 3]])
+    x = np.array([[19.0, 3.0, 33.0], [3.0, 48.0, 55.0]])
+    t, eq = origin_table(w, x, ["resident", "BE", "FR"])
+    monkeypatch.setattr(au, "origin_bounded_figures", functools.partial(crossorigin.origin_bounded_figures, max_entries=0))
+    with caplog.at_level("WARNING", logger="geozones"):
+        out = gz.disclosure_control(t, 30, weights=weights_of(w))
+    assert "linear programme across origins was not run for 1 periods" in caplog.text
+    assert lowest_hidden_maximum(t, eq, out) < 30 - 1e-6
+
+
 @st.composite
 def origin_days(draw):
     n_c, n_z, n_o = draw(st.integers(2, 5)), draw(st.integers(2, 4)), draw(st.integers(2, 3))
