@@ -1,4 +1,4 @@
-"""Array helpers shared by the audit's modules."""
+"""Array helpers shared by modules (the audit's, the overlay's)."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._arrays import ranges
 from .errors import WeightsError
 
 if TYPE_CHECKING:
@@ -456,10 +457,8 @@ def overlap_pieces(zones: np.ndarray, oa: np.ndarray, ob: np.ndarray, workers: i
         signs.append(np.full(len(geoms), sign))
         # extend each clique by a zone k > its last member that overlaps every member
         last = members[:, -1]
-        start, stop = adj.indptr[last], adj.indptr[last + 1]
-        width = stop - start
-        rows = np.repeat(np.arange(len(members)), width)
-        k = adj.indices[np.repeat(start, width) + (np.arange(width.sum()) - np.repeat(np.cumsum(width) - width, width))]
+        rows = np.repeat(np.arange(len(members)), np.diff(adj.indptr)[last])
+        k = adj.indices[ranges(adj.indptr, last)]
         ok = np.ones(len(k), bool)
         for m in range(members.shape[1] - 1):
             ok &= np.isin(members[rows, m].astype(np.int64) * n + k, keys)
