@@ -238,6 +238,7 @@ class _Model:
         h = _quiet(highspy.Highs)
         h.setOptionValue("output_flag", False)
         h.setOptionValue("time_limit", 10.0)
+        h.setOptionValue("threads", 1)
         h.setOptionValue("simplex_strategy", 4)  # (primal: a new objective keeps the last basis feasible)
         n_r, n_c = p.shape
         h.addVars(n_c, np.zeros(n_c), np.full(n_c, inf))
@@ -253,12 +254,15 @@ class _Model:
             h.changeColsCost(n_t, np.arange(n_c, n_c + n_t, dtype=np.int32), np.ones(n_t))
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         self.t = None
-        self.h, self.cols = h, np.arange(n_c, dtype=np.int32)
+        self.h = h
         self.ok, self.unbounded = highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded
 
     def objective(self, t: np.ndarray):
-        """Maximise ``t @ x``."""
-        self.h.changeColsCost(self.n_c, self.cols, t)
+        """Maximise ``t @ x`` (only the costs that change are passed: a target reads few unknowns)."""
+        now = self.t if self.t is not None else np.zeros(self.n_c)
+        at = np.flatnonzero(now != t).astype(np.int32)
+        if len(at):
+            self.h.changeColsCost(len(at), at, t[at])
         self.t = t
 
     def solve(self):
