@@ -25,7 +25,9 @@ from .coverage import build_coverage
 from .crs import WGS84
 from .errors import InputError
 from .extrapolate import DEFAULT_SHARE
+from .footprint import footprint_weights, footprints
 from .intervals import error_words
+from .overlay import no_overlap
 from .privacy import DEFAULT_K
 from .weights import compute_weights
 
@@ -141,7 +143,7 @@ def preview_map(
     zones: gpd.GeoDataFrame,
     cells: gpd.GeoDataFrame,
     *,
-    model: str = "wedge",
+    model: str = "footprint",
     k: int = DEFAULT_K,
     share: float = DEFAULT_SHARE,
     crs: str | pyproj.CRS | None = None,
@@ -157,9 +159,11 @@ def preview_map(
         The zone set (:func:`geozones.read_zones`).
     cells : geopandas.GeoDataFrame
         The cell plan (:func:`geozones.read_cellplan`).
-    model : {"wedge", "voronoi"}
-        The coverage model the fit figures use; both are drawn, each as its own layer
-        (the other one starts hidden).
+    model : {"wedge", "voronoi", "footprint"}
+        The model the fit figures use. Wedges and Voronoi areas are both drawn, each as its
+        own layer; the model's is shown, the other starts hidden. ``footprint`` (a run's
+        default) weighs by the footprints under a uniform prior and shows the Voronoi
+        (best-server) areas, which also give the cells' sizes.
     k, share : int, float
         Threshold and market share (see :func:`zone_resolution`).
     crs : str or pyproj.CRS, optional
@@ -179,14 +183,22 @@ def preview_map(
         (and "Reference outlines"), a popup per zone with its area, fit, feeding cells with
         their weights and the smallest population it can publish; and :func:`zone_resolution`.
     """
-    if model not in ("wedge", "voronoi"):
-        raise InputError(f"the preview draws the wedge and voronoi models, not {model!r}", hint="choose --model wedge or voronoi")
+    if model not in ("footprint", "wedge", "voronoi"):
+        raise InputError(f"the preview weighs by the footprint, wedge or voronoi model, not {model!r}",
+                         hint="choose --model footprint, wedge or voronoi")
     z = zones.to_crs(WGS84).reset_index(drop=True)
     if not len(z):
         raise InputError("there are no zones to preview")
     covs = {mod: build_coverage(cells, mod, crs=crs) for mod in ("wedge", "voronoi")}
-    cov = covs[model]
-    w = compute_weights(cov, z, crs=crs)
+    shown = "voronoi" if model == "footprint" else model
+    cov = covs[shown]
+    if model == "footprint":
+        fp = footprints(cells, z, crs=crs or cov.crs)
+        if not fp.zone_shares.nnz:
+            raise no_overlap(cov, z)
+        w = footprint_weights(fp)
+    else:
+        w = compute_weights(cov, z, crs=crs)
     fit = zone_resolution(w, z, cov, k=k, share=share, crs=crs)
     contrib = zone_contributions(w)
     by_zone = dict(tuple(contrib.groupby("zone_id", sort=False)))
@@ -196,8 +208,8 @@ def preview_map(
     m = _base_map(bounds, self_contained, tiles)
     if reference is not None or self_contained:
         _add_reference(m, bounds, reference)
-    _add_coverage(m, covs["wedge"], "Coverage: wedges", "#6a51a3", model == "wedge")
-    _add_coverage(m, covs["voronoi"], "Coverage: Voronoi", "#238b45", model == "voronoi")
+    _add_coverage(m, covs["wedge"], "Coverage: wedges", "#6a51a3", shown == "wedge")
+    _add_coverage(m, covs["voronoi"], "Coverage: Voronoi", "#238b45", shown == "voronoi")
 
     from .maps import display_outlines
 
@@ -226,7 +238,7 @@ def preview_map(
     m.get_root().html.add_child(
         _legend(
             [(_OK, "zone the cells resolve"), (_FLAG, "not resolvable (too small or coarse)"), (_NONE, "no cell reaches it")],
-            f"Zones against {model} coverage",
+            f"Zones against {model} coverage" if model != "footprint" else "Zones against the footprint model",
         )
     )
     folium.LayerControl(collapsed=False).add_to(m)

@@ -255,6 +255,25 @@ def test_preview_cli_lists_flagged_zones_and_strict_fails(small_case):
     assert run_cli("zones", "preview", "--zones", c["zones"], "--cells", c["cells"], "--out", out, "--strict").returncode == 0
 
 
+def test_the_preview_judges_zones_by_the_runs_default_model(small_case):
+    """The preview's fit figures are the footprint model's by default (a run's weights under
+    the prior), not the drawn areas'; the measured error bound quoted is that model's."""
+    from geozones.authoring import preview_map
+    from geozones.authoring_checks import zone_resolution
+
+    c = small_case
+    zs, plan = gz.read_zones(_preview_case(small_case)), gz.read_cellplan(c["cells"])
+    m, fit = preview_map(zs, plan)
+    z = zs.to_crs("EPSG:4326").reset_index(drop=True)
+    cov = gz.build_coverage(plan, "voronoi")
+    want = zone_resolution(gz.footprint_weights(gz.footprints(plan, z, crs=cov.crs)), z, cov)
+    for col in ("fit", "n_cells", "error_90", "status"):
+        assert fit[col].tolist() == want[col].tolist(), col
+    _, fit_v = preview_map(zs, plan, model="voronoi")
+    assert not np.allclose(fit["fit"], fit_v["fit"])  # (so the comparison above can fail)
+    assert "Zones against the footprint model" in m.get_root().render()
+
+
 def test_preview_page_offline_layers_and_popup(browser, small_case):
     from geozones.offline import external_references
 

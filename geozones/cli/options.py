@@ -60,10 +60,14 @@ def model_option(f):
     return click.option("--model", type=click.Choice(MODELS), help=MODEL_HELP)(f)
 
 
+def judged_model(help: str):
+    """``--model`` of the checks that judge zones: the run's models (default the run's default, footprint)."""
+    return click.option("--model", type=click.Choice(("footprint", *BUILT_MODELS)), default="footprint", show_default=True, help=help)
+
+
 def check_model(f):
-    """``--model`` of ``zones check --cells``: the run's models (default the run's default, footprint)."""
-    return click.option("--model", type=click.Choice(("footprint", *BUILT_MODELS)), default="footprint", show_default=True,
-                        help="With --cells: the model the zones are judged by (the run's default: footprint).")(f)
+    """``--model`` of ``zones check --cells``."""
+    return judged_model("With --cells: the model the zones are judged by (the run's default: footprint).")(f)
 
 
 def drawn_model(help: str):

@@ -12,7 +12,7 @@ from ..coverage import build_coverage
 from ..errors import InputError, WeightsError
 from ..inputs import build_footprint_weights
 from ..zones import check_zones, h3_grid, read_zones, square_grid, write_zones
-from .options import authoring_k, cell_crs, check_model, drawn_model, market_share, metric_crs, out_file, say, self_contained, strict, zone_files
+from .options import authoring_k, cell_crs, check_model, drawn_model, judged_model, market_share, metric_crs, out_file, say, self_contained, strict, zone_files
 
 
 @click.group()
@@ -114,7 +114,7 @@ def zones_check(
 @zones.command("preview")
 @zone_files()
 @click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON).")
-@drawn_model("Coverage model of the fit figures (both are drawn).")
+@judged_model("The model of the fit figures (the run's default: footprint); wedges and Voronoi areas are drawn.")
 @authoring_k()
 @market_share()
 @cell_crs
