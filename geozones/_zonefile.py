@@ -71,17 +71,20 @@ def clean_features(features: list[Any]) -> list[dict[str, Any]] | None:
     end = np.cumsum(lens)
     if not (xy[end - lens] == xy[end - 1]).all():
         return None
-    linear = shapely.linearrings(xy, indices=np.repeat(np.arange(len(rings)), lens))
-    polygons = shapely.polygons(linear, indices=np.asarray(ring_poly, dtype=np.int64))
-    feat_of = np.asarray(poly_feat, dtype=np.int64)
-    multi_arr = np.asarray(multi, dtype=bool)
-    shapes = np.empty(len(heads), dtype=object)
-    first = np.searchsorted(feat_of, np.arange(len(heads)))
-    single = ~multi_arr
-    shapes[single] = polygons[first[single]]
-    if multi_arr.any():
-        in_multi = multi_arr[feat_of]
-        shapes[multi_arr] = shapely.multipolygons(polygons[in_multi], indices=np.searchsorted(np.flatnonzero(multi_arr), feat_of[in_multi]))
+    try:  # (anything GEOS refuses goes to the checker, which says what)
+        linear = shapely.linearrings(xy, indices=np.repeat(np.arange(len(rings)), lens))
+        polygons = shapely.polygons(linear, indices=np.asarray(ring_poly, dtype=np.int64))
+        feat_of = np.asarray(poly_feat, dtype=np.int64)
+        multi_arr = np.asarray(multi, dtype=bool)
+        shapes = np.empty(len(heads), dtype=object)
+        first = np.searchsorted(feat_of, np.arange(len(heads)))
+        single = ~multi_arr
+        shapes[single] = polygons[first[single]]
+        if multi_arr.any():
+            in_multi = multi_arr[feat_of]
+            shapes[multi_arr] = shapely.multipolygons(polygons[in_multi], indices=np.searchsorted(np.flatnonzero(multi_arr), feat_of[in_multi]))
+    except (shapely.errors.GEOSException, ValueError):
+        return None
     if not shapely.is_valid(shapes).all() or shapely.is_empty(shapes).any():
         return None
     records = []

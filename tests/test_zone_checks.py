@@ -241,3 +241,55 @@ def test_clean_files_are_read_in_bulk_as_feature_by_feature():
     z3 = dict(feats[2], geometry={"type": "Polygon", "coordinates": [[p + [0.0] for p in sq]]})
     for bad in (open_ring, bow, z3, dict(feats[2], geometry=None), dict(feats[2], geometry={"type": "Point", "coordinates": [4, 50]})):
         assert Z.clean_features([feats[0], bad]) is None
+
+
+_JUNK = [None, True, 0, 1.5, "x", "", [], {}, [1], [[1, 2]], [[[1, 2, 3]]], float("nan"), "outside", 1e300, [[[4.0, 50.0]] * 5]]
+
+
+def test_the_bulk_path_never_accepts_what_the_checker_would_not():
+    """Seeded damage anywhere in a clean file's features (any key or position set to junk):
+    the bulk path either steps aside (None) or gives exactly the checker's records, and the
+    checker finds nothing to say about them."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from geozones import _zonefile as Z
+    from geozones import zones as ZZ
+
+    sq = [[4.0, 50.0], [4.01, 50.0], [4.01, 50.01], [4.0, 50.01], [4.0, 50.0]]
+    hole = [[4.002, 50.002], [4.004, 50.002], [4.004, 50.004], [4.002, 50.002]]
+    base = [
+        {"type": "Feature", "properties": {"zone_id": "a", "name": "A", "x": 1}, "geometry": {"type": "Polygon", "coordinates": [sq, hole]}},
+        {"type": "Feature", "properties": {"zone_id": 7, "name": "B"},
+         "geometry": {"type": "MultiPolygon", "coordinates": [[sq], [[[p[0] + 0.1, p[1]] for p in sq]]]}},
+    ]
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.integers(0, 7), min_size=1, max_size=7), st.sampled_from(_JUNK))
+    def check(path, junk):
+        import copy
+
+        feats = copy.deepcopy(base)
+        node = feats
+        for step in path[:-1]:
+            if isinstance(node, dict) and node:
+                node = node[sorted(node)[step % len(node)]]
+            elif isinstance(node, list) and node:
+                node = node[step % len(node)]
+            else:
+                break
+        else:
+            if isinstance(node, dict) and node:
+                node[sorted(node)[path[-1] % len(node)]] = copy.deepcopy(junk)
+            elif isinstance(node, list) and node:
+                node[path[-1] % len(node)] = copy.deepcopy(junk)
+        bulk = Z.clean_features(feats)
+        if bulk is None:
+            return
+        for i, (feat, rec) in enumerate(zip(feats, bulk)):
+            one, problems, _ = ZZ._check_feature("f", i, feat, False)
+            assert problems == [] and one is not None
+            assert {k: v for k, v in rec.items() if k != "geometry"} == {k: v for k, v in one.items() if k != "geometry"}
+            assert shapely.to_wkb(rec["geometry"]) == shapely.to_wkb(one["geometry"])
+
+    check()
