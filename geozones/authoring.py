@@ -25,9 +25,8 @@ from .coverage import build_coverage
 from .crs import WGS84
 from .errors import InputError
 from .extrapolate import DEFAULT_SHARE
-from .footprint import footprint_weights, footprints
+from .inputs import prior_footprint_weights
 from .intervals import error_words
-from .overlay import no_overlap
 from .privacy import DEFAULT_K
 from .weights import compute_weights
 
@@ -189,16 +188,14 @@ def preview_map(
     z = zones.to_crs(WGS84).reset_index(drop=True)
     if not len(z):
         raise InputError("there are no zones to preview")
-    covs = {mod: build_coverage(cells, mod, crs=crs) for mod in ("wedge", "voronoi")}
     shown = "voronoi" if model == "footprint" else model
-    cov = covs[shown]
-    if model == "footprint":
-        fp = footprints(cells, z, crs=crs or cov.crs)
-        if not fp.zone_shares.nnz:
-            raise no_overlap(cov, z)
-        w = footprint_weights(fp)
+    if model == "footprint":  # (weighed as a run weighs by default, before its counts; its best-server areas drawn)
+        w, voronoi, _ = prior_footprint_weights(cells, z, crs=crs)
+        covs = {"wedge": build_coverage(cells, "wedge", crs=crs), "voronoi": voronoi}
     else:
-        w = compute_weights(cov, z, crs=crs)
+        covs = {mod: build_coverage(cells, mod, crs=crs) for mod in ("wedge", "voronoi")}
+        w = compute_weights(covs[model], z, crs=crs)
+    cov = covs[shown]
     fit = zone_resolution(w, z, cov, k=k, share=share, crs=crs)
     contrib = zone_contributions(w)
     by_zone = dict(tuple(contrib.groupby("zone_id", sort=False)))

@@ -22,7 +22,8 @@ from .footprint import Footprints, footprint_weights, footprints
 from .overlay import no_overlap
 from .weights import Weights, compute_weights, compute_weights_dask
 
-__all__ = ["holds_polygons", "coverage_model", "build_weights", "build_footprint_weights", "naming_inputs", "check_unreached"]
+__all__ = ["holds_polygons", "coverage_model", "build_weights", "build_footprint_weights", "prior_footprint_weights", "naming_inputs",
+           "check_unreached"]
 
 log = logging.getLogger("geozones")
 
@@ -157,13 +158,44 @@ def build_footprint_weights(
     """
     plan = read_cellplan(cells, crs=cell_crs)
     try:
-        coverage = build_coverage(plan, "voronoi", crs=metric_crs)
-        crs = metric_crs or coverage.crs
-        fp = footprints(plan, zones, crs=crs, ancillary=ancillary, ancillary_column=ancillary_column)
+        return prior_footprint_weights(plan, zones, crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column)
     except (WeightsError, CoverageError) as exc:
         raise naming_inputs(exc, zone_paths, str(cells), cell_crs) from None
+
+
+def prior_footprint_weights(
+    plan: gpd.GeoDataFrame,
+    zones: gpd.GeoDataFrame,
+    *,
+    crs: str | None = None,
+    ancillary: str | None = None,
+    ancillary_column: str | None = None,
+) -> tuple[Weights, gpd.GeoDataFrame, Footprints]:
+    """:func:`build_footprint_weights` of a cell plan already read (the errors name no file).
+
+    Parameters
+    ----------
+    plan : geopandas.GeoDataFrame
+        The cell plan (:func:`geozones.read_cellplan`).
+    zones : geopandas.GeoDataFrame
+        The zone set.
+    crs, ancillary, ancillary_column
+        The metric CRS (default: the best-server areas'), and the density's prior.
+
+    Returns
+    -------
+    tuple
+        As :func:`build_footprint_weights`.
+
+    Raises
+    ------
+    WeightsError
+        If no cell's footprint reaches any zone.
+    """
+    coverage = build_coverage(plan, "voronoi", crs=crs)
+    fp = footprints(plan, zones, crs=crs or coverage.crs, ancillary=ancillary, ancillary_column=ancillary_column)
     if not fp.zone_shares.nnz:
-        raise naming_inputs(no_overlap(coverage, zones), zone_paths, str(cells), cell_crs)
+        raise no_overlap(coverage, zones)
     return footprint_weights(fp), coverage, fp
 
 
