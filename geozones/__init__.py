@@ -35,6 +35,7 @@ _SUBMODULES = {
     "report": ("build_report", "read_event_days", "read_spend", "write_report"),
     "pipeline": ("RunConfig", "RunResult", "load_config", "run"),
     "privacy": ("DEFAULT_K", "disclosure_control", "publish"),
+    "cellkey": ("Perturbation", "perturbation_table", "read_secret"),
     "engine": ("CellBins", "apportion_bins", "stream_counts", "stream_zone_sums", "stream_zone_table", "write_zone_table", "zone_sums"),
     "synth": ("national_case",),
     "errors": ("BudgetError", "CellPlanError", "ConfigError", "CountsError", "CoverageError", "CRSError", "GeozonesError", "InputError", "MarketShareError", "OutputError", "Problem", "WeightsError", "ZoneError"),
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from .aggregate import add_totals, apportion, rollup_counts, rollup_origins, rollup_time
     from .authoring import draw_map, preview_map
     from .authoring_checks import authoring_problems, thin_differences, zone_contributions, zone_resolution
+    from .cellkey import Perturbation, perturbation_table, read_secret
     from .cellplan import read_cellplan, read_sites
     from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
     from .coverage import MODELS, build_coverage, read_coverage, voronoi_coverage, wedge_coverage
@@ -194,6 +196,9 @@ __all__ = [
     # privacy
     "DEFAULT_K",
     "disclosure_control",
+    "Perturbation",
+    "perturbation_table",
+    "read_secret",
     "publish",
     # pipeline
     "visitor_map",

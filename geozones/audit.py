@@ -72,6 +72,14 @@ class AuditInput:
     estimates : bool
         Whether each estimate is an equation of its own (weighing the origins by their
         factors); False when the estimates are a function of the published counts.
+    shown : numpy.ndarray, optional
+        What each figure would read if published (the cell key method's perturbed counts,
+        :mod:`geozones.cellkey`); None: its observed figure rounded.
+    slack : float
+        How far from what a published figure reads its true value may be, to the attacker:
+        0.5 (rounding), or the perturbation's largest noise plus 0.5. The bounds
+        (:mod:`geozones.bounds`, :mod:`geozones.crossorigin`) give the attacker that room;
+        exact recovery and complementary suppression decide as if figures were exact.
     """
 
     zone: np.ndarray
@@ -86,6 +94,12 @@ class AuditInput:
     cells: object = None
     nested: list = field(default_factory=list)
     estimates: bool = True
+    shown: np.ndarray | None = None
+    slack: float = 0.5
+
+    def values(self, idx) -> np.ndarray:
+        """What figures ``idx`` read where published (``shown``, or observed rounded)."""
+        return np.round(self.obs[idx]) if self.shown is None else np.asarray(self.shown, dtype=float)[idx]
 
 
 def _unknowns(a: AuditInput):

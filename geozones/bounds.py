@@ -103,7 +103,7 @@ def capped_figures(a, sup: np.ndarray, k: float):
             pub = has & ~sup[np.maximum(f_of, 0)]
             if not pub.any():
                 break
-            v = np.where(pub, np.round(a.obs[np.maximum(f_of, 0)]) + 0.5, np.inf)
+            v = np.where(pub, a.values(np.maximum(f_of, 0)) + a.slack, np.inf)
             cap = np.minimum.reduceat(v[c_zone] / c_w, c_first) if len(c_ent) else np.zeros(0)
             terms = t_w * cap[t_cell]
             by_sum = np.bincount(t_of, weights=np.where(np.isfinite(terms), terms, 1e300), minlength=len(targets))
@@ -152,7 +152,7 @@ def _leaking_slices(a, fig, small, sup, slices, k, wc, wz, wv, by_cell, cell_sta
         has = f >= 0
         fi = np.maximum(f, 0)
         pub = has & ~sup[fi]
-        v = np.where(pub, np.round(a.obs[fi]) + 0.5, np.inf)  # slices x zones
+        v = np.where(pub, a.values(fi) + a.slack, np.inf)  # slices x zones
         cap = np.full((len(sl), n_cells), 1e300)
         if len(ent):
             cap[:, cells_on] = np.minimum(np.minimum.reduceat(v[:, wz[ent]] / wv[ent], first, axis=1), 1e300)
@@ -235,8 +235,8 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
 class _Slice:
     """One slice's programme: published figures and targets over the cells they hold."""
 
-    def __init__(self, pub, tgt, v, figs, zones, x):
-        self.pub, self.tgt, self.v, self.figs, self.zones, self.x = pub, tgt, v, figs, zones, x
+    def __init__(self, pub, tgt, v, figs, zones, x, slack: float = 0.5):
+        self.pub, self.tgt, self.v, self.figs, self.zones, self.x, self.slack = pub, tgt, v, figs, zones, x, slack
         self.pub_c = pub.tocsc()
         self.open = np.ones(len(v), bool)
         self.around = {}  # target -> its neighbourhood (see _local)
@@ -303,7 +303,8 @@ class _Programmes:
         self.t = sparse.csr_array((w.data[te], (t_row, np.searchsorted(cov, t_key))), shape=(len(tz), len(cov)))
         self.figs = f[pj, pz]
         self.zones = pz
-        self.v = np.round(a.obs[self.figs])
+        self.v = a.values(self.figs)
+        self.slack = float(a.slack)
         self.slices = np.flatnonzero(active)
         idx = np.searchsorted(self.slices, np.arange(n_sl))  # (slice -> its position among the active ones)
         n_act = len(self.slices)
@@ -339,12 +340,12 @@ class _Programmes:
         v = self.v[r0:r1]
         sel = (self.single_vars >= c0) & (self.single_vars < c1)
         s_cells, s_rows = self.single_vars[sel] - c0, self.single_row[sel] - r0
-        low = v - 0.5
+        low = v - self.slack
         low[s_rows] = -np.inf
-        xk = _lp(p[:, ~single], low, v + 0.5, t[:, ~single], k)[0]
+        xk = _lp(p[:, ~single], low, v + self.slack, t[:, ~single], k)[0]
         x = np.zeros(c1 - c0)
         x[~single] = xk
-        short = np.maximum(v - 0.5 - p @ x, 0.0)  # (what each figure lacks: one of its own cells makes it up)
+        short = np.maximum(v - self.slack - p @ x, 0.0)  # (what each figure lacks: one of its own cells makes it up)
         rows, first = np.unique(s_rows, return_index=True)
         if len(rows):
             cells = s_cells[first]
@@ -358,7 +359,7 @@ class _Programmes:
         if j not in self._slices:
             r0, r1, c0, c1, t0, t1 = self.r_start[j], self.r_start[j + 1], self.c_start[j], self.c_start[j + 1], self.t_start[j], self.t_start[j + 1]
             self._slices[j] = _Slice(self.p[r0:r1, c0:c1], self.t[t0:t1, c0:c1], self.v[r0:r1], self.figs[r0:r1], self.zones[r0:r1],
-                                     self.x[c0:c1])
+                                     self.x[c0:c1], self.slack)
         return self._slices[j], int(target - self.t_start[j])
 
 
@@ -382,7 +383,7 @@ def _local(s: _Slice, i: int, hops: int):
     a = sub[:, cells]
     fixed = sub @ s.x - a @ s.x[cells]
     v = s.v[rows[keep]]
-    return a, v - 0.5 - fixed, v + 0.5 - fixed, tgt, rows[keep]
+    return a, v - s.slack - fixed, v + s.slack - fixed, tgt, rows[keep]
 
 
 def _solve_local(locs, k):

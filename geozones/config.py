@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from .aggregate import STATS
+from .cellkey import DEFAULT_MAX_NOISE, DEFAULT_VARIANCE, PROTECTIONS, perturbation_table
 from .counts import KINDS, TIMEZONE, parse_period
 from .coverage import MODELS
 from .engine import ENGINES, parse_size
@@ -70,6 +71,10 @@ class RunConfig:
     engine: str = "auto"
     memory_budget: str = "2GB"
     scheduler: str | None = None
+    protection: str = "suppress"
+    perturb_max: int = DEFAULT_MAX_NOISE
+    perturb_variance: float = DEFAULT_VARIANCE
+    secret_file: str | None = None
 
     def validate(self) -> None:
         """Check values and combinations; raise ConfigError naming the setting."""
@@ -108,6 +113,13 @@ class RunConfig:
             bad("unknown_cells", f"{self.unknown_cells!r} is not error or drop")
         if not (isinstance(self.k, (int, float)) and not isinstance(self.k, bool) and self.k > 0):
             bad("k", f"{self.k!r} is not a positive number")
+        if self.protection not in PROTECTIONS:
+            bad("protection", f"{self.protection!r} is not one of {', '.join(PROTECTIONS)}")
+        if self.protection == "perturb":
+            try:
+                perturbation_table(self.perturb_max, self.perturb_variance)
+            except ConfigError as exc:
+                bad("perturb_max" if "perturb_max'" in exc.message else "perturb_variance", exc.message.split(": ", 1)[-1], exc.hint or "")
         self.k = float(self.k)  # (30 and 30.0 are one setting: the manifest says 30.0 for both)
         if self.dedup_factor is not None and not 0 < self.dedup_factor <= 1:
             bad("dedup_factor", f"{self.dedup_factor!r} is not in (0, 1]")
@@ -206,7 +218,7 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> RunConfig:
         if key not in data:
             raise ConfigError(f"missing key {key!r}", path=path)
     base = path.parent
-    for key in PATH_KEYS + ("out",):
+    for key in PATH_KEYS + ("out", "secret_file"):
         if key in data and data[key] is not None:
             if isinstance(data[key], list):
                 data[key] = [str(base / p) for p in data[key]]

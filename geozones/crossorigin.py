@@ -92,7 +92,7 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
     by = np.argsort(period, kind="stable")
     start = np.r_[0, np.cumsum(np.bincount(period, minlength=len(size)))]
     todo = [by[start[j]:start[j + 1]] for j in np.unique(period[small])]
-    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k) for f in todo]
+    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k, a.values(f), float(a.slack)) for f in todo]
     from tqdm import tqdm
 
     with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
@@ -112,12 +112,13 @@ def _hold(w, all_label: int):
     _WEIGHTS = (w, all_label)
 
 
-def _period_culprits(zone, lab, obs, sup, k: float) -> np.ndarray:
+def _period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5) -> np.ndarray:
     """One period's figures (and what is suppressed so far): the positions, among them, of
-    the published figures to suppress, in order.
+    the published figures to suppress, in order. ``shown``: what each reads where published
+    (default: rounded); ``slack``: how far its truth may be from that.
     """
     w, all_label = _WEIGHTS
-    prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label)
+    prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack)
     if prog.t.shape[0] == 0:
         return np.zeros(0, np.int64)
     return prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k), np.int64)]
@@ -308,7 +309,7 @@ class _Programme:
     among the period's). ``w``: the weights, cells x zones, CSC of floats.
     """
 
-    def __init__(self, zone, lab, obs, sup, small, w, rest: int):
+    def __init__(self, zone, lab, obs, sup, small, w, rest: int, shown=None, slack: float = 0.5):
         n_cells = w.shape[0]
         n_lab = int(lab.max()) + 1
         pf, tf = np.flatnonzero(~sup), np.flatnonzero(small)
@@ -362,8 +363,8 @@ class _Programme:
         self.p = self._matrix(p_row, p_key, p_w, np.ones(len(pf), bool), cov)
         self.t = self._matrix(t_row, t_key, t_w, keep_t, cov)
         self.figs, self.is_all = pf, lab[pf] == rest
-        v = np.round(obs[pf])
-        self.lo, self.hi = v - 0.5, v + 0.5
+        v = np.round(obs[pf]) if shown is None else np.asarray(shown, dtype=float)[pf]
+        self.lo, self.hi = v - slack, v + slack
         self._tidy(_EPS)
 
     @staticmethod

@@ -12,9 +12,11 @@ combines them on the log scale (half-widths add in quadrature)::
                  ``share``: 1.645 * sqrt((1 - share) / observed)
     h_share      the market share's own uncertainty: from the optional ``share_low`` and
                  ``share_high`` columns of the market-share table
+    h_noise      with ``--protection perturb``, the cell key method's noise on the observed
+                 count: 1.645 * sqrt(V) / observed (:mod:`geozones.cellkey`)
 
-    estimate_low  = estimate * exp(-sqrt(h_apportion² + h_count² + h_low²))
-    estimate_high = estimate * exp(+sqrt(h_apportion² + h_count² + h_high²))
+    estimate_low  = estimate * exp(-sqrt(h_apportion² + h_count² + h_noise² + h_low²))
+    estimate_high = estimate * exp(+sqrt(h_apportion² + h_count² + h_noise² + h_high²))
 
 with ``h_low = log(share_high / share)`` and ``h_high = log(share / share_low)``.
 
@@ -102,7 +104,8 @@ def error_words(error_90: float) -> str:
     return f"a factor of {np.exp(h):.1f} either way"
 
 
-def interval_factors(observed, estimate, h_apportion, share=None, share_low=None, share_high=None) -> tuple[np.ndarray, np.ndarray]:
+def interval_factors(observed, estimate, h_apportion, share=None, share_low=None, share_high=None,
+                     noise_sd: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The interval's lower and upper bounds for arrays of figures.
 
     Parameters
@@ -114,6 +117,10 @@ def interval_factors(observed, estimate, h_apportion, share=None, share_low=None
     share, share_low, share_high : array-like, optional
         The market share per figure and its bounds; without ``share``, ``observed /
         estimate`` (1 when they are equal: counting noise as for a census).
+    noise_sd : float, default 0
+        The standard deviation of noise added to the observed figure (the cell key
+        method's, :mod:`geozones.cellkey`): ``1.645 * noise_sd / observed`` more, in
+        quadrature.
 
     Returns
     -------
@@ -124,15 +131,16 @@ def interval_factors(observed, estimate, h_apportion, share=None, share_low=None
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.clip(np.where(est > 0, obs / est, 1.0), 1e-6, 1.0) if share is None else np.clip(np.asarray(share, dtype=float), 1e-6, 1.0)
         h_count = Z90 * np.sqrt(np.where(obs > 0, (1.0 - s) / np.maximum(obs, 1e-9), 0.0))
+        h_noise = Z90 * noise_sd / np.maximum(obs, 1.0)
         lo_share = np.zeros_like(est) if share_high is None else np.log(np.maximum(np.asarray(share_high, dtype=float), s) / s)
         hi_share = np.zeros_like(est) if share_low is None else np.log(s / np.clip(np.asarray(share_low, dtype=float), 1e-6, s))
-    base = np.asarray(h_apportion, dtype=float) ** 2 + h_count ** 2
+    base = np.asarray(h_apportion, dtype=float) ** 2 + h_count ** 2 + h_noise ** 2
     low = est * np.exp(-np.sqrt(base + np.nan_to_num(lo_share) ** 2))
     high = est * np.exp(np.sqrt(base + np.nan_to_num(hi_share) ** 2))
     return low, high
 
 
-def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | None = None):
+def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | None = None, noise_sd: float = 0.0):
     """``estimate_low`` and ``estimate_high`` after ``estimate`` in a published zone table.
 
     Parameters
@@ -144,6 +152,8 @@ def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | Non
     shares : pandas.DataFrame, optional
         The market-share table (:func:`geozones.read_market_share`); its ``share_low`` and
         ``share_high`` columns, where given, widen the interval.
+    noise_sd : float, default 0
+        The cell key method's noise (see :func:`interval_factors`).
 
     Returns
     -------
@@ -180,13 +190,14 @@ def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | Non
         lo = np.where(np.isnan(lo), share, lo)
         hi = np.where(np.isnan(hi), share, hi)
         share = np.where(np.isnan(share), 1.0, share)
-    low, high = interval_factors(obs, est, np.nan_to_num(h, nan=APPORTIONING["voronoi"][("< 0.25", "poor")]), share, lo, hi)
+    low, high = interval_factors(obs, est, np.nan_to_num(h, nan=APPORTIONING["voronoi"][("< 0.25", "poor")]), share, lo, hi, noise_sd)
     at = table.column_names.index("estimate") + 1
     table = table.add_column(at, "estimate_low", pa.array(low, pa.float64(), from_pandas=True))
     return table.add_column(at + 1, "estimate_high", pa.array(high, pa.float64(), from_pandas=True))
 
 
-def summary_intervals(summary: pd.DataFrame, h_zone: Mapping[str, float], shares: pd.DataFrame | None = None) -> pd.DataFrame:
+def summary_intervals(summary: pd.DataFrame, h_zone: Mapping[str, float], shares: pd.DataFrame | None = None,
+                      noise_sd: float = 0.0) -> pd.DataFrame:
     """``estimate_low`` and ``estimate_high`` of the zones' summary (``visitors``, ``observed``).
 
     Parameters
@@ -197,6 +208,8 @@ def summary_intervals(summary: pd.DataFrame, h_zone: Mapping[str, float], shares
         Zone id -> :func:`apportioning_halfwidth`.
     shares : pandas.DataFrame, optional
         The market-share table (its bounds for the total, ``all``).
+    noise_sd : float, default 0
+        The cell key method's noise (see :func:`interval_factors`).
 
     Returns
     -------
@@ -209,7 +222,7 @@ def summary_intervals(summary: pd.DataFrame, h_zone: Mapping[str, float], shares
     share = lo = hi = None
     if bands is not None:
         share, lo, hi = (np.full(n, v) for v in bands)
-    low, high = interval_factors(summary["observed"], summary["visitors"], np.nan_to_num(h, nan=1.0), share, lo, hi)
+    low, high = interval_factors(summary["observed"], summary["visitors"], np.nan_to_num(h, nan=1.0), share, lo, hi, noise_sd)
     out = summary.copy()
     at = list(out.columns).index("visitors") + 1
     out.insert(at, "estimate_low", np.round(low))

@@ -37,6 +37,7 @@ import pandas as pd
 
 from . import __version__
 from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
+from .cellkey import Perturbation, read_secret
 from .config import RunConfig, load_config, pick_engine
 from .counts import events_to_counts, period_seconds, read_counts, read_events, read_optout
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
@@ -289,6 +290,7 @@ def run(cfg: RunConfig) -> RunResult:
     clock = _Stages()
     cfg.validate()
     check_inputs_are_not_outputs(cfg)
+    secret = read_secret(cfg.secret_file) if cfg.protection == "perturb" else None  # (before any work: a bad secret file stops the run)
     engine, why = pick_engine(cfg)
     if cfg.engine == "auto":
         log.info(why)
@@ -315,6 +317,9 @@ def run(cfg: RunConfig) -> RunResult:
                                          scheduler=cfg.scheduler if cfg.engine == "dask" else None, on_dask=cfg.engine == "dask")
     # what is published about the weights (weights.parquet, the fit): never the counts' density
     public_weights = weights
+    pert = None
+    if cfg.protection == "perturb":  # (zones keyed by their composition under the cell plan, not by the counts)
+        pert = Perturbation(secret, cfg.perturb_max, float(cfg.perturb_variance)).with_zones(public_weights)
 
     clock.done("weights")
     optout_info = None
@@ -377,12 +382,13 @@ def run(cfg: RunConfig) -> RunResult:
     zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
     # the apportioning part of each zone's interval: from its size and fit (public), never counts
     h_zone = dict(zip(fit.index, apportioning_halfwidth(zones["area_km2"].to_numpy(), fit["fit"].to_numpy(), model)))
+    noise_sd = float(np.sqrt(pert.variance)) if pert is not None else 0.0  # (the cell key method's noise widens every interval)
     stage = parts = None
     if in_parts:
         stage = new_folder(cfg.out)
         try:
             done = publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage, rest_share=rest,
-                                    intervals=lambda t: add_intervals(t, h_zone, shares))
+                                    intervals=lambda t: add_intervals(t, h_zone, shares, noise_sd=noise_sd), perturbation=pert)
             clock.done("figures, disclosure control, tables (in parts)")
             if heat_dropped:
                 log.warning("the zone table was published in parts: the map has no heat layer (add --heat-grid 0 to say so)")
@@ -395,7 +401,7 @@ def run(cfg: RunConfig) -> RunResult:
         published_all = None
     elif dense:
         done, sums, factor = publish_dense(bins, weights, np.arange(len(weights.zone_ids)), cfg, residents, periods, nested, names,
-                                            zone_order, fit, first=True, rest_share=rest)
+                                            zone_order, fit, first=True, rest_share=rest, perturbation=pert)
         clock.done("zone figures and disclosure control")
         conservation = conservation_of(bins, weights, sums, factor)
         table, stats, by_reason = done.table, done.stats, done.by_reason
@@ -404,7 +410,8 @@ def run(cfg: RunConfig) -> RunResult:
         factors = bins.info["factors"]
         published_all = published_all_rows(table) if heat else None
     else:
-        checked = disclosure_control(figures, cfg.k, nested=nested, weights=weights, linear_time=linear_time, rest_share=rest)
+        checked = disclosure_control(figures, cfg.k, nested=nested, weights=weights, linear_time=linear_time, rest_share=rest,
+                                     perturbation=pert)
         clock.done("disclosure control")
         published = publish(checked)
         table = output_table(published, names, zone_order, fit)
@@ -413,8 +420,8 @@ def run(cfg: RunConfig) -> RunResult:
         _tally(checked, stats, by_reason)
         published_all = published[published["origin"] == ALL] if heat else None
     if table is not None:
-        table = add_intervals(table, h_zone, shares)
-    summary = summary_intervals(summary, h_zone, shares)
+        table = add_intervals(table, h_zone, shares, noise_sd=noise_sd)
+    summary = summary_intervals(summary, h_zone, shares, noise_sd=noise_sd)
     grid = None
     if published_all is not None:
         grid = heat_table(zones, published_all, cfg, cfg.metric_crs or weights.meta.get("crs") or "EPSG:3812")
@@ -458,12 +465,16 @@ def run(cfg: RunConfig) -> RunResult:
             "k": cfg.k,
             "rule": "a figure is published only if its observed number of people is at least k; complementary suppression over origins, "
                     "time and nested zones; then an audit suppresses further figures until no cell, pair of cells, rest of a zone, suppressed "
-                    "figure or part of a relation under k follows from all published figures together (docs/privacy.md)",
+                    "figure or part of a relation under k follows from all published figures together (docs/privacy.md)"
+                    + ("; then every published count carries the cell key method's noise, at most perturbation.max_noise people either "
+                       "way, and the audit's bounds read every published figure to within that noise plus 0.5" if pert is not None else ""),
             "nested_zones": [[outer, *inners] for outer, inners, _ in nested_items(nested)],
             **stats,
             "suppressed_by_reason": {k: int(v) for k, v in sorted(by_reason.items())},
             "rounding": "published figures are rounded to whole numbers",
             "parts": parts or 1,
+            "protection": cfg.protection,
+            **({"perturbation": pert.describe()} if pert is not None else {}),
         },
     }
     manifest["title"] = map_title(cfg, periods)

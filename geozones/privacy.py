@@ -44,7 +44,7 @@ from .counts import period_floor
 from .origins import ALL
 from .zones import OUTSIDE
 
-__all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "AUDITED", "disclosure_control", "audit_frame", "pooled_totals", "publish", "suppress_complements", "nested_relation",
+__all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "AUDITED", "disclosure_control", "audit_frame", "pooled_totals", "scaled_estimates", "publish", "suppress_complements", "nested_relation",
            "nested_items", "period_rank"]
 
 DEFAULT_K = 30
@@ -175,6 +175,7 @@ def disclosure_control(
     linear_time: bool = True,
     audit: bool = True,
     rest_share: float | None = None,
+    perturbation=None,
 ) -> pd.DataFrame:
     """Mark every figure of a zone table as published or suppressed.
 
@@ -207,6 +208,11 @@ def disclosure_control(
         (:func:`geozones.extrapolate.rest_share`), so that the estimates add no equation
         over the hidden origins; the audit then reads the observed figures only. Without
         it, estimates are kept and audited as equations with the true factors.
+    perturbation : geozones.cellkey.Perturbation, optional
+        The cell key method: after everything above has decided on the true counts, each
+        published ``observed`` becomes its rounded count plus its noise, and its
+        ``estimate`` follows it (its origin's factor times it; a total's from its published
+        origins and ``rest_share``).
 
     Returns
     -------
@@ -233,13 +239,44 @@ def disclosure_control(
             reason = np.concatenate([reason, np.full(len(diffs), "difference", dtype=object)])
     sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real)
     sup, reason = sup[:n_real], reason[:n_real]
+    shown = None
+    if perturbation is not None and n_real:  # what every figure would read: the audit's bounds give the attacker the noise's room
+        starts = pd.DatetimeIndex(pd.to_datetime(t["period_start"], utc=True)).as_unit("ns").asi8
+        shown = perturbation.perturb(t["observed"].to_numpy(dtype=float), np.ones(n_real, bool), zones=t["zone_id"].astype(str).to_numpy(),
+                                     periods=t["period"].to_numpy(), starts_ns=starts, origins=t["origin"].to_numpy())
     if audit and n_real:
-        found = audit_frame(t, sup, k, nested=nested, weights=weights, linear_time=linear_time, estimates=rest_share is None)
+        found = audit_frame(t, sup, k, nested=nested, weights=weights, linear_time=linear_time, estimates=rest_share is None,
+                            shown=shown, slack=0.5 if shown is None else perturbation.max_noise + 0.5)
         reason[found & ~sup] = AUDITED
         sup = sup | found
+    if shown is not None:  # the cell key method, on what is published
+        true = t["observed"].to_numpy(dtype=float)
+        shown = np.where(sup, true, shown)
+        t = t.assign(observed=shown)
+        if "estimate" in t.columns:
+            t["estimate"] = scaled_estimates(t["estimate"].to_numpy(dtype=float), true, shown, ~sup)
     if rest_share is not None and "estimate" in t.columns and by_origin is not None:
         t = t.assign(estimate=pooled_totals(by_origin[1], by_origin[2], t["observed"].to_numpy(dtype=float), t["estimate"].to_numpy(dtype=float), sup, rest_share))
     return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
+
+
+def scaled_estimates(est: np.ndarray, true: np.ndarray, shown: np.ndarray, published: np.ndarray) -> np.ndarray:
+    """Estimates that follow perturbed observed figures: ``est * shown / true`` where
+    published (an origin's factor times its published count).
+
+    Parameters
+    ----------
+    est, true, shown : numpy.ndarray
+        Estimates, true and perturbed observed figures.
+    published : numpy.ndarray of bool
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    ok = published & (true > 0)
+    # (the factor to 9 decimals: the same on every engine, whose sums differ in the last bits)
+    return np.where(ok, np.round(est / np.where(ok, true, 1.0), 9) * shown, est)
 
 
 def pooled_totals(group: np.ndarray, is_total: np.ndarray, obs: np.ndarray, est: np.ndarray, sup: np.ndarray, share: float) -> np.ndarray:
@@ -275,7 +312,7 @@ def pooled_totals(group: np.ndarray, is_total: np.ndarray, obs: np.ndarray, est:
 
 
 def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weights=None, linear_time: bool = True,
-                estimates: bool = True) -> np.ndarray:
+                estimates: bool = True, shown: np.ndarray | None = None, slack: float = 0.5) -> np.ndarray:
     """The attacker's audit (:func:`geozones.audit.audit`) over a zone table.
 
     Parameters
@@ -292,6 +329,9 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     estimates : bool, default True
         Whether the estimate column is an equation of its own (False when the totals'
         estimates are pooled: see ``rest_share``).
+    shown, slack
+        What each figure reads where published, and how far its truth may be from it to
+        the attacker (:class:`geozones.audit.AuditInput`).
 
     Returns
     -------
@@ -317,7 +357,7 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     est = t["estimate"].to_numpy(dtype=float) if "estimate" in t.columns else obs
     a = AuditInput(zone=z_code.astype(np.int64), level=level, t=tcode, lab=lab.astype(np.int64), obs=obs, est=est,
                    parent=parents(level_starts, periods), all_label=all_label, linear_time=linear_time,
-                   cells=zone_cells(weights, z_ids), nested=nested_codes(nested, z_ids), estimates=estimates)
+                   cells=zone_cells(weights, z_ids), nested=nested_codes(nested, z_ids), estimates=estimates, shown=shown, slack=slack)
     return audit(a, sup, k)[0]
 
 

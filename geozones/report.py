@@ -422,6 +422,7 @@ def build_report(
         level=level, comparison=comparison, zones=ztab, spend=spend_rows, spend_note=spend_note,
         model=p.get("model"), crs=p.get("metric_crs"), measure=p.get("measure"), kind=p.get("kind"), stat=p.get("stat"),
         k=k, suppressed=dc.get("suppressed"), published=dc.get("published"), reasons=dc.get("suppressed_by_reason", {}),
+        noise=dc.get("perturbation"),
         factors=[{"origin": o, "name": fnames.get(o, o), "share": f"{v:.0%}" if v < 1 else "1 (none)"} for o, v in factors.items()],
         devices=devices, effects=effects, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality")),
     )

@@ -88,16 +88,16 @@ def exposures(table: pd.DataFrame, w: np.ndarray, x: np.ndarray, hours: list, or
     return found
 
 
-def lp_max(rows, vals: np.ndarray, target: np.ndarray) -> float:
+def lp_max(rows, vals: np.ndarray, target: np.ndarray, slack: float = 0.5) -> float:
     """The attacker's largest value for ``target @ x`` given the published ``rows @ x``
-    (rounded: +-0.5; rows dense or sparse) and ``x >= 0`` (scipy's HiGHS); ``inf`` when
-    nothing bounds it."""
+    (rounded: +-0.5, or +-``slack`` when the figures carry noise of at most ``slack - 0.5``;
+    rows dense or sparse) and ``x >= 0`` (scipy's HiGHS); ``inf`` when nothing bounds it."""
     from scipy import sparse
     from scipy.optimize import linprog
 
     n = rows.shape[0]
     a_ub = sparse.vstack([sparse.csr_array(rows), -sparse.csr_array(rows)]) if n else None
-    b_ub = np.concatenate([np.round(vals) + 0.5, -(np.round(vals) - 0.5)]) if n else None
+    b_ub = np.concatenate([np.round(vals) + slack, -(np.round(vals) - slack)]) if n else None
     res = linprog(-target, A_ub=a_ub, b_ub=b_ub, bounds=[(0, None)] * len(target), method="highs")
     if res.status == 3:
         return float("inf")

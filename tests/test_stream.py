@@ -132,12 +132,16 @@ def test_property_stream_equals_memory(tmp_path_factory, n_cells, hours, n_origi
     assert_same(memory_path(src, w, period), apportion_bins(stream_counts(src, w, period=period, batch_rows=batch, progress=False), w))
 
 
-def test_the_whole_run_publishes_the_same_files(small_case, tmp_path):
-    """apportion --engine stream and --engine dask write what --engine memory writes (the counts as Parquet)."""
+@pytest.mark.parametrize("protection", ["suppress", "perturb"])
+def test_the_whole_run_publishes_the_same_files(small_case, tmp_path, protection):
+    """apportion --engine stream and --engine dask write what --engine memory writes (the counts as Parquet);
+    with the cell key method's noise too (the same key for a figure on every path)."""
     counts = gz.read_counts(small_case["counts"])
     src = write_parquet(counts.assign(count=counts["count"].astype("int64")), tmp_path / "counts.parquet")
+    secret = tmp_path / "secret"
+    secret.write_text("5" * 64)
     base = RunConfig(zones=[str(small_case["zones"])], cells=str(small_case["cells"]), counts=src, out="",
-                     market_share=str(small_case["shares"]), k=5)
+                     market_share=str(small_case["shares"]), k=5, protection=protection, secret_file=str(secret))
     out = {}
     for engine in ("memory", "stream", "dask"):
         out[engine] = tmp_path / engine
@@ -740,11 +744,12 @@ def test_stream_zone_table_is_bounded_by_a_few_periods_whatever_the_span(tmp_pat
     assert not [t.name for t in threading.enumerate() if t.name.startswith(("geozones-write", "geozones-read"))]
 
 
-def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_same_figures(tmp_path, monkeypatch):
+@pytest.mark.parametrize("protection", ["suppress", "perturb"])
+def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_same_figures(tmp_path, monkeypatch, protection):
     """Kortrijk's zones (nested: shopping areas inside the centre, the centre inside its
     neighbourhoods) with a budget that holds only part of the zone table: disclosure control
     runs part by part and every output says what the whole table says, nested zones kept
-    together."""
+    together; with the cell key method's noise, the same noise whichever part holds a figure."""
     import geopandas as gpd
 
     import geozones.audit as audit_module
@@ -752,8 +757,9 @@ def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_sa
     from geozones.synth import demo_scenario
 
     case = demo_scenario(tmp_path / "in", days=6, sites=30)
+    (tmp_path / "secret").write_text("7" * 64)
     base = dict(zones=[case["zones"]], cells=case["cells"], counts=case["counts"], market_share=case["market_share"], model="voronoi",
-                engine="stream", heat_grid_m=None, map=False, summary_period="1w")
+                engine="stream", heat_grid_m=None, map=False, summary_period="1w", protection=protection, secret_file=str(tmp_path / "secret"))
     # the audit's bounds (cap test, programmes) bound a zone through the published zones that
     # share its cells: a part sees only its own zones (docs/privacy.md), so the parts are
     # compared without them

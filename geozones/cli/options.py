@@ -10,6 +10,7 @@ import time
 import click
 
 from ..aggregate import STATS
+from ..cellkey import PROTECTIONS
 from ..config import DEFAULTS, ENGINE_CHOICES, UNKNOWN_CELLS
 from ..counts import KINDS
 from ..coverage import MODELS
@@ -95,6 +96,13 @@ def strict(help: str):
     return click.option("--strict", is_flag=True, help=help)
 
 
+def protection_option(default: str | None, more: str = ""):
+    """``--protection``: suppression alone, or suppression and the cell key method's noise."""
+    return click.option("--protection", type=click.Choice(PROTECTIONS), default=default, show_default=default is not None,
+                        help="suppress: threshold, complementary suppression and the attacker's audit; perturb: the same, then the "
+                             "cell key method's noise on every published figure (docs/privacy.md). " + more)
+
+
 def pipeline_options(f):
     """The options shared by ``apportion`` and ``run`` (RunConfig's keys), with its defaults."""
     d = DEFAULTS
@@ -106,6 +114,14 @@ def pipeline_options(f):
                      help="Presence counts: a longer period is the mean or the maximum of the shorter ones."),
         click.option("--dedup-factor", type=float, help="Unique counts: share of the per-cell sum that is distinct people (0-1)."),
         click.option("--k", "k", type=float, default=d["k"], show_default=True, help="Disclosure threshold: least observed people behind a published figure."),
+        protection_option(d["protection"]),
+        click.option("--perturb-max", type=click.IntRange(1), default=d["perturb_max"], show_default=True,
+                     help="--protection perturb: the largest change the noise makes to a published count."),
+        click.option("--perturb-variance", type=float, default=d["perturb_variance"], show_default=True,
+                     help="--protection perturb: the noise's variance (below --perturb-max squared)."),
+        click.option("--secret-file", type=click.Path(dir_okay=False),
+                     help="--protection perturb: the file holding the secret behind the cell keys (default $GEOZONES_SECRET_FILE, "
+                          "else ~/.config/geozones/cell-key.secret, made at first use). Keep it private and keep it."),
         click.option("--market-share", type=click.Path(), help="CSV with columns origin, share: the operator's share per origin (for the estimate)."),
         click.option("--period", default=d["period"], show_default=True, help="Period of the published figures: 1h, 1d, 1w..."),
         click.option("--summary-period", default=d["summary_period"], show_default=True,

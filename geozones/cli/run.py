@@ -8,7 +8,7 @@ import click
 
 from .._io import write_text_atomic
 from ..config import RunConfig, load_config
-from .options import out_folder, pipeline_options, say, self_contained, step, zone_files
+from .options import out_folder, pipeline_options, protection_option, say, self_contained, step, zone_files
 
 
 def report_run(result, out: str) -> None:
@@ -29,7 +29,8 @@ def report_run(result, out: str) -> None:
 @click.option("--start", help="First time of the run (ISO 8601 date or time, Europe/Brussels): earlier counts are an error.")
 @click.option("--end", help="End of the run, excluded (ISO 8601): counts at or after it are an error.")
 @pipeline_options
-def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, model, kind, stat, dedup_factor, k, market_share,
+def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, model, kind, stat, dedup_factor, k, protection,
+                  perturb_max, perturb_variance, secret_file, market_share,
                   period, summary_period, origin_level, residents, unknown_cells, strict_quality, heat_grid_m, heat_h3, make_map, self_contained,
                   cell_crs, metric_crs, ancillary, ancillary_column, engine, memory_budget, scheduler) -> int:
     """Apportion counts per cell to zones and publish privacy-safe figures into a folder.
@@ -50,6 +51,7 @@ def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, 
         residents=residents, unknown_cells=unknown_cells, strict_quality=strict_quality, heat_grid_m=heat_grid_m or None, heat_h3=heat_h3, map=make_map, self_contained=self_contained,
         cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column,
         engine=engine, memory_budget=memory_budget, scheduler=scheduler,
+        protection=protection, perturb_max=perturb_max, perturb_variance=perturb_variance, secret_file=secret_file,
     )
     with step("running the pipeline"):
         result = run(cfg)
@@ -60,7 +62,8 @@ def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, 
 @click.command("run")
 @click.argument("config", type=click.Path())
 @out_folder("Output folder (overrides the config's 'out').", required=False)
-def run_cmd(config: str, out: str | None) -> int:
+@protection_option(None, "Overrides the config's 'protection'.")
+def run_cmd(config: str, out: str | None, protection: str | None) -> int:
     """Run the pipeline as CONFIG.toml describes: zones -> weights -> counts -> figures -> outputs.
 
     The TOML file has the keys of 'geozones apportion' at its top level, e.g.
@@ -79,7 +82,7 @@ def run_cmd(config: str, out: str | None) -> int:
     """  # noqa: D301 - click's \b keeps the example's lines as they are
     from ..pipeline import run
 
-    cfg = load_config(config)
+    cfg = load_config(config, protection=protection)
     if out:
         cfg.out = out
     with step("running the pipeline"):
@@ -93,7 +96,8 @@ def run_cmd(config: str, out: str | None) -> int:
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the scenario.")
 @click.option("--days", type=click.IntRange(1, 366), default=92, show_default=True, help="Days from 1 July 2026.")
 @self_contained()
-def demo_cmd(out: str, seed: int, days: int, self_contained: bool) -> int:
+@protection_option("suppress")
+def demo_cmd(out: str, seed: int, days: int, self_contained: bool, protection: str) -> int:
     """Make a seeded Kortrijk scenario and run the pipeline on it.
 
     A synthetic cell plan whose sites follow the population grid, hourly counts for a
@@ -115,6 +119,7 @@ def demo_cmd(out: str, seed: int, days: int, self_contained: bool) -> int:
         'cells = "cellplan.csv"\ncounts = "counts.parquet"\nmarket_share = "market_share.csv"\n'
         'out = ".."\nmodel = "footprint"\nkind = "presence"\nperiod = "1d"\nk = 30\norigin_level = "province"\n'
         f"self_contained = {'true' if self_contained else 'false'}\n"
+        + (f'protection = "{protection}"\n' if protection != "suppress" else "")
     )
     write_text_atomic(inputs / "run.toml", toml)
     cfg = load_config(inputs / "run.toml")

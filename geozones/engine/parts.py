@@ -142,11 +142,13 @@ def zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> list
 
 
 def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunConfig, residents, periods: list[str], nested: list, names: dict,
-                   zone_order: dict, fit: pd.DataFrame, first: bool, rest_share: float | None = None) -> tuple[Published, np.ndarray, float]:
+                   zone_order: dict, fit: pd.DataFrame, first: bool, rest_share: float | None = None,
+                   perturbation=None) -> tuple[Published, np.ndarray, float]:
     """Publish the zones ``cols`` (column indices of the weights) from the bins, in arrays
     (:func:`geozones.engine.publish.publish_cube`); and the conservation check of their
     figures with ``outside`` (``first``: outside's figures go with these zones).
-    ``rest_share``: the share of a total's hidden origins (:func:`geozones.extrapolate.rest_share`).
+    ``rest_share``: the share of a total's hidden origins (:func:`geozones.extrapolate.rest_share`);
+    ``perturbation``: the cell key method's noise (:class:`geozones.cellkey.Perturbation`).
     """
     check_split(periods, bins.info["base_period"], cfg.counts)
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
@@ -158,7 +160,7 @@ def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunCo
     keep = np.asarray(labels) != OUTSIDE
     done = publish_cube(obs[:, :, keep], est[:, :, keep], starts, origins, np.asarray(labels)[keep], period=bins.period, periods=periods,
                         kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level, residents=residents, k=cfg.k, nested=nested, names=names,
-                        zone_order=zone_order, fit=fit, weights=w, rest_share=rest_share)
+                        zone_order=zone_order, fit=fit, weights=w, rest_share=rest_share, perturbation=perturbation)
     return done, sums, factor
 
 
@@ -174,14 +176,15 @@ def conservation_of(bins: CellBins, weights: Weights, sums: np.ndarray, factor: 
 
 def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, nested: list, cfg: RunConfig, residents,
                       periods: list[str], fit: pd.DataFrame, names: dict, zone_order: dict, stage: Path, rest_share: float | None = None,
-                      intervals=None) -> dict:
+                      intervals=None, perturbation=None) -> dict:
     """Disclosure control one part of the zones at a time, for a zone table that does not
     fit in the memory budget whole: the figures equal those of the whole table (no
     relation crosses parts), and memory holds one part's. Each part's published rows go
     to a file in ``stage``; :func:`merge_parts` then writes ``zone_counts.csv`` and
     ``.parquet`` from it in the order of the whole table. Returns the zones' summary and
     what the manifest says. ``intervals``: a function adding the estimates' intervals to
-    a part's published table (:func:`geozones.intervals.add_intervals`).
+    a part's published table (:func:`geozones.intervals.add_intervals`); ``perturbation``: the
+    cell key method's noise (the same key for a figure whichever part holds it).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -218,7 +221,7 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     try:
         for i, cols in enumerate(parts):
             done, sums, _ = publish_dense(bins, weights, cols, cfg, residents, periods, relations[i], names, zone_order, fit, first=i == 0,
-                                          rest_share=rest_share)
+                                          rest_share=rest_share, perturbation=perturbation)
             got = got + sums
             for key, n in done.stats.items():
                 stats[key] += n

@@ -32,6 +32,7 @@ from ..privacy import (
     nested_relation,
     period_rank,
     pooled_totals,
+    scaled_estimates,
     suppress_complements,
 )
 
@@ -161,6 +162,7 @@ def publish_cube(
     fit: pd.DataFrame,
     weights=None,
     rest_share: float | None = None,
+    perturbation=None,
 ) -> Published:
     """Publish the zone figures of dense arrays, as the pandas path does for a zone table.
 
@@ -198,6 +200,9 @@ def publish_cube(
         The weights the figures come from, for the audit across zones.
     rest_share : float, optional
         The share for a total's hidden origins (see :func:`geozones.disclosure_control`).
+    perturbation : geozones.cellkey.Perturbation, optional
+        The cell key method's noise on the published figures (see
+        :func:`geozones.disclosure_control`).
 
     Returns
     -------
@@ -300,6 +305,13 @@ def publish_cube(
             reason = np.concatenate([reason, np.full(len(diffs), _CODE["difference"], dtype=np.int8)])
     sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real)
     sup, reason = sup[:n_real], reason[:n_real]
+    shown = None
+    if perturbation is not None and n_real:  # what every figure would read: the audit's bounds give the attacker the noise's room
+        u_t = np.concatenate([r["t_ns"] for r in rows])
+        t_code = cat["t"] + np.array([r["t_offset"] for r in rows], dtype=np.int64)[cat["level"]]
+        shown = perturbation.perturb(cat["obs"], np.ones(n_real, bool), zones=(cat["z"], zsorted), periods=(cat["level"], [lv[0] for lv in levels]),
+                                     starts_ns=u_t[t_code], origins=(cat["lab"], labels))
+        del u_t, t_code
     if n_real:  # the attacker's audit over everything about to be published
         from ..audit import AuditInput, audit, nested_codes, parents, zone_cells
 
@@ -307,10 +319,16 @@ def publish_cube(
                        lab=cat["lab"].astype(np.int64), obs=cat["obs"], est=cat["est"],
                        parent=parents([lv[1] for lv in levels], [lv[0] for lv in levels]), all_label=all_code if totals else -1,
                        linear_time=not (kind == "presence" and stat == "max"), cells=zone_cells(weights, zsorted),
-                       nested=nested_codes(nested, zsorted), estimates=rest_share is None)
+                       nested=nested_codes(nested, zsorted), estimates=rest_share is None, shown=shown,
+                       slack=0.5 if shown is None else perturbation.max_noise + 0.5)
         found = audit(a, sup, k)[0]
         reason[found & ~sup] = _CODE[AUDITED]
         sup = found
+    if shown is not None:  # the cell key method, on what is published
+        shown = np.where(sup, cat["obs"], shown)
+        cat["est"] = scaled_estimates(cat["est"], cat["obs"], shown, ~sup)
+        cat["obs"] = shown
+        del shown
     if rest_share is not None and origin_gid is not None and n_real:  # a total's hidden origins at one share: no equation
         cat["est"] = pooled_totals(origin_gid, cat["lab"] == all_code, cat["obs"], cat["est"], sup, rest_share)
 
