@@ -5,7 +5,7 @@ Usage
 From the repository root::
 
     python3.11 benchmarks/crowds.py [--case kortrijk ...] [--seeds 0 1 2] [--scenario shopping ...]
-        [--mismatch flat ...] [--share 0.4]
+        [--mismatch flat ...] [--share 0.4] [--perturb]
 
 For every case (Kortrijk with a synthetic network of 260 irregular sites; Leuven and
 Antwerpen with a real operator's plan), crowd scenario (:mod:`geozones.scenarios`), signal
@@ -14,6 +14,12 @@ subscribers (each person one with probability ``--share``) per cell, apportions 
 every method, scales by the share and scores each zone figure against everybody really
 inside it. It prints Markdown tables (docs/accuracy.md) and writes them with the raw
 errors' summary to ``benchmarks/results/crowds.json``.
+
+With ``--perturb``, every figure is scored a second time with the cell key method's noise
+(``--protection perturb`` at its default settings, a fixed benchmark secret) on its
+observed count and the interval widened by it: the accuracy that noise costs, per method
+and size class, on all figures and on those a run would publish (observed >= 30). Those
+tables go to ``benchmarks/results/crowds_perturb.json``.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from geozones import scenarios as C  # noqa: E402
 from geozones import simulate as S  # noqa: E402
 from geozones import simworld as W  # noqa: E402
 from geozones._io import write_text_atomic  # noqa: E402
+from geozones.cellkey import Perturbation  # noqa: E402
 from geozones.footprint import Footprints, footprint_weights  # noqa: E402
 from geozones.intervals import apportioning_halfwidth, interval_factors  # noqa: E402
 from geozones.weights import zone_fit  # noqa: E402
@@ -47,8 +54,12 @@ def size_class(a: np.ndarray) -> np.ndarray:
     return np.where(a >= 1.0, CLASSES[0], np.where(a >= 0.25, CLASSES[1], CLASSES[2]))
 
 
+#: The benchmark's cell key secret (fixed: the runs repeat).
+BENCH_SECRET = b"geozones benchmark secret, not for use"
+
+
 def run_case(name: str, seeds, scenarios, mismatches, share: float, shared=None, free_azimuths: bool = False,
-             small_cells: float = 0.1) -> pd.DataFrame:
+             small_cells: float = 0.1, perturb: bool = False) -> pd.DataFrame:
     frames = []
     for seed in seeds:
         case = C.crowd_case(name, seed=seed, shared=shared, free_azimuths=free_azimuths, small_cells=small_cells)  # (Kortrijk: a new network per seed)
@@ -70,6 +81,14 @@ def run_case(name: str, seeds, scenarios, mismatches, share: float, shared=None,
                     e["zone_set"] = z["zone_set"].reindex(e["zone_id"]).to_numpy()
                     h = apportioning_halfwidth(e["area_km2"], e["fit"], m.split("-")[0])
                     e["low"], e["high"] = interval_factors(e["observed"], e["estimate"], h, share=np.full(len(e), share))
+                    if perturb:  # the same figures with the cell key method's noise (one hour; keyed by zone, scenario and seed)
+                        pert = Perturbation(BENCH_SECRET)
+                        n = len(e)
+                        shown = pert.perturb(obs, np.ones(n, bool), zones=e["zone_id"].to_numpy(), periods=np.full(n, "1h"),
+                                             starts_ns=np.full(n, seed * 3_600 * 10**9), origins=np.full(n, f"{scen}/{mis}/{m}"))
+                        e["estimate_ckm"] = shown / share
+                        e["low_ckm"], e["high_ckm"] = interval_factors(shown, e["estimate_ckm"], h, share=np.full(n, share),
+                                                                       noise_sd=float(np.sqrt(pert.variance)))
                     e = e.assign(case=name, scenario=scen, mismatch=mis, seed=seed, method=m)
                     frames.append(e)
     out = pd.concat(frames, ignore_index=True)
@@ -78,7 +97,22 @@ def run_case(name: str, seeds, scenarios, mismatches, share: float, shared=None,
     out["log_error"] = np.log(np.maximum(out["estimate"], 0.5) / out["true"])
     out["inside"] = (out["true"] >= out["low"]) & (out["true"] <= out["high"])
     out["size_class"] = size_class(out["area_km2"].to_numpy())
+    if perturb:
+        out["rel_error_ckm"] = (out["estimate_ckm"] - out["true"]) / out["true"]
+        out["inside_ckm"] = (out["true"] >= out["low_ckm"]) & (out["true"] <= out["high_ckm"])
     return out
+
+
+def perturb_tables(raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Accuracy and interval coverage without and with the cell key method's noise."""
+    a = raw.assign(abs_error=raw["rel_error"].abs(), abs_ckm=raw["rel_error_ckm"].abs(), noise_share=(raw["estimate_ckm"] - raw["estimate"]).abs() / raw["true"])
+    agg = dict(figures=("zone_id", "size"), median_abs=("abs_error", "median"), median_abs_ckm=("abs_ckm", "median"),
+               p90_abs=("abs_error", lambda v: v.quantile(0.9)), p90_abs_ckm=("abs_ckm", lambda v: v.quantile(0.9)),
+               noise_median=("noise_share", "median"), noise_max=("noise_share", "max"), coverage=("inside", "mean"), coverage_ckm=("inside_ckm", "mean"))
+    pub = a[a["observed"] >= 30]
+    return {"cell key: every figure": a.groupby(["method", "size_class"], sort=False).agg(**agg),
+            "cell key: figures a run publishes (observed >= 30)": pub.groupby(["method", "size_class"], sort=False).agg(**agg),
+            "cell key: centre zones": a[a["centre"]].groupby(["case", "method"], sort=False).agg(**agg)}
 
 
 def tables(raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -116,14 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--free-azimuths", action="store_true", help="Kortrijk's synthetic sectors point each their own random way")
     ap.add_argument("--small-cells", type=float, default=0.1, help="share of Kortrijk's synthetic sites that are small cells in the densest pixels")
     ap.add_argument("--shared", default=None)
+    ap.add_argument("--perturb", action="store_true", help="score every figure again with the cell key method's noise (crowds_perturb.json)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "crowds.json"))
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     raw = pd.concat([run_case(c, args.seeds, args.scenario or list(C.SCENARIOS), args.mismatch or list(C.MISMATCH), args.share, args.shared,
-                              args.free_azimuths, args.small_cells)
+                              args.free_azimuths, args.small_cells, args.perturb)
                      for c in (args.case or ["kortrijk"])], ignore_index=True)
     elapsed = time.perf_counter() - t0
-    out = tables(raw)
+    out = perturb_tables(raw) if args.perturb else tables(raw)
+    if args.perturb and args.out == ap.get_default("out"):
+        args.out = str(ROOT / "benchmarks" / "results" / "crowds_perturb.json")
     text = [f"Cases: {', '.join(args.case or ['kortrijk'])}; seeds {' '.join(map(str, args.seeds))}; market share {args.share:g}; "
             f"{raw['zone_id'].nunique()} zones, {len(raw):,} zone figures; {elapsed:.0f} s."]
     for name, t in out.items():

@@ -2,8 +2,10 @@
 ``all`` together, on a run's own audit (docs/privacy.md: 393 of 1,636 in the demo's first
 3 days before ``geozones.crossorigin``, 0 with it).
 
-Usage: ``python3.11 benchmarks/origin_bounds.py RUN.toml [--periods 3]``, for example on
-the demo's ``out/inputs/run.toml``. The run is made into a temporary folder with the
+Usage: ``python3.11 benchmarks/origin_bounds.py RUN.toml [--periods 3] [--protection perturb]``,
+for example on the demo's ``out/inputs/run.toml``. With ``--protection perturb`` the figures
+carry the cell key method's noise and the attacker, who knows its largest value D from the
+manifest, reads each published figure to +-(D + 0.5). The run is made into a temporary folder with the
 audit's input captured; then, per period (all its origins at once), the attacker's linear
 programme over counts per origin and cell (>= 0), every published observed figure to its
 rounding (+-0.5; an ``all`` figure sums the origins), maximises each hidden figure above
@@ -28,7 +30,7 @@ from geozones.cli.main import main as cli  # noqa: E402
 from tests.attacker import lp_max, period_rows  # noqa: E402  (the attacker of the tests, apart from the audit)
 
 
-def captured_audits(config: str) -> list:
+def captured_audits(config: str, protection: str | None = None) -> list:
     """Run ``geozones run CONFIG`` into a temporary folder; every audit's (input, final mask, k)."""
     caps = []
     audit = au.audit
@@ -42,7 +44,7 @@ def captured_audits(config: str) -> list:
     try:
         with tempfile.TemporaryDirectory() as d:
             try:
-                cli(["-q", "run", config, "--out", d])
+                cli(["-q", "run", config, "--out", d, *(["--protection", protection] if protection else [])])
             except SystemExit as e:
                 if e.code:
                     raise
@@ -71,7 +73,7 @@ def bounded(a, sup: np.ndarray, k: float, periods: int) -> tuple[list, int]:
             if (t[~held] > 0).any():
                 continue  # (a count no published figure holds: unbounded)
             n_lp += 1
-            m = lp_max(p, a.obs[pub], t)
+            m = lp_max(p, a.values(pub), t, slack=a.slack)  # (what was published, to its rounding and noise)
             if m < k - 1e-6:
                 found.append((int(s), int(a.zone[i]), int(a.lab[i]), float(a.obs[i]), m))
     return found, n_lp
@@ -82,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("config")
     ap.add_argument("--periods", type=int, default=3)
+    ap.add_argument("--protection", choices=["suppress", "perturb"])
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    for a, sup, k in captured_audits(args.config):
+    for a, sup, k in captured_audits(args.config, args.protection):
         found, n_lp = bounded(a, sup, k, args.periods)
         for f in found:
             print("bounded: period %d, zone %d, label %d, %.2f people, at most %.1f" % f)
