@@ -265,9 +265,9 @@ class Perturbation:
             if domain == "zone-id":  # (a zone's composition where it is known)
                 h = np.array([self.zones.get(str(u), x) for u, x in zip(uniq, h)], dtype=np.uint64)
             parts.append(h[codes])
-        t_codes, t_uniq = np.unique(np.asarray(starts_ns, dtype=np.int64), return_inverse=True)
-        parts.append(self._hash([str(int(t)) for t in t_codes], "start")[t_uniq.reshape(-1)])
-        x = _mix(np.asarray(counts, dtype=np.int64).view(np.uint64) ^ parts[3])
+        # (a start is mixed with a keyed word, not hashed on its own: hourly quarters hold thousands)
+        start = _mix(np.asarray(starts_ns, dtype=np.int64).view(np.uint64) ^ self._hash(["start"], "start")[0])
+        x = _mix(np.asarray(counts, dtype=np.int64).view(np.uint64) ^ start)
         for h in parts[:3]:
             x = _mix(x ^ h)
         return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
@@ -287,11 +287,15 @@ class Perturbation:
         numpy.ndarray of int
         """
         big_d = self.max_noise
+        keys = np.asarray(keys, dtype=float)
         row = np.minimum(np.maximum(np.asarray(counts, dtype=np.int64), 0), big_d)
         cdf = np.cumsum(self.table, axis=1)
         cdf[:, -1] = 1.0
-        pick = (np.asarray(keys)[:, None] >= cdf[row]).sum(axis=1)
-        return (np.minimum(pick, 2 * big_d) - big_d).astype(np.int64)
+        pick = np.empty(len(keys), np.int64)
+        for r in np.unique(row):  # (one search per row of the table: at most D + 1)
+            on = row == r
+            pick[on] = np.searchsorted(cdf[r], keys[on], side="right")
+        return np.minimum(pick, 2 * big_d) - big_d
 
     def perturb(self, observed, published, *, zones, periods, starts_ns, origins) -> np.ndarray:
         """Published observed figures with their noise (others unchanged).
