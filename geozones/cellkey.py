@@ -152,14 +152,7 @@ def read_secret(path: str | os.PathLike[str] | None = None) -> bytes:
     named = path is not None
     p = Path(path) if named else default_secret_path()
     if not p.exists() and not named:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(_SECRET_BYTES) + "\n")
-        os.replace(tmp, p)
-        log.warning("made a new secret for the cell key method at %s: keep it, and keep it private (a new secret gives new "
-                    "noise, and runs over the same counts with different secrets can be averaged)", p)
+        _make_secret(p)
     try:
         text = p.read_bytes().strip()
     except OSError as exc:
@@ -169,6 +162,32 @@ def read_secret(path: str | os.PathLike[str] | None = None) -> bytes:
         raise ConfigError(f"the cell key secret holds {len(text)} bytes; it needs 16 or more", path=p,
                           hint="e.g. python3 -c 'import secrets; print(secrets.token_hex(32))' > FILE")
     return text
+
+
+def _make_secret(p: Path) -> None:
+    """A new random secret at ``p``, readable by its owner only; written whole and linked
+    into place, so that two runs starting at once keep the one that got there first.
+    """
+    tmp = p.with_name(p.name + f".{os.getpid()}.tmp")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(_SECRET_BYTES) + "\n")
+        try:
+            os.link(tmp, p)
+        except FileExistsError:
+            return
+        log.warning("made a new secret for the cell key method at %s: keep it, and keep it private (a new secret gives new "
+                    "noise, and runs over the same counts with different secrets can be averaged)", p)
+    except OSError as exc:
+        raise ConfigError(f"cannot make a secret for the cell key method: {exc.strerror or exc}", path=p,
+                          hint="name a file holding one with secret_file / --secret-file, or set GEOZONES_SECRET_FILE") from exc
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # (its folder may not exist)
+            pass
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

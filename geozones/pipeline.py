@@ -436,7 +436,7 @@ def run(cfg: RunConfig) -> RunResult:
         ),
         "parameters": {
             "kind": cfg.kind, "stat": cfg.stat if cfg.kind == "presence" else None, "period": cfg.period, "periods": periods,
-            "k": cfg.k, "model": model, "metric_crs": weights.meta.get("crs"), "measure": weights.meta.get("measure"),
+            "k": cfg.k, "protection": cfg.protection, "model": model, "metric_crs": weights.meta.get("crs"), "measure": weights.meta.get("measure"),
             "origin_level": cfg.origin_level, "residents_separated": residents is not None,
             "unknown_cells": cfg.unknown_cells, "dedup_factor": info["dedup_factor"] if cfg.kind == "unique" else None,
             "start": cfg.start, "end": cfg.end,

@@ -109,6 +109,18 @@ def test_a_new_secret_is_made_once_private_and_kept(tmp_path, monkeypatch, caplo
         read_secret(short)
     with pytest.raises(ConfigError, match="cannot read"):
         read_secret(tmp_path / "missing")
+    # a home where nothing can be written: a clean error naming the place, not a traceback
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o500)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "ro" / "cfg"))
+    try:
+        if os.access(tmp_path / "ro", os.W_OK):  # (root writes anywhere: make the folder a file instead)
+            (tmp_path / "ro").chmod(0o700)
+            (tmp_path / "ro" / "cfg").write_text("a file, not a folder")
+        with pytest.raises(ConfigError, match="cannot make a secret"):
+            read_secret()
+    finally:
+        (tmp_path / "ro").chmod(0o700)
 
 
 def _strip_zones(small_case, tmp_path, width=50.0):
