@@ -578,6 +578,7 @@ def visitor_tables(
     summary_period: str | None,
     k: float,
     shares: pd.DataFrame | None = None,
+    perturbation=None,
 ) -> dict[str, pd.DataFrame]:
     """The published ``visitors``, ``dwell`` and ``returning`` tables.
 
@@ -593,6 +594,9 @@ def visitor_tables(
         Disclosure threshold on observed devices.
     shares : pandas.DataFrame, optional
         Market shares by origin.
+    perturbation : geozones.cellkey.Perturbation, optional
+        The cell key method's noise on the published figures (the dwell table's ``all``, the
+        non-residents, and the returning table's, the same devices, share their key).
 
     Returns
     -------
@@ -621,13 +625,18 @@ def visitor_tables(
         f = f.sort_values(["zone", "period_start", key], kind="stable")
         hide = f["status"].to_numpy() == SUPPRESSED
         obs = f["observed"].to_numpy(dtype=float)
-        est = obs * factor[f["zone"].to_numpy(dtype=np.int64)]
         zid = zone_ids[f["zone"].to_numpy(dtype=np.int64)]
+        per = summary_period if name == "returning" else period
+        if perturbation is not None:
+            what = np.array([f"{name}:{c}" for c in labels[:-1]] + [f"{name}:all" if name == "visitors" else "non-residents"], dtype=object)
+            obs = perturbation.perturb(obs, ~hide, zones=zid, periods=np.full(len(f), per, dtype=object), origins=what[f[key].to_numpy(dtype=np.int64)],
+                                       starts_ns=pd.DatetimeIndex(pd.to_datetime(f["period_start"].to_numpy(), utc=True)).as_unit("ns").asi8)
+        est = obs * factor[f["zone"].to_numpy(dtype=np.int64)]
         out[name] = pd.DataFrame({
             "zone_id": zid,
             "zone_name": [names.get(z, z) for z in zid],
             "period_start": local_iso(pd.Series(pd.to_datetime(f["period_start"].to_numpy(), utc=True))).to_numpy(dtype=object),
-            "period": summary_period if name == "returning" else period,
+            "period": per,
             key: labels[f[key].to_numpy(dtype=np.int64)],
             "observed": np.where(hide, np.nan, np.round(obs)),
             "estimate": np.where(hide, np.nan, np.round(est)),

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._io import write_text_atomic
+from .cellkey import DEFAULT_MAX_NOISE, DEFAULT_VARIANCE, PROTECTIONS, Perturbation, perturbation_table, read_secret
 from .config import ENGINE_CHOICES
 from .counts import parse_period, period_seconds, read_optout
 from .engine.events import EventBuckets, bucket_arrays
@@ -64,6 +65,10 @@ class VisitorsConfig:
     metric_crs: str | None = None
     engine: str = "auto"
     scheduler: str | None = None
+    protection: str = "suppress"
+    perturb_max: int = DEFAULT_MAX_NOISE
+    perturb_variance: float = DEFAULT_VARIANCE
+    secret_file: str | None = None
 
     def validate(self) -> None:
         """Refuse settings that cannot work, naming the flag."""
@@ -81,6 +86,10 @@ class VisitorsConfig:
         if not self.k > 0:
             raise ConfigError(f"--k {self.k:g} must be above 0")
         parse_night(self.night)
+        if self.protection not in PROTECTIONS:
+            raise ConfigError(f"--protection {self.protection!r} is not one of {', '.join(PROTECTIONS)}")
+        if self.protection == "perturb":
+            perturbation_table(self.perturb_max, self.perturb_variance)
 
 
 def _code(values) -> np.ndarray:
@@ -236,11 +245,13 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         Any problem with an input or a setting; nothing is written then.
     """
     cfg.validate()
+    secret = read_secret(cfg.secret_file) if cfg.protection == "perturb" else None
     night = parse_night(cfg.night)
     zones = read_zones(cfg.zones)
     shares = read_market_share(cfg.market_share) if cfg.market_share else None
     optout = read_optout(cfg.optout) if cfg.optout else None
     weights, _, fp = run_weights(zones, cfg.zones, cfg.cells, model=cfg.model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs)
+    pert = None if secret is None else Perturbation(secret, cfg.perturb_max, float(cfg.perturb_variance)).with_zones(weights)
     presence = _Presence(weights.cell_ids) if fp is not None else None
     # memory: the events in one piece; stream (auto): buckets of whole devices spilled to disk
     # when the file is large; dask: those buckets counted on Dask
@@ -274,7 +285,8 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
     if unknown:
         log.warning("%d events are in cells that are not in %s: they count for no zone and no home", unknown, Path(cfg.cells).name)
     names = dict(zip(zones["zone_id"].astype(str), zones["name"].astype(str)))
-    tables = visitor_tables(sums, weights, names, period=cfg.period, summary_period=cfg.summary_period, k=cfg.k, shares=shares)
+    tables = visitor_tables(sums, weights, names, period=cfg.period, summary_period=cfg.summary_period, k=cfg.k, shares=shares,
+                            perturbation=pert)
     k = cfg.k
     stats = sums.stats
 
@@ -283,7 +295,7 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
 
     manifest = {
         "command": "visitors",
-        "settings": {key: v for key, v in asdict(cfg).items()},
+        "settings": {key: v for key, v in asdict(cfg).items() if key != "secret_file"},
         "model": weights.meta.get("model"),
         "municipalities": len(codes),
         "devices": {"seen": safe(stats.get("devices", 0)), "in_zones": safe(stats.get("devices_in_zones", 0)), "with_a_home": safe(stats.get("homes", 0))},
@@ -291,6 +303,8 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         "optout": None if not cfg.optout else {"listed_subscribers_removed": safe(removed), "events_removed": removed_events},
         "disclosure_control": {
             "k": k,
+            "protection": cfg.protection,
+            **({"perturbation": pert.describe()} if pert is not None else {}),
             **{name: {"published": int((t["status"] == PUBLISHED).sum()), "suppressed": int((t["status"] != PUBLISHED).sum())} for name, t in tables.items()},
         },
         "outputs": list(VISITOR_OUTPUTS),

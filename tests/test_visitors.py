@@ -308,3 +308,34 @@ def test_everyone_opted_out_gives_empty_tables(world, tmp_path):
     assert all(len(t) == 0 for t in m["tables"].values())
     assert m["optout"]["events_removed"] == 73 and m["optout"]["listed_subscribers_removed"] == "fewer than 30"
     assert pd.read_csv(tmp_path / "o" / "visitors.csv").empty
+
+
+def test_perturbed_visitor_tables_keep_their_statuses_and_the_same_devices_share_their_noise(world, tmp_path):
+    """``--protection perturb`` on the device-level tables: the same figures hidden, the
+    published ones within the noise, estimates following the published counts, and the
+    dwell table's ``all`` (non-residents) and the returning table's (the same devices, with
+    one period) reading the same."""
+    secret = tmp_path / "secret"
+    secret.write_text("9" * 64)
+    base = dict(zones=[world["zones"]], cells=world["cells"], events=world["events"], municipalities=world["municipalities"], k=2,
+                period="1q", summary_period="1q")
+    plain = run_visitors(VisitorsConfig(out=str(tmp_path / "plain"), **base))["tables"]
+    noisy = run_visitors(VisitorsConfig(out=str(tmp_path / "noisy"), protection="perturb", secret_file=str(secret), perturb_max=2,
+                                        perturb_variance=1.0, **base))
+    m = json.loads((tmp_path / "noisy" / "visitors_manifest.json").read_text())
+    assert m["disclosure_control"]["protection"] == "perturb" and m["disclosure_control"]["perturbation"]["max_noise"] == 2
+    moved = 0
+    for name, t in noisy["tables"].items():
+        p = plain[name]
+        assert (t["status"] == p["status"]).all()
+        pub = t["status"] == "published"
+        d = t.loc[pub, "observed"] - p.loc[pub, "observed"]
+        assert (d.abs() <= 2).all() and t.loc[~pub, "observed"].isna().all()
+        moved += int((d != 0).sum())
+        ratio = (p.loc[pub, "estimate"] / p.loc[pub, "observed"]).to_numpy()
+        assert np.allclose(t.loc[pub, "estimate"], t.loc[pub, "observed"] * ratio, atol=1.0, rtol=0.02)
+    assert moved >= 1
+    dw = noisy["tables"]["dwell"].set_index(["zone_id", "dwell"])["observed"]
+    rt = noisy["tables"]["returning"].set_index(["zone_id", "days_present"])["observed"]
+    both = [z for z in dw.index.get_level_values(0).unique() if np.isfinite(dw.get((z, "all"), np.nan)) and np.isfinite(rt.get((z, "all"), np.nan))]
+    assert both and all(dw[(z, "all")] == rt[(z, "all")] for z in both)

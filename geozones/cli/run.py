@@ -130,7 +130,7 @@ def demo_cmd(out: str, seed: int, days: int, self_contained: bool, protection: s
 
     with step("counting residents, regulars and visitors from the sample of subscriber-level events"):
         run_visitors(VisitorsConfig(zones=[str(inputs / "zones")], cells=str(inputs / "cellplan.csv"), events=made["device_events"], out=out,
-                                    market_share=str(inputs / "market_share.csv")))
+                                    market_share=str(inputs / "market_share.csv"), protection=protection))
     from ..report import build_report, write_report
 
     write_report(build_report(out, spend=made["spend"], events=made["events"]), Path(out) / "report.html")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from ..cellkey import DEFAULT_MAX_NOISE, DEFAULT_VARIANCE
 from ..config import ENGINE_CHOICES
 from ..privacy import DEFAULT_K
-from .options import cell_crs, metric_crs, model_option, out_folder, say, step, zone_files
+from .options import cell_crs, metric_crs, model_option, out_folder, protection_option, say, step, zone_files
 
 
 @click.command("visitors")
@@ -30,8 +31,15 @@ from .options import cell_crs, metric_crs, model_option, out_folder, say, step, 
 @click.option("--scheduler", help="dask engine: address of a distributed scheduler whose workers see this machine's temporary folder; default: threads.")
 @cell_crs
 @metric_crs()
+@protection_option("suppress")
+@click.option("--perturb-max", type=click.IntRange(1), default=DEFAULT_MAX_NOISE, show_default=True,
+              help="--protection perturb: the largest change the noise makes to a published count.")
+@click.option("--perturb-variance", type=float, default=DEFAULT_VARIANCE, show_default=True,
+              help="--protection perturb: the noise's variance (below --perturb-max squared).")
+@click.option("--secret-file", type=click.Path(dir_okay=False),
+              help="--protection perturb: the file holding the secret behind the cell keys (as for apportion).")
 def visitors_cmd(zone_paths, cells, model, events, out, municipalities, regular_days, night, k, market_share, period, summary_period, optout,
-                 engine, scheduler, cell_crs, metric_crs) -> int:
+                 engine, scheduler, cell_crs, metric_crs, protection, perturb_max, perturb_variance, secret_file) -> int:
     """Count residents, regulars, overnight and day visitors per zone, their dwell and how often they return.
 
     From subscriber-level events (the operator's data team): a device's home is the
@@ -44,7 +52,8 @@ def visitors_cmd(zone_paths, cells, model, events, out, municipalities, regular_
     cfg = VisitorsConfig(zones=list(zone_paths), cells=cells, events=events, out=out, model=model, municipalities=municipalities,
                          regular_days=regular_days, night=night, k=k, market_share=market_share, period=period,
                          summary_period=None if str(summary_period).lower() == "none" else summary_period, optout=optout,
-                         cell_crs=cell_crs, metric_crs=metric_crs, engine=engine, scheduler=scheduler)
+                         cell_crs=cell_crs, metric_crs=metric_crs, engine=engine, scheduler=scheduler, protection=protection,
+                         perturb_max=perturb_max, perturb_variance=perturb_variance, secret_file=secret_file)
     cfg.validate()  # (a bad setting: one line, before any work is announced)
     import logging
     import sys
@@ -52,7 +61,7 @@ def visitors_cmd(zone_paths, cells, model, events, out, municipalities, regular_
     with step("counting visitors"):  # (a progress bar on a terminal, not with -q)
         m = run_visitors(cfg, progress=sys.stderr.isatty() and logging.getLogger("geozones").isEnabledFor(logging.INFO))
     dc = m["disclosure_control"]
-    pub = sum(v["published"] for n, v in dc.items() if n != "k")
-    sup = sum(v["suppressed"] for n, v in dc.items() if n != "k")
+    pub = sum(dc[n]["published"] for n in ("visitors", "dwell", "returning"))
+    sup = sum(dc[n]["suppressed"] for n in ("visitors", "dwell", "returning"))
     say(f"wrote visitors, dwell and returning tables to {out}: {pub} figures published, {sup} suppressed (k = {k:g})")
     return 0
