@@ -198,6 +198,10 @@ def test_a_perturbed_run_moves_figures_within_the_noise_and_hides_what_is_under_
     assert ((per.loc[pub, "estimate_low"] <= per.loc[pub, "estimate"]) & (per.loc[pub, "estimate"] <= per.loc[pub, "estimate_high"])).all()
     dc = ms["disclosure_control"]
     assert dc["protection"] == "perturb" and dc["perturbation"]["max_noise"] == 3 and dc["perturbation"]["variance"] == 1.5
+    assert run_cli("report", tmp_path / "per").returncode == 0
+    assert "cell key method: at most 3 people either way" in (tmp_path / "per" / "report.html").read_text()
+    assert run_cli("report", tmp_path / "sup").returncode == 0
+    assert "cell key method" not in (tmp_path / "sup" / "report.html").read_text()
     text = "".join(f.read_bytes().decode("utf-8", "replace") for f in (tmp_path / "per").iterdir() if f.is_file())
     assert "a" * 32 not in text  # the secret is in no output
     # the same run again: the same figures
