@@ -75,6 +75,9 @@ class AuditInput:
     shown : numpy.ndarray, optional
         What each figure would read if published (the cell key method's perturbed counts,
         :mod:`geozones.cellkey`); None: its observed figure rounded.
+    locked : numpy.ndarray of bool, optional
+        Figures already published by an earlier run over the same counts: they stay
+        published and are never chosen to close an exposure.
     slack : float
         How far from what a published figure reads its true value may be, to the attacker:
         0.5 (rounding), or the perturbation's largest noise plus 0.5. The bounds
@@ -96,6 +99,13 @@ class AuditInput:
     estimates: bool = True
     shown: np.ndarray | None = None
     slack: float = 0.5
+    locked: np.ndarray | None = None
+
+    def is_locked(self, idx: np.ndarray) -> np.ndarray:
+        """Whether figures ``idx`` (positions) are out already: an earlier run published
+        them, so they are never chosen to be suppressed.
+        """
+        return np.zeros(np.shape(idx), bool) if self.locked is None else np.asarray(self.locked, bool)[idx]
 
     def values(self, idx) -> np.ndarray:
         """What figures ``idx`` read where published (``shown``, or observed rounded)."""
@@ -261,7 +271,7 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
                         breaks |= new
                         stuck_any = True
                     elif not hits:  # (nothing left to do inside: hide the zone's smallest published figure)
-                        open_ = figs[~sup[figs]]
+                        open_ = figs[~sup[figs] & ~a.is_locked(figs)]
                         if len(open_):
                             hits = [("suppressed figure", int(open_[np.argmin(a.obs[open_])]))]
                 if not hits:
@@ -390,7 +400,7 @@ def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown, 
         d = vv - (proj * proj).sum(axis=1) <= 1e-9 * (1.0 + vv)
     val = a.obs[figs]
     hits = []
-    fig_pub_val = np.where(pub, val, np.inf)
+    fig_pub_val = np.where(pub & ~a.is_locked(figs), val, np.inf)
     u_val = u_obs[cols]
 
     n_members = np.diff(sub.indptr)
@@ -555,7 +565,7 @@ def _fix(a: AuditInput, sup, fig, sl, support, zones_on, kind, derivable):
     for zz in (support, zones_on):
         fs = fig[sl, zz]
         fs = fs[fs >= 0]
-        open_ = fs[~sup[fs]]
+        open_ = fs[~sup[fs] & ~a.is_locked(fs)]
         if len(open_):
             f = int(open_[np.argmin(a.obs[open_])])
             yield kind, int(a.zone[f]), f

@@ -116,16 +116,22 @@ def capped_figures(a, sup: np.ndarray, k: float):
             if not len(leak):
                 break
             chosen = set()  # every leaking target's culprit at once (one pass per slice, mostly)
+            free = ~(has & a.is_locked(np.maximum(f_of, 0)))  # (figures an earlier run published stay)
             for i in leak.tolist():
                 if by_one[i] <= by_sum[i]:
                     lo = p_first[i]
-                    g = int(p_g[lo + int(np.argmin(pair_b[lo:lo + n_pairs[i]]))])
+                    pb = np.where(free[p_g[lo:lo + n_pairs[i]]], pair_b[lo:lo + n_pairs[i]], np.inf)
+                    g = int(p_g[lo + int(np.argmin(pb))]) if np.isfinite(pb).any() else -1
                 else:
                     mine = np.flatnonzero(t_of == i)
                     c = int(wc[t_ent[mine[np.argmax(terms[mine])]]])  # the cell behind the largest term
                     ent = by_cell[cell_start[c]:cell_start[c + 1]]
-                    g = int(wz[ent[np.argmin(v[wz[ent]] / wv[ent])]])  # the published figure that caps it
-                chosen.add(g)
+                    cost = np.where(free[wz[ent]], v[wz[ent]] / wv[ent], np.inf)
+                    g = int(wz[ent[np.argmin(cost)]]) if np.isfinite(cost).any() else -1  # the published figure that caps it
+                if g >= 0:
+                    chosen.add(g)
+            if not chosen:
+                break
             for g in sorted(chosen):
                 f = int(f_of[g])
                 sup[f] = True  # (the audit marks it too; here so that the slice is checked again)
@@ -224,6 +230,9 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
                 if reached >= k - 1e-6:
                     continue
                 rows = loc[4][tight] if len(tight) else loc[4]  # (no binding figure reported: every figure near it)
+                rows = rows[~a.is_locked(s.figs[rows])]  # (figures an earlier run published stay)
+                if not len(rows):
+                    continue
                 culprit = rows[np.argmin(s.v[rows])]
                 s.open[culprit] = False
                 sup[int(s.figs[culprit])] = True

@@ -75,6 +75,7 @@ class RunConfig:
     perturb_max: int = DEFAULT_MAX_NOISE
     perturb_variance: float = DEFAULT_VARIANCE
     secret_file: str | None = None
+    earlier: list[str] | None = None
 
     def validate(self) -> None:
         """Check values and combinations; raise ConfigError naming the setting."""
@@ -218,7 +219,7 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> RunConfig:
         if key not in data:
             raise ConfigError(f"missing key {key!r}", path=path)
     base = path.parent
-    for key in PATH_KEYS + ("out", "secret_file"):
+    for key in PATH_KEYS + ("out", "secret_file", "earlier"):
         if key in data and data[key] is not None:
             if isinstance(data[key], list):
                 data[key] = [str(base / p) for p in data[key]]

@@ -92,7 +92,7 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
     by = np.argsort(period, kind="stable")
     start = np.r_[0, np.cumsum(np.bincount(period, minlength=len(size)))]
     todo = [by[start[j]:start[j + 1]] for j in np.unique(period[small])]
-    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k, a.values(f), float(a.slack)) for f in todo]
+    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k, a.values(f), float(a.slack), a.is_locked(f)) for f in todo]
     from tqdm import tqdm
 
     with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
@@ -112,16 +112,18 @@ def _hold(w, all_label: int):
     _WEIGHTS = (w, all_label)
 
 
-def _period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5) -> np.ndarray:
+def _period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None) -> np.ndarray:
     """One period's figures (and what is suppressed so far): the positions, among them, of
     the published figures to suppress, in order. ``shown``: what each reads where published
-    (default: rounded); ``slack``: how far its truth may be from that.
+    (default: rounded); ``slack``: how far its truth may be from that; ``locked``: figures
+    an earlier run published (never chosen).
     """
     w, all_label = _WEIGHTS
     prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack)
     if prog.t.shape[0] == 0:
         return np.zeros(0, np.int64)
-    return prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k), np.int64)]
+    fixed = np.zeros(len(prog.figs), bool) if locked is None else np.asarray(locked, bool)[prog.figs]
+    return prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed), np.int64)]
 
 
 def _period(a) -> np.ndarray:
@@ -154,7 +156,7 @@ def _map(fn, items: list, workers: int, held: tuple):
         yield fn(*item)
 
 
-def _settle(p, t, lo, hi, is_all, k: float) -> list[int]:
+def _settle(p, t, lo, hi, is_all, k: float, fixed=None) -> list[int]:
     """One period's programme (published figures ``lo <= p @ x <= hi``, targets ``t``),
     until each target reaches ``k``: the positions of the figures to suppress, in order.
 
@@ -166,6 +168,7 @@ def _settle(p, t, lo, hi, is_all, k: float) -> list[int]:
     """
     reach = k - 1e-6
     is_open = np.ones(p.shape[0], bool)
+    free = np.ones(p.shape[0], bool) if fixed is None else ~np.asarray(fixed, bool)  # (an earlier run's figures stay)
     pending = np.ones(t.shape[0], bool)
     out = []
     x = _Model(p, lo, hi, t, k).solve()[1]  # every target at once
@@ -187,9 +190,9 @@ def _settle(p, t, lo, hi, is_all, k: float) -> list[int]:
             if done is None or done >= reach or not pending[i]:  # (None: unbounded)
                 pending[i] = False
             else:
-                cand = np.flatnonzero(is_open & (np.abs(dual) > 1e-9))
+                cand = np.flatnonzero(is_open & free & (np.abs(dual) > 1e-9))
                 if not len(cand):  # (no binding figure reported: the open figures holding its counts)
-                    cand = np.flatnonzero(is_open & (abs(p) @ (ti > 0).astype(float) > 0))
+                    cand = np.flatnonzero(is_open & free & (abs(p) @ (ti > 0).astype(float) > 0))
                 if not len(cand):
                     pending[i] = False  # (nothing left to suppress: nothing published holds it)
                     continue

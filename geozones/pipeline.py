@@ -40,9 +40,10 @@ from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, r
 from .cellkey import Perturbation, read_secret
 from .config import RunConfig, load_config, pick_engine
 from .counts import events_to_counts, period_seconds, read_counts, read_events, read_optout
+from .earlier import check_settings, join_weights, prepare_earlier
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, publish_dense, publish_in_parts, table_fits
-from .errors import BudgetError, WeightsError
+from .errors import BudgetError, ConfigError, WeightsError
 from .extrapolate import market_share_factors, read_market_share, rest_share
 from .footprint import refined_weights
 from .inputs import run_weights
@@ -296,6 +297,7 @@ def run(cfg: RunConfig) -> RunResult:
         log.info(why)
         cfg = dataclasses.replace(cfg, engine=engine)
     zones = read_zones(cfg.zones, repair=cfg.repair)
+    early = prepare_earlier(cfg, zones) if cfg.earlier else None  # (earlier runs over the same counts: audited with this one)
     clock.done("zones")
     model = cfg.model
     fp = None
@@ -317,6 +319,12 @@ def run(cfg: RunConfig) -> RunResult:
                                          scheduler=cfg.scheduler if cfg.engine == "dask" else None, on_dask=cfg.engine == "dask")
     # what is published about the weights (weights.parquet, the fit): never the counts' density
     public_weights = weights
+    weights_x = fp_x = None
+    if early is not None and len(early.extra):  # the earlier runs' other zones: weighed as this run's, never written
+        if not cfg.cells:
+            raise ConfigError("setting 'earlier': the earlier runs' zones are weighed from the cell plan: give cells with prebuilt weights")
+        weights_x, _, fp_x = run_weights(early.extra, early.zone_files, cfg.cells, model=model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs,
+                                         ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column)
     pert = None
     if cfg.protection == "perturb":  # (zones keyed by their composition under the cell plan, not by the counts)
         pert = Perturbation(secret, cfg.perturb_max, float(cfg.perturb_variance)).with_zones(public_weights)
@@ -339,7 +347,7 @@ def run(cfg: RunConfig) -> RunResult:
         check_rows(counts, "period_start", weights, cfg, cfg.counts)
     shares = read_market_share(cfg.market_share) if cfg.market_share else None
     rest = rest_share(shares)  # (the share of a total's hidden origins: its estimate adds no equation)
-    residents = _residents(zones, cfg)
+    residents = _residents(early.union if early is not None else zones, cfg)
 
     periods = [cfg.period]
     if cfg.summary_period and cfg.kind != "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
@@ -354,8 +362,13 @@ def run(cfg: RunConfig) -> RunResult:
         quality = quality_of_bins(bins, weights)
         if fp is not None:
             weights = refined_weights(fp, weights, bins.sums.sum(axis=(0, 1)))
+            weights_x = refined_weights(fp_x, weights_x, bins.sums.sum(axis=(0, 1))) if fp_x is not None else weights_x
             clock.done("density")
+        weights = join_weights(weights, weights_x) if weights_x is not None else weights
         in_parts = not table_fits(bins, weights, cfg, periods)
+        if in_parts and early is not None:
+            raise ConfigError("setting 'earlier': the zone table is published in parts here, which audits part by part",
+                              hint="raise --memory-budget to audit the runs together")
         dense = not in_parts  # (figures in arrays from end to end: publish_cube)
         heat_dropped = in_parts and heat
         heat = heat and not in_parts
@@ -363,14 +376,23 @@ def run(cfg: RunConfig) -> RunResult:
         base = counts["period"].iloc[0] if len(counts) and "period" in counts else cfg.period
         quality = quality_of_counts(counts, weights, period_seconds(base))
         if fp is not None:
-            totals = counts.groupby("cell_id", observed=True)["count"].sum()
-            weights = refined_weights(fp, weights, totals.reindex(pd.Index(weights.cell_ids)).fillna(0.0).to_numpy(dtype=float))
+            totals = counts.groupby("cell_id", observed=True)["count"].sum().reindex(pd.Index(weights.cell_ids)).fillna(0.0).to_numpy(dtype=float)
+            weights = refined_weights(fp, weights, totals)
+            weights_x = refined_weights(fp_x, weights_x, totals) if fp_x is not None else weights_x
             clock.done("density")
+        weights = join_weights(weights, weights_x) if weights_x is not None else weights
         figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
         clock.done("zone figures")
     if cfg.strict_quality:
         check_strict(quality, cfg.counts or cfg.events)
-    shapes = zones[["zone_id", "area_km2", "geometry"]]
+    shapes = (early.union if early is not None else zones)[["zone_id", "area_km2", "geometry"]]
+    locks = None
+    if early is not None:  # the earlier runs' settings, now that this run's are known
+        check_settings(early.runs, {"kind": cfg.kind, "stat": cfg.stat if cfg.kind == "presence" else None, "period": cfg.period, "periods": periods,
+                                    "k": cfg.k, "model": model, "origin_level": cfg.origin_level, "residents_separated": residents is not None,
+                                    "unknown_cells": cfg.unknown_cells, "dedup_factor": cfg.dedup_factor if cfg.kind == "unique" else None},
+                       cfg.protection, pert.secret_id() if pert is not None else "")
+        locks = early.locks(pert.max_noise + 0.5 if pert is not None else 0.5)
     overlaps = zone_overlaps(shapes, cfg.metric_crs)
     nested = nested_pairs(overlaps) + zone_families(shapes, overlaps)
     clock.done("nested zones")
@@ -401,7 +423,7 @@ def run(cfg: RunConfig) -> RunResult:
         published_all = None
     elif dense:
         done, sums, factor = publish_dense(bins, weights, np.arange(len(weights.zone_ids)), cfg, residents, periods, nested, names,
-                                            zone_order, fit, first=True, rest_share=rest, perturbation=pert)
+                                            zone_order, fit, first=True, rest_share=rest, perturbation=pert, locks=locks)
         clock.done("zone figures and disclosure control")
         conservation = conservation_of(bins, weights, sums, factor)
         table, stats, by_reason = done.table, done.stats, done.by_reason
@@ -411,7 +433,9 @@ def run(cfg: RunConfig) -> RunResult:
         published_all = published_all_rows(table) if heat else None
     else:
         checked = disclosure_control(figures, cfg.k, nested=nested, weights=weights, linear_time=linear_time, rest_share=rest,
-                                     perturbation=pert)
+                                     perturbation=pert, locked=None if locks is None else locks(figures))
+        if early is not None:  # (the earlier runs' own zones were audited, not published again)
+            checked = checked[~checked["zone_id"].astype(str).isin(early.added)].reset_index(drop=True)
         clock.done("disclosure control")
         published = publish(checked)
         table = output_table(published, names, zone_order, fit)
@@ -468,13 +492,15 @@ def run(cfg: RunConfig) -> RunResult:
                     "figure or part of a relation under k follows from all published figures together (docs/privacy.md)"
                     + ("; then every published count carries the cell key method's noise, at most perturbation.max_noise people either "
                        "way, and the audit's bounds read every published figure to within that noise plus 0.5" if pert is not None else ""),
-            "nested_zones": [[outer, *inners] for outer, inners, _ in nested_items(nested)],
+            "nested_zones": [[outer, *inners] for outer, inners, _ in nested_items(nested)
+                             if early is None or not {outer, *inners} & early.added],
             **stats,
             "suppressed_by_reason": {k: int(v) for k, v in sorted(by_reason.items())},
             "rounding": "published figures are rounded to whole numbers",
             "parts": parts or 1,
             "protection": cfg.protection,
             **({"perturbation": pert.describe()} if pert is not None else {}),
+            **({"earlier_runs": [str(r.path) for r in early.runs]} if early is not None else {}),
         },
     }
     manifest["title"] = map_title(cfg, periods)

@@ -176,6 +176,7 @@ def disclosure_control(
     audit: bool = True,
     rest_share: float | None = None,
     perturbation=None,
+    locked: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Mark every figure of a zone table as published or suppressed.
 
@@ -213,6 +214,10 @@ def disclosure_control(
         published ``observed`` becomes its rounded count plus its noise, and its
         ``estimate`` follows it (its origin's factor times it; a total's from its published
         origins and ``rest_share``).
+    locked : numpy.ndarray of bool, optional
+        Per row of ``table``, whether an earlier run over the same counts published it
+        (:mod:`geozones.earlier`): it stays published and is never chosen to close an
+        exposure.
 
     Returns
     -------
@@ -223,7 +228,9 @@ def disclosure_control(
     """
     if not k > 0:
         raise ValueError(f"k must be positive, not {k!r}")
-    t = table[table["zone_id"] != OUTSIDE].reset_index(drop=True)
+    inside = (table["zone_id"] != OUTSIDE).to_numpy()
+    t = table[inside].reset_index(drop=True)
+    fixed = None if locked is None else np.asarray(locked, bool)[inside]
     obs = t["observed"].to_numpy(dtype=float)
     sup = obs < k
     reason = np.where(sup, BELOW_K, "").astype(object)
@@ -237,7 +244,7 @@ def disclosure_control(
             obs = np.concatenate([obs, diffs])
             sup = np.concatenate([sup, np.ones(len(diffs), bool)])  # a difference is never published
             reason = np.concatenate([reason, np.full(len(diffs), "difference", dtype=object)])
-    sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real)
+    sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real, locked=fixed)
     sup, reason = sup[:n_real], reason[:n_real]
     shown = None
     if perturbation is not None and n_real:  # what every figure would read: the audit's bounds give the attacker the noise's room
@@ -246,7 +253,7 @@ def disclosure_control(
                                      periods=t["period"].to_numpy(), starts_ns=starts, origins=t["origin"].to_numpy())
     if audit and n_real:
         found = audit_frame(t, sup, k, nested=nested, weights=weights, linear_time=linear_time, estimates=rest_share is None,
-                            shown=shown, slack=0.5 if shown is None else perturbation.max_noise + 0.5)
+                            shown=shown, slack=0.5 if shown is None else perturbation.max_noise + 0.5, locked=fixed)
         reason[found & ~sup] = AUDITED
         sup = sup | found
     if shown is not None:  # the cell key method, on what is published
@@ -312,7 +319,7 @@ def pooled_totals(group: np.ndarray, is_total: np.ndarray, obs: np.ndarray, est:
 
 
 def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weights=None, linear_time: bool = True,
-                estimates: bool = True, shown: np.ndarray | None = None, slack: float = 0.5) -> np.ndarray:
+                estimates: bool = True, shown: np.ndarray | None = None, slack: float = 0.5, locked: np.ndarray | None = None) -> np.ndarray:
     """The attacker's audit (:func:`geozones.audit.audit`) over a zone table.
 
     Parameters
@@ -329,9 +336,9 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     estimates : bool, default True
         Whether the estimate column is an equation of its own (False when the totals'
         estimates are pooled: see ``rest_share``).
-    shown, slack
-        What each figure reads where published, and how far its truth may be from it to
-        the attacker (:class:`geozones.audit.AuditInput`).
+    shown, slack, locked
+        What each figure reads where published, how far its truth may be from it to the
+        attacker, and which an earlier run published (:class:`geozones.audit.AuditInput`).
 
     Returns
     -------
@@ -357,7 +364,8 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     est = t["estimate"].to_numpy(dtype=float) if "estimate" in t.columns else obs
     a = AuditInput(zone=z_code.astype(np.int64), level=level, t=tcode, lab=lab.astype(np.int64), obs=obs, est=est,
                    parent=parents(level_starts, periods), all_label=all_label, linear_time=linear_time,
-                   cells=zone_cells(weights, z_ids), nested=nested_codes(nested, z_ids), estimates=estimates, shown=shown, slack=slack)
+                   cells=zone_cells(weights, z_ids), nested=nested_codes(nested, z_ids), estimates=estimates, shown=shown, slack=slack,
+                   locked=locked)
     return audit(a, sup, k)[0]
 
 
@@ -387,7 +395,8 @@ def publish(table: pd.DataFrame, *, decimals: int = 0) -> pd.DataFrame:
     return out
 
 
-def suppress_complements(obs: np.ndarray, sup: np.ndarray, reason: np.ndarray, relations: list, k: float, n_real: int) -> tuple[np.ndarray, np.ndarray]:
+def suppress_complements(obs: np.ndarray, sup: np.ndarray, reason: np.ndarray, relations: list, k: float, n_real: int,
+                         locked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Complementary suppression over additive relations, until nothing changes (rule 2).
 
     Parameters
@@ -406,12 +415,17 @@ def suppress_complements(obs: np.ndarray, sup: np.ndarray, reason: np.ndarray, r
         The threshold.
     n_real : int
         Rows below this index are figures; the others are never-published differences.
+    locked : numpy.ndarray of bool, optional
+        Rows an earlier run published (real rows only): never chosen.
 
     Returns
     -------
     tuple of numpy.ndarray
         ``sup`` and ``reason``, updated in place and returned.
     """
+    fixed = np.zeros(len(obs), bool)
+    if locked is not None:
+        fixed[:n_real] = np.asarray(locked, bool)[:n_real]
     for _ in range(1000):
         changed = False
         for rows, gid, is_total, label in relations:
@@ -430,7 +444,7 @@ def suppress_complements(obs: np.ndarray, sup: np.ndarray, reason: np.ndarray, r
             need = has_total & ~total_sup & (lone | ((n_sup >= 2) & (sum_sup < k)))
             if not need.any():
                 continue
-            cand = np.flatnonzero(need[gid] & ~is_total & ~s)
+            cand = np.flatnonzero(need[gid] & ~is_total & ~s & ~fixed[rows])
             chosen = np.array([], dtype=int)
             if len(cand):
                 order = np.lexsort((v[cand], gid[cand]))
@@ -439,7 +453,7 @@ def suppress_complements(obs: np.ndarray, sup: np.ndarray, reason: np.ndarray, r
                 chosen = cand[first]
             served = np.zeros(n, bool)
             served[gid[chosen]] = True
-            totals = np.flatnonzero(is_total & need[gid] & ~served[gid])
+            totals = np.flatnonzero(is_total & need[gid] & ~served[gid] & ~s & ~fixed[rows])
             hit = rows[np.concatenate([chosen, totals])]
             if len(hit):
                 sup[hit] = True

@@ -28,8 +28,11 @@ def report_run(result, out: str) -> None:
 @out_folder()
 @click.option("--start", help="First time of the run (ISO 8601 date or time, Europe/Brussels): earlier counts are an error.")
 @click.option("--end", help="End of the run, excluded (ISO 8601): counts at or after it are an error.")
+@click.option("--earlier", multiple=True, type=click.Path(file_okay=False),
+              help="The --out folder of an earlier run over the same counts (repeatable): its published figures are audited with "
+                   "this run's, so that the two together reveal nobody under k (docs/privacy.md).")
 @pipeline_options
-def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, model, kind, stat, dedup_factor, k, protection,
+def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, earlier, model, kind, stat, dedup_factor, k, protection,
                   perturb_max, perturb_variance, secret_file, market_share,
                   period, summary_period, origin_level, residents, unknown_cells, strict_quality, heat_grid_m, heat_h3, make_map, self_contained,
                   cell_crs, metric_crs, ancillary, ancillary_column, engine, memory_budget, scheduler) -> int:
@@ -52,6 +55,7 @@ def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, 
         cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column,
         engine=engine, memory_budget=memory_budget, scheduler=scheduler,
         protection=protection, perturb_max=perturb_max, perturb_variance=perturb_variance, secret_file=secret_file,
+        earlier=list(earlier) or None,
     )
     with step("running the pipeline"):
         result = run(cfg)

@@ -143,12 +143,13 @@ def zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> list
 
 def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunConfig, residents, periods: list[str], nested: list, names: dict,
                    zone_order: dict, fit: pd.DataFrame, first: bool, rest_share: float | None = None,
-                   perturbation=None) -> tuple[Published, np.ndarray, float]:
+                   perturbation=None, locks=None) -> tuple[Published, np.ndarray, float]:
     """Publish the zones ``cols`` (column indices of the weights) from the bins, in arrays
     (:func:`geozones.engine.publish.publish_cube`); and the conservation check of their
     figures with ``outside`` (``first``: outside's figures go with these zones).
     ``rest_share``: the share of a total's hidden origins (:func:`geozones.extrapolate.rest_share`);
-    ``perturbation``: the cell key method's noise (:class:`geozones.cellkey.Perturbation`).
+    ``perturbation``: the cell key method's noise (:class:`geozones.cellkey.Perturbation`);
+    ``locks``: earlier runs' published figures (:class:`geozones.earlier.Locks`).
     """
     check_split(periods, bins.info["base_period"], cfg.counts)
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
@@ -160,7 +161,7 @@ def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunCo
     keep = np.asarray(labels) != OUTSIDE
     done = publish_cube(obs[:, :, keep], est[:, :, keep], starts, origins, np.asarray(labels)[keep], period=bins.period, periods=periods,
                         kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level, residents=residents, k=cfg.k, nested=nested, names=names,
-                        zone_order=zone_order, fit=fit, weights=w, rest_share=rest_share, perturbation=perturbation)
+                        zone_order=zone_order, fit=fit, weights=w, rest_share=rest_share, perturbation=perturbation, locks=locks)
     return done, sums, factor
 
 

@@ -163,6 +163,7 @@ def publish_cube(
     weights=None,
     rest_share: float | None = None,
     perturbation=None,
+    locks=None,
 ) -> Published:
     """Publish the zone figures of dense arrays, as the pandas path does for a zone table.
 
@@ -203,6 +204,10 @@ def publish_cube(
     perturbation : geozones.cellkey.Perturbation, optional
         The cell key method's noise on the published figures (see
         :func:`geozones.disclosure_control`).
+    locks : geozones.earlier.Locks, optional
+        Earlier runs over the same counts: their published figures stay published and
+        are never chosen to close an exposure, and the zones in ``locks.drop`` (theirs
+        alone) are audited but left out of what this returns.
 
     Returns
     -------
@@ -261,6 +266,11 @@ def publish_cube(
     n_real = offset
     cat = {key: np.concatenate([r.pop(key) for r in rows]) for key in ("level", "z", "t", "lab", "obs", "est")}
     obs = cat["obs"]
+    fixed = None
+    if locks is not None and n_real:
+        t_all = np.concatenate([r["t_ns"] for r in rows])[cat["t"] + np.array([r["t_offset"] for r in rows], dtype=np.int64)[cat["level"]]]
+        fixed = locks.of(zsorted[cat["z"]], np.array([lv[0] for lv in levels], dtype=object)[cat["level"]], t_all, labels[cat["lab"]], obs)
+        del t_all
     sup = obs < k
     reason = np.where(sup, _CODE[BELOW_K], 0).astype(np.int8)
 
@@ -303,7 +313,7 @@ def publish_cube(
             obs = np.concatenate([obs, diffs])
             sup = np.concatenate([sup, np.ones(len(diffs), bool)])
             reason = np.concatenate([reason, np.full(len(diffs), _CODE["difference"], dtype=np.int8)])
-    sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real)
+    sup, reason = suppress_complements(obs, sup, reason, relations, k, n_real, locked=fixed)
     sup, reason = sup[:n_real], reason[:n_real]
     shown = None
     if perturbation is not None and n_real:  # what every figure would read: the audit's bounds give the attacker the noise's room
@@ -320,7 +330,7 @@ def publish_cube(
                        parent=parents([lv[1] for lv in levels], [lv[0] for lv in levels]), all_label=all_code if totals else -1,
                        linear_time=not (kind == "presence" and stat == "max"), cells=zone_cells(weights, zsorted),
                        nested=nested_codes(nested, zsorted), estimates=rest_share is None, shown=shown,
-                       slack=0.5 if shown is None else perturbation.max_noise + 0.5)
+                       slack=0.5 if shown is None else perturbation.max_noise + 0.5, locked=fixed)
         found = audit(a, sup, k)[0]
         reason[found & ~sup] = _CODE[AUDITED]
         sup = found
@@ -332,6 +342,10 @@ def publish_cube(
     if rest_share is not None and origin_gid is not None and n_real:  # a total's hidden origins at one share: no equation
         cat["est"] = pooled_totals(origin_gid, cat["lab"] == all_code, cat["obs"], cat["est"], sup, rest_share)
 
+    if locks is not None and locks.drop and n_real:  # (the earlier runs' own zones: audited, not published again)
+        keep = ~np.isin(zsorted[cat["z"]], sorted(locks.drop))
+        cat = {key: v[keep] for key, v in cat.items()}
+        sup, reason, n_real = sup[keep], reason[keep], int(keep.sum())
     stats = {"figures": int(n_real), "published": int(n_real - sup.sum()), "suppressed": int(sup.sum())}
     n_by = np.bincount(reason[sup], minlength=len(_REASONS))
     by_reason = {_REASONS[c]: int(n_by[c]) for c in np.flatnonzero(n_by)}

@@ -1,0 +1,311 @@
+"""Earlier runs over the same counts (``--earlier DIR``): audited together with this one.
+
+Two runs over the same counts with different zones are two sets of equations: a zone in
+one run and the same zone with a strip in another give the strip's people by subtraction,
+and each run's audit sees only itself (docs/privacy.md). With ``--earlier DIR`` a run reads
+an earlier run's output folder (its ``manifest.json`` and ``zone_counts.parquet``) and the
+zone files it recorded, and puts the earlier zones into its own disclosure control:
+
+* an earlier zone with the same geometry as one of this run's is that zone; any other
+  joins the run as a zone of its own (its id prefixed with ``earlier1:``, ``earlier2:``...),
+  whose figures are computed from the same counts and never written;
+* every figure the earlier run published is *locked*: it is out, so it stays published
+  and is never chosen to close an exposure; the run suppresses its own figures instead;
+* the earlier run must have read the same counts and cell plan, with the same settings
+  that shape a figure, and the figures it published must be those this run computes for
+  its zones (to the rounding, or the noise with ``--protection perturb``): otherwise it
+  is refused, naming what differs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .errors import ConfigError
+
+__all__ = ["Earlier", "EarlierRun", "Locks", "prepare_earlier", "read_earlier", "add_earlier_zones", "locked_rows", "check_locked", "check_settings", "join_weights"]
+
+#: Settings of a run that shape its figures: an earlier run must have had the same.
+SAME = ("kind", "stat", "period", "periods", "k", "model", "origin_level", "residents_separated", "unknown_cells", "dedup_factor")
+
+
+@dataclass
+class EarlierRun:
+    """An earlier run's output folder, read.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    zones : geopandas.GeoDataFrame
+        The zones it read (from its recorded zone files), with their ids.
+    published : pandas.DataFrame
+        Its published figures: ``zone_id``, ``period``, ``period_start`` (UTC), ``origin``,
+        ``observed``.
+    parameters : dict
+        Its manifest's ``parameters``.
+    protection : str
+    max_noise : int
+    secret_id : str
+    zone_files : list of str
+    """
+
+    path: Path
+    zones: gpd.GeoDataFrame
+    published: pd.DataFrame
+    parameters: dict
+    protection: str
+    max_noise: int
+    secret_id: str
+    zone_files: list
+
+
+def read_earlier(path: str, inputs: dict) -> EarlierRun:
+    """Read an earlier run's output folder and check it was over the same counts.
+
+    Parameters
+    ----------
+    path : str
+        The folder (``manifest.json``, ``zone_counts.parquet``).
+    inputs : dict
+        This run's inputs as the manifest describes them (:func:`geozones.runfiles.describe_inputs`).
+
+    Returns
+    -------
+    EarlierRun
+
+    Raises
+    ------
+    ConfigError
+        A folder that is not a run's, or a run over other counts or cells, or whose zone
+        files changed since.
+    """
+    from .zones import read_zones
+
+    folder = Path(path)
+    man_path, table = folder / "manifest.json", folder / "zone_counts.parquet"
+    if not man_path.is_file() or not table.is_file():
+        raise ConfigError("not the output folder of a geozones run (no manifest.json and zone_counts.parquet)", path=folder,
+                          hint="--earlier takes the --out folder of an earlier run over the same counts")
+    try:
+        man = json.loads(man_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"its manifest cannot be read: {exc}", path=man_path) from exc
+    theirs = man.get("inputs", {})
+    for key in ("counts", "events", "cells", "weights"):
+        if [f.get("sha256") for f in theirs.get(key, [])] != [f.get("sha256") for f in inputs.get(key, [])]:
+            raise ConfigError(f"the earlier run read other {key} than this one: its figures are not equations over these counts",
+                              path=folder, hint="give --earlier only for runs over the same counts and cell plan")
+    files = theirs.get("zones", [])
+    if not files:
+        raise ConfigError("its manifest names no zone file", path=man_path)
+    from .runfiles import describe_inputs
+
+    for f in files:
+        now = describe_inputs({"zones": f["path"]})["zones"] if Path(f["path"]).is_file() else []
+        if not now or now[0]["sha256"] != f.get("sha256"):
+            raise ConfigError(f"the earlier run's zone file {f['path']} is gone or has changed since", path=folder,
+                              hint="its zones must be read as they were published")
+    zones = read_zones([f["path"] for f in files])
+    t = pd.read_parquet(table, columns=["zone_id", "period", "period_start", "origin", "observed", "status"])
+    t = t[t["status"].astype(str) == "published"]
+    published = pd.DataFrame({
+        "zone_id": t["zone_id"].astype(str).to_numpy(), "period": t["period"].astype(str).to_numpy(),
+        "period_start": pd.DatetimeIndex(pd.to_datetime(t["period_start"].astype(str), utc=True)).as_unit("ns").asi8,
+        "origin": t["origin"].astype(str).to_numpy(), "observed": t["observed"].to_numpy(dtype=float),
+    })
+    dc = man.get("disclosure_control", {})
+    return EarlierRun(folder, zones, published, man.get("parameters", {}), str(dc.get("protection", "suppress")),
+                      int(dc.get("perturbation", {}).get("max_noise", 0)), str(dc.get("perturbation", {}).get("secret_id", "")),
+                      [f["path"] for f in files])
+
+
+def check_settings(runs: list[EarlierRun], parameters: dict, protection: str, secret_id: str) -> None:
+    """Refuse earlier runs whose settings shaped their figures otherwise than this run's.
+
+    Parameters
+    ----------
+    runs : list of EarlierRun
+    parameters : dict
+        This run's settings as the manifest's ``parameters`` say them.
+    protection, secret_id : str
+        This run's protection, and its cell key secret's id (empty without noise): two
+        noisy readings of one figure under two secrets could be averaged.
+    """
+    for run in runs:
+        for key in SAME:
+            if run.parameters.get(key) != parameters.get(key):
+                raise ConfigError(f"the earlier run had {key} = {run.parameters.get(key)!r}, this one {parameters.get(key)!r}", path=run.path,
+                                  hint="audit together only runs with the same settings")
+        if (run.protection, run.secret_id if run.protection == "perturb" else "") != (protection, secret_id):
+            raise ConfigError(f"the earlier run's protection was {run.protection!r}" + (" under another secret" if run.protection == protection else ""),
+                              path=run.path, hint="audit together only runs with the same protection (and the same cell key secret)")
+
+
+def join_weights(own, extra):
+    """A run's weights with the earlier zones' columns after them (the run's cells and
+    outside shares: the earlier zones are only audited, never written).
+    """
+    from scipy import sparse
+
+    from .weights import Weights
+
+    at = pd.Index(np.asarray(extra.cell_ids).astype(str)).get_indexer(np.asarray(own.cell_ids).astype(str))
+    m = sparse.csr_array(extra.matrix)
+    cols = sparse.csr_array((np.ones(int((at >= 0).sum())), (np.flatnonzero(at >= 0), at[at >= 0])), shape=(len(own.cell_ids), m.shape[0])) @ m
+    meta = dict(own.meta) | {"zones_overlap": True}
+    return Weights(sparse.csr_array(sparse.hstack([own.matrix, cols], format="csr")), own.cell_ids,
+                   np.concatenate([np.asarray(own.zone_ids, dtype=object), np.asarray(extra.zone_ids, dtype=object)]), own.outside, meta)
+
+
+def add_earlier_zones(zones: gpd.GeoDataFrame, runs: list[EarlierRun]) -> tuple[gpd.GeoDataFrame, set, list[pd.DataFrame]]:
+    """A run's zones and the earlier runs' zones that are not among them.
+
+    Returns
+    -------
+    tuple
+        The zones together (earlier ones after, ids ``earlierN:<id>``), the ids of the
+        added zones (never written), and per earlier run its published figures with their
+        zone ids as they are in the union.
+    """
+    own = {shapely.normalize(g).wkb: z for z, g in zip(zones["zone_id"].astype(str), zones.geometry.to_crs(4326))}
+    parts, added, figures = [zones], set(), []
+    for i, run in enumerate(runs, start=1):
+        ez = run.zones
+        mapping = {}
+        keep = []
+        for z, g in zip(ez["zone_id"].astype(str), ez.geometry.to_crs(4326)):
+            same = own.get(shapely.normalize(g).wkb)
+            if same is not None:
+                mapping[z] = same
+            else:
+                mapping[z] = f"earlier{i}:{z}"
+                keep.append(z)
+        extra = ez[ez["zone_id"].astype(str).isin(keep)].copy()
+        extra["zone_id"] = [mapping[z] for z in extra["zone_id"].astype(str)]
+        added |= set(extra["zone_id"])
+        parts.append(extra.to_crs(zones.crs)[[c for c in zones.columns if c in extra.columns]])
+        figures.append(run.published.assign(zone_id=run.published["zone_id"].map(mapping)).dropna(subset=["zone_id"]))
+    union = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=zones.crs)
+    return union, added, figures
+
+
+def locked_rows(zone_id, period, period_start_ns, origin, figures: list[pd.DataFrame]) -> np.ndarray:
+    """Per figure of a table, the position of the earlier published figure it is (-1: none).
+
+    Parameters
+    ----------
+    zone_id, period, period_start_ns, origin : array-like
+        The table's figures.
+    figures : list of pandas.DataFrame
+        :func:`add_earlier_zones`' published figures.
+
+    Returns
+    -------
+    numpy.ndarray of int
+        Positions into the earlier figures stacked in order.
+    """
+    if not figures:
+        return np.full(len(zone_id), -1, np.int64)
+    ref = pd.concat(figures, ignore_index=True)
+    key = pd.MultiIndex.from_arrays([ref["zone_id"].astype(str), ref["period"].astype(str), ref["period_start"].astype(np.int64),
+                                     ref["origin"].astype(str)])
+    mine = pd.MultiIndex.from_arrays([pd.Index(np.asarray(zone_id, dtype=object)).astype(str), pd.Index(np.asarray(period, dtype=object)).astype(str),
+                                      pd.Index(np.asarray(period_start_ns, dtype=np.int64)), pd.Index(np.asarray(origin, dtype=object)).astype(str)])
+    return key.get_indexer(mine)
+
+
+def check_locked(observed: np.ndarray, at: np.ndarray, figures: list[pd.DataFrame], tolerance: float, where: str) -> None:
+    """Refuse earlier runs whose published figures are not this run's figures for them.
+
+    Parameters
+    ----------
+    observed : numpy.ndarray
+        This run's figures (true observed).
+    at : numpy.ndarray of int
+        :func:`locked_rows`.
+    figures : list of pandas.DataFrame
+    tolerance : float
+        0.5 (rounding), or the noise's largest value plus 0.5.
+    where : str
+        The earlier folders, for the message.
+    """
+    if not figures:
+        return
+    ref = pd.concat(figures, ignore_index=True)
+    hit = at >= 0
+    if hit.sum() < len(ref):
+        raise ConfigError(f"{len(ref) - int(hit.sum())} figures an earlier run published are not among this run's figures",
+                          path=where, hint="the earlier run must cover the same periods and origins")
+    off = np.abs(np.round(observed[hit]) - ref["observed"].to_numpy()[at[hit]]) > tolerance + 1e-9
+    if off.any():
+        i = int(np.flatnonzero(hit)[np.flatnonzero(off)[0]])
+        raise ConfigError(f"an earlier run published {ref['observed'].to_numpy()[at[i]]:g} for a figure this run counts "
+                          f"{observed[i]:.1f}: it was not over these counts", path=where,
+                          hint="give --earlier only for runs over the same counts and cell plan")
+
+
+@dataclass
+class Earlier:
+    """Earlier runs, read and joined to a run's zones (:func:`prepare_earlier`)."""
+
+    runs: list
+    union: gpd.GeoDataFrame
+    added: set
+    figures: list
+    extra: gpd.GeoDataFrame
+    zone_files: list
+
+    def locks(self, tolerance: float) -> Locks:
+        """What locks this run's figures, checking them against the earlier ones to ``tolerance``."""
+        return Locks(self.figures, tolerance, ", ".join(str(r.path) for r in self.runs), self.added)
+
+
+@dataclass
+class Locks:
+    """Which figures of a table an earlier run published (checked: they are this run's)."""
+
+    figures: list
+    tolerance: float
+    where: str
+    drop: set
+
+    def __call__(self, table: pd.DataFrame) -> np.ndarray:
+        """Per row of a zone table (``zone_id``, ``period``, ``period_start``, ``origin``, ``observed``)."""
+        starts = pd.DatetimeIndex(pd.to_datetime(table["period_start"], utc=True)).as_unit("ns").asi8
+        return self.of(table["zone_id"].to_numpy(), table["period"].to_numpy(), starts, table["origin"].to_numpy(),
+                       table["observed"].to_numpy(dtype=float))
+
+    def of(self, zone_ids, periods, starts_ns, origins, observed) -> np.ndarray:
+        """Per figure given as arrays."""
+        at = locked_rows(zone_ids, periods, starts_ns, origins, self.figures)
+        check_locked(np.asarray(observed, dtype=float), at, self.figures, self.tolerance, self.where)
+        return at >= 0
+
+
+def prepare_earlier(cfg, zones: gpd.GeoDataFrame) -> Earlier:
+    """Read ``cfg.earlier``'s runs (checked against this run's inputs) and join their zones.
+
+    Parameters
+    ----------
+    cfg : geozones.RunConfig
+    zones : geopandas.GeoDataFrame
+        This run's zones.
+
+    Returns
+    -------
+    Earlier
+    """
+    from .runfiles import describe_inputs
+
+    inputs = describe_inputs({"cells": cfg.cells, "weights": cfg.weights, "counts": cfg.counts, "events": cfg.events})
+    runs = [read_earlier(p, inputs) for p in cfg.earlier]
+    union, added, figures = add_earlier_zones(zones, runs)
+    files = sorted({p for r in runs for p in r.zone_files})
+    return Earlier(runs, union, added, figures, union[union["zone_id"].isin(added)].reset_index(drop=True), files)
