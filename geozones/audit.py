@@ -174,6 +174,8 @@ _NOT_RUN = {
     "programme across origins too large": "the disclosure audit's linear programme across origins was not run for %d "
     "periods whose published figures hold more weights than it takes: their hidden figures are checked one origin at a "
     "time only (docs/privacy.md)",
+    "bounded by earlier runs alone": "%d hidden figures of this run are bounded under k by what the earlier runs (--earlier) "
+    "published alone: nothing this run hides can close that (those figures are out); docs/privacy.md",
 }
 
 

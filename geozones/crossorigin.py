@@ -92,13 +92,18 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
     by = np.argsort(period, kind="stable")
     start = np.r_[0, np.cumsum(np.bincount(period, minlength=len(size)))]
     todo = [by[start[j]:start[j + 1]] for j in np.unique(period[small])]
-    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k, a.values(f), float(a.slack), a.is_locked(f)) for f in todo]
+    locks = a.locked is not None
+    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k, a.values(f), float(a.slack), a.is_locked(f) if locks else None) for f in todo]
     from tqdm import tqdm
 
     with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
               leave=False) as bar:
         for f, local in zip(todo, _map(_period_culprits, items, workers, (w, int(a.all_label))), strict=True):
             bar.update()
+            if locks:
+                local, n_left = local
+                for _ in range(n_left):
+                    yield "bounded by earlier runs alone", -1, -1
             for i in f[np.asarray(local, np.int64)]:
                 sup[i] = True
                 yield "bounded across origins", int(a.zone[i]), int(i)
@@ -123,7 +128,9 @@ def _period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0
     if prog.t.shape[0] == 0:
         return np.zeros(0, np.int64)
     fixed = np.zeros(len(prog.figs), bool) if locked is None else np.asarray(locked, bool)[prog.figs]
-    return prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed), np.int64)]
+    left: list = []
+    out = prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed, left), np.int64)]
+    return out if locked is None else (out, len(left))
 
 
 def _period(a) -> np.ndarray:
@@ -156,7 +163,7 @@ def _map(fn, items: list, workers: int, held: tuple):
         yield fn(*item)
 
 
-def _settle(p, t, lo, hi, is_all, k: float, fixed=None) -> list[int]:
+def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None) -> list[int]:
     """One period's programme (published figures ``lo <= p @ x <= hi``, targets ``t``),
     until each target reaches ``k``: the positions of the figures to suppress, in order.
 
@@ -169,6 +176,9 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None) -> list[int]:
     reach = k - 1e-6
     is_open = np.ones(p.shape[0], bool)
     free = np.ones(p.shape[0], bool) if fixed is None else ~np.asarray(fixed, bool)  # (an earlier run's figures stay)
+    # with an earlier run's figures: a target they alone bound under k cannot be closed here
+    # (they are out): found once, said (``left``), and nothing suppressed for it in vain
+    earlier = _Model(p, np.where(free, -np.inf, lo), np.where(free, np.inf, hi)) if not free.all() else None
     pending = np.ones(t.shape[0], bool)
     out = []
     x = _Model(p, lo, hi, t, k).solve()[1]  # every target at once
@@ -185,11 +195,21 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None) -> list[int]:
 
     def alone(i: int) -> None:
         ti = t[[i]].toarray().ravel()
+        first = True
         while pending[i]:
             done, _, dual = lift(ti)
             if done is None or done >= reach or not pending[i]:  # (None: unbounded)
                 pending[i] = False
             else:
+                if earlier is not None and first:  # (the earlier figures alone: checked once, they do not change)
+                    first = False
+                    earlier.objective(ti)
+                    by_earlier = earlier.solve()[0]
+                    if by_earlier is not None and by_earlier < reach:
+                        pending[i] = False
+                        if left is not None:
+                            left.append(int(i))
+                        continue
                 cand = np.flatnonzero(is_open & free & (np.abs(dual) > 1e-9))
                 if not len(cand):  # (no binding figure reported: the open figures holding its counts)
                     cand = np.flatnonzero(is_open & free & (abs(p) @ (ti > 0).astype(float) > 0))

@@ -98,7 +98,10 @@ def lp_max(rows, vals: np.ndarray, target: np.ndarray, slack: float = 0.5) -> fl
     n = rows.shape[0]
     a_ub = sparse.vstack([sparse.csr_array(rows), -sparse.csr_array(rows)]) if n else None
     b_ub = np.concatenate([np.round(vals) + slack, -(np.round(vals) - slack)]) if n else None
-    res = linprog(-target, A_ub=a_ub, b_ub=b_ub, bounds=[(0, None)] * len(target), method="highs")
+    for method in ("highs", "highs-ipm", "highs-ds"):  # (HiGHS's choice now and then returns no status: another of its methods)
+        res = linprog(-target, A_ub=a_ub, b_ub=b_ub, bounds=[(0, None)] * len(target), method=method)
+        if res.status in (0, 3):
+            break
     if res.status == 3:
         return float("inf")
     assert res.status == 0, res.message
