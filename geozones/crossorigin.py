@@ -92,18 +92,15 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
     by = np.argsort(period, kind="stable")
     start = np.r_[0, np.cumsum(np.bincount(period, minlength=len(size)))]
     todo = [by[start[j]:start[j + 1]] for j in np.unique(period[small])]
-    locks = a.locked is not None
-    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k, a.values(f), float(a.slack), a.is_locked(f) if locks else None) for f in todo]
+    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k, a.values(f), float(a.slack), a.is_locked(f)) for f in todo]
     from tqdm import tqdm
 
     with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
               leave=False) as bar:
-        for f, local in zip(todo, _map(_period_culprits, items, workers, (w, int(a.all_label))), strict=True):
+        for f, (local, n_left) in zip(todo, _map(_period_culprits, items, workers, (w, int(a.all_label))), strict=True):
             bar.update()
-            if locks:
-                local, n_left = local
-                for _ in range(n_left):
-                    yield "bounded by earlier runs alone", -1, -1
+            for _ in range(n_left):
+                yield "bounded by earlier runs alone", -1, -1
             for i in f[np.asarray(local, np.int64)]:
                 sup[i] = True
                 yield "bounded across origins", int(a.zone[i]), int(i)
@@ -117,20 +114,20 @@ def _hold(w, all_label: int):
     _WEIGHTS = (w, all_label)
 
 
-def _period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None) -> np.ndarray:
+def _period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None) -> tuple[np.ndarray, int]:
     """One period's figures (and what is suppressed so far): the positions, among them, of
-    the published figures to suppress, in order. ``shown``: what each reads where published
-    (default: rounded); ``slack``: how far its truth may be from that; ``locked``: figures
-    an earlier run published (never chosen).
+    the published figures to suppress, in order, and how many targets the ``locked``
+    figures (an earlier run published them: never chosen) bound under ``k`` on their own.
+    ``shown``: what each reads where published (default: rounded); ``slack``: how far its
+    truth may be from that.
     """
     w, all_label = _WEIGHTS
     prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack)
     if prog.t.shape[0] == 0:
-        return np.zeros(0, np.int64)
-    fixed = np.zeros(len(prog.figs), bool) if locked is None else np.asarray(locked, bool)[prog.figs]
+        return np.zeros(0, np.int64), 0
+    fixed = None if locked is None else np.asarray(locked, bool)[prog.figs]
     left: list = []
-    out = prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed, left), np.int64)]
-    return out if locked is None else (out, len(left))
+    return prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed, left), np.int64)], len(left)
 
 
 def _period(a) -> np.ndarray:

@@ -89,3 +89,26 @@ def test_with_noise_the_earlier_run_must_share_the_secret(small_case, tmp_path):
     r = run_cli("-q", "apportion", "--zones", two, "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "r3", "--period", "1h",
                 "--market-share", c["shares"], *noisy, s2, "--earlier", tmp_path / "r1")
     assert r.returncode != 0 and "another secret" in r.stderr
+
+
+def test_a_period_whose_targets_nothing_bounds_gives_no_culprit_and_nothing_left():
+    """The programme across origins on a period where no published figure holds a hidden
+    one's counts (so it has no target): no culprit and no target left, with or without
+    locked figures (the same answer shape either way)."""
+    import numpy as np
+    from scipy import sparse
+
+    from geozones import crossorigin
+
+    from .test_audit import origin_table
+
+    w = np.array([[1.0, 0.0], [0.0, 1.0]])
+    t, _ = origin_table(w, np.array([[10.0, 40.0], [5.0, 3.0]]), ["resident", "BE"])
+    lab = pd.factorize(t["origin"])[0]
+    zone = pd.factorize(t["zone_id"])[0]
+    obs = t["observed"].to_numpy()
+    sup = np.ones(len(t), bool)  # (nothing published: every hidden figure is unbounded)
+    crossorigin._hold(sparse.csc_array(w), int(list(pd.unique(t["origin"])).index("all")))
+    for locked in (None, np.zeros(len(t), bool)):
+        culprits, left = crossorigin._period_culprits(zone, lab, obs, sup, 30.0, None, 0.5, locked)
+        assert len(culprits) == 0 and left == 0
