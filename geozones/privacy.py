@@ -44,7 +44,7 @@ from .counts import period_floor
 from .origins import ALL
 from .zones import OUTSIDE
 
-__all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "AUDITED", "disclosure_control", "audit_frame", "pooled_totals", "scaled_estimates", "publish", "suppress_complements", "nested_relation",
+__all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "AUDITED", "disclosure_control", "audit_frame", "pooled_totals", "noisy_figures", "publish", "suppress_complements", "nested_relation",
            "nested_items", "period_rank"]
 
 DEFAULT_K = 30
@@ -257,33 +257,41 @@ def disclosure_control(
         reason[found & ~sup] = AUDITED
         sup = sup | found
     if shown is not None:  # the cell key method, on what is published
-        true = t["observed"].to_numpy(dtype=float)
-        shown = np.where(sup, true, shown)
-        t = t.assign(observed=shown)
-        if "estimate" in t.columns:
-            t["estimate"] = scaled_estimates(t["estimate"].to_numpy(dtype=float), true, shown, ~sup)
+        obs, est = noisy_figures(t["observed"].to_numpy(dtype=float), t["estimate"].to_numpy(dtype=float) if "estimate" in t.columns else None,
+                                 shown, sup)
+        t = t.assign(observed=obs) if est is None else t.assign(observed=obs, estimate=est)
     if rest_share is not None and "estimate" in t.columns and by_origin is not None:
         t = t.assign(estimate=pooled_totals(by_origin[1], by_origin[2], t["observed"].to_numpy(dtype=float), t["estimate"].to_numpy(dtype=float), sup, rest_share))
     return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
 
 
-def scaled_estimates(est: np.ndarray, true: np.ndarray, shown: np.ndarray, published: np.ndarray) -> np.ndarray:
-    """Estimates that follow perturbed observed figures: ``est * shown / true`` where
-    published (an origin's factor times its published count).
+def noisy_figures(true: np.ndarray, est: np.ndarray | None, shown: np.ndarray, sup: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Observed and estimate figures with the cell key method's noise where published: the
+    perturbed count, and the estimate following it (``est * shown / true``: an origin's
+    factor times its published count); suppressed figures keep their true values.
 
     Parameters
     ----------
-    est, true, shown : numpy.ndarray
-        Estimates, true and perturbed observed figures.
-    published : numpy.ndarray of bool
+    true : numpy.ndarray
+        True observed figures.
+    est : numpy.ndarray, optional
+        Estimates (None: none).
+    shown : numpy.ndarray
+        What each figure reads with its noise (:meth:`geozones.cellkey.Perturbation.perturb`).
+    sup : numpy.ndarray of bool
+        Suppressed figures.
 
     Returns
     -------
-    numpy.ndarray
+    tuple
+        ``(observed, estimate)``.
     """
-    ok = published & (true > 0)
+    obs = np.where(sup, true, shown)
+    if est is None:
+        return obs, None
+    ok = ~sup & (true > 0)
     # (the factor to 9 decimals: the same on every engine, whose sums differ in the last bits)
-    return np.where(ok, np.round(est / np.where(ok, true, 1.0), 9) * shown, est)
+    return obs, np.where(ok, np.round(est / np.where(ok, true, 1.0), 9) * obs, est)
 
 
 def pooled_totals(group: np.ndarray, is_total: np.ndarray, obs: np.ndarray, est: np.ndarray, sup: np.ndarray, share: float) -> np.ndarray:

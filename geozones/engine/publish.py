@@ -30,9 +30,9 @@ from ..privacy import (
     PUBLISHED,
     SUPPRESSED,
     nested_relation,
+    noisy_figures,
     period_rank,
     pooled_totals,
-    scaled_estimates,
     suppress_complements,
 )
 
@@ -335,9 +335,7 @@ def publish_cube(
         reason[found & ~sup] = _CODE[AUDITED]
         sup = found
     if shown is not None:  # the cell key method, on what is published
-        shown = np.where(sup, cat["obs"], shown)
-        cat["est"] = scaled_estimates(cat["est"], cat["obs"], shown, ~sup)
-        cat["obs"] = shown
+        cat["obs"], cat["est"] = noisy_figures(cat["obs"], cat["est"], shown, sup)
         del shown
     if rest_share is not None and origin_gid is not None and n_real:  # a total's hidden origins at one share: no equation
         cat["est"] = pooled_totals(origin_gid, cat["lab"] == all_code, cat["obs"], cat["est"], sup, rest_share)
