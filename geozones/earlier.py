@@ -164,56 +164,52 @@ def join_weights(own, extra):
                    np.concatenate([np.asarray(own.zone_ids, dtype=object), np.asarray(extra.zone_ids, dtype=object)]), own.outside, meta)
 
 
-def add_earlier_zones(zones: gpd.GeoDataFrame, runs: list[EarlierRun]) -> tuple[gpd.GeoDataFrame, set, list[pd.DataFrame]]:
+def _shapes(zones: gpd.GeoDataFrame) -> pd.Index:
+    """Each zone's geometry as normalised WKB (in EPSG:4326): equal for the same shape."""
+    return pd.Index(shapely.to_wkb(shapely.normalize(zones.geometry.to_crs(4326).to_numpy())))
+
+
+def add_earlier_zones(zones: gpd.GeoDataFrame, runs: list[EarlierRun]) -> tuple[gpd.GeoDataFrame, set, pd.DataFrame]:
     """A run's zones and the earlier runs' zones that are not among them.
 
     Returns
     -------
     tuple
         The zones together (earlier ones after, ids ``earlierN:<id>``), the ids of the
-        added zones (never written), and per earlier run its published figures with their
-        zone ids as they are in the union.
+        added zones (never written), and the earlier runs' published figures, one after
+        the other, with their zone ids as they are in the union.
     """
-    own = {shapely.normalize(g).wkb: z for z, g in zip(zones["zone_id"].astype(str), zones.geometry.to_crs(4326))}
+    own_ids, own_shapes = zones["zone_id"].astype(str).to_numpy(), _shapes(zones)
     parts, added, figures = [zones], set(), []
     for i, run in enumerate(runs, start=1):
         ez = run.zones
-        mapping = {}
-        keep = []
-        for z, g in zip(ez["zone_id"].astype(str), ez.geometry.to_crs(4326)):
-            same = own.get(shapely.normalize(g).wkb)
-            if same is not None:
-                mapping[z] = same
-            else:
-                mapping[z] = f"earlier{i}:{z}"
-                keep.append(z)
-        extra = ez[ez["zone_id"].astype(str).isin(keep)].copy()
-        extra["zone_id"] = [mapping[z] for z in extra["zone_id"].astype(str)]
+        ids = ez["zone_id"].astype(str).to_numpy()
+        at = own_shapes.get_indexer(_shapes(ez))  # (the same shape: this run's zone)
+        new = np.array([f"earlier{i}:{z}" for z in ids], dtype=object)
+        union_id = np.where(at >= 0, own_ids[np.maximum(at, 0)], new)
+        extra = ez[at < 0].assign(zone_id=new[at < 0])
         added |= set(extra["zone_id"])
         parts.append(extra.to_crs(zones.crs)[[c for c in zones.columns if c in extra.columns]])
-        figures.append(run.published.assign(zone_id=run.published["zone_id"].map(mapping)).dropna(subset=["zone_id"]))
+        figures.append(run.published.assign(zone_id=run.published["zone_id"].map(dict(zip(ids, union_id)))).dropna(subset=["zone_id"]))
     union = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=zones.crs)
-    return union, added, figures
+    return union, added, pd.concat(figures, ignore_index=True)
 
 
-def locked_rows(zone_id, period, period_start_ns, origin, figures: list[pd.DataFrame]) -> np.ndarray:
+def locked_rows(zone_id, period, period_start_ns, origin, ref: pd.DataFrame) -> np.ndarray:
     """Per figure of a table, the position of the earlier published figure it is (-1: none).
 
     Parameters
     ----------
     zone_id, period, period_start_ns, origin : array-like
         The table's figures.
-    figures : list of pandas.DataFrame
+    ref : pandas.DataFrame
         :func:`add_earlier_zones`' published figures.
 
     Returns
     -------
     numpy.ndarray of int
-        Positions into the earlier figures stacked in order.
+        Positions into ``ref``.
     """
-    if not figures:
-        return np.full(len(zone_id), -1, np.int64)
-    ref = pd.concat(figures, ignore_index=True)
     key = pd.MultiIndex.from_arrays([ref["zone_id"].astype(str), ref["period"].astype(str), ref["period_start"].astype(np.int64),
                                      ref["origin"].astype(str)])
     mine = pd.MultiIndex.from_arrays([pd.Index(np.asarray(zone_id, dtype=object)).astype(str), pd.Index(np.asarray(period, dtype=object)).astype(str),
@@ -221,7 +217,7 @@ def locked_rows(zone_id, period, period_start_ns, origin, figures: list[pd.DataF
     return key.get_indexer(mine)
 
 
-def check_locked(observed: np.ndarray, at: np.ndarray, figures: list[pd.DataFrame], tolerance: float, where: str) -> None:
+def check_locked(observed: np.ndarray, at: np.ndarray, ref: pd.DataFrame, tolerance: float, where: str) -> None:
     """Refuse earlier runs whose published figures are not this run's figures for them.
 
     Parameters
@@ -230,15 +226,13 @@ def check_locked(observed: np.ndarray, at: np.ndarray, figures: list[pd.DataFram
         This run's figures (true observed).
     at : numpy.ndarray of int
         :func:`locked_rows`.
-    figures : list of pandas.DataFrame
+    ref : pandas.DataFrame
+        :func:`add_earlier_zones`' published figures.
     tolerance : float
         0.5 (rounding), or the noise's largest value plus 0.5.
     where : str
         The earlier folders, for the message.
     """
-    if not figures:
-        return
-    ref = pd.concat(figures, ignore_index=True)
     hit = at >= 0
     if hit.sum() < len(ref):
         raise ConfigError(f"{len(ref) - int(hit.sum())} figures an earlier run published are not among this run's figures",
@@ -258,7 +252,7 @@ class Earlier:
     runs: list
     union: gpd.GeoDataFrame
     added: set
-    figures: list
+    figures: pd.DataFrame
     extra: gpd.GeoDataFrame
     zone_files: list
 
@@ -271,7 +265,7 @@ class Earlier:
 class Locks:
     """Which figures of a table an earlier run published (checked: they are this run's)."""
 
-    figures: list
+    figures: pd.DataFrame
     tolerance: float
     where: str
     drop: set

@@ -361,8 +361,9 @@ def run(cfg: RunConfig) -> RunResult:
         clock.done("read and sum")
         quality = quality_of_bins(bins, weights)
         if fp is not None:
-            weights = refined_weights(fp, weights, bins.sums.sum(axis=(0, 1)))
-            weights_x = refined_weights(fp_x, weights_x, bins.sums.sum(axis=(0, 1))) if fp_x is not None else weights_x
+            totals = bins.sums.sum(axis=(0, 1))
+            weights = refined_weights(fp, weights, totals)
+            weights_x = refined_weights(fp_x, weights_x, totals) if fp_x is not None else weights_x
             clock.done("density")
         weights = join_weights(weights, weights_x) if weights_x is not None else weights
         in_parts = not table_fits(bins, weights, cfg, periods)
