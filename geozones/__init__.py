@@ -42,6 +42,7 @@ _SUBMODULES = {
     "weights": ("Weights", "compute_weights", "compute_weights_dask", "read_ancillary", "zone_fit"),
     "weights_io": ("read_footprints", "read_weights", "write_footprints", "write_weights"),
     "footprint": ("Footprints", "estimate_density", "footprint_weights", "footprints"),
+    "density": ("PeriodWeights", "period_weights"),
     "intervals": ("add_intervals",),
     "visitors": ("device_sums", "visitor_tables"),
     "visits": ("VisitorsConfig", "run_visitors"),
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from .counts import KINDS, events_to_counts, parse_period, read_counts, read_events, read_optout
     from .coverage import MODELS, build_coverage, read_coverage, voronoi_coverage, wedge_coverage
     from .crs import metric_crs
+    from .density import PeriodWeights, period_weights
     from .engine import CellBins, apportion_bins, stream_counts, stream_zone_sums, stream_zone_table, write_zone_table, zone_sums
     from .errors import (
         BudgetError,
@@ -157,6 +159,8 @@ __all__ = [
     "zone_fit",
     # the footprint model and intervals
     "Footprints",
+    "PeriodWeights",
+    "period_weights",
     "footprints",
     "estimate_density",
     "footprint_weights",

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import sparse
 
 from .counts import KINDS, parse_period, period_floor
+from .density import split_by_period
 from .errors import CountsError, InputError
 from .origins import ALL, RESIDENT, rollup_codes
 from .weights import Weights
@@ -150,10 +151,19 @@ def zone_table(values: Mapping[str, sparse.csr_array | np.ndarray], period_start
             "origin": np.repeat(np.asarray(origins, dtype=object)[k % n_o], n_z + 1),
         }
     )
+    # (weights per period, --density period: each period's rows with its own)
+    starts_ns = pd.DatetimeIndex(pd.to_datetime(np.asarray(period_starts), utc=True)).as_unit("ns").asi8
+    groups = split_by_period(weights, starts_ns)
     for name, c in values.items():
-        c = c if sparse.issparse(c) else sparse.csr_array(c)
-        inside = (c @ weights.matrix).toarray() if n_z else np.zeros((n_t * n_o, 0))
-        table[name] = (np.column_stack([inside, c @ weights.outside]) * factor).ravel()
+        c = sparse.csr_array(c if sparse.issparse(c) else sparse.csr_array(c))
+        out = np.zeros((n_t * n_o, n_z + 1))
+        for w, ts in groups:
+            rows = (ts[:, None] * n_o + np.arange(n_o)).ravel()
+            part = c[rows] if len(groups) > 1 else c
+            if n_z:
+                out[rows, :n_z] = (part @ w.matrix).toarray()
+            out[rows, n_z] = part @ w.outside
+        table[name] = (out * factor).ravel()
     table["period_start"] = pd.to_datetime(table["period_start"], utc=True)
     return table
 

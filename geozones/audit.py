@@ -32,84 +32,18 @@ slice runs last, on what is left, and then the programme over a period's origins
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from itertools import chain
 
 import numpy as np
 from scipy import sparse
 
+from .auditinput import AuditInput, level_cells, nested_codes, parents, zone_cells
 from .bounds import capped_figures, programme_bounded_figures, slice_table
 from .crossorigin import origin_bounded_figures
 
-__all__ = ["AuditInput", "audit"]
+__all__ = ["AuditInput", "audit", "level_cells", "nested_codes", "parents", "zone_cells"]
 
 _TOL = 1e-7
-
-
-@dataclass
-class AuditInput:
-    """A zone table as arrays, for :func:`audit`.
-
-    Attributes
-    ----------
-    zone, level, t, lab : numpy.ndarray of int
-        Per figure: its zone, its period length (0 the shortest), its period's index within
-        that length, and its origin label.
-    obs, est : numpy.ndarray of float
-        Observed and estimated figure (before rounding; the truth the audit protects).
-    parent : list of numpy.ndarray
-        Per period length, the index of the period that holds each shortest period
-        (``parent[0]`` is the identity; -1 where no such period is published).
-    all_label : int
-        The label of the origin ``all`` (-1 when there is no other origin).
-    linear_time : bool
-        Whether a longer period is a sum or mean of the shorter ones (not for a maximum: its
-        figures are then unknowns of their own).
-    cells : scipy.sparse matrix, optional
-        Weights, cells x zones in the zones' code order, for the audit across zones.
-    nested : list of tuple, optional
-        ``(outer, [inner, ...])`` zone codes whose rest (outer minus inners) is a group.
-    estimates : bool
-        Whether each estimate is an equation of its own (weighing the origins by their
-        factors); False when the estimates are a function of the published counts.
-    shown : numpy.ndarray, optional
-        What each figure would read if published (the cell key method's perturbed counts,
-        :mod:`geozones.cellkey`); None: its observed figure rounded.
-    locked : numpy.ndarray of bool, optional
-        Figures already published by an earlier run over the same counts: they stay
-        published and are never chosen to close an exposure.
-    slack : float
-        How far from what a published figure reads its true value may be, to the attacker:
-        0.5 (rounding), or the perturbation's largest noise plus 0.5. The bounds
-        (:mod:`geozones.bounds`, :mod:`geozones.crossorigin`) give the attacker that room;
-        exact recovery and complementary suppression decide as if figures were exact.
-    """
-
-    zone: np.ndarray
-    level: np.ndarray
-    t: np.ndarray
-    lab: np.ndarray
-    obs: np.ndarray
-    est: np.ndarray
-    parent: list
-    all_label: int
-    linear_time: bool = True
-    cells: object = None
-    nested: list = field(default_factory=list)
-    estimates: bool = True
-    shown: np.ndarray | None = None
-    slack: float = 0.5
-    locked: np.ndarray | None = None
-
-    def is_locked(self, idx: np.ndarray) -> np.ndarray:
-        """Whether figures ``idx`` (positions) are out already: an earlier run published
-        them, so they are never chosen to be suppressed.
-        """
-        return np.zeros(np.shape(idx), bool) if self.locked is None else np.asarray(self.locked, bool)[idx]
-
-    def values(self, idx) -> np.ndarray:
-        """What figures ``idx`` read where published (``shown``, or observed rounded)."""
-        return np.round(self.obs[idx]) if self.shown is None else np.asarray(self.shown, dtype=float)[idx]
 
 
 def _unknowns(a: AuditInput):
@@ -206,7 +140,8 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
         sup, rep = _audit(a, sup, k, max_rounds)
     if a.cells is not None:  # bounds combining any published figures of a slice (last: more suppression only loosens)
         seen = rep["exposures"]
-        for kind, _z, f in chain(programme_bounded_figures(a, sup, k), origin_bounded_figures(a, sup, k)):
+        for kind, _z, f in chain(_grouped(a, sup, lambda b, s, _: programme_bounded_figures(b, s, k)),
+                                 origin_bounded_figures(a, sup, k)):  # (weights per period: its own, cell_groups)
             seen[kind] = seen.get(kind, 0) + 1
             if f >= 0:
                 rep["suppressed"] += 1
@@ -293,11 +228,12 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
         dirty = set()
         if not capped:  # bounds, not only exact recovery (once: later suppressions only loosen them)
             capped = True
-            for kind, z, f in capped_figures(a, sup, k):
+            for kind, z, f in _grouped(a, sup, lambda b, s, _: capped_figures(b, s, k)):
                 seen[kind] = seen.get(kind, 0) + 1
                 sup[f] = True
                 dirty.add(z)
-        for kind, z, f in _spatial(a, derivable, sup, k, breaks):
+        for kind, z, f in _grouped(a, sup, lambda b, s, idx: _spatial(b, derivable if idx is None else derivable[idx], s, k,
+                                                                        breaks if idx is None else _local(idx, breaks))):
             if kind == "follows":
                 follows.setdefault(z, set()).add(f)
                 continue
@@ -320,6 +256,32 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
         if not dirty and not stuck_any:
             return sup, report(rnd + 1)
     raise RuntimeError("the disclosure audit did not converge")
+
+
+def _grouped(a: AuditInput, sup: np.ndarray, check):
+    """``check(a, sup, positions)`` (a generator of ``(kind, zone, figure)``) over each
+    group of figures that share weights (:meth:`AuditInput.by_cells`), the figures' positions
+    mapped back to ``a``'s and ``sup`` (and the group's own copy, which ``check`` reads
+    on) updated with each figure it suppresses (its kinds other than ``follows`` and
+    ``must``). Positions None: all figures, ``sup`` itself.
+    """
+    if a.cell_groups is None:
+        yield from check(a, sup, None)
+        return
+    for idx, sub in a.by_cells():
+        local = sup[idx]
+        for kind, z, f in check(sub, local, idx):
+            if f >= 0:
+                if kind not in ("follows", "must"):
+                    local[f] = True
+                    sup[idx[f]] = True
+                f = int(idx[f])
+            yield kind, z, f
+
+
+def _local(idx: np.ndarray, figures: set) -> set:
+    """The positions within ``idx`` of ``figures``."""
+    return set(np.flatnonzero(np.isin(idx, np.fromiter(figures, np.int64, len(figures)))).tolist()) if figures else set()
 
 
 def _fast_pass(a: AuditInput, blocks, fig_order, zero_known, sup, k):
@@ -580,63 +542,21 @@ def _fix(a: AuditInput, sup, fig, sl, support, zones_on, kind, derivable):
 
 
 def _pairs(wz: np.ndarray) -> np.ndarray:
-    """Pairs of cells (rows) that share a zone (column)."""
-    out = [np.empty((0, 2), np.int64)]
-    for j in range(wz.shape[1]):
-        cs = np.flatnonzero(wz[:, j] > 0)
-        x, y = np.triu_indices(len(cs), 1)
-        out.append(np.stack([cs[x], cs[y]], axis=1))
-    return np.unique(np.concatenate(out), axis=0)
+    """Pairs of cells (rows) that share a zone (column), in ascending order."""
+    on = wz > 0
+    key = (on.shape, np.packbits(on).tobytes())
+    if key not in _PAIRS:  # (weights per period share their pattern: found once, --density period)
+        n = on.shape[0]
+        codes = [np.empty(0, np.int64)]
+        for j in range(on.shape[1]):
+            cs = np.flatnonzero(on[:, j]).astype(np.int64)
+            x, y = np.triu_indices(len(cs), 1)
+            codes.append(cs[x] * n + cs[y])
+        u = np.unique(np.concatenate(codes))
+        if len(_PAIRS) > 256:
+            _PAIRS.clear()
+        _PAIRS[key] = np.stack([u // max(n, 1), u % max(n, 1)], axis=1)
+    return _PAIRS[key]
 
 
-def parents(level_starts: list[np.ndarray], periods: list[str]) -> list[np.ndarray]:
-    """Per period length, the index of the period holding each shortest period (-1: none).
-
-    Parameters
-    ----------
-    level_starts : list of numpy.ndarray
-        Per period length, its periods' starts (UTC nanoseconds, ascending).
-    periods : list of str
-        The period labels, shortest first.
-
-    Returns
-    -------
-    list of numpy.ndarray
-    """
-    import pandas as pd
-
-    from .counts import period_floor
-
-    first = level_starts[0]
-    out = [np.arange(len(first))]
-    for starts, p in zip(level_starts[1:], periods[1:]):
-        floor = pd.DatetimeIndex(period_floor(pd.Series(pd.to_datetime(first, utc=True)), p)).as_unit("ns").asi8
-        pos = np.minimum(np.searchsorted(starts, floor), max(len(starts) - 1, 0))
-        out.append(np.where(len(starts) and (starts[pos] == floor), pos, -1) if len(starts) else np.full(len(first), -1))
-    return out
-
-
-def zone_cells(weights, zone_ids) -> sparse.csc_array | None:
-    """The weights' columns for ``zone_ids`` (cells x zones; a zone without weights: zeros)."""
-    if weights is None:
-        return None
-    import pandas as pd
-
-    at = pd.Index(np.asarray(weights.zone_ids, dtype=object).astype(str)).get_indexer(np.asarray(zone_ids, dtype=object).astype(str))
-    m = sparse.csc_array(weights.matrix)
-    cols = m[:, np.maximum(at, 0)].tocsc()
-    if (at < 0).any():
-        cols = cols @ sparse.diags_array((at >= 0).astype(float))
-    return sparse.csc_array(cols)
-
-
-def nested_codes(nested, zone_ids) -> list:
-    """Nested zones with a rest, as ``(outer, [inner, ...])`` codes among ``zone_ids``."""
-    from .privacy import nested_items
-
-    at = {str(z): i for i, z in enumerate(zone_ids)}
-    out = []
-    for outer, inners, rest in nested_items(nested):
-        if rest and str(outer) in at and all(str(i) in at for i in inners):
-            out.append((at[str(outer)], [at[str(i)] for i in inners]))
-    return out
+_PAIRS: dict = {}

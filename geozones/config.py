@@ -20,6 +20,7 @@ from .aggregate import STATS
 from .cellkey import DEFAULT_MAX_NOISE, DEFAULT_VARIANCE, PROTECTIONS, perturbation_table
 from .counts import KINDS, TIMEZONE, parse_period
 from .coverage import MODELS
+from .density import DENSITIES
 from .engine import ENGINES, parse_size
 from .errors import ConfigError, InputError
 from .origins import LEVELS
@@ -46,6 +47,7 @@ class RunConfig:
     optout: str | None = None
     weights: str | None = None
     model: str | None = None
+    density: str = "period"
     cell_crs: str | None = None
     metric_crs: str | None = None
     ancillary: str | None = None
@@ -114,6 +116,8 @@ class RunConfig:
             bad("unknown_cells", f"{self.unknown_cells!r} is not error or drop")
         if not (isinstance(self.k, (int, float)) and not isinstance(self.k, bool) and self.k > 0):
             bad("k", f"{self.k!r} is not a positive number")
+        if self.density not in DENSITIES:
+            bad("density", f"{self.density!r} is not one of {', '.join(DENSITIES)}")
         if self.protection not in PROTECTIONS:
             bad("protection", f"{self.protection!r} is not one of {', '.join(PROTECTIONS)}")
         if self.protection == "perturb":

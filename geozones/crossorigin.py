@@ -75,10 +75,17 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
     if not small.any():
         return
     # a period's size before anything is built: its published figures' weights (the unknowns are fewer)
-    w = sparse.csc_array(a.cells, dtype=float)  # (held once by every process: _hold)
+    # (held once by every process: _hold; weights per period, --density period: each group's)
+    group, mats = a.cell_groups if a.cell_groups is not None else (np.zeros(len(a.zone), np.int64), [a.cells])
+    ws = [sparse.csc_array(m, dtype=float) for m in mats]
+    nnz = [np.diff(w.indptr) for w in ws]
     period = _period(a)
     pub = ~sup
-    size = np.bincount(period[pub], weights=np.diff(w.indptr)[a.zone[pub]], minlength=int(period.max()) + 1)
+    held = np.zeros(len(a.zone))
+    for g, n in enumerate(nnz):
+        on = pub & (group == g)
+        held[on] = n[a.zone[on]]
+    size = np.bincount(period[pub], weights=held[pub], minlength=int(period.max()) + 1)
     big = np.zeros(len(size), bool)
     with_t = np.unique(period[small])
     big[with_t] = size[with_t] > max_entries
@@ -92,12 +99,12 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
     by = np.argsort(period, kind="stable")
     start = np.r_[0, np.cumsum(np.bincount(period, minlength=len(size)))]
     todo = [by[start[j]:start[j + 1]] for j in np.unique(period[small])]
-    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k, a.values(f), float(a.slack), a.is_locked(f)) for f in todo]
+    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k, a.values(f), float(a.slack), a.is_locked(f), int(group[f[0]])) for f in todo]
     from tqdm import tqdm
 
     with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
               leave=False) as bar:
-        for f, (local, n_left) in zip(todo, _map(_period_culprits, items, workers, (w, int(a.all_label))), strict=True):
+        for f, (local, n_left) in zip(todo, _map(_period_culprits, items, workers, (ws, int(a.all_label))), strict=True):
             bar.update()
             for _ in range(n_left):
                 yield "bounded by earlier runs alone", -1, -1
@@ -114,14 +121,15 @@ def _hold(w, all_label: int):
     _WEIGHTS = (w, all_label)
 
 
-def _period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None) -> tuple[np.ndarray, int]:
+def _period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None, group: int = 0) -> tuple[np.ndarray, int]:
     """One period's figures (and what is suppressed so far): the positions, among them, of
     the published figures to suppress, in order, and how many targets the ``locked``
     figures (an earlier run published them: never chosen) bound under ``k`` on their own.
     ``shown``: what each reads where published (default: rounded); ``slack``: how far its
-    truth may be from that.
+    truth may be from that; ``group``: which of the held weights its figures come from.
     """
-    w, all_label = _WEIGHTS
+    ws, all_label = _WEIGHTS
+    w = ws[group]
     prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack)
     if prog.t.shape[0] == 0:
         return np.zeros(0, np.int64), 0

@@ -34,12 +34,14 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from . import __version__
 from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
 from .cellkey import Perturbation, read_secret
 from .config import RunConfig, load_config, pick_engine
-from .counts import events_to_counts, period_seconds, read_counts, read_events, read_optout
+from .counts import events_to_counts, parse_period, period_seconds, read_counts, read_events, read_optout
+from .density import PeriodWeights, period_weights
 from .earlier import check_settings, join_weights, prepare_earlier
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, publish_dense, publish_in_parts, table_fits
@@ -126,13 +128,19 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     linear = cfg.kind == "events" or (cfg.kind == "presence" and cfg.stat == "mean")
     if linear:
         values = rollup_counts(values, periods[0], kind=cfg.kind)
+    per_level = weights if isinstance(weights, dict) else None  # (a density per period: each published period from its own)
+    weights = per_level[parse_period(periods[0])] if per_level else weights
     table, info = apportion(values, weights, kind=cfg.kind, dedup_factor=cfg.dedup_factor, unknown_cells=cfg.unknown_cells)
     conservation = None
     if not weights.meta.get("zones_overlap", True) and len(table):
         kept = values[values["cell_id"].isin(set(weights.cell_ids))]
         want = kept.groupby(["period_start", "origin"], observed=True)["count"].sum() * info["dedup_factor"]
         conservation = _conservation(table, want)
-    return _levels(table, cfg, residents, periods), info, factors, conservation
+    tables = None
+    if per_level and linear:
+        tables = [table] + [apportion(values, per_level[parse_period(p)], kind=cfg.kind, dedup_factor=cfg.dedup_factor,
+                                      unknown_cells=cfg.unknown_cells)[0] for p in periods[1:]]
+    return _levels(table, cfg, residents, periods, tables), info, factors, conservation
 
 
 def _conservation(table: pd.DataFrame, want: pd.Series) -> float:
@@ -221,17 +229,53 @@ def _counts_summary(counts: pd.DataFrame | None, bins: CellBins | None) -> dict:
     }
 
 
-def _levels(table: pd.DataFrame, cfg: RunConfig, residents, periods: list[str]) -> pd.DataFrame:
-    """The zone table without outside, origins rolled up, totals added, at every published period."""
-    table = table[table["zone_id"] != OUTSIDE]
-    table = rollup_origins(table, cfg.origin_level, residents=residents)
-    table = add_totals(table)
+def _levels(table: pd.DataFrame, cfg: RunConfig, residents, periods: list[str], tables: list | None = None) -> pd.DataFrame:
+    """The zone table without outside, origins rolled up, totals added, at every published
+    period: each rolled up from the one before, or (``tables``, a density per period) each
+    from its own table at the counts' period.
+    """
+    def ready(t: pd.DataFrame) -> pd.DataFrame:
+        return add_totals(rollup_origins(t[t["zone_id"] != OUTSIDE], cfg.origin_level, residents=residents))
+
     levels = []
-    current = table
-    for p in periods:
+    current = ready(table)
+    for li, p in enumerate(periods):
+        if tables is not None and li:
+            current = ready(tables[li])
+            for q in periods[:li]:
+                current = rollup_time(current, q, kind=cfg.kind, stat=cfg.stat)
         current = rollup_time(current, p, kind=cfg.kind, stat=cfg.stat)
         levels.append(current)
     return pd.concat(levels, ignore_index=True)
+
+
+def _cell_totals(counts: pd.DataFrame, cell_ids) -> tuple[np.ndarray, sparse.csr_array]:
+    """The counts' period starts (UTC nanoseconds) and each cell's count in each, all
+    origins together (periods x cells, in ``cell_ids`` order; unknown cells left out).
+    """
+    rows = pd.Index(np.asarray(cell_ids).astype(str)).get_indexer(counts["cell_id"].astype(str).to_numpy())
+    codes, starts = pd.factorize(pd.DatetimeIndex(pd.to_datetime(counts["period_start"], utc=True)).as_unit("ns").asi8, sort=True)
+    ok = rows >= 0
+    m = sparse.csr_array((counts["count"].to_numpy(dtype=float)[ok], (codes[ok], rows[ok])), shape=(len(starts), len(cell_ids)))
+    m.sum_duplicates()
+    return np.asarray(starts, dtype=np.int64), m
+
+
+def _period_densities(fp, fp_x, weights: Weights, weights_x, starts: np.ndarray, totals, periods: list[str]) -> dict:
+    """``--density period``: per published period length, the weights of each of its
+    periods from the density of that period's counts (:mod:`geozones.density`), with the
+    earlier runs' other zones (``weights_x``, ``fp_x``) joined on.
+    """
+    out = {}
+    for p in periods:
+        pw = period_weights(lambda t: refined_weights(fp, weights, t), starts, totals, p)
+        if fp_x is not None:
+            px = period_weights(lambda t: refined_weights(fp_x, weights_x, t), starts, totals, p)
+            pw = PeriodWeights(pw.period, pw.starts, tuple(join_weights(a, b) for a, b in zip(pw.parts, px.parts, strict=True)))
+        elif weights_x is not None:
+            pw = pw.map(lambda w: join_weights(w, weights_x))
+        out[parse_period(p)] = pw
+    return out
 
 
 def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None:
@@ -360,12 +404,20 @@ def run(cfg: RunConfig) -> RunResult:
         bins = _stream(cfg, weights, shares, residents, periods)
         clock.done("read and sum")
         quality = quality_of_bins(bins, weights)
-        if fp is not None:
+        fig_weights = None
+        if fp is not None and cfg.density == "period":
+            starts = np.asarray(bins.period_start).astype("datetime64[ns]").astype(np.int64)
+            fig_weights = _period_densities(fp, fp_x, weights, weights_x, starts, bins.sums.sum(axis=1, dtype=float), periods)
+            clock.done("density per period")
+        elif fp is not None:
             totals = bins.sums.sum(axis=(0, 1))
             weights = refined_weights(fp, weights, totals)
             weights_x = refined_weights(fp_x, weights_x, totals) if fp_x is not None else weights_x
             clock.done("density")
         weights = join_weights(weights, weights_x) if weights_x is not None else weights
+        if fig_weights is not None:
+            weights = next(iter(fig_weights.values())).parts[0]  # (its cells, zones and what it says of itself)
+        fig_weights = fig_weights or weights
         in_parts = not table_fits(bins, weights, cfg, periods)
         if in_parts and early is not None:
             raise ConfigError("setting 'earlier': the zone table is published in parts here, which audits part by part",
@@ -376,13 +428,21 @@ def run(cfg: RunConfig) -> RunResult:
     else:
         base = counts["period"].iloc[0] if len(counts) and "period" in counts else cfg.period
         quality = quality_of_counts(counts, weights, period_seconds(base))
-        if fp is not None:
+        fig_weights = None
+        if fp is not None and cfg.density == "period":
+            starts, per_t = _cell_totals(counts, weights.cell_ids)
+            fig_weights = _period_densities(fp, fp_x, weights, weights_x, starts, per_t, periods)
+            clock.done("density per period")
+        elif fp is not None:
             totals = counts.groupby("cell_id", observed=True)["count"].sum().reindex(pd.Index(weights.cell_ids)).fillna(0.0).to_numpy(dtype=float)
             weights = refined_weights(fp, weights, totals)
             weights_x = refined_weights(fp_x, weights_x, totals) if fp_x is not None else weights_x
             clock.done("density")
         weights = join_weights(weights, weights_x) if weights_x is not None else weights
-        figures, info, factors, conservation = _figures(counts, weights, cfg, shares, residents, periods)
+        if fig_weights is not None:
+            weights = next(iter(fig_weights.values())).parts[0]
+        fig_weights = fig_weights or weights
+        figures, info, factors, conservation = _figures(counts, fig_weights, cfg, shares, residents, periods)
         clock.done("zone figures")
     if cfg.strict_quality:
         check_strict(quality, cfg.counts or cfg.events)
@@ -410,7 +470,7 @@ def run(cfg: RunConfig) -> RunResult:
     if in_parts:
         stage = new_folder(cfg.out)
         try:
-            done = publish_in_parts(bins, weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage, rest_share=rest,
+            done = publish_in_parts(bins, fig_weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage, rest_share=rest,
                                     intervals=lambda t: add_intervals(t, h_zone, shares, noise_sd=noise_sd), perturbation=pert)
             clock.done("figures, disclosure control, tables (in parts)")
             if heat_dropped:
@@ -423,7 +483,7 @@ def run(cfg: RunConfig) -> RunResult:
         factors = bins.info["factors"]
         published_all = None
     elif dense:
-        done, sums, factor = publish_dense(bins, weights, np.arange(len(weights.zone_ids)), cfg, residents, periods, nested, names,
+        done, sums, factor = publish_dense(bins, fig_weights, np.arange(len(weights.zone_ids)), cfg, residents, periods, nested, names,
                                             zone_order, fit, first=True, rest_share=rest, perturbation=pert, locks=locks)
         clock.done("zone figures and disclosure control")
         conservation = conservation_of(bins, weights, sums, factor)
@@ -433,7 +493,7 @@ def run(cfg: RunConfig) -> RunResult:
         factors = bins.info["factors"]
         published_all = published_all_rows(table) if heat else None
     else:
-        checked = disclosure_control(figures, cfg.k, nested=nested, weights=weights, linear_time=linear_time, rest_share=rest,
+        checked = disclosure_control(figures, cfg.k, nested=nested, weights=fig_weights, linear_time=linear_time, rest_share=rest,
                                      perturbation=pert, locked=None if locks is None else locks(figures))
         if early is not None:  # (the earlier runs' own zones were audited, not published again)
             checked = checked[~checked["zone_id"].astype(str).isin(early.added)].reset_index(drop=True)
@@ -461,7 +521,7 @@ def run(cfg: RunConfig) -> RunResult:
         ),
         "parameters": {
             "kind": cfg.kind, "stat": cfg.stat if cfg.kind == "presence" else None, "period": cfg.period, "periods": periods,
-            "k": cfg.k, "protection": cfg.protection, "model": model, "metric_crs": weights.meta.get("crs"), "measure": weights.meta.get("measure"),
+            "k": cfg.k, "protection": cfg.protection, "model": model, "density": cfg.density if fp is not None else None, "metric_crs": weights.meta.get("crs"), "measure": weights.meta.get("measure"),
             "origin_level": cfg.origin_level, "residents_separated": residents is not None,
             "unknown_cells": cfg.unknown_cells, "dedup_factor": info["dedup_factor"] if cfg.kind == "unique" else None,
             "start": cfg.start, "end": cfg.end,
@@ -474,7 +534,7 @@ def run(cfg: RunConfig) -> RunResult:
             "rest_share": rest,
             "rest_note": "the estimate of 'all' is its published origins' estimates plus the rest of its observed count divided by rest_share",
         },
-        "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | _density_note(fp, weights),
+        "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | _density_note(fp, weights, cfg.density),
         "counts": {
             **_counts_summary(counts, bins),
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
@@ -534,15 +594,18 @@ def _prebuilt_footprints(path: str, weights: Weights):
     return fp
 
 
-def _density_note(fp, weights: Weights) -> dict:
+def _density_note(fp, weights: Weights, density: str) -> dict:
     """What the manifest says of the footprint model's density (nothing about people)."""
     if fp is None:
         return {}
     keys = ("tile_m", "path_loss_exponent", "softness_db", "reach_factor", "prior", "tiles", "iterations")
+    where = ("estimated from each published period's own counts (a day's figures from that day's, the summary period's from all "
+             "of its counts; --density period)" if density == "period" else
+             "estimated from this run's counts, summed over its periods and origins (--density run)")
     return {
         "footprint": {k: weights.meta.get(k) for k in keys}
-        | {"density": "estimated from this run's counts, summed over its periods and origins; weights.parquet holds the "
-                      "weights under the prior density (the run's own weights carry the counts and are not written)"}
+        | {"density": where + "; weights.parquet holds the weights under the prior density (the run's own weights carry the "
+                              "counts and are not written)"}
     }
 
 

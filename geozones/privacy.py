@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .counts import period_floor
+from .counts import parse_period, period_floor
 from .origins import ALL
 from .zones import OUTSIDE
 
@@ -196,9 +196,11 @@ def disclosure_control(
         none of the inner ones are a figure too, never published: publishing the zones must
         not reveal it when it holds fewer than ``k`` people, nor one inner zone by
         subtracting the others.
-    weights : geozones.Weights, optional
+    weights : geozones.Weights, or dict, optional
         The weights the figures were apportioned with: the audit then also looks across
         zones (cells, pairs of cells and rests of zones that follow from several zones).
+        With a density per period (:mod:`geozones.density`), a dict of each published
+        period length to its :class:`~geozones.density.PeriodWeights`.
     linear_time : bool, default True
         Whether a longer period is the sum or mean of the shorter ones (not for a maximum).
     audit : bool, default True
@@ -353,7 +355,7 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     numpy.ndarray of bool
         The suppression after the audit.
     """
-    from .audit import AuditInput, audit, nested_codes, parents, zone_cells
+    from .audit import AuditInput, audit, level_cells, nested_codes, parents
 
     periods = sorted(pd.unique(t["period"]), key=period_rank)
     level = pd.Index(periods).get_indexer(t["period"]).astype(np.int64)
@@ -372,8 +374,8 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     est = t["estimate"].to_numpy(dtype=float) if "estimate" in t.columns else obs
     a = AuditInput(zone=z_code.astype(np.int64), level=level, t=tcode, lab=lab.astype(np.int64), obs=obs, est=est,
                    parent=parents(level_starts, periods), all_label=all_label, linear_time=linear_time,
-                   cells=zone_cells(weights, z_ids), nested=nested_codes(nested, z_ids), estimates=estimates, shown=shown, slack=slack,
-                   locked=locked)
+                   nested=nested_codes(nested, z_ids), estimates=estimates, shown=shown, slack=slack, locked=locked)
+    a.cells, a.cell_groups = level_cells([weights[parse_period(p)] for p in periods] if isinstance(weights, dict) else weights, z_ids, level, starts)
     return audit(a, sup, k)[0]
 
 

@@ -114,12 +114,20 @@ def period_rows(a, figs: np.ndarray):
     ``a`` (:class:`geozones.audit.AuditInput`: the run's weights and labels). Sparse."""
     from scipy import sparse
 
-    w = sparse.csc_array(a.cells, dtype=float)
-    n_c = w.shape[0]
+    n_c = a.cells.shape[0]
     origins = np.array([lab for lab in np.unique(a.lab) if lab != a.all_label])
     blocks = []
     for i in figs:
-        col = w[:, [int(a.zone[i])]]
+        col = sparse.csc_array(cells_of(a, i), dtype=float)[:, [int(a.zone[i])]]
         on = origins == a.lab[i] if a.lab[i] != a.all_label else np.ones(len(origins), bool)
         blocks.append(sparse.vstack([col if o else sparse.csc_array((n_c, 1)) for o in on]).T)
     return sparse.vstack(blocks).tocsr() if blocks else sparse.csr_array((0, len(origins) * n_c))
+
+
+def cells_of(a, f: int):
+    """The weights (cells x zones) figure ``f`` of an audit's input was apportioned with:
+    its period's own where each period has its density (``--density period``)."""
+    if a.cell_groups is None:
+        return a.cells
+    group, mats = a.cell_groups
+    return mats[int(group[f])]

@@ -357,16 +357,16 @@ def test_no_hidden_demo_figure_is_bounded_under_k_by_a_linear_programme(demo_aud
     counts >= 0; every hidden figure above none and under k must be able to reach k. The
     truth of the hidden figures and the weights are taken from the run as it audits them
     (the attack is tests/attacker.py's, not the audit's)."""
-    from .attacker import lp_max
+    from .attacker import cells_of, lp_max
 
     checked = 0
     for a, (sup, _) in demo_audits:
-        w = a.cells.toarray()
         for key in {(lv, t, lab) for lv, t, lab in zip(a.level, a.t, a.lab)}:
             f = np.flatnonzero((a.level == key[0]) & (a.t == key[1]) & (a.lab == key[2]))
             pub, hid = f[~sup[f]], f[sup[f] & (a.obs[f] > 1e-7) & (a.obs[f] < 30)]
             if not len(pub):
                 continue
+            w = cells_of(a, f[0]).toarray()  # (the period's own weights: its density)
             rows = w[:, a.zone[pub]].T
             for j in hid:
                 if (w[:, a.zone[j]] > 0)[rows.sum(axis=0) == 0].any():
@@ -439,19 +439,20 @@ def test_the_demo_day_discloses_no_cell(demo):
     if w.meta.get("model") == "footprint":
         # the run's own weights (the density of its counts), which weights.parquet does not hold: the
         # attacker is given them, as the audit assumes (the strongest attacker)
+        # (each day's from that day's counts: --density period, the default)
         from geozones.footprint import footprint_weights
         from geozones.inputs import build_footprint_weights
 
         zone_files = [str(demo / "inputs" / "zones")]
         _, _, fp = build_footprint_weights(gz.read_zones(zone_files), zone_files, demo / "inputs" / "cellplan.csv")
-        totals = counts.groupby("cell_id", observed=True)["count"].sum().reindex(fp.cell_ids).fillna(0).to_numpy(dtype=float)
-        w = footprint_weights(fp, totals)
     starts = sorted(t.loc[t.period == "1d", "period_start"].unique())
     day_checked = 0
     for start in starts[:3]:
         rows = t[(t.period == "1d") & (t.origin == "all") & (t.period_start == start) & (t.status == "published")]
         day = pd.Timestamp(start).tz_convert("UTC")
         c = counts[(counts.period_start >= day) & (counts.period_start < day + pd.Timedelta(days=1))]
+        if w.meta.get("model") == "footprint":
+            w = footprint_weights(fp, c.groupby("cell_id", observed=True)["count"].sum().reindex(fp.cell_ids).fillna(0).to_numpy(dtype=float))
         x = (c.groupby("cell_id", observed=True)["count"].sum() / 24).reindex(w.cell_ids).fillna(0).to_numpy()
         zi = pd.Index(w.zone_ids).get_indexer(rows["zone_id"])
         a = w.matrix.toarray()[:, zi].T

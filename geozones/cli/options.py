@@ -14,6 +14,7 @@ from ..cellkey import PROTECTIONS
 from ..config import DEFAULTS, ENGINE_CHOICES, UNKNOWN_CELLS
 from ..counts import KINDS
 from ..coverage import MODELS
+from ..density import DENSITIES
 from ..extrapolate import DEFAULT_SHARE
 from ..origins import LEVELS
 from ..privacy import DEFAULT_K
@@ -108,6 +109,9 @@ def pipeline_options(f):
     d = DEFAULTS
     opts = [
         model_option,
+        click.option("--density", type=click.Choice(DENSITIES), default=d["density"], show_default=True,
+                     help="--model footprint: place each published period's people by the density of that period's own counts "
+                          "(an event day's crowd where it stood), or by one density from the whole run's counts."),
         click.option("--kind", type=click.Choice(KINDS), default=d["kind"], show_default=True,
                      help="What the counts count: presence (devices attached), unique (distinct devices), events."),
         click.option("--stat", type=click.Choice(STATS), default=d["stat"], show_default=True,

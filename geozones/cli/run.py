@@ -32,7 +32,7 @@ def report_run(result, out: str) -> None:
               help="The --out folder of an earlier run over the same counts (repeatable): its published figures are audited with "
                    "this run's, so that the two together reveal nobody under k (docs/privacy.md).")
 @pipeline_options
-def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, earlier, model, kind, stat, dedup_factor, k, protection,
+def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, earlier, model, density, kind, stat, dedup_factor, k, protection,
                   perturb_max, perturb_variance, secret_file, market_share,
                   period, summary_period, origin_level, residents, unknown_cells, strict_quality, heat_grid_m, heat_h3, make_map, self_contained,
                   cell_crs, metric_crs, ancillary, ancillary_column, engine, memory_budget, scheduler) -> int:
@@ -49,7 +49,7 @@ def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, 
         raise click.UsageError("give --counts COUNTS or --events EVENTS (one of them)")
     cfg = RunConfig(
         zones=list(zone_paths), out=out, cells=cells, weights=weights_path, counts=counts, events=events, optout=optout, start=start, end=end,
-        model=model, kind=kind, stat=stat, dedup_factor=dedup_factor, k=k, market_share=market_share, period=period,
+        model=model, density=density, kind=kind, stat=stat, dedup_factor=dedup_factor, k=k, market_share=market_share, period=period,
         summary_period=None if summary_period.lower() == "none" else summary_period, origin_level=origin_level,
         residents=residents, unknown_cells=unknown_cells, strict_quality=strict_quality, heat_grid_m=heat_grid_m or None, heat_h3=heat_h3, map=make_map, self_contained=self_contained,
         cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column,

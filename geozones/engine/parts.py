@@ -22,7 +22,8 @@ import pandas as pd
 from scipy import sparse
 
 from ..aggregate import dedup_factor_for
-from ..counts import period_seconds
+from ..counts import parse_period, period_seconds
+from ..density import PeriodWeights
 from ..errors import BudgetError, InputError
 from ..outputs import whole_numbers, zone_summary
 from ..weights import Weights
@@ -153,15 +154,28 @@ def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunCo
     """
     check_split(periods, bins.info["base_period"], cfg.counts)
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
-    outside = np.asarray(weights.outside, dtype=float) if first else np.zeros(len(weights.cell_ids))
-    w = Weights(sparse.csr_array(weights.matrix[:, cols]), weights.cell_ids, np.asarray(weights.zone_ids)[cols], outside, dict(weights.meta))
+
+    def columns(weights: Weights) -> Weights:
+        outside = np.asarray(weights.outside, dtype=float) if first else np.zeros(len(weights.cell_ids))
+        return Weights(sparse.csr_array(weights.matrix[:, cols]), weights.cell_ids, np.asarray(weights.zone_ids)[cols], outside, dict(weights.meta))
+
+    if isinstance(weights, dict):  # (a density per period: each published period's figures from their own, --density period)
+        by_level = {p: w.map(columns) if isinstance(w, PeriodWeights) else columns(w) for p, w in weights.items()}
+        w = by_level[parse_period(periods[0])]
+    else:
+        w = by_level = columns(weights)
     obs, starts, origins, labels = zone_sums(bins, w, dedup_factor=factor)
     est = zone_sums(bins, w, dedup_factor=factor, estimate=True)[0]
     sums = obs.sum(axis=2)
     keep = np.asarray(labels) != OUTSIDE
+    cubes = None
+    if isinstance(by_level, dict) and not (cfg.kind == "presence" and cfg.stat == "max"):  # (a maximum: from the periods before)
+        cubes = [None] + [tuple(zone_sums(bins, by_level[parse_period(p)], dedup_factor=factor, estimate=e)[0][:, :, keep] for e in (False, True))
+                          for p in periods[1:]]
     done = publish_cube(obs[:, :, keep], est[:, :, keep], starts, origins, np.asarray(labels)[keep], period=bins.period, periods=periods,
                         kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level, residents=residents, k=cfg.k, nested=nested, names=names,
-                        zone_order=zone_order, fit=fit, weights=w, rest_share=rest_share, perturbation=perturbation, locks=locks)
+                        zone_order=zone_order, fit=fit, weights=by_level, rest_share=rest_share, perturbation=perturbation, locks=locks,
+                        level_cubes=cubes)
     return done, sums, factor
 
 
@@ -192,6 +206,7 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     from tqdm import tqdm
 
     check_split(periods, bins.info["base_period"], cfg.counts)
+    zw = next(iter(weights.values())) if isinstance(weights, dict) else weights  # (weights per period: any of them names the zones)
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
     _, n_t, n_o = figures_per_zone(bins, periods)
     per_zone = n_t * (n_o + 1)  # (the origins' total too)
@@ -205,20 +220,20 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
             f"the {format_size(held)} this run holds, more than the memory budget of {format_size(budget)} leaves",
             hint="raise --memory-budget, or publish a longer --period or a coarser --origin-level",
         )
-    parts = zone_parts(weights, nested, per_zone, room)
+    parts = zone_parts(zw, nested, per_zone, room)
     log.info("the zone table does not fit in the memory budget whole: published in %d parts of up to %d zones", len(parts), max(map(len, parts)))
     in_order = pd.Index(list(zone_order))  # (zone ranks through an index: Series.map over Arrow strings went row by row)
     stats = {"figures": 0, "published": 0, "suppressed": 0}
     by_reason: dict[str, int] = {}
     summaries, got, writer, schema = [], 0.0, None, None
     blocks = []  # per part: (zone rank, rows) of its zones, in the order written
-    part_of = {str(z): i for i, cols in enumerate(parts) for z in np.asarray(weights.zone_ids)[cols]}
+    part_of = {str(z): i for i, cols in enumerate(parts) for z in np.asarray(zw.zone_ids)[cols]}
     relations: list[list] = [[] for _ in parts]  # each part's nested zones (all of a relation's zones are in one part)
     for pair in nested:
         if str(pair[0]) in part_of:
             relations[part_of[str(pair[0])]].append(pair)
     rows_in = stage / ".parts.parquet"
-    bar = tqdm(total=len(weights.zone_ids), unit=" zones", disable=not sys.stderr.isatty(), file=sys.stderr, desc="publishing", leave=False)
+    bar = tqdm(total=len(zw.zone_ids), unit=" zones", disable=not sys.stderr.isatty(), file=sys.stderr, desc="publishing", leave=False)
     try:
         for i, cols in enumerate(parts):
             done, sums, _ = publish_dense(bins, weights, cols, cfg, residents, periods, relations[i], names, zone_order, fit, first=i == 0,
@@ -228,7 +243,7 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
                 stats[key] += n
             for key, n in done.by_reason.items():
                 by_reason[key] = by_reason.get(key, 0) + n
-            ids = set(np.asarray(weights.zone_ids)[cols].astype(str))
+            ids = set(np.asarray(zw.zone_ids)[cols].astype(str))
             summaries.append(zone_summary(zones[zones["zone_id"].isin(ids)], done.last, periods[-1]))
             arrow = whole_numbers(intervals(done.table) if intervals is not None else done.table)
             del done
@@ -250,7 +265,7 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     rows_in.unlink()
     summary = pd.concat(summaries, ignore_index=True)
     summary = summary.iloc[np.argsort(in_order.get_indexer(summary["zone_id"]), kind="stable")].reset_index(drop=True)
-    conservation = conservation_of(bins, weights, got, factor)
+    conservation = conservation_of(bins, zw, got, factor)
     return {"summary": gpd.GeoDataFrame(summary, geometry="geometry", crs=zones.crs), "stats": stats, "by_reason": by_reason,
             "conservation": conservation, "parts": len(parts), "factor": factor}
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..counts import period_floor
+from ..counts import parse_period, period_floor
 from ..origins import ALL, RESIDENT, rollup_codes
 from ..privacy import (
     AUDITED,
@@ -164,6 +164,7 @@ def publish_cube(
     rest_share: float | None = None,
     perturbation=None,
     locks=None,
+    level_cubes: list | None = None,
 ) -> Published:
     """Publish the zone figures of dense arrays, as the pandas path does for a zone table.
 
@@ -197,8 +198,10 @@ def publish_cube(
         Zone names, and the zones' order in the zone files.
     fit : pandas.DataFrame
         ``n_cells`` and ``fit`` per zone id.
-    weights : geozones.Weights, optional
-        The weights the figures come from, for the audit across zones.
+    weights : geozones.Weights, or dict, optional
+        The weights the figures come from, for the audit across zones; with a density per
+        period (:mod:`geozones.density`), a dict of each published period length to its
+        :class:`~geozones.density.PeriodWeights`.
     rest_share : float, optional
         The share for a total's hidden origins (see :func:`geozones.disclosure_control`).
     perturbation : geozones.cellkey.Perturbation, optional
@@ -208,6 +211,11 @@ def publish_cube(
         Earlier runs over the same counts: their published figures stay published and
         are never chosen to close an exposure, and the zones in ``locks.drop`` (theirs
         alone) are audited but left out of what this returns.
+    level_cubes : list, optional
+        Per published period, ``(observed, estimate)`` arrays like ``observed`` and
+        ``estimate`` (the counts' periods) that this period's figures are rolled up from
+        (each made with its periods' own density, :mod:`geozones.density`); None for a
+        period rolled up from the one before (and for the first, always).
 
     Returns
     -------
@@ -221,29 +229,41 @@ def publish_cube(
     zone_ids = np.asarray(zone_ids, dtype=object).astype(str)
     zorder = np.argsort(zone_ids, kind="stable")  # rows by zone id, as the pandas path sorts them
     zsorted = zone_ids[zorder]
-    labels, label_of, res, own = _labels(np.asarray(origins, dtype=object), zsorted, origin_level, residents)
-    obs_c, est_c = observed[:, :, zorder], estimate[:, :, zorder]
-    vals = [_to_labels(c, label_of, res, own, len(labels)) for c in (obs_c, est_c)]
-    (obs_l, has), (est_l, _) = vals
-    totals = not set(labels.tolist()) <= {ALL}
-    if totals:  # 'all': the sum over the zone's labels, in their order
-        obs_all = _kahan_masked([obs_l[:, :, j] for j in range(len(labels))], [has[:, j] for j in range(len(labels))])
-        est_all = _kahan_masked([est_l[:, :, j] for j in range(len(labels))], [has[:, j] for j in range(len(labels))])
-        labels = np.append(labels, ALL)
-        order = np.argsort(labels, kind="stable")
-        labels = labels[order]
-        obs_l = np.concatenate([obs_l, obs_all[:, :, None]], axis=2)[:, :, order]
-        est_l = np.concatenate([est_l, est_all[:, :, None]], axis=2)[:, :, order]
-        has = np.concatenate([has, np.ones((len(zsorted), 1), bool)], axis=1)[:, order]
+    labels0, label_of, res, own = _labels(np.asarray(origins, dtype=object), zsorted, origin_level, residents)
+    totals = not set(labels0.tolist()) <= {ALL}
+    labels = np.sort(np.append(labels0, ALL), kind="stable") if totals else labels0
+    order = np.argsort(np.append(labels0, ALL), kind="stable") if totals else None
+
+    def labelled(observed, estimate):
+        obs_c, est_c = observed[:, :, zorder], estimate[:, :, zorder]
+        (obs_l, has), (est_l, _) = [_to_labels(c, label_of, res, own, len(labels0)) for c in (obs_c, est_c)]
+        if totals:  # 'all': the sum over the zone's labels, in their order
+            obs_all = _kahan_masked([obs_l[:, :, j] for j in range(len(labels0))], [has[:, j] for j in range(len(labels0))])
+            est_all = _kahan_masked([est_l[:, :, j] for j in range(len(labels0))], [has[:, j] for j in range(len(labels0))])
+            obs_l = np.concatenate([obs_l, obs_all[:, :, None]], axis=2)[:, :, order]
+            est_l = np.concatenate([est_l, est_all[:, :, None]], axis=2)[:, :, order]
+            has = np.concatenate([has, np.ones((len(zsorted), 1), bool)], axis=1)[:, order]
+        return obs_l, est_l, has
+
+    obs_l, est_l, has = labelled(observed, estimate)
     all_code = int(np.flatnonzero(labels == ALL)[0]) if ALL in set(labels.tolist()) else -1
 
     # the levels: (zones, periods, labels) in row order, rows only where the zone has the label
     # each published period from the one before, the first from the arrays' own (which
-    # are the counts' periods where the roll-up is a maximum), as rollup_time chains them
+    # are the counts' periods where the roll-up is a maximum), as rollup_time chains them;
+    # a level with arrays of its own (its periods' density, --density period) from those
     levels = []
-    current = (period, np.asarray(starts, dtype=np.int64), obs_l, est_l)
-    for p in periods:
-        if p != current[0]:
+    for li, p in enumerate(periods):
+        own_cube = level_cubes[li] if level_cubes is not None and li < len(level_cubes) else None
+        if li == 0 or own_cube is not None:
+            current = (period, np.asarray(starts, dtype=np.int64), obs_l, est_l) if own_cube is None else \
+                (period, np.asarray(starts, dtype=np.int64), *labelled(*own_cube)[:2])
+            for q in periods[:li + 1]:
+                if q != current[0]:
+                    o2, b = _rollup_time(current[2], current[1], q, kind, stat)
+                    e2, _ = _rollup_time(current[3], current[1], q, kind, stat)
+                    current = (q, b, o2, e2)
+        else:
             o2, b = _rollup_time(current[2], current[1], p, kind, stat)
             e2, _ = _rollup_time(current[3], current[1], p, kind, stat)
             current = (p, b, o2, e2)
@@ -323,12 +343,15 @@ def publish_cube(
                                      starts_ns=u_t[t_code], origins=(cat["lab"], labels))
         del u_t, t_code
     if n_real:  # the attacker's audit over everything about to be published
-        from ..audit import AuditInput, audit, nested_codes, parents, zone_cells
+        from ..audit import AuditInput, audit, level_cells, nested_codes, parents
 
+        t_all = np.concatenate([r["t_ns"] for r in rows])[cat["t"] + np.array([r["t_offset"] for r in rows], dtype=np.int64)[cat["level"]]]
+        cells, groups = level_cells([weights[parse_period(p)] for p in periods] if isinstance(weights, dict) else weights, zsorted, cat["level"], t_all)
+        del t_all
         a = AuditInput(zone=cat["z"].astype(np.int64), level=cat["level"].astype(np.int64), t=cat["t"].astype(np.int64),
                        lab=cat["lab"].astype(np.int64), obs=cat["obs"], est=cat["est"],
                        parent=parents([lv[1] for lv in levels], [lv[0] for lv in levels]), all_label=all_code if totals else -1,
-                       linear_time=not (kind == "presence" and stat == "max"), cells=zone_cells(weights, zsorted),
+                       linear_time=not (kind == "presence" and stat == "max"), cells=cells, cell_groups=groups,
                        nested=nested_codes(nested, zsorted), estimates=rest_share is None, shown=shown,
                        slack=0.5 if shown is None else perturbation.max_noise + 0.5, locked=fixed)
         found = audit(a, sup, k)[0]

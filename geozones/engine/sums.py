@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..aggregate import zone_table
+from ..density import split_by_period
 from ..weights import Weights
 from ._spread import _big_array, _Spread
 from .bins import CellBins
@@ -75,10 +76,12 @@ def zone_sums(bins: CellBins, weights: Weights, *, dedup_factor: float = 1.0, es
         into the order shown). Periods and origins that hold counts, in ascending order.
     """
     t_used, o_used = used_cells(bins)
-    spread = _Spread(weights)
     # laid out (period, zone, origin) in memory, as the product writes it; shown as
     # (period, origin, zone)
     out = _big_array((len(t_used), len(weights.zone_ids) + 1, len(o_used)))
-    for i, t in enumerate(t_used):
-        spread(bins, t, o_used, estimate, dedup_factor, out=out[i])
+    starts = np.asarray(bins.period_start[t_used]).astype("datetime64[ns]").astype(np.int64)
+    for w, at in split_by_period(weights, starts):  # (weights per period, --density period: each period with its own)
+        spread = _Spread(w)
+        for i in at:
+            spread(bins, t_used[i], o_used, estimate, dedup_factor, out=out[i])
     return out.transpose(0, 2, 1), bins.period_start[t_used], bins.origins[o_used], weights.zone_labels

@@ -1,0 +1,186 @@
+"""The audit's view of a zone table: :class:`AuditInput` and the helpers that build it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from scipy import sparse
+
+__all__ = ["AuditInput", "level_cells", "nested_codes", "parents", "zone_cells"]
+
+
+@dataclass
+class AuditInput:
+    """A zone table as arrays, for :func:`audit`.
+
+    Attributes
+    ----------
+    zone, level, t, lab : numpy.ndarray of int
+        Per figure: its zone, its period length (0 the shortest), its period's index within
+        that length, and its origin label.
+    obs, est : numpy.ndarray of float
+        Observed and estimated figure (before rounding; the truth the audit protects).
+    parent : list of numpy.ndarray
+        Per period length, the index of the period that holds each shortest period
+        (``parent[0]`` is the identity; -1 where no such period is published).
+    all_label : int
+        The label of the origin ``all`` (-1 when there is no other origin).
+    linear_time : bool
+        Whether a longer period is a sum or mean of the shorter ones (not for a maximum: its
+        figures are then unknowns of their own).
+    cells : scipy.sparse matrix, optional
+        Weights, cells x zones in the zones' code order, for the audit across zones.
+    nested : list of tuple, optional
+        ``(outer, [inner, ...])`` zone codes whose rest (outer minus inners) is a group.
+    estimates : bool
+        Whether each estimate is an equation of its own (weighing the origins by their
+        factors); False when the estimates are a function of the published counts.
+    shown : numpy.ndarray, optional
+        What each figure would read if published (the cell key method's perturbed counts,
+        :mod:`geozones.cellkey`); None: its observed figure rounded.
+    locked : numpy.ndarray of bool, optional
+        Figures already published by an earlier run over the same counts: they stay
+        published and are never chosen to close an exposure.
+    cell_groups : tuple, optional
+        Weights that change with the period (the footprint model's density per period,
+        :mod:`geozones.density`): ``(group, matrices)``, each figure's group and each
+        group's weights (cells x zones, as ``cells``). The checks over cells then read
+        each group's figures with its own weights (:meth:`subset`); ``cells`` is the first.
+    slack : float
+        How far from what a published figure reads its true value may be, to the attacker:
+        0.5 (rounding), or the perturbation's largest noise plus 0.5. The bounds
+        (:mod:`geozones.bounds`, :mod:`geozones.crossorigin`) give the attacker that room;
+        exact recovery and complementary suppression decide as if figures were exact.
+    """
+
+    zone: np.ndarray
+    level: np.ndarray
+    t: np.ndarray
+    lab: np.ndarray
+    obs: np.ndarray
+    est: np.ndarray
+    parent: list
+    all_label: int
+    linear_time: bool = True
+    cells: object = None
+    nested: list = field(default_factory=list)
+    estimates: bool = True
+    shown: np.ndarray | None = None
+    slack: float = 0.5
+    locked: np.ndarray | None = None
+    cell_groups: tuple | None = None
+
+    def subset(self, idx: np.ndarray, cells) -> AuditInput:
+        """The figures ``idx`` (positions) alone, read with the weights ``cells``."""
+        def take(v):
+            return None if v is None else np.asarray(v)[idx]
+
+        return replace(self, zone=self.zone[idx], level=self.level[idx], t=self.t[idx], lab=self.lab[idx], obs=self.obs[idx],
+                       est=self.est[idx], cells=cells, shown=take(self.shown), locked=take(self.locked), cell_groups=None)
+
+    def by_cells(self) -> list[tuple[np.ndarray, AuditInput]]:
+        """Each group of figures that share weights, as ``(positions, its AuditInput)``:
+        one group of all figures unless :attr:`cell_groups` is set.
+        """
+        if self.cell_groups is None:
+            return [(np.arange(len(self.zone)), self)]
+        group, mats = self.cell_groups
+        order = np.argsort(group, kind="stable")
+        cut = np.flatnonzero(np.diff(group[order])) + 1
+        return [(idx, self.subset(idx, mats[int(group[idx[0]])])) for idx in np.split(order, cut) if len(idx)]
+
+    def is_locked(self, idx: np.ndarray) -> np.ndarray:
+        """Whether figures ``idx`` (positions) are out already: an earlier run published
+        them, so they are never chosen to be suppressed.
+        """
+        return np.zeros(np.shape(idx), bool) if self.locked is None else np.asarray(self.locked, bool)[idx]
+
+    def values(self, idx) -> np.ndarray:
+        """What figures ``idx`` read where published (``shown``, or observed rounded)."""
+        return np.round(self.obs[idx]) if self.shown is None else np.asarray(self.shown, dtype=float)[idx]
+
+
+def parents(level_starts: list[np.ndarray], periods: list[str]) -> list[np.ndarray]:
+    """Per period length, the index of the period holding each shortest period (-1: none).
+
+    Parameters
+    ----------
+    level_starts : list of numpy.ndarray
+        Per period length, its periods' starts (UTC nanoseconds, ascending).
+    periods : list of str
+        The period labels, shortest first.
+
+    Returns
+    -------
+    list of numpy.ndarray
+    """
+    import pandas as pd
+
+    from .counts import period_floor
+
+    first = level_starts[0]
+    out = [np.arange(len(first))]
+    for starts, p in zip(level_starts[1:], periods[1:]):
+        floor = pd.DatetimeIndex(period_floor(pd.Series(pd.to_datetime(first, utc=True)), p)).as_unit("ns").asi8
+        pos = np.minimum(np.searchsorted(starts, floor), max(len(starts) - 1, 0))
+        out.append(np.where(len(starts) and (starts[pos] == floor), pos, -1) if len(starts) else np.full(len(first), -1))
+    return out
+
+
+def zone_cells(weights, zone_ids) -> sparse.csc_array | None:
+    """The weights' columns for ``zone_ids`` (cells x zones; a zone without weights: zeros)."""
+    if weights is None:
+        return None
+    import pandas as pd
+
+    at = pd.Index(np.asarray(weights.zone_ids, dtype=object).astype(str)).get_indexer(np.asarray(zone_ids, dtype=object).astype(str))
+    m = sparse.csc_array(weights.matrix)
+    cols = m[:, np.maximum(at, 0)].tocsc()
+    if (at < 0).any():
+        cols = cols @ sparse.diags_array((at >= 0).astype(float))
+    return sparse.csc_array(cols)
+
+
+def nested_codes(nested, zone_ids) -> list:
+    """Nested zones with a rest, as ``(outer, [inner, ...])`` codes among ``zone_ids``."""
+    from .privacy import nested_items
+
+    at = {str(z): i for i, z in enumerate(zone_ids)}
+    out = []
+    for outer, inners, rest in nested_items(nested):
+        if rest and str(outer) in at and all(str(i) in at for i in inners):
+            out.append((at[str(outer)], [at[str(i)] for i in inners]))
+    return out
+
+
+def level_cells(weights, zone_ids, level: np.ndarray, starts_ns: np.ndarray) -> tuple:
+    """The weights for :class:`AuditInput`: ``(cells, cell_groups)``.
+
+    Parameters
+    ----------
+    weights : Weights, list, or None
+        One :class:`~geozones.Weights` for every figure, or per published period length
+        (``level``) a :class:`~geozones.density.PeriodWeights` (or Weights).
+    zone_ids : array-like of str
+        The zones in code order.
+    level, starts_ns : numpy.ndarray
+        Per figure, its period length and its period's start (UTC nanoseconds).
+    """
+    if not isinstance(weights, list | tuple):
+        return zone_cells(weights, zone_ids), None
+    mats: list = []
+    group = np.zeros(len(level), np.int64)
+    for li, w in enumerate(weights):
+        at = np.flatnonzero(level == li)
+        parts = getattr(w, "parts", None)
+        if parts is None:
+            group[at] = len(mats)
+            mats.append(zone_cells(w, zone_ids))
+            continue
+        used, g = np.unique(w.group(starts_ns[at]), return_inverse=True)
+        group[at] = len(mats) + g.reshape(-1)
+        mats += [zone_cells(parts[int(u)], zone_ids) for u in used]
+    if len(mats) == 1:
+        return mats[0], None
+    return (mats[0] if mats else None), (group, mats)
