@@ -28,7 +28,7 @@ from .counts import parse_period, period_floor
 from .errors import WeightsError
 from .weights import Weights
 
-__all__ = ["DENSITIES", "PeriodWeights", "period_weights", "split_by_period"]
+__all__ = ["DENSITIES", "PeriodWeights", "deviance", "period_weights", "run_density", "split_by_period"]
 
 #: Where the footprint model's density comes from: the counts of each published period, or of the whole run.
 DENSITIES = ("period", "run")
@@ -47,11 +47,14 @@ class PeriodWeights:
         Each period's start, UTC nanoseconds, ascending.
     parts : tuple of Weights
         The weights of each period, in the order of ``starts``.
+    steps : tuple of int
+        Per period, the EM steps its density took (0: the run's density as it is).
     """
 
     period: str
     starts: np.ndarray
     parts: tuple
+    steps: tuple = ()
 
     def __post_init__(self) -> None:
         if len(self.starts) != len(self.parts) or not len(self.parts):
@@ -91,7 +94,7 @@ class PeriodWeights:
 
     def map(self, fn: Callable[[Weights], Weights]) -> PeriodWeights:
         """``fn`` applied to each period's weights."""
-        return PeriodWeights(self.period, self.starts, tuple(fn(w) for w in self.parts))
+        return PeriodWeights(self.period, self.starts, tuple(fn(w) for w in self.parts), self.steps)
 
 
 def split_by_period(weights, starts_ns) -> list[tuple[Weights, np.ndarray]]:
@@ -118,27 +121,38 @@ def split_by_period(weights, starts_ns) -> list[tuple[Weights, np.ndarray]]:
     return [(weights.parts[int(g[idx[0]])], idx) for idx in np.split(order, cut) if len(idx)]
 
 
-def period_weights(refine: Callable[[np.ndarray], Weights], starts_ns: np.ndarray, totals, period: str) -> PeriodWeights:
+def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: str, *, start: np.ndarray | None = None) -> PeriodWeights:
     """The weights of each period of length ``period``, from its cells' counts.
 
     Parameters
     ----------
-    refine : callable
-        Per-cell totals -> the weights of the density they imply
-        (:func:`geozones.footprint.refined_weights` with the footprints bound).
+    fp : geozones.Footprints
+        The footprints of the cells of ``weights``.
+    weights : Weights
+        The weights under the prior (their cells, zones and order are kept).
     starts_ns : numpy.ndarray of int64
         The counts' periods (UTC nanoseconds), one per row of ``totals``.
     totals : numpy.ndarray or scipy sparse matrix
-        Shape (len(starts_ns), cells): the people each cell counted in each of the
-        counts' periods (any origin).
+        Shape (len(starts_ns), cells of ``weights``): the people each cell counted in each
+        of the counts' periods (any origin).
     period : str
         The length of the periods whose counts make one density: each row goes to the
         period of this length that holds its start.
+    start : numpy.ndarray, optional
+        Per tile, the whole run's density (:func:`run_density`). Each period's density is
+        then the EM started from it and stopped as soon as it explains the period's counts
+        as well as the run's density explains a typical period's (the median deviance
+        per cell over the periods, :func:`deviance`): a period like the others keeps the
+        run's density, one whose crowd stood elsewhere (an event day) moves as far as its
+        counts say. None: each period's own EM from the prior
+        (:func:`geozones.footprint.estimate_density`).
 
     Returns
     -------
     PeriodWeights
     """
+    from .footprint import ITERATIONS, estimate_density, refined_weights
+
     period = parse_period(period)
     starts_ns = np.asarray(starts_ns, dtype=np.int64)
     floor = pd.DatetimeIndex(period_floor(pd.Series(pd.to_datetime(starts_ns, utc=True)), period)).as_unit("ns").asi8
@@ -147,4 +161,63 @@ def period_weights(refine: Callable[[np.ndarray], Weights], starts_ns: np.ndarra
     add = sparse.csr_array((np.ones(len(g)), (g, np.arange(len(g)))), shape=(len(groups), len(g)))
     per = add @ (totals if sparse.issparse(totals) else np.asarray(totals, dtype=float))
     per = per.toarray() if sparse.issparse(per) else np.asarray(per)
-    return PeriodWeights(period, groups.astype(np.int64), tuple(refine(np.asarray(row, dtype=float)) for row in per))
+    at = pd.Index(np.asarray(fp.cell_ids).astype(str)).get_indexer(np.asarray(weights.cell_ids).astype(str))
+    if (at < 0).any():
+        raise WeightsError("the footprints lack some of the weights' cells", hint="build the weights and footprints together")
+    n = np.zeros((len(groups), len(fp.cell_ids)))
+    n[:, at] = per
+    P = fp.matrix
+    steps = []
+    if start is None:
+        dens = [estimate_density(P, row, fp.prior) for row in n]
+        steps = [ITERATIONS] * len(n)
+    else:
+        q0 = P @ start
+        mu = q0[None, :] * (n.sum(axis=1, keepdims=True) / max(float(q0.sum()), 1e-300))
+        dev = [deviance(row, m) for row, m in zip(n, mu)]
+        ratio = [d / dof for d, dof in dev if dof > 0]
+        phi = float(np.median(ratio)) if ratio else 0.0
+        PT = sparse.csr_array(P.T)
+        dens = []
+        for row, (_, dof) in zip(n, dev):
+            lam, k = _em_until(P, PT, row, start, phi * dof, ITERATIONS)
+            dens.append(lam)
+            steps.append(k)
+    parts = tuple(refined_weights(fp, weights, row, density=lam) for row, lam in zip(per, dens))
+    return PeriodWeights(period, groups.astype(np.int64), parts, tuple(steps))
+
+
+def run_density(fp, weights: Weights, totals: np.ndarray) -> np.ndarray:
+    """The density over ``fp``'s tiles that the whole run's counts imply (``totals``: per
+    cell of ``weights``, all periods and origins together).
+    """
+    from .footprint import estimate_density
+
+    at = pd.Index(np.asarray(fp.cell_ids).astype(str)).get_indexer(np.asarray(weights.cell_ids).astype(str))
+    n = np.zeros(len(fp.cell_ids))
+    n[at[at >= 0]] = np.asarray(totals, dtype=float)[at >= 0]
+    return estimate_density(fp.matrix, n, fp.prior)
+
+
+def deviance(counts: np.ndarray, expected: np.ndarray) -> tuple[float, int]:
+    """The Poisson deviance of ``counts`` against ``expected`` over the cells that expect
+    someone, and how many those are.
+    """
+    ok = expected > 0
+    n, mu = counts[ok], expected[ok]
+    t = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / mu), 0.0)
+    return 2.0 * float((t - (n - mu)).sum()), int(ok.sum())
+
+
+def _em_until(P, PT, counts: np.ndarray, start: np.ndarray, target: float, most: int) -> tuple[np.ndarray, int]:
+    """EM (Richardson-Lucy) from ``start`` scaled to the counts, until the deviance is at
+    most ``target`` (or ``most`` steps): the density and the steps taken.
+    """
+    q = P @ start
+    lam = start * (counts[q > 0].sum() / max(float(q.sum()), 1e-300))
+    for k in range(most):
+        q = P @ lam
+        if deviance(counts, q)[0] <= target:
+            return lam, k
+        lam = lam * (PT @ np.divide(counts, q, out=np.zeros_like(counts), where=q > 0))
+    return lam, most

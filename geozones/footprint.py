@@ -398,7 +398,8 @@ def estimate_density(P: sparse.csr_array, counts: np.ndarray, prior: np.ndarray,
     return lam
 
 
-def footprint_weights(fp: Footprints, cell_counts: np.ndarray | None = None, *, iterations: int = ITERATIONS) -> Weights:
+def footprint_weights(fp: Footprints, cell_counts: np.ndarray | None = None, *, iterations: int = ITERATIONS,
+                      density: np.ndarray | None = None) -> Weights:
     """Cell x zone weights from footprints and, given counts, the density they imply.
 
     Parameters
@@ -408,6 +409,9 @@ def footprint_weights(fp: Footprints, cell_counts: np.ndarray | None = None, *, 
         Per cell of ``fp.cell_ids``, the people counted (for example a run's counts summed
         over periods and origins). Without them the prior stands for the density.
     iterations : int, default :data:`ITERATIONS`
+    density : numpy.ndarray, optional
+        Per tile, the density to share the counts by, instead of the one ``cell_counts``
+        imply (which are then only used to say that the weights carry counts).
 
     Returns
     -------
@@ -417,7 +421,10 @@ def footprint_weights(fp: Footprints, cell_counts: np.ndarray | None = None, *, 
     """
     P = fp.matrix
     prior = np.where(np.asarray(P.sum(axis=0)).ravel() > 0, fp.prior, 0.0)
-    lam = prior if cell_counts is None else estimate_density(P, cell_counts, fp.prior, iterations=iterations)
+    if density is not None:
+        lam = np.asarray(density, dtype=float)
+    else:
+        lam = prior if cell_counts is None else estimate_density(P, cell_counts, fp.prior, iterations=iterations)
 
     def shares(density: np.ndarray) -> tuple[sparse.csr_array, np.ndarray, np.ndarray]:
         M = P @ sparse.diags_array(density)
@@ -442,7 +449,7 @@ def footprint_weights(fp: Footprints, cell_counts: np.ndarray | None = None, *, 
     return Weights(W, fp.cell_ids, fp.zone_ids, outside, meta)
 
 
-def refined_weights(fp: Footprints, weights: Weights, totals: np.ndarray) -> Weights:
+def refined_weights(fp: Footprints, weights: Weights, totals: np.ndarray, *, density: np.ndarray | None = None) -> Weights:
     """:func:`footprint_weights` of the density ``totals`` imply, in the cell and zone order of ``weights``.
 
     Parameters
@@ -454,6 +461,9 @@ def refined_weights(fp: Footprints, weights: Weights, totals: np.ndarray) -> Wei
         their cells, zones and order are kept; zones the footprints do not know get zeros.
     totals : numpy.ndarray
         Per cell of ``weights``, its count (summed over the run's periods and origins).
+    density : numpy.ndarray, optional
+        Per tile of ``fp``, a density to use instead of the one ``totals`` imply
+        (:func:`geozones.density.period_weights`).
 
     Returns
     -------
@@ -464,7 +474,7 @@ def refined_weights(fp: Footprints, weights: Weights, totals: np.ndarray) -> Wei
         raise WeightsError("the footprints lack some of the weights' cells", hint="build the weights and footprints together")
     counts = np.zeros(len(fp.cell_ids))
     counts[at] = totals
-    w = footprint_weights(fp, counts)
+    w = footprint_weights(fp, counts, density=density)
     cols = pd.Index(w.zone_ids.astype(str)).get_indexer(np.asarray(weights.zone_ids).astype(str))
     m = sparse.csc_array(sparse.csr_array(w.matrix[at]))
     pick = np.flatnonzero(cols >= 0)

@@ -41,7 +41,7 @@ from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, r
 from .cellkey import Perturbation, read_secret
 from .config import RunConfig, load_config, pick_engine
 from .counts import events_to_counts, parse_period, period_seconds, read_counts, read_events, read_optout
-from .density import PeriodWeights, period_weights
+from .density import PeriodWeights, period_weights, run_density
 from .earlier import check_settings, join_weights, prepare_earlier
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, publish_dense, publish_in_parts, table_fits
@@ -263,17 +263,23 @@ def _cell_totals(counts: pd.DataFrame, cell_ids) -> tuple[np.ndarray, sparse.csr
 
 def _period_densities(fp, fp_x, weights: Weights, weights_x, starts: np.ndarray, totals, periods: list[str]) -> dict:
     """``--density period``: per published period length, the weights of each of its
-    periods from the density of that period's counts (:mod:`geozones.density`), with the
-    earlier runs' other zones (``weights_x``, ``fp_x``) joined on.
+    periods from the density of that period's counts, started from the run's
+    (:func:`geozones.density.period_weights`), with the earlier runs' other zones
+    (``weights_x``, ``fp_x``) joined on.
     """
+    whole = np.asarray(totals.sum(axis=0)).ravel()
+    start = run_density(fp, weights, whole)
+    start_x = run_density(fp_x, weights_x, whole) if fp_x is not None else None
     out = {}
     for p in periods:
-        pw = period_weights(lambda t: refined_weights(fp, weights, t), starts, totals, p)
+        pw = period_weights(fp, weights, starts, totals, p, start=start)
         if fp_x is not None:
-            px = period_weights(lambda t: refined_weights(fp_x, weights_x, t), starts, totals, p)
-            pw = PeriodWeights(pw.period, pw.starts, tuple(join_weights(a, b) for a, b in zip(pw.parts, px.parts, strict=True)))
+            px = period_weights(fp_x, weights_x, starts, totals, p, start=start_x)
+            pw = PeriodWeights(pw.period, pw.starts, tuple(join_weights(a, b) for a, b in zip(pw.parts, px.parts, strict=True)), pw.steps)
         elif weights_x is not None:
             pw = pw.map(lambda w: join_weights(w, weights_x))
+        moved = sum(1 for k in pw.steps if k)
+        log.info("density per %s: %d of %d periods moved from the run's density (%d EM steps in all)", p, moved, len(pw.steps), sum(pw.steps))
         out[parse_period(p)] = pw
     return out
 

@@ -439,12 +439,15 @@ def test_the_demo_day_discloses_no_cell(demo):
     if w.meta.get("model") == "footprint":
         # the run's own weights (the density of its counts), which weights.parquet does not hold: the
         # attacker is given them, as the audit assumes (the strongest attacker)
-        # (each day's from that day's counts: --density period, the default)
-        from geozones.footprint import footprint_weights
+        # (each day's: the run's density moved by that day's counts, --density period, the default)
+        from geozones.density import period_weights, run_density
         from geozones.inputs import build_footprint_weights
 
         zone_files = [str(demo / "inputs" / "zones")]
-        _, _, fp = build_footprint_weights(gz.read_zones(zone_files), zone_files, demo / "inputs" / "cellplan.csv")
+        prior, _, fp = build_footprint_weights(gz.read_zones(zone_files), zone_files, demo / "inputs" / "cellplan.csv")
+        hourly = counts.groupby(["period_start", "cell_id"], observed=True)["count"].sum().unstack("cell_id").reindex(columns=prior.cell_ids).fillna(0)
+        hours = pd.DatetimeIndex(hourly.index).as_unit("ns").asi8
+        days = period_weights(fp, prior, hours, hourly.to_numpy(), "1d", start=run_density(fp, prior, hourly.to_numpy().sum(axis=0)))
     starts = sorted(t.loc[t.period == "1d", "period_start"].unique())
     day_checked = 0
     for start in starts[:3]:
@@ -452,7 +455,7 @@ def test_the_demo_day_discloses_no_cell(demo):
         day = pd.Timestamp(start).tz_convert("UTC")
         c = counts[(counts.period_start >= day) & (counts.period_start < day + pd.Timedelta(days=1))]
         if w.meta.get("model") == "footprint":
-            w = footprint_weights(fp, c.groupby("cell_id", observed=True)["count"].sum().reindex(fp.cell_ids).fillna(0).to_numpy(dtype=float))
+            w = days.parts[int(days.group(np.array([day.value]))[0])]
         x = (c.groupby("cell_id", observed=True)["count"].sum() / 24).reindex(w.cell_ids).fillna(0).to_numpy()
         zi = pd.Index(w.zone_ids).get_indexer(rows["zone_id"])
         a = w.matrix.toarray()[:, zi].T
