@@ -179,8 +179,15 @@ def level_cells(weights, zone_ids, level: np.ndarray, starts_ns: np.ndarray) -> 
             mats.append(zone_cells(w, zone_ids))
             continue
         used, g = np.unique(w.group(starts_ns[at]), return_inverse=True)
-        group[at] = len(mats) + g.reshape(-1)
-        mats += [zone_cells(parts[int(u)], zone_ids) for u in used]
+        code = np.empty(len(used), np.int64)
+        seen: dict = {}  # (periods sharing one weights matrix are one group: its figures are read together)
+        for i, u in enumerate(used):
+            part = parts[int(u)]
+            if id(part) not in seen:
+                seen[id(part)] = len(mats)
+                mats.append(zone_cells(part, zone_ids))
+            code[i] = seen[id(part)]
+        group[at] = code[g.reshape(-1)]
     if len(mats) == 1:
         return mats[0], None
     return (mats[0] if mats else None), (group, mats)

@@ -167,24 +167,29 @@ def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: 
     n = np.zeros((len(groups), len(fp.cell_ids)))
     n[:, at] = per
     P = fp.matrix
-    steps = []
-    if start is None:
-        dens = [estimate_density(P, row, fp.prior) for row in n]
-        steps = [ITERATIONS] * len(n)
-    else:
+    steps, parts = [], []
+    same = None  # (periods that keep the run's density share one weights matrix: memory for an hourly quarter)
+    if start is not None:
         q0 = P @ start
         mu = q0[None, :] * (n.sum(axis=1, keepdims=True) / max(float(q0.sum()), 1e-300))
         dev = [deviance(row, m) for row, m in zip(n, mu)]
+        del mu
         ratio = [d / dof for d, dof in dev if dof > 0]
         phi = float(np.median(ratio)) if ratio else 0.0
         PT = sparse.csr_array(P.T)
-        dens = []
-        for row, (_, dof) in zip(n, dev):
-            lam, k = _em_until(P, PT, row, start, phi * dof, ITERATIONS)
-            dens.append(lam)
-            steps.append(k)
-    parts = tuple(refined_weights(fp, weights, row, density=lam) for row, lam in zip(per, dens))
-    return PeriodWeights(period, groups.astype(np.int64), parts, tuple(steps))
+    for i, row in enumerate(n):  # (one density at a time: a quarter's densities over a national grid would not fit)
+        if start is None:
+            lam, k = estimate_density(P, row, fp.prior), ITERATIONS
+        else:
+            lam, k = _em_until(P, PT, row, start, phi * dev[i][1], ITERATIONS)
+        steps.append(k)
+        if start is not None and k == 0:
+            same = same or refined_weights(fp, weights, per[i], density=start)
+            parts.append(same)
+        else:
+            parts.append(refined_weights(fp, weights, per[i], density=lam))
+        del lam
+    return PeriodWeights(period, groups.astype(np.int64), tuple(parts), tuple(steps))
 
 
 def run_density(fp, weights: Weights, totals: np.ndarray) -> np.ndarray:
