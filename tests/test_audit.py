@@ -312,3 +312,27 @@ def test_the_audit_across_origins_runs_on_one_process_when_no_other_starts(monke
     with caplog.at_level("WARNING", logger="geozones"):
         assert list(crossorigin._map(operator.add, items, 2, (None, -1))) == [11 * i for i in range(12)]
     assert "runs on one process: no processes here" in caplog.text
+
+
+def test_a_local_programme_at_the_solvers_tolerance_is_solved_not_an_error():
+    """A target's local programme from the national footprint case (tests/data: the
+    figures around it, their bounds with the other cells fixed at the joint programme's
+    witness): the witness filled some figures to 2e-6 of a person beyond their upper bound,
+    and HiGHS called the programme infeasible, which stopped the run. It is solved now
+    (other methods, then bounds widened by at most 1e-5 of a person per person), and the
+    targets' values stay within k."""
+    from pathlib import Path
+
+    from scipy import sparse
+
+    from geozones.bounds import _lp
+
+    d = np.load(Path(__file__).parent / "data" / "lp_witness_tolerance.npz")
+    p = sparse.csr_array((d["p_data"], d["p_indices"], d["p_indptr"]), shape=tuple(d["p_shape"]))
+    t = sparse.csr_array((d["t_data"], d["t_indices"], d["t_indptr"]), shape=tuple(d["t_shape"]))
+    assert (d["hi"] < 0).any()  # (the case: a figure's room below none)
+    x, binding = _lp(p, d["lo"], d["hi"], t, float(d["k"]))
+    reached = t @ x
+    assert (x >= -1e-9).all() and (reached <= float(d["k"]) + 1e-6).all() and len(binding) == p.shape[0]
+    room = 1e-5 * np.maximum(1.0, np.maximum(np.abs(d["hi"]), np.where(np.isfinite(d["lo"]), np.abs(d["lo"]), 0.0))) + 1e-5
+    assert (p @ x <= d["hi"] + room).all() and (p @ x >= d["lo"] - room).all()  # (the figures, to the room given and the solver's tolerance)
