@@ -426,12 +426,18 @@ def footprint_weights(fp: Footprints, cell_counts: np.ndarray | None = None, *, 
     else:
         lam = prior if cell_counts is None else estimate_density(P, cell_counts, fp.prior, iterations=iterations)
 
+    A = sparse.csr_array(fp.zone_shares)
+    entry_tile = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+
     def shares(density: np.ndarray) -> tuple[sparse.csr_array, np.ndarray, np.ndarray]:
-        M = P @ sparse.diags_array(density)
-        q = np.asarray(M.sum(axis=1)).ravel()
-        inv = sparse.diags_array(np.divide(1.0, q, out=np.zeros_like(q), where=q > 0))
-        W = sparse.csr_array(inv @ (M @ fp.zone_shares))
-        inside = inv @ (M @ fp.in_zones)
+        # (the density on the tiles' zone shares, then one product with the footprints: the
+        # footprints scaled by the density first took a second product as large, 1.4 s of
+        # 1.9 s a period on the national plan)
+        q = P @ density
+        inv = np.divide(1.0, q, out=np.zeros_like(q), where=q > 0)
+        scaled = sparse.csr_array((A.data * density[entry_tile], A.indices, A.indptr), shape=A.shape)
+        W = sparse.csr_array(sparse.diags_array(inv) @ (P @ scaled))
+        inside = inv * (P @ (density * fp.in_zones))
         return W, np.clip(1.0 - inside, 0.0, 1.0), q
 
     W, outside, q = shares(lam)
