@@ -108,6 +108,9 @@ _NOT_RUN = {
     "programme across origins too large": "the disclosure audit's linear programme across origins was not run for %d "
     "periods whose published figures hold more weights than it takes: their hidden figures are checked one origin at a "
     "time only (docs/privacy.md)",
+    "programme unsolved": "the solver gave no answer for %d of the disclosure audit's joint linear programmes (badly scaled "
+    "weights): their hidden figures were each taken to their own programme, and any the solver could not take either as "
+    "bounded (a figure near it suppressed)",
     "bounded by earlier runs alone": "%d hidden figures of this run are bounded under k by what the earlier runs (--earlier) "
     "published alone: nothing this run hides can close that (those figures are out); docs/privacy.md",
 }

@@ -220,6 +220,8 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
     for lo, hi in prog.blocks(block_cells):
         reached = prog.joint(lo, hi, k)
         pending.extend(prog.slice_of(j) for j in np.flatnonzero(reached < k - 1e-6) + prog.t_start[lo])
+    for _ in range(prog.unsolved):
+        yield "programme unsolved", -1, -1
     # the rest one at a time, around the target: the cells its published figures hold may
     # move, every other cell stays at the witness (a value reached there is reached by a
     # count that agrees with everything published; one under k suppresses a binding figure)
@@ -296,6 +298,7 @@ class _Programmes:
         active = np.zeros(n_sl, bool)
         active[tj[keep_t]] = True
         self.too_large = int((active & big).sum())
+        self.unsolved = 0  # (joint programmes HiGHS gave no answer for: their targets go one at a time)
         active &= ~big
         # only the active slices from here on
         keep_p = active[pj]
@@ -351,7 +354,11 @@ class _Programmes:
         s_cells, s_rows = self.single_vars[sel] - c0, self.single_row[sel] - r0
         low = v - self.slack
         low[s_rows] = -np.inf
-        xk = _lp(p[:, ~single], low, v + self.slack, t[:, ~single], k)[0]
+        try:
+            xk = _lp(p[:, ~single], low, v + self.slack, t[:, ~single], k)[0]
+        except _Unsolved:  # (no witness: every target is taken as bounded, and its own programme decides)
+            self.unsolved += 1
+            return np.full(t1 - t0, -np.inf)
         x = np.zeros(c1 - c0)
         x[~single] = xk
         short = np.maximum(v - self.slack - p @ x, 0.0)  # (what each figure lacks: one of its own cells makes it up)
@@ -405,7 +412,13 @@ def _solve_local(locs, k):
     """
     p = sparse.block_diag([loc[0] for loc in locs], format="csr")
     t = sparse.block_diag([loc[3] for loc in locs], format="csr")
-    x, bind = _lp(p, np.concatenate([loc[1] for loc in locs]), np.concatenate([loc[2] for loc in locs]), t, k)
+    try:
+        x, bind = _lp(p, np.concatenate([loc[1] for loc in locs]), np.concatenate([loc[2] for loc in locs]), t, k)
+    except _Unsolved:
+        if len(locs) > 1:  # (each alone, so that one programme the solver cannot take costs only its own target)
+            parts = [_solve_local([loc], k) for loc in locs]
+            return [r[0][0] for r in parts], [r[1][0] for r in parts]
+        return [-np.inf], [np.zeros(0, np.int64)]  # (taken as bounded: a figure near it is suppressed)
     reached = t @ x
     r_off = np.cumsum([0] + [loc[0].shape[0] for loc in locs])
     return list(reached), [np.flatnonzero(bind[r_off[j]:r_off[j + 1]]) for j in range(len(locs))]
@@ -438,7 +451,11 @@ def _lp(p, lo, hi, t, k):
                     bounds=bounds, method=method)
         if r.status == 0:
             return r.x[:n_c], np.abs(r.eqlin.marginals) > 1e-9
-    raise RuntimeError(f"the disclosure audit's linear programme failed: {r.message}")
+    raise _Unsolved(f"the disclosure audit's linear programme failed: {r.message}")
+
+
+class _Unsolved(RuntimeError):
+    """HiGHS gave no answer: the callers take the programme's targets as bounded."""
 
 
 def _distinct(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

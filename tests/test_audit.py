@@ -192,6 +192,44 @@ def test_a_zone_bounded_only_by_two_published_figures_together_is_closed(monkeyp
     assert worst(gz.disclosure_control(t, 30, weights=weights_of(w))) < 30  # (so the first assertion can fail)
 
 
+def test_a_programme_the_solver_cannot_take_is_taken_as_bounded(monkeypatch, caplog):
+    """The case above with HiGHS giving no answer for any programme of the audit's bounds
+    pass: the run does not stop; the hidden figure is taken as bounded, a figure near it
+    is suppressed (so the attacker's programme, written here, cannot bound it under k) and
+    the run says so."""
+    import logging
+
+    import geozones.bounds as bounds
+
+    real, calls = bounds._lp, []
+
+    def unsolved(*args, **kwargs):  # (no answer for the joint programme, then for every one: mode)
+        calls.append(1)
+        if mode == "all" or len(calls) == 1:
+            raise bounds._Unsolved("no answer")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bounds, "_lp", unsolved)
+    w = np.array([[0.5, 0.0, 0.0], [0.25, 0.25, 0.0], [1 / 3, 0.0, 2 / 3]])
+    x = np.array([1.0, 57.0, 49.0])
+    y = w.T @ x
+    t = pd.DataFrame({"zone_id": ["z0", "z1", "z2"], "period_start": T0, "period": "1d", "origin": "all", "observed": y})
+    logging.getLogger("geozones").addHandler(caplog.handler)
+    published = {}
+    try:
+        for mode in ("joint", "all"):
+            calls.clear()
+            out = gz.disclosure_control(t, 30, weights=weights_of(w))
+            pub = published[mode] = (out["status"] == "published").to_numpy()
+            for j in np.flatnonzero(~pub & (y > 0) & (y < 30)):
+                assert not pub.any() or lp_max(w.T[pub], y[pub], w[:, j]) >= 30
+    finally:
+        logging.getLogger("geozones").removeHandler(caplog.handler)
+    assert "solver gave no answer" in caplog.text
+    assert published["joint"].any()  # (its own programme answered: a figure stays published)
+    assert published["all"].sum() <= published["joint"].sum()  # (no answer at all: only more is hidden)
+
+
 @st.composite
 def slices(draw):
     n_c, n_z = draw(st.integers(2, 6)), draw(st.integers(2, 5))
