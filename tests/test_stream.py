@@ -744,12 +744,13 @@ def test_stream_zone_table_is_bounded_by_a_few_periods_whatever_the_span(tmp_pat
     assert not [t.name for t in threading.enumerate() if t.name.startswith(("geozones-write", "geozones-read"))]
 
 
-@pytest.mark.parametrize("protection", ["suppress", "perturb"])
-def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_same_figures(tmp_path, monkeypatch, protection):
+@pytest.mark.parametrize(("protection", "model"), [("suppress", "voronoi"), ("perturb", "voronoi"), ("suppress", "footprint")])
+def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_same_figures(tmp_path, monkeypatch, protection, model):
     """Kortrijk's zones (nested: shopping areas inside the centre, the centre inside its
     neighbourhoods) with a budget that holds only part of the zone table: disclosure control
     runs part by part and every output says what the whole table says, nested zones kept
-    together; with the cell key method's noise, the same noise whichever part holds a figure."""
+    together; with the cell key method's noise, the same noise whichever part holds a figure;
+    with the footprint model, each day's weights from its own density in every part."""
     import geopandas as gpd
 
     import geozones.audit as audit_module
@@ -758,7 +759,7 @@ def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_sa
 
     case = demo_scenario(tmp_path / "in", days=6, sites=30)
     (tmp_path / "secret").write_text("7" * 64)
-    base = dict(zones=[case["zones"]], cells=case["cells"], counts=case["counts"], market_share=case["market_share"], model="voronoi",
+    base = dict(zones=[case["zones"]], cells=case["cells"], counts=case["counts"], market_share=case["market_share"], model=model,
                 engine="stream", heat_grid_m=None, map=False, summary_period="1w", protection=protection, secret_file=str(tmp_path / "secret"))
     # the audit's bounds (cap test, programmes) bound a zone through the published zones that
     # share its cells: a part sees only its own zones (docs/privacy.md), so the parts are
