@@ -93,8 +93,14 @@ class PeriodWeights:
         return at[inv.reshape(-1)]
 
     def map(self, fn: Callable[[Weights], Weights]) -> PeriodWeights:
-        """``fn`` applied to each period's weights."""
-        return PeriodWeights(self.period, self.starts, tuple(fn(w) for w in self.parts), self.steps)
+        """``fn`` applied to each period's weights (once to weights that periods share, which
+        then share the result).
+        """
+        done: dict = {}
+        for w in self.parts:
+            if id(w) not in done:
+                done[id(w)] = fn(w)
+        return PeriodWeights(self.period, self.starts, tuple(done[id(w)] for w in self.parts), self.steps)
 
 
 def split_by_period(weights, starts_ns) -> list[tuple[Weights, np.ndarray]]:

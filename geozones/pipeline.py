@@ -275,7 +275,11 @@ def _period_densities(fp, fp_x, weights: Weights, weights_x, starts: np.ndarray,
         pw = period_weights(fp, weights, starts, totals, p, start=start)
         if fp_x is not None:
             px = period_weights(fp_x, weights_x, starts, totals, p, start=start_x)
-            pw = PeriodWeights(pw.period, pw.starts, tuple(join_weights(a, b) for a, b in zip(pw.parts, px.parts, strict=True)), pw.steps)
+            done: dict = {}  # (periods sharing both weights share the joined ones)
+            for a, b in zip(pw.parts, px.parts, strict=True):
+                if (id(a), id(b)) not in done:
+                    done[id(a), id(b)] = join_weights(a, b)
+            pw = PeriodWeights(pw.period, pw.starts, tuple(done[id(a), id(b)] for a, b in zip(pw.parts, px.parts, strict=True)), pw.steps)
         elif weights_x is not None:
             pw = pw.map(lambda w: join_weights(w, weights_x))
         moved = sum(1 for k in pw.steps if k)
