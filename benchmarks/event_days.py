@@ -20,8 +20,9 @@ and day; every day's zone figures are then made by three densities:
 * ``alone``: each day's own EM from the uniform prior, 100 steps (the crowd study's
   one-period estimate).
 
-Median absolute errors per size class and day kind, and for the Kortrijk centre zones,
-go to stdout (Markdown) and ``benchmarks/results/event_days.json``.
+Median absolute errors per size class and day kind, for the Kortrijk centre zones, and
+the share of figures whose truth lies in their 90% interval (:mod:`geozones.intervals`,
+as a run computes it) go to stdout (Markdown) and ``benchmarks/results/event_days.json``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from geozones import simworld as W  # noqa: E402
 from geozones._io import write_text_atomic  # noqa: E402
 from geozones.density import period_weights, run_density  # noqa: E402
 from geozones.footprint import footprint_weights  # noqa: E402
+from geozones.intervals import apportioning_halfwidth, interval_factors  # noqa: E402
+from geozones.weights import zone_fit  # noqa: E402
 
 DAYS = 7
 
@@ -73,11 +76,16 @@ def run_case(name: str, seed: int, share: float) -> pd.DataFrame:
         "alone": list(period_weights(fp, prior, starts, counts, "1d").parts),
     }
     ids = case.zones["zone_id"].astype(str).to_numpy()
+    fit = zone_fit(prior)["fit"].reindex(ids).to_numpy()
+    h = apportioning_halfwidth(case.zones["area_km2"].to_numpy(), fit, "footprint")  # (public: size and fit)
     frames = []
     for method, ws in by.items():
         for d, w in enumerate(ws):
-            est = pd.Series(w.matrix.T @ counts[d] / share, index=np.asarray(w.zone_ids).astype(str)).reindex(ids).to_numpy()
-            frames.append(pd.DataFrame({"zone_id": ids, "true": truths[d], "estimate": est, "area_km2": case.zones["area_km2"].to_numpy(),
+            obs = pd.Series(w.matrix.T @ counts[d], index=np.asarray(w.zone_ids).astype(str)).reindex(ids).to_numpy()
+            est = obs / share
+            low, high = interval_factors(obs, est, h, share=np.full(len(ids), share))
+            frames.append(pd.DataFrame({"zone_id": ids, "true": truths[d], "estimate": est, "low": low, "high": high,
+                                        "area_km2": case.zones["area_km2"].to_numpy(),
                                         "zone_set": case.zones["zone_set"].to_numpy(), "method": method,
                                         "day": "event" if d == DAYS - 1 else "ordinary", "case": name, "seed": seed}))
     return pd.concat(frames, ignore_index=True)
@@ -87,9 +95,11 @@ def tables(raw: pd.DataFrame) -> dict[str, pd.DataFrame]:
     r = raw[raw["true"] >= S.MIN_TRUE].copy()
     r["abs_error"] = (r["estimate"] - r["true"]).abs() / r["true"]
     r["size_class"] = np.where(r["area_km2"] >= 1, ">= 1 km²", np.where(r["area_km2"] >= 0.25, "0.25-1 km²", "< 0.25 km²"))
+    r["inside"] = (r["true"] >= r["low"]) & (r["true"] <= r["high"])
     by_class = r.groupby(["case", "day", "size_class", "method"])["abs_error"].agg(["size", "median"]).unstack("method")
+    coverage = r.groupby(["size_class", "day", "method"])["inside"].agg(["size", "mean"]).unstack("method")
     centre = r[r["zone_set"] == "city-centre"].groupby(["case", "day", "method"])["abs_error"].agg(["size", "median", "max"]).unstack("method")
-    return {"median abs. error by size class": by_class, "centre zones": centre}
+    return {"median abs. error by size class": by_class, "centre zones": centre, "90% interval coverage (all cases)": coverage}
 
 
 def markdown(df: pd.DataFrame) -> str:
