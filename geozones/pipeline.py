@@ -261,6 +261,30 @@ def _cell_totals(counts: pd.DataFrame, cell_ids) -> tuple[np.ndarray, sparse.csr
     return np.asarray(starts, dtype=np.int64), m
 
 
+def _counted_weights(cfg: RunConfig, fp, fp_x, weights: Weights, weights_x, periods: list[str], clock, totals, per_period):
+    """The weights once the counts are known: ``(weights, fig_weights)``.
+
+    ``weights`` names the cells and zones and says how it was made; ``fig_weights`` is what
+    the figures and the audit are made with: the same weights, or with ``--density period``
+    a dict of each published period length to its :class:`~geozones.density.PeriodWeights`.
+    Without footprints (``fp``) the weights stand as they are; the earlier runs' other
+    zones (``weights_x``, ``fp_x``) are joined on. ``totals()``: per cell, the run's
+    counts; ``per_period()``: the counts' period starts and their counts per period and
+    cell (called only when needed).
+    """
+    if fp is not None and cfg.density == "period":
+        fig = _period_densities(fp, fp_x, weights, weights_x, *per_period(), periods)
+        clock.done("density per period")
+        return next(iter(fig.values())).parts[0], fig
+    if fp is not None:
+        t = totals()
+        weights = refined_weights(fp, weights, t)
+        weights_x = refined_weights(fp_x, weights_x, t) if fp_x is not None else weights_x
+        clock.done("density")
+    weights = join_weights(weights, weights_x) if weights_x is not None else weights
+    return weights, weights
+
+
 def _period_densities(fp, fp_x, weights: Weights, weights_x, starts: np.ndarray, totals, periods: list[str]) -> dict:
     """``--density period``: per published period length, the weights of each of its
     periods from the density of that period's counts, started from the run's
@@ -414,20 +438,9 @@ def run(cfg: RunConfig) -> RunResult:
         bins = _stream(cfg, weights, shares, residents, periods)
         clock.done("read and sum")
         quality = quality_of_bins(bins, weights)
-        fig_weights = None
-        if fp is not None and cfg.density == "period":
-            starts = np.asarray(bins.period_start).astype("datetime64[ns]").astype(np.int64)
-            fig_weights = _period_densities(fp, fp_x, weights, weights_x, starts, bins.sums.sum(axis=1, dtype=float), periods)
-            clock.done("density per period")
-        elif fp is not None:
-            totals = bins.sums.sum(axis=(0, 1))
-            weights = refined_weights(fp, weights, totals)
-            weights_x = refined_weights(fp_x, weights_x, totals) if fp_x is not None else weights_x
-            clock.done("density")
-        weights = join_weights(weights, weights_x) if weights_x is not None else weights
-        if fig_weights is not None:
-            weights = next(iter(fig_weights.values())).parts[0]  # (its cells, zones and what it says of itself)
-        fig_weights = fig_weights or weights
+        weights, fig_weights = _counted_weights(
+            cfg, fp, fp_x, weights, weights_x, periods, clock, lambda: bins.sums.sum(axis=(0, 1)),
+            lambda: (np.asarray(bins.period_start).astype("datetime64[ns]").astype(np.int64), bins.sums.sum(axis=1, dtype=float)))
         in_parts = not table_fits(bins, weights, cfg, periods)
         if in_parts and early is not None:
             raise ConfigError("setting 'earlier': the zone table is published in parts here, which audits part by part",
@@ -438,20 +451,11 @@ def run(cfg: RunConfig) -> RunResult:
     else:
         base = counts["period"].iloc[0] if len(counts) and "period" in counts else cfg.period
         quality = quality_of_counts(counts, weights, period_seconds(base))
-        fig_weights = None
-        if fp is not None and cfg.density == "period":
-            starts, per_t = _cell_totals(counts, weights.cell_ids)
-            fig_weights = _period_densities(fp, fp_x, weights, weights_x, starts, per_t, periods)
-            clock.done("density per period")
-        elif fp is not None:
-            totals = counts.groupby("cell_id", observed=True)["count"].sum().reindex(pd.Index(weights.cell_ids)).fillna(0.0).to_numpy(dtype=float)
-            weights = refined_weights(fp, weights, totals)
-            weights_x = refined_weights(fp_x, weights_x, totals) if fp_x is not None else weights_x
-            clock.done("density")
-        weights = join_weights(weights, weights_x) if weights_x is not None else weights
-        if fig_weights is not None:
-            weights = next(iter(fig_weights.values())).parts[0]
-        fig_weights = fig_weights or weights
+        cell_ids = pd.Index(weights.cell_ids)
+        weights, fig_weights = _counted_weights(
+            cfg, fp, fp_x, weights, weights_x, periods, clock,
+            lambda: counts.groupby("cell_id", observed=True)["count"].sum().reindex(cell_ids).fillna(0.0).to_numpy(dtype=float),
+            lambda: _cell_totals(counts, cell_ids))
         figures, info, factors, conservation = _figures(counts, fig_weights, cfg, shares, residents, periods)
         clock.done("zone figures")
     if cfg.strict_quality:
