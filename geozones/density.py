@@ -82,9 +82,8 @@ class PeriodWeights:
 
     def group(self, starts_ns) -> np.ndarray:
         """The index in :attr:`parts` of the period holding each start (UTC nanoseconds)."""
-        starts_ns = np.asarray(starts_ns, dtype=np.int64)
-        u, inv = np.unique(starts_ns, return_inverse=True)
-        floor = pd.DatetimeIndex(period_floor(pd.Series(pd.to_datetime(u, utc=True)), self.period)).as_unit("ns").asi8
+        u, inv = np.unique(np.asarray(starts_ns, dtype=np.int64), return_inverse=True)
+        floor = _floor(u, self.period)
         at = np.searchsorted(self.starts, floor)
         bad = (at >= len(self.starts)) | (self.starts[np.minimum(at, len(self.starts) - 1)] != floor)
         if bad.any():
@@ -160,9 +159,7 @@ def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: 
     from .footprint import ITERATIONS, estimate_density, refined_weights
 
     period = parse_period(period)
-    starts_ns = np.asarray(starts_ns, dtype=np.int64)
-    floor = pd.DatetimeIndex(period_floor(pd.Series(pd.to_datetime(starts_ns, utc=True)), period)).as_unit("ns").asi8
-    groups, g = np.unique(floor, return_inverse=True)
+    groups, g = np.unique(_floor(np.asarray(starts_ns, dtype=np.int64), period), return_inverse=True)
     g = g.reshape(-1)
     add = sparse.csr_array((np.ones(len(g)), (g, np.arange(len(g)))), shape=(len(groups), len(g)))
     per = add @ (totals if sparse.issparse(totals) else np.asarray(totals, dtype=float))
@@ -187,7 +184,7 @@ def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: 
         if start is None:
             lam, k = estimate_density(P, row, fp.prior), ITERATIONS
         else:
-            lam, k = _em_until(P, PT, row, start, phi * dev[i][1], ITERATIONS)
+            lam, k = _em_until(P, PT, row, start, q0, phi * dev[i][1], ITERATIONS)
         steps.append(k)
         if start is not None and k == 0:
             same = same or refined_weights(fp, weights, per[i], density=start)
@@ -220,15 +217,20 @@ def deviance(counts: np.ndarray, expected: np.ndarray) -> tuple[float, int]:
     return 2.0 * float((t - (n - mu)).sum()), int(ok.sum())
 
 
-def _em_until(P, PT, counts: np.ndarray, start: np.ndarray, target: float, most: int) -> tuple[np.ndarray, int]:
+def _em_until(P, PT, counts: np.ndarray, start: np.ndarray, q0: np.ndarray, target: float, most: int) -> tuple[np.ndarray, int]:
     """EM (Richardson-Lucy) from ``start`` scaled to the counts, until the deviance is at
-    most ``target`` (or ``most`` steps): the density and the steps taken.
+    most ``target`` (or ``most`` steps): the density and the steps taken. ``q0``: ``P @
+    start``, the same for every period (made once).
     """
-    q = P @ start
-    lam = start * (counts[q > 0].sum() / max(float(q.sum()), 1e-300))
+    lam = start * (counts[q0 > 0].sum() / max(float(q0.sum()), 1e-300))
     for k in range(most):
         q = P @ lam
         if deviance(counts, q)[0] <= target:
             return lam, k
         lam = lam * (PT @ np.divide(counts, q, out=np.zeros_like(counts), where=q > 0))
     return lam, most
+
+
+def _floor(starts_ns: np.ndarray, period: str) -> np.ndarray:
+    """The start (UTC nanoseconds) of the ``period`` that holds each start."""
+    return pd.DatetimeIndex(period_floor(pd.Series(pd.to_datetime(starts_ns, utc=True)), period)).as_unit("ns").asi8
