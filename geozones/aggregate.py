@@ -155,7 +155,7 @@ def zone_table(values: Mapping[str, sparse.csr_array | np.ndarray], period_start
     starts_ns = pd.DatetimeIndex(pd.to_datetime(np.asarray(period_starts), utc=True)).as_unit("ns").asi8
     groups = split_by_period(weights, starts_ns)
     for name, c in values.items():
-        c = sparse.csr_array(c if sparse.issparse(c) else sparse.csr_array(c))
+        c = sparse.csr_array(c)
         out = np.zeros((n_t * n_o, n_z + 1))
         for w, ts in groups:
             rows = (ts[:, None] * n_o + np.arange(n_o)).ravel()

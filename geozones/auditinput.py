@@ -154,21 +154,27 @@ def nested_codes(nested, zone_ids) -> list:
     return out
 
 
-def level_cells(weights, zone_ids, level: np.ndarray, starts_ns: np.ndarray) -> tuple:
+def level_cells(weights, zone_ids, level: np.ndarray, starts_ns: np.ndarray, periods=None) -> tuple:
     """The weights for :class:`AuditInput`: ``(cells, cell_groups)``.
 
     Parameters
     ----------
-    weights : Weights, list, or None
-        One :class:`~geozones.Weights` for every figure, or per published period length
-        (``level``) a :class:`~geozones.density.PeriodWeights` (or Weights).
+    weights : Weights, dict, or None
+        One :class:`~geozones.Weights` for every figure, or a dict of each published period
+        length to its :class:`~geozones.density.PeriodWeights` (or Weights).
     zone_ids : array-like of str
         The zones in code order.
     level, starts_ns : numpy.ndarray
-        Per figure, its period length and its period's start (UTC nanoseconds).
+        Per figure, its period length (an index into ``periods``) and its period's start
+        (UTC nanoseconds).
+    periods : sequence of str, optional
+        The period lengths, shortest first (with a dict of weights).
     """
-    if not isinstance(weights, list | tuple):
+    if not isinstance(weights, dict):
         return zone_cells(weights, zone_ids), None
+    from .counts import parse_period
+
+    weights = [weights[parse_period(p)] for p in periods]
     mats: list = []
     group = np.zeros(len(level), np.int64)
     for li, w in enumerate(weights):

@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .counts import parse_period, period_floor
+from .counts import period_floor
 from .origins import ALL
 from .zones import OUTSIDE
 
@@ -375,7 +375,7 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     a = AuditInput(zone=z_code.astype(np.int64), level=level, t=tcode, lab=lab.astype(np.int64), obs=obs, est=est,
                    parent=parents(level_starts, periods), all_label=all_label, linear_time=linear_time,
                    nested=nested_codes(nested, z_ids), estimates=estimates, shown=shown, slack=slack, locked=locked)
-    a.cells, a.cell_groups = level_cells([weights[parse_period(p)] for p in periods] if isinstance(weights, dict) else weights, z_ids, level, starts)
+    a.cells, a.cell_groups = level_cells(weights, z_ids, level, starts, periods)
     return audit(a, sup, k)[0]
 
 

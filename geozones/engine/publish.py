@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..counts import parse_period, period_floor
+from ..counts import period_floor
 from ..origins import ALL, RESIDENT, rollup_codes
 from ..privacy import (
     AUDITED,
@@ -285,12 +285,13 @@ def publish_cube(
         t_offset += n_t
     n_real = offset
     cat = {key: np.concatenate([r.pop(key) for r in rows]) for key in ("level", "z", "t", "lab", "obs", "est")}
+    u_t = np.concatenate([r["t_ns"] for r in rows])  # (the periods' starts, level after level)
+    cat["t_code"] = cat["t"] + np.array([r["t_offset"] for r in rows], dtype=np.int32)[cat["level"]]
+    t_all = u_t[cat["t_code"]]  # (each figure's period start: for the locks, the relations, the noise and the audit)
     obs = cat["obs"]
     fixed = None
     if locks is not None and n_real:
-        t_all = np.concatenate([r["t_ns"] for r in rows])[cat["t"] + np.array([r["t_offset"] for r in rows], dtype=np.int64)[cat["level"]]]
         fixed = locks.of(zsorted[cat["z"]], np.array([lv[0] for lv in levels], dtype=object)[cat["level"]], t_all, labels[cat["lab"]], obs)
-        del t_all
     sup = obs < k
     reason = np.where(sup, _CODE[BELOW_K], 0).astype(np.int8)
 
@@ -322,7 +323,7 @@ def publish_cube(
     if nested:
         frame = pd.DataFrame({
             "zone_id": zsorted[cat["z"]],
-            "period_start": np.concatenate([r["t_ns"] for r in rows])[cat["t"] + np.array([r["t_offset"] for r in rows])[cat["level"]]],
+            "period_start": t_all,
             "period": np.array([lv[0] for lv in levels], dtype=object)[cat["level"]],
             "origin": labels[cat["lab"]],
             "observed": obs,
@@ -337,17 +338,12 @@ def publish_cube(
     sup, reason = sup[:n_real], reason[:n_real]
     shown = None
     if perturbation is not None and n_real:  # what every figure would read: the audit's bounds give the attacker the noise's room
-        u_t = np.concatenate([r["t_ns"] for r in rows])
-        t_code = cat["t"] + np.array([r["t_offset"] for r in rows], dtype=np.int64)[cat["level"]]
         shown = perturbation.perturb(cat["obs"], np.ones(n_real, bool), zones=(cat["z"], zsorted), periods=(cat["level"], [lv[0] for lv in levels]),
-                                     starts_ns=u_t[t_code], origins=(cat["lab"], labels))
-        del u_t, t_code
+                                     starts_ns=t_all, origins=(cat["lab"], labels))
     if n_real:  # the attacker's audit over everything about to be published
         from ..audit import AuditInput, audit, level_cells, nested_codes, parents
 
-        t_all = np.concatenate([r["t_ns"] for r in rows])[cat["t"] + np.array([r["t_offset"] for r in rows], dtype=np.int64)[cat["level"]]]
-        cells, groups = level_cells([weights[parse_period(p)] for p in periods] if isinstance(weights, dict) else weights, zsorted, cat["level"], t_all)
-        del t_all
+        cells, groups = level_cells(weights, zsorted, cat["level"], t_all, periods)
         a = AuditInput(zone=cat["z"].astype(np.int64), level=cat["level"].astype(np.int64), t=cat["t"].astype(np.int64),
                        lab=cat["lab"].astype(np.int64), obs=cat["obs"], est=cat["est"],
                        parent=parents([lv[1] for lv in levels], [lv[0] for lv in levels]), all_label=all_code if totals else -1,
@@ -357,6 +353,7 @@ def publish_cube(
         found = audit(a, sup, k)[0]
         reason[found & ~sup] = _CODE[AUDITED]
         sup = found
+    del t_all
     if shown is not None:  # the cell key method, on what is published
         cat["obs"], cat["est"] = noisy_figures(cat["obs"], cat["est"], shown, sup)
         del shown
@@ -376,8 +373,7 @@ def publish_cube(
     pub_est = np.where(sup, np.nan, np.round(cat["est"]))
     ids = np.asarray(list(zone_order), dtype=object).astype(str)
     rank = pd.Index(ids).get_indexer(zsorted)
-    u_t = np.concatenate([r["t_ns"] for r in rows])  # (the periods' starts, level after level)
-    t_code = cat["t"] + np.array([r["t_offset"] for r in rows], dtype=np.int32)[cat["level"]]
+    t_code = cat["t_code"]
     lab_rank = np.lexsort((labels.astype(str), labels != ALL))
     lab_pos = np.empty(len(labels), np.int64)
     lab_pos[lab_rank] = np.arange(len(labels))
