@@ -25,8 +25,6 @@ tables go to ``benchmarks/results/crowds_perturb.json``.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,10 +35,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _record import write_record  # noqa: E402
+
 from geozones import scenarios as C  # noqa: E402
 from geozones import simulate as S  # noqa: E402
 from geozones import simworld as W  # noqa: E402
-from geozones._io import write_text_atomic  # noqa: E402
 from geozones.cellkey import Perturbation  # noqa: E402
 from geozones.footprint import Footprints, footprint_weights  # noqa: E402
 from geozones.intervals import apportioning_halfwidth, interval_factors  # noqa: E402
@@ -166,12 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, t in out.items():
         text.append(f"\n### {name}\n\n{markdown(t)}")
     print("\n".join(text))
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    record = {"command": " ".join(["python3.11", "benchmarks/crowds.py"] + (argv if argv is not None else sys.argv[1:])),
-              "commit": commit, "seconds": round(elapsed, 1),
-              **{k: v.reset_index().round(4).to_dict(orient="records") for k, v in out.items()}}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, json.dumps(record, default=str))
+    write_record(args.out, "benchmarks/crowds.py", argv, elapsed, {k: v.reset_index().round(4).to_dict(orient="records") for k, v in out.items()})
     return 0
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,10 +39,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _record import write_record  # noqa: E402
+
 from geozones import scenarios as C  # noqa: E402
 from geozones import simulate as S  # noqa: E402
 from geozones import simworld as W  # noqa: E402
-from geozones._io import write_text_atomic  # noqa: E402
 from geozones.density import period_weights, run_density  # noqa: E402
 from geozones.footprint import footprint_weights  # noqa: E402
 from geozones.intervals import apportioning_halfwidth, interval_factors  # noqa: E402
@@ -124,12 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Cases: {', '.join(args.case or ['kortrijk'])}; seeds {' '.join(map(str, args.seeds))}; market share {args.share:g}; {elapsed:.0f} s.")
     for name, t in out.items():
         print(f"\n### {name}\n\n{markdown(t)}")
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    record = {"command": " ".join(["python3.11", "benchmarks/event_days.py"] + (argv if argv is not None else sys.argv[1:])),
-              "commit": commit, "seconds": round(elapsed, 1),
-              **{k: json.loads(v.round(4).to_json(orient="split")) for k, v in out.items()}}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, json.dumps(record, default=str))
+    write_record(args.out, "benchmarks/event_days.py", argv, elapsed, {k: json.loads(v.round(4).to_json(orient="split")) for k, v in out.items()})
     return 0
 
 
