@@ -116,9 +116,27 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
 _WEIGHTS: tuple = ()  # (the weights and the label of 'all', set once per process: _hold)
 
 
-def _hold(w, all_label: int):
+def _hold(w, all_label: int, parent: int = 0):
+    """Hold the weights for the programmes to come; in a worker (``parent``: the pid of the
+    process that started it), also end the worker when that process is gone.
+    """
     global _WEIGHTS
     _WEIGHTS = (w, all_label)
+    if parent:
+        import threading
+
+        threading.Thread(target=_orphaned, args=(parent,), name="geozones-watch", daemon=True).start()
+
+
+def _orphaned(parent: int, every: float = 1.0):
+    """Leave as soon as the process that started this one has gone (killed, for example:
+    a pool's own clean-up never runs then, and the worker would run on alone).
+    """
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def _period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None, group: int = 0) -> tuple[np.ndarray, int]:
@@ -156,7 +174,7 @@ def _map(fn, items: list, workers: int, held: tuple):
 
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_hold,
-                                     initargs=held) as pool:
+                                     initargs=(*held, os.getpid())) as pool:
                 for out in pool.map(fn, *zip(*items, strict=True), chunksize=max(1, min(8, n // (4 * workers)))):
                     yield out
                     done += 1
