@@ -151,6 +151,9 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
         for kind, message in _NOT_RUN.items():
             if seen.get(kind):
                 logging.getLogger("geozones").warning(message, seen[kind])
+    if rep["suppressed"]:  # (what the audit found, per kind: the operator's data team reads why figures went)
+        logging.getLogger("geozones").info("audit: %d more figures suppressed in %d rounds; exposures found: %s", rep["suppressed"],
+                                           rep["rounds"], ", ".join(f"{kind} {n}" for kind, n in sorted(rep["exposures"].items())))
     return sup, rep
 
 
