@@ -29,7 +29,8 @@ from ._arrays import ranges
 __all__ = ["origin_bounded_figures"]
 
 _TOL = 1e-7
-_EPS = 1e-6  # (weights under this share of their figure's largest leave the programme, soundly: _Programme._tidy)
+_EPS = 1e-12  # (weights under this leave the programme, soundly: _Programme._tidy; HiGHS would drop them unsoundly)
+_FIRST = 2.0  # (seconds for the programme lifting every target at once: a shortcut; nationally it takes ~100 s, then not taken)
 
 
 def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_000, workers: int = 2):
@@ -151,9 +152,12 @@ def _period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0
     prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack)
     if prog.t.shape[0] == 0:
         return np.zeros(0, np.int64), 0
+    if prog.col_hi is not None and _Model(prog.p, prog.lo, prog.hi, col_hi=prog.col_hi).solve()[1] is None:
+        # (tidying narrowed it to nothing: every target would look bounded) the whole programme
+        prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, tidy=False)
     fixed = None if locked is None else np.asarray(locked, bool)[prog.figs]
     left: list = []
-    return prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed, left), np.int64)], len(left)
+    return prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed, left, prog.col_hi), np.int64)], len(left)
 
 
 def _period(a) -> np.ndarray:
@@ -186,7 +190,7 @@ def _map(fn, items: list, workers: int, held: tuple):
         yield fn(*item)
 
 
-def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None) -> list[int]:
+def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None, col_hi=None) -> list[int]:
     """One period's programme (published figures ``lo <= p @ x <= hi``, targets ``t``),
     until each target reaches ``k``: the positions of the figures to suppress, in order.
 
@@ -201,13 +205,13 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
     free = np.ones(p.shape[0], bool) if fixed is None else ~np.asarray(fixed, bool)  # (an earlier run's figures stay)
     # with an earlier run's figures: a target they alone bound under k cannot be closed here
     # (they are out): found once, said (``left``), and nothing suppressed for it in vain
-    earlier = _Model(p, np.where(free, -np.inf, lo), np.where(free, np.inf, hi)) if not free.all() else None
+    earlier = _Model(p, np.where(free, -np.inf, lo), np.where(free, np.inf, hi), col_hi=col_hi) if not free.all() else None
     pending = np.ones(t.shape[0], bool)
     out = []
-    x = _Model(p, lo, hi, t, k).solve()[1]  # every target at once
+    x = _Model(p, lo, hi, t, k, col_hi, limit=_FIRST).solve()[1]  # every target at once
     val = t @ x if x is not None else np.zeros(t.shape[0])
     pending[val >= reach] = False
-    model = _Model(p, lo, hi)
+    model = _Model(p, lo, hi, col_hi=col_hi)
 
     def lift(obj) -> tuple:
         model.objective(obj)
@@ -278,17 +282,17 @@ class _Model:
     the programme lifting every target at once. Without, :meth:`objective` sets one.
     """
 
-    def __init__(self, p, lo, hi, t=None, k: float = 0.0):
+    def __init__(self, p, lo, hi, t=None, k: float = 0.0, col_hi=None, limit: float = 10.0):
         import highspy
 
         self.inf = inf = highspy.kHighsInf
         h = _quiet(highspy.Highs)
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("time_limit", 10.0)
+        h.setOptionValue("small_matrix_value", _EPS)  # (not its 1e-9: it would drop footprint weights, a relaxation)
         h.setOptionValue("threads", 1)
         h.setOptionValue("simplex_strategy", 4)  # (primal: a new objective keeps the last basis feasible)
         n_r, n_c = p.shape
-        h.addVars(n_c, np.zeros(n_c), np.full(n_c, inf))
+        h.addVars(n_c, np.zeros(n_c), np.full(n_c, inf) if col_hi is None else np.minimum(col_hi, inf))
         h.addRows(n_r, lo, hi, p.nnz, p.indptr[:-1].astype(np.int32), p.indices.astype(np.int32), p.data)
         self.n_c, self.n_r = n_c, n_r
         if t is not None:
@@ -301,7 +305,7 @@ class _Model:
             h.changeColsCost(n_t, np.arange(n_c, n_c + n_t, dtype=np.int32), np.ones(n_t))
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         self.t = None
-        self.h = h
+        self.h, self.limit = h, limit
         self.ok, self.unbounded = highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded
 
     def objective(self, t: np.ndarray):
@@ -317,6 +321,7 @@ class _Model:
         ``-inf`` when HiGHS gives no answer (taken as bounded; no counts).
         """
         h = self.h
+        h.setOptionValue("time_limit", h.getRunTime() + self.limit)  # (HiGHS counts its limit over all runs of a model)
         h.run()
         status = h.getModelStatus()
         if status == self.unbounded:
@@ -355,7 +360,7 @@ class _Programme:
     among the period's). ``w``: the weights, cells x zones, CSC of floats.
     """
 
-    def __init__(self, zone, lab, obs, sup, small, w, rest: int, shown=None, slack: float = 0.5):
+    def __init__(self, zone, lab, obs, sup, small, w, rest: int, shown=None, slack: float = 0.5, tidy: bool = True):
         n_cells = w.shape[0]
         n_lab = int(lab.max()) + 1
         pf, tf = np.flatnonzero(~sup), np.flatnonzero(small)
@@ -411,7 +416,9 @@ class _Programme:
         self.figs, self.is_all = pf, lab[pf] == rest
         v = np.round(obs[pf]) if shown is None else np.asarray(shown, dtype=float)[pf]
         self.lo, self.hi = v - slack, v + slack
-        self._tidy(_EPS)
+        self.col_hi = None
+        if tidy:
+            self._tidy(_EPS)
 
     @staticmethod
     def _matrix(row, key, wt, keep, cov):
@@ -422,32 +429,33 @@ class _Programme:
         m.sum_duplicates()
         return m
 
-    def _tidy(self, eps: float):
-        """Drop weights under ``eps`` of their figure's largest, soundly: the solver stalls
-        on them, and they carry a few people at most. A published figure's dropped terms
-        are bounded by their counts' caps from the figures' other weights and taken off its
-        upper bound; a count that no figure holds with a larger weight is held at none; a
-        target reads less. Each change only narrows what the programme allows, so a value
-        it reaches is still one the attacker must allow.
+    def _tidy(self, eps: float, budget: float = 1e-3):
+        """Drop weights under ``eps``, soundly (HiGHS drops such matrix values itself,
+        which would widen what the programme allows). Each count a dropped weight read
+        gets a cap: the least of what the figures' other weights allow and what keeps the
+        dropped terms of every figure holding it within a quarter of that figure's
+        rounding; its count stays an unknown that targets read. The dropped terms at those
+        caps are taken off each figure's upper bound, and a target reads less only where
+        its weight times the cap is under ``budget`` of a person. Each change only narrows
+        what the programme allows, so a value it reaches is still one the attacker must
+        allow; a programme narrowed to nothing is not tidied (:func:`_period_culprits`).
+        Dropping more (every weight under a millionth of its figure's largest) narrowed
+        the national footprint case's programmes enough to hide five times the figures.
         """
         p = self.p
         row_of = np.repeat(np.arange(p.shape[0]), np.diff(p.indptr))
-        r_max = np.zeros(p.shape[0])
-        np.maximum.at(r_max, row_of, p.data)
-        big = p.data >= eps * r_max[row_of]
-        if big.all():
+        tiny = (p.data < eps) & (p.data > 0)
+        if not tiny.any():
             return
         cap = np.full(p.shape[1], np.inf)
-        np.minimum.at(cap, p.indices[big], self.hi[row_of[big]] / p.data[big])
-        held = np.isfinite(cap)
-        tiny = ~big & held[p.indices]
+        np.minimum.at(cap, p.indices[~tiny], self.hi[row_of[~tiny]] / np.maximum(p.data[~tiny], eps))
+        room = 0.25 * np.maximum(self.hi - self.lo, 0.0) / np.maximum(np.bincount(row_of[tiny], minlength=p.shape[0]), 1)
+        np.minimum.at(cap, p.indices[tiny], room[row_of[tiny]] / p.data[tiny])
+        self.col_hi = cap  # (where the other weights cap a count, no tighter than they do)
         self.hi = self.hi - np.bincount(row_of[tiny], weights=p.data[tiny] * cap[p.indices[tiny]], minlength=p.shape[0])
-        self.p = sparse.csr_array((np.where(big, p.data, 0.0), p.indices, p.indptr), shape=p.shape)
+        self.p = sparse.csr_array((np.where(tiny, 0.0, p.data), p.indices, p.indptr), shape=p.shape)
         self.p.eliminate_zeros()
         t = self.t
-        t_row = np.repeat(np.arange(t.shape[0]), np.diff(t.indptr))
-        t_max = np.zeros(t.shape[0])
-        np.maximum.at(t_max, t_row, t.data)
-        keep = (t.data >= eps * t_max[t_row]) & held[t.indices]
+        keep = ~(t.data * cap[t.indices] < budget)  # (inf: a count no figure caps is read whole)
         self.t = sparse.csr_array((np.where(keep, t.data, 0.0), t.indices, t.indptr), shape=t.shape)
         self.t.eliminate_zeros()
