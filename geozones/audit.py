@@ -111,7 +111,8 @@ _NOT_RUN = {
     "programme unsolved": "the solver gave no answer for %d of the disclosure audit's joint linear programmes (badly scaled "
     "weights): their hidden figures were each taken to their own programme, and any the solver could not take either as "
     "bounded (a figure near it suppressed)",
-    "bounded by earlier runs alone": "%d hidden figures of this run are bounded under k by what the earlier runs (--earlier) "
+    "bounded by earlier runs alone": "%d hidden figures of this run are bounded under k by what the earlier runs (--earlier) or "
+    "the earlier parts of this run "
     "published alone: nothing this run hides can close that (those figures are out); docs/privacy.md",
 }
 

@@ -19,6 +19,7 @@ zone files it recorded, and puts the earlier zones into its own disclosure contr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,12 +264,18 @@ class Earlier:
 
 @dataclass
 class Locks:
-    """Which figures of a table an earlier run published (checked: they are this run's)."""
+    """Which figures of a table an earlier run published (checked: they are this run's).
+
+    ``drop``: zones audited with this table and not written (an earlier run's own, or an
+    earlier part's); ``hidden``: zones of them whose figures are all hidden in this audit
+    (a later part's, not yet published: what this table publishes must not bound them).
+    """
 
     figures: pd.DataFrame
     tolerance: float
     where: str
     drop: set
+    hidden: set = dataclasses.field(default_factory=set)
 
     def __call__(self, table: pd.DataFrame) -> np.ndarray:
         """Per row of a zone table (``zone_id``, ``period``, ``period_start``, ``origin``, ``observed``)."""

@@ -24,6 +24,7 @@ from scipy import sparse
 from ..aggregate import dedup_factor_for
 from ..counts import parse_period, period_seconds
 from ..density import PeriodWeights
+from ..earlier import Locks
 from ..errors import BudgetError, InputError
 from ..outputs import whole_numbers, zone_summary
 from ..weights import Weights
@@ -166,7 +167,8 @@ def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunCo
         w = by_level = columns(weights)
     obs, starts, origins, labels = zone_sums(bins, w, dedup_factor=factor)
     est = zone_sums(bins, w, dedup_factor=factor, estimate=True)[0]
-    sums = obs.sum(axis=2)
+    mine = ~np.isin(np.asarray(labels).astype(str), sorted(locks.drop)) if locks is not None and locks.drop else slice(None)
+    sums = obs[:, :, mine].sum(axis=2)  # (zones audited with these but published elsewhere: not counted twice)
     keep = np.asarray(labels) != OUTSIDE
     cubes = None
     if isinstance(by_level, dict) and not (cfg.kind == "presence" and cfg.stat == "max"):  # (a maximum: from the periods before)
@@ -221,7 +223,9 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
             hint="raise --memory-budget, or publish a longer --period or a coarser --origin-level",
         )
     parts = zone_parts(zw, nested, per_zone, room)
-    log.info("the zone table does not fit in the memory budget whole: published in %d parts of up to %d zones", len(parts), max(map(len, parts)))
+    halos = part_halos(weights, parts)
+    log.info("the zone table does not fit in the memory budget whole: published in %d parts of up to %d zones (each audited with the "
+             "up to %d zones of other parts that share its cells)", len(parts), max(map(len, parts)), max(len(b) + len(f) for b, f in halos))
     in_order = pd.Index(list(zone_order))  # (zone ranks through an index: Series.map over Arrow strings went row by row)
     stats = {"figures": 0, "published": 0, "suppressed": 0}
     by_reason: dict[str, int] = {}
@@ -232,12 +236,21 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     for pair in nested:
         if str(pair[0]) in part_of:
             relations[part_of[str(pair[0])]].append(pair)
+    tolerance = 0.5 if perturbation is None else perturbation.max_noise + 0.5
+    earlier: list[pd.DataFrame] = []  # the earlier parts' published figures, as a run's locks read them
     rows_in = stage / ".parts.parquet"
     bar = tqdm(total=len(zw.zone_ids), unit=" zones", disable=not sys.stderr.isatty(), file=sys.stderr, desc="publishing", leave=False)
     try:
         for i, cols in enumerate(parts):
-            done, sums, _ = publish_dense(bins, weights, cols, cfg, residents, periods, relations[i], names, zone_order, fit, first=i == 0,
-                                          rest_share=rest_share, perturbation=perturbation)
+            back, ahead = halos[i]
+            locks = None
+            if len(back) or len(ahead):  # (zones of other parts sharing its cells: audited with it, not written with it)
+                ids = np.asarray(zw.zone_ids).astype(str)
+                seen = pd.concat(earlier, ignore_index=True) if earlier else published_figures(None)
+                seen = seen[seen["zone_id"].isin(set(ids[back]))]  # (earlier parts: as they were published)
+                locks = Locks(seen, tolerance, f"part {i} of this run", set(ids[back]) | set(ids[ahead]), hidden=set(ids[ahead]))
+            done, sums, _ = publish_dense(bins, weights, np.concatenate([cols, back, ahead]), cfg, residents, periods, relations[i], names,
+                                          zone_order, fit, first=i == 0, rest_share=rest_share, perturbation=perturbation, locks=locks)
             got = got + sums
             for key, n in done.stats.items():
                 stats[key] += n
@@ -247,6 +260,7 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
             summaries.append(zone_summary(zones[zones["zone_id"].isin(ids)], done.last, periods[-1]))
             arrow = whole_numbers(intervals(done.table) if intervals is not None else done.table)
             del done
+            earlier.append(published_figures(arrow))
             rank = in_order.get_indexer(arrow.column("zone_id").to_numpy(zero_copy_only=False))
             starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]]) if len(rank) else np.empty(0, np.int64)
             blocks.append((rank[starts], np.diff(np.r_[starts, len(rank)])))
@@ -268,6 +282,48 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     conservation = conservation_of(bins, zw, got, factor)
     return {"summary": gpd.GeoDataFrame(summary, geometry="geometry", crs=zones.crs), "stats": stats, "by_reason": by_reason,
             "conservation": conservation, "parts": len(parts), "factor": factor}
+
+
+def part_halos(weights, parts: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per part, the zones of earlier and of later parts that share a cell with one of its
+    zones (its *halo*, column indices of the weights). Published figures of zones that
+    share cells bound each other (the audit's bounds), so a part is audited with its halo:
+    the earlier parts' zones with their figures as published, the later parts' hidden
+    (not published yet: this part must not bound them; their own part then checks its
+    figures against this one's). ``weights``: a Weights, or weights per period (a dict of
+    Weights or :class:`~geozones.PeriodWeights`: cells shared in any of them).
+    """
+    every = weights.values() if isinstance(weights, dict) else [weights]
+    mats = {id(w): w.matrix for v in every for w in (v.parts if isinstance(v, PeriodWeights) else [v])}
+    pattern = sum(sparse.csc_array((np.ones(m.nnz), m.nonzero()), shape=m.shape) for m in mats.values())
+    meet = (pattern.T @ pattern).tocsr()  # zones x zones: sharing a cell
+    part_of = np.empty(meet.shape[0], np.int64)
+    for i, cols in enumerate(parts):
+        part_of[cols] = i
+    halos = []
+    for i, cols in enumerate(parts):
+        near = np.unique(meet[cols].indices)
+        halos.append((near[part_of[near] < i], near[part_of[near] > i]))
+    return halos
+
+
+def published_figures(table=None) -> pd.DataFrame:
+    """A part's published figures (``zone_id``, ``period``, ``period_start`` in ns, ``origin``,
+    ``observed``) from its output table, as :class:`geozones.earlier.Locks` reads them.
+    """
+    import pyarrow as pa
+
+    if table is None:  # (none yet)
+        return pd.DataFrame({"zone_id": [], "period": [], "period_start": np.zeros(0, np.int64), "origin": [], "observed": np.zeros(0)})
+
+    def column(name: str) -> np.ndarray:
+        c = table.column(name)
+        return (c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c).to_numpy(zero_copy_only=False)
+
+    on = column("status").astype(str) == "published"
+    starts = pd.DatetimeIndex(pd.to_datetime(column("period_start")[on], utc=True)).as_unit("ns").asi8
+    return pd.DataFrame({"zone_id": column("zone_id")[on].astype(str), "period": column("period")[on].astype(str), "period_start": starts,
+                         "origin": column("origin")[on].astype(str), "observed": column("observed")[on].astype(float)})
 
 
 #: Rows of a row group of the parts' file, and at most of a batch of the merge (the merge

@@ -293,6 +293,8 @@ def publish_cube(
     if locks is not None and n_real:
         fixed = locks.of(zsorted[cat["z"]], np.array([lv[0] for lv in levels], dtype=object)[cat["level"]], t_all, labels[cat["lab"]], obs)
     sup = obs < k
+    if locks is not None and locks.hidden and n_real:  # (a later part's zones: not published yet, so hidden here)
+        sup |= np.isin(zsorted[cat["z"]], sorted(locks.hidden))
     reason = np.where(sup, _CODE[BELOW_K], 0).astype(np.int8)
 
     relations = []
