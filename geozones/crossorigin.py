@@ -205,7 +205,8 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
     free = np.ones(p.shape[0], bool) if fixed is None else ~np.asarray(fixed, bool)  # (an earlier run's figures stay)
     # with an earlier run's figures: a target they alone bound under k cannot be closed here
     # (they are out): found once, said (``left``), and nothing suppressed for it in vain
-    earlier = _Model(p, np.where(free, -np.inf, lo), np.where(free, np.inf, hi), col_hi=col_hi) if not free.all() else None
+    # (without the counts' caps: they come from figures freed here too; wider is the safe side of this check)
+    earlier = _Model(p, np.where(free, -np.inf, lo), np.where(free, np.inf, hi)) if not free.all() else None
     pending = np.ones(t.shape[0], bool)
     out = []
     x = _Model(p, lo, hi, t, k, col_hi, limit=_FIRST).solve()[1]  # every target at once
@@ -451,7 +452,9 @@ class _Programme:
         np.minimum.at(cap, p.indices[~tiny], self.hi[row_of[~tiny]] / np.maximum(p.data[~tiny], eps))
         room = 0.25 * np.maximum(self.hi - self.lo, 0.0) / np.maximum(np.bincount(row_of[tiny], minlength=p.shape[0]), 1)
         np.minimum.at(cap, p.indices[tiny], room[row_of[tiny]] / p.data[tiny])
-        self.col_hi = cap  # (where the other weights cap a count, no tighter than they do)
+        self.col_hi = np.full(p.shape[1], np.inf)  # (caps only where a term was dropped: the rest follow from the figures)
+        on = np.unique(p.indices[tiny])
+        self.col_hi[on] = cap[on]
         self.hi = self.hi - np.bincount(row_of[tiny], weights=p.data[tiny] * cap[p.indices[tiny]], minlength=p.shape[0])
         self.p = sparse.csr_array((np.where(tiny, 0.0, p.data), p.indices, p.indptr), shape=p.shape)
         self.p.eliminate_zeros()
