@@ -266,9 +266,10 @@ class Earlier:
 class Locks:
     """Which figures of a table an earlier run published (checked: they are this run's).
 
-    ``drop``: zones audited with this table and not written (an earlier run's own, or an
-    earlier part's); ``hidden``: zones of them whose figures are all hidden in this audit
-    (a later part's, not yet published: what this table publishes must not bound them).
+    ``drop``: zones audited with this table and not written (an earlier run's own, or
+    another part's of a table published in parts); ``hidden``: zones of them whose figures
+    are all hidden in this audit (a later part's, not yet published: what this table
+    publishes must not bound them).
     """
 
     figures: pd.DataFrame

@@ -392,16 +392,14 @@ def test_the_audit_workers_leave_when_the_run_is_killed(tmp_path):
                       "    for _ in crossorigin._map(time.sleep, [(60,)] * 8, 2, (None, -1)):\n        pass\n")
     run = subprocess.Popen([sys.executable, str(script)])
 
+    def stat(pid) -> list | None:  # (a process's state and parent, from /proc; None once it is gone)
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+
     def children() -> set:
-        found = set()
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == run.pid:
-                found.add(int(stat.parent.name))
-        return found
+        return {int(p.name) for p in Path("/proc").glob("[0-9]*") if (f := stat(p.name)) is not None and int(f[1]) == run.pid}
 
     try:
         deadline = time.monotonic() + 60
@@ -412,11 +410,9 @@ def test_the_audit_workers_leave_when_the_run_is_killed(tmp_path):
     finally:
         run.send_signal(signal.SIGKILL)
         run.wait()
+
     def running(pid: int) -> bool:  # (a zombie has left: only reaping is missing)
-        try:
-            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-        except OSError:
-            return False
+        return (f := stat(pid)) is not None and f[0] != "Z"
 
     deadline = time.monotonic() + 15
     while (alive := {p for p in workers if running(p)}) and time.monotonic() < deadline:

@@ -237,7 +237,9 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
         if str(pair[0]) in part_of:
             relations[part_of[str(pair[0])]].append(pair)
     tolerance = 0.5 if perturbation is None else perturbation.max_noise + 0.5
-    earlier: list[pd.DataFrame] = []  # the earlier parts' published figures, as a run's locks read them
+    ids = np.asarray(zw.zone_ids).astype(str)
+    wanted = set(ids[np.concatenate([back for back, _ in halos])])  # (zones a later part is audited with)
+    earlier: list[pd.DataFrame] = []  # their published figures, as a run's locks read them
     rows_in = stage / ".parts.parquet"
     bar = tqdm(total=len(zw.zone_ids), unit=" zones", disable=not sys.stderr.isatty(), file=sys.stderr, desc="publishing", leave=False)
     try:
@@ -245,7 +247,6 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
             back, ahead = halos[i]
             locks = None
             if len(back) or len(ahead):  # (zones of other parts sharing its cells: audited with it, not written with it)
-                ids = np.asarray(zw.zone_ids).astype(str)
                 seen = pd.concat(earlier, ignore_index=True) if earlier else published_figures(None)
                 seen = seen[seen["zone_id"].isin(set(ids[back]))]  # (earlier parts: as they were published)
                 locks = Locks(seen, tolerance, f"part {i} of this run", set(ids[back]) | set(ids[ahead]), hidden=set(ids[ahead]))
@@ -256,11 +257,11 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
                 stats[key] += n
             for key, n in done.by_reason.items():
                 by_reason[key] = by_reason.get(key, 0) + n
-            ids = set(np.asarray(zw.zone_ids)[cols].astype(str))
-            summaries.append(zone_summary(zones[zones["zone_id"].isin(ids)], done.last, periods[-1]))
+            summaries.append(zone_summary(zones[zones["zone_id"].isin(set(ids[cols]))], done.last, periods[-1]))
             arrow = whole_numbers(intervals(done.table) if intervals is not None else done.table)
             del done
-            earlier.append(published_figures(arrow))
+            figures = published_figures(arrow)
+            earlier.append(figures[figures["zone_id"].isin(wanted)])
             rank = in_order.get_indexer(arrow.column("zone_id").to_numpy(zero_copy_only=False))
             starts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1]]) if len(rank) else np.empty(0, np.int64)
             blocks.append((rank[starts], np.diff(np.r_[starts, len(rank)])))
