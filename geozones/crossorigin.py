@@ -207,6 +207,16 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
     # (they are out): found once, said (``left``), and nothing suppressed for it in vain
     # (without the counts' caps: they come from figures freed here too; wider is the safe side of this check)
     earlier = _Model(p, np.where(free, -np.inf, lo), np.where(free, np.inf, hi)) if not free.all() else None
+    # Weights and counts are never negative, so a count is bounded exactly when a figure still
+    # bounding it reads it (or a cap holds it) and a target exactly when every count it reads is:
+    # said without the solver, whose optimality tolerance takes a count read at a weight of 1e-9
+    # as bounded (it called a footprint's far target bounded by an earlier part's figures alone)
+    reads_p = p.data > 0
+    n_open = np.bincount(p.indices[reads_p], minlength=p.shape[1])  # (figures bounding each count)
+    if col_hi is not None:
+        n_open[np.isfinite(col_hi)] += 1
+    locked_entry = np.repeat(~free, np.diff(p.indptr)) & reads_p
+    by_earlier_held = np.bincount(p.indices[locked_entry], minlength=p.shape[1]) > 0
     pending = np.ones(t.shape[0], bool)
     out = []
     x = _Model(p, lo, hi, t, k, col_hi, limit=_FIRST).solve()[1]  # every target at once
@@ -223,13 +233,17 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
 
     def alone(i: int) -> None:
         ti = t[[i]].toarray().ravel()
+        reads = t.indices[t.indptr[i]:t.indptr[i + 1]]
         first = True
         while pending[i]:
+            if (n_open[reads] == 0).any():  # (a count nothing bounds: the target rises without end)
+                pending[i] = False
+                continue
             done, _, dual = lift(ti)
             if done is None or done >= reach or not pending[i]:  # (None: unbounded)
                 pending[i] = False
             else:
-                if earlier is not None and first:  # (the earlier figures alone: checked once, they do not change)
+                if earlier is not None and first and by_earlier_held[reads].all():  # (the earlier figures alone: checked once)
                     first = False
                     earlier.objective(ti)
                     by_earlier = earlier.solve()[0]
@@ -246,6 +260,7 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
                     continue
                 c = cand[np.lexsort((-np.abs(dual[cand]), is_all[cand]))[0]]  # (an 'all' last: the figure a city buys)
                 is_open[c] = False
+                n_open[p.indices[p.indptr[c]:p.indptr[c + 1]][reads_p[p.indptr[c]:p.indptr[c + 1]]]] -= 1
                 model.free(c)
                 out.append(int(c))
 
@@ -310,12 +325,17 @@ class _Model:
         self.ok, self.unbounded = highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded
 
     def objective(self, t: np.ndarray):
-        """Maximise ``t @ x`` (only the costs that change are passed: a target reads few unknowns)."""
-        now = self.t if self.t is not None else np.zeros(self.n_c)
-        at = np.flatnonzero(now != t).astype(np.int32)
+        """Maximise ``t @ x`` (only the costs that change are passed: a target reads few
+        unknowns). HiGHS is given ``t`` over its largest weight: its optimality tolerance
+        (1e-7) would take a footprint's weights of 1e-5 and less as nothing.
+        """
+        top = float(np.abs(t).max()) if len(t) else 0.0
+        cost = t / top if top > 0 else t
+        now = self.cost if self.t is not None else np.zeros(self.n_c)
+        at = np.flatnonzero(now != cost).astype(np.int32)
         if len(at):
-            self.h.changeColsCost(len(at), at, t[at])
-        self.t = t
+            self.h.changeColsCost(len(at), at, cost[at])
+        self.t, self.cost = t, cost
 
     def solve(self):
         """``(value or None when unbounded, the counts, the rows' duals)``; a value of

@@ -458,3 +458,21 @@ def test_a_programme_kept_between_solves_has_its_time_limit_per_solve():
         value = model.solve()[0]  # (None: unbounded, an answer too; -inf: none)
         assert value is None or np.isfinite(value), f"no answer after {model.h.getRunTime():.2f} s of solves"
     assert model.h.getRunTime() > 0.5  # (the solves together took longer than one's limit)
+
+
+def test_a_far_target_is_not_taken_as_bounded_by_locked_figures_alone():
+    """A footprint zone holding almost no one reads a count that a locked figure (an
+    earlier part's, published) bounds and, at a weight of 1e-9, one that only a free figure
+    of this part bounds. HiGHS's optimality tolerance took the second weight as nothing, so
+    the locked figure alone seemed to bound the target: it was left (the run warned) while
+    suppressing the free figure closes it. Counts are never negative, so which counts a
+    figure bounds says it without the solver."""
+    from geozones import crossorigin
+
+    p = sparse.csr_array(np.array([[1.0, 0.0], [0.0, 1.0]]))  # locked figure: count 0; free figure: count 1
+    lo, hi = np.array([99.5, 99.5]), np.array([100.5, 100.5])
+    t = sparse.csr_array(np.array([[1e-5, 1e-9]]))
+    left: list = []
+    out = crossorigin._settle(p, t, lo, hi, np.array([False, False]), 30.0, fixed=np.array([True, False]), left=left)
+    assert left == [] and out == [1]
+
