@@ -237,7 +237,8 @@ def disclosure_control(
     sup = obs < k
     reason = np.where(sup, BELOW_K, "").astype(object)
     by_origin = _origin_relation(t)
-    relations = [r for r in [by_origin] if r is not None] + _time_relations(t)
+    # (a maximum is no sum of its periods: the audit publishes it only over published ones)
+    relations = [r for r in [by_origin] if r is not None] + (_time_relations(t) if linear_time else [])
     n_real = len(t)
     if nested:
         rel, diffs = nested_relation(t, nested, n_real)

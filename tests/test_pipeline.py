@@ -246,6 +246,35 @@ def test_demo_neighbourhoods_tile_and_conserve_the_counts(demo, tmp_path, engine
     assert err is not None and 0 <= err < 1e-6
 
 
+def test_a_run_of_maxima_publishes_a_quarter_only_over_published_days(demo, tmp_path, caplog):
+    import logging
+
+    """``--stat max``: each day's figure is the largest of its hours and the quarter's the
+    largest of its days; a quarter's figure is published only where all its days' figures
+    are (docs/privacy.md, 'Maxima'), so it tells nothing they do not."""
+    inputs = demo / "inputs"
+    cfg = RunConfig(zones=[str(inputs / "zones" / "kortrijk_neighbourhoods.geojson")], cells=str(inputs / "cellplan.csv"),
+                    counts=str(inputs / "counts.parquet"), out=str(tmp_path / "o"), model="voronoi", kind="presence", stat="max",
+                    map=False, heat_grid_m=None)
+    logger = logging.getLogger("geozones")
+    logger.addHandler(caplog.handler)  # (the library's logger does not propagate)
+    try:
+        with caplog.at_level("INFO", logger="geozones"):
+            t = gz.run(cfg).table
+    finally:
+        logger.removeHandler(caplog.handler)
+    pub = t["status"].astype(str) == "published"
+    days, quarter = t[t["period"].astype(str) == "1d"], t[(t["period"].astype(str) == "1q") & pub]
+    n_days = days["period_start"].nunique()
+    shown = days[days["status"].astype(str) == "published"].groupby(["zone_id", "origin"], observed=True)
+    top, n_shown = shown["observed"].max(), shown.size()
+    key = pd.MultiIndex.from_frame(quarter[["zone_id", "origin"]].astype(str))
+    n_shown.index, top.index = n_shown.index.map(lambda i: tuple(map(str, i))), top.index.map(lambda i: tuple(map(str, i)))
+    assert len(quarter) >= 20 and (n_shown.reindex(key).fillna(0).to_numpy() == n_days).all()
+    assert np.allclose(quarter["observed"].to_numpy(), top.reindex(key).to_numpy(), atol=0.5)  # (the largest day's)
+    assert any("maximum over hidden periods" in r.getMessage() for r in caplog.records)  # (some quarters hidden for it alone)
+
+
 def test_demo_geojson_and_map_carry_no_suppressed_figure(demo):
     z = gpd.read_file(demo / "zones.geojson")
     assert z.loc[z["status"] == "suppressed", "visitors"].isna().all()

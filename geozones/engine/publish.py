@@ -307,7 +307,8 @@ def publish_cube(
     def len_of(i: int) -> int:
         return (rows[i + 1]["offset"] if i + 1 < len(rows) else n_real) - rows[i]["offset"]
 
-    for ci, child in enumerate(levels):
+    linear_time = not (kind == "presence" and stat == "max")  # (a maximum is no sum: the audit publishes it only over published periods)
+    for ci, child in enumerate(levels if linear_time else []):
         for pi, parent in enumerate(levels):
             if not period_rank(child[0]) < period_rank(parent[0]):
                 continue
@@ -349,7 +350,7 @@ def publish_cube(
         a = AuditInput(zone=cat["z"].astype(np.int64), level=cat["level"].astype(np.int64), t=cat["t"].astype(np.int64),
                        lab=cat["lab"].astype(np.int64), obs=cat["obs"], est=cat["est"],
                        parent=parents([lv[1] for lv in levels], [lv[0] for lv in levels]), all_label=all_code if totals else -1,
-                       linear_time=not (kind == "presence" and stat == "max"), cells=cells, cell_groups=groups,
+                       linear_time=linear_time, cells=cells, cell_groups=groups,
                        nested=nested_codes(nested, zsorted), estimates=rest_share is None, shown=shown,
                        slack=0.5 if shown is None else perturbation.max_noise + 0.5, locked=fixed)
         found = audit(a, sup, k)[0]
