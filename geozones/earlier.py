@@ -269,7 +269,9 @@ class Locks:
     ``drop``: zones audited with this table and not written (an earlier run's own, or
     another part's of a table published in parts); ``hidden``: zones of them whose figures
     are all hidden in this audit (a later part's, not yet published: what this table
-    publishes must not bound them).
+    publishes must not bound them); ``soft``: the figures are not out yet (an earlier part's
+    of this run, staged, not merged): the audit may still hide them, and says which
+    (:attr:`geozones.engine.publish.Published.late`).
     """
 
     figures: pd.DataFrame
@@ -277,6 +279,7 @@ class Locks:
     where: str
     drop: set
     hidden: set = dataclasses.field(default_factory=set)
+    soft: bool = False
 
     def __call__(self, table: pd.DataFrame) -> np.ndarray:
         """Per row of a zone table (``zone_id``, ``period``, ``period_start``, ``origin``, ``observed``)."""

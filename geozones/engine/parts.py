@@ -27,6 +27,7 @@ from ..density import PeriodWeights
 from ..earlier import Locks
 from ..errors import BudgetError, InputError
 from ..outputs import whole_numbers, zone_summary
+from ..privacy import AUDITED, SUPPRESSED
 from ..weights import Weights
 from ..zones import OUTSIDE
 from .bins import CellBins, format_size, parse_size
@@ -229,7 +230,9 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     in_order = pd.Index(list(zone_order))  # (zone ranks through an index: Series.map over Arrow strings went row by row)
     stats = {"figures": 0, "published": 0, "suppressed": 0}
     by_reason: dict[str, int] = {}
-    summaries, got, writer, schema = [], 0.0, None, None
+    got, writer, schema = 0.0, None, None
+    lasts: list = []  # per part: its zones and its rows of the longest period (for the zones' summary)
+    late: set = set()  # figures an earlier part published and a later part's audit hid
     blocks = []  # per part: (zone rank, rows) of its zones, in the order written
     part_of = {str(z): i for i, cols in enumerate(parts) for z in np.asarray(zw.zone_ids)[cols]}
     relations: list[list] = [[] for _ in parts]  # each part's nested zones (all of a relation's zones are in one part)
@@ -249,7 +252,7 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
             if len(back) or len(ahead):  # (zones of other parts sharing its cells: audited with it, not written with it)
                 seen = pd.concat(earlier, ignore_index=True) if earlier else published_figures(None)
                 seen = seen[seen["zone_id"].isin(set(ids[back]))]  # (earlier parts: as they were published)
-                locks = Locks(seen, tolerance, f"part {i} of this run", set(ids[back]) | set(ids[ahead]), hidden=set(ids[ahead]))
+                locks = Locks(seen, tolerance, f"part {i} of this run", set(ids[back]) | set(ids[ahead]), hidden=set(ids[ahead]), soft=True)
             done, sums, _ = publish_dense(bins, weights, np.concatenate([cols, back, ahead]), cfg, residents, periods, relations[i], names,
                                           zone_order, fit, first=i == 0, rest_share=rest_share, perturbation=perturbation, locks=locks)
             got = got + sums
@@ -257,7 +260,12 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
                 stats[key] += n
             for key, n in done.by_reason.items():
                 by_reason[key] = by_reason.get(key, 0) + n
-            summaries.append(zone_summary(zones[zones["zone_id"].isin(set(ids[cols]))], done.last, periods[-1]))
+            lasts.append((set(ids[cols]), done.last))
+            if done.late is not None and len(done.late):  # (earlier parts' figures this part's audit hid: hidden in their rows too)
+                hide = late_keys(done.late)
+                late |= hide
+                earlier = [f[~late_keys(f, hide)] for f in earlier]
+                lasts = [(z, hidden_in(last, hide)) for z, last in lasts]
             arrow = whole_numbers(intervals(done.table) if intervals is not None else done.table)
             del done
             figures = published_figures(arrow)
@@ -276,9 +284,14 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
         bar.close()
         if writer is not None:
             writer.close()
-    merge_parts(rows_in, blocks, stage, batch=max(1024, min(MERGE_ROWS, room // (400 * len(parts)))))
+    if late:
+        log.info("%d figures published by earlier parts were hidden by later parts' audits (zones sharing cells)", len(late))
+        stats["published"] -= len(late)
+        stats["suppressed"] += len(late)
+        by_reason[AUDITED] = by_reason.get(AUDITED, 0) + len(late)
+    merge_parts(rows_in, blocks, stage, batch=max(1024, min(MERGE_ROWS, room // (400 * len(parts)))), late=late)
     rows_in.unlink()
-    summary = pd.concat(summaries, ignore_index=True)
+    summary = pd.concat([zone_summary(zones[zones["zone_id"].isin(z)], last, periods[-1]) for z, last in lasts], ignore_index=True)
     summary = summary.iloc[np.argsort(in_order.get_indexer(summary["zone_id"]), kind="stable")].reset_index(drop=True)
     conservation = conservation_of(bins, zw, got, factor)
     return {"summary": gpd.GeoDataFrame(summary, geometry="geometry", crs=zones.crs), "stats": stats, "by_reason": by_reason,
@@ -306,6 +319,25 @@ def part_halos(weights, parts: list[np.ndarray]) -> list[tuple[np.ndarray, np.nd
         near = np.unique(meet[cols].indices)
         halos.append((near[part_of[near] < i], near[part_of[near] > i]))
     return halos
+
+
+def late_keys(figures: pd.DataFrame, among: set | None = None):
+    """Figures (``zone_id``, ``period``, ``period_start`` in ns, ``origin``) as keys: a set,
+    or with ``among`` whether each is in it.
+    """
+    keys = list(zip(figures["zone_id"].astype(str), figures["period"].astype(str), np.asarray(figures["period_start"], np.int64).tolist(),
+                    figures["origin"].astype(str), strict=True))
+    return set(keys) if among is None else np.array([key in among for key in keys], bool)
+
+
+def hidden_in(rows: pd.DataFrame, hide: set) -> pd.DataFrame:
+    """A part's rows of the longest period with the figures ``hide`` suppressed."""
+    starts = pd.DatetimeIndex(pd.to_datetime(rows["period_start"], utc=True)).as_unit("ns").asi8
+    on = late_keys(rows.assign(period_start=starts), hide)
+    if not on.any():
+        return rows
+    return rows.assign(observed=np.where(on, np.nan, rows["observed"]), estimate=np.where(on, np.nan, rows["estimate"]),
+                       status=np.where(on, SUPPRESSED, rows["status"]))
 
 
 def published_figures(table=None) -> pd.DataFrame:
@@ -348,16 +380,40 @@ def give_back_memory() -> None:
         pass
 
 
-def merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage: Path, batch: int) -> None:
+def merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage: Path, batch: int, late: set | None = None) -> None:
     """Write ``zone_counts.csv`` and ``.parquet`` into ``stage`` from the parts' rows in
     ``path``, zones in the order of the whole table: each part's rows are read in turn
     (a batch of each part at a time), so memory holds one batch a part.
 
     ``blocks``: per part, the rank of each of its zones in the zone files and its rows.
+    ``late``: figures (:func:`late_keys`) a later part's audit hid: written suppressed.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
+
+    from ..outputs import iso_times
+
+    sep = "\x1f"
+    hide = None
+    if late:
+        hide = pa.array(sorted(sep.join((z, p, str(t), o)) for z, p, t, o in
+                               ((z, p, iso_times(pd.to_datetime([t], utc=True))[0], o) for z, p, t, o in late)))
+
+    def hidden(table):
+        if hide is None or not table.num_rows:
+            return table
+        key = pc.binary_join_element_wise(*(table.column(c).cast(pa.string()) for c in ("zone_id", "period", "period_start", "origin")), sep)
+        on = pc.is_in(key, value_set=hide)
+        if not pc.any(on).as_py():
+            return table
+        for name in ("observed", "estimate", "estimate_low", "estimate_high"):
+            if name in table.column_names:
+                col = table.column(name)
+                table = table.set_column(table.column_names.index(name), name, pc.if_else(on, pa.scalar(None, col.type), col))
+        status = table.column("status")
+        return table.set_column(table.column_names.index("status"), "status", pc.if_else(on, pa.scalar(SUPPRESSED, status.type), status))
 
     f = pq.ParquetFile(path)
     groups = []  # the row groups of each part, in order
@@ -382,7 +438,7 @@ def merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage: 
 
         def flush() -> None:
             nonlocal pending, count, first
-            table = pa.Table.from_batches(pending, schema=f.schema_arrow)
+            table = hidden(pa.Table.from_batches(pending, schema=f.schema_arrow))
             out.write_table(table)
             csv.write_table(table)
             pending, count, first = [], 0, False

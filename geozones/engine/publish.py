@@ -62,12 +62,17 @@ class Published:
         ``figures``, ``published``, ``suppressed``.
     by_reason : dict
         Suppressed figures per reason.
+    late : pandas.DataFrame or None
+        With soft locks (:class:`geozones.earlier.Locks`): the locked figures this audit hid
+        (``zone_id``, ``period``, ``period_start`` in ns, ``origin``), for their own part's
+        rows to be hidden too.
     """
 
     table: object
     last: pd.DataFrame
     stats: dict
     by_reason: dict
+    late: pd.DataFrame | None = None
 
 
 def _labels(origins: np.ndarray, zone_ids: np.ndarray, level: str, residents: Mapping[str, str] | None):
@@ -289,9 +294,11 @@ def publish_cube(
     cat["t_code"] = cat["t"] + np.array([r["t_offset"] for r in rows], dtype=np.int32)[cat["level"]]
     t_all = u_t[cat["t_code"]]  # (each figure's period start: for the locks, the relations, the noise and the audit)
     obs = cat["obs"]
-    fixed = None
+    fixed = soft = None
     if locks is not None and n_real:
         fixed = locks.of(zsorted[cat["z"]], np.array([lv[0] for lv in levels], dtype=object)[cat["level"]], t_all, labels[cat["lab"]], obs)
+        if locks.soft:  # (an earlier part's figures: published for the attacker, and still ours to hide)
+            soft, fixed = fixed, None
     sup = obs < k
     if locks is not None and locks.hidden and n_real:  # (a later part's zones: not published yet, so hidden here)
         sup |= np.isin(zsorted[cat["z"]], sorted(locks.hidden))
@@ -356,6 +363,11 @@ def publish_cube(
         found = audit(a, sup, k)[0]
         reason[found & ~sup] = _CODE[AUDITED]
         sup = found
+    late = None
+    if soft is not None:
+        on = soft & sup
+        late = pd.DataFrame({"zone_id": zsorted[cat["z"][on]].astype(str), "period": np.array([lv[0] for lv in levels], dtype=object)[cat["level"][on]],
+                             "period_start": t_all[on], "origin": labels[cat["lab"][on]].astype(str)})
     del t_all
     if shown is not None:  # the cell key method, on what is published
         cat["obs"], cat["est"] = noisy_figures(cat["obs"], cat["est"], shown, sup)
@@ -413,4 +425,4 @@ def publish_cube(
         "estimate": pub_est[last],
         "status": np.where(sup[last], SUPPRESSED, PUBLISHED),
     })
-    return Published(table=table, last=summary_rows, stats=stats, by_reason=by_reason)
+    return Published(table=table, last=summary_rows, stats=stats, by_reason=by_reason, late=late)
