@@ -325,9 +325,9 @@ def late_keys(figures: pd.DataFrame, among: set | None = None):
     """Figures (``zone_id``, ``period``, ``period_start`` in ns, ``origin``) as keys: a set,
     or with ``among`` whether each is in it.
     """
-    keys = list(zip(figures["zone_id"].astype(str), figures["period"].astype(str), np.asarray(figures["period_start"], np.int64).tolist(),
-                    figures["origin"].astype(str), strict=True))
-    return set(keys) if among is None else np.array([key in among for key in keys], bool)
+    keys = pd.MultiIndex.from_arrays([figures["zone_id"].astype(str).to_numpy(), figures["period"].astype(str).to_numpy(),
+                                      np.asarray(figures["period_start"], np.int64), figures["origin"].astype(str).to_numpy()])
+    return set(keys) if among is None else np.asarray(keys.isin(list(among)), bool)
 
 
 def hidden_in(rows: pd.DataFrame, hide: set) -> pd.DataFrame:
