@@ -184,7 +184,8 @@ def _maxima_over_hidden(a: AuditInput, sup: np.ndarray) -> np.ndarray:
         def key(z, lab, t):
             return (z.astype(np.int64) * n_lab + lab) * n_up + t
 
-        under = short & (up[a.t] >= 0) if len(up) else short & False
+        under = short.copy()
+        under[short] = up[a.t[short]] >= 0 if len(up) else False
         keys = key(a.zone[under], a.lab[under], up[a.t[under]])
         shown = np.bincount(keys[~sup[under]], minlength=n_z * n_lab * n_up)  # (its periods' published figures)
         periods = np.bincount(up[up >= 0], minlength=n_up)  # (shortest periods in each longer one)
