@@ -174,12 +174,13 @@ def _maxima_over_hidden(a: AuditInput, sup: np.ndarray) -> np.ndarray:
     which the audit's programmes hold. A maximum of published figures says nothing new.
     """
     out = np.zeros(len(a.zone), bool)
-    short = a.level == 0
-    n_lab = int(a.lab.max()) + 1 if len(a.lab) else 1
-    for lv in range(1, int(a.level.max()) + 1 if len(a.level) else 1):
+    if not len(a.zone):
+        return out
+    short, open_ = a.level == 0, ~sup & ~a.is_locked(np.arange(len(a.zone)))
+    n_lab, n_z = int(a.lab.max()) + 1, int(a.zone.max()) + 1
+    for lv in range(1, int(a.level.max()) + 1):
         up, at = a.parent[lv], a.level == lv
         n_up = max(int(up.max()) if len(up) else 0, int(a.t[at].max()) if at.any() else 0) + 1
-        n_z = int(a.zone.max()) + 1
 
         def key(z, lab, t):
             return (z.astype(np.int64) * n_lab + lab) * n_up + t
@@ -189,7 +190,7 @@ def _maxima_over_hidden(a: AuditInput, sup: np.ndarray) -> np.ndarray:
         keys = key(a.zone[under], a.lab[under], up[a.t[under]])
         shown = np.bincount(keys[~sup[under]], minlength=n_z * n_lab * n_up)  # (its periods' published figures)
         periods = np.bincount(up[up >= 0], minlength=n_up)  # (shortest periods in each longer one)
-        mine = np.flatnonzero(at & ~sup & ~a.is_locked(np.arange(len(a.zone))))
+        mine = np.flatnonzero(at & open_)
         out[mine] = shown[key(a.zone[mine], a.lab[mine], a.t[mine])] < np.maximum(periods[a.t[mine]], 1)  # (none: not known to be shown)
     return out
 

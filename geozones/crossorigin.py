@@ -260,7 +260,8 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
                     continue
                 c = cand[np.lexsort((-np.abs(dual[cand]), is_all[cand]))[0]]  # (an 'all' last: the figure a city buys)
                 is_open[c] = False
-                n_open[p.indices[p.indptr[c]:p.indptr[c + 1]][reads_p[p.indptr[c]:p.indptr[c + 1]]]] -= 1
+                row = slice(p.indptr[c], p.indptr[c + 1])
+                n_open[p.indices[row][reads_p[row]]] -= 1  # (its counts lose a figure bounding them)
                 model.free(c)
                 out.append(int(c))
 

@@ -397,9 +397,10 @@ def merge_parts(path: Path, blocks: list[tuple[np.ndarray, np.ndarray]], stage: 
 
     sep = "\x1f"
     hide = None
-    if late:
-        hide = pa.array(sorted(sep.join((z, p, str(t), o)) for z, p, t, o in
-                               ((z, p, iso_times(pd.to_datetime([t], utc=True))[0], o) for z, p, t, o in late)))
+    if late:  # (the keys as the staged rows hold them: period starts in ISO text, all at once)
+        zone, period, start, origin = (np.asarray(v) for v in zip(*late, strict=True))
+        iso = iso_times(pd.to_datetime(start.astype(np.int64), utc=True))
+        hide = pa.array([sep.join(key) for key in zip(zone, period, iso, origin, strict=True)])
 
     def hidden(table):
         if hide is None or not table.num_rows:

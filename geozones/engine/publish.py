@@ -295,8 +295,9 @@ def publish_cube(
     t_all = u_t[cat["t_code"]]  # (each figure's period start: for the locks, the relations, the noise and the audit)
     obs = cat["obs"]
     fixed = soft = None
+    level_names = np.array([lv[0] for lv in levels], dtype=object)
     if locks is not None and n_real:
-        fixed = locks.of(zsorted[cat["z"]], np.array([lv[0] for lv in levels], dtype=object)[cat["level"]], t_all, labels[cat["lab"]], obs)
+        fixed = locks.of(zsorted[cat["z"]], level_names[cat["level"]], t_all, labels[cat["lab"]], obs)
         if locks.soft:  # (an earlier part's figures: published for the attacker, and still ours to hide)
             soft, fixed = fixed, None
     sup = obs < k
@@ -334,7 +335,7 @@ def publish_cube(
         frame = pd.DataFrame({
             "zone_id": zsorted[cat["z"]],
             "period_start": t_all,
-            "period": np.array([lv[0] for lv in levels], dtype=object)[cat["level"]],
+            "period": level_names[cat["level"]],
             "origin": labels[cat["lab"]],
             "observed": obs,
         })
@@ -366,7 +367,7 @@ def publish_cube(
     late = None
     if soft is not None:
         on = soft & sup
-        late = pd.DataFrame({"zone_id": zsorted[cat["z"][on]].astype(str), "period": np.array([lv[0] for lv in levels], dtype=object)[cat["level"][on]],
+        late = pd.DataFrame({"zone_id": zsorted[cat["z"][on]].astype(str), "period": level_names[cat["level"][on]],
                              "period_start": t_all[on], "origin": labels[cat["lab"][on]].astype(str)})
     del t_all
     if shown is not None:  # the cell key method, on what is published
