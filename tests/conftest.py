@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 from pathlib import Path
@@ -96,8 +97,14 @@ def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
     from click.testing import CliRunner
 
     argv = [str(a) for a in args]
-    with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
-        result = CliRunner().invoke(_entry, argv, catch_exceptions=False)
+    logger = logging.getLogger("geozones")  # the CLI sets its handler, level and propagation:
+    state = (logger.handlers[:], logger.propagate, logger.level)  # given back after the run
+    try:
+        with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+            result = CliRunner().invoke(_entry, argv, catch_exceptions=False)
+    finally:
+        logger.handlers[:], logger.propagate = state[:2]
+        logger.setLevel(state[2])
     return subprocess.CompletedProcess(["geozones", *argv], result.exit_code, result.stdout, result.stderr)
 
 
