@@ -215,46 +215,105 @@ def read_footprints(path: str | os.PathLike[str]):
         If the file cannot be read, is not a footprints file, or holds an index out of
         range or a value that is not a probability or a share.
     """
-    from scipy import sparse
-
     from .footprint import Footprints
 
     path = Path(path)
     hint = "write it again with 'geozones weights --model footprint'"
     try:
-        table = pq.read_table(path)
-        head = json.loads((table.schema.metadata or {}).get(b"geozones", b"{}"))
+        f = pq.ParquetFile(path)
+        head = json.loads((f.schema_arrow.metadata or {}).get(b"geozones", b"{}"))
     except FileNotFoundError as exc:
         raise WeightsError("no such file", path=path, hint=hint) from exc
     except Exception as exc:
         raise WeightsError(f"cannot read footprints: {exc}", path=path, hint=hint) from exc
-    if head.get("kind") != "footprints" or not {"part", "row", "col", "value"} <= set(table.schema.names):
+    names = f.schema_arrow.names
+    if head.get("kind") != "footprints" or not {"part", "row", "col", "value"} <= set(names):
         raise WeightsError("is not a footprints file", path=path, hint=hint)
     cells = np.asarray(head.get("cell_ids", []), dtype=object)
     zones = np.asarray(head.get("zone_ids", []), dtype=object)
-    part = table.column("part").combine_chunks()
-    names = part.dictionary.to_pylist() if pa.types.is_dictionary(part.type) else None
-    codes = part.indices.to_numpy(zero_copy_only=False) if names else None
-    if names is None or not set(names) <= set(_PARTS):
-        raise WeightsError("has an unknown part", path=path, hint=hint)
-    which = np.asarray([_PARTS.index(n) for n in names], dtype=np.int8)[codes]
-    row = table.column("row").to_numpy().astype(np.int64)
-    col = table.column("col").to_numpy().astype(np.int64)
-    val = table.column("value").to_numpy().astype(np.float64)
-    t = which == 2
-    n = int(row[t].max()) + 1 if t.any() else 0
+    which, row, col, val = _footprint_columns(f, path, hint)
+    # the parts in the writer's order (P, A, tiles), each a slice; any other order is sorted once
+    if len(which) > 1 and (which[1:] < which[:-1]).any():
+        order = np.argsort(which, kind="stable")
+        which, row, col, val = which[order], row[order], col[order], val[order]
+        del order
+    lo = np.searchsorted(which, np.arange(len(_PARTS) + 1))
+    t = slice(lo[2], lo[3])
+    n = int(row[t].max()) + 1 if lo[3] > lo[2] else 0
     bounds = {0: (len(cells), n), 1: (n, len(zones)), 2: (n, 4)}
     for k, (nr, nc) in bounds.items():
-        m = which == k
-        if m.any() and ((row[m] < 0).any() or (row[m] >= nr).any() or (col[m] < 0).any() or (col[m] >= nc).any()):
+        r, c = row[lo[k]:lo[k + 1]], col[lo[k]:lo[k + 1]]
+        if len(r) and (r.min() < 0 or r.max() >= nr or c.min() < 0 or c.max() >= nc):
             raise WeightsError(f"part {_PARTS[k]} holds an index out of range", path=path, hint=hint)
-    bad = ~np.isfinite(val) | ((which < 2) & ((val < 0) | (val > 1 + 1e-9)))
+    bad = ~np.isfinite(val)
+    bad[:lo[2]] |= (val[:lo[2]] < 0) | (val[:lo[2]] > 1 + 1e-9)
     if bad.any():
         raise WeightsError(f"row {int(np.flatnonzero(bad)[0])} holds {val[bad][0]!r}, not a probability or share", path=path, hint=hint)
+    del bad
     if np.bincount(col[t], minlength=4).tolist() != [n] * 4:
         raise WeightsError("the tiles' columns are incomplete", path=path, hint=hint)
     cols4 = np.zeros((4, n))
     cols4[col[t], row[t]] = val[t]
-    P = sparse.csr_array((val[which == 0], (row[which == 0], col[which == 0])), shape=(len(cells), n))
-    A = sparse.csr_array((val[which == 1], (row[which == 1], col[which == 1])), shape=(n, len(zones)))
+    P = _csr(row[lo[0]:lo[1]], col[lo[0]:lo[1]], val[lo[0]:lo[1]], (len(cells), n))
+    A = _csr(row[lo[1]:lo[2]], col[lo[1]:lo[2]], val[lo[1]:lo[2]].copy(), (n, len(zones)))
     return Footprints(P, cells, cols4[0], cols4[1], A, cols4[2], zones, cols4[3], dict(head.get("meta", {})))
+
+
+def _footprint_columns(f: pq.ParquetFile, path: Path, hint: str):
+    """The footprints file's columns as arrays (part as its index in ``_PARTS``), filled one
+    row group at a time: a national file's table and its copies are never held at once.
+    """
+    types = {name: f.schema_arrow.field(name).type for name in ("row", "col", "value")}
+    if not (pa.types.is_integer(types["row"]) and pa.types.is_integer(types["col"]) and pa.types.is_floating(types["value"])):
+        raise WeightsError("is not a footprints file (its row, col and value columns are not numbers)", path=path, hint=hint)
+    small = types["row"].bit_width <= 32 and types["col"].bit_width <= 32
+    n = f.metadata.num_rows
+    which = np.empty(n, np.int8)
+    row, col = np.empty(n, np.int32 if small else np.int64), np.empty(n, np.int32 if small else np.int64)
+    val = np.empty(n, np.float64)
+    at = 0
+    try:
+        for g in range(f.num_row_groups):
+            t = f.read_row_group(g, columns=["part", "row", "col", "value"])
+            if any(t.column(c).null_count for c in t.column_names):
+                raise WeightsError(f"row group {g} holds an empty value", path=path, hint=hint)
+            m = t.num_rows
+            for chunk in t.column("part").chunks:
+                if not pa.types.is_dictionary(chunk.type) or not set(chunk.dictionary.to_pylist()) <= set(_PARTS):
+                    raise WeightsError("has an unknown part", path=path, hint=hint)
+                lut = np.asarray([_PARTS.index(x) for x in chunk.dictionary.to_pylist()], dtype=np.int8)
+                which[at:at + len(chunk)] = lut[chunk.indices.to_numpy(zero_copy_only=False)]
+                at += len(chunk)
+            at -= m
+            for name, out in (("row", row), ("col", col), ("value", val)):
+                out[at:at + m] = t.column(name).to_numpy()
+            at += m
+    except WeightsError:
+        raise
+    except Exception as exc:
+        raise WeightsError(f"cannot read footprints: {exc}", path=path, hint=hint) from exc
+    return which, row, col, val
+
+
+def _csr(row: np.ndarray, col: np.ndarray, val: np.ndarray, shape: tuple[int, int]):
+    """A CSR array of checked entries: built on the entries themselves when they come in
+    row-major order without repeats (as written), through COO (summing repeats) otherwise.
+    """
+    from scipy import sparse
+
+    if len(row) > 1:
+        step = row[1:] < row[:-1]
+        ordered = not step.any()
+        if ordered:
+            np.equal(row[1:], row[:-1], out=step)
+            step &= col[1:] <= col[:-1]
+            ordered = not step.any()
+        del step
+    else:
+        ordered = True
+    if not ordered or max(shape[1], len(row)) >= 2**31:
+        return sparse.csr_array((val, (row.astype(np.int64), col.astype(np.int64))), shape=shape)
+    indptr = np.zeros(shape[0] + 1, np.int32 if len(row) < 2**31 else np.int64)
+    np.cumsum(np.bincount(row, minlength=shape[0]), out=indptr[1:])
+    return sparse.csr_array((val, col.astype(indptr.dtype, copy=False), indptr), shape=shape)
+

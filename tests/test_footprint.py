@@ -246,6 +246,34 @@ def test_prebuilt_footprint_weights_run_as_the_cells_do_and_a_damaged_sidecar_is
     assert r.returncode == 0 and "no footprints beside" in r.stderr
 
 
+def test_a_footprints_file_reads_the_same_in_any_row_order_and_rejects_empty_values(tmp_path):
+    """The reader builds the matrices on the written order (row groups, no copies of the
+    whole table); rows in any other order, or row groups, give the same footprints, and
+    an empty value is a clean error."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from geozones.weights_io import read_footprints, write_footprints
+
+    fp = footprints(plan(lattice()), zone_grid(6, 300.0), crs="EPSG:3812")
+    path = write_footprints(fp, tmp_path / "f.parquet")
+    t = pq.read_table(path)
+    shuffled = tmp_path / "shuffled.parquet"
+    pq.write_table(t.take(np.random.default_rng(0).permutation(t.num_rows)), shuffled, row_group_size=t.num_rows // 7)
+    for other in (path, shuffled):
+        got = read_footprints(other)
+        for a, b in ((got.matrix, fp.matrix), (got.zone_shares, fp.zone_shares)):
+            assert a.shape == b.shape and (a != b).nnz == 0 and a.has_canonical_format
+        for name in ("x", "y", "in_zones", "prior"):
+            assert np.array_equal(getattr(got, name), getattr(fp, name))
+        assert list(got.cell_ids) == list(fp.cell_ids) and list(got.zone_ids) == list(fp.zone_ids)
+    value = t.column("value").to_numpy().copy()
+    holed = tmp_path / "holed.parquet"
+    pq.write_table(t.set_column(3, "value", pa.array(value, mask=np.arange(len(value)) == 5)), holed)
+    with pytest.raises(gz.WeightsError, match="empty value"):
+        read_footprints(holed)
+
+
 def test_an_ancillary_raster_is_the_prior_and_the_counts_still_add_up(tmp_path):
     import rasterio
     from rasterio.transform import from_origin
