@@ -458,6 +458,7 @@ def run(cfg: RunConfig) -> RunResult:
             lambda: _cell_totals(counts, cell_ids))
         figures, info, factors, conservation = _figures(counts, fig_weights, cfg, shares, residents, periods)
         clock.done("zone figures")
+    footprinted, fp, fp_x = fp is not None, None, None  # (the footprints have made the weights: their memory goes back)
     if cfg.strict_quality:
         check_strict(quality, cfg.counts or cfg.events)
     shapes = (early.union if early is not None else zones)[["zone_id", "area_km2", "geometry"]]
@@ -535,7 +536,7 @@ def run(cfg: RunConfig) -> RunResult:
         ),
         "parameters": {
             "kind": cfg.kind, "stat": cfg.stat if cfg.kind == "presence" else None, "period": cfg.period, "periods": periods,
-            "k": cfg.k, "protection": cfg.protection, "model": model, "density": cfg.density if fp is not None else None, "metric_crs": weights.meta.get("crs"), "measure": weights.meta.get("measure"),
+            "k": cfg.k, "protection": cfg.protection, "model": model, "density": cfg.density if footprinted else None, "metric_crs": weights.meta.get("crs"), "measure": weights.meta.get("measure"),
             "origin_level": cfg.origin_level, "residents_separated": residents is not None,
             "unknown_cells": cfg.unknown_cells, "dedup_factor": info["dedup_factor"] if cfg.kind == "unique" else None,
             "start": cfg.start, "end": cfg.end,
@@ -548,7 +549,7 @@ def run(cfg: RunConfig) -> RunResult:
             "rest_share": rest,
             "rest_note": "the estimate of 'all' is its published origins' estimates plus the rest of its observed count divided by rest_share",
         },
-        "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | _density_note(fp, weights, cfg.density),
+        "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | _density_note(footprinted, weights, cfg.density),
         "counts": {
             **_counts_summary(counts, bins),
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
@@ -608,9 +609,9 @@ def _prebuilt_footprints(path: str, weights: Weights):
     return fp
 
 
-def _density_note(fp, weights: Weights, density: str) -> dict:
+def _density_note(footprinted: bool, weights: Weights, density: str) -> dict:
     """What the manifest says of the footprint model's density (nothing about people)."""
-    if fp is None:
+    if not footprinted:
         return {}
     keys = ("tile_m", "path_loss_exponent", "softness_db", "reach_factor", "prior", "tiles", "iterations")
     where = ("estimated from each published period's own counts (a day's figures from that day's, the summary period's from all "

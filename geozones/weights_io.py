@@ -256,6 +256,8 @@ def read_footprints(path: str | os.PathLike[str]):
     cols4[col[t], row[t]] = val[t]
     P = _csr(row[lo[0]:lo[1]], col[lo[0]:lo[1]], val[lo[0]:lo[1]], (len(cells), n))
     A = _csr(row[lo[1]:lo[2]], col[lo[1]:lo[2]], val[lo[1]:lo[2]].copy(), (n, len(zones)))
+    del row
+    pa.default_memory_pool().release_unused()  # (the row groups' buffers, back to the system)
     return Footprints(P, cells, cols4[0], cols4[1], A, cols4[2], zones, cols4[3], dict(head.get("meta", {})))
 
 

@@ -225,8 +225,9 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
         )
     parts = zone_parts(zw, nested, per_zone, room)
     halos = part_halos(weights, parts)
-    log.info("the zone table does not fit in the memory budget whole: published in %d parts of up to %d zones (each audited with the "
-             "up to %d zones of other parts that share its cells)", len(parts), max(map(len, parts)), max(len(b) + len(f) for b, f in halos))
+    log.info("the zone table does not fit in the memory budget whole (%s held): published in %d parts of up to %d zones (each audited with the "
+             "up to %d zones of other parts that share its cells)", format_size(held), len(parts), max(map(len, parts)),
+             max(len(b) + len(f) for b, f in halos))
     in_order = pd.Index(list(zone_order))  # (zone ranks through an index: Series.map over Arrow strings went row by row)
     stats = {"figures": 0, "published": 0, "suppressed": 0}
     by_reason: dict[str, int] = {}
