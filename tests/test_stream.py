@@ -809,6 +809,30 @@ def test_zone_parts_keep_nested_zones_together_and_stay_within_the_room():
         parts_module.zone_parts(w, nested, per_zone=10, room=2 * 10 * parts_module.BYTES_PER_FIGURE)
 
 
+def test_parts_are_cut_so_that_each_fits_with_the_zones_audited_beside_it(caplog):
+    """A part is audited with its halo (the zones of other parts sharing its cells): the
+    parts are cut so that a part and its halo fit in the room together, and where no cut
+    can (a cell every zone shares) the run goes on with the narrowest and says so."""
+    n = 20
+    chain = np.zeros((n + 1, n))
+    chain[np.arange(n), np.arange(n)] = chain[np.arange(1, n + 1), np.arange(n)] = 0.5  # zone j: cells j and j + 1
+    w = gz.Weights(sparse.csr_array(chain), np.array([f"c{i}" for i in range(n + 1)]), np.array([f"z{j}" for j in range(n)]),
+                   1 - chain.sum(axis=1))
+    room = 6 * 10 * parts_module.BYTES_PER_FIGURE  # six zones' figures
+    naive = parts_module.zone_parts(w, [], per_zone=10, room=room)
+    widest = lambda parts, halos: max(len(c) + len(b) + len(a) for c, (b, a) in zip(parts, halos))  # noqa: E731
+    assert widest(naive, parts_module.part_halos(w, naive)) > 6  # (the room alone: a part of six and its neighbours)
+    parts, halos = parts_module.fitted_parts(w, w, [], 10, room)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(n)) and widest(parts, halos) <= 6
+    hub = chain.copy()
+    hub[0] = 0.01  # one cell in every zone: any part's halo is every other zone
+    w2 = gz.Weights(sparse.csr_array(hub), w.cell_ids, w.zone_ids, 1 - np.minimum(hub.sum(axis=1), 1))
+    with caplog.at_level("WARNING", logger="geozones"):
+        parts, halos = parts_module.fitted_parts(w2, w2, [], 10, room)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(n))
+    assert "more than the" in caplog.text and "raise --memory-budget" in caplog.text
+
+
 @pytest.fixture(scope="module")
 def demo_inputs(tmp_path_factory):
     from geozones.synth import demo_scenario

@@ -38,7 +38,7 @@ from .sums import used_cells, zone_sums
 if TYPE_CHECKING:
     from ..config import RunConfig
 
-__all__ = ["BYTES_PER_FIGURE", "PANDAS_BYTES_PER_FIGURE", "table_fits", "figures_per_zone", "zone_parts", "publish_dense", "publish_in_parts", "conservation_of",
+__all__ = ["BYTES_PER_FIGURE", "PANDAS_BYTES_PER_FIGURE", "table_fits", "figures_per_zone", "zone_parts", "fitted_parts", "publish_dense", "publish_in_parts", "conservation_of",
            "merge_parts", "check_split"]
 
 log = logging.getLogger("geozones")
@@ -223,8 +223,7 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
             f"the {format_size(held)} this run holds, more than the memory budget of {format_size(budget)} leaves",
             hint="raise --memory-budget, or publish a longer --period or a coarser --origin-level",
         )
-    parts = zone_parts(zw, nested, per_zone, room)
-    halos = part_halos(weights, parts)
+    parts, halos = fitted_parts(weights, zw, nested, per_zone, room)
     log.info("the zone table does not fit in the memory budget whole (%s held): published in %d parts of up to %d zones (each audited with the "
              "up to %d zones of other parts that share its cells)", format_size(held), len(parts), max(map(len, parts)),
              max(len(b) + len(f) for b, f in halos))
@@ -297,6 +296,35 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     conservation = conservation_of(bins, zw, got, factor)
     return {"summary": gpd.GeoDataFrame(summary, geometry="geometry", crs=zones.crs), "stats": stats, "by_reason": by_reason,
             "conservation": conservation, "parts": len(parts), "factor": factor}
+
+
+def fitted_parts(weights, zw: Weights, nested: list, per_zone: int, room: int) -> tuple[list, list]:
+    """:func:`zone_parts` whose zones fit in ``room`` with their halos (:func:`part_halos`,
+    audited with them): cut smaller while the widest part and its halo do not fit, as long
+    as that makes them narrower. Where the halos alone keep a part over the room (zones
+    that share cells with very many others), the run goes on with the narrowest cut and
+    warns.
+    """
+    cap, best = room, None
+    for _ in range(8):
+        try:
+            parts = zone_parts(zw, nested, per_zone, cap)
+        except BudgetError:
+            if best is None:
+                raise
+            break  # (zones nested together: no smaller parts)
+        halos = part_halos(weights, parts)
+        widest = max(len(c) + len(b) + len(a) for c, (b, a) in zip(parts, halos))
+        if best is not None and widest >= best[2]:
+            break
+        best = (parts, halos, widest)
+        if widest * per_zone * BYTES_PER_FIGURE <= room:
+            return parts, halos
+        cap = int(cap * room / (widest * per_zone * BYTES_PER_FIGURE))
+    log.warning("publishing in parts: the widest part with the zones of other parts that share its cells (%d zones) needs about %s, "
+                "more than the %s the memory budget leaves (raise --memory-budget to stay within it)",
+                best[2], format_size(best[2] * per_zone * BYTES_PER_FIGURE), format_size(room))
+    return best[0], best[1]
 
 
 def part_halos(weights, parts: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
