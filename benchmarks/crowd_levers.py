@@ -1,0 +1,150 @@
+"""Levers of the footprint model on the crowd study (issue 18, stop 32): the crowd study
+(``benchmarks/crowds.py``) for the footprint method alone, with ``geozones.footprint``
+patched as VARIANT says. A study of what moves the figures, not a setting of geozones.
+
+Usage
+-----
+From the repository root::
+
+    python3.11 benchmarks/crowd_levers.py VARIANT [crowds.py options, e.g. --case kortrijk --seeds 0 1 2 --out F.json]
+
+VARIANT, joined with ``+``:
+
+- ``base``: geozones as it is.
+- ``plan:g,m``: prior per tile = sum over cells of P[c, t] / (cell c's footprint size), to the power g, mixed
+  with a share m of uniform.
+- ``kern:h,m`` / ``kernc:h,m``: prior per tile = sum over the 8 nearest sites (24 nearest cells) of
+  exp(-d^2 / 2h^2), scaled to mean 1, mixed with a share m of uniform.
+- ``em:n,beta,s``: n EM steps; beta > 1 over-relaxed; s > 0 a sparsity-promoting MAP step.
+- ``tile:m``: tiles of m metres; ``soft:db``: softness of the best-server choice.
+"""
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import crowds  # noqa: E402
+
+import geozones.footprint as F  # noqa: E402
+
+if __name__ != "__main__":
+    raise ImportError("benchmarks/crowd_levers.py is a script")
+variant = sys.argv[1]
+argv = sys.argv[2:]
+crowds.METHODS = ("footprint",)          # only the method under study (others unchanged by patches)
+
+_orig_footprints = F.footprints
+_orig_estimate = F.estimate_density
+
+def plan_prior(P, gamma=1.0, mix=0.0):
+    """prior[t] ∝ sum_c P[c,t] / area_c (area_c = sum_t P[c,t], the cell's footprint size in tiles)."""
+    area = np.asarray(P.sum(axis=1)).ravel()
+    inv = np.divide(1.0, area, out=np.zeros_like(area), where=area > 0)
+    d = np.asarray(P.T @ inv).ravel()
+    reached = d > 0
+    d = np.where(reached, d / d[reached].mean(), 0.0) ** gamma
+    d = np.where(reached, d / d[reached].mean(), 0.0)
+    return np.where(reached, (1 - mix) * d + mix, 1.0)
+
+def with_prior(fn):
+    def footprints(*a, **k):
+        fp = _orig_footprints(*a, **k)
+        return dataclasses.replace(fp, prior=fn(fp.matrix), meta=dict(fp.meta, prior=variant))
+    F.footprints = footprints
+
+def em(iterations=100, beta=1.0, sparsity=0.0):
+    def estimate_density(P, counts, prior, *, iterations_=None, iterations=iterations):
+        counts = np.asarray(counts, dtype=float)
+        reached = np.asarray(P.sum(axis=0)).ravel() > 0
+        lam = np.where(reached, np.asarray(prior, dtype=float), 0.0)
+        q = P @ lam
+        if lam.sum() <= 0:
+            return lam
+        total = counts[q > 0].sum()
+        lam = lam * (total / lam.sum())
+        PT = sparse.csr_array(P.T)
+        for _ in range(iterations_ or it):
+            q = P @ lam
+            ratio = np.divide(counts, q, out=np.zeros_like(counts), where=q > 0)
+            g = PT @ ratio
+            if beta != 1.0:
+                lam = lam * np.power(np.maximum(g, 0), beta)
+                lam *= total / lam.sum()
+            else:
+                lam = lam * g
+            if sparsity:
+                # MAP-EM (one step late) with a Gamma(a<1) prior per tile: subtract a constant, clip at 0, keep the total
+                lam = np.maximum(lam - sparsity * total / reached.sum(), 0.0)
+                lam *= total / lam.sum()
+        return lam
+    it = iterations
+    F.estimate_density = lambda P, counts, prior, iterations=None: estimate_density(P, counts, prior, iterations_=it)
+
+def tile(size):
+    _f0 = F.footprints
+    def footprints(*a, **k):
+        k.setdefault("tile_m", size)
+        return _f0(*a, **k)
+    F.footprints = footprints
+
+V = variant.split("+")
+for v in V:
+    name, _, arg = v.partition(":")
+    if name == "base":
+        pass
+    elif name == "plan":        # plan:gamma,mix
+        g, m = (list(map(float, arg.split(","))) + [1.0, 0.0])[:2] if arg else (1.0, 0.0)
+        with_prior(lambda P, g=g, m=m: plan_prior(P, g, m))
+    elif name == "em":          # em:iterations,beta,sparsity
+        p = list(map(float, arg.split(","))) + [1.0, 0.0]
+        em(int(p[0]), p[1], p[2])
+    elif name == "soft":        # fixed softness
+        _sv = float(arg)
+        _f0 = F.footprints
+        def _fs(*a, _f0=_f0, _sv=_sv, **k):
+            k.setdefault("softness", _sv)
+            return _f0(*a, **k)
+        F.footprints = _fs
+    elif name in ("kern", "kernc"):  # kern:h,mix  prior = mix + (1-mix) * normalised sum over the 8 nearest sites (kernc: cells) of exp(-d²/2h²)
+        h, m = (list(map(float, arg.split(","))) + [0.0])[:2]
+        per_cell = name == "kernc"
+        from scipy.spatial import cKDTree
+        _f0 = F.footprints
+        def _fk(cells, zones, _f0=_f0, h=h, m=m, per_cell=per_cell, **k):
+            fp = _f0(cells, zones, **k)
+            c = cells.to_crs(fp.meta["crs"])
+            sites = np.round(np.c_[c.geometry.x, c.geometry.y], 1)
+            if not per_cell:
+                sites = np.unique(sites, axis=0)
+            d, _ = cKDTree(sites).query(np.c_[fp.x, fp.y], k=min(24 if per_cell else 8, len(sites)))
+            kk = np.exp(-d ** 2 / (2 * h * h)).sum(axis=1)
+            return dataclasses.replace(fp, prior=(1 - m) * kk / kk.mean() + m)
+        F.footprints = _fk
+    elif name == "tile":
+        tile(float(arg))
+    else:
+        raise SystemExit(f"unknown variant {v}")
+
+# extra table: per case x size class
+_tables = crowds.tables
+def tables(raw):
+    out = _tables(raw)
+    if "--out" in argv:
+        raw.to_pickle(argv[argv.index("--out") + 1].replace(".json", ".pkl"))
+    a = raw.assign(abs_error=raw["rel_error"].abs())
+    out["case x size class"] = a.groupby(["case", "size_class"], sort=False).agg(
+        median_abs=("abs_error", "median"), p90_abs=("abs_error", lambda v: v.quantile(0.9)), bias=("rel_error", "mean"), coverage=("inside", "mean"))
+    del out["calibration"]
+    return out
+crowds.tables = tables
+t0 = time.time()
+crowds.main(argv)
+print(f"VARIANT {variant} wall {time.time()-t0:.0f} s")
