@@ -38,7 +38,7 @@ from .sums import used_cells, zone_sums
 if TYPE_CHECKING:
     from ..config import RunConfig
 
-__all__ = ["BYTES_PER_FIGURE", "PANDAS_BYTES_PER_FIGURE", "table_fits", "figures_per_zone", "zone_parts", "fitted_parts", "publish_dense", "publish_in_parts", "conservation_of",
+__all__ = ["BYTES_PER_FIGURE", "PANDAS_BYTES_PER_FIGURE", "table_fits", "figures_per_zone", "zone_parts", "fitted_parts", "figure_bytes", "publish_dense", "publish_in_parts", "conservation_of",
            "merge_parts", "check_split"]
 
 log = logging.getLogger("geozones")
@@ -71,6 +71,23 @@ BYTES_PER_FIGURE = PUBLISH_BYTES_PER_FIGURE
 
 PANDAS_BYTES_PER_FIGURE = 1000
 
+#: What each weight of a zone beyond :data:`WEIGHTS_COUNTED` adds to its figures' memory
+#: (the audit reads every figure through its zone's weights). Measured nationally in stop
+#: 32: wedge weights (16 cells a zone) about 210 bytes a figure, footprint weights (51 a
+#: zone) 520-690 bytes a figure in parts (2.46 M and 3.39 M figures with their halos).
+BYTES_PER_WEIGHT = 12
+WEIGHTS_COUNTED = 16
+
+
+def figure_bytes(weights: Weights) -> int:
+    """Memory a figure takes through disclosure control with these weights (bytes):
+    :data:`BYTES_PER_FIGURE`, and :data:`BYTES_PER_WEIGHT` for each weight its zone has
+    beyond :data:`WEIGHTS_COUNTED`.
+    """
+    m = weights.matrix
+    per_zone = m.nnz / max(1, m.shape[1])
+    return int(BYTES_PER_FIGURE + BYTES_PER_WEIGHT * max(0.0, per_zone - WEIGHTS_COUNTED))
+
 
 def figures_per_zone(bins: CellBins, periods: list[str]) -> tuple[int, int, int]:
     """(figures, periods, origins) that publishing makes for one zone: every published
@@ -87,7 +104,7 @@ def table_fits(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[s
     budget leaves beside what the process holds now.
     """
     figures = figures_per_zone(bins, periods)[0] * (len(weights.zone_ids) + 1)
-    return resident_bytes(bins) + figures * BYTES_PER_FIGURE <= parse_size(cfg.memory_budget)
+    return resident_bytes(bins) + figures * figure_bytes(weights) <= parse_size(cfg.memory_budget)
 
 
 def resident_bytes(bins: CellBins) -> int:
@@ -123,14 +140,14 @@ def zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> list
     first = np.full(label.max() + 1 if n else 0, n, dtype=np.int64)
     np.minimum.at(first, label, np.arange(n))
     comps = np.split(order, np.cumsum(np.bincount(label))[:-1]) if n else []
-    cap = max(1, room // max(1, per_zone * BYTES_PER_FIGURE))  # zones a part may hold
+    cap = max(1, room // max(1, per_zone * figure_bytes(weights)))  # zones a part may hold
     parts, current, held = [], [], 0
     for c in np.argsort(first, kind="stable"):
         zones = comps[c]
         if len(zones) > cap:
             raise BudgetError(
                 f"zone {str(ids[zones[0]])!r} and the {len(zones) - 1} zones nested with it must go through disclosure control together, "
-                f"and their {len(zones) * per_zone:,} figures need about {format_size(len(zones) * per_zone * BYTES_PER_FIGURE)}, "
+                f"and their {len(zones) * per_zone:,} figures need about {format_size(len(zones) * per_zone * figure_bytes(weights))}, "
                 f"more than the {format_size(room)} the memory budget leaves",
                 hint="raise --memory-budget, publish a longer --period or a coarser --origin-level, or split that zone set",
             )
@@ -217,9 +234,9 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     # national quarter peaked at 2.13 GB for a 2 GB budget)
     budget, held = parse_size(cfg.memory_budget), resident_bytes(bins)
     room = int(0.8 * (budget - held))
-    if room < per_zone * BYTES_PER_FIGURE:
+    if room < per_zone * figure_bytes(zw):
         raise BudgetError(
-            f"publishing the zone table needs about {format_size(per_zone * BYTES_PER_FIGURE)} a zone ({per_zone:,} figures) beside "
+            f"publishing the zone table needs about {format_size(per_zone * figure_bytes(zw))} a zone ({per_zone:,} figures) beside "
             f"the {format_size(held)} this run holds, more than the memory budget of {format_size(budget)} leaves",
             hint="raise --memory-budget, or publish a longer --period or a coarser --origin-level",
         )
@@ -318,12 +335,12 @@ def fitted_parts(weights, zw: Weights, nested: list, per_zone: int, room: int) -
         if best is not None and widest >= best[2]:
             break
         best = (parts, halos, widest)
-        if widest * per_zone * BYTES_PER_FIGURE <= room:
+        if widest * per_zone * figure_bytes(zw) <= room:
             return parts, halos
-        cap = int(cap * room / (widest * per_zone * BYTES_PER_FIGURE))
+        cap = int(cap * room / (widest * per_zone * figure_bytes(zw)))
     log.warning("publishing in parts: the widest part with the zones of other parts that share its cells (%d zones) needs about %s, "
                 "more than the %s the memory budget leaves (raise --memory-budget to stay within it)",
-                best[2], format_size(best[2] * per_zone * BYTES_PER_FIGURE), format_size(room))
+                best[2], format_size(best[2] * per_zone * figure_bytes(zw)), format_size(room))
     return best[0], best[1]
 
 
