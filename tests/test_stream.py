@@ -833,6 +833,18 @@ def test_parts_are_cut_so_that_each_fits_with_the_zones_audited_beside_it(caplog
     assert "more than the" in caplog.text and "raise --memory-budget" in caplog.text
 
 
+def test_a_figure_takes_more_memory_the_more_weights_its_zone_has_in_any_period():
+    """Parts are sized with what a figure takes: more for zones that many cells reach
+    (footprint weights), and with weights per period, as in their widest period."""
+    base = parts_module.BYTES_PER_FIGURE
+    narrow = toy_weights(40, 8, seed=1)  # (about 20 cells a zone)
+    wide = gz.Weights(sparse.csr_array(np.full((40, 8), 1 / 8)), narrow.cell_ids, narrow.zone_ids, np.zeros(40))  # 40 a zone
+    assert parts_module.figure_bytes(wide) == base + parts_module.BYTES_PER_WEIGHT * (40 - parts_module.WEIGHTS_COUNTED)
+    assert base <= parts_module.figure_bytes(narrow) < parts_module.figure_bytes(wide)
+    days = gz.PeriodWeights("1d", np.array([0, 86_400 * 10**9], dtype=np.int64), (narrow, wide), (0, 1))
+    assert parts_module.figure_bytes(days) == parts_module.figure_bytes(wide)
+
+
 @pytest.fixture(scope="module")
 def demo_inputs(tmp_path_factory):
     from geozones.synth import demo_scenario

@@ -79,11 +79,13 @@ BYTES_PER_WEIGHT = 12
 WEIGHTS_COUNTED = 16
 
 
-def figure_bytes(weights: Weights) -> int:
+def figure_bytes(weights: Weights | PeriodWeights) -> int:
     """Memory a figure takes through disclosure control with these weights (bytes):
     :data:`BYTES_PER_FIGURE`, and :data:`BYTES_PER_WEIGHT` for each weight its zone has
-    beyond :data:`WEIGHTS_COUNTED`.
+    beyond :data:`WEIGHTS_COUNTED` (weights per period: the widest period's).
     """
+    if isinstance(weights, PeriodWeights):
+        return max(figure_bytes(w) for w in weights.parts)
     m = weights.matrix
     per_zone = m.nnz / max(1, m.shape[1])
     return int(BYTES_PER_FIGURE + BYTES_PER_WEIGHT * max(0.0, per_zone - WEIGHTS_COUNTED))
