@@ -390,22 +390,22 @@ def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown, 
         newly = np.flatnonzero(~known)[np.unique(open_[single].tocoo().col)]
         known[newly] = True
     hidden = np.flatnonzero(~known)
-    basis = None
+    basis = None  # an orthonormal basis of the rows' span, hidden x r, as h.T @ m (never made whole: hours x origins of a quarter made it GBs)
     if len(hidden):
         h = eq[:, hidden].tocsr()
         h = h[np.diff(h.indptr) > 0]
         if h.shape[0]:
-            # an orthonormal basis of the rows' span, from their Gram matrix (rows are few)
+            # from the rows' Gram matrix (rows are few)
             w, u = np.linalg.eigh((h @ h.T).toarray())
             big = w > max(w.max(), 0.0) * 1e-12
-            basis = (h.T @ (u[:, big] / np.sqrt(w[big]))) if big.any() else None  # hidden x r
+            basis = (sparse.csr_array(h.T), u[:, big] / np.sqrt(w[big])) if big.any() else None
     open_part = sub[:, hidden].tocsr() if len(hidden) else None
     if open_part is None:
         d = np.ones(n_f, bool)
     else:
         vv = np.bincount(np.repeat(np.arange(n_f), np.diff(open_part.indptr)), weights=open_part.data ** 2, minlength=n_f)
-        proj = (open_part @ basis) if basis is not None else np.zeros((n_f, 0))
-        d = vv - (proj * proj).sum(axis=1) <= 1e-9 * (1.0 + vv)
+        proj = _projected_norms(open_part, basis) if basis is not None else np.zeros(n_f)
+        d = vv - proj <= 1e-9 * (1.0 + vv)
     val = a.obs[figs]
     hits = []
     fig_pub_val = np.where(pub & ~a.is_locked(figs), val, np.inf)
@@ -458,10 +458,11 @@ def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown, 
         # 3. pairs of open unknowns under k that follow together: e_i + e_j lies in the span
         # when their residuals off the span are opposite; found through random signatures
         # of the residuals (sorted, matched, then checked exactly), over all pairs at once
-        if basis is not None and basis.shape[1]:
+        if basis is not None and basis[1].shape[1]:
             val_h = u_val[hidden]
             g = gauss[hidden]
-            sig = g - basis @ (basis.T @ g)
+            ht, m = basis
+            sig = g - ht @ (m @ (m.T @ (ht.T @ g)))
             alone = np.abs(sig).max(axis=1) <= 1e-7
             cand = np.flatnonzero((val_h < k) & ~alone)
             if len(cand) >= 2:
@@ -476,8 +477,7 @@ def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown, 
                 keep = (x < y) & (np.abs(sig[x] + sig[y]).max(axis=1) <= 1e-6)
                 x, y = x[keep], y[keep]
                 sv = val_h[x] + val_h[y]
-                v = basis[x] + basis[y]
-                ok = (sv > _TOL) & (sv < k) & (np.abs((v * v).sum(axis=1) - 2.0) <= 1e-6)
+                ok = (sv > _TOL) & (sv < k) & (np.abs(_norms(ht[x] + ht[y], m) - 2.0) <= 1e-6)
                 for xx, yy in zip(x[ok].tolist(), y[ok].tolist()):
                     f = cheapest(hidden[[xx, yy]])
                     if f is not None:
@@ -488,6 +488,25 @@ def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown, 
             uniq.setdefault(f, kind)
         hits = [(kind, f) for f, kind in uniq.items()]
     return d, hits, stuck
+
+
+def _projected_norms(rows, basis, cells: int = 4_000_000) -> np.ndarray:
+    """Per row of the sparse ``rows`` (over the hidden unknowns), the squared norm of its
+    projection on the span ``basis = (ht, m)`` (orthonormal columns ``ht @ m``), a block of
+    rows at a time (about ``cells`` numbers held at once).
+    """
+    return _norms(rows @ basis[0], basis[1], cells)
+
+
+def _norms(g, m: np.ndarray, cells: int = 4_000_000) -> np.ndarray:
+    """Per row of the sparse ``g``, the squared norm of ``g @ m``, a block of rows at a time."""
+    g = sparse.csr_array(g)
+    out = np.empty(g.shape[0])
+    step = max(1, cells // max(1, m.shape[1]))
+    for a in range(0, g.shape[0], step):
+        block = g[a:a + step] @ m
+        out[a:a + step] = (block * block).sum(axis=1)
+    return out
 
 
 def _spatial(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: float, breaks: set):
