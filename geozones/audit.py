@@ -404,7 +404,7 @@ def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown, 
         d = np.ones(n_f, bool)
     else:
         vv = np.bincount(np.repeat(np.arange(n_f), np.diff(open_part.indptr)), weights=open_part.data ** 2, minlength=n_f)
-        proj = _projected_norms(open_part, basis) if basis is not None else np.zeros(n_f)
+        proj = _norms(open_part @ basis[0], basis[1]) if basis is not None else np.zeros(n_f)
         d = vv - proj <= 1e-9 * (1.0 + vv)
     val = a.obs[figs]
     hits = []
@@ -490,16 +490,11 @@ def _zone_pass(a, sub, figs, cols, u_obs, ratio, sup, k, extra, must, preknown, 
     return d, hits, stuck
 
 
-def _projected_norms(rows, basis, cells: int = 4_000_000) -> np.ndarray:
-    """Per row of the sparse ``rows`` (over the hidden unknowns), the squared norm of its
-    projection on the span ``basis = (ht, m)`` (orthonormal columns ``ht @ m``), a block of
-    rows at a time (about ``cells`` numbers held at once).
-    """
-    return _norms(rows @ basis[0], basis[1], cells)
-
-
 def _norms(g, m: np.ndarray, cells: int = 4_000_000) -> np.ndarray:
-    """Per row of the sparse ``g``, the squared norm of ``g @ m``, a block of rows at a time."""
+    """Per row of the sparse ``g``, the squared norm of ``g @ m``, a block of rows at a time
+    (about ``cells`` numbers held at once): with ``g`` rows over the hidden unknowns times
+    ``ht`` of the span's basis ``(ht, m)``, their projections' squared norms.
+    """
     g = sparse.csr_array(g)
     out = np.empty(g.shape[0])
     step = max(1, cells // max(1, m.shape[1]))

@@ -279,17 +279,17 @@ def _footprint_columns(f: pq.ParquetFile, path: Path, hint: str):
             t = f.read_row_group(g, columns=["part", "row", "col", "value"])
             if any(t.column(c).null_count for c in t.column_names):
                 raise WeightsError(f"row group {g} holds an empty value", path=path, hint=hint)
-            m = t.num_rows
+            pos = at
             for chunk in t.column("part").chunks:
-                if not pa.types.is_dictionary(chunk.type) or not set(chunk.dictionary.to_pylist()) <= set(_PARTS):
+                names = chunk.dictionary.to_pylist() if pa.types.is_dictionary(chunk.type) else None
+                if names is None or not set(names) <= set(_PARTS):
                     raise WeightsError("has an unknown part", path=path, hint=hint)
-                lut = np.asarray([_PARTS.index(x) for x in chunk.dictionary.to_pylist()], dtype=np.int8)
-                which[at:at + len(chunk)] = lut[chunk.indices.to_numpy(zero_copy_only=False)]
-                at += len(chunk)
-            at -= m
+                lut = np.asarray([_PARTS.index(x) for x in names], dtype=np.int8)
+                which[pos:pos + len(chunk)] = lut[chunk.indices.to_numpy(zero_copy_only=False)]
+                pos += len(chunk)
             for name, out in (("row", row), ("col", col), ("value", val)):
-                out[at:at + m] = t.column(name).to_numpy()
-            at += m
+                out[at:at + t.num_rows] = t.column(name).to_numpy()
+            at += t.num_rows
     except WeightsError:
         raise
     except Exception as exc:
@@ -315,7 +315,7 @@ def _csr(row: np.ndarray, col: np.ndarray, val: np.ndarray, shape: tuple[int, in
         ordered = True
     if not ordered or max(shape[1], len(row)) >= 2**31:
         return sparse.csr_array((val, (row.astype(np.int64), col.astype(np.int64))), shape=shape)
-    indptr = np.zeros(shape[0] + 1, np.int32 if len(row) < 2**31 else np.int64)
+    indptr = np.zeros(shape[0] + 1, np.int32)  # (larger ones went through COO above)
     np.cumsum(np.bincount(row, minlength=shape[0]), out=indptr[1:])
     return sparse.csr_array((val, col.astype(indptr.dtype, copy=False), indptr), shape=shape)
 

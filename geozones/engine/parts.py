@@ -142,14 +142,15 @@ def zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> list
     first = np.full(label.max() + 1 if n else 0, n, dtype=np.int64)
     np.minimum.at(first, label, np.arange(n))
     comps = np.split(order, np.cumsum(np.bincount(label))[:-1]) if n else []
-    cap = max(1, room // max(1, per_zone * figure_bytes(weights)))  # zones a part may hold
+    zone_bytes = per_zone * figure_bytes(weights)
+    cap = max(1, room // max(1, zone_bytes))  # zones a part may hold
     parts, current, held = [], [], 0
     for c in np.argsort(first, kind="stable"):
         zones = comps[c]
         if len(zones) > cap:
             raise BudgetError(
                 f"zone {str(ids[zones[0]])!r} and the {len(zones) - 1} zones nested with it must go through disclosure control together, "
-                f"and their {len(zones) * per_zone:,} figures need about {format_size(len(zones) * per_zone * figure_bytes(weights))}, "
+                f"and their {len(zones) * per_zone:,} figures need about {format_size(len(zones) * zone_bytes)}, "
                 f"more than the {format_size(room)} the memory budget leaves",
                 hint="raise --memory-budget, publish a longer --period or a coarser --origin-level, or split that zone set",
             )
@@ -236,9 +237,10 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     # national quarter peaked at 2.13 GB for a 2 GB budget)
     budget, held = parse_size(cfg.memory_budget), resident_bytes(bins)
     room = int(0.8 * (budget - held))
-    if room < per_zone * figure_bytes(zw):
+    zone_bytes = per_zone * figure_bytes(zw)
+    if room < zone_bytes:
         raise BudgetError(
-            f"publishing the zone table needs about {format_size(per_zone * figure_bytes(zw))} a zone ({per_zone:,} figures) beside "
+            f"publishing the zone table needs about {format_size(zone_bytes)} a zone ({per_zone:,} figures) beside "
             f"the {format_size(held)} this run holds, more than the memory budget of {format_size(budget)} leaves",
             hint="raise --memory-budget, or publish a longer --period or a coarser --origin-level",
         )
@@ -324,6 +326,7 @@ def fitted_parts(weights, zw: Weights, nested: list, per_zone: int, room: int) -
     that share cells with very many others), the run goes on with the narrowest cut and
     warns.
     """
+    zone_bytes = per_zone * figure_bytes(zw)
     cap, best = room, None
     for _ in range(8):
         try:
@@ -337,12 +340,12 @@ def fitted_parts(weights, zw: Weights, nested: list, per_zone: int, room: int) -
         if best is not None and widest >= best[2]:
             break
         best = (parts, halos, widest)
-        if widest * per_zone * figure_bytes(zw) <= room:
+        if widest * zone_bytes <= room:
             return parts, halos
-        cap = int(cap * room / (widest * per_zone * figure_bytes(zw)))
+        cap = int(cap * room / (widest * zone_bytes))
     log.warning("publishing in parts: the widest part with the zones of other parts that share its cells (%d zones) needs about %s, "
                 "more than the %s the memory budget leaves (raise --memory-budget to stay within it)",
-                best[2], format_size(best[2] * per_zone * figure_bytes(zw)), format_size(room))
+                best[2], format_size(best[2] * zone_bytes), format_size(room))
     return best[0], best[1]
 
 
