@@ -41,9 +41,6 @@ variant = sys.argv[1]
 argv = sys.argv[2:]
 crowds.METHODS = ("footprint",)          # only the method under study (others unchanged by patches)
 
-_orig_footprints = F.footprints
-_orig_estimate = F.estimate_density
-
 def plan_prior(P, gamma=1.0, mix=0.0):
     """prior[t] ∝ sum_c P[c,t] / area_c (area_c = sum_t P[c,t], the cell's footprint size in tiles)."""
     area = np.asarray(P.sum(axis=1)).ravel()
@@ -55,13 +52,26 @@ def plan_prior(P, gamma=1.0, mix=0.0):
     return np.where(reached, (1 - mix) * d + mix, 1.0)
 
 def with_prior(fn):
+    """Footprints (as patched so far) whose prior is ``fn(P)``."""
+    inner = F.footprints
+
     def footprints(*a, **k):
-        fp = _orig_footprints(*a, **k)
+        fp = inner(*a, **k)
         return dataclasses.replace(fp, prior=fn(fp.matrix), meta=dict(fp.meta, prior=variant))
     F.footprints = footprints
 
-def em(iterations=100, beta=1.0, sparsity=0.0):
-    def estimate_density(P, counts, prior, *, iterations_=None, iterations=iterations):
+
+def with_defaults(**given):
+    """Footprints (as patched so far) with other defaults (``tile_m``, ``softness``)."""
+    inner = F.footprints
+
+    def footprints(*a, **k):
+        return inner(*a, **(given | k))
+    F.footprints = footprints
+
+def em(steps=100, beta=1.0, sparsity=0.0):
+    """EM of ``steps`` steps; ``beta`` > 1 over-relaxed; ``sparsity`` > 0 a MAP step."""
+    def estimate_density(P, counts, prior, iterations=None):
         counts = np.asarray(counts, dtype=float)
         reached = np.asarray(P.sum(axis=0)).ravel() > 0
         lam = np.where(reached, np.asarray(prior, dtype=float), 0.0)
@@ -71,7 +81,7 @@ def em(iterations=100, beta=1.0, sparsity=0.0):
         total = counts[q > 0].sum()
         lam = lam * (total / lam.sum())
         PT = sparse.csr_array(P.T)
-        for _ in range(iterations_ or it):
+        for _ in range(steps):
             q = P @ lam
             ratio = np.divide(counts, q, out=np.zeros_like(counts), where=q > 0)
             g = PT @ ratio
@@ -85,15 +95,8 @@ def em(iterations=100, beta=1.0, sparsity=0.0):
                 lam = np.maximum(lam - sparsity * total / reached.sum(), 0.0)
                 lam *= total / lam.sum()
         return lam
-    it = iterations
-    F.estimate_density = lambda P, counts, prior, iterations=None: estimate_density(P, counts, prior, iterations_=it)
+    F.estimate_density = estimate_density
 
-def tile(size):
-    _f0 = F.footprints
-    def footprints(*a, **k):
-        k.setdefault("tile_m", size)
-        return _f0(*a, **k)
-    F.footprints = footprints
 
 V = variant.split("+")
 for v in V:
@@ -107,12 +110,7 @@ for v in V:
         p = list(map(float, arg.split(","))) + [1.0, 0.0]
         em(int(p[0]), p[1], p[2])
     elif name == "soft":        # fixed softness
-        _sv = float(arg)
-        _f0 = F.footprints
-        def _fs(*a, _f0=_f0, _sv=_sv, **k):
-            k.setdefault("softness", _sv)
-            return _f0(*a, **k)
-        F.footprints = _fs
+        with_defaults(softness=float(arg))
     elif name in ("kern", "kernc"):  # kern:h,mix  prior = mix + (1-mix) * normalised sum over the 8 nearest sites (kernc: cells) of exp(-d²/2h²)
         h, m = (list(map(float, arg.split(","))) + [0.0])[:2]
         per_cell = name == "kernc"
@@ -129,7 +127,7 @@ for v in V:
             return dataclasses.replace(fp, prior=(1 - m) * kk / kk.mean() + m)
         F.footprints = _fk
     elif name == "tile":
-        tile(float(arg))
+        with_defaults(tile_m=float(arg))
     else:
         raise SystemExit(f"unknown variant {v}")
 
