@@ -90,6 +90,26 @@ def _entry(args: tuple[str, ...]) -> None:
     main(list(args))
 
 
+@contextlib.contextmanager
+def _logger_kept():
+    """Give the ``geozones`` logger back as it was: the CLI sets its handler, level and
+    propagation, and a test after it that reads the log through caplog would see nothing."""
+    logger = logging.getLogger("geozones")
+    handlers, propagate, level = logger.handlers[:], logger.propagate, logger.level
+    try:
+        yield
+    finally:
+        logger.handlers[:], logger.propagate = handlers, propagate
+        logger.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _each_test_keeps_the_logger():
+    """Every test, whatever it calls (``main`` directly too), leaves the logger as it found it."""
+    with _logger_kept():
+        yield
+
+
 def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
     """Run ``geozones ARGS`` in this process with click's ``CliRunner`` (stdout and stderr
     apart), in ``cwd`` if given: the exit code, stdout and stderr a process would give.
@@ -97,14 +117,8 @@ def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
     from click.testing import CliRunner
 
     argv = [str(a) for a in args]
-    logger = logging.getLogger("geozones")  # the CLI sets its handler, level and propagation:
-    state = (logger.handlers[:], logger.propagate, logger.level)  # given back after the run
-    try:
-        with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
-            result = CliRunner().invoke(_entry, argv, catch_exceptions=False)
-    finally:
-        logger.handlers[:], logger.propagate = state[:2]
-        logger.setLevel(state[2])
+    with _logger_kept(), contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+        result = CliRunner().invoke(_entry, argv, catch_exceptions=False)
     return subprocess.CompletedProcess(["geozones", *argv], result.exit_code, result.stdout, result.stderr)
 
 
