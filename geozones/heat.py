@@ -40,10 +40,12 @@ def heat_from_zones(grid: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, published: 
     Returns
     -------
     pandas.DataFrame
-        One row per square and period of the published table: ``zone_id`` (the square),
-        ``period_start``, ``period``, ``origin`` (``all``), ``observed``, ``estimate``
-        (the zone's figure times the square's share of the zone's area; empty where no
-        zone under the square is published) and ``status``.
+        One row per period of the published table and square under a zone, by period then
+        square in grid order: ``zone_id`` (the square), ``period_start``, ``period``,
+        ``origin`` (``all``), ``observed``, ``estimate`` (the zone's figure times the
+        square's share of the zone's area; empty where no zone under the square is
+        published) and ``status``. The text columns are categorical (an hourly quarter of
+        a city has millions of rows, and a few distinct texts).
     """
     g = grid.to_crs(crs)
     z = zones[["zone_id", "geometry"]].to_crs(crs).reset_index(drop=True)
@@ -60,32 +62,34 @@ def heat_from_zones(grid: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, published: 
     t = t[t["_z"] >= 0]
     slices = t[["period_start", "period"]].drop_duplicates().reset_index(drop=True)
     s_code = pd.MultiIndex.from_frame(slices).get_indexer(pd.MultiIndex.from_frame(t[["period_start", "period"]]))
-    n_s, n_z, n_sq = len(slices), len(z), len(g)
+    n_s, n_z = len(slices), len(z)
     obs = np.full((n_s, n_z), np.nan)
     est = np.full((n_s, n_z), np.nan)
     ok = (t["status"] == PUBLISHED).to_numpy()
     obs[s_code[ok], t["_z"].to_numpy()[ok]] = t["observed"].to_numpy(dtype=float)[ok]
     est[s_code[ok], t["_z"].to_numpy()[ok]] = t["estimate"].to_numpy(dtype=float)[ok]
     share = g.geometry.area.to_numpy()[sq] / z_area[zc]
-    out_obs = np.full((n_s, n_sq), np.nan)
-    out_est = np.full((n_s, n_sq), np.nan)
+    covered = np.unique(sq)  # the squares under a zone, in grid order: the frame's columns
+    col = np.searchsorted(covered, sq)
+    out_obs = np.full((n_s, len(covered)), np.nan)
+    out_est = np.full((n_s, len(covered)), np.nan)
     for r in range(int(rank.max()) + 1 if len(rank) else 0):  # (a few ranks: zones nested under a square)
         at = rank == r
-        s_sq, s_z, s_share = sq[at], zc[at], share[at]
-        vo, ve = obs[:, s_z] * s_share, est[:, s_z] * s_share
-        free = np.isnan(out_obs[:, s_sq])
-        out_obs[:, s_sq] = np.where(free, vo, out_obs[:, s_sq])
-        out_est[:, s_sq] = np.where(free, ve, out_est[:, s_sq])
-    drawn = ~np.isnan(out_obs)
-    frame = pd.DataFrame({
-        "zone_id": np.tile(g["zone_id"].astype(str).to_numpy(), n_s),
-        "period_start": np.repeat(slices["period_start"].to_numpy(), n_sq),
-        "period": np.repeat(slices["period"].to_numpy(), n_sq),
-        "origin": ALL,
+        s_col, s_z, s_share = col[at], zc[at], share[at]
+        free = np.isnan(out_obs[:, s_col])
+        out_obs[:, s_col] = np.where(free, obs[:, s_z] * s_share, out_obs[:, s_col])
+        out_est[:, s_col] = np.where(free, est[:, s_z] * s_share, out_est[:, s_col])
+    # a row per period and square: codes into the few distinct values, not a text per row
+    # (an hourly quarter of a city has millions of rows)
+    ids = pd.Categorical.from_codes(np.tile(np.arange(len(covered), dtype=np.int32), n_s),
+                                    categories=pd.Index(g["zone_id"].astype(str).to_numpy()[covered]))
+    periods = pd.Categorical(slices["period"].astype(str))
+    return pd.DataFrame({
+        "zone_id": ids,
+        "period_start": np.repeat(slices["period_start"].to_numpy(), len(covered)),
+        "period": pd.Categorical.from_codes(np.repeat(periods.codes, len(covered)), categories=periods.categories),
+        "origin": pd.Categorical.from_codes(np.zeros(out_obs.size, np.int8), categories=[ALL]),
         "observed": out_obs.reshape(-1),
         "estimate": out_est.reshape(-1),
-        "status": np.where(drawn.reshape(-1), PUBLISHED, SUPPRESSED),
+        "status": pd.Categorical.from_codes(np.isnan(out_obs.reshape(-1)).astype(np.int8), categories=[PUBLISHED, SUPPRESSED]),
     })
-    covered = np.zeros(n_sq, bool)
-    covered[sq] = True
-    return frame[np.tile(covered, n_s)].reset_index(drop=True)

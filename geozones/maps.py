@@ -240,13 +240,16 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
         HeatMap(pts.tolist(), name=f"Heat ({html.escape(periods[-1])}, drawn from published zone figures)", radius=18, blur=15).add_to(m)
     if len(periods) > 1:
         frames = ok[ok["period"] == periods[0]]
-        starts = sorted(pd.unique(frames["period_start"]))
+        codes, starts = pd.factorize(frames["period_start"])  # (one pass, not one per frame)
+        starts = pd.Index(starts).astype(str)
         if len(starts) > 1:
+            when = np.argsort(pd.to_datetime(starts, utc=True, format="ISO8601").to_numpy(), kind="stable")  # in time order
+            codes, starts = np.argsort(when)[codes], starts[when]
             top = float(frames["estimate"].max())
-            data = []
-            for s in starts:
-                f = frames[frames["period_start"] == s]
-                data.append(np.column_stack([f["lat"], f["lon"], _relative(f["estimate"].to_numpy(), top, dec)]).tolist())
+            rows = np.argsort(codes, kind="stable")
+            cuts = np.searchsorted(codes[rows], np.arange(1, len(starts)))
+            pts = np.column_stack([frames["lat"], frames["lon"], _relative(frames["estimate"].to_numpy(dtype=float), top, dec)])[rows]
+            data = [f.tolist() for f in np.split(pts, cuts)]
             cut = 10 if periods[0] in ("1d", "1w", "1q") else 16
             labels = [html.escape(str(s)[:cut].replace("T", " ")) for s in starts]
             HeatMapWithTime(data, index=labels, name=f"Heat per {html.escape(periods[0])} (slider)", radius=18,

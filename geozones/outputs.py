@@ -276,23 +276,48 @@ def grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame, prefix: str) -> pd.Dat
     -------
     pandas.DataFrame
         ``zone_id``, ``lon``, ``lat`` (the square's centroid), ``period_start``,
-        ``period``, ``observed``, ``estimate``, ``status``.
+        ``period``, ``observed``, ``estimate``, ``status``; rows by period length, start
+        and square; text columns categorical (``period_start`` ISO 8601 local time,
+        ordered in time, formatted once per distinct time).
     """
-    cent = grid.set_index("zone_id").geometry.to_crs(grid.estimate_utm_crs()).centroid.to_crs("EPSG:4326")
-    order = {z: i for i, z in enumerate(grid["zone_id"])}
-    pub = pub.assign(_p=pub["period"].map(period_seconds), _z=pub["zone_id"].map(order)).sort_values(["_p", "period_start", "_z"], kind="stable")
+    from .counts import period_seconds
+
+    cent = grid.geometry.to_crs(grid.estimate_utm_crs()).centroid.to_crs("EPSG:4326")
+    # codes into the few distinct squares, periods and times, not a text per row (millions
+    # of rows for an hourly quarter)
+    square = _category_codes(pub["zone_id"], pd.Index(grid["zone_id"].astype(str)))
+    if (square < 0).any():
+        raise ValueError("grid_table: figures of squares that are not in the grid")
+    period = pub["period"].astype("category")
+    p_rank = np.argsort(np.argsort([period_seconds(str(c)) for c in period.cat.categories], kind="stable"))
+    t_code, times = pd.factorize(pub["period_start"], sort=True)
+    # rows by period length, start and square: one key, sorted only when not in order yet
+    key = (p_rank[period.cat.codes.to_numpy()] * (len(times) + 1) + t_code + 1) * len(grid) + square
+    order = slice(None) if (key[1:] >= key[:-1]).all() else np.argsort(key, kind="stable")
+    del key
+    square = square[order]
+    ids = grid["zone_id"].astype(str).str.slice(len(prefix)).to_numpy(dtype=object)
+    status = pub["status"].astype("category")
     return pd.DataFrame(
         {
-            "zone_id": pub["zone_id"].str.slice(len(prefix)).to_numpy(),
-            "lon": pub["zone_id"].map(cent.x).round(6).to_numpy(),
-            "lat": pub["zone_id"].map(cent.y).round(6).to_numpy(),
-            "period_start": local_iso(pub["period_start"]).to_numpy(),
-            "period": pub["period"].to_numpy(),
-            "observed": pub["observed"].to_numpy(),
-            "estimate": pub["estimate"].to_numpy(),
-            "status": pub["status"].to_numpy(),
+            "zone_id": pd.Categorical.from_codes(square, categories=pd.Index(ids)),
+            "lon": cent.x.round(6).to_numpy()[square],
+            "lat": cent.y.round(6).to_numpy()[square],
+            "period_start": pd.Categorical.from_codes(t_code[order], categories=pd.Index(iso_times(times) if len(times) else [], dtype=object),
+                                                      ordered=True),  # (in time order)
+            "period": pd.Categorical.from_codes(period.cat.codes.to_numpy()[order], categories=period.cat.categories),
+            "observed": pub["observed"].to_numpy()[order],
+            "estimate": pub["estimate"].to_numpy()[order],
+            "status": pd.Categorical.from_codes(status.cat.codes.to_numpy()[order], categories=status.cat.categories),
         }
     )
+
+
+def _category_codes(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position in ``index`` of every value (-1 where absent), looked up once per distinct value."""
+    values = values.astype("category")
+    where = index.get_indexer(values.cat.categories.astype(str))
+    return np.where(values.cat.codes.to_numpy() >= 0, where[values.cat.codes.to_numpy()], -1)
 
 
 # ------------------------------------------------------------ the output folder, whole

@@ -151,6 +151,38 @@ def test_heat_frames_are_the_published_grid_figures():
         assert not {(round(a, 5), round(b, 5)) for a, b in zip(hidden["lat"], hidden["lon"])} & set(shown)
 
 
+def test_grid_table_orders_any_rows_and_the_slider_runs_in_time_order_across_the_clock_change():
+    """``grid_table`` gives the same rows for figures in any order (by period length, start,
+    then square), with a text per distinct value rather than per row; the slider's frames run
+    in time order through the night the clocks go back (02:00 local twice), whether the map is
+    drawn from the run's table or from ``grid_counts.csv`` read back."""
+    from geozones.outputs import grid_table
+
+    squares = gpd.GeoDataFrame({"zone_id": ["sq_a", "sq_b", "sq_c"]},
+                               geometry=[shapely.box(3.25 + 0.004 * i, 50.82, 3.254 + 0.004 * i, 50.823) for i in range(3)],
+                               crs="EPSG:4326")
+    hours = pd.date_range("2026-10-24T23:00Z", periods=4, freq="h")  # 01:00+02, 02:00+02, 02:00+01, 03:00+01 local
+    rows = pd.DataFrame({"zone_id": np.tile(squares["zone_id"], len(hours)), "period_start": np.repeat(hours, 3), "period": "1h"})
+    rows = pd.concat([rows, pd.DataFrame({"zone_id": squares["zone_id"], "period_start": hours[0], "period": "1d"})], ignore_index=True)
+    rows["observed"] = rows["estimate"] = np.arange(len(rows), dtype=float) + 40
+    rows["status"] = "published"
+    ordered = grid_table(squares, rows, "sq_")
+    shuffled = grid_table(squares, rows.sample(frac=1, random_state=1).reset_index(drop=True), "sq_")
+    pd.testing.assert_frame_equal(ordered, shuffled)
+    assert ordered["period"].tolist() == ["1h"] * 12 + ["1d"] * 3 and ordered["zone_id"].tolist()[:3] == ["a", "b", "c"]
+    assert ordered["estimate"].tolist() == rows["estimate"].tolist()  # (these rows were in that order already)
+    assert isinstance(ordered["period_start"].dtype, pd.CategoricalDtype) and len(ordered["period_start"].cat.categories) == 4
+    assert ordered["period_start"].astype(str).tolist()[3:9] == ["2026-10-25T02:00:00+02:00"] * 3 + ["2026-10-25T02:00:00+01:00"] * 3
+    zone = gpd.GeoDataFrame({"zone_id": ["z"], "name": ["Z"], "visitors": [100.0]},
+                            geometry=[shapely.box(3.25, 50.82, 3.27, 50.83)], crs="EPSG:4326")
+    read_back = pd.read_csv(__import__("io").StringIO(ordered.to_csv(index=False)), dtype={"zone_id": str, "period_start": str})
+    for grid in (ordered, read_back):
+        page = maps.visitor_map(zone, grid=grid).get_root().render()
+        (frames,) = _calls(page, "new TDHeatmap")
+        top = ordered.loc[ordered["period"] == "1h", "estimate"].max()
+        assert [round(f[0][2] * top) for f in frames] == [40, 43, 46, 49]  # each hour's first square, in time order
+
+
 def test_tooltip_says_when_no_origin_is_published():
     """A zone whose origins are all suppressed says so, instead of an empty row; no origins at all: no row."""
     geom = [shapely.box(3.25, 50.82, 3.26, 50.83), shapely.box(3.26, 50.82, 3.27, 50.83)]
