@@ -7,6 +7,10 @@ Usage
 From the repository root::
 
     python3.11 benchmarks/crowd_levers.py VARIANT [crowds.py options, e.g. --case kortrijk --seeds 0 1 2 --out F.json]
+    python3.11 benchmarks/crowd_levers.py VARIANT --day [accuracy.py options, e.g. --seeds 0 1 2 --out F.json]
+
+``--day`` runs the day simulations of ``benchmarks/accuracy.py`` (every method; the
+variant changes the footprint method only) instead of the crowd study.
 
 VARIANT, joined with ``+``:
 
@@ -144,5 +148,11 @@ def tables(raw):
     return out
 crowds.tables = tables
 t0 = time.time()
-crowds.main(argv)
+if "--day" in argv:  # the day simulations (benchmarks/accuracy.py, every method) instead of the crowds
+    import accuracy
+
+    argv.remove("--day")
+    accuracy.main(argv)
+else:
+    crowds.main(argv)
 print(f"VARIANT {variant} wall {time.time()-t0:.0f} s")
