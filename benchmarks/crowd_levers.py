@@ -138,6 +138,7 @@ for v in V:
 # extra table: per case x size class
 _tables = crowds.tables
 def tables(raw):
+    """crowds.py's tables and one per case and size class (the raw figures kept beside --out)."""
     out = _tables(raw)
     if "--out" in argv:
         raw.to_pickle(argv[argv.index("--out") + 1].replace(".json", ".pkl"))
