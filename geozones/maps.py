@@ -340,10 +340,26 @@ def map_from_run(run_dir: str | os.PathLike[str], *, self_contained: bool = Fals
     for col in ("zone_id", "name", "visitors"):
         if col not in zones.columns:
             raise InputError(f"zones.geojson has no {col!r} property", path=zones_path, hint="make it again with this version of geozones")
-    grid = None
-    if (run_dir / "grid_counts.csv").is_file():
-        grid = pd.read_csv(run_dir / "grid_counts.csv", dtype={"zone_id": str, "period_start": str, "period": str})
+    grid = _read_grid(run_dir / "grid_counts.csv") if (run_dir / "grid_counts.csv").is_file() else None
     title = "Visitors per day"
     if (run_dir / "manifest.json").is_file():
         title = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("title", title)
     return visitor_map(zones, grid=grid, title=title, self_contained=self_contained, tiles=tiles)
+
+
+def _read_grid(path: Path) -> pd.DataFrame:
+    """``grid_counts.csv`` read by Arrow, its text columns categorical (an hourly quarter's
+    grid has millions of rows and a few distinct texts).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    text = ("zone_id", "period_start", "period", "status")
+    numbers = ("lon", "lat", "observed", "estimate")
+    try:
+        t = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in text} | {c: pa.float64() for c in numbers}, include_columns=[*text, *numbers]))
+    except (pa.ArrowInvalid, pa.ArrowKeyError) as e:
+        raise InputError(f"grid_counts.csv cannot be read: {str(e).splitlines()[0]}", path=path,
+                         hint="make the run again, or remove the file to draw the map without heat layers") from None
+    return pa.table({c: t[c].dictionary_encode() if c in text else t[c] for c in t.column_names}).to_pandas()

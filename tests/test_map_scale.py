@@ -183,6 +183,31 @@ def test_grid_table_orders_any_rows_and_the_slider_runs_in_time_order_across_the
         assert [round(f[0][2] * top) for f in frames] == [40, 43, 46, 49]  # each hour's first square, in time order
 
 
+def test_the_map_of_a_run_reads_its_grid_and_says_which_file_is_damaged(small_case, tmp_path):
+    """``geozones map RUN`` draws the same heat layers as the run did from ``grid_counts.csv``
+    read back; a damaged grid file gives one line naming it, and no map."""
+    from .conftest import run_cli
+
+    c = small_case
+    out = tmp_path / "out"
+    gz.run(gz.RunConfig(zones=[str(c["zones"])], cells=str(c["cells"]), counts=str(c["counts"]), market_share=str(c["shares"]),
+                        out=str(out), heat_grid_m=500.0))
+    r = run_cli("map", out, "--out", tmp_path / "again.html")
+    assert r.returncode == 0, r.stderr
+    heat = lambda page: (_calls(page, "L.heatLayer"), _calls(page, "new TDHeatmap") if "new TDHeatmap" in page else [])  # noqa: E731
+    assert heat((tmp_path / "again.html").read_text()) == heat((out / "map.html").read_text())
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for f in out.iterdir():
+        (damaged / f.name).write_bytes(f.read_bytes())
+    lines = (damaged / "grid_counts.csv").read_text().splitlines()
+    lines[1] = lines[1].replace(lines[1].split(",")[1], "east", 1)  # a longitude that is a word
+    (damaged / "grid_counts.csv").write_text("\n".join(lines) + "\n")
+    r = run_cli("map", damaged, "--out", tmp_path / "no.html")
+    assert r.returncode != 0 and "grid_counts.csv" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "no.html").exists()
+
+
 def test_tooltip_says_when_no_origin_is_published():
     """A zone whose origins are all suppressed says so, instead of an empty row; no origins at all: no row."""
     geom = [shapely.box(3.25, 50.82, 3.26, 50.83), shapely.box(3.26, 50.82, 3.27, 50.83)]
