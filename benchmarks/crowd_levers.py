@@ -10,7 +10,8 @@ From the repository root::
     python3.11 benchmarks/crowd_levers.py VARIANT --day [accuracy.py options, e.g. --seeds 0 1 2 --out F.json]
 
 ``--day`` runs the day simulations of ``benchmarks/accuracy.py`` (every method; the
-variant changes the footprint method only) instead of the crowd study.
+variant changes the footprint method only) instead of the crowd study, ``--week`` the
+week with an event day of ``benchmarks/event_days.py``.
 
 VARIANT, joined with ``+``:
 
@@ -20,6 +21,9 @@ VARIANT, joined with ``+``:
 - ``kern:h,m`` / ``kernc:h,m``: prior per tile = sum over the 8 nearest sites (24 nearest cells) of
   exp(-d^2 / 2h^2), scaled to mean 1, mixed with a share m of uniform.
 - ``em:n,beta,s``: n EM steps; beta > 1 over-relaxed; s > 0 a sparsity-promoting MAP step.
+- ``akern:f,m``: adaptive kernel: each site's Gaussian has f x the distance to its third
+  nearest other site (at least 100 m) and mass 1 (sites stand for people where they are
+  dense and where they are sparse alike), mixed with a share m of uniform.
 - ``tile:m``: tiles of m metres; ``soft:db``: softness of the best-server choice.
 """
 
@@ -130,6 +134,21 @@ for v in V:
             kk = np.exp(-d ** 2 / (2 * h * h)).sum(axis=1)
             return dataclasses.replace(fp, prior=(1 - m) * kk / kk.mean() + m)
         F.footprints = _fk
+    elif name == "akern":  # akern:f,mix  adaptive: each site's kernel f x the distance to its 3rd nearest other site, mass 1 per site
+        f, m = (list(map(float, arg.split(","))) + [0.0])[:2]
+        from scipy.spatial import cKDTree
+        _f1 = F.footprints
+        def _fa(cells, zones, _f1=_f1, f=f, m=m, **k):
+            fp = _f1(cells, zones, **k)
+            c = cells.to_crs(fp.meta["crs"])
+            sites = np.unique(np.round(np.c_[c.geometry.x, c.geometry.y], 1), axis=0)
+            tree = cKDTree(sites)
+            gap = tree.query(sites, k=min(4, len(sites)))[0][:, -1]
+            h = np.maximum(f * gap, 100.0)
+            d, i = tree.query(np.c_[fp.x, fp.y], k=min(32, len(sites)))
+            kk = (np.exp(-d ** 2 / (2 * h[i] ** 2)) / h[i] ** 2).sum(axis=1)
+            return dataclasses.replace(fp, prior=(1 - m) * kk / kk.mean() + m)
+        F.footprints = _fa
     elif name == "tile":
         with_defaults(tile_m=float(arg))
     else:
@@ -154,6 +173,11 @@ if "--day" in argv:  # the day simulations (benchmarks/accuracy.py, every method
 
     argv.remove("--day")
     accuracy.main(argv)
+elif "--week" in argv:  # the week with an event day (benchmarks/event_days.py)
+    import event_days
+
+    argv.remove("--week")
+    event_days.main(argv)
 else:
     crowds.main(argv)
 print(f"VARIANT {variant} wall {time.time()-t0:.0f} s")
