@@ -161,7 +161,7 @@ def preview_map(
     model : {"wedge", "voronoi", "footprint"}
         The model the fit figures use. Wedges and Voronoi areas are both drawn, each as its
         own layer; the model's is shown, the other starts hidden. ``footprint`` (a run's
-        default) weighs by the footprints under a uniform prior and shows the Voronoi
+        default) weighs by the footprints under the prior (the plan's sites) and shows the Voronoi
         (best-server) areas, which also give the cells' sizes.
     k, share : int, float
         Threshold and market share (see :func:`zone_resolution`).

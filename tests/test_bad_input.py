@@ -175,7 +175,9 @@ def far_cell(tmp: Path, base: Path) -> None:
     assert m["weights"]["cells_in_no_zone"] == 1  # cell B reaches no zone: its people are 'outside'
     t = pd.read_csv(tmp / "out" / "zone_counts.csv", dtype={"origin": str})
     day = t[(t.period == "1d") & (t.origin == "all")].set_index("zone_id")["observed"]
-    assert day.to_dict() == {"west": 140, "east": 140}  # only cell A, half in each zone
+    # only cell A's 280, about half in each zone (the prior, the plan's site density, leans a
+    # little towards B, far to the east)
+    assert day.sum() == 280 and abs(day["west"] - 140) <= 3 and abs(day["east"] - 140) <= 3
 
 
 def dropped_unknown(tmp: Path, base: Path) -> None:

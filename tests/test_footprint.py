@@ -285,7 +285,7 @@ def test_an_ancillary_raster_is_the_prior_and_the_counts_still_add_up(tmp_path):
     with rasterio.open(raster, "w", driver="GTiff", width=40, height=40, count=1, dtype="float32", crs="EPSG:3812",
                        transform=from_origin(X0 - 1000, Y0 + 3000, 100, 100)) as dst:
         dst.write(values, 1)
-    uniform = footprints(cells, zones, crs="EPSG:3812")
+    uniform = footprints(cells, zones, crs="EPSG:3812", prior="uniform")
     pop = footprints(cells, zones, crs="EPSG:3812", ancillary=raster)
     with pytest.raises(gz.InputError, match="does not cover"):
         far = plan(lattice() + 50_000)
@@ -311,3 +311,31 @@ def test_the_dask_engine_places_people_as_the_stream_engine(small_case, tmp_path
         assert r.returncode == 0, r.stderr
     assert (outs["stream"] / "zone_counts.csv").read_bytes() == (outs["dask"] / "zone_counts.csv").read_bytes()
     assert json.loads((outs["dask"] / "manifest.json").read_text())["parameters"]["model"] == "footprint"
+
+
+def test_the_default_prior_is_the_density_of_the_plans_sites():
+    """Operators put sites where people are: the default prior is the sites' density, each
+    site a kernel of equal mass as wide as its neighbours are far, with an even floor so that
+    anyone can be placed anywhere; ``uniform`` and an unknown name are said plainly."""
+    from geozones import footprint as F
+
+    dense = np.array([(x, y) for x in range(0, 1000, 250) for y in range(0, 1000, 250)], dtype=float)  # 16 sites, 250 m apart
+    sparse_ = np.array([(3000.0, 0.0), (4500.0, 0.0), (3000.0, 1500.0), (4500.0, 1500.0)])  # 4 sites, 1.5 km apart
+    cells = plan(np.vstack([dense, sparse_]))
+    zones = zone_grid(5, 1000.0, (-500.0, -1500.0))
+    fp = footprints(cells, zones, crs="EPSG:3812")
+    assert fp.meta["prior"].startswith("cell plan")
+    assert np.isclose(fp.prior.mean(), 1.0) and (fp.prior >= F.PRIOR_FLOOR - 1e-12).all()
+    x, y = fp.x - X0, fp.y - Y0
+    in_dense = (x > 0) & (x < 750) & (y > 0) & (y < 750)
+    in_sparse = (x > 3000) & (x < 4500) & (y > 0) & (y < 1500)
+    assert in_dense.any() and in_sparse.any()
+    per_site = lambda at, n: fp.prior[at].sum() / n  # noqa: E731  (the prior's mass per site of each group)
+    assert fp.prior[in_dense].mean() > 3 * fp.prior[in_sparse].mean()  # denser sites, more people
+    assert 0.2 < per_site(in_dense, 9) / per_site(in_sparse, 1) < 5  # (9 sites fully inside; a site's mass is the same)
+    flat = footprints(cells, zones, crs="EPSG:3812", prior="uniform")
+    assert fp.matrix.shape == flat.matrix.shape and flat.meta["prior"] == "uniform" and (flat.prior == 1).all()
+    lone = footprints(plan(np.array([(0.0, 0.0)])), zone_grid(2, 500.0), crs="EPSG:3812")
+    assert (lone.prior == 1).all()  # (one site says nothing of where people are)
+    with pytest.raises(gz.WeightsError, match="unknown prior"):
+        footprints(cells, zones, crs="EPSG:3812", prior="population")
