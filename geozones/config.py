@@ -23,6 +23,7 @@ from .coverage import MODELS
 from .density import DENSITIES
 from .engine import ENGINES, parse_size
 from .errors import ConfigError, InputError
+from .footprint import PRIORS
 from .origins import LEVELS
 from .privacy import DEFAULT_K
 
@@ -52,6 +53,7 @@ class RunConfig:
     metric_crs: str | None = None
     ancillary: str | None = None
     ancillary_column: str | None = None
+    prior: str = "plan"
     kind: str = "presence"
     stat: str = "mean"
     dedup_factor: float | None = None
@@ -118,6 +120,8 @@ class RunConfig:
             bad("k", f"{self.k!r} is not a positive number")
         if self.density not in DENSITIES:
             bad("density", f"{self.density!r} is not one of {', '.join(DENSITIES)}")
+        if self.prior not in PRIORS:
+            bad("prior", f"{self.prior!r} is not one of {', '.join(PRIORS)}")
         if self.protection not in PROTECTIONS:
             bad("protection", f"{self.protection!r} is not one of {', '.join(PROTECTIONS)}")
         if self.protection == "perturb":

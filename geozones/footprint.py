@@ -62,6 +62,7 @@ __all__ = [
     "REACH_FACTOR",
     "ITERATIONS",
     "DEFAULT_TILT",
+    "PRIORS",
     "PRIOR_SPREAD",
     "PRIOR_FLOOR",
     "Footprints",
@@ -93,6 +94,8 @@ DEFAULT_TILT = 4.0
 #: to its third nearest other site (dense sites, narrow; sparse ones, wide), at least
 #: :data:`PRIOR_MIN_M` (docs/accuracy.md, "The prior").
 PRIOR_SPREAD = 1.0
+#: The priors a run may start from without an ancillary layer (``--prior``).
+PRIORS = ("plan", "uniform")
 #: The narrowest site kernel, in metres.
 PRIOR_MIN_M = 100.0
 #: The share of the default prior spread evenly, so that people can be placed anywhere.
@@ -378,7 +381,7 @@ def footprints(
     """
     if tile_m <= 0 or softness <= 0 or exponent <= 0 or reach_factor <= 0:
         raise WeightsError("footprint parameters must be positive", hint="check the tile size, softness, exponent and reach")
-    if prior not in ("plan", "uniform"):
+    if prior not in PRIORS:
         raise WeightsError(f"unknown prior {prior!r}", hint="use 'plan' or 'uniform', or give an ancillary layer")
     if crs is None:
         crs = metric_crs(cells.to_crs("EPSG:4326").total_bounds)

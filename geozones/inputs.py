@@ -142,6 +142,7 @@ def build_footprint_weights(
     metric_crs: str | None = None,
     ancillary: str | None = None,
     ancillary_column: str | None = None,
+    prior: str = "plan",
 ) -> tuple[Weights, gpd.GeoDataFrame, Footprints]:
     """The footprint model's inputs: weights under the prior, best-server areas, footprints.
 
@@ -149,6 +150,8 @@ def build_footprint_weights(
     ----------
     zones, zone_paths, cells, cell_crs, metric_crs, ancillary, ancillary_column
         As for :func:`build_weights` (the ancillary layer is the density's prior).
+    prior : {"plan", "uniform"}, default "plan"
+        The prior without an ancillary layer (:func:`geozones.footprint.footprints`).
 
     Returns
     -------
@@ -158,7 +161,7 @@ def build_footprint_weights(
     """
     plan = read_cellplan(cells, crs=cell_crs)
     try:
-        return prior_footprint_weights(plan, zones, crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column)
+        return prior_footprint_weights(plan, zones, crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column, prior=prior)
     except (WeightsError, CoverageError) as exc:
         raise naming_inputs(exc, zone_paths, str(cells), cell_crs) from None
 
@@ -170,6 +173,7 @@ def prior_footprint_weights(
     crs: str | None = None,
     ancillary: str | None = None,
     ancillary_column: str | None = None,
+    prior: str = "plan",
 ) -> tuple[Weights, gpd.GeoDataFrame, Footprints]:
     """:func:`build_footprint_weights` of a cell plan already read (the errors name no file).
 
@@ -179,7 +183,7 @@ def prior_footprint_weights(
         The cell plan (:func:`geozones.read_cellplan`).
     zones : geopandas.GeoDataFrame
         The zone set.
-    crs, ancillary, ancillary_column
+    crs, ancillary, ancillary_column, prior
         The metric CRS (default: the best-server areas'), and the density's prior.
 
     Returns
@@ -193,7 +197,7 @@ def prior_footprint_weights(
         If no cell's footprint reaches any zone.
     """
     coverage = build_coverage(plan, "voronoi", crs=crs)
-    fp = footprints(plan, zones, crs=crs or coverage.crs, ancillary=ancillary, ancillary_column=ancillary_column)
+    fp = footprints(plan, zones, crs=crs or coverage.crs, ancillary=ancillary, ancillary_column=ancillary_column, prior=prior)
     if not fp.zone_shares.nnz:
         raise no_overlap(coverage, zones)
     return footprint_weights(fp), coverage, fp
@@ -211,6 +215,7 @@ def run_weights(
     ancillary_column: str | None = None,
     on_dask: bool = False,
     scheduler: str | None = None,
+    prior: str = "plan",
 ) -> tuple[Weights, str, Footprints | None]:
     """The weights a run starts from, with a zone that only swapped coordinates leave unreached refused.
 
@@ -218,6 +223,8 @@ def run_weights(
     ----------
     zones, zone_paths, cells, model, cell_crs, metric_crs, ancillary, ancillary_column, on_dask, scheduler
         As for :func:`build_weights`.
+    prior : {"plan", "uniform"}, default "plan"
+        The footprint model's prior without an ancillary layer.
 
     Returns
     -------
@@ -227,7 +234,7 @@ def run_weights(
     """
     if coverage_model(cells, model) == "footprint":
         weights, coverage, fp = build_footprint_weights(zones, zone_paths, cells, cell_crs=cell_crs, metric_crs=metric_crs,
-                                                        ancillary=ancillary, ancillary_column=ancillary_column)
+                                                        ancillary=ancillary, ancillary_column=ancillary_column, prior=prior)
         model = "footprint"
     else:
         weights, coverage, model = build_weights(zones, zone_paths, cells, model=model, cell_crs=cell_crs, metric_crs=metric_crs,

@@ -339,3 +339,31 @@ def test_the_default_prior_is_the_density_of_the_plans_sites():
     assert (lone.prior == 1).all()  # (one site says nothing of where people are)
     with pytest.raises(gz.WeightsError, match="unknown prior"):
         footprints(cells, zones, crs="EPSG:3812", prior="population")
+
+
+def test_the_prior_is_chosen_with_a_flag_or_a_key_and_said_in_the_manifest(small_case, tmp_path):
+    """``--prior uniform`` (apportion and weights) and ``prior = "uniform"`` (run) give the
+    even start; the manifest says which prior ran; a prior that does not exist is refused."""
+    from geozones.config import load_config
+
+    from .conftest import run_cli
+
+    c = small_case
+    common = ["--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--k", "5", "--no-map"]
+    outs = {}
+    for p in ("plan", "uniform"):
+        outs[p] = tmp_path / p
+        r = run_cli("-q", "apportion", *common, "--out", outs[p], "--prior", p)
+        assert r.returncode == 0, r.stderr
+        said = json.loads((outs[p] / "manifest.json").read_text())["weights"]["footprint"]["prior"]
+        assert said == "uniform" if p == "uniform" else said.startswith("cell plan")
+    w = tmp_path / "w.parquet"
+    assert run_cli("-q", "weights", "--zones", c["zones"], "--cells", c["cells"], "--prior", "uniform", "--out", w).returncode == 0
+    r = run_cli("-q", "apportion", "--zones", c["zones"], "--weights", w, "--counts", c["counts"], "--k", "5", "--no-map", "--out", tmp_path / "pw")
+    assert r.returncode == 0, r.stderr
+    table = lambda d: pd.read_csv(d / "zone_counts.csv")  # noqa: E731
+    pd.testing.assert_frame_equal(table(tmp_path / "pw"), table(outs["uniform"]))  # (the prebuilt footprints keep their prior)
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f'zones = "{c["zones"]}"\ncells = "{c["cells"]}"\ncounts = "{c["counts"]}"\nout = "{tmp_path / "o"}"\nprior = "houses"\n')
+    with pytest.raises(gz.ConfigError, match="prior"):
+        load_config(cfg)

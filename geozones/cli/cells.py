@@ -10,7 +10,7 @@ from ..coverage import build_coverage
 from ..inputs import build_footprint_weights, build_weights, coverage_model
 from ..weights_io import footprints_path, write_footprints, write_weights
 from ..zones import read_zones
-from .options import cell_crs, metric_crs, model_option, out_file, plural, say, step, zone_files
+from .options import cell_crs, metric_crs, model_option, out_file, plural, prior_option, say, step, zone_files
 
 
 @click.command("coverage")
@@ -40,6 +40,7 @@ def coverage_cmd(cellplan: str, model: str | None, cell_crs: str | None, metric_
 @metric_crs()
 @click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons.")
 @click.option("--ancillary-column", help="Value column of a polygon ancillary layer (default: polygon area).")
+@prior_option("plan")
 @click.option("--repair", is_flag=True, help="Repair zone geometries instead of refusing them.")
 @out_file("Weights to write: .parquet (or .csv).")
 def weights_cmd(
@@ -50,6 +51,7 @@ def weights_cmd(
     metric_crs: str | None,
     ancillary: str | None,
     ancillary_column: str | None,
+    prior: str,
     repair: bool,
     out: str,
 ) -> int:
@@ -66,7 +68,7 @@ def weights_cmd(
     with step(f"building {model} coverage and apportioning it over {len(zs)} zones"):
         if model == "footprint":
             w, _, fp = build_footprint_weights(zs, list(zone_paths), cells, cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary,
-                                               ancillary_column=ancillary_column)
+                                               ancillary_column=ancillary_column, prior=prior)
         else:
             w, _, _ = build_weights(zs, list(zone_paths), cells, model=model, cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary,
                                     ancillary_column=ancillary_column)

@@ -16,6 +16,7 @@ from ..counts import KINDS
 from ..coverage import MODELS
 from ..density import DENSITIES
 from ..extrapolate import DEFAULT_SHARE
+from ..footprint import PRIORS
 from ..origins import LEVELS
 from ..privacy import DEFAULT_K
 
@@ -104,6 +105,13 @@ def protection_option(default: str | None, more: str = ""):
                              "cell key method's noise on every published figure (docs/privacy.md). " + more)
 
 
+def prior_option(default: str | None):
+    """``--prior``: the footprint model's starting density without an ancillary layer."""
+    return click.option("--prior", type=click.Choice(PRIORS), default=default, show_default=default is not None,
+                        help="--model footprint: the density the estimate starts from: plan (the density of the cell plan's sites: "
+                             "operators put sites where people are) or uniform; --ancillary replaces it (docs/accuracy.md).")
+
+
 def pipeline_options(f):
     """The options shared by ``apportion`` and ``run`` (RunConfig's keys), with its defaults."""
     d = DEFAULTS
@@ -146,6 +154,7 @@ def pipeline_options(f):
         metric_crs(),
         click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons."),
         click.option("--ancillary-column", help="Value column of a polygon ancillary layer."),
+        prior_option(d["prior"]),
         click.option("--engine", type=click.Choice(ENGINE_CHOICES), default=d["engine"], show_default=True,
                      help="How counts are read: auto (stream for Parquet, memory for CSV, events or --start/--end); in memory; "
                           "streamed from Parquet in bounded memory; or on Dask."),
