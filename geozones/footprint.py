@@ -19,8 +19,8 @@ places people on a grid of square tiles instead:
    to 1 over the cells that reach it.
 2. **Density.** From all cells' counts ``n``, the density ``λ`` over the tiles that
    explains them: the EM (Richardson-Lucy) iteration of the ESSnet / MultiMNO
-   present-population method, started from a prior (the density of the plan's sites by default: operators put
-   sites where people are; uniform, or an ancillary raster)::
+   present-population method, started from a prior (by default the density of the plan's
+   sites: operators put sites where people are; uniform, or an ancillary raster)::
 
        λ <- λ * Pᵀ (n / (P λ))
 
@@ -94,12 +94,12 @@ DEFAULT_TILT = 4.0
 #: to its third nearest other site (dense sites, narrow; sparse ones, wide), at least
 #: :data:`PRIOR_MIN_M` (docs/accuracy.md, "The prior").
 PRIOR_SPREAD = 1.0
-#: The priors a run may start from without an ancillary layer (``--prior``).
-PRIORS = ("plan", "uniform")
 #: The narrowest site kernel, in metres.
 PRIOR_MIN_M = 100.0
 #: The share of the default prior spread evenly, so that people can be placed anywhere.
 PRIOR_FLOOR = 0.05
+#: The priors a run may start from without an ancillary layer (``--prior``).
+PRIORS = ("plan", "uniform")
 #: Sites summed per tile (the nearest), and tiles a time (memory).
 _PRIOR_SITES, _PRIOR_CHUNK = 32, 1 << 17
 #: Probabilities below this are dropped (and the tile's others scaled back to 1).
@@ -309,7 +309,7 @@ def _plan_prior(sx, sy, tx, ty) -> np.ndarray:
     return (1 - PRIOR_FLOOR) * kernel / mean + PRIOR_FLOOR if mean > 0 else np.ones(len(tx))
 
 
-def _prior(tx, ty, size: float, crs, ancillary, ancillary_column, prior: str = "plan", sx=None, sy=None) -> tuple[np.ndarray, str]:
+def _prior(tx, ty, size: float, crs, ancillary, ancillary_column, prior: str, sx, sy) -> tuple[np.ndarray, str]:
     """The estimator's starting density per tile: the plan's sites (``plan``), uniform, or
     an ancillary layer's density.
     """

@@ -285,7 +285,8 @@ def grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame, prefix: str) -> pd.Dat
     cent = grid.geometry.to_crs(grid.estimate_utm_crs()).centroid.to_crs("EPSG:4326")
     # codes into the few distinct squares, periods and times, not a text per row (millions
     # of rows for an hourly quarter)
-    square = _category_codes(pub["zone_id"], pd.Index(grid["zone_id"].astype(str)))
+    z_code, z_uniq = _codes(pub["zone_id"])
+    square = np.where(z_code >= 0, pd.Index(grid["zone_id"].astype(str)).get_indexer(z_uniq.astype(str))[z_code], -1)
     if (square < 0).any():
         raise ValueError("grid_table: figures of squares that are not in the grid")
     period = pub["period"].astype("category")
@@ -311,13 +312,6 @@ def grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame, prefix: str) -> pd.Dat
             "status": pd.Categorical.from_codes(status.cat.codes.to_numpy()[order], categories=status.cat.categories),
         }
     )
-
-
-def _category_codes(values: pd.Series, index: pd.Index) -> np.ndarray:
-    """Position in ``index`` of every value (-1 where absent), looked up once per distinct value."""
-    values = values.astype("category")
-    where = index.get_indexer(values.cat.categories.astype(str))
-    return np.where(values.cat.codes.to_numpy() >= 0, where[values.cat.codes.to_numpy()], -1)
 
 
 # ------------------------------------------------------------ the output folder, whole
