@@ -14,6 +14,7 @@ outlines (bundled for Flanders and Brussels) shows where things are.
 
 from __future__ import annotations
 
+import contextvars
 import html
 import json
 import os
@@ -30,7 +31,7 @@ import shapely
 from branca.colormap import LinearColormap
 from folium.plugins import HeatMap, HeatMapWithTime
 
-from ._io import people_text, write_text_atomic
+from ._io import atomic_path, people_text, write_text_atomic
 from .crs import WGS84, metric_crs
 from .errors import InputError
 from .weights import LOW_FIT
@@ -248,12 +249,56 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
             top = float(frames["estimate"].max())
             rows = np.argsort(codes, kind="stable")
             cuts = np.searchsorted(codes[rows], np.arange(1, len(starts)))
-            pts = np.column_stack([frames["lat"], frames["lon"], _relative(frames["estimate"].to_numpy(dtype=float), top, dec)])[rows]
-            data = [f.tolist() for f in np.split(pts, cuts)]
+            data = _Frames(frames["lat"].to_numpy(dtype=float)[rows], frames["lon"].to_numpy(dtype=float)[rows],
+                           _relative(frames["estimate"].to_numpy(dtype=float), top, dec)[rows], cuts)
             cut = 10 if periods[0] in ("1d", "1w", "1q") else 16
             labels = [html.escape(str(s)[:cut].replace("T", " ")) for s in starts]
             HeatMapWithTime(data, index=labels, name=f"Heat per {html.escape(periods[0])} (slider)", radius=18,
                             auto_play=False, max_opacity=0.8, show=False).add_to(m)
+
+
+class _Frames:
+    """The slider's frames: arrays of points, made text only as the page is written.
+
+    ``str()`` gives what folium's template wants, the same text as ``str()`` of the frames as
+    lists of ``[lat, lon, weight]``. While :func:`save_map` renders, it gives a placeholder
+    instead, and the page is written around it a frame at a time: the slider of an hourly
+    quarter (thousands of frames, tens of MB of text) is never held as Python lists nor as
+    one string (docs/scale.md).
+    """
+
+    def __init__(self, lat: np.ndarray, lon: np.ndarray, weight: np.ndarray, cuts: np.ndarray) -> None:
+        # a point's text is its square's "[lat, lon, " and its weight's "w]": made once per
+        # distinct square and weight (Python's repr, as str() of a list of floats writes them)
+        self._square, squares = pd.MultiIndex.from_arrays([lat, lon]).factorize()
+        self._weight, weights = pd.factorize(weight)
+        self._square_text = np.array([f"[{a!r}, {b!r}, " for a, b in squares.tolist()], dtype=object)
+        self._weight_text = np.array([f"{w!r}]" for w in np.asarray(weights, dtype=float).tolist()], dtype=object)
+        self._bounds = np.concatenate([[0], np.asarray(cuts, dtype=np.int64), [len(lat)]])
+
+    def __len__(self) -> int:
+        return len(self._bounds) - 1
+
+    def __str__(self) -> str:
+        deferred = _DEFERRED.get()
+        if deferred is None:
+            return "".join(self.chunks())
+        token = f"@@geozones-frames-{len(deferred)}@@"
+        deferred[token] = self
+        return token
+
+    def chunks(self):
+        """The text, a frame at a time."""
+        yield "["
+        for i, (a, b) in enumerate(zip(self._bounds[:-1], self._bounds[1:])):
+            points = self._square_text[self._square[a:b]] + self._weight_text[self._weight[a:b]]
+            yield ("[" if i == 0 else ", [") + ", ".join(points.tolist()) + "]"
+        yield "]"
+
+
+#: While :func:`save_map` renders: placeholder -> :class:`_Frames` written in its place.
+_DEFERRED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("geozones_deferred_frames", default=None)
+_TOKEN = re.compile(r"@@geozones-frames-[0-9]+@@")
 
 
 _FOLIUM_ID = re.compile(r"\b([a-z]+(?:_[a-z]+)*)_([0-9a-f]{32})(?![0-9a-f])")
@@ -298,12 +343,28 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: boo
     OutputError
         If a self-contained page would still need an asset from another host.
     """
-    page = _stable_ids(m.get_root().render())
+    deferred: dict[str, _Frames] = {}
+    token = _DEFERRED.set(deferred)
+    try:
+        page = _stable_ids(m.get_root().render())
+    finally:
+        _DEFERRED.reset(token)
     if self_contained:
         from .offline import inline_assets
 
         page = inline_assets(page)
-    return write_text_atomic(path, page)
+    if not deferred:
+        return write_text_atomic(path, page)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        at = 0
+        for hit in _TOKEN.finditer(page):
+            fh.write(page[at:hit.start()])
+            fh.writelines(deferred[hit.group()].chunks())
+            at = hit.end()
+        fh.write(page[at:])
+        fh.flush()
+        os.fsync(fh.fileno())
+    return Path(path)
 
 
 def map_from_run(run_dir: str | os.PathLike[str], *, self_contained: bool = False, tiles: str | None = "default") -> folium.Map:
