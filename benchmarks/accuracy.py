@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--operator", default="pxs", help="operator of the Leuven and Antwerpen plans: pxs, org or tnt")
     ap.add_argument("--shared", default=None, help="the shared data folder (default ../shared/data)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "accuracy.json"))
+    ap.add_argument("--raw", default=None, help="also write every zone figure to this Parquet file (benchmarks/calibrate.py reads it)")
     args = ap.parse_args(argv)
     cases = args.case or list(W.CASES)
     attach = args.attach or ["signal", "sector"]
@@ -110,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t0
     st = pd.concat(stats, ignore_index=True)
     raw = pd.concat(raws, ignore_index=True)
+    if args.raw:
+        raw.to_parquet(args.raw, index=False)
     fb = pd.concat(fits, ignore_index=True)
     zs = pd.concat(zone_sets, ignore_index=True)
     # pooled over cases: recompute from the raw errors per seed

@@ -151,12 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", default=None)
     ap.add_argument("--perturb", action="store_true", help="score every figure again with the cell key method's noise (crowds_perturb.json)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "crowds.json"))
+    ap.add_argument("--raw", default=None, help="also write every zone figure to this Parquet file (benchmarks/calibrate.py reads it)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     raw = pd.concat([run_case(c, args.seeds, args.scenario or list(C.SCENARIOS), args.mismatch or list(C.MISMATCH), args.share, args.shared,
                               args.free_azimuths, args.small_cells, args.perturb)
                      for c in (args.case or ["kortrijk"])], ignore_index=True)
     elapsed = time.perf_counter() - t0
+    if args.raw:
+        raw.to_parquet(args.raw, index=False)
     out = perturb_tables(raw) if args.perturb else tables(raw)
     if args.perturb and args.out == ap.get_default("out"):
         args.out = str(ROOT / "benchmarks" / "results" / "crowds_perturb.json")

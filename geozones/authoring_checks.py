@@ -39,7 +39,7 @@ A zone is flagged as one the network cannot resolve when
   :data:`MAX_CELL_ZONE_RATIO` (10) times the zone's area;
 * ``unreliable``: the zone is under :data:`geozones.weights.MIN_ZONE_KM2` (0.25 km²) or
   its fit is below :data:`geozones.weights.LOW_FIT` (0.5): the zones whose figures the
-  accuracy studies found beyond -32% / +46% (90% of figures) under the footprint model,
+  accuracy studies found beyond -35% / +54% (90% of figures) under the footprint model,
   crowd scenarios included; ``error_90`` gives the measured bound for the zone's size, fit
   and model (:data:`geozones.intervals.APPORTIONING`, docs/accuracy.md);
 * ``no cell``: no coverage area reaches the zone.

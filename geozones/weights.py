@@ -558,7 +558,7 @@ def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFr
         under the weights' model (90% of figures within it, crowd scenarios included:
         :data:`geozones.intervals.APPORTIONING`), and ``usable`` says whether the zone is at
         least :data:`MIN_ZONE_KM2` with a fit of at least :data:`LOW_FIT`: the zones whose
-        figures stay within -32% / +46% under the footprint model, the default
+        figures stay within -35% / +54% under the footprint model, the default
         (docs/accuracy.md; area models measured wider for the same zones).
 
     Returns

@@ -8,6 +8,7 @@ import pytest
 import shapely
 
 import geozones as gz
+from geozones.intervals import APPORTIONING
 
 from .conftest import X0, Y0, metric_gdf
 
@@ -41,11 +42,11 @@ def test_zone_fit_on_hand_made_geometry():
     assert f["usable"].tolist() == [False, False, False]  # all under 0.25 km²
     big = gz.zone_fit(w, pd.Series({"z0": 1.0, "z1": 1.0, "z2": 1.0}))
     assert big["usable"].tolist() == [True, False, False]  # z1: fit 0; z2: no cell
-    assert big.loc["z0", "error_90"] == pytest.approx(np.expm1(0.53))  # area weights: the Voronoi measurement
+    assert big.loc["z0", "error_90"] == pytest.approx(np.expm1(APPORTIONING["voronoi"][(">= 1", "good")]))  # area weights: the Voronoi measurement
     w.meta["model"] = "footprint"
     big = gz.zone_fit(w, pd.Series({"z0": 1.0, "z1": 1.0, "z2": 1.0}))
     assert big["usable"].tolist() == [True, False, False]
-    assert big.loc["z0", "error_90"] == pytest.approx(np.expm1(0.27))
+    assert big.loc["z0", "error_90"] == pytest.approx(np.expm1(APPORTIONING["footprint"][(">= 1", "good")]))
     assert np.isnan(big.loc["z2", "error_90"]) and big.loc["z1", "error_90"] > big.loc["z0", "error_90"]
 
 

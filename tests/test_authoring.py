@@ -18,6 +18,7 @@ import shapely
 
 import geozones as gz
 from geozones.authoring_checks import MAX_CELL_ZONE_RATIO, MIN_CELL_SHARE
+from geozones.intervals import APPORTIONING
 
 from .conftest import X0, Y0
 
@@ -122,11 +123,11 @@ def test_fit_thresholds_are_the_documented_ones(hand_made):
         crs=M,
     )
     w = gz.compute_weights(cov, zones)
-    assert gz.zone_resolution(w, zones, cov).set_index("zone_id").loc["at", "error_90"] == pytest.approx(np.expm1(0.63))  # (Voronoi's)
+    assert gz.zone_resolution(w, zones, cov).set_index("zone_id").loc["at", "error_90"] == pytest.approx(np.expm1(APPORTIONING["voronoi"][("0.25-1", "good")]))  # (Voronoi's)
     w.meta["model"] = "footprint"  # the default model's measurement for this size and fit
     fit = gz.zone_resolution(w, zones, cov).set_index("zone_id")
     assert fit.loc["at", "status"] == "ok"  # half of A, which counts as inside: fit 1, 0.5 km²
-    assert fit.loc["at", "error_90"] == pytest.approx(np.expm1(0.38))
+    assert fit.loc["at", "error_90"] == pytest.approx(np.expm1(APPORTIONING["footprint"][("0.25-1", "good")]))
     # half a cell less 10 m, which lies mostly outside: fit 0, so unreliable too (docs/accuracy.md)
     assert fit.loc["below", "status"] == "too small, unreliable"
     # 4 km² against 4/11 km²: the cell is 11 times the zone, but the zone gets 1/11 of it: too small too
