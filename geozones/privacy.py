@@ -263,8 +263,11 @@ def disclosure_control(
         obs, est = noisy_figures(t["observed"].to_numpy(dtype=float), t["estimate"].to_numpy(dtype=float) if "estimate" in t.columns else None,
                                  shown, sup)
         t = t.assign(observed=obs) if est is None else t.assign(observed=obs, estimate=est)
-    if rest_share is not None and "estimate" in t.columns and by_origin is not None:
-        t = t.assign(estimate=pooled_totals(by_origin[1], by_origin[2], t["observed"].to_numpy(dtype=float), t["estimate"].to_numpy(dtype=float), sup, rest_share))
+    if "estimate" in t.columns:
+        obs, est = rounded_figures(t["observed"].to_numpy(dtype=float), t["estimate"].to_numpy(dtype=float))
+        if rest_share is not None and by_origin is not None:
+            est = pooled_totals(by_origin[1], by_origin[2], obs, est, sup, rest_share)
+        t = t.assign(estimate=est)
     return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
 
 
@@ -295,6 +298,32 @@ def noisy_figures(true: np.ndarray, est: np.ndarray | None, shown: np.ndarray, s
     ok = ~sup & (true > 0)
     # (the factor to 9 decimals: the same on every engine, whose sums differ in the last bits)
     return obs, np.where(ok, np.round(est / np.where(ok, true, 1.0), 9) * obs, est)
+
+
+def rounded_figures(obs: np.ndarray, est: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts as published (rounded) and estimates made from them: each its figure's factor
+    (``estimate / observed``) times the rounded count.
+
+    An estimate made from the exact count would tell it finer than its rounding (at a
+    factor of 0.25, to a quarter of a person): one more thing for an attacker to combine,
+    which the audit, reading each count to +-0.5, does not allow for. Made from the rounded
+    count, it tells nothing the count does not (docs/privacy.md).
+
+    Parameters
+    ----------
+    obs, est : numpy.ndarray of float
+        Observed and estimate per figure.
+
+    Returns
+    -------
+    (observed, estimate) : numpy.ndarray
+        The rounded counts and their estimates (the factor to 9 decimals: the same on every
+        engine, whose sums differ in the last bits).
+    """
+    r = np.round(obs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.round(np.where(obs > 0, est / np.where(obs > 0, obs, 1.0), 0.0), 9)
+    return r, np.where(obs > 0, factor * r, est)
 
 
 def pooled_totals(group: np.ndarray, is_total: np.ndarray, obs: np.ndarray, est: np.ndarray, sup: np.ndarray, share: float) -> np.ndarray:

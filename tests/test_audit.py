@@ -159,6 +159,29 @@ def test_the_estimate_of_a_total_adds_no_equation():
         assert set(g.loc[g.status == "suppressed", "origin"]) == {"10000", "FR"}
 
 
+def test_an_estimate_tells_no_more_of_its_count_than_the_published_count():
+    """An estimate made from the exact count tells the count finer than its rounding (50.4
+    people at a share of 0.25: the count reads 50, the estimate 202, so 50.3-50.5): the
+    audit reads every count to +-0.5 only. Published, each origin's estimate is its factor
+    times the published count, and a total's its published origins' estimates plus the rest
+    of its published count at the rest's share: functions of published figures alone."""
+    origins = ["A", "B", "NL"]
+    factors = {"A": 2.5, "B": 2.5, "NL": 4.0}
+    w = np.array([[0.3], [0.7]])
+    x = np.array([[[168.0, 301.0, 168.0]], [[41.0, 60.7, 0.0]]])  # zone: A 79.1, B 132.79, NL 50.4
+    table = make_table(w, x, origins, factors, False)
+    for rest in (None, 0.4):
+        out = gz.publish(gz.disclosure_control(table.drop(columns=["z", "hour"]), 30, weights=weights_of(w), rest_share=rest))
+        pub = out[out["status"] == "published"]
+        parts = pub[pub["origin"] != "all"]
+        assert set(parts["origin"]) == set(origins) and (parts.loc[parts["origin"] == "NL", "observed"] == 50).all()  # (50.4)
+        assert parts["estimate"].tolist() == (parts["observed"] * parts["origin"].map(factors)).round().tolist()  # NL: 200, not 202
+        for _, g in pub.groupby("period"):  # (without a rest share the audit takes the totals' estimates as equations)
+            part, total = g[g["origin"] != "all"], g[g["origin"] == "all"].iloc[0]
+            if rest is not None:
+                assert abs(total["estimate"] - (part["estimate"].sum() + (total["observed"] - part["observed"].sum()) / rest)) <= 0.5
+
+
 def test_a_zone_bounded_under_k_by_a_neighbour_sharing_its_cell_is_closed():
     """Stop 21's case: zone 1 = 0.2 x cell A, zone 2 = 0.8 x A + 0.25 x B (published, 30.05):
     zone 1 <= 0.2 x 30.5 / 0.8 = 7.6 < k, though no figure follows exactly. The attacker's

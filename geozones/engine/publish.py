@@ -33,6 +33,7 @@ from ..privacy import (
     noisy_figures,
     period_rank,
     pooled_totals,
+    rounded_figures,
     suppress_complements,
 )
 
@@ -373,8 +374,10 @@ def publish_cube(
     if shown is not None:  # the cell key method, on what is published
         cat["obs"], cat["est"] = noisy_figures(cat["obs"], cat["est"], shown, sup)
         del shown
+    r_obs, cat["est"] = rounded_figures(cat["obs"], cat["est"])  # (estimates from the counts as published)
     if rest_share is not None and origin_gid is not None and n_real:  # a total's hidden origins at one share: no equation
-        cat["est"] = pooled_totals(origin_gid, cat["lab"] == all_code, cat["obs"], cat["est"], sup, rest_share)
+        cat["est"] = pooled_totals(origin_gid, cat["lab"] == all_code, r_obs, cat["est"], sup, rest_share)
+    del r_obs
 
     if locks is not None and locks.drop and n_real:  # (the earlier runs' own zones: audited, not published again)
         keep = ~np.isin(zsorted[cat["z"]], sorted(locks.drop))
