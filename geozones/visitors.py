@@ -631,7 +631,7 @@ def visitor_tables(
             what = np.array([f"{name}:{c}" for c in labels[:-1]] + [f"{name}:all" if name == "visitors" else "non-residents"], dtype=object)
             obs = perturbation.perturb(obs, ~hide, zones=zid, periods=np.full(len(f), per, dtype=object), origins=what[f[key].to_numpy(dtype=np.int64)],
                                        starts_ns=pd.DatetimeIndex(pd.to_datetime(f["period_start"].to_numpy(), utc=True)).as_unit("ns").asi8)
-        est = obs * factor[f["zone"].to_numpy(dtype=np.int64)]
+        est = np.round(obs) * factor[f["zone"].to_numpy(dtype=np.int64)]  # (from the count as published: no finer than its rounding)
         out[name] = pd.DataFrame({
             "zone_id": zid,
             "zone_name": [names.get(z, z) for z in zid],

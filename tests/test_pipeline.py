@@ -208,6 +208,24 @@ def demo_audits(demo, tmp_path_factory):
     return seen
 
 
+def test_the_demo_estimates_tell_no_count_finer_than_its_rounding(demo):
+    """Every published estimate is a factor times the count as published, so an attacker
+    reads a count from its estimate no finer than from the count itself (+-0.5, as the audit
+    assumes): an origin's estimate is the rounded count over its published share, and in
+    the device tables one factor per zone fits every published figure to +-0.5 (docs/privacy.md item 5)."""
+    z = pd.read_parquet(demo / "zone_counts.parquet")
+    factors = json.loads((demo / "manifest.json").read_text())["market_share"]["factors"]
+    pub = z[(z["status"] == "published") & (z["origin"] != "all") & z["origin"].isin(list(factors))]
+    assert len(pub) > 100
+    assert ((pub["estimate"] - pub["observed"] / pub["origin"].map(factors)).abs() <= 0.5 + 1e-9).all()
+    for name in ("visitors", "dwell", "returning"):
+        t = pd.read_parquet(demo / f"{name}.parquet")
+        p = t[(t["status"] == "published") & (t["observed"] > 0)]
+        lo = ((p["estimate"] - 0.5) / p["observed"]).groupby(p["zone_id"]).max()
+        hi = ((p["estimate"] + 0.5) / p["observed"]).groupby(p["zone_id"]).min()
+        assert len(lo) > 5 and (lo <= hi + 1e-12).all(), name
+
+
 def test_demo_outputs(demo):
     # the device-level tables of the demo's sample of subscribers, and their report sections
     v = pd.read_csv(demo / "visitors.csv")

@@ -145,6 +145,11 @@ def test_market_share_estimate_is_one_factor_per_zone(world, tmp_path):
     ratio = (pub["estimate"] / pub["observed"]).groupby(pub["zone_id"]).agg(["min", "max"])
     # k = 1: every origin holds k devices, so the factor mixes the origins' own shares; one per zone
     assert (ratio["max"] - ratio["min"] < 0.6).all() and (ratio["min"] > 1.9).all()
+    # each estimate is the zone's factor times the count as published, so it tells the count no
+    # finer than its rounding: one factor per zone fits every published figure to +-0.5
+    lo = ((pub["estimate"] - 0.5) / pub["observed"]).groupby(pub["zone_id"]).max()
+    hi = ((pub["estimate"] + 0.5) / pub["observed"]).groupby(pub["zone_id"]).min()
+    assert (lo <= hi + 1e-12).all()
 
 
 # ----------------------------------------------------------------------- the attacker
