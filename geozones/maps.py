@@ -31,7 +31,7 @@ import shapely
 from branca.colormap import LinearColormap
 from folium.plugins import HeatMap, HeatMapWithTime
 
-from ._io import atomic_path, people_text, write_text_atomic
+from ._io import people_text, write_text_atomic
 from .crs import WGS84, metric_crs
 from .errors import InputError
 from .weights import LOW_FIT
@@ -353,18 +353,17 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: boo
         from .offline import inline_assets
 
         page = inline_assets(page)
-    if not deferred:
-        return write_text_atomic(path, page)
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        at = 0
-        for hit in _TOKEN.finditer(page):
-            fh.write(page[at:hit.start()])
-            fh.writelines(deferred[hit.group()].chunks())
-            at = hit.end()
-        fh.write(page[at:])
-        fh.flush()
-        os.fsync(fh.fileno())
-    return Path(path)
+    return write_text_atomic(path, _with_frames(page, deferred) if deferred else page)
+
+
+def _with_frames(page: str, deferred: dict[str, _Frames]):
+    """The page's text with each placeholder's frames in its place, a piece at a time."""
+    at = 0
+    for hit in _TOKEN.finditer(page):
+        yield page[at:hit.start()]
+        yield from deferred[hit.group()].chunks()
+        at = hit.end()
+    yield page[at:]
 
 
 def map_from_run(run_dir: str | os.PathLike[str], *, self_contained: bool = False, tiles: str | None = "default") -> folium.Map:
