@@ -320,10 +320,7 @@ def rounded_figures(obs: np.ndarray, est: np.ndarray) -> tuple[np.ndarray, np.nd
         The rounded counts and their estimates (the factor to 9 decimals: the same on every
         engine, whose sums differ in the last bits).
     """
-    r = np.round(obs)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.round(np.where(obs > 0, est / np.where(obs > 0, obs, 1.0), 0.0), 9)
-    return r, np.where(obs > 0, factor * r, est)
+    return noisy_figures(obs, est, np.round(obs), np.zeros(len(obs), bool))  # (the rounding as the noise)
 
 
 def pooled_totals(group: np.ndarray, is_total: np.ndarray, obs: np.ndarray, est: np.ndarray, sup: np.ndarray, share: float) -> np.ndarray:
