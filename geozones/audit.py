@@ -18,7 +18,8 @@ the rows' Gram matrix, per zone). Zones meet through the cells: a figure of a sl
 follows in several zones makes their combinations known, and a cell, a pair of cells
 sharing a zone, the rest of a zone outside the zones inside it, or another zone follows
 when its weights lie in the span of those zones' weights (per connected group of zones, per
-pattern of zones that follow). Targets under ``k`` people (and above none) are exposures;
+pattern of zones that follow: :mod:`geozones.spatial`, with sparse certificates for groups of
+any size). Targets under ``k`` people (and above none) are exposures;
 each is closed by suppressing the published figure that loses the fewest people among
 those that feed it, and the audit runs again until none is left.
 
@@ -38,8 +39,9 @@ import numpy as np
 from scipy import sparse
 
 from .auditinput import AuditInput, level_cells, nested_codes, parents, zone_cells
-from .bounds import capped_figures, programme_bounded_figures, slice_table
+from .bounds import capped_figures, programme_bounded_figures
 from .crossorigin import origin_bounded_figures
+from .spatial import spatial_checks as _spatial
 
 __all__ = ["AuditInput", "audit", "level_cells", "nested_codes", "parents", "zone_cells"]
 
@@ -502,119 +504,3 @@ def _norms(g, m: np.ndarray, cells: int = 4_000_000) -> np.ndarray:
         block = g[a:a + step] @ m
         out[a:a + step] = (block * block).sum(axis=1)
     return out
-
-
-def _spatial(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: float, breaks: set):
-    """Targets across zones: per slice (period and origin), the zones whose figure
-    follows; cells, pairs of cells sharing a zone, rests of nested zones and other zones
-    whose weights lie in the span of those zones' weights. Yields ``("follows", zone,
-    figure)`` for a zone's figure known through the others, and ``(kind, zone, figure)``
-    for an exposure, with the figure to suppress.
-    """
-    w = sparse.csc_array(a.cells)
-    n_cells, n_z = w.shape
-    _, fig = slice_table(a, n_z)
-    known = np.where(fig >= 0, derivable[np.maximum(fig, 0)], True)  # no figure: none there
-    y = np.where(fig >= 0, a.obs[np.maximum(fig, 0)], 0.0)
-    # groups of zones that share cells
-    adj = (w.T @ w) != 0
-    n_comp, comp = sparse.csgraph.connected_components(adj, directed=False)
-    for c in range(n_comp):
-        zs = np.flatnonzero(comp == c)
-        cells = np.unique(w[:, zs].tocoo().row)
-        if not len(cells) or len(cells) > 4000 or len(zs) > 4000:
-            continue  # (a national group: only the nested rests, by complementary suppression)
-        wz = w[cells][:, zs].toarray()
-        pairs = _pairs(wz)
-        rests = [(zs.tolist().index(o), [zs.tolist().index(i) for i in inn]) for o, inn in a.nested if o in zs and all(i in zs for i in inn)]
-        patterns, p_inv = np.unique(known[:, zs], axis=0, return_inverse=True)
-        p_inv = p_inv.reshape(-1)
-        for p, pat in enumerate(patterns):
-            on = np.flatnonzero(pat)
-            if not len(on):
-                continue
-            slices = np.flatnonzero(p_inv == p)
-            u, s, _ = np.linalg.svd(wz[:, on], full_matrices=False)
-            q = u[:, : int((s > s[0] * 1e-9).sum())] if s[0] > 0 else u[:, :0]
-            pinv = np.linalg.pinv(wz[:, on])
-            yy = y[np.ix_(slices, zs[on])]  # slices x zones on
-            # other zones that follow from these
-            off = np.flatnonzero(~pat)
-            if len(off):
-                coef = pinv @ wz[:, off]
-                res = wz[:, off] - wz[:, on] @ coef
-                ok_ = np.linalg.norm(res, axis=0) <= _TOL * (1 + np.linalg.norm(wz[:, off], axis=0))
-                for jj in np.flatnonzero(ok_):
-                    j = off[jj]
-                    for si, sl in enumerate(slices):
-                        f = fig[sl, zs[j]]
-                        if f < 0:
-                            continue
-                        small = sup[f] and _TOL < a.obs[f] < k
-                        if small or f in breaks:
-                            yield from _fix(a, sup, fig, sl, zs[on][np.abs(coef[:, jj]) > 1e-9], zs[on], "zone", derivable)
-                        else:
-                            yield "follows", int(zs[j]), int(f)
-            targets = []
-            norms = (q * q).sum(axis=1)
-            for ci in np.flatnonzero(np.abs(norms - 1.0) <= 1e-6):
-                e = np.zeros(len(cells))
-                e[ci] = 1.0
-                targets.append(("cell", e))
-            if len(pairs):
-                qq = q[pairs[:, 0]] + q[pairs[:, 1]]
-                for pi in np.flatnonzero(np.abs((qq * qq).sum(axis=1) - 2.0) <= 1e-6):
-                    e = np.zeros(len(cells))
-                    e[pairs[pi]] = 1.0
-                    targets.append(("pair of cells", e))
-            for o, inn in rests:
-                if pat[o] and all(pat[i] for i in inn):
-                    targets.append(("rest of a zone", wz[:, o] - wz[:, inn].sum(axis=1)))
-            for kind, e in targets:
-                beta = pinv @ e
-                if np.linalg.norm(wz[:, on] @ beta - e) > 1e-6 * (1 + np.linalg.norm(e)):
-                    continue
-                vals = yy @ beta
-                for si in np.flatnonzero((vals > 1e-6) & (vals < k)):
-                    yield from _fix(a, sup, fig, slices[si], zs[on][np.abs(beta) > 1e-9], zs[on], kind, derivable)
-
-
-def _fix(a: AuditInput, sup, fig, sl, support, zones_on, kind, derivable):
-    """What closes an exposure at slice ``sl`` that follows from the zones ``support``:
-    their published figure with the fewest people, else any published figure there of the
-    zones that follow, else (all follow through their own tables) a must for the smallest.
-    """
-    for zz in (support, zones_on):
-        fs = fig[sl, zz]
-        fs = fs[fs >= 0]
-        open_ = fs[~sup[fs] & ~a.is_locked(fs)]
-        if len(open_):
-            f = int(open_[np.argmin(a.obs[open_])])
-            yield kind, int(a.zone[f]), f
-            return
-    fs = fig[sl, support]
-    fs = fs[fs >= 0]
-    if len(fs):
-        f = int(fs[np.argmin(a.obs[fs])])
-        yield "must", int(a.zone[f]), f
-
-
-def _pairs(wz: np.ndarray) -> np.ndarray:
-    """Pairs of cells (rows) that share a zone (column), in ascending order."""
-    on = wz > 0
-    key = (on.shape, np.packbits(on).tobytes())
-    if key not in _PAIRS:  # (weights per period share their pattern: found once, --density period)
-        n = on.shape[0]
-        codes = [np.empty(0, np.int64)]
-        for j in range(on.shape[1]):
-            cs = np.flatnonzero(on[:, j]).astype(np.int64)
-            x, y = np.triu_indices(len(cs), 1)
-            codes.append(cs[x] * n + cs[y])
-        u = np.unique(np.concatenate(codes))
-        if len(_PAIRS) > 256:
-            _PAIRS.clear()
-        _PAIRS[key] = np.stack([u // max(n, 1), u % max(n, 1)], axis=1)
-    return _PAIRS[key]
-
-
-_PAIRS: dict = {}

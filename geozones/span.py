@@ -1,0 +1,103 @@
+"""Which targets follow from a large sparse set of published rows, without a dense SVD.
+
+The audit's dense checks (:mod:`geozones.audit`) take an SVD of a group's weights; a
+national zone set is one group of thousands of zones over tens of thousands of cells, too
+large for that. :class:`Span` answers the same question there with sparse algebra:
+
+- **Certificates that a target cannot follow.** A target ``t`` (a vector over the cells)
+  follows from the rows ``A`` when ``t = A.T @ beta + r`` with a residual ``r`` under
+  :data:`TOL` ``* (1 + ||t||)`` (what the dense checks and tests/attacker.py call
+  following: a near miss recovers the count too). Then for every unit ``v``, ``|t @ v| <=
+  ||beta|| * ||A @ v|| + ||r||``. A random ``v`` projected (nearly) onto the null space of
+  ``A`` has a tiny ``||A @ v||`` (measured, not assumed), and a target with ``|t @ v|``
+  above ``BOUND * ||A @ v|| + TOL * (1 + ||t||)`` could only follow with coefficients of
+  norm above :data:`BOUND`: each published figure is rounded by up to 0.5, so such a
+  recovery carries an error of order ``BOUND / 2`` people and tells nothing. The projection
+  uses one sparse LU of ``A @ A.T + lam * I`` (the rows' Gram matrix, a few thousand zones
+  square), so a national group takes well under a second.
+- **The rest, solved.** Targets without a certificate are solved for ``beta`` with the same
+  factorisation (iterated Tikhonov, converging to the least-squares solution of least
+  norm), and follow when ``A.T @ beta`` reproduces them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import splu
+
+__all__ = ["Span"]
+
+#: Coefficients above this norm tell nothing (each rounded figure is off by up to 0.5).
+BOUND = 1e6
+#: A target follows when the rows reproduce it within this share of ``1 + ||t||`` (the
+#: audit's dense checks and tests/attacker.py use the same).
+TOL = 1e-6
+
+
+class Span:
+    """The row space of the sparse ``rows`` (published zones x cells), for membership tests.
+
+    Parameters
+    ----------
+    rows : scipy.sparse array, shape (n_rows, n_cols)
+        One published figure's weights over the cells per row.
+    probes : int, default 2
+        Random vectors projected onto the null space (one certifies with probability one;
+        two guard against an unlucky draw).
+    seed : int, default 0
+        Seed of the probes: the audit is deterministic.
+    """
+
+    def __init__(self, rows, *, probes: int = 2, seed: int = 0, passes: int = 3) -> None:
+        self.rows = sparse.csr_array(rows, dtype=float)
+        self.rows_t = sparse.csr_array(self.rows.T)
+        n_rows, n_cols = self.rows.shape
+        gram = sparse.csc_array(self.rows @ self.rows_t)
+        top = float(gram.diagonal().max()) if n_rows else 0.0
+        self._lu = None
+        if top > 0:
+            lam = 1e-12 * top
+            self._lu = splu(sparse.csc_array(gram + lam * sparse.identity(n_rows, format="csc")), permc_spec="MMD_AT_PLUS_A")
+        v = np.random.default_rng(seed).standard_normal((n_cols, probes))
+        for _ in range(passes if self._lu is not None else 0):
+            v = v - self.rows_t @ self._lu.solve(self.rows @ v)
+        self.null = v / np.maximum(np.linalg.norm(v, axis=0), 1e-300)  # (unit probes)
+        self.slack = np.linalg.norm(self.rows @ self.null, axis=0)  # ||A v|| per probe, measured
+
+    def _open(self, dots: np.ndarray, norms) -> np.ndarray:
+        """Targets whose ``|t @ v|`` stays within what a recovery with coefficients of norm
+        up to :data:`BOUND` and a residual up to ``TOL * (1 + ||t||)`` leaves, for every probe.
+        """
+        limit = BOUND * self.slack[None, :] + TOL * (1.0 + np.asarray(norms, float).reshape(-1, 1))
+        return (np.abs(dots) <= limit).all(axis=1)
+
+    def open(self, targets) -> np.ndarray:
+        """Which targets (columns of ``targets``, n_cols x m) have no certificate: they may
+        follow and must be solved.
+        """
+        t = sparse.csc_array(targets, dtype=float)
+        return self._open(np.asarray(t.T @ self.null), np.sqrt(np.asarray((t * t).sum(axis=0)).reshape(-1)))
+
+    def open_units(self) -> np.ndarray:
+        """:meth:`open` for every cell's indicator at once."""
+        return self._open(self.null, 1.0)
+
+    def open_sums(self, pairs: np.ndarray) -> np.ndarray:
+        """:meth:`open` for the sums of two cells (rows of ``pairs``, column indices)."""
+        return self._open(self.null[pairs[:, 0]] + self.null[pairs[:, 1]], np.sqrt(2.0))
+
+    def solve(self, targets, *, tol: float = TOL, passes: int = 6) -> tuple[np.ndarray, np.ndarray]:
+        """The targets (columns, n_cols x m) that follow, and their coefficients over the
+        rows (n_rows x m): ``A.T @ beta`` reproduces ``t`` within ``tol * (1 + ||t||)``.
+        """
+        t = sparse.csc_array(targets, dtype=float).toarray()
+        beta = np.zeros((self.rows.shape[0], t.shape[1]))
+        if self._lu is None or not t.shape[1]:
+            return np.zeros(t.shape[1], bool), beta
+        res = t
+        for _ in range(passes):
+            beta = beta + self._lu.solve(self.rows @ res)
+            res = t - self.rows_t @ beta
+        ok = np.linalg.norm(res, axis=0) <= tol * (1.0 + np.linalg.norm(t, axis=0))
+        return ok, beta
