@@ -17,7 +17,11 @@ large for that. :class:`Span` answers the same question there with sparse algebr
   square), so a national group takes well under a second.
 - **The rest, solved.** Targets without a certificate are solved for ``beta`` with the same
   factorisation (iterated Tikhonov, converging to the least-squares solution of least
-  norm), and follow when ``A.T @ beta`` reproduces them.
+  norm), and follow when ``A.T @ beta`` reproduces them, a few hundred at a time.
+- **Many targets.** Where most cells follow (more zones than cells), :meth:`Span.spans`
+  draws enough probes to span the null space when it is small; then a target follows
+  exactly when every probe misses it, and :meth:`Span.values` gives every cell's worth
+  from one solve per slice, so only the targets that matter are solved.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ class Span:
         self._lu = None
         if top > 0:
             lam = 1e-12 * top
-            self._lu = splu(sparse.csc_array(gram + lam * sparse.identity(n_rows, format="csc")), permc_spec="MMD_AT_PLUS_A")
+            self._lu = splu(sparse.csc_array(gram + lam * sparse.identity(n_rows, format="csc")), permc_spec="COLAMD")
         v = np.random.default_rng(seed).standard_normal((n_cols, probes))
         for _ in range(passes if self._lu is not None else 0):
             v = v - self.rows_t @ self._lu.solve(self.rows @ v)
@@ -87,17 +91,55 @@ class Span:
         """:meth:`open` for the sums of two cells (rows of ``pairs``, column indices)."""
         return self._open(self.null[pairs[:, 0]] + self.null[pairs[:, 1]], np.sqrt(2.0))
 
+    def spans(self, most: int = 256, seed: int = 1) -> bool:
+        """Whether ``most`` probes span the whole null space (their rank is below their
+        number): then :meth:`open` says exactly which targets follow (within :data:`TOL`
+        and :data:`BOUND`), with no solve. When they do, they become an orthonormal basis of
+        it. False when the null space has ``most`` dimensions or more.
+        """
+        if self._lu is None:
+            return False
+        v = np.random.default_rng(seed).standard_normal((self.rows.shape[1], most))
+        for _ in range(3):
+            v = v - self.rows_t @ self._lu.solve(self.rows @ v)
+        u, sv, _ = np.linalg.svd(v, full_matrices=False)
+        d = int((sv > sv[0] * 1e-8).sum()) if len(sv) and sv[0] > 0 else 0
+        if d >= most:
+            return False
+        self.null = u[:, :d]
+        self.slack = np.linalg.norm(self.rows @ self.null, axis=0)
+        return True
+
+    def values(self, y: np.ndarray, *, passes: int = 6) -> np.ndarray:
+        """What the published figures ``y`` (n_rows x s) say of each cell where its
+        indicator follows: ``A.T @ pinv(A @ A.T) @ y`` (n_cols x s); a target ``t`` that
+        follows is worth ``t @ values``.
+        """
+        y = np.asarray(y, float).reshape(self.rows.shape[0], -1)
+        z = np.zeros_like(y)
+        if self._lu is None:
+            return self.rows_t @ z
+        for _ in range(passes):
+            z = z + self._lu.solve(y - self.rows @ (self.rows_t @ z))
+        return self.rows_t @ z
+
     def solve(self, targets, *, tol: float = TOL, passes: int = 6) -> tuple[np.ndarray, np.ndarray]:
         """The targets (columns, n_cols x m) that follow, and their coefficients over the
         rows (n_rows x m): ``A.T @ beta`` reproduces ``t`` within ``tol * (1 + ||t||)``.
         """
-        t = sparse.csc_array(targets, dtype=float).toarray()
-        beta = np.zeros((self.rows.shape[0], t.shape[1]))
-        if self._lu is None or not t.shape[1]:
-            return np.zeros(t.shape[1], bool), beta
-        res = t
-        for _ in range(passes):
-            beta = beta + self._lu.solve(self.rows @ res)
-            res = t - self.rows_t @ beta
-        ok = np.linalg.norm(res, axis=0) <= tol * (1.0 + np.linalg.norm(t, axis=0))
+        targets = sparse.csc_array(targets, dtype=float)
+        m = targets.shape[1]
+        beta = np.zeros((self.rows.shape[0], m))
+        ok = np.zeros(m, bool)
+        if self._lu is None:
+            return ok, beta
+        for a in range(0, m, 256):  # (a few hundred at a time: memory)
+            t = targets[:, a:a + 256].toarray()
+            b = np.zeros((self.rows.shape[0], t.shape[1]))
+            res = t
+            for _ in range(passes):
+                b = b + self._lu.solve(self.rows @ res)
+                res = t - self.rows_t @ b
+            ok[a:a + 256] = np.linalg.norm(res, axis=0) <= tol * (1.0 + np.linalg.norm(t, axis=0))
+            beta[:, a:a + 256] = b
         return ok, beta

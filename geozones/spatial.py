@@ -139,10 +139,47 @@ def _sparse(a, wz, zs, rests, known, fig, y, derivable, sup, k, breaks):
                 sparse.csc_array((np.ones(2 * len(p_)), (p_.reshape(-1), np.repeat(np.arange(len(p_)), 2))), shape=(n, len(p_))),
                 *[sparse.csc_array(wz[:, [o]] - wz[:, inn].sum(axis=1).reshape(-1, 1)) for o, inn in r_],
                 wz[:, inside]]
-        ok, beta = span.solve(sparse.hstack(cols, format="csc"))
-        zone_hits = [(j, beta[:, i]) for i, j in enumerate(inside, len(kinds) - len(inside)) if ok[i]]
-        hits = [(kind, beta[:, i]) for i, kind in enumerate(kinds[:len(kinds) - len(inside)]) if ok[i]]
-        yield from _outcomes(a, fig, y, sup, k, breaks, derivable, np.flatnonzero(p_inv == p), zs, on, zone_hits, hits)
+        slices = np.flatnonzero(p_inv == p)
+        n_t = len(kinds) - len(inside)  # (targets before the zones)
+        zneed = np.zeros(len(kinds), bool)  # zones whose coefficients a closure may need
+        if len(inside):
+            f_in = fig[np.ix_(slices, zs[inside])]
+            small = (f_in >= 0) & (_TOL < a.obs[np.maximum(f_in, 0)]) & (a.obs[np.maximum(f_in, 0)] < k)
+            if breaks:
+                small |= np.isin(f_in, np.fromiter(breaks, np.int64, len(breaks)))
+            zneed[n_t:] = small.any(axis=0)
+        ok, coef = _solved(span, sparse.hstack(cols, format="csc"), y[np.ix_(slices, zs[on])].T, n_t, zneed, k)
+        zone_hits = [(j, coef.get(i)) for i, j in enumerate(inside, n_t) if ok[i]]
+        hits = [(kinds[i], coef[i]) for i in range(n_t) if ok[i] and i in coef]
+        yield from _outcomes(a, fig, y, sup, k, breaks, derivable, slices, zs, on, zone_hits, hits)
+
+
+def _solved(span: Span, t, yon: np.ndarray, n_t: int, zneed: np.ndarray, k: float) -> tuple[np.ndarray, dict]:
+    """Which targets (columns of ``t``) follow, and the coefficients of those a closure
+    needs: targets before ``n_t`` worth under ``k`` and above none at a slice (``yon``:
+    the zones' figures, zones x slices), and zones marked in ``zneed``. Many targets at
+    once: when the probes span the null space, which follow and their worth come from
+    it and one solve per slice; else they are solved a few hundred at a time.
+    """
+    m = t.shape[1]
+    first = np.arange(m) < n_t
+    coef: dict = {}
+    if m > 256 and span.spans():
+        ok = np.concatenate([span.open(t[:, a:a + 65536]) for a in range(0, m, 65536)])  # (memory: m x probes)
+        vals = np.asarray(t.T @ span.values(yon))
+        need = np.flatnonzero(ok & ((first & ((vals > 1e-6) & (vals < k)).any(axis=1)) | zneed))
+        for a in range(0, len(need), 256):
+            _, b = span.solve(t[:, need[a:a + 256]])
+            coef.update(zip(need[a:a + 256].tolist(), b.T))
+        return ok, coef
+    ok = np.zeros(m, bool)
+    for a in range(0, m, 256):
+        o, b = span.solve(t[:, a:a + 256])
+        ok[a:a + 256] = o
+        vals = b.T @ yon
+        need = o & ((first[a:a + 256] & ((vals > 1e-6) & (vals < k)).any(axis=1)) | zneed[a:a + 256])
+        coef.update(zip((a + np.flatnonzero(need)).tolist(), b.T[need]))
+    return ok, coef
 
 
 def _outcomes(a, fig, y, sup, k, breaks, derivable, slices, zs, on, zone_hits, hits):
@@ -158,7 +195,8 @@ def _outcomes(a, fig, y, sup, k, breaks, derivable, slices, zs, on, zone_hits, h
             if f < 0:
                 continue
             if (sup[f] and _TOL < a.obs[f] < k) or f in breaks:
-                yield from _fix(a, sup, fig, sl, zs[on][np.abs(coef) > 1e-9], zs[on], "zone", derivable)
+                yield from _fix(a, sup, fig, sl, zs[on][np.abs(coef) > 1e-9], zs[on], "zone", derivable)  # (coef: None
+                # only where no figure of the zone is under k nor must not follow)
             else:
                 yield "follows", int(zs[j]), int(f)
     for kind, beta in hits:

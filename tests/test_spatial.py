@@ -121,3 +121,29 @@ def test_a_cell_under_k_in_a_national_sized_group_is_closed():
     assert not pub.all()
     got = _recovered(w, x, pub, 11)
     assert got is None or got >= 30
+
+
+def test_many_targets_are_decided_as_least_squares_decides_them():
+    """More targets than one solve takes (the national case's cells): with a null space
+    too large for the probes to span (solved a few hundred at a time) and one small enough
+    (decided by the probes, worth from one solve per slice), the targets that follow are
+    the attacker's, and the coefficients kept for those under k reproduce them."""
+    rng = np.random.default_rng(3)
+    n = 600
+    for n_rows in (200, 700):  # null space of about 400 dimensions; then of none
+        a = rng.random((n_rows, n)) * (rng.random((n_rows, n)) < 0.01)
+        rows = rng.choice(n_rows, 60, replace=False)
+        a[rows] = 0.0
+        a[rows, rng.choice(n, 60, replace=False)] = 1.0  # (60 cells follow at least)
+        x = rng.integers(0, 60, n).astype(float)
+        x[x == 30] = 31  # (none at k itself, where rounding decides)
+        y = (a @ x)[:, None]
+        span = Span(sparse.csr_array(a))
+        t = sparse.identity(n, format="csc")
+        ok, coef = spatial._solved(span, t, y, n, np.zeros(n, bool), 30.0)
+        truth = follows(a, np.eye(n))
+        assert ok.tolist() == truth.tolist()
+        under = truth & (x > 1e-6) & (x < 30)
+        assert sorted(coef) == np.flatnonzero(under).tolist() and under.sum() > 5
+        for i, b in coef.items():
+            assert np.allclose(a.T @ b, np.eye(1, n, i)[0], atol=1e-6) and abs(b @ y[:, 0] - x[i]) < 1e-6
