@@ -1,6 +1,8 @@
 """Which cells, pairs of cells sharing a zone, and zone figures *could* follow exactly from
 the zones' figures of a group too large for the audit's dense checks (docs/privacy.md,
-"Scale": groups of more than 4,000 zones or cells are audited per zone only).
+"Scale": groups of more than 4,000 zones or cells take the sparse checks of
+``geozones.spatial`` since stop 36; this script, written apart from them, checks what they
+decide by other means: local certificates and LSQR).
 
 Usage: ``python3.11 benchmarks/spatial_certificates.py WEIGHTS.parquet [--exact]
 [--run OUT --k 30]``, with weights from ``geozones weights`` (or a run's ``weights.parquet``).
