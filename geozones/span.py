@@ -51,6 +51,9 @@ class Span:
         two guard against an unlucky draw).
     seed : int, default 0
         Seed of the probes: the audit is deterministic.
+    passes : int, default 3
+        Projections of the probes (each shrinks what is left of them in the row space by
+        the regularisation's factor; their ``||A v||`` is measured after, not assumed).
     """
 
     def __init__(self, rows, *, probes: int = 2, seed: int = 0, passes: int = 3) -> None:

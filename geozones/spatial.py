@@ -149,8 +149,8 @@ def _sparse(a, wz, zs, rests, known, fig, y, derivable, sup, k, breaks):
                 small |= np.isin(f_in, np.fromiter(breaks, np.int64, len(breaks)))
             zneed[n_t:] = small.any(axis=0)
         ok, coef = _solved(span, sparse.hstack(cols, format="csc"), y[np.ix_(slices, zs[on])].T, n_t, zneed, k)
-        zone_hits = [(j, coef.get(i)) for i, j in enumerate(inside, n_t) if ok[i]]
-        hits = [(kinds[i], coef[i]) for i in range(n_t) if ok[i] and i in coef]
+        zone_hits = [(j, coef[i][0] if i in coef else None) for i, j in enumerate(inside, n_t) if ok[i]]
+        hits = [(kinds[i], *coef[i]) for i in range(n_t) if ok[i] and i in coef]
         yield from _outcomes(a, fig, y, sup, k, breaks, derivable, slices, zs, on, zone_hits, hits)
 
 
@@ -170,7 +170,9 @@ def _solved(span: Span, t, yon: np.ndarray, n_t: int, zneed: np.ndarray, k: floa
         need = np.flatnonzero(ok & ((first & ((vals > 1e-6) & (vals < k)).any(axis=1)) | zneed))
         for a in range(0, len(need), 256):
             _, b = span.solve(t[:, need[a:a + 256]])
-            coef.update(zip(need[a:a + 256].tolist(), b.T))
+            # (the worth from values(), exact for a target that follows, even where the
+            # solve's coefficients fall short of TOL: they name the figures it rests on)
+            coef.update((i, (c, vals[i])) for i, c in zip(need[a:a + 256].tolist(), b.T))
         return ok, coef
     ok = np.zeros(m, bool)
     for a in range(0, m, 256):
@@ -178,7 +180,7 @@ def _solved(span: Span, t, yon: np.ndarray, n_t: int, zneed: np.ndarray, k: floa
         ok[a:a + 256] = o
         vals = b.T @ yon
         need = o & ((first[a:a + 256] & ((vals > 1e-6) & (vals < k)).any(axis=1)) | zneed[a:a + 256])
-        coef.update(zip((a + np.flatnonzero(need)).tolist(), b.T[need]))
+        coef.update((a + i, (b[:, i], vals[i])) for i in np.flatnonzero(need))
     return ok, coef
 
 
@@ -186,7 +188,8 @@ def _outcomes(a, fig, y, sup, k, breaks, derivable, slices, zs, on, zone_hits, h
     """What follows from the zones ``zs[on]`` at the pattern's ``slices``: each other zone
     (``zone_hits``: its index in ``zs`` and coefficients over ``on``) is ``("follows", zone,
     figure)``, or closed if its figure is hidden and under ``k`` or must not follow; each
-    target (``hits``: kind, coefficients) under ``k`` and above none is closed.
+    target (``hits``: kind, coefficients, and its worth per slice if known) under ``k`` and
+    above none is closed.
     """
     yy = y[np.ix_(slices, zs[on])]  # slices x zones on
     for j, coef in zone_hits:
@@ -199,8 +202,8 @@ def _outcomes(a, fig, y, sup, k, breaks, derivable, slices, zs, on, zone_hits, h
                 # only where no figure of the zone is under k nor must not follow)
             else:
                 yield "follows", int(zs[j]), int(f)
-    for kind, beta in hits:
-        vals = yy @ beta
+    for kind, beta, *worth in hits:  # (the worth at each slice, when known already)
+        vals = worth[0] if worth else yy @ beta
         for si in np.flatnonzero((vals > 1e-6) & (vals < k)):
             yield from _fix(a, sup, fig, slices[si], zs[on][np.abs(beta) > 1e-9], zs[on], kind, derivable)
 

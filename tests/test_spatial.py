@@ -127,7 +127,7 @@ def test_many_targets_are_decided_as_least_squares_decides_them():
     """More targets than one solve takes (the national case's cells): with a null space
     too large for the probes to span (solved a few hundred at a time) and one small enough
     (decided by the probes, worth from one solve per slice), the targets that follow are
-    the attacker's, and the coefficients kept for those under k reproduce them."""
+    the attacker's, and the coefficients and worth kept for those under k reproduce them."""
     rng = np.random.default_rng(3)
     n = 600
     for n_rows in (200, 700):  # null space of about 400 dimensions; then of none
@@ -145,5 +145,6 @@ def test_many_targets_are_decided_as_least_squares_decides_them():
         assert ok.tolist() == truth.tolist()
         under = truth & (x > 1e-6) & (x < 30)
         assert sorted(coef) == np.flatnonzero(under).tolist() and under.sum() > 5
-        for i, b in coef.items():
+        for i, (b, worth) in coef.items():
             assert np.allclose(a.T @ b, np.eye(1, n, i)[0], atol=1e-6) and abs(b @ y[:, 0] - x[i]) < 1e-6
+            assert abs(worth[0] - x[i]) < 1e-6
