@@ -112,7 +112,7 @@ def _sparse(a, wz, zs, rests, known, fig, y, derivable, sup, k, breaks):
     held_t.data[:] = 1.0
     whole = Span(sparse.csr_array(wz.T))
     cells = np.flatnonzero(whole.open_units())
-    pairs = _sparse_pairs(wz)
+    pairs = _pairs(wz)
     pairs = pairs[whole.open_sums(pairs)] if len(pairs) else pairs
     patterns, p_inv = np.unique(known[:, zs], axis=0, return_inverse=True)
     p_inv = p_inv.reshape(-1)
@@ -228,32 +228,18 @@ def _fix(a: AuditInput, sup, fig, sl, support, zones_on, kind, derivable):
         yield "must", int(a.zone[f]), f
 
 
-def _pairs(wz: np.ndarray) -> np.ndarray:
-    """Pairs of cells (rows) that share a zone (column), in ascending order."""
-    on = wz > 0
-    key = (on.shape, np.packbits(on).tobytes())
+def _pairs(wz) -> np.ndarray:
+    """Pairs of cells (rows) that share a zone (column) of ``wz`` (dense or sparse), in
+    ascending order.
+    """
+    on = sparse.csc_array(wz > 0)
+    on.sort_indices()
+    key = (on.shape, on.indptr.tobytes(), on.indices.tobytes())
     if key not in _PAIRS:  # (weights per period share their pattern: found once, --density period)
         n = on.shape[0]
         codes = [np.empty(0, np.int64)]
         for j in range(on.shape[1]):
-            cs = np.flatnonzero(on[:, j]).astype(np.int64)
-            x, y = np.triu_indices(len(cs), 1)
-            codes.append(cs[x] * n + cs[y])
-        u = np.unique(np.concatenate(codes))
-        if len(_PAIRS) > 256:
-            _PAIRS.clear()
-        _PAIRS[key] = np.stack([u // max(n, 1), u % max(n, 1)], axis=1)
-    return _PAIRS[key]
-
-
-def _sparse_pairs(wz: sparse.csc_array) -> np.ndarray:
-    """:func:`_pairs` of a sparse group (cells x zones, no stored zeros)."""
-    key = (wz.shape, hash(wz.indptr.tobytes()), hash(wz.indices.tobytes()))
-    if key not in _PAIRS:
-        n = wz.shape[0]
-        codes = [np.empty(0, np.int64)]
-        for j in range(wz.shape[1]):
-            cs = np.sort(wz.indices[wz.indptr[j]:wz.indptr[j + 1]]).astype(np.int64)
+            cs = on.indices[on.indptr[j]:on.indptr[j + 1]].astype(np.int64)
             x, y = np.triu_indices(len(cs), 1)
             codes.append(cs[x] * n + cs[y])
         u = np.unique(np.concatenate(codes))
