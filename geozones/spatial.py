@@ -36,6 +36,7 @@ def spatial_checks(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: flo
     n_cells, n_z = w.shape
     _, fig = slice_table(a, n_z)
     known = np.where(fig >= 0, derivable[np.maximum(fig, 0)], True)  # no figure: none there
+    before = sup.copy()  # (what was hidden when the exposures were found)
     y = np.where(fig >= 0, a.obs[np.maximum(fig, 0)], 0.0)
     # groups of zones that share cells
     adj = (w.T @ w) != 0
@@ -48,7 +49,7 @@ def spatial_checks(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: flo
         rests = [(np.searchsorted(zs, o), np.searchsorted(zs, inn)) for o, inn in a.nested
                  if o in zs and all(i in zs for i in inn)]
         check = _dense if len(cells) <= DENSE_LIMIT and len(zs) <= DENSE_LIMIT else _sparse
-        yield from check(a, w[cells][:, zs], zs, rests, known, fig, y, derivable, sup, k, breaks)
+        yield from check(a, w[cells][:, zs], zs, rests, known, fig, y, before, sup, k, breaks)
 
 
 #: Groups of zones sharing cells up to this many zones and cells get the dense checks (an
@@ -56,7 +57,7 @@ def spatial_checks(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: flo
 DENSE_LIMIT = 4000
 
 
-def _dense(a, wz, zs, rests, known, fig, y, derivable, sup, k, breaks):
+def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
     """:func:`spatial_checks`'s checks for one group, with an SVD per pattern of zones that follow."""
     wz = wz.toarray()
     pairs = _pairs(wz)
@@ -93,10 +94,10 @@ def _dense(a, wz, zs, rests, known, fig, y, derivable, sup, k, breaks):
             beta = pinv @ e
             if np.linalg.norm(wz[:, on] @ beta - e) <= 1e-6 * (1 + np.linalg.norm(e)):
                 hits.append((kind, beta))
-        yield from _outcomes(a, fig, y, sup, k, breaks, derivable, np.flatnonzero(p_inv == p), zs, on, zone_hits, hits)
+        yield from _outcomes(a, fig, y, sup, k, breaks, before, np.flatnonzero(p_inv == p), zs, on, zone_hits, hits)
 
 
-def _sparse(a, wz, zs, rests, known, fig, y, derivable, sup, k, breaks):
+def _sparse(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
     """:func:`spatial_checks`'s checks for a group too large for an SVD (a national zone set).
 
     Null vectors of every zone's weights are null vectors of any pattern's zones, so one
@@ -151,7 +152,7 @@ def _sparse(a, wz, zs, rests, known, fig, y, derivable, sup, k, breaks):
         ok, coef = _solved(span, sparse.hstack(cols, format="csc"), y[np.ix_(slices, zs[on])].T, n_t, zneed, k)
         zone_hits = [(j, coef[i][0] if i in coef else None) for i, j in enumerate(inside, n_t) if ok[i]]
         hits = [(kinds[i], *coef[i]) for i in range(n_t) if ok[i] and i in coef]
-        yield from _outcomes(a, fig, y, sup, k, breaks, derivable, slices, zs, on, zone_hits, hits)
+        yield from _outcomes(a, fig, y, sup, k, breaks, before, slices, zs, on, zone_hits, hits)
 
 
 def _solved(span: Span, t, yon: np.ndarray, n_t: int, zneed: np.ndarray, k: float) -> tuple[np.ndarray, dict]:
@@ -184,7 +185,7 @@ def _solved(span: Span, t, yon: np.ndarray, n_t: int, zneed: np.ndarray, k: floa
     return ok, coef
 
 
-def _outcomes(a, fig, y, sup, k, breaks, derivable, slices, zs, on, zone_hits, hits):
+def _outcomes(a, fig, y, sup, k, breaks, before, slices, zs, on, zone_hits, hits):
     """What follows from the zones ``zs[on]`` at the pattern's ``slices``: each other zone
     (``zone_hits``: its index in ``zs`` and coefficients over ``on``) is ``("follows", zone,
     figure)``, or closed if its figure is hidden and under ``k`` or must not follow; each
@@ -198,21 +199,28 @@ def _outcomes(a, fig, y, sup, k, breaks, derivable, slices, zs, on, zone_hits, h
             if f < 0:
                 continue
             if (sup[f] and _TOL < a.obs[f] < k) or f in breaks:
-                yield from _fix(a, sup, fig, sl, zs[on][np.abs(coef) > 1e-9], zs[on], "zone", derivable)  # (coef: None
+                yield from _fix(a, sup, fig, sl, zs[on][np.abs(coef) > 1e-9], zs[on], "zone", before)  # (coef: None
                 # only where no figure of the zone is under k nor must not follow)
             else:
                 yield "follows", int(zs[j]), int(f)
     for kind, beta, *worth in hits:  # (the worth at each slice, when known already)
         vals = worth[0] if worth else yy @ beta
         for si in np.flatnonzero((vals > 1e-6) & (vals < k)):
-            yield from _fix(a, sup, fig, slices[si], zs[on][np.abs(beta) > 1e-9], zs[on], kind, derivable)
+            yield from _fix(a, sup, fig, slices[si], zs[on][np.abs(beta) > 1e-9], zs[on], kind, before)
 
 
-def _fix(a: AuditInput, sup, fig, sl, support, zones_on, kind, derivable):
+def _fix(a: AuditInput, sup, fig, sl, support, zones_on, kind, before):
     """What closes an exposure at slice ``sl`` that follows from the zones ``support``:
     their published figure with the fewest people, else any published figure there of the
     zones that follow, else (all follow through their own tables) a must for the smallest.
+    Nothing when a closure found before it in this pass has hidden a figure of ``support``
+    (``before``: what was hidden when the exposures were found): the combination no longer
+    holds, and the audit's next round checks again what is left.
     """
+    fs = fig[sl, support]
+    fs = fs[fs >= 0]
+    if (sup[fs] & ~before[fs]).any():
+        return
     for zz in (support, zones_on):
         fs = fig[sl, zz]
         fs = fs[fs >= 0]
