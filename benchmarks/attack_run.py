@@ -19,8 +19,10 @@ equation when each is made from published figures (an origin's count over its ma
 share, ``all``'s from its published origins and ``rest_share``: docs/privacy.md); the
 script checks that every one is, to within its rounding, and stops if not.
 
-Targets: every cell and every pair of cells sharing a zone, at every published period
-(each base period and each longer one) and every origin and ``all``. A target follows when
+Targets: every cell and every pair of cells sharing a zone (of up to 64 cells), at every
+published period (each base period and each longer one) and every origin of the unknowns
+and ``all``; and every suppressed figure whose zone's cells all appear in a published row
+(any other holds a count no published row reads). A target follows when
 its vector lies in the span of the published rows (residual under 1e-6); it is *exposed*
 when it follows, the counts give it more than 0 people, and the published figures bound it
 under ``k`` (its value from the rows plus 0.5 times the sum of its coefficients' absolute
@@ -263,6 +265,7 @@ def main() -> None:
     # per component: exact row-space projector (SVD) or LSQR; and a solver for candidates
     solvers, kinds = {}, {}
     eps = np.zeros((2, n_u))  # ||A v|| of each probe's component, per unknown (0 where no row reaches)
+    eps_comp = np.zeros((2, n_comp))
     for k in range(n_comp):
         ck = np.flatnonzero(col_lab == k)
         rk = np.flatnonzero(lab == k)
@@ -273,13 +276,13 @@ def main() -> None:
             V = vt[:r].T
             for i, p in enumerate(probes):
                 p[used[ck]] -= V @ (V.T @ p[used[ck]])
-                eps[i, used[ck]] = np.linalg.norm(M @ p[used[ck]])
+                eps[i, used[ck]] = eps_comp[i, k] = np.linalg.norm(M @ p[used[ck]])
             solvers[k] = ("svd", rk, ck, u[:, :r], s[:r], V)
         else:
             for i, p in enumerate(probes):
                 x = lsqr(M, M @ p[used[ck]], atol=1e-15, btol=1e-15, iter_lim=100_000)[0]
                 p[used[ck]] -= x
-                eps[i, used[ck]] = np.linalg.norm(M @ p[used[ck]])
+                eps[i, used[ck]] = eps_comp[i, k] = np.linalg.norm(M @ p[used[ck]])
             solvers[k] = ("lsqr", rk, ck, M)
         kinds[k] = solvers[k][0]
     big = [k for k in kinds if kinds[k] == "lsqr"]
@@ -356,9 +359,19 @@ def main() -> None:
                     found.append((what, [str(cells[c]) for c in grp[i]], p, str(s), olab, round(float(true[i]), 2), round(v, 2), round(slack, 2)))
     # suppressed figures under k: the same certificate, each row its own target
     if len(hid):
-        pat = sparse.csr_array((np.ones(Rs.nnz), Rs.indices, Rs.indptr), shape=Rs.shape)
-        dots = np.vstack([Rs @ pr for pr in probes])
-        bound = BOUND * np.vstack([pat @ e for e in eps]) + TOL * (1 + sparse.linalg.norm(Rs, axis=1))
+        # each row scaled to a largest coefficient of 1 (whether it follows does not depend on its
+        # scale; the certificate's BOUND does), and ||A v|| summed over the components it reaches
+        scale = 1.0 / np.maximum(abs(Rs).max(axis=1).toarray().ravel(), 1e-300)
+        Ru = sparse.diags_array(scale) @ Rs
+        lab_u = np.full(n_u, n_comp)  # each unknown's component (n_comp: none)
+        lab_u[used] = col_lab
+        comp_of = sparse.csr_array(
+            (np.ones(Rs.nnz), (np.repeat(np.arange(Rs.shape[0]), np.diff(Rs.indptr)), lab_u[Rs.indices])), shape=(Rs.shape[0], n_comp + 1)
+        )
+        comp_of.sum_duplicates()
+        comp_of.data[:] = 1.0  # (one per component)
+        dots = np.vstack([Ru @ pr for pr in probes])
+        bound = BOUND * np.vstack([comp_of @ np.r_[e, 0.0] for e in eps_comp]) + TOL * (1 + sparse.linalg.norm(Ru, axis=1))
         for i in np.flatnonzero((np.abs(dots) <= bound).all(axis=0)):
             tested += 1
             row = Rs[[i]]
