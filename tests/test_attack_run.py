@@ -1,8 +1,9 @@
 """``benchmarks/attack_run.py``, the attacker over a whole run's published files, can fail:
 on a run whose audit is switched off it recovers a cell of 10 people, and a suppressed zone
 figure of them, from two zones that are not nested (one reaches beyond the other into land
-no cell covers), by an SVD and by LSQR,
-and on the same run with the audit (default flags) it finds nothing under k."""
+no cell covers), by an SVD and by LSQR; on the same run with the audit (default flags) it
+finds nothing under k.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyproj
 import pytest
@@ -34,7 +36,7 @@ def leaky_case(tmp_path):
     t = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
 
     def ll(g):
-        return shapely.transform(g, lambda xy: __import__("numpy").column_stack(t.transform(xy[:, 0], xy[:, 1])))
+        return shapely.transform(g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
     # three omnidirectional cells 3 km apart, 500 m coverage each: disjoint discs
     sites = [(X0, Y0), (X0 + 3000, Y0), (X0 + 6000, Y0)]
