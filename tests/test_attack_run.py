@@ -101,6 +101,8 @@ def test_the_run_attacker_finds_a_cell_the_audit_would_hide(leaky_case):
     assert "exposed (bound under k = 30): 8" in got.stdout, got.stdout
     got = _attack(leaky_case, leaky_case / "bare", "--dense", "0")  # the LSQR path of large components
     assert got.returncode == 1 and "(0 solves in SVD components, 8 by LSQR)" in got.stdout, got.stdout + got.stderr
+    got = _attack(leaky_case, leaky_case / "bare", "--bounds", "10")  # C's figures bounded by A and B: 10 +- 1
+    assert "4 bounded under k = 30" in got.stdout, got.stdout + got.stderr
     _run(leaky_case, leaky_case / "audited", audit=True)
     # one of A and B is enough to hide: B, with fewer people (both, before stop 37: two exposures
     # from the same two zones each closed one, the second after the first had closed it)
@@ -109,3 +111,5 @@ def test_the_run_attacker_finds_a_cell_the_audit_would_hide(leaky_case):
     got = _attack(leaky_case, leaky_case / "audited")
     assert got.returncode == 0, got.stdout + got.stderr
     assert "exposed (bound under k = 30): 0" in got.stdout
+    got = _attack(leaky_case, leaky_case / "audited", "--bounds", "10")  # C under A alone: at most 810.5
+    assert got.returncode == 0 and "0 bounded under k = 30 (the lowest bound 810.5" in got.stdout, got.stdout + got.stderr
