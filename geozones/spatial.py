@@ -217,22 +217,19 @@ def _fix(a: AuditInput, sup, fig, sl, support, zones_on, kind, before):
     (``before``: what was hidden when the exposures were found): the combination no longer
     holds, and the audit's next round checks again what is left.
     """
-    fs = fig[sl, support]
-    fs = fs[fs >= 0]
-    if (sup[fs] & ~before[fs]).any():
+    own = fig[sl, support]
+    own = own[own >= 0]
+    if (sup[own] & ~before[own]).any():
         return
-    for zz in (support, zones_on):
-        fs = fig[sl, zz]
+    for fs in (own, fig[sl, zones_on]):
         fs = fs[fs >= 0]
         open_ = fs[~sup[fs] & ~a.is_locked(fs)]
         if len(open_):
             f = int(open_[np.argmin(a.obs[open_])])
             yield kind, int(a.zone[f]), f
             return
-    fs = fig[sl, support]
-    fs = fs[fs >= 0]
-    if len(fs):
-        f = int(fs[np.argmin(a.obs[fs])])
+    if len(own):
+        f = int(own[np.argmin(a.obs[own])])
         yield "must", int(a.zone[f]), f
 
 
