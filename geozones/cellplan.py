@@ -297,13 +297,25 @@ def cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.C
         lon, lat = geom.x.to_numpy(), geom.y.to_numpy()
         if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
             raise CellPlanError("some x, y positions cannot be converted from the given CRS", path=path, hint="check --crs")
-    if "site_id" not in df.columns:
+    given = None
+    if "site_id" in df.columns:  # (empty where a row gives none)
+        given = df["site_id"].map(lambda v: "" if pd.isna(v) else str(v).strip())
+    if given is None or (given == "").any():
         key = np.round(np.c_[geom.x.to_numpy(), geom.y.to_numpy()], 6)
         _, inv = np.unique(key, axis=0, return_inverse=True)
-        df["site_id"] = pd.Series(inv.ravel()).map(lambda k: f"site{k}").to_numpy()
-        defaults.append("no site_id column: cells at the same position were taken as one site")
+        by_position = pd.Series(inv.ravel(), index=df.index).map(lambda k: f"site{k}")
+        if given is None:
+            df["site_id"] = by_position.to_numpy()
+            defaults.append("no site_id column: cells at the same position were taken as one site")
+        else:
+            empty = given == ""
+            # a position some row names a site for is that site; others, one per position
+            named = pd.Series(given[~empty].to_numpy(), index=by_position[~empty].to_numpy())
+            named = named[~named.index.duplicated()]
+            df["site_id"] = given.where(~empty, by_position.map(named).fillna("@" + by_position)).to_numpy()
+            defaults.append(f"{int(empty.sum())} cells had no site_id: cells at the same position were taken as one site")
     else:
-        df["site_id"] = df["site_id"].astype(str).str.strip()
+        df["site_id"] = given.to_numpy()
     if np.isnan(rng).any():
         auto, note = _default_range(geom, df["site_id"].to_numpy())
         n = int(np.isnan(rng).sum())

@@ -317,7 +317,9 @@ def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None
         return None
     for col in ("municipality", "nis", "gemeente"):
         if col in zones.columns:
-            codes = zones[col].astype(str).str.strip().str.zfill(5)
+            # (a zone file without the property leaves it missing on its zones: those zones
+            # keep their residents among the visitors)
+            codes = zones[col].map(lambda v: "" if pd.isna(v) else str(v).strip().zfill(5))
             return {z: successor(c) for z, c in zip(zones["zone_id"], codes) if c.isdigit()}
     log.info("zones have no 'municipality' property: residents are not separated from visitors")
     return None

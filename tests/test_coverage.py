@@ -62,6 +62,21 @@ def test_sites_are_positions_when_no_site_id(tmp_path):
     assert cells["site_id"].iloc[0] == cells["site_id"].iloc[1] != cells["site_id"].iloc[2]
 
 
+def test_empty_site_ids_are_positions(tmp_path):
+    """Rows with an empty ``site_id`` take their site from their position (the site
+    another row names there, else one of their own), as a plan without the column does (pandas 3 reads the empty ones as
+    missing values, which earlier became one site of every such cell)."""
+    lon2, lat2 = offset(LON, LAT, 3000, 0)
+    p = plan_csv(tmp_path, [["A", "S1", LON, LAT, 0, "", 500], ["B", "", LON, LAT, 120, "", 500],
+                            ["C", "", lon2, lat2, 0, "", ""], ["D", "", lon2, lat2, 120, "", ""]])
+    cells = gz.read_cellplan(p)
+    s = cells["site_id"].tolist()
+    assert s[0] == s[1] == "S1" and s[2] == s[3] != s[0]  # (B stands at S1)
+    notes = " ".join(cells.attrs["defaults"])
+    assert "3 cells had no site_id" in notes
+    assert cells["range_m"].iloc[2] == pytest.approx(4500.0, rel=1e-3)  # 1.5 x the 3 km to the nearest other site
+
+
 def test_x_y_with_crs(tmp_path):
     p = plan_csv(tmp_path, [["A", 173821.0366, 174419.5041, 30]], header="cell_id,x,y,azimuth")
     cells = gz.read_cellplan(p, crs="EPSG:31370")

@@ -60,6 +60,28 @@ def test_apportion_exact_figures(small_case):
     assert list(pq.columns) == ZONE_COUNT_COLUMNS and len(pq) == len(t)
 
 
+def test_zone_files_of_which_one_names_no_municipality(small_case):
+    """Zone files read together, one with ``municipality`` and one without (pandas 3 keeps
+    the missing property as a missing value): the first file's zones set their residents
+    apart, the second's keep them among the visitors (a run on Gent's neighbourhoods and
+    shopping areas failed here with an internal error)."""
+    c = small_case
+    folder = c["tmp"] / "zones"
+    folder.mkdir()
+    west = gpd.read_file(c["zones"])
+    gz.write_zones(west, folder / "a.geojson")
+    strip = west.iloc[[1]].drop(columns=["municipality"]).assign(zone_id="east-strip", name="East strip")
+    gz.write_zones(strip, folder / "b.geojson")
+    out = c["tmp"] / "out"
+    r = geozones("apportion", "--zones", folder, "--cells", c["cells"], "--counts", c["counts"], "--out", out,
+                 "--period", "1d", "--heat-grid", 0, "--model", "voronoi", "--k", 1)
+    assert r.returncode == 0, r.stderr
+    t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
+    origins = t.groupby("zone_id")["origin"].apply(set)
+    assert "resident" in origins["east"]
+    assert "resident" not in origins["east-strip"] and "30000" in origins["east-strip"]
+
+
 def test_run_from_toml_equals_apportion(small_case):
     c = small_case
     cfg = c["tmp"] / "run.toml"
