@@ -146,6 +146,16 @@ def _series_chart(days: pd.DataFrame, events: dict[str, list[str]], title: str) 
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, loc="upper left")
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: people_text(v)))
+    import matplotlib.dates as mdates
+
+    # ticks on whole days (a few days' run would otherwise get hour ticks)
+    locator = mdates.AutoDateLocator(minticks=2, maxticks=10, interval_multiples=True)
+    locator.intervald[mdates.HOURLY] = [24]
+    locator.intervald[mdates.MINUTELY] = [24 * 60]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    if len(x) == 1:
+        ax.set_xlim(x.iloc[0] - pd.Timedelta(days=1), x.iloc[0] + pd.Timedelta(days=1))
     fig.autofmt_xdate()
     return _svg(fig)
 
@@ -315,6 +325,8 @@ def build_report(
     ts = pd.to_datetime(daily["period_start"].str.slice(0, 19))
     daily = daily[(ts >= start_ts.tz_localize(None)) & (ts < end_ts.tz_localize(None))] if summary_p != day_p else daily
     daily["date"] = daily["period_start"].str.slice(0, 10)
+    if period_seconds(day_p) < 86_400:  # (a run of hours only: its days from their hours)
+        daily = days_from_hours(daily, manifest.get("parameters", {}).get("kind"), manifest.get("parameters", {}).get("stat"))
     dp = daily[daily["status"] == _PUBLISHED].pivot_table(index="date", columns="origin", values="estimate", aggfunc="first")
     days = pd.DataFrame({"date": sorted(pd.unique(daily["date"]))})
     days["people"] = days["date"].map(dp[ALL]) if ALL in dp else np.nan
@@ -434,6 +446,32 @@ def zarea_of(zones: gpd.GeoDataFrame | None, zone: str) -> float:
         return np.nan
     a = zones.loc[zones["zone_id"] == zone, "area_km2"]
     return float(a.iloc[0]) if len(a) else np.nan
+
+
+def days_from_hours(rows: pd.DataFrame, kind: str | None, stat: str | None = None) -> pd.DataFrame:
+    """A zone's days from its published periods shorter than a day (``date`` set): a
+    presence figure's day is the mean of its hours (``--stat max``: their maximum), an
+    event count's the sum; a day with any of its periods suppressed, or of ``unique``
+    counts (distinct devices add up over neither cells nor hours), has no figure.
+    Bounds are combined the same way (errors of a day's hours share the apportioning, so
+    they are taken as moving together).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per date and origin, ``status`` published or suppressed.
+    """
+    how = {"events": "sum", "unique": None}.get(kind or "presence", "max" if stat == "max" else "mean")
+    cols = ["observed", "estimate", "estimate_low", "estimate_high"]
+    g = rows.groupby(["date", "origin"], sort=True)
+    out = g[cols].agg(how) if how else g[cols].first() * np.nan
+    whole = g["status"].agg(lambda v: bool((v == _PUBLISHED).all())).to_numpy()
+    out.loc[~whole, cols] = np.nan
+    out["status"] = np.where(whole & (how is not None), _PUBLISHED, "suppressed")
+    out = out.reset_index()
+    out["zone_id"] = rows["zone_id"].iloc[0] if len(rows) else ""
+    out["period_start"] = out["date"]
+    return out
 
 
 def visitors_of(frame: pd.DataFrame, index: str = "zone_id", *, has_residents: bool = True) -> pd.DataFrame:

@@ -531,3 +531,50 @@ def test_the_demo_day_discloses_no_cell(demo):
         assert not follows(a, np.array(targets)).any() if targets else True
         day_checked += len(rows)
     assert day_checked > 0
+
+
+def test_the_report_of_an_hourly_run_gives_each_day_the_mean_of_its_hours(small_case, tmp_path):
+    """``--period 1h`` publishes hours and the quarter only: the report's days are the means
+    of their published hours (presence counts), not the first hour of each day."""
+    c = small_case
+    rows = ["cell_id,period_start,period,count"]
+    for day in (1, 2):
+        for h in range(24):
+            rows.append(f"A,2026-07-0{day}T{h:02d}:00,1h,{100 + 10 * h * day}")
+            rows.append(f"B,2026-07-0{day}T{h:02d}:00,1h,{200 + 5 * h}")
+    counts = tmp_path / "hours.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out,
+                 "--period", "1h", "--heat-grid", 0, "--model", "voronoi", "--no-map")
+    assert r.returncode == 0, r.stderr
+    t = pd.read_csv(out / "zone_counts.csv")
+    assert set(t["period"]) == {"1h", "1q"}
+    hours = t[(t.period == "1h") & (t.zone_id == "east") & (t.origin == "all")].copy()
+    assert (hours["status"] == "published").all()
+    mean = hours.groupby(hours["period_start"].str.slice(0, 10))["estimate"].mean()
+    r = geozones("report", out, "--zone", "east")
+    assert r.returncode == 0, r.stderr
+    text = re.sub(r"<[^>]+>", " ", (out / "report.html").read_text())
+    peaks = text[text.index("Peak days"):]
+    for date, value in mean.items():
+        shown = re.search(re.escape(date) + r"\s+\w+day\s+([\d\u202f\u00a0 ,]+)", peaks)
+        assert shown, (date, peaks[:400])
+        assert float(re.sub(r"\D", "", shown.group(1).split("(")[0])) == pytest.approx(value, abs=1)
+    first_hours = hours.groupby(hours["period_start"].str.slice(0, 10))["estimate"].first()
+    assert (mean - first_hours).abs().min() > 10  # (the figure the report showed before)
+
+
+def test_days_from_hours_by_kind():
+    from geozones.report import days_from_hours
+
+    rows = pd.DataFrame({"zone_id": "z", "date": ["2026-07-01"] * 3 + ["2026-07-02"] * 2, "origin": "all",
+                         "observed": [10.0, 20, 30, 40, np.nan], "estimate": [10.0, 20, 30, 40, np.nan],
+                         "estimate_low": [5.0, 10, 15, 20, np.nan], "estimate_high": [20.0, 40, 60, 80, np.nan],
+                         "status": ["published"] * 4 + ["suppressed"]})
+    mean = days_from_hours(rows, "presence").set_index("date")
+    assert mean.loc["2026-07-01", "estimate"] == 20 and mean.loc["2026-07-01", "estimate_low"] == 10
+    assert mean.loc["2026-07-02", "status"] == "suppressed" and np.isnan(mean.loc["2026-07-02", "estimate"])
+    assert days_from_hours(rows, "events").set_index("date").loc["2026-07-01", "estimate"] == 60
+    assert days_from_hours(rows, "presence", "max").set_index("date").loc["2026-07-01", "estimate"] == 30
+    assert (days_from_hours(rows, "unique")["status"] == "suppressed").all()
