@@ -39,6 +39,9 @@ from .weights import LOW_FIT
 __all__ = ["visitor_map", "save_map", "map_from_run", "reference_outlines", "display_outlines"]
 
 _SUPPRESSED_FILL = "#bdbdbd"
+#: A suppressed figure's label. One text for every reason: a figure under k and one hidden to
+#: protect another look alike (telling them apart would say which zones hold fewer than k).
+SUPPRESSED_TEXT = "suppressed (disclosure control)"
 #: Display simplification of outlines (the figures are not affected): a tolerance of this
 #: share of a zone's size (the side of a square of its area), kept between these metres.
 #: See docs/benchmarks.md, "Maps at scale".
@@ -177,7 +180,7 @@ def visitor_map(
         reference = reference_outlines(z.total_bounds)
     add_reference_layer(m, reference)
 
-    label = ["suppressed (fewer than k people)" if not np.isfinite(v) else people_text(v) for v in vals]
+    label = [SUPPRESSED_TEXT if not np.isfinite(v) else people_text(v) for v in vals]
     if value == "visitors" and {"estimate_low", "estimate_high"} <= set(z.columns):  # the 90% interval
         lows, highs = z["estimate_low"].to_numpy(dtype=float), z["estimate_high"].to_numpy(dtype=float)
         label = [t if not (np.isfinite(v) and np.isfinite(a) and np.isfinite(b)) else f"{t} ({people_text(a)}-{people_text(b)})"

@@ -390,7 +390,15 @@ def run(cfg: RunConfig) -> RunResult:
         if missing:  # (weights tables from elsewhere, or written before 0.1.0 named only the zones cells reach): zero figures
             log.warning("%d zones have no weights (no cell reaches them): %s", len(missing), ", ".join(missing[:5]))
             weights = weights.with_zones(zones["zone_id"].astype(str))
-        model = weights.meta.get("model", model)
+        built = weights.meta.get("model")
+        if built and model and built != model:
+            raise WeightsError(f"these weights were built with --model {built}, not {model}", path=cfg.weights,
+                               hint=f"drop --model (the weights' own model is used), or rebuild them with 'geozones weights --model {model}'")
+        if not built and model == "footprint":
+            raise WeightsError("these weights do not say how they were built (a CSV file, or made elsewhere): footprint weights "
+                               "are the Parquet file 'geozones weights --model footprint' writes, with its footprints beside it",
+                               path=cfg.weights, hint="drop --model footprint, or rebuild the weights as Parquet")
+        model = built or model or "given"
         if model == "footprint":
             fp = _prebuilt_footprints(cfg.weights, weights)
     else:  # (footprint: the density comes from the counts, below)

@@ -109,6 +109,29 @@ def test_apportion_with_prebuilt_weights(small_case):
     assert (c["tmp"] / "a" / "zone_counts.csv").read_bytes() == (c["tmp"] / "b" / "zone_counts.csv").read_bytes()
 
 
+def test_prebuilt_weights_of_another_model_are_refused(small_case):
+    """Weights built with one model and a run told another: one error line, nothing written;
+    a CSV table (which records no model) is used as given, and the report says so."""
+    c = small_case
+    w = c["tmp"] / "w.parquet"
+    assert geozones("weights", "--zones", c["zones"], "--cells", c["cells"], "--model", "voronoi", "--out", w).returncode == 0
+    run = ("apportion", "--zones", c["zones"], "--counts", c["counts"], "--heat-grid", 0, "--no-map")
+    r = geozones(*run, "--weights", w, "--model", "footprint", "--out", c["tmp"] / "a")
+    assert_one_line_error(r)
+    assert "built with --model voronoi" in r.stderr and not (c["tmp"] / "a").exists()
+    wc = c["tmp"] / "w.csv"
+    assert geozones("weights", "--zones", c["zones"], "--cells", c["cells"], "--model", "voronoi", "--out", wc).returncode == 0
+    r = geozones(*run, "--weights", wc, "--model", "footprint", "--out", c["tmp"] / "b")
+    assert_one_line_error(r)
+    assert "do not say how they were built" in r.stderr
+    r = geozones(*run, "--weights", wc, "--out", c["tmp"] / "c")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((c["tmp"] / "c" / "manifest.json").read_text())["parameters"]["model"] == "given"
+    assert geozones("report", c["tmp"] / "c").returncode == 0
+    text = (c["tmp"] / "c" / "report.html").read_text()
+    assert "do not record how they were made" in text and "None" not in re.sub(r"<[^>]+>", " ", text)
+
+
 def test_prebuilt_weights_keep_the_zones_no_cell_reaches(small_case):
     """A zone far from every cell: in the weights file, and in the outputs of a run that
     reads them, as in a run that computes them (before, such a zone was left out)."""
