@@ -347,6 +347,20 @@ def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame:
     notes = []
     key = ["cell_id", "period_start", "origin"]
     dup = out.duplicated(key, keep=False).to_numpy()
+    if dup.any() and "origin" in df.columns:  # two codes for one origin (208 and FR; a merged municipality and its successor)
+        raw = pd.Series(df["origin"].to_numpy(dtype=object), index=out.index).map(lambda v: "" if pd.isna(v) else str(v).strip())
+        d = out[dup].assign(raw=raw[dup])
+        kinds = d.groupby(key, sort=False)["raw"].transform("nunique").to_numpy()
+        if (kinds > 1).any():
+            r = d[kinds > 1].iloc[0]
+            rows = np.flatnonzero(((out["cell_id"] == r["cell_id"]) & (out["period_start"] == r["period_start"]) & (out["origin"] == r["origin"])).to_numpy())
+            codes = list(dict.fromkeys(raw.iloc[rows]))
+            raise CountsError(
+                f"cell {r['cell_id']!r}, period {df['period_start'].iloc[rows[0]]!r}: origins "
+                f"{' and '.join(repr(c) for c in codes)} on {', '.join(_row(int(x), fmt) for x in rows[:3])} are the same origin ({r['origin']})",
+                path=path,
+                hint="give each origin once, under one code; add their counts if they are different people",
+            )
     if dup.any():
         same = out[dup].duplicated(key + ["count"], keep=False)
         conflict = out[dup][~same.to_numpy()]

@@ -94,6 +94,9 @@ MERGED_2025 = frozenset({"23106", "37021", "37022", "44086", "44087", "44088", "
 #: Brussels): a code there that is not a municipality is refused. Walloon codes are taken
 #: as their province (the bundled list does not hold their municipalities).
 _CHECKED = ("1", "21", "23", "24", "3", "4", "7")
+#: The arrondissements (a NIS code's first two digits), those of before 2019 included.
+_ARRONDISSEMENTS = frozenset("11 12 13 21 23 24 25 31 32 33 34 35 36 37 38 41 42 43 44 45 46 51 52 53 54 55 56 57 58 "
+                             "61 62 63 64 71 72 73 81 82 83 84 85 91 92 93".split())
 
 
 @lru_cache(maxsize=1)
@@ -142,13 +145,22 @@ def _classify(code: str) -> tuple[str, str]:
             return "province", c
         if c.startswith(_CHECKED) and not c.startswith("25") and c not in _known_municipalities():
             return "invalid", c  # (no Belgian municipality has this code)
+        if c[:2] not in _ARRONDISSEMENTS or c[2:] == "000":
+            return "invalid", c  # (a Walloon code outside every arrondissement)
         return "municipality", c
     if c.isdigit() and len(c) == 3:
         iso = dict(zip(_countries()["mcc"], _countries()["iso"])).get(c)
         return ("country", iso) if iso else ("invalid", c)
     if len(c) == 2 and c.isalpha():
-        return "country", c.upper()
+        return ("country", c.upper()) if c.upper() in _iso_codes() else ("invalid", c)  # ("UK" is GB)
     return "invalid", c
+
+
+@lru_cache(maxsize=1)
+def _iso_codes() -> frozenset[str]:
+    """The ISO 3166 alpha-2 codes of the bundled country table (every country with a mobile
+    country code, Kosovo's XK included)."""
+    return frozenset(_countries()["iso"])
 
 
 def normalize_origins(codes: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -146,6 +146,36 @@ def test_optout_removes_exactly_the_listed_people(rows, optout):
     assert info["removed_events"] == int(ev["subscriber_id"].isin(listed).sum())
 
 
+@pytest.mark.parametrize("code", ["UK", "QQ", "XX", "99999", "95001", "92000"])
+def test_codes_that_name_no_country_or_arrondissement_are_refused(tmp_path, code):
+    """Two letters are a country only if ISO 3166 has it (UK is GB); a Walloon NIS code must
+    lie in an arrondissement (99999 was taken as the province of Namur). In the counts and in
+    the market-share table alike."""
+    from geozones.origins import normalize_origins
+
+    assert normalize_origins(pd.Series([code]))[1].iloc[0] == "invalid"
+    assert list(normalize_origins(pd.Series(["GB", "xk", "92094", "54007"]))[1]) == ["country", "country", "municipality", "municipality"]
+    p = tmp_path / "c.csv"
+    p.write_text(f"cell_id,period_start,period,count,origin\nA,2026-07-01T10:00,1h,40,34022\nA,2026-07-01T10:00,1h,40,{code}\n")
+    with pytest.raises(CountsError, match=rf"line 3: origin '{code}' is not a known"):
+        gz.read_counts(p)
+    s = tmp_path / "s.csv"
+    s.write_text(f"origin,share\n*,0.4\n{code},0.3\n")
+    with pytest.raises(gz.errors.MarketShareError, match=rf"line 3: origin '{code}' is not a known code"):
+        gz.read_market_share(s)
+
+
+@pytest.mark.parametrize("count", [40, 41])
+def test_two_codes_of_one_origin_in_one_cell_and_period_are_named(tmp_path, count):
+    """208 and FR are both France: equal counts are not an exact duplicate to drop, nor are
+    different ones a conflict of 'FR' alone; the error names both codes and both lines."""
+    p = tmp_path / "c.csv"
+    p.write_text(f"cell_id,period_start,period,count,origin\nA,2026-07-01T10:00,1h,40,208\nA,2026-07-01T10:00,1h,9,34022\n"
+                 f"A,2026-07-01T10:00,1h,{count},FR\n")
+    with pytest.raises(CountsError, match=r"origins '208' and 'FR' on line 2, line 4 are the same origin \(FR\)"):
+        gz.read_counts(p)
+
+
 def test_merged_municipalities_take_their_successors_code_and_unknown_codes_are_refused(tmp_path):
     from geozones.origins import normalize_origins
 
