@@ -24,6 +24,10 @@ VARIANT, joined with ``+``:
 - ``akern:f,m``: adaptive kernel: each site's Gaussian has f x the distance to its third
   nearest other site (at least 100 m) and mass 1 (sites stand for people where they are
   dense and where they are sparse alike), mixed with a share m of uniform.
+- ``anc:shops`` / ``anc:kern``: an ancillary layer as the prior (``--ancillary``): the case's
+  shopping-area zones (where the simulation puts its visitors: an upper bound) or Flanders'
+  core shopping areas (``kernwinkelgebied``, coarser; not where the simulation draws from).
+- ``shopx:b``: the default prior times (1 + b x the tile's share inside the shopping areas).
 - ``tile:m``: tiles of m metres; ``soft:db``: softness of the best-server choice.
 """
 
@@ -149,6 +153,27 @@ for v in V:
             kk = (np.exp(-d ** 2 / (2 * h[i] ** 2)) / h[i] ** 2).sum(axis=1)
             return dataclasses.replace(fp, prior=(1 - m) * kk / kk.mean() + m)
         F.footprints = _fa
+    elif name == "anc":  # anc:shops (the case's shopping-area zones) or anc:kern (Flanders' core shopping areas) as --ancillary
+        import geopandas as gpd
+        _f2 = F.footprints
+        kern = None
+        if arg == "kern":
+            kern = gpd.read_file(ROOT.parent / "shared" / "data" / "flanders" / "kernwinkelgebied.shp")[["geometry"]]
+        elif arg != "shops":
+            raise SystemExit("anc:shops or anc:kern")
+        def _fanc(cells, zones, _f2=_f2, kern=kern, **k):
+            layer = kern if kern is not None else zones[zones["zone_id"].astype(str).str.startswith("shop-")][["geometry"]]
+            return _f2(cells, zones, ancillary=layer.reset_index(drop=True), **k)
+        F.footprints = _fanc
+    elif name == "shopx":  # shopx:b  the default prior times (1 + b x the tile's share in the case's shopping areas)
+        b = float(arg)
+        _f3 = F.footprints
+        def _fsx(cells, zones, _f3=_f3, b=b, **k):
+            fp = _f3(cells, zones, **k)
+            shop = np.flatnonzero(np.char.startswith(fp.zone_ids.astype(str), "shop-"))
+            inside = np.minimum(np.asarray(fp.zone_shares[:, shop].sum(axis=1)).ravel(), 1.0)
+            return dataclasses.replace(fp, prior=fp.prior * (1 + b * inside))
+        F.footprints = _fsx
     elif name == "tile":
         with_defaults(tile_m=float(arg))
     else:

@@ -332,7 +332,8 @@ def _prior(tx, ty, size: float, crs, ancillary, ancillary_column, prior: str, sx
     np.maximum.at(prior, pi, density[li])
     # a floor, so that people the layer does not foresee (visitors) can still be placed
     floor = 0.05 * (prior[prior > 0].mean() if (prior > 0).any() else 1.0)
-    return np.maximum(prior, floor), f"ancillary ({getattr(ancillary, 'name', ancillary)})"
+    name = getattr(ancillary, "name", ancillary) if isinstance(ancillary, (str, os.PathLike)) else f"{len(layer)} polygons given"
+    return np.maximum(prior, floor), f"ancillary ({name})"
 
 
 def footprints(

@@ -159,7 +159,8 @@ def _classify(code: str) -> tuple[str, str]:
 @lru_cache(maxsize=1)
 def _iso_codes() -> frozenset[str]:
     """The ISO 3166 alpha-2 codes of the bundled country table (every country with a mobile
-    country code, Kosovo's XK included)."""
+    country code, Kosovo's XK included).
+    """
     return frozenset(_countries()["iso"])
 
 
