@@ -320,7 +320,11 @@ def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None
             # (a zone file without the property leaves it missing on its zones: those zones
             # keep their residents among the visitors)
             codes = zones[col].map(lambda v: "" if pd.isna(v) else str(v).strip().zfill(5))
-            return {z: successor(c) for z, c in zip(zones["zone_id"], codes) if c.isdigit()}
+            bad = [(z, v) for z, v, c in zip(zones["zone_id"], zones[col], codes) if c and not (c.isdigit() and len(c) == 5)]
+            if bad:
+                log.warning("%d zones have a %s that is not a 5-digit NIS code (e.g. zone %r: %r): their residents are "
+                            "counted among the visitors; give the NIS code (34022 for Kortrijk)", len(bad), col, *bad[0])
+            return {z: successor(c) for z, c in zip(zones["zone_id"], codes) if c.isdigit() and len(c) == 5}
     log.info("zones have no 'municipality' property: residents are not separated from visitors")
     return None
 

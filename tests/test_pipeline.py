@@ -82,6 +82,19 @@ def test_zone_files_of_which_one_names_no_municipality(small_case):
     assert "resident" not in origins["east-strip"] and "30000" in origins["east-strip"]
 
 
+def test_a_municipality_given_by_name_is_warned_about(small_case):
+    c = small_case
+    zones = gpd.read_file(c["zones"]).assign(municipality=["Kortrijk", "34022"])
+    path = c["tmp"] / "named.geojson"
+    gz.write_zones(zones, path)
+    r = geozones("apportion", "--zones", path, "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "out",
+                 "--period", "1d", "--heat-grid", 0, "--model", "voronoi", "--k", 1, "--no-map")
+    assert r.returncode == 0, r.stderr
+    assert "1 zones have a municipality that is not a 5-digit NIS code (e.g. zone 'west': 'Kortrijk')" in r.stderr
+    origins = pd.read_csv(c["tmp"] / "out" / "zone_counts.csv", dtype={"origin": str}).groupby("zone_id")["origin"].apply(set)
+    assert "resident" in origins["east"] and "resident" not in origins["west"]
+
+
 def test_run_from_toml_equals_apportion(small_case):
     c = small_case
     cfg = c["tmp"] / "run.toml"

@@ -293,3 +293,21 @@ def test_the_bulk_path_never_accepts_what_the_checker_would_not():
             assert shapely.to_wkb(rec["geometry"]) == shapely.to_wkb(one["geometry"])
 
     check()
+
+
+def test_check_with_cells_reads_an_x_y_plan_with_its_crs(small_case):
+    """``zones check --cells`` takes ``--crs`` for a plan of x, y columns, as ``preview``,
+    ``weights`` and ``apportion`` do (it was refused as an unknown option)."""
+    import pandas as pd
+
+    c = small_case
+    plan = pd.read_csv(c["cells"])
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:31370", always_xy=True).transform(plan["lon"], plan["lat"])
+    xy = c["tmp"] / "cells_xy.csv"
+    plan.drop(columns=["lon", "lat"]).assign(x=x, y=y).to_csv(xy, index=False)
+    r = run_cli("zones", "check", c["zones"], "--cells", xy, "--json")
+    assert r.returncode == 1 and "--crs" in r.stderr
+    r = run_cli("zones", "check", c["zones"], "--cells", xy, "--crs", "EPSG:31370", "--json")
+    assert r.returncode == 0, r.stderr
+    same = run_cli("zones", "check", c["zones"], "--cells", c["cells"], "--json")
+    assert json.loads(r.stdout)["zones"] == json.loads(same.stdout)["zones"]

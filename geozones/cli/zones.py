@@ -27,13 +27,14 @@ def zones() -> None:
 @metric_crs()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--cells", type=click.Path(), help="Cell plan: also warn about zones and zone differences the cells cannot resolve.")
+@cell_crs
 @check_model
 @authoring_k("With --cells: the disclosure threshold (subscribers).")
 @market_share("With --cells: the operator's market share.")
 @strict("Exit with 1 when there is any warning too.")
 def zones_check(
     paths: tuple[str, ...], repair: bool, out: str | None, metric_crs: str | None, as_json: bool,
-    cells: str | None, model: str, k: int, share: float, strict: bool,
+    cells: str | None, cell_crs: str | None, model: str, k: int, share: float, strict: bool,
 ) -> int:
     """Check zone files (GeoJSON files or folders of them) and list their zones.
 
@@ -51,11 +52,11 @@ def zones_check(
         weights = None
         if model == "footprint":  # the run's default: judged by its weights, thin differences by the best-server areas
             try:
-                weights, cov, _ = build_footprint_weights(report.zones, list(paths), cells, metric_crs=metric_crs)
+                weights, cov, _ = build_footprint_weights(report.zones, list(paths), cells, cell_crs=cell_crs, metric_crs=metric_crs)
             except WeightsError:  # (no cell reaches any zone: the area check below says so, as a warning)
                 weights = None
         if weights is None:
-            cov = build_coverage(read_cellplan(cells), "voronoi" if model == "footprint" else model, crs=metric_crs)
+            cov = build_coverage(read_cellplan(cells, crs=cell_crs), "voronoi" if model == "footprint" else model, crs=metric_crs)
         report.problems.extend(
             authoring_problems(report.zones, cov, list(paths), k=k, share=share, crs=metric_crs, overlaps=report.overlaps,
                                weights=weights)
