@@ -11,9 +11,11 @@ figures are published, a run looks for:
     the last day of the counts included: a quarter that starts at noon is partial).
 ``drops``
     Periods whose network total is under :data:`DROP_SHARE` of the median of the same hour
-    of the week over the run (a sudden drop: an outage, a lost file), missing ones aside.
+    of the week over the run (a sudden drop: an outage, a lost file), missing ones aside;
+    a run of under three weeks compares with the same hour of the day (three days or more).
 ``silent_cells``
-    Days on which cells that count on most days (at least :data:`ACTIVE_SHARE` of them)
+    Days on which cells that count on most days (at least :data:`ACTIVE_SHARE` of them; in
+    a run of 2 to 4 days, all days but one)
     counted nobody while the cells sharing a zone with them counted at least half their
     usual: per day, how many such cells (never which: a cell's count, even zero, is a
     figure under k that the outputs must not carry).
@@ -36,7 +38,8 @@ __all__ = ["DROP_SHARE", "ACTIVE_SHARE", "QUIET_NEIGHBOURS", "network_checks", "
 
 #: A period whose network total is under this share of its usual is a drop.
 DROP_SHARE = 0.5
-#: A cell counts as active when it counted on at least this share of the days.
+#: A cell counts as active when it counted on at least this share of the days (a run of 2
+#: to 4 days: on all but one).
 ACTIVE_SHARE = 0.8
 #: A silent cell's zone neighbours must count at least this share of their usual that day.
 QUIET_NEIGHBOURS = 0.5
@@ -96,11 +99,17 @@ def network_checks(totals: pd.Series, period_seconds: float) -> dict:
         part = (per_day["sum"].to_numpy() > 0) & (per_day["sum"].to_numpy() < expected)
         out["partial_days"] = [{"date": str(d), "periods": int(n), "expected": int(e)}
                                for d, n, e in zip(per_day.index[part], per_day["sum"].to_numpy()[part], np.asarray(expected)[part])]
-    # drops: against the median of the same hour of the week (the same period of the day for longer periods)
+    # drops: against the median of the same hour of the week (the same day of the week for
+    # longer periods), over three weeks or more; a shorter run against the same hour of the
+    # day over three days or more
     local = totals.index.tz_convert(_TZ)
-    key = local.day_of_week * 24 + local.hour if period_seconds < 86400 else local.day_of_week
-    usual = totals.groupby(np.asarray(key)).transform("median")
-    enough = totals.groupby(np.asarray(key)).transform("size") >= 3
+    week_key = np.asarray(local.day_of_week * 24 + local.hour if period_seconds < 86400 else local.day_of_week)
+    usual = totals.groupby(week_key).transform("median")
+    enough = totals.groupby(week_key).transform("size") >= 3
+    if period_seconds < 86400:
+        day_key = np.asarray(local.hour)
+        usual = usual.where(enough, totals.groupby(day_key).transform("median"))
+        enough = enough | (totals.groupby(day_key).transform("size") >= 3)
     low = (totals < DROP_SHARE * usual) & enough & (usual > 0)
     out["drops"] = [{"start": t.tz_convert(_TZ).isoformat(), "share_of_usual": round(float(v / u), 2)}
                     for t, v, u in zip(totals.index[low], totals[low], usual[low])]
@@ -125,10 +134,12 @@ def silent_cells(days: pd.DatetimeIndex, per_cell: np.ndarray, neighbours: spars
         ``date`` and ``cells`` (how many) for every day with a silent cell.
     """
     x = np.asarray(per_cell, dtype=float)
-    if x.shape[0] < 3 or not x.shape[1]:
+    if x.shape[0] < 2 or not x.shape[1]:
         return []
     on = x > 0
-    active = on.mean(axis=0) >= ACTIVE_SHARE
+    # silent on at most a fifth of the days, or on one day of a short run (2 to 4 days)
+    quiet_days = (~on).sum(axis=0)
+    active = on.any(axis=0) & (quiet_days <= max(1, int(np.floor((1 - ACTIVE_SHARE) * x.shape[0] + 1e-9))))
     usual = np.median(np.where(on, x, np.nan), axis=0) if on.any() else np.zeros(x.shape[1])
     usual = np.nan_to_num(usual)
     nb = sparse.csr_array(neighbours, dtype=float, copy=True)
@@ -190,7 +201,7 @@ def check_strict(quality: dict, source: str | None) -> None:
             first = item["listed"][0]
             said.append(f"{item['count']} {label} (first: {first.get('start') or first.get('date')})")
     raise CountsError("data quality: " + "; ".join(said), path=source,
-                      hint="see the manifest's data_quality; run without --strict-quality to publish with these listed")
+                      hint="run without --strict-quality to publish with these listed in the manifest's data_quality and the report")
 
 
 def _neighbours(weights) -> sparse.csr_array:

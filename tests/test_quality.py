@@ -51,6 +51,25 @@ def test_a_silent_cell_is_counted_not_named_and_a_quiet_area_is_not_silent():
     assert got[0] == {"date": "2026-07-05", "cells": 1} and all("cell" not in str(k) or k == "cells" for g in got for k in g)
 
 
+def test_short_runs_find_drops_and_silent_cells_too():
+    """A run of under three weeks has no three of an hour of the week: its drops are
+    measured against the same hour of the day; in a run of 2 to 4 days a cell silent on one
+    day while its zone counts is found (it had to count on 80% of the days, which takes 5)."""
+    t = hours("2026-07-01 00:00", 24 * 15)
+    total = pd.Series(1000.0, index=t)
+    total[t[24 * 9 + 14]] = 100.0  # a network hour cut to 10% on 10 July at 14:00
+    assert network_checks(total, 3600)["drops"] == [{"start": "2026-07-10T14:00:00+02:00", "share_of_usual": 0.1}]
+    assert network_checks(total[: 24 * 2], 3600)["drops"] == []  # (two days: too few to say what is usual)
+    for n in (2, 3, 4):
+        days = pd.date_range("2026-07-01", periods=n, freq="1D", tz="Europe/Brussels").tz_convert("UTC")
+        x = np.full((n, 3), 100.0)
+        x[1, 1] = 0.0
+        nb = sparse.csr_array(np.ones((3, 3)))
+        assert silent_cells(days, x, nb) == [{"date": "2026-07-02", "cells": 1}], n
+        x[0, 1] = 0.0  # silent on two days of a short run: a cell that rarely counts, not an outage
+        assert silent_cells(days, x, nb) == [], n
+
+
 @pytest.fixture
 def gappy(small_case):
     """The small case's counts over a week, with a missing hour and a silent cell B on day 3."""
