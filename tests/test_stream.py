@@ -870,3 +870,21 @@ def test_publishing_from_arrays_writes_the_memory_engines_files(demo_inputs, tmp
         assert (tmp_path / "memory" / name).read_bytes() == (tmp_path / "stream" / name).read_bytes(), name
     m = json.loads((tmp_path / "stream" / "manifest.json").read_text())
     assert m["disclosure_control"]["published"] > 0 and m["disclosure_control"]["suppressed"] > 0
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_out_of_order_note_names_the_row_that_is_out_of_order(tmp_path, caplog, compiled):
+    """One early row moved later in a time-ordered file: the note names that row (it named
+    the first row of its batch, 'row 0' on a new user's file)."""
+    import logging
+
+    w = toy_weights(10, 3, seed=5)
+    counts = toy_counts(10, 24, ["30000"], seed=5).sort_values("period_start", kind="stable").reset_index(drop=True)
+    at = len(counts) // 2
+    moved = pd.concat([counts.iloc[1:at + 1], counts.iloc[[0]], counts.iloc[at + 1:]], ignore_index=True)  # row `at`: the early one
+    t = pd.DatetimeIndex(moved["period_start"]).asi8
+    assert (t[at] < t[:at]).any() and (np.diff(t[:at]) >= 0).all()
+    src = write_parquet(as_read_by(moved, compiled), tmp_path / "late.parquet", row_group_size=1000)
+    with caplog.at_level(logging.INFO, logger="geozones"):
+        stream_counts(src, w, batch_rows=5000, progress=False, compiled=compiled)
+    assert f"row {at} is earlier than the rows before it" in caplog.text

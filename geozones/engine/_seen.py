@@ -112,8 +112,9 @@ class _Seen:
         byte, mask = c * self.nbytes + (gn >> 3), (1 << (gn & 7)).astype(np.uint8)
         flat = self.bits.reshape(-1)
         if self.ordered:
-            if ns[0] < self.state[0] or (np.diff(ns) < 0).any():
-                raise _Unordered(row0 + int(b.index[0]))
+            back = np.flatnonzero(np.diff(ns) < 0)
+            if ns[0] < self.state[0] or len(back):  # (the row named: the first earlier than the one before it)
+                raise _Unordered(row0 + int(b.index[0 if ns[0] < self.state[0] else back[0] + 1]))
             if self.state[3] == 0:  # the newest period's keys were held: in its bits now
                 self.to_bits(np.empty(0, np.int64), np.empty(0, np.int64), earlier=ns[0] == self.state[0])
             u, run = np.unique(ns, return_inverse=True)
