@@ -73,7 +73,8 @@ class ZoneReport:
         Pairs of overlapping zones (see :func:`zone_overlaps`).
     repairs : pandas.DataFrame
         With ``repair=True``: ``zone_id``, ``area_before_m2``, ``area_after_m2``,
-        ``change_pct`` for every zone that was repaired.
+        ``change_pct`` for every zone that was repaired (NaN where the invalid shape's area
+        was under 1% of the repaired one's, as a self-crossing ring's whose parts cancel out).
     crs : pyproj.CRS or None
         The metric CRS the areas were measured in.
     """
@@ -481,7 +482,8 @@ def check_zones(
             before = gpd.GeoSeries([r["before"] for r in repairs_raw], crs=WGS84).to_crs(metric).area.to_numpy()
             after = gpd.GeoSeries([r["after"] for r in repairs_raw], crs=WGS84).to_crs(metric).area.to_numpy()
             with np.errstate(divide="ignore", invalid="ignore"):
-                change = np.where(before > 0, (after - before) / before * 100, np.nan)
+                # (a self-crossing ring's parts cancel out: its area says nothing, nor a change from it)
+                change = np.where(before > 0.01 * after, (after - before) / before * 100, np.nan)
             repairs = pd.DataFrame(
                 {
                     "zone_id": [r["zone_id"] for r in repairs_raw],
@@ -491,13 +493,14 @@ def check_zones(
                     "change_pct": change,
                 }
             )
-            for r, ch in zip(repairs_raw, change):
+            for r, ch, a in zip(repairs_raw, change, after):
+                what = f"area changed by {ch:+.2f}%" if np.isfinite(ch) else f"area now {a / 1e6:.3f} km² (the invalid shape had no meaningful area)"
                 problems.append(
                     Problem(
                         r["path"],
                         _where(r["index"], r["zone_id"]),
                         "repaired",
-                        f"repaired ({_describe_reason(r['reason'])}); area changed by {ch:+.2f}%",
+                        f"repaired ({_describe_reason(r['reason'])}); {what}",
                         "check the repaired shape and save it back",
                         "warning",
                     )

@@ -83,8 +83,10 @@ def test_self_intersection_says_where_and_repair_reports_area_change(tmp_path):
     assert "self-intersection at (3.255 50.825)" in msg
     r = gz.check_zones(p, repair=True)
     assert r.ok and r.zones["geometry"].iloc[0].is_valid
-    assert len(r.repairs) == 1 and np.isfinite(r.repairs["change_pct"].iloc[0])
+    assert len(r.repairs) == 1 and np.isnan(r.repairs["change_pct"].iloc[0])  # (a bow tie's signed area is 0: no change from it)
     assert any(x.code == "repaired" and x.severity == "warning" for x in r.problems)
+    said = next(x.message for x in r.problems if x.code == "repaired")
+    assert "area now 0.39" in said and "no meaningful area" in said and "%" not in said
 
 
 def test_unclosed_ring_is_closed_by_repair(tmp_path):
