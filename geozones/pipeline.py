@@ -540,6 +540,10 @@ def run(cfg: RunConfig) -> RunResult:
     if published_all is not None:
         grid = heat_table(zones, published_all, cfg, cfg.metric_crs or weights.meta.get("crs") or "EPSG:3812")
         clock.done("heat layer")
+    if info["dropped_rows"]:  # (how many rows and cells, never how many people: that may be under k)
+        n_cells = info["unknown_cells"] if isinstance(info["unknown_cells"], int) else len(info["unknown_cells"])
+        log.warning("%d rows of %d cells that are not in the cell plan were dropped (--unknown-cells drop; listed in the manifest)",
+                    info["dropped_rows"], n_cells)
     summary["n_cells"] = summary["zone_id"].map(fit["n_cells"]).to_numpy(dtype="int64")
     summary["fit"] = summary["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
     manifest = {

@@ -144,7 +144,8 @@ def _series_chart(days: pd.DataFrame, events: dict[str, list[str]], title: str) 
     ax.set_title(title, loc="left")
     ax.set_ylabel("per day (estimate)")
     ax.grid(alpha=0.3)
-    ax.legend(frameon=False, loc="upper left")
+    if ax.get_legend_handles_labels()[0]:  # (no published day: no line to name)
+        ax.legend(frameon=False, loc="upper left")
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: people_text(v)))
     import matplotlib.dates as mdates
 
@@ -183,7 +184,7 @@ def _quality_lines(q: dict | None) -> list[str] | None:
     lines = []
     for item in q.get("missing_periods", {}).get("listed", []):
         lines.append(f"No counts at all from {item['start'][:16].replace('T', ' ')} to {item['end'][:16].replace('T', ' ')} "
-                     f"({item['periods']} periods missing on the whole network).")
+                     f"({item['periods']} period{'' if item['periods'] == 1 else 's'} missing on the whole network).")
     for item in q.get("partial_days", {}).get("listed", []):
         lines.append(f"{item['date']}: counts for {item['periods']} of its {item['expected']} periods only (a partial day).")
     for item in q.get("drops", {}).get("listed", []):
@@ -312,7 +313,10 @@ def build_report(
     vis_iv = visitors_of(summ, has_residents=has_res)
     vis = vis_iv["estimate"]
     if zone is None:
-        zone = vis.idxmax() if len(vis.dropna()) else summ["zone_id"].iloc[0]
+        # the zone with most visitors; else (no such figure published) with most people in
+        # its published figures
+        shown = pub.groupby("zone_id")["estimate"].sum()
+        zone = vis.idxmax() if len(vis.dropna()) else shown.idxmax() if (shown > 0).any() else summ["zone_id"].iloc[0]
     if zone not in set(table["zone_id"]):
         raise InputError(f"zone {zone!r} is not in this run", hint="give a zone_id of zone_counts.csv")
     names = dict(zip(table["zone_id"], table["zone_name"]))
@@ -425,7 +429,7 @@ def build_report(
         avg_people=_iv(tot_all["estimate"].get(zone, np.nan), tot_all["estimate_low"].get(zone, np.nan), tot_all["estimate_high"].get(zone, np.nan))
         if tot_all["status"].get(zone) == _PUBLISHED else "suppressed",
         n_days=len(days), n_days_published=int(days["visitors"].notna().sum()), has_residents=has_res,
-        series_svg=_series_chart(days, events, f"{zname}: per day") if len(days) else "",
+        series_svg=_series_chart(days, events, f"{zname}: per day") if days[["people", "visitors"]].notna().any(axis=None) else "",
         peaks=[{"date": r.date, "weekday": r.weekday, "visitors": _iv(*_row(day_iv, r.date)), "event": r.event} for r in peaks.itertuples()],
         be_shares=[{"name": r.name, "estimate": _iv(r.estimate, r.low, r.high), "share": _pct(r.share)} for r in be_shares.itertuples()],
         abroad=[{"name": r.name, "estimate": _iv(r.estimate, r.low, r.high), "share": _pct(r.share)} for r in abroad.itertuples()],
