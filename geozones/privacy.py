@@ -351,7 +351,9 @@ def pooled_totals(group: np.ndarray, is_total: np.ndarray, obs: np.ndarray, est:
     pub_obs = np.bincount(group, weights=np.where(part, obs, 0.0), minlength=n)
     out = est.copy()
     g = group[is_total]
-    out[is_total] = pub_est[g] + np.maximum(obs[is_total] - pub_obs[g], 0.0) / share
+    # (the rest may be a little under 0 where the parts' rounding or noise added up past
+    # the total's: kept, so that without a market share a total's estimate is its count)
+    out[is_total] = pub_est[g] + (obs[is_total] - pub_obs[g]) / share
     return out
 
 

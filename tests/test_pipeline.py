@@ -95,6 +95,27 @@ def test_a_municipality_given_by_name_is_warned_about(small_case):
     assert "resident" in origins["east"] and "resident" not in origins["west"]
 
 
+def test_without_a_market_share_every_estimate_is_its_count(small_case):
+    """No market-share table: every factor is 1, so every published estimate equals its
+    observed count, totals included (a total's estimate, its published origins' estimates
+    plus the rest, was raised where the origins' rounding added up past the total's)."""
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    for h in range(24):  # each origin's day: 255 / 24 = 10.625 -> 11, their total 31.875 -> 32
+        rows += [f"B,2026-07-01T{h:02d}:00,1h,{25 if h == 5 else 10},{o}" for o in ("30000", "10000", "20001")]
+    counts = c["tmp"] / "fractions.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    out = c["tmp"] / "out"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out,
+                 "--period", "1d", "--heat-grid", 0, "--k", 1, "--no-map", "--model", "voronoi", "--no-residents")
+    assert r.returncode == 0, r.stderr
+    t = pd.read_parquet(out / "zone_counts.parquet")
+    day = t[(t["period"] == "1d") & (t["zone_id"] == "east")].set_index("origin")
+    assert day.loc["30000", "observed"] == 11 and day.loc["all", "observed"] == 32
+    pub = t[t["status"] == "published"]
+    assert (pub["estimate"] == pub["observed"]).all(), pub.loc[pub["estimate"] != pub["observed"], ["zone_id", "origin", "observed", "estimate"]]
+
+
 def test_run_from_toml_equals_apportion(small_case):
     c = small_case
     cfg = c["tmp"] / "run.toml"
