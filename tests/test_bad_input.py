@@ -5,7 +5,7 @@ valid case in a temporary folder, runs the documented command in a subprocess, a
 the exit code; for an error, exactly one line on stderr, no traceback, the file and the row
 or feature named in it, and not a byte written or changed anywhere in the folder; for an
 input that is accepted, what the run made of it. The doc's table is generated from
-``CASES`` and real runs (``python3.11 tests/test_bad_input.py``), and
+``CASES`` and real runs (``python3.11 -m tests.test_bad_input``), and
 :func:`test_doc_row` checks that each row of the doc still says what a run prints.
 """
 
@@ -445,7 +445,7 @@ def test_bad_input(case: Case, tmp_path, base_run):
     assert r.returncode == case.code, r.stderr
     # the doc's row says what the input is, the command, the exit code and what a run prints
     row = doc_rows().get(case.id)
-    assert row is not None, f"{case.id} has no row in {DOC}: run python3.11 tests/test_bad_input.py"
+    assert row is not None, f"{case.id} has no row in {DOC}: run python3.11 -m tests.test_bad_input"
     assert (row["input"], row["cmd"], row["code"]) == (case.input, case.cmd, str(case.code))
     assert row["sees"] == _sees(r).replace("\\|", "|")
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
