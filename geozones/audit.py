@@ -33,6 +33,7 @@ slice runs last, on what is left, and then the programme over a period's origins
 from __future__ import annotations
 
 import logging
+import time
 from itertools import chain
 
 import numpy as np
@@ -197,6 +198,10 @@ def _maxima_over_hidden(a: AuditInput, sup: np.ndarray) -> np.ndarray:
     return out
 
 
+#: An audit running longer than this (seconds) notes each round it starts.
+_SLOW_S = 30.0
+
+
 def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[np.ndarray, dict]:
     sup = np.asarray(sup, bool).copy()
     before = sup.copy()
@@ -237,9 +242,13 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
         d_rows, need, peeled = _fast_pass(a, blocks, fig_order, zero_known, sup, k)
         derivable[fig_order] = d_rows
         dirty = set(np.flatnonzero(need).tolist())
+    started = time.perf_counter()
     for rnd in range(max_rounds):
         stuck_any = False
         n_sup = int(sup.sum())
+        if rnd and time.perf_counter() - started > _SLOW_S:  # (a long audit says how far it is)
+            logging.getLogger("geozones").info("audit: round %d, %d more figures suppressed so far (%.0f s)", rnd + 1,
+                                               int((sup & ~before).sum()), time.perf_counter() - started)
         for z in sorted(dirty):
             figs, cols = fig_by_zone[z], unk_by_zone[z]
             first = peeled is not None and rnd == 0  # (the pass over all zones has peeled this table already)

@@ -4,6 +4,7 @@ least squares over every published figure, in the cells' own unknowns)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -494,3 +495,21 @@ def test_a_far_target_is_not_taken_as_bounded_by_locked_figures_alone():
     out = crossorigin._settle(p, t, lo, hi, np.array([False, False]), 30.0, fixed=np.array([True, False]), left=left)
     assert left == [] and out == [1]
 
+
+
+def test_a_long_audit_notes_each_round_it_starts(monkeypatch, caplog):
+    """A run whose audit takes long (a new user's 10,000-square grid over 1,650 cells ran an
+    hour without a line) notes each round after the first, with the time spent."""
+    import logging
+
+    import geozones.audit as A
+
+    monkeypatch.setattr(A, "_SLOW_S", -1.0)  # (every audit is long)
+    w = np.array([[0.0, 0.25, 0.25, 0.25, 0.25], [1.0, 0, 0, 0, 0]])
+    w[0, 0] = 1.0
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1.0)
+    x = np.array([[[400.0]], [[10.0]]])
+    with caplog.at_level(logging.INFO, logger="geozones"):
+        checked(make_table(w, x, ["10000"], {"10000": 2.5}, False), w, 30)
+    rounds = re.findall(r"audit: round (\d+), (\d+) more figures suppressed so far", caplog.text)
+    assert rounds and rounds[0][0] == "2" and int(rounds[-1][1]) >= 1, caplog.text
