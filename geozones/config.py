@@ -165,6 +165,8 @@ def range_bound(value: str) -> pd.Timestamp | None:
         return None
 
 
+#: TOML keys named as the command line's options where the two differ.
+_ALIASES = {"crs": "cell_crs", "heat_grid": "heat_grid_m"}
 _TYPES = {f.name: f.type for f in dataclasses.fields(RunConfig)}
 PATH_KEYS = ("zones", "cells", "counts", "events", "optout", "weights", "ancillary", "market_share")
 
@@ -210,6 +212,15 @@ def load_config(path: str | os.PathLike[str], **overrides: Any) -> RunConfig:
             return os.fspath(v)
         return [plain(x) for x in v] if isinstance(v, (list, tuple)) else v
 
+    # keys as the command line spells them are taken too (--heat-grid, --crs, --market-share)
+    for key in list(data):
+        name = _ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
+        if name != key and name in _TYPES:
+            if name in data:
+                raise ConfigError(f"keys {key!r} and {name!r} say the same", path=path, hint=f"keep one of them ({name!r})")
+            data[name] = data.pop(key)
+    if data.get("heat_grid_m") == 0:  # (no heat layer, as --heat-grid 0: TOML has no null)
+        data["heat_grid_m"] = None
     data.update({k: plain(v) for k, v in overrides.items() if v is not None})
     unknown = sorted(set(data) - set(_TYPES))
     if unknown:

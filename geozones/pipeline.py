@@ -312,6 +312,16 @@ def _period_densities(fp, fp_x, weights: Weights, weights_x, starts: np.ndarray,
     return out
 
 
+def _nis_text(v) -> str:
+    """A zone's municipality as 5-digit text: numbers (44021, or 44021.0 where another zone
+    file left the property out and the column became floats) and text alike; "" if none."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (int, float, np.integer, np.floating)) and float(v).is_integer():
+        v = int(v)
+    return str(v).strip().zfill(5)
+
+
 def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None:
     if not cfg.residents:
         return None
@@ -319,7 +329,7 @@ def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None
         if col in zones.columns:
             # (a zone file without the property leaves it missing on its zones: those zones
             # keep their residents among the visitors)
-            codes = zones[col].map(lambda v: "" if pd.isna(v) else str(v).strip().zfill(5))
+            codes = zones[col].map(_nis_text)
             bad = [(z, v) for z, v, c in zip(zones["zone_id"], zones[col], codes) if c and not (c.isdigit() and len(c) == 5)]
             if bad:
                 log.warning("%d zones have a %s that is not a 5-digit NIS code (e.g. zone %r: %r): their residents are "

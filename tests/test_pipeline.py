@@ -60,15 +60,17 @@ def test_apportion_exact_figures(small_case):
     assert list(pq.columns) == ZONE_COUNT_COLUMNS and len(pq) == len(t)
 
 
-def test_zone_files_of_which_one_names_no_municipality(small_case):
+@pytest.mark.parametrize("code", ["34022", 34022])
+def test_zone_files_of_which_one_names_no_municipality(small_case, code):
     """Zone files read together, one with ``municipality`` and one without (pandas 3 keeps
     the missing property as a missing value): the first file's zones set their residents
     apart, the second's keep them among the visitors (a run on Gent's neighbourhoods and
-    shopping areas failed here with an internal error)."""
+    shopping areas failed here with an internal error; with the code as a number, 44021.0
+    was then taken for no code at all)."""
     c = small_case
     folder = c["tmp"] / "zones"
     folder.mkdir()
-    west = gpd.read_file(c["zones"])
+    west = gpd.read_file(c["zones"]).assign(municipality=code)  # (a number: floats once joined with the file without)
     gz.write_zones(west, folder / "a.geojson")
     strip = west.iloc[[1]].drop(columns=["municipality"]).assign(zone_id="east-strip", name="East strip")
     gz.write_zones(strip, folder / "b.geojson")
@@ -200,6 +202,22 @@ def test_bad_configs_are_one_line_errors(tmp_path, text, match):
     r = geozones("run", cfg)
     assert_one_line_error(r)
     assert match in r.stderr and str(cfg) in r.stderr
+
+
+def test_toml_keys_may_be_spelled_as_the_options(tmp_path):
+    """``heat-grid = 0`` and ``crs`` (the options' names) are ``heat_grid_m`` (no heat layer)
+    and ``cell_crs``; a key given both ways is refused."""
+    from geozones.config import load_config
+
+    def load(text):
+        (tmp_path / "run.toml").write_text('zones = ["z.geojson"]\nout = "o"\ncells = "c.csv"\ncounts = "n.csv"\n' + text)
+        return load_config(tmp_path / "run.toml")
+
+    cfg = load('heat-grid = 0\ncrs = "EPSG:31370"\nmarket-share = "s.csv"\n')
+    assert cfg.heat_grid_m is None and cfg.cell_crs == "EPSG:31370" and cfg.market_share.endswith("s.csv")
+    assert load("heat_grid = 500\n").heat_grid_m == 500
+    with pytest.raises(gz.ConfigError, match="say the same"):
+        load("heat_grid = 500\nheat_grid_m = 250\n")
 
 
 def test_usage_errors_exit_2(small_case):
