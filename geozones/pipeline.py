@@ -314,7 +314,8 @@ def _period_densities(fp, fp_x, weights: Weights, weights_x, starts: np.ndarray,
 
 def _nis_text(v) -> str:
     """A zone's municipality as 5-digit text: numbers (44021, or 44021.0 where another zone
-    file left the property out and the column became floats) and text alike; "" if none."""
+    file left the property out and the column became floats) and text alike; "" if none.
+    """
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return ""
     if isinstance(v, (int, float, np.integer, np.floating)) and float(v).is_integer():
