@@ -417,6 +417,7 @@ def build_report(
     devices = device_sections(run_dir, zone, period_start, end_ts.isoformat())
 
     p = manifest.get("parameters", {})
+    coverage_note = _coverage_note(manifest.get("counts", {}), start_ts, end_ts, summary_p)
     dc = manifest.get("disclosure_control", {})
     ms = manifest.get("market_share", {})
     factors = ms.get("factors", {})
@@ -424,7 +425,7 @@ def build_report(
     env = Environment(loader=PackageLoader("geozones", "templates"), autoescape=select_autoescape(default=True, default_for_string=True))
     tpl = env.get_template("report.html")
     return tpl.render(
-        zone=zone, zone_name=zname, period=summary_p, period_start=period_start[:10], day_period=day_p,
+        zone=zone, zone_name=zname, period=summary_p, period_start=period_start[:10], day_period=day_p, coverage_note=coverage_note,
         avg_visitors=_iv(*_row(vis_iv, zone)) if np.isfinite(visitors_total) else "",
         avg_people=_iv(tot_all["estimate"].get(zone, np.nan), tot_all["estimate_low"].get(zone, np.nan), tot_all["estimate_high"].get(zone, np.nan))
         if tot_all["status"].get(zone) == _PUBLISHED else "suppressed",
@@ -450,6 +451,22 @@ def zarea_of(zones: gpd.GeoDataFrame | None, zone: str) -> float:
         return np.nan
     a = zones.loc[zones["zone_id"] == zone, "area_km2"]
     return float(a.iloc[0]) if len(a) else np.nan
+
+
+def _coverage_note(counts: dict, start: pd.Timestamp, end: pd.Timestamp, period: str) -> str:
+    """A sentence when the counts cover only part of the report's period (a quarter's report
+    from three days of counts), else "".
+    """
+    first, last = counts.get("first_period_start"), counts.get("last_period_start")
+    if not first or not last:
+        return ""
+    a, b = pd.Timestamp(first[:10]), pd.Timestamp(last[:10])
+    s, e = start.tz_localize(None).normalize(), (end.tz_localize(None) - pd.Timedelta(seconds=1)).normalize()
+    a, b = max(a, s), min(b, e)
+    if a <= s and b >= e:
+        return ""
+    held, whole = max((b - a).days + 1, 0), (e - s).days + 1
+    return f"The counts cover {a.date()} to {b.date()} only: {held} of this {period}'s {whole} days."
 
 
 def days_from_hours(rows: pd.DataFrame, kind: str | None, stat: str | None = None) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -653,3 +654,15 @@ def test_days_from_hours_by_kind():
     assert days_from_hours(rows, "events").set_index("date").loc["2026-07-01", "estimate"] == 60
     assert days_from_hours(rows, "presence", "max").set_index("date").loc["2026-07-01", "estimate"] == 30
     assert (days_from_hours(rows, "unique")["status"] == "suppressed").all()
+
+
+def test_a_report_says_when_the_counts_cover_part_of_its_period(small_case):
+    """A quarter's report from one day of counts says so beside its figures."""
+    c = small_case
+    out = c["tmp"] / "out"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", out,
+                 "--period", "1d", "--heat-grid", 0, "--model", "voronoi", "--no-map")
+    assert r.returncode == 0, r.stderr
+    assert geozones("report", out).returncode == 0
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (out / "report.html").read_text())))
+    assert "The counts cover 2026-07-01 to 2026-07-01 only: 1 of this 1q's 92 days." in text
