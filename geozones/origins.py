@@ -17,6 +17,7 @@ country codes (musalbas/mcc-mnc-table, MIT).
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from importlib import resources
 
@@ -35,6 +36,7 @@ __all__ = [
     "normalize_origins",
     "rollup_codes",
     "origin_names",
+    "home_municipalities",
 ]
 
 #: Origin levels, finest first.
@@ -230,3 +232,44 @@ def origin_names(codes) -> dict[str, str]:
     for c in pd.unique(pd.Series(list(codes), dtype=object).astype(str)):
         out[c] = special.get(c) or be.get(c) or world.get(c) or c
     return out
+
+
+def _nis_text(v) -> str:
+    """A zone's municipality as 5-digit text: numbers (44021, or 44021.0 where another zone
+    file left the property out and the column became floats) and text alike; "" if none.
+    """
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, (int, float, np.integer, np.floating)) and float(v).is_integer():
+        v = int(v)
+    return str(v).strip().zfill(5)
+
+
+def home_municipalities(zones: pd.DataFrame) -> dict[str, str] | None:
+    """Each zone's own municipality, whose residents a run sets apart as ``resident``.
+
+    Parameters
+    ----------
+    zones : pandas.DataFrame
+        Zones with ``zone_id`` and a ``municipality`` (or ``nis``, ``gemeente``) property:
+        a NIS code as text or a number. A zone file without the property leaves it missing
+        on its zones: they keep their residents among the visitors; a property that is not
+        a NIS code (a name) is warned about.
+
+    Returns
+    -------
+    dict of str to str, or None
+        Zone id -> the municipality's current code (:func:`successor`); None when the zones
+        have no such property.
+    """
+    log = logging.getLogger("geozones")
+    for col in ("municipality", "nis", "gemeente"):
+        if col in zones.columns:
+            codes = zones[col].map(_nis_text)
+            bad = [(z, v) for z, v, c in zip(zones["zone_id"], zones[col], codes) if c and not (c.isdigit() and len(c) == 5)]
+            if bad:
+                log.warning("%d zones have a %s that is not a 5-digit NIS code (e.g. zone %r: %r): their residents are "
+                            "counted among the visitors; give the NIS code (34022 for Kortrijk)", len(bad), col, *bad[0])
+            return {z: successor(c) for z, c in zip(zones["zone_id"], codes) if c.isdigit() and len(c) == 5}
+    log.info("zones have no 'municipality' property: residents are not separated from visitors")
+    return None

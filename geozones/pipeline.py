@@ -50,7 +50,7 @@ from .extrapolate import market_share_factors, read_market_share, rest_share
 from .footprint import refined_weights
 from .inputs import run_weights
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
-from .origins import ALL, rollup_codes, successor
+from .origins import ALL, home_municipalities, rollup_codes
 from .outputs import (
     ZONE_COUNT_COLUMNS,
     discard_folder,
@@ -312,32 +312,8 @@ def _period_densities(fp, fp_x, weights: Weights, weights_x, starts: np.ndarray,
     return out
 
 
-def _nis_text(v) -> str:
-    """A zone's municipality as 5-digit text: numbers (44021, or 44021.0 where another zone
-    file left the property out and the column became floats) and text alike; "" if none.
-    """
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return ""
-    if isinstance(v, (int, float, np.integer, np.floating)) and float(v).is_integer():
-        v = int(v)
-    return str(v).strip().zfill(5)
-
-
 def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None:
-    if not cfg.residents:
-        return None
-    for col in ("municipality", "nis", "gemeente"):
-        if col in zones.columns:
-            # (a zone file without the property leaves it missing on its zones: those zones
-            # keep their residents among the visitors)
-            codes = zones[col].map(_nis_text)
-            bad = [(z, v) for z, v, c in zip(zones["zone_id"], zones[col], codes) if c and not (c.isdigit() and len(c) == 5)]
-            if bad:
-                log.warning("%d zones have a %s that is not a 5-digit NIS code (e.g. zone %r: %r): their residents are "
-                            "counted among the visitors; give the NIS code (34022 for Kortrijk)", len(bad), col, *bad[0])
-            return {z: successor(c) for z, c in zip(zones["zone_id"], codes) if c.isdigit() and len(c) == 5}
-    log.info("zones have no 'municipality' property: residents are not separated from visitors")
-    return None
+    return home_municipalities(zones) if cfg.residents else None
 
 
 class _Stages:
