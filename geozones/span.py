@@ -14,7 +14,8 @@ large for that. :class:`Span` answers the same question there with sparse algebr
   norm above :data:`BOUND`: each published figure is rounded by up to 0.5, so such a
   recovery carries an error of order ``BOUND / 2`` people and tells nothing. The projection
   uses one sparse LU of ``A @ A.T + lam * I`` (the rows' Gram matrix, a few thousand zones
-  square), so a national group takes well under a second.
+  square), so a national group takes well under a second; where zones outnumber cells (a
+  fine grid over a sparse plan) the cells' ``A.T @ A + lam * I``, the smaller, does the same.
 - **The rest, solved.** Targets without a certificate are solved for ``beta`` with the same
   factorisation (iterated Tikhonov, converging to the least-squares solution of least
   norm), and follow when ``A.T @ beta`` reproduces them, a few hundred at a time.
@@ -60,17 +61,29 @@ class Span:
         self.rows = sparse.csr_array(rows, dtype=float)
         self.rows_t = sparse.csr_array(self.rows.T)
         n_rows, n_cols = self.rows.shape
-        gram = sparse.csc_array(self.rows @ self.rows_t)
-        top = float(gram.diagonal().max()) if n_rows else 0.0
+        # the Gram matrix of the smaller side: more zones than cells (a fine grid over a
+        # sparse plan) factorise the cells' A.T @ A, else the rows' A @ A.T
+        self._by_cols = n_rows > n_cols
+        gram = sparse.csc_array(self.rows_t @ self.rows if self._by_cols else self.rows @ self.rows_t)
+        top = float(gram.diagonal().max()) if gram.shape[0] else 0.0
+        self._gram = gram
         self._lu = None
         if top > 0:
             lam = 1e-12 * top
-            self._lu = splu(sparse.csc_array(gram + lam * sparse.identity(n_rows, format="csc")), permc_spec="COLAMD")
+            self._lu = splu(sparse.csc_array(gram + lam * sparse.identity(gram.shape[0], format="csc")), permc_spec="COLAMD")
         v = np.random.default_rng(seed).standard_normal((n_cols, probes))
         for _ in range(passes if self._lu is not None else 0):
-            v = v - self.rows_t @ self._lu.solve(self.rows @ v)
+            v = self._deflate(v)
         self.null = v / np.maximum(np.linalg.norm(v, axis=0), 1e-300)  # (unit probes)
         self.slack = np.linalg.norm(self.rows @ self.null, axis=0)  # ||A v|| per probe, measured
+
+    def _deflate(self, v: np.ndarray) -> np.ndarray:
+        """One projection of ``v`` (n_cols x m) towards the null space: ``v - A.T (A A.T +
+        lam)^-1 A v``, or ``v - (A.T A + lam)^-1 A.T A v`` by the cells' side (the same).
+        """
+        if self._by_cols:
+            return v - self._lu.solve(self._gram @ v)
+        return v - self.rows_t @ self._lu.solve(self.rows @ v)
 
     def _open(self, dots: np.ndarray, norms) -> np.ndarray:
         """Targets whose ``|t @ v|`` stays within what a recovery with coefficients of norm
@@ -104,7 +117,7 @@ class Span:
             return False
         v = np.random.default_rng(seed).standard_normal((self.rows.shape[1], most))
         for _ in range(3):
-            v = v - self.rows_t @ self._lu.solve(self.rows @ v)
+            v = self._deflate(v)
         u, sv, _ = np.linalg.svd(v, full_matrices=False)
         d = int((sv > sv[0] * 1e-8).sum()) if len(sv) and sv[0] > 0 else 0
         if d >= most:
@@ -119,9 +132,15 @@ class Span:
         follows is worth ``t @ values``.
         """
         y = np.asarray(y, float).reshape(self.rows.shape[0], -1)
-        z = np.zeros_like(y)
         if self._lu is None:
-            return self.rows_t @ z
+            return np.zeros((self.rows.shape[1], y.shape[1]))
+        if self._by_cols:  # (least squares A x = y by iterated Tikhonov: x -> A^+ y)
+            aty = self.rows_t @ y
+            x = np.zeros_like(aty)
+            for _ in range(passes):
+                x = x + self._lu.solve(aty - self._gram @ x)
+            return x
+        z = np.zeros_like(y)
         for _ in range(passes):
             z = z + self._lu.solve(y - self.rows @ (self.rows_t @ z))
         return self.rows_t @ z
@@ -140,9 +159,17 @@ class Span:
             t = targets[:, a:a + 256].toarray()
             b = np.zeros((self.rows.shape[0], t.shape[1]))
             res = t
-            for _ in range(passes):
-                b = b + self._lu.solve(self.rows @ res)
+            if self._by_cols:  # (x -> (A.T A)^+ t, and beta = A x)
+                x = np.zeros_like(t)
+                for _ in range(passes):
+                    x = x + self._lu.solve(res)
+                    res = t - self._gram @ x
+                b = self.rows @ x
                 res = t - self.rows_t @ b
+            else:
+                for _ in range(passes):
+                    b = b + self._lu.solve(self.rows @ res)
+                    res = t - self.rows_t @ b
             ok[a:a + 256] = np.linalg.norm(res, axis=0) <= tol * (1.0 + np.linalg.norm(t, axis=0))
             beta[:, a:a + 256] = b
         return ok, beta

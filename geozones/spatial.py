@@ -23,6 +23,9 @@ from .span import Span
 __all__ = ["DENSE_LIMIT", "spatial_checks"]
 
 _TOL = 1e-7
+#: A pattern's weights with singular values between 1e-9 (the rank's cut) and this share of
+#: the largest have no clear rank: its exposures are closed by cutting a cell (:func:`_cut`).
+_FIRM = 1e-5
 
 
 def spatial_checks(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: float, breaks: set):
@@ -48,17 +51,29 @@ def spatial_checks(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: flo
             continue
         rests = [(np.searchsorted(zs, o), np.searchsorted(zs, inn)) for o, inn in a.nested
                  if o in zs and all(i in zs for i in inn)]
-        check = _dense if len(cells) <= DENSE_LIMIT and len(zs) <= DENSE_LIMIT else _sparse
+        small = min(len(cells), len(zs)) <= DENSE_LIMIT and len(cells) * len(zs) <= DENSE_ENTRIES
+        check = _dense if (len(cells) <= DENSE_LIMIT and len(zs) <= DENSE_LIMIT) or small else _sparse
         yield from check(a, w[cells][:, zs], zs, rests, known, fig, y, before, sup, k, breaks)
 
 
 #: Groups of zones sharing cells up to this many zones and cells get the dense checks (an
 #: SVD per pattern of zones that follow); larger ones the sparse ones (:mod:`geozones.span`).
 DENSE_LIMIT = 4000
+#: Groups with more zones or cells than :data:`DENSE_LIMIT` still get the dense checks up to
+#: this many weights (a fine grid of zones over a city's plan: more zones than cells).
+DENSE_ENTRIES = 25_000_000
 
 
 def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
-    """:func:`spatial_checks`'s checks for one group, with an SVD per pattern of zones that follow."""
+    """:func:`spatial_checks`'s checks for one group, with an SVD per pattern of zones that follow.
+
+    The targets (cells, pairs of cells, rests) are tested all at once: a target follows
+    when it lies in the column space of the zones' weights, and is worth ``figures @
+    pinv @ target``; only those worth under ``k`` somewhere get their coefficients. Each
+    exposure carries what closes it for certain (:func:`_fix`): the figures every
+    recovery needs, or, where the zones' weights are dependent and none is needed by all
+    (more zones than cells), a cell of the target to take out of every recovery.
+    """
     wz = wz.toarray()
     pairs = _pairs(wz)
     patterns, p_inv = np.unique(known[:, zs], axis=0, return_inverse=True)
@@ -67,24 +82,42 @@ def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
         on = np.flatnonzero(pat)
         if not len(on):
             continue
-        u, s, _ = np.linalg.svd(wz[:, on], full_matrices=False)
-        q = u[:, : int((s > s[0] * 1e-9).sum())] if s[0] > 0 else u[:, :0]
-        pinv = np.linalg.pinv(wz[:, on])
+        won = wz[:, on]
+        u, s, vt = np.linalg.svd(won, full_matrices=False)
+        r = int((s > s[0] * 1e-9).sum()) if s[0] > 0 else 0
+        q = u[:, :r]
+        pinv = (vt[:r].T / s[:r]) @ u[:, :r].T  # (zones on x cells)
+        # zones in no dependency among the weights: a figure with a coefficient there is
+        # needed by every recovery. Where singular values fade without a gap (smooth
+        # footprints, more zones than cells) none is taken as free: a near-dependency lets a
+        # recovery within the tolerance do without any one figure.
+        fading = ((s > s[0] * 1e-9) & (s <= s[0] * _FIRM)).any() if s[0] > 0 else False
+        free = np.zeros(len(on), bool) if fading else 1.0 - (vt[:r] ** 2).sum(axis=0) <= 1e-6
+        touch = won > 0
+        slices = np.flatnonzero(p_inv == p)
+        yy = y[np.ix_(slices, zs[on])]
         zone_hits = []
         off = np.flatnonzero(~pat)
         if len(off):  # other zones that follow from these
             coef = pinv @ wz[:, off]
-            res = wz[:, off] - wz[:, on] @ coef
+            res = wz[:, off] - won @ coef
             ok_ = np.linalg.norm(res, axis=0) <= _TOL * (1 + np.linalg.norm(wz[:, off], axis=0))
-            zone_hits = [(off[jj], coef[:, jj]) for jj in np.flatnonzero(ok_)]
-        targets = []
-        for ci in np.flatnonzero(np.abs((q * q).sum(axis=1) - 1.0) <= 1e-6):
-            targets.append(("cell", np.eye(1, len(wz), ci)[0]))
+            zone_hits = [(off[jj], coef[:, jj], (wz[:, off[jj]], touch, free)) for jj in np.flatnonzero(ok_)]
+        worth = yy @ pinv  # (slices x cells: what each cell is worth where it follows)
+
+        def small(v: np.ndarray) -> np.ndarray:
+            return ((v > 1e-6) & (v < k)).any(axis=0)
+
+        targets = []  # (kind, vector over the cells)
+        n = len(wz)
+        cells = np.flatnonzero(np.abs((q * q).sum(axis=1) - 1.0) <= 1e-6)
+        targets += [("cell", np.eye(1, n, ci)[0]) for ci in cells[small(worth[:, cells])]]
         if len(pairs):
             qq = q[pairs[:, 0]] + q[pairs[:, 1]]
-            for pi in np.flatnonzero(np.abs((qq * qq).sum(axis=1) - 2.0) <= 1e-6):
-                e = np.zeros(len(wz))
-                e[pairs[pi]] = 1.0
+            pp = pairs[np.abs((qq * qq).sum(axis=1) - 2.0) <= 1e-6]
+            for pr in pp[small(worth[:, pp[:, 0]] + worth[:, pp[:, 1]])]:
+                e = np.zeros(n)
+                e[pr] = 1.0
                 targets.append(("pair of cells", e))
         for o, inn in rests:
             if pat[o] and pat[inn].all():
@@ -92,9 +125,9 @@ def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
         hits = []
         for kind, e in targets:
             beta = pinv @ e
-            if np.linalg.norm(wz[:, on] @ beta - e) <= 1e-6 * (1 + np.linalg.norm(e)):
-                hits.append((kind, beta))
-        yield from _outcomes(a, fig, y, sup, k, breaks, before, np.flatnonzero(p_inv == p), zs, on, zone_hits, hits)
+            if np.linalg.norm(won @ beta - e) <= 1e-6 * (1 + np.linalg.norm(e)):
+                hits.append((kind, beta, yy @ beta, (e, touch, free)))
+        yield from _outcomes(a, fig, y, sup, k, breaks, before, slices, zs, on, zone_hits, hits)
 
 
 def _sparse(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
@@ -150,8 +183,8 @@ def _sparse(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
                 small |= np.isin(f_in, np.fromiter(breaks, np.int64, len(breaks)))
             zneed[n_t:] = small.any(axis=0)
         ok, coef = _solved(span, sparse.hstack(cols, format="csc"), y[np.ix_(slices, zs[on])].T, n_t, zneed, k)
-        zone_hits = [(j, coef[i][0] if i in coef else None) for i, j in enumerate(inside, n_t) if ok[i]]
-        hits = [(kinds[i], *coef[i]) for i in range(n_t) if ok[i] and i in coef]
+        zone_hits = [(j, coef[i][0] if i in coef else None, None) for i, j in enumerate(inside, n_t) if ok[i]]
+        hits = [(kinds[i], *coef[i], None) for i in range(n_t) if ok[i] and i in coef]
         yield from _outcomes(a, fig, y, sup, k, breaks, before, slices, zs, on, zone_hits, hits)
 
 
@@ -187,37 +220,57 @@ def _solved(span: Span, t, yon: np.ndarray, n_t: int, zneed: np.ndarray, k: floa
 
 def _outcomes(a, fig, y, sup, k, breaks, before, slices, zs, on, zone_hits, hits):
     """What follows from the zones ``zs[on]`` at the pattern's ``slices``: each other zone
-    (``zone_hits``: its index in ``zs`` and coefficients over ``on``) is ``("follows", zone,
-    figure)``, or closed if its figure is hidden and under ``k`` or must not follow; each
-    target (``hits``: kind, coefficients, and its worth per slice if known) under ``k`` and
-    above none is closed.
+    (``zone_hits``: its index in ``zs``, coefficients over ``on`` and closure, see
+    :func:`_fix`) is ``("follows", zone, figure)``, or closed if its figure is hidden and
+    under ``k`` or must not follow; each target (``hits``: kind, coefficients, its worth per
+    slice, closure) under ``k`` and above none is closed.
     """
-    yy = y[np.ix_(slices, zs[on])]  # slices x zones on
-    for j, coef in zone_hits:
-        for sl in slices:
+    for j, coef, how in zone_hits:
+        # (a zone whose weights are all but none follows within the tolerance from nothing:
+        # a recovery of none, where its figure is a trace of people, says nothing the plan
+        # does not; it is not taken to follow)
+        got = None if coef is None else y[np.ix_(slices, zs[on])] @ coef
+        for i, sl in enumerate(slices):
             f = fig[sl, zs[j]]
-            if f < 0:
+            if f < 0 or (got is not None and got[i] <= 1e-6 < a.obs[f] and f not in breaks):
                 continue
-            if (sup[f] and _TOL < a.obs[f] < k) or f in breaks:
-                yield from _fix(a, sup, fig, sl, zs[on][np.abs(coef) > 1e-9], zs[on], "zone", before)  # (coef: None
-                # only where no figure of the zone is under k nor must not follow)
+            if (sup[f] and _TOL < a.obs[f] < k) or f in breaks:  # (coef: None only where no figure
+                # of the zone is under k nor must not follow)
+                yield from _fix(a, sup, fig, sl, coef, zs[on], "zone", before, how)
             else:
                 yield "follows", int(zs[j]), int(f)
-    for kind, beta, *worth in hits:  # (the worth at each slice, when known already)
-        vals = worth[0] if worth else yy @ beta
+    for kind, beta, vals, how in hits:
         for si in np.flatnonzero((vals > 1e-6) & (vals < k)):
-            yield from _fix(a, sup, fig, slices[si], zs[on][np.abs(beta) > 1e-9], zs[on], kind, before)
+            yield from _fix(a, sup, fig, slices[si], beta, zs[on], kind, before, how)
 
 
-def _fix(a: AuditInput, sup, fig, sl, support, zones_on, kind, before):
-    """What closes an exposure at slice ``sl`` that follows from the zones ``support``:
-    their published figure with the fewest people, else any published figure there of the
-    zones that follow, else (all follow through their own tables) a must for the smallest.
-    Nothing when a closure found before it in this pass has hidden a figure of ``support``
-    (``before``: what was hidden when the exposures were found): the combination no longer
-    holds, and the audit's next round checks again what is left.
+def _fix(a: AuditInput, sup, fig, sl, beta, zones_on, kind, before, how=None):
+    """What closes an exposure at slice ``sl`` that follows from the zones ``zones_on``
+    with coefficients ``beta``.
+
+    ``how`` (the dense checks'): the target over the cells, which zones' weights touch each
+    cell (cells x zones on) and which zones no dependency among the weights involves. Those
+    of the latter with a coefficient are needed by every recovery: hiding one closes it
+    for certain. Where there are none (more zones than cells: the weights are dependent),
+    the figures of every zone with weight on one cell of the target are hidden (the cell
+    that loses the fewest people): no recovery can then use that cell.
+
+    Else (or ``how`` None): the published figure with the fewest people among those the
+    coefficients use, else any published figure there of the zones that follow, else (all
+    follow through their own tables) a must for the smallest. Nothing when a closure found
+    before it in this pass has hidden a figure it needs (``before``: what was hidden when
+    the exposures were found): the combination no longer holds, and the audit's next round
+    checks again what is left.
     """
-    own = fig[sl, support]
+    used = np.abs(beta) > 1e-9
+    if how is not None:
+        target, touch, free = how
+        need = used & free
+        if not need.any():
+            yield from _cut(a, sup, fig, sl, target, touch, zones_on, kind, before)
+            return
+        used = need
+    own = fig[sl, zones_on[used]]
     own = own[own >= 0]
     if (sup[own] & ~before[own]).any():
         return
@@ -230,6 +283,32 @@ def _fix(a: AuditInput, sup, fig, sl, support, zones_on, kind, before):
             return
     if len(own):
         f = int(own[np.argmin(a.obs[own])])
+        yield "must", int(a.zone[f]), f
+
+
+def _cut(a: AuditInput, sup, fig, sl, target, touch, zones_on, kind, before):
+    """:func:`_fix`'s closure where no figure is needed by every recovery: hide the
+    figures of every zone with weight on one cell of ``target`` (the cell whose figures
+    hold the fewest people; a must for those known only through their own tables), so that cell enters no recovery and the target, which has weight there, no
+    longer follows. Nothing when some cell's figures are all hidden in this pass already.
+    """
+    cells = np.flatnonzero(np.abs(target) > 1e-3 * np.abs(target).max())
+    best, best_cost = None, np.inf
+    for c in cells:
+        fs = fig[sl, zones_on[touch[c]]]
+        if (fs < 0).any() or a.is_locked(fs).any():  # (a zone of none, or a figure that stays)
+            continue
+        if (sup[fs] & ~before[fs]).all():
+            return  # (closed by another closure of this pass)
+        cost = float(a.obs[fs[~sup[fs] | before[fs]]].sum())  # (a must costs a figure of its table too)
+        if cost < best_cost:
+            best, best_cost = fs, cost
+    if best is None:  # (no cell can be cut: the coefficients' cheapest figure, next round checks again)
+        yield from _fix(a, sup, fig, sl, np.ones(len(zones_on)), zones_on, kind, before)
+        return
+    for f in best[~sup[best]].tolist():
+        yield kind, int(a.zone[f]), f
+    for f in best[sup[best] & before[best]].tolist():
         yield "must", int(a.zone[f]), f
 
 
