@@ -51,16 +51,18 @@ def spatial_checks(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: flo
             continue
         rests = [(np.searchsorted(zs, o), np.searchsorted(zs, inn)) for o, inn in a.nested
                  if o in zs and all(i in zs for i in inn)]
-        small = min(len(cells), len(zs)) <= DENSE_LIMIT and len(cells) * len(zs) <= DENSE_ENTRIES
-        check = _dense if (len(cells) <= DENSE_LIMIT and len(zs) <= DENSE_LIMIT) or small else _sparse
+        dense = min(len(cells), len(zs)) <= DENSE_LIMIT and len(cells) * len(zs) <= DENSE_ENTRIES
+        check = _dense if dense else _sparse
         yield from check(a, w[cells][:, zs], zs, rests, known, fig, y, before, sup, k, breaks)
 
 
-#: Groups of zones sharing cells up to this many zones and cells get the dense checks (an
-#: SVD per pattern of zones that follow); larger ones the sparse ones (:mod:`geozones.span`).
+#: Groups of zones sharing cells with up to this many zones or cells (and at most
+#: :data:`DENSE_ENTRIES` weights) get the dense checks (an SVD per pattern of zones that
+#: follow); the others the sparse ones (:mod:`geozones.span`).
 DENSE_LIMIT = 4000
-#: Groups with more zones or cells than :data:`DENSE_LIMIT` still get the dense checks up to
-#: this many weights (a fine grid of zones over a city's plan: more zones than cells).
+#: The most weights (zones x cells) of a group with the dense checks: a fine grid of zones
+#: over a city's plan (more zones than cells) has them; a national zone set does not.
+#: (At least ``DENSE_LIMIT ** 2``: a group with both sides up to the limit has them too.)
 DENSE_ENTRIES = 25_000_000
 
 
@@ -225,11 +227,12 @@ def _outcomes(a, fig, y, sup, k, breaks, before, slices, zs, on, zone_hits, hits
     under ``k`` or must not follow; each target (``hits``: kind, coefficients, its worth per
     slice, closure) under ``k`` and above none is closed.
     """
+    yy = y[np.ix_(slices, zs[on])]  # slices x zones on
     for j, coef, how in zone_hits:
         # (a zone whose weights are all but none follows within the tolerance from nothing:
         # a recovery of none, where its figure is a trace of people, says nothing the plan
         # does not; it is not taken to follow)
-        got = None if coef is None else y[np.ix_(slices, zs[on])] @ coef
+        got = None if coef is None else yy @ coef
         for i, sl in enumerate(slices):
             f = fig[sl, zs[j]]
             if f < 0 or (got is not None and got[i] <= 1e-6 < a.obs[f] and f not in breaks):
@@ -289,8 +292,9 @@ def _fix(a: AuditInput, sup, fig, sl, beta, zones_on, kind, before, how=None):
 def _cut(a: AuditInput, sup, fig, sl, target, touch, zones_on, kind, before):
     """:func:`_fix`'s closure where no figure is needed by every recovery: hide the
     figures of every zone with weight on one cell of ``target`` (the cell whose figures
-    hold the fewest people; a must for those known only through their own tables), so that cell enters no recovery and the target, which has weight there, no
-    longer follows. Nothing when some cell's figures are all hidden in this pass already.
+    hold the fewest people; a must for those known only through their own tables), so
+    that cell enters no recovery and the target, which has weight there, no longer
+    follows. Nothing when some cell's figures are all hidden in this pass already.
     """
     cells = np.flatnonzero(np.abs(target) > 1e-3 * np.abs(target).max())
     best, best_cost = None, np.inf
