@@ -126,6 +126,25 @@ class Span:
         self.slack = np.linalg.norm(self.rows @ self.null, axis=0)
         return True
 
+    def free_rows(self, *, probes: int = 4, passes: int = 3, seed: int = 2) -> np.ndarray:
+        """Which rows no dependency among the rows involves (no ``z`` with ``A.T @ z = 0``
+        has weight on them): a recovery of a target that uses such a row cannot do without
+        it. Random vectors over the rows, projected onto that null space, vanish exactly
+        on them (with probability one). Where the rows are nearly dependent (singular
+        values close to the regularisation, as smooth footprints give) the projection
+        leaves something on those rows: they are not called free, the safe side.
+        """
+        n_rows = self.rows.shape[0]
+        if self._lu is None:
+            return np.zeros(n_rows, bool)
+        v = np.random.default_rng(seed).standard_normal((n_rows, probes))
+        for _ in range(passes):  # (v - A pinv(A) v: what A.T maps to nothing)
+            if self._by_cols:
+                v = v - self.rows @ self._lu.solve(self.rows_t @ v)
+            else:
+                v = v - self._lu.solve(self.rows @ (self.rows_t @ v))
+        return (np.abs(v) <= 1e-6).all(axis=1)
+
     def values(self, y: np.ndarray, *, passes: int = 6) -> np.ndarray:
         """What the published figures ``y`` (n_rows x s) say of each cell where its
         indicator follows: ``A.T @ pinv(A @ A.T) @ y`` (n_cols x s); a target ``t`` that

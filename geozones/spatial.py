@@ -95,7 +95,7 @@ def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
         # recovery within the tolerance do without any one figure.
         fading = ((s > s[0] * 1e-9) & (s <= s[0] * _FIRM)).any() if s[0] > 0 else False
         free = np.zeros(len(on), bool) if fading else 1.0 - (vt[:r] ** 2).sum(axis=0) <= 1e-6
-        touch = won > 0
+        touch = sparse.csr_array(won > 0)
         slices = np.flatnonzero(p_inv == p)
         yy = y[np.ix_(slices, zs[on])]
         zone_hits = []
@@ -104,7 +104,7 @@ def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
             coef = pinv @ wz[:, off]
             res = wz[:, off] - won @ coef
             ok_ = np.linalg.norm(res, axis=0) <= _TOL * (1 + np.linalg.norm(wz[:, off], axis=0))
-            zone_hits = [(off[jj], coef[:, jj], (wz[:, off[jj]], touch, free)) for jj in np.flatnonzero(ok_)]
+            zone_hits = [(off[jj], coef[:, jj], (_support(wz[:, off[jj]]), touch, free)) for jj in np.flatnonzero(ok_)]
         worth = yy @ pinv  # (slices x cells: what each cell is worth where it follows)
 
         def small(v: np.ndarray) -> np.ndarray:
@@ -128,7 +128,7 @@ def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
         for kind, e in targets:
             beta = pinv @ e
             if np.linalg.norm(won @ beta - e) <= 1e-6 * (1 + np.linalg.norm(e)):
-                hits.append((kind, beta, yy @ beta, (e, touch, free)))
+                hits.append((kind, beta, yy @ beta, (_support(e), touch, free)))
         yield from _outcomes(a, fig, y, sup, k, breaks, before, slices, zs, on, zone_hits, hits)
 
 
@@ -184,9 +184,16 @@ def _sparse(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
             if breaks:
                 small |= np.isin(f_in, np.fromiter(breaks, np.int64, len(breaks)))
             zneed[n_t:] = small.any(axis=0)
-        ok, coef = _solved(span, sparse.hstack(cols, format="csc"), y[np.ix_(slices, zs[on])].T, n_t, zneed, k)
-        zone_hits = [(j, coef[i][0] if i in coef else None, None) for i, j in enumerate(inside, n_t) if ok[i]]
-        hits = [(kinds[i], *coef[i], None) for i in range(n_t) if ok[i] and i in coef]
+        t = sparse.csc_array(sparse.hstack(cols, format="csc"))
+        ok, coef = _solved(span, t, y[np.ix_(slices, zs[on])].T, n_t, zneed, k)
+        # (how to close each exposure for certain, as the dense checks do: see _fix)
+        touch, free = (sparse.csr_array(rows.T > 0), span.free_rows()) if coef else (None, None)
+
+        def how(i: int) -> tuple:
+            return _support(t.data[t.indptr[i]:t.indptr[i + 1]], t.indices[t.indptr[i]:t.indptr[i + 1]]), touch, free
+
+        zone_hits = [(j, *((coef[i][0], how(i)) if i in coef else (None, None))) for i, j in enumerate(inside, n_t) if ok[i]]
+        hits = [(kinds[i], *coef[i], how(i)) for i in range(n_t) if ok[i] and i in coef]
         yield from _outcomes(a, fig, y, sup, k, breaks, before, slices, zs, on, zone_hits, hits)
 
 
@@ -251,8 +258,8 @@ def _fix(a: AuditInput, sup, fig, sl, beta, zones_on, kind, before, how=None):
     """What closes an exposure at slice ``sl`` that follows from the zones ``zones_on``
     with coefficients ``beta``.
 
-    ``how`` (the dense checks'): the target over the cells, which zones' weights touch each
-    cell (cells x zones on) and which zones no dependency among the weights involves. Those
+    ``how``: the target's cells, which zones' weights touch each cell (cells x zones on,
+    sparse) and which zones no dependency among the weights involves. Those
     of the latter with a coefficient are needed by every recovery: hiding one closes it
     for certain. Where there are none (more zones than cells: the weights are dependent),
     the figures of every zone with weight on one cell of the target are hidden (the cell
@@ -267,10 +274,10 @@ def _fix(a: AuditInput, sup, fig, sl, beta, zones_on, kind, before, how=None):
     """
     used = np.abs(beta) > 1e-9
     if how is not None:
-        target, touch, free = how
+        tcells, touch, free = how
         need = used & free
         if not need.any():
-            yield from _cut(a, sup, fig, sl, target, touch, zones_on, kind, before)
+            yield from _cut(a, sup, fig, sl, tcells, touch, zones_on, kind, before)
             return
         used = need
     own = fig[sl, zones_on[used]]
@@ -289,17 +296,17 @@ def _fix(a: AuditInput, sup, fig, sl, beta, zones_on, kind, before, how=None):
         yield "must", int(a.zone[f]), f
 
 
-def _cut(a: AuditInput, sup, fig, sl, target, touch, zones_on, kind, before):
+def _cut(a: AuditInput, sup, fig, sl, tcells, touch, zones_on, kind, before):
     """:func:`_fix`'s closure where no figure is needed by every recovery: hide the
-    figures of every zone with weight on one cell of ``target`` (the cell whose figures
-    hold the fewest people; a must for those known only through their own tables), so
-    that cell enters no recovery and the target, which has weight there, no longer
-    follows. Nothing when some cell's figures are all hidden in this pass already.
+    figures of every zone with weight on one cell of the target (``tcells``; ``touch``:
+    cells x zones on, sparse), the cell whose figures hold the fewest people (a must for
+    those known only through their own tables), so that cell enters no recovery and the
+    target, which has weight there, no longer follows. Nothing when some cell's figures
+    are all hidden in this pass already.
     """
-    cells = np.flatnonzero(np.abs(target) > 1e-3 * np.abs(target).max())
     best, best_cost = None, np.inf
-    for c in cells:
-        fs = fig[sl, zones_on[touch[c]]]
+    for c in tcells:
+        fs = fig[sl, zones_on[touch.indices[touch.indptr[c]:touch.indptr[c + 1]]]]
         if (fs < 0).any() or a.is_locked(fs).any():  # (a zone of none, or a figure that stays)
             continue
         if (sup[fs] & ~before[fs]).all():
@@ -314,6 +321,16 @@ def _cut(a: AuditInput, sup, fig, sl, target, touch, zones_on, kind, before):
         yield kind, int(a.zone[f]), f
     for f in best[sup[best] & before[best]].tolist():
         yield "must", int(a.zone[f]), f
+
+
+def _support(values: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
+    """The cells where a target (``values`` over the cells, or at ``index``) has weight:
+    a cut (:func:`_cut`) takes one of them out of every recovery.
+    """
+    values = np.asarray(values, float).reshape(-1)
+    index = np.arange(len(values)) if index is None else np.asarray(index)
+    top = np.abs(values).max() if len(values) else 0.0
+    return index[np.abs(values) > 1e-3 * top]
 
 
 def _pairs(wz) -> np.ndarray:

@@ -474,8 +474,11 @@ def test_a_programme_kept_between_solves_has_its_time_limit_per_solve():
         obj = np.zeros(600)
         obj[rng.integers(600)] = 1.0
         model.objective(obj)
+        before = model.h.getRunTime()
         value = model.solve()[0]  # (None: unbounded, an answer too; -inf: none)
-        assert value is None or np.isfinite(value), f"no answer after {model.h.getRunTime():.2f} s of solves"
+        took = model.h.getRunTime() - before
+        # (a solve that itself ran past the limit, on a loaded machine, may give none)
+        assert value is None or np.isfinite(value) or took >= 0.45, f"no answer after {model.h.getRunTime():.2f} s of solves, {took:.2f} s this one"
     assert model.h.getRunTime() > 0.5  # (the solves together took longer than one's limit)
 
 
