@@ -370,7 +370,7 @@ def authoring_problems(
 
     Each warning names the file and feature of the zone (for a pair, the inner or first
     zone) and says what to do. Codes: ``"unresolvable-zone"``, ``"thin-difference"``,
-    ``"same-zone"``.
+    ``"same-zone"``, ``"more-zones-than-cells"``.
 
     Parameters
     ----------
@@ -397,7 +397,8 @@ def authoring_problems(
     Returns
     -------
     list of Problem
-        Each of severity ``"warning"``: the unresolvable zones (in the order of
+        Each of severity ``"warning"``: more zones than cells feeding them (one, on
+        the first zone file), the unresolvable zones (in the order of
         ``zones``), then the pairs of :func:`thin_differences`; empty when there is nothing
         to say. When no cell reaches any zone, only one warning, ``"no-cell-reaches"``, on
         the first zone file.
@@ -416,6 +417,14 @@ def authoring_problems(
         return [Problem(first, "", "no-cell-reaches", f"no cell of the cell plan reaches any zone ({exc.message})",
                         "is it the cell plan of this area? (check the cell plan's coordinates)", "warning")]
     fit = zone_resolution(w, zones, coverage, k=k, share=share, crs=crs)
+    m = sparse.csc_array(w.matrix)
+    n_z, n_c = int((np.diff(m.indptr) > 0).sum()), int(len(np.unique(m.indices)))
+    if n_z > n_c:  # (their weights are then dependent: figures combine into single cells)
+        problems.append(Problem(
+            first, "", "more-zones-than-cells",
+            f"{n_z:,} zones are fed by only {n_c:,} cells: with more zones than cells, zones' figures "
+            "together give away what single cells count, so the disclosure audit will suppress most of them",
+            "use fewer, larger zones: with 'geozones zones grid', a larger --size", "warning"))
     for r in fit[fit["flagged"]].itertuples(index=False):
         path, at = place(r.zone_id)
         if r.status == "no cell":

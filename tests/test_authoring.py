@@ -207,6 +207,24 @@ def test_check_with_cells_that_reach_no_zone_warns_once(tmp_path, capsys):
     assert cli_here(capsys, "zones", "check", far, "--cells", cells, "--strict")[0] == 1
 
 
+def test_check_warns_once_when_zones_outnumber_the_cells_feeding_them(tmp_path, capsys):
+    """A fine grid over a sparse plan (Milan's 10,000 squares over 1,650 cells): the zones'
+    weights are dependent, so most figures will be suppressed; said once, up front."""
+    cells = _grid_cells(tmp_path, step=500, reach=400)  # (25 cells)
+    squares = [(f"g{i}_{j}", box(i * 100, j * 100, i * 100 + 100, j * 100 + 100)) for i in range(10) for j in range(10)]
+    grid = _zone_file(tmp_path, "grid.geojson", squares)
+    r = run_cli("zones", "check", grid, "--cells", cells, "--json")
+    assert r.returncode == 0, r.stderr
+    found = [p for p in json.loads(r.stdout)["problems"] if p["code"] == "more-zones-than-cells"]
+    assert len(found) == 1, r.stdout[:2000]
+    n_z, n_c = (int(x.replace(",", "")) for x in found[0]["message"].split(" zones are fed by only ")[0:1]
+                + [found[0]["message"].split(" zones are fed by only ")[1].split(" cells")[0]])
+    assert n_z == 100 and 0 < n_c < 100, found[0]["message"]
+    coarse = _zone_file(tmp_path, "coarse.geojson", [("west", box(0, 0, 500, 1000)), ("east", box(500, 0, 1000, 1000))])
+    r = run_cli("zones", "check", coarse, "--cells", cells, "--json")
+    assert "more-zones-than-cells" not in [p["code"] for p in json.loads(r.stdout)["problems"]]
+
+
 def test_thin_differences_api_nested_partial_and_same(tmp_path):
     cov = gz.build_coverage(gz.read_cellplan(_grid_cells(tmp_path)), "wedge")
     zones = gpd.GeoDataFrame(
