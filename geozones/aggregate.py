@@ -19,7 +19,7 @@ from scipy import sparse
 from .counts import KINDS, parse_period, period_floor
 from .density import split_by_period
 from .errors import CountsError, InputError
-from .origins import ALL, RESIDENT, rollup_codes
+from .origins import ALL, RESIDENT, homes_kept, rollup_codes
 from .weights import Weights
 
 __all__ = ["apportion", "zone_table", "rollup_time", "rollup_counts", "rollup_origins", "add_totals", "STATS"]
@@ -238,7 +238,9 @@ def rollup_origins(
     level : {"municipality", "province", "country", "none"}
     residents : mapping of zone_id to NIS municipality code, optional
         People whose origin is the zone's own municipality get the origin ``"resident"``,
-        so that residents are kept apart from visitors.
+        so that residents are kept apart from visitors. The people of a home municipality
+        keep its code in the zones of other homes or none (:func:`homes_kept`), so that an
+        origin is the same people in every zone.
 
     Returns
     -------
@@ -251,7 +253,7 @@ def rollup_origins(
     if residents:
         own = table["zone_id"].map(residents)
         origin = origin.where(~(own.notna() & (origin == own)).to_numpy(), RESIDENT)
-    mapped = rollup_codes(origin, level)
+    mapped = rollup_codes(origin, level, keep=homes_kept(residents, level))
     values = [c for c in _VALUES if c in table.columns]
     out = table.assign(origin=mapped.to_numpy())
     return out.groupby(["zone_id", "period_start", "period", "origin"], sort=True, observed=True)[values].sum().reset_index()

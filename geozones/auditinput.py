@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import sparse
 
-__all__ = ["AuditInput", "level_cells", "nested_codes", "parents", "zone_cells"]
+__all__ = ["AuditInput", "home_labels", "level_cells", "nested_codes", "parents", "zone_cells"]
 
 
 @dataclass
@@ -197,3 +197,46 @@ def level_cells(weights, zone_ids, level: np.ndarray, starts_ns: np.ndarray, per
     if len(mats) == 1:
         return mats[0], None
     return (mats[0] if mats else None), (group, mats)
+
+
+def home_labels(lab: np.ndarray, labels, zone_of, residents) -> tuple[np.ndarray, list]:
+    """The figures' labels with each zone's residents under its home municipality's code,
+    as the attacker reads them.
+
+    ``resident`` means another municipality's people in each zone, so one label would tie
+    together unknowns that are not the same people (a zone with no home, or another, shows
+    them under their own code: :func:`geozones.aggregate.rollup_origins`), and the
+    programmes over them would be wrong (unsolvable, or blind to a combination). Under
+    their home's code, a label is the same people in every zone.
+
+    Parameters
+    ----------
+    lab : numpy.ndarray of int
+        Each figure's label, a position in ``labels``.
+    labels : sequence of str
+        The label names.
+    zone_of : numpy.ndarray of str
+        Each figure's zone id.
+    residents : mapping of zone id to municipality code, or None
+        The run's homes (:func:`geozones.origins.home_municipalities`).
+
+    Returns
+    -------
+    numpy.ndarray of int, list of str
+        Each figure's label code and the names of the codes: unchanged without residents;
+        else the labels in use, in name order (the same codes whichever engine made the
+        table: the audit's choices follow the codes' order).
+    """
+    from .origins import RESIDENT
+
+    names = np.asarray(list(map(str, labels)), dtype=object)
+    lab = np.asarray(lab, np.int64)
+    if not residents or RESIDENT not in set(names.tolist()):
+        return lab, list(map(str, labels))
+    name = names[lab]
+    res = np.flatnonzero(name == RESIDENT)
+    homes = np.array([str(residents.get(str(z), "") or RESIDENT) for z in np.asarray(zone_of)[res]], dtype=object)
+    name = name.copy()
+    name[res] = homes
+    uniq, code = np.unique(name.astype(str), return_inverse=True)
+    return code.reshape(-1).astype(np.int64), uniq.tolist()

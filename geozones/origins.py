@@ -18,6 +18,7 @@ country codes (musalbas/mcc-mnc-table, MIT).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 
@@ -35,6 +36,7 @@ __all__ = [
     "MERGED_2025",
     "normalize_origins",
     "rollup_codes",
+    "homes_kept",
     "origin_names",
     "home_municipalities",
 ]
@@ -187,6 +189,20 @@ def normalize_origins(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
     norm = np.array([p[1] for p in pairs] + [UNKNOWN], dtype=object)
     idx = np.where(cat.codes < 0, len(pairs), cat.codes)
     return pd.Series(norm[idx], index=codes.index), pd.Series(levels[idx], index=codes.index)
+
+
+def homes_kept(residents: Mapping[str, str] | None, level: str) -> frozenset[str]:
+    """The home municipalities whose codes a roll-up to ``level`` keeps as they are.
+
+    A zone's own municipality is its ``resident`` origin; in a zone with another home or
+    none, the same people keep their municipality's code rather than joining their
+    province (or ``BE``), so that every origin is the same people in every zone: the
+    disclosure audit reads the figures over shared unknowns (``resident`` under the home's
+    code, :func:`geozones.auditinput.home_labels`). Nothing is kept at level ``none``.
+    """
+    if not residents or level == "none":
+        return frozenset()
+    return frozenset(str(v) for v in residents.values())
 
 
 def rollup_codes(codes: pd.Series, level: str, *, keep: frozenset[str] = frozenset()) -> pd.Series:

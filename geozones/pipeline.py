@@ -510,7 +510,7 @@ def run(cfg: RunConfig) -> RunResult:
         published_all = published_all_rows(table) if heat else None
     else:
         checked = disclosure_control(figures, cfg.k, nested=nested, weights=fig_weights, linear_time=linear_time, rest_share=rest,
-                                     perturbation=pert, locked=None if locks is None else locks(figures))
+                                     perturbation=pert, locked=None if locks is None else locks(figures), residents=residents)
         if early is not None:  # (the earlier runs' own zones were audited, not published again)
             checked = checked[~checked["zone_id"].astype(str).isin(early.added)].reset_index(drop=True)
         clock.done("disclosure control")

@@ -37,6 +37,8 @@ empty ``observed`` and ``estimate`` in every published output (:func:`publish`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -177,6 +179,7 @@ def disclosure_control(
     rest_share: float | None = None,
     perturbation=None,
     locked: np.ndarray | None = None,
+    residents: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Mark every figure of a zone table as published or suppressed.
 
@@ -220,6 +223,10 @@ def disclosure_control(
         Per row of ``table``, whether an earlier run over the same counts published it
         (:mod:`geozones.earlier`): it stays published and is never chosen to close an
         exposure.
+    residents : mapping of zone id to municipality code, optional
+        The homes whose people a zone's ``resident`` figures hold
+        (:func:`geozones.origins.home_municipalities`): the audit reads each under its
+        home's code.
 
     Returns
     -------
@@ -256,7 +263,8 @@ def disclosure_control(
                                      periods=t["period"].to_numpy(), starts_ns=starts, origins=t["origin"].to_numpy())
     if audit and n_real:
         found = audit_frame(t, sup, k, nested=nested, weights=weights, linear_time=linear_time, estimates=rest_share is None,
-                            shown=shown, slack=0.5 if shown is None else perturbation.max_noise + 0.5, locked=fixed)
+                            shown=shown, slack=0.5 if shown is None else perturbation.max_noise + 0.5, locked=fixed,
+                            residents=residents)
         reason[found & ~sup] = AUDITED
         sup = sup | found
     if shown is not None:  # the cell key method, on what is published
@@ -358,7 +366,8 @@ def pooled_totals(group: np.ndarray, is_total: np.ndarray, obs: np.ndarray, est:
 
 
 def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weights=None, linear_time: bool = True,
-                estimates: bool = True, shown: np.ndarray | None = None, slack: float = 0.5, locked: np.ndarray | None = None) -> np.ndarray:
+                estimates: bool = True, shown: np.ndarray | None = None, slack: float = 0.5, locked: np.ndarray | None = None,
+                residents: Mapping[str, str] | None = None) -> np.ndarray:
     """The attacker's audit (:func:`geozones.audit.audit`) over a zone table.
 
     Parameters
@@ -378,6 +387,8 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     shown, slack, locked
         What each figure reads where published, how far its truth may be from it to the
         attacker, and which an earlier run published (:class:`geozones.audit.AuditInput`).
+    residents : mapping, optional
+        As for :func:`disclosure_control`.
 
     Returns
     -------
@@ -385,6 +396,7 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
         The suppression after the audit.
     """
     from .audit import AuditInput, audit, level_cells, nested_codes, parents
+    from .auditinput import home_labels
 
     periods = sorted(pd.unique(t["period"]), key=period_rank)
     level = pd.Index(periods).get_indexer(t["period"]).astype(np.int64)
@@ -397,7 +409,7 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
         tcode[rows] = inv.reshape(-1)
         level_starts.append(u)
     z_code, z_ids = pd.factorize(t["zone_id"].astype(str))
-    lab, labels = pd.factorize(t["origin"])
+    lab, labels = home_labels(*pd.factorize(t["origin"]), t["zone_id"].astype(str).to_numpy(), residents)
     all_label = int(list(labels).index(ALL)) if ALL in set(labels) and len(labels) > 1 else -1
     obs = t["observed"].to_numpy(dtype=float)
     est = t["estimate"].to_numpy(dtype=float) if "estimate" in t.columns else obs

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..counts import period_floor
-from ..origins import ALL, RESIDENT, rollup_codes
+from ..origins import ALL, RESIDENT, homes_kept, rollup_codes
 from ..privacy import (
     AUDITED,
     BELOW_K,
@@ -80,7 +80,7 @@ def _labels(origins: np.ndarray, zone_ids: np.ndarray, level: str, residents: Ma
     """The origins' labels at ``level``: (labels in string order, label index per origin,
     the residents' label index, per zone the origin that is its residents' (-1: none)).
     """
-    base = rollup_codes(pd.Series(origins, dtype=object), level).to_numpy(dtype=object)
+    base = rollup_codes(pd.Series(origins, dtype=object), level, keep=homes_kept(residents, level)).to_numpy(dtype=object)
     own = np.full(len(zone_ids), -1, dtype=np.int64)
     if residents:
         at = {str(o): i for i, o in enumerate(origins)}
@@ -354,11 +354,13 @@ def publish_cube(
                                      starts_ns=t_all, origins=(cat["lab"], labels))
     if n_real:  # the attacker's audit over everything about to be published
         from ..audit import AuditInput, audit, level_cells, nested_codes, parents
+        from ..auditinput import home_labels
 
         cells, groups = level_cells(weights, zsorted, cat["level"], t_all, periods)
+        lab, lab_names = home_labels(cat["lab"], labels, zsorted[cat["z"]], residents)
         a = AuditInput(zone=cat["z"].astype(np.int64), level=cat["level"].astype(np.int64), t=cat["t"].astype(np.int64),
-                       lab=cat["lab"].astype(np.int64), obs=cat["obs"], est=cat["est"],
-                       parent=parents([lv[1] for lv in levels], [lv[0] for lv in levels]), all_label=all_code if totals else -1,
+                       lab=lab, obs=cat["obs"], est=cat["est"],
+                       parent=parents([lv[1] for lv in levels], [lv[0] for lv in levels]), all_label=lab_names.index(ALL) if totals else -1,
                        linear_time=linear_time, cells=cells, cell_groups=groups,
                        nested=nested_codes(nested, zsorted), estimates=rest_share is None, shown=shown,
                        slack=0.5 if shown is None else perturbation.max_noise + 0.5, locked=fixed)
