@@ -35,6 +35,12 @@ __all__ = ["Earlier", "EarlierRun", "Locks", "prepare_earlier", "read_earlier", 
 
 #: Settings of a run that shape its figures: an earlier run must have had the same.
 SAME = ("kind", "stat", "period", "periods", "k", "model", "origin_level", "residents_separated", "unknown_cells", "dedup_factor")
+#: What to do when a setting differs, where it is not an option of the same name.
+_SAME_HINT = {
+    "residents_separated": "residents are set apart when the zone files give a 'municipality' property: give both runs "
+                           "zone files that do (or do not), or --no-residents to both",
+    "periods": "give this run the earlier run's --period and --summary-period",
+}
 
 
 @dataclass
@@ -142,8 +148,9 @@ def check_settings(runs: list[EarlierRun], parameters: dict, protection: str, se
     for run in runs:
         for key in SAME:
             if run.parameters.get(key) != parameters.get(key):
+                hint = _SAME_HINT.get(key, f"give this run the earlier run's --{key.replace('_', '-')}")
                 raise ConfigError(f"the earlier run had {key} = {run.parameters.get(key)!r}, this one {parameters.get(key)!r}", path=run.path,
-                                  hint="audit together only runs with the same settings")
+                                  hint=f"{hint}: runs are audited together only with the same settings")
         if (run.protection, run.secret_id if run.protection == "perturb" else "") != (protection, secret_id):
             raise ConfigError(f"the earlier run's protection was {run.protection!r}" + (" under another secret" if run.protection == protection else ""),
                               path=run.path, hint="audit together only runs with the same protection (and the same cell key secret)")

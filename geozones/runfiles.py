@@ -120,7 +120,7 @@ def check_rows(frame: pd.DataFrame, column: str, weights: Weights, cfg: RunConfi
         unknown = ~frame["cell_id"].isin(pd.Index(weights.cell_ids)).to_numpy()
         if unknown.any():
             i = int(np.flatnonzero(unknown)[0])
-            source = Path(cfg.cells or cfg.weights).name
+            source = str(cfg.cells or cfg.weights)  # (as given: the folder too)
             raise CountsError(
                 f"cell_id {frame['cell_id'].iloc[i]!r} is not in {source} "
                 f"({_n(frame.loc[unknown, 'cell_id'].nunique(), 'unknown cell id')}, {_n(unknown.sum(), 'row')} in all)",

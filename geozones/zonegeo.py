@@ -234,8 +234,11 @@ def h3_grid(area: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry, resolutio
     for poly in shapely.get_parts(grown):
         cells.update(h3.geo_to_cells(shapely.geometry.mapping(poly), int(resolution)))
     ids = sorted(cells)
-    boundaries = [[(lng, lat) for lat, lng in h3.cell_to_boundary(c)] for c in ids]
-    polys = shapely.polygons(boundaries) if ids else np.array([], dtype=object)
+    # (a cell has 6 vertices, or 7-10 where an icosahedron edge crosses it: odd resolutions)
+    boundaries = [np.asarray(h3.cell_to_boundary(c), float)[:, ::-1] for c in ids]
+    sizes = np.array([len(b) for b in boundaries], np.int64)
+    rings = shapely.linearrings(np.concatenate(boundaries), indices=np.repeat(np.arange(len(ids)), sizes)) if ids else []
+    polys = shapely.polygons(rings) if ids else np.array([], dtype=object)
     grid = gpd.GeoDataFrame({"zone_id": ids, "name": ids}, geometry=polys, crs=WGS84)
     shapely.prepare(shape)
     grid = grid[shapely.intersects(shape, grid.geometry.values)].reset_index(drop=True)

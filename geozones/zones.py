@@ -203,14 +203,17 @@ def _check_feature(
         err("bad-properties", '"properties" is not an object', "give the properties as a JSON object")
         props = {}
     zid = props.get("zone_id")
-    if isinstance(zid, bool) or isinstance(zid, (dict, list)):
+    bad_id = isinstance(zid, bool) or isinstance(zid, (dict, list))
+    if bad_id:  # (said once: not also "has no zone_id")
         err("bad-zone-id", f"zone_id {zid!r} is not a text or a number", "give each zone a short text id", None)
         zid = None
     elif isinstance(zid, float) and zid.is_integer():
         zid = str(int(zid))
     elif zid is not None:
         zid = str(zid).strip()
-    if zid in (None, ""):
+    if bad_id:
+        pass
+    elif zid in (None, ""):
         err("missing-zone-id", "has no zone_id", 'add a property "zone_id" with a unique text id')
         zid = None
     elif zid == OUTSIDE:

@@ -176,6 +176,15 @@ def test_square_and_h3_grids_cover_the_area():
     hx = gz.h3_grid(area, 9)
     assert hx["zone_id"].is_unique and all(h3.get_resolution(c) == 9 for c in hx["zone_id"])
     assert shapely.union_all(hx.geometry.values).buffer(1e-9).contains(area)
+    # odd resolutions near Gent: cells an icosahedron edge crosses have 7 or 8 vertices
+    # (an array of polygons all of 6 was an internal error there, stop 40's probe)
+    gent = shapely.box(3.79, 51.14, 3.83, 51.18)  # (north of Gent)
+    for res in (7, 9):
+        hx = gz.h3_grid(gent, res)
+        n = np.array([len(h3.cell_to_boundary(c)) for c in hx["zone_id"]])
+        assert hx.geometry.is_valid.all() and (shapely.get_num_coordinates(hx.geometry.values) == n + 1).all()
+        assert shapely.union_all(hx.geometry.values).buffer(1e-9).contains(gent)
+    assert (n > 6).any()  # (the case is in the test)
 
 
 from .conftest import run_cli  # noqa: E402
@@ -313,3 +322,9 @@ def test_check_with_cells_reads_an_x_y_plan_with_its_crs(small_case):
     assert r.returncode == 0, r.stderr
     same = run_cli("zones", "check", c["zones"], "--cells", c["cells"], "--json")
     assert json.loads(r.stdout)["zones"] == json.loads(same.stdout)["zones"]
+
+
+def test_a_zone_id_of_true_is_one_problem_not_two(tmp_path):
+    """``"zone_id": true`` is not a text: said once, not also "has no zone_id" (stop 40's probe)."""
+    r = gz.check_zones(write(tmp_path, [feature(True, square(3.25, 50.82)), feature("b", square(3.27, 50.82))]))
+    assert codes(r) == ["bad-zone-id"], codes(r)
