@@ -28,6 +28,11 @@ VARIANT, joined with ``+``:
   shopping-area zones (where the simulation puts its visitors: an upper bound) or Flanders'
   core shopping areas (``kernwinkelgebied``, coarser; not where the simulation draws from).
 - ``shopx:b``: the default prior times (1 + b x the tile's share inside the shopping areas).
+- ``ancx:src,b``: the default prior times (1 + b x min(layer / its 99th percentile, 1)),
+  the layer's density per tile as ``--ancillary`` reads it; src ``pop`` (the 1 km
+  population raster ``POP.tif``), ``shops`` (the case's shopping areas) or ``kern``.
+- ``ancpop``: ``--ancillary`` = the population raster ``POP.tif`` (as geozones combines it:
+  since stop 40 the factor of ``ancx`` with b = 3; before, the layer as the prior).
 - ``tile:m``: tiles of m metres; ``soft:db``: softness of the best-server choice.
 """
 
@@ -174,6 +179,28 @@ for v in V:
             inside = np.minimum(np.asarray(fp.zone_shares[:, shop].sum(axis=1)).ravel(), 1.0)
             return dataclasses.replace(fp, prior=fp.prior * (1 + b * inside))
         F.footprints = _fsx
+    elif name == "ancx":  # ancx:src,b  the default prior x (1 + b x min(layer / its 99th percentile, 1)); src pop|shops|kern
+        import geopandas as gpd
+        src, b = arg.split(",")
+        b = float(b)
+        _f4 = F.footprints
+        def _fax(cells, zones, _f4=_f4, src=src, b=b, **k):
+            fp = _f4(cells, zones, **k)
+            if src == "pop":
+                layer = ROOT.parent / "shared" / "data" / "population" / "POP.tif"
+            elif src == "kern":
+                layer = gpd.read_file(ROOT.parent / "shared" / "data" / "flanders" / "kernwinkelgebied.shp")[["geometry"]]
+            else:
+                layer = zones[zones["zone_id"].astype(str).str.startswith("shop-")][["geometry"]].reset_index(drop=True)
+            f, _ = F._prior(fp.x, fp.y, fp.meta["tile_m"], fp.meta["crs"], layer, None, "uniform", None, None)
+            u = (f - 1.0) / F.ANCILLARY_WEIGHT  # (min(layer / its 99th percentile, 1), as geozones reads it)
+            return dataclasses.replace(fp, prior=fp.prior * (1 + b * u))
+        F.footprints = _fax
+    elif name == "ancpop":  # ancpop:  --ancillary = the population raster POP.tif (replaces the prior)
+        _f5 = F.footprints
+        def _fap(cells, zones, _f5=_f5, **k):
+            return _f5(cells, zones, ancillary=ROOT.parent / "shared" / "data" / "population" / "POP.tif", **k)
+        F.footprints = _fap
     elif name == "tile":
         with_defaults(tile_m=float(arg))
     else:

@@ -274,7 +274,9 @@ def test_a_footprints_file_reads_the_same_in_any_row_order_and_rejects_empty_val
         read_footprints(holed)
 
 
-def test_an_ancillary_raster_is_the_prior_and_the_counts_still_add_up(tmp_path):
+def test_an_ancillary_raster_is_a_factor_on_the_prior_and_the_counts_still_add_up(tmp_path):
+    """The layer multiplies the plan's prior by 1 + 3 x its density over its 99th
+    percentile: 1 where it holds nobody, rising with it, at most 4."""
     import rasterio
     from rasterio.transform import from_origin
 
@@ -286,12 +288,22 @@ def test_an_ancillary_raster_is_the_prior_and_the_counts_still_add_up(tmp_path):
                        transform=from_origin(X0 - 1000, Y0 + 3000, 100, 100)) as dst:
         dst.write(values, 1)
     uniform = footprints(cells, zones, crs="EPSG:3812", prior="uniform")
+    base = footprints(cells, zones, crs="EPSG:3812")
     pop = footprints(cells, zones, crs="EPSG:3812", ancillary=raster)
+    flat = footprints(cells, zones, crs="EPSG:3812", ancillary=raster, prior="uniform")
     with pytest.raises(gz.InputError, match="does not cover"):
         far = plan(lattice() + 50_000)
         footprints(far, zone_grid(2, 300.0, (50_000, 50_000)), crs="EPSG:3812", ancillary=raster)
-    assert uniform.meta["prior"] == "uniform" and pop.meta["prior"].startswith("ancillary")
-    assert np.ptp(pop.prior) > 0 and (pop.prior > 0).all()  # (a floor where the raster holds nobody: visitors may be there)
+    assert uniform.meta["prior"] == "uniform" and "x (1 + 3 x ancillary (pop.tif))" in pop.meta["prior"]
+    assert pop.meta["prior"].startswith("cell plan") and flat.meta["prior"].startswith("uniform x")
+    assert np.allclose(pop.prior / base.prior, flat.prior)  # (the same factor on either prior)
+    factor = flat.prior
+    column = np.floor((pop.x - (X0 - 1000)) / 100).astype(int)  # (the raster's column under each tile centre)
+    inside = (column >= 0) & (column < 40) & (pop.y < Y0 + 3000) & (pop.y > Y0 - 1000)
+    assert inside.sum() > 100
+    assert np.allclose(factor[inside & (column == 0)], 1.0)  # (nobody there: the prior unchanged)
+    assert factor.min() >= 1.0 and factor.max() <= 4.0 + 1e-9 and np.isclose(factor.max(), 4.0)
+    assert np.allclose(factor[inside], np.minimum(1 + 3 * column[inside] / np.quantile(column[inside & (column > 0)], 0.99), 4.0))
     n = np.arange(16, dtype=float) * 10
     a, b = footprint_weights(uniform, n), footprint_weights(pop, n)
     assert not np.allclose(a.matrix.toarray(), b.matrix.toarray())

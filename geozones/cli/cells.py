@@ -38,7 +38,7 @@ def coverage_cmd(cellplan: str, model: str | None, cell_crs: str | None, metric_
 @model_option
 @cell_crs
 @metric_crs()
-@click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons.")
+@click.option("--ancillary", type=click.Path(), help="Where people are: a population raster (GeoTIFF) or polygons (dasymetric weights; --model footprint: a factor on the prior).")
 @click.option("--ancillary-column", help="Value column of a polygon ancillary layer (default: polygon area).")
 @prior_option("plan")
 @click.option("--repair", is_flag=True, help="Repair zone geometries instead of refusing them.")

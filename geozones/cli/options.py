@@ -106,10 +106,10 @@ def protection_option(default: str | None, more: str = ""):
 
 
 def prior_option(default: str | None):
-    """``--prior``: the footprint model's starting density without an ancillary layer."""
+    """``--prior``: the footprint model's starting density (an ancillary layer multiplies it)."""
     return click.option("--prior", type=click.Choice(PRIORS), default=default, show_default=default is not None,
                         help="--model footprint: the density the estimate starts from: plan (the density of the cell plan's sites: "
-                             "operators put sites where people are) or uniform; --ancillary replaces it (docs/accuracy.md).")
+                             "operators put sites where people are) or uniform; --ancillary multiplies it by up to 4 where the layer is densest (docs/accuracy.md).")
 
 
 def pipeline_options(f):
@@ -152,7 +152,7 @@ def pipeline_options(f):
         self_contained(),
         cell_crs,
         metric_crs(),
-        click.option("--ancillary", type=click.Path(), help="Dasymetric layer: a population raster (GeoTIFF) or polygons."),
+        click.option("--ancillary", type=click.Path(), help="Where people are: a population raster (GeoTIFF) or polygons (dasymetric weights; --model footprint: a factor on the prior)."),
         click.option("--ancillary-column", help="Value column of a polygon ancillary layer."),
         prior_option(d["prior"]),
         click.option("--engine", type=click.Choice(ENGINE_CHOICES), default=d["engine"], show_default=True,
