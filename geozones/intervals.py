@@ -20,6 +20,12 @@ combines them on the log scale (half-widths add in quadrature)::
 
 with ``h_low = log(share_high / share)`` and ``h_high = log(share / share_low)``.
 
+A total (``all``) whose origins are not all published is its published origins'
+estimates plus the rest of its count over one share (``rest_share``,
+:func:`geozones.extrapolate.rest_share`); the rest's people may be of any origin, so its
+share bounds span the table's smallest to largest share (:func:`rest_bounds`): with the
+residents hidden, a rest counted at the table's default 0.25 may be people of share 0.42.
+
 Privacy: the interval is a function of the published estimate and observed figure and of
 what is public (the zone's size, its fit from the cell plan, the market-share table); it
 adds no equation about the counts. A suppressed figure has no interval.
@@ -34,7 +40,8 @@ import pandas as pd
 
 from .extrapolate import share_bands
 
-__all__ = ["APPORTIONING", "Z90", "USABLE_HALFWIDTH", "apportioning_halfwidth", "error_words", "interval_factors", "add_intervals", "summary_intervals"]
+__all__ = ["APPORTIONING", "Z90", "USABLE_HALFWIDTH", "apportioning_halfwidth", "error_words", "interval_factors", "add_intervals",
+           "rest_bounds", "summary_intervals"]
 
 #: The normal quantile of a two-sided 90% interval.
 Z90 = 1.645
@@ -142,7 +149,61 @@ def interval_factors(observed, estimate, h_apportion, share=None, share_low=None
     return low, high
 
 
-def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | None = None, noise_sd: float = 0.0):
+def rest_bounds(observed, estimate, origins_observed, origins_estimate, shares: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """The share bounds of totals whose rest was counted at ``rest_share``.
+
+    Parameters
+    ----------
+    observed, estimate : array-like
+        The totals (``all``), published.
+    origins_observed, origins_estimate : array-like
+        The sums of their published origins' figures.
+    shares : pandas.DataFrame or None
+        The market-share table: the rest's people may have any of its shares (its
+        ``share_low`` and ``share_high`` too, where given).
+
+    Returns
+    -------
+    (share_low, share_high) : numpy.ndarray
+        The totals' effective share (``observed / estimate``) where the rest holds the
+        table's smallest and largest share: ``observed / (origins' estimates + rest /
+        smallest)`` and ``observed / (origins' estimates + rest / largest)``.
+    """
+    obs, est = np.asarray(observed, float), np.asarray(estimate, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = np.where(est > 0, obs / est, 1.0)
+    if shares is None or not len(shares):
+        return own, own
+    cols = [c for c in ("share", "share_low", "share_high") if c in shares.columns]
+    values = shares[cols].to_numpy(dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return own, own
+    lo_s, hi_s = float(values.min()), float(min(values.max(), 1.0))
+    rest = np.maximum(obs - np.asarray(origins_observed, float), 0.0)
+    base = np.asarray(origins_estimate, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = np.where(est > 0, obs / (base + rest / lo_s), own)
+        high = np.where(est > 0, obs / (base + rest / hi_s), own)
+    return np.minimum(low, own), np.maximum(high, own)
+
+
+def _origin_sums(zone, period, start, origin, obs, est) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the sums of the published origins (not ``all``) of its zone, period and
+    start: what a total's rest is taken from.
+    """
+    from .origins import ALL
+
+    key = pd.MultiIndex.from_arrays([zone, period, start]).factorize()[0] if len(zone) else np.zeros(0, np.int64)
+    one = (np.asarray(origin) != ALL) & np.isfinite(obs)
+    n = int(key.max()) + 1 if len(key) else 0
+    s_obs = np.bincount(key, weights=np.where(one, obs, 0.0), minlength=n)
+    s_est = np.bincount(key, weights=np.where(one & np.isfinite(est), est, 0.0), minlength=n)
+    return s_obs[key], s_est[key]
+
+
+def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | None = None, noise_sd: float = 0.0,
+                  rest_share: float | None = None):
     """``estimate_low`` and ``estimate_high`` after ``estimate`` in a published zone table.
 
     Parameters
@@ -156,6 +217,10 @@ def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | Non
         ``share_high`` columns, where given, widen the interval.
     noise_sd : float, default 0
         The cell key method's noise (see :func:`interval_factors`).
+    rest_share : float, optional
+        When totals were made with it (their hidden origins' rest counted at this share):
+        each total's share bounds also span the rest at any share of ``shares``
+        (:func:`rest_bounds`).
 
     Returns
     -------
@@ -192,6 +257,23 @@ def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | Non
         lo = np.where(np.isnan(lo), share, lo)
         hi = np.where(np.isnan(hi), share, hi)
         share = np.where(np.isnan(share), 1.0, share)
+    if rest_share is not None and shares is not None and {"period", "period_start", "origin"} <= set(table.column_names):
+        col = table.column("origin").combine_chunks()
+        origin = (np.asarray(col.dictionary.to_pylist(), dtype=object)[col.indices.to_numpy(zero_copy_only=False)]
+                  if pa.types.is_dictionary(col.type) else col.to_numpy(zero_copy_only=False))
+        total = origin == "all"
+        if total.any():
+            keys = [per_row(c, lambda v: pd.factorize(v)[0].astype(float)) for c in ("zone_id", "period", "period_start")]
+            s_obs, s_est = _origin_sums(*keys, origin, obs, est)
+            r_lo, r_hi = rest_bounds(obs, est, s_obs, s_est, shares)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                own = np.where(est > 0, obs / est, 1.0)
+            share = own if share is None else share
+            lo = share if lo is None else lo
+            hi = share if hi is None else hi
+            share = np.where(total, own, share)
+            lo = np.where(total, np.minimum(np.where(total, lo, own), r_lo), lo)
+            hi = np.where(total, np.maximum(np.where(total, hi, own), r_hi), hi)
     low, high = interval_factors(obs, est, np.nan_to_num(h, nan=APPORTIONING["voronoi"][("< 0.25", "poor")]), share, lo, hi, noise_sd)
     at = table.column_names.index("estimate") + 1
     table = table.add_column(at, "estimate_low", pa.array(low, pa.float64(), from_pandas=True))
@@ -199,7 +281,7 @@ def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | Non
 
 
 def summary_intervals(summary: pd.DataFrame, h_zone: Mapping[str, float], shares: pd.DataFrame | None = None,
-                      noise_sd: float = 0.0) -> pd.DataFrame:
+                      noise_sd: float = 0.0, rest_share: float | None = None) -> pd.DataFrame:
     """``estimate_low`` and ``estimate_high`` of the zones' summary (``visitors``, ``observed``).
 
     Parameters
@@ -212,11 +294,14 @@ def summary_intervals(summary: pd.DataFrame, h_zone: Mapping[str, float], shares
         The market-share table (its bounds for the total, ``all``).
     noise_sd : float, default 0
         The cell key method's noise (see :func:`interval_factors`).
+    rest_share : float, optional
+        As for :func:`add_intervals`, with the published origins' sums of
+        :func:`geozones.outputs.zone_summary` (``_origins_observed``, ``_origins_estimate``).
 
     Returns
     -------
     pandas.DataFrame
-        The same with the two columns after ``visitors``.
+        The same with the two columns after ``visitors`` (and without the origins' sums).
     """
     bands = share_bands(["all"], shares).get("all")
     h = summary["zone_id"].map(h_zone).to_numpy(dtype=float)
@@ -224,8 +309,14 @@ def summary_intervals(summary: pd.DataFrame, h_zone: Mapping[str, float], shares
     share = lo = hi = None
     if bands is not None:
         share, lo, hi = (np.full(n, v) for v in bands)
-    low, high = interval_factors(summary["observed"], summary["visitors"], np.nan_to_num(h, nan=1.0), share, lo, hi, noise_sd)
-    out = summary.copy()
+    obs, est = summary["observed"].to_numpy(dtype=float), summary["visitors"].to_numpy(dtype=float)
+    if rest_share is not None and shares is not None and "_origins_observed" in summary.columns:
+        r_lo, r_hi = rest_bounds(obs, est, summary["_origins_observed"], summary["_origins_estimate"], shares)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            own = np.where(est > 0, obs / est, 1.0)
+        share, lo, hi = own, (r_lo if lo is None else np.minimum(lo, r_lo)), (r_hi if hi is None else np.maximum(hi, r_hi))
+    low, high = interval_factors(obs, est, np.nan_to_num(h, nan=1.0), share, lo, hi, noise_sd)
+    out = summary.drop(columns=["_origins_observed", "_origins_estimate"], errors="ignore")
     at = list(out.columns).index("visitors") + 1
     out.insert(at, "estimate_low", np.round(low))
     out.insert(at + 1, "estimate_high", np.round(high))

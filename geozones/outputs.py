@@ -233,7 +233,9 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) 
     -------
     geopandas.GeoDataFrame
         A row per zone: ``visitors`` (estimate), ``observed``, ``status``, ``period``,
-        ``top_origins`` (the three largest published origins with their shares).
+        ``top_origins`` (the three largest published origins with their shares), and
+        ``_origins_observed``, ``_origins_estimate`` (their published origins' sums, for
+        :func:`geozones.intervals.summary_intervals`, which drops them).
     """
     level = published[published["period"] == period]
     if level["period_start"].nunique() > 1:  # several quarters: summarise the last
@@ -247,6 +249,10 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) 
     z["status"] = z["zone_id"].map(tot["status"]).fillna(SUPPRESSED).to_numpy()
     z["period"] = period
     parts = level[(level["origin"] != ALL) & (level["status"] == PUBLISHED)]
+    # (the published origins' sums: a total's rest, for its interval; summary_intervals drops them)
+    sums = parts.groupby("zone_id", sort=False)[["observed", "estimate"]].sum() if len(parts) else None
+    z["_origins_observed"] = z["zone_id"].map(sums["observed"]).fillna(0.0).to_numpy(dtype=float) if sums is not None else 0.0
+    z["_origins_estimate"] = z["zone_id"].map(sums["estimate"]).fillna(0.0).to_numpy(dtype=float) if sums is not None else 0.0
     names = origin_names(parts["origin"]) if len(parts) else {}
     tops = {}
     if len(parts):  # the three largest origins of each zone, in one sort

@@ -487,7 +487,7 @@ def run(cfg: RunConfig) -> RunResult:
         stage = new_folder(cfg.out)
         try:
             done = publish_in_parts(bins, fig_weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage, rest_share=rest,
-                                    intervals=lambda t: add_intervals(t, h_zone, shares, noise_sd=noise_sd), perturbation=pert)
+                                    intervals=lambda t: add_intervals(t, h_zone, shares, noise_sd=noise_sd, rest_share=rest), perturbation=pert)
             clock.done("figures, disclosure control, tables (in parts)")
             if heat_dropped:
                 log.warning("the zone table was published in parts: the map has no heat layer (add --heat-grid 0 to say so)")
@@ -521,8 +521,8 @@ def run(cfg: RunConfig) -> RunResult:
         _tally(checked, stats, by_reason)
         published_all = published[published["origin"] == ALL] if heat else None
     if table is not None:
-        table = add_intervals(table, h_zone, shares, noise_sd=noise_sd)
-    summary = summary_intervals(summary, h_zone, shares, noise_sd=noise_sd)
+        table = add_intervals(table, h_zone, shares, noise_sd=noise_sd, rest_share=rest)
+    summary = summary_intervals(summary, h_zone, shares, noise_sd=noise_sd, rest_share=rest)
     grid = None
     if published_all is not None:
         grid = heat_table(zones, published_all, cfg, cfg.metric_crs or weights.meta.get("crs") or "EPSG:3812")

@@ -160,6 +160,39 @@ def test_add_intervals_on_an_arrow_table():
     assert lo[0] < 1000 < hi[0] and lo[2] < 125 < hi[2] and (hi[2] - lo[2]) / 125 > (hi[0] - lo[0]) / 1000
 
 
+def test_a_totals_interval_holds_its_rest_at_any_share_of_the_table():
+    """A total is its published origins plus its rest over rest_share (the table's default
+    0.25); the rest may be residents of share 0.42. The demo's Heule Centrum quarter read
+    8,604 (6,497-11,394) with 30000 hidden and 13,317 (10,054-17,639) with the residents
+    hidden: intervals apart. Both must now hold the total at 0.42 (3,420 / 0.42), as
+    zones.geojson's summary interval does."""
+    import pyarrow as pa
+
+    from geozones.intervals import summary_intervals
+
+    shares = pd.DataFrame({"origin": ["30000", "*"], "share": [0.42, 0.25]})
+    h = {"z": 0.1}
+    cases = {  # published origin: (observed, estimate); the other is hidden
+        "resident": (3135.0, 3135.0 / 0.42),
+        "30000": (224.0, 224.0 / 0.42),
+    }
+    truth = 3420.0 / 0.42
+    for origin, (o_obs, o_est) in cases.items():
+        total = o_est + (3420.0 - o_obs) / 0.25
+        t = pa.table({"zone_id": ["z", "z", "z"], "period": ["1q"] * 3, "period_start": ["2026-07-01"] * 3,
+                      "origin": ["all", origin, "other"], "observed": [3420.0, o_obs, None], "estimate": [total, o_est, None]})
+        for rest in (None, 0.25):
+            out = add_intervals(t, h, shares, rest_share=rest)
+            lo, hi = out.column("estimate_low")[0].as_py(), out.column("estimate_high")[0].as_py()
+            assert lo < total < hi
+            assert (lo < truth < hi) == (rest is not None or origin == "resident"), (origin, rest, lo, hi)
+        summary = pd.DataFrame({"zone_id": ["z"], "visitors": [total], "observed": [3420.0],
+                                "_origins_observed": [o_obs], "_origins_estimate": [o_est]})
+        s = summary_intervals(summary, h, shares, rest_share=0.25)
+        assert "_origins_observed" not in s.columns
+        assert s["estimate_low"].iloc[0] == pytest.approx(lo, abs=0.5) and s["estimate_high"].iloc[0] == pytest.approx(hi, abs=0.5)
+
+
 def test_market_share_bounds_are_read_and_checked(tmp_path):
     p = tmp_path / "s.csv"
     p.write_text("origin,share,share_low,share_high\n*,0.4,0.35,0.45\nFR,0.3,,\n")
@@ -190,8 +223,11 @@ def test_a_footprint_run_publishes_intervals_and_keeps_the_density_to_itself(sma
     h = dict(zip(fit.index, apportioning_halfwidth(areas.reindex(fit.index), fit, "footprint")))
     import pyarrow as pa
 
-    again = add_intervals(pa.Table.from_pandas(pub[["zone_id", "origin", "observed", "estimate"]], preserve_index=False), h,
-                          gz.read_market_share(shares))
+    from geozones.extrapolate import rest_share
+
+    table = gz.read_market_share(shares)  # (totals: their rest at any share of the table, from their published origins)
+    again = add_intervals(pa.Table.from_pandas(pub[["zone_id", "period", "period_start", "origin", "observed", "estimate"]], preserve_index=False), h,
+                          table, rest_share=rest_share(table))
     assert np.allclose(np.round(again.column("estimate_low").to_numpy()), pub["estimate_low"], atol=1)
     geo = json.loads((out / "zones.geojson").read_text())
     props = geo["features"][0]["properties"]
