@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .extrapolate import share_bands
+from .origins import ALL
 
 __all__ = ["APPORTIONING", "Z90", "USABLE_HALFWIDTH", "apportioning_halfwidth", "error_words", "interval_factors", "add_intervals",
            "rest_bounds", "summary_intervals"]
@@ -170,8 +171,7 @@ def rest_bounds(observed, estimate, origins_observed, origins_estimate, shares: 
         smallest)`` and ``observed / (origins' estimates + rest / largest)``.
     """
     obs, est = np.asarray(observed, float), np.asarray(estimate, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        own = np.where(est > 0, obs / est, 1.0)
+    own = _own_share(obs, est)
     if shares is None or not len(shares):
         return own, own
     cols = [c for c in ("share", "share_low", "share_high") if c in shares.columns]
@@ -188,14 +188,28 @@ def rest_bounds(observed, estimate, origins_observed, origins_estimate, shares: 
     return np.minimum(low, own), np.maximum(high, own)
 
 
-def _origin_sums(zone, period, start, origin, obs, est) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the sums of the published origins (not ``all``) of its zone, period and
-    start: what a total's rest is taken from.
-    """
-    from .origins import ALL
+def _own_share(obs: np.ndarray, est: np.ndarray) -> np.ndarray:
+    """A figure's effective share, ``observed / estimate`` (1 where there is no estimate)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(est > 0, obs / est, 1.0)
 
+
+def _with_rest(total, obs, est, s_obs, s_est, shares, share, lo, hi) -> tuple:
+    """``share``, ``share_low``, ``share_high`` (None: the figures' own share) with the
+    totals' rows (``total``) at their own share and bounds widened by :func:`rest_bounds`.
+    """
+    r_lo, r_hi = rest_bounds(obs, est, s_obs, s_est, shares)
+    own = _own_share(obs, est)
+    share, lo, hi = (own if x is None else x for x in (share, lo, hi))
+    return np.where(total, own, share), np.where(total, np.minimum(lo, r_lo), lo), np.where(total, np.maximum(hi, r_hi), hi)
+
+
+def _origin_sums(zone, period, start, total, obs, est) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the sums of the published origins (not the totals, ``total``) of its zone,
+    period and start: what a total's rest is taken from.
+    """
     key = pd.MultiIndex.from_arrays([zone, period, start]).factorize()[0] if len(zone) else np.zeros(0, np.int64)
-    one = (np.asarray(origin) != ALL) & np.isfinite(obs)
+    one = ~np.asarray(total, bool) & np.isfinite(obs)
     n = int(key.max()) + 1 if len(key) else 0
     s_obs = np.bincount(key, weights=np.where(one, obs, 0.0), minlength=n)
     s_est = np.bincount(key, weights=np.where(one & np.isfinite(est), est, 0.0), minlength=n)
@@ -258,22 +272,10 @@ def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | Non
         hi = np.where(np.isnan(hi), share, hi)
         share = np.where(np.isnan(share), 1.0, share)
     if rest_share is not None and shares is not None and {"period", "period_start", "origin"} <= set(table.column_names):
-        col = table.column("origin").combine_chunks()
-        origin = (np.asarray(col.dictionary.to_pylist(), dtype=object)[col.indices.to_numpy(zero_copy_only=False)]
-                  if pa.types.is_dictionary(col.type) else col.to_numpy(zero_copy_only=False))
-        total = origin == "all"
+        total = per_row("origin", lambda o: (o == ALL).to_numpy())
         if total.any():
-            keys = [per_row(c, lambda v: pd.factorize(v)[0].astype(float)) for c in ("zone_id", "period", "period_start")]
-            s_obs, s_est = _origin_sums(*keys, origin, obs, est)
-            r_lo, r_hi = rest_bounds(obs, est, s_obs, s_est, shares)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                own = np.where(est > 0, obs / est, 1.0)
-            share = own if share is None else share
-            lo = share if lo is None else lo
-            hi = share if hi is None else hi
-            share = np.where(total, own, share)
-            lo = np.where(total, np.minimum(np.where(total, lo, own), r_lo), lo)
-            hi = np.where(total, np.maximum(np.where(total, hi, own), r_hi), hi)
+            keys = [per_row(c, lambda v: np.arange(len(v))) for c in ("zone_id", "period", "period_start")]
+            share, lo, hi = _with_rest(total, obs, est, *_origin_sums(*keys, total, obs, est), shares, share, lo, hi)
     low, high = interval_factors(obs, est, np.nan_to_num(h, nan=APPORTIONING["voronoi"][("< 0.25", "poor")]), share, lo, hi, noise_sd)
     at = table.column_names.index("estimate") + 1
     table = table.add_column(at, "estimate_low", pa.array(low, pa.float64(), from_pandas=True))
@@ -311,10 +313,7 @@ def summary_intervals(summary: pd.DataFrame, h_zone: Mapping[str, float], shares
         share, lo, hi = (np.full(n, v) for v in bands)
     obs, est = summary["observed"].to_numpy(dtype=float), summary["visitors"].to_numpy(dtype=float)
     if rest_share is not None and shares is not None and "_origins_observed" in summary.columns:
-        r_lo, r_hi = rest_bounds(obs, est, summary["_origins_observed"], summary["_origins_estimate"], shares)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            own = np.where(est > 0, obs / est, 1.0)
-        share, lo, hi = own, (r_lo if lo is None else np.minimum(lo, r_lo)), (r_hi if hi is None else np.maximum(hi, r_hi))
+        share, lo, hi = _with_rest(True, obs, est, summary["_origins_observed"], summary["_origins_estimate"], shares, share, lo, hi)
     low, high = interval_factors(obs, est, np.nan_to_num(h, nan=1.0), share, lo, hi, noise_sd)
     out = summary.drop(columns=["_origins_observed", "_origins_estimate"], errors="ignore")
     at = list(out.columns).index("visitors") + 1

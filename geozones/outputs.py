@@ -250,9 +250,9 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) 
     z["period"] = period
     parts = level[(level["origin"] != ALL) & (level["status"] == PUBLISHED)]
     # (the published origins' sums: a total's rest, for its interval; summary_intervals drops them)
-    sums = parts.groupby("zone_id", sort=False)[["observed", "estimate"]].sum() if len(parts) else None
-    z["_origins_observed"] = z["zone_id"].map(sums["observed"]).fillna(0.0).to_numpy(dtype=float) if sums is not None else 0.0
-    z["_origins_estimate"] = z["zone_id"].map(sums["estimate"]).fillna(0.0).to_numpy(dtype=float) if sums is not None else 0.0
+    sums = parts.groupby("zone_id", sort=False)[["observed", "estimate"]].sum()
+    for col in ("observed", "estimate"):
+        z[f"_origins_{col}"] = z["zone_id"].map(sums[col]).fillna(0.0).to_numpy(dtype=float)
     names = origin_names(parts["origin"]) if len(parts) else {}
     tops = {}
     if len(parts):  # the three largest origins of each zone, in one sort
