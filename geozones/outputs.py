@@ -217,6 +217,11 @@ def write_table(table, folder: Path, stem: str, *, parquet: bool = True) -> list
     return files
 
 
+#: The columns a zone summary (``zones.geojson``) has besides ``zone_id``, ``name``, ``area_km2``.
+SUMMARY_COLUMNS = ("visitors", "estimate_low", "estimate_high", "observed", "status", "period", "top_origins",
+                   "n_cells", "fit", "_origins_observed", "_origins_estimate")
+
+
 def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) -> gpd.GeoDataFrame:
     """Zones with the published figures of the summary period (origin ``all``) and top origins.
 
@@ -235,7 +240,8 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) 
         A row per zone: ``visitors`` (estimate), ``observed``, ``status``, ``period``,
         ``top_origins`` (the three largest published origins with their shares), and
         ``_origins_observed``, ``_origins_estimate`` (their published origins' sums, for
-        :func:`geozones.intervals.summary_intervals`, which drops them).
+        :func:`geozones.intervals.summary_intervals`, which drops them), then the zone
+        file's own properties (one named like a figure column is kept as ``zone_<name>``).
     """
     level = published[published["period"] == period]
     if level["period_start"].nunique() > 1:  # several quarters: summarise the last
@@ -263,6 +269,9 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) 
                  for o, e, t in zip(parts["origin"], parts["estimate"], total)]
         tops = pd.Series(label, index=parts["zone_id"].to_numpy()).dropna().groupby(level=0, sort=False).agg(", ".join).to_dict()
     z["top_origins"] = z["zone_id"].map(tops)
+    own = [c for c in zones.columns if c not in ("zone_id", "name", "area_km2", zones.geometry.name)]
+    for col in own:  # the zone file's properties travel with it (a GIS user's ``municipality``, remarks)
+        z[f"zone_{col}" if col in SUMMARY_COLUMNS else col] = zones[col].to_numpy()
     return z
 
 

@@ -85,6 +85,28 @@ def test_zone_files_of_which_one_names_no_municipality(small_case, code):
     assert "resident" not in origins["east-strip"] and "30000" in origins["east-strip"]
 
 
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_zones_geojson_keeps_the_zone_files_own_properties(small_case, engine):
+    """A GIS user's properties (a remark, the municipality) come back in zones.geojson; one
+    named like a figure column is kept beside it as ``zone_<name>`` (a probe on Gent lost them)."""
+    c = small_case
+    zones = gpd.read_file(c["zones"]).assign(opmerking=["naast het station", None], status=["draft", "final"])
+    gz.write_zones(zones, c["zones"])
+    counts = c["counts"]
+    if engine == "stream":  # (it reads Parquet)
+        counts = c["tmp"] / "counts.parquet"
+        pd.read_csv(c["counts"], dtype={"cell_id": str, "origin": str}).to_parquet(counts)
+    out = c["tmp"] / "out"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out,
+                 "--period", "1d", "--heat-grid", 0, "--model", "voronoi", "--engine", engine)
+    assert r.returncode == 0, r.stderr
+    z = gpd.read_file(out / "zones.geojson").set_index("zone_id")
+    assert z.loc["west", "opmerking"] == "naast het station" and pd.isna(z.loc["east", "opmerking"])
+    assert (z["municipality"].astype(str) == "34022").all()
+    assert z["zone_status"].to_dict() == {"west": "draft", "east": "final"}
+    assert set(z["status"]) <= {"published", "suppressed"}
+
+
 def test_a_municipality_given_by_name_is_warned_about(small_case):
     c = small_case
     zones = gpd.read_file(c["zones"]).assign(municipality=["Kortrijk", "34022"])
