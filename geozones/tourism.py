@@ -6,6 +6,7 @@ in the tables and is never shown or used.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -15,7 +16,9 @@ import pandas as pd
 from ._io import people_text
 from .visitors import CATEGORIES, KEY_OF
 
-__all__ = ["device_sections"]
+__all__ = ["device_sections", "settings_that_differ"]
+
+log = logging.getLogger("geozones")
 
 _LABELS = {
     "resident": "Residents (home in the zone's municipality)",
@@ -62,6 +65,57 @@ def _per_day(t: pd.DataFrame, zone: str, start: str, end: str, labels, key: str,
     return rows
 
 
+def _names(paths) -> list[str] | None:
+    """File names of a setting's path or paths (a folder stands for its GeoJSON files); None
+    when not known (a folder that is not there from here).
+    """
+    if paths is None:
+        return []
+    out = set()
+    for item in paths if isinstance(paths, list) else [paths]:
+        path = Path(item["path"] if isinstance(item, dict) else item)
+        if path.is_dir():
+            out |= {f.name for f in path.glob("*.geojson")}
+        elif path.suffix:
+            out.add(path.name)
+        else:
+            return None
+    return sorted(out)
+
+
+def settings_that_differ(run: dict, visitors: dict) -> list[str]:
+    """What the ``visitors`` tables of a folder were made with that its run was not.
+
+    Parameters
+    ----------
+    run : dict
+        The run's ``manifest.json``.
+    visitors : dict
+        The folder's ``visitors_manifest.json``.
+
+    Returns
+    -------
+    list of str
+        One line per setting that differs (coverage model, k, protection, zone files,
+        market-share table), empty when they agree or either manifest does not say.
+    """
+    p, dc, vs = run.get("parameters", {}), run.get("disclosure_control", {}), visitors.get("settings", {})
+    pairs = [
+        ("coverage model", p.get("model"), visitors.get("model")),
+        ("k", dc.get("k"), vs.get("k")),
+        ("protection", p.get("protection"), vs.get("protection")),
+        ("zone files", _names(run.get("inputs", {}).get("zones")), _names(vs.get("zones"))),
+        ("market-share table", _names(run.get("inputs", {}).get("market_share")), _names(vs.get("market_share"))),
+    ]
+    out = []
+    for what, ours, theirs in pairs:
+        if ours is None or theirs is None or ours == theirs:
+            continue
+        show = (lambda v: ", ".join(v) or "none") if isinstance(ours, list) else str
+        out.append(f"{what}: {show(theirs)} (the counts above: {show(ours)})")
+    return out
+
+
 def _label(c: str, regular_days: int) -> str:
     return _LABELS.get(c, c).replace("12 days", f"{regular_days} days")
 
@@ -82,7 +136,8 @@ def device_sections(run_dir: str | os.PathLike[str], zone: str, start: str, end:
     -------
     dict or None
         ``classes``, ``dwell`` (rows of name, per_day, days, share), ``returning`` (rows of
-        name, estimate, share) and ``period``; None when the folder has no visitors table.
+        name, estimate, share), ``period`` and ``differ`` (:func:`settings_that_differ`,
+        also logged as a warning); None when the folder has no visitors table.
     """
     run_dir = Path(run_dir)
     vis = _read(run_dir, "visitors")
@@ -91,10 +146,17 @@ def device_sections(run_dir: str | os.PathLike[str], zone: str, start: str, end:
     import json
 
     man = run_dir / "visitors_manifest.json"
-    settings = json.loads(man.read_text(encoding="utf-8")).get("settings", {}) if man.is_file() else {}
+    vman = json.loads(man.read_text(encoding="utf-8")) if man.is_file() else {}
+    settings = vman.get("settings", {})
+    rman = run_dir / "manifest.json"
+    differ = settings_that_differ(json.loads(rman.read_text(encoding="utf-8")), vman) if rman.is_file() and vman else []
+    if differ:
+        log.warning("the visitors tables in %s were made with other settings than its counts (%s): their figures may not agree",
+                    run_dir, "; ".join(differ))
     rd = int(settings.get("regular_days", 12))
     out = {"classes": _per_day(vis, zone, start, end, list(CATEGORIES["visitors"]) + ["all"], "class", rd), "dwell": [], "returning": [],
-           "period": str(vis["period"].iloc[0]) if len(vis) else "1d", "in_tables": bool((vis["zone_id"] == zone).any())}
+           "period": str(vis["period"].iloc[0]) if len(vis) else "1d", "in_tables": bool((vis["zone_id"] == zone).any()),
+           "differ": differ}
     dw = _read(run_dir, "dwell")
     if dw is not None:
         out["dwell"] = _per_day(dw, zone, start, end, list(CATEGORIES["dwell"]) + ["all"], "dwell", rd)

@@ -346,6 +346,27 @@ def test_the_demo_estimates_tell_no_count_finer_than_its_rounding(demo):
         assert len(lo) > 5 and (lo <= hi + 1e-12).all(), name
 
 
+def test_a_report_says_when_the_visitors_tables_were_made_with_other_settings(demo, tmp_path, caplog):
+    """A folder whose visitors tables came from another coverage model or k than its counts
+    (a probe ran ``visitors`` with Voronoi into a footprint run) is reported with a warning,
+    in the log and above the tables; the demo's own agree and carry none."""
+    import shutil
+
+    from geozones.report import build_report
+
+    assert "other settings than the counts" not in (demo / "report.html").read_text()
+    folder = tmp_path / "mixed"
+    shutil.copytree(demo, folder)
+    vm = json.loads((folder / "visitors_manifest.json").read_text())
+    vm["model"] = "wedge" if vm["model"] != "wedge" else "voronoi"
+    vm["settings"]["k"] = 10
+    (folder / "visitors_manifest.json").write_text(json.dumps(vm))
+    with caplog.at_level("WARNING", logger="geozones"):
+        html = build_report(folder)
+    assert "other settings than the counts above" in html and f"coverage model: {vm['model']}" in html and "k: 10 (the counts above: 30" in html
+    assert any("visitors tables" in r.getMessage() and "coverage model" in r.getMessage() for r in caplog.records)
+
+
 def test_demo_outputs(demo):
     # the device-level tables of the demo's sample of subscribers, and their report sections
     v = pd.read_csv(demo / "visitors.csv")
