@@ -61,7 +61,8 @@ KINDS = ("presence", "unique", "events")
 TIMEZONE = "Europe/Brussels"
 
 _PERIOD = re.compile(r"^\s*(\d+)\s*(min|t|h|d|w|q)\s*$", re.IGNORECASE)
-_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$")
+# an offset ends a time of day (a date's own "-02" is no offset: 2025-06-02 is local midnight)
+_OFFSET = re.compile(r"[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 
 
 def parse_period(label: str) -> str:

@@ -29,6 +29,19 @@ def test_local_times_and_offsets(tmp_path):
     assert c["origin"].tolist() == ["34022", "FR", "FR"]
 
 
+def test_a_date_alone_is_local_midnight_on_every_engine(tmp_path):
+    """A day's start written as a date ("2025-06-02") is midnight in Brussels, from CSV and
+    Parquet alike (the date's own "-02" was taken for a UTC offset: 02:00 local, in the
+    CSV's output only; a Leuven probe)."""
+    text = HEAD + "A,2025-06-02,1d,500,206\nA,2025-12-02,1d,400,204\nB,2025-06-03T00:00+02:00,1d,3,206\n"
+    c = gz.read_counts(write(tmp_path, text))
+    local = c["period_start"].dt.tz_convert("Europe/Brussels").dt.strftime("%Y-%m-%d %H:%M").tolist()
+    assert local == ["2025-06-02 00:00", "2025-12-02 00:00", "2025-06-03 00:00"]
+    pq = tmp_path / "counts.parquet"
+    pd.read_csv(write(tmp_path, text), dtype=str).to_parquet(pq)
+    assert gz.read_counts(pq)["period_start"].tolist() == c["period_start"].tolist()
+
+
 @pytest.mark.parametrize(
     "row, match",
     [
