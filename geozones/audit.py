@@ -42,6 +42,7 @@ from scipy import sparse
 from .auditinput import AuditInput, level_cells, nested_codes, parents, zone_cells
 from .bounds import capped_figures, programme_bounded_figures
 from .crossorigin import origin_bounded_figures
+from .maxima import maxima_to_hide
 from .spatial import spatial_checks as _spatial
 
 __all__ = ["AuditInput", "audit", "level_cells", "nested_codes", "parents", "zone_cells"]
@@ -156,46 +157,15 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
             if seen.get(kind):
                 logging.getLogger("geozones").warning(message, seen[kind])
     if not a.linear_time:  # (last: hiding a maximum only loosens what the checks above saw)
-        over = _maxima_over_hidden(a, sup)
+        over, kinds = maxima_to_hide(a, sup, k)
         if over.any():
             sup |= over
             rep["suppressed"] += int(over.sum())
-            rep["exposures"]["maximum over hidden periods"] = int(over.sum())
+            rep["exposures"].update(kinds)
     if rep["suppressed"]:  # (what the audit found, per kind: the operator's data team reads why figures went)
         logging.getLogger("geozones").info("audit: %d more figures suppressed in %d rounds; exposures found: %s", rep["suppressed"],
                                            rep["rounds"], ", ".join(f"{kind} {n}" for kind, n in sorted(rep["exposures"].items())))
     return sup, rep
-
-
-def _maxima_over_hidden(a: AuditInput, sup: np.ndarray) -> np.ndarray:
-    """Published figures of the longer periods (maxima: ``a.linear_time`` False) that one of
-    their shortest periods' figures (same zone and origin) does not show, hidden or absent.
-
-    A published maximum says that every one of its periods held at most that many and one
-    held that many: with a period hidden, the first bounds it and the second, once the
-    others are known, lifts it (so bounds the other origins of its ``all``), neither of
-    which the audit's programmes hold. A maximum of published figures says nothing new.
-    """
-    out = np.zeros(len(a.zone), bool)
-    if not len(a.zone):
-        return out
-    short, open_ = a.level == 0, ~sup & ~a.is_locked(np.arange(len(a.zone)))
-    n_lab, n_z = int(a.lab.max()) + 1, int(a.zone.max()) + 1
-    for lv in range(1, int(a.level.max()) + 1):
-        up, at = a.parent[lv], a.level == lv
-        n_up = max(int(up.max()) if len(up) else 0, int(a.t[at].max()) if at.any() else 0) + 1
-
-        def key(z, lab, t):
-            return (z.astype(np.int64) * n_lab + lab) * n_up + t
-
-        under = short.copy()
-        under[short] = up[a.t[short]] >= 0 if len(up) else False
-        keys = key(a.zone[under], a.lab[under], up[a.t[under]])
-        shown = np.bincount(keys[~sup[under]], minlength=n_z * n_lab * n_up)  # (its periods' published figures)
-        periods = np.bincount(up[up >= 0], minlength=n_up)  # (shortest periods in each longer one)
-        mine = np.flatnonzero(at & open_)
-        out[mine] = shown[key(a.zone[mine], a.lab[mine], a.t[mine])] < np.maximum(periods[a.t[mine]], 1)  # (none: not known to be shown)
-    return out
 
 
 #: An audit running longer than this (seconds) notes each round it starts.

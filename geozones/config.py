@@ -130,8 +130,9 @@ class RunConfig:
             except ConfigError as exc:
                 bad("perturb_max" if "perturb_max'" in exc.message else "perturb_variance", exc.message.split(": ", 1)[-1], exc.hint or "")
         if self.protection == "perturb" and self.kind == "presence" and self.stat == "max":
-            bad("stat", "a maximum is published only where every figure it is the maximum of is, so that it tells nothing new; with "
-                "the cell key method's noise on each it would (docs/privacy.md, 'Maxima')", "use --stat mean, or --protection suppress")
+            bad("stat", "a maximum is published only where its peak (a figure it is the maximum of) is, so that its value tells nothing "
+                "new; with the cell key method's noise on each the two would differ (docs/privacy.md, 'Maxima')",
+                "use --stat mean, or --protection suppress")
         self.k = float(self.k)  # (30 and 30.0 are one setting: the manifest says 30.0 for both)
         if self.dedup_factor is not None and not 0 < self.dedup_factor <= 1:
             bad("dedup_factor", f"{self.dedup_factor!r} is not in (0, 1]")

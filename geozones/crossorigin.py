@@ -26,7 +26,7 @@ from scipy import sparse
 
 from ._arrays import ranges
 
-__all__ = ["origin_bounded_figures"]
+__all__ = ["map_periods", "origin_bounded_figures", "period_culprits"]
 
 _TOL = 1e-7
 _EPS = 1e-12  # (weights under this leave the programme, soundly: _Programme._tidy; HiGHS would drop them unsoundly)
@@ -105,7 +105,7 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
 
     with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
               leave=False) as bar:
-        for f, (local, n_left) in zip(todo, _map(_period_culprits, items, workers, (ws, int(a.all_label))), strict=True):
+        for f, (local, n_left) in zip(todo, map_periods(period_culprits, items, workers, (ws, int(a.all_label))), strict=True):
             bar.update()
             for _ in range(n_left):
                 yield "bounded by earlier runs alone", -1, -1
@@ -140,21 +140,24 @@ def _orphaned(parent: int, every: float = 1.0):
     os._exit(1)
 
 
-def _period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None, group: int = 0) -> tuple[np.ndarray, int]:
+def period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None, group: int = 0,
+                     ceiling=None) -> tuple[np.ndarray, int]:
     """One period's figures (and what is suppressed so far): the positions, among them, of
     the published figures to suppress, in order, and how many targets the ``locked``
     figures (an earlier run published them: never chosen) bound under ``k`` on their own.
     ``shown``: what each reads where published (default: rounded); ``slack``: how far its
-    truth may be from that; ``group``: which of the held weights its figures come from.
+    truth may be from that; ``group``: which of the held weights its figures come from;
+    ``ceiling``: figures that bound their zone and origin from above only (a longer
+    period's published maximum, :mod:`geozones.maxima`).
     """
     ws, all_label = _WEIGHTS
     w = ws[group]
-    prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack)
+    prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, ceiling=ceiling)
     if prog.t.shape[0] == 0:
         return np.zeros(0, np.int64), 0
     if prog.col_hi is not None and _Model(prog.p, prog.lo, prog.hi, col_hi=prog.col_hi).solve()[1] is None:
         # (tidying narrowed it to nothing: every target would look bounded) the whole programme
-        prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, tidy=False)
+        prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, tidy=False, ceiling=ceiling)
     fixed = None if locked is None else np.asarray(locked, bool)[prog.figs]
     left: list = []
     return prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed, left, prog.col_hi), np.int64)], len(left)
@@ -165,7 +168,7 @@ def _period(a) -> np.ndarray:
     return np.unique(a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t, return_inverse=True)[1].reshape(-1)
 
 
-def _map(fn, items: list, workers: int, held: tuple):
+def map_periods(fn, items: list, workers: int, held: tuple):
     """``fn(*item)`` for each item, in order, on ``workers`` processes when there is enough
     to share (on one when processes cannot be started); each process first holds ``held``
     (:func:`_hold`).
@@ -379,10 +382,11 @@ class _Programme:
     """One period's programme: published figures (rows of ``p``, between ``lo`` and ``hi``)
     and targets (rows of ``t``) over its unknowns (columns), keyed ``label * cells + cell``;
     the rest of a cell takes the label of ``all``. ``figs``: each row's figure (a position
-    among the period's). ``w``: the weights, cells x zones, CSC of floats.
+    among the period's). ``w``: the weights, cells x zones, CSC of floats. ``ceiling``:
+    figures that are upper bounds only (their rows between none and ``v + slack``).
     """
 
-    def __init__(self, zone, lab, obs, sup, small, w, rest: int, shown=None, slack: float = 0.5, tidy: bool = True):
+    def __init__(self, zone, lab, obs, sup, small, w, rest: int, shown=None, slack: float = 0.5, tidy: bool = True, ceiling=None):
         n_cells = w.shape[0]
         n_lab = int(lab.max()) + 1
         pf, tf = np.flatnonzero(~sup), np.flatnonzero(small)
@@ -438,6 +442,8 @@ class _Programme:
         self.figs, self.is_all = pf, lab[pf] == rest
         v = np.round(obs[pf]) if shown is None else np.asarray(shown, dtype=float)[pf]
         self.lo, self.hi = v - slack, v + slack
+        if ceiling is not None:  # (at most: counts and weights are not negative, so at least none)
+            self.lo[np.asarray(ceiling, bool)[pf]] = 0.0
         self.col_hi = None
         if tidy:
             self._tidy(_EPS)
@@ -460,7 +466,7 @@ class _Programme:
         caps are taken off each figure's upper bound, and a target reads less only where
         its weight times the cap is under ``budget`` of a person. Each change only narrows
         what the programme allows, so a value it reaches is still one the attacker must
-        allow; a programme narrowed to nothing is not tidied (:func:`_period_culprits`).
+        allow; a programme narrowed to nothing is not tidied (:func:`period_culprits`).
         Dropping more (every weight under a millionth of its figure's largest) narrowed
         the national footprint case's programmes enough to hide five times the figures.
         """

@@ -363,14 +363,14 @@ def test_the_audit_across_origins_runs_on_one_process_when_no_other_starts(monke
     from geozones import crossorigin
 
     items = [(i, 10 * i) for i in range(12)]
-    assert list(crossorigin._map(operator.add, items, 2, (None, -1))) == [11 * i for i in range(12)]
+    assert list(crossorigin.map_periods(operator.add, items, 2, (None, -1))) == [11 * i for i in range(12)]
 
     def refuse(*args, **kwargs):
         raise OSError("no processes here")
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", refuse)
     with caplog.at_level("WARNING", logger="geozones"):
-        assert list(crossorigin._map(operator.add, items, 2, (None, -1))) == [11 * i for i in range(12)]
+        assert list(crossorigin.map_periods(operator.add, items, 2, (None, -1))) == [11 * i for i in range(12)]
     assert "runs on one process: no processes here" in caplog.text
 
 
@@ -408,7 +408,7 @@ def test_the_audit_workers_leave_when_the_run_is_killed(tmp_path):
 
     script = tmp_path / "run.py"
     script.write_text("import time\nfrom geozones import crossorigin\nif __name__ == '__main__':\n"
-                      "    for _ in crossorigin._map(time.sleep, [(60,)] * 8, 2, (None, -1)):\n        pass\n")
+                      "    for _ in crossorigin.map_periods(time.sleep, [(60,)] * 8, 2, (None, -1)):\n        pass\n")
     run = subprocess.Popen([sys.executable, str(script)])
 
     def stat(pid) -> list | None:  # (a process's state and parent, from /proc; None once it is gone)

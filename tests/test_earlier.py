@@ -110,5 +110,5 @@ def test_a_period_whose_targets_nothing_bounds_gives_no_culprit_and_nothing_left
     sup = np.ones(len(t), bool)  # (nothing published: every hidden figure is unbounded)
     crossorigin._hold([sparse.csc_array(w)], int(list(pd.unique(t["origin"])).index("all")))
     for locked in (None, np.zeros(len(t), bool)):
-        culprits, left = crossorigin._period_culprits(zone, lab, obs, sup, 30.0, None, 0.5, locked)
+        culprits, left = crossorigin.period_culprits(zone, lab, obs, sup, 30.0, None, 0.5, locked)
         assert len(culprits) == 0 and left == 0
