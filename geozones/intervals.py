@@ -42,7 +42,7 @@ from .extrapolate import share_bands
 from .origins import ALL
 
 __all__ = ["APPORTIONING", "Z90", "USABLE_HALFWIDTH", "apportioning_halfwidth", "error_words", "interval_factors", "add_intervals",
-           "rest_bounds", "summary_intervals"]
+           "at_share_bounds", "rest_bounds", "summary_intervals"]
 
 #: The normal quantile of a two-sided 90% interval.
 Z90 = 1.645
@@ -150,8 +150,10 @@ def interval_factors(observed, estimate, h_apportion, share=None, share_low=None
     return low, high
 
 
-def rest_bounds(observed, estimate, origins_observed, origins_estimate, shares: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
-    """The share bounds of totals whose rest was counted at ``rest_share``.
+def rest_bounds(observed, estimate, origins_observed, origins_estimate, shares: pd.DataFrame | None,
+                origins_at_low=None, origins_at_high=None) -> tuple[np.ndarray, np.ndarray]:
+    """The share bounds of totals made of their published origins and a rest counted at
+    ``rest_share``.
 
     Parameters
     ----------
@@ -162,13 +164,18 @@ def rest_bounds(observed, estimate, origins_observed, origins_estimate, shares: 
     shares : pandas.DataFrame or None
         The market-share table: the rest's people may have any of its shares (its
         ``share_low`` and ``share_high`` too, where given).
+    origins_at_low, origins_at_high : array-like, optional
+        The sums of the published origins' estimates at their own shares' lower and upper
+        bounds (:func:`at_share_bounds`); default ``origins_estimate`` (no bounds).
 
     Returns
     -------
     (share_low, share_high) : numpy.ndarray
-        The totals' effective share (``observed / estimate``) where the rest holds the
-        table's smallest and largest share: ``observed / (origins' estimates + rest /
-        smallest)`` and ``observed / (origins' estimates + rest / largest)``.
+        The totals' effective share (``observed / estimate``) at the two ends: ``observed
+        / (origins at their low shares + rest / the table's smallest)`` and ``observed /
+        (origins at their high shares + rest / the table's largest)``. A total whose
+        origins are all published is as sure as they are (the table's row for ``all`` is
+        not its share then: its estimate is theirs summed).
     """
     obs, est = np.asarray(observed, float), np.asarray(estimate, float)
     own = _own_share(obs, est)
@@ -182,10 +189,33 @@ def rest_bounds(observed, estimate, origins_observed, origins_estimate, shares: 
     lo_s, hi_s = float(values.min()), float(min(values.max(), 1.0))
     rest = np.maximum(obs - np.asarray(origins_observed, float), 0.0)
     base = np.asarray(origins_estimate, float)
+    at_low = base if origins_at_low is None else np.asarray(origins_at_low, float)
+    at_high = base if origins_at_high is None else np.asarray(origins_at_high, float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        low = np.where(est > 0, obs / (base + rest / lo_s), own)
-        high = np.where(est > 0, obs / (base + rest / hi_s), own)
+        low = np.where(est > 0, obs / (at_low + rest / lo_s), own)
+        high = np.where(est > 0, obs / (at_high + rest / hi_s), own)
     return np.minimum(low, own), np.maximum(high, own)
+
+
+def at_share_bounds(observed, estimate, share_low, share_high) -> tuple[np.ndarray, np.ndarray]:
+    """Figures' estimates at their share's lower and upper bound: ``observed / share_low``
+    and ``observed / share_high``, their own estimate where a bound is not known (NaN).
+
+    Parameters
+    ----------
+    observed, estimate, share_low, share_high : array-like
+
+    Returns
+    -------
+    (at_low, at_high) : numpy.ndarray
+    """
+    obs, est = np.asarray(observed, float), np.asarray(estimate, float)
+    out = []
+    for b in (share_low, share_high):
+        b = np.full(len(obs), np.nan) if b is None else np.asarray(b, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.append(np.where(np.isfinite(b) & (b > 0), obs / b, est))
+    return out[0], out[1]
 
 
 def _own_share(obs: np.ndarray, est: np.ndarray) -> np.ndarray:
@@ -194,26 +224,28 @@ def _own_share(obs: np.ndarray, est: np.ndarray) -> np.ndarray:
         return np.where(est > 0, obs / est, 1.0)
 
 
-def _with_rest(total, obs, est, s_obs, s_est, shares, share, lo, hi) -> tuple:
+def _with_rest(total, obs, est, sums, shares, share, lo, hi) -> tuple:
     """``share``, ``share_low``, ``share_high`` (None: the figures' own share) with the
-    totals' rows (``total``) at their own share and bounds widened by :func:`rest_bounds`.
+    totals' rows (``total``) at their own share and the bounds of :func:`rest_bounds`
+    (``sums``: its origins' observed, estimate, at_low, at_high).
     """
-    r_lo, r_hi = rest_bounds(obs, est, s_obs, s_est, shares)
+    r_lo, r_hi = rest_bounds(obs, est, sums[0], sums[1], shares, sums[2], sums[3])
     own = _own_share(obs, est)
     share, lo, hi = (own if x is None else x for x in (share, lo, hi))
-    return np.where(total, own, share), np.where(total, np.minimum(lo, r_lo), lo), np.where(total, np.maximum(hi, r_hi), hi)
+    return np.where(total, own, share), np.where(total, r_lo, lo), np.where(total, r_hi, hi)
 
 
-def _origin_sums(zone, period, start, total, obs, est) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the sums of the published origins (not the totals, ``total``) of its zone,
-    period and start: what a total's rest is taken from.
+def _origin_sums(zone, period, start, total, obs, *values) -> list[np.ndarray]:
+    """Per row, the sums of ``obs`` and each of ``values`` over the published origins (not
+    the totals, ``total``) of its zone, period and start: what a total is made of.
     """
     key = pd.MultiIndex.from_arrays([zone, period, start]).factorize()[0] if len(zone) else np.zeros(0, np.int64)
     one = ~np.asarray(total, bool) & np.isfinite(obs)
     n = int(key.max()) + 1 if len(key) else 0
-    s_obs = np.bincount(key, weights=np.where(one, obs, 0.0), minlength=n)
-    s_est = np.bincount(key, weights=np.where(one & np.isfinite(est), est, 0.0), minlength=n)
-    return s_obs[key], s_est[key]
+    out = [np.bincount(key, weights=np.where(one, obs, 0.0), minlength=n)[key]]
+    for v in values:
+        out.append(np.bincount(key, weights=np.where(one & np.isfinite(v), v, 0.0), minlength=n)[key])
+    return out
 
 
 def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | None = None, noise_sd: float = 0.0,
@@ -275,7 +307,8 @@ def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | Non
         total = per_row("origin", lambda o: (o == ALL).to_numpy())
         if total.any():
             keys = [per_row(c, lambda v: np.arange(len(v))) for c in ("zone_id", "period", "period_start")]
-            share, lo, hi = _with_rest(total, obs, est, *_origin_sums(*keys, total, obs, est), shares, share, lo, hi)
+            at_low, at_high = at_share_bounds(obs, est, lo, hi)
+            share, lo, hi = _with_rest(total, obs, est, _origin_sums(*keys, total, obs, est, at_low, at_high), shares, share, lo, hi)
     low, high = interval_factors(obs, est, np.nan_to_num(h, nan=APPORTIONING["voronoi"][("< 0.25", "poor")]), share, lo, hi, noise_sd)
     at = table.column_names.index("estimate") + 1
     table = table.add_column(at, "estimate_low", pa.array(low, pa.float64(), from_pandas=True))
@@ -313,9 +346,11 @@ def summary_intervals(summary: pd.DataFrame, h_zone: Mapping[str, float], shares
         share, lo, hi = (np.full(n, v) for v in bands)
     obs, est = summary["observed"].to_numpy(dtype=float), summary["visitors"].to_numpy(dtype=float)
     if rest_share is not None and shares is not None and "_origins_observed" in summary.columns:
-        share, lo, hi = _with_rest(True, obs, est, summary["_origins_observed"], summary["_origins_estimate"], shares, share, lo, hi)
+        sums = [summary[f"_origins_{c}"].to_numpy(dtype=float) if f"_origins_{c}" in summary.columns else summary["_origins_estimate"].to_numpy(dtype=float)
+                for c in ("observed", "estimate", "at_low", "at_high")]
+        share, lo, hi = _with_rest(True, obs, est, sums, shares, share, lo, hi)
     low, high = interval_factors(obs, est, np.nan_to_num(h, nan=1.0), share, lo, hi, noise_sd)
-    out = summary.drop(columns=["_origins_observed", "_origins_estimate"], errors="ignore")
+    out = summary.drop(columns=[c for c in summary.columns if str(c).startswith("_origins_")])
     at = list(out.columns).index("visitors") + 1
     out.insert(at, "estimate_low", np.round(low))
     out.insert(at + 1, "estimate_high", np.round(high))

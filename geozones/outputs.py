@@ -219,10 +219,10 @@ def write_table(table, folder: Path, stem: str, *, parquet: bool = True) -> list
 
 #: The columns a zone summary (``zones.geojson``) has besides ``zone_id``, ``name``, ``area_km2``.
 SUMMARY_COLUMNS = ("visitors", "estimate_low", "estimate_high", "observed", "status", "period", "top_origins",
-                   "n_cells", "fit", "_origins_observed", "_origins_estimate")
+                   "n_cells", "fit", "_origins_observed", "_origins_estimate", "_origins_at_low", "_origins_at_high")
 
 
-def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) -> gpd.GeoDataFrame:
+def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, shares: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     """Zones with the published figures of the summary period (origin ``all``) and top origins.
 
     Parameters
@@ -233,13 +233,18 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) 
         Output of :func:`geozones.publish`.
     period : str
         The summary period (the table's longest).
+    shares : pandas.DataFrame, optional
+        The market-share table: its bounds for the published origins, which a total's
+        interval sums (:func:`geozones.intervals.rest_bounds`).
 
     Returns
     -------
     geopandas.GeoDataFrame
         A row per zone: ``visitors`` (estimate), ``observed``, ``status``, ``period``,
         ``top_origins`` (the three largest published origins with their shares), and
-        ``_origins_observed``, ``_origins_estimate`` (their published origins' sums, for
+        ``_origins_observed``, ``_origins_estimate``, ``_origins_at_low``,
+        ``_origins_at_high`` (their published origins' sums, the last two at their shares'
+        bounds, for
         :func:`geozones.intervals.summary_intervals`, which drops them), then the zone
         file's own properties (one named like a figure column is kept as ``zone_<name>``).
     """
@@ -256,8 +261,16 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str) 
     z["period"] = period
     parts = level[(level["origin"] != ALL) & (level["status"] == PUBLISHED)]
     # (the published origins' sums: a total's rest, for its interval; summary_intervals drops them)
-    sums = parts.groupby("zone_id", sort=False)[["observed", "estimate"]].sum()
-    for col in ("observed", "estimate"):
+    from .extrapolate import share_bands
+    from .intervals import at_share_bounds
+
+    bands = share_bands(parts["origin"].astype(str).unique(), shares) if len(parts) else {}
+    o = parts["origin"].astype(str)
+    at_low, at_high = at_share_bounds(parts["observed"], parts["estimate"], o.map({c: b[1] for c, b in bands.items()}).to_numpy(dtype=float),
+                                      o.map({c: b[2] for c, b in bands.items()}).to_numpy(dtype=float))
+    parts = parts.assign(at_low=at_low, at_high=at_high)
+    sums = parts.groupby("zone_id", sort=False)[["observed", "estimate", "at_low", "at_high"]].sum()
+    for col in ("observed", "estimate", "at_low", "at_high"):
         z[f"_origins_{col}"] = z["zone_id"].map(sums[col]).fillna(0.0).to_numpy(dtype=float)
     names = origin_names(parts["origin"]) if len(parts) else {}
     tops = {}

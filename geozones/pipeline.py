@@ -486,7 +486,7 @@ def run(cfg: RunConfig) -> RunResult:
     if in_parts:
         stage = new_folder(cfg.out)
         try:
-            done = publish_in_parts(bins, fig_weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage, rest_share=rest,
+            done = publish_in_parts(bins, fig_weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage, rest_share=rest, shares=shares,
                                     intervals=lambda t: add_intervals(t, h_zone, shares, noise_sd=noise_sd, rest_share=rest), perturbation=pert)
             clock.done("figures, disclosure control, tables (in parts)")
             if heat_dropped:
@@ -504,7 +504,7 @@ def run(cfg: RunConfig) -> RunResult:
         clock.done("zone figures and disclosure control")
         conservation = conservation_of(bins, weights, sums, factor)
         table, stats, by_reason = done.table, done.stats, done.by_reason
-        summary = zone_summary(zones, done.last, periods[-1])
+        summary = zone_summary(zones, done.last, periods[-1], shares)
         info = _bins_info(bins, factor)
         factors = bins.info["factors"]
         published_all = published_all_rows(table) if heat else None
@@ -516,7 +516,7 @@ def run(cfg: RunConfig) -> RunResult:
         clock.done("disclosure control")
         published = publish(checked)
         table = output_table(published, names, zone_order, fit)
-        summary = zone_summary(zones, published, periods[-1])
+        summary = zone_summary(zones, published, periods[-1], shares)
         stats, by_reason = {}, {}
         _tally(checked, stats, by_reason)
         published_all = published[published["origin"] == ALL] if heat else None

@@ -193,6 +193,34 @@ def test_a_totals_interval_holds_its_rest_at_any_share_of_the_table():
         assert s["estimate_low"].iloc[0] == pytest.approx(lo, abs=0.5) and s["estimate_high"].iloc[0] == pytest.approx(hi, abs=0.5)
 
 
+def test_a_total_of_published_origins_is_as_sure_as_they_are():
+    """Every origin published: the total is their estimates summed, so its share term comes
+    from their shares' bounds, not from the table's default row (a Leuven probe: a centre's
+    total of 20,354 ran to 43,327 while its origins' upper bounds summed to 32,110)."""
+    import pyarrow as pa
+
+    from geozones.intervals import summary_intervals
+
+    shares = pd.DataFrame({"origin": ["30000", "FR", "*"], "share": [0.4, 0.25, 0.3],
+                           "share_low": [0.36, 0.22, 0.15], "share_high": [0.44, 0.28, 0.45]})
+    obs = {"30000": 8000.0, "FR": 2000.0}
+    est = {o: v / s for (o, v), s in zip(obs.items(), (0.4, 0.25))}
+    t = pa.table({"zone_id": ["z"] * 3, "period": ["1q"] * 3, "period_start": ["2026-07-01"] * 3, "origin": ["all", "30000", "FR"],
+                  "observed": [10000.0, *obs.values()], "estimate": [sum(est.values()), *est.values()]})
+    out = add_intervals(t, {"z": 0.05}, shares, rest_share=0.3).to_pandas().set_index("origin")
+    parts = out.loc[["30000", "FR"]]
+    assert parts["estimate_low"].sum() - 1 <= out.loc["all", "estimate_low"] < out.loc["all", "estimate"]
+    assert out.loc["all", "estimate"] < out.loc["all", "estimate_high"] <= parts["estimate_high"].sum() + 1
+    # the share term alone: the origins at their low shares (8,000 / 0.36 + 2,000 / 0.22) bound the total
+    assert out.loc["all", "estimate_high"] < 1.02 * (8000 / 0.36 + 2000 / 0.22)
+    summary = pd.DataFrame({"zone_id": ["z"], "visitors": [out.loc["all", "estimate"]], "observed": [10000.0],
+                            "_origins_observed": [10000.0], "_origins_estimate": [sum(est.values())],
+                            "_origins_at_low": [8000 / 0.36 + 2000 / 0.22], "_origins_at_high": [8000 / 0.44 + 2000 / 0.28]})
+    s = summary_intervals(summary, {"z": 0.05}, shares, rest_share=0.3)
+    assert s["estimate_high"].iloc[0] == pytest.approx(out.loc["all", "estimate_high"], abs=0.5)
+    assert s["estimate_low"].iloc[0] == pytest.approx(out.loc["all", "estimate_low"], abs=0.5)
+
+
 def test_market_share_bounds_are_read_and_checked(tmp_path):
     p = tmp_path / "s.csv"
     p.write_text("origin,share,share_low,share_high\n*,0.4,0.35,0.45\nFR,0.3,,\n")

@@ -214,7 +214,7 @@ def conservation_of(bins: CellBins, weights: Weights, sums: np.ndarray, factor: 
 
 def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, nested: list, cfg: RunConfig, residents,
                       periods: list[str], fit: pd.DataFrame, names: dict, zone_order: dict, stage: Path, rest_share: float | None = None,
-                      intervals=None, perturbation=None) -> dict:
+                      intervals=None, perturbation=None, shares=None) -> dict:
     """Disclosure control one part of the zones at a time, for a zone table that does not
     fit in the memory budget whole: the figures equal those of the whole table (no
     relation crosses parts), and memory holds one part's. Each part's published rows go
@@ -222,7 +222,8 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     ``.parquet`` from it in the order of the whole table. Returns the zones' summary and
     what the manifest says. ``intervals``: a function adding the estimates' intervals to
     a part's published table (:func:`geozones.intervals.add_intervals`); ``perturbation``: the
-    cell key method's noise (the same key for a figure whichever part holds it).
+    cell key method's noise (the same key for a figure whichever part holds it); ``shares``:
+    the market-share table (the summary totals' intervals, :func:`geozones.outputs.zone_summary`).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -312,7 +313,7 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
         by_reason[AUDITED] = by_reason.get(AUDITED, 0) + len(late)
     merge_parts(rows_in, blocks, stage, batch=max(1024, min(MERGE_ROWS, room // (400 * len(parts)))), late=late)
     rows_in.unlink()
-    summary = pd.concat([zone_summary(zones[zones["zone_id"].isin(z)], last, periods[-1]) for z, last in lasts], ignore_index=True)
+    summary = pd.concat([zone_summary(zones[zones["zone_id"].isin(z)], last, periods[-1], shares) for z, last in lasts], ignore_index=True)
     summary = summary.iloc[np.argsort(in_order.get_indexer(summary["zone_id"]), kind="stable")].reset_index(drop=True)
     conservation = conservation_of(bins, zw, got, factor)
     return {"summary": gpd.GeoDataFrame(summary, geometry="geometry", crs=zones.crs), "stats": stats, "by_reason": by_reason,
