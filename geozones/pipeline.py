@@ -131,6 +131,10 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     per_level = weights if isinstance(weights, dict) else None  # (a density per period: each published period from its own)
     weights = per_level[parse_period(periods[0])] if per_level else weights
     table, info = apportion(values, weights, kind=cfg.kind, dedup_factor=cfg.dedup_factor, unknown_cells=cfg.unknown_cells)
+    # (what was dropped and read, in the file's own rows and counts, as the stream engine says it: not the roll-up's)
+    unknown = pd.Index(weights.cell_ids).get_indexer(counts["cell_id"].to_numpy()) < 0
+    info.update(input_total=float(counts["count"].sum()), dropped_rows=int(unknown.sum()),
+                dropped_count=float(counts.loc[unknown, "count"].sum()) if unknown.any() else 0.0)
     conservation = None
     if not weights.meta.get("zones_overlap", True) and len(table):
         kept = values[values["cell_id"].isin(set(weights.cell_ids))]

@@ -107,6 +107,26 @@ def test_zones_geojson_keeps_the_zone_files_own_properties(small_case, engine):
     assert set(z["status"]) <= {"published", "suppressed"}
 
 
+def test_dropped_unknown_cells_are_told_in_the_files_rows_on_every_engine(small_case):
+    """The manifest says how many rows of the counts file named cells not in the plan, and
+    their count, the same from the memory and stream engines (the memory engine counted the
+    rows after rolling them up to the period: 1 row of 500 where the file had 7 of 500)."""
+    c = small_case
+    text = c["counts"].read_text() + "".join(f"Z,2026-07-01T{h:02d}:00,1h,10,208\n" for h in range(24))
+    c["counts"].write_text(text)
+    pq = c["tmp"] / "counts.parquet"
+    pd.read_csv(c["counts"], dtype={"cell_id": str, "origin": str}).to_parquet(pq)
+    seen = []
+    for engine, counts in (("memory", c["counts"]), ("stream", pq)):
+        out = c["tmp"] / f"out_{engine}"
+        r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out, "--unknown-cells", "drop",
+                     "--period", "1d", "--heat-grid", 0, "--model", "voronoi", "--engine", engine)
+        assert r.returncode == 0, r.stderr
+        seen.append(json.loads((out / "manifest.json").read_text())["counts"]["unknown_cells"])
+        assert "24 rows" in r.stderr, r.stderr
+    assert seen[0] == seen[1] and seen[0]["rows"] == 24 and seen[0]["count"] == 240, seen
+
+
 def test_a_municipality_given_by_name_is_warned_about(small_case):
     c = small_case
     zones = gpd.read_file(c["zones"]).assign(municipality=["Kortrijk", "34022"])
