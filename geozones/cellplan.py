@@ -381,7 +381,11 @@ def read_sites(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
     geopandas.GeoDataFrame
         A cell plan as from :func:`read_cellplan`: one cell per sector, ``cell_id``
         ``"{operator}-{site}-{k}"``, ``site_id`` ``"{operator}-{site}"``, plus ``frequency``,
-        ``agl`` and ``operator`` where the file gives them.
+        ``operator`` and, for the footprint model, ``height_m`` (the antenna's ``AGL``: its
+        ``Height`` is the antenna's own length), ``tilt`` (degrees of downtilt, positive
+        down: minus the register's ``ETilt`` plus ``MTilt``, which it writes negative down;
+        a range such as ``"0 - -10"`` gives its middle) and ``power_dbm`` (``Power``) where
+        the file gives them.
 
     Raises
     ------
@@ -426,7 +430,9 @@ def read_sites(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
                         "azimuth": sec.get("Azimuth", sec.get("azimuth")),
                         "beamwidth": sec.get("HAperture", sec.get("beamwidth")),
                         "frequency": sec.get("Frequency"),
-                        "agl": sec.get("AGL"),
+                        "height_m": sec.get("AGL"),
+                        "tilt": _downtilt(sec.get("ETilt"), sec.get("MTilt")),
+                        "power_dbm": sec.get("Power"),
                         "operator": op,
                     }
                 )
@@ -436,4 +442,28 @@ def read_sites(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
         raise CellPlanError("the sites files hold no site", path=", ".join(map(str, paths)))
     df = pd.concat(frames, ignore_index=True)
     df["beamwidth"] = pd.to_numeric(df["beamwidth"], errors="coerce").where(lambda v: v > 0)
+    for col, lo, hi in (("height_m", 0.0, 1000.0), ("tilt", -20.0, 90.0), ("power_dbm", -50.0, 100.0)):  # (out of range: the default)
+        df[col] = pd.to_numeric(df[col], errors="coerce").where(lambda v, lo=lo, hi=hi: (v >= lo) & (v <= hi))
     return cells_from_frame(df, Path(", ".join(map(str, paths))), "sites", "EPSG:31370")
+
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def _downtilt(etilt, mtilt) -> float:
+    """Degrees of downtilt (positive down) from a register's electrical and mechanical tilt,
+    written negative down; an electrical tilt given as a range ("0 - -10") counts at its
+    middle. NaN when neither is a number.
+    """
+    def value(v) -> float:
+        if v is None:
+            return np.nan
+        if isinstance(v, (int, float)):
+            return float(v)
+        nums = [float(n) for n in _NUMBER.findall(str(v).replace(" - ", " "))]
+        return float(np.mean(nums)) if nums else np.nan
+
+    e, m = value(etilt), value(mtilt)
+    if np.isnan(e) and np.isnan(m):
+        return np.nan
+    return -(np.nan_to_num(e) + np.nan_to_num(m))

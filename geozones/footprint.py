@@ -406,6 +406,10 @@ def footprints(
     reach = reach_factor * m["range_m"].to_numpy(dtype=float)
     height = _column(m, ("height_m", "height"), np.nan, 0.0, 1000.0)
     tilt = _column(m, ("tilt", "downtilt"), DEFAULT_TILT, -20.0, 90.0)
+    if (tilt < 0).any():  # (an uptilt is rare: a register's downtilt written negative, more likely)
+        log.warning("%d of %d cells of the plan have a negative tilt, read as an uptilt (tilt is degrees of downtilt, positive "
+                    "down); if the plan writes downtilt as negative numbers, as some registers do, give it with the sign changed",
+                    int((tilt < 0).sum()), len(tilt))
     power = _column(m, ("power_dbm", "power"), 0.0, -50.0, 100.0)
     tx, ty = _tiles(cx, cy, reach, tile_m)
     P = _probabilities(cx, cy, az, bw, height, tilt, power, reach, tx, ty, tile_m, exponent=exponent, softness=softness)

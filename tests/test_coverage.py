@@ -151,6 +151,14 @@ def test_regulator_sites_file():
     site = cells[cells["site_id"] == "pxs-21540"]
     assert sorted(site["azimuth"]) == [30, 150, 270]
     assert (site["beamwidth"] == 69.0).all()
+    # what the footprint model reads: AGL as height (not the antenna's 2.3 m length), the
+    # register's ETilt (negative down; a range at its middle) as downtilt, Power in dBm
+    assert (site["height_m"] == 21.7).all() and sorted(site["tilt"]) == [5.0, 5.0, 6.0]
+    assert site["power_dbm"].round(1).tolist() == [42.0, 44.0, 39.0]
+    ranged = [s for s in raw if any(str(sec.get("ETilt")) == "0 - -10" for sec in s["sectors"])][0]
+    k = [str(sec.get("ETilt")) for sec in ranged["sectors"]].index("0 - -10")
+    assert cells.loc[cells["cell_id"] == f"pxs-{ranged['bipt_id']}-{k}", "tilt"].iloc[0] == 5.0
+    assert cells["tilt"].between(0, 20).all()
     # the BIPT register puts this site at 4.70722 E, 50.87972 N: within a few tens of metres
     geod = pyproj.Geod(ellps="WGS84")
     _, _, d = geod.inv(site.geometry.x.iloc[0], site.geometry.y.iloc[0], 4.70721755, 50.87972258)
