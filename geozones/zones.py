@@ -129,6 +129,31 @@ def _where(i: int, zone_id: Any = None) -> str:
     return f"features[{i}] (zone_id {zone_id!r})" if zone_id not in (None, "") else f"features[{i}]"
 
 
+_FORMATS = (  # (leading bytes, what a GIS user gave instead of GeoJSON)
+    (b"\x00\x00\x27\x0a", "a Shapefile"), (b"SQLite format 3\x00", "a GeoPackage (SQLite)"), (b"PK\x03\x04", "a zip archive"),
+)
+_SUFFIXES = {".shp": "a Shapefile", ".shx": "a Shapefile's index", ".dbf": "a Shapefile's table", ".gpkg": "a GeoPackage",
+             ".kml": "KML", ".kmz": "KMZ", ".gml": "GML", ".zip": "a zip archive", ".csv": "a CSV table", ".xlsx": "an Excel workbook"}
+
+
+def _source_name(path: Path) -> str:
+    """The file to convert: a Shapefile's ``.shp`` for its ``.dbf`` or ``.shx``."""
+    return path.with_suffix(".shp").name if path.suffix.lower() in (".dbf", ".shx") else path.name
+
+
+def _other_format(path: Path, raw: bytes) -> str:
+    """What a file is when it is plainly another format than GeoJSON (empty: it may be GeoJSON)."""
+    for magic, kind in _FORMATS:
+        if raw.startswith(magic):
+            return kind
+    head = raw[:200].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<?xml", b"<kml", b"<gml")):
+        return "XML (KML or GML)"
+    if not head.startswith((b"{", b"[")):
+        return _SUFFIXES.get(path.suffix.lower(), "")
+    return ""
+
+
 def _load_json(path: Path) -> tuple[Any, list[Problem]]:
     """Parse a JSON file, turning every failure into a Problem with a position."""
     p = str(path)
@@ -138,6 +163,11 @@ def _load_json(path: Path) -> tuple[Any, list[Problem]]:
         return None, [Problem(p, "", "unreadable", f"cannot read the file: {exc.strerror}", "check the path and permissions")]
     if not raw.strip():
         return None, [Problem(p, "", "empty-file", "the file is empty", "export the zones again as GeoJSON")]
+    kind = _other_format(path, raw)
+    if kind:
+        return None, [Problem(p, "", "not-geojson", f"is {kind}, not GeoJSON",
+                              "export it as GeoJSON in WGS84 (QGIS: Export > Save Features As..., format GeoJSON, CRS EPSG:4326; "
+                              f"or ogr2ogr -f GeoJSON -t_srs EPSG:4326 zones.geojson {_source_name(path)})")]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -85,6 +85,12 @@ def write(name: str, text: str | bytes) -> Callable[[Path], None]:
     return setup
 
 
+def _shapefile(path: Path) -> None:
+    import geopandas as gpd
+
+    gpd.GeoDataFrame.from_features(_zones()["features"], crs="EPSG:4326").to_crs("EPSG:31370").to_file(path)
+
+
 def edit_zones(fn: Callable[[dict], None], name: str = "zones.geojson") -> Callable[[Path], None]:
     def setup(tmp: Path) -> None:
         z = _zones()
@@ -242,6 +248,8 @@ CASES: list[Case] = [
     Case("zones-empty-file", "an empty zone file (0 bytes)", write("zones.geojson", ""), names=("zones.geojson",)),
     Case("zones-latin1", "a zone file saved as Latin-1, not UTF-8", write("zones.geojson", _ZJ.replace('"West"', '"Caf\u00e9 West"').encode("latin-1")), names=("zones.geojson", "byte ")),
     Case("zones-bom", "a zone file in UTF-8 with a byte-order mark: read", write("zones.geojson", "\ufeff" + _ZJ), code=0, check=same_table),
+    Case("zones-shapefile", "the zones as a Shapefile (GIS staff's own format) instead of GeoJSON", lambda tmp: _shapefile(tmp / "zones.shp"),
+         cmd=AP.replace("zones.geojson", "zones.shp"), names=("zones.shp", "Shapefile", "ogr2ogr")),
     Case("zones-missing", "a zone file that does not exist", lambda tmp: None, cmd=AP.replace("zones.geojson", "zonez.geojson"), names=("zonez.geojson",)),
     Case("zones-empty-folder", "a zone folder with no .geojson file", lambda tmp: (tmp / "zones").mkdir(), cmd=AP.replace("zones.geojson", "zones"), names=("zones",)),
     # cell plans
