@@ -442,6 +442,7 @@ def run(cfg: RunConfig) -> RunResult:
     if counts is None:
         bins = _stream(cfg, weights, shares, residents, periods)
         clock.done("read and sum")
+        check_split(periods, bins.info["base_period"], cfg.counts)  # (before any density is made for them)
         quality = quality_of_bins(bins, weights)
         weights, fig_weights = _counted_weights(
             cfg, fp, fp_x, weights, weights_x, periods, clock, lambda: bins.sums.sum(axis=(0, 1)),
@@ -455,6 +456,7 @@ def run(cfg: RunConfig) -> RunResult:
         heat = heat and not in_parts
     else:
         base = counts["period"].iloc[0] if len(counts) and "period" in counts else cfg.period
+        check_split(periods, base, cfg.counts or cfg.events)  # (before any density is made for them)
         quality = quality_of_counts(counts, weights, period_seconds(base))
         cell_ids = pd.Index(weights.cell_ids)
         weights, fig_weights = _counted_weights(

@@ -127,6 +127,21 @@ def test_dropped_unknown_cells_are_told_in_the_files_rows_on_every_engine(small_
     assert seen[0] == seen[1] and seen[0]["rows"] == 24 and seen[0]["count"] == 240, seen
 
 
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_a_period_shorter_than_the_counts_is_refused_before_any_work(small_case, engine):
+    """Hourly counts asked for 30-minute figures: the one-line refusal comes before the
+    footprint density is made for the periods (it came after "density per ...")."""
+    c = small_case
+    counts = c["counts"]
+    if engine == "stream":
+        counts = c["tmp"] / "counts.parquet"
+        pd.read_csv(c["counts"], dtype={"cell_id": str, "origin": str}).to_parquet(counts)
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", c["tmp"] / "o",
+                 "--period", "30min", "--heat-grid", 0, "--engine", engine)
+    assert r.returncode == 1 and "cannot be split into periods of 30min" in r.stderr, r.stderr
+    assert "density" not in r.stderr, r.stderr
+
+
 def test_a_municipality_given_by_name_is_warned_about(small_case):
     c = small_case
     zones = gpd.read_file(c["zones"]).assign(municipality=["Kortrijk", "34022"])
