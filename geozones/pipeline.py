@@ -320,6 +320,22 @@ def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None
     return home_municipalities(zones) if cfg.residents else None
 
 
+def _homes_counted(residents: dict[str, str] | None, origins) -> bool:
+    """Whether any count has the code of a zone's home municipality (so that its residents
+    are set apart); warns when the zones name homes that no count has.
+    """
+    if not residents:
+        return False
+    homes = set(residents.values())
+    found = homes & {str(o) for o in origins}
+    if not found:
+        log.warning("the zones name their municipality (%s), but no count has its code (origins such as %s): no resident is set "
+                    "apart and residents count among the visitors; give counts with municipality codes (NIS) to set them apart",
+                    ", ".join(sorted(homes)[:3]) + (", ..." if len(homes) > 3 else ""),
+                    ", ".join(sorted({str(o) for o in origins})[:4]) or "none")
+    return bool(found)
+
+
 class _Stages:
     """Each stage's time and the process's peak memory so far, as notes (``geozones -v``)."""
 
@@ -465,6 +481,7 @@ def run(cfg: RunConfig) -> RunResult:
             lambda: _cell_totals(counts, cell_ids))
         figures, info, factors, conservation = _figures(counts, fig_weights, cfg, shares, residents, periods)
         clock.done("zone figures")
+    homes_counted = _homes_counted(residents, bins.origins if counts is None else counts["origin"].unique())
     footprinted, fp, fp_x = fp is not None, None, None  # (the footprints have made the weights: their memory goes back)
     if cfg.strict_quality:
         check_strict(quality, cfg.counts or cfg.events)
@@ -548,7 +565,7 @@ def run(cfg: RunConfig) -> RunResult:
         "parameters": {
             "kind": cfg.kind, "stat": cfg.stat if cfg.kind == "presence" else None, "period": cfg.period, "periods": periods,
             "k": cfg.k, "protection": cfg.protection, "model": model, "density": cfg.density if footprinted else None, "metric_crs": weights.meta.get("crs"), "measure": weights.meta.get("measure"),
-            "origin_level": cfg.origin_level, "residents_separated": residents is not None,
+            "origin_level": cfg.origin_level, "residents_separated": residents is not None, "residents_counted": homes_counted,
             "unknown_cells": cfg.unknown_cells, "dedup_factor": info["dedup_factor"] if cfg.kind == "unique" else None,
             "start": cfg.start, "end": cfg.end,
             "heat_grid": f"h3 resolution {cfg.heat_h3}" if cfg.heat_h3 is not None else (f"{cfg.heat_grid_m:g} m squares" if cfg.heat_grid_m else None),

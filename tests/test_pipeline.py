@@ -55,7 +55,7 @@ def test_apportion_exact_figures(small_case):
     assert t.loc[t.period_start.str.len() > 0, "period_start"].iloc[0] == "2026-07-01T00:00:00+02:00"
     m = json.loads((out / "manifest.json").read_text())
     assert m["market_share"]["factors"]["30000"] == 0.4 and m["disclosure_control"]["k"] == 30
-    assert m["inputs"]["counts"][0]["sha256"] and m["parameters"]["kind"] == "presence"
+    assert m["inputs"]["counts"][0]["sha256"] and m["parameters"]["kind"] == "presence" and m["parameters"]["residents_counted"] is True
     assert set(m["outputs"]) >= {"zone_counts.csv", "zone_counts.parquet", "zones.geojson", "manifest.json", "map.html"}
     pq = pd.read_parquet(out / "zone_counts.parquet")
     assert list(pq.columns) == ZONE_COUNT_COLUMNS and len(pq) == len(t)
@@ -140,6 +140,26 @@ def test_a_period_shorter_than_the_counts_is_refused_before_any_work(small_case,
                  "--period", "30min", "--heat-grid", 0, "--engine", engine)
     assert r.returncode == 1 and "cannot be split into periods of 30min" in r.stderr, r.stderr
     assert "density" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_homes_that_no_count_names_are_warned_about(small_case, engine):
+    """Zones naming their municipality over counts with country codes only (a Leuven probe,
+    origins 206, 204, ...): no resident can be set apart; the run says so, and the
+    manifest's ``residents_counted`` is false (``residents_separated`` says the zones gave homes)."""
+    c = small_case
+    c["counts"].write_text(c["counts"].read_text().replace(",34022\n", ",206\n").replace(",30000\n", ",204\n").replace(",10000\n", ",262\n"))
+    counts = c["counts"]
+    if engine == "stream":
+        counts = c["tmp"] / "counts.parquet"
+        pd.read_csv(c["counts"], dtype={"cell_id": str, "origin": str}).to_parquet(counts)
+    out = c["tmp"] / "o"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out,
+                 "--period", "1d", "--heat-grid", 0, "--model", "voronoi", "--engine", engine)
+    assert r.returncode == 0, r.stderr
+    assert "the zones name their municipality (34022), but no count has its code" in r.stderr, r.stderr
+    p = json.loads((out / "manifest.json").read_text())["parameters"]
+    assert p["residents_separated"] is True and p["residents_counted"] is False
 
 
 def test_a_municipality_given_by_name_is_warned_about(small_case):
