@@ -244,11 +244,16 @@ def disclosure_control(
     sup = obs < k
     reason = np.where(sup, BELOW_K, "").astype(object)
     by_origin = _origin_relation(t)
-    # (a maximum is no sum of its periods: the audit publishes it only over published ones)
-    relations = [r for r in [by_origin] if r is not None] + (_time_relations(t) if linear_time else [])
+    # (a maximum is no sum of its periods, and its origins' or inner zones' maxima do not sum
+    # to it: relations hold at the shortest period only, and geozones.maxima audits the rest)
+    short = None if linear_time else (t["period"].astype(str) == min(pd.unique(t["period"].astype(str)), key=period_rank)).to_numpy()
+    origin_rel = by_origin if by_origin is None or short is None else (by_origin[0][short], by_origin[1][short], by_origin[2][short], by_origin[3])
+    relations = [r for r in [origin_rel] if r is not None] + (_time_relations(t) if linear_time else [])
     n_real = len(t)
     if nested:
-        rel, diffs = nested_relation(t, nested, n_real)
+        rel, diffs = nested_relation(t if short is None else t[short].reset_index(drop=True), nested, n_real)
+        if rel is not None and short is not None:  # (rows of the shortest period's back to the table's; the rests stay after it)
+            rel = (np.where(rel[0] < n_real, np.flatnonzero(short)[np.minimum(rel[0], max(int(short.sum()) - 1, 0))], rel[0]), *rel[1:])
         if rel is not None:
             relations.append(rel)
             obs = np.concatenate([obs, diffs])

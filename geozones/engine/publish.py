@@ -308,15 +308,16 @@ def publish_cube(
 
     relations = []
     origin_gid = None
+    linear_time = not (kind == "presence" and stat == "max")  # (a maximum is no sum: geozones.maxima audits it)
     if totals:  # origins against 'all', per zone and period of every level
         # rows of a zone and period lie together: a group a run of rows
         key = (cat["level"].astype(np.int64) * len(zsorted) + cat["z"]) * (max(r["n_t"] for r in rows) or 1) + cat["t"]
         origin_gid = np.concatenate([[0], np.cumsum(key[1:] != key[:-1])]) if n_real else np.empty(0, np.int64)
-        relations.append((np.arange(n_real), origin_gid, cat["lab"] == all_code, _CODE[COMP_ORIGINS]))
+        every = np.arange(n_real) if linear_time else np.flatnonzero(cat["level"] == 0)  # (maxima: geozones.maxima)
+        relations.append((every, origin_gid[every], (cat["lab"] == all_code)[every], _CODE[COMP_ORIGINS]))
     def len_of(i: int) -> int:
         return (rows[i + 1]["offset"] if i + 1 < len(rows) else n_real) - rows[i]["offset"]
 
-    linear_time = not (kind == "presence" and stat == "max")  # (a maximum is no sum: the audit publishes it only over published periods)
     for ci, child in enumerate(levels if linear_time else []):
         for pi, parent in enumerate(levels):
             if not period_rank(child[0]) < period_rank(parent[0]):
@@ -340,7 +341,10 @@ def publish_cube(
             "origin": labels[cat["lab"]],
             "observed": obs,
         })
-        rel, diffs = nested_relation(frame, nested, n_real)
+        short = None if linear_time else np.flatnonzero(cat["level"] == 0)  # (maxima: the shortest period only, as for origins)
+        rel, diffs = nested_relation(frame if short is None else frame.iloc[short].reset_index(drop=True), nested, n_real)
+        if rel is not None and short is not None and len(short):
+            rel = (np.where(rel[0] < n_real, short[np.minimum(rel[0], len(short) - 1)], rel[0]), *rel[1:])
         if rel is not None:
             relations.append((*rel[:3], _CODE[rel[3]]))
             obs = np.concatenate([obs, diffs])
