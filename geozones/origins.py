@@ -39,6 +39,7 @@ __all__ = [
     "homes_kept",
     "origin_names",
     "home_municipalities",
+    "homes_counted_in",
 ]
 
 #: Origin levels, finest first.
@@ -289,3 +290,30 @@ def home_municipalities(zones: pd.DataFrame) -> dict[str, str] | None:
             return {z: successor(c) for z, c in zip(zones["zone_id"], codes) if c.isdigit() and len(c) == 5}
     log.info("zones have no 'municipality' property: residents are not separated from visitors")
     return None
+
+
+def homes_counted_in(residents: dict[str, str] | None, origins) -> bool:
+    """Whether any count has the code of a zone's home municipality (so that its residents
+    are set apart); warns when the zones name homes that no count has.
+
+    Parameters
+    ----------
+    residents : dict or None
+        :func:`home_municipalities`.
+    origins : iterable of str
+        The counts' origin codes.
+
+    Returns
+    -------
+    bool
+    """
+    if not residents:
+        return False
+    homes = set(residents.values())
+    codes = {str(o) for o in origins}
+    if not homes & codes:
+        logging.getLogger("geozones").warning(
+            "the zones name their municipality (%s), but no count has its code (origins such as %s): no resident is set apart "
+            "and residents count among the visitors; give counts with municipality codes (NIS) to set them apart",
+            ", ".join(sorted(homes)[:3]) + (", ..." if len(homes) > 3 else ""), ", ".join(sorted(codes)[:4]) or "none")
+    return bool(homes & codes)

@@ -50,7 +50,7 @@ from .extrapolate import market_share_factors, read_market_share, rest_share
 from .footprint import refined_weights
 from .inputs import run_weights
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
-from .origins import ALL, home_municipalities, rollup_codes
+from .origins import ALL, home_municipalities, homes_counted_in, rollup_codes
 from .outputs import (
     ZONE_COUNT_COLUMNS,
     discard_folder,
@@ -320,22 +320,6 @@ def _residents(zones: gpd.GeoDataFrame, cfg: RunConfig) -> dict[str, str] | None
     return home_municipalities(zones) if cfg.residents else None
 
 
-def _homes_counted(residents: dict[str, str] | None, origins) -> bool:
-    """Whether any count has the code of a zone's home municipality (so that its residents
-    are set apart); warns when the zones name homes that no count has.
-    """
-    if not residents:
-        return False
-    homes = set(residents.values())
-    found = homes & {str(o) for o in origins}
-    if not found:
-        log.warning("the zones name their municipality (%s), but no count has its code (origins such as %s): no resident is set "
-                    "apart and residents count among the visitors; give counts with municipality codes (NIS) to set them apart",
-                    ", ".join(sorted(homes)[:3]) + (", ..." if len(homes) > 3 else ""),
-                    ", ".join(sorted({str(o) for o in origins})[:4]) or "none")
-    return bool(found)
-
-
 class _Stages:
     """Each stage's time and the process's peak memory so far, as notes (``geozones -v``)."""
 
@@ -481,7 +465,7 @@ def run(cfg: RunConfig) -> RunResult:
             lambda: _cell_totals(counts, cell_ids))
         figures, info, factors, conservation = _figures(counts, fig_weights, cfg, shares, residents, periods)
         clock.done("zone figures")
-    homes_counted = _homes_counted(residents, bins.origins if counts is None else counts["origin"].unique())
+    homes_counted = homes_counted_in(residents, bins.origins if counts is None else counts["origin"].unique())
     footprinted, fp, fp_x = fp is not None, None, None  # (the footprints have made the weights: their memory goes back)
     if cfg.strict_quality:
         check_strict(quality, cfg.counts or cfg.events)
