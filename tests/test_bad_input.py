@@ -88,7 +88,8 @@ def write(name: str, text: str | bytes) -> Callable[[Path], None]:
 def _shapefile(path: Path) -> None:
     import geopandas as gpd
 
-    gpd.GeoDataFrame.from_features(_zones()["features"], crs="EPSG:4326").to_crs("EPSG:31370").to_file(path)
+    z = gpd.GeoDataFrame.from_features(_zones()["features"], crs="EPSG:4326").to_crs("EPSG:31370")
+    z[["zone_id", "name", "geometry"]].to_file(path)  # (names of 10 letters at most: a Shapefile's)
 
 
 def edit_zones(fn: Callable[[dict], None], name: str = "zones.geojson") -> Callable[[Path], None]:
