@@ -160,7 +160,8 @@ def period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.
         prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, tidy=False, ceiling=ceiling)
     fixed = None if locked is None else np.asarray(locked, bool)[prog.figs]
     left: list = []
-    return prog.figs[np.asarray(_settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed, left, prog.col_hi), np.int64)], len(left)
+    chosen = _settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed, left, prog.col_hi, anyone=ceiling is not None)
+    return prog.figs[np.asarray(chosen, np.int64)], len(left)
 
 
 def _period(a) -> np.ndarray:
@@ -193,7 +194,7 @@ def map_periods(fn, items: list, workers: int, held: tuple):
         yield fn(*item)
 
 
-def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None, col_hi=None) -> list[int]:
+def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None, col_hi=None, anyone: bool = False) -> list[int]:
     """One period's programme (published figures ``lo <= p @ x <= hi``, targets ``t``),
     until each target reaches ``k``: the positions of the figures to suppress, in order.
 
@@ -201,7 +202,9 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
     each pending target it lifts to ``k``. First every target at once, each counted up to
     ``k``; then the sum of those left; then, lowest first, batches of targets that share no
     unknown (their sum's maximum lifts each about as far as it can go alone), each member
-    not cleared by its batch maximised on its own, suppressing what bounds it.
+    not cleared by its batch maximised on its own, suppressing what bounds it. ``anyone``:
+    where the solver reports no binding figure and none holds the target's counts, any
+    open figure may go (the ceilings of :mod:`geozones.maxima`: a bound through a chain).
     """
     reach = k - 1e-6
     is_open = np.ones(p.shape[0], bool)
@@ -258,6 +261,8 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
                 cand = np.flatnonzero(is_open & free & (np.abs(dual) > 1e-9))
                 if not len(cand):  # (no binding figure reported: the open figures holding its counts)
                     cand = np.flatnonzero(is_open & free & (abs(p) @ (ti > 0).astype(float) > 0))
+                if not len(cand) and anyone:  # (a bound through a chain of figures, no dual reported: any open one)
+                    cand = np.flatnonzero(is_open & free)
                 if not len(cand):
                     pending[i] = False  # (nothing left to suppress: nothing published holds it)
                     continue
