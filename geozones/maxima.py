@@ -32,7 +32,7 @@ import sys
 import numpy as np
 from scipy import sparse
 
-__all__ = ["maxima_to_hide"]
+__all__ = ["maxima_to_hide", "peak_estimates"]
 
 _TOL = 1e-7
 
@@ -63,6 +63,45 @@ def _pairs(a) -> tuple[np.ndarray, np.ndarray]:
     if not s_out:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(s_out), np.concatenate(m_out)
+
+
+def peak_estimates(zone, level, t, lab, parent, obs, est, sup) -> np.ndarray:
+    """Estimates where each published maximum takes its peak figure's.
+
+    A maximum is published only where a figure of its periods shows its value (its peak,
+    :func:`maxima_to_hide`): its estimate is that figure's, which is published too, so it
+    adds nothing and holds the peak's own mix of origins (a total's estimate made from its
+    origins' maxima would add peaks of different days).
+
+    Parameters
+    ----------
+    zone, level, t, lab : numpy.ndarray of int
+        Per figure, as in :class:`geozones.audit.AuditInput`.
+    parent : list of numpy.ndarray
+        Per period length, the index of the period holding each shortest period.
+    obs, est : numpy.ndarray of float
+        The figures as published (rounded) and their estimates.
+    sup : numpy.ndarray of bool
+        Suppressed figures.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``est`` with each published maximum's estimate replaced by its earliest peak's.
+    """
+    from types import SimpleNamespace
+
+    out = np.asarray(est, dtype=float).copy()
+    if not len(zone) or int(np.max(level)) < 1:
+        return out
+    s, m = _pairs(SimpleNamespace(zone=np.asarray(zone), level=np.asarray(level), t=np.asarray(t), lab=np.asarray(lab), parent=parent))
+    ok = ~sup[s] & ~sup[m] & (obs[s] == obs[m])
+    s, m = s[ok], m[ok]
+    order = np.lexsort((np.asarray(t)[s], m))  # (per maximum, its earliest peak: the same on every engine)
+    s, m = s[order], m[order]
+    first = np.r_[True, m[1:] != m[:-1]] if len(m) else np.zeros(0, bool)
+    out[m[first]] = out[s[first]]
+    return out
 
 
 def maxima_to_hide(a, sup: np.ndarray, k: float, *, max_entries: int = 200_000, workers: int = 2) -> tuple[np.ndarray, dict]:

@@ -280,6 +280,11 @@ def disclosure_control(
         obs, est = rounded_figures(t["observed"].to_numpy(dtype=float), t["estimate"].to_numpy(dtype=float))
         if rest_share is not None and by_origin is not None:
             est = pooled_totals(by_origin[1], by_origin[2], obs, est, sup, rest_share)
+        if not linear_time:  # (a maximum's estimate: its peak figure's)
+            from .maxima import peak_estimates
+
+            level, tcode, parent = _time_codes(t)
+            est = peak_estimates(pd.factorize(t["zone_id"])[0], level, tcode, pd.factorize(t["origin"])[0], parent, obs, est, sup)
         t = t.assign(estimate=est)
     return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
 
@@ -370,6 +375,25 @@ def pooled_totals(group: np.ndarray, is_total: np.ndarray, obs: np.ndarray, est:
     return out
 
 
+def _time_codes(t: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list]:
+    """Each row's period length (0 the shortest), its period's index within that length,
+    and per length the period holding each shortest one (:func:`geozones.audit.parents`).
+    """
+    from .audit import parents
+
+    periods = sorted(pd.unique(t["period"]), key=period_rank)
+    level = pd.Index(periods).get_indexer(t["period"]).astype(np.int64)
+    starts = pd.DatetimeIndex(pd.to_datetime(t["period_start"], utc=True)).as_unit("ns").asi8
+    tcode = np.zeros(len(t), np.int64)
+    level_starts = []
+    for lv in range(len(periods)):
+        rows = level == lv
+        u, inv = np.unique(starts[rows], return_inverse=True)
+        tcode[rows] = inv.reshape(-1)
+        level_starts.append(u)
+    return level, tcode, parents(level_starts, periods)
+
+
 def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weights=None, linear_time: bool = True,
                 estimates: bool = True, shown: np.ndarray | None = None, slack: float = 0.5, locked: np.ndarray | None = None,
                 residents: Mapping[str, str] | None = None) -> np.ndarray:
@@ -400,27 +424,20 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     numpy.ndarray of bool
         The suppression after the audit.
     """
-    from .audit import AuditInput, audit, level_cells, nested_codes, parents
+    from .audit import AuditInput, audit, level_cells, nested_codes
     from .auditinput import home_labels
 
-    periods = sorted(pd.unique(t["period"]), key=period_rank)
-    level = pd.Index(periods).get_indexer(t["period"]).astype(np.int64)
-    starts = pd.DatetimeIndex(pd.to_datetime(t["period_start"], utc=True)).as_unit("ns").asi8
-    tcode = np.zeros(len(t), np.int64)
-    level_starts = []
-    for lv in range(len(periods)):
-        rows = level == lv
-        u, inv = np.unique(starts[rows], return_inverse=True)
-        tcode[rows] = inv.reshape(-1)
-        level_starts.append(u)
+    level, tcode, parent = _time_codes(t)
     z_code, z_ids = pd.factorize(t["zone_id"].astype(str))
     lab, labels = home_labels(*pd.factorize(t["origin"]), t["zone_id"].astype(str).to_numpy(), residents)
     all_label = int(list(labels).index(ALL)) if ALL in set(labels) and len(labels) > 1 else -1
     obs = t["observed"].to_numpy(dtype=float)
     est = t["estimate"].to_numpy(dtype=float) if "estimate" in t.columns else obs
     a = AuditInput(zone=z_code.astype(np.int64), level=level, t=tcode, lab=lab.astype(np.int64), obs=obs, est=est,
-                   parent=parents(level_starts, periods), all_label=all_label, linear_time=linear_time,
+                   parent=parent, all_label=all_label, linear_time=linear_time,
                    nested=nested_codes(nested, z_ids), estimates=estimates, shown=shown, slack=slack, locked=locked)
+    periods = sorted(pd.unique(t["period"]), key=period_rank)
+    starts = pd.DatetimeIndex(pd.to_datetime(t["period_start"], utc=True)).as_unit("ns").asi8
     a.cells, a.cell_groups = level_cells(weights, z_ids, level, starts, periods)
     return audit(a, sup, k)[0]
 

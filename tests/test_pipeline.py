@@ -488,6 +488,36 @@ def test_a_run_of_maxima_publishes_a_quarter_where_its_peak_day_is_published(dem
     assert "visitors in the busiest day (the period&#39;s maximum)" in html and "per day on average" not in html
 
 
+def test_a_maximum_takes_its_peak_figures_estimate_on_every_engine(small_case):
+    """A day's maximum is its peak hour's figure (published): its estimate is that hour's,
+    on both engines. A total's estimate made from its origins' maxima added up peaks of
+    different hours (origins of different market shares peaking apart)."""
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    for h in range(24):  # 30000 peaks at 10:00, FR at 18:00: the total peaks at neither's alone
+        rows.append(f"A,2026-07-01T{h:02d}:00,1h,{200 + 150 * (h == 10)},30000")
+        rows.append(f"A,2026-07-01T{h:02d}:00,1h,{80 + 120 * (h == 18)},208")
+        rows.append(f"B,2026-07-01T{h:02d}:00,1h,{100 + h},34022")
+    c["counts"].write_text("\n".join(rows) + "\n")
+    pq = c["tmp"] / "counts.parquet"
+    pd.read_csv(c["counts"], dtype={"cell_id": str, "origin": str}).to_parquet(pq)
+    tables = []
+    for engine, counts in (("memory", c["counts"]), ("stream", pq)):
+        out = c["tmp"] / f"o_{engine}"
+        r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out, "--market-share", c["shares"],
+                     "--period", "1h", "--summary-period", "1d", "--stat", "max", "--heat-grid", 0, "--model", "voronoi", "--engine", engine)
+        assert r.returncode == 0, r.stderr
+        tables.append(pd.read_csv(out / "zone_counts.csv", dtype={"origin": str}))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    t = tables[0]
+    pub = t[t["status"] == "published"]
+    hours, days = pub[pub["period"] == "1h"], pub[pub["period"] == "1d"]
+    assert len(days) >= 4 and (days["origin"] == "all").sum() == 2
+    for d in days.itertuples():
+        peak = hours[(hours["zone_id"] == d.zone_id) & (hours["origin"] == d.origin) & (hours["observed"] == d.observed)]
+        assert len(peak) and d.estimate == peak["estimate"].iloc[0], (d.zone_id, d.origin, d.estimate, peak["estimate"].tolist())
+
+
 def test_demo_geojson_and_map_carry_no_suppressed_figure(demo):
     z = gpd.read_file(demo / "zones.geojson")
     assert z.loc[z["status"] == "suppressed", "visitors"].isna().all()

@@ -383,6 +383,12 @@ def publish_cube(
     r_obs, cat["est"] = rounded_figures(cat["obs"], cat["est"])  # (estimates from the counts as published)
     if rest_share is not None and origin_gid is not None and n_real:  # a total's hidden origins at one share: no equation
         cat["est"] = pooled_totals(origin_gid, cat["lab"] == all_code, r_obs, cat["est"], sup, rest_share)
+    if not linear_time and n_real:  # (a maximum's estimate: its peak figure's)
+        from ..audit import parents
+        from ..maxima import peak_estimates
+
+        cat["est"] = peak_estimates(cat["z"], cat["level"], cat["t"], cat["lab"], parents([lv[1] for lv in levels], [lv[0] for lv in levels]),
+                                    r_obs, cat["est"], sup)
     del r_obs
 
     if locks is not None and locks.drop and n_real:  # (the earlier runs' own zones: audited, not published again)
