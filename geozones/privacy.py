@@ -120,7 +120,7 @@ def nested_items(nested) -> list[tuple[str, list[str], bool]]:
     return [(it[0], [it[1]], True) if len(it) == 2 else (it[0], list(it[1]), bool(it[2])) for it in nested or []]
 
 
-def nested_relation(t: pd.DataFrame, nested, n_real: int):
+def nested_relation(t: pd.DataFrame, nested, n_real: int, only: np.ndarray | None = None):
     """Relations ``A = B1 + ... + Bn (+ rest)`` for zones B inside a zone A.
 
     ``nested`` holds ``(outer, [inner, ...], rest)``; a bare pair ``(outer, inner)`` means
@@ -128,8 +128,12 @@ def nested_relation(t: pd.DataFrame, nested, n_real: int):
     published), is a hidden part whose rows are appended after the ``n_real`` real rows.
     One relation for every item and every period and origin that all its zones hold,
     found by joins over the whole table (not a pass over the table per item: a national
-    zone set has thousands of families).
+    zone set has thousands of families). ``only``: the rows to relate (the shortest
+    period's, for maxima), as positions in ``t``; the relation still names rows of ``t``.
     """
+    if only is not None:
+        only = np.asarray(only, np.int64)
+        t = t.iloc[only].reset_index(drop=True)
     key = ["period_start", "period", "origin"]
     items = nested_items(nested)
     if not items or not len(t):
@@ -163,7 +167,7 @@ def nested_relation(t: pd.DataFrame, nested, n_real: int):
     item_of[gid] = m["item"].to_numpy()
     with_rest = np.flatnonzero(np.array([rest for _, _, rest in items])[item_of])
     diffs = np.clip(outer_obs[with_rest] - inner_obs[with_rest], 0.0, None)
-    rel = (np.concatenate([r, n_real + np.arange(len(diffs))]).astype(np.int64), np.concatenate([gid, with_rest]).astype(np.int64),
+    rel = (np.concatenate([r if only is None else only[r], n_real + np.arange(len(diffs))]).astype(np.int64), np.concatenate([gid, with_rest]).astype(np.int64),
            np.concatenate([place == 0, np.zeros(len(diffs), bool)]), COMP_NESTED)
     return rel, diffs
 
@@ -251,9 +255,7 @@ def disclosure_control(
     relations = [r for r in [origin_rel] if r is not None] + (_time_relations(t) if linear_time else [])
     n_real = len(t)
     if nested:
-        rel, diffs = nested_relation(t if short is None else t[short].reset_index(drop=True), nested, n_real)
-        if rel is not None and short is not None:  # (rows of the shortest period's back to the table's; the rests stay after it)
-            rel = (np.where(rel[0] < n_real, np.flatnonzero(short)[np.minimum(rel[0], max(int(short.sum()) - 1, 0))], rel[0]), *rel[1:])
+        rel, diffs = nested_relation(t, nested, n_real, only=None if short is None else np.flatnonzero(short))
         if rel is not None:
             relations.append(rel)
             obs = np.concatenate([obs, diffs])
@@ -283,7 +285,7 @@ def disclosure_control(
         if not linear_time:  # (a maximum's estimate: its peak figure's)
             from .maxima import peak_estimates
 
-            level, tcode, parent = _time_codes(t)
+            level, tcode, parent, _, _ = _time_codes(t)
             est = peak_estimates(pd.factorize(t["zone_id"])[0], level, tcode, pd.factorize(t["origin"])[0], parent, obs, est, sup)
         t = t.assign(estimate=est)
     return t.assign(status=np.where(sup, SUPPRESSED, PUBLISHED), reason=reason)
@@ -375,9 +377,10 @@ def pooled_totals(group: np.ndarray, is_total: np.ndarray, obs: np.ndarray, est:
     return out
 
 
-def _time_codes(t: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list]:
+def _time_codes(t: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list, list, np.ndarray]:
     """Each row's period length (0 the shortest), its period's index within that length,
-    and per length the period holding each shortest one (:func:`geozones.audit.parents`).
+    per length the period holding each shortest one (:func:`geozones.audit.parents`), the
+    period lengths (shortest first) and each row's start (UTC nanoseconds).
     """
     from .audit import parents
 
@@ -391,7 +394,7 @@ def _time_codes(t: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list]:
         u, inv = np.unique(starts[rows], return_inverse=True)
         tcode[rows] = inv.reshape(-1)
         level_starts.append(u)
-    return level, tcode, parents(level_starts, periods)
+    return level, tcode, parents(level_starts, periods), periods, starts
 
 
 def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weights=None, linear_time: bool = True,
@@ -427,7 +430,7 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     from .audit import AuditInput, audit, level_cells, nested_codes
     from .auditinput import home_labels
 
-    level, tcode, parent = _time_codes(t)
+    level, tcode, parent, periods, starts = _time_codes(t)
     z_code, z_ids = pd.factorize(t["zone_id"].astype(str))
     lab, labels = home_labels(*pd.factorize(t["origin"]), t["zone_id"].astype(str).to_numpy(), residents)
     all_label = int(list(labels).index(ALL)) if ALL in set(labels) and len(labels) > 1 else -1
@@ -436,8 +439,6 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     a = AuditInput(zone=z_code.astype(np.int64), level=level, t=tcode, lab=lab.astype(np.int64), obs=obs, est=est,
                    parent=parent, all_label=all_label, linear_time=linear_time,
                    nested=nested_codes(nested, z_ids), estimates=estimates, shown=shown, slack=slack, locked=locked)
-    periods = sorted(pd.unique(t["period"]), key=period_rank)
-    starts = pd.DatetimeIndex(pd.to_datetime(t["period_start"], utc=True)).as_unit("ns").asi8
     a.cells, a.cell_groups = level_cells(weights, z_ids, level, starts, periods)
     return audit(a, sup, k)[0]
 

@@ -31,6 +31,15 @@ def assert_one_line_error(r, code=1):
     assert len(lines) == 1, r.stderr
 
 
+def counts_for(c, engine: str):
+    """The small case's counts as the engine reads them (the stream engine: Parquet)."""
+    if engine != "stream":
+        return c["counts"]
+    pq = c["tmp"] / "counts.parquet"
+    pd.read_csv(c["counts"], dtype={"cell_id": str, "origin": str}).to_parquet(pq)
+    return pq
+
+
 def test_apportion_exact_figures(small_case):
     c = small_case
     out = c["tmp"] / "out"
@@ -92,10 +101,7 @@ def test_zones_geojson_keeps_the_zone_files_own_properties(small_case, engine):
     c = small_case
     zones = gpd.read_file(c["zones"]).assign(opmerking=["naast het station", None], status=["draft", "final"])
     gz.write_zones(zones, c["zones"])
-    counts = c["counts"]
-    if engine == "stream":  # (it reads Parquet)
-        counts = c["tmp"] / "counts.parquet"
-        pd.read_csv(c["counts"], dtype={"cell_id": str, "origin": str}).to_parquet(counts)
+    counts = counts_for(c, engine)
     out = c["tmp"] / "out"
     r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out,
                  "--period", "1d", "--heat-grid", 0, "--model", "voronoi", "--engine", engine)
@@ -114,11 +120,9 @@ def test_dropped_unknown_cells_are_told_in_the_files_rows_on_every_engine(small_
     c = small_case
     text = c["counts"].read_text() + "".join(f"Z,2026-07-01T{h:02d}:00,1h,10,208\n" for h in range(24))
     c["counts"].write_text(text)
-    pq = c["tmp"] / "counts.parquet"
-    pd.read_csv(c["counts"], dtype={"cell_id": str, "origin": str}).to_parquet(pq)
     seen = []
-    for engine, counts in (("memory", c["counts"]), ("stream", pq)):
-        out = c["tmp"] / f"out_{engine}"
+    for engine in ("memory", "stream"):
+        counts, out = counts_for(c, engine), c["tmp"] / f"out_{engine}"
         r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out, "--unknown-cells", "drop",
                      "--period", "1d", "--heat-grid", 0, "--model", "voronoi", "--engine", engine)
         assert r.returncode == 0, r.stderr
@@ -132,10 +136,7 @@ def test_a_period_shorter_than_the_counts_is_refused_before_any_work(small_case,
     """Hourly counts asked for 30-minute figures: the one-line refusal comes before the
     footprint density is made for the periods (it came after "density per ...")."""
     c = small_case
-    counts = c["counts"]
-    if engine == "stream":
-        counts = c["tmp"] / "counts.parquet"
-        pd.read_csv(c["counts"], dtype={"cell_id": str, "origin": str}).to_parquet(counts)
+    counts = counts_for(c, engine)
     r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", c["tmp"] / "o",
                  "--period", "30min", "--heat-grid", 0, "--engine", engine)
     assert r.returncode == 1 and "cannot be split into periods of 30min" in r.stderr, r.stderr
@@ -149,10 +150,7 @@ def test_homes_that_no_count_names_are_warned_about(small_case, engine):
     manifest's ``residents_counted`` is false (``residents_separated`` says the zones gave homes)."""
     c = small_case
     c["counts"].write_text(c["counts"].read_text().replace(",34022\n", ",206\n").replace(",30000\n", ",204\n").replace(",10000\n", ",262\n"))
-    counts = c["counts"]
-    if engine == "stream":
-        counts = c["tmp"] / "counts.parquet"
-        pd.read_csv(c["counts"], dtype={"cell_id": str, "origin": str}).to_parquet(counts)
+    counts = counts_for(c, engine)
     out = c["tmp"] / "o"
     r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out,
                  "--period", "1d", "--heat-grid", 0, "--model", "voronoi", "--engine", engine)
@@ -499,11 +497,9 @@ def test_a_maximum_takes_its_peak_figures_estimate_on_every_engine(small_case):
         rows.append(f"A,2026-07-01T{h:02d}:00,1h,{80 + 120 * (h == 18)},208")
         rows.append(f"B,2026-07-01T{h:02d}:00,1h,{100 + h},34022")
     c["counts"].write_text("\n".join(rows) + "\n")
-    pq = c["tmp"] / "counts.parquet"
-    pd.read_csv(c["counts"], dtype={"cell_id": str, "origin": str}).to_parquet(pq)
     tables = []
-    for engine, counts in (("memory", c["counts"]), ("stream", pq)):
-        out = c["tmp"] / f"o_{engine}"
+    for engine in ("memory", "stream"):
+        counts, out = counts_for(c, engine), c["tmp"] / f"o_{engine}"
         r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out, "--market-share", c["shares"],
                      "--period", "1h", "--summary-period", "1d", "--stat", "max", "--heat-grid", 0, "--model", "voronoi", "--engine", engine)
         assert r.returncode == 0, r.stderr

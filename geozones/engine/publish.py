@@ -341,10 +341,8 @@ def publish_cube(
             "origin": labels[cat["lab"]],
             "observed": obs,
         })
-        short = None if linear_time else np.flatnonzero(cat["level"] == 0)  # (maxima: the shortest period only, as for origins)
-        rel, diffs = nested_relation(frame if short is None else frame.iloc[short].reset_index(drop=True), nested, n_real)
-        if rel is not None and short is not None and len(short):
-            rel = (np.where(rel[0] < n_real, short[np.minimum(rel[0], len(short) - 1)], rel[0]), *rel[1:])
+        # (maxima: the shortest period only, as for origins)
+        rel, diffs = nested_relation(frame, nested, n_real, only=None if linear_time else np.flatnonzero(cat["level"] == 0))
         if rel is not None:
             relations.append((*rel[:3], _CODE[rel[3]]))
             obs = np.concatenate([obs, diffs])
@@ -356,15 +354,18 @@ def publish_cube(
     if perturbation is not None and n_real:  # what every figure would read: the audit's bounds give the attacker the noise's room
         shown = perturbation.perturb(cat["obs"], np.ones(n_real, bool), zones=(cat["z"], zsorted), periods=(cat["level"], [lv[0] for lv in levels]),
                                      starts_ns=t_all, origins=(cat["lab"], labels))
+    from ..audit import parents
+
+    held_by = parents([lv[1] for lv in levels], [lv[0] for lv in levels]) if n_real else []  # (each shortest period's longer ones)
     if n_real:  # the attacker's audit over everything about to be published
-        from ..audit import AuditInput, audit, level_cells, nested_codes, parents
+        from ..audit import AuditInput, audit, level_cells, nested_codes
         from ..auditinput import home_labels
 
         cells, groups = level_cells(weights, zsorted, cat["level"], t_all, periods)
         lab, lab_names = home_labels(cat["lab"], labels, zsorted[cat["z"]], residents)
         a = AuditInput(zone=cat["z"].astype(np.int64), level=cat["level"].astype(np.int64), t=cat["t"].astype(np.int64),
                        lab=lab, obs=cat["obs"], est=cat["est"],
-                       parent=parents([lv[1] for lv in levels], [lv[0] for lv in levels]), all_label=lab_names.index(ALL) if totals else -1,
+                       parent=held_by, all_label=lab_names.index(ALL) if totals else -1,
                        linear_time=linear_time, cells=cells, cell_groups=groups,
                        nested=nested_codes(nested, zsorted), estimates=rest_share is None, shown=shown,
                        slack=0.5 if shown is None else perturbation.max_noise + 0.5, locked=fixed)
@@ -384,11 +385,9 @@ def publish_cube(
     if rest_share is not None and origin_gid is not None and n_real:  # a total's hidden origins at one share: no equation
         cat["est"] = pooled_totals(origin_gid, cat["lab"] == all_code, r_obs, cat["est"], sup, rest_share)
     if not linear_time and n_real:  # (a maximum's estimate: its peak figure's)
-        from ..audit import parents
         from ..maxima import peak_estimates
 
-        cat["est"] = peak_estimates(cat["z"], cat["level"], cat["t"], cat["lab"], parents([lv[1] for lv in levels], [lv[0] for lv in levels]),
-                                    r_obs, cat["est"], sup)
+        cat["est"] = peak_estimates(cat["z"], cat["level"], cat["t"], cat["lab"], held_by, r_obs, cat["est"], sup)
     del r_obs
 
     if locks is not None and locks.drop and n_real:  # (the earlier runs' own zones: audited, not published again)
