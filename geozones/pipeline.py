@@ -61,7 +61,7 @@ from .outputs import (
     zone_summary,
 )
 from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, nested_items, publish
-from .quality import check_strict, quality_of_bins, quality_of_counts
+from .quality import check_strict, findings, quality_of_bins, quality_of_counts
 from .runfiles import (
     check_inputs_are_not_outputs,
     check_rows,
@@ -469,6 +469,8 @@ def run(cfg: RunConfig) -> RunResult:
     footprinted, fp, fp_x = fp is not None, None, None  # (the footprints have made the weights: their memory goes back)
     if cfg.strict_quality:
         check_strict(quality, cfg.counts or cfg.events)
+    elif not quality.get("ok", True):  # (the user reads stderr first: the manifest and the report list them)
+        log.warning("data quality: %s; listed in the manifest's data_quality and the report", findings(quality))
     shapes = (early.union if early is not None else zones)[["zone_id", "area_km2", "geometry"]]
     locks = None
     if early is not None:  # the earlier runs' settings, now that this run's are known

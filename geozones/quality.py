@@ -33,7 +33,7 @@ from scipy import sparse
 
 from .errors import CountsError
 
-__all__ = ["DROP_SHARE", "ACTIVE_SHARE", "QUIET_NEIGHBOURS", "network_checks", "silent_cells", "data_quality", "check_strict",
+__all__ = ["DROP_SHARE", "ACTIVE_SHARE", "QUIET_NEIGHBOURS", "network_checks", "silent_cells", "data_quality", "check_strict", "findings",
            "quality_of_counts", "quality_of_bins"]
 
 #: A period whose network total is under this share of its usual is a drop.
@@ -193,15 +193,32 @@ def check_strict(quality: dict, source: str | None) -> None:
     """
     if quality.get("ok", True):
         return
+    raise CountsError(f"data quality: {findings(quality)}", path=source,
+                      hint="run without --strict-quality to publish with these listed in the manifest's data_quality and the report")
+
+
+def findings(quality: dict) -> str:
+    """The findings of :func:`data_quality` in one line, the first of each kind named:
+    "2 missing periods (first: 2025-06-03T04:00:00+02:00); 1 days with silent cells (first:
+    2025-06-05)"; empty when there are none.
+
+    Parameters
+    ----------
+    quality : dict
+        From :func:`data_quality`.
+
+    Returns
+    -------
+    str
+    """
     said = []
     for key, label in (("missing_periods", "missing periods"), ("partial_days", "partial days"), ("drops", "drops"),
                        ("silent_cells", "days with silent cells")):
-        item = quality[key]
+        item = quality.get(key) or {"count": 0}
         if item["count"]:
             first = item["listed"][0]
             said.append(f"{item['count']} {label} (first: {first.get('start') or first.get('date')})")
-    raise CountsError("data quality: " + "; ".join(said), path=source,
-                      hint="run without --strict-quality to publish with these listed in the manifest's data_quality and the report")
+    return "; ".join(said)
 
 
 def _neighbours(weights) -> sparse.csr_array:

@@ -93,6 +93,9 @@ def test_a_run_lists_the_findings_and_strict_quality_refuses_them(gappy):
     out = c["tmp"] / "q"
     r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out, "--heat-grid", 0)
     assert r.returncode == 0, r.stderr
+    # the user reads stderr first: the findings are said there too, in one line
+    said = [line for line in r.stderr.splitlines() if "data quality" in line]
+    assert len(said) == 1 and "1 missing periods" in said[0] and "1 days with silent cells (first: 2026-07-03)" in said[0], r.stderr
     q = json.loads((out / "manifest.json").read_text())["data_quality"]
     assert q["ok"] is False
     assert q["missing_periods"]["listed"] == [{"start": "2026-07-02T09:00:00+02:00", "end": "2026-07-02T10:00:00+02:00", "periods": 1}]
@@ -119,6 +122,7 @@ def test_the_stream_engine_finds_the_same(gappy, tmp_path):
     r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", pq, "--out", out, "--heat-grid", 0,
                 "--engine", "stream")
     assert r.returncode == 0, r.stderr
+    assert "days with silent cells (first: 2026-07-03)" in r.stderr
     a = json.loads((out / "manifest.json").read_text())["data_quality"]
     assert a["missing_periods"]["count"] == 1 and a["silent_cells"]["listed"] == [{"date": "2026-07-03", "cells": 1}]
     assert gz.read_counts(pq) is not None
