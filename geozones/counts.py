@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import file_format, read_csv_text, read_parquet_table
+from ._io import csv_delimiter, file_format, read_csv_text, read_parquet_table
 from ._io import row_label as _row
 from .errors import CountsError, InputError
 from .origins import ALL, normalize_origins
@@ -48,6 +48,7 @@ __all__ = [
     "read_events",
     "normalize_events",
     "read_optout",
+    "warn_if_no_optout_matched",
     "events_to_counts",
     "period_floor",
     "period_seconds",
@@ -386,18 +387,26 @@ def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame:
 def read_optout(path: str | os.PathLike[str]) -> set[str]:
     """Read an opt-out list: one (hashed) subscriber id a line, or a CSV with ``subscriber_id``.
 
-    Blank lines and lines starting with ``#`` are ignored.
+    Blank lines and lines starting with ``#`` are ignored; an id in double quotes (a
+    spreadsheet's export of one column) is read without them. Ids are compared ignoring
+    case: a hexadecimal digest is written in upper or lower case alike.
 
     Parameters
     ----------
     path : str or os.PathLike
-        A UTF-8 text file (a CSV whose first line starts with the header ``subscriber_id``
-        is read by its first column), or a Parquet file with a ``subscriber_id`` column.
+        A text file in UTF-8 (or UTF-16 with its byte-order mark): one id a line, or a CSV
+        whose header names ``subscriber_id`` (read by Arrow, that column), or a Parquet
+        file with a ``subscriber_id`` column.
 
     Returns
     -------
     set of str
-        The subscriber ids, stripped of surrounding spaces.
+        The subscriber ids, stripped of surrounding spaces, in lower case.
+
+    Raises
+    ------
+    CountsError
+        The file is missing, not text, or a CSV without the column.
     """
     path = Path(path)
     if not path.exists():
@@ -405,12 +414,50 @@ def read_optout(path: str | os.PathLike[str]) -> set[str]:
     if file_format(path) == "parquet":
         df, _ = _read_frame(path, "opt-out list")
         _require(df, ("subscriber_id",), path, "opt-out")
-        return set(df["subscriber_id"].astype(str).str.strip())
-    lines = [ln.strip() for ln in path.read_text(encoding="utf-8-sig").splitlines()]
+        return {x.lower() for x in df["subscriber_id"].astype(str).str.strip()}
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CountsError(f"byte {exc.start}: the file is not UTF-8 text", path=path,
+                          hint="save the opt-out list as UTF-8 text, one hashed subscriber id a line") from None
+    lines = [ln.strip() for ln in text.lstrip("\ufeff").splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith("#")]
-    if lines and lines[0].lower().split(",")[0] == "subscriber_id":
-        lines = [ln.split(",")[0].strip() for ln in lines[1:]]
-    return set(lines)
+    if not lines:
+        return set()
+    first = lines[0]
+    if first.lstrip('"').lower().startswith("subscriber_id"):  # a CSV with a header: Arrow reads it
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        try:
+            t = pacsv.read_csv(pa.py_buffer("\n".join(lines).encode()), parse_options=pacsv.ParseOptions(delimiter=csv_delimiter(first)),
+                               convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=False, auto_dict_encode=False))
+        except pa.ArrowInvalid as exc:
+            raise CountsError(f"not a readable CSV: {' '.join(str(exc).split())}", path=path,
+                              hint="give one hashed subscriber id a line, or a CSV with a subscriber_id column") from None
+        col = next(c for c in t.column_names if c.strip().lower() == "subscriber_id")
+        return {str(x).strip().lower() for x in t.column(col).cast(pa.string()).to_pylist() if x is not None and str(x).strip()}
+    # (an id a line; one in double quotes, as a spreadsheet exports a column, without them)
+    return {(ln[1:-1].replace('""', '"').strip() if len(ln) >= 2 and ln[0] == ln[-1] == '"' else ln).lower() for ln in lines}
+
+
+def warn_if_no_optout_matched(optout: set[str] | None, removed: int, path) -> None:
+    """Warn when an opt-out list removed nobody: its ids are likely not the events' own
+    (another hash, another salt, a column of another file).
+
+    Parameters
+    ----------
+    optout : set of str or None
+        From :func:`read_optout`.
+    removed : int
+        How many of the events' subscribers it removed.
+    path : str or os.PathLike
+        The list, to name it.
+    """
+    if optout and not removed:
+        log.warning("%s: none of the %d listed ids is a subscriber of the events, so nobody was removed; check that the list "
+                    "holds the same hashed ids as the events' subscriber_id", path, len(optout))
 
 
 def read_events(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -515,7 +562,7 @@ def events_to_counts(
     ev = events
     removed_events = removed_people = 0
     if optout:
-        drop = ev["subscriber_id"].isin(optout).to_numpy()
+        drop = ev["subscriber_id"].astype(str).str.lower().isin({x.lower() for x in optout}).to_numpy()  # (ids ignoring case: read_optout)
         removed_events = int(drop.sum())
         removed_people = int(ev.loc[drop, "subscriber_id"].nunique())
         ev = ev.loc[~drop]

@@ -40,7 +40,7 @@ from . import __version__
 from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
 from .cellkey import Perturbation, read_secret
 from .config import RunConfig, load_config, pick_engine
-from .counts import events_to_counts, parse_period, period_seconds, read_counts, read_events, read_optout
+from .counts import events_to_counts, parse_period, period_seconds, read_counts, read_events, read_optout, warn_if_no_optout_matched
 from .density import PeriodWeights, period_weights, run_density
 from .earlier import check_settings, join_weights, prepare_earlier
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
@@ -419,6 +419,7 @@ def run(cfg: RunConfig) -> RunResult:
         check_rows(events, "timestamp", weights, cfg, cfg.events)
         optout = read_optout(cfg.optout) if cfg.optout else None
         counts, optout_info = events_to_counts(events, cfg.period, optout=optout)
+        warn_if_no_optout_matched(optout, optout_info["removed_subscribers"], cfg.optout)
         counts.attrs["source"] = cfg.events
         if cfg.dedup_factor is None:
             cfg.dedup_factor = optout_info["dedup_factor"]
@@ -571,7 +572,7 @@ def run(cfg: RunConfig) -> RunResult:
             "conservation_max_abs_error": conservation,
         },
         "data_quality": quality,
-        "optout": None if optout_info is None else {
+        "optout": None if optout_info is None or not cfg.optout else {
             "listed_subscribers_removed": optout_info["removed_subscribers"] if optout_info["removed_subscribers"] >= cfg.k or optout_info["removed_subscribers"] == 0 else f"fewer than {cfg.k:g}",
             "events_removed": optout_info["removed_events"],
         },

@@ -21,7 +21,7 @@ import pandas as pd
 from ._io import write_text_atomic
 from .cellkey import DEFAULT_MAX_NOISE, DEFAULT_VARIANCE, PROTECTIONS, Perturbation, perturbation_table, read_secret
 from .config import ENGINE_CHOICES
-from .counts import parse_period, period_seconds, read_optout
+from .counts import parse_period, period_seconds, read_optout, warn_if_no_optout_matched
 from .engine.events import EventBuckets, bucket_arrays
 from .errors import ConfigError, InputError
 from .extrapolate import read_market_share
@@ -281,6 +281,7 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
     finally:
         buckets.close()
     removed, removed_events = len(buckets.removed_ids), buckets.removed_events
+    warn_if_no_optout_matched(optout, removed, cfg.optout)
     unknown = sums.stats.get("events_unknown_cells", 0)
     if unknown:
         log.warning("%d events are in cells that are not in %s: they count for no zone and no home", unknown, Path(cfg.cells).name)

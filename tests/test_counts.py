@@ -200,3 +200,28 @@ def test_merged_municipalities_take_their_successors_code_and_unknown_codes_are_
     p.write_text("cell_id,period_start,period,count,origin\nA,2026-07-01T10:00,1h,40,34022\nA,2026-07-01T10:00,1h,40,34999\n")
     with pytest.raises(CountsError, match=r"line 3: origin '34999' is not a known NIS code"):
         gz.read_counts(p)
+
+
+def test_an_optout_list_is_read_however_a_spreadsheet_or_a_hash_tool_wrote_it(tmp_path):
+    """A probe's lists in upper-case hex, in CSV quoting with a header, or in UTF-16 removed
+    nobody, silently: the ids must be the same ids whichever way they are written."""
+    ids = ["abd5e1f0", "0c9f77aa", "ffee0011"]
+    ev = pd.DataFrame({"subscriber_id": ids + ["keep01"], "cell_id": "A", "origin": "34022",
+                       "timestamp": pd.Timestamp("2026-07-01 08:00", tz="UTC")})
+    forms = {
+        "upper.txt": "\n".join(i.upper() for i in ids) + "\n",
+        "quoted.csv": 'subscriber_id,reason\n' + "".join(f'"{i}",gdpr\n' for i in ids),
+        "quoted_header.csv": '"subscriber_id";"reason"\r\n' + "".join(f'"{i.upper()}";"x"\r\n' for i in ids),
+        "one_column.txt": "".join(f'"{i}"\n' for i in ids),
+    }
+    for name, text in forms.items():
+        listed = gz.read_optout(write(tmp_path, text, name))
+        _, info = gz.events_to_counts(ev, "1h", optout=listed)
+        assert info["removed_subscribers"] == 3, name
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_text("\n".join(ids) + "\n", encoding="utf-16")
+    assert gz.read_optout(utf16) == set(ids)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(b"abd5\xe9\n")
+    with pytest.raises(CountsError, match="latin.txt.*not UTF-8"):
+        gz.read_optout(latin)

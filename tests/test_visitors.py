@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -344,3 +345,19 @@ def test_perturbed_visitor_tables_keep_their_statuses_and_the_same_devices_share
     rt = noisy["tables"]["returning"].set_index(["zone_id", "days_present"])["observed"]
     both = [z for z in dw.index.get_level_values(0).unique() if np.isfinite(dw.get((z, "all"), np.nan)) and np.isfinite(rt.get((z, "all"), np.nan))]
     assert both and all(dw[(z, "all")] == rt[(z, "all")] for z in both)
+
+
+def test_an_optout_list_in_upper_case_removes_the_same_people_and_one_that_matches_nobody_is_said(world, tmp_path):
+    lower = run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out=str(tmp_path / "a"),
+                                        optout=world["optout"]))
+    upper = tmp_path / "upper.txt"
+    upper.write_text(Path(world["optout"]).read_text().upper())
+    up = run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out=str(tmp_path / "b"),
+                                     optout=str(upper)))
+    assert up["optout"] == lower["optout"] and up["optout"]["events_removed"] > 0
+    assert (tmp_path / "a" / "visitors.csv").read_bytes() == (tmp_path / "b" / "visitors.csv").read_bytes()
+    stranger = tmp_path / "none.txt"
+    stranger.write_text("00000000deadbeef\n")
+    p = subprocess.run([sys.executable, "-m", "geozones", "visitors", "--zones", world["zones"], "--cells", world["cells"], "--events",
+                        world["events"], "--optout", str(stranger), "--out", str(tmp_path / "c")], capture_output=True, text=True)
+    assert p.returncode == 0 and "none.txt: none of the 1 listed ids is a subscriber of the events" in p.stderr, p.stderr

@@ -185,7 +185,7 @@ class EventBuckets:
         path = _checked(path)
         fmt = file_format(path)
         self.n_buckets = max(1, -(-_n_rows(path) // bucket_rows))
-        optout_ids = pa.array(sorted(optout), pa.string()) if optout else None
+        optout_ids = pa.array(sorted({x.lower() for x in optout}), pa.string()) if optout else None  # (ids ignoring case: read_optout)
         self.removed_events = 0
         self.removed_ids: set[str] = set()
         self.rows = 0
@@ -199,7 +199,7 @@ class EventBuckets:
             for row0, raw in _raw_batches(path, fmt, min(READ_ROWS, bucket_rows)):
                 sub, cell, utc, origin = _batch(raw, path, fmt, row0, cells)
                 if optout:
-                    drop = pc.is_in(sub, value_set=optout_ids).to_numpy(zero_copy_only=False)
+                    drop = pc.is_in(pc.utf8_lower(sub), value_set=optout_ids).to_numpy(zero_copy_only=False)
                     if drop.any():
                         self.removed_events += int(drop.sum())
                         self.removed_ids.update(pc.unique(sub.filter(pa.array(drop))).to_pylist())
