@@ -47,15 +47,22 @@ _TZ = "Europe/Brussels"
 _LISTED = 50
 
 
-def _runs(starts: pd.DatetimeIndex, step: pd.Timedelta) -> list[dict]:
-    """Consecutive periods as runs: start, end (exclusive) and how many."""
+def _runs(starts: pd.DatetimeIndex, step: pd.Timedelta, days: pd.DateOffset | None = None) -> list[dict]:
+    """Consecutive periods as runs: start, end (exclusive) and how many (``days``: periods
+    of whole local days, which a clock change makes 23 or 25 hours long).
+    """
     if not len(starts):
         return []
     s = starts.sort_values()
-    breaks = np.flatnonzero(np.diff(s.as_unit("ns").asi8) != step.value) + 1
+    if days is None:
+        breaks = np.flatnonzero(np.diff(s.as_unit("ns").asi8) != step.value) + 1
+    else:
+        local = s.tz_convert(_TZ)
+        breaks = np.flatnonzero(np.asarray(local[1:] != (local[:-1] + days))) + 1
     out = []
     for part in np.split(np.arange(len(s)), breaks):
-        a, b = s[part[0]], s[part[-1]] + step
+        a = s[part[0]]
+        b = s[part[-1]] + step if days is None else (s[part[-1]].tz_convert(_TZ) + days).tz_convert("UTC")
         out.append({"start": a.tz_convert(_TZ).isoformat(), "end": b.tz_convert(_TZ).isoformat(), "periods": int(len(part))})
     return out
 
@@ -83,9 +90,15 @@ def network_checks(totals: pd.Series, period_seconds: float) -> dict:
     step = pd.Timedelta(seconds=period_seconds)
     idx = pd.DatetimeIndex(totals.index).tz_convert("UTC")
     totals = pd.Series(totals.to_numpy(dtype=float), index=idx).groupby(level=0).sum().sort_index()
-    full = pd.date_range(totals.index[0], totals.index[-1], freq=step)
-    missing = full.difference(totals.index)
-    out["missing_periods"] = _runs(missing, step)
+    if period_seconds >= 86400 and period_seconds % 86400 == 0:  # (days of the calendar: 23 or 25 hours at a clock change)
+        days = pd.DateOffset(days=int(period_seconds // 86400))
+        full = pd.date_range(totals.index[0].tz_convert(_TZ), totals.index[-1].tz_convert(_TZ), freq=days).tz_convert("UTC")
+        missing = full.difference(totals.index)
+        out["missing_periods"] = _runs(missing, step, days)
+    else:
+        full = pd.date_range(totals.index[0], totals.index[-1], freq=step)
+        missing = full.difference(totals.index)
+        out["missing_periods"] = _runs(missing, step)
     if period_seconds < 86400:
         local = full.tz_convert(_TZ)
         day = pd.Series(local.normalize().date, index=full)

@@ -51,6 +51,18 @@ def test_a_silent_cell_is_counted_not_named_and_a_quiet_area_is_not_silent():
     assert got[0] == {"date": "2026-07-05", "cells": 1} and all("cell" not in str(k) or k == "cells" for g in got for k in g)
 
 
+def test_days_are_days_of_the_calendar_across_a_clock_change():
+    """Daily counts over 26 October 2025 (a day of 25 hours): a probe's run listed the three
+    days after it as missing, and --strict-quality refused valid counts."""
+    days = pd.date_range("2025-10-20", "2025-10-29", freq="D", tz="Europe/Brussels").tz_convert("UTC")
+    total = pd.Series(1000.0, index=days)
+    assert network_checks(total, 86400)["missing_periods"] == []
+    out = network_checks(total.drop(days[[6, 7]]), 86400)  # 26 and 27 October missing
+    assert out["missing_periods"] == [{"start": "2025-10-26T00:00:00+02:00", "end": "2025-10-28T00:00:00+01:00", "periods": 2}]
+    weeks = pd.date_range("2025-10-06", periods=6, freq="7D", tz="Europe/Brussels").tz_convert("UTC")
+    assert network_checks(pd.Series(1.0, index=weeks), 7 * 86400)["missing_periods"] == []
+
+
 def test_short_runs_find_drops_and_silent_cells_too():
     """A run of under three weeks has no three of an hour of the week: its drops are
     measured against the same hour of the day; in a run of 2 to 4 days a cell silent on one
