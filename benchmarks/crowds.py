@@ -25,6 +25,7 @@ tables go to ``benchmarks/results/crowds_perturb.json``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -58,17 +59,22 @@ BENCH_SECRET = b"geozones benchmark secret, not for use"
 
 
 def run_case(name: str, seeds, scenarios, mismatches, share: float, shared=None, free_azimuths: bool = False,
-             small_cells: float = 0.1, perturb: bool = False) -> pd.DataFrame:
+             small_cells: float = 0.1, perturb: bool = False, register: str = "none") -> pd.DataFrame:
     frames = []
     for seed in seeds:
-        case = C.crowd_case(name, seed=seed, shared=shared, free_azimuths=free_azimuths, small_cells=small_cells)  # (Kortrijk: a new network per seed)
+        case = C.crowd_case(name, seed=seed, shared=shared, free_azimuths=free_azimuths, small_cells=small_cells,
+                            register=register != "none")  # (Kortrijk: a new network per seed)
+        # (--register: which side knows the register's heights, tilts and powers: the phones, the plan, or both)
+        bare = dataclasses.replace(case, cells=case.cells.drop(columns=list(W.REGISTER_COLUMNS), errors="ignore"))
+        sim_case = bare if register == "plan" else case
+        case = bare if register == "truth" else case
         z = case.zones.set_index("zone_id")
         centre = (z["zone_set"] == "city-centre") | (z["name"].astype(str) == "Binnenstad")
         weights = {m: S.method_weights(case, m) for m in METHODS}
         fits = {m: zone_fit(footprint_weights(w) if isinstance(w, Footprints) else w)["fit"] for m, w in weights.items()}
         for scen in scenarios:
             for mis in mismatches:
-                sim = C.simulate_crowd(case, scen, seed=seed, mismatch=mis, share=share)
+                sim = C.simulate_crowd(sim_case, scen, seed=seed, mismatch=mis, share=share)
                 truth = sim.truth.set_index("zone_id")["count"]
                 for m, w in weights.items():
                     est = S.estimate_counts(sim, w).set_index("zone_id")["estimate"].reindex(truth.index).fillna(0.0)
@@ -149,13 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--free-azimuths", action="store_true", help="Kortrijk's synthetic sectors point each their own random way")
     ap.add_argument("--small-cells", type=float, default=0.1, help="share of Kortrijk's synthetic sites that are small cells in the densest pixels")
     ap.add_argument("--shared", default=None)
+    ap.add_argument("--register", choices=("none", "both", "truth", "plan"), default="none",
+                    help="Leuven's and Antwerpen's register heights, tilts and powers: left out (none), known to the phones' "
+                         "attachment and the plan (both), to the attachment only (truth) or to the plan only (plan)")
     ap.add_argument("--perturb", action="store_true", help="score every figure again with the cell key method's noise (crowds_perturb.json)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "crowds.json"))
     ap.add_argument("--raw", default=None, help="also write every zone figure to this Parquet file (benchmarks/calibrate.py reads it)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     raw = pd.concat([run_case(c, args.seeds, args.scenario or list(C.SCENARIOS), args.mismatch or list(C.MISMATCH), args.share, args.shared,
-                              args.free_azimuths, args.small_cells, args.perturb)
+                              args.free_azimuths, args.small_cells, args.perturb, args.register)
                      for c in (args.case or ["kortrijk"])], ignore_index=True)
     elapsed = time.perf_counter() - t0
     if args.raw:

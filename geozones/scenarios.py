@@ -53,7 +53,7 @@ _STEP = (("peak", "15:00", 0.5, 1.0, False),)
 
 
 def crowd_case(name: str = "kortrijk", *, sites: int | None = 260, seed: int = 0, shared=None, free_azimuths: bool = False,
-               small_cells: float = 0.1) -> Case:
+               small_cells: float = 0.1, register: bool = False) -> Case:
     """A case for crowd scenarios: only the named zones (no squares).
 
     Parameters
@@ -73,12 +73,15 @@ def crowd_case(name: str = "kortrijk", *, sites: int | None = 260, seed: int = 0
     small_cells : float, default 0.1
         For the synthetic network: the share of sites that are omnidirectional small cells
         in the densest pixels (0: macro sites only, sparser in the centre).
+    register : bool, default False
+        Leuven's and Antwerpen's real plans keep the register's heights, tilts and powers
+        (:func:`geozones.simworld.load_case`).
 
     Returns
     -------
     Case
     """
-    case = load_case(name, shared=shared, grids=())
+    case = load_case(name, shared=shared, grids=(), register=register)
     if name != "kortrijk" or sites is None:
         return case
     from .cellplan import cells_from_frame

@@ -89,6 +89,11 @@ SHADOWING_CORR_M = 50.0
 SHADOWING_IID_DB = 3.0
 _FEATURES = 24
 SIGNAL_SITES = 6
+#: A plan's register columns; where a plan has them, phones attach with the antennas'
+#: vertical pattern (:data:`VERTICAL_BEAM_DEG`, unlike the footprint model's 10°) and
+#: transmit powers too.
+REGISTER_COLUMNS = ("height_m", "tilt", "power_dbm")
+VERTICAL_BEAM_DEG = 7.0
 
 #: Per case: the municipality (NIS code), the sites file, centre visitors at the peak step,
 #: and approximate positions (lon, lat) of well-known squares used as event sites.
@@ -175,7 +180,8 @@ def _grids(area: shapely.Geometry, crs, sizes=GRIDS) -> gpd.GeoDataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def load_case(name: str, *, operator: str = "pxs", shared: str | os.PathLike[str] | None = None, grids=GRIDS) -> Case:
+def load_case(name: str, *, operator: str = "pxs", shared: str | os.PathLike[str] | None = None, grids=GRIDS,
+              register: bool = False) -> Case:
     """Real geography for one of :data:`CASES`.
 
     ``kortrijk``: the demo's synthetic 60-site network (sites follow the population, seed 7),
@@ -186,7 +192,9 @@ def load_case(name: str, *, operator: str = "pxs", shared: str | os.PathLike[str
     (``winkelgebied``), residents from the 1 km grid ``POP.tif``; the study area is the
     convex hull of the sites grown by 300 m. Every case adds square grids (:data:`GRIDS`).
     Only zones with at least 99% of their area inside the study area are kept. The dasymetric methods weigh by
-    ``POP.tif`` (1 km) in every case.
+    ``POP.tif`` (1 km) in every case. ``register``: Leuven's and Antwerpen's plans keep the
+    register's ``height_m``, ``tilt`` and ``power_dbm`` (left out by default, so that the
+    studies documented before stop 41 stay as they were).
 
     Raises
     ------
@@ -223,7 +231,9 @@ def load_case(name: str, *, operator: str = "pxs", shared: str | os.PathLike[str
         path = shared / "sites" / spec["sites"].format(op=operator)
         # (the studies as documented before stop 41: the register's heights, tilts and powers,
         # read by read_sites since then, left out, so that each case's plan and figures stay)
-        cells = read_sites(path).drop(columns=["height_m", "tilt", "power_dbm"], errors="ignore")
+        cells = read_sites(path)
+        if not register:
+            cells = cells.drop(columns=list(REGISTER_COLUMNS), errors="ignore")
         m = cells.to_crs(crs)
         area = shapely.buffer(shapely.convex_hull(shapely.union_all(m.geometry.values)), 300.0)
         nb = gpd.read_file(shared / "flanders" / "ggw7.shp")
@@ -450,6 +460,12 @@ def attach_cells(
     shadowing_db = SHADOWING_DB if shadowing_db is None else shadowing_db  # (read at call time: tests set them)
     iid_db = SHADOWING_IID_DB if iid_db is None else iid_db
     pos, site, az, bw = _cell_table(cells, crs)
+    register = "height_m" in cells.columns
+    if register:  # (the antennas' vertical pattern and powers: the register's, where the plan gives them)
+        height = pd.to_numeric(cells["height_m"], errors="coerce").to_numpy(dtype=float)
+        tilt = np.nan_to_num(pd.to_numeric(cells.get("tilt", pd.Series(np.nan, index=cells.index)), errors="coerce").to_numpy(dtype=float), nan=4.0)
+        power = pd.to_numeric(cells.get("power_dbm", pd.Series(np.nan, index=cells.index)), errors="coerce").to_numpy(dtype=float)
+        power = np.nan_to_num(power - np.nanmedian(power), nan=0.0) if np.isfinite(power).any() else np.zeros(len(cells))
     # cells of each site as a padded table (sites x max cells), -1 where none
     order = np.argsort(site, kind="stable")
     start = np.searchsorted(site[order], np.arange(len(pos)))
@@ -484,6 +500,10 @@ def attach_cells(
             gain = np.where(omni, 0.0, -np.minimum(12.0 * (off / bw[ci]) ** 2, 20.0))
             shadow = _shadowing(px, py, near, field, shadowing_db) + rng.normal(0.0, iid_db, (n, k))
             score = (-10.0 * exponent * np.log10(d) + shadow)[:, :, None] + gain
+            if register:
+                elevation = np.degrees(np.arctan2(np.nan_to_num(height[ci], nan=0.0) - 1.5, d[:, :, None]))
+                vertical = np.where(np.isnan(height[ci]), 0.0, -np.minimum(12.0 * ((elevation - tilt[ci]) / VERTICAL_BEAM_DEG) ** 2, 20.0))
+                score = score + vertical + power[ci]
         score = np.where(valid, score, -np.inf).reshape(n, -1)
         # ties (bands on one azimuth, omni cells of one site) are broken at random
         score = score + rng.uniform(0, 1e-9, score.shape)

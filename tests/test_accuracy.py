@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -188,6 +189,28 @@ def test_sector_model_picks_the_sector_that_faces_the_phone(tmp_path):
     x, y = X0 + 300 * np.sin(b), Y0 + 300 * np.cos(b)
     got = S.attach_cells(x, y, cells, pyproj.CRS("EPSG:3812"), model="sector")
     assert cells["cell_id"].to_numpy()[got].tolist() == ["s0", "s120", "s120", "s240", "s0"]
+
+
+def test_the_registers_powers_and_tilts_move_the_simulated_phones_only_where_the_plan_gives_them(monkeypatch):
+    """The register study (docs/accuracy.md, stop 42): phones attach with the antennas'
+    powers and vertical pattern where the plan has the columns, as before where not."""
+    import pyproj
+
+    from geozones import simworld as W
+
+    monkeypatch.setattr(W, "SHADOWING_DB", 0.0)
+    monkeypatch.setattr(W, "SHADOWING_IID_DB", 0.0)
+    crs = pyproj.CRS("EPSG:3812")
+    lon, lat = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True).transform([X0, X0 + 1000], [Y0, Y0])
+    cells = gpd.GeoDataFrame({"cell_id": ["a", "b"], "azimuth": [np.nan, np.nan], "beamwidth": [360.0, 360.0]},
+                             geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    x, y = np.linspace(X0 + 100, X0 + 900, 81), np.full(81, Y0)
+    plain = W.attach_cells(x, y, cells, crs)
+    assert 40 <= (plain == 0).sum() <= 41  # (the nearer site; the half way point a tie)
+    strong = W.attach_cells(x, y, cells.assign(height_m=30.0, tilt=0.0, power_dbm=[49.0, 39.0]), crs)
+    assert (strong == 0).sum() > 55  # 10 dB more at a: it reaches past the half way
+    tilted = W.attach_cells(x, y, cells.assign(height_m=30.0, tilt=[20.0, 0.0], power_dbm=45.0), crs)
+    assert 0 < (tilted == 0).sum() < 40  # a's beam points at its foot: b takes the ground between
 
 
 def test_errors_are_measured_against_the_truth(voronoi_case):
