@@ -12,14 +12,16 @@ The rules (docs/tourism.md):
   day (at least that likely to have been in Z). Over a longer period, the largest of its days.
 * **Dwell.** A stay runs from the first to the last event of a run of consecutive events
   (in the device's time order, within one local day) in cells that reach Z; the dwell on a
-  day is the sum of the day's stays. Over a period longer than a day: the mean over the days
-  present.
+  day is the sum of the day's stays, each part of a stay (its time in one cell) counted by
+  that cell's weight for Z against the day's largest. Over a period longer than a day: the
+  mean over the days present, each day by its weight against the largest.
 * **Classes** per zone and period, in this order: ``resident`` (home is the zone's
   municipality), ``regular`` (in Z on at least ``regular_days`` distinct days of the calendar
   month), ``overnight_visitor`` (seen in the zone's municipality during the night before or
   after the day), ``day_visitor`` (the rest). Over a period longer than a day a device takes
   the first class of its days in that order.
-* **Returning**, per summary period: non-residents by distinct days present (1, 2-3, 4+).
+* **Returning**, per summary period: non-residents by distinct days present (1, 2-3, 4+),
+  each day counted by its weight against the device's largest, rounded (as for ``regular``).
 
 Every figure is a weighted count of distinct devices (``observed``); the estimate divides
 it by the zone's market share (:func:`zone_factors`), and disclosure control
@@ -289,7 +291,7 @@ def _chunk_sums(d_dev, d_zone, d_day, d_w, d_dwell, *, home, night_keys, zone_mu
     # --- classes per (device, zone, day)
     month = d_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
     m0, m1 = _group_ends((d_dev * n_zone + d_zone) * (month.max(initial=0) + 1) + month)  # (sorted)
-    in_month = np.repeat(m1 - m0, m1 - m0)
+    in_month = np.repeat(_days_present(d_w, m0), m1 - m0)
     zm = zone_municipality[d_zone]
     resident = (zm >= 0) & (home[d_dev] == zm)
     regular = in_month >= regular_days
@@ -305,7 +307,7 @@ def _chunk_sums(d_dev, d_zone, d_day, d_w, d_dwell, *, home, night_keys, zone_mu
     if summary_period:
         s_starts = _period_starts(d_day, summary_period)
         s_dev, s_zone, s_start, s_w, _, _, n_present = _per_period(d_dev, d_zone, s_starts, d_w, cls, d_dwell)
-        rb = np.where(n_present >= 4, 2, np.where(n_present >= 2, 1, 0))
+        rb = np.where(n_present >= 3.5, 2, np.where(n_present >= 1.5, 1, 0))  # (days, each as likely as its weight says: rounded)
         zm_s = zone_municipality[s_zone]
         nr = (zm_s < 0) | (home[s_dev] != zm_s)
         out["returning"] = _agg(s_zone[nr], s_start[nr], rb[nr], s_w[nr])
@@ -369,15 +371,19 @@ def _zone_days(dev, cell, day, t0, t1, matrix, n_zone: int, n_days: int, day0: i
     sg, zone, w = sg[o], zone[o], w[o]
     del o
     key = (dev[sg] * n_zone + zone) * n_days + (day[sg] - day0)  # sorted: device, zone, day
-    r0 = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]) | (sg[1:] != sg[:-1] + 1)]) if len(sg) else np.zeros(0, np.int64)
-    r1 = np.r_[r0[1:], len(sg)] - 1
-    stay = (t1[sg[r1]] - t0[sg[r0]]) / 1e9
     g0 = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(sg) else np.zeros(0, np.int64)
-    run_group = np.searchsorted(g0, r0, side="right") - 1
     if not len(g0):
         z = np.zeros(0, np.int64)
         return z, z, z, np.zeros(0), np.zeros(0)
-    return (dev[sg[g0]], zone[g0], day[sg[g0]], np.maximum.reduceat(w, g0), np.bincount(run_group, weights=stay, minlength=len(g0)))
+    # a stay's time, segment by segment: each holds until the next segment of its run (the
+    # run's last, its own span), weighed by its cell's weight against the day's largest, so
+    # that hours in a cell that barely reaches the zone (a footprint's far tail) count as
+    # little as the cell says; with equal weights, a run's first to last event as before
+    run_end = np.r_[(key[1:] != key[:-1]) | (sg[1:] != sg[:-1] + 1), True]
+    nxt = np.r_[sg[1:], 0]
+    hold = np.where(run_end, t1[sg] - t0[sg], t0[nxt] - t0[sg]) / 1e9
+    top = np.maximum.reduceat(w, g0)
+    return dev[sg[g0]], zone[g0], day[sg[g0]], top, np.add.reduceat(hold * w, g0) / top
 
 
 def _isin_sorted(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
@@ -398,18 +404,28 @@ def _period_starts(days: np.ndarray, period: str) -> np.ndarray:
     return starts[days - first]
 
 
+def _days_present(w: np.ndarray, g0: np.ndarray) -> np.ndarray:
+    """Per group of (device, zone, day) rows starting at ``g0``: its days, each counted by
+    its weight against the group's largest (equal weights: the number of days; a day seen
+    only in a cell that barely reaches the zone, almost none).
+    """
+    return np.add.reduceat(w, g0) / np.maximum.reduceat(w, g0) if len(g0) else np.zeros(0)
+
+
 def _per_period(dev, zone, start, w, cls, dwell):
     """Rows (device, zone, day), sorted by device, zone, day, folded to (device, zone, period):
-    its largest weight, first class, mean daily dwell and number of days.
+    its largest weight, first class, mean daily dwell and number of days (each day by its
+    weight against the largest: :func:`_days_present`; the dwell's mean likewise).
     """
     if not len(dev):
         z = np.zeros(0, np.int64)
-        return z, z, z, np.zeros(0), z, np.zeros(0), z
+        return z, z, z, np.zeros(0), z, np.zeros(0), np.zeros(0)
     key_change = np.r_[True, (dev[1:] != dev[:-1]) | (zone[1:] != zone[:-1]) | (start[1:] != start[:-1])]
     g0 = np.flatnonzero(key_change)
-    n = np.diff(np.r_[g0, len(dev)])
-    return (dev[g0], zone[g0], start[g0], np.maximum.reduceat(w, g0), np.minimum.reduceat(cls, g0),
-            np.add.reduceat(dwell, g0) / n, n)
+    top = np.maximum.reduceat(w, g0)
+    r = w / np.repeat(top, np.diff(np.r_[g0, len(dev)]))
+    n = np.add.reduceat(r, g0)
+    return (dev[g0], zone[g0], start[g0], top, np.minimum.reduceat(cls, g0), np.add.reduceat(dwell * r, g0) / n, n)
 
 
 def _frame(s: tuple, key: str) -> pd.DataFrame:

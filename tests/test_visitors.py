@@ -361,3 +361,33 @@ def test_an_optout_list_in_upper_case_removes_the_same_people_and_one_that_match
     p = subprocess.run([sys.executable, "-m", "geozones", "visitors", "--zones", world["zones"], "--cells", world["cells"], "--events",
                         world["events"], "--optout", str(stranger), "--out", str(tmp_path / "c")], capture_output=True, text=True)
     assert p.returncode == 0 and "none.txt: none of the 1 listed ids is a subscriber of the events" in p.stderr, p.stderr
+
+
+def test_a_cell_that_barely_reaches_a_zone_adds_as_little_time_and_as_few_days():
+    """A probe's footprint run: a device seen once in the zone's cell, then for hours (or on
+    five more days) only on a cell 1.8 km away whose weight for the zone is 0.0014, was
+    counted as staying 4 hours and more (or coming back on 4+ days); Voronoi said under 30
+    minutes (and 1 day). Each segment now counts by its weight against the day's largest."""
+    from scipy import sparse
+
+    from geozones.visitors import DWELL_BANDS, RETURN_BANDS, device_sums_arrays
+    from geozones.weights import Weights
+
+    for far in (0.0, 0.0014):  # (Voronoi: the far cell does not reach the zone; footprint: barely)
+        m = sparse.csr_array(np.array([[1.0], [far]]))
+        w = Weights(m, np.array(["in", "far"]), np.array(["Z"]), np.array([0.0, 1.0 - far]))
+        t = [pd.Timestamp("2026-07-01 09:00", tz="Europe/Brussels")]
+        cells = [0]
+        t += [pd.Timestamp("2026-07-01 09:05", tz="Europe/Brussels") + pd.Timedelta(minutes=30 * i) for i in range(16)]  # 8 hours away
+        cells += [1] * 16
+        for d in range(2, 7):  # five more days, only on the far cell
+            t += [pd.Timestamp(f"2026-07-0{d} 12:00", tz="Europe/Brussels")]
+            cells += [1]
+        utc = pd.DatetimeIndex(t).tz_convert("UTC").as_unit("ns").asi8
+        n = len(t)
+        s = device_sums_arrays(np.array(["d1"] * n), np.array(cells), utc, np.array(["FR"] * n), w, np.full(2, -1), np.full(1, -1),
+                               period="1d", summary_period="1q")
+        first = s.dwell[s.dwell["period_start"] == s.dwell["period_start"].min()]
+        assert [DWELL_BANDS[c] for c in first["dwell"]] == [DWELL_BANDS[0]], far  # under 30 minutes
+        ret = s.returning
+        assert [RETURN_BANDS[c] for c in ret["days_present"]] == ["1"] and ret["observed"].tolist() == [1.0], far
