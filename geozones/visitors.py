@@ -24,7 +24,7 @@ The rules (docs/tourism.md):
   each day counted by its weight against the device's largest, rounded (as for ``regular``).
 
 Every figure is a weighted count of distinct devices (``observed``); the estimate divides
-it by the zone's market share (:func:`zone_factors`), and disclosure control
+it by the market share of its zone and class (:func:`zone_factors`), and disclosure control
 (:func:`protect`) keeps every figure under ``k``, and every difference that would reveal
 one, out of all three tables.
 """
@@ -56,6 +56,9 @@ DWELL_BANDS = ("<30m", "30m-1h", "1h-2h", "2h-4h", "4h+")
 _DWELL_EDGES = np.array([1800, 3600, 7200, 14400], dtype=np.int64)
 #: Bands of distinct days present in the ``returning`` table (non-residents).
 RETURN_BANDS = ("1", "2-3", "4+")
+#: The code of the non-residents (the dwell and returning tables' devices) in
+#: :attr:`DeviceSums.class_origin`, after the classes' own.
+NON_RESIDENTS = 4
 #: Least nights in a municipality for it to be a device's home.
 HOME_NIGHTS = 3
 ALL = "all"
@@ -107,6 +110,9 @@ class DeviceSums:
         code and ``observed`` (the sum of the devices' weights).
     zone_origin : pandas.DataFrame
         ``zone``, ``origin``, ``observed`` over the whole run (for :func:`zone_factors`).
+    class_origin : pandas.DataFrame
+        ``zone``, ``class`` (code), ``origin``, ``observed`` over the whole run: each
+        device once per class it took in the zone (the classes' own factors).
     stats : dict
         ``devices``, ``events``, ``events_unknown_cells``, ``homes``, ``devices_in_zones``.
     """
@@ -115,6 +121,7 @@ class DeviceSums:
     dwell: pd.DataFrame
     returning: pd.DataFrame
     zone_origin: pd.DataFrame
+    class_origin: pd.DataFrame
     stats: dict = field(default_factory=dict)
 
     def add(self, other: DeviceSums) -> DeviceSums:
@@ -126,7 +133,7 @@ class DeviceSums:
 
         stats = {k: self.stats.get(k, 0) + other.stats.get(k, 0) for k in set(self.stats) | set(other.stats)}
         return DeviceSums(cat(self.visitors, other.visitors), cat(self.dwell, other.dwell), cat(self.returning, other.returning),
-                          cat(self.zone_origin, other.zone_origin), stats)
+                          cat(self.zone_origin, other.zone_origin), cat(self.class_origin, other.class_origin), stats)
 
 
 def _codes(values) -> tuple[np.ndarray, np.ndarray]:
@@ -268,7 +275,7 @@ def device_sums_arrays(
     first_origin[dev[::-1]] = org_codes[::-1]  # each device's first event's origin
     ctx = dict(home=home, night_keys=night_keys, zone_municipality=zone_municipality, n_muni=max(n_muni, 1), n_days=n_days, day0=day0,
                n_zone=n_zone, period=period, summary_period=summary_period, regular_days=regular_days, first_origin=first_origin)
-    sums = {"visitors": [], "dwell": [], "returning": [], "zone_origin": []}
+    sums = {"visitors": [], "dwell": [], "returning": [], "zone_origin": [], "class_origin": []}
     stats["devices_in_zones"] = 0
     dev_start = np.flatnonzero(np.r_[True, dev[seg][1:] != dev[seg][:-1]]) if len(seg) else np.zeros(0, np.int64)
     for lo, hi in _chunks(dev_start, len(seg), _CHUNK_SEGMENTS):
@@ -278,11 +285,12 @@ def device_sums_arrays(
         for name, part in _chunk_sums(*d, **ctx).items():
             sums[name].append(part)
     out = {name: _frame(tuple(np.concatenate([p[i] for p in parts]) if parts else np.zeros(0) for i in range(4)), key)
-           for (name, parts), key in zip(sums.items(), ("class", "dwell", "days_present", "origin"))}
-    zo = out["zone_origin"]
-    zo["origin"] = np.asarray(org_names, dtype=object)[zo["origin"].to_numpy(dtype=np.int64)] if len(zo) else zo["origin"].astype(object)
-    zo = zo.drop(columns="period_start")
-    return DeviceSums(out["visitors"], out["dwell"], out["returning"], zo, stats)
+           for (name, parts), key in zip(sums.items(), ("class", "dwell", "days_present", "origin", "origin"))}
+    for name in ("zone_origin", "class_origin"):
+        zo = out[name]
+        zo["origin"] = np.asarray(org_names, dtype=object)[zo["origin"].to_numpy(dtype=np.int64)] if len(zo) else zo["origin"].astype(object)
+        out[name] = zo.drop(columns="period_start") if name == "zone_origin" else zo.rename(columns={"period_start": "class"})
+    return DeviceSums(out["visitors"], out["dwell"], out["returning"], out["zone_origin"], out["class_origin"], stats)
 
 
 def _chunk_sums(d_dev, d_zone, d_day, d_w, d_dwell, *, home, night_keys, zone_municipality, n_muni, n_days, day0, n_zone, period, summary_period,
@@ -316,6 +324,13 @@ def _chunk_sums(d_dev, d_zone, d_day, d_w, d_dwell, *, home, night_keys, zone_mu
     # --- per (zone, origin) over the run, for the market share
     r_dev, r_zone, _, r_w, _, _, _ = _per_period(d_dev, d_zone, np.zeros(len(d_day), np.int64), d_w, cls, d_dwell)
     out["zone_origin"] = _agg(r_zone, np.zeros(len(r_zone), np.int64), first_origin[r_dev], r_w)
+    # per (zone, class, origin) over the run: each device once per class (its classes' own factors)
+    order = np.lexsort((d_day, cls, d_zone, d_dev))
+    c_dev, c_zone, c_cls, c_w, _, _, _ = _per_period(d_dev[order], d_zone[order], cls[order], d_w[order], cls[order], d_dwell[order])
+    nr = cls > 0  # (and the non-residents of the dwell and returning tables, each device once: class NON_RESIDENTS)
+    n_dev, n_zone_, _, n_w, _, _, _ = _per_period(d_dev[nr], d_zone[nr], np.zeros(int(nr.sum()), np.int64), d_w[nr], cls[nr], d_dwell[nr])
+    out["class_origin"] = _agg(np.r_[c_zone, n_zone_], np.r_[c_cls, np.full(len(n_zone_), NON_RESIDENTS)], first_origin[np.r_[c_dev, n_dev]],
+                               np.r_[c_w, n_w])
     return out
 
 
@@ -625,6 +640,13 @@ def visitor_tables(
 
     zone_ids = np.asarray(weights.zone_ids, dtype=object)
     factor = zone_factors(sums.zone_origin, len(zone_ids), shares, k)
+    # each class (and the non-residents) its own factor: residents counted at their share,
+    # not at the mix of a zone full of tourists (a probe: Antwerpen centre's residents x 7.7
+    # where their share said x 2.5); the total (``all``) keeps the zone's, from its devices
+    co = sums.class_origin
+    n_f = NON_RESIDENTS + 1
+    own = zone_factors(co.assign(zone=co["zone"].to_numpy(dtype=np.int64) * n_f + co["class"].to_numpy(dtype=np.int64)), len(zone_ids) * n_f,
+                       shares, k).reshape(len(zone_ids), n_f)
     groups = sums.visitors[["zone", "period_start"]].drop_duplicates().reset_index(drop=True)
     s_groups = sums.returning[["zone", "period_start"]].drop_duplicates().reset_index(drop=True)
     full = {
@@ -647,7 +669,10 @@ def visitor_tables(
             what = np.array([f"{name}:{c}" for c in labels[:-1]] + [f"{name}:all" if name == "visitors" else "non-residents"], dtype=object)
             obs = perturbation.perturb(obs, ~hide, zones=zid, periods=np.full(len(f), per, dtype=object), origins=what[f[key].to_numpy(dtype=np.int64)],
                                        starts_ns=pd.DatetimeIndex(pd.to_datetime(f["period_start"].to_numpy(), utc=True)).as_unit("ns").asi8)
-        est = np.round(obs) * factor[f["zone"].to_numpy(dtype=np.int64)]  # (from the count as published: no finer than its rounding)
+        zc, cc = f["zone"].to_numpy(dtype=np.int64), f[key].to_numpy(dtype=np.int64)
+        f_row = (np.where(cc < len(CLASSES), own[zc, np.minimum(cc, len(CLASSES) - 1)], factor[zc]) if name == "visitors"
+                 else own[zc, NON_RESIDENTS])
+        est = np.round(obs) * f_row  # (from the count as published: no finer than its rounding)
         out[name] = pd.DataFrame({
             "zone_id": zid,
             "zone_name": [names.get(z, z) for z in zid],

@@ -136,21 +136,24 @@ def test_config_checks():
         VisitorsConfig(zones=[], cells="c", events="e", out="o", regular_days=40).validate()
 
 
-def test_market_share_estimate_is_one_factor_per_zone(world, tmp_path):
+def test_market_share_estimate_is_one_factor_per_zone_and_class(world, tmp_path):
     shares = tmp_path / "ms.csv"
     shares.write_text("origin,share\n*,0.4\nBE,0.5\n34013,0.25\n")
     m = run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out=str(tmp_path / "o"), k=1,
                                     municipalities=world["municipalities"], optout=world["optout"], market_share=str(shares)))
     v = m["tables"]["visitors"]
     pub = v[(v["status"] == "published") & (v["observed"] > 0)]
-    ratio = (pub["estimate"] / pub["observed"]).groupby(pub["zone_id"]).agg(["min", "max"])
-    # k = 1: every origin holds k devices, so the factor mixes the origins' own shares; one per zone
-    assert (ratio["max"] - ratio["min"] < 0.6).all() and (ratio["min"] > 1.9).all()
-    # each estimate is the zone's factor times the count as published, so it tells the count no
-    # finer than its rounding: one factor per zone fits every published figure to +-0.5
-    lo = ((pub["estimate"] - 0.5) / pub["observed"]).groupby(pub["zone_id"]).max()
-    hi = ((pub["estimate"] + 0.5) / pub["observed"]).groupby(pub["zone_id"]).min()
+    by = [pub["zone_id"], pub["class"]]
+    # each estimate is its factor times the count as published, so it tells the count no finer
+    # than its rounding: one factor per zone and class fits every published figure to +-0.5
+    lo = ((pub["estimate"] - 0.5) / pub["observed"]).groupby(by).max()
+    hi = ((pub["estimate"] + 0.5) / pub["observed"]).groupby(by).min()
     assert (lo <= hi + 1e-12).all()
+    # each class at its own people's share: zone A's residents (34022, share BE 0.5) x 2 and its
+    # day visitors (mostly 34013, 0.25) above the zone's mix, not all at it (a probe's residents
+    # took a zone's mix with tourists at 3-5%: three times too many)
+    assert lo[("A", "resident")] <= 2.0 <= hi[("A", "resident")], (lo, hi)
+    assert lo[("A", "day_visitor")] > hi[("A", "all")] > hi[("A", "resident")], (lo, hi)
 
 
 # ----------------------------------------------------------------------- the attacker
