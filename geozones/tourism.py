@@ -136,8 +136,9 @@ def device_sections(run_dir: str | os.PathLike[str], zone: str, start: str, end:
     -------
     dict or None
         ``classes``, ``dwell`` (rows of name, per_day, days, share), ``returning`` (rows of
-        name, estimate, share), ``period`` and ``differ`` (:func:`settings_that_differ`,
-        also logged as a warning); None when the folder has no visitors table.
+        name, estimate, share), ``period``, ``differ`` (:func:`settings_that_differ`,
+        also logged as a warning) and ``k`` (the tables' threshold); None when the folder
+        has no visitors table.
     """
     run_dir = Path(run_dir)
     vis = _read(run_dir, "visitors")
@@ -156,7 +157,7 @@ def device_sections(run_dir: str | os.PathLike[str], zone: str, start: str, end:
     rd = int(settings.get("regular_days", 12))
     out = {"classes": _per_day(vis, zone, start, end, list(CATEGORIES["visitors"]) + ["all"], "class", rd), "dwell": [], "returning": [],
            "period": str(vis["period"].iloc[0]) if len(vis) else "1d", "in_tables": bool((vis["zone_id"] == zone).any()),
-           "differ": differ}
+           "differ": differ, "k": settings.get("k")}
     dw = _read(run_dir, "dwell")
     if dw is not None:
         out["dwell"] = _per_day(dw, zone, start, end, list(CATEGORIES["dwell"]) + ["all"], "dwell", rd)

@@ -417,6 +417,8 @@ def test_a_report_says_when_the_visitors_tables_were_made_with_other_settings(de
     with caplog.at_level("WARNING", logger="geozones"):
         html = build_report(folder)
     assert "other settings than the counts above" in html and f"coverage model: {vm['model']}" in html and "k: 10 (the counts above: 30" in html
+    # and its privacy statement does not promise the counts' k for tables made with another
+    assert "fewer than <b>10</b> in the visitor, dwell and returning tables" in html
     assert any("visitors tables" in r.getMessage() and "coverage model" in r.getMessage() for r in caplog.records)
 
 
