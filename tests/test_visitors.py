@@ -394,3 +394,21 @@ def test_a_cell_that_barely_reaches_a_zone_adds_as_little_time_and_as_few_days()
         assert [DWELL_BANDS[c] for c in first["dwell"]] == [DWELL_BANDS[0]], far  # under 30 minutes
         ret = s.returning
         assert [RETURN_BANDS[c] for c in ret["days_present"]] == ["1"] and ret["observed"].tolist() == [1.0], far
+
+
+def test_latin1_events_are_read_with_a_warning_and_a_late_bad_byte_is_a_clean_error(world, tmp_path):
+    """``visitors`` read a Latin-1 file as ``apportion --events`` does (docs/bad_input.md); a
+    probe's got Arrow's "invalid UTF8" with no hint."""
+    text = Path(world["events"]).read_text().replace("x1,", "x\u00e91,")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(text.encode("cp1252"))
+    p = subprocess.run([sys.executable, "-m", "geozones", "visitors", "--zones", world["zones"], "--cells", world["cells"], "--events", str(latin),
+                        "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert p.returncode == 0 and "latin.csv: not UTF-8; read as Windows-1252" in p.stderr, p.stderr
+    late = tmp_path / "late.csv"
+    big = text.encode("utf-8") + (text.split("\n", 1)[1].encode("utf-8")) * 400 + b"x\xe92,A1,2026-07-03T10:00:00,34013\n"
+    late.write_bytes(big)
+    p = subprocess.run([sys.executable, "-m", "geozones", "visitors", "--zones", world["zones"], "--cells", world["cells"], "--events", str(late),
+                        "--out", str(tmp_path / "o2")], capture_output=True, text=True)
+    assert p.returncode == 1 and "late.csv" in p.stderr and "not UTF-8" in p.stderr and "Traceback" not in p.stderr, p.stderr
+    assert sum("error" in line for line in p.stderr.splitlines()) == 1 and not (tmp_path / "o2").exists()

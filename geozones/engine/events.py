@@ -10,6 +10,7 @@ the origin.
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from pathlib import Path
@@ -23,6 +24,8 @@ from ..errors import CountsError
 from ..origins import ALL, UNKNOWN, normalize_origins
 
 __all__ = ["EventBuckets", "bucket_arrays"]
+
+log = logging.getLogger("geozones")
 
 #: Rows per batch read from an events file.
 READ_ROWS = 500_000
@@ -42,12 +45,20 @@ def _csv_batches(path: Path, rows: int):
     import pyarrow.csv as pacsv
 
     with open(path, "rb") as f:
-        head = f.read(65536).decode("utf-8-sig", errors="replace").split("\n", 1)[0]
+        raw = f.read(65536)
+    encoding = "utf8"
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(raw) - 4:  # (not a character cut by the block's end: the file is not UTF-8)
+            encoding = "cp1252"
+            log.warning("%s: not UTF-8; read as Windows-1252 (Latin-1)", path)
+    head = raw.decode("utf-8-sig" if encoding == "utf8" else "cp1252", errors="replace").split("\n", 1)[0]
     sep = csv_delimiter(head)
     names = [c.strip().lstrip("\ufeff").lower() for c in head.split(sep)]
     reader = pacsv.open_csv(
         path,
-        read_options=pacsv.ReadOptions(block_size=max(1 << 20, rows * CSV_ROW_BYTES), encoding="utf8"),
+        read_options=pacsv.ReadOptions(block_size=max(1 << 20, rows * CSV_ROW_BYTES), encoding=encoding),
         parse_options=pacsv.ParseOptions(delimiter=sep),
         convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
     )
@@ -75,6 +86,10 @@ def _raw_batches(path: Path, fmt: str, rows: int):
         except StopIteration:
             break
         except Exception as exc:  # Arrow's classes for a damaged or malformed file
+            if "invalid UTF8" in str(exc):  # (its first block was UTF-8, a later one is not)
+                where = f"after row {row0:,}" if row0 else "after its first 64 kB"
+                raise CountsError(f"the file is not UTF-8 text {where}", path=path,
+                                  hint="save the events as UTF-8 (a spreadsheet's 'CSV UTF-8'), or as Parquet") from None
             raise CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path,
                               hint=f"check that it is a valid {fmt} file of events, or export it again") from None
         names = [str(c).strip().lstrip("\ufeff").lower() for c in batch.schema.names]
