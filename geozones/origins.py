@@ -235,15 +235,17 @@ def rollup_codes(codes: pd.Series, level: str, *, keep: frozenset[str] = frozens
     return pd.Series(arr[np.where(cat.codes < 0, len(mapped), cat.codes)], index=codes.index)
 
 
-def origin_names(codes) -> dict[str, str]:
+def origin_names(codes, level: str | None = None) -> dict[str, str]:
     """Readable names of origin codes: ``{"30000": "West-Vlaanderen", "FR": "France", ...}``.
 
     Codes without a known name (e.g. Walloon municipalities) are named by their code.
+    ``level``: the run's origin level; at ``country`` ``BE`` is all of Belgium, below it the
+    Belgians whose region is unknown.
     """
     be = dict(zip(_belgian()["code"], _belgian()["name"]))
     countries = _countries().drop_duplicates("iso")
     world = dict(zip(countries["iso"], countries["name"]))
-    world["BE"] = "Belgium (region unknown)"
+    world["BE"] = "Belgium" if level == "country" else "Belgium (region unknown)"
     special = {ALL: "all origins", UNKNOWN: "unknown", RESIDENT: "residents"}
     out = {}
     for c in pd.unique(pd.Series(list(codes), dtype=object).astype(str)):

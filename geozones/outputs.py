@@ -222,7 +222,8 @@ SUMMARY_COLUMNS = ("visitors", "estimate_low", "estimate_high", "observed", "sta
                    "n_cells", "fit", "_origins_observed", "_origins_estimate", "_origins_at_low", "_origins_at_high")
 
 
-def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, shares: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, shares: pd.DataFrame | None = None,
+                 origin_level: str | None = None) -> gpd.GeoDataFrame:
     """Zones with the published figures of the summary period (origin ``all``) and top origins.
 
     Parameters
@@ -236,6 +237,8 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, 
     shares : pandas.DataFrame, optional
         The market-share table: its bounds for the published origins, which a total's
         interval sums (:func:`geozones.intervals.rest_bounds`).
+    origin_level : str, optional
+        The run's origin level, for the origins' names (:func:`geozones.origins.origin_names`).
 
     Returns
     -------
@@ -272,7 +275,7 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, 
     sums = parts.groupby("zone_id", sort=False)[["observed", "estimate", "at_low", "at_high"]].sum()
     for col in ("observed", "estimate", "at_low", "at_high"):
         z[f"_origins_{col}"] = z["zone_id"].map(sums[col]).fillna(0.0).to_numpy(dtype=float)
-    names = origin_names(parts["origin"]) if len(parts) else {}
+    names = origin_names(parts["origin"], origin_level) if len(parts) else {}
     tops = {}
     if len(parts):  # the three largest origins of each zone, in one sort
         parts = parts.sort_values(["zone_id", "estimate"], ascending=[True, False], kind="stable")

@@ -514,7 +514,7 @@ def run(cfg: RunConfig) -> RunResult:
         clock.done("zone figures and disclosure control")
         conservation = conservation_of(bins, weights, sums, factor)
         table, stats, by_reason = done.table, done.stats, done.by_reason
-        summary = zone_summary(zones, done.last, periods[-1], shares)
+        summary = zone_summary(zones, done.last, periods[-1], shares, cfg.origin_level)
         info = _bins_info(bins, factor)
         factors = bins.info["factors"]
         published_all = published_all_rows(table) if heat else None
@@ -526,7 +526,7 @@ def run(cfg: RunConfig) -> RunResult:
         clock.done("disclosure control")
         published = publish(checked)
         table = output_table(published, names, zone_order, fit)
-        summary = zone_summary(zones, published, periods[-1], shares)
+        summary = zone_summary(zones, published, periods[-1], shares, cfg.origin_level)
         stats, by_reason = {}, {}
         _tally(checked, stats, by_reason)
         published_all = published[published["origin"] == ALL] if heat else None

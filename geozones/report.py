@@ -345,7 +345,7 @@ def build_report(
     zrow = pub[pub["zone_id"] == zone].set_index("origin")["estimate"]
     visitors_total = vis.get(zone, np.nan)
     parts = zrow.drop([o for o in (ALL, RESIDENT) if o in zrow.index])
-    onames = origin_names(list(parts.index) + list(summ["origin"].unique()))
+    onames = origin_names(list(parts.index) + list(summ["origin"].unique()), manifest.get("parameters", {}).get("origin_level"))
     zb = pub[pub["zone_id"] == zone].set_index("origin")
     shares = pd.DataFrame({"origin": parts.index, "name": [onames.get(o, o) for o in parts.index], "estimate": parts.to_numpy(),
                            "low": zb["estimate_low"].reindex(parts.index).to_numpy(), "high": zb["estimate_high"].reindex(parts.index).to_numpy()})

@@ -322,4 +322,7 @@ def map_title(cfg: RunConfig, periods: list[str]) -> str:
     what = "people present" if cfg.kind == "presence" else "visitors"
     if cfg.kind == "presence" and longest != first:
         return f"Estimated {what} per {first} ({cfg.stat} over the {longest})"
+    if cfg.kind == "presence" and first not in ("day", "hour") and not first.endswith("min"):
+        # (presence over a week is its hours' mean or maximum: a day's measure, not a week's total)
+        return f"Estimated {what} per day ({cfg.stat} over the {first})"
     return f"Estimated {what} per {longest}"

@@ -797,3 +797,26 @@ def test_a_report_says_when_the_counts_cover_part_of_its_period(small_case):
     assert geozones("report", out).returncode == 0
     text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (out / "report.html").read_text())))
     assert "The counts cover 2026-07-01 to 2026-07-01 only: 1 of this 1q's 92 days." in text
+
+
+def test_a_weekly_run_of_distinct_people_is_reported_per_week_and_country_level_belgium_is_belgium(small_case, tmp_path):
+    """A probe's ``--period 1w`` report said "2 / 2 days with a published figure", "Peak
+    days" and visitors "per day" for weekly distinct counts, and named Belgium at country
+    level "Belgium (region unknown)"."""
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    for week in ("2026-07-06", "2026-07-13"):
+        rows += [f"A,{week},1w,900,30000", f"A,{week},1w,400,208", f"B,{week},1w,700,34022"]
+    counts = tmp_path / "weeks.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out, "--kind", "unique", "--dedup-factor", "0.8",
+                 "--period", "1w", "--origin-level", "country", "--no-residents", "--heat-grid", 0, "--model", "voronoi", "--no-map")
+    assert r.returncode == 0, r.stderr
+    r = geozones("report", out, "--zone", "east")
+    assert r.returncode == 0, r.stderr
+    page = sorted(out.glob("report*.html"))[0]  # (distinct people per week do not add up to a quarter: a report a week)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.read_text()))
+    assert "weeks with a published figure" in text and "Peak weeks" in text and "Week by week" in text, text[:1500]
+    assert "days with a published figure" not in text and "Visitors per week" in text
+    assert "Belgium (region unknown)" not in text and "Belgium" in text

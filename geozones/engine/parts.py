@@ -313,7 +313,7 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
         by_reason[AUDITED] = by_reason.get(AUDITED, 0) + len(late)
     merge_parts(rows_in, blocks, stage, batch=max(1024, min(MERGE_ROWS, room // (400 * len(parts)))), late=late)
     rows_in.unlink()
-    summary = pd.concat([zone_summary(zones[zones["zone_id"].isin(z)], last, periods[-1], shares) for z, last in lasts], ignore_index=True)
+    summary = pd.concat([zone_summary(zones[zones["zone_id"].isin(z)], last, periods[-1], shares, cfg.origin_level) for z, last in lasts], ignore_index=True)
     summary = summary.iloc[np.argsort(in_order.get_indexer(summary["zone_id"]), kind="stable")].reset_index(drop=True)
     conservation = conservation_of(bins, zw, got, factor)
     return {"summary": gpd.GeoDataFrame(summary, geometry="geometry", crs=zones.crs), "stats": stats, "by_reason": by_reason,
