@@ -5,7 +5,8 @@ The rules (docs/tourism.md):
 
 * **Home.** A device's home municipality is the municipality of the cells it is seen in on
   the most distinct nights (``night``, by default 22:00-06:00 local time; a night belongs to
-  the evening's date), with at least :data:`HOME_NIGHTS` nights; otherwise it is unknown.
+  the evening's date), with at least :data:`HOME_NIGHTS` nights; otherwise it is unknown. A
+  roaming phone (a foreign country as its first origin) has none.
   Ties go to the municipality with more night events, then the lower code.
 * **Presence.** A device is in zone Z on a day when one of its events falls in a cell that
   reaches Z; it counts for Z with the largest weight ``W[cell, Z]`` among those cells that
@@ -264,6 +265,13 @@ def device_sums_arrays(
     cand = cand.drop_duplicates("dev")
     home = np.full(n_dev, -1, np.int64)
     home[cand["dev"].to_numpy()] = cand["muni"].to_numpy()
+    first_origin = np.zeros(n_dev, np.int64)
+    first_origin[dev[::-1]] = org_codes[::-1]  # each device's first event's origin
+    # a roaming phone (its operator abroad) has no home here, however many nights it stays:
+    # a week's city trip is a visit (a probe's French hotel guests of 3 nights became residents)
+    abroad = np.array([len(str(o)) == 2 and str(o).isalpha() and str(o).upper() != "BE" for o in org_names], dtype=bool)
+    if abroad.any():
+        home[abroad[first_origin]] = -1
     stats["homes"] = int((home >= 0).sum())
 
     # --- per chunk of devices: runs of consecutive events in cells that reach a zone, per
@@ -271,8 +279,6 @@ def device_sums_arrays(
     n_zone = len(weights.zone_ids)
     seg = np.flatnonzero(np.r_[True, (dev[1:] != dev[:-1]) | (cell[1:] != cell[:-1]) | (day[1:] != day[:-1])]) if n_ev else np.zeros(0, np.int64)
     seg_end = np.r_[seg[1:], n_ev] - 1  # (consecutive events in one cell on one day: one segment)
-    first_origin = np.zeros(n_dev, np.int64)
-    first_origin[dev[::-1]] = org_codes[::-1]  # each device's first event's origin
     ctx = dict(home=home, night_keys=night_keys, zone_municipality=zone_municipality, n_muni=max(n_muni, 1), n_days=n_days, day0=day0,
                n_zone=n_zone, period=period, summary_period=summary_period, regular_days=regular_days, first_origin=first_origin)
     sums = {"visitors": [], "dwell": [], "returning": [], "zone_origin": [], "class_origin": []}

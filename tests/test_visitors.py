@@ -412,3 +412,25 @@ def test_latin1_events_are_read_with_a_warning_and_a_late_bad_byte_is_a_clean_er
                         "--out", str(tmp_path / "o2")], capture_output=True, text=True)
     assert p.returncode == 1 and "late.csv" in p.stderr and "not UTF-8" in p.stderr and "Traceback" not in p.stderr, p.stderr
     assert sum("error" in line for line in p.stderr.splitlines()) == 1 and not (tmp_path / "o2").exists()
+
+
+def test_a_roaming_phone_staying_some_nights_is_a_visitor_not_a_resident():
+    """A probe's French phones with three hotel nights in the zone's municipality became its
+    residents, and left the tourism tables; a Belgian phone with the same nights does."""
+    from scipy import sparse
+
+    from geozones.visitors import CLASSES, device_sums_arrays
+    from geozones.weights import Weights
+
+    w = Weights(sparse.csr_array(np.array([[1.0]])), np.array(["c"]), np.array(["Z"]), np.array([0.0]))
+    t = []
+    for d in range(1, 6):  # five nights and days on the zone's only cell
+        t += [pd.Timestamp(f"2026-07-0{d} 23:00", tz="Europe/Brussels"), pd.Timestamp(f"2026-07-0{d + 1} 10:00", tz="Europe/Brussels")]
+    utc = pd.DatetimeIndex(t).tz_convert("UTC").as_unit("ns").asi8
+    n = len(t)
+    for origin, want in (("FR", "overnight_visitor"), ("34022", "resident")):
+        s = device_sums_arrays(np.array(["d"] * n), np.zeros(n, np.int64), utc, np.array([origin] * n), w, np.zeros(1, np.int64),
+                               np.zeros(1, np.int64), period="1d", summary_period="1q")
+        got = {CLASSES[c] for c in s.visitors.loc[s.visitors["observed"] > 0, "class"]}
+        assert got == {want}, (origin, got)
+        assert s.stats["homes"] == (origin != "FR")
