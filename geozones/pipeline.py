@@ -124,7 +124,7 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     )
     values = values.groupby(["cell_id", "period_start", "period", "origin"], sort=True, observed=True)[["count", "estimate"]].sum().reset_index()
     values.attrs = dict(counts.attrs)
-    check_split(periods, values["period"].iloc[0] if len(values) else cfg.period, counts.attrs.get("source"))
+    check_split(periods, values["period"].iloc[0] if len(values) else cfg.period, counts.attrs.get("source"), cfg.kind)
     linear = cfg.kind == "events" or (cfg.kind == "presence" and cfg.stat == "mean")
     if linear:
         values = rollup_counts(values, periods[0], kind=cfg.kind)
@@ -185,7 +185,7 @@ def _check_table_budget(bins: CellBins, weights: Weights, cfg: RunConfig, period
 
 def _figures_from_bins(bins: CellBins, weights: Weights, cfg: RunConfig, residents, periods: list[str], why: str = ""):
     """:func:`_figures` for counts that the stream or dask engine has added up per cell."""
-    check_split(periods, bins.info["base_period"], cfg.counts)
+    check_split(periods, bins.info["base_period"], cfg.counts, cfg.kind)
     _check_table_budget(bins, weights, cfg, periods, why=why)
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
     table = apportion_bins(bins, weights, dedup_factor=factor)
@@ -436,6 +436,9 @@ def run(cfg: RunConfig) -> RunResult:
     periods = [cfg.period]
     if cfg.summary_period and cfg.kind != "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
         periods.append(cfg.summary_period)
+    elif cfg.summary_period and cfg.kind == "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
+        log.warning("unique counts (distinct people) do not add up over time: the summary period %s is not published (give unique counts "
+                    "per %s, or subscriber-level events with --period %s, to publish it)", cfg.summary_period, cfg.summary_period, cfg.summary_period)
     bins = None
     in_parts = dense = False
     heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None) and heat_fits(zones, cfg)
@@ -443,7 +446,7 @@ def run(cfg: RunConfig) -> RunResult:
     if counts is None:
         bins = _stream(cfg, weights, shares, residents, periods)
         clock.done("read and sum")
-        check_split(periods, bins.info["base_period"], cfg.counts)  # (before any density is made for them)
+        check_split(periods, bins.info["base_period"], cfg.counts, cfg.kind)  # (before any density is made for them)
         quality = quality_of_bins(bins, weights)
         weights, fig_weights = _counted_weights(
             cfg, fp, fp_x, weights, weights_x, periods, clock, lambda: bins.sums.sum(axis=(0, 1)),
@@ -457,7 +460,7 @@ def run(cfg: RunConfig) -> RunResult:
         heat = heat and not in_parts
     else:
         base = counts["period"].iloc[0] if len(counts) and "period" in counts else cfg.period
-        check_split(periods, base, cfg.counts or cfg.events)  # (before any density is made for them)
+        check_split(periods, base, cfg.counts or cfg.events, cfg.kind)  # (before any density is made for them)
         quality = quality_of_counts(counts, weights, period_seconds(base))
         cell_ids = pd.Index(weights.cell_ids)
         weights, fig_weights = _counted_weights(

@@ -322,18 +322,24 @@ def test_a_failed_run_writes_nothing_and_keeps_previous_outputs(small_case):
     assert not fresh.exists() or not any(fresh.iterdir())
 
 
-def test_unique_counts_need_dedup_factor(small_case):
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_unique_counts_need_dedup_factor_and_are_not_rolled_up_on_any_engine(small_case, engine):
+    """A probe's hourly unique counts were refused per day by the memory engine and published
+    by the stream engine as the mean of the hours times the factor."""
     c = small_case
-    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "u", "--kind", "unique")
+    counts = counts_for(c, engine)
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", c["tmp"] / "u", "--kind", "unique",
+                 "--engine", engine)
     assert_one_line_error(r)
     assert "dedup" in r.stderr
-    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "u",
-                 "--kind", "unique", "--dedup-factor", "0.9")
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", c["tmp"] / "u",
+                 "--kind", "unique", "--dedup-factor", "0.9", "--engine", engine)
     assert_one_line_error(r)
-    assert "cannot be rolled up" in r.stderr
-    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "u",
-                 "--kind", "unique", "--dedup-factor", "0.9", "--period", "1h")
+    assert "cannot be rolled up" in r.stderr and counts.name in r.stderr and not (c["tmp"] / "u").exists()
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", c["tmp"] / "u",
+                 "--kind", "unique", "--dedup-factor", "0.9", "--period", "1h", "--engine", engine)
     assert r.returncode == 0, r.stderr
+    assert "summary period 1q is not published" in r.stderr
 
 
 def test_events_with_optout_through_the_cli(small_case, tmp_path):

@@ -25,7 +25,7 @@ from ..aggregate import dedup_factor_for
 from ..counts import parse_period, period_seconds
 from ..density import PeriodWeights
 from ..earlier import Locks
-from ..errors import BudgetError, InputError
+from ..errors import BudgetError, CountsError, InputError
 from ..outputs import whole_numbers, zone_summary
 from ..privacy import AUDITED, SUPPRESSED
 from ..weights import Weights
@@ -44,8 +44,9 @@ __all__ = ["BYTES_PER_FIGURE", "PANDAS_BYTES_PER_FIGURE", "table_fits", "figures
 log = logging.getLogger("geozones")
 
 
-def check_split(periods: list[str], base_period: str, source: str | None) -> None:
-    """Refuse published periods shorter than the counts' own.
+def check_split(periods: list[str], base_period: str, source: str | None, kind: str | None = None) -> None:
+    """Refuse published periods shorter than the counts' own, and unique counts rolled up
+    over time.
 
     Parameters
     ----------
@@ -55,11 +56,16 @@ def check_split(periods: list[str], base_period: str, source: str | None) -> Non
         The counts' own period.
     source : str, optional
         The counts file, to name it.
+    kind : str, optional
+        The kind of count: ``unique`` counts (distinct people) do not add up over time.
     """
     for p in periods:
         if period_seconds(p) < period_seconds(base_period):
             raise InputError(f"the counts are per {base_period}; they cannot be split into periods of {p}",
                              path=source, hint=f"choose --period {base_period} or longer")
+        if kind == "unique" and period_seconds(p) > period_seconds(base_period):
+            raise CountsError(f"unique counts per {base_period} cannot be rolled up to {p}: people seen in several periods would be counted again",
+                              path=source, hint=f"give unique counts per {p}, or subscriber-level events, or --period {base_period}")
 
 
 #: Memory a published figure takes on its way through disclosure control and the writers,
@@ -174,7 +180,7 @@ def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunCo
     ``perturbation``: the cell key method's noise (:class:`geozones.cellkey.Perturbation`);
     ``locks``: earlier runs' published figures (:class:`geozones.earlier.Locks`).
     """
-    check_split(periods, bins.info["base_period"], cfg.counts)
+    check_split(periods, bins.info["base_period"], cfg.counts, cfg.kind)
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
 
     def columns(weights: Weights) -> Weights:
@@ -229,7 +235,7 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     import pyarrow.parquet as pq
     from tqdm import tqdm
 
-    check_split(periods, bins.info["base_period"], cfg.counts)
+    check_split(periods, bins.info["base_period"], cfg.counts, cfg.kind)
     zw = next(iter(weights.values())) if isinstance(weights, dict) else weights  # (weights per period: any of them names the zones)
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
     _, n_t, n_o = figures_per_zone(bins, periods)
