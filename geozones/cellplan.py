@@ -114,6 +114,31 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
 _MISSING = {"", "nan", "NaN", "None", "NA", "null"}
 
 
+def _register_columns(df: pd.DataFrame, path: Path, fmt: str, defaults: list[str]) -> None:
+    """The register's optional antenna columns (``height_m``, ``tilt``, ``power_dbm`` and
+    their other names) read as numbers like the others (a decimal comma too; text that is
+    not a number an error naming the line), and a power missing on some rows given the
+    others' median: an empty power read as 0 dBm took a probe's cells 45 dB under their
+    neighbours, so that they reached nobody.
+    """
+    lower = {str(c).lower(): c for c in df.columns}
+    for names in (("height_m", "height"), ("tilt", "downtilt"), ("power_dbm", "power")):
+        col = next((lower[n] for n in names if n in lower), None)
+        if col is None:
+            continue
+        vals = _numeric(df, col, path, fmt, required=False)
+        empty = np.isnan(vals)
+        if names[0] == "power_dbm" and empty.any() and not empty.all():
+            fill = float(np.median(vals[~empty]))
+            vals = np.where(empty, fill, vals)
+            defaults.append(f"{int(empty.sum())} cells had no {col}: used the others' median, {fill:g} dBm")
+        elif names[0] == "tilt" and empty.any() and not empty.all():
+            defaults.append(f"{int(empty.sum())} cells had no {col}: the footprint model takes a downtilt of 4 degrees")
+        elif names[0] == "height_m" and empty.any() and not empty.all():
+            defaults.append(f"{int(empty.sum())} cells had no {col}: the footprint model leaves out their vertical pattern")
+        df[col] = vals
+
+
 def _numeric(df: pd.DataFrame, col: str, path: Path, fmt: str, *, required: bool) -> np.ndarray:
     """A column as floats; empty cells become NaN; text that is not a number is an error."""
     s = df[col]
@@ -316,6 +341,7 @@ def cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.C
             defaults.append(f"{int(empty.sum())} cells had no site_id: cells at the same position were taken as one site")
     else:
         df["site_id"] = given.to_numpy()
+    _register_columns(df, path, fmt, defaults)
     if np.isnan(rng).any():
         auto, note = _default_range(geom, df["site_id"].to_numpy())
         n = int(np.isnan(rng).sum())

@@ -44,6 +44,23 @@ def test_read_csv_with_semicolons_bom_and_decimal_commas(tmp_path):
     assert cells.crs.to_epsg() == 4326
 
 
+def test_the_registers_columns_read_decimal_commas_and_an_empty_power_takes_the_others(tmp_path):
+    """A probe's ; plan had '45,5' refused in height_m (without a line), and an empty
+    power_dbm read as 0 dBm took its cells 45 dB under their neighbours, silently."""
+    p = tmp_path / "cells.csv"
+    p.write_bytes(("\ufeffcell_id;site_id;lon;lat;azimuth;beamwidth;height_m;tilt;power_dbm\r\n"
+                   "A;S1;3,265;50,828;90;65;45,5;4,5;46,2\r\nB;S1;3,265;50,828;210;65;30;;\r\nC;S2;3,275;50,828;90;65;;6;48\r\n").encode())
+    cells = gz.read_cellplan(p)
+    assert cells["height_m"].tolist()[:2] == [45.5, 30.0] and math.isnan(cells["height_m"].iloc[2])
+    assert cells["tilt"].iloc[0] == 4.5 and cells["power_dbm"].tolist() == [46.2, 47.1, 48.0]  # B: the others' median
+    notes = " ".join(cells.attrs["defaults"])
+    assert "1 cells had no power_dbm: used the others' median, 47.1 dBm" in notes and "no tilt" in notes
+    p.write_text("cell_id;lon;lat;azimuth;tilt\nA;3,265;50,828;90;4x\n")
+    with pytest.raises(CellPlanError, match="tilt '4x' is not a number") as e:
+        gz.read_cellplan(p)
+    assert "line 2" in str(e.value)
+
+
 def test_defaults_are_applied_and_reported(tmp_path):
     lon2, lat2 = offset(LON, LAT, 1000, 0)
     p = plan_csv(tmp_path, [["A", "S1", LON, LAT, 0, "", ""], ["B", "S2", lon2, lat2, 180, "", ""]])
