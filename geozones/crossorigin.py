@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import contextmanager
 
 import numpy as np
 from scipy import sparse
@@ -169,6 +170,27 @@ def _period(a) -> np.ndarray:
     return np.unique(a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t, return_inverse=True)[1].reshape(-1)
 
 
+@contextmanager
+def _main_not_rerun():
+    """Start workers without running the caller's main script again: a spawned worker
+    imports ``__main__`` by its file or module name, and a script that calls
+    ``geozones.run`` without ``if __name__ == "__main__":`` then ran the whole job again in
+    each worker, whose own pool failed, and the parent waited for ever. The workers need
+    nothing of ``__main__`` (they run geozones' own functions).
+    """
+    main = sys.modules.get("__main__")
+    saved = {a: main.__dict__[a] for a in ("__file__", "__spec__") if main is not None and a in main.__dict__}
+    try:
+        if main is not None:
+            main.__dict__.pop("__file__", None)
+            if "__spec__" in saved:
+                main.__spec__ = None
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(saved)
+
+
 def map_periods(fn, items: list, workers: int, held: tuple):
     """``fn(*item)`` for each item, in order, on ``workers`` processes when there is enough
     to share (on one when processes cannot be started); each process first holds ``held``
@@ -183,7 +205,9 @@ def map_periods(fn, items: list, workers: int, held: tuple):
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_hold,
                                      initargs=(*held, os.getpid())) as pool:
-                for out in pool.map(fn, *zip(*items, strict=True), chunksize=max(1, min(8, n // (4 * workers)))):
+                with _main_not_rerun():  # (the workers start as the items are submitted)
+                    results = pool.map(fn, *zip(*items, strict=True), chunksize=max(1, min(8, n // (4 * workers))))
+                for out in results:
                     yield out
                     done += 1
             return

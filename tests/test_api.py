@@ -68,3 +68,21 @@ def test_every_public_function_has_numpydoc_parameters_and_returns():
         if missing:
             offenders.append(f"{obj.__module__}.{name} ({', '.join(missing)})")
     assert not offenders, "public functions without numpydoc sections: " + "; ".join(offenders)
+
+
+def test_a_script_without_a_main_guard_runs_its_job_once(tmp_path):
+    """A probe's script called ``gz.run`` at top level, as the README shows it, without
+    ``if __name__ == "__main__":``; each of the audit's spawned workers ran the whole script
+    again (its own job, its own pool, which failed), and the parent waited for ever."""
+    import os
+
+    script = tmp_path / "noguard.py"
+    script.write_text("import sys\nimport numpy as np\nfrom geozones.crossorigin import map_periods\n"
+                      "print('top level ran', file=sys.stderr)\n"
+                      "print(sum(map_periods(np.add, [(i, 1) for i in range(16)], 2, ([], -1))))\n")
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "136", r.stderr
+    assert r.stderr.count("top level ran") == 1 and "one process" not in r.stderr, r.stderr
