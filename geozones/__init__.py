@@ -44,7 +44,8 @@ _SUBMODULES = {
     "footprint": ("Footprints", "estimate_density", "footprint_weights", "footprints"),
     "density": ("PeriodWeights", "period_weights"),
     "intervals": ("add_intervals",),
-    "visitors": ("device_sums", "visitor_tables"),
+    "visitors": ("device_sums",),
+    "visitor_tables": ("visitor_tables",),
     "visits": ("VisitorsConfig", "run_visitors"),
     "zones": ("OUTSIDE", "ZoneReport", "check_zones", "h3_grid", "read_zones", "square_grid", "write_zones", "zone_overlaps"),
 }
@@ -91,7 +92,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from .privacy import DEFAULT_K, disclosure_control, publish
     from .report import build_report, read_event_days, read_spend, write_report
     from .synth import national_case
-    from .visitors import device_sums, visitor_tables
+    from .visitor_tables import visitor_tables
+    from .visitors import device_sums
     from .visits import VisitorsConfig, run_visitors
     from .weights import Weights, compute_weights, compute_weights_dask, read_ancillary, zone_fit
     from .weights_io import read_footprints, read_weights, write_footprints, write_weights

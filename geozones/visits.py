@@ -29,7 +29,8 @@ from .inputs import build_weights, run_weights
 from .origins import successor
 from .outputs import discard_folder, new_folder, replace_folder, write_table
 from .privacy import DEFAULT_K, PUBLISHED
-from .visitors import DeviceSums, device_sums_arrays, parse_night, visitor_tables
+from .visitor_tables import visitor_tables
+from .visitors import DeviceSums, device_sums_arrays, parse_night
 from .weights import Weights
 from .zones import read_zones
 

@@ -18,7 +18,8 @@ from scipy.optimize import linprog
 from geozones import read_events, read_zones
 from geozones.errors import ConfigError, InputError
 from geozones.inputs import build_weights
-from geozones.visitors import CLASSES, DWELL_BANDS, RETURN_BANDS, device_sums, parse_night, protect
+from geozones.visitor_tables import protect
+from geozones.visitors import CLASSES, DWELL_BANDS, RETURN_BANDS, device_sums, parse_night
 from geozones.visits import VisitorsConfig, municipality_codes, run_visitors
 
 from .visitor_world import write_world

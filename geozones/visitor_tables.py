@@ -1,0 +1,255 @@
+"""The device-level tables as published: market-share factors per zone and class,
+disclosure control across the three tables, and the tables themselves (from
+:class:`geozones.visitors.DeviceSums`; the rules in :mod:`geozones.visitors` and
+docs/tourism.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .counts import parse_period, period_seconds
+from .extrapolate import market_share_factors, rest_share
+from .privacy import BELOW_K, PUBLISHED, SUPPRESSED, suppress_complements
+from .visitors import ALL, CATEGORIES, CLASSES, DWELL_BANDS, KEY_OF, NON_RESIDENTS, RETURN_BANDS, DeviceSums
+from .weights import Weights
+
+__all__ = ["zone_factors", "protect", "visitor_tables"]
+
+
+def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame | None, k: float) -> np.ndarray:
+    """Per zone, the factor from observed devices to people: ``sum(w / share) / sum(w)``
+    over the run's devices in the zone, by their origin's market share.
+
+    An origin with fewer than ``k`` devices in the zone over the whole run takes the share
+    of the rest (:func:`geozones.extrapolate.rest_share`), so that the factor, which anyone
+    can read off the published figures, holds no small group's own share. One factor per
+    zone and run (not per row): the estimate column adds no equation per figure.
+
+    Parameters
+    ----------
+    zone_origin : pandas.DataFrame
+        ``zone``, ``origin``, ``observed`` (:attr:`DeviceSums.zone_origin`).
+    n_zones : int
+    shares : pandas.DataFrame or None
+        The market-share table (:func:`geozones.read_market_share`); None: factor 1.
+    k : float
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    if shares is None or not len(zone_origin):
+        return np.ones(n_zones)
+    rest = rest_share(shares)
+    share = zone_origin["origin"].map(market_share_factors(zone_origin["origin"], shares)).to_numpy(dtype=float)
+    obs = zone_origin["observed"].to_numpy(dtype=float)
+    share = np.where(obs >= k, share, rest)
+    z = zone_origin["zone"].to_numpy(dtype=np.int64)
+    people = np.bincount(z, weights=obs / share, minlength=n_zones)
+    seen = np.bincount(z, weights=obs, minlength=n_zones)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(seen > 0, people / seen, 1.0 / rest)
+
+
+def _complete(sums: pd.DataFrame, key: str, n_cat: int, groups: pd.DataFrame) -> pd.DataFrame:
+    """Every category of every (zone, period) group present, zeros where no device, and ``all``
+    (code ``n_cat``).
+    """
+    grid = groups.loc[groups.index.repeat(n_cat + 1)].reset_index(drop=True)
+    grid[key] = np.tile(np.arange(n_cat + 1), len(groups))
+    s = sums.set_index(["zone", "period_start", key])["observed"]
+    idx = pd.MultiIndex.from_frame(grid[["zone", "period_start", key]])
+    obs = s.reindex(idx).fillna(0.0).to_numpy().copy().reshape(len(groups), n_cat + 1)
+    obs[:, n_cat] = obs[:, :n_cat].sum(axis=1)
+    grid["observed"] = obs.reshape(-1)
+    return grid
+
+
+def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool) -> dict[str, pd.DataFrame]:
+    """Disclosure control of the three tables together: ``status`` and ``reason`` per row.
+
+    Rules (docs/tourism.md): every figure under ``k`` is suppressed; then, per zone and
+    period, complementary suppression over the relations
+
+    * ``all = resident + regular + overnight_visitor + day_visitor`` (visitors);
+    * ``all = resident + non-residents`` and ``non-residents = regular + overnight + day``,
+      where the dwell table's ``all`` *is* the non-residents;
+    * ``non-residents = the dwell bands`` (dwell) and ``all = the day bands`` (returning);
+
+    so that no suppressed figure follows from the published ones, and the suppressed parts
+    of a relation hold at least ``k`` together (no bound under ``k`` either). A dwell or
+    returning table whose ``all`` is suppressed is suppressed whole, and with
+    ``same_period`` (the returning table's period is the visitors' period) the returning
+    ``all``, the same devices as the dwell ``all``, shares its status.
+
+    Parameters
+    ----------
+    tables : dict of str to pandas.DataFrame
+        ``visitors``, ``dwell``, ``returning`` from :func:`_complete`: ``zone``,
+        ``period_start``, the category code (``all`` last) and ``observed``.
+    k : float
+    same_period : bool
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        The same frames with ``status`` and ``reason``.
+    """
+    names = ("visitors", "dwell", "returning")
+    frames = [tables[n] for n in names]
+    offsets = np.cumsum([0] + [len(f) for f in frames])
+    obs = np.concatenate([f["observed"].to_numpy(dtype=float) for f in frames])
+    sup = obs < k
+    reason = np.where(sup, BELOW_K, "").astype(object)
+    n_real = len(obs)
+    rel = []
+
+    def gid_of(f):
+        return f.groupby(["zone", "period_start"], sort=False).ngroup().to_numpy()
+
+    v, d, r = frames
+    vcat, dcat, rcat = v["class"].to_numpy(), d["dwell"].to_numpy(), r["days_present"].to_numpy()
+    v_rows = np.arange(len(v)) + offsets[0]
+    v_gid = gid_of(v)
+    n_c = len(CLASSES)
+    rel.append((v_rows, v_gid, vcat == n_c, "complementary: classes"))
+    # the dwell table's all is the visitors' non-residents (same zone and period)
+    dkey = pd.MultiIndex.from_frame(d.loc[d["dwell"] == len(DWELL_BANDS), ["zone", "period_start"]])
+    vkey = pd.MultiIndex.from_frame(v[["zone", "period_start"]])
+    d_all_rows = np.flatnonzero(d["dwell"].to_numpy() == len(DWELL_BANDS)) + offsets[1]
+    at = dkey.get_indexer(vkey)  # per visitors row, its group's dwell all row (-1: none)
+    linked = at >= 0
+    # all = resident + non-residents
+    pick = linked & ((vcat == 0) | (vcat == n_c))
+    dgroups, first_v = np.unique(at[linked], return_index=True)  # the dwell groups, and a visitors row of each
+    g_d = v_gid[linked][first_v]
+    rel.append((np.r_[v_rows[pick], d_all_rows[dgroups]], np.r_[v_gid[pick], g_d], np.r_[vcat[pick] == n_c, np.zeros(len(dgroups), bool)],
+                "complementary: non-residents"))
+    # non-residents = regular + overnight + day
+    pick3 = linked & (vcat >= 1) & (vcat < n_c)
+    rel.append((np.r_[v_rows[pick3], d_all_rows[dgroups]], np.r_[v_gid[pick3], g_d], np.r_[np.zeros(pick3.sum(), bool), np.ones(len(dgroups), bool)],
+                "complementary: non-residents"))
+    d_gid, r_gid = gid_of(d), gid_of(r)
+    rel.append((np.arange(len(d)) + offsets[1], d_gid, dcat == len(DWELL_BANDS), "complementary: dwell"))
+    rel.append((np.arange(len(r)) + offsets[2], r_gid, rcat == len(RETURN_BANDS), "complementary: returning"))
+    # relations need dense group numbers per relation
+    rel = [(rows, pd.factorize(g)[0], tot, label) for rows, g, tot, label in rel]
+    for _ in range(10):
+        before = sup.copy()
+        suppress_complements(obs, sup, reason, rel, k, n_real)
+        # a suppressed all takes its table's group with it (the parts would add up to it)
+        for f, gid, off, key, n in ((d, d_gid, offsets[1], "dwell", len(DWELL_BANDS)), (r, r_gid, offsets[2], "days_present", len(RETURN_BANDS))):
+            if not len(f):
+                continue
+            rows = np.arange(len(f)) + off
+            hidden_all = np.zeros(gid.max() + 1, bool)
+            is_all = f[key].to_numpy() == n
+            hidden_all[gid[is_all & sup[rows]]] = True
+            new = hidden_all[gid] & ~sup[rows]
+            sup[rows[new]] = True
+            reason[rows[new]] = "complementary: table total suppressed"
+        if same_period and len(r) and len(d):
+            rk = pd.MultiIndex.from_frame(r.loc[r["days_present"] == len(RETURN_BANDS), ["zone", "period_start"]])
+            r_all_rows = np.flatnonzero(r["days_present"].to_numpy() == len(RETURN_BANDS)) + offsets[2]
+            j = dkey.get_indexer(rk)
+            ok = j >= 0
+            both = sup[r_all_rows[ok]] | sup[d_all_rows[j[ok]]]
+            for rows in (r_all_rows[ok], d_all_rows[j[ok]]):
+                new = both & ~sup[rows]
+                sup[rows[new]] = True
+                reason[rows[new]] = "complementary: same devices"
+        if np.array_equal(before, sup):
+            break
+    out = {}
+    for name, f, a, b in zip(names, frames, offsets[:-1], offsets[1:]):
+        s = sup[a:b]
+        out[name] = f.assign(status=np.where(s, SUPPRESSED, PUBLISHED), reason=reason[a:b])
+    return out
+
+
+def visitor_tables(
+    sums: DeviceSums,
+    weights: Weights,
+    names: dict[str, str],
+    *,
+    period: str,
+    summary_period: str | None,
+    k: float,
+    shares: pd.DataFrame | None = None,
+    perturbation=None,
+) -> dict[str, pd.DataFrame]:
+    """The published ``visitors``, ``dwell`` and ``returning`` tables.
+
+    Parameters
+    ----------
+    sums : DeviceSums
+        From :func:`device_sums` (added up over batches of devices).
+    weights : Weights
+    names : dict
+        Zone name per zone id.
+    period, summary_period : str
+    k : float
+        Disclosure threshold on observed devices.
+    shares : pandas.DataFrame, optional
+        Market shares by origin.
+    perturbation : geozones.cellkey.Perturbation, optional
+        The cell key method's noise on the published figures (the dwell table's ``all``, the
+        non-residents, and the returning table's, the same devices, share their key).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Columns ``zone_id, zone_name, period_start, period, <category>, observed,
+        estimate, status`` (``class``, ``dwell``, ``days_present``); ``period_start`` is
+        local ISO 8601 text; ``observed`` and ``estimate`` empty (NaN) where suppressed.
+    """
+    from .outputs import local_iso
+
+    zone_ids = np.asarray(weights.zone_ids, dtype=object)
+    factor = zone_factors(sums.zone_origin, len(zone_ids), shares, k)
+    # each class (and the non-residents) its own factor: residents counted at their share,
+    # not at the mix of a zone full of tourists (a probe: Antwerpen centre's residents x 7.7
+    # where their share said x 2.5); the total (``all``) keeps the zone's, from its devices
+    co = sums.class_origin
+    n_f = NON_RESIDENTS + 1
+    own = zone_factors(co.assign(zone=co["zone"].to_numpy(dtype=np.int64) * n_f + co["class"].to_numpy(dtype=np.int64)), len(zone_ids) * n_f,
+                       shares, k).reshape(len(zone_ids), n_f)
+    groups = sums.visitors[["zone", "period_start"]].drop_duplicates().reset_index(drop=True)
+    s_groups = sums.returning[["zone", "period_start"]].drop_duplicates().reset_index(drop=True)
+    full = {
+        "visitors": _complete(sums.visitors, "class", len(CLASSES), groups),
+        "dwell": _complete(sums.dwell, "dwell", len(DWELL_BANDS), groups),
+        "returning": _complete(sums.returning, "days_present", len(RETURN_BANDS), s_groups),
+    }
+    same = bool(summary_period) and period_seconds(parse_period(summary_period)) == period_seconds(parse_period(period))
+    done = protect(full, k, same_period=same)
+    out = {}
+    for name, f in done.items():
+        key = KEY_OF[name]
+        labels = np.array(list(CATEGORIES[name]) + [ALL], dtype=object)
+        f = f.sort_values(["zone", "period_start", key], kind="stable")
+        hide = f["status"].to_numpy() == SUPPRESSED
+        obs = f["observed"].to_numpy(dtype=float)
+        zid = zone_ids[f["zone"].to_numpy(dtype=np.int64)]
+        per = summary_period if name == "returning" else period
+        if perturbation is not None:
+            what = np.array([f"{name}:{c}" for c in labels[:-1]] + [f"{name}:all" if name == "visitors" else "non-residents"], dtype=object)
+            obs = perturbation.perturb(obs, ~hide, zones=zid, periods=np.full(len(f), per, dtype=object), origins=what[f[key].to_numpy(dtype=np.int64)],
+                                       starts_ns=pd.DatetimeIndex(pd.to_datetime(f["period_start"].to_numpy(), utc=True)).as_unit("ns").asi8)
+        zc, cc = f["zone"].to_numpy(dtype=np.int64), f[key].to_numpy(dtype=np.int64)
+        f_row = (np.where(cc < len(CLASSES), own[zc, np.minimum(cc, len(CLASSES) - 1)], factor[zc]) if name == "visitors"
+                 else own[zc, NON_RESIDENTS])
+        est = np.round(obs) * f_row  # (from the count as published: no finer than its rounding)
+        out[name] = pd.DataFrame({
+            "zone_id": zid,
+            "zone_name": [names.get(z, z) for z in zid],
+            "period_start": local_iso(pd.Series(pd.to_datetime(f["period_start"].to_numpy(), utc=True))).to_numpy(dtype=object),
+            "period": per,
+            key: labels[f[key].to_numpy(dtype=np.int64)],
+            "observed": np.where(hide, np.nan, np.round(obs)),
+            "estimate": np.where(hide, np.nan, np.round(est)),
+            "status": f["status"].to_numpy(),
+        })
+    return out
