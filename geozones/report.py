@@ -441,7 +441,7 @@ def build_report(
         k=k, suppressed=dc.get("suppressed"), published=dc.get("published"), reasons=dc.get("suppressed_by_reason", {}),
         noise=dc.get("perturbation"),
         factors=[{"origin": o, "name": fnames.get(o, o), "share": f"{v:.0%}" if v < 1 else "1 (none)"} for o, v in factors.items()],
-        devices=devices, effects=effects, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality")),
+        devices=devices, effects=effects, optout=manifest.get("optout") is not None, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality")),
     )
 
 

@@ -361,6 +361,10 @@ def test_events_with_optout_through_the_cli(small_case, tmp_path):
     m = json.loads((out / "manifest.json").read_text())
     assert m["optout"]["events_removed"] == 15
     assert m["parameters"]["kind"] == "unique"
+    r = geozones("report", out, "--zone", "east")
+    assert r.returncode == 0, r.stderr
+    page = next(out.glob("report*.html")).read_text()
+    assert "People on the opt-out list were removed before anything was counted" in page
 
 
 # --------------------------------------------------------------------- the demo
@@ -826,3 +830,5 @@ def test_a_weekly_run_of_distinct_people_is_reported_per_week_and_country_level_
     assert "weeks with a published figure" in text and "Peak weeks" in text and "Week by week" in text, text[:1500]
     assert "days with a published figure" not in text and "Visitors per week" in text
     assert "Belgium (region unknown)" not in text and "Belgium" in text
+    # counts that came aggregated: the report does not claim an opt-out list it never applied
+    assert "removing the people who opted out is the operator's" in text and "were removed before" not in text
