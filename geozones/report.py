@@ -327,7 +327,9 @@ def build_report(
     end_ts = start_ts + pd.Timedelta(seconds=period_seconds(summary_p)) if summary_p != "1q" else (start_ts + pd.offsets.QuarterBegin(startingMonth=1))
     daily = table[(table["period"] == day_p) & (table["zone_id"] == zone)].copy()
     ts = pd.to_datetime(daily["period_start"].str.slice(0, 19))
-    daily = daily[(ts >= start_ts.tz_localize(None)) & (ts < end_ts.tz_localize(None))] if summary_p != day_p else daily
+    # (the page's own period: a run of one period length gets a page a period, each about its own,
+    # as its heading says; its chart showed every period of the run beside one period's figures)
+    daily = daily[(ts >= start_ts.tz_localize(None)) & (ts < end_ts.tz_localize(None))]
     daily["date"] = daily["period_start"].str.slice(0, 10)
     if period_seconds(day_p) < 86_400:  # (a run of hours only: its days from their hours)
         daily = days_from_hours(daily, manifest.get("parameters", {}).get("kind"), manifest.get("parameters", {}).get("stat"))
