@@ -176,7 +176,7 @@ def whole_numbers(table):
 ROW_GROUP = 1 << 20
 
 
-def write_table(table, folder: Path, stem: str, *, parquet: bool = True) -> list[Path]:
+def write_table(table, folder: Path, stem: str, *, parquet: bool = True, decimals: int = 0) -> list[Path]:
     """Write a published table as ``stem.csv`` (and ``stem.parquet``) into ``folder``.
 
     Parameters
@@ -190,6 +190,9 @@ def write_table(table, folder: Path, stem: str, *, parquet: bool = True) -> list
         The files' name without suffix.
     parquet : bool
         Also write Parquet.
+    decimals : int, default 0
+        Figures with this many decimals instead (the heat grid's shares of zone figures:
+        a sparse area's squares of 0.4 people each, rounded to 0, summed to nothing).
 
     Returns
     -------
@@ -202,7 +205,15 @@ def write_table(table, folder: Path, stem: str, *, parquet: bool = True) -> list
 
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table, preserve_index=False)
-    table = whole_numbers(table)
+    if decimals:
+        import pyarrow.compute as pc
+
+        for name in ("observed", "estimate"):
+            if name in table.column_names:
+                i = table.column_names.index(name)
+                table = table.set_column(i, name, pc.round(table.column(i).cast(pa.float64()), decimals))
+    else:
+        table = whole_numbers(table)
     files = [folder / f"{stem}.csv"]
     pacsv.write_csv(table, files[0], pacsv.WriteOptions(quoting_style="needed"))
     if parquet:

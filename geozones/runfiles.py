@@ -224,8 +224,10 @@ def heat_table(zones, published_all: pd.DataFrame, cfg: RunConfig, crs: str) -> 
 
     grid = h3_grid(zones, cfg.heat_h3) if cfg.heat_h3 is not None else square_grid(zones, cfg.heat_grid_m, crs=cfg.metric_crs)
     figures = heat_from_zones(grid, zones, published_all, crs=crs)
-    figures["observed"] = figures["observed"].round()
-    figures["estimate"] = figures["estimate"].round()
+    # (one decimal: a sparse zone's squares hold less than a person each, and whole numbers
+    # summed its 406 squares to 0 observed; the map draws what grid_counts.csv says)
+    figures["observed"] = figures["observed"].round(1)
+    figures["estimate"] = figures["estimate"].round(1)
     return grid_table(grid, figures, "")
 
 
@@ -272,7 +274,7 @@ def write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stage
         write_weights(weights, stage / "weights.parquet")
         names.append("weights.parquet")
         if grid is not None:
-            write_table(grid, stage, "grid_counts", parquet=False)
+            write_table(grid, stage, "grid_counts", parquet=False, decimals=1)
             names.append("grid_counts.csv")
         if cfg.map:
             from .maps import save_map, visitor_map
