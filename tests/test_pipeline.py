@@ -395,7 +395,8 @@ def test_the_demo_estimates_tell_no_count_finer_than_its_rounding(demo):
     """Every published estimate is a factor times the count as published, so an attacker
     reads a count from its estimate no finer than from the count itself (+-0.5, as the audit
     assumes): an origin's estimate is the rounded count over its published share, and in
-    the device tables one factor per zone fits every published figure to +-0.5 (docs/privacy.md item 5)."""
+    the device tables one factor per zone and class (the dwell and returning tables: per zone,
+    their non-residents) fits every published figure to +-0.5 (docs/privacy.md item 5)."""
     z = pd.read_parquet(demo / "zone_counts.parquet")
     factors = json.loads((demo / "manifest.json").read_text())["market_share"]["factors"]
     pub = z[(z["status"] == "published") & (z["origin"] != "all") & z["origin"].isin(list(factors))]
@@ -404,8 +405,9 @@ def test_the_demo_estimates_tell_no_count_finer_than_its_rounding(demo):
     for name in ("visitors", "dwell", "returning"):
         t = pd.read_parquet(demo / f"{name}.parquet")
         p = t[(t["status"] == "published") & (t["observed"] > 0)]
-        lo = ((p["estimate"] - 0.5) / p["observed"]).groupby(p["zone_id"]).max()
-        hi = ((p["estimate"] + 0.5) / p["observed"]).groupby(p["zone_id"]).min()
+        by = [p["zone_id"], p["class"]] if name == "visitors" else [p["zone_id"]]
+        lo = ((p["estimate"] - 0.5) / p["observed"]).groupby(by).max()
+        hi = ((p["estimate"] + 0.5) / p["observed"]).groupby(by).min()
         assert len(lo) > 5 and (lo <= hi + 1e-12).all(), name
 
 
