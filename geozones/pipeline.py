@@ -69,6 +69,7 @@ from .runfiles import (
     heat_fits,
     heat_table,
     map_title,
+    partial_periods,
     published_all_rows,
     write_outputs,
 )
@@ -124,13 +125,14 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     )
     values = values.groupby(["cell_id", "period_start", "period", "origin"], sort=True, observed=True)[["count", "estimate"]].sum().reset_index()
     values.attrs = dict(counts.attrs)
-    check_split(periods, values["period"].iloc[0] if len(values) else cfg.period, counts.attrs.get("source"), cfg.kind)
+    check_split(periods, values["period"].iloc[0] if len(values) else cfg.period, counts.attrs.get("source"))
     linear = cfg.kind == "events" or (cfg.kind == "presence" and cfg.stat == "mean")
     if linear:
         values = rollup_counts(values, periods[0], kind=cfg.kind)
     per_level = weights if isinstance(weights, dict) else None  # (a density per period: each published period from its own)
     weights = per_level[parse_period(periods[0])] if per_level else weights
     table, info = apportion(values, weights, kind=cfg.kind, dedup_factor=cfg.dedup_factor, unknown_cells=cfg.unknown_cells)
+    check_split(periods, values["period"].iloc[0] if len(values) else cfg.period, counts.attrs.get("source"), cfg.kind)  # (after the dedup check)
     # (what was dropped and read, in the file's own rows and counts, as the stream engine says it: not the roll-up's)
     unknown = pd.Index(weights.cell_ids).get_indexer(counts["cell_id"].to_numpy()) < 0
     info.update(input_total=float(counts["count"].sum()), dropped_rows=int(unknown.sum()),
@@ -437,7 +439,7 @@ def run(cfg: RunConfig) -> RunResult:
     if cfg.summary_period and cfg.kind != "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
         periods.append(cfg.summary_period)
     elif cfg.summary_period and cfg.kind == "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
-        log.warning("unique counts (distinct people) do not add up over time: the summary period %s is not published (give unique counts "
+        log.info("unique counts (distinct people) do not add up over time: the summary period %s is not published (give unique counts "
                     "per %s, or subscriber-level events with --period %s, to publish it)", cfg.summary_period, cfg.summary_period, cfg.summary_period)
     bins = None
     in_parts = dense = False
@@ -460,7 +462,7 @@ def run(cfg: RunConfig) -> RunResult:
         heat = heat and not in_parts
     else:
         base = counts["period"].iloc[0] if len(counts) and "period" in counts else cfg.period
-        check_split(periods, base, cfg.counts or cfg.events, cfg.kind)  # (before any density is made for them)
+        check_split(periods, base, cfg.counts or cfg.events)  # (before any density is made for them; unique roll-ups: after the dedup check)
         quality = quality_of_counts(counts, weights, period_seconds(base))
         cell_ids = pd.Index(weights.cell_ids)
         weights, fig_weights = _counted_weights(
@@ -598,6 +600,9 @@ def run(cfg: RunConfig) -> RunResult:
         },
     }
     manifest["title"] = map_title(cfg, periods)
+    if partial := partial_periods(manifest["counts"]["first_period_start"], manifest["counts"]["last_period_start"], periods[-1],
+                                  manifest["counts"]["period"]):
+        log.info("the counts cover part of a summary period (%s): its figures are made from the days counted alone", partial)
     if grid is not None:
         manifest["heat_grid"] = {
             "drawn_from": "published zone figures only: each square takes the density of the smallest published zone under its centre",

@@ -23,7 +23,7 @@ from .weights_io import write_weights
 from .zones import h3_grid, square_grid, write_zones
 
 __all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_rows", "describe_inputs", "heat_fits", "heat_table", "map_title",
-           "published_all_rows", "write_outputs"]
+           "partial_periods", "published_all_rows", "write_outputs"]
 
 log = logging.getLogger("geozones")
 
@@ -328,3 +328,39 @@ def map_title(cfg: RunConfig, periods: list[str]) -> str:
         # (presence over a week is its hours' mean or maximum: a day's measure, not a week's total)
         return f"Estimated {what} per day ({cfg.stat} over the {first})"
     return f"Estimated {what} per {longest}"
+
+
+def partial_periods(first: str | None, last: str | None, period: str, base: str | None = None) -> str:
+    """Words for the published periods of ``period`` (the summary: a quarter) that the counts
+    cover in part, from the counts' first and last period starts (local ISO text); "" when
+    each is covered whole. The tables' rows do not say it: a quarter's figure made from 14
+    of its 92 days reads as the quarter's.
+
+    Parameters
+    ----------
+    first, last : str or None
+        The counts' first and last period starts.
+    period : str
+        The summary period (``1q``, ``1w``, ...).
+    base : str, optional
+        The counts' own period (the last one's end is the cover's).
+
+    Returns
+    -------
+    str
+    """
+    from .counts import parse_period, period_floor, period_seconds
+
+    if not first or not last or parse_period(period) not in ("1w", "1q"):
+        return ""
+    a, b = (pd.Timestamp(t).tz_convert("Europe/Brussels") for t in (first, last))
+    b = b + pd.Timedelta(seconds=period_seconds(parse_period(base)) - 1 if base else 0)  # (the last period's end)
+    said = []
+    for t in sorted({a, b}):
+        start = pd.Timestamp(period_floor(pd.Series([t]), period).iloc[0]).tz_convert("Europe/Brussels")
+        end = start + (pd.offsets.QuarterBegin(startingMonth=1) if parse_period(period) == "1q" else pd.Timedelta(days=7))
+        whole = (end.normalize() - start.normalize()).days
+        held = (min(b, end - pd.Timedelta(seconds=1)).normalize() - max(a, start).normalize()).days + 1
+        if 0 < held < whole:
+            said.append(f"the {period} from {start.date()} holds {held} of its {whole} days")
+    return "; ".join(dict.fromkeys(said))

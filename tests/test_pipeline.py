@@ -835,3 +835,17 @@ def test_a_weekly_run_of_distinct_people_is_reported_per_week_and_country_level_
     assert "Belgium (region unknown)" not in text and "Belgium" in text
     # counts that came aggregated: the report does not claim an opt-out list it never applied
     assert "removing the people who opted out is the operator's" in text and "were removed before" not in text
+
+
+def test_a_summary_period_the_counts_cover_in_part_is_said(small_case):
+    """A probe's 14 days published as '1q' rows read as the quarter's; only the report said
+    otherwise. The run now says it on stderr (not with -q)."""
+    from geozones.runfiles import partial_periods
+
+    assert partial_periods("2025-10-20T00:00:00+02:00", "2025-11-02T00:00:00+01:00", "1q", "1d") == "the 1q from 2025-10-01 holds 14 of its 92 days"
+    assert partial_periods("2026-07-01T00:00:00+02:00", "2026-09-30T23:00:00+02:00", "1q", "1h") == ""
+    assert partial_periods("2026-07-06T00:00:00+02:00", "2026-07-13T00:00:00+02:00", "1w", "1w") == ""
+    c = small_case
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "part",
+                 "--heat-grid", 0, "--no-map")
+    assert r.returncode == 0 and "the 1q from 2026-07-01 holds 1 of its 92 days" in r.stderr, r.stderr
