@@ -112,9 +112,10 @@ _NOT_RUN = {
     "programme across origins too large": "the disclosure audit's linear programme across origins was not run for %d "
     "periods whose published figures hold more weights than it takes: their hidden figures are checked one origin at a "
     "time only (docs/privacy.md)",
-    "programme unsolved": "the solver gave no answer for %d of the disclosure audit's joint linear programmes (badly scaled "
-    "weights): their hidden figures were each taken to their own programme, and any the solver could not take either as "
-    "bounded (a figure near it suppressed)",
+    "programme unsolved": "the disclosure audit's solver could not settle %d of its joint linear programmes (their weights span "
+    "too many orders of magnitude): the hidden figures they hold were checked one at a time, and any still unsettled was "
+    "taken as exposed and a figure next to it suppressed; the published figures are safe, a few more are hidden than "
+    "needed (nothing to do)",
     "bounded by earlier runs alone": "%d hidden figures of this run are bounded under k by what the earlier runs (--earlier) or "
     "the earlier parts of this run "
     "published alone: nothing this run hides can close that (those figures are out); docs/privacy.md",
