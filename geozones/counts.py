@@ -430,9 +430,11 @@ def read_optout(path: str | os.PathLike[str]) -> set[str]:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
+        sep = csv_delimiter(first)
+        names = [n.strip().strip('"') for n in first.split(sep)]  # (every column as text: ids of digits keep their zeros)
         try:
-            t = pacsv.read_csv(pa.py_buffer("\n".join(lines).encode()), parse_options=pacsv.ParseOptions(delimiter=csv_delimiter(first)),
-                               convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=False, auto_dict_encode=False))
+            t = pacsv.read_csv(pa.py_buffer("\n".join(lines).encode()), parse_options=pacsv.ParseOptions(delimiter=sep),
+                               convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False))
         except pa.ArrowInvalid as exc:
             raise CountsError(f"not a readable CSV: {' '.join(str(exc).split())}", path=path,
                               hint="give one hashed subscriber id a line, or a CSV with a subscriber_id column") from None

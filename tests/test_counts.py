@@ -218,6 +218,8 @@ def test_an_optout_list_is_read_however_a_spreadsheet_or_a_hash_tool_wrote_it(tm
         listed = gz.read_optout(write(tmp_path, text, name))
         _, info = gz.events_to_counts(ev, "1h", optout=listed)
         assert info["removed_subscribers"] == 3, name
+    digits = gz.read_optout(write(tmp_path, "subscriber_id;note\n00123;x\n", "digits.csv"))
+    assert digits == {"00123"}  # (text, not a number that loses its zeros)
     utf16 = tmp_path / "utf16.txt"
     utf16.write_text("\n".join(ids) + "\n", encoding="utf-16")
     assert gz.read_optout(utf16) == set(ids)
