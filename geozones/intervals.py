@@ -42,7 +42,7 @@ from .extrapolate import share_bands
 from .origins import ALL
 
 __all__ = ["APPORTIONING", "Z90", "USABLE_HALFWIDTH", "apportioning_halfwidth", "error_words", "interval_factors", "add_intervals",
-           "at_share_bounds", "rest_bounds", "summary_intervals"]
+           "at_share_bounds", "hidden_share_range", "rest_bounds", "summary_intervals"]
 
 #: The normal quantile of a two-sided 90% interval.
 Z90 = 1.645
@@ -151,7 +151,7 @@ def interval_factors(observed, estimate, h_apportion, share=None, share_low=None
 
 
 def rest_bounds(observed, estimate, origins_observed, origins_estimate, shares: pd.DataFrame | None,
-                origins_at_low=None, origins_at_high=None) -> tuple[np.ndarray, np.ndarray]:
+                origins_at_low=None, origins_at_high=None, rest_low=None, rest_high=None) -> tuple[np.ndarray, np.ndarray]:
     """The share bounds of totals made of their published origins and a rest counted at
     ``rest_share``.
 
@@ -167,6 +167,10 @@ def rest_bounds(observed, estimate, origins_observed, origins_estimate, shares: 
     origins_at_low, origins_at_high : array-like, optional
         The sums of the published origins' estimates at their own shares' lower and upper
         bounds (:func:`at_share_bounds`); default ``origins_estimate`` (no bounds).
+    rest_low, rest_high : array-like, optional
+        Per total, the smallest and largest share the rest's people can have: those of its
+        suppressed origins, which the table shows as suppressed (:func:`hidden_share_range`);
+        NaN (or not given): the table's smallest and largest.
 
     Returns
     -------
@@ -191,10 +195,65 @@ def rest_bounds(observed, estimate, origins_observed, origins_estimate, shares: 
     base = np.asarray(origins_estimate, float)
     at_low = base if origins_at_low is None else np.asarray(origins_at_low, float)
     at_high = base if origins_at_high is None else np.asarray(origins_at_high, float)
+    lo_r = np.full(len(obs), lo_s) if rest_low is None else np.where(np.isfinite(rest_low), np.clip(rest_low, lo_s, hi_s), lo_s)
+    hi_r = np.full(len(obs), hi_s) if rest_high is None else np.where(np.isfinite(rest_high), np.clip(rest_high, lo_s, hi_s), hi_s)
     with np.errstate(divide="ignore", invalid="ignore"):
-        low = np.where(est > 0, obs / (at_low + rest / lo_s), own)
-        high = np.where(est > 0, obs / (at_high + rest / hi_s), own)
+        low = np.where(est > 0, obs / (at_low + rest / lo_r), own)
+        high = np.where(est > 0, obs / (at_high + rest / hi_r), own)
     return np.minimum(low, own), np.maximum(high, own)
+
+
+def hidden_share_range(origins, hidden, shares: pd.DataFrame | None, group=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (or per ``group``), the smallest and largest share of the suppressed origins
+    beside it: the people a total's rest can be. Which origins are suppressed is published
+    (their rows say so), and the shares are public, so the range adds nothing.
+
+    Parameters
+    ----------
+    origins : array-like of str
+        Each row's origin.
+    hidden : array-like of bool
+        Rows whose origin figure is suppressed (not the totals).
+    shares : pandas.DataFrame or None
+        The market-share table (its ``share_low`` and ``share_high`` too).
+    group : array-like of int, optional
+        Each row's (zone, period, start) code; default one group.
+
+    Returns
+    -------
+    (low, high) : numpy.ndarray
+        Per row, over its group; NaN where the group has no suppressed origin or one whose
+        people's share the table cannot say (``resident``: their municipality's;
+        ``unknown``; an origin only the default row ``*`` covers), so that the rest takes
+        the whole table's range.
+    """
+    from .extrapolate import market_share_factors
+    from .origins import RESIDENT, UNKNOWN, province_of
+
+    o = pd.Series(np.asarray(origins, dtype=object)).astype(str)
+    n = len(o)
+    g = np.zeros(n, np.int64) if group is None else np.asarray(group, np.int64)
+    hid = np.asarray(hidden, bool)
+    if shares is None or not len(shares) or not hid.any():
+        return np.full(n, np.nan), np.full(n, np.nan)
+    labels = o[hid].unique()
+    listed = set(shares["origin"].astype(str))
+    # an origin the table lists (itself, its province or BE): its people have that share; one
+    # that only the default row '*' covers may be anyone's (residents of another share)
+    known = [c for c in labels if c not in (RESIDENT, UNKNOWN, ALL)
+             and (c in listed or (province_of(c) is not None and (province_of(c) in listed or "BE" in listed)))]
+    sh = market_share_factors(known, shares) if known else {}
+    bands = share_bands(known, shares)
+    low = o.map({c: bands.get(c, (v, v, v))[1] for c, v in sh.items()}).to_numpy(dtype=float)
+    high = o.map({c: bands.get(c, (v, v, v))[2] for c, v in sh.items()}).to_numpy(dtype=float)
+    n_g = int(g.max()) + 1 if n else 0
+    unsure = np.bincount(g[hid], weights=np.isnan(low[hid]).astype(float), minlength=n_g) > 0
+    lo_g = np.full(n_g, np.inf)
+    hi_g = np.full(n_g, -np.inf)
+    np.minimum.at(lo_g, g[hid], np.nan_to_num(low[hid], nan=np.inf))
+    np.maximum.at(hi_g, g[hid], np.nan_to_num(high[hid], nan=-np.inf))
+    ok = np.isfinite(lo_g) & np.isfinite(hi_g) & ~unsure
+    return np.where(ok, lo_g, np.nan)[g], np.where(ok, hi_g, np.nan)[g]
 
 
 def at_share_bounds(observed, estimate, share_low, share_high) -> tuple[np.ndarray, np.ndarray]:
@@ -224,12 +283,13 @@ def _own_share(obs: np.ndarray, est: np.ndarray) -> np.ndarray:
         return np.where(est > 0, obs / est, 1.0)
 
 
-def _with_rest(total, obs, est, sums, shares, share, lo, hi) -> tuple:
+def _with_rest(total, obs, est, sums, shares, share, lo, hi, ranges=(None, None)) -> tuple:
     """``share``, ``share_low``, ``share_high`` (None: the figures' own share) with the
     totals' rows (``total``) at their own share and the bounds of :func:`rest_bounds`
-    (``sums``: its origins' observed, estimate, at_low, at_high).
+    (``sums``: its origins' observed, estimate, at_low, at_high; ``ranges``: the rest's
+    share range, :func:`hidden_share_range`).
     """
-    r_lo, r_hi = rest_bounds(obs, est, sums[0], sums[1], shares, sums[2], sums[3])
+    r_lo, r_hi = rest_bounds(obs, est, sums[0], sums[1], shares, sums[2], sums[3], *ranges)
     own = _own_share(obs, est)
     share, lo, hi = (own if x is None else x for x in (share, lo, hi))
     return np.where(total, own, share), np.where(total, r_lo, lo), np.where(total, r_hi, hi)
@@ -308,7 +368,10 @@ def add_intervals(table, h_zone: Mapping[str, float], shares: pd.DataFrame | Non
         if total.any():
             keys = [per_row(c, lambda v: np.arange(len(v))) for c in ("zone_id", "period", "period_start")]
             at_low, at_high = at_share_bounds(obs, est, lo, hi)
-            share, lo, hi = _with_rest(total, obs, est, _origin_sums(*keys, total, obs, est, at_low, at_high), shares, share, lo, hi)
+            group = pd.MultiIndex.from_arrays(keys).factorize()[0]
+            origins = table.column("origin").cast(pa.string()).to_numpy(zero_copy_only=False)
+            ranges = hidden_share_range(origins, ~total & ~np.isfinite(obs), shares, group)
+            share, lo, hi = _with_rest(total, obs, est, _origin_sums(*keys, total, obs, est, at_low, at_high), shares, share, lo, hi, ranges)
     low, high = interval_factors(obs, est, np.nan_to_num(h, nan=APPORTIONING["voronoi"][("< 0.25", "poor")]), share, lo, hi, noise_sd)
     at = table.column_names.index("estimate") + 1
     table = table.add_column(at, "estimate_low", pa.array(low, pa.float64(), from_pandas=True))
@@ -348,7 +411,8 @@ def summary_intervals(summary: pd.DataFrame, h_zone: Mapping[str, float], shares
     if rest_share is not None and shares is not None and "_origins_observed" in summary.columns:
         sums = [summary[f"_origins_{c}"].to_numpy(dtype=float) if f"_origins_{c}" in summary.columns else summary["_origins_estimate"].to_numpy(dtype=float)
                 for c in ("observed", "estimate", "at_low", "at_high")]
-        share, lo, hi = _with_rest(True, obs, est, sums, shares, share, lo, hi)
+        ranges = tuple(summary[c].to_numpy(dtype=float) if c in summary.columns else None for c in ("_origins_rest_low", "_origins_rest_high"))
+        share, lo, hi = _with_rest(True, obs, est, sums, shares, share, lo, hi, ranges)
     low, high = interval_factors(obs, est, np.nan_to_num(h, nan=1.0), share, lo, hi, noise_sd)
     out = summary.drop(columns=[c for c in summary.columns if str(c).startswith("_origins_")])
     at = list(out.columns).index("visitors") + 1

@@ -286,6 +286,15 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, 
     sums = parts.groupby("zone_id", sort=False)[["observed", "estimate", "at_low", "at_high"]].sum()
     for col in ("observed", "estimate", "at_low", "at_high"):
         z[f"_origins_{col}"] = z["zone_id"].map(sums[col]).fillna(0.0).to_numpy(dtype=float)
+    # (the shares the rest's people can have: those of each zone's suppressed origins)
+    hid = level[(level["origin"] != ALL) & (level["status"] != PUBLISHED)]
+    if len(hid) and shares is not None:
+        from .intervals import hidden_share_range
+
+        r_lo, r_hi = hidden_share_range(hid["origin"].astype(str), np.ones(len(hid), bool), shares, pd.factorize(hid["zone_id"])[0])
+        by = pd.DataFrame({"lo": r_lo, "hi": r_hi}, index=hid["zone_id"].to_numpy()).groupby(level=0).first()
+        z["_origins_rest_low"] = z["zone_id"].map(by["lo"]).to_numpy(dtype=float)
+        z["_origins_rest_high"] = z["zone_id"].map(by["hi"]).to_numpy(dtype=float)
     names = origin_names(parts["origin"], origin_level) if len(parts) else {}
     tops = {}
     if len(parts):  # the three largest origins of each zone, in one sort

@@ -455,3 +455,40 @@ def test_the_prior_is_chosen_with_a_flag_or_a_key_and_said_in_the_manifest(small
     cfg.write_text(f'zones = "{c["zones"]}"\ncells = "{c["cells"]}"\ncounts = "{c["counts"]}"\nout = "{tmp_path / "o"}"\nprior = "houses"\n')
     with pytest.raises(gz.ConfigError, match="prior"):
         load_config(cfg)
+
+
+def test_a_totals_rest_is_priced_at_its_hidden_origins_shares_not_the_whole_tables():
+    """A probe's border area listed DE at a share of 0.03: every total with any origin hidden
+    ran to 28-45 times its estimate, as if its rest were all German, though DE was published
+    and only NL (0.25) hidden. Which origins are hidden is published, so the rest's share
+    spans theirs; with a hidden origin of unknown share (residents) the whole table's."""
+    import pyarrow as pa
+
+    from geozones.intervals import summary_intervals
+
+    shares = pd.DataFrame({"origin": ["30000", "DE", "NL", "*"], "share": [0.4, 0.03, 0.25, 0.25]})
+    h = {"z": 0.1}
+
+    def total_of(hidden: str):
+        share = {"30000": 0.4, "DE": 0.03, "NL": 0.25, "resident": 0.4}
+        pub = {"30000": 300.0, "DE": 40.0, "NL": 60.0, "resident": 60.0}
+        gone = pub.pop(hidden)
+        o_obs, o_est = sum(pub.values()), sum(v / share[k] for k, v in pub.items())
+        obs = o_obs + gone
+        est = o_est + gone / 0.25  # (the rest at rest_share)
+        origins = ["all", *pub, hidden]
+        t = pa.table({"zone_id": ["z"] * len(origins), "period": ["1q"] * len(origins), "period_start": ["2026-07-01"] * len(origins),
+                      "origin": origins, "observed": [obs, *pub.values(), None], "estimate": [est, *(v / share[k] for k, v in pub.items()), None]})
+        out = add_intervals(t, h, shares, rest_share=0.25)
+        summary = pd.DataFrame({"zone_id": ["z"], "visitors": [est], "observed": [obs], "_origins_observed": [o_obs], "_origins_estimate": [o_est],
+                                "_origins_rest_low": [np.nan if hidden == "resident" else {"NL": 0.25, "DE": 0.03, "30000": 0.4}[hidden]],
+                                "_origins_rest_high": [np.nan if hidden == "resident" else {"NL": 0.25, "DE": 0.03, "30000": 0.4}[hidden]]})
+        s = summary_intervals(summary, h, shares, rest_share=0.25)
+        return est, out.column("estimate_high")[0].as_py(), s["estimate_high"].iloc[0]
+
+    est, hi, s_hi = total_of("NL")  # NL hidden: its 60 at 0.25, as the estimate took them
+    assert hi < 1.2 * est and s_hi == pytest.approx(hi, abs=0.5)
+    est_de, hi_de, _ = total_of("DE")  # DE hidden: its 40 may be at 0.03, so the bound must reach 40 / 0.03
+    assert hi_de > est_de + 40 / 0.03 - 40 / 0.25
+    est_r, hi_r, _ = total_of("resident")  # residents hidden: their share is not the table's to say, the whole range
+    assert hi_r > est_r + 60 / 0.03 - 60 / 0.25
