@@ -340,6 +340,42 @@ def thin_differences(
     return pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame({c: [] for c in cols})
 
 
+def thin_rests(zones: gpd.GeoDataFrame, coverage: gpd.GeoDataFrame, *, crs, overlaps: pd.DataFrame) -> list[tuple]:
+    """Zones holding several others whose rest outside them the cells cannot resolve: a
+    municipality drawn beside its neighbourhoods from another map leaves slivers, whose few
+    people the audit must protect by hiding the municipality's figure (a probe's Poperinge).
+
+    Returns
+    -------
+    list of tuple
+        ``(outer, inners, rest_km2, rest_cell_share)`` per such zone.
+    """
+    from .zonegeo import zone_families
+
+    z = zones.to_crs(crs)
+    if "area_km2" not in z.columns:
+        z = z.assign(area_km2=z.geometry.area / 1e6)
+    fams = [f for f in zone_families(z, overlaps) if f[2]]
+    if not fams:
+        return []
+    geo = pd.Series(np.asarray(z.geometry.values, dtype=object), index=z["zone_id"].astype(str).to_numpy())
+    rests = np.array([shapely.difference(geo[str(o)], shapely.union_all(geo.reindex([str(b) for b in inner]).to_numpy())) for o, inner, _ in fams],
+                     dtype=object)
+    areas = shapely.area(rests)
+    outer_area = shapely.area(geo.reindex([str(o) for o, _, _ in fams]).to_numpy())
+    keep = areas > np.maximum(MIN_AREA_M2, 1e-5 * outer_area)  # (not the residue of reprojected edges that match)
+    equiv = np.zeros(len(fams))
+    if keep.any():
+        dz = gpd.GeoDataFrame({"zone_id": np.flatnonzero(keep).astype(str)}, geometry=rests[keep], crs=crs)
+        try:
+            w = compute_weights(coverage, dz, crs=crs)
+            equiv[keep] = pd.Series(np.asarray(w.matrix.sum(axis=0)).ravel(), index=w.zone_ids.astype(str)).reindex(dz["zone_id"]).fillna(0.0).to_numpy()
+        except WeightsError:
+            pass
+    return [(str(o), [str(b) for b in inner], areas[i] / 1e6, equiv[i]) for i, (o, inner, _) in enumerate(fams)
+            if keep[i] and equiv[i] < MIN_CELL_SHARE]
+
+
 def _locate(paths) -> dict[str, tuple[str, int]]:
     """zone_id -> (file, feature index), for naming the feature in a warning."""
     out: dict[str, tuple[str, int]] = {}
@@ -369,7 +405,7 @@ def authoring_problems(
     """Warnings for ``geozones zones check --cells``: unresolvable zones and thin differences.
 
     Each warning names the file and feature of the zone (for a pair, the inner or first
-    zone) and says what to do. Codes: ``"unresolvable-zone"``, ``"thin-difference"``,
+    zone) and says what to do. Codes: ``"unresolvable-zone"``, ``"thin-difference"``, ``"thin-rest"``,
     ``"same-zone"``, ``"more-zones-than-cells"``.
 
     Parameters
@@ -450,4 +486,13 @@ def authoring_problems(
             f"each see {r.people_per_cell:,.0f} people"
         )
         problems.append(Problem(path, at, "thin-difference", msg, r.advice, "warning"))
+    if crs is None:
+        crs = coverage.crs if coverage.crs is not None and coverage.crs.is_projected else metric_crs(zones.to_crs(WGS84).total_bounds)
+    for outer, inner, km2, eq in thin_rests(zones, coverage, crs=crs, overlaps=overlaps if overlaps is not None else zone_overlaps(zones, crs)):
+        path, at = place(outer)
+        msg = (f"{outer!r} minus the {len(inner)} zones inside it ({', '.join(repr(b) for b in inner[:4])}{', ...' if len(inner) > 4 else ''}) "
+               f"is {km2:.3f} km², {eq:.2f} of a cell's count: slivers with too few people, so the audit will hide "
+               f"the figures of {outer!r} (or theirs) to protect them")
+        problems.append(Problem(path, at, "thin-rest", msg, f"draw {outer!r} as exactly the union of its zones (or leave it out: "
+                                f"its figure is theirs summed)", "warning"))
     return problems

@@ -168,6 +168,22 @@ def _zone_file(tmp_path, name, zones):
     return p
 
 
+def test_check_warns_about_a_zone_whose_inner_zones_leave_only_slivers(tmp_path, capsys):
+    """A probe's municipality beside its neighbourhoods, drawn from another map: the rest
+    outside them is slivers of 0.1% of its area, whose few people the audit protects by
+    hiding the municipality's figures; zones check --cells said nothing of it."""
+    cells = _grid_cells(tmp_path)
+    halves = [("west", box(0, 0, 495, 1000)), ("east", box(505, 0, 1000, 1000))]
+    sliver = _zone_file(tmp_path, "sliver.geojson", [("all", box(0, 0, 1000, 1000)), *halves])
+    exact = _zone_file(tmp_path, "exact.geojson", [("all", box(0, 0, 1000, 1000)), ("west", box(0, 0, 500, 1000)), ("east", box(500, 0, 1000, 1000))])
+    r = run_cli("zones", "check", sliver, "--cells", cells, "--json")
+    assert r.returncode == 0, r.stderr
+    found = [p for p in json.loads(r.stdout)["problems"] if p["code"] == "thin-rest"]
+    assert len(found) == 1 and "'all' minus the 2 zones inside it" in found[0]["message"] and "0.010 km²" in found[0]["message"], found
+    r = run_cli("zones", "check", exact, "--cells", cells, "--json")
+    assert r.returncode == 0 and "thin-rest" not in r.stdout, r.stdout
+
+
 def test_check_warns_about_a_zone_and_the_same_zone_plus_a_thin_strip(tmp_path, capsys):
     cells = _grid_cells(tmp_path)
     square = box(0, 0, 1000, 1000)
