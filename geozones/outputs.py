@@ -149,18 +149,20 @@ def table_frame(table) -> pd.DataFrame:
     return pa.table({n: c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for n, c in zip(table.column_names, table.columns)}).to_pandas()
 
 
-def whole_numbers(table):
-    """Figures as whole numbers, null where suppressed.
+def whole_numbers(table, decimals: int = 0):
+    """Figures as whole numbers (or with ``decimals``), null where suppressed.
 
     Parameters
     ----------
     table : pyarrow.Table
         With ``observed`` and ``estimate`` as floats.
+    decimals : int, default 0
+        Keep this many decimals instead (floats).
 
     Returns
     -------
     pyarrow.Table
-        The same with those columns as int64.
+        The same with those columns as int64 (floats with ``decimals``).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -168,7 +170,8 @@ def whole_numbers(table):
     for name in ("observed", "estimate", "estimate_low", "estimate_high"):
         if name in table.column_names:
             i = table.column_names.index(name)
-            table = table.set_column(i, name, pc.round(table.column(i)).cast(pa.int64()))
+            col = pc.round(table.column(i).cast(pa.float64()), decimals)
+            table = table.set_column(i, name, col if decimals else col.cast(pa.int64()))
     return table
 
 
@@ -205,15 +208,7 @@ def write_table(table, folder: Path, stem: str, *, parquet: bool = True, decimal
 
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table, preserve_index=False)
-    if decimals:
-        import pyarrow.compute as pc
-
-        for name in ("observed", "estimate"):
-            if name in table.column_names:
-                i = table.column_names.index(name)
-                table = table.set_column(i, name, pc.round(table.column(i).cast(pa.float64()), decimals))
-    else:
-        table = whole_numbers(table)
+    table = whole_numbers(table, decimals)
     files = [folder / f"{stem}.csv"]
     pacsv.write_csv(table, files[0], pacsv.WriteOptions(quoting_style="needed"))
     if parquet:
