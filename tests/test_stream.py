@@ -888,3 +888,43 @@ def test_the_out_of_order_note_names_the_row_that_is_out_of_order(tmp_path, capl
     with caplog.at_level(logging.INFO, logger="geozones"):
         stream_counts(src, w, batch_rows=5000, progress=False, compiled=compiled)
     assert f"row {at} is earlier than the rows before it" in caplog.text
+
+
+@pytest.mark.parametrize("engine,compiled", [("stream", True), ("stream", False), ("dask", False)])
+@pytest.mark.parametrize("order", ["time", "shuffled"])
+def test_two_codes_of_one_origin_with_equal_counts_are_the_memory_engines_error_not_a_dropped_row(tmp_path, engine, compiled, order):
+    """'208' and 'FR' for one cell and hour are the same origin given twice: the memory
+    reader refuses them whatever their counts; the stream engine had dropped the second
+    as an exact duplicate when the counts were equal, losing those people silently."""
+    w = toy_weights(12, 3, seed=31)
+    counts = toy_counts(12, 24, ["30000", "208"], seed=31)
+    twin = counts[counts["origin"] == "208"].iloc[[5]].assign(origin="FR")
+    both = pd.concat([counts, twin], ignore_index=True)
+    both = both.sample(frac=1.0, random_state=3) if order == "shuffled" else both.sort_values("period_start", kind="stable")
+    src = write_parquet(as_read_by(both.reset_index(drop=True), compiled), tmp_path / "twins.parquet", row_group_size=100)
+    with pytest.raises(CountsError, match="are the same origin") as mem:
+        gz.read_counts(src)
+    with pytest.raises(CountsError) as got:
+        stream_counts(src, w, engine=engine, batch_rows=97, progress=False, compiled=compiled)
+    said = mem.value.message.split(": origins ")[1]  # (the memory reader names the period as written, the engines in UTC)
+    assert said.startswith("'208' and 'FR' on row") and said.endswith("are the same origin (FR)")
+    assert got.value.message.split(": origins ")[1] == said and str(got.value.path) == str(mem.value.path)
+    assert got.value.hint == mem.value.hint
+
+
+def test_two_codes_of_one_origin_in_two_files_are_found_across_them(tmp_path):
+    """'FR' in a second file for a cell and hour that the first holds as '208' (equal
+    counts): the dask engine's check across files and the stream engine's both refuse it."""
+    w = toy_weights(12, 3, seed=32)
+    counts = toy_counts(12, 24, ["30000", "208"], seed=32).sort_values(["period_start", "cell_id"], kind="stable")
+    twin = counts[counts["origin"] == "208"].iloc[[40]].assign(origin="FR")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    write_parquet(counts, folder / "part-0.parquet")
+    write_parquet(twin, folder / "part-1.parquet")
+    errors = []
+    for engine in ("dask", "stream"):
+        with pytest.raises(CountsError, match=r"origins '208' and 'FR' on row \d+, row \d+ are the same origin \(FR\)") as got:
+            stream_counts(folder, w, engine=engine, progress=False)
+        errors.append(got.value.message)
+    assert errors[0] == errors[1]

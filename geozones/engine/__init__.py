@@ -46,8 +46,9 @@ The result equals the in-memory path: observed figures exactly for whole-number 
 1e-15 relatively), as ``tests/test_stream.py`` checks. Rows are fastest in time order
 (as an operator exports them); any order gives the same result, more slowly.
 
-Exact duplicate rows are dropped and a key (cell, period, origin) with different counts
-is an error, as the in-memory reader has it, without keeping the rows: a bit per cell and
+Exact duplicate rows are dropped and a key (cell, period, origin) with different counts,
+or given under two codes of one origin (208 and FR), is an error, as the in-memory reader
+has it, without keeping the rows: a bit per cell and
 origin marks the keys of the newest period (rows in time order), or of every period when
 the rows are not in time order (the counts are then read again, and the bits count
 against the memory budget). The dask engine finds them within each partition (a file),

@@ -373,6 +373,20 @@ def _origin_table(ctx: _Context, arr, row0: int):
     return codes, group_of, groups, factor, group_factor
 
 
+def _raw_origins(batch, rows: np.ndarray) -> np.ndarray:
+    """The origin codes as written (stripped) on these rows of a batch: two codes of one
+    origin (208 and FR) on one key are an error, as the memory reader has it, whatever
+    their counts.
+    """
+    names = batch.schema.names
+    if "origin" not in names:
+        return np.full(len(rows), ALL, dtype=object)
+    codes, values = _dictionary(batch.column(names.index("origin")))
+    raw = pd.Series(values.to_pandas(), dtype=object)
+    raw = raw.map(lambda v: "" if pd.isna(v) else str(v).strip()).to_numpy(dtype=object)
+    return raw[codes[np.asarray(rows, dtype=np.int64)]]
+
+
 def _factor_of(ctx: _Context, codes: np.ndarray) -> np.ndarray:
     new = [c for c in pd.unique(codes) if c not in ctx.factors]
     if new:

@@ -16,12 +16,13 @@ from ._batch import (
     _Context,
     _Minutes,
     _new_info,
+    _raw_origins,
     _tally,
     add_totals,
 )
 from ._passes import _finish, _note_duplicates
 from ._reading import _batches, _file_batch, _parquet_file, _time_ranges
-from ._seen import _Accumulator, _drop_duplicates_in, _duplicate_error
+from ._seen import _Accumulator, _drop_duplicates_in, _duplicate_error, _same_origin_error, _twins
 from .bins import CellBins, format_size
 
 
@@ -34,7 +35,7 @@ def _dask_partition(batch, ctx: _Context, offset: int, window: tuple[int, int] |
     # lookups of its own: on Dask's threads the partitions share one context object
     ctx = replace(ctx, minutes=None, factors={}, _cells=None, _origins=None, _periods=None, norm_index={}, seen=None)
     b = _bin_batch(ctx, batch, offset)
-    dups = _drop_duplicates_in(ctx, b, offset)
+    dups = _drop_duplicates_in(ctx, b, offset, batch)
     keys = pd.DataFrame({"t": b.starts[b.bucket], "g": b.groups[b.group] if len(b.group) else np.empty(0, object), "c": b.cell})
     sums = pd.DataFrame({"obs": b.count, "est": b.estimate}).groupby([keys["t"], keys["g"], keys["c"]], sort=False).sum()
     exposed = None
@@ -45,7 +46,8 @@ def _dask_partition(batch, ctx: _Context, offset: int, window: tuple[int, int] |
             codes[list(ctx.norm_index.values())] = list(ctx.norm_index)
             # the normalised origin as its code: each partition numbers origins its own way
             exposed = keys.iloc[inside].reset_index(drop=True).assign(
-                ns=b.ns[inside], o=codes[b.norm[inside]], count=b.count[inside], est=b.estimate[inside], row=offset + b.index[inside])
+                ns=b.ns[inside], o=codes[b.norm[inside]], raw=_raw_origins(batch, b.index[inside]), count=b.count[inside],
+                est=b.estimate[inside], row=offset + b.index[inside])
     minutes = (np.flatnonzero(ctx.minutes.seen) + ctx.minutes.m0) if ctx.minutes is not None else np.empty(0, np.int64)
     info, unknown = _new_info(), set()
     _tally(info, b, unknown)
@@ -78,6 +80,12 @@ def _dask_combine(a: tuple, b: tuple, ctx: _Context, budget: int) -> tuple:
                                       "against each other), use --engine stream, or raise --memory-budget")
         again = exposed.duplicated(["ns", "c", "o"]).to_numpy()
         if again.any():
+            twin = _twins(exposed, ["ns", "c", "o"])
+            if twin.any():
+                r = exposed.iloc[int(np.flatnonzero(twin)[0])]
+                on = exposed[(exposed["ns"] == r["ns"]) & (exposed["c"] == r["c"]) & (exposed["o"] == r["o"])].sort_values("row")
+                raise _same_origin_error(ctx, str(ctx.weights.cell_ids[int(r["c"])]), int(r["ns"]), str(r["o"]), on["row"].astype(int).tolist(),
+                                         list(on["raw"]))
             later = exposed[again]
             first = exposed[~again].set_index(["ns", "c", "o"]).loc[pd.MultiIndex.from_frame(later[["ns", "c", "o"]])]
             differ = np.flatnonzero(later["count"].to_numpy() != first["count"].to_numpy())

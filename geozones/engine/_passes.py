@@ -23,12 +23,13 @@ from ._batch import (
     _origin_groups,
     _origins_hint,
     _prepare,
+    _raw_origins,
     _tally,
     _times,
 )
 from ._fast import _fast_batch
 from ._reading import _batches, _constant_period, _periods_hint, _progress
-from ._seen import _Accumulator, _duplicate_error, _Seen, _Unordered
+from ._seen import _Accumulator, _duplicate_error, _same_origin_error, _Seen, _Unordered
 from .bins import CellBins
 
 log = logging.getLogger("geozones")
@@ -161,11 +162,19 @@ def _check_duplicates(path: Path, ctx: _Context, dups: pd.DataFrame, batch_rows:
                 scol = {n: sub.column(i) for i, n in enumerate(sub.schema.names)}
                 norm = _origin_groups(ctx, scol.get("origin"), row0, len(rows))[4]
                 firsts.append(pd.DataFrame({"row": row0 + rows, "cell_id": ids.to_numpy()[codes[rows]], "ns": _times(ctx, scol["period_start"], row0),
-                                            "norm": norm, "count": _counts(ctx, scol["count"], row0, lambda i: "")}))
+                                            "norm": norm, "raw": _raw_origins(sub, np.arange(len(rows))),
+                                            "count": _counts(ctx, scol["count"], row0, lambda i: "")}))
             row0 += batch.num_rows
     rows = pd.concat(firsts, ignore_index=True)
+    dups = dups.assign(raw=rows.set_index("row")["raw"].reindex(dups["row"]).to_numpy())
     rows = rows[~rows["row"].isin(dups["row"])]  # the first row of each key
     both = dups.merge(rows, on=["cell_id", "ns", "norm"], suffixes=("", "_first"), how="left")
+    twin = np.flatnonzero((both["raw"] != both["raw_first"]).to_numpy())
+    if len(twin):  # (one key under two codes of its origin: the memory reader's error, whatever the counts)
+        r = both.iloc[twin[0]]
+        on = both[(both["cell_id"] == r["cell_id"]) & (both["ns"] == r["ns"]) & (both["norm"] == r["norm"])].sort_values("row")
+        raise _same_origin_error(ctx, r["cell_id"], int(r["ns"]), int(r["norm"]), [int(r["row_first"])] + on["row"].astype(int).tolist(),
+                                 [r["raw_first"]] + list(on["raw"]))
     bad = both[~(both["count"] == both["count_first"])]
     if len(bad):
         r = bad.iloc[0]

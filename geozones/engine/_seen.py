@@ -7,7 +7,7 @@ import pandas as pd
 
 from .._io import row_label
 from ..errors import BudgetError, CountsError
-from ._batch import _Batch, _Context
+from ._batch import _Batch, _Context, _raw_origins
 from .bins import DEFAULT_BUDGET, CellBins, format_size
 
 
@@ -337,9 +337,26 @@ def _duplicate_error(ctx: _Context, cell: str, ns: int, norm: int | str, rows: l
                        hint="each cell, period and origin must appear once; remove or merge the duplicates")
 
 
-def _drop_duplicates_in(ctx: _Context, b: _Batch, row0: int) -> int:
-    """Leave out the exact duplicate rows of one batch held whole (a Dask partition): how
-    many; different counts for one key are an error, as in the memory engine.
+def _same_origin_error(ctx: _Context, cell: str, ns: int, norm: int | str, rows: list[int], codes: list[str]) -> CountsError:
+    """The memory engine's error for one key given under two codes of one origin (208 and
+    FR, a merged municipality and its successor) on these rows, whatever their counts.
+    """
+    when = pd.Timestamp(ns, tz="UTC").isoformat()
+    origin = norm if isinstance(norm, str) else next(code for code, i in ctx.norm_index.items() if i == norm)
+    return CountsError(f"cell {cell!r}, period {when!r}: origins {' and '.join(repr(c) for c in dict.fromkeys(codes))} on "
+                       f"{', '.join(row_label(x, ctx.fmt) for x in sorted(rows)[:3])} are the same origin ({origin})", path=ctx.source,
+                       hint="give each origin once, under one code; add their counts if they are different people")
+
+
+def _twins(keys: pd.DataFrame, on: list[str]) -> np.ndarray:
+    """Rows of ``keys`` whose key (``on``) other rows hold under another code (``raw``)."""
+    return keys.groupby(on, sort=False)["raw"].transform("nunique").to_numpy() > 1
+
+
+def _drop_duplicates_in(ctx: _Context, b: _Batch, row0: int, batch) -> int:
+    """Leave out the exact duplicate rows of one batch held whole (a Dask partition, the
+    Arrow ``batch`` it was binned from): how many; different counts for one key, or one
+    key under two codes of its origin, are an error, as in the memory engine.
     """
     if not len(b.cell):
         return 0
@@ -347,6 +364,14 @@ def _drop_duplicates_in(ctx: _Context, b: _Batch, row0: int) -> int:
     again = key.duplicated(["ns", "c", "g"]).to_numpy()
     if not again.any():
         return 0
+    held = np.flatnonzero(key.duplicated(["ns", "c", "g"], keep=False).to_numpy())
+    keys = key.iloc[held].assign(raw=_raw_origins(batch, b.index[held]))
+    twin = _twins(keys, ["ns", "c", "g"])
+    if twin.any():
+        r = keys.iloc[int(np.flatnonzero(twin)[0])]
+        on = held[(keys["ns"] == r["ns"]).to_numpy() & (keys["c"] == r["c"]).to_numpy() & (keys["g"] == r["g"]).to_numpy()]
+        raise _same_origin_error(ctx, str(ctx.weights.cell_ids[int(r["c"])]), int(r["ns"]), int(r["g"]), (row0 + b.index[on]).tolist(),
+                                 list(keys["raw"].to_numpy()[np.isin(held, on)]))
     differ = key.groupby(["ns", "c", "g"])["count"].transform("nunique").to_numpy() > 1
     if differ.any():
         i = int(np.flatnonzero(differ)[0])
