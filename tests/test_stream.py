@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -568,7 +569,7 @@ def test_read_ahead_holds_a_few_batches_however_slow_the_loop(tmp_path):
         dataset = pa.dataset.dataset(write_parquet(df, tmp_path / f"c{n}.parquet", row_group_size=50_000), format="parquet")
         pieces = [rg for f in dataset.get_fragments() for rg in f.split_by_row_group()]
         got, peak, before = [], 0, pa.total_allocated_bytes()
-        for b in _reading._read_ahead(pieces, dataset.schema, ["cell_id", "count"], ["cell_id", "count"], 50_000, workers=2):
+        for b in _reading._read_ahead(pieces, ["cell_id", "count"], ["cell_id", "count"], 50_000, workers=2):
             peak = max(peak, pa.total_allocated_bytes() - before)
             got.append(b.column(1).to_numpy().copy())  # (a view would keep Arrow's buffer)
             time.sleep(0.01)  # a loop slower than decoding
@@ -928,3 +929,42 @@ def test_two_codes_of_one_origin_in_two_files_are_found_across_them(tmp_path):
             stream_counts(folder, w, engine=engine, progress=False)
         errors.append(got.value.message)
     assert errors[0] == errors[1]
+
+
+@pytest.mark.parametrize("engine", ["stream", "dask"])
+def test_a_folder_of_counts_names_the_file_that_is_damaged_or_unlike_the_others(tmp_path, engine):
+    """A folder as an operator's export leaves it: one file cut short, one without the
+    origin column, one with integer cell ids. Each is one error naming that file (a cut
+    file had been an internal error, a missing column an IndexError on the stream engine),
+    and the integer ids are looked up as text on both engines."""
+    w = toy_weights(12, 3, seed=41)
+    counts = toy_counts(12, 48, ["30000", "208"], seed=41).sort_values("period_start", kind="stable")
+    hours = (counts["period_start"] - counts["period_start"].min()) // pd.Timedelta("1h")
+    first, second = counts[hours < 24], counts[hours >= 24].copy()
+
+    def folder(name, second_part, first_part=first):
+        d = tmp_path / name
+        (d / "date=2").mkdir(parents=True)  # (hive-style subfolders, as Spark writes them)
+        write_parquet(first_part, d / "part-1.parquet")
+        write_parquet(second_part, d / "date=2" / "part-2.parquet")
+        return d
+
+    cut = folder("cut", second)
+    data = (cut / "date=2" / "part-2.parquet").read_bytes()
+    (cut / "date=2" / "part-2.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CountsError, match="cannot read the file") as got:
+        stream_counts(cut, w, engine=engine, progress=False)
+    assert Path(got.value.path).name == "part-2.parquet" and "damaged" in got.value.hint
+
+    with pytest.raises(CountsError, match="has no origin column, unlike part-1.parquet") as got:
+        stream_counts(folder("no_origin", second.drop(columns="origin")), w, engine=engine, progress=False)
+    assert Path(got.value.path).name == "part-2.parquet"
+
+    numbered = second.assign(cell_id=second["cell_id"].str.slice(1).astype("int64"))  # (c3 -> 3)
+    renamed = dataclasses.replace(w, cell_ids=np.array([c[1:] for c in w.cell_ids], dtype=object))
+    texts = first.assign(cell_id=first["cell_id"].str.slice(1))
+    whole = folder("whole", second.assign(cell_id=second["cell_id"].str.slice(1)), texts)
+    got = stream_counts(folder("ints", numbered, texts), renamed, engine=engine, progress=False)
+    want = stream_counts(whole, renamed, engine=engine, progress=False)
+    assert got.info["rows"] == len(counts) and got.info["input_total"] == counts["count"].sum()
+    assert_same(apportion_bins(want, renamed), apportion_bins(got, renamed))

@@ -320,7 +320,8 @@ def _counts(ctx: _Context, arr, row0: int, cell_ids) -> np.ndarray:
         for mask, why in problems:
             if mask.any():
                 i = _first_row(mask)
-                raise _fail(ctx, row0, i, f"count {arr[i].as_py()!r} {why}", "counts must be non-negative numbers; fix or remove these rows",
+                v = arr[i].as_py()  # (an empty count: nan, as the memory reader names it)
+                raise _fail(ctx, row0, i, f"count {float('nan') if v is None else v!r} {why}", "counts must be non-negative numbers; fix or remove these rows",
                             cell=cell_ids(i))
     return vals
 

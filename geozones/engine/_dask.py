@@ -21,7 +21,7 @@ from ._batch import (
     add_totals,
 )
 from ._passes import _finish, _note_duplicates
-from ._reading import _batches, _file_batch, _parquet_file, _time_ranges
+from ._reading import _batches, _file_batch, _parquet_file, _time_ranges, counts_files
 from ._seen import _Accumulator, _drop_duplicates_in, _duplicate_error, _same_origin_error, _twins
 from .bins import CellBins, format_size
 
@@ -129,7 +129,7 @@ def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, ki
         raise InputError("the dask engine needs dask", hint="pip install 'geozones[dask]'") from exc
 
     _batches(path, _BATCH_ROWS)  # the same checks of columns and rows as the stream engine
-    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    files = counts_files(path)  # (in the stream engine's order: rows are numbered the same)
     sizes = [_parquet_file(f).metadata.num_rows for f in files]
     offsets = np.cumsum([0] + sizes[:-1]).tolist()
     parts = [dask.delayed(_file_batch)(f) for f in files]  # a partition a file, read by Arrow

@@ -34,22 +34,76 @@ def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = ()) -> tuple[I
             fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=text))
             dataset = ds.dataset(path, format=fmt)
     except Exception as exc:  # pyarrow raises several classes for a bad file
-        raise CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path,
-                          hint="the stream and dask engines read Parquet (a file or a folder of files)") from exc
+        raise _unreadable(path, exc) from exc
     schema_names = dataset.schema.names
     wanted = [c for c in _COLUMNS if c in names]
     missing = [c for c in _COLUMNS[:4] if c not in names]
     if missing:
         raise CountsError(f"has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''} (columns: {', '.join(schema_names)})",
                           path=path, hint="a counts file needs the columns cell_id, period_start, period, count")
-    wanted = [c for c in wanted if c not in skip]
-    cols = [schema_names[names.index(c)] for c in wanted]
-    total = dataset.count_rows()
+    pieces = _pieces(dataset)
+    total = sum(p.row_groups[0].num_rows for p in pieces)
     if not total:
         raise CountsError("has no rows", path=path, hint="export the counts again")
+    wanted = [c for c in wanted if c not in skip]
+    cols = [schema_names[names.index(c)] for c in wanted]
+    return _read_ahead(pieces, cols, wanted, batch_rows), total
 
-    pieces = [rg for f in dataset.get_fragments() for rg in f.split_by_row_group()]
-    return _read_ahead(pieces, dataset.schema, cols, wanted, batch_rows), total
+
+def _pieces(dataset) -> list:
+    """The row groups of every file of the counts, each file's footer read first: a
+    damaged file, or one without a column of the counts that another file has, is one
+    error naming it (each file is then read with its own column types: an integer
+    ``cell_id`` in one file of a folder is looked up as text, as the dask engine reads it).
+    """
+    pieces, ref, first = [], None, None
+    for frag in dataset.get_fragments():
+        where = Path(frag.path)
+        try:
+            have = {n.lower() for n in frag.physical_schema.names}
+            groups = frag.split_by_row_group()
+        except Exception as exc:  # pyarrow raises several classes for a bad footer
+            raise CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=where,
+                              hint="the Parquet file is damaged: export it again") from exc
+        mine = [c for c in _COLUMNS if c in have]
+        if ref is None:
+            ref, first = mine, where
+        elif mine != ref:
+            short, other, lacking = (where, first, [c for c in ref if c not in mine]) if set(ref) - set(mine) else \
+                (first, where, [c for c in mine if c not in ref])
+            raise CountsError(f"has no {', '.join(lacking)} column{'s' if len(lacking) > 1 else ''}, unlike {other.name}", path=short,
+                              hint="give every file of the counts the same columns")
+        pieces.extend(groups)
+    return pieces
+
+
+def counts_files(path: Path) -> list[Path]:
+    """The Parquet files of a counts file or folder (its subfolders too, as Arrow finds
+    them: hive-style ``date=2026-07-01/``; names starting ``.`` or ``_`` are left out).
+    """
+    if not path.is_dir():
+        return [path]
+    import pyarrow.dataset as ds
+
+    try:
+        return [Path(f) for f in ds.dataset(path, format="parquet").files]
+    except Exception as exc:  # pyarrow raises several classes for a bad file
+        raise _unreadable(path, exc) from exc
+
+
+def _unreadable(path: Path, exc: Exception) -> CountsError:
+    """The error for counts Arrow cannot open as a dataset, naming the file of a folder
+    whose footer is damaged (Arrow reads the first file's to learn the columns).
+    """
+    import pyarrow.parquet as pq
+
+    for f in (sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))) if path.is_dir() else []):
+        try:
+            pq.read_metadata(f)
+        except Exception as bad:  # (the first such file, in Arrow's order)
+            return CountsError(f"cannot read the file: {' '.join(str(bad).split())}", path=f, hint="the Parquet file is damaged: export it again")
+    return CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path,
+                       hint="the stream and dask engines read Parquet (a file or a folder of files)")
 
 
 #: Batches a reading thread may hold decoded before the loop takes them.
@@ -81,7 +135,7 @@ def _extremes_of(batch) -> bytes | None:
     return json.dumps([x.item() if hasattr(x, "item") else x for x in ext]).encode()
 
 
-def _read_ahead(pieces: list, schema, cols: list[str], names: list[str], batch_rows: int, workers: int | None = None) -> Iterator:
+def _read_ahead(pieces: list, cols: list[str], names: list[str], batch_rows: int, workers: int | None = None) -> Iterator:
     """The batches of these row groups, in order, decoded by ``workers`` threads (default:
     as many as cores) while the caller adds the batches before.
 
@@ -117,7 +171,7 @@ def _read_ahead(pieces: list, schema, cols: list[str], names: list[str], batch_r
         i = k
         try:
             for i in range(k, len(pieces), workers):
-                for b in pieces[i].to_batches(schema=schema, columns=cols, batch_size=batch_rows, fragment_scan_options=opts, use_threads=False):
+                for b in pieces[i].to_batches(columns=cols, batch_size=batch_rows, fragment_scan_options=opts, use_threads=False):
                     if not b.num_rows:
                         continue
                     b = pa.RecordBatch.from_arrays(b.columns, names=names)
@@ -178,7 +232,7 @@ def _constant_period(path: Path) -> str | None:
 
     labels = set()
     try:
-        for f in (sorted(path.glob("*.parquet")) if path.is_dir() else [path]):
+        for f in counts_files(path):
             meta = pq.ParquetFile(f).metadata
             names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
             j = names.index("period")
