@@ -23,7 +23,7 @@ from ._io import read_csv_text
 from .errors import MarketShareError
 from .origins import ALL, normalize_origins, origin_names, province_of
 
-__all__ = ["read_market_share", "market_share_factors", "share_bands", "extrapolate", "rest_share", "DEFAULT", "DEFAULT_SHARE"]
+__all__ = ["read_market_share", "market_share_factors", "share_bands", "extrapolate", "rest_share", "input_totals", "DEFAULT", "DEFAULT_SHARE"]
 
 #: The origin of the default row of a market-share table.
 DEFAULT = "*"
@@ -190,18 +190,25 @@ def share_bands(origins, shares: pd.DataFrame | None) -> dict[str, tuple[float, 
     return out
 
 
-def rest_share(shares: pd.DataFrame | None) -> float:
+def rest_share(shares: pd.DataFrame | None, totals: tuple[float, float] | None = None) -> float:
     """The one share a total applies to its hidden origins (docs/privacy.md).
 
     A total's estimate is the sum of its published origins' estimates plus the rest of its
-    observed count divided by this share: a constant of the market-share table (its default
-    row ``*``, else ``BE``, else the median share; 1 without a table), so that the estimate
-    column adds no equation over the hidden origins to the observed one.
+    observed count divided by this share, one constant of the run, so that the estimate
+    column adds no equation over the hidden origins to the observed one. A run takes its
+    own pooled share (``totals``, :func:`input_totals`: every count of the input over its
+    estimate, rounded to 0.001): the rest is mostly the run's usual people (its residents,
+    its home country's regions), and the table's default row ``*`` is often the roamers'
+    share (an Italian operator's ``222,0.35`` and ``*,0.05`` counted a hidden Italian
+    figure twenty times over). Without ``totals``: the table's ``*`` row, else ``BE``,
+    else the median share; 1 without a table.
 
     Parameters
     ----------
     shares : pandas.DataFrame or None
         A market-share table (:func:`read_market_share`), or None.
+    totals : (float, float), optional
+        The input's observed and estimated totals (:func:`input_totals`).
 
     Returns
     -------
@@ -209,11 +216,41 @@ def rest_share(shares: pd.DataFrame | None) -> float:
     """
     if shares is None or not len(shares):
         return 1.0
+    if totals is not None and totals[0] > 0 and totals[1] > 0:
+        return float(np.clip(round(totals[0] / totals[1], 3), 0.001, 1.0))
     table = dict(zip(shares["origin"], shares["share"]))
     for key in (DEFAULT, "BE"):
         if key in table:
             return float(table[key])
     return float(np.median(shares["share"].to_numpy(dtype=float)))
+
+
+def input_totals(counts, shares: pd.DataFrame | None) -> tuple[float, float]:
+    """The observed and estimated totals of a run's whole input, for :func:`rest_share`:
+    one aggregate over every cell, period and origin, which tells nothing of any group.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame or geozones.engine.CellBins
+        The counts as read (``origin``, ``count``), or the stream and dask engines' sums.
+    shares : pandas.DataFrame or None
+        The market-share table.
+
+    Returns
+    -------
+    (float, float)
+    """
+    if shares is None:
+        return 0.0, 0.0
+    if isinstance(counts, pd.DataFrame):
+        if not len(counts):
+            return 0.0, 0.0
+        f = market_share_factors(counts["origin"], shares)
+        n = counts["count"].to_numpy(dtype=float)
+        return float(n.sum()), float((n / counts["origin"].map(f).to_numpy(dtype=float)).sum())
+    per = np.asarray(counts.sums.sum(axis=(0, 2)), dtype=float)  # (per origin group)
+    est = [float(counts.estimates[g].sum()) if g in counts.estimates else per[g] / float(counts.factors[g]) for g in range(len(per))]
+    return float(per.sum()), float(np.sum(est))
 
 
 def extrapolate(table: pd.DataFrame, shares: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, float]]:

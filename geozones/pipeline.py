@@ -46,7 +46,7 @@ from .earlier import check_settings, join_weights, prepare_earlier
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, publish_dense, publish_in_parts, table_fits
 from .errors import BudgetError, ConfigError, WeightsError
-from .extrapolate import market_share_factors, read_market_share, rest_share
+from .extrapolate import input_totals, market_share_factors, read_market_share, rest_share
 from .footprint import refined_weights
 from .inputs import run_weights
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
@@ -432,7 +432,6 @@ def run(cfg: RunConfig) -> RunResult:
         clock.done("read counts")
         check_rows(counts, "period_start", weights, cfg, cfg.counts)
     shares = read_market_share(cfg.market_share) if cfg.market_share else None
-    rest = rest_share(shares)  # (the share of a total's hidden origins: its estimate adds no equation)
     residents = _residents(early.union if early is not None else zones, cfg)
 
     periods = [cfg.period]
@@ -472,6 +471,7 @@ def run(cfg: RunConfig) -> RunResult:
         figures, info, factors, conservation = _figures(counts, fig_weights, cfg, shares, residents, periods)
         clock.done("zone figures")
     homes_counted = homes_counted_in(residents, bins.origins if counts is None else counts["origin"].unique())
+    rest = rest_share(shares, input_totals(bins if counts is None else counts, shares))  # (a total's hidden origins: one share, no equation)
     footprinted, fp, fp_x = fp is not None, None, None  # (the footprints have made the weights: their memory goes back)
     if cfg.strict_quality:
         check_strict(quality, cfg.counts or cfg.events)
@@ -567,7 +567,8 @@ def run(cfg: RunConfig) -> RunResult:
             "note": "estimate = observed / share(origin)" if shares is not None else "no market-share table: estimate = observed",
             "factors": {k: factors[k] for k in sorted(factors)},
             "rest_share": rest,
-            "rest_note": "the estimate of 'all' is its published origins' estimates plus the rest of its observed count divided by rest_share",
+            "rest_note": "the estimate of 'all' is its published origins' estimates plus the rest of its observed count divided by rest_share, "
+                         "the input's observed total over its estimated total",
         },
         "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | _density_note(footprinted, weights, cfg.density),
         "counts": {

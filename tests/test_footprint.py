@@ -492,3 +492,34 @@ def test_a_totals_rest_is_priced_at_its_hidden_origins_shares_not_the_whole_tabl
     assert hi_de > est_de + 40 / 0.03 - 40 / 0.25
     est_r, hi_r, _ = total_of("resident")  # residents hidden: their share is not the table's to say, the whole range
     assert hi_r > est_r + 60 / 0.03 - 60 / 0.25
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_a_totals_hidden_rest_takes_the_runs_own_share_not_the_roamers_default_row(small_case, tmp_path, engine):
+    """An operator writes its own country's share and a default row ``*`` for roamers
+    (``BE,0.4`` and ``*,0.05``; a probe's Italian ``222,0.35`` and ``*,0.05``). A total
+    whose domestic origins are hidden had its rest counted at 0.05: eight times too many
+    people (a Milan probe's Duomo read 44,280 where about 9,000 were). The rest now takes
+    the input's pooled share (every count over every estimate): one constant of the run,
+    as before, so the estimate still adds no equation (docs/privacy.md)."""
+    to_ll = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
+    (bx, by), (cx, cy) = to_ll.transform(X0 + 1000, Y0), to_ll.transform(X0 - 1000, Y0)
+    cells = tmp_path / "discs.csv"
+    cells.write_text(f"cell_id,site_id,lon,lat,azimuth,beamwidth,range_m\nB,S2,{bx},{by},,,500\nC,S3,{cx},{cy},,,500\n")
+    counts = pd.DataFrame({"cell_id": ["B", "B", "B", "C"], "period_start": ["2026-07-01T00:00"] * 4, "period": "1d",
+                           "count": [20, 15, 100, 3000], "origin": ["30000", "40000", "208", "30000"]})
+    src = tmp_path / "counts.parquet"
+    counts.to_parquet(src, index=False)
+    shares = tmp_path / "roaming.csv"
+    shares.write_text("origin,share\nBE,0.4\n*,0.05\n")
+    out = tmp_path / f"out_{engine}"
+    r = run_cli("apportion", "--zones", small_case["zones"], "--cells", cells, "--counts", src, "--model", "wedge", "--market-share", shares,
+                "--summary-period", "none", "--heat-grid", "0", "--engine", engine, "--out", out)
+    assert r.returncode == 0, r.stderr
+    t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str}).set_index(["zone_id", "origin"])
+    assert t.loc[("east", "30000"), "status"] == "suppressed" and t.loc[("east", "FR"), "status"] == "published"
+    rest = json.loads((out / "manifest.json").read_text())["market_share"]["rest_share"]
+    assert rest == round(3135 / (3035 / 0.4 + 100 / 0.05), 3)
+    # the hidden 35 Belgians at the run's share (0.327), not at the roamers' 0.05 (which gave 2,700)
+    assert t.loc[("east", "all"), "estimate"] == round(100 / 0.05 + 35 / rest)
+    assert abs(t.loc[("east", "all"), "estimate"] - (100 / 0.05 + 35 / 0.4)) < 25
