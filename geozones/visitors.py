@@ -217,10 +217,12 @@ def device_sums_arrays(
     summary_period: str | None = "1q",
     regular_days: int = 12,
     night: tuple[int, int] = (22 * 3600, 6 * 3600),
+    home_country: str = "BE",
 ) -> DeviceSums:
     """:func:`device_sums` over arrays: per event its subscriber id, cell (an index into the
     weights' cells, checked: ``-1`` for unknown), time (UTC, ns) and origin (ids and
-    origins as NumPy or Arrow arrays).
+    origins as NumPy or Arrow arrays). ``home_country`` (ISO code): the operator's own
+    country, whose phones may have a home; a phone of another country roams.
 
     Returns
     -------
@@ -267,9 +269,17 @@ def device_sums_arrays(
     first_origin[dev[::-1]] = org_codes[::-1]  # each device's first event's origin
     # a roaming phone (its operator abroad) has no home here, however many nights it stays:
     # a week's city trip is a visit (a probe's French hotel guests of 3 nights became residents)
-    abroad = np.array([len(str(o)) == 2 and str(o).isalpha() and str(o).upper() != "BE" for o in org_names], dtype=bool)
+    # (an Italian operator's 222 subscribers sleeping in Milan are residents with
+    # --home-country IT; Belgium's NIS codes are BE's)
+    names = np.array([str(o).upper() for o in org_names], dtype=object)
+    iso = np.array([len(n) == 2 and n.isalpha() for n in names], dtype=bool)
+    own = str(home_country).upper()
+    abroad = iso & (names != own)
     if abroad.any():
         home[abroad[first_origin]] = -1
+    per_country = pd.Series(np.bincount(first_origin, minlength=len(names))[:len(names)],
+                            index=np.where(iso, names, np.where(names == "UNKNOWN", "", "BE"))).groupby(level=0).sum()
+    stats.update({f"devices_from:{c}": int(n) for c, n in per_country.items() if c and n})  # (numbers: parts' stats add up)
     stats["homes"] = int((home >= 0).sum())
 
     # --- per chunk of devices: runs of consecutive events in cells that reach a zone, per

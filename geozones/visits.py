@@ -70,6 +70,7 @@ class VisitorsConfig:
     perturb_max: int = DEFAULT_MAX_NOISE
     perturb_variance: float = DEFAULT_VARIANCE
     secret_file: str | None = None
+    home_country: str = "BE"
 
     def validate(self) -> None:
         """Refuse settings that cannot work, naming the flag."""
@@ -87,10 +88,22 @@ class VisitorsConfig:
         if not self.k > 0:
             raise ConfigError(f"--k {self.k:g} must be above 0")
         parse_night(self.night)
+        self.home_country = _country_code(self.home_country)
         if self.protection not in PROTECTIONS:
             raise ConfigError(f"--protection {self.protection!r} is not one of {', '.join(PROTECTIONS)}")
         if self.protection == "perturb":
             perturbation_table(self.perturb_max, self.perturb_variance)
+
+
+def _country_code(value: str) -> str:
+    """``--home-country`` as an ISO code: ``IT``, ``it`` or the mobile country code ``222``."""
+    from .origins import normalize_origins
+
+    code = str(value).strip()
+    norm, level = normalize_origins(pd.Series([code], dtype=object))
+    if level.iloc[0] != "country" or len(str(norm.iloc[0])) != 2:
+        raise ConfigError(f"--home-country {value!r} is not a country", hint="give the operator's country as an ISO code (IT) or a mobile country code (222)")
+    return str(norm.iloc[0]).upper()
 
 
 def _code(values) -> np.ndarray:
@@ -268,7 +281,8 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
             log.warning("no zone has a municipality (zone property 'municipality', or --municipalities): nobody is counted as a resident")
         from tqdm import tqdm
 
-        kw = dict(period=cfg.period, summary_period=cfg.summary_period, regular_days=int(cfg.regular_days), night=night)
+        kw = dict(period=cfg.period, summary_period=cfg.summary_period, regular_days=int(cfg.regular_days), night=night,
+                  home_country=cfg.home_country)
         if cfg.engine == "dask" and buckets.files:
             parts = _on_dask(buckets.files, weights, cell_m, zone_m, kw, cfg.scheduler)
         else:
@@ -291,6 +305,11 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
                             perturbation=pert)
     k = cfg.k
     stats = sums.stats
+    came = {key.split(":", 1)[1]: n for key, n in stats.items() if key.startswith("devices_from:")}
+    top = max(came, key=came.get) if came else cfg.home_country
+    if top != cfg.home_country and came[top] > sum(came.values()) / 2:
+        log.warning("most devices' first origin is %s, not the home country %s: their phones roam and have no home here "
+                    "(if the operator is %s's, give --home-country %s)", top, cfg.home_country, top, top)
 
     def safe(n: int):  # a count of people in the manifest: itself under the rule
         return int(n) if (n >= k or n == 0) else f"fewer than {k:g}"
@@ -300,7 +319,8 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         "settings": {key: v for key, v in asdict(cfg).items() if key != "secret_file"},
         "model": weights.meta.get("model"),
         "municipalities": len(codes),
-        "devices": {"seen": safe(stats.get("devices", 0)), "in_zones": safe(stats.get("devices_in_zones", 0)), "with_a_home": safe(stats.get("homes", 0))},
+        "devices": {"seen": safe(stats.get("devices", 0)), "in_zones": safe(stats.get("devices_in_zones", 0)), "with_a_home": safe(stats.get("homes", 0)),
+                    "home_country": cfg.home_country},  # (--home-country: phones of other countries roam and have no home)
         "events": {"read": int(stats.get("events", 0)), "in_unknown_cells": int(unknown)},
         "optout": None if not cfg.optout else {"listed_subscribers_removed": safe(removed), "events_removed": removed_events},
         "disclosure_control": {

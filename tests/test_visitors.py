@@ -435,3 +435,27 @@ def test_a_roaming_phone_staying_some_nights_is_a_visitor_not_a_resident():
         got = {CLASSES[c] for c in s.visitors.loc[s.visitors["observed"] > 0, "class"]}
         assert got == {want}, (origin, got)
         assert s.stats["homes"] == (origin != "FR")
+
+
+def test_an_operators_own_country_is_home_whatever_it_is_and_only_other_countries_roam():
+    """A Milan probe: an Italian operator's subscribers (origin 222, IT) sleeping in Milan
+    every night had no home, as roaming phones, so Milan read no residents and 1,705
+    overnight visitors. ``--home-country`` names the operator's country (default BE)."""
+    from scipy import sparse
+
+    from geozones.visitors import CLASSES, device_sums_arrays
+    from geozones.weights import Weights
+
+    w = Weights(sparse.csr_array(np.array([[1.0]])), np.array(["c"]), np.array(["Z"]), np.array([0.0]))
+    t = []
+    for d in range(1, 6):
+        t += [pd.Timestamp(f"2026-07-0{d} 23:00", tz="Europe/Brussels"), pd.Timestamp(f"2026-07-0{d + 1} 10:00", tz="Europe/Brussels")]
+    utc = pd.DatetimeIndex(t).tz_convert("UTC").as_unit("ns").asi8
+    n = len(t)
+    for own, origins in (("IT", ["IT", "IT", "FR"]), ("BE", ["34022", "34022", "FR"])):
+        devices = np.repeat([f"d{i}" for i in range(3)], n)
+        s = device_sums_arrays(devices, np.zeros(3 * n, np.int64), np.tile(utc, 3), np.repeat(origins, n), w, np.zeros(1, np.int64),
+                               np.zeros(1, np.int64), period="1d", summary_period="1q", home_country=own)
+        assert s.stats["homes"] == 2 and s.stats[f"devices_from:{own}"] == 2 and s.stats["devices_from:FR"] == 1
+        day = s.visitors[s.visitors["observed"] > 0].groupby("class")["observed"].max()
+        assert {CLASSES[c]: v for c, v in day.items()} == {"resident": 2, "overnight_visitor": 1}, (own, day)

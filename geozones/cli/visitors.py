@@ -36,10 +36,12 @@ from .options import cell_crs, metric_crs, model_option, out_folder, protection_
               help="--protection perturb: the largest change the noise makes to a published count.")
 @click.option("--perturb-variance", type=float, default=DEFAULT_VARIANCE, show_default=True,
               help="--protection perturb: the noise's variance (below --perturb-max squared).")
+@click.option("--home-country", default="BE", show_default=True,
+              help="The operator's own country (ISO or mobile country code): its phones may have a home; others roam.")
 @click.option("--secret-file", type=click.Path(dir_okay=False),
               help="--protection perturb: the file holding the secret behind the cell keys (as for apportion).")
 def visitors_cmd(zone_paths, cells, model, events, out, municipalities, regular_days, night, k, market_share, period, summary_period, optout,
-                 engine, scheduler, cell_crs, metric_crs, protection, perturb_max, perturb_variance, secret_file) -> int:
+                 engine, scheduler, cell_crs, metric_crs, protection, perturb_max, perturb_variance, home_country, secret_file) -> int:
     """Count residents, regulars, overnight and day visitors per zone, their dwell and how often they return.
 
     From subscriber-level events (the operator's data team): a device's home is the
@@ -53,7 +55,7 @@ def visitors_cmd(zone_paths, cells, model, events, out, municipalities, regular_
                          regular_days=regular_days, night=night, k=k, market_share=market_share, period=period,
                          summary_period=None if str(summary_period).lower() == "none" else summary_period, optout=optout,
                          cell_crs=cell_crs, metric_crs=metric_crs, engine=engine, scheduler=scheduler, protection=protection,
-                         perturb_max=perturb_max, perturb_variance=perturb_variance, secret_file=secret_file)
+                         perturb_max=perturb_max, perturb_variance=perturb_variance, secret_file=secret_file, home_country=home_country)
     cfg.validate()  # (a bad setting: one line, before any work is announced)
     import logging
     import sys
