@@ -139,7 +139,9 @@ def _read_frame(path: Path, what: str) -> tuple[pd.DataFrame, str]:
 
 #: What an origin code that is neither a NIS code, an MCC nor an ISO code is, and what to do.
 BAD_ORIGIN = "is not a known NIS code, a mobile country code or an ISO country code"
-BAD_ORIGIN_HINT = "use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known"
+BAD_ORIGIN_HINT = ("use 5-digit NIS codes (34022), 3-digit MCCs (208) or ISO codes (FR); 'unknown' when not known; "
+                   "international dialling codes (39, 33) are not origin codes: convert them to ISO codes, all of them, since "
+                   "some (212 Morocco) are also mobile country codes (212 Monaco)")
 
 
 def require_columns(names, cols: tuple[str, ...], path: Path, what: str) -> None:

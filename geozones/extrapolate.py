@@ -78,7 +78,10 @@ def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
     dup = codes.duplicated().to_numpy()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
-        raise MarketShareError(f"origin {raw.iloc[i]!r} is given twice", path=path, where=f"line {i + 2}")
+        j = int(np.flatnonzero((codes == codes.iloc[i]).to_numpy())[0])
+        same = "" if raw.iloc[j] == raw.iloc[i] else f" (as {raw.iloc[j]!r} on line {j + 2}: both are {codes.iloc[i]})"
+        raise MarketShareError(f"origin {raw.iloc[i]!r} is given twice{same}", path=path, where=f"line {i + 2}",
+                               hint="give each origin one row, under one code")
     out = pd.DataFrame({"origin": codes.to_numpy(), "share": share})
     for name in ("share_low", "share_high"):  # optional bounds of the share (the estimates' intervals)
         if name not in df.columns:
