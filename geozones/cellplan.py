@@ -84,7 +84,8 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
                 raise CellPlanError(
                     "holds polygons, not cell positions",
                     path=path,
-                    hint="polygons are coverage areas: use --model given",
+                    hint="polygons are coverage areas: apportion, weights, visitors and 'zones check' take them (--model given); "
+                         "'zones preview' and 'zones draw' need the cell plan",
                 )
             if not gdf.geometry.geom_type.eq("Point").all():
                 bad = int(np.flatnonzero(~gdf.geometry.geom_type.eq("Point").to_numpy())[0])

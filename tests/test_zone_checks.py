@@ -328,3 +328,26 @@ def test_a_zone_id_of_true_is_one_problem_not_two(tmp_path):
     """``"zone_id": true`` is not a text: said once, not also "has no zone_id" (stop 40's probe)."""
     r = gz.check_zones(write(tmp_path, [feature(True, square(3.25, 50.82)), feature("b", square(3.27, 50.82))]))
     assert codes(r) == ["bad-zone-id"], codes(r)
+
+
+def test_zones_check_judges_zones_against_coverage_polygons(tmp_path):
+    """A Milan probe had only the operator's coverage polygons (the Telecom Italia grid):
+    'zones check --cells' said "use --model given" and then refused --model given."""
+    import geopandas as gpd
+    import shapely
+
+    from .conftest import run_cli
+
+    squares = gpd.GeoDataFrame({"cell_id": [f"q{i}" for i in range(16)]},
+                               geometry=[shapely.box(9.18 + 0.003 * (i % 4), 45.46 + 0.002 * (i // 4), 9.183 + 0.003 * (i % 4), 45.462 + 0.002 * (i // 4))
+                                         for i in range(16)], crs="EPSG:4326")
+    cov = tmp_path / "grid.geojson"
+    squares.to_file(cov, driver="GeoJSON")
+    zones = gpd.GeoDataFrame({"zone_id": ["big", "tiny"], "name": ["Big", "Tiny"]},
+                             geometry=[shapely.box(9.1801, 45.4601, 9.1919, 45.4679), shapely.box(9.1851, 45.4641, 9.1856, 45.4644)], crs="EPSG:4326")
+    zpath = tmp_path / "zones.geojson"
+    zones.to_file(zpath, driver="GeoJSON")
+    for extra in ([], ["--model", "given"]):
+        r = run_cli("zones", "check", zpath, "--cells", cov, *extra)
+        assert r.returncode == 0, r.stderr
+        assert "zone_id 'tiny'" in r.stderr and "cannot resolve" in r.stderr and "zone_id 'big'" not in r.stderr, r.stderr

@@ -69,8 +69,10 @@ def judged_model(help: str):
 
 
 def check_model(f):
-    """``--model`` of ``zones check --cells``."""
-    return judged_model("With --cells: the model the zones are judged by (the run's default: footprint).")(f)
+    """``--model`` of ``zones check --cells``: a run's models, and ``given`` for coverage polygons (the default for a file of them)."""
+    return click.option("--model", type=click.Choice(("footprint", *BUILT_MODELS, "given")), default=None,
+                        help="With --cells: the model the zones are judged by (the run's default: footprint; given for a file of "
+                             "coverage polygons).")(f)
 
 
 def drawn_model(help: str):

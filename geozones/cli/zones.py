@@ -48,14 +48,19 @@ def zones_check(
     report = check_zones(list(paths), repair=repair, crs=metric_crs)
     if cells and len(report.zones):
         from ..authoring_checks import authoring_problems
+        from ..inputs import coverage_model
 
-        weights = None
-        if model == "footprint":  # the run's default: judged by its weights, thin differences by the best-server areas
+        weights, model = None, coverage_model(cells, model)
+        if model == "given":  # (the operator's coverage polygons, as a run reads them)
+            from ..coverage import read_coverage
+
+            cov = read_coverage(cells)
+        elif model == "footprint":  # the run's default: judged by its weights, thin differences by the best-server areas
             try:
                 weights, cov, _ = build_footprint_weights(report.zones, list(paths), cells, cell_crs=cell_crs, metric_crs=metric_crs)
             except WeightsError:  # (no cell reaches any zone: the area check below says so, as a warning)
                 weights = None
-        if weights is None:
+        if weights is None and model != "given":
             cov = build_coverage(read_cellplan(cells, crs=cell_crs), "voronoi" if model == "footprint" else model, crs=metric_crs)
         report.problems.extend(
             authoring_problems(report.zones, cov, list(paths), k=k, share=share, crs=metric_crs, overlaps=report.overlaps,
