@@ -54,7 +54,6 @@ from .origins import ALL, home_municipalities, homes_counted_in, rollup_codes
 from .outputs import (
     ZONE_COUNT_COLUMNS,
     discard_folder,
-    local_iso,
     new_folder,
     output_table,
     table_frame,
@@ -65,12 +64,14 @@ from .quality import check_strict, findings, quality_of_bins, quality_of_counts
 from .runfiles import (
     check_inputs_are_not_outputs,
     check_rows,
+    counts_summary,
     describe_inputs,
     heat_fits,
     heat_table,
     map_title,
     partial_periods,
     published_all_rows,
+    warn_foreign_nis,
     write_outputs,
 )
 from .weights import Weights, zone_fit
@@ -216,23 +217,6 @@ def _tally(checked: pd.DataFrame, stats: dict, by_reason: dict) -> None:
     stats["suppressed"] = stats.get("suppressed", 0) + int(suppressed.sum())
     for reason, n in checked.loc[suppressed, "reason"].value_counts().items():
         by_reason[reason] = by_reason.get(reason, 0) + int(n)
-
-
-def _counts_summary(counts: pd.DataFrame | None, bins: CellBins | None) -> dict:
-    """What the manifest says of the counts read."""
-    def iso(t) -> str:
-        return local_iso(pd.Series(pd.to_datetime([t], utc=True))).iloc[0]
-
-    if counts is None:
-        return {"rows": int(bins.info["rows"]), "period": bins.info["base_period"], "engine": bins.info.get("engine", "stream"),
-                "first_period_start": iso(bins.info["first"]), "last_period_start": iso(bins.info["last"]), "notes": list(bins.info.get("notes", []))}
-    return {
-        "rows": int(len(counts)),
-        "period": counts["period"].iloc[0] if len(counts) else None,
-        "first_period_start": iso(counts["period_start"].min()) if len(counts) else None,
-        "last_period_start": iso(counts["period_start"].max()) if len(counts) else None,
-        "notes": list(counts.attrs.get("notes", [])),
-    }
 
 
 def _levels(table: pd.DataFrame, cfg: RunConfig, residents, periods: list[str], tables: list | None = None) -> pd.DataFrame:
@@ -470,7 +454,9 @@ def run(cfg: RunConfig) -> RunResult:
             lambda: _cell_totals(counts, cell_ids))
         figures, info, factors, conservation = _figures(counts, fig_weights, cfg, shares, residents, periods)
         clock.done("zone figures")
-    homes_counted = homes_counted_in(residents, bins.origins if counts is None else counts["origin"].unique())
+    origins = bins.origins if counts is None else counts["origin"].unique()
+    homes_counted = homes_counted_in(residents, origins)
+    warn_foreign_nis(origins, zones)
     rest = rest_share(shares, input_totals(bins if counts is None else counts, shares))  # (a total's hidden origins: one share, no equation)
     footprinted, fp, fp_x = fp is not None, None, None  # (the footprints have made the weights: their memory goes back)
     if cfg.strict_quality:
@@ -572,7 +558,7 @@ def run(cfg: RunConfig) -> RunResult:
         },
         "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | _density_note(footprinted, weights, cfg.density),
         "counts": {
-            **_counts_summary(counts, bins),
+            **counts_summary(counts, bins),
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
                                "count": _safe(info["dropped_count"], cfg.k) if info["dropped_rows"] else 0},
             "conservation_max_abs_error": conservation,

@@ -364,3 +364,43 @@ def partial_periods(first: str | None, last: str | None, period: str, base: str 
         if 0 < held < whole:
             said.append(f"the {period} from {start.date()} holds {held} of its {whole} days")
     return "; ".join(dict.fromkeys(said))
+
+
+def counts_summary(counts: pd.DataFrame | None, bins) -> dict:
+    """What the manifest says of the counts read (``counts`` as read, else the engines' ``bins``)."""
+    def iso(t) -> str:
+        return local_iso(pd.Series(pd.to_datetime([t], utc=True))).iloc[0]
+
+    if counts is None:
+        return {"rows": int(bins.info["rows"]), "period": bins.info["base_period"], "engine": bins.info.get("engine", "stream"),
+                "first_period_start": iso(bins.info["first"]), "last_period_start": iso(bins.info["last"]), "notes": list(bins.info.get("notes", []))}
+    return {
+        "rows": int(len(counts)),
+        "period": counts["period"].iloc[0] if len(counts) else None,
+        "first_period_start": iso(counts["period_start"].min()) if len(counts) else None,
+        "last_period_start": iso(counts["period_start"].max()) if len(counts) else None,
+        "notes": list(counts.attrs.get("notes", [])),
+    }
+
+#: Belgium's bounds (lon, lat), with a margin: origins read as NIS codes belong there.
+_BELGIUM = (2.2, 49.2, 6.7, 51.8)
+
+
+def warn_foreign_nis(origins, zones) -> None:
+    """Warn when origins are read as Belgian NIS codes while the zones lie outside Belgium:
+    another country's codes that happen to have five digits (a Milan probe's Italian ISTAT
+    codes without their leading zero, 12021, read as Lier: its visitors came from Antwerpen).
+    """
+    from .origins import normalize_origins
+
+    codes = pd.Series([str(o) for o in origins], dtype=object)
+    if not len(codes) or zones is None or not len(zones) or zones.crs is None:
+        return
+    _, levels = normalize_origins(codes)
+    nis = codes[(levels.isin(["municipality", "province"])).to_numpy() & codes.str.fullmatch(r"\d{5}").to_numpy()]
+    if not len(nis):
+        return
+    x0, y0, x1, y1 = zones.to_crs("EPSG:4326").total_bounds
+    if x1 < _BELGIUM[0] or x0 > _BELGIUM[2] or y1 < _BELGIUM[1] or y0 > _BELGIUM[3]:
+        log.warning("%d origin codes (%s) are read as Belgian NIS codes, but the zones lie outside Belgium: if they are "
+                    "another country's codes, give them as ISO country codes (IT) or 'unknown'", len(nis), ", ".join(nis[:3]))

@@ -849,3 +849,24 @@ def test_a_summary_period_the_counts_cover_in_part_is_said(small_case):
     r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "part",
                  "--heat-grid", 0, "--no-map")
     assert r.returncode == 0 and "the 1q from 2026-07-01 holds 1 of its 92 days" in r.stderr, r.stderr
+
+
+def test_five_digit_origins_are_said_to_be_read_as_belgian_where_the_zones_are_not_in_belgium(caplog):
+    """A Milan probe's Italian ISTAT codes that lost their leading zero (012021 -> 12021,
+    Lier) were read as Belgian municipalities, silently: its report said 93% of Milan's
+    visitors came from Antwerpen."""
+    import logging
+
+    import geopandas as gpd
+    import shapely
+
+    from geozones.runfiles import warn_foreign_nis
+
+    milan = gpd.GeoDataFrame({"zone_id": ["duomo"]}, geometry=[shapely.box(9.18, 45.46, 9.20, 45.47)], crs="EPSG:4326")
+    kortrijk = gpd.GeoDataFrame({"zone_id": ["centre"]}, geometry=[shapely.box(3.26, 50.82, 3.28, 50.83)], crs="EPSG:4326")
+    with caplog.at_level(logging.WARNING, logger="geozones"):
+        warn_foreign_nis(["12021", "IT", "unknown"], kortrijk)
+        warn_foreign_nis(["IT", "FR"], milan)
+        assert not caplog.records
+        warn_foreign_nis(["12021", "13040", "IT"], milan)
+    assert len(caplog.records) == 1 and "2 origin codes (12021, 13040) are read as Belgian NIS codes" in caplog.records[0].getMessage()
