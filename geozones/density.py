@@ -213,7 +213,8 @@ def deviance(counts: np.ndarray, expected: np.ndarray) -> tuple[float, int]:
     """
     ok = expected > 0
     n, mu = counts[ok], expected[ok]
-    t = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / mu), 0.0)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # (a count where next to nobody is expected: an infinite deviance)
+        t = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / mu), 0.0)
     return 2.0 * float((t - (n - mu)).sum()), int(ok.sum())
 
 

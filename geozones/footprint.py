@@ -502,7 +502,9 @@ def footprint_weights(fp: Footprints, cell_counts: np.ndarray | None = None, *, 
         # footprints scaled by the density first took a second product as large, 1.4 s of
         # 1.9 s a period on the national plan)
         q = P @ density
-        inv = np.divide(1.0, q, out=np.zeros_like(q), where=q > 0)
+        # (a cell that expects next to nobody, 1e-310, has no density-made weights: 1 / q
+        # overflowed to inf, and inf x 0 made NaN weights the empty cells' prior did not mend)
+        inv = np.divide(1.0, q, out=np.zeros_like(q), where=q > 1.0 / np.finfo(float).max)
         scaled = sparse.csr_array((A.data * density[entry_tile], A.indices, A.indptr), shape=A.shape)
         W = sparse.csr_array(sparse.diags_array(inv) @ (P @ scaled))
         inside = inv * (P @ (density * fp.in_zones))

@@ -523,3 +523,22 @@ def test_a_totals_hidden_rest_takes_the_runs_own_share_not_the_roamers_default_r
     # the hidden 35 Belgians at the run's share (0.327), not at the roamers' 0.05 (which gave 2,700)
     assert t.loc[("east", "all"), "estimate"] == round(100 / 0.05 + 35 / rest)
     assert abs(t.loc[("east", "all"), "estimate"] - (100 / 0.05 + 35 / 0.4)) < 25
+
+
+def test_a_cell_that_expects_next_to_nobody_gets_finite_weights_and_no_warning():
+    """An operator's national plan (21,000 cells): the density of a period left a cell's
+    expected count at about 1e-310, 1 / q overflowed to infinity and infinity x 0 made NaN
+    weights, with RuntimeWarnings on stderr, for cells whose prior should have stood in."""
+    import warnings
+
+    from geozones.footprint import Footprints
+
+    P = sparse.csr_array(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.5], [0.0, 0.0, 0.5]]))
+    fp = Footprints(P, np.array(["a", "b", "c"]), np.zeros(3), np.zeros(3), sparse.csr_array(np.eye(3)), np.ones(3),
+                    np.array(["z0", "z1", "z2"]), np.ones(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = footprint_weights(fp, np.array([50.0, 0.0, 40.0]), density=np.array([1e-310, 1e-12, 80.0]))
+    m = w.matrix.toarray()
+    assert np.isfinite(m).all() and np.isfinite(w.outside).all()
+    assert np.allclose(m.sum(axis=1) + w.outside, 1.0)
