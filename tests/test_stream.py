@@ -968,3 +968,30 @@ def test_a_folder_of_counts_names_the_file_that_is_damaged_or_unlike_the_others(
     want = stream_counts(whole, renamed, engine=engine, progress=False)
     assert got.info["rows"] == len(counts) and got.info["input_total"] == counts["count"].sum()
     assert_same(apportion_bins(want, renamed), apportion_bins(got, renamed))
+
+
+@pytest.mark.parametrize("order", ["time", "shuffled"])
+def test_the_compiled_loop_keeps_the_network_totals_that_find_a_missing_day(tmp_path, order):
+    """An operator's day missing from hourly Parquet counts: the dask engine and the
+    stream engine's general path said so, the stream engine's compiled loop (dictionary
+    columns, the usual Parquet) kept no totals per hour and said nothing."""
+    from geozones.quality import quality_of_bins
+
+    w = toy_weights(12, 3, seed=51)
+    counts = toy_counts(12, 96, ["30000", "208"], seed=51)
+    hours = (counts["period_start"] - counts["period_start"].min()) // pd.Timedelta("1h")
+    counts = counts[(hours < 24) | (hours >= 48)]
+    counts = counts.sample(frac=1.0, random_state=1) if order == "shuffled" else counts.sort_values("period_start", kind="stable")
+    counts = counts.reset_index(drop=True)
+    dup, _, _ = with_duplicates(counts, 5, seed=3, in_time_order=order == "time")
+    stray = dup.iloc[[7]].assign(cell_id="nowhere")  # (a cell the plan does not know, dropped)
+    dup = pd.concat([dup, stray], ignore_index=True).sort_values("period_start", kind="stable") if order == "time" else pd.concat([dup, stray], ignore_index=True)
+    totals = {}
+    for compiled in (True, False):
+        src = write_parquet(as_read_by(dup.reset_index(drop=True), compiled), tmp_path / f"gap_{compiled}.parquet", row_group_size=200)
+        b = stream_counts(src, w, batch_rows=150, progress=False, compiled=compiled, unknown_cells="drop")
+        totals[compiled] = b.info["raw_totals"]
+        q = quality_of_bins(b, w)
+        assert q["missing_periods"]["count"] == 1 and q["missing_periods"]["listed"][0]["periods"] == 24, (compiled, q["missing_periods"])
+    assert totals[True] == totals[False] and len(totals[True]) == 72
+    assert sum(totals[True].values()) == counts["count"].sum()
