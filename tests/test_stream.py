@@ -995,3 +995,21 @@ def test_the_compiled_loop_keeps_the_network_totals_that_find_a_missing_day(tmp_
         assert q["missing_periods"]["count"] == 1 and q["missing_periods"]["listed"][0]["periods"] == 24, (compiled, q["missing_periods"])
     assert totals[True] == totals[False] and len(totals[True]) == 72
     assert sum(totals[True].values()) == counts["count"].sum()
+
+
+@pytest.mark.parametrize("engine,compiled", [("stream", True), ("stream", False), ("dask", False)])
+def test_an_error_in_a_folder_names_the_file_and_its_own_row(tmp_path, engine, compiled):
+    """An operator's 90 daily files: a negative count was 'row 876345' of the folder;
+    it is now the file's own row, which the operator can open."""
+    w = toy_weights(12, 3, seed=61)
+    counts = toy_counts(12, 48, ["30000", "208"], seed=61).sort_values("period_start", kind="stable")
+    hours = (counts["period_start"] - counts["period_start"].min()) // pd.Timedelta("1h")
+    first, second = counts[hours < 24], counts[hours >= 24].copy()
+    second.iloc[10, second.columns.get_loc("count")] = -5
+    folder = tmp_path / "daily"
+    (folder / "day=2").mkdir(parents=True)
+    write_parquet(as_read_by(first, compiled), folder / "day-1.parquet")
+    write_parquet(as_read_by(second, compiled), folder / "day=2" / "day-2.parquet")
+    with pytest.raises(CountsError, match="count -5 is negative") as got:
+        stream_counts(folder, w, engine=engine, progress=False, compiled=compiled)
+    assert got.value.where.startswith("day=2/day-2.parquet row 10 ")

@@ -164,8 +164,28 @@ def _first_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
+def _row_where(ctx: _Context, i: int) -> str:
+    """Row ``i`` of the counts (from 0) as a user finds it: in a folder of files, the file
+    and its own row (the engines number a folder's rows on, file after file).
+    """
+    folder = Path(ctx.source) if ctx.source else None
+    if folder is None or not folder.is_dir():
+        return row_label(i, ctx.fmt)
+    import pyarrow.parquet as pq
+
+    from ._reading import counts_files
+
+    start = 0
+    for f in counts_files(folder):
+        n = pq.read_metadata(f).num_rows
+        if i < start + n:
+            return f"{f.relative_to(folder).as_posix()} row {i - start}"
+        start += n
+    return row_label(i, ctx.fmt)
+
+
 def _fail(ctx: _Context, row0: int, i: int, message: str, hint: str, cell=None) -> CountsError:
-    where = row_label(row0 + i, ctx.fmt)
+    where = _row_where(ctx, row0 + i)
     if cell is not None:
         where = f"{where} (cell_id {cell!r})"
     return CountsError(message, path=ctx.source, where=where, hint=hint)
@@ -211,7 +231,7 @@ def _check_time_range(ctx: _Context, raw: np.ndarray, unit: str, row0: int, lo: 
     first, end = (t.value // scale for t in TIME_RANGE)
     if lo < first or hi >= end:
         i = _first_row((raw < first) | (raw >= end))
-        raise time_range_error(np.datetime_as_string(raw[i : i + 1].astype(f"datetime64[{unit}]"))[0], ctx.source, row_label(row0 + i, ctx.fmt))
+        raise time_range_error(np.datetime_as_string(raw[i : i + 1].astype(f"datetime64[{unit}]"))[0], ctx.source, _row_where(ctx, row0 + i))
     a, b = lo * scale, hi * scale
     if ctx.span is not None:
         a, b = min(a, ctx.span[0]), max(b, ctx.span[1])
@@ -220,7 +240,7 @@ def _check_time_range(ctx: _Context, raw: np.ndarray, unit: str, row0: int, lo: 
         ns = raw * scale
         i = _first_row((ns < b - limit) | (ns > a + limit))
         raise CountsError(f"period_start {np.datetime_as_string(raw[i : i + 1].astype(f'datetime64[{unit}]'))[0]} makes the counts span more "
-                          f"than {MAX_SPAN_DAYS // 366} years", path=ctx.source, where=row_label(row0 + i, ctx.fmt),
+                          f"than {MAX_SPAN_DAYS // 366} years", path=ctx.source, where=_row_where(ctx, row0 + i),
                           hint="the file is damaged, or split the counts into runs of fewer years")
     ctx.span = (a, b)
 

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 
-from .._io import row_label
 from ..errors import CountsError
 from ..origins import ALL
 from ._batch import (
@@ -19,6 +18,7 @@ from ._batch import (
     _norm_of,
     _origin_table,
     _prepare,
+    _row_where,
     add_totals,
 )
 from ._kernels import accumulate, extremes
@@ -80,7 +80,7 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
     ccodes = cells.indices.to_numpy(zero_copy_only=False)
     if not _within(ccodes, len(cells.dictionary)) or ("origin" in col and not _within_dictionary(col["origin"])):
         # (Arrow checks a Parquet file's indices; checked again so the compiled loop never meets one out of bounds)
-        raise CountsError("holds a text code out of its dictionary's range", path=ctx.source, where=row_label(row0, ctx.fmt),
+        raise CountsError("holds a text code out of its dictionary's range", path=ctx.source, where=_row_where(ctx, row0),
                           hint="the file is damaged: export it again")
     cell_of = _cell_lookup(ctx, cells.dictionary)
     if "origin" in col:
@@ -153,7 +153,7 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
         raise _Unordered(row0 + int(i))
     if status == 1:
         _bin_batch(ctx, batch, row0)  # names the row as the general path does, and raises
-        raise CountsError("a row of this batch is not valid", path=ctx.source, where=row_label(row0 + int(i), ctx.fmt))  # pragma: no cover
+        raise CountsError("a row of this batch is not valid", path=ctx.source, where=_row_where(ctx, row0 + int(i)))  # pragma: no cover
     dropped_count = 0.0
     kept = None
     if dropped:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._io import row_label
 from ..errors import BudgetError, CountsError
-from ._batch import _Batch, _Context, _raw_origins
+from ._batch import _Batch, _Context, _raw_origins, _row_where
 from .bins import DEFAULT_BUDGET, CellBins, format_size
 
 
@@ -333,7 +332,7 @@ def _duplicate_error(ctx: _Context, cell: str, ns: int, norm: int | str, rows: l
     when = pd.Timestamp(ns, tz="UTC").isoformat()
     origin = norm if isinstance(norm, str) else next(code for code, i in ctx.norm_index.items() if i == norm)
     return CountsError(f"cell {cell!r}, period {when!r}, origin {origin!r} has different counts on "
-                       f"{', '.join(row_label(x, ctx.fmt) for x in sorted(rows)[:3])}", path=ctx.source,
+                       f"{', '.join(_row_where(ctx, x) for x in sorted(rows)[:3])}", path=ctx.source,
                        hint="each cell, period and origin must appear once; remove or merge the duplicates")
 
 
@@ -344,7 +343,7 @@ def _same_origin_error(ctx: _Context, cell: str, ns: int, norm: int | str, rows:
     when = pd.Timestamp(ns, tz="UTC").isoformat()
     origin = norm if isinstance(norm, str) else next(code for code, i in ctx.norm_index.items() if i == norm)
     return CountsError(f"cell {cell!r}, period {when!r}: origins {' and '.join(repr(c) for c in dict.fromkeys(codes))} on "
-                       f"{', '.join(row_label(x, ctx.fmt) for x in sorted(rows)[:3])} are the same origin ({origin})", path=ctx.source,
+                       f"{', '.join(_row_where(ctx, x) for x in sorted(rows)[:3])} are the same origin ({origin})", path=ctx.source,
                        hint="give each origin once, under one code; add their counts if they are different people")
 
 
