@@ -135,3 +135,29 @@ def test_a_run_killed_at_any_moment_leaves_the_old_set_or_the_new_one(two_sets):
     # the next run removes what killed runs left beside the folder
     assert subprocess.run(args, capture_output=True).returncode == 0
     assert snapshot(s["out"]) == s["b"] and not leftovers(s["out"])
+
+
+def test_a_run_stopped_by_sigterm_leaves_the_old_set_and_nothing_beside_it(two_sets, tmp_path):
+    """A scheduler stops jobs with SIGTERM: a run stopped so while writing left its
+    half-made folder (.out.geozones-new-*, the new tables and no manifest) beside the
+    output folder until the next run. It now stops as Ctrl-C does: exit 130, the old set."""
+    s = two_sets
+    b = s["base"]
+    script = tmp_path / "stopped.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "from geozones import runfiles\n"
+        "from geozones.cli import main\n"
+        "real = runfiles.write_table\n"
+        "def write_then_stop(*a, **k):\n"
+        "    out = real(*a, **k)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return out\n"
+        "runfiles.write_table = write_then_stop\n"
+        "if __name__ == '__main__':\n"
+        "    main(sys.argv[1:])\n")
+    args = [sys.executable, str(script), "-q", "apportion", "--zones", *b.zones, "--cells", b.cells, "--counts", str(s["counts_b"]),
+            "--market-share", b.market_share, "--no-map", "--engine", "memory", "--out", str(s["out"])]
+    r = subprocess.run(args, capture_output=True, text=True)
+    assert r.returncode == 130 and "interrupted" in r.stderr, r.stderr
+    assert snapshot(s["out"]) == s["a"] and not leftovers(s["out"])

@@ -58,8 +58,29 @@ for _command in (zones, coverage_cmd, weights_cmd, apportion_cmd, run_cmd, demo_
     cli.add_command(_command)
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM (a scheduler or ``kill`` stopping the job) stops a run as Ctrl-C does: its
+    half-made output folder is taken away and the old outputs stay.
+    """
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the command line; exit with 0, 1 (input problem), 2 (usage) or 3 (internal error)."""
+    """Run the command line; exit with 0, 1 (input problem), 2 (usage), 3 (internal error)
+    or 130 (interrupted: Ctrl-C or SIGTERM).
+    """
+    import signal
+    import threading
+
+    previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() else None
+    try:
+        _run(argv)
+    finally:  # (main called in a process of the caller's, as the tests do: its handler back)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="geozones", standalone_mode=False)
     except click.exceptions.Abort:
