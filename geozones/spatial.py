@@ -56,6 +56,10 @@ def spatial_checks(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: flo
         yield from check(a, w[cells][:, zs], zs, rests, known, fig, y, before, sup, k, breaks)
 
 
+#: The most entries of the dense checks' arrays over pairs of cells at once (pairs x
+#: slices, pairs x rank): 32 MB each.
+PAIR_ENTRIES = 1 << 22
+
 #: Groups of zones sharing cells with up to this many zones or cells (and at most
 #: :data:`DENSE_ENTRIES` weights) get the dense checks (an SVD per pattern of zones that
 #: follow); the others the sparse ones (:mod:`geozones.span`).
@@ -110,25 +114,28 @@ def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
         def small(v: np.ndarray) -> np.ndarray:
             return ((v > 1e-6) & (v < k)).any(axis=0)
 
-        targets = []  # (kind, vector over the cells)
-        n = len(wz)
-        cells = np.flatnonzero(np.abs((q * q).sum(axis=1) - 1.0) <= 1e-6)
-        targets += [("cell", np.eye(1, n, ci)[0]) for ci in cells[small(worth[:, cells])]]
-        if len(pairs):
-            qq = q[pairs[:, 0]] + q[pairs[:, 1]]
-            pp = pairs[np.abs((qq * qq).sum(axis=1) - 2.0) <= 1e-6]
-            for pr in pp[small(worth[:, pp[:, 0]] + worth[:, pp[:, 1]])]:
-                e = np.zeros(n)
-                e[pr] = 1.0
-                targets.append(("pair of cells", e))
+        # a cell, or a pair of cells sharing a zone, follows when its indicator e lies in
+        # the zones' column space: |e - q q'e|^2 = |e|^2 - |q'e|^2 within the tolerance
+        # (1e-6 (1 + |e|)). Pairs are taken a slice of them at a time: a municipality set
+        # over a national plan has 700,000 pairs, and their arrays at once held 6 GB.
+        hits = []
+        nq = (q * q).sum(axis=1)
+        cand = np.flatnonzero(1.0 - nq <= (2e-6) ** 2)
+        for ci in cand[small(worth[:, cand])]:
+            hits.append(("cell", pinv[:, ci], worth[:, ci], (np.array([ci]), touch, free)))
+        step = max(1, PAIR_ENTRIES // max(r, len(slices), 1))
+        for lo in range(0, len(pairs), step):
+            pr = pairs[lo:lo + step]
+            both = nq[pr[:, 0]] + nq[pr[:, 1]] + 2.0 * np.einsum("ij,ij->i", q[pr[:, 0]], q[pr[:, 1]])
+            pp = pr[2.0 - both <= (1e-6 * (1.0 + np.sqrt(2.0))) ** 2]
+            for i, j in pp[small(worth[:, pp[:, 0]] + worth[:, pp[:, 1]])] if len(pp) else ():
+                hits.append(("pair of cells", pinv[:, i] + pinv[:, j], worth[:, i] + worth[:, j], (np.array([i, j]), touch, free)))
         for o, inn in rests:
             if pat[o] and pat[inn].all():
-                targets.append(("rest of a zone", wz[:, o] - wz[:, inn].sum(axis=1)))
-        hits = []
-        for kind, e in targets:
-            beta = pinv @ e
-            if np.linalg.norm(won @ beta - e) <= 1e-6 * (1 + np.linalg.norm(e)):
-                hits.append((kind, beta, yy @ beta, (_support(e), touch, free)))
+                e = wz[:, o] - wz[:, inn].sum(axis=1)
+                beta = pinv @ e
+                if np.linalg.norm(won @ beta - e) <= 1e-6 * (1 + np.linalg.norm(e)):
+                    hits.append(("rest of a zone", beta, yy @ beta, (_support(e), touch, free)))
         yield from _outcomes(a, fig, y, sup, k, breaks, before, slices, zs, on, zone_hits, hits)
 
 

@@ -174,3 +174,16 @@ def test_a_fine_grid_over_few_cells_is_closed_in_a_few_rounds(caplog, dense_limi
     assert rounds and rounds[-1] <= 4, caplog.messages
     assert (t["status"] == "published").sum() > 0
     assert exposures(t, w, x, [0, 1], ["10000"], {"10000": 2.5}, 30, False) == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_nothing_under_k_follows_when_the_dense_checks_take_pairs_a_few_at_a_time(case):
+    """The dense checks take pairs of cells a slice at a time (an operator's municipalities
+    over a national plan: 700,000 pairs, whose arrays at once passed 6 GB). One pair at a
+    time, the attacker of tests/test_audit.py still finds nothing."""
+    w, x, origins, factors, mean = case
+    with mock.patch.object(spatial, "PAIR_ENTRIES", 1):
+        t = checked(make_table(w, x, origins, factors, mean), w, 30)
+    hours = list(range(x.shape[1]))
+    assert exposures(t, w, x, hours, origins, factors, 30, mean, estimates=True) == []
