@@ -17,6 +17,7 @@ import ctypes
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -412,7 +413,17 @@ def new_folder(out: str | os.PathLike[str]) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _clear_stale(out)
-        return Path(tempfile.mkdtemp(prefix=f".{out.name}{_NEW}{os.getpid()}-", dir=out.parent))
+        made = Path(tempfile.mkdtemp(prefix=f".{out.name}{_NEW}{os.getpid()}-", dir=out.parent))
+        # (the folder that takes out's place has out's permissions, or a new folder's: a
+        # group-shared 2775 output folder had become 0700, mkdtemp's, after a run)
+        if out.is_dir():
+            mode = stat.S_IMODE(out.stat().st_mode)
+        else:
+            mask = os.umask(0)
+            os.umask(mask)
+            mode = 0o777 & ~mask
+        os.chmod(made, mode)
+        return made
     except OSError as exc:
         raise OutputError(f"cannot write beside the output folder: {exc.strerror}", path=out,
                           hint="the run's files are written next to the output folder, then take its place: choose a folder whose parent you can write") from exc

@@ -161,3 +161,17 @@ def test_a_run_stopped_by_sigterm_leaves_the_old_set_and_nothing_beside_it(two_s
     r = subprocess.run(args, capture_output=True, text=True)
     assert r.returncode == 130 and "interrupted" in r.stderr, r.stderr
     assert snapshot(s["out"]) == s["a"] and not leftovers(s["out"])
+
+
+def test_the_output_folder_keeps_its_permissions(two_sets):
+    """An operator's group-shared output folder (2775) became 0700 after a run: the new
+    set's folder had the temporary folder's permissions."""
+    s = two_sets
+    os.chmod(s["out"], 0o2775)
+    pipeline.run(dataclasses.replace(s["base"], counts=str(s["counts_b"])))
+    assert oct(os.stat(s["out"]).st_mode & 0o7777) == oct(0o2775)
+    fresh = s["out"].parent / "fresh"
+    pipeline.run(dataclasses.replace(s["base"], out=str(fresh)))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(fresh).st_mode & 0o777 == 0o777 & ~mask
