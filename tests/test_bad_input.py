@@ -594,3 +594,20 @@ def write_doc() -> None:
 
 if __name__ == "__main__":
     write_doc()
+
+
+def test_a_large_csv_is_said_to_cost_memory_and_parquet_to_save_it(tmp_path, monkeypatch):
+    """An operator's 270 MB CSV took 2.5 GB on the memory engine, with no word about it
+    unless it would not fit in the machine's free memory."""
+    from geozones import config as config_module
+    from geozones.config import RunConfig
+
+    big = tmp_path / "counts.csv"
+    big.write_text("cell_id,period_start,period,count\n")
+    cfg = RunConfig(zones=["z.geojson"], cells="c.csv", counts=str(big), out=str(tmp_path / "o"))
+    monkeypatch.setattr(config_module, "_size", lambda p: 270_000_000)
+    monkeypatch.setattr(config_module, "_available_memory", lambda: 20_000_000_000)
+    engine, why = config_module.pick_engine(cfg)
+    assert engine == "memory" and "takes about 2 GB of memory" in why and "Parquet" in why
+    monkeypatch.setattr(config_module, "_size", lambda p: 50_000_000)
+    assert "Parquet" not in config_module.pick_engine(cfg)[1]
