@@ -60,8 +60,13 @@ def write_text_atomic(path: str | os.PathLike[str], text: str | Iterable[str]) -
 
 
 def file_format(path: str | os.PathLike[str]) -> str:
-    """Return ``"csv"``, ``"parquet"``, ``"geojson"`` or ``"json"`` from a file name."""
+    """Return ``"csv"``, ``"parquet"``, ``"geojson"`` or ``"json"`` from a file name (a
+    gzipped CSV, ``.csv.gz``, is ``"csv"``).
+    """
     suffix = Path(path).suffix.lower()
+    if suffix == ".gz":
+        inner = Path(Path(path).stem).suffix.lower()
+        return "csv" if inner in (".csv", ".txt", ".tsv") else ""
     return {
         ".csv": "csv",
         ".txt": "csv",
@@ -100,6 +105,14 @@ def read_csv_text(path: Path, *, error: type[GeozonesError] = InputError, what: 
         raw = Path(path).read_bytes()
     except FileNotFoundError as exc:
         raise error("no such file", path=path, hint="check the path") from exc
+    if Path(path).suffix.lower() == ".gz":  # (an operator's export.csv.gz)
+        import gzip
+        import zlib
+
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise error(f"not a readable gzip file: {exc}", path=path, hint=f"export the {what} again") from exc
     if not raw.strip():
         raise error("the file is empty", path=path, hint=f"export the {what} again")
     try:

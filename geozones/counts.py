@@ -125,8 +125,11 @@ def _read_frame(path: Path, what: str) -> tuple[pd.DataFrame, str]:
             df = read_csv_text(path, error=CountsError, what=what)
         elif fmt == "parquet":
             df = read_parquet_table(path, error=CountsError).to_pandas()
+        elif path.is_dir():
+            raise CountsError("is a folder: the memory engine reads one file", path=path,
+                              hint="give one .csv or .parquet file, or read the folder's Parquet files with --engine stream")
         else:
-            raise CountsError(f"unknown file type {path.suffix!r}", path=path, hint=f"give the {what} as .csv or .parquet")
+            raise CountsError(f"unknown file type {path.suffix!r}", path=path, hint=f"give the {what} as .csv, .csv.gz or .parquet")
     except CountsError:
         raise
     except Exception as exc:  # pandas and pyarrow raise many classes

@@ -295,7 +295,7 @@ CASES: list[Case] = [
     Case("counts-duplicate-conflict-dask-files", "the same cell, period and origin with different counts in two files of a folder, with the dask engine",
          parquet_parts("cell_id,period_start,period,count,origin\nA,2026-07-01T00:00,1h,200,30000\nB,2026-07-01T00:00,1h,20,30000\n",
                        "cell_id,period_start,period,count,origin\nA,2026-07-01T00:00,1h,210,30000\nA,2026-07-01T01:00,1h,20,30000\n"),
-         cmd=AP.replace("counts.csv", "parts") + " --engine dask", names=("parts", "row 0, row 2")),
+         cmd=AP.replace("counts.csv", "parts") + " --engine dask", names=("parts", "part-0.parquet row 0, part-1.parquet row 0")),
     Case("counts-unknown-cell", "counts for a cell that is not in the cell plan", write("counts.csv", _counts() + "Z9,2026-07-01T05:00,1h,10,30000\n"), names=("counts.csv", "line 98", "'Z9'")),
     Case("counts-unknown-cell-drop", "the same with --unknown-cells drop: dropped and reported in the manifest",
          write("counts.csv", _counts() + "Z9,2026-07-01T05:00,1h,10,30000\n"), cmd=AP + " --unknown-cells drop", code=0, check=dropped_unknown),
@@ -611,3 +611,24 @@ def test_a_large_csv_is_said_to_cost_memory_and_parquet_to_save_it(tmp_path, mon
     assert engine == "memory" and "takes about 2 GB of memory" in why and "Parquet" in why
     monkeypatch.setattr(config_module, "_size", lambda p: 50_000_000)
     assert "Parquet" not in config_module.pick_engine(cfg)[1]
+
+
+def test_gzipped_csv_counts_are_read_and_a_folder_on_the_memory_engine_is_named(tmp_path, small_case):
+    """An operator's counts.csv.gz was 'unknown file type', and a Parquet folder given to
+    --engine memory 'unknown file type ''' (a probe)."""
+    import gzip
+
+    import geozones as gz
+    from geozones.errors import CountsError
+
+    plain = gz.read_counts(small_case["counts"])
+    packed = tmp_path / "counts.csv.gz"
+    packed.write_bytes(gzip.compress(small_case["counts"].read_bytes()))
+    got = gz.read_counts(packed)
+    assert len(got) == len(plain) and got["count"].sum() == plain["count"].sum()
+    (tmp_path / "bad.csv.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(CountsError, match="not a readable gzip file"):
+        gz.read_counts(tmp_path / "bad.csv.gz")
+    with pytest.raises(CountsError, match="is a folder") as folder:
+        gz.read_counts(tmp_path)
+    assert "--engine stream" in folder.value.hint
