@@ -382,6 +382,7 @@ def counts_summary(counts: pd.DataFrame | None, bins) -> dict:
         "notes": list(counts.attrs.get("notes", [])),
     }
 
+
 #: Belgium's bounds (lon, lat), with a margin: origins read as NIS codes belong there.
 _BELGIUM = (2.2, 49.2, 6.7, 51.8)
 
