@@ -13,6 +13,9 @@ the published figure that loses the fewest people among those it follows from.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 from scipy import sparse
 
@@ -56,6 +59,9 @@ def spatial_checks(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: flo
         yield from check(a, w[cells][:, zs], zs, rests, known, fig, y, before, sup, k, breaks)
 
 
+#: Seconds between two notes of how far a group's checks are.
+HEARTBEAT_S = 60.0
+
 #: The most entries of the dense checks' arrays over pairs of cells at once (pairs x
 #: slices, pairs x rank): 32 MB each.
 PAIR_ENTRIES = 1 << 22
@@ -84,7 +90,12 @@ def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
     pairs = _pairs(wz)
     patterns, p_inv = np.unique(known[:, zs], axis=0, return_inverse=True)
     p_inv = p_inv.reshape(-1)
+    said = time.perf_counter()
     for p, pat in enumerate(patterns):
+        if time.perf_counter() - said > HEARTBEAT_S:  # (a national group's checks take minutes: say how far they are)
+            said = time.perf_counter()
+            logging.getLogger("geozones").info("audit: %d of %d sets of published zones checked in a group of %d zones over %d cells",
+                                               p, len(patterns), wz.shape[1], wz.shape[0])
         on = np.flatnonzero(pat)
         if not len(on):
             continue
@@ -165,7 +176,12 @@ def _sparse(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
     pairs = pairs[whole.open_sums(pairs)] if len(pairs) else pairs
     patterns, p_inv = np.unique(known[:, zs], axis=0, return_inverse=True)
     p_inv = p_inv.reshape(-1)
+    said = time.perf_counter()
     for p, pat in enumerate(patterns):
+        if time.perf_counter() - said > HEARTBEAT_S:
+            said = time.perf_counter()
+            logging.getLogger("geozones").info("audit: %d of %d sets of published zones checked in a group of %d zones over %d cells",
+                                               p, len(patterns), wz.shape[1], wz.shape[0])
         on = np.flatnonzero(pat)
         if not len(on):
             continue

@@ -187,3 +187,18 @@ def test_nothing_under_k_follows_when_the_dense_checks_take_pairs_a_few_at_a_tim
         t = checked(make_table(w, x, origins, factors, mean), w, 30)
     hours = list(range(x.shape[1]))
     assert exposures(t, w, x, hours, origins, factors, 30, mean, estimates=True) == []
+
+
+def test_a_long_group_check_says_how_far_it_is(caplog):
+    """An operator's national run was silent for 15 minutes inside the audit's checks of
+    one group of zones; each path now notes how many sets of published zones it has done."""
+    rng = np.random.default_rng(3)
+    w = rng.random((12, 5)) * (rng.random((12, 5)) < 0.5)
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1.0)
+    x = rng.integers(5, 200, (12, 3, 1)).astype(float)
+    for limit in (spatial.DENSE_LIMIT, 0):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="geozones"), mock.patch.object(spatial, "HEARTBEAT_S", -1.0), \
+                mock.patch.object(spatial, "DENSE_LIMIT", limit):
+            checked(make_table(w, x, ["10000"], {"10000": 2.5}, False), w, 30)
+        assert any("sets of published zones checked in a group of" in m for m in caplog.messages), (limit, caplog.messages)
