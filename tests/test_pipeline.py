@@ -870,3 +870,23 @@ def test_five_digit_origins_are_said_to_be_read_as_belgian_where_the_zones_are_n
         assert not caplog.records
         warn_foreign_nis(["12021", "13040", "IT"], milan)
     assert len(caplog.records) == 1 and "2 origin codes (12021, 13040) are read as Belgian NIS codes" in caplog.records[0].getMessage()
+
+
+def test_a_report_without_belgian_origins_has_no_belgian_table(small_case, tmp_path):
+    """A Milan probe's report showed an empty "Belgium (provinces)" table, advice to run
+    --origin-level municipality, and Italy under "Abroad"."""
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    for day in ("2026-07-06", "2026-07-07"):
+        rows += [f"A,{day},1d,900,IT", f"A,{day},1d,400,FR", f"B,{day},1d,700,IT", f"B,{day},1d,300,CH"]
+    counts = tmp_path / "milan.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out, "--period", "1d",
+                 "--no-residents", "--heat-grid", 0, "--model", "voronoi", "--no-map")
+    assert r.returncode == 0, r.stderr
+    r = geozones("report", out, "--zone", "east")
+    assert r.returncode == 0, r.stderr
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", sorted(out.glob("report*.html"))[0].read_text()))
+    assert "Countries Visitors" in text and "Italy" in text, text[:2000]
+    assert "Belgium (" not in text and "Abroad" not in text and "--origin-level municipality" not in text
