@@ -19,6 +19,7 @@ from ._batch import (
     _origin_table,
     _prepare,
     _row_where,
+    _time_totals,
     add_totals,
 )
 from ._kernels import accumulate, extremes
@@ -42,25 +43,6 @@ def _within_dictionary(arr) -> bool:
     import pyarrow as pa
 
     return not pa.types.is_dictionary(arr.type) or _within(arr.indices.to_numpy(zero_copy_only=False), len(arr.dictionary))
-
-
-def _time_totals(raw: np.ndarray, values: np.ndarray, scale: int) -> dict:
-    """The rows' counts added up per time (UTC ns): by runs of one time where the rows are
-    in time order (as exports are), else by sorting.
-    """
-    if not len(raw):
-        return {}
-    cut = np.flatnonzero(np.diff(raw)) + 1
-    if len(cut) > len(raw) // 16:
-        u, inv = np.unique(raw, return_inverse=True)
-        sums = np.bincount(inv, weights=values.astype(np.float64))
-    else:
-        first = np.r_[0, cut]
-        u, sums = raw[first], np.add.reduceat(values.astype(np.float64), first)
-    out: dict = {}
-    for t, v in zip((u * scale).tolist(), sums.tolist(), strict=True):
-        out[t] = out.get(t, 0.0) + v
-    return out
 
 
 def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict, unknown: set) -> bool:
