@@ -76,6 +76,19 @@ DENSE_LIMIT = 4000
 DENSE_ENTRIES = 25_000_000
 
 
+def _noted(patterns: np.ndarray, shape: tuple[int, int]):
+    """``enumerate(patterns)``, noting every :data:`HEARTBEAT_S` seconds how far a group's
+    checks are (a national group's take minutes).
+    """
+    said = time.perf_counter()
+    for p, pat in enumerate(patterns):
+        if time.perf_counter() - said > HEARTBEAT_S:
+            said = time.perf_counter()
+            logging.getLogger("geozones").info("audit: %d of %d sets of published zones checked in a group of %d zones over %d cells",
+                                               p, len(patterns), shape[1], shape[0])
+        yield p, pat
+
+
 def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
     """:func:`spatial_checks`'s checks for one group, with an SVD per pattern of zones that follow.
 
@@ -90,12 +103,7 @@ def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
     pairs = _pairs(wz)
     patterns, p_inv = np.unique(known[:, zs], axis=0, return_inverse=True)
     p_inv = p_inv.reshape(-1)
-    said = time.perf_counter()
-    for p, pat in enumerate(patterns):
-        if time.perf_counter() - said > HEARTBEAT_S:  # (a national group's checks take minutes: say how far they are)
-            said = time.perf_counter()
-            logging.getLogger("geozones").info("audit: %d of %d sets of published zones checked in a group of %d zones over %d cells",
-                                               p, len(patterns), wz.shape[1], wz.shape[0])
+    for p, pat in _noted(patterns, wz.shape):
         on = np.flatnonzero(pat)
         if not len(on):
             continue
@@ -176,12 +184,7 @@ def _sparse(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):
     pairs = pairs[whole.open_sums(pairs)] if len(pairs) else pairs
     patterns, p_inv = np.unique(known[:, zs], axis=0, return_inverse=True)
     p_inv = p_inv.reshape(-1)
-    said = time.perf_counter()
-    for p, pat in enumerate(patterns):
-        if time.perf_counter() - said > HEARTBEAT_S:
-            said = time.perf_counter()
-            logging.getLogger("geozones").info("audit: %d of %d sets of published zones checked in a group of %d zones over %d cells",
-                                               p, len(patterns), wz.shape[1], wz.shape[0])
+    for p, pat in _noted(patterns, wz.shape):
         on = np.flatnonzero(pat)
         if not len(on):
             continue
