@@ -200,6 +200,10 @@ def test_the_memory_budget_is_kept(tmp_path):
     stream_counts(shuffled, w, memory_budget=7000, progress=False)
     assert parse_size("2GB") == 2 * 10**9 and parse_size("500 MB") == 5 * 10**8 and parse_size(1024) == 1024
     assert [format_size(n) for n in (512, 4600, 2.5e6, 2e9)] == ["512 bytes", "4.6 kB", "2.5 MB", "2.00 GB"]
+    # a need just over the budget does not read as the budget (a probe: "5.0 MB, more than 5.0 MB")
+    with pytest.raises(BudgetError, match=r"needs 1\.60 kB .* more than the memory budget of 1\.59 kB"):
+        stream_counts(src, w, memory_budget=1590, progress=False)
+    assert (format_size(5.04e6, 5e6), format_size(5e6, 5.04e6), format_size(5e6, 5e6)) == ("5.04 MB", "5.00 MB", "5.0 MB")
 
 
 def test_dask_engine_on_a_local_cluster_equals_the_stream_engine(tmp_path):

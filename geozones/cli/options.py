@@ -162,7 +162,8 @@ def pipeline_options(f):
                           "streamed from Parquet in bounded memory; or on Dask."),
         click.option("--memory-budget", default=d["memory_budget"], show_default=True,
                      help="stream/dask engines: most memory for the sums per period, origin and cell (e.g. 500MB, 4GB); a zone table "
-                          "too large for it is published in parts (not with a heat grid)."),
+                          "too large for what it leaves beside the process (a few hundred MB before any counts: "
+                          "geozones -v says) is published in parts (not with a heat grid)."),
         click.option("--scheduler", help="dask engine: address of a distributed scheduler (tcp://host:8786); default: threads in process."),
     ]
     for o in reversed(opts):

@@ -74,8 +74,8 @@ def _dask_combine(a: tuple, b: tuple, ctx: _Context, budget: int) -> tuple:
     if a[6] is not None and b[6] is not None:
         if len(exposed) * _EXPOSED_ROW_BYTES > budget:
             raise BudgetError(
-                f"finding duplicate rows across the files of the counts needs about {format_size(len(exposed) * _EXPOSED_ROW_BYTES)} "
-                f"({len(exposed)} rows whose times other files hold too), more than the memory budget of {format_size(budget)}",
+                f"finding duplicate rows across the files of the counts needs about {format_size(len(exposed) * _EXPOSED_ROW_BYTES, budget)} "
+                f"({len(exposed)} rows whose times other files hold too), more than the memory budget of {format_size(budget, len(exposed) * _EXPOSED_ROW_BYTES)}",
                 path=ctx.source, hint="write each period's counts to one file (files that do not overlap in time are not checked "
                                       "against each other), use --engine stream, or raise --memory-budget")
         again = exposed.duplicated(["ns", "c", "o"]).to_numpy()

@@ -88,8 +88,8 @@ class _Seen:
                 n = len(self.slots)
             if n * self.nc * self.nbytes > room:
                 raise BudgetError(
-                    f"finding duplicate rows in counts that are not in time order needs {format_size(n * self.nc * self.nbytes)} "
-                    f"({n} periods x {self.nc} cells) besides the sums, more than the memory budget leaves ({format_size(room)})",
+                    f"finding duplicate rows in counts that are not in time order needs {format_size(n * self.nc * self.nbytes, room)} "
+                    f"({n} periods x {self.nc} cells) besides the sums, more than the memory budget leaves ({format_size(room, n * self.nc * self.nbytes)})",
                     hint="sort the counts by period_start (rows in time order need almost no memory for it), or raise --memory-budget")
             bits = np.zeros((n, self.nc, self.nbytes), dtype=np.uint8)
             bits[: len(self.bits)] = self.bits
@@ -200,9 +200,10 @@ class _Accumulator:
         self.obs = self.obs.astype(np.float64)
 
     def _over(self, nb: int, ng: int) -> BudgetError:
+        need = self._need(nb, ng)
         return BudgetError(
-            f"adding up the counts per period, origin and cell needs {format_size(self._need(nb, ng))} "
-            f"({nb} periods x {ng} origins x {self.n_cells} cells), more than the memory budget of {format_size(self.budget)}",
+            f"adding up the counts per period, origin and cell needs {format_size(need, self.budget)} "
+            f"({nb} periods x {ng} origins x {self.n_cells} cells), more than the memory budget of {format_size(self.budget, need)}",
             hint="raise --memory-budget, choose a coarser --origin-level or a longer --period, or split the counts by time",
         )
 

@@ -34,11 +34,20 @@ def parse_size(text: str | int | float) -> int:
     return int(value)
 
 
-def format_size(n: float) -> str:
-    """``"1.23 GB"``, ``"4.6 MB"``, ``"512 bytes"``: a size as :func:`parse_size` reads it."""
-    for unit, scale, fmt in (("GB", 1e9, "{:.2f}"), ("MB", 1e6, "{:.1f}"), ("kB", 1e3, "{:.1f}")):
+def format_size(n: float, beside: float | None = None) -> str:
+    """``"1.23 GB"``, ``"4.6 MB"``, ``"512 bytes"``: a size as :func:`parse_size` reads it.
+
+    ``beside``: a size said next to this one (a budget): digits are added until the two
+    read differently when they differ ("5.04 MB, more than 5.00 MB", not "5.0 MB, more
+    than 5.0 MB").
+    """
+    for unit, scale, digits in (("GB", 1e9, 2), ("MB", 1e6, 1), ("kB", 1e3, 1)):
         if n >= scale:
-            return f"{fmt.format(n / scale)} {unit}"
+            top = max(n, beside or 0.0)
+            while beside is not None and beside != n and digits < 9 and \
+                    round(n / scale, digits) == round(beside / scale, digits) and top >= scale:
+                digits += 1
+            return f"{n / scale:.{digits}f} {unit}"
     return f"{int(n)} bytes"
 
 
