@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import sparse
 
 from ._arrays import ranges
+from ._progress import noted
 
 __all__ = ["capped_figures", "programme_bounded_figures", "slice_table"]
 
@@ -217,7 +218,8 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
     # every target of a slice at once: those lifted to k are safe, and the solution is a
     # count of every cell that agrees with the published figures (a witness)
     pending = []
-    for lo, hi in prog.blocks(block_cells):
+    blocks = list(prog.blocks(block_cells))
+    for _, (lo, hi) in noted(blocks, lambda i: f"audit by programmes: {i} of {len(blocks)} blocks of slices checked"):
         reached = prog.joint(lo, hi, k)
         pending.extend(prog.slice_of(j) for j in np.flatnonzero(reached < k - 1e-6) + prog.t_start[lo])
     for _ in range(prog.unsolved):
@@ -227,7 +229,9 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
     # count that agrees with everything published; one under k suppresses a binding figure)
     while pending:
         nxt = []
-        for block in _blocks([(s, i, _local(s, i, hops)) for s, i in pending], block_cells, size=lambda item: item[2][0].shape[1]):
+        n_pending = len(pending)
+        for _, block in noted(_blocks([(s, i, _local(s, i, hops)) for s, i in pending], block_cells, size=lambda item: item[2][0].shape[1]),
+                              lambda i: f"audit by programmes: {i} blocks of {n_pending} figures checked one at a time"):
             for (s, i, loc), reached, tight in zip(block, *_solve_local([loc for _, _, loc in block], k), strict=True):
                 if reached >= k - 1e-6:
                     continue

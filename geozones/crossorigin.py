@@ -26,6 +26,7 @@ import numpy as np
 from scipy import sparse
 
 from ._arrays import ranges
+from ._progress import noted
 
 __all__ = ["map_periods", "origin_bounded_figures", "period_culprits"]
 
@@ -106,7 +107,9 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
 
     with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
               leave=False) as bar:
-        for f, (local, n_left) in zip(todo, map_periods(period_culprits, items, workers, (ws, int(a.all_label))), strict=True):
+        done = map_periods(period_culprits, items, workers, (ws, int(a.all_label)))
+        for _, (f, (local, n_left)) in noted(zip(todo, done, strict=True),
+                                             lambda i: f"audit across origins: {i} of {len(todo)} periods checked"):
             bar.update()
             for _ in range(n_left):
                 yield "bounded by earlier runs alone", -1, -1

@@ -13,12 +13,10 @@ the published figure that loses the fewest people among those it follows from.
 
 from __future__ import annotations
 
-import logging
-import time
-
 import numpy as np
 from scipy import sparse
 
+from ._progress import noted
 from .auditinput import AuditInput
 from .bounds import slice_table
 from .span import Span
@@ -59,9 +57,6 @@ def spatial_checks(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: flo
         yield from check(a, w[cells][:, zs], zs, rests, known, fig, y, before, sup, k, breaks)
 
 
-#: Seconds between two notes of how far a group's checks are.
-HEARTBEAT_S = 60.0
-
 #: The most entries of the dense checks' arrays over pairs of cells at once (pairs x
 #: slices, pairs x rank): 32 MB each.
 PAIR_ENTRIES = 1 << 22
@@ -77,16 +72,11 @@ DENSE_ENTRIES = 25_000_000
 
 
 def _noted(patterns: np.ndarray, shape: tuple[int, int]):
-    """``enumerate(patterns)``, noting every :data:`HEARTBEAT_S` seconds how far a group's
+    """``enumerate(patterns)``, noting every minute (:data:`geozones._progress.HEARTBEAT_S`) how far a group's
     checks are (a national group's take minutes).
     """
-    said = time.perf_counter()
-    for p, pat in enumerate(patterns):
-        if time.perf_counter() - said > HEARTBEAT_S:
-            said = time.perf_counter()
-            logging.getLogger("geozones").info("audit: %d of %d sets of published zones checked in a group of %d zones over %d cells",
-                                               p, len(patterns), shape[1], shape[0])
-        yield p, pat
+    return noted(patterns, lambda p: f"audit: {p} of {len(patterns)} sets of published zones checked in a group of "
+                                     f"{shape[1]} zones over {shape[0]} cells")
 
 
 def _dense(a, wz, zs, rests, known, fig, y, before, sup, k, breaks):

@@ -516,3 +516,21 @@ def test_a_long_audit_notes_each_round_it_starts(monkeypatch, caplog):
         checked(make_table(w, x, ["10000"], {"10000": 2.5}, False), w, 30)
     rounds = re.findall(r"audit: round (\d+), (\d+) more figures suppressed so far", caplog.text)
     assert rounds and rounds[0][0] == "2" and int(rounds[-1][1]) >= 1, caplog.text
+
+
+def test_the_audits_long_steps_say_how_far_they_are(caplog):
+    """A national audit's steps take minutes with nothing on a terminal: a probe's log was
+    silent for 15 minutes. The programmes per slice and across origins note how far they
+    are (every minute; here every item)."""
+    from unittest import mock
+
+    from geozones import _progress
+
+    rng = np.random.default_rng(0)
+    w = rng.choice([0, 0, 0.25, 0.5, 1.0], (6, 4))
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1)
+    t, _ = origin_table(w, rng.integers(0, 60, (6, 3)).astype(float), ["resident", "BE", "FR"])
+    with caplog.at_level("INFO", logger="geozones"), mock.patch.object(_progress, "HEARTBEAT_S", -1.0):
+        gz.disclosure_control(t, 30, weights=weights_of(w))
+    assert re.search(r"audit across origins: \d+ of \d+ periods checked", caplog.text)
+    assert re.search(r"audit by programmes: \d+ of \d+ blocks of slices checked", caplog.text)

@@ -14,7 +14,7 @@ from scipy import sparse
 from scipy.sparse.linalg import lsqr
 
 import geozones as gz
-from geozones import spatial
+from geozones import _progress, spatial
 from geozones.span import Span
 
 from .attacker import exposures, follows
@@ -198,7 +198,7 @@ def test_a_long_group_check_says_how_far_it_is(caplog):
     x = rng.integers(5, 200, (12, 3, 1)).astype(float)
     for limit in (spatial.DENSE_LIMIT, 0):
         caplog.clear()
-        with caplog.at_level("INFO", logger="geozones"), mock.patch.object(spatial, "HEARTBEAT_S", -1.0), \
+        with caplog.at_level("INFO", logger="geozones"), mock.patch.object(_progress, "HEARTBEAT_S", -1.0), \
                 mock.patch.object(spatial, "DENSE_LIMIT", limit):
             checked(make_table(w, x, ["10000"], {"10000": 2.5}, False), w, 30)
         assert any("sets of published zones checked in a group of" in m for m in caplog.messages), (limit, caplog.messages)

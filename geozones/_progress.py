@@ -1,0 +1,27 @@
+"""Notes of how far a long step is, for runs without a terminal (no progress bar there)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+
+#: Seconds between two notes of how far a step is.
+HEARTBEAT_S = 60.0
+
+
+def noted(items: Iterable[T], say: Callable[[int], str], every: float | None = None) -> Iterator[tuple[int, T]]:
+    """``enumerate(items)``, logging ``say(i)`` (at INFO, logger ``geozones``) every
+    ``every`` seconds (default :data:`HEARTBEAT_S`), ``i`` being how many items are done:
+    a national audit's steps take minutes, and a scheduler's log would be silent.
+    """
+    every = HEARTBEAT_S if every is None else every
+    said = time.perf_counter()
+    for i, item in enumerate(items):
+        if time.perf_counter() - said > every:
+            said = time.perf_counter()
+            logging.getLogger("geozones").info(say(i))
+        yield i, item
