@@ -157,12 +157,14 @@ def preview_map(
     zones : geopandas.GeoDataFrame
         The zone set (:func:`geozones.read_zones`).
     cells : geopandas.GeoDataFrame
-        The cell plan (:func:`geozones.read_cellplan`).
-    model : {"wedge", "voronoi", "footprint"}
+        The cell plan (:func:`geozones.read_cellplan`), or with ``model="given"`` the
+        operator's coverage polygons (:func:`geozones.read_coverage`).
+    model : {"wedge", "voronoi", "footprint", "given"}
         The model the fit figures use. Wedges and Voronoi areas are both drawn, each as its
         own layer; the model's is shown, the other starts hidden. ``footprint`` (a run's
         default) weighs by the footprints under the prior (the plan's sites) and shows the Voronoi
-        (best-server) areas, which also give the cells' sizes.
+        (best-server) areas, which also give the cells' sizes. ``given``: the coverage
+        polygons are the cells' areas, drawn as they are (no sites).
     k, share : int, float
         Threshold and market share (see :func:`zone_resolution`).
     crs : str or pyproj.CRS, optional
@@ -182,14 +184,17 @@ def preview_map(
         (and "Reference outlines"), a popup per zone with its area, fit, feeding cells with
         their weights and the smallest population it can publish; and :func:`zone_resolution`.
     """
-    if model not in ("footprint", "wedge", "voronoi"):
-        raise InputError(f"the preview weighs by the footprint, wedge or voronoi model, not {model!r}",
-                         hint="choose --model footprint, wedge or voronoi")
+    if model not in ("footprint", "wedge", "voronoi", "given"):
+        raise InputError(f"the preview weighs by the footprint, wedge, voronoi or given model, not {model!r}",
+                         hint="choose --model footprint, wedge, voronoi, or given for coverage polygons")
     z = zones.to_crs(WGS84).reset_index(drop=True)
     if not len(z):
         raise InputError("there are no zones to preview")
     shown = "voronoi" if model == "footprint" else model
-    if model == "footprint":  # (weighed as a run weighs by default, before its counts; its best-server areas drawn)
+    if model == "given":  # (the operator's coverage polygons: weighed and drawn as a run reads them)
+        covs = {"given": cells}
+        w = compute_weights(cells, z, crs=crs)
+    elif model == "footprint":  # (weighed as a run weighs by default, before its counts; its best-server areas drawn)
         w, voronoi, _ = prior_footprint_weights(cells, z, crs=crs)
         covs = {"wedge": build_coverage(cells, "wedge", crs=crs), "voronoi": voronoi}
     else:
@@ -205,8 +210,10 @@ def preview_map(
     m = _base_map(bounds, self_contained, tiles)
     if reference is not None or self_contained:
         _add_reference(m, bounds, reference)
-    _add_coverage(m, covs["wedge"], "Coverage: wedges", "#6a51a3", shown == "wedge")
-    _add_coverage(m, covs["voronoi"], "Coverage: Voronoi", "#238b45", shown == "voronoi")
+    for mod, name, color in (("wedge", "Coverage: wedges", "#6a51a3"), ("voronoi", "Coverage: Voronoi", "#238b45"),
+                             ("given", "Coverage: given polygons", "#238b45")):
+        if mod in covs:
+            _add_coverage(m, covs[mod], name, color, shown == mod)
 
     from .maps import display_outlines
 
@@ -231,7 +238,8 @@ def preview_map(
         tooltip=folium.GeoJsonTooltip(fields=["name", "zone_id", "status"], aliases=["Zone", "Id", "Cells"], sticky=True),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=460),
     ).add_to(m)
-    _add_sites(m, cells)
+    if model != "given":
+        _add_sites(m, cells)
     m.get_root().html.add_child(
         _legend(
             [(_OK, "zone the cells resolve"), (_FLAG, "not resolvable (too small or coarse)"), (_NONE, "no cell reaches it")],
@@ -401,11 +409,12 @@ def draw_map(
     Parameters
     ----------
     cells : geopandas.GeoDataFrame
-        The cell plan (:func:`geozones.read_cellplan`).
+        The cell plan (:func:`geozones.read_cellplan`), or with ``model="given"`` the
+        operator's coverage polygons (:func:`geozones.read_coverage`).
     zones : geopandas.GeoDataFrame, optional
         Zones to edit; they are loaded as editable polygons.
-    model : {"wedge", "voronoi"}
-        The coverage model drawn under the zones.
+    model : {"wedge", "voronoi", "given"}
+        The coverage model drawn under the zones (``given``: the polygons as they are).
     crs : str or pyproj.CRS, optional
         Metric CRS for the coverage.
     filename : str
@@ -420,14 +429,16 @@ def draw_map(
         and the sites, and the zone editor; write it with :func:`geozones.save_map`
         (``self_contained=True``).
     """
-    if model not in ("wedge", "voronoi"):
-        raise InputError(f"the drawing page draws the wedge or voronoi model, not {model!r}", hint="choose --model wedge or voronoi")
-    cov = build_coverage(cells, model, crs=crs)
+    if model not in ("wedge", "voronoi", "given"):
+        raise InputError(f"the drawing page draws the wedge, voronoi or given model, not {model!r}",
+                         hint="choose --model wedge or voronoi, or given for coverage polygons")
+    cov = cells if model == "given" else build_coverage(cells, model, crs=crs)
     bounds = np.array((zones if zones is not None and len(zones) else cells).to_crs(WGS84).total_bounds)
     m = _base_map(bounds, True, None)
     _add_reference(m, bounds, reference)
-    _add_coverage(m, cov, f"Coverage: {'wedges' if model == 'wedge' else 'Voronoi'}", "#6a51a3", True)
-    _add_sites(m, cells)
+    _add_coverage(m, cov, f"Coverage: {({'wedge': 'wedges', 'voronoi': 'Voronoi'}).get(model, 'given polygons')}", "#6a51a3", True)
+    if model != "given":
+        _add_sites(m, cells)
     data = "null"
     if zones is not None and len(zones):
         z = zones.to_crs(WGS84).drop(columns=["area_km2"], errors="ignore")

@@ -351,3 +351,14 @@ def test_zones_check_judges_zones_against_coverage_polygons(tmp_path):
         r = run_cli("zones", "check", zpath, "--cells", cov, *extra)
         assert r.returncode == 0, r.stderr
         assert "zone_id 'tiny'" in r.stderr and "cannot resolve" in r.stderr and "zone_id 'big'" not in r.stderr, r.stderr
+    # the preview and the drawing page take them too (they had asked for a cell plan)
+    out, page = tmp_path / "preview.html", tmp_path / "draw.html"
+    for extra in ([], ["--model", "given"]):
+        r = run_cli("zones", "preview", "--zones", zpath, "--cells", cov, "--out", out, *extra)
+        assert r.returncode == 0, r.stderr
+        assert "warning: zone 'tiny'" in r.stderr and "warning: zone 'big'" not in r.stderr and "(model given" in r.stderr, r.stderr
+        html = out.read_text()
+        assert "Coverage: given polygons" in html and "q15" in html and "Coverage: Voronoi" not in html
+        r = run_cli("zones", "draw", "--cells", cov, "--zones", zpath, "--out", page, *extra)
+        assert r.returncode == 0, r.stderr
+        assert "Coverage: given polygons" in page.read_text()

@@ -64,8 +64,11 @@ def model_option(f):
 
 
 def judged_model(help: str):
-    """``--model`` of the checks that judge zones: the run's models (default the run's default, footprint)."""
-    return click.option("--model", type=click.Choice(("footprint", *BUILT_MODELS)), default="footprint", show_default=True, help=help)
+    """``--model`` of the checks that judge zones: the run's models, and ``given`` for coverage
+    polygons (default: given for a file of them, else the run's default, footprint).
+    """
+    return click.option("--model", type=click.Choice(("footprint", *BUILT_MODELS, "given")), default=None,
+                        help=help + " Default: footprint; given for a file of coverage polygons.")
 
 
 def check_model(f):
@@ -76,8 +79,9 @@ def check_model(f):
 
 
 def drawn_model(help: str):
-    """``--model`` of the authoring pages (models built from a cell plan)."""
-    return click.option("--model", type=click.Choice(BUILT_MODELS), default="voronoi", show_default=True, help=help)
+    """``--model`` of the authoring pages (models built from a cell plan; given for coverage polygons)."""
+    return click.option("--model", type=click.Choice((*BUILT_MODELS, "given")), default=None,
+                        help=help + " Default: voronoi; given for a file of coverage polygons.")
 
 
 def authoring_k(help: str = "Disclosure threshold (subscribers)."):

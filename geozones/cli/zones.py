@@ -119,7 +119,8 @@ def zones_check(
 
 @zones.command("preview")
 @zone_files()
-@click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON).")
+@click.option("--cells", required=True, type=click.Path(),
+              help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON), or the operator's coverage polygons.")
 @judged_model("The model of the fit figures (the run's default: footprint); wedges and Voronoi areas are drawn.")
 @authoring_k()
 @market_share()
@@ -143,7 +144,7 @@ def zones_preview(
     from ..maps import save_map
 
     zs = read_zones(list(zone_paths))
-    plan = read_cellplan(cells, crs=cell_crs)
+    plan, model = _cells_as(cells, model, "footprint", cell_crs)
     m, fit = preview_map(zs, plan, model=model, k=k, share=share, crs=metric_crs, self_contained=self_contained)
     save_map(m, out, self_contained=self_contained)
     bad = fit[fit["flagged"]]
@@ -158,7 +159,8 @@ def zones_preview(
 
 
 @zones.command("draw")
-@click.option("--cells", required=True, type=click.Path(), help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON).")
+@click.option("--cells", required=True, type=click.Path(),
+              help="Cell plan (CSV, Parquet, GeoJSON points, sites JSON), or the operator's coverage polygons.")
 @zone_files(required=False, help="Zone file or folder to edit (repeatable).")
 @drawn_model("Coverage model drawn under the zones.")
 @cell_crs
@@ -172,7 +174,7 @@ def zones_draw(cells: str, zone_paths: tuple[str, ...], model: str, cell_crs: st
     from ..authoring import draw_map
     from ..maps import save_map
 
-    plan = read_cellplan(cells, crs=cell_crs)
+    plan, model = _cells_as(cells, model, "voronoi", cell_crs)
     zs = read_zones(list(zone_paths)) if zone_paths else None
     m = draw_map(plan, zs, model=model)
     save_map(m, out, self_contained=True)
@@ -196,6 +198,20 @@ def zones_grid(area: str, size: float | None, h3_res: int | None, clip: bool, me
     write_zones(grid.drop(columns=["area_km2"]), out)
     say(f"wrote {len(grid)} zones to {out}")
     return 0
+
+
+def _cells_as(cells: str, model: str | None, default: str, cell_crs: str | None):
+    """The cells of an authoring page and its model: a file of coverage polygons is read as
+    they are (``given``, as a run reads it), a cell plan with ``default`` unless asked.
+    """
+    from ..inputs import coverage_model
+
+    model = coverage_model(cells, model) if model is not None or coverage_model(cells) == "given" else default
+    if model == "given":
+        from ..coverage import read_coverage
+
+        return read_coverage(cells), model
+    return read_cellplan(cells, crs=cell_crs), model
 
 
 def _read_area(path: str):
