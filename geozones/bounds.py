@@ -231,7 +231,7 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
         nxt = []
         n_pending = len(pending)
         for _, block in noted(_blocks([(s, i, _local(s, i, hops)) for s, i in pending], block_cells, size=lambda item: item[2][0].shape[1]),
-                              lambda i: f"audit by programmes: {i} blocks of {n_pending} figures checked one at a time"):
+                              lambda i: f"audit by programmes: {n_pending} figures to check one at a time, {i} blocks of them done"):
             for (s, i, loc), reached, tight in zip(block, *_solve_local([loc for _, _, loc in block], k), strict=True):
                 if reached >= k - 1e-6:
                     continue
