@@ -40,6 +40,9 @@ _SAME_HINT = {
     "residents_separated": "residents are set apart when the zone files give a 'municipality' property: give both runs "
                            "zone files that do (or do not), or --no-residents to both",
     "periods": "give this run the earlier run's --period and --summary-period",
+    "origin_level": "runs at two origin levels over the same counts give hidden origins by subtraction (a province less "
+                    "its published municipalities) and cannot be audited together (docs/privacy.md): publish one origin level "
+                    "for these counts, or give this run the earlier run's --origin-level",
 }
 
 

@@ -70,6 +70,10 @@ def test_an_earlier_run_over_other_counts_is_refused(small_case, tmp_path):
     r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "b",
                 "--earlier", tmp_path)
     assert r.returncode != 0 and "not the output folder" in r.stderr
+    # another origin level: refused, saying why (a province less its municipalities: docs/privacy.md)
+    r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "b",
+                "--period", "1h", "--market-share", c["shares"], "--origin-level", "municipality", "--earlier", tmp_path / "a")
+    assert r.returncode != 0 and "origin_level" in r.stderr and "publish one origin level" in r.stderr, r.stderr
 
 
 def test_with_noise_the_earlier_run_must_share_the_secret(small_case, tmp_path):
