@@ -72,6 +72,7 @@ from .runfiles import (
     partial_periods,
     published_all_rows,
     warn_foreign_nis,
+    warn_unusable,
     write_outputs,
 )
 from .weights import Weights, zone_fit
@@ -478,6 +479,7 @@ def run(cfg: RunConfig) -> RunResult:
     fit = zone_fit(public_weights).reindex(zones["zone_id"].astype(str))
     fit["n_cells"] = fit["n_cells"].fillna(0).astype("int64")
     fit["fit"] = fit["fit"].round(3)
+    warn_unusable(zones, fit)
     names = dict(zip(zones["zone_id"], zones["name"]))
     zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
     # the apportioning part of each zone's interval: from its size and fit (public), never counts

@@ -405,3 +405,22 @@ def warn_foreign_nis(origins, zones) -> None:
     if x1 < _BELGIUM[0] or x0 > _BELGIUM[2] or y1 < _BELGIUM[1] or y0 > _BELGIUM[3]:
         log.warning("%d origin codes (%s) are read as Belgian NIS codes, but the zones lie outside Belgium: if they are "
                     "another country's codes, give them as ISO country codes (IT) or 'unknown'", len(nis), ", ".join(nis[:3]))
+
+
+def warn_unusable(zones: pd.DataFrame, fit: pd.DataFrame) -> None:
+    """Warn about zones whose figures the usability rule calls unreliable (under
+    :data:`geozones.weights.MIN_ZONE_KM2` or a fit under :data:`geozones.weights.LOW_FIT`):
+    ``zones check --cells`` says so, and a run published a Milan probe's 0.011 km² square at
+    37 people where 19 stood, with nothing said. Their intervals are wide; the figures are
+    still published (a city may draw such zones to sum them).
+    """
+    from .weights import LOW_FIT, MIN_ZONE_KM2
+
+    f = fit["fit"].reindex(zones["zone_id"].astype(str)).to_numpy(dtype=float)
+    bad = (zones["area_km2"].to_numpy(dtype=float) < MIN_ZONE_KM2) | ~(np.nan_to_num(f, nan=0.0) >= LOW_FIT)
+    if bad.any():
+        ids = zones["zone_id"].astype(str).to_numpy()[bad]
+        log.warning("%d of %d zones are too small (under %g km²) or fit their cells too poorly (fit under %g) for their figures "
+                    "to be used alone (%s%s): their intervals say how far off they may be; 'geozones zones check --cells' "
+                    "says why (docs/accuracy.md)", int(bad.sum()), len(bad), MIN_ZONE_KM2, LOW_FIT,
+                    ", ".join(repr(z) for z in ids[:3]), ", ..." if len(ids) > 3 else "")

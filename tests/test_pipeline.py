@@ -890,3 +890,27 @@ def test_a_report_without_belgian_origins_has_no_belgian_table(small_case, tmp_p
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", sorted(out.glob("report*.html"))[0].read_text()))
     assert "Countries Visitors" in text and "Italy" in text, text[:2000]
     assert "Belgium (" not in text and "Abroad" not in text and "--origin-level municipality" not in text
+
+
+def test_a_run_says_which_zones_are_too_small_or_coarse_for_their_figures(small_case, tmp_path):
+    """A Milan probe's 0.011 km² square was published at 37 people where 19 stood:
+    'zones check --cells' had called it unreliable, the run said nothing."""
+    import geopandas as gpd
+    import shapely
+
+    from .conftest import run_cli
+
+    c = small_case
+    zones = gpd.read_file(c["zones"])
+    centre = shapely.Point(*zones.to_crs("EPSG:3812").geometry.iloc[1].centroid.coords[0])
+    tiny = gpd.GeoSeries([centre.buffer(40, quad_segs=2)], crs="EPSG:3812").to_crs("EPSG:4326").iloc[0]
+    zones = gpd.GeoDataFrame({"zone_id": ["west", "east", "kiosk"], "name": ["West", "East", "Kiosk"]},
+                             geometry=[*zones.geometry, tiny], crs="EPSG:4326")
+    zpath = tmp_path / "with_kiosk.geojson"
+    gz.write_zones(zones, zpath)
+    for zp, said in ((c["zones"], False), (zpath, True)):
+        r = run_cli("apportion", "--zones", zp, "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / f"o{said}",
+                    "--heat-grid", "0", "--k", "1")
+        assert r.returncode == 0, r.stderr
+        assert ("warning: 1 of 3 zones are too small" in r.stderr and "('kiosk')" in r.stderr) is said, r.stderr
+        assert ("too small" in r.stderr) is said
