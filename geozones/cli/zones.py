@@ -204,9 +204,10 @@ def _cells_as(cells: str, model: str | None, default: str, cell_crs: str | None)
     """The cells of an authoring page and its model: a file of coverage polygons is read as
     they are (``given``, as a run reads it), a cell plan with ``default`` unless asked.
     """
-    from ..inputs import coverage_model
+    from ..inputs import holds_polygons
 
-    model = coverage_model(cells, model) if model is not None or coverage_model(cells) == "given" else default
+    if model is None:
+        model = "given" if holds_polygons(cells) else default
     if model == "given":
         from ..coverage import read_coverage
 
