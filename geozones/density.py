@@ -149,7 +149,8 @@ def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: 
         as well as the run's density explains a typical period's (the median deviance
         per cell over the periods, :func:`deviance`): a period like the others keeps the
         run's density, one whose crowd stood elsewhere (an event day) moves as far as its
-        counts say. None: each period's own EM from the prior
+        counts say. The counts are taken per counts period (their mean over the period's
+        rows), so that a day of 23 or 25 hours is held to the same measure. None: each period's own EM from the prior
         (:func:`geozones.footprint.estimate_density`).
 
     Returns
@@ -168,7 +169,10 @@ def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: 
     if (at < 0).any():
         raise WeightsError("the footprints lack some of the weights' cells", hint="build the weights and footprints together")
     n = np.zeros((len(groups), len(fp.cell_ids)))
-    n[:, at] = per
+    # (per counts period: a day of 25 hours, at the clock change, or a day counted in part is
+    # held to the same deviance as a whole day; its summed counts had been 25/24 of a day's,
+    # and the day moved from the run's density where its people stood as on any other day)
+    n[:, at] = per / np.bincount(g, minlength=len(groups))[:, None]
     P = fp.matrix
     steps, parts = [], []
     same = None  # (periods that keep the run's density share one weights matrix: memory for an hourly quarter)
@@ -226,7 +230,7 @@ def _em_until(P, PT, counts: np.ndarray, start: np.ndarray, q0: np.ndarray, targ
     lam = start * (counts[q0 > 0].sum() / max(float(q0.sum()), 1e-300))
     for k in range(most):
         q = P @ lam
-        if deviance(counts, q)[0] <= target:
+        if deviance(counts, q)[0] <= target * (1 + 1e-9) + 1e-9:  # (the median period's own deviance is the target: rounding must not move it)
             return lam, k
         lam = lam * (PT @ np.divide(counts, q, out=np.zeros_like(counts), where=q > 0))
     return lam, most

@@ -211,3 +211,23 @@ def _attack(tmp_path, seed: int) -> int:
                     assert lp_max(a, pub["observed"].to_numpy(), w[:, zi[z]]) >= 30 - 1e-6, (day, origin, z, truth[z])
                     checked += 1
     return checked
+
+
+@pytest.mark.parametrize("days", [("2026-10-24", "2026-10-25", "2026-10-26"), ("2026-03-28", "2026-03-29", "2026-03-30")])
+def test_a_day_of_25_or_23_hours_keeps_the_density_of_days_that_count_the_same(tmp_path, days):
+    """A Gent probe counted the same people every hour: the 25-hour day of the clock change
+    read 2.9% more in a small zone (its summed counts, 25/24 of a day's, were held to the
+    deviance of a 24-hour day), and the report made it the peak day."""
+    _, _, _, _, _, fp, _, _, _ = oracle(world(tmp_path))
+    prior = footprint_weights(fp)
+    rng = np.random.default_rng(3)
+    hour = rng.poisson(rng.uniform(20, 200, len(prior.cell_ids))).astype(float)
+    first = pd.Timestamp(days[0], tz="Europe/Brussels").tz_convert("UTC")
+    end = (pd.Timestamp(days[-1], tz="Europe/Brussels") + pd.Timedelta(days=1)).tz_convert("UTC")
+    hours = pd.date_range(first, end, freq="1h", inclusive="left").as_unit("ns").asi8
+    per_hour = np.tile(hour, (len(hours), 1))
+    # (started from the prior, which explains no day exactly: the run's own density would
+    # explain these days to rounding, and every deviance would be nothing)
+    pw = period_weights(fp, prior, hours, per_hour, "1d", start=np.asarray(fp.prior, dtype=float))
+    assert sorted(np.bincount(pw.group(hours)).tolist()) == sorted([24, 24, 25 if days[0].startswith("2026-10") else 23])
+    assert pw.steps == (0, 0, 0) and pw.parts[0] is pw.parts[1] is pw.parts[2]
