@@ -106,7 +106,8 @@ def network_checks(totals: pd.Series, period_seconds: float) -> dict:
         per_day = have.groupby(day.to_numpy()).agg(["sum", "size"])
         # a whole day: as many periods as the day has (23 or 25 at a clock change)
         days = pd.to_datetime(per_day.index.astype(str)).tz_localize(_TZ)
-        expected = ((days + pd.Timedelta(days=1)).tz_localize(None).tz_localize(_TZ, ambiguous="NaT", nonexistent="shift_forward")
+        # (the next local midnight: 24 hours after a clock-change midnight is 23:00 or 01:00)
+        expected = ((days.tz_localize(None) + pd.Timedelta(days=1)).tz_localize(_TZ, ambiguous="NaT", nonexistent="shift_forward")
                     - days).total_seconds() / period_seconds
         expected = np.where(np.isfinite(expected), expected, 86400 / period_seconds)
         part = (per_day["sum"].to_numpy() > 0) & (per_day["sum"].to_numpy() < expected)

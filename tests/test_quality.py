@@ -37,6 +37,14 @@ def test_a_clock_change_day_is_not_partial():
     out = network_checks(pd.Series(500.0, index=t[:-1]).drop(t[-1:], errors="ignore"), 3600)
     assert out["missing_periods"] == [] and out["drops"] == []
     assert [d["date"] for d in out["partial_days"]] == ["2026-10-26"]  # (the series ends an hour early)
+    # a Gent probe: 29 March 2026, all its 23 hours counted, was "23 of its 24 periods", a gap in
+    # the report and an error under --strict-quality (24 hours after midnight is not the next midnight)
+    spring = hours("2026-03-28 00:00", 24 + 23 + 24)
+    assert network_checks(pd.Series(500.0, index=spring), 3600)["partial_days"] == []
+    autumn = hours("2026-10-24 00:00", 24 + 25 + 24)
+    assert network_checks(pd.Series(500.0, index=autumn), 3600)["partial_days"] == []
+    assert network_checks(pd.Series(500.0, index=autumn.delete(30)), 3600)["partial_days"] == [
+        {"date": "2026-10-25", "periods": 24, "expected": 25}]
 
 
 def test_a_silent_cell_is_counted_not_named_and_a_quiet_area_is_not_silent():
