@@ -100,7 +100,9 @@ def zone_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
     """Expand files and folders into the list of zone files they name.
 
     A folder stands for the ``*.geojson`` and ``*.json`` files directly inside it,
-    in name order.
+    in name order, and for any zone file of another format there (a GeoPackage, a
+    Shapefile, KML...), which is then refused as it is when named alone: left out, its
+    zones would be missing from every run without a word.
 
     Raises
     ------
@@ -112,7 +114,7 @@ def zone_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.suffix.lower() in (".geojson", ".json") and q.is_file())
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in (".geojson", ".json", *_OTHER_ZONE_FILES) and q.is_file())
             if not found:
                 raise InputError("folder holds no .geojson file", path=p, hint="put zone files (*.geojson) in it")
             out.extend(found)
@@ -134,6 +136,10 @@ _FORMATS = (  # (leading bytes, what a GIS user gave instead of GeoJSON)
 )
 _SUFFIXES = {".shp": "a Shapefile", ".shx": "a Shapefile's index", ".dbf": "a Shapefile's table", ".gpkg": "a GeoPackage",
              ".kml": "KML", ".kmz": "KMZ", ".gml": "GML", ".zip": "a zip archive", ".csv": "a CSV table", ".xlsx": "an Excel workbook"}
+
+
+#: Zone files of other formats that a folder of zones may hold by mistake (a Shapefile by its .shp).
+_OTHER_ZONE_FILES = (".shp", ".gpkg", ".kml", ".kmz", ".gml", ".fgb", ".topojson")
 
 
 def _source_name(path: Path) -> str:

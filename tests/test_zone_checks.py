@@ -362,3 +362,21 @@ def test_zones_check_judges_zones_against_coverage_polygons(tmp_path):
         r = run_cli("zones", "draw", "--cells", cov, "--zones", zpath, "--out", page, *extra)
         assert r.returncode == 0, r.stderr
         assert "Coverage: given polygons" in page.read_text()
+
+
+def test_a_zone_file_of_another_format_in_a_folder_is_refused_not_skipped(tmp_path):
+    """A Gent probe's zones folder held a GeoJSON and a GeoPackage: 'zones check' passed
+    and never named the GeoPackage, whose zones would have been missing from every run."""
+    import geopandas as gpd
+    import shapely
+
+    folder = tmp_path / "zones"
+    folder.mkdir()
+    write(folder, [feature("a", square(3.26, 50.82))], name="a.geojson")
+    gpd.GeoDataFrame({"zone_id": ["b"]}, geometry=[shapely.box(3.27, 50.82, 3.28, 50.83)], crs="EPSG:4326").to_file(
+        folder / "b.gpkg", driver="GPKG")
+    (folder / "notes.txt").write_text("drawn by the GIS team")
+    report = gz.check_zones([folder])
+    assert not report.ok and [(p.code, p.path.endswith("b.gpkg")) for p in report.errors] == [("not-geojson", True)]
+    with pytest.raises(ZoneError, match=r"b\.gpkg.*GeoPackage"):
+        gz.read_zones([folder])
