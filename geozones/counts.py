@@ -249,13 +249,19 @@ def _counts_column(df: pd.DataFrame, path: Path, fmt: str, column: str = "count"
     s = df[column]
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         vals = s.to_numpy(dtype=float, na_value=np.nan)
-        bad_text = np.zeros(len(s), dtype=bool)
+        bad_text = ambiguous = np.zeros(len(s), dtype=bool)
     else:
         text = s.astype(str).str.strip()
+        # a decimal comma (Belgian spreadsheets: "733,70" in a ';' file), read where it cannot be
+        # a thousands separator: one or two digits after it, no dot; "1,234" stays an error
+        comma = text.str.fullmatch(r"-?\d+,\d{1,2}")
+        ambiguous = text.str.fullmatch(r"-?\d{1,3}(,\d{3})+").to_numpy()
+        text = text.where(~comma, text.str.replace(",", ".", regex=False))
         vals = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
         lowered = text.str.lower()
-        bad_text = np.isnan(vals) & ~lowered.isin(["nan", "inf", "-inf", "infinity"]).to_numpy()
+        bad_text = np.isnan(vals) & ~lowered.isin(["nan", "inf", "-inf", "infinity"]).to_numpy() & ~ambiguous
     problems = [
+        (ambiguous, "has a comma that may be a decimal or a thousands separator"),
         (bad_text, "is not a number"),
         (np.isnan(vals) & ~bad_text, "is NaN (missing)"),
         (np.isinf(vals), "is infinite"),
@@ -268,7 +274,8 @@ def _counts_column(df: pd.DataFrame, path: Path, fmt: str, column: str = "count"
                 f"{column} {s.iloc[i]!r} {why} ({int(mask.sum())} row{'s' if mask.sum() > 1 else ''} in all)",
                 path=path,
                 where=f"{_row(i, fmt)} (cell_id {df['cell_id'].iloc[i]!r})" if "cell_id" in df.columns else _row(i, fmt),
-                hint="counts must be non-negative numbers; fix or remove these rows",
+                hint="write 1234 or 1234.5 (a decimal comma is read with one or two decimals: 733,70)" if mask is ambiguous
+                else "counts must be non-negative numbers; fix or remove these rows",
             )
     return vals
 

@@ -632,3 +632,21 @@ def test_gzipped_csv_counts_are_read_and_a_folder_on_the_memory_engine_is_named(
     with pytest.raises(CountsError, match="is a folder") as folder:
         gz.read_counts(tmp_path)
     assert "--engine stream" in folder.value.hint
+
+
+def test_counts_with_decimal_commas_are_read_and_a_thousands_comma_is_refused(tmp_path):
+    """A Gent probe's counts from Belgian Excel (';', decimal commas: '733,70') were 'not a
+    number' while the market-share table of the same run read '0,38'. A comma before three
+    digits may be a thousands separator: refused, not guessed."""
+    import geozones as gz
+    from geozones.errors import CountsError
+
+    head = "\ufeffcell_id;period_start;period;count;origin\r\n"
+    good = tmp_path / "excel.csv"
+    good.write_text(head + "A;2026-10-19 00:00;1h;733,70;44021\r\nA;2026-10-19 01:00;1h;12,5;44021\r\nA;2026-10-19 02:00;1h;7;44021\r\n",
+                    encoding="utf-8")
+    assert gz.read_counts(good)["count"].tolist() == [733.7, 12.5, 7.0]
+    bad = tmp_path / "thousands.csv"
+    bad.write_text(head + "A;2026-10-19 00:00;1h;1,234;44021\r\n", encoding="utf-8")
+    with pytest.raises(CountsError, match=r"count .1,234. has a comma that may be a decimal or a thousands separator"):
+        gz.read_counts(bad)
