@@ -70,7 +70,7 @@ def _popup_html(row, cells: pd.DataFrame, k: int, share: float, top: int = 15) -
     people = (
         f"Smallest population it can publish: <b>{row.min_population:,.0f}</b> people "
         f"(k = {k} subscribers at market share {share:.0%}); its cells must each see "
-        f"{row.people_per_cell:,.0f} people for that" if np.isfinite(row.people_per_cell) else "It can publish nothing."
+        f"{row.people_per_cell:,.0f} {'person' if round(row.people_per_cell) == 1 else 'people'} for that" if np.isfinite(row.people_per_cell) else "It can publish nothing."
     )
     return (
         f"<div class='gz-popup'><b>{_esc(row.name)}</b> ({_esc(row.zone_id)})<br>Area: {row.area_km2:.3f} km²<br>"

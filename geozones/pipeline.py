@@ -592,6 +592,7 @@ def run(cfg: RunConfig) -> RunResult:
     if partial := partial_periods(manifest["counts"]["first_period_start"], manifest["counts"]["last_period_start"], periods[-1],
                                   manifest["counts"]["period"]):
         log.info("the counts cover part of a summary period (%s): its figures are made from the days counted alone", partial)
+        manifest["title"] += f" ({partial})"  # (the map's title: a quarter's mean from 14 of its days says so)
     if grid is not None:
         manifest["heat_grid"] = {
             "drawn_from": "published zone figures only: each square takes the density of the smallest published zone under its centre",

@@ -914,3 +914,16 @@ def test_a_run_says_which_zones_are_too_small_or_coarse_for_their_figures(small_
         assert r.returncode == 0, r.stderr
         assert ("warning: 1 of 3 zones are too small" in r.stderr and "('kiosk')" in r.stderr) is said, r.stderr
         assert ("too small" in r.stderr) is said
+
+
+def test_the_maps_title_says_when_its_quarter_is_counted_in_part(small_case, tmp_path):
+    """A Gent probe's map read "mean over the quarter" for 14 of its 92 days (the report said so)."""
+    from .conftest import run_cli
+
+    c = small_case
+    r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "o",
+                "--heat-grid", "0", "--k", "1")
+    assert r.returncode == 0, r.stderr
+    title = json.loads((tmp_path / "o" / "manifest.json").read_text())["title"]
+    assert "the 1q from 2026-07-01 holds 1 of its 92 days" in title, title
+    assert title in (tmp_path / "o" / "map.html").read_text()
