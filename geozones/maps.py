@@ -255,7 +255,10 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
             data = _Frames(frames["lat"].to_numpy(dtype=float)[rows], frames["lon"].to_numpy(dtype=float)[rows],
                            _relative(frames["estimate"].to_numpy(dtype=float), top, dec)[rows], cuts)
             cut = 10 if periods[0] in ("1d", "1w", "1q") else 16
-            labels = [html.escape(str(s)[:cut].replace("T", " ")) for s in starts]
+            short = [str(s)[:cut].replace("T", " ") for s in starts]
+            # (the hour repeated at the autumn clock change: two frames of one local time keep their offsets)
+            twice = pd.Index(short).duplicated(keep=False)
+            labels = [html.escape(str(s).replace("T", " ") if d else t) for s, t, d in zip(starts, short, twice)]
             HeatMapWithTime(data, index=labels, name=f"Heat per {html.escape(periods[0])} (slider)", radius=18,
                             auto_play=False, max_opacity=0.8, show=False).add_to(m)
 

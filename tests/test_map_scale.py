@@ -181,6 +181,8 @@ def test_grid_table_orders_any_rows_and_the_slider_runs_in_time_order_across_the
         (frames,) = _calls(page, "new TDHeatmap")
         top = ordered.loc[ordered["period"] == "1h", "estimate"].max()
         assert [round(f[0][2] * top) for f in frames] == [40, 43, 46, 49]  # each hour's first square, in time order
+        # the repeated hour's two frames are told apart by their offsets (a Gent probe saw 02:00 twice)
+        assert "2026-10-25 02:00:00+02:00" in page and "2026-10-25 02:00:00+01:00" in page and "'2026-10-25 03:00'" in page
 
 
 def test_a_long_slider_is_written_a_frame_at_a_time_and_reads_the_same(tmp_path):
