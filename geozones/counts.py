@@ -212,7 +212,9 @@ def parse_times(values: pd.Series, path: Path, fmt: str, column: str) -> pd.Seri
             f"{column} {values.iloc[i]!r} is not an ISO 8601 time",
             path=path,
             where=_row(i, fmt),
-            hint="write times as 2026-07-01T14:00 (Europe/Brussels) or 2026-07-01T12:00Z",
+            hint="write times as 2026-07-01T14:00 (Europe/Brussels) or 2026-07-01T12:00Z"
+                 + ("; in Excel, format the column as yyyy-mm-dd hh:mm before saving"
+                    if re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}( .*)?", str(values.iloc[i]).strip()) else ""),
         )
     uniq_out = ((parsed < TIME_RANGE[0]) | (parsed >= TIME_RANGE[1])).to_numpy()
     if uniq_out.any():

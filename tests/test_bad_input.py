@@ -650,3 +650,8 @@ def test_counts_with_decimal_commas_are_read_and_a_thousands_comma_is_refused(tm
     bad.write_text(head + "A;2026-10-19 00:00;1h;1,234;44021\r\n", encoding="utf-8")
     with pytest.raises(CountsError, match=r"count .1,234. has a comma that may be a decimal or a thousands separator"):
         gz.read_counts(bad)
+    # Excel's own date format: refused, with how to make Excel write ISO times
+    excel_dates = tmp_path / "dates.csv"
+    excel_dates.write_text(head + "A;19/10/2026 00:00;1h;7;44021\r\n", encoding="utf-8")
+    with pytest.raises(CountsError, match=r"is not an ISO 8601 time.*format the column as yyyy-mm-dd hh:mm"):
+        gz.read_counts(excel_dates)
