@@ -496,3 +496,74 @@ def authoring_problems(
         problems.append(Problem(path, at, "thin-rest", msg, f"draw {outer!r} as exactly the union of its zones (or leave it out: "
                                 f"its figure is theirs summed)", "warning"))
     return problems
+
+
+#: A zone with more than this share of its area outside its ``municipality`` is warned about.
+OUTSIDE_HOME = 0.10
+
+
+def outside_home(zones: gpd.GeoDataFrame, homes: dict[str, str] | None, *, crs: str | pyproj.CRS | None = None) -> pd.DataFrame:
+    """Zones lying partly outside the municipality their ``municipality`` property names.
+
+    A run sets apart as ``resident`` the people of a zone's one home municipality: in the
+    part of a zone beyond its border, that municipality's people are counted as residents
+    and the neighbour's as visitors (a Gent probe's zone lay 42% in Merelbeke). Judged
+    against the bundled outlines (Flanders and Brussels); other codes are not judged.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        ``zone_id`` and geometry.
+    homes : dict of str to str, or None
+        Zone id -> NIS code (:func:`geozones.origins.home_municipalities`).
+    crs : str or pyproj.CRS, optional
+        Metric CRS for the areas (default: one for the zones' bounds).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone_id``, ``municipality``, ``outside_share`` for the zones above
+        :data:`OUTSIDE_HOME`.
+    """
+    from .maps import bundled_outlines
+
+    out = pd.DataFrame({"zone_id": pd.Series(dtype=str), "municipality": pd.Series(dtype=str), "outside_share": pd.Series(dtype=float)})
+    ref = bundled_outlines()
+    if ref is None or not homes or not len(zones):
+        return out
+    muni = ref[ref["kind"] == "municipality"]
+    muni = muni.assign(code=muni["code"].astype(str)).drop_duplicates("code").set_index("code")
+    ids = zones["zone_id"].astype(str)
+    code = ids.map(homes)
+    on = code.notna().to_numpy() & code.isin(muni.index).to_numpy()
+    if not on.any():
+        return out
+    z = zones[on].to_crs(WGS84)
+    target = metric_crs(z.total_bounds, crs)
+    zg = z.geometry.to_crs(target).values
+    mg = gpd.GeoSeries(muni.loc[code[on].to_numpy()].geometry.values, crs=WGS84).to_crs(target).values
+    area = shapely.area(zg)
+    share = 1.0 - shapely.area(shapely.intersection(zg, mg)) / np.maximum(area, 1e-9)
+    far = share > OUTSIDE_HOME
+    return pd.DataFrame({"zone_id": ids[on].to_numpy()[far], "municipality": code[on].to_numpy()[far], "outside_share": share[far]})
+
+
+def municipality_problems(zones: gpd.GeoDataFrame, paths, *, crs: str | pyproj.CRS | None = None) -> list[Problem]:
+    """``zones check``'s warnings for zones lying partly outside their ``municipality``
+    (:func:`outside_home`), each on its file and feature.
+    """
+    from .origins import home_municipalities
+
+    far = outside_home(zones, home_municipalities(zones), crs=crs)
+    if not len(far):
+        return []
+    where, first = _locate(paths), str(zone_paths(paths)[0])
+    problems = []
+    for r in far.itertuples(index=False):
+        path, i = where.get(r.zone_id, (first, -1))
+        problems.append(Problem(
+            path, f"features[{i}] (zone_id {r.zone_id!r})" if i >= 0 else f"zone_id {r.zone_id!r}", "outside-municipality",
+            f"{r.outside_share:.0%} of the zone lies outside its municipality {r.municipality}: a run counts that "
+            "municipality's people there as residents and the neighbour's as visitors",
+            "split the zone at the municipality border, or give it no municipality", "warning"))
+    return problems

@@ -64,7 +64,10 @@ def _fit_text(n_cells, fit) -> str:
 
 
 @lru_cache(maxsize=1)
-def _bundled_outlines() -> gpd.GeoDataFrame | None:
+def bundled_outlines() -> gpd.GeoDataFrame | None:
+    """The bundled municipality and neighbourhood outlines (Flanders and Brussels): ``code``,
+    ``name``, ``kind`` (``municipality`` or ``neighbourhood``), in WGS84; None without them.
+    """
     parts = []
     for name, kind in (("be_municipalities.geojson", "municipality"), ("be_neighbourhoods.geojson", "neighbourhood")):
         f = resources.files("geozones").joinpath("data", name)
@@ -78,7 +81,7 @@ def _bundled_outlines() -> gpd.GeoDataFrame | None:
 
 def reference_outlines(bounds, margin: float = 0.02) -> gpd.GeoDataFrame | None:
     """Bundled municipality and neighbourhood outlines near ``bounds`` (lon/lat), or None."""
-    ref = _bundled_outlines()
+    ref = bundled_outlines()
     if ref is None:
         return None
     minx, miny, maxx, maxy = bounds

@@ -72,6 +72,7 @@ from .runfiles import (
     partial_periods,
     published_all_rows,
     warn_foreign_nis,
+    warn_outside_home,
     warn_unusable,
     write_outputs,
 )
@@ -479,7 +480,6 @@ def run(cfg: RunConfig) -> RunResult:
     fit = zone_fit(public_weights).reindex(zones["zone_id"].astype(str))
     fit["n_cells"] = fit["n_cells"].fillna(0).astype("int64")
     fit["fit"] = fit["fit"].round(3)
-    warn_unusable(zones, fit)
     names = dict(zip(zones["zone_id"], zones["name"]))
     zone_order = {z: i for i, z in enumerate(zones["zone_id"])}
     # the apportioning part of each zone's interval: from its size and fit (public), never counts
@@ -602,6 +602,9 @@ def run(cfg: RunConfig) -> RunResult:
         }
     files = write_outputs(Path(cfg.out), table, summary, public_weights, manifest, grid, cfg, stage=stage)
     clock.done("writing")
+    # (advice on the zones, once the run has written: an error stops a run with its one line alone)
+    warn_unusable(zones, fit)
+    warn_outside_home(zones, residents)
     manifest["outputs"] = [f.name for f in files]
     return RunResult(arrow=table, manifest=manifest, files=files)
 

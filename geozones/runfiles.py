@@ -424,3 +424,17 @@ def warn_unusable(zones: pd.DataFrame, fit: pd.DataFrame) -> None:
                     "to be used alone (%s%s): their intervals say how far off they may be; 'geozones zones check --cells' "
                     "says why (docs/accuracy.md)", int(bad.sum()), len(bad), MIN_ZONE_KM2, LOW_FIT,
                     ", ".join(repr(z) for z in ids[:3]), ", ..." if len(ids) > 3 else "")
+
+
+def warn_outside_home(zones, homes) -> None:
+    """Note (``geozones -v``; ``zones check`` warns) zones lying partly outside the
+    municipality whose residents a run sets apart in them
+    (:func:`geozones.authoring_checks.outside_home`).
+    """
+    from .authoring_checks import outside_home
+
+    far = outside_home(zones, homes)
+    for r in far.itertuples(index=False):
+        log.info("zone %r: %.0f%% of it lies outside its municipality %s: people of %s there are counted as its residents, "
+                    "and the neighbouring municipality's as visitors; split the zone at the border, or give it no municipality",
+                    r.zone_id, 100 * r.outside_share, r.municipality, r.municipality)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pyproj
@@ -380,3 +381,50 @@ def test_a_zone_file_of_another_format_in_a_folder_is_refused_not_skipped(tmp_pa
     assert not report.ok and [(p.code, p.path.endswith("b.gpkg")) for p in report.errors] == [("not-geojson", True)]
     with pytest.raises(ZoneError, match=r"b\.gpkg.*GeoPackage"):
         gz.read_zones([folder])
+
+
+def test_a_zone_across_its_municipalitys_border_is_warned_about(tmp_path):
+    """A Gent probe's zone lay 42% in Merelbeke with municipality 44021: its Merelbeke part's
+    people of Gent were counted as residents and Merelbeke's as visitors, with no word."""
+    import geopandas as gpd
+    import shapely
+
+    from geozones.maps import bundled_outlines
+
+    from .conftest import run_cli
+
+    ref = bundled_outlines()
+    ref = ref[ref["kind"] == "municipality"].set_index(ref["code"].astype(str)[ref["kind"] == "municipality"])
+    kortrijk, harelbeke = ref.loc["34022"].geometry, ref.loc["34013"].geometry
+    on_border = shapely.intersection(kortrijk.boundary, harelbeke.boundary).representative_point()
+    inside = kortrijk.representative_point()
+    zones = gpd.GeoDataFrame({"zone_id": ["across", "inside", "no_home"], "municipality": ["34022", "34022", None]},
+                             geometry=[on_border.buffer(0.004), inside.buffer(0.002), on_border.buffer(0.004)], crs="EPSG:4326")
+    zpath = tmp_path / "zones.geojson"
+    zones.to_file(zpath, driver="GeoJSON")
+    r = run_cli("zones", "check", zpath)
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if "outside its municipality" in line]
+    assert len(said) == 1 and "features[0] (zone_id 'across')" in said[0] and "34022" in said[0], r.stderr
+    share = float(re.search(r"(\d+)% of the zone", said[0]).group(1)) / 100
+    truth = 1 - zones.to_crs("EPSG:3812").geometry.iloc[0].intersection(
+        gpd.GeoSeries([kortrijk], crs="EPSG:4326").to_crs("EPSG:3812").iloc[0]).area / zones.to_crs("EPSG:3812").geometry.iloc[0].area
+    assert 0.2 < share < 0.8 and abs(share - truth) < 0.01
+    # a run notes it too (-v; its residents are set apart by the same property)
+    import logging
+
+    from geozones.runfiles import warn_outside_home
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("geozones")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        warn_outside_home(zones, {"across": "34022", "inside": "34022"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert [r.getMessage().split(":")[0] for r in records] == ["zone 'across'"]

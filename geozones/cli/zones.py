@@ -46,6 +46,10 @@ def zones_check(
     (warnings: exit 0 unless --strict).
     """
     report = check_zones(list(paths), repair=repair, crs=metric_crs)
+    if len(report.zones):  # (a zone beyond its municipality's border: residents and visitors mixed up)
+        from ..authoring_checks import municipality_problems
+
+        report.problems.extend(municipality_problems(report.zones, list(paths), crs=metric_crs))
     if cells and len(report.zones):
         from ..authoring_checks import authoring_problems
         from ..inputs import coverage_model
