@@ -528,8 +528,10 @@ def outside_home(zones: gpd.GeoDataFrame, homes: dict[str, str] | None, *, crs: 
     from .maps import bundled_outlines
 
     out = pd.DataFrame({"zone_id": pd.Series(dtype=str), "municipality": pd.Series(dtype=str), "outside_share": pd.Series(dtype=float)})
-    ref = bundled_outlines()
-    if ref is None or not homes or not len(zones):
+    if not homes or not len(zones):
+        return out
+    ref = bundled_outlines()  # (read once a process, only for zones that name a municipality)
+    if ref is None:
         return out
     muni = ref[ref["kind"] == "municipality"]
     muni = muni.assign(code=muni["code"].astype(str)).drop_duplicates("code").set_index("code")
