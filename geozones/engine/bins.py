@@ -43,9 +43,7 @@ def format_size(n: float, beside: float | None = None) -> str:
     """
     for unit, scale, digits in (("GB", 1e9, 2), ("MB", 1e6, 1), ("kB", 1e3, 1)):
         if n >= scale:
-            top = max(n, beside or 0.0)
-            while beside is not None and beside != n and digits < 9 and \
-                    round(n / scale, digits) == round(beside / scale, digits) and top >= scale:
+            while beside is not None and beside != n and digits < 9 and round(n / scale, digits) == round(beside / scale, digits):
                 digits += 1
             return f"{n / scale:.{digits}f} {unit}"
     return f"{int(n)} bytes"
