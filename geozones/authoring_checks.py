@@ -76,7 +76,7 @@ from .errors import InputError, Problem, WeightsError
 from .extrapolate import DEFAULT_SHARE
 from .intervals import apportioning_halfwidth, error_words
 from .privacy import DEFAULT_K
-from .weights import FIT_INSIDE, LOW_FIT, MIN_ZONE_KM2, Weights, compute_weights, zone_fit
+from .weights import FIT_INSIDE, Weights, compute_weights, usable_zones, zone_fit
 from .zones import MIN_AREA_M2, zone_overlaps, zone_paths
 
 __all__ = [
@@ -189,7 +189,7 @@ def zone_resolution(
     small = has & (w_sum < MIN_CELL_SHARE)
     coarse = has & (ratio > MAX_CELL_ZONE_RATIO)
     error = apportioning_halfwidth(area, base["fit"].to_numpy(), weights.meta.get("model"))
-    unreliable = has & ((area < MIN_ZONE_KM2) | (base["fit"].to_numpy() < LOW_FIT))
+    unreliable = has & ~usable_zones(area, base["fit"])
     reasons = pd.DataFrame({"too small": small, "coarse": coarse, "unreliable": unreliable})
     status = reasons.apply(lambda r: ", ".join(r.index[r.to_numpy()]) or "ok", axis=1).to_numpy(dtype=object) if len(reasons) else np.array([], dtype=object)
     status = np.where(has, status, "no cell")

@@ -414,10 +414,9 @@ def warn_unusable(zones: pd.DataFrame, fit: pd.DataFrame) -> None:
     37 people where 19 stood, with nothing said. Their intervals are wide; the figures are
     still published (a city may draw such zones to sum them).
     """
-    from .weights import LOW_FIT, MIN_ZONE_KM2
+    from .weights import LOW_FIT, MIN_ZONE_KM2, usable_zones
 
-    f = fit["fit"].reindex(zones["zone_id"].astype(str)).to_numpy(dtype=float)
-    bad = (zones["area_km2"].to_numpy(dtype=float) < MIN_ZONE_KM2) | ~(np.nan_to_num(f, nan=0.0) >= LOW_FIT)
+    bad = ~usable_zones(zones["area_km2"], fit["fit"].reindex(zones["zone_id"].astype(str)))
     if bad.any():
         ids = zones["zone_id"].astype(str).to_numpy()[bad]
         log.warning("%d of %d zones are too small (under %g km²) or fit their cells too poorly (fit under %g) for their figures "

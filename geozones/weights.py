@@ -524,6 +524,11 @@ LOW_FIT = 0.5
 MIN_ZONE_KM2 = 0.25
 
 
+def usable_zones(area_km2, fit) -> np.ndarray:
+    """The usability rule: at least :data:`MIN_ZONE_KM2`, a fit of at least :data:`LOW_FIT` (NaN: no)."""
+    return (np.asarray(fit, dtype=float) >= LOW_FIT) & (np.asarray(area_km2, dtype=float) >= MIN_ZONE_KM2)
+
+
 def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFrame:
     """How well the cells fit each zone: quality indicators that hold no people counts.
 
@@ -556,10 +561,9 @@ def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFr
         Zone areas in km² indexed by ``zone_id``; copied to an ``area_km2`` column, and
         ``error_90`` is the error the accuracy studies measured for zones of its size and fit
         under the weights' model (90% of figures within it, crowd scenarios included:
-        :data:`geozones.intervals.APPORTIONING`), and ``usable`` says whether the zone is at
-        least :data:`MIN_ZONE_KM2` with a fit of at least :data:`LOW_FIT`: the zones whose
-        figures stay within -35% / +54% under the footprint model, the default
-        (docs/accuracy.md; area models measured wider for the same zones).
+        :data:`geozones.intervals.APPORTIONING`), and ``usable`` the rule of :func:`usable_zones`:
+        the zones whose figures stay within -35% / +54% under the footprint model, the
+        default (docs/accuracy.md; area models measured wider for the same zones).
 
     Returns
     -------
@@ -596,7 +600,7 @@ def zone_fit(weights: Weights, zone_areas: pd.Series | None = None) -> pd.DataFr
         out["area_km2"] = areas.reindex(out.index).to_numpy(dtype=float)
         h = apportioning_halfwidth(out["area_km2"].to_numpy(), out["fit"].to_numpy(), weights.meta.get("model"))
         out["error_90"] = np.where(n_cells > 0, np.expm1(h), np.nan)
-        out["usable"] = ((out["fit"] >= LOW_FIT) & (out["area_km2"] >= MIN_ZONE_KM2)).to_numpy()
+        out["usable"] = usable_zones(out["area_km2"], out["fit"])
     return out
 
 
