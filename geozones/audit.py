@@ -60,6 +60,7 @@ def _unknowns(a: AuditInput):
     finest = (a.level == 0) if a.linear_time else np.ones(n, bool)
     if a.all_label >= 0 and (a.lab != a.all_label).any():
         finest &= a.lab != a.all_label
+    finest &= ~a.coarse()[a.lab]  # (a coarser origin level's figure sums its members')
     unk = np.flatnonzero(finest)
     unk = unk[np.argsort(a.zone[unk], kind="stable")]
     fig_order = np.argsort(a.zone, kind="stable")
@@ -93,6 +94,10 @@ def _unknowns(a: AuditInput):
             cands.append(find(key(u_z, lv, np.maximum(pt, 0), u_lab)))
         if a.all_label >= 0:  # 'all' at this period
             cands.append(find(key(u_z, lv if lv else u_lv, np.maximum(pt, 0), a.all_label)))
+        if a.group_of is not None:  # the origin that holds it at the other level, at this period
+            g = np.asarray(a.group_of, np.int64)[u_lab]
+            f = find(key(u_z, lv if lv else u_lv, np.maximum(pt, 0), np.maximum(g, 0)))
+            cands.append(np.where(g >= 0, f, -1))
         for f in cands:
             hit = ok & (f >= 0) & (f != unk)
             rows.append(fig_pos[f[hit]].astype(np.int32))

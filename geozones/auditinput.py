@@ -52,6 +52,12 @@ class AuditInput:
         0.5 (rounding), or the perturbation's largest noise plus 0.5. The bounds
         (:mod:`geozones.bounds`, :mod:`geozones.crossorigin`) give the attacker that room;
         exact recovery and complementary suppression decide as if figures were exact.
+    group_of : numpy.ndarray of int, optional
+        Per origin label, the label of the origin that holds it at a coarser level (a
+        municipality's province), or -1: figures of two origin levels over the same counts
+        (an earlier run at another ``--origin-level``, :mod:`geozones.earlier`). A coarser
+        label's figure is then a row over its members' unknowns, as ``all`` is over every
+        origin's.
     """
 
     zone: np.ndarray
@@ -70,6 +76,7 @@ class AuditInput:
     slack: float = 0.5
     locked: np.ndarray | None = None
     cell_groups: tuple | None = None
+    group_of: np.ndarray | None = None
 
     def subset(self, idx: np.ndarray, cells) -> AuditInput:
         """The figures ``idx`` (positions) alone, read with the weights ``cells``."""
@@ -99,6 +106,17 @@ class AuditInput:
     def values(self, idx) -> np.ndarray:
         """What figures ``idx`` read where published (``shown``, or observed rounded)."""
         return np.round(self.obs[idx]) if self.shown is None else np.asarray(self.shown, dtype=float)[idx]
+
+    def coarse(self) -> np.ndarray:
+        """Per origin label, whether it is a coarser level's (its figures sum other
+        labels' figures: :attr:`group_of`).
+        """
+        n = int(self.lab.max()) + 1 if len(self.lab) else 0
+        out = np.zeros(max(n, 0 if self.group_of is None else len(self.group_of)), bool)
+        if self.group_of is not None:
+            g = np.asarray(self.group_of, np.int64)
+            out[g[g >= 0]] = True
+        return out
 
 
 def parents(level_starts: list[np.ndarray], periods: list[str]) -> list[np.ndarray]:

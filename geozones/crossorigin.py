@@ -107,7 +107,7 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
 
     with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
               leave=False) as bar:
-        done = map_periods(period_culprits, items, workers, (ws, int(a.all_label)))
+        done = map_periods(period_culprits, items, workers, (ws, int(a.all_label), a.group_of))
         for _, (f, (local, n_left)) in noted(zip(todo, done, strict=True),
                                              lambda i: f"audit across origins: {i} of {len(todo)} periods checked"):
             bar.update()
@@ -121,12 +121,13 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
 _WEIGHTS: tuple = ()  # (the weights and the label of 'all', set once per process: _hold)
 
 
-def _hold(w, all_label: int, parent: int = 0):
-    """Hold the weights for the programmes to come; in a worker (``parent``: the pid of the
-    process that started it), also end the worker when that process is gone.
+def _hold(w, all_label: int, group_of=None, parent: int = 0):
+    """Hold the weights (and the labels' coarser origins, :attr:`geozones.audit.AuditInput.group_of`)
+    for the programmes to come; in a worker (``parent``: the pid of the process that
+    started it), also end the worker when that process is gone.
     """
     global _WEIGHTS
-    _WEIGHTS = (w, all_label)
+    _WEIGHTS = (w, all_label, group_of)
     if parent:
         import threading
 
@@ -154,14 +155,15 @@ def period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.
     ``ceiling``: figures that bound their zone and origin from above only (a longer
     period's published maximum, :mod:`geozones.maxima`).
     """
-    ws, all_label = _WEIGHTS
+    ws, all_label, group_of = _WEIGHTS
     w = ws[group]
-    prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, ceiling=ceiling)
+    prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, ceiling=ceiling, group_of=group_of)
     if prog.t.shape[0] == 0:
         return np.zeros(0, np.int64), 0
     if prog.col_hi is not None and _Model(prog.p, prog.lo, prog.hi, col_hi=prog.col_hi).solve()[1] is None:
         # (tidying narrowed it to nothing: every target would look bounded) the whole programme
-        prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, tidy=False, ceiling=ceiling)
+        prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, tidy=False, ceiling=ceiling,
+                          group_of=group_of)
     fixed = None if locked is None else np.asarray(locked, bool)[prog.figs]
     left: list = []
     chosen = _settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed, left, prog.col_hi, anyone=ceiling is not None)
@@ -207,7 +209,7 @@ def map_periods(fn, items: list, workers: int, held: tuple):
 
         try:
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_hold,
-                                     initargs=(*held, os.getpid())) as pool:
+                                     initargs=(*held, *[None] * (3 - len(held)), os.getpid())) as pool:
                 with _main_not_rerun():  # (the workers start as the items are submitted)
                     results = pool.map(fn, *zip(*items, strict=True), chunksize=max(1, min(8, n // (4 * workers))))
                 for out in results:
@@ -416,13 +418,33 @@ class _Programme:
     the rest of a cell takes the label of ``all``. ``figs``: each row's figure (a position
     among the period's). ``w``: the weights, cells x zones, CSC of floats. ``ceiling``:
     figures that are upper bounds only (their rows between none and ``v + slack``).
+    ``group_of``: per label, the coarser origin holding it (-1: none;
+    :attr:`geozones.audit.AuditInput.group_of`): a coarser origin's figure reads its members
+    held in a cell and the rest of the cell among its members, which is then an unknown of
+    its own (one per coarser origin, keyed after every label).
     """
 
-    def __init__(self, zone, lab, obs, sup, small, w, rest: int, shown=None, slack: float = 0.5, tidy: bool = True, ceiling=None):
+    def __init__(self, zone, lab, obs, sup, small, w, rest: int, shown=None, slack: float = 0.5, tidy: bool = True, ceiling=None,
+                 group_of=None):
         n_cells = w.shape[0]
         n_lab = int(lab.max()) + 1
         pf, tf = np.flatnonzero(~sup), np.flatnonzero(small)
         count = np.diff(w.indptr)
+        # each label's group: 0 the origins no coarser origin holds, g >= 1 the members of the
+        # g-th coarser origin; a coarser origin's own figures read its group (-1: 'all', every group)
+        n_key = max(n_lab, 0 if group_of is None else len(group_of))
+        grp, coarse = np.zeros(n_key, np.int64), np.zeros(n_key, bool)
+        rest_code = np.array([rest])
+        if group_of is not None:
+            gof = np.asarray(group_of, np.int64)
+            aggs = np.unique(gof[gof >= 0])
+            grp[:len(gof)] = np.where(gof >= 0, np.searchsorted(aggs, np.maximum(gof, 0)) + 1, 0)
+            grp[aggs] = np.arange(1, len(aggs) + 1)
+            coarse[aggs] = True
+            rest_code = np.r_[rest, n_key + np.arange(len(aggs))]  # (the rest of a group: a key after every label)
+        grp_of_fig = np.where(lab == rest, -1, grp[lab])
+        fine = (lab != rest) & ~coarse[lab]
+        n_members = np.bincount(grp[np.unique(lab[fine])], minlength=len(rest_code))
 
         def entries(figs):  # every figure's weights: (its row, label, cell, weight)
             e = ranges(w.indptr, zone[figs])
@@ -431,32 +453,44 @@ class _Programme:
 
         p_row, p_lab, p_cell, p_w = entries(pf)
         t_row, t_lab, t_cell, t_w = entries(tf)
-        p_all, t_all = p_lab == rest, t_lab == rest
-        held = np.unique(p_lab[~p_all] * n_cells + p_cell[~p_all])  # (origin, cell) a figure holds
-        # per cell: the origins held there, and whether any origin is left for the rest
+        p_sum, t_sum = (p_lab == rest) | coarse[p_lab], (t_lab == rest) | coarse[t_lab]  # (sums over origins)
+        p_fine = ~p_sum
+        held = np.unique(p_lab[p_fine] * n_cells + p_cell[p_fine])  # (origin, cell) a figure holds
+        # per cell: the origins held there, and per group whether any of its origins is left for its rest
         by_cell = np.argsort(held % n_cells, kind="stable")
         h_cell, h_lab = (held % n_cells)[by_cell], (held // n_cells)[by_cell]
-        n_origins = len(np.unique(lab[lab != rest]))
+        h_grp = grp[h_lab]
+        u_cell, h_at = np.unique(h_cell, return_inverse=True)
+        n_held = np.zeros((len(u_cell), len(rest_code)), np.int64)
+        np.add.at(n_held, (h_at.reshape(-1), h_grp), 1)
 
-        def expand(row, cell, wt):  # an 'all' entry: every held origin of its cell, and the rest
+        def expand(row, cell, wt, g):  # a sum's entry: its held origins in the cell, and its groups' rests
             lo, hi = np.searchsorted(h_cell, cell), np.searchsorted(h_cell, cell, side="right")
-            has_rest = (hi - lo) < n_origins
-            n = hi - lo
             pos = ranges(np.stack([lo, hi], 1).ravel(), np.arange(len(cell)) * 2)
-            keys = np.concatenate([np.repeat(cell, n) + h_lab[pos] * n_cells, (rest * n_cells + cell)[has_rest]])
-            return np.concatenate([np.repeat(row, n), row[has_rest]]), keys, np.concatenate([np.repeat(wt, n), wt[has_rest]])
+            of = np.repeat(np.arange(len(cell)), hi - lo)
+            mine = (g[of] < 0) | (h_grp[pos] == g[of])
+            at = np.minimum(np.searchsorted(u_cell, cell), max(len(u_cell) - 1, 0))
+            known = (u_cell[at] == cell) if len(u_cell) else np.zeros(len(cell), bool)
+            r_rows, r_keys, r_w = [row[of][mine]], [(cell[of] + h_lab[pos] * n_cells)[mine]], [wt[of][mine]]
+            for j, code in enumerate(rest_code):
+                held_j = np.where(known, n_held[at, j] if len(u_cell) else 0, 0)
+                on = ((g < 0) | (g == j)) & (held_j < n_members[j])
+                r_rows.append(row[on])
+                r_keys.append(code * n_cells + cell[on])
+                r_w.append(wt[on])
+            return np.concatenate(r_rows), np.concatenate(r_keys), np.concatenate(r_w)
 
-        def keyed(row, lab_, cell, wt, is_all, unheld_to_rest):
+        def keyed(row, lab_, cell, wt, is_sum, unheld_to_rest):
             own = lab_ * n_cells + cell
-            if unheld_to_rest:  # an origin's cell no figure of it holds: the rest of the cell
+            if unheld_to_rest:  # an origin's cell no figure of it holds: the rest of its group's cell
                 pos = np.minimum(np.searchsorted(held, own), max(len(held) - 1, 0))
                 unheld = (held[pos] != own) if len(held) else np.ones(len(own), bool)
-                own = np.where(~is_all & unheld, rest * n_cells + cell, own)
-            r2, k2, w2 = expand(row[is_all], cell[is_all], wt[is_all])
-            return np.r_[row[~is_all], r2], np.r_[own[~is_all], k2], np.r_[wt[~is_all], w2]
+                own = np.where(~is_sum & unheld, rest_code[grp[lab_]] * n_cells + cell, own)
+            r2, k2, w2 = expand(row[is_sum], cell[is_sum], wt[is_sum], np.where(lab_[is_sum] == rest, -1, grp[lab_[is_sum]]))
+            return np.r_[row[~is_sum], r2], np.r_[own[~is_sum], k2], np.r_[wt[~is_sum], w2]
 
-        p_row, p_key, p_w = keyed(p_row, p_lab, p_cell, p_w, p_all, False)
-        t_row, t_key, t_w = keyed(t_row, t_lab, t_cell, t_w, t_all, True)
+        p_row, p_key, p_w = keyed(p_row, p_lab, p_cell, p_w, p_sum, False)
+        t_row, t_key, t_w = keyed(t_row, t_lab, t_cell, t_w, t_sum, True)
         cov = np.unique(p_key)  # the unknowns: what some published figure holds
         # a target reading an unknown that no published figure holds is unbounded
         pos = np.minimum(np.searchsorted(cov, t_key), max(len(cov) - 1, 0))
@@ -464,8 +498,11 @@ class _Programme:
         keep_t = np.bincount(t_row, weights=miss, minlength=len(tf)) == 0
         # the same target twice (an origin's figure reading only the rest of its cells is
         # the rest's figure of its zone): once
-        reads_own = np.bincount(t_row, weights=(t_key // n_cells) != rest, minlength=len(tf)) > 0
-        t_id = zone[tf].astype(np.int64) * (n_lab + 1) + np.where(reads_own, lab[tf], n_lab)
+        is_rest_key = np.isin(t_key // n_cells, rest_code)
+        reads_own = np.bincount(t_row, weights=~is_rest_key, minlength=len(tf)) > 0
+        # (reading rests only: a group's, or, for 'all' with groups, every group's)
+        rest_id = np.where(grp_of_fig[tf] >= 0, grp_of_fig[tf], 0 if len(rest_code) == 1 else len(rest_code))
+        t_id = zone[tf].astype(np.int64) * (n_key + len(rest_code) + 1) + np.where(reads_own, lab[tf], n_key + rest_id)
         first = np.zeros(len(tf), bool)
         first[np.unique(t_id, return_index=True)[1]] = True
         keep_t &= first

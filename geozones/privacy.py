@@ -67,11 +67,33 @@ def period_rank(period: str) -> int:
     return {"min": 0, "h": 1, "d": 2, "w": 3, "q": 3}[unit]
 
 
-def _origin_relation(table: pd.DataFrame):
-    if set(pd.unique(table["origin"])) <= {ALL}:
+def _origin_relation(table: pd.DataFrame, groups: Mapping[str, str] | None = None, rows: np.ndarray | None = None):
+    """``all`` and its origins per zone and period; with ``groups`` (a finer origin's
+    coarser one, two origin levels in one table) ``all`` and the finer origins, and each
+    coarser origin and its members. ``rows``: only these rows (positions).
+    """
+    at = np.arange(len(table)) if rows is None else np.asarray(rows, np.int64)
+    t = table.iloc[at]
+    if set(pd.unique(t["origin"])) <= {ALL}:
         return None
-    gid = table.groupby(["zone_id", "period_start", "period"], sort=False, observed=True).ngroup().to_numpy()
-    return np.arange(len(table)), gid, (table["origin"] == ALL).to_numpy(), COMP_ORIGINS
+    origin = t["origin"].astype(str)
+    if not groups:
+        gid = t.groupby(["zone_id", "period_start", "period"], sort=False, observed=True).ngroup().to_numpy()
+        return at, gid, (origin == ALL).to_numpy(), COMP_ORIGINS
+    coarse = origin.isin(set(groups.values())).to_numpy()
+    top = np.where(coarse, ALL, origin.map(groups).fillna(ALL).to_numpy())  # (each row's total: 'all', or its coarser origin)
+    top = np.where(origin.to_numpy() == ALL, ALL, top)
+    key = pd.DataFrame({"z": t["zone_id"].astype(str).to_numpy(), "s": t["period_start"].to_numpy(), "p": t["period"].astype(str).to_numpy()})
+    # rows in the relation of 'all': every row but a coarser origin's; in a coarser origin's: it and its members
+    in_all = ~coarse
+    in_grp = coarse | (top != ALL)
+    k_all = key[in_all].assign(g=ALL)
+    k_grp = key[in_grp].assign(g=np.where(coarse, origin.to_numpy(), top)[in_grp])
+    both = pd.concat([k_all, k_grp], ignore_index=True)
+    gid = both.groupby(["z", "s", "p", "g"], sort=False, observed=True).ngroup().to_numpy()
+    pos = np.r_[at[in_all], at[in_grp]]
+    total = np.r_[origin.to_numpy()[in_all] == ALL, coarse[in_grp]]
+    return pos, gid, total, COMP_ORIGINS
 
 
 def _time_relations(table: pd.DataFrame) -> list:
@@ -184,6 +206,8 @@ def disclosure_control(
     perturbation=None,
     locked: np.ndarray | None = None,
     residents: Mapping[str, str] | None = None,
+    origin_groups: Mapping[str, str] | None = None,
+    audited_only: frozenset = frozenset(),
 ) -> pd.DataFrame:
     """Mark every figure of a zone table as published or suppressed.
 
@@ -231,6 +255,15 @@ def disclosure_control(
         The homes whose people a zone's ``resident`` figures hold
         (:func:`geozones.origins.home_municipalities`): the audit reads each under its
         home's code.
+    origin_groups : mapping of str to str, optional
+        Figures of two origin levels over the same counts in one table (an earlier run at
+        another ``--origin-level``, :mod:`geozones.earlier`): each finer origin's coarser
+        one (a municipality's province), where the coarser one is an origin of the table.
+        A coarser origin's figure is then the sum of its members', as ``all`` is of every
+        origin's, in the relations and the audit.
+    audited_only : frozenset of str, optional
+        Origins whose rows are audited and never published by this table (the other
+        level's; ``locked`` says which an earlier run published): hidden unless locked.
 
     Returns
     -------
@@ -245,9 +278,10 @@ def disclosure_control(
     t = table[inside].reset_index(drop=True)
     fixed = None if locked is None else np.asarray(locked, bool)[inside]
     obs = t["observed"].to_numpy(dtype=float)
-    sup = obs < k
-    reason = np.where(sup, BELOW_K, "").astype(object)
-    by_origin = _origin_relation(t)
+    other = t["origin"].astype(str).isin(audited_only).to_numpy() if audited_only else np.zeros(len(t), bool)
+    sup = (obs < k) | (other & (np.zeros(len(t), bool) if fixed is None else ~fixed))  # (the other level's: out only if locked)
+    reason = np.where(obs < k, BELOW_K, np.where(sup, "other origin level", "")).astype(object)
+    by_origin = _origin_relation(t, origin_groups)
     # (a maximum is no sum of its periods, and its origins' or inner zones' maxima do not sum
     # to it: relations hold at the shortest period only, and geozones.maxima audits the rest)
     short = None if linear_time else (t["period"].astype(str) == min(pd.unique(t["period"].astype(str)), key=period_rank)).to_numpy()
@@ -271,7 +305,7 @@ def disclosure_control(
     if audit and n_real:
         found = audit_frame(t, sup, k, nested=nested, weights=weights, linear_time=linear_time, estimates=rest_share is None,
                             shown=shown, slack=0.5 if shown is None else perturbation.max_noise + 0.5, locked=fixed,
-                            residents=residents)
+                            residents=residents, origin_groups=origin_groups)
         reason[found & ~sup] = AUDITED
         sup = sup | found
     if shown is not None:  # the cell key method, on what is published
@@ -280,8 +314,9 @@ def disclosure_control(
         t = t.assign(observed=obs) if est is None else t.assign(observed=obs, estimate=est)
     if "estimate" in t.columns:
         obs, est = rounded_figures(t["observed"].to_numpy(dtype=float), t["estimate"].to_numpy(dtype=float))
-        if rest_share is not None and by_origin is not None:
-            est = pooled_totals(by_origin[1], by_origin[2], obs, est, sup, rest_share)
+        pool = by_origin if not origin_groups else _origin_relation(t, rows=np.flatnonzero(~other))  # (this table's own level)
+        if rest_share is not None and pool is not None:
+            est[pool[0]] = pooled_totals(pool[1], pool[2], obs[pool[0]], est[pool[0]], sup[pool[0]], rest_share)
         if not linear_time:  # (a maximum's estimate: its peak figure's)
             from .maxima import peak_estimates
 
@@ -399,7 +434,7 @@ def _time_codes(t: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list, list, np
 
 def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weights=None, linear_time: bool = True,
                 estimates: bool = True, shown: np.ndarray | None = None, slack: float = 0.5, locked: np.ndarray | None = None,
-                residents: Mapping[str, str] | None = None) -> np.ndarray:
+                residents: Mapping[str, str] | None = None, origin_groups: Mapping[str, str] | None = None) -> np.ndarray:
     """The attacker's audit (:func:`geozones.audit.audit`) over a zone table.
 
     Parameters
@@ -419,7 +454,7 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     shown, slack, locked
         What each figure reads where published, how far its truth may be from it to the
         attacker, and which an earlier run published (:class:`geozones.audit.AuditInput`).
-    residents : mapping, optional
+    residents, origin_groups : mapping, optional
         As for :func:`disclosure_control`.
 
     Returns
@@ -439,6 +474,9 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     a = AuditInput(zone=z_code.astype(np.int64), level=level, t=tcode, lab=lab.astype(np.int64), obs=obs, est=est,
                    parent=parent, all_label=all_label, linear_time=linear_time,
                    nested=nested_codes(nested, z_ids), estimates=estimates, shown=shown, slack=slack, locked=locked)
+    if origin_groups:  # (per label, its coarser origin's label)
+        code = {str(name): i for i, name in enumerate(labels)}
+        a.group_of = np.array([code.get(str(origin_groups.get(str(name), "")), -1) for name in labels], np.int64)
     a.cells, a.cell_groups = level_cells(weights, z_ids, level, starts, periods)
     return audit(a, sup, k)[0]
 
