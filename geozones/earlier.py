@@ -14,7 +14,12 @@ zone files it recorded, and puts the earlier zones into its own disclosure contr
 * the earlier run must have read the same counts and cell plan, with the same settings
   that shape a figure, and the figures it published must be those this run computes for
   its zones (to the rounding, or the noise with ``--protection perturb``): otherwise it
-  is refused, naming what differs.
+  is refused, naming what differs;
+* an earlier run at another ``--origin-level`` (municipalities against provinces): this
+  run also computes its figures at that level, and the audit reads a coarser origin's
+  figure as the sum of its members' (:func:`two_levels`), so that a province less its
+  published municipalities gives no hidden one; the other level's figures are audited,
+  never written. One other level, on the memory engine, not with ``--stat max``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ import shapely
 
 from .errors import ConfigError
 
-__all__ = ["Earlier", "EarlierRun", "Locks", "prepare_earlier", "read_earlier", "add_earlier_zones", "locked_rows", "check_locked", "check_settings", "join_weights"]
+__all__ = ["Earlier", "EarlierRun", "Locks", "TwoLevels", "prepare_earlier", "read_earlier", "add_earlier_zones", "locked_rows", "check_locked",
+           "check_settings", "join_weights", "other_level", "two_levels"]
 
 #: Settings of a run that shape its figures: an earlier run must have had the same.
 SAME = ("kind", "stat", "period", "periods", "k", "model", "origin_level", "residents_separated", "unknown_cells", "dedup_factor")
@@ -40,9 +46,6 @@ _SAME_HINT = {
     "residents_separated": "residents are set apart when the zone files give a 'municipality' property: give both runs "
                            "zone files that do (or do not), or --no-residents to both",
     "periods": "give this run the earlier run's --period and --summary-period",
-    "origin_level": "runs at two origin levels over the same counts give hidden origins by subtraction (a province less "
-                    "its published municipalities) and cannot be audited together (docs/privacy.md): publish one origin level "
-                    "for these counts, or give this run the earlier run's --origin-level",
 }
 
 
@@ -148,8 +151,14 @@ def check_settings(runs: list[EarlierRun], parameters: dict, protection: str, se
         This run's protection, and its cell key secret's id (empty without noise): two
         noisy readings of one figure under two secrets could be averaged.
     """
+    level = other_level(runs, parameters.get("origin_level"))
+    if level is not None and parameters.get("stat") == "max":
+        raise ConfigError(f"an earlier run at origin level {level!r}: maxima at two origin levels are not audited together",
+                          path=runs[0].path, hint=f"give this run --origin-level {level}, or publish one origin level for these counts")
     for run in runs:
         for key in SAME:
+            if key == "origin_level":  # (another level: audited together, other_level)
+                continue
             if run.parameters.get(key) != parameters.get(key):
                 hint = _SAME_HINT.get(key, f"give this run the earlier run's --{key.replace('_', '-')}")
                 raise ConfigError(f"the earlier run had {key} = {run.parameters.get(key)!r}, this one {parameters.get(key)!r}", path=run.path,
@@ -157,6 +166,110 @@ def check_settings(runs: list[EarlierRun], parameters: dict, protection: str, se
         if (run.protection, run.secret_id if run.protection == "perturb" else "") != (protection, secret_id):
             raise ConfigError(f"the earlier run's protection was {run.protection!r}" + (" under another secret" if run.protection == protection else ""),
                               path=run.path, hint="audit together only runs with the same protection (and the same cell key secret)")
+
+
+def other_level(runs: list[EarlierRun], level: str) -> str | None:
+    """The origin level of the earlier runs that are not at ``level`` (None: they all are).
+
+    Raises
+    ------
+    ConfigError
+        Earlier runs at two or more other levels: three levels over the same counts are
+        not audited together.
+    """
+    from .origins import LEVELS
+
+    levels = sorted({str(r.parameters.get("origin_level")) for r in runs} - {str(level)})
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad:
+        raise ConfigError(f"an earlier run has the origin level {bad[0]!r}", path=runs[0].path, hint=f"it must be one of {', '.join(LEVELS)}")
+    if len(levels) > 1:
+        raise ConfigError(f"earlier runs at origin levels {' and '.join(repr(x) for x in levels)}, this one at {level!r}: at most two "
+                          "levels over the same counts are audited together", path=", ".join(str(r.path) for r in runs),
+                          hint="give --earlier the runs of one other origin level")
+    return levels[0] if levels else None
+
+
+@dataclass
+class TwoLevels:
+    """A zone table with the rows of a second origin level (:func:`two_levels`).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        This run's figures, then the other level's rows for origins this level does not have.
+    groups : dict
+        Each finer origin's coarser origin, where the table has both.
+    audited_only : frozenset
+        The other level's origins: audited, never written.
+    renamed : dict
+        Origins of both levels that hold other people at the other level: their name in the
+        other level's rows (``province:30000``).
+    other_level : str
+    """
+
+    table: pd.DataFrame
+    groups: dict
+    audited_only: frozenset
+    renamed: dict = dataclasses.field(default_factory=dict)
+    other_level: str = ""
+
+    def locked(self, figures: pd.DataFrame) -> pd.DataFrame:
+        """Earlier runs' published figures (:func:`add_earlier_zones`) with the other level's
+        origins named as in :attr:`table`.
+        """
+        if not self.renamed:
+            return figures
+        o = figures["origin"].astype(str)
+        theirs = (figures["origin_level"].astype(str) == self.other_level).to_numpy()
+        return figures.assign(origin=np.where(theirs, o.map(self.renamed).fillna(o), o))
+
+
+def two_levels(own: pd.DataFrame, other: pd.DataFrame, level: str, other_level: str, residents=None) -> TwoLevels:
+    """A run's zone table and another origin level's over the same counts, as one table
+    for disclosure control.
+
+    An origin of both levels is one figure (a country, ``resident``, a home kept apart)
+    unless the coarser level's holds more (counts that name a province for people whose
+    municipality is not known: ``30000`` at the municipality level is those people, at the
+    province level all of West Flanders'); the other level's rows then carry the origin as
+    ``<level>:<code>`` (:attr:`TwoLevels.renamed`).
+
+    Parameters
+    ----------
+    own, other : pandas.DataFrame
+        The zone tables (``zone_id``, ``period_start``, ``period``, ``origin``, ``observed``...)
+        at ``level`` and at ``other_level``.
+    level, other_level : str
+        Their origin levels (:data:`geozones.origins.LEVELS`).
+    residents : mapping, optional
+        The run's homes (:func:`geozones.origins.home_municipalities`): their codes are kept at
+        both levels.
+
+    Returns
+    -------
+    TwoLevels
+    """
+    from .origins import ALL, LEVELS, homes_kept, rollup_codes
+
+    fine_is_own = LEVELS.index(level) < LEVELS.index(other_level)
+    fine = own if fine_is_own else other
+    coarse_level = max(level, other_level, key=LEVELS.index)
+    codes = sorted(set(pd.unique(fine["origin"].astype(str))) - {ALL})
+    up = rollup_codes(pd.Series(codes, dtype=object), coarse_level, keep=homes_kept(residents, coarse_level)).astype(str).tolist()
+    members: dict = {}
+    for f, c in zip(codes, up):
+        members.setdefault(c, set()).add(f)
+    summed = {c for c, m in members.items() if m != {c} and c != ALL}  # (coarser origins over other ones)
+    renamed = {c: f"{other_level}:{c}" for c in sorted(summed & set(codes))}  # (one name, two sets of people)
+    o = other["origin"].astype(str)
+    other = other.assign(origin=o.map(renamed).fillna(o).to_numpy(dtype=object))
+    extra = other[~other["origin"].isin(set(pd.unique(own["origin"].astype(str))))]
+    mine, theirs = (lambda x: x), (lambda x: renamed.get(x, x))
+    fine_name, coarse_name = (mine, theirs) if fine_is_own else (theirs, mine)
+    groups = {fine_name(f): coarse_name(c) for f, c in zip(codes, up) if c in summed}
+    table = pd.concat([own, extra], ignore_index=True)
+    return TwoLevels(table, groups, frozenset(pd.unique(extra["origin"].astype(str))), renamed, other_level)
 
 
 def join_weights(own, extra):
@@ -180,6 +293,18 @@ def _shapes(zones: gpd.GeoDataFrame) -> pd.Index:
     return pd.Index(shapely.to_wkb(shapely.normalize(zones.geometry.to_crs(4326).to_numpy())))
 
 
+def _same_shape(own_shapes: pd.Index, own_ids, shapes: pd.Index, ids) -> np.ndarray:
+    """Per earlier zone, the position of this run's zone of the same shape (-1: none): the
+    one of the same id where two of this run's zones have that shape (a centre drawn as
+    one of the neighbourhoods), else the first.
+    """
+    own = pd.DataFrame({"shape": np.asarray(own_shapes, dtype=object), "id": np.asarray(own_ids).astype(str), "pos": np.arange(len(own_ids))})
+    theirs = pd.DataFrame({"shape": np.asarray(shapes, dtype=object), "id": np.asarray(ids).astype(str)})
+    same_id = theirs.merge(own, on=["shape", "id"], how="left")["pos"]
+    first = theirs["shape"].map(own.drop_duplicates("shape").set_index("shape")["pos"])
+    return same_id.fillna(first).fillna(-1).to_numpy(dtype=np.int64)
+
+
 def add_earlier_zones(zones: gpd.GeoDataFrame, runs: list[EarlierRun]) -> tuple[gpd.GeoDataFrame, set, pd.DataFrame]:
     """A run's zones and the earlier runs' zones that are not among them.
 
@@ -195,13 +320,14 @@ def add_earlier_zones(zones: gpd.GeoDataFrame, runs: list[EarlierRun]) -> tuple[
     for i, run in enumerate(runs, start=1):
         ez = run.zones
         ids = ez["zone_id"].astype(str).to_numpy()
-        at = own_shapes.get_indexer(_shapes(ez))  # (the same shape: this run's zone)
+        at = _same_shape(own_shapes, own_ids, _shapes(ez), ids)  # (the same shape: this run's zone)
         new = np.array([f"earlier{i}:{z}" for z in ids], dtype=object)
         union_id = np.where(at >= 0, own_ids[np.maximum(at, 0)], new)
         extra = ez[at < 0].assign(zone_id=new[at < 0])
         added |= set(extra["zone_id"])
         parts.append(extra.to_crs(zones.crs)[[c for c in zones.columns if c in extra.columns]])
-        figures.append(run.published.assign(zone_id=run.published["zone_id"].map(dict(zip(ids, union_id)))).dropna(subset=["zone_id"]))
+        figures.append(run.published.assign(zone_id=run.published["zone_id"].map(dict(zip(ids, union_id))),
+                                            origin_level=str(run.parameters.get("origin_level"))).dropna(subset=["zone_id"]))
     union = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=zones.crs)
     return union, added, pd.concat(figures, ignore_index=True)
 
@@ -266,6 +392,31 @@ class Earlier:
     figures: pd.DataFrame
     extra: gpd.GeoDataFrame
     zone_files: list
+    level: str | None = None  # (the earlier runs' other origin level: other_level)
+
+    def both_levels(self, own: pd.DataFrame, other: pd.DataFrame, level: str, residents=None) -> TwoLevels:
+        """:func:`two_levels` of this run's table and the earlier runs' level's, the
+        earlier figures' origins renamed to match it (for :meth:`locks`).
+        """
+        both = two_levels(own, other, level, self.level, residents)
+        self.figures = both.locked(self.figures)
+        return both
+
+    def engine(self, requested: str, picked: str, why: str) -> tuple[str, str]:
+        """The engine for this run: the memory engine where an earlier run is at another
+        origin level (both levels' figures are audited as one table), ``(picked, why)`` else.
+
+        Raises
+        ------
+        ConfigError
+            Another engine was asked for.
+        """
+        if self.level is None or picked == "memory":
+            return picked, why
+        if requested != "auto":
+            raise ConfigError(f"an earlier run at origin level {self.level!r} is audited with this run on the memory engine, "
+                              f"not --engine {requested}", hint="drop --engine, or give --engine memory")
+        return "memory", f"the memory engine: an earlier run at origin level {self.level!r} is audited with this run's figures"
 
     def locks(self, tolerance: float) -> Locks:
         """What locks this run's figures, checking them against the earlier ones to ``tolerance``."""
@@ -323,4 +474,5 @@ def prepare_earlier(cfg, zones: gpd.GeoDataFrame) -> Earlier:
     runs = [read_earlier(p, inputs) for p in cfg.earlier]
     union, added, figures = add_earlier_zones(zones, runs)
     files = sorted({p for r in runs for p in r.zone_files})
-    return Earlier(runs, union, added, figures, union[union["zone_id"].isin(added)].reset_index(drop=True), files)
+    return Earlier(runs, union, added, figures, union[union["zone_id"].isin(added)].reset_index(drop=True), files,
+                   other_level(runs, cfg.origin_level))

@@ -42,7 +42,7 @@ from .cellkey import Perturbation, read_secret
 from .config import RunConfig, load_config, pick_engine
 from .counts import events_to_counts, parse_period, period_seconds, read_counts, read_events, read_optout, warn_if_no_optout_matched
 from .density import PeriodWeights, period_weights, run_density
-from .earlier import check_settings, join_weights, prepare_earlier
+from .earlier import TwoLevels, check_settings, join_weights, prepare_earlier
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, publish_dense, publish_in_parts, table_fits
 from .errors import BudgetError, ConfigError, WeightsError
@@ -356,11 +356,12 @@ def run(cfg: RunConfig) -> RunResult:
     check_inputs_are_not_outputs(cfg)
     secret = read_secret(cfg.secret_file) if cfg.protection == "perturb" else None  # (before any work: a bad secret file stops the run)
     engine, why = pick_engine(cfg)
+    zones = read_zones(cfg.zones, repair=cfg.repair)
+    early = prepare_earlier(cfg, zones) if cfg.earlier else None  # (earlier runs over the same counts: audited with this one)
+    engine, why = early.engine(cfg.engine, engine, why) if early is not None else (engine, why)
     if cfg.engine == "auto":
         log.info(why)
         cfg = dataclasses.replace(cfg, engine=engine)
-    zones = read_zones(cfg.zones, repair=cfg.repair)
-    early = prepare_earlier(cfg, zones) if cfg.earlier else None  # (earlier runs over the same counts: audited with this one)
     clock.done("zones")
     model = cfg.model
     fp = None
@@ -455,6 +456,9 @@ def run(cfg: RunConfig) -> RunResult:
             lambda: counts.groupby("cell_id", observed=True)["count"].sum().reindex(cell_ids).fillna(0.0).to_numpy(dtype=float),
             lambda: _cell_totals(counts, cell_ids))
         figures, info, factors, conservation = _figures(counts, fig_weights, cfg, shares, residents, periods)
+        if early is not None and early.level:  # (the earlier runs' origin level too: audited, never written)
+            levels = early.both_levels(figures, _figures(counts, fig_weights, dataclasses.replace(cfg, origin_level=early.level), shares,
+                                                         residents, periods)[0], cfg.origin_level, residents)
         clock.done("zone figures")
     origins = bins.origins if counts is None else counts["origin"].unique()
     homes_counted = homes_counted_in(residents, origins)
@@ -512,10 +516,13 @@ def run(cfg: RunConfig) -> RunResult:
         factors = bins.info["factors"]
         published_all = published_all_rows(table) if heat else None
     else:
-        checked = disclosure_control(figures, cfg.k, nested=nested, weights=fig_weights, linear_time=linear_time, rest_share=rest,
-                                     perturbation=pert, locked=None if locks is None else locks(figures), residents=residents)
-        if early is not None:  # (the earlier runs' own zones were audited, not published again)
-            checked = checked[~checked["zone_id"].astype(str).isin(early.added)].reset_index(drop=True)
+        lv = levels if early is not None and early.level else TwoLevels(figures, {}, frozenset())
+        checked = disclosure_control(lv.table, cfg.k, nested=nested, weights=fig_weights, linear_time=linear_time, rest_share=rest, perturbation=pert,
+                                     locked=None if locks is None else locks(lv.table), residents=residents, origin_groups=lv.groups,
+                                     audited_only=lv.audited_only)
+        if early is not None:  # (the earlier runs' own zones and other origin level were audited, not published again)
+            checked = checked[~checked["zone_id"].astype(str).isin(early.added) & ~checked["origin"].astype(str).isin(lv.audited_only)]
+            checked = checked.reset_index(drop=True)
         clock.done("disclosure control")
         published = publish(checked)
         table = output_table(published, names, zone_order, fit)

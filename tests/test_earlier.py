@@ -70,10 +70,6 @@ def test_an_earlier_run_over_other_counts_is_refused(small_case, tmp_path):
     r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "b",
                 "--earlier", tmp_path)
     assert r.returncode != 0 and "not the output folder" in r.stderr
-    # another origin level: refused, saying why (a province less its municipalities: docs/privacy.md)
-    r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "b",
-                "--period", "1h", "--market-share", c["shares"], "--origin-level", "municipality", "--earlier", tmp_path / "a")
-    assert r.returncode != 0 and "origin_level" in r.stderr and "publish one origin level" in r.stderr, r.stderr
 
 
 def test_with_noise_the_earlier_run_must_share_the_secret(small_case, tmp_path):
@@ -116,3 +112,136 @@ def test_a_period_whose_targets_nothing_bounds_gives_no_culprit_and_nothing_left
     for locked in (None, np.zeros(len(t), bool)):
         culprits, left = crossorigin.period_culprits(zone, lab, obs, sup, 30.0, None, 0.5, locked)
         assert len(culprits) == 0 and left == 0
+
+
+_PROVINCE = {"34022": "30000", "34027": "30000", "34041": "30000", "30000": "30000", "44021": "40000", "44083": "40000", "24062": "20001",
+             "FR": "FR"}
+
+
+def _levels_case(tmp_path):
+    """Twelve cells on a grid, four zones (one small), three days of counts over eight
+    origins: municipalities of three provinces (some few in every zone), people known by
+    their province only (``30000``: at the municipality level an origin of its own, at
+    the province level part of West Flanders) and France."""
+    import geopandas as gpd
+    import numpy as np
+    import pyproj
+    import shapely
+
+    to_ll = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
+    x0, y0 = 668_000.0, 667_000.0
+    boxes = {"a": (0, 0, 1800, 2000), "b": (1800, 0, 3600, 2000), "c": (900, 1200, 2700, 3000), "tiny": (2900, 2200, 3300, 2600)}
+    zones = gpd.GeoDataFrame({"zone_id": list(boxes), "name": list(boxes)},
+                             geometry=[shapely.box(x0 + a, y0 + b, x0 + c, y0 + d) for a, b, c, d in boxes.values()], crs=3812).to_crs(4326)
+    gz.write_zones(zones, tmp_path / "zones.geojson")
+    lines = ["cell_id,site_id,lon,lat,azimuth,beamwidth,range_m"]
+    for i in range(12):
+        lon, lat = to_ll.transform(x0 + 450 + 900 * (i % 4), y0 + 500 + 1000 * (i // 4))
+        lines.append(f"C{i},S{i},{lon},{lat},,,900")
+    (tmp_path / "cells.csv").write_text("\n".join(lines) + "\n")
+    rng = np.random.default_rng(7)
+    base = {"34022": 120, "34027": 50, "34041": 6, "30000": 4, "44021": 30, "44083": 5, "24062": 12, "208": 9}
+    rows = ["cell_id,period_start,period,count,origin"]
+    for d in range(3):
+        for i in range(12):
+            for o, m in base.items():
+                rows.append(f"C{i},2026-07-0{d + 1}T00:00,1d,{int(rng.poisson(m * rng.uniform(0.3, 1.7)))},{o}")
+    (tmp_path / "counts.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path
+
+
+def _level_run(case, out, level, *extra):
+    r = run_cli("-q", "apportion", "--zones", case / "zones.geojson", "--cells", case / "cells.csv", "--counts", case / "counts.csv",
+                "--out", out, "--model", "voronoi", "--period", "1d", "--heat-grid", "0", "--origin-level", level, *extra)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _attack_levels(case, runs, k=30.0):
+    """The attacker over every run's published figures at once (the weights are public: each
+    run's weights.parquet; counts are not negative): each hidden figure of a run whose
+    truth is under k (above none), and the largest value the published figures leave it.
+    Unknowns: the people of each cell, day and municipality-level origin; a province figure
+    is a row over its municipalities, 'all' over every origin, the quarter the days' mean.
+    """
+    import numpy as np
+
+    from .attacker import lp_max
+
+    counts = gz.read_counts(case / "counts.csv")
+    w = pd.read_parquet(runs[0] / "weights.parquet")
+    w = w[w["zone_id"] != "outside"].pivot_table(index="cell_id", columns="zone_id", values="weight", fill_value=0.0)
+    cells = list(w.index)
+    days = sorted(pd.unique(counts["period_start"]))
+    fine = sorted(_PROVINCE)
+    code = counts["origin"].astype(str).replace({"208": "FR"})
+    x = np.zeros((len(cells), len(days), len(fine)))
+    np.add.at(x, (pd.Index(cells).get_indexer(counts["cell_id"]), pd.Index(days).get_indexer(counts["period_start"]),
+                  pd.Index(fine).get_indexer(code)), counts["count"].to_numpy(dtype=float))
+    rows, vals, hidden = [], [], []
+    for out in runs:
+        t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
+        level = json.loads((out / "manifest.json").read_text())["parameters"]["origin_level"]
+        for r in t.itertuples():
+            v = np.zeros(x.shape)
+            members = [i for i, m in enumerate(fine) if r.origin in ("all", m if level == "municipality" else _PROVINCE[m])]
+            if r.period == "1d":
+                v[:, days.index(pd.Timestamp(r.period_start).tz_convert("UTC")), members] = w[r.zone_id].to_numpy()[:, None]
+            else:  # (the summary period, a quarter: the mean of the days counted)
+                v[:, :, members] = w[r.zone_id].to_numpy()[:, None, None] / len(days)
+            truth = float(v.reshape(-1) @ x.reshape(-1))
+            if r.status == "published":
+                rows.append(v.reshape(-1))
+                vals.append(r.observed)
+            elif 0.5 < truth < k:
+                hidden.append((out.name, r.zone_id, r.period_start, r.origin, truth, v.reshape(-1)))
+    a = np.array(rows)
+    return [(run, z, day, o, truth, lp_max(a, np.array(vals), v)) for run, z, day, o, truth, v in hidden]
+
+
+def test_runs_at_two_origin_levels_reveal_nobody_when_the_later_one_names_the_earlier(tmp_path):
+    """A municipality run and a province run over the same counts: alone, a province less
+    its published municipalities (and 'all' less the rest) bounds hidden figures under k,
+    asserted so that the test can fail; with --earlier, in either order, the later run
+    audits the other level's figures as sums of its own and nothing under k is bounded
+    under k by everything both runs publish."""
+    case = _levels_case(tmp_path)
+    muni = _level_run(case, tmp_path / "muni", "municipality")
+    prov = _level_run(case, tmp_path / "prov", "province")
+    alone = [h for h in _attack_levels(case, [muni, prov]) if h[-1] < 30 - 1e-6]
+    assert alone, "the two runs alone should leak (else this test cannot fail)"
+    for first, later, level in ((muni, "prov_e", "province"), (prov, "muni_e", "municipality")):
+        second = _level_run(case, tmp_path / later, level, "--earlier", first)
+        found = [h[:5] + (h[-1],) for h in _attack_levels(case, [first, second]) if h[-1] < 30 - 1e-6]
+        assert not found, found
+        t = pd.read_csv(second / "zone_counts.csv", dtype={"origin": str})
+        own = set(pd.read_csv((prov if level == "province" else muni) / "zone_counts.csv", dtype={"origin": str})["origin"])
+        assert set(t["origin"]) == own  # (the other level's figures are audited, never written)
+
+
+def test_origin_levels_audited_together_are_refused_where_they_cannot_be(tmp_path):
+    case = _levels_case(tmp_path)
+    _level_run(case, tmp_path / "muni", "municipality")
+    _level_run(case, tmp_path / "prov", "province")
+    base = ("-q", "apportion", "--zones", case / "zones.geojson", "--cells", case / "cells.csv", "--counts", case / "counts.csv",
+            "--model", "voronoi", "--period", "1d", "--heat-grid", "0")
+    r = run_cli(*base, "--out", tmp_path / "x", "--origin-level", "country", "--earlier", tmp_path / "muni", "--earlier", tmp_path / "prov")
+    assert r.returncode != 0 and "at most two levels" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = run_cli(*base, "--out", tmp_path / "x", "--origin-level", "province", "--engine", "stream", "--earlier", tmp_path / "muni")
+    assert r.returncode != 0 and "memory engine" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_zones_of_the_same_shape_in_a_run_named_earlier(small_case, tmp_path):
+    """Two zones of one shape (a centre drawn as one of the neighbourhoods, as in the demo):
+    the run again with --earlier matches each earlier zone to its own id (this was an
+    internal error) and publishes the same table."""
+    import geopandas as gpd
+
+    z = gpd.read_file(small_case["zones"])
+    twin = z.iloc[[0]].assign(zone_id="west_again", name="West again")
+    path = tmp_path / "twins.geojson"
+    gz.write_zones(pd.concat([z, twin], ignore_index=True), path)
+    first = _run(small_case, path, tmp_path / "a")
+    again = _run(small_case, path, tmp_path / "b", "--earlier", tmp_path / "a")
+    pd.testing.assert_frame_equal(first, again)

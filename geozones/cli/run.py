@@ -30,7 +30,7 @@ def report_run(result, out: str) -> None:
 @click.option("--end", help="End of the run, excluded (ISO 8601): counts at or after it are an error.")
 @click.option("--earlier", multiple=True, type=click.Path(file_okay=False),
               help="The --out folder of an earlier run over the same counts (repeatable): its published figures are audited with "
-                   "this run's, so that the two together reveal nobody under k (docs/privacy.md).")
+                   "this run's, so that the two together reveal nobody under k; it may be at another --origin-level (docs/privacy.md).")
 @pipeline_options
 def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, earlier, model, density, kind, stat, dedup_factor, k, protection,
                   perturb_max, perturb_variance, secret_file, market_share,
