@@ -340,6 +340,8 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: boo
     self_contained : bool, default False
         Inline every script and stylesheet (:func:`geozones.offline.inline_assets`), so
         that the page opens without a network; for a map drawn without basemap tiles.
+        Without it, the scripts folium links to on its GitHub branch rather than a release
+        are inlined all the same (:func:`geozones.offline.inline_unpinned`).
 
     Returns
     -------
@@ -358,10 +360,9 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: boo
         page = _stable_ids(m.get_root().render())
     finally:
         _DEFERRED.reset(token)
-    if self_contained:
-        from .offline import inline_assets
+    from .offline import inline_assets, inline_unpinned
 
-        page = inline_assets(page)
+    page = inline_assets(page) if self_contained else inline_unpinned(page)
     return write_text_atomic(path, _with_frames(page, deferred) if deferred else page)
 
 

@@ -23,7 +23,7 @@ from importlib import resources
 
 from .errors import OutputError
 
-__all__ = ["inline_assets", "external_references", "ASSETS"]
+__all__ = ["inline_assets", "inline_unpinned", "external_references", "ASSETS"]
 
 #: URL pattern -> where its content comes from: ("vendor", file), ("folium", file) or None (dropped).
 ASSETS: list[tuple[str, tuple[str, str] | None]] = [
@@ -97,6 +97,35 @@ def _lookup(url: str) -> tuple[str, str] | None:
 def external_references(html: str) -> list[str]:
     """Every reference in ``html`` that a browser would fetch from another host."""
     return [m.group(0) for m in _EXTERNAL.finditer(html)]
+
+
+#: folium's links to its own scripts on GitHub without a release (``folium@main``, or no tag at all): whatever is there when the page opens.
+_UNPINNED = re.compile(r"/gh/python-visualization/folium(@main|@master)?/folium/templates/")
+
+
+def inline_unpinned(html: str) -> str:
+    """Inline the scripts a folium page would fetch from folium's GitHub branch rather than
+    a release (the heat layers'), from the installed folium package; every other link stays.
+
+    A page that is not self-contained still runs only code of known versions: Leaflet and
+    the slider are pinned by version, and the heat layer's script is the one folium shipped.
+
+    Parameters
+    ----------
+    html : str
+        A rendered folium page.
+
+    Returns
+    -------
+    str
+    """
+    def one(m: re.Match) -> str:
+        url = m.group(1)
+        if not _UNPINNED.search(url):
+            return m.group(0)
+        return f"<script>{_content(_lookup(url))}</script>"
+
+    return _SCRIPT.sub(one, html)
 
 
 def inline_assets(html: str) -> str:

@@ -21,6 +21,7 @@ import shapely
 import geozones as gz
 from geozones import maps
 from geozones.crs import metric_crs
+from geozones.offline import inline_unpinned
 
 from .conftest import ROOT, X0, Y0
 
@@ -118,6 +119,23 @@ def test_zone_figures_on_the_map_are_the_published_table(small_case, tmp_path):
         assert abs(w - w2) <= 0.5 * 10.0 ** -maps.HEAT_DECIMALS[1] + 1e-12
 
 
+def test_a_default_map_runs_no_script_from_a_branch(small_case, tmp_path):
+    """A page that is not self-contained still loads Leaflet and the slider from CDNs, each
+    at a pinned version; folium links its heat-layer scripts to its GitHub branch
+    (``folium@main``: whatever is there when the page opens), so those are inlined from the
+    installed folium, and the page is otherwise unchanged."""
+    c = small_case
+    out = tmp_path / "out"
+    gz.run(gz.RunConfig(zones=[str(c["zones"])], cells=str(c["cells"]), counts=str(c["counts"]), market_share=str(c["shares"]),
+                        out=str(out), heat_grid_m=500.0))
+    page = (out / "map.html").read_text(encoding="utf-8")
+    srcs = re.findall(r'<script\s+src="([^"]+)"', page)
+    assert srcs and not [s for s in srcs if "python-visualization/folium" in s], srcs
+    assert all(re.search(r"@\d|/\d+\.\d+(\.\d+)?/|-\d+\.\d+\.\d+", s) for s in srcs), srcs  # (a version in every link)
+    assert "L.heatLayer=function" in page and "L.heatLayer(" in page
+    assert "leaflet_heat" not in page
+
+
 def test_heat_frames_are_the_published_grid_figures():
     """Per-day frames hold each published square once, at its figure over the largest, and no other square."""
     rng = np.random.default_rng(3)
@@ -210,7 +228,7 @@ def test_a_long_slider_is_written_a_frame_at_a_time_and_reads_the_same(tmp_path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert (tmp_path / "map.html").read_text(encoding="utf-8") == whole
+    assert (tmp_path / "map.html").read_text(encoding="utf-8") == inline_unpinned(whole)  # (the heat script folium links on GitHub: inlined)
     assert peak < text / 4, (peak, text)
     assert [p.name for p in tmp_path.iterdir()] == ["map.html"]
 
