@@ -52,6 +52,7 @@ __all__ = [
     "events_to_counts",
     "period_floor",
     "period_seconds",
+    "period_end",
     "parse_times",
 ]
 
@@ -61,7 +62,7 @@ KINDS = ("presence", "unique", "events")
 #: Local time of counts without an offset.
 TIMEZONE = "Europe/Brussels"
 
-_PERIOD = re.compile(r"^\s*(\d+)\s*(min|t|h|d|w|q)\s*$", re.IGNORECASE)
+_PERIOD = re.compile(r"^\s*(\d+)\s*(min|t|h|d|w|mo|month|q)\s*$", re.IGNORECASE)
 # an offset ends a time of day (a date's own "-02" is no offset: 2025-06-02 is local midnight)
 _OFFSET = re.compile(r"[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 
@@ -69,14 +70,15 @@ _OFFSET = re.compile(r"[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?:
 def parse_period(label: str) -> str:
     """Canonical form of a period label: ``"60min"`` -> ``"1h"``, ``"24h"`` -> ``"1d"``.
 
-    Accepted units: ``min``, ``h``, ``d``, ``w`` (a week from Monday) and ``q`` (a calendar
-    quarter, only as ``1q``). Days, weeks and quarters are in Europe/Brussels local time.
+    Accepted units: ``min``, ``h``, ``d``, ``w`` (a week from Monday), ``mo`` (a calendar
+    month, only as ``1mo``; ``1month`` too) and ``q`` (a calendar quarter, only as ``1q``).
+    Days, weeks, months and quarters are in Europe/Brussels local time.
 
     Parameters
     ----------
     label : str
         A whole number and a unit, in any case, spaces allowed: ``"15min"`` (or pandas'
-        ``"15T"``), ``"2h"``, ``"24h"``, ``"7d"``, ``"1w"``, ``"1q"``.
+        ``"15T"``), ``"2h"``, ``"24h"``, ``"7d"``, ``"1w"``, ``"1mo"``, ``"1q"``.
 
     Returns
     -------
@@ -92,17 +94,17 @@ def parse_period(label: str) -> str:
     """
     m = _PERIOD.match(str(label))
     if not m or int(m.group(1)) == 0:
-        raise InputError(f"period {label!r} is not a period such as 15min, 1h, 1d, 1w or 1q")
+        raise InputError(f"period {label!r} is not a period such as 15min, 1h, 1d, 1w, 1mo or 1q")
     n, unit = int(m.group(1)), m.group(2).lower()
-    unit = "min" if unit == "t" else unit
+    unit = {"t": "min", "month": "mo"}.get(unit, unit)
     if unit == "min" and n % 60 == 0:
         n, unit = n // 60, "h"
     if unit == "h" and n % 24 == 0 and n // 24 == 1:
         n, unit = 1, "d"
     if unit == "d" and n == 7:
         n, unit = 1, "w"
-    if unit in ("d", "w", "q") and n != 1:
-        raise InputError(f"period {label!r}: days, weeks and quarters are supported one at a time (1d, 1w, 1q)")
+    if unit in ("d", "w", "mo", "q") and n != 1:
+        raise InputError(f"period {label!r}: days, weeks, months and quarters are supported one at a time (1d, 1w, 1mo, 1q)")
     if unit == "min" and 60 % n:
         raise InputError(f"period {label!r}: minutes must divide an hour")
     if unit == "h" and 24 % n:
@@ -111,9 +113,23 @@ def parse_period(label: str) -> str:
 
 
 def period_seconds(period: str) -> float:
-    """Length of a canonical period label in seconds (a quarter counted as 92 days), for ordering and comparing periods."""
-    n, unit = int(period.rstrip("minhdwq")), period.lstrip("0123456789")
-    return n * {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "q": 92 * 86400}[unit]
+    """Length of a canonical period label in seconds (a month counted as 31 days, a quarter
+    as 92), for ordering and comparing periods.
+    """
+    n, unit = int(re.match(r"\d+", period).group()), period.lstrip("0123456789")
+    return n * {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 31 * 86400, "q": 92 * 86400}[unit]
+
+
+def period_end(start: pd.Timestamp, period: str) -> pd.Timestamp:
+    """The start of the period after the ``period`` that starts at ``start`` (a local time:
+    months and quarters are calendar ones).
+    """
+    period = parse_period(period)
+    if period == "1q":
+        return start + pd.offsets.QuarterBegin(startingMonth=1)
+    if period == "1mo":
+        return start + pd.offsets.MonthBegin(1)
+    return start + pd.Timedelta(seconds=period_seconds(period))
 
 
 def _read_frame(path: Path, what: str) -> tuple[pd.DataFrame, str]:
@@ -339,7 +355,7 @@ def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame:
             canon[p] = parse_period(p)
         except InputError as exc:
             i = int(np.flatnonzero((periods == p).to_numpy())[0])
-            raise CountsError(exc.message, path=path, where=_row(i, fmt), hint="use 15min, 1h, 1d, 1w or 1q") from None
+            raise CountsError(exc.message, path=path, where=_row(i, fmt), hint="use 15min, 1h, 1d, 1w, 1mo or 1q") from None
     if len(set(canon.values())) > 1:
         first, other = distinct[0], next(p for p in distinct if canon[p] != canon[distinct[0]])
         i = int(np.flatnonzero((periods == other).to_numpy())[0])
@@ -528,8 +544,8 @@ def period_floor(times: pd.Series, period: str) -> pd.Series:
     """The start (UTC) of the ``period`` that holds each UTC time.
 
     Minutes and single hours are the same in UTC and in Belgian local time (its offsets
-    are whole hours); several hours, days, weeks (from Monday) and quarters are counted
-    in Europe/Brussels local time.
+    are whole hours); several hours, days, weeks (from Monday), months and quarters are
+    counted in Europe/Brussels local time.
     """
     period = parse_period(period)
     n, unit = int(re.match(r"\d+", period).group()), re.sub(r"\d+", "", period)
@@ -542,6 +558,8 @@ def period_floor(times: pd.Series, period: str) -> pd.Series:
         naive = local.dt.floor("1D")
     elif unit == "w":
         naive = local.dt.floor("1D") - pd.to_timedelta(local.dt.day_of_week, unit="D")
+    elif unit == "mo":
+        naive = local.dt.to_period("M").dt.start_time
     else:
         naive = local.dt.to_period("Q").dt.start_time
     return naive.dt.tz_localize(TIMEZONE, ambiguous=True, nonexistent="shift_forward").dt.tz_convert("UTC")

@@ -60,11 +60,11 @@ AUDITED = "audit: recoverable"
 
 
 def period_rank(period: str) -> int:
-    """Coarseness of a period label: minutes 0, hours 1, days 2, weeks and quarters 3 (a
-    time relation joins a finer period to a coarser one).
+    """Coarseness of a period label: minutes 0, hours 1, days 2, weeks, months and quarters
+    3 (a time relation joins a finer period to a coarser one).
     """
     unit = period.lstrip("0123456789")
-    return {"min": 0, "h": 1, "d": 2, "w": 3, "q": 3}[unit]
+    return {"min": 0, "h": 1, "d": 2, "w": 3, "mo": 3, "q": 3}[unit]
 
 
 def _origin_relation(table: pd.DataFrame, groups: Mapping[str, str] | None = None, rows: np.ndarray | None = None):

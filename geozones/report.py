@@ -296,7 +296,7 @@ def build_report(
     k = manifest.get("disclosure_control", {}).get("k", 30)
     k = int(k) if float(k).is_integer() else k
 
-    from .counts import period_seconds
+    from .counts import period_end, period_seconds
 
     periods = sorted(pd.unique(table["period"]), key=period_seconds)
     summary_p, day_p = periods[-1], periods[0]
@@ -324,7 +324,7 @@ def build_report(
 
     # days of the report's period, for the focus zone
     start_ts = pd.Timestamp(period_start)
-    end_ts = start_ts + pd.Timedelta(seconds=period_seconds(summary_p)) if summary_p != "1q" else (start_ts + pd.offsets.QuarterBegin(startingMonth=1))
+    end_ts = period_end(start_ts, summary_p)
     daily = table[(table["period"] == day_p) & (table["zone_id"] == zone)].copy()
     ts = pd.to_datetime(daily["period_start"].str.slice(0, 19))
     # (the page's own period: a run of one period length gets a page a period, each about its own,

@@ -302,7 +302,7 @@ def _before_replace(stage: Path, out: Path) -> None:
     """Nothing: where a test injects a failure after every file is written, before the folder is replaced."""
 
 
-_WORDS = {"1h": "hour", "1d": "day", "1w": "week", "1q": "quarter"}
+_WORDS = {"1h": "hour", "1d": "day", "1w": "week", "1mo": "month", "1q": "quarter"}
 
 
 def map_title(cfg: RunConfig, periods: list[str]) -> str:
@@ -349,16 +349,16 @@ def partial_periods(first: str | None, last: str | None, period: str, base: str 
     -------
     str
     """
-    from .counts import parse_period, period_floor, period_seconds
+    from .counts import parse_period, period_end, period_floor, period_seconds
 
-    if not first or not last or parse_period(period) not in ("1w", "1q"):
+    if not first or not last or parse_period(period) not in ("1w", "1mo", "1q"):
         return ""
     a, b = (pd.Timestamp(t).tz_convert("Europe/Brussels") for t in (first, last))
     b = b + pd.Timedelta(seconds=period_seconds(parse_period(base)) - 1 if base else 0)  # (the last period's end)
     said = []
     for t in sorted({a, b}):
         start = pd.Timestamp(period_floor(pd.Series([t]), period).iloc[0]).tz_convert("Europe/Brussels")
-        end = start + (pd.offsets.QuarterBegin(startingMonth=1) if parse_period(period) == "1q" else pd.Timedelta(days=7))
+        end = period_end(start, period)
         whole = (end.normalize() - start.normalize()).days
         held = (min(b, end - pd.Timedelta(seconds=1)).normalize() - max(a, start).normalize()).days + 1
         if 0 < held < whole:

@@ -927,3 +927,40 @@ def test_the_maps_title_says_when_its_quarter_is_counted_in_part(small_case, tmp
     title = json.loads((tmp_path / "o" / "manifest.json").read_text())["title"]
     assert "the 1q from 2026-07-01 holds 1 of its 92 days" in title, title
     assert title in (tmp_path / "o" / "map.html").read_text()
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_a_monthly_summary_is_the_mean_of_its_calendar_months_days(small_case, tmp_path, engine):
+    """``--summary-period 1mo``: calendar months in Belgian time (31 July and 1 August are
+    two months, whatever UTC says), each the mean of its days; a month counted in part is
+    said; a month published with one day hidden would give that day away, so none is."""
+    from .test_stream import write_parquet
+
+    rng = np.random.default_rng(11)
+    rows = []
+    for day in pd.date_range("2026-07-27", "2026-08-04", freq="D"):
+        for cell, origin, mean in (("A", "30000", 200), ("A", "208", 25), ("B", "34022", 90), ("B", "10000", 20)):
+            rows.append({"cell_id": cell, "period_start": f"{day:%Y-%m-%d}T00:00", "period": "1d", "count": int(rng.poisson(mean)),
+                         "origin": origin})
+    counts = pd.DataFrame(rows)
+    path = tmp_path / "counts.csv"
+    counts.to_csv(path, index=False)
+    if engine == "stream":
+        path = write_parquet(gz.read_counts(path), tmp_path / "counts.parquet")
+    out = tmp_path / "out"
+    r = run_cli("apportion", "--zones", small_case["zones"], "--cells", small_case["cells"], "--counts", path, "--out", out,
+                "--period", "1d", "--summary-period", "1mo", "--heat-grid", "0", "--engine", engine, "--no-residents")
+    assert r.returncode == 0, r.stderr
+    assert "month" in r.stderr  # (both months are counted in part: said)
+    t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
+    months = t[t["period"] == "1mo"]
+    assert sorted(months["period_start"].unique()) == ["2026-07-01T00:00:00+02:00", "2026-08-01T00:00:00+02:00"]
+    days = t[t["period"] == "1d"].assign(month=lambda d: d["period_start"].str[:7])
+    assert days.groupby("month")["period_start"].nunique().to_dict() == {"2026-07": 5, "2026-08": 4}
+    for (zone, start, origin), m in months.groupby(["zone_id", "period_start", "origin"]):
+        d = days[(days["zone_id"] == zone) & (days["month"] == start[:7]) & (days["origin"] == origin)]
+        hidden = int((d["status"] != "published").sum())
+        if (m["status"] == "published").all():
+            assert hidden != 1, (zone, start, origin)  # (the month less its published days would be the hidden one)
+            if hidden == 0:
+                assert abs(m["observed"].iloc[0] - d["observed"].mean()) <= 1.0 + 1e-9  # (each rounded)

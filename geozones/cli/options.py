@@ -143,7 +143,7 @@ def pipeline_options(f):
         click.option("--market-share", type=click.Path(), help="CSV with columns origin, share: the operator's share per origin (for the estimate)."),
         click.option("--period", default=d["period"], show_default=True, help="Period of the published figures: 1h, 1d, 1w..."),
         click.option("--summary-period", default=d["summary_period"], show_default=True,
-                     help="Also publish this longer period (the zones' summary); 'none' for none."),
+                     help="Also publish this longer period (the zones' summary): 1w, 1mo (calendar months), 1q (calendar quarters); 'none' for none."),
         click.option("--origin-level", type=click.Choice(LEVELS), default=d["origin_level"], show_default=True, help="Origins are rolled up to this level."),
         click.option("--residents/--no-residents", default=d["residents"], show_default=True,
                      help="Set apart people whose home is the zone's own municipality (zone property 'municipality')."),

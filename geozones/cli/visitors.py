@@ -22,7 +22,7 @@ from .options import cell_crs, metric_crs, model_option, out_folder, protection_
 @click.option("--night", default="22:00-06:00", show_default=True, help="Night window (local time) for homes and overnight stays.")
 @click.option("--k", type=float, default=DEFAULT_K, show_default=True, help="Disclosure threshold: least observed devices behind a published figure.")
 @click.option("--market-share", type=click.Path(), help="CSV with columns origin, share: the operator's share per origin (for the estimate).")
-@click.option("--period", default="1d", show_default=True, help="Period of the visitors and dwell tables: 1d, 1w, 1q.")
+@click.option("--period", default="1d", show_default=True, help="Period of the visitors and dwell tables: 1d, 1w, 1mo, 1q.")
 @click.option("--summary-period", default="1q", show_default=True, help="Period of the returning table; 'none' for none.")
 @click.option("--optout", type=click.Path(), help="Opt-out list of subscriber ids, removed before anything is counted.")
 @click.option("--engine", type=click.Choice(ENGINE_CHOICES), default="auto", show_default=True,

@@ -306,7 +306,7 @@ def _period(ctx: _Context, arr, row0: int) -> None:
         try:
             p = parse_period(labels.iloc[j])
         except InputError as exc:
-            raise _fail(ctx, row0, _first_row(codes == j), exc.message, "use 15min, 1h, 1d, 1w or 1q") from None
+            raise _fail(ctx, row0, _first_row(codes == j), exc.message, "use 15min, 1h, 1d, 1w, 1mo or 1q") from None
         if ctx.base_period is None:
             ctx.base_period = p
         elif p != ctx.base_period:
