@@ -278,22 +278,23 @@ def _counts_column(df: pd.DataFrame, path: Path, fmt: str, column: str = "count"
         vals = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
         lowered = text.str.lower()
         bad_text = np.isnan(vals) & ~lowered.isin(["nan", "inf", "-inf", "infinity"]).to_numpy() & ~ambiguous
+    fix = "counts must be non-negative numbers; fix or remove these rows"
     problems = [
-        (ambiguous, "has a comma that may be a decimal or a thousands separator"),
-        (bad_text, "is not a number"),
-        (np.isnan(vals) & ~bad_text, "is NaN (missing)"),
-        (np.isinf(vals), "is infinite"),
-        (vals < 0, "is negative"),
+        (ambiguous, "has a comma that may be a decimal or a thousands separator",
+         "write 1234 or 1234.5 (a decimal comma is read with one or two decimals: 733,70)"),
+        (bad_text, "is not a number", fix),
+        (np.isnan(vals) & ~bad_text, "is NaN (missing)", fix),
+        (np.isinf(vals), "is infinite", fix),
+        (vals < 0, "is negative", fix),
     ]
-    for mask, why in problems:
+    for mask, why, hint in problems:
         if mask.any():
             i = int(np.flatnonzero(mask)[0])
             raise CountsError(
                 f"{column} {s.iloc[i]!r} {why} ({int(mask.sum())} row{'s' if mask.sum() > 1 else ''} in all)",
                 path=path,
                 where=f"{_row(i, fmt)} (cell_id {df['cell_id'].iloc[i]!r})" if "cell_id" in df.columns else _row(i, fmt),
-                hint="write 1234 or 1234.5 (a decimal comma is read with one or two decimals: 733,70)" if mask is ambiguous
-                else "counts must be non-negative numbers; fix or remove these rows",
+                hint=hint,
             )
     return vals
 
