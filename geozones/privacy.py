@@ -300,8 +300,10 @@ def disclosure_control(
     shown = None
     if perturbation is not None and n_real:  # what every figure would read: the audit's bounds give the attacker the noise's room
         starts = pd.DatetimeIndex(pd.to_datetime(t["period_start"], utc=True)).as_unit("ns").asi8
+        # (the other origin level's renamed rows, geozones.earlier.two_levels, keyed as their own run keyed them)
         shown = perturbation.perturb(t["observed"].to_numpy(dtype=float), np.ones(n_real, bool), zones=t["zone_id"].astype(str).to_numpy(),
-                                     periods=t["period"].to_numpy(), starts_ns=starts, origins=t["origin"].to_numpy())
+                                     periods=t["period"].to_numpy(), starts_ns=starts,
+                                     origins=t["origin"].astype(str).str.replace(r"^[a-z]+:", "", regex=True).to_numpy(dtype=object))
     if audit and n_real:
         found = audit_frame(t, sup, k, nested=nested, weights=weights, linear_time=linear_time, estimates=rest_share is None,
                             shown=shown, slack=0.5 if shown is None else perturbation.max_noise + 0.5, locked=fixed,
