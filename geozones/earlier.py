@@ -37,7 +37,7 @@ import shapely
 from .errors import ConfigError
 
 __all__ = ["Earlier", "EarlierRun", "Locks", "TwoLevels", "prepare_earlier", "read_earlier", "add_earlier_zones", "locked_rows", "check_locked",
-           "check_settings", "join_weights", "other_level", "two_levels"]
+           "check_settings", "check_homes", "join_weights", "other_level", "two_levels"]
 
 #: Settings of a run that shape its figures: an earlier run must have had the same.
 SAME = ("kind", "stat", "period", "periods", "k", "model", "origin_level", "residents_separated", "unknown_cells", "dedup_factor")
@@ -151,10 +151,6 @@ def check_settings(runs: list[EarlierRun], parameters: dict, protection: str, se
         This run's protection, and its cell key secret's id (empty without noise): two
         noisy readings of one figure under two secrets could be averaged.
     """
-    level = other_level(runs, parameters.get("origin_level"))
-    if level is not None and parameters.get("stat") == "max":
-        raise ConfigError(f"an earlier run at origin level {level!r}: maxima at two origin levels are not audited together",
-                          path=runs[0].path, hint=f"give this run --origin-level {level}, or publish one origin level for these counts")
     for run in runs:
         for key in SAME:
             if key == "origin_level":  # (another level: audited together, other_level)
@@ -305,6 +301,34 @@ def _same_shape(own_shapes: pd.Index, own_ids, shapes: pd.Index, ids) -> np.ndar
     return same_id.fillna(first).fillna(-1).to_numpy(dtype=np.int64)
 
 
+def check_homes(zones: gpd.GeoDataFrame, runs: list[EarlierRun]) -> None:
+    """Refuse an earlier run whose zone of the same shape had another home municipality:
+    its ``resident`` figure held other people (and the homes kept apart at a coarser
+    origin level differ), so its figures are not this run's.
+    """
+    import logging
+
+    from .origins import home_municipalities
+
+    log = logging.getLogger("geozones")
+    was, log.disabled = log.disabled, True  # (the run warns about its zones' properties itself, once)
+    try:
+        mine = home_municipalities(zones) or {}
+        homes = [home_municipalities(run.zones) or {} for run in runs]
+    finally:
+        log.disabled = was
+    own_ids = zones["zone_id"].astype(str).to_numpy()
+    for run, theirs in zip(runs, homes):
+        ids = run.zones["zone_id"].astype(str).to_numpy()
+        at = _same_shape(_shapes(zones), own_ids, _shapes(run.zones), ids)
+        for i in np.flatnonzero(at >= 0):
+            here, there = mine.get(own_ids[at[i]], ""), theirs.get(ids[i], "")
+            if here != there:
+                raise ConfigError(f"zone {own_ids[at[i]]!r}: home municipality {here or 'none'} here, {there or 'none'} in the earlier "
+                                  "run: its residents and visitors are other people", path=run.path,
+                                  hint="give both runs the same 'municipality' properties, or --no-residents to both")
+
+
 def add_earlier_zones(zones: gpd.GeoDataFrame, runs: list[EarlierRun]) -> tuple[gpd.GeoDataFrame, set, pd.DataFrame]:
     """A run's zones and the earlier runs' zones that are not among them.
 
@@ -416,6 +440,10 @@ class Earlier:
         if requested != "auto":
             raise ConfigError(f"an earlier run at origin level {self.level!r} is audited with this run on the memory engine, "
                               f"not --engine {requested}", hint="drop --engine, or give --engine memory")
+        import logging
+
+        logging.getLogger("geozones").warning("an earlier run at origin level %r: this run reads its counts into memory to audit both "
+                                              "levels (the memory engine); --memory-budget does not bound it", self.level)
         return "memory", f"the memory engine: an earlier run at origin level {self.level!r} is audited with this run's figures"
 
     def locks(self, tolerance: float) -> Locks:
@@ -472,7 +500,12 @@ def prepare_earlier(cfg, zones: gpd.GeoDataFrame) -> Earlier:
 
     inputs = describe_inputs({"cells": cfg.cells, "weights": cfg.weights, "counts": cfg.counts, "events": cfg.events})
     runs = [read_earlier(p, inputs) for p in cfg.earlier]
+    if cfg.residents:
+        check_homes(zones, runs)
+    level = other_level(runs, cfg.origin_level)
+    if level is not None and cfg.kind == "presence" and cfg.stat == "max":  # (before any work)
+        raise ConfigError(f"an earlier run at origin level {level!r}: maxima at two origin levels are not audited together",
+                          path=runs[0].path, hint=f"give this run --origin-level {level}, or publish one origin level for these counts")
     union, added, figures = add_earlier_zones(zones, runs)
     files = sorted({p for r in runs for p in r.zone_files})
-    return Earlier(runs, union, added, figures, union[union["zone_id"].isin(added)].reset_index(drop=True), files,
-                   other_level(runs, cfg.origin_level))
+    return Earlier(runs, union, added, figures, union[union["zone_id"].isin(added)].reset_index(drop=True), files, level)

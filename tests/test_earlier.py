@@ -229,7 +229,18 @@ def test_origin_levels_audited_together_are_refused_where_they_cannot_be(tmp_pat
     assert r.returncode != 0 and "at most two levels" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     r = run_cli(*base, "--out", tmp_path / "x", "--origin-level", "province", "--engine", "stream", "--earlier", tmp_path / "muni")
     assert r.returncode != 0 and "memory engine" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = run_cli(*base, "--out", tmp_path / "x", "--origin-level", "province", "--stat", "max", "--earlier", tmp_path / "muni")
+    assert r.returncode != 0 and "maxima at two origin levels" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "x").exists()
+    # Parquet counts go to the stream engine by default: the memory engine instead, said with its budget
+    from .test_stream import write_parquet
+
+    pq = write_parquet(gz.read_counts(case / "counts.csv"), tmp_path / "counts.parquet")
+    flags = ("--cells", case / "cells.csv", "--counts", pq, "--model", "voronoi", "--period", "1d", "--heat-grid", "0")
+    assert run_cli("-q", "apportion", "--zones", case / "zones.geojson", *flags, "--out", tmp_path / "pm", "--origin-level", "municipality").returncode == 0
+    r = run_cli("apportion", "--zones", case / "zones.geojson", *flags, "--out", tmp_path / "pp", "--origin-level", "province",
+                "--earlier", tmp_path / "pm")
+    assert r.returncode == 0 and "--memory-budget does not bound it" in r.stderr, r.stderr
 
 
 def test_zones_of_the_same_shape_in_a_run_named_earlier(small_case, tmp_path):
@@ -245,3 +256,23 @@ def test_zones_of_the_same_shape_in_a_run_named_earlier(small_case, tmp_path):
     first = _run(small_case, path, tmp_path / "a")
     again = _run(small_case, path, tmp_path / "b", "--earlier", tmp_path / "a")
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_an_earlier_run_whose_zone_had_another_home_is_refused_naming_it(small_case, tmp_path):
+    """The same shapes with another 'municipality' on one zone: its residents and visitors are
+    other people, so the figures differ; the refusal names the zone and both homes (it blamed
+    the counts)."""
+    import geopandas as gpd
+
+    z = gpd.read_file(small_case["zones"])
+    other = tmp_path / "other_home.geojson"
+    gz.write_zones(z.assign(municipality=["34022", "34013"]), other)
+    _run(small_case, small_case["zones"], tmp_path / "a")
+    c = small_case
+    r = run_cli("-q", "apportion", "--zones", other, "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "b",
+                "--heat-grid", "0", "--market-share", c["shares"], "--period", "1h", "--earlier", tmp_path / "a")
+    assert r.returncode != 0 and "'east': home municipality 34013 here, 34022 in the earlier run" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = run_cli("-q", "apportion", "--zones", other, "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "b",
+                "--heat-grid", "0", "--market-share", c["shares"], "--period", "1h", "--no-residents", "--earlier", tmp_path / "a")
+    assert r.returncode != 0 and "residents_separated" in r.stderr  # (without residents the homes do not matter: the setting does)
