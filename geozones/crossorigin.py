@@ -32,7 +32,10 @@ __all__ = ["map_periods", "origin_bounded_figures", "period_culprits"]
 
 _TOL = 1e-7
 _EPS = 1e-12  # (weights under this leave the programme, soundly: _Programme._tidy; HiGHS would drop them unsoundly)
-_FIRST = 2.0  # (seconds for the programme lifting every target at once: a shortcut; nationally it takes ~100 s, then not taken)
+# (the programme lifting every target at once is a shortcut, taken only within this many simplex iterations
+# times columns and rows: about 2 s here, where nationally it takes ~100 s. A count, not seconds: a time limit
+# made the published table depend on the machine's load, 223 of the demo's municipality figures apart.)
+_FIRST_WORK = 25_000_000
 
 
 def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_000, workers: int = 2):
@@ -254,7 +257,8 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
     by_earlier_held = np.bincount(p.indices[locked_entry], minlength=p.shape[1]) > 0
     pending = np.ones(t.shape[0], bool)
     out = []
-    x = _Model(p, lo, hi, t, k, col_hi, limit=_FIRST).solve()[1]  # every target at once
+    x = _Model(p, lo, hi, t, k, col_hi, limit=60.0,  # every target at once
+               iterations=max(1_000, _FIRST_WORK // (p.shape[0] + p.shape[1] + t.shape[0]))).solve()[1]
     val = t @ x if x is not None else np.zeros(t.shape[0])
     pending[val >= reach] = False
     model = _Model(p, lo, hi, col_hi=col_hi)
@@ -334,15 +338,19 @@ class _Model:
     Rows are the published figures (``lo <= p @ x <= hi``); with targets ``t``, each also
     has a part ``u_i <= t_i @ x`` up to ``k``, and the objective is the sum of the parts:
     the programme lifting every target at once. Without, :meth:`objective` sets one.
+    ``limit``: seconds per solve; ``iterations``: simplex iterations for the whole model
+    (a count: the same answer whatever the machine's load).
     """
 
-    def __init__(self, p, lo, hi, t=None, k: float = 0.0, col_hi=None, limit: float = 10.0):
+    def __init__(self, p, lo, hi, t=None, k: float = 0.0, col_hi=None, limit: float = 10.0, iterations: int | None = None):
         import highspy
 
         self.inf = inf = highspy.kHighsInf
         h = _quiet(highspy.Highs)
         h.setOptionValue("output_flag", False)
         h.setOptionValue("small_matrix_value", _EPS)  # (not its 1e-9: it would drop footprint weights, a relaxation)
+        if iterations is not None:
+            h.setOptionValue("simplex_iteration_limit", int(iterations))
         h.setOptionValue("threads", 1)
         h.setOptionValue("simplex_strategy", 4)  # (primal: a new objective keeps the last basis feasible)
         n_r, n_c = p.shape
