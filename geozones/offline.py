@@ -123,7 +123,10 @@ def inline_unpinned(html: str) -> str:
         url = m.group(1)
         if not _UNPINNED.search(url):
             return m.group(0)
-        return f"<script>{_content(_lookup(url))}</script>"
+        try:
+            return f"<script>{_content(_lookup(url))}</script>"
+        except OutputError:  # (a script of a later folium that geozones does not know: linked as folium links it)
+            return m.group(0)
 
     return _SCRIPT.sub(one, html)
 

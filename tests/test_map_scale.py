@@ -134,6 +134,9 @@ def test_a_default_map_runs_no_script_from_a_branch(small_case, tmp_path):
     assert all(re.search(r"@\d|/\d+\.\d+(\.\d+)?/|-\d+\.\d+\.\d+", s) for s in srcs), srcs  # (a version in every link)
     assert "L.heatLayer=function" in page and "L.heatLayer(" in page
     assert "leaflet_heat" not in page
+    # a script of a later folium that geozones has no copy of stays linked (no error for a default page)
+    later = '<script src="https://cdn.jsdelivr.net/gh/python-visualization/folium@main/folium/templates/later.js"></script>'
+    assert inline_unpinned(later) == later
 
 
 def test_heat_frames_are_the_published_grid_figures():
