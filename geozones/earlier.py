@@ -37,7 +37,7 @@ import shapely
 from .errors import ConfigError
 
 __all__ = ["Earlier", "EarlierRun", "Locks", "TwoLevels", "prepare_earlier", "read_earlier", "add_earlier_zones", "locked_rows", "check_locked",
-           "check_settings", "check_homes", "join_weights", "other_level", "two_levels"]
+           "check_settings", "join_weights", "other_level", "two_levels"]
 
 #: Settings of a run that shape its figures: an earlier run must have had the same.
 SAME = ("kind", "stat", "period", "periods", "k", "model", "origin_level", "residents_separated", "unknown_cells", "dedup_factor")
@@ -301,36 +301,29 @@ def _same_shape(own_shapes: pd.Index, own_ids, shapes: pd.Index, ids) -> np.ndar
     return same_id.fillna(first).fillna(-1).to_numpy(dtype=np.int64)
 
 
-def check_homes(zones: gpd.GeoDataFrame, runs: list[EarlierRun]) -> None:
-    """Refuse an earlier run whose zone of the same shape had another home municipality:
-    its ``resident`` figure held other people (and the homes kept apart at a coarser
-    origin level differ), so its figures are not this run's.
+def _quiet_homes(zones: gpd.GeoDataFrame) -> dict:
+    """Each zone's home municipality (:func:`geozones.origins.home_municipalities`), without
+    its warnings: the run warns about its zones' properties itself, once.
     """
     import logging
 
     from .origins import home_municipalities
 
     log = logging.getLogger("geozones")
-    was, log.disabled = log.disabled, True  # (the run warns about its zones' properties itself, once)
+    was, log.disabled = log.disabled, True
     try:
-        mine = home_municipalities(zones) or {}
-        homes = [home_municipalities(run.zones) or {} for run in runs]
+        return home_municipalities(zones) or {}
     finally:
         log.disabled = was
-    own_ids = zones["zone_id"].astype(str).to_numpy()
-    for run, theirs in zip(runs, homes):
-        ids = run.zones["zone_id"].astype(str).to_numpy()
-        at = _same_shape(_shapes(zones), own_ids, _shapes(run.zones), ids)
-        for i in np.flatnonzero(at >= 0):
-            here, there = mine.get(own_ids[at[i]], ""), theirs.get(ids[i], "")
-            if here != there:
-                raise ConfigError(f"zone {own_ids[at[i]]!r}: home municipality {here or 'none'} here, {there or 'none'} in the earlier "
-                                  "run: its residents and visitors are other people", path=run.path,
-                                  hint="give both runs the same 'municipality' properties, or --no-residents to both")
 
 
-def add_earlier_zones(zones: gpd.GeoDataFrame, runs: list[EarlierRun]) -> tuple[gpd.GeoDataFrame, set, pd.DataFrame]:
+def add_earlier_zones(zones: gpd.GeoDataFrame, runs: list[EarlierRun], *, homes: bool = False) -> tuple[gpd.GeoDataFrame, set, pd.DataFrame]:
     """A run's zones and the earlier runs' zones that are not among them.
+
+    With ``homes`` (residents set apart), an earlier zone of the same shape as one of this
+    run's must have had the same home municipality: else its ``resident`` figure held other
+    people (and the homes kept apart at a coarser origin level differ), and the run is
+    refused, naming the zone.
 
     Returns
     -------
@@ -340,11 +333,19 @@ def add_earlier_zones(zones: gpd.GeoDataFrame, runs: list[EarlierRun]) -> tuple[
         the other, with their zone ids as they are in the union.
     """
     own_ids, own_shapes = zones["zone_id"].astype(str).to_numpy(), _shapes(zones)
+    mine = _quiet_homes(zones) if homes else {}
     parts, added, figures = [zones], set(), []
     for i, run in enumerate(runs, start=1):
         ez = run.zones
         ids = ez["zone_id"].astype(str).to_numpy()
         at = _same_shape(own_shapes, own_ids, _shapes(ez), ids)  # (the same shape: this run's zone)
+        theirs = _quiet_homes(ez) if homes else {}
+        for j in np.flatnonzero(at >= 0):
+            here, there = mine.get(own_ids[at[j]], ""), theirs.get(ids[j], "")
+            if here != there:
+                raise ConfigError(f"zone {own_ids[at[j]]!r}: home municipality {here or 'none'} here, {there or 'none'} in the earlier "
+                                  "run: its residents and visitors are other people", path=run.path,
+                                  hint="give both runs the same 'municipality' properties, or --no-residents to both")
         new = np.array([f"earlier{i}:{z}" for z in ids], dtype=object)
         union_id = np.where(at >= 0, own_ids[np.maximum(at, 0)], new)
         extra = ez[at < 0].assign(zone_id=new[at < 0])
@@ -500,12 +501,10 @@ def prepare_earlier(cfg, zones: gpd.GeoDataFrame) -> Earlier:
 
     inputs = describe_inputs({"cells": cfg.cells, "weights": cfg.weights, "counts": cfg.counts, "events": cfg.events})
     runs = [read_earlier(p, inputs) for p in cfg.earlier]
-    if cfg.residents:
-        check_homes(zones, runs)
     level = other_level(runs, cfg.origin_level)
     if level is not None and cfg.kind == "presence" and cfg.stat == "max":  # (before any work)
         raise ConfigError(f"an earlier run at origin level {level!r}: maxima at two origin levels are not audited together",
                           path=runs[0].path, hint=f"give this run --origin-level {level}, or publish one origin level for these counts")
-    union, added, figures = add_earlier_zones(zones, runs)
+    union, added, figures = add_earlier_zones(zones, runs, homes=cfg.residents)
     files = sorted({p for r in runs for p in r.zone_files})
     return Earlier(runs, union, added, figures, union[union["zone_id"].isin(added)].reset_index(drop=True), files, level)

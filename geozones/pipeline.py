@@ -456,7 +456,8 @@ def run(cfg: RunConfig) -> RunResult:
             lambda: counts.groupby("cell_id", observed=True)["count"].sum().reindex(cell_ids).fillna(0.0).to_numpy(dtype=float),
             lambda: _cell_totals(counts, cell_ids))
         figures, info, factors, conservation = _figures(counts, fig_weights, cfg, shares, residents, periods)
-        if early is not None and early.level:  # (the earlier runs' origin level too: audited, never written)
+        levels = TwoLevels(figures, {}, frozenset())  # (with the earlier runs' origin level too: audited, never written)
+        if early is not None and early.level:
             levels = early.both_levels(figures, _figures(counts, fig_weights, dataclasses.replace(cfg, origin_level=early.level), shares,
                                                          residents, periods)[0], cfg.origin_level, residents)
         clock.done("zone figures")
@@ -516,12 +517,11 @@ def run(cfg: RunConfig) -> RunResult:
         factors = bins.info["factors"]
         published_all = published_all_rows(table) if heat else None
     else:
-        lv = levels if early is not None and early.level else TwoLevels(figures, {}, frozenset())
-        checked = disclosure_control(lv.table, cfg.k, nested=nested, weights=fig_weights, linear_time=linear_time, rest_share=rest, perturbation=pert,
-                                     locked=None if locks is None else locks(lv.table), residents=residents, origin_groups=lv.groups,
-                                     audited_only=lv.audited_only)
+        checked = disclosure_control(levels.table, cfg.k, nested=nested, weights=fig_weights, linear_time=linear_time, rest_share=rest,
+                                     perturbation=pert, locked=None if locks is None else locks(levels.table), residents=residents,
+                                     origin_groups=levels.groups, audited_only=levels.audited_only)
         if early is not None:  # (the earlier runs' own zones and other origin level were audited, not published again)
-            checked = checked[~checked["zone_id"].astype(str).isin(early.added) & ~checked["origin"].astype(str).isin(lv.audited_only)]
+            checked = checked[~checked["zone_id"].astype(str).isin(early.added) & ~checked["origin"].astype(str).isin(levels.audited_only)]
             checked = checked.reset_index(drop=True)
         clock.done("disclosure control")
         published = publish(checked)
