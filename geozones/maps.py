@@ -257,7 +257,7 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
             cuts = np.searchsorted(codes[rows], np.arange(1, len(starts)))
             data = _Frames(frames["lat"].to_numpy(dtype=float)[rows], frames["lon"].to_numpy(dtype=float)[rows],
                            _relative(frames["estimate"].to_numpy(dtype=float), top, dec)[rows], cuts)
-            cut = 10 if periods[0] in ("1d", "1w", "1mo", "1q") else 16
+            cut = 10 if period_seconds(periods[0]) >= 86_400 else 16  # (a day or longer: its date)
             short = [str(s)[:cut].replace("T", " ") for s in starts]
             # (the hour repeated at the autumn clock change: two frames of one local time keep their offsets)
             twice = pd.Index(short).duplicated(keep=False)
