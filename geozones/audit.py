@@ -43,6 +43,7 @@ from .auditinput import AuditInput, level_cells, nested_codes, parents, zone_cel
 from .bounds import capped_figures, programme_bounded_figures
 from .crossorigin import origin_bounded_figures
 from .maxima import maxima_to_hide
+from .relbounds import relation_bounds
 from .spatial import spatial_checks as _spatial
 
 __all__ = ["AuditInput", "audit", "level_cells", "nested_codes", "parents", "zone_cells"]
@@ -170,11 +171,7 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
         sup, rep = _audit(a, sup, k, max_rounds)
     if a.cells is not None:  # bounds combining any published figures of a slice (last: more suppression only loosens)
         seen = rep["exposures"]
-        for kind, _z, f in chain(_grouped(a, sup, lambda b, s, _: programme_bounded_figures(b, s, k)),
-                                 origin_bounded_figures(a, sup, k)):  # (weights per period: its own, cell_groups)
-            seen[kind] = seen.get(kind, 0) + 1
-            if f >= 0:
-                rep["suppressed"] += 1
+        _programmes(a, sup, k, rep)
         for kind, message in _NOT_RUN.items():
             if seen.get(kind):
                 logging.getLogger("geozones").warning(message, seen[kind])
@@ -182,6 +179,54 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
         logging.getLogger("geozones").info("audit: %d more figures suppressed in %d rounds; exposures found: %s", rep["suppressed"],
                                            rep["rounds"], ", ".join(f"{kind} {n}" for kind, n in sorted(rep["exposures"].items())))
     return sup, rep
+
+
+def _programmes(a: AuditInput, sup: np.ndarray, k: float, rep: dict) -> None:
+    """The attacker's programmes (per slice, then across a period's origins), with every
+    hidden figure that the table's relations bound as a row (:mod:`geozones.relbounds`),
+    until they suppress nothing more. A bound leaning on such a row suppresses a published
+    figure of its relations; each figure they suppress is a hidden one from then on, with
+    the interval its relations give it: the programmes run again over the slices and
+    periods where such a figure is a row again (suppressing only widens the intervals, so
+    a slice checked before holds, and this ends).
+    """
+    seen = rep["exposures"]
+    only = None
+    known = relation_bounds(a, sup)
+    values = a.values(np.arange(len(a.zone)))
+    while True:
+        before = sup.copy()
+        freed = np.zeros(len(sup), bool)  # (hidden figures whose rows a programme let go: checked again with their new bounds)
+        on = known.rows(sup)
+        iv = (np.where(on, known.lo, 0.0), np.where(on, known.hi, np.inf))
+        for kind, _z, f in chain(_grouped(a, sup, lambda b, s, idx: programme_bounded_figures(b, s, k, known=_take(iv, idx),
+                                                                                              only=_take(only, idx))),
+                                 origin_bounded_figures(a, sup, k, known=iv, only=only)):  # (weights per period: its own, cell_groups)
+            if kind == "bounded through a relation":
+                freed[f] = True
+                f = known.source(f, sup, a.locked, values)
+                if f == -1:
+                    kind = "bounded by earlier runs alone"
+                elif f >= 0:
+                    sup[f] = True
+            seen[kind] = seen.get(kind, 0) + 1
+            if f >= 0:
+                rep["suppressed"] += 1
+        if (sup == before).all():
+            return
+        # (intervals only widen as more is hidden: a slice checked with the old ones holds; it
+        # is checked again only where a figure it had as published is now a row of bounds)
+        known = relation_bounds(a, sup)
+        only = ((sup & ~before) | freed) & known.rows(sup)
+        if not only.any():
+            return
+
+
+def _take(v, idx):
+    """``v`` (an array, a tuple of arrays, or None) at positions ``idx`` (None: all)."""
+    if v is None or idx is None:
+        return v
+    return tuple(x[idx] for x in v) if isinstance(v, tuple) else v[idx]
 
 
 def _shortest(a: AuditInput, idx: np.ndarray) -> AuditInput:

@@ -175,7 +175,8 @@ def _leaking_slices(a, fig, small, sup, slices, k, wc, wz, wv, by_cell, cell_sta
     return out
 
 
-def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_000, block_cells: int = 20_000, hops: int = 1):
+def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_000, block_cells: int = 20_000, hops: int = 1,
+                              known=None, only=None):
     """Suppressed figures that the attacker's linear programme bounds under ``k``, per slice.
 
     For each period and origin, the attacker knows every published figure ``v_r`` of the
@@ -203,16 +204,26 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
         ``("programme too large", -1, -1)``, counted in the audit's report).
     block_cells : int, default 20,000
         Cells per block-diagonal programme.
+    known : tuple of numpy.ndarray, optional
+        ``(lo, hi)`` per figure: what the attacker knows of hidden figures from the
+        table's relations (:func:`geozones.relbounds.relation_bounds`); a hidden figure
+        with a finite bound is a row of its slice's programme between them.
+    only : numpy.ndarray of bool, optional
+        Check only the slices of these figures (the others were checked as they are).
 
     Yields
     ------
     tuple
-        ``("bounded by a programme", zone, figure)``: the published figure to suppress.
+        ``("bounded by a programme", zone, figure)``: the published figure to suppress;
+        ``("bounded through a relation", zone, figure)``: a hidden figure whose interval
+        (``known``) the bound leans on, for the caller to suppress a figure of its relations.
     """
     small = sup & (a.obs > _TOL) & (a.obs < k)
+    if only is not None:
+        small &= _slices_of(a, only)
     if not small.any():
         return
-    prog = _Programmes(a, sup, small, max_cells)
+    prog = _Programmes(a, sup, small, max_cells, known)
     for _ in range(prog.too_large):
         yield "programme too large", -1, -1
     # every target of a slice at once: those lifted to k are safe, and the solution is a
@@ -239,19 +250,31 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
                 rows = rows[~a.is_locked(s.figs[rows])]  # (figures an earlier run published stay)
                 if not len(rows):
                     continue
-                culprit = rows[np.argmin(s.v[rows])]
+                culprit = rows[np.lexsort((s.v[rows], ~s.known[rows]))[0]]  # (a hidden figure's bounds first: what the leak crosses)
                 s.open[culprit] = False
-                sup[int(s.figs[culprit])] = True
-                yield "bounded by a programme", int(s.zones[culprit]), int(s.figs[culprit])
+                if s.known[culprit]:  # (a hidden figure's interval: the caller suppresses a figure of its relations)
+                    yield "bounded through a relation", int(s.zones[culprit]), int(s.figs[culprit])
+                else:
+                    sup[int(s.figs[culprit])] = True
+                    yield "bounded by a programme", int(s.zones[culprit]), int(s.figs[culprit])
                 nxt.append((s, i))
         pending = nxt
 
 
-class _Slice:
-    """One slice's programme: published figures and targets over the cells they hold."""
+def _slices_of(a, mask: np.ndarray) -> np.ndarray:
+    """The figures whose slice (period and origin) holds one of ``mask``'s."""
+    key = (a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t) * (int(a.lab.max()) + 1) + a.lab
+    return np.isin(key, key[np.asarray(mask, bool)])
 
-    def __init__(self, pub, tgt, v, figs, zones, x, slack: float = 0.5):
-        self.pub, self.tgt, self.v, self.figs, self.zones, self.x, self.slack = pub, tgt, v, figs, zones, x, slack
+
+class _Slice:
+    """One slice's programme: published figures (and hidden ones their relations bound:
+    ``known``) between ``lo`` and ``hi``, and targets, over the cells they hold.
+    """
+
+    def __init__(self, pub, tgt, v, figs, zones, x, lo, hi, known):
+        self.pub, self.tgt, self.v, self.figs, self.zones, self.x = pub, tgt, v, figs, zones, x
+        self.lo, self.hi, self.known = lo, hi, known
         self.pub_c = pub.tocsc()
         self.open = np.ones(len(v), bool)
         self.around = {}  # target -> its neighbourhood (see _local)
@@ -276,13 +299,17 @@ class _Programmes:
     (columns), slice after slice, so a run of slices is a block-diagonal programme.
     """
 
-    def __init__(self, a, sup, small, max_cells):
+    def __init__(self, a, sup, small, max_cells, known=None):
         w = sparse.csc_array(a.cells, dtype=float)
         n_cells, n_z = w.shape
         s_inv, fig = slice_table(a, n_z)
         f = fig[np.unique(s_inv[small])]
         fi = np.maximum(f, 0)
-        pj, pz = np.nonzero((f >= 0) & ~sup[fi])  # published (slice, zone), slice after slice
+        is_row = ~sup
+        if known is not None:  # (hidden figures their relations bound: rows between those bounds)
+            on_known = sup & ((known[0] > _TOL) | np.isfinite(known[1]))
+            is_row = is_row | on_known
+        pj, pz = np.nonzero((f >= 0) & is_row[fi])  # published (slice, zone), slice after slice
         tj, tz = np.nonzero((f >= 0) & small[fi])  # targets
         count = np.diff(w.indptr)
         pe = ranges(w.indptr, pz)
@@ -290,10 +317,13 @@ class _Programmes:
         p_key = pj[p_row].astype(np.int64) * n_cells + w.indices[pe]
         cov = np.sort(p_key)
         cov = cov[np.r_[True, cov[1:] != cov[:-1]]] if len(cov) else cov  # (slice, cell) pairs held: the variables
-        # a target is unbounded when a cell of its zone is held by no published figure
+        # a target is unbounded when a cell of its zone is held by no figure bounded from above
         held = sparse.csc_array((np.ones(w.nnz), w.indices, w.indptr), shape=w.shape)
         c_j, c_cell = np.divmod(cov, n_cells)
-        covered = sparse.csr_array((np.ones(len(cov)), (c_j, c_cell)), shape=(len(f), n_cells))
+        capped = np.ones(len(pz), bool) if known is None else np.isfinite(np.where(sup, known[1], 0.0)[f[pj, pz]])
+        cap_key = np.unique(p_key[capped[p_row]])
+        cap_j, cap_cell = np.divmod(cap_key, n_cells)
+        covered = sparse.csr_array((np.ones(len(cap_key)), (cap_j, cap_cell)), shape=(len(f), n_cells))
         n_held = (covered @ held).tocsr()  # (slice, zone): how many of its cells are held
         keep_t = np.asarray(n_held[tj, tz]).ravel() >= count[tz] - 0.5
         n_sl = len(f)
@@ -320,7 +350,10 @@ class _Programmes:
         self.figs = f[pj, pz]
         self.zones = pz
         self.v = a.values(self.figs)
-        self.slack = float(a.slack)
+        self.known = sup[self.figs]  # (a hidden figure's row: its relations' bounds)
+        self.lo, self.hi = self.v - float(a.slack), self.v + float(a.slack)
+        if known is not None:
+            self.lo[self.known], self.hi[self.known] = known[0][self.figs[self.known]], known[1][self.figs[self.known]]
         self.slices = np.flatnonzero(active)
         idx = np.searchsorted(self.slices, np.arange(n_sl))  # (slice -> its position among the active ones)
         n_act = len(self.slices)
@@ -353,19 +386,18 @@ class _Programmes:
         r0, r1, c0, c1, t0, t1 = self.r_start[lo], self.r_start[hi], self.c_start[lo], self.c_start[hi], self.t_start[lo], self.t_start[hi]
         p, t = self.p[r0:r1, c0:c1], self.t[t0:t1, c0:c1]
         single = self.single[c0:c1]
-        v = self.v[r0:r1]
         sel = (self.single_vars >= c0) & (self.single_vars < c1)
         s_cells, s_rows = self.single_vars[sel] - c0, self.single_row[sel] - r0
-        low = v - self.slack
+        low = self.lo[r0:r1].copy()
         low[s_rows] = -np.inf
         try:
-            xk = _lp(p[:, ~single], low, v + self.slack, t[:, ~single], k)[0]
+            xk = _lp(p[:, ~single], low, self.hi[r0:r1], t[:, ~single], k)[0]
         except _Unsolved:  # (no witness: every target is taken as bounded, and its own programme decides)
             self.unsolved += 1
             return np.full(t1 - t0, -np.inf)
         x = np.zeros(c1 - c0)
         x[~single] = xk
-        short = np.maximum(v - self.slack - p @ x, 0.0)  # (what each figure lacks: one of its own cells makes it up)
+        short = np.maximum(self.lo[r0:r1] - p @ x, 0.0)  # (what each figure lacks: one of its own cells makes it up)
         rows, first = np.unique(s_rows, return_index=True)
         if len(rows):
             cells = s_cells[first]
@@ -379,7 +411,7 @@ class _Programmes:
         if j not in self._slices:
             r0, r1, c0, c1, t0, t1 = self.r_start[j], self.r_start[j + 1], self.c_start[j], self.c_start[j + 1], self.t_start[j], self.t_start[j + 1]
             self._slices[j] = _Slice(self.p[r0:r1, c0:c1], self.t[t0:t1, c0:c1], self.v[r0:r1], self.figs[r0:r1], self.zones[r0:r1],
-                                     self.x[c0:c1], self.slack)
+                                     self.x[c0:c1], self.lo[r0:r1], self.hi[r0:r1], self.known[r0:r1])
         return self._slices[j], int(target - self.t_start[j])
 
 
@@ -402,12 +434,11 @@ def _local(s: _Slice, i: int, hops: int):
     sub = sub[keep]
     a = sub[:, cells]
     fixed = sub @ s.x - a @ s.x[cells]
-    v = s.v[rows[keep]]
-    hi = v + s.slack - fixed
+    hi = s.hi[rows[keep]] - fixed
     # (the witness is the solver's, feasible to its tolerance: a figure its fixed cells
     # already fill may come out a few millionths below none; it is none)
     hi = np.where((hi < 0) & (hi > -1e-6 * (1.0 + np.abs(fixed))), 0.0, hi)
-    return a, v - s.slack - fixed, hi, tgt, rows[keep]
+    return a, s.lo[rows[keep]] - fixed, hi, tgt, rows[keep]
 
 
 def _solve_local(locs, k):

@@ -38,7 +38,7 @@ _EPS = 1e-12  # (weights under this leave the programme, soundly: _Programme._ti
 _FIRST_WORK = 25_000_000
 
 
-def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_000, workers: int = 2):
+def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_000, workers: int = 2, known=None, only=None):
     """Suppressed figures that the programme over a period's origins bounds under ``k``.
 
     Per period, the attacker knows every published figure to its rounding (``+-0.5``),
@@ -69,15 +69,25 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
         (~30,000 unknowns, 1-2.5 s each).
     workers : int, default 2
         Processes sharing the periods (each period's programme is its own); 1 for none.
+    known : tuple of numpy.ndarray, optional
+        ``(lo, hi)`` per figure, from the table's relations
+        (:func:`geozones.relbounds.relation_bounds`): a hidden figure with a finite bound
+        is a row of its period's programme between them.
+    only : numpy.ndarray of bool, optional
+        Check only the periods of these figures (the others were checked as they are).
 
     Yields
     ------
     tuple
-        ``("bounded across origins", zone, figure)``: the published figure to suppress.
+        ``("bounded across origins", zone, figure)``: the published figure to suppress;
+        ``("bounded through a relation", zone, figure)``: a hidden figure whose interval the
+        bound leans on, for the caller to suppress a figure of its relations.
     """
     if a.cells is None or int(a.all_label) < 0:
         return
     small = sup & (a.obs > _TOL) & (a.obs < k)
+    if only is not None:
+        small &= np.isin(_period(a), _period(a)[np.asarray(only, bool)])
     if not small.any():
         return
     # a period's size before anything is built: its published figures' weights (the unknowns are fewer)
@@ -105,7 +115,8 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
     by = np.argsort(period, kind="stable")
     start = np.r_[0, np.cumsum(np.bincount(period, minlength=len(size)))]
     todo = [by[start[j]:start[j + 1]] for j in np.unique(period[small])]
-    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k, a.values(f), float(a.slack), a.is_locked(f), int(group[f[0]])) for f in todo]
+    items = [(a.zone[f], a.lab[f], a.obs[f], sup[f], k, a.values(f), float(a.slack), a.is_locked(f), int(group[f[0]]), None,
+              None if known is None else (known[0][f], known[1][f])) for f in todo]
     from tqdm import tqdm
 
     with tqdm(total=len(todo), unit=" periods", desc="audit across origins", disable=not sys.stderr.isatty(), file=sys.stderr,
@@ -116,7 +127,11 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
             bar.update()
             for _ in range(n_left):
                 yield "bounded by earlier runs alone", -1, -1
-            for i in f[np.asarray(local, np.int64)]:
+            chosen = f[np.asarray(local, np.int64)]
+            for i, was_hidden in zip(chosen, sup[chosen].copy(), strict=True):
+                if was_hidden:  # (a hidden figure's interval: the caller suppresses a figure of its relations)
+                    yield "bounded through a relation", int(a.zone[i]), int(i)
+                    continue
                 sup[i] = True
                 yield "bounded across origins", int(a.zone[i]), int(i)
 
@@ -149,27 +164,31 @@ def _orphaned(parent: int, every: float = 1.0):
 
 
 def period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None, group: int = 0,
-                     ceiling=None) -> tuple[np.ndarray, int]:
+                     ceiling=None, known=None) -> tuple[np.ndarray, int]:
     """One period's figures (and what is suppressed so far): the positions, among them, of
     the published figures to suppress, in order, and how many targets the ``locked``
     figures (an earlier run published them: never chosen) bound under ``k`` on their own.
     ``shown``: what each reads where published (default: rounded); ``slack``: how far its
     truth may be from that; ``group``: which of the held weights its figures come from;
     ``ceiling``: figures that bound their zone and origin from above only (a longer
-    period's published maximum, :mod:`geozones.maxima`).
+    period's published maximum, :mod:`geozones.maxima`); ``known``: ``(lo, hi)`` per
+    figure, the bounds of hidden figures from the table's relations (rows of their own; a
+    position returned for one is a hidden figure whose bound a target leans on).
     """
     ws, all_label, group_of = _WEIGHTS
     w = ws[group]
-    prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, ceiling=ceiling, group_of=group_of)
+    prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, ceiling=ceiling, group_of=group_of,
+                      known=known)
     if prog.t.shape[0] == 0:
         return np.zeros(0, np.int64), 0
     if prog.col_hi is not None and _Model(prog.p, prog.lo, prog.hi, col_hi=prog.col_hi).solve()[1] is None:
         # (tidying narrowed it to nothing: every target would look bounded) the whole programme
         prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, tidy=False, ceiling=ceiling,
-                          group_of=group_of)
+                          group_of=group_of, known=known)
     fixed = None if locked is None else np.asarray(locked, bool)[prog.figs]
     left: list = []
-    chosen = _settle(prog.p, prog.t, prog.lo, prog.hi, prog.is_all, k, fixed, left, prog.col_hi, anyone=ceiling is not None)
+    last = prog.is_all.astype(np.int64) + 2 * ~prog.known  # (a hidden figure's bounds first (what the leak crosses), an 'all' last)
+    chosen = _settle(prog.p, prog.t, prog.lo, prog.hi, last, k, fixed, left, prog.col_hi, anyone=ceiling is not None)
     return prog.figs[np.asarray(chosen, np.int64)], len(left)
 
 
@@ -433,10 +452,13 @@ class _Programme:
     """
 
     def __init__(self, zone, lab, obs, sup, small, w, rest: int, shown=None, slack: float = 0.5, tidy: bool = True, ceiling=None,
-                 group_of=None):
+                 group_of=None, known=None):
         n_cells = w.shape[0]
         n_lab = int(lab.max()) + 1
-        pf, tf = np.flatnonzero(~sup), np.flatnonzero(small)
+        is_row = ~np.asarray(sup, bool)
+        if known is not None:  # (hidden figures their relations bound: rows between those bounds)
+            is_row = is_row | ((known[0] > _TOL) | np.isfinite(known[1]))
+        pf, tf = np.flatnonzero(is_row), np.flatnonzero(small)
         count = np.diff(w.indptr)
         # each label's group: 0 the origins no coarser origin holds, g >= 1 the members of the
         # g-th coarser origin; a coarser origin's own figures read its group (-1: 'all', every group)
@@ -519,6 +541,9 @@ class _Programme:
         self.figs, self.is_all = pf, lab[pf] == rest
         v = np.round(obs[pf]) if shown is None else np.asarray(shown, dtype=float)[pf]
         self.lo, self.hi = v - slack, v + slack
+        self.known = np.asarray(sup, bool)[pf]
+        if known is not None:
+            self.lo[self.known], self.hi[self.known] = known[0][pf[self.known]], known[1][pf[self.known]]
         if ceiling is not None:  # (at most: counts and weights are not negative, so at least none)
             self.lo[np.asarray(ceiling, bool)[pf]] = 0.0
         self.col_hi = None
@@ -559,7 +584,8 @@ class _Programme:
         self.col_hi = np.full(p.shape[1], np.inf)  # (caps only where a term was dropped: the rest follow from the figures)
         on = np.unique(p.indices[tiny])
         self.col_hi[on] = cap[on]
-        self.hi = self.hi - np.bincount(row_of[tiny], weights=p.data[tiny] * cap[p.indices[tiny]], minlength=p.shape[0])
+        dropped = np.bincount(row_of[tiny], weights=p.data[tiny] * cap[p.indices[tiny]], minlength=p.shape[0])
+        self.hi = np.where(np.isinf(self.hi), self.hi, self.hi - dropped)  # (a figure bounded from below only stays so)
         self.p = sparse.csr_array((np.where(tiny, 0.0, p.data), p.indices, p.indptr), shape=p.shape)
         self.p.eliminate_zeros()
         t = self.t
