@@ -246,7 +246,7 @@ def two_levels(own: pd.DataFrame, other: pd.DataFrame, level: str, other_level: 
     -------
     TwoLevels
     """
-    from .origins import ALL, LEVELS, homes_kept, rollup_codes
+    from .origins import ALL, LEVELS, at_level, homes_kept, rollup_codes
 
     fine_is_own = LEVELS.index(level) < LEVELS.index(other_level)
     fine = own if fine_is_own else other
@@ -257,7 +257,7 @@ def two_levels(own: pd.DataFrame, other: pd.DataFrame, level: str, other_level: 
     for f, c in zip(codes, up):
         members.setdefault(c, set()).add(f)
     summed = {c for c, m in members.items() if m != {c} and c != ALL}  # (coarser origins over other ones)
-    renamed = {c: f"{other_level}:{c}" for c in sorted(summed & set(codes))}  # (one name, two sets of people)
+    renamed = {c: at_level(c, other_level) for c in sorted(summed & set(codes))}  # (one name, two sets of people)
     o = other["origin"].astype(str)
     other = other.assign(origin=o.map(renamed).fillna(o).to_numpy(dtype=object))
     extra = other[~other["origin"].isin(set(pd.unique(own["origin"].astype(str))))]

@@ -40,6 +40,8 @@ __all__ = [
     "origin_names",
     "home_municipalities",
     "homes_counted_in",
+    "at_level",
+    "code_of",
 ]
 
 #: Origin levels, finest first.
@@ -49,6 +51,21 @@ ALL = "all"
 UNKNOWN = "unknown"
 #: Origin of people whose home municipality is the zone's own (see ``residents``).
 RESIDENT = "resident"
+
+
+
+def at_level(code: str, level: str) -> str:
+    """An origin ``code`` named as another ``level``'s (``province:30000``): what the same
+    code is called beside a run at another origin level where it holds other people
+    (:func:`geozones.earlier.two_levels`).
+    """
+    return f"{level}:{code}"
+
+
+def code_of(origins: pd.Series) -> pd.Series:
+    """The origin codes without the level :func:`at_level` put before them."""
+    return origins.astype(str).str.replace(r"^[a-z]+:", "", regex=True)
+
 
 _PROVINCE_BY_PREFIX = {
     "11": "10000", "12": "10000", "13": "10000",

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from .counts import period_floor
-from .origins import ALL
+from .origins import ALL, code_of
 from .zones import OUTSIDE
 
 __all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "AUDITED", "disclosure_control", "audit_frame", "pooled_totals", "noisy_figures", "publish", "suppress_complements", "nested_relation",
@@ -303,7 +303,7 @@ def disclosure_control(
         # (the other origin level's renamed rows, geozones.earlier.two_levels, keyed as their own run keyed them)
         shown = perturbation.perturb(t["observed"].to_numpy(dtype=float), np.ones(n_real, bool), zones=t["zone_id"].astype(str).to_numpy(),
                                      periods=t["period"].to_numpy(), starts_ns=starts,
-                                     origins=t["origin"].astype(str).str.replace(r"^[a-z]+:", "", regex=True).to_numpy(dtype=object))
+                                     origins=code_of(t["origin"]).to_numpy(dtype=object))
     if audit and n_real:
         found = audit_frame(t, sup, k, nested=nested, weights=weights, linear_time=linear_time, estimates=rest_share is None,
                             shown=shown, slack=0.5 if shown is None else perturbation.max_noise + 0.5, locked=fixed,
