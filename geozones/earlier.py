@@ -447,6 +447,14 @@ class Earlier:
                                               "levels (the memory engine); --memory-budget does not bound it", self.level)
         return "memory", f"the memory engine: an earlier run at origin level {self.level!r} is audited with this run's figures"
 
+    def own_rows(self, checked: pd.DataFrame, levels: TwoLevels) -> pd.DataFrame:
+        """The rows of a table checked with the earlier runs' that this run writes: not the
+        earlier runs' own zones, nor the other origin level's figures (audited, never
+        published again).
+        """
+        keep = ~checked["zone_id"].astype(str).isin(self.added) & ~checked["origin"].astype(str).isin(levels.audited_only)
+        return checked[keep].reset_index(drop=True)
+
     def locks(self, tolerance: float) -> Locks:
         """What locks this run's figures, checking them against the earlier ones to ``tolerance``."""
         return Locks(self.figures, tolerance, ", ".join(str(r.path) for r in self.runs), self.added)

@@ -520,9 +520,7 @@ def run(cfg: RunConfig) -> RunResult:
         checked = disclosure_control(levels.table, cfg.k, nested=nested, weights=fig_weights, linear_time=linear_time, rest_share=rest,
                                      perturbation=pert, locked=None if locks is None else locks(levels.table), residents=residents,
                                      origin_groups=levels.groups, audited_only=levels.audited_only)
-        if early is not None:  # (the earlier runs' own zones and other origin level were audited, not published again)
-            checked = checked[~checked["zone_id"].astype(str).isin(early.added) & ~checked["origin"].astype(str).isin(levels.audited_only)]
-            checked = checked.reset_index(drop=True)
+        checked = early.own_rows(checked, levels) if early is not None else checked
         clock.done("disclosure control")
         published = publish(checked)
         table = output_table(published, names, zone_order, fit)
