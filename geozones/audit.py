@@ -193,7 +193,6 @@ def _programmes(a: AuditInput, sup: np.ndarray, k: float, rep: dict) -> None:
     seen = rep["exposures"]
     only = None
     known = relation_bounds(a, sup)
-    values = a.values(np.arange(len(a.zone)))
     while True:
         before = sup.copy()
         freed = np.zeros(len(sup), bool)  # (hidden figures whose rows a programme let go: checked again with their new bounds)
@@ -204,7 +203,7 @@ def _programmes(a: AuditInput, sup: np.ndarray, k: float, rep: dict) -> None:
                                  origin_bounded_figures(a, sup, k, known=iv, only=only)):  # (weights per period: its own, cell_groups)
             if kind == "bounded through a relation":
                 freed[f] = True
-                f = known.source(f, sup, a.locked, values)
+                f = known.source(f, sup, a.locked)
                 if f == -1:
                     kind = "bounded by earlier runs alone"
                 elif f >= 0:

@@ -46,6 +46,9 @@ class RelationBounds:
     new : numpy.ndarray of bool
         Per figure, whether the time relation narrows it: what a programme over one
         period's origins cannot know (it holds ``all`` and the coarser origins itself).
+    people : numpy.ndarray of float
+        Per figure, how many people it stands for in its relations: a mean's reading times
+        the periods it holds (a week of days: seven times its mean), else its reading.
     incidence : scipy.sparse.csr_array
         Figures x relations: which figures each relation joins.
     """
@@ -54,6 +57,7 @@ class RelationBounds:
     hi: np.ndarray
     incidence: sparse.csr_array
     new: np.ndarray
+    people: np.ndarray
     _members: sparse.csr_array | None = field(default=None, repr=False)  # (relations x figures, made on first use)
 
     def rows(self, sup: np.ndarray) -> np.ndarray:
@@ -62,10 +66,11 @@ class RelationBounds:
         """
         return np.asarray(sup, bool) & self.new
 
-    def source(self, f: int, sup: np.ndarray, locked: np.ndarray | None = None, values: np.ndarray | None = None) -> int:
+    def source(self, f: int, sup: np.ndarray, locked: np.ndarray | None = None) -> int:
         """The published figure to suppress when a bound leans on hidden figure ``f``'s
         interval: one of the nearest published figures in its relations (through hidden
-        ones where a relation holds none), the one with the fewest people; -1 when every
+        ones where a relation holds none), the one with the fewest people (:attr:`people`:
+        a day before its week, whose mean stands for the people of seven days); -1 when every
         such figure is locked (an earlier run published it), -2 when none is published (the
         interval was drawn before they were suppressed).
         """
@@ -83,7 +88,7 @@ class RelationBounds:
             reach = reach[~np.isin(reach, np.fromiter(seen, np.int64, len(seen)))]
             cand = reach[free[reach]]
             if len(cand):
-                return int(cand[np.argmin(values[cand])]) if values is not None else int(cand[0])
+                return int(cand[np.argmin(self.people[cand])])
             locked_seen |= bool((~sup[reach]).any())
             seen.update(reach.tolist())
             frontier = reach[sup[reach]]  # (on through hidden figures; a locked one bounds, but cannot go)
@@ -121,7 +126,9 @@ def relation_bounds(a, sup: np.ndarray, passes: int = 20) -> RelationBounds:
     else:
         new = np.zeros(n, bool)
     inc = sparse.csr_array((np.ones(len(fig)), (fig, rel)), shape=(n, max(len(factor), 1)))
-    return RelationBounds(lo, hi, inc, new)
+    scale = np.ones(n)
+    np.maximum.at(scale, fig[total], 1.0 / factor[rel[total]])
+    return RelationBounds(lo, hi, inc, new, a.values(np.arange(n)) * scale)
 
 
 def _propagate(a, sup, fig, rel, total, factor, passes):

@@ -129,17 +129,17 @@ def test_a_hidden_hour_from_its_day_and_the_other_hours():
 
 def test_a_bound_through_a_relation_is_closed_by_a_published_figure_of_it():
     """The figure to suppress when a bound leans on the hidden hour's interval: of its
-    relation's published figures the one with the fewest people (the day, reading 33),
-    never one an earlier run published; none left: -1 when only locked ones hold it, -2
-    when nothing published does."""
+    relation's published figures the one with the fewest people as the relation counts
+    them (hour 0, 40 people; the day reads 33 but stands for the 100 people of its three
+    hours: the summary goes last), never one an earlier run published; none left: -1 when
+    only locked ones hold it, -2 when nothing published does."""
     sup = np.array([False, True, False, False])
-    a = one_zone([40, 10, 50, 100 / 3])
-    b = relation_bounds(a, sup)
-    v = a.values(np.arange(4))
-    assert b.source(1, sup, None, v) == 3
-    assert b.source(1, sup, np.array([False, False, False, True]), v) == 0
-    assert b.source(1, sup, np.array([True, False, True, True]), v) == -1
-    assert b.source(1, np.ones(4, bool), None, v) == -2
+    b = relation_bounds(one_zone([40, 10, 50, 100 / 3]), sup)
+    assert b.people.tolist() == pytest.approx([40, 10, 50, 99])
+    assert b.source(1, sup) == 0
+    assert b.source(1, sup, np.array([True, False, False, False])) == 2
+    assert b.source(1, sup, np.array([True, False, True, True])) == -1
+    assert b.source(1, np.ones(4, bool)) == -2
 
 
 def test_a_hidden_day_from_its_hours_and_a_sum_of_events():
