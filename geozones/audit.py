@@ -201,6 +201,8 @@ def _programmes(a: AuditInput, sup: np.ndarray, k: float, rep: dict) -> None:
         for kind, _z, f in chain(_grouped(a, sup, lambda b, s, idx: programme_bounded_figures(b, s, k, known=_take(iv, idx),
                                                                                               only=_take(only, idx))),
                                  origin_bounded_figures(a, sup, k, known=iv, only=only)):  # (weights per period: its own, cell_groups)
+            if only is not None and kind in _NOT_RUN and f < 0:  # (said in the first pass: a slice checked again is not counted twice)
+                continue
             if kind == "bounded through a relation":
                 freed[f] = True
                 f = known.source(f, sup, a.locked)

@@ -236,3 +236,25 @@ def test_a_nested_zones_hidden_day_known_from_the_quarter_bounds_no_tiny_figure(
     found = _attack_days(tmp_path, tmp_path / "out")
     assert found  # (hidden figures under k were checked)
     assert min(m for _, m in found) >= K - 1e-6, [f for f in found if f[1] < K - 1e-6]
+
+
+def test_a_check_not_run_is_said_once_when_the_programmes_run_again(monkeypatch, caplog):
+    """World 15 runs the programmes twice (a figure they suppress is a row of bounds in the
+    second pass). With the programme across origins over its size guard, the periods it did
+    not check are said once, not once per pass: as many as the periods with a target."""
+    import functools
+
+    import geozones.audit as au
+    from geozones import crossorigin
+
+    calls = []
+    real = au.relation_bounds
+    monkeypatch.setattr(au, "relation_bounds", lambda a, sup, **kw: calls.append(1) or real(a, sup, **kw))
+    monkeypatch.setattr(au, "origin_bounded_figures", functools.partial(crossorigin.origin_bounded_figures, max_entries=0))
+    w, x, origins, factors, mean = world(15)
+    with caplog.at_level("WARNING", logger="geozones"):
+        out = checked(make_table(w, x, origins, factors, mean), w, K)
+    assert len(calls) >= 2  # (the case this test is about)
+    said = [int(m) for m in __import__("re").findall(r"not run for (\d+) periods whose", caplog.text)]
+    days = out[(out["status"] == "suppressed") & (out["observed"] > 1e-7) & (out["observed"] < K)]["hour"].nunique()
+    assert said and said[-1] <= days, (said, days)
