@@ -29,8 +29,7 @@ def slice_table(a, n_zones: int) -> tuple[np.ndarray, np.ndarray]:
     -------
     (slice of each figure, figure index per slice and zone, ``-1`` where none)
     """
-    slice_key = (a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t) * (int(a.lab.max()) + 1) + a.lab
-    s_code, s_inv = np.unique(slice_key, return_inverse=True)
+    s_code, s_inv = np.unique(_slice_key(a), return_inverse=True)
     s_inv = s_inv.reshape(-1)
     fig = np.full((len(s_code), n_zones), -1, np.int64)
     fig[s_inv, a.zone] = np.arange(len(a.zone))
@@ -261,9 +260,14 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
         pending = nxt
 
 
+def _slice_key(a) -> np.ndarray:
+    """Each figure's slice (period length, period and origin) as one integer."""
+    return (a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t) * (int(a.lab.max()) + 1) + a.lab
+
+
 def _slices_of(a, mask: np.ndarray) -> np.ndarray:
     """The figures whose slice (period and origin) holds one of ``mask``'s."""
-    key = (a.level.astype(np.int64) * (int(a.t.max()) + 1) + a.t) * (int(a.lab.max()) + 1) + a.lab
+    key = _slice_key(a)
     return np.isin(key, key[np.asarray(mask, bool)])
 
 
