@@ -131,3 +131,39 @@ def cells_of(a, f: int):
         return a.cells
     group, mats = a.cell_groups
     return mats[int(group[f])]
+
+
+def attack_days(counts, weights, tables, fine: list, holds, k: float = 30.0) -> list:
+    """The attacker over every published figure of runs at once, in the cells' counts per
+    day and origin (a run's summary period: the mean of the days). ``counts``: the counts
+    (``208`` read as ``FR``); ``weights``: a run's weights table (``cell_id``, ``zone_id``,
+    ``weight``; public); ``tables``: ``(name, zone table, its origin level)`` per run;
+    ``fine``: the origins of the unknowns; ``holds(origin, code, level)``: whether a
+    figure's origin holds the unknowns of ``code``. Per hidden figure whose truth is under
+    k (above none): ``(name, zone, period_start, origin, truth, largest value)``.
+    """
+    import pandas as pd
+
+    w = weights[weights["zone_id"] != "outside"].pivot_table(index="cell_id", columns="zone_id", values="weight", fill_value=0.0)
+    days = sorted(pd.unique(counts["period_start"]))
+    code = counts["origin"].astype(str).replace({"208": "FR"})
+    x = np.zeros((len(w.index), len(days), len(fine)))
+    np.add.at(x, (w.index.get_indexer(counts["cell_id"]), pd.Index(days).get_indexer(counts["period_start"]), pd.Index(fine).get_indexer(code)),
+              counts["count"].to_numpy(dtype=float))
+    rows, vals, hidden = [], [], []
+    for name, t, level in tables:
+        for r in t.itertuples():
+            v = np.zeros(x.shape)
+            on = [i for i, m in enumerate(fine) if r.origin == "all" or holds(r.origin, m, level)]
+            if r.period == "1d":
+                v[:, days.index(pd.Timestamp(r.period_start).tz_convert("UTC")), on] = w[r.zone_id].to_numpy()[:, None]
+            else:  # (the summary period, a quarter: the mean of the days counted)
+                v[:, :, on] = w[r.zone_id].to_numpy()[:, None, None] / len(days)
+            truth = float(v.reshape(-1) @ x.reshape(-1))
+            if r.status == "published":
+                rows.append(v.reshape(-1))
+                vals.append(r.observed)
+            elif 0.5 < truth < k:
+                hidden.append((name, r.zone_id, r.period_start, r.origin, truth, v.reshape(-1)))
+    a = np.array(rows)
+    return [(name, z, day, o, truth, lp_max(a, np.array(vals), v)) for name, z, day, o, truth, v in hidden]

@@ -164,39 +164,12 @@ def _attack_levels(case, runs, k=30.0):
     Unknowns: the people of each cell, day and municipality-level origin; a province figure
     is a row over its municipalities, 'all' over every origin, the quarter the days' mean.
     """
-    import numpy as np
+    from .attacker import attack_days
 
-    from .attacker import lp_max
-
-    counts = gz.read_counts(case / "counts.csv")
-    w = pd.read_parquet(runs[0] / "weights.parquet")
-    w = w[w["zone_id"] != "outside"].pivot_table(index="cell_id", columns="zone_id", values="weight", fill_value=0.0)
-    cells = list(w.index)
-    days = sorted(pd.unique(counts["period_start"]))
-    fine = sorted(_PROVINCE)
-    code = counts["origin"].astype(str).replace({"208": "FR"})
-    x = np.zeros((len(cells), len(days), len(fine)))
-    np.add.at(x, (pd.Index(cells).get_indexer(counts["cell_id"]), pd.Index(days).get_indexer(counts["period_start"]),
-                  pd.Index(fine).get_indexer(code)), counts["count"].to_numpy(dtype=float))
-    rows, vals, hidden = [], [], []
-    for out in runs:
-        t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
-        level = json.loads((out / "manifest.json").read_text())["parameters"]["origin_level"]
-        for r in t.itertuples():
-            v = np.zeros(x.shape)
-            members = [i for i, m in enumerate(fine) if r.origin in ("all", m if level == "municipality" else _PROVINCE[m])]
-            if r.period == "1d":
-                v[:, days.index(pd.Timestamp(r.period_start).tz_convert("UTC")), members] = w[r.zone_id].to_numpy()[:, None]
-            else:  # (the summary period, a quarter: the mean of the days counted)
-                v[:, :, members] = w[r.zone_id].to_numpy()[:, None, None] / len(days)
-            truth = float(v.reshape(-1) @ x.reshape(-1))
-            if r.status == "published":
-                rows.append(v.reshape(-1))
-                vals.append(r.observed)
-            elif 0.5 < truth < k:
-                hidden.append((out.name, r.zone_id, r.period_start, r.origin, truth, v.reshape(-1)))
-    a = np.array(rows)
-    return [(run, z, day, o, truth, lp_max(a, np.array(vals), v)) for run, z, day, o, truth, v in hidden]
+    tables = [(out.name, pd.read_csv(out / "zone_counts.csv", dtype={"origin": str}),
+               json.loads((out / "manifest.json").read_text())["parameters"]["origin_level"]) for out in runs]
+    return attack_days(gz.read_counts(case / "counts.csv"), pd.read_parquet(runs[0] / "weights.parquet"), tables, sorted(_PROVINCE),
+                       lambda origin, m, level: origin == (m if level == "municipality" else _PROVINCE[m]), k)
 
 
 def test_runs_at_two_origin_levels_reveal_nobody_when_the_later_one_names_the_earlier(tmp_path):

@@ -14,7 +14,7 @@ import geozones as gz
 from geozones.audit import AuditInput
 from geozones.relbounds import relation_bounds
 
-from .attacker import lp_max, rows_of
+from .attacker import attack_days, lp_max, rows_of
 from .test_audit import cases, checked, make_table
 
 K = 30
@@ -193,31 +193,14 @@ def _nested_case(case, seed: int):
 
 def _attack_days(case, out, k: float = K) -> list:
     """The attacker over every figure a run published (each day's and the quarter's, the
-    mean of the days): per hidden figure under k (above none), its largest value."""
+    mean of the days): per hidden figure under k (above none), what it is and its largest
+    value."""
     counts = gz.read_counts(case / "counts.csv")
-    w = pd.read_parquet(out / "weights.parquet")
-    w = w[w["zone_id"] != "outside"].pivot_table(index="cell_id", columns="zone_id", values="weight", fill_value=0.0)
-    days = sorted(pd.unique(counts["period_start"]))
-    code = counts["origin"].astype(str).replace({"208": "FR"})
-    fine = sorted(set(code))
-    x = np.zeros((len(w.index), len(days), len(fine)))
-    np.add.at(x, (w.index.get_indexer(counts["cell_id"]), pd.Index(days).get_indexer(counts["period_start"]), pd.Index(fine).get_indexer(code)),
-              counts["count"].to_numpy(dtype=float))
-    rows, vals, hidden = [], [], []
-    for r in pd.read_csv(out / "zone_counts.csv", dtype={"origin": str}).itertuples():
-        v = np.zeros(x.shape)
-        on = [i for i, m in enumerate(fine) if r.origin in ("all", m)]
-        if r.period == "1d":
-            v[:, days.index(pd.Timestamp(r.period_start).tz_convert("UTC")), on] = w[r.zone_id].to_numpy()[:, None]
-        else:
-            v[:, :, on] = w[r.zone_id].to_numpy()[:, None, None] / len(days)
-        truth = float(v.reshape(-1) @ x.reshape(-1))
-        if r.status == "published":
-            rows.append(v.reshape(-1))
-            vals.append(r.observed)
-        elif 0.5 < truth < k:
-            hidden.append(((r.zone_id, r.period_start, r.origin, truth), v.reshape(-1)))
-    return [(what, lp_max(np.array(rows), np.array(vals), v)) for what, v in hidden]
+    fine = sorted(set(counts["origin"].astype(str).replace({"208": "FR"})))
+    table = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
+    found = attack_days(counts, pd.read_parquet(out / "weights.parquet"), [(out.name, table, None)], fine,
+                        lambda origin, m, level: origin == m, k)
+    return [(h[1:5], h[5]) for h in found]
 
 
 def test_a_nested_zones_hidden_day_known_from_the_quarter_bounds_no_tiny_figure(tmp_path):
