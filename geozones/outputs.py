@@ -19,7 +19,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -489,13 +489,26 @@ def replace_folder(new: Path, out: str | os.PathLike[str], own: tuple[str, ...] 
     shutil.rmtree(old, ignore_errors=True)
 
 
-def discard_folder(new: Path) -> None:
+def discard_folder(new: Path, wait: Callable[[], object] | None = None) -> None:
     """Remove a run's new folder after a failure (``out`` is left as it was).
+
+    A second interrupt while it cleans up (Ctrl-C pressed twice, a scheduler's SIGTERM
+    sent again, or by two threads' writes) does not cut the clean-up short: it had left
+    the half-made folder beside ``out`` until the next run.
 
     Parameters
     ----------
     new : Path
         From :func:`new_folder`.
+    wait : callable, optional
+        Called first, to wait for threads still writing into ``new``.
     """
-    with contextlib.suppress(OSError):
-        shutil.rmtree(new)
+    for _ in range(100):  # (each pass is cut short by one more interrupt at most)
+        try:
+            if wait is not None:
+                wait()
+            with contextlib.suppress(OSError):
+                shutil.rmtree(new)
+            return
+        except KeyboardInterrupt:
+            continue

@@ -290,8 +290,7 @@ def write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stage
         _before_replace(stage, out)
         replace_folder(stage, out)
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        discard_folder(stage)
+        discard_folder(stage, wait=lambda: pool.shutdown(wait=True, cancel_futures=True))
         raise
     finally:
         pool.shutdown(wait=True)

@@ -163,6 +163,37 @@ def test_a_run_stopped_by_sigterm_leaves_the_old_set_and_nothing_beside_it(two_s
     assert snapshot(s["out"]) == s["a"] and not leftovers(s["out"])
 
 
+def test_a_second_sigterm_while_cleaning_up_still_leaves_nothing_beside_it(two_sets, tmp_path):
+    """A scheduler may send SIGTERM twice (and two threads' writes did, in the test above,
+    which failed on CI once): the second one, landing in the clean-up, cut it short and left
+    the half-made folder beside the output folder."""
+    s = two_sets
+    b = s["base"]
+    script = tmp_path / "stopped_twice.py"
+    script.write_text(
+        "import os, shutil, signal, sys\n"
+        "from geozones import runfiles\n"
+        "from geozones.cli import main\n"
+        "real_write, real_rmtree = runfiles.write_table, shutil.rmtree\n"
+        "def write_then_stop(*a, **k):\n"
+        "    out = real_write(*a, **k)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return out\n"
+        "def stopped_again(path, *a, **k):\n"
+        "    shutil.rmtree = real_rmtree\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return real_rmtree(path, *a, **k)\n"
+        "runfiles.write_table = write_then_stop\n"
+        "shutil.rmtree = stopped_again\n"
+        "if __name__ == '__main__':\n"
+        "    main(sys.argv[1:])\n")
+    args = [sys.executable, str(script), "-q", "apportion", "--zones", *b.zones, "--cells", b.cells, "--counts", str(s["counts_b"]),
+            "--market-share", b.market_share, "--no-map", "--engine", "memory", "--out", str(s["out"])]
+    r = subprocess.run(args, capture_output=True, text=True)
+    assert r.returncode == 130 and "interrupted" in r.stderr, r.stderr
+    assert snapshot(s["out"]) == s["a"] and not leftovers(s["out"]), r.stderr
+
+
 def test_the_output_folder_keeps_its_permissions(two_sets):
     """An operator's group-shared output folder (2775) became 0700 after a run: the new
     set's folder had the temporary folder's permissions."""
