@@ -28,7 +28,7 @@ from scipy import sparse
 from ._arrays import ranges
 from ._progress import noted
 
-__all__ = ["map_periods", "origin_bounded_figures", "period_culprits"]
+__all__ = ["consistent", "culprits", "map_periods", "origin_bounded_figures", "period_culprits"]
 
 _TOL = 1e-7
 _EPS = 1e-12  # (weights under this leave the programme, soundly: _Programme._tidy; HiGHS would drop them unsoundly)
@@ -176,7 +176,16 @@ def period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.
     position returned for one is a hidden figure whose bound a target leans on).
     """
     ws, all_label, group_of = _WEIGHTS
-    w = ws[group]
+    return culprits(ws[group], all_label, group_of, zone, lab, obs, sup, k, shown, slack, locked, ceiling=ceiling, known=known)
+
+
+def culprits(w, all_label: int, group_of, zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None,
+             ceiling=None, known=None, later=None) -> tuple[np.ndarray, int]:
+    """:func:`period_culprits` over the weights ``w`` given (cells x zones, CSC of floats:
+    any unknowns and figures, such as :mod:`geozones.timechains`' cells of several
+    periods). ``later``: per figure, a rank among the published ones to suppress (lower
+    first; the default: an ``all`` last).
+    """
     prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, ceiling=ceiling, group_of=group_of,
                       known=known)
     if prog.t.shape[0] == 0:
@@ -187,9 +196,22 @@ def period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.
                           group_of=group_of, known=known)
     fixed = None if locked is None else np.asarray(locked, bool)[prog.figs]
     left: list = []
-    last = prog.is_all.astype(np.int64) + 2 * ~prog.known  # (a hidden figure's bounds first (what the leak crosses), an 'all' last)
+    rank = prog.is_all.astype(np.int64) if later is None else 2 * np.asarray(later, np.int64)[prog.figs] + prog.is_all
+    last = rank + 2 * (int(rank.max()) + 1 if len(rank) else 1) * ~prog.known  # (a hidden figure's bounds first (what the leak crosses), an 'all' last)
     chosen = _settle(prog.p, prog.t, prog.lo, prog.hi, last, k, fixed, left, prog.col_hi, anyone=ceiling is not None)
     return prog.figs[np.asarray(chosen, np.int64)], len(left)
+
+
+def consistent(w, all_label: int, group_of, zone, lab, obs, tol: float = 1e-4) -> bool:
+    """Whether counts exist (not negative) that give every figure its true value ``obs``
+    over the weights ``w`` (to within ``tol``): the programme's model of the figures holds.
+    """
+    prog = _Programme(zone, lab, obs, np.zeros(len(zone), bool), np.zeros(len(zone), bool), w, all_label, np.asarray(obs, float),
+                      tol, tidy=False, group_of=group_of)
+    model = _Model(prog.p, prog.lo, prog.hi)
+    model.h.setOptionValue("solver", "ipm")  # (rows held near their values: the interior point finds a point 2-3x sooner)
+    model.h.setOptionValue("run_crossover", "off")
+    return model.solve()[1] is not None
 
 
 def _period(a) -> np.ndarray:
