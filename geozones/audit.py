@@ -45,6 +45,7 @@ from .crossorigin import origin_bounded_figures
 from .maxima import maxima_to_hide
 from .relbounds import relation_bounds
 from .spatial import spatial_checks as _spatial
+from .timechains import chain_bounded_figures
 
 __all__ = ["AuditInput", "audit", "level_cells", "nested_codes", "parents", "zone_cells"]
 
@@ -128,6 +129,19 @@ _NOT_RUN = {
 }
 
 
+#: Blocks of periods left out of the programme over several periods (:mod:`geozones.timechains`):
+#: a note, not a warning; every period of them was checked on its own, and the intervals the
+#: time relation puts on figures were rows there.
+_NOT_JOINED = {
+    "programme over periods too large": "the disclosure audit's programme over a longer period and its shorter ones at once was "
+    "not run for %d block(s) of periods, too large for it: each period was checked on its own, with the bounds the time relation "
+    "puts on its figures (docs/privacy.md)",
+    "programme over periods not consistent": "the disclosure audit's programme over a longer period and its shorter ones at "
+    "once was not run for %d block(s) of periods whose longer figures are neither the mean nor the sum of the shorter ones' "
+    "counts: each period was checked on its own (docs/privacy.md)",
+}
+
+
 def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) -> tuple[np.ndarray, dict]:
     """Suppress further figures until nothing under ``k`` follows from the published ones.
 
@@ -172,9 +186,15 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
     if a.cells is not None:  # bounds combining any published figures of a slice (last: more suppression only loosens)
         seen = rep["exposures"]
         _programmes(a, sup, k, rep)
+        for kind, _z, f in chain_bounded_figures(a, sup, k):  # (last: the periods' own programmes have had their say)
+            seen[kind] = seen.get(kind, 0) + 1
+            rep["suppressed"] += f >= 0
         for kind, message in _NOT_RUN.items():
             if seen.get(kind):
                 logging.getLogger("geozones").warning(message, seen[kind])
+        for kind, message in _NOT_JOINED.items():
+            if seen.get(kind):
+                logging.getLogger("geozones").info(message, seen[kind])
     if rep["suppressed"]:  # (what the audit found, per kind: the operator's data team reads why figures went)
         logging.getLogger("geozones").info("audit: %d more figures suppressed in %d rounds; exposures found: %s", rep["suppressed"],
                                            rep["rounds"], ", ".join(f"{kind} {n}" for kind, n in sorted(rep["exposures"].items())))

@@ -772,6 +772,7 @@ def test_a_zone_table_too_large_for_the_budget_is_published_in_parts_with_the_sa
     monkeypatch.setattr(audit_module, "capped_figures", lambda a, sup, k: iter(()))
     monkeypatch.setattr(audit_module, "programme_bounded_figures", lambda a, sup, k, **kw: iter(()))
     monkeypatch.setattr(audit_module, "origin_bounded_figures", lambda a, sup, k, **kw: iter(()))
+    monkeypatch.setattr(audit_module, "chain_bounded_figures", lambda a, sup, k, **kw: iter(()))
     whole = run(RunConfig(out=str(tmp_path / "whole"), **base))
     figures = whole.manifest["disclosure_control"]["figures"]
     # a figure made to take 1 MB: the table (GBs) then dwarfs what the process holds (< 2 GB)
