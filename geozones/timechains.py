@@ -38,7 +38,7 @@ __all__ = ["chain_bounded_figures"]
 _TOL = 1e-7
 
 
-def chain_bounded_figures(a: AuditInput, sup: np.ndarray, k: float, max_entries: int = 300_000) -> Iterator[tuple[str, int, int]]:
+def chain_bounded_figures(a: AuditInput, sup: np.ndarray, k: float, max_entries: int = 100_000) -> Iterator[tuple[str, int, int]]:
     """Suppressed figures that the programme over a block of periods bounds under ``k``.
 
     Parameters
@@ -49,9 +49,13 @@ def chain_bounded_figures(a: AuditInput, sup: np.ndarray, k: float, max_entries:
     sup : numpy.ndarray of bool
         Suppressed so far; updated as figures are yielded.
     k : float
-    max_entries : int, default 300,000
+    max_entries : int, default 100,000
         Blocks whose figures hold more weights (cells times the shorter periods they
-        hold times their origins, over all of them) are left unchecked.
+        hold times their origins, over all of them) are left unchecked. The cost grows
+        faster than the size where every zone holds every cell (footprints): on the demo's
+        inputs, two days and their quarter take 0.3 s for the 14 neighbourhoods (102,000
+        weights) and 5.2 s for all 34 zones (197,000), against 4.4 s for the whole run
+        without this programme.
 
     Yields
     ------
