@@ -15,11 +15,13 @@ shortest period and origin: the attacker's own, as ``tests/attacker.py`` writes 
 The programme is :mod:`geozones.crossorigin`'s over "cells" that are (shortest period,
 cell) pairs: a figure of a longer period reads its cells in each shorter period it holds,
 at its weight over their number (a mean) or at its weight (a sum). Which of the two holds is
-checked on the true figures (one programme: counts that give every figure its value must
-exist); a block where neither holds is not checked (said). A block whose published figures
-hold more weights than ``max_entries`` is not checked either (said once per run: the demo's
-quarter of days is such a block; a chain through 92 days' counts moves each day's bound by
-a 92nd, and the intervals between figures still hold it).
+checked on the true figures: with one set of weights, each longer figure must be the mean
+(or sum) of its shorter ones; with a set per period, a programme must find counts that give
+every figure its value. A block where neither holds is not checked, and the run says how
+many. A block whose figures hold more weights than ``max_entries`` is not checked either,
+and the run notes how many: the demo's quarter of 92 days is such a block (a chain through
+92 days' counts moves each day's bound by a 92nd; the intervals between figures of
+:mod:`geozones.relbounds` still hold where the time relation holds between figures).
 """
 
 from __future__ import annotations
