@@ -32,8 +32,10 @@ slice runs last, on what is left, and then the programme over a period's origins
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
+from contextlib import contextmanager
 from itertools import chain
 
 import numpy as np
@@ -47,7 +49,7 @@ from .relbounds import relation_bounds
 from .spatial import spatial_checks as _spatial
 from .timechains import chain_bounded_figures
 
-__all__ = ["AuditInput", "audit", "level_cells", "nested_codes", "parents", "zone_cells"]
+__all__ = ["AuditInput", "audit", "audit_record", "level_cells", "nested_codes", "parents", "zone_cells"]
 
 _TOL = 1e-7
 
@@ -142,6 +144,28 @@ _NOT_JOINED = {
 }
 
 
+_RECORD: contextvars.ContextVar[dict | None] = contextvars.ContextVar("geozones_audit_record", default=None)
+
+
+@contextmanager
+def audit_record():
+    """Collect, over every :func:`audit` run inside, what the audit could not check or close.
+
+    Yields
+    ------
+    dict
+        Per kind (a programme too large to run, one unsolved, a block of periods left out,
+        figures that earlier runs alone bound), how many: what a run's manifest says under
+        ``disclosure_control.audit_limits``. Empty when the audit checked everything.
+    """
+    record: dict = {}
+    token = _RECORD.set(record)
+    try:
+        yield record
+    finally:
+        _RECORD.reset(token)
+
+
 def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) -> tuple[np.ndarray, dict]:
     """Suppress further figures until nothing under ``k`` follows from the published ones.
 
@@ -195,6 +219,10 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
         for kind, message in _NOT_JOINED.items():
             if seen.get(kind):
                 logging.getLogger("geozones").info(message, seen[kind])
+        if (record := _RECORD.get()) is not None:
+            for kind in (*_NOT_RUN, *_NOT_JOINED):
+                if seen.get(kind):
+                    record[kind] = record.get(kind, 0) + int(seen[kind])
     if rep["suppressed"]:  # (what the audit found, per kind: the operator's data team reads why figures went)
         logging.getLogger("geozones").info("audit: %d more figures suppressed in %d rounds; exposures found: %s", rep["suppressed"],
                                            rep["rounds"], ", ".join(f"{kind} {n}" for kind, n in sorted(rep["exposures"].items())))

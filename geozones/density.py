@@ -28,7 +28,7 @@ from .counts import parse_period, period_floor
 from .errors import WeightsError
 from .weights import Weights
 
-__all__ = ["DENSITIES", "PeriodWeights", "deviance", "period_weights", "run_density", "split_by_period"]
+__all__ = ["DENSITIES", "PeriodWeights", "density_note", "deviance", "period_weights", "run_density", "split_by_period"]
 
 #: Where the footprint model's density comes from: the counts of each published period, or of the whole run.
 DENSITIES = ("period", "run")
@@ -239,3 +239,33 @@ def _em_until(P, PT, counts: np.ndarray, start: np.ndarray, q0: np.ndarray, targ
 def _floor(starts_ns: np.ndarray, period: str) -> np.ndarray:
     """The start (UTC nanoseconds) of the ``period`` that holds each start."""
     return pd.DatetimeIndex(period_floor(pd.Series(pd.to_datetime(starts_ns, utc=True)), period)).as_unit("ns").asi8
+
+
+def density_note(footprinted: bool, weights: Weights, density: str) -> dict:
+    """What a run's manifest says of the footprint model's density (nothing about people).
+
+    Parameters
+    ----------
+    footprinted : bool
+        Whether the run's weights come from footprints (nothing is said otherwise).
+    weights : Weights
+        The run's weights (their ``meta`` holds the model's parameters).
+    density : str
+        The run's ``--density`` (:data:`DENSITIES`).
+
+    Returns
+    -------
+    dict
+        ``{"footprint": {...}}``, or empty.
+    """
+    if not footprinted:
+        return {}
+    keys = ("tile_m", "path_loss_exponent", "softness_db", "reach_factor", "prior", "tiles", "iterations")
+    where = ("estimated from each published period's own counts (a day's figures from that day's, the summary period's from all "
+             "of its counts; --density period)" if density == "period" else
+             "estimated from this run's counts, summed over its periods and origins (--density run)")
+    return {
+        "footprint": {k: weights.meta.get(k) for k in keys}
+        | {"density": where + "; weights.parquet holds the weights under the prior density (the run's own weights carry the "
+                              "counts and are not written)"}
+    }

@@ -23,7 +23,7 @@ from .overlay import no_overlap
 from .weights import Weights, compute_weights, compute_weights_dask
 
 __all__ = ["holds_polygons", "coverage_model", "build_weights", "build_footprint_weights", "prior_footprint_weights", "naming_inputs",
-           "check_unreached"]
+           "check_unreached", "prebuilt_footprints"]
 
 log = logging.getLogger("geozones")
 
@@ -281,3 +281,36 @@ def check_unreached(zones: gpd.GeoDataFrame, weights: Weights, coverage: gpd.Geo
     log.warning("%d zones are reached by no cell (their figures are zero): %s", len(lonely), ", ".join(map(str, lonely["zone_id"][:5])))
 
 
+def prebuilt_footprints(path: str, weights: Weights) -> Footprints | None:
+    """The footprints written beside a prebuilt footprint weights file.
+
+    Parameters
+    ----------
+    path : str
+        The weights file (``geozones weights --model footprint``).
+    weights : Weights
+        Its weights, read.
+
+    Returns
+    -------
+    Footprints or None
+        None, with a warning, when there are none beside it: the prior's weights are then
+        used as they are.
+
+    Raises
+    ------
+    WeightsError
+        When the footprints name other cells or zones than the weights.
+    """
+    from .weights_io import footprints_path, read_footprints
+
+    side = Path(path).with_name(weights.meta.get("footprints") or footprints_path(path).name)
+    if not side.is_file():
+        log.warning("%s: no footprints beside these footprint weights (%s): the prior's weights are used as they are, "
+                    "without the density of this run's counts", path, side.name)
+        return None
+    fp = read_footprints(side)
+    if set(map(str, fp.cell_ids)) != set(map(str, weights.cell_ids)) or not set(map(str, fp.zone_ids)) <= set(map(str, weights.zone_ids)):
+        raise WeightsError("the footprints beside the weights name other cells or zones", path=side,
+                           hint="write both again with 'geozones weights --model footprint'")
+    return fp

@@ -38,17 +38,18 @@ from scipy import sparse
 
 from . import __version__
 from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
+from .audit import audit_record
 from .cellkey import Perturbation, read_secret
 from .config import RunConfig, load_config, pick_engine
 from .counts import events_to_counts, parse_period, period_seconds, read_counts, read_events, read_optout, warn_if_no_optout_matched
-from .density import PeriodWeights, period_weights, run_density
+from .density import PeriodWeights, density_note, period_weights, run_density
 from .earlier import TwoLevels, check_settings, join_weights, prepare_earlier
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, publish_dense, publish_in_parts, table_fits
 from .errors import BudgetError, ConfigError, WeightsError
 from .extrapolate import input_totals, market_share_factors, read_market_share, rest_share
 from .footprint import refined_weights
-from .inputs import run_weights
+from .inputs import prebuilt_footprints, run_weights
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
 from .origins import ALL, home_municipalities, homes_counted_in, rollup_codes
 from .outputs import (
@@ -351,6 +352,11 @@ def run(cfg: RunConfig) -> RunResult:
     GeozonesError
         Any problem with an input or a setting; nothing is written then.
     """
+    with audit_record() as limits:  # (what the audit could not check or close: the manifest says so)
+        return _run(cfg, limits)
+
+
+def _run(cfg: RunConfig, limits: dict) -> RunResult:
     clock = _Stages()
     cfg.validate()
     check_inputs_are_not_outputs(cfg)
@@ -384,7 +390,7 @@ def run(cfg: RunConfig) -> RunResult:
                                path=cfg.weights, hint="drop --model footprint, or rebuild the weights as Parquet")
         model = built or model or "given"
         if model == "footprint":
-            fp = _prebuilt_footprints(cfg.weights, weights)
+            fp = prebuilt_footprints(cfg.weights, weights)
     else:  # (footprint: the density comes from the counts, below)
         weights, model, fp = run_weights(zones, cfg.zones, cfg.cells, model=model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs,
                                          ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column, prior=cfg.prior,
@@ -563,7 +569,7 @@ def run(cfg: RunConfig) -> RunResult:
             "rest_note": "the estimate of 'all' is its published origins' estimates plus the rest of its observed count divided by rest_share, "
                          "the input's observed total over its estimated total",
         },
-        "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | _density_note(footprinted, weights, cfg.density),
+        "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | density_note(footprinted, weights, cfg.density),
         "counts": {
             **counts_summary(counts, bins),
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
@@ -586,6 +592,7 @@ def run(cfg: RunConfig) -> RunResult:
                              if early is None or not {outer, *inners} & early.added],
             **stats,
             "suppressed_by_reason": {k: int(v) for k, v in sorted(by_reason.items())},
+            "audit_limits": dict(sorted(limits.items())),
             "rounding": "published figures are rounded to whole numbers",
             "parts": parts or 1,
             "protection": cfg.protection,
@@ -612,36 +619,3 @@ def run(cfg: RunConfig) -> RunResult:
     warn_outside_home(zones, residents)
     manifest["outputs"] = [f.name for f in files]
     return RunResult(arrow=table, manifest=manifest, files=files)
-
-
-def _prebuilt_footprints(path: str, weights: Weights):
-    """The footprints beside a prebuilt footprint weights file, or None (with a warning: the prior's weights are then used as they are)."""
-    from .weights_io import footprints_path, read_footprints
-
-    side = Path(path).with_name(weights.meta.get("footprints") or footprints_path(path).name)
-    if not side.is_file():
-        log.warning("%s: no footprints beside these footprint weights (%s): the prior's weights are used as they are, "
-                    "without the density of this run's counts", path, side.name)
-        return None
-    fp = read_footprints(side)
-    if set(map(str, fp.cell_ids)) != set(map(str, weights.cell_ids)) or not set(map(str, fp.zone_ids)) <= set(map(str, weights.zone_ids)):
-        raise WeightsError("the footprints beside the weights name other cells or zones", path=side,
-                           hint="write both again with 'geozones weights --model footprint'")
-    return fp
-
-
-def _density_note(footprinted: bool, weights: Weights, density: str) -> dict:
-    """What the manifest says of the footprint model's density (nothing about people)."""
-    if not footprinted:
-        return {}
-    keys = ("tile_m", "path_loss_exponent", "softness_db", "reach_factor", "prior", "tiles", "iterations")
-    where = ("estimated from each published period's own counts (a day's figures from that day's, the summary period's from all "
-             "of its counts; --density period)" if density == "period" else
-             "estimated from this run's counts, summed over its periods and origins (--density run)")
-    return {
-        "footprint": {k: weights.meta.get(k) for k in keys}
-        | {"density": where + "; weights.parquet holds the weights under the prior density (the run's own weights carry the "
-                              "counts and are not written)"}
-    }
-
-

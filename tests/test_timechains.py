@@ -174,3 +174,21 @@ def test_a_run_with_a_density_per_period_reveals_nothing_through_its_cells_over_
     7.3; 5 of 12 such worlds leaked, seeds 8-19)."""
     n, leaks = _attack_density_run(tmp_path, seed=11)
     assert n >= 50 and leaks == []
+
+
+def test_the_manifest_counts_the_checks_the_audit_did_not_run(tmp_path, monkeypatch):
+    """What the audit could not check was said only in the log: the manifest now counts it
+    per kind (a block of periods over the size guard here), and is empty when all ran."""
+    from geozones.config import RunConfig
+    from geozones.pipeline import run
+
+    from .test_density import world as density_world
+
+    c = density_world(tmp_path, seed=11)
+    base = dict(zones=[str(c["zones"])], cells=str(c["cells"]), counts=str(c["counts"]), heat_grid_m=None, map=False, k=30)
+    full = run(RunConfig(out=str(tmp_path / "full"), **base)).manifest["disclosure_control"]
+    assert full["audit_limits"] == {}
+    monkeypatch.setattr(au, "chain_bounded_figures", functools.partial(chain_bounded_figures, max_entries=1))
+    small = run(RunConfig(out=str(tmp_path / "small"), **base)).manifest["disclosure_control"]
+    assert small["audit_limits"] == {"programme over periods too large": 1}
+    assert small["published"] > full["published"]  # (the chain the programme closes stays open: figures it hid are out)
