@@ -97,8 +97,9 @@ def chain_bounded_figures(a: AuditInput, sup: np.ndarray, k: float, max_entries:
         if float(size[f].sum()) > max_entries:
             yield "programme over periods too large", -1, -1
             continue
-        for mean in (True, False):
-            if a.cell_groups is None and not _figures_follow(a, f, mean):
+        miss = _time_misfit(a, f)  # (how far the longer figures are from the mean, and from the sum, of their shorter ones)
+        for mean in (True, False) if miss[0] <= miss[1] else (False, True):
+            if a.cell_groups is None and not miss[0 if mean else 1] <= 0:
                 continue  # (one set of weights: the figures follow the cells' model exactly when it holds)
             w, vz = _expanded(a, f, ws, group, members, span, mean)
             if a.cell_groups is None or consistent(w, int(a.all_label), a.group_of, vz, a.lab[f], a.obs[f]):
@@ -117,15 +118,17 @@ def chain_bounded_figures(a: AuditInput, sup: np.ndarray, k: float, max_entries:
             yield "bounded over several periods", int(a.zone[i]), int(i)
 
 
-def _figures_follow(a: AuditInput, f: np.ndarray, mean: bool) -> bool:
-    """Whether each longer figure among ``f`` is the mean (or sum) of its zone's and
-    origin's figures of every shortest period it holds. With one set of weights for every
-    period this holds exactly when the cells' counts follow the same model (the weights are
-    the same linear map), so no programme is needed to check it.
+def _time_misfit(a: AuditInput, f: np.ndarray) -> tuple[float, float]:
+    """How far the longer figures among ``f`` are from the mean, and from the sum, of their
+    zone's and origin's figures of every shortest period they hold: per model, the sum of
+    the gaps beyond rounding error (0: the model holds; ``inf``: a shortest period without
+    a figure here, not checked, so not assumed). With one set of weights for every period
+    a model holds for the figures exactly when it holds for the cells' counts (the weights
+    are the same linear map); with a set per period the closer model is tried first.
     """
     short, long_ = f[a.level[f] == 0], f[a.level[f] > 0]
     if not len(long_) or not len(short):
-        return False
+        return np.inf, np.inf
     n_lab, n_z = int(a.lab.max()) + 1, int(a.zone.max()) + 1
     levels = np.unique(a.level[long_])
     par = {int(lv): np.asarray(a.parent[lv], np.int64) for lv in levels}
@@ -149,12 +152,11 @@ def _figures_follow(a: AuditInput, f: np.ndarray, mean: bool) -> bool:
     mine = (slot * n_z + a.zone[long_]) * n_lab + a.lab[long_]
     at = np.minimum(np.searchsorted(uk, mine), len(uk) - 1)
     want_n = held_all[slot]
-    # (a shortest period it holds without a figure here: not checked, so not assumed)
     if not ((uk[at] == mine) & (n[at] == want_n)).all():
-        return False
-    want = s[at] / n[at] if mean else s[at]
+        return np.inf, np.inf
     t = a.obs[long_]
-    return bool((np.abs(want - t) <= np.abs(t) * 1e-9 + 1e-6).all())
+    tol = np.abs(t) * 1e-9 + 1e-6
+    return tuple(float(np.maximum(np.abs(want - t) - tol, 0.0).sum()) for want in (s[at] / n[at], s[at]))
 
 
 def _blocks(parent: list, n_s: int) -> tuple[np.ndarray, list]:

@@ -192,3 +192,19 @@ def test_the_manifest_counts_the_checks_the_audit_did_not_run(tmp_path, monkeypa
     small = run(RunConfig(out=str(tmp_path / "small"), **base)).manifest["disclosure_control"]
     assert small["audit_limits"] == {"programme over periods too large": 1}
     assert small["published"] > full["published"]  # (the chain the programme closes stays open: figures it hid are out)
+
+
+@pytest.mark.parametrize(("seed", "mean"), [(74, True), (141, False)])
+def test_with_weights_per_period_the_closer_model_is_tried_first(monkeypatch, seed, mean):
+    """With a set of weights per period the model is checked by a programme, which may find
+    counts for either where the weights leave room: the model closer to the figures (a
+    mean for presence, a sum for events) is tried first, and kept when it holds."""
+    import geozones.timechains as tc
+
+    a, _, _ = audit_input(seed)
+    a.cell_groups = (a.level.copy(), [a.cells, a.cells.copy()])
+    tried = []
+    real = tc._expanded
+    monkeypatch.setattr(tc, "_expanded", lambda *args: tried.append(args[-1]) or real(*args))
+    kinds = [k for k, _, _ in chain_bounded_figures(a, _suppressed_before(seed), K)]
+    assert tried[0] is mean and "programme over periods not consistent" not in kinds
