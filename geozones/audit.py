@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import chain
 
@@ -148,7 +149,7 @@ _RECORD: contextvars.ContextVar[dict | None] = contextvars.ContextVar("geozones_
 
 
 @contextmanager
-def audit_record():
+def audit_record() -> Iterator[dict]:
     """Collect, over every :func:`audit` run inside, what the audit could not check or close.
 
     Yields
