@@ -181,10 +181,33 @@ def period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.
 
 def culprits(w, all_label: int, group_of, zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None,
              ceiling=None, known=None, later=None) -> tuple[np.ndarray, int]:
-    """:func:`period_culprits` over the weights ``w`` given (cells x zones, CSC of floats:
-    any unknowns and figures, such as :mod:`geozones.timechains`' cells of several
-    periods). ``later``: per figure, a rank among the published ones to suppress (lower
-    first; the default: an ``all`` last).
+    """:func:`period_culprits` over the weights given.
+
+    Parameters
+    ----------
+    w : scipy.sparse.csc_array
+        Unknowns x columns, floats: a figure reads column ``zone`` of it (a period's cells x
+        zones, or :mod:`geozones.timechains`' (period, cell) pairs x figure columns).
+    all_label : int
+        The label of ``all`` (the rest of a cell takes it).
+    group_of : numpy.ndarray or None
+        Per label, its coarser origin's label (:attr:`geozones.audit.AuditInput.group_of`).
+    zone, lab, obs, sup : numpy.ndarray
+        Per figure: its column of ``w``, its origin label, its true value, and whether it
+        is suppressed so far.
+    k : float
+        The threshold.
+    shown, slack, locked, ceiling, known
+        As for :func:`period_culprits`.
+    later : numpy.ndarray of int, optional
+        Per figure, a rank among the published ones to suppress when several bind (lower
+        first; within a rank an origin before ``all``). Default: an ``all`` last.
+
+    Returns
+    -------
+    tuple
+        The positions of the figures to suppress, in order, and how many targets the
+        locked figures alone bound under ``k``.
     """
     prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, ceiling=ceiling, group_of=group_of,
                       known=known)
@@ -203,8 +226,22 @@ def culprits(w, all_label: int, group_of, zone, lab, obs, sup, k: float, shown=N
 
 
 def consistent(w, all_label: int, group_of, zone, lab, obs, tol: float = 1e-4) -> bool:
-    """Whether counts exist (not negative) that give every figure its true value ``obs``
-    over the weights ``w`` (to within ``tol``): the programme's model of the figures holds.
+    """Whether counts exist (not negative) that give every figure its true value.
+
+    Parameters
+    ----------
+    w, all_label, group_of, zone, lab
+        As for :func:`culprits`.
+    obs : numpy.ndarray of float
+        Per figure, its true value.
+    tol : float, default 1e-4
+        How far from its value a figure may come out (people).
+
+    Returns
+    -------
+    bool
+        True when the programme's model of the figures (its weights, ``all`` the sum of the
+        origins, a coarser origin the sum of its members) can give every figure its value.
     """
     prog = _Programme(zone, lab, obs, np.zeros(len(zone), bool), np.zeros(len(zone), bool), w, all_label, np.asarray(obs, float),
                       tol, tidy=False, group_of=group_of)
