@@ -188,17 +188,10 @@ def culprits(w, all_label: int, group_of, zone, lab, obs, sup, k: float, shown=N
     w : scipy.sparse.csc_array
         Unknowns x columns, floats: a figure reads column ``zone`` of it (a period's cells x
         zones, or :mod:`geozones.timechains`' (period, cell) pairs x figure columns).
-    all_label : int
-        The label of ``all`` (the rest of a cell takes it).
-    group_of : numpy.ndarray or None
-        Per label, its coarser origin's label (:attr:`geozones.audit.AuditInput.group_of`).
-    zone, lab, obs, sup : numpy.ndarray
-        Per figure: its column of ``w``, its origin label, its true value, and whether it
-        is suppressed so far.
-    k : float
-        The threshold.
-    shown, slack, locked, ceiling, known
-        As for :func:`period_culprits`.
+    all_label, group_of
+        The label of ``all`` and, per label, its coarser origin's (or None).
+    zone, lab, obs, sup, k, shown, slack, locked, ceiling, known
+        As for :func:`period_culprits` (``zone``: a column of ``w``).
     later : numpy.ndarray of int, optional
         Per figure, a rank among the published ones to suppress when several bind (lower
         first; within a rank an origin before ``all``). Default: an ``all`` last.
@@ -240,8 +233,7 @@ def consistent(w, all_label: int, group_of, zone, lab, obs, tol: float = 1e-4) -
     Returns
     -------
     bool
-        True when the programme's model of the figures (its weights, ``all`` the sum of the
-        origins, a coarser origin the sum of its members) can give every figure its value.
+        Whether the programme's model (its weights, ``all`` and coarser origins as sums) can.
     """
     prog = _Programme(zone, lab, obs, np.zeros(len(zone), bool), np.zeros(len(zone), bool), w, all_label, np.asarray(obs, float),
                       tol, tidy=False, group_of=group_of)
