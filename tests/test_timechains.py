@@ -56,7 +56,7 @@ def test_no_random_world_leaks_through_its_periods(seed):
 
 def audit_input(seed: int, scale_day: float = 1.0) -> tuple:
     """World ``seed`` as the audit reads it (hours at level 0, the day at 1, origins then
-    ``all``), and what the run suppressed without the programme over periods."""
+    ``all``; ``scale_day``: the day's figures times this), with its table and weights."""
     w, x, origins, factors, mean = world(seed)
     table = make_table(w, x, origins, factors, mean)
     lab = table["origin"].map({o: i for i, o in enumerate([*origins, "all"])}).to_numpy(np.int64)
