@@ -137,28 +137,34 @@ def test_a_run_killed_at_any_moment_leaves_the_old_set_or_the_new_one(two_sets):
     assert snapshot(s["out"]) == s["b"] and not leftovers(s["out"])
 
 
+def _stopped(s: dict, script: Path, then: str = "") -> subprocess.CompletedProcess:
+    """A run over the second counts whose every table write sends SIGTERM to itself (and
+    ``then``: more of the script, run before main), as a process of its own."""
+    b = s["base"]
+    script.write_text(
+        "import os, shutil, signal, sys\n"
+        "from geozones import runfiles\n"
+        "from geozones.cli import main\n"
+        "real_write = runfiles.write_table\n"
+        "def write_then_stop(*a, **k):\n"
+        "    out = real_write(*a, **k)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return out\n"
+        "runfiles.write_table = write_then_stop\n"
+        + then +
+        "if __name__ == '__main__':\n"
+        "    main(sys.argv[1:])\n")
+    args = [sys.executable, str(script), "-q", "apportion", "--zones", *b.zones, "--cells", b.cells, "--counts", str(s["counts_b"]),
+            "--market-share", b.market_share, "--no-map", "--engine", "memory", "--out", str(s["out"])]
+    return subprocess.run(args, capture_output=True, text=True)
+
+
 def test_a_run_stopped_by_sigterm_leaves_the_old_set_and_nothing_beside_it(two_sets, tmp_path):
     """A scheduler stops jobs with SIGTERM: a run stopped so while writing left its
     half-made folder (.out.geozones-new-*, the new tables and no manifest) beside the
     output folder until the next run. It now stops as Ctrl-C does: exit 130, the old set."""
     s = two_sets
-    b = s["base"]
-    script = tmp_path / "stopped.py"
-    script.write_text(
-        "import os, signal, sys\n"
-        "from geozones import runfiles\n"
-        "from geozones.cli import main\n"
-        "real = runfiles.write_table\n"
-        "def write_then_stop(*a, **k):\n"
-        "    out = real(*a, **k)\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
-        "    return out\n"
-        "runfiles.write_table = write_then_stop\n"
-        "if __name__ == '__main__':\n"
-        "    main(sys.argv[1:])\n")
-    args = [sys.executable, str(script), "-q", "apportion", "--zones", *b.zones, "--cells", b.cells, "--counts", str(s["counts_b"]),
-            "--market-share", b.market_share, "--no-map", "--engine", "memory", "--out", str(s["out"])]
-    r = subprocess.run(args, capture_output=True, text=True)
+    r = _stopped(s, tmp_path / "stopped.py")
     assert r.returncode == 130 and "interrupted" in r.stderr, r.stderr
     assert snapshot(s["out"]) == s["a"] and not leftovers(s["out"])
 
@@ -168,28 +174,13 @@ def test_a_second_sigterm_while_cleaning_up_still_leaves_nothing_beside_it(two_s
     which failed on CI once): the second one, landing in the clean-up, cut it short and left
     the half-made folder beside the output folder."""
     s = two_sets
-    b = s["base"]
-    script = tmp_path / "stopped_twice.py"
-    script.write_text(
-        "import os, shutil, signal, sys\n"
-        "from geozones import runfiles\n"
-        "from geozones.cli import main\n"
-        "real_write, real_rmtree = runfiles.write_table, shutil.rmtree\n"
-        "def write_then_stop(*a, **k):\n"
-        "    out = real_write(*a, **k)\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
-        "    return out\n"
-        "def stopped_again(path, *a, **k):\n"
-        "    shutil.rmtree = real_rmtree\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
-        "    return real_rmtree(path, *a, **k)\n"
-        "runfiles.write_table = write_then_stop\n"
-        "shutil.rmtree = stopped_again\n"
-        "if __name__ == '__main__':\n"
-        "    main(sys.argv[1:])\n")
-    args = [sys.executable, str(script), "-q", "apportion", "--zones", *b.zones, "--cells", b.cells, "--counts", str(s["counts_b"]),
-            "--market-share", b.market_share, "--no-map", "--engine", "memory", "--out", str(s["out"])]
-    r = subprocess.run(args, capture_output=True, text=True)
+    r = _stopped(s, tmp_path / "stopped_twice.py",
+                 "real_rmtree = shutil.rmtree\n"
+                 "def stopped_again(path, *a, **k):\n"
+                 "    shutil.rmtree = real_rmtree\n"
+                 "    os.kill(os.getpid(), signal.SIGTERM)\n"
+                 "    return real_rmtree(path, *a, **k)\n"
+                 "shutil.rmtree = stopped_again\n")
     assert r.returncode == 130 and "interrupted" in r.stderr, r.stderr
     assert snapshot(s["out"]) == s["a"] and not leftovers(s["out"]), r.stderr
 
