@@ -97,6 +97,23 @@ class AuditInput:
         cut = np.flatnonzero(np.diff(group[order])) + 1
         return [(idx, self.subset(idx, mats[int(group[idx[0]])])) for idx in np.split(order, cut) if len(idx)]
 
+    def weight_groups(self) -> tuple[np.ndarray, list]:
+        """Each figure's weights group and each group's weights (cells x zones, CSC of
+        floats): :attr:`cell_groups`, or one group of :attr:`cells`.
+        """
+        group, mats = self.cell_groups if self.cell_groups is not None else (np.zeros(len(self.zone), np.int64), [self.cells])
+        return np.asarray(group, np.int64), [sparse.csc_array(m, dtype=float) for m in mats]
+
+    def cells_held(self, group: np.ndarray, ws: list) -> np.ndarray:
+        """Per figure, how many cells its zone holds in its group's weights (from
+        :meth:`weight_groups`): the size of its row in a programme.
+        """
+        held = np.zeros(len(self.zone))
+        for g, w in enumerate(ws):
+            on = np.flatnonzero(group == g)
+            held[on] = np.diff(w.indptr)[self.zone[on]]
+        return held
+
     def is_locked(self, idx: np.ndarray) -> np.ndarray:
         """Whether figures ``idx`` (positions) are out already: an earlier run published
         them, so they are never chosen to be suppressed.

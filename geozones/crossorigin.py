@@ -92,16 +92,10 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
         return
     # a period's size before anything is built: its published figures' weights (the unknowns are fewer)
     # (held once by every process: _hold; weights per period, --density period: each group's)
-    group, mats = a.cell_groups if a.cell_groups is not None else (np.zeros(len(a.zone), np.int64), [a.cells])
-    ws = [sparse.csc_array(m, dtype=float) for m in mats]
-    nnz = [np.diff(w.indptr) for w in ws]
+    group, ws = a.weight_groups()
     period = _period(a)
     pub = ~sup
-    held = np.zeros(len(a.zone))
-    for g, n in enumerate(nnz):
-        on = pub & (group == g)
-        held[on] = n[a.zone[on]]
-    size = np.bincount(period[pub], weights=held[pub], minlength=int(period.max()) + 1)
+    size = np.bincount(period[pub], weights=a.cells_held(group, ws)[pub], minlength=int(period.max()) + 1)
     big = np.zeros(len(size), bool)
     with_t = np.unique(period[small])
     big[with_t] = size[with_t] > max_entries

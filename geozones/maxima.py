@@ -30,7 +30,6 @@ import logging
 import sys
 
 import numpy as np
-from scipy import sparse
 
 __all__ = ["maxima_to_hide", "peak_estimates"]
 
@@ -160,8 +159,7 @@ def _ceilings(a, sup, k, s, m, locked, out, kinds, max_entries, workers) -> None
         out[m] = True
         kinds["maxima of a period too large to check"] = int(len(np.unique(m)))
         return
-    group, mats = a.cell_groups if a.cell_groups is not None else (np.zeros(len(a.zone), np.int64), [a.cells])
-    ws = [sparse.csc_array(mat, dtype=float) for mat in mats]
+    group, ws = a.weight_groups()
     nnz = [np.diff(w.indptr) for w in ws]
     t_short = a.t[s]
     has_target = np.zeros(int(a.t.max()) + 1, bool)

@@ -78,19 +78,14 @@ def chain_bounded_figures(a: AuditInput, sup: np.ndarray, k: float, max_entries:
     has_long[fb[(a.level > 0) & (fb >= 0)]] = True
     todo = np.unique(fb[small])
     todo = todo[has_long[todo]]
-    group, mats = a.cell_groups if a.cell_groups is not None else (np.zeros(len(a.zone), np.int64), [a.cells])
-    ws = [sparse.csc_array(m, dtype=float) for m in mats]
+    group, ws = a.weight_groups()
     # a figure's size in the programme: its cells, times the shorter periods it holds, times its origins
     n_mem = np.zeros(len(a.zone))
     for lv, mem in enumerate(members):
         on = np.flatnonzero(a.level == lv)
         n_mem[on] = np.array([len(m) for m in mem] + [0])[np.minimum(a.t[on], len(mem))]
-    held = np.zeros(len(a.zone))
-    for g, w in enumerate(ws):
-        on = np.flatnonzero(group == g)
-        held[on] = np.diff(w.indptr)[a.zone[on]]
     fine = max(np.setdiff1d(np.unique(a.lab), [a.all_label]).size, 1)
-    size = held * n_mem * np.where(a.lab == a.all_label, fine, 1)
+    size = a.cells_held(group, ws) * n_mem * np.where(a.lab == a.all_label, fine, 1)
     for b in todo:
         f = np.flatnonzero(fb == b)
         span = np.flatnonzero(block == b)
