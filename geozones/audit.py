@@ -214,16 +214,13 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
         for kind, _z, f in chain_bounded_figures(a, sup, k):  # (last: the periods' own programmes have had their say)
             seen[kind] = seen.get(kind, 0) + 1
             rep["suppressed"] += f >= 0
-        for kind, message in _NOT_RUN.items():
-            if seen.get(kind):
-                logging.getLogger("geozones").warning(message, seen[kind])
-        for kind, message in _NOT_JOINED.items():
-            if seen.get(kind):
-                logging.getLogger("geozones").info(message, seen[kind])
-        if (record := _RECORD.get()) is not None:
-            for kind in (*_NOT_RUN, *_NOT_JOINED):
+        log, record = logging.getLogger("geozones"), _RECORD.get()
+        for kinds, say in ((_NOT_RUN, log.warning), (_NOT_JOINED, log.info)):
+            for kind, message in kinds.items():
                 if seen.get(kind):
-                    record[kind] = record.get(kind, 0) + int(seen[kind])
+                    say(message, seen[kind])
+                    if record is not None:
+                        record[kind] = record.get(kind, 0) + int(seen[kind])
     if rep["suppressed"]:  # (what the audit found, per kind: the operator's data team reads why figures went)
         logging.getLogger("geozones").info("audit: %d more figures suppressed in %d rounds; exposures found: %s", rep["suppressed"],
                                            rep["rounds"], ", ".join(f"{kind} {n}" for kind, n in sorted(rep["exposures"].items())))
