@@ -7,7 +7,30 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import sparse
 
-__all__ = ["AuditInput", "home_labels", "level_cells", "nested_codes", "parents", "zone_cells"]
+__all__ = ["AuditInput", "TOL", "hidden_targets", "home_labels", "level_cells", "nested_codes", "parents", "zone_cells"]
+
+TOL = 1e-7
+"""A figure above this many people is somebody's: the programmes' tolerance for "none"."""
+
+
+def hidden_targets(obs: np.ndarray, sup: np.ndarray, k: float) -> np.ndarray:
+    """The hidden figures every bound of the audit protects: suppressed, above none (:data:`TOL`) and under ``k``.
+
+    Parameters
+    ----------
+    obs : numpy.ndarray
+        Per figure, the observed count.
+    sup : numpy.ndarray
+        Per figure, True where it is suppressed.
+    k : float
+        The threshold.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per figure, True for a target.
+    """
+    return np.asarray(sup, bool) & (obs > TOL) & (obs < k)
 
 
 @dataclass

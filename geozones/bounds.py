@@ -16,10 +16,10 @@ from scipy import sparse
 
 from ._arrays import ranges
 from ._progress import noted
+from .auditinput import TOL as _TOL
+from .auditinput import hidden_targets
 
 __all__ = ["capped_figures", "programme_bounded_figures", "slice_table"]
-
-_TOL = 1e-7
 
 
 def slice_table(a, n_zones: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +62,7 @@ def capped_figures(a, sup: np.ndarray, k: float):
     tuple
         ``("bounded by others", zone, figure)``: the published figure to suppress.
     """
-    small = sup & (a.obs > _TOL) & (a.obs < k)
+    small = hidden_targets(a.obs, sup, k)
     if not small.any():
         return
     w = sparse.coo_array(a.cells)
@@ -217,7 +217,7 @@ def programme_bounded_figures(a, sup: np.ndarray, k: float, max_cells: int = 20_
         ``("bounded through a relation", zone, figure)``: a hidden figure whose interval
         (``known``) the bound leans on, for the caller to suppress a figure of its relations.
     """
-    small = sup & (a.obs > _TOL) & (a.obs < k)
+    small = hidden_targets(a.obs, sup, k)
     if only is not None:
         small &= _slices_of(a, only)
     if not small.any():

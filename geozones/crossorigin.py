@@ -27,10 +27,11 @@ from scipy import sparse
 
 from ._arrays import ranges
 from ._progress import noted
+from .auditinput import TOL as _TOL
+from .auditinput import hidden_targets
 
 __all__ = ["consistent", "culprits", "map_periods", "origin_bounded_figures", "period_culprits"]
 
-_TOL = 1e-7
 _EPS = 1e-12  # (weights under this leave the programme, soundly: _Programme._tidy; HiGHS would drop them unsoundly)
 # (the programme lifting every target at once is a shortcut, taken only within this many simplex iterations
 # times columns and rows: about 2 s here, where nationally it takes ~100 s. A count, not seconds: a time limit
@@ -85,7 +86,7 @@ def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_
     """
     if a.cells is None or int(a.all_label) < 0:
         return
-    small = sup & (a.obs > _TOL) & (a.obs < k)
+    small = hidden_targets(a.obs, sup, k)
     if only is not None:
         small &= np.isin(_period(a), _period(a)[np.asarray(only, bool)])
     if not small.any():
@@ -196,13 +197,13 @@ def culprits(w, all_label: int, group_of, zone, lab, obs, sup, k: float, shown=N
         The positions of the figures to suppress, in order, and how many targets the
         locked figures alone bound under ``k``.
     """
-    prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, ceiling=ceiling, group_of=group_of,
+    prog = _Programme(zone, lab, obs, sup, hidden_targets(obs, sup, k), w, all_label, shown, slack, ceiling=ceiling, group_of=group_of,
                       known=known)
     if prog.t.shape[0] == 0:
         return np.zeros(0, np.int64), 0
     if prog.col_hi is not None and _Model(prog.p, prog.lo, prog.hi, col_hi=prog.col_hi).solve()[1] is None:
         # (tidying narrowed it to nothing: every target would look bounded) the whole programme
-        prog = _Programme(zone, lab, obs, sup, sup & (obs > _TOL) & (obs < k), w, all_label, shown, slack, tidy=False, ceiling=ceiling,
+        prog = _Programme(zone, lab, obs, sup, hidden_targets(obs, sup, k), w, all_label, shown, slack, tidy=False, ceiling=ceiling,
                           group_of=group_of, known=known)
     fixed = None if locked is None else np.asarray(locked, bool)[prog.figs]
     left: list = []

@@ -31,9 +31,9 @@ import sys
 
 import numpy as np
 
-__all__ = ["maxima_to_hide", "peak_estimates"]
+from .auditinput import hidden_targets
 
-_TOL = 1e-7
+__all__ = ["maxima_to_hide", "peak_estimates"]
 
 
 def _pairs(a) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +152,7 @@ def _ceilings(a, sup, k, s, m, locked, out, kinds, max_entries, workers) -> None
     """Rule 2 (module docstring): the maxima ``m`` ceil the hidden figures ``s``; sets
     ``out`` for those to suppress and counts them in ``kinds``.
     """
-    small = sup & (a.obs > _TOL) & (a.obs < k) & (a.level == 0)
+    small = hidden_targets(a.obs, sup, k) & (a.level == 0)
     if not len(s) or not small.any():
         return
     if a.cells is None:  # (no weights: nothing to programme; the rule before stop 41)

@@ -32,12 +32,10 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from .auditinput import AuditInput
+from .auditinput import AuditInput, hidden_targets
 from .crossorigin import consistent, culprits
 
 __all__ = ["chain_bounded_figures"]
-
-_TOL = 1e-7
 
 
 def chain_bounded_figures(a: AuditInput, sup: np.ndarray, k: float, max_entries: int = 200_000) -> Iterator[tuple[str, int, int]]:
@@ -73,7 +71,7 @@ def chain_bounded_figures(a: AuditInput, sup: np.ndarray, k: float, max_entries:
     block, members = _blocks(a.parent, n_s)
     fig_s = _first_member(a, members)  # (a shortest period of each figure: its block)
     fb = np.where(fig_s >= 0, block[np.maximum(fig_s, 0)], -1)
-    small = sup & (a.obs > _TOL) & (a.obs < k) & (fb >= 0)
+    small = hidden_targets(a.obs, sup, k) & (fb >= 0)
     has_long = np.zeros(int(block.max()) + 2 if len(block) else 1, bool)
     has_long[fb[(a.level > 0) & (fb >= 0)]] = True
     todo = np.unique(fb[small])
