@@ -60,7 +60,7 @@ from .outputs import (
     table_frame,
     zone_summary,
 )
-from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, nested_items, publish
+from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, nested_items, optout_summary, publish, safe_count
 from .quality import check_strict, findings, quality_of_bins, quality_of_counts
 from .runfiles import (
     check_inputs_are_not_outputs,
@@ -106,11 +106,6 @@ class RunResult:
         if self._frame is None and self.arrow is not None:
             self._frame = table_frame(self.arrow)
         return self._frame
-
-
-def _safe(value: float, k: float) -> float | str:
-    """A figure about people for a log or manifest: the figure only if it rests on k or more."""
-    return round(float(value), 3) if value >= k else f"fewer than {k:g}"
 
 
 def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, residents, periods: list[str]):
@@ -573,14 +568,12 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         "counts": {
             **counts_summary(counts, bins),
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
-                               "count": _safe(info["dropped_count"], cfg.k) if info["dropped_rows"] else 0},
+                               "count": safe_count(info["dropped_count"], cfg.k) if info["dropped_rows"] else 0},
             "conservation_max_abs_error": conservation,
         },
         "data_quality": quality,
-        "optout": None if optout_info is None or not cfg.optout else {
-            "listed_subscribers_removed": optout_info["removed_subscribers"] if optout_info["removed_subscribers"] >= cfg.k or optout_info["removed_subscribers"] == 0 else f"fewer than {cfg.k:g}",
-            "events_removed": optout_info["removed_events"],
-        },
+        "optout": None if optout_info is None or not cfg.optout else optout_summary(optout_info["removed_subscribers"],
+                                                                                      optout_info["removed_events"], cfg.k),
         "disclosure_control": {
             "k": cfg.k,
             "rule": "a figure is published only if its observed number of people is at least k; complementary suppression over origins, "

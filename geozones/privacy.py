@@ -47,7 +47,7 @@ from .origins import ALL, code_of
 from .zones import OUTSIDE
 
 __all__ = ["DEFAULT_K", "PUBLISHED", "SUPPRESSED", "BELOW_K", "COMP_ORIGINS", "COMP_TIME", "COMP_NESTED", "AUDITED", "disclosure_control", "audit_frame", "pooled_totals", "noisy_figures", "publish", "suppress_complements", "nested_relation",
-           "nested_items", "period_rank"]
+           "nested_items", "period_rank", "safe_count", "optout_summary"]
 
 DEFAULT_K = 30
 PUBLISHED = "published"
@@ -57,6 +57,54 @@ COMP_ORIGINS = "complementary: origins"
 COMP_TIME = "complementary: time"
 COMP_NESTED = "complementary: nested zones"
 AUDITED = "audit: recoverable"
+
+
+def safe_count(value: float, k: float) -> float | str:
+    """A figure about people for a log or manifest: itself only where it rests on ``k`` or more (or none).
+
+    Parameters
+    ----------
+    value : float
+        How many people (or a count that rests on them).
+    k : float
+        The threshold.
+
+    Returns
+    -------
+    float or str
+        ``value`` (rounded to 3 decimals; an int when whole) when it is 0 or at least
+        ``k``, else ``"fewer than k"``.
+    """
+    v = float(value)
+    if v != 0 and v < k:
+        return f"fewer than {k:g}"
+    return int(v) if v.is_integer() else round(v, 3)
+
+
+def optout_summary(subscribers: int, events: int, k: float) -> dict:
+    """What a manifest says of an opt-out list: the subscribers removed and their events.
+
+    Both are about the people on the list, so both rest on how many they are: under ``k``
+    the number of subscribers reads ``"fewer than k"`` and their events are not given
+    (one person's events tell how active that person was).
+
+    Parameters
+    ----------
+    subscribers : int
+        Subscribers of the list found in the events and removed.
+    events : int
+        Their events removed.
+    k : float
+        The threshold.
+
+    Returns
+    -------
+    dict
+        ``listed_subscribers_removed`` and ``events_removed``.
+    """
+    shown = safe_count(subscribers, k)
+    return {"listed_subscribers_removed": shown,
+            "events_removed": int(events) if not isinstance(shown, str) else f"not given: {shown} subscribers"}
 
 
 def period_rank(period: str) -> int:

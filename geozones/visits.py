@@ -28,7 +28,7 @@ from .extrapolate import read_market_share
 from .inputs import build_weights, run_weights
 from .origins import successor
 from .outputs import discard_folder, new_folder, replace_folder, write_table
-from .privacy import DEFAULT_K, PUBLISHED
+from .privacy import DEFAULT_K, PUBLISHED, optout_summary, safe_count
 from .visitor_tables import visitor_tables
 from .visitors import DeviceSums, device_sums_arrays, parse_night
 from .weights import Weights
@@ -312,7 +312,7 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
                     "(if the operator is %s's, give --home-country %s)", top, cfg.home_country, top, top)
 
     def safe(n: int):  # a count of people in the manifest: itself under the rule
-        return int(n) if (n >= k or n == 0) else f"fewer than {k:g}"
+        return safe_count(n, k)
 
     manifest = {
         "command": "visitors",
@@ -322,7 +322,7 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         "devices": {"seen": safe(stats.get("devices", 0)), "in_zones": safe(stats.get("devices_in_zones", 0)), "with_a_home": safe(stats.get("homes", 0)),
                     "home_country": cfg.home_country},  # (--home-country: phones of other countries roam and have no home)
         "events": {"read": int(stats.get("events", 0)), "in_unknown_cells": int(unknown)},
-        "optout": None if not cfg.optout else {"listed_subscribers_removed": safe(removed), "events_removed": removed_events},
+        "optout": None if not cfg.optout else optout_summary(removed, removed_events, k),
         "disclosure_control": {
             "k": k,
             "protection": cfg.protection,

@@ -359,7 +359,13 @@ def test_events_with_optout_through_the_cli(small_case, tmp_path):
     east = t[(t.zone_id == "east") & (t.origin == "all")]
     assert east["status"].tolist() == ["suppressed"]  # 25 people left: below k
     m = json.loads((out / "manifest.json").read_text())
-    assert m["optout"]["events_removed"] == 15
+    # 15 subscribers opted out, under k: their events are not counted in the manifest either (one person's are how active they were)
+    assert m["optout"] == {"listed_subscribers_removed": "fewer than 30", "events_removed": "not given: fewer than 30 subscribers"}
+    assert "15" not in json.dumps(m["optout"])
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--events", ev, "--optout", opt, "--out", tmp_path / "k10",
+                 "--period", "1h", "--no-residents", "--heat-grid", 0, "--k", 10)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "k10" / "manifest.json").read_text())["optout"] == {"listed_subscribers_removed": 15, "events_removed": 15}
     assert m["parameters"]["kind"] == "unique"
     r = geozones("report", out, "--zone", "east")
     assert r.returncode == 0, r.stderr
