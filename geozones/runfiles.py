@@ -358,8 +358,8 @@ def partial_periods(first: str | None, last: str | None, period: str, base: str 
     for t in sorted({a, b}):
         start = pd.Timestamp(period_floor(pd.Series([t]), period).iloc[0]).tz_convert("Europe/Brussels")
         end = period_end(start, period)
-        whole = (end.normalize() - start.normalize()).days
-        held = (min(b, end - pd.Timedelta(seconds=1)).normalize() - max(a, start).normalize()).days + 1
+        whole = (end.date() - start.date()).days  # (calendar days: a spring quarter is 90 days less an hour of clock time)
+        held = (min(b, end - pd.Timedelta(seconds=1)).date() - max(a, start).date()).days + 1
         if 0 < held < whole:
             said.append(f"the {period} from {start.date()} holds {held} of its {whole} days")
     return "; ".join(dict.fromkeys(said))

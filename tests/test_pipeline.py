@@ -849,6 +849,10 @@ def test_a_summary_period_the_counts_cover_in_part_is_said(small_case):
     from geozones.runfiles import partial_periods
 
     assert partial_periods("2025-10-20T00:00:00+02:00", "2025-11-02T00:00:00+01:00", "1q", "1d") == "the 1q from 2025-10-01 holds 14 of its 92 days"
+    # across the spring clock change a period is an hour shorter, not a day (a probe read "14 of its 89 days")
+    assert partial_periods("2026-03-02T00:00:00+01:00", "2026-03-15T00:00:00+01:00", "1q", "1d") == "the 1q from 2026-01-01 holds 14 of its 90 days"
+    assert partial_periods("2026-03-02T00:00:00+01:00", "2026-03-15T00:00:00+01:00", "1mo", "1d") == "the 1mo from 2026-03-01 holds 14 of its 31 days"
+    assert partial_periods("2026-03-23T00:00:00+01:00", "2026-03-27T00:00:00+01:00", "1w", "1d") == "the 1w from 2026-03-23 holds 5 of its 7 days"
     assert partial_periods("2026-07-01T00:00:00+02:00", "2026-09-30T23:00:00+02:00", "1q", "1h") == ""
     assert partial_periods("2026-07-06T00:00:00+02:00", "2026-07-13T00:00:00+02:00", "1w", "1w") == ""
     c = small_case
