@@ -155,7 +155,11 @@ def effect_rows(visitors: pd.DataFrame, by_origin: dict[str, pd.DataFrame], name
         for name, (days, around) in items.items():
             r = added_by(visitors, days, excluded, around)
             if r is None:
-                out.append({"name": name, "kind": kind, "sentence": f"{name}: no published figure on its days or on comparable days", "origins": []})
+                published = visitors.dropna(subset=["estimate"]).index
+                why = ("no published figure on its days" if not any(d in published for d in days) else
+                       f"no baseline: no other {'day' if kind == 'event' else 'day before or after it'} of the same weekday within "
+                       f"{WINDOW_DAYS} days has a published figure and is free of events and campaigns")
+                out.append({"name": name, "kind": kind, "sentence": f"{name}: {why}", "origins": []})
                 continue
             rows = []
             for o, s in by_origin.items():

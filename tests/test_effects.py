@@ -56,3 +56,16 @@ def test_bad_campaigns_file(tmp_path, text):
     p.write_text(text)
     with pytest.raises(InputError):
         read_campaigns(p)
+
+
+def test_an_event_without_a_baseline_says_so_and_not_that_it_was_not_published():
+    """A probe's "Carnaval: no published figure on its days or on comparable days" stood beside
+    Carnaval's published day: the only other Saturday was an event day too."""
+    days = pd.date_range("2026-03-02", "2026-03-15", freq="D")
+    s = series(days, np.full(len(days), 1000.0))
+    events = {"Carnaval": ["2026-03-07"], "Fair": ["2026-03-14"]}  # the run's two Saturdays
+    s.loc["2026-03-09", "estimate"] = np.nan
+    rows = effect_rows(s, {}, {}, events | {"Closed": ["2026-03-09"]})
+    said = {r["name"]: r["sentence"] for r in rows}
+    assert said["Carnaval"].startswith("Carnaval: no baseline: no other day of the same weekday within 28 days"), said
+    assert said["Closed"] == "Closed: no published figure on its days", said
