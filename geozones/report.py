@@ -311,6 +311,9 @@ def build_report(
     has_res = (summ["origin"] == RESIDENT).any()
 
     vis_iv = visitors_of(summ, has_residents=has_res)
+    if manifest.get("parameters", {}).get("stat") == "max" and has_res:
+        # (a maximum of all less a maximum of residents is no period's figure: they peak on other days)
+        vis_iv = _busiest_visitors(table[table["period"] == periods[0]], period_start, summary_p, has_res)
     vis = vis_iv["estimate"]
     if zone is None:
         # the zone with most visitors; else (no such figure published) with most people in
@@ -525,6 +528,22 @@ def visitors_of(frame: pd.DataFrame, index: str = "zone_id", *, has_residents: b
     if has_residents:
         return pd.DataFrame({"estimate": np.nan, "low": np.nan, "high": np.nan}, index=out.index)
     return out
+
+
+def _busiest_visitors(rows: pd.DataFrame, period_start: str, summary_p: str, has_residents: bool) -> pd.DataFrame:
+    """Under ``--stat max``: visitors per zone in its busiest published period of the summary
+    period from ``period_start`` (all less residents of the same period; a lower bound where
+    the busiest one is withheld).
+    """
+    from .counts import period_end
+
+    start = pd.Timestamp(period_start)
+    ts = pd.to_datetime(rows["period_start"].str.slice(0, 19))
+    rows = rows[(ts >= start.tz_localize(None)) & (ts < period_end(start, summary_p).tz_localize(None))]
+    per = visitors_of(rows, index=["zone_id", "period_start"], has_residents=has_residents).dropna(subset=["estimate"])
+    if not len(per):
+        return pd.DataFrame(columns=["estimate", "low", "high"], dtype=float)
+    return per.loc[per.groupby(level="zone_id")["estimate"].idxmax()].droplevel("period_start")
 
 
 def _spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, onames: dict, names: dict):
