@@ -547,7 +547,8 @@ def _busiest_visitors(rows: pd.DataFrame, period_start: str, summary_p: str, has
 
 
 def _spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, onames: dict, names: dict):
-    """Spend per visitor per zone and origin, from published daily figures and transactions >= k."""
+    """Spend per person per zone and origin, from published daily figures and transactions >= k
+    (origin ``all``: everyone, residents included)."""
     daily = table[(table["period"] == day_p) & (table["status"] == _PUBLISHED)].copy()
     daily["date"] = daily["period_start"].str.slice(0, 10)
     joined = spend.merge(daily[["zone_id", "date", "origin", "estimate"]], on=["zone_id", "date", "origin"], how="left")
@@ -557,7 +558,7 @@ def _spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float,
     for (zid, o), r in g.iterrows():
         ok = r["transactions"] >= k
         rows.append({
-            "zone": names.get(zid, zid), "origin": onames.get(o, o), "days": int(r["days"]),
+            "zone": names.get(zid, zid), "origin": "all origins, residents included" if o == ALL else onames.get(o, o), "days": int(r["days"]),
             "transactions": people_text(r["transactions"]) if ok else "suppressed",
             "per_visitor": f"€ {r['amount'] / r['visitors']:.2f}" if ok else "suppressed",
         })

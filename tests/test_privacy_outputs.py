@@ -101,6 +101,12 @@ def test_event_names_and_spend_rows_are_escaped_in_the_report(small_case, tmp_pa
     html = (out / "report.html").read_text()
     assert "<script>alert(3)" not in html
     assert "&lt;script&gt;alert(3)&lt;/script&gt;Braderie" in html
+    # a spend row of origin 'all' is everyone's, residents included: not read as spend per visitor
+    spend.write_text("zone_id,date,origin,transactions,amount\neast,2026-07-01,all,40,900\n")
+    rep = run_cli("report", out, "--spend", spend, "--zone", "east")
+    assert rep.returncode == 0, rep.stderr
+    html = (out / "report.html").read_text()
+    assert "<td>all origins, residents included</td>" in html and "Spend per person per day" in html and "per visitor" not in html
 
 
 @pytest.mark.parametrize("width, scale", [(50, 1), (1.5, 50)])
