@@ -548,7 +548,8 @@ def _busiest_visitors(rows: pd.DataFrame, period_start: str, summary_p: str, has
 
 def _spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, onames: dict, names: dict):
     """Spend per person per zone and origin, from published daily figures and transactions >= k
-    (origin ``all``: everyone, residents included)."""
+    (origin ``all``: everyone, residents included).
+    """
     daily = table[(table["period"] == day_p) & (table["status"] == _PUBLISHED)].copy()
     daily["date"] = daily["period_start"].str.slice(0, 10)
     joined = spend.merge(daily[["zone_id", "date", "origin", "estimate"]], on=["zone_id", "date", "origin"], how="left")

@@ -20,7 +20,8 @@ __all__ = ["zone_factors", "protect", "visitor_tables"]
 
 def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame | None, k: float) -> np.ndarray:
     """Per zone, the factor from observed devices to people: ``sum(w / share) / sum(w)``
-    over the run's devices in the zone, by their origin's market share.
+    over the devices of the zone's rows (each device once per period it was present, where
+    ``zone_origin`` has ``presence``; else once), by their origin's market share.
 
     An origin with fewer than ``k`` devices in the zone over the whole run takes the share
     of the rest (:func:`geozones.extrapolate.rest_share`), so that the factor, which anyone
@@ -30,7 +31,8 @@ def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame |
     Parameters
     ----------
     zone_origin : pandas.DataFrame
-        ``zone``, ``origin``, ``observed`` (:attr:`DeviceSums.zone_origin`).
+        ``zone``, ``origin``, ``observed`` (devices, for the threshold) and optionally
+        ``presence`` (device-periods, the weights) (:attr:`DeviceSums.zone_origin`).
     n_zones : int
     shares : pandas.DataFrame or None
         The market-share table (:func:`geozones.read_market_share`); None: factor 1.
@@ -45,10 +47,11 @@ def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame |
     rest = rest_share(shares)
     share = zone_origin["origin"].map(market_share_factors(zone_origin["origin"], shares)).to_numpy(dtype=float)
     obs = zone_origin["observed"].to_numpy(dtype=float)
-    share = np.where(obs >= k, share, rest)
+    share = np.where(obs >= k, share, rest)  # (the threshold on people: each device once)
+    w = zone_origin["presence"].to_numpy(dtype=float) if "presence" in zone_origin else obs
     z = zone_origin["zone"].to_numpy(dtype=np.int64)
-    people = np.bincount(z, weights=obs / share, minlength=n_zones)
-    seen = np.bincount(z, weights=obs, minlength=n_zones)
+    people = np.bincount(z, weights=w / share, minlength=n_zones)
+    seen = np.bincount(z, weights=w, minlength=n_zones)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(seen > 0, people / seen, 1.0 / rest)
 

@@ -108,10 +108,13 @@ class DeviceSums:
         ``zone`` (index into the weights' zones), ``period_start`` (UTC), the category
         code and ``observed`` (the sum of the devices' weights).
     zone_origin : pandas.DataFrame
-        ``zone``, ``origin``, ``observed`` over the whole run (for :func:`geozones.visitor_tables.zone_factors`).
+        ``zone``, ``origin``, ``observed`` over the whole run (each device once) and
+        ``presence`` (each device once per period it was present: the devices of the rows)
+        (for :func:`geozones.visitor_tables.zone_factors`).
     class_origin : pandas.DataFrame
         ``zone``, ``class`` (code), ``origin``, ``observed`` over the whole run: each
-        device once per class it took in the zone (the classes' own factors).
+        device once per class it took in the zone (the classes' own factors); and
+        ``presence``, each device once per period it was present in that class.
     stats : dict
         ``devices``, ``events``, ``events_unknown_cells``, ``homes``, ``devices_in_zones``.
     """
@@ -126,9 +129,10 @@ class DeviceSums:
     def add(self, other: DeviceSums) -> DeviceSums:
         """These sums and ``other``'s, for disjoint sets of devices."""
         def cat(a, b):
-            keys = [c for c in a.columns if c != "observed"]
+            values = [c for c in ("observed", "presence") if c in a.columns]
+            keys = [c for c in a.columns if c not in values]
             both = pd.concat([a, b], ignore_index=True)
-            return both.groupby(keys, as_index=False, sort=True)["observed"].sum() if len(both) else both
+            return both.groupby(keys, as_index=False, sort=True)[values].sum() if len(both) else both
 
         stats = {k: self.stats.get(k, 0) + other.stats.get(k, 0) for k in set(self.stats) | set(other.stats)}
         return DeviceSums(cat(self.visitors, other.visitors), cat(self.dwell, other.dwell), cat(self.returning, other.returning),
@@ -289,7 +293,7 @@ def device_sums_arrays(
     seg_end = np.r_[seg[1:], n_ev] - 1  # (consecutive events in one cell on one day: one segment)
     ctx = dict(home=home, night_keys=night_keys, zone_municipality=zone_municipality, n_muni=max(n_muni, 1), n_days=n_days, day0=day0,
                n_zone=n_zone, period=period, summary_period=summary_period, regular_days=regular_days, first_origin=first_origin)
-    sums = {"visitors": [], "dwell": [], "returning": [], "zone_origin": [], "class_origin": []}
+    sums = {"visitors": [], "dwell": [], "returning": [], "zone_origin": [], "class_origin": [], "zone_presence": [], "class_presence": []}
     stats["devices_in_zones"] = 0
     dev_start = np.flatnonzero(np.r_[True, dev[seg][1:] != dev[seg][:-1]]) if len(seg) else np.zeros(0, np.int64)
     for lo, hi in _chunks(dev_start, len(seg), _CHUNK_SEGMENTS):
@@ -299,9 +303,10 @@ def device_sums_arrays(
         for name, part in _chunk_sums(*d, **ctx).items():
             sums[name].append(part)
     out = {name: _frame(tuple(np.concatenate([p[i] for p in parts]) if parts else np.zeros(0) for i in range(4)), key)
-           for (name, parts), key in zip(sums.items(), ("class", "dwell", "days_present", "origin", "origin"))}
+           for (name, parts), key in zip(sums.items(), ("class", "dwell", "days_present", "origin", "origin", "origin", "origin"))}
     for name in ("zone_origin", "class_origin"):
-        zo = out[name]
+        zo = out[name].merge(out[name.replace("origin", "presence")].rename(columns={"observed": "presence"}), how="outer",
+                             on=["zone", "period_start", "origin"]).fillna(0.0)
         zo["origin"] = np.asarray(org_names, dtype=object)[zo["origin"].to_numpy(dtype=np.int64)] if len(zo) else zo["origin"].astype(object)
         out[name] = zo.drop(columns="period_start") if name == "zone_origin" else zo.rename(columns={"period_start": "class"})
     return DeviceSums(out["visitors"], out["dwell"], out["returning"], out["zone_origin"], out["class_origin"], stats)
@@ -345,6 +350,11 @@ def _chunk_sums(d_dev, d_zone, d_day, d_w, d_dwell, *, home, night_keys, zone_mu
     n_dev, n_zone_, _, n_w, _, _, _ = _per_period(d_dev[nr], d_zone[nr], np.zeros(int(nr.sum()), np.int64), d_w[nr], cls[nr], d_dwell[nr])
     out["class_origin"] = _agg(np.r_[c_zone, n_zone_], np.r_[c_cls, np.full(len(n_zone_), NON_RESIDENTS)], first_origin[np.r_[c_dev, n_dev]],
                                np.r_[c_w, n_w])
+    # the same, each device once a period it was present: the factors' weights, so that a factor is the mix of
+    # the rows' devices (a run's one-day tourists outnumber its daily residents among devices, not among a day's)
+    out["zone_presence"] = _agg(p_zone, np.zeros(len(p_zone), np.int64), first_origin[p_dev], p_w)
+    out["class_presence"] = _agg(np.r_[p_zone, p_zone[nonres]], np.r_[p_cls, np.full(int(nonres.sum()), NON_RESIDENTS)],
+                                 first_origin[np.r_[p_dev, p_dev[nonres]]], np.r_[p_w, p_w[nonres]])
     return out
 
 

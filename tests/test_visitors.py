@@ -159,6 +159,32 @@ def test_market_share_estimate_is_one_factor_per_zone_and_class(world, tmp_path)
     assert lo[("A", "day_visitor")] > hi[("A", "all")] > hi[("A", "resident")], (lo, hi)
 
 
+def test_a_days_total_takes_the_mix_of_a_days_devices_not_of_the_runs(world, tmp_path):
+    """A probe's Antwerpen zone read 2,856 people a day in all beside 974 residents and 916
+    non-residents: the total's factor was the mix of the run's distinct devices, where a
+    month's one-day tourists (share 5%) outnumber the residents seen every day (40%). A
+    day's devices are mostly residents. Here 40 residents every day and 20 new tourists a
+    day: 100 + 400 people a day, not 60 devices at the run's mix (x 18.8: 1,130)."""
+    rows = []
+    for r in range(40):
+        for d in range(1, 29):
+            rows.append((f"r{r}", "KH", f"2026-07-{d:02d}T23:00:00", "34022"))
+            rows.append((f"r{r}", "A1", f"2026-07-{d:02d}T11:00:00", "34022"))
+    for t in range(28 * 20):
+        rows.append((f"t{t}", "A1", f"2026-07-{t // 20 + 1:02d}T14:00:00", "NL"))
+    ev = tmp_path / "events.csv"
+    pd.DataFrame(rows, columns=["subscriber_id", "cell_id", "timestamp", "origin"]).to_csv(ev, index=False)
+    shares = tmp_path / "ms.csv"
+    shares.write_text("origin,share\n*,0.4\nBE,0.4\nNL,0.05\n")
+    m = run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=str(ev), out=str(tmp_path / "o"), k=10,
+                                    municipalities=world["municipalities"], market_share=str(shares), summary_period=None))
+    v = m["tables"]["visitors"]
+    a = v[(v["zone_id"] == "A") & (v["status"] == "published")].pivot_table(index="period_start", columns="class", values="estimate")
+    assert len(a) == 28
+    assert np.allclose(a["resident"], 100, atol=0.5), a  # (the day visitors are hidden beside the empty classes)
+    assert np.allclose(a["all"], 500, atol=0.5), a["all"].describe()
+
+
 # ----------------------------------------------------------------------- the attacker
 def _group(draw, k):
     small = st.one_of(st.just(0.0), st.floats(0.1, k - 0.1), st.floats(k, 4 * k))
