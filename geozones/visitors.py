@@ -116,7 +116,8 @@ class DeviceSums:
         device once per class it took in the zone (the classes' own factors); and
         ``presence``, each device once per period it was present in that class.
     stats : dict
-        ``devices``, ``events``, ``events_unknown_cells``, ``homes``, ``devices_in_zones``.
+        ``devices``, ``events``, ``events_unknown_cells`` (and the devices they are of,
+        ``devices_unknown_cells``), ``homes``, ``devices_in_zones``.
     """
 
     visitors: pd.DataFrame
@@ -244,7 +245,8 @@ def device_sums_arrays(
     org_codes, org_names = _codes(origin)
     org_codes = org_codes[order]
     n_dev = len(dev_ids)
-    stats = {"devices": n_dev, "events": n_ev, "events_unknown_cells": int((cell < 0).sum())}
+    stats = {"devices": n_dev, "events": n_ev, "events_unknown_cells": int((cell < 0).sum()),
+             "devices_unknown_cells": int(len(np.unique(dev[cell < 0])))}
 
     # --- home: the municipality of the most distinct nights (at least HOME_NIGHTS)
     n_muni = int(max(cell_municipality.max(initial=-1), zone_municipality.max(initial=-1))) + 1

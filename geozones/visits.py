@@ -297,9 +297,12 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         buckets.close()
     removed, removed_events = len(buckets.removed_ids), buckets.removed_events
     warn_if_no_optout_matched(optout, removed, cfg.optout)
-    unknown = sums.stats.get("events_unknown_cells", 0)
-    if unknown:
-        log.warning("%d events are in cells that are not in %s: they count for no zone and no home", unknown, Path(cfg.cells).name)
+    # (how many events: only where the devices they are of are k or more, like every count of people here)
+    n_unknown, dev_unknown = sums.stats.get("events_unknown_cells", 0), sums.stats.get("devices_unknown_cells", 0)
+    unknown = int(n_unknown) if dev_unknown >= cfg.k or not n_unknown else f"events of {safe_count(dev_unknown, cfg.k)} devices"
+    if n_unknown:
+        log.warning("%s are in cells that are not in %s: they count for no zone and no home",
+                    f"{unknown} events" if isinstance(unknown, int) else unknown, Path(cfg.cells).name)
     names = dict(zip(zones["zone_id"].astype(str), zones["name"].astype(str)))
     tables = visitor_tables(sums, weights, names, period=cfg.period, summary_period=cfg.summary_period, k=cfg.k, shares=shares,
                             perturbation=pert)
@@ -321,7 +324,7 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         "municipalities": len(codes),
         "devices": {"seen": safe(stats.get("devices", 0)), "in_zones": safe(stats.get("devices_in_zones", 0)), "with_a_home": safe(stats.get("homes", 0)),
                     "home_country": cfg.home_country},  # (--home-country: phones of other countries roam and have no home)
-        "events": {"read": int(stats.get("events", 0)), "in_unknown_cells": int(unknown)},
+        "events": {"read": int(stats.get("events", 0)), "in_unknown_cells": unknown},
         "optout": None if not cfg.optout else optout_summary(removed, removed_events, k),
         "disclosure_control": {
             "k": k,

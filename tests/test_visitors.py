@@ -185,6 +185,23 @@ def test_a_days_total_takes_the_mix_of_a_days_devices_not_of_the_runs(world, tmp
     assert np.allclose(a["all"], 500, atol=0.5), a["all"].describe()
 
 
+def test_events_in_unknown_cells_are_counted_only_where_their_devices_are_k_or_more(world, tmp_path, caplog):
+    """Like the opted-out people's events: one phone's events in a cell the plan lacks are
+    how active that phone was, so the manifest and the log give no number under k devices."""
+    ev = pd.read_csv(world["events"], dtype=str)
+    extra = pd.DataFrame({"subscriber_id": ["r1"] * 7, "cell_id": ["ZZ9"] * 7,
+                          "timestamp": [f"2026-07-0{d}T08:00:00" for d in range(1, 8)], "origin": ["34022"] * 7})
+    path = tmp_path / "events.csv"
+    pd.concat([ev, extra], ignore_index=True).to_csv(path, index=False)
+    for k, said in ((30, "events of fewer than 30 devices"), (1, 7)):
+        with caplog.at_level("WARNING", logger="geozones"):
+            caplog.clear()
+            m = run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=str(path), out=str(tmp_path / f"o{k}"), k=k,
+                                            municipalities=world["municipalities"]))
+        assert m["events"]["in_unknown_cells"] == said
+        assert ("7 events" in caplog.text) == (k == 1), caplog.text
+
+
 # ----------------------------------------------------------------------- the attacker
 def _group(draw, k):
     small = st.one_of(st.just(0.0), st.floats(0.1, k - 0.1), st.floats(k, 4 * k))
