@@ -51,6 +51,7 @@ __all__ = [
     "warn_if_no_optout_matched",
     "events_to_counts",
     "period_floor",
+    "off_period",
     "period_seconds",
     "period_end",
     "parse_times",
@@ -180,6 +181,20 @@ def _require(df: pd.DataFrame, cols: tuple[str, ...], path: Path, what: str) -> 
 
 #: The times a counts file may hold (UTC, the end excluded): a time outside them comes from a
 #: damaged file or a wrong unit, and is refused with its row.
+#: The largest count a row may hold: more than any cell counts in a period (a count past
+#: it is a unit or export error, and would outgrow the figures' integers).
+MAX_COUNT = 1e9
+
+
+def shown_value(v) -> str:
+    """A value of a user's file as an error names it (``nan``, ``1e+20``, ``'abc'``)."""
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):g}"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return repr(v)
+
+
 TIME_RANGE = (pd.Timestamp("1990-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC"))
 
 
@@ -286,12 +301,14 @@ def _counts_column(df: pd.DataFrame, path: Path, fmt: str, column: str = "count"
         (np.isnan(vals) & ~bad_text, "is NaN (missing)", fix),
         (np.isinf(vals), "is infinite", fix),
         (vals < 0, "is negative", fix),
+        (vals > MAX_COUNT, f"is more than {MAX_COUNT:,.0f}: no cell counts so many in one period",
+         "check the column's unit and the export; fix or remove these rows"),
     ]
     for mask, why, hint in problems:
         if mask.any():
             i = int(np.flatnonzero(mask)[0])
             raise CountsError(
-                f"{column} {s.iloc[i]!r} {why} ({int(mask.sum())} row{'s' if mask.sum() > 1 else ''} in all)",
+                f"{column} {shown_value(s.iloc[i])} {why} ({int(mask.sum())} row{'s' if mask.sum() > 1 else ''} in all)",
                 path=path,
                 where=f"{_row(i, fmt)} (cell_id {df['cell_id'].iloc[i]!r})" if "cell_id" in df.columns else _row(i, fmt),
                 hint=hint,
@@ -368,6 +385,15 @@ def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame:
         )
     count = _counts_column(df, path, fmt)
     start = parse_times(df["period_start"], path, fmt, "period_start")
+    ns = pd.DatetimeIndex(start).as_unit("ns").asi8
+    distinct_ns = pd.unique(ns)
+    off = off_period(distinct_ns, canon[distinct[0]])
+    if off.any():
+        bad = distinct_ns[off]
+        i = int(np.flatnonzero(np.isin(ns, bad))[0])
+        message, hint = off_period_message(ns[i], canon[distinct[0]])
+        n_bad = int(np.isin(ns, bad).sum())
+        raise CountsError(f"{message} ({n_bad} row{'s' if n_bad > 1 else ''} in all)", path=path, where=_row(i, fmt), hint=hint)
     out = pd.DataFrame(
         {
             "cell_id": df["cell_id"].to_numpy(dtype=object),
@@ -564,6 +590,27 @@ def period_floor(times: pd.Series, period: str) -> pd.Series:
     else:
         naive = local.dt.to_period("Q").dt.start_time
     return naive.dt.tz_localize(TIMEZONE, ambiguous=True, nonexistent="shift_forward").dt.tz_convert("UTC")
+
+
+def off_period(starts_ns: np.ndarray, period: str) -> np.ndarray:
+    """Which UTC times (nanoseconds) are not the start of a ``period``: an hourly count at
+    10:30, or at 08:00:01, is a count of no hour, and a day's mean over its hours would take it
+    as a 25th.
+    """
+    starts_ns = np.asarray(starts_ns, dtype=np.int64)
+    if not len(starts_ns):
+        return np.zeros(0, bool)
+    floor = period_floor(pd.Series(pd.to_datetime(starts_ns, utc=True)), period)
+    return starts_ns != pd.DatetimeIndex(floor).as_unit("ns").asi8
+
+
+def off_period_message(start_ns: int, period: str) -> tuple[str, str]:
+    """(message, hint) for a ``period_start`` that is not the start of its ``period``."""
+    local = pd.Timestamp(int(start_ns), tz="UTC").tz_convert(TIMEZONE).isoformat()
+    return (f"period_start {local} is not the start of a {period} period",
+            f"the counts are per {period}: each row's period_start is where its {period} starts "
+            f"({'on the hour' if period == '1h' else 'at local midnight' if period == '1d' else 'on its boundary'}); "
+            "fix or remove these rows")
 
 
 def events_to_counts(

@@ -115,3 +115,64 @@ def test_damaged_counts_give_one_line_and_no_output(case, engine):
         else:
             assert set(r["left"]) == outputs, (name, r["left"])  # all or nothing
     assert refused >= len(runs) // 2, f"only {refused} of {len(runs) - 1} mutants were refused"
+
+
+def _variants(good: Path, tmp: Path) -> dict:
+    """Parquet counts a probe found read wrong (each: path, the row named, words of the error)."""
+    df = pq.read_table(good).to_pandas()
+    out = {}
+
+    def put(name, d, row, words):
+        p = tmp / f"{name}.parquet"
+        d.to_parquet(p, index=False)
+        out[name] = (p, row, words)
+
+    for at in (0, 700, len(df) - 1):  # (the compiled pass lost a NaN that a later count replaced in its extremes)
+        d = df.assign(count=df["count"].astype(float))
+        d.loc[at, "count"] = np.nan
+        put(f"nan-{at}", d, at, "is NaN")
+    for dtype in ("int64", "uint64"):
+        d = df.assign(count=df["count"].astype(dtype))
+        d.loc[500, "count"] = np.iinfo(dtype).max
+        put(f"max-{dtype}", d, 500, "is more than 1,000,000,000")
+    for name, shift in (("half-past", pd.Timedelta(minutes=30)), ("a-second-late", pd.Timedelta(seconds=1))):
+        d = df.copy()
+        d.loc[300, "period_start"] = d.loc[300, "period_start"] + shift
+        put(name, d, 300, "is not the start of a 1h period")
+    return out
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream", "dask"])
+def test_implausible_counts_and_times_are_one_line_naming_the_row_on_every_engine(case, engine, tmp_path, cli):
+    """A stop-48 probe: a NaN count in a float column was published by the stream engine as
+    an empty 'published' figure; a count of 9.2e18 was published and 1.8e19 an internal
+    error; an hourly row at 10:30 or 08:00:01 was read as a 25th hour of its day."""
+    for name, (path, row, words) in _variants(case["good"], tmp_path).items():
+        out = tmp_path / f"out-{name}"
+        r = cli("-q", "apportion", "--zones", case["zones"], "--weights", case["weights"], "--counts", path, "--engine", engine, "--k", 5,
+                "--no-map", "--heat-grid", 0, "--out", out)
+        assert r.returncode == 1, (name, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"{path.name}: row {row}" in lines[0] and words in lines[0], (name, r.stderr)
+        assert not out.exists(), name
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream", "dask"])
+def test_an_empty_origin_in_parquet_is_unknown_on_every_engine(case, engine, tmp_path, cli):
+    """A null origin crashed the stream engine (an internal error); the memory engine and a
+    CSV's empty field read it as 'unknown'."""
+    df = pq.read_table(case["good"]).to_pandas()
+    df.loc[df["origin"] == "FR", "origin"] = None
+    nulls = tmp_path / "nulls.parquet"
+    df.to_parquet(nulls, index=False)
+    named = tmp_path / "named.parquet"
+    df.assign(origin=df["origin"].fillna("unknown")).to_parquet(named, index=False)
+    tables = []
+    for path in (nulls, named):
+        out = tmp_path / f"out-{path.stem}"
+        r = cli("-q", "apportion", "--zones", case["zones"], "--weights", case["weights"], "--counts", path, "--engine", engine, "--k", 5,
+                "--no-map", "--heat-grid", 0, "--out", out)
+        assert r.returncode == 0, r.stderr
+        tables.append(pd.read_csv(out / "zone_counts.csv", dtype={"origin": str}))
+    assert "unknown" in set(tables[0]["origin"])
+    pd.testing.assert_frame_equal(tables[0], tables[1])

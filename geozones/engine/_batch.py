@@ -13,10 +13,14 @@ from .._io import row_label
 from ..counts import (
     BAD_ORIGIN,
     BAD_ORIGIN_HINT,
+    MAX_COUNT,
     TIME_RANGE,
+    off_period,
+    off_period_message,
     parse_period,
     parse_times,
     period_floor,
+    shown_value,
     time_range_error,
 )
 from ..errors import CountsError, InputError
@@ -149,6 +153,10 @@ def _dictionary(arr):
 
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if arr.null_count:  # (an empty value, as the memory reader and a CSV's empty field have it: a code of its own)
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        arr = pc.fill_null(arr.cast(pa.string()), "")
     if not pa.types.is_dictionary(arr.type):
         arr = pc.dictionary_encode(arr)
     codes = arr.indices.to_numpy(zero_copy_only=False)
@@ -189,6 +197,21 @@ def _fail(ctx: _Context, row0: int, i: int, message: str, hint: str, cell=None) 
     if cell is not None:
         where = f"{where} (cell_id {cell!r})"
     return CountsError(message, path=ctx.source, where=where, hint=hint)
+
+
+def _check_aligned(ctx: _Context, distinct_ns: np.ndarray, row0: int, ns_of_rows) -> None:
+    """Refuse a ``period_start`` that is not the start of the counts' own period, naming
+    the first such row (``ns_of_rows()``: the batch's UTC nanoseconds per row, asked for
+    only then).
+    """
+    if ctx.base_period is None or not len(distinct_ns):
+        return
+    off = off_period(distinct_ns, ctx.base_period)
+    if off.any():
+        ns = ns_of_rows()
+        i = _first_row(np.isin(ns, np.asarray(distinct_ns)[off]))
+        message, hint = off_period_message(ns[i], ctx.base_period)
+        raise _fail(ctx, row0, i, message, hint)
 
 
 def _null_check(ctx, arr, name: str, row0: int) -> None:
@@ -322,7 +345,7 @@ def _counts(ctx: _Context, arr, row0: int, cell_ids) -> np.ndarray:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
-        vals = arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        vals = arr.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         bad_text = None
     else:
         text = pd.Series(arr.to_pandas()).astype(str).str.strip()
@@ -330,19 +353,21 @@ def _counts(ctx: _Context, arr, row0: int, cell_ids) -> np.ndarray:
         bad_text = np.isnan(vals) & ~text.str.lower().isin(["nan", "inf", "-inf", "infinity"]).to_numpy()
     if arr.null_count:
         vals = np.where(np.asarray(arr.is_valid()), vals, np.nan)
-    if not np.isfinite(vals).all() or (vals < 0).any() or (bad_text is not None and bad_text.any()):
+    if not np.isfinite(vals).all() or (vals < 0).any() or (vals > MAX_COUNT).any() or (bad_text is not None and bad_text.any()):
+        fix = "counts must be non-negative numbers; fix or remove these rows"
         problems = [
-            (bad_text if bad_text is not None else np.zeros(len(vals), bool), "is not a number"),
-            (np.isnan(vals), "is NaN (missing)"),
-            (np.isinf(vals), "is infinite"),
-            (vals < 0, "is negative"),
+            (bad_text if bad_text is not None else np.zeros(len(vals), bool), "is not a number", fix),
+            (np.isnan(vals), "is NaN (missing)", fix),
+            (np.isinf(vals), "is infinite", fix),
+            (vals < 0, "is negative", fix),
+            (vals > MAX_COUNT, f"is more than {MAX_COUNT:,.0f}: no cell counts so many in one period",
+             "check the column's unit and the export; fix or remove these rows"),
         ]
-        for mask, why in problems:
+        for mask, why, hint in problems:
             if mask.any():
                 i = _first_row(mask)
                 v = arr[i].as_py()  # (an empty count: nan, as the memory reader names it)
-                raise _fail(ctx, row0, i, f"count {float('nan') if v is None else v!r} {why}", "counts must be non-negative numbers; fix or remove these rows",
-                            cell=cell_ids(i))
+                raise _fail(ctx, row0, i, f"count {shown_value(float('nan') if v is None else v)} {why}", hint, cell=cell_ids(i))
     return vals
 
 
@@ -389,8 +414,6 @@ def _origin_table(ctx: _Context, arr, row0: int):
         if (bad & present).any():
             j = _first_row(bad & present)
             raise _fail(ctx, row0, _first_row(codes == j), f"origin {raw.iloc[j]!r} {BAD_ORIGIN}", BAD_ORIGIN_HINT)
-    if (codes < 0).any():  # null origins read as missing: as the reader does, 'unknown'
-        raise _fail(ctx, row0, _first_row(codes < 0), "origin is empty", "write 'unknown' when the origin is not known")
     return codes, group_of, groups, factor, group_factor
 
 
@@ -425,6 +448,7 @@ def _bin_batch(ctx: _Context, batch, row0: int) -> _Batch:
     ids = ctx._cells[2]
     count = _counts(ctx, col["count"], row0, lambda i: ids[cell_codes[i]])
     ns = _times(ctx, col["period_start"], row0)
+    _check_aligned(ctx, pd.unique(ns), row0, lambda: ns)
     group, groups, factor, group_factor, norm = _origin_groups(ctx, col.get("origin"), row0, n)
     index = np.arange(n)
     out = _Batch(bucket=np.empty(0, np.int64), starts=np.empty(0, np.int64), group=group, groups=groups, factors=group_factor,

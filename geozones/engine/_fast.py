@@ -6,12 +6,14 @@ import json
 
 import numpy as np
 
+from ..counts import MAX_COUNT
 from ..errors import CountsError
 from ..origins import ALL
 from ._batch import (
     _UNITS,
     _bin_batch,
     _cell_lookup,
+    _check_aligned,
     _check_time_range,
     _Context,
     _factor_of,
@@ -78,11 +80,16 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
         return False  # (a file of the dataset with other types: the general path converts)
     known = (batch.schema.metadata or {}).get(_EXTREMES)
     lowest, highest, lo, hi = json.loads(known) if known else extremes(values, raw)
-    if not (lowest >= 0 and np.isfinite(highest)):
+    if not (lowest >= 0 and np.isfinite(highest) and highest <= MAX_COUNT):
         _bin_batch(ctx, batch, row0)  # names the first bad row, and raises
     per_minute = 60 * _UNITS[times.type.unit]
     lo, hi = int(lo), int(hi)
     _check_time_range(ctx, raw, times.type.unit, row0, lo, hi)
+    import pyarrow.compute as pc
+
+    distinct = pc.unique(times).to_numpy(zero_copy_only=False).view(np.int64)
+    scale = 10**9 // _UNITS[times.type.unit]
+    _check_aligned(ctx, distinct * scale, row0, lambda: raw * scale)  # (10:30 in hourly counts: a count of no hour)
     mlo, mhi = lo // per_minute, hi // per_minute
     ctx.minutes.cover(mlo, mhi)
     ordinals = np.unique(ctx.minutes.code[mlo - ctx.minutes.m0 : mhi - ctx.minutes.m0 + 1])
@@ -98,13 +105,10 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
     seen = ctx.seen
     norm_of = _norm_of(ctx, col)
     seen.fit(len(ctx.norm_index))
-    scale = 10**9 // _UNITS[times.type.unit]
     if seen.ordered:
         utimes, uslot = np.empty(0, np.int64), np.empty(0, np.int64)
     else:
-        import pyarrow.compute as pc
-
-        utimes = np.sort(pc.unique(times).to_numpy(zero_copy_only=False).view(np.int64))
+        utimes = np.sort(distinct)
         uslot = seen.slots_of(utimes * scale)
     args = (ccodes, cell_of, ocodes, gmap[group_of], norm_of, raw, scale, per_minute, ctx.minutes.m0, ctx.minutes.code, acc_of,
             values, acc.obs.reshape(-1), ng, nc, ctx.minutes.seen, acc.present.reshape(-1), drop, seen.bits.reshape(-1), seen.nbytes,

@@ -89,16 +89,22 @@ def accumulate(ccodes, cell_of, ocodes, group_of, norm_of, times, to_ns, per_min
 
 @_jit
 def extremes(counts, times):
-    # smallest and largest count (NaN shows as a failed comparison) and time, in one pass
+    # smallest and largest count and time, in one pass; a NaN anywhere makes the smallest
+    # NaN (a comparison with NaN fails, so a later count would have taken its place)
     lo, hi = counts[0], counts[0]
     tlo, thi = times[0], times[0]
+    nan = False
     for i in range(len(counts)):
         v, t = counts[i], times[i]
-        if not (v >= lo):
+        if v != v:
+            nan = True
+        elif v < lo or lo != lo:
             lo = v
-        if not (v <= hi):
+        if v > hi or hi != hi:
             hi = v
         tlo, thi = min(tlo, t), max(thi, t)
+    if nan:
+        lo = counts[0] * np.nan
     return lo, hi, tlo, thi
 
 
