@@ -22,7 +22,7 @@ from .weights import Weights
 from .weights_io import write_weights
 from .zones import h3_grid, square_grid, write_zones
 
-__all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_rows", "describe_inputs", "heat_fits", "heat_table", "map_title",
+__all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_out_apart", "check_rows", "describe_inputs", "heat_fits", "heat_table", "map_title",
            "partial_periods", "published_all_rows", "write_outputs"]
 
 log = logging.getLogger("geozones")
@@ -78,6 +78,7 @@ def check_inputs_are_not_outputs(cfg: RunConfig) -> None:
         Naming the input and the setting.
     """
     targets = {(Path(cfg.out) / name).resolve() for name in OUTPUT_NAMES}
+    check_out_apart(cfg.out, {key: getattr(cfg, key) for key in PATH_KEYS})
     for key in PATH_KEYS:
         value = getattr(cfg, key)
         for item in value if isinstance(value, list) else [value] if value else []:
@@ -89,6 +90,36 @@ def check_inputs_are_not_outputs(cfg: RunConfig) -> None:
                         path=f,
                         hint="choose another output folder, or move the input out of it",
                     )
+
+
+def check_out_apart(out: str, inputs: dict) -> None:
+    """Refuse an output folder that is an input folder (a folder of zone files or of counts)
+    or lies inside one: the outputs would land among the inputs, and the next run read them
+    as inputs (a probe's manifest.json read as a zone file).
+
+    Parameters
+    ----------
+    out : str
+        The output folder.
+    inputs : dict
+        Setting name to its path, or list of paths (None: not given).
+
+    Raises
+    ------
+    ConfigError
+        Naming the input folder and the setting.
+    """
+    where = Path(out).resolve()
+    for key, value in inputs.items():
+        for item in value if isinstance(value, list) else [value] if value else []:
+            p = Path(item)
+            if p.is_dir() and (where == p.resolve() or p.resolve() in where.parents):
+                raise ConfigError(
+                    f"setting {key!r}: the output folder {'is this input folder' if where == p.resolve() else repr(out) + ' is inside this input folder'}; "
+                    "the run would write its outputs among its inputs",
+                    path=p,
+                    hint="choose an output folder outside it",
+                )
 
 
 def _n(n: int, noun: str) -> str:

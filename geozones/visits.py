@@ -29,6 +29,7 @@ from .inputs import build_weights, run_weights
 from .origins import successor
 from .outputs import discard_folder, new_folder, replace_folder, write_table
 from .privacy import DEFAULT_K, PUBLISHED, optout_summary, safe_count
+from .runfiles import check_out_apart
 from .visitor_tables import visitor_tables
 from .visitors import DeviceSums, device_sums_arrays, parse_night
 from .weights import Weights
@@ -259,6 +260,8 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         Any problem with an input or a setting; nothing is written then.
     """
     cfg.validate()
+    check_out_apart(cfg.out, {"zones": cfg.zones, "cells": cfg.cells, "events": cfg.events, "optout": cfg.optout,
+                              "municipalities": cfg.municipalities, "market_share": cfg.market_share})
     secret = read_secret(cfg.secret_file) if cfg.protection == "perturb" else None
     night = parse_night(cfg.night)
     zones = read_zones(cfg.zones)

@@ -197,3 +197,30 @@ def test_the_output_folder_keeps_its_permissions(two_sets):
     mask = os.umask(0)
     os.umask(mask)
     assert os.stat(fresh).st_mode & 0o777 == 0o777 & ~mask
+
+
+def test_an_output_folder_that_is_or_lies_in_an_input_folder_is_refused_and_nothing_is_written(small_case, tmp_path, cli):
+    """A probe's `--out` equal to its zones folder wrote zones.geojson and manifest.json among
+    the zone files; the next run read manifest.json as a zone file. A folder of counts the
+    same: its outputs became parts of the dataset."""
+    c = small_case
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    shutil.copy(c["zones"], zones / "z.geojson")
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    import pandas as pd
+
+    pd.read_csv(c["counts"], dtype={"origin": str}).to_parquet(parts / "part-0.parquet", index=False)
+    before = snapshot(tmp_path)
+    for args, key, words in (
+        (["--zones", zones, "--counts", c["counts"], "--out", zones], "zones", "is this input folder"),
+        (["--zones", zones, "--counts", c["counts"], "--out", zones / "out"], "zones", "is inside this input folder"),
+        (["--zones", c["zones"], "--counts", parts, "--out", parts], "counts", "is this input folder"),
+    ):
+        r = cli("-q", "apportion", *args, "--cells", c["cells"], "--no-map")
+        assert r.returncode == 1, r.stderr
+        assert f"setting '{key}'" in r.stderr and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert snapshot(tmp_path) == before
+    r = cli("-q", "apportion", "--zones", zones, "--counts", parts, "--cells", c["cells"], "--no-map", "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
