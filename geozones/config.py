@@ -140,6 +140,8 @@ class RunConfig:
             bad("heat_grid_m", f"{self.heat_grid_m!r} is not a positive number of metres")
         if self.heat_h3 is not None and not (isinstance(self.heat_h3, int) and 0 <= self.heat_h3 <= 15):
             bad("heat_h3", f"{self.heat_h3!r} is not an H3 resolution from 0 to 15")
+        if isinstance(self.summary_period, str) and self.summary_period.strip().lower() == "none":
+            self.summary_period = None  # (as the command line's --summary-period none: TOML has no null)
         for key in ("period", "summary_period"):
             value = getattr(self, key)
             if value is not None:
@@ -158,7 +160,8 @@ class RunConfig:
 def range_bound(value: str) -> pd.Timestamp | None:
     """``start`` or ``end`` as a UTC time (a date is local midnight in Europe/Brussels); None if unreadable."""
     try:
-        t = pd.Timestamp(str(value).strip())
+        # (ISO 8601 only: pandas reads 07/03/2026 as 3 July and 26/10/2025 as 26 October)
+        t = pd.Timestamp(datetime.datetime.fromisoformat(str(value).strip()))
         if t.tzinfo is None:
             t = t.tz_localize(TIMEZONE, ambiguous="raise", nonexistent="raise")
         return t.tz_convert("UTC")

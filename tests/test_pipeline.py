@@ -270,6 +270,9 @@ def test_prebuilt_weights_keep_the_zones_no_cell_reaches(small_case):
         ('zones = ["z.geojson"]\nout = "o"\ncells = "c.csv"\ncounts = "n.csv"\nk = "thirty"\n', "key 'k' has the wrong type"),
         ('zones = ["z.geojson"]\nout = "o"\ncells = "c.csv"\ncounts = "n.csv"\nkind = "people"\n', "setting 'kind'"),
         ('zones = ["z.geojson"\n', "not valid TOML"),
+        # (pandas read 07/03/2026 as 3 July and 26/10/2025 as 26 October: only ISO 8601 is taken)
+        ('zones = ["z.geojson"]\nout = "o"\ncells = "c.csv"\ncounts = "n.csv"\nstart = "07/03/2026"\n', "is not an ISO 8601 date or time"),
+        ('zones = ["z.geojson"]\nout = "o"\ncells = "c.csv"\ncounts = "n.csv"\nend = "26/10/2025"\n', "is not an ISO 8601 date or time"),
     ],
 )
 def test_bad_configs_are_one_line_errors(tmp_path, text, match):
@@ -292,6 +295,8 @@ def test_toml_keys_may_be_spelled_as_the_options(tmp_path):
     cfg = load('heat-grid = 0\ncrs = "EPSG:31370"\nmarket-share = "s.csv"\n')
     assert cfg.heat_grid_m is None and cfg.cell_crs == "EPSG:31370" and cfg.market_share.endswith("s.csv")
     assert load("heat_grid = 500\n").heat_grid_m == 500
+    # no summary period, as --summary-period none (TOML has no null: a probe could not say it)
+    assert load('summary_period = "none"\n').summary_period is None and load('summary-period = "1w"\n').summary_period == "1w"
     with pytest.raises(gz.ConfigError, match="say the same"):
         load("heat_grid = 500\nheat_grid_m = 250\n")
 
