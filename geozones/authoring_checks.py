@@ -554,13 +554,21 @@ def municipality_problems(zones: gpd.GeoDataFrame, paths, *, crs: str | pyproj.C
     """``zones check``'s warnings for zones lying partly outside their ``municipality``
     (:func:`outside_home`), each on its file and feature.
     """
-    from .origins import home_municipalities
+    from .origins import home_municipalities, unknown_municipalities
 
-    far = outside_home(zones, home_municipalities(zones), crs=crs)
-    if not len(far):
+    homes = home_municipalities(zones)
+    far = outside_home(zones, homes, crs=crs)
+    unknown = unknown_municipalities(homes)
+    if not len(far) and not unknown:
         return []
     where, first = _locate(paths), str(zone_paths(paths)[0])
     problems = []
+    for z, code in unknown.items():
+        path, i = where.get(z, (first, -1))
+        problems.append(Problem(
+            path, f"features[{i}] (zone_id {z!r})" if i >= 0 else f"zone_id {z!r}", "unknown-municipality",
+            f"municipality {code} is not a Belgian municipality's code: a run sets no resident of this zone apart",
+            "give the municipality's 5-digit NIS code (34022 for Kortrijk), or no municipality", "warning"))
     for r in far.itertuples(index=False):
         path, i = where.get(r.zone_id, (first, -1))
         problems.append(Problem(

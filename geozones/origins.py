@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "unknown_municipalities",
     "LEVELS",
     "ALL",
     "UNKNOWN",
@@ -311,6 +312,17 @@ def home_municipalities(zones: pd.DataFrame) -> dict[str, str] | None:
     return None
 
 
+def unknown_municipalities(homes: dict[str, str] | None) -> dict[str, str]:
+    """The zones whose home municipality (:func:`home_municipalities`) is no Belgian
+    municipality's code (a province's, or none at all: ``99999``), with that code.
+    """
+    if not homes:
+        return {}
+    b = _belgian()
+    known = set(b.loc[b["level"] == "municipality", "code"])
+    return {z: c for z, c in homes.items() if c not in known}
+
+
 def homes_counted_in(residents: dict[str, str] | None, origins) -> bool:
     """Whether any count has the code of a zone's home municipality (so that its residents
     are set apart); warns when the zones name homes that no count has.
@@ -328,6 +340,12 @@ def homes_counted_in(residents: dict[str, str] | None, origins) -> bool:
     """
     if not residents:
         return False
+    unknown = unknown_municipalities(residents)
+    if unknown:
+        z = next(iter(unknown))
+        logging.getLogger("geozones").warning(
+            "%d zones name a municipality that is not a Belgian municipality code (e.g. zone %r: %r): their residents are "
+            "counted among the visitors; give the municipality's NIS code (34022 for Kortrijk)", len(unknown), z, unknown[z])
     homes = set(residents.values())
     codes = {str(o) for o in origins}
     if not homes & codes:
@@ -335,4 +353,10 @@ def homes_counted_in(residents: dict[str, str] | None, origins) -> bool:
             "the zones name their municipality (%s), but no count has its code (origins such as %s): no resident is set apart "
             "and residents count among the visitors; give counts with municipality codes (NIS) to set them apart",
             ", ".join(sorted(homes)[:3]) + (", ..." if len(homes) > 3 else ""), ", ".join(sorted(codes)[:4]) or "none")
+    elif missing := {z: c for z, c in residents.items() if c not in codes and z not in unknown}:
+        # (some zones' homes are counted, these are not: their residents count among the visitors)
+        z = next(iter(missing))
+        logging.getLogger("geozones").warning(
+            "%d zones name a municipality that no count has (e.g. zone %r: %s): their residents count among the visitors",
+            len(missing), z, missing[z])
     return bool(homes & codes)

@@ -428,3 +428,32 @@ def test_a_zone_across_its_municipalitys_border_is_warned_about(tmp_path):
         logger.removeHandler(handler)
         logger.setLevel(level)
     assert [r.getMessage().split(":")[0] for r in records] == ["zone 'across'"]
+
+
+def test_a_zone_naming_no_belgian_municipality_is_warned_about_in_the_check_and_the_run(tmp_path, small_case, caplog):
+    """A probe's zone with `municipality: "99999"` passed `zones check` and a run without a
+    word, and lost its residents among the visitors."""
+    import geopandas as gpd
+
+    zones = gpd.read_file(small_case["zones"])
+    zones["municipality"] = ["34022", "99999"][: len(zones)] + ["34022"] * max(len(zones) - 2, 0)
+    zpath = tmp_path / "zones.geojson"
+    zones.to_file(zpath, driver="GeoJSON")
+    r = run_cli("zones", "check", zpath)
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if "99999" in line]
+    assert len(said) == 1 and "not a Belgian municipality's code" in said[0] and f"(zone_id {zones.zone_id.iloc[1]!r})" in said[0], r.stderr
+    counts = tmp_path / "counts.csv"
+    counts.write_text(small_case["counts"].read_text())
+    with caplog.at_level("WARNING", logger="geozones"):
+        r = run_cli("apportion", "--zones", zpath, "--cells", small_case["cells"], "--counts", counts, "--out", tmp_path / "o", "--no-map")
+    assert r.returncode == 0, r.stderr
+    assert "not a Belgian municipality code (e.g. zone" in r.stderr + caplog.text, r.stderr
+    # a Belgian municipality that no count has, beside one that is counted: said for that zone
+    zones["municipality"] = ["34013", "34022"][: len(zones)] + ["34022"] * max(len(zones) - 2, 0)
+    zones.to_file(zpath, driver="GeoJSON")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="geozones"):
+        r = run_cli("apportion", "--zones", zpath, "--cells", small_case["cells"], "--counts", counts, "--out", tmp_path / "o2", "--no-map")
+    assert r.returncode == 0, r.stderr
+    assert f"1 zones name a municipality that no count has (e.g. zone {zones.zone_id.iloc[0]!r}: 34013)" in r.stderr + caplog.text, r.stderr
