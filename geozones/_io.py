@@ -170,3 +170,14 @@ def people_text(v: float) -> str:
     str
     """
     return f"{v:,.0f}".replace(",", " ") if np.isfinite(v) else ""
+
+
+def shown_value(v) -> str:
+    """A value of a user's file as an error names it (``nan``, ``1e+20``, ``5000``, ``'abc'``):
+    NumPy's scalars without their type (``np.float64(5000.0)``).
+    """
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):g}"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return repr(v)

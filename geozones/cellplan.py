@@ -140,6 +140,10 @@ def _register_columns(df: pd.DataFrame, path: Path, fmt: str, defaults: list[str
         df[col] = vals
 
 
+#: The longest reach a cell plan's ``range_m`` may give: no mobile cell reaches further.
+MAX_RANGE_M = 100_000.0
+
+
 def _numeric(df: pd.DataFrame, col: str, path: Path, fmt: str, *, required: bool) -> np.ndarray:
     """A column as floats; empty cells become NaN; text that is not a number is an error."""
     s = df[col]
@@ -301,7 +305,7 @@ def cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.C
     rng = _numeric(df, "range_m", path, fmt, required=False) if "range_m" in df.columns else np.full(len(df), np.nan)
     for name, vals, ok, rule in (
         ("beamwidth", bw, lambda v: (v > 0) & (v <= 360), "between 0 (excluded) and 360 degrees"),
-        ("range_m", rng, lambda v: v > 0, "a positive number of metres"),
+        ("range_m", rng, lambda v: (v > 0) & (v <= MAX_RANGE_M), f"a positive number of metres, at most {MAX_RANGE_M:,.0f} (no cell reaches further)"),
     ):
         given = ~np.isnan(vals)
         badv = given & ~ok(np.where(given, vals, 1.0))
@@ -427,6 +431,8 @@ def read_sites(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
             data = json.loads(path.read_text(encoding="utf-8-sig"))
         except FileNotFoundError as exc:
             raise CellPlanError("no such file", path=path, hint="check the path") from exc
+        except RecursionError:
+            raise CellPlanError("its JSON is nested too deeply to be a cell plan", path=path, hint="the file is damaged; export it again") from None
         except json.JSONDecodeError as exc:
             raise CellPlanError(
                 f"not valid JSON: {exc.msg}", path=path, where=f"line {exc.lineno}, column {exc.colno}", hint="the file may be truncated"

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import csv_delimiter, file_format, read_csv_text, read_parquet_table
+from ._io import csv_delimiter, file_format, read_csv_text, read_parquet_table, shown_value
 from ._io import row_label as _row
 from .errors import CountsError, InputError
 from .origins import ALL, normalize_origins
@@ -184,15 +184,6 @@ def _require(df: pd.DataFrame, cols: tuple[str, ...], path: Path, what: str) -> 
 #: The largest count a row may hold: more than any cell counts in a period (a count past
 #: it is a unit or export error, and would outgrow the figures' integers).
 MAX_COUNT = 1e9
-
-
-def shown_value(v) -> str:
-    """A value of a user's file as an error names it (``nan``, ``1e+20``, ``'abc'``)."""
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):g}"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    return repr(v)
 
 
 TIME_RANGE = (pd.Timestamp("1990-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC"))

@@ -51,6 +51,7 @@ import pyproj
 import shapely
 from scipy import sparse
 
+from ._io import shown_value
 from .crs import metric_crs
 from .errors import CellPlanError, WeightsError
 from .overlay import pair_pieces
@@ -169,7 +170,7 @@ def _column(cells: pd.DataFrame, names: tuple[str, ...], default: float, lo: flo
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise CellPlanError(
-            f"{name} {cells[name].iloc[i]!r} is not a number between {lo:g} and {hi:g}",
+            f"{name} {shown_value(cells[name].iloc[i])} is not a number between {lo:g} and {hi:g}",
             path=cells.attrs.get("source"),
             where=f"cell_id {cells['cell_id'].iloc[i]!r}",
             hint=f"give {name} in its unit, or leave it empty" + ("" if np.isnan(default) else f" for the default {default:g}"),

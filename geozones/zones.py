@@ -188,6 +188,9 @@ def _load_json(path: Path) -> tuple[Any, list[Problem]]:
         ]
     try:
         return json.loads(text), []
+    except RecursionError:  # (arrays nested thousands deep: no GeoJSON geometry is)
+        return None, [Problem(p, "", "not-json", "its JSON is nested too deeply to be GeoJSON",
+                              "the file is damaged or not a zone file; export it again as GeoJSON")]
     except json.JSONDecodeError as exc:
         return None, [
             Problem(

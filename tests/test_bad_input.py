@@ -230,6 +230,8 @@ _BAD_WEIGHTS = "cell_id,zone_id,weight\nA,west,0.5\nA,east,0.5\nA,outside,0\nB,o
 CASES: list[Case] = [
     # zones
     Case("zones-truncated", "zone file cut off in the middle (truncated download)", write("zones.geojson", _ZJ[:300]), names=("zones.geojson", "line ")),
+    Case("zones-nested-deep", "a zone file of arrays nested 100,000 deep (not GeoJSON; Python's JSON reader gives up)",
+         write("zones.geojson", '{"type": "FeatureCollection", "features": ' + "[" * 100_000 + "]" * 100_000 + "}"), names=("zones.geojson", "nested too deeply")),
     Case("zones-not-collection", "zone file holds one Feature, not a FeatureCollection", write("zones.geojson", json.dumps(_zones()["features"][0])), names=("zones.geojson",)),
     Case("zones-line", "a zone drawn as a LineString", edit_zones(geometry(0, "LineString", _LINE[:2])), names=("zones.geojson", "features[0] (zone_id 'west')")),
     Case("zones-point", "a zone drawn as a Point", edit_zones(geometry(1, "Point", [4.6, 50.8])), names=("zones.geojson", "features[1] (zone_id 'east')")),
@@ -269,6 +271,8 @@ CASES: list[Case] = [
     Case("cells-no-coverage", "a cell with range_m 0: no coverage area", write("cells.csv", _cells().replace(",500\nB", ",0\nB")), names=("cells.csv", "line 2 (cell_id 'A')")),
     Case("cells-far", "a cell that reaches no zone: read; its people are counted as outside",
          write("cells.csv", _cells(lonlat=(_TO_LL.transform(X0, Y0), _TO_LL.transform(X0 + 30_000, Y0)))), code=0, check=far_cell),
+    Case("cells-range-huge", "a cell reaching 1e9 m (the footprint grid would have 1.6e15 tiles)",
+         write("cells.csv", _cells().replace(",500\n", ",1e9\n", 1)), names=("cells.csv", "line 2 (cell_id 'A')", "at most 100,000")),
     Case("cells-empty-file", "an empty cell plan", write("cells.csv", ""), names=("cells.csv",)),
     Case("cells-semicolon", "a cell plan with ; as delimiter and decimal commas: read", write("cells.csv", _cells(";").replace(".", ",")), code=0, check=same_table),
     Case("cells-tab", "a tab-separated cell plan: read", write("cells.csv", _cells("\t")), code=0, check=same_table),
