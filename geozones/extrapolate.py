@@ -32,6 +32,11 @@ DEFAULT = "*"
 DEFAULT_SHARE = 0.4
 
 
+#: The smallest market share a table may give: below it, one subscriber would stand for
+#: more than 10,000 people (a slip of units: 1e-9 made a probe's figure 218 billion).
+MIN_SHARE = 1e-4
+
+
 def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a market-share table: ``origin`` (code or ``*``), ``share`` in (0, 1] and
     optionally its bounds ``share_low`` and ``share_high`` (for the estimates' intervals).
@@ -67,6 +72,15 @@ def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
             where=f"line {i + 2}",
             hint="write 40% as 0.40",
         )
+    tiny = share < MIN_SHARE
+    if tiny.any():
+        i = int(np.flatnonzero(tiny)[0])
+        raise MarketShareError(
+            f"share {df['share'].iloc[i]!r} for origin {df['origin'].iloc[i]!r} would make each subscriber {1 / share[i]:,.0f} people",
+            path=path,
+            where=f"line {i + 2}",
+            hint=f"a share is at least {MIN_SHARE:g} (0.01%): write 0.5% as 0.005",
+        )
     raw = df["origin"].str.strip()
     is_default = raw == DEFAULT
     codes, levels = normalize_origins(raw.where(~is_default, ALL))
@@ -90,11 +104,11 @@ def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
         vals = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce").to_numpy(dtype=float)
         given = text.to_numpy() != ""
         low = name == "share_low"
-        wrong = given & (~np.isfinite(vals) | (vals <= 0) | (vals > 1) | ((vals > share) if low else (vals < share)))
+        wrong = given & (~np.isfinite(vals) | (vals < MIN_SHARE) | (vals > 1) | ((vals > share) if low else (vals < share)))
         if wrong.any():
             i = int(np.flatnonzero(wrong)[0])
             raise MarketShareError(
-                f"{name} {df[name].iloc[i]!r} for origin {df['origin'].iloc[i]!r} is not a fraction in (0, 1] "
+                f"{name} {df[name].iloc[i]!r} for origin {df['origin'].iloc[i]!r} is not a fraction from {MIN_SHARE:g} to 1 "
                 f"{'at most' if low else 'at least'} the share {share[i]:g}",
                 path=path,
                 where=f"line {i + 2}",

@@ -338,6 +338,8 @@ CASES: list[Case] = [
     # market share, events, weights
     Case("shares-above-one", "a market share above 1 (40 given as 40)", write("shares.csv", "origin,share\n30000,40\n*,0.5\n"), cmd=AP + " --market-share shares.csv", names=("shares.csv", "line 2")),
     Case("shares-zero", "a market share of 0", write("shares.csv", "origin,share\n30000,0\n*,0.5\n"), cmd=AP + " --market-share shares.csv", names=("shares.csv", "line 2")),
+    Case("shares-tiny", "a market share of 1e-9 (a subscriber for a billion people: a probe's figure read 218 billion)",
+         write("shares.csv", "origin,share\n30000,1e-9\n*,0.5\n"), cmd=AP + " --market-share shares.csv", names=("shares.csv", "line 2", "1,000,000,000 people")),
     Case("shares-percent", "a market share written as 40%", write("shares.csv", "origin,share\n*,40%\n"), cmd=AP + " --market-share shares.csv", names=("shares.csv", "line 2")),
     Case("shares-missing-origin", "no share for an origin in the counts, and no default row *", write("shares.csv", "origin,share\n30000,0.4\nBE,0.5\n"), cmd=AP + " --market-share shares.csv", names=("shares.csv", "'FR'")),
     Case("shares-missing-column", "a market-share table without a share column", write("shares.csv", "origin,pct\n*,0.4\n"), cmd=AP + " --market-share shares.csv", names=("shares.csv",)),
@@ -369,6 +371,8 @@ CASES: list[Case] = [
     # the command line
     Case("usage-out-is-file", "--out naming an existing file", write("out", "a file\n"), code=2, names=("--out",)),
     Case("usage-bad-k", "a threshold k that is not positive (--k 0)", lambda tmp: None, cmd=AP + " --k 0", names=("setting 'k'",)),
+    Case("usage-k-under-one", "a threshold under one person (--k 0.3: every figure would be published)", lambda tmp: None, cmd=AP + " --k 0.3",
+         names=("setting 'k'", "under 1")),
 ]
 BY_ID = {c.id: c for c in CASES}
 
