@@ -90,6 +90,18 @@ def test_self_intersection_says_where_and_repair_reports_area_change(tmp_path):
     assert "area now 0.39" in said and "no meaningful area" in said and "%" not in said
 
 
+def test_repair_never_overwrites_the_zone_file_it_checks(tmp_path):
+    """A probe's `zones check bow.geojson --repair --out bow.geojson` replaced its input."""
+    bow = [[[3.25, 50.82], [3.26, 50.83], [3.26, 50.82], [3.25, 50.83], [3.25, 50.82]]]
+    p = write(tmp_path, [feature("bow", bow)])
+    before = p.read_bytes()
+    r = run_cli("zones", "check", p, "--repair", "--out", p)
+    assert r.returncode == 1 and "--out is one of the zone files checked" in r.stderr, r.stderr
+    assert p.read_bytes() == before
+    r = run_cli("zones", "check", p, "--repair", "--out", tmp_path / "fixed.geojson")
+    assert r.returncode == 0 and (tmp_path / "fixed.geojson").is_file(), r.stderr
+
+
 def test_unclosed_ring_is_closed_by_repair(tmp_path):
     p = write(tmp_path, [feature("u", [[[3.25, 50.82], [3.26, 50.82], [3.26, 50.83], [3.25, 50.83]]])])
     assert gz.check_zones(p, repair=True).ok

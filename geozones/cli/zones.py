@@ -112,6 +112,12 @@ def zones_check(
     if out:
         if not repair:
             raise click.UsageError("--out is for writing repaired zones: add --repair")
+        from pathlib import Path
+
+        inputs = {f.resolve() for p in paths for f in (sorted(Path(p).glob("*.geojson")) if Path(p).is_dir() else [Path(p)])}
+        if Path(out).resolve() in inputs:  # (inputs are never modified: the original stays to compare with)
+            raise InputError("--out is one of the zone files checked; the repair would overwrite it", path=out,
+                             hint="write the repaired zones to another file, and replace the original yourself once checked")
         if not report.ok:
             raise InputError("zones still have problems; nothing was written", path=out, hint="fix the errors listed above")
         write_zones(report.zones.drop(columns=["area_km2"]), out)
