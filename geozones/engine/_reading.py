@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._io import read_parquet_table
+from .._io import file_format, read_parquet_table
 from ..counts import (
     parse_period,
 )
@@ -86,9 +86,13 @@ def counts_files(path: Path) -> list[Path]:
     import pyarrow.dataset as ds
 
     try:
-        return [Path(f) for f in ds.dataset(path, format="parquet").files]
+        files = [Path(f) for f in ds.dataset(path, format="parquet").files]
     except Exception as exc:  # pyarrow raises several classes for a bad file
         raise _unreadable(path, exc) from exc
+    if not files:
+        raise CountsError("is a folder with no counts file in it", path=path,
+                          hint="a folder of counts holds Parquet files (its subfolders too)")
+    return files
 
 
 def _unreadable(path: Path, exc: Exception) -> CountsError:
@@ -101,6 +105,9 @@ def _unreadable(path: Path, exc: Exception) -> CountsError:
         try:
             pq.read_metadata(f)
         except Exception as bad:  # (the first such file, in Arrow's order)
+            if file_format(f) == "csv":  # (a folder of CSV files: not a damaged Parquet file)
+                return CountsError("is a CSV file in a folder of counts, which the stream and dask engines read as Parquet", path=f,
+                                   hint="convert the files to Parquet, or give one CSV file with --engine memory")
             return CountsError(f"cannot read the file: {' '.join(str(bad).split())}", path=f, hint="the Parquet file is damaged: export it again")
     return CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path,
                        hint="the stream and dask engines read Parquet (a file or a folder of files)")
