@@ -144,6 +144,14 @@ def counts_rows(*rows: str, header: str = "cell_id,period_start,period,count,ori
     return write("counts.csv", header + "\n" + "\n".join(rows) + "\n")
 
 
+def _partitioned_by_origin(tmp: Path) -> None:
+    df = pd.read_csv(io.StringIO(_counts()), dtype={"origin": str})
+    df["period_start"] = pd.to_datetime(df["period_start"]).dt.tz_localize("Europe/Brussels").dt.tz_convert("UTC")
+    for origin, part in df.groupby("origin"):
+        (tmp / "parts" / f"origin={origin}").mkdir(parents=True)
+        part.drop(columns="origin").to_parquet(tmp / "parts" / f"origin={origin}" / "part.parquet", index=False)
+
+
 def both(*setups: Callable[[Path], None]) -> Callable[[Path], None]:
     def setup(tmp: Path) -> None:
         for s in setups:
@@ -314,6 +322,8 @@ CASES: list[Case] = [
          names=("parts", "no counts file")),
     Case("counts-folder-of-csv", "a folder of CSV counts (the stream engine reads Parquet)", lambda tmp: ((tmp / "parts").mkdir(), (tmp / "parts" / "a.csv").write_text(_counts())),
          cmd=AP.replace("counts.csv", "parts"), names=("a.csv", "is a CSV file in a folder of counts")),
+    Case("counts-partitioned-by-origin", "a folder of counts partitioned by origin (origin=30000/part.parquet): the files hold no origin",
+         _partitioned_by_origin, cmd=AP.replace("counts.csv", "parts"), names=("parts", "partitioned by origin")),
     Case("counts-unknown-cell", "counts for a cell that is not in the cell plan", write("counts.csv", _counts() + "Z9,2026-07-01T05:00,1h,10,30000\n"), names=("counts.csv", "line 98", "'Z9'")),
     Case("counts-unknown-cell-drop", "the same with --unknown-cells drop: dropped and reported in the manifest",
          write("counts.csv", _counts() + "Z9,2026-07-01T05:00,1h,10,30000\n"), cmd=AP + " --unknown-cells drop", code=0, check=dropped_unknown),

@@ -26,6 +26,7 @@ def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = ()) -> tuple[I
     """
     import pyarrow.dataset as ds
 
+    _not_partitioned_by_a_column(path)
     try:
         dataset = ds.dataset(path, format="parquet")
         names = [n.lower() for n in dataset.schema.names]
@@ -48,6 +49,20 @@ def _batches(path: Path, batch_rows: int, skip: tuple[str, ...] = ()) -> tuple[I
     wanted = [c for c in wanted if c not in skip]
     cols = [schema_names[names.index(c)] for c in wanted]
     return _read_ahead(pieces, cols, wanted, batch_rows), total
+
+
+def _not_partitioned_by_a_column(path: Path) -> None:
+    """Refuse a folder partitioned by one of the counts' columns (``origin=FR/part.parquet``):
+    the columns are read from inside the files, so its values would be lost (a probe's
+    origins all read as one). Other partitions (``date=2026-07-01/``) are fine.
+    """
+    if not path.is_dir():
+        return
+    keys = {p.name.split("=", 1)[0].lower() for p in path.rglob("*=*") if p.is_dir()}
+    named = sorted(keys & set(_COLUMNS))
+    if named:
+        raise CountsError(f"is partitioned by {', '.join(named)} (folders {named[0]}=...): geozones reads the counts' columns from inside the files",
+                          path=path, hint=f"write {', '.join(named)} as a column of each file")
 
 
 def _pieces(dataset) -> list:
