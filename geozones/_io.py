@@ -31,7 +31,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create folder {final.parent}: {exc.strerror}", path=final) from exc
+        raise OutputError(f"cannot create folder {final.parent}: {exc.strerror}", path=final,
+                          hint="a file of that name is in the way" if final.parent.exists() or any(q.is_file() for q in final.parents)
+                          else "check the path and that you may write there") from exc
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".tmp{final.suffix}", dir=final.parent)
     os.close(fd)
     os.unlink(tmp)  # writers such as GDAL refuse to overwrite; let them create it

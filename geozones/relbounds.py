@@ -51,6 +51,8 @@ class RelationBounds:
         the periods it holds (a week of days: seven times its mean), else its reading.
     incidence : scipy.sparse.csr_array
         Figures x relations: which figures each relation joins.
+    drawn_with : numpy.ndarray of bool or None
+        The suppressed figures when the intervals were drawn.
     """
 
     lo: np.ndarray
@@ -58,6 +60,7 @@ class RelationBounds:
     incidence: sparse.csr_array
     new: np.ndarray
     people: np.ndarray
+    drawn_with: np.ndarray | None = None
     _members: sparse.csr_array | None = field(default=None, repr=False)  # (relations x figures, made on first use)
 
     def rows(self, sup: np.ndarray) -> np.ndarray:
@@ -71,8 +74,11 @@ class RelationBounds:
         interval: one of the nearest published figures in its relations (through hidden
         ones where a relation holds none), the one with the fewest people (:attr:`people`:
         a day before its week, whose mean stands for the people of seven days); -1 when every
-        such figure is locked (an earlier run published it), -2 when none is published (the
-        interval was drawn before they were suppressed).
+        such figure is locked (an earlier run published it), -2 when none is published or
+        one that was published when the interval was drawn (:attr:`drawn_with`) is now
+        suppressed: the interval is stale, and the next pass checks the figure again with
+        fresh ones (a probe's run counted 68 hidden figures "bounded by earlier runs alone"
+        that no programme over the published figures bounds).
         """
         sup = np.asarray(sup, bool)
         free = ~sup if locked is None else ~sup & ~np.asarray(locked, bool)
@@ -92,6 +98,10 @@ class RelationBounds:
             locked_seen |= bool((~sup[reach]).any())
             seen.update(reach.tolist())
             frontier = reach[sup[reach]]  # (on through hidden figures; a locked one bounds, but cannot go)
+        if locked_seen and self.drawn_with is not None:
+            near = np.fromiter(seen, np.int64, len(seen))
+            if (sup[near] & ~np.asarray(self.drawn_with, bool)[near]).any():
+                return -2  # (suppressed since the interval was drawn: stale, not the earlier runs')
         return -1 if locked_seen else -2
 
 
@@ -128,7 +138,7 @@ def relation_bounds(a, sup: np.ndarray, passes: int = 20) -> RelationBounds:
     inc = sparse.csr_array((np.ones(len(fig)), (fig, rel)), shape=(n, max(len(factor), 1)))
     scale = np.ones(n)
     np.maximum.at(scale, fig[total], 1.0 / factor[rel[total]])
-    return RelationBounds(lo, hi, inc, new, a.values(np.arange(n)) * scale)
+    return RelationBounds(lo, hi, inc, new, a.values(np.arange(n)) * scale, drawn_with=np.asarray(sup, bool).copy())
 
 
 def _propagate(a, sup, fig, rel, total, factor, passes):

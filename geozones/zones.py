@@ -116,7 +116,7 @@ def zone_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]])
         if p.is_dir():
             found = sorted(q for q in p.iterdir() if q.suffix.lower() in (".geojson", ".json", *_OTHER_ZONE_FILES) and q.is_file())
             if not found:
-                raise InputError("folder holds no .geojson file", path=p, hint="put zone files (*.geojson) in it")
+                raise InputError("folder holds no zone file (.geojson or .json)", path=p, hint="put zone files (*.geojson) in it")
             out.extend(found)
         elif p.is_file():
             out.append(p)

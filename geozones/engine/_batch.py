@@ -163,6 +163,17 @@ def _dictionary(arr):
     return codes, arr.dictionary
 
 
+def _checked_dictionary(ctx: _Context, arr, row0: int):
+    """:func:`_dictionary`, refusing an index out of its dictionary's range (a damaged file:
+    NumPy would wrap a negative one round to another value, or fail inside the run).
+    """
+    codes, values = _dictionary(arr)
+    bad = (codes < 0) | (codes >= len(values))
+    if bad.any():
+        raise _fail(ctx, row0, _first_row(bad), "holds a text code out of its dictionary's range", "the file is damaged: export it again")
+    return codes, values
+
+
 def _ns(times: pd.Series) -> np.ndarray:
     """UTC nanoseconds of a tz-aware datetime Series."""
     return pd.DatetimeIndex(times).as_unit("ns").asi8
@@ -223,7 +234,7 @@ def _null_check(ctx, arr, name: str, row0: int) -> None:
 def _cells(ctx: _Context, arr, row0: int) -> tuple[np.ndarray, np.ndarray]:
     """(row in the weights, dictionary code) of each row's cell."""
     _null_check(ctx, arr, "cell_id", row0)
-    codes, values = _dictionary(arr)
+    codes, values = _checked_dictionary(ctx, arr, row0)
     return _cell_lookup(ctx, values)[codes], codes
 
 
@@ -299,7 +310,7 @@ def _times(ctx: _Context, arr, row0: int) -> np.ndarray:
             table[uniq] = _ns(utc) - (uniq + lo) * _MINUTE
             return ns + table[span]
         return ns
-    codes, values = _dictionary(arr)
+    codes, values = _checked_dictionary(ctx, arr, row0)
     text = pd.Series(values.to_pandas()).astype(str)
     try:
         utc = parse_times(text, Path(ctx.source), ctx.fmt, "period_start")
@@ -322,7 +333,7 @@ def _period(ctx: _Context, arr, row0: int) -> None:
         arr = arr.combine_chunks()
     if ctx._periods is not None and pa.types.is_dictionary(arr.type) and ctx._periods.equals(arr.dictionary):
         return  # every entry of this dictionary was checked on an earlier batch
-    codes, values = _dictionary(arr)
+    codes, values = _checked_dictionary(ctx, arr, row0)
     labels = pd.Series(values.to_pandas()).astype(str).str.strip()
     used = np.flatnonzero(np.bincount(codes, minlength=len(labels)))
     for j in used:
@@ -391,7 +402,7 @@ def _norm_of(ctx: _Context, col: dict) -> np.ndarray:
 
 def _origin_table(ctx: _Context, arr, row0: int):
     """(code per row, group per dictionary entry, group codes, factor per entry, factor per group)."""
-    codes, values = _dictionary(arr)
+    codes, values = _checked_dictionary(ctx, arr, row0)
     cached = ctx._origins
     if cached is not None and cached[0].equals(values):
         _, group_of, groups, factor, group_factor, _, raw, bad = cached
