@@ -39,6 +39,7 @@ from ._io import csv_delimiter, file_format, read_csv_text, read_parquet_table, 
 from ._io import row_label as _row
 from .errors import CountsError, InputError
 from .origins import ALL, normalize_origins
+from .periods import TIMEZONE, off_period, off_period_message, parse_period, period_end, period_floor, period_seconds
 
 __all__ = [
     "KINDS",
@@ -60,77 +61,8 @@ __all__ = [
 log = logging.getLogger("geozones")
 
 KINDS = ("presence", "unique", "events")
-#: Local time of counts without an offset.
-TIMEZONE = "Europe/Brussels"
-
-_PERIOD = re.compile(r"^\s*(\d+)\s*(min|t|h|d|w|mo|month|q)\s*$", re.IGNORECASE)
 # an offset ends a time of day (a date's own "-02" is no offset: 2025-06-02 is local midnight)
 _OFFSET = re.compile(r"[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
-
-
-def parse_period(label: str) -> str:
-    """Canonical form of a period label: ``"60min"`` -> ``"1h"``, ``"24h"`` -> ``"1d"``.
-
-    Accepted units: ``min``, ``h``, ``d``, ``w`` (a week from Monday), ``mo`` (a calendar
-    month, only as ``1mo``; ``1month`` too) and ``q`` (a calendar quarter, only as ``1q``).
-    Days, weeks, months and quarters are in Europe/Brussels local time.
-
-    Parameters
-    ----------
-    label : str
-        A whole number and a unit, in any case, spaces allowed: ``"15min"`` (or pandas'
-        ``"15T"``), ``"2h"``, ``"24h"``, ``"7d"``, ``"1w"``, ``"1mo"``, ``"1q"``.
-
-    Returns
-    -------
-    str
-        The canonical label: minutes that make whole hours as hours (``"120min"`` ->
-        ``"2h"``), one day as ``"1d"``, seven days as ``"1w"``; minutes divide an hour and
-        hours divide a day.
-
-    Raises
-    ------
-    InputError
-        For anything else.
-    """
-    m = _PERIOD.match(str(label))
-    if not m or int(m.group(1)) == 0:
-        raise InputError(f"period {label!r} is not a period such as 15min, 1h, 1d, 1w, 1mo or 1q")
-    n, unit = int(m.group(1)), m.group(2).lower()
-    unit = {"t": "min", "month": "mo"}.get(unit, unit)
-    if unit == "min" and n % 60 == 0:
-        n, unit = n // 60, "h"
-    if unit == "h" and n % 24 == 0 and n // 24 == 1:
-        n, unit = 1, "d"
-    if unit == "d" and n == 7:
-        n, unit = 1, "w"
-    if unit in ("d", "w", "mo", "q") and n != 1:
-        raise InputError(f"period {label!r}: days, weeks, months and quarters are supported one at a time (1d, 1w, 1mo, 1q)")
-    if unit == "min" and 60 % n:
-        raise InputError(f"period {label!r}: minutes must divide an hour")
-    if unit == "h" and 24 % n:
-        raise InputError(f"period {label!r}: hours must divide a day")
-    return f"{n}{unit}"
-
-
-def period_seconds(period: str) -> float:
-    """Length of a canonical period label in seconds (a month counted as 31 days, a quarter
-    as 92), for ordering and comparing periods.
-    """
-    n, unit = int(re.match(r"\d+", period).group()), period.lstrip("0123456789")
-    return n * {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 31 * 86400, "q": 92 * 86400}[unit]
-
-
-def period_end(start: pd.Timestamp, period: str) -> pd.Timestamp:
-    """The start of the period after the ``period`` that starts at ``start`` (a local time:
-    months and quarters are calendar ones).
-    """
-    period = parse_period(period)
-    if period == "1q":
-        return start + pd.offsets.QuarterBegin(startingMonth=1)
-    if period == "1mo":
-        return start + pd.offsets.MonthBegin(1)
-    return start + pd.Timedelta(seconds=period_seconds(period))
 
 
 def _read_frame(path: Path, what: str) -> tuple[pd.DataFrame, str]:
@@ -556,52 +488,6 @@ def normalize_events(df: pd.DataFrame, path: str | os.PathLike[str], fmt: str) -
             "origin": _origins(df, path, fmt).to_numpy(dtype=object),
         }
     )
-
-
-def period_floor(times: pd.Series, period: str) -> pd.Series:
-    """The start (UTC) of the ``period`` that holds each UTC time.
-
-    Minutes and single hours are the same in UTC and in Belgian local time (its offsets
-    are whole hours); several hours, days, weeks (from Monday), months and quarters are
-    counted in Europe/Brussels local time.
-    """
-    period = parse_period(period)
-    n, unit = int(re.match(r"\d+", period).group()), re.sub(r"\d+", "", period)
-    if unit == "min" or period == "1h":
-        return times.dt.floor(f"{n}min" if unit == "min" else "1h")
-    local = times.dt.tz_convert(TIMEZONE).dt.tz_localize(None)
-    if unit == "h":
-        naive = local.dt.floor(f"{n}h")
-    elif unit == "d":
-        naive = local.dt.floor("1D")
-    elif unit == "w":
-        naive = local.dt.floor("1D") - pd.to_timedelta(local.dt.day_of_week, unit="D")
-    elif unit == "mo":
-        naive = local.dt.to_period("M").dt.start_time
-    else:
-        naive = local.dt.to_period("Q").dt.start_time
-    return naive.dt.tz_localize(TIMEZONE, ambiguous=True, nonexistent="shift_forward").dt.tz_convert("UTC")
-
-
-def off_period(starts_ns: np.ndarray, period: str) -> np.ndarray:
-    """Which UTC times (nanoseconds) are not the start of a ``period``: an hourly count at
-    10:30, or at 08:00:01, is a count of no hour, and a day's mean over its hours would take it
-    as a 25th.
-    """
-    starts_ns = np.asarray(starts_ns, dtype=np.int64)
-    if not len(starts_ns):
-        return np.zeros(0, bool)
-    floor = period_floor(pd.Series(pd.to_datetime(starts_ns, utc=True)), period)
-    return starts_ns != pd.DatetimeIndex(floor).as_unit("ns").asi8
-
-
-def off_period_message(start_ns: int, period: str) -> tuple[str, str]:
-    """(message, hint) for a ``period_start`` that is not the start of its ``period``."""
-    local = pd.Timestamp(int(start_ns), tz="UTC").tz_convert(TIMEZONE).isoformat()
-    return (f"period_start {local} is not the start of a {period} period",
-            f"the counts are per {period}: each row's period_start is where its {period} starts "
-            f"({'on the hour' if period == '1h' else 'at local midnight' if period == '1d' else 'on its boundary'}); "
-            "fix or remove these rows")
 
 
 def events_to_counts(

@@ -1,7 +1,7 @@
 """No output of any kind carries a figure that disclosure control suppressed; user strings are escaped.
 
 The canary: a handful of French visitors (17 observed, below k) with a made-up market share
-so small that their estimate is a number seen nowhere else (17 / 0.00001234 = 1 377 634).
+so small that their estimate is a number seen nowhere else (17 / 0.0001234 = 137 763).
 If that number, in any spelling, turns up in a table, the GeoJSON, the map, the report, the
 manifest or the log, a suppressed figure has leaked.
 """
@@ -16,7 +16,7 @@ import pytest
 
 from .conftest import run_cli
 
-CANARY = round(17 / 0.00001234)  # 1377634
+CANARY = round(17 / 0.0001234)  # 137763
 
 
 def spellings(v: int) -> list[str]:
@@ -33,7 +33,7 @@ def canary_run(small_case, tmp_path):
     counts = tmp_path / "canary.csv"
     counts.write_text("\n".join(rows) + "\n")
     shares = tmp_path / "ms.csv"
-    shares.write_text("origin,share\nFR,0.00001234\n*,0.4\n")
+    shares.write_text("origin,share\nFR,0.0001234\n*,0.4\n")
     out = tmp_path / "out"
     r = run_cli("-v", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts,
          "--market-share", shares, "--out", out, "--heat-grid", "500")

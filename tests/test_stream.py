@@ -372,13 +372,13 @@ def test_whole_counts_sum_in_int32_until_they_could_overflow(tmp_path):
     bins = stream_counts(write_parquet(small, tmp_path / "small.parquet"), w, progress=False)
     assert bins.sums.dtype == np.int32
     assert_same(memory_path(tmp_path / "small.parquet", w, "1d"), apportion_bins(bins, w))
-    # two hours of 1.5e9 in the same cell and day: their sum (3e9) does not fit in int32
+    # three hours of 1e9 (counts.MAX_COUNT, the most a row may hold) in the same cell and day: their sum (3e9) does not fit in int32
     big = small.copy()
-    big.loc[big.index[:2], "count"] = 1_500_000_000
-    big.loc[big.index[:2], "cell_id"] = "c0"
-    big.loc[big.index[:2], "period_start"] = big["period_start"].iloc[0] + pd.to_timedelta([0, 1], unit="h")
+    big.loc[big.index[:3], "count"] = 1_000_000_000
+    big.loc[big.index[:3], "cell_id"] = "c0"
+    big.loc[big.index[:3], "period_start"] = big["period_start"].iloc[0] + pd.to_timedelta([0, 1, 2], unit="h")
     big = big.drop_duplicates(["cell_id", "period_start", "origin"]).reset_index(drop=True)
-    last = pd.concat([big.iloc[2:], big.iloc[:2]], ignore_index=True)  # the int32 sums already hold the rest
+    last = pd.concat([big.iloc[3:], big.iloc[:3]], ignore_index=True)  # the int32 sums already hold the rest
     for compiled, frame in ((True, big), (False, big), (True, last), (False, last)):
         src = write_parquet(frame, tmp_path / f"big-{compiled}-{frame is last}.parquet", 10)
         got = stream_counts(src, w, batch_rows=10, progress=False, compiled=compiled)
