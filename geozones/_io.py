@@ -93,8 +93,8 @@ def csv_delimiter(header: str) -> str:
 def read_csv_text(path: Path, *, error: type[GeozonesError] = InputError, what: str = "table"):
     """Read a CSV as text columns, whatever its delimiter (``,`` ``;`` tab ``|``) and encoding.
 
-    UTF-8 with or without a byte-order mark is read as such; anything else as
-    Windows-1252 (Latin-1), with a warning. Column names are stripped and lower-cased.
+    UTF-8 with or without a byte-order mark is read as such, and UTF-16 with its mark
+    (Excel's "Unicode text"); anything else as Windows-1252 (Latin-1), with a warning. Column names are stripped and lower-cased.
 
     Raises
     ------
@@ -118,7 +118,10 @@ def read_csv_text(path: Path, *, error: type[GeozonesError] = InputError, what: 
     if not raw.strip():
         raise error("the file is empty", path=path, hint=f"export the {what} again")
     try:
-        text = raw.decode("utf-8-sig")
+        if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # (Excel's "Unicode text": UTF-16 with its byte-order mark)
+            text = raw.decode("utf-16")
+        else:
+            text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
         log.warning("%s: not UTF-8; read as Windows-1252 (Latin-1)", path)
