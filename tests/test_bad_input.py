@@ -346,7 +346,7 @@ CASES: list[Case] = [
     Case("counts-semicolon", "counts with ; as delimiter: read", write("counts.csv", _counts(sep=";")), code=0, check=same_table),
     Case("counts-bom", "counts in UTF-8 with a byte-order mark: read", write("counts.csv", b"\xef\xbb\xbf" + _counts().encode()), code=0, check=same_table),
     Case("counts-utf16", "counts saved as Excel's \"Unicode text\" (UTF-16 with its byte-order mark, tab-separated): read",
-         write("counts.csv", _counts("\t").encode("utf-16")), code=0, check=same_table),
+         write("counts.csv", _counts(sep="\t").encode("utf-16")), code=0, check=same_table),
     Case("counts-corrupt-parquet", "a .parquet counts file that is not Parquet", write("counts.parquet", b"PAR1 not really"), cmd=AP.replace("counts.csv", "counts.parquet"), names=("counts.parquet",)),
     Case("counts-spreadsheet", "counts as an Excel file", write("counts.xlsx", b"PK\x03\x04"), cmd=AP.replace("counts.csv", "counts.xlsx"), names=("counts.xlsx",)),
     Case("counts-missing", "a counts file that does not exist", lambda tmp: None, cmd=AP.replace("counts.csv", "countz.csv"), names=("countz.csv",)),
