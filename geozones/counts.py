@@ -111,13 +111,12 @@ def _require(df: pd.DataFrame, cols: tuple[str, ...], path: Path, what: str) -> 
     require_columns(list(df.columns), cols, path, what)
 
 
-#: The times a counts file may hold (UTC, the end excluded): a time outside them comes from a
-#: damaged file or a wrong unit, and is refused with its row.
 #: The largest count a row may hold: more than any cell counts in a period (a count past
 #: it is a unit or export error, and would outgrow the figures' integers).
 MAX_COUNT = 1e9
 
-
+#: The times a counts file may hold (UTC, the end excluded): a time outside them comes from a
+#: damaged file or a wrong unit, and is refused with its row.
 TIME_RANGE = (pd.Timestamp("1990-01-01", tz="UTC"), pd.Timestamp("2200-01-01", tz="UTC"))
 
 
