@@ -423,7 +423,13 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     residents = _residents(early.union if early is not None else zones, cfg)
 
     periods = [cfg.period]
-    if cfg.summary_period and cfg.kind != "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
+    if cfg.summary_period and cfg.period == "1w" and cfg.summary_period in ("1mo", "1q"):
+        # (a week across a month's or quarter's border would be rolled into the one its Monday is in: a probe's
+        # counts from Wednesday 1 July made a '1q from 2026-04-01' of July's days)
+        log.warning("weeks do not nest in %s periods: the summary period %s is not published (give --period 1d to publish days and "
+                    "the %s, or --summary-period none)", "month" if cfg.summary_period == "1mo" else "quarter", cfg.summary_period,
+                    cfg.summary_period)
+    elif cfg.summary_period and cfg.kind != "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
         periods.append(cfg.summary_period)
     elif cfg.summary_period and cfg.kind == "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
         log.info("unique counts (distinct people) do not add up over time: the summary period %s is not published (give unique counts "

@@ -988,3 +988,26 @@ def test_a_monthly_summary_is_the_mean_of_its_calendar_months_days(small_case, t
             assert hidden != 1, (zone, start, origin)  # (the month less its published days would be the hidden one)
             if hidden == 0:
                 assert abs(m["observed"].iloc[0] - d["observed"].mean()) <= 1.0 + 1e-9  # (each rounded)
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_weeks_are_not_rolled_into_a_quarter_they_do_not_nest_in(small_case, tmp_path, engine):
+    """A probe's `--period 1w` over counts from Wednesday 1 July published a "1q from
+    2026-04-01" made of July's days (the week of Monday 29 June rolled into the quarter its
+    Monday is in), and under --density period the memory engine stopped: "no density for
+    the period starting 2026-06-28 22:00". Weeks do not nest in quarters or months: the
+    summary period is not published, and the run says so."""
+    c = small_case
+    counts = c["counts"]
+    if engine == "stream":
+        df = pd.read_csv(counts, dtype={"origin": str})
+        df["period_start"] = pd.to_datetime(df["period_start"]).dt.tz_localize("Europe/Brussels").dt.tz_convert("UTC")
+        counts = tmp_path / "counts.parquet"
+        df.to_parquet(counts, index=False)
+    out = tmp_path / "out"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out, "--period", "1w",
+                 "--engine", engine, "--heat-grid", 0, "--no-map")
+    assert r.returncode == 0, r.stderr
+    assert "weeks do not nest in quarter periods: the summary period 1q is not published" in r.stderr, r.stderr
+    t = pd.read_csv(out / "zone_counts.csv")
+    assert set(t["period"]) == {"1w"} and set(t["period_start"]) == {"2026-06-29T00:00:00+02:00"}
