@@ -144,6 +144,12 @@ def counts_rows(*rows: str, header: str = "cell_id,period_start,period,count,ori
     return write("counts.csv", header + "\n" + "\n".join(rows) + "\n")
 
 
+def _with_an_empty_part(tmp: Path) -> None:
+    parquet_parts(_counts())(tmp)
+    empty = pd.read_parquet(tmp / "parts" / "part-0.parquet").iloc[:0]
+    empty.to_parquet(tmp / "parts" / "part-1.parquet", index=False)
+
+
 def _partitioned_by_origin(tmp: Path) -> None:
     df = pd.read_csv(io.StringIO(_counts()), dtype={"origin": str})
     df["period_start"] = pd.to_datetime(df["period_start"]).dt.tz_localize("Europe/Brussels").dt.tz_convert("UTC")
@@ -322,6 +328,11 @@ CASES: list[Case] = [
          names=("parts", "no counts file")),
     Case("counts-folder-of-csv", "a folder of CSV counts (the stream engine reads Parquet)", lambda tmp: ((tmp / "parts").mkdir(), (tmp / "parts" / "a.csv").write_text(_counts())),
          cmd=AP.replace("counts.csv", "parts"), names=("a.csv", "is a CSV file in a folder of counts")),
+    Case("counts-folder-empty-part-dask", "a folder of counts with a file of no rows, with the dask engine: read (it made dask check every row for duplicates)",
+         _with_an_empty_part, cmd=AP.replace("counts.csv", "parts") + " --engine dask", code=0, check=same_table),
+    Case("counts-folder-with-readme", "a folder of counts with a README.txt beside the parts",
+         both(parquet_parts(_counts()), lambda tmp: (tmp / "parts" / "README.txt").write_text("exported 2026-07-02\n")),
+         cmd=AP.replace("counts.csv", "parts"), names=("README.txt", "is not a Parquet file")),
     Case("counts-partitioned-by-origin", "a folder of counts partitioned by origin (origin=30000/part.parquet): the files hold no origin",
          _partitioned_by_origin, cmd=AP.replace("counts.csv", "parts"), names=("parts", "partitioned by origin")),
     Case("counts-unknown-cell", "counts for a cell that is not in the cell plan", write("counts.csv", _counts() + "Z9,2026-07-01T05:00,1h,10,30000\n"), names=("counts.csv", "line 98", "'Z9'")),

@@ -1018,3 +1018,18 @@ def test_an_error_in_a_folder_names_the_file_and_its_own_row(tmp_path, engine, c
     with pytest.raises(CountsError, match="count -5 is negative") as got:
         stream_counts(folder, w, engine=engine, progress=False, compiled=compiled)
     assert got.value.where.startswith("day=2/day-2.parquet row 10 ")
+
+
+def test_a_file_of_no_rows_leaves_the_other_files_unchecked_for_duplicates_across_them(tmp_path):
+    """A probe's folder of 19.5 M rows with one empty file: dask took the empty file's times
+    as unknown, so every row of the others might repeat one of its rows, and refused (2.11 GB
+    of rows to check, over the budget). A file of no rows meets no other."""
+    from geozones.engine._dask import _overlap_windows
+    from geozones.engine._reading import _time_ranges
+
+    counts = toy_counts(4, 48, ["30000"], seed=5)
+    full = write_parquet(counts, tmp_path / "a.parquet")
+    empty = write_parquet(counts.iloc[:0], tmp_path / "b.parquet")
+    ranges = _time_ranges([full, empty])
+    assert ranges[1] == (1, 0) and ranges[0][0] <= ranges[0][1]
+    assert _overlap_windows(ranges) == [None, None]

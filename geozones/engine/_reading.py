@@ -120,9 +120,12 @@ def _unreadable(path: Path, exc: Exception) -> CountsError:
         try:
             pq.read_metadata(f)
         except Exception as bad:  # (the first such file, in Arrow's order)
-            if file_format(f) == "csv":  # (a folder of CSV files: not a damaged Parquet file)
+            if f.name.lower().endswith((".csv", ".csv.gz")):  # (a folder of CSV files: not a damaged Parquet file)
                 return CountsError("is a CSV file in a folder of counts, which the stream and dask engines read as Parquet", path=f,
                                    hint="convert the files to Parquet, or give one CSV file with --engine memory")
+            if file_format(f) != "parquet":  # (a README.txt beside the parts: not damaged either)
+                return CountsError("is not a Parquet file, in a folder of counts", path=f,
+                                   hint="a folder of counts holds Parquet files only: move other files out (names starting . or _ are left alone)")
             return CountsError(f"cannot read the file: {' '.join(str(bad).split())}", path=f, hint="the Parquet file is damaged: export it again")
     return CountsError(f"cannot read the file: {' '.join(str(exc).split())}", path=path,
                        hint="the stream and dask engines read Parquet (a file or a folder of files)")
@@ -299,7 +302,8 @@ def _file_batch(path: Path):
 
 def _time_ranges(files: list[Path]) -> list[tuple[int, int] | None]:
     """The first and last ``period_start`` (UTC ns) of each file, from its Parquet
-    statistics (None where they do not tell).
+    statistics (None where they do not tell; ``(1, 0)``, a range that meets no other, for a
+    file of no rows).
     """
     import pyarrow.parquet as pq
 
@@ -308,6 +312,9 @@ def _time_ranges(files: list[Path]) -> list[tuple[int, int] | None]:
         lo = hi = None
         try:
             meta = pq.ParquetFile(f).metadata
+            if meta.num_rows == 0:  # (no times: a probe's empty file made dask check every row of the others)
+                out.append((1, 0))
+                continue
             names = [meta.schema.column(i).name.lower() for i in range(meta.num_columns)]
             j = names.index("period_start")
             kind = str(meta.schema.column(j).logical_type)
@@ -330,7 +337,7 @@ def _periods_hint(path: Path, minutes: _Minutes) -> int:
     """How many published periods the counts span, from the Parquet statistics of
     ``period_start`` (0 when they do not tell: text times, local times, no statistics).
     """
-    ranges = _time_ranges(sorted(path.glob("*.parquet")) if path.is_dir() else [path])
+    ranges = [r for r in _time_ranges(sorted(path.glob("*.parquet")) if path.is_dir() else [path]) if r is None or r[0] <= r[1]]
     if not ranges or any(r is None for r in ranges):
         return 0
     first, last = min(r[0] for r in ranges) // _MINUTE, max(r[1] for r in ranges) // _MINUTE
