@@ -42,8 +42,9 @@ def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
     Parameters
     ----------
     paths : dict
-        Setting name -> a path or a list of paths (a folder stands for its GeoJSON files);
-        None is left out.
+        Setting name -> a path or a list of paths (a folder of zones stands for its GeoJSON
+        files, any other folder for its files, its subfolders' too, but those whose names
+        start with ``.`` or ``_``); None is left out.
 
     Returns
     -------
@@ -58,7 +59,13 @@ def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
         files = []
         for item in items:
             p = Path(item)
-            for f in sorted(p.glob("*.geojson")) if p.is_dir() else [p]:
+            if not p.is_dir():
+                found = [p]
+            elif key == "zones":
+                found = sorted(p.glob("*.geojson"))
+            else:  # (a folder of counts: a probe's manifest listed none of its 14 files)
+                found = sorted(q for q in p.rglob("*") if q.is_file() and not any(part.startswith((".", "_")) for part in q.relative_to(p).parts))
+            for f in found:
                 files.append({"path": str(f), "sha256": _sha256(f)})
         out[key] = files
     return out

@@ -224,3 +224,9 @@ def test_an_output_folder_that_is_or_lies_in_an_input_folder_is_refused_and_noth
         assert snapshot(tmp_path) == before
     r = cli("-q", "apportion", "--zones", zones, "--counts", parts, "--cells", c["cells"], "--no-map", "--out", tmp_path / "out")
     assert r.returncode == 0, r.stderr
+    # the manifest names a folder's files (a probe's listed none of its 14)
+    import json
+
+    listed = json.loads((tmp_path / "out" / "manifest.json").read_text())["inputs"]["counts"]
+    assert [Path(f["path"]).name for f in listed] == ["part-0.parquet"]
+    assert listed[0]["sha256"] == hashlib.sha256((parts / "part-0.parquet").read_bytes()).hexdigest()
