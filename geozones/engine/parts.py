@@ -252,9 +252,13 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
             hint="raise --memory-budget, or publish a longer --period or a coarser --origin-level",
         )
     parts, halos = fitted_parts(weights, zw, nested, per_zone, room)
-    log.info("the zone table does not fit in the memory budget whole (%s held): published in %d parts of up to %d zones (each audited with the "
-             "up to %d zones of other parts that share its cells)", format_size(held), len(parts), max(map(len, parts)),
-             max(len(b) + len(f) for b, f in halos))
+    if len(parts) == 1:  # (a probe read "does not fit whole ... published in 1 parts")
+        log.info("the zone table was published part by part, as one not known to fit the memory budget whole (%s held) is, and its "
+                 "%d zones made one part", format_size(held), len(parts[0]))
+    else:
+        log.info("the zone table does not fit in the memory budget whole (%s held): published in %d parts of up to %d zones (each audited "
+                 "with the up to %d zones of other parts that share its cells)", format_size(held), len(parts), max(map(len, parts)),
+                 max(len(b) + len(f) for b, f in halos))
     in_order = pd.Index(list(zone_order))  # (zone ranks through an index: Series.map over Arrow strings went row by row)
     stats = {"figures": 0, "published": 0, "suppressed": 0}
     by_reason: dict[str, int] = {}
