@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ._progress import noted
 from .counts import parse_period, period_floor
 from .errors import WeightsError
 from .weights import Weights
@@ -184,7 +185,9 @@ def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: 
         ratio = [d / dof for d, dof in dev if dof > 0]
         phi = float(np.median(ratio)) if ratio else 0.0
         PT = sparse.csr_array(P.T)
-    for i, row in enumerate(n):  # (one density at a time: a quarter's densities over a national grid would not fit)
+    # (one density at a time: a quarter's densities over a national grid would not fit; a note now and then, as the
+    # audit gives: a probe's hourly fortnight spent 102 s here without a word)
+    for i, row in noted(n, lambda i: f"density per {period}: {i} of {len(n)} periods estimated"):
         if start is None:
             lam, k = estimate_density(P, row, fp.prior), ITERATIONS
         else:

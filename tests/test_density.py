@@ -231,3 +231,17 @@ def test_a_day_of_25_or_23_hours_keeps_the_density_of_days_that_count_the_same(t
     pw = period_weights(fp, prior, hours, per_hour, "1d", start=np.asarray(fp.prior, dtype=float))
     assert sorted(np.bincount(pw.group(hours)).tolist()) == sorted([24, 24, 25 if days[0].startswith("2026-10") else 23])
     assert pw.steps == (0, 0, 0) and pw.parts[0] is pw.parts[1] is pw.parts[2]
+
+
+def test_the_density_per_period_says_how_far_it_is_on_long_work(small_case, tmp_path, caplog, monkeypatch):
+    """A probe's hourly fortnight spent 102 s on the densities per period without a word; the
+    step now notes its progress as the audit does (here every step, the heartbeat set to 0)."""
+    import geozones._progress as progress
+
+    monkeypatch.setattr(progress, "HEARTBEAT_S", -1.0)
+    c = small_case
+    with caplog.at_level("INFO", logger="geozones"):
+        r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "o",
+                    "--period", "1h", "--heat-grid", 0, "--no-map")
+    assert r.returncode == 0, r.stderr
+    assert "density per 1h: 1 of 24 periods estimated" in r.stderr + caplog.text, r.stderr
