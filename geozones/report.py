@@ -328,11 +328,9 @@ def build_report(
     # days of the report's period, for the focus zone
     start_ts = pd.Timestamp(period_start)
     end_ts = period_end(start_ts, summary_p)
-    daily = table[(table["period"] == day_p) & (table["zone_id"] == zone)].copy()
-    ts = pd.to_datetime(daily["period_start"].str.slice(0, 19))
     # (the page's own period: a run of one period length gets a page a period, each about its own,
     # as its heading says; its chart showed every period of the run beside one period's figures)
-    daily = daily[(ts >= start_ts.tz_localize(None)) & (ts < end_ts.tz_localize(None))]
+    daily = _within(table[(table["period"] == day_p) & (table["zone_id"] == zone)], start_ts, end_ts).copy()
     daily["date"] = daily["period_start"].str.slice(0, 10)
     if period_seconds(day_p) < 86_400:  # (a run of hours only: its days from their hours)
         daily = days_from_hours(daily, manifest.get("parameters", {}).get("kind"), manifest.get("parameters", {}).get("stat"))
@@ -530,6 +528,12 @@ def visitors_of(frame: pd.DataFrame, index: str = "zone_id", *, has_residents: b
     return out
 
 
+def _within(rows: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The rows whose ``period_start`` (local ISO text) lies in [``start``, ``end``) (local times)."""
+    ts = pd.to_datetime(rows["period_start"].str.slice(0, 19))
+    return rows[(ts >= start.tz_localize(None)) & (ts < end.tz_localize(None))]
+
+
 def _busiest_visitors(rows: pd.DataFrame, period_start: str, summary_p: str, has_residents: bool) -> pd.DataFrame:
     """Under ``--stat max``: visitors per zone in its busiest published period of the summary
     period from ``period_start`` (all less residents of the same period; a lower bound where
@@ -538,8 +542,7 @@ def _busiest_visitors(rows: pd.DataFrame, period_start: str, summary_p: str, has
     from .counts import period_end
 
     start = pd.Timestamp(period_start)
-    ts = pd.to_datetime(rows["period_start"].str.slice(0, 19))
-    rows = rows[(ts >= start.tz_localize(None)) & (ts < period_end(start, summary_p).tz_localize(None))]
+    rows = _within(rows, start, period_end(start, summary_p))
     per = visitors_of(rows, index=["zone_id", "period_start"], has_residents=has_residents).dropna(subset=["estimate"])
     if not len(per):
         return pd.DataFrame(columns=["estimate", "low", "high"], dtype=float)

@@ -20,7 +20,7 @@ from .origins import ALL
 from .outputs import OUTPUT_NAMES, discard_folder, grid_table, local_iso, new_folder, replace_folder, table_frame, write_table
 from .weights import Weights
 from .weights_io import write_weights
-from .zones import h3_grid, square_grid, write_zones
+from .zones import h3_grid, square_grid, write_zones, zone_paths
 
 __all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_out_apart", "check_rows", "describe_inputs", "heat_fits", "heat_table", "map_title",
            "partial_periods", "published_all_rows", "write_outputs"]
@@ -42,9 +42,9 @@ def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
     Parameters
     ----------
     paths : dict
-        Setting name -> a path or a list of paths (a folder of zones stands for its GeoJSON
-        files, any other folder for its files, its subfolders' too, but those whose names
-        start with ``.`` or ``_``); None is left out.
+        Setting name -> a path or a list of paths (a folder of zones stands for its zone
+        files, :func:`geozones.zones.zone_paths`, any other folder for the Parquet files the engines read in it,
+        :func:`geozones.engine._reading.counts_files`); None is left out.
 
     Returns
     -------
@@ -62,9 +62,11 @@ def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
             if not p.is_dir():
                 found = [p]
             elif key == "zones":
-                found = sorted(p.glob("*.geojson"))
-            else:  # (a folder of counts: a probe's manifest listed none of its 14 files)
-                found = sorted(q for q in p.rglob("*") if q.is_file() and not any(part.startswith((".", "_")) for part in q.relative_to(p).parts))
+                found = zone_paths(p)  # (the files the run read: .json too)
+            else:  # (a folder of counts: the files the engines read; a probe's manifest listed none of its 14)
+                from .engine._reading import counts_files
+
+                found = sorted(counts_files(p))
             for f in found:
                 files.append({"path": str(f), "sha256": _sha256(f)})
         out[key] = files

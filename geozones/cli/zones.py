@@ -11,7 +11,7 @@ from ..cellplan import read_cellplan
 from ..coverage import build_coverage
 from ..errors import InputError, WeightsError
 from ..inputs import build_footprint_weights
-from ..zones import check_zones, h3_grid, read_zones, square_grid, write_zones
+from ..zones import check_zones, h3_grid, read_zones, square_grid, write_zones, zone_paths
 from .options import authoring_k, cell_crs, check_model, drawn_model, judged_model, market_share, metric_crs, out_file, say, self_contained, strict, zone_files
 
 
@@ -112,10 +112,7 @@ def zones_check(
     if out:
         if not repair:
             raise click.UsageError("--out is for writing repaired zones: add --repair")
-        from pathlib import Path
-
-        inputs = {f.resolve() for p in paths for f in (sorted(Path(p).glob("*.geojson")) if Path(p).is_dir() else [Path(p)])}
-        if Path(out).resolve() in inputs:  # (inputs are never modified: the original stays to compare with)
+        if Path(out).resolve() in {f.resolve() for f in zone_paths(list(paths))}:  # (inputs are never modified: the original stays to compare with)
             raise InputError("--out is one of the zone files checked; the repair would overwrite it", path=out,
                              hint="write the repaired zones to another file, and replace the original yourself once checked")
         if not report.ok:
