@@ -22,7 +22,7 @@ from .counts import KINDS, TIMEZONE, parse_period
 from .coverage import MODELS
 from .density import DENSITIES
 from .engine import ENGINES, parse_size
-from .errors import ConfigError, InputError
+from .errors import ConfigError, CountsError, InputError
 from .footprint import PRIORS
 from .origins import LEVELS
 from .privacy import DEFAULT_K
@@ -106,6 +106,12 @@ class RunConfig:
             bad("engine", f"subscriber-level events are counted in memory, not with the {self.engine} engine", "use --engine memory with --events")
         if self.engine not in ("memory", "auto") and (self.start or self.end):
             bad("start" if self.start else "end", f"a range is checked by the memory engine, not by the {self.engine} engine", "use --engine memory with --start/--end")
+        if self.counts is not None and Path(self.counts).is_dir() and (self.engine == "memory" or (self.engine == "auto" and (self.start or self.end))):
+            # (before the zones and weights are read: a folder of parts is the stream engine's)
+            why = "as asked" if self.engine == "memory" else "which alone checks a start/end range"
+            raise CountsError(f"is a folder: the memory engine ({why}) reads one file", path=self.counts,
+                              hint="give one .csv or .parquet file, or read the folder's Parquet files with --engine stream"
+                              + (", without --start/--end: cut the folder to the range instead" if self.start or self.end else ""))
         try:
             parse_size(self.memory_budget)
         except InputError as exc:
