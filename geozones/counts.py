@@ -38,7 +38,7 @@ import pandas as pd
 from ._io import csv_delimiter, file_format, read_csv_text, read_parquet_table, shown_value
 from ._io import row_label as _row
 from .errors import CountsError, InputError
-from .origins import ALL, normalize_origins
+from .origins import ALL, blank_origins, no_origin_note, normalize_origins
 from .periods import TIMEZONE, off_period, off_period_message, parse_period, period_end, period_floor, period_seconds
 
 __all__ = [
@@ -358,6 +358,11 @@ def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame:
         out = out.drop_duplicates(key)  # the index stays the file's row number (0 = first data row)
         notes.append(f"{n} exact duplicate rows were dropped")
         log.warning("%s: %d exact duplicate rows were dropped", path, n)
+    if "origin" in df.columns:
+        blank = int(blank_origins(df["origin"].to_numpy(dtype=object)).sum())
+        if blank:
+            notes.append(no_origin_note(blank))
+            log.warning("%s: %s", path, no_origin_note(blank))
     out.attrs["notes"] = notes
     out.attrs["source"] = str(path)
     return out

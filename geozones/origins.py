@@ -50,6 +50,9 @@ LEVELS = ("municipality", "province", "country", "none")
 #: Origin of counts without a breakdown, and of totals over origins.
 ALL = "all"
 UNKNOWN = "unknown"
+#: An origin field that gives none: empty, or an export's null written out. Read as
+#: ``unknown``, and said (a stray null adds an origin to every zone and period).
+BLANK = frozenset({"", "nan", "none", "null"})
 #: Origin of people whose home municipality is the zone's own (see ``residents``).
 RESIDENT = "resident"
 
@@ -153,7 +156,7 @@ def _belgian() -> pd.DataFrame:
 def _classify(code: str) -> tuple[str, str]:
     """(level, normalised code) of one distinct origin code."""
     c = code.strip()
-    if c.lower() in ("", "nan", "none", "null", UNKNOWN):
+    if c.lower() in BLANK or c.lower() == UNKNOWN:
         return "unknown", UNKNOWN
     if c.lower() == ALL:
         return "none", ALL
@@ -185,6 +188,20 @@ def _iso_codes() -> frozenset[str]:
     country code, Kosovo's XK included).
     """
     return frozenset(_countries()["iso"])
+
+
+def blank_origins(codes) -> np.ndarray:
+    """Whether each origin code gives no origin (a null, an empty field, or ``nan``, ``None``,
+    ``NULL`` as exports write a null): such rows are read as origin ``unknown``.
+    """
+    s = pd.Series(np.asarray(codes, dtype=object))
+    return (s.isna() | s.astype(str).str.strip().str.lower().isin(BLANK)).to_numpy()
+
+
+def no_origin_note(rows: int) -> str:
+    """What a run says of ``rows`` rows of counts that give no origin."""
+    return (f"{rows:,} row{'s' if rows != 1 else ''} of the counts give{'' if rows != 1 else 's'} no origin (an empty field): "
+            "counted under origin 'unknown'")
 
 
 def normalize_origins(codes: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -176,3 +176,30 @@ def test_an_empty_origin_in_parquet_is_unknown_on_every_engine(case, engine, tmp
         tables.append(pd.read_csv(out / "zone_counts.csv", dtype={"origin": str}))
     assert "unknown" in set(tables[0]["origin"])
     pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream", "dask"])
+@pytest.mark.parametrize("blank", [None, "", " NULL"])
+def test_rows_that_give_no_origin_are_said_on_every_engine(case, engine, blank, tmp_path, cli):
+    """A stray empty origin adds an origin 'unknown' to every zone and period it reaches, and
+    cuts what is published beside it: the run says how many rows gave none, on stderr and in
+    the manifest (it said nothing). An empty text takes the stream engine's compiled path, a
+    null its general path; rows named 'unknown' are not counted."""
+    df = pq.read_table(case["good"]).to_pandas()
+    fr = df["origin"] == "FR"
+    df["origin"] = df["origin"].astype(object)
+    said = f"{int(fr.sum()):,} rows of the counts give no origin"
+    for name, value in (("blank", blank), ("named", "unknown")):
+        df.loc[fr, "origin"] = value
+        path = tmp_path / f"{name}.parquet"
+        df.to_parquet(path, index=False)
+        out = tmp_path / f"out-{name}"
+        r = cli("apportion", "--zones", case["zones"], "--weights", case["weights"], "--counts", path, "--engine", engine, "--k", 5,
+                "--no-map", "--heat-grid", 0, "--out", out)
+        assert r.returncode == 0, r.stderr
+        notes = json.loads((out / "manifest.json").read_text())["counts"]["notes"]
+        if name == "blank":
+            assert said in r.stderr
+            assert any(said in n for n in notes), notes
+        else:
+            assert "no origin" not in r.stderr and not any("no origin" in n for n in notes), (r.stderr, notes)

@@ -25,7 +25,7 @@ from ..counts import (
 )
 from ..errors import CountsError, InputError
 from ..extrapolate import market_share_factors
-from ..origins import ALL, normalize_origins, rollup_codes
+from ..origins import ALL, blank_origins, normalize_origins, rollup_codes
 from ..weights import Weights
 
 _COLUMNS = ("cell_id", "period_start", "period", "count", "origin")
@@ -133,6 +133,7 @@ class _Batch:
     last: int = np.iinfo(np.int64).min
     dropped_rows: int = 0
     dropped_count: float = 0.0
+    no_origin: int = 0  # rows that give no origin (read as unknown)
     unknown: frozenset = frozenset()
     ns: np.ndarray | None = None  # UTC ns of each kept row (duplicate keys)
     norm: np.ndarray | None = None  # normalised origin index of each kept row
@@ -383,13 +384,21 @@ def _counts(ctx: _Context, arr, row0: int, cell_ids) -> np.ndarray:
 
 
 def _origin_groups(ctx: _Context, arr, row0: int, n: int):
-    """(group index per row, group codes, factor per row, factor per group, normalised origin per row)."""
+    """(group index per row, group codes, factor per row, factor per group, normalised origin
+    per row, rows that give no origin).
+    """
     if arr is None:
         f = _factor_of(ctx, np.array([ALL], dtype=object))
         ctx.norm_index.setdefault(ALL, 0)
-        return np.zeros(n, dtype=np.int64), np.array([ALL], dtype=object), np.full(n, f[0]), f, np.zeros(n, dtype=np.int64)
+        return np.zeros(n, dtype=np.int64), np.array([ALL], dtype=object), np.full(n, f[0]), f, np.zeros(n, dtype=np.int64), 0
     codes, group_of, groups, factor, group_factor = _origin_table(ctx, arr, row0)
-    return group_of[codes], groups, factor[codes], group_factor, ctx._origins[5][codes]
+    return group_of[codes], groups, factor[codes], group_factor, ctx._origins[5][codes], _no_origin(ctx, codes)
+
+
+def _no_origin(ctx: _Context, codes: np.ndarray) -> int:
+    """How many of these rows (codes of the batch's origin dictionary, after _origin_table) give no origin."""
+    blank = ctx._origins[8]
+    return int(np.count_nonzero(blank[codes])) if blank.any() else 0
 
 
 def _norm_of(ctx: _Context, col: dict) -> np.ndarray:
@@ -405,7 +414,7 @@ def _origin_table(ctx: _Context, arr, row0: int):
     codes, values = _checked_dictionary(ctx, arr, row0)
     cached = ctx._origins
     if cached is not None and cached[0].equals(values):
-        _, group_of, groups, factor, group_factor, _, raw, bad = cached
+        _, group_of, groups, factor, group_factor, _, raw, bad, _ = cached
     else:
         raw = pd.Series(values.to_pandas(), dtype=object)
         raw = raw.where(raw.notna(), "")
@@ -419,7 +428,7 @@ def _origin_table(ctx: _Context, arr, row0: int):
         per = pd.Series(factor).groupby(group_of)
         group_factor = np.where(per.nunique().to_numpy() == 1, per.first().to_numpy(), np.nan)
         norm_of = np.array([ctx.norm_index.setdefault(str(c), len(ctx.norm_index)) for c in norm], dtype=np.int64)
-        ctx._origins = (values, group_of, groups, factor, group_factor, norm_of, raw, bad)
+        ctx._origins = (values, group_of, groups, factor, group_factor, norm_of, raw, bad, blank_origins(raw))
     if bad.any():  # (a dictionary may hold entries this batch does not use: only the rows' own count)
         present = np.bincount(codes[codes >= 0], minlength=len(raw)) > 0 if len(codes) else np.zeros(len(raw), bool)
         if (bad & present).any():
@@ -460,10 +469,10 @@ def _bin_batch(ctx: _Context, batch, row0: int) -> _Batch:
     count = _counts(ctx, col["count"], row0, lambda i: ids[cell_codes[i]])
     ns = _times(ctx, col["period_start"], row0)
     _check_aligned(ctx, pd.unique(ns), row0, lambda: ns)
-    group, groups, factor, group_factor, norm = _origin_groups(ctx, col.get("origin"), row0, n)
+    group, groups, factor, group_factor, norm, no_origin = _origin_groups(ctx, col.get("origin"), row0, n)
     index = np.arange(n)
     out = _Batch(bucket=np.empty(0, np.int64), starts=np.empty(0, np.int64), group=group, groups=groups, factors=group_factor,
-                 cell=cell, count=count, estimate=np.empty(0), rows=n, total=float(count.sum()))
+                 cell=cell, count=count, estimate=np.empty(0), rows=n, total=float(count.sum()), no_origin=no_origin)
     unknown = cell < 0
     if unknown.any():
         if ctx.unknown_cells != "drop":
@@ -531,7 +540,7 @@ def _time_totals(raw: np.ndarray, values: np.ndarray, scale: int) -> dict:
 
 def _new_info() -> dict:
     """What a run has read so far, before any batch (see :func:`_tally`)."""
-    return {"rows": 0, "input_total": 0.0, "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0, "duplicate_rows": 0,
+    return {"rows": 0, "input_total": 0.0, "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0, "duplicate_rows": 0, "no_origin_rows": 0,
             "first": np.iinfo(np.int64).max, "last": np.iinfo(np.int64).min}
 
 
@@ -542,5 +551,6 @@ def _tally(info: dict, b: _Batch, unknown: set) -> None:
     info["input_total"] += b.total
     info["dropped_rows"] += b.dropped_rows
     info["dropped_count"] += b.dropped_count
+    info["no_origin_rows"] += b.no_origin
     info["first"], info["last"] = min(info["first"], b.first), max(info["last"], b.last)
     unknown |= b.unknown

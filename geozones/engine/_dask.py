@@ -68,7 +68,7 @@ def _dask_combine(a: tuple, b: tuple, ctx: _Context, budget: int) -> tuple:
     the sums, when its count is the same; another count is an error naming both rows.
     """
     parts = [a[0], b[0]]
-    info = {k: a[5][k] + b[5][k] for k in ("rows", "input_total", "dropped_rows", "dropped_count", "duplicate_rows")}
+    info = {k: a[5][k] + b[5][k] for k in ("rows", "input_total", "dropped_rows", "dropped_count", "duplicate_rows", "no_origin_rows")}
     info["raw_totals"] = add_totals(dict(a[5].get("raw_totals", {})), b[5].get("raw_totals", {}))
     exposed = a[6] if b[6] is None else b[6] if a[6] is None else pd.concat([a[6], b[6]], ignore_index=True)
     if a[6] is not None and b[6] is not None:

@@ -17,6 +17,7 @@ from ._batch import (
     _check_time_range,
     _Context,
     _factor_of,
+    _no_origin,
     _norm_of,
     _origin_table,
     _prepare,
@@ -156,5 +157,6 @@ def _fast_batch(ctx: _Context, acc: "_Accumulator", batch, row0: int, info: dict
     info["input_total"] += float(total)
     info["dropped_rows"] += dropped
     info["dropped_count"] += dropped_count
+    info["no_origin_rows"] += _no_origin(ctx, ocodes) if "origin" in col else 0
     info["first"], info["last"] = min(info["first"], lo * scale), max(info["last"], hi * scale)
     return True

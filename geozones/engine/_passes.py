@@ -14,6 +14,7 @@ from ..counts import (
     period_seconds,
 )
 from ..errors import CountsError, InputError
+from ..origins import no_origin_note
 from ._batch import (
     _bin_batch,
     _Context,
@@ -184,7 +185,13 @@ def _check_duplicates(path: Path, ctx: _Context, dups: pd.DataFrame, batch_rows:
 
 
 def _note_duplicates(info: dict, path: Path) -> None:
-    """Say, as the memory reader does, how many exact duplicate rows were dropped."""
+    """Say, as the memory reader does, how many exact duplicate rows were dropped, and how
+    many rows gave no origin.
+    """
+    notes = info.setdefault("notes", [])
     if info["duplicate_rows"]:
-        info["notes"] = [f"{info['duplicate_rows']} exact duplicate rows were dropped"]
+        notes.append(f"{info['duplicate_rows']} exact duplicate rows were dropped")
         log.warning("%s: %d exact duplicate rows were dropped", path, info["duplicate_rows"])
+    if info["no_origin_rows"]:
+        notes.append(no_origin_note(info["no_origin_rows"]))
+        log.warning("%s: %s", path, no_origin_note(info["no_origin_rows"]))
