@@ -45,7 +45,7 @@ from .counts import events_to_counts, parse_period, period_seconds, read_counts,
 from .density import PeriodWeights, density_note, period_weights, run_density
 from .earlier import TwoLevels, check_settings, join_weights, prepare_earlier
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
-from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, publish_dense, publish_in_parts, table_fits
+from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, process_bytes, publish_dense, publish_in_parts, table_fits
 from .errors import BudgetError, ConfigError, WeightsError
 from .extrapolate import input_totals, market_share_factors, read_market_share, rest_share
 from .footprint import refined_weights
@@ -158,6 +158,11 @@ def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[s
     """Counts per cell added up per published period, origin and cell by the stream or dask engine
     (which keeps the counts' own period where the roll-up over time is not a sum or a mean).
     """
+    held, budget = process_bytes(), parse_size(cfg.memory_budget)
+    if held > budget:  # (a probe's national run: 650 MB to 1.3 GB budgets all peaked at 1.34 GB, the weights and footprints' 1.2 GB)
+        log.warning("this run holds %s before reading any counts (the weights, footprints and libraries), more than the memory budget "
+                    "of %s, which bounds what the counts add on top (the sums and the zone table): it may reach about %s",
+                    format_size(held), format_size(budget), format_size(held + budget))
     return stream_counts(
         cfg.counts, weights, period=periods[0], kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level,
         keep=frozenset(residents.values()) if residents else frozenset(), shares=shares, unknown_cells=cfg.unknown_cells,

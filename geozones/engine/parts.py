@@ -117,12 +117,16 @@ def table_fits(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[s
 
 def resident_bytes(bins: CellBins) -> int:
     """The memory this process holds now (Linux), or at least what the sums take."""
-    held = bins.sums.nbytes + sum(a.nbytes for a in bins.estimates.values())
+    return max(bins.sums.nbytes + sum(a.nbytes for a in bins.estimates.values()), process_bytes())
+
+
+def process_bytes() -> int:
+    """The memory this process holds now (its resident set; 0 where unknown: not Linux)."""
     try:
         with open("/proc/self/statm") as f:
-            return max(held, int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE"))
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError, AttributeError):  # pragma: no cover - not Linux
-        return held
+        return 0
 
 
 def zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> list[np.ndarray]:
