@@ -15,18 +15,43 @@ from .privacy import BELOW_K, PUBLISHED, SUPPRESSED, suppress_complements
 from .visitors import ALL, CATEGORIES, CLASSES, DWELL_BANDS, KEY_OF, NON_RESIDENTS, RETURN_BANDS, DeviceSums
 from .weights import Weights
 
-__all__ = ["zone_factors", "protect", "visitor_tables"]
+__all__ = ["pooled_share", "zone_factors", "protect", "visitor_tables"]
 
 
-def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame | None, k: float) -> np.ndarray:
+def pooled_share(zone_origin: pd.DataFrame, shares: pd.DataFrame | None) -> float:
+    """The share an origin with fewer than ``k`` devices in a zone takes: the run's own
+    pooled share (its device-periods over their people at every origin's share, rounded to
+    0.001: one aggregate of the whole run, as :func:`geozones.extrapolate.rest_share` takes
+    for the zone tables), not the table's default row ``*``, which is often the roamers'
+    (a probe's domestic regulars, each origin under k in a zone, were all read at the
+    ``*`` row's 0.25, 1.6 times too many beside the run's 0.41).
+
+    Parameters
+    ----------
+    zone_origin : pandas.DataFrame
+        ``origin``, ``observed`` and optionally ``presence`` (:attr:`DeviceSums.zone_origin`).
+    shares : pandas.DataFrame or None
+
+    Returns
+    -------
+    float
+    """
+    if shares is None or not len(zone_origin):
+        return rest_share(shares)
+    w = zone_origin["presence" if "presence" in zone_origin else "observed"].to_numpy(dtype=float)
+    share = zone_origin["origin"].map(market_share_factors(zone_origin["origin"], shares)).to_numpy(dtype=float)
+    return rest_share(shares, (float(w.sum()), float((w / share).sum())))
+
+
+def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame | None, k: float, rest: float | None = None) -> np.ndarray:
     """Per zone, the factor from observed devices to people: ``sum(w / share) / sum(w)``
     over the devices of the zone's rows (each device once per period it was present, where
     ``zone_origin`` has ``presence``; else once), by their origin's market share.
 
     An origin with fewer than ``k`` devices in the zone over the whole run takes the share
-    of the rest (:func:`geozones.extrapolate.rest_share`), so that the factor, which anyone
-    can read off the published figures, holds no small group's own share. One factor per
-    zone and run (not per row): the estimate column adds no equation per figure.
+    of the rest (``rest``: :func:`pooled_share`), so that the factor, which anyone can read
+    off the published figures, holds no small group's own share. One factor per zone and
+    run (not per row): the estimate column adds no equation per figure.
 
     Parameters
     ----------
@@ -37,6 +62,8 @@ def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame |
     shares : pandas.DataFrame or None
         The market-share table (:func:`geozones.read_market_share`); None: factor 1.
     k : float
+    rest : float, optional
+        The share of origins under ``k``; default: :func:`pooled_share` of ``zone_origin``.
 
     Returns
     -------
@@ -44,7 +71,7 @@ def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame |
     """
     if shares is None or not len(zone_origin):
         return np.ones(n_zones)
-    rest = rest_share(shares)
+    rest = pooled_share(zone_origin, shares) if rest is None else rest
     share = zone_origin["origin"].map(market_share_factors(zone_origin["origin"], shares)).to_numpy(dtype=float)
     obs = zone_origin["observed"].to_numpy(dtype=float)
     share = np.where(obs >= k, share, rest)  # (the threshold on people: each device once)
@@ -211,14 +238,15 @@ def visitor_tables(
     from .outputs import local_iso
 
     zone_ids = np.asarray(weights.zone_ids, dtype=object)
-    factor = zone_factors(sums.zone_origin, len(zone_ids), shares, k)
+    rest = pooled_share(sums.zone_origin, shares)
+    factor = zone_factors(sums.zone_origin, len(zone_ids), shares, k, rest)
     # each class (and the non-residents) its own factor: residents counted at their share,
     # not at the mix of a zone full of tourists (a probe: Antwerpen centre's residents x 7.7
     # where their share said x 2.5); the total (``all``) keeps the zone's, from its devices
     co = sums.class_origin
     n_f = NON_RESIDENTS + 1
     own = zone_factors(co.assign(zone=co["zone"].to_numpy(dtype=np.int64) * n_f + co["class"].to_numpy(dtype=np.int64)), len(zone_ids) * n_f,
-                       shares, k).reshape(len(zone_ids), n_f)
+                       shares, k, rest).reshape(len(zone_ids), n_f)
     groups = sums.visitors[["zone", "period_start"]].drop_duplicates().reset_index(drop=True)
     s_groups = sums.returning[["zone", "period_start"]].drop_duplicates().reset_index(drop=True)
     full = {

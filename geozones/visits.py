@@ -30,7 +30,7 @@ from .origins import successor
 from .outputs import discard_folder, new_folder, replace_folder, write_table
 from .privacy import DEFAULT_K, PUBLISHED, optout_summary, safe_count
 from .runfiles import check_out_apart
-from .visitor_tables import visitor_tables
+from .visitor_tables import pooled_share, visitor_tables
 from .visitors import DeviceSums, device_sums_arrays, parse_night
 from .weights import Weights
 from .zones import read_zones
@@ -329,6 +329,10 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
                     "home_country": cfg.home_country},  # (--home-country: phones of other countries roam and have no home)
         "events": {"read": int(stats.get("events", 0)), "in_unknown_cells": unknown},
         "optout": None if not cfg.optout else optout_summary(removed, removed_events, k),
+        "market_share": None if shares is None else {
+            "table": cfg.market_share, "rest_share": pooled_share(sums.zone_origin, shares),
+            "rest_note": "an origin with fewer than k devices in a zone (or a zone's class) is extrapolated at rest_share, the run's "
+                         "own pooled share (its device-periods over their people at every origin's share)"},
         "disclosure_control": {
             "k": k,
             "protection": cfg.protection,
