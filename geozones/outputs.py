@@ -291,20 +291,41 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, 
         by = pd.DataFrame({"lo": r_lo, "hi": r_hi}, index=hid["zone_id"].to_numpy()).groupby(level=0).first()
         z["_origins_rest_low"] = z["zone_id"].map(by["lo"]).to_numpy(dtype=float)
         z["_origins_rest_high"] = z["zone_id"].map(by["hi"]).to_numpy(dtype=float)
-    names = origin_names(parts["origin"], origin_level) if len(parts) else {}
-    tops = {}
-    if len(parts):  # the three largest origins of each zone, in one sort
-        parts = parts.sort_values(["zone_id", "estimate"], ascending=[True, False], kind="stable")
-        parts = parts[parts.groupby("zone_id", sort=False).cumcount().to_numpy() < 3]
-        total = tot["estimate"].reindex(parts["zone_id"]).to_numpy(dtype=float)
-        label = [f"{names.get(o, o)} {e / t:.0%}" if np.isfinite(t) and t > 0 else None
-                 for o, e, t in zip(parts["origin"], parts["estimate"], total)]
-        tops = pd.Series(label, index=parts["zone_id"].to_numpy()).dropna().groupby(level=0, sort=False).agg(", ".join).to_dict()
-    z["top_origins"] = z["zone_id"].map(tops)
+    z["top_origins"] = z["zone_id"].map(top_origins(level, origin_level))
     own = [c for c in zones.columns if c not in ("zone_id", "name", "area_km2", zones.geometry.name)]
     for col in own:  # the zone file's properties travel with it (a GIS user's ``municipality``, remarks)
         z[f"zone_{col}" if col in SUMMARY_COLUMNS else col] = zones[col].to_numpy()
     return z
+
+
+def top_origins(level: pd.DataFrame, origin_level: str | None = None) -> dict[str, str]:
+    """Per zone, its three largest published origins with their shares of its total, as text
+    ("West-Vlaanderen 47%, residents 30%, Oost-Vlaanderen 5%").
+
+    Parameters
+    ----------
+    level : pandas.DataFrame
+        Published figures of one period (one ``period_start``): ``zone_id``, ``origin``,
+        ``estimate``, ``status``, with each zone's total (origin ``all``).
+    origin_level : str, optional
+        For the origins' names (:func:`geozones.origins.origin_names`).
+
+    Returns
+    -------
+    dict of str to str
+        Zones with a published total and at least one published origin.
+    """
+    tot = level[(level["origin"] == ALL) & (level["status"] == PUBLISHED)].set_index("zone_id")["estimate"]
+    parts = level[(level["origin"] != ALL) & (level["status"] == PUBLISHED)]
+    if not len(parts):
+        return {}
+    names = origin_names(parts["origin"], origin_level)
+    parts = parts.sort_values(["zone_id", "estimate"], ascending=[True, False], kind="stable")
+    parts = parts[parts.groupby("zone_id", sort=False).cumcount().to_numpy() < 3]
+    total = tot.reindex(parts["zone_id"]).to_numpy(dtype=float)
+    label = [f"{names.get(o, o)} {e / t:.0%}" if np.isfinite(t) and t > 0 else None
+             for o, e, t in zip(parts["origin"], parts["estimate"], total)]
+    return pd.Series(label, index=parts["zone_id"].to_numpy()).dropna().groupby(level=0, sort=False).agg(", ".join).to_dict()
 
 
 def grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame, prefix: str) -> pd.DataFrame:

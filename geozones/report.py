@@ -28,6 +28,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from ._io import file_format, people_text, read_csv_text, write_text_atomic
 from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
+from .outputs import top_origins
 
 __all__ = ["read_spend", "read_event_days", "report_periods", "build_report", "write_report", "visitors_of"]
 
@@ -401,7 +402,8 @@ def build_report(
     # per-zone table
     ztab = []
     zarea = dict(zip(zones["zone_id"], zones["area_km2"])) if zones is not None and "area_km2" in zones.columns else {}
-    ztop = dict(zip(zones["zone_id"], zones["top_origins"].fillna(""))) if zones is not None and "top_origins" in zones.columns else {}
+    # (the page's own period: zones.geojson has the run's last, another week's on a week's page)
+    ztop = top_origins(summ, manifest.get("parameters", {}).get("origin_level"))
     tot_all = summ[summ["origin"] == ALL].set_index("zone_id")
     for zid in pd.unique(summ["zone_id"]):
         st = tot_all["status"].get(zid, "suppressed")

@@ -631,6 +631,23 @@ def test_one_report_per_quarter(small_case, tmp_path):
     assert "2026 Q3" in trend and "2026 Q4" in trend
 
 
+def test_each_reports_page_gives_its_own_periods_top_origins(small_case, tmp_path):
+    """A probe's week page showed, for half the zones, the last week's origin shares in "All
+    zones" (read from zones.geojson, which summarises the run's last period)."""
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    for day, west, antwerp in (("2026-09-30", 120, 60), ("2026-10-01", 60, 120)):
+        rows += [f"B,{day}T{h:02d}:00,1h,{n},{o}" for h in range(24) for o, n in (("30000", west), ("10000", antwerp))]
+    counts = tmp_path / "two_quarters.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "q"
+    assert geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out).returncode == 0
+    assert geozones("report", out).returncode == 0
+    for page, first in (("report-2026-07-01.html", "West-Vlaanderen 67%"), ("report-2026-10-01.html", "Antwerpen 67%")):
+        zones = (out / page).read_text().split("All zones")[1].split("</table>")[0]
+        assert first in zones, (page, zones)
+
+
 def test_report_trend_over_compared_runs_with_a_target_and_a_campaign(small_case, tmp_path):
     c = small_case
     runs = {}
