@@ -56,6 +56,8 @@ def _daily_visitors(run_dir: Path, zone: str) -> tuple[pd.DataFrame, str | None]
 
     path = run_dir / "zone_counts.parquet"
     names = pq.read_schema(path).names
+    if not len(pq.read_table(path, columns=["zone_id"], filters=[("zone_id", "==", zone)])):
+        return None, None
     cols = ["zone_id", "period_start", "period", "origin", "estimate", "status"] + [c for c in ("estimate_low", "estimate_high") if c in names]
     t = pd.read_parquet(path, columns=cols)
     has_res = bool((t["origin"] == RESIDENT).any())
@@ -85,14 +87,28 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
         Indexed by quarter start (Timestamp): ``mean`` and its 90% interval ``low``,
         ``high`` (the means of the days' intervals: a zone's apportioning error is shared by
         its days), ``se`` (standard error of the mean, the day-to-day spread), ``days``
-        (published days), ``model``.
+        (published days), ``model``. ``attrs["notes"]``: the runs that do not hold the
+        zone (a zone split, renamed or new since), and those where its boundary differs
+        from the first run's (the change then includes the boundary's).
     """
-    parts = []
-    for d in run_dirs:
+    parts, notes = [], []
+    first = None
+    for i, d in enumerate(run_dirs):
         d = Path(d)
         if not (d / "zone_counts.parquet").is_file():
             raise InputError("no zone_counts.parquet here", path=d, hint="give --compare the output folders of earlier runs")
         v, model = _daily_visitors(d, zone)
+        if v is None:
+            notes.append(f"{d.name}: has no zone {zone!r} (split, renamed or new since?): its quarters are not in the table")
+            continue
+        shape = _shape(d, zone)
+        if i == 0:
+            first = shape
+        elif first is not None and shape is not None:
+            moved = first.symmetric_difference(shape).area / max(first.area, 1e-9)
+            if moved > 0.001:
+                notes.append(f"{d.name}: the zone's boundary differs ({shape.area / 1e6:.3f} km² against {first.area / 1e6:.3f} km²; "
+                             f"{moved:.1%} of its area changed): a change on its quarters includes the boundary's")
         parts.append(v.assign(model=model))
     days = pd.concat(parts)
     days = days[~days.index.duplicated(keep="first")].sort_index()
@@ -101,7 +117,22 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
     out = pd.DataFrame({"mean": g["v"].mean(), "low": g["low"].mean(), "high": g["high"].mean(),
                         "se": g["v"].std(ddof=1) / np.sqrt(g["v"].count()), "days": g["v"].count(), "model": g["model"].first()})
     out["se"] = out["se"].fillna(0.0)
+    out.attrs["notes"] = notes
     return out
+
+
+def _shape(run_dir: Path, zone: str):
+    """The zone's geometry in a run's zones.geojson, in metres (a local UTM zone), or None."""
+    import geopandas as gpd
+
+    path = run_dir / "zones.geojson"
+    if not path.is_file():
+        return None
+    z = gpd.read_file(path, columns=["zone_id"])
+    z = z[z["zone_id"].astype(str) == zone]
+    if not len(z) or z.crs is None:
+        return None
+    return z.to_crs(z.estimate_utm_crs()).geometry.union_all()
 
 
 def _change(a: pd.Series, b: pd.Series, h: float) -> tuple[float, float, float]:
@@ -139,8 +170,8 @@ def trend_rows(series: pd.DataFrame, *, halfwidth: float = 0.0, target: float | 
     Returns
     -------
     dict
-        ``rows`` (quarter, visitors, days, on the previous quarter, on a year before) and
-        ``target`` (a sentence, or None).
+        ``rows`` (quarter, visitors, days, on the previous quarter, on a year before),
+        ``target`` (a sentence, or None) and ``notes`` (:func:`quarter_series`'s).
     """
     rows = []
     qs = list(series.index)
@@ -157,7 +188,7 @@ def trend_rows(series: pd.DataFrame, *, halfwidth: float = 0.0, target: float | 
         rows.append({"quarter": _label(q), "visitors": f"{people_text(a['mean'])}{level}", "days": int(a["days"]),
                      "previous": words(_change(a, prev, halfwidth) if prev is not None else None),
                      "year": words(_change(a, ago, halfwidth) if ago is not None else None)})
-    out = {"rows": rows, "target": None}
+    out = {"rows": rows, "target": None, "notes": list(series.attrs.get("notes", []))}
     if target and len(qs):
         b = pd.Timestamp(base) if base else qs[0]
         b = b.to_period("Q").start_time

@@ -670,6 +670,34 @@ def test_report_trend_over_compared_runs_with_a_target_and_a_campaign(small_case
     assert bad.returncode == 1 and "--target" in bad.stderr
 
 
+def test_report_compare_says_which_runs_lack_the_zone_or_draw_it_otherwise(small_case, tmp_path):
+    """A GIS probe's report of a zone split since the compared quarter was an internal error
+    (AttributeError); a zone whose boundary moved read -18.9% with no word of the move."""
+    c = small_case
+    z = gpd.read_file(c["zones"])
+    later = z.copy()
+    later.loc[later["zone_id"] == "west", "zone_id"] = "west-new"  # (renamed, or split)
+    m = later.to_crs(3812)
+    m.loc[m["zone_id"] == "east", "geometry"] = m.loc[m["zone_id"] == "east", "geometry"].buffer(30, join_style="mitre")
+    later_path = tmp_path / "later.geojson"
+    gz.write_zones(m.to_crs(4326), later_path)
+    runs = {}
+    for name, day, zones in (("q3", "2026-09-30", c["zones"]), ("q4", "2026-10-01", later_path)):
+        rows = ["cell_id,period_start,period,count,origin"] + [f"{cell},{day}T{h:02d}:00,1h,150,30000" for cell in "AB" for h in range(24)]
+        counts = tmp_path / f"{name}.csv"
+        counts.write_text("\n".join(rows) + "\n")
+        runs[name] = tmp_path / name
+        r = geozones("apportion", "--zones", zones, "--cells", c["cells"], "--counts", counts, "--k", "5", "--out", runs[name])
+        assert r.returncode == 0, r.stderr
+    r = geozones("report", runs["q4"], "--compare", runs["q3"], "--zone", "west-new")
+    assert r.returncode == 0, r.stderr
+    assert "has no zone &#39;west-new&#39;" in (runs["q4"] / "report.html").read_text()
+    r = geozones("report", runs["q4"], "--compare", runs["q3"], "--zone", "east")
+    assert r.returncode == 0, r.stderr
+    trend = (runs["q4"] / "report.html").read_text().split("Quarter on quarter")[1].split("All zones")[0]
+    assert "2026 Q3" in trend and "the zone&#39;s boundary differs" in trend, trend
+
+
 def test_no_hidden_demo_figure_is_bounded_under_k_by_a_linear_programme(demo_audits):
     """The attacker's linear programme on the demo's week, per period and origin: the
     published figures (to their rounding) over the cells' counts with the run's weights,
