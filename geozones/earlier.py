@@ -120,12 +120,20 @@ def read_earlier(path: str, inputs: dict) -> EarlierRun:
         raise ConfigError("its manifest names no zone file", path=man_path)
     from .runfiles import describe_inputs
 
+    found = []
     for f in files:
-        now = describe_inputs({"zones": f["path"]})["zones"] if Path(f["path"]).is_file() else []
-        if not now or now[0]["sha256"] != f.get("sha256"):
-            raise ConfigError(f"the earlier run's zone file {f['path']} is gone or has changed since", path=folder,
-                              hint="its zones must be read as they were published")
-    zones = read_zones([f["path"] for f in files])
+        # as given (from the folder the run started in), absolute, or beside the earlier run's folder
+        tried = list(dict.fromkeys(str(p) for p in (f["path"], f.get("absolute"), folder.parent / f["path"]) if p))
+        here = [p for p in tried if Path(p).is_file()]
+        same = [p for p in here if describe_inputs({"zones": p})["zones"][0]["sha256"] == f.get("sha256")]
+        if not same:
+            why = "has changed since" if here else "is gone"
+            raise ConfigError(f"the earlier run's zone file {f['path']} {why} (looked for {', '.join(tried)})", path=folder,
+                              hint=f"its zones must be read as they were published: restore that file (SHA-256 {str(f.get('sha256'))[:12]}..., "
+                                   "e.g. from version control), and keep each published zone set in a folder or commit of its own")
+        found.append(same[0])
+    files = [dict(f, path=p) for f, p in zip(files, found, strict=True)]
+    zones = read_zones(found)
     t = pd.read_parquet(table, columns=["zone_id", "period", "period_start", "origin", "observed", "status"])
     t = t[t["status"].astype(str) == "published"]
     published = pd.DataFrame({

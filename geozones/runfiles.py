@@ -49,7 +49,7 @@ def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
     Returns
     -------
     dict
-        Setting name -> list of ``{"path", "sha256"}``.
+        Setting name -> list of ``{"path", "absolute", "sha256"}``.
     """
     out = {}
     for key, value in paths.items():
@@ -68,7 +68,8 @@ def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
 
                 found = sorted(counts_files(p))
             for f in found:
-                files.append({"path": str(f), "sha256": _sha256(f)})
+                # (the path as given, and absolute: --earlier finds the file from another folder)
+                files.append({"path": str(f), "absolute": str(Path(f).resolve()), "sha256": _sha256(f)})
         out[key] = files
     return out
 

@@ -72,6 +72,28 @@ def test_an_earlier_run_over_other_counts_is_refused(small_case, tmp_path):
     assert r.returncode != 0 and "not the output folder" in r.stderr
 
 
+def test_an_earlier_run_started_elsewhere_is_found_and_an_edited_zone_file_is_named(small_case, tmp_path):
+    """A GIS probe: an earlier run made with relative paths, named from another folder, was
+    refused as "gone or has changed" (the manifest's paths were relative to where it ran);
+    a zone file edited in place is refused naming what to restore."""
+    import shutil
+
+    c = small_case
+    project = tmp_path / "project"
+    (project / "zones").mkdir(parents=True)
+    shutil.copy(c["zones"], project / "zones" / "zones.geojson")
+    args = ("-q", "apportion", "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0", "--period", "1h")
+    r = run_cli(*args, "--zones", "zones", "--out", "q1", cwd=project)
+    assert r.returncode == 0, r.stderr
+    r = run_cli(*args, "--zones", project / "zones", "--out", tmp_path / "again", "--earlier", "project/q1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    edited = (project / "zones" / "zones.geojson").read_text().replace("West", "Westen")
+    (project / "zones" / "zones.geojson").write_text(edited)
+    r = run_cli(*args, "--zones", project / "zones", "--out", tmp_path / "third", "--earlier", project / "q1", cwd=tmp_path)
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "has changed since" in r.stderr and "restore that file (SHA-256" in r.stderr, r.stderr
+
+
 def test_with_noise_the_earlier_run_must_share_the_secret(small_case, tmp_path):
     """Under --protection perturb the same figure reads the same in both runs only under one
     secret (two secrets: two noisy readings to average); the runs are audited together then,
