@@ -177,6 +177,7 @@ def visitor_map(
     cmap = LinearColormap(["#ffffcc", "#fd8d3c", "#bd0026"], vmin=lo, vmax=hi, caption=html.escape(title))
     minx, miny, maxx, maxy = z.total_bounds
     m = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=False)
+    m.get_root().title = html.escape(f"geozones: {title}")  # (the browser tab: a probe's maps had an empty <title>)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
 
     if reference is None and self_contained:

@@ -225,7 +225,7 @@ def write_table(table, folder: Path, stem: str, *, parquet: bool = True, decimal
 
 
 #: The columns a zone summary (``zones.geojson``) has besides ``zone_id``, ``name``, ``area_km2``.
-SUMMARY_COLUMNS = ("visitors", "estimate_low", "estimate_high", "observed", "status", "period", "top_origins",
+SUMMARY_COLUMNS = ("visitors", "estimate_low", "estimate_high", "observed", "status", "period", "period_start", "top_origins",
                    "n_cells", "fit", "_origins_observed", "_origins_estimate", "_origins_at_low", "_origins_at_high")
 
 
@@ -251,6 +251,7 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, 
     -------
     geopandas.GeoDataFrame
         A row per zone: ``visitors`` (estimate), ``observed``, ``status``, ``period``,
+        ``period_start`` (local ISO 8601: the run's last such period where it has several),
         ``top_origins`` (the three largest published origins with their shares), and
         ``_origins_observed``, ``_origins_estimate``, ``_origins_at_low``,
         ``_origins_at_high`` (their published origins' sums, the last two at their shares'
@@ -269,6 +270,9 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, 
     z["observed"] = z["zone_id"].map(tot["observed"]).to_numpy(dtype=float)
     z["status"] = z["zone_id"].map(tot["status"]).fillna(SUPPRESSED).to_numpy()
     z["period"] = period
+    # (which period: a run of several weeks or quarters summarises its last, and says so)
+    z["period_start"] = (local_iso(pd.Series(pd.to_datetime([level["period_start"].iloc[0]], utc=True))).iloc[0] if len(level)
+                         else None)
     parts = level[(level["origin"] != ALL) & (level["status"] == PUBLISHED)]
     # (the published origins' sums: a total's rest, for its interval; summary_intervals drops them)
     from .extrapolate import share_bands

@@ -69,6 +69,7 @@ from .runfiles import (
     describe_inputs,
     heat_fits,
     heat_table,
+    last_of_several,
     map_title,
     partial_periods,
     published_all_rows,
@@ -609,6 +610,8 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
                                   manifest["counts"]["period"]):
         log.info("the counts cover part of a summary period (%s): its figures are made from the days counted alone", partial)
         manifest["title"] += f" ({partial})"  # (the map's title: a quarter's mean from 14 of its days says so)
+    if shown := last_of_several(manifest["counts"]["first_period_start"], manifest["counts"]["last_period_start"], periods[-1]):
+        manifest["title"] += f" ({shown})"  # (a probe's two weeks: the map showed the second without a word)
     if grid is not None:
         manifest["heat_grid"] = {
             "drawn_from": "published zone figures only: each square takes the density of the smallest published zone under its centre",

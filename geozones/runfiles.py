@@ -22,7 +22,7 @@ from .weights import Weights
 from .weights_io import write_weights
 from .zones import h3_grid, square_grid, write_zones, zone_paths
 
-__all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_out_apart", "check_rows", "describe_inputs", "heat_fits", "heat_table", "map_title",
+__all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_out_apart", "check_rows", "describe_inputs", "heat_fits", "heat_table", "last_of_several", "map_title",
            "partial_periods", "published_all_rows", "write_outputs"]
 
 log = logging.getLogger("geozones")
@@ -368,6 +368,32 @@ def map_title(cfg: RunConfig, periods: list[str]) -> str:
         # (presence over a week is its hours' mean or maximum: a day's measure, not a week's total)
         return f"Estimated {what} per day ({cfg.stat} over the {first})"
     return f"Estimated {what} per {longest}"
+
+
+def last_of_several(first: str | None, last: str | None, period: str) -> str:
+    """Words for the period the map and zones.geojson show ("the week from 2026-03-30")
+    when the counts span several of ``period`` (the summary: the last is shown), else "".
+
+    Parameters
+    ----------
+    first, last : str or None
+        The counts' first and last period starts (local ISO text).
+    period : str
+        The summary period.
+
+    Returns
+    -------
+    str
+    """
+    from .counts import parse_period, period_floor
+
+    if not first or not last:
+        return ""
+    a, b = (pd.Timestamp(period_floor(pd.Series([pd.Timestamp(t).tz_convert("UTC")]), period).iloc[0]) for t in (first, last))
+    if a == b:
+        return ""
+    p = parse_period(period)
+    return f"the {_WORDS.get(p, p)} from {b.tz_convert('Europe/Brussels'):%Y-%m-%d}"
 
 
 def partial_periods(first: str | None, last: str | None, period: str, base: str | None = None) -> str:

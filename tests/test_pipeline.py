@@ -998,6 +998,27 @@ def test_the_maps_title_says_when_its_quarter_is_counted_in_part(small_case, tmp
     assert title in (tmp_path / "o" / "map.html").read_text()
 
 
+def test_the_map_and_zones_geojson_say_which_of_several_periods_they_show(small_case, tmp_path):
+    """A probe's two weeks: zones.geojson and the map showed the second week's figures,
+    read "mean over the week", and said nothing of which week."""
+    from .conftest import run_cli
+
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    rows += [f"{cell},{day}T{h:02d}:00,1h,150,30000" for day in ("2026-07-01", "2026-07-08") for cell in "AB" for h in range(24)]
+    counts = tmp_path / "two_weeks.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", tmp_path / "o",
+                "--heat-grid", "0", "--k", "1", "--summary-period", "1w")
+    assert r.returncode == 0, r.stderr
+    title = json.loads((tmp_path / "o" / "manifest.json").read_text())["title"]
+    assert "(the week from 2026-07-06)" in title, title
+    page = (tmp_path / "o" / "map.html").read_text()
+    assert title in page and f"<title>geozones: {title}</title>" in page  # (the browser tab too)
+    props = [f["properties"] for f in json.loads((tmp_path / "o" / "zones.geojson").read_text())["features"]]
+    assert {p["period_start"] for p in props} == {"2026-07-06T00:00:00+02:00"}, props
+
+
 @pytest.mark.parametrize("engine", ["memory", "stream"])
 def test_a_monthly_summary_is_the_mean_of_its_calendar_months_days(small_case, tmp_path, engine):
     """``--summary-period 1mo``: calendar months in Belgian time (31 July and 1 August are
