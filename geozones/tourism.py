@@ -61,8 +61,22 @@ def _per_day(t: pd.DataFrame, zone: str, start: str, end: str, labels, key: str,
             both = piv[[c, "all"]].dropna()
             share = both[c].sum() / both["all"].sum() if len(both) and both["all"].sum() > 0 else np.nan
         rows.append({"name": _label(c, regular_days), "per_day": _fmt(piv[c].mean()), "days": int(piv[c].notna().sum()),
-                     "share": f"{share:.0%}" if np.isfinite(share) else ""})
+                     "share": f"{share:.0%}" if np.isfinite(share) else "", "_share": share})
     return rows
+
+
+def shares_note(rows: list[dict]) -> str:
+    """Words for shares that do not add up to about 100% (each over its own published days;
+    a class is hidden on its smallest days): "" when they do, or when some are missing.
+    """
+    shares = [r["_share"] for r in rows if "_share" in r and r["name"] != "all"]
+    if not shares or not all(np.isfinite(shares)):
+        return ""
+    total = float(np.sum(shares))
+    if abs(total - 1) <= 0.05:
+        return ""
+    return (f"These shares add up to {total:.0%}: each is over the days its own figure was published, and a figure is hidden "
+            "on the days it is smallest, so each reads high.")
 
 
 def _names(paths) -> list[str] | None:
@@ -156,11 +170,14 @@ def device_sections(run_dir: str | os.PathLike[str], zone: str, start: str, end:
                     run_dir, "; ".join(differ))
     rd = int(settings.get("regular_days", 12))
     out = {"classes": _per_day(vis, zone, start, end, list(CATEGORIES["visitors"]) + ["all"], "class", rd), "dwell": [], "returning": [],
+           "dwell_note": "",
            "period": str(vis["period"].iloc[0]) if len(vis) else "1d", "in_tables": bool((vis["zone_id"] == zone).any()),
            "differ": differ, "k": settings.get("k")}
+    out["classes_note"] = shares_note(out["classes"])
     dw = _read(run_dir, "dwell")
     if dw is not None:
         out["dwell"] = _per_day(dw, zone, start, end, list(CATEGORIES["dwell"]) + ["all"], "dwell", rd)
+        out["dwell_note"] = shares_note(out["dwell"])
     ret = _read(run_dir, "returning")
     if ret is not None:
         r = ret[(ret["zone_id"] == zone) & (ret["period_start"].str.slice(0, 10) >= start[:10]) & (ret["period_start"].str.slice(0, 10) < end[:10])]

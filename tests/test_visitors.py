@@ -521,3 +521,14 @@ def test_an_operators_own_country_is_home_whatever_it_is_and_only_other_countrie
         assert s.stats["homes"] == 2 and s.stats[f"devices_from:{own}"] == 2 and s.stats["devices_from:FR"] == 1
         day = s.visitors[s.visitors["observed"] > 0].groupby("class")["observed"].max()
         assert {CLASSES[c]: v for c, v in day.items()} == {"resident": 2, "overnight_visitor": 1}, (own, day)
+
+
+def test_shares_that_do_not_add_up_are_said():
+    """A probe read the demo's dwell shares 16 + 16 + 15 + 6 + 67 = 120% without a word:
+    each is over its own published days, and a band is hidden on its smallest days."""
+    from geozones.tourism import shares_note
+
+    rows = [{"name": n, "_share": s} for n, s in (("a", 0.16), ("b", 0.16), ("c", 0.15), ("d", 0.06), ("e", 0.67), ("all", np.nan))]
+    assert "add up to 120%" in shares_note(rows)
+    assert shares_note([{"name": "a", "_share": 0.4}, {"name": "b", "_share": 0.61}]) == ""
+    assert shares_note([{"name": "a", "_share": 0.4}, {"name": "b", "_share": np.nan}]) == ""
