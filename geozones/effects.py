@@ -143,7 +143,9 @@ def effect_rows(visitors: pd.DataFrame, by_origin: dict[str, pd.DataFrame], name
     Returns
     -------
     list of dict
-        ``name``, ``kind``, ``sentence`` and ``origins`` (rows of name, added, ratio).
+        ``name``, ``kind``, ``sentence`` and ``origins`` (rows of name, added, ratio, and
+        ``days``: the event days and baseline days the origin's own figures were published
+        on), ``fewer`` (an origin rests on fewer days than the total).
     """
     campaigns = campaigns or {}
     excluded = {d for ds in events.values() for d in ds}
@@ -165,9 +167,13 @@ def effect_rows(visitors: pd.DataFrame, by_origin: dict[str, pd.DataFrame], name
             for o, s in by_origin.items():
                 ro = added_by(s, days, excluded, around)
                 if ro is not None:
+                    # (an origin's figure is hidden on its smallest days: its baseline may rest on fewer days than the total's, and read high)
                     rows.append({"name": names.get(o, o), "added": people_text(ro['added']), "low": people_text(ro['low']), "high": people_text(ro['high']),
-                                 "ratio": f"{ro['ratio']:.2f}x" if np.isfinite(ro["ratio"]) else "", "_sort": -ro["added"]})
+                                 "ratio": f"{ro['ratio']:.2f}x" if np.isfinite(ro["ratio"]) else "", "_sort": -ro["added"],
+                                 "days": f"{len(ro['days'])} and {ro['baseline_days']}", "fewer": ro["baseline_days"] < r["baseline_days"]
+                                 or len(ro["days"]) < len(r["days"])})
             rows.sort(key=lambda x: x["_sort"])
+            shown = [{k: v for k, v in x.items() if k != "_sort"} for x in rows[:10]]
             out.append({"name": name, "kind": kind, "sentence": _words(name, r, "visitors"), "days": ", ".join(r["days"]),
-                        "baseline_days": r["baseline_days"], "origins": [{k: v for k, v in x.items() if k != "_sort"} for x in rows[:10]]})
+                        "baseline_days": r["baseline_days"], "origins": shown, "fewer": any(x["fewer"] for x in shown)})
     return out

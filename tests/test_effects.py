@@ -69,3 +69,16 @@ def test_an_event_without_a_baseline_says_so_and_not_that_it_was_not_published()
     said = {r["name"]: r["sentence"] for r in rows}
     assert said["Carnaval"].startswith("Carnaval: no baseline: no other day of the same weekday within 28 days"), said
     assert said["Closed"] == "Closed: no published figure on its days", said
+
+
+def test_an_origin_on_fewer_days_than_the_total_says_how_many():
+    """A probe: Germany's Braderie baseline rested on 5 of the 12 days the sentence named
+    (its figure is hidden on its smallest days), and read 1.90x beside the others' 2.35x."""
+    days = pd.date_range("2026-07-01", "2026-09-30", freq="D")
+    v = np.where(days.strftime("%Y-%m-%d").isin(["2026-08-22"]), 3000.0, 1000.0)
+    de = series(days, v / 10)
+    de.loc[de.index[::3], "estimate"] = np.nan  # (hidden on a third of its days)
+    rows = effect_rows(series(days, v), {"DE": de, "FR": series(days, v / 5)}, {"DE": "Germany", "FR": "France"}, {"Fair": ["2026-08-22"]})
+    origins = {r["name"]: r for r in rows[0]["origins"]}
+    assert origins["France"]["days"] == "1 and 8" and not origins["France"]["fewer"]
+    assert origins["Germany"]["days"] == "1 and 5" and origins["Germany"]["fewer"] and rows[0]["fewer"], origins
