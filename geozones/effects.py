@@ -124,7 +124,7 @@ def _words(name: str, r: dict, what: str) -> str:
 
 
 def effect_rows(visitors: pd.DataFrame, by_origin: dict[str, pd.DataFrame], names: dict[str, str], events: dict[str, list[str]],
-                campaigns: dict[str, tuple[str, str]] | None = None) -> list[dict]:
+                campaigns: dict[str, tuple[str, str]] | None = None, excluded: dict[str, list[str]] | None = None) -> list[dict]:
     """The report's "What events add" rows: a sentence per event and campaign, and its origins.
 
     Parameters
@@ -139,6 +139,9 @@ def effect_rows(visitors: pd.DataFrame, by_origin: dict[str, pd.DataFrame], name
         Event name to its days.
     campaigns : dict, optional
         Campaign name to (start, end).
+    excluded : dict, optional
+        Other events (name to days) whose days are no baseline days either (a report page's
+        events are those of its period; the run's others stay out of every baseline).
 
     Returns
     -------
@@ -148,7 +151,7 @@ def effect_rows(visitors: pd.DataFrame, by_origin: dict[str, pd.DataFrame], name
         on), ``fewer`` (an origin rests on fewer days than the total).
     """
     campaigns = campaigns or {}
-    excluded = {d for ds in events.values() for d in ds}
+    excluded = {d for ds in (events | (excluded or {})).values() for d in ds}
     spans = {n: [d.strftime("%Y-%m-%d") for d in pd.date_range(a, b, freq="D")] for n, (a, b) in campaigns.items()}
     excluded |= {d for ds in spans.values() for d in ds}
     out = []

@@ -331,10 +331,12 @@ def build_report(
     end_ts = period_end(start_ts, summary_p)
     # (the page's own period: a run of one period length gets a page a period, each about its own,
     # as its heading says; its chart showed every period of the run beside one period's figures)
-    daily = _within(table[(table["period"] == day_p) & (table["zone_id"] == zone)], start_ts, end_ts).copy()
-    daily["date"] = daily["period_start"].str.slice(0, 10)
+    run_daily = table[(table["period"] == day_p) & (table["zone_id"] == zone)].copy()  # (every day of the run: events' baselines)
+    run_daily["date"] = run_daily["period_start"].str.slice(0, 10)
     if period_seconds(day_p) < 86_400:  # (a run of hours only: its days from their hours)
-        daily = days_from_hours(daily, manifest.get("parameters", {}).get("kind"), manifest.get("parameters", {}).get("stat"))
+        run_daily = days_from_hours(run_daily, manifest.get("parameters", {}).get("kind"), manifest.get("parameters", {}).get("stat"))
+    first_day, end_day = f"{start_ts:%Y-%m-%d}", f"{end_ts:%Y-%m-%d}"
+    daily = run_daily[(run_daily["date"] >= first_day) & (run_daily["date"] < end_day)].copy()
     dp = daily[daily["status"] == _PUBLISHED].pivot_table(index="date", columns="origin", values="estimate", aggfunc="first")
     days = pd.DataFrame({"date": sorted(pd.unique(daily["date"]))})
     days["people"] = days["date"].map(dp[ALL]) if ALL in dp else np.nan
@@ -382,10 +384,15 @@ def build_report(
     # what each event and campaign added over its baseline (the same weekdays around it)
     from .effects import effect_rows
 
-    pub_daily = daily[daily["status"] == _PUBLISHED]
+    # (the page's events and campaigns, each against a baseline from every day of the run: a probe's
+    # week page found no baseline for a Saturday event, the Saturday before it lying on the page before)
+    pub_daily = run_daily[run_daily["status"] == _PUBLISHED]
     by_origin = {o: g.set_index("date")[["estimate", "estimate_low", "estimate_high"]].rename(columns={"estimate_low": "low", "estimate_high": "high"})
                  for o, g in pub_daily.groupby("origin") if o not in (ALL, RESIDENT)}
-    effects = effect_rows(day_iv, by_origin, onames, events, campaigns) if (events or campaigns) else []
+    page_events = {n: ds for n, ds in events.items() if any(first_day <= d < end_day for d in ds)}
+    page_campaigns = {n: (a, b) for n, (a, b) in (campaigns or {}).items() if str(a)[:10] < end_day and str(b)[:10] >= first_day}
+    effects = (effect_rows(visitors_of(run_daily, index="date", has_residents=has_res), by_origin, onames, page_events, page_campaigns,
+                           excluded=events) if (page_events or page_campaigns) else [])
 
     # the trend per quarter, over this run and the runs compared with it
     trend = None

@@ -670,6 +670,28 @@ def test_report_trend_over_compared_runs_with_a_target_and_a_campaign(small_case
     assert bad.returncode == 1 and "--target" in bad.stderr
 
 
+def test_a_pages_event_takes_its_baseline_from_the_whole_run_and_other_pages_leave_it_out(small_case, tmp_path):
+    """A probe's week page said its Saturday market had "no baseline" (the Saturday before lay
+    on the page before), and the other week's page listed the event as "no published figure
+    on its days"."""
+    c = small_case
+    days = pd.date_range("2026-06-29", "2026-07-12", freq="D").strftime("%Y-%m-%d")
+    rows = ["cell_id,period_start,period,count,origin"]
+    rows += [f"B,{d}T{h:02d}:00,1h,{300 if d == '2026-07-11' else 100},30000" for d in days for h in range(24)]
+    counts = tmp_path / "two_weeks.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    events = tmp_path / "events.csv"
+    events.write_text("name,date\nMarket,2026-07-11\n")
+    out = tmp_path / "o"
+    assert geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--k", "5", "--period", "1d",
+                    "--summary-period", "1w", "--out", out).returncode == 0
+    r = geozones("report", out, "--events", events, "--zone", "east")
+    assert r.returncode == 0, r.stderr
+    second = (out / "report-2026-07-06.html").read_text().split("What events add")[1]
+    assert "Market added" in second and "baseline: 1 day of" in second, second[:600]
+    assert "What events add" not in (out / "report-2026-06-29.html").read_text()
+
+
 def test_report_compare_says_which_runs_lack_the_zone_or_draw_it_otherwise(small_case, tmp_path):
     """A GIS probe's report of a zone split since the compared quarter was an internal error
     (AttributeError); a zone whose boundary moved read -18.9% with no word of the move."""
