@@ -263,6 +263,22 @@ def test_thin_differences_api_nested_partial_and_same(tmp_path):
     assert d.loc[("c", "c-again"), "relation"] == "same"
 
 
+def test_a_reprojections_drift_is_the_same_zone_and_a_half_metre_strip_is_not(tmp_path):
+    """A GIS probe's zone saved through Lambert 72 and back (0.5 mm of drift) was called a
+    risky nested pair "unless the cells around it each see 35,210,349 people"."""
+    cov = gz.build_coverage(gz.read_cellplan(_grid_cells(tmp_path)), "wedge")
+    zones = gpd.GeoDataFrame(
+        {"zone_id": ["a", "a-drift", "b", "b-strip"], "name": list("1234")},
+        geometry=[ll(g) for g in (box(0, 0, 600, 600), box(-0.0005, 0, 600.0005, 600.0005),
+                                  box(700, 0, 1300, 600), box(699.5, 0, 1300, 600))],
+        crs="EPSG:4326",
+    )
+    d = gz.thin_differences(zones, cov, k=30, share=0.4).set_index(["zone_a", "zone_b"])
+    rel = {tuple(sorted(i)): r for i, r in d["relation"].items()}
+    assert rel[("a", "a-drift")] == "same", rel
+    assert rel[("b", "b-strip")] == "nested", rel
+
+
 # ------------------------------------------------------------------------- the pages
 from .browser import Page  # noqa: E402 - (the browser fixture is in conftest.py)
 
