@@ -175,7 +175,7 @@ def period_culprits(zone, lab, obs, sup, k: float, shown=None, slack: float = 0.
 
 
 def culprits(w, all_label: int, group_of, zone, lab, obs, sup, k: float, shown=None, slack: float = 0.5, locked=None,
-             ceiling=None, known=None, later=None) -> tuple[np.ndarray, int]:
+             ceiling=None, known=None, later=None, targets=None) -> tuple[np.ndarray, int]:
     """:func:`period_culprits` over the weights given.
 
     Parameters
@@ -190,6 +190,8 @@ def culprits(w, all_label: int, group_of, zone, lab, obs, sup, k: float, shown=N
     later : numpy.ndarray of int, optional
         Per figure, a rank among the published ones to suppress when several bind (lower
         first; within a rank an origin before ``all``). Default: an ``all`` last.
+    targets : numpy.ndarray of bool, optional
+        Which hidden figures above none and under ``k`` to lift to ``k`` (default: all of them).
 
     Returns
     -------
@@ -197,14 +199,14 @@ def culprits(w, all_label: int, group_of, zone, lab, obs, sup, k: float, shown=N
         The positions of the figures to suppress, in order, and how many targets the
         locked figures alone bound under ``k``.
     """
-    prog = _Programme(zone, lab, obs, sup, hidden_targets(obs, sup, k), w, all_label, shown, slack, ceiling=ceiling, group_of=group_of,
-                      known=known)
+    small = hidden_targets(obs, sup, k) if targets is None else hidden_targets(obs, sup, k) & np.asarray(targets, bool)
+    prog = _Programme(zone, lab, obs, sup, small, w, all_label, shown, slack, ceiling=ceiling, group_of=group_of, known=known)
     if prog.t.shape[0] == 0:
         return np.zeros(0, np.int64), 0
     if prog.col_hi is not None and _Model(prog.p, prog.lo, prog.hi, col_hi=prog.col_hi).solve()[1] is None:
         # (tidying narrowed it to nothing: every target would look bounded) the whole programme
-        prog = _Programme(zone, lab, obs, sup, hidden_targets(obs, sup, k), w, all_label, shown, slack, tidy=False, ceiling=ceiling,
-                          group_of=group_of, known=known)
+        prog = _Programme(zone, lab, obs, sup, small, w, all_label, shown, slack, tidy=False, ceiling=ceiling, group_of=group_of,
+                          known=known)
     fixed = None if locked is None else np.asarray(locked, bool)[prog.figs]
     left: list = []
     rank = prog.is_all.astype(np.int64) if later is None else 2 * np.asarray(later, np.int64)[prog.figs] + prog.is_all
@@ -585,6 +587,7 @@ class _Programme:
         self.p = self._matrix(p_row, p_key, p_w, np.ones(len(pf), bool), cov)
         self.t = self._matrix(t_row, t_key, t_w, keep_t, cov)
         self.figs, self.is_all = pf, lab[pf] == rest
+        self.targets = tf[keep_t]  # (each row of t: a target's position; the others read a count no figure holds)
         v = np.round(obs[pf]) if shown is None else np.asarray(shown, dtype=float)[pf]
         self.lo, self.hi = v - slack, v + slack
         self.known = np.asarray(sup, bool)[pf]

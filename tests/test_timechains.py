@@ -54,6 +54,40 @@ def test_no_random_world_leaks_through_its_periods(seed):
     assert lowest_maximum(*world(seed)) >= K - 1e-6
 
 
+def lowest_long_maximum(w, x, origins, factors, mean) -> float:
+    """:func:`lowest_maximum` over the day's hidden figures alone (the longer period)."""
+    from .attacker import lp_max, rows_of
+
+    out = checked(make_table(w, x, origins, factors, mean), w, K)
+    rows, _ = rows_of(out, w, list(range(x.shape[1])), origins, factors, mean)
+    pub = (out["status"] == "published").to_numpy()
+    y = rows @ x.reshape(-1)
+    vals = np.round(out["observed"].to_numpy())
+    day = (out["hour"] < 0).to_numpy()
+    return min((lp_max(rows[pub], vals[pub], rows[j]) for j in np.flatnonzero(~pub & day & (y > 1e-7) & (y < K))), default=np.inf)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(st.integers(600, 10**6) | st.sampled_from(CHAINED))
+def test_a_block_over_the_guard_still_checks_its_longer_periods_figures(seed):
+    """A block over ``max_entries`` was not checked at all: a probe's attacker over 92 days
+    and their quarter bounded a hidden quarter figure at 28.1 (its days' figures together;
+    the quarter alone allowed 36.7). Up to ``max_long_entries`` the whole block is now the
+    programme with the longer period's hidden figures as its only targets: the attacker
+    bounds none of them under k (seed 74 bounded its hidden day at 28 with nothing run)."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(au, "chain_bounded_figures", functools.partial(chain_bounded_figures, max_entries=1))
+        assert lowest_long_maximum(*world(seed)) >= K - 1e-6
+
+
+def test_a_block_left_unchecked_leaks_a_longer_figure():
+    """The same with the block left unchecked (above both guards): seed 74's day is bounded
+    under k, so the test above can fail."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(au, "chain_bounded_figures", functools.partial(chain_bounded_figures, max_entries=1, max_long_entries=1))
+        assert lowest_long_maximum(*world(74)) < K - 1e-6
+
+
 def audit_input(seed: int, scale_day: float = 1.0) -> tuple:
     """World ``seed`` as the audit reads it (hours at level 0, the day at 1, origins then
     ``all``; ``scale_day``: the day's figures times this), with its table and weights."""
@@ -96,9 +130,9 @@ def test_a_block_too_large_is_left_and_said(caplog, monkeypatch):
     a, _, _ = audit_input(74)
     sup = _suppressed_before(74)
     before = sup.copy()
-    assert [k for k, _, _ in chain_bounded_figures(a, sup, K, max_entries=1)] == ["programme over periods too large"]
+    assert [k for k, _, _ in chain_bounded_figures(a, sup, K, max_entries=1, max_long_entries=1)] == ["programme over periods too large"]
     assert (sup == before).all()
-    monkeypatch.setattr(au, "chain_bounded_figures", functools.partial(chain_bounded_figures, max_entries=1))
+    monkeypatch.setattr(au, "chain_bounded_figures", functools.partial(chain_bounded_figures, max_entries=1, max_long_entries=1))
     with caplog.at_level(logging.INFO, logger="geozones"):
         au.audit(a, before.copy(), K)
     said = [r for r in caplog.records if "over a longer period and its shorter ones" in r.getMessage()]
@@ -199,7 +233,7 @@ def test_the_manifest_counts_the_checks_the_audit_did_not_run(tmp_path, monkeypa
     base = dict(zones=[str(c["zones"])], cells=str(c["cells"]), counts=str(c["counts"]), heat_grid_m=None, map=False, k=30)
     full = run(RunConfig(out=str(tmp_path / "full"), **base)).manifest["disclosure_control"]
     assert full["audit_limits"] == {}
-    monkeypatch.setattr(au, "chain_bounded_figures", functools.partial(chain_bounded_figures, max_entries=1))
+    monkeypatch.setattr(au, "chain_bounded_figures", functools.partial(chain_bounded_figures, max_entries=1, max_long_entries=1))
     small = run(RunConfig(out=str(tmp_path / "small"), **base)).manifest["disclosure_control"]
     assert small["audit_limits"] == {"programme over periods too large": 1}
     assert small["published"] > full["published"]  # (the chain the programme closes stays open: figures it hid are out)
