@@ -140,8 +140,8 @@ _NOT_JOINED = {
     "not run for %d block(s) of periods, too large for it: each period was checked on its own, with the bounds the time relation "
     "puts on its figures (docs/privacy.md)",
     "programme over periods: longer periods' figures only": "the disclosure audit's programme over a longer period and its "
-    "shorter ones at once checked %d block(s) of periods for the longer periods' hidden figures only (their shorter periods' were "
-    "checked period by period): a larger programme than that costs more than it finds (docs/privacy.md)",
+    "shorter ones at once checked %d block(s) of periods, too large to target every figure, for the longer periods' hidden figures "
+    "only: the shorter periods' were checked period by period (docs/privacy.md)",
     "programme over periods not consistent": "the disclosure audit's programme over a longer period and its shorter ones at "
     "once was not run for %d block(s) of periods whose longer figures are neither the mean nor the sum of the shorter ones' "
     "counts: each period was checked on its own (docs/privacy.md)",
