@@ -28,6 +28,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     and ``path`` is left as it was: a failed run never leaves a half-written output.
     """
     final = Path(path)
+    if final.is_symlink():  # (a link's target is written, the link kept: the rename would replace the link)
+        final = Path(os.path.realpath(final))
+    if final.exists() and not final.is_file():
+        import stat
+
+        kind = "a folder" if final.is_dir() else "a pipe" if stat.S_ISFIFO(final.stat().st_mode) else "a device or socket"
+        # (a probe's 'coverage --out /dev/full', run as root, replaced the device with a GeoJSON file)
+        raise OutputError(f"is {kind}, not a file: an output is written whole beside it and then renamed over it", path=Path(path),
+                          hint="give the path of a file, and copy the file where it should go")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

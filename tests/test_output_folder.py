@@ -230,3 +230,30 @@ def test_an_output_folder_that_is_or_lies_in_an_input_folder_is_refused_and_noth
     listed = json.loads((tmp_path / "out" / "manifest.json").read_text())["inputs"]["counts"]
     assert [Path(f["path"]).name for f in listed] == ["part-0.parquet"]
     assert listed[0]["sha256"] == hashlib.sha256((parts / "part-0.parquet").read_bytes()).hexdigest()
+
+
+def test_a_single_file_output_never_replaces_a_device_a_pipe_or_a_link(tmp_path):
+    """A probe's 'geozones coverage --out /dev/full', run as root, replaced the device with a
+    GeoJSON file (the output is renamed over its path); a FIFO and a link to stdout too."""
+    from geozones._io import write_text_atomic
+    from geozones.errors import OutputError
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError, match="is a pipe, not a file"):
+        write_text_atomic(fifo, "x")
+    assert fifo.exists() and not fifo.is_file()
+    import socket
+
+    sock_path = tmp_path / "sock"
+    with socket.socket(socket.AF_UNIX) as sock:  # (a socket file: a device's kind, made without privileges)
+        sock.bind(str(sock_path))
+        with pytest.raises(OutputError, match="is a device or socket"):
+            write_text_atomic(sock_path, "x")
+        assert sock_path.exists() and not sock_path.is_file()
+    with pytest.raises(OutputError, match="is a folder"):
+        write_text_atomic(tmp_path, "x")
+    link = tmp_path / "link.geojson"
+    link.symlink_to(tmp_path / "real.geojson")
+    write_text_atomic(link, "{}")
+    assert link.is_symlink() and (tmp_path / "real.geojson").read_text() == "{}"
