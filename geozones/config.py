@@ -122,8 +122,8 @@ class RunConfig:
             bad("origin_level", f"{self.origin_level!r} is not one of {', '.join(LEVELS)}")
         if self.unknown_cells not in UNKNOWN_CELLS:
             bad("unknown_cells", f"{self.unknown_cells!r} is not error or drop")
-        if not (isinstance(self.k, (int, float)) and not isinstance(self.k, bool) and self.k > 0):
-            bad("k", f"{self.k!r} is not a positive number")
+        if not (isinstance(self.k, (int, float)) and not isinstance(self.k, bool) and 0 < self.k < float("inf")):
+            bad("k", f"{self.k!r} is not a positive number")  # (inf: every figure hidden, and a manifest JSON cannot hold)
         if self.k < 1:  # (under one person every figure is published: a unit slip, 0.3 for 30)
             bad("k", f"{self.k:g} is under 1: it would publish every figure", "k counts people: at least 1 (the default is 30)")
         if self.density not in DENSITIES:

@@ -388,6 +388,8 @@ CASES: list[Case] = [
     Case("config-unknown-key", "a config with an unknown key", config('out = "out"', 'colour = "red"'), cmd=RUN, names=("run.toml", "'colour'")),
     Case("config-wrong-type", "a config with a wrong type (k = \"thirty\")", config('out = "out"', 'k = "thirty"'), cmd=RUN, names=("run.toml", "'k'")),
     Case("config-bad-value", "a config with a value that is not allowed (kind = \"visits\")", config('out = "out"', 'kind = "visits"'), cmd=RUN, names=("run.toml", "'kind'")),
+    Case("config-k-infinite", "a config with k = inf (every figure hidden, and a manifest JSON cannot hold it)", config('out = "out"', 'k = inf'),
+         cmd=RUN, names=("run.toml", "'k'", "not a positive number")),
     Case("config-bad-protection", "a config with protection that is not suppress or perturb", config('out = "out"', 'protection = "noise"'), cmd=RUN,
          names=("run.toml", "'protection'")),
     Case("config-perturb-variance", "the cell key method's variance above its largest noise squared", config('out = "out"', 'protection = "perturb"',
