@@ -65,10 +65,12 @@ from .quality import check_strict, findings, quality_of_bins, quality_of_counts
 from .runfiles import (
     check_inputs_are_not_outputs,
     check_rows,
+    check_unchanged,
     counts_summary,
     describe_inputs,
     heat_fits,
     heat_table,
+    input_stamps,
     last_of_several,
     map_title,
     partial_periods,
@@ -361,6 +363,10 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     clock = _Stages()
     cfg.validate()
     check_inputs_are_not_outputs(cfg)
+    # (hashed before anything is read, and checked unchanged before anything is written)
+    inputs = describe_inputs({"zones": cfg.zones, "cells": cfg.cells, "weights": cfg.weights, "counts": cfg.counts, "events": cfg.events,
+                              "optout": cfg.optout, "market_share": cfg.market_share, "ancillary": cfg.ancillary})
+    stamps = input_stamps(inputs)
     secret = read_secret(cfg.secret_file) if cfg.protection == "perturb" else None  # (before any work: a bad secret file stops the run)
     engine, why = pick_engine(cfg)
     zones = read_zones(cfg.zones, repair=cfg.repair)
@@ -556,10 +562,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     summary["fit"] = summary["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
     manifest = {
         "geozones_version": __version__,
-        "inputs": describe_inputs(
-            {"zones": cfg.zones, "cells": cfg.cells, "weights": cfg.weights, "counts": cfg.counts, "events": cfg.events,
-             "optout": cfg.optout, "market_share": cfg.market_share, "ancillary": cfg.ancillary}
-        ),
+        "inputs": inputs,
         "parameters": {
             "kind": cfg.kind, "stat": cfg.stat if cfg.kind == "presence" else None, "period": cfg.period, "periods": periods,
             "k": cfg.k, "protection": cfg.protection, "model": model, "density": cfg.density if footprinted else None, "metric_crs": weights.meta.get("crs"), "measure": weights.meta.get("measure"),
@@ -619,6 +622,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
             "published": int((grid["status"] == PUBLISHED).sum()),
             "suppressed": int((grid["status"] == SUPPRESSED).sum()),
         }
+    check_unchanged(stamps)
     files = write_outputs(Path(cfg.out), table, summary, public_weights, manifest, grid, cfg, stage=stage)
     clock.done("writing")
     # (advice on the zones, once the run has written: an error stops a run with its one line alone)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +16,14 @@ import pandas as pd
 
 from ._io import file_format, row_label
 from .config import PATH_KEYS, RunConfig, range_bound
-from .errors import ConfigError, CountsError
+from .errors import ConfigError, CountsError, InputError
 from .origins import ALL
 from .outputs import OUTPUT_NAMES, discard_folder, grid_table, local_iso, new_folder, replace_folder, table_frame, write_table
 from .weights import Weights
 from .weights_io import write_weights
 from .zones import h3_grid, square_grid, write_zones, zone_paths
 
-__all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_out_apart", "check_rows", "describe_inputs", "heat_fits", "heat_table", "last_of_several", "map_title",
+__all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_out_apart", "check_unchanged", "input_stamps", "check_rows", "describe_inputs", "heat_fits", "heat_table", "last_of_several", "map_title",
            "partial_periods", "published_all_rows", "write_outputs"]
 
 log = logging.getLogger("geozones")
@@ -72,6 +73,36 @@ def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
                 files.append({"path": str(f), "absolute": str(Path(f).resolve()), "sha256": _sha256(f)})
         out[key] = files
     return out
+
+
+def input_stamps(described: dict) -> dict[str, tuple[int, int]]:
+    """Each described input file's size and modification time now (:func:`check_unchanged`)."""
+    out = {}
+    for files in described.values():
+        for f in files:
+            st = os.stat(f["absolute"])
+            out[f["absolute"]] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def check_unchanged(stamps: dict[str, tuple[int, int]]) -> None:
+    """Refuse to publish when an input changed while the run read it: the manifest's SHA-256
+    (taken before any was read) would name other files than the figures came from (a probe
+    appended a day to the counts during a run: the manifest hashed the longer file).
+
+    Raises
+    ------
+    InputError
+        Naming the first file that changed or went.
+    """
+    for path, (size, mtime) in stamps.items():
+        try:
+            st = os.stat(path)
+        except OSError:
+            raise InputError("went while the run read it: nothing was written", path=path, hint="run again once the file is in place") from None
+        if (st.st_size, st.st_mtime_ns) != (size, mtime):
+            raise InputError("changed while the run read it: nothing was written", path=path,
+                             hint="run again once the file is complete (write exports elsewhere, then move them in)")
 
 
 def check_inputs_are_not_outputs(cfg: RunConfig) -> None:

@@ -257,3 +257,26 @@ def test_a_single_file_output_never_replaces_a_device_a_pipe_or_a_link(tmp_path)
     link.symlink_to(tmp_path / "real.geojson")
     write_text_atomic(link, "{}")
     assert link.is_symlink() and (tmp_path / "real.geojson").read_text() == "{}"
+
+
+def test_an_input_changed_during_the_run_is_refused_before_anything_is_written(small_case, tmp_path, monkeypatch):
+    """A probe appended a day to the counts while a run read them: the manifest gave the
+    SHA-256 of the longer file beside figures made from the shorter one."""
+    import geozones.pipeline as pl
+
+    from .conftest import run_cli
+
+    c = small_case
+    real = pl.read_counts
+
+    def read_then_grow(path):
+        read = real(path)
+        with open(path, "a") as fh:
+            fh.write("B,2026-07-02T00:00,1h,100,34022\n")
+        return read
+
+    monkeypatch.setattr(pl, "read_counts", read_then_grow)
+    out = tmp_path / "out"
+    r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0", "--out", out)
+    assert r.returncode == 1 and "counts.csv: changed while the run read it: nothing was written" in r.stderr, r.stderr
+    assert not out.exists()
