@@ -72,6 +72,7 @@ from .runfiles import (
     heat_table,
     input_stamps,
     last_of_several,
+    library_versions,
     map_title,
     partial_periods,
     published_all_rows,
@@ -562,6 +563,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     summary["fit"] = summary["zone_id"].map(fit["fit"]).to_numpy(dtype=float)
     manifest = {
         "geozones_version": __version__,
+        "library_versions": library_versions(),  # (a probe: '0.1.0' alone could not say what made the figures)
         "inputs": inputs,
         "parameters": {
             "kind": cfg.kind, "stat": cfg.stat if cfg.kind == "presence" else None, "period": cfg.period, "periods": periods,

@@ -23,7 +23,7 @@ from .weights import Weights
 from .weights_io import write_weights
 from .zones import h3_grid, square_grid, write_zones, zone_paths
 
-__all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_out_apart", "check_unchanged", "input_stamps", "check_rows", "describe_inputs", "heat_fits", "heat_table", "last_of_several", "map_title",
+__all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_out_apart", "check_unchanged", "input_stamps", "library_versions", "check_rows", "describe_inputs", "heat_fits", "heat_table", "last_of_several", "map_title",
            "partial_periods", "published_all_rows", "write_outputs"]
 
 log = logging.getLogger("geozones")
@@ -72,6 +72,20 @@ def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
                 # (the path as given, and absolute: --earlier finds the file from another folder)
                 files.append({"path": str(f), "absolute": str(Path(f).resolve()), "sha256": _sha256(f)})
         out[key] = files
+    return out
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of Python and of the libraries a run's figures depend on, for the manifest."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "scipy", "pandas", "pyarrow", "shapely", "geopandas", "pyproj", "highspy", "numba"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
     return out
 
 
@@ -473,6 +487,7 @@ def counts_summary(counts: pd.DataFrame | None, bins) -> dict:
                 "first_period_start": iso(bins.info["first"]), "last_period_start": iso(bins.info["last"]), "notes": list(bins.info.get("notes", []))}
     return {
         "rows": int(len(counts)),
+        "engine": "memory",
         "period": counts["period"].iloc[0] if len(counts) else None,
         "first_period_start": iso(counts["period_start"].min()) if len(counts) else None,
         "last_period_start": iso(counts["period_start"].max()) if len(counts) else None,

@@ -280,3 +280,20 @@ def test_an_input_changed_during_the_run_is_refused_before_anything_is_written(s
     r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0", "--out", out)
     assert r.returncode == 1 and "counts.csv: changed while the run read it: nothing was written" in r.stderr, r.stderr
     assert not out.exists()
+
+
+def test_the_manifest_says_what_made_the_figures(small_case, tmp_path):
+    """A probe: the manifest said '0.1.0' and no library version, and a memory run did not
+    say its engine."""
+    import json
+
+    from .conftest import run_cli
+
+    c = small_case
+    r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0",
+                "--out", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    m = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert m["counts"]["engine"] == "memory"
+    assert {"python", "numpy", "pandas", "shapely", "pyproj", "highspy"} <= set(m["library_versions"])
+    assert all(f["sha256"] and Path(f["absolute"]).is_absolute() for files in m["inputs"].values() for f in files)
