@@ -435,6 +435,7 @@ def new_folder(out: str | os.PathLike[str]) -> Path:
         When the parent folder cannot be written.
     """
     out = Path(out).resolve()
+    check_replaceable(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         _clear_stale(out)
@@ -452,6 +453,36 @@ def new_folder(out: str | os.PathLike[str]) -> Path:
     except OSError as exc:
         raise OutputError(f"cannot write beside the output folder: {exc.strerror}", path=out,
                           hint="the run's files are written next to the output folder, then take its place: choose a folder whose parent you can write") from exc
+
+
+def _mount_points() -> list[Path]:
+    """The mount points of this machine (Linux's /proc/self/mountinfo; none where unknown)."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+            # (field 5, octal escapes for spaces and the like)
+            return [Path(line.split()[4].encode().decode("unicode_escape")) for line in fh if len(line.split()) > 4]
+    except OSError:
+        return []
+
+
+def check_replaceable(out: str | os.PathLike[str]) -> None:
+    """Refuse an output folder that a run cannot take the place of safely: one that is or
+    holds a mounted file system (a probe's run emptied a volume mounted inside ``--out``:
+    what the folder holds is carried into the new one and the old one removed, down into the
+    volume; ``--out /`` began copying the whole machine), or the folder a shell runs in.
+    """
+    out = Path(out).resolve()
+    inside = sorted((m for m in _mount_points() if m == out or out in m.parents), key=lambda m: m != out)
+    if inside:
+        raise OutputError(f"{'is' if inside[0] == out else 'holds'} a mounted file system ({inside[0]}): a run puts a new folder in the "
+                          "place of --out and removes the old one", path=out, hint="give --out a folder of its own, inside the volume")
+    try:
+        cwd = Path.cwd().resolve()
+    except OSError:
+        return
+    if cwd == out or out in cwd.parents:
+        raise OutputError("is the folder this command runs in, or holds it: a run puts a new folder in its place, and the shell would be "
+                          "left in a removed one", path=out, hint="give --out a folder of its own, such as --out results, or run from another folder")
 
 
 def _link_others(old: Path, new: Path, own: tuple[str, ...]) -> None:

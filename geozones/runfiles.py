@@ -18,7 +18,7 @@ from ._io import file_format, row_label
 from .config import PATH_KEYS, RunConfig, range_bound
 from .errors import ConfigError, CountsError, InputError
 from .origins import ALL
-from .outputs import OUTPUT_NAMES, discard_folder, grid_table, local_iso, new_folder, replace_folder, table_frame, write_table
+from .outputs import OUTPUT_NAMES, check_replaceable, discard_folder, grid_table, local_iso, new_folder, replace_folder, table_frame, write_table
 from .weights import Weights
 from .weights_io import write_weights
 from .zones import h3_grid, square_grid, write_zones, zone_paths
@@ -164,6 +164,7 @@ def check_out_apart(out: str, inputs: dict) -> None:
     ConfigError
         Naming the input folder and the setting.
     """
+    check_replaceable(out)  # (at once: before the run's work, as new_folder would after it)
     where = Path(out).resolve()
     for key, value in inputs.items():
         for item in value if isinstance(value, list) else [value] if value else []:

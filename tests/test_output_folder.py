@@ -297,3 +297,27 @@ def test_the_manifest_says_what_made_the_figures(small_case, tmp_path):
     assert m["counts"]["engine"] == "memory"
     assert {"python", "numpy", "pandas", "shapely", "pyproj", "highspy"} <= set(m["library_versions"])
     assert all(f["sha256"] and Path(f["absolute"]).is_absolute() for files in m["inputs"].values() for f in files)
+
+
+def test_an_output_folder_holding_a_mount_or_the_shells_folder_is_refused_at_once(small_case, tmp_path, monkeypatch):
+    """A probe's run emptied a volume mounted inside --out (the old folder is removed after
+    the swap, down into the volume) and exited 0; '--out .' left the shell in a removed
+    folder. Both are refused before any work."""
+    import geozones.outputs as outputs
+
+    from .conftest import run_cli
+
+    c = small_case
+    out = tmp_path / "out"
+    (out / "archive").mkdir(parents=True)
+    (out / "archive" / "2025.csv").write_text("kept\n")
+    args = ("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0")
+    monkeypatch.setattr(outputs, "_mount_points", lambda: [Path("/"), out / "archive"])
+    r = run_cli(*args, "--out", out)
+    assert r.returncode == 1 and "holds a mounted file system" in r.stderr and str(out / "archive") in r.stderr, r.stderr
+    assert (out / "archive" / "2025.csv").read_text() == "kept\n" and not (out / "manifest.json").exists()
+    monkeypatch.setattr(outputs, "_mount_points", lambda: [Path("/")])
+    r = run_cli(*args, "--out", ".", cwd=out / "archive")
+    assert r.returncode == 1 and "is the folder this command runs in" in r.stderr, r.stderr
+    r = run_cli(*args, "--out", out)
+    assert r.returncode == 0 and (out / "archive" / "2025.csv").read_text() == "kept\n", r.stderr
