@@ -163,15 +163,17 @@ def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[s
     (which keeps the counts' own period where the roll-up over time is not a sum or a mean).
     """
     held, budget = process_bytes(), parse_size(cfg.memory_budget)
-    if held > budget:  # (a probe's national run: 650 MB to 1.3 GB budgets all peaked at 1.34 GB, the weights and footprints' 1.2 GB)
-        log.warning("this run holds %s before reading any counts (the weights, footprints and libraries), more than the memory budget "
-                    "of %s, which bounds what the counts add on top (the sums and the zone table): it may reach about %s",
-                    format_size(held), format_size(budget), format_size(held + budget))
-    return stream_counts(
+    bins = stream_counts(
         cfg.counts, weights, period=periods[0], kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level,
         keep=frozenset(residents.values()) if residents else frozenset(), shares=shares, unknown_cells=cfg.unknown_cells,
         memory_budget=cfg.memory_budget, engine=cfg.engine, scheduler=cfg.scheduler, progress=None,
     )
+    if held > budget:  # (a probe's national run: 650 MB to 1.3 GB budgets all peaked at 1.34 GB, the weights and footprints' 1.2 GB;
+        # said once the sums fit: a run the budget stops says that alone)
+        log.warning("this run held %s before reading any counts (the weights, footprints and libraries), more than the memory budget "
+                    "of %s, which bounds what the counts add on top (the sums and the zone table): it may reach about %s",
+                    format_size(held), format_size(budget), format_size(held + budget))
+    return bins
 
 
 def _check_table_budget(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[str], why: str = "") -> None:

@@ -214,7 +214,7 @@ def test_a_budget_under_what_the_run_holds_before_the_counts_is_said(case, tmp_p
             "--k", 5, "--no-map", "--heat-grid", 0, "--memory-budget", "20MB", "--out", tmp_path / "out")
     said = [line for line in r.stderr.splitlines() if "before reading any counts" in line]
     assert len(said) == 1 and "more than the memory budget of 20.0 MB" in said[0], r.stderr
-    held = float(said[0].split("this run holds ")[1].split(" MB")[0])
+    held = float(said[0].split("this run held ")[1].split(" MB")[0])
     assert held > 20
     r = cli("apportion", "--zones", case["zones"], "--weights", case["weights"], "--counts", case["good"], "--engine", "stream",
             "--k", 5, "--no-map", "--heat-grid", 0, "--out", tmp_path / "out2")
