@@ -162,18 +162,27 @@ def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[s
     """Counts per cell added up per published period, origin and cell by the stream or dask engine
     (which keeps the counts' own period where the roll-up over time is not a sum or a mean).
     """
-    held, budget = process_bytes(), parse_size(cfg.memory_budget)
+    held = process_bytes()
     bins = stream_counts(
         cfg.counts, weights, period=periods[0], kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level,
         keep=frozenset(residents.values()) if residents else frozenset(), shares=shares, unknown_cells=cfg.unknown_cells,
         memory_budget=cfg.memory_budget, engine=cfg.engine, scheduler=cfg.scheduler, progress=None,
     )
-    if held > budget:  # (a probe's national run: 650 MB to 1.3 GB budgets all peaked at 1.34 GB, the weights and footprints' 1.2 GB;
-        # said once the sums fit: a run the budget stops says that alone)
+    bins.info["held_before"] = held  # (said once the run has published: _note_held)
+    return bins
+
+
+def _note_held(bins: CellBins | None, cfg: RunConfig) -> None:
+    """Say that the run held more than the memory budget before reading any counts (a probe's
+    national runs under budgets of 650 MB to 1.3 GB all peaked at 1.34 GB, the weights and
+    footprints' 1.2 GB, in silence); said once the run has published: a run the budget stops
+    says that alone.
+    """
+    held, budget = (bins.info.get("held_before", 0) if bins is not None else 0), parse_size(cfg.memory_budget)
+    if held > budget:
         log.warning("this run held %s before reading any counts (the weights, footprints and libraries), more than the memory budget "
                     "of %s, which bounds what the counts add on top (the sums and the zone table): it may reach about %s",
                     format_size(held), format_size(budget), format_size(held + budget))
-    return bins
 
 
 def _check_table_budget(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[str], why: str = "") -> None:
@@ -627,6 +636,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
             "suppressed": int((grid["status"] == SUPPRESSED).sum()),
         }
     check_unchanged(stamps)
+    _note_held(bins, cfg)
     files = write_outputs(Path(cfg.out), table, summary, public_weights, manifest, grid, cfg, stage=stage)
     clock.done("writing")
     # (advice on the zones, once the run has written: an error stops a run with its one line alone)
