@@ -199,7 +199,21 @@ def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: 
         else:
             parts.append(refined_weights(fp, weights, per[i], density=lam))
         del lam
+    # (to a billionth: the engines add the counts in another order, and weights 4e-15 apart chose other
+    # figures to suppress, so a Parquet export and a CSV of the same counts published different tables)
+    done: dict[int, Weights] = {}  # (periods sharing one matrix still share one)
+    for w in parts:
+        if id(w) not in done:
+            done[id(w)] = _rounded(w)
+    parts = [done[id(w)] for w in parts]
     return PeriodWeights(period, groups.astype(np.int64), tuple(parts), tuple(steps))
+
+
+def _rounded(w: Weights, digits: int = 9) -> Weights:
+    m = sparse.csc_array(w.matrix, dtype=float, copy=True)
+    m.data = np.round(m.data, digits)
+    m.eliminate_zeros()
+    return Weights(m, w.cell_ids, w.zone_ids, np.round(np.asarray(w.outside, dtype=float), digits), w.meta)
 
 
 def run_density(fp, weights: Weights, totals: np.ndarray) -> np.ndarray:
