@@ -321,3 +321,19 @@ def test_an_output_folder_holding_a_mount_or_the_shells_folder_is_refused_at_onc
     assert r.returncode == 1 and "is the folder this command runs in" in r.stderr, r.stderr
     r = run_cli(*args, "--out", out)
     assert r.returncode == 0 and (out / "archive" / "2025.csv").read_text() == "kept\n", r.stderr
+
+
+def test_run_takes_out_from_the_command_line_when_the_config_has_none(small_case, tmp_path):
+    """A probe: 'geozones run CONFIG --out X' said "missing key 'out'" for a config without
+    one, though --out is documented as the config's 'out'."""
+    from .conftest import run_cli
+
+    c = small_case
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "run.toml").write_text(f'zones = ["{c["zones"]}"]\ncells = "{c["cells"]}"\ncounts = "{c["counts"]}"\nheat_grid_m = 0\n')
+    r = run_cli("-q", "run", "cfg/run.toml", "--out", "results", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "results" / "zone_counts.csv").exists() and not (cfg / "results").exists()
+    r = run_cli("-q", "run", "cfg/run.toml", cwd=tmp_path)
+    assert r.returncode == 1 and "missing key 'out'" in r.stderr, r.stderr

@@ -86,9 +86,8 @@ def run_cmd(config: str, out: str | None, protection: str | None) -> int:
     """  # noqa: D301 - click's \b keeps the example's lines as they are
     from ..pipeline import run
 
-    cfg = load_config(config, protection=protection)
-    if out:
-        cfg.out = out
+    # (--out, from where the command runs, stands for a config without 'out' too)
+    cfg = load_config(config, protection=protection, out=str(Path(out).resolve()) if out else None)
     with step("running the pipeline"):
         result = run(cfg)
     report_run(result, cfg.out)
