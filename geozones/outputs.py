@@ -444,6 +444,8 @@ def new_folder(out: str | os.PathLike[str]) -> Path:
         # group-shared 2775 output folder had become 0700, mkdtemp's, after a run)
         if out.is_dir():
             mode = stat.S_IMODE(out.stat().st_mode)
+            with contextlib.suppress(OSError):  # (and its owner and group, where this user may give them: a probe's
+                os.chown(made, out.stat().st_uid, out.stat().st_gid)  # nobody:nogroup folder became root's after a run as root)
         else:
             mask = os.umask(0)
             os.umask(mask)

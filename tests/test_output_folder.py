@@ -337,3 +337,19 @@ def test_run_takes_out_from_the_command_line_when_the_config_has_none(small_case
     assert (tmp_path / "results" / "zone_counts.csv").exists() and not (cfg / "results").exists()
     r = run_cli("-q", "run", "cfg/run.toml", cwd=tmp_path)
     assert r.returncode == 1 and "missing key 'out'" in r.stderr, r.stderr
+
+
+def test_the_output_folder_keeps_its_owner_and_group(small_case, tmp_path):
+    """A probe's output folder owned by nobody:nogroup became root's after a run as root (the
+    new folder takes the old one's place)."""
+    from .conftest import run_cli
+
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder to another user needs root")
+    c = small_case
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chown(out, 65534, 65534)
+    r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert (out.stat().st_uid, out.stat().st_gid) == (65534, 65534)
