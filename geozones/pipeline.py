@@ -639,6 +639,10 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     _note_held(bins, cfg)
     files = write_outputs(Path(cfg.out), table, summary, public_weights, manifest, grid, cfg, stage=stage)
     clock.done("writing")
+    stale = sorted(p.name for p in Path(cfg.out).glob("report*.html"))
+    if stale:  # (a probe's new run at k = 100 kept the old report.html, which said k = 30, without a word)
+        log.warning("%s in %s %s made from the figures this run replaced: run 'geozones report %s' again", ", ".join(stale), cfg.out,
+                    "was" if len(stale) == 1 else "were", cfg.out)
     # (advice on the zones, once the run has written: an error stops a run with its one line alone)
     warn_unusable(zones, fit)
     warn_outside_home(zones, residents)

@@ -353,3 +353,18 @@ def test_the_output_folder_keeps_its_owner_and_group(small_case, tmp_path):
     r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0", "--out", out)
     assert r.returncode == 0, r.stderr
     assert (out.stat().st_uid, out.stat().st_gid) == (65534, 65534)
+
+
+def test_a_report_left_from_the_figures_a_run_replaced_is_said(small_case, tmp_path):
+    """A probe's run at k = 100 into a folder kept the report.html of its k = 30 run beside
+    the new figures, without a word."""
+    from .conftest import run_cli
+
+    c = small_case
+    out = tmp_path / "out"
+    args = ("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0", "--out", out)
+    assert run_cli("-q", *args).returncode == 0
+    assert "report" not in run_cli(*args).stderr
+    assert run_cli("-q", "report", out).returncode == 0
+    r = run_cli(*args, "--k", "100")
+    assert r.returncode == 0 and "report.html in" in r.stderr and f"run 'geozones report {out}' again" in r.stderr, r.stderr
