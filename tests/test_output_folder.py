@@ -364,7 +364,7 @@ def test_a_report_left_from_the_figures_a_run_replaced_is_said(small_case, tmp_p
     out = tmp_path / "out"
     args = ("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0", "--out", out)
     assert run_cli("-q", *args).returncode == 0
-    assert "report" not in run_cli(*args).stderr
+    assert "geozones report" not in run_cli(*args).stderr
     assert run_cli("-q", "report", out).returncode == 0
     r = run_cli(*args, "--k", "100")
     assert r.returncode == 0 and "report.html in" in r.stderr and f"run 'geozones report {out}' again" in r.stderr, r.stderr
