@@ -69,6 +69,8 @@ def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
 
                 found = sorted(counts_files(p))
             for f in found:
+                if not Path(f).is_file():
+                    continue  # (hashed before the run reads it: a missing file is its reader's to name, in its words)
                 # (the path as given, and absolute: --earlier finds the file from another folder)
                 files.append({"path": str(f), "absolute": str(Path(f).resolve()), "sha256": _sha256(f)})
         out[key] = files
@@ -145,6 +147,7 @@ def check_inputs_are_not_outputs(cfg: RunConfig) -> None:
                         path=f,
                         hint="choose another output folder, or move the input out of it",
                     )
+    check_replaceable(cfg.out)  # (at once: before the run's work, as new_folder would after it)
 
 
 def check_out_apart(out: str, inputs: dict) -> None:
@@ -164,7 +167,6 @@ def check_out_apart(out: str, inputs: dict) -> None:
     ConfigError
         Naming the input folder and the setting.
     """
-    check_replaceable(out)  # (at once: before the run's work, as new_folder would after it)
     where = Path(out).resolve()
     for key, value in inputs.items():
         for item in value if isinstance(value, list) else [value] if value else []:

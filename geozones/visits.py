@@ -27,7 +27,7 @@ from .errors import ConfigError, InputError
 from .extrapolate import read_market_share
 from .inputs import build_weights, run_weights
 from .origins import successor
-from .outputs import discard_folder, new_folder, replace_folder, write_table
+from .outputs import check_replaceable, discard_folder, new_folder, replace_folder, write_table
 from .privacy import DEFAULT_K, PUBLISHED, optout_summary, safe_count
 from .runfiles import check_out_apart
 from .visitor_tables import pooled_share, visitor_tables
@@ -262,6 +262,7 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
     cfg.validate()
     check_out_apart(cfg.out, {"zones": cfg.zones, "cells": cfg.cells, "events": cfg.events, "optout": cfg.optout,
                               "municipalities": cfg.municipalities, "market_share": cfg.market_share})
+    check_replaceable(cfg.out)  # (at once, as new_folder would after the work)
     secret = read_secret(cfg.secret_file) if cfg.protection == "perturb" else None
     night = parse_night(cfg.night)
     zones = read_zones(cfg.zones)
