@@ -28,9 +28,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     and ``path`` is left as it was: a failed run never leaves a half-written output.
     """
     final = Path(path)
-    if final.is_symlink():  # (a link's target is written, the link kept: the rename would replace the link)
-        final = Path(os.path.realpath(final))
-    if final.exists() and not final.is_file():
+    # (a symbolic link is replaced, never followed: docs/bad_input.md, "Symlinks are replaced")
+    if final.exists() and not final.is_symlink() and not final.is_file():
         import stat
 
         kind = "a folder" if final.is_dir() else "a pipe" if stat.S_ISFIFO(final.stat().st_mode) else "a device or socket"
