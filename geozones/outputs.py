@@ -453,6 +453,11 @@ def new_folder(out: str | os.PathLike[str]) -> Path:
         os.chmod(made, mode)
         return made
     except OSError as exc:
+        import errno
+
+        if exc.errno == errno.ENAMETOOLONG:  # (the new folder's name is the output folder's and 30 characters more)
+            raise OutputError("its name is too long for the new folder a run writes beside it (the name and 30 characters more)", path=out,
+                              hint=f"give --out a name of at most {max(os.pathconf(out.parent, 'PC_NAME_MAX') - 30, 1)} characters") from exc
         raise OutputError(f"cannot write beside the output folder: {exc.strerror}", path=out,
                           hint="the run's files are written next to the output folder, then take its place: choose a folder whose parent you can write") from exc
 

@@ -369,3 +369,15 @@ def test_a_report_left_from_the_figures_a_run_replaced_is_said(small_case, tmp_p
     assert run_cli("-q", "report", out).returncode == 0
     r = run_cli(*args, "--k", "100")
     assert r.returncode == 0 and "report.html in" in r.stderr and f"run 'geozones report {out}' again" in r.stderr, r.stderr
+
+
+def test_an_output_folder_name_too_long_for_the_new_folder_says_so(tmp_path):
+    """A probe's --out of 228 characters was refused with "choose a folder whose parent you
+    can write": the new folder beside it is named after it, 30 characters longer."""
+    from geozones.errors import OutputError
+    from geozones.outputs import new_folder
+
+    with pytest.raises(OutputError, match="too long .* at most 225 characters"):
+        new_folder(tmp_path / ("o" * 240))
+    made = new_folder(tmp_path / ("o" * 200))
+    assert made.is_dir()
