@@ -11,10 +11,11 @@ zone files it recorded, and puts the earlier zones into its own disclosure contr
   whose figures are computed from the same counts and never written;
 * every figure the earlier run published is *locked*: it is out, so it stays published
   and is never chosen to close an exposure; the run suppresses its own figures instead;
-* the earlier run must have read the same counts and cell plan, with the same settings
-  that shape a figure, and the figures it published must be those this run computes for
-  its zones (to the rounding, or the noise with ``--protection perturb``): otherwise it
-  is refused, naming what differs;
+* the earlier run must have read the same cell plan, with the same settings that shape a
+  figure, and every figure it published must be one this run computes for its zones, with
+  the same value (to the rounding, or the noise with ``--protection perturb``): the same
+  counts, or counts this run's include (a half year over a quarter published with other
+  zones); otherwise it is refused, naming what differs;
 * an earlier run at another ``--origin-level`` (municipalities against provinces): this
   run also computes its figures at that level, and the audit reads a coarser origin's
   figure as the sum of its members' (:func:`two_levels`), so that a province less its
@@ -67,6 +68,8 @@ class EarlierRun:
     max_noise : int
     secret_id : str
     zone_files : list of str
+    periods : frozenset
+        Its figures' periods, as ``(period, period_start in UTC nanoseconds)``: what it counted.
     """
 
     path: Path
@@ -77,6 +80,7 @@ class EarlierRun:
     max_noise: int
     secret_id: str
     zone_files: list
+    periods: frozenset = frozenset()
 
 
 def read_earlier(path: str, inputs: dict) -> EarlierRun:
@@ -111,7 +115,9 @@ def read_earlier(path: str, inputs: dict) -> EarlierRun:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"its manifest cannot be read: {exc}", path=man_path) from exc
     theirs = man.get("inputs", {})
-    for key in ("counts", "events", "cells", "weights"):
+    # (other counts are taken: a half year over a quarter published with other zones; what decides is that
+    # every figure the earlier run published is one this run computes, to the rounding: check_locked)
+    for key in ("events", "cells", "weights"):
         if [f.get("sha256") for f in theirs.get(key, [])] != [f.get("sha256") for f in inputs.get(key, [])]:
             raise ConfigError(f"the earlier run read other {key} than this one: its figures are not equations over these counts",
                               path=folder, hint="give --earlier only for runs over the same counts and cell plan")
@@ -135,6 +141,8 @@ def read_earlier(path: str, inputs: dict) -> EarlierRun:
     files = [dict(f, path=p) for f, p in zip(files, found, strict=True)]
     zones = read_zones(found)
     t = pd.read_parquet(table, columns=["zone_id", "period", "period_start", "origin", "observed", "status"])
+    starts = pd.DatetimeIndex(pd.to_datetime(t["period_start"].astype(str), utc=True)).as_unit("ns").asi8
+    periods = frozenset(zip(t["period"].astype(str).tolist(), starts.tolist(), strict=True))
     t = t[t["status"].astype(str) == "published"]
     published = pd.DataFrame({
         "zone_id": t["zone_id"].astype(str).to_numpy(), "period": t["period"].astype(str).to_numpy(),
@@ -144,7 +152,7 @@ def read_earlier(path: str, inputs: dict) -> EarlierRun:
     dc = man.get("disclosure_control", {})
     return EarlierRun(folder, zones, published, man.get("parameters", {}), str(dc.get("protection", "suppress")),
                       int(dc.get("perturbation", {}).get("max_noise", 0)), str(dc.get("perturbation", {}).get("secret_id", "")),
-                      [f["path"] for f in files])
+                      [f["path"] for f in files], periods)
 
 
 def check_settings(runs: list[EarlierRun], parameters: dict, protection: str, secret_id: str) -> None:
@@ -405,14 +413,16 @@ def check_locked(observed: np.ndarray, at: np.ndarray, ref: pd.DataFrame, tolera
     """
     hit = at >= 0
     if hit.sum() < len(ref):
-        raise ConfigError(f"{len(ref) - int(hit.sum())} figures an earlier run published are not among this run's figures",
-                          path=where, hint="the earlier run must cover the same periods and origins")
+        raise ConfigError(f"{len(ref) - int(hit.sum())} figures an earlier run published are not among this run's figures: it counted "
+                          "other periods or origins", path=where,
+                          hint="give --earlier runs over these counts, or over counts these include (whole summary periods)")
     off = np.abs(np.round(observed[hit]) - ref["observed"].to_numpy()[at[hit]]) > tolerance + 1e-9
     if off.any():
         i = int(np.flatnonzero(hit)[np.flatnonzero(off)[0]])
         raise ConfigError(f"an earlier run published {ref['observed'].to_numpy()[at[i]]:g} for a figure this run counts "
                           f"{observed[i]:.1f}: it was not over these counts", path=where,
-                          hint="give --earlier only for runs over the same counts and cell plan")
+                          hint="give --earlier runs over these counts, or counts these include (whole summary periods), and the same "
+                               "cell plan; the footprint model's density comes from all a run's counts, so there only the same counts do")
 
 
 @dataclass
@@ -462,6 +472,20 @@ class Earlier:
         """
         keep = ~checked["zone_id"].astype(str).isin(self.added) & ~checked["origin"].astype(str).isin(levels.audited_only)
         return checked[keep].reset_index(drop=True)
+
+    def within(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` without the earlier runs' own zones' figures of periods no earlier run
+        counted (a half year's second quarter beside a run of the first): no one published
+        anything of those zones then, so they are neither rows nor targets of the audit.
+        """
+        if not self.added:
+            return table
+        covered = frozenset().union(*(r.periods for r in self.runs))
+        starts = pd.DatetimeIndex(pd.to_datetime(table["period_start"], utc=True)).as_unit("ns").asi8
+        counted = np.fromiter(((p, t) in covered for p, t in zip(table["period"].astype(str).tolist(), starts.tolist(), strict=True)),
+                              bool, len(table))
+        keep = counted | ~table["zone_id"].astype(str).isin(self.added).to_numpy()
+        return table if keep.all() else table[keep].reset_index(drop=True)
 
     def locks(self, tolerance: float) -> Locks:
         """What locks this run's figures, checking them against the earlier ones to ``tolerance``."""

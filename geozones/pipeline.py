@@ -548,9 +548,12 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         factors = bins.info["factors"]
         published_all = published_all_rows(table) if heat else None
     else:
+        if early is not None:  # (the earlier runs' zones in the periods they counted alone)
+            levels = dataclasses.replace(levels, table=early.within(levels.table))
         checked = disclosure_control(levels.table, cfg.k, nested=nested, weights=fig_weights, linear_time=linear_time, rest_share=rest,
                                      perturbation=pert, locked=None if locks is None else locks(levels.table), residents=residents,
-                                     origin_groups=levels.groups, audited_only=levels.audited_only)
+                                     origin_groups=levels.groups, audited_only=levels.audited_only,
+                                     audited_zones=frozenset(early.added) if early is not None else frozenset())
         checked = early.own_rows(checked, levels) if early is not None else checked
         clock.done("disclosure control")
         published = publish(checked)

@@ -256,6 +256,7 @@ def disclosure_control(
     residents: Mapping[str, str] | None = None,
     origin_groups: Mapping[str, str] | None = None,
     audited_only: frozenset = frozenset(),
+    audited_zones: frozenset = frozenset(),
 ) -> pd.DataFrame:
     """Mark every figure of a zone table as published or suppressed.
 
@@ -312,6 +313,9 @@ def disclosure_control(
     audited_only : frozenset of str, optional
         Origins whose rows are audited and never published by this table (the other
         level's; ``locked`` says which an earlier run published): hidden unless locked.
+    audited_zones : frozenset of str, optional
+        Zones whose rows are audited and never published by this table (an earlier run's own
+        zones): hidden unless locked, as ``audited_only``.
 
     Returns
     -------
@@ -327,8 +331,10 @@ def disclosure_control(
     fixed = None if locked is None else np.asarray(locked, bool)[inside]
     obs = t["observed"].to_numpy(dtype=float)
     other = t["origin"].astype(str).isin(audited_only).to_numpy() if audited_only else np.zeros(len(t), bool)
+    if audited_zones:  # (an earlier run's zones: what it did not publish is hidden, whatever this run would; a figure of a
+        other |= t["zone_id"].astype(str).isin(audited_zones).to_numpy()  # day it did not count, too)
     sup = (obs < k) | (other & (np.zeros(len(t), bool) if fixed is None else ~fixed))  # (the other level's: out only if locked)
-    reason = np.where(obs < k, BELOW_K, np.where(sup, "other origin level", "")).astype(object)
+    reason = np.where(obs < k, BELOW_K, np.where(sup, "audited, not published here", "")).astype(object)
     by_origin = _origin_relation(t, origin_groups)
     # (a maximum is no sum of its periods, and its origins' or inner zones' maxima do not sum
     # to it: relations hold at the shortest period only, and geozones.maxima audits the rest)

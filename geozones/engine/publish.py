@@ -304,6 +304,8 @@ def publish_cube(
     sup = obs < k
     if locks is not None and locks.hidden and n_real:  # (a later part's zones: not published yet, so hidden here)
         sup |= np.isin(zsorted[cat["z"]], sorted(locks.hidden))
+    if locks is not None and locks.drop and n_real and not locks.soft:  # (an earlier run's own zones: what it did not publish is
+        sup |= np.isin(zsorted[cat["z"]], sorted(locks.drop)) & ~fixed  # hidden, whatever this run would; a day it did not count too)
     reason = np.where(sup, _CODE[BELOW_K], 0).astype(np.int8)
 
     relations = []
