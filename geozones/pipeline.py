@@ -74,6 +74,7 @@ from .runfiles import (
     last_of_several,
     library_versions,
     map_title,
+    note_held,
     partial_periods,
     published_all_rows,
     warn_foreign_nis,
@@ -168,21 +169,8 @@ def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[s
         keep=frozenset(residents.values()) if residents else frozenset(), shares=shares, unknown_cells=cfg.unknown_cells,
         memory_budget=cfg.memory_budget, engine=cfg.engine, scheduler=cfg.scheduler, progress=None,
     )
-    bins.info["held_before"] = held  # (said once the run has published: _note_held)
+    bins.info["held_before"] = held  # (said once the run has published: runfiles.note_held)
     return bins
-
-
-def _note_held(bins: CellBins | None, cfg: RunConfig) -> None:
-    """Say that the run held more than the memory budget before reading any counts (a probe's
-    national runs under budgets of 650 MB to 1.3 GB all peaked at 1.34 GB, the weights and
-    footprints' 1.2 GB, in silence); said once the run has published: a run the budget stops
-    says that alone.
-    """
-    held, budget = (bins.info.get("held_before", 0) if bins is not None else 0), parse_size(cfg.memory_budget)
-    if held > budget:
-        log.warning("this run held %s before reading any counts (the weights, footprints and libraries), more than the memory budget "
-                    "of %s, which bounds what the counts add on top (the sums and the zone table): it may reach about %s",
-                    format_size(held), format_size(budget), format_size(held + budget))
 
 
 def _check_table_budget(bins: CellBins, weights: Weights, cfg: RunConfig, periods: list[str], why: str = "") -> None:
@@ -639,7 +627,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
             "suppressed": int((grid["status"] == SUPPRESSED).sum()),
         }
     check_unchanged(stamps)
-    _note_held(bins, cfg)
+    note_held(bins, cfg.memory_budget)
     files = write_outputs(Path(cfg.out), table, summary, public_weights, manifest, grid, cfg, stage=stage)
     clock.done("writing")
     stale = sorted(p.name for p in Path(cfg.out).glob("report*.html"))

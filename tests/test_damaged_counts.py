@@ -213,11 +213,11 @@ def test_a_budget_under_what_the_run_held_before_the_counts_is_said(caplog):
     alone: its error names what the run holds)."""
     from types import SimpleNamespace
 
-    from geozones.pipeline import _note_held
+    from geozones.runfiles import note_held
 
     with caplog.at_level("WARNING", logger="geozones"):
-        _note_held(SimpleNamespace(info={"held_before": 1_200_000_000}), SimpleNamespace(memory_budget="650MB"))
-        _note_held(SimpleNamespace(info={"held_before": 400_000_000}), SimpleNamespace(memory_budget="2GB"))
-        _note_held(None, SimpleNamespace(memory_budget="1MB"))
+        note_held(SimpleNamespace(info={"held_before": 1_200_000_000}), "650MB")
+        note_held(SimpleNamespace(info={"held_before": 400_000_000}), "2GB")
+        note_held(None, "1MB")
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and "held 1.20 GB before reading any counts" in said[0] and "budget of 650.0 MB" in said[0], said
