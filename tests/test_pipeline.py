@@ -402,6 +402,16 @@ def demo_audits(demo, tmp_path_factory):
     return seen
 
 
+def test_the_quick_starts_map_loads_nothing_from_other_hosts(demo):
+    """A probe opened the quick start's map.html with outside hosts blocked: a blank page
+    ("L is not defined"), 14 scripts and stylesheets asked of CDNs. The demo's map is
+    self-contained unless --online; its run.toml repeats it so."""
+    page = (demo / "map.html").read_text()
+    loads = re.findall(r"""<(?:script|link|img)\b[^>]*(?:src|href)=["']https?://[^"']+""", page)  # (a link to leafletjs.com loads nothing)
+    assert not loads and "tile.openstreetmap" not in page, loads[:3]
+    assert "self_contained = true" in (demo / "inputs" / "run.toml").read_text()
+
+
 def test_the_demo_estimates_tell_no_count_finer_than_its_rounding(demo):
     """Every published estimate is a factor times the count as published, so an attacker
     reads a count from its estimate no finer than from the count itself (+-0.5, as the audit

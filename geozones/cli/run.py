@@ -8,7 +8,7 @@ import click
 
 from .._io import write_text_atomic
 from ..config import RunConfig, load_config
-from .options import out_folder, pipeline_options, protection_option, say, self_contained, step, zone_files
+from .options import out_folder, pipeline_options, protection_option, say, step, zone_files
 
 
 def report_run(result, out: str) -> None:
@@ -98,7 +98,9 @@ def run_cmd(config: str, out: str | None, protection: str | None) -> int:
 @out_folder()
 @click.option("--seed", type=int, default=7, show_default=True, help="Random seed of the scenario.")
 @click.option("--days", type=click.IntRange(1, 366), default=92, show_default=True, help="Days from 1 July 2026.")
-@self_contained()
+@click.option("--self-contained/--online", default=True, show_default=True,
+              help="self-contained: map.html one file that loads nothing from other hosts (no basemap tiles), so the quick start's "
+                   "map shows offline too; online: scripts from their CDNs and OpenStreetMap tiles.")
 @protection_option("suppress")
 def demo_cmd(out: str, seed: int, days: int, self_contained: bool, protection: str) -> int:
     """Make a seeded Kortrijk scenario and run the pipeline on it.
