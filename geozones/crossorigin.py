@@ -587,7 +587,6 @@ class _Programme:
         self.p = self._matrix(p_row, p_key, p_w, np.ones(len(pf), bool), cov)
         self.t = self._matrix(t_row, t_key, t_w, keep_t, cov)
         self.figs, self.is_all = pf, lab[pf] == rest
-        self.targets = tf[keep_t]  # (each row of t: a target's position; the others read a count no figure holds)
         v = np.round(obs[pf]) if shown is None else np.asarray(shown, dtype=float)[pf]
         self.lo, self.hi = v - slack, v + slack
         self.known = np.asarray(sup, bool)[pf]
