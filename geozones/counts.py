@@ -362,7 +362,7 @@ def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame:
         blank = int(blank_origins(df["origin"].to_numpy(dtype=object)).sum())
         if blank:
             notes.append(no_origin_note(blank))
-            log.warning("%s: %s", path, no_origin_note(blank))
+            log.warning("%s: %s", path, notes[-1])
     out.attrs["notes"] = notes
     out.attrs["source"] = str(path)
     return out

@@ -98,9 +98,9 @@ def chain_bounded_figures(a: AuditInput, sup: np.ndarray, k: float, max_entries:
     for b in todo:
         f = np.flatnonzero(fb == b)
         span = np.flatnonzero(block == b)
-        only_long = None
-        if float(size[f].sum()) > max_entries:
-            if float(size[f].sum()) > max_long_entries:
+        only_long, held = None, float(size[f].sum())
+        if held > max_entries:
+            if held > max_long_entries:
                 yield "programme over periods too large", -1, -1
                 continue
             # (the whole block's figures as rows, its longer periods' hidden figures as the only

@@ -20,7 +20,7 @@ from ._batch import (
     _tally,
     add_totals,
 )
-from ._passes import _finish, _note_duplicates
+from ._passes import _finish, _note_read
 from ._reading import _batches, _file_batch, _parquet_file, _time_ranges, counts_files
 from ._seen import _Accumulator, _drop_duplicates_in, _duplicate_error, _same_origin_error, _twins
 from .bins import CellBins, format_size
@@ -166,7 +166,7 @@ def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, ki
                        factors=np.full(len(g_values), np.nan), cell=np.asarray(idx.get_level_values(2), dtype=np.int64),
                        count=sums["obs"].to_numpy(), estimate=sums["est"].to_numpy(), rows=0, total=0.0)
         acc.add(batch)
-    _note_duplicates(info, path)
+    _note_read(info, path)
     info["unknown_cells"] = len(unknown)
     info["engine"] = "dask"
     return _finish(acc, ctx, info, kind, stat)

@@ -97,7 +97,7 @@ def _read_sums(path: Path, ctx: _Context, budget: int, batch_rows: int, progress
         dups = _check_duplicates(path, ctx, pd.concat(ctx.seen.dups, ignore_index=True), batch_rows, skip)
         info["rows"] -= dups
         info["duplicate_rows"] = dups
-    _note_duplicates(info, path)
+    _note_read(info, path)
     info["unknown_cells"] = len(unknown)
     info["engine"] = "stream"
     return acc, info
@@ -184,7 +184,7 @@ def _check_duplicates(path: Path, ctx: _Context, dups: pd.DataFrame, batch_rows:
     return len(dups)
 
 
-def _note_duplicates(info: dict, path: Path) -> None:
+def _note_read(info: dict, path: Path) -> None:
     """Say, as the memory reader does, how many exact duplicate rows were dropped, and how
     many rows gave no origin.
     """
@@ -194,4 +194,4 @@ def _note_duplicates(info: dict, path: Path) -> None:
         log.warning("%s: %d exact duplicate rows were dropped", path, info["duplicate_rows"])
     if info["no_origin_rows"]:
         notes.append(no_origin_note(info["no_origin_rows"]))
-        log.warning("%s: %s", path, no_origin_note(info["no_origin_rows"]))
+        log.warning("%s: %s", path, notes[-1])
