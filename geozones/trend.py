@@ -46,9 +46,10 @@ def parse_target(text: str) -> float:
     return float(m[1])
 
 
-def _daily_visitors(run_dir: Path, zone: str) -> tuple[pd.DataFrame, str | None]:
+def _daily_visitors(run_dir: Path, zone: str) -> tuple[pd.DataFrame | None, str | None]:
     """Per day, the zone's published visitors with their 90% interval (``v``, ``low``, ``high``,
-    as the report computes them: :func:`geozones.report.visitors_of`), and the run's model.
+    as the report computes them: :func:`geozones.report.visitors_of`), and the run's model;
+    ``(None, None)`` where the run has no such zone.
     """
     import pyarrow.parquet as pq
 
@@ -56,12 +57,13 @@ def _daily_visitors(run_dir: Path, zone: str) -> tuple[pd.DataFrame, str | None]
 
     path = run_dir / "zone_counts.parquet"
     names = pq.read_schema(path).names
-    if not len(pq.read_table(path, columns=["zone_id"], filters=[("zone_id", "==", zone)])):
-        return None, None
     cols = ["zone_id", "period_start", "period", "origin", "estimate", "status"] + [c for c in ("estimate_low", "estimate_high") if c in names]
     t = pd.read_parquet(path, columns=cols)
     has_res = bool((t["origin"] == RESIDENT).any())
-    t = t[(t["zone_id"] == zone) & (t["period"] == "1d")]
+    mine = (t["zone_id"] == zone).to_numpy()
+    if not mine.any():  # (a zone split, renamed or new since that run)
+        return None, None
+    t = t[mine & (t["period"] == "1d").to_numpy()]
     for c in ("estimate", "estimate_low", "estimate_high"):  # (a run without intervals: the figure itself at both ends)
         t[c] = t[c].to_numpy(dtype=float, na_value=np.nan) if c in t else t["estimate"].to_numpy(dtype=float, na_value=np.nan)
     v = visitors_of(t, index="period_start", has_residents=has_res).rename(columns={"estimate": "v"})
