@@ -340,7 +340,9 @@ def build_report(
     dp = daily[daily["status"] == _PUBLISHED].pivot_table(index="date", columns="origin", values="estimate", aggfunc="first")
     days = pd.DataFrame({"date": sorted(pd.unique(daily["date"]))})
     days["people"] = days["date"].map(dp[ALL]) if ALL in dp else np.nan
-    day_iv = visitors_of(daily, index="date", has_residents=has_res)
+    run_iv = visitors_of(run_daily, index="date", has_residents=has_res)  # (every day: the page's, and the events' baselines)
+    on_page = run_iv.index.astype(str)  # (text dates; an empty frame's index is numbers)
+    day_iv = run_iv[(on_page >= first_day) & (on_page < end_day)]
     days["visitors"] = days["date"].map(day_iv["estimate"])
     event_of = {d: n for n, ds in events.items() for d in ds}
     days["event"] = [event_of.get(d, "") for d in days["date"]]
@@ -391,8 +393,7 @@ def build_report(
                  for o, g in pub_daily.groupby("origin") if o not in (ALL, RESIDENT)}
     page_events = {n: ds for n, ds in events.items() if any(first_day <= d < end_day for d in ds)}
     page_campaigns = {n: (a, b) for n, (a, b) in (campaigns or {}).items() if str(a)[:10] < end_day and str(b)[:10] >= first_day}
-    effects = (effect_rows(visitors_of(run_daily, index="date", has_residents=has_res), by_origin, onames, page_events, page_campaigns,
-                           excluded=events) if (page_events or page_campaigns) else [])
+    effects = effect_rows(run_iv, by_origin, onames, page_events, page_campaigns, excluded=events) if (page_events or page_campaigns) else []
 
     # the trend per quarter, over this run and the runs compared with it
     trend = None
