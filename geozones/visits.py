@@ -86,7 +86,9 @@ class VisitorsConfig:
                 raise ConfigError(f"--summary-period {self.summary_period} is shorter than --period {self.period}", hint="give e.g. 1q")
         if not (1 <= int(self.regular_days) <= 31):
             raise ConfigError(f"--regular-days {self.regular_days} is not a number of days in a month (1-31)")
-        if not 1 <= self.k < float("inf"):  # (under one device every figure is published; inf, none)
+        if not self.k < float("inf"):  # (every figure hidden, and a manifest JSON cannot hold it)
+            raise ConfigError(f"--k {self.k:g} is not a number of devices", hint="k counts devices: at least 1 (the default is 30)")
+        if not self.k >= 1:  # (under one device every figure is published)
             raise ConfigError(f"--k {self.k:g} is under 1: it would publish every figure", hint="k counts devices: at least 1 (the default is 30)")
         parse_night(self.night)
         self.home_country = _country_code(self.home_country)
