@@ -48,6 +48,7 @@ __all__ = [
     "RANGE_FACTOR",
     "MIN_RANGE_M",
     "MAX_RANGE_M",
+    "MAX_GIVEN_RANGE_M",
     "LONE_SITE_RANGE_M",
     "read_cellplan",
     "read_sites",
@@ -140,8 +141,10 @@ def _register_columns(df: pd.DataFrame, path: Path, fmt: str, defaults: list[str
         df[col] = vals
 
 
-#: The longest reach a cell plan's ``range_m`` may give: no mobile cell reaches further.
-MAX_RANGE_M = 100_000.0
+#: The longest reach a cell plan's ``range_m`` may give: no mobile cell reaches further
+#: (the default range stops at :data:`MAX_RANGE_M`; this name once took that one's place,
+#: and default ranges ran to 100 km where the documentation said 10).
+MAX_GIVEN_RANGE_M = 100_000.0
 
 
 def _numeric(df: pd.DataFrame, col: str, path: Path, fmt: str, *, required: bool) -> np.ndarray:
@@ -305,7 +308,7 @@ def cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.C
     rng = _numeric(df, "range_m", path, fmt, required=False) if "range_m" in df.columns else np.full(len(df), np.nan)
     for name, vals, ok, rule in (
         ("beamwidth", bw, lambda v: (v > 0) & (v <= 360), "between 0 (excluded) and 360 degrees"),
-        ("range_m", rng, lambda v: (v > 0) & (v <= MAX_RANGE_M), f"a positive number of metres, at most {MAX_RANGE_M:,.0f} (no cell reaches further)"),
+        ("range_m", rng, lambda v: (v > 0) & (v <= MAX_GIVEN_RANGE_M), f"a positive number of metres, at most {MAX_GIVEN_RANGE_M:,.0f} (no cell reaches further)"),
     ):
         given = ~np.isnan(vals)
         badv = given & ~ok(np.where(given, vals, 1.0))

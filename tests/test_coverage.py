@@ -282,3 +282,15 @@ def test_model_coverage_is_valid_as_marked():
         cov = build(cells)
         assert cov.attrs["valid"] is True
         assert sh.is_valid(cov.geometry.values).all() and (cov.area > 0).all()
+
+
+def test_a_default_range_stops_at_10_km_as_documented_and_a_given_one_may_reach_100(tmp_path):
+    """A probe's two sites 35 km apart took a default range of 52.9 km: the given range's
+    ceiling (100 km) had taken the default's name."""
+    p = tmp_path / "cells.csv"
+    p.write_text("cell_id,lon,lat\nA,3.0,50.8\nB,3.5,50.8\n")
+    cells = gz.read_cellplan(p)
+    assert cells["range_m"].tolist() == [10_000.0, 10_000.0]
+    assert "between 500 and 10000 m" in " ".join(cells.attrs["defaults"])
+    p.write_text("cell_id,lon,lat,range_m\nA,3.0,50.8,60000\nB,3.5,50.8,500\n")
+    assert gz.read_cellplan(p)["range_m"].tolist() == [60_000.0, 500.0]
