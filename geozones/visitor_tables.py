@@ -83,6 +83,13 @@ def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame |
         return np.where(seen > 0, people / seen, 1.0 / rest)
 
 
+def _grid(n_zones: int, starts: pd.Series) -> pd.DataFrame:
+    """Every zone in every period start of ``starts``."""
+    u = starts.drop_duplicates().sort_values().reset_index(drop=True)
+    return pd.DataFrame({"zone": np.repeat(np.arange(n_zones, dtype=np.int64), len(u)),
+                         "period_start": u.take(np.tile(np.arange(len(u)), n_zones)).to_numpy()})
+
+
 def _complete(sums: pd.DataFrame, key: str, n_cat: int, groups: pd.DataFrame) -> pd.DataFrame:
     """Every category of every (zone, period) group present, zeros where no device, and ``all``
     (code ``n_cat``).
@@ -97,7 +104,30 @@ def _complete(sums: pd.DataFrame, key: str, n_cat: int, groups: pd.DataFrame) ->
     return grid
 
 
-def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool) -> dict[str, pd.DataFrame]:
+def _nested_relation(frames: list, keys: list, offsets: np.ndarray, pairs, obs: np.ndarray, n_real: int) -> tuple:
+    """``outer = inner + rest`` per nested pair of zones, table, period and category: a
+    device seen in the inner zone is in the outer one, so the difference is the devices of
+    the outer zone outside the inner one, exactly where the weights are whole cells (a
+    probe read 5 such people a day as big minus small). The rests are appended after the
+    ``n_real`` real rows.
+    """
+    parts = [pd.DataFrame({"tbl": i, "zone": f["zone"].to_numpy(dtype=np.int64), "start": f["period_start"].to_numpy(),
+                           "cat": f[key].to_numpy(dtype=np.int64), "row": np.arange(len(f)) + offsets[i]})
+             for i, (f, key) in enumerate(zip(frames, keys, strict=True))]
+    rows = pd.concat(parts, ignore_index=True)
+    p = pd.DataFrame(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), columns=["outer", "inner"])
+    m = rows.merge(p, left_on="zone", right_on="outer").merge(rows, left_on=["inner", "tbl", "start", "cat"],
+                                                               right_on=["zone", "tbl", "start", "cat"], suffixes=("_o", "_i"))
+    m = m.sort_values(["row_o", "row_i"], kind="stable")
+    ro, ri = m["row_o"].to_numpy(dtype=np.int64), m["row_i"].to_numpy(dtype=np.int64)
+    n = len(m)
+    g = np.arange(n)
+    rest = np.clip(obs[ro] - obs[ri], 0.0, None)
+    rel = (np.r_[ro, ri, n_real + g], np.r_[g, g, g], np.r_[np.ones(n, bool), np.zeros(2 * n, bool)], "complementary: nested zones")
+    return rel, rest
+
+
+def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nested=None) -> dict[str, pd.DataFrame]:
     """Disclosure control of the three tables together: ``status`` and ``reason`` per row.
 
     Rules (docs/tourism.md): every figure under ``k`` is suppressed; then, per zone and
@@ -112,7 +142,10 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool) -> 
     of a relation hold at least ``k`` together (no bound under ``k`` either). A dwell or
     returning table whose ``all`` is suppressed is suppressed whole, and with
     ``same_period`` (the returning table's period is the visitors' period) the returning
-    ``all``, the same devices as the dwell ``all``, shares its status.
+    ``all``, the same devices as the dwell ``all``, shares its status. For zones inside
+    other zones (``nested``), every figure of the outer zone is the inner zone's plus the
+    devices of the outer one outside it, never published: that rest is protected as a
+    hidden part (it may stand alone when it holds ``k`` or more).
 
     Parameters
     ----------
@@ -121,6 +154,9 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool) -> 
         ``period_start``, the category code (``all`` last) and ``observed``.
     k : float
     same_period : bool
+    nested : sequence of (int, int), optional
+        Pairs (outer, inner) of zone numbers (as the frames' ``zone``) where the inner zone
+        lies inside the outer one (:func:`geozones.zones.nested_pairs`).
 
     Returns
     -------
@@ -166,6 +202,12 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool) -> 
     rel.append((np.arange(len(r)) + offsets[2], r_gid, rcat == len(RETURN_BANDS), "complementary: returning"))
     # relations need dense group numbers per relation
     rel = [(rows, pd.factorize(g)[0], tot, label) for rows, g, tot, label in rel]
+    if nested is not None and len(nested):
+        nest, rest = _nested_relation(frames, ["class", "dwell", "days_present"], offsets, nested, obs, n_real)
+        rel.append(nest)
+        obs = np.r_[obs, rest]
+        sup = np.r_[sup, np.ones(len(rest), bool)]  # (a rest is never published)
+        reason = np.r_[reason, np.full(len(rest), "difference", dtype=object)]
     for _ in range(10):
         before = sup.copy()
         suppress_complements(obs, sup, reason, rel, k, n_real)
@@ -193,6 +235,7 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool) -> 
         if np.array_equal(before, sup):
             break
     out = {}
+    sup, reason = sup[:n_real], reason[:n_real]
     for name, f, a, b in zip(names, frames, offsets[:-1], offsets[1:]):
         s = sup[a:b]
         out[name] = f.assign(status=np.where(s, SUPPRESSED, PUBLISHED), reason=reason[a:b])
@@ -209,6 +252,7 @@ def visitor_tables(
     k: float,
     shares: pd.DataFrame | None = None,
     perturbation=None,
+    nested=None,
 ) -> dict[str, pd.DataFrame]:
     """The published ``visitors``, ``dwell`` and ``returning`` tables.
 
@@ -227,6 +271,9 @@ def visitor_tables(
     perturbation : geozones.cellkey.Perturbation, optional
         The cell key method's noise on the published figures (the dwell table's ``all``, the
         non-residents, and the returning table's, the same devices, share their key).
+    nested : sequence of (str, str), optional
+        Pairs (outer, inner) of zone ids where the inner zone lies inside the outer one
+        (:func:`geozones.zones.nested_pairs`): their difference is protected too.
 
     Returns
     -------
@@ -247,15 +294,18 @@ def visitor_tables(
     n_f = NON_RESIDENTS + 1
     own = zone_factors(co.assign(zone=co["zone"].to_numpy(dtype=np.int64) * n_f + co["class"].to_numpy(dtype=np.int64)), len(zone_ids) * n_f,
                        shares, k, rest).reshape(len(zone_ids), n_f)
-    groups = sums.visitors[["zone", "period_start"]].drop_duplicates().reset_index(drop=True)
-    s_groups = sums.returning[["zone", "period_start"]].drop_duplicates().reset_index(drop=True)
+    # every zone in every period the run saw anyone (a zone's rows only where someone was
+    # present told a probe "1 to 29 people that day, nobody on the others")
+    groups, s_groups = (_grid(len(zone_ids), t["period_start"]) for t in (sums.visitors, sums.returning))
     full = {
         "visitors": _complete(sums.visitors, "class", len(CLASSES), groups),
         "dwell": _complete(sums.dwell, "dwell", len(DWELL_BANDS), groups),
         "returning": _complete(sums.returning, "days_present", len(RETURN_BANDS), s_groups),
     }
     same = bool(summary_period) and period_seconds(parse_period(summary_period)) == period_seconds(parse_period(period))
-    done = protect(full, k, same_period=same)
+    at = {z: i for i, z in enumerate(zone_ids.astype(str))}
+    pairs = [(at[a], at[b]) for a, b in (nested or ()) if a in at and b in at]
+    done = protect(full, k, same_period=same, nested=pairs)
     out = {}
     for name, f in done.items():
         key = KEY_OF[name]

@@ -33,7 +33,7 @@ from .runfiles import check_out_apart
 from .visitor_tables import pooled_share, visitor_tables
 from .visitors import DeviceSums, device_sums_arrays, parse_night
 from .weights import Weights
-from .zones import read_zones
+from .zones import nested_pairs, read_zones, zone_overlaps
 
 __all__ = ["VisitorsConfig", "run_visitors", "municipality_codes", "VISITOR_OUTPUTS"]
 
@@ -137,6 +137,18 @@ def _read_municipalities(path: str) -> gpd.GeoDataFrame:
     codes = _code(g[key])
     out = gpd.GeoDataFrame({"zone_id": codes, "name": name.astype(str).to_numpy()}, geometry=g.geometry.to_crs("EPSG:4326").values, crs="EPSG:4326")
     out = out[out["zone_id"] != ""].dissolve(by="zone_id", as_index=False, aggfunc="first")
+    return out
+
+
+def _device_counts(seen: float, parts: dict, k: float) -> dict:
+    """The manifest's counts of devices: ``seen`` and parts of them, each itself only where it
+    rests on ``k`` or more (or none), and a part only where what it leaves of ``seen`` does
+    too (a probe read 6 devices seen only outside every zone as seen minus in_zones).
+    """
+    out = {"seen": safe_count(seen, k)}
+    for name, n in parts.items():
+        rest = float(seen) - float(n)
+        out[name] = f"fewer than {k:g} below seen" if 0 < rest < k and seen >= k else safe_count(n, k)
     return out
 
 
@@ -310,8 +322,10 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         log.warning("%s are in cells that are not in %s: they count for no zone and no home",
                     f"{unknown} events" if isinstance(unknown, int) else unknown, Path(cfg.cells).name)
     names = dict(zip(zones["zone_id"].astype(str), zones["name"].astype(str)))
+    # (a device in a zone inside another is in that one too: their difference is a group of devices)
+    nested = nested_pairs(zone_overlaps(zones[["zone_id", "area_km2", "geometry"]], cfg.metric_crs))
     tables = visitor_tables(sums, weights, names, period=cfg.period, summary_period=cfg.summary_period, k=cfg.k, shares=shares,
-                            perturbation=pert)
+                            perturbation=pert, nested=nested)
     k = cfg.k
     stats = sums.stats
     came = {key.split(":", 1)[1]: n for key, n in stats.items() if key.startswith("devices_from:")}
@@ -328,7 +342,7 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         "settings": {key: v for key, v in asdict(cfg).items() if key != "secret_file"},
         "model": weights.meta.get("model"),
         "municipalities": len(codes),
-        "devices": {"seen": safe(stats.get("devices", 0)), "in_zones": safe(stats.get("devices_in_zones", 0)), "with_a_home": safe(stats.get("homes", 0)),
+        "devices": {**_device_counts(stats.get("devices", 0), {"in_zones": stats.get("devices_in_zones", 0), "with_a_home": stats.get("homes", 0)}, k),
                     "home_country": cfg.home_country},  # (--home-country: phones of other countries roam and have no home)
         "events": {"read": int(stats.get("events", 0)), "in_unknown_cells": unknown},
         "optout": None if not cfg.optout else optout_summary(removed, removed_events, k),
