@@ -50,8 +50,11 @@ def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame |
 
     An origin with fewer than ``k`` devices in the zone over the whole run takes the share
     of the rest (``rest``: :func:`pooled_share`), so that the factor, which anyone can read
-    off the published figures, holds no small group's own share. One factor per zone and
-    run (not per row): the estimate column adds no equation per figure.
+    off the published figures, holds no small group's own share; where such origins hold
+    fewer than ``k`` devices together beside an origin of ``k`` or more, they take the mix
+    of the zone's large origins instead, so that the factor does not tell how many they
+    are either. One factor per zone and run (not per row): the estimate column adds no
+    equation per figure.
 
     Parameters
     ----------
@@ -74,9 +77,18 @@ def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame |
     rest = pooled_share(zone_origin, shares) if rest is None else rest
     share = zone_origin["origin"].map(market_share_factors(zone_origin["origin"], shares)).to_numpy(dtype=float)
     obs = zone_origin["observed"].to_numpy(dtype=float)
-    share = np.where(obs >= k, share, rest)  # (the threshold on people: each device once)
+    big = obs >= k  # (the threshold on people: each device once)
     w = zone_origin["presence"].to_numpy(dtype=float) if "presence" in zone_origin else obs
     z = zone_origin["zone"].to_numpy(dtype=np.int64)
+    # origins under k, together under k too, beside an origin of k or more: at that zone's
+    # mix of its large origins, so that the factor tells nothing of them (at the rest's own
+    # share, a probe read 4 German device-days beside 420 Belgian off the factor)
+    small = np.bincount(z, weights=np.where(big, 0.0, obs), minlength=n_zones)
+    w_big = np.bincount(z, weights=np.where(big, w, 0.0), minlength=n_zones)
+    p_big = np.bincount(z, weights=np.where(big, w / share, 0.0), minlength=n_zones)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mix = np.where(p_big > 0, w_big / p_big, rest)
+    share = np.where(big, share, np.where((small[z] < k) & (w_big[z] > 0), mix[z], rest))
     people = np.bincount(z, weights=w / share, minlength=n_zones)
     seen = np.bincount(z, weights=w, minlength=n_zones)
     with np.errstate(invalid="ignore", divide="ignore"):

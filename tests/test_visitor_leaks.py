@@ -83,3 +83,21 @@ def test_the_manifest_gives_no_count_of_devices_that_leaves_fewer_than_k_of_thos
     assert dev["in_zones"] == "fewer than 30 below seen"
     numbers = [v for v in dev.values() if isinstance(v, (int, float))]
     assert all(abs(a - b) == 0 or abs(a - b) >= K for a in numbers for b in numbers)
+
+
+def test_a_zones_factor_does_not_tell_how_many_devices_of_origins_under_k_it_holds():
+    """A probe read 4 German device-days beside 420 Belgian off a zone's factor (estimate over
+    observed), the Germans at the run's rest share: the factor now reads the same with or
+    without them, while origins under k holding k together still count at the rest share."""
+    from geozones.visitor_tables import zone_factors
+
+    shares = pd.DataFrame({"origin": ["206", "262", "*"], "share": [0.4, 0.05, 0.25]})
+
+    def factor(n_de: int) -> float:
+        zo = pd.DataFrame({"zone": [0, 0], "origin": ["206", "262"], "observed": [100.0, n_de], "presence": [420.0, n_de]})
+        return float(zone_factors(zo[zo["observed"] > 0], 1, shares, K, rest=0.139)[0])
+
+    alone = factor(0)
+    assert alone == 2.5
+    assert factor(4) == alone and factor(29) == alone  # (an attacker cannot tell 0 from 29)
+    assert factor(35) > alone  # (35 devices at the rest share: a group of k or more may show)
