@@ -7,13 +7,15 @@ The pipeline is a chain of plain functions over plain data:
 >>> cells = gz.read_cellplan("examples/data/kortrijk_cellplan.csv")
 >>> cov = gz.build_coverage(cells, "wedge")               # polygons in a metric CRS
 >>> w = gz.compute_weights(cov, zones)                    # sparse cell x zone weights
->>> gz.write_weights(w, "weights.parquet")                # cell_id, zone_id, weight
+>>> path = gz.write_weights(w, "weights.parquet")         # cell_id, zone_id, weight
 
 The command line (``geozones --help``) calls the same functions.
 """
 
 from __future__ import annotations
 
+import sys as _sys
+import types as _types
 from pathlib import Path as _Path
 from typing import TYPE_CHECKING
 
@@ -53,9 +55,22 @@ _WHERE = {name: module for module, names in _SUBMODULES.items() for name in name
 # submodules reached as attributes (gz.origins, gz.engine), as when every one was imported
 _MODULES = {p.stem for p in _Path(__file__).parent.glob("*.py")} - {"__init__"} | {"engine"}
 
-# ``extrapolate`` is both a module and its function: imported now, so that importing the
-# module later (the stream engine does) cannot put the module in the function's place
-from .extrapolate import extrapolate  # noqa: E402
+# ``extrapolate`` and ``visitor_tables`` are both a module and its function: importing the
+# module (the stream engine imports geozones.extrapolate, geozones.visits imports
+# geozones.visitor_tables) sets it as an attribute of the package, which must not take the
+# function's place (a probe's ``gz.visitor_tables(...)`` failed, "'module' object is not
+# callable", once ``gz.run_visitors`` had run).
+_BOTH = {"extrapolate", "visitor_tables"}
+
+
+class _Package(_types.ModuleType):
+    def __setattr__(self, name: str, value) -> None:
+        if name in _BOTH and isinstance(value, _types.ModuleType):
+            return  # (the function is found by __getattr__; the module stays in sys.modules)
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from . import origins, simulate

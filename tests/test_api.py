@@ -40,9 +40,29 @@ def test_import_loads_no_geometry_or_map_library_until_asked():
 
 
 def test_a_module_and_a_function_of_one_name_stay_the_function():
-    """``geozones.extrapolate`` is the function, also after its module was imported by another."""
-    out = _run("import geozones as gz, geozones.engine, geozones.pipeline; print(callable(gz.extrapolate), type(gz.extrapolate).__name__)")
-    assert out == "True function"
+    """``geozones.extrapolate`` and ``geozones.visitor_tables`` are the functions, also after
+    their modules were imported by another (a probe's ``gz.visitor_tables`` was the module
+    once ``gz.run_visitors`` had run), whether the function was asked for before or after."""
+    out = _run("import geozones as gz, geozones.engine, geozones.pipeline, geozones.visits; "
+               "print(type(gz.extrapolate).__name__, type(gz.visitor_tables).__name__)")
+    assert out == "function function"
+    out = _run("import geozones as gz; f = gz.visitor_tables; import geozones.visits; "
+               "from geozones.visitor_tables import protect; print(gz.visitor_tables is f, callable(protect))")
+    assert out == "True True"
+
+
+def test_the_packages_docstring_example_runs(tmp_path):
+    """A probe ran the package's example with doctest: write_weights' path was not expected."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("zones", "examples"):
+        (tmp_path / name).symlink_to(root / name)
+    code = "import doctest, geozones; r = doctest.testmod(geozones); print(r.attempted, r.failed)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    attempted, failed = map(int, r.stdout.split())
+    assert attempted >= 5 and failed == 0, r.stdout
 
 
 def test_every_public_function_has_numpydoc_parameters_and_returns():
