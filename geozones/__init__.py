@@ -49,7 +49,7 @@ _SUBMODULES = {
     "visitors": ("device_sums",),
     "visitor_tables": ("visitor_tables",),
     "visits": ("VisitorsConfig", "run_visitors"),
-    "zones": ("OUTSIDE", "ZoneReport", "check_zones", "h3_grid", "read_zones", "square_grid", "write_zones", "zone_overlaps"),
+    "zones": ("OUTSIDE", "ZoneReport", "check_zones", "h3_grid", "read_zones", "square_grid", "write_zones", "zone_overlaps", "nested_zones"),
 }
 _WHERE = {name: module for module, names in _SUBMODULES.items() for name in names}
 # submodules reached as attributes (gz.origins, gz.engine), as when every one was imported
@@ -119,6 +119,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
         h3_grid,
         read_zones,
         square_grid,
+        nested_zones,
         write_zones,
         zone_overlaps,
     )
@@ -149,6 +150,7 @@ __all__ = [
     "check_zones",
     "read_zones",
     "zone_overlaps",
+    "nested_zones",
     "square_grid",
     "h3_grid",
     "write_zones",

@@ -18,7 +18,7 @@ from .crs import WGS84, metric_crs
 from .errors import InputError
 from .overlay import overlapping_pairs
 
-__all__ = ["MIN_AREA_M2", "to_metric", "zone_overlaps", "nested_pairs", "zone_families", "square_grid", "h3_grid"]
+__all__ = ["MIN_AREA_M2", "to_metric", "zone_overlaps", "nested_pairs", "zone_families", "nested_zones", "square_grid", "h3_grid"]
 
 #: A zone smaller than this (in m²) is treated as having zero area.
 MIN_AREA_M2 = 0.01
@@ -143,6 +143,30 @@ def _area_geometry(area: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry) ->
     if area.crs is None:
         raise InputError("the area has no CRS", hint="give the area as GeoJSON in longitude/latitude")
     return area
+
+
+def nested_zones(zones: gpd.GeoDataFrame, crs: str | pyproj.CRS | None = None) -> list:
+    """Every zone inside another, as :func:`geozones.disclosure_control` takes them (``nested``).
+
+    The pairs of :func:`nested_pairs` and the families of :func:`zone_families`, as a run
+    finds them: without them, subtracting a zone from one around it may give fewer than
+    ``k`` people.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        A zone set (:func:`geozones.read_zones`).
+    crs : str or pyproj.CRS, optional
+        Metric CRS for the areas; chosen automatically when not given.
+
+    Returns
+    -------
+    list
+        ``(outer, inner)`` pairs and ``(outer, [inner, ...], rest)`` families.
+    """
+    shapes = zones[[c for c in ("zone_id", "area_km2", "geometry") if c in zones.columns]]
+    overlaps = zone_overlaps(shapes, crs)
+    return nested_pairs(overlaps) + zone_families(shapes, overlaps)
 
 
 def square_grid(

@@ -29,7 +29,7 @@ from ._zonefile import clean_features
 from .crs import WGS84, metric_crs
 from .errors import InputError, Problem, ZoneError
 from .weights import OUTSIDE  # (defined with the weights, whose outside share it names)
-from .zonegeo import MIN_AREA_M2, h3_grid, nested_pairs, square_grid, to_metric, zone_families, zone_overlaps  # (here too: the zone API)
+from .zonegeo import MIN_AREA_M2, h3_grid, nested_pairs, nested_zones, square_grid, to_metric, zone_families, zone_overlaps  # (here too: the zone API)
 
 __all__ = [
     "OUTSIDE",
@@ -40,6 +40,7 @@ __all__ = [
     "zone_overlaps",
     "nested_pairs",
     "zone_families",
+    "nested_zones",
     "square_grid",
     "h3_grid",
     "write_zones",

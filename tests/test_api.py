@@ -106,3 +106,27 @@ def test_a_script_without_a_main_guard_runs_its_job_once(tmp_path):
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert r.returncode == 0 and r.stdout.strip() == "136", r.stderr
     assert r.stderr.count("top level ran") == 1 and "one process" not in r.stderr, r.stderr
+
+
+def test_disclosure_control_without_weights_or_nested_zones_says_its_table_is_not_safe(caplog):
+    """A probe called it as the README did (no weights, no nested zones): 428 figures more
+    than a run publishes, zones inside others 24 to 29 people apart. It now warns, and
+    ``nested_zones`` finds what a run finds."""
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import box
+
+    import geozones as gz
+
+    zones = gpd.GeoDataFrame({"zone_id": ["big", "small"], "name": ["Big", "Small"]},
+                             geometry=[box(3.26, 50.82, 3.28, 50.83), box(3.26, 50.82, 3.27, 50.83)], crs="EPSG:4326")
+    assert gz.nested_zones(zones) == [("big", "small")]
+    table = pd.DataFrame({"zone_id": ["big", "small"], "period_start": pd.Timestamp("2026-07-06", tz="UTC"), "period": "1d",
+                          "origin": "all", "observed": [105.0, 100.0]})
+    caplog.set_level("WARNING", logger="geozones")
+    out = gz.disclosure_control(table, k=30)
+    assert (out["status"] == "published").all()  # (big - small = 5 people: what the warning is for)
+    assert "not safe to publish" in caplog.text and "weights and nested" in caplog.text
+    caplog.clear()
+    out = gz.disclosure_control(table, k=30, nested=gz.nested_zones(zones), audit=False)
+    assert out.set_index("zone_id").loc["small", "status"] == "suppressed" and "not safe" not in caplog.text
