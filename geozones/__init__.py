@@ -117,9 +117,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
         ZoneReport,
         check_zones,
         h3_grid,
+        nested_zones,
         read_zones,
         square_grid,
-        nested_zones,
         write_zones,
         zone_overlaps,
     )
