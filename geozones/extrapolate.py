@@ -21,7 +21,7 @@ import pandas as pd
 
 from ._io import read_csv_text
 from .errors import MarketShareError
-from .origins import ALL, normalize_origins, origin_names, province_of
+from .origins import ALL, RESIDENT, normalize_origins, origin_names, province_of
 
 __all__ = ["read_market_share", "market_share_factors", "share_bands", "extrapolate", "rest_share", "input_totals", "DEFAULT", "DEFAULT_SHARE"]
 
@@ -285,7 +285,19 @@ def extrapolate(table: pd.DataFrame, shares: pd.DataFrame | None) -> tuple[pd.Da
     -------
     (table, factors)
         The table with an ``estimate`` column, and the share used per origin.
+
+    Raises
+    ------
+    MarketShareError
+        If the table has ``all`` or ``resident`` rows: they add up origins of different
+        shares, so extrapolate before :func:`geozones.add_totals` and
+        :func:`geozones.rollup_origins` (``residents=``), as :func:`geozones.run` does. (A
+        probe's totals and residents came out 1.6 to 1.7 times a run's, at the default row.)
     """
+    sums = sorted(set(table["origin"].astype(str).unique()) & {ALL, RESIDENT})
+    if sums and shares is not None:
+        raise MarketShareError(f"the table has rows of origin {' and '.join(repr(s) for s in sums)}, sums over origins of different "
+                               "market shares: extrapolate the origins first, then add totals and residents (as geozones.run does)")
     factors = market_share_factors(table["origin"], shares)
     share = table["origin"].map(factors).to_numpy(dtype=float)
     return table.assign(estimate=table["observed"].to_numpy() / share), factors

@@ -130,3 +130,23 @@ def test_disclosure_control_without_weights_or_nested_zones_says_its_table_is_no
     caplog.clear()
     out = gz.disclosure_control(table, k=30, nested=gz.nested_zones(zones), audit=False)
     assert out.set_index("zone_id").loc["small", "status"] == "suppressed" and "not safe" not in caplog.text
+
+
+def test_extrapolate_refuses_totals_and_residents_and_takes_origins_before_them():
+    """A probe extrapolated a table with totals and residents: they took the default row's
+    share (the roamers' 0.25), 1.6 to 1.7 times a run's. Extrapolated first, then totalled,
+    each origin keeps its share."""
+    import pandas as pd
+    import pytest
+
+    import geozones as gz
+    from geozones.errors import MarketShareError
+
+    shares = pd.DataFrame({"origin": ["206", "208", "*"], "share": [0.4, 0.05, 0.25]})
+    table = pd.DataFrame({"zone_id": "z", "period_start": pd.Timestamp("2026-07-06", tz="UTC"), "period": "1d",
+                          "origin": ["206", "208"], "observed": [40.0, 5.0]})
+    with pytest.raises(MarketShareError, match="extrapolate the origins first"):
+        gz.extrapolate(gz.add_totals(table), shares)
+    est, _ = gz.extrapolate(table, shares)
+    total = gz.add_totals(est).set_index("origin").loc["all", "estimate"]
+    assert total == pytest.approx(40 / 0.4 + 5 / 0.05)
