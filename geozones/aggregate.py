@@ -43,7 +43,9 @@ def apportion(
     ----------
     counts : pandas.DataFrame
         From :func:`geozones.read_counts` (``cell_id``, ``period_start``, ``period``,
-        ``origin``, ``count``).
+        ``origin``, ``count``), or a frame with those columns: counts numbers of at least
+        0, ``period_start`` times with a zone; cell ids are matched as text when the
+        weights' are.
     weights : Weights
         From :func:`geozones.compute_weights` or :func:`geozones.read_weights`.
     kind : {"presence", "unique", "events"}
@@ -61,8 +63,18 @@ def apportion(
         ``table``: ``zone_id``, ``period_start``, ``period``, ``origin``, ``observed``,
         including the zone ``outside``. ``info``: ``input_total``, ``dropped_rows``,
         ``dropped_count``, ``unknown_cells``, ``dedup_factor``.
+
+    Raises
+    ------
+    CountsError
+        Missing columns, no rows, a count that is not a number of at least 0, times
+        without a zone, cells the weights do not know (``unknown_cells="error"``), several
+        period lengths.
     """
     factor = dedup_factor_for(kind, dedup_factor, source=counts.attrs.get("source"))
+    if unknown_cells not in ("error", "drop"):
+        raise InputError(f"unknown_cells must be 'error' or 'drop', not {unknown_cells!r}")
+    counts = _checked_frame(counts, weights)
     rows = pd.Index(weights.cell_ids).get_indexer(counts["cell_id"].to_numpy())
     unknown = rows < 0
     info = {"input_total": float(counts["count"].sum()), "dropped_rows": 0, "dropped_count": 0.0, "unknown_cells": 0, "dedup_factor": factor}
@@ -92,6 +104,38 @@ def apportion(
             values[dst] = c
     table = zone_table(values, t_values, o_values, periods[0], weights, factor=factor)
     return table, info
+
+
+def _checked_frame(counts: pd.DataFrame, weights: Weights) -> pd.DataFrame:
+    """A counts frame as :func:`geozones.read_counts` checks a file: its columns, counts that
+    are numbers of at least 0, times with a zone (a frame made in a notebook reached the
+    apportioning unchecked: a NaN count made NaN figures that disclosure control published,
+    a naive time was taken for UTC, integer cell ids matched none of the plan's).
+    """
+    src = counts.attrs.get("source")
+    missing = [c for c in ("cell_id", "period_start", "period", "origin", "count") if c not in counts.columns]
+    if missing:
+        raise CountsError(f"the counts have no {', '.join(missing)} column", path=src,
+                          hint="read counts with geozones.read_counts, or give cell_id, period_start, period, origin and count")
+    if not len(counts):
+        raise CountsError("the counts have no rows", path=src)
+    c = pd.to_numeric(counts["count"], errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(c) & (c >= 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CountsError(f"count {counts['count'].iloc[i]!r} is not a number of at least 0", path=src, where=f"row {i}",
+                          hint="fix or remove the row")
+    t = counts["period_start"]
+    if not (pd.api.types.is_datetime64_any_dtype(t) and getattr(t.dt, "tz", None) is not None):
+        raise CountsError("period_start is not a time with its zone (UTC or an offset)", path=src,
+                          hint="read counts with geozones.read_counts (times without an offset are Europe/Brussels), "
+                               "or give period_start as pandas times with tz, e.g. pd.to_datetime(..., utc=True)")
+    ids = counts["cell_id"]
+    kind_of = ids.dtype.categories.dtype if isinstance(ids.dtype, pd.CategoricalDtype) else ids.dtype
+    if len(weights.cell_ids) and isinstance(weights.cell_ids[0], str) and not (
+            pd.api.types.is_object_dtype(kind_of) or pd.api.types.is_string_dtype(kind_of)):
+        counts = counts.assign(cell_id=ids.astype(str))  # (the plan's ids are text: 1000 is '1000')
+    return counts
 
 
 def dedup_factor_for(kind: str, dedup_factor: float | None, *, source: str | None = None) -> float:

@@ -150,3 +150,33 @@ def test_extrapolate_refuses_totals_and_residents_and_takes_origins_before_them(
     est, _ = gz.extrapolate(table, shares)
     total = gz.add_totals(est).set_index("origin").loc["all", "estimate"]
     assert total == pytest.approx(40 / 0.4 + 5 / 0.05)
+
+
+def test_apportion_checks_a_counts_frame_made_in_a_notebook():
+    """A probe's frame reached the apportioning unchecked: a NaN count gave NaN figures that
+    disclosure control published, a naive time was taken for UTC, integer cell ids matched
+    none of the plan's ('1000'), and an empty frame "mixed several period lengths"."""
+    import numpy as np
+    import pandas as pd
+    import pytest
+    from scipy import sparse
+
+    import geozones as gz
+    from geozones.errors import CountsError, InputError
+
+    w = gz.Weights(sparse.csr_array(np.array([[1.0], [0.5]])), np.array(["1000", "1001"], dtype=object), np.array(["z"], dtype=object),
+                   np.array([0.0, 0.5]))
+    good = pd.DataFrame({"cell_id": ["1000", "1001"], "period_start": pd.Timestamp("2026-07-06", tz="UTC"), "period": "1d",
+                         "origin": "206", "count": [40.0, 20.0]})
+    base, _ = gz.apportion(good, w)
+    as_int, _ = gz.apportion(good.assign(cell_id=[1000, 1001]), w)
+    pd.testing.assert_frame_equal(base, as_int)
+    for frame, words in ((good.assign(count=[40.0, np.nan]), "not a number of at least 0"),
+                         (good.assign(count=[40.0, -1.0]), "not a number of at least 0"),
+                         (good.assign(period_start=pd.Timestamp("2026-07-06")), "with its zone"),
+                         (good.drop(columns="origin"), "no origin column"),
+                         (good.iloc[:0], "no rows")):
+        with pytest.raises(CountsError, match=words):
+            gz.apportion(frame, w)
+    with pytest.raises(InputError, match="'error' or 'drop'"):
+        gz.apportion(good, w, unknown_cells="ignore")
