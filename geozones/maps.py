@@ -140,7 +140,8 @@ def visitor_map(
     Parameters
     ----------
     zones : geopandas.GeoDataFrame
-        Zones with ``zone_id``, ``name``, the column ``value`` (NaN where suppressed) and
+        Zones with ``zone_id``, ``name``, the column ``value`` (NaN where suppressed; a
+        ``status`` of ``"suppressed"`` hides it too) and
         optionally ``top_origins`` (text), ``period`` and, for ``visitors``, its 90% interval
         ``estimate_low`` and ``estimate_high`` (shown in the tooltip).
     value : str, default "visitors"
@@ -170,6 +171,8 @@ def visitor_map(
     if tiles == "default":
         tiles = None if self_contained else "OpenStreetMap"
     vals = z[value].to_numpy(dtype=float)
+    if "status" in z.columns:  # (as the grid's rows: a zone marked suppressed shows no figure, whatever its value says)
+        vals = np.where(z["status"].astype(str).to_numpy() == "suppressed", np.nan, vals)
     finite = vals[np.isfinite(vals)]
     lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
     if hi <= lo:

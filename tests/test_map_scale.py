@@ -272,3 +272,14 @@ def test_tooltip_says_when_no_origin_is_published():
     page = maps.visitor_map(z.assign(top_origins=np.nan)).get_root().render()
     assert all("top_origins" not in f["properties"] for f in _zone_features(page))
     assert "Top origins" not in page
+
+
+def test_a_zone_marked_suppressed_shows_no_figure_whatever_its_value():
+    """A probe drew a zone with status 'suppressed' and visitors 17: its tooltip read
+    "17 (17 363-30 423)", while a suppressed grid row was left out."""
+    zone = gpd.GeoDataFrame({"zone_id": ["z", "y"], "name": ["Z", "Y"], "visitors": [17.0, 5000.0], "status": ["suppressed", "published"],
+                             "estimate_low": [17363.0, 4000.0], "estimate_high": [30423.0, 6000.0]},
+                            geometry=[shapely.box(3.25, 50.82, 3.26, 50.83), shapely.box(3.26, 50.82, 3.27, 50.83)], crs="EPSG:4326")
+    page = maps.visitor_map(zone).get_root().render()
+    assert "17363" not in page.replace(" ", "").replace(",", "") and "17 363" not in page and '"17"' not in page
+    assert "5,000" in page or "5 000" in page
