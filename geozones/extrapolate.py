@@ -119,6 +119,26 @@ def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
     return out
 
 
+def _check_shares(shares: pd.DataFrame) -> None:
+    """A share table given as a frame, as :func:`read_market_share` checks a file: an
+    ``origin`` and a ``share`` column, each share in (0, 1], each origin once (a notebook's
+    share of 0 made every estimate infinite, 5 read as a percentage, a repeated origin took
+    its last row).
+    """
+    if not {"origin", "share"} <= set(shares.columns):
+        raise MarketShareError("the market-share table needs an origin and a share column",
+                               hint="read it with geozones.read_market_share")
+    v = pd.to_numeric(shares["share"], errors="coerce").to_numpy(dtype=float)
+    bad = ~((v > 0) & (v <= 1))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise MarketShareError(f"share {v[i]:g} of origin {shares['origin'].iloc[i]!r} is not a share in (0, 1]",
+                               hint="write 0.4 for 40%")
+    twice = shares["origin"].astype(str).duplicated()
+    if twice.any():
+        raise MarketShareError(f"origin {shares['origin'][twice].iloc[0]!r} has several shares", hint="give each origin one row")
+
+
 def market_share_factors(origins, shares: pd.DataFrame | None) -> dict[str, float]:
     """The share used for each origin code.
 
@@ -148,6 +168,7 @@ def market_share_factors(origins, shares: pd.DataFrame | None) -> dict[str, floa
     codes = [str(c) for c in pd.unique(values)]
     if shares is None:
         return {c: 1.0 for c in codes}
+    _check_shares(shares)
     table = dict(zip(shares["origin"], shares["share"]))
     out = {}
     for c in codes:

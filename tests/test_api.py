@@ -180,3 +180,19 @@ def test_apportion_checks_a_counts_frame_made_in_a_notebook():
             gz.apportion(frame, w)
     with pytest.raises(InputError, match="'error' or 'drop'"):
         gz.apportion(good, w, unknown_cells="ignore")
+
+
+def test_a_share_table_given_as_a_frame_is_checked_as_a_file_is():
+    """A probe's share of 0 made every estimate infinite; 5 (a percentage) and NaN were taken."""
+    import pandas as pd
+    import pytest
+
+    import geozones as gz
+    from geozones.errors import MarketShareError
+
+    table = pd.DataFrame({"zone_id": "z", "period_start": pd.Timestamp("2026-07-06", tz="UTC"), "period": "1d", "origin": ["206"], "observed": [40.0]})
+    for shares, words in (([0.0, 0.25], "share 0 of origin '206'"), ([5.0, 0.25], "share 5 of"), ([float("nan"), 0.25], "share nan of")):
+        with pytest.raises(MarketShareError, match=words):
+            gz.extrapolate(table, pd.DataFrame({"origin": ["206", "*"], "share": shares}))
+    with pytest.raises(MarketShareError, match="several shares"):
+        gz.market_share_factors(["206"], pd.DataFrame({"origin": ["206", "206"], "share": [0.4, 0.3]}))
