@@ -117,6 +117,19 @@ def read_event_days(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     return days
 
 
+def _event_dates(events: dict) -> dict[str, list[str]]:
+    """Event days given as a dict, checked as :func:`read_event_days` checks a file (a probe's
+    ``{"Braderie": ["03/07/2026"]}`` left the report without its event, silently)."""
+    out: dict[str, list[str]] = {}
+    for name, dates in events.items():
+        for date in [dates] if isinstance(dates, str) else dates:
+            d = pd.to_datetime(str(date), format="%Y-%m-%d", errors="coerce")
+            if pd.isna(d):
+                raise InputError(f"event {name!r}: date {date!r} is not a date (YYYY-MM-DD)")
+            out.setdefault(str(name), []).append(d.strftime("%Y-%m-%d"))
+    return out
+
+
 def _svg(fig) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
@@ -289,7 +302,7 @@ def build_report(
         spend = read_spend(spend)
     if isinstance(events, (str, os.PathLike)):
         events = read_event_days(events)
-    events = events or {}
+    events = _event_dates(events or {})
     if isinstance(campaigns, (str, os.PathLike)):
         from .effects import read_campaigns
 

@@ -196,3 +196,17 @@ def test_a_share_table_given_as_a_frame_is_checked_as_a_file_is():
             gz.extrapolate(table, pd.DataFrame({"origin": ["206", "*"], "share": shares}))
     with pytest.raises(MarketShareError, match="several shares"):
         gz.market_share_factors(["206"], pd.DataFrame({"origin": ["206", "206"], "share": [0.4, 0.3]}))
+
+
+def test_report_event_days_given_as_a_dict_are_checked_as_a_file_is():
+    """A probe's {"Braderie": ["03/07/2026"]} left the report without its event, silently;
+    the CSV route refused the same date."""
+    import pytest
+
+    from geozones.errors import InputError
+    from geozones.report import _event_dates
+
+    with pytest.raises(InputError, match="event 'Braderie': date '03/07/2026' is not a date"):
+        _event_dates({"Braderie": ["03/07/2026"]})  # (what build_report does with a dict, before reading a run)
+    assert _event_dates({"Braderie": ["2026-07-03", "2026-07-04"], "Feest": "2026-08-01"}) == {
+        "Braderie": ["2026-07-03", "2026-07-04"], "Feest": ["2026-08-01"]}
