@@ -119,7 +119,8 @@ def read_event_days(path: str | os.PathLike[str]) -> dict[str, list[str]]:
 
 def _event_dates(events: dict) -> dict[str, list[str]]:
     """Event days given as a dict, checked as :func:`read_event_days` checks a file (a probe's
-    ``{"Braderie": ["03/07/2026"]}`` left the report without its event, silently)."""
+    ``{"Braderie": ["03/07/2026"]}`` left the report without its event, silently).
+    """
     out: dict[str, list[str]] = {}
     for name, dates in events.items():
         for date in [dates] if isinstance(dates, str) else dates:
