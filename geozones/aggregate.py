@@ -62,7 +62,9 @@ def apportion(
     (table, info)
         ``table``: ``zone_id``, ``period_start``, ``period``, ``origin``, ``observed``,
         including the zone ``outside``. ``info``: ``input_total``, ``dropped_rows``,
-        ``dropped_count``, ``unknown_cells``, ``dedup_factor``.
+        ``dropped_count``, ``unknown_cells``, ``dedup_factor``. Figures and counts before
+        disclosure control: not for publication (:func:`geozones.disclosure_control`,
+        :func:`geozones.privacy.safe_count`).
 
     Raises
     ------
@@ -82,7 +84,7 @@ def apportion(
         cells = pd.unique(counts.loc[unknown, "cell_id"])
         if unknown_cells != "drop":
             raise CountsError(
-                f"{len(cells)} cell ids are not in the cell plan, e.g. {cells[0]!r} ({int(unknown.sum())} rows)",
+                f"{len(cells)} cell ids are not in the cell plan, e.g. '{cells[0]}' ({int(unknown.sum())} rows)",
                 path=counts.attrs.get("source"),
                 where=f"row {int(np.flatnonzero(unknown)[0])}",
                 hint="check that counts and cell plan belong together, or drop them with --unknown-cells drop",

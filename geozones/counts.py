@@ -515,7 +515,9 @@ def events_to_counts(
     -------
     (counts, info)
         ``counts`` as from :func:`read_counts`, kind ``unique``; ``info`` has
-        ``removed_events``, ``removed_subscribers`` (opt-outs seen in the data) and
+        ``removed_events``, ``removed_subscribers`` (opt-outs seen in the data: exact, so
+        not for publication under ``k``; :func:`geozones.privacy.optout_summary` gives what
+        a manifest may say) and
         ``dedup_factor``: distinct subscribers per period divided by the sum over cells of
         distinct subscribers per cell and period, over the whole run. Apportioning unique
         counts to zones multiplies by it, so that a person seen on several cells in a

@@ -180,10 +180,13 @@ def device_sums(
 ) -> DeviceSums:
     """Weighted counts of distinct devices per zone, period and category.
 
+    Figures before disclosure control, most of them about fewer than ``k`` people: not
+    for publication (:func:`geozones.visitor_tables` protects them).
+
     Parameters
     ----------
     events : pandas.DataFrame
-        ``subscriber_id``, ``cell_id``, ``timestamp`` (UTC), ``origin``, as
+        ``subscriber_id``, ``cell_id``, ``timestamp`` (with a zone: any), ``origin``, as
         :func:`geozones.read_events` returns them (opt-outs already removed). All the
         events of a device must be in the same call.
     weights : Weights
