@@ -382,6 +382,11 @@ def thin_rests(zones: gpd.GeoDataFrame, coverage: gpd.GeoDataFrame, *, crs, over
             if keep[i] and equiv[i] < MIN_CELL_SHARE]
 
 
+def _whole(people: float) -> str:
+    """People as a whole number of at least one (``--k 1`` read "at least 0 people")."""
+    return f"{max(1, int(np.ceil(people))):,}" if np.isfinite(people) else "infinitely many"
+
+
 def _locate(paths) -> dict[str, tuple[str, int]]:
     """zone_id -> (file, feature index), for naming the feature in a warning."""
     out: dict[str, tuple[str, int]] = {}
@@ -475,7 +480,7 @@ def authoring_problems(
             msg = (
                 f"the cells cannot resolve this zone ({r.status}): {r.area_km2:.3f} km² fed by {r.n_cells} cell(s) "
                 f"of at least {r.cell_km2_min:.3f} km², {r.cell_share:.2f} of a cell's count, fit {r.fit:.2f}; "
-                f"published only when its cells each see at least {r.people_per_cell:,.0f} people"
+                f"published only when its cells each see at least {_whole(r.people_per_cell)} people"
                 + (f"; zones like it were within {error_words(r.error_90)} of the truth in 9 figures of 10 in the accuracy study"
                    if np.isfinite(r.error_90) else "")
             )
@@ -489,7 +494,7 @@ def authoring_problems(
         msg = (
             f"publishing both {r.zone_a!r} and {r.zone_b!r} could reveal fewer than k={k} people: {what} is "
             f"{r.diff_km2:.3f} km², {r.diff_cell_share:.2f} of a cell's count, below k unless the cells around it "
-            f"each see {r.people_per_cell:,.0f} people"
+            f"each see {_whole(r.people_per_cell)} people"
         )
         problems.append(Problem(path, at, "thin-difference", msg, r.advice, "warning"))
     if crs is None:

@@ -473,3 +473,14 @@ def test_draw_page_keeps_multipolygons_and_renames_them(browser, small_case, tmp
     assert f["properties"] == {"zone_id": "two-parts", "name": "Renamed", "kind": "test"}
     assert f["geometry"]["type"] == "MultiPolygon" and len(f["geometry"]["coordinates"]) == 2
     assert run_cli("zones", "check", target).returncode == 0
+
+
+def test_with_k_1_a_zone_needs_at_least_one_person_per_cell_not_0(tmp_path, capsys):
+    """A probe's `zones check --k 1` read "published only when its cells each see at least 0 people"."""
+    cells = _grid_cells(tmp_path)
+    thin = _zone_file(tmp_path, "thin.geojson", [("core", box(0, 0, 1000, 1000)), ("core-plus", box(0, 0, 1000, 1010)),
+                                                 ("small", box(0, 1000, 400, 1500))])
+    code, _, err = cli_here(capsys, "zones", "check", thin, "--cells", cells, "--k", "1", "--share", "1")
+    assert code == 0, err
+    assert "features[2] (zone_id 'small')" in err and "each see at least 1 people" in err, err
+    assert " 0 people" not in err
