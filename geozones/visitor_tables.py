@@ -139,7 +139,41 @@ def _nested_relation(frames: list, keys: list, offsets: np.ndarray, pairs, obs: 
     return rel, rest
 
 
-def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nested=None) -> dict[str, pd.DataFrame]:
+def _regulars_bound(v: pd.DataFrame, r: pd.DataFrame, obs: np.ndarray, sup: np.ndarray, offsets: np.ndarray, k: float) -> np.ndarray:
+    """Returning groups whose hidden bands ``1`` and ``2-3`` an attacker bounds under ``k``
+    from the regulars: a regular of any day is in the summary period's band ``4+``, so
+    ``1 + 2-3 <= all - regulars`` (a probe's zone: 100 in all, 80 regulars a day, the
+    hidden bands of 12 and 8 read as at most 21). The rows of their ``all``, to suppress.
+    """
+    reg = CLASSES.index("regular")
+    on = np.flatnonzero((v["class"].to_numpy() == reg) & ~sup[offsets[0]:offsets[1]])
+    r_all = np.flatnonzero(r["days_present"].to_numpy() == len(RETURN_BANDS))
+    if not len(on) or not len(r_all):
+        return np.array([], np.int64)
+    starts = np.sort(pd.unique(r["period_start"].to_numpy()))
+    n_s = len(starts)
+    vkey = v["zone"].to_numpy(dtype=np.int64)[on] * n_s + np.searchsorted(starts, v["period_start"].to_numpy()[on], side="right") - 1
+    least = pd.Series(obs[offsets[0] + on] - 0.5).groupby(vkey).max()  # (the most regulars of a day, as the attacker reads them)
+    rkey = r["zone"].to_numpy(dtype=np.int64) * n_s + np.searchsorted(starts, r["period_start"].to_numpy())
+    rows = np.arange(len(r)) + offsets[2]
+    band = r["days_present"].to_numpy(dtype=np.int64)
+    g = pd.DataFrame({"key": rkey, "band": band, "obs": obs[rows], "hid": sup[rows]})
+    wide = g.pivot_table(index="key", columns="band", values=["obs", "hid"], aggfunc="first")
+    top = len(RETURN_BANDS) - 1  # (4+)
+    small = [b for b in range(top)]
+    n_hi = wide[("obs", len(RETURN_BANDS))] + 0.5
+    shown = sum(np.where(wide[("hid", b)].astype(bool), 0.0, wide[("obs", b)] - 0.5) for b in small)
+    room = n_hi - shown - least.reindex(wide.index).fillna(-np.inf)
+    leak = np.zeros(len(wide), bool)
+    for b in small:
+        hidden = wide[("hid", b)].astype(bool).to_numpy() & (wide[("obs", b)].to_numpy() > 0)
+        leak |= hidden & (room.to_numpy() < k)
+    leak &= ~wide[("hid", len(RETURN_BANDS))].astype(bool).to_numpy() & wide[("hid", top)].astype(bool).to_numpy()
+    bad = set(wide.index[leak])
+    return rows[r_all][np.isin(rkey[r_all], list(bad))]
+
+
+def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nested=None, regulars_in_top: bool = False) -> dict[str, pd.DataFrame]:
     """Disclosure control of the three tables together: ``status`` and ``reason`` per row.
 
     Rules (docs/tourism.md): every figure under ``k`` is suppressed; then, per zone and
@@ -169,6 +203,11 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nes
     nested : sequence of (int, int), optional
         Pairs (outer, inner) of zone numbers (as the frames' ``zone``) where the inner zone
         lies inside the outer one (:func:`geozones.zones.nested_pairs`).
+    regulars_in_top : bool, default False
+        Whether every regular of a day is in the returning table's band ``4+`` (the summary
+        period holds whole calendar months and a regular is there on 4 days or more): the
+        returning bands ``1`` and ``2-3`` then hold at most ``all`` less a day's regulars,
+        and where that bounds a hidden one under ``k`` the group is suppressed.
 
     Returns
     -------
@@ -234,6 +273,11 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nes
             new = hidden_all[gid] & ~sup[rows]
             sup[rows[new]] = True
             reason[rows[new]] = "complementary: table total suppressed"
+        if regulars_in_top and len(r) and len(v):
+            new = _regulars_bound(v, r, obs, sup, offsets, k)
+            new = new[~sup[new]]
+            sup[new] = True
+            reason[new] = "complementary: regulars in 4+"
         if same_period and len(r) and len(d):
             rk = pd.MultiIndex.from_frame(r.loc[r["days_present"] == len(RETURN_BANDS), ["zone", "period_start"]])
             r_all_rows = np.flatnonzero(r["days_present"].to_numpy() == len(RETURN_BANDS)) + offsets[2]
@@ -265,6 +309,7 @@ def visitor_tables(
     shares: pd.DataFrame | None = None,
     perturbation=None,
     nested=None,
+    regular_days: int | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The published ``visitors``, ``dwell`` and ``returning`` tables.
 
@@ -286,6 +331,10 @@ def visitor_tables(
     nested : sequence of (str, str), optional
         Pairs (outer, inner) of zone ids where the inner zone lies inside the outer one
         (:func:`geozones.zones.nested_pairs`): their difference is protected too.
+    regular_days : int, optional
+        The ``regular`` class's least days in a calendar month: with 4 or more and a summary
+        period of whole months, every regular is in the returning band ``4+``, and that
+        bound is protected too (:func:`protect`).
 
     Returns
     -------
@@ -317,7 +366,8 @@ def visitor_tables(
     same = bool(summary_period) and period_seconds(parse_period(summary_period)) == period_seconds(parse_period(period))
     at = {z: i for i, z in enumerate(zone_ids.astype(str))}
     pairs = [(at[a], at[b]) for a, b in (nested or ()) if a in at and b in at]
-    done = protect(full, k, same_period=same, nested=pairs)
+    whole_months = bool(summary_period) and period_seconds(parse_period(summary_period)) >= 28 * 86400
+    done = protect(full, k, same_period=same, nested=pairs, regulars_in_top=whole_months and (regular_days or 0) >= 4)
     out = {}
     for name, f in done.items():
         key = KEY_OF[name]

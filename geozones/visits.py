@@ -325,7 +325,7 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
     # (a device in a zone inside another is in that one too: their difference is a group of devices)
     nested = nested_pairs(zone_overlaps(zones[["zone_id", "area_km2", "geometry"]], cfg.metric_crs))
     tables = visitor_tables(sums, weights, names, period=cfg.period, summary_period=cfg.summary_period, k=cfg.k, shares=shares,
-                            perturbation=pert, nested=nested)
+                            perturbation=pert, nested=nested, regular_days=cfg.regular_days)
     k = cfg.k
     stats = sums.stats
     came = {key.split(":", 1)[1]: n for key, n in stats.items() if key.startswith("devices_from:")}

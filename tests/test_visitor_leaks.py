@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from geozones.visits import VisitorsConfig, run_visitors
@@ -101,3 +102,55 @@ def test_a_zones_factor_does_not_tell_how_many_devices_of_origins_under_k_it_hol
     assert alone == 2.5
     assert factor(4) == alone and factor(29) == alone  # (an attacker cannot tell 0 from 29)
     assert factor(35) > alone  # (35 devices at the rest share: a group of k or more may show)
+
+
+def _returning_world(tmp: Path) -> dict:
+    """One zone over one cell: 35 residents and 80 regulars there every day of two weeks,
+    12 devices one day, 8 devices two days (a probe's world)."""
+    w = _world(tmp)
+    zones = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"zone_id": "solo", "name": "Solo", "municipality": "34022"},
+                                                        "geometry": _square(0)}]}
+    (tmp / "zones.geojson").write_text(json.dumps(zones))
+    days = pd.date_range("2026-07-06 11:00", periods=14, freq="D", tz="Europe/Brussels")
+    rows = [(f"r{i}", "c0", d) for d in days for i in range(80)]
+    rows += [(f"h{i}", "c0", d + pd.Timedelta(hours=h)) for d in days for i in range(35) for h in (0, 12)]  # (35 residents: their nights here)
+    rows += [(f"o{i}", "c0", days[i % 14]) for i in range(12)] + [(f"t{i}", "c0", d) for i in range(8) for d in days[i:i + 2]]
+    ev = pd.DataFrame(rows, columns=["subscriber_id", "cell_id", "timestamp"]).assign(origin="206")
+    ev["timestamp"] = ev["timestamp"].map(lambda t: t.isoformat())
+    ev.to_csv(tmp / "events.csv", index=False)
+    return w
+
+
+def test_hidden_returning_bands_are_not_bounded_under_k_by_a_days_regulars(tmp_path):
+    """Every regular of a day is in the quarter's band 4+, so an attacker reads bands 1 and
+    2-3 as at most all less a day's regulars (a probe: 100 in all, 80 regulars a day, the
+    hidden 12 and 8 at most 21). His programme over every published figure of the zone."""
+    from scipy.optimize import linprog
+
+    w = _returning_world(tmp_path)
+    out = tmp_path / "out"
+    run_visitors(VisitorsConfig(out=str(out), model="given", k=K, **w))
+    v = pd.read_csv(out / "visitors.csv")
+    r = pd.read_csv(out / "returning.csv", dtype={"days_present": str})
+    for zone, rz in r.groupby("zone_id"):
+        rz = rz.set_index("days_present")
+        regs = v[(v["zone_id"] == zone) & (v["class"] == "regular") & (v["status"] == "published")]["observed"]
+        a_ub, b_ub = [], []
+        bounds = []
+        for band in ("1", "2-3", "4+"):
+            pub = rz.loc[band, "status"] == "published"
+            bounds.append((rz.loc[band, "observed"] - 0.5, rz.loc[band, "observed"] + 0.5) if pub else (0, None))
+        if len(regs):
+            a_ub.append([0, 0, -1])
+            b_ub.append(-(regs.max() - 0.5))  # (4+ holds every regular of a day)
+        if rz.loc["all", "status"] == "published":
+            n = rz.loc["all", "observed"]
+            a_ub += [[1, 1, 1], [-1, -1, -1]]
+            b_ub += [n + 0.5, -(n - 0.5)]
+        for i, band in enumerate(("1", "2-3")):
+            if rz.loc[band, "status"] == "published":
+                continue
+            c = np.zeros(3)
+            c[i] = -1
+            most = linprog(c, A_ub=a_ub or None, b_ub=b_ub or None, bounds=bounds, method="highs")
+            assert most.status == 3 or -most.fun >= K, (zone, band, -most.fun)
