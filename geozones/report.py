@@ -541,15 +541,20 @@ def visitors_of(frame: pd.DataFrame, index: str = "zone_id", *, has_residents: b
     if ALL not in est:
         return pd.DataFrame(columns=["estimate", "low", "high"], dtype=float)
     out = pd.DataFrame({"estimate": est[ALL], "low": piv["estimate_low"].get(ALL), "high": piv["estimate_high"].get(ALL)})
-    if has_residents and RESIDENT in est:
-        r, r_lo, r_hi = est[RESIDENT], piv["estimate_low"].get(RESIDENT), piv["estimate_high"].get(RESIDENT)
+    if not has_residents:
+        return out
+    # (a zone without a resident row at all, none of its municipality's people counted: its
+    # residents are among its visitors, as the run warned; a probe's page said "suppressed")
+    rows = frame.loc[frame["origin"] == RESIDENT, index].drop_duplicates()
+    none = ~out.index.isin(pd.Index(rows) if isinstance(index, str) else pd.MultiIndex.from_frame(rows))
+    res = pd.DataFrame({"estimate": np.nan, "low": np.nan, "high": np.nan}, index=out.index)
+    if RESIDENT in est:
+        r, r_lo, r_hi = (piv[c].get(RESIDENT, pd.Series(np.nan, index=out.index)).reindex(out.index) for c in ("estimate", "estimate_low", "estimate_high"))
         v = out["estimate"] - r
-        lo = v - np.hypot(out["estimate"] - out["low"], r_hi - r)
-        hi = v + np.hypot(out["high"] - out["estimate"], r - r_lo)
-        return pd.DataFrame({"estimate": v, "low": np.maximum(lo, 0.0), "high": hi})
-    if has_residents:
-        return pd.DataFrame({"estimate": np.nan, "low": np.nan, "high": np.nan}, index=out.index)
-    return out
+        res = pd.DataFrame({"estimate": v, "low": np.maximum(v - np.hypot(out["estimate"] - out["low"], r_hi - r), 0.0),
+                            "high": v + np.hypot(out["high"] - out["estimate"], r - r_lo)})
+    res.loc[none] = out.loc[none, ["estimate", "low", "high"]].to_numpy()
+    return res
 
 
 def _within(rows: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

@@ -1109,3 +1109,35 @@ def test_weeks_are_not_rolled_into_a_quarter_they_do_not_nest_in(small_case, tmp
     assert "weeks do not nest in quarter periods: the summary period 1q is not published" in r.stderr, r.stderr
     t = pd.read_csv(out / "zone_counts.csv")
     assert set(t["period"]) == {"1w"} and set(t["period_start"]) == {"2026-06-29T00:00:00+02:00"}
+
+
+def test_the_report_of_events_counts_says_the_quarters_total_not_a_days_average(small_case, tmp_path):
+    """A probe's report of events counts said "1 008 919 visitors per day on average" for the
+    sum over its 4 days (the largest day 586,581): a quarter's row of events is its total."""
+    from geozones.report import build_report
+
+    rows = ["cell_id,period_start,period,count,origin"]
+    for d in range(1, 5):
+        rows += [f"A,2026-07-0{d}T10:00,1h,{400 * d},30000", f"B,2026-07-0{d}T10:00,1h,300,34022"]
+    counts = tmp_path / "events_counts.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "o"
+    r = run_cli("apportion", "--zones", small_case["zones"], "--cells", small_case["cells"], "--counts", counts, "--kind", "events",
+                "--model", "voronoi", "--period", "1d", "--heat-grid", "0", "--k", "1", "--out", out)
+    assert r.returncode == 0, r.stderr
+    html = build_report(out, zone="west")
+    assert "per day on average" not in html
+    assert "in the quarter (4 days counted)" in html
+
+
+def test_a_zone_whose_municipality_has_no_count_shows_its_visitors_not_suppressed():
+    """A probe's Anderlecht had every figure published and no resident row (none of its
+    municipality's people counted, as the run warned): the report said "suppressed"."""
+    from geozones.report import visitors_of
+
+    t = pd.DataFrame({"zone_id": ["a", "a", "b"], "origin": ["all", "resident", "all"], "status": "published",
+                      "estimate": [1000.0, 400.0, 2002.0], "estimate_low": [900.0, 350.0, 1155.0], "estimate_high": [1100.0, 450.0, 3470.0]})
+    v = visitors_of(t)
+    assert v.loc["a", "estimate"] == 600 and v.loc["b"].tolist() == [2002.0, 1155.0, 3470.0]
+    hidden = t.assign(status=["published", "suppressed", "published"])
+    assert np.isnan(visitors_of(hidden).loc["a", "estimate"])  # (a withheld resident row still withholds the visitors)
