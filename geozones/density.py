@@ -127,7 +127,8 @@ def split_by_period(weights, starts_ns) -> list[tuple[Weights, np.ndarray]]:
     return [(weights.parts[int(g[idx[0]])], idx) for idx in np.split(order, cut) if len(idx)]
 
 
-def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: str, *, start: np.ndarray | None = None) -> PeriodWeights:
+def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: str, *, start: np.ndarray | None = None,
+                   inside: np.ndarray | None = None) -> PeriodWeights:
     """The weights of each period of length ``period``, from its cells' counts.
 
     Parameters
@@ -153,6 +154,9 @@ def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: 
         counts say. The counts are taken per counts period (their mean over the period's
         rows), so that a day of 23 or 25 hours is held to the same measure. None: each period's own EM from the prior
         (:func:`geozones.footprint.estimate_density`).
+    inside : numpy.ndarray, optional
+        Per row of ``totals``, how many of the counts' own periods it adds up (rows of
+        days summed from hours: 23, 24 or 25); default one each.
 
     Returns
     -------
@@ -173,7 +177,7 @@ def period_weights(fp, weights: Weights, starts_ns: np.ndarray, totals, period: 
     # (per counts period: a day of 25 hours, at the clock change, or a day counted in part is
     # held to the same deviance as a whole day; its summed counts had been 25/24 of a day's,
     # and the day moved from the run's density where its people stood as on any other day)
-    n[:, at] = per / np.bincount(g, minlength=len(groups))[:, None]
+    n[:, at] = per / np.bincount(g, weights=inside, minlength=len(groups))[:, None]
     P = fp.matrix
     steps, parts = [], []
     same = None  # (periods that keep the run's density share one weights matrix: memory for an hourly quarter)

@@ -269,7 +269,8 @@ def _counted_weights(cfg: RunConfig, fp, fp_x, weights: Weights, weights_x, peri
     cell (called only when needed).
     """
     if fp is not None and cfg.density == "period":
-        fig = _period_densities(fp, fp_x, weights, weights_x, *per_period(), periods)
+        starts, per, *inside = per_period()
+        fig = _period_densities(fp, fp_x, weights, weights_x, starts, per, periods, inside[0] if inside else None)
         clock.done("density per period")
         return next(iter(fig.values())).parts[0], fig
     if fp is not None:
@@ -281,7 +282,7 @@ def _counted_weights(cfg: RunConfig, fp, fp_x, weights: Weights, weights_x, peri
     return weights, weights
 
 
-def _period_densities(fp, fp_x, weights: Weights, weights_x, starts: np.ndarray, totals, periods: list[str]) -> dict:
+def _period_densities(fp, fp_x, weights: Weights, weights_x, starts: np.ndarray, totals, periods: list[str], inside=None) -> dict:
     """``--density period``: per published period length, the weights of each of its
     periods from the density of that period's counts, started from the run's
     (:func:`geozones.density.period_weights`), with the earlier runs' other zones
@@ -292,9 +293,9 @@ def _period_densities(fp, fp_x, weights: Weights, weights_x, starts: np.ndarray,
     start_x = run_density(fp_x, weights_x, whole) if fp_x is not None else None
     out = {}
     for p in periods:
-        pw = period_weights(fp, weights, starts, totals, p, start=start)
+        pw = period_weights(fp, weights, starts, totals, p, start=start, inside=inside)
         if fp_x is not None:
-            px = period_weights(fp_x, weights_x, starts, totals, p, start=start_x)
+            px = period_weights(fp_x, weights_x, starts, totals, p, start=start_x, inside=inside)
             done: dict = {}  # (periods sharing both weights share the joined ones)
             for a, b in zip(pw.parts, px.parts, strict=True):
                 if (id(a), id(b)) not in done:
@@ -457,7 +458,8 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         quality = quality_of_bins(bins, weights)
         weights, fig_weights = _counted_weights(
             cfg, fp, fp_x, weights, weights_x, periods, clock, lambda: bins.sums.sum(axis=(0, 1)),
-            lambda: (np.asarray(bins.period_start).astype("datetime64[ns]").astype(np.int64), bins.sums.sum(axis=1, dtype=float)))
+            lambda: (np.asarray(bins.period_start).astype("datetime64[ns]").astype(np.int64), bins.sums.sum(axis=1, dtype=float),
+                     bins.info.get("periods_inside")))
         in_parts = not table_fits(bins, weights, cfg, periods)
         if in_parts and early is not None:
             raise ConfigError("setting 'earlier': the zone table is published in parts here, which audits part by part",

@@ -1051,3 +1051,25 @@ def test_a_file_of_no_rows_leaves_the_other_files_unchecked_for_duplicates_acros
     ranges = _time_ranges([full, empty])
     assert ranges[1] == (1, 0) and ranges[0][0] <= ranges[0][1]
     assert _overlap_windows(ranges) == [None, None]
+
+
+def test_a_25_hour_day_keeps_the_runs_density_on_every_engine(demo_inputs, tmp_path):
+    """A probe's hourly counts, the same every hour over the clock change of 25 October: the
+    stream engine (Parquet) moved the 25-hour day's density, its days summed from 25 hours,
+    and published other figures than the memory engine for that day."""
+    counts = pd.read_parquet(demo_inputs["counts"])
+    t0 = counts["period_start"].min() + pd.Timedelta(hours=12)
+    hour = counts[counts["period_start"] == t0]
+    starts = pd.date_range("2026-10-23T22:00Z", "2026-10-26T23:00Z", freq="1h", inclusive="left")  # (24 + 25 + 24 hours)
+    assert len(starts) == 73
+    same = pd.concat([hour.assign(period_start=s) for s in starts], ignore_index=True)
+    src = tmp_path / "clock_change.parquet"
+    same.to_parquet(src, index=False)
+    base = RunConfig(zones=[demo_inputs["zones"]], cells=demo_inputs["cells"], counts=str(src), market_share=demo_inputs["market_share"],
+                     heat_grid_m=None, map=False, out="")
+    for engine in ("memory", "stream"):
+        run(dataclasses.replace(base, out=str(tmp_path / engine), engine=engine))
+    assert (tmp_path / "memory" / "zone_counts.csv").read_bytes() == (tmp_path / "stream" / "zone_counts.csv").read_bytes()
+    t = pd.read_csv(tmp_path / "stream" / "zone_counts.csv")
+    days = t[(t["period"] == "1d") & (t["origin"] == "all")].pivot(index="zone_id", columns="period_start", values="estimate")
+    assert days.shape[1] == 3 and (days.nunique(axis=1, dropna=False) == 1).all()  # (every day alike, the 25-hour one too)

@@ -65,10 +65,15 @@ def _finish(acc: _Accumulator, ctx: _Context, info: dict, kind: str, stat: str) 
     target = ctx.minutes.period
     info.update(factors=dict(sorted(ctx.factors.items())), base_period=ctx.base_period)
     bins = acc.bins(target, info, ctx.weights.cell_ids)
-    if kind == "presence" and target != ctx.base_period:
+    if target != ctx.base_period:
         n = ctx.minutes.periods_inside()
         n.index = np.asarray(ctx.minutes.starts, dtype=np.int64)[n.index.to_numpy()]
-        bins.divisor = n.reindex(bins.period_start.view(np.int64)).to_numpy(dtype=float)
+        inside = n.reindex(bins.period_start.view(np.int64)).to_numpy(dtype=float)
+        # (the counts' own periods in each: a density per period takes a period's counts per one of
+        # them, as the memory engine does; a probe's 25-hour day moved on this engine only)
+        bins.info["periods_inside"] = inside
+        if kind == "presence":
+            bins.divisor = inside
     return bins
 
 
