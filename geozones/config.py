@@ -160,7 +160,10 @@ class RunConfig:
         for key in ("start", "end"):
             value = getattr(self, key)
             if value is not None and range_bound(value) is None:
-                bad(key, f"{value!r} is not an ISO 8601 date or time", "e.g. 2026-07-01 or 2026-07-01T06:00 (Europe/Brussels), or with an offset")
+                why = _clock_change(value)
+                bad(key, f"{value!r} {why}" if why else f"{value!r} is not an ISO 8601 date or time",
+                    ("give it with an offset: 02:00+02:00 is the first, 02:00+01:00 the second" if "twice" in why
+                     else "the clocks skip that hour: give a time after it (03:00), or with an offset") if why else "e.g. 2026-07-01 or 2026-07-01T06:00 (Europe/Brussels), or with an offset")
         if self.start is not None and self.end is not None and not range_bound(self.start) < range_bound(self.end):
             bad("end", f"{self.end!r} is not after start {self.start!r}", "the range is start <= period_start < end")
 
@@ -175,6 +178,19 @@ def range_bound(value: str) -> pd.Timestamp | None:
         return t.tz_convert("UTC")
     except Exception:  # noqa: BLE001 - pandas and pytz raise several classes for a bad time
         return None
+
+
+def _clock_change(value: str) -> str:
+    """Why a local time cannot be read, where a clock change is the reason (else "")."""
+    try:
+        t = pd.Timestamp(datetime.datetime.fromisoformat(str(value).strip()))
+    except ValueError:
+        return ""
+    if t.tzinfo is not None:
+        return ""
+    if pd.isna(t.tz_localize(TIMEZONE, ambiguous=True, nonexistent="NaT")):
+        return "does not exist in Europe/Brussels (clocks go forward)"
+    return "happens twice in Europe/Brussels (clocks go back)" if pd.isna(t.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="NaT")) else ""
 
 
 #: TOML keys named as the command line's options where the two differ.

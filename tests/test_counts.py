@@ -227,3 +227,15 @@ def test_an_optout_list_is_read_however_a_spreadsheet_or_a_hash_tool_wrote_it(tm
     latin.write_bytes(b"abd5\xe9\n")
     with pytest.raises(CountsError, match="latin.txt.*not UTF-8"):
         gz.read_optout(latin)
+
+
+def test_start_at_a_clock_change_says_why_not_that_it_is_no_iso_time():
+    """A probe's --start 2026-10-25T02:00 and 2026-03-29T02:30 were "not an ISO 8601 date or time"."""
+    from geozones.config import RunConfig
+    from geozones.errors import ConfigError
+
+    for value, words in (("2026-10-25T02:00", "happens twice in Europe/Brussels"), ("2026-03-29T02:30", "does not exist in Europe/Brussels"),
+                         ("2026-13-01", "is not an ISO 8601 date or time")):
+        with pytest.raises(ConfigError, match=words):
+            RunConfig(zones=["z"], cells="c", counts="k", out="o", start=value).validate()
+    RunConfig(zones=["z"], cells="c", counts="k", out="o", start="2026-10-25T02:00+01:00").validate()
