@@ -393,8 +393,9 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
             tried[batch] = True
             if len(batch) > 1:
                 lift(np.asarray(t[batch].sum(axis=0)).ravel())
-            if then_alone:
-                for i in batch[pending[batch]]:
+            if then_alone:  # (one target at a time can take minutes: a probe's hourly run said nothing for 20)
+                for _, i in noted(batch[pending[batch]], lambda j: f"audit: {int((~pending).sum()):,} of {len(pending):,} hidden figures "
+                                                                   f"of a programme checked, {len(out):,} more to suppress so far"):
                     alone(int(i))
     return out
 

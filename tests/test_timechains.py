@@ -253,3 +253,15 @@ def test_with_weights_per_period_the_closer_model_is_tried_first(monkeypatch, se
     monkeypatch.setattr(tc, "_expanded", lambda *args: tried.append(args[-1]) or real(*args))
     kinds = [k for k, _, _ in chain_bounded_figures(a, _suppressed_before(seed), K)]
     assert tried[0] is mean and "programme over periods not consistent" not in kinds
+
+
+def test_a_long_programme_says_how_far_it_is(caplog):
+    """A probe's hourly run of 4 days sat for 20 minutes on one programme with nothing on
+    stderr after 'stage nested zones': the programme says how many figures it has checked."""
+    import geozones._progress as progress
+
+    with pytest.MonkeyPatch.context() as m, caplog.at_level(logging.INFO, logger="geozones"):
+        m.setattr(progress, "HEARTBEAT_S", -1.0)  # (a note at every step)
+        m.setattr(au, "chain_bounded_figures", functools.partial(chain_bounded_figures, max_entries=1))
+        lowest_long_maximum(*world(74))
+    assert "hidden figures of a programme checked" in caplog.text
