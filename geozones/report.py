@@ -442,6 +442,12 @@ def build_report(
     from .tourism import device_sections
 
     devices = device_sections(run_dir, zone, period_start, end_ts.isoformat())
+    if devices and devices.get("days") and len(days) and (devices["days"][0], devices["days"][1]) != (days["date"].iloc[0], days["date"].iloc[-1]):
+        # (a probe's visitors tables held 8 days beside counts of 4, and the page said nothing)
+        a, b, n = devices["days"]
+        unit = {"1d": "day", "1w": "week"}.get(devices["period"], devices["period"] + " period")
+        devices["days_note"] = (f"These tables cover {a} to {b} ({n} {unit}{'s' if n != 1 else ''}); the counts above cover "
+                                f"{days['date'].iloc[0]} to {days['date'].iloc[-1]} ({len(days)} day{'s' if len(days) != 1 else ''}).")
 
     p = manifest.get("parameters", {})
     coverage_note = _coverage_note(manifest.get("counts", {}), start_ts, end_ts, summary_p)

@@ -150,7 +150,8 @@ def device_sections(run_dir: str | os.PathLike[str], zone: str, start: str, end:
     -------
     dict or None
         ``classes``, ``dwell`` (rows of name, per_day, days, share), ``returning`` (rows of
-        name, estimate, share), ``period``, ``differ`` (:func:`settings_that_differ`,
+        name, estimate, share), ``period``, ``days`` (the tables' first and last day in the
+        period and how many periods, or None), ``differ`` (:func:`settings_that_differ`,
         also logged as a warning) and ``k`` (the tables' threshold); None when the folder
         has no visitors table.
     """
@@ -174,6 +175,9 @@ def device_sections(run_dir: str | os.PathLike[str], zone: str, start: str, end:
            "period": str(vis["period"].iloc[0]) if len(vis) else "1d", "in_tables": bool((vis["zone_id"] == zone).any()),
            "differ": differ, "k": settings.get("k")}
     out["classes_note"] = shares_note(out["classes"])
+    within = vis["period_start"].str.slice(0, 10)
+    days = sorted(pd.unique(within[(within >= start[:10]) & (within < end[:10])]))
+    out["days"] = (days[0], days[-1], len(days)) if days else None
     dw = _read(run_dir, "dwell")
     if dw is not None:
         out["dwell"] = _per_day(dw, zone, start, end, list(CATEGORIES["dwell"]) + ["all"], "dwell", rd)

@@ -1141,3 +1141,19 @@ def test_a_zone_whose_municipality_has_no_count_shows_its_visitors_not_suppresse
     assert v.loc["a", "estimate"] == 600 and v.loc["b"].tolist() == [2002.0, 1155.0, 3470.0]
     hidden = t.assign(status=["published", "suppressed", "published"])
     assert np.isnan(visitors_of(hidden).loc["a", "estimate"])  # (a withheld resident row still withholds the visitors)
+
+
+def test_the_report_says_when_the_visitors_tables_cover_other_days_than_the_counts(small_case, tmp_path):
+    """A probe's visitors tables held 8 days beside counts of 4: the page showed both, and
+    said nothing of it."""
+    from geozones.report import build_report
+
+    out = tmp_path / "o"
+    r = run_cli("apportion", "--zones", small_case["zones"], "--cells", small_case["cells"], "--counts", small_case["counts"],
+                "--model", "voronoi", "--heat-grid", "0", "--out", out)
+    assert r.returncode == 0, r.stderr
+    days = [f"2026-07-0{d}T00:00:00+02:00" for d in range(1, 4)]
+    rows = [("west", "West", d, "1d", c, 50.0, 100.0, "published") for d in days for c in ("resident", "regular", "overnight_visitor", "day_visitor", "all")]
+    pd.DataFrame(rows, columns=["zone_id", "zone_name", "period_start", "period", "class", "observed", "estimate", "status"]).to_csv(out / "visitors.csv", index=False)
+    html = build_report(out, zone="west")
+    assert "These tables cover 2026-07-01 to 2026-07-03 (3 days); the counts above cover 2026-07-01 to 2026-07-01 (1 day)." in html
