@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .counts import KINDS, parse_period, period_floor
+from .counts import KINDS, parse_period, period_floor, period_seconds
 from .density import split_by_period
 from .errors import CountsError, InputError
 from .origins import ALL, RESIDENT, homes_kept, rollup_codes
@@ -247,6 +247,11 @@ def rollup_counts(counts: pd.DataFrame, period: str, *, kind: str = "presence") 
     current = pd.unique(counts["period"])
     if len(current) == 1 and current[0] == period:
         return counts
+    if kind not in KINDS:
+        raise InputError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    shorter = [str(c) for c in current if period_seconds(parse_period(str(c))) > period_seconds(period)]
+    if shorter:  # (a probe's daily counts came back labelled 1h)
+        raise CountsError(f"counts per {shorter[0]} cannot be split into periods of {period}", hint=f"roll them up to {shorter[0]} or longer")
     if kind == "unique":
         raise CountsError(
             f"unique counts per {current[0]} cannot be rolled up to {period}: people seen in several periods would be counted again",
@@ -362,6 +367,10 @@ def rollup_time(table: pd.DataFrame, period: str, *, kind: str = "presence", sta
         raise InputError("the zone table mixes period lengths")
     if current[0] == period:
         return table
+    if kind not in KINDS:
+        raise InputError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    if period_seconds(parse_period(str(current[0]))) > period_seconds(period):
+        raise CountsError(f"a table per {current[0]} cannot be split into periods of {period}", hint=f"roll it up to {current[0]} or longer")
     if kind == "unique":
         raise CountsError(
             f"unique counts per {current[0]} cannot be rolled up to {period}: people seen in several periods would be counted again",

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .counts import period_floor
+from .errors import InputError
 from .origins import ALL, code_of
 from .zones import OUTSIDE
 
@@ -330,8 +331,9 @@ def disclosure_control(
         published here"`` for rows of ``audited_only`` origins or ``audited_zones``).
         Values are still present: use :func:`publish` before anything leaves.
     """
-    if not k > 0:
-        raise ValueError(f"k must be positive, not {k!r}")
+    k = float(pd.to_numeric(k, errors="coerce"))  # (a probe's k="30" and NaN gave a TypeError and a bare ValueError)
+    if not (k > 0 and np.isfinite(k)):
+        raise InputError(f"k must be a number of people above 0, not {k:g}", hint="the operator's rule is 30")
     if audit and (weights is None or nested is None):
         # (a probe called it as the README did, without either: 428 more figures published
         # than a run would, among them zones inside others 24 to 29 people apart)

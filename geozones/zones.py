@@ -592,6 +592,8 @@ def read_zones(
     ZoneError
         If any file has an error; ``.problems`` lists them all and the message names the first.
     """
+    if isinstance(paths, pd.DataFrame):  # (its columns were taken for paths: "kind: no such file or folder")
+        raise ZoneError("read_zones reads zone files; this is already a table of zones", hint="use it as it is, or write it with write_zones")
     report = check_zones(paths, repair=repair)
     errors = report.errors
     if errors:
@@ -621,6 +623,11 @@ def write_zones(zones: gpd.GeoDataFrame, path: str | os.PathLike[str], *, precis
         ``path``, holding a FeatureCollection with one feature a line: ``zone_id`` and
         ``name`` first among the properties, missing (NaN) properties left out.
     """
+    missing = [c for c in ("zone_id", "name") if c not in zones.columns]
+    twice = zones["zone_id"].astype(str)[zones["zone_id"].astype(str).duplicated()] if not missing else []
+    if missing or len(twice):  # (a probe wrote a file that read_zones then refused)
+        raise ZoneError(f"the zones have no {' and '.join(missing)} column" if missing else f"zone_id {twice.iloc[0]!r} is given twice",
+                        path=path, hint="every zone needs a zone_id of its own and a name")
     out = zones.to_crs(WGS84) if zones.crs is not None else zones.set_crs(WGS84)
     out = out.copy()
     out["geometry"] = shapely.set_precision(out.geometry.values, 10.0**-precision)

@@ -210,3 +210,36 @@ def test_report_event_days_given_as_a_dict_are_checked_as_a_file_is():
         _event_dates({"Braderie": ["03/07/2026"]})  # (what build_report does with a dict, before reading a run)
     assert _event_dates({"Braderie": ["2026-07-03", "2026-07-04"], "Feest": "2026-08-01"}) == {
         "Braderie": ["2026-07-03", "2026-07-04"], "Feest": ["2026-08-01"]}
+
+
+def test_api_calls_with_bad_arguments_raise_geozones_errors(tmp_path):
+    """A probe's notebook: daily counts rolled up "to 1h" came back labelled hourly, kind
+    'visits' summed as events, k='30' or NaN gave a TypeError or a bare ValueError,
+    write_zones wrote duplicate ids read_zones then refused, and read_zones(GeoDataFrame)
+    said 'kind: no such file or folder'."""
+    import geopandas as gpd
+    import pandas as pd
+    import pytest
+    from shapely.geometry import box
+
+    import geozones as gz
+    from geozones.errors import CountsError, InputError, ZoneError
+
+    daily = pd.DataFrame({"cell_id": ["A"], "period_start": pd.Timestamp("2026-07-01", tz="UTC"), "period": "1d", "origin": "206", "count": [5.0]})
+    with pytest.raises(CountsError, match="cannot be split into periods of 1h"):
+        gz.rollup_counts(daily, "1h")
+    with pytest.raises(InputError, match="kind 'visits'"):
+        gz.rollup_counts(daily, "1w", kind="visits")
+    table = daily.rename(columns={"cell_id": "zone_id", "count": "observed"})
+    with pytest.raises(CountsError, match="cannot be split"):
+        gz.rollup_time(table, "1h")
+    assert gz.disclosure_control(table, k="30", audit=False)["status"].tolist() == ["suppressed"]
+    for k in (0, float("nan"), "x"):
+        with pytest.raises(InputError, match="k must be a number of people above 0"):
+            gz.disclosure_control(table, k=k, audit=False)
+    zones = gpd.GeoDataFrame({"zone_id": ["a", "a"], "name": ["A", "B"]}, geometry=[box(3, 50, 3.1, 50.1), box(3.1, 50, 3.2, 50.1)], crs="EPSG:4326")
+    with pytest.raises(ZoneError, match="zone_id 'a' is given twice"):
+        gz.write_zones(zones, tmp_path / "z.geojson")
+    assert not (tmp_path / "z.geojson").exists()
+    with pytest.raises(ZoneError, match="already a table of zones"):
+        gz.read_zones(zones)
