@@ -329,7 +329,8 @@ def disclosure_control(
         (``""``, ``"below k"``, ``"complementary: origins"``, ``"complementary: time"``,
         ``"complementary: nested zones"``, ``"audit: recoverable"``, and ``"audited, not
         published here"`` for rows of ``audited_only`` origins or ``audited_zones``).
-        Values are still present: use :func:`publish` before anything leaves.
+        Values are still present: use :func:`publish` before anything leaves. Ties go by row
+        order (as :func:`geozones.apportion` writes them): another order may hide others.
     """
     k = float(pd.to_numeric(k, errors="coerce"))  # (a probe's k="30" and NaN gave a TypeError and a bare ValueError)
     if not (k > 0 and np.isfinite(k)):
