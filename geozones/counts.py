@@ -191,11 +191,14 @@ def _localize(naive: pd.Series, path: Path, fmt: str, column: str, raw: pd.Serie
         t = naive.iloc[j]
         dst = pd.Timestamp(t).tz_localize(TIMEZONE, ambiguous=True, nonexistent="NaT")
         why = "does not exist (clocks go forward)" if pd.isna(dst) else "happens twice (clocks go back)"
+        typed = pd.api.types.is_datetime64_any_dtype(raw)
         raise CountsError(
-            f"{column} {value!r} {why} in Europe/Brussels",
+            f"{column} '{pd.Timestamp(value).isoformat() if typed else value}' {why} in Europe/Brussels",
             path=path,
             where=_row(row, fmt),
-            hint="give times around the daylight-saving change with an offset, e.g. 2026-10-25T02:00+02:00",
+            hint=("the column holds times without a time zone, read as Europe/Brussels: store them with one (UTC: timestamp[us, tz=UTC])"
+                  if typed else "give times around the daylight-saving change with an offset, e.g. "
+                  + ("2026-10-25T02:00+02:00 (the first), +01:00 (the second)" if "twice" in why else "2026-03-29T03:00+02:00")),
         )
     return loc
 

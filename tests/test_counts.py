@@ -239,3 +239,16 @@ def test_start_at_a_clock_change_says_why_not_that_it_is_no_iso_time():
         with pytest.raises(ConfigError, match=words):
             RunConfig(zones=["z"], cells="c", counts="k", out="o", start=value).validate()
     RunConfig(zones=["z"], cells="c", counts="k", out="o", start="2026-10-25T02:00+01:00").validate()
+
+
+def test_a_parquet_time_without_a_zone_at_a_clock_change_is_named_as_a_time_and_told_how_to_store_it(tmp_path):
+    """A probe's typed column gave "period_start Timestamp('2026-10-25 02:00:00') happens twice"
+    and advice to write an offset, which a typed column cannot hold."""
+    from geozones.errors import CountsError
+
+    p = tmp_path / "naive.parquet"
+    pd.DataFrame({"cell_id": ["A"], "period_start": pd.to_datetime(["2026-10-25T02:00"]), "period": "1h", "count": [5], "origin": ["30000"]}).to_parquet(p)
+    with pytest.raises(CountsError) as e:
+        gz.read_counts(p)
+    text = str(e.value)
+    assert "'2026-10-25T02:00:00' happens twice" in text and "Timestamp(" not in text and "tz=UTC" in text
