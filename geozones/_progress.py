@@ -25,3 +25,18 @@ def noted(items: Iterable[T], say: Callable[[int], str], every: float | None = N
             said = time.perf_counter()
             logging.getLogger("geozones").info(say(i))
         yield i, item
+
+
+class Heartbeat:
+    """Call it as often as you like: it logs ``say()`` (at INFO, logger ``geozones``) at
+    most every :data:`HEARTBEAT_S` seconds (a step of few items, each of many solves,
+    is as silent as a long loop).
+    """
+
+    def __init__(self, say: Callable[[], str]):
+        self.say, self.said = say, time.perf_counter()
+
+    def __call__(self) -> None:
+        if time.perf_counter() - self.said > HEARTBEAT_S:
+            self.said = time.perf_counter()
+            logging.getLogger("geozones").info(self.say())

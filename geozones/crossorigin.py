@@ -26,7 +26,7 @@ import numpy as np
 from scipy import sparse
 
 from ._arrays import ranges
-from ._progress import noted
+from ._progress import Heartbeat, noted
 from .auditinput import TOL as _TOL
 from .auditinput import hidden_targets
 
@@ -330,7 +330,12 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
     pending[val >= reach] = False
     model = _Model(p, lo, hi, col_hi=col_hi)
 
+    # (a target can take many solves, each of minutes: a probe's hourly run said nothing for 20)
+    beat = Heartbeat(lambda: f"audit: {int((~pending).sum()):,} of {len(pending):,} hidden figures of a programme checked, "
+                             f"{len(out):,} more to suppress so far")
+
     def lift(obj) -> tuple:
+        beat()
         model.objective(obj)
         done, xs, dual = model.solve()
         if xs is not None:
@@ -393,9 +398,8 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
             tried[batch] = True
             if len(batch) > 1:
                 lift(np.asarray(t[batch].sum(axis=0)).ravel())
-            if then_alone:  # (one target at a time can take minutes: a probe's hourly run said nothing for 20)
-                for _, i in noted(batch[pending[batch]], lambda j: f"audit: {int((~pending).sum()):,} of {len(pending):,} hidden figures "
-                                                                   f"of a programme checked, {len(out):,} more to suppress so far"):
+            if then_alone:
+                for i in batch[pending[batch]]:
                     alone(int(i))
     return out
 
