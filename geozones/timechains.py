@@ -39,7 +39,7 @@ __all__ = ["chain_bounded_figures"]
 
 
 def chain_bounded_figures(a: AuditInput, sup: np.ndarray, k: float, max_entries: int = 200_000,
-                          max_long_entries: int = 2_000_000) -> Iterator[tuple[str, int, int]]:
+                          max_long_entries: int = 600_000) -> Iterator[tuple[str, int, int]]:
     """Suppressed figures that the programme over a block of periods bounds under ``k``.
 
     Parameters
@@ -58,14 +58,17 @@ def chain_bounded_figures(a: AuditInput, sup: np.ndarray, k: float, max_entries:
         weights), 1.4 s with the 3 centre zones (132,000), 3.9 s with the 18 shopping areas
         instead (167,000) and 5.2 s for all 34 zones (197,000), against 4.4 s for the whole
         run of all 34 without this programme.
-    max_long_entries : int, default 2,000,000
+    max_long_entries : int, default 600,000
         Blocks over ``max_entries`` and up to this many weights are checked with the
         longer periods' hidden figures as the only targets (every figure of the block still
         a row): a probe's attacker found no day bounded through 92 days and their quarter,
         but a hidden quarter figure bounded at 28.1 (k 30) that the quarter alone left at
         36.7. The demo's quarter of 92 days as dailies over 34 zones and 4 origins
         (Voronoi, 583,000 weights) takes 12 s more so (22 s); the demo itself (footprint
-        with a density per day, 20 origins: 9.1 M) is left unchecked, as before.
+        with a density per day, 20 origins: 9.1 M) is left unchecked, as before. Up to
+        stop 49 this was 2,000,000: hours over days stay above 600,000 (19 Brussels
+        communes, 300 cells, 6 origins: 2 days 492,000 weights, 4 days 976,000), and the
+        programme over a week of such hours had not ended after 18 minutes.
 
     Yields
     ------
