@@ -46,32 +46,47 @@ def parse_target(text: str) -> float:
     return float(m[1])
 
 
-def _daily_visitors(run_dir: Path, zone: str) -> tuple[pd.DataFrame | None, str | None]:
-    """Per day, the zone's published visitors with their 90% interval (``v``, ``low``, ``high``,
-    as the report computes them: :func:`geozones.report.visitors_of`), and the run's model;
-    ``(None, None)`` where the run has no such zone.
+def _daily_rows(run_dir: Path, zone: str) -> tuple[pd.DataFrame | None, dict]:
+    """The zone's published rows per day (a run of hours: its days, as the report makes them:
+    :func:`geozones.report.days_from_hours`), and the run's settings that a comparison rests
+    on (``model``, ``residents``, ``k``); ``(None, settings)`` where the run has no such zone.
     """
     import pyarrow.parquet as pq
 
-    from .report import visitors_of
+    from .counts import period_seconds
+    from .report import days_from_hours
 
+    man = run_dir / "manifest.json"
+    p = json.loads(man.read_text(encoding="utf-8")).get("parameters", {}) if man.is_file() else {}
     path = run_dir / "zone_counts.parquet"
     names = pq.read_schema(path).names
-    cols = ["zone_id", "period_start", "period", "origin", "estimate", "status"] + [c for c in ("estimate_low", "estimate_high") if c in names]
-    t = pd.read_parquet(path, columns=cols)
-    has_res = bool((t["origin"] == RESIDENT).any())
+    cols = ["zone_id", "period_start", "period", "origin", "observed", "estimate", "status"] + [c for c in ("estimate_low", "estimate_high") if c in names]
+    t = pd.read_parquet(path, columns=[c for c in cols if c in names])
+    info = {"model": p.get("model"), "residents": bool((t["origin"] == RESIDENT).any()), "k": p.get("k")}
     mine = (t["zone_id"] == zone).to_numpy()
     if not mine.any():  # (a zone split, renamed or new since that run)
-        return None, None
-    t = t[mine & (t["period"] == "1d").to_numpy()]
-    for c in ("estimate", "estimate_low", "estimate_high"):  # (a run without intervals: the figure itself at both ends)
+        return None, info
+    for c in ("observed", "estimate", "estimate_low", "estimate_high"):  # (a run without intervals: the figure itself at both ends)
         t[c] = t[c].to_numpy(dtype=float, na_value=np.nan) if c in t else t["estimate"].to_numpy(dtype=float, na_value=np.nan)
-    v = visitors_of(t, index="period_start", has_residents=has_res).rename(columns={"estimate": "v"})
+    t["period"] = t["period"].astype(str)
+    shortest = min(pd.unique(t["period"]), key=period_seconds)
+    if period_seconds(shortest) < 86_400:  # (a run of hours: a probe's --compare with one stopped on an internal error)
+        rows = t[mine & (t["period"] == shortest).to_numpy()].copy()
+        rows["date"] = rows["period_start"].astype(str).str.slice(0, 10)
+        return days_from_hours(rows, p.get("kind"), p.get("stat")), info
+    return t[mine & (t["period"] == "1d").to_numpy()], info
+
+
+def _visitors(t: pd.DataFrame, residents: bool) -> pd.DataFrame:
+    """Per day, visitors with their 90% interval (``v``, ``low``, ``high``), as the report
+    computes them (:func:`geozones.report.visitors_of`); people in all without ``residents``.
+    """
+    from .report import visitors_of
+
+    v = visitors_of(t, index="period_start", has_residents=residents).rename(columns={"estimate": "v"})
     out = v.dropna(subset=["v"])
-    out.index = pd.to_datetime(pd.Index(out.index).str.slice(0, 10))
-    man = run_dir / "manifest.json"
-    model = json.loads(man.read_text(encoding="utf-8")).get("parameters", {}).get("model") if man.is_file() else None
-    return out, model
+    out.index = pd.to_datetime(pd.Index(out.index).astype(str).str.slice(0, 10))
+    return out
 
 
 def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.DataFrame:
@@ -90,17 +105,20 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
         ``high`` (the means of the days' intervals: a zone's apportioning error is shared by
         its days), ``se`` (standard error of the mean, the day-to-day spread), ``days``
         (published days), ``model``. ``attrs["notes"]``: the runs that do not hold the
-        zone (a zone split, renamed or new since), and those where its boundary differs
-        from the first run's (the change then includes the boundary's).
+        zone (a zone split, renamed or new since), those where its boundary differs from
+        the first run's (the change then includes the boundary's), and runs that set
+        residents apart where others did not (then every quarter is people in all,
+        residents included, and ``attrs["measure"]`` says ``"people"``) or used another
+        ``k`` or model.
     """
-    parts, notes = [], []
+    runs, notes = [], []
     first = None
     for i, d in enumerate(run_dirs):
         d = Path(d)
         if not (d / "zone_counts.parquet").is_file():
             raise InputError("no zone_counts.parquet here", path=d, hint="give --compare the output folders of earlier runs")
-        v, model = _daily_visitors(d, zone)
-        if v is None:
+        t, info = _daily_rows(d, zone)
+        if t is None:
             notes.append(f"{d.name}: has no zone {zone!r} (split, renamed or new since?): its quarters are not in the table")
             continue
         shape = _shape(d, zone)
@@ -111,7 +129,20 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
             if moved > 0.001:
                 notes.append(f"{d.name}: the zone's boundary differs ({shape.area / 1e6:.3f} km² against {first.area / 1e6:.3f} km²; "
                              f"{moved:.1%} of its area changed): a change on its quarters includes the boundary's")
-        parts.append(v.assign(model=model))
+        runs.append((d, t, info))
+    # (a probe compared a run that set residents apart with one that did not: 'visitors' were
+    # everyone in one, and the report read -21% where the zone grew by a quarter)
+    residents = all(info["residents"] for _, _, info in runs)
+    if not residents and any(info["residents"] for _, _, info in runs):
+        without = ", ".join(d.name for d, _, info in runs if not info["residents"])
+        notes.append(f"{without}: residents not set apart there, so every quarter here is people in all, residents included "
+                     "(not visitors), to compare like with like")
+    for key, what in (("k", "k"), ("model", "coverage model")):
+        seen = {str(info[key]) for _, _, info in runs if info[key] is not None}
+        if len(seen) > 1:
+            notes.append(f"the runs differ in their {what} ({', '.join(f'{d.name}: {info[key]}' for d, _, info in runs)})"
+                         + (": other figures are withheld" if key == "k" else ": their apportioning errors do not cancel (wider intervals)"))
+    parts = [_visitors(t, residents).assign(model=info["model"]) for _, t, info in runs]
     days = pd.concat(parts)
     days = days[~days.index.duplicated(keep="first")].sort_index()
     q = days.index.to_period("Q").start_time
@@ -120,6 +151,7 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
                         "se": g["v"].std(ddof=1) / np.sqrt(g["v"].count()), "days": g["v"].count(), "model": g["model"].first()})
     out["se"] = out["se"].fillna(0.0)
     out.attrs["notes"] = notes
+    out.attrs["measure"] = "visitors" if residents else "people"
     return out
 
 
@@ -190,7 +222,7 @@ def trend_rows(series: pd.DataFrame, *, halfwidth: float = 0.0, target: float | 
         rows.append({"quarter": _label(q), "visitors": f"{people_text(a['mean'])}{level}", "days": int(a["days"]),
                      "previous": words(_change(a, prev, halfwidth) if prev is not None else None),
                      "year": words(_change(a, ago, halfwidth) if ago is not None else None)})
-    out = {"rows": rows, "target": None, "notes": list(series.attrs.get("notes", []))}
+    out = {"rows": rows, "target": None, "notes": list(series.attrs.get("notes", [])), "measure": series.attrs.get("measure", "visitors")}
     if target and len(qs):
         b = pd.Timestamp(base) if base else qs[0]
         b = b.to_period("Q").start_time

@@ -77,3 +77,25 @@ def test_a_quarter_level_carries_the_days_intervals(tmp_path):
     a = write_run(tmp_path / "a", "2025-07-01", "2025-09-30", 1000, rel=0.2)  # all 1,500 (1,200-1,800), residents 500 (400-600)
     row = trend_rows(quarter_series([a], "Z"))["rows"][0]
     assert row["visitors"] == "1 000 (684-1 316)"  # 1,000 -+ hypot(300, 100), as the report's visitors
+
+
+def test_a_trend_over_runs_that_differ_in_residents_or_period_compares_like_with_like(small_case, tmp_path):
+    """A probe compared a quarter with residents set apart and one without (its 'visitors'
+    were everyone): the report read -21.5% where the zone grew by a quarter. And --compare
+    with an hourly run stopped on an internal error."""
+    from geozones.report import build_report
+
+    from .conftest import run_cli
+
+    spring = tmp_path / "spring.csv"
+    spring.write_text(small_case["counts"].read_text().replace("2026-07-01", "2026-04-01"))
+    common = ["--zones", small_case["zones"], "--cells", small_case["cells"], "--model", "voronoi", "--heat-grid", "0", "--k", "1"]
+    runs = {"now": ["--counts", small_case["counts"]], "before": ["--counts", spring, "--no-residents"],
+            "hours": ["--counts", spring, "--period", "1h"]}
+    for name, extra in runs.items():
+        r = run_cli("apportion", *common, *extra, "--out", tmp_path / name)
+        assert r.returncode == 0, r.stderr
+    html = build_report(tmp_path / "now", zone="east", compare=[tmp_path / "before"])
+    assert "People in all per day" in html and "residents not set apart there" in html
+    html = build_report(tmp_path / "now", zone="east", compare=[tmp_path / "hours"])  # (no internal error)
+    assert "Quarter on quarter" in html and "2026 Q2" in html
