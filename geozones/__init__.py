@@ -34,7 +34,8 @@ _SUBMODULES = {
     "crs": ("metric_crs",),
     "extrapolate": ("extrapolate", "market_share_factors", "read_market_share"),
     "maps": ("map_from_run", "save_map", "visitor_map"),
-    "report": ("build_report", "read_event_days", "read_spend", "write_report"),
+    "report": ("build_report", "read_event_days", "write_report"),
+    "spend": ("read_spend",),
     "pipeline": ("RunConfig", "RunResult", "load_config", "run"),
     "privacy": ("DEFAULT_K", "disclosure_control", "publish"),
     "cellkey": ("Perturbation", "perturbation_table", "read_secret"),
@@ -105,7 +106,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from .maps import map_from_run, save_map, visitor_map
     from .pipeline import RunConfig, RunResult, load_config, run
     from .privacy import DEFAULT_K, disclosure_control, publish
-    from .report import build_report, read_event_days, read_spend, write_report
+    from .report import build_report, read_event_days, write_report
+    from .spend import read_spend
     from .synth import national_case
     from .visitor_tables import visitor_tables
     from .visitors import device_sums

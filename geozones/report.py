@@ -25,68 +25,15 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ._io import file_format, people_text, read_csv_text, write_text_atomic
+from ._io import people_text, read_csv_text, write_text_atomic
 from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
 from .outputs import top_origins
+from .spend import read_spend, spend_table
 
 __all__ = ["read_spend", "read_event_days", "report_periods", "build_report", "write_report", "visitors_of"]
 
 _PUBLISHED = "published"
-
-
-def read_spend(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read payment-terminal aggregates: ``zone_id``, ``date``, ``origin``, ``transactions``, ``amount``.
-
-    ``origin`` uses the codes of the published figures (``all``, ``resident``, a province
-    code, an ISO country code); ``date`` is a local date (YYYY-MM-DD); ``amount`` in euro.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A CSV or Parquet (``.parquet``) file with those columns; names are stripped and
-        lower-cased.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``zone_id`` and ``origin`` (str), ``date`` (str, YYYY-MM-DD), ``transactions`` and
-        ``amount`` (float, not negative): a row per row of the file, other columns dropped.
-
-    Raises
-    ------
-    InputError
-        Missing columns, dates that are not dates, negative or non-numeric values.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", path=path, hint="check the spending file's path")
-    if file_format(path) == "parquet":
-        try:
-            df = pd.read_parquet(path)
-        except Exception as exc:
-            raise InputError(f"cannot read the spending file: {exc}", path=path) from exc
-        df.columns = [str(c).strip().lower() for c in df.columns]
-    else:
-        df = read_csv_text(path, what="spending file")
-    need = ["zone_id", "date", "origin", "transactions", "amount"]
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        raise InputError(f"has no {', '.join(missing)} column", path=path, hint=f"a spending file has the columns {', '.join(need)}")
-    out = pd.DataFrame({"zone_id": df["zone_id"].astype(str), "origin": df["origin"].astype(str)})
-    dates = pd.to_datetime(df["date"].astype(str), format="%Y-%m-%d", errors="coerce")
-    if dates.isna().any():
-        i = int(np.flatnonzero(dates.isna().to_numpy())[0])
-        raise InputError(f"date {df['date'].iloc[i]!r} is not a date (YYYY-MM-DD)", path=path, where=f"line {i + 2}")
-    out["date"] = dates.dt.strftime("%Y-%m-%d")
-    for col in ("transactions", "amount"):
-        v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(v) | (v < 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"{col} {df[col].iloc[i]!r} is not a non-negative number", path=path, where=f"line {i + 2}")
-        out[col] = v
-    return out
 
 
 def read_event_days(path: str | os.PathLike[str]) -> dict[str, list[str]]:
@@ -438,7 +385,9 @@ def build_report(
             "top": ztop.get(zid, ""),
         })
 
-    spend_rows, spend_note = _spend_table(spend, table, day_p, k, onames, names) if spend is not None else ([], "")
+    params = manifest.get("parameters", {})
+    spend_rows, spend_note = (spend_table(spend, table, day_p, k, onames, names, (first_day, end_day), params.get("kind"), params.get("stat"))
+                              if spend is not None else ([], ""))
     from .tourism import device_sections
 
     devices = device_sections(run_dir, zone, period_start, end_ts.isoformat())
@@ -582,30 +531,6 @@ def _busiest_visitors(rows: pd.DataFrame, period_start: str, summary_p: str, has
     if not len(per):
         return pd.DataFrame(columns=["estimate", "low", "high"], dtype=float)
     return per.loc[per.groupby(level="zone_id")["estimate"].idxmax()].droplevel("period_start")
-
-
-def _spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, onames: dict, names: dict):
-    """Spend per person per zone and origin, from published daily figures and transactions >= k
-    (origin ``all``: everyone, residents included).
-    """
-    daily = table[(table["period"] == day_p) & (table["status"] == _PUBLISHED)].copy()
-    daily["date"] = daily["period_start"].str.slice(0, 10)
-    joined = spend.merge(daily[["zone_id", "date", "origin", "estimate"]], on=["zone_id", "date", "origin"], how="left")
-    usable = joined["estimate"].notna() & (joined["estimate"] > 0)
-    g = joined[usable].groupby(["zone_id", "origin"], sort=False).agg(transactions=("transactions", "sum"), amount=("amount", "sum"), visitors=("estimate", "sum"), days=("date", "nunique"))
-    rows = []
-    for (zid, o), r in g.iterrows():
-        ok = r["transactions"] >= k
-        rows.append({
-            "zone": names.get(zid, zid), "origin": "all origins, residents included" if o == ALL else onames.get(o, o), "days": int(r["days"]),
-            "transactions": people_text(r["transactions"]) if ok else "suppressed",
-            "per_visitor": f"€ {r['amount'] / r['visitors']:.2f}" if ok else "suppressed",
-        })
-    note = (
-        f"{int((~usable).sum())} of {len(joined)} spending rows have no published visitor figure for their zone, day and origin "
-        "and are left out." if (~usable).any() else ""
-    )
-    return rows, note
 
 
 def write_report(html: str, path: str | os.PathLike[str]) -> Path:

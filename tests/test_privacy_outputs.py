@@ -202,3 +202,47 @@ def test_the_heat_layer_is_drawn_from_published_zone_figures(small_case, tmp_pat
     assert m["heat_grid"]["drawn_from"].startswith("published zone figures")
 
 
+
+
+def test_spend_rows_are_protected_as_counts_are_and_added_up_per_zone_day_and_origin(small_case, tmp_path):
+    """A probe's spend table: a hidden origin's 12 transactions were all less the published
+    ones; two rows of one origin and day (retail, hospitality) halved its spend per person;
+    rows of other days or zones were lumped into 'no published visitor figure'."""
+    import re
+
+    c = small_case
+    out = tmp_path / "sp"
+    assert run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--model", "voronoi", "--out", out).returncode == 0
+    spend = tmp_path / "spend.csv"
+    rows = ["zone_id,date,origin,transactions,amount", "east,2026-07-01,all,500,10000", "east,2026-07-01,30000,150,1500",
+            "east,2026-07-01,30000,150,1500", "east,2026-07-01,FR,12,600", "east,2026-07-01,resident,100,2000", "east,2026-07-01,10000,88,4400",
+            "east,2026-06-30,30000,999,99", "station,2026-07-01,30000,50,500"]
+    spend.write_text("\n".join(rows) + "\n")
+    rep = run_cli("report", out, "--spend", spend, "--zone", "east")
+    assert rep.returncode == 0, rep.stderr
+    html = (out / "report.html").read_text()
+    table = html[html.index("What visitors spend"):]
+    cells = re.findall(r'<tr><td>East</td><td>([^<]*)</td><td class="n">\d+</td><td class="n">([^<]*)</td>', table)
+    shown = {o: t for o, t in cells}
+    assert shown["all origins, residents included"] == "500"
+    assert shown["France"] == "suppressed"
+    published = sum(int(t.replace(" ", "")) for o, t in cells if t != "suppressed" and not o.startswith("all"))
+    assert 500 - published >= 30  # (the attacker's all less the published origins: the hidden ones together)
+    assert "300" in shown.values()  # (the two rows of 30000 as one)
+    assert "are of days outside this page" in table and "name a zone that is not in this run" in table
+
+
+def test_an_hourly_runs_spend_joins_each_days_payments_once(small_case, tmp_path):
+    """A probe's hourly run joined a day's payments to each of its hours: 2 French
+    transactions read as 40 and passed k."""
+    c = small_case
+    out = tmp_path / "hourly"
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--model", "voronoi", "--period", "1h", "--out", out)
+    assert r.returncode == 0, r.stderr
+    spend = tmp_path / "spend.csv"
+    spend.write_text("zone_id,date,origin,transactions,amount\neast,2026-07-01,all,40,800\neast,2026-07-01,FR,2,10\n")
+    rep = run_cli("report", out, "--spend", spend, "--zone", "east")
+    assert rep.returncode == 0, rep.stderr
+    table = (out / "report.html").read_text().split("What visitors spend")[1]
+    assert '<td class="n">40</td>' in table and '<td class="n">960</td>' not in table
+    assert "France" not in table or "suppressed" in table.split("France")[1][:200]

@@ -1,0 +1,126 @@
+"""Card-payment aggregates beside the visitor figures: what visitors spend (the report's
+section, :func:`geozones.report.build_report` ``spend``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._io import file_format, people_text, read_csv_text
+from .errors import InputError
+from .origins import ALL
+
+__all__ = ["read_spend", "spend_table"]
+
+_PUBLISHED = "published"
+
+
+def read_spend(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read payment-terminal aggregates: ``zone_id``, ``date``, ``origin``, ``transactions``, ``amount``.
+
+    ``origin`` uses the codes of the published figures (``all``, ``resident``, a province
+    code, an ISO country code); ``date`` is a local date (YYYY-MM-DD); ``amount`` in euro.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A CSV or Parquet (``.parquet``) file with those columns; names are stripped and
+        lower-cased.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone_id`` and ``origin`` (str), ``date`` (str, YYYY-MM-DD), ``transactions`` and
+        ``amount`` (float, not negative): a row per row of the file, other columns dropped.
+
+    Raises
+    ------
+    InputError
+        Missing columns, dates that are not dates, negative or non-numeric values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path=path, hint="check the spending file's path")
+    if file_format(path) == "parquet":
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:
+            raise InputError(f"cannot read the spending file: {exc}", path=path) from exc
+        df.columns = [str(c).strip().lower() for c in df.columns]
+    else:
+        df = read_csv_text(path, what="spending file")
+    need = ["zone_id", "date", "origin", "transactions", "amount"]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise InputError(f"has no {', '.join(missing)} column", path=path, hint=f"a spending file has the columns {', '.join(need)}")
+    out = pd.DataFrame({"zone_id": df["zone_id"].astype(str), "origin": df["origin"].astype(str)})
+    dates = pd.to_datetime(df["date"].astype(str), format="%Y-%m-%d", errors="coerce")
+    if dates.isna().any():
+        i = int(np.flatnonzero(dates.isna().to_numpy())[0])
+        raise InputError(f"date {df['date'].iloc[i]!r} is not a date (YYYY-MM-DD)", path=path, where=f"line {i + 2}")
+    out["date"] = dates.dt.strftime("%Y-%m-%d")
+    for col in ("transactions", "amount"):
+        v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(v) | (v < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{col} {df[col].iloc[i]!r} is not a non-negative number", path=path, where=f"line {i + 2}")
+        out[col] = v
+    return out
+
+
+def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, onames: dict, names: dict, days: tuple[str, str],
+                 kind: str | None = None, stat: str | None = None):
+    """Spend per person per zone and origin over the page's days (``days``: first, end
+    excluded), from published daily figures (a run of hours: its days) and transactions of
+    ``k`` or more, protected as the counts are: where a zone's ``all`` is shown, its hidden
+    origins hold ``k`` transactions together, or are hidden with more (origin ``all``:
+    everyone, residents included).
+    """
+    from .counts import period_seconds
+    from .privacy import suppress_complements
+    from .report import days_from_hours
+
+    rows_p = table[table["period"] == day_p].copy()
+    rows_p["date"] = rows_p["period_start"].str.slice(0, 10)
+    if period_seconds(day_p) < 86_400:  # (a probe's hourly run joined each day's payments to every hour: 2 read as 40)
+        rows_p = pd.concat([days_from_hours(g, kind, stat) for _, g in rows_p.groupby("zone_id", sort=False)], ignore_index=True)
+    daily = rows_p[rows_p["status"] == _PUBLISHED]
+    # (rows of one zone, day and origin added up first: a probe's retail and hospitality rows halved the spend per person)
+    spend = spend.groupby(["zone_id", "date", "origin"], sort=False, as_index=False)[["transactions", "amount"]].sum()
+    on_page = (spend["date"] >= days[0]) & (spend["date"] < days[1])
+    known = spend["zone_id"].isin(set(table["zone_id"]))
+    joined = spend[on_page & known].merge(daily[["zone_id", "date", "origin", "estimate"]], on=["zone_id", "date", "origin"], how="left")
+    usable = joined["estimate"].notna() & (joined["estimate"] > 0)
+    g = joined[usable].groupby(["zone_id", "origin"], sort=False).agg(transactions=("transactions", "sum"), amount=("amount", "sum"),
+                                                                      visitors=("estimate", "sum"), days=("date", "nunique")).reset_index()
+    # (a probe read a hidden origin's 12 transactions as all less the published ones)
+    tr = g["transactions"].to_numpy(dtype=float)
+    is_all = (g["origin"] == ALL).to_numpy()
+    zid = pd.factorize(g["zone_id"])[0]
+    n_z = int(zid.max()) + 1 if len(zid) else 0
+    has_all = np.bincount(zid[is_all], minlength=n_z) > 0
+    rest = np.clip(np.bincount(zid, weights=np.where(is_all, tr, 0.0), minlength=n_z) - np.bincount(zid, weights=np.where(is_all, 0.0, tr), minlength=n_z), 0, None)
+    rest_z = np.flatnonzero(has_all)
+    obs = np.r_[tr, rest[rest_z]]
+    sup = np.r_[tr < k, np.ones(len(rest_z), bool)]
+    reason = np.where(sup, "below k", "").astype(object)
+    rel = (np.r_[np.arange(len(g)), len(g) + np.arange(len(rest_z))], np.r_[zid, rest_z], np.r_[is_all, np.zeros(len(rest_z), bool)], "complementary")
+    sup = suppress_complements(obs, sup, reason, [rel], k, len(g))[0][:len(g)]
+    rows = []
+    for i, r in g.iterrows():
+        ok = not sup[i]
+        rows.append({
+            "zone": names.get(r["zone_id"], r["zone_id"]), "origin": "all origins, residents included" if r["origin"] == ALL else onames.get(r["origin"], r["origin"]),
+            "days": int(r["days"]), "transactions": people_text(r["transactions"]) if ok else "suppressed",
+            "per_visitor": f"€ {r['amount'] / r['visitors']:.2f}" if ok else "suppressed",
+        })
+    why = [f"{n} of {len(spend)} spending rows {what}" for n, what in (
+        (int((~on_page).sum()), f"are of days outside this page ({days[0]} to the day before {days[1]})"),
+        (int((on_page & ~known).sum()), "name a zone that is not in this run"),
+        (int((~usable).sum()), "have no published visitor figure for their zone, day and origin")) if n]
+    return rows, ("; ".join(why) + ": they are left out." if why else "")
