@@ -152,7 +152,10 @@ def effect_rows(visitors: pd.DataFrame, by_origin: dict[str, pd.DataFrame], name
     """
     campaigns = campaigns or {}
     excluded = {d for ds in (events | (excluded or {})).values() for d in ds}
-    spans = {n: [d.strftime("%Y-%m-%d") for d in pd.date_range(a, b, freq="D")] for n, (a, b) in campaigns.items()}
+    # (a campaign's own days without its events: a probe's July campaign "added 2,508 a day", all of it
+    # the Braderie's and the market's inside it; -351 without them)
+    spans = {n: [d.strftime("%Y-%m-%d") for d in pd.date_range(a, b, freq="D") if d.strftime("%Y-%m-%d") not in excluded]
+             for n, (a, b) in campaigns.items()}
     excluded |= {d for ds in spans.values() for d in ds}
     out = []
     for kind, items in (("event", {n: (ds, None) for n, ds in events.items()}),

@@ -82,3 +82,18 @@ def test_an_origin_on_fewer_days_than_the_total_says_how_many():
     origins = {r["name"]: r for r in rows[0]["origins"]}
     assert origins["France"]["days"] == "1 and 8" and not origins["France"]["fewer"]
     assert origins["Germany"]["days"] == "1 and 5" and origins["Germany"]["fewer"] and rows[0]["fewer"], origins
+
+
+def test_a_campaigns_effect_leaves_out_the_events_inside_it(tmp_path):
+    """A probe's July campaign "added 2,508 visitors a day": all of it the Braderie's and a
+    market's inside it (-351 without them)."""
+    days = pd.date_range("2026-06-01", "2026-09-30", freq="D")
+    in_campaign = (days >= "2026-07-01") & (days <= "2026-07-31")
+    v = np.where(in_campaign, 1100.0, 1000.0)
+    braderie = ["2026-07-04", "2026-07-05"]
+    v[days.strftime("%Y-%m-%d").isin(braderie)] = 30000.0
+    p = tmp_path / "campaigns.csv"
+    p.write_text("name,start,end\nZomer,2026-07-01,2026-07-31\n")
+    rows = effect_rows(series(days, v), {}, {}, {"Braderie": braderie}, read_campaigns(p))
+    camp = next(r for r in rows if r["kind"] == "campaign")
+    assert "added 100 visitors a day" in camp["sentence"] and "2026-07-04" not in camp["days"]
