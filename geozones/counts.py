@@ -521,7 +521,7 @@ def events_to_counts(
         ``removed_events``, ``removed_subscribers`` (opt-outs seen in the data: exact, so
         not for publication under ``k``; :func:`geozones.privacy.optout_summary` gives what
         a manifest may say) and
-        ``dedup_factor``: distinct subscribers per period divided by the sum over cells of
+        ``dedup_factor`` (to 4 significant digits): distinct subscribers per period divided by the sum over cells of
         distinct subscribers per cell and period, over the whole run. Apportioning unique
         counts to zones multiplies by it, so that a person seen on several cells in a
         period is not counted several times over the area as a whole.
@@ -545,7 +545,9 @@ def events_to_counts(
     info = {
         "removed_events": removed_events,
         "removed_subscribers": removed_people,
-        "dedup_factor": float(per_period / per_cell) if per_cell else 1.0,
+        # (to 4 digits: its numerator and denominator, to full precision, told a probe how many days and
+        # cell-days an opted-out person had, by difference with a run before the opt-out)
+        "dedup_factor": float(f"{per_period / per_cell:.4g}") if per_cell else 1.0,
         "subscribers": int(frame["subscriber_id"].nunique()),
     }
     counts.attrs["notes"] = []

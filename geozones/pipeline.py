@@ -587,7 +587,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         },
         "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | density_note(footprinted, weights, cfg.density),
         "counts": {
-            **counts_summary(counts, bins),
+            **counts_summary(counts, bins, from_events=cfg.events is not None),
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
                                "count": safe_count(info["dropped_count"], cfg.k) if info["dropped_rows"] else 0},
             "conservation_max_abs_error": conservation,

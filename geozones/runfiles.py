@@ -50,7 +50,8 @@ def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
     Returns
     -------
     dict
-        Setting name -> list of ``{"path", "absolute", "sha256"}``.
+        Setting name -> list of ``{"path", "absolute", "sha256"}`` (an opt-out list's
+        ``sha256`` None, with a ``note`` why).
     """
     out = {}
     for key, value in paths.items():
@@ -72,7 +73,10 @@ def describe_inputs(paths: dict[str, list[str] | str | None]) -> dict:
                 if not Path(f).is_file():
                     continue  # (hashed before the run reads it: a missing file is its reader's to name, in its words)
                 # (the path as given, and absolute: --earlier finds the file from another folder)
-                files.append({"path": str(f), "absolute": str(Path(f).resolve()), "sha256": _sha256(f)})
+                files.append({"path": str(f), "absolute": str(Path(f).resolve()),
+                              # (an opt-out list's hash lets anyone test ids against it: a probe found a one-id list's id in 1.3 s)
+                              **({"sha256": None, "note": "not hashed: the hash of an opt-out list would let anyone test whether an id is on it"}
+                                 if key == "optout" else {"sha256": _sha256(f)})})
         out[key] = files
     return out
 
@@ -495,8 +499,12 @@ def partial_periods(first: str | None, last: str | None, period: str, base: str 
     return "; ".join(dict.fromkeys(said))
 
 
-def counts_summary(counts: pd.DataFrame | None, bins) -> dict:
-    """What the manifest says of the counts read (``counts`` as read, else the engines' ``bins``)."""
+def counts_summary(counts: pd.DataFrame | None, bins, from_events: bool = False) -> dict:
+    """What the manifest says of the counts read (``counts`` as read, else the engines' ``bins``);
+    counts made from subscriber-level events (``from_events``) give no number of rows (their
+    cells, days and origins where anyone was: a probe read an opted-out person's 13 cell-days
+    as the difference with a run before the opt-out).
+    """
     def iso(t) -> str:
         return local_iso(pd.Series(pd.to_datetime([t], utc=True))).iloc[0]
 
@@ -504,7 +512,7 @@ def counts_summary(counts: pd.DataFrame | None, bins) -> dict:
         return {"rows": int(bins.info["rows"]), "period": bins.info["base_period"], "engine": bins.info.get("engine", "stream"),
                 "first_period_start": iso(bins.info["first"]), "last_period_start": iso(bins.info["last"]), "notes": list(bins.info.get("notes", []))}
     return {
-        "rows": int(len(counts)),
+        "rows": "not given: counts made from subscriber-level events" if from_events else int(len(counts)),
         "engine": "memory",
         "period": counts["period"].iloc[0] if len(counts) else None,
         "first_period_start": iso(counts["period_start"].min()) if len(counts) else None,

@@ -344,7 +344,9 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         "municipalities": len(codes),
         "devices": {**_device_counts(stats.get("devices", 0), {"in_zones": stats.get("devices_in_zones", 0), "with_a_home": stats.get("homes", 0)}, k),
                     "home_country": cfg.home_country},  # (--home-country: phones of other countries roam and have no home)
-        "events": {"read": int(stats.get("events", 0)), "in_unknown_cells": unknown},
+        # (the file's events, the opted-out people's included: those left after them told a probe, by difference
+        # with a run before the opt-out, how many events the person made)
+        "events": {"read": int(stats.get("events", 0)) + int(removed_events), "in_unknown_cells": unknown},
         "optout": None if not cfg.optout else optout_summary(removed, removed_events, k),
         "market_share": None if shares is None else {
             "table": cfg.market_share, "rest_share": pooled_share(sums.zone_origin, shares),

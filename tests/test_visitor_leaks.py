@@ -154,3 +154,16 @@ def test_hidden_returning_bands_are_not_bounded_under_k_by_a_days_regulars(tmp_p
             c[i] = -1
             most = linprog(c, A_ub=a_ub or None, b_ub=b_ub or None, bounds=bounds, method="highs")
             assert most.status == 3 or -most.fun >= K, (zone, band, -most.fun)
+
+
+def test_the_events_read_are_the_files_whatever_the_opt_out_list(tmp_path):
+    """A probe read an opted-out person's 23 events as the difference of events.read between
+    the runs before and after the opt-out."""
+    w = _world(tmp_path)
+    opt = tmp_path / "optout.txt"
+    opt.write_text("a00\n")
+    reads = []
+    for name, extra in (("before", {}), ("after", {"optout": str(opt)})):
+        run_visitors(VisitorsConfig(out=str(tmp_path / name), model="given", k=K, **w, **extra))
+        reads.append(json.loads((tmp_path / name / "visitors_manifest.json").read_text())["events"]["read"])
+    assert reads[0] == reads[1] == len(pd.read_csv(w["events"]))
