@@ -74,7 +74,9 @@ def _event_dates(events: dict) -> dict[str, list[str]]:
             d = pd.to_datetime(str(date), format="%Y-%m-%d", errors="coerce")
             if pd.isna(d):
                 raise InputError(f"event {name!r}: date {date!r} is not a date (YYYY-MM-DD)")
-            out.setdefault(str(name), []).append(d.strftime("%Y-%m-%d"))
+            day = d.strftime("%Y-%m-%d")
+            if day not in out.setdefault(str(name), []):  # (a probe's repeated row weighed its day twice)
+                out[str(name)].append(day)
     return out
 
 
@@ -353,6 +355,9 @@ def build_report(
     by_origin = {o: g.set_index("date")[["estimate", "estimate_low", "estimate_high"]].rename(columns={"estimate_low": "low", "estimate_high": "high"})
                  for o, g in pub_daily.groupby("origin") if o not in (ALL, RESIDENT)}
     page_events = {n: ds for n, ds in events.items() if any(first_day <= d < end_day for d in ds)}
+    run_days = set(run_daily["date"])  # (a probe's events and campaigns outside the run vanished without a word)
+    outside = [n for n, ds in events.items() if not run_days & set(ds)]
+    outside += [n for n, (a, b) in (campaigns or {}).items() if not any(str(a)[:10] <= d <= str(b)[:10] for d in run_days)]
     page_campaigns = {n: (a, b) for n, (a, b) in (campaigns or {}).items() if str(a)[:10] < end_day and str(b)[:10] >= first_day}
     effects = effect_rows(run_iv, by_origin, onames, page_events, page_campaigns, excluded=events) if (page_events or page_campaigns) else []
 
@@ -423,7 +428,7 @@ def build_report(
         k=k, suppressed=dc.get("suppressed"), published=dc.get("published"), reasons=dc.get("suppressed_by_reason", {}),
         noise=dc.get("perturbation"),
         factors=[{"origin": o, "name": fnames.get(o, o), "share": f"{v:.0%}" if v < 1 else "1 (none)"} for o, v in factors.items()],
-        devices=devices, effects=effects, optout=manifest.get("optout") is not None, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality")),
+        devices=devices, effects=effects, outside_events=outside, optout=manifest.get("optout") is not None, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality")),
     )
 
 

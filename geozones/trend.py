@@ -230,6 +230,8 @@ def trend_rows(series: pd.DataFrame, *, halfwidth: float = 0.0, target: float | 
             raise InputError(f"base quarter {_label(b)} has no published figure for this zone", hint="give --base a quarter the runs hold")
         by = by or b.year + 5
         years = by - b.year
+        if years <= 0:  # (a probe's --by 2025 on a 2025 base read "+nan% a year")
+            raise InputError(f"--by {by} is not after the base quarter {_label(b)}", hint=f"give --by {b.year + 1} or later")
         goal = series.loc[b, "mean"] * target
         need = target ** (1 / years) - 1 if years > 0 else np.nan
         same = [q for q in qs if q.quarter == b.quarter and q > b]

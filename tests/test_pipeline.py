@@ -1182,3 +1182,23 @@ def test_a_manifest_gives_nothing_that_moves_by_one_opted_out_person(small_case,
     assert before["counts"]["rows"] == after["counts"]["rows"] == "not given: counts made from subscriber-level events"
     f = after["parameters"]["dedup_factor"]
     assert f == float(f"{f:.4g}")
+
+
+def test_report_event_and_target_edge_cases_are_said(small_case, tmp_path):
+    """A probe's repeated event row weighed its day twice, events outside the run vanished
+    without a word, --by alone was ignored, and --by the base's year read '+nan% a year'."""
+    from geozones.report import _event_dates
+
+    assert _event_dates({"Braderie": ["2026-07-01", "2026-07-01"]}) == {"Braderie": ["2026-07-01"]}
+    out = tmp_path / "o"
+    assert run_cli("apportion", "--zones", small_case["zones"], "--cells", small_case["cells"], "--counts", small_case["counts"],
+                   "--model", "voronoi", "--heat-grid", "0", "--out", out).returncode == 0
+    events = tmp_path / "events.csv"
+    events.write_text("name,date\nBraderie,2026-07-01\nHerfstfeest,2026-10-10\n")
+    r = run_cli("report", out, "--zone", "east", "--events", events)
+    assert r.returncode == 0, r.stderr
+    assert "Not in this run's days, so not here: Herfstfeest." in (out / "report.html").read_text()
+    r = run_cli("report", out, "--zone", "east", "--by", "2031")
+    assert r.returncode == 2 and "--by and --base go with --target" in r.stderr
+    r = run_cli("report", out, "--zone", "east", "--target", "2x", "--by", "2026")
+    assert r.returncode == 1 and "--by 2026 is not after the base quarter 2026 Q3" in r.stderr

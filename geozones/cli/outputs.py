@@ -51,6 +51,8 @@ def report_cmd(run_dir: str, out: str | None, zone: str | None, spend: str | Non
     """
     from ..report import build_report, report_periods, write_report
 
+    if (by or base) and not target:  # (a probe's --by alone was ignored in silence)
+        raise click.UsageError("--by and --base go with --target (e.g. --target 2x --by 2031)")
     starts = [period_start] if period_start else report_periods(run_dir)
     for start in starts:
         page = build_report(run_dir, zone=zone, spend=spend, events=events_path, period_start=start, campaigns=campaigns,
