@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ._io import file_format, row_label
 from .crs import WGS84, metric_crs, pixel_to_map, suits
 from .errors import CoverageError, InputError, WeightsError
 from .overlay import Measure, candidate_pairs, geoms_of, no_overlap, overlapping_pairs, pair_pieces, union_areas
@@ -169,7 +170,7 @@ class Weights:
         dup = pd.Series(ci.astype(np.int64) * max(len(zone_all), 1) + zc).duplicated().to_numpy()
         if dup.any():
             i = int(np.flatnonzero(dup)[0])
-            raise WeightsError(f"cell {cell_ids[ci[i]]!r} and zone {zone_all[zc[i]]!r} appear twice", path=source, where=f"row {i}")
+            raise WeightsError(f"cell {cell_ids[ci[i]]!r} and zone {zone_all[zc[i]]!r} appear twice", path=source, where=row_label(i, file_format(source) if source else ""))
         inside = zone_all != OUTSIDE
         is_out = ~inside[zc]
         zone_ids = zone_all[inside]
@@ -637,14 +638,13 @@ def check_weight_range(w: np.ndarray, source: str | None, shown) -> None:
     ----------
     w : numpy.ndarray
         The weights.
-    source : str, optional
-        The file, to name it.
-    shown : callable
-        ``shown(i)``: the i-th weight as the file has it.
+    source, shown
+        The file, to name it (a CSV's place is its line, the header line 1); ``shown(i)``:
+        the i-th weight as the file has it.
     """
-    """Every weight a number in [0, 1] (to 1e-9); ``shown(i)``: row i's weight as written."""
     bad = ~np.isfinite(w) | (w < -1e-9) | (w > 1 + 1e-9)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise WeightsError(f"weight {shown(i)!r} is not a number between 0 and 1", path=source, where=f"row {i}",
+        v = repr(shown(i)) if isinstance(shown(i), str) else format(float(shown(i)), "g")  # (not "np.float64(1.5)")
+        raise WeightsError(f"weight {v} is not a number between 0 and 1", path=source, where=row_label(i, file_format(source) if source else ""),
                            hint="rebuild the weights with 'geozones weights'")

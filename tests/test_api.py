@@ -243,3 +243,20 @@ def test_api_calls_with_bad_arguments_raise_geozones_errors(tmp_path):
     assert not (tmp_path / "z.geojson").exists()
     with pytest.raises(ZoneError, match="already a table of zones"):
         gz.read_zones(zones)
+
+
+def test_a_weights_csvs_bad_row_is_named_by_its_line(tmp_path):
+    """A probe's weights CSV error said "row 2" for the third data line (0-based, where
+    docs/bad_input.md promises a CSV's line, the header line 1)."""
+    import pytest
+
+    import geozones as gz
+    from geozones.errors import WeightsError
+
+    p = tmp_path / "w.csv"
+    p.write_text("cell_id,zone_id,weight\nA,z,0.5\nA,outside,0.5\nA,z,0.1\n")
+    with pytest.raises(WeightsError, match="line 4: cell 'A' and zone 'z' appear twice"):
+        gz.read_weights(p)
+    p.write_text("cell_id,zone_id,weight\nA,z,0.5\nA,outside,1.5\n")
+    with pytest.raises(WeightsError, match="line 3: weight"):
+        gz.read_weights(p)

@@ -246,7 +246,7 @@ def test_a_zone_no_cell_reaches_survives_the_round_trip(tmp_path):
 def test_bad_weights_tables_are_refused(tmp_path):
     p = tmp_path / "w.csv"
     p.write_text("cell_id,zone_id,weight\na,z,1.5\n")
-    with pytest.raises(WeightsError, match="row 0"):
+    with pytest.raises(WeightsError, match="line 2: weight 1.5 is not"):
         gz.read_weights(p)
     p.write_text("cell_id,zone\na,z\n")
     with pytest.raises(WeightsError, match="weight"):
