@@ -160,7 +160,7 @@ def _regulars_bound(v: pd.DataFrame, r: pd.DataFrame, obs: np.ndarray, sup: np.n
     g = pd.DataFrame({"key": rkey, "band": band, "obs": obs[rows], "hid": sup[rows]})
     wide = g.pivot_table(index="key", columns="band", values=["obs", "hid"], aggfunc="first")
     top = len(RETURN_BANDS) - 1  # (4+)
-    small = [b for b in range(top)]
+    small = list(range(top))
     n_hi = wide[("obs", len(RETURN_BANDS))] + 0.5
     shown = sum(np.where(wide[("hid", b)].astype(bool), 0.0, wide[("obs", b)] - 0.5) for b in small)
     room = n_hi - shown - least.reindex(wide.index).fillna(-np.inf)
