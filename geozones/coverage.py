@@ -168,6 +168,9 @@ def wedge_coverage(cells: gpd.GeoDataFrame, *, crs: str | pyproj.CRS | None = No
     m = _metric_cells(cells, crs)
     x, y = m.geometry.x.to_numpy(), m.geometry.y.to_numpy()
     az, bw, r = (m[c].to_numpy(dtype=float) for c in ("azimuth", "beamwidth", "range_m"))
+    if not (np.isfinite(r) & (r > 0)).all():  # (a probe's negative range made a polygon, NaN a GEOS error)
+        i = int(np.flatnonzero(~(np.isfinite(r) & (r > 0)))[0])
+        raise CoverageError(f"cell {m['cell_id'].iloc[i]!r}: range_m {r[i]:g} is not a positive number of metres", hint="read the plan with geozones.read_cellplan")
     disc = np.isnan(az) | (bw >= 360)
     geoms = np.empty(len(m), dtype=object)
     if disc.any():

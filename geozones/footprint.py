@@ -453,8 +453,12 @@ def estimate_density(P: sparse.csr_array, counts: np.ndarray, prior: np.ndarray,
     counts = np.asarray(counts, dtype=float)
     if counts.shape != (P.shape[0],) or (counts < 0).any() or not np.isfinite(counts).all():
         raise WeightsError("counts for the density must be one finite, non-negative number per cell")
+    prior = np.asarray(prior, dtype=float)
+    if prior.shape != (P.shape[1],) or (prior < 0).any() or not np.isfinite(prior).all() or int(iterations) < 0:
+        # (a probe's negative prior gave a density adding to -24,752, a NaN one all NaN, a wrong length a broadcasting error)
+        raise WeightsError("the prior must be one finite, non-negative number per tile, and iterations at least 0")
     reached = np.asarray(P.sum(axis=0)).ravel() > 0
-    lam = np.where(reached, np.asarray(prior, dtype=float), 0.0)
+    lam = np.where(reached, prior, 0.0)
     q = P @ lam
     if lam.sum() <= 0:
         return lam
@@ -492,6 +496,8 @@ def footprint_weights(fp: Footprints, cell_counts: np.ndarray | None = None, *, 
     prior = np.where(np.asarray(P.sum(axis=0)).ravel() > 0, fp.prior, 0.0)
     if density is not None:
         lam = np.asarray(density, dtype=float)
+        if lam.shape != (fp.matrix.shape[1],) or (lam < 0).any() or not np.isfinite(lam).all():
+            raise WeightsError(f"density must be one finite, non-negative number per tile ({fp.matrix.shape[1]:,})")
     else:
         lam = prior if cell_counts is None else estimate_density(P, cell_counts, fp.prior, iterations=iterations)
 

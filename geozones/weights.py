@@ -348,8 +348,8 @@ def compute_weights(
     import shapely
 
     for name, gdf, key in (("coverage", coverage, "cell_id"), ("zones", zones, "zone_id")):
-        if key not in gdf.columns:
-            raise WeightsError(f"{name} has no {key} column")
+        if key not in gdf.columns or gdf[key].isna().any():  # (a probe's NaN zone_id made a zone named 'nan')
+            raise WeightsError(f"{name} has no {key} column" if key not in gdf.columns else f"{name} has a {key} that is empty (NaN)")
         if gdf.crs is None:
             raise WeightsError(f"{name} has no CRS", hint="set it with GeoDataFrame.set_crs")
     cell_ids = coverage["cell_id"].astype(str).to_numpy()

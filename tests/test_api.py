@@ -260,3 +260,32 @@ def test_a_weights_csvs_bad_row_is_named_by_its_line(tmp_path):
     p.write_text("cell_id,zone_id,weight\nA,z,0.5\nA,outside,1.5\n")
     with pytest.raises(WeightsError, match="line 3: weight"):
         gz.read_weights(p)
+
+
+def test_geometry_and_density_arguments_a_notebook_gets_wrong_are_refused():
+    """A probe's negative prior gave a density adding to -24,752, a NaN zone_id a zone named
+    'nan', a negative range_m a wedge, a NaN one a GEOS error."""
+    import geopandas as gpd
+    import numpy as np
+    import pytest
+    from scipy import sparse
+    from shapely.geometry import box
+
+    import geozones as gz
+    from geozones.errors import CoverageError, WeightsError
+
+    P = sparse.csr_array(np.array([[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]]))
+    assert gz.estimate_density(P, np.array([10.0, 20.0]), np.ones(3)).sum() == pytest.approx(30.0)
+    for prior in (-np.ones(3), np.full(3, np.nan), np.ones(2)):
+        with pytest.raises(WeightsError, match="the prior must be"):
+            gz.estimate_density(P, np.array([10.0, 20.0]), prior)
+    with pytest.raises(WeightsError, match="iterations at least 0"):
+        gz.estimate_density(P, np.array([10.0, 20.0]), np.ones(3), iterations=-1)
+    cov = gpd.GeoDataFrame({"cell_id": ["a"]}, geometry=[box(0, 0, 100, 100)], crs="EPSG:3812")
+    zones = gpd.GeoDataFrame({"zone_id": [np.nan], "name": ["Z"]}, geometry=[box(0, 0, 50, 50)], crs="EPSG:3812")
+    with pytest.raises(WeightsError, match="zone_id that is empty"):
+        gz.compute_weights(cov, zones)
+    cells = gpd.GeoDataFrame({"cell_id": ["a", "b"], "site_id": ["s", "t"], "azimuth": [90.0, 0.0], "beamwidth": [65.0, 65.0],
+                              "range_m": [500.0, -5.0]}, geometry=gpd.points_from_xy([3.26, 3.27], [50.82, 50.82]), crs="EPSG:4326")
+    with pytest.raises(CoverageError, match="cell 'b': range_m -5 is not a positive number"):
+        gz.wedge_coverage(cells)
