@@ -29,6 +29,7 @@ from ._io import people_text, read_csv_text, write_text_atomic
 from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
 from .outputs import top_origins
+from .periods import TIMEZONE
 from .spend import read_spend, spend_table
 
 __all__ = ["read_spend", "read_event_days", "report_periods", "build_report", "write_report", "visitors_of"]
@@ -405,6 +406,11 @@ def build_report(
 
     p = manifest.get("parameters", {})
     coverage_note = _coverage_note(manifest.get("counts", {}), start_ts, end_ts, summary_p)
+    if p.get("kind") == "events" and len(days):  # (events add up over a day's hours: a probe's 25-hour Sunday was the peak day)
+        naive = pd.DatetimeIndex(pd.to_datetime(days["date"]))
+        hours = ((naive + pd.Timedelta(days=1)).tz_localize(TIMEZONE) - naive.tz_localize(TIMEZONE)) / pd.Timedelta(hours=1)
+        odd = [f"{d} has {h:g} hours" for d, h in zip(days["date"], hours) if h != 24]
+        coverage_note = "; ".join([x for x in (coverage_note, ", ".join(odd) + " (a clock change): its events are so many hours'" if odd else "") if x])
     dc = manifest.get("disclosure_control", {})
     ms = manifest.get("market_share", {})
     factors = ms.get("factors", {})

@@ -1202,3 +1202,19 @@ def test_report_event_and_target_edge_cases_are_said(small_case, tmp_path):
     assert r.returncode == 2 and "--by and --base go with --target" in r.stderr
     r = run_cli("report", out, "--zone", "east", "--target", "2x", "--by", "2026")
     assert r.returncode == 1 and "--by 2026 is not after the base quarter 2026 Q3" in r.stderr
+
+
+def test_the_report_of_events_counts_names_a_day_of_25_hours(small_case, tmp_path):
+    """A probe's events counts over the autumn clock change: the 25-hour Sunday ranked as the
+    peak day, its events summed over 25 hours, and nothing said so."""
+    from geozones.report import build_report
+
+    starts = pd.date_range("2026-10-24T22:00Z", "2026-10-25T23:00Z", freq="1h", inclusive="left")  # (25 hours: Sunday 25 October)
+    rows = ["cell_id,period_start,period,count,origin"] + [f"B,{t.isoformat()},1h,100,34022" for t in starts]
+    counts = tmp_path / "dst_events.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "o"
+    r = run_cli("apportion", "--zones", small_case["zones"], "--cells", small_case["cells"], "--counts", counts, "--kind", "events",
+                "--model", "voronoi", "--period", "1d", "--heat-grid", "0", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "2026-10-25 has 25 hours (a clock change)" in build_report(out, zone="east")
