@@ -243,7 +243,10 @@ def trend_rows(series: pd.DataFrame, *, halfwidth: float = 0.0, target: float | 
             yearly = (1 + c[0]) ** (1 / n) - 1
             lo, hi = (1 + c[1]) ** (1 / n) - 1, (1 + c[2]) ** (1 / n) - 1
             verdict = "on track" if lo >= need else ("behind" if hi < need else "too early to tell")
+            if any("boundary differs" in n for n in out["notes"]):  # (a probe's moved zone still read "on track")
+                verdict += ", though the zone's boundary changed between them (see below)"
             so_far = f" So far ({_label(b)} to {_label(last)}): {yearly:+.1%} a year ({lo:+.1%} to {hi:+.1%}): {verdict}."
-        out["target"] = (f"Target: {target:g}x the {_label(b)} level ({people_text(series.loc[b, 'mean'])} to {people_text(goal)} visitors a day) by "
+        what = "people" if out["measure"] == "people" else "visitors"
+        out["target"] = (f"Target: {target:g}x the {_label(b)} level ({people_text(series.loc[b, 'mean'])} to {people_text(goal)} {what} a day) by "
                          f"{by} Q{b.quarter}: {need:+.1%} a year.{so_far}")
     return out

@@ -99,3 +99,17 @@ def test_a_trend_over_runs_that_differ_in_residents_or_period_compares_like_with
     assert "People in all per day" in html and "residents not set apart there" in html
     html = build_report(tmp_path / "now", zone="east", compare=[tmp_path / "hours"])  # (no internal error)
     assert "Quarter on quarter" in html and "2026 Q2" in html
+
+
+def test_a_targets_verdict_says_when_the_zones_boundary_changed():
+    """A probe's zone, its boundary moved by 16% of its area, still read "on track"."""
+    from geozones.trend import trend_rows
+
+    q = pd.to_datetime(["2026-07-01", "2027-07-01"])
+    s = pd.DataFrame({"mean": [1000.0, 1500.0], "low": [950.0, 1425.0], "high": [1050.0, 1575.0], "se": [5.0, 5.0], "days": [92, 92],
+                      "model": ["footprint", "footprint"]}, index=q)
+    s.attrs["notes"] = ["r2027: the zone's boundary differs (1.100 km² against 1.000 km²; 16.4% of its area changed): ..."]
+    t = trend_rows(s, target=2.0, by=2031)
+    assert "on track, though the zone's boundary changed between them" in t["target"]
+    s.attrs["notes"] = []
+    assert "boundary" not in trend_rows(s, target=2.0, by=2031)["target"]
