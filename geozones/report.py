@@ -391,8 +391,8 @@ def build_report(
             "top": ztop.get(zid, ""),
         })
 
-    params = manifest.get("parameters", {})
-    spend_rows, spend_note = (spend_table(spend, table, day_p, k, onames, names, (first_day, end_day), params.get("kind"), params.get("stat"))
+    p = manifest.get("parameters", {})
+    spend_rows, spend_note = (spend_table(spend, table, day_p, k, onames, names, (first_day, end_day), p.get("kind"), p.get("stat"))
                               if spend is not None else ([], ""))
     from .tourism import device_sections
 
@@ -404,7 +404,6 @@ def build_report(
         devices["days_note"] = (f"These tables cover {a} to {b} ({n} {unit}{'s' if n != 1 else ''}); the counts above cover "
                                 f"{days['date'].iloc[0]} to {days['date'].iloc[-1]} ({len(days)} day{'s' if len(days) != 1 else ''}).")
 
-    p = manifest.get("parameters", {})
     coverage_note = _coverage_note(manifest.get("counts", {}), start_ts, end_ts, summary_p)
     if p.get("kind") == "events" and len(days):  # (events add up over a day's hours: a probe's 25-hour Sunday was the peak day)
         naive = pd.DatetimeIndex(pd.to_datetime(days["date"]))

@@ -87,7 +87,7 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
 
     rows_p = table[table["period"] == day_p].copy()
     rows_p["date"] = rows_p["period_start"].str.slice(0, 10)
-    if period_seconds(day_p) < 86_400:  # (a probe's hourly run joined each day's payments to every hour: 2 read as 40)
+    if period_seconds(day_p) < 86_400 and len(rows_p):  # (a probe's hourly run joined each day's payments to every hour: 2 read as 40)
         rows_p = pd.concat([days_from_hours(g, kind, stat) for _, g in rows_p.groupby("zone_id", sort=False)], ignore_index=True)
     daily = rows_p[rows_p["status"] == _PUBLISHED]
     # (rows of one zone, day and origin added up first: a probe's retail and hospitality rows halved the spend per person)
