@@ -94,8 +94,9 @@ log = logging.getLogger("geozones")
 class RunResult:
     """What :func:`run` produced: the published table, the manifest, the files written.
 
-    ``arrow`` is the published zone table as written (:func:`geozones.outputs.output_table`),
-    ``table`` the same as a pandas DataFrame, made on first use. Both are None for a table
+    ``arrow`` is the published zone table as written (:func:`geozones.outputs.output_table`;
+    its intervals unrounded, the files' rounded), ``table`` the same as a pandas DataFrame,
+    made on first use. Both are None for a table
     published in parts (too large for the memory budget whole:
     ``manifest["disclosure_control"]["parts"]`` says in how many); it is then in the files only.
     """
