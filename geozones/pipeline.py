@@ -84,7 +84,7 @@ from .runfiles import (
 )
 from .weights import Weights, zone_fit
 from .weights_io import read_weights
-from .zones import OUTSIDE, nested_pairs, read_zones, zone_families, zone_overlaps
+from .zones import OUTSIDE, nested_zones, read_zones
 
 __all__ = ["RunConfig", "RunResult", "load_config", "run", "ZONE_COUNT_COLUMNS"]
 
@@ -500,8 +500,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
                                     "unknown_cells": cfg.unknown_cells, "dedup_factor": cfg.dedup_factor if cfg.kind == "unique" else None},
                        cfg.protection, pert.secret_id() if pert is not None else "")
         locks = early.locks(pert.max_noise + 0.5 if pert is not None else 0.5)
-    overlaps = zone_overlaps(shapes, cfg.metric_crs)
-    nested = nested_pairs(overlaps) + zone_families(shapes, overlaps)
+    nested = nested_zones(shapes, cfg.metric_crs)
     clock.done("nested zones")
     # how well the cells fit each zone: from the weights alone, no people count behind it
     fit = zone_fit(public_weights).reindex(zones["zone_id"].astype(str))
