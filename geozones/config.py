@@ -25,6 +25,7 @@ from .engine import ENGINES, parse_size
 from .errors import ConfigError, CountsError, InputError
 from .footprint import PRIORS
 from .origins import LEVELS
+from .periods import clock_change
 from .privacy import DEFAULT_K
 
 __all__ = ["RunConfig", "load_config", "pick_engine", "range_bound", "DEFAULTS", "ENGINE_CHOICES", "UNKNOWN_CELLS", "PATH_KEYS"]
@@ -186,11 +187,8 @@ def _clock_change(value: str) -> str:
         t = pd.Timestamp(datetime.datetime.fromisoformat(str(value).strip()))
     except ValueError:
         return ""
-    if t.tzinfo is not None:
-        return ""
-    if pd.isna(t.tz_localize(TIMEZONE, ambiguous=True, nonexistent="NaT")):
-        return "does not exist in Europe/Brussels (clocks go forward)"
-    return "happens twice in Europe/Brussels (clocks go back)" if pd.isna(t.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="NaT")) else ""
+    change = clock_change(t) if t.tzinfo is None else ""
+    return {"forward": "does not exist in Europe/Brussels (clocks go forward)", "back": "happens twice in Europe/Brussels (clocks go back)"}.get(change, "")
 
 
 #: TOML keys named as the command line's options where the two differ.

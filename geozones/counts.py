@@ -39,7 +39,7 @@ from ._io import csv_delimiter, file_format, read_csv_text, read_parquet_table, 
 from ._io import row_label as _row
 from .errors import CountsError, InputError
 from .origins import ALL, blank_origins, no_origin_note, normalize_origins
-from .periods import TIMEZONE, off_period, off_period_message, parse_period, period_end, period_floor, period_seconds
+from .periods import TIMEZONE, clock_change, off_period, off_period_message, parse_period, period_end, period_floor, period_seconds
 
 __all__ = [
     "KINDS",
@@ -189,8 +189,7 @@ def _localize(naive: pd.Series, path: Path, fmt: str, column: str, raw: pd.Serie
         else:
             row = j
         t = naive.iloc[j]
-        dst = pd.Timestamp(t).tz_localize(TIMEZONE, ambiguous=True, nonexistent="NaT")
-        why = "does not exist (clocks go forward)" if pd.isna(dst) else "happens twice (clocks go back)"
+        why = "does not exist (clocks go forward)" if clock_change(t) == "forward" else "happens twice (clocks go back)"
         typed = pd.api.types.is_datetime64_any_dtype(raw)
         raise CountsError(
             f"{column} '{pd.Timestamp(value).isoformat() if typed else value}' {why} in Europe/Brussels",

@@ -131,3 +131,13 @@ def off_period_message(start_ns: int, period: str) -> tuple[str, str]:
             f"the counts are per {period}: each row's period_start is where its {period} starts "
             f"({'on the hour' if period == '1h' else 'at local midnight' if period == '1d' else 'on its boundary'}); "
             "fix or remove these rows")
+
+
+def clock_change(t) -> str:
+    """Why a local time (naive, Europe/Brussels) has no single instant: ``"forward"`` (it
+    does not exist: the clocks skip it), ``"back"`` (it happens twice), else ``""``.
+    """
+    t = pd.Timestamp(t)
+    if pd.isna(t.tz_localize(TIMEZONE, ambiguous=True, nonexistent="NaT")):
+        return "forward"
+    return "back" if pd.isna(t.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="NaT")) else ""
