@@ -109,9 +109,9 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
         the first run's (the change then includes the boundary's), and runs that set
         residents apart where others did not (then every quarter is people in all,
         residents included, and ``attrs["measure"]`` says ``"people"``) or used another
-        ``k`` or model.
+        ``k`` or model; ``attrs["moved"]``: the runs where the zone's boundary differs.
     """
-    runs, notes = [], []
+    runs, notes, moved_runs = [], [], []
     first = None
     for i, d in enumerate(run_dirs):
         d = Path(d)
@@ -127,6 +127,7 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
         elif first is not None and shape is not None:
             moved = first.symmetric_difference(shape).area / max(first.area, 1e-9)
             if moved > 0.001:
+                moved_runs.append(d.name)
                 notes.append(f"{d.name}: the zone's boundary differs ({shape.area / 1e6:.3f} km² against {first.area / 1e6:.3f} km²; "
                              f"{moved:.1%} of its area changed): a change on its quarters includes the boundary's")
         runs.append((d, t, info))
@@ -152,6 +153,7 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
     out["se"] = out["se"].fillna(0.0)
     out.attrs["notes"] = notes
     out.attrs["measure"] = "visitors" if residents else "people"
+    out.attrs["moved"] = moved_runs
     return out
 
 
@@ -243,7 +245,7 @@ def trend_rows(series: pd.DataFrame, *, halfwidth: float = 0.0, target: float | 
             yearly = (1 + c[0]) ** (1 / n) - 1
             lo, hi = (1 + c[1]) ** (1 / n) - 1, (1 + c[2]) ** (1 / n) - 1
             verdict = "on track" if lo >= need else ("behind" if hi < need else "too early to tell")
-            if any("boundary differs" in n for n in out["notes"]):  # (a probe's moved zone still read "on track")
+            if series.attrs.get("moved"):  # (a probe's moved zone still read "on track")
                 verdict += ", though the zone's boundary changed between them (see below)"
             so_far = f" So far ({_label(b)} to {_label(last)}): {yearly:+.1%} a year ({lo:+.1%} to {hi:+.1%}): {verdict}."
         what = "people" if out["measure"] == "people" else "visitors"

@@ -109,7 +109,8 @@ def test_a_targets_verdict_says_when_the_zones_boundary_changed():
     s = pd.DataFrame({"mean": [1000.0, 1500.0], "low": [950.0, 1425.0], "high": [1050.0, 1575.0], "se": [5.0, 5.0], "days": [92, 92],
                       "model": ["footprint", "footprint"]}, index=q)
     s.attrs["notes"] = ["r2027: the zone's boundary differs (1.100 km² against 1.000 km²; 16.4% of its area changed): ..."]
+    s.attrs["moved"] = ["r2027"]
     t = trend_rows(s, target=2.0, by=2031)
     assert "on track, though the zone's boundary changed between them" in t["target"]
-    s.attrs["notes"] = []
+    s.attrs["notes"], s.attrs["moved"] = [], []
     assert "boundary" not in trend_rows(s, target=2.0, by=2031)["target"]
