@@ -11,7 +11,7 @@ import pandas as pd
 
 from .counts import parse_period, period_seconds
 from .extrapolate import market_share_factors, rest_share
-from .privacy import BELOW_K, PUBLISHED, SUPPRESSED, suppress_complements
+from .privacy import BELOW_K, PUBLISHED, SUPPRESSED, nested_relation, suppress_complements
 from .visitors import ALL, CATEGORIES, CLASSES, DWELL_BANDS, KEY_OF, NON_RESIDENTS, RETURN_BANDS, DeviceSums
 from .weights import Weights
 
@@ -114,29 +114,6 @@ def _complete(sums: pd.DataFrame, key: str, n_cat: int, groups: pd.DataFrame) ->
     obs[:, n_cat] = obs[:, :n_cat].sum(axis=1)
     grid["observed"] = obs.reshape(-1)
     return grid
-
-
-def _nested_relation(frames: list, keys: list, offsets: np.ndarray, pairs, obs: np.ndarray, n_real: int) -> tuple:
-    """``outer = inner + rest`` per nested pair of zones, table, period and category: a
-    device seen in the inner zone is in the outer one, so the difference is the devices of
-    the outer zone outside the inner one, exactly where the weights are whole cells (a
-    probe read 5 such people a day as big minus small). The rests are appended after the
-    ``n_real`` real rows.
-    """
-    parts = [pd.DataFrame({"tbl": i, "zone": f["zone"].to_numpy(dtype=np.int64), "start": f["period_start"].to_numpy(),
-                           "cat": f[key].to_numpy(dtype=np.int64), "row": np.arange(len(f)) + offsets[i]})
-             for i, (f, key) in enumerate(zip(frames, keys, strict=True))]
-    rows = pd.concat(parts, ignore_index=True)
-    p = pd.DataFrame(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), columns=["outer", "inner"])
-    m = rows.merge(p, left_on="zone", right_on="outer").merge(rows, left_on=["inner", "tbl", "start", "cat"],
-                                                               right_on=["zone", "tbl", "start", "cat"], suffixes=("_o", "_i"))
-    m = m.sort_values(["row_o", "row_i"], kind="stable")
-    ro, ri = m["row_o"].to_numpy(dtype=np.int64), m["row_i"].to_numpy(dtype=np.int64)
-    n = len(m)
-    g = np.arange(n)
-    rest = np.clip(obs[ro] - obs[ri], 0.0, None)
-    rel = (np.r_[ro, ri, n_real + g], np.r_[g, g, g], np.r_[np.ones(n, bool), np.zeros(2 * n, bool)], "complementary: nested zones")
-    return rel, rest
 
 
 def _regulars_bound(v: pd.DataFrame, r: pd.DataFrame, obs: np.ndarray, sup: np.ndarray, offsets: np.ndarray, k: float) -> np.ndarray:
@@ -254,8 +231,15 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nes
     # relations need dense group numbers per relation
     rel = [(rows, pd.factorize(g)[0], tot, label) for rows, g, tot, label in rel]
     if nested is not None and len(nested):
-        nest, rest = _nested_relation(frames, ["class", "dwell", "days_present"], offsets, nested, obs, n_real)
-        rel.append(nest)
+        # (a device seen in the inner zone is in the outer one: each outer figure is the inner one's plus the devices
+        # of the outer zone outside it, per table, period and category: the zone tables' relation, over these rows)
+        stacked = pd.DataFrame({"zone_id": np.concatenate([f["zone"].to_numpy(dtype=np.int64) for f in frames]).astype(str),
+                                "period_start": np.concatenate([f["period_start"].to_numpy() for f in frames]),
+                                "period": np.repeat(np.arange(len(frames)), [len(f) for f in frames]),
+                                "origin": np.concatenate([f[key].to_numpy(dtype=np.int64) for f, key in zip(frames, ("class", "dwell", "days_present"), strict=True)]),
+                                "observed": obs})
+        nest, rest = nested_relation(stacked, [(str(a), str(b)) for a, b in nested], n_real)
+        rel += [nest] if nest is not None else []
         obs = np.r_[obs, rest]
         sup = np.r_[sup, np.ones(len(rest), bool)]  # (a rest is never published)
         reason = np.r_[reason, np.full(len(rest), "difference", dtype=object)]
