@@ -886,14 +886,18 @@ def test_the_footprint_default_publishes_the_same_files_on_every_engine(demo_inp
     case = demo_inputs
     counts = pd.read_parquet(case["counts"])
     two = counts[counts["period_start"] < counts["period_start"].min() + pd.Timedelta(days=2)]
-    src = tmp_path / "two_days.parquet"
-    two.to_parquet(src, index=False)
+    assert _unlike_on_engines(case, two, tmp_path / "two_days.parquet", ("zone_counts.csv", "zones.geojson")) == []
+
+
+def _unlike_on_engines(case: dict, counts: pd.DataFrame, src, names: tuple) -> list:
+    """Run the default pipeline over ``counts`` (written to ``src``) on the memory and the
+    stream engine, beside ``src``: the files of ``names`` they did not write alike, byte for byte."""
+    counts.to_parquet(src, index=False)
     base = RunConfig(zones=[case["zones"]], cells=case["cells"], counts=str(src), market_share=case["market_share"],
                      heat_grid_m=None, map=False, out="")
     for engine in ("memory", "stream"):
-        run(dataclasses.replace(base, out=str(tmp_path / engine), engine=engine))
-    for name in ("zone_counts.csv", "zones.geojson"):
-        assert (tmp_path / "memory" / name).read_bytes() == (tmp_path / "stream" / name).read_bytes(), name
+        run(dataclasses.replace(base, out=str(src.parent / engine), engine=engine))
+    return [n for n in names if (src.parent / "memory" / n).read_bytes() != (src.parent / "stream" / n).read_bytes()]
 
 
 @pytest.mark.parametrize("compiled", [True, False])
@@ -1063,13 +1067,7 @@ def test_a_25_hour_day_keeps_the_runs_density_on_every_engine(demo_inputs, tmp_p
     starts = pd.date_range("2026-10-23T22:00Z", "2026-10-26T23:00Z", freq="1h", inclusive="left")  # (24 + 25 + 24 hours)
     assert len(starts) == 73
     same = pd.concat([hour.assign(period_start=s) for s in starts], ignore_index=True)
-    src = tmp_path / "clock_change.parquet"
-    same.to_parquet(src, index=False)
-    base = RunConfig(zones=[demo_inputs["zones"]], cells=demo_inputs["cells"], counts=str(src), market_share=demo_inputs["market_share"],
-                     heat_grid_m=None, map=False, out="")
-    for engine in ("memory", "stream"):
-        run(dataclasses.replace(base, out=str(tmp_path / engine), engine=engine))
-    assert (tmp_path / "memory" / "zone_counts.csv").read_bytes() == (tmp_path / "stream" / "zone_counts.csv").read_bytes()
+    assert _unlike_on_engines(demo_inputs, same, tmp_path / "clock_change.parquet", ("zone_counts.csv",)) == []
     t = pd.read_csv(tmp_path / "stream" / "zone_counts.csv")
     days = t[(t["period"] == "1d") & (t["origin"] == "all")].pivot(index="zone_id", columns="period_start", values="estimate")
     assert days.shape[1] == 3 and (days.nunique(axis=1, dropna=False) == 1).all()  # (every day alike, the 25-hour one too)
