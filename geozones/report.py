@@ -48,7 +48,7 @@ def read_event_days(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     Returns
     -------
     dict of str to list of str
-        Event name -> its dates (YYYY-MM-DD), both in the order of the file.
+        Event name -> its dates (YYYY-MM-DD, each once), both in the order of the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -56,25 +56,23 @@ def read_event_days(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     df = read_csv_text(path, what="event days file")
     if not {"name", "date"} <= set(df.columns):
         raise InputError("has no name and date columns", path=path, hint="one row per event day: name,date")
-    days: dict[str, list[str]] = {}
+    days: dict[str, list] = {}
     for name, date in zip(df["name"], df["date"]):
-        d = pd.to_datetime(date, format="%Y-%m-%d", errors="coerce")
-        if pd.isna(d):
-            raise InputError(f"date {date!r} is not a date (YYYY-MM-DD)", path=path)
-        days.setdefault(name, []).append(d.strftime("%Y-%m-%d"))
-    return days
+        days.setdefault(name, []).append(date)
+    return _event_dates(days, path)
 
 
-def _event_dates(events: dict) -> dict[str, list[str]]:
-    """Event days given as a dict, checked as :func:`read_event_days` checks a file (a probe's
-    ``{"Braderie": ["03/07/2026"]}`` left the report without its event, silently).
+def _event_dates(events: dict, path: Path | None = None) -> dict[str, list[str]]:
+    """Event days as YYYY-MM-DD text, each once per event, checked: a file's
+    (:func:`read_event_days`, ``path``) and a dict given to :func:`build_report` alike (a
+    probe's ``{"Braderie": ["03/07/2026"]}`` had left the report without its event, silently).
     """
     out: dict[str, list[str]] = {}
     for name, dates in events.items():
         for date in [dates] if isinstance(dates, str) else dates:
             d = pd.to_datetime(str(date), format="%Y-%m-%d", errors="coerce")
             if pd.isna(d):
-                raise InputError(f"event {name!r}: date {date!r} is not a date (YYYY-MM-DD)")
+                raise InputError(f"event {name!r}: date {date!r} is not a date (YYYY-MM-DD)", path=path)
             day = d.strftime("%Y-%m-%d")
             if day not in out.setdefault(str(name), []):  # (a probe's repeated row weighed its day twice)
                 out[str(name)].append(day)
