@@ -18,25 +18,23 @@ def noted(items: Iterable[T], say: Callable[[int], str], every: float | None = N
     ``every`` seconds (default :data:`HEARTBEAT_S`), ``i`` being how many items are done:
     a national audit's steps take minutes, and a scheduler's log would be silent.
     """
-    every = HEARTBEAT_S if every is None else every
-    said = time.perf_counter()
-    for i, item in enumerate(items):
-        if time.perf_counter() - said > every:
-            said = time.perf_counter()
-            logging.getLogger("geozones").info(say(i))
+    i = 0
+    beat = Heartbeat(lambda: say(i), every)
+    for i, item in enumerate(items):  # (the heartbeat reads i)
+        beat()
         yield i, item
 
 
 class Heartbeat:
     """Call it as often as you like: it logs ``say()`` (at INFO, logger ``geozones``) at
-    most every :data:`HEARTBEAT_S` seconds (a step of few items, each of many solves,
-    is as silent as a long loop).
+    most every ``every`` seconds (default :data:`HEARTBEAT_S`; a step of few items, each of
+    many solves, is as silent as a long loop).
     """
 
-    def __init__(self, say: Callable[[], str]):
-        self.say, self.said = say, time.perf_counter()
+    def __init__(self, say: Callable[[], str], every: float | None = None):
+        self.say, self.every, self.said = say, every, time.perf_counter()
 
     def __call__(self) -> None:
-        if time.perf_counter() - self.said > HEARTBEAT_S:
+        if time.perf_counter() - self.said > (HEARTBEAT_S if self.every is None else self.every):
             self.said = time.perf_counter()
             logging.getLogger("geozones").info(self.say())
