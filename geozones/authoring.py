@@ -9,8 +9,6 @@ weights and thresholds.
 
 from __future__ import annotations
 
-import html
-
 import folium
 import geopandas as gpd
 import numpy as np
@@ -20,6 +18,7 @@ from branca.element import Element, MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
+from ._html import html_text, script_json
 from .authoring_checks import authoring_problems, thin_differences, zone_contributions, zone_resolution
 from .coverage import build_coverage
 from .crs import WGS84
@@ -43,8 +42,7 @@ __all__ = [
 _OK, _FLAG, _NONE = "#2b8cbe", "#e31a1c", "#969696"
 
 
-def _esc(v) -> str:
-    return html.escape(str(v))
+_esc = html_text
 
 
 def _popup_html(row, cells: pd.DataFrame, k: int, share: float, top: int = 15) -> str:
@@ -105,7 +103,7 @@ def _add_reference(m: folium.Map, bounds, reference) -> None:
 
 
 def _add_coverage(m: folium.Map, cov: gpd.GeoDataFrame, name: str, color: str, show: bool) -> None:
-    g = gpd.GeoDataFrame({"cell_id": cov["cell_id"].astype(str).map(html.escape).to_numpy()}, geometry=cov.geometry.values, crs=cov.crs)
+    g = gpd.GeoDataFrame({"cell_id": cov["cell_id"].astype(str).map(html_text).to_numpy()}, geometry=cov.geometry.values, crs=cov.crs)
     g = g.to_crs(WGS84)
     g["geometry"] = g.geometry.set_precision(1e-6)
     folium.GeoJson(
@@ -125,7 +123,7 @@ def _add_sites(m: folium.Map, cells: gpd.GeoDataFrame) -> None:
     n = per_site.size()
     ids = per_site["cell_id"].apply(lambda s: ", ".join(map(str, s)))
     sites = gpd.GeoDataFrame(
-        {"site": [html.escape(s) for s in first.index], "cells": [html.escape(t) for t in ids.to_numpy()], "n": n.to_numpy()},
+        {"site": [html_text(s) for s in first.index], "cells": [html_text(t) for t in ids.to_numpy()], "n": n.to_numpy()},
         geometry=first.to_numpy(),
         crs=WGS84,
     )
@@ -220,8 +218,8 @@ def preview_map(
     fill = np.where(fit["status"] == "ok", _OK, np.where(fit["status"] == "no cell", _NONE, _FLAG))
     layer = gpd.GeoDataFrame(
         {
-            "zone_id": fit["zone_id"].map(html.escape).to_numpy(),
-            "name": fit["name"].map(html.escape).to_numpy(),
+            "zone_id": fit["zone_id"].map(html_text).to_numpy(),
+            "name": fit["name"].map(html_text).to_numpy(),
             "status": fit["status"].to_numpy(),
             "fill": fill,
             "popup": [_popup_html(r, by_zone.get(r.zone_id, empty), k, share) for r in fit.itertuples(index=False)],
@@ -285,7 +283,7 @@ class _ZoneEditor(JSCSSMixin, MacroElement):
 {% macro script(this, kwargs) %}
 (function () {
   var map = {{ this._parent.get_name() }};
-  var filename = {{ this.filename|tojson }};
+  var filename = {{ this.filename_json }};
   var drawn = new L.FeatureGroup().addTo(map);
   // leaflet.draw cannot edit multi-part polygons: they keep their shape (id and name can change)
   var fixed = new L.FeatureGroup().addTo(map);
@@ -382,7 +380,7 @@ class _ZoneEditor(JSCSSMixin, MacroElement):
         super().__init__()
         self._name = "ZoneEditor"
         self.zones_json = zones_json
-        self.filename = filename
+        self.filename_json = script_json(filename)
 
 
 def draw_map(
@@ -443,6 +441,6 @@ def draw_map(
     if zones is not None and len(zones):
         z = zones.to_crs(WGS84).drop(columns=["area_km2"], errors="ignore")
         data = z.to_json(drop_id=True, na="drop")
-    _ZoneEditor(data.replace("</", "<\\/"), filename).add_to(m)
+    _ZoneEditor(script_json(text=data), filename).add_to(m)
     folium.LayerControl(collapsed=False, position="bottomright").add_to(m)
     return m

@@ -15,7 +15,6 @@ outlines (bundled for Flanders and Brussels) shows where things are.
 from __future__ import annotations
 
 import contextvars
-import html
 import json
 import os
 import re
@@ -31,6 +30,7 @@ import shapely
 from branca.colormap import LinearColormap
 from folium.plugins import HeatMap, HeatMapWithTime
 
+from ._html import html_text
 from ._io import people_text, write_text_atomic
 from .crs import WGS84, metric_crs
 from .errors import InputError
@@ -95,7 +95,7 @@ def add_reference_layer(m: folium.Map, reference: gpd.GeoDataFrame | None) -> No
     if reference is None or not len(reference):
         return
     ref = gpd.GeoDataFrame(
-        {"label": reference.get("name", pd.Series([""] * len(reference))).astype(str).map(html.escape).to_numpy()},
+        {"label": reference.get("name", pd.Series([""] * len(reference))).astype(str).map(html_text).to_numpy()},
         geometry=display_outlines(reference.to_crs(WGS84)).values,
         crs=WGS84,
     )
@@ -177,10 +177,10 @@ def visitor_map(
     lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
     if hi <= lo:
         hi = lo + 1.0
-    cmap = LinearColormap(["#ffffcc", "#fd8d3c", "#bd0026"], vmin=lo, vmax=hi, caption=html.escape(title))
+    cmap = LinearColormap(["#ffffcc", "#fd8d3c", "#bd0026"], vmin=lo, vmax=hi, caption=html_text(title))
     minx, miny, maxx, maxy = z.total_bounds
     m = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=False)
-    m.get_root().title = html.escape(f"geozones: {title}")  # (the browser tab: a probe's maps had an empty <title>)
+    m.get_root().title = html_text(f"geozones: {title}")  # (the browser tab: a probe's maps had an empty <title>)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
 
     if reference is None and self_contained:
@@ -194,15 +194,15 @@ def visitor_map(
                  for t, v, a, b in zip(label, vals, lows, highs)]
     props = pd.DataFrame(
         {
-            "zone_id": z["zone_id"].astype(str).map(html.escape),
-            "name": z["name"].astype(str).map(html.escape),
+            "zone_id": z["zone_id"].astype(str).map(html_text),
+            "name": z["name"].astype(str).map(html_text),
             "figure": label,
             "fill": [cmap(v) if np.isfinite(v) else _SUPPRESSED_FILL for v in vals],
         }
     )
-    fields, aliases = ["name", "zone_id", "figure"], ["Zone", "Id", html.escape(title)]
+    fields, aliases = ["name", "zone_id", "figure"], ["Zone", "Id", html_text(title)]
     if "top_origins" in z.columns and z["top_origins"].notna().any():
-        props["top_origins"] = z["top_origins"].fillna("none published").astype(str).map(html.escape)
+        props["top_origins"] = z["top_origins"].fillna("none published").astype(str).map(html_text)
         fields.append("top_origins")
         aliases.append("Top origins")
     if "n_cells" in z.columns and "fit" in z.columns:
@@ -248,7 +248,7 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
     if len(longest):
         w = longest["estimate"].to_numpy(dtype=float)
         pts = np.column_stack([longest["lat"], longest["lon"], _relative(w, w.max(), dec)])
-        HeatMap(pts.tolist(), name=f"Heat ({html.escape(periods[-1])}, drawn from published zone figures)", radius=18, blur=15).add_to(m)
+        HeatMap(pts.tolist(), name=f"Heat ({html_text(periods[-1])}, drawn from published zone figures)", radius=18, blur=15).add_to(m)
     if len(periods) > 1:
         frames = ok[ok["period"] == periods[0]]
         codes, starts = pd.factorize(frames["period_start"])  # (one pass, not one per frame)
@@ -265,8 +265,8 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
             short = [str(s)[:cut].replace("T", " ") for s in starts]
             # (the hour repeated at the autumn clock change: two frames of one local time keep their offsets)
             twice = pd.Index(short).duplicated(keep=False)
-            labels = [html.escape(str(s).replace("T", " ") if d else t) for s, t, d in zip(starts, short, twice)]
-            HeatMapWithTime(data, index=labels, name=f"Heat per {html.escape(periods[0])} (slider)", radius=18,
+            labels = [html_text(str(s).replace("T", " ") if d else t) for s, t, d in zip(starts, short, twice)]
+            HeatMapWithTime(data, index=labels, name=f"Heat per {html_text(periods[0])} (slider)", radius=18,
                             auto_play=False, max_opacity=0.8, show=False).add_to(m)
 
 
