@@ -37,6 +37,12 @@ _EPS = 1e-12  # (weights under this leave the programme, soundly: _Programme._ti
 # times columns and rows: about 2 s here, where nationally it takes ~100 s. A count, not seconds: a time limit
 # made the published table depend on the machine's load, 223 of the demo's municipality figures apart.)
 _FIRST_WORK = 25_000_000
+# (every other solve stops after this many simplex iterations times columns and rows: about 12 s here at 83,000
+# columns and rows, longer than any this machine needed within the audit's size guard. Stop 50's trial found a
+# 10 s time limit made two runs of one input publish 11,251 and 11,252 figures; reached, a count is the same
+# everywhere, and the target is taken as bounded, the safe side.)
+_SOLVE_WORK = 1_000_000_000
+_MIN_ITERATIONS = 1_000
 
 
 def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_000, workers: int = 2, known=None, only=None):
@@ -237,6 +243,7 @@ def consistent(w, all_label: int, group_of, zone, lab, obs, tol: float = 1e-4) -
     model = _Model(prog.p, prog.lo, prog.hi)
     model.h.setOptionValue("solver", "ipm")  # (rows held near their values: the interior point finds a point 2-3x sooner)
     model.h.setOptionValue("run_crossover", "off")
+    model.h.setOptionValue("ipm_iteration_limit", 300)  # (a count, as the simplex's; it needs tens)
     return model.solve()[1] is not None
 
 
@@ -324,8 +331,7 @@ def _settle(p, t, lo, hi, is_all, k: float, fixed=None, left: list | None = None
     by_earlier_held = np.bincount(p.indices[locked_entry], minlength=p.shape[1]) > 0
     pending = np.ones(t.shape[0], bool)
     out = []
-    x = _Model(p, lo, hi, t, k, col_hi, limit=60.0,  # every target at once
-               iterations=max(1_000, _FIRST_WORK // (p.shape[0] + p.shape[1] + t.shape[0]))).solve()[1]
+    x = _Model(p, lo, hi, t, k, col_hi, work=_FIRST_WORK).solve()[1]  # every target at once
     val = t @ x if x is not None else np.zeros(t.shape[0])
     pending[val >= reach] = False
     model = _Model(p, lo, hi, col_hi=col_hi)
@@ -410,19 +416,21 @@ class _Model:
     Rows are the published figures (``lo <= p @ x <= hi``); with targets ``t``, each also
     has a part ``u_i <= t_i @ x`` up to ``k``, and the objective is the sum of the parts:
     the programme lifting every target at once. Without, :meth:`objective` sets one.
-    ``limit``: seconds per solve; ``iterations``: simplex iterations for the whole model
-    (a count: the same answer whatever the machine's load).
+    ``work``: each solve's simplex iterations times the model's columns and rows (at least
+    1,000 iterations): a count, not seconds, so the answer is the same whatever the
+    machine's load; a solve that reaches it gives no answer (taken as bounded).
     """
 
-    def __init__(self, p, lo, hi, t=None, k: float = 0.0, col_hi=None, limit: float = 10.0, iterations: int | None = None):
+    def __init__(self, p, lo, hi, t=None, k: float = 0.0, col_hi=None, work: int | None = None):
         import highspy
 
         self.inf = inf = highspy.kHighsInf
         h = _quiet(highspy.Highs)
         h.setOptionValue("output_flag", False)
         h.setOptionValue("small_matrix_value", _EPS)  # (not its 1e-9: it would drop footprint weights, a relaxation)
-        if iterations is not None:
-            h.setOptionValue("simplex_iteration_limit", int(iterations))
+        n_t = 0 if t is None else t.shape[0]
+        size = p.shape[0] + p.shape[1] + n_t
+        h.setOptionValue("simplex_iteration_limit", max(_MIN_ITERATIONS, (_SOLVE_WORK if work is None else work) // max(size, 1)))
         h.setOptionValue("threads", 1)
         h.setOptionValue("simplex_strategy", 4)  # (primal: a new objective keeps the last basis feasible)
         n_r, n_c = p.shape
@@ -439,7 +447,7 @@ class _Model:
             h.changeColsCost(n_t, np.arange(n_c, n_c + n_t, dtype=np.int32), np.ones(n_t))
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         self.t = None
-        self.h, self.limit = h, limit
+        self.h = h
         self.ok, self.unbounded = highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded
 
     def objective(self, t: np.ndarray):
@@ -460,8 +468,7 @@ class _Model:
         ``-inf`` when HiGHS gives no answer (taken as bounded; no counts).
         """
         h = self.h
-        h.setOptionValue("time_limit", h.getRunTime() + self.limit)  # (HiGHS counts its limit over all runs of a model)
-        h.run()
+        h.run()  # (HiGHS counts the iteration limit per run: each solve has it to itself)
         status = h.getModelStatus()
         if status == self.unbounded:
             return None, None, None
