@@ -31,6 +31,7 @@ from .origins import ALL, RESIDENT, origin_names
 from .outputs import top_origins
 from .periods import TIMEZONE
 from .spend import read_spend, spend_table
+from .weights import LOW_FIT, MIN_ZONE_KM2
 
 __all__ = ["read_spend", "read_event_days", "report_periods", "build_report", "write_report", "visitors_of"]
 
@@ -375,6 +376,10 @@ def build_report(
     # per-zone table
     ztab = []
     zarea = dict(zip(zones["zone_id"], zones["area_km2"])) if zones is not None and "area_km2" in zones.columns else {}
+    # (the usability rule on the page the city reads: a probe's 0.06 km² zone read "an event added 323 (83 to
+    # 1,216)" where 2,953 came, and only the run's stderr had said the zone is not usable alone)
+    zfit = table.groupby("zone_id")["fit"].first() if "fit" in table.columns else pd.Series(dtype=float)
+    why_not = {zid: _not_usable(zarea.get(zid, np.nan), zfit.get(zid, np.nan)) for zid in pd.unique(summ["zone_id"])}
     # (the page's own period: zones.geojson has the run's last, another week's on a week's page)
     ztop = top_origins(summ, manifest.get("parameters", {}).get("origin_level"))
     tot_all = summ[summ["origin"] == ALL].set_index("zone_id")
@@ -387,7 +392,18 @@ def build_report(
             # visitors = all minus residents: not shown when either is withheld
             "visitors": _iv(*_row(vis_iv, zid)) if np.isfinite(vis.get(zid, np.nan)) else "suppressed",
             "top": ztop.get(zid, ""),
+            "usable": "no: " + why_not[zid] if why_not[zid] else "yes",
         })
+    unusable = ""
+    why = why_not[zone] if zone in why_not else _not_usable(zarea_of(zones, zone), zfit.get(zone, np.nan))
+    if why:
+        from .intervals import apportioning_halfwidth, error_words
+
+        h = float(apportioning_halfwidth([zarea_of(zones, zone)], [zfit.get(zone, np.nan)], manifest.get("parameters", {}).get("model"))[0])
+        unusable = (f"This zone's figures are not to be used alone ({why}): in the accuracy study 90% of such zones' figures "
+                    f"were within {error_words(float(np.expm1(h)))} of the truth, and a crowd standing inside such a zone "
+                    "mostly reads low, beyond even that; what events add here is as uncertain. Sum it with its neighbours, "
+                    "or redraw it with 'geozones zones preview' (docs/accuracy.md, \"When not to use a zone's figures\").")
 
     p = manifest.get("parameters", {})
     spend_rows, spend_note = (spend_table(spend, table, day_p, k, onames, names, (first_day, end_day), p.get("kind"), p.get("stat"))
@@ -431,8 +447,20 @@ def build_report(
         k=k, suppressed=dc.get("suppressed"), published=dc.get("published"), reasons=dc.get("suppressed_by_reason", {}),
         noise=dc.get("perturbation"),
         factors=[{"origin": o, "name": fnames.get(o, o), "share": f"{v:.0%}" if v < 1 else "1 (none)"} for o, v in factors.items()],
-        devices=devices, effects=effects, outside_events=outside, optout=manifest.get("optout") is not None, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality")),
+        devices=devices, effects=effects, unusable=unusable, rule_km2=f"{MIN_ZONE_KM2:g}", rule_fit=f"{LOW_FIT:g}", outside_events=outside, optout=manifest.get("optout") is not None, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality")),
     )
+
+
+def _not_usable(area: float, fit: float) -> str:
+    """Why the usability rule (:func:`geozones.weights.usable_zones`) calls a zone's figures
+    not usable alone, or "" when it does not.
+    """
+    why = []
+    if not area >= MIN_ZONE_KM2:
+        why.append(f"{area:.2f} km², under {MIN_ZONE_KM2:g}" if np.isfinite(area) else "its area is not known")
+    if not fit >= LOW_FIT:
+        why.append(f"fit {fit:.2f}, under {LOW_FIT:g}" if np.isfinite(fit) else "no cell reaches it")
+    return "; ".join(why)
 
 
 def zarea_of(zones: gpd.GeoDataFrame | None, zone: str) -> float:

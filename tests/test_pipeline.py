@@ -1218,3 +1218,35 @@ def test_the_report_of_events_counts_names_a_day_of_25_hours(small_case, tmp_pat
                 "--model", "voronoi", "--period", "1d", "--heat-grid", "0", "--out", out)
     assert r.returncode == 0, r.stderr
     assert "2026-10-25 has 25 hours (a clock change)" in build_report(out, zone="east")
+
+
+def test_the_report_says_which_zones_are_not_usable_alone(small_case, tmp_path):
+    """The usability rule on the page the city reads: a probe's 0.06 km² zone (fit 0) read
+    "an event added 323 (83 to 1,216)" where 2,953 came, and only the run's stderr had said
+    that the zone's figures are not to be used alone. The report warns on such a zone's page
+    and says for every zone in "All zones" whether it is usable, as zones check does."""
+    import geopandas as gpd
+
+    from geozones.weights import usable_zones
+
+    c = small_case
+    z = gpd.read_file(c["zones"])
+    small = z.iloc[[1]].copy()
+    small["zone_id"], small["name"] = "corner", "Corner"
+    small["geometry"] = small.to_crs(3812).geometry.centroid.buffer(150, cap_style="square").to_crs(4326)  # (0.09 km²)
+    zp = tmp_path / "zones.geojson"
+    gz.write_zones(pd.concat([z, small], ignore_index=True), zp)
+    out = tmp_path / "o"
+    assert geozones("apportion", "--zones", zp, "--cells", c["cells"], "--counts", c["counts"], "--out", out, "--k", 1).returncode == 0
+    table = pd.read_csv(out / "zone_counts.csv").groupby("zone_id")[["fit"]].first()
+    area = gpd.read_file(out / "zones.geojson").set_index("zone_id")["area_km2"]
+    usable = pd.Series(usable_zones(area.reindex(table.index), table["fit"]), index=table.index)
+    assert not usable["corner"] and usable.any()
+    for zone, ok in usable.items():
+        html = gz.build_report(out, zone=zone)
+        assert ("not to be used alone" in html) != ok, zone
+        rows = html.split("All zones")[1].split("</table>")[0]
+        for other, other_ok in usable.items():
+            row = next(r for r in rows.split("<tr>") if f"<span class=\"note\">{other}</span>" in r)
+            assert ("<td>yes</td>" in row) == other_ok and ("no: " in row) != other_ok, (other, row)
+    assert "0.09 km², under 0.25" in gz.build_report(out, zone="corner")
