@@ -171,8 +171,9 @@ def read_parquet_table(path: str | os.PathLike[str], *, text: tuple[str, ...] = 
 
 
 def people_text(v: float) -> str:
-    """A count of people as the pages and maps write it: whole, thousands apart by a space
-    (``18 400``), empty when not a number.
+    """A count of people as the pages and maps write it: whole, thousands apart by a comma
+    (``18,400``, as the command line and the legend write them; a space let a narrow page
+    break "7 007" across lines), empty when not a number.
 
     Parameters
     ----------
@@ -182,7 +183,7 @@ def people_text(v: float) -> str:
     -------
     str
     """
-    return f"{v:,.0f}".replace(",", " ") if np.isfinite(v) else ""
+    return f"{v:,.0f}" if np.isfinite(v) else ""
 
 
 def shown_value(v) -> str:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.colormap import LinearColormap
+from branca.element import Element
 from folium.plugins import HeatMap, HeatMapWithTime
 
 from ._html import html_text
@@ -151,7 +152,8 @@ def visitor_map(
         ``period_start``, ``period``, ``estimate``, ``status``). The longest period
         makes the heat layer; a shorter one, the heat layer over time with a slider.
     title : str
-        Legend caption.
+        What the figure is: the legend caption and the tooltip's label take it up to its
+        first bracket; the whole of it stands in a box at the map's top left.
     self_contained : bool, default False
         Draw no basemap tiles (unless ``tiles`` names some) and add the reference outlines;
         :func:`save_map` then inlines every script and stylesheet.
@@ -177,7 +179,10 @@ def visitor_map(
     lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
     if hi <= lo:
         hi = lo + 1.0
-    cmap = LinearColormap(["#ffffcc", "#fd8d3c", "#bd0026"], vmin=lo, vmax=hi, caption=html_text(title))
+    # (a probe's partial quarter had a label of 1,105 px: its tooltip's figure lay off the screen and the
+    # legend cut its caption where it said that the quarter was partial; the whole title is in a box)
+    short = title.split(" (")[0]
+    cmap = LinearColormap(["#ffffcc", "#fd8d3c", "#bd0026"], vmin=lo, vmax=hi, caption=html_text(short))
     minx, miny, maxx, maxy = z.total_bounds
     m = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=False)
     m.get_root().title = html_text(f"geozones: {title}")  # (the browser tab: a probe's maps had an empty <title>)
@@ -188,7 +193,8 @@ def visitor_map(
     add_reference_layer(m, reference)
 
     label = [SUPPRESSED_TEXT if not np.isfinite(v) else people_text(v) for v in vals]
-    if value == "visitors" and {"estimate_low", "estimate_high"} <= set(z.columns):  # the 90% interval
+    with_interval = value == "visitors" and {"estimate_low", "estimate_high"} <= set(z.columns)
+    if with_interval:  # the 90% interval
         lows, highs = z["estimate_low"].to_numpy(dtype=float), z["estimate_high"].to_numpy(dtype=float)
         label = [t if not (np.isfinite(v) and np.isfinite(a) and np.isfinite(b)) else f"{t} ({people_text(a)}-{people_text(b)})"
                  for t, v, a, b in zip(label, vals, lows, highs)]
@@ -200,7 +206,7 @@ def visitor_map(
             "fill": [cmap(v) if np.isfinite(v) else _SUPPRESSED_FILL for v in vals],
         }
     )
-    fields, aliases = ["name", "zone_id", "figure"], ["Zone", "Id", html_text(title)]
+    fields, aliases = ["name", "zone_id", "figure"], ["Zone", "Id", html_text(short)]
     if "top_origins" in z.columns and z["top_origins"].notna().any():
         props["top_origins"] = z["top_origins"].fillna("none published").astype(str).map(html_text)
         fields.append("top_origins")
@@ -221,6 +227,10 @@ def visitor_map(
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True),
     ).add_to(m)
     cmap.add_to(m)
+    m.get_root().html.add_child(Element(
+        "<div style='position:absolute;top:10px;left:54px;z-index:1000;max-width:min(420px,60vw);background:white;"
+        "padding:4px 8px;font:13px sans-serif;border-radius:4px;box-shadow:0 0 4px #888'>"
+        f"{html_text(title)}{'; in brackets, a 90% interval' if with_interval else ''}</div>"))
 
     if grid is not None and len(grid):
         _add_heat(m, grid)
@@ -248,7 +258,9 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
     if len(longest):
         w = longest["estimate"].to_numpy(dtype=float)
         pts = np.column_stack([longest["lat"], longest["lon"], _relative(w, w.max(), dec)])
-        HeatMap(pts.tolist(), name=f"Heat ({html_text(periods[-1])}, drawn from published zone figures)", radius=18, blur=15).add_to(m)
+        # (min_opacity 0, as the slider's: folium's 0.5 drew a square of weight 0.001 as bright as the busiest)
+        HeatMap(pts.tolist(), name=f"Heat ({html_text(periods[-1])}, drawn from published zone figures)", radius=18, blur=15,
+                min_opacity=0.0).add_to(m)
     if len(periods) > 1:
         frames = ok[ok["period"] == periods[0]]
         codes, starts = pd.factorize(frames["period_start"])  # (one pass, not one per frame)

@@ -163,7 +163,7 @@ def _quality_lines(q: dict | None) -> list[str] | None:
 
 
 def _iv(v: float, low: float, high: float) -> str:
-    """A figure with its 90% interval: "18 400 (16 900-20 100)"; the figure alone without one."""
+    """A figure with its 90% interval: "18,400 (16,900-20,100)"; the figure alone without one."""
     if not np.isfinite(v):
         return ""
     if not (np.isfinite(low) and np.isfinite(high)):

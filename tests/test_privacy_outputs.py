@@ -226,7 +226,7 @@ def test_spend_rows_are_protected_as_counts_are_and_added_up_per_zone_day_and_or
     shown = {o: t for o, t in cells}
     assert shown["all origins, residents included"] == "500"
     assert shown["France"] == "suppressed"
-    published = sum(int(t.replace(" ", "")) for o, t in cells if t != "suppressed" and not o.startswith("all"))
+    published = sum(int(t.replace(",", "")) for o, t in cells if t != "suppressed" and not o.startswith("all"))
     assert 500 - published >= 30  # (the attacker's all less the published origins: the hidden ones together)
     assert "300" in shown.values()  # (the two rows of 30000 as one)
     assert "are of days outside this page" in table and "name a zone that is not in this run" in table

@@ -38,7 +38,7 @@ def test_quarters_changes_and_target(tmp_path):
     assert s["mean"].iloc[0] == pytest.approx(1000) and s["mean"].iloc[-1] == pytest.approx(1100)
     t = trend_rows(s, target=2.0, by=2030)
     assert t["rows"][1]["previous"].startswith("+10.0%") and t["rows"][-1]["year"].startswith("+10.0%")
-    assert "1 000 to 2 000" in t["target"] and "+14.9% a year" in t["target"]  # 2 ** (1/5) - 1
+    assert "1,000 to 2,000" in t["target"] and "+14.9% a year" in t["target"]  # 2 ** (1/5) - 1
     assert t["target"].endswith("behind.")  # +10% in a year, exactly (no day-to-day spread)
     assert "on track" in trend_rows(s, target=1.5, by=2030)["target"]  # 1.5 ** (1/5) - 1 = 8.4% a year
 
@@ -76,7 +76,7 @@ def test_bad_target_and_base(tmp_path):
 def test_a_quarter_level_carries_the_days_intervals(tmp_path):
     a = write_run(tmp_path / "a", "2025-07-01", "2025-09-30", 1000, rel=0.2)  # all 1,500 (1,200-1,800), residents 500 (400-600)
     row = trend_rows(quarter_series([a], "Z"))["rows"][0]
-    assert row["visitors"] == "1 000 (684-1 316)"  # 1,000 -+ hypot(300, 100), as the report's visitors
+    assert row["visitors"] == "1,000 (684-1,316)"  # 1,000 -+ hypot(300, 100), as the report's visitors
 
 
 def test_a_trend_over_runs_that_differ_in_residents_or_period_compares_like_with_like(small_case, tmp_path):
