@@ -28,7 +28,7 @@ from .origins import LEVELS
 from .periods import clock_change
 from .privacy import DEFAULT_K
 
-__all__ = ["RunConfig", "load_config", "pick_engine", "range_bound", "DEFAULTS", "ENGINE_CHOICES", "UNKNOWN_CELLS", "PATH_KEYS"]
+__all__ = ["RunConfig", "load_config", "pick_engine", "range_bound", "run_span", "DEFAULTS", "ENGINE_CHOICES", "UNKNOWN_CELLS", "PATH_KEYS"]
 
 #: ``engine`` may also be ``auto``: the stream engine for Parquet counts, the memory engine
 #: for CSV counts, subscriber-level events or a ``start``/``end`` range (see :func:`pick_engine`).
@@ -179,6 +179,15 @@ def range_bound(value: str) -> pd.Timestamp | None:
         return t.tz_convert("UTC")
     except Exception:  # noqa: BLE001 - pandas and pytz raise several classes for a bad time
         return None
+
+
+def run_span(cfg) -> tuple | None:
+    """``--start`` and ``--end`` as UTC times (None where not given, or both None): the data
+    quality checks look for missing periods over them.
+    """
+    if cfg.start is None and cfg.end is None:
+        return None
+    return (range_bound(cfg.start) if cfg.start is not None else None, range_bound(cfg.end) if cfg.end is not None else None)
 
 
 def _clock_change(value: str) -> str:

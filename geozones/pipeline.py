@@ -40,7 +40,7 @@ from . import __version__
 from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
 from .audit import audit_record
 from .cellkey import Perturbation, read_secret
-from .config import RunConfig, load_config, pick_engine
+from .config import RunConfig, load_config, pick_engine, run_span
 from .counts import events_to_counts, parse_period, period_seconds, read_counts, read_events, read_optout, warn_if_no_optout_matched
 from .density import PeriodWeights, density_note, period_weights, run_density
 from .earlier import TwoLevels, check_settings, join_weights, prepare_earlier
@@ -158,6 +158,7 @@ def _conservation(table: pd.DataFrame, want: pd.Series) -> float:
     """Largest difference between the zones plus outside and the input, per period and origin."""
     got = table.groupby(["period_start", "origin"])["observed"].sum()
     return float(np.max(np.abs(got.reindex(want.index).to_numpy() - want.to_numpy()))) if len(want) else 0.0
+
 
 
 def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[str]) -> CellBins:
@@ -456,7 +457,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         bins = _stream(cfg, weights, shares, residents, periods)
         clock.done("read and sum")
         check_split(periods, bins.info["base_period"], cfg.counts, cfg.kind)  # (before any density is made for them)
-        quality = quality_of_bins(bins, weights)
+        quality = quality_of_bins(bins, weights, run_span(cfg))
         weights, fig_weights = _counted_weights(
             cfg, fp, fp_x, weights, weights_x, periods, clock, lambda: bins.sums.sum(axis=(0, 1)),
             lambda: (np.asarray(bins.period_start).astype("datetime64[ns]").astype(np.int64), bins.sums.sum(axis=1, dtype=float),
@@ -471,7 +472,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     else:
         base = counts["period"].iloc[0] if len(counts) and "period" in counts else cfg.period
         check_split(periods, base, cfg.counts or cfg.events)  # (before any density is made for them; unique roll-ups: after the dedup check)
-        quality = quality_of_counts(counts, weights, period_seconds(base))
+        quality = quality_of_counts(counts, weights, period_seconds(base), period_seconds(cfg.period), run_span(cfg))
         cell_ids = pd.Index(weights.cell_ids)
         weights, fig_weights = _counted_weights(
             cfg, fp, fp_x, weights, weights_x, periods, clock,

@@ -12,13 +12,22 @@ figures are published, a run looks for:
 ``drops``
     Periods whose network total is under :data:`DROP_SHARE` of the median of the same hour
     of the week over the run (a sudden drop: an outage, a lost file), missing ones aside;
-    a run of under three weeks compares with the same hour of the day (three days or more).
-``silent_cells``
-    Days on which cells that count on most days (at least :data:`ACTIVE_SHARE` of them; in
-    a run of 2 to 4 days, all days but one)
-    counted nobody while the cells sharing a zone with them counted at least half their
-    usual: per day, how many such cells (never which: a cell's count, even zero, is a
-    figure under k that the outputs must not carry).
+    a run of under three weeks compares with the same hour of a weekday or of a weekend
+    day (three of them or more). Days compare with the same day of the week, or in a run
+    of under three weeks with every day; weeks, months and quarters with each other.
+``silent_cells``, ``low_cells``
+    Days on which a cell counted nobody (``silent``), or under :data:`DROP_SHARE` of its
+    usual (``low``), while the cells sharing a zone with it counted at least
+    :data:`QUIET_NEIGHBOURS` of theirs. A cell's usual is its median over the same day of
+    the week (two of them or more; else over every day of the run), and must be at least
+    :data:`MIN_SILENT` (:data:`MIN_LOW` for a low day) so that chance alone would not
+    make it: per day, how many such cells (never which: a cell's count, even zero, is a
+    figure under k that the outputs must not carry). Checked where the counts (memory
+    engine) or the published periods (stream and Dask) are a day or shorter; otherwise
+    ``cells_checked`` is false.
+
+Missing periods are looked for over ``--start``/``--end`` where given (a last day that
+holds no row is missing too), else between the first and last period that holds rows.
 
 The findings go into the manifest (``data_quality``) and the report's "Data quality"
 section; with ``--strict-quality`` any finding stops the run with an error, before any
@@ -33,14 +42,18 @@ from scipy import sparse
 
 from .errors import CountsError
 
-__all__ = ["DROP_SHARE", "ACTIVE_SHARE", "QUIET_NEIGHBOURS", "network_checks", "silent_cells", "data_quality", "check_strict", "findings",
-           "quality_of_counts", "quality_of_bins"]
+__all__ = ["DROP_SHARE", "MIN_SILENT", "MIN_LOW", "QUIET_NEIGHBOURS", "network_checks", "silent_cells", "data_quality", "check_strict",
+           "findings", "quality_of_counts", "quality_of_bins"]
 
-#: A period whose network total is under this share of its usual is a drop.
+#: A period whose network total (or a cell's day) is under this share of its usual is a drop.
 DROP_SHARE = 0.5
-#: A cell counts as active when it counted on at least this share of the days (a run of 2
-#: to 4 days: on all but one).
-ACTIVE_SHARE = 0.8
+#: A cell's day of none is a finding where its usual is at least this (a Poisson count of
+#: 10 is none by chance once in 22,000; a probe's cell of 2 to 7 people a day had a day of
+#: none and failed --strict-quality).
+MIN_SILENT = 10
+#: A cell's day under half its usual is a finding where its usual is at least this (under
+#: half of a Poisson 100 by chance: once in 10^7 cell-days).
+MIN_LOW = 100
 #: A silent cell's zone neighbours must count at least this share of their usual that day.
 QUIET_NEIGHBOURS = 0.5
 _TZ = "Europe/Brussels"
@@ -67,7 +80,7 @@ def _runs(starts: pd.DatetimeIndex, step: pd.Timedelta, days: pd.DateOffset | No
     return out
 
 
-def network_checks(totals: pd.Series, period_seconds: float) -> dict:
+def network_checks(totals: pd.Series, period_seconds: float, span: tuple | None = None) -> dict:
     """Missing periods, partial days and drops from the network total per period.
 
     Parameters
@@ -77,6 +90,10 @@ def network_checks(totals: pd.Series, period_seconds: float) -> dict:
         periods that hold rows.
     period_seconds : float
         The counts' own period.
+    span : (start, end), optional
+        The run's ``--start`` and ``--end`` (UTC, end exclusive; None where not given):
+        missing periods are looked for over them (a probe's last day without rows, inside
+        ``--end``, was not said).
 
     Returns
     -------
@@ -90,13 +107,23 @@ def network_checks(totals: pd.Series, period_seconds: float) -> dict:
     step = pd.Timedelta(seconds=period_seconds)
     idx = pd.DatetimeIndex(totals.index).tz_convert("UTC")
     totals = pd.Series(totals.to_numpy(dtype=float), index=idx).groupby(level=0).sum().sort_index()
+    first, last = totals.index[0], totals.index[-1]
+    a, b = span if span is not None else (None, None)
     if period_seconds >= 86400 and period_seconds % 86400 == 0:  # (days of the calendar: 23 or 25 hours at a clock change)
         days = pd.DateOffset(days=int(period_seconds // 86400))
-        full = pd.date_range(totals.index[0].tz_convert(_TZ), totals.index[-1].tz_convert(_TZ), freq=days).tz_convert("UTC")
+        f0, f1 = first.tz_convert(_TZ), last.tz_convert(_TZ)
+        if a is not None and pd.Timestamp(a) < first:
+            f0 = f0 - days * int((f0 - pd.Timestamp(a).tz_convert(_TZ)) // pd.Timedelta(seconds=period_seconds))
+        if b is not None:
+            while f1 + days < pd.Timestamp(b).tz_convert(_TZ):
+                f1 = f1 + days
+        full = pd.date_range(f0, f1, freq=days).tz_convert("UTC")
         missing = full.difference(totals.index)
         out["missing_periods"] = _runs(missing, step, days)
     else:
-        full = pd.date_range(totals.index[0], totals.index[-1], freq=step)
+        f0 = first - step * int((first - pd.Timestamp(a)) // step) if a is not None and pd.Timestamp(a) < first else first
+        f1 = last + step * int((pd.Timestamp(b) - last - pd.Timedelta(1)) // step) if b is not None and pd.Timestamp(b) > last + step else last
+        full = pd.date_range(f0, f1, freq=step)
         missing = full.difference(totals.index)
         out["missing_periods"] = _runs(missing, step)
     if period_seconds < 86400:
@@ -117,26 +144,33 @@ def network_checks(totals: pd.Series, period_seconds: float) -> dict:
     # longer periods), over three weeks or more; a shorter run against the same hour of the
     # day over three days or more
     local = totals.index.tz_convert(_TZ)
-    week_key = np.asarray(local.day_of_week * 24 + local.hour if period_seconds < 86400 else local.day_of_week)
+    if period_seconds < 86400:
+        week_key = np.asarray(local.day_of_week * 24 + local.hour)
+        # (a short run: the same hour of a weekday, or of a weekend day; the hour of every day made a
+        # probe's Saturday and Sunday mornings drops)
+        short_key = np.asarray((local.day_of_week >= 5) * 24 + local.hour)
+    elif period_seconds == 86400:
+        week_key, short_key = np.asarray(local.day_of_week), np.zeros(len(local), np.int64)  # (a probe's 14 days: never checked)
+    else:
+        week_key = short_key = np.zeros(len(local), np.int64)  # (weeks, months: with each other)
     usual = totals.groupby(week_key).transform("median")
     enough = totals.groupby(week_key).transform("size") >= 3
-    if period_seconds < 86400:
-        day_key = np.asarray(local.hour)
-        usual = usual.where(enough, totals.groupby(day_key).transform("median"))
-        enough = enough | (totals.groupby(day_key).transform("size") >= 3)
+    usual = usual.where(enough, totals.groupby(short_key).transform("median"))
+    enough = enough | (totals.groupby(short_key).transform("size") >= 3)
     low = (totals < DROP_SHARE * usual) & enough & (usual > 0)
     out["drops"] = [{"start": t.tz_convert(_TZ).isoformat(), "share_of_usual": round(float(v / u), 2)}
                     for t, v, u in zip(totals.index[low], totals[low], usual[low])]
     return out
 
 
-def silent_cells(days: pd.DatetimeIndex, per_cell: np.ndarray, neighbours: sparse.csr_array) -> list[dict]:
-    """Per day, how many active cells counted nobody while their zone neighbours counted.
+def silent_cells(days: pd.DatetimeIndex, per_cell: np.ndarray, neighbours: sparse.csr_array) -> tuple[list[dict], list[dict]]:
+    """Per day, how many cells counted nobody, or under half their usual, while their zone
+    neighbours counted.
 
     Parameters
     ----------
     days : pandas.DatetimeIndex
-        Start of each day (or longer-than-hourly period) of ``per_cell``'s first axis.
+        Start of each day of ``per_cell``'s first axis.
     per_cell : numpy.ndarray
         Counts per day and cell, shape (days, cells).
     neighbours : scipy.sparse.csr_array
@@ -144,50 +178,60 @@ def silent_cells(days: pd.DatetimeIndex, per_cell: np.ndarray, neighbours: spars
 
     Returns
     -------
-    list of dict
-        ``date`` and ``cells`` (how many) for every day with a silent cell.
+    (silent, low) : list of dict
+        ``date`` and ``cells`` (how many) for every day with a silent cell, and with a low one.
     """
     x = np.asarray(per_cell, dtype=float)
     if x.shape[0] < 2 or not x.shape[1]:
-        return []
-    on = x > 0
-    # silent on at most a fifth of the days, or on one day of a short run (2 to 4 days)
-    quiet_days = (~on).sum(axis=0)
-    active = on.any(axis=0) & (quiet_days <= max(1, int(np.floor((1 - ACTIVE_SHARE) * x.shape[0] + 1e-9))))
-    usual = np.median(np.where(on, x, np.nan), axis=0) if on.any() else np.zeros(x.shape[1])
-    usual = np.nan_to_num(usual)
+        return [], []
+    # a cell's usual: its median over the same day of the week (two or more of them), else over
+    # every day (a probe's cell silent 3 days of 14 was not "active" and never said; one silent on
+    # every Sunday, its Sunday usual none, is not)
+    weekday = np.asarray(pd.DatetimeIndex(days).tz_convert(_TZ).day_of_week)
+    usual = np.broadcast_to(np.median(x, axis=0), x.shape).copy()
+    for d in np.unique(weekday):
+        on_d = weekday == d
+        if on_d.sum() >= 2:
+            usual[on_d] = np.median(x[on_d], axis=0)
     nb = sparse.csr_array(neighbours, dtype=float, copy=True)
     nb.setdiag(0)
     nb.eliminate_zeros()
     nb.data[:] = 1.0
     n_nb = np.asarray(nb.sum(axis=1)).ravel()
     # the neighbours' count that day against their usual: a whole area quiet is not a silent cell
-    ratio = np.divide(x, usual, out=np.zeros_like(x), where=usual > 0)
+    ratio = np.divide(x, usual, out=np.ones_like(x), where=usual > 0)
     nb_level = np.divide((nb @ ratio.T).T, n_nb, out=np.zeros_like(x), where=n_nb > 0)
-    silent = ~on & active[None, :] & (n_nb[None, :] > 0) & (nb_level >= QUIET_NEIGHBOURS)
-    per_day = silent.sum(axis=1)
+    around = (n_nb[None, :] > 0) & (nb_level >= QUIET_NEIGHBOURS)
+    silent = (x <= 0) & (usual >= MIN_SILENT) & around
+    low = (x > 0) & (x < DROP_SHARE * usual) & (usual >= MIN_LOW) & around
     local = pd.DatetimeIndex(days).tz_convert(_TZ)
-    return [{"date": str(local[i].date()), "cells": int(per_day[i])} for i in np.flatnonzero(per_day)]
+
+    def per_day(found):
+        n = found.sum(axis=1)
+        return [{"date": str(local[i].date()), "cells": int(n[i])} for i in np.flatnonzero(n)]
+    return per_day(silent), per_day(low)
 
 
-def data_quality(network: dict, silent: list[dict]) -> dict:
+def data_quality(network: dict, cells: tuple[list[dict], list[dict]] | None) -> dict:
     """The manifest's ``data_quality``: the findings and how many of each (lists capped).
 
     Parameters
     ----------
     network : dict
         From :func:`network_checks`.
-    silent : list of dict
-        From :func:`silent_cells`.
+    cells : (silent, low) or None
+        From :func:`silent_cells`; None where the cells' days were not checked.
 
     Returns
     -------
     dict
     """
-    found = dict(network, silent_cells=silent)
+    silent, low = cells if cells is not None else ([], [])
+    found = dict(network, silent_cells=silent, low_cells=low)
     out = {"ok": not any(found.values())}
     for key, items in found.items():
         out[key] = {"count": len(items), "listed": items[:_LISTED]}
+    out["cells_checked"] = cells is not None
     return out
 
 
@@ -213,7 +257,7 @@ def check_strict(quality: dict, source: str | None) -> None:
 
 def findings(quality: dict) -> str:
     """The findings of :func:`data_quality` in one line, the first of each kind named:
-    "2 missing periods (first: 2025-06-03T04:00:00+02:00); 1 days with silent cells (first:
+    "2 missing periods (first: 2025-06-03T04:00:00+02:00); 1 day with silent cells (first:
     2025-06-05)"; empty when there are none.
 
     Parameters
@@ -226,12 +270,13 @@ def findings(quality: dict) -> str:
     str
     """
     said = []
-    for key, label in (("missing_periods", "missing periods"), ("partial_days", "partial days"), ("drops", "drops"),
-                       ("silent_cells", "days with silent cells")):
+    for key, label in (("missing_periods", "missing period"), ("partial_days", "partial day"), ("drops", "drop"),
+                       ("silent_cells", "day with silent cells"), ("low_cells", "day with cells under half their usual")):
         item = quality.get(key) or {"count": 0}
         if item["count"]:
             first = item["listed"][0]
-            said.append(f"{item['count']} {label} (first: {first.get('start') or first.get('date')})")
+            many = label.replace("day ", "days ", 1) if label.startswith("day ") else label + "s"
+            said.append(f"{item['count']} {label if item['count'] == 1 else many} (first: {first.get('start') or first.get('date')})")
     return "; ".join(said)
 
 
@@ -251,7 +296,8 @@ def _daily(starts: pd.DatetimeIndex, per_cell: np.ndarray) -> tuple[pd.DatetimeI
     return pd.DatetimeIndex(uniq), out
 
 
-def quality_of_counts(counts: pd.DataFrame, weights, period_seconds: float) -> dict:
+def quality_of_counts(counts: pd.DataFrame, weights, period_seconds: float, published_seconds: float = 0.0,
+                      span: tuple | None = None) -> dict:
     """:func:`data_quality` of a counts table read whole (the memory engine).
 
     Parameters
@@ -262,28 +308,33 @@ def quality_of_counts(counts: pd.DataFrame, weights, period_seconds: float) -> d
         The run's weights (their cells and zones: who neighbours whom).
     period_seconds : float
         The counts' own period.
+    published_seconds : float
+        The run's shortest published period: over a day, the cells' days are not checked
+        (as the stream and Dask engines, which keep the published periods' sums only).
+    span : (start, end), optional
+        ``--start`` and ``--end`` (:func:`network_checks`).
 
     Returns
     -------
     dict
     """
     if not len(counts):
-        return data_quality(network_checks(pd.Series(dtype=float), period_seconds), [])
-    starts = pd.DatetimeIndex(counts["period_start"])
-    totals = counts.groupby(starts, sort=True)["count"].sum()
+        return data_quality(network_checks(pd.Series(dtype=float), period_seconds, span), None)
     ci = pd.Index(np.asarray(weights.cell_ids).astype(str)).get_indexer(counts["cell_id"].astype(str))
-    keep = ci >= 0
-    t_codes, t_uniq = pd.factorize(starts[keep], sort=True)
+    keep = ci >= 0  # (rows of cells not in the plan, dropped: out of the network's totals, as the stream engine leaves them)
+    starts = pd.DatetimeIndex(counts["period_start"])[keep]
+    totals = pd.Series(counts["count"].to_numpy(dtype=float)[keep]).groupby(starts, sort=True).sum()
+    t_codes, t_uniq = pd.factorize(starts, sort=True)
     per = np.zeros((len(t_uniq), len(weights.cell_ids)))
     np.add.at(per, (t_codes, ci[keep]), counts["count"].to_numpy(dtype=float)[keep])
-    silent = []
-    if period_seconds <= 86400:
+    cells = None
+    if period_seconds <= 86400 and published_seconds <= 86400:  # (the stream engine sees the published periods only)
         days, daily = _daily(pd.DatetimeIndex(t_uniq), per)
-        silent = silent_cells(days, daily, _neighbours(weights))
-    return data_quality(network_checks(totals, period_seconds), silent)
+        cells = silent_cells(days, daily, _neighbours(weights))
+    return data_quality(network_checks(totals, period_seconds, span), cells) | {"period_seconds": period_seconds}
 
 
-def quality_of_bins(bins, weights) -> dict:
+def quality_of_bins(bins, weights, span: tuple | None = None) -> dict:
     """:func:`data_quality` of counts read by the stream or Dask engine.
 
     Network checks use the totals per period of the counts' own that the engine kept
@@ -294,6 +345,8 @@ def quality_of_bins(bins, weights) -> dict:
     ----------
     bins : CellBins
     weights : Weights
+    span : (start, end), optional
+        ``--start`` and ``--end`` (:func:`network_checks`).
 
     Returns
     -------
@@ -304,9 +357,9 @@ def quality_of_bins(bins, weights) -> dict:
     raw = bins.info.get("raw_totals") or {}
     base = bins.info.get("base_period") or bins.period
     totals = pd.Series(list(raw.values()), index=pd.to_datetime(list(raw.keys()), utc=True), dtype=float)
-    silent = []
+    cells = None
     if period_seconds(bins.period) <= 86400 and len(bins.period_start):
         per = np.asarray(bins.sums.sum(axis=1), dtype=float)  # (periods, cells)
         days, daily = _daily(pd.to_datetime(bins.period_start, utc=True), per)
-        silent = silent_cells(days, daily, _neighbours(weights))
-    return data_quality(network_checks(totals, period_seconds(base)), silent)
+        cells = silent_cells(days, daily, _neighbours(weights))
+    return data_quality(network_checks(totals, period_seconds(base), span), cells) | {"period_seconds": period_seconds(base)}

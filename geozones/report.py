@@ -141,24 +141,36 @@ def _bar_chart(shares: pd.DataFrame, title: str) -> str:
     return _svg(fig)
 
 
-def _quality_lines(q: dict | None) -> list[str] | None:
-    """The report's "Data quality" lines from the manifest's ``data_quality`` (None: not checked)."""
+def _quality_lines(q: dict | None, first_day: str = "", end_day: str = "9999") -> list[str] | None:
+    """The report's "Data quality" lines from the manifest's ``data_quality`` (None: not
+    checked), those of the page's days only (``first_day`` to ``end_day``, exclusive: a
+    probe's July page listed an October gap).
+    """
     if not q:
         return None
+
+    def on_page(item: dict) -> bool:
+        a = (item.get("start") or item.get("date") or "")[:10]
+        b = (item.get("end") or a)[:10]
+        return a < end_day and (b >= first_day if "end" in item else a >= first_day)
     lines = []
-    for item in q.get("missing_periods", {}).get("listed", []):
+    for item in filter(on_page, q.get("missing_periods", {}).get("listed", [])):
         lines.append(f"No counts at all from {item['start'][:16].replace('T', ' ')} to {item['end'][:16].replace('T', ' ')} "
                      f"({item['periods']} period{'' if item['periods'] == 1 else 's'} missing on the whole network).")
-    for item in q.get("partial_days", {}).get("listed", []):
+    for item in filter(on_page, q.get("partial_days", {}).get("listed", [])):
         lines.append(f"{item['date']}: counts for {item['periods']} of its {item['expected']} periods only (a partial day).")
-    for item in q.get("drops", {}).get("listed", []):
-        lines.append(f"{item['start'][:16].replace('T', ' ')}: the network counted {item['share_of_usual']:.0%} of its usual for that hour (a sudden drop).")
-    for item in q.get("silent_cells", {}).get("listed", []):
-        lines.append(f"{item['date']}: {item['cells']} cell{'s' if item['cells'] != 1 else ''} silent all day while the cells around counted.")
+    for item in filter(on_page, q.get("drops", {}).get("listed", [])):
+        when = item["start"][:10] if q.get("period_seconds", 0) >= 86400 else item["start"][:16].replace("T", " ")
+        lines.append(f"{when}: the network counted {item['share_of_usual']:.0%} of its usual (a sudden drop).")
+    for key, what in (("silent_cells", "silent all day"), ("low_cells", "under half their usual")):
+        for item in filter(on_page, q.get(key, {}).get("listed", [])):
+            n = item["cells"]
+            lines.append(f"{item['date']}: {n} cell{'s' if n != 1 else ''} {what.replace('their', 'its') if n == 1 else what} "
+                         "while the cells around counted.")
     shown = sum(len(v.get("listed", [])) for k, v in q.items() if isinstance(v, dict))
     total = sum(v.get("count", 0) for k, v in q.items() if isinstance(v, dict))
     if total > shown:
-        lines.append(f"... and {total - shown} more (manifest.json, data_quality).")
+        lines.append(f"... and {total - shown} more over the run (manifest.json, data_quality).")
     return lines
 
 
@@ -447,7 +459,7 @@ def build_report(
         k=k, suppressed=dc.get("suppressed"), published=dc.get("published"), reasons=dc.get("suppressed_by_reason", {}),
         noise=dc.get("perturbation"),
         factors=[{"origin": o, "name": fnames.get(o, o), "share": f"{v:.0%}" if v < 1 else "1 (none)"} for o, v in factors.items()],
-        devices=devices, effects=effects, unusable=unusable, rule_km2=f"{MIN_ZONE_KM2:g}", rule_fit=f"{LOW_FIT:g}", outside_events=outside, optout=manifest.get("optout") is not None, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality")),
+        devices=devices, effects=effects, unusable=unusable, rule_km2=f"{MIN_ZONE_KM2:g}", rule_fit=f"{LOW_FIT:g}", outside_events=outside, optout=manifest.get("optout") is not None, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality"), first_day, end_day), cells_unchecked=(manifest.get("data_quality") or {}).get("cells_checked") is False,
     )
 
 
