@@ -140,6 +140,9 @@ def parse_times(values: pd.Series, path: Path, fmt: str, column: str) -> pd.Seri
     """Parse ISO 8601 times to UTC; times without an offset are Europe/Brussels local time."""
     if pd.api.types.is_datetime64_any_dtype(values):
         s = values
+        if s.isna().any():  # (a typed column's nulls: a probe's 20 of them ended in an IndexError, one was dropped unsaid)
+            raise CountsError(f"{column} is empty", path=path, where=_row(int(np.flatnonzero(s.isna().to_numpy())[0]), fmt),
+                              hint=f"every row needs a {column}")
         _check_range(s, path, fmt, column)
         if getattr(s.dt, "tz", None) is None:
             return _localize(s, path, fmt, column, values)
@@ -288,6 +291,9 @@ def read_counts(path: str | os.PathLike[str]) -> pd.DataFrame:
     df, fmt = _read_frame(path, "counts")
     _require(df, ("cell_id", "period_start", "period", "count"), path, "counts")
     df = df.reset_index(drop=True)
+    empty = df["cell_id"].isna().to_numpy() | (df["cell_id"].astype(str).str.strip() == "").to_numpy()
+    if empty.any():  # (was read as the cell 'nan', "not in the cell plan", or as 'None')
+        raise CountsError("cell_id is empty", path=path, where=_row(int(np.flatnonzero(empty)[0]), fmt), hint="every row needs a cell_id")
     df["cell_id"] = df["cell_id"].astype(str).str.strip()
     periods = pd.Series(df["period"].astype(str).str.strip())
     distinct = pd.unique(periods)

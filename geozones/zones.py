@@ -305,7 +305,7 @@ def _check_feature(
                     err(
                         "unclosed-ring",
                         f"{label} is not closed: it starts at ({arr[0, 0]:g} {arr[0, 1]:g}) and ends at ({arr[-1, 0]:g} {arr[-1, 1]:g})",
-                        "repeat the first position at the end of the ring, or run with --repair",
+                        "repeat the first position at the end of the ring, or repair the file with 'geozones zones check --repair --out FILE'",
                         zid,
                     )
                     return None, problems, None
@@ -345,7 +345,7 @@ def _check_feature(
             err(
                 "invalid-geometry",
                 f"invalid geometry: {_describe_reason(reason)}",
-                "fix it in your GIS (QGIS: Vector > Geometry Tools > Fix Geometries) or run with --repair",
+                "fix it in your GIS (QGIS: Vector > Geometry Tools > Fix Geometries) or with 'geozones zones check --repair --out FILE'",
                 zid,
             )
             return None, problems, None
