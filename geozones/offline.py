@@ -105,7 +105,8 @@ _UNPINNED = re.compile(r"/gh/python-visualization/folium(@main|@master)?/folium/
 
 def inline_unpinned(html: str) -> str:
     """Inline the scripts a folium page would fetch from folium's GitHub branch rather than
-    a release (the heat layers'), from the installed folium package; every other link stays.
+    a release (the heat layers'), from the installed folium package, and leave out the
+    stylesheets from there that the page does not use; every other link stays.
 
     A page that is not self-contained still runs only code of known versions: Leaflet and
     the slider are pinned by version, and the heat layer's script is the one folium shipped.
@@ -128,7 +129,17 @@ def inline_unpinned(html: str) -> str:
         except OutputError:  # (a script of a later folium that geozones does not know: linked as folium links it)
             return m.group(0)
 
-    return _SCRIPT.sub(one, html)
+    def sheet(m: re.Match) -> str:  # (a stylesheet from the branch: a probe found the markers' rotate CSS, unused here)
+        url = m.group(1)
+        if not _UNPINNED.search(url):
+            return m.group(0)
+        try:
+            source = _lookup(url)
+        except OutputError:
+            return m.group(0)
+        return "" if source is None else f"<style>{_content(source)}</style>"
+
+    return _LINK.sub(sheet, _SCRIPT.sub(one, html))
 
 
 def inline_assets(html: str) -> str:

@@ -131,6 +131,7 @@ def test_a_default_map_runs_no_script_from_a_branch(small_case, tmp_path):
     page = (out / "map.html").read_text(encoding="utf-8")
     srcs = re.findall(r'<script\s+src="([^"]+)"', page)
     assert srcs and not [s for s in srcs if "python-visualization/folium" in s], srcs
+    assert "python-visualization/folium" not in page  # (nor a stylesheet: the markers' rotate CSS, stop 51)
     assert all(re.search(r"@\d|/\d+\.\d+(\.\d+)?/|-\d+\.\d+\.\d+", s) for s in srcs), srcs  # (a version in every link)
     assert "L.heatLayer=function" in page and "L.heatLayer(" in page
     assert "leaflet_heat" not in page
