@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.colormap import LinearColormap
-from branca.element import Element
+from branca.element import Element, MacroElement
 from folium.plugins import HeatMap, HeatMapWithTime
+from jinja2 import Template
 
 from ._html import html_text
 from ._io import people_text, write_text_atomic
@@ -258,9 +259,9 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
     if len(longest):
         w = longest["estimate"].to_numpy(dtype=float)
         pts = np.column_stack([longest["lat"], longest["lon"], _relative(w, w.max(), dec)])
-        # (min_opacity 0, as the slider's: folium's 0.5 drew a square of weight 0.001 as bright as the busiest)
+        # (folium's min_opacity 0.5 drew a square of weight 0.001 as bright as the busiest; 0 hid all but the centre)
         HeatMap(pts.tolist(), name=f"Heat ({html_text(periods[-1])}, drawn from published zone figures)", radius=18, blur=15,
-                min_opacity=0.0).add_to(m)
+                min_opacity=0.2).add_to(m)
     if len(periods) > 1:
         frames = ok[ok["period"] == periods[0]]
         codes, starts = pd.factorize(frames["period_start"])  # (one pass, not one per frame)
@@ -278,8 +279,31 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
             # (the hour repeated at the autumn clock change: two frames of one local time keep their offsets)
             twice = pd.Index(short).duplicated(keep=False)
             labels = [html_text(str(s).replace("T", " ") if d else t) for s, t, d in zip(starts, short, twice)]
-            HeatMapWithTime(data, index=labels, name=f"Heat per {html_text(periods[0])} (slider)", radius=18,
-                            auto_play=False, max_opacity=0.8, show=False).add_to(m)
+            slider = HeatMapWithTime(data, index=labels, name=f"Heat per {html_text(periods[0])} (slider)", radius=18,
+                                     auto_play=False, max_opacity=0.8, show=False).add_to(m)
+            _SliderWithItsLayer(slider).add_to(m)
+
+
+class _SliderWithItsLayer(MacroElement):
+    """The time slider shown only while its heat layer is on (a probe read the slider's
+    date as the day every quarterly layer showed).
+    """
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this.map_name }}, layer = {{ this.layer_name }}, control = {{ this.control_name }};
+  function sync() { control.getContainer().style.display = map.hasLayer(layer) ? "" : "none"; }
+  map.on("layeradd layerremove", sync);
+  sync();
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, slider: HeatMapWithTime) -> None:
+        super().__init__()
+        self._name = "SliderWithItsLayer"
+        self.map_name, self.layer_name, self.control_name = slider._parent.get_name(), slider.get_name(), slider._control_name
 
 
 class _Frames:
