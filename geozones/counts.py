@@ -555,5 +555,9 @@ def events_to_counts(
         "dedup_factor": float(f"{per_period / per_cell:.4g}") if per_cell else 1.0,
         "subscribers": int(frame["subscriber_id"].nunique()),
     }
+    counts = counts[["cell_id", "period_start", "period", "origin", "count"]]
     counts.attrs["notes"] = []
-    return counts[["cell_id", "period_start", "period", "origin", "count"]], info
+    if period_seconds(period) > 3600:  # (the events per hour: a probe's 8 hours without events in a day published per day went unseen)
+        hour = pd.DatetimeIndex(period_floor(ev["timestamp"], "1h"))
+        counts.attrs["hourly_events"] = pd.Series(1.0, index=hour).groupby(level=0).sum()
+    return counts, info

@@ -28,6 +28,9 @@ figures are published, a run looks for:
 
 Missing periods are looked for over ``--start``/``--end`` where given (a last day that
 holds no row is missing too), else between the first and last period that holds rows.
+Counts made from subscriber-level events for periods longer than an hour keep the events
+per hour (``attrs["hourly_events"]``): an hour without any, where that hour of the day
+usually holds :data:`MIN_LOW` or more, is missing, and its day partial.
 
 The findings go into the manifest (``data_quality``) and the report's "Data quality"
 section; with ``--strict-quality`` any finding stops the run with an error, before any
@@ -324,6 +327,17 @@ def quality_of_counts(counts: pd.DataFrame, weights, period_seconds: float, publ
     keep = ci >= 0  # (rows of cells not in the plan, dropped: out of the network's totals, as the stream engine leaves them)
     starts = pd.DatetimeIndex(counts["period_start"])[keep]
     totals = pd.Series(counts["count"].to_numpy(dtype=float)[keep]).groupby(starts, sort=True).sum()
+    network = network_checks(totals, period_seconds, span)
+    if "hourly_events" in counts.attrs:  # (counts made from events per day or longer: missing hours from the events)
+        ev = counts.attrs["hourly_events"]
+        a = ev.index.min().tz_convert(_TZ).normalize()  # (whole local days: a day's first event is not its first hour)
+        b = (ev.index.max().tz_convert(_TZ).normalize().tz_localize(None) + pd.Timedelta(days=1)).tz_localize(_TZ) - pd.Timedelta(hours=1)
+        ev = ev.reindex(pd.date_range(a, b, freq="1h").tz_convert("UTC"), fill_value=0.0)
+        usual = ev.groupby(np.asarray(ev.index.tz_convert(_TZ).hour)).transform("median")
+        # (a sample's quiet hours hold no event on many days: an hour without is missing only where it usually
+        # holds many; its drops are too noisy to tell, the days' totals say those)
+        hours = network_checks(ev[(ev > 0) | (usual < MIN_LOW)], 3600.0, span)
+        network = dict(network, missing_periods=hours["missing_periods"], partial_days=hours["partial_days"])
     t_codes, t_uniq = pd.factorize(starts, sort=True)
     per = np.zeros((len(t_uniq), len(weights.cell_ids)))
     np.add.at(per, (t_codes, ci[keep]), counts["count"].to_numpy(dtype=float)[keep])
@@ -331,7 +345,7 @@ def quality_of_counts(counts: pd.DataFrame, weights, period_seconds: float, publ
     if period_seconds <= 86400 and published_seconds <= 86400:  # (the stream engine sees the published periods only)
         days, daily = _daily(pd.DatetimeIndex(t_uniq), per)
         cells = silent_cells(days, daily, _neighbours(weights))
-    return data_quality(network_checks(totals, period_seconds, span), cells) | {"period_seconds": period_seconds}
+    return data_quality(network, cells) | {"period_seconds": period_seconds}
 
 
 def quality_of_bins(bins, weights, span: tuple | None = None) -> dict:

@@ -238,3 +238,27 @@ def test_the_report_lists_the_findings_of_its_own_days():
     assert any("2026-07-02 09:00" in x for x in july) and not any("2026-10" in x for x in july)
     october = _quality_lines(q, "2026-10-01", "2027-01-01")
     assert any("2026-10-03" in x for x in october) and any("2 cells silent" in x for x in october)
+
+
+def test_hours_without_events_are_found_in_a_run_published_per_day(small_case, tmp_path):
+    """Counts made from subscriber-level events per day held no hours: a probe's 8 daytime
+    hours without a single event went unsaid. A sample's quiet hours (a few events, none on
+    some nights) are no gap."""
+    c = small_case
+    rng = np.random.default_rng(3)
+    rows = ["subscriber_id,cell_id,timestamp,origin"]
+    for d in range(1, 6):
+        for h in range(24):
+            if d == 3 and 10 <= h < 14:
+                continue  # four hours lost on 3 July
+            n = 150 if 7 <= h < 23 else int(rng.integers(0, 3))  # nights: 0 to 2 events
+            rows += [f"s{i % 400},{'AB'[i % 2]},2026-07-{d:02d}T{h:02d}:{i % 60:02d},34022" for i in range(n)]
+    ev = tmp_path / "events.csv"
+    ev.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "o"
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--events", ev, "--out", out, "--period", "1d",
+                "--kind", "unique", "--heat-grid", 0, "--no-residents")
+    assert r.returncode == 0, r.stderr
+    q = json.loads((out / "manifest.json").read_text())["data_quality"]
+    assert q["missing_periods"]["listed"] == [{"start": "2026-07-03T10:00:00+02:00", "end": "2026-07-03T14:00:00+02:00", "periods": 4}]
+    assert [p["date"] for p in q["partial_days"]["listed"]] == ["2026-07-03"]
