@@ -33,16 +33,10 @@ from .auditinput import hidden_targets
 __all__ = ["consistent", "culprits", "map_periods", "origin_bounded_figures", "period_culprits"]
 
 _EPS = 1e-12  # (weights under this leave the programme, soundly: _Programme._tidy; HiGHS would drop them unsoundly)
-# (the programme lifting every target at once is a shortcut, taken only within this many simplex iterations
-# times columns and rows: about 2 s here, where nationally it takes ~100 s. A count, not seconds: a time limit
-# made the published table depend on the machine's load, 223 of the demo's municipality figures apart.)
-_FIRST_WORK = 25_000_000
-# (every other solve stops after this many simplex iterations times columns and rows: about 12 s here at 83,000
-# columns and rows, longer than any this machine needed within the audit's size guard. Stop 50's trial found a
-# 10 s time limit made two runs of one input publish 11,251 and 11,252 figures; reached, a count is the same
-# everywhere, and the target is taken as bounded, the safe side.)
-_SOLVE_WORK = 1_000_000_000
-_MIN_ITERATIONS = 1_000
+# (simplex iterations times columns and rows: the programme lifting every target at once, a shortcut, about
+# 2 s here; every other solve about 12 s at 83,000 columns and rows. A count, not seconds: time limits made
+# the published table depend on the machine's load (223 demo figures; 11,251 against 11,252 in stop 50).)
+_FIRST_WORK, _SOLVE_WORK, _MIN_ITERATIONS = 25_000_000, 1_000_000_000, 1_000
 
 
 def origin_bounded_figures(a, sup: np.ndarray, k: float, max_entries: int = 200_000, workers: int = 2, known=None, only=None):

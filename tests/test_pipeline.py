@@ -566,7 +566,7 @@ def test_demo_geojson_and_map_carry_no_suppressed_figure(demo):
     # every zone's tooltip figure is a published figure or the word "suppressed"
     figures = re.findall(r'"figure": "([^"]*)"', html)
     assert len(figures) == len(z)
-    published = {f"{v:,.0f}".replace(",", " ") + f" ({lo:,.0f}-{hi:,.0f})".replace(",", " ")
+    published = {f"{v:,.0f} ({lo:,.0f}-{hi:,.0f})"
                  for v, lo, hi in z[["visitors", "estimate_low", "estimate_high"]].dropna().itertuples(index=False)}
     for f in figures:
         assert f in published or f.startswith("suppressed")
