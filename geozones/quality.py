@@ -143,9 +143,8 @@ def network_checks(totals: pd.Series, period_seconds: float, span: tuple | None 
         part = (per_day["sum"].to_numpy() > 0) & (per_day["sum"].to_numpy() < expected)
         out["partial_days"] = [{"date": str(d), "periods": int(n), "expected": int(e)}
                                for d, n, e in zip(per_day.index[part], per_day["sum"].to_numpy()[part], np.asarray(expected)[part])]
-    # drops: against the median of the same hour of the week (the same day of the week for
-    # longer periods), over three weeks or more; a shorter run against the same hour of the
-    # day over three days or more
+    # drops: against the median of the same hour of the week (days: the same day of the week)
+    # where three of them are; else the short key's (three at least)
     local = totals.index.tz_convert(_TZ)
     if period_seconds < 86400:
         week_key = np.asarray(local.day_of_week * 24 + local.hour)
