@@ -204,9 +204,10 @@ def read_cellplan(
     Returns
     -------
     geopandas.GeoDataFrame
-        One row per cell: ``cell_id``, ``site_id``, ``azimuth`` (NaN when
-        omnidirectional), ``beamwidth``, ``range_m``, any other columns, and a Point
-        geometry in EPSG:4326. ``attrs["defaults"]`` lists the defaults applied.
+        One row per cell, in ``cell_id`` order (the file's row order changes nothing):
+        ``cell_id``, ``site_id``, ``azimuth`` (NaN when omnidirectional), ``beamwidth``,
+        ``range_m``, any other columns, and a Point geometry in EPSG:4326.
+        ``attrs["defaults"]`` lists the defaults applied.
 
     Raises
     ------
@@ -370,6 +371,9 @@ def cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.C
     )
     for d in defaults:
         log.info("%s: %s", path, d)
+    # cells in id order, whatever the file's: the audit's choices follow the cells' order (a probe's plan
+    # re-exported in another row order published 107 figures otherwise), as weights files are read
+    out = out.iloc[np.argsort(out["cell_id"].astype(str).to_numpy(), kind="stable")].reset_index(drop=True)
     out.attrs["defaults"] = defaults
     out.attrs["source"] = str(path)
     return out

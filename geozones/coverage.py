@@ -68,7 +68,7 @@ def read_coverage(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
     -------
     geopandas.GeoDataFrame
         ``cell_id`` and the other columns, polygon geometry in the file's CRS
-        (EPSG:4326 when the file states none).
+        (EPSG:4326 when the file states none), in ``cell_id`` order.
 
     Raises
     ------
@@ -113,6 +113,7 @@ def read_coverage(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
             where=f"feature {i}",
             hint="fix the polygon (QGIS: Fix Geometries)",
         )
+    gdf = gdf.iloc[np.argsort(gdf["cell_id"].astype(str).to_numpy(), kind="stable")].reset_index(drop=True)  # (id order, as the plan's)
     gdf.attrs["valid"] = True
     return gdf
 

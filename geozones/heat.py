@@ -53,7 +53,10 @@ def heat_from_zones(grid: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, published: 
     centre = gpd.GeoDataFrame({"square": np.arange(len(g))}, geometry=g.geometry.representative_point().to_numpy(), crs=crs)
     hit = gpd.sjoin(centre, z.assign(zone=np.arange(len(z)))[["zone", "geometry"]], predicate="within", how="inner")
     sq, zc = hit["square"].to_numpy(), hit["zone"].to_numpy()
-    order = np.lexsort((z_area[zc], sq))  # per square, the smallest zone first
+    by_id = np.argsort(np.argsort(z["zone_id"].astype(str).to_numpy(), kind="stable"), kind="stable")
+    # per square, the smallest zone first; zones of one area by id, not by the files' order (a probe's two
+    # files of one same polygon, given the other way round, moved 40 squares' figures by 1.6%)
+    order = np.lexsort((by_id[zc], z_area[zc], sq))
     sq, zc = sq[order], zc[order]
     rank = np.arange(len(sq)) - np.searchsorted(sq, sq)
     t = published[published["origin"] == ALL]
