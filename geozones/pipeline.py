@@ -493,6 +493,8 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         check_strict(quality, cfg.counts or cfg.events)
     elif not quality.get("ok", True):  # (the user reads stderr first: the manifest and the report list them)
         log.warning("data quality: %s; listed in the manifest's data_quality and the report", findings(quality))
+    if quality.get("cells_never_counted"):  # (not a finding: a plan may list cells not on air)
+        log.info("%d cells of the plan counted nobody in the whole run while cells sharing their zones counted", quality["cells_never_counted"])
     shapes = (early.union if early is not None else zones)[["zone_id", "area_km2", "geometry"]]
     locks = None
     if early is not None:  # the earlier runs' settings, now that this run's are known

@@ -45,8 +45,8 @@ from scipy import sparse
 
 from .errors import CountsError
 
-__all__ = ["DROP_SHARE", "MIN_SILENT", "MIN_LOW", "QUIET_NEIGHBOURS", "network_checks", "silent_cells", "data_quality", "check_strict",
-           "findings", "quality_of_counts", "quality_of_bins"]
+__all__ = ["DROP_SHARE", "MIN_SILENT", "MIN_LOW", "QUIET_NEIGHBOURS", "network_checks", "silent_cells", "never_counted", "data_quality",
+           "check_strict", "findings", "quality_of_counts", "quality_of_bins"]
 
 #: A period whose network total (or a cell's day) is under this share of its usual is a drop.
 DROP_SHARE = 0.5
@@ -214,7 +214,20 @@ def silent_cells(days: pd.DatetimeIndex, per_cell: np.ndarray, neighbours: spars
     return per_day(silent), per_day(low)
 
 
-def data_quality(network: dict, cells: tuple[list[dict], list[dict]] | None) -> dict:
+def never_counted(daily: np.ndarray, neighbours: sparse.csr_array) -> int:
+    """How many cells counted nobody on any day of the run while a cell sharing a zone with
+    them counted: out for the whole run, or in the plan and not in service (not a finding:
+    a plan may list cells not yet or no longer on air; the manifest and the report say how
+    many, never which).
+    """
+    total = np.asarray(daily, dtype=float).sum(axis=0)
+    nb = sparse.csr_array(neighbours, dtype=float, copy=True)
+    nb.setdiag(0)
+    nb.eliminate_zeros()
+    return int(((total <= 0) & (nb @ (total > 0).astype(float) > 0)).sum())
+
+
+def data_quality(network: dict, cells: tuple[list[dict], list[dict]] | None, never: int | None = None) -> dict:
     """The manifest's ``data_quality``: the findings and how many of each (lists capped).
 
     Parameters
@@ -223,6 +236,8 @@ def data_quality(network: dict, cells: tuple[list[dict], list[dict]] | None) -> 
         From :func:`network_checks`.
     cells : (silent, low) or None
         From :func:`silent_cells`; None where the cells' days were not checked.
+    never : int, optional
+        From :func:`never_counted` (``cells_never_counted``; not a finding).
 
     Returns
     -------
@@ -234,6 +249,8 @@ def data_quality(network: dict, cells: tuple[list[dict], list[dict]] | None) -> 
     for key, items in found.items():
         out[key] = {"count": len(items), "listed": items[:_LISTED]}
     out["cells_checked"] = cells is not None
+    if never is not None:
+        out["cells_never_counted"] = never
     return out
 
 
@@ -254,7 +271,8 @@ def check_strict(quality: dict, source: str | None) -> None:
     if quality.get("ok", True):
         return
     raise CountsError(f"data quality: {findings(quality)}", path=source,
-                      hint="run without --strict-quality to publish with these listed in the manifest's data_quality and the report")
+                      hint="run without --strict-quality (or with strict_quality = false in the run's TOML) to publish with these listed "
+                              "in the manifest's data_quality and the report")
 
 
 def findings(quality: dict) -> str:
@@ -340,11 +358,11 @@ def quality_of_counts(counts: pd.DataFrame, weights, period_seconds: float, publ
     t_codes, t_uniq = pd.factorize(starts, sort=True)
     per = np.zeros((len(t_uniq), len(weights.cell_ids)))
     np.add.at(per, (t_codes, ci[keep]), counts["count"].to_numpy(dtype=float)[keep])
-    cells = None
+    cells = never = None
     if period_seconds <= 86400 and published_seconds <= 86400:  # (the stream engine sees the published periods only)
         days, daily = _daily(pd.DatetimeIndex(t_uniq), per)
-        cells = silent_cells(days, daily, _neighbours(weights))
-    return data_quality(network, cells) | {"period_seconds": period_seconds}
+        cells, never = silent_cells(days, daily, _neighbours(weights)), never_counted(daily, _neighbours(weights))
+    return data_quality(network, cells, never) | {"period_seconds": period_seconds}
 
 
 def quality_of_bins(bins, weights, span: tuple | None = None) -> dict:
@@ -370,9 +388,9 @@ def quality_of_bins(bins, weights, span: tuple | None = None) -> dict:
     raw = bins.info.get("raw_totals") or {}
     base = bins.info.get("base_period") or bins.period
     totals = pd.Series(list(raw.values()), index=pd.to_datetime(list(raw.keys()), utc=True), dtype=float)
-    cells = None
+    cells = never = None
     if period_seconds(bins.period) <= 86400 and len(bins.period_start):
         per = np.asarray(bins.sums.sum(axis=1), dtype=float)  # (periods, cells)
         days, daily = _daily(pd.to_datetime(bins.period_start, utc=True), per)
-        cells = silent_cells(days, daily, _neighbours(weights))
-    return data_quality(network_checks(totals, period_seconds(base), span), cells) | {"period_seconds": period_seconds(base)}
+        cells, never = silent_cells(days, daily, _neighbours(weights)), never_counted(daily, _neighbours(weights))
+    return data_quality(network_checks(totals, period_seconds(base), span), cells, never) | {"period_seconds": period_seconds(base)}

@@ -262,3 +262,18 @@ def test_hours_without_events_are_found_in_a_run_published_per_day(small_case, t
     q = json.loads((out / "manifest.json").read_text())["data_quality"]
     assert q["missing_periods"]["listed"] == [{"start": "2026-07-03T10:00:00+02:00", "end": "2026-07-03T14:00:00+02:00", "periods": 4}]
     assert [p["date"] for p in q["partial_days"]["listed"]] == ["2026-07-03"]
+
+
+def test_cells_that_never_count_are_said_not_found():
+    """A cell in the plan without a row for the whole run put its zone at 0.26x with nothing
+    said (probe O). It is no finding (plans list cells not yet on air), but the manifest and
+    the report say how many."""
+    from geozones.quality import data_quality, never_counted
+
+    x = np.full((10, 4), 100.0)
+    x[:, 1] = 0.0  # never counts; its zone neighbours do
+    x[:, 3] = 0.0  # never counts, alone in its zone
+    nb = sparse.csr_array(np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]))
+    assert never_counted(x, nb) == 1
+    q = data_quality({"missing_periods": [], "partial_days": [], "drops": []}, silent_cells(days_of(10), x, nb), never_counted(x, nb))
+    assert q["ok"] is True and q["cells_never_counted"] == 1
