@@ -381,3 +381,21 @@ def test_an_output_folder_name_too_long_for_the_new_folder_says_so(tmp_path):
         new_folder(tmp_path / ("o" * 240))
     made = new_folder(tmp_path / ("o" * 200))
     assert made.is_dir()
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
+                                   OSError("Error writing bytes to file. Detail: [errno 28] No space left on device")])
+def test_a_full_disk_is_said_as_a_full_disk_and_the_old_set_stays(two_sets, monkeypatch, cli, error):
+    """A probe's full disk (a 2 MB tmpfs) was told to 'check the path and its permissions';
+    Arrow's error carries the errno in its text only."""
+    s = two_sets
+
+    def full(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(outputs, "_exchange", full)
+    r = cli("apportion", "--zones", s["base"].zones[0], "--cells", s["base"].cells, "--counts", s["counts_b"],
+            "--market-share", s["base"].market_share, "--out", s["out"], "--engine", "memory", "--no-map")
+    assert r.returncode == 1 and "No space left on device" in r.stderr and "free space on the disk" in r.stderr, r.stderr
+    assert "permissions" not in r.stderr and len(r.stderr.strip().splitlines()[-1]) > 0
+    assert snapshot(s["out"]) == s["a"] and not leftovers(s["out"])

@@ -100,8 +100,7 @@ def _run(argv: list[str] | None) -> None:
         click.echo("geozones: interrupted", err=True)
         sys.exit(130)
     except OSError as exc:  # a file we could not read or write: the user's to fix, not a bug
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        click.echo(f"geozones: error: {where}{exc.strerror or exc} (check the path and its permissions)", err=True)
+        click.echo(f"geozones: error: {_os_error(exc)}", err=True)
         sys.exit(1)
     except Exception as exc:  # a bug: one line, unless asked for the traceback
         if os.environ.get("GEOZONES_DEBUG"):
@@ -113,6 +112,28 @@ def _run(argv: list[str] | None) -> None:
         )
         sys.exit(3)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _os_error(exc: OSError) -> str:
+    """An OSError in one line with what to do: a full disk is not a permission problem (a
+    probe's full disk was told to check permissions; Arrow's errors carry the errno in
+    their text only).
+    """
+    import errno
+    import re
+
+    where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+    code = exc.errno
+    if code is None and (m := re.search(r"\[errno (\d+)\]", str(exc))):
+        code = int(m.group(1))
+    what = exc.strerror or (os.strerror(code) if code else " ".join(str(exc).split()))
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        hint = "free space on the disk that holds the output folder, or write it elsewhere; the earlier outputs are kept"
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "check the path and its permissions"
+    else:
+        hint = "check the path, its permissions and the disk"
+    return f"{where}{what} ({hint})"
 
 
 if __name__ == "__main__":  # pragma: no cover
