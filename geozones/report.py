@@ -373,27 +373,30 @@ def build_report(
     page_campaigns = {n: (a, b) for n, (a, b) in (campaigns or {}).items() if str(a)[:10] < end_day and str(b)[:10] >= first_day}
     effects = effect_rows(run_iv, by_origin, onames, page_events, page_campaigns, excluded=events) if (page_events or page_campaigns) else []
 
+    # every zone's area and fit; the page's zone's apportioning half-width (the trend's intervals, the usability note)
+    from .intervals import apportioning_halfwidth, error_words
+
+    p = manifest.get("parameters", {})
+    zarea = dict(zip(zones["zone_id"], zones["area_km2"])) if zones is not None and "area_km2" in zones.columns else {}
+    zfit = table.groupby("zone_id")["fit"].first() if "fit" in table.columns else pd.Series(dtype=float)
+    zone_area, zone_fit = zarea_of(zones, zone), float(zfit.get(zone, np.nan))
+    zone_h = float(apportioning_halfwidth([zone_area], [zone_fit], p.get("model"))[0])
+
     # the trend per quarter, over this run and the runs compared with it
     trend = None
     if compare or target or len(pd.unique(table.loc[table["period"] == "1q", "period_start"])) > 1:
-        from .intervals import apportioning_halfwidth
         from .trend import parse_target, quarter_series, trend_rows
 
-        zt = table[table["zone_id"] == zone]
-        fit = float(zt["fit"].iloc[0]) if "fit" in zt and len(zt) else np.nan
-        h = float(apportioning_halfwidth([zarea_of(zones, zone)], [fit], manifest.get("parameters", {}).get("model"))[0])
-        trend = trend_rows(quarter_series([run_dir, *(compare or [])], zone), halfwidth=h,
+        trend = trend_rows(quarter_series([run_dir, *(compare or [])], zone), halfwidth=zone_h,
                            target=parse_target(target) if isinstance(target, str) else target, by=by, base=base)
 
     # per-zone table
     ztab = []
-    zarea = dict(zip(zones["zone_id"], zones["area_km2"])) if zones is not None and "area_km2" in zones.columns else {}
     # (the usability rule on the page the city reads: a probe's 0.06 km² zone read "an event added 323 (83 to
     # 1,216)" where 2,953 came, and only the run's stderr had said the zone is not usable alone)
-    zfit = table.groupby("zone_id")["fit"].first() if "fit" in table.columns else pd.Series(dtype=float)
     why_not = {zid: _not_usable(zarea.get(zid, np.nan), zfit.get(zid, np.nan)) for zid in pd.unique(summ["zone_id"])}
     # (the page's own period: zones.geojson has the run's last, another week's on a week's page)
-    ztop = top_origins(summ, manifest.get("parameters", {}).get("origin_level"))
+    ztop = top_origins(summ, p.get("origin_level"))
     tot_all = summ[summ["origin"] == ALL].set_index("zone_id")
     for zid in pd.unique(summ["zone_id"]):
         st = tot_all["status"].get(zid, "suppressed")
@@ -407,17 +410,13 @@ def build_report(
             "usable": "no: " + why_not[zid] if why_not[zid] else "yes",
         })
     unusable = ""
-    why = why_not[zone] if zone in why_not else _not_usable(zarea_of(zones, zone), zfit.get(zone, np.nan))
+    why = _not_usable(zone_area, zone_fit)
     if why:
-        from .intervals import apportioning_halfwidth, error_words
-
-        h = float(apportioning_halfwidth([zarea_of(zones, zone)], [zfit.get(zone, np.nan)], manifest.get("parameters", {}).get("model"))[0])
         unusable = (f"This zone's figures are not to be used alone ({why}): in the accuracy study 90% of such zones' figures "
-                    f"were within {error_words(float(np.expm1(h)))} of the truth, and a crowd standing inside such a zone "
+                    f"were within {error_words(float(np.expm1(zone_h)))} of the truth, and a crowd standing inside such a zone "
                     "mostly reads low, beyond even that; what events add here is as uncertain. Sum it with its neighbours, "
                     "or redraw it with 'geozones zones preview' (docs/accuracy.md, \"When not to use a zone's figures\").")
 
-    p = manifest.get("parameters", {})
     spend_rows, spend_note = (spend_table(spend, table, day_p, k, onames, names, (first_day, end_day), p.get("kind"), p.get("stat"))
                               if spend is not None else ([], ""))
     from .tourism import device_sections
