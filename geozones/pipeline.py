@@ -160,7 +160,6 @@ def _conservation(table: pd.DataFrame, want: pd.Series) -> float:
     return float(np.max(np.abs(got.reindex(want.index).to_numpy() - want.to_numpy()))) if len(want) else 0.0
 
 
-
 def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[str]) -> CellBins:
     """Counts per cell added up per published period, origin and cell by the stream or dask engine
     (which keeps the counts' own period where the roll-up over time is not a sum or a mean).

@@ -307,6 +307,15 @@ def _neighbours(weights) -> sparse.csr_array:
     return sparse.csr_array(on @ on.T)
 
 
+def _cell_checks(starts, per_cell: np.ndarray, weights) -> tuple[tuple[list[dict], list[dict]], int]:
+    """:func:`silent_cells` and :func:`never_counted` of counts per period and cell, added
+    up per day; one neighbour matrix for both.
+    """
+    days, daily = _daily(pd.DatetimeIndex(starts), per_cell)
+    nb = _neighbours(weights)
+    return silent_cells(days, daily, nb), never_counted(daily, nb)
+
+
 def _daily(starts: pd.DatetimeIndex, per_cell: np.ndarray) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """Counts per period and cell added up per local day."""
     day = pd.DatetimeIndex(starts).tz_convert(_TZ).normalize()
@@ -360,8 +369,7 @@ def quality_of_counts(counts: pd.DataFrame, weights, period_seconds: float, publ
     np.add.at(per, (t_codes, ci[keep]), counts["count"].to_numpy(dtype=float)[keep])
     cells = never = None
     if period_seconds <= 86400 and published_seconds <= 86400:  # (the stream engine sees the published periods only)
-        days, daily = _daily(pd.DatetimeIndex(t_uniq), per)
-        cells, never = silent_cells(days, daily, _neighbours(weights)), never_counted(daily, _neighbours(weights))
+        cells, never = _cell_checks(t_uniq, per, weights)
     return data_quality(network, cells, never) | {"period_seconds": period_seconds}
 
 
@@ -391,6 +399,5 @@ def quality_of_bins(bins, weights, span: tuple | None = None) -> dict:
     cells = never = None
     if period_seconds(bins.period) <= 86400 and len(bins.period_start):
         per = np.asarray(bins.sums.sum(axis=1), dtype=float)  # (periods, cells)
-        days, daily = _daily(pd.to_datetime(bins.period_start, utc=True), per)
-        cells, never = silent_cells(days, daily, _neighbours(weights)), never_counted(daily, _neighbours(weights))
+        cells, never = _cell_checks(pd.to_datetime(bins.period_start, utc=True), per, weights)
     return data_quality(network_checks(totals, period_seconds(base), span), cells, never) | {"period_seconds": period_seconds(base)}
