@@ -245,6 +245,7 @@ def _programmes(a: AuditInput, sup: np.ndarray, k: float, rep: dict) -> None:
     while True:
         before = sup.copy()
         freed = np.zeros(len(sup), bool)  # (hidden figures whose rows a programme let go: checked again with their new bounds)
+        widened = np.zeros(known.incidence.shape[1], bool)  # (relations a figure hidden in this pass loosens)
         on = known.rows(sup)
         iv = (np.where(on, known.lo, 0.0), np.where(on, known.hi, np.inf))
         for kind, _z, f in chain(_grouped(a, sup, lambda b, s, idx: programme_bounded_figures(b, s, k, known=_take(iv, idx),
@@ -254,11 +255,15 @@ def _programmes(a: AuditInput, sup: np.ndarray, k: float, rep: dict) -> None:
                 continue
             if kind == "bounded through a relation":
                 freed[f] = True
+                near = known.relations_of(f)
+                if widened[near].any():  # (a figure hidden in this pass loosens its interval already: the next pass checks it
+                    continue  # with fresh ones; one suppression per relation and pass, not one per figure it holds)
                 f = known.source(f, sup, a.locked)
                 if f == -1:
                     kind = "bounded by earlier runs alone"
                 elif f >= 0:
                     sup[f] = True
+                    widened[near] = widened[known.relations_of(f)] = True
             seen[kind] = seen.get(kind, 0) + 1
             if f >= 0:
                 rep["suppressed"] += 1

@@ -69,6 +69,10 @@ class RelationBounds:
         """
         return np.asarray(sup, bool) & self.new
 
+    def relations_of(self, f: int) -> np.ndarray:
+        """The relations that join figure ``f``."""
+        return self.incidence.indices[self.incidence.indptr[f]:self.incidence.indptr[f + 1]]
+
     def source(self, f: int, sup: np.ndarray, locked: np.ndarray | None = None) -> int:
         """The published figure to suppress when a bound leans on hidden figure ``f``'s
         interval: one of the nearest published figures in its relations (through hidden

@@ -133,10 +133,14 @@ def cells_of(a, f: int):
     return mats[int(group[f])]
 
 
+#: The mobile country codes of the tests' counts, as the tables name them.
+COUNTRIES = {"208": "FR", "204": "NL", "276": "AL"}
+
+
 def attack_days(counts, weights, tables, fine: list, holds, k: float = 30.0) -> list:
     """The attacker over every published figure of runs at once, in the cells' counts per
     day and origin (a run's summary period: the mean of the days). ``counts``: the counts
-    (``208`` read as ``FR``); ``weights``: a run's weights table (``cell_id``, ``zone_id``,
+    (country codes read as :data:`COUNTRIES`); ``weights``: a run's weights table (``cell_id``, ``zone_id``,
     ``weight``; public); ``tables``: ``(name, zone table, its origin level)`` per run;
     ``fine``: the origins of the unknowns; ``holds(origin, code, level)``: whether a
     figure's origin holds the unknowns of ``code``. Per hidden figure whose truth is under
@@ -146,7 +150,7 @@ def attack_days(counts, weights, tables, fine: list, holds, k: float = 30.0) -> 
 
     w = weights[weights["zone_id"] != "outside"].pivot_table(index="cell_id", columns="zone_id", values="weight", fill_value=0.0)
     days = sorted(pd.unique(counts["period_start"]))
-    code = counts["origin"].astype(str).replace({"208": "FR"})
+    code = counts["origin"].astype(str).replace(COUNTRIES)
     x = np.zeros((len(w.index), len(days), len(fine)))
     np.add.at(x, (w.index.get_indexer(counts["cell_id"]), pd.Index(days).get_indexer(counts["period_start"]), pd.Index(fine).get_indexer(code)),
               counts["count"].to_numpy(dtype=float))

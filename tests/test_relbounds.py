@@ -14,7 +14,7 @@ import geozones as gz
 from geozones.audit import AuditInput
 from geozones.relbounds import relation_bounds
 
-from .attacker import attack_days, lp_max, rows_of
+from .attacker import COUNTRIES, attack_days, lp_max, rows_of
 from .test_audit import cases, checked, make_table
 
 K = 30
@@ -155,9 +155,11 @@ def test_a_figure_only_all_and_its_origins_bound_is_no_row():
     assert not b.rows(sup).any()
 
 
-def _nested_case(case, seed: int):
+def _nested_case(case, seed: int, days: int = 5, origins: dict | None = None, silent: tuple = ()):
     """Sixteen random cells, nine zones (``inner`` and ``tiny`` inside ``big``, six around
-    them), five days of counts over three provinces and France (province level)."""
+    them), five days of counts over three provinces and France (province level), or
+    ``days`` of ``origins`` (code: mean count per cell), cell C0 without rows on the days
+    ``silent``."""
     import geopandas as gpd
     import pyproj
     import shapely
@@ -177,9 +179,11 @@ def _nested_case(case, seed: int):
         lines.append(f"C{i},S{i},{lon},{lat},,,900")
     (case / "cells.csv").write_text("\n".join(lines) + "\n")
     rows = ["cell_id,period_start,period,count,origin"]
-    for d in range(5):
+    for d in range(days):
         for i in range(16):
-            for o, m in {"30000": 60, "10000": 8, "40000": 10, "208": 6}.items():
+            if i == 0 and d in silent:
+                continue
+            for o, m in (origins or {"30000": 60, "10000": 8, "40000": 10, "208": 6}).items():
                 rows.append(f"C{i},2026-07-0{d + 1}T00:00,1d,{int(rng.poisson(m * rng.uniform(0.2, 1.8)))},{o}")
     (case / "counts.csv").write_text("\n".join(rows) + "\n")
 
@@ -189,7 +193,7 @@ def _attack_days(case, out, k: float = K) -> list:
     mean of the days): per hidden figure under k (above none), what it is and its largest
     value."""
     counts = gz.read_counts(case / "counts.csv")
-    fine = sorted(set(counts["origin"].astype(str).replace({"208": "FR"})))
+    fine = sorted(set(counts["origin"].astype(str).replace(COUNTRIES)))
     table = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
     found = attack_days(counts, pd.read_parquet(out / "weights.parquet"), [(out.name, table, None)], fine,
                         lambda origin, m, level: origin == m, k)
@@ -211,6 +215,31 @@ def test_a_nested_zones_hidden_day_known_from_the_quarter_bounds_no_tiny_figure(
     assert r.returncode == 0, r.stderr
     found = _attack_days(tmp_path, tmp_path / "out")
     assert found  # (hidden figures under k were checked)
+    assert min(m for _, m in found) >= K - 1e-6, [f for f in found if f[1] < K - 1e-6]
+
+
+def test_one_figure_hidden_per_relation_before_its_intervals_are_drawn_again(tmp_path):
+    """A cell without rows on two of seven days, twelve small origins: on those days every
+    hidden origin of the cell's zones is bounded through the same relation (``all`` less
+    the published origins). One published figure hidden there loosens them all; the audit
+    hid one for each (a probe's demo run lost a shopping street's every figure of the
+    quarter, 338 people a day, this way): zones ``d`` and ``inner`` (94 to 309 people a
+    day) kept none of their ``all`` figures. Now one per relation, the intervals drawn
+    again, the rest checked with them: they keep most, and still nothing is bounded under
+    k for the attacker over every published figure."""
+    from .test_earlier import run_cli
+
+    small = dict.fromkeys(["10000", "20001", "20002", "40000", "50000", "60000", "70000", "80000", "90000", "208", "204", "276"], 2)
+    _nested_case(tmp_path, 3, days=7, origins={"30000": 80, **small}, silent=(1, 2))
+    r = run_cli("-q", "apportion", "--zones", tmp_path / "zones.geojson", "--cells", tmp_path / "cells.csv", "--counts",
+                tmp_path / "counts.csv", "--out", tmp_path / "out", "--model", "voronoi", "--period", "1d", "--heat-grid", "0",
+                "--origin-level", "province")
+    assert r.returncode == 0, r.stderr
+    t = pd.read_csv(tmp_path / "out" / "zone_counts.csv", dtype={"origin": str})
+    shown = t[(t["origin"] == "all") & (t["status"] == "published")].groupby("zone_id").size()
+    assert shown.get("d", 0) >= 5 and shown.get("inner", 0) >= 5, shown.to_dict()  # (of 8: seven days and the quarter)
+    found = _attack_days(tmp_path, tmp_path / "out")
+    assert len(found) > 500
     assert min(m for _, m in found) >= K - 1e-6, [f for f in found if f[1] < K - 1e-6]
 
 
