@@ -20,6 +20,7 @@ from .counts import KINDS, parse_period, period_floor, period_seconds
 from .density import split_by_period
 from .errors import CountsError, InputError
 from .origins import ALL, RESIDENT, homes_kept, rollup_codes
+from .periods import not_nested
 from .weights import Weights
 
 __all__ = ["apportion", "zone_table", "rollup_time", "rollup_counts", "rollup_origins", "add_totals", "STATS"]
@@ -252,6 +253,9 @@ def rollup_counts(counts: pd.DataFrame, period: str, *, kind: str = "presence") 
     shorter = [str(c) for c in current if period_seconds(parse_period(str(c))) > period_seconds(period)]
     if shorter:  # (a probe's daily counts came back labelled 1h)
         raise CountsError(f"counts per {shorter[0]} cannot be split into periods of {period}", hint=f"roll them up to {shorter[0]} or longer")
+    straddle = [not_nested(str(c), period) for c in current if not_nested(str(c), period)]
+    if straddle:  # (weeks into months: a week across the border went whole to its Monday's month)
+        raise CountsError(straddle[0][0], hint=straddle[0][1])
     if kind == "unique":
         raise CountsError(
             f"unique counts per {current[0]} cannot be rolled up to {period}: people seen in several periods would be counted again",
@@ -371,6 +375,9 @@ def rollup_time(table: pd.DataFrame, period: str, *, kind: str = "presence", sta
         raise InputError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     if period_seconds(parse_period(str(current[0]))) > period_seconds(period):
         raise CountsError(f"a table per {current[0]} cannot be split into periods of {period}", hint=f"roll it up to {current[0]} or longer")
+    if not_nested(str(current[0]), period):
+        raise CountsError(f"a table per {current[0]} cannot make periods of {period}: they do not nest",
+                          hint=f"give a table per {'1d' if current[0] == '1w' else '1h'} or shorter")
     if kind == "unique":
         raise CountsError(
             f"unique counts per {current[0]} cannot be rolled up to {period}: people seen in several periods would be counted again",

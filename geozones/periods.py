@@ -14,7 +14,8 @@ import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["TIMEZONE", "off_period", "off_period_message", "parse_period", "period_end", "period_floor", "period_seconds"]
+__all__ = ["TIMEZONE", "nests", "not_nested", "off_period", "off_period_message", "parse_period", "period_end", "period_floor",
+           "period_seconds"]
 
 #: Local time of counts without an offset.
 TIMEZONE = "Europe/Brussels"
@@ -75,15 +76,65 @@ def period_seconds(period: str) -> float:
     return n * {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 31 * 86400, "q": 92 * 86400}[unit]
 
 
+def nests(short: str, long: str) -> bool:
+    """Whether every period ``long`` is made of whole periods ``short``.
+
+    Minutes and hours that divide a day make days, weeks, months and quarters (and longer
+    such periods that they divide); days make weeks, months and quarters; months make
+    quarters. A week does not nest in a month or a quarter: one that straddles their border
+    belongs to both.
+
+    Parameters
+    ----------
+    short, long : str
+        Period labels (:func:`parse_period`).
+
+    Returns
+    -------
+    bool
+    """
+    short, long = parse_period(short), parse_period(long)
+    if short == long:
+        return True
+    if period_seconds(short) > period_seconds(long):
+        return False
+    s_unit, l_unit = short.lstrip("0123456789"), long.lstrip("0123456789")
+    if s_unit == "w":
+        return False
+    if s_unit == "mo":
+        return l_unit == "q"
+    if l_unit in ("d", "w", "mo", "q"):
+        return True
+    return period_seconds(long) % period_seconds(short) == 0
+
+
+def not_nested(short: str, long: str) -> tuple[str, str] | None:
+    """(message, hint) when counts per ``short`` do not make periods ``long`` (else None),
+    whether ``long`` is the shorter or the periods straddle each other's borders.
+    """
+    if nests(short, long):
+        return None
+    if period_seconds(parse_period(short)) > period_seconds(parse_period(long)):
+        return (f"the counts are per {short}; they cannot be split into periods of {long}", f"choose --period {short} or longer")
+    return (f"the counts are per {short}; those periods do not nest in periods of {long} (one that straddles a {long}'s border "
+            f"belongs to two of them)", f"give counts per {'1d' if short == '1w' else '1h'} or shorter, or choose --period {short}")
+
+
 def period_end(start: pd.Timestamp, period: str) -> pd.Timestamp:
     """The start of the period after the ``period`` that starts at ``start`` (a local time:
-    months and quarters are calendar ones).
+    days, weeks, months and quarters are the calendar's, in Europe/Brussels, 23 or 25 hours
+    long at a clock change).
     """
     period = parse_period(period)
+    n, unit = int(re.match(r"\d+", period).group()), period.lstrip("0123456789")
+    if start.tzinfo is not None and unit in ("d", "w", "mo", "q"):  # (a week from 2026-10-19T00:00+02:00 ends at local midnight
+        start = start.tz_convert(TIMEZONE)  # on the 26th, +01:00: seven days of the calendar, 169 hours)
     if period == "1q":
         return start + pd.offsets.QuarterBegin(startingMonth=1)
     if period == "1mo":
         return start + pd.offsets.MonthBegin(1)
+    if unit in ("d", "w"):
+        return start + pd.DateOffset(days=n * (7 if unit == "w" else 1))
     return start + pd.Timedelta(seconds=period_seconds(period))
 
 

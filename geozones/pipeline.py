@@ -471,7 +471,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     else:
         base = counts["period"].iloc[0] if len(counts) and "period" in counts else cfg.period
         check_split(periods, base, cfg.counts or cfg.events)  # (before any density is made for them; unique roll-ups: after the dedup check)
-        quality = quality_of_counts(counts, weights, period_seconds(base), period_seconds(cfg.period), run_span(cfg))
+        quality = quality_of_counts(counts, weights, base, period_seconds(cfg.period), run_span(cfg))
         cell_ids = pd.Index(weights.cell_ids)
         weights, fig_weights = _counted_weights(
             cfg, fp, fp_x, weights, weights_x, periods, clock,
@@ -617,10 +617,13 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         },
     }
     manifest["title"] = map_title(cfg, periods)
-    if partial := partial_periods(manifest["counts"]["first_period_start"], manifest["counts"]["last_period_start"], periods[-1],
-                                  manifest["counts"]["period"]):
-        log.info("the counts cover part of a summary period (%s): its figures are made from the days counted alone", partial)
-        manifest["title"] += f" ({partial})"  # (the map's title: a quarter's mean from 14 of its days says so)
+    c = manifest["counts"]
+    partial = [partial_periods(c["first_period_start"], c["last_period_start"], p, c["period"]) for p in periods]
+    if any(partial):  # (every published period: a probe's months from 15 January read January's 17 days as its month's)
+        log.info("the counts cover part of a published period (%s): its figures are made from the days counted alone",
+                 "; ".join(p for p in partial if p))
+    if partial[-1]:
+        manifest["title"] += f" ({partial[-1]})"  # (the map's title: a quarter's mean from 14 of its days says so)
     if shown := last_of_several(manifest["counts"]["first_period_start"], manifest["counts"]["last_period_start"], periods[-1]):
         manifest["title"] += f" ({shown})"  # (a probe's two weeks: the map showed the second without a word)
     if grid is not None:

@@ -83,7 +83,25 @@ def _runs(starts: pd.DatetimeIndex, step: pd.Timedelta, days: pd.DateOffset | No
     return out
 
 
-def network_checks(totals: pd.Series, period_seconds: float, span: tuple | None = None) -> dict:
+def _calendar(period: float | str) -> tuple[float, pd.DateOffset | None]:
+    """A period (its label, or its length in seconds) as seconds, and as a step of the
+    local calendar where it is a day or longer (days of 23 or 25 hours at a clock change;
+    months and quarters of their own lengths).
+    """
+    if isinstance(period, str):
+        from .periods import parse_period, period_seconds
+
+        label = parse_period(period)
+        unit = label.lstrip("0123456789")
+        n = int(label[:len(label) - len(unit)])
+        step = {"d": pd.DateOffset(days=n), "w": pd.DateOffset(days=7 * n), "mo": pd.DateOffset(months=n),
+                "q": pd.DateOffset(months=3 * n)}.get(unit)
+        return float(period_seconds(label)), step
+    secs = float(period)
+    return secs, pd.DateOffset(days=int(secs // 86400)) if secs >= 86400 and secs % 86400 == 0 else None
+
+
+def network_checks(totals: pd.Series, period_seconds: float | str, span: tuple | None = None) -> dict:
     """Missing periods, partial days and drops from the network total per period.
 
     Parameters
@@ -91,8 +109,9 @@ def network_checks(totals: pd.Series, period_seconds: float, span: tuple | None 
     totals : pandas.Series
         Network total (all cells and origins) per period start (UTC, tz-aware), for the
         periods that hold rows.
-    period_seconds : float
-        The counts' own period.
+    period_seconds : float or str
+        The counts' own period: its label (``"1mo"``: calendar months, a probe's February
+        "ended" on 3 March when a month was 31 days) or its length in seconds.
     span : (start, end), optional
         The run's ``--start`` and ``--end`` (UTC, end exclusive; None where not given):
         missing periods are looked for over them (a probe's last day without rows, inside
@@ -105,6 +124,7 @@ def network_checks(totals: pd.Series, period_seconds: float, span: tuple | None 
         ``drops`` (start, total as a share of the usual).
     """
     out = {"missing_periods": [], "partial_days": [], "drops": []}
+    period_seconds, days = _calendar(period_seconds)
     if not len(totals) or period_seconds <= 0:
         return out
     step = pd.Timedelta(seconds=period_seconds)
@@ -112,11 +132,11 @@ def network_checks(totals: pd.Series, period_seconds: float, span: tuple | None 
     totals = pd.Series(totals.to_numpy(dtype=float), index=idx).groupby(level=0).sum().sort_index()
     first, last = totals.index[0], totals.index[-1]
     a, b = span if span is not None else (None, None)
-    if period_seconds >= 86400 and period_seconds % 86400 == 0:  # (days of the calendar: 23 or 25 hours at a clock change)
-        days = pd.DateOffset(days=int(period_seconds // 86400))
+    if days is not None:  # (periods of the calendar: 23 or 25 hours at a clock change, months of their own lengths)
         f0, f1 = first.tz_convert(_TZ), last.tz_convert(_TZ)
-        if a is not None and pd.Timestamp(a) < first:
-            f0 = f0 - days * int((f0 - pd.Timestamp(a).tz_convert(_TZ)) // pd.Timedelta(seconds=period_seconds))
+        if a is not None:
+            while f0 - days >= pd.Timestamp(a).tz_convert(_TZ):
+                f0 = f0 - days
         if b is not None:
             while f1 + days < pd.Timestamp(b).tz_convert(_TZ):
                 f1 = f1 + days
@@ -325,7 +345,7 @@ def _daily(starts: pd.DatetimeIndex, per_cell: np.ndarray) -> tuple[pd.DatetimeI
     return pd.DatetimeIndex(uniq), out
 
 
-def quality_of_counts(counts: pd.DataFrame, weights, period_seconds: float, published_seconds: float = 0.0,
+def quality_of_counts(counts: pd.DataFrame, weights, period: float | str, published_seconds: float = 0.0,
                       span: tuple | None = None) -> dict:
     """:func:`data_quality` of a counts table read whole (the memory engine).
 
@@ -335,8 +355,8 @@ def quality_of_counts(counts: pd.DataFrame, weights, period_seconds: float, publ
         ``cell_id``, ``period_start`` (UTC), ``count``.
     weights : Weights
         The run's weights (their cells and zones: who neighbours whom).
-    period_seconds : float
-        The counts' own period.
+    period : str or float
+        The counts' own period (its label, or its length in seconds).
     published_seconds : float
         The run's shortest published period: over a day, the cells' days are not checked
         (as the stream and Dask engines, which keep the published periods' sums only).
@@ -347,13 +367,14 @@ def quality_of_counts(counts: pd.DataFrame, weights, period_seconds: float, publ
     -------
     dict
     """
+    period_seconds = _calendar(period)[0]
     if not len(counts):
-        return data_quality(network_checks(pd.Series(dtype=float), period_seconds, span), None)
+        return data_quality(network_checks(pd.Series(dtype=float), period, span), None)
     ci = pd.Index(np.asarray(weights.cell_ids).astype(str)).get_indexer(counts["cell_id"].astype(str))
     keep = ci >= 0  # (rows of cells not in the plan, dropped: out of the network's totals, as the stream engine leaves them)
     starts = pd.DatetimeIndex(counts["period_start"])[keep]
     totals = pd.Series(counts["count"].to_numpy(dtype=float)[keep]).groupby(starts, sort=True).sum()
-    network = network_checks(totals, period_seconds, span)
+    network = network_checks(totals, period, span)
     if "hourly_events" in counts.attrs:  # (counts made from events per day or longer: missing hours from the events)
         ev = counts.attrs["hourly_events"]
         a = ev.index.min().tz_convert(_TZ).normalize()  # (whole local days: a day's first event is not its first hour)
@@ -400,4 +421,4 @@ def quality_of_bins(bins, weights, span: tuple | None = None) -> dict:
     if period_seconds(bins.period) <= 86400 and len(bins.period_start):
         per = np.asarray(bins.sums.sum(axis=1), dtype=float)  # (periods, cells)
         cells, never = _cell_checks(pd.to_datetime(bins.period_start, utc=True), per, weights)
-    return data_quality(network_checks(totals, period_seconds(base), span), cells, never) | {"period_seconds": period_seconds(base)}
+    return data_quality(network_checks(totals, base, span), cells, never) | {"period_seconds": period_seconds(base)}

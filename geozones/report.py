@@ -280,8 +280,11 @@ def build_report(
     starts = sorted(pd.unique(summ["period_start"]))
     if period_start is None:
         period_start = starts[-1]
-    elif period_start not in starts:
-        raise InputError(f"no {summary_p} period starts at {period_start!r}", hint=f"periods: {', '.join(starts)}")
+    elif period_start not in starts:  # (a date, as the README writes it: the period starting at its local midnight)
+        same = [s for s in starts if s[:10] == str(period_start).strip()[:10]] if len(str(period_start).strip()) == 10 else []
+        if len(same) != 1:
+            raise InputError(f"no {summary_p} period starts at {period_start!r}", hint=f"periods: {', '.join(starts)}")
+        period_start = same[0]
     summ = summ[summ["period_start"] == period_start]
     pub = summ[summ["status"] == _PUBLISHED]
     has_res = (summ["origin"] == RESIDENT).any()

@@ -11,10 +11,10 @@ import pandas as pd
 
 from ..counts import (
     KINDS,
-    period_seconds,
 )
 from ..errors import CountsError, InputError
 from ..origins import no_origin_note
+from ..periods import not_nested
 from ._batch import (
     _bin_batch,
     _Context,
@@ -46,9 +46,9 @@ def _check(kind: str, stat: str) -> None:
 def _period_checks(ctx: _Context, kind: str) -> None:
     """The published period can be made from the counts' own (once the counts' period is known)."""
     target = ctx.minutes.period
-    if ctx.period is not None and period_seconds(ctx.period) < period_seconds(ctx.base_period):
-        raise InputError(f"the counts are per {ctx.base_period}; they cannot be split into periods of {ctx.period}",
-                         hint=f"choose --period {ctx.base_period} or longer")
+    problem = None if ctx.period is None else not_nested(ctx.base_period, ctx.period)
+    if problem:  # (a probe's weekly counts made months: the week of 26 October all October's)
+        raise InputError(problem[0], path=ctx.source, hint=problem[1])
     if kind == "unique" and target != ctx.base_period:
         raise CountsError(f"unique counts per {ctx.base_period} cannot be rolled up to {target}: people seen in several periods would be counted again",
                           path=ctx.source, hint=f"give unique counts per {target}, or subscriber-level events")

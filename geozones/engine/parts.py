@@ -27,6 +27,7 @@ from ..density import PeriodWeights
 from ..earlier import Locks
 from ..errors import BudgetError, CountsError, InputError
 from ..outputs import whole_numbers, zone_summary
+from ..periods import not_nested
 from ..privacy import AUDITED, SUPPRESSED
 from ..weights import Weights
 from ..zones import OUTSIDE
@@ -60,9 +61,9 @@ def check_split(periods: list[str], base_period: str, source: str | None, kind: 
         The kind of count: ``unique`` counts (distinct people) do not add up over time.
     """
     for p in periods:
-        if period_seconds(p) < period_seconds(base_period):
-            raise InputError(f"the counts are per {base_period}; they cannot be split into periods of {p}",
-                             path=source, hint=f"choose --period {base_period} or longer")
+        problem = not_nested(base_period, p)
+        if problem:
+            raise InputError(problem[0], path=source, hint=problem[1])
         if kind == "unique" and period_seconds(p) > period_seconds(base_period):
             raise CountsError(f"unique counts per {base_period} cannot be rolled up to {p}: people seen in several periods would be counted again",
                               path=source, hint=f"give unique counts per {p}, or subscriber-level events, or --period {base_period}")
