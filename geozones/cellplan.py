@@ -323,6 +323,9 @@ def cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.C
             )
     omni = np.isnan(az)
     fill_bw = np.isnan(bw)
+    if omni.any():  # (a site register without sectors: a probe's 129 Gent sites were discs without a word)
+        defaults.append(f"{f'all {len(omni)}' if omni.all() else f'{int(omni.sum())} of the {len(omni)}'} cells had no azimuth: "
+                        "taken as omnidirectional (a disc, or a footprint the same all round)")
     if (fill_bw & ~omni).any():
         defaults.append(f"{int((fill_bw & ~omni).sum())} directional cells had no beamwidth: used {DEFAULT_BEAMWIDTH:g} degrees")
     bw = np.where(fill_bw, np.where(omni, 360.0, DEFAULT_BEAMWIDTH), bw)

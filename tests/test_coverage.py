@@ -68,7 +68,10 @@ def test_defaults_are_applied_and_reported(tmp_path):
     assert cells["beamwidth"].tolist() == [gz.cellplan.DEFAULT_BEAMWIDTH] * 2
     assert cells["range_m"].tolist() == pytest.approx([1500.0, 1500.0], rel=1e-3)  # 1.5 x 1 km spacing
     notes = " ".join(cells.attrs["defaults"])
-    assert "beamwidth" in notes and "range_m" in notes
+    assert "beamwidth" in notes and "range_m" in notes and "azimuth" not in notes
+    # (a site register without sectors, as a probe's Gent plan: every cell a disc, said)
+    p = plan_csv(tmp_path, [["A", "S1", LON, LAT, "", "", ""], ["B", "S2", lon2, lat2, 180, "", ""]])
+    assert "1 of the 2 cells had no azimuth: taken as omnidirectional" in " ".join(gz.read_cellplan(p).attrs["defaults"])
 
 
 def test_sites_are_positions_when_no_site_id(tmp_path):
