@@ -402,6 +402,21 @@ def _locate(paths) -> dict[str, tuple[str, int]]:
     return out
 
 
+def _holders(zones: gpd.GeoDataFrame, overlaps: pd.DataFrame | None, crs, ids) -> dict:
+    """Per zone of ``ids``, the other zones holding half of it or more, the smallest first."""
+    ids = set(map(str, ids))
+    if not ids:
+        return {}
+    if overlaps is None:
+        overlaps = zone_overlaps(zones, crs)
+    out: dict[str, list] = {}
+    for inner, outer, share, size in (("zone_a", "zone_b", "share_of_a", "share_of_b"), ("zone_b", "zone_a", "share_of_b", "share_of_a")):
+        o = overlaps[overlaps[inner].astype(str).isin(ids) & (overlaps[share] >= 0.5)]
+        for z, h, frac in zip(o[inner].astype(str), o[outer].astype(str), o[size], strict=True):
+            out.setdefault(z, []).append((frac, h))  # (the holder's share in the overlap: high for the smallest holder)
+    return {z: [h for _, h in sorted(v, reverse=True)] for z, v in out.items()}
+
+
 def authoring_problems(
     zones: gpd.GeoDataFrame,
     coverage: gpd.GeoDataFrame,
@@ -472,17 +487,22 @@ def authoring_problems(
             f"{n_z:,} zones are fed by only {n_c:,} cells: with more zones than cells, zones' figures "
             "together give away what single cells count, so the disclosure audit will suppress most of them",
             "use fewer, larger zones: with 'geozones zones grid', a larger --size", "warning"))
+    holders = _holders(zones, overlaps, crs, fit.loc[fit["flagged"], "zone_id"])
     for r in fit[fit["flagged"]].itertuples(index=False):
         path, at = place(r.zone_id)
         if r.status == "no cell":
             msg = "no cell's coverage reaches this zone: its figure would always be 0"
         else:
             msg = (
-                f"the cells cannot resolve this zone ({r.status}): {r.area_km2:.3f} km² fed by {r.n_cells} cell(s) "
+                f"the cells cannot resolve this zone ({r.status}): "
+                f"{f'{r.area_km2:.3f} km²' if r.area_km2 >= 0.001 else f'{r.area_km2 * 1e6:.0f} m²'} fed by {r.n_cells} cell(s) "
                 f"of at least {r.cell_km2_min:.3f} km², {r.cell_share:.2f} of a cell's count, fit {r.fit:.2f}; "
                 f"published only when its cells each see at least {_whole(r.people_per_cell)} people"
                 + (f"; zones like it were within {error_words(r.error_90)} of the truth in 9 figures of 10 in the accuracy study"
                    if np.isfinite(r.error_90) else "")
+                + (f"; while it is under k, figures of the zones that hold it ({', '.join(map(repr, holders[r.zone_id][:3]))}) bound "
+                   "it, and disclosure control may hide them to protect it (a probe's 100 m² zone cost its neighbourhood every figure)"
+                   if holders.get(r.zone_id) else "")
             )
         problems.append(Problem(path, at, "unresolvable-zone", msg, "enlarge the zone or merge it with a neighbour; 'geozones zones preview' shows its cells", "warning"))
     for r in thin_differences(zones, coverage, k=k, share=share, crs=crs, overlaps=overlaps).itertuples(index=False):

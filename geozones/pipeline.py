@@ -78,6 +78,7 @@ from .runfiles import (
     partial_periods,
     published_all_rows,
     warn_foreign_nis,
+    warn_hidden_holders,
     warn_outside_home,
     warn_unusable,
     write_outputs,
@@ -643,6 +644,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
                     "was" if len(stale) == 1 else "were", cfg.out)
     # (advice on the zones, once the run has written: an error stops a run with its one line alone)
     warn_unusable(zones, fit)
+    warn_hidden_holders(table, nested)
     warn_outside_home(zones, residents)
     manifest["outputs"] = [f.name for f in files]
     return RunResult(arrow=table, manifest=manifest, files=files)

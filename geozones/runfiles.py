@@ -24,7 +24,7 @@ from .weights_io import write_weights
 from .zones import h3_grid, square_grid, write_zones, zone_paths
 
 __all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_out_apart", "check_unchanged", "input_stamps", "library_versions", "note_held", "check_rows", "describe_inputs", "heat_fits", "heat_table", "last_of_several", "map_title",
-           "partial_periods", "published_all_rows", "write_outputs"]
+           "partial_periods", "published_all_rows", "warn_hidden_holders", "write_outputs"]
 
 log = logging.getLogger("geozones")
 
@@ -561,6 +561,34 @@ def warn_unusable(zones: pd.DataFrame, fit: pd.DataFrame) -> None:
                     "to be used alone (%s%s): their intervals say how far off they may be; 'geozones zones check --cells' "
                     "says why (docs/accuracy.md)", int(bad.sum()), len(bad), MIN_ZONE_KM2, LOW_FIT,
                     ", ".join(repr(z) for z in ids[:3]), ", ..." if len(ids) > 3 else "")
+
+
+def warn_hidden_holders(table, nested) -> None:
+    """Warn about zones mostly hidden while a zone inside them is published nowhere: a zone
+    under k throughout is bounded by the figures of the zones holding it, and disclosure
+    control hides those to protect it (a probe's 100 m² square inside Gent's centre cost the
+    centre all 96 of its figures, and the run named neither).
+    """
+    from .origins import ALL
+    from .privacy import PUBLISHED, nested_items
+
+    if table is None or not table.num_rows or not nested:
+        return
+    t = table.select(["zone_id", "origin", "status"]).to_pandas()
+    t = t[t["origin"].astype(str) == ALL]  # (a zone's own figure: its origins under k are hidden anyway)
+    shown = (t["status"].astype(str) == PUBLISHED).groupby(t["zone_id"].astype(str), observed=True).agg(["sum", "size"])
+    said = []
+    for outer, inners, _ in nested_items(nested):
+        if outer not in shown.index or shown.at[outer, "sum"] * 2 >= shown.at[outer, "size"]:
+            continue
+        never = [z for z in inners if z in shown.index and shown.at[z, "sum"] == 0]
+        if never:
+            said.append(f"{outer!r} (its 'all' published in {int(shown.at[outer, 'sum'])} of {int(shown.at[outer, 'size'])} periods) holds "
+                        f"{', '.join(map(repr, never[:2]))}{', ...' if len(never) > 2 else ''}, published nowhere")
+    if said:
+        log.warning("%s: a zone under k throughout is bounded by the figures of the zones holding it, so disclosure control may "
+                    "hide them to protect it; drop or merge such zones to publish the others ('geozones zones check --cells' "
+                    "names the zones too small for their cells)", "; ".join(said[:3]) + ("; ..." if len(said) > 3 else ""))
 
 
 def warn_outside_home(zones, homes) -> None:

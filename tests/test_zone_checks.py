@@ -469,3 +469,54 @@ def test_a_zone_naming_no_belgian_municipality_is_warned_about_in_the_check_and_
         r = run_cli("apportion", "--zones", zpath, "--cells", small_case["cells"], "--counts", counts, "--out", tmp_path / "o2", "--no-map")
     assert r.returncode == 0, r.stderr
     assert f"1 zones name a municipality that no count has (e.g. zone {zones.zone_id.iloc[0]!r}: 34013)" in r.stderr + caplog.text, r.stderr
+
+
+def _speck_case(tmp, with_speck: bool = True):
+    """Two 2 x 4 km zones, four omnidirectional cells, three days; ``speck``, a 10 m square
+    inside ``east``, is under k every day."""
+    import geopandas as gpd
+
+    to_ll = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
+    x0, y0 = 668_000.0, 667_000.0
+
+    def ll(g):
+        return shapely.transform(g, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+
+    boxes = {"west": (x0 - 2000, y0 - 2000, x0, y0 + 2000), "east": (x0, y0 - 2000, x0 + 2000, y0 + 2000),
+             "speck": (x0 + 1500, y0 + 500, x0 + 1510, y0 + 510)}
+    if not with_speck:
+        del boxes["speck"]
+    zones = gpd.GeoDataFrame({"zone_id": list(boxes), "name": list(boxes)}, geometry=[ll(shapely.box(*b)) for b in boxes.values()], crs=4326)
+    gz.write_zones(zones, tmp / "zones.geojson")
+    sites = [to_ll.transform(x, y) for x, y in [(x0 - 1000, y0), (x0 + 1000, y0), (x0 + 1000, y0 + 1200), (x0 - 1000, y0 + 1200)]]
+    (tmp / "cells.csv").write_text("cell_id,site_id,lon,lat,azimuth,beamwidth,range_m\n"
+                                   + "".join(f"C{i},S{i},{lon},{lat},,,900\n" for i, (lon, lat) in enumerate(sites)))
+    (tmp / "counts.csv").write_text("cell_id,period_start,period,count,origin\n"
+                                    + "".join(f"C{i},2026-07-0{d + 1}T00:00,1d,{300 + 10 * i + d},30000\n" for d in range(3) for i in range(4)))
+
+
+def test_a_speck_inside_a_zone_is_named_as_what_hides_it(tmp_path):
+    """A probe's 100 m² square inside Gent's centre neighbourhood cost the neighbourhood all
+    96 of its figures; `zones check --cells` spoke of the square alone and the run named
+    neither. Here ``east`` (about 600 people a day) is hidden every day while ``speck``
+    is in it, and published without it; the check and the run both name the pair."""
+    from .conftest import run_cli
+
+    _speck_case(tmp_path)
+    r = run_cli("zones", "check", tmp_path / "zones.geojson", "--cells", tmp_path / "cells.csv", "--model", "voronoi")
+    line = next(x for x in r.stdout.splitlines() + r.stderr.splitlines() if "'speck'" in x and "cannot resolve" in x)
+    assert "100 m²" in line and "zones that hold it ('east')" in line, line
+    r = run_cli("apportion", "--zones", tmp_path / "zones.geojson", "--cells", tmp_path / "cells.csv", "--counts", tmp_path / "counts.csv",
+                "--out", tmp_path / "out", "--model", "voronoi", "--period", "1d", "--heat-grid", 0, "--no-map")
+    assert r.returncode == 0, r.stderr
+    assert "'east' (its 'all' published in 0 of 4 periods) holds 'speck', published nowhere" in r.stderr, r.stderr
+    (tmp_path / "b").mkdir()
+    _speck_case(tmp_path / "b", with_speck=False)
+    b = tmp_path / "b"
+    r = run_cli("apportion", "--zones", b / "zones.geojson", "--cells", b / "cells.csv", "--counts", b / "counts.csv", "--out", b / "out",
+                "--model", "voronoi", "--period", "1d", "--heat-grid", 0, "--no-map")
+    assert r.returncode == 0 and "published nowhere" not in r.stderr, r.stderr
+    import pandas as pd
+
+    t = pd.read_csv(b / "out" / "zone_counts.csv")
+    assert (t.loc[t["zone_id"] == "east", "status"] == "published").all()
