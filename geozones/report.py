@@ -325,7 +325,12 @@ def build_report(
     event_of = {d: n for n, ds in events.items() for d in ds}
     days["event"] = [event_of.get(d, "") for d in days["date"]]
     days["weekday"] = pd.to_datetime(days["date"]).dt.day_name()
-    peaks = days.dropna(subset=["visitors"]).nlargest(5, "visitors")
+    # (ranked by visitors where every day with a figure has them; else by people in all: a probe's hourly run hid residents
+    # an hour a day, and the peak table held its one whole Friday while Saturday, the week's busiest, was published in all)
+    peak_by = "visitors" if days["visitors"].notna().sum() >= days["people"].notna().sum() else "people"
+    peaks = days.dropna(subset=[peak_by]).nlargest(5, peak_by)
+    people_iv = (daily[(daily["status"] == _PUBLISHED) & (daily["origin"] == ALL)].set_index("date")[["estimate", "estimate_low", "estimate_high"]]
+                 .rename(columns={"estimate_low": "low", "estimate_high": "high"}))
 
     # origin shares of the focus zone's visitors over the period
     zrow = pub[pub["zone_id"] == zone].set_index("origin")["estimate"]
@@ -451,7 +456,9 @@ def build_report(
         if tot_all["status"].get(zone) == _PUBLISHED else "suppressed",
         n_days=len(days), n_days_published=int(days["visitors"].notna().sum()), has_residents=has_res,
         series_svg=_series_chart(days, events, f"{zname}: per day") if days[["people", "visitors"]].notna().any(axis=None) else "",
-        peaks=[{"date": r.date, "weekday": r.weekday, "visitors": _iv(*_row(day_iv, r.date)), "event": r.event} for r in peaks.itertuples()],
+        peaks=[{"date": r.date, "weekday": r.weekday, "visitors": _iv(*_row(day_iv, r.date)), "people": _iv(*_row(people_iv, r.date)),
+                "event": r.event} for r in peaks.itertuples()],
+        peak_by=peak_by,
         be_shares=[{"name": r.name, "estimate": _iv(r.estimate, r.low, r.high), "share": _pct(r.share)} for r in be_shares.itertuples()],
         abroad=[{"name": r.name, "estimate": _iv(r.estimate, r.low, r.high), "share": _pct(r.share)} for r in abroad.itertuples()],
         hidden_share=_pct(hidden_share) if np.isfinite(hidden_share) and hidden_share > 0.0005 else "",

@@ -1266,3 +1266,29 @@ def test_the_report_says_which_zones_are_not_usable_alone(small_case, tmp_path):
             row = next(r for r in rows.split("<tr>") if f"<span class=\"note\">{other}</span>" in r)
             assert ("<td>yes</td>" in row) == other_ok and ("no: " in row) != other_ok, (other, row)
     assert "0.09 km², under 0.25" in gz.build_report(out, zone="corner")
+
+
+def test_an_hourly_run_with_residents_hidden_in_some_hours_ranks_its_peaks_by_people(small_case):
+    """A probe's hourly week (`--period 1h`): residents hidden an hour or two a day left one
+    whole day of visitors, and "Peak days" named it while Saturday, the week's busiest in
+    all, was published; the page said "per day" of the figure the map calls "per hour"."""
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    for d in range(1, 4):
+        for h in range(24):
+            rows.append(f"A,2026-07-0{d}T{h:02d}:00,1h,{200 + 100 * (d == 3)},30000")
+            rows.append(f"A,2026-07-0{d}T{h:02d}:00,1h,80,208")
+            rows.append(f"B,2026-07-0{d}T{h:02d}:00,1h,{5 if (d > 1 and h == 3) else 100},34022")
+            rows.append(f"B,2026-07-0{d}T{h:02d}:00,1h,60,10000")
+    c["counts"].write_text("\n".join(rows) + "\n")
+    out = c["tmp"] / "o"
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", out, "--period", "1h",
+                "--summary-period", "1w", "--heat-grid", 0, "--model", "voronoi", "--market-share", c["shares"])
+    assert r.returncode == 0, r.stderr
+    r = run_cli("report", out, "--zone", "east", "--out", c["tmp"] / "r.html")
+    assert r.returncode == 0, r.stderr
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", (c["tmp"] / "r.html").read_text())))
+    assert "people in all per hour, residents included" in text, text[:2000]
+    peaks = text[text.index("Peak days"):]
+    assert "By people in all" in peaks
+    assert re.search(r"Date Day Visitors People in all Event 2026-07-03 Friday suppressed [\d,]+ \(", peaks), peaks[:400]
