@@ -211,7 +211,7 @@ def visitor_map(
     if "top_origins" in z.columns and z["top_origins"].notna().any():
         props["top_origins"] = z["top_origins"].fillna("none published").astype(str).map(html_text)
         fields.append("top_origins")
-        aliases.append("Top origins")
+        aliases.append("Top origins (share of people in all)")
     if "n_cells" in z.columns and "fit" in z.columns:
         props["cells"] = [_fit_text(n, f) for n, f in zip(z["n_cells"], z["fit"])]
         fields.append("cells")

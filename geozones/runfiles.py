@@ -377,7 +377,7 @@ def write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stage
         # this one writes the zones, the weights and the map
         tables = pool.submit(write_table, table, stage, "zone_counts") if table is not None else None
         names += ["zone_counts.csv", "zone_counts.parquet"]
-        write_zones(summary, stage / "zones.geojson")
+        write_zones(_whole_numbers(summary), stage / "zones.geojson", na="null")
         names.append("zones.geojson")
         write_weights(weights, stage / "weights.parquet")
         names.append("weights.parquet")
@@ -461,6 +461,20 @@ def last_of_several(first: str | None, last: str | None, period: str) -> str:
         return ""
     p = parse_period(period)
     return f"the {_WORDS.get(p, p)} from {b.tz_convert('Europe/Brussels'):%Y-%m-%d}"
+
+
+def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its figures of whole numbers and gaps as nullable integers: a
+    figure is written 27516 in zones.geojson as in the tables, not 27516.0 (a probe).
+    """
+    out = frame.copy()
+    for c in ("visitors", "observed", "estimate_low", "estimate_high", "n_cells"):
+        if c in out.columns and pd.api.types.is_float_dtype(out[c]):
+            v = out[c].to_numpy()
+            known = np.isfinite(v)
+            if known.any() and (v[known] == np.round(v[known])).all() and (np.abs(v[known]) < 2**53).all():
+                out[c] = out[c].astype("Int64")
+    return out
 
 
 def partial_periods(first: str | None, last: str | None, period: str, base: str | None = None) -> str:

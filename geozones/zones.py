@@ -605,7 +605,7 @@ def read_zones(
     return report.zones
 
 
-def write_zones(zones: gpd.GeoDataFrame, path: str | os.PathLike[str], *, precision: int = 7) -> Path:
+def write_zones(zones: gpd.GeoDataFrame, path: str | os.PathLike[str], *, precision: int = 7, na: str = "drop") -> Path:
     """Write a zone set as RFC 7946 GeoJSON (WGS84, no ``crs`` member), atomically.
 
     Parameters
@@ -616,12 +616,15 @@ def write_zones(zones: gpd.GeoDataFrame, path: str | os.PathLike[str], *, precis
         The output file.
     precision : int, default 7
         Decimals kept in coordinates (7 decimals is about 1 cm).
+    na : {"drop", "null"}, default "drop"
+        Missing (NaN) properties left out of their feature, or written as ``null`` (every
+        feature then has the same properties: one attribute table in a GIS).
 
     Returns
     -------
     pathlib.Path
         ``path``, holding a FeatureCollection with one feature a line: ``zone_id`` and
-        ``name`` first among the properties, missing (NaN) properties left out.
+        ``name`` first among the properties.
     """
     missing = [c for c in ("zone_id", "name") if c not in zones.columns]
     twice = zones["zone_id"].astype(str)[zones["zone_id"].astype(str).duplicated()] if not missing else []
@@ -632,7 +635,7 @@ def write_zones(zones: gpd.GeoDataFrame, path: str | os.PathLike[str], *, precis
     out = out.copy()
     out["geometry"] = shapely.set_precision(out.geometry.values, 10.0**-precision)
     cols = ["zone_id", "name"] + [c for c in out.columns if c not in ("zone_id", "name", "geometry")]
-    text = out[cols + ["geometry"]].to_json(drop_id=True, na="drop")
+    text = out[cols + ["geometry"]].to_json(drop_id=True, na="null" if na == "null" else "drop")
     # to_json gives one long line; keep one feature a line so that diffs stay readable
     data = json.loads(text)
     data.pop("crs", None)

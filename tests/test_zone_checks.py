@@ -510,6 +510,11 @@ def test_a_speck_inside_a_zone_is_named_as_what_hides_it(tmp_path):
                 "--out", tmp_path / "out", "--model", "voronoi", "--period", "1d", "--heat-grid", 0, "--no-map")
     assert r.returncode == 0, r.stderr
     assert "'east' (its 'all' published in 0 of 4 periods) holds 'speck', published nowhere" in r.stderr, r.stderr
+    # (zones.geojson: one set of properties for every feature, as a GIS's attribute table wants; figures as whole numbers)
+    feats = {f["properties"]["zone_id"]: f["properties"] for f in json.loads((tmp_path / "out" / "zones.geojson").read_text())["features"]}
+    assert len({tuple(p) for p in feats.values()}) == 1
+    assert feats["east"]["visitors"] is None and feats["east"]["estimate_low"] is None
+    assert isinstance(feats["west"]["visitors"], int) and isinstance(feats["west"]["estimate_high"], int)
     (tmp_path / "b").mkdir()
     _speck_case(tmp_path / "b", with_speck=False)
     b = tmp_path / "b"
