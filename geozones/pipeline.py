@@ -621,8 +621,9 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     c = manifest["counts"]
     partial = [partial_periods(c["first_period_start"], c["last_period_start"], p, c["period"]) for p in periods]
     if any(partial):  # (every published period: a probe's months from 15 January read January's 17 days as its month's)
-        log.info("the counts cover part of a published period (%s): its figures are made from the days counted alone",
-                 "; ".join(p for p in partial if p))
+        log.info("the counts cover part of a published period (%s): its figures are made from the days counted alone; a later "
+                 "run over more of it publishes it again, and the two can be differenced (publish it once, whole, or run with "
+                 "--summary-period none: docs/privacy.md, 'Publishing again')", "; ".join(p for p in partial if p))
     if partial[-1]:
         manifest["title"] += f" ({partial[-1]})"  # (the map's title: a quarter's mean from 14 of its days says so)
     if shown := last_of_several(manifest["counts"]["first_period_start"], manifest["counts"]["last_period_start"], periods[-1]):
