@@ -491,7 +491,9 @@ def authoring_problems(
     for r in fit[fit["flagged"]].itertuples(index=False):
         path, at = place(r.zone_id)
         if r.status == "no cell":
-            msg = "no cell's coverage reaches this zone: its figure would always be 0"
+            problems.append(Problem(path, at, "unresolvable-zone", "no cell's coverage reaches this zone: its figure would always be 0",
+                                    "is the zone where the cell plan is? move it, or give the plan of the cells that cover it", "warning"))
+            continue
         else:
             msg = (
                 f"the cells cannot resolve this zone ({r.status}): "

@@ -6,6 +6,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pyproj
 import pytest
 import shapely
@@ -525,3 +526,21 @@ def test_a_speck_inside_a_zone_is_named_as_what_hides_it(tmp_path):
 
     t = pd.read_csv(b / "out" / "zone_counts.csv")
     assert (t.loc[t["zone_id"] == "east", "status"] == "published").all()
+
+
+def test_a_zone_no_cell_reaches_is_told_to_move_or_bring_its_cells(tmp_path):
+    """A probe's zone at De Panne, far from Gent's plan, was told to "enlarge the zone or
+    merge it with a neighbour"; the advice is the plan's area."""
+    from .conftest import run_cli
+
+    _speck_case(tmp_path)
+    import geopandas as gpd
+
+    z = gpd.read_file(tmp_path / "zones.geojson")
+    far = z.iloc[[0]].copy()
+    far["zone_id"], far["name"] = "far", "far"
+    far["geometry"] = far.geometry.translate(0.5, 0.0)
+    gz.write_zones(gpd.GeoDataFrame(pd.concat([z, far], ignore_index=True), crs=z.crs), tmp_path / "zones.geojson")
+    r = run_cli("zones", "check", tmp_path / "zones.geojson", "--cells", tmp_path / "cells.csv", "--model", "voronoi")
+    line = next(x for x in (r.stdout + r.stderr).splitlines() if "'far'" in x)
+    assert "no cell's coverage reaches this zone" in line and "is the zone where the cell plan is?" in line, line
