@@ -449,6 +449,9 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     elif cfg.summary_period and cfg.kind == "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
         log.info("unique counts (distinct people) do not add up over time: the summary period %s is not published (give unique counts "
                     "per %s, or subscriber-level events with --period %s, to publish it)", cfg.summary_period, cfg.summary_period, cfg.summary_period)
+    elif cfg.summary_period and period_seconds(cfg.summary_period) < period_seconds(cfg.period):  # (a probe's months and weeks: nothing said)
+        log.warning("the summary period %s is shorter than --period %s: it is not published (give a longer --summary-period, or "
+                    "--summary-period none)", cfg.summary_period, cfg.period)
     bins = None
     in_parts = dense = False
     heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None) and heat_fits(zones, cfg)

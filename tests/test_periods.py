@@ -92,3 +92,13 @@ def test_the_report_takes_a_date_for_its_period(small_case):
     assert r.returncode == 0, r.stderr
     r = run_cli("report", c["tmp"] / "o", "--period-start", "2026-07-02", "--out", c["tmp"] / "r2.html")
     assert r.returncode == 1 and "no 1q period starts at '2026-07-02'" in r.stderr, r.stderr
+
+
+def test_a_summary_period_shorter_than_the_period_is_said(small_case):
+    """`--period 1mo --summary-period 1w` published no week without a word (the reverse,
+    weeks and a month, was warned about)."""
+    c = small_case
+    counts = _counts(c["tmp"], "1d", [str(d.date()) for d in pd.date_range("2028-01-01", "2028-01-31")])
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", c["tmp"] / "o", "--kind", "events",
+                "--period", "1mo", "--summary-period", "1w", "--heat-grid", 0, "--model", "voronoi")
+    assert r.returncode == 0 and "the summary period 1w is shorter than --period 1mo: it is not published" in r.stderr, r.stderr
