@@ -15,7 +15,7 @@ from pyproj.database import query_utm_crs_info
 
 from .errors import CRSError
 
-__all__ = ["metric_crs", "suits", "pixel_to_map", "BELGIUM_CRS", "WGS84"]
+__all__ = ["metric_crs", "suits", "pixel_to_map", "belgian_grid_hint", "BELGIUM_CRS", "WGS84"]
 
 #: Belgian Lambert 2008, the metric CRS used for data inside Belgium.
 BELGIUM_CRS = "EPSG:3812"
@@ -116,3 +116,12 @@ def pixel_to_map(t, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.
         x and y in the raster's CRS.
     """
     return t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f
+
+
+def belgian_grid_hint(x: np.ndarray, y: np.ndarray) -> str:
+    """Which Belgian grid projected coordinates look like, as words for a hint ("" if none)."""
+    if ((x > 0) & (x < 300_000) & (y > 0) & (y < 300_000)).all():
+        return "; these look like Belgian Lambert 72 (EPSG:31370): ogr2ogr -s_srs EPSG:31370 -t_srs EPSG:4326 out.geojson in.geojson"
+    if ((x > 500_000) & (x < 800_000) & (y > 500_000) & (y < 800_000)).all():
+        return "; these look like Belgian Lambert 2008 (EPSG:3812): ogr2ogr -s_srs EPSG:3812 -t_srs EPSG:4326 out.geojson in.geojson"
+    return ""

@@ -77,6 +77,7 @@ from .runfiles import (
     note_held,
     partial_periods,
     published_all_rows,
+    published_periods,
     warn_foreign_nis,
     warn_hidden_holders,
     warn_outside_home,
@@ -437,21 +438,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     shares = read_market_share(cfg.market_share) if cfg.market_share else None
     residents = _residents(early.union if early is not None else zones, cfg)
 
-    periods = [cfg.period]
-    if cfg.summary_period and cfg.period == "1w" and cfg.summary_period in ("1mo", "1q"):
-        # (a week across a month's or quarter's border would be rolled into the one its Monday is in: a probe's
-        # counts from Wednesday 1 July made a '1q from 2026-04-01' of July's days)
-        log.warning("weeks do not nest in %s periods: the summary period %s is not published (give --period 1d to publish days and "
-                    "the %s, or --summary-period none)", "month" if cfg.summary_period == "1mo" else "quarter", cfg.summary_period,
-                    cfg.summary_period)
-    elif cfg.summary_period and cfg.kind != "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
-        periods.append(cfg.summary_period)
-    elif cfg.summary_period and cfg.kind == "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
-        log.info("unique counts (distinct people) do not add up over time: the summary period %s is not published (give unique counts "
-                    "per %s, or subscriber-level events with --period %s, to publish it)", cfg.summary_period, cfg.summary_period, cfg.summary_period)
-    elif cfg.summary_period and period_seconds(cfg.summary_period) < period_seconds(cfg.period):  # (a probe's months and weeks: nothing said)
-        log.warning("the summary period %s is shorter than --period %s: it is not published (give a longer --summary-period, or "
-                    "--summary-period none)", cfg.summary_period, cfg.period)
+    periods = published_periods(cfg)
     bins = None
     in_parts = dense = False
     heat = bool(cfg.heat_grid_m or cfg.heat_h3 is not None) and heat_fits(zones, cfg)

@@ -24,7 +24,7 @@ from .weights_io import write_weights
 from .zones import h3_grid, square_grid, write_zones, zone_paths
 
 __all__ = ["MAX_HEAT_SQUARES", "check_inputs_are_not_outputs", "check_out_apart", "check_unchanged", "input_stamps", "library_versions", "note_held", "check_rows", "describe_inputs", "heat_fits", "heat_table", "last_of_several", "map_title",
-           "partial_periods", "published_all_rows", "warn_hidden_holders", "write_outputs"]
+           "partial_periods", "published_all_rows", "published_periods", "warn_hidden_holders", "write_outputs"]
 
 log = logging.getLogger("geozones")
 
@@ -475,6 +475,31 @@ def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:
             if known.any() and (v[known] == np.round(v[known])).all() and (np.abs(v[known]) < 2**53).all():
                 out[c] = out[c].astype("Int64")
     return out
+
+
+def published_periods(cfg) -> list[str]:
+    """The periods a run publishes: ``--period``, and ``--summary-period`` where it is longer
+    and made of whole periods; what is left out is said (weeks in months, unique counts over
+    time, a summary shorter than the period).
+    """
+    from .periods import period_seconds
+
+    periods = [cfg.period]
+    if cfg.summary_period and cfg.period == "1w" and cfg.summary_period in ("1mo", "1q"):
+        # (a week across a month's or quarter's border would be rolled into the one its Monday is in: a probe's
+        # counts from Wednesday 1 July made a '1q from 2026-04-01' of July's days)
+        log.warning("weeks do not nest in %s periods: the summary period %s is not published (give --period 1d to publish days and "
+                    "the %s, or --summary-period none)", "month" if cfg.summary_period == "1mo" else "quarter", cfg.summary_period,
+                    cfg.summary_period)
+    elif cfg.summary_period and cfg.kind != "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
+        periods.append(cfg.summary_period)
+    elif cfg.summary_period and cfg.kind == "unique" and period_seconds(cfg.summary_period) > period_seconds(cfg.period):
+        log.info("unique counts (distinct people) do not add up over time: the summary period %s is not published (give unique counts "
+                    "per %s, or subscriber-level events with --period %s, to publish it)", cfg.summary_period, cfg.summary_period, cfg.summary_period)
+    elif cfg.summary_period and period_seconds(cfg.summary_period) < period_seconds(cfg.period):  # (a probe's months and weeks: nothing said)
+        log.warning("the summary period %s is shorter than --period %s: it is not published (give a longer --summary-period, or "
+                    "--summary-period none)", cfg.summary_period, cfg.period)
+    return periods
 
 
 def partial_periods(first: str | None, last: str | None, period: str, base: str | None = None) -> str:

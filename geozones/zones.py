@@ -26,7 +26,7 @@ import shapely
 from ._io import write_text_atomic
 from ._zonefile import POLYGONAL as _POLYGONAL
 from ._zonefile import clean_features
-from .crs import WGS84, metric_crs
+from .crs import WGS84, belgian_grid_hint, metric_crs
 from .errors import InputError, Problem, ZoneError
 from .weights import OUTSIDE  # (defined with the weights, whose outside share it names)
 from .zonegeo import MIN_AREA_M2, h3_grid, nested_pairs, nested_zones, square_grid, to_metric, zone_families, zone_overlaps  # (here too: the zone API)
@@ -330,7 +330,7 @@ def _check_feature(
                 "projected-coordinates",
                 f"coordinates such as ({lon[0]:g} {lat[0]:g}) are not longitude/latitude degrees; they look projected (metres)",
                 "GeoJSON must be WGS84 longitude/latitude: reproject to EPSG:4326 (QGIS: Export > Save Features As, CRS EPSG:4326)"
-                + _belgian_guess(lon, lat),
+                + belgian_grid_hint(lon, lat),
                 zid,
             )
         return None, problems, None
@@ -604,15 +604,6 @@ def read_zones(
             first.message + more, problems=report.problems, path=first.path, where=first.where or None, hint=first.hint
         )
     return report.zones
-
-
-def _belgian_guess(x: np.ndarray, y: np.ndarray) -> str:
-    """Which Belgian grid projected coordinates look like, as words for a hint ("" if none)."""
-    if ((x > 0) & (x < 300_000) & (y > 0) & (y < 300_000)).all():
-        return "; these look like Belgian Lambert 72 (EPSG:31370): ogr2ogr -s_srs EPSG:31370 -t_srs EPSG:4326 out.geojson in.geojson"
-    if ((x > 500_000) & (x < 800_000) & (y > 500_000) & (y < 800_000)).all():
-        return "; these look like Belgian Lambert 2008 (EPSG:3812): ogr2ogr -s_srs EPSG:3812 -t_srs EPSG:4326 out.geojson in.geojson"
-    return ""
 
 
 def write_zones(zones: gpd.GeoDataFrame, path: str | os.PathLike[str], *, precision: int = 7, na: str = "drop") -> Path:
