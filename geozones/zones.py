@@ -254,12 +254,14 @@ def _check_feature(
     if bad_id:
         pass
     elif zid in (None, ""):
-        err("missing-zone-id", "has no zone_id", 'add a property "zone_id" with a unique text id')
+        others = [str(k) for k in props if k not in ("zone_id", "name")][:4]  # (a probe's raw shapefile columns, geoitem and naam)
+        err("missing-zone-id", "has no zone_id", 'add a property "zone_id" with a unique text id'
+            + (f" (its properties: {', '.join(others)}: rename one of them zone_id)" if others else ""))
         zid = None
     elif zid == OUTSIDE:
         err("reserved-zone-id", f"zone_id {OUTSIDE!r} is reserved for the share of cells outside every zone", "rename the zone", zid)
     name = props.get("name")
-    if name in (None, ""):
+    if name in (None, "") and zid is not None:  # (no zone_id: said once, not also "the zone_id is used as its name")
         err("missing-name", "has no name; the zone_id is used as its name", 'add a property "name"', zid, "warning")
         name = zid
     geom = feat.get("geometry")

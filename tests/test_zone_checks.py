@@ -544,3 +544,13 @@ def test_a_zone_no_cell_reaches_is_told_to_move_or_bring_its_cells(tmp_path):
     r = run_cli("zones", "check", tmp_path / "zones.geojson", "--cells", tmp_path / "cells.csv", "--model", "voronoi")
     line = next(x for x in (r.stdout + r.stderr).splitlines() if "'far'" in x)
     assert "no cell's coverage reaches this zone" in line and "is the zone where the cell plan is?" in line, line
+
+
+def test_a_feature_without_zone_id_names_its_properties_once(tmp_path):
+    """A probe's raw shapefile columns (geoitem, naam): every feature had "has no zone_id"
+    and "has no name; the zone_id is used as its name" (which it had not)."""
+    bare = {"type": "Feature", "properties": {"geoitem": "44021W01", "naam": "Binnenstad"},
+            "geometry": {"type": "Polygon", "coordinates": square(3.25, 50.82)}}
+    r = gz.check_zones(write(tmp_path, [bare]))
+    assert codes(r) == ["missing-zone-id"]
+    assert "its properties: geoitem, naam" in r.problems[0].hint
