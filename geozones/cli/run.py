@@ -147,5 +147,5 @@ def demo_cmd(out: str, seed: int, days: int, self_contained: bool, protection: s
         if "all" in g.index and g.loc["all", "status"] == "published":
             vis = g.loc["all", "estimate"] - (g.loc["resident", "estimate"] if "resident" in g.index and g.loc["resident", "status"] == "published" else 0)
             band = f" ({g.loc['all', 'estimate_low']:,.0f}-{g.loc['all', 'estimate_high']:,.0f}, 90% interval)" if "estimate_low" in g else ""
-            click.echo(f"{zid}: {vis:,.0f} visitors and {g.loc['all', 'estimate']:,.0f}{band} people in all per day (mean over the {days} days from 1 July)")
+            click.echo(f"{zid}: {vis:,.0f} visitors and {g.loc['all', 'estimate']:,.0f}{band} people in all per day (the quarter's own figure, {days} days from 1 July)")
     return 0
