@@ -165,7 +165,7 @@ def parse_times(values: pd.Series, path: Path, fmt: str, column: str) -> pd.Seri
         bad_rows = np.flatnonzero((codes < 0) | bad_u[np.maximum(codes, 0)])
         i = int(bad_rows[0])
         raise CountsError(
-            f"{column} {values.iloc[i]!r} is not an ISO 8601 time",
+            f"{column} {str(values.iloc[i])!r} is not an ISO 8601 time",
             path=path,
             where=_row(i, fmt),
             hint="write times as 2026-07-01T14:00 (Europe/Brussels) or 2026-07-01T12:00Z"

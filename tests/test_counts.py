@@ -252,3 +252,12 @@ def test_a_parquet_time_without_a_zone_at_a_clock_change_is_named_as_a_time_and_
         gz.read_counts(p)
     text = str(e.value)
     assert "'2026-10-25T02:00:00' happens twice" in text and "Timestamp(" not in text and "tz=UTC" in text
+
+
+def test_a_number_for_a_time_is_quoted_as_the_file_has_it(tmp_path):
+    """The memory engine wrote `period_start np.int64(1792792)` where the stream and Dask
+    engines wrote '1792792' (a probe)."""
+    p = tmp_path / "c.parquet"
+    pd.DataFrame({"cell_id": ["A"], "period_start": [1792792], "period": ["1h"], "count": [5], "origin": ["FR"]}).to_parquet(p)
+    with pytest.raises(gz.errors.CountsError, match=r"period_start '1792792' is not an ISO 8601 time"):
+        gz.read_counts(p)
