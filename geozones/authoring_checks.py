@@ -402,13 +402,11 @@ def _locate(paths) -> dict[str, tuple[str, int]]:
     return out
 
 
-def _holders(zones: gpd.GeoDataFrame, overlaps: pd.DataFrame | None, crs, ids) -> dict:
-    """Per zone of ``ids``, the other zones holding half of it or more, the smallest first."""
+def _holders(overlaps: pd.DataFrame, ids) -> dict:
+    """Per zone of ``ids``, the other zones holding half of it or more (``overlaps``:
+    :func:`geozones.zone_overlaps`), the smallest first.
+    """
     ids = set(map(str, ids))
-    if not ids:
-        return {}
-    if overlaps is None:
-        overlaps = zone_overlaps(zones, crs)
     out: dict[str, list] = {}
     for inner, outer, share, size in (("zone_a", "zone_b", "share_of_a", "share_of_b"), ("zone_b", "zone_a", "share_of_b", "share_of_a")):
         o = overlaps[overlaps[inner].astype(str).isin(ids) & (overlaps[share] >= 0.5)]
@@ -487,25 +485,28 @@ def authoring_problems(
             f"{n_z:,} zones are fed by only {n_c:,} cells: with more zones than cells, zones' figures "
             "together give away what single cells count, so the disclosure audit will suppress most of them",
             "use fewer, larger zones: with 'geozones zones grid', a larger --size", "warning"))
-    holders = _holders(zones, overlaps, crs, fit.loc[fit["flagged"], "zone_id"])
+    if crs is None:
+        crs = coverage.crs if coverage.crs is not None and coverage.crs.is_projected else metric_crs(zones.to_crs(WGS84).total_bounds)
+    if overlaps is None:  # (once, for the holders, the thin differences and the thin rests)
+        overlaps = zone_overlaps(zones, crs)
+    holders = _holders(overlaps, fit.loc[fit["flagged"], "zone_id"])
     for r in fit[fit["flagged"]].itertuples(index=False):
         path, at = place(r.zone_id)
         if r.status == "no cell":
             problems.append(Problem(path, at, "unresolvable-zone", "no cell's coverage reaches this zone: its figure would always be 0",
                                     "is the zone where the cell plan is? move it, or give the plan of the cells that cover it", "warning"))
             continue
-        else:
-            msg = (
-                f"the cells cannot resolve this zone ({r.status}): "
-                f"{f'{r.area_km2:.3f} km²' if r.area_km2 >= 0.001 else f'{r.area_km2 * 1e6:.0f} m²'} fed by {r.n_cells} cell(s) "
-                f"of at least {r.cell_km2_min:.3f} km², {r.cell_share:.2f} of a cell's count, fit {r.fit:.2f}; "
-                f"published only when its cells each see at least {_whole(r.people_per_cell)} people"
-                + (f"; zones like it were within {error_words(r.error_90)} of the truth in 9 figures of 10 in the accuracy study"
-                   if np.isfinite(r.error_90) else "")
-                + (f"; while it is under k, figures of the zones that hold it ({', '.join(map(repr, holders[r.zone_id][:3]))}) bound "
-                   "it, and disclosure control may hide them to protect it (a probe's 100 m² zone cost its neighbourhood every figure)"
-                   if holders.get(r.zone_id) else "")
-            )
+        msg = (
+            f"the cells cannot resolve this zone ({r.status}): "
+            f"{f'{r.area_km2:.3f} km²' if r.area_km2 >= 0.001 else f'{r.area_km2 * 1e6:.0f} m²'} fed by {r.n_cells} cell(s) "
+            f"of at least {r.cell_km2_min:.3f} km², {r.cell_share:.2f} of a cell's count, fit {r.fit:.2f}; "
+            f"published only when its cells each see at least {_whole(r.people_per_cell)} people"
+            + (f"; zones like it were within {error_words(r.error_90)} of the truth in 9 figures of 10 in the accuracy study"
+               if np.isfinite(r.error_90) else "")
+            + (f"; while it is under k, figures of the zones that hold it ({', '.join(map(repr, holders[r.zone_id][:3]))}) bound "
+               "it, and disclosure control may hide them to protect it (a probe's 100 m² zone cost its neighbourhood every figure)"
+               if holders.get(r.zone_id) else "")
+        )
         problems.append(Problem(path, at, "unresolvable-zone", msg, "enlarge the zone or merge it with a neighbour; 'geozones zones preview' shows its cells", "warning"))
     for r in thin_differences(zones, coverage, k=k, share=share, crs=crs, overlaps=overlaps).itertuples(index=False):
         path, at = place(r.zone_b)
@@ -519,9 +520,7 @@ def authoring_problems(
             f"each see {_whole(r.people_per_cell)} people"
         )
         problems.append(Problem(path, at, "thin-difference", msg, r.advice, "warning"))
-    if crs is None:
-        crs = coverage.crs if coverage.crs is not None and coverage.crs.is_projected else metric_crs(zones.to_crs(WGS84).total_bounds)
-    for outer, inner, km2, eq in thin_rests(zones, coverage, crs=crs, overlaps=overlaps if overlaps is not None else zone_overlaps(zones, crs)):
+    for outer, inner, km2, eq in thin_rests(zones, coverage, crs=crs, overlaps=overlaps):
         path, at = place(outer)
         msg = (f"{outer!r} minus the {len(inner)} zones inside it ({', '.join(repr(b) for b in inner[:4])}{', ...' if len(inner) > 4 else ''}) "
                f"is {km2:.3f} km², {eq:.2f} of a cell's count: slivers with too few people, so the audit will hide "
