@@ -14,7 +14,7 @@ import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["TIMEZONE", "nests", "not_nested", "off_period", "off_period_message", "parse_period", "period_end", "period_floor",
+__all__ = ["TIMEZONE", "calendar_step", "nests", "not_nested", "off_period", "off_period_message", "parse_period", "period_end", "period_floor",
            "period_seconds"]
 
 #: Local time of counts without an offset.
@@ -120,22 +120,31 @@ def not_nested(short: str, long: str) -> tuple[str, str] | None:
             f"belongs to two of them)", f"give counts per {'1d' if short == '1w' else '1h'} or shorter, or choose --period {short}")
 
 
+def calendar_step(period: str) -> pd.DateOffset | None:
+    """From one period's start to the next on the local calendar, for days, weeks, months
+    and quarters (a day of 23 or 25 hours at a clock change, a month of its own length);
+    None for minutes and hours, whose periods are fixed lengths of time.
+    """
+    period = parse_period(period)
+    n, unit = int(re.match(r"\d+", period).group()), period.lstrip("0123456789")
+    return {"d": pd.DateOffset(days=n), "w": pd.DateOffset(days=7 * n), "mo": pd.DateOffset(months=n),
+            "q": pd.DateOffset(months=3 * n)}.get(unit)
+
+
 def period_end(start: pd.Timestamp, period: str) -> pd.Timestamp:
     """The start of the period after the ``period`` that starts at ``start`` (a local time:
     days, weeks, months and quarters are the calendar's, in Europe/Brussels, 23 or 25 hours
     long at a clock change).
     """
     period = parse_period(period)
-    n, unit = int(re.match(r"\d+", period).group()), period.lstrip("0123456789")
-    if start.tzinfo is not None and unit in ("d", "w", "mo", "q"):  # (a week from 2026-10-19T00:00+02:00 ends at local midnight
+    step = calendar_step(period)
+    if start.tzinfo is not None and step is not None:  # (a week from 2026-10-19T00:00+02:00 ends at local midnight
         start = start.tz_convert(TIMEZONE)  # on the 26th, +01:00: seven days of the calendar, 169 hours)
     if period == "1q":
         return start + pd.offsets.QuarterBegin(startingMonth=1)
     if period == "1mo":
         return start + pd.offsets.MonthBegin(1)
-    if unit in ("d", "w"):
-        return start + pd.DateOffset(days=n * (7 if unit == "w" else 1))
-    return start + pd.Timedelta(seconds=period_seconds(period))
+    return start + (step if step is not None else pd.Timedelta(seconds=period_seconds(period)))
 
 
 def period_floor(times: pd.Series, period: str) -> pd.Series:

@@ -89,14 +89,10 @@ def _calendar(period: float | str) -> tuple[float, pd.DateOffset | None]:
     months and quarters of their own lengths).
     """
     if isinstance(period, str):
-        from .periods import parse_period, period_seconds
+        from .periods import calendar_step, parse_period, period_seconds
 
         label = parse_period(period)
-        unit = label.lstrip("0123456789")
-        n = int(label[:len(label) - len(unit)])
-        step = {"d": pd.DateOffset(days=n), "w": pd.DateOffset(days=7 * n), "mo": pd.DateOffset(months=n),
-                "q": pd.DateOffset(months=3 * n)}.get(unit)
-        return float(period_seconds(label)), step
+        return float(period_seconds(label)), calendar_step(label)
     secs = float(period)
     return secs, pd.DateOffset(days=int(secs // 86400)) if secs >= 86400 and secs % 86400 == 0 else None
 
