@@ -253,7 +253,7 @@ def rollup_counts(counts: pd.DataFrame, period: str, *, kind: str = "presence") 
     shorter = [str(c) for c in current if period_seconds(parse_period(str(c))) > period_seconds(period)]
     if shorter:  # (a probe's daily counts came back labelled 1h)
         raise CountsError(f"counts per {shorter[0]} cannot be split into periods of {period}", hint=f"roll them up to {shorter[0]} or longer")
-    straddle = [not_nested(str(c), period) for c in current if not_nested(str(c), period)]
+    straddle = [p for p in (not_nested(str(c), period) for c in current) if p]
     if straddle:  # (weeks into months: a week across the border went whole to its Monday's month)
         raise CountsError(straddle[0][0], hint=straddle[0][1])
     if kind == "unique":

@@ -315,9 +315,10 @@ def build_report(
         run_daily = days_from_hours(run_daily, manifest.get("parameters", {}).get("kind"), manifest.get("parameters", {}).get("stat"))
     first_day, end_day = f"{start_ts:%Y-%m-%d}", f"{end_ts:%Y-%m-%d}"
     daily = run_daily[(run_daily["date"] >= first_day) & (run_daily["date"] < end_day)].copy()
-    dp = daily[daily["status"] == _PUBLISHED].pivot_table(index="date", columns="origin", values="estimate", aggfunc="first")
+    people_iv = (daily[(daily["status"] == _PUBLISHED) & (daily["origin"] == ALL)].set_index("date")[["estimate", "estimate_low", "estimate_high"]]
+                 .rename(columns={"estimate_low": "low", "estimate_high": "high"}))  # (people in all per day, with their intervals)
     days = pd.DataFrame({"date": sorted(pd.unique(daily["date"]))})
-    days["people"] = days["date"].map(dp[ALL]) if ALL in dp else np.nan
+    days["people"] = days["date"].map(people_iv["estimate"])
     run_iv = visitors_of(run_daily, index="date", has_residents=has_res)  # (every day: the page's, and the events' baselines)
     on_page = run_iv.index.astype(str)  # (text dates; an empty frame's index is numbers)
     day_iv = run_iv[(on_page >= first_day) & (on_page < end_day)]
@@ -329,8 +330,6 @@ def build_report(
     # an hour a day, and the peak table held its one whole Friday while Saturday, the week's busiest, was published in all)
     peak_by = "visitors" if days["visitors"].notna().sum() >= days["people"].notna().sum() else "people"
     peaks = days.dropna(subset=[peak_by]).nlargest(5, peak_by)
-    people_iv = (daily[(daily["status"] == _PUBLISHED) & (daily["origin"] == ALL)].set_index("date")[["estimate", "estimate_low", "estimate_high"]]
-                 .rename(columns={"estimate_low": "low", "estimate_high": "high"}))
 
     # origin shares of the focus zone's visitors over the period
     zrow = pub[pub["zone_id"] == zone].set_index("origin")["estimate"]
