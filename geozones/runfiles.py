@@ -608,13 +608,14 @@ def warn_hidden_holders(table, nested) -> None:
     control hides those to protect it (a probe's 100 m² square inside Gent's centre cost the
     centre all 96 of its figures, and the run named neither).
     """
-    from .origins import ALL
+    import pyarrow.compute as pc
+
     from .privacy import PUBLISHED, nested_items
 
     if table is None or not table.num_rows or not nested:
         return
-    t = table.select(["zone_id", "origin", "status"]).to_pandas()
-    t = t[t["origin"].astype(str) == ALL]  # (a zone's own figure: its origins under k are hidden anyway)
+    # (a zone's own figure, `all`: its origins under k are hidden anyway; filtered in Arrow, as published_all_rows)
+    t = table.filter(pc.equal(table["origin"].cast("string"), ALL)).select(["zone_id", "status"]).to_pandas()
     shown = (t["status"].astype(str) == PUBLISHED).groupby(t["zone_id"].astype(str), observed=True).agg(["sum", "size"])
     said = []
     for outer, inners, _ in nested_items(nested):
