@@ -3,10 +3,16 @@
 A grid of squares apportioned from the cells like any zone set is a second set of
 equations over the cells' counts: against the zones, an attacker who knows the cell plan
 recovers cells and strips under k (issue 17). The heat layer therefore adds no figure of
-its own: each square takes the density of the smallest zone under its centre whose figure
-is published for that period (people in the zone spread evenly over it), times the
-square's area. Anything computed from published figures alone reveals nothing they do not,
-and the grid's squares (250 m) are finer than the cells can resolve anyway.
+its own. The zones cut the map into pieces (the faces of their outlines); each piece takes
+its people from the smallest zone over it whose figure is published for the period: that
+zone's figure less the people of the smaller published zones inside it, spread evenly over
+the rest of it. A square holds the people of the pieces under it, in proportion to the
+area it covers of each. Where zones nest (shopping streets in a neighbourhood), the
+squares add up to the published figures: a square outside the streets does not count the
+streets' crowd again, and a square larger than a street holds the street's people, not
+its density times the square. Anything computed from published figures alone reveals
+nothing they do not, and the grid's squares (250 m) are finer than the cells can resolve
+anyway.
 """
 
 from __future__ import annotations
@@ -14,11 +20,50 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from scipy import sparse
 
 from .origins import ALL
 from .privacy import PUBLISHED, SUPPRESSED
 
 __all__ = ["heat_from_zones"]
+
+#: Pieces of the zones' outlines smaller than this (m²) are slivers of their noding and are left out.
+MIN_PIECE_M2 = 1e-3
+
+
+def _pieces(zones: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The faces of the zones' outlines: geometries, and (face, zone) pairs of the zones over each."""
+    lines = shapely.union_all(shapely.boundary(zones.to_numpy()))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(lines)))
+    faces = faces[shapely.area(faces) > MIN_PIECE_M2]
+    tree = shapely.STRtree(zones.to_numpy())
+    face, zone = tree.query(shapely.point_on_surface(faces), predicate="within")
+    return faces, face, zone
+
+
+def _rates(value: np.ndarray, owner: np.ndarray, member: sparse.csr_matrix, area: np.ndarray, rounds: int) -> np.ndarray:
+    """People per m² of each zone's own pieces, per period: the zone's figure less the people
+    of the pieces that smaller published zones inside it own, over the area it owns.
+
+    ``value`` (periods x zones) is NaN where not published; ``owner`` (periods x faces) is
+    the owning zone or -1; ``member`` (faces x zones) says which zones lie over a face.
+    Ownership goes to smaller zones only, so ``rounds`` (the most zones over one face)
+    passes settle every chain of nested zones.
+    """
+    n_p, n_z = value.shape
+    held = owner >= 0
+    flat = (np.arange(n_p)[:, None] * n_z + owner)[held]
+    own_area = np.bincount(flat, weights=np.broadcast_to(area, owner.shape)[held], minlength=n_p * n_z).reshape(n_p, n_z)
+    rate = np.where(own_area > 0, value, np.nan) / np.where(own_area > 0, own_area, 1.0)
+    for _ in range(rounds):
+        mass = np.zeros(owner.shape)
+        mass[held] = rate.reshape(-1)[flat] * np.broadcast_to(area, owner.shape)[held]
+        inside = np.asarray((member.T @ mass.T).T)  # people of every piece under each zone
+        own = np.bincount(flat, weights=mass[held], minlength=n_p * n_z).reshape(n_p, n_z)
+        rest = np.clip(value - (inside - own), 0.0, None)
+        rate = np.where(own_area > 0, rest, np.nan) / np.where(own_area > 0, own_area, 1.0)
+    return rate
 
 
 def heat_from_zones(grid: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, published: pd.DataFrame, *, crs: str = "EPSG:3812") -> pd.DataFrame:
@@ -40,48 +85,69 @@ def heat_from_zones(grid: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, published: 
     Returns
     -------
     pandas.DataFrame
-        One row per period of the published table and square under a zone, by period then
+        One row per period of the published table and square over a zone, by period then
         square in grid order: ``zone_id`` (the square), ``period_start``, ``period``,
-        ``origin`` (``all``), ``observed``, ``estimate`` (the zone's figure times the
-        square's share of the zone's area; empty where no zone under the square is
-        published) and ``status``. The text columns are categorical (an hourly quarter of
-        a city has millions of rows, and a few distinct texts).
+        ``origin`` (``all``), ``observed``, ``estimate`` (the people of the zones' pieces
+        under the square, each piece's people from the smallest published zone over it
+        less the smaller published zones inside that one; empty where no published zone
+        lies under the square) and ``status``. Where the zones nest, the squares add up to
+        the published figures of the outermost ones. The text columns are categorical (an
+        hourly quarter of a city has millions of rows, and a few distinct texts).
     """
     g = grid.to_crs(crs)
     z = zones[["zone_id", "geometry"]].to_crs(crs).reset_index(drop=True)
     z_area = z.geometry.area.to_numpy()
-    centre = gpd.GeoDataFrame({"square": np.arange(len(g))}, geometry=g.geometry.representative_point().to_numpy(), crs=crs)
-    hit = gpd.sjoin(centre, z.assign(zone=np.arange(len(z)))[["zone", "geometry"]], predicate="within", how="inner")
-    sq, zc = hit["square"].to_numpy(), hit["zone"].to_numpy()
+    faces, f_of, z_of = _pieces(z.geometry)
+    n_f, n_z = len(faces), len(z)
+    f_area = shapely.area(faces)
     by_id = np.argsort(np.argsort(z["zone_id"].astype(str).to_numpy(), kind="stable"), kind="stable")
-    # per square, the smallest zone first; zones of one area by id, not by the files' order (a probe's two
+    # per face, the smallest zone first; zones of one area by id, not by the files' order (a probe's two
     # files of one same polygon, given the other way round, moved 40 squares' figures by 1.6%)
-    order = np.lexsort((by_id[zc], z_area[zc], sq))
-    sq, zc = sq[order], zc[order]
-    rank = np.arange(len(sq)) - np.searchsorted(sq, sq)
+    order = np.lexsort((by_id[z_of], z_area[z_of], f_of))
+    f_of, z_of = f_of[order], z_of[order]
+    rank = np.arange(len(f_of)) - np.searchsorted(f_of, f_of)
+    member = sparse.csr_matrix((np.ones(len(f_of)), (f_of, z_of)), shape=(n_f, n_z))
+
     t = published[published["origin"] == ALL]
     ids = pd.Index(z["zone_id"].astype(str))
     t = t.assign(_z=ids.get_indexer(t["zone_id"].astype(str)))
     t = t[t["_z"] >= 0]
     slices = t[["period_start", "period"]].drop_duplicates().reset_index(drop=True)
     s_code = pd.MultiIndex.from_frame(slices).get_indexer(pd.MultiIndex.from_frame(t[["period_start", "period"]]))
-    n_s, n_z = len(slices), len(z)
+    n_s = len(slices)
     obs = np.full((n_s, n_z), np.nan)
     est = np.full((n_s, n_z), np.nan)
     ok = (t["status"] == PUBLISHED).to_numpy()
     obs[s_code[ok], t["_z"].to_numpy()[ok]] = t["observed"].to_numpy(dtype=float)[ok]
     est[s_code[ok], t["_z"].to_numpy()[ok]] = t["estimate"].to_numpy(dtype=float)[ok]
-    share = g.geometry.area.to_numpy()[sq] / z_area[zc]
-    covered = np.unique(sq)  # the squares under a zone, in grid order: the frame's columns
-    col = np.searchsorted(covered, sq)
-    out_obs = np.full((n_s, len(covered)), np.nan)
-    out_est = np.full((n_s, len(covered)), np.nan)
-    for r in range(int(rank.max()) + 1 if len(rank) else 0):  # (a few ranks: zones nested under a square)
+
+    # each face's owner per period: the first zone over it, smallest first, that is published
+    owner = np.full((n_s, n_f), -1, dtype=np.int64)
+    for r in range(int(rank.max()) + 1 if len(rank) else 0):  # (a few ranks: zones nested over a face)
         at = rank == r
-        s_col, s_z, s_share = col[at], zc[at], share[at]
-        free = np.isnan(out_obs[:, s_col])
-        out_obs[:, s_col] = np.where(free, obs[:, s_z] * s_share, out_obs[:, s_col])
-        out_est[:, s_col] = np.where(free, est[:, s_z] * s_share, out_est[:, s_col])
+        a_f, a_z = f_of[at], z_of[at]
+        take = (owner[:, a_f] < 0) & ~np.isnan(obs[:, a_z])
+        owner[:, a_f] = np.where(take, a_z, owner[:, a_f])
+    rounds = int(rank.max()) + 1 if len(rank) else 0
+
+    # the squares over the faces, and the area of each they cover
+    sq, fc = shapely.STRtree(faces).query(g.geometry.to_numpy(), predicate="intersects")
+    cover = shapely.area(shapely.intersection(g.geometry.to_numpy()[sq], faces[fc]))
+    keep = cover > MIN_PIECE_M2
+    sq, fc, cover = sq[keep], fc[keep], cover[keep]
+    covered = np.unique(sq)  # the squares over a zone, in grid order: the frame's columns
+    overlap = sparse.csr_matrix((cover, (fc, np.searchsorted(covered, sq))), shape=(n_f, len(covered)))
+    held = owner >= 0
+    any_held = np.asarray((overlap.T @ held.T.astype(float)).T) > 0
+
+    def squares(value: np.ndarray) -> np.ndarray:
+        rate = _rates(value, owner, member, f_area, rounds)
+        per_face = np.zeros(owner.shape)
+        per_face[held] = rate[np.nonzero(held)[0], owner[held]]
+        out = np.asarray((overlap.T @ per_face.T).T)
+        return np.where(any_held, out, np.nan)
+
+    out_obs, out_est = squares(obs), squares(est)
     # a row per period and square: codes into the few distinct values, not a text per row
     # (an hourly quarter of a city has millions of rows)
     ids = pd.Categorical.from_codes(np.tile(np.arange(len(covered), dtype=np.int32), n_s),

@@ -620,7 +620,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         manifest["title"] += f" ({shown})"  # (a probe's two weeks: the map showed the second without a word)
     if grid is not None:
         manifest["heat_grid"] = {
-            "drawn_from": "published zone figures only: each square takes the density of the smallest published zone under its centre",
+            "drawn_from": "published zone figures only: each piece of the zones takes the people of the smallest published zone over it, less the smaller published zones inside that one, and a square the people of the pieces it covers",
             "figures": int(len(grid)),
             "published": int((grid["status"] == PUBLISHED).sum()),
             "suppressed": int((grid["status"] == SUPPRESSED).sum()),

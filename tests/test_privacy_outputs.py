@@ -160,38 +160,62 @@ def test_a_zone_and_the_same_zone_plus_a_strip_do_not_reveal_the_strip(small_cas
 
 
 def test_the_heat_layer_is_drawn_from_published_zone_figures(small_case, tmp_path):
-    """The heat grid adds no equation: each published square is the published figure of the
-    smallest zone under its centre, times the square's share of that zone's area, and a
-    square under no published zone is empty (checked with shapely, apart from geozones.heat)."""
+    """The heat grid adds no equation: every point takes the density of the smallest
+    published zone over it, that zone's figure less the people of the smaller published
+    zones inside it spread over the rest of it; a square holds the people of the area it
+    covers, and a square over no published zone is empty (checked with shapely's set
+    operations, apart from geozones.heat). Where zones nest, the squares add up to the
+    outermost zones' figures (they counted a crowded inner zone twice: 11% over the
+    network on the demo)."""
     import geopandas as gpd
     import numpy as np
+    import shapely
 
     import geozones as gz
 
     c = small_case
-    out = tmp_path / "grid"
-    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", out, "--heat-grid", "250")
-    assert r.returncode == 0, r.stderr
+    # the two zones, a market square inside the east one and a strip across their border
     zones = gpd.read_file(c["zones"]).to_crs(3812)
-    grid = gz.square_grid(gpd.read_file(c["zones"]), 250, crs="EPSG:3812").to_crs(3812).set_index("zone_id")
+    x0, y0 = 668_000.0, 667_000.0
+    more = gpd.GeoDataFrame({"zone_id": ["market", "strip"], "name": ["Market", "Strip"], "municipality": ["34022", "34022"]},
+                            geometry=[shapely.box(x0 + 700, y0 - 300, x0 + 1300, y0 + 300), shapely.box(x0 - 400, y0 - 900, x0 + 400, y0 + 900)],
+                            crs=3812)
+    zones = pd.concat([zones, more], ignore_index=True)
+    path = tmp_path / "zones4.geojson"
+    gz.write_zones(zones.to_crs(4326), path)
+    out = tmp_path / "grid"
+    r = run_cli("apportion", "--zones", path, "--cells", c["cells"], "--counts", c["counts"], "--out", out, "--heat-grid", "250", "--k", "1")
+    assert r.returncode == 0, r.stderr
+    zones = gpd.read_file(path).to_crs(3812)
+    grid = gz.square_grid(gpd.read_file(path), 250, crs="EPSG:3812").to_crs(3812).set_index("zone_id")
     t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
     g = pd.read_csv(out / "grid_counts.csv", dtype={"zone_id": str})
     assert (g["status"] == "published").sum() > 0
-    allrows = t[t.origin == "all"].set_index(["zone_id", "period", "period_start"])
-    for row in g.itertuples():
-        sq = grid.geometry[row.zone_id]
-        centre = sq.representative_point()
-        under = sorted((z.area, zid, z) for zid, z in zip(zones["zone_id"], zones.geometry) if z.contains(centre))
-        want = np.nan
-        for _, zid, z in under:
-            fig = allrows.loc[(zid, row.period, row.period_start)]
-            if fig["status"] == "published":
-                want = fig["observed"] * sq.area / z.area
-                break
-        if np.isnan(want):
-            assert row.status == "suppressed" and np.isnan(row.observed)
-        else:
-            assert row.status == "published" and abs(row.observed - want) <= 0.05 + 1e-6 * want, (row, want)  # (one decimal)
+    allrows = t[t.origin == "all"]
+    by_size = sorted(zip(zones.geometry.area, zones["zone_id"], zones.geometry))
+    nested = False
+    for (period, start), rows in g.groupby(["period", "period_start"]):
+        figs = allrows[(allrows.period == period) & (allrows.period_start == start)].set_index("zone_id")
+        owned, taken = [], shapely.Polygon()
+        for _, zid, z in by_size:
+            if figs.loc[zid, "status"] != "published":
+                continue
+            mine = z.difference(taken)
+            inside = sum(rate * shapely.intersection(other, z).area for other, rate in owned)
+            nested |= inside > 0
+            owned.append((mine, max(figs.loc[zid, "observed"] - inside, 0.0) / mine.area if mine.area > 0 else 0.0))
+            taken = taken.union(z)
+        for row in rows.itertuples():
+            sq = grid.geometry[row.zone_id]
+            parts = [(shapely.intersection(sq, mine).area, rate) for mine, rate in owned]
+            if not any(a > 1e-3 for a, _ in parts):
+                assert row.status == "suppressed" and np.isnan(row.observed)
+            else:
+                want = sum(a * rate for a, rate in parts)
+                assert row.status == "published" and abs(row.observed - want) <= 0.05 + 1e-6 * want, (row, want)  # (one decimal)
+        # the squares hold every published piece's people once
+        assert abs(rows["observed"].sum() - sum(rate * mine.area for mine, rate in owned)) <= 0.05 * len(rows) + 1e-6
+    assert nested  # (the case has zones over zones)
     # the squares add up to their zone's figure: a probe's sparse zone of 406 squares of 0.4
     # people each, rounded to whole numbers, read 0 observed in all
     pub = g[g.status == "published"]
@@ -200,6 +224,37 @@ def test_the_heat_layer_is_drawn_from_published_zone_figures(small_case, tmp_pat
     assert one["observed"].sum() > 0 and (one["observed"] % 1 != 0).any()
     m = json.loads((out / "manifest.json").read_text())
     assert m["heat_grid"]["drawn_from"].startswith("published zone figures")
+
+
+@pytest.mark.parametrize("inner_published", [True, False])
+def test_heat_squares_add_up_to_nested_zones_figures(inner_published):
+    """A 1 km square zone holding a published street of one 250 m square: the street's
+    square holds the street's people, the other 15 the rest of the zone's, and the squares
+    add up to the zone's figure (each square took its zone's density: the demo's grid read
+    11% over the network, and a square larger than a small zone took that zone's density
+    times the square). With the street hidden, every square takes the zone's density."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    import geozones as gz
+    from geozones.heat import heat_from_zones
+
+    outer, street = shapely.box(668_000, 667_000, 669_000, 668_000), shapely.box(668_250, 667_250, 668_500, 667_400)
+    zones = gpd.GeoDataFrame({"zone_id": ["n", "s"]}, geometry=[outer, street], crs=3812).to_crs(4326)
+    grid = gz.square_grid(zones, 250, crs="EPSG:3812")
+    status = ["published", "published" if inner_published else "suppressed"]
+    published = pd.DataFrame({"zone_id": ["n", "s"], "period_start": "2026-07-01T00:00:00+02:00", "period": "1d", "origin": "all",
+                              "observed": [400.0, 220.0 if inner_published else np.nan],
+                              "estimate": [1000.0, 550.0 if inner_published else np.nan], "status": status})
+    heat = heat_from_zones(grid, zones, published)
+    assert len(heat) == 16 and (heat["status"] == "published").all()
+    assert heat["estimate"].sum() == pytest.approx(1000.0) and heat["observed"].sum() == pytest.approx(400.0)
+    values = sorted(heat["estimate"].round(6))
+    if inner_published:  # one square: the street (550) and 0.6 of a square of the rest (450 over 15.4 squares' area)
+        assert values[-1] == pytest.approx(550.0 + 0.4 * 450 / 15.4) and values[0] == pytest.approx(450 / 15.4)
+    else:
+        assert values[0] == values[-1] == pytest.approx(1000.0 / 16)
 
 
 
