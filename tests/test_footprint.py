@@ -138,6 +138,24 @@ def test_a_plan_of_negative_tilts_is_warned_about(caplog):
     assert any("2 of 2 cells of the plan have a negative tilt" in r.getMessage() for r in caplog.records)
 
 
+def test_zones_partly_beyond_every_cells_reach_are_named(caplog):
+    """A zone drawn past the end of the cell plan reads the people of the part the cells
+    reach only (a probe's Gent zone, 10% beyond, said nothing); one wholly in reach is not
+    named, and one no cell reaches is said elsewhere."""
+    from geozones.inputs import warn_partly_unreached
+
+    cells = plan(np.array([(0.0, 0.0), (600.0, 0.0)]), extra={"range_m": [500.0, 500.0]})  # reach: twice the range
+    zones = metric_gdf([shapely.box(X0 - 500, Y0 - 500, X0 + 1100, Y0 + 500),  # in reach
+                        shapely.box(X0 + 1100, Y0 - 500, X0 + 5100, Y0 + 500),  # reached up to x 1,600 m: about 88% beyond
+                        shapely.box(X0 + 9000, Y0, X0 + 9500, Y0 + 500)], ["in", "half", "far"], "zone_id")
+    fp = footprints(cells, zones, crs="EPSG:3812")
+    with caplog.at_level("WARNING", logger="geozones"):
+        warn_partly_unreached(zones, fp)
+    (msg,) = [r.getMessage() for r in caplog.records if "beyond the reach" in r.getMessage()]
+    share = float(msg.split("'half' (")[1].split("%")[0])
+    assert 80 <= share <= 95 and "'in'" not in msg and "'far'" not in msg and msg.startswith("1 zones")
+
+
 # ------------------------------------------------------------------ intervals
 def test_interval_factors_combine_apportioning_counting_and_share():
     low, high = interval_factors([400.0], [1000.0], [0.1])
