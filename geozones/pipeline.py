@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +92,10 @@ from .zones import OUTSIDE, nested_zones, read_zones
 __all__ = ["RunConfig", "RunResult", "load_config", "run", "ZONE_COUNT_COLUMNS"]
 
 log = logging.getLogger("geozones")
+
+#: The warning that a report in the output folder was made from the figures a run replaced
+#: (the demo, which makes its report again at once, leaves it out).
+STALE_REPORTS = "%s in %s %s made from the figures this run replaced: run 'geozones report %s' again"
 
 @dataclass
 class RunResult:
@@ -629,10 +634,10 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     note_held(bins, cfg.memory_budget)
     files = write_outputs(Path(cfg.out), table, summary, public_weights, manifest, grid, cfg, stage=stage)
     clock.done("writing")
-    stale = sorted(p.name for p in Path(cfg.out).glob("report*.html"))
+    where = os.path.normpath(cfg.out)  # (the demo's run.toml says out = ".."; "x/../out" is written whether x exists or not)
+    stale = sorted(p.name for p in Path(where).glob("report*.html"))
     if stale:  # (a probe's new run at k = 100 kept the old report.html, which said k = 30, without a word)
-        log.warning("%s in %s %s made from the figures this run replaced: run 'geozones report %s' again", ", ".join(stale), cfg.out,
-                    "was" if len(stale) == 1 else "were", cfg.out)
+        log.warning(STALE_REPORTS, ", ".join(stale), where, "was" if len(stale) == 1 else "were", where)
     # (advice on the zones, once the run has written: an error stops a run with its one line alone)
     warn_unusable(zones, fit)
     warn_hidden_holders(table, nested)

@@ -369,6 +369,21 @@ def test_a_report_left_from_the_figures_a_run_replaced_is_said(small_case, tmp_p
     assert run_cli("-q", "report", out).returncode == 0
     r = run_cli(*args, "--k", "100")
     assert r.returncode == 0 and "report.html in" in r.stderr and f"run 'geozones report {out}' again" in r.stderr, r.stderr
+    # the folder as written ("inputs/.." in the demo's run.toml; "x/.." is written to whether x exists or not)
+    r = run_cli(*args[:-1], tmp_path / "x" / ".." / "out")
+    assert f"run 'geozones report {out}' again" in r.stderr, r.stderr
+
+
+def test_the_demo_run_again_into_its_folder_does_not_ask_for_the_report_it_makes(tmp_path):
+    """The demo makes report.html again right after its run: "report.html in OUT/inputs/.. was
+    made from the figures this run replaced" was a false alarm on every second demo."""
+    from .conftest import run_cli
+
+    out = tmp_path / "demo"
+    assert run_cli("-q", "demo", "--out", out, "--days", "2").returncode == 0
+    r = run_cli("demo", "--out", out, "--days", "2")
+    assert r.returncode == 0 and (out / "report.html").is_file(), r.stderr
+    assert "replaced" not in r.stderr and "geozones report" not in r.stderr, r.stderr
 
 
 def test_an_output_folder_name_too_long_for_the_new_folder_says_so(tmp_path):
