@@ -155,7 +155,8 @@ def heat_from_zones(grid: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, published: 
     periods = pd.Categorical(slices["period"].astype(str))
     return pd.DataFrame({
         "zone_id": ids,
-        "period_start": np.repeat(slices["period_start"].to_numpy(), len(covered)),
+        # (taken, not repeated through NumPy: times with a zone are objects there, which pandas parses again)
+        "period_start": slices["period_start"].take(np.repeat(np.arange(n_s), len(covered))).array,
         "period": pd.Categorical.from_codes(np.repeat(periods.codes, len(covered)), categories=periods.categories),
         "origin": pd.Categorical.from_codes(np.zeros(out_obs.size, np.int8), categories=[ALL]),
         "observed": out_obs.reshape(-1),
