@@ -23,7 +23,7 @@ from .overlay import no_overlap
 from .weights import Weights, compute_weights, compute_weights_dask
 
 __all__ = ["holds_polygons", "coverage_model", "build_weights", "build_footprint_weights", "prior_footprint_weights", "naming_inputs",
-           "check_unreached", "prebuilt_footprints"]
+           "check_unreached", "prebuilt_footprints", "beyond_reach", "warn_partly_unreached"]
 
 log = logging.getLogger("geozones")
 
@@ -241,8 +241,6 @@ def run_weights(
                                                  ancillary=ancillary, ancillary_column=ancillary_column, on_dask=on_dask, scheduler=scheduler)
         fp = None
     check_unreached(zones, weights, coverage, zone_paths)
-    if fp is not None:
-        warn_partly_unreached(zones, fp)
     return weights, model, fp
 
 
@@ -287,21 +285,32 @@ def check_unreached(zones: gpd.GeoDataFrame, weights: Weights, coverage: gpd.Geo
 UNREACHED_SHARE = 0.1
 
 
-def warn_partly_unreached(zones: gpd.GeoDataFrame, fp: Footprints) -> None:
-    """Name the zones that lie partly beyond every cell's reach (the footprint model).
-
-    Their figures count the people of the part the cells reach, as if nobody were in the
-    rest: a zone drawn past the end of the cell plan (a probe's Gent zone, 10% beyond)
-    reads low without a word. Zones no cell reaches at all are said by
-    :func:`check_unreached`.
+def beyond_reach(zones: gpd.GeoDataFrame, fp: Footprints) -> np.ndarray:
+    """Per zone (in ``zones``' order), the share of its area beyond every cell's reach
+    under the footprint model (1 for a zone the footprints do not know).
     """
     reached = np.asarray(fp.matrix.sum(axis=0)).ravel() > 0
     size = float(fp.meta.get("tile_m", 100.0))
     inside = np.asarray(fp.zone_shares.T @ reached.astype(float)).ravel() * size * size
     area = zones.to_crs(fp.meta["crs"]).geometry.area.to_numpy()
     order = pd.Index(fp.zone_ids).get_indexer(zones["zone_id"].astype(str))
-    beyond = 1.0 - np.where(order >= 0, inside[np.maximum(order, 0)], 0.0) / np.where(area > 0, area, 1.0)
-    part = np.flatnonzero((beyond > UNREACHED_SHARE) & (beyond < 1.0 - 1e-9) & (order >= 0) & (inside[np.maximum(order, 0)] > 0))
+    got = np.where(order >= 0, inside[np.maximum(order, 0)], 0.0)
+    return np.clip(1.0 - got / np.where(area > 0, area, 1.0), 0.0, 1.0)
+
+
+def warn_partly_unreached(zones: gpd.GeoDataFrame, beyond: np.ndarray | None, reach_factor: float = 2.0) -> None:
+    """Name the zones that lie partly beyond every cell's reach (the footprint model;
+    ``beyond`` from :func:`beyond_reach`).
+
+    Their figures count the people of the part the cells reach, as if nobody were in the
+    rest: a zone drawn past the end of the cell plan (a probe's Gent zone, 10% beyond)
+    read low without a word. Zones no cell reaches at all are said by
+    :func:`check_unreached`. Said once a run has written (an error stops a run with its
+    one line alone).
+    """
+    if beyond is None:
+        return
+    part = np.flatnonzero((beyond > UNREACHED_SHARE) & (beyond < 1.0 - 1e-9))
     if not len(part):
         return
     part = part[np.argsort(-beyond[part], kind="stable")]
@@ -309,8 +318,7 @@ def warn_partly_unreached(zones: gpd.GeoDataFrame, fp: Footprints) -> None:
     log.warning("%d zones lie partly beyond the reach of every cell of the plan (a cell reaches %g times its range_m, "
                 "given or by default): %s%s; the footprint model places nobody there, so their figures count the people of "
                 "the part the cells reach only (is the cell plan whole there? give the cells that cover the rest or their "
-                "range_m, or clip the zones to the plan's area)", len(part), float(fp.meta.get("reach_factor", 2.0)), named,
-                ", ..." if len(part) > 5 else "")
+                "range_m, or clip the zones to the plan's area)", len(part), reach_factor, named, ", ..." if len(part) > 5 else "")
 
 
 def prebuilt_footprints(path: str, weights: Weights) -> Footprints | None:

@@ -50,7 +50,7 @@ from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of,
 from .errors import BudgetError, ConfigError, WeightsError
 from .extrapolate import input_totals, market_share_factors, read_market_share, rest_share
 from .footprint import refined_weights
-from .inputs import prebuilt_footprints, run_weights
+from .inputs import beyond_reach, prebuilt_footprints, run_weights, warn_partly_unreached
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
 from .origins import ALL, home_municipalities, homes_counted_in, rollup_codes
 from .outputs import (
@@ -483,6 +483,8 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     homes_counted = homes_counted_in(residents, origins)
     warn_foreign_nis(origins, zones)
     rest = rest_share(shares, input_totals(bins if counts is None else counts, shares))  # (a total's hidden origins: one share, no equation)
+    beyond = beyond_reach(zones, fp) if fp is not None else None  # (said once the run has written)
+    reach_factor = float(fp.meta.get("reach_factor", 2.0)) if fp is not None else 2.0
     footprinted, fp, fp_x = fp is not None, None, None  # (the footprints have made the weights: their memory goes back)
     if cfg.strict_quality:
         check_strict(quality, cfg.counts or cfg.events)
@@ -640,6 +642,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         log.warning(STALE_REPORTS, ", ".join(stale), where, "was" if len(stale) == 1 else "were", where)
     # (advice on the zones, once the run has written: an error stops a run with its one line alone)
     warn_unusable(zones, fit)
+    warn_partly_unreached(zones, beyond, reach_factor)
     warn_hidden_holders(table, nested)
     warn_outside_home(zones, residents)
     manifest["outputs"] = [f.name for f in files]

@@ -142,7 +142,7 @@ def test_zones_partly_beyond_every_cells_reach_are_named(caplog):
     """A zone drawn past the end of the cell plan reads the people of the part the cells
     reach only (a probe's Gent zone, 10% beyond, said nothing); one wholly in reach is not
     named, and one no cell reaches is said elsewhere."""
-    from geozones.inputs import warn_partly_unreached
+    from geozones.inputs import beyond_reach, warn_partly_unreached
 
     cells = plan(np.array([(0.0, 0.0), (600.0, 0.0)]), extra={"range_m": [500.0, 500.0]})  # reach: twice the range
     zones = metric_gdf([shapely.box(X0 - 500, Y0 - 500, X0 + 1100, Y0 + 500),  # in reach
@@ -150,10 +150,21 @@ def test_zones_partly_beyond_every_cells_reach_are_named(caplog):
                         shapely.box(X0 + 9000, Y0, X0 + 9500, Y0 + 500)], ["in", "half", "far"], "zone_id")
     fp = footprints(cells, zones, crs="EPSG:3812")
     with caplog.at_level("WARNING", logger="geozones"):
-        warn_partly_unreached(zones, fp)
+        warn_partly_unreached(zones, beyond_reach(zones, fp))
     (msg,) = [r.getMessage() for r in caplog.records if "beyond the reach" in r.getMessage()]
     share = float(msg.split("'half' (")[1].split("%")[0])
     assert 80 <= share <= 95 and "'in'" not in msg and "'far'" not in msg and msg.startswith("1 zones")
+
+
+def test_the_reach_warning_comes_after_the_outputs_and_never_before_an_error(small_case, tmp_path):
+    """The small case's 500 m cells leave most of its 4 km zones beyond reach: a run says so
+    after writing; a run that fails says its one line alone."""
+    c = small_case
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "o")
+    assert r.returncode == 0 and "beyond the reach" in r.stderr
+    r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "o2",
+                "--engine", "stream", "--memory-budget", "10")
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 # ------------------------------------------------------------------ intervals
