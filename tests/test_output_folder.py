@@ -414,3 +414,46 @@ def test_a_full_disk_is_said_as_a_full_disk_and_the_old_set_stays(two_sets, monk
     assert r.returncode == 1 and "No space left on device" in r.stderr and "free space on the disk" in r.stderr, r.stderr
     assert "permissions" not in r.stderr and len(r.stderr.strip().splitlines()[-1]) > 0
     assert snapshot(s["out"]) == s["a"] and not leftovers(s["out"])
+
+
+def test_an_out_file_that_is_one_of_the_commands_inputs_is_refused_and_the_input_kept(small_case, tmp_path):
+    """A probe's 'weights --out cellplan.csv', 'coverage P --out P', 'zones grid --area X --out X'
+    and 'report RUN --out RUN/zone_counts.csv' each replaced what the command read, said
+    'wrote' and exited 0; the next command blamed the destroyed file."""
+    from .conftest import run_cli
+
+    c = small_case
+    run = tmp_path / "run"
+    assert run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--model", "voronoi",
+                   "--heat-grid", "0", "--out", run).returncode == 0
+    cases = [("weights", "--cells", c["cells"], "--zones", c["zones"], "--model", "voronoi", "--out", c["cells"]),
+             ("weights", "--cells", c["cells"], "--zones", c["zones"], "--model", "voronoi", "--out", c["zones"]),
+             ("coverage", c["cells"], "--out", c["cells"]),
+             ("zones", "grid", "--area", c["zones"], "--size", "500", "--out", c["zones"]),
+             ("zones", "preview", "--zones", c["zones"], "--cells", c["cells"], "--out", c["cells"]),
+             ("report", run, "--out", run / "zone_counts.csv")]
+    for args in cases:
+        target = Path(args[-1])
+        before = target.read_bytes()
+        r = run_cli(*args)
+        assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "--out is" in r.stderr, (args, r.stderr)
+        assert target.read_bytes() == before, args
+    # a report beside the run's figures, as by default, is no input
+    assert run_cli("-q", "report", run, "--out", run / "report.html").returncode == 0
+    assert run_cli("-q", "report", run, "--out", run / "report.html").returncode == 0
+
+
+def test_an_output_folder_that_is_an_earlier_runs_is_refused(small_case, tmp_path):
+    """'--earlier pubA --out pubA' replaced the publication it was checked against; its
+    manifest then named itself as the earlier run, and what pubA had published was gone."""
+    from .conftest import run_cli
+
+    c = small_case
+    pub = tmp_path / "pubA"
+    args = ("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--model", "voronoi", "--heat-grid", "0")
+    assert run_cli("-q", *args, "--out", pub).returncode == 0
+    before = snapshot(pub)
+    r = run_cli("-q", *args, "--out", pub, "--earlier", pub)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "earlier" in r.stderr, r.stderr
+    assert snapshot(pub) == before
+    assert run_cli("-q", *args, "--out", tmp_path / "pubB", "--earlier", pub).returncode == 0

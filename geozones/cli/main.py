@@ -21,6 +21,7 @@ import click
 from .. import __version__
 from ..errors import GeozonesError
 from .cells import coverage_cmd, weights_cmd
+from .options import guard_out
 from .outputs import map_cmd, report_cmd
 from .run import apportion_cmd, demo_cmd, run_cmd
 from .visitors import visitors_cmd
@@ -56,6 +57,8 @@ def cli(quiet: bool, verbose: bool) -> None:
 
 for _command in (zones, coverage_cmd, weights_cmd, apportion_cmd, run_cmd, demo_cmd, map_cmd, report_cmd, visitors_cmd):
     cli.add_command(_command)
+for _command in (coverage_cmd, weights_cmd, map_cmd, report_cmd, *zones.commands.values()):
+    guard_out(_command)  # (an --out file that is one of the command's inputs is refused)
 
 
 def _terminated(signum, frame) -> None:

@@ -4,8 +4,11 @@ status lines every verb prints (in the manner of rasterio's ``rio/options.py``).
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import time
+from pathlib import Path
 
 import click
 
@@ -15,6 +18,7 @@ from ..config import DEFAULTS, ENGINE_CHOICES, UNKNOWN_CELLS
 from ..counts import KINDS
 from ..coverage import MODELS
 from ..density import DENSITIES
+from ..errors import InputError
 from ..extrapolate import DEFAULT_SHARE
 from ..footprint import PRIORS
 from ..origins import LEVELS
@@ -200,3 +204,72 @@ class step:
 def plural(n: int, noun: str) -> str:
     """``"1 cell"``, ``"2 cells"``."""
     return f"{int(n)} {noun}{'s' if n != 1 else ''}"
+
+
+#: Suffixes of the files a verb may read from an input folder: an ``--out`` that is one of them is refused.
+_DATA_SUFFIXES = {".geojson", ".json", ".csv", ".tsv", ".txt", ".parquet", ".gpkg", ".shp", ".dbf", ".shx", ".kml", ".toml"}
+
+
+def _paths(value) -> list[str]:
+    if isinstance(value, (str, os.PathLike)):
+        return [os.fspath(value)]
+    if isinstance(value, (list, tuple)):
+        return [os.fspath(v) for v in value if isinstance(v, (str, os.PathLike))]
+    return []
+
+
+def check_out_is_no_input(out: str | None, inputs: dict) -> None:
+    """Refuse an ``--out`` file that is one of the verb's inputs, or a data file inside an
+    input folder: writing it would destroy what the verb reads (a probe's ``weights --out
+    cellplan.csv`` replaced the cell plan, and the next command blamed the plan).
+
+    Parameters
+    ----------
+    out : str or None
+        The file the verb writes.
+    inputs : dict
+        The verb's other parameters by the name the user gave them (``--cells``, ``CELLPLAN``):
+        every value that names an existing file or folder is an input.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the parameter.
+    """
+    if not out or not os.path.exists(out) or os.path.isdir(out):
+        return
+    target = Path(out).resolve()
+    for name, value in inputs.items():
+        for item in _paths(value):
+            p = Path(item)
+            if not p.exists():
+                continue
+            if p.is_dir():
+                hit = p.resolve() in target.parents and target.suffix.lower() in _DATA_SUFFIXES
+            else:
+                hit = os.path.samefile(p, target)
+            if hit:
+                raise InputError(
+                    f"--out is {'a file in ' if p.is_dir() else ''}the input given as {name} ({item}); "
+                    "writing it would destroy what this command reads",
+                    path=out,
+                    hint="write to another file: inputs are never modified",
+                )
+
+
+def guard_out(command: click.Command) -> click.Command:
+    """Make ``command`` refuse an ``--out`` file that is one of its inputs (:func:`check_out_is_no_input`)."""
+    callback = command.callback
+    if callback is None or not any(p.name == "out" for p in command.params):
+        return command
+
+    @functools.wraps(callback)
+    def guarded(*args, **kwargs):
+        out = kwargs.get("out")
+        if out and not any(p.name == "out" and isinstance(p.type, click.Path) and not p.type.file_okay for p in command.params):
+            shown = {p.name: p.opts[0] if isinstance(p, click.Option) else p.human_readable_name for p in command.params}
+            check_out_is_no_input(out, {shown.get(k, k): v for k, v in kwargs.items() if k != "out"})
+        return callback(*args, **kwargs)
+
+    command.callback = guarded
+    return command
