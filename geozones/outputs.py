@@ -1,5 +1,5 @@
-"""A run's published files: the zone table in Arrow, its CSV and Parquet, and the output
-folder replaced as a whole.
+"""A run's published files: the zone table in Arrow, its CSV and Parquet (the output
+folder replaced as a whole: :mod:`geozones.outfolder`).
 
 The zone table is built on integer codes (zones, periods, origins) and written by Arrow
 (``pyarrow.csv`` and Parquet): whole numbers, empty where a figure is suppressed, text in
@@ -12,14 +12,8 @@ run (the demo's ``inputs/``, a report) are kept: they are linked into the new fo
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
-import os
-import shutil
-import stat
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -27,12 +21,12 @@ import numpy as np
 import pandas as pd
 
 from .counts import TIMEZONE, period_seconds
-from .errors import OutputError
 from .origins import ALL, origin_names
+from .outfolder import check_replaceable, discard_folder, new_folder, replace_folder
 from .privacy import PUBLISHED, SUPPRESSED
 
 __all__ = ["ZONE_COUNT_COLUMNS", "OUTPUT_NAMES", "local_iso", "iso_times", "output_table", "table_frame", "write_table", "whole_numbers", "zone_summary", "grid_table",
-           "new_folder", "replace_folder", "discard_folder"]
+           "new_folder", "replace_folder", "discard_folder", "check_replaceable"]
 
 log = logging.getLogger("geozones")
 
@@ -41,9 +35,6 @@ ZONE_COUNT_COLUMNS = ["zone_id", "zone_name", "period_start", "period", "origin"
                       "status", "n_cells", "fit"]
 #: The files a run writes (the output folder may hold others: they are kept).
 OUTPUT_NAMES = ("zone_counts.csv", "zone_counts.parquet", "zones.geojson", "weights.parquet", "grid_counts.csv", "map.html", "manifest.json")
-#: Prefix of the folders a run writes before they take the output folder's place.
-_NEW = ".geozones-new-"
-_OLD = ".geozones-old-"
 
 
 def local_iso(ts: pd.Series) -> pd.Series:
@@ -384,194 +375,3 @@ def grid_table(grid: gpd.GeoDataFrame, pub: pd.DataFrame, prefix: str) -> pd.Dat
             "status": pd.Categorical.from_codes(status.cat.codes.to_numpy()[order], categories=status.cat.categories),
         }
     )
-
-
-# ------------------------------------------------------------ the output folder, whole
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where the system cannot."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    at_fdcwd, rename_exchange = -100, 2
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the file system cannot swap
-        return False
-    raise OSError(err, os.strerror(err), str(b))
-
-
-def _clear_stale(out: Path) -> None:
-    """Remove folders left beside ``out`` by runs that were killed (their process is gone)."""
-    for d in list(out.parent.glob(f".{out.name}{_NEW}*")) + list(out.parent.glob(f".{out.name}{_OLD}*")):
-        try:
-            pid = int(d.name.rsplit("-", 2)[-2])
-            os.kill(pid, 0)  # still running: leave it alone
-        except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
-        except (ValueError, IndexError, PermissionError):
-            continue
-
-
-def new_folder(out: str | os.PathLike[str]) -> Path:
-    """A new, empty folder beside ``out`` for a run's files (see :func:`replace_folder`).
-
-    Parameters
-    ----------
-    out : str or os.PathLike
-        The output folder (it may not exist yet).
-
-    Returns
-    -------
-    Path
-        ``.OUT.geozones-new-PID-XXXX`` in the same parent folder.
-
-    Raises
-    ------
-    OutputError
-        When the parent folder cannot be written.
-    """
-    out = Path(out).resolve()
-    check_replaceable(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _clear_stale(out)
-        made = Path(tempfile.mkdtemp(prefix=f".{out.name}{_NEW}{os.getpid()}-", dir=out.parent))
-        # (the folder that takes out's place has out's permissions, or a new folder's: a
-        # group-shared 2775 output folder had become 0700, mkdtemp's, after a run)
-        if out.is_dir():
-            mode = stat.S_IMODE(out.stat().st_mode)
-            with contextlib.suppress(OSError):  # (and its owner and group, where this user may give them: a probe's
-                os.chown(made, out.stat().st_uid, out.stat().st_gid)  # nobody:nogroup folder became root's after a run as root)
-        else:
-            mask = os.umask(0)
-            os.umask(mask)
-            mode = 0o777 & ~mask
-        os.chmod(made, mode)
-        return made
-    except OSError as exc:
-        import errno
-
-        if exc.errno == errno.ENAMETOOLONG:  # (the new folder's name is the output folder's and 30 characters more)
-            raise OutputError("its name is too long for the new folder a run writes beside it (the name and 30 characters more)", path=out,
-                              hint=f"give --out a name of at most {max(os.pathconf(out.parent, 'PC_NAME_MAX') - 30, 1)} characters") from exc
-        raise OutputError(f"cannot write beside the output folder: {exc.strerror}", path=out,
-                          hint="the run's files are written next to the output folder, then take its place: choose a folder whose parent you can write") from exc
-
-
-def _mount_points() -> list[Path]:
-    """The mount points of this machine (Linux's /proc/self/mountinfo; none where unknown)."""
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8") as fh:
-            # (field 5, octal escapes for spaces and the like)
-            return [Path(line.split()[4].encode().decode("unicode_escape")) for line in fh if len(line.split()) > 4]
-    except OSError:
-        return []
-
-
-def check_replaceable(out: str | os.PathLike[str]) -> None:
-    """Refuse an output folder that a run cannot take the place of safely: one that is or
-    holds a mounted file system (a probe's run emptied a volume mounted inside ``--out``:
-    what the folder holds is carried into the new one and the old one removed, down into the
-    volume; ``--out /`` began copying the whole machine), or the folder a shell runs in.
-    """
-    out = Path(out).resolve()
-    inside = sorted((m for m in _mount_points() if m == out or out in m.parents), key=lambda m: m != out)
-    if inside:
-        raise OutputError(f"{'is' if inside[0] == out else 'holds'} a mounted file system ({inside[0]}): a run puts a new folder in the "
-                          "place of --out and removes the old one", path=out, hint="give --out a folder of its own, inside the volume")
-    try:
-        cwd = Path.cwd().resolve()
-    except OSError:
-        return
-    if cwd == out or out in cwd.parents:
-        raise OutputError("is the folder this command runs in, or holds it: a run puts a new folder in its place, and the shell would be "
-                          "left in a removed one", path=out, hint="give --out a folder of its own, such as --out results, or run from another folder")
-
-
-def _link_others(old: Path, new: Path, own: tuple[str, ...]) -> None:
-    """Link (or copy) into ``new`` what ``old`` holds beside a run's outputs ``own``."""
-    for entry in old.iterdir():
-        if entry.name in own or (new / entry.name).exists():
-            continue
-        target = new / entry.name
-        if entry.is_symlink():
-            os.symlink(os.readlink(entry), target)
-        elif entry.is_dir():
-            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
-        else:
-            _link_or_copy(entry, target)
-
-
-def _link_or_copy(src, dst) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def replace_folder(new: Path, out: str | os.PathLike[str], own: tuple[str, ...] = OUTPUT_NAMES) -> None:
-    """Put the folder ``new`` in the place of ``out``, in one step.
-
-    What ``out`` holds besides a run's outputs (:data:`OUTPUT_NAMES`) is linked into
-    ``new`` first; then the two folders are swapped by one system call, and the old one is
-    removed. A process killed before the swap leaves ``out`` as it was, after it the new
-    files (and a stale folder beside, removed by the next run).
-
-    Parameters
-    ----------
-    new : Path
-        From :func:`new_folder`, holding the run's files.
-    out : str or os.PathLike
-        The output folder.
-    own : tuple of str
-        The names of the command's own outputs: an old one that the new folder lacks is not
-        kept (the default: a run's, :data:`OUTPUT_NAMES`).
-    """
-    out = Path(out).resolve()
-    if not out.exists():
-        os.rename(new, out)
-        return
-    if not out.is_dir():
-        raise OutputError("is a file, not a folder", path=out, hint="choose a folder for --out")
-    _link_others(out, new, own)
-    if _exchange(new, out):
-        shutil.rmtree(new, ignore_errors=True)  # (the old files, now at the new folder's name)
-        return
-    # a file system that cannot swap: two renames, the old folder kept aside until the end
-    old = out.parent / f".{out.name}{_OLD}{os.getpid()}-{new.name[-8:]}"
-    os.rename(out, old)
-    try:
-        os.rename(new, out)
-    except BaseException:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def discard_folder(new: Path, wait: Callable[[], object] | None = None) -> None:
-    """Remove a run's new folder after a failure (``out`` is left as it was).
-
-    A second interrupt while it cleans up (Ctrl-C pressed twice, a scheduler's SIGTERM
-    sent again, or by two threads' writes) does not cut the clean-up short: it had left
-    the half-made folder beside ``out`` until the next run.
-
-    Parameters
-    ----------
-    new : Path
-        From :func:`new_folder`.
-    wait : callable, optional
-        Called first, to wait for threads still writing into ``new``.
-    """
-    for _ in range(100):  # (each pass is cut short by one more interrupt at most)
-        try:
-            if wait is not None:
-                wait()
-            with contextlib.suppress(OSError):
-                shutil.rmtree(new)
-            return
-        except KeyboardInterrupt:
-            continue

@@ -346,7 +346,7 @@ def heat_table(zones, published_all: pd.DataFrame, cfg: RunConfig, crs: str) -> 
 
 def write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stage: Path | None = None) -> list[Path]:
     """Write the outputs into a new folder, which then takes the place of ``out`` whole
-    (:func:`geozones.outputs.replace_folder`); a failure leaves ``out`` as it was.
+    (:func:`geozones.outfolder.replace_folder`); a failure leaves ``out`` as it was.
 
     Parameters
     ----------
@@ -401,7 +401,7 @@ def write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stage
         manifest["outputs"] = names
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
         _before_replace(stage, out)
-        replace_folder(stage, out)
+        replace_folder(stage, out, OUTPUT_NAMES)
     except BaseException:
         discard_folder(stage, wait=lambda: pool.shutdown(wait=True, cancel_futures=True))
         raise

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from geozones import outputs, pipeline, runfiles
+from geozones import outfolder, outputs, pipeline, runfiles
 from geozones.config import RunConfig
 
 
@@ -79,9 +79,9 @@ def test_a_failure_at_each_step_leaves_the_old_set(two_sets, monkeypatch, where)
     if where == "after the files":
         monkeypatch.setattr(runfiles, "_before_replace", boom)
     elif where == "before the swap":
-        monkeypatch.setattr(outputs, "_exchange", boom)
+        monkeypatch.setattr(outfolder, "_exchange", boom)
     else:  # a file system that cannot swap: out is moved aside, then the new folder fails to move in
-        monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
+        monkeypatch.setattr(outfolder, "_exchange", lambda a, b: False)
         real = os.rename
         calls = []
 
@@ -91,7 +91,7 @@ def test_a_failure_at_each_step_leaves_the_old_set(two_sets, monkeypatch, where)
                 raise OSError(28, "No space left on device")
             return real(src, dst)
 
-        monkeypatch.setattr(outputs.os, "rename", rename)
+        monkeypatch.setattr(outfolder.os, "rename", rename)
     with pytest.raises((RuntimeError, OSError)):
         pipeline.run(dataclasses.replace(s["base"], counts=str(s["counts_b"])))
     assert snapshot(s["out"]) == s["a"] and not leftovers(s["out"])
@@ -99,7 +99,7 @@ def test_a_failure_at_each_step_leaves_the_old_set(two_sets, monkeypatch, where)
 
 def test_on_a_file_system_that_cannot_swap_two_renames_give_the_new_set(two_sets, monkeypatch):
     s = two_sets
-    monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(outfolder, "_exchange", lambda a, b: False)
     pipeline.run(dataclasses.replace(s["base"], counts=str(s["counts_b"])))
     assert snapshot(s["out"]) == s["b"] and not leftovers(s["out"])
 
@@ -304,7 +304,6 @@ def test_an_output_folder_holding_a_mount_or_the_shells_folder_is_refused_at_onc
     """A probe's run emptied a volume mounted inside --out (the old folder is removed after
     the swap, down into the volume) and exited 0; '--out .' left the shell in a removed
     folder. Both are refused before any work."""
-    import geozones.outputs as outputs
 
     from .conftest import run_cli
 
@@ -313,11 +312,11 @@ def test_an_output_folder_holding_a_mount_or_the_shells_folder_is_refused_at_onc
     (out / "archive").mkdir(parents=True)
     (out / "archive" / "2025.csv").write_text("kept\n")
     args = ("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0")
-    monkeypatch.setattr(outputs, "_mount_points", lambda: [Path("/"), out / "archive"])
+    monkeypatch.setattr(outfolder, "_mount_points", lambda: [Path("/"), out / "archive"])
     r = run_cli(*args, "--out", out)
     assert r.returncode == 1 and "holds a mounted file system" in r.stderr and str(out / "archive") in r.stderr, r.stderr
     assert (out / "archive" / "2025.csv").read_text() == "kept\n" and not (out / "manifest.json").exists()
-    monkeypatch.setattr(outputs, "_mount_points", lambda: [Path("/")])
+    monkeypatch.setattr(outfolder, "_mount_points", lambda: [Path("/")])
     r = run_cli(*args, "--out", ".", cwd=out / "archive")
     assert r.returncode == 1 and "is the folder this command runs in" in r.stderr, r.stderr
     r = run_cli(*args, "--out", out)
@@ -408,7 +407,7 @@ def test_a_full_disk_is_said_as_a_full_disk_and_the_old_set_stays(two_sets, monk
     def full(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(outputs, "_exchange", full)
+    monkeypatch.setattr(outfolder, "_exchange", full)
     r = cli("apportion", "--zones", s["base"].zones[0], "--cells", s["base"].cells, "--counts", s["counts_b"],
             "--market-share", s["base"].market_share, "--out", s["out"], "--engine", "memory", "--no-map")
     assert r.returncode == 1 and "No space left on device" in r.stderr and "free space on the disk" in r.stderr, r.stderr
@@ -457,3 +456,89 @@ def test_an_output_folder_that_is_an_earlier_runs_is_refused(small_case, tmp_pat
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "earlier" in r.stderr, r.stderr
     assert snapshot(pub) == before
     assert run_cli("-q", *args, "--out", tmp_path / "pubB", "--earlier", pub).returncode == 0
+
+
+def _dead_pid() -> int:
+    """A process id that no process has here."""
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid += 1
+
+
+def test_a_run_stopped_between_its_two_renames_gets_the_old_folder_back(tmp_path, caplog):
+    """On a file system that cannot swap folders, a probe killed a run between its two
+    renames: 'out' was missing, and the next run removed the folder moved aside, the only
+    copy of what 'out' held (its inputs/ too)."""
+    out = tmp_path / "out"
+    aside = tmp_path / f".out{outfolder._OLD}{_dead_pid()}-abcdefgh"
+    (aside / "inputs").mkdir(parents=True)
+    (aside / "inputs" / "counts.csv").write_text("precious\n")
+    (aside / "zone_counts.csv").write_text("old\n")
+    made = tmp_path / f".out{outfolder._NEW}{_dead_pid()}-ijklmnop"
+    made.mkdir()
+    with caplog.at_level("WARNING", logger="geozones"):
+        new = outfolder.new_folder(out)
+    assert (out / "inputs" / "counts.csv").read_text() == "precious\n" and (out / "zone_counts.csv").read_text() == "old\n"
+    assert not aside.exists() and not made.exists() and any("is back in its place" in r.getMessage() for r in caplog.records)
+    outfolder.discard_folder(new)
+
+
+def test_a_leftover_is_removed_only_when_no_live_run_holds_its_lock(tmp_path):
+    """A probe's run in another PID namespace (a second container on the volume) had its new
+    folder removed as abandoned, its process being invisible here; a folder whose lock is
+    held is left alone, one nobody holds is removed. A folder named like another output
+    folder's with glob characters ('o[1]' against 'o1') is not touched."""
+    import fcntl
+
+    held = tmp_path / f".out{outfolder._NEW}{_dead_pid()}-aaaaaaaa"
+    free = tmp_path / f".out{outfolder._NEW}{_dead_pid()}-bbbbbbbb"
+    other = tmp_path / f".o1{outfolder._NEW}{_dead_pid()}-cccccccc"
+    for d in (held, free, other):
+        d.mkdir()
+    fd = os.open(held, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # (another open file description: as another process's would be)
+    try:
+        new = outfolder.new_folder(tmp_path / "out")
+        assert held.exists() and not free.exists()
+        outfolder.discard_folder(new)
+        new = outfolder.new_folder(tmp_path / "o[1]")
+        assert other.exists()
+        outfolder.discard_folder(new)
+    finally:
+        os.close(fd)
+    outfolder.discard_folder(outfolder.new_folder(tmp_path / "out"))
+    assert not held.exists()
+
+
+def test_a_folder_that_cannot_be_moved_gets_its_files_replaced_one_by_one(tmp_path, monkeypatch, caplog):
+    """Docker's overlayfs cannot move a folder of the image (EXDEV): every run into it failed
+    with 'Invalid cross-device link'. Its files are replaced one by one, others kept."""
+    import errno
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "zone_counts.csv").write_text("old\n")
+    (out / "map.html").write_text("old map\n")
+    (out / "notes.txt").write_text("mine\n")
+    new = outfolder.new_folder(out)
+    (new / "zone_counts.csv").write_text("new\n")
+    real = os.rename
+
+    def rename(src, dst, *a, **k):
+        if Path(src) == out:
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(src))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(outfolder, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(outfolder.os, "rename", rename)
+    with caplog.at_level("WARNING", logger="geozones"):
+        outfolder.replace_folder(new, out, outputs.OUTPUT_NAMES)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "zone_counts.csv"]
+    assert (out / "zone_counts.csv").read_text() == "new\n" and not new.exists()
+    assert any("one by one" in r.getMessage() for r in caplog.records)
