@@ -137,6 +137,8 @@ def read_csv_text(path: Path, *, error: type[GeozonesError] = InputError, what: 
     try:
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        if "on source failed" in str(exc):  # (text in memory fails to read only when Ctrl-C cut the read short: a probe was told to export again)
+            raise KeyboardInterrupt from exc
         raise error(f"not a readable CSV: {' '.join(str(exc).split())}", path=path, hint=f"export the {what} again as CSV") from exc
     df.columns = [str(c).strip().lstrip("\ufeff").lower() for c in df.columns]
     return df

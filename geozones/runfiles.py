@@ -399,7 +399,7 @@ def write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stage
             tables.result()
         names.append("manifest.json")
         manifest["outputs"] = names
-        (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8", errors="backslashreplace")
         _before_replace(stage, out)
         replace_folder(stage, out, OUTPUT_NAMES)
     except BaseException:

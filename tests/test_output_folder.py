@@ -542,3 +542,40 @@ def test_a_folder_that_cannot_be_moved_gets_its_files_replaced_one_by_one(tmp_pa
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "zone_counts.csv"]
     assert (out / "zone_counts.csv").read_text() == "new\n" and not new.exists()
     assert any("one by one" in r.getMessage() for r in caplog.records)
+
+
+def test_an_input_whose_name_is_not_utf8_is_recorded_in_the_manifest(small_case, tmp_path):
+    """An old share's 'counts_\\xe9.csv' ran to the end and then failed with an internal
+    error while the manifest was written (a surrogate cannot be UTF-8)."""
+    import json
+
+    from .conftest import run_cli
+
+    c = small_case
+    odd = tmp_path / os.fsdecode(b"counts_\xe9.csv")
+    odd.write_bytes(c["counts"].read_bytes())
+    out = tmp_path / "out"
+    r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", odd, "--model", "voronoi", "--heat-grid", "0",
+                "--out", out)
+    assert r.returncode == 0, r.stderr
+    recorded = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["inputs"]["counts"][0]["path"]
+    assert os.fsencode(recorded) == os.fsencode(str(odd))
+
+
+def test_ctrl_c_while_a_csv_is_parsed_is_an_interruption_not_a_bad_file(tmp_path, monkeypatch):
+    """A probe's Ctrl-C during the CSV read was reported as 'not a readable CSV ... (export
+    the counts again as CSV)' with exit 1: pandas turns the cut-short read of text in
+    memory into a parser error."""
+    import pandas as pd
+
+    from geozones import _io
+
+    path = tmp_path / "counts.csv"
+    path.write_text("cell_id,count\nA,1\n")
+
+    def cut(*a, **k):
+        raise pd.errors.ParserError("Error tokenizing data. C error: Calling read(nbytes) on source failed. Try engine='python'.")
+
+    monkeypatch.setattr(pd, "read_csv", cut)  # (read_csv_text imports pandas when called)
+    with pytest.raises(KeyboardInterrupt):
+        _io.read_csv_text(path)
