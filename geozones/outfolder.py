@@ -193,8 +193,20 @@ def _link_others(old: Path, new: Path, own: tuple[str, ...]) -> None:
             os.symlink(os.readlink(entry), target)
         elif entry.is_dir():
             shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+            _same_owners(entry, target)
         else:
             _link_or_copy(entry, target)
+
+
+def _same_owners(src: Path, dst: Path) -> None:
+    """Give the folders of a copied tree their originals' owners, where this user may (a
+    probe's run as root made the demo's nobody-owned inputs/ root's: its owner lost it).
+    """
+    for here, dirs, _ in os.walk(src):
+        for d in [here, *(os.path.join(here, x) for x in dirs)]:
+            with contextlib.suppress(OSError):
+                st = os.lstat(d)
+                os.lchown(dst / os.path.relpath(d, src), st.st_uid, st.st_gid)
 
 
 def _link_or_copy(src, dst) -> None:
