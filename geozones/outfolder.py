@@ -15,12 +15,12 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import OutputError
 
-__all__ = ["new_folder", "replace_folder", "discard_folder", "check_replaceable"]
+__all__ = ["claimed", "new_folder", "replace_folder", "discard_folder", "check_replaceable"]
 
 log = logging.getLogger("geozones")
 
@@ -96,7 +96,13 @@ def _clear_stale(out: Path) -> None:
     put back first (a probe's next run removed it, the only copy of what ``out`` held).
     """
     name = glob.escape(out.name)  # (a run into 'o[1]' removed the leftovers of 'o1')
-    stale = [d for d in sorted(out.parent.glob(f".{name}{_NEW}*")) + sorted(out.parent.glob(f".{name}{_OLD}*")) if not _in_use(d)]
+    found = sorted(out.parent.glob(f".{name}{_NEW}*")) + sorted(out.parent.glob(f".{name}{_OLD}*"))
+    busy = [d for d in found if _in_use(d)]
+    if any(_NEW in d.name for d in busy):  # (two runs into one folder: the one to end last replaced the other's without a word)
+        going = next(d for d in busy if _NEW in d.name)
+        raise OutputError(f"another run is writing to this output folder (its new folder {going.name} is in use)", path=out,
+                          hint=f"wait for it to end, or give another --out; if no run is going, remove {going}")
+    stale = [d for d in found if d not in busy]
     old = sorted((d for d in stale if _OLD in d.name and d.is_dir()), key=lambda d: d.stat().st_mtime)
     if old and not out.exists() and not out.is_symlink():
         os.rename(old[-1], out)
@@ -104,6 +110,45 @@ def _clear_stale(out: Path) -> None:
         log.warning("%s was missing, and the folder a stopped run had moved aside is back in its place (%s)", out, old[-1].name)
     for d in stale:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def claimed(out: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the output folder for one run, from its start: a second run into it (in this
+    machine's processes, or another's sharing the volume where its file system locks) is
+    refused at once. Two runs into one folder both said "wrote", and the one to end last
+    replaced the other's files without a word (a probe).
+
+    The lock is a file ``.OUT.geozones-lock`` beside the folder, held with ``flock``
+    (released when the process ends, however it ends) and removed at the end.
+
+    Raises
+    ------
+    OutputError
+        When another run holds the folder.
+    """
+    if not out:  # (a run without --out stops at its settings' check)
+        yield
+        return
+    out = Path(out).resolve()
+    lock = out.parent / f".{out.name}.geozones-lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:  # (no parent yet, or one this user cannot write: the run says so when it writes)
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise OutputError("another run is writing to this output folder", path=out,
+                          hint="wait for it to end, or give another --out") from None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)
+        os.close(fd)
 
 
 def new_folder(out: str | os.PathLike[str]) -> Path:

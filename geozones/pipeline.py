@@ -53,6 +53,7 @@ from .footprint import refined_weights
 from .inputs import beyond_reach, prebuilt_footprints, run_weights, warn_partly_unreached
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
 from .origins import ALL, home_municipalities, homes_counted_in, rollup_codes
+from .outfolder import claimed
 from .outputs import (
     ZONE_COUNT_COLUMNS,
     discard_folder,
@@ -364,7 +365,7 @@ def run(cfg: RunConfig) -> RunResult:
     GeozonesError
         Any problem with an input or a setting; nothing is written then.
     """
-    with audit_record() as limits:  # (what the audit could not check or close: the manifest says so)
+    with claimed(cfg.out), audit_record() as limits:  # (what the audit could not check or close: the manifest says so)
         return _run(cfg, limits)
 
 

@@ -27,6 +27,7 @@ from .errors import ConfigError, InputError
 from .extrapolate import read_market_share
 from .inputs import build_weights, run_weights
 from .origins import successor
+from .outfolder import claimed
 from .outputs import check_replaceable, discard_folder, new_folder, replace_folder, write_table
 from .privacy import DEFAULT_K, PUBLISHED, optout_summary, safe_count
 from .runfiles import check_out_apart
@@ -274,6 +275,11 @@ def run_visitors(cfg: VisitorsConfig, *, progress: bool = False) -> dict:
         Any problem with an input or a setting; nothing is written then.
     """
     cfg.validate()
+    with claimed(cfg.out):  # (a second run into the folder is refused while this one goes)
+        return _run_visitors(cfg, progress)
+
+
+def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
     check_out_apart(cfg.out, {"zones": cfg.zones, "cells": cfg.cells, "events": cfg.events, "optout": cfg.optout,
                               "municipalities": cfg.municipalities, "market_share": cfg.market_share})
     check_replaceable(cfg.out)  # (at once, as new_folder would after the work)

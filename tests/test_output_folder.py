@@ -23,6 +23,7 @@ import pytest
 
 from geozones import outfolder, outputs, pipeline, runfiles
 from geozones.config import RunConfig
+from geozones.errors import OutputError
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -494,8 +495,9 @@ def test_a_run_stopped_between_its_two_renames_gets_the_old_folder_back(tmp_path
 
 def test_a_leftover_is_removed_only_when_no_live_run_holds_its_lock(tmp_path):
     """A probe's run in another PID namespace (a second container on the volume) had its new
-    folder removed as abandoned, its process being invisible here; a folder whose lock is
-    held is left alone, one nobody holds is removed. A folder named like another output
+    folder removed as abandoned, its process being invisible here; while a folder's lock is
+    held, another run into the same folder is refused (two runs into one folder: the last
+    to end replaced the other's without a word); once nobody holds it, it is removed. A folder named like another output
     folder's with glob characters ('o[1]' against 'o1') is not touched."""
     import fcntl
 
@@ -507,16 +509,16 @@ def test_a_leftover_is_removed_only_when_no_live_run_holds_its_lock(tmp_path):
     fd = os.open(held, os.O_RDONLY | os.O_DIRECTORY)
     fcntl.flock(fd, fcntl.LOCK_EX)  # (another open file description: as another process's would be)
     try:
-        new = outfolder.new_folder(tmp_path / "out")
-        assert held.exists() and not free.exists()
-        outfolder.discard_folder(new)
+        with pytest.raises(OutputError, match="another run is writing to this output folder"):  # (two runs into one folder)
+            outfolder.new_folder(tmp_path / "out")
+        assert held.exists() and free.exists()
         new = outfolder.new_folder(tmp_path / "o[1]")
         assert other.exists()
         outfolder.discard_folder(new)
     finally:
         os.close(fd)
     outfolder.discard_folder(outfolder.new_folder(tmp_path / "out"))
-    assert not held.exists()
+    assert not held.exists() and not free.exists()
 
 
 def test_a_folder_that_cannot_be_moved_gets_its_files_replaced_one_by_one(tmp_path, monkeypatch, caplog):
@@ -582,3 +584,20 @@ def test_ctrl_c_while_a_csv_is_parsed_is_an_interruption_not_a_bad_file(tmp_path
     monkeypatch.setattr(pd, "read_csv", cut)  # (read_csv_text imports pandas when called)
     with pytest.raises(KeyboardInterrupt):
         _io.read_csv_text(path)
+
+
+def test_a_second_run_into_a_folder_a_run_holds_is_refused_at_once(small_case, tmp_path):
+    """Two runs into one folder both said 'wrote' and exited 0; the one to end last replaced
+    the other's files without a word. The folder is held from a run's start."""
+    from .conftest import run_cli
+
+    c = small_case
+    out = tmp_path / "out"
+    with outfolder.claimed(out):  # (as a run going in another process holds it)
+        r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0",
+                    "--out", out)
+        assert r.returncode == 1 and "another run is writing to this output folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        assert not out.exists()
+    r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0", "--out", out)
+    assert r.returncode == 0 and (out / "zone_counts.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []  # (no lock file left beside it)
