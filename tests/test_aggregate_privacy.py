@@ -171,6 +171,34 @@ def test_threshold_and_single_suppression_gets_a_partner():
     assert out.loc["30000", "status"] == PUBLISHED and out.loc["all", "status"] == PUBLISHED
 
 
+@pytest.mark.parametrize("k", [30.0, 5.0, 100.0])
+def test_the_threshold_is_k_itself_at_its_edge(k):
+    """A mutation probe moved the threshold to k - 1 and to <= k, and every test passed:
+    a figure resting on just under k people is hidden, one on exactly k is published."""
+    just_under = np.nextafter(k, 0.0)
+    t = zone_table({("a", 0, "1h", "all"): just_under, ("b", 0, "1h", "all"): k, ("c", 0, "1h", "all"): k - 0.5})
+    out = gz.disclosure_control(t, k=k, audit=False).set_index("zone_id")
+    assert out.loc["a", "status"] == SUPPRESSED and out.loc["a", "reason"] == "below k"
+    assert out.loc["c", "status"] == SUPPRESSED
+    assert out.loc["b", "status"] == PUBLISHED
+    assert gz.privacy.safe_count(just_under, k) == f"fewer than {k:g}" and gz.privacy.safe_count(k - 0.5, k) == f"fewer than {k:g}"
+    assert gz.privacy.safe_count(k, k) == int(k) and gz.privacy.safe_count(0, k) == 0
+
+
+@pytest.mark.parametrize("rest", [29.5, 30.0])
+def test_hidden_parts_must_hold_k_together_at_the_edge(rest):
+    """Two hidden origins whose sum (the total less the published parts) is just under k
+    take a third part with them; at exactly k they are safe together."""
+    t = zone_table({("z", 0, "1h", "all"): 200 + rest, ("z", 0, "1h", "30000"): 200, ("z", 0, "1h", "FR"): rest - 10,
+                    ("z", 0, "1h", "NL"): 10})
+    out = gz.disclosure_control(t, k=30, audit=False).set_index("origin")
+    assert out.loc["NL", "status"] == SUPPRESSED
+    if rest < 30:  # FR + NL under k: their sum would be all less 30000, so something more goes
+        assert (out["status"] == SUPPRESSED).sum() >= 3
+    else:
+        assert out.loc["FR", "status"] == SUPPRESSED and out.loc[["all", "30000"], "status"].eq(PUBLISHED).all()
+
+
 def test_two_small_suppressed_parts_need_k_together():
     t = zone_table({("z", 0, "1h", "all"): 300, ("z", 0, "1h", "30000"): 250, ("z", 0, "1h", "FR"): 35,
                     ("z", 0, "1h", "NL"): 10, ("z", 0, "1h", "DE"): 5})
