@@ -155,9 +155,10 @@ def check_inputs_are_not_outputs(cfg: RunConfig) -> None:
     """
     targets = {(Path(cfg.out) / name).resolve() for name in OUTPUT_NAMES}
     check_out_apart(cfg.out, {key: getattr(cfg, key) for key in PATH_KEYS})
-    # (a probe's '--earlier pubA --out pubA' replaced the record of what pubA had published)
-    check_out_apart(cfg.out, {"earlier": cfg.earlier}, what="the earlier run's published figures, which this run is checked against",
-                    hint="write the new run to a folder of its own: an earlier run's folder is the record of what it published")
+    for e in cfg.earlier or []:  # (a probe's '--earlier pubA --out pubA' replaced the record of what pubA had published)
+        if Path(e).resolve() == Path(cfg.out).resolve():
+            raise ConfigError("the output folder is the --earlier run's: the run would replace the figures it is checked against", path=e,
+                              hint="write the new run to a folder of its own: an earlier run's folder is the record of what it published")
     for key in PATH_KEYS:
         value = getattr(cfg, key)
         for item in value if isinstance(value, list) else [value] if value else []:
@@ -172,7 +173,7 @@ def check_inputs_are_not_outputs(cfg: RunConfig) -> None:
     check_replaceable(cfg.out)  # (at once: before the run's work, as new_folder would after it)
 
 
-def check_out_apart(out: str, inputs: dict, *, what: str = "its inputs", hint: str = "choose an output folder outside it") -> None:
+def check_out_apart(out: str, inputs: dict) -> None:
     """Refuse an output folder that is an input folder (a folder of zone files or of counts)
     or lies inside one: the outputs would land among the inputs, and the next run read them
     as inputs (a probe's manifest.json read as a zone file).
@@ -183,8 +184,6 @@ def check_out_apart(out: str, inputs: dict, *, what: str = "its inputs", hint: s
         The output folder.
     inputs : dict
         Setting name to its path, or list of paths (None: not given).
-    what, hint : str
-        What the folder holds, and what to do.
 
     Raises
     ------
@@ -198,9 +197,9 @@ def check_out_apart(out: str, inputs: dict, *, what: str = "its inputs", hint: s
             if p.is_dir() and (where == p.resolve() or p.resolve() in where.parents):
                 raise ConfigError(
                     f"setting {key!r}: the output folder {'is this input folder' if where == p.resolve() else repr(out) + ' is inside this input folder'}; "
-                    f"the run would write its outputs among {what}",
+                    "the run would write its outputs among its inputs",
                     path=p,
-                    hint=hint,
+                    hint="choose an output folder outside it",
                 )
 
 

@@ -57,8 +57,8 @@ def cli(quiet: bool, verbose: bool) -> None:
 
 for _command in (zones, coverage_cmd, weights_cmd, apportion_cmd, run_cmd, demo_cmd, map_cmd, report_cmd, visitors_cmd):
     cli.add_command(_command)
-for _command in (coverage_cmd, weights_cmd, map_cmd, report_cmd, *zones.commands.values()):
-    guard_out(_command)  # (an --out file that is one of the command's inputs is refused)
+for _command in (coverage_cmd, weights_cmd, map_cmd, report_cmd, *(c for n, c in zones.commands.items() if n != "check")):
+    guard_out(_command)  # (an --out file that is one of the command's inputs is refused; 'zones check --repair' says it its own way)
 
 
 def _terminated(signum, frame) -> None:
