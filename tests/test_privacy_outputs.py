@@ -301,3 +301,19 @@ def test_an_hourly_runs_spend_joins_each_days_payments_once(small_case, tmp_path
     table = (out / "report.html").read_text().split("What visitors spend")[1]
     assert '<td class="n">40</td>' in table and '<td class="n">960</td>' not in table
     assert "France" not in table or "suppressed" in table.split("France")[1][:200]
+
+
+def test_top_origins_name_published_origins_only():
+    """A zone's top origins are shares of its total: a hidden origin's share would give its
+    figure away. A mutation probe let hidden origins in, and every test passed (the run's
+    table has their values emptied, but the function takes any table)."""
+    from geozones.outputs import top_origins
+
+    level = pd.DataFrame({"zone_id": ["z"] * 5, "origin": ["all", "30000", "FR", "NL", "DE"],
+                          "estimate": [1000.0, 600.0, 350.0, 40.0, 10.0],
+                          "status": ["published", "published", "suppressed", "published", "suppressed"]})
+    shown = top_origins(level)["z"]
+    assert "FR" not in shown and "France" not in shown and "35%" not in shown and "DE" not in shown
+    assert shown.count("%") == 2 and "60%" in shown and "4%" in shown
+    level.loc[0, "status"] = "suppressed"  # no published total: no shares at all
+    assert top_origins(level) == {}
