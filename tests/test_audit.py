@@ -629,3 +629,23 @@ def test_the_exact_audit_reads_a_coarser_origin_as_the_sum_of_its_members():
     grouped = audit_frame(t, sup, 30, origin_groups={"o0": "P", "o1": "P"})
     assert grouped[[1, 3]].any()  # (o1 or P: either closes it)
     assert not (audit_frame(t, sup, 30) & ~sup).any()
+
+
+@pytest.mark.parametrize("hidden", [[29.5], [14.75, 14.75], [29.99]])
+def test_the_audit_closes_a_rest_just_under_k_and_hides_the_cheapest_figure(hidden):
+    """All less 30000 gives the hidden origins' people: just under k, one more figure goes,
+    the one with fewest people (30000, not the total). A mutation probe moved the audit's
+    exact, open-part thresholds to k - 1 and picked the dearest figure: no test noticed,
+    as the programmes bound the same figures when weights are given; without them
+    (a programme over a national block is skipped as too large) these are the guard."""
+    from geozones.privacy import audit_frame
+
+    t0 = pd.Timestamp("2026-07-01 08:00", tz="UTC")
+    values = [("all", 100.0 + sum(hidden)), ("30000", 100.0)] + [(f"O{i}", v) for i, v in enumerate(hidden)]
+    t = pd.DataFrame([{"zone_id": "z", "period_start": t0, "period": "1h", "origin": o, "observed": v, "estimate": v} for o, v in values])
+    sup = np.array([False, False] + [True] * len(hidden))
+    assert audit_frame(t, sup, 30).tolist() == [False, True] + [True] * len(hidden)
+    # at k the rest may stand
+    t2 = t.assign(observed=[130.0, 100.0] + [30.0 / len(hidden)] * len(hidden))
+    t2["estimate"] = t2["observed"]
+    assert audit_frame(t2, sup, 30).tolist() == sup.tolist()
