@@ -42,27 +42,27 @@ def _pieces(zones: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return faces, face, zone
 
 
-def _rates(value: np.ndarray, owner: np.ndarray, member: sparse.csr_matrix, area: np.ndarray, rounds: int) -> np.ndarray:
+def _rates(value: np.ndarray, owned: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], own_area: np.ndarray,
+           member: sparse.csr_matrix, rounds: int) -> np.ndarray:
     """People per m² of each zone's own pieces, per period: the zone's figure less the people
     of the pieces that smaller published zones inside it own, over the area it owns.
 
-    ``value`` (periods x zones) is NaN where not published; ``owner`` (periods x faces) is
-    the owning zone or -1; ``member`` (faces x zones) says which zones lie over a face.
-    Ownership goes to smaller zones only, so ``rounds`` (the most zones over one face)
-    passes settle every chain of nested zones.
+    ``value`` (periods x zones) is NaN where not published; ``owned`` is, for each owned
+    (period, face), the period, the face, the owner's place in ``value`` flattened and the
+    face's area; ``own_area`` (periods x zones) the area each zone owns; ``member`` (faces x
+    zones) says which zones lie over a face. Ownership goes to smaller zones only, so
+    ``rounds`` (the most zones over one face) passes settle every chain of nested zones.
     """
+    period, face, flat, area = owned
     n_p, n_z = value.shape
-    held = owner >= 0
-    flat = (np.arange(n_p)[:, None] * n_z + owner)[held]
-    own_area = np.bincount(flat, weights=np.broadcast_to(area, owner.shape)[held], minlength=n_p * n_z).reshape(n_p, n_z)
-    rate = np.where(own_area > 0, value, np.nan) / np.where(own_area > 0, own_area, 1.0)
+    owns = own_area > 0
+    rate = np.where(owns, value, np.nan) / np.where(owns, own_area, 1.0)
     for _ in range(rounds):
-        mass = np.zeros(owner.shape)
-        mass[held] = rate.reshape(-1)[flat] * np.broadcast_to(area, owner.shape)[held]
+        mass = np.zeros((n_p, member.shape[0]))
+        mass[period, face] = rate.reshape(-1)[flat] * area
         inside = np.asarray((member.T @ mass.T).T)  # people of every piece under each zone
-        own = np.bincount(flat, weights=mass[held], minlength=n_p * n_z).reshape(n_p, n_z)
-        rest = np.clip(value - (inside - own), 0.0, None)
-        rate = np.where(own_area > 0, rest, np.nan) / np.where(own_area > 0, own_area, 1.0)
+        own = np.bincount(flat, weights=mass[period, face], minlength=n_p * n_z).reshape(n_p, n_z)
+        rate = np.where(owns, np.clip(value - (inside - own), 0.0, None), np.nan) / np.where(owns, own_area, 1.0)
     return rate
 
 
@@ -123,12 +123,16 @@ def heat_from_zones(grid: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, published: 
 
     # each face's owner per period: the first zone over it, smallest first, that is published
     owner = np.full((n_s, n_f), -1, dtype=np.int64)
-    for r in range(int(rank.max()) + 1 if len(rank) else 0):  # (a few ranks: zones nested over a face)
+    rounds = int(rank.max()) + 1 if len(rank) else 0  # (a few ranks: zones nested over a face)
+    for r in range(rounds):
         at = rank == r
         a_f, a_z = f_of[at], z_of[at]
         take = (owner[:, a_f] < 0) & ~np.isnan(obs[:, a_z])
         owner[:, a_f] = np.where(take, a_z, owner[:, a_f])
-    rounds = int(rank.max()) + 1 if len(rank) else 0
+    held = owner >= 0
+    period, face = np.nonzero(held)
+    owned = (period, face, period * n_z + owner[period, face], f_area[face])
+    own_area = np.bincount(owned[2], weights=owned[3], minlength=n_s * n_z).reshape(n_s, n_z)
 
     # the squares over the faces, and the area of each they cover
     sq, fc = shapely.STRtree(faces).query(g.geometry.to_numpy(), predicate="intersects")
@@ -137,13 +141,12 @@ def heat_from_zones(grid: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, published: 
     sq, fc, cover = sq[keep], fc[keep], cover[keep]
     covered = np.unique(sq)  # the squares over a zone, in grid order: the frame's columns
     overlap = sparse.csr_matrix((cover, (fc, np.searchsorted(covered, sq))), shape=(n_f, len(covered)))
-    held = owner >= 0
     any_held = np.asarray((overlap.T @ held.T.astype(float)).T) > 0
 
     def squares(value: np.ndarray) -> np.ndarray:
-        rate = _rates(value, owner, member, f_area, rounds)
+        rate = _rates(value, owned, own_area, member, rounds)
         per_face = np.zeros(owner.shape)
-        per_face[held] = rate[np.nonzero(held)[0], owner[held]]
+        per_face[period, face] = rate.reshape(-1)[owned[2]]
         out = np.asarray((overlap.T @ per_face.T).T)
         return np.where(any_held, out, np.nan)
 
