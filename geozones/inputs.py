@@ -18,7 +18,7 @@ import shapely
 from .cellplan import read_cellplan
 from .coverage import DEFAULT_MODEL, build_coverage
 from .errors import CoverageError, WeightsError, ZoneError
-from .footprint import Footprints, footprint_weights, footprints
+from .footprint import REACH_FACTOR, TILE_M, Footprints, footprint_weights, footprints
 from .overlay import no_overlap
 from .weights import Weights, compute_weights, compute_weights_dask
 
@@ -290,7 +290,7 @@ def beyond_reach(zones: gpd.GeoDataFrame, fp: Footprints) -> np.ndarray:
     under the footprint model (1 for a zone the footprints do not know).
     """
     reached = np.asarray(fp.matrix.sum(axis=0)).ravel() > 0
-    size = float(fp.meta.get("tile_m", 100.0))
+    size = float(fp.meta.get("tile_m", TILE_M))  # (a prebuilt footprints file's meta may lack it)
     inside = np.asarray(fp.zone_shares.T @ reached.astype(float)).ravel() * size * size
     area = zones.to_crs(fp.meta["crs"]).geometry.area.to_numpy()
     order = pd.Index(fp.zone_ids).get_indexer(zones["zone_id"].astype(str))
@@ -298,7 +298,7 @@ def beyond_reach(zones: gpd.GeoDataFrame, fp: Footprints) -> np.ndarray:
     return np.clip(1.0 - got / np.where(area > 0, area, 1.0), 0.0, 1.0)
 
 
-def warn_partly_unreached(zones: gpd.GeoDataFrame, beyond: np.ndarray | None, reach_factor: float = 2.0) -> None:
+def warn_partly_unreached(zones: gpd.GeoDataFrame, beyond: np.ndarray | None, reach_factor: float = REACH_FACTOR) -> None:
     """Name the zones that lie partly beyond every cell's reach (the footprint model;
     ``beyond`` from :func:`beyond_reach`).
 

@@ -49,15 +49,13 @@ from .engine import CellBins, apportion_bins, format_size, parse_size, stream_co
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, process_bytes, publish_dense, publish_in_parts, table_fits
 from .errors import BudgetError, ConfigError, WeightsError
 from .extrapolate import input_totals, market_share_factors, read_market_share, rest_share
-from .footprint import refined_weights
+from .footprint import REACH_FACTOR, refined_weights
 from .inputs import beyond_reach, prebuilt_footprints, run_weights, warn_partly_unreached
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
 from .origins import ALL, home_municipalities, homes_counted_in, rollup_codes
-from .outfolder import claimed
+from .outfolder import claimed, discard_folder, new_folder
 from .outputs import (
     ZONE_COUNT_COLUMNS,
-    discard_folder,
-    new_folder,
     output_table,
     table_frame,
     zone_summary,
@@ -485,7 +483,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     warn_foreign_nis(origins, zones)
     rest = rest_share(shares, input_totals(bins if counts is None else counts, shares))  # (a total's hidden origins: one share, no equation)
     beyond = beyond_reach(zones, fp) if fp is not None else None  # (said once the run has written)
-    reach_factor = float(fp.meta.get("reach_factor", 2.0)) if fp is not None else 2.0
+    reach_factor = float(fp.meta.get("reach_factor", REACH_FACTOR)) if fp is not None else REACH_FACTOR
     footprinted, fp, fp_x = fp is not None, None, None  # (the footprints have made the weights: their memory goes back)
     if cfg.strict_quality:
         check_strict(quality, cfg.counts or cfg.events)

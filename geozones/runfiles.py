@@ -18,7 +18,8 @@ from ._io import file_format, row_label
 from .config import PATH_KEYS, RunConfig, range_bound
 from .errors import ConfigError, CountsError, InputError
 from .origins import ALL
-from .outputs import OUTPUT_NAMES, check_replaceable, discard_folder, grid_table, local_iso, new_folder, replace_folder, table_frame, write_table
+from .outfolder import check_replaceable, discard_folder, new_folder, replace_folder
+from .outputs import OUTPUT_NAMES, grid_table, local_iso, table_frame, write_table
 from .weights import Weights
 from .weights_io import write_weights
 from .zones import h3_grid, square_grid, write_zones, zone_paths

@@ -27,8 +27,8 @@ from .errors import ConfigError, InputError
 from .extrapolate import read_market_share
 from .inputs import build_weights, run_weights
 from .origins import successor
-from .outfolder import claimed
-from .outputs import check_replaceable, discard_folder, new_folder, replace_folder, write_table
+from .outfolder import check_replaceable, claimed, discard_folder, new_folder, replace_folder
+from .outputs import write_table
 from .privacy import DEFAULT_K, PUBLISHED, optout_summary, safe_count
 from .runfiles import check_out_apart
 from .visitor_tables import pooled_share, visitor_tables
