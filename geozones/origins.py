@@ -25,6 +25,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from ._words import plural
+
 __all__ = [
     "unknown_municipalities",
     "LEVELS",
@@ -322,8 +324,8 @@ def home_municipalities(zones: pd.DataFrame) -> dict[str, str] | None:
             codes = zones[col].map(_nis_text)
             bad = [(z, v) for z, v, c in zip(zones["zone_id"], zones[col], codes) if c and not (c.isdigit() and len(c) == 5)]
             if bad:
-                log.warning("%d zones have a %s that is not a 5-digit NIS code (e.g. zone %r: %r): their residents are "
-                            "counted among the visitors; give the NIS code (34022 for Kortrijk)", len(bad), col, *bad[0])
+                log.warning("%s with a %s that is not a 5-digit NIS code (e.g. zone %r: %r): their residents are "
+                            "counted among the visitors; give the NIS code (34022 for Kortrijk)", plural(len(bad), "zone"), col, *bad[0])
             return {z: successor(c) for z, c in zip(zones["zone_id"], codes) if c.isdigit() and len(c) == 5}
     log.info("zones have no 'municipality' property: residents are not separated from visitors")
     return None
@@ -361,8 +363,8 @@ def homes_counted_in(residents: dict[str, str] | None, origins) -> bool:
     if unknown:
         z = next(iter(unknown))
         logging.getLogger("geozones").warning(
-            "%d zones name a municipality that is not a Belgian municipality code (e.g. zone %r: %r): their residents are "
-            "counted among the visitors; give the municipality's NIS code (34022 for Kortrijk)", len(unknown), z, unknown[z])
+            "%s naming a municipality that is not a Belgian municipality code (e.g. zone %r: %r): their residents are "
+            "counted among the visitors; give the municipality's NIS code (34022 for Kortrijk)", plural(len(unknown), "zone"), z, unknown[z])
     homes = set(residents.values())
     codes = {str(o) for o in origins}
     if not homes & codes:
@@ -374,6 +376,6 @@ def homes_counted_in(residents: dict[str, str] | None, origins) -> bool:
         # (some zones' homes are counted, these are not: their residents count among the visitors)
         z = next(iter(missing))
         logging.getLogger("geozones").warning(
-            "%d zones name a municipality that no count has (e.g. zone %r: %s): their residents count among the visitors",
-            len(missing), z, missing[z])
+            "%s naming a municipality that no count has (e.g. zone %r: %s): their residents count among the visitors",
+            plural(len(missing), "zone"), z, missing[z])
     return bool(homes & codes)

@@ -168,7 +168,7 @@ def test_a_municipality_given_by_name_is_warned_about(small_case):
     r = geozones("apportion", "--zones", path, "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "out",
                  "--period", "1d", "--heat-grid", 0, "--model", "voronoi", "--k", 1, "--no-map")
     assert r.returncode == 0, r.stderr
-    assert "1 zones have a municipality that is not a 5-digit NIS code (e.g. zone 'west': 'Kortrijk')" in r.stderr
+    assert "1 zone with a municipality that is not a 5-digit NIS code (e.g. zone 'west': 'Kortrijk')" in r.stderr
     origins = pd.read_csv(c["tmp"] / "out" / "zone_counts.csv", dtype={"origin": str}).groupby("zone_id")["origin"].apply(set)
     assert "resident" in origins["east"] and "resident" not in origins["west"]
 
@@ -1029,7 +1029,7 @@ def test_a_run_says_which_zones_are_too_small_or_coarse_for_their_figures(small_
         r = run_cli("apportion", "--zones", zp, "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / f"o{said}",
                     "--heat-grid", "0", "--k", "1")
         assert r.returncode == 0, r.stderr
-        assert ("warning: 1 of 3 zones are too small" in r.stderr and "('kiosk')" in r.stderr) is said, r.stderr
+        assert ("warning: 1 of 3 zones too small" in r.stderr and "('kiosk')" in r.stderr) is said, r.stderr
         assert ("too small" in r.stderr) is said
 
 

@@ -469,7 +469,7 @@ def test_a_zone_naming_no_belgian_municipality_is_warned_about_in_the_check_and_
     with caplog.at_level("WARNING", logger="geozones"):
         r = run_cli("apportion", "--zones", zpath, "--cells", small_case["cells"], "--counts", counts, "--out", tmp_path / "o2", "--no-map")
     assert r.returncode == 0, r.stderr
-    assert f"1 zones name a municipality that no count has (e.g. zone {zones.zone_id.iloc[0]!r}: 34013)" in r.stderr + caplog.text, r.stderr
+    assert f"1 zone naming a municipality that no count has (e.g. zone {zones.zone_id.iloc[0]!r}: 34013)" in r.stderr + caplog.text, r.stderr
 
 
 def _speck_case(tmp, with_speck: bool = True):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from .._words import plural  # noqa: F401 (the verbs take it from here)
 from ..aggregate import STATS
 from ..cellkey import PROTECTIONS
 from ..config import DEFAULTS, ENGINE_CHOICES, UNKNOWN_CELLS
@@ -199,11 +200,6 @@ class step:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             say(f"  done in {time.perf_counter() - self.t0:.2f} s")
-
-
-def plural(n: int, noun: str) -> str:
-    """``"1 cell"``, ``"2 cells"``."""
-    return f"{int(n)} {noun}{'s' if n != 1 else ''}"
 
 
 #: Suffixes of the files a verb may read from an input folder: an ``--out`` that is one of them is refused.
