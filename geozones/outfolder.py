@@ -109,7 +109,18 @@ def _clear_stale(out: Path) -> None:
         stale.remove(old[-1])
         log.warning("%s was missing, and the folder a stopped run had moved aside is back in its place (%s)", out, old[-1].name)
     for d in stale:
-        shutil.rmtree(d, ignore_errors=True)
+        _remove(d)
+
+
+def _remove(folder: Path) -> None:
+    """Remove a folder of outputs a run replaced or left, saying so where it cannot (a
+    probe's immutable file kept its ``-new-`` folder, holding the old outputs, beside
+    ``out`` through every later run without a word).
+    """
+    shutil.rmtree(folder, ignore_errors=True)
+    if folder.exists():
+        log.warning("%s (outputs a run replaced or left) could not be removed, wholly or in part: remove it by hand "
+                    "(is a file in it immutable, or its permissions changed?)", folder)
 
 
 @contextlib.contextmanager
@@ -192,8 +203,9 @@ def new_folder(out: str | os.PathLike[str]) -> Path:
         import errno
 
         if exc.errno == errno.ENAMETOOLONG:  # (the new folder's name is the output folder's and 30 characters more)
-            raise OutputError("its name is too long for the new folder a run writes beside it (the name and 30 characters more)", path=out,
-                              hint=f"give --out a name of at most {max(os.pathconf(out.parent, 'PC_NAME_MAX') - 30, 1)} characters") from exc
+            more = 1 + len(_NEW) + 7 + 1 + 8  # ('.', the tag, a PID of up to 7 digits, '-', mkdtemp's 8 characters)
+            raise OutputError(f"its name is too long for the new folder a run writes beside it (the name and {more} characters more)", path=out,
+                              hint=f"give --out a name of at most {max(os.pathconf(out.parent, 'PC_NAME_MAX') - more, 1)} characters") from exc
         raise OutputError(f"cannot write beside the output folder: {exc.strerror}", path=out,
                           hint="the run's files are written next to the output folder, then take its place: choose a folder whose parent you can write") from exc
 
@@ -288,7 +300,7 @@ def replace_folder(new: Path, out: str | os.PathLike[str], own: tuple[str, ...])
             raise OutputError("is a file, not a folder", path=out, hint="choose a folder for --out")
         _link_others(out, new, own)
         if _exchange(new, out):
-            shutil.rmtree(new, ignore_errors=True)  # (the old files, now at the new folder's name)
+            _remove(new)  # (the old files, now at the new folder's name)
             return
         # a file system that cannot swap: two renames, the old folder kept aside until the end
         old = out.parent / f".{out.name}{_OLD}{os.getpid()}-{new.name[-8:]}"
@@ -304,7 +316,7 @@ def replace_folder(new: Path, out: str | os.PathLike[str], own: tuple[str, ...])
         except BaseException:
             os.rename(old, out)
             raise
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old)
     finally:
         _unlock(new)
 
@@ -345,3 +357,51 @@ def discard_folder(new: Path, wait: Callable[[], object] | None = None) -> None:
             return
         except KeyboardInterrupt:
             continue
+
+
+@contextlib.contextmanager
+def filling(new: Path, out: str | os.PathLike[str], wait: Callable[[], object] | None = None) -> Iterator[Path]:
+    """Write a run's files into ``new`` (from :func:`new_folder`): on any failure the folder
+    is removed (:func:`discard_folder`; ``out`` is left as it was), and a system error names
+    the file as it is in ``out``, or ``out`` itself, not the hidden new folder (a probe's
+    full disk named no file at all).
+
+    Parameters
+    ----------
+    new : Path
+    out : str or os.PathLike
+        The output folder ``new`` takes the place of.
+    wait : callable, optional
+        As for :func:`discard_folder`.
+    """
+    try:
+        yield new
+    except OSError as exc:
+        discard_folder(new, wait=wait)
+        code = errno_of(exc)
+        what = exc.strerror or (os.strerror(code) if code else " ".join(str(exc).split()))
+        raise OSError(code, what, _as_in_out(exc.filename, new, Path(out))) from exc
+    except BaseException:
+        discard_folder(new, wait=wait)
+        raise
+
+
+def errno_of(exc: OSError) -> int | None:
+    """The error number of ``exc``, or the one its text gives ("[errno 28]": Arrow's and
+    shutil's errors carry it there only).
+    """
+    import re
+
+    if exc.errno is not None:
+        return exc.errno
+    m = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
+    return int(m.group(1)) if m else None
+
+
+def _as_in_out(name, new: Path, out: Path) -> str:
+    if name is None:
+        return os.fspath(out)
+    try:
+        return os.fspath(out / Path(os.fsdecode(name)).relative_to(new))
+    except (TypeError, ValueError):  # (a file elsewhere: as it is)
+        return os.fsdecode(name) if isinstance(name, (str, bytes)) else os.fspath(out)

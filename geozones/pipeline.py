@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import sparse
 
 from . import __version__
+from ._words import plural
 from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
 from .audit import audit_record
 from .cellkey import Perturbation, read_secret
@@ -53,7 +54,7 @@ from .footprint import REACH_FACTOR, refined_weights
 from .inputs import beyond_reach, prebuilt_footprints, run_weights, warn_partly_unreached
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
 from .origins import ALL, home_municipalities, homes_counted_in, rollup_codes
-from .outfolder import claimed, discard_folder, new_folder
+from .outfolder import claimed, filling, new_folder
 from .outputs import (
     ZONE_COUNT_COLUMNS,
     output_table,
@@ -393,7 +394,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         if extra:
             raise WeightsError(f"the weights name zones that are not in the zone files, e.g. {extra[0]!r}", path=cfg.weights, hint="rebuild the weights for these zones")
         if missing:  # (weights tables from elsewhere, or written before 0.1.0 named only the zones cells reach): zero figures
-            log.warning("%d zones have no weights (no cell reaches them): %s", len(missing), ", ".join(missing[:5]))
+            log.warning("%s without weights, reached by no cell: %s", plural(len(missing), "zone"), ", ".join(missing[:5]))
             weights = weights.with_zones(zones["zone_id"].astype(str))
         built = weights.meta.get("model")
         if built and model and built != model:
@@ -513,15 +514,12 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     stage = parts = None
     if in_parts:
         stage = new_folder(cfg.out)
-        try:
+        with filling(stage, cfg.out):
             done = publish_in_parts(bins, fig_weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage, rest_share=rest, shares=shares,
                                     intervals=lambda t: add_intervals(t, h_zone, shares, noise_sd=noise_sd, rest_share=rest), perturbation=pert)
             clock.done("figures, disclosure control, tables (in parts)")
             if heat_dropped:
                 log.warning("the zone table was published in parts: the map has no heat layer (add --heat-grid 0 to say so)")
-        except BaseException:
-            discard_folder(stage)
-            raise
         table, summary, stats, by_reason, conservation, parts = None, done["summary"], done["stats"], done["by_reason"], done["conservation"], done["parts"]
         info = _bins_info(bins, done["factor"])
         factors = bins.info["factors"]

@@ -18,7 +18,7 @@ from ._io import file_format, row_label
 from .config import PATH_KEYS, RunConfig, range_bound
 from .errors import ConfigError, CountsError, InputError
 from .origins import ALL
-from .outfolder import check_replaceable, discard_folder, new_folder, replace_folder
+from .outfolder import check_replaceable, filling, new_folder, replace_folder
 from .outputs import OUTPUT_NAMES, grid_table, local_iso, table_frame, write_table
 from .weights import Weights
 from .weights_io import write_weights
@@ -377,34 +377,32 @@ def write_outputs(out: Path, table, summary, weights, manifest, grid, cfg, stage
         stage = new_folder(out)
     pool = ThreadPoolExecutor(1, thread_name_prefix="geozones-write")
     try:
-        names = []
-        # the zone table by Arrow on a thread of its own (it lets go of the GIL), while
-        # this one writes the zones, the weights and the map
-        tables = pool.submit(write_table, table, stage, "zone_counts") if table is not None else None
-        names += ["zone_counts.csv", "zone_counts.parquet"]
-        write_zones(_whole_numbers(summary), stage / "zones.geojson", na="null")
-        names.append("zones.geojson")
-        write_weights(weights, stage / "weights.parquet")
-        names.append("weights.parquet")
-        if grid is not None:
-            write_table(grid, stage, "grid_counts", parquet=False, decimals=1)
-            names.append("grid_counts.csv")
-        if cfg.map:
-            from .maps import save_map, visitor_map
+        with filling(stage, out, wait=lambda: pool.shutdown(wait=True, cancel_futures=True)):
+            names = []
+            # the zone table by Arrow on a thread of its own (it lets go of the GIL), while
+            # this one writes the zones, the weights and the map
+            tables = pool.submit(write_table, table, stage, "zone_counts") if table is not None else None
+            names += ["zone_counts.csv", "zone_counts.parquet"]
+            write_zones(_whole_numbers(summary), stage / "zones.geojson", na="null")
+            names.append("zones.geojson")
+            write_weights(weights, stage / "weights.parquet")
+            names.append("weights.parquet")
+            if grid is not None:
+                write_table(grid, stage, "grid_counts", parquet=False, decimals=1)
+                names.append("grid_counts.csv")
+            if cfg.map:
+                from .maps import save_map, visitor_map
 
-            m = visitor_map(summary, grid=grid, title=manifest["title"], self_contained=cfg.self_contained)
-            save_map(m, stage / "map.html", self_contained=cfg.self_contained)
-            names.append("map.html")
-        if tables is not None:
-            tables.result()
-        names.append("manifest.json")
-        manifest["outputs"] = names
-        (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8", errors="backslashreplace")
-        _before_replace(stage, out)
-        replace_folder(stage, out, OUTPUT_NAMES)
-    except BaseException:
-        discard_folder(stage, wait=lambda: pool.shutdown(wait=True, cancel_futures=True))
-        raise
+                m = visitor_map(summary, grid=grid, title=manifest["title"], self_contained=cfg.self_contained)
+                save_map(m, stage / "map.html", self_contained=cfg.self_contained)
+                names.append("map.html")
+            if tables is not None:
+                tables.result()
+            names.append("manifest.json")
+            manifest["outputs"] = names
+            (stage / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8", errors="backslashreplace")
+            _before_replace(stage, out)
+            replace_folder(stage, out, OUTPUT_NAMES)
     finally:
         pool.shutdown(wait=True)
     return [out / name for name in names]
@@ -601,7 +599,7 @@ def warn_unusable(zones: pd.DataFrame, fit: pd.DataFrame) -> None:
     bad = ~usable_zones(zones["area_km2"], fit["fit"].reindex(zones["zone_id"].astype(str)))
     if bad.any():
         ids = zones["zone_id"].astype(str).to_numpy()[bad]
-        log.warning("%d of %d zones are too small (under %g km²) or fit their cells too poorly (fit under %g) for their figures "
+        log.warning("%d of %d zones too small (under %g km²) or fitting their cells too poorly (fit under %g) for their figures "
                     "to be used alone (%s%s): their intervals say how far off they may be; 'geozones zones check --cells' "
                     "says why (docs/accuracy.md)", int(bad.sum()), len(bad), MIN_ZONE_KM2, LOW_FIT,
                     ", ".join(repr(z) for z in ids[:3]), ", ..." if len(ids) > 3 else "")

@@ -27,7 +27,7 @@ from .errors import ConfigError, InputError
 from .extrapolate import read_market_share
 from .inputs import build_weights, run_weights
 from .origins import successor
-from .outfolder import check_replaceable, claimed, discard_folder, new_folder, replace_folder
+from .outfolder import check_replaceable, claimed, filling, new_folder, replace_folder
 from .outputs import write_table
 from .privacy import DEFAULT_K, PUBLISHED, optout_summary, safe_count
 from .runfiles import check_out_apart
@@ -366,14 +366,10 @@ def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
         },
         "outputs": list(VISITOR_OUTPUTS),
     }
-    stage = new_folder(cfg.out)
-    try:
+    with filling(new_folder(cfg.out), cfg.out) as stage:
         for name, t in tables.items():
             write_table(t, stage, name)
         write_text_atomic(stage / "visitors_manifest.json", json.dumps(manifest, indent=2, default=str))
         replace_folder(stage, cfg.out, own=VISITOR_OUTPUTS)
-    except BaseException:
-        discard_folder(stage)
-        raise
     manifest["tables"] = tables
     return manifest

@@ -391,31 +391,43 @@ def test_the_demo_run_again_into_its_folder_does_not_ask_for_the_report_it_makes
 
 def test_an_output_folder_name_too_long_for_the_new_folder_says_so(tmp_path):
     """A probe's --out of 228 characters was refused with "choose a folder whose parent you
-    can write": the new folder beside it is named after it, 30 characters longer."""
+    can write": the new folder beside it is named after it, 31 characters longer (with a PID
+    of up to 7 digits); the longest name the hint allows works."""
     from geozones.errors import OutputError
     from geozones.outputs import new_folder
 
-    with pytest.raises(OutputError, match="too long .* at most 225 characters"):
+    most = os.pathconf(tmp_path, "PC_NAME_MAX") - 31
+    with pytest.raises(OutputError, match=f"too long .* at most {most} characters"):
         new_folder(tmp_path / ("o" * 240))
-    made = new_folder(tmp_path / ("o" * 200))
-    assert made.is_dir()
+    assert new_folder(tmp_path / ("o" * most)).is_dir()
 
 
 @pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
-                                   OSError("Error writing bytes to file. Detail: [errno 28] No space left on device")])
+                                   OSError("Error writing bytes to file. Detail: [errno 28] No space left on device"),
+                                   shutil.Error([("a", "b", "[Errno 28] No space left on device: 'b'")]),
+                                   "the weights file"])
 def test_a_full_disk_is_said_as_a_full_disk_and_the_old_set_stays(two_sets, monkeypatch, cli, error):
     """A probe's full disk (a 2 MB tmpfs) was told to 'check the path and its permissions';
-    Arrow's error carries the errno in its text only."""
+    Arrow's error carries the errno in its text only, shutil's list in its items. The line
+    names the output folder, or the file in it, never the hidden new folder (it named none)."""
     s = two_sets
 
     def full(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(outfolder, "_exchange", full)
+    def full_file(weights, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    if error == "the weights file":
+        monkeypatch.setattr(runfiles, "write_weights", full_file)
+    else:
+        monkeypatch.setattr(outfolder, "_exchange", full)
     r = cli("apportion", "--zones", s["base"].zones[0], "--cells", s["base"].cells, "--counts", s["counts_b"],
             "--market-share", s["base"].market_share, "--out", s["out"], "--engine", "memory", "--no-map")
     assert r.returncode == 1 and "No space left on device" in r.stderr and "free space on the disk" in r.stderr, r.stderr
     assert "permissions" not in r.stderr and len(r.stderr.strip().splitlines()[-1]) > 0
+    named = f"{s['out'].resolve()}/weights.parquet: " if error == "the weights file" else f"{s['out'].resolve()}: "
+    assert named in r.stderr and "geozones-new" not in r.stderr, r.stderr
     assert snapshot(s["out"]) == s["a"] and not leftovers(s["out"])
 
 
@@ -601,3 +613,26 @@ def test_a_second_run_into_a_folder_a_run_holds_is_refused_at_once(small_case, t
     r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--heat-grid", "0", "--out", out)
     assert r.returncode == 0 and (out / "zone_counts.csv").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []  # (no lock file left beside it)
+
+
+def test_outputs_a_run_cannot_remove_are_said_not_left_without_a_word(tmp_path, monkeypatch, caplog):
+    """A probe's immutable file in 'out' kept the run's '-new-' folder (holding the outputs
+    it replaced) beside 'out' through every later run, and nothing said so."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "zone_counts.csv").write_text("old\n")
+    new = outfolder.new_folder(out)
+    (new / "zone_counts.csv").write_text("new\n")
+    real = shutil.rmtree
+    monkeypatch.setattr(outfolder.shutil, "rmtree", lambda p, ignore_errors=False: None)  # (nothing can be removed)
+    with caplog.at_level("WARNING", logger="geozones"):
+        outfolder.replace_folder(new, out, ("zone_counts.csv",))
+    assert (out / "zone_counts.csv").read_text() == "new\n"
+    (left,) = leftovers(out)
+    assert f"{left} (outputs a run replaced or left) could not be removed" in caplog.text
+    monkeypatch.setattr(outfolder.shutil, "rmtree", real)
+    left.rename(left.with_name(f".out{outfolder._NEW}{_dead_pid()}-abcdefgh"))  # (as the next run, in another process, sees it)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="geozones"):
+        outfolder.discard_folder(outfolder.new_folder(out))  # (which removes it, and says nothing)
+    assert not leftovers(out) and "could not be removed" not in caplog.text

@@ -123,12 +123,11 @@ def _os_error(exc: OSError) -> str:
     their text only).
     """
     import errno
-    import re
+
+    from ..outfolder import errno_of
 
     where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-    code = exc.errno
-    if code is None and (m := re.search(r"\[errno (\d+)\]", str(exc))):
-        code = int(m.group(1))
+    code = errno_of(exc)
     what = exc.strerror or (os.strerror(code) if code else " ".join(str(exc).split()))
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
         hint = "free space on the disk that holds the output folder, or write it elsewhere; the earlier outputs are kept"
