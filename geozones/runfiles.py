@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ._io import file_format, row_label
+from ._words import plural
 from .config import PATH_KEYS, RunConfig, range_bound
 from .errors import ConfigError, CountsError, InputError
 from .origins import ALL
@@ -155,7 +156,6 @@ def check_inputs_are_not_outputs(cfg: RunConfig) -> None:
         Naming the input and the setting.
     """
     targets = {(Path(cfg.out) / name).resolve() for name in OUTPUT_NAMES}
-    check_out_apart(cfg.out, {key: getattr(cfg, key) for key in PATH_KEYS})
     for e in cfg.earlier or []:  # (a probe's '--earlier pubA --out pubA' replaced the record of what pubA had published)
         if Path(e).resolve() == Path(cfg.out).resolve():
             raise ConfigError("the output folder is the --earlier run's: the run would replace the figures it is checked against", path=e,
@@ -171,13 +171,15 @@ def check_inputs_are_not_outputs(cfg: RunConfig) -> None:
                         path=f,
                         hint="choose another output folder, or move the input out of it",
                     )
+    check_out_apart(cfg.out, {key: getattr(cfg, key) for key in PATH_KEYS})
     check_replaceable(cfg.out)  # (at once: before the run's work, as new_folder would after it)
 
 
 def check_out_apart(out: str, inputs: dict) -> None:
     """Refuse an output folder that is an input folder (a folder of zone files or of counts)
-    or lies inside one: the outputs would land among the inputs, and the next run read them
-    as inputs (a probe's manifest.json read as a zone file).
+    or lies inside one, or that holds a zone file: the outputs would land among the inputs,
+    and the next run read them as inputs (a probe's manifest.json read as a zone file; its
+    zones.geojson beside the zone file it was made from, duplicate ids in the folder's zones).
 
     Parameters
     ----------
@@ -202,10 +204,10 @@ def check_out_apart(out: str, inputs: dict) -> None:
                     path=p,
                     hint="choose an output folder outside it",
                 )
-
-
-def _n(n: int, noun: str) -> str:
-    return f"{int(n)} {noun}{'s' if n != 1 else ''}"
+            if key == "zones" and p.is_file() and p.resolve().parent == where:
+                raise ConfigError(f"setting 'zones': this zone file lies in the output folder {out!r}; the run would write its outputs "
+                                  "beside it, and a run given that folder as zones would read them as zone files too", path=p,
+                                  hint="keep the zone files in a folder of their own; a subfolder of the output folder, such as inputs/, will do")
 
 
 def check_rows(frame: pd.DataFrame, column: str, weights: Weights, cfg: RunConfig, path: str) -> None:
@@ -236,7 +238,7 @@ def check_rows(frame: pd.DataFrame, column: str, weights: Weights, cfg: RunConfi
             source = str(cfg.cells or cfg.weights)  # (as given: the folder too)
             raise CountsError(
                 f"cell_id {frame['cell_id'].iloc[i]!r} is not in {source} "
-                f"({_n(frame.loc[unknown, 'cell_id'].nunique(), 'unknown cell id')}, {_n(unknown.sum(), 'row')} in all)",
+                f"({plural(frame.loc[unknown, 'cell_id'].nunique(), 'unknown cell id')}, {plural(unknown.sum(), 'row')} in all)",
                 path=path,
                 where=row_label(int(frame.index[i]), fmt),
                 hint="check that counts and cell plan belong together, or drop them with --unknown-cells drop",
@@ -253,7 +255,7 @@ def check_rows(frame: pd.DataFrame, column: str, weights: Weights, cfg: RunConfi
         i = int(np.flatnonzero(outside)[0])
         raise CountsError(
             f"{column} {local_iso(t.iloc[[i]]).iloc[0]} is outside the requested range "
-            f"start {cfg.start or '(none)'} to end {cfg.end or '(none)'} ({_n(outside.sum(), 'row')} in all)",
+            f"start {cfg.start or '(none)'} to end {cfg.end or '(none)'} ({plural(outside.sum(), 'row')} in all)",
             path=path,
             where=row_label(int(frame.index[i]), fmt),
             hint=f"the range is start <= {column} < end: widen --start/--end, or remove these rows",

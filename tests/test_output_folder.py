@@ -202,8 +202,8 @@ def test_the_output_folder_keeps_its_permissions(two_sets):
 
 def test_an_output_folder_that_is_or_lies_in_an_input_folder_is_refused_and_nothing_is_written(small_case, tmp_path, cli):
     """A probe's `--out` equal to its zones folder wrote zones.geojson and manifest.json among
-    the zone files; the next run read manifest.json as a zone file. A folder of counts the
-    same: its outputs became parts of the dataset."""
+    the zone files; the next run read manifest.json as a zone file; so did an `--out` holding
+    the zone file given. A folder of counts the same: its outputs became parts of the dataset."""
     c = small_case
     zones = tmp_path / "zones"
     zones.mkdir()
@@ -218,6 +218,8 @@ def test_an_output_folder_that_is_or_lies_in_an_input_folder_is_refused_and_noth
         (["--zones", zones, "--counts", c["counts"], "--out", zones], "zones", "is this input folder"),
         (["--zones", zones, "--counts", c["counts"], "--out", zones / "out"], "zones", "is inside this input folder"),
         (["--zones", c["zones"], "--counts", parts, "--out", parts], "counts", "is this input folder"),
+        # (a zone file in the output folder: the next run given the folder read the outputs as zones)
+        (["--zones", zones / "z.geojson", "--counts", c["counts"], "--out", zones], "zones", "this zone file lies in the output folder"),
     ):
         r = cli("-q", "apportion", *args, "--cells", c["cells"], "--no-map")
         assert r.returncode == 1, r.stderr
