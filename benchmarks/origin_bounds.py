@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import geozones.audit as au  # noqa: E402
-from geozones.cli.main import main as cli  # noqa: E402
+from geozones.cli.app import main as cli  # noqa: E402
 from tests.attacker import lp_max, period_rows  # noqa: E402  (the attacker of the tests, apart from the audit)
 
 

@@ -581,6 +581,21 @@ def test_an_input_whose_name_is_not_utf8_is_recorded_in_the_manifest(small_case,
     assert os.fsencode(recorded) == os.fsencode(str(odd))
 
 
+def test_ctrl_c_while_the_command_line_loads_is_an_interruption_not_a_traceback():
+    """A probe's Ctrl-C in the first second or two (the verbs' modules loading) printed a
+    Python traceback. The Ctrl-C is made to land inside that import, every time."""
+    code = ("import sys, importlib.abc\n"
+            "class Cut(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name == 'geozones.cli.app':\n"
+            "            raise KeyboardInterrupt\n"
+            "sys.meta_path.insert(0, Cut())\n"
+            "from geozones.cli import main\n"
+            "main(['--help'])\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stderr, r.stdout) == (130, "geozones: interrupted\n", ""), r.stderr
+
+
 def test_ctrl_c_while_a_csv_is_parsed_is_an_interruption_not_a_bad_file(tmp_path, monkeypatch):
     """A probe's Ctrl-C during the CSV read was reported as 'not a readable CSV ... (export
     the counts again as CSV)' with exit 1: pandas turns the cut-short read of text in

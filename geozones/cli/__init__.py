@@ -5,6 +5,28 @@
 this package.
 """
 
-from .main import cli, main
+from __future__ import annotations
+
+import sys
 
 __all__ = ["cli", "main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line (:func:`geozones.cli.app.main`), a Ctrl-C while its modules
+    load included: it printed a traceback in the first second or two (a probe's).
+    """
+    try:
+        from .app import main as run
+    except KeyboardInterrupt:
+        sys.stderr.write("geozones: interrupted\n")
+        sys.exit(130)
+    run(argv)
+
+
+def __getattr__(name: str):
+    if name == "cli":  # (the click group: loads the verbs)
+        from .app import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """``python -m geozones.cli``: the command line."""
 
-from .main import main
+from . import main
 
 main()
