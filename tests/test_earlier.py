@@ -150,6 +150,26 @@ def test_with_noise_the_earlier_run_must_share_the_secret(small_case, tmp_path):
     assert r.returncode != 0 and "another secret" in r.stderr
 
 
+@pytest.mark.parametrize(("key", "first", "then"), [("k", ["--k", "30"], ["--k", "10"]),
+                                                    ("stat", ["--stat", "mean"], ["--stat", "max"]),
+                                                    ("period", ["--period", "1h"], ["--period", "1d"]),
+                                                    ("periods", ["--summary-period", "1q"], ["--summary-period", "none"]),
+                                                    ("model", ["--model", "footprint"], ["--model", "voronoi"]),
+                                                    ("unknown_cells", ["--unknown-cells", "error"], ["--unknown-cells", "drop"])])
+def test_an_earlier_run_with_other_settings_is_refused(small_case, tmp_path, key, first, then):
+    """Runs are audited together only under the same settings: an earlier run at k = 30 and
+    this one at k = 10 would let differences of 10 to 29 people through, breaking the
+    earlier run's promise (a mutation probe dropped k from the settings compared, and no
+    test noticed). One line, naming the setting and both values; nothing written."""
+    one, two = _strip_zones(small_case, tmp_path)
+    _run(small_case, one, tmp_path / "r1", *first)
+    c = small_case
+    r = run_cli("-q", "apportion", "--zones", two, "--cells", c["cells"], "--counts", c["counts"], "--out", tmp_path / "r2", "--heat-grid", "0",
+                "--market-share", c["shares"], "--period", "1h", *then, "--earlier", tmp_path / "r1")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert f"the earlier run had {key} = " in r.stderr and not (tmp_path / "r2").exists(), r.stderr
+
+
 def test_a_period_whose_targets_nothing_bounds_gives_no_culprit_and_nothing_left():
     """The programme across origins on a period where no published figure holds a hidden
     one's counts (so it has no target): no culprit and no target left, with or without
