@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 import geozones as gz
-from geozones.errors import CountsError
+from geozones.errors import CountsError, InputError
 from geozones.privacy import PUBLISHED, SUPPRESSED
 
 T0 = pd.Timestamp("2026-07-01 08:00", tz="UTC")  # 10:00 in Brussels
@@ -80,6 +80,11 @@ def test_unique_counts_need_a_dedup_factor_and_do_not_roll_up():
     assert table.loc[table.zone_id == "z1", "observed"].tolist() == [40.0]
     with pytest.raises(CountsError, match="cannot be rolled up"):
         gz.rollup_time(table, "1d", kind="unique")
+    # a factor above 1 would make a group of 20 read 30 and pass k = 30 (a mutation probe's; no test noticed)
+    for bad in (1.5, 1.0001, 0.0, -0.5):
+        with pytest.raises(InputError, match=r"is not in \(0, 1\]"):
+            gz.apportion(c, W, kind="unique", dedup_factor=bad)
+    assert gz.apportion(c, W, kind="unique", dedup_factor=1.0)[0].loc[lambda t: t.zone_id == "z1", "observed"].tolist() == [50.0]
 
 
 def test_residents_and_origin_rollup():

@@ -374,6 +374,8 @@ CASES: list[Case] = [
     Case("counts-spreadsheet", "counts as an Excel file", write("counts.xlsx", b"PK\x03\x04"), cmd=AP.replace("counts.csv", "counts.xlsx"), names=("counts.xlsx",)),
     Case("counts-missing", "a counts file that does not exist", lambda tmp: None, cmd=AP.replace("counts.csv", "countz.csv"), names=("countz.csv",)),
     Case("unique-no-dedup", "unique counts with no deduplication factor (--kind unique)", lambda tmp: None, cmd=AP + " --kind unique", names=("counts.csv",)),
+    Case("unique-dedup-above-one", "a deduplication factor above 1 (--dedup-factor 1.5)", lambda tmp: None, cmd=AP + " --kind unique --dedup-factor 1.5",
+         names=("dedup",)),
     # market share, events, weights
     Case("shares-above-one", "a market share above 1 (40 given as 40)", write("shares.csv", "origin,share\n30000,40\n*,0.5\n"), cmd=AP + " --market-share shares.csv", names=("shares.csv", "line 2")),
     Case("shares-zero", "a market share of 0", write("shares.csv", "origin,share\n30000,0\n*,0.5\n"), cmd=AP + " --market-share shares.csv", names=("shares.csv", "line 2")),
