@@ -226,13 +226,15 @@ def test_the_heat_layer_is_drawn_from_published_zone_figures(small_case, tmp_pat
     assert m["heat_grid"]["drawn_from"].startswith("published zone figures")
 
 
-@pytest.mark.parametrize("inner_published", [True, False])
-def test_heat_squares_add_up_to_nested_zones_figures(inner_published):
+@pytest.mark.parametrize(("inner_published", "hidden_figures"), [(True, None), (False, None), (False, (220.0, 550.0))])
+def test_heat_squares_add_up_to_nested_zones_figures(inner_published, hidden_figures):
     """A 1 km square zone holding a published street of one 250 m square: the street's
     square holds the street's people, the other 15 the rest of the zone's, and the squares
     add up to the zone's figure (each square took its zone's density: the demo's grid read
     11% over the network, and a square larger than a small zone took that zone's density
-    times the square). With the street hidden, every square takes the zone's density."""
+    times the square). With the street hidden, every square takes the zone's density, also
+    when the hidden row still carries its figures (the status decides, not an empty cell:
+    a mutation probe drew from any row with a figure and no test noticed)."""
     import geopandas as gpd
     import numpy as np
     import shapely
@@ -245,8 +247,8 @@ def test_heat_squares_add_up_to_nested_zones_figures(inner_published):
     grid = gz.square_grid(zones, 250, crs="EPSG:3812")
     status = ["published", "published" if inner_published else "suppressed"]
     published = pd.DataFrame({"zone_id": ["n", "s"], "period_start": "2026-07-01T00:00:00+02:00", "period": "1d", "origin": "all",
-                              "observed": [400.0, 220.0 if inner_published else np.nan],
-                              "estimate": [1000.0, 550.0 if inner_published else np.nan], "status": status})
+                              "observed": [400.0, 220.0 if inner_published else (hidden_figures or (np.nan,))[0]],
+                              "estimate": [1000.0, 550.0 if inner_published else (hidden_figures or (None, np.nan))[1]], "status": status})
     heat = heat_from_zones(grid, zones, published)
     assert len(heat) == 16 and (heat["status"] == "published").all()
     assert heat["estimate"].sum() == pytest.approx(1000.0) and heat["observed"].sum() == pytest.approx(400.0)
@@ -317,3 +319,25 @@ def test_top_origins_name_published_origins_only():
     assert shown.count("%") == 2 and "60%" in shown and "4%" in shown
     level.loc[0, "status"] = "suppressed"  # no published total: no shares at all
     assert top_origins(level) == {}
+
+
+def test_the_zone_summary_is_the_last_period_and_a_zone_without_a_row_is_hidden():
+    """zones.geojson and the map show each zone's last summary period (a mutation probe
+    showed the first, and no test noticed); a zone the table has no row for is not shown as
+    published; the top origins are three of the published ones."""
+    import geopandas as gpd
+    import shapely
+
+    from geozones.outputs import top_origins, zone_summary
+
+    zones = gpd.GeoDataFrame({"zone_id": ["z", "y"], "name": ["Z", "Y"]},
+                             geometry=[shapely.box(3.2, 50.8, 3.21, 50.81), shapely.box(3.21, 50.8, 3.22, 50.81)], crs=4326)
+    rows = pd.DataFrame([{"zone_id": "z", "period_start": start, "period": "1q", "origin": "all", "observed": v, "estimate": 2 * v,
+                          "status": "published"} for start, v in (("2026-07-01T00:00:00+02:00", 100.0), ("2026-10-01T00:00:00+02:00", 200.0))])
+    s = zone_summary(zones, rows, "1q").set_index("zone_id")
+    assert s.loc["z", "visitors"] == 400 and str(s.loc["z", "period_start"]).startswith("2026-10-01")
+    assert s.loc["y", "status"] == "suppressed" and pd.isna(s.loc["y", "visitors"])
+    level = pd.DataFrame({"zone_id": ["z"] * 6, "origin": ["all", "30000", "10000", "20001", "FR", "NL"],
+                          "estimate": [1000.0, 400.0, 200.0, 150.0, 100.0, 50.0], "status": ["published"] * 6})
+    shown = top_origins(level)["z"]
+    assert shown.count("%") == 3 and "40%" in shown and "20%" in shown and "15%" in shown and "France" not in shown, shown
