@@ -7,7 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from geozones.periods import nests, not_nested, period_end
+from geozones.errors import InputError
+from geozones.periods import nests, not_nested, parse_period, period_end
 from geozones.quality import network_checks
 
 from .conftest import run_cli
@@ -18,6 +19,20 @@ def test_which_periods_nest_in_which():
     assert not nests("1w", "1mo") and not nests("1w", "1q") and not nests("2h", "3h") and not nests("1d", "1h")
     assert "do not nest" in not_nested("1w", "1mo")[0] and "1d" in not_nested("1w", "1mo")[1]
     assert "cannot be split" in not_nested("1q", "1mo")[0]
+
+
+@pytest.mark.parametrize("label", ["5h", "7h", "16h", "48h", "7min", "2d"])
+def test_periods_that_do_not_divide_a_day_or_an_hour_are_refused(label):
+    """A 16-hour period straddles days, so every day figure made of them would be wrong: a
+    mutation probe let 16h and 48h through and no test noticed (5h, refused either way, was
+    the only one tried)."""
+    with pytest.raises(InputError, match="must divide|one at a time"):
+        parse_period(label)
+
+
+def test_periods_that_divide_a_day_are_taken():
+    assert [parse_period(p) for p in ("1h", "2h", "3h", "4h", "6h", "8h", "12h", "24h", "15min", "60min")] == \
+        ["1h", "2h", "3h", "4h", "6h", "8h", "12h", "1d", "15min", "1h"]
 
 
 def test_a_week_and_a_day_across_the_autumn_clock_change_end_at_local_midnight():

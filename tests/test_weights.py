@@ -243,6 +243,16 @@ def test_a_zone_no_cell_reaches_survives_the_round_trip(tmp_path):
     assert back.matrix.shape == (1, 3) and back.matrix.nnz == old.matrix.nnz and back.with_zones(["z0"]) is back
 
 
+def test_a_table_without_outside_rows_keeps_what_its_rows_leave_outside():
+    """A hand-made weights table that lists only zone rows: a cell's outside share is what
+    its rows leave (a mutation probe set it to 0, so half of c1's people vanished from the
+    conservation check without a word, and no test noticed)."""
+    w = gz.Weights.from_frame(pd.DataFrame({"cell_id": ["c1", "c1", "c2"], "zone_id": ["a", "b", "a"], "weight": [0.3, 0.2, 1.0]}))
+    order = [list(w.cell_ids).index(c) for c in ("c1", "c2")]
+    assert np.asarray(w.outside)[order].tolist() == pytest.approx([0.5, 0.0])
+    assert np.asarray(w.matrix.sum(axis=1)).ravel() + np.asarray(w.outside) == pytest.approx([1.0, 1.0])
+
+
 def test_bad_weights_tables_are_refused(tmp_path):
     p = tmp_path / "w.csv"
     p.write_text("cell_id,zone_id,weight\na,z,1.5\n")
