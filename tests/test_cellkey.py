@@ -292,3 +292,20 @@ def test_property_one_slice_with_noise_bounds_no_hidden_figure_under_k(data):
     shown = out["observed"].to_numpy()
     for j in np.flatnonzero(~pub & (y > 1e-7) & (y < 30)):
         assert lp_max(w.T[pub], shown[pub], w[:, j], slack=big_d + 0.5) >= 30 - 1e-6, (j, y[j])
+
+
+def test_the_summary_interval_widens_with_the_noise_as_the_tables_does():
+    """Under --protection perturb zones.geojson's interval holds the cell key noise as
+    zone_counts' does (a mutation probe left the noise out of the summary's, and no test
+    noticed: only the factors were checked)."""
+    import pyarrow as pa
+
+    from geozones.intervals import add_intervals, summary_intervals
+
+    summary = pd.DataFrame({"zone_id": ["z"], "visitors": [1000.0], "observed": [40.0]})
+    quiet = summary_intervals(summary, {"z": 0.1}, None, noise_sd=0.0)
+    noisy = summary_intervals(summary, {"z": 0.1}, None, noise_sd=3.0)
+    row = add_intervals(pa.table({"zone_id": ["z"], "origin": ["all"], "observed": [40.0], "estimate": [1000.0]}), {"z": 0.1}, None, noise_sd=3.0)
+    assert noisy["estimate_low"].iloc[0] < quiet["estimate_low"].iloc[0] and noisy["estimate_high"].iloc[0] > quiet["estimate_high"].iloc[0]
+    assert noisy["estimate_low"].iloc[0] == pytest.approx(row.column("estimate_low")[0].as_py(), abs=0.5)
+    assert noisy["estimate_high"].iloc[0] == pytest.approx(row.column("estimate_high")[0].as_py(), abs=0.5)

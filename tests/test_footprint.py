@@ -234,6 +234,22 @@ def test_a_totals_interval_holds_its_rest_at_any_share_of_the_table():
         assert s["estimate_low"].iloc[0] == pytest.approx(lo, abs=0.5) and s["estimate_high"].iloc[0] == pytest.approx(hi, abs=0.5)
 
 
+def test_a_totals_rest_is_held_at_the_share_bands_of_the_table():
+    """The rest of a total (its hidden origins, the residents among them) may be at any
+    share the table allows, its bands included: with the default row at 0.25 (0.15-0.35),
+    the interval holds the rest at 0.15 and at 0.35 (a mutation probe read the shares
+    alone, and the high end fell 121 people short; no test noticed)."""
+    import pyarrow as pa
+
+    shares = pd.DataFrame({"origin": ["30000", "*"], "share": [0.4, 0.25], "share_low": [np.nan, 0.15], "share_high": [np.nan, 0.35]})
+    o_obs, o_est, rest = 300.0, 300.0 / 0.4, 100.0
+    t = pa.table({"zone_id": ["z"] * 3, "period": ["1q"] * 3, "period_start": ["2026-07-01"] * 3, "origin": ["all", "30000", "resident"],
+                  "observed": [o_obs + rest, o_obs, None], "estimate": [o_est + rest / 0.25, o_est, None]})
+    out = add_intervals(t, {"z": 0.1}, shares, rest_share=0.25)
+    lo, hi = out.column("estimate_low")[0].as_py(), out.column("estimate_high")[0].as_py()
+    assert hi >= o_est + rest / 0.15 and lo <= o_est + rest / 0.35
+
+
 def test_a_total_of_published_origins_is_as_sure_as_they_are():
     """Every origin published: the total is their estimates summed, so its share term comes
     from their shares' bounds, not from the table's default row (a Leuven probe: a centre's
