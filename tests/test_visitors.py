@@ -85,6 +85,26 @@ def test_weekly_period_takes_first_class_and_largest_weight(world):
     assert week.iloc[0] == 3.0  # 29 June - 5 July: r1, r2, g1 (each once, not once a day)
 
 
+def test_a_device_whose_class_changes_in_a_week_takes_its_first_and_three_days_return_as_two_to_three(tmp_path):
+    """A visitor from the Netherlands in zone A on 10 July with the night in Kortrijk (an
+    overnight visitor), and again on 11 and 12 July without one: in the week of 6 July it
+    counts once, as an overnight visitor (its first class), and among those present on 2-3
+    days of the month. A mutation probe took its last class ('day visitor') and moved the
+    '4+' band's edge to 3 days; no test noticed (no device changed class within a week, and
+    none came on exactly 3 days)."""
+    world = write_world(tmp_path)
+    extra = pd.DataFrame({"subscriber_id": ["o2"] * 4, "cell_id": ["A1", "KH", "A1", "A1"],
+                          "timestamp": ["2026-07-10T14:00:00", "2026-07-10T23:00:00", "2026-07-11T10:00:00", "2026-07-12T10:00:00"],
+                          "origin": ["NL"] * 4})
+    pd.concat([pd.read_csv(world["events"]), extra]).to_csv(world["events"], index=False)
+    s, w, _ = _sums(world, period="1w", summary_period="1mo")
+    v = s.visitors.assign(zone=np.asarray(w.zone_ids)[s.visitors["zone"]], cls=np.asarray(CLASSES)[s.visitors["class"]])
+    week = v[(v["zone"] == "A") & (pd.to_datetime(v["period_start"], utc=True) == pd.Timestamp("2026-07-06", tz="Europe/Brussels"))]
+    assert week.groupby("cls")["observed"].sum().to_dict() == {"regular": 1.0, "overnight_visitor": 2.0, "day_visitor": 3.0}
+    r = s.returning.assign(zone=np.asarray(w.zone_ids)[s.returning["zone"]], band=np.asarray(RETURN_BANDS)[s.returning["days_present"]])
+    assert r[r["zone"] == "A"].groupby("band")["observed"].sum().to_dict() == {"1": 3.0, "2-3": 2.0, "4+": 1.0}
+
+
 @pytest.mark.parametrize("text", ["22-06", "25:00-06:00", "10:00-14:00", "06:00-06:00"])
 def test_bad_night_window_is_refused(text):
     with pytest.raises(InputError):
