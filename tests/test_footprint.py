@@ -138,6 +138,36 @@ def test_a_plan_of_negative_tilts_is_warned_about(caplog):
     assert any("2 of 2 cells of the plan have a negative tilt" in r.getMessage() for r in caplog.records)
 
 
+def test_a_steeper_downtilt_keeps_a_cell_nearer_its_mast():
+    """Two sites 600 m apart, masts of 30 m: site 0's cell tilted 15 degrees down serves
+    less of the tiles 250-350 m away than when flat, and not less of those under it (a
+    mutation probe dropped the vertical pattern from the footprint, and no test noticed:
+    the plan's height and tilt were only checked as read)."""
+    xy = np.array([(0.0, 0.0), (600.0, 0.0)])
+    zones = zone_grid(2, 300.0)
+    share = {}
+    for tilt in (0.0, 15.0):
+        f = footprints(plan(xy, extra={"height_m": [30.0, 30.0], "tilt": [tilt, 0.0]}), zones, crs="EPSG:3812")
+        d = np.hypot(f.x - X0, f.y - Y0)
+        p0 = f.matrix.toarray()[0]
+        share[tilt] = (p0[d < 100].mean(), p0[(d > 250) & (d < 350)].mean())
+    assert share[15.0][1] < 0.9 * share[0.0][1] and share[15.0][0] >= share[0.0][0] - 1e-9, share
+
+
+def test_overlapping_zones_cover_a_tile_by_their_union():
+    """A tile's share in any zone is the share of the zones' union, not their shares summed
+    and cut at 1 (a mutation probe summed them: the outside shares fell, and no test
+    noticed). Zone a: x 0-330 m, a strip b: x 270-330 m inside it, both ending mid-tile."""
+    from geozones.footprint import TILE_M
+
+    zones = metric_gdf([shapely.box(X0, Y0, X0 + 330, Y0 + 600), shapely.box(X0 + 270, Y0, X0 + 330, Y0 + 600)], ["a", "b"], "zone_id")
+    fp = footprints(plan(lattice(2, 600.0)), zones, crs="EPSG:3812")
+    tiles = shapely.box(fp.x - TILE_M / 2, fp.y - TILE_M / 2, fp.x + TILE_M / 2, fp.y + TILE_M / 2)
+    union = shapely.box(X0, Y0, X0 + 330, Y0 + 600)
+    assert fp.meta["zones_overlap"]
+    np.testing.assert_allclose(fp.in_zones, shapely.area(shapely.intersection(tiles, union)) / TILE_M**2, atol=1e-9)
+
+
 def test_zones_partly_beyond_every_cells_reach_are_named(caplog):
     """A zone drawn past the end of the cell plan reads the people of the part the cells
     reach only (a probe's Gent zone, 10% beyond, said nothing); one wholly in reach is not
