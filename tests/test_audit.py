@@ -718,3 +718,22 @@ def test_rows_each_leaving_two_parts_open_that_pin_a_figure_together_are_closed(
     assert pinned(sup) == [8]  # (the day's B: so the audit has something to do)
     out = audit_frame(t, sup, 40, estimates=False)
     assert (out & ~sup).sum() == 1 and pinned(out) == []
+
+
+@pytest.mark.parametrize("share", [0.73, 0.5])  # (s bounded at 29.6, a hair under k; and at 20.3, by g alone)
+def test_a_figure_one_published_neighbour_bounds_under_k_is_closed_without_the_programmes(share, monkeypatch):
+    """Zone s holds `share` and 0.3 of the two cells of zone g (20 people each): g = 40 is
+    published and bounds s by share x 40.5 under k = 30. Without the audit's programmes (a
+    block too large for them) the cap test alone must hide g: a mutation probe moved its
+    threshold to k - 1, or kept only the bound through the cells' sums, and no test noticed.
+    The attacker's programme (written here) bounds s under k while g stands."""
+    import geozones.audit as au
+    from geozones.privacy import audit_frame
+
+    w = np.array([[1.0, share], [1.0, 0.3]])
+    y = w.T @ np.array([20.0, 20.0])
+    assert lp_max(w.T[[0]], y[[0]], w[:, 1]) < 30  # (so the test can fail)
+    t = pd.DataFrame({"zone_id": ["z0", "z1"], "period_start": T0, "period": "1h", "origin": "all", "observed": y, "estimate": y})  # (g, s)
+    monkeypatch.setattr(au, "_programmes", lambda a, sup, k, rep: None)
+    monkeypatch.setattr(au, "chain_bounded_figures", lambda a, sup, k: iter(()))
+    assert audit_frame(t, np.array([False, True]), 30, weights=weights_of(w), estimates=False).tolist() == [True, True]

@@ -59,6 +59,8 @@ def test_clean_file_with_other_properties(tmp_path):
         (feature("e2", []), "empty-geometry"),
         (feature("mp", [[], square(3.25, 50.82)], "MultiPolygon"), "empty-geometry"),  # found by tests/test_fuzz.py
         (feature("u", [[[3.25, 50.82], [3.26, 50.82], [3.26, 50.83], [3.25, 50.83]]]), "unclosed-ring"),
+        (feature("deg", [[[3.25, 50.82], [3.26, 50.82], [3.25, 50.82]]]), "degenerate-ring"),  # (a mutation probe's: fuzz only)
+        (feature("deg2", [[[3.25, 50.82], [3.25, 50.82]]]), "degenerate-ring"),
         (feature("bow", [[[3.25, 50.82], [3.26, 50.83], [3.26, 50.82], [3.25, 50.83], [3.25, 50.82]]]), "invalid-geometry"),
         (feature("proj", square(173000, 174000, 500)), "projected-coordinates"),
         (feature("swap", square(50.82, 93.25)), "swapped-lat-lon"),
