@@ -254,8 +254,9 @@ def _add_heat(m: folium.Map, grid: pd.DataFrame) -> None:
     ok = ok.assign(lat=ok["lat"].round(pos), lon=ok["lon"].round(pos))
     periods = sorted(pd.unique(grid["period"]), key=period_seconds)
     longest = ok[ok["period"] == periods[-1]]
-    if longest["period_start"].nunique() > 1:
-        longest = longest[longest["period_start"] == longest["period_start"].max()]
+    if longest["period_start"].nunique() > 1:  # (the last: by time, not text; read back from a folder the column is categorical)
+        when = pd.to_datetime(longest["period_start"].astype(str), utc=True, format="ISO8601")
+        longest = longest[(when == when.max()).to_numpy()]
     if len(longest):
         w = longest["estimate"].to_numpy(dtype=float)
         pts = np.column_stack([longest["lat"], longest["lon"], _relative(w, w.max(), dec)])
