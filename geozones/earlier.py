@@ -275,7 +275,7 @@ def two_levels(own: pd.DataFrame, other: pd.DataFrame, level: str, other_level: 
     summed = {c for c, m in members.items() if m != {c} and c != ALL}  # (coarser origins over other ones)
     renamed = {c: at_level(c, other_level) for c in sorted(summed & set(codes))}  # (one name, two sets of people)
     o = other["origin"].astype(str)
-    other = other.assign(origin=o.map(renamed).fillna(o).to_numpy(dtype=object))
+    other = other.assign(origin=(o.replace(renamed) if renamed else o).to_numpy(dtype=object))
     extra = other[~other["origin"].isin(set(pd.unique(own["origin"].astype(str))))]
     mine, theirs = (lambda x: x), (lambda x: renamed.get(x, x))
     fine_name, coarse_name = (mine, theirs) if fine_is_own else (theirs, mine)

@@ -348,7 +348,7 @@ def disclosure_control(
     obs = t["observed"].to_numpy(dtype=float)
     other = t["origin"].astype(str).isin(audited_only).to_numpy() if audited_only else np.zeros(len(t), bool)
     if audited_zones:  # (an earlier run's zones: what it did not publish is hidden, whatever this run would; a figure of a
-        other |= t["zone_id"].astype(str).isin(audited_zones).to_numpy()  # day it did not count, too)
+        other = other | t["zone_id"].astype(str).isin(audited_zones).to_numpy()  # day it did not count, too; pandas' arrays are read-only)
     sup = (obs < k) | (other & (np.zeros(len(t), bool) if fixed is None else ~fixed))  # (the other level's: out only if locked)
     reason = np.where(obs < k, BELOW_K, np.where(sup, "audited, not published here", "")).astype(object)
     by_origin = _origin_relation(t, origin_groups)
