@@ -15,7 +15,7 @@ from pyproj.database import query_utm_crs_info
 
 from .errors import CRSError
 
-__all__ = ["metric_crs", "suits", "pixel_to_map", "belgian_grid_hint", "BELGIUM_CRS", "WGS84"]
+__all__ = ["metric_crs", "suits", "pixel_to_map", "belgian_grid_hint", "is_wgs84", "BELGIUM_CRS", "WGS84"]
 
 #: Belgian Lambert 2008, the metric CRS used for data inside Belgium.
 BELGIUM_CRS = "EPSG:3812"
@@ -125,3 +125,27 @@ def belgian_grid_hint(x: np.ndarray, y: np.ndarray) -> str:
     if ((x > 500_000) & (x < 800_000) & (y > 500_000) & (y < 800_000)).all():
         return "; these look like Belgian Lambert 2008 (EPSG:3812): ogr2ogr -s_srs EPSG:3812 -t_srs EPSG:4326 out.geojson in.geojson"
     return ""
+
+
+#: Names of WGS84 longitude/latitude in a GeoJSON ``crs`` member (lower case).
+_WGS84_NAMES = {
+    "urn:ogc:def:crs:ogc:1.3:crs84",
+    "urn:ogc:def:crs:ogc::crs84",
+    "urn:ogc:def:crs:epsg::4326",
+    "urn:ogc:def:crs:epsg:6.6:4326",
+    "epsg:4326",
+    "crs84",
+    "ogc:crs84",
+}
+
+
+def is_wgs84(name: str) -> bool:
+    """Whether a GeoJSON ``crs`` member's name is WGS84 longitude/latitude, in any of its
+    spellings (a probe's OGC web address of CRS84 and a plain 'WGS84' were refused).
+    """
+    if name.lower() in _WGS84_NAMES:
+        return True
+    try:
+        return pyproj.CRS.from_user_input(name).to_authority() in (("EPSG", "4326"), ("OGC", "CRS84"))
+    except (pyproj.exceptions.CRSError, TypeError, ValueError):
+        return False

@@ -26,7 +26,7 @@ import shapely
 from ._io import write_text_atomic
 from ._zonefile import POLYGONAL as _POLYGONAL
 from ._zonefile import clean_features
-from .crs import WGS84, belgian_grid_hint, metric_crs
+from .crs import WGS84, belgian_grid_hint, is_wgs84, metric_crs
 from .errors import InputError, Problem, ZoneError
 from .weights import OUTSIDE  # (defined with the weights, whose outside share it names)
 from .zonegeo import MIN_AREA_M2, h3_grid, nested_pairs, nested_zones, square_grid, to_metric, zone_families, zone_overlaps  # (here too: the zone API)
@@ -47,16 +47,6 @@ __all__ = [
     "to_metric",
     "MIN_AREA_M2",
 ]
-
-_WGS84_NAMES = {
-    "urn:ogc:def:crs:ogc:1.3:crs84",
-    "urn:ogc:def:crs:ogc::crs84",
-    "urn:ogc:def:crs:epsg::4326",
-    "urn:ogc:def:crs:epsg:6.6:4326",
-    "epsg:4326",
-    "crs84",
-    "ogc:crs84",
-}
 
 
 @dataclass
@@ -400,7 +390,7 @@ def _check_file(path: Path, repair: bool) -> tuple[list[dict[str, Any]], list[Pr
         name = ""
         if isinstance(crs, dict):
             name = str((crs.get("properties") or {}).get("name", "")) if isinstance(crs.get("properties"), dict) else ""
-        if name.lower() not in _WGS84_NAMES:
+        if not is_wgs84(name):
             return [], [
                 Problem(
                     p,

@@ -147,8 +147,13 @@ def test_foreign_crs_member_is_refused_but_crs84_accepted(tmp_path):
     f = [feature("a", square(3.25, 50.82))]
     bad = write(tmp_path, f, "l72.geojson", crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::31370"}})
     assert codes(gz.check_zones(bad)) == ["foreign-crs"]
-    ok = write(tmp_path, f, "crs84.geojson", crs={"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}})
-    assert gz.check_zones(ok).ok
+    for i, name in enumerate(["urn:ogc:def:crs:OGC:1.3:CRS84", "http://www.opengis.net/def/crs/OGC/1.3/CRS84",  # (a probe's last two: refused)
+                              "http://www.opengis.net/def/crs/EPSG/0/4326", "EPSG:4326", "WGS84"]):
+        ok = write(tmp_path, f, f"crs84_{i}.geojson", crs={"type": "name", "properties": {"name": name}})
+        assert gz.check_zones(ok).ok, name
+    for i, name in enumerate(["http://www.opengis.net/def/crs/EPSG/0/3812", "EPSG:4258", "", "not a crs"]):
+        bad = write(tmp_path, f, f"other_{i}.geojson", crs={"type": "name", "properties": {"name": name}})
+        assert codes(gz.check_zones(bad)) == ["foreign-crs"], name
 
 
 def test_a_swapped_zone_far_from_the_others_is_caught(tmp_path):
