@@ -81,10 +81,7 @@ def _clipper():
     subject vertex lies inside the clip polygon (the subject is wholly inside it), -1 where
     the work buffers (``cap`` vertices) were too small, else 0.
     """
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba is a dependency; GEOS does every pair then
-        return None
+    from ._numba import numba  # (its cache in the user's folder, never in the package)
 
     @numba.njit(nogil=True, cache=True)
     def convex(xy, ring, part, geom):

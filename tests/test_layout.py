@@ -89,3 +89,23 @@ def test_modules_are_a_few_hundred_lines():
         if n > (1100 if short in LONG else LIMIT):
             long[m] = n
     assert not long, long
+
+
+def test_numbas_cache_never_goes_into_the_package(small_case, tmp_path):
+    """Issue 16: numba's cache goes to the user's cache folder, never into the installed
+    package (a probe's 'geozones weights' wrote the clipper's compiled code into
+    geozones/__pycache__: only the engine's kernels set the folder)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "site"
+    shutil.copytree(PACKAGE, copy / "geozones", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"} | {"PYTHONPATH": str(copy), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    c = small_case
+    r = subprocess.run([sys.executable, "-m", "geozones", "-q", "weights", "--zones", str(c["zones"]), "--cells", str(c["cells"]),
+                        "--model", "voronoi", "--out", str(tmp_path / "w.parquet")], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert not [p for p in (copy / "geozones").rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert [p for p in (tmp_path / "cache" / "geozones" / "numba").rglob("*") if p.suffix == ".nbi"]  # (it compiled, and kept it there)

@@ -2,20 +2,15 @@
 
 Every array index these loops use comes from values checked before the call (dictionary
 codes within their dictionary, times within the minute table): numba does not check
-bounds. numba's cache goes to a folder of the user's (``$XDG_CACHE_HOME/geozones/numba``,
-or ``NUMBA_CACHE_DIR`` when set), never into the installed package.
+bounds. numba's cache goes to a folder of the user's (:mod:`geozones._numba`), never into
+the installed package.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import numba
 import numpy as np
 
-if not os.environ.get("NUMBA_CACHE_DIR"):  # (read when a function is compiled, not when numba is imported)
-    numba.config.CACHE_DIR = str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "geozones" / "numba")
+from .._numba import numba
 
 __all__ = ["accumulate", "extremes", "spread", "spread_serial"]
 
