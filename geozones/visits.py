@@ -248,9 +248,9 @@ def _on_dask(files, weights, cell_m, zone_m, kw, scheduler: str | None) -> list[
 
     tasks = [dask.delayed(_bucket_sums)(str(f), weights, cell_m, zone_m, kw) for f in files]
     if scheduler:
-        from distributed import Client
+        from ._cluster import cluster
 
-        with Client(scheduler) as client:
+        with cluster(scheduler) as client:
             return list(client.compute(tasks, sync=True))
     return list(dask.compute(*tasks, scheduler="threads"))
 

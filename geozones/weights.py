@@ -501,9 +501,9 @@ def compute_weights_dask(
     tasks = [dask.delayed(compute_weights)(p, zones, crs=metric, ancillary=ancillary, ancillary_column=ancillary_column, workers=1,
                                            allow_empty=True) for p in parts.to_delayed()]
     if scheduler:
-        from distributed import Client
+        from ._cluster import cluster
 
-        with Client(scheduler) as client:
+        with cluster(scheduler) as client:
             done = dask.compute(*tasks, scheduler=client)
     else:
         done = dask.compute(*tasks, scheduler="threads")

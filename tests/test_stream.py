@@ -206,6 +206,21 @@ def test_the_memory_budget_is_kept(tmp_path):
     assert (format_size(5.04e6, 5e6), format_size(5e6, 5.04e6), format_size(5e6, 5e6)) == ("5.04 MB", "5.00 MB", "5.0 MB")
 
 
+def test_a_scheduler_that_cannot_be_reached_is_named_with_what_to_do(tmp_path, monkeypatch):
+    """A probe's unreachable --scheduler was told to 'check the path, its permissions and
+    the disk'; it is named, with how to start one or run on threads."""
+    distributed = pytest.importorskip("distributed")
+
+    def unreachable(address, *a, **k):
+        raise OSError(f"Timed out trying to connect to {address} after 30 s")
+
+    monkeypatch.setattr(distributed, "Client", unreachable)
+    w = toy_weights(5, 2, seed=1)
+    write_parquet(toy_counts(5, 4, ["30000"], seed=1), tmp_path / "c.parquet")
+    with pytest.raises(gz.ConfigError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'.*dask scheduler"):
+        stream_counts(tmp_path / "c.parquet", w, engine="dask", scheduler="tcp://127.0.0.1:1", progress=False)
+
+
 def test_dask_engine_on_a_local_cluster_equals_the_stream_engine(tmp_path):
     distributed = pytest.importorskip("distributed")
     w = toy_weights(25, 4, seed=5)

@@ -143,9 +143,9 @@ def _dask_bins(path: Path, ctx: _Context, budget: int, scheduler: str | None, ki
         partials = [dask.delayed(_dask_combine)(*partials[i : i + 2], light, budget) if i + 1 < len(partials) else partials[i]
                     for i in range(0, len(partials), 2)]
     if scheduler:
-        from distributed import Client
+        from .._cluster import cluster
 
-        with Client(scheduler) as client:
+        with cluster(scheduler) as client:
             (result,) = dask.compute(partials[0], scheduler=client)
     else:
         (result,) = dask.compute(partials[0], scheduler="threads")
