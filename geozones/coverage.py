@@ -85,6 +85,10 @@ def read_coverage(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
         raise CoverageError("no such file", path=path, hint="check the path") from exc
     except Exception as exc:
         raise CoverageError(f"cannot read coverage areas: {exc}", path=path, hint="give a GeoJSON of polygons with cell_id") from exc
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:  # (a CSV cell plan: a table, no shapes)
+        raise CoverageError("holds no coverage polygons (a table without geometry: is it a cell plan of positions?)", path=path,
+                            hint="--model given takes a polygon per cell (GeoJSON, GeoPackage, Shapefile or GeoParquet, with cell_id); "
+                                 "for a cell plan choose --model footprint, voronoi or wedge")
     if "cell_id" not in gdf.columns:
         raise CoverageError("has no cell_id property", path=path, hint="each coverage polygon needs the cell_id it belongs to")
     if gdf.crs is None:

@@ -272,6 +272,8 @@ CASES: list[Case] = [
     Case("zones-missing", "a zone file that does not exist", lambda tmp: None, cmd=AP.replace("zones.geojson", "zonez.geojson"), names=("zonez.geojson",)),
     Case("zones-empty-folder", "a zone folder with no .geojson file", lambda tmp: (tmp / "zones").mkdir(), cmd=AP.replace("zones.geojson", "zones"), names=("zones",)),
     # cell plans
+    Case("cells-plan-as-given", "a cell plan of positions given as coverage areas (--model given: an internal error before)", lambda tmp: None,
+         cmd=AP + " --model given", names=("cells.csv", "--model")),
     Case("cells-missing-column", "a cell plan without a lon column", write("cells.csv", "cell_id,lat\nA,50.8\nB,50.8\n"), names=("cells.csv", "lon")),
     Case("cells-wrong-type", "a cell plan with text where a number belongs", write("cells.csv", _cells().replace("S1,4.", "S1,x4.")), names=("cells.csv", "line 2 (cell_id 'A')")),
     Case("cells-duplicate-id", "two cells with the same cell_id", write("cells.csv", _cells(ids=("A", "A"))), names=("cells.csv", "line 2, line 3")),
