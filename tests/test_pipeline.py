@@ -694,6 +694,15 @@ def test_report_trend_over_compared_runs_with_a_target_and_a_campaign(small_case
     assert "What events add" in html and "Autumn" in html
     bad = geozones("report", runs["q4"], "--target", "double")
     assert bad.returncode == 1 and "--target" in bad.stderr
+    # several runs after one --compare, or after the run itself (a probe's '--compare Q3 Q2' was a usage error)
+    rows = ["cell_id,period_start,period,count,origin"] + [f"B,2026-06-30T{h:02d}:00,1h,80,30000" for h in range(24)]
+    (tmp_path / "q2.csv").write_text("\n".join(rows) + "\n")
+    assert geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", tmp_path / "q2.csv", "--k", "5", "--out", tmp_path / "q2").returncode == 0
+    for args in (["--compare", runs["q3"], tmp_path / "q2"], [runs["q3"], tmp_path / "q2"]):
+        r = geozones("report", runs["q4"], *args, "--zone", "east", "--out", tmp_path / "three.html")
+        assert r.returncode == 0, r.stderr
+        trend = (tmp_path / "three.html").read_text().split("Quarter on quarter")[1].split("</table>")[0]
+        assert all(q in trend for q in ("2026 Q2", "2026 Q3", "2026 Q4")), trend
 
 
 def test_a_pages_event_takes_its_baseline_from_the_whole_run_and_other_pages_leave_it_out(small_case, tmp_path):

@@ -30,19 +30,24 @@ def map_cmd(run_dir: str, out: str | None, self_contained: bool, tiles: str) -> 
 
 @click.command("report")
 @click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("more", nargs=-1, type=click.Path(file_okay=False), metavar="[RUN_DIR...]")
 @click.option("--out", type=click.Path(dir_okay=False), help="The HTML file to write (default: RUN_DIR/report.html).")
 @click.option("--zone", help="The zone the report is about (default: the zone with the most visitors).")
 @click.option("--spend", type=click.Path(), help="Payment-terminal aggregates: zone_id, date, origin, transactions, amount.")
 @click.option("--events", "events_path", type=click.Path(), help="Event days: CSV with name, date (one row per day).")
 @click.option("--campaigns", type=click.Path(), help="Campaign periods: CSV with name, start, end (dates, both included).")
-@click.option("--compare", multiple=True, type=click.Path(file_okay=False), help="Output folder of a run over other quarters (repeatable): the trend.")
+@click.option("--compare", multiple=True, type=click.Path(file_okay=False),
+              help="Output folder of a run over other quarters (repeatable, or more folders after the first): the trend.")
 @click.option("--target", help="Growth target on the base quarter, e.g. 2x or +50%: the trend says how far along the zone is.")
 @click.option("--by", type=click.IntRange(2000, 2200), help="Year by which to reach --target (default: five years after the base quarter).")
 @click.option("--base", help="Start of the base quarter of --target (YYYY-MM-DD; default: the first quarter).")
 @click.option("--period-start", help="Which summary period to report on, as in zone_counts (default: the last).")
-def report_cmd(run_dir: str, out: str | None, zone: str | None, spend: str | None, events_path: str | None, campaigns: str | None,
-               compare: tuple[str, ...], target: str | None, by: int | None, base: str | None, period_start: str | None) -> int:
+def report_cmd(run_dir: str, more: tuple[str, ...], out: str | None, zone: str | None, spend: str | None, events_path: str | None,
+               campaigns: str | None, compare: tuple[str, ...], target: str | None, by: int | None, base: str | None, period_start: str | None) -> int:
     """Write the visitor report of a run's output folder: a self-contained HTML page per period.
+
+    Folders after the first ('report RUN --compare Q1 Q2', or 'report RUN Q1 Q2') are
+    runs over other quarters to compare, as --compare.
 
     Average daily visitors, a daily chart, peak days, origin shares, event days against
     ordinary days, all zones, spending per visitor, and how the figures were made. Only
@@ -56,7 +61,7 @@ def report_cmd(run_dir: str, out: str | None, zone: str | None, spend: str | Non
     starts = [period_start] if period_start else report_periods(run_dir)
     for start in starts:
         page = build_report(run_dir, zone=zone, spend=spend, events=events_path, period_start=start, campaigns=campaigns,
-                            compare=list(compare), target=target, by=by, base=base)
+                            compare=[*compare, *more], target=target, by=by, base=base)
         if out and len(starts) == 1:
             page_path = out
         elif len(starts) == 1:
