@@ -30,7 +30,7 @@ from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
 from .outputs import top_origins
 from .periods import TIMEZONE
-from .spend import read_spend, spend_table
+from .spend import at_run, read_spend, spend_table
 from .weights import LOW_FIT, MIN_ZONE_KM2
 
 __all__ = ["read_spend", "read_event_days", "report_periods", "build_report", "write_report", "visitors_of"]
@@ -424,8 +424,15 @@ def build_report(
                     "mostly reads low, beyond even that; what events add here is as uncertain. Sum it with its neighbours, "
                     "or redraw it with 'geozones zones preview' (docs/accuracy.md, \"When not to use a zone's figures\").")
 
-    spend_rows, spend_note = (spend_table(spend, table, day_p, k, onames, names, (first_day, end_day), p.get("kind"), p.get("stat"))
-                              if spend is not None else ([], ""))
+    spend_rows, spend_note = [], ""
+    if spend is not None:  # (terminals placed in zones, origins at the run's level: as the counts were)
+        from ._words import plural
+        from .origins import home_municipalities
+
+        homes = home_municipalities(zones) if zones is not None and p.get("residents_separated") else None
+        spend, n_out = at_run(spend, zones, p.get("origin_level"), homes)
+        spend_rows, spend_note = spend_table(spend, table, day_p, k, onames, names, (first_day, end_day), p.get("kind"), p.get("stat"))
+        spend_note = (f"Left out: {plural(n_out, 'spending row')} of terminals in no zone of this run. " if n_out else "") + spend_note
     from .tourism import device_sections
 
     devices = device_sections(run_dir, zone, period_start, end_ts.isoformat())

@@ -14,16 +14,19 @@ from ._io import file_format, people_text, read_csv_text
 from .errors import InputError
 from .origins import ALL
 
-__all__ = ["read_spend", "spend_table"]
+__all__ = ["read_spend", "at_run", "spend_table"]
 
 _PUBLISHED = "published"
 
 
 def read_spend(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read payment-terminal aggregates: ``zone_id``, ``date``, ``origin``, ``transactions``, ``amount``.
+    """Read payment-terminal aggregates: ``zone_id`` (or the terminal's ``lon`` and ``lat``),
+    ``date``, ``origin``, ``transactions``, ``amount``.
 
     ``origin`` uses the codes of the published figures (``all``, ``resident``, a province
-    code, an ISO country code); ``date`` is a local date (YYYY-MM-DD); ``amount`` in euro.
+    code, an ISO country code) or the counts' own (NIS codes, MCCs): a report names them as
+    the run's figures (:func:`at_run`); ``date`` is a local date (YYYY-MM-DD); ``amount``
+    in euro. A terminal given by ``lon`` and ``lat`` (WGS84) counts in every zone it lies in.
 
     Parameters
     ----------
@@ -34,8 +37,9 @@ def read_spend(path: str | os.PathLike[str]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``zone_id`` and ``origin`` (str), ``date`` (str, YYYY-MM-DD), ``transactions`` and
-        ``amount`` (float, not negative): a row per row of the file, other columns dropped.
+        ``zone_id`` (or ``lon`` and ``lat``, floats) and ``origin`` (str), ``date`` (str,
+        YYYY-MM-DD), ``transactions`` and ``amount`` (float, not negative): a row per row of
+        the file, other columns dropped.
 
     Raises
     ------
@@ -53,11 +57,22 @@ def read_spend(path: str | os.PathLike[str]) -> pd.DataFrame:
         df.columns = [str(c).strip().lower() for c in df.columns]
     else:
         df = read_csv_text(path, what="spending file")
-    need = ["zone_id", "date", "origin", "transactions", "amount"]
+    where = ["zone_id"] if "zone_id" in df.columns or not {"lon", "lat"} <= set(df.columns) else ["lon", "lat"]
+    need = [*where, "date", "origin", "transactions", "amount"]
     missing = [c for c in need if c not in df.columns]
     if missing:
-        raise InputError(f"has no {', '.join(missing)} column", path=path, hint=f"a spending file has the columns {', '.join(need)}")
-    out = pd.DataFrame({"zone_id": df["zone_id"].astype(str), "origin": df["origin"].astype(str)})
+        raise InputError(f"has no {', '.join(missing)} column", path=path,
+                         hint="a spending file has the columns zone_id (or the terminal's lon and lat), date, origin, transactions, amount")
+    out = pd.DataFrame({"origin": df["origin"].astype(str)})
+    if where == ["zone_id"]:
+        out.insert(0, "zone_id", df["zone_id"].astype(str))
+    for col in ("lon", "lat") if where != ["zone_id"] else ():
+        v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(v) | (np.abs(v) > (180 if col == "lon" else 90))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{col} {df[col].iloc[i]!r} is not a WGS84 {'longitude' if col == 'lon' else 'latitude'}", path=path, where=f"line {i + 2}")
+        out[col] = v
     dates = pd.to_datetime(df["date"].astype(str), format="%Y-%m-%d", errors="coerce")
     if dates.isna().any():
         i = int(np.flatnonzero(dates.isna().to_numpy())[0])
@@ -71,6 +86,53 @@ def read_spend(path: str | os.PathLike[str]) -> pd.DataFrame:
             raise InputError(f"{col} {df[col].iloc[i]!r} is not a non-negative number", path=path, where=f"line {i + 2}")
         out[col] = v
     return out
+
+
+def at_run(spend: pd.DataFrame, zones, level: str | None, residents: dict | None) -> tuple[pd.DataFrame, int]:
+    """Spending rows named as a run's figures: terminals placed in the zones they lie in (each
+    zone holding one, overlapping zones too), origins at the run's level as its counts were
+    (``208`` is ``FR``, a municipality its province, the zone's own municipality
+    ``resident``; a probe's rows of the counts' codes were all left out).
+
+    Parameters
+    ----------
+    spend : pandas.DataFrame
+        From :func:`read_spend`.
+    zones : geopandas.GeoDataFrame or None
+        The run's zones (``zones.geojson``), for terminals given by position.
+    level : str or None
+        The run's origin level (None: the origins as they are).
+    residents : dict or None
+        Each zone's own municipality, where the run set its residents apart.
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        The rows with ``zone_id``, and how many terminals lie in no zone (left out).
+    """
+    from .origins import RESIDENT, homes_kept, normalize_origins, rollup_codes
+
+    outside = 0
+    if "zone_id" not in spend.columns:
+        import geopandas as gpd
+
+        if zones is None:
+            raise InputError("the spending file gives terminals by position, and the run has no zones.geojson to place them in",
+                             hint="give the spending rows a zone_id, or report on a complete run folder")
+        pts = gpd.GeoDataFrame(spend, geometry=gpd.points_from_xy(spend["lon"], spend["lat"]), crs="EPSG:4326")
+        hit = gpd.sjoin(pts, zones[["zone_id", "geometry"]].to_crs("EPSG:4326"), predicate="within", how="left")
+        outside = int(hit["zone_id"].isna().sum())
+        spend = pd.DataFrame(hit.dropna(subset=["zone_id"]).drop(columns=["geometry", "index_right", "lon", "lat"]))
+        spend["zone_id"] = spend["zone_id"].astype(str)
+    if level:
+        o = spend["origin"].astype(str)
+        norm, lv = normalize_origins(o)
+        up = rollup_codes(norm.where(lv != "invalid", o), level, keep=homes_kept(residents, level))
+        if residents:
+            home = spend["zone_id"].map(residents)
+            up = up.where(home.isna() | (norm != home), RESIDENT)
+        spend = spend.assign(origin=o.where(o.isin([ALL, RESIDENT]), up).to_numpy(dtype=object))
+    return spend.reset_index(drop=True), outside
 
 
 def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, onames: dict, names: dict, days: tuple[str, str],

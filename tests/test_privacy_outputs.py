@@ -289,6 +289,40 @@ def test_spend_rows_are_protected_as_counts_are_and_added_up_per_zone_day_and_or
     assert "are of days outside this page" in table and "name a zone that is not in this run" in table
 
 
+def test_spend_by_terminal_position_and_the_counts_own_codes_reads_as_by_zone_and_published_codes(small_case, tmp_path):
+    """Issue 4's payment aggregates come per zone or per terminal location, and with origin
+    codes as the operator's counts have them: a probe's terminals (lon, lat) were refused
+    and its rows of 208, 204, 11002 left out while the counts of those codes were published
+    as France, Netherlands, Antwerpen. A terminal counts in the zones it lies in (one in no
+    zone is said); the codes are taken to the run's level (the zone's own municipality is
+    its residents). The table must read as the same payments given per zone in the
+    published codes."""
+    import pyproj
+
+    from .conftest import X0, Y0
+
+    c = small_case
+    out = tmp_path / "sp"
+    assert run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--model", "voronoi", "--out", out).returncode == 0
+    lon, lat = pyproj.Transformer.from_crs(3812, 4326, always_xy=True).transform([X0 + 1000, X0 + 50_000], [Y0, Y0])
+    rows = [("all", 500, 10000), ("31005", 150, 1500), ("30000", 150, 1500), ("208", 40, 600), ("34022", 100, 2000), ("10000", 60, 4400)]
+    by_position = tmp_path / "terminals.csv"
+    by_position.write_text("lon,lat,date,origin,transactions,amount\n" + "".join(f"{lon[0]},{lat[0]},2026-07-01,{o},{t},{a}\n" for o, t, a in rows)
+                           + f"{lon[1]},{lat[1]},2026-07-01,all,77,770\n")
+    published = {"31005": "30000", "208": "FR", "34022": "resident"}
+    by_zone = tmp_path / "zones.csv"
+    by_zone.write_text("zone_id,date,origin,transactions,amount\n" + "".join(f"east,2026-07-01,{published.get(o, o)},{t},{a}\n" for o, t, a in rows))
+    pages = []
+    for spend in (by_position, by_zone):
+        rep = run_cli("report", out, "--spend", spend, "--zone", "east", "--out", tmp_path / f"{spend.stem}.html")
+        assert rep.returncode == 0, rep.stderr
+        page = (tmp_path / f"{spend.stem}.html").read_text()
+        pages.append(page[page.index("What visitors spend"):].split("</table>")[0])
+    assert pages[0] == pages[1] and "France" in pages[0] and "West-Vlaanderen" in pages[0], pages
+    page = (tmp_path / "terminals.html").read_text()
+    assert "Left out: 1 spending row of terminals in no zone of this run." in page
+
+
 def test_an_hourly_runs_spend_joins_each_days_payments_once(small_case, tmp_path):
     """A probe's hourly run joined a day's payments to each of its hours: 2 French
     transactions read as 40 and passed k."""

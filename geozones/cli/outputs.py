@@ -33,7 +33,7 @@ def map_cmd(run_dir: str, out: str | None, self_contained: bool, tiles: str) -> 
 @click.argument("more", nargs=-1, type=click.Path(file_okay=False), metavar="[RUN_DIR...]")
 @click.option("--out", type=click.Path(dir_okay=False), help="The HTML file to write (default: RUN_DIR/report.html).")
 @click.option("--zone", help="The zone the report is about (default: the zone with the most visitors).")
-@click.option("--spend", type=click.Path(), help="Payment-terminal aggregates: zone_id, date, origin, transactions, amount.")
+@click.option("--spend", type=click.Path(), help="Payment-terminal aggregates: zone_id (or lon, lat), date, origin, transactions, amount.")
 @click.option("--events", "events_path", type=click.Path(), help="Event days: CSV with name, date (one row per day).")
 @click.option("--campaigns", type=click.Path(), help="Campaign periods: CSV with name, start, end (dates, both included).")
 @click.option("--compare", multiple=True, type=click.Path(file_okay=False),
