@@ -431,7 +431,10 @@ def build_report(
 
         homes = home_municipalities(zones) if zones is not None and p.get("residents_separated") else None
         spend, n_out = at_run(spend, zones, p.get("origin_level"), homes)
-        spend_rows, spend_note = spend_table(spend, table, day_p, k, onames, names, (first_day, end_day), p.get("kind"), p.get("stat"))
+        from .zonegeo import nested_zones
+
+        spend_rows, spend_note = spend_table(spend, table, day_p, k, onames, names, (first_day, end_day), p.get("kind"), p.get("stat"),
+                                             nested=nested_zones(zones) if zones is not None and len(zones) > 1 else None)
         spend_note = (f"Left out: {plural(n_out, 'spending row')} of terminals in no zone of this run. " if n_out else "") + spend_note
     from .tourism import device_sections
 

@@ -136,12 +136,13 @@ def at_run(spend: pd.DataFrame, zones, level: str | None, residents: dict | None
 
 
 def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, onames: dict, names: dict, days: tuple[str, str],
-                 kind: str | None = None, stat: str | None = None):
+                 kind: str | None = None, stat: str | None = None, nested: list | None = None):
     """Spend per person per zone and origin over the page's days (``days``: first, end
     excluded), from published daily figures (a run of hours: its days) and transactions of
     ``k`` or more, protected as the counts are: where a zone's ``all`` is shown, its hidden
     origins hold ``k`` transactions together, or are hidden with more (origin ``all``:
-    everyone, residents included).
+    everyone, residents included); of a zone inside another (``nested``: ``(outer, inner)``
+    pairs), the outer less the inner is ``k`` transactions or none, or one of them is hidden.
     """
     from .counts import period_seconds
     from .privacy import suppress_complements
@@ -172,7 +173,19 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
     sup = np.r_[tr < k, np.ones(len(rest_z), bool)]
     reason = np.where(sup, "below k", "").astype(object)
     rel = (np.r_[np.arange(len(g)), len(g) + np.arange(len(rest_z))], np.r_[zid, rest_z], np.r_[is_all, np.zeros(len(rest_z), bool)], "complementary")
-    sup = suppress_complements(obs, sup, reason, [rel], k, len(g))[0][:len(g)]
+    rels = [rel]
+    pairs = [p for p in nested or [] if len(p) == 2 and isinstance(p[1], str)]
+    if pairs:  # (a terminal counts in every zone it lies in: a street's transactions less its centre's are a group too)
+        rows = g[["zone_id", "origin"]].reset_index(drop=True).reset_index()
+        m = (pd.DataFrame(pairs, columns=["outer", "inner"]).merge(rows.rename(columns={"zone_id": "outer", "index": "io"}), on="outer")
+             .merge(rows.rename(columns={"zone_id": "inner", "index": "ii"}), on=["inner", "origin"]))
+        io, ii = m["io"].to_numpy(int), m["ii"].to_numpy(int)
+        v = len(obs) + np.arange(len(m))
+        obs, sup = np.r_[obs, np.clip(tr[io] - tr[ii], 0, None)], np.r_[sup, np.ones(len(m), bool)]
+        reason = np.r_[reason, np.full(len(m), "below k", dtype=object)]
+        gid = np.arange(len(m))
+        rels.append((np.r_[io, ii, v], np.r_[gid, gid, gid], np.r_[np.ones(len(m), bool), np.zeros(2 * len(m), bool)], "complementary (zones inside zones)"))
+    sup = suppress_complements(obs, sup, reason, rels, k, len(g))[0][:len(g)]
     rows = []
     for i, r in g.iterrows():
         ok = not sup[i]

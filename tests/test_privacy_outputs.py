@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -321,6 +322,43 @@ def test_spend_by_terminal_position_and_the_counts_own_codes_reads_as_by_zone_an
     assert pages[0] == pages[1] and "France" in pages[0] and "West-Vlaanderen" in pages[0], pages
     page = (tmp_path / "terminals.html").read_text()
     assert "Left out: 1 spending row of terminals in no zone of this run." in page
+
+
+@pytest.mark.parametrize("inner_all", [480, 400])
+def test_spend_of_a_zone_inside_another_is_no_difference_under_k(small_case, tmp_path, inner_all):
+    """A terminal counts in every zone it lies in (and an operator's file may give nested
+    zones, as the demo's three centre zones): the outer zone's transactions less the inner
+    one's are the payments of the ring between them. An attacker's subtraction over the
+    published table (written here) finds no ring of 1 to k - 1 transactions."""
+    import geopandas as gpd
+    import pyproj
+    import shapely
+
+    import geozones as gz
+
+    from .conftest import X0, Y0
+
+    c = small_case
+    zones = gpd.read_file(c["zones"])
+    to_ll = pyproj.Transformer.from_crs(3812, 4326, always_xy=True)
+    kiosk = shapely.transform(shapely.box(X0 + 500, Y0 - 500, X0 + 1500, Y0 + 500), lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+    zones = pd.concat([zones, gpd.GeoDataFrame({"zone_id": ["kiosk"], "name": ["Kiosk"], "municipality": ["34022"]}, geometry=[kiosk], crs=4326)])
+    gz.write_zones(zones, tmp_path / "three.geojson")
+    out = tmp_path / "sp"
+    r = run_cli("apportion", "--zones", tmp_path / "three.geojson", "--cells", c["cells"], "--counts", c["counts"], "--model", "voronoi", "--out", out)
+    assert r.returncode == 0, r.stderr
+    spend = tmp_path / "spend.csv"
+    rows = [("east", "all", 500), ("kiosk", "all", inner_all), ("east", "30000", 300), ("kiosk", "30000", 200), ("east", "10000", 150)]
+    spend.write_text("zone_id,date,origin,transactions,amount\n" + "".join(f"{z},2026-07-01,{o},{t},{10 * t}\n" for z, o, t in rows))
+    rep = run_cli("report", out, "--spend", spend, "--zone", "east")
+    assert rep.returncode == 0, rep.stderr
+    table = (out / "report.html").read_text().split("What visitors spend")[1].split("</table>")[0]
+    shown = {(z, o): int(t.replace(",", "")) for z, o, t in re.findall(r'<tr><td>([^<]*)</td><td>([^<]*)</td><td class="n">\d+</td><td class="n">([\d,]+)</td>', table)}
+    for (z, o), t in shown.items():
+        if z == "East" and ("Kiosk", o) in shown:
+            assert t - shown[("Kiosk", o)] == 0 or t - shown[("Kiosk", o)] >= 30, (o, t, shown[("Kiosk", o)])
+    both = ("East", "all origins, residents included") in shown and ("Kiosk", "all origins, residents included") in shown
+    assert both == (inner_all == 400), shown  # (a ring of 100 transactions may stand; of 20, not)
 
 
 def test_an_hourly_runs_spend_joins_each_days_payments_once(small_case, tmp_path):
