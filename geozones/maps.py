@@ -185,7 +185,11 @@ def visitor_map(
     short = title.split(" (")[0]
     cmap = LinearColormap(["#ffffcc", "#fd8d3c", "#bd0026"], vmin=lo, vmax=hi, caption=html_text(short))
     minx, miny, maxx, maxy = z.total_bounds
-    m = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=False)
+    try:
+        m = folium.Map(tiles=tiles, control_scale=True, prefer_canvas=False)
+    except ValueError as exc:  # (folium's words for a name it does not know; a probe's '--tiles bogus' was an internal error)
+        raise InputError(f"basemap tiles {tiles!r}: {exc}", hint="give a tiles name folium knows ('OpenStreetMap', 'CartoDB positron'), "
+                         "or 'none' for no basemap") from exc
     m.get_root().title = html_text(f"geozones: {title}")  # (the browser tab: a probe's maps had an empty <title>)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
 

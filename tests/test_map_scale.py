@@ -263,6 +263,8 @@ def test_the_map_of_a_run_reads_its_grid_and_says_which_file_is_damaged(small_ca
     r = run_cli("map", damaged, "--out", tmp_path / "no.html")
     assert r.returncode != 0 and "grid_counts.csv" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "no.html").exists()
+    r = run_cli("-q", "map", out, "--tiles", "bogus", "--out", tmp_path / "no.html")  # (a probe's: an internal error)
+    assert r.returncode == 1 and "basemap tiles 'bogus'" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_tooltip_says_when_no_origin_is_published():
