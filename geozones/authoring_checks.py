@@ -555,11 +555,13 @@ def outside_home(zones: gpd.GeoDataFrame, homes: dict[str, str] | None, *, crs: 
     -------
     pandas.DataFrame
         ``zone_id``, ``municipality``, ``outside_share`` for the zones above
-        :data:`OUTSIDE_HOME`.
+        :data:`OUTSIDE_HOME`, and ``swapped``: the zone lies wholly outside, and mostly
+        inside with latitude and longitude swapped (a probe's swapped file passed the check).
     """
     from .maps import bundled_outlines
 
-    out = pd.DataFrame({"zone_id": pd.Series(dtype=str), "municipality": pd.Series(dtype=str), "outside_share": pd.Series(dtype=float)})
+    out = pd.DataFrame({"zone_id": pd.Series(dtype=str), "municipality": pd.Series(dtype=str), "outside_share": pd.Series(dtype=float),
+                        "swapped": pd.Series(dtype=bool)})
     if not homes or not len(zones):
         return out
     ref = bundled_outlines()  # (read once a process, only for zones that name a municipality)
@@ -579,7 +581,29 @@ def outside_home(zones: gpd.GeoDataFrame, homes: dict[str, str] | None, *, crs: 
     area = shapely.area(zg)
     share = 1.0 - shapely.area(shapely.intersection(zg, mg)) / np.maximum(area, 1e-9)
     far = share > OUTSIDE_HOME
-    return pd.DataFrame({"zone_id": ids[on].to_numpy()[far], "municipality": code[on].to_numpy()[far], "outside_share": share[far]})
+    flip = shapely.transform(z.geometry.values, lambda xy: xy[:, ::-1])  # (in degrees: enough to tell most from none)
+    mw = muni.loc[code[on].to_numpy()].geometry.values
+    swapped = (share > 0.999) & (shapely.area(shapely.intersection(flip, mw)) > 0.5 * np.maximum(shapely.area(flip), 1e-18))
+    return pd.DataFrame({"zone_id": ids[on].to_numpy()[far], "municipality": code[on].to_numpy()[far], "outside_share": share[far],
+                         "swapped": swapped[far]})
+
+
+def _swapped_into_the_outlines(zones: gpd.GeoDataFrame, judged: set) -> list[str]:
+    """Zones (without a municipality: those are judged against it) wholly outside the bundled
+    outlines' bounds and wholly inside them with latitude and longitude swapped: valid
+    positions both ways, so no range tells (a probe's Leuven zones, swapped, passed).
+    """
+    from .maps import bundled_outlines
+
+    ref = bundled_outlines()
+    if ref is None or not len(zones):
+        return []
+    x0, y0, x1, y1 = ref.total_bounds
+    b = zones.to_crs(WGS84).geometry.bounds.to_numpy()
+    inside = lambda a, c, d, e: (a >= x0) & (c >= y0) & (d <= x1) & (e <= y1)  # noqa: E731
+    out = (b[:, 2] < x0) | (b[:, 0] > x1) | (b[:, 3] < y0) | (b[:, 1] > y1)
+    hit = out & inside(b[:, 1], b[:, 0], b[:, 3], b[:, 2]) & ~zones["zone_id"].astype(str).isin(judged).to_numpy()
+    return zones["zone_id"].astype(str).to_numpy()[hit].tolist()
 
 
 def municipality_problems(zones: gpd.GeoDataFrame, paths, *, crs: str | pyproj.CRS | None = None) -> list[Problem]:
@@ -591,10 +615,17 @@ def municipality_problems(zones: gpd.GeoDataFrame, paths, *, crs: str | pyproj.C
     homes = home_municipalities(zones)
     far = outside_home(zones, homes, crs=crs)
     unknown = unknown_municipalities(homes)
-    if not len(far) and not unknown:
+    flipped = _swapped_into_the_outlines(zones, set(homes or ()))
+    if not len(far) and not unknown and not flipped:
         return []
     where, first = _locate(paths), str(zone_paths(paths)[0])
     problems = []
+    for z in flipped:
+        path, i = where.get(z, (first, -1))
+        problems.append(Problem(
+            path, f"features[{i}] (zone_id {z!r})" if i >= 0 else f"zone_id {z!r}", "swapped-lat-lon",
+            "the zone lies outside Flanders and Brussels, and inside them with latitude and longitude swapped",
+            "GeoJSON positions are [longitude, latitude]: swap the two numbers of every position of the zone"))
     for z, code in unknown.items():
         path, i = where.get(z, (first, -1))
         problems.append(Problem(
@@ -603,6 +634,12 @@ def municipality_problems(zones: gpd.GeoDataFrame, paths, *, crs: str | pyproj.C
             "give the municipality's 5-digit NIS code (34022 for Kortrijk), or no municipality", "warning"))
     for r in far.itertuples(index=False):
         path, i = where.get(r.zone_id, (first, -1))
+        if r.swapped:
+            problems.append(Problem(
+                path, f"features[{i}] (zone_id {r.zone_id!r})" if i >= 0 else f"zone_id {r.zone_id!r}", "swapped-lat-lon",
+                f"the zone lies wholly outside its municipality {r.municipality}, and inside it with latitude and longitude swapped",
+                "GeoJSON positions are [longitude, latitude]: swap the two numbers of every position of the zone"))
+            continue
         problems.append(Problem(
             path, f"features[{i}] (zone_id {r.zone_id!r})" if i >= 0 else f"zone_id {r.zone_id!r}", "outside-municipality",
             f"{r.outside_share:.0%} of the zone lies outside its municipality {r.municipality}: a run counts that "

@@ -156,6 +156,21 @@ def test_foreign_crs_member_is_refused_but_crs84_accepted(tmp_path):
         assert codes(gz.check_zones(bad)) == ["foreign-crs"], name
 
 
+@pytest.mark.parametrize("municipality", [None, "34022"])
+def test_a_file_swapped_whole_is_caught_where_the_outlines_tell(tmp_path, municipality):
+    """Every zone of a file swapped: the positions are valid both ways and no zone lies far
+    from the others, so a probe's swapped Leuven and Kortrijk files passed 'zones check'.
+    Against the bundled outlines (a zone's municipality, or Flanders and Brussels) they are
+    caught; the same squares over Milan, swapped, are not called swapped (nothing tells)."""
+    props = {"municipality": municipality} if municipality else {}
+    swapped = [feature(f"z{i}", [[[y, x] for x, y in square(3.25 + 0.01 * i, 50.82)[0]]], **props) for i in range(3)]
+    r = run_cli("zones", "check", write(tmp_path, swapped, "swapped.geojson"))
+    assert r.returncode == 1 and r.stderr.count("latitude and longitude swapped") == 3, r.stderr
+    milan = [feature(f"m{i}", [[[y, x] for x, y in square(9.18 + 0.01 * i, 45.46)[0]]]) for i in range(3)]
+    r = run_cli("zones", "check", write(tmp_path, milan, "milan.geojson"))
+    assert "swapped" not in r.stderr, r.stderr
+
+
 def test_a_swapped_zone_far_from_the_others_is_caught(tmp_path):
     """Swapped positions that stay within the valid ranges are caught only against other zones."""
     fs = [feature(f"z{i}", square(3.25 + 0.02 * i, 50.82)) for i in range(4)]

@@ -49,7 +49,8 @@ def zones_check(
     if len(report.zones):  # (a zone beyond its municipality's border: residents and visitors mixed up)
         from ..authoring_checks import municipality_problems
 
-        report.problems.extend(municipality_problems(report.zones, list(paths), crs=metric_crs))
+        said = {(p.where, p.code) for p in report.problems}  # (a zone far from the others is said swapped already)
+        report.problems.extend(p for p in municipality_problems(report.zones, list(paths), crs=metric_crs) if (p.where, p.code) not in said)
     if cells and len(report.zones):
         from ..authoring_checks import authoring_problems
         from ..inputs import coverage_model
