@@ -120,7 +120,8 @@ def _words(name: str, r: dict, what: str) -> str:
     wd = r["weekdays"]
     ordinary = f"an ordinary {wd[0]}" if len(wd) == 1 else "an ordinary day of the same weekdays"
     ratio = f", {r['ratio']:.1f}x {ordinary}" if np.isfinite(r["ratio"]) else ""
-    return f"{name} added {people_text(r['added'])} {what} a day ({people_text(r['low'])} to {people_text(r['high'])}, 90% interval){ratio}"
+    sep = "-" if r["low"] >= 0 else " to "  # ("(27,000-35,000)", as every interval of the page; " to " where it starts below none)
+    return f"{name} added {people_text(r['added'])} {what} a day ({people_text(r['low'])}{sep}{people_text(r['high'])}){ratio}"
 
 
 def effect_rows(visitors: pd.DataFrame, by_origin: dict[str, pd.DataFrame], names: dict[str, str], events: dict[str, list[str]],

@@ -97,3 +97,15 @@ def test_a_campaigns_effect_leaves_out_the_events_inside_it(tmp_path):
     rows = effect_rows(series(days, v), {}, {}, {"Braderie": braderie}, read_campaigns(p))
     camp = next(r for r in rows if r["kind"] == "campaign")
     assert "added 100 visitors a day" in camp["sentence"] and "2026-07-04" not in camp["days"]
+
+
+def test_an_events_sentence_reads_as_the_issue_writes_it():
+    """Issue 19's example: "the braderie added 31,000 visitors a day (27,000-35,000), 2.5x an
+    ordinary Saturday": the interval as every interval of the page, the weekday named when
+    the event's days share one (a probe's read "(12,082 to 38,626, 90% interval)")."""
+    import re
+
+    days = pd.date_range("2026-07-01", "2026-09-30", freq="D")
+    v = np.where(days == "2026-07-04", 2500.0, 1000.0) + np.where(days.day_of_week == 5, 0.0, np.arange(len(days)) % 3)
+    (row,) = effect_rows(series(days, v), {}, {}, {"Braderie": ["2026-07-04"]})
+    assert re.fullmatch(r"Braderie added [\d,]+ visitors a day \([\d,]+-[\d,]+\), 2\.5x an ordinary Saturday", row["sentence"]), row["sentence"]
