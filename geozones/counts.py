@@ -492,10 +492,17 @@ def normalize_events(df: pd.DataFrame, path: str | os.PathLike[str], fmt: str) -
     """
     path = Path(path)
     _require(df, ("subscriber_id", "cell_id", "timestamp"), path, "events")
+    ids = {}
+    for name in ("subscriber_id", "cell_id"):  # (as the events engine: a probe's empty id was one more person, 'nan', here)
+        text = df[name].astype(str).str.strip()
+        empty = (df[name].isna() | (text == "")).to_numpy()
+        if empty.any():
+            raise CountsError(f"{name} is empty", path=path, where=_row(int(np.flatnonzero(empty)[0]), fmt), hint=f"every event needs its {name}")
+        ids[name] = text.to_numpy(dtype=object)
     return pd.DataFrame(
         {
-            "subscriber_id": df["subscriber_id"].astype(str).str.strip().to_numpy(dtype=object),
-            "cell_id": df["cell_id"].astype(str).str.strip().to_numpy(dtype=object),
+            "subscriber_id": ids["subscriber_id"],
+            "cell_id": ids["cell_id"],
             "timestamp": parse_times(df["timestamp"], path, fmt, "timestamp"),
             "origin": _origins(df, path, fmt).to_numpy(dtype=object),
         }

@@ -389,6 +389,8 @@ CASES: list[Case] = [
     Case("optout-without-events", "an opt-out list with counts instead of events", write("optout.txt", "abc123\n"), cmd=AP + " --optout optout.txt", names=("setting 'optout'",)),
     Case("events-missing-column", "events without a subscriber_id column", write("events.csv", "cell_id,timestamp\nA,2026-07-01T10:00\n"),
          cmd=AP.replace("--counts counts.csv", "--events events.csv"), names=("events.csv", "subscriber_id")),
+    Case("events-empty-id", "an event without its subscriber_id (read as one more person, 'nan', before)", write("events.csv", _EVENTS + ",B,2026-07-01T10:50,30000\n"),
+         cmd=AP.replace("--counts counts.csv", "--events events.csv"), names=("events.csv", "line 4", "subscriber_id")),
     Case("events-unknown-cell", "subscriber-level events on a cell that is not in the cell plan", write("events.csv", _EVENTS + "s3,Z9,2026-07-01T11:00,30000\n"),
          cmd=AP.replace("--counts counts.csv", "--events events.csv"), names=("events.csv", "line 4", "'Z9'")),
     Case("events-outside-range", "subscriber-level events after the requested --end", write("events.csv", _EVENTS),
