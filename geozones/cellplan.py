@@ -68,35 +68,41 @@ MAX_RANGE_M = 10_000.0
 LONE_SITE_RANGE_M = 2_000.0
 
 
+def _points(gdf: gpd.GeoDataFrame, path: Path) -> pd.DataFrame:
+    """A plan of a point per cell (GeoJSON, GeoParquet) as a table with ``lon`` and ``lat`` (WGS84)."""
+    if gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+        raise CellPlanError(
+            "holds polygons, not cell positions",
+            path=path,
+            hint="polygons are coverage areas: apportion, weights, visitors and 'zones check' take them (--model given); "
+                 "'zones preview' and 'zones draw' need the cell plan",
+        )
+    if not gdf.geometry.geom_type.eq("Point").all():
+        bad = int(np.flatnonzero(~gdf.geometry.geom_type.eq("Point").to_numpy())[0])
+        raise CellPlanError(f"feature {bad} is not a Point", path=path, hint="a cell plan has one point per cell")
+    if gdf.crs is not None and not gdf.crs.equals(pyproj.CRS(WGS84)):
+        gdf = gdf.to_crs(WGS84)
+    df = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    df["lon"], df["lat"] = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+    return df
+
+
 def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
     fmt = file_format(path)
     try:
         if fmt == "csv":
             df = read_csv_text(path, error=CellPlanError, what="cell plan")
         elif fmt == "parquet":
-            df = pd.read_parquet(path)
+            import pyarrow.parquet as pq
+
+            geo = b"geo" in (pq.read_schema(path).metadata or {})  # (GeoParquet: a point per cell, as a GeoJSON plan)
+            df = _points(gpd.read_parquet(path), path) if geo else pd.read_parquet(path)
         elif fmt in ("geojson", "json"):
             with open(path, "rb") as fh:
                 head = fh.read(4096).lstrip()
             if head.startswith(b"["):
                 return read_sites(path), "sites"
-            gdf = gpd.read_file(path)
-            if gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any():
-                raise CellPlanError(
-                    "holds polygons, not cell positions",
-                    path=path,
-                    hint="polygons are coverage areas: apportion, weights, visitors and 'zones check' take them (--model given); "
-                         "'zones preview' and 'zones draw' need the cell plan",
-                )
-            if not gdf.geometry.geom_type.eq("Point").all():
-                bad = int(np.flatnonzero(~gdf.geometry.geom_type.eq("Point").to_numpy())[0])
-                raise CellPlanError(
-                    f"feature {bad} is not a Point", path=path, hint="a cell plan has one point per cell"
-                )
-            if gdf.crs is not None and not gdf.crs.equals(pyproj.CRS(WGS84)):
-                gdf = gdf.to_crs(WGS84)
-            df = pd.DataFrame(gdf.drop(columns="geometry"))
-            df["lon"], df["lat"] = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+            df = _points(gpd.read_file(path), path)
         else:
             raise CellPlanError(
                 f"unknown file type {path.suffix!r}", path=path, hint="give a .csv, .parquet or .geojson cell plan"

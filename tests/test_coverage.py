@@ -154,7 +154,10 @@ def test_parquet_and_geojson_plans(tmp_path):
     gdf = gpd.GeoDataFrame(df.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(df.lon, df.lat), crs="EPSG:4326")
     gdf.to_file(tmp_path / "c.geojson")
     b = gz.read_cellplan(tmp_path / "c.geojson")
-    for cells in (a, b):
+    gdf.to_crs(3812).to_parquet(tmp_path / "g.parquet")  # (GeoParquet, in metres: a probe's was refused for want of lon and lat)
+    g = gz.read_cellplan(tmp_path / "g.parquet")
+    np.testing.assert_allclose(np.c_[g.geometry.x, g.geometry.y], np.c_[a.geometry.x, a.geometry.y], atol=1e-9)
+    for cells in (a, b, g):
         assert cells["cell_id"].tolist() == ["A", "B"]
         assert cells["range_m"].tolist() == [500.0, 300.0]
         assert math.isnan(cells["azimuth"].iloc[1])
