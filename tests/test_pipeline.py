@@ -649,7 +649,8 @@ def test_one_report_per_quarter(small_case, tmp_path):
     assert geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out).returncode == 0
     r = geozones("report", out)
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in out.glob("report*.html")) == ["report-2026-07-01.html", "report-2026-10-01.html"]
+    assert sorted(p.name for p in out.glob("report*.html")) == ["report-2026-07-01.html", "report-2026-10-01.html", "report.html"]
+    assert (out / "report.html").read_bytes() == (out / "report-2026-10-01.html").read_bytes()  # (the last: where a reader looks first)
     q3 = (out / "report-2026-07-01.html").read_text()
     assert "2026-09-30" in q3 and "2026-10-01" not in q3.split("All zones")[0]
     # one run spanning two quarters: the trend over both, without --compare

@@ -69,6 +69,9 @@ def report_cmd(run_dir: str, more: tuple[str, ...], out: str | None, zone: str |
         else:
             first = Path(out) if out else Path(run_dir) / "report.html"
             page_path = str(first.with_name(f"{first.stem}-{start[:10]}{first.suffix}"))
+            if start == starts[-1]:  # (report.html, or --out, is the last period's page too: where a reader looks first)
+                write_report(page, first)
+                say(f"wrote {first} (the last period's page)")
         write_report(page, page_path)
         say(f"wrote {page_path}")
     return 0
