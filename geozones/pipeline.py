@@ -526,8 +526,9 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         published_all = None
     elif dense:
         done, sums, factor = publish_dense(bins, fig_weights, np.arange(len(weights.zone_ids)), cfg, residents, periods, nested, names,
-                                            zone_order, fit, first=True, rest_share=rest, perturbation=pert, locks=locks)
-        clock.done("zone figures and disclosure control")
+                                            zone_order, fit, first=True, rest_share=rest, perturbation=pert, locks=locks,
+                                            figured=lambda: clock.done("zone figures"))
+        clock.done("disclosure control")
         conservation = conservation_of(bins, weights, sums, factor)
         table, stats, by_reason = done.table, done.stats, done.by_reason
         summary = zone_summary(zones, done.last, periods[-1], shares, cfg.origin_level)

@@ -351,6 +351,20 @@ def test_unique_counts_need_dedup_factor_and_are_not_rolled_up_on_any_engine(sma
     assert r.returncode == 0 and "--dedup-factor 0.9 was not used" in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_verbose_runs_say_each_stage_issue_16_names_on_every_engine(small_case, engine):
+    """Issue 16: '-v prints each stage's time and peak memory (weights, read and sum, zone
+    figures, disclosure control, writing)'; the stream engine said zone figures and
+    disclosure control as one stage (a probe's)."""
+    c = small_case
+    r = geozones("-v", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts_for(c, engine), "--out", c["tmp"] / "v",
+                 "--engine", engine, "--heat-grid", 0, "--no-map")
+    assert r.returncode == 0, r.stderr
+    stages = re.findall(r"stage ([a-z ]+): [\d.]+ s, peak memory", r.stderr)
+    assert {"weights", "zone figures", "disclosure control", "writing"} <= set(stages), stages
+    assert {"read and sum", "read counts"} & set(stages), stages
+
+
 def test_events_with_optout_through_the_cli(small_case, tmp_path):
     c = small_case
     rows = ["subscriber_id,cell_id,timestamp,origin"]

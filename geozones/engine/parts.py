@@ -177,13 +177,14 @@ def zone_parts(weights: Weights, nested: list, per_zone: int, room: int) -> list
 
 def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunConfig, residents, periods: list[str], nested: list, names: dict,
                    zone_order: dict, fit: pd.DataFrame, first: bool, rest_share: float | None = None,
-                   perturbation=None, locks=None) -> tuple[Published, np.ndarray, float]:
+                   perturbation=None, locks=None, figured=None) -> tuple[Published, np.ndarray, float]:
     """Publish the zones ``cols`` (column indices of the weights) from the bins, in arrays
     (:func:`geozones.engine.publish.publish_cube`); and the conservation check of their
     figures with ``outside`` (``first``: outside's figures go with these zones).
     ``rest_share``: the share of a total's hidden origins (:func:`geozones.extrapolate.rest_share`);
     ``perturbation``: the cell key method's noise (:class:`geozones.cellkey.Perturbation`);
-    ``locks``: earlier runs' published figures (:class:`geozones.earlier.Locks`).
+    ``locks``: earlier runs' published figures (:class:`geozones.earlier.Locks`); ``figured``:
+    called once the zone figures are made, before disclosure control (``-v``'s stages).
     """
     check_split(periods, bins.info["base_period"], cfg.counts, cfg.kind)
     factor = dedup_factor_for(cfg.kind, cfg.dedup_factor, source=cfg.counts)
@@ -206,6 +207,8 @@ def publish_dense(bins: CellBins, weights: Weights, cols: np.ndarray, cfg: RunCo
     if isinstance(by_level, dict) and not (cfg.kind == "presence" and cfg.stat == "max"):  # (a maximum: from the periods before)
         cubes = [None] + [tuple(zone_sums(bins, by_level[parse_period(p)], dedup_factor=factor, estimate=e)[0][:, :, keep] for e in (False, True))
                           for p in periods[1:]]
+    if figured is not None:
+        figured()
     done = publish_cube(obs[:, :, keep], est[:, :, keep], starts, origins, np.asarray(labels)[keep], period=bins.period, periods=periods,
                         kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level, residents=residents, k=cfg.k, nested=nested, names=names,
                         zone_order=zone_order, fit=fit, weights=by_level, rest_share=rest_share, perturbation=perturbation, locks=locks,
