@@ -200,8 +200,6 @@ def new_folder(out: str | os.PathLike[str]) -> Path:
         _lock(made)
         return made
     except OSError as exc:
-        import errno
-
         if exc.errno == errno.ENAMETOOLONG:  # (the new folder's name is the output folder's and 30 characters more)
             more = 1 + len(_NEW) + 7 + 1 + 8  # ('.', the tag, a PID of up to 7 digits, '-', mkdtemp's 8 characters)
             raise OutputError(f"its name is too long for the new folder a run writes beside it (the name and {more} characters more)", path=out,
@@ -330,7 +328,7 @@ def _replace_files(new: Path, out: Path, own: tuple[str, ...]) -> None:
             os.replace(new / name, out / name)
         elif (out / name).is_file():
             (out / name).unlink()
-    shutil.rmtree(new, ignore_errors=True)
+    _remove(new)
 
 
 def discard_folder(new: Path, wait: Callable[[], object] | None = None) -> None:
@@ -378,24 +376,23 @@ def filling(new: Path, out: str | os.PathLike[str], wait: Callable[[], object] |
         yield new
     except OSError as exc:
         discard_folder(new, wait=wait)
-        code = errno_of(exc)
-        what = exc.strerror or (os.strerror(code) if code else " ".join(str(exc).split()))
-        raise OSError(code, what, _as_in_out(exc.filename, new, Path(out))) from exc
+        raise OSError(*error_words(exc), _as_in_out(exc.filename, new, Path(out))) from exc
     except BaseException:
         discard_folder(new, wait=wait)
         raise
 
 
-def errno_of(exc: OSError) -> int | None:
-    """The error number of ``exc``, or the one its text gives ("[errno 28]": Arrow's and
-    shutil's errors carry it there only).
+def error_words(exc: OSError) -> tuple[int | None, str]:
+    """The error number of ``exc`` and its words: where it has none, the number its text
+    gives ("[errno 28]": Arrow's and shutil's errors carry it there only) and that number's
+    words, else the text on one line.
     """
     import re
 
-    if exc.errno is not None:
-        return exc.errno
-    m = re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)
-    return int(m.group(1)) if m else None
+    code = exc.errno
+    if code is None and (m := re.search(r"\[errno (\d+)\]", str(exc), re.IGNORECASE)):
+        code = int(m.group(1))
+    return code, exc.strerror or (os.strerror(code) if code else " ".join(str(exc).split()))
 
 
 def _as_in_out(name, new: Path, out: Path) -> str:

@@ -66,7 +66,7 @@ def _on_threads(work, n: int, workers: int) -> list:
 
 @functools.cache
 def _clipper():
-    """The compiled convex clipper (numba): ``(convex, clip_areas)``, or None without numba.
+    """The compiled convex clipper (numba): ``(convex, clip_areas)``.
 
     ``convex(xy, ring, part, geom)`` says which geometries of a :func:`_rings` layout are
     convex polygons (one part, no hole, every turn the same way). ``clip_areas(subject...,

@@ -124,11 +124,10 @@ def _os_error(exc: OSError) -> str:
     """
     import errno
 
-    from ..outfolder import errno_of
+    from ..outfolder import error_words
 
     where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-    code = errno_of(exc)
-    what = exc.strerror or (os.strerror(code) if code else " ".join(str(exc).split()))
+    code, what = error_words(exc)
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
         hint = "free space on the disk that holds the output folder, or write it elsewhere; the earlier outputs are kept"
     elif code in (errno.EACCES, errno.EPERM, errno.EROFS):

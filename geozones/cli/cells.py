@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from .._io import write_text_atomic
+from .._words import plural
 from ..cellplan import read_cellplan
 from ..coverage import build_coverage
 from ..inputs import build_footprint_weights, build_weights, coverage_model
 from ..weights_io import footprints_path, write_footprints, write_weights
 from ..zones import read_zones
-from .options import cell_crs, metric_crs, model_option, out_file, plural, prior_option, say, step, zone_files
+from .options import cell_crs, metric_crs, model_option, out_file, prior_option, say, step, zone_files
 
 
 @click.command("coverage")

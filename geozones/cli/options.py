@@ -12,7 +12,6 @@ from pathlib import Path
 
 import click
 
-from .._words import plural  # noqa: F401 (the verbs take it from here)
 from ..aggregate import STATS
 from ..cellkey import PROTECTIONS
 from ..config import DEFAULTS, ENGINE_CHOICES, UNKNOWN_CELLS
