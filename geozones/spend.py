@@ -142,7 +142,8 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
     ``k`` or more, protected as the counts are: where a zone's ``all`` is shown, its hidden
     origins hold ``k`` transactions together, or are hidden with more (origin ``all``:
     everyone, residents included); of a zone inside another (``nested``: ``(outer, inner)``
-    pairs), the outer less the inner is ``k`` transactions or none, or one of them is hidden.
+    pairs, :func:`geozones.zonegeo.nested_pairs`), the outer less the inner is ``k``
+    transactions or none, or one of them is hidden.
     """
     from .counts import period_seconds
     from .privacy import suppress_complements
@@ -174,8 +175,8 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
     reason = np.where(sup, "below k", "").astype(object)
     rel = (np.r_[np.arange(len(g)), len(g) + np.arange(len(rest_z))], np.r_[zid, rest_z], np.r_[is_all, np.zeros(len(rest_z), bool)], "complementary")
     rels = [rel]
-    pairs = [p for p in nested or [] if len(p) == 2 and isinstance(p[1], str)]
-    if pairs:  # (a terminal counts in every zone it lies in: a street's transactions less its centre's are a group too)
+    pairs = nested or []
+    if pairs:  # (a terminal counts in every zone it lies in: a centre's transactions less its street's are a group too)
         rows = g[["zone_id", "origin"]].reset_index(drop=True).reset_index()
         m = (pd.DataFrame(pairs, columns=["outer", "inner"]).merge(rows.rename(columns={"zone_id": "outer", "index": "io"}), on="outer")
              .merge(rows.rename(columns={"zone_id": "inner", "index": "ii"}), on=["inner", "origin"]))
