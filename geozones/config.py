@@ -169,6 +169,41 @@ class RunConfig:
             bad("end", f"{self.end!r} is not after start {self.start!r}", "the range is start <= period_start < end")
 
 
+    def unused(self, *, cells_needed: bool = False) -> list[str]:
+        """Settings given that the run did not use, each a sentence (warned once it has written).
+
+        Only settings that differ from their defaults are named: a default cannot be told
+        from a value given.
+
+        Parameters
+        ----------
+        cells_needed : bool, default False
+            Whether the cell plan served the run beside prebuilt weights (an earlier run's
+            other zones are weighed from it).
+
+        Returns
+        -------
+        list of str
+        """
+        said = []
+        if self.dedup_factor is not None and self.kind != "unique":  # (a probe's was taken without a word)
+            said.append(f"--dedup-factor {self.dedup_factor:g} was not used: it is for unique counts of counts files (--kind unique), "
+                        f"not {self.kind} counts")
+        if self.stat != "mean" and self.kind != "presence":
+            said.append(f"--stat {self.stat} was not used: it is for presence counts, and these are "
+                        + ("subscriber-level events (distinct people per period)" if self.events else f"{self.kind} counts"))
+        if self.weights:
+            given = [f"--{name}" for name, value in (("cells", self.cells if not cells_needed else None), ("ancillary", self.ancillary),
+                                                     ("prior", None if self.prior == "plan" else self.prior),
+                                                     ("cell-crs", None if cells_needed else self.cell_crs))
+                     if value is not None]
+            if given:
+                said.append(f"{', '.join(given)} {'was' if len(given) == 1 else 'were'} not used: the prebuilt weights ({self.weights}) "
+                            "place the cells as they were built" + (" (a cell plan serves only an --earlier run's other zones)"
+                                                                    if "--cells" in given else ""))
+        return said
+
+
 def range_bound(value: str) -> pd.Timestamp | None:
     """``start`` or ``end`` as a UTC time (a date is local midnight in Europe/Brussels); None if unreadable."""
     try:

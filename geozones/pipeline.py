@@ -643,7 +643,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     warn_partly_unreached(zones, beyond, reach_factor)
     warn_hidden_holders(table, nested)
     warn_outside_home(zones, residents)
-    if cfg.dedup_factor is not None and cfg.kind != "unique":  # (a probe's was taken without a word)
-        log.warning("--dedup-factor %g was not used: it is for unique counts of counts files (--kind unique), not %s counts", cfg.dedup_factor, cfg.kind)
+    for said in cfg.unused(cells_needed=early is not None and len(early.extra) > 0):
+        log.warning(said)
     manifest["outputs"] = [f.name for f in files]
     return RunResult(arrow=table, manifest=manifest, files=files)

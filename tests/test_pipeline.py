@@ -219,6 +219,13 @@ def test_apportion_with_prebuilt_weights(small_case):
     b = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "b", "--heat-grid", 0)
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     assert (c["tmp"] / "a" / "zone_counts.csv").read_bytes() == (c["tmp"] / "b" / "zone_counts.csv").read_bytes()
+    assert "not used" not in a.stderr + b.stderr
+    # a cell plan, a prior or a layer beside prebuilt weights change nothing: said after writing (a probe's went without a word)
+    r = geozones("apportion", "--zones", c["zones"], "--weights", w, "--cells", c["cells"], "--prior", "uniform", "--counts", c["counts"],
+                 "--out", c["tmp"] / "c", "--heat-grid", 0)
+    assert r.returncode == 0, r.stderr
+    assert f"--cells, --prior were not used: the prebuilt weights ({w})" in r.stderr, r.stderr
+    assert (c["tmp"] / "c" / "zone_counts.csv").read_bytes() == (c["tmp"] / "a" / "zone_counts.csv").read_bytes()
 
 
 def test_prebuilt_weights_of_another_model_are_refused(small_case):
@@ -389,6 +396,11 @@ def test_events_with_optout_through_the_cli(small_case, tmp_path):
                  "--period", "1h", "--no-residents", "--heat-grid", 0, "--k", 10)
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "k10" / "manifest.json").read_text())["optout"] == {"listed_subscribers_removed": 15, "events_removed": 15}
+    assert "not used" not in r.stderr
+    # (--stat is for presence counts: with events it is said to be unused, a probe's was taken without a word)
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--events", ev, "--optout", opt, "--out", tmp_path / "max",
+                 "--period", "1h", "--no-residents", "--heat-grid", 0, "--k", 10, "--stat", "max")
+    assert r.returncode == 0 and "--stat max was not used: it is for presence counts, and these are subscriber-level events" in r.stderr, r.stderr
     assert m["parameters"]["kind"] == "unique"
     r = geozones("report", out, "--zone", "east")
     assert r.returncode == 0, r.stderr
