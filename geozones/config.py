@@ -23,7 +23,7 @@ from .coverage import MODELS
 from .density import DENSITIES
 from .engine import ENGINES, parse_size
 from .errors import ConfigError, CountsError, InputError
-from .footprint import PRIORS
+from .footprint import PRIORS, TILE_M, TILE_RANGE_M
 from .origins import LEVELS
 from .periods import clock_change
 from .privacy import DEFAULT_K
@@ -55,6 +55,7 @@ class RunConfig:
     ancillary: str | None = None
     ancillary_column: str | None = None
     prior: str = "plan"
+    tile_m: float = TILE_M
     kind: str = "presence"
     stat: str = "mean"
     dedup_factor: float | None = None
@@ -145,6 +146,11 @@ class RunConfig:
         self.k = float(self.k)  # (30 and 30.0 are one setting: the manifest says 30.0 for both)
         if self.dedup_factor is not None and not 0 < self.dedup_factor <= 1:
             bad("dedup_factor", f"{self.dedup_factor!r} is not in (0, 1]")
+        lo, hi = TILE_RANGE_M
+        if isinstance(self.tile_m, bool) or not isinstance(self.tile_m, (int, float)) or not lo <= self.tile_m <= hi:
+            bad("tile_m", f"{self.tile_m!r} is not a tile side from {lo:g} to {hi:g} metres",
+                "the footprint model's grid: 100 m by default; finer costs memory with the square of the ratio (docs/scale.md)")
+        self.tile_m = float(self.tile_m)
         if self.heat_grid_m is not None and not self.heat_grid_m > 0:
             bad("heat_grid_m", f"{self.heat_grid_m!r} is not a positive number of metres")
         if self.heat_h3 is not None and not (isinstance(self.heat_h3, int) and 0 <= self.heat_h3 <= 15):
@@ -195,6 +201,7 @@ class RunConfig:
         if self.weights:
             given = [f"--{name}" for name, value in (("cells", self.cells if not cells_needed else None), ("ancillary", self.ancillary),
                                                      ("prior", None if self.prior == "plan" else self.prior),
+                                                     ("tile-size", None if self.tile_m == TILE_M else self.tile_m),
                                                      ("cell-crs", None if cells_needed else self.cell_crs))
                      if value is not None]
             if given:
@@ -236,7 +243,7 @@ def _clock_change(value: str) -> str:
 
 
 #: TOML keys named as the command line's options where the two differ.
-_ALIASES = {"crs": "cell_crs", "heat_grid": "heat_grid_m"}
+_ALIASES = {"crs": "cell_crs", "heat_grid": "heat_grid_m", "tile_size": "tile_m"}
 _TYPES = {f.name: f.type for f in dataclasses.fields(RunConfig)}
 PATH_KEYS = ("zones", "cells", "counts", "events", "optout", "weights", "ancillary", "market_share")
 

@@ -78,6 +78,8 @@ log = logging.getLogger("geozones")
 
 #: Tile side in metres.
 TILE_M = 100.0
+#: The tile sides a run may ask for (metres): finer than the plan can say, or too coarse to place anyone in a zone, refused.
+TILE_RANGE_M = (10.0, 1000.0)
 #: Log-distance path-loss exponent (urban macro cells).
 PATH_LOSS_EXPONENT = 3.5
 #: Softness of the best-server choice in dB (the scale of a Gumbel perturbation of every

@@ -144,6 +144,7 @@ def build_footprint_weights(
     ancillary: str | None = None,
     ancillary_column: str | None = None,
     prior: str = "plan",
+    tile_m: float = TILE_M,
 ) -> tuple[Weights, gpd.GeoDataFrame, Footprints]:
     """The footprint model's inputs: weights under the prior, best-server areas, footprints.
 
@@ -153,6 +154,8 @@ def build_footprint_weights(
         As for :func:`build_weights` (the ancillary layer is the density's prior).
     prior : {"plan", "uniform"}, default "plan"
         The prior without an ancillary layer (:func:`geozones.footprint.footprints`).
+    tile_m : float, default :data:`geozones.footprint.TILE_M`
+        The grid's tile side in metres.
 
     Returns
     -------
@@ -162,7 +165,8 @@ def build_footprint_weights(
     """
     plan = read_cellplan(cells, crs=cell_crs)
     try:
-        return prior_footprint_weights(plan, zones, crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column, prior=prior)
+        return prior_footprint_weights(plan, zones, crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column, prior=prior,
+                                       tile_m=tile_m)
     except (WeightsError, CoverageError) as exc:
         raise naming_inputs(exc, zone_paths, str(cells), cell_crs) from None
 
@@ -175,6 +179,7 @@ def prior_footprint_weights(
     ancillary: str | None = None,
     ancillary_column: str | None = None,
     prior: str = "plan",
+    tile_m: float = TILE_M,
 ) -> tuple[Weights, gpd.GeoDataFrame, Footprints]:
     """:func:`build_footprint_weights` of a cell plan already read (the errors name no file).
 
@@ -184,8 +189,8 @@ def prior_footprint_weights(
         The cell plan (:func:`geozones.read_cellplan`).
     zones : geopandas.GeoDataFrame
         The zone set.
-    crs, ancillary, ancillary_column, prior
-        The metric CRS (default: the best-server areas'), and the density's prior.
+    crs, ancillary, ancillary_column, prior, tile_m
+        The metric CRS (default: the best-server areas'), the density's prior and the grid's tile side.
 
     Returns
     -------
@@ -198,7 +203,7 @@ def prior_footprint_weights(
         If no cell's footprint reaches any zone.
     """
     coverage = build_coverage(plan, "voronoi", crs=crs)
-    fp = footprints(plan, zones, crs=crs or coverage.crs, ancillary=ancillary, ancillary_column=ancillary_column, prior=prior)
+    fp = footprints(plan, zones, crs=crs or coverage.crs, ancillary=ancillary, ancillary_column=ancillary_column, prior=prior, tile_m=tile_m)
     if not fp.zone_shares.nnz:
         raise no_overlap(coverage, zones)
     return footprint_weights(fp), coverage, fp
@@ -217,6 +222,7 @@ def run_weights(
     on_dask: bool = False,
     scheduler: str | None = None,
     prior: str = "plan",
+    tile_m: float = TILE_M,
 ) -> tuple[Weights, str, Footprints | None]:
     """The weights a run starts from, with a zone that only swapped coordinates leave unreached refused.
 
@@ -226,6 +232,8 @@ def run_weights(
         As for :func:`build_weights`.
     prior : {"plan", "uniform"}, default "plan"
         The footprint model's prior without an ancillary layer.
+    tile_m : float, default :data:`geozones.footprint.TILE_M`
+        The footprint model's tile side in metres.
 
     Returns
     -------
@@ -235,7 +243,7 @@ def run_weights(
     """
     if coverage_model(cells, model) == "footprint":
         weights, coverage, fp = build_footprint_weights(zones, zone_paths, cells, cell_crs=cell_crs, metric_crs=metric_crs,
-                                                        ancillary=ancillary, ancillary_column=ancillary_column, prior=prior)
+                                                        ancillary=ancillary, ancillary_column=ancillary_column, prior=prior, tile_m=tile_m)
         model = "footprint"
     else:
         weights, coverage, model = build_weights(zones, zone_paths, cells, model=model, cell_crs=cell_crs, metric_crs=metric_crs,

@@ -409,7 +409,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
             fp = prebuilt_footprints(cfg.weights, weights)
     else:  # (footprint: the density comes from the counts, below)
         weights, model, fp = run_weights(zones, cfg.zones, cfg.cells, model=model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs,
-                                         ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column, prior=cfg.prior,
+                                         ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column, prior=cfg.prior, tile_m=cfg.tile_m,
                                          scheduler=cfg.scheduler if cfg.engine == "dask" else None, on_dask=cfg.engine == "dask")
     # what is published about the weights (weights.parquet, the fit): never the counts' density
     public_weights = weights
@@ -418,7 +418,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         if not cfg.cells:
             raise ConfigError("setting 'earlier': the earlier runs' zones are weighed from the cell plan: give cells with prebuilt weights")
         weights_x, _, fp_x = run_weights(early.extra, early.zone_files, cfg.cells, model=model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs,
-                                         ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column, prior=cfg.prior)
+                                         ancillary=cfg.ancillary, ancillary_column=cfg.ancillary_column, prior=cfg.prior, tile_m=cfg.tile_m)
     pert = None
     if cfg.protection == "perturb":  # (zones keyed by their composition under the cell plan, not by the counts)
         pert = Perturbation(secret, cfg.perturb_max, float(cfg.perturb_variance)).with_zones(public_weights)

@@ -532,6 +532,51 @@ def test_the_prior_is_chosen_with_a_flag_or_a_key_and_said_in_the_manifest(small
         load_config(cfg)
 
 
+def test_the_grid_is_set_with_tile_size_on_every_verb_that_builds_footprints(small_case, tmp_path):
+    """Issue 18: 'a probability over a grid (100 m by default)': a probe found the side an
+    API setting alone. ``--tile-size`` (apportion, weights) and ``tile_size`` or ``tile_m``
+    (run) set it, the manifest says it, the counts still add up; a side outside 10-1000 m is
+    refused in one line; beside prebuilt weights, or with another model, it is said unused."""
+    from geozones.config import load_config
+
+    from .conftest import run_cli
+    from .test_pipeline import assert_one_line_error
+
+    c = small_case
+    common = ["--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--k", "5", "--no-map", "--heat-grid", "0"]
+    fp = {}
+    for side in (100, 250):
+        r = run_cli("apportion", *common, "--out", tmp_path / f"t{side}", *(["--tile-size", str(side)] if side != 100 else []))
+        assert r.returncode == 0 and "not used" not in r.stderr, r.stderr
+        fp[side] = json.loads((tmp_path / f"t{side}" / "manifest.json").read_text())["weights"]["footprint"]
+        t = pd.read_csv(tmp_path / f"t{side}" / "zone_counts.csv", dtype={"origin": str})
+        assert t["observed"].notna().any()
+    assert fp[100]["tile_m"] == 100 and fp[250]["tile_m"] == 250
+    assert fp[250]["tiles"] < fp[100]["tiles"] / 4  # (a quarter-hectare grid: about 6x fewer tiles, the edges aside)
+    r = run_cli("apportion", *common, "--out", tmp_path / "bad", "--tile-size", "5")
+    assert_one_line_error(r, code=2)
+    assert "--tile-size" in r.stderr and not (tmp_path / "bad").exists()
+    w = tmp_path / "w.parquet"
+    r = run_cli("weights", "--zones", c["zones"], "--cells", c["cells"], "--tile-size", "250", "--out", w)
+    assert r.returncode == 0 and "not used" not in r.stderr, r.stderr
+    r = run_cli("apportion", "--zones", c["zones"], "--weights", w, "--counts", c["counts"], "--k", "5", "--no-map", "--heat-grid", "0",
+                "--out", tmp_path / "pw")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "pw" / "zone_counts.csv").read_bytes() == (tmp_path / "t250" / "zone_counts.csv").read_bytes()
+    r = run_cli("apportion", "--zones", c["zones"], "--weights", w, "--counts", c["counts"], "--k", "5", "--no-map", "--heat-grid", "0",
+                "--tile-size", "50", "--out", tmp_path / "pw2")
+    assert r.returncode == 0 and "--tile-size was not used: the prebuilt weights" in r.stderr, r.stderr
+    r = run_cli("weights", "--zones", c["zones"], "--cells", c["cells"], "--model", "voronoi", "--tile-size", "50", "--out", tmp_path / "v.parquet")
+    assert r.returncode == 0 and "--tile-size was not used" in r.stderr, r.stderr
+    for key in ("tile_size", "tile_m"):
+        cfg = tmp_path / f"{key}.toml"
+        cfg.write_text(f'zones = "{c["zones"]}"\ncells = "{c["cells"]}"\ncounts = "{c["counts"]}"\nout = "{tmp_path / "o"}"\n{key} = 250\n')
+        assert load_config(cfg).tile_m == 250.0
+        cfg.write_text(f'zones = "{c["zones"]}"\ncells = "{c["cells"]}"\ncounts = "{c["counts"]}"\nout = "{tmp_path / "o"}"\n{key} = 2000\n')
+        with pytest.raises(gz.ConfigError, match="tile_m"):
+            load_config(cfg)
+
+
 def test_a_totals_rest_is_priced_at_its_hidden_origins_shares_not_the_whole_tables():
     """A probe's border area listed DE at a share of 0.03: every total with any origin hidden
     ran to 28-45 times its estimate, as if its rest were all German, though DE was published

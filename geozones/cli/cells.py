@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from .._io import write_text_atomic
 from .._words import plural
 from ..cellplan import read_cellplan
 from ..coverage import build_coverage
+from ..footprint import TILE_M
 from ..inputs import build_footprint_weights, build_weights, coverage_model
 from ..weights_io import footprints_path, write_footprints, write_weights
 from ..zones import read_zones
-from .options import cell_crs, metric_crs, model_option, out_file, prior_option, say, step, zone_files
+from .options import cell_crs, metric_crs, model_option, out_file, prior_option, say, step, tile_option, zone_files
+
+log = logging.getLogger("geozones")
 
 
 @click.command("coverage")
@@ -42,6 +47,7 @@ def coverage_cmd(cellplan: str, model: str | None, cell_crs: str | None, metric_
 @click.option("--ancillary", type=click.Path(), help="Where people are: a population raster (GeoTIFF) or polygons (dasymetric weights; --model footprint: a factor on the prior).")
 @click.option("--ancillary-column", help="Value column of a polygon ancillary layer (default: polygon area).")
 @prior_option("plan")
+@tile_option()
 @click.option("--repair", is_flag=True, help="Repair zone geometries instead of refusing them.")
 @out_file("Weights to write: .parquet (or .csv).")
 def weights_cmd(
@@ -53,6 +59,7 @@ def weights_cmd(
     ancillary: str | None,
     ancillary_column: str | None,
     prior: str,
+    tile_m: float,
     repair: bool,
     out: str,
 ) -> int:
@@ -69,7 +76,7 @@ def weights_cmd(
     with step(f"building {model} coverage and apportioning it over {len(zs)} zones"):
         if model == "footprint":
             w, _, fp = build_footprint_weights(zs, list(zone_paths), cells, cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary,
-                                               ancillary_column=ancillary_column, prior=prior)
+                                               ancillary_column=ancillary_column, prior=prior, tile_m=tile_m)
         else:
             w, _, _ = build_weights(zs, list(zone_paths), cells, model=model, cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary,
                                     ancillary_column=ancillary_column)
@@ -84,4 +91,7 @@ def weights_cmd(
         f"{plural(s['cells_in_no_zone'], 'cell')} in no zone; mean outside share {s['mean_outside']:.1%}; "
         f"{plural(s['zones_without_cells'], 'zone')} that no cell reaches"
     )
+    unused = [f"--{name}" for name, off in (("prior", prior == "plan"), ("tile-size", tile_m == TILE_M)) if not off]
+    if model != "footprint" and unused:  # (said once written, as a run's advice)
+        log.warning("%s %s not used: settings of --model footprint, not %s", ", ".join(unused), "was" if len(unused) == 1 else "were", model)
     return 0

@@ -20,7 +20,7 @@ from ..coverage import MODELS
 from ..density import DENSITIES
 from ..errors import InputError
 from ..extrapolate import DEFAULT_SHARE
-from ..footprint import PRIORS
+from ..footprint import PRIORS, TILE_M, TILE_RANGE_M
 from ..origins import LEVELS
 from ..privacy import DEFAULT_K
 
@@ -122,6 +122,14 @@ def prior_option(default: str | None):
                              "operators put sites where people are) or uniform; --ancillary multiplies it by up to 4 where the layer is densest (docs/accuracy.md).")
 
 
+def tile_option(default: float = TILE_M):
+    """``--tile-size``: the footprint model's grid."""
+    lo, hi = TILE_RANGE_M
+    return click.option("--tile-size", "tile_m", type=click.FloatRange(lo, hi), default=default, show_default=True,
+                        help=f"--model footprint: side in metres of the grid's tiles ({lo:g}-{hi:g}); finer places people closer "
+                             "and costs memory and time with the square of the ratio.")
+
+
 def pipeline_options(f):
     """The options shared by ``apportion`` and ``run`` (RunConfig's keys), with its defaults."""
     d = DEFAULTS
@@ -165,6 +173,7 @@ def pipeline_options(f):
         click.option("--ancillary", type=click.Path(), help="Where people are: a population raster (GeoTIFF) or polygons (dasymetric weights; --model footprint: a factor on the prior)."),
         click.option("--ancillary-column", help="Value column of a polygon ancillary layer."),
         prior_option(d["prior"]),
+        tile_option(d["tile_m"]),
         click.option("--engine", type=click.Choice(ENGINE_CHOICES), default=d["engine"], show_default=True,
                      help="How counts are read: auto (stream for Parquet, memory for CSV, events or --start/--end); in memory; "
                           "streamed from Parquet in bounded memory; or on Dask."),

@@ -49,7 +49,7 @@ def report_run(result, out: str) -> None:
 def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, start, end, earlier, model, density, kind, stat, dedup_factor, k, protection,
                   perturb_max, perturb_variance, secret_file, market_share,
                   period, summary_period, origin_level, residents, unknown_cells, strict_quality, heat_grid_m, heat_h3, make_map, self_contained,
-                  cell_crs, metric_crs, ancillary, ancillary_column, prior, engine, memory_budget, scheduler) -> int:
+                  cell_crs, metric_crs, ancillary, ancillary_column, prior, tile_m, engine, memory_budget, scheduler) -> int:
     """Apportion counts per cell to zones and publish privacy-safe figures into a folder.
 
     Writes zone_counts.csv and .parquet, zones.geojson, weights.parquet, map.html and
@@ -66,7 +66,7 @@ def apportion_cmd(zone_paths, cells, weights_path, counts, events, optout, out, 
         model=model, density=density, kind=kind, stat=stat, dedup_factor=dedup_factor, k=k, market_share=market_share, period=period,
         summary_period=None if summary_period.lower() == "none" else summary_period, origin_level=origin_level,
         residents=residents, unknown_cells=unknown_cells, strict_quality=strict_quality, heat_grid_m=heat_grid_m or None, heat_h3=heat_h3, map=make_map, self_contained=self_contained,
-        cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column, prior=prior,
+        cell_crs=cell_crs, metric_crs=metric_crs, ancillary=ancillary, ancillary_column=ancillary_column, prior=prior, tile_m=tile_m,
         engine=engine, memory_budget=memory_budget, scheduler=scheduler,
         protection=protection, perturb_max=perturb_max, perturb_variance=perturb_variance, secret_file=secret_file,
         earlier=list(earlier) or None,
