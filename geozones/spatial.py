@@ -42,9 +42,7 @@ def spatial_checks(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: flo
     known = np.where(fig >= 0, derivable[np.maximum(fig, 0)], True)  # no figure: none there
     before = sup.copy()  # (what was hidden when the exposures were found)
     y = np.where(fig >= 0, a.obs[np.maximum(fig, 0)], 0.0)
-    # groups of zones that share cells
-    adj = (w.T @ w) != 0
-    n_comp, comp = sparse.csgraph.connected_components(adj, directed=False)
+    n_comp, comp = zone_groups(w)
     for c in range(n_comp):
         zs = np.flatnonzero(comp == c)
         cells = np.unique(w[:, zs].tocoo().row)
@@ -55,6 +53,24 @@ def spatial_checks(a: AuditInput, derivable: np.ndarray, sup: np.ndarray, k: flo
         dense = min(len(cells), len(zs)) <= DENSE_LIMIT and len(cells) * len(zs) <= DENSE_ENTRIES
         check = _dense if dense else _sparse
         yield from check(a, w[cells][:, zs], zs, rests, known, fig, y, before, sup, k, breaks)
+
+
+def zone_groups(w: sparse.sparray) -> tuple[int, np.ndarray]:
+    """Groups of zones that share cells, through any chain of them: (number, group per zone).
+
+    Components of the graph of cells and zones (an edge per weight), numbered in the order
+    of their first zone: the zones' own graph (``W' W``) has an edge per pair of zones a
+    cell reaches, the square of a footprint's hundreds of small zones, and took half of a
+    city grid's audit to build at each round.
+    """
+    n_cells, n_z = w.shape
+    coo = sparse.coo_array(w)
+    graph = sparse.coo_array((np.ones(coo.nnz, np.int8), (coo.row, n_cells + coo.col.astype(np.int64))), shape=(n_cells + n_z,) * 2)
+    _, comp = sparse.csgraph.connected_components(graph, directed=False)
+    groups, first, comp = np.unique(comp[n_cells:], return_index=True, return_inverse=True)
+    rank = np.empty(len(groups), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(groups))
+    return len(groups), rank[comp.reshape(-1)]
 
 
 #: The most entries of the dense checks' arrays over pairs of cells at once (pairs x
