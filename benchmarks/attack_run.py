@@ -94,17 +94,21 @@ def _residents(run: Path) -> dict[str, str]:
     return out
 
 
-def _estimates_off(pub: pd.DataFrame, share: dict, res: dict) -> int:
+def _estimates_off(pub: pd.DataFrame, share: dict, res: dict, level: str) -> int:
     """How many published estimates do not follow from published observed figures and the
-    manifest's market shares: an origin's is its count divided by the origin's share; ``all``'s is its
+    manifest's market shares: an origin's is its count divided by the origin's share (its
+    pooled share where its codes have several, else the one its codes have); ``all``'s is its
     published origins' estimates plus the rest of its count divided by ``rest_share``
-    (docs/extrapolation). Each to within its rounding.
+    (docs/privacy.md). Each to within its rounding.
     """
     fac = share.get("factors") or {}
     if not fac:
         return int((np.abs(pub.estimate - pub.observed) > 0.5 + 1e-9).sum())
-    # the manifest gives each origin's market share: estimate = observed / share
-    f = 1.0 / np.array([fac.get(res.get(z) if o == "resident" else o, np.nan) for z, o in zip(pub.zone_id, pub.origin)])
+    # the manifest gives each code's market share and each mixed origin's pooled share: estimate = observed / share
+    codes = pd.Series(list(fac), dtype=object)
+    by_origin = pd.Series(list(fac.values())).groupby(rollup_codes(codes, level, keep=frozenset(res.values())).astype(str).to_numpy()).unique()
+    one = {o: float(v[0]) for o, v in by_origin.items() if len(v) == 1} | fac | (share.get("pooled_shares") or {})
+    f = 1.0 / np.array([one.get(res.get(z) if o == "resident" else o, np.nan) for z, o in zip(pub.zone_id, pub.origin)])
     one = pub.origin != "all"
     off = one & ~(np.abs(pub.estimate - pub.observed * f) <= 0.5 + 1e-6)
     key = [pub.zone_id, pub.period, pub.period_start]
@@ -156,7 +160,7 @@ def build(run: Path, counts: Path, weights: Path | None, k: float):
     truth = np.bincount((ci * n_b + bi) * n_o + oi, weights=c["count"].to_numpy(float), minlength=len(cells) * n_b * n_o)
 
     pub = z[z.status == "published"].reset_index(drop=True)
-    odd = _estimates_off(pub, json.loads((run / "manifest.json").read_text()).get("market_share") or {}, res)
+    odd = _estimates_off(pub, json.loads((run / "manifest.json").read_text()).get("market_share") or {}, res, level)
     print(f"estimates not made from published figures alone (within their rounding): {odd}")
     if odd:
         raise SystemExit("some estimates are equations of their own: this attacker does not read them")

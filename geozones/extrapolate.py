@@ -23,7 +23,7 @@ from ._io import read_csv_text
 from .errors import MarketShareError
 from .origins import ALL, RESIDENT, normalize_origins, origin_names, province_of
 
-__all__ = ["read_market_share", "market_share_factors", "share_bands", "extrapolate", "rest_share", "input_totals", "DEFAULT", "DEFAULT_SHARE"]
+__all__ = ["read_market_share", "market_share_factors", "share_bands", "extrapolate", "rest_share", "input_totals", "pooled_share", "pooled_shares", "pool_bins", "DEFAULT", "DEFAULT_SHARE"]
 
 #: The origin of the default row of a market-share table.
 DEFAULT = "*"
@@ -261,6 +261,86 @@ def rest_share(shares: pd.DataFrame | None, totals: tuple[float, float] | None =
         if key in table:
             return float(table[key])
     return float(np.median(shares["share"].to_numpy(dtype=float)))
+
+
+def pooled_share(observed: float, estimated: float) -> float:
+    """One share for an origin whose codes have different shares: its people over the input,
+    ``observed / estimated``, to 6 decimals (the same on every engine, whose sums differ in
+    the last bits); 1 where the input counted none of them.
+
+    Parameters
+    ----------
+    observed, estimated : float
+        The origin's observed and estimated totals over the whole input.
+
+    Returns
+    -------
+    float
+    """
+    if not (observed > 0 and estimated > 0):
+        return 1.0
+    return float(np.clip(round(observed / estimated, 6), 1e-6, 1.0))
+
+
+def pooled_shares(rolled, share, count, known=None) -> tuple[dict[str, float], np.ndarray]:
+    """The origins as published (``rolled``) whose codes have different shares, each with
+    :func:`pooled_share` over the input's rows, and the share each row takes.
+
+    A province's estimate made of its municipalities' own shares (or a country's, or the
+    one origin of ``--origin-level none``) would be a second equation beside its observed
+    count: with two municipalities behind a figure the two give each one's people, under
+    ``k`` or not. One share per published origin for the whole run adds none (docs/privacy.md).
+
+    Parameters
+    ----------
+    rolled : array-like of str
+        Per input row, its origin as published.
+    share : array-like of float
+        Per row, its own code's share (:func:`market_share_factors`).
+    count : array-like of float
+        Per row, its count.
+    known : array-like of bool, optional
+        The rows that count (cells of the plan); default all.
+
+    Returns
+    -------
+    (dict of str to float, numpy.ndarray)
+        The origins with more than one share among the known rows, and per row the share
+        it takes: its origin's pooled share, else its own.
+    """
+    rolled, share = np.asarray(rolled, dtype=object), np.asarray(share, float)
+    known = np.ones(len(rolled), bool) if known is None else np.asarray(known, bool)
+    rows = pd.DataFrame({"o": rolled[known], "s": share[known], "n": np.asarray(count, float)[known]})
+    spread = rows.groupby("o", sort=True)["s"].agg(["min", "max"])
+    mixed = spread.index[(spread["min"] != spread["max"]).to_numpy()]
+    if not len(mixed):
+        return {}, share
+    rows = rows[rows["o"].isin(mixed)]
+    sums = rows.assign(e=rows["n"] / rows["s"]).groupby("o", sort=True)[["n", "e"]].sum()
+    pooled = {str(o): pooled_share(float(sums.at[o, "n"]), float(sums.at[o, "e"])) for o in mixed}
+    return pooled, pd.Series(rolled).map(pooled).fillna(pd.Series(share)).to_numpy(dtype=float)
+
+
+def pool_bins(bins) -> dict[str, float]:
+    """:func:`pooled_shares` for the stream and dask engines' sums: each origin group whose
+    codes had different shares (its estimates summed apart) takes one share, in place.
+
+    Parameters
+    ----------
+    bins : geozones.engine.CellBins
+
+    Returns
+    -------
+    dict of str to float
+        The groups' codes and shares (also ``bins.info["pooled_shares"]``).
+    """
+    out = {}
+    for g in sorted(bins.estimates):
+        bins.factors[g] = pooled_share(float(bins.sums[:, g, :].sum(dtype=float)), float(bins.estimates[g].sum()))
+        out[str(bins.origins[g])] = float(bins.factors[g])
+    bins.estimates.clear()
+    bins.info["pooled_shares"] = out
+    return out
 
 
 def input_totals(counts, shares: pd.DataFrame | None) -> tuple[float, float]:

@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import sparse
 
 from . import __version__
-from ._words import plural
+from ._words import plural, some
 from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
 from .audit import audit_record
 from .cellkey import Perturbation, read_secret
@@ -49,7 +49,7 @@ from .earlier import TwoLevels, check_settings, join_weights, prepare_earlier
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, process_bytes, publish_dense, publish_in_parts, table_fits
 from .errors import BudgetError, ConfigError, WeightsError
-from .extrapolate import input_totals, market_share_factors, read_market_share, rest_share
+from .extrapolate import input_totals, market_share_factors, pool_bins, pooled_shares, read_market_share, rest_share
 from .footprint import REACH_FACTOR, refined_weights
 from .inputs import beyond_reach, prebuilt_footprints, run_weights, warn_partly_unreached
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
@@ -129,25 +129,24 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     the zone table small. Residents' municipalities are kept apart until the zones are
     known. A maximum over time is taken after apportioning, from the counts' own periods.
     """
+    per_level = weights if isinstance(weights, dict) else None  # (a density per period: each published period from its own)
+    weights = per_level[parse_period(periods[0])] if per_level else weights
     factors = market_share_factors(counts["origin"], shares)
-    keep = frozenset(residents.values()) if residents else frozenset()
-    values = counts.assign(
-        estimate=counts["count"].to_numpy(dtype=float) / counts["origin"].map(factors).to_numpy(dtype=float),
-        origin=rollup_codes(counts["origin"], cfg.origin_level, keep=keep).to_numpy(),
-    )
+    rolled = rollup_codes(counts["origin"], cfg.origin_level, keep=frozenset(residents.values()) if residents else frozenset())
+    known = pd.Index(weights.cell_ids).get_indexer(counts["cell_id"].to_numpy()) >= 0
+    pooled, share = pooled_shares(rolled, counts["origin"].map(factors), counts["count"], known)  # (one share per published origin)
+    values = counts.assign(estimate=counts["count"].to_numpy(dtype=float) / share, origin=rolled.to_numpy())
     values = values.groupby(["cell_id", "period_start", "period", "origin"], sort=True, observed=True)[["count", "estimate"]].sum().reset_index()
     values.attrs = dict(counts.attrs)
     check_split(periods, values["period"].iloc[0] if len(values) else cfg.period, counts.attrs.get("source"))
     linear = cfg.kind == "events" or (cfg.kind == "presence" and cfg.stat == "mean")
     if linear:
         values = rollup_counts(values, periods[0], kind=cfg.kind)
-    per_level = weights if isinstance(weights, dict) else None  # (a density per period: each published period from its own)
-    weights = per_level[parse_period(periods[0])] if per_level else weights
     table, info = apportion(values, weights, kind=cfg.kind, dedup_factor=cfg.dedup_factor, unknown_cells=cfg.unknown_cells)
     check_split(periods, values["period"].iloc[0] if len(values) else cfg.period, counts.attrs.get("source"), cfg.kind)  # (after the dedup check)
     # (what was dropped and read, in the file's own rows and counts, as the stream engine says it: not the roll-up's)
-    unknown = pd.Index(weights.cell_ids).get_indexer(counts["cell_id"].to_numpy()) < 0
-    info.update(input_total=float(counts["count"].sum()), dropped_rows=int(unknown.sum()),
+    unknown = ~known
+    info.update(pooled_shares=pooled, input_total=float(counts["count"].sum()), dropped_rows=int(unknown.sum()),
                 dropped_count=float(counts.loc[unknown, "count"].sum()) if unknown.any() else 0.0)
     conservation = None
     if not weights.meta.get("zones_overlap", True) and len(table):
@@ -178,6 +177,7 @@ def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[s
         memory_budget=cfg.memory_budget, engine=cfg.engine, scheduler=cfg.scheduler, progress=None,
     )
     bins.info["held_before"] = held  # (said once the run has published: runfiles.note_held)
+    pool_bins(bins)  # (one share per origin as published, as _figures)
     return bins
 
 
@@ -394,7 +394,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         if extra:
             raise WeightsError(f"the weights name zones that are not in the zone files, e.g. {extra[0]!r}", path=cfg.weights, hint="rebuild the weights for these zones")
         if missing:  # (weights tables from elsewhere, or written before 0.1.0 named only the zones cells reach): zero figures
-            log.warning("%s without weights, reached by no cell: %s", plural(len(missing), "zone"), ", ".join(missing[:5]))
+            log.warning("%s without weights, reached by no cell: %s", plural(len(missing), "zone"), some(missing))
             weights = weights.with_zones(zones["zone_id"].astype(str))
         built = weights.meta.get("model")
         if built and model and built != model:
@@ -579,6 +579,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
             "table": cfg.market_share,
             "note": "estimate = observed / share(origin)" if shares is not None else "no market-share table: estimate = observed",
             "factors": {k: factors[k] for k in sorted(factors)},
+            "pooled_shares": (bins.info if counts is None else info).get("pooled_shares") or None,
             "rest_share": rest,
             "rest_note": "the estimate of 'all' is its published origins' estimates plus the rest of its observed count divided by rest_share, "
                          "the input's observed total over its estimated total",

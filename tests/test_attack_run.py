@@ -113,3 +113,23 @@ def test_the_run_attacker_finds_a_cell_the_audit_would_hide(leaky_case):
     assert "exposed (bound under k = 30): 0" in got.stdout
     got = _attack(leaky_case, leaky_case / "audited", "--bounds", "10")  # C under A alone: at most 810.5
     assert got.returncode == 0 and "0 bounded under k = 30 (the lowest bound 810.5" in got.stdout, got.stdout + got.stderr
+
+
+def test_the_run_attacker_reads_a_provinces_estimate_made_of_municipalities_with_their_own_shares(leaky_case, tmp_path):
+    """A probe's run with shares per municipality at --origin-level province: the attacker
+    looked each published origin's factor up by its code ('40000', not in the manifest) and
+    stopped ("estimates not made from published figures alone"); each such estimate was
+    also an equation of its own. Now the province takes one pooled share, which the manifest
+    gives, and every published estimate follows from published figures."""
+    rows = ["cell_id,period_start,period,count,origin"]
+    for h in range(24):
+        for c, gent, evergem in (("c0", 300, 100), ("c1", 150, 250), ("c2", 10, 5)):
+            rows += [f"{c},2026-07-01T{h:02d}:00:00+02:00,1h,{gent},44021", f"{c},2026-07-01T{h:02d}:00:00+02:00,1h,{evergem},44019"]
+    (leaky_case / "counts.csv").write_text("\n".join(rows) + "\n")
+    (leaky_case / "shares.csv").write_text("origin,share\n44021,0.5\n44019,0.2\n*,0.3\n")
+    out = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "geozones", "-q", "apportion", "--zones", "zones.geojson", "--cells", "cells.csv", "--counts", "counts.csv",
+                    "--model", "voronoi", "--period", "1d", "--no-map", "--market-share", "shares.csv", "--out", str(out)], check=True, cwd=leaky_case)
+    r = _attack(leaky_case, out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "estimates not made from published figures alone (within their rounding): 0" in r.stdout, r.stdout

@@ -413,3 +413,48 @@ def test_the_zone_summary_is_the_last_period_and_a_zone_without_a_row_is_hidden(
                           "estimate": [1000.0, 400.0, 200.0, 150.0, 100.0, 50.0], "status": ["published"] * 6})
     shown = top_origins(level)["z"]
     assert shown.count("%") == 3 and "40%" in shown and "20%" in shown and "15%" in shown and "France" not in shown, shown
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+@pytest.mark.parametrize("level", ["province", "country", "none"])
+def test_an_origin_of_codes_with_different_shares_gives_no_second_equation(small_case, tmp_path, engine, level):
+    """A probe's market shares per municipality (Gent 0.5, Evergem 0.2) at --origin-level
+    province: each published province row's estimate was Gent/0.5 + Evergem/0.2 beside its
+    observed Gent + Evergem, and the two gave Evergem's people (5.67 for a true 5.83, under
+    k). The attacker's view: two inputs that move people between the two municipalities in
+    opposite ways in two cells (each cell's total and each municipality's total unchanged)
+    differ in every zone's split, and must publish the same tables."""
+    c = small_case
+    shares = tmp_path / "shares.csv"
+    shares.write_text("origin,share\n44021,0.5\n44019,0.2\nBE,0.38\n*,0.3\n")
+
+    def counts(d: int):
+        rows = ["cell_id,period_start,period,count,origin"]
+        for h in range(24):
+            rows += [f"A,2026-07-01T{h:02d}:00,1h,{100 + d},44021", f"A,2026-07-01T{h:02d}:00,1h,{20 - d},44019",
+                     f"B,2026-07-01T{h:02d}:00,1h,{60 - d},44021", f"B,2026-07-01T{h:02d}:00,1h,{40 + d},44019"]
+        path = tmp_path / f"counts{d}.csv"
+        path.write_text("\n".join(rows) + "\n")
+        if engine == "stream":
+            pq = path.with_suffix(".parquet")
+            pd.read_csv(path, dtype={"cell_id": str, "origin": str}).to_parquet(pq)
+            return pq
+        return path
+
+    tables, manifests = [], []
+    for d in (0, 15):
+        out = tmp_path / f"o{d}"
+        r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts(d), "--market-share", shares,
+                    "--k", "10", "--origin-level", level, "--no-residents", "--heat-grid", "0", "--no-map", "--summary-period", "none",
+                    "--engine", engine, "--out", out)
+        assert r.returncode == 0, r.stderr
+        tables.append((out / "zone_counts.csv").read_bytes())
+        manifests.append(json.loads((out / "manifest.json").read_text())["market_share"])
+    t = pd.read_csv(tmp_path / "o0" / "zone_counts.csv", dtype={"origin": str})
+    code = {"province": "40000", "country": "BE", "none": "all"}[level]
+    rows = t[(t["origin"] == code) & (t["status"] == "published")]
+    assert len(rows) == 2  # (both zones publish the mixed origin: the test has something to compare)
+    assert tables[0] == tables[1]  # (every figure, estimate and interval alike: the split inside a zone cannot be solved for)
+    pooled = manifests[0]["pooled_shares"]
+    assert list(pooled) == [code] and 0.2 < pooled[code] < 0.5 and manifests[1]["pooled_shares"] == pooled
+    np.testing.assert_allclose(rows["estimate"] * pooled[code], rows["observed"], rtol=1e-6, atol=0.5)
