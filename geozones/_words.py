@@ -1,4 +1,4 @@
-"""Words of the messages a run prints: a count with its noun."""
+"""Words of the messages a run prints: a count with its noun, a list cut short."""
 
 from __future__ import annotations
 
@@ -7,3 +7,9 @@ def plural(n: int, noun: str) -> str:
     """``"1 cell"``, ``"2 cells"``."""
     return f"{int(n)} {noun}{'s' if int(n) != 1 else ''}"
 
+
+
+def some(items, n: int = 5, fmt=str) -> str:
+    """The first ``n`` items, comma-separated, with ``", ..."`` when there are more."""
+    items = list(items)
+    return ", ".join(fmt(x) for x in items[:n]) + (", ..." if len(items) > n else "")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._words import plural
+from ._words import plural, some
 from .cellplan import read_cellplan
 from .coverage import DEFAULT_MODEL, build_coverage
 from .errors import CoverageError, WeightsError, ZoneError
@@ -287,7 +287,7 @@ def check_unreached(zones: gpd.GeoDataFrame, weights: Weights, coverage: gpd.Geo
             path=", ".join(map(str, zone_paths)),
             hint="GeoJSON positions are [longitude, latitude]: swap the two numbers of every position of that zone",
         )
-    log.warning("%s reached by no cell (their figures are zero): %s", plural(len(lonely), "zone"), ", ".join(map(str, lonely["zone_id"][:5])))
+    log.warning("%s reached by no cell (their figures are zero): %s", plural(len(lonely), "zone"), some(lonely["zone_id"]))
 
 
 #: A zone with more than this share of its area beyond every cell's reach is named in a warning.
@@ -323,11 +323,11 @@ def warn_partly_unreached(zones: gpd.GeoDataFrame, beyond: np.ndarray | None, re
     if not len(part):
         return
     part = part[np.argsort(-beyond[part], kind="stable")]
-    named = ", ".join(f"{zones['zone_id'].iloc[i]!r} ({beyond[i]:.0%} beyond)" for i in part[:5])
+    named = some(part, fmt=lambda i: f"{zones['zone_id'].iloc[i]!r} ({beyond[i]:.0%} beyond)")
     log.warning("%s partly beyond the reach of every cell of the plan (a cell reaches %g times its range_m, "
-                "given or by default): %s%s; the footprint model places nobody there, so their figures count the people of "
+                "given or by default): %s; the footprint model places nobody there, so their figures count the people of "
                 "the part the cells reach only (is the cell plan whole there? give the cells that cover the rest or their "
-                "range_m, or clip the zones to the plan's area)", plural(len(part), "zone"), reach_factor, named, ", ..." if len(part) > 5 else "")
+                "range_m, or clip the zones to the plan's area)", plural(len(part), "zone"), reach_factor, named)
 
 
 def prebuilt_footprints(path: str, weights: Weights) -> Footprints | None:

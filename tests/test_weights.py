@@ -522,3 +522,18 @@ def test_parquet_weights_read_by_arrow_equal_those_read_through_pandas(tmp_path,
         with pytest.raises(WeightsError, match=match) as err:
             gz.read_weights(tmp_path / "bad.parquet")
         assert err.value.where == "row 1"
+
+
+def test_zones_no_cell_reaches_are_counted_and_a_cut_list_says_so(caplog):
+    """A probe's '6 zones reached by no cell' named five and no '...': the sixth seemed not to exist."""
+    from geozones.inputs import check_unreached
+
+    cov = metric_gdf([box(0, 0, 1000, 1000)], ["c0"], "cell_id")
+    for n, tail in ((6, ", ..."), (5, "z5")):
+        zones = metric_gdf([box(500, 0, 1500, 900)] + [box(5000 + 2000 * i, 0, 5500 + 2000 * i, 500) for i in range(n)],
+                           ["z0"] + [f"z{i + 1}" for i in range(n)], "zone_id")
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="geozones"):
+            check_unreached(zones, gz.compute_weights(cov, zones), cov, ["zones.geojson"])
+        said = [r.getMessage() for r in caplog.records if "reached by no cell" in r.getMessage()]
+        assert len(said) == 1 and said[0].startswith(f"{n} zones reached by no cell") and said[0].endswith(tail), said
