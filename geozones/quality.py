@@ -264,6 +264,8 @@ def data_quality(network: dict, cells: tuple[list[dict], list[dict]] | None, nev
     out = {"ok": not any(found.values())}
     for key, items in found.items():
         out[key] = {"count": len(items), "listed": items[:_LISTED]}
+        if key == "missing_periods":  # (count: runs of them; a probe's 85 missing days read "1 missing period")
+            out[key]["periods"] = int(sum(i["periods"] for i in items))
     out["cells_checked"] = cells is not None
     if never is not None:
         out["cells_never_counted"] = never
@@ -312,7 +314,9 @@ def findings(quality: dict) -> str:
         if item["count"]:
             first = item["listed"][0]
             many = label.replace("day ", "days ", 1) if label.startswith("day ") else label + "s"
-            said.append(f"{item['count']} {label if item['count'] == 1 else many} (first: {first.get('start') or first.get('date')})")
+            n = item.get("periods", item["count"])  # (missing periods: how many, in how many gaps)
+            gaps = f" in {item['count']} gaps" if key == "missing_periods" and 1 < item["count"] < n else ""
+            said.append(f"{n} {label if n == 1 else many}{gaps} (first: {first.get('start') or first.get('date')})")
     return "; ".join(said)
 
 

@@ -202,6 +202,11 @@ def test_missing_periods_are_looked_for_over_start_and_end():
         {"start": "2026-07-04T00:00:00+02:00", "end": "2026-07-05T00:00:00+02:00", "periods": 24}]
     daily = network_checks(pd.Series(1.0, index=days_of(3)), 86400, span)
     assert daily["missing_periods"] == [{"start": "2026-07-04T00:00:00+02:00", "end": "2026-07-05T00:00:00+02:00", "periods": 1}]
+    # the line a run prints counts the periods, not the gaps (a probe's 85 missing days read "1 missing period")
+    from geozones.quality import data_quality, findings
+
+    assert findings(data_quality(out, None)).startswith("30 missing periods in 2 gaps (first: 2026-07-01T00:00:00+02:00)")
+    assert findings(data_quality(daily, None)).startswith("1 missing period (first: 2026-07-04T00:00:00+02:00)")
 
 
 def test_the_engines_agree_on_weeks_and_dropped_cells(gappy, tmp_path):
