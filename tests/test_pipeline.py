@@ -1184,6 +1184,9 @@ def test_the_report_of_events_counts_says_the_quarters_total_not_a_days_average(
     html = build_report(out, zone="west")
     assert "per day on average" not in html
     assert "in the quarter (4 days counted)" in html
+    # (events are not people: a probe's peak table headed its event counts "Visitors | People in all")
+    assert "<th>Day</th><th class=\"n\">Events of visitors</th><th class=\"n\">Events in all</th>" in html
+    assert "People in all" not in html and '<th class="n">Visitors' not in html
 
 
 def test_a_zone_whose_municipality_has_no_count_shows_its_visitors_not_suppressed():
