@@ -42,7 +42,8 @@ _SUBMODULES = {
     "engine": ("CellBins", "apportion_bins", "stream_counts", "stream_zone_sums", "stream_zone_table", "write_zone_table", "zone_sums"),
     "synth": ("national_case",),
     "errors": ("BudgetError", "CellPlanError", "ConfigError", "CountsError", "CoverageError", "CRSError", "GeozonesError", "InputError", "MarketShareError", "OutputError", "Problem", "WeightsError", "ZoneError"),
-    "weights": ("Weights", "compute_weights", "compute_weights_dask", "read_ancillary", "zone_fit"),
+    "weights": ("Weights", "compute_weights", "compute_weights_dask", "zone_fit"),
+    "ancillary": ("read_ancillary",),
     "weights_io": ("read_footprints", "read_weights", "write_footprints", "write_weights"),
     "footprint": ("Footprints", "estimate_density", "footprint_weights", "footprints"),
     "density": ("PeriodWeights", "period_weights"),
@@ -76,6 +77,7 @@ _sys.modules[__name__].__class__ = _Package
 if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from . import origins, simulate
     from .aggregate import add_totals, apportion, rollup_counts, rollup_origins, rollup_time
+    from .ancillary import read_ancillary
     from .authoring import draw_map, preview_map
     from .authoring_checks import authoring_problems, thin_differences, zone_contributions, zone_resolution
     from .cellkey import Perturbation, perturbation_table, read_secret
@@ -112,7 +114,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the names as plain imports
     from .visitor_tables import visitor_tables
     from .visitors import device_sums
     from .visits import VisitorsConfig, run_visitors
-    from .weights import Weights, compute_weights, compute_weights_dask, read_ancillary, zone_fit
+    from .weights import Weights, compute_weights, compute_weights_dask, zone_fit
     from .weights_io import read_footprints, read_weights, write_footprints, write_weights
     from .zones import (
         OUTSIDE,

@@ -336,10 +336,15 @@ def cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.C
         defaults.append(f"{int((fill_bw & ~omni).sum())} directional cells had no beamwidth: used {DEFAULT_BEAMWIDTH:g} degrees")
     bw = np.where(fill_bw, np.where(omni, 360.0, DEFAULT_BEAMWIDTH), bw)
     geom = gpd.GeoSeries(shapely.points(x, y), crs=src).to_crs(WGS84)
-    if not src.equals(pyproj.CRS(WGS84)):
-        lon, lat = geom.x.to_numpy(), geom.y.to_numpy()
-        if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
-            raise CellPlanError("some x, y positions cannot be converted from the given CRS", path=path, hint="check --crs")
+    lon, lat = geom.x.to_numpy(), geom.y.to_numpy()
+    if not src.equals(pyproj.CRS(WGS84)) and not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        raise CellPlanError("some x, y positions cannot be converted from the given CRS", path=path, hint="check --crs")
+    off = np.flatnonzero((np.abs(lon) > 180) | (np.abs(lat) > 90))
+    if len(off):  # (a probe's metres declared --crs EPSG:4326: "no UTM zone found for longitude 942201" named no file)
+        i = int(off[0])
+        raise CellPlanError(f"x {x[i]:.7g}, y {y[i]:.7g} is no position in {src.name} (longitude {lon[i]:.7g}, latitude {lat[i]:.7g})", path=path,
+                            where=f"{_row(i, fmt)} (cell_id {df['cell_id'].iloc[i]!r})",
+                            hint="check --crs: it names the CRS of the plan's x, y (metres need a projected CRS, e.g. EPSG:2154 or EPSG:31370)")
     given = None
     if "site_id" in df.columns:  # (empty where a row gives none)
         given = df["site_id"].map(lambda v: "" if pd.isna(v) else str(v).strip())

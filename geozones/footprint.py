@@ -328,7 +328,7 @@ def _prior(tx, ty, size: float, crs, ancillary, ancillary_column, prior: str, sx
         base, name = _plan_prior(sx, sy, tx, ty), f"cell plan (site density, {PRIOR_FLOOR:.0%} uniform)"
     if ancillary is None:
         return base, name
-    from .weights import read_ancillary
+    from .ancillary import read_ancillary
 
     half = size / 2.0
     bounds = (tx.min() - half, ty.min() - half, tx.max() + half, ty.max() + half)
