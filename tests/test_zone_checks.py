@@ -576,3 +576,25 @@ def test_a_feature_without_zone_id_names_its_properties_once(tmp_path):
     r = gz.check_zones(write(tmp_path, [bare]))
     assert codes(r) == ["missing-zone-id"]
     assert "its properties: geoitem, naam" in r.problems[0].hint
+
+
+def test_a_municipality_of_the_2025_mergers_is_a_belgian_municipality(tmp_path, small_case, caplog):
+    """A probe's Hasselt zones (71072, the 2025 merger's code, which counts accept) were
+    warned about as 'not a Belgian municipality code: residents counted among the visitors'
+    by the check and the run, while the run set their residents apart."""
+    import geopandas as gpd
+
+    zones = gpd.read_file(small_case["zones"])
+    zones["municipality"] = "71072"
+    zpath = tmp_path / "zones.geojson"
+    zones.to_file(zpath, driver="GeoJSON")
+    r = run_cli("zones", "check", zpath)
+    assert r.returncode == 0 and "not a Belgian municipality" not in r.stderr, r.stderr
+    counts = tmp_path / "counts.csv"
+    counts.write_text(small_case["counts"].read_text().replace(",34022", ",71072"))
+    with caplog.at_level("WARNING", logger="geozones"):
+        r = run_cli("apportion", "--zones", zpath, "--cells", small_case["cells"], "--counts", counts, "--out", tmp_path / "o", "--no-map")
+    assert r.returncode == 0, r.stderr
+    assert "not a Belgian municipality" not in r.stderr + caplog.text, r.stderr
+    t = pd.read_csv(tmp_path / "o" / "zone_counts.csv", dtype={"origin": str})
+    assert "resident" in set(t["origin"]) and "71072" not in set(t["origin"])
