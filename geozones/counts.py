@@ -449,6 +449,8 @@ def warn_if_no_optout_matched(optout: set[str] | None, removed: int, path) -> No
     path : str or os.PathLike
         The list, to name it.
     """
+    if optout is not None and not optout:  # (a probe's 0-byte list, a failed export, went without a word)
+        log.warning("%s: the opt-out list holds no id, so nobody was removed; if people did opt out, export the list again", path)
     if optout and not removed:
         log.warning("%s: none of the %d listed ids is a subscriber of the events, so nobody was removed; check that the list "
                     "holds the same hashed ids as the events' subscriber_id", path, len(optout))

@@ -447,6 +447,11 @@ def test_an_optout_list_in_upper_case_removes_the_same_people_and_one_that_match
     p = subprocess.run([sys.executable, "-m", "geozones", "visitors", "--zones", world["zones"], "--cells", world["cells"], "--events",
                         world["events"], "--optout", str(stranger), "--out", str(tmp_path / "c")], capture_output=True, text=True)
     assert p.returncode == 0 and "none.txt: none of the 1 listed ids is a subscriber of the events" in p.stderr, p.stderr
+    empty = tmp_path / "empty.txt"  # (a probe's 0-byte list, a failed export, was taken without a word)
+    empty.write_bytes(b"")
+    p = subprocess.run([sys.executable, "-m", "geozones", "visitors", "--zones", world["zones"], "--cells", world["cells"], "--events",
+                        world["events"], "--optout", str(empty), "--out", str(tmp_path / "d")], capture_output=True, text=True)
+    assert p.returncode == 0 and "empty.txt: the opt-out list holds no id, so nobody was removed" in p.stderr, p.stderr
 
 
 def test_a_cell_that_barely_reaches_a_zone_adds_as_little_time_and_as_few_days():
