@@ -284,6 +284,8 @@ CASES: list[Case] = [
          cmd="geozones -q weights --zones zones.geojson --cells cells.csv --out weights.parquet", names=("zones.geojson", "cells.csv", "swapped")),
     Case("cells-metres-as-degrees", "x, y in metres declared as WGS84 degrees (--crs EPSG:4326)", write("cells.csv", "cell_id,x,y\nA,942201.1,6537984.5\nB,943201.1,6537984.5\n"),
          cmd=AP + " --crs EPSG:4326", names=("cells.csv", "line 2 (cell_id 'A')", "--crs")),
+    Case("preview-other-city", "zones preview over another city's cell plan (no cell reaches a zone)", write("cells.csv", _cells(lonlat=((4.40, 51.22), (4.41, 51.22)))),
+         cmd="geozones -q zones preview --zones zones.geojson --cells cells.csv --out preview.html", names=("zones.geojson", "cells.csv", "overlaps")),
     Case("cells-crs-mismatch", "cell positions in Lambert 2008 declared as Lambert 72 (--crs EPSG:31370)",
          write("cells.csv", f"cell_id,x,y,range_m\nA,{X0},{Y0},500\nB,{X0 + 1000},{Y0},500\n"), cmd=AP + " --crs EPSG:31370", names=("zones.geojson", "cells.csv")),
     Case("cells-unknown-crs", "a CRS that does not exist (--crs EPSG:999999)",

@@ -9,8 +9,8 @@ import click
 
 from ..cellplan import read_cellplan
 from ..coverage import build_coverage
-from ..errors import InputError, WeightsError
-from ..inputs import build_footprint_weights
+from ..errors import CoverageError, InputError, WeightsError
+from ..inputs import build_footprint_weights, naming_inputs
 from ..zones import check_zones, h3_grid, read_zones, square_grid, write_zones, zone_paths
 from .options import authoring_k, cell_crs, check_model, drawn_model, judged_model, market_share, metric_crs, out_file, say, self_contained, strict, zone_files
 
@@ -153,7 +153,10 @@ def zones_preview(
 
     zs = read_zones(list(zone_paths))
     plan, model = _cells_as(cells, model, "footprint", cell_crs)
-    m, fit = preview_map(zs, plan, model=model, k=k, share=share, crs=metric_crs, self_contained=self_contained)
+    try:
+        m, fit = preview_map(zs, plan, model=model, k=k, share=share, crs=metric_crs, self_contained=self_contained)
+    except (WeightsError, CoverageError) as exc:  # (named by both files, as a run names them: a probe's named none)
+        raise naming_inputs(exc, list(zone_paths), cells, cell_crs) from None
     save_map(m, out, self_contained=self_contained)
     bad = fit[fit["flagged"]]
     for r in bad.itertuples(index=False):
