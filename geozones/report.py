@@ -26,6 +26,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ._io import people_text, read_csv_text, write_text_atomic
+from ._words import number
 from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
 from .outputs import top_origins
@@ -474,7 +475,7 @@ def build_report(
         shares_svg=_bar_chart(shares.sort_values("estimate", ascending=False), "Where visitors come from") if shares["share"].notna().any() else "",
         level=level, comparison=comparison, zones=ztab, spend=spend_rows, spend_note=spend_note,
         model=p.get("model"), crs=p.get("metric_crs"), measure=p.get("measure"), kind=p.get("kind"), stat=p.get("stat"),
-        k=k, suppressed=dc.get("suppressed"), published=dc.get("published"), reasons=dc.get("suppressed_by_reason", {}),
+        k=number(k), suppressed=dc.get("suppressed"), published=dc.get("published"), reasons=dc.get("suppressed_by_reason", {}),
         noise=dc.get("perturbation"),
         factors=[{"origin": o, "name": fnames.get(o, o), "share": f"{v:.0%}" if v < 1 else "1 (none)"} for o, v in factors.items()],
         devices=devices, effects=effects, unusable=unusable, rule_km2=f"{MIN_ZONE_KM2:g}", rule_fit=f"{LOW_FIT:g}", outside_events=outside, optout=manifest.get("optout") is not None, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality"), first_day, end_day), cells_unchecked=(manifest.get("data_quality") or {}).get("cells_checked") is False,

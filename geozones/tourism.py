@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._io import people_text
+from ._words import number
 from .visitors import CATEGORIES, KEY_OF
 
 __all__ = ["device_sections", "settings_that_differ"]
@@ -173,7 +174,7 @@ def device_sections(run_dir: str | os.PathLike[str], zone: str, start: str, end:
     out = {"classes": _per_day(vis, zone, start, end, list(CATEGORIES["visitors"]) + ["all"], "class", rd), "dwell": [], "returning": [],
            "dwell_note": "",
            "period": str(vis["period"].iloc[0]) if len(vis) else "1d", "in_tables": bool((vis["zone_id"] == zone).any()),
-           "differ": differ, "k": settings.get("k")}
+           "differ": differ, "k": None if settings.get("k") is None else number(settings["k"])}
     out["classes_note"] = shares_note(out["classes"])
     within = vis["period_start"].str.slice(0, 10)
     days = sorted(pd.unique(within[(within >= start[:10]) & (within < end[:10])]))

@@ -1335,3 +1335,17 @@ def test_an_hourly_run_with_residents_hidden_in_some_hours_ranks_its_peaks_by_pe
     peaks = text[text.index("Peak days"):]
     assert "By people in all" in peaks
     assert re.search(r"Date Day Visitors People in all Event 2026-07-03 Friday suppressed [\d,]+ \(", peaks), peaks[:400]
+
+
+def test_thresholds_read_as_numbers_people_write():
+    """A probe's run said 'k = 1e+06' and its report 'fewer than 20.0' (the visitors' k)."""
+    from geozones._words import number
+
+    assert [number(x) for x in (30, 30.0, 1e6, 2.5, 20.0)] == ["30", "30", "1,000,000", "2.5", "20"]
+
+
+def test_the_run_says_a_large_k_as_people_write_it(small_case):
+    c = small_case
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "big", "--k", "1000000",
+                "--no-map", "--heat-grid", "0")
+    assert r.returncode == 0 and "suppressed (k = 1,000,000)" in r.stderr, r.stderr

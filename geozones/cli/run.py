@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .._io import write_text_atomic
+from .._words import number
 from ..config import RunConfig, load_config
 from .options import out_folder, pipeline_options, protection_option, say, step, zone_files
 
@@ -29,7 +30,7 @@ def report_run(result, out: str) -> None:
     """Say what a run wrote and how many figures it published."""
     m = result.manifest
     dc = m["disclosure_control"]
-    say(f"wrote {len(m['outputs'])} files to {out}: {dc['published']} figures published, {dc['suppressed']} suppressed (k = {dc['k']:g})")
+    say(f"wrote {len(m['outputs'])} files to {out}: {dc['published']} figures published, {dc['suppressed']} suppressed (k = {number(dc['k'])})")
 
 
 @click.command("apportion")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .._words import number
 from ..cellkey import DEFAULT_MAX_NOISE, DEFAULT_VARIANCE
 from ..config import ENGINE_CHOICES
 from ..privacy import DEFAULT_K
@@ -65,5 +66,5 @@ def visitors_cmd(zone_paths, cells, model, events, out, municipalities, regular_
     dc = m["disclosure_control"]
     pub = sum(dc[n]["published"] for n in ("visitors", "dwell", "returning"))
     sup = sum(dc[n]["suppressed"] for n in ("visitors", "dwell", "returning"))
-    say(f"wrote visitors, dwell and returning tables to {out}: {pub} figures published, {sup} suppressed (k = {k:g})")
+    say(f"wrote visitors, dwell and returning tables to {out}: {pub} figures published, {sup} suppressed (k = {number(k)})")
     return 0
