@@ -7,6 +7,7 @@ there.
 
 from __future__ import annotations
 
+import logging
 import re
 
 import numpy as np
@@ -201,3 +202,25 @@ def clock_change(t) -> str:
     if pd.isna(t.tz_localize(TIMEZONE, ambiguous=True, nonexistent="NaT")):
         return "forward"
     return "back" if pd.isna(t.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="NaT")) else ""
+
+
+def warn_far_time_zone(zones) -> None:
+    """Warn when the zones lie far from Europe/Brussels' time zone: every day, week, month
+    and night geozones counts is Brussels' (there is no time-zone setting), so a probe's
+    Tokyo run published days from 07:00 to 07:00 local time without a word.
+
+    Parameters
+    ----------
+    zones : geopandas.GeoDataFrame
+        The zone set (any CRS).
+    """
+    if not len(zones):
+        return
+    x0, _, x1, _ = zones.to_crs("EPSG:4326").total_bounds
+    lon = (x0 + x1) / 2
+    hours = (lon - 15.0) / 15.0  # (the sun's hours from the meridian of Brussels' standard time, UTC+1)
+    if abs(hours) > 1.5:
+        logging.getLogger("geozones").warning(
+            "the zones lie near longitude %.0f, far from Europe/Brussels' time zone: geozones counts days, weeks, months and nights "
+            "by Brussels' clock for every city (there is no time-zone setting), so a published day there begins about %d hours "
+            "%s local midnight; times without an offset are read as Brussels' too", lon, round(abs(hours)), "after" if hours > 0 else "before")

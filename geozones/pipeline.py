@@ -55,12 +55,8 @@ from .inputs import beyond_reach, prebuilt_footprints, run_weights, warn_partly_
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
 from .origins import ALL, home_municipalities, homes_counted_in, rollup_codes
 from .outfolder import claimed, filling, new_folder
-from .outputs import (
-    ZONE_COUNT_COLUMNS,
-    output_table,
-    table_frame,
-    zone_summary,
-)
+from .outputs import ZONE_COUNT_COLUMNS, output_table, table_frame, zone_summary
+from .periods import warn_far_time_zone
 from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, nested_items, optout_summary, publish, safe_count
 from .quality import check_strict, findings, quality_of_bins, quality_of_counts
 from .runfiles import (
@@ -644,6 +640,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     warn_partly_unreached(zones, beyond, reach_factor)
     warn_hidden_holders(table, nested)
     warn_outside_home(zones, residents)
+    warn_far_time_zone(zones)
     for said in cfg.unused(cells_needed=early is not None and len(early.extra) > 0):
         log.warning(said)
     manifest["outputs"] = [f.name for f in files]

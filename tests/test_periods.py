@@ -117,3 +117,23 @@ def test_a_summary_period_shorter_than_the_period_is_said(small_case):
     r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", c["tmp"] / "o", "--kind", "events",
                 "--period", "1mo", "--summary-period", "1w", "--heat-grid", 0, "--model", "voronoi")
     assert r.returncode == 0 and "the summary period 1w is shorter than --period 1mo: it is not published" in r.stderr, r.stderr
+
+
+def test_zones_far_from_brussels_time_zone_are_warned_about(caplog):
+    """A probe's Tokyo zones were published in days from 07:00 to 07:00 local time (days are
+    Brussels' for every city) without a word; Milan, Madrid or Kortrijk are not warned about."""
+    import geopandas as gpd
+    import shapely
+
+    from geozones.periods import warn_far_time_zone
+
+    def said(lon: float) -> list[str]:
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="geozones"):
+            warn_far_time_zone(gpd.GeoDataFrame(geometry=[shapely.box(lon, 45.0, lon + 0.02, 45.02)], crs="EPSG:4326"))
+        return [r.getMessage() for r in caplog.records]
+
+    assert said(3.26) == said(9.19) == said(-3.7) == []
+    tokyo = said(139.7)
+    assert len(tokyo) == 1 and "longitude 140" in tokyo[0] and "about 8 hours after local midnight" in tokyo[0]
+    assert "before local midnight" in said(-74.0)[0]
