@@ -28,7 +28,7 @@ from .origins import LEVELS
 from .periods import clock_change
 from .privacy import DEFAULT_K
 
-__all__ = ["RunConfig", "load_config", "pick_engine", "range_bound", "run_span", "DEFAULTS", "ENGINE_CHOICES", "UNKNOWN_CELLS", "PATH_KEYS"]
+__all__ = ["RunConfig", "load_config", "pick_engine", "range_bound", "run_span", "footprint_only", "DEFAULTS", "ENGINE_CHOICES", "UNKNOWN_CELLS", "PATH_KEYS"]
 
 #: ``engine`` may also be ``auto``: the stream engine for Parquet counts, the memory engine
 #: for CSV counts, subscriber-level events or a ``start``/``end`` range (see :func:`pick_engine`).
@@ -175,7 +175,7 @@ class RunConfig:
             bad("end", f"{self.end!r} is not after start {self.start!r}", "the range is start <= period_start < end")
 
 
-    def unused(self, *, cells_needed: bool = False) -> list[str]:
+    def unused(self, *, cells_needed: bool = False, model: str | None = None) -> list[str]:
         """Settings given that the run did not use, each a sentence (warned once it has written).
 
         Only settings that differ from their defaults are named: a default cannot be told
@@ -186,6 +186,8 @@ class RunConfig:
         cells_needed : bool, default False
             Whether the cell plan served the run beside prebuilt weights (an earlier run's
             other zones are weighed from it).
+        model : str, optional
+            The coverage model the run used (the footprint model's settings are unused under another).
 
         Returns
         -------
@@ -208,7 +210,17 @@ class RunConfig:
                 said.append(f"{', '.join(given)} {'was' if len(given) == 1 else 'were'} not used: the prebuilt weights ({self.weights}) "
                             "place the cells as they were built" + (" (a cell plan serves only an --earlier run's other zones)"
                                                                     if "--cells" in given else ""))
+        elif model and model != "footprint":
+            said += footprint_only(self.prior, self.tile_m, model)
         return said
+
+
+def footprint_only(prior: str, tile_m: float, model: str) -> list[str]:
+    """The footprint model's settings given (not their defaults) to a run or ``geozones
+    weights`` of another model, in a sentence (or none).
+    """
+    given = [f"--{name}" for name, default in (("prior", prior == "plan"), ("tile-size", tile_m == TILE_M)) if not default]
+    return [f"{', '.join(given)} {'was' if len(given) == 1 else 'were'} not used: settings of --model footprint, not {model}"] if given else []
 
 
 def range_bound(value: str) -> pd.Timestamp | None:

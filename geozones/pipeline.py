@@ -641,7 +641,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     warn_hidden_holders(table, nested)
     warn_outside_home(zones, residents)
     warn_far_time_zone(zones)
-    for said in cfg.unused(cells_needed=early is not None and len(early.extra) > 0):
+    for said in cfg.unused(cells_needed=early is not None and len(early.extra) > 0, model=model):
         log.warning(said)
     manifest["outputs"] = [f.name for f in files]
     return RunResult(arrow=table, manifest=manifest, files=files)

@@ -568,6 +568,8 @@ def test_the_grid_is_set_with_tile_size_on_every_verb_that_builds_footprints(sma
     assert r.returncode == 0 and "--tile-size was not used: the prebuilt weights" in r.stderr, r.stderr
     r = run_cli("weights", "--zones", c["zones"], "--cells", c["cells"], "--model", "voronoi", "--tile-size", "50", "--out", tmp_path / "v.parquet")
     assert r.returncode == 0 and "--tile-size was not used" in r.stderr, r.stderr
+    r = run_cli("apportion", *common, "--model", "voronoi", "--prior", "uniform", "--tile-size", "50", "--out", tmp_path / "vor")
+    assert r.returncode == 0 and "--prior, --tile-size were not used: settings of --model footprint, not voronoi" in r.stderr, r.stderr
     for key in ("tile_size", "tile_m"):
         cfg = tmp_path / f"{key}.toml"
         cfg.write_text(f'zones = "{c["zones"]}"\ncells = "{c["cells"]}"\ncounts = "{c["counts"]}"\nout = "{tmp_path / "o"}"\n{key} = 250\n')

@@ -9,8 +9,8 @@ import click
 from .._io import write_text_atomic
 from .._words import plural
 from ..cellplan import read_cellplan
+from ..config import footprint_only
 from ..coverage import build_coverage
-from ..footprint import TILE_M
 from ..inputs import build_footprint_weights, build_weights, coverage_model
 from ..weights_io import footprints_path, write_footprints, write_weights
 from ..zones import read_zones
@@ -91,7 +91,6 @@ def weights_cmd(
         f"{plural(s['cells_in_no_zone'], 'cell')} in no zone; mean outside share {s['mean_outside']:.1%}; "
         f"{plural(s['zones_without_cells'], 'zone')} that no cell reaches"
     )
-    unused = [f"--{name}" for name, off in (("prior", prior == "plan"), ("tile-size", tile_m == TILE_M)) if not off]
-    if model != "footprint" and unused:  # (said once written, as a run's advice)
-        log.warning("%s %s not used: settings of --model footprint, not %s", ", ".join(unused), "was" if len(unused) == 1 else "were", model)
+    for said in footprint_only(prior, tile_m, model) if model != "footprint" else ():  # (said once written, as a run's advice)
+        log.warning(said)
     return 0
