@@ -557,3 +557,21 @@ def test_shares_that_do_not_add_up_are_said():
     assert "add up to 120%" in shares_note(rows)
     assert shares_note([{"name": "a", "_share": 0.4}, {"name": "b", "_share": 0.61}]) == ""
     assert shares_note([{"name": "a", "_share": 0.4}, {"name": "b", "_share": np.nan}]) == ""
+
+
+def test_the_report_says_why_unique_counts_from_events_read_below_the_visitor_tables(world, tmp_path):
+    """A probe's report put '960 people in all per day' (apportion --events: unique people per
+    cell, one network-wide deduplication factor) beside 'all 3,006' (geozones visitors, the
+    same events and day), and blamed 'a sample of subscribers', which it was not."""
+    from geozones.report import build_report
+
+    from .conftest import run_cli
+
+    out = tmp_path / "o"
+    r = run_cli("apportion", "--zones", world["zones"], "--cells", world["cells"], "--events", world["events"], "--k", "1", "--period", "1d",
+                "--heat-grid", "0", "--no-map", "--out", out)
+    assert r.returncode == 0, r.stderr
+    run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out=str(out), k=1))
+    zone = pd.read_csv(out / "zone_counts.csv")["zone_id"].iloc[0]
+    html = build_report(out, zone=zone)
+    assert "From subscriber-level events" in html and "deduplicated by one factor for the whole network, read low" in html
