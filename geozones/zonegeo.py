@@ -254,7 +254,11 @@ def h3_grid(area: gpd.GeoDataFrame | gpd.GeoSeries | shapely.Geometry, resolutio
     # buffer by one cell edge so that cells overlapping the boundary are kept
     edge_m = h3.average_hexagon_edge_length(int(resolution), unit="m")
     metric = metric_crs(geo.total_bounds)
-    grown = gpd.GeoSeries([shape], crs=WGS84).to_crs(metric).buffer(edge_m * 1.1).to_crs(WGS84).iloc[0]
+    grown_m = gpd.GeoSeries([shape], crs=WGS84).to_crs(metric).buffer(edge_m * 1.1)
+    n = float(grown_m.area.iloc[0]) / h3.average_hexagon_area(int(resolution), unit="m^2")
+    if n > 1_000_000:  # (a probe's resolution 13 over Gent, 3.4 million cells, ran for more than ten minutes)
+        raise InputError(f"an H3 grid of resolution {int(resolution)} over this area has about {n:,.0f} cells; choose a lower resolution")
+    grown = grown_m.to_crs(WGS84).iloc[0]
     for poly in shapely.get_parts(grown):
         cells.update(h3.geo_to_cells(shapely.geometry.mapping(poly), int(resolution)))
     ids = sorted(cells)

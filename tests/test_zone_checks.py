@@ -255,6 +255,19 @@ def test_cli_grid_writes_a_zone_file_that_checks(tmp_path):
     assert gz.check_zones(out_h3).ok
     r = geozones("zones", "grid", "--area", area, "--out", tmp_path / "none.geojson")
     assert r.returncode == 2 and not (tmp_path / "none.geojson").exists()
+    # a folder of zone files, as --zones takes it (a probe's was an internal error)
+    folder = tmp_path / "zones"
+    folder.mkdir()
+    write(folder, [feature("a", square(3.25, 50.82, 0.02))], "a.geojson")
+    write(folder, [feature("b", square(3.30, 50.82, 0.02))], "b.geojson")
+    r = geozones("zones", "grid", "--area", folder, "--size", 1000, "--out", tmp_path / "both.geojson")
+    assert r.returncode == 0, r.stderr
+    both = gz.read_zones(tmp_path / "both.geojson")
+    assert both.total_bounds[0] < 3.25 and both.total_bounds[2] > 3.32  # (both files' areas covered)
+    # an H3 grid of more than a million cells is refused at once (a probe's resolution 13 over Gent ran for ten minutes and more)
+    big = write(tmp_path, [feature("c", square(3.2, 50.8, 0.1))], "big.geojson")  # (about 80 km2: 1.8 million cells of resolution 13)
+    r = geozones("zones", "grid", "--area", big, "--h3", 13, "--out", tmp_path / "h3big.geojson")
+    assert r.returncode == 1 and "choose a lower resolution" in r.stderr and not (tmp_path / "h3big.geojson").exists(), r.stderr
 
 
 def test_clean_files_are_read_in_bulk_as_feature_by_feature():

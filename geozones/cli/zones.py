@@ -228,17 +228,21 @@ def _cells_as(cells: str, model: str | None, default: str, cell_crs: str | None)
 
 def _read_area(path: str):
     import geopandas as gpd
+    import pandas as pd
 
     p = Path(path)
     if not p.exists():
         raise InputError("no such file", path=p, hint="check the path")
+    files = zone_paths([p]) if p.is_dir() else [p]  # (a folder of zone files, as --zones takes: a probe's was an internal error)
     try:
-        gdf = gpd.read_file(p)
-    except Exception as exc:
-        raise InputError(f"cannot read the area: {exc}", path=p, hint="give a GeoJSON or Shapefile of polygons") from exc
+        parts = [gpd.read_file(f) for f in files]
+    except Exception as exc:  # noqa: BLE001 - GDAL and pyogrio raise many classes for a file they cannot read
+        raise InputError(f"cannot read the area: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", path=p,
+                         hint="give a GeoJSON or Shapefile of polygons, or a folder of GeoJSON zone files") from exc
+    parts = [g if isinstance(g, gpd.GeoDataFrame) else gpd.GeoDataFrame(g, geometry=[None] * len(g)) for g in parts]  # (a table: no polygon)
+    gdf = gpd.GeoDataFrame(pd.concat([g.to_crs("EPSG:4326") if g.crs is not None else g for g in parts], ignore_index=True),
+                           geometry="geometry", crs="EPSG:4326")  # (a layer without a CRS: longitude/latitude)
     gdf = gdf[gdf.geometry.notna() & gdf.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
     if not len(gdf):
         raise InputError("holds no polygon", path=p, hint="the area must be a polygon layer")
-    if gdf.crs is None:
-        gdf = gdf.set_crs("EPSG:4326")
     return gdf
