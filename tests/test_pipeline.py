@@ -1349,3 +1349,18 @@ def test_the_run_says_a_large_k_as_people_write_it(small_case):
     r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", c["tmp"] / "big", "--k", "1000000",
                 "--no-map", "--heat-grid", "0")
     assert r.returncode == 0 and "suppressed (k = 1,000,000)" in r.stderr, r.stderr
+
+
+def test_a_report_of_hourly_periods_writes_a_page_per_hour(small_case, tmp_path):
+    """A probe's hourly run (--summary-period none) had its 336 hourly pages written over 14
+    files named by their day."""
+    c = small_case
+    out = tmp_path / "o"
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", out, "--period", "1h",
+                "--summary-period", "none", "--k", "1", "--no-map", "--heat-grid", "0")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("report", out)
+    assert r.returncode == 0, r.stderr
+    pages = sorted(p.name for p in out.glob("report-*.html"))
+    assert len(pages) == 24 and pages[0] == "report-2026-07-01T00-00.html" and pages[-1] == "report-2026-07-01T23-00.html", pages
+    assert (out / "report.html").read_bytes() == (out / pages[-1]).read_bytes()

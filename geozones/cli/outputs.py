@@ -59,6 +59,9 @@ def report_cmd(run_dir: str, more: tuple[str, ...], out: str | None, zone: str |
     if (by or base) and not target:  # (a probe's --by alone was ignored in silence)
         raise click.UsageError("--by and --base go with --target (e.g. --target 2x --by 2031)")
     starts = [period_start] if period_start else report_periods(run_dir)
+    # (a page per period, named by its day; periods shorter than a day by their time too, and at the autumn
+    # clock change by their offset: a probe's 336 hourly pages were written over 14 files)
+    width = next((n for n in (10, 16) if len({s[:n] for s in starts}) == len(starts)), None)
     for start in starts:
         page = build_report(run_dir, zone=zone, spend=spend, events=events_path, period_start=start, campaigns=campaigns,
                             compare=[*compare, *more], target=target, by=by, base=base)
@@ -68,7 +71,7 @@ def report_cmd(run_dir: str, more: tuple[str, ...], out: str | None, zone: str |
             page_path = str(Path(run_dir) / "report.html")
         else:
             first = Path(out) if out else Path(run_dir) / "report.html"
-            page_path = str(first.with_name(f"{first.stem}-{start[:10]}{first.suffix}"))
+            page_path = str(first.with_name(f"{first.stem}-{start[:width].replace(':', '-').replace('+', 'p')}{first.suffix}"))
             if start == starts[-1]:  # (report.html, or --out, is the last period's page too: where a reader looks first)
                 write_report(page, first)
                 say(f"wrote {first} (the last period's page)")
