@@ -474,8 +474,8 @@ def authoring_problems(
     try:
         w = weights if weights is not None else compute_weights(coverage, zones, crs=crs)
     except WeightsError as exc:  # no cell reaches any zone: say so, as a warning on the file
-        return [Problem(first, "", "no-cell-reaches", f"no cell of the cell plan reaches any zone ({exc.message})",
-                        "is it the cell plan of this area? (check the cell plan's coordinates)", "warning")]
+        return [Problem(first, "", "no-cell-reaches", f"no cell of the cell plan reaches any zone ({exc.message})", exc.hint if "swapped" in (
+            exc.hint or "") else "is it the cell plan of this area? (check the cell plan's coordinates)", "warning")]  # (a probe's swapped zones: said as a run says)
     fit = zone_resolution(w, zones, coverage, k=k, share=share, crs=crs)
     m = sparse.csc_array(w.matrix)
     n_z, n_c = int((np.diff(m.indptr) > 0).sum()), int(len(np.unique(m.indices)))

@@ -611,3 +611,14 @@ def test_a_municipality_of_the_2025_mergers_is_a_belgian_municipality(tmp_path, 
     assert "not a Belgian municipality" not in r.stderr + caplog.text, r.stderr
     t = pd.read_csv(tmp_path / "o" / "zone_counts.csv", dtype={"origin": str})
     assert "resident" in set(t["origin"]) and "71072" not in set(t["origin"])
+
+
+def test_zones_check_with_cells_says_swapped_coordinates_anywhere(tmp_path):
+    """A probe's French zone file with every position [lat, lon] passed `zones check`, and with
+    --cells read 'is it the cell plan of this area?', while a run said 'latitude and longitude
+    look swapped' (the check's own swap test knows Flanders and Brussels only)."""
+    cells = tmp_path / "cells.csv"
+    cells.write_text("cell_id,lon,lat,range_m\nA,2.35,48.85,2000\nB,2.37,48.85,2000\n")
+    zones = write(tmp_path, [feature("paris", [[[y, x] for x, y in ring] for ring in square(2.34, 48.84, 0.03)])], "swapped.geojson")
+    r = geozones("zones", "check", zones, "--cells", cells)
+    assert "swapped" in r.stderr and "is it the cell plan of this area" not in r.stderr, r.stderr
