@@ -34,6 +34,11 @@ VARIANT, joined with ``+``:
 - ``ancpop``: ``--ancillary`` = the population raster ``POP.tif`` (as geozones combines it:
   since stop 40 the factor of ``ancx`` with b = 3; before, the layer as the prior).
 - ``tile:m``: tiles of m metres; ``soft:db``: softness of the best-server choice.
+- ``akernc:f,m``: as ``akern`` but each site's mass is its number of cells (capacity is
+  added where demand is); ``akerng:f,m,g``: ``akern`` to the power g (mean 1), then the floor.
+- ``akernn:f,m``: as ``akern`` but each site's mass is the people its cells counted (the
+  run's counts; the prior is built in ``estimate_density``).
+- ``ple:x``: path-loss exponent of the footprints; ``reach:x``: reach factor.
 """
 
 import dataclasses
@@ -158,6 +163,57 @@ for v in V:
             kk = (np.exp(-d ** 2 / (2 * h[i] ** 2)) / h[i] ** 2).sum(axis=1)
             return dataclasses.replace(fp, prior=(1 - m) * kk / kk.mean() + m)
         F.footprints = _fa
+    elif name in ("akernc", "akerng"):  # akernc:f,m  akern with each site's mass = its number of cells; akerng:f,m,g  akern to the power g
+        p = list(map(float, arg.split(","))) if arg else []
+        f, m, g = (p + [1.0, 0.05, 1.0][len(p):])[:3]
+        per_cell = name == "akernc"
+        from scipy.spatial import cKDTree
+        _f6 = F.footprints
+        def _fac(cells, zones, _f6=_f6, f=f, m=m, g=g, per_cell=per_cell, **k):
+            fp = _f6(cells, zones, **k)
+            c = cells.to_crs(fp.meta["crs"])
+            sites, n = np.unique(np.round(np.c_[c.geometry.x, c.geometry.y], 1), axis=0, return_counts=True)
+            mass = n.astype(float) if per_cell else np.ones(len(sites))
+            tree = cKDTree(sites)
+            gap = tree.query(sites, k=min(4, len(sites)))[0][:, -1]
+            h = np.maximum(f * gap, 100.0)
+            d, i = tree.query(np.c_[fp.x, fp.y], k=min(32, len(sites)))
+            kk = (mass[i] * np.exp(-d ** 2 / (2 * h[i] ** 2)) / h[i] ** 2).sum(axis=1)
+            kk = (kk / kk.mean()) ** g
+            return dataclasses.replace(fp, prior=(1 - m) * kk / kk.mean() + m)
+        F.footprints = _fac
+    elif name == "akernn":  # akernn:f,m  akern with each site's mass = the people its cells counted (the run's counts)
+        p = list(map(float, arg.split(","))) if arg else []
+        f, m = (p + [1.0, 0.05][len(p):])[:2]
+        from scipy.spatial import cKDTree
+        _f7, _est = F.footprints, F.estimate_density
+        _store = {}
+        def _fan(cells, zones, _f7=_f7, f=f, **k):
+            fp = _f7(cells, zones, **k)
+            c = cells.to_crs(fp.meta["crs"])
+            sites, site_of = np.unique(np.round(np.c_[c.geometry.x, c.geometry.y], 1), axis=0, return_inverse=True)
+            tree = cKDTree(sites)
+            gap = tree.query(sites, k=min(4, len(sites)))[0][:, -1]
+            h = np.maximum(f * gap, 100.0)
+            d, i = tree.query(np.c_[fp.x, fp.y], k=min(32, len(sites)))
+            w = np.exp(-d ** 2 / (2 * h[i] ** 2)) / h[i] ** 2
+            K = sparse.csr_array((w.ravel(), (np.repeat(np.arange(len(fp.x)), i.shape[1]), i.ravel())), shape=(len(fp.x), len(sites)))
+            # (cells of fp are in the order of `cells`)
+            _store[id(fp.matrix)] = (K, site_of.ravel())
+            return fp
+        def _estn(P, counts, prior, iterations=F.ITERATIONS, _est=_est, m=m):
+            if id(P) in _store:
+                K, site_of = _store[id(P)]
+                sc = np.bincount(site_of, weights=np.asarray(counts, dtype=float), minlength=K.shape[1])
+                kk = K @ sc
+                if kk.mean() > 0:
+                    prior = (1 - m) * kk / kk.mean() + m
+            return _est(P, counts, prior, iterations=iterations)
+        F.footprints, F.estimate_density = _fan, _estn
+    elif name == "ple":  # ple:x  path-loss exponent of the footprints
+        with_defaults(exponent=float(arg))
+    elif name == "reach":  # reach:x  reach factor (times range_m)
+        with_defaults(reach_factor=float(arg))
     elif name == "anc":  # anc:shops (the case's shopping-area zones) or anc:kern (Flanders' core shopping areas) as --ancillary
         import geopandas as gpd
         _f2 = F.footprints
