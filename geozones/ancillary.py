@@ -66,7 +66,7 @@ def read_ancillary(
             raise InputError(f"cannot read the ancillary layer ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})",
                              path=path, hint=what) from exc
         source = str(path)
-        if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:  # (a CSV or table without geometry)
+        if not isinstance(gdf, gpd.GeoDataFrame) or gdf.active_geometry_name is None:  # (a CSV or table without geometry)
             raise InputError("the ancillary layer has no geometry", path=path, hint=what)
     named = None if isinstance(source, gpd.GeoDataFrame) else source
     if gdf.crs is None:
