@@ -29,6 +29,7 @@ from .inputs import build_weights, run_weights
 from .origins import successor
 from .outfolder import check_replaceable, claimed, filling, new_folder, replace_folder
 from .outputs import write_table
+from .periods import warn_far_time_zone
 from .privacy import DEFAULT_K, PUBLISHED, optout_summary, safe_count
 from .runfiles import check_out_apart
 from .visitor_tables import pooled_share, visitor_tables
@@ -371,5 +372,6 @@ def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
             write_table(t, stage, name)
         write_text_atomic(stage / "visitors_manifest.json", json.dumps(manifest, indent=2, default=str))
         replace_folder(stage, cfg.out, own=VISITOR_OUTPUTS)
+    warn_far_time_zone(zones)  # (its nights and days are Brussels': a probe's Tokyo nights were daytime there)
     manifest["tables"] = tables
     return manifest

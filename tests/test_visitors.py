@@ -575,3 +575,22 @@ def test_the_report_says_why_unique_counts_from_events_read_below_the_visitor_ta
     zone = pd.read_csv(out / "zone_counts.csv")["zone_id"].iloc[0]
     html = build_report(out, zone=zone)
     assert "From subscriber-level events" in html and "deduplicated by one factor for the whole network, read low" in html
+
+
+def test_visitors_of_zones_far_from_brussels_are_warned_about_its_nights(world, tmp_path, caplog):
+    """A probe's Tokyo visitors had their nights read on Brussels' clock (Tokyo's daytime)
+    without a word; the world near Kortrijk is not warned about."""
+    def shifted(name: str) -> str:
+        fc = json.loads(Path(world[name]).read_text())
+        for f in fc["features"]:
+            f["geometry"]["coordinates"] = [[[x + 136.0, y - 15.0] for x, y in ring] for ring in f["geometry"]["coordinates"]]
+        fc.pop("crs", None)
+        out = tmp_path / Path(world[name]).name
+        out.write_text(json.dumps(fc))
+        return str(out)
+
+    with caplog.at_level("WARNING", logger="geozones"):
+        run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out=str(tmp_path / "here"), k=1))
+        assert "Europe/Brussels' time zone" not in caplog.text
+        run_visitors(VisitorsConfig(zones=[shifted("zones")], cells=shifted("cells"), events=world["events"], out=str(tmp_path / "tokyo"), k=1))
+    assert "far from Europe/Brussels' time zone" in caplog.text and "hours after local midnight" in caplog.text
