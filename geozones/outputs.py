@@ -221,7 +221,7 @@ SUMMARY_COLUMNS = ("visitors", "estimate_low", "estimate_high", "observed", "sta
 
 
 def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, shares: pd.DataFrame | None = None,
-                 origin_level: str | None = None) -> gpd.GeoDataFrame:
+                 origin_level: str | None = None, shown: pd.Timestamp | None = None) -> gpd.GeoDataFrame:
     """Zones with the published figures of the summary period (origin ``all``) and top origins.
 
     Parameters
@@ -237,12 +237,15 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, 
         interval sums (:func:`geozones.intervals.rest_bounds`).
     origin_level : str, optional
         The run's origin level, for the origins' names (:func:`geozones.origins.origin_names`).
+    shown : pandas.Timestamp, optional
+        Which period to summarise where there are several (:func:`geozones.periods.shown_start`:
+        the last the counts cover whole); by default the last.
 
     Returns
     -------
     geopandas.GeoDataFrame
         A row per zone: ``visitors`` (estimate), ``observed``, ``status``, ``period``,
-        ``period_start`` (local ISO 8601: the run's last such period where it has several),
+        ``period_start`` (local ISO 8601: ``shown``, else the run's last such period, where it has several),
         ``top_origins`` (the three largest published origins with their shares), and
         ``_origins_observed``, ``_origins_estimate``, ``_origins_at_low``,
         ``_origins_at_high`` (their published origins' sums, the last two at their shares'
@@ -251,8 +254,10 @@ def zone_summary(zones: gpd.GeoDataFrame, published: pd.DataFrame, period: str, 
         file's own properties (one named like a figure column is kept as ``zone_<name>``).
     """
     level = published[published["period"] == period]
-    if level["period_start"].nunique() > 1:  # several quarters: summarise the last
-        level = level[level["period_start"] == level["period_start"].max()]
+    if level["period_start"].nunique() > 1:  # several quarters: summarise the one shown (the last whole one), else the last
+        starts = pd.to_datetime(level["period_start"], utc=True)
+        pick = shown if shown is not None and (starts == shown).any() else starts.max()
+        level = level[(starts == pick).to_numpy()]
     tot = level[level["origin"] == ALL].set_index("zone_id")
     if not len(tot):  # no origin breakdown: the only origin is the total
         tot = level.set_index("zone_id")

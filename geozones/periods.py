@@ -173,6 +173,40 @@ def period_floor(times: pd.Series, period: str) -> pd.Series:
     return naive.dt.tz_localize(TIMEZONE, ambiguous=True, nonexistent="shift_forward").dt.tz_convert("UTC")
 
 
+def shown_start(first: str | None, last: str | None, period: str, base: str | None = None) -> pd.Timestamp | None:
+    """The ``period`` (the summary) a run shows where it has several (zones.geojson, the map,
+    report.html): the last one the counts cover whole, else the last; None where the counts
+    lie in one. A probe's 168 hours across the spring clock change reached one hour into a
+    second week, and every view showed that hour as the week.
+
+    Parameters
+    ----------
+    first, last : str, int or None
+        The counts' first and last period starts (ISO text with its offset, or UTC nanoseconds).
+    period : str
+        The summary period.
+    base : str, optional
+        The counts' own period (the last one's end is the cover's).
+
+    Returns
+    -------
+    pandas.Timestamp or None
+        The period's start, UTC.
+    """
+    if not first or not last:
+        return None
+    a, b = (pd.Timestamp(t).tz_localize("UTC") if pd.Timestamp(t).tzinfo is None else pd.Timestamp(t).tz_convert("UTC") for t in (first, last))
+    covered = b + pd.Timedelta(seconds=period_seconds(parse_period(base)) if base else 0)
+    starts = [pd.Timestamp(period_floor(pd.Series([a]), period).iloc[0])]
+    final = pd.Timestamp(period_floor(pd.Series([b]), period).iloc[0])
+    while starts[-1] < final:
+        starts.append(period_end(starts[-1], period).tz_convert("UTC"))
+    if len(starts) < 2:
+        return None
+    whole = [s for s in starts if s >= a and period_end(s, period).tz_convert("UTC") <= covered]
+    return whole[-1] if whole else starts[-1]
+
+
 def off_period(starts_ns: np.ndarray, period: str) -> np.ndarray:
     """Which UTC times (nanoseconds) are not the start of a ``period``: an hourly count at
     10:30, or at 08:00:01, is a count of no hour, and a day's mean over its hours would take it

@@ -56,7 +56,7 @@ from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
 from .origins import ALL, home_municipalities, homes_counted_in, rollup_codes
 from .outfolder import claimed, filling, new_folder
 from .outputs import ZONE_COUNT_COLUMNS, output_table, table_frame, zone_summary
-from .periods import warn_far_time_zone
+from .periods import shown_start, warn_far_time_zone
 from .privacy import PUBLISHED, SUPPRESSED, disclosure_control, nested_items, optout_summary, publish, safe_count
 from .quality import check_strict, findings, quality_of_bins, quality_of_counts
 from .runfiles import (
@@ -508,6 +508,8 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     h_zone = dict(zip(fit.index, apportioning_halfwidth(zones["area_km2"].to_numpy(), fit["fit"].to_numpy(), model)))
     noise_sd = float(np.sqrt(pert.variance)) if pert is not None else 0.0  # (the cell key method's noise widens every interval)
     stage = parts = None
+    csum = counts_summary(counts, bins, from_events=cfg.events is not None)
+    shown = shown_start(csum["first_period_start"], csum["last_period_start"], periods[-1], csum["period"])  # (the last whole summary period)
     if in_parts:
         stage = new_folder(cfg.out)
         with filling(stage, cfg.out):
@@ -527,7 +529,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         clock.done("disclosure control")
         conservation = conservation_of(bins, weights, sums, factor)
         table, stats, by_reason = done.table, done.stats, done.by_reason
-        summary = zone_summary(zones, done.last, periods[-1], shares, cfg.origin_level)
+        summary = zone_summary(zones, done.last, periods[-1], shares, cfg.origin_level, shown)
         info = _bins_info(bins, factor)
         factors = bins.info["factors"]
         published_all = published_all_rows(table) if heat else None
@@ -542,7 +544,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         clock.done("disclosure control")
         published = publish(checked)
         table = output_table(published, names, zone_order, fit)
-        summary = zone_summary(zones, published, periods[-1], shares, cfg.origin_level)
+        summary = zone_summary(zones, published, periods[-1], shares, cfg.origin_level, shown)
         stats, by_reason = {}, {}
         _tally(checked, stats, by_reason)
         published_all = published[published["origin"] == ALL] if heat else None
@@ -582,7 +584,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         },
         "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | density_note(footprinted, weights, cfg.density),
         "counts": {
-            **counts_summary(counts, bins, from_events=cfg.events is not None),
+            **csum,
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
                                "count": safe_count(info["dropped_count"], cfg.k) if info["dropped_rows"] else 0},
             "conservation_max_abs_error": conservation,
@@ -618,8 +620,8 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
                  "--summary-period none: docs/privacy.md, 'Publishing again')", "; ".join(p for p in partial if p))
     if partial[-1]:
         manifest["title"] += f" ({partial[-1]})"  # (the map's title: a quarter's mean from 14 of its days says so)
-    if shown := last_of_several(manifest["counts"]["first_period_start"], manifest["counts"]["last_period_start"], periods[-1]):
-        manifest["title"] += f" ({shown})"  # (a probe's two weeks: the map showed the second without a word)
+    if said := last_of_several(c["first_period_start"], c["last_period_start"], periods[-1], shown):
+        manifest["title"] += f" ({said})"  # (a probe's two weeks: the map showed the second without a word)
     if grid is not None:
         manifest["heat_grid"] = {
             "drawn_from": "published zone figures only: each piece of the zones takes the people of the smallest published zone over it, less the smaller published zones inside that one, and a square the people of the pieces it covers",

@@ -34,7 +34,7 @@ from .periods import TIMEZONE
 from .spend import at_run, read_spend, spend_table
 from .weights import LOW_FIT, MIN_ZONE_KM2
 
-__all__ = ["read_spend", "read_event_days", "report_periods", "build_report", "write_report", "visitors_of"]
+__all__ = ["read_spend", "read_event_days", "report_periods", "shown_page", "build_report", "write_report", "visitors_of"]
 
 _PUBLISHED = "published"
 
@@ -206,6 +206,23 @@ def report_periods(run_dir: str | os.PathLike[str]) -> list[str]:
     t = pd.read_parquet(path, columns=["period_start", "period"])
     longest = max(pd.unique(t["period"]), key=period_seconds)
     return sorted(pd.unique(t.loc[t["period"] == longest, "period_start"]))
+
+
+def shown_page(run_dir: str | os.PathLike[str], starts: list[str]) -> str:
+    """Of a run's summary periods (``starts``, :func:`report_periods`), the one report.html
+    shows: the last the counts cover whole, as zones.geojson and the map do
+    (:func:`geozones.periods.shown_start`), else the last.
+    """
+    from .periods import shown_start
+
+    try:
+        m = json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))
+        c, periods = m["counts"], m["parameters"]["periods"]
+        shown = shown_start(c["first_period_start"], c["last_period_start"], periods[-1], c.get("period"))
+    except (OSError, ValueError, KeyError, TypeError):  # (a manifest from elsewhere, or without these: the last page)
+        shown = None
+    at = [s for s in starts if shown is not None and pd.Timestamp(s).tz_convert("UTC") == shown]
+    return at[0] if at else starts[-1]
 
 
 def build_report(

@@ -166,11 +166,8 @@ def check_inputs_are_not_outputs(cfg: RunConfig) -> None:
             p = Path(item)
             for f in sorted(p.glob("*.geojson")) if p.is_dir() else [p]:
                 if f.resolve() in targets:
-                    raise ConfigError(
-                        f"setting {key!r}: this file is also an output of the run (out {cfg.out!r}); the run would overwrite it",
-                        path=f,
-                        hint="choose another output folder, or move the input out of it",
-                    )
+                    raise ConfigError(f"setting {key!r}: this file is also an output of the run (out {cfg.out!r}); the run would overwrite it",
+                                      path=f, hint="choose another output folder, or move the input out of it")
     check_out_apart(cfg.out, {key: getattr(cfg, key) for key in PATH_KEYS})
     check_replaceable(cfg.out)  # (at once: before the run's work, as new_folder would after it)
 
@@ -442,9 +439,9 @@ def map_title(cfg: RunConfig, periods: list[str]) -> str:
     return f"Estimated {what} per {longest}"
 
 
-def last_of_several(first: str | None, last: str | None, period: str) -> str:
+def last_of_several(first: str | None, last: str | None, period: str, shown: pd.Timestamp | None = None) -> str:
     """Words for the period the map and zones.geojson show ("the week from 2026-03-30")
-    when the counts span several of ``period`` (the summary: the last is shown), else "".
+    when the counts span several of ``period`` (the summary: ``shown``, else the last), else "".
 
     Parameters
     ----------
@@ -452,6 +449,8 @@ def last_of_several(first: str | None, last: str | None, period: str) -> str:
         The counts' first and last period starts (local ISO text).
     period : str
         The summary period.
+    shown : pandas.Timestamp, optional
+        The period shown (:func:`geozones.periods.shown_start`), when not the last.
 
     Returns
     -------
@@ -464,8 +463,8 @@ def last_of_several(first: str | None, last: str | None, period: str) -> str:
     a, b = (pd.Timestamp(period_floor(pd.Series([pd.Timestamp(t).tz_convert("UTC")]), period).iloc[0]) for t in (first, last))
     if a == b:
         return ""
-    p = parse_period(period)
-    return f"the {_WORDS.get(p, p)} from {b.tz_convert('Europe/Brussels'):%Y-%m-%d}"
+    p, last_whole = parse_period(period), shown is not None and shown != b
+    return f"the {_WORDS.get(p, p)} from {(shown if last_whole else b).tz_convert('Europe/Brussels'):%Y-%m-%d}" + (", the last the counts cover whole" if last_whole else "")
 
 
 def _whole_numbers(frame: pd.DataFrame) -> pd.DataFrame:

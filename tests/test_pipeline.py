@@ -1364,3 +1364,31 @@ def test_a_report_of_hourly_periods_writes_a_page_per_hour(small_case, tmp_path)
     pages = sorted(p.name for p in out.glob("report-*.html"))
     assert len(pages) == 24 and pages[0] == "report-2026-07-01T00-00.html" and pages[-1] == "report-2026-07-01T23-00.html", pages
     assert (out / "report.html").read_bytes() == (out / pages[-1]).read_bytes()
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_a_partial_last_summary_period_is_not_the_one_shown(small_case, tmp_path, engine):
+    """A probe's 168 hours across the spring clock change reached one hour into a second
+    week, and zones.geojson, the map and report.html showed that hour as the week: they now
+    show the last week the counts cover whole (the table keeps both)."""
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    for t in pd.date_range("2026-07-06T00:00", "2026-07-13T23:00", freq="1h"):  # (Monday to the next Monday: a week and a day)
+        rows += [f"A,{t:%Y-%m-%dT%H:%M},1h,200,30000", f"B,{t:%Y-%m-%dT%H:%M},1h,100,34022"]
+    counts = tmp_path / "counts.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    if engine == "stream":
+        pd.read_csv(counts, dtype={"cell_id": str, "origin": str}).to_parquet(counts := tmp_path / "counts.parquet")
+    out = tmp_path / "o"
+    r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--out", out, "--summary-period", "1w",
+                "--k", "5", "--heat-grid", "0", "--engine", engine)
+    assert r.returncode == 0, r.stderr
+    t = pd.read_csv(out / "zone_counts.csv")
+    assert sorted(t.loc[t["period"] == "1w", "period_start"].str[:10].unique()) == ["2026-07-06", "2026-07-13"]
+    shown = {f["properties"]["period_start"][:10] for f in json.loads((out / "zones.geojson").read_text())["features"]}
+    assert shown == {"2026-07-06"}
+    m = json.loads((out / "manifest.json").read_text())
+    assert "the week from 2026-07-06, the last the counts cover whole" in m["title"], m["title"]
+    r = run_cli("report", out)
+    assert r.returncode == 0 and "the last whole period's page" in r.stderr, r.stderr
+    assert (out / "report.html").read_bytes() == (out / "report-2026-07-06.html").read_bytes()

@@ -54,7 +54,7 @@ def report_cmd(run_dir: str, more: tuple[str, ...], out: str | None, zone: str |
     published figures are used. When the run covers several summary periods (quarters),
     each gets its own page, report-YYYY-MM-DD.html, unless --period-start picks one.
     """
-    from ..report import build_report, report_periods, write_report
+    from ..report import build_report, report_periods, shown_page, write_report
 
     if (by or base) and not target:  # (a probe's --by alone was ignored in silence)
         raise click.UsageError("--by and --base go with --target (e.g. --target 2x --by 2031)")
@@ -62,6 +62,7 @@ def report_cmd(run_dir: str, more: tuple[str, ...], out: str | None, zone: str |
     # (a page per period, named by its day; periods shorter than a day by their time too, and at the autumn
     # clock change by their offset: a probe's 336 hourly pages were written over 14 files)
     width = next((n for n in (10, 16) if len({s[:n] for s in starts}) == len(starts)), None)
+    main = shown_page(run_dir, starts)
     for start in starts:
         page = build_report(run_dir, zone=zone, spend=spend, events=events_path, period_start=start, campaigns=campaigns,
                             compare=[*compare, *more], target=target, by=by, base=base)
@@ -72,9 +73,9 @@ def report_cmd(run_dir: str, more: tuple[str, ...], out: str | None, zone: str |
         else:
             first = Path(out) if out else Path(run_dir) / "report.html"
             page_path = str(first.with_name(f"{first.stem}-{start[:width].replace(':', '-').replace('+', 'p')}{first.suffix}"))
-            if start == starts[-1]:  # (report.html, or --out, is the last period's page too: where a reader looks first)
+            if start == main:  # (report.html, or --out, is the shown period's page too, the last whole one: where a reader looks first)
                 write_report(page, first)
-                say(f"wrote {first} (the last period's page)")
+                say(f"wrote {first} (the {'last' if main == starts[-1] else 'last whole'} period's page)")
         write_report(page, page_path)
         say(f"wrote {page_path}")
     return 0

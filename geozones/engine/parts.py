@@ -27,7 +27,7 @@ from ..density import PeriodWeights
 from ..earlier import Locks
 from ..errors import BudgetError, CountsError, InputError
 from ..outputs import whole_numbers, zone_summary
-from ..periods import not_nested
+from ..periods import not_nested, shown_start
 from ..privacy import AUDITED, SUPPRESSED
 from ..weights import Weights
 from ..zones import OUTSIDE
@@ -331,7 +331,9 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
         by_reason[AUDITED] = by_reason.get(AUDITED, 0) + len(late)
     merge_parts(rows_in, blocks, stage, batch=max(1024, min(MERGE_ROWS, room // (400 * len(parts)))), late=late)
     rows_in.unlink()
-    summary = pd.concat([zone_summary(zones[zones["zone_id"].isin(z)], last, periods[-1], shares, cfg.origin_level) for z, last in lasts], ignore_index=True)
+    shown = shown_start(bins.info["first"], bins.info["last"], periods[-1], bins.info["base_period"])  # (the last whole summary period)
+    summary = pd.concat([zone_summary(zones[zones["zone_id"].isin(z)], last, periods[-1], shares, cfg.origin_level, shown) for z, last in lasts],
+                        ignore_index=True)
     summary = summary.iloc[np.argsort(in_order.get_indexer(summary["zone_id"]), kind="stable")].reset_index(drop=True)
     conservation = conservation_of(bins, zw, got, factor)
     return {"summary": gpd.GeoDataFrame(summary, geometry="geometry", crs=zones.crs), "stats": stats, "by_reason": by_reason,
