@@ -8,7 +8,6 @@ def plural(n: int, noun: str) -> str:
     return f"{int(n)} {noun}{'s' if int(n) != 1 else ''}"
 
 
-
 def some(items, n: int = 5, fmt=str) -> str:
     """The first ``n`` items, comma-separated, with ``", ..."`` when there are more."""
     items = list(items)

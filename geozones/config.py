@@ -174,7 +174,6 @@ class RunConfig:
         if self.start is not None and self.end is not None and not range_bound(self.start) < range_bound(self.end):
             bad("end", f"{self.end!r} is not after start {self.start!r}", "the range is start <= period_start < end")
 
-
     def unused(self, *, cells_needed: bool = False, model: str | None = None) -> list[str]:
         """Settings given that the run did not use, each a sentence (warned once it has written).
 
@@ -201,11 +200,8 @@ class RunConfig:
             said.append(f"--stat {self.stat} was not used: it is for presence counts, and these are "
                         + ("subscriber-level events (distinct people per period)" if self.events else f"{self.kind} counts"))
         if self.weights:
-            given = [f"--{name}" for name, value in (("cells", self.cells if not cells_needed else None), ("ancillary", self.ancillary),
-                                                     ("prior", None if self.prior == "plan" else self.prior),
-                                                     ("tile-size", None if self.tile_m == TILE_M else self.tile_m),
-                                                     ("cell-crs", None if cells_needed else self.cell_crs))
-                     if value is not None]
+            given = [f"--{name}" for name, value in (("cells", self.cells if not cells_needed else None), ("ancillary", self.ancillary))
+                     if value is not None] + _footprint_given(self.prior, self.tile_m) + (["--cell-crs"] if self.cell_crs is not None and not cells_needed else [])
             if given:
                 said.append(f"{', '.join(given)} {'was' if len(given) == 1 else 'were'} not used: the prebuilt weights ({self.weights}) "
                             "place the cells as they were built" + (" (a cell plan serves only an --earlier run's other zones)"
@@ -215,11 +211,16 @@ class RunConfig:
         return said
 
 
+def _footprint_given(prior: str, tile_m: float) -> list[str]:
+    """The footprint model's settings given, not their defaults (``--prior``, ``--tile-size``)."""
+    return [f"--{name}" for name, default in (("prior", prior == "plan"), ("tile-size", tile_m == TILE_M)) if not default]
+
+
 def footprint_only(prior: str, tile_m: float, model: str) -> list[str]:
     """The footprint model's settings given (not their defaults) to a run or ``geozones
     weights`` of another model, in a sentence (or none).
     """
-    given = [f"--{name}" for name, default in (("prior", prior == "plan"), ("tile-size", tile_m == TILE_M)) if not default]
+    given = _footprint_given(prior, tile_m)
     return [f"{', '.join(given)} {'was' if len(given) == 1 else 'were'} not used: settings of --model footprint, not {model}"] if given else []
 
 

@@ -23,7 +23,7 @@ from ._io import read_csv_text
 from .errors import MarketShareError
 from .origins import ALL, RESIDENT, normalize_origins, origin_names, province_of
 
-__all__ = ["read_market_share", "market_share_factors", "share_bands", "extrapolate", "rest_share", "input_totals", "pooled_share", "pooled_shares", "pool_bins", "DEFAULT", "DEFAULT_SHARE"]
+__all__ = ["read_market_share", "market_share_factors", "share_bands", "extrapolate", "rest_share", "input_totals", "totals_share", "pooled_shares", "pool_bins", "DEFAULT", "DEFAULT_SHARE"]
 
 #: The origin of the default row of a market-share table.
 DEFAULT = "*"
@@ -255,7 +255,7 @@ def rest_share(shares: pd.DataFrame | None, totals: tuple[float, float] | None =
     if shares is None or not len(shares):
         return 1.0
     if totals is not None and totals[0] > 0 and totals[1] > 0:
-        return float(np.clip(round(totals[0] / totals[1], 3), 0.001, 1.0))
+        return totals_share(*totals, decimals=3)
     table = dict(zip(shares["origin"], shares["share"]))
     for key in (DEFAULT, "BE"):
         if key in table:
@@ -263,15 +263,17 @@ def rest_share(shares: pd.DataFrame | None, totals: tuple[float, float] | None =
     return float(np.median(shares["share"].to_numpy(dtype=float)))
 
 
-def pooled_share(observed: float, estimated: float) -> float:
-    """One share for an origin whose codes have different shares: its people over the input,
-    ``observed / estimated``, to 6 decimals (the same on every engine, whose sums differ in
-    the last bits); 1 where the input counted none of them.
+def totals_share(observed: float, estimated: float, decimals: int = 6) -> float:
+    """The share behind two totals, ``observed / estimated``, rounded to ``decimals`` (the
+    same on every engine, whose sums differ in the last bits) and at least its last decimal;
+    1 where nobody was counted. :func:`rest_share` takes it to 3 decimals for a total's
+    hidden origins; an origin whose codes have different shares to 6 (:func:`pooled_shares`).
 
     Parameters
     ----------
     observed, estimated : float
-        The origin's observed and estimated totals over the whole input.
+        The totals over the whole input.
+    decimals : int, default 6
 
     Returns
     -------
@@ -279,12 +281,12 @@ def pooled_share(observed: float, estimated: float) -> float:
     """
     if not (observed > 0 and estimated > 0):
         return 1.0
-    return float(np.clip(round(observed / estimated, 6), 1e-6, 1.0))
+    return float(np.clip(round(observed / estimated, decimals), 10.0 ** -decimals, 1.0))
 
 
 def pooled_shares(rolled, share, count, known=None) -> tuple[dict[str, float], np.ndarray]:
     """The origins as published (``rolled``) whose codes have different shares, each with
-    :func:`pooled_share` over the input's rows, and the share each row takes.
+    :func:`totals_share` over the input's rows, and the share each row takes.
 
     A province's estimate made of its municipalities' own shares (or a country's, or the
     one origin of ``--origin-level none``) would be a second equation beside its observed
@@ -317,7 +319,7 @@ def pooled_shares(rolled, share, count, known=None) -> tuple[dict[str, float], n
         return {}, share
     rows = rows[rows["o"].isin(mixed)]
     sums = rows.assign(e=rows["n"] / rows["s"]).groupby("o", sort=True)[["n", "e"]].sum()
-    pooled = {str(o): pooled_share(float(sums.at[o, "n"]), float(sums.at[o, "e"])) for o in mixed}
+    pooled = {str(o): totals_share(float(sums.at[o, "n"]), float(sums.at[o, "e"])) for o in mixed}
     return pooled, pd.Series(rolled).map(pooled).fillna(pd.Series(share)).to_numpy(dtype=float)
 
 
@@ -336,7 +338,7 @@ def pool_bins(bins) -> dict[str, float]:
     """
     out = {}
     for g in sorted(bins.estimates):
-        bins.factors[g] = pooled_share(float(bins.sums[:, g, :].sum(dtype=float)), float(bins.estimates[g].sum()))
+        bins.factors[g] = totals_share(float(bins.sums[:, g, :].sum(dtype=float)), float(bins.estimates[g].sum()))
         out[str(bins.origins[g])] = float(bins.factors[g])
     bins.estimates.clear()
     bins.info["pooled_shares"] = out

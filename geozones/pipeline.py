@@ -514,7 +514,8 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         stage = new_folder(cfg.out)
         with filling(stage, cfg.out):
             done = publish_in_parts(bins, fig_weights, zones, nested, cfg, residents, periods, fit, names, zone_order, stage, rest_share=rest, shares=shares,
-                                    intervals=lambda t: add_intervals(t, h_zone, shares, noise_sd=noise_sd, rest_share=rest), perturbation=pert)
+                                    intervals=lambda t: add_intervals(t, h_zone, shares, noise_sd=noise_sd, rest_share=rest), perturbation=pert,
+                                    shown=shown)
             clock.done("figures, disclosure control, tables (in parts)")
             if heat_dropped:
                 log.warning("the zone table was published in parts: the map has no heat layer (add --heat-grid 0 to say so)")

@@ -27,7 +27,7 @@ from ..density import PeriodWeights
 from ..earlier import Locks
 from ..errors import BudgetError, CountsError, InputError
 from ..outputs import whole_numbers, zone_summary
-from ..periods import not_nested, shown_start
+from ..periods import not_nested
 from ..privacy import AUDITED, SUPPRESSED
 from ..weights import Weights
 from ..zones import OUTSIDE
@@ -228,7 +228,7 @@ def conservation_of(bins: CellBins, weights: Weights, sums: np.ndarray, factor: 
 
 def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, nested: list, cfg: RunConfig, residents,
                       periods: list[str], fit: pd.DataFrame, names: dict, zone_order: dict, stage: Path, rest_share: float | None = None,
-                      intervals=None, perturbation=None, shares=None) -> dict:
+                      intervals=None, perturbation=None, shares=None, shown=None) -> dict:
     """Disclosure control one part of the zones at a time, for a zone table that does not
     fit in the memory budget whole: the figures equal those of the whole table (no
     relation crosses parts), and memory holds one part's. Each part's published rows go
@@ -237,7 +237,8 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
     what the manifest says. ``intervals``: a function adding the estimates' intervals to
     a part's published table (:func:`geozones.intervals.add_intervals`); ``perturbation``: the
     cell key method's noise (the same key for a figure whichever part holds it); ``shares``:
-    the market-share table (the summary totals' intervals, :func:`geozones.outputs.zone_summary`).
+    the market-share table (the summary totals' intervals, :func:`geozones.outputs.zone_summary`);
+    ``shown``: the summary period the zones' summary shows (:func:`geozones.periods.shown_start`).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -331,7 +332,6 @@ def publish_in_parts(bins: CellBins, weights: Weights, zones: gpd.GeoDataFrame, 
         by_reason[AUDITED] = by_reason.get(AUDITED, 0) + len(late)
     merge_parts(rows_in, blocks, stage, batch=max(1024, min(MERGE_ROWS, room // (400 * len(parts)))), late=late)
     rows_in.unlink()
-    shown = shown_start(bins.info["first"], bins.info["last"], periods[-1], bins.info["base_period"])  # (the last whole summary period)
     summary = pd.concat([zone_summary(zones[zones["zone_id"].isin(z)], last, periods[-1], shares, cfg.origin_level, shown) for z, last in lasts],
                         ignore_index=True)
     summary = summary.iloc[np.argsort(in_order.get_indexer(summary["zone_id"]), kind="stable")].reset_index(drop=True)
