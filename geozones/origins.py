@@ -37,6 +37,7 @@ __all__ = [
     "successor",
     "SUCCESSORS",
     "MERGED_2025",
+    "MERGERS_2025",
     "normalize_origins",
     "rollup_codes",
     "homes_kept",
@@ -104,6 +105,25 @@ def _countries() -> pd.DataFrame:
         return pd.read_csv(fh, dtype=str, keep_default_na=False)
 
 
+#: Municipalities made on 1 January 2025 by mergers (Statbel, REFNIS 2025): the new code,
+#: its name, and the codes of the municipalities it was made of.
+MERGERS_2025 = {
+    "23106": ("Pajottegem", ("23023", "23024", "23032")),  # Galmaarden, Gooik, Herne
+    "37021": ("Wingene", ("37012", "37018")),  # Ruiselede, Wingene
+    "37022": ("Tielt", ("37007", "37015")),  # Meulebeke, Tielt
+    "44086": ("Nazareth-De Pinte", ("44012", "44048")),
+    "44087": ("Lochristi", ("44034", "44073")),  # Lochristi, Wachtebeke
+    "44088": ("Merelbeke-Melle", ("44040", "44043")),
+    "46029": ("Lokeren", ("46014", "44045")),  # Lokeren, Moerbeke
+    "46030": ("Beveren-Kruibeke-Zwijndrecht", ("46003", "46013", "11056")),
+    "71071": ("Tessenderlo-Ham", ("71057", "71069")),
+    "71072": ("Hasselt", ("71022", "73040")),  # Hasselt, Kortessem
+    "73110": ("Bilzen-Hoeselt", ("73006", "73032")),
+    "73111": ("Tongeren-Borgloon", ("73009", "73083")),
+    "82039": ("Bastogne", ("82003", "82005")),  # Bastogne, Bertogne
+}
+#: The codes the 2025 mergers made.
+MERGED_2025 = frozenset(MERGERS_2025)
 #: Municipalities merged on 1 January 2019, by the code of their successor (Statbel).
 #: Their old codes are taken as the successor's.
 SUCCESSORS = {
@@ -115,9 +135,10 @@ SUCCESSORS = {
     "12030": "12041", "12034": "12041",  # Puurs, Sint-Amands -> Puurs-Sint-Amands
     "44036": "44085", "44072": "44085", "44080": "44085",  # Lovendegem, Waarschoot, Zomergem -> Lievegem
 }
-#: Municipalities made on 1 January 2025 by mergers in Flanders. Their predecessors' codes
-#: (in ``be_origins.csv``) stay valid: operators and statistics use both for a while.
-MERGED_2025 = frozenset({"23106", "37021", "37022", "44086", "44087", "44088", "46029", "46030", "71071", "71072", "73110", "73111"})
+#: Each code the 2025 mergers ended or made, with every code of its merger (old and new):
+#: codes of one municipality that a run does not take as one (both stay valid origins, as
+#: operators and statistics use both for a while), named when zones and counts disagree.
+_SAME_2025 = {c: (new, *olds) for new, (_, olds) in MERGERS_2025.items() for c in (new, *olds)}
 #: The first digits of NIS codes whose municipalities geozones knows all of (Flanders and
 #: Brussels): a code there that is not a municipality is refused. Walloon codes are taken
 #: as their province (the bundled list does not hold their municipalities).
@@ -129,8 +150,7 @@ _ARRONDISSEMENTS = frozenset("11 12 13 21 23 24 25 31 32 33 34 35 36 37 38 41 42
 
 @lru_cache(maxsize=1)
 def _known_municipalities() -> frozenset[str]:
-    b = _belgian()
-    return frozenset(b["code"]) | MERGED_2025
+    return frozenset(_belgian()["code"])
 
 
 def successor(nis: str) -> str:
@@ -152,7 +172,10 @@ def successor(nis: str) -> str:
 @lru_cache(maxsize=1)
 def _belgian() -> pd.DataFrame:
     with resources.files("geozones").joinpath("data", "be_origins.csv").open("r", encoding="utf-8") as fh:
-        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+        b = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    made = pd.DataFrame([(c, name, "municipality", province_of(c)) for c, (name, _) in MERGERS_2025.items()],
+                        columns=["code", "name", "level", "parent"])  # (the bundled list is of 2024)
+    return pd.concat([b, made], ignore_index=True)
 
 
 def _classify(code: str) -> tuple[str, str]:
@@ -338,7 +361,7 @@ def unknown_municipalities(homes: dict[str, str] | None) -> dict[str, str]:
     if not homes:
         return {}
     b = _belgian()
-    known = set(b.loc[b["level"] == "municipality", "code"]) | MERGED_2025  # (a probe's Hasselt 71072 was 'not Belgian', yet set apart)
+    known = set(b.loc[b["level"] == "municipality", "code"])
     return {z: c for z, c in homes.items() if c not in known}
 
 
@@ -370,12 +393,28 @@ def homes_counted_in(residents: dict[str, str] | None, origins) -> bool:
     if not homes & codes:
         logging.getLogger("geozones").warning(
             "the zones name their municipality (%s), but no count has its code (origins such as %s): no resident is set apart "
-            "and residents count among the visitors; give counts with municipality codes (NIS) to set them apart",
-            ", ".join(sorted(homes)[:3]) + (", ..." if len(homes) > 3 else ""), ", ".join(sorted(codes)[:4]) or "none")
+            "and residents count among the visitors; %s",
+            ", ".join(sorted(homes)[:3]) + (", ..." if len(homes) > 3 else ""), ", ".join(sorted(codes)[:4]) or "none",
+            _merged_words(homes, codes) or "give counts with municipality codes (NIS) to set them apart")
     elif missing := {z: c for z, c in residents.items() if c not in codes and z not in unknown}:
         # (some zones' homes are counted, these are not: their residents count among the visitors)
         z = next(iter(missing))
         logging.getLogger("geozones").warning(
-            "%s naming a municipality that no count has (e.g. zone %r: %s): their residents count among the visitors",
-            plural(len(missing), "zone"), z, missing[z])
+            "%s naming a municipality that no count has (e.g. zone %r: %s): their residents count among the visitors%s",
+            plural(len(missing), "zone"), z, missing[z], "; " + w if (w := _merged_words(set(missing.values()), codes)) else "")
     return bool(homes & codes)
+
+
+def _merged_words(homes: set[str], codes: set[str]) -> str:
+    """What to do when zones name a municipality by one code of a 2025 merger and the counts
+    use another (zones drawn on the outlines of 2024, counts of 2026): "" when none does.
+    """
+    for h in sorted(homes):
+        other = [c for c in _SAME_2025.get(h, ()) if c != h and c in codes]
+        if other:
+            new = _SAME_2025[h][0]
+            made = f"part of {new} ({MERGERS_2025[new][0]})" if h != new else f"made of {', '.join(_SAME_2025[h][1:])}"
+            return (f"the zones' {h} is {made} since the 2025 mergers, and the counts have "
+                    f"{' and '.join(other)}: give the zones the code the counts use (municipality {other[0]}"
+                    + (", which sets apart the people counted under it alone)" if len(other) > 1 else ")"))
+    return ""

@@ -613,6 +613,33 @@ def test_a_municipality_of_the_2025_mergers_is_a_belgian_municipality(tmp_path, 
     assert "resident" in set(t["origin"]) and "71072" not in set(t["origin"])
 
 
+def test_zones_on_an_outline_of_2024_beside_counts_under_2025_codes_are_told_which_code(tmp_path, small_case):
+    """Stop 55 left it: zones drawn on Hasselt's outline of 2024 (71022) beside counts of 2026
+    (71072, the merger's code) set nobody apart with a warning that the counts lack the code,
+    and the report named 71072 by its code. Both codes stay valid origins (operators use both
+    for a while); the warning now says which code to give, and the 2025 codes have names."""
+    import geopandas as gpd
+
+    from geozones.origins import normalize_origins, origin_names
+
+    norm, levels = normalize_origins(pd.Series(["71022", "73040", "71072", "46030"]))
+    assert list(norm) == ["71022", "73040", "71072", "46030"] and set(levels) == {"municipality"}
+    assert origin_names(["71072", "46030", "37022", "71022"]) == {
+        "71072": "Hasselt", "46030": "Beveren-Kruibeke-Zwijndrecht", "37022": "Tielt", "71022": "Hasselt"}
+    zones = gpd.read_file(small_case["zones"])
+    zones["municipality"] = "71022"
+    zpath = tmp_path / "zones.geojson"
+    zones.to_file(zpath, driver="GeoJSON")
+    text = small_case["counts"].read_text()
+    assert ",34022" in text
+    counts = tmp_path / "counts.csv"
+    counts.write_text(text.replace(",34022", ",71072"))
+    r = run_cli("apportion", "--zones", zpath, "--cells", small_case["cells"], "--counts", counts, "--out", tmp_path / "o", "--no-map")
+    assert r.returncode == 0, r.stderr
+    assert "the zones' 71022 is part of 71072 (Hasselt) since the 2025 mergers" in r.stderr, r.stderr
+    assert "give the zones the code the counts use (municipality 71072)" in r.stderr
+
+
 def test_zones_check_with_cells_says_swapped_coordinates_anywhere(tmp_path):
     """A probe's French zone file with every position [lat, lon] passed `zones check`, and with
     --cells read 'is it the cell plan of this area?', while a run said 'latitude and longitude
