@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 from ._io import people_text
+from ._words import some
 from .errors import InputError
 from .origins import RESIDENT
+from .weights import OUTSIDE
 
 __all__ = ["quarter_series", "trend_rows", "parse_target"]
 
@@ -57,12 +59,14 @@ def _daily_rows(run_dir: Path, zone: str) -> tuple[pd.DataFrame | None, dict]:
     from .report import days_from_hours
 
     man = run_dir / "manifest.json"
-    p = json.loads(man.read_text(encoding="utf-8")).get("parameters", {}) if man.is_file() else {}
+    m = json.loads(man.read_text(encoding="utf-8")) if man.is_file() else {}
+    p = m.get("parameters", {})
+    partial = {str(d.get("date", ""))[:10] for d in ((m.get("data_quality") or {}).get("partial_days") or {}).get("listed", [])}
     path = run_dir / "zone_counts.parquet"
     names = pq.read_schema(path).names
     cols = ["zone_id", "period_start", "period", "origin", "observed", "estimate", "status"] + [c for c in ("estimate_low", "estimate_high") if c in names]
     t = pd.read_parquet(path, columns=[c for c in cols if c in names])
-    info = {"model": p.get("model"), "residents": bool((t["origin"] == RESIDENT).any()), "k": p.get("k")}
+    info = {"model": p.get("model"), "residents": bool((t["origin"] == RESIDENT).any()), "k": p.get("k"), "partial": partial}
     mine = (t["zone_id"] == zone).to_numpy()
     if not mine.any():  # (a zone split, renamed or new since that run)
         return None, info
@@ -111,12 +115,22 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
         residents included, and ``attrs["measure"]`` says ``"people"``) or used another
         ``k`` or model; ``attrs["moved"]``: the runs where the zone's boundary differs.
     """
+    import pyarrow.parquet as pq
+
     runs, notes, moved_runs = [], [], []
     first = None
+    own = None
     for i, d in enumerate(run_dirs):
         d = Path(d)
         if not (d / "zone_counts.parquet").is_file():
             raise InputError("no zone_counts.parquet here", path=d, hint="give --compare the output folders of earlier runs")
+        ids = set(map(str, pq.read_table(d / "zone_counts.parquet", columns=["zone_id"]).column("zone_id").unique().to_pylist())) - {OUTSIDE}
+        if own is None:
+            own = ids
+        elif not ids & own:  # (a probe compared a run of another city's zones: accepted, with a note in the page alone)
+            raise InputError(f"has none of the report's zones (it has {some(sorted(ids), 3)}; the report's "
+                             f"{some(sorted(own), 3)})", path=d,
+                             hint="give --compare the output folders of runs over the same zones")
         t, info = _daily_rows(d, zone)
         if t is None:
             notes.append(f"{d.name}: has no zone {zone!r} (split, renamed or new since?): its quarters are not in the table")
@@ -143,8 +157,18 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
         if len(seen) > 1:
             notes.append(f"the runs differ in their {what} ({', '.join(f'{d.name}: {info[key]}' for d, _, info in runs)})"
                          + (": other figures are withheld" if key == "k" else ": their apportioning errors do not cancel (wider intervals)"))
-    parts = [_visitors(t, residents).assign(model=info["model"]) for _, t, info in runs]
+    parts = [_visitors(t, residents).assign(model=info["model"], partial=lambda v, info=info: v.index.strftime("%Y-%m-%d").isin(info["partial"]))
+             for _, t, info in runs]
     days = pd.concat(parts)
+    # (stop 55's probe: a quarter's mean took a day of a few hours, which data quality listed, as a whole day)
+    q = days.index.to_period("Q").start_time
+    whole = pd.Series(~days["partial"].to_numpy(), index=days.index).groupby(q).transform("any").to_numpy()
+    left = days["partial"].to_numpy() & whole  # (a quarter of partial days alone keeps them)
+    if left.any():
+        notes.append(f"{some(sorted(days.index[left].strftime('%Y-%m-%d')), 3)}: "
+                     f"{'a partial day' if left.sum() == 1 else f'{int(left.sum())} partial days'} (counts for part of the day only: "
+                     "data quality) left out of the quarters' means")
+        days = days[~left]
     days = days[~days.index.duplicated(keep="first")].sort_index()
     q = days.index.to_period("Q").start_time
     g = days.groupby(q)

@@ -784,6 +784,16 @@ def test_report_compare_says_which_runs_lack_the_zone_or_draw_it_otherwise(small
     assert r.returncode == 0, r.stderr
     trend = (runs["q4"] / "report.html").read_text().split("Quarter on quarter")[1].split("All zones")[0]
     assert "2026 Q3" in trend and "the zone&#39;s boundary differs" in trend, trend
+    # (stop 55's probe: a run of other zones altogether was accepted, with a note in the page alone)
+    other = z.assign(zone_id="x-" + z["zone_id"])
+    gz.write_zones(other, tmp_path / "other.geojson")
+    r = geozones("apportion", "--zones", tmp_path / "other.geojson", "--cells", c["cells"], "--counts", tmp_path / "q3.csv", "--k", "5",
+                 "--out", tmp_path / "other")
+    assert r.returncode == 0, r.stderr
+    before = (runs["q4"] / "report.html").read_bytes()
+    r = geozones("report", runs["q4"], "--compare", tmp_path / "other", "--zone", "east")
+    assert r.returncode == 1 and "has none of the report's zones (it has x-east, x-west; the report's east, west-new)" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and (runs["q4"] / "report.html").read_bytes() == before
 
 
 def test_no_hidden_demo_figure_is_bounded_under_k_by_a_linear_programme(demo_audits):

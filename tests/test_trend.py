@@ -114,3 +114,23 @@ def test_a_targets_verdict_says_when_the_zones_boundary_changed():
     assert "on track, though the zone's boundary changed between them" in t["target"]
     s.attrs["notes"], s.attrs["moved"] = [], []
     assert "boundary" not in trend_rows(s, target=2.0, by=2031)["target"]
+
+
+def test_a_partial_day_that_data_quality_lists_is_left_out_of_its_quarters_mean(tmp_path):
+    """Stop 55's probe: the quarter-on-quarter trend averaged a day of a few hours (listed
+    under the manifest's data_quality) with the whole days."""
+    b = write_run(tmp_path / "b", "2025-10-01", "2025-12-31", 1000)
+    t = pd.read_parquet(b / "zone_counts.parquet")
+    last = t["period_start"].str.startswith("2025-12-31") & (t["origin"] == "all")
+    t.loc[last, "estimate"] = 600.0  # (100 visitors in the 3 hours counted)
+    t.to_parquet(b / "zone_counts.parquet")
+    listed = {"partial_days": {"count": 1, "listed": [{"date": "2025-12-31", "periods": 3, "expected": 24}]}}
+    (b / "manifest.json").write_text(json.dumps({"parameters": {"model": "footprint"}, "data_quality": listed}))
+    s = quarter_series([b], "Z")
+    assert s["mean"].iloc[0] == pytest.approx(1000) and s["days"].iloc[0] == 91
+    assert any("2025-12-31: a partial day" in n for n in s.attrs["notes"]), s.attrs["notes"]
+    alone = write_run(tmp_path / "alone", "2026-01-01", "2026-01-01", 700)  # (a quarter of one partial day keeps it)
+    (alone / "manifest.json").write_text(json.dumps({"parameters": {"model": "footprint"}, "data_quality": {
+        "partial_days": {"count": 1, "listed": [{"date": "2026-01-01", "periods": 5, "expected": 24}]}}}))
+    s = quarter_series([b, alone], "Z")
+    assert s["mean"].tolist() == pytest.approx([1000, 700]) and s["days"].tolist() == [91, 1]
