@@ -104,11 +104,8 @@ def _estimates_off(pub: pd.DataFrame, share: dict, res: dict, level: str) -> int
     fac = share.get("factors") or {}
     if not fac:
         return int((np.abs(pub.estimate - pub.observed) > 0.5 + 1e-9).sum())
-    # the manifest gives each code's market share and each mixed origin's pooled share: estimate = observed / share
-    codes = pd.Series(list(fac), dtype=object)
-    by_origin = pd.Series(list(fac.values())).groupby(rollup_codes(codes, level, keep=frozenset(res.values())).astype(str).to_numpy()).unique()
-    one = {o: float(v[0]) for o, v in by_origin.items() if len(v) == 1} | fac | (share.get("pooled_shares") or {})
-    f = 1.0 / np.array([one.get(res.get(z) if o == "resident" else o, np.nan) for z, o in zip(pub.zone_id, pub.origin)])
+    # the manifest gives each published origin's share (residents: their home's): estimate = observed / share
+    f = 1.0 / np.array([fac.get(res.get(z) if o == "resident" else o, np.nan) for z, o in zip(pub.zone_id, pub.origin)])
     one = pub.origin != "all"
     off = one & ~(np.abs(pub.estimate - pub.observed * f) <= 0.5 + 1e-6)
     key = [pub.zone_id, pub.period, pub.period_start]

@@ -23,7 +23,7 @@ from ._io import read_csv_text
 from .errors import MarketShareError
 from .origins import ALL, RESIDENT, normalize_origins, origin_names, province_of
 
-__all__ = ["read_market_share", "market_share_factors", "share_bands", "extrapolate", "rest_share", "input_totals", "totals_share", "pooled_shares", "pool_bins", "DEFAULT", "DEFAULT_SHARE"]
+__all__ = ["read_market_share", "market_share_factors", "label_shares", "unused_rows", "share_bands", "extrapolate", "rest_share", "DEFAULT", "DEFAULT_SHARE"]
 
 #: The origin of the default row of a market-share table.
 DEFAULT = "*"
@@ -82,6 +82,10 @@ def read_market_share(path: str | os.PathLike[str]) -> pd.DataFrame:
             hint=f"a share is at least {MIN_SHARE:g} (0.01%): write 0.5% as 0.005",
         )
     raw = df["origin"].str.strip()
+    if (raw == "").any():  # (a probe's ",0.3" was read as the share of 'unknown', unsaid)
+        i = int(np.flatnonzero((raw == "").to_numpy())[0])
+        raise MarketShareError("origin is empty", path=path, where=f"line {i + 2}",
+                               hint="give each row an origin code, * for the default row, or unknown for counts without one")
     is_default = raw == DEFAULT
     codes, levels = normalize_origins(raw.where(~is_default, ALL))
     invalid = (levels == "invalid").to_numpy() & ~is_default.to_numpy()
@@ -193,7 +197,7 @@ def share_bands(origins, shares: pd.DataFrame | None) -> dict[str, tuple[float, 
     """Per origin, ``(share, share_low, share_high)`` where the table bounds the share.
 
     Origins are looked up as :func:`market_share_factors` does; ``all`` takes the row of
-    :func:`rest_share`. An origin whose row has no bounds is left out (no share term in
+    :func:`rest_share` (the largest share). An origin whose row has no bounds is left out (no share term in
     its interval).
 
     Parameters
@@ -215,8 +219,8 @@ def share_bands(origins, shares: pd.DataFrame | None) -> dict[str, tuple[float, 
     out = {}
     codes = [str(c) for c in pd.unique(pd.Series(list(origins), dtype=object))]
     for c in codes:
-        if c == ALL:
-            key = next((k for k in (DEFAULT, "BE") if k in rows.index), None)
+        if c == ALL:  # (the row of rest_share: the largest share)
+            key = rows.index[int(np.argmax(rows["share"].to_numpy(dtype=float)))]
         else:
             p = province_of(c)
             chain = [c] + ([p, "BE"] if p else []) + [DEFAULT]
@@ -228,25 +232,25 @@ def share_bands(origins, shares: pd.DataFrame | None) -> dict[str, tuple[float, 
     return out
 
 
-def rest_share(shares: pd.DataFrame | None, totals: tuple[float, float] | None = None) -> float:
-    """The one share a total applies to its hidden origins (docs/privacy.md).
+def rest_share(shares: pd.DataFrame | None) -> float:
+    """The one share a total applies to its hidden origins (docs/privacy.md): the largest
+    share of the table.
 
     A total's estimate is the sum of its published origins' estimates plus the rest of its
-    observed count divided by this share, one constant of the run, so that the estimate
-    column adds no equation over the hidden origins to the observed one. A run takes its
-    own pooled share (``totals``, :func:`input_totals`: every count of the input over its
-    estimate, rounded to 0.001): the rest is mostly the run's usual people (its residents,
-    its home country's regions), and the table's default row ``*`` is often the roamers'
-    share (an Italian operator's ``222,0.35`` and ``*,0.05`` counted a hidden Italian
-    figure twenty times over). Without ``totals``: the table's ``*`` row, else ``BE``,
-    else the median share; 1 without a table.
+    observed count divided by this share, a constant of the table, so that the estimate
+    column adds no equation over the hidden origins to the observed one. It is the table's
+    alone: a share taken from the run's own counts (its observed total over its estimated
+    total, until stop 56) bounded a probe's 4 French roamers, at 0.02 among people at 0.4,
+    to 0.7-2.1 a day. The largest share is the operator's at home (nobody roams onto a
+    network more than they subscribe to it), and the rest is mostly home people; the
+    table's default row ``*`` is often the roamers' (an Italian operator's ``222,0.35`` and
+    ``*,0.05`` counted a hidden Italian figure twenty times over). Hidden roamers read low
+    in a total, never blown up. 1 without a table.
 
     Parameters
     ----------
     shares : pandas.DataFrame or None
         A market-share table (:func:`read_market_share`), or None.
-    totals : (float, float), optional
-        The input's observed and estimated totals (:func:`input_totals`).
 
     Returns
     -------
@@ -254,123 +258,106 @@ def rest_share(shares: pd.DataFrame | None, totals: tuple[float, float] | None =
     """
     if shares is None or not len(shares):
         return 1.0
-    if totals is not None and totals[0] > 0 and totals[1] > 0:
-        return totals_share(*totals, decimals=3)
-    table = dict(zip(shares["origin"], shares["share"]))
-    for key in (DEFAULT, "BE"):
-        if key in table:
-            return float(table[key])
-    return float(np.median(shares["share"].to_numpy(dtype=float)))
+    return float(shares["share"].to_numpy(dtype=float).max())
 
 
-def totals_share(observed: float, estimated: float, decimals: int = 6) -> float:
-    """The share behind two totals, ``observed / estimated``, rounded to ``decimals`` (the
-    same on every engine, whose sums differ in the last bits) and at least its last decimal;
-    1 where nobody was counted. :func:`rest_share` takes it to 3 decimals for a total's
-    hidden origins; an origin whose codes have different shares to 6 (:func:`pooled_shares`).
+def label_shares(labels, shares: pd.DataFrame | None) -> dict[str, float]:
+    """The share each origin as published takes: the table's row for the origin itself,
+    else for its province, else ``BE``, else the default row ``*``
+    (:func:`market_share_factors` of the origin, not of the codes it holds); ``all`` (the
+    one origin of counts without origins, or of ``--origin-level none``) takes
+    :func:`rest_share`.
 
-    Parameters
-    ----------
-    observed, estimated : float
-        The totals over the whole input.
-    decimals : int, default 6
-
-    Returns
-    -------
-    float
-    """
-    if not (observed > 0 and estimated > 0):
-        return 1.0
-    return float(np.clip(round(observed / estimated, decimals), 10.0 ** -decimals, 1.0))
-
-
-def pooled_shares(rolled, share, count, known=None) -> tuple[dict[str, float], np.ndarray]:
-    """The origins as published (``rolled``) whose codes have different shares, each with
-    :func:`totals_share` over the input's rows, and the share each row takes.
-
-    A province's estimate made of its municipalities' own shares (or a country's, or the
-    one origin of ``--origin-level none``) would be a second equation beside its observed
-    count: with two municipalities behind a figure the two give each one's people, under
-    ``k`` or not. One share per published origin for the whole run adds none (docs/privacy.md).
+    A province published with its municipalities' own shares would be a second equation
+    beside its observed count (with two municipalities behind a figure, the two give each
+    one's people), and a share pooled over the run's own counts is one equation over the
+    whole input (a probe recovered a municipality's 5 people from it exactly): a share of
+    the table alone adds none. Rows finer than the published origins go unused
+    (:func:`unused_rows`).
 
     Parameters
     ----------
-    rolled : array-like of str
-        Per input row, its origin as published.
-    share : array-like of float
-        Per row, its own code's share (:func:`market_share_factors`).
-    count : array-like of float
-        Per row, its count.
-    known : array-like of bool, optional
-        The rows that count (cells of the plan); default all.
-
-    Returns
-    -------
-    (dict of str to float, numpy.ndarray)
-        The origins with more than one share among the known rows, and per row the share
-        it takes: its origin's pooled share, else its own.
-    """
-    rolled, share = np.asarray(rolled, dtype=object), np.asarray(share, float)
-    known = np.ones(len(rolled), bool) if known is None else np.asarray(known, bool)
-    rows = pd.DataFrame({"o": rolled[known], "s": share[known], "n": np.asarray(count, float)[known]})
-    spread = rows.groupby("o", sort=True)["s"].agg(["min", "max"])
-    mixed = spread.index[(spread["min"] != spread["max"]).to_numpy()]
-    if not len(mixed):
-        return {}, share
-    rows = rows[rows["o"].isin(mixed)]
-    sums = rows.assign(e=rows["n"] / rows["s"]).groupby("o", sort=True)[["n", "e"]].sum()
-    pooled = {str(o): totals_share(float(sums.at[o, "n"]), float(sums.at[o, "e"])) for o in mixed}
-    return pooled, pd.Series(rolled).map(pooled).fillna(pd.Series(share)).to_numpy(dtype=float)
-
-
-def pool_bins(bins) -> dict[str, float]:
-    """:func:`pooled_shares` for the stream and dask engines' sums: each origin group whose
-    codes had different shares (its estimates summed apart) takes one share, in place.
-
-    Parameters
-    ----------
-    bins : geozones.engine.CellBins
+    labels : iterable of str
+        The origins as published (after the roll-up to the run's level).
+    shares : pandas.DataFrame or None
 
     Returns
     -------
     dict of str to float
-        The groups' codes and shares (also ``bins.info["pooled_shares"]``).
     """
-    out = {}
-    for g in sorted(bins.estimates):
-        bins.factors[g] = totals_share(float(bins.sums[:, g, :].sum(dtype=float)), float(bins.estimates[g].sum()))
-        out[str(bins.origins[g])] = float(bins.factors[g])
-    bins.estimates.clear()
-    bins.info["pooled_shares"] = out
-    return out
+    labels = [str(c) for c in pd.unique(pd.Series(list(labels), dtype=object))]
+    out = market_share_factors([c for c in labels if c != ALL], shares)
+    if ALL in labels:
+        out[ALL] = rest_share(shares) if shares is not None else 1.0
+    return {c: out[c] for c in labels}
 
 
-def input_totals(counts, shares: pd.DataFrame | None) -> tuple[float, float]:
-    """The observed and estimated totals of a run's whole input, for :func:`rest_share`:
-    one aggregate over every cell, period and origin, which tells nothing of any group.
+def unused_rows(shares: pd.DataFrame | None, level: str, keep: frozenset[str] = frozenset()) -> dict[str, tuple[str, float, float]]:
+    """The table's rows finer than ``level`` whose share differs from the one their origin
+    as published takes (:func:`label_shares`): code -> (that origin, its row's share, the
+    origin's share). Home municipalities kept apart (``keep``) are their own origins.
 
     Parameters
     ----------
-    counts : pandas.DataFrame or geozones.engine.CellBins
-        The counts as read (``origin``, ``count``), or the stream and dask engines' sums.
     shares : pandas.DataFrame or None
-        The market-share table.
+    level : {"municipality", "province", "country", "none"}
+    keep : frozenset of str
 
     Returns
     -------
-    (float, float)
+    dict
     """
-    if shares is None:
-        return 0.0, 0.0
-    if isinstance(counts, pd.DataFrame):
-        if not len(counts):
-            return 0.0, 0.0
-        f = market_share_factors(counts["origin"], shares)
-        n = counts["count"].to_numpy(dtype=float)
-        return float(n.sum()), float((n / counts["origin"].map(f).to_numpy(dtype=float)).sum())
-    per = np.asarray(counts.sums.sum(axis=(0, 2)), dtype=float)  # (per origin group)
-    est = [float(counts.estimates[g].sum()) if g in counts.estimates else per[g] / float(counts.factors[g]) for g in range(len(per))]
-    return float(per.sum()), float(np.sum(est))
+    from .origins import rollup_codes
+
+    if shares is None or not len(shares):
+        return {}
+    rows = shares[shares["origin"] != DEFAULT]
+    codes = pd.Series(rows["origin"].astype(str).to_numpy(), dtype=object)
+    up = rollup_codes(codes, level, keep=keep).astype(str)
+    moved = (up != codes).to_numpy()
+    if not moved.any():
+        return {}
+    to = label_shares(up[moved], shares)
+    out = {}
+    for c, u, sh in zip(codes[moved], up[moved], rows["share"].to_numpy(dtype=float)[moved]):
+        if abs(sh - to[u]) > 1e-12:
+            out[c] = (u, float(sh), float(to[u]))
+    return out
+
+
+def label_bins(bins, shares: pd.DataFrame | None) -> dict[str, float]:
+    """:func:`label_shares` for the stream and dask engines' sums: each origin group takes
+    its share as published, in place (estimates summed row by row are dropped).
+
+    Parameters
+    ----------
+    bins : geozones.engine.CellBins
+    shares : pandas.DataFrame or None
+
+    Returns
+    -------
+    dict of str to float
+        The groups' shares (also ``bins.info["factors"]``).
+    """
+    f = label_shares(bins.origins, shares)
+    bins.factors = np.array([f[str(o)] for o in bins.origins], dtype=float)
+    bins.estimates.clear()
+    bins.info["factors"] = dict(sorted(f.items()))
+    return f
+
+
+def warn_unused_rows(shares: pd.DataFrame | None, level: str, keep: frozenset[str] = frozenset()) -> None:
+    """Say which rows of the table a run at ``level`` does not use (:func:`unused_rows`)."""
+    unused = unused_rows(shares, level, keep)
+    if unused:
+        import logging
+
+        c, (to, own, used) = next(iter(unused.items()))
+        logging.getLogger("geozones").warning(
+            "%d market-share row%s finer than --origin-level %s %s not used (e.g. %s at %g, whose people are published as %s at %g): "
+            "an origin as published takes its own row's share, as a finer one would give its parts' people away (docs/privacy.md); "
+            "give rows for the origins you publish", len(unused), "s" if len(unused) > 1 else "", level, "are" if len(unused) > 1 else "is",
+            c, own, to, used)
 
 
 def extrapolate(table: pd.DataFrame, shares: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, float]]:

@@ -49,11 +49,11 @@ from .earlier import TwoLevels, check_settings, join_weights, prepare_earlier
 from .engine import CellBins, apportion_bins, format_size, parse_size, stream_counts
 from .engine.parts import PANDAS_BYTES_PER_FIGURE, check_split, conservation_of, figures_per_zone, process_bytes, publish_dense, publish_in_parts, table_fits
 from .errors import BudgetError, ConfigError, WeightsError
-from .extrapolate import input_totals, market_share_factors, pool_bins, pooled_shares, read_market_share, rest_share
+from .extrapolate import label_bins, label_shares, read_market_share, rest_share, warn_unused_rows
 from .footprint import REACH_FACTOR, refined_weights
 from .inputs import beyond_reach, prebuilt_footprints, run_weights, warn_partly_unreached
 from .intervals import add_intervals, apportioning_halfwidth, summary_intervals
-from .origins import ALL, home_municipalities, homes_counted_in, rollup_codes
+from .origins import ALL, home_municipalities, homes_counted_in, homes_kept, rollup_codes
 from .outfolder import claimed, filling, new_folder
 from .outputs import ZONE_COUNT_COLUMNS, output_table, table_frame, zone_summary
 from .periods import shown_start, warn_far_time_zone
@@ -127,11 +127,10 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     """
     per_level = weights if isinstance(weights, dict) else None  # (a density per period: each published period from its own)
     weights = per_level[parse_period(periods[0])] if per_level else weights
-    factors = market_share_factors(counts["origin"], shares)
     rolled = rollup_codes(counts["origin"], cfg.origin_level, keep=frozenset(residents.values()) if residents else frozenset())
     known = pd.Index(weights.cell_ids).get_indexer(counts["cell_id"].to_numpy()) >= 0
-    pooled, share = pooled_shares(rolled, counts["origin"].map(factors), counts["count"], known)  # (one share per published origin)
-    values = counts.assign(estimate=counts["count"].to_numpy(dtype=float) / share, origin=rolled.to_numpy())
+    factors = label_shares(rolled, shares)  # (one share per origin as published, the table's alone: no equation)
+    values = counts.assign(estimate=counts["count"].to_numpy(dtype=float) / rolled.map(factors).to_numpy(dtype=float), origin=rolled.to_numpy())
     values = values.groupby(["cell_id", "period_start", "period", "origin"], sort=True, observed=True)[["count", "estimate"]].sum().reset_index()
     values.attrs = dict(counts.attrs)
     check_split(periods, values["period"].iloc[0] if len(values) else cfg.period, counts.attrs.get("source"))
@@ -142,7 +141,7 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     check_split(periods, values["period"].iloc[0] if len(values) else cfg.period, counts.attrs.get("source"), cfg.kind)  # (after the dedup check)
     # (what was dropped and read, in the file's own rows and counts, as the stream engine says it: not the roll-up's)
     unknown = ~known
-    info.update(pooled_shares=pooled, input_total=float(counts["count"].sum()), dropped_rows=int(unknown.sum()),
+    info.update(input_total=float(counts["count"].sum()), dropped_rows=int(unknown.sum()),
                 dropped_count=float(counts.loc[unknown, "count"].sum()) if unknown.any() else 0.0)
     conservation = None
     if not weights.meta.get("zones_overlap", True) and len(table):
@@ -173,7 +172,7 @@ def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[s
         memory_budget=cfg.memory_budget, engine=cfg.engine, scheduler=cfg.scheduler, progress=None,
     )
     bins.info["held_before"] = held  # (said once the run has published: runfiles.note_held)
-    pool_bins(bins)  # (one share per origin as published, as _figures)
+    label_bins(bins, shares)  # (one share per origin as published, as _figures)
     return bins
 
 
@@ -390,8 +389,11 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         if extra:
             raise WeightsError(f"the weights name zones that are not in the zone files, e.g. {extra[0]!r}", path=cfg.weights, hint="rebuild the weights for these zones")
         if missing:  # (weights tables from elsewhere, or written before 0.1.0 named only the zones cells reach): zero figures
-            log.warning("%s without weights, reached by no cell: %s", plural(len(missing), "zone"), some(missing))
             weights = weights.with_zones(zones["zone_id"].astype(str))
+        reached = np.diff(weights.matrix.tocsc().indptr) > 0
+        if not reached.all():  # (as a run from the cell plan says: a probe's prebuilt weights said nothing)
+            lonely = np.asarray(weights.zone_ids)[~reached]
+            log.warning("%s reached by no cell (their figures are zero): %s", plural(len(lonely), "zone"), some(lonely))
         built = weights.meta.get("model")
         if built and model and built != model:
             raise WeightsError(f"these weights were built with --model {built}, not {model}", path=cfg.weights,
@@ -478,7 +480,8 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     origins = bins.origins if counts is None else counts["origin"].unique()
     homes_counted = homes_counted_in(residents, origins)
     warn_foreign_nis(origins, zones)
-    rest = rest_share(shares, input_totals(bins if counts is None else counts, shares))  # (a total's hidden origins: one share, no equation)
+    rest = rest_share(shares)  # (a total's hidden origins: one share of the table's, no equation)
+    warn_unused_rows(shares, cfg.origin_level, homes_kept(residents, cfg.origin_level))
     beyond = beyond_reach(zones, fp) if fp is not None else None  # (said once the run has written)
     reach_factor = float(fp.meta.get("reach_factor", REACH_FACTOR)) if fp is not None else REACH_FACTOR
     footprinted, fp, fp_x = fp is not None, None, None  # (the footprints have made the weights: their memory goes back)
@@ -578,10 +581,9 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
             "table": cfg.market_share,
             "note": "estimate = observed / share(origin)" if shares is not None else "no market-share table: estimate = observed",
             "factors": {k: factors[k] for k in sorted(factors)},
-            "pooled_shares": (bins.info if counts is None else info).get("pooled_shares") or None,
             "rest_share": rest,
             "rest_note": "the estimate of 'all' is its published origins' estimates plus the rest of its observed count divided by rest_share, "
-                         "the input's observed total over its estimated total",
+                         "the table's largest share",
         },
         "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | density_note(footprinted, weights, cfg.density),
         "counts": {

@@ -15,32 +15,7 @@ from .privacy import BELOW_K, PUBLISHED, SUPPRESSED, nested_relation, suppress_c
 from .visitors import ALL, CATEGORIES, CLASSES, DWELL_BANDS, KEY_OF, NON_RESIDENTS, RETURN_BANDS, DeviceSums
 from .weights import Weights
 
-__all__ = ["pooled_share", "zone_factors", "protect", "visitor_tables"]
-
-
-def pooled_share(zone_origin: pd.DataFrame, shares: pd.DataFrame | None) -> float:
-    """The share an origin with fewer than ``k`` devices in a zone takes: the run's own
-    pooled share (its device-periods over their people at every origin's share, rounded to
-    0.001: one aggregate of the whole run, as :func:`geozones.extrapolate.rest_share` takes
-    for the zone tables), not the table's default row ``*``, which is often the roamers'
-    (a probe's domestic regulars, each origin under k in a zone, were all read at the
-    ``*`` row's 0.25, 1.6 times too many beside the run's 0.41).
-
-    Parameters
-    ----------
-    zone_origin : pandas.DataFrame
-        ``origin``, ``observed`` and optionally ``presence`` (:attr:`DeviceSums.zone_origin`).
-    shares : pandas.DataFrame or None
-
-    Returns
-    -------
-    float
-    """
-    if shares is None or not len(zone_origin):
-        return rest_share(shares)
-    w = zone_origin["presence" if "presence" in zone_origin else "observed"].to_numpy(dtype=float)
-    share = zone_origin["origin"].map(market_share_factors(zone_origin["origin"], shares)).to_numpy(dtype=float)
-    return rest_share(shares, (float(w.sum()), float((w / share).sum())))
+__all__ = ["zone_factors", "protect", "visitor_tables"]
 
 
 def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame | None, k: float, rest: float | None = None) -> np.ndarray:
@@ -49,7 +24,7 @@ def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame |
     ``zone_origin`` has ``presence``; else once), by their origin's market share.
 
     An origin with fewer than ``k`` devices in the zone over the whole run takes the share
-    of the rest (``rest``: :func:`pooled_share`), so that the factor, which anyone can read
+    of the rest (``rest``: :func:`geozones.extrapolate.rest_share`, the table's largest), so that the factor, which anyone can read
     off the published figures, holds no small group's own share; where such origins hold
     fewer than ``k`` devices together beside an origin of ``k`` or more, they take the mix
     of the zone's large origins instead, so that the factor does not tell how many they
@@ -66,7 +41,7 @@ def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame |
         The market-share table (:func:`geozones.read_market_share`); None: factor 1.
     k : float
     rest : float, optional
-        The share of origins under ``k``; default: :func:`pooled_share` of ``zone_origin``.
+        The share of origins under ``k``; default: :func:`geozones.extrapolate.rest_share`.
 
     Returns
     -------
@@ -74,7 +49,7 @@ def zone_factors(zone_origin: pd.DataFrame, n_zones: int, shares: pd.DataFrame |
     """
     if shares is None or not len(zone_origin):
         return np.ones(n_zones)
-    rest = pooled_share(zone_origin, shares) if rest is None else rest
+    rest = rest_share(shares) if rest is None else rest
     share = zone_origin["origin"].map(market_share_factors(zone_origin["origin"], shares)).to_numpy(dtype=float)
     obs = zone_origin["observed"].to_numpy(dtype=float)
     big = obs >= k  # (the threshold on people: each device once)
@@ -330,7 +305,7 @@ def visitor_tables(
     from .outputs import local_iso
 
     zone_ids = np.asarray(weights.zone_ids, dtype=object)
-    rest = pooled_share(sums.zone_origin, shares)
+    rest = rest_share(shares)
     factor = zone_factors(sums.zone_origin, len(zone_ids), shares, k, rest)
     # each class (and the non-residents) its own factor: residents counted at their share,
     # not at the mix of a zone full of tourists (a probe: Antwerpen centre's residents x 7.7

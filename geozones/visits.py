@@ -24,15 +24,15 @@ from .config import ENGINE_CHOICES
 from .counts import parse_period, period_seconds, read_optout, warn_if_no_optout_matched
 from .engine.events import EventBuckets, bucket_arrays
 from .errors import ConfigError, InputError
-from .extrapolate import read_market_share
+from .extrapolate import read_market_share, rest_share
 from .inputs import build_weights, run_weights
 from .origins import successor
 from .outfolder import check_replaceable, claimed, filling, new_folder, replace_folder
 from .outputs import write_table
 from .periods import warn_far_time_zone
 from .privacy import DEFAULT_K, PUBLISHED, optout_summary, safe_count
-from .runfiles import check_out_apart
-from .visitor_tables import pooled_share, visitor_tables
+from .runfiles import check_out_apart, partial_periods
+from .visitor_tables import visitor_tables
 from .visitors import DeviceSums, device_sums_arrays, parse_night
 from .weights import Weights
 from .zones import nested_pairs, read_zones, zone_overlaps
@@ -292,10 +292,17 @@ def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
     weights, _, fp = run_weights(zones, cfg.zones, cfg.cells, model=cfg.model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs)
     pert = None if secret is None else Perturbation(secret, cfg.perturb_max, float(cfg.perturb_variance)).with_zones(weights)
     presence = _Presence(weights.cell_ids) if fp is not None else None
+    span = []  # (each batch's first and last event, UTC ns: the published periods the events cover in part)
+
+    def on_batch(subscriber, cell: np.ndarray, utc: np.ndarray) -> None:
+        if len(utc):
+            span.extend((int(utc.min()), int(utc.max())))
+        if presence is not None:
+            presence(subscriber, cell, utc)
     # memory: the events in one piece; stream (auto): buckets of whole devices spilled to disk
     # when the file is large; dask: those buckets counted on Dask
     bucket_rows = 2**62 if cfg.engine == "memory" else BATCH_EVENTS
-    buckets = EventBuckets(cfg.events, weights.cell_ids, optout=optout, bucket_rows=bucket_rows, on_batch=presence)
+    buckets = EventBuckets(cfg.events, weights.cell_ids, optout=optout, bucket_rows=bucket_rows, on_batch=on_batch)
     try:
         if fp is not None:  # the density the events imply (as a run's counts refine the footprint weights)
             from .footprint import refined_weights
@@ -356,9 +363,9 @@ def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
         "events": {"read": int(stats.get("events", 0)) + int(removed_events), "in_unknown_cells": unknown},
         "optout": None if not cfg.optout else optout_summary(removed, removed_events, k),
         "market_share": None if shares is None else {
-            "table": cfg.market_share, "rest_share": pooled_share(sums.zone_origin, shares),
-            "rest_note": "an origin with fewer than k devices in a zone (or a zone's class) is extrapolated at rest_share, the run's "
-                         "own pooled share (its device-periods over their people at every origin's share)"},
+            "table": cfg.market_share, "rest_share": rest_share(shares),
+            "rest_note": "an origin with fewer than k devices in a zone (or a zone's class) is extrapolated at rest_share, the "
+                         "table's largest share"},
         "disclosure_control": {
             "k": k,
             "protection": cfg.protection,
@@ -373,5 +380,11 @@ def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
         write_text_atomic(stage / "visitors_manifest.json", json.dumps(manifest, indent=2, default=str))
         replace_folder(stage, cfg.out, own=VISITOR_OUTPUTS)
     warn_far_time_zone(zones)  # (its nights and days are Brussels': a probe's Tokyo nights were daytime there)
+    if cfg.summary_period and span:  # (a probe's returning table of a quarter from 28 days of March, unsaid)
+        first, last = (pd.Timestamp(t, tz="UTC").isoformat() for t in (min(span), max(span)))
+        if said := partial_periods(first, last, cfg.summary_period):
+            log.info("the events cover part of a published period (%s): its figures are made from the days counted alone; a "
+                     "later run over more of it publishes it again, and the two can be differenced (publish it once, whole, or run "
+                     "with --summary-period none: docs/privacy.md, 'Publishing again')", said)
     manifest["tables"] = tables
     return manifest

@@ -617,13 +617,14 @@ def test_a_totals_rest_is_priced_at_its_hidden_origins_shares_not_the_whole_tabl
 
 
 @pytest.mark.parametrize("engine", ["memory", "stream"])
-def test_a_totals_hidden_rest_takes_the_runs_own_share_not_the_roamers_default_row(small_case, tmp_path, engine):
+def test_a_totals_hidden_rest_takes_the_tables_largest_share_not_the_roamers_default_row(small_case, tmp_path, engine):
     """An operator writes its own country's share and a default row ``*`` for roamers
     (``BE,0.4`` and ``*,0.05``; a probe's Italian ``222,0.35`` and ``*,0.05``). A total
     whose domestic origins are hidden had its rest counted at 0.05: eight times too many
-    people (a Milan probe's Duomo read 44,280 where about 9,000 were). The rest now takes
-    the input's pooled share (every count over every estimate): one constant of the run,
-    as before, so the estimate still adds no equation (docs/privacy.md)."""
+    people (a Milan probe's Duomo read 44,280 where about 9,000 were). The rest took the
+    input's pooled share (stops 43-55), one equation over the whole input (stop 56's probe
+    bounded hidden roamers with it); now the table's largest share, the operator's at home:
+    a constant of the table, so the estimate adds no equation (docs/privacy.md)."""
     to_ll = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
     (bx, by), (cx, cy) = to_ll.transform(X0 + 1000, Y0), to_ll.transform(X0 - 1000, Y0)
     cells = tmp_path / "discs.csv"
@@ -641,10 +642,9 @@ def test_a_totals_hidden_rest_takes_the_runs_own_share_not_the_roamers_default_r
     t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str}).set_index(["zone_id", "origin"])
     assert t.loc[("east", "30000"), "status"] == "suppressed" and t.loc[("east", "FR"), "status"] == "published"
     rest = json.loads((out / "manifest.json").read_text())["market_share"]["rest_share"]
-    assert rest == round(3135 / (3035 / 0.4 + 100 / 0.05), 3)
-    # the hidden 35 Belgians at the run's share (0.327), not at the roamers' 0.05 (which gave 2,700)
-    assert t.loc[("east", "all"), "estimate"] == round(100 / 0.05 + 35 / rest)
-    assert abs(t.loc[("east", "all"), "estimate"] - (100 / 0.05 + 35 / 0.4)) < 25
+    assert rest == 0.4
+    # the hidden 35 Belgians at the home share (0.4), not at the roamers' 0.05 (which gave 2,700)
+    assert t.loc[("east", "all"), "estimate"] == round(100 / 0.05 + 35 / 0.4)
 
 
 def test_a_cell_that_expects_next_to_nobody_gets_finite_weights_and_no_warning():

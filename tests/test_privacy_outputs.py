@@ -423,15 +423,20 @@ def test_an_origin_of_codes_with_different_shares_gives_no_second_equation(small
     observed Gent + Evergem, and the two gave Evergem's people (5.67 for a true 5.83, under
     k). The attacker's view: two inputs that move people between the two municipalities in
     opposite ways in two cells (each cell's total and each municipality's total unchanged)
-    differ in every zone's split, and must publish the same tables."""
+    differ in every zone's split, and must publish the same tables. And a third that moves
+    people from one to the other in the whole input (stop 56's probe: the share pooled over
+    the input, in the manifest to 6 decimals, gave a municipality's 5 people exactly) must
+    publish the same tables and manifest too."""
     c = small_case
     shares = tmp_path / "shares.csv"
     shares.write_text("origin,share\n44021,0.5\n44019,0.2\nBE,0.38\n*,0.3\n")
 
     def counts(d: int):
         rows = ["cell_id,period_start,period,count,origin"]
+        m = 10 if d < 0 else 0  # (-1: 10 people of Evergem read as Gent's in cell A, the whole input's mix moved)
+        d = max(d, 0)
         for h in range(24):
-            rows += [f"A,2026-07-01T{h:02d}:00,1h,{100 + d},44021", f"A,2026-07-01T{h:02d}:00,1h,{20 - d},44019",
+            rows += [f"A,2026-07-01T{h:02d}:00,1h,{100 + d + m},44021", f"A,2026-07-01T{h:02d}:00,1h,{20 - d - m},44019",
                      f"B,2026-07-01T{h:02d}:00,1h,{60 - d},44021", f"B,2026-07-01T{h:02d}:00,1h,{40 + d},44019"]
         path = tmp_path / f"counts{d}.csv"
         path.write_text("\n".join(rows) + "\n")
@@ -442,7 +447,7 @@ def test_an_origin_of_codes_with_different_shares_gives_no_second_equation(small
         return path
 
     tables, manifests = [], []
-    for d in (0, 15):
+    for d in (0, 15, -1):
         out = tmp_path / f"o{d}"
         r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts(d), "--market-share", shares,
                     "--k", "10", "--origin-level", level, "--no-residents", "--heat-grid", "0", "--no-map", "--summary-period", "none",
@@ -454,7 +459,46 @@ def test_an_origin_of_codes_with_different_shares_gives_no_second_equation(small
     code = {"province": "40000", "country": "BE", "none": "all"}[level]
     rows = t[(t["origin"] == code) & (t["status"] == "published")]
     assert len(rows) == 2  # (both zones publish the mixed origin: the test has something to compare)
-    assert tables[0] == tables[1]  # (every figure, estimate and interval alike: the split inside a zone cannot be solved for)
-    pooled = manifests[0]["pooled_shares"]
-    assert list(pooled) == [code] and 0.2 < pooled[code] < 0.5 and manifests[1]["pooled_shares"] == pooled
-    np.testing.assert_allclose(rows["estimate"] * pooled[code], rows["observed"], rtol=1e-6, atol=0.5)
+    assert tables[0] == tables[1] == tables[2]  # (every figure, estimate and interval alike: the split cannot be solved for)
+    assert manifests[0] == manifests[1] == manifests[2]
+    share = {"province": 0.38, "country": 0.38, "none": 0.5}[level]  # (40000: no row, BE's; all: the table's largest)
+    assert manifests[0]["factors"] == {code: share} and manifests[0]["rest_share"] == 0.5
+    np.testing.assert_allclose(rows["estimate"] * share, rows["observed"], rtol=1e-6, atol=0.5)
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_a_totals_hidden_origins_take_a_share_of_the_table_not_of_the_input(small_case, tmp_path, engine):
+    """Stop 56's probe: 4 French roamers (share 0.02) among people at 0.4, hidden in every
+    figure, were bounded to 0.7-2.1 a day by the manifest's rest_share, the input's observed
+    total over its estimated total to 3 decimals. Two inputs whose hidden people differ in
+    origin alone (French at 0.02, Dutch at 0.3) now publish the same totals and rest_share
+    (their intervals differ: they span the shares of the origins the table shows hidden)."""
+    c = small_case
+    shares = tmp_path / "shares.csv"
+    shares.write_text("origin,share\n30000,0.4\nFR,0.02\nNL,0.3\n*,0.25\n")
+
+    def counts(hidden: str):
+        rows = ["cell_id,period_start,period,count,origin"]
+        for h in range(24):
+            rows += [f"A,2026-07-01T{h:02d}:00,1h,120,30000", f"B,2026-07-01T{h:02d}:00,1h,90,30000"]
+        rows += [f"A,2026-07-01T{h:02d}:00,1h,4,{hidden}" for h in range(6)]
+        path = tmp_path / f"counts{hidden}.csv"
+        path.write_text("\n".join(rows) + "\n")
+        if engine == "stream":
+            pq = path.with_suffix(".parquet")
+            pd.read_csv(path, dtype={"cell_id": str, "origin": str}).to_parquet(pq)
+            return pq
+        return path
+
+    totals, rests = [], []
+    for hidden in ("FR", "NL"):
+        out = tmp_path / hidden
+        r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts(hidden), "--market-share", shares,
+                    "--k", "10", "--no-residents", "--heat-grid", "0", "--no-map", "--engine", engine, "--out", out)
+        assert r.returncode == 0, r.stderr
+        t = pd.read_csv(out / "zone_counts.csv", dtype={"origin": str})
+        assert (t.loc[t["origin"] == hidden, "status"] != "published").all() and (t.loc[t["origin"] == hidden, "estimate"].isna()).all()
+        totals.append(t.loc[t["origin"] == "all", ["zone_id", "period_start", "observed", "estimate", "status"]].to_csv(index=False))
+        rests.append(json.loads((out / "manifest.json").read_text())["market_share"]["rest_share"])
+    assert "published" in totals[0] and totals[0] == totals[1]
+    assert rests == [0.4, 0.4]  # (the table's largest share)

@@ -179,21 +179,28 @@ def test_market_share_estimate_is_one_factor_per_zone_and_class(world, tmp_path)
     assert lo[("A", "day_visitor")] > hi[("A", "all")] > hi[("A", "resident")], (lo, hi)
 
 
-def test_origins_under_k_take_the_runs_pooled_share_so_the_classes_add_up_to_all(world, tmp_path):
+def test_origins_under_k_take_the_tables_largest_share_so_the_classes_add_up_to_all(world, tmp_path, caplog):
     """A probe's demo read every published regular at x 4.00, the market-share table's '*'
     row (0.25, the roamers'), since each origin had fewer than k regular devices in a zone:
-    the classes added up to 114% of all. They take the run's own pooled share now, as the
-    zone tables' rest does (the demo's classes add up to all within 1% since)."""
+    the classes added up to 114% of all. They took the run's own pooled share (stops 49-55),
+    which is one equation over the whole input (stop 56); now the table's largest share, the
+    operator's at home, as the zone tables' rest does. And a quarter the events cover in
+    part is said (a probe's returning table of a quarter from 28 days, unsaid)."""
     shares = tmp_path / "ms.csv"
     shares.write_text("origin,share\n*,0.05\nBE,0.5\n")
     m = run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out=str(tmp_path / "o"), k=5,
                                     municipalities=world["municipalities"], market_share=str(shares), summary_period=None))
     rest = m["market_share"]["rest_share"]
-    assert 0.1 < rest < 0.5, rest  # (the run's mix: far from the roamers' 0.05)
+    assert rest == 0.5, rest  # (the table's largest: far from the roamers' 0.05)
     v = m["tables"]["visitors"]
     pub = v[(v["status"] == "published") & (v["observed"] > 0)]
     assert (pub["estimate"] / pub["observed"]).max() < 1 / rest + 0.1, pub.assign(f=pub["estimate"] / pub["observed"]).nlargest(3, "f")
     assert len(pub)  # (each figure's factor is a mix of its origins' shares and the rest's: none at the roamers' x 20)
+    assert "cover part of a published period" not in caplog.text
+    with caplog.at_level("INFO", logger="geozones"):
+        run_visitors(VisitorsConfig(zones=[world["zones"]], cells=world["cells"], events=world["events"], out=str(tmp_path / "q"), k=5,
+                                    municipalities=world["municipalities"]))
+    assert "the events cover part of a published period (the 1q from 2026-" in caplog.text, caplog.text
 
 
 def test_a_days_total_takes_the_mix_of_a_days_devices_not_of_the_runs(world, tmp_path):
