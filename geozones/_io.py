@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -125,6 +126,9 @@ def read_csv_text(path: Path, *, error: type[GeozonesError] = InputError, what: 
             raise error(f"not a readable gzip file: {exc}", path=path, hint=f"export the {what} again") from exc
     if not raw.strip():
         raise error("the file is empty", path=path, hint=f"export the {what} again")
+    for magic, kind in ((b"PAR1", "a Parquet file"), (b"PK\x03\x04", "an Excel workbook (or another zip file)")):
+        if raw.startswith(magic):  # (a probe's Parquet market-share table read as Latin-1 text: two lines, neither saying why)
+            raise error(f"is {kind}, not a CSV", path=path, hint=f"give the {what} as a CSV file (Excel: save as CSV UTF-8)")
     try:
         if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # (Excel's "Unicode text": UTF-16 with its byte-order mark)
             text = raw.decode("utf-16")
@@ -139,7 +143,10 @@ def read_csv_text(path: Path, *, error: type[GeozonesError] = InputError, what: 
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         if "on source failed" in str(exc):  # (text in memory fails to read only when Ctrl-C cut the read short: a probe was told to export again)
             raise KeyboardInterrupt from exc
-        raise error(f"not a readable CSV: {' '.join(str(exc).split())}", path=path, hint=f"export the {what} again as CSV") from exc
+        said = " ".join(str(exc).split())
+        if m := re.search(r"EOF inside string starting at row (\d+)", said):  # (pandas counts rows from 0, the header's included)
+            said = f"a quote opened on line {int(m.group(1)) + 1} is never closed"
+        raise error(f"not a readable CSV: {said}", path=path, hint=f"export the {what} again as CSV") from exc
     df.columns = [str(c).strip().lstrip("\ufeff").lower() for c in df.columns]
     return df
 
@@ -197,3 +204,34 @@ def shown_value(v) -> str:
     if isinstance(v, (int, np.integer)):
         return str(int(v))
     return repr(v)
+
+
+def read_run_json(path: str | os.PathLike[str], *, missing: object = None) -> dict:
+    """A JSON file a run wrote (``manifest.json``, ``visitors_manifest.json``): ``missing``
+    where there is none; a damaged one is an error naming it (a probe's truncated manifest
+    made ``map`` and ``report`` stop on an internal error).
+    """
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return missing
+    try:
+        out = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"is not a readable JSON file ({exc})", path=path,
+                         hint="the run's files are damaged: run it again, or restore the folder") from None
+    if not isinstance(out, dict):
+        raise InputError("is not a JSON object", path=path, hint="the run's files are damaged: run it again, or restore the folder")
+    return out
+
+
+def read_run_zones(path: str | os.PathLike[str], **kwargs):
+    """A run's ``zones.geojson`` as a GeoDataFrame; a damaged one is an error naming it."""
+    import geopandas as gpd
+
+    try:
+        return gpd.read_file(path, **kwargs)
+    except Exception as exc:  # (pyogrio raises several classes for a damaged file)
+        raise InputError(f"cannot be read: {' '.join(str(exc).split())[:200]}", path=path,
+                         hint="the run's files are damaged: run it again, or restore the folder") from None

@@ -16,6 +16,10 @@ from .weights import OUTSIDE
 POLYGONAL = ("Polygon", "MultiPolygon")
 
 
+#: Degrees of longitude or latitude a zone may span: one metric CRS measures every zone.
+MAX_SPAN_DEG = 30
+
+
 def clean_features(features: list[Any]) -> list[dict[str, Any]] | None:
     """The records of a file whose features have nothing to report, or None.
 
@@ -86,6 +90,9 @@ def clean_features(features: list[Any]) -> list[dict[str, Any]] | None:
     except (shapely.errors.GEOSException, ValueError):
         return None
     if not shapely.is_valid(shapes).all() or shapely.is_empty(shapes).any():
+        return None
+    b = shapely.bounds(shapes)
+    if (np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) > MAX_SPAN_DEG).any():
         return None
     records = []
     for (props, zid, name), shape in zip(heads, shapes):

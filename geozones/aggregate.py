@@ -92,6 +92,10 @@ def apportion(
             )
         info.update(dropped_rows=int(unknown.sum()), dropped_count=float(counts.loc[unknown, "count"].sum()), unknown_cells=len(cells))
         counts, rows = counts.loc[~unknown], rows[~unknown]
+        if not len(counts):  # (a probe's every row dropped read "the counts mix several period lengths")
+            raise CountsError(f"none of its {len(cells)} cell ids is in the cell plan (e.g. {str(cells[0])!r}): --unknown-cells drop "
+                              "leaves no count", path=counts.attrs.get("source"),
+                              hint="check that counts and cell plan belong together: their cell ids must be the same")
     periods = pd.unique(counts["period"])
     if len(periods) != 1:
         raise CountsError("the counts mix several period lengths", hint="apportion one period length at a time")

@@ -310,7 +310,8 @@ def cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.C
         )
     defaults: list[str] = []
     az = _numeric(df, "azimuth", path, fmt, required=False) if "azimuth" in df.columns else np.full(len(df), np.nan)
-    az = np.mod(az, 360.0)
+    wrapped = ~np.isnan(az) & ((az < 0) | (az >= 360))
+    given_az, az = az, np.mod(az, 360.0)
     bw = _numeric(df, "beamwidth", path, fmt, required=False) if "beamwidth" in df.columns else np.full(len(df), np.nan)
     rng = _numeric(df, "range_m", path, fmt, required=False) if "range_m" in df.columns else np.full(len(df), np.nan)
     for name, vals, ok, rule in (
@@ -328,6 +329,10 @@ def cells_from_frame(df: pd.DataFrame, path: Path, fmt: str, crs: str | pyproj.C
                 hint=f"{name} must be {rule}",
             )
     omni = np.isnan(az)
+    if wrapped.any():  # (a probe's azimuths of 400 and -30 went without a word)
+        i = int(np.flatnonzero(wrapped)[0])
+        defaults.append(f"{int(wrapped.sum())} azimuths outside 0-360 degrees were taken round the circle "
+                        f"(e.g. cell {df['cell_id'].iloc[i]!r}: {given_az[i]:g} as {az[i]:g})")
     fill_bw = np.isnan(bw)
     if omni.any():  # (a site register without sectors: a probe's 129 Gent sites were discs without a word)
         defaults.append(f"{f'all {len(omni)}' if omni.all() else f'{int(omni.sum())} of the {len(omni)}'} cells had no azimuth: "

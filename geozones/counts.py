@@ -151,18 +151,31 @@ def parse_times(values: pd.Series, path: Path, fmt: str, column: str) -> pd.Seri
     uniq = pd.Series(cat.categories)
     has_off = uniq.str.contains(_OFFSET)
     parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[ns, UTC]")
+    far = np.zeros(len(uniq), bool)  # (parsed, but outside TIME_RANGE: in microseconds, 9999 does not fit nanoseconds)
+
+    def kept(times: pd.Series, where: np.ndarray) -> pd.Series:
+        out = ((times < TIME_RANGE[0]) | (times >= TIME_RANGE[1])).to_numpy()
+        far[np.flatnonzero(where)[out]] = True
+        return times.where(~out)
+
     try:
         if has_off.any():
-            parsed[has_off] = pd.to_datetime(uniq[has_off], format="ISO8601", utc=True, errors="coerce")
+            parsed[has_off] = kept(pd.to_datetime(uniq[has_off], format="ISO8601", utc=True, errors="coerce"), has_off.to_numpy())
         if (~has_off).any():
             naive = pd.to_datetime(uniq[~has_off], format="ISO8601", errors="coerce")
-            parsed[~has_off] = _localize(naive, path, fmt, column, uniq[~has_off], cat=cat, uniq_index=uniq.index[~has_off])
+            local = _localize(naive, path, fmt, column, uniq[~has_off], cat=cat, uniq_index=uniq.index[~has_off])
+            parsed[~has_off] = kept(local, (~has_off).to_numpy())
     except (ValueError, OverflowError):
         parsed[:] = pd.NaT
-    bad_u = parsed.isna().to_numpy()
     codes = cat.codes
-    if bad_u.any() or (codes < 0).any():
-        bad_rows = np.flatnonzero((codes < 0) | bad_u[np.maximum(codes, 0)])
+    bad_u = parsed.isna().to_numpy() & ~far
+    bad_rows = np.flatnonzero((codes < 0) | bad_u[np.maximum(codes, 0)])
+    far_rows = np.flatnonzero(far[np.maximum(codes, 0)] & (codes >= 0))
+    if len(far_rows) and not (len(bad_rows) and bad_rows[0] < far_rows[0]):
+        # (a probe's 9999-12-31 on line 6 was 'not an ISO 8601 time' on line 2, quoting line 2's good time)
+        i = int(far_rows[0])
+        raise time_range_error(repr(values.iloc[i]), path, _row(i, fmt), column)
+    if len(bad_rows):
         i = int(bad_rows[0])
         raise CountsError(
             f"{column} {str(values.iloc[i])!r} is not an ISO 8601 time",
@@ -172,10 +185,6 @@ def parse_times(values: pd.Series, path: Path, fmt: str, column: str) -> pd.Seri
                  + ("; in Excel, format the column as yyyy-mm-dd hh:mm before saving"
                     if re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}( .*)?", str(values.iloc[i]).strip()) else ""),
         )
-    uniq_out = ((parsed < TIME_RANGE[0]) | (parsed >= TIME_RANGE[1])).to_numpy()
-    if uniq_out.any():
-        i = int(np.flatnonzero(uniq_out[codes])[0])
-        raise time_range_error(repr(values.iloc[i]), path, _row(i, fmt), column)
     return pd.Series(parsed.to_numpy()[codes], index=values.index).dt.tz_convert("UTC")
 
 

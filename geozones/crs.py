@@ -120,7 +120,7 @@ def pixel_to_map(t, cols: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.
 
 def belgian_grid_hint(x: np.ndarray, y: np.ndarray) -> str:
     """Which Belgian grid projected coordinates look like, as words for a hint ("" if none)."""
-    if ((x > 0) & (x < 300_000) & (y > 0) & (y < 300_000)).all():
+    if ((x > 10_000) & (x < 300_000) & (y > 10_000) & (y < 300_000)).all():
         return "; these look like Belgian Lambert 72 (EPSG:31370): ogr2ogr -s_srs EPSG:31370 -t_srs EPSG:4326 out.geojson in.geojson"
     if ((x > 500_000) & (x < 800_000) & (y > 500_000) & (y < 800_000)).all():
         return "; these look like Belgian Lambert 2008 (EPSG:3812): ogr2ogr -s_srs EPSG:3812 -t_srs EPSG:4326 out.geojson in.geojson"

@@ -15,7 +15,6 @@ outlines (bundled for Flanders and Brussels) shows where things are.
 from __future__ import annotations
 
 import contextvars
-import json
 import os
 import re
 from functools import lru_cache
@@ -33,7 +32,7 @@ from folium.plugins import HeatMap, HeatMapWithTime
 from jinja2 import Template
 
 from ._html import html_text
-from ._io import people_text, write_text_atomic
+from ._io import people_text, read_run_json, read_run_zones, write_text_atomic
 from .crs import WGS84, metric_crs
 from .errors import InputError
 from .weights import LOW_FIT
@@ -451,14 +450,12 @@ def map_from_run(run_dir: str | os.PathLike[str], *, self_contained: bool = Fals
     zones_path = run_dir / "zones.geojson"
     if not zones_path.is_file():
         raise InputError("no zones.geojson here", path=run_dir, hint="give the output folder of 'geozones apportion', 'run' or 'demo'")
-    zones = gpd.read_file(zones_path)
+    zones = read_run_zones(zones_path)
     for col in ("zone_id", "name", "visitors"):
         if col not in zones.columns:
             raise InputError(f"zones.geojson has no {col!r} property", path=zones_path, hint="make it again with this version of geozones")
     grid = _read_grid(run_dir / "grid_counts.csv") if (run_dir / "grid_counts.csv").is_file() else None
-    title = "Visitors per day"
-    if (run_dir / "manifest.json").is_file():
-        title = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("title", title)
+    title = read_run_json(run_dir / "manifest.json", missing={}).get("title", "Visitors per day")
     return visitor_map(zones, grid=grid, title=title, self_contained=self_contained, tiles=tiles)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ._io import people_text, read_csv_text, write_text_atomic
+from ._io import people_text, read_csv_text, read_run_json, read_run_zones, write_text_atomic
 from ._words import number
 from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
@@ -208,10 +208,11 @@ def report_periods(run_dir: str | os.PathLike[str]) -> list[str]:
     return sorted(pd.unique(t.loc[t["period"] == longest, "period_start"]))
 
 
-def shown_page(run_dir: str | os.PathLike[str], starts: list[str]) -> str:
+def shown_page(run_dir: str | os.PathLike[str], starts: list[str], *, with_figures: bool = True) -> str:
     """Of a run's summary periods (``starts``, :func:`report_periods`), the one report.html
     shows: the last the counts cover whole, as zones.geojson and the map do
-    (:func:`geozones.periods.shown_start`), else the last.
+    (:func:`geozones.periods.shown_start`), else the last; with ``with_figures``, the last
+    up to it that publishes a total (``all``) where it publishes none.
     """
     from .periods import shown_start
 
@@ -222,7 +223,15 @@ def shown_page(run_dir: str | os.PathLike[str], starts: list[str]) -> str:
     except (OSError, ValueError, KeyError, TypeError):  # (a manifest from elsewhere, or without these: the last page)
         shown = None
     at = [s for s in starts if shown is not None and pd.Timestamp(s).tz_convert("UTC") == shown]
-    return at[0] if at else starts[-1]
+    page = at[0] if at else starts[-1]
+    if not with_figures:
+        return page
+    # (a probe's run of distinct devices published days alone: report.html was its last day, every figure hidden,
+    # beside days with figures): the last page up to it with a published total
+    t = pd.read_parquet(Path(run_dir) / "zone_counts.parquet", columns=["period_start", "period", "origin", "status"])
+    with_figures = set(t.loc[(t["origin"] == ALL) & (t["status"] == _PUBLISHED), "period_start"].astype(str))
+    earlier = [s for s in starts if s <= page and s in with_figures]
+    return page if page in with_figures or not earlier else earlier[-1]
 
 
 def build_report(
@@ -276,8 +285,8 @@ def build_report(
             table[col] = np.nan
     for col in ("observed", "estimate", "estimate_low", "estimate_high"):  # whole numbers with gaps for suppressed figures
         table[col] = table[col].to_numpy(dtype=float, na_value=np.nan)
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")) if (run_dir / "manifest.json").is_file() else {}
-    zones = gpd.read_file(run_dir / "zones.geojson") if (run_dir / "zones.geojson").is_file() else None
+    manifest = read_run_json(run_dir / "manifest.json", missing={})
+    zones = read_run_zones(run_dir / "zones.geojson") if (run_dir / "zones.geojson").is_file() else None
     if isinstance(spend, (str, os.PathLike)):
         spend = read_spend(spend)
     if isinstance(events, (str, os.PathLike)):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import people_text
+from ._io import people_text, read_run_json
 from ._words import number
 from .visitors import CATEGORIES, KEY_OF
 
@@ -160,13 +160,11 @@ def device_sections(run_dir: str | os.PathLike[str], zone: str, start: str, end:
     vis = _read(run_dir, "visitors")
     if vis is None:
         return None
-    import json
 
-    man = run_dir / "visitors_manifest.json"
-    vman = json.loads(man.read_text(encoding="utf-8")) if man.is_file() else {}
+    vman = read_run_json(run_dir / "visitors_manifest.json", missing={})
     settings = vman.get("settings", {})
-    rman = run_dir / "manifest.json"
-    differ = settings_that_differ(json.loads(rman.read_text(encoding="utf-8")), vman) if rman.is_file() and vman else []
+    rman = read_run_json(run_dir / "manifest.json")
+    differ = settings_that_differ(rman, vman) if rman is not None and vman else []
     if differ:
         log.warning("the visitors tables in %s were made with other settings than its counts (%s): their figures may not agree",
                     run_dir, "; ".join(differ))

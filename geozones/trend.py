@@ -11,7 +11,6 @@ zone's apportioning half-width is added in quadrature (docs/accuracy.md).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import people_text
+from ._io import people_text, read_run_json, read_run_zones
 from ._words import some
 from .errors import InputError
 from .origins import RESIDENT
@@ -58,8 +57,7 @@ def _daily_rows(run_dir: Path, zone: str) -> tuple[pd.DataFrame | None, dict]:
     from .counts import period_seconds
     from .report import days_from_hours
 
-    man = run_dir / "manifest.json"
-    m = json.loads(man.read_text(encoding="utf-8")) if man.is_file() else {}
+    m = read_run_json(run_dir / "manifest.json", missing={})
     p = m.get("parameters", {})
     partial = {str(d.get("date", ""))[:10] for d in ((m.get("data_quality") or {}).get("partial_days") or {}).get("listed", [])}
     path = run_dir / "zone_counts.parquet"
@@ -183,12 +181,10 @@ def quarter_series(run_dirs: list[str | os.PathLike[str]], zone: str) -> pd.Data
 
 def _shape(run_dir: Path, zone: str):
     """The zone's geometry in a run's zones.geojson, in metres (a local UTM zone), or None."""
-    import geopandas as gpd
-
     path = run_dir / "zones.geojson"
     if not path.is_file():
         return None
-    z = gpd.read_file(path, columns=["zone_id"])
+    z = read_run_zones(path, columns=["zone_id"])
     z = z[z["zone_id"].astype(str) == zone]
     if not len(z) or z.crs is None:
         return None

@@ -24,8 +24,8 @@ import pyproj
 import shapely
 
 from ._io import write_text_atomic
+from ._zonefile import MAX_SPAN_DEG, clean_features
 from ._zonefile import POLYGONAL as _POLYGONAL
-from ._zonefile import clean_features
 from .crs import WGS84, belgian_grid_hint, is_wgs84, metric_crs
 from .errors import InputError, Problem, ZoneError
 from .weights import OUTSIDE  # (defined with the weights, whose outside share it names)
@@ -317,6 +317,14 @@ def _check_feature(
                 "GeoJSON positions are [longitude, latitude]: swap the two numbers of every position",
                 zid,
             )
+        elif (np.abs(xy) < 1000).all():  # (a probe's longitude 200 was "projected ... like Belgian Lambert 72")
+            j = int(np.flatnonzero((np.abs(lon) > 180) | (np.abs(lat) > 90))[0])  # (not i: err() names the feature by it)
+            err(
+                "out-of-range",
+                f"position ({lon[j]:g} {lat[j]:g}) is out of range: longitude lies within -180 to 180 and latitude within -90 to 90",
+                "correct the position (a typing error?) in your GIS",
+                zid,
+            )
         else:
             err(
                 "projected-coordinates",
@@ -326,8 +334,16 @@ def _check_feature(
                 zid,
             )
         return None, problems, None
+    span = (float(np.ptp(lon)), float(np.ptp(lat)))
+    if max(span) > MAX_SPAN_DEG:  # (a probe's box round the world was "reached by no cell ... swap latitude and longitude")
+        err("too-large", f"spans {span[0]:.0f} degrees of longitude and {span[1]:.0f} of latitude: zones are measured in one metric CRS, "
+            f"which cannot hold a zone over {MAX_SPAN_DEG} degrees across", "draw the zones of a city, region or country", zid)
+        return None, problems, None
     shape = shapes[0] if gtype == "Polygon" else shapely.MultiPolygon(shapes)
     fixed: dict[str, Any] | None = None
+    if not shape.is_empty and shapely.convex_hull(shape).area == 0:  # (a probe's ring on one line read "self-intersection", then "empty" repaired)
+        err("zero-area", "has zero area: its points lie on one line", "draw the zone as a polygon with an inside, or remove the feature", zid)
+        return None, problems, None
     if not shapely.is_valid(shape):
         reason = shapely.is_valid_reason(shape)
         if repair:

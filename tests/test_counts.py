@@ -133,6 +133,25 @@ def test_market_share_lookup(tmp_path):
     assert gz.market_share_factors(["FR"], None) == {"FR": 1.0}
 
 
+def test_an_origin_as_published_takes_its_own_rows_share_and_unused_finer_rows_are_said(caplog):
+    """Stop 56: a province's share pooled from its municipalities' shares over the run's own
+    counts gave a municipality's people away; an origin as published now takes the table's
+    row for itself (else its province's, BE's, *'s), and the rows it leaves unused are said."""
+    from geozones.extrapolate import label_shares, rest_share, unused_rows, warn_unused_rows
+
+    ms = pd.DataFrame({"origin": ["44021", "44019", "40000", "BE", "FR", "*"], "share": [0.5, 0.2, 0.41, 0.38, 0.3, 0.05]})
+    assert label_shares(["40000", "44021", "BE", "FR", "all", "unknown", "30000"], ms) == {
+        "40000": 0.41, "44021": 0.5, "BE": 0.38, "FR": 0.3, "all": 0.5, "unknown": 0.05, "30000": 0.38}
+    assert rest_share(ms) == 0.5 and rest_share(None) == 1.0 and label_shares(["all", "FR"], None) == {"all": 1.0, "FR": 1.0}
+    assert unused_rows(ms, "municipality") == {}
+    assert unused_rows(ms, "province") == {"44021": ("40000", 0.5, 0.41), "44019": ("40000", 0.2, 0.41)}
+    assert unused_rows(ms, "province", keep=frozenset({"44021"})) == {"44019": ("40000", 0.2, 0.41)}  # (a home kept apart: its own)
+    assert set(unused_rows(ms, "country")) == {"44021", "44019", "40000"}
+    with caplog.at_level("WARNING", logger="geozones"):
+        warn_unused_rows(ms, "province")
+    assert "2 market-share rows finer than --origin-level province are not used (e.g. 44021 at 0.5, whose people are published as 40000 at 0.41)" in caplog.text
+
+
 
 @settings(max_examples=60, deadline=None)
 @given(
@@ -261,3 +280,50 @@ def test_a_number_for_a_time_is_quoted_as_the_file_has_it(tmp_path):
     pd.DataFrame({"cell_id": ["A"], "period_start": [1792792], "period": ["1h"], "count": [5], "origin": ["FR"]}).to_parquet(p)
     with pytest.raises(gz.errors.CountsError, match=r"period_start '1792792' is not an ISO 8601 time"):
         gz.read_counts(p)
+
+
+def test_a_time_far_in_the_future_is_named_on_its_own_line(tmp_path):
+    """Stop 56's probe: 9999-12-31 on line 6 read "line 2: period_start '2026-09-14T00:00:00+02:00'
+    is not an ISO 8601 time" (parsed in microseconds, the year 9999 overflowed every time)."""
+    rows = "".join(f"A,2026-09-14T{h:02d}:00:00+02:00,1h,5,30000\n" for h in range(4))
+    p = write(tmp_path, "cell_id,period_start,period,count,origin\n" + rows + "A,9999-12-31T23:00+01:00,1h,5,30000\n", "c.csv")
+    with pytest.raises(CountsError, match=r"line 6: period_start '9999-12-31T23:00\+01:00' lies outside 1990 to 2199"):
+        gz.read_counts(p)
+    p = write(tmp_path, "cell_id,period_start,period,count,origin\nA,garbage,1h,5,30000\nA,2999-01-01T00:00,1h,5,30000\n", "d.csv")
+    with pytest.raises(CountsError, match=r"line 2: period_start 'garbage' is not an ISO 8601 time"):
+        gz.read_counts(p)
+
+
+def test_counts_of_which_drop_leaves_nothing_say_so(small_case, tmp_path):
+    """Stop 56's probe: every cell id unknown with --unknown-cells drop read "the counts mix
+    several period lengths", naming no file."""
+    from .conftest import run_cli
+
+    counts = tmp_path / "other.csv"
+    counts.write_text(small_case["counts"].read_text().replace("\nA,", "\nX1,").replace("\nB,", "\nX2,"))
+    r = run_cli("apportion", "--zones", small_case["zones"], "--cells", small_case["cells"], "--counts", counts, "--unknown-cells", "drop",
+                "--out", tmp_path / "o")
+    assert r.returncode == 1 and "other.csv: none of its 2 cell ids is in the cell plan (e.g. 'X1')" in r.stderr, r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_parquet_or_excel_file_given_for_a_csv_and_an_unclosed_quote_say_what_and_where(tmp_path, caplog):
+    """Stop 56's probe: a Parquet market-share table gave a 'not UTF-8' warning and then a
+    tokenizing error; an unclosed quote on line 11 was 'row 10' (pandas' count from 0)."""
+    pd.DataFrame({"origin": ["BE"], "share": [0.4]}).to_parquet(tmp_path / "ms.parquet")
+    with caplog.at_level("WARNING", logger="geozones"), pytest.raises(MarketShareError, match=r"ms.parquet: is a Parquet file, not a CSV"):
+        gz.read_market_share(tmp_path / "ms.parquet")
+    assert "UTF-8" not in caplog.text
+    (tmp_path / "ms.csv").write_bytes(b"PK\x03\x04\x14\x00\x06\x00rest of a workbook")
+    with pytest.raises(MarketShareError, match="is an Excel workbook"):
+        gz.read_market_share(tmp_path / "ms.csv")
+    p = write(tmp_path, "cell_id,period_start,period,count,origin\nA,2026-07-01T00:00,1h,5,30000\nA,2026-07-01T01:00,1h,\"5,30000\n", "c.csv")
+    with pytest.raises(CountsError, match="a quote opened on line 3 is never closed"):
+        gz.read_counts(p)
+
+
+def test_a_market_share_row_without_origin_is_refused(tmp_path):
+    """Stop 56's probe: a row ',0.3' was taken silently as the share of 'unknown'."""
+    p = write(tmp_path, "origin,share\n30000,0.4\n,0.3\n", "ms.csv")
+    with pytest.raises(MarketShareError, match="line 3: origin is empty"):
+        gz.read_market_share(p)

@@ -688,6 +688,60 @@ def test_one_report_per_quarter(small_case, tmp_path):
     assert "2026 Q3" in trend and "2026 Q4" in trend
 
 
+def test_a_run_on_prebuilt_weights_says_which_zones_no_cell_reaches(small_case, tmp_path):
+    """Stop 56's probe: the run from the cell plan warned "1 zone reached by no cell", the
+    same run on weights built from it said nothing (its outputs byte-identical)."""
+    c = small_case
+    z = gpd.read_file(c["zones"])
+    far = z.iloc[[0]].assign(zone_id="far", geometry=z.iloc[[0]].geometry.translate(0.5, 0.0))
+    zpath = tmp_path / "zones.geojson"
+    gz.write_zones(pd.concat([z, far], ignore_index=True), zpath)
+    w = tmp_path / "w.parquet"
+    assert geozones("weights", "--zones", zpath, "--cells", c["cells"], "--model", "voronoi", "--out", w).returncode == 0
+    for how in (["--cells", c["cells"], "--model", "voronoi"], ["--weights", w]):
+        r = geozones("apportion", "--zones", zpath, *how, "--counts", c["counts"], "--no-map", "--out", tmp_path / how[0][2:])
+        assert r.returncode == 0, r.stderr
+        assert "1 zone reached by no cell (their figures are zero): far" in r.stderr, (how[0], r.stderr)
+
+
+def test_map_and_report_of_a_run_with_damaged_files_say_which_file(small_case, tmp_path):
+    """Stop 56's probe: a truncated manifest.json or zones.geojson made 'map' and 'report'
+    stop on an internal error (JSONDecodeError, DataSourceError, exit 3)."""
+    import shutil
+
+    c = small_case
+    run = tmp_path / "run"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--no-map", "--out", run)
+    assert r.returncode == 0, r.stderr
+    for name, text in (("manifest.json", '{"geozones_version": '), ("zones.geojson", "{")):
+        bad = tmp_path / name.replace(".", "_")
+        shutil.copytree(run, bad)
+        (bad / name).write_text(text)
+        for verb in ("map", "report"):
+            r = geozones(verb, bad)
+            assert r.returncode == 1 and name in r.stderr and "internal error" not in r.stderr, (verb, name, r.stderr)
+            assert len(r.stderr.strip().splitlines()) == 1 and "run it again" in r.stderr, r.stderr
+        assert not list(bad.glob("report*.html")) and not (bad / "map.html").exists()
+
+
+def test_report_html_is_the_last_page_with_a_published_figure(small_case, tmp_path):
+    """Stop 56's probe: a run of distinct devices published days alone, and report.html was
+    its last day, every figure hidden, beside days with figures."""
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    rows += [f"B,2026-07-01T{h:02d}:00,1h,120,30000" for h in range(24)] + [f"B,2026-07-02T{h:02d}:00,1h,3,30000" for h in range(24)]
+    counts = tmp_path / "two_days.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "d"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--period", "1d", "--summary-period", "none",
+                 "--out", out)
+    assert r.returncode == 0, r.stderr
+    r = geozones("report", out)
+    assert r.returncode == 0 and "(the page of the last period with a published figure)" in r.stderr, r.stderr
+    assert (out / "report.html").read_bytes() == (out / "report-2026-07-01.html").read_bytes()
+    assert r.stderr.index("report-2026-07-01.html") < r.stderr.index("report.html")  # (the page, then report.html as the same)
+
+
 def test_each_reports_page_gives_its_own_periods_top_origins(small_case, tmp_path):
     """A probe's week page showed, for half the zones, the last week's origin shares in "All
     zones" (read from zones.geojson, which summarises the run's last period)."""

@@ -65,6 +65,9 @@ def test_clean_file_with_other_properties(tmp_path):
         (feature("proj", square(173000, 174000, 500)), "projected-coordinates"),
         (feature("swap", square(50.82, 93.25)), "swapped-lat-lon"),
         (feature("speck", square(3.25, 50.82, 1e-9)), "zero-area"),  # a valid polygon of about 1e-8 m²
+        (feature("line", [[[4.70, 50.88], [4.71, 50.88], [4.72, 50.88], [4.70, 50.88]]]), "zero-area"),  # (was "self-intersection")
+        (feature("lon200", square(200.0, 50.88)), "out-of-range"),  # (was "projected ... Belgian Lambert 72")
+        (feature("world", [[[-179, -89], [179, -89], [179, 89], [-179, 89], [-179, -89]]]), "too-large"),  # (was "swap lat and lon")
     ],
 )
 def test_each_problem_names_file_feature_and_what_to_do(tmp_path, feat, code):

@@ -73,9 +73,11 @@ def report_cmd(run_dir: str, more: tuple[str, ...], out: str | None, zone: str |
         else:
             first = Path(out) if out else Path(run_dir) / "report.html"
             page_path = str(first.with_name(f"{first.stem}-{start[:width].replace(':', '-').replace('+', 'p')}{first.suffix}"))
-            if start == main:  # (report.html, or --out, is the shown period's page too, the last whole one: where a reader looks first)
-                write_report(page, first)
-                say(f"wrote {first} (the {'last' if main == starts[-1] else 'last whole'} period's page)")
         write_report(page, page_path)
         say(f"wrote {page_path}")
+        if len(starts) > 1 and start == main:  # (report.html, or --out, is the shown period's page too: where a reader looks first)
+            write_report(page, first)
+            which = "the last period's page" if main == starts[-1] else "the last whole period's page" if main == \
+                shown_page(run_dir, starts, with_figures=False) else "the page of the last period with a published figure"
+            say(f"wrote {first} ({which})")
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .._words import plural
 from ..cellplan import read_cellplan
 from ..coverage import build_coverage
 from ..errors import CoverageError, InputError, WeightsError
@@ -93,7 +94,8 @@ def zones_check(
             click.echo(f"{'zone_id':<{wid}}  {'name':<{wname}}  {'area_km2':>9}")
             for zid, name, area in z[["zone_id", "name", "area_km2"]].itertuples(index=False):
                 click.echo(f"{zid:<{wid}}  {str(name)[:wname]:<{wname}}  {area:>9.3f}")
-            click.echo(f"{len(z)} zones, {z['area_km2'].sum():.3f} km² in all (areas in {report.crs.to_string()})")
+            summed = ", summed: the zones overlap" if len(report.overlaps) else ""  # (a probe read the sum as the area covered)
+            click.echo(f"{plural(len(z), 'zone')}, {z['area_km2'].sum():.3f} km² in all (areas in {report.crs.to_string()}{summed})")
         else:
             click.echo("no usable zone")
         if len(report.overlaps):
