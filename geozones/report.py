@@ -229,9 +229,9 @@ def shown_page(run_dir: str | os.PathLike[str], starts: list[str], *, with_figur
     # (a probe's run of distinct devices published days alone: report.html was its last day, every figure hidden,
     # beside days with figures): the last page up to it with a published total
     t = pd.read_parquet(Path(run_dir) / "zone_counts.parquet", columns=["period_start", "period", "origin", "status"])
-    with_figures = set(t.loc[(t["origin"] == ALL) & (t["status"] == _PUBLISHED), "period_start"].astype(str))
-    earlier = [s for s in starts if s <= page and s in with_figures]
-    return page if page in with_figures or not earlier else earlier[-1]
+    has_total = set(t.loc[(t["origin"] == ALL) & (t["status"] == _PUBLISHED), "period_start"].astype(str))
+    earlier = [s for s in starts if s <= page and s in has_total]
+    return page if page in has_total or not earlier else earlier[-1]
 
 
 def build_report(
