@@ -232,9 +232,11 @@ def share_bands(origins, shares: pd.DataFrame | None) -> dict[str, tuple[float, 
     return out
 
 
-def rest_share(shares: pd.DataFrame | None) -> float:
+def rest_share(shares: pd.DataFrame | None, level: str | None = None) -> float:
     """The one share a total applies to its hidden origins (docs/privacy.md): the largest
-    share of the table.
+    share among the table's rows that a run at ``level`` uses as they are (rows of origins
+    as published there, and the default row ``*``); every row's without a level (the one
+    origin of ``--origin-level none`` or of counts without origins, and the device tables).
 
     A total's estimate is the sum of its published origins' estimates plus the rest of its
     observed count divided by this share, a constant of the table, so that the estimate
@@ -245,12 +247,15 @@ def rest_share(shares: pd.DataFrame | None) -> float:
     network more than they subscribe to it), and the rest is mostly home people; the
     table's default row ``*`` is often the roamers' (an Italian operator's ``222,0.35`` and
     ``*,0.05`` counted a hidden Italian figure twenty times over). Hidden roamers read low
-    in a total, never blown up. 1 without a table.
+    in a total, never blown up. Rows finer than the level are not its (a municipality's 0.5
+    was a province run's rest while the run said the row went unused). 1 without a table.
 
     Parameters
     ----------
     shares : pandas.DataFrame or None
         A market-share table (:func:`read_market_share`), or None.
+    level : {"municipality", "province", "country", "none"}, optional
+        The run's origin level.
 
     Returns
     -------
@@ -258,10 +263,17 @@ def rest_share(shares: pd.DataFrame | None) -> float:
     """
     if shares is None or not len(shares):
         return 1.0
-    return float(shares["share"].to_numpy(dtype=float).max())
+    share = shares["share"].to_numpy(dtype=float)
+    if level in (None, "none"):
+        return float(share.max())
+    from .origins import rollup_codes
+
+    codes = pd.Series(shares["origin"].astype(str).to_numpy(), dtype=object)
+    used = ((rollup_codes(codes, level).astype(str) == codes) | (codes == DEFAULT)).to_numpy()
+    return float(share[used].max()) if used.any() else float(share.max())
 
 
-def label_shares(labels, shares: pd.DataFrame | None) -> dict[str, float]:
+def label_shares(labels, shares: pd.DataFrame | None, level: str | None = None) -> dict[str, float]:
     """The share each origin as published takes: the table's row for the origin itself,
     else for its province, else ``BE``, else the default row ``*``
     (:func:`market_share_factors` of the origin, not of the codes it holds); ``all`` (the
@@ -280,16 +292,53 @@ def label_shares(labels, shares: pd.DataFrame | None) -> dict[str, float]:
     labels : iterable of str
         The origins as published (after the roll-up to the run's level).
     shares : pandas.DataFrame or None
+    level : {"municipality", "province", "country", "none"}, optional
+        The run's origin level, for the words of an error.
 
     Returns
     -------
     dict of str to float
+
+    Raises
+    ------
+    MarketShareError
+        If an origin as published has no share (no row of its own, its province's, ``BE``
+        or ``*``), saying which finer rows the table has for it.
     """
     labels = [str(c) for c in pd.unique(pd.Series(list(labels), dtype=object))]
-    out = market_share_factors([c for c in labels if c != ALL], shares)
+    try:
+        out = market_share_factors([c for c in labels if c != ALL], shares)
+    except MarketShareError as exc:  # (a probe's table of municipalities alone: "no market share for '30000'", not why)
+        missing = next(c for c in labels if c != ALL and c not in _share_of(c, shares))
+        finer = [] if level in (None, "municipality") else _finer_rows(missing, shares, level)
+        if not finer:
+            raise
+        name = origin_names([missing], level)[missing]
+        raise MarketShareError(
+            f"no market share for origin {missing!r} ({name}) as --origin-level {level} publishes it: the table has rows for its parts "
+            f"({', '.join(finer[:3])}{', ...' if len(finer) > 3 else ''}), which an origin as published does not use",
+            path=exc.path, hint=f"add a row for {missing} (or a default row '{DEFAULT}'): docs/privacy.md says why one share per origin as published",
+        ) from None
     if ALL in labels:
         out[ALL] = rest_share(shares) if shares is not None else 1.0
     return {c: out[c] for c in labels}
+
+
+def _share_of(code: str, shares: pd.DataFrame | None) -> dict[str, float]:
+    """:func:`market_share_factors` of one code, empty where the table gives it none."""
+    try:
+        return market_share_factors([code], shares)
+    except MarketShareError:
+        return {}
+
+
+def _finer_rows(label: str, shares: pd.DataFrame, level: str) -> list[str]:
+    """The table's rows that roll up to ``label`` at ``level`` without being it."""
+    from .origins import rollup_codes
+
+    codes = pd.Series(shares["origin"].astype(str).to_numpy(), dtype=object)
+    up = rollup_codes(codes, level).astype(str)
+    return [c for c, u in zip(codes, up) if u == label and c != label]
 
 
 def unused_rows(shares: pd.DataFrame | None, level: str, keep: frozenset[str] = frozenset()) -> dict[str, tuple[str, float, float]]:
@@ -325,7 +374,7 @@ def unused_rows(shares: pd.DataFrame | None, level: str, keep: frozenset[str] = 
     return out
 
 
-def label_bins(bins, shares: pd.DataFrame | None) -> dict[str, float]:
+def label_bins(bins, shares: pd.DataFrame | None, level: str | None = None) -> dict[str, float]:
     """:func:`label_shares` for the stream and dask engines' sums: each origin group takes
     its share as published, in place (estimates summed row by row are dropped).
 
@@ -333,13 +382,15 @@ def label_bins(bins, shares: pd.DataFrame | None) -> dict[str, float]:
     ----------
     bins : geozones.engine.CellBins
     shares : pandas.DataFrame or None
+    level : str, optional
+        The run's origin level (:func:`label_shares`).
 
     Returns
     -------
     dict of str to float
         The groups' shares (also ``bins.info["factors"]``).
     """
-    f = label_shares(bins.origins, shares)
+    f = label_shares(bins.origins, shares, level)
     bins.factors = np.array([f[str(o)] for o in bins.origins], dtype=float)
     bins.estimates.clear()
     bins.info["factors"] = dict(sorted(f.items()))

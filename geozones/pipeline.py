@@ -127,9 +127,11 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     """
     per_level = weights if isinstance(weights, dict) else None  # (a density per period: each published period from its own)
     weights = per_level[parse_period(periods[0])] if per_level else weights
-    rolled = rollup_codes(counts["origin"], cfg.origin_level, keep=frozenset(residents.values()) if residents else frozenset())
+    # (homes kept apart as the zone table keeps them: at --origin-level none a probe's residents kept their own share
+    # inside 'all' beside the rest's, and 'all''s observed and estimate gave them away)
+    rolled = rollup_codes(counts["origin"], cfg.origin_level, keep=homes_kept(residents, cfg.origin_level))
     known = pd.Index(weights.cell_ids).get_indexer(counts["cell_id"].to_numpy()) >= 0
-    factors = label_shares(rolled, shares)  # (one share per origin as published, the table's alone: no equation)
+    factors = label_shares(rolled, shares, cfg.origin_level)  # (one share per origin as published, the table's alone: no equation)
     values = counts.assign(estimate=counts["count"].to_numpy(dtype=float) / rolled.map(factors).to_numpy(dtype=float), origin=rolled.to_numpy())
     values = values.groupby(["cell_id", "period_start", "period", "origin"], sort=True, observed=True)[["count", "estimate"]].sum().reset_index()
     values.attrs = dict(counts.attrs)
@@ -168,11 +170,11 @@ def _stream(cfg: RunConfig, weights: Weights, shares, residents, periods: list[s
     held = process_bytes()
     bins = stream_counts(
         cfg.counts, weights, period=periods[0], kind=cfg.kind, stat=cfg.stat, origin_level=cfg.origin_level,
-        keep=frozenset(residents.values()) if residents else frozenset(), shares=shares, unknown_cells=cfg.unknown_cells,
+        keep=homes_kept(residents, cfg.origin_level), shares=shares, unknown_cells=cfg.unknown_cells,
         memory_budget=cfg.memory_budget, engine=cfg.engine, scheduler=cfg.scheduler, progress=None,
     )
     bins.info["held_before"] = held  # (said once the run has published: runfiles.note_held)
-    label_bins(bins, shares)  # (one share per origin as published, as _figures)
+    label_bins(bins, shares, cfg.origin_level)  # (one share per origin as published, as _figures)
     return bins
 
 
@@ -480,7 +482,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     origins = bins.origins if counts is None else counts["origin"].unique()
     homes_counted = homes_counted_in(residents, origins)
     warn_foreign_nis(origins, zones)
-    rest = rest_share(shares)  # (a total's hidden origins: one share of the table's, no equation)
+    rest = rest_share(shares, cfg.origin_level)  # (a total's hidden origins: one share of the table's, no equation)
     warn_unused_rows(shares, cfg.origin_level, homes_kept(residents, cfg.origin_level))
     beyond = beyond_reach(zones, fp) if fp is not None else None  # (said once the run has written)
     reach_factor = float(fp.meta.get("reach_factor", REACH_FACTOR)) if fp is not None else REACH_FACTOR
@@ -583,7 +585,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
             "factors": {k: factors[k] for k in sorted(factors)},
             "rest_share": rest,
             "rest_note": "the estimate of 'all' is its published origins' estimates plus the rest of its observed count divided by rest_share, "
-                         "the table's largest share",
+                         "the largest share of the table's rows the run uses as they are",
         },
         "weights": public_weights.summary() | {"zones_overlap": bool(weights.meta.get("zones_overlap"))} | density_note(footprinted, weights, cfg.density),
         "counts": {

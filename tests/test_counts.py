@@ -143,6 +143,14 @@ def test_an_origin_as_published_takes_its_own_rows_share_and_unused_finer_rows_a
     assert label_shares(["40000", "44021", "BE", "FR", "all", "unknown", "30000"], ms) == {
         "40000": 0.41, "44021": 0.5, "BE": 0.38, "FR": 0.3, "all": 0.5, "unknown": 0.05, "30000": 0.38}
     assert rest_share(ms) == 0.5 and rest_share(None) == 1.0 and label_shares(["all", "FR"], None) == {"all": 1.0, "FR": 1.0}
+    # (a total's rest at a level: the largest of the rows used there as they are, not a finer row the run says it leaves unused)
+    assert rest_share(ms, "municipality") == 0.5 and rest_share(ms, "province") == 0.41 and rest_share(ms, "country") == 0.38
+    parts = pd.DataFrame({"origin": ["34022", "34002", "FR"], "share": [0.4, 0.5, 0.02]})
+    with pytest.raises(MarketShareError, match=r"no market share for origin '30000' \(West-Vlaanderen\) as --origin-level province "
+                                               r"publishes it: the table has rows for its parts \(34022, 34002\)"):
+        label_shares(["30000", "FR"], parts, "province")
+    with pytest.raises(MarketShareError, match=r"'BE' \(Belgium\) as --origin-level country publishes it"):
+        label_shares(["BE"], parts, "country")
     assert unused_rows(ms, "municipality") == {}
     assert unused_rows(ms, "province") == {"44021": ("40000", 0.5, 0.41), "44019": ("40000", 0.2, 0.41)}
     assert unused_rows(ms, "province", keep=frozenset({"44021"})) == {"44019": ("40000", 0.2, 0.41)}  # (a home kept apart: its own)

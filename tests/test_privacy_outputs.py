@@ -462,7 +462,7 @@ def test_an_origin_of_codes_with_different_shares_gives_no_second_equation(small
     assert tables[0] == tables[1] == tables[2]  # (every figure, estimate and interval alike: the split cannot be solved for)
     assert manifests[0] == manifests[1] == manifests[2]
     share = {"province": 0.38, "country": 0.38, "none": 0.5}[level]  # (40000: no row, BE's; all: the table's largest)
-    assert manifests[0]["factors"] == {code: share} and manifests[0]["rest_share"] == 0.5
+    assert manifests[0]["factors"] == {code: share} and manifests[0]["rest_share"] == {"province": 0.38, "country": 0.38, "none": 0.5}[level]
     np.testing.assert_allclose(rows["estimate"] * share, rows["observed"], rtol=1e-6, atol=0.5)
 
 
@@ -502,3 +502,30 @@ def test_a_totals_hidden_origins_take_a_share_of_the_table_not_of_the_input(smal
         rests.append(json.loads((out / "manifest.json").read_text())["market_share"]["rest_share"])
     assert "published" in totals[0] and totals[0] == totals[1]
     assert rests == [0.4, 0.4]  # (the table's largest share)
+
+
+@pytest.mark.parametrize("engine", ["memory", "stream"])
+def test_residents_folded_into_all_take_all_s_share(small_case, tmp_path, engine):
+    """Stop 56's attacker: at --origin-level none, with zones naming their municipality, the
+    residents kept their municipality's share (0.4) inside 'all' beside the rest's (0.5), and
+    'all''s observed and estimate gave each zone's 5 residents as 5-7 and 3-5. Two inputs whose
+    5 people differ in home alone must publish the same files."""
+    c = small_case
+    shares = tmp_path / "shares.csv"
+    shares.write_text("origin,share\n34022,0.4\n34002,0.5\n*,0.3\n")
+    outs = []
+    for home in ("34022", "34002"):
+        rows = ["cell_id,period_start,period,count,origin"]
+        for h in range(24):
+            rows += [f"A,2026-07-01T{h:02d}:00,1h,100,34003", f"A,2026-07-01T{h:02d}:00,1h,5,{home}", f"B,2026-07-01T{h:02d}:00,1h,210,34003"]
+        path = tmp_path / f"counts{home}.csv"
+        path.write_text("\n".join(rows) + "\n")
+        if engine == "stream":
+            pd.read_csv(path, dtype={"cell_id": str, "origin": str}).to_parquet(path := path.with_suffix(".parquet"))
+        out = tmp_path / home
+        r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", path, "--market-share", shares,
+                    "--origin-level", "none", "--heat-grid", "0", "--no-map", "--engine", engine, "--out", out)
+        assert r.returncode == 0, r.stderr
+        outs.append(((out / "zone_counts.csv").read_bytes(), json.loads((out / "manifest.json").read_text())["market_share"]))
+    assert outs[0] == outs[1]
+    assert outs[0][1]["factors"] == {"all": 0.5}
