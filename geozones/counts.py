@@ -525,6 +525,7 @@ def events_to_counts(
     period: str = "1h",
     *,
     optout: set[str] | None = None,
+    k: float = 0.0,
 ) -> tuple[pd.DataFrame, dict]:
     """Aggregate subscriber-level events to unique counts per cell, period and origin.
 
@@ -536,6 +537,10 @@ def events_to_counts(
         The period of the counts.
     optout : set of str, optional
         Subscriber ids to remove before anything is counted.
+    k : float, default 0
+        The run's threshold: where fewer than ``k`` people-periods were seen on a second
+        cell, the dedup factor is 1 (its 4 digits and the published totals told a probe's 3
+        French people seen on two cells, every one of their figures hidden).
 
     Returns
     -------
@@ -570,7 +575,7 @@ def events_to_counts(
         "removed_subscribers": removed_people,
         # (to 4 digits: its numerator and denominator, to full precision, told a probe how many days and
         # cell-days an opted-out person had, by difference with a run before the opt-out)
-        "dedup_factor": float(f"{per_period / per_cell:.4g}") if per_cell else 1.0,
+        "dedup_factor": float(f"{per_period / per_cell:.4g}") if per_cell and per_cell - per_period >= k else 1.0,
         "subscribers": int(frame["subscriber_id"].nunique()),
     }
     counts = counts[["cell_id", "period_start", "period", "origin", "count"]]

@@ -429,7 +429,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         events = read_events(cfg.events)
         check_rows(events, "timestamp", weights, cfg, cfg.events)
         optout = read_optout(cfg.optout) if cfg.optout else None
-        counts, optout_info = events_to_counts(events, cfg.period, optout=optout)
+        counts, optout_info = events_to_counts(events, cfg.period, optout=optout, k=cfg.k)
         warn_if_no_optout_matched(optout, optout_info["removed_subscribers"], cfg.optout)
         counts.attrs["source"] = cfg.events
         if cfg.dedup_factor is None:
@@ -452,7 +452,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         bins = _stream(cfg, weights, shares, residents, periods)
         clock.done("read and sum")
         check_split(periods, bins.info["base_period"], cfg.counts, cfg.kind)  # (before any density is made for them)
-        quality = quality_of_bins(bins, weights, run_span(cfg))
+        quality = quality_of_bins(bins, weights, run_span(cfg), cfg.k)
         weights, fig_weights = _counted_weights(
             cfg, fp, fp_x, weights, weights_x, periods, clock, lambda: bins.sums.sum(axis=(0, 1)),
             lambda: (np.asarray(bins.period_start).astype("datetime64[ns]").astype(np.int64), bins.sums.sum(axis=1, dtype=float),
@@ -467,7 +467,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
     else:
         base = counts["period"].iloc[0] if len(counts) and "period" in counts else cfg.period
         check_split(periods, base, cfg.counts or cfg.events)  # (before any density is made for them; unique roll-ups: after the dedup check)
-        quality = quality_of_counts(counts, weights, base, period_seconds(cfg.period), run_span(cfg))
+        quality = quality_of_counts(counts, weights, base, period_seconds(cfg.period), run_span(cfg), cfg.k)
         cell_ids = pd.Index(weights.cell_ids)
         weights, fig_weights = _counted_weights(
             cfg, fp, fp_x, weights, weights_x, periods, clock,
@@ -591,7 +591,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         "counts": {
             **csum,
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
-                               "count": safe_count(info["dropped_count"], cfg.k) if info["dropped_rows"] else 0},
+                               "count": safe_count(info["dropped_count"], cfg.k)},
             "conservation_max_abs_error": conservation,
         },
         "data_quality": quality,

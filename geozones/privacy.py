@@ -74,11 +74,12 @@ def safe_count(value: float, k: float) -> float | str:
     Returns
     -------
     float or str
-        ``value`` (rounded to 3 decimals; an int when whole) when it is 0 or at least
-        ``k``, else ``"fewer than k"``.
+        ``value`` (rounded to 3 decimals; an int when whole) when it is at least ``k``,
+        else ``"fewer than k"``, 0 included: a 0 beside "fewer than k" elsewhere tells 1
+        to k - 1 (stop 56's attacker: opted-out people seen in the events).
     """
     v = float(value)
-    if v != 0 and v < k:
+    if v < k:
         return f"fewer than {k:g}"
     return int(v) if v.is_integer() else round(v, 3)
 

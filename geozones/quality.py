@@ -97,7 +97,7 @@ def _calendar(period: float | str) -> tuple[float, pd.DateOffset | None]:
     return secs, pd.DateOffset(days=int(secs // 86400)) if secs >= 86400 and secs % 86400 == 0 else None
 
 
-def network_checks(totals: pd.Series, period_seconds: float | str, span: tuple | None = None) -> dict:
+def network_checks(totals: pd.Series, period_seconds: float | str, span: tuple | None = None, k: float = 0.0) -> dict:
     """Missing periods, partial days and drops from the network total per period.
 
     Parameters
@@ -112,12 +112,16 @@ def network_checks(totals: pd.Series, period_seconds: float | str, span: tuple |
         The run's ``--start`` and ``--end`` (UTC, end exclusive; None where not given):
         missing periods are looked for over them (a probe's last day without rows, inside
         ``--end``, was not said).
+    k : float, default 0
+        The run's threshold: a drop to fewer than ``k`` people has no share (the share and
+        the usual, which the published totals of the same hour give, told a probe's hidden
+        network total of 8 people as 8 or 9).
 
     Returns
     -------
     dict
         ``missing_periods`` (runs), ``partial_days`` (date, periods present, expected) and
-        ``drops`` (start, total as a share of the usual).
+        ``drops`` (start, total as a share of the usual, None under ``k``).
     """
     out = {"missing_periods": [], "partial_days": [], "drops": []}
     period_seconds, days = _calendar(period_seconds)
@@ -176,7 +180,7 @@ def network_checks(totals: pd.Series, period_seconds: float | str, span: tuple |
     usual = usual.where(enough, totals.groupby(short_key).transform("median"))
     enough = enough | (totals.groupby(short_key).transform("size") >= 3)
     low = (totals < DROP_SHARE * usual) & enough & (usual > 0)
-    out["drops"] = [{"start": t.tz_convert(_TZ).isoformat(), "share_of_usual": round(float(v / u), 2)}
+    out["drops"] = [{"start": t.tz_convert(_TZ).isoformat(), "share_of_usual": round(float(v / u), 2) if v >= k else None}
                     for t, v, u in zip(totals.index[low], totals[low], usual[low])]
     return out
 
@@ -346,7 +350,7 @@ def _daily(starts: pd.DatetimeIndex, per_cell: np.ndarray) -> tuple[pd.DatetimeI
 
 
 def quality_of_counts(counts: pd.DataFrame, weights, period: float | str, published_seconds: float = 0.0,
-                      span: tuple | None = None) -> dict:
+                      span: tuple | None = None, k: float = 0.0) -> dict:
     """:func:`data_quality` of a counts table read whole (the memory engine).
 
     Parameters
@@ -362,6 +366,8 @@ def quality_of_counts(counts: pd.DataFrame, weights, period: float | str, publis
         (as the stream and Dask engines, which keep the published periods' sums only).
     span : (start, end), optional
         ``--start`` and ``--end`` (:func:`network_checks`).
+    k : float, default 0
+        The run's threshold (:func:`network_checks`).
 
     Returns
     -------
@@ -374,7 +380,7 @@ def quality_of_counts(counts: pd.DataFrame, weights, period: float | str, publis
     keep = ci >= 0  # (rows of cells not in the plan, dropped: out of the network's totals, as the stream engine leaves them)
     starts = pd.DatetimeIndex(counts["period_start"])[keep]
     totals = pd.Series(counts["count"].to_numpy(dtype=float)[keep]).groupby(starts, sort=True).sum()
-    network = network_checks(totals, period, span)
+    network = network_checks(totals, period, span, k)
     if "hourly_events" in counts.attrs:  # (counts made from events per day or longer: missing hours from the events)
         ev = counts.attrs["hourly_events"]
         a = ev.index.min().tz_convert(_TZ).normalize()  # (whole local days: a day's first event is not its first hour)
@@ -394,7 +400,7 @@ def quality_of_counts(counts: pd.DataFrame, weights, period: float | str, publis
     return data_quality(network, cells, never) | {"period_seconds": period_seconds}
 
 
-def quality_of_bins(bins, weights, span: tuple | None = None) -> dict:
+def quality_of_bins(bins, weights, span: tuple | None = None, k: float = 0.0) -> dict:
     """:func:`data_quality` of counts read by the stream or Dask engine.
 
     Network checks use the totals per period of the counts' own that the engine kept
@@ -407,6 +413,8 @@ def quality_of_bins(bins, weights, span: tuple | None = None) -> dict:
     weights : Weights
     span : (start, end), optional
         ``--start`` and ``--end`` (:func:`network_checks`).
+    k : float, default 0
+        The run's threshold (:func:`network_checks`).
 
     Returns
     -------
@@ -421,4 +429,4 @@ def quality_of_bins(bins, weights, span: tuple | None = None) -> dict:
     if period_seconds(bins.period) <= 86400 and len(bins.period_start):
         per = np.asarray(bins.sums.sum(axis=1), dtype=float)  # (periods, cells)
         cells, never = _cell_checks(pd.to_datetime(bins.period_start, utc=True), per, weights)
-    return data_quality(network_checks(totals, base, span), cells, never) | {"period_seconds": period_seconds(base)}
+    return data_quality(network_checks(totals, base, span, k), cells, never) | {"period_seconds": period_seconds(base)}

@@ -162,7 +162,8 @@ def _quality_lines(q: dict | None, first_day: str = "", end_day: str = "9999") -
         lines.append(f"{item['date']}: counts for {item['periods']} of its {item['expected']} periods only (a partial day).")
     for item in filter(on_page, q.get("drops", {}).get("listed", [])):
         when = item["start"][:10] if q.get("period_seconds", 0) >= 86400 else item["start"][:16].replace("T", " ")
-        lines.append(f"{when}: the network counted {item['share_of_usual']:.0%} of its usual (a sudden drop).")
+        share = item.get("share_of_usual")
+        lines.append(f"{when}: the network counted {f'{share:.0%} of' if share is not None else 'under half'} its usual (a sudden drop).")
     for key, what in (("silent_cells", "silent all day"), ("low_cells", "under half their usual")):
         for item in filter(on_page, q.get(key, {}).get("listed", [])):
             n = item["cells"]

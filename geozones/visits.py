@@ -331,7 +331,7 @@ def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
     warn_if_no_optout_matched(optout, removed, cfg.optout)
     # (how many events: only where the devices they are of are k or more, like every count of people here)
     n_unknown, dev_unknown = sums.stats.get("events_unknown_cells", 0), sums.stats.get("devices_unknown_cells", 0)
-    unknown = int(n_unknown) if dev_unknown >= cfg.k or not n_unknown else f"events of {safe_count(dev_unknown, cfg.k)} devices"
+    unknown = int(n_unknown) if dev_unknown >= cfg.k else f"events of {safe_count(dev_unknown, cfg.k)} devices"  # (0 too: a bound)
     if n_unknown:
         log.warning("%s are in cells that are not in %s: they count for no zone and no home",
                     f"{unknown} events" if isinstance(unknown, int) else unknown, Path(cfg.cells).name)

@@ -187,7 +187,7 @@ def test_the_threshold_is_k_itself_at_its_edge(k):
     assert out.loc["c", "status"] == SUPPRESSED
     assert out.loc["b", "status"] == PUBLISHED
     assert gz.privacy.safe_count(just_under, k) == f"fewer than {k:g}" and gz.privacy.safe_count(k - 0.5, k) == f"fewer than {k:g}"
-    assert gz.privacy.safe_count(k, k) == int(k) and gz.privacy.safe_count(0, k) == 0
+    assert gz.privacy.safe_count(k, k) == int(k) and gz.privacy.safe_count(0, k) == f"fewer than {k:g}"  # (0 too: stop 56)
 
 
 @pytest.mark.parametrize("rest", [29.5, 30.0])

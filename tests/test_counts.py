@@ -104,6 +104,8 @@ def test_events_to_unique_counts_and_optout(tmp_path):
     assert got == {("A", 8, "34022"): 1, ("A", 8, "FR"): 1, ("B", 8, "34022"): 1, ("A", 9, "34022"): 1}
     # 3 distinct people per (hour, origin) against 4 per-cell uniques: s1 was on two cells
     assert info["dedup_factor"] == pytest.approx(3 / 4)
+    # (stop 56's attacker: fewer than k people-periods on a second cell are told by the factor's 4 digits: none then)
+    assert gz.events_to_counts(ev, "1h", k=2)[1]["dedup_factor"] == 1.0 and gz.events_to_counts(ev, "1h", k=1)[1]["dedup_factor"] == 0.75
     optout = write(tmp_path, "# people who opted out\ns1\n\n", "optout.txt")
     counts, info = gz.events_to_counts(ev, "1h", optout=gz.read_optout(optout))
     assert info["removed_subscribers"] == 1 and info["removed_events"] == 3

@@ -30,6 +30,14 @@ def test_network_checks_find_missing_hours_partial_days_and_drops():
     assert [d["date"] for d in out["partial_days"]] == ["2026-07-04", "2026-07-21"]
     assert out["partial_days"][0] == {"date": "2026-07-04", "periods": 21, "expected": 24}
     assert out["drops"] == [{"start": "2026-07-11T14:00:00+02:00", "share_of_usual": 0.2}]
+    # (stop 56's attacker: the share and the usual, which published totals give, told a hidden network total
+    # of 8 people as 8 or 9; under k the drop is listed without its share)
+    assert network_checks(total, 3600, k=200)["drops"] == [{"start": "2026-07-11T14:00:00+02:00", "share_of_usual": 0.2}]
+    assert network_checks(total, 3600, k=201)["drops"] == [{"start": "2026-07-11T14:00:00+02:00", "share_of_usual": None}]
+    from geozones.report import _quality_lines
+
+    lines = _quality_lines({"drops": {"count": 1, "listed": [{"start": "2026-07-11T14:00:00+02:00", "share_of_usual": None}]}})
+    assert lines == ["2026-07-11 14:00: the network counted under half its usual (a sudden drop)."], lines
 
 
 def test_a_clock_change_day_is_not_partial():
