@@ -127,9 +127,7 @@ def _figures(counts: pd.DataFrame, weights: Weights, cfg: RunConfig, shares, res
     """
     per_level = weights if isinstance(weights, dict) else None  # (a density per period: each published period from its own)
     weights = per_level[parse_period(periods[0])] if per_level else weights
-    # (homes kept apart as the zone table keeps them: at --origin-level none a probe's residents kept their own share
-    # inside 'all' beside the rest's, and 'all''s observed and estimate gave them away)
-    rolled = rollup_codes(counts["origin"], cfg.origin_level, keep=homes_kept(residents, cfg.origin_level))
+    rolled = rollup_codes(counts["origin"], cfg.origin_level, keep=homes_kept(residents, cfg.origin_level))  # (none: residents in 'all')
     known = pd.Index(weights.cell_ids).get_indexer(counts["cell_id"].to_numpy()) >= 0
     factors = label_shares(rolled, shares, cfg.origin_level)  # (one share per origin as published, the table's alone: no equation)
     values = counts.assign(estimate=counts["count"].to_numpy(dtype=float) / rolled.map(factors).to_numpy(dtype=float), origin=rolled.to_numpy())
@@ -392,10 +390,8 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
             raise WeightsError(f"the weights name zones that are not in the zone files, e.g. {extra[0]!r}", path=cfg.weights, hint="rebuild the weights for these zones")
         if missing:  # (weights tables from elsewhere, or written before 0.1.0 named only the zones cells reach): zero figures
             weights = weights.with_zones(zones["zone_id"].astype(str))
-        reached = np.diff(weights.matrix.tocsc().indptr) > 0
-        if not reached.all():  # (as a run from the cell plan says: a probe's prebuilt weights said nothing)
-            lonely = np.asarray(weights.zone_ids)[~reached]
-            log.warning("%s reached by no cell (their figures are zero): %s", plural(len(lonely), "zone"), some(lonely))
+        if not (reached := np.diff(weights.matrix.tocsc().indptr) > 0).all():  # (as from the plan: prebuilt weights said nothing)
+            log.warning("%s reached by no cell (their figures are zero): %s", plural(int((~reached).sum()), "zone"), some(np.asarray(weights.zone_ids)[~reached]))
         built = weights.meta.get("model")
         if built and model and built != model:
             raise WeightsError(f"these weights were built with --model {built}, not {model}", path=cfg.weights,

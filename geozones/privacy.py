@@ -74,9 +74,8 @@ def safe_count(value: float, k: float) -> float | str:
     Returns
     -------
     float or str
-        ``value`` (rounded to 3 decimals; an int when whole) when it is at least ``k``,
-        else ``"fewer than k"``, 0 included: a 0 beside "fewer than k" elsewhere tells 1
-        to k - 1 (stop 56's attacker: opted-out people seen in the events).
+        ``value`` (rounded to 3 decimals; an int when whole) when it is at least ``k``, else
+        ``"fewer than k"``, 0 too (a 0 beside "fewer than k" elsewhere told 1 to k - 1).
     """
     v = float(value)
     if v < k:

@@ -483,7 +483,7 @@ def build_report(
     dc = manifest.get("disclosure_control", {})
     ms = manifest.get("market_share", {})
     factors = ms.get("factors", {})
-    fnames = origin_names(list(factors))
+    fnames = origin_names(list(factors), p.get("origin_level"))
     env = Environment(loader=PackageLoader("geozones", "templates"), autoescape=select_autoescape(default=True, default_for_string=True))
     tpl = env.get_template("report.html")
     return tpl.render(

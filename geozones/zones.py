@@ -317,14 +317,10 @@ def _check_feature(
                 "GeoJSON positions are [longitude, latitude]: swap the two numbers of every position",
                 zid,
             )
-        elif (np.abs(xy) < 1000).all():  # (a probe's longitude 200 was "projected ... like Belgian Lambert 72")
-            j = int(np.flatnonzero((np.abs(lon) > 180) | (np.abs(lat) > 90))[0])  # (not i: err() names the feature by it)
-            err(
-                "out-of-range",
-                f"position ({lon[j]:g} {lat[j]:g}) is out of range: longitude lies within -180 to 180 and latitude within -90 to 90",
-                "correct the position (a typing error?) in your GIS",
-                zid,
-            )
+        elif (np.abs(xy) < 1000).all():  # (a probe's longitude 200 was "projected ... like Belgian Lambert 72"; j, not i: err's)
+            j = int(np.flatnonzero((np.abs(lon) > 180) | (np.abs(lat) > 90))[0])
+            err("out-of-range", f"position ({lon[j]:g} {lat[j]:g}) is out of range: longitude lies within -180 to 180 and latitude "
+                "within -90 to 90", "correct the position (a typing error?) in your GIS", zid)
         else:
             err(
                 "projected-coordinates",
@@ -341,7 +337,7 @@ def _check_feature(
         return None, problems, None
     shape = shapes[0] if gtype == "Polygon" else shapely.MultiPolygon(shapes)
     fixed: dict[str, Any] | None = None
-    if not shape.is_empty and shapely.convex_hull(shape).area == 0:  # (a probe's ring on one line read "self-intersection", then "empty" repaired)
+    if not shape.is_empty and shapely.convex_hull(shape).area == 0:  # (a ring on one line read "self-intersection", then "empty")
         err("zero-area", "has zero area: its points lie on one line", "draw the zone as a polygon with an inside, or remove the feature", zid)
         return None, problems, None
     if not shapely.is_valid(shape):
