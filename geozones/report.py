@@ -505,7 +505,7 @@ def build_report(
         k=number(k), suppressed=dc.get("suppressed"), published=dc.get("published"), reasons=dc.get("suppressed_by_reason", {}),
         noise=dc.get("perturbation"),
         factors=[{"origin": o, "name": fnames.get(o, o), "share": f"{v:.0%}" if v < 1 else "1 (none)"} for o, v in factors.items()],
-        devices=devices, effects=effects, unusable=unusable, rule_km2=f"{MIN_ZONE_KM2:g}", rule_fit=f"{LOW_FIT:g}", outside_events=outside, optout=manifest.get("optout") is not None, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality"), first_day, end_day), cells_unchecked=(manifest.get("data_quality") or {}).get("cells_checked") is False,
+        devices=devices, effects=effects, unusable=unusable, rule_km2=f"{MIN_ZONE_KM2:g}", rule_fit=f"{LOW_FIT:g}", outside_events=outside, optout=manifest.get("optout") is not None, trend=trend, ms_note=ms.get("note", ""), version=manifest.get("geozones_version", ""), quality=_quality_lines(manifest.get("data_quality"), first_day, max(end_day, f"{start_ts + pd.Timedelta(days=1):%Y-%m-%d}")), cells_unchecked=(manifest.get("data_quality") or {}).get("cells_checked") is False,
         never_counted=(manifest.get("data_quality") or {}).get("cells_never_counted") or 0,
     )
 

@@ -742,6 +742,25 @@ def test_report_html_is_the_last_page_with_a_published_figure(small_case, tmp_pa
     assert r.stderr.index("report-2026-07-01.html") < r.stderr.index("report.html")  # (the page, then report.html as the same)
 
 
+def test_an_hours_page_lists_its_days_data_quality(small_case, tmp_path):
+    """Stop 56's attacker: on a run published per hour a day's drop at 10:00 was listed on the
+    day's 23:00 page alone (the lines were picked by date, and an hour's page ends on its date)."""
+    c = small_case
+    rows = ["cell_id,period_start,period,count,origin"]
+    for d in range(6, 10):
+        for h in range(24):
+            low = d == 9 and h == 10
+            rows += [f"A,2026-07-{d:02d}T{h:02d}:00,1h,{20 if low else 200},30000", f"B,2026-07-{d:02d}T{h:02d}:00,1h,{10 if low else 100},30000"]
+    counts = tmp_path / "hours.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "h"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--period", "1h", "--summary-period", "none",
+                 "--k", "5", "--heat-grid", "0", "--no-map", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert geozones("report", out, "--period-start", "2026-07-09T10:00:00+02:00").returncode == 0
+    assert "2026-07-09 10:00: the network counted 10% of its usual (a sudden drop)." in (out / "report.html").read_text()
+
+
 def test_each_reports_page_gives_its_own_periods_top_origins(small_case, tmp_path):
     """A probe's week page showed, for half the zones, the last week's origin shares in "All
     zones" (read from zones.geojson, which summarises the run's last period)."""
