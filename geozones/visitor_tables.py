@@ -152,7 +152,7 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nes
         ``period_start``, the category code (``all`` last) and ``observed``.
     k : float
     same_period : bool
-    nested : sequence of (int, int), optional
+    nested : sequence of (int, int) or (int, [int, ...], bool), optional
         Pairs (outer, inner) of zone numbers (as the frames' ``zone``) where the inner zone
         lies inside the outer one (:func:`geozones.zones.nested_pairs`).
     regulars_in_top : bool, default False
@@ -213,7 +213,8 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nes
                                 "period": np.repeat(np.arange(len(frames)), [len(f) for f in frames]),
                                 "origin": np.concatenate([f[key].to_numpy(dtype=np.int64) for f, key in zip(frames, ("class", "dwell", "days_present"), strict=True)]),
                                 "observed": obs})
-        nest, rest = nested_relation(stacked, [(str(a), str(b)) for a, b in nested], n_real)
+        items = [(str(n[0]), str(n[1])) if len(n) == 2 else (str(n[0]), [str(b) for b in n[1]], n[2]) for n in nested]
+        nest, rest = nested_relation(stacked, items, n_real)
         rel += [nest] if nest is not None else []
         obs = np.r_[obs, rest]
         sup = np.r_[sup, np.ones(len(rest), bool)]  # (a rest is never published)
@@ -287,7 +288,7 @@ def visitor_tables(
     perturbation : geozones.cellkey.Perturbation, optional
         The cell key method's noise on the published figures (the dwell table's ``all``, the
         non-residents, and the returning table's, the same devices, share their key).
-    nested : sequence of (str, str), optional
+    nested : sequence of (str, str) or (str, [str, ...], bool), optional
         Pairs (outer, inner) of zone ids where the inner zone lies inside the outer one
         (:func:`geozones.zones.nested_pairs`): their difference is protected too.
     regular_days : int, optional
@@ -324,7 +325,9 @@ def visitor_tables(
     }
     same = bool(summary_period) and period_seconds(parse_period(summary_period)) == period_seconds(parse_period(period))
     at = {z: i for i, z in enumerate(zone_ids.astype(str))}
-    pairs = [(at[a], at[b]) for a, b in (nested or ()) if a in at and b in at]
+    # (pairs and families: a probe read the 5 devices of a ring round two inner zones as outer less both, the pairs alone checked)
+    pairs = [(at[n[0]], at[n[1]]) if len(n) == 2 else (at[n[0]], [at[b] for b in n[1] if b in at], n[2])
+             for n in (nested or ()) if n[0] in at and (len(n) == 2 and n[1] in at or len(n) == 3)]
     whole_months = bool(summary_period) and period_seconds(parse_period(summary_period)) >= 28 * 86400
     done = protect(full, k, same_period=same, nested=pairs, regulars_in_top=whole_months and (regular_days or 0) >= 4)
     out = {}

@@ -35,7 +35,7 @@ from .runfiles import check_out_apart, partial_periods
 from .visitor_tables import visitor_tables
 from .visitors import DeviceSums, device_sums_arrays, parse_night
 from .weights import Weights
-from .zones import nested_pairs, read_zones, zone_overlaps
+from .zones import nested_zones, read_zones
 
 __all__ = ["VisitorsConfig", "run_visitors", "municipality_codes", "VISITOR_OUTPUTS"]
 
@@ -337,7 +337,7 @@ def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
                     f"{unknown} events" if isinstance(unknown, int) else unknown, Path(cfg.cells).name)
     names = dict(zip(zones["zone_id"].astype(str), zones["name"].astype(str)))
     # (a device in a zone inside another is in that one too: their difference is a group of devices)
-    nested = nested_pairs(zone_overlaps(zones[["zone_id", "area_km2", "geometry"]], cfg.metric_crs))
+    nested = nested_zones(zones[["zone_id", "area_km2", "geometry"]], cfg.metric_crs)  # (pairs and families of inner zones)
     tables = visitor_tables(sums, weights, names, period=cfg.period, summary_period=cfg.summary_period, k=cfg.k, shares=shares,
                             perturbation=pert, nested=nested, regular_days=cfg.regular_days)
     k = cfg.k

@@ -601,3 +601,40 @@ def test_visitors_of_zones_far_from_brussels_are_warned_about_its_nights(world, 
         assert "Europe/Brussels' time zone" not in caplog.text
         run_visitors(VisitorsConfig(zones=[shifted("zones")], cells=shifted("cells"), events=world["events"], out=str(tmp_path / "tokyo"), k=1))
     assert "far from Europe/Brussels' time zone" in caplog.text and "hours after local midnight" in caplog.text
+
+
+def test_a_ring_round_two_inner_zones_is_protected_not_only_each_pair(tmp_path):
+    """Stop 56's attacker: an outer zone holding two disjoint inner zones published 105, 50 and
+    50 devices, and the ring outside both held 5 (outer less both), while each pair's
+    difference (55) passed: the zones' families are protected now, as in the zone tables."""
+    import geopandas as gpd
+    import pyproj
+    import shapely
+
+    import geozones as gz
+
+    to_ll = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
+    x0, y0 = 668_000.0, 667_000.0
+
+    def ll(g):
+        return shapely.transform(g, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+
+    boxes = {"outer": (-3000, -3000, 3000, 3000), "in1": (-2000, -600, -800, 600), "in2": (800, -600, 2000, 600)}
+    zones = gpd.GeoDataFrame({"zone_id": list(boxes), "name": list(boxes), "municipality": "34022"},
+                             geometry=[ll(shapely.box(x0 + a, y0 + b, x0 + c, y0 + d)) for a, b, c, d in boxes.values()], crs="EPSG:4326")
+    gz.write_zones(zones, tmp_path / "zones.geojson")
+    cells = ["cell_id,site_id,lon,lat,azimuth,beamwidth,range_m"]
+    for i, (c, (x, y)) in enumerate({"A": (-1400, 0), "B": (1400, 0), "C": (0, 2000)}.items()):
+        lon, lat = to_ll.transform(x0 + x, y0 + y)
+        cells.append(f"{c},S{i},{lon},{lat},,,400")
+    (tmp_path / "cells.csv").write_text("\n".join(cells) + "\n")
+    ev = ["subscriber_id,cell_id,timestamp,origin"]
+    for who, cell, n in (("a", "A", 50), ("b", "B", 50), ("c", "C", 5)):
+        ev += [f"{who}{i},{cell},2026-07-01T{h}:00:00+02:00,34002" for i in range(n) for h in (10, 14)]
+    (tmp_path / "events.csv").write_text("\n".join(ev) + "\n")
+    m = run_visitors(VisitorsConfig(zones=[str(tmp_path / "zones.geojson")], cells=str(tmp_path / "cells.csv"), model="wedge",
+                                    events=str(tmp_path / "events.csv"), out=str(tmp_path / "o"), summary_period=None))
+    v = m["tables"]["visitors"]
+    shown = v[(v["class"] == "all") & (v["status"] == "published")].set_index("zone_id")["observed"].to_dict()
+    assert shown.get("outer") == 105  # (the test has something to protect)
+    assert not {"outer", "in1", "in2"} <= set(shown), shown  # (the ring's 5 devices do not follow from outer less both)
