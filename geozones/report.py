@@ -456,11 +456,11 @@ def build_report(
     if spend is not None:  # (terminals placed in zones, origins at the run's level: as the counts were)
         from ._words import plural
         from .origins import home_municipalities
-        from .zonegeo import nested_pairs, zone_overlaps
+        from .zonegeo import nested_zones
 
         homes = home_municipalities(zones) if zones is not None and p.get("residents_separated") else None
         spend, n_out = at_run(spend, zones, p.get("origin_level"), homes)
-        inside = nested_pairs(zone_overlaps(zones)) if zones is not None and len(zones) > 1 else None
+        inside = nested_zones(zones) if zones is not None and len(zones) > 1 else None  # (pairs and families: a ring round two)
         spend_rows, spend_note = spend_table(spend, table, day_p, k, onames, names, (first_day, end_day), p.get("kind"), p.get("stat"),
                                              nested=inside)
         spend_note = (f"Left out: {plural(n_out, 'spending row')} of terminals in no zone of this run. " if n_out else "") + spend_note

@@ -142,8 +142,9 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
     ``k`` or more, protected as the counts are: where a zone's ``all`` is shown, its hidden
     origins hold ``k`` transactions together, or are hidden with more (origin ``all``:
     everyone, residents included); of a zone inside another (``nested``: ``(outer, inner)``
-    pairs, :func:`geozones.zonegeo.nested_pairs`), the outer less the inner is ``k``
-    transactions or none, or one of them is hidden.
+    pairs and ``(outer, [inner, ...], rest)`` families, :func:`geozones.zonegeo.nested_zones`),
+    the outer less the inner is ``k`` transactions or none, or one of them is hidden, and so
+    is the ring round all its inner zones (:func:`_hide_small_rings`).
     """
     from .counts import period_seconds
     from .privacy import suppress_complements
@@ -175,7 +176,7 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
     reason = np.where(sup, "below k", "").astype(object)
     rel = (np.r_[np.arange(len(g)), len(g) + np.arange(len(rest_z))], np.r_[zid, rest_z], np.r_[is_all, np.zeros(len(rest_z), bool)], "complementary")
     rels = [rel]
-    pairs = nested or []
+    pairs = [n for n in (nested or []) if len(n) == 2]  # (families: _hide_small_rings)
     if pairs:  # (a terminal counts in every zone it lies in: a centre's transactions less its street's are a group too)
         rows = g[["zone_id", "origin"]].reset_index(drop=True).reset_index()
         m = (pd.DataFrame(pairs, columns=["outer", "inner"]).merge(rows.rename(columns={"zone_id": "outer", "index": "io"}), on="outer")
@@ -187,6 +188,7 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
         gid = np.arange(len(m))
         rels.append((np.r_[io, ii, v], np.r_[gid, gid, gid], np.r_[np.ones(len(m), bool), np.zeros(2 * len(m), bool)], "complementary (zones inside zones)"))
     sup = suppress_complements(obs, sup, reason, rels, k, len(g))[0][:len(g)]
+    sup = _hide_small_rings(g, tr, sup, nested, k)
     rows = []
     for i, r in g.iterrows():
         ok = not sup[i]
@@ -200,3 +202,62 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
         (int((on_page & ~known).sum()), "name a zone that is not in this run"),
         (int((~usable).sum()), "have no published visitor figure for their zone, day and origin")) if n]
     return rows, ("; ".join(why) + ": they are left out." if why else "")
+
+
+def _hide_small_rings(g: pd.DataFrame, tr: np.ndarray, sup: np.ndarray, nested, k: float) -> np.ndarray:
+    """Hide every row of a zone's inner zones where a ring of the zone (what it holds outside
+    all of them) follows from the published rows with fewer than ``k`` transactions: per
+    origin, and its hidden origins together (``all`` less the published origins).
+
+    Stop 56's attacker read a ring's 5 transactions as an outer zone less its two inner zones
+    (each pair's difference passed), and a ring's hidden origins as (outer's ``all`` less
+    its origins) less (inner's ``all`` less its origins). Conservative: the inner zones go
+    whole, until no ring is left under ``k``.
+    """
+    from .privacy import nested_items
+
+    items = nested_items(nested)
+    if not items or not len(g):
+        return sup
+    sup = sup.copy()
+    pairs_of: dict[str, list] = {}
+    for outer, inners, _ in items:
+        if len(inners) == 1:
+            pairs_of.setdefault(outer, []).append((outer, inners[0]))
+    at = {(z, o): i for i, (z, o) in enumerate(zip(g["zone_id"].astype(str), g["origin"].astype(str)))}
+    for _ in range(len(items) + 1):
+        changed = False
+        for outer, inners, _rest in items:
+            zones = [outer, *inners]
+            if any(all(sup[i] for (z, _), i in at.items() if z == zone) for zone in inners):
+                continue  # (an inner zone already hidden whole: no ring follows)
+            origins = {o for (z, o) in at if z == outer}
+
+            def known(zone: str, o: str) -> float | None:
+                i = at.get((zone, o))
+                return 0.0 if i is None else (None if sup[i] else float(tr[i]))
+
+            rings = {}
+            for o in origins:
+                vals = [known(z, o) for z in zones]
+                if all(v is not None for v in vals):
+                    rings[o] = vals[0] - sum(vals[1:])
+            if ALL in rings:  # (the hidden origins' ring: all less the published origins, outer less inner)
+                published = [o for o in rings if o != ALL]
+                rings["hidden"] = rings[ALL] - sum(rings[o] for o in published)
+            if len(inners) == 1:  # (two inner zones that overlap: P + Q - U is their overlap less U's ring; a probe read
+                # a shop's 5 transactions in the overlap of two zones as their sum less the zone holding both)
+                others = [b for a, b in pairs_of.get(outer, ()) if b != inners[0]][:50]
+                for q in others:
+                    for o in origins:
+                        vals = [known(z, o) for z in (inners[0], q, outer)]
+                        if all(v is not None for v in vals):
+                            rings[f"{o}&{q}"] = vals[0] + vals[1] - vals[2]
+            if any(0 < v < k for v in rings.values()):
+                hide = set(inners) | {key.split("&", 1)[1] for key in rings if "&" in key and 0 < rings[key] < k}
+                for (z, _), i in at.items():
+                    if z in hide and not sup[i]:
+                        sup[i], changed = True, True
+        if not changed:
+            break
+    return sup

@@ -529,3 +529,27 @@ def test_residents_folded_into_all_take_all_s_share(small_case, tmp_path, engine
         outs.append(((out / "zone_counts.csv").read_bytes(), json.loads((out / "manifest.json").read_text())["market_share"]))
     assert outs[0] == outs[1]
     assert outs[0][1]["factors"] == {"all": 0.5}
+
+
+def test_a_spend_ring_round_inner_zones_or_an_overlap_is_not_left_under_k():
+    """Stop 56's attacker on the report's spend table (pairs alone were checked): an outer
+    zone less its two inner zones gave a ring's 5 transactions; (outer's all less its origins)
+    less (inner's all less its origins) gave the ring's hidden origins' 5; two overlapping
+    zones less the zone holding both gave the overlap's 5. Each such ring hides the inner
+    zones now; a ring of k or more leaves them."""
+    from geozones.spend import _hide_small_rings
+
+    def run(rows, nested, k=30):
+        g = pd.DataFrame(rows, columns=["zone_id", "origin", "transactions"])
+        tr = g["transactions"].to_numpy(dtype=float)
+        sup = _hide_small_rings(g, tr, tr < k, nested, k)
+        return {(z, o) for z, o, s in zip(g["zone_id"], g["origin"], sup) if not s}
+
+    family = [("outer", "in1"), ("outer", "in2"), ("outer", ["in1", "in2"], True)]
+    shown = run([("outer", "all", 205), ("in1", "all", 100), ("in2", "all", 100)], family)
+    assert shown == {("outer", "all")}
+    assert len(run([("outer", "all", 240), ("in1", "all", 100), ("in2", "all", 100)], family)) == 3  # (a ring of 40: kept)
+    hidden = run([("outer", "all", 245), ("outer", "30000", 200), ("inner", "all", 140), ("inner", "30000", 100)], [("outer", "inner")])
+    assert hidden == {("outer", "all"), ("outer", "30000")}  # ((245 - 200) - (140 - 100) = 5: the ring's hidden origins)
+    overlap = run([("u", "all", 205), ("p", "all", 105), ("q", "all", 105)], [("u", "p"), ("u", "q")])
+    assert overlap == {("u", "all")}  # (105 + 105 - 205 = 5 in the overlap of p and q)
