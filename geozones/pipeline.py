@@ -587,7 +587,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         "counts": {
             **csum,
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
-                               "count": safe_count(info["dropped_count"], cfg.k)},
+                               "count": safe_count(info["dropped_count"], cfg.k) if cfg.protection != "perturb" else "not given under --protection perturb"},
             "conservation_max_abs_error": conservation,
         },
         "data_quality": quality,

@@ -39,6 +39,9 @@ from .zones import nested_zones, read_zones
 
 __all__ = ["VisitorsConfig", "run_visitors", "municipality_codes", "VISITOR_OUTPUTS"]
 
+#: What a manifest says of an exact count under ``--protection perturb``.
+NOT_UNDER_NOISE = "not given under --protection perturb"
+
 log = logging.getLogger("geozones")
 
 #: The files ``geozones visitors`` writes into its folder (others there are kept).
@@ -356,11 +359,14 @@ def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
         "settings": {key: v for key, v in asdict(cfg).items() if key != "secret_file"},
         "model": weights.meta.get("model"),
         "municipalities": len(codes),
-        "devices": {**_device_counts(stats.get("devices", 0), {"in_zones": stats.get("devices_in_zones", 0), "with_a_home": stats.get("homes", 0)}, k),
+        # (under perturbation exact counts beside the noisy tables told two runs' difference exactly: stop 56's attacker)
+        "devices": {**(_device_counts(stats.get("devices", 0), {"in_zones": stats.get("devices_in_zones", 0), "with_a_home": stats.get("homes", 0)}, k)
+                       if cfg.protection != "perturb" else dict.fromkeys(("seen", "in_zones", "with_a_home"), NOT_UNDER_NOISE)),
                     "home_country": cfg.home_country},  # (--home-country: phones of other countries roam and have no home)
         # (the file's events, the opted-out people's included: those left after them told a probe, by difference
         # with a run before the opt-out, how many events the person made)
-        "events": {"read": int(stats.get("events", 0)) + int(removed_events), "in_unknown_cells": unknown},
+        "events": {"read": int(stats.get("events", 0)) + int(removed_events) if cfg.protection != "perturb" else NOT_UNDER_NOISE,
+                   "in_unknown_cells": unknown if cfg.protection != "perturb" or isinstance(unknown, str) else NOT_UNDER_NOISE},
         "optout": None if not cfg.optout else optout_summary(removed, removed_events, k),
         "market_share": None if shares is None else {
             "table": cfg.market_share, "rest_share": rest_share(shares),

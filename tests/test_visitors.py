@@ -423,6 +423,8 @@ def test_perturbed_visitor_tables_keep_their_statuses_and_the_same_devices_share
                                         perturb_variance=1.0, **base))
     m = json.loads((tmp_path / "noisy" / "visitors_manifest.json").read_text())
     assert m["disclosure_control"]["protection"] == "perturb" and m["disclosure_control"]["perturbation"]["max_noise"] == 2
+    # (stop 56's attacker: exact device and event counts beside the noisy tables told two runs' difference, 3 devices, exactly)
+    assert set(m["devices"].values()) == {"not given under --protection perturb", "BE"} and m["events"]["read"] == "not given under --protection perturb"
     moved = 0
     for name, t in noisy["tables"].items():
         p = plain[name]
