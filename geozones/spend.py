@@ -163,6 +163,16 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
     usable = joined["estimate"].notna() & (joined["estimate"] > 0)
     g = joined[usable].groupby(["zone_id", "origin"], sort=False).agg(transactions=("transactions", "sum"), amount=("amount", "sum"),
                                                                       visitors=("estimate", "sum"), days=("date", "nunique")).reset_index()
+    # (stop 56's attacker: a suppressed row listed where its origin had payments, absent where it had none, and its days
+    # with payments, told 1 to k - 1 transactions): every zone and origin of the table with a published figure is listed,
+    # none as 0, and the days are those with a published figure
+    seen = daily[(daily["date"] >= days[0]) & (daily["date"] < days[1]) & (daily["estimate"] > 0)]
+    seen = seen[seen["zone_id"].isin(set(g["zone_id"])) & seen["origin"].isin(set(g["origin"]))]
+    pub_days = seen.groupby(["zone_id", "origin"], sort=False)["date"].nunique()
+    missing = pub_days[~pub_days.index.isin(pd.MultiIndex.from_frame(g[["zone_id", "origin"]]))]
+    g = pd.concat([g, pd.DataFrame({"zone_id": missing.index.get_level_values(0), "origin": missing.index.get_level_values(1),
+                                    "transactions": 0.0, "amount": 0.0, "visitors": 0.0})], ignore_index=True)
+    g["days"] = pub_days.reindex(pd.MultiIndex.from_frame(g[["zone_id", "origin"]])).to_numpy()
     # (a probe read a hidden origin's 12 transactions as all less the published ones)
     tr = g["transactions"].to_numpy(dtype=float)
     is_all = (g["origin"] == ALL).to_numpy()

@@ -553,3 +553,25 @@ def test_a_spend_ring_round_inner_zones_or_an_overlap_is_not_left_under_k():
     assert hidden == {("outer", "all"), ("outer", "30000")}  # ((245 - 200) - (140 - 100) = 5: the ring's hidden origins)
     overlap = run([("u", "all", 205), ("p", "all", 105), ("q", "all", 105)], [("u", "p"), ("u", "q")])
     assert overlap == {("u", "all")}  # (105 + 105 - 205 = 5 in the overlap of p and q)
+
+
+def test_a_suppressed_spend_row_does_not_say_its_origin_paid(small_case, tmp_path):
+    """Stop 56's attacker: 'West | France | 1 | suppressed' with no France row for East told 1
+    to k - 1 French transactions in West (rows were listed where payments were). Every zone
+    and origin of the table with a published figure is listed now, its days those with a
+    published figure, payments or not."""
+    import re
+
+    c = small_case
+    out = tmp_path / "sp"
+    assert run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--model", "voronoi", "--k", "5",
+                   "--out", out).returncode == 0
+    spend = tmp_path / "spend.csv"
+    spend.write_text("zone_id,date,origin,transactions,amount\nwest,2026-07-01,30000,3,100\nwest,2026-07-01,all,100,900\n"
+                     "east,2026-07-01,all,100,900\n")
+    rep = run_cli("report", out, "--spend", spend, "--zone", "east")
+    assert rep.returncode == 0, rep.stderr
+    table = (out / "report.html").read_text().split("What visitors spend")[1]
+    rows = set(re.findall(r'<tr><td>([^<]*)</td><td>([^<]*)</td><td class="n">(\d+)</td><td class="n">([^<]*)</td>', table))
+    assert ("West &lt;b&gt;side&lt;/b&gt;", "West-Vlaanderen", "1", "suppressed") in rows, rows
+    assert ("East", "West-Vlaanderen", "1", "suppressed") in rows, rows  # (no payment of theirs in East: listed all the same)
