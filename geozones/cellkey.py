@@ -46,7 +46,11 @@ from scipy import optimize
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_MAX_NOISE", "DEFAULT_VARIANCE", "PROTECTIONS", "Perturbation", "perturbation_table", "read_secret", "default_secret_path"]
+__all__ = ["DEFAULT_MAX_NOISE", "DEFAULT_VARIANCE", "PROTECTIONS", "NOT_UNDER_NOISE", "Perturbation", "perturbation_table", "read_secret", "default_secret_path"]
+
+#: What a manifest says of an exact count under ``--protection perturb``: beside noisy tables an exact
+#: count tells two runs' difference exactly (stop 56's attacker: 3 devices).
+NOT_UNDER_NOISE = "not given under --protection perturb"
 
 log = logging.getLogger("geozones")
 

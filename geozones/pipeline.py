@@ -41,7 +41,7 @@ from . import __version__
 from ._words import plural, some
 from .aggregate import add_totals, apportion, dedup_factor_for, rollup_counts, rollup_origins, rollup_time
 from .audit import audit_record
-from .cellkey import Perturbation, read_secret
+from .cellkey import NOT_UNDER_NOISE, Perturbation, read_secret
 from .config import RunConfig, load_config, pick_engine, run_span
 from .counts import events_to_counts, parse_period, period_seconds, read_counts, read_events, read_optout, warn_if_no_optout_matched
 from .density import PeriodWeights, density_note, period_weights, run_density
@@ -587,7 +587,7 @@ def _run(cfg: RunConfig, limits: dict) -> RunResult:
         "counts": {
             **csum,
             "unknown_cells": {"policy": cfg.unknown_cells, "cells": info["unknown_cells"], "rows": info["dropped_rows"],
-                               "count": safe_count(info["dropped_count"], cfg.k) if cfg.protection != "perturb" else "not given under --protection perturb"},
+                               "count": 0 if not info["dropped_rows"] else NOT_UNDER_NOISE if pert is not None else safe_count(info["dropped_count"], cfg.k)},
             "conservation_max_abs_error": conservation,
         },
         "data_quality": quality,

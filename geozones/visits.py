@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._io import write_text_atomic
-from .cellkey import DEFAULT_MAX_NOISE, DEFAULT_VARIANCE, PROTECTIONS, Perturbation, perturbation_table, read_secret
+from .cellkey import DEFAULT_MAX_NOISE, DEFAULT_VARIANCE, NOT_UNDER_NOISE, PROTECTIONS, Perturbation, perturbation_table, read_secret
 from .config import ENGINE_CHOICES
 from .counts import parse_period, period_seconds, read_optout, warn_if_no_optout_matched
 from .engine.events import EventBuckets, bucket_arrays
@@ -38,9 +38,6 @@ from .weights import Weights
 from .zones import nested_zones, read_zones
 
 __all__ = ["VisitorsConfig", "run_visitors", "municipality_codes", "VISITOR_OUTPUTS"]
-
-#: What a manifest says of an exact count under ``--protection perturb``.
-NOT_UNDER_NOISE = "not given under --protection perturb"
 
 log = logging.getLogger("geozones")
 
