@@ -415,6 +415,15 @@ def test_the_zone_summary_is_the_last_period_and_a_zone_without_a_row_is_hidden(
     assert shown.count("%") == 3 and "40%" in shown and "20%" in shown and "15%" in shown and "France" not in shown, shown
 
 
+def counts_file(folder, name: str, rows: list[str], engine: str):
+    """Counts rows (with their header) written as the engine reads them: CSV, or Parquet for the stream engine."""
+    path = folder / f"{name}.csv"
+    path.write_text("\n".join(rows) + "\n")
+    if engine == "stream":
+        pd.read_csv(path, dtype={"cell_id": str, "origin": str}).to_parquet(path := path.with_suffix(".parquet"))
+    return path
+
+
 @pytest.mark.parametrize("engine", ["memory", "stream"])
 @pytest.mark.parametrize("level", ["province", "country", "none"])
 def test_an_origin_of_codes_with_different_shares_gives_no_second_equation(small_case, tmp_path, engine, level):
@@ -433,18 +442,11 @@ def test_an_origin_of_codes_with_different_shares_gives_no_second_equation(small
 
     def counts(d: int):
         rows = ["cell_id,period_start,period,count,origin"]
-        m = 10 if d < 0 else 0  # (-1: 10 people of Evergem read as Gent's in cell A, the whole input's mix moved)
-        d = max(d, 0)
+        m, e = (10, 0) if d < 0 else (0, d)  # (-1: 10 people of Evergem read as Gent's in cell A, the whole input's mix moved)
         for h in range(24):
-            rows += [f"A,2026-07-01T{h:02d}:00,1h,{100 + d + m},44021", f"A,2026-07-01T{h:02d}:00,1h,{20 - d - m},44019",
-                     f"B,2026-07-01T{h:02d}:00,1h,{60 - d},44021", f"B,2026-07-01T{h:02d}:00,1h,{40 + d},44019"]
-        path = tmp_path / f"counts{d}.csv"
-        path.write_text("\n".join(rows) + "\n")
-        if engine == "stream":
-            pq = path.with_suffix(".parquet")
-            pd.read_csv(path, dtype={"cell_id": str, "origin": str}).to_parquet(pq)
-            return pq
-        return path
+            rows += [f"A,2026-07-01T{h:02d}:00,1h,{100 + e + m},44021", f"A,2026-07-01T{h:02d}:00,1h,{20 - e - m},44019",
+                     f"B,2026-07-01T{h:02d}:00,1h,{60 - e},44021", f"B,2026-07-01T{h:02d}:00,1h,{40 + e},44019"]
+        return counts_file(tmp_path, f"counts{d}", rows, engine)
 
     tables, manifests = [], []
     for d in (0, 15, -1):
@@ -482,13 +484,7 @@ def test_a_totals_hidden_origins_take_a_share_of_the_table_not_of_the_input(smal
         for h in range(24):
             rows += [f"A,2026-07-01T{h:02d}:00,1h,120,30000", f"B,2026-07-01T{h:02d}:00,1h,90,30000"]
         rows += [f"A,2026-07-01T{h:02d}:00,1h,4,{hidden}" for h in range(6)]
-        path = tmp_path / f"counts{hidden}.csv"
-        path.write_text("\n".join(rows) + "\n")
-        if engine == "stream":
-            pq = path.with_suffix(".parquet")
-            pd.read_csv(path, dtype={"cell_id": str, "origin": str}).to_parquet(pq)
-            return pq
-        return path
+        return counts_file(tmp_path, f"counts{hidden}", rows, engine)
 
     totals, rests = [], []
     for hidden in ("FR", "NL"):
@@ -518,10 +514,7 @@ def test_residents_folded_into_all_take_all_s_share(small_case, tmp_path, engine
         rows = ["cell_id,period_start,period,count,origin"]
         for h in range(24):
             rows += [f"A,2026-07-01T{h:02d}:00,1h,100,34003", f"A,2026-07-01T{h:02d}:00,1h,5,{home}", f"B,2026-07-01T{h:02d}:00,1h,210,34003"]
-        path = tmp_path / f"counts{home}.csv"
-        path.write_text("\n".join(rows) + "\n")
-        if engine == "stream":
-            pd.read_csv(path, dtype={"cell_id": str, "origin": str}).to_parquet(path := path.with_suffix(".parquet"))
+        path = counts_file(tmp_path, f"counts{home}", rows, engine)
         out = tmp_path / home
         r = run_cli("-q", "apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", path, "--market-share", shares,
                     "--origin-level", "none", "--heat-grid", "0", "--no-map", "--engine", engine, "--out", out)
