@@ -235,13 +235,17 @@ def _hide_small_rings(g: pd.DataFrame, tr: np.ndarray, sup: np.ndarray, nested, 
         if len(inners) == 1:
             pairs_of.setdefault(outer, []).append((outer, inners[0]))
     at = {(z, o): i for i, (z, o) in enumerate(zip(g["zone_id"].astype(str), g["origin"].astype(str)))}
+    by_zone: dict[str, list[int]] = {}
+    for (z, _), i in at.items():
+        by_zone.setdefault(z, []).append(i)
+    items = [it for it in items if it[0] in by_zone]  # (a zone without payments: no ring of it follows)
     for _ in range(len(items) + 1):
         changed = False
         for outer, inners, _rest in items:
             zones = [outer, *inners]
-            if any(all(sup[i] for (z, _), i in at.items() if z == zone) for zone in inners):
+            if any(by_zone.get(zone) and all(sup[i] for i in by_zone[zone]) for zone in inners):
                 continue  # (an inner zone already hidden whole: no ring follows)
-            origins = {o for (z, o) in at if z == outer}
+            origins = {str(g["origin"].iat[i]) for i in by_zone[outer]}
 
             def known(zone: str, o: str) -> float | None:
                 i = at.get((zone, o))
@@ -265,8 +269,8 @@ def _hide_small_rings(g: pd.DataFrame, tr: np.ndarray, sup: np.ndarray, nested, 
                             rings[f"{o}&{q}"] = vals[0] + vals[1] - vals[2]
             if any(0 < v < k for v in rings.values()):
                 hide = set(inners) | {key.split("&", 1)[1] for key in rings if "&" in key and 0 < rings[key] < k}
-                for (z, _), i in at.items():
-                    if z in hide and not sup[i]:
+                for i in (i for z in hide for i in by_zone.get(z, ())):
+                    if not sup[i]:
                         sup[i], changed = True, True
         if not changed:
             break
