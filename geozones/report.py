@@ -31,7 +31,7 @@ from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
 from .outputs import top_origins
 from .periods import TIMEZONE
-from .spend import at_run, read_spend, spend_table
+from .spend import at_run, places, read_spend, spend_table
 from .weights import LOW_FIT, MIN_ZONE_KM2
 
 __all__ = ["read_spend", "read_event_days", "report_periods", "shown_page", "build_report", "write_report", "visitors_of"]
@@ -462,7 +462,7 @@ def build_report(
         spend, n_out = at_run(spend, zones, p.get("origin_level"), homes)
         inside = nested_zones(zones) if zones is not None and len(zones) > 1 else None  # (pairs and families: a ring round two)
         spend_rows, spend_note = spend_table(spend, table, day_p, k, onames, names, (first_day, end_day), p.get("kind"), p.get("stat"),
-                                             nested=inside)
+                                             nested=inside, places=places(spend, zones))
         spend_note = (f"Left out: {plural(n_out, 'spending row')} of terminals in no zone of this run. " if n_out else "") + spend_note
     from .tourism import device_sections
 

@@ -14,7 +14,7 @@ from ._io import file_format, people_text, read_csv_text
 from .errors import InputError
 from .origins import ALL
 
-__all__ = ["read_spend", "at_run", "spend_table"]
+__all__ = ["read_spend", "at_run", "places", "spend_table"]
 
 _PUBLISHED = "published"
 
@@ -119,7 +119,8 @@ def at_run(spend: pd.DataFrame, zones, level: str | None, residents: dict | None
         if zones is None:
             raise InputError("the spending file gives terminals by position, and the run has no zones.geojson to place them in",
                              hint="give the spending rows a zone_id, or report on a complete run folder")
-        pts = gpd.GeoDataFrame(spend, geometry=gpd.points_from_xy(spend["lon"], spend["lat"]), crs="EPSG:4326")
+        place = pd.factorize(pd.MultiIndex.from_arrays([spend["lon"], spend["lat"]]))[0]  # (a terminal: its zones, for the audit)
+        pts = gpd.GeoDataFrame(spend.assign(place=place), geometry=gpd.points_from_xy(spend["lon"], spend["lat"]), crs="EPSG:4326")
         hit = gpd.sjoin(pts, zones[["zone_id", "geometry"]].to_crs("EPSG:4326"), predicate="within", how="left")
         outside = int(hit["zone_id"].isna().sum())
         spend = pd.DataFrame(hit.dropna(subset=["zone_id"]).drop(columns=["geometry", "index_right", "lon", "lat"]))
@@ -135,8 +136,60 @@ def at_run(spend: pd.DataFrame, zones, level: str | None, residents: dict | None
     return spend.reset_index(drop=True), outside
 
 
+def places(spend: pd.DataFrame, zones):
+    """The places a transaction may lie in, as the spend table's attacker reads them: a
+    cell per set of zones holding it, for the audit (:func:`geozones.privacy.audit_frame`).
+
+    Terminals given by position (:func:`at_run`'s ``place``) lie in the zones they lie in,
+    and the places are their sets of zones (fewer unknowns than the zones' overlay, so
+    stricter than an attacker who knows only the zones); rows given by ``zone_id`` may lie
+    anywhere in their zone, and the places are the regions of the zones' overlay (each
+    a set of zones holding it). Stop 56's probe read a shop's 5 transactions in the overlap
+    of two zones as the sum of three zones in a row less the zone holding all three.
+
+    Parameters
+    ----------
+    spend : pandas.DataFrame
+        From :func:`at_run`.
+    zones : geopandas.GeoDataFrame or None
+        The run's zones.
+
+    Returns
+    -------
+    geozones.Weights or None
+        Places x zones, 1 where the zone holds the place (None: no zones to read).
+    """
+    import shapely
+    from scipy import sparse
+
+    from .weights import Weights
+
+    if "place" in spend.columns:
+        zone_ids = np.asarray(pd.unique(spend["zone_id"].astype(str)), dtype=object)
+        row, col = spend["place"].to_numpy(dtype=np.int64), pd.Index(zone_ids).get_indexer(spend["zone_id"].astype(str))
+    elif zones is not None and len(zones):
+        zone_ids = zones["zone_id"].astype(str).to_numpy(dtype=object)
+        geoms = np.asarray(zones.geometry.values)
+        faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(shapely.boundary(geoms)))))
+        tree = shapely.STRtree(geoms)
+        row, col = tree.query(shapely.point_on_surface(faces), predicate="within")
+    else:
+        return None
+    if not len(row):
+        return None
+    m = sparse.csr_array((np.ones(len(row)), (row, col)), shape=(int(row.max()) + 1, len(zone_ids)))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    m = m[np.flatnonzero(np.diff(m.indptr))]  # (a region in no zone: none)
+    rng = np.random.default_rng(0)  # (one row per set of zones: rows hashed by two random projections)
+    key = np.round(m @ rng.random((len(zone_ids), 2)), 9)
+    _, first = np.unique(key, axis=0, return_index=True)
+    m = sparse.csr_array(m[np.sort(first)])
+    return Weights(m, np.array([f"place {i}" for i in range(m.shape[0])], dtype=object), zone_ids, np.zeros(m.shape[0]), {"model": "places"})
+
+
 def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, onames: dict, names: dict, days: tuple[str, str],
-                 kind: str | None = None, stat: str | None = None, nested: list | None = None):
+                 kind: str | None = None, stat: str | None = None, nested: list | None = None, places=None):
     """Spend per person per zone and origin over the page's days (``days``: first, end
     excluded), from published daily figures (a run of hours: its days) and transactions of
     ``k`` or more, protected as the counts are: where a zone's ``all`` is shown, its hidden
@@ -144,7 +197,10 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
     everyone, residents included); of a zone inside another (``nested``: ``(outer, inner)``
     pairs and ``(outer, [inner, ...], rest)`` families, :func:`geozones.zonegeo.nested_zones`),
     the outer less the inner is ``k`` transactions or none, or one of them is hidden, and so
-    is the ring round all its inner zones (:func:`_hide_small_rings`).
+    is the ring round all its inner zones (:func:`_hide_small_rings`). With ``places``
+    (:func:`places`), the attacker's audit then reads the whole table at once, as it reads
+    the zone tables (:func:`geozones.privacy.audit_frame`): no place, ring or other set of
+    places follows from the published rows with fewer than ``k`` transactions.
     """
     from .counts import period_seconds
     from .privacy import suppress_complements
@@ -199,6 +255,8 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
         rels.append((np.r_[io, ii, v], np.r_[gid, gid, gid], np.r_[np.ones(len(m), bool), np.zeros(2 * len(m), bool)], "complementary (zones inside zones)"))
     sup = suppress_complements(obs, sup, reason, rels, k, len(g))[0][:len(g)]
     sup = _hide_small_rings(g, tr, sup, nested, k)
+    if places is not None and len(g):  # (stop 56's probe: three zones in a row less the zone holding them gave an overlap's 5)
+        sup = _audited(g, tr, sup, rest, rest_z, k, nested, places, days[0])
     rows = []
     for i, r in g.iterrows():
         ok = not sup[i]
@@ -212,6 +270,21 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
         (int((on_page & ~known).sum()), "name a zone that is not in this run"),
         (int((~usable).sum()), "have no published visitor figure for their zone, day and origin")) if n]
     return rows, ("; ".join(why) + ": they are left out." if why else "")
+
+
+def _audited(g: pd.DataFrame, tr: np.ndarray, sup: np.ndarray, rest: np.ndarray, rest_z: np.ndarray, k: float, nested, places, day: str) -> np.ndarray:
+    """The spend rows hidden after the attacker's audit over ``places``: each zone's
+    transactions a figure of its places, its ``all`` its origins' and a hidden rest's.
+    """
+    from .privacy import audit_frame
+
+    zone_names = np.asarray(pd.factorize(g["zone_id"])[1], dtype=object)
+    t = pd.DataFrame({"zone_id": np.r_[g["zone_id"].astype(str).to_numpy(dtype=object), zone_names[rest_z].astype(str)],
+                      "period_start": day, "period": "1d",
+                      "origin": np.r_[g["origin"].astype(str).to_numpy(dtype=object), np.full(len(rest_z), " rest", dtype=object)],
+                      "observed": np.r_[tr, rest[rest_z]]})
+    found = audit_frame(t, np.r_[sup, np.ones(len(rest_z), bool)], k, nested=nested, weights=places, estimates=False)
+    return sup | found[:len(g)]
 
 
 def _hide_small_rings(g: pd.DataFrame, tr: np.ndarray, sup: np.ndarray, nested, k: float) -> np.ndarray:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .counts import parse_period, period_seconds
 from .extrapolate import market_share_factors, rest_share
-from .privacy import BELOW_K, PUBLISHED, SUPPRESSED, nested_relation, suppress_complements
+from .privacy import AUDITED, BELOW_K, PUBLISHED, SUPPRESSED, nested_relation, suppress_complements
 from .visitors import ALL, CATEGORIES, CLASSES, DWELL_BANDS, KEY_OF, NON_RESIDENTS, RETURN_BANDS, DeviceSums
 from .weights import Weights
 
@@ -125,7 +125,8 @@ def _regulars_bound(v: pd.DataFrame, r: pd.DataFrame, obs: np.ndarray, sup: np.n
     return rows[r_all][np.isin(rkey[r_all], list(bad))]
 
 
-def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nested=None, regulars_in_top: bool = False) -> dict[str, pd.DataFrame]:
+def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nested=None, regulars_in_top: bool = False,
+            hidden: np.ndarray | None = None) -> dict[str, pd.DataFrame]:
     """Disclosure control of the three tables together: ``status`` and ``reason`` per row.
 
     Rules (docs/tourism.md): every figure under ``k`` is suppressed; then, per zone and
@@ -160,6 +161,9 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nes
         period holds whole calendar months and a regular is there on 4 days or more): the
         returning bands ``1`` and ``2-3`` then hold at most ``all`` less a day's regulars,
         and where that bounds a hidden one under ``k`` the group is suppressed.
+    hidden : numpy.ndarray of bool, optional
+        Rows (of the three frames in turn) hidden beforehand: the attacker's audit's
+        (:func:`_audited`), reason ``audit: recoverable``.
 
     Returns
     -------
@@ -172,6 +176,9 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nes
     obs = np.concatenate([f["observed"].to_numpy(dtype=float) for f in frames])
     sup = obs < k
     reason = np.where(sup, BELOW_K, "").astype(object)
+    if hidden is not None:
+        reason[hidden & ~sup] = AUDITED
+        sup = sup | hidden
     n_real = len(obs)
     rel = []
 
@@ -258,6 +265,33 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nes
     return out
 
 
+def _audited(done: dict[str, pd.DataFrame], k: float, weights: Weights, zone_ids: np.ndarray, nested, residents, periods) -> np.ndarray:
+    """Per row of the three tables in turn, whether the attacker's audit over each table
+    (:func:`geozones.privacy.audit_frame`, the zone tables' with the run's weights: a device
+    is counted in each zone its cells reach, as a count is) hides it.
+
+    Stop 56's probe: three zones in a row and the zone holding them gave the 5 devices of a
+    cell in the overlap of two (105 + 105 + 100 - 305); the rules' pairs and families did
+    not hold that relation, the zone tables' audit did.
+    """
+    from .privacy import audit_frame
+
+    out = []
+    for name, per in zip(("visitors", "dwell", "returning"), periods, strict=True):
+        f = done[name]
+        sup = f["status"].to_numpy() == SUPPRESSED
+        if not len(f) or not per or sup.all():
+            out.append(sup)
+            continue
+        labels = np.array(list(CATEGORIES[name]) + [ALL], dtype=object)
+        t = pd.DataFrame({"zone_id": zone_ids[f["zone"].to_numpy(dtype=np.int64)].astype(str), "period": per,
+                          "period_start": pd.to_datetime(f["period_start"].to_numpy(), utc=True),
+                          "origin": labels[f[KEY_OF[name]].to_numpy(dtype=np.int64)], "observed": f["observed"].to_numpy(dtype=float)})
+        out.append(audit_frame(t, sup, k, nested=nested, weights=weights, estimates=False,
+                               residents=residents if name == "visitors" else None))
+    return np.concatenate(out)
+
+
 def visitor_tables(
     sums: DeviceSums,
     weights: Weights,
@@ -270,6 +304,7 @@ def visitor_tables(
     perturbation=None,
     nested=None,
     regular_days: int | None = None,
+    residents: dict[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The published ``visitors``, ``dwell`` and ``returning`` tables.
 
@@ -295,6 +330,9 @@ def visitor_tables(
         The ``regular`` class's least days in a calendar month: with 4 or more and a summary
         period of whole months, every regular is in the returning band ``4+``, and that
         bound is protected too (:func:`protect`).
+    residents : dict, optional
+        Each zone's municipality (code), whose homes its ``resident`` class holds: the
+        audit reads a zone's residents as those people (:func:`geozones.privacy.audit_frame`).
 
     Returns
     -------
@@ -329,7 +367,14 @@ def visitor_tables(
     pairs = [(at[n[0]], at[n[1]]) if len(n) == 2 else (at[n[0]], [at[b] for b in n[1] if b in at], n[2])
              for n in (nested or ()) if n[0] in at and (len(n) == 2 and n[1] in at or len(n) == 3)]
     whole_months = bool(summary_period) and period_seconds(parse_period(summary_period)) >= 28 * 86400
-    done = protect(full, k, same_period=same, nested=pairs, regulars_in_top=whole_months and (regular_days or 0) >= 4)
+    hidden = None
+    for _ in range(10):  # (the rules, then the attacker's audit of each table, until the audit finds nothing new)
+        done = protect(full, k, same_period=same, nested=pairs, regulars_in_top=whole_months and (regular_days or 0) >= 4, hidden=hidden)
+        sup = np.concatenate([done[n]["status"].to_numpy() == SUPPRESSED for n in ("visitors", "dwell", "returning")])
+        found = _audited(done, k, weights, zone_ids, nested, residents, (period, period, summary_period))
+        if not (found & ~sup).any():
+            break
+        hidden = sup | found
     out = {}
     for name, f in done.items():
         key = KEY_OF[name]

@@ -339,7 +339,8 @@ def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
     # (a device in a zone inside another is in that one too: their difference is a group of devices)
     nested = nested_zones(zones[["zone_id", "area_km2", "geometry"]], cfg.metric_crs)  # (pairs and families of inner zones)
     tables = visitor_tables(sums, weights, names, period=cfg.period, summary_period=cfg.summary_period, k=cfg.k, shares=shares,
-                            perturbation=pert, nested=nested, regular_days=cfg.regular_days)
+                            perturbation=pert, nested=nested, regular_days=cfg.regular_days,
+                            residents={str(z): str(codes[m]) for z, m in zip(weights.zone_ids, zone_m) if m >= 0})
     k = cfg.k
     stats = sums.stats
     came = {key.split(":", 1)[1]: n for key, n in stats.items() if key.startswith("devices_from:")}

@@ -568,3 +568,60 @@ def test_a_suppressed_spend_row_does_not_say_its_origin_paid(small_case, tmp_pat
     rows = set(re.findall(r'<tr><td>([^<]*)</td><td>([^<]*)</td><td class="n">(\d+)</td><td class="n">([^<]*)</td>', table))
     assert ("West &lt;b&gt;side&lt;/b&gt;", "West-Vlaanderen", "1", "suppressed") in rows, rows
     assert ("East", "West-Vlaanderen", "1", "suppressed") in rows, rows  # (no payment of theirs in East: listed all the same)
+
+
+def _spans(published: dict, holds: dict, target: set) -> bool:
+    """The attacker's least squares: whether ``target`` (a set of places) is a combination of
+    the published zones (zone -> the places it holds)."""
+    names = sorted({p for ps in holds.values() for p in ps})
+    a = np.array([[1.0 if p in holds[z] else 0.0 for p in names] for z in published])
+    t = np.array([1.0 if p in target else 0.0 for p in names])
+    coef = np.linalg.lstsq(a.T, t, rcond=None)[0] if len(a) else np.zeros(0)
+    return bool(len(a)) and bool(np.allclose(a.T @ coef, t, atol=1e-9))
+
+
+@pytest.mark.parametrize("case", ["row", "mixed", "many", "zone_id"])
+def test_no_set_of_spend_places_under_k_follows_from_the_published_rows(case):
+    """Stop 56's probe F on the spend table: three zones in a row (P, Q overlapping, Q and R
+    overlapping or touching) and the zone holding them gave 105 + 105 + 100 - 305 = the 5
+    transactions of a shop in the overlap of P and Q; with 51 zones inside the outer one the
+    pair check's cap of 50 let the overlap of two through. The table is audited over its
+    places now (terminals by position: their sets of zones; rows by zone_id: the regions of
+    the zones' overlay). Checked by the attacker's algebra: no set of places holding 1 to
+    k - 1 transactions is a combination of the published rows."""
+    import itertools
+
+    import geopandas as gpd
+    import shapely
+
+    from geozones.spend import places, spend_table
+    from geozones.zonegeo import nested_zones
+
+    k = 30.0
+    boxes = {"whole": (0, 0, 60, 20), "pz": (0, 0, 25, 20), "qz": (20, 0, 40, 20), "rz": (35 if case != "mixed" else 40, 0, 60, 20)}
+    shops = {"a": (10, 10, 100), "b": (30, 10, 100), "c": (50, 10, 100), "d": (22, 10, 5)}  # (d: in the overlap of pz and qz)
+    if case == "many":  # (51 small zones inside whole, larger than pz and qz, no shops)
+        boxes = {"whole": (0, 0, 60, 60), "pz": (0, 0, 4, 2), "qz": (2, 0, 6, 2)}
+        boxes |= {f"t{i:02d}": (1 + (i % 9) * 6.5, 10 + (i // 9) * 8, 6 + (i % 9) * 6.5, 17 + (i // 9) * 8) for i in range(51)}
+        shops = {"a": (1, 1, 100), "b": (5, 1, 100), "d": (3, 1, 5)}
+    zones = gpd.GeoDataFrame({"zone_id": list(boxes), "name": list(boxes)},
+                             geometry=[shapely.box(3 + a / 1000, 50 + b / 1000, 3 + c / 1000, 50 + d / 1000) for a, b, c, d in boxes.values()],
+                             crs="EPSG:4326")
+    pts = gpd.GeoDataFrame({"shop": list(shops)}, geometry=[shapely.Point(3 + x / 1000, 50 + y / 1000) for x, y, _ in shops.values()], crs="EPSG:4326")
+    hit = gpd.sjoin(pts, zones, predicate="within")
+    holds = {z: set(hit.loc[hit["zone_id"] == z, "shop"]) for z in boxes}
+    n = {s: v for s, (_, _, v) in shops.items()}
+    spend = pd.DataFrame({"zone_id": hit["zone_id"].to_numpy(), "date": "2026-07-01", "origin": "all",
+                          "transactions": [float(n[s]) for s in hit["shop"]], "amount": 10.0})
+    if case != "zone_id":
+        spend["place"] = pd.factorize(hit["shop"])[0]
+    table = pd.DataFrame({"zone_id": list(boxes), "period": "1d", "period_start": "2026-07-01T00:00:00+02:00", "origin": "all",
+                          "status": "published", "estimate": 1000.0})
+    rows, _ = spend_table(spend, table, "1d", k, {}, {}, ("2026-07-01", "2026-07-02"), nested=nested_zones(zones),
+                          places=places(spend, zones))
+    published = {r["zone"] for r in rows if r["transactions"] != "suppressed"}
+    assert "whole" in published  # (something to protect)
+    for size in range(1, len(shops) + 1):
+        for group in itertools.combinations(shops, size):
+            if 0 < sum(n[s] for s in group) < k:
+                assert not _spans({z: holds[z] for z in published}, holds, set(group)), (group, sorted(published))

@@ -640,3 +640,57 @@ def test_a_ring_round_two_inner_zones_is_protected_not_only_each_pair(tmp_path):
     shown = v[(v["class"] == "all") & (v["status"] == "published")].set_index("zone_id")["observed"].to_dict()
     assert shown.get("outer") == 105  # (the test has something to protect)
     assert not {"outer", "in1", "in2"} <= set(shown), shown  # (the ring's 5 devices do not follow from outer less both)
+
+
+def _published_rows_span(rows: dict, places: dict, target: set) -> bool:
+    """Whether the indicator of ``target`` (a set of places) lies in the span of the
+    published zones' indicators (zone -> set of places): the attacker's least squares."""
+    names = sorted({p for ps in places.values() for p in ps})
+    a = np.array([[1.0 if p in places[z] else 0.0 for p in names] for z in rows])
+    t = np.array([1.0 if p in target else 0.0 for p in names])
+    coef = np.linalg.lstsq(a.T, t, rcond=None)[0]
+    return bool(np.allclose(a.T @ coef, t, atol=1e-9))
+
+
+@pytest.mark.parametrize("third", ["overlapping", "disjoint"])
+def test_three_zones_in_a_row_and_the_zone_holding_them_give_no_overlap(tmp_path, third):
+    """Stop 56's probe F: zones P, Q (overlapping in a strip) and a third zone (overlapping Q,
+    or touching it) whose union is a zone W published 105, 105, 100 and 305 devices: 105 +
+    105 + 100 - 305 = the 5 devices of a cell in the overlap of P and Q, exactly. The rules'
+    pairs and families held no such relation; the tables now pass the zone tables' audit.
+    Checked by the attacker's algebra over the published 'all' rows: the overlap's cell does
+    not follow from them."""
+    import geopandas as gpd
+    import pyproj
+    import shapely
+
+    import geozones as gz
+
+    to_ll = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
+    x0, y0 = 668_000.0, 667_000.0
+
+    def ll(g):
+        return shapely.transform(g, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+
+    r0 = 500 if third == "overlapping" else 1000
+    boxes = {"whole": (-3000, -1000, 3000, 1000), "pz": (-3000, -1000, -500, 1000), "qz": (-1000, -1000, 1000, 1000), "rz": (r0, -1000, 3000, 1000)}
+    zones = gpd.GeoDataFrame({"zone_id": list(boxes), "name": list(boxes), "municipality": "34022"},
+                             geometry=[ll(shapely.box(x0 + a, y0 + b, x0 + c, y0 + d)) for a, b, c, d in boxes.values()], crs="EPSG:4326")
+    gz.write_zones(zones, tmp_path / "zones.geojson")
+    at = {"A": (-2000, 0), "B": (0, 0), "C": (2000, 0), "D": (-750, 0)}
+    cells = ["cell_id,site_id,lon,lat,azimuth,beamwidth,range_m"]
+    for i, (c, (x, y)) in enumerate(at.items()):
+        lon, lat = to_ll.transform(x0 + x, y0 + y)
+        cells.append(f"{c},S{i},{lon},{lat},,,100")
+    (tmp_path / "cells.csv").write_text("\n".join(cells) + "\n")
+    ev = ["subscriber_id,cell_id,timestamp,origin"]
+    for cell, n in (("A", 100), ("B", 100), ("C", 100), ("D", 5)):
+        ev += [f"{cell}{i},{cell},2026-07-01T{h}:00:00+02:00,34002" for i in range(n) for h in (10, 12)]
+    (tmp_path / "events.csv").write_text("\n".join(ev) + "\n")
+    m = run_visitors(VisitorsConfig(zones=[str(tmp_path / "zones.geojson")], cells=str(tmp_path / "cells.csv"), model="wedge",
+                                    events=str(tmp_path / "events.csv"), out=str(tmp_path / "o"), summary_period=None))
+    v = m["tables"]["visitors"]
+    shown = v[(v["class"] == "all") & (v["status"] == "published")].set_index("zone_id")["observed"].to_dict()
+    assert shown.get("whole") == 305 and shown.get("pz") == 105  # (the test has something to protect)
+    holds = {"whole": {"A", "B", "C", "D"}, "pz": {"A", "D"}, "qz": {"B", "D"}, "rz": {"C"}}
+    assert not _published_rows_span({z: holds[z] for z in shown}, holds, {"D"}), shown
