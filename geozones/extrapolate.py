@@ -266,10 +266,8 @@ def rest_share(shares: pd.DataFrame | None, level: str | None = None) -> float:
     share = shares["share"].to_numpy(dtype=float)
     if level in (None, "none"):
         return float(share.max())
-    from .origins import rollup_codes
-
-    codes = pd.Series(shares["origin"].astype(str).to_numpy(), dtype=object)
-    used = ((rollup_codes(codes, level).astype(str) == codes) | (codes == DEFAULT)).to_numpy()
+    codes, up = _rolled(shares, level)
+    used = ((up == codes) | (codes == DEFAULT)).to_numpy()
     return float(share[used].max()) if used.any() else float(share.max())
 
 
@@ -332,12 +330,19 @@ def _share_of(code: str, shares: pd.DataFrame | None) -> dict[str, float]:
         return {}
 
 
-def _finer_rows(label: str, shares: pd.DataFrame, level: str) -> list[str]:
-    """The table's rows that roll up to ``label`` at ``level`` without being it."""
+def _rolled(shares: pd.DataFrame, level: str, keep: frozenset[str] = frozenset()) -> tuple[pd.Series, pd.Series]:
+    """The table's codes and each one's origin as published at ``level`` (``keep``: home
+    municipalities kept apart, :func:`geozones.origins.rollup_codes`).
+    """
     from .origins import rollup_codes
 
     codes = pd.Series(shares["origin"].astype(str).to_numpy(), dtype=object)
-    up = rollup_codes(codes, level).astype(str)
+    return codes, rollup_codes(codes, level, keep=keep).astype(str)
+
+
+def _finer_rows(label: str, shares: pd.DataFrame, level: str) -> list[str]:
+    """The table's rows that roll up to ``label`` at ``level`` without being it."""
+    codes, up = _rolled(shares, level)
     return [c for c, u in zip(codes, up) if u == label and c != label]
 
 
@@ -356,13 +361,10 @@ def unused_rows(shares: pd.DataFrame | None, level: str, keep: frozenset[str] = 
     -------
     dict
     """
-    from .origins import rollup_codes
-
     if shares is None or not len(shares):
         return {}
     rows = shares[shares["origin"] != DEFAULT]
-    codes = pd.Series(rows["origin"].astype(str).to_numpy(), dtype=object)
-    up = rollup_codes(codes, level, keep=keep).astype(str)
+    codes, up = _rolled(rows, level, keep)
     moved = (up != codes).to_numpy()
     if not moved.any():
         return {}
