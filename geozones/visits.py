@@ -292,17 +292,10 @@ def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
     weights, _, fp = run_weights(zones, cfg.zones, cfg.cells, model=cfg.model, cell_crs=cfg.cell_crs, metric_crs=cfg.metric_crs)
     pert = None if secret is None else Perturbation(secret, cfg.perturb_max, float(cfg.perturb_variance)).with_zones(weights)
     presence = _Presence(weights.cell_ids) if fp is not None else None
-    span = []  # (each batch's first and last event, UTC ns: the published periods the events cover in part)
-
-    def on_batch(subscriber, cell: np.ndarray, utc: np.ndarray) -> None:
-        if len(utc):
-            span.extend((int(utc.min()), int(utc.max())))
-        if presence is not None:
-            presence(subscriber, cell, utc)
     # memory: the events in one piece; stream (auto): buckets of whole devices spilled to disk
     # when the file is large; dask: those buckets counted on Dask
     bucket_rows = 2**62 if cfg.engine == "memory" else BATCH_EVENTS
-    buckets = EventBuckets(cfg.events, weights.cell_ids, optout=optout, bucket_rows=bucket_rows, on_batch=on_batch)
+    buckets = EventBuckets(cfg.events, weights.cell_ids, optout=optout, bucket_rows=bucket_rows, on_batch=presence)
     try:
         if fp is not None:  # the density the events imply (as a run's counts refine the footprint weights)
             from .footprint import refined_weights
@@ -384,8 +377,8 @@ def _run_visitors(cfg: VisitorsConfig, progress: bool) -> dict:
         write_text_atomic(stage / "visitors_manifest.json", json.dumps(manifest, indent=2, default=str))
         replace_folder(stage, cfg.out, own=VISITOR_OUTPUTS)
     warn_far_time_zone(zones)  # (its nights and days are Brussels': a probe's Tokyo nights were daytime there)
-    if cfg.summary_period and span:  # (a probe's returning table of a quarter from 28 days of March, unsaid)
-        first, last = (pd.Timestamp(t, tz="UTC").isoformat() for t in (min(span), max(span)))
+    if cfg.summary_period and buckets.span:  # (a probe's returning table of a quarter from 28 days of March, unsaid)
+        first, last = (pd.Timestamp(t, tz="UTC").isoformat() for t in buckets.span)
         if said := partial_periods(first, last, cfg.summary_period):
             log.info("the events cover part of a published period (%s): its figures are made from the days counted alone; a "
                      "later run over more of it publishes it again, and the two can be differenced (publish it once, whole, or run "

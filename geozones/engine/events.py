@@ -191,6 +191,11 @@ class EventBuckets:
     on_batch : callable, optional
         Called with every checked batch (after the opt-outs) as ``(subscriber_id, cell,
         utc_ns)``, e.g. to count presence per cell.
+
+    Attributes
+    ----------
+    span : tuple of int or None
+        The first and last event's time (UTC ns) after the opt-outs (None: no event).
     """
 
     def __init__(self, path, cell_ids, *, optout=None, bucket_rows: int = 2_000_000, on_batch=None, tmpdir=None) -> None:
@@ -204,6 +209,7 @@ class EventBuckets:
         self.removed_events = 0
         self.removed_ids: set[str] = set()
         self.rows = 0
+        self.span: tuple[int, int] | None = None
         self._dir = None
         self._tables: list = []
         writers = {}
@@ -221,6 +227,9 @@ class EventBuckets:
                         keep = pa.array(~drop)
                         sub, origin, cell, utc = sub.filter(keep), origin.filter(keep), cell[~drop], utc[~drop]
                 self.rows += len(cell)
+                if len(utc):
+                    lo, hi = int(utc.min()), int(utc.max())
+                    self.span = (lo, hi) if self.span is None else (min(self.span[0], lo), max(self.span[1], hi))
                 if on_batch is not None:
                     on_batch(sub, cell, utc)
                 table = pa.table({"subscriber_id": sub, "cell": pa.array(cell), "utc": pa.array(utc), "origin": origin})
