@@ -211,7 +211,7 @@ def audit(a: AuditInput, sup: np.ndarray, k: float, *, max_rounds: int = 200) ->
 
     with threadpool_limits(1, user_api="blas"):  # (small matrices: threads cost more than they give)
         sup, rep = _audit(a, sup, k, max_rounds)
-    if a.cells is not None:  # bounds combining any published figures of a slice (last: more suppression only loosens)
+    if a.cells is not None and a.bounds:  # bounds combining any published figures of a slice (last: more suppression only loosens)
         seen = rep["exposures"]
         _programmes(a, sup, k, rep)
         for kind, _z, f in chain_bounded_figures(a, sup, k):  # (last: the periods' own programmes have had their say)
@@ -379,7 +379,7 @@ def _audit(a: AuditInput, sup: np.ndarray, k: float, max_rounds: int) -> tuple[n
         n_sup = int(sup.sum())
         follows: dict[int, set] = {}
         dirty = set()
-        if not capped:  # bounds, not only exact recovery (once: later suppressions only loosen them)
+        if not capped and a.bounds:  # bounds, not only exact recovery (once: later suppressions only loosen them)
             capped = True
             for kind, z, f in _grouped(a, sup, lambda b, s, _: capped_figures(b, s, k)):
                 seen[kind] = seen.get(kind, 0) + 1

@@ -81,6 +81,11 @@ class AuditInput:
         (an earlier run at another ``--origin-level``, :mod:`geozones.earlier`). A coarser
         label's figure is then a row over its members' unknowns, as ``all`` is over every
         origin's.
+    bounds : bool
+        Whether the bounds run too (the cap test and the programmes, :mod:`geozones.bounds`),
+        or exact recovery alone: for figures the weights' linear model holds only for in
+        part (devices counted once per zone however many of its cells saw them,
+        :mod:`geozones.visitor_tables`).
     """
 
     zone: np.ndarray
@@ -100,6 +105,7 @@ class AuditInput:
     locked: np.ndarray | None = None
     cell_groups: tuple | None = None
     group_of: np.ndarray | None = None
+    bounds: bool = True
 
     def subset(self, idx: np.ndarray, cells) -> AuditInput:
         """The figures ``idx`` (positions) alone, read with the weights ``cells``."""

@@ -3,9 +3,8 @@
 Rules, applied to a zone table that may hold several period lengths (hours, days, the
 quarter) and an ``"all"`` origin per zone and period:
 
-1. **Threshold.** A figure whose *observed* number of people (the operator's own
-   subscribers, before extrapolation) is below ``k`` is suppressed. ``k`` defaults
-   to 30, the operator's published rule.
+1. **Threshold.** A figure whose *observed* number of people (the operator's own subscribers,
+   before extrapolation) is below ``k`` is suppressed. ``k`` defaults to 30, the operator's rule.
 2. **Complementary suppression.** A suppressed figure must not be recoverable by
    subtraction. For every relation *total = sum of parts*:
 
@@ -506,7 +505,7 @@ def _time_codes(t: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list, list, np
 
 def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weights=None, linear_time: bool = True,
                 estimates: bool = True, shown: np.ndarray | None = None, slack: float = 0.5, locked: np.ndarray | None = None,
-                residents: Mapping[str, str] | None = None, origin_groups: Mapping[str, str] | None = None) -> np.ndarray:
+                residents: Mapping[str, str] | None = None, origin_groups: Mapping[str, str] | None = None, bounds: bool = True) -> np.ndarray:
     """The attacker's audit (:func:`geozones.audit.audit`) over a zone table.
 
     Parameters
@@ -523,9 +522,10 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     estimates : bool, default True
         Whether the estimate column is an equation of its own (False when the totals'
         estimates are pooled: see ``rest_share``).
-    shown, slack, locked
+    shown, slack, locked, bounds
         What each figure reads where published, how far its truth may be from it to the
-        attacker, and which an earlier run published (:class:`geozones.audit.AuditInput`).
+        attacker, which an earlier run published, and whether bounds are looked for as well
+        as exact recovery (default True) (:class:`geozones.audit.AuditInput`).
     residents, origin_groups : mapping, optional
         As for :func:`disclosure_control`.
 
@@ -545,7 +545,7 @@ def audit_frame(t: pd.DataFrame, sup: np.ndarray, k: float, *, nested=None, weig
     est = t["estimate"].to_numpy(dtype=float) if "estimate" in t.columns else obs
     a = AuditInput(zone=z_code.astype(np.int64), level=level, t=tcode, lab=lab.astype(np.int64), obs=obs, est=est,
                    parent=parent, all_label=all_label, linear_time=linear_time,
-                   nested=nested_codes(nested, z_ids), estimates=estimates, shown=shown, slack=slack, locked=locked)
+                   nested=nested_codes(nested, z_ids), estimates=estimates, shown=shown, slack=slack, locked=locked, bounds=bounds)
     if origin_groups:  # (per label, its coarser origin's label)
         code = {str(name): i for i, name in enumerate(labels)}
         a.group_of = np.array([code.get(str(origin_groups.get(str(name), "")), -1) for name in labels], np.int64)
