@@ -16,7 +16,6 @@ string is escaped by the template engine (Jinja2 with autoescape).
 from __future__ import annotations
 
 import io
-import json
 import os
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from ._words import number
 from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
 from .outputs import top_origins
+from .pages import days_only, report_periods, run_table, shown_page, with_quarters
 from .periods import TIMEZONE
 from .spend import at_run, places, read_spend, spend_table
 from .weights import LOW_FIT, MIN_ZONE_KM2
@@ -197,44 +197,6 @@ def _pct(v: float) -> str:
     return "" if not np.isfinite(v) else f"{v:.1%}"
 
 
-def report_periods(run_dir: str | os.PathLike[str]) -> list[str]:
-    """The starts of the summary periods (the longest period) of a run: one report each."""
-    from .counts import period_seconds
-
-    path = Path(run_dir) / "zone_counts.parquet"
-    if not path.is_file():
-        raise InputError("no zone_counts.parquet here", path=run_dir, hint="give the output folder of 'geozones apportion', 'run' or 'demo'")
-    t = pd.read_parquet(path, columns=["period_start", "period"])
-    longest = max(pd.unique(t["period"]), key=period_seconds)
-    return sorted(pd.unique(t.loc[t["period"] == longest, "period_start"]))
-
-
-def shown_page(run_dir: str | os.PathLike[str], starts: list[str], *, with_figures: bool = True) -> str:
-    """Of a run's summary periods (``starts``, :func:`report_periods`), the one report.html
-    shows: the last the counts cover whole, as zones.geojson and the map do
-    (:func:`geozones.periods.shown_start`), else the last; with ``with_figures``, the last
-    up to it that publishes a total (``all``) where it publishes none.
-    """
-    from .periods import shown_start
-
-    try:
-        m = json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))
-        c, periods = m["counts"], m["parameters"]["periods"]
-        shown = shown_start(c["first_period_start"], c["last_period_start"], periods[-1], c.get("period"))
-    except (OSError, ValueError, KeyError, TypeError):  # (a manifest from elsewhere, or without these: the last page)
-        shown = None
-    at = [s for s in starts if shown is not None and pd.Timestamp(s).tz_convert("UTC") == shown]
-    page = at[0] if at else starts[-1]
-    if not with_figures:
-        return page
-    # (a probe's run of distinct devices published days alone: report.html was its last day, every figure hidden,
-    # beside days with figures): the last page up to it with a published total
-    t = pd.read_parquet(Path(run_dir) / "zone_counts.parquet", columns=["period_start", "period", "origin", "status"])
-    has_total = set(t.loc[(t["origin"] == ALL) & (t["status"] == _PUBLISHED), "period_start"].astype(str))
-    earlier = [s for s in starts if s <= page and s in has_total]
-    return page if page in has_total or not earlier else earlier[-1]
-
-
 def build_report(
     run_dir: str | os.PathLike[str],
     *,
@@ -277,15 +239,10 @@ def build_report(
         A self-contained HTML page.
     """
     run_dir = Path(run_dir)
-    table_path = run_dir / "zone_counts.parquet"
-    if not table_path.is_file():
-        raise InputError("no zone_counts.parquet here", path=run_dir, hint="give the output folder of 'geozones apportion', 'run' or 'demo'")
-    table = pd.read_parquet(table_path)
-    for col in ("estimate_low", "estimate_high"):  # (runs before the intervals have none)
-        if col not in table.columns:
-            table[col] = np.nan
-    for col in ("observed", "estimate", "estimate_low", "estimate_high"):  # whole numbers with gaps for suppressed figures
-        table[col] = table[col].to_numpy(dtype=float, na_value=np.nan)
+    table = run_table(run_dir)
+    from_days = days_only(table)  # (a run of days alone: a page a quarter, its figures its published days' means)
+    if from_days:
+        table = with_quarters(table)
     manifest = read_run_json(run_dir / "manifest.json", missing={})
     zones = read_run_zones(run_dir / "zones.geojson") if (run_dir / "zones.geojson").is_file() else None
     if isinstance(spend, (str, os.PathLike)):
@@ -487,7 +444,7 @@ def build_report(
     env = Environment(loader=PackageLoader("geozones", "templates"), autoescape=select_autoescape(default=True, default_for_string=True))
     tpl = env.get_template("report.html")
     return tpl.render(
-        zone=zone, zone_name=zname, period=summary_p, period_start=period_start[:10], day_period=day_p, coverage_note=coverage_note,
+        zone=zone, zone_name=zname, period=summary_p, from_days=from_days, period_start=period_start[:10], day_period=day_p, coverage_note=coverage_note,
         avg_visitors=_iv(*_row(vis_iv, zone)) if np.isfinite(visitors_total) else "",
         avg_people=_iv(tot_all["estimate"].get(zone, np.nan), tot_all["estimate_low"].get(zone, np.nan), tot_all["estimate_high"].get(zone, np.nan))
         if tot_all["status"].get(zone) == _PUBLISHED else "suppressed",

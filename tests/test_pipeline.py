@@ -726,20 +726,60 @@ def test_map_and_report_of_a_run_with_damaged_files_say_which_file(small_case, t
 
 def test_report_html_is_the_last_page_with_a_published_figure(small_case, tmp_path):
     """Stop 56's probe: a run of distinct devices published days alone, and report.html was
-    its last day, every figure hidden, beside days with figures."""
+    its last day, every figure hidden, beside days with figures. (A run of days alone now
+    gets a page a quarter: weeks here.)"""
     c = small_case
+    days = pd.date_range("2026-06-29", "2026-07-12", freq="D").strftime("%Y-%m-%d")
     rows = ["cell_id,period_start,period,count,origin"]
-    rows += [f"B,2026-07-01T{h:02d}:00,1h,120,30000" for h in range(24)] + [f"B,2026-07-02T{h:02d}:00,1h,3,30000" for h in range(24)]
-    counts = tmp_path / "two_days.csv"
+    rows += [f"B,{d}T{h:02d}:00,1h,{120 if d < '2026-07-06' else 3},30000" for d in days for h in range(24)]
+    counts = tmp_path / "two_weeks.csv"
     counts.write_text("\n".join(rows) + "\n")
     out = tmp_path / "d"
-    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--period", "1d", "--summary-period", "none",
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--period", "1d", "--summary-period", "1w",
                  "--out", out)
     assert r.returncode == 0, r.stderr
     r = geozones("report", out)
     assert r.returncode == 0 and "(the page of the last period with a published figure)" in r.stderr, r.stderr
-    assert (out / "report.html").read_bytes() == (out / "report-2026-07-01.html").read_bytes()
-    assert r.stderr.index("report-2026-07-01.html") < r.stderr.index("report.html")  # (the page, then report.html as the same)
+    assert (out / "report.html").read_bytes() == (out / "report-2026-06-29.html").read_bytes()
+    assert r.stderr.index("report-2026-06-29.html") < r.stderr.index("report.html")  # (the page, then report.html as the same)
+
+
+def test_a_run_of_days_alone_gets_a_page_a_quarter_of_its_published_days_means(small_case, tmp_path):
+    """Stop 56's probe A: a quarter of distinct people a day (days alone: they add up over no
+    days) gave 92 pages of a day each; the issue asks for a page a quarter. Each quarter's
+    figure is the mean of its published days (shown where at least half its days are), and
+    the page says so; the days stay as published."""
+    import re
+
+    from geozones.pages import report_periods, run_table, with_quarters
+
+    c = small_case
+    days = [*pd.date_range("2026-09-25", "2026-10-04", freq="D").strftime("%Y-%m-%d")]
+    n = {d: 100 + 10 * i for i, d in enumerate(days)}
+    n["2026-09-26"] = 3  # (a day under k: out of September's mean)
+    rows = ["cell_id,period_start,period,count,origin"] + [f"B,{d}T00:00,1d,{n[d]},30000" for d in days]
+    counts = tmp_path / "days.csv"
+    counts.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "d"
+    r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--period", "1d",
+                 "--summary-period", "none", "--model", "voronoi", "--no-residents", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert report_periods(out) == ["2026-07-01T00:00:00+02:00", "2026-10-01T00:00:00+02:00"]
+    t = run_table(out)
+    q = with_quarters(t)
+    day = t[(t["zone_id"] == "east") & (t["origin"] == "all") & (t["status"] == "published")]
+    sept = day[day["period_start"] < "2026-10"]
+    got = q[(q["period"] == "1q") & (q["zone_id"] == "east") & (q["origin"] == "all")].set_index("period_start")
+    assert len(sept) == 5 and got.loc["2026-07-01T00:00:00+02:00", "estimate"] == round(sept["estimate"].mean())
+    assert got.loc["2026-07-01T00:00:00+02:00", "days"] == 5
+    r = geozones("report", out, "--zone", "east")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.glob("report*.html")) == ["report-2026-07-01.html", "report-2026-10-01.html", "report.html"]
+    page = (out / "report-2026-07-01.html").read_text()
+    assert "means of its days with a published figure" in page
+    kpi = re.search(r"<div class=\"kpi\"><b>([\d,]+) \([\d,]+-[\d,]+\)</b>people in all per day", page)
+    assert kpi and int(kpi.group(1).replace(",", "")) == round(sept["estimate"].mean()), page[:3000]
+    assert "5 / 6</b>days with a published figure" in page
 
 
 def test_an_hours_page_lists_its_days_data_quality(small_case, tmp_path):
