@@ -1,11 +1,13 @@
 """The report's pages (:mod:`geozones.report`): a page per summary period of a run, and for
-a run of days alone a page per calendar quarter, its figures the means of its published days.
+a run of days (or hours) alone a page per calendar quarter, its figures the means of its
+published days.
 
 A run of distinct people (``apportion --events``, or ``--kind unique``) publishes days only,
 since distinct people add up over neither cells nor days, and so may a run with
 ``--summary-period none``: the report gave such a quarter 92 pages of one day each (stop 56's
-probe A), where the issue asks for a page a quarter. Its quarter's figures are read off the
-published days, as the trend's are (:mod:`geozones.trend`): nothing new is published.
+probe A; a probe's fortnight of hours, 336 pages), where the issue asks for a page a quarter.
+Its quarter's figures are read off the published days, as the trend's are
+(:mod:`geozones.trend`): nothing new is published.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pandas as pd
 from .errors import InputError
 from .origins import ALL
 
-__all__ = ["QUARTER", "run_table", "days_only", "with_quarters", "report_periods", "shown_page"]
+__all__ = ["QUARTER", "run_table", "days_only", "days_from_hours", "with_quarters", "report_periods", "shown_page"]
 
 #: The period of the pages of a run of days alone.
 QUARTER = "1q"
@@ -47,12 +49,43 @@ def run_table(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def days_only(table: pd.DataFrame) -> bool:
-    """Whether a run's table holds days alone (its pages are then quarters, :func:`with_quarters`)."""
-    return len(table) > 0 and set(pd.unique(table["period"])) == {"1d"}
+    """Whether a run's table holds days, or periods shorter, alone (its pages are then
+    quarters, :func:`with_quarters`).
+    """
+    from .counts import period_seconds
+
+    return len(table) > 0 and all(period_seconds(p) <= 86_400 for p in pd.unique(table["period"]))
 
 
-def with_quarters(table: pd.DataFrame) -> pd.DataFrame:
-    """A table of days with rows of each calendar quarter added (period ``1q``).
+def days_from_hours(rows: pd.DataFrame, kind: str | None, stat: str | None = None) -> pd.DataFrame:
+    """Zones' days from their published periods shorter than a day (``date`` set): a
+    presence figure's day is the mean of its hours (``--stat max``: their maximum), an
+    event count's the sum; a day with any of its periods suppressed, or of ``unique``
+    counts (distinct devices add up over neither cells nor hours), has no figure.
+    Bounds are combined the same way (errors of a day's hours share the apportioning, so
+    they are taken as moving together).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per zone, date and origin, ``status`` published or suppressed,
+        ``period_start`` the date.
+    """
+    how = {"events": "sum", "unique": None}.get(kind or "presence", "max" if stat == "max" else "mean")
+    cols = list(_FIGURES)
+    g = rows.groupby(["zone_id", "date", "origin"], sort=True)
+    out = g[cols].agg(how) if how else g[cols].first() * np.nan
+    whole = (rows["status"] == _PUBLISHED).groupby([rows["zone_id"], rows["date"], rows["origin"]], sort=True).all().to_numpy()
+    out.loc[~whole, cols] = np.nan
+    out["status"] = np.where(whole & (how is not None), _PUBLISHED, "suppressed")
+    out = out.reset_index()
+    out["period_start"] = out["date"]
+    return out
+
+
+def with_quarters(table: pd.DataFrame, kind: str | None = None, stat: str | None = None) -> pd.DataFrame:
+    """A table of days (or shorter periods) with rows of each calendar quarter added (period
+    ``1q``), and of each day where it had none (:func:`days_from_hours`).
 
     A quarter's figure of a zone and origin is the mean of its published days (observed,
     estimate and the interval's bounds alike), published where at least half the days the
@@ -63,17 +96,28 @@ def with_quarters(table: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     table : pandas.DataFrame
-        A run's zone table (:func:`run_table`) of days alone.
+        A run's zone table (:func:`run_table`) of days, or shorter periods, alone.
+    kind, stat : str, optional
+        The run's (its manifest's ``parameters``), for days made of shorter periods.
 
     Returns
     -------
     pandas.DataFrame
         ``table`` and the quarters' rows, with a ``days`` column (published days behind each
-        quarter's figure; NaN on the days' rows).
+        quarter's figure; NaN on the other rows).
     """
+    from .counts import period_seconds
     from .outputs import local_iso
-    from .periods import period_floor
+    from .periods import TIMEZONE, period_floor
 
+    if "1d" not in set(table["period"]):  # (hours alone: their days first)
+        short = min(pd.unique(table["period"]), key=period_seconds)
+        rows = table[table["period"] == short]
+        days = days_from_hours(rows.assign(date=rows["period_start"].str.slice(0, 10)), kind, stat)
+        days["period_start"] = local_iso(pd.Series(pd.to_datetime(days["date"]).dt.tz_localize(TIMEZONE))).to_numpy(dtype=object)
+        zone_cols = [c for c in table.columns if c not in days.columns and c != "period"]
+        days = days.merge(rows.drop_duplicates("zone_id")[["zone_id", *zone_cols]], on="zone_id", how="left").assign(period="1d")
+        table = pd.concat([table, days[list(table.columns)]], ignore_index=True)
     d = table[table["period"] == "1d"]
     q = local_iso(period_floor(pd.Series(pd.to_datetime(d["period_start"], utc=True)), QUARTER)).to_numpy(dtype=object)
     pub = (d["status"] == _PUBLISHED).to_numpy()
@@ -100,7 +144,7 @@ def report_periods(run_dir: str | os.PathLike[str]) -> list[str]:
 
     t = run_table(run_dir)
     if days_only(t):
-        t = with_quarters(t)
+        t = with_quarters(t, *_kind(run_dir))
     longest = max(pd.unique(t["period"]), key=period_seconds)
     return sorted(pd.unique(t.loc[t["period"] == longest, "period_start"]))
 
@@ -129,7 +173,16 @@ def shown_page(run_dir: str | os.PathLike[str], starts: list[str], *, with_figur
     # (a probe's run of distinct devices published days alone: report.html was its last day, every figure hidden,
     # beside days with figures): the last page up to it with a published total
     if quarters:
-        t = with_quarters(t)
+        t = with_quarters(t, *_kind(run_dir))
     has_total = set(t.loc[(t["origin"] == ALL) & (t["status"] == _PUBLISHED), "period_start"].astype(str))
     earlier = [s for s in starts if s <= page and s in has_total]
     return page if page in has_total or not earlier else earlier[-1]
+
+
+def _kind(run_dir) -> tuple[str | None, str | None]:
+    """A run's ``kind`` and ``stat`` (its manifest's parameters; None where it has none)."""
+    try:
+        p = json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8")).get("parameters", {})
+        return p.get("kind"), p.get("stat")
+    except (OSError, ValueError, AttributeError):
+        return None, None

@@ -29,7 +29,7 @@ from ._words import number
 from .errors import InputError
 from .origins import ALL, RESIDENT, origin_names
 from .outputs import top_origins
-from .pages import days_only, report_periods, run_table, shown_page, with_quarters
+from .pages import days_from_hours, days_only, report_periods, run_table, shown_page, with_quarters
 from .periods import TIMEZONE
 from .spend import at_run, places, read_spend, spend_table
 from .weights import LOW_FIT, MIN_ZONE_KM2
@@ -241,9 +241,9 @@ def build_report(
     run_dir = Path(run_dir)
     table = run_table(run_dir)
     from_days = days_only(table)  # (a run of days alone: a page a quarter, its figures its published days' means)
-    if from_days:
-        table = with_quarters(table)
     manifest = read_run_json(run_dir / "manifest.json", missing={})
+    if from_days:
+        table = with_quarters(table, manifest.get("parameters", {}).get("kind"), manifest.get("parameters", {}).get("stat"))
     zones = read_run_zones(run_dir / "zones.geojson") if (run_dir / "zones.geojson").is_file() else None
     if isinstance(spend, (str, os.PathLike)):
         spend = read_spend(spend)
@@ -501,32 +501,6 @@ def _coverage_note(counts: dict, start: pd.Timestamp, end: pd.Timestamp, period:
         return ""
     held, whole = max((b - a).days + 1, 0), (e - s).days + 1
     return f"The counts cover {a.date()} to {b.date()} only: {held} of this {period}'s {whole} days."
-
-
-def days_from_hours(rows: pd.DataFrame, kind: str | None, stat: str | None = None) -> pd.DataFrame:
-    """A zone's days from its published periods shorter than a day (``date`` set): a
-    presence figure's day is the mean of its hours (``--stat max``: their maximum), an
-    event count's the sum; a day with any of its periods suppressed, or of ``unique``
-    counts (distinct devices add up over neither cells nor hours), has no figure.
-    Bounds are combined the same way (errors of a day's hours share the apportioning, so
-    they are taken as moving together).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per date and origin, ``status`` published or suppressed.
-    """
-    how = {"events": "sum", "unique": None}.get(kind or "presence", "max" if stat == "max" else "mean")
-    cols = ["observed", "estimate", "estimate_low", "estimate_high"]
-    g = rows.groupby(["date", "origin"], sort=True)
-    out = g[cols].agg(how) if how else g[cols].first() * np.nan
-    whole = g["status"].agg(lambda v: bool((v == _PUBLISHED).all())).to_numpy()
-    out.loc[~whole, cols] = np.nan
-    out["status"] = np.where(whole & (how is not None), _PUBLISHED, "suppressed")
-    out = out.reset_index()
-    out["zone_id"] = rows["zone_id"].iloc[0] if len(rows) else ""
-    out["period_start"] = out["date"]
-    return out
 
 
 def visitors_of(frame: pd.DataFrame, index: str = "zone_id", *, has_residents: bool = True) -> pd.DataFrame:

@@ -203,13 +203,13 @@ def spend_table(spend: pd.DataFrame, table: pd.DataFrame, day_p: str, k: float, 
     places follows from the published rows with fewer than ``k`` transactions.
     """
     from .counts import period_seconds
+    from .pages import days_from_hours
     from .privacy import suppress_complements
-    from .report import days_from_hours
 
     rows_p = table[table["period"] == day_p].copy()
     rows_p["date"] = rows_p["period_start"].str.slice(0, 10)
     if period_seconds(day_p) < 86_400 and len(rows_p):  # (a probe's hourly run joined each day's payments to every hour: 2 read as 40)
-        rows_p = pd.concat([days_from_hours(g, kind, stat) for _, g in rows_p.groupby("zone_id", sort=False)], ignore_index=True)
+        rows_p = days_from_hours(rows_p, kind, stat)
     daily = rows_p[rows_p["status"] == _PUBLISHED]
     # (rows of one zone, day and origin added up first: a probe's retail and hospitality rows halved the spend per person)
     spend = spend.groupby(["zone_id", "date", "origin"], sort=False, as_index=False)[["transactions", "amount"]].sum()

@@ -49,13 +49,13 @@ def parse_target(text: str) -> float:
 
 def _daily_rows(run_dir: Path, zone: str) -> tuple[pd.DataFrame | None, dict]:
     """The zone's published rows per day (a run of hours: its days, as the report makes them:
-    :func:`geozones.report.days_from_hours`), and the run's settings that a comparison rests
+    :func:`geozones.pages.days_from_hours`), and the run's settings that a comparison rests
     on (``model``, ``residents``, ``k``); ``(None, settings)`` where the run has no such zone.
     """
     import pyarrow.parquet as pq
 
     from .counts import period_seconds
-    from .report import days_from_hours
+    from .pages import days_from_hours
 
     m = read_run_json(run_dir / "manifest.json", missing={})
     p = m.get("parameters", {})

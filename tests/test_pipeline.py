@@ -784,7 +784,8 @@ def test_a_run_of_days_alone_gets_a_page_a_quarter_of_its_published_days_means(s
 
 def test_an_hours_page_lists_its_days_data_quality(small_case, tmp_path):
     """Stop 56's attacker: on a run published per hour a day's drop at 10:00 was listed on the
-    day's 23:00 page alone (the lines were picked by date, and an hour's page ends on its date)."""
+    day's 23:00 page alone (the lines were picked by date, and an hour's page ends on its date).
+    Such a run's page is its quarter now, which lists every day's."""
     c = small_case
     rows = ["cell_id,period_start,period,count,origin"]
     for d in range(6, 10):
@@ -797,7 +798,7 @@ def test_an_hours_page_lists_its_days_data_quality(small_case, tmp_path):
     r = geozones("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", counts, "--period", "1h", "--summary-period", "none",
                  "--k", "5", "--heat-grid", "0", "--no-map", "--out", out)
     assert r.returncode == 0, r.stderr
-    assert geozones("report", out, "--period-start", "2026-07-09T10:00:00+02:00").returncode == 0
+    assert geozones("report", out, "--period-start", "2026-07-01").returncode == 0
     assert "2026-07-09 10:00: the network counted 10% of its usual (a sudden drop)." in (out / "report.html").read_text()
 
 
@@ -1474,19 +1475,29 @@ def test_the_run_says_a_large_k_as_people_write_it(small_case):
     assert r.returncode == 0 and "suppressed (k = 1,000,000)" in r.stderr, r.stderr
 
 
-def test_a_report_of_hourly_periods_writes_a_page_per_hour(small_case, tmp_path):
+def test_a_report_of_hourly_periods_writes_a_page_a_quarter_of_their_days(small_case, tmp_path):
     """A probe's hourly run (--summary-period none) had its 336 hourly pages written over 14
-    files named by their day."""
+    files named by their day; then a page an hour; now a page a quarter, whose figure of
+    people present is the mean of its days, each the mean of its published hours."""
+    import re
+
+    import pandas as pd
+
     c = small_case
     out = tmp_path / "o"
     r = run_cli("apportion", "--zones", c["zones"], "--cells", c["cells"], "--counts", c["counts"], "--out", out, "--period", "1h",
                 "--summary-period", "none", "--k", "1", "--no-map", "--heat-grid", "0")
     assert r.returncode == 0, r.stderr
-    r = run_cli("report", out)
+    r = run_cli("report", out, "--zone", "east")
     assert r.returncode == 0, r.stderr
-    pages = sorted(p.name for p in out.glob("report-*.html"))
-    assert len(pages) == 24 and pages[0] == "report-2026-07-01T00-00.html" and pages[-1] == "report-2026-07-01T23-00.html", pages
-    assert (out / "report.html").read_bytes() == (out / pages[-1]).read_bytes()
+    assert sorted(p.name for p in out.glob("report*.html")) == ["report.html"]
+    t = pd.read_csv(out / "zone_counts.csv")
+    hours = t[(t["zone_id"] == "east") & (t["origin"] == "all")]
+    assert (hours["status"] == "published").all() and len(hours) == 24
+    page = (out / "report.html").read_text()
+    kpi = re.search(r'<div class="kpi"><b>([\d,]+) \([\d,]+-[\d,]+\)</b>people in all per hour', page)
+    assert kpi and int(kpi.group(1).replace(",", "")) == round(hours["estimate"].mean()), page[:2500]
+    assert "The run published periods of 1h alone" in page
 
 
 @pytest.mark.parametrize("engine", ["memory", "stream"])
