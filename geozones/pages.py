@@ -88,7 +88,7 @@ def with_quarters(table: pd.DataFrame, kind: str | None = None, stat: str | None
     ``1q``), and of each day where it had none (:func:`days_from_hours`).
 
     A quarter's figure of a zone and origin is the mean of its published days (observed,
-    estimate and the interval's bounds alike), published where at least half the days the
+    estimate and the interval's bounds alike; with ``stat`` ``max``, the largest), published where at least half the days the
     run counted in that quarter are: a mean over few days would stand for a quarter it does
     not describe, and where days are withheld (under ``k``) it reads high, as the report
     says. Means of published figures: nothing that was not published follows from them.
@@ -126,7 +126,8 @@ def with_quarters(table: pd.DataFrame, kind: str | None = None, stat: str | None
     counted = frame.groupby("period_start")["date"].nunique()
     keep = [c for c in table.columns if c not in (*_FIGURES, "period", "period_start", "status", "zone_id", "origin")]
     g = frame.groupby(["zone_id", "origin", "period_start"], sort=False)
-    out = g[list(_FIGURES)].mean().join(g["pub"].sum().rename("days")).join(g[keep].first()).reset_index()
+    out = g[list(_FIGURES)].agg("max" if stat == "max" else "mean")  # (--stat max: the busiest published day, as the page says)
+    out = out.join(g["pub"].sum().rename("days")).join(g[keep].first()).reset_index()
     ok = (out["days"] > 0) & (out["days"] >= counted.reindex(out["period_start"]).to_numpy() / 2)
     out.loc[~ok, list(_FIGURES)] = np.nan
     out["estimate"] = out["estimate"].round()

@@ -772,6 +772,9 @@ def test_a_run_of_days_alone_gets_a_page_a_quarter_of_its_published_days_means(s
     got = q[(q["period"] == "1q") & (q["zone_id"] == "east") & (q["origin"] == "all")].set_index("period_start")
     assert len(sept) == 5 and got.loc["2026-07-01T00:00:00+02:00", "estimate"] == round(sept["estimate"].mean())
     assert got.loc["2026-07-01T00:00:00+02:00", "days"] == 5
+    top = with_quarters(t, None, "max")  # (--stat max: the busiest published day)
+    top = top[(top["period"] == "1q") & (top["zone_id"] == "east") & (top["origin"] == "all")].set_index("period_start")
+    assert top.loc["2026-07-01T00:00:00+02:00", "estimate"] == sept["estimate"].max()
     r = geozones("report", out, "--zone", "east")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.glob("report*.html")) == ["report-2026-07-01.html", "report-2026-10-01.html", "report.html"]
