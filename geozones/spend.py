@@ -17,6 +17,9 @@ from .origins import ALL
 __all__ = ["read_spend", "at_run", "places", "spend_table"]
 
 _PUBLISHED = "published"
+#: Regions of the zones' overlay narrower than this (m: twice the area over the perimeter) are
+#: no place a terminal stands (:func:`places`).
+SLIVER_M = 5.0
 
 
 def read_spend(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -169,8 +172,13 @@ def places(spend: pd.DataFrame, zones):
         row, col = spend["place"].to_numpy(dtype=np.int64), pd.Index(zone_ids).get_indexer(spend["zone_id"].astype(str))
     elif zones is not None and len(zones):
         zone_ids = zones["zone_id"].astype(str).to_numpy(dtype=object)
-        geoms = np.asarray(zones.geometry.values)
+        geoms = np.asarray(zones.to_crs(zones.estimate_utm_crs()).geometry.values if zones.crs is not None else zones.geometry.values)
         faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(shapely.boundary(geoms)))))
+        # (slivers: zones drawn in a metric CRS leave strips 0.3 m wide between edges that do not share vertices, each a
+        # place of its own that broke the zones' nesting in the audit (stop 57's probe: an overlap's 5 transactions);
+        # no terminal stands in a strip under SLIVER_M wide, and fewer places only make the audit stricter)
+        if zones.crs is not None:
+            faces = faces[2 * shapely.area(faces) >= SLIVER_M * shapely.length(faces)]
         tree = shapely.STRtree(geoms)
         row, col = tree.query(shapely.point_on_surface(faces), predicate="within")
     else:
