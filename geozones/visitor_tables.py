@@ -220,8 +220,15 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nes
                                 "period": np.repeat(np.arange(len(frames)), [len(f) for f in frames]),
                                 "origin": np.concatenate([f[key].to_numpy(dtype=np.int64) for f, key in zip(frames, ("class", "dwell", "days_present"), strict=True)]),
                                 "observed": obs})
-        items = [(str(n[0]), str(n[1])) if len(n) == 2 else (str(n[0]), [str(b) for b in n[1]], n[2]) for n in nested]
+        # (every family with a hidden part, and the part its difference either way: a device seen in two zones that tile
+        # a third counts once in it, so the tiles less the zone are those devices; stop 57's probe read 3 so)
+        items = [(str(n[0]), str(n[1])) if len(n) == 2 else (str(n[0]), [str(b) for b in n[1]], True) for n in nested]
         nest, rest = nested_relation(stacked, items, n_real)
+        if nest is not None:
+            rows, gid, tot, _ = nest
+            real = rows < n_real
+            gap = np.bincount(gid[real], weights=np.where(tot[real], obs[rows[real]], -obs[rows[real]]), minlength=int(gid.max()) + 1)
+            rest = np.abs(gap[gid[~real]])
         rel += [nest] if nest is not None else []
         obs = np.r_[obs, rest]
         sup = np.r_[sup, np.ones(len(rest), bool)]  # (a rest is never published)
@@ -229,6 +236,7 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nes
     for _ in range(10):
         before = sup.copy()
         suppress_complements(obs, sup, reason, rel, k, n_real)
+        _no_total_back(obs, sup, reason, rel, n_real)
         # a suppressed all takes its table's group with it (the parts would add up to it)
         for f, gid, off, key, n in ((d, d_gid, offsets[1], "dwell", len(DWELL_BANDS)), (r, r_gid, offsets[2], "days_present", len(RETURN_BANDS))):
             if not len(f):
@@ -263,6 +271,28 @@ def protect(tables: dict[str, pd.DataFrame], k: float, *, same_period: bool, nes
         s = sup[a:b]
         out[name] = f.assign(status=np.where(s, SUPPRESSED, PUBLISHED), reason=reason[a:b])
     return out
+
+
+def _no_total_back(obs: np.ndarray, sup: np.ndarray, reason: np.ndarray, rel: list, n_real: int) -> None:
+    """Where a relation's total is hidden (by the audit: a total under ``k`` has its parts
+    under ``k`` too) and every part is published, hide its smallest part: the parts would
+    give the total back. Stop 57's probe: the audit hid two zones' visitors ``all``, and
+    each came back as its published residents plus the dwell table's ``all`` (the
+    non-residents), and with them an overlap's 5 devices. In place.
+    """
+    for rows, gid, is_total, label in rel:
+        if not len(rows):
+            continue
+        n = int(gid.max()) + 1
+        s = sup[rows]
+        back = (np.bincount(gid, weights=s & is_total & (rows < n_real), minlength=n) > 0) & ~(np.bincount(gid, weights=s & ~is_total, minlength=n) > 0)
+        cand = np.flatnonzero(back[gid] & ~is_total & ~s & (rows < n_real))
+        if not len(cand):
+            continue
+        cand = cand[np.lexsort((obs[rows[cand]], gid[cand]))]
+        pick = rows[cand[np.r_[True, gid[cand][1:] != gid[cand][:-1]]]]
+        sup[pick] = True
+        reason[pick] = label
 
 
 def _audited(done: dict[str, pd.DataFrame], k: float, weights: Weights, zone_ids: np.ndarray, nested, residents, periods) -> np.ndarray:

@@ -694,3 +694,59 @@ def test_three_zones_in_a_row_and_the_zone_holding_them_give_no_overlap(tmp_path
     assert shown.get("whole") == 305 and shown.get("pz") == 105  # (the test has something to protect)
     holds = {"whole": {"A", "B", "C", "D"}, "pz": {"A", "D"}, "qz": {"B", "D"}, "rz": {"C"}}
     assert not _published_rows_span({z: holds[z] for z in shown}, holds, {"D"}), shown
+
+
+def test_devices_seen_in_two_zones_that_tile_a_third_are_no_difference_under_k(tmp_path):
+    """Stop 57's probe: W = P u Q (two halves, no rest) published 203, 103 and 103 devices:
+    103 + 103 - 203 = the 3 devices seen in both halves (a device counts once in W). A
+    family's difference either way is a hidden part now. Checked by the attacker's sum."""
+    import geopandas as gpd
+    import pyproj
+    import shapely
+
+    import geozones as gz
+
+    to_ll = pyproj.Transformer.from_crs("EPSG:3812", "EPSG:4326", always_xy=True)
+    x0, y0 = 668_000.0, 667_000.0
+
+    def ll(g):
+        return shapely.transform(g, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+
+    boxes = {"whole": (-2000, -1000, 2000, 1000), "pz": (-2000, -1000, 0, 1000), "qz": (0, -1000, 2000, 1000)}
+    zones = gpd.GeoDataFrame({"zone_id": list(boxes), "name": list(boxes), "municipality": "34022"},
+                             geometry=[ll(shapely.box(x0 + a, y0 + b, x0 + c, y0 + d)) for a, b, c, d in boxes.values()], crs="EPSG:4326")
+    gz.write_zones(zones, tmp_path / "zones.geojson")
+    cells = ["cell_id,site_id,lon,lat,azimuth,beamwidth,range_m"]
+    for i, (c, x) in enumerate((("A", -1000), ("B", 1000))):
+        lon, lat = to_ll.transform(x0 + x, y0)
+        cells.append(f"{c},S{i},{lon},{lat},,,100")
+    (tmp_path / "cells.csv").write_text("\n".join(cells) + "\n")
+    ev = ["subscriber_id,cell_id,timestamp,origin"]
+    ev += [f"{c}{i},{c},2026-07-01T{h}:00:00+02:00,34002" for c in "AB" for i in range(100) for h in (10, 12)]
+    ev += [f"m{i},{c},2026-07-01T{h}:00:00+02:00,34002" for i in range(3) for c, h in (("A", 10), ("B", 14))]
+    (tmp_path / "events.csv").write_text("\n".join(ev) + "\n")
+    m = run_visitors(VisitorsConfig(zones=[str(tmp_path / "zones.geojson")], cells=str(tmp_path / "cells.csv"), model="wedge",
+                                    events=str(tmp_path / "events.csv"), out=str(tmp_path / "o"), summary_period=None))
+    v = m["tables"]["visitors"]
+    shown = v[(v["class"] == "all") & (v["status"] == "published")].set_index("zone_id")["observed"].to_dict()
+    assert shown.get("whole") == 203  # (something to protect)
+    assert not {"whole", "pz", "qz"} <= set(shown), shown  # (else pz + qz - whole: the 3 seen in both)
+
+
+def test_a_total_the_audit_hides_does_not_come_back_as_its_published_parts():
+    """Stop 57's probe: the audit hid two zones' visitors 'all', and each came back as its
+    published residents plus the dwell table's 'all' (the non-residents). The attacker's sum
+    over what is published: no hidden total equals published parts that add up to it."""
+    from geozones.visitor_tables import protect
+
+    start = 1_782_856_800_000_000_000
+    vis = pd.DataFrame({"zone": 0, "period_start": start, "class": np.arange(5), "observed": [40.0, 0.0, 0.0, 135.0, 175.0]})
+    dwell = pd.DataFrame({"zone": 0, "period_start": start, "dwell": np.arange(6), "observed": [0.0, 0.0, 0.0, 0.0, 135.0, 135.0]})
+    ret = pd.DataFrame({"zone": pd.Series([], dtype=np.int64), "period_start": pd.Series([], dtype=np.int64),
+                        "days_present": pd.Series([], dtype=np.int64), "observed": pd.Series([], dtype=float)})
+    hidden = np.zeros(len(vis) + len(dwell), bool)
+    hidden[4] = True  # (the visitors' all, as the audit would hide it)
+    out = protect({"visitors": vis, "dwell": dwell, "returning": ret}, 30, same_period=False, hidden=hidden)
+    v, d = (out[n].assign(shown=out[n]["status"] == "published") for n in ("visitors", "dwell"))
+    assert not v["shown"].iloc[4]
+    assert not (v["shown"].iloc[0] and d["shown"].iloc[5])  # (residents + non-residents = the hidden all)
