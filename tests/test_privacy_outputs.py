@@ -633,3 +633,44 @@ def test_no_set_of_spend_places_under_k_follows_from_the_published_rows(case):
         for group in itertools.combinations(shops, size):
             if 0 < sum(n[s] for s in group) < k:
                 assert not _spans({z: holds[z] for z in published}, holds, set(group)), (group, sorted(published))
+
+
+def test_spend_rows_over_different_days_give_no_group_under_k():
+    """Stop 57's probe: W holds P and P2, which overlap; on a page of four days P was
+    published on days 1 and 4, P2 on days 2 and 3, and W - P - P2 = 403 - 200 - 200 = the 3
+    transactions of W outside them (the audit had read every row as one period). Checked by
+    the attacker's least squares over (shop, day) cells: no set of them holding 1 to k - 1
+    transactions is a combination of the published rows."""
+    import itertools
+
+    import geopandas as gpd
+    import shapely
+
+    from geozones.spend import places, spend_table
+    from geozones.zonegeo import nested_zones
+
+    k = 30.0
+    boxes = {"whole": (0, 0, 60, 40), "pz": (20, 15, 32, 25), "p2z": (28, 15, 40, 25)}
+    zones = gpd.GeoDataFrame({"zone_id": list(boxes), "name": list(boxes)}, crs="EPSG:4326",
+                             geometry=[shapely.box(3 + a / 1000, 50 + b / 1000, 3 + c / 1000, 50 + d / 1000) for a, b, c, d in boxes.values()])
+    days = [f"2026-07-0{d}" for d in (1, 2, 3, 4)]
+    sales = {("p", d): 100.0 for d in days} | {("r", days[0]): 2.0, ("r", days[1]): 1.0}  # (p in the overlap, r in whole alone)
+    holds = {"whole": {"p", "r"}, "pz": {"p"}, "p2z": {"p"}}
+    rows = [(z, d, s, n) for (s, d), n in sales.items() for z in holds if s in holds[z]]
+    spend = pd.DataFrame(rows, columns=["zone_id", "date", "shop", "transactions"]).assign(origin="all", amount=10.0)
+    spend["place"] = pd.factorize(spend["shop"])[0]
+    pub = {"whole": days, "pz": [days[0], days[3]], "p2z": [days[1], days[2]]}
+    table = pd.DataFrame([(z, f"{d}T00:00:00+02:00", "published" if d in pub[z] else "suppressed") for z in boxes for d in days],
+                         columns=["zone_id", "period_start", "status"]).assign(period="1d", origin="all", estimate=500.0)
+    out, _ = spend_table(spend.drop(columns="shop"), table, "1d", k, {}, {}, (days[0], "2026-07-05"), nested=nested_zones(zones),
+                         places=places(spend, zones))
+    published = {r["zone"] for r in out if r["transactions"] != "suppressed"}
+    assert "whole" in published
+    cells = sorted(sales)
+    a = np.array([[1.0 if s in holds[z] and d in pub[z] else 0.0 for s, d in cells] for z in published])
+    for size in range(1, len(cells) + 1):
+        for group in itertools.combinations(cells, size):
+            if 0 < sum(sales[c] for c in group) < k:
+                t = np.array([1.0 if c in group else 0.0 for c in cells])
+                coef = np.linalg.lstsq(a.T, t, rcond=None)[0]
+                assert not np.allclose(a.T @ coef, t, atol=1e-9), (group, sorted(published))
