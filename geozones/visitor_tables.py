@@ -403,7 +403,7 @@ def visitor_tables(
              for n in (nested or ()) if n[0] in at and (len(n) == 2 and n[1] in at or len(n) == 3)]
     whole_months = bool(summary_period) and period_seconds(parse_period(summary_period)) >= 28 * 86400
     hidden = None
-    for _ in range(10):  # (the rules, then the attacker's audit of each table, until the audit finds nothing new)
+    while True:  # (the rules, then the attacker's audit of each table, until it finds nothing new: each round hides more, so this ends)
         done = protect(full, k, same_period=same, nested=pairs, regulars_in_top=whole_months and (regular_days or 0) >= 4, hidden=hidden)
         sup = np.concatenate([done[n]["status"].to_numpy() == SUPPRESSED for n in ("visitors", "dwell", "returning")])
         found = _audited(done, k, weights, zone_ids, nested, residents, (period, period, summary_period))
