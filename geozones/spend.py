@@ -188,11 +188,7 @@ def places(spend: pd.DataFrame, zones):
     m = sparse.csr_array((np.ones(len(row)), (row, col)), shape=(int(row.max()) + 1, len(zone_ids)))
     m.sum_duplicates()
     m.data[:] = 1.0
-    m = m[np.flatnonzero(np.diff(m.indptr))]  # (a region in no zone: none)
-    rng = np.random.default_rng(0)  # (one row per set of zones: rows hashed by two random projections)
-    key = np.round(m @ rng.random((len(zone_ids), 2)), 9)
-    _, first = np.unique(key, axis=0, return_index=True)
-    m = sparse.csr_array(m[np.sort(first)])
+    m = _distinct_rows(m)  # (one row per set of zones; a region in no zone: none)
     return Weights(m, np.array([f"place {i}" for i in range(m.shape[0])], dtype=object), zone_ids, np.zeros(m.shape[0]), {"model": "places"})
 
 
@@ -337,11 +333,21 @@ def _place_days(places, seen: pd.DataFrame, zones: np.ndarray):
     idx = np.repeat(starts[pz], n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
     cell = np.repeat(pr, n) * len(day_names) + zd[idx, 1]
     m = sparse.csr_array((np.ones(len(cell)), (cell, np.repeat(pz, n))), shape=(places.matrix.shape[0] * len(day_names), len(zones)))
-    m = m[np.flatnonzero(np.diff(m.indptr))]
-    key = np.round(m @ np.random.default_rng(0).random((len(zones), 2)), 9)
-    _, first = np.unique(key, axis=0, return_index=True)
-    m = sparse.csr_array(m[np.sort(first)])
+    m = _distinct_rows(m)
     return Weights(m, np.array([f"place-day {i}" for i in range(m.shape[0])], dtype=object), zones, np.zeros(m.shape[0]), {"model": "places"})
+
+
+def _distinct_rows(m):
+    """The distinct non-empty rows of a sparse matrix (0/1 rows, hashed by two random
+    projections), in their first row's order.
+    """
+    from scipy import sparse
+
+    m = sparse.csr_array(m)
+    m = m[np.flatnonzero(np.diff(m.indptr))]
+    key = np.round(m @ np.random.default_rng(0).random((m.shape[1], 2)), 9)
+    _, first = np.unique(key, axis=0, return_index=True)
+    return sparse.csr_array(m[np.sort(first)])
 
 
 def _hide_small_rings(g: pd.DataFrame, tr: np.ndarray, sup: np.ndarray, nested, k: float) -> np.ndarray:
